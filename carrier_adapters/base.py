@@ -1,0 +1,216 @@
+"""The carrier contract: verify a request, parse inbound and status, send one message.
+
+Adapters see a neutral `WebRequest` (not a web framework's object) and return
+normalized types. They never touch the database or learning logic.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class CarrierSettings:
+    """One carrier's configuration, as validated from the carriers file."""
+
+    id: str
+    adapter: str
+    sender: str = ""
+    country: str | None = None
+    locale: str | None = None
+    encoding_policy: str = "smart"
+    max_segments: int = 6
+    tps: float = 10.0
+    api_base_url: str | None = None
+    public_url: str | None = None
+    webhook_token: str | None = None
+    allow_ips: tuple[str, ...] = ()
+    credentials: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WebRequest:
+    """An HTTP request as a carrier made it, independent of the web framework.
+
+    `url` is the URL the carrier called (rebuilt from `public_url` behind a
+    proxy); `form` maps each field to its list of values.
+    """
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    form: Mapping[str, list[str]]
+    query: Mapping[str, list[str]]
+    body: bytes
+    remote_addr: str | None
+
+    def field(self, name: str) -> str | None:
+        """The first value of a form field, or None."""
+        values = self.form.get(name)
+        return values[0] if values else None
+
+    def header(self, name: str) -> str | None:
+        """A header's value (case-insensitive), or None."""
+        lowered = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == lowered:
+                return value
+        return None
+
+
+@dataclass(frozen=True)
+class WebResponse:
+    """What to answer the carrier."""
+
+    body: str = ""
+    status: int = 200
+    content_type: str = "text/plain; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """A learner's message, normalized. `sender` is as the carrier wrote it."""
+
+    carrier_message_id: str
+    sender: str
+    recipient: str
+    text: str
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+# Normalized delivery states (the store's outbox states).
+QUEUED, SENDING, SENT, DELIVERED, UNDELIVERED, FAILED = (
+    "queued", "sending", "sent", "delivered", "undelivered", "failed",
+)
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """A delivery report. `status` is None for a carrier state we do not track."""
+
+    carrier_message_id: str
+    status: str | None
+    carrier_status: str
+    error_code: str | None = None
+    opted_out: bool = False
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """The carrier accepted a message and gave it this id."""
+
+    carrier_message_id: str
+
+
+class SendError(Exception):
+    """A send that did not go through.
+
+    `retry` tells the worker whether trying again later may succeed;
+    `opted_out` that the carrier says the learner unsubscribed.
+    """
+
+    def __init__(self, detail: str, *, retry: bool, code: str | None = None,
+                 opted_out: bool = False):
+        super().__init__(detail)
+        self.detail = detail
+        self.retry = retry
+        self.code = code
+        self.opted_out = opted_out
+
+
+class PayloadError(Exception):
+    """A carrier payload we cannot use; `field` names what is missing or wrong."""
+
+    def __init__(self, field: str, problem: str = "missing"):
+        super().__init__(f"{problem} field '{field}'")
+        self.field = field
+        self.problem = problem
+
+
+class CarrierAdapter(ABC):
+    """The contract every carrier adapter fulfils.
+
+    Subclasses set `name`, `required_keys` and `optional_keys` (their own
+    configuration keys, beyond the common ones) and implement the abstract
+    methods. `authenticate` runs every check before any parsing.
+    """
+
+    name: ClassVar[str]
+    required_keys: ClassVar[tuple[str, ...]] = ()
+    optional_keys: ClassVar[tuple[str, ...]] = ()
+    secret_keys: ClassVar[tuple[str, ...]] = ()
+    # Carriers that sign requests are authenticated by signature alone; the
+    # rest need a webhook_token or an allow_ips list (checked in config).
+    signs_requests: ClassVar[bool] = False
+    # The inbound form field holding the learner's number (named in 400 answers).
+    sender_field: ClassVar[str] = "from"
+
+    def __init__(self, settings: CarrierSettings):
+        self.settings = settings
+        self._networks = tuple(
+            ipaddress.ip_network(entry, strict=False) for entry in settings.allow_ips
+        )
+
+    # -- authentication -----------------------------------------------------------------
+
+    def authenticate(self, request: WebRequest) -> bool:
+        """True when the request passes every configured check and the signature."""
+        if self._networks and not self._address_allowed(request.remote_addr):
+            return False
+        token = self.settings.webhook_token
+        if token is not None:
+            given = (request.query.get("token") or [""])[0]
+            if not hmac.compare_digest(given.encode(), token.encode()):
+                return False
+        return self.verify_signature(request)
+
+    def _address_allowed(self, address: str | None) -> bool:
+        if not address:
+            return False
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self._networks)
+
+    def verify_signature(self, request: WebRequest) -> bool:
+        """Check the carrier's own signature; carriers that sign nothing return True."""
+        return True
+
+    # -- the wire format -------------------------------------------------------------------
+
+    @abstractmethod
+    def parse_inbound(self, request: WebRequest) -> InboundMessage:
+        """Read an inbound message; raise PayloadError naming a missing field."""
+
+    @abstractmethod
+    def parse_status(self, request: WebRequest) -> StatusUpdate:
+        """Read a delivery report; raise PayloadError naming a missing field."""
+
+    def inbound_ack(self) -> WebResponse:
+        """The answer to an accepted inbound message (replies go out through the outbox)."""
+        return WebResponse("")
+
+    def status_ack(self) -> WebResponse:
+        """The answer to an accepted delivery report."""
+        return WebResponse("")
+
+    @abstractmethod
+    def send(self, to: str, body: str, *, status_url: str | None = None) -> SendResult:
+        """Send one message; raise SendError saying whether to retry."""
+
+    @staticmethod
+    def require(request: WebRequest, *names: str) -> list[str]:
+        """The values of required form fields; PayloadError for the first one missing."""
+        values = []
+        for name in names:
+            value = request.field(name)
+            if value is None:
+                raise PayloadError(name)
+            values.append(value)
+        return values

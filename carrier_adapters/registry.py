@@ -1,0 +1,16 @@
+"""The one place that names every carrier adapter a configuration can use."""
+
+from __future__ import annotations
+
+from carrier_adapters.base import CarrierAdapter
+from carrier_adapters.console import ConsoleAdapter
+from carrier_adapters.twilio import TwilioAdapter
+
+ADAPTERS: dict[str, type[CarrierAdapter]] = {
+    adapter.name: adapter for adapter in (ConsoleAdapter, TwilioAdapter)
+}
+
+
+def adapter_class(name: str) -> type[CarrierAdapter]:
+    """The adapter class registered as `name`; KeyError when there is none."""
+    return ADAPTERS[name]

@@ -1,0 +1,179 @@
+"""Twilio Programmable Messaging: signed form webhooks in, the Messages API out.
+
+Signatures are checked with the twilio package's RequestValidator over the
+URL Twilio called (the carrier's `public_url` plus path and query, so it
+works behind a proxy) and the form fields, in HMAC-SHA1 or, when the
+X-Twilio-Webhooks-Signature-Settings header asks for it, HMAC-SHA256.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import ClassVar
+
+import requests
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.request_validator import (
+    SIGNATURE_SETTINGS_HEADER,
+    RequestValidator,
+    get_signature_algorithm,
+)
+from twilio.rest import Client
+
+from carrier_adapters.base import (
+    DELIVERED,
+    FAILED,
+    QUEUED,
+    SENDING,
+    SENT,
+    UNDELIVERED,
+    CarrierAdapter,
+    CarrierSettings,
+    InboundMessage,
+    PayloadError,
+    SendError,
+    SendResult,
+    StatusUpdate,
+    WebRequest,
+    WebResponse,
+)
+
+log = logging.getLogger(__name__)
+
+# Twilio's MessageStatus values onto the outbox's states; None: not tracked.
+STATUS_MAP: dict[str, str | None] = {
+    "accepted": QUEUED,
+    "scheduled": QUEUED,
+    "queued": QUEUED,
+    "sending": SENDING,
+    "sent": SENT,
+    "partially_delivered": SENT,
+    "delivered": DELIVERED,
+    "read": DELIVERED,
+    "undelivered": UNDELIVERED,
+    "failed": FAILED,
+    "canceled": FAILED,
+    "receiving": None,
+    "received": None,
+}
+
+OPTED_OUT = "21610"  # "Attempt to send to unsubscribed recipient"
+RATE_LIMITED = {"20429", "63018", "14107"}
+TIMEOUT_SECONDS = 15.0
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+
+
+class TwilioAdapter(CarrierAdapter):
+    """Twilio's webhooks and Messages API."""
+
+    name: ClassVar[str] = "twilio"
+    required_keys: ClassVar[tuple[str, ...]] = ("account_sid", "auth_token")
+    optional_keys: ClassVar[tuple[str, ...]] = ("webhook_signing_key",)
+    secret_keys: ClassVar[tuple[str, ...]] = ("auth_token", "webhook_signing_key")
+    signs_requests: ClassVar[bool] = True
+    sender_field: ClassVar[str] = "From"
+
+    def __init__(self, settings: CarrierSettings):
+        super().__init__(settings)
+        creds = settings.credentials
+        self._validator = RequestValidator(creds["auth_token"])
+        signing_key = creds.get("webhook_signing_key")
+        self._sha256_validator = RequestValidator(signing_key) if signing_key else self._validator
+        self._client: Client | None = None
+
+    # -- webhooks -----------------------------------------------------------------------------
+
+    def verify_signature(self, request: WebRequest) -> bool:
+        """Check X-Twilio-Signature over the public URL and the form fields."""
+        signature = request.header("X-Twilio-Signature")
+        if not signature:
+            return False
+        algorithm = get_signature_algorithm(request.header(SIGNATURE_SETTINGS_HEADER))
+        validator = self._validator if algorithm == "HMAC_SHA1" else self._sha256_validator
+        return validator.validate(request.url, _MultiForm(request.form), signature, algorithm)
+
+    def parse_inbound(self, request: WebRequest) -> InboundMessage:
+        """Read MessageSid, From, To and Body."""
+        sid, sender, recipient, body = self.require(request, "MessageSid", "From", "To", "Body")
+        if not sid:
+            raise PayloadError("MessageSid", "empty")
+        return InboundMessage(sid, sender, recipient, body)
+
+    def parse_status(self, request: WebRequest) -> StatusUpdate:
+        """Read MessageSid, MessageStatus and ErrorCode."""
+        sid, status = self.require(request, "MessageSid", "MessageStatus")
+        error_code = request.field("ErrorCode") or None
+        return StatusUpdate(
+            carrier_message_id=sid,
+            status=STATUS_MAP.get(status.lower()),
+            carrier_status=status,
+            error_code=error_code,
+            opted_out=error_code == OPTED_OUT,
+        )
+
+    def inbound_ack(self) -> WebResponse:
+        """An empty TwiML response: replies go out through the Messages API."""
+        return WebResponse(EMPTY_TWIML, 200, "text/xml; charset=utf-8")
+
+    # -- sending --------------------------------------------------------------------------------
+
+    def _rest_client(self) -> Client:
+        if self._client is None:
+            creds = self.settings.credentials
+            client = Client(
+                creds["account_sid"],
+                creds["auth_token"],
+                http_client=TwilioHttpClient(timeout=TIMEOUT_SECONDS),
+            )
+            if self.settings.api_base_url:
+                client.api.base_url = self.settings.api_base_url.rstrip("/")
+            self._client = client
+        return self._client
+
+    def send(self, to: str, body: str, *, status_url: str | None = None) -> SendResult:
+        """Create a Message; classify Twilio's errors as retry or fail."""
+        sender = self.settings.sender
+        params: dict[str, str] = {"to": to, "body": body}
+        if sender.startswith("MG"):
+            params["messaging_service_sid"] = sender
+        else:
+            params["from_"] = sender
+        if status_url:
+            params["status_callback"] = status_url
+        try:
+            message = self._rest_client().messages.create(**params)
+        except TwilioRestException as exc:
+            code = str(exc.code) if exc.code is not None else None
+            retry = exc.status == 429 or exc.status >= 500 or code in RATE_LIMITED
+            raise SendError(
+                f"HTTP {exc.status} code {code}: {exc.msg}", retry=retry, code=code,
+                opted_out=code == OPTED_OUT,
+            ) from exc
+        except requests.RequestException as exc:
+            raise SendError(f"network: {type(exc).__name__}", retry=True) from exc
+        except TwilioException as exc:
+            raise SendError(f"twilio: {exc}", retry=True) from exc
+        if not message.sid:
+            raise SendError("Twilio accepted the message but gave no sid", retry=True)
+        return SendResult(message.sid)
+
+
+class _MultiForm:
+    """The form in the shape RequestValidator reads (every value of a repeated field)."""
+
+    def __init__(self, form):
+        self._form = form
+
+    def __iter__(self):
+        return iter(self._form)
+
+    def getall(self, name: str) -> list[str]:
+        return list(self._form[name])
+
+    def __getitem__(self, name: str) -> str:
+        return self._form[name][0]
+
+
+__all__ = ["STATUS_MAP", "CarrierSettings", "TwilioAdapter"]

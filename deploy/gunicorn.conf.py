@@ -1,0 +1,32 @@
+"""Production gunicorn settings for `learnline serve` (and `gunicorn -c deploy/gunicorn.conf.py`).
+
+Sized for a small box inside a carrier's network (2 cores). Every value can
+be overridden from the environment named beside it.
+"""
+
+import os
+
+wsgi_app = "gateway:create_app()"
+bind = os.environ.get("LEARNLINE_BIND", "127.0.0.1:8000")
+# Webhooks spend their time in SQLite and small CPU work: a few processes,
+# each with a few threads, keep a 2-core machine busy without contention.
+workers = int(os.environ.get("LEARNLINE_WEB_WORKERS", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("LEARNLINE_WEB_THREADS", "4"))
+# Carriers give up on a USSD screen after a few seconds; never hold a request long.
+timeout = 30
+graceful_timeout = 10
+keepalive = 5
+max_requests = 10000
+max_requests_jitter = 1000
+# Small, strict request limits: carrier payloads are a few hundred bytes.
+limit_request_line = 4094
+limit_request_fields = 60
+limit_request_field_size = 8190
+# Access log without query strings: webhook tokens travel in the query.
+accesslog = os.environ.get("LEARNLINE_ACCESS_LOG", "-")
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+errorlog = "-"
+loglevel = os.environ.get("LEARNLINE_LOG_LEVEL", "info")
+# Trust X-Forwarded-* only from a reverse proxy on this machine.
+forwarded_allow_ips = os.environ.get("LEARNLINE_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")

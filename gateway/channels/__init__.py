@@ -1,0 +1,1 @@
+"""Channels: they turn engine replies into SMS text, USSD screens or web pages."""

@@ -1,0 +1,95 @@
+"""One inbound SMS through the engine and into the outbox, exactly once."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+
+from carrier_adapters import CarrierSettings
+from gateway.channels.sms.commands import parse_command
+from gateway.channels.sms.render import render
+from gateway.i18n import SOURCE_LOCALE, locale_for_country, translations
+from gateway.learning import Engine
+from gateway.learning.engine import Outcome
+from gateway.phones import region_of
+from gateway.sms_text import split_messages
+from gateway.store import InboundRecord, LearnerRecord, Store
+
+log = logging.getLogger(__name__)
+
+
+def default_locale(phone: str, carrier: CarrierSettings) -> str:
+    """A new learner's language: the carrier's `locale`, else the number's country's."""
+    return (
+        carrier.locale
+        or locale_for_country(region_of(phone))
+        or locale_for_country(carrier.country)
+        or SOURCE_LOCALE
+    )
+
+
+def queue_text(
+    store: Store, carrier: CarrierSettings, phone: str, text: str, *,
+    inbound_id: int | None = None, to_stopped_ok: bool = False,
+) -> int:
+    """Queue a reply, split into messages of at most the carrier's `max_segments`."""
+    if not text:
+        return 0
+    messages = split_messages(text, carrier.max_segments, carrier.encoding_policy)
+    for body in messages:
+        store.enqueue(carrier.id, phone, body, inbound_id=inbound_id,
+                      to_stopped_ok=to_stopped_ok)
+    return len(messages)
+
+
+def _queue_outcome(
+    store: Store, carrier: CarrierSettings, learner: LearnerRecord, outcome: Outcome,
+    inbound_id: int,
+) -> int:
+    text = render(outcome.replies, learner.locale)
+    return queue_text(store, carrier, learner.phone, text, inbound_id=inbound_id,
+                      to_stopped_ok=outcome.to_stopped_ok)
+
+
+def handle_inbound(store: Store, carrier: CarrierSettings, inbound: InboundRecord) -> int:
+    """Process a stored inbound message once: engine, replies to the outbox, one commit.
+
+    Returns how many messages it queued. A message already processed (a
+    repeat, or another process got there first) queues nothing. If the engine
+    fails, the message is marked failed and the learner gets an apology; if the
+    database is busy, the message stays pending for the worker to retry.
+    """
+    try:
+        with store.write():
+            if store.inbound_status(inbound.id) != "received":
+                return 0
+            engine = Engine(store)
+            learner = engine.learner(inbound.phone, carrier.id,
+                                     default_locale(inbound.phone, carrier))
+            outcome = engine.handle(learner, parse_command(inbound.text))
+            queued = _queue_outcome(store, carrier, learner, outcome, inbound.id)
+            store.mark_inbound(inbound.id, "processed")
+            return queued
+    except sqlite3.OperationalError:
+        log.warning("inbound %d (carrier %s) left pending: database busy",
+                    inbound.id, carrier.id, exc_info=True)
+        return 0
+    except Exception as exc:
+        log.exception("inbound %d (carrier %s) failed in processing", inbound.id, carrier.id)
+        return _mark_failed(store, carrier, inbound, exc)
+
+
+def _mark_failed(store: Store, carrier: CarrierSettings, inbound: InboundRecord,
+                 exc: Exception) -> int:
+    with store.write():
+        if store.inbound_status(inbound.id) != "received":
+            return 0
+        store.mark_inbound(inbound.id, "failed", error=f"{type(exc).__name__}: {exc}"[:500])
+        learner = store.learner(inbound.phone)
+        if learner is not None and learner.stopped:
+            return 0
+        locale = learner.locale if learner else default_locale(inbound.phone, carrier)
+        apology = translations(locale).gettext(
+            "Sorry, something went wrong on our side. Please try again later."
+        )
+        return queue_text(store, carrier, inbound.phone, apology, inbound_id=inbound.id)

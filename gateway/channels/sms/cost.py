@@ -1,0 +1,41 @@
+"""What a lesson costs in SMS: the messages a learner receives going through it."""
+
+from __future__ import annotations
+
+from gateway.channels.sms.render import render
+from gateway.content.model import Course, Lesson
+from gateway.learning import replies as r
+from gateway.sms_text import count
+
+
+def lesson_messages(course: Course, lesson: Lesson, number: int, locale: str) -> list[str]:
+    """The SMS texts of one lesson for a learner who answers every question right.
+
+    One message per card, the first question, then feedback with the next
+    question, and the last feedback with the lesson's result.
+    """
+    title = course.title_in(locale)
+    total_lessons = len(course.lesson_ids)
+    messages = []
+    for index, card in enumerate(lesson.cards):
+        shown = r.CardShown(title, number, total_lessons, lesson.title, index + 1,
+                            len(lesson.cards), card.text)
+        messages.append(render((shown,), locale))
+    pending: list[r.Reply] = []
+    for index, question in enumerate(lesson.questions):
+        asked = r.QuestionAsked(lesson.title, index + 1, len(lesson.questions), question.text,
+                                question.options)
+        messages.append(render((*pending, asked), locale))
+        pending = [r.Feedback(True, question.answer, question.options[question.answer],
+                              question.explanation)]
+    next_title = None
+    done = r.LessonDone(lesson.title, len(lesson.questions), len(lesson.questions), next_title)
+    messages.append(render((*pending, done), locale))
+    return messages
+
+
+def lesson_segments(course: Course, lesson: Lesson, number: int, locale: str,
+                    policy: str) -> int:
+    """Segments a carrier charges to deliver the lesson under an encoding policy."""
+    return sum(count(text, policy).segments
+               for text in lesson_messages(course, lesson, number, locale))

@@ -1,0 +1,254 @@
+"""Word the engine's replies as SMS text in the learner's language.
+
+Short on purpose: every 153 characters is another segment a carrier charges.
+"""
+
+from __future__ import annotations
+
+from babel.numbers import format_percent
+
+from gateway.channels.sms.commands import command_words
+from gateway.i18n import language_name, translations
+from gateway.learning import replies as r
+
+LETTERS = "ABCD"
+
+
+def _plain_number(text: str) -> str:
+    """Babel's locale spaces (U+00A0, U+202F) would force UCS-2: use a plain space."""
+    return text.replace("\u00a0", " ").replace("\u202f", " ")
+
+
+def render(replies: tuple[r.Reply, ...] | list[r.Reply], locale: str) -> str:
+    """All replies to one message as one text (the channel splits it if too long)."""
+    renderer = _Renderer(locale)
+    return "\n".join(renderer.one(reply) for reply in replies).strip()
+
+
+class _Renderer:
+    def __init__(self, locale: str):
+        self.locale = locale
+        self.t = translations(locale)
+        self.word = command_words(locale)
+
+    def _(self, message: str, **values: object) -> str:
+        text = self.t.gettext(message)
+        return text % values if values else text
+
+    def n_(self, singular: str, plural: str, n: int, **values: object) -> str:
+        return self.t.ngettext(singular, plural, n) % {"n": n, **values}
+
+    def percent(self, part: int, whole: int) -> str:
+        ratio = part / whole if whole else 1.0
+        return _plain_number(format_percent(ratio, locale=self.locale))
+
+    def letters(self, count: int) -> str:
+        return f"{LETTERS[0]}-{LETTERS[count - 1]}"
+
+    def one(self, reply: r.Reply) -> str:
+        w = self.word
+        match reply:
+            case r.Welcome(course_title=title, lesson_count=count, resumed=True):
+                return self._("Welcome back to %(course)s.", course=title)
+            case r.Welcome(course_title=title, lesson_count=count):
+                return self.n_(
+                    "Welcome to %(course)s: %(n)d lesson.",
+                    "Welcome to %(course)s: %(n)d lessons.",
+                    count, course=title,
+                )
+            case r.CardShown() as card:
+                lines = []
+                if card.card_number == 1:
+                    lines.append(self._(
+                        "Lesson %(number)d/%(count)d: %(title)s",
+                        number=card.lesson_number, count=card.lesson_count,
+                        title=card.lesson_title,
+                    ))
+                lines.append(card.text)
+                if card.card_number < card.card_count:
+                    lines.append(self._(
+                        "[%(number)d/%(count)d] Reply %(next)s",
+                        number=card.card_number, count=card.card_count, next=w["next"],
+                    ))
+                else:
+                    lines.append(self._(
+                        "[%(number)d/%(count)d] Reply %(next)s for the quiz",
+                        number=card.card_number, count=card.card_count, next=w["next"],
+                    ))
+                return "\n".join(lines)
+            case r.QuestionAsked() as q:
+                head = (
+                    self._("Again, Q%(number)d/%(total)d: %(text)s",
+                           number=q.number, total=q.total, text=q.text)
+                    if q.again
+                    else self._("Q%(number)d/%(total)d: %(text)s",
+                                number=q.number, total=q.total, text=q.text)
+                )
+                options = [f"{LETTERS[n]}) {option}" for n, option in enumerate(q.options)]
+                hint = self._("Reply %(letters)s", letters=self.letters(len(q.options)))
+                return "\n".join([head, *options, hint])
+            case r.Feedback(correct=True, explanation=why):
+                return self._("Right! %(why)s", why=why)
+            case r.Feedback() as f:
+                text = self._(
+                    "Not quite: it's %(letter)s) %(answer)s. %(why)s",
+                    letter=LETTERS[f.right_option], answer=f.right_text, why=f.explanation,
+                )
+                if f.will_return:
+                    text += " " + self._("You will see this question again.")
+                return text
+            case r.LessonDone() as done:
+                text = self._(
+                    "Lesson done: %(score)d/%(total)d right first time.",
+                    score=done.score, total=done.total,
+                )
+                if done.next_lesson_title:
+                    text += " " + self._(
+                        "Reply %(next)s for the next lesson: %(title)s",
+                        next=w["next"], title=done.next_lesson_title,
+                    )
+                return text
+            case r.CourseDone() as done:
+                text = self._(
+                    "Course complete: %(course)s. Score %(score)d/%(total)d (%(percent)s).",
+                    course=done.course_title, score=done.score, total=done.total,
+                    percent=self.percent(done.score, done.total),
+                )
+                if done.passed:
+                    return text + " " + self._("Well done, you passed!")
+                return text + " " + self._(
+                    "The pass mark is %(mark)s. Reply %(start)s to take it again.",
+                    mark=self.percent(done.pass_mark, 100), start=w["start"],
+                )
+            case r.Progress() as p:
+                return self._progress(p)
+            case r.CourseList(courses=courses):
+                if not courses:
+                    return self._("No courses are available yet. Please try again later.")
+                lines = [self._("Courses:")]
+                for entry in courses:
+                    lines.append(
+                        self.n_(
+                            "%(number)d) %(title)s (%(n)d lesson)",
+                            "%(number)d) %(title)s (%(n)d lessons)",
+                            entry.lesson_count, number=entry.number, title=entry.title,
+                        )
+                    )
+                lines.append(self._(
+                    "Reply %(start)s and a number, e.g. %(start)s %(number)d",
+                    start=w["start"], number=courses[0].number,
+                ))
+                return "\n".join(lines)
+            case r.HelpShown() as h:
+                return self._help(h)
+            case r.LanguageChanged(locale=locale):
+                return self._("Language: %(language)s.", language=language_name(locale))
+            case r.LanguageChoices(locales=locales):
+                names = ", ".join(f"{loc.upper()} {language_name(loc)}" for loc in locales)
+                return self._(
+                    "Languages: %(names)s. Reply %(lang)s and a code, e.g. %(lang)s %(code)s",
+                    names=names, lang=w["lang"], code=locales[-1].upper(),
+                )
+            case r.Stopped():
+                return self._(
+                    "You will get no more messages. Reply %(start)s to come back.",
+                    start=w["start"],
+                )
+            case r.Notice() as notice:
+                return self._notice(notice)
+        raise TypeError(f"no SMS wording for {reply!r}")
+
+    def _progress(self, p: r.Progress) -> str:
+        w = self.word
+        if p.total:
+            done = self._(
+                "%(course)s: %(done)d/%(count)d lessons done, %(score)d/%(total)d right.",
+                course=p.course_title, done=p.lessons_done, count=p.lesson_count,
+                score=p.score, total=p.total,
+            )
+        else:
+            done = self._(
+                "%(course)s: %(done)d/%(count)d lessons done.",
+                course=p.course_title, done=p.lessons_done, count=p.lesson_count,
+            )
+        if p.completed:
+            return done + " " + self._("Course complete.")
+        if p.in_quiz:
+            where = self._("Now: the quiz of %(lesson)s.", lesson=p.lesson_title)
+        else:
+            where = self._(
+                "Now: %(lesson)s, card %(number)d/%(count)d.",
+                lesson=p.lesson_title, number=p.card_number, count=p.card_count,
+            )
+        return " ".join([done, where, self._("Reply %(next)s", next=w["next"])])
+
+    def _help(self, h: r.HelpShown) -> str:
+        w = self.word
+        if h.stopped:
+            return self._(
+                "Learnline: you stopped messages. Reply %(start)s to learn again.",
+                start=w["start"],
+            )
+        text = self._(
+            "Learnline: %(next)s continue, %(status)s progress, %(courses)s courses, "
+            "%(lang)s language, %(stop)s stop.",
+            next=w["next"], status=w["status"], courses=w["courses"], lang=w["lang"],
+            stop=w["stop"],
+        )
+        if h.in_quiz:
+            text += " " + self._(
+                "Answer the question with %(letters)s.", letters=self.letters(h.option_count)
+            )
+        elif not h.enrolled:
+            text += " " + self._("Reply %(start)s to begin.", start=w["start"])
+        return text
+
+    def _notice(self, notice: r.Notice) -> str:
+        w = self.word
+        d = notice.details
+        match notice.kind:
+            case "not_understood":
+                expecting = d.get("expecting")
+                if expecting == "answer":
+                    return self._(
+                        "Please answer with a letter, %(letters)s, or reply %(help)s.",
+                        letters=self.letters(d["count"]), help=w["help"],
+                    )
+                if expecting == "next":
+                    return self._(
+                        "Reply %(next)s to go on, %(status)s for your progress, %(help)s for help.",
+                        next=w["next"], status=w["status"], help=w["help"],
+                    )
+                if expecting == "courses":
+                    return self._(
+                        "Reply %(courses)s to choose a course, or %(help)s for help.",
+                        courses=w["courses"], help=w["help"],
+                    )
+                if d.get("course"):
+                    return self._(
+                        "Welcome to Learnline! Reply %(start)s to begin, %(help)s for help.",
+                        start=w["start"], help=w["help"],
+                    )
+                return self._(
+                    "Welcome to Learnline! Reply %(courses)s to see the courses, "
+                    "%(help)s for help.",
+                    courses=w["courses"], help=w["help"],
+                )
+            case "unknown_course":
+                return self._("There is no course %(asked)s.", asked=d.get("asked", ""))
+            case "no_question":
+                return self._("No question is waiting. Reply %(next)s to go on.", next=w["next"])
+            case "answer_out_of_range":
+                return self._("Please answer %(letters)s.", letters=self.letters(d["count"]))
+            case "answer_first":
+                return self._("Answer this question first:")
+            case "not_enrolled":
+                return self._("You have not started a course yet.")
+            case "course_complete":
+                return self._(
+                    "You finished %(course)s. Reply %(courses)s to choose another course.",
+                    course=d["course"], courses=w["courses"],
+                )
+            case "no_courses":
+                return self._("No courses are available yet. Please try again later.")
+        raise ValueError(f"no SMS wording for notice {notice.kind!r}")

@@ -1,0 +1,292 @@
+"""The `learnline` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import click
+
+from gateway.config import DEFAULT_CONSOLE, Carriers, ConfigError, load_carriers
+from gateway.sms_text import POLICIES, count
+from gateway.store import Store, default_db_path
+
+
+def _carriers() -> Carriers:
+    try:
+        return load_carriers()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _open_store() -> Store:
+    from gateway.content.importer import ensure_bundled_courses
+
+    store = Store.open(default_db_path(), migrate=True)
+    ensure_bundled_courses(store)
+    return store
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Learnline: short lessons and quizzes by SMS, USSD and lite web pages.
+
+    Settings come from the environment: LEARNLINE_DB (the SQLite file,
+    default ./learnline.db) and LEARNLINE_CARRIERS (the carriers TOML file;
+    without it, one console carrier).
+
+    \b
+    Try a course in the terminal:
+      learnline chat +221770000000
+    Run the gateway with the bundled course:
+      learnline serve --port 8000
+    """
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+# -- serve -------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--no-worker", is_flag=True, help="Do not run the outbox worker beside the server.")
+@click.option("--workers", type=int, default=None, help="Web worker processes (default: config).")
+def serve(host: str, port: int, no_worker: bool, workers: int | None) -> None:
+    """Run the gateway under gunicorn, with the outbox worker beside it.
+
+    Imports the bundled lessons on first start and prints the URLs it serves,
+    including each carrier's webhook URLs.
+
+    \b
+    Example:
+      LEARNLINE_CARRIERS=carriers.toml learnline serve --host 0.0.0.0 --port 8000
+    """
+    from gateway.server import GatewayServer
+    from gateway.urls import webhook_url
+
+    carriers = _carriers()
+    with _open_store():
+        pass
+    base = f"http://{host}:{port}"
+    click.echo(f"Learnline gateway on {base} (database {default_db_path().resolve()})")
+    click.echo(f"  health: {base}/healthz")
+    for carrier in carriers:
+        click.echo(f"  carrier {carrier.id} ({carrier.adapter}):")
+        click.echo(f"    inbound SMS: {_redact(webhook_url(carrier, 'sms', base), carrier)}")
+        click.echo(f"    delivery status: {_redact(webhook_url(carrier, 'status', base), carrier)}")
+    worker = None
+    if not no_worker:
+        worker = subprocess.Popen([sys.executable, "-m", "gateway.cli", "worker"])
+        click.echo(f"  outbox worker: pid {worker.pid}")
+    try:
+        GatewayServer(f"{host}:{port}", workers).run()
+    finally:
+        if worker is not None:
+            worker.terminate()
+            try:
+                worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+
+
+def _redact(url: str | None, carrier) -> str:
+    if url and carrier.webhook_token:
+        return url.replace(carrier.webhook_token, "<webhook_token>")
+    return url or ""
+
+
+# -- worker ------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--drain", is_flag=True, help="Send everything that is due, then exit 0.")
+@click.option("--lease-seconds", type=float, default=60.0, show_default=True,
+              help="How long a message being sent is reserved; after a crash it is retried then.")
+def worker(drain: bool, lease_seconds: float) -> None:
+    """Send queued messages through each carrier, at its rate, with retries.
+
+    \b
+    Example (send what is due and stop):
+      learnline worker --drain
+    """
+    from gateway.worker import OutboxWorker
+
+    carriers = _carriers()
+    with _open_store():
+        pass
+    outbox = OutboxWorker(default_db_path(), carriers, lease_seconds=lease_seconds)
+    outbox.install_signal_handlers()
+    report = outbox.run(drain=drain)
+    if drain:
+        click.echo(
+            f"sent {report.sent}, retry later {report.retried}, failed {report.failed}, "
+            f"cancelled {report.cancelled}, inbound recovered {report.recovered_inbound}"
+        )
+
+
+# -- chat --------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("phone")
+def chat(phone: str) -> None:
+    """Talk to Learnline by SMS in the terminal, through the console carrier.
+
+    Type commands such as START, NEXT, STATUS, HELP, LANG fr, STOP, or answer
+    quiz questions with A-D. Ctrl-D quits.
+
+    \b
+    Example:
+      learnline chat +221770000000
+    """
+    from gateway.channels.sms.conversation import handle_inbound
+    from gateway.phones import InvalidPhoneNumber, to_e164
+    from gateway.worker import OutboxWorker
+
+    carriers = _carriers()
+    console = carriers.get("console") or DEFAULT_CONSOLE
+    console = type(console)(**{**console.__dict__, "tps": 1000.0})
+    try:
+        number = to_e164(phone, console.country)
+    except InvalidPhoneNumber as exc:
+        raise click.BadParameter(str(exc), param_hint="PHONE") from None
+    logging.getLogger().setLevel(logging.WARNING)
+    store = _open_store()
+    outbox = OutboxWorker(default_db_path(), Carriers({"console": console}, None))
+    click.echo(f"Learnline chat as {number}. Try START, HELP or LANG fr. Ctrl-D to quit.")
+    while True:
+        try:
+            line = input("> ")
+        except (EOFError, KeyboardInterrupt):
+            click.echo()
+            break
+        if not line.strip():
+            continue
+        inbound = store.record_inbound("console", f"chat-{uuid.uuid4().hex}", number, line,
+                                       console.sender)
+        handle_inbound(store, console, inbound)
+        outbox.run(drain=True, poll_seconds=0.05)
+    store.close()
+
+
+# -- lessons -----------------------------------------------------------------------------
+
+
+@main.group()
+def lessons() -> None:
+    """Check and import course content (lessons/)."""
+
+
+def _lessons_root(directory: str | None) -> Path:
+    from gateway.paths import lessons_dir
+
+    return Path(directory) if directory else lessons_dir()
+
+
+@lessons.command("check")
+@click.argument("directory", required=False)
+def lessons_check(directory: str | None) -> None:
+    """Validate courses; print problems as path:line: message and SMS costs.
+
+    Exits 1 on any error (warnings alone pass).
+
+    \b
+    Example:
+      learnline lessons check lessons/
+    """
+    from gateway.channels.sms.cost import lesson_segments
+    from gateway.content import load_courses
+
+    root = _lessons_root(directory)
+    courses, problems = load_courses(root, strict=False)
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    for course in courses:
+        click.echo(f"{course.id} ({course.code}): {len(course.lesson_ids)} lessons, "
+                   f"locales {', '.join(course.locales)}")
+        click.echo(f"  SMS segments per lesson (policy: {' / '.join(POLICIES)})")
+        for locale in course.locales:
+            for number, lesson in enumerate(course.lessons[locale], 1):
+                costs = [lesson_segments(course, lesson, number, locale, p) for p in POLICIES]
+                click.echo(f"  {locale} {lesson.id}: {' / '.join(map(str, costs))}")
+            totals = [
+                sum(lesson_segments(course, lesson, n, locale, p)
+                    for n, lesson in enumerate(course.lessons[locale], 1))
+                for p in POLICIES
+            ]
+            click.echo(f"  {locale} total: {' / '.join(map(str, totals))}")
+    errors = [p for p in problems if not p.warning]
+    if errors:
+        raise click.ClickException(f"{len(errors)} problem(s) in {root}")
+    click.echo("ok: no problems" if not problems else f"ok: {len(problems)} warning(s)")
+
+
+@lessons.command("import")
+@click.argument("directory", required=False)
+def lessons_import(directory: str | None) -> None:
+    """Load courses into the database (safe to repeat; progress is kept).
+
+    \b
+    Example:
+      LEARNLINE_DB=/var/lib/learnline/learnline.db learnline lessons import lessons/
+    """
+    from gateway.content import ContentError
+    from gateway.content.importer import import_courses
+
+    store = Store.open(default_db_path(), migrate=True)
+    try:
+        report = import_courses(store, _lessons_root(directory))
+    except ContentError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        raise click.ClickException("nothing imported: fix the problems above") from None
+    finally:
+        store.close()
+    for course_id, counts in report.items():
+        click.echo(f"{course_id}: {counts['added']} added, {counts['updated']} updated, "
+                   f"{counts['unchanged']} unchanged")
+
+
+# -- sms ---------------------------------------------------------------------------------
+
+
+@main.group()
+def sms() -> None:
+    """SMS text tools."""
+
+
+@sms.command("count")
+@click.option("--policy", type=click.Choice(POLICIES), default="exact", show_default=True,
+              help="exact: as written; smart: look-alike punctuation replaced; "
+                   "gsm7: smart plus accents GSM-7 lacks folded.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.argument("texts", nargs=-1, required=True)
+def sms_count(policy: str, as_json: bool, texts: tuple[str, ...]) -> None:
+    """Count the encoding and segments of each TEXT, one line each.
+
+    \b
+    Example:
+      learnline sms count --policy gsm7 "Leçon 1 : « Trouver un métier »"
+      learnline sms count --json "Hello {world}"
+    """
+    for text in texts:
+        result = count(text, policy)
+        if as_json:
+            click.echo(json.dumps({"text": text, "encoding": result.encoding,
+                                   "segments": result.segments, "parts": list(result.parts)},
+                                  ensure_ascii=False))
+        else:
+            click.echo(f"{result.encoding}\t{result.segments}\t{result.text}")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()

@@ -1,0 +1,206 @@
+"""Carrier configuration: one TOML file (`$LEARNLINE_CARRIERS`), one table per carrier.
+
+Any string value may be `${ENV_VAR}`, so secrets stay in the environment. A
+bad file stops start-up with one message naming the file, the carrier and the key.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from babel import Locale, UnknownLocaleError
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
+
+from carrier_adapters import ADAPTERS, CarrierSettings
+from gateway.i18n import available_locales
+from gateway.sms_text import POLICIES
+
+CARRIER_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
+_ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_REGIONS = {region for regions in COUNTRY_CODE_TO_REGION_CODE.values() for region in regions}
+
+COMMON_KEYS = (
+    "adapter", "sender", "country", "locale", "encoding_policy", "max_segments", "tps",
+    "api_base_url", "public_url", "webhook_token", "allow_ips",
+)
+DEFAULT_CONSOLE = CarrierSettings(id="console", adapter="console", sender="Learnline")
+
+
+class ConfigError(Exception):
+    """The carriers file is unusable; the message names file, carrier and key."""
+
+
+@dataclass(frozen=True)
+class Carriers:
+    """Every configured carrier, by id, and the file they came from (None: default)."""
+
+    by_id: dict[str, CarrierSettings]
+    path: Path | None
+
+    def __getitem__(self, carrier_id: str) -> CarrierSettings:
+        return self.by_id[carrier_id]
+
+    def __iter__(self):
+        return iter(self.by_id.values())
+
+    def get(self, carrier_id: str) -> CarrierSettings | None:
+        """The carrier with this id, or None."""
+        return self.by_id.get(carrier_id)
+
+
+def load_carriers(path: str | Path | None = None, env: dict[str, str] | None = None) -> Carriers:
+    """Read and validate the carriers file (`$LEARNLINE_CARRIERS` when no path is given).
+
+    With no file configured, one `console` carrier. Raises ConfigError.
+    """
+    env = dict(os.environ) if env is None else env
+    if path is None:
+        path = env.get("LEARNLINE_CARRIERS") or None
+    if path is None:
+        return Carriers({"console": DEFAULT_CONSOLE}, None)
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file (named by LEARNLINE_CARRIERS)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+
+    unknown = sorted(set(data) - {"carriers"})
+    if unknown:
+        raise ConfigError(f"{path}: unknown top-level key '{unknown[0]}' "
+                          "(carriers go in [carriers.<id>] tables)")
+    tables = data.get("carriers")
+    if not isinstance(tables, dict) or not tables:
+        raise ConfigError(f"{path}: no carriers; add a table [carriers.<id>] with adapter = ...")
+    carriers = {}
+    for carrier_id, table in tables.items():
+        carriers[carrier_id] = _carrier(path, carrier_id, table, env)
+    return Carriers(carriers, path)
+
+
+def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> CarrierSettings:
+    def fail(key: str | None, problem: str) -> ConfigError:
+        where = f"{path}: carrier '{carrier_id}'"
+        return ConfigError(f"{where}: key '{key}': {problem}" if key else f"{where}: {problem}")
+
+    if not CARRIER_ID_RE.match(carrier_id):
+        raise fail(None, "carrier ids are lowercase letters, digits, '-' and '_'")
+    if not isinstance(table, dict):
+        raise fail(None, "must be a table [carriers.<id>]")
+    name = table.get("adapter")
+    if name is None:
+        raise fail("adapter", f"missing; one of: {', '.join(sorted(ADAPTERS))}")
+    adapter = ADAPTERS.get(name) if isinstance(name, str) else None
+    if adapter is None:
+        raise fail("adapter", f"unknown adapter {name!r}; one of: {', '.join(sorted(ADAPTERS))}")
+
+    values: dict[str, Any] = {}
+    for key, raw in table.items():
+        if key not in COMMON_KEYS + adapter.required_keys + adapter.optional_keys:
+            allowed = ", ".join(COMMON_KEYS[1:] + adapter.required_keys + adapter.optional_keys)
+            raise fail(key, f"unknown key for adapter '{name}' (allowed: {allowed})")
+        values[key] = _expand(raw, env, lambda problem, key=key: fail(key, problem))
+    for key in adapter.required_keys:
+        if values.get(key) in (None, ""):
+            raise fail(key, f"missing; adapter '{name}' needs it")
+
+    def string(key: str) -> str | None:
+        value = values.get(key)
+        if value is not None and not isinstance(value, str):
+            raise fail(key, "must be a string")
+        return value
+
+    country = string("country")
+    if country is not None:
+        country = country.upper()
+        if country not in _REGIONS:
+            raise fail("country", f"{country!r} is not an ISO 3166 country code such as \"SN\"")
+    locale = string("locale")
+    if locale is not None:
+        try:
+            locale = Locale.parse(locale.replace("-", "_")).language
+        except (ValueError, UnknownLocaleError):
+            raise fail("locale", f"{locale!r} is not a language code") from None
+        if locale not in available_locales():
+            raise fail("locale", f"no catalog for {locale!r}; have: "
+                       f"{', '.join(available_locales())}")
+    policy = string("encoding_policy") or "smart"
+    if policy not in POLICIES:
+        raise fail("encoding_policy", f"{policy!r}; one of: {', '.join(POLICIES)}")
+    max_segments = values.get("max_segments", 6)
+    if isinstance(max_segments, str) and max_segments.isdigit():
+        max_segments = int(max_segments)
+    if not isinstance(max_segments, int) or isinstance(max_segments, bool) \
+            or not 1 <= max_segments <= 10:
+        raise fail("max_segments", "must be a whole number from 1 to 10")
+    tps = values.get("tps", 10.0)
+    try:
+        tps = float(tps)
+    except (TypeError, ValueError):
+        raise fail("tps", "must be a number of messages per second") from None
+    if not 0 < tps <= 10_000:
+        raise fail("tps", "must be more than 0 and at most 10000")
+    for key in ("api_base_url", "public_url"):
+        url = string(key)
+        if url is not None and not re.match(r"^https?://[^/\s]+", url):
+            raise fail(key, f"{url!r} is not an http(s) URL")
+    allow_ips = values.get("allow_ips", [])
+    if isinstance(allow_ips, str):
+        allow_ips = [part.strip() for part in allow_ips.split(",") if part.strip()]
+    if not isinstance(allow_ips, list):
+        raise fail("allow_ips", "must be a list of addresses or networks")
+    for entry in allow_ips:
+        try:
+            ipaddress.ip_network(str(entry), strict=False)
+        except ValueError:
+            raise fail("allow_ips", f"{entry!r} is not an IP address or network") from None
+    token = string("webhook_token")
+    if token is not None and len(token) < 16:
+        raise fail("webhook_token", "must be at least 16 characters")
+    if not adapter.signs_requests and token is None and not allow_ips and name != "console":
+        raise fail(None, f"adapter '{name}' signs nothing: set webhook_token or allow_ips "
+                   "so its webhooks are authenticated")
+    credentials = {}
+    for key in adapter.required_keys + adapter.optional_keys:
+        if key in values:
+            credentials[key] = values[key]
+    return CarrierSettings(
+        id=carrier_id,
+        adapter=name,
+        sender=string("sender") or "",
+        country=country,
+        locale=locale,
+        encoding_policy=policy,
+        max_segments=max_segments,
+        tps=tps,
+        api_base_url=string("api_base_url"),
+        public_url=string("public_url"),
+        webhook_token=token,
+        allow_ips=tuple(str(entry) for entry in allow_ips),
+        credentials=credentials,
+    )
+
+
+def _expand(value: Any, env: dict[str, str], fail) -> Any:
+    """Replace ${VAR} in strings (and in lists of strings) from the environment."""
+    if isinstance(value, list):
+        return [_expand(item, env, fail) for item in value]
+    if not isinstance(value, str):
+        return value
+
+    def replace(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in env:
+            raise fail(f"environment variable {name} is not set")
+        return env[name]
+
+    return _ENV_RE.sub(replace, value)

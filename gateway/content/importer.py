@@ -1,0 +1,32 @@
+"""Load authored courses into the database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gateway.content.parser import load_courses
+from gateway.paths import lessons_dir
+from gateway.store import Store
+
+
+def import_courses(store: Store, root: Path | None = None) -> dict[str, dict[str, int]]:
+    """Parse every course under `root` (default: the bundled lessons) and save it.
+
+    Idempotent: unchanged lessons are left alone, changed ones updated in
+    place, learners' progress kept. Raises ContentError (and saves nothing)
+    when any lesson has an error.
+    """
+    courses, _ = load_courses(root or lessons_dir(), strict=True)
+    report = {}
+    with store.write():
+        for position, course in enumerate(courses):
+            report[course.id] = store.save_course(course, position)
+    return report
+
+
+def ensure_bundled_courses(store: Store) -> bool:
+    """Import the bundled courses if the database has none; True if it did."""
+    if store.course_count():
+        return False
+    import_courses(store)
+    return True

@@ -1,0 +1,383 @@
+"""Parse authored course folders into `Course` objects, reporting `path:line: message`.
+
+A course folder holds `course.toml` and one sub-folder per locale with one
+`<lesson-id>.txt` per lesson. The lesson format is described in docs/authoring.md.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from babel import Locale, UnknownLocaleError
+
+from gateway.content.model import Card, Course, Lesson, Question
+
+MIN_CARDS, MAX_CARDS = 3, 6
+MIN_QUESTIONS, MAX_QUESTIONS = 2, 4
+MIN_OPTIONS, MAX_OPTIONS = 2, 4
+MAX_TITLE = 60
+MAX_CARD = 480
+MAX_OPTION = 40
+MAX_QUESTION_SCREEN = 160  # question plus options: one USSD screen with numbering
+MAX_EXPLANATION = 160
+CODE_RE = re.compile(r"^[A-Z0-9]{3,12}$")
+ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the content, located for the author."""
+
+    path: str
+    line: int
+    message: str
+    warning: bool = False
+
+    def __str__(self) -> str:
+        prefix = "warning: " if self.warning else ""
+        return f"{self.path}:{self.line}: {prefix}{self.message}"
+
+
+class ContentError(Exception):
+    """Raised when content has problems; `problems` lists them all."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def load_courses(root: Path, *, strict: bool = True) -> tuple[list[Course], list[Problem]]:
+    """Parse every course folder under `root`.
+
+    Returns the courses that parsed cleanly and every problem found. With
+    `strict`, raise `ContentError` when any problem is an error (not a warning).
+    """
+    problems: list[Problem] = []
+    courses: list[Course] = []
+    if not root.is_dir():
+        problems.append(Problem(str(root), 1, "no such folder of courses"))
+    else:
+        folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        for folder in folders:
+            course, found = _load_course(folder)
+            problems.extend(found)
+            if course is not None and not any(not p.warning for p in found):
+                courses.append(course)
+        if not folders:
+            problems.append(Problem(str(root), 1, "no course folders found"))
+        codes: dict[str, str] = {}
+        for course in courses:
+            if course.code in codes:
+                problems.append(
+                    Problem(
+                        str(root / course.id / "course.toml"),
+                        _line_of_key(root / course.id / "course.toml", "code"),
+                        f"code {course.code!r} is already used by course {codes[course.code]!r}",
+                    )
+                )
+            codes[course.code] = course.id
+    if strict and any(not p.warning for p in problems):
+        raise ContentError(problems)
+    return courses, problems
+
+
+def _line_of_key(path: Path, key: str) -> int:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return 1
+    pattern = re.compile(rf"^\s*(\[\s*{re.escape(key)}\s*\]|{re.escape(key)}\s*=)")
+    for number, line in enumerate(lines, 1):
+        if pattern.match(line):
+            return number
+    return 1
+
+
+def _load_course(folder: Path) -> tuple[Course | None, list[Problem]]:
+    course_file = folder / "course.toml"
+    where = str(course_file)
+    if not course_file.exists():
+        return None, [Problem(str(folder), 1, "missing course.toml")]
+    try:
+        data = tomllib.loads(course_file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        return None, [Problem(where, 1, f"not UTF-8 text: {exc.reason}")]
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        line = int(match.group(1)) if match else 1
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        return None, [Problem(where, line, f"invalid TOML: {message}")]
+
+    problems: list[Problem] = []
+
+    def problem(key: str, message: str) -> None:
+        problems.append(Problem(where, _line_of_key(course_file, key), message))
+
+    known = {"code", "default_locale", "pass_mark", "lessons", "title", "summary"}
+    for key in sorted(set(data) - known):
+        problem(key, f"unknown key {key!r} (expected one of: {', '.join(sorted(known))})")
+
+    code = data.get("code")
+    if not isinstance(code, str) or not CODE_RE.match(code):
+        problem("code", "code must be 3 to 12 capital letters or digits, e.g. code = \"FREELANCE\"")
+    default_locale = data.get("default_locale")
+    if not isinstance(default_locale, str) or not _is_locale(default_locale):
+        problem("default_locale", "default_locale must be a language code such as \"en\"")
+    pass_mark = data.get("pass_mark", 70)
+    if not isinstance(pass_mark, int) or not 0 <= pass_mark <= 100:
+        problem("pass_mark", "pass_mark must be a whole number from 0 to 100")
+    lesson_ids = data.get("lessons")
+    if (
+        not isinstance(lesson_ids, list)
+        or not lesson_ids
+        or not all(isinstance(i, str) and ID_RE.match(i) for i in lesson_ids)
+    ):
+        problem("lessons", "lessons must list lesson ids (lowercase, digits, hyphens) in order")
+        lesson_ids = []
+    elif len(set(lesson_ids)) != len(lesson_ids):
+        problem("lessons", "lessons lists the same lesson twice")
+    titles = _locale_table(data, "title", problem, required=True)
+    summaries = _locale_table(data, "summary", problem, required=False)
+    if not ID_RE.match(folder.name):
+        problems.append(
+            Problem(str(folder), 1, "course folder name must be lowercase letters, digits, hyphens")
+        )
+    if problems:
+        return None, problems
+
+    lessons: dict[str, tuple[Lesson, ...]] = {}
+    locale_dirs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for locale_dir in locale_dirs:
+        if not _is_locale(locale_dir.name):
+            problems.append(Problem(str(locale_dir), 1, "folder name is not a language code"))
+            continue
+        parsed: dict[str, Lesson] = {}
+        for path in sorted(locale_dir.glob("*.txt")):
+            if path.stem not in lesson_ids:
+                problems.append(Problem(str(path), 1, f"lesson {path.stem!r} is not listed in "
+                                        f"{course_file.name} lessons"))
+                continue
+            lesson, found = parse_lesson(path, locale_dir.name)
+            problems.extend(found)
+            if lesson is not None:
+                parsed[path.stem] = lesson
+        missing = [i for i in lesson_ids if i not in parsed]
+        for lesson_id in missing:
+            if not (locale_dir / f"{lesson_id}.txt").exists():
+                problems.append(
+                    Problem(
+                        str(locale_dir / f"{lesson_id}.txt"),
+                        1,
+                        f"lesson {lesson_id!r} has no {locale_dir.name!r} text"
+                        + ("" if locale_dir.name == default_locale
+                           else f"; learners get it in {default_locale!r}"),
+                        warning=locale_dir.name != default_locale,
+                    )
+                )
+        if locale_dir.name not in titles:
+            problem("title", f"title has no {locale_dir.name!r} entry")
+        lessons[locale_dir.name] = tuple(parsed[i] for i in lesson_ids if i in parsed)
+    if default_locale not in lessons:
+        problems.append(Problem(str(folder / default_locale), 1,
+                                f"no lessons in the default locale {default_locale!r}"))
+    problems.extend(_compare_translations(lessons, default_locale))
+    course = Course(
+        id=folder.name,
+        code=code,
+        default_locale=default_locale,
+        pass_mark=pass_mark,
+        lesson_ids=tuple(lesson_ids),
+        titles=titles,
+        summaries=summaries,
+        locales=(default_locale, *sorted(loc for loc in lessons if loc != default_locale)),
+        lessons=lessons,
+    )
+    return course, problems
+
+
+def _is_locale(code: str) -> bool:
+    try:
+        Locale.parse(code)
+    except (ValueError, UnknownLocaleError):
+        return False
+    return True
+
+
+def _locale_table(data: dict, key: str, problem, *, required: bool) -> dict[str, str]:
+    table = data.get(key)
+    if table is None and not required:
+        return {}
+    if not isinstance(table, dict) or not table:
+        problem(key, f"[{key}] must give one text per language, e.g. en = \"...\"")
+        return {}
+    out: dict[str, str] = {}
+    for locale, text in table.items():
+        if not _is_locale(locale) or not isinstance(text, str) or not text.strip():
+            problem(key, f"[{key}] {locale} must be a language code with non-empty text")
+        else:
+            out[locale] = text.strip()
+    return out
+
+
+def _compare_translations(
+    lessons: dict[str, tuple[Lesson, ...]], default_locale: str
+) -> Iterator[Problem]:
+    """Progress is kept by card and question number, so translations must line up."""
+    base = {lesson.id: lesson for lesson in lessons.get(default_locale, ())}
+    for locale, translated in lessons.items():
+        if locale == default_locale:
+            continue
+        for lesson in translated:
+            original = base.get(lesson.id)
+            if original is None:
+                continue
+            if len(lesson.cards) != len(original.cards):
+                yield Problem(lesson.path, 1, f"{len(lesson.cards)} cards, but the "
+                              f"{default_locale!r} lesson has {len(original.cards)}")
+            shape = [(len(q.options), q.answer) for q in lesson.questions]
+            base_shape = [(len(q.options), q.answer) for q in original.questions]
+            if shape != base_shape:
+                yield Problem(lesson.path, 1, "questions must match the "
+                              f"{default_locale!r} lesson: same count, same number of "
+                              "options, right answer in the same place")
+
+
+_OPTION_RE = re.compile(r"^([+-])\s*(.*)$")
+
+
+def parse_lesson(path: Path, locale: str) -> tuple[Lesson | None, list[Problem]]:
+    """Parse one lesson file; return the lesson (None if unusable) and its problems."""
+    where = str(path)
+    problems: list[Problem] = []
+
+    def problem(line: int, message: str) -> None:
+        problems.append(Problem(where, line, message))
+
+    try:
+        raw = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        return None, [Problem(where, line, "not UTF-8 text; save the file as UTF-8")]
+    lines = raw.lstrip("\ufeff").splitlines()
+
+    title: str | None = None
+    title_line = 1
+    cards: list[tuple[int, list[str]]] = []
+    questions: list[dict] = []
+    in_quiz = False
+    paragraph: list[str] | None = None
+
+    for number, raw_line in enumerate(lines, 1):
+        line = raw_line.strip()
+        if line.startswith("//"):
+            continue
+        if not line:
+            paragraph = None
+            continue
+        if title is None:
+            if line.startswith("# ") and line[2:].strip():
+                title, title_line = line[2:].strip(), number
+            else:
+                problem(number, "a lesson starts with its title: a line '# Title'")
+                title, title_line = "", number
+            continue
+        if line.startswith("#"):
+            if line.lstrip("#").strip().lower() == "quiz" and line.startswith("## "):
+                if in_quiz:
+                    problem(number, "a second '## Quiz' heading")
+                in_quiz = True
+            else:
+                problem(number, "unexpected heading; only '# Title' and '## Quiz' are headings")
+            continue
+        if not in_quiz:
+            if paragraph is None:
+                paragraph = []
+                cards.append((number, paragraph))
+            paragraph.append(line)
+            continue
+        if line.startswith("?"):
+            text = line[1:].strip()
+            if not text:
+                problem(number, "question text is empty")
+            questions.append({"line": number, "text": text, "options": [], "answer": [],
+                              "explanation": None})
+            continue
+        if not questions:
+            problem(number, "in the quiz, start each question with '? '")
+            continue
+        current = questions[-1]
+        option = _OPTION_RE.match(line)
+        if option:
+            if current["explanation"] is not None:
+                problem(number, "options must come before the '=' explanation")
+            text = option.group(2).strip()
+            if not text:
+                problem(number, "option text is empty")
+            if len(text) > MAX_OPTION:
+                problem(number, f"option is {len(text)} characters; keep it to {MAX_OPTION}")
+            if option.group(1) == "+":
+                current["answer"].append(len(current["options"]))
+            current["options"].append(text)
+        elif line.startswith("="):
+            text = line[1:].strip()
+            if current["explanation"] is not None:
+                problem(number, "a question has one '=' explanation line")
+            elif not text:
+                problem(number, "explanation is empty")
+            elif len(text) > MAX_EXPLANATION:
+                problem(number, f"explanation is {len(text)} characters; "
+                        f"keep it to {MAX_EXPLANATION}")
+            current["explanation"] = text
+        else:
+            problem(number, "in the quiz, lines start with '?', '+', '-' or '='")
+
+    if title is None:
+        problem(1, "the file is empty; a lesson starts with a line '# Title'")
+        return None, problems
+    if len(title) > MAX_TITLE:
+        problem(title_line, f"title is {len(title)} characters; keep it to {MAX_TITLE}")
+    for number, words in cards:
+        text = " ".join(words)
+        if len(text) > MAX_CARD:
+            problem(number, f"card is {len(text)} characters; keep it to {MAX_CARD} "
+                    "(split it into two cards)")
+    if not MIN_CARDS <= len(cards) <= MAX_CARDS:
+        problem(title_line, f"{len(cards)} cards; a lesson has {MIN_CARDS} to {MAX_CARDS} "
+                "(a blank line separates cards)")
+    if not in_quiz:
+        problem(len(lines) or 1, "no '## Quiz' section")
+    elif not MIN_QUESTIONS <= len(questions) <= MAX_QUESTIONS:
+        problem(title_line, f"{len(questions)} questions; a quiz has {MIN_QUESTIONS} to "
+                f"{MAX_QUESTIONS}")
+    for q in questions:
+        count = len(q["options"])
+        if not MIN_OPTIONS <= count <= MAX_OPTIONS:
+            problem(q["line"], f"{count} options; a question has {MIN_OPTIONS} to {MAX_OPTIONS} "
+                    "(lines starting '+' or '-')")
+        if len(q["answer"]) != 1:
+            problem(q["line"], f"{len(q['answer'])} right answers; mark exactly one option "
+                    "with '+'")
+        if q["explanation"] is None:
+            problem(q["line"], "no explanation; add a line '= why the answer is right'")
+        screen = len(q["text"]) + sum(len(o) + 4 for o in q["options"])
+        if screen > MAX_QUESTION_SCREEN:
+            problem(q["line"], f"question and options are {screen} characters with numbering; "
+                    f"keep them to {MAX_QUESTION_SCREEN} (one USSD screen)")
+    if problems:
+        return None, problems
+    lesson = Lesson(
+        id=path.stem,
+        locale=locale,
+        title=title,
+        cards=tuple(Card(" ".join(words)) for _, words in cards),
+        questions=tuple(
+            Question(q["text"], tuple(q["options"]), q["answer"][0], q["explanation"])
+            for q in questions
+        ),
+        path=where,
+    )
+    return lesson, problems

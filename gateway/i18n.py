@@ -1,0 +1,81 @@
+"""Gettext catalogs from `locales/`, loaded with Babel, and locale choices.
+
+Catalogs are read from their `.po` sources and compiled in memory once per
+process, so translators edit one file and nothing binary is committed.
+"""
+
+from __future__ import annotations
+
+import io
+from functools import cache
+
+from babel import Locale, UnknownLocaleError
+from babel.languages import get_official_languages
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+
+from gateway.paths import locales_dir
+
+SOURCE_LOCALE = "en"
+
+
+@cache
+def available_locales() -> tuple[str, ...]:
+    """The locales with a catalog, the source locale first."""
+    found = sorted(
+        p.parent.parent.name for p in locales_dir().glob("*/LC_MESSAGES/messages.po")
+    )
+    return (SOURCE_LOCALE, *[loc for loc in found if loc != SOURCE_LOCALE])
+
+
+@cache
+def translations(locale: str) -> NullTranslations:
+    """The compiled catalog for `locale` (the source strings when it has none)."""
+    path = locales_dir() / locale / "LC_MESSAGES" / "messages.po"
+    if not path.exists():
+        return NullTranslations()
+    with path.open("rb") as fp:
+        catalog = read_po(fp, locale=locale)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(buffer)
+
+
+def normalize_locale(code: str | None) -> str | None:
+    """The available locale a learner means by `code` ('FR', 'fr_SN', 'french'), or None."""
+    if not code:
+        return None
+    code = code.strip()
+    try:
+        language = Locale.parse(code.replace("-", "_")).language
+    except (ValueError, UnknownLocaleError):
+        language = None
+    if language in available_locales():
+        return language
+    lowered = code.lower()
+    for locale in available_locales():
+        names = {
+            Locale.parse(locale).get_display_name(other).lower()
+            for other in available_locales()
+        }
+        if lowered in names:
+            return locale
+    return None
+
+
+def locale_for_country(region: str | None) -> str | None:
+    """The first official language of a country (ISO 3166) that has a catalog, or None."""
+    if not region:
+        return None
+    for language in get_official_languages(region.upper(), de_facto=True):
+        found = normalize_locale(language)
+        if found:
+            return found
+    return None
+
+
+def language_name(locale: str) -> str:
+    """A locale's name in its own language, capitalised ('Français')."""
+    return Locale.parse(locale).get_display_name(locale).capitalize()

@@ -1,0 +1,380 @@
+"""The learning engine: turns a learner's intent into progress and semantic replies.
+
+It knows courses, lessons, quizzes and learners; it knows nothing of HTTP,
+SMS lengths or carriers. Callers run `handle` inside a store write
+transaction, so the progress it saves and the replies a channel queues from
+its answer commit together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.content.model import Course, Lesson
+from gateway.i18n import available_locales, normalize_locale
+from gateway.learning import intents as i
+from gateway.learning import replies as r
+from gateway.store import EnrollmentRecord, LearnerRecord, Store
+from gateway.store.records import QuizState
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The engine's answer to one input.
+
+    `replies` may be empty: a learner who opted out hears nothing until they
+    start again. `to_stopped_ok` marks replies that may reach a learner who
+    opted out (the opt-out confirmation and help).
+    """
+
+    replies: tuple[r.Reply, ...]
+    to_stopped_ok: bool = False
+
+
+class Engine:
+    """Courses and progress for learners, over one store."""
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    # -- learners --------------------------------------------------------------------
+
+    def learner(self, phone: str, carrier_id: str, default_locale: str) -> LearnerRecord:
+        """The learner for this number, created with `default_locale` on first contact."""
+        learner = self.store.learner(phone)
+        if learner is None:
+            learner = LearnerRecord(phone=phone, locale=default_locale, carrier_id=carrier_id)
+            self.store.save_learner(learner)
+        elif learner.carrier_id != carrier_id:
+            learner.carrier_id = carrier_id
+            self.store.save_learner(learner)
+        return learner
+
+    # -- the one entry point ------------------------------------------------------------
+
+    def handle(self, learner: LearnerRecord, intent: i.Intent) -> Outcome:
+        """Apply one intent for a learner; return what to tell them."""
+        if learner.stopped and not isinstance(intent, i.Start | i.Help):
+            return Outcome(())
+        match intent:
+            case i.Start(course=ref):
+                return Outcome(self._start(learner, ref))
+            case i.Courses():
+                return Outcome((self._catalogue(learner),))
+            case i.Next():
+                return Outcome(self._next(learner))
+            case i.Status():
+                return Outcome((self._progress(learner),))
+            case i.Help():
+                return Outcome((self._help(learner),), to_stopped_ok=True)
+            case i.Language(code=code):
+                return Outcome(self._language(learner, code))
+            case i.Stop():
+                learner.stopped = True
+                self.store.save_learner(learner)
+                return Outcome((r.Stopped(),), to_stopped_ok=True)
+            case i.Answer(choice=choice):
+                return Outcome(self._answer(learner, choice))
+            case i.Unknown():
+                return Outcome((self._not_understood(learner),))
+        raise TypeError(f"not an intent: {intent!r}")
+
+    # -- intents ---------------------------------------------------------------------------
+
+    def _start(self, learner: LearnerRecord, ref: str | None) -> tuple[r.Reply, ...]:
+        if learner.stopped:
+            learner.stopped = False
+            self.store.save_learner(learner)
+        courses = self.store.courses()
+        if not courses:
+            return (r.Notice("no_courses"),)
+        if ref is None:
+            if learner.current_course:
+                course = self.store.course(learner.current_course)
+            elif len(courses) == 1:
+                course = courses[0]
+            else:
+                return (self._catalogue(learner),)
+        else:
+            course = _find_course(courses, ref)
+            if course is None:
+                return (r.Notice("unknown_course", {"asked": ref}), self._catalogue(learner))
+        assert course is not None
+        enrollment = self.store.enrollment(learner.phone, course.id)
+        resumed = enrollment is not None
+        if enrollment is None or enrollment.completed:
+            enrollment = EnrollmentRecord(phone=learner.phone, course_id=course.id)
+        learner.current_course = course.id
+        self.store.save_learner(learner)
+        welcome = r.Welcome(
+            course.title_in(learner.locale), len(course.lesson_ids), resumed=resumed
+        )
+        # A learner coming back sees the card they were on; a new lesson opens on its first.
+        opening = enrollment.card < 0
+        return (welcome, *self._current(learner, course, enrollment, advance_card=opening))
+
+    def _catalogue(self, learner: LearnerRecord) -> r.CourseList:
+        entries = []
+        for number, course in enumerate(self.store.courses(), 1):
+            enrollment = self.store.enrollment(learner.phone, course.id)
+            entries.append(
+                r.CourseEntry(
+                    number=number,
+                    code=course.code,
+                    title=course.title_in(learner.locale),
+                    summary=course.summary_in(learner.locale),
+                    lesson_count=len(course.lesson_ids),
+                    enrolled=enrollment is not None,
+                    completed=bool(enrollment and enrollment.completed),
+                )
+            )
+        return r.CourseList(tuple(entries))
+
+    def _next(self, learner: LearnerRecord) -> tuple[r.Reply, ...]:
+        found = self._current_enrollment(learner)
+        if found is None:
+            return (r.Notice("not_enrolled"), self._catalogue(learner))
+        course, enrollment = found
+        if enrollment.completed:
+            return (r.Notice("course_complete", {"course": course.title_in(learner.locale)}),)
+        if enrollment.quiz is not None and enrollment.quiz.queue:
+            lesson = self._lesson(course, enrollment.position, learner.locale)
+            return (r.Notice("answer_first"), self._question(lesson, enrollment))
+        return self._current(learner, course, enrollment, advance_card=True)
+
+    def _answer(self, learner: LearnerRecord, choice: int) -> tuple[r.Reply, ...]:
+        found = self._current_enrollment(learner)
+        if found is None or found[1].quiz is None or not found[1].quiz.queue:
+            return (r.Notice("no_question"),)
+        course, enrollment = found
+        quiz = enrollment.quiz
+        assert quiz is not None
+        lesson = self._lesson(course, enrollment.position, learner.locale)
+        number = quiz.queue[0]
+        question = lesson.questions[number]
+        if not 0 <= choice < len(question.options):
+            return (
+                r.Notice("answer_out_of_range", {"count": len(question.options)}),
+                self._question(lesson, enrollment),
+            )
+        correct = choice == question.answer
+        first_try = number not in quiz.requeued
+        self.store.record_answer(
+            learner.phone, course.id, lesson.id, number, choice, correct, first_try
+        )
+        quiz.queue.pop(0)
+        will_return = False
+        if correct and first_try:
+            quiz.right_first_try.append(number)
+        elif not correct and first_try:
+            quiz.requeued.append(number)
+            quiz.queue.append(number)
+            will_return = True
+        feedback = r.Feedback(
+            correct=correct,
+            right_option=question.answer,
+            right_text=question.options[question.answer],
+            explanation=question.explanation,
+            will_return=will_return,
+        )
+        if quiz.queue:
+            self.store.save_enrollment(enrollment)
+            return (feedback, self._question(lesson, enrollment))
+        return (feedback, *self._finish_lesson(learner, course, enrollment, lesson))
+
+    def _progress(self, learner: LearnerRecord) -> r.Reply:
+        found = self._current_enrollment(learner)
+        if found is None:
+            return r.Notice("not_enrolled")
+        course, enrollment = found
+        results = self.store.lesson_results(learner.phone, course.id)
+        lesson_title = None
+        card_count = 0
+        if not enrollment.completed:
+            lesson = self._lesson(course, enrollment.position, learner.locale)
+            lesson_title, card_count = lesson.title, len(lesson.cards)
+        return r.Progress(
+            course_title=course.title_in(learner.locale),
+            lessons_done=sum(1 for lesson_id in course.lesson_ids if lesson_id in results),
+            lesson_count=len(course.lesson_ids),
+            score=sum(score for score, _ in results.values()),
+            total=sum(total for _, total in results.values()),
+            lesson_title=lesson_title,
+            card_number=max(enrollment.card, 0) + 1,
+            card_count=card_count,
+            in_quiz=enrollment.quiz is not None,
+            completed=enrollment.completed,
+        )
+
+    def _help(self, learner: LearnerRecord) -> r.HelpShown:
+        found = self._current_enrollment(learner)
+        option_count = 0
+        in_quiz = False
+        if found is not None and found[1].quiz is not None and found[1].quiz.queue:
+            course, enrollment = found
+            lesson = self._lesson(course, enrollment.position, learner.locale)
+            in_quiz = True
+            option_count = len(lesson.questions[enrollment.quiz.queue[0]].options)
+        return r.HelpShown(
+            enrolled=found is not None, in_quiz=in_quiz, option_count=option_count,
+            stopped=learner.stopped,
+        )
+
+    def _language(self, learner: LearnerRecord, code: str | None) -> tuple[r.Reply, ...]:
+        locale = normalize_locale(code)
+        if locale is None:
+            return (r.LanguageChoices(available_locales(), asked=code),)
+        learner.locale = locale
+        self.store.save_learner(learner)
+        return (r.LanguageChanged(locale),)
+
+    def _not_understood(self, learner: LearnerRecord) -> r.Reply:
+        found = self._current_enrollment(learner)
+        if found is None:
+            courses = self.store.courses()
+            return r.Notice(
+                "not_understood",
+                {"expecting": "start", "course": courses[0].code if len(courses) == 1 else None},
+            )
+        course, enrollment = found
+        if enrollment.quiz is not None and enrollment.quiz.queue:
+            lesson = self._lesson(course, enrollment.position, learner.locale)
+            count = len(lesson.questions[enrollment.quiz.queue[0]].options)
+            return r.Notice("not_understood", {"expecting": "answer", "count": count})
+        if enrollment.completed:
+            return r.Notice("not_understood", {"expecting": "courses"})
+        return r.Notice("not_understood", {"expecting": "next"})
+
+    # -- moving through a course -------------------------------------------------------------
+
+    def _current(
+        self, learner: LearnerRecord, course: Course, enrollment: EnrollmentRecord,
+        *, advance_card: bool,
+    ) -> tuple[r.Reply, ...]:
+        """Show where the learner is, moving one card on when asked."""
+        lesson = self._lesson(course, enrollment.position, learner.locale)
+        if enrollment.quiz is not None:
+            if not enrollment.quiz.queue:
+                return self._finish_lesson(learner, course, enrollment, lesson)
+            self.store.save_enrollment(enrollment)
+            return (self._question(lesson, enrollment),)
+        if advance_card:
+            enrollment.card += 1
+        if enrollment.card >= len(lesson.cards):
+            enrollment.quiz = QuizState(queue=list(range(len(lesson.questions))))
+            self.store.save_enrollment(enrollment)
+            return (self._question(lesson, enrollment),)
+        enrollment.card = max(enrollment.card, 0)
+        self.store.save_enrollment(enrollment)
+        return (
+            r.CardShown(
+                course_title=course.title_in(learner.locale),
+                lesson_number=enrollment.position + 1,
+                lesson_count=len(course.lesson_ids),
+                lesson_title=lesson.title,
+                card_number=enrollment.card + 1,
+                card_count=len(lesson.cards),
+                text=lesson.cards[enrollment.card].text,
+            ),
+        )
+
+    def _finish_lesson(
+        self, learner: LearnerRecord, course: Course, enrollment: EnrollmentRecord,
+        lesson: Lesson,
+    ) -> tuple[r.Reply, ...]:
+        quiz = enrollment.quiz
+        assert quiz is not None
+        score = len(set(quiz.right_first_try))
+        total = len(lesson.questions)
+        self.store.save_lesson_result(learner.phone, course.id, lesson.id, score, total)
+        enrollment.position += 1
+        enrollment.card = -1
+        enrollment.quiz = None
+        is_last = enrollment.position >= len(course.lesson_ids)
+        next_title = None
+        if is_last:
+            enrollment.position = len(course.lesson_ids) - 1
+            enrollment.completed = True
+        else:
+            next_title = self._lesson(course, enrollment.position, learner.locale).title
+        self.store.save_enrollment(enrollment)
+        done: tuple[r.Reply, ...] = (r.LessonDone(lesson.title, score, total, next_title),)
+        if is_last:
+            results = self.store.lesson_results(learner.phone, course.id)
+            course_score = sum(s for s, _ in results.values())
+            course_total = sum(t for _, t in results.values())
+            percent = 100 * course_score / course_total if course_total else 100
+            done += (
+                r.CourseDone(
+                    course_title=course.title_in(learner.locale),
+                    score=course_score,
+                    total=course_total,
+                    pass_mark=course.pass_mark,
+                    passed=percent >= course.pass_mark,
+                ),
+            )
+        return done
+
+    def _question(self, lesson: Lesson, enrollment: EnrollmentRecord) -> r.QuestionAsked:
+        quiz = enrollment.quiz
+        assert quiz is not None and quiz.queue
+        number = quiz.queue[0]
+        question = lesson.questions[number]
+        return r.QuestionAsked(
+            lesson_title=lesson.title,
+            number=number + 1,
+            total=len(lesson.questions),
+            text=question.text,
+            options=question.options,
+            again=number in quiz.requeued,
+        )
+
+    # -- lookups ------------------------------------------------------------------------------
+
+    def _current_enrollment(
+        self, learner: LearnerRecord
+    ) -> tuple[Course, EnrollmentRecord] | None:
+        if not learner.current_course:
+            return None
+        course = self.store.course(learner.current_course)
+        enrollment = self.store.enrollment(learner.phone, learner.current_course)
+        if course is None or enrollment is None:
+            return None
+        self._fit_to_content(course, enrollment)
+        return course, enrollment
+
+    def _lesson(self, course: Course, position: int, locale: str) -> Lesson:
+        lesson_id = course.lesson_ids[position]
+        lesson = self.store.lesson(course.id, lesson_id, course.locale_for(locale))
+        if lesson is None:
+            lesson = self.store.lesson(course.id, lesson_id, course.default_locale)
+        if lesson is None:
+            raise LookupError(f"lesson {course.id}/{lesson_id} is not loaded")
+        return lesson
+
+    def _fit_to_content(self, course: Course, enrollment: EnrollmentRecord) -> None:
+        """Keep a learner's place valid after authors changed a course in place."""
+        if enrollment.position >= len(course.lesson_ids):
+            enrollment.position = len(course.lesson_ids) - 1
+            enrollment.card = 10**6
+            if not enrollment.completed:
+                enrollment.quiz = None
+        if enrollment.completed:
+            return
+        lesson = self._lesson(course, enrollment.position, course.default_locale)
+        enrollment.card = min(enrollment.card, len(lesson.cards) - 1)
+        if enrollment.quiz is not None:
+            count = len(lesson.questions)
+            quiz = enrollment.quiz
+            quiz.queue = [q for q in quiz.queue if q < count]
+            quiz.requeued = [q for q in quiz.requeued if q < count]
+            quiz.right_first_try = [q for q in quiz.right_first_try if q < count]
+
+
+def _find_course(courses: list[Course], ref: str) -> Course | None:
+    """A course by its code (any case) or its catalogue number."""
+    wanted = ref.strip().upper()
+    for number, course in enumerate(courses, 1):
+        if wanted in (course.code.upper(), str(number), course.id.upper()):
+            return course
+    return None

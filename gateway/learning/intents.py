@@ -1,0 +1,61 @@
+"""What a learner asks for, whatever channel they asked on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Start:
+    """Enroll in a course (by code or catalogue number), or resume; also opts back in."""
+
+    course: str | None = None
+
+
+@dataclass(frozen=True)
+class Courses:
+    """List the courses."""
+
+
+@dataclass(frozen=True)
+class Next:
+    """Go on: the next card, the quiz, or the next lesson."""
+
+
+@dataclass(frozen=True)
+class Status:
+    """Show progress in the current course."""
+
+
+@dataclass(frozen=True)
+class Help:
+    """Explain what the learner can do now."""
+
+
+@dataclass(frozen=True)
+class Language:
+    """Change the learner's language; None asks which languages there are."""
+
+    code: str | None = None
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Opt out of all messages until Start."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """Answer the current quiz question with option number `choice` (0-based)."""
+
+    choice: int
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """Input the channel could not understand."""
+
+    text: str = ""
+
+
+Intent = Start | Courses | Next | Status | Help | Language | Stop | Answer | Unknown

@@ -1,0 +1,22 @@
+"""The store: the one place that reads and writes the SQLite database.
+
+One `Store` wraps one connection. Open one per request, per worker and per
+command; keep write transactions short with `Store.write()`.
+"""
+
+from gateway.store.records import (
+    EnrollmentRecord,
+    InboundRecord,
+    LearnerRecord,
+    OutboxRecord,
+)
+from gateway.store.store import Store, default_db_path
+
+__all__ = [
+    "EnrollmentRecord",
+    "InboundRecord",
+    "LearnerRecord",
+    "OutboxRecord",
+    "Store",
+    "default_db_path",
+]

@@ -1,0 +1,88 @@
+"""Typed rows the store hands out, so callers never touch raw SQL rows."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+
+@dataclass
+class LearnerRecord:
+    """A learner, identified by their E.164 phone number."""
+
+    phone: str
+    locale: str
+    carrier_id: str
+    stopped: bool = False
+    current_course: str | None = None
+
+
+@dataclass
+class QuizState:
+    """Where a learner is in a lesson's quiz.
+
+    `queue` holds the question numbers still to ask, the next first; a question
+    answered wrong goes to the back of the queue once (`requeued`).
+    """
+
+    queue: list[int] = field(default_factory=list)
+    requeued: list[int] = field(default_factory=list)
+    right_first_try: list[int] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        """The state as JSON for the `enrollments.quiz` column."""
+        return json.dumps(
+            {"queue": self.queue, "requeued": self.requeued, "right": self.right_first_try}
+        )
+
+    @classmethod
+    def from_json(cls, text: str | None) -> QuizState | None:
+        """Parse the column; None when the learner is not in a quiz."""
+        if not text:
+            return None
+        data = json.loads(text)
+        return cls(list(data["queue"]), list(data["requeued"]), list(data["right"]))
+
+
+@dataclass
+class EnrollmentRecord:
+    """A learner's place in one course.
+
+    `position` is the lesson number (0-based); `card` the card last shown
+    (-1: the lesson has not been opened yet); `quiz` is set while in the quiz.
+    """
+
+    phone: str
+    course_id: str
+    position: int = 0
+    card: int = -1
+    quiz: QuizState | None = None
+    completed: bool = False
+
+
+@dataclass(frozen=True)
+class InboundRecord:
+    """A stored inbound message and whether it was new."""
+
+    id: int
+    carrier_id: str
+    carrier_message_id: str
+    phone: str
+    text: str
+    status: str
+    is_new: bool
+
+
+@dataclass(frozen=True)
+class OutboxRecord:
+    """A message waiting in, or sent from, the outbox."""
+
+    id: int
+    carrier_id: str
+    phone: str
+    body: str
+    status: str
+    attempts: int
+    to_stopped_ok: bool
+    carrier_message_id: str | None = None
+    error: str | None = None

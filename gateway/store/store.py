@@ -1,0 +1,547 @@
+"""SQLite access through sqlite-utils: connection settings, transactions, queries."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from gateway.content.model import Course, Lesson
+from gateway.store.records import (
+    EnrollmentRecord,
+    InboundRecord,
+    LearnerRecord,
+    OutboxRecord,
+    QuizState,
+)
+from gateway.store.schema import migrations
+
+BUSY_TIMEOUT_SECONDS = 10.0
+
+# Delivery states in the order a message moves through them; a late callback
+# never moves a message backwards (carriers deliver callbacks out of order).
+_STATUS_RANK = {
+    "queued": 0,
+    "sending": 1,
+    "sent": 2,
+    "delivered": 3,
+    "undelivered": 3,
+    "failed": 3,
+    "cancelled": 3,
+}
+
+
+def default_db_path() -> Path:
+    """The database file: `$LEARNLINE_DB`, else `learnline.db` in the working directory."""
+    return Path(os.environ.get("LEARNLINE_DB") or "learnline.db")
+
+
+class Store:
+    """One connection to the Learnline database, with every query the gateway runs."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    # -- opening ---------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | Path | None = None, *, migrate: bool = False) -> Store:
+        """Open the database (WAL, busy timeout, foreign keys on); `migrate` applies the schema."""
+        path = Path(path) if path is not None else default_db_path()
+        conn = sqlite3.connect(
+            str(path),
+            timeout=BUSY_TIMEOUT_SECONDS,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        store = cls(Database(conn, execute_plugins=False))
+        if migrate:
+            store.migrate()
+        return store
+
+    def migrate(self) -> list[str]:
+        """Apply pending schema migrations; return their names."""
+        pending = [m.name for m in migrations.pending(self.db)]
+        if pending:
+            migrations.apply(self.db)
+        return pending
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transactions ------------------------------------------------------------
+
+    @contextmanager
+    def _immediate(self) -> Iterator[None]:
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @contextmanager
+    def write(self) -> Iterator[Store]:
+        """A write transaction: all or nothing. Nested calls join the outer one.
+
+        It takes the write lock at the start (BEGIN IMMEDIATE), waiting up to
+        the busy timeout, so two writers never deadlock on a lock upgrade.
+        """
+        if self.db.conn.in_transaction:
+            with self.db.atomic():
+                yield self
+            return
+        with self._immediate():
+            yield self
+
+    def _one(self, sql: str, params: Any = ()) -> dict | None:
+        return next(self.db.query(sql, params), None)
+
+    # -- content -------------------------------------------------------------------
+
+    def save_course(self, course: Course, position: int) -> dict[str, int]:
+        """Insert or update a course and its lessons; return counts of added/updated/unchanged.
+
+        Learners' progress is kept: it refers to lessons by id and position.
+        """
+        now = time.time()
+        counts = {"added": 0, "updated": 0, "unchanged": 0}
+        with self.write():
+            self.db.execute(
+                """INSERT INTO courses (id, code, position, meta, updated_at)
+                   VALUES (?, ?, ?, ?, ?)
+                   ON CONFLICT (id) DO UPDATE SET code = excluded.code,
+                     position = excluded.position, meta = excluded.meta,
+                     updated_at = excluded.updated_at
+                   WHERE courses.meta != excluded.meta OR courses.position != excluded.position
+                     OR courses.code != excluded.code""",
+                [course.id, course.code, position, course.meta_json(), now],
+            )
+            existing = {
+                (row["lesson_id"], row["locale"]): row["hash"]
+                for row in self.db.query(
+                    "SELECT lesson_id, locale, hash FROM lessons WHERE course_id = ?", [course.id]
+                )
+            }
+            keep: set[tuple[str, str]] = set()
+            for locale, lessons in course.lessons.items():
+                for lesson in lessons:
+                    key = (lesson.id, locale)
+                    keep.add(key)
+                    digest = lesson.content_hash
+                    if existing.get(key) == digest:
+                        counts["unchanged"] += 1
+                        continue
+                    counts["updated" if key in existing else "added"] += 1
+                    self.db.execute(
+                        """INSERT INTO lessons
+                             (course_id, lesson_id, locale, position, body, hash, updated_at)
+                           VALUES (?, ?, ?, ?, ?, ?, ?)
+                           ON CONFLICT (course_id, lesson_id, locale) DO UPDATE SET
+                             position = excluded.position, body = excluded.body,
+                             hash = excluded.hash, updated_at = excluded.updated_at""",
+                        [course.id, lesson.id, locale, course.lesson_ids.index(lesson.id),
+                         lesson.to_json(), digest, now],
+                    )
+            for lesson_id, locale in set(existing) - keep:
+                self.db.execute(
+                    "DELETE FROM lessons WHERE course_id = ? AND lesson_id = ? AND locale = ?",
+                    [course.id, lesson_id, locale],
+                )
+        return counts
+
+    def courses(self) -> list[Course]:
+        """Every course, in catalogue order, without lesson bodies."""
+        return [
+            _course_from_row(row)
+            for row in self.db.query("SELECT id, meta FROM courses ORDER BY position, id")
+        ]
+
+    def course(self, course_id: str) -> Course | None:
+        """One course without lesson bodies, or None."""
+        row = self._one("SELECT id, meta FROM courses WHERE id = ?", [course_id])
+        return _course_from_row(row) if row else None
+
+    def course_count(self) -> int:
+        """How many courses are loaded."""
+        return self.db.execute("SELECT count(*) FROM courses").fetchone()[0]
+
+    def lesson(self, course_id: str, lesson_id: str, locale: str) -> Lesson | None:
+        """A lesson's content in `locale`, or None when it has no text in that locale."""
+        row = self._one(
+            "SELECT body FROM lessons WHERE course_id = ? AND lesson_id = ? AND locale = ?",
+            [course_id, lesson_id, locale],
+        )
+        return Lesson.from_json(row["body"]) if row else None
+
+    # -- learners ----------------------------------------------------------------------
+
+    def learner(self, phone: str) -> LearnerRecord | None:
+        """The learner with this E.164 number, or None."""
+        row = self._one(
+            "SELECT phone, locale, carrier_id, stopped, current_course FROM learners "
+            "WHERE phone = ?",
+            [phone],
+        )
+        if row is None:
+            return None
+        return LearnerRecord(
+            phone=row["phone"],
+            locale=row["locale"],
+            carrier_id=row["carrier_id"],
+            stopped=bool(row["stopped"]),
+            current_course=row["current_course"],
+        )
+
+    def save_learner(self, learner: LearnerRecord) -> None:
+        """Create or update a learner."""
+        now = time.time()
+        self.db.execute(
+            """INSERT INTO learners
+                 (phone, locale, carrier_id, stopped, current_course, created_at, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (phone) DO UPDATE SET locale = excluded.locale,
+                 carrier_id = excluded.carrier_id, stopped = excluded.stopped,
+                 current_course = excluded.current_course, updated_at = excluded.updated_at""",
+            [learner.phone, learner.locale, learner.carrier_id, int(learner.stopped),
+             learner.current_course, now, now],
+        )
+
+    def set_stopped(self, phone: str, stopped: bool) -> None:
+        """Mark a learner as opted out (or back in)."""
+        self.db.execute(
+            "UPDATE learners SET stopped = ?, updated_at = ? WHERE phone = ?",
+            [int(stopped), time.time(), phone],
+        )
+
+    def enrollment(self, phone: str, course_id: str) -> EnrollmentRecord | None:
+        """A learner's place in a course, or None if not enrolled."""
+        row = self._one(
+            "SELECT position, card, quiz, completed_at FROM enrollments "
+            "WHERE phone = ? AND course_id = ?",
+            [phone, course_id],
+        )
+        if row is None:
+            return None
+        return EnrollmentRecord(
+            phone=phone,
+            course_id=course_id,
+            position=row["position"],
+            card=row["card"],
+            quiz=QuizState.from_json(row["quiz"]),
+            completed=row["completed_at"] is not None,
+        )
+
+    def save_enrollment(self, enrollment: EnrollmentRecord) -> None:
+        """Create or update a learner's place in a course."""
+        now = time.time()
+        quiz = enrollment.quiz.to_json() if enrollment.quiz else None
+        self.db.execute(
+            """INSERT INTO enrollments
+                 (phone, course_id, position, card, quiz, started_at, completed_at, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (phone, course_id) DO UPDATE SET position = excluded.position,
+                 card = excluded.card, quiz = excluded.quiz,
+                 completed_at = CASE WHEN excluded.completed_at IS NULL THEN NULL
+                                     ELSE coalesce(enrollments.completed_at,
+                                                   excluded.completed_at) END,
+                 updated_at = excluded.updated_at""",
+            [enrollment.phone, enrollment.course_id, enrollment.position, enrollment.card, quiz,
+             now, now if enrollment.completed else None, now],
+        )
+
+    def record_answer(
+        self, phone: str, course_id: str, lesson_id: str, question: int, choice: int,
+        correct: bool, first_try: bool,
+    ) -> None:
+        """Keep one quiz answer, right or wrong."""
+        self.db.execute(
+            """INSERT INTO answers
+                 (phone, course_id, lesson_id, question, choice, correct, first_try, at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            [phone, course_id, lesson_id, question, choice, int(correct), int(first_try),
+             time.time()],
+        )
+
+    def save_lesson_result(
+        self, phone: str, course_id: str, lesson_id: str, score: int, total: int
+    ) -> None:
+        """Record a finished lesson's score (the latest attempt counts)."""
+        self.db.execute(
+            """INSERT INTO lesson_results (phone, course_id, lesson_id, score, total, completed_at)
+               VALUES (?, ?, ?, ?, ?, ?)
+               ON CONFLICT (phone, course_id, lesson_id) DO UPDATE SET score = excluded.score,
+                 total = excluded.total, completed_at = excluded.completed_at""",
+            [phone, course_id, lesson_id, score, total, time.time()],
+        )
+
+    def lesson_results(self, phone: str, course_id: str) -> dict[str, tuple[int, int]]:
+        """Finished lessons of a course: lesson id to (score, total)."""
+        return {
+            row["lesson_id"]: (row["score"], row["total"])
+            for row in self.db.query(
+                "SELECT lesson_id, score, total FROM lesson_results "
+                "WHERE phone = ? AND course_id = ?",
+                [phone, course_id],
+            )
+        }
+
+    # -- inbound -------------------------------------------------------------------------
+
+    def record_inbound(
+        self, carrier_id: str, carrier_message_id: str, phone: str, text: str,
+        recipient: str = "",
+    ) -> InboundRecord:
+        """Store an inbound message once per (carrier, carrier message id).
+
+        Commits at once, before anything else happens to the message. A repeat
+        of a known id returns the stored message with `is_new` False.
+        """
+        with self.write():
+            cursor = self.db.execute(
+                """INSERT INTO inbound (carrier_id, carrier_message_id, phone, recipient, text,
+                                        received_at)
+                   VALUES (?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (carrier_id, carrier_message_id) DO NOTHING""",
+                [carrier_id, carrier_message_id, phone, recipient, text, time.time()],
+            )
+            is_new = cursor.rowcount == 1
+            row = self._one(
+                "SELECT id, phone, text, status FROM inbound "
+                "WHERE carrier_id = ? AND carrier_message_id = ?",
+                [carrier_id, carrier_message_id],
+            )
+        assert row is not None
+        return InboundRecord(
+            id=row["id"],
+            carrier_id=carrier_id,
+            carrier_message_id=carrier_message_id,
+            phone=row["phone"],
+            text=row["text"],
+            status=row["status"],
+            is_new=is_new,
+        )
+
+    def inbound_status(self, inbound_id: int) -> str:
+        """The processing status of a stored inbound message."""
+        row = self.db.execute("SELECT status FROM inbound WHERE id = ?", [inbound_id]).fetchone()
+        return row[0]
+
+    def mark_inbound(self, inbound_id: int, status: str, error: str | None = None) -> None:
+        """Set an inbound message's processing status ('processed' or 'failed')."""
+        self.db.execute(
+            "UPDATE inbound SET status = ?, processed_at = ?, error = ? WHERE id = ?",
+            [status, time.time(), error, inbound_id],
+        )
+
+    def unprocessed_inbound(self, older_than: float, limit: int = 100) -> list[InboundRecord]:
+        """Inbound messages stored but never processed (the process died in between)."""
+        return [
+            InboundRecord(row["id"], row["carrier_id"], row["carrier_message_id"], row["phone"],
+                          row["text"], row["status"], False)
+            for row in self.db.query(
+                """SELECT id, carrier_id, carrier_message_id, phone, text, status FROM inbound
+                   WHERE status = 'received' AND received_at <= ? ORDER BY id LIMIT ?""",
+                [older_than, limit],
+            )
+        ]
+
+    # -- outbox ------------------------------------------------------------------------------
+
+    def enqueue(
+        self, carrier_id: str, phone: str, body: str, *, inbound_id: int | None = None,
+        to_stopped_ok: bool = False, due_at: float | None = None,
+    ) -> int:
+        """Queue one outbound message; return its id."""
+        now = time.time()
+        cursor = self.db.execute(
+            """INSERT INTO outbox (carrier_id, phone, body, inbound_id, to_stopped_ok, due_at,
+                                   created_at, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            [carrier_id, phone, body, inbound_id, int(to_stopped_ok),
+             now if due_at is None else due_at, now, now],
+        )
+        return cursor.lastrowid
+
+    def claim_due(self, carrier_id: str, lease_seconds: float) -> OutboxRecord | None:
+        """Take the next due message of a carrier for sending, leasing it for `lease_seconds`.
+
+        A message whose lease ran out (its worker died mid-send) is due again.
+        """
+        now = time.time()
+        with self.write():
+            row = self._one(
+                """UPDATE outbox SET status = 'sending', attempts = attempts + 1,
+                     lease_until = ?, updated_at = ?
+                   WHERE id = (
+                     SELECT id FROM outbox
+                     WHERE carrier_id = ? AND (
+                       (status = 'queued' AND due_at <= ?)
+                       OR (status = 'sending' AND lease_until <= ?))
+                     ORDER BY due_at, id LIMIT 1)
+                   RETURNING id, carrier_id, phone, body, status, attempts, to_stopped_ok""",
+                [now + lease_seconds, now, carrier_id, now, now],
+            )
+        if row is None:
+            return None
+        return OutboxRecord(
+            id=row["id"], carrier_id=row["carrier_id"], phone=row["phone"], body=row["body"],
+            status=row["status"], attempts=row["attempts"],
+            to_stopped_ok=bool(row["to_stopped_ok"]),
+        )
+
+    def due_count(self, carrier_id: str | None = None) -> int:
+        """How many messages are due now (queued and due, or with an expired lease)."""
+        now = time.time()
+        sql = """SELECT count(*) FROM outbox
+                 WHERE ((status = 'queued' AND due_at <= ?)
+                        OR (status = 'sending' AND lease_until <= ?))"""
+        params: list[Any] = [now, now]
+        if carrier_id is not None:
+            sql += " AND carrier_id = ?"
+            params.append(carrier_id)
+        return self.db.execute(sql, params).fetchone()[0]
+
+    def next_due_at(self) -> float | None:
+        """When the next queued or leased message becomes due, or None if none waits."""
+        row = self.db.execute(
+            """SELECT min(CASE status WHEN 'queued' THEN due_at ELSE lease_until END)
+               FROM outbox WHERE status IN ('queued', 'sending')"""
+        ).fetchone()
+        return row[0]
+
+    def finish_send(
+        self, outbox_id: int, outcome: str, *, detail: str | None = None,
+        carrier_message_id: str | None = None, retry_at: float | None = None,
+    ) -> None:
+        """Record a send attempt and move the message on.
+
+        `outcome` is 'accepted' (sent), 'retry' (queued again at `retry_at`),
+        'failed' or 'cancelled' (final).
+        """
+        now = time.time()
+        with self.write():
+            self.db.execute(
+                "INSERT INTO send_attempts (outbox_id, at, outcome, detail) VALUES (?, ?, ?, ?)",
+                [outbox_id, now, outcome, detail],
+            )
+            if outcome == "accepted":
+                self.db.execute(
+                    """UPDATE outbox SET status = CASE WHEN status = 'sending' THEN 'sent'
+                         ELSE status END, carrier_message_id = ?, lease_until = NULL, error = NULL,
+                         updated_at = ? WHERE id = ?""",
+                    [carrier_message_id, now, outbox_id],
+                )
+            elif outcome == "retry":
+                self.db.execute(
+                    """UPDATE outbox SET status = 'queued', due_at = ?, lease_until = NULL,
+                         error = ?, updated_at = ? WHERE id = ?""",
+                    [retry_at if retry_at is not None else now, detail, now, outbox_id],
+                )
+            else:
+                self.db.execute(
+                    """UPDATE outbox SET status = ?, lease_until = NULL, error = ?, updated_at = ?
+                       WHERE id = ?""",
+                    [outcome, detail, now, outbox_id],
+                )
+
+    def apply_status(
+        self, carrier_id: str, carrier_message_id: str, status: str | None,
+        carrier_status: str, error_code: str | None = None,
+    ) -> OutboxRecord | None:
+        """Record a delivery report and move the message forward (never backwards).
+
+        `status` None records the report without changing the message. Returns
+        the message it concerns, or None for an id we never sent.
+        """
+        now = time.time()
+        with self.write():
+            row = self._one(
+                """SELECT id, carrier_id, phone, body, status, attempts, to_stopped_ok
+                   FROM outbox WHERE carrier_id = ? AND carrier_message_id = ?""",
+                [carrier_id, carrier_message_id],
+            )
+            self.db.execute(
+                """INSERT INTO status_events
+                     (carrier_id, carrier_message_id, outbox_id, status, error_code, at)
+                   VALUES (?, ?, ?, ?, ?, ?)""",
+                [carrier_id, carrier_message_id, row["id"] if row else None, carrier_status,
+                 error_code, now],
+            )
+            if row is None:
+                return None
+            new_status = row["status"]
+            if status is not None and _STATUS_RANK[status] > _STATUS_RANK[row["status"]]:
+                new_status = status
+                self.db.execute(
+                    "UPDATE outbox SET status = ?, error = coalesce(?, error), updated_at = ? "
+                    "WHERE id = ?",
+                    [status, error_code, now, row["id"]],
+                )
+        return OutboxRecord(
+            id=row["id"], carrier_id=row["carrier_id"], phone=row["phone"], body=row["body"],
+            status=new_status, attempts=row["attempts"], to_stopped_ok=bool(row["to_stopped_ok"]),
+            carrier_message_id=carrier_message_id,
+        )
+
+    def outbox(self, phone: str | None = None) -> list[OutboxRecord]:
+        """Messages in the outbox, oldest first (all, or one learner's)."""
+        sql = """SELECT id, carrier_id, phone, body, status, attempts, to_stopped_ok,
+                        carrier_message_id, error FROM outbox"""
+        params: list[Any] = []
+        if phone is not None:
+            sql += " WHERE phone = ?"
+            params.append(phone)
+        return [
+            OutboxRecord(
+                id=row["id"], carrier_id=row["carrier_id"], phone=row["phone"],
+                body=row["body"], status=row["status"], attempts=row["attempts"],
+                to_stopped_ok=bool(row["to_stopped_ok"]),
+                carrier_message_id=row["carrier_message_id"], error=row["error"],
+            )
+            for row in self.db.query(sql + " ORDER BY id", params)
+        ]
+
+    def send_attempts(self, outbox_id: int) -> list[dict]:
+        """Every recorded attempt to send one message, oldest first."""
+        return list(
+            self.db.query(
+                "SELECT at, outcome, detail FROM send_attempts WHERE outbox_id = ? ORDER BY id",
+                [outbox_id],
+            )
+        )
+
+
+def _course_from_row(row: dict) -> Course:
+    meta = json.loads(row["meta"])
+    return Course(
+        id=row["id"],
+        code=meta["code"],
+        default_locale=meta["default_locale"],
+        pass_mark=meta["pass_mark"],
+        lesson_ids=tuple(meta["lesson_ids"]),
+        titles=meta["titles"],
+        summaries=meta["summaries"],
+        locales=tuple(meta["locales"]),
+    )

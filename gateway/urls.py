@@ -1,0 +1,23 @@
+"""The webhook URLs a carrier calls, as Learnline publishes them."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from carrier_adapters import CarrierSettings
+
+
+def webhook_path(carrier_id: str, kind: str) -> str:
+    """The path of a carrier's webhook: kind is 'sms' (inbound) or 'status'."""
+    return f"/carriers/{carrier_id}/{kind}"
+
+
+def webhook_url(carrier: CarrierSettings, kind: str, base_url: str | None = None) -> str | None:
+    """The full URL for a carrier's webhook, with its token; None without a base URL."""
+    base = carrier.public_url or base_url
+    if not base:
+        return None
+    url = base.rstrip("/") + webhook_path(carrier.id, kind)
+    if carrier.webhook_token:
+        url += "?" + urlencode({"token": carrier.webhook_token})
+    return url

@@ -1,0 +1,108 @@
+"""Carrier webhooks: `POST /carriers/<id>/sms` (inbound) and `/status` (delivery reports).
+
+Every request is authenticated before anything is parsed or stored; an
+inbound message is stored before it is processed.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, abort, current_app, request
+
+from carrier_adapters import CarrierAdapter, PayloadError, WebRequest, WebResponse
+from gateway.app import get_store
+from gateway.channels.sms.conversation import handle_inbound
+from gateway.phones import InvalidPhoneNumber, masked, to_e164
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("webhooks", __name__)
+
+
+def _adapter(carrier_id: str) -> CarrierAdapter:
+    adapter = current_app.extensions["learnline.adapters"].get(carrier_id)
+    if adapter is None:
+        abort(404)
+    return adapter
+
+
+def _web_request(adapter: CarrierAdapter) -> WebRequest:
+    """The request as the carrier made it: behind a proxy, its URL is rebuilt from public_url."""
+    public_url = adapter.settings.public_url
+    query = request.query_string.decode("latin-1")
+    if public_url:
+        url = public_url.rstrip("/") + request.path + (f"?{query}" if query else "")
+    else:
+        url = request.url
+    return WebRequest(
+        method=request.method,
+        url=url,
+        headers=dict(request.headers),
+        form=request.form.to_dict(flat=False),
+        query=request.args.to_dict(flat=False),
+        body=request.get_data(cache=True),
+        remote_addr=request.remote_addr,
+    )
+
+
+def _answer(response: WebResponse) -> Response:
+    return Response(response.body, status=response.status, content_type=response.content_type)
+
+
+def _plain(text: str, status: int) -> Response:
+    return Response(text + "\n", status=status, content_type="text/plain; charset=utf-8")
+
+
+def _authenticated(carrier_id: str) -> tuple[CarrierAdapter, WebRequest]:
+    adapter = _adapter(carrier_id)
+    web_request = _web_request(adapter)
+    if not adapter.authenticate(web_request):
+        log.warning("carrier %s: rejected unauthenticated request from %s",
+                    carrier_id, request.remote_addr)
+        abort(403)
+    return adapter, web_request
+
+
+@blueprint.post("/carriers/<carrier_id>/sms")
+def inbound_sms(carrier_id: str) -> Response:
+    """Store a learner's message, process it, and acknowledge it to the carrier."""
+    adapter, web_request = _authenticated(carrier_id)
+    try:
+        message = adapter.parse_inbound(web_request)
+    except PayloadError as exc:
+        return _plain(str(exc), 400)
+    try:
+        phone = to_e164(message.sender, adapter.settings.country)
+    except InvalidPhoneNumber:
+        return _plain(f"field '{adapter.sender_field}' is not a phone number", 400)
+    store = get_store()
+    inbound = store.record_inbound(
+        carrier_id, message.carrier_message_id, phone, message.text, message.recipient
+    )
+    if not inbound.is_new:
+        log.info("carrier %s: repeat of message %s", carrier_id, message.carrier_message_id)
+    if inbound.status == "received":
+        handle_inbound(store, adapter.settings, inbound)
+    return _answer(adapter.inbound_ack())
+
+
+@blueprint.post("/carriers/<carrier_id>/status")
+def delivery_status(carrier_id: str) -> Response:
+    """Record a delivery report; a carrier-side opt-out stops the learner."""
+    adapter, web_request = _authenticated(carrier_id)
+    try:
+        update = adapter.parse_status(web_request)
+    except PayloadError as exc:
+        return _plain(str(exc), 400)
+    store = get_store()
+    message = store.apply_status(
+        carrier_id, update.carrier_message_id, update.status, update.carrier_status,
+        update.error_code,
+    )
+    if message is None:
+        log.info("carrier %s: report for unknown message %s", carrier_id,
+                 update.carrier_message_id)
+    elif update.opted_out:
+        store.set_stopped(message.phone, True)
+        log.warning("carrier %s: %s opted out at the carrier", carrier_id, masked(message.phone))
+    return _answer(adapter.status_ack())

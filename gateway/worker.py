@@ -1,0 +1,196 @@
+"""The outbox worker: sends queued messages through each carrier, at its rate, reliably.
+
+- Each message is claimed with a lease; if the worker dies mid-send the lease
+  runs out and the message is sent later, not lost (a carrier that accepted it
+  but whose answer was lost may then see it twice).
+- Transient failures are retried with exponential backoff and full jitter, up
+  to `max_attempts`; permanent ones fail at once. Every attempt is recorded.
+- A learner who opted out is never sent anything but what may reach them
+  (their opt-out confirmation, help).
+- Inbound messages stored but never processed (the web process died in
+  between) are processed here.
+
+The backoff is scheduled in the database (`due_at`), not slept in-process,
+so a restart keeps it; that is why it is computed here rather than by a
+retry library.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from carrier_adapters import ADAPTERS, CarrierAdapter, SendError
+from gateway.channels.sms.conversation import handle_inbound
+from gateway.config import Carriers
+from gateway.phones import masked
+from gateway.store import OutboxRecord, Store
+from gateway.urls import webhook_url
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently to retry a transient failure."""
+
+    max_attempts: int = 6
+    base_delay: float = 5.0
+    max_delay: float = 3600.0
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        """Seconds to wait after failed attempt number `attempt` (1-based): full jitter."""
+        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return rng.uniform(ceiling / 2, ceiling)
+
+
+@dataclass
+class DrainReport:
+    """What one run of the worker did."""
+
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    recovered_inbound: int = 0
+
+
+class OutboxWorker:
+    """Sends due messages for every configured carrier."""
+
+    def __init__(
+        self,
+        db_path: str | Path,
+        carriers: Carriers,
+        *,
+        adapters: dict[str, CarrierAdapter] | None = None,
+        lease_seconds: float = 60.0,
+        retry: RetryPolicy | None = None,
+        inbound_grace_seconds: float = 30.0,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.db_path = db_path
+        self.carriers = carriers
+        self.adapters = adapters or {
+            c.id: ADAPTERS[c.adapter](c) for c in carriers
+        }
+        self.lease_seconds = lease_seconds
+        self.retry = retry or RetryPolicy()
+        self.inbound_grace_seconds = inbound_grace_seconds
+        self.rng = rng or random.Random()
+        self.clock = clock
+        self._next_slot: dict[str, float] = {}
+        self._stop = threading.Event()
+        self.report = DrainReport()
+
+    def stop(self) -> None:
+        """Ask the worker to finish the message in hand and return."""
+        self._stop.set()
+
+    def install_signal_handlers(self) -> None:
+        """Stop cleanly on SIGTERM and SIGINT."""
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stop())
+
+    def run(self, *, drain: bool = False, poll_seconds: float = 0.5) -> DrainReport:
+        """Send until stopped; with `drain`, return once nothing more is due."""
+        with Store.open(self.db_path) as store:
+            last_recovery = 0.0
+            while not self._stop.is_set():
+                if self.clock() - last_recovery >= 5.0 or drain:
+                    self.recover_inbound(store, drain=drain)
+                    last_recovery = self.clock()
+                progressed, wait = self._send_round(store)
+                if progressed:
+                    continue
+                if drain and store.due_count() == 0:
+                    break
+                self._stop.wait(min(poll_seconds, wait) if wait is not None else poll_seconds)
+        return self.report
+
+    def recover_inbound(self, store: Store, *, drain: bool = False) -> int:
+        """Process inbound messages that were stored but never processed."""
+        grace = 0.0 if drain else self.inbound_grace_seconds
+        recovered = 0
+        for inbound in store.unprocessed_inbound(time.time() - grace):
+            carrier = self.carriers.get(inbound.carrier_id)
+            if carrier is None:
+                log.error("inbound %d names unknown carrier %s", inbound.id, inbound.carrier_id)
+                store.mark_inbound(inbound.id, "failed", "carrier no longer configured")
+                continue
+            handle_inbound(store, carrier, inbound)
+            recovered += 1
+        self.report.recovered_inbound += recovered
+        return recovered
+
+    def _send_round(self, store: Store) -> tuple[bool, float | None]:
+        """Send at most one message per carrier whose rate allows it now.
+
+        Returns whether anything was sent and, if not, how long until a
+        carrier's next slot opens.
+        """
+        progressed = False
+        waits = []
+        for carrier in self.carriers:
+            now = self.clock()
+            slot = self._next_slot.get(carrier.id, 0.0)
+            if now < slot:
+                waits.append(slot - now)
+                continue
+            message = store.claim_due(carrier.id, self.lease_seconds)
+            if message is None:
+                continue
+            self._next_slot[carrier.id] = max(slot, now) + 1.0 / carrier.tps
+            self._deliver(store, message)
+            progressed = True
+        return progressed, (min(waits) if waits else None)
+
+    def _deliver(self, store: Store, message: OutboxRecord) -> None:
+        carrier = self.carriers[message.carrier_id]
+        learner = store.learner(message.phone)
+        if learner is not None and learner.stopped and not message.to_stopped_ok:
+            store.finish_send(message.id, "cancelled", detail="learner opted out")
+            self.report.cancelled += 1
+            return
+        adapter = self.adapters[carrier.id]
+        try:
+            result = adapter.send(
+                message.phone, message.body, status_url=webhook_url(carrier, "status")
+            )
+        except SendError as exc:
+            self._failed(store, message, exc)
+            return
+        except Exception as exc:  # an adapter bug must not kill the worker
+            log.exception("carrier %s adapter raised on message %d", carrier.id, message.id)
+            self._failed(store, message, SendError(f"adapter error: {exc}", retry=True))
+            return
+        store.finish_send(message.id, "accepted", carrier_message_id=result.carrier_message_id)
+        self.report.sent += 1
+        log.info("sent message %d to %s via %s", message.id, masked(message.phone), carrier.id)
+
+    def _failed(self, store: Store, message: OutboxRecord, exc: SendError) -> None:
+        if exc.opted_out:
+            with store.write():
+                store.set_stopped(message.phone, True)
+                store.finish_send(message.id, "failed", detail=exc.detail)
+            self.report.failed += 1
+            log.warning("message %d: %s opted out at the carrier", message.id,
+                        masked(message.phone))
+            return
+        if exc.retry and message.attempts < self.retry.max_attempts:
+            delay = self.retry.delay(message.attempts, self.rng)
+            store.finish_send(message.id, "retry", detail=exc.detail,
+                              retry_at=time.time() + delay)
+            self.report.retried += 1
+            log.warning("message %d: %s; retry in %.0fs", message.id, exc.detail, delay)
+            return
+        store.finish_send(message.id, "failed", detail=exc.detail)
+        self.report.failed += 1
+        log.error("message %d failed: %s", message.id, exc.detail)

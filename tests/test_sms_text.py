@@ -1,0 +1,488 @@
+"""gateway.sms_text: encoding choice, segment counts (against Twilio's calculator), splitting."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import unicodedata
+from pathlib import Path
+
+import pytest
+from babel.numbers import format_decimal, format_percent
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gateway.sms_text import (
+    GSM7,
+    POLICIES,
+    UCS2,
+    SmsCount,
+    count,
+    encoding_for,
+    normalize,
+    split_messages,
+)
+
+HERE = Path(__file__).parent
+DATA = HERE / "data" / "sms"
+VECTORS = json.loads((DATA / "reference_vectors.json").read_text(encoding="utf-8"))
+REFERENCE_VERSION = VECTORS["source"]["version"]
+NODE_SCRIPT = HERE / "tools" / "sms_segments.js"
+NODE_PACKAGE = HERE / "tools" / "node" / "node_modules" / "sms-segments-calculator"
+NPM_INSTALL = f"npm install --prefix tests/tools/node sms-segments-calculator@{REFERENCE_VERSION}"
+LESSON_FR = (DATA / "lesson_fr.txt").read_text(encoding="utf-8")
+
+GSM_BASIC = (
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM_EXTENSION = "\f^{}\\[~]|€"
+
+
+# --- 1. the reference package's published vectors -------------------------------------------
+
+
+@pytest.mark.parametrize("vector", VECTORS["vectors"], ids=lambda v: v["description"])
+def test_reference_vectors(vector: dict) -> None:
+    result = count(vector["body"])
+    if "encoding" in vector:
+        assert result.encoding == vector["encoding"]
+    if "segments" in vector:
+        assert result.segments == vector["segments"]
+    if "parts" in vector:
+        assert list(result.parts) == vector["parts"]
+    if "last_part" in vector:
+        assert result.parts[-1] == vector["last_part"]
+
+
+def test_reference_vectors_file_names_its_source() -> None:
+    source = VECTORS["source"]
+    assert source["package"] == "sms-segments-calculator"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", source["version"])
+    assert "tests/index.test.js" in source["test_files"]
+    assert len(VECTORS["vectors"]) >= 50
+    assert all({"encoding", "segments"} & v.keys() for v in VECTORS["vectors"])
+
+
+@pytest.mark.parametrize("key", sorted(VECTORS["smart_encoding_map"]))
+def test_smart_policy_covers_twilio_smart_encoding_map(key: str) -> None:
+    # Twilio's map turns each special space into two spaces and a tab into seven; the smart
+    # policy uses one space. Everything else maps to the same GSM-7 text.
+    expected = VECTORS["smart_encoding_map"][key]
+    if expected and not expected.strip():
+        expected = " "
+    assert normalize(key, "smart") == expected
+    assert encoding_for(normalize(key, "smart")) == GSM7
+
+
+# --- 2. edge cases ------------------------------------------------------------------------------
+
+
+def test_gsm_alphabet_single_characters() -> None:
+    assert len(set(GSM_BASIC)) == 127 and len(set(GSM_EXTENSION)) == 10
+    for char in GSM_BASIC:
+        assert count(char * 160).segments == 1, repr(char)
+        assert count(char * 161).segments == 2, repr(char)
+    for char in GSM_EXTENSION:
+        assert count(char * 80) == SmsCount(char * 80, GSM7, 1, (char * 80,))
+        assert count(char * 81).parts == (char * 76, char * 5)
+    for char in "`ç\x1bÀ\u00a0":
+        assert encoding_for(char) == UCS2, repr(char)
+
+
+@pytest.mark.parametrize(
+    ("length", "encoding", "segments"),
+    [(160, GSM7, 1), (161, GSM7, 2), (153 * 2, GSM7, 2), (153 * 2 + 1, GSM7, 3)],
+)
+def test_gsm7_boundaries(length: int, encoding: str, segments: int) -> None:
+    result = count("x" * length)
+    assert (result.encoding, result.segments) == (encoding, segments)
+    if segments > 1:
+        assert [len(p) for p in result.parts[:-1]] == [153] * (segments - 1)
+
+
+@pytest.mark.parametrize(("length", "segments"), [(70, 1), (71, 2), (67 * 2, 2), (67 * 2 + 1, 3)])
+def test_ucs2_boundaries(length: int, segments: int) -> None:
+    result = count("ç" * length)
+    assert (result.encoding, result.segments) == (UCS2, segments)
+    if segments > 1:
+        assert [len(p) for p in result.parts[:-1]] == [67] * (segments - 1)
+
+
+@pytest.mark.parametrize("char", ["€", "{"])
+def test_extension_char_straddling_a_part_boundary_moves_whole(char: str) -> None:
+    # 152 septets + 2 for the extension char would be 154 > 153: it starts part two, escape and all.
+    result = count("a" * 152 + char + "a" * 10)
+    assert result.encoding == GSM7
+    assert result.parts == ("a" * 152, char + "a" * 10)
+
+
+@pytest.mark.parametrize(
+    ("cluster", "fill"),
+    [
+        ("😀", 66),  # surrogate pair: 66 + 2 > 67
+        ("👩\u200d👩\u200d👧", 64),  # ZWJ sequence, 8 UTF-16 units
+        ("🇫🇷", 64),  # flag: a naive splitter would fit one regional indicator in 66
+        ("👍🏽", 64),  # skin tone
+    ],
+)
+def test_cluster_straddling_a_ucs2_part_boundary_moves_whole(cluster: str, fill: int) -> None:
+    result = count("a" * fill + cluster + "a" * 10)
+    assert result.encoding == UCS2 and result.segments == 2
+    assert result.parts == ("a" * fill, cluster + "a" * 10)
+
+
+@pytest.mark.parametrize("cluster", ["👩\u200d👩\u200d👧", "🇫🇷", "🇸🇳🇫🇷", "👍🏽", "1️⃣"])
+def test_emoji_clusters_are_ucs2_and_kept_whole(cluster: str) -> None:
+    result = count(cluster * 30)
+    assert result.encoding == UCS2
+    assert all(len(part) % len(cluster) == 0 for part in result.parts)
+    assert "".join(result.parts) == cluster * 30
+
+
+def test_decomposed_accent_is_composed_to_gsm7() -> None:
+    result = count("e\u0300 la carte")
+    assert result.text == "è la carte"
+    assert result.encoding == GSM7
+    assert encoding_for("e\u0300") == UCS2  # encoding_for takes normalized text as it is
+
+
+def test_raw_esc_is_not_text() -> None:
+    assert normalize("a\x1bb\x1b") == "ab"
+    assert normalize("e\x1b\u0301") == "é"
+    assert count("\x1b" * 200) == SmsCount("", GSM7, 1, ("",))
+    assert count("x" * 160 + "\x1b").segments == 1
+
+
+def test_empty_text_is_one_empty_gsm7_segment_like_the_reference() -> None:
+    assert count("") == SmsCount("", GSM7, 1, ("",))
+
+
+def test_crlf_counts_two_characters_and_may_straddle_parts_like_the_reference() -> None:
+    result = count("a" * 152 + "\r\n" + "a" * 10)
+    assert result.parts == ("a" * 152 + "\r", "\n" + "a" * 10)
+
+
+def test_lone_surrogates_and_split_pairs() -> None:
+    assert count("\ud800").encoding == UCS2
+    assert count("a" * 69 + "\ud800").segments == 1  # one UTF-16 unit
+    assert count("a" * 69 + "😀").segments == 2  # two UTF-16 units
+    assert normalize("\ud83d\ude00") == "😀"  # a pair given as two code points is joined
+
+
+def test_cluster_larger_than_a_part_gives_an_empty_first_part_like_the_reference() -> None:
+    zalgo = "x" + "\u0301" * 80  # one grapheme cluster of 81 UTF-16 units
+    assert count(zalgo).parts == ("", zalgo)
+
+
+def test_unknown_policy_is_named() -> None:
+    with pytest.raises(ValueError, match="'utf8'"):
+        normalize("x", "utf8")
+    with pytest.raises(ValueError, match="'latin'"):
+        count("x", "latin")
+
+
+def test_babel_french_numbers_under_each_policy() -> None:
+    number = format_decimal(1234567, locale="fr")
+    percent = format_percent(0.2, locale="fr")
+    assert "\u202f" in number and "\u00a0" in percent  # Babel's French spacing
+    text = f"Prix : {number} FCFA, remise {percent}"
+    assert count(text, "exact").encoding == UCS2
+    assert count(text, "exact").text == text
+    for policy in ("smart", "gsm7"):
+        result = count(text, policy)
+        assert result.text == "Prix : 1 234 567 FCFA, remise 20 %"
+        assert result.encoding == GSM7
+
+
+def test_smart_policy_replaces_lookalikes_only() -> None:
+    text = "«\u00a0Bonjour\u00a0» — “l’été”… Ｓｍｓ\u200b１２３ ça, où, être"
+    assert normalize(text, "smart") == '" Bonjour " - "l\'été"... Sms123 ça, où, être'
+    assert normalize("👩\u200d👩\u200d👧", "smart") == "👩\u200d👩\u200d👧"  # ZWJ glues emoji
+
+
+def test_gsm7_policy_folds_missing_letters_and_keeps_gsm7_ones() -> None:
+    assert normalize("être garçon œuf naïf Noël île dû ÊTRE Ÿ Œ À", "gsm7") == (
+        "etre garcon oeuf naif Noel ile du ETRE Y OE A"
+    )
+    kept = "é è à ù ì ò ü ö ä ñ É Ç Å Ø Ä Ö Ñ Ü Æ æ ß"
+    assert normalize(kept, "gsm7") == kept
+    assert normalize("ǘ ế", "gsm7") == "ü e"  # drops only the accents GSM-7 cannot carry
+    assert normalize("≠", "gsm7") == "≠"  # not a letter: not folded
+    mixed = count("Très bien 👍🏽 مرحبا", "gsm7")
+    assert mixed.text == "Très bien 👍🏽 مرحبا" and mixed.encoding == UCS2
+
+
+def test_gsm7_turns_a_french_lesson_into_gsm7() -> None:
+    exact, smart, gsm7 = (count(LESSON_FR, policy) for policy in POLICIES)
+    assert exact.encoding == UCS2 and smart.encoding == UCS2  # ê, ç, œ, û remain under smart
+    assert gsm7.encoding == GSM7
+    assert gsm7.segments < exact.segments
+    assert "Lecon" in gsm7.text and "soeur" in gsm7.text and "Thiès" in gsm7.text
+    assert len(gsm7.text.split()) == len(LESSON_FR.split())
+
+
+@given(st.text(max_size=300))
+@settings(max_examples=300, database=None, deadline=None)
+def test_exact_parts_join_back_to_the_nfc_text(text: str) -> None:
+    result = count(text)
+    expected = unicodedata.normalize("NFC", text.replace("\x1b", ""))
+    assert result.text == expected
+    assert "".join(result.parts) == expected
+    assert result.segments == len(result.parts) >= 1
+
+
+@given(st.text(max_size=200), st.sampled_from(POLICIES))
+@settings(max_examples=300, database=None, deadline=None)
+def test_normalize_is_idempotent_and_counts_agree_with_encoding_for(text: str, policy: str) -> None:
+    once = normalize(text, policy)
+    assert normalize(once, policy) == once
+    assert count(once, policy).encoding == encoding_for(once) == count(text, policy).encoding
+
+
+# --- 3. differential test against the real calculator under node -----------------------------
+
+
+class Reference:
+    """One node process running tests/tools/sms_segments.js for the whole module."""
+
+    def __init__(self) -> None:
+        node = shutil.which("node")
+        if node is None:
+            pytest.fail(f"node is not installed; install Node.js, then run `{NPM_INSTALL}`")
+        installed = NODE_PACKAGE / "package.json"
+        if not installed.is_file():
+            pytest.fail(f"sms-segments-calculator is not installed: run `{NPM_INSTALL}`")
+        version = json.loads(installed.read_text(encoding="utf-8"))["version"]
+        if version != REFERENCE_VERSION:
+            pytest.fail(f"sms-segments-calculator {version} installed, want: `{NPM_INSTALL}`")
+        self.proc = subprocess.Popen(
+            [node, str(NODE_SCRIPT)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            encoding="utf-8",
+            errors="surrogatepass",
+        )
+
+    def ask(self, texts: list[str]) -> list[dict]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write("".join(json.dumps(t) + "\n" for t in texts))
+        self.proc.stdin.flush()
+        return [json.loads(self.proc.stdout.readline()) for _ in texts]
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        assert self.proc.wait(timeout=10) == 0
+
+
+@pytest.fixture(scope="module")
+def reference():
+    ref = Reference()
+    yield ref
+    ref.close()
+
+
+def assert_agrees(reference: Reference, texts: list[str], policy: str = "exact") -> None:
+    normalized = [normalize(t, policy) for t in texts]
+    for text, answer in zip(texts, reference.ask(normalized), strict=True):
+        result = count(text, policy)
+        assert (result.encoding, result.segments, list(result.parts)) == (
+            answer["encoding"],
+            answer["segments"],
+            answer["parts"],
+        ), text
+
+
+def test_reference_tool_fails_loudly_without_the_package(tmp_path: Path) -> None:
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail(f"node is not installed; install Node.js, then run `{NPM_INSTALL}`")
+    lonely = tmp_path / "sms_segments.js"
+    shutil.copy(NODE_SCRIPT, lonely)
+    run = subprocess.run([node, str(lonely)], input="", capture_output=True, text=True)
+    assert run.returncode == 2
+    assert "npm install --prefix tests/tools/node sms-segments-calculator@" in run.stderr
+
+
+EDGE_CORPUS = [
+    "",
+    "\r\n" * 90,
+    "a" * 152 + "\r\n" + "a" * 10,
+    "a" + "\u0301" * 80,
+    "a" * 30 + "b" + "\u0301" * 69 + "c" * 5,
+    "\ud800",
+    "a" * 69 + "\udc00",
+    "🇫" * 41,
+    "a🏽" * 30,
+    "👨\u200d👩\u200d👧\u200d👦" * 12,
+    "🧑\u200d🤝\u200d🧑" * 12,
+    "🫶🏽" * 20,
+    "🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f" * 6,
+    "\u1100\u1161\u11a8" * 30,
+    "क्षि" * 25,
+    "\u0600١" * 40,
+    LESSON_FR,
+    normalize(LESSON_FR, "gsm7"),
+]
+
+
+def test_reference_agrees_on_single_characters_and_edge_cases(reference: Reference) -> None:
+    singles = [chr(cp) * 3 for cp in range(0x530) if cp != 0x1B]
+    assert_agrees(reference, singles + EDGE_CORPUS)
+
+
+ATOMS = st.one_of(
+    st.sampled_from(GSM_BASIC),
+    st.sampled_from(GSM_EXTENSION),
+    st.sampled_from("êâîôûçœëïÿÊÂÎÔÛŒËÏŸáíóúÁ`"),
+    st.sampled_from(
+        [
+            "😀",
+            "👍🏽",
+            "🏽",
+            "👩\u200d👩\u200d👧",
+            "🇫🇷",
+            "🇸🇳",
+            "🇫",
+            "🏳️\u200d🌈",
+            "❤️",
+            "1️⃣",
+            "🧑\u200d🤝\u200d🧑",
+            "👨\u200d💻",
+            "🫶🏽",
+            "\u200d",
+            "\ufe0f",
+        ]
+    ),
+    st.sampled_from([" ", "  ", "\n", "\r\n", "\r", "\u00a0", "\u202f", "\t"]),
+    st.sampled_from(["e\u0301", "e\u0300", "\u0301", "\x1b", "한", "مرحبا", "क्षि", "\ud83d"]),
+    st.characters(),
+)
+LENGTHS = [0, 1, 66, 67, 68, 69, 70, 71, 133, 134, 135, 152, 153, 154, 159, 160, 161, 305, 306, 307]
+
+
+@st.composite
+def near_boundaries(draw: st.DrawFn) -> str:
+    """A filler of a length next to a segment boundary, with a few atoms inserted."""
+    pattern = draw(st.sampled_from(["a", "0123456789", "ab cd ", "é", "ç", "{", "😀"]))
+    length = draw(st.sampled_from(LENGTHS))
+    text = (pattern * length)[:length]
+    for _ in range(draw(st.integers(0, 5))):
+        at = draw(st.integers(0, len(text)))
+        text = text[:at] + draw(ATOMS) + text[at:]
+    return text
+
+
+MESSAGES = st.one_of(near_boundaries(), st.lists(ATOMS, max_size=200).map("".join))
+
+
+@given(st.lists(MESSAGES, min_size=1, max_size=8))
+@settings(
+    max_examples=400,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+def test_count_agrees_with_the_reference_calculator(reference: Reference, texts: list[str]) -> None:
+    assert_agrees(reference, texts)
+    assert_agrees(reference, texts, "gsm7")
+
+
+# --- 4. split_messages ---------------------------------------------------------------------------
+
+
+def assert_reassembles(text: str, messages: list[str]) -> None:
+    """text == m1 + breakable whitespace + m2 + ...: nothing lost but whitespace at breaks."""
+    at = 0
+    for i, message in enumerate(messages):
+        assert message, "empty message"
+        if i:
+            while at < len(text) and text[at] in " \t\r\n":
+                at += 1
+        assert text.startswith(message, at), (at, message)
+        at += len(message)
+    assert at == len(text)
+
+
+def check_split(text: str, max_segments: int, policy: str = "exact") -> list[str]:
+    messages = split_messages(text, max_segments, policy)
+    assert all(count(m, policy).segments <= max_segments for m in messages)
+    assert_reassembles(normalize(text, policy), messages)
+    return messages
+
+
+def test_split_fitting_text_and_unlimited() -> None:
+    assert split_messages("  Bonjour  ", 1) == ["  Bonjour  "]
+    text = "mot " * 500
+    assert split_messages(text, 0) == [text]
+    assert split_messages(text, None) == [text]
+    assert split_messages("", 3) == []
+    assert split_messages("\x1b", 3) == []
+    with pytest.raises(ValueError, match="max_segments"):
+        split_messages("x", -1)
+    with pytest.raises(ValueError, match="'bogus'"):
+        split_messages("x", 1, "bogus")
+
+
+def test_split_prefers_paragraph_then_line_then_sentence_then_space() -> None:
+    first = "Premier paragraphe. " * 5  # 100 characters
+    messages = check_split(first.strip() + "\n\n" + "Suite et fin. " * 10, 1)
+    assert messages[0] == first.strip()
+    lines = "Ligne un, avec des mots\n" * 6  # 144 characters, one line of 24 over
+    assert check_split(lines + "x" * 40, 1)[0] == lines.rstrip("\n")[: 24 * 6 - 1]
+    sentences = "Une phrase courte. " * 6 + "et encore des mots sans fin " * 3
+    messages = check_split(sentences, 1)
+    assert messages[0].endswith(".") and len(messages[0]) > 80
+    words = "mot " * 60
+    messages = check_split(words, 1)
+    assert [len(m) for m in messages] == [159, 79]
+
+
+def test_split_never_breaks_at_a_no_break_space() -> None:
+    text = "Total : " + format_decimal(1234567, locale="fr") + " FCFA. " + "x" * 150
+    messages = check_split(text, 1)
+    assert format_decimal(1234567, locale="fr") in messages[0]
+
+
+def test_split_cuts_an_unbreakable_word_between_clusters() -> None:
+    word = "x" * 500
+    messages = check_split(word, 1)
+    assert [len(m) for m in messages] == [160, 160, 160, 20]
+    emoji = "👩\u200d👩\u200d👧" * 30
+    messages = check_split(emoji, 2)
+    assert all(len(m) % 5 == 0 for m in messages)  # whole family clusters
+    zalgo = "x" + "\u0301" * 200  # one cluster larger than a message: cut by code point
+    assert "".join(check_split(zalgo, 1)) == zalgo
+
+
+def test_split_under_gsm7_policy() -> None:
+    messages = check_split(LESSON_FR, 2, "gsm7")
+    assert all(encoding_for(m) == GSM7 for m in messages)
+    assert " ".join(messages).split() == normalize(LESSON_FR, "gsm7").split()
+    assert messages[0] == "Lecon 3 : fixer un prix juste"  # a paragraph break in the back half
+
+
+WORD = st.text(st.sampled_from("abcdéèçêœ€{}ÆØ.!?,'"), min_size=1, max_size=12)
+SEP = st.sampled_from([" ", " ", " ", "\n", "\n\n", ". ", "\r\n", "  "])
+
+
+@given(st.lists(st.tuples(WORD, SEP), max_size=150), st.integers(1, 4), st.sampled_from(POLICIES))
+@settings(max_examples=150, database=None, deadline=None)
+def test_split_keeps_words_in_order(pairs: list, max_segments: int, policy: str) -> None:
+    text = "".join(w + s for w, s in pairs)
+    messages = check_split(text, max_segments, policy)
+    assert " ".join(messages).split() == normalize(text, policy).split()
+
+
+@given(MESSAGES, st.integers(1, 3))
+@settings(
+    max_examples=150,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+def test_split_any_text_loses_nothing(text: str, max_segments: int) -> None:
+    check_split(text * 3, max_segments)
