@@ -416,12 +416,12 @@ def split_messages(text: str, max_segments: int | None, policy: str = "exact") -
     segments each (by count()), for replies longer than a carrier allows.
 
     Each message ends at the best break in its back half, preferring a paragraph break
-    ("\\n\\n"), then a line break, then a sentence end, then a space; the whitespace at a break is
-    dropped and nothing else: no truncation, no other character lost, grapheme clusters kept
-    whole (a word longer than a message is cut between clusters, a cluster longer than a message
-    between code points). ``max_segments`` 0 or None means unlimited: one message. No message is
-    empty; empty text gives []. Raises ValueError for a negative ``max_segments`` or an unknown
-    policy.
+    ("\\n\\n"), then a line break, then a sentence end, then a space. The whitespace at a break
+    is dropped (also whitespace ending the text that does not fit in the last message), nothing
+    else: no truncation, no other character lost, grapheme clusters kept whole (a word longer
+    than a message is cut between clusters, a cluster longer than a message between code
+    points). ``max_segments`` 0 or None means unlimited: one message. No message is empty; empty
+    text gives []. Raises ValueError for a negative ``max_segments`` or an unknown policy.
     """
     text = normalize(text, policy)
     if max_segments is not None and max_segments < 0:

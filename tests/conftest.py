@@ -1,0 +1,144 @@
+"""Shared fixtures: real SQLite files in tmp dirs, a real loopback Twilio API."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway import create_app
+from gateway.content.importer import import_courses
+from gateway.store import Store
+from tests.fakes.signing import twilio_signature
+from tests.fakes.twilio_api import FakeTwilioApi
+
+ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+AUTH_TOKEN = "auth-token-for-tests-0123456789"
+PUBLIC_URL = "https://learnline.example.org"
+TWILIO_SENDER = "+15005550006"
+CONSOLE_TOKEN = "console-token-0123456789"
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    """A fresh database file with the schema and the bundled courses."""
+    path = tmp_path / "learnline.db"
+    with Store.open(path, migrate=True) as store:
+        import_courses(store)
+    return path
+
+
+@pytest.fixture
+def store(db_path: Path) -> Iterator[Store]:
+    """A store on the fresh database."""
+    with Store.open(db_path) as opened:
+        yield opened
+
+
+@pytest.fixture
+def twilio_api() -> Iterator[FakeTwilioApi]:
+    """Twilio's Messages API on loopback."""
+    with FakeTwilioApi(ACCOUNT_SID, AUTH_TOKEN) as api:
+        yield api
+
+
+def carriers_toml(api_base_url: str, **twilio_extra: str) -> str:
+    """A carriers file with a Twilio carrier (Nigeria, public URL behind a proxy) and console."""
+    extra = "".join(f'{key} = "{value}"\n' for key, value in twilio_extra.items())
+    return f"""
+[carriers.twilio]
+adapter = "twilio"
+sender = "{TWILIO_SENDER}"
+country = "NG"
+account_sid = "{ACCOUNT_SID}"
+auth_token = "${{TEST_TWILIO_AUTH_TOKEN}}"
+api_base_url = "{api_base_url}"
+public_url = "{PUBLIC_URL}"
+tps = 200
+{extra}
+[carriers.console]
+adapter = "console"
+sender = "Learnline"
+country = "SN"
+webhook_token = "{CONSOLE_TOKEN}"
+"""
+
+
+@pytest.fixture
+def carriers_file(tmp_path: Path, twilio_api: FakeTwilioApi,
+                  monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The carriers file for tests, its secret in the environment."""
+    monkeypatch.setenv("TEST_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    path = tmp_path / "carriers.toml"
+    path.write_text(carriers_toml(twilio_api.url))
+    return path
+
+
+@pytest.fixture
+def app(db_path: Path, carriers_file: Path):
+    """The gateway app on the test database and carriers."""
+    return create_app({"DATABASE": str(db_path), "CARRIERS_FILE": str(carriers_file),
+                       "TESTING": True})
+
+
+@pytest.fixture
+def client(app):
+    """A test client of the gateway app."""
+    return app.test_client()
+
+
+class TwilioWebhooks:
+    """Posts correctly signed Twilio webhooks, as Twilio would, to the gateway."""
+
+    _sids = itertools.count(1)
+
+    def __init__(self, client, token: str = AUTH_TOKEN):
+        self.client = client
+        self.token = token
+
+    @classmethod
+    def new_sid(cls) -> str:
+        """A fresh MessageSid."""
+        return f"SM{next(cls._sids):032x}"
+
+    def inbound_params(self, sender: str, body: str, sid: str | None = None) -> dict[str, str]:
+        """A real Twilio inbound SMS payload."""
+        return {
+            "ToCountry": "NG", "ToState": "", "SmsMessageSid": sid or "", "NumMedia": "0",
+            "ToCity": "", "FromZip": "", "SmsSid": sid or "", "FromState": "",
+            "SmsStatus": "received", "FromCity": "", "Body": body, "FromCountry": "NG",
+            "To": TWILIO_SENDER, "MessagingServiceSid": "", "ToZip": "", "NumSegments": "1",
+            "MessageSid": sid or "", "AccountSid": ACCOUNT_SID, "From": sender,
+            "ApiVersion": "2010-04-01",
+        }
+
+    def post(self, path: str, params: dict[str, str], *, signed: bool = True,
+             headers: dict[str, str] | None = None):
+        """POST a form to `path`, signed over the public URL."""
+        headers = dict(headers or {})
+        if signed:
+            headers["X-Twilio-Signature"] = twilio_signature(self.token, PUBLIC_URL + path,
+                                                             params)
+        return self.client.post(path, data=params, headers=headers)
+
+    def sms(self, sender: str, body: str, sid: str | None = None, **kwargs):
+        """Deliver one inbound SMS; returns the response."""
+        sid = sid or self.new_sid()
+        return self.post("/carriers/twilio/sms", self.inbound_params(sender, body, sid), **kwargs)
+
+    def status(self, sid: str, status: str, error_code: str = "", **kwargs):
+        """Deliver one status callback."""
+        params = {"MessageSid": sid, "SmsSid": sid, "MessageStatus": status,
+                  "SmsStatus": status, "AccountSid": ACCOUNT_SID, "To": "+2348030000000",
+                  "From": TWILIO_SENDER, "ApiVersion": "2010-04-01"}
+        if error_code:
+            params["ErrorCode"] = error_code
+        return self.post("/carriers/twilio/status", params, **kwargs)
+
+
+@pytest.fixture
+def twilio(client) -> TwilioWebhooks:
+    """Signed Twilio webhooks against the test client."""
+    return TwilioWebhooks(client)

@@ -1,0 +1,169 @@
+"""End to end: `learnline serve` under gunicorn, signed Twilio webhooks, `learnline worker
+--drain` against a loopback Twilio API, and `learnline chat` in a terminal session."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway.store import Store
+from tests.conftest import AUTH_TOKEN, PUBLIC_URL, TwilioWebhooks
+from tests.fakes.signing import twilio_signature
+
+pytestmark = pytest.mark.slow
+PHONE = "+2348030000000"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _post(url: str, params: dict[str, str], headers: dict[str, str]) -> tuple[int, str]:
+    data = urllib.parse.urlencode(params).encode()
+    request = urllib.request.Request(url, data=data, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+class Gateway:
+    """A running `learnline serve` and the environment it was started with."""
+
+    def __init__(self, env: dict[str, str], port: int, process: subprocess.Popen):
+        self.env, self.port, self.process = env, port, process
+        self.base = f"http://127.0.0.1:{port}"
+
+    def sms(self, body: str, sid: str, *, signed: bool = True) -> tuple[int, str]:
+        params = TwilioWebhooks(None).inbound_params(PHONE, body, sid)
+        path = "/carriers/twilio/sms"
+        headers = {}
+        if signed:
+            headers["X-Twilio-Signature"] = twilio_signature(AUTH_TOKEN, PUBLIC_URL + path, params)
+        return _post(self.base + path, params, headers)
+
+    def drain(self) -> str:
+        result = subprocess.run([sys.executable, "-m", "gateway.cli", "worker", "--drain"],
+                                env=self.env, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+
+@pytest.fixture
+def gateway(tmp_path: Path, carriers_file: Path) -> Iterator[Gateway]:
+    port = _free_port()
+    env = {**os.environ, "LEARNLINE_DB": str(tmp_path / "served.db"),
+           "LEARNLINE_CARRIERS": str(carriers_file)}
+    log = (tmp_path / "serve.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), "--no-worker"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path,
+    )
+    deadline = time.time() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                break
+        except OSError:
+            assert process.poll() is None, (tmp_path / "serve.log").read_text()
+            assert time.time() < deadline, "learnline serve did not come up"
+            time.sleep(0.1)
+    try:
+        yield Gateway(env, port, process)
+    finally:
+        process.terminate()
+        process.wait(20)
+        log.close()
+
+
+def test_serve_prints_its_urls_and_a_webhook_conversation_reaches_twilio(
+        gateway: Gateway, twilio_api, tmp_path: Path):
+    banner = (tmp_path / "serve.log").read_text()
+    assert f"http://127.0.0.1:{gateway.port}/healthz" in banner
+    assert "inbound SMS: https://learnline.example.org/carriers/twilio/sms" in banner
+    assert "delivery status: https://learnline.example.org/carriers/twilio/status" in banner
+
+    status, body = gateway.sms("START", "SM" + "1" * 32)
+    assert status == 200 and "<Response/>" in body
+    gateway.drain()
+    [welcome] = twilio_api.bodies_to(PHONE)
+    assert welcome.startswith("Welcome to Start freelancing: 6 lessons.\nLesson 1/6:")
+
+    with Store.open(gateway.env["LEARNLINE_DB"]) as store:
+        lesson = store.lesson("start-freelancing", "find-your-skill", "en")
+    for n in range(len(lesson.cards)):
+        gateway.sms("NEXT", f"SM{n + 2:032d}")
+    gateway.drain()
+    sent = twilio_api.bodies_to(PHONE)
+    assert sent[-1].startswith(f"Q1/{len(lesson.questions)}: {lesson.questions[0].text}")
+    right = "ABCD"[lesson.questions[0].answer]
+    wrong = "ABCD"[(lesson.questions[0].answer + 1) % 2]
+    gateway.sms(wrong, "SM" + "a" * 32)
+    gateway.sms("ABCD"[lesson.questions[1].answer], "SM" + "b" * 32)  # the next question
+    gateway.drain()
+    feedback_wrong, feedback_right = twilio_api.bodies_to(PHONE)[-2:]
+    assert feedback_wrong.startswith(f"Not quite: it's {right})")
+    assert lesson.questions[0].explanation in feedback_wrong
+    assert feedback_right.startswith("Right! ")
+
+    gateway.sms("STOP", "SM" + "c" * 32)
+    gateway.drain()
+    assert twilio_api.bodies_to(PHONE)[-1] == (
+        "You will get no more messages. Reply START to come back.")
+    count = len(twilio_api.messages)
+
+    # Unsigned: refused, nothing stored or sent.
+    status, body = gateway.sms("START", "SM" + "d" * 32, signed=False)
+    assert status == 403 and "Traceback" not in body
+    # Replayed MessageSid: accepted (the carrier must stop retrying), nothing new sent.
+    status, _ = gateway.sms("START", "SM" + "1" * 32)
+    assert status == 200
+    # After STOP, lessons go quiet.
+    gateway.sms("NEXT", "SM" + "e" * 32)
+    gateway.drain()
+    assert len(twilio_api.messages) == count
+    with Store.open(gateway.env["LEARNLINE_DB"]) as store:
+        stored = [row["carrier_message_id"] for row in store.db.query(
+            "SELECT carrier_message_id FROM inbound ORDER BY id")]
+    assert "SM" + "d" * 32 not in stored
+    assert stored.count("SM" + "1" * 32) == 1
+
+
+def test_a_french_learner_takes_the_course_in_the_terminal(tmp_path: Path):
+    """`learnline chat +221770000000`: French by default, quiz with feedback, STATUS,
+    LANG en, STOP."""
+    env = {**os.environ, "LEARNLINE_DB": str(tmp_path / "chat.db")}
+    env.pop("LEARNLINE_CARRIERS", None)
+    script = ["bonjour", "DEBUT"] + ["SUITE"] * 5 + ["A", "C", "A", "B", "STATUT",
+                                                      "LANG en", "STATUS", "STOP", "NEXT"]
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "chat", "+221770000000"],
+        input="\n".join(script) + "\n", env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Bienvenue sur Learnline" in out
+    assert "Bienvenue dans Se lancer en freelance : 6 leçons." in out
+    assert "Leçon 1/6 : Trouver un savoir-faire qui paie" in out
+    assert "Q1/3 : " in out and "Répondez A-C" in out
+    assert "Bravo !" in out and "Pas tout à fait : la réponse est" in out
+    assert "Leçon terminée :" in out
+    assert "Se lancer en freelance : 1/6 leçons faites, 2/3 bonnes réponses." in out
+    assert "Language: English." in out
+    assert "Start freelancing: 1/6 lessons done" in out
+    assert out.rstrip().endswith("You will get no more messages. Reply START to come back.\n>") \
+        or "You will get no more messages. Reply START to come back." in out.split("[to")[-1]
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,217 @@
+"""The SMS channel: commands in, wording out, one inbound to one outbox commit."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from carrier_adapters import CarrierSettings
+from gateway.channels.sms import handle_inbound, parse_command, render
+from gateway.channels.sms.conversation import default_locale
+from gateway.learning import intents as i
+from gateway.learning import replies as r
+from gateway.sms_text import count
+from gateway.store import Store
+
+CONSOLE = CarrierSettings(id="console", adapter="console", sender="Learnline", country="NG")
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("START", i.Start()),
+        ("  start  ", i.Start()),
+        ("Join freelance", i.Start("FREELANCE")),
+        ("start 1", i.Start("1")),
+        ("COURSES", i.Courses()),
+        ("next", i.Next()),
+        ("Next!", i.Next()),
+        ("NEXT please", i.Next()),
+        ("status", i.Status()),
+        ("help", i.Help()),
+        ("HELP?", i.Help()),
+        ("LANG fr", i.Language("FR")),
+        ("lang", i.Language(None)),
+        ("stop", i.Stop()),
+        ("STOPALL", i.Stop()),
+        ("Unsubscribe", i.Stop()),
+        ("A", i.Answer(0)),
+        ("b", i.Answer(1)),
+        (" c ", i.Answer(2)),
+        ("D.", i.Answer(3)),
+        ("(b)", i.Answer(1)),
+        ("1", i.Answer(0)),
+        ("4", i.Answer(3)),
+        ("7", i.Answer(6)),
+        # French words, with or without accents, any case
+        ("suite", i.Next()),
+        ("Suivant", i.Next()),
+        ("DÉBUT", i.Start()),
+        ("début freelance", i.Start("FREELANCE")),
+        ("arrêt", i.Stop()),
+        ("aide", i.Help()),
+        ("Langue EN", i.Language("EN")),
+        ("bilan", i.Status()),
+        ("cours", i.Courses()),
+        ("", i.Unknown("")),
+        ("   ", i.Unknown("   ")),
+        ("hello there", i.Unknown("hello there")),
+        ("E", i.Unknown("E")),
+        ("AB", i.Unknown("AB")),
+        ("'; DROP TABLE learners; --", i.Unknown("'; DROP TABLE learners; --")),
+    ],
+)
+def test_commands(text: str, intent: i.Intent):
+    assert parse_command(text) == intent
+
+
+CARD = r.CardShown("Start freelancing", 1, 6, "Find a skill", 1, 5, "Card text.")
+
+
+@pytest.mark.parametrize(
+    ("replies", "locale", "expected"),
+    [
+        ((CARD,), "en", "Lesson 1/6: Find a skill\nCard text.\n[1/5] Reply NEXT"),
+        ((CARD,), "fr", "Leçon 1/6 : Find a skill\nCard text.\n[1/5] Répondez SUITE"),
+        ((dataclasses.replace(CARD, card_number=5),), "en",
+         "Card text.\n[5/5] Reply NEXT for the quiz"),
+        ((r.QuestionAsked("L", 1, 3, "Which?", ("Yes", "No", "Maybe")),), "en",
+         "Q1/3: Which?\nA) Yes\nB) No\nC) Maybe\nReply A-C"),
+        ((r.Feedback(True, 0, "Yes", "Because."),), "fr", "Bravo ! Because."),
+        ((r.Feedback(False, 1, "No", "Because.", will_return=True),), "en",
+         "Not quite: it's B) No. Because. You will see this question again."),
+        ((r.Stopped(),), "en", "You will get no more messages. Reply START to come back."),
+        ((r.LanguageChanged("fr"),), "fr", "Langue : Français."),
+        ((r.Notice("not_understood", {"expecting": "answer", "count": 4}),), "en",
+         "Please answer with a letter, A-D, or reply HELP."),
+    ],
+)
+def test_wording(replies, locale: str, expected: str):
+    assert render(replies, locale) == expected
+
+
+def test_plural_forms_follow_each_language():
+    assert render((r.Welcome("X", 1),), "en") == "Welcome to X: 1 lesson."
+    assert render((r.Welcome("X", 6),), "en") == "Welcome to X: 6 lessons."
+    assert render((r.Welcome("X", 1),), "fr") == "Bienvenue dans X : 1 leçon."
+    assert render((r.Welcome("X", 6),), "fr") == "Bienvenue dans X : 6 leçons."
+
+
+def test_locale_number_formatting_never_forces_ucs2():
+    """Babel writes '79 %' in French with a narrow no-break space; SMS gets a plain one."""
+    text = render((r.CourseDone("Cours", 15, 19, 70, True),), "fr")
+    assert "\u202f" not in text and "\u00a0" not in text
+    assert "79 %" in text and "70" not in text.split("(")[0]
+    assert count(text, "gsm7").encoding == "GSM-7"
+
+
+def test_every_reply_kind_has_wording_in_every_language():
+    entry = r.CourseEntry(1, "FREELANCE", "Start freelancing", "Earn", 6)
+    samples = [
+        r.CourseList((entry,)), r.CourseList(()), r.Welcome("C", 2, resumed=True), CARD,
+        r.QuestionAsked("L", 2, 3, "Q?", ("a", "b"), again=True),
+        r.LessonDone("L", 2, 3, "Next one"), r.LessonDone("L", 2, 3, None),
+        r.CourseDone("C", 5, 10, 70, False),
+        r.Progress("C", 1, 6, 3, 3, "L", 2, 5, False, False),
+        r.Progress("C", 1, 6, 0, 0, "L", 1, 3, True, False),
+        r.Progress("C", 6, 6, 18, 19, None, 1, 0, False, True),
+        r.HelpShown(True, True, 3, False), r.HelpShown(False, False, 0, False),
+        r.HelpShown(True, False, 0, True), r.LanguageChoices(("en", "fr"), "xx"),
+    ] + [
+        r.Notice(kind, details)
+        for kind, details in [
+            ("not_understood", {"expecting": "start", "course": "FREELANCE"}),
+            ("not_understood", {"expecting": "start", "course": None}),
+            ("not_understood", {"expecting": "next"}),
+            ("not_understood", {"expecting": "courses"}),
+            ("unknown_course", {"asked": "X"}), ("no_question", {}),
+            ("answer_out_of_range", {"count": 3}), ("answer_first", {}),
+            ("not_enrolled", {}), ("course_complete", {"course": "C"}), ("no_courses", {}),
+        ]
+    ]
+    for locale in ("en", "fr"):
+        for sample in samples:
+            text = render((sample,), locale)
+            assert text and "%(" not in text, (locale, sample)
+    # French wording really is French, not the English source.
+    for sample in samples:
+        if not isinstance(sample, r.Welcome | r.CardShown):
+            assert render((sample,), "fr") != render((sample,), "en"), sample
+
+
+@pytest.mark.parametrize(
+    ("phone", "carrier", "expected"),
+    [
+        ("+221770000000", CONSOLE, "fr"),  # Senegal
+        ("+2348030000000", CONSOLE, "en"),  # Nigeria
+        ("+2250700000000", CONSOLE, "fr"),  # Côte d'Ivoire
+        ("+2348030000000", dataclasses.replace(CONSOLE, locale="fr"), "fr"),  # carrier wins
+        ("+8613800000000", dataclasses.replace(CONSOLE, country="SN"), "fr"),  # carrier country
+    ],
+)
+def test_a_new_learner_language(phone: str, carrier: CarrierSettings, expected: str):
+    assert default_locale(phone, carrier) == expected
+
+
+def say(store: Store, text: str, phone: str = "+2348030000000",
+        carrier: CarrierSettings = CONSOLE, sid: str | None = None) -> list[str]:
+    """One inbound SMS through the channel; returns the bodies it queued."""
+    before = len(store.outbox())
+    sid = sid or f"m{before}-{text}"
+    inbound = store.record_inbound(carrier.id, sid, phone, text)
+    handle_inbound(store, carrier, inbound)
+    return [m.body for m in store.outbox()[before:]]
+
+
+def test_one_inbound_one_commit_and_a_repeat_does_nothing(store: Store):
+    assert say(store, "START", sid="abc")[0].startswith("Welcome to Start freelancing")
+    assert say(store, "START", sid="abc") == []
+    rows = list(store.db.query("SELECT status FROM inbound"))
+    assert rows == [{"status": "processed"}]
+
+
+def test_gibberish_gets_a_helpful_reply_never_silence(store: Store):
+    for text in ("asdfgh", "???", "😀", "x" * 1600, "\x00\x07"):
+        replies = say(store, text)
+        assert replies and "HELP" in replies[0]
+
+
+def test_long_replies_are_split_not_truncated(store: Store):
+    carrier = dataclasses.replace(CONSOLE, max_segments=1)
+    bodies = say(store, "START", carrier=carrier)
+    assert len(bodies) > 1
+    assert all(count(body, carrier.encoding_policy).segments == 1 for body in bodies)
+    first_card = store.lesson("start-freelancing", "find-your-skill", "en").cards[0].text
+    assert " ".join(" ".join(bodies).split()).find(first_card) >= 0
+
+
+def test_the_carrier_encoding_policy_shapes_the_text(store: Store):
+    gsm7 = dataclasses.replace(CONSOLE, encoding_policy="gsm7", locale="fr")
+    exact = dataclasses.replace(CONSOLE, encoding_policy="exact", locale="fr")
+    folded = say(store, "START", phone="+221770000001", carrier=gsm7)
+    as_written = say(store, "START", phone="+221770000002", carrier=exact)
+    assert all(count(b, "exact").encoding == "GSM-7" for b in folded)
+    assert "Leçon" in "".join(as_written) and "Lecon" in "".join(folded)
+    assert sum(count(b, "exact").segments for b in folded) < sum(
+        count(b, "exact").segments for b in as_written)
+
+
+def test_stop_gets_one_confirmation_then_silence_until_start(store: Store):
+    say(store, "START")
+    assert say(store, "STOP") == ["You will get no more messages. Reply START to come back."]
+    assert store.outbox()[-1].to_stopped_ok
+    assert say(store, "NEXT") == []
+    assert say(store, "hello?") == []
+    assert "START" in say(store, "HELP")[0]
+    assert say(store, "START")[0].startswith("Welcome back")
+
+
+def test_an_engine_failure_apologises_and_keeps_the_message(store: Store):
+    """A lesson missing from the database is a bug; the learner still hears back."""
+    say(store, "START")
+    store.db.execute("DELETE FROM lessons")
+    replies = say(store, "NEXT")
+    assert replies == ["Sorry, something went wrong on our side. Please try again later."]
+    failed = list(store.db.query("SELECT text, status, error FROM inbound WHERE status='failed'"))
+    assert failed[0]["text"] == "NEXT" and "LookupError" in failed[0]["error"]

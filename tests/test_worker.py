@@ -1,0 +1,201 @@
+"""The outbox worker against a real loopback Twilio API, including a killed worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gateway.config import load_carriers
+from gateway.store import Store
+from gateway.worker import OutboxWorker, RetryPolicy
+from tests.fakes.twilio_api import FakeTwilioApi
+
+PHONE = "+2348030000000"
+
+
+@pytest.fixture
+def carriers(carriers_file: Path):
+    return load_carriers(carriers_file)
+
+
+def queue(store: Store, *bodies: str, phone: str = PHONE, to_stopped_ok: bool = False) -> list[int]:
+    with store.write():
+        if store.learner(phone) is None:
+            from gateway.store import LearnerRecord
+
+            store.save_learner(LearnerRecord(phone=phone, locale="en", carrier_id="twilio"))
+        return [store.enqueue("twilio", phone, body, to_stopped_ok=to_stopped_ok)
+                for body in bodies]
+
+
+def drain(db_path: Path, carriers, **kwargs) -> OutboxWorker:
+    worker = OutboxWorker(db_path, carriers, **kwargs)
+    worker.run(drain=True, poll_seconds=0.01)
+    return worker
+
+
+def test_sends_what_is_due_and_records_each_attempt(db_path, store, carriers, twilio_api):
+    ids = queue(store, "one", "two")
+    worker = drain(db_path, carriers)
+    assert worker.report.sent == 2
+    assert twilio_api.bodies_to(PHONE) == ["one", "two"]
+    sent = {m.id: m for m in store.outbox()}
+    for message_id, api_message in zip(ids, twilio_api.messages, strict=True):
+        assert sent[message_id].status == "sent"
+        assert sent[message_id].carrier_message_id == api_message["sid"]
+        assert [a["outcome"] for a in store.send_attempts(message_id)] == ["accepted"]
+    assert twilio_api.messages[0]["From"] == "+15005550006"
+    assert twilio_api.messages[0]["StatusCallback"] == (
+        "https://learnline.example.org/carriers/twilio/status")
+
+
+def test_transient_failures_back_off_then_succeed(db_path, store, carriers, twilio_api):
+    [message_id] = queue(store, "hello")
+    twilio_api.fail_next(503, 20503, "Service unavailable")
+    twilio_api.fail_next(429, 20429, "Too many requests")
+    start = time.time()
+    drain(db_path, carriers, retry=RetryPolicy(base_delay=30))
+    message = store.outbox()[0]
+    assert message.status == "queued" and message.attempts == 1
+    due = store.db.execute("SELECT due_at FROM outbox").fetchone()[0]
+    assert start + 15 <= due <= time.time() + 30  # jittered within [base/2, base]
+    assert twilio_api.messages == []
+    # With a short backoff the worker keeps going until it gets through.
+    worker = OutboxWorker(db_path, carriers, retry=RetryPolicy(base_delay=0.05))
+    deadline = time.time() + 10
+    store.db.execute("UPDATE outbox SET due_at = 0")
+    while store.outbox()[0].status != "sent" and time.time() < deadline:
+        worker.run(drain=True, poll_seconds=0.01)
+        time.sleep(0.05)
+    outcomes = [a["outcome"] for a in store.send_attempts(message_id)]
+    assert outcomes == ["retry", "retry", "accepted"]
+    assert twilio_api.bodies_to(PHONE) == ["hello"]
+
+
+def test_gives_up_after_max_attempts(db_path, store, carriers, twilio_api):
+    [message_id] = queue(store, "hello")
+    twilio_api.fail_next(500, 20500, "Internal error", times=3)
+    worker = OutboxWorker(db_path, carriers, retry=RetryPolicy(max_attempts=3, base_delay=0.01))
+    deadline = time.time() + 10
+    while store.outbox()[0].status == "queued" or store.outbox()[0].status == "sending":
+        assert time.time() < deadline
+        worker.run(drain=True, poll_seconds=0.01)
+        time.sleep(0.03)
+    assert store.outbox()[0].status == "failed"
+    assert [a["outcome"] for a in store.send_attempts(message_id)] == ["retry", "retry", "failed"]
+
+
+@pytest.mark.parametrize("code", [21211, 21614, 21408])
+def test_permanent_errors_fail_at_once(db_path, store, carriers, twilio_api, code):
+    [message_id] = queue(store, "hello")
+    twilio_api.fail_next(400, code, "Invalid")
+    drain(db_path, carriers)
+    message = store.outbox()[0]
+    assert message.status == "failed" and str(code) in message.error
+    assert len(store.send_attempts(message_id)) == 1
+    assert not store.learner(PHONE).stopped
+
+
+def test_carrier_opt_out_stops_the_learner_and_cancels_the_rest(
+        db_path, store, carriers, twilio_api):
+    queue(store, "first", "second", "third")
+    twilio_api.fail_next(400, 21610, "Attempt to send to unsubscribed recipient")
+    worker = drain(db_path, carriers)
+    assert store.learner(PHONE).stopped
+    assert [m.status for m in store.outbox()] == ["failed", "cancelled", "cancelled"]
+    assert worker.report.cancelled == 2
+    assert len(twilio_api.attempts) == 1
+
+
+def test_never_sends_to_a_stopped_learner_except_what_may_reach_them(
+        db_path, store, carriers, twilio_api):
+    queue(store, "lesson card")
+    queue(store, "You will get no more messages.", to_stopped_ok=True)
+    store.set_stopped(PHONE, True)
+    drain(db_path, carriers)
+    assert twilio_api.bodies_to(PHONE) == ["You will get no more messages."]
+    assert [m.status for m in store.outbox()] == ["cancelled", "sent"]
+
+
+def test_keeps_to_the_carrier_rate(db_path, store, carriers_file, twilio_api, tmp_path):
+    text = carriers_file.read_text().replace("tps = 200", "tps = 20")
+    slow = tmp_path / "slow.toml"
+    slow.write_text(text)
+    queue(store, *[f"m{n}" for n in range(11)])
+    start = time.monotonic()
+    drain(db_path, load_carriers(slow))
+    elapsed = time.monotonic() - start
+    assert len(twilio_api.messages) == 11
+    assert elapsed >= 10 / 20 * 0.95  # 11 sends at 20 per second need at least 0.5 s
+
+
+def test_processes_inbound_that_was_stored_but_never_handled(
+        db_path, store, carriers, twilio_api):
+    """The web process died after storing a message: the worker answers it."""
+    store.record_inbound("twilio", "SM-orphan", PHONE, "START")
+    worker = drain(db_path, carriers)
+    assert worker.report.recovered_inbound == 1
+    assert twilio_api.bodies_to(PHONE)[0].startswith("Welcome to Start freelancing")
+    assert store.db.execute("SELECT status FROM inbound").fetchone()[0] == "processed"
+
+
+def _worker_process(db_path: Path, carriers_file: Path, *args: str,
+                    capture: bool = False) -> subprocess.Popen:
+    env = {**os.environ, "LEARNLINE_DB": str(db_path), "LEARNLINE_CARRIERS": str(carriers_file)}
+    output = subprocess.PIPE if capture else subprocess.DEVNULL
+    return subprocess.Popen([sys.executable, "-m", "gateway.cli", "worker", *args], env=env,
+                            stdout=output, stderr=subprocess.STDOUT, text=True)
+
+
+@pytest.mark.slow
+def test_a_message_in_flight_when_the_worker_is_killed_is_sent_later(
+        db_path, store, carriers_file, twilio_api: FakeTwilioApi):
+    [message_id] = queue(store, "in flight")
+    twilio_api.delay_next(20)  # the carrier takes the request and stalls
+    process = _worker_process(db_path, carriers_file, "--lease-seconds", "1")
+    try:
+        assert twilio_api.received.wait(20), "the worker never reached the carrier"
+        assert store.outbox()[0].status == "sending"
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+    time.sleep(1.1)  # the dead worker's lease runs out
+    drained = _worker_process(db_path, carriers_file, "--drain", capture=True)
+    output, _ = drained.communicate(timeout=30)
+    assert drained.returncode == 0, output
+    message = store.outbox()[0]
+    assert message.status == "sent" and message.attempts == 2
+    assert [a["outcome"] for a in store.send_attempts(message_id)] == ["accepted"]
+    # The carrier saw it twice: its first answer was lost with the worker.
+    assert [a["Body"] for a in twilio_api.attempts] == ["in flight", "in flight"]
+
+
+@pytest.mark.slow
+def test_killing_the_worker_mid_queue_loses_nothing(db_path, store, carriers_file, twilio_api,
+                                                     tmp_path):
+    text = carriers_file.read_text().replace("tps = 200", "tps = 25")
+    slow = tmp_path / "slow.toml"
+    slow.write_text(text)
+    bodies = [f"message {n}" for n in range(40)]
+    queue(store, *bodies)
+    process = _worker_process(db_path, slow, "--lease-seconds", "1")
+    deadline = time.time() + 20
+    while len(twilio_api.messages) < 10 and time.time() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait(10)
+    assert 10 <= len(twilio_api.messages) < 40
+    time.sleep(1.1)
+    drained = _worker_process(db_path, slow, "--drain", capture=True)
+    output, _ = drained.communicate(timeout=60)
+    assert drained.returncode == 0, output
+    assert {m.status for m in store.outbox()} == {"sent"}
+    delivered = twilio_api.bodies_to(PHONE)
+    assert set(delivered) == set(bodies)
+    assert len(delivered) - len(bodies) <= 1  # at most the one in flight at the kill
