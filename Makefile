@@ -1,0 +1,35 @@
+# Learnline: the two commands a fresh machine needs.
+#   make serve   run the gateway with the bundled course (http://127.0.0.1:8000)
+#   make test    install everything the tests need, then run ruff and pytest
+# Needs python3 (>= 3.11) and, for the tests, node and npm (Twilio's segment calculator).
+
+VENV ?= .venv
+PYTHON ?= python3
+SEGMENTS_CALCULATOR = sms-segments-calculator@1.3.0
+CALCULATOR_DIR = tests/tools/node
+
+.PHONY: serve test install install-test chat clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+
+install: $(VENV)/bin/python
+	$(VENV)/bin/python -m pip install --quiet -e .
+
+install-test: $(VENV)/bin/python
+	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
+	npm install --silent --no-audit --no-fund --prefix $(CALCULATOR_DIR) $(SEGMENTS_CALCULATOR)
+
+serve: install
+	$(VENV)/bin/learnline serve
+
+chat: install
+	$(VENV)/bin/learnline chat +221770000000
+
+test: install-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/python -m pytest
+
+clean:
+	rm -rf $(VENV) $(CALCULATOR_DIR)/node_modules .pytest_cache .ruff_cache
