@@ -3,7 +3,7 @@
 //
 // stdin: JSON lines, each a string (the message) or {"text": string, "smart": bool}.
 // stdout: one JSON line per input line, in order:
-//   {"encoding": "GSM-7"|"UCS-2", "segments": n, "parts": [string, ...], "graphemes": [...]}
+//   {"encoding": "GSM-7"|"UCS-2", "segments": n, "parts": [string, ...]}
 // A line is answered as soon as it is read, so one process can serve a whole test session.
 //
 // The package is expected at tests/tools/node/node_modules/sms-segments-calculator, installed with
@@ -48,7 +48,6 @@ function describe(input) {
         .map((item) => item.raw)
         .join(''),
     ),
-    graphemes: message.graphemes,
   };
 }
 
