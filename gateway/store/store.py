@@ -403,13 +403,7 @@ class Store:
                    RETURNING id, carrier_id, phone, body, status, attempts, to_stopped_ok""",
                 [now + lease_seconds, now, carrier_id, now, now],
             )
-        if row is None:
-            return None
-        return OutboxRecord(
-            id=row["id"], carrier_id=row["carrier_id"], phone=row["phone"], body=row["body"],
-            status=row["status"], attempts=row["attempts"],
-            to_stopped_ok=bool(row["to_stopped_ok"]),
-        )
+        return _outbox_record(row) if row else None
 
     def due_count(self, carrier_id: str | None = None) -> int:
         """How many messages are due now (queued and due, or with an expired lease)."""
@@ -499,11 +493,8 @@ class Store:
                     "WHERE id = ?",
                     [status, error_code, now, row["id"]],
                 )
-        return OutboxRecord(
-            id=row["id"], carrier_id=row["carrier_id"], phone=row["phone"], body=row["body"],
-            status=new_status, attempts=row["attempts"], to_stopped_ok=bool(row["to_stopped_ok"]),
-            carrier_message_id=carrier_message_id,
-        )
+        return _outbox_record({**row, "status": new_status,
+                               "carrier_message_id": carrier_message_id})
 
     def outbox(self, phone: str | None = None) -> list[OutboxRecord]:
         """Messages in the outbox, oldest first (all, or one learner's)."""
@@ -513,15 +504,7 @@ class Store:
         if phone is not None:
             sql += " WHERE phone = ?"
             params.append(phone)
-        return [
-            OutboxRecord(
-                id=row["id"], carrier_id=row["carrier_id"], phone=row["phone"],
-                body=row["body"], status=row["status"], attempts=row["attempts"],
-                to_stopped_ok=bool(row["to_stopped_ok"]),
-                carrier_message_id=row["carrier_message_id"], error=row["error"],
-            )
-            for row in self.db.query(sql + " ORDER BY id", params)
-        ]
+        return [_outbox_record(row) for row in self.db.query(sql + " ORDER BY id", params)]
 
     def send_attempts(self, outbox_id: int) -> list[dict]:
         """Every recorded attempt to send one message, oldest first."""
@@ -531,6 +514,14 @@ class Store:
                 [outbox_id],
             )
         )
+
+
+def _outbox_record(row: dict) -> OutboxRecord:
+    return OutboxRecord(
+        id=row["id"], carrier_id=row["carrier_id"], phone=row["phone"], body=row["body"],
+        status=row["status"], attempts=row["attempts"], to_stopped_ok=bool(row["to_stopped_ok"]),
+        carrier_message_id=row.get("carrier_message_id"), error=row.get("error"),
+    )
 
 
 def _course_from_row(row: dict) -> Course:
