@@ -41,10 +41,9 @@ def main() -> None:
     without it, one console carrier).
 
     \b
-    Try a course in the terminal:
-      learnline chat +221770000000
-    Run the gateway with the bundled course:
-      learnline serve --port 8000
+    Examples:
+      learnline chat +221770000000     (try a course in the terminal)
+      learnline serve --port 8000      (run the gateway with the bundled course)
     """
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -182,7 +181,12 @@ def chat(phone: str) -> None:
 
 @main.group()
 def lessons() -> None:
-    """Check and import course content (lessons/)."""
+    """Check and import course content (lessons/).
+
+    \b
+    Example:
+      learnline lessons check lessons/ && learnline lessons import lessons/
+    """
 
 
 def _lessons_root(directory: str | None) -> Path:
@@ -238,18 +242,17 @@ def lessons_import(directory: str | None) -> None:
     Example:
       LEARNLINE_DB=/var/lib/learnline/learnline.db learnline lessons import lessons/
     """
-    from gateway.content import ContentError
-    from gateway.content.importer import import_courses
+    from gateway.content import ContentError, load_courses
+    from gateway.content.importer import save_courses
 
-    store = Store.open(default_db_path(), migrate=True)
     try:
-        report = import_courses(store, _lessons_root(directory))
+        courses, _ = load_courses(_lessons_root(directory), strict=True)
     except ContentError as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
         raise click.ClickException("nothing imported: fix the problems above") from None
-    finally:
-        store.close()
+    with Store.open(default_db_path(), migrate=True) as store:
+        report = save_courses(store, courses)
     for course_id, counts in report.items():
         click.echo(f"{course_id}: {counts['added']} added, {counts['updated']} updated, "
                    f"{counts['unchanged']} unchanged")
@@ -260,7 +263,12 @@ def lessons_import(directory: str | None) -> None:
 
 @main.group()
 def sms() -> None:
-    """SMS text tools."""
+    """SMS text tools.
+
+    \b
+    Example:
+      learnline sms count --policy smart "Leçon 1 : « Trouver un métier »"
+    """
 
 
 @sms.command("count")

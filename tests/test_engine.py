@@ -226,3 +226,26 @@ def test_progress_is_per_learner(store: Store):
     two.do(Start())
     assert one.do(Status())[0].card_number == 2
     assert two.do(Status())[0].card_number == 1
+
+
+def test_scores_of_a_lesson_removed_from_the_course_no_longer_count(learner: Learner):
+    import dataclasses
+
+    from gateway.content import load_courses
+    from gateway.paths import lessons_dir
+
+    learner.do(Start())
+    learner.read_to_quiz()
+    while not isinstance(learner.do(Answer(learner.right_answer()))[-1], r.LessonDone):
+        pass
+    assert learner.do(Status())[0].lessons_done == 1
+    [course], _ = load_courses(lessons_dir())
+    shorter = dataclasses.replace(
+        course,
+        lesson_ids=course.lesson_ids[1:],
+        lessons={loc: lessons[1:] for loc, lessons in course.lessons.items()},
+    )
+    learner.store.save_course(shorter, 0)
+    status = learner.do(Status())[0]
+    assert (status.lessons_done, status.score, status.total) == (0, 0, 0)
+    assert status.lesson_count == len(course.lesson_ids) - 1

@@ -215,3 +215,18 @@ def test_an_engine_failure_apologises_and_keeps_the_message(store: Store):
     assert replies == ["Sorry, something went wrong on our side. Please try again later."]
     failed = list(store.db.query("SELECT text, status, error FROM inbound WHERE status='failed'"))
     assert failed[0]["text"] == "NEXT" and "LookupError" in failed[0]["error"]
+
+
+def test_a_lesson_costs_what_the_learner_receives():
+    from gateway.channels.sms.cost import lesson_messages
+    from gateway.content import load_courses
+    from gateway.paths import lessons_dir
+
+    [course], _ = load_courses(lessons_dir())
+    lessons = course.lessons["en"]
+    first = lesson_messages(course, lessons[0], 1, "en")
+    assert len(first) == len(lessons[0].cards) + len(lessons[0].questions) + 1
+    assert first[0].startswith(f"Lesson 1/{len(lessons)}: {lessons[0].title}")
+    assert first[-1].endswith(f"for the next lesson: {lessons[1].title}")
+    last = lesson_messages(course, lessons[-1], len(lessons), "en")
+    assert "next lesson" not in last[-1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gateway.content.model import Course
 from gateway.content.parser import load_courses
 from gateway.paths import lessons_dir
 from gateway.store import Store
@@ -17,6 +18,11 @@ def import_courses(store: Store, root: Path | None = None) -> dict[str, dict[str
     when any lesson has an error.
     """
     courses, _ = load_courses(root or lessons_dir(), strict=True)
+    return save_courses(store, courses)
+
+
+def save_courses(store: Store, courses: list[Course]) -> dict[str, dict[str, int]]:
+    """Save parsed courses in catalogue order, in one transaction; counts per course."""
     report = {}
     with store.write():
         for position, course in enumerate(courses):

@@ -85,6 +85,11 @@ def load_courses(root: Path, *, strict: bool = True) -> tuple[list[Course], list
     return courses, problems
 
 
+def _count(n: int, noun: str) -> str:
+    """'1 card', '3 cards'."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _line_of_key(path: Path, key: str) -> int:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -247,6 +252,9 @@ def _compare_translations(
 
 
 _OPTION_RE = re.compile(r"^([+-])\s*(.*)$")
+_NEWLINE_RE = re.compile(r"\r\n|\r|\n")
+_NEWLINE_BYTES_RE = re.compile(rb"\r\n|\r|\n")
+_OTHER_BREAKS_RE = re.compile("[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
 def parse_lesson(path: Path, locale: str) -> tuple[Lesson | None, list[Problem]]:
@@ -257,12 +265,17 @@ def parse_lesson(path: Path, locale: str) -> tuple[Lesson | None, list[Problem]]
     def problem(line: int, message: str) -> None:
         problems.append(Problem(where, line, message))
 
+    data = path.read_bytes()
     try:
-        raw = path.read_bytes().decode("utf-8")
+        raw = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        line = len(_NEWLINE_BYTES_RE.split(data[: exc.start]))
         return None, [Problem(where, line, "not UTF-8 text; save the file as UTF-8")]
-    lines = raw.lstrip("\ufeff").splitlines()
+    # Lines end only at CR LF, LF or CR, as in editors: str.splitlines() would also
+    # break at U+2028, form feeds, etc. and shift every line number after them.
+    lines = _NEWLINE_RE.split(_OTHER_BREAKS_RE.sub(" ", raw.lstrip("\ufeff")))
+    if lines[-1] == "":
+        lines.pop()
 
     title: str | None = None
     title_line = 1
@@ -346,21 +359,21 @@ def parse_lesson(path: Path, locale: str) -> tuple[Lesson | None, list[Problem]]
             problem(number, f"card is {len(text)} characters; keep it to {MAX_CARD} "
                     "(split it into two cards)")
     if not MIN_CARDS <= len(cards) <= MAX_CARDS:
-        problem(title_line, f"{len(cards)} cards; a lesson has {MIN_CARDS} to {MAX_CARDS} "
-                "(a blank line separates cards)")
+        problem(title_line, f"{_count(len(cards), 'card')}; a lesson has {MIN_CARDS} to "
+                f"{MAX_CARDS} (a blank line separates cards)")
     if not in_quiz:
         problem(len(lines) or 1, "no '## Quiz' section")
     elif not MIN_QUESTIONS <= len(questions) <= MAX_QUESTIONS:
-        problem(title_line, f"{len(questions)} questions; a quiz has {MIN_QUESTIONS} to "
+        problem(title_line, f"{_count(len(questions), 'question')}; a quiz has {MIN_QUESTIONS} to "
                 f"{MAX_QUESTIONS}")
     for q in questions:
         count = len(q["options"])
         if not MIN_OPTIONS <= count <= MAX_OPTIONS:
-            problem(q["line"], f"{count} options; a question has {MIN_OPTIONS} to {MAX_OPTIONS} "
-                    "(lines starting '+' or '-')")
+            problem(q["line"], f"{_count(count, 'option')}; a question has {MIN_OPTIONS} to "
+                    f"{MAX_OPTIONS} (lines starting '+' or '-')")
         if len(q["answer"]) != 1:
-            problem(q["line"], f"{len(q['answer'])} right answers; mark exactly one option "
-                    "with '+'")
+            problem(q["line"], f"{_count(len(q['answer']), 'right answer')}; mark exactly one "
+                    "option with '+'")
         if q["explanation"] is None:
             problem(q["line"], "no explanation; add a line '= why the answer is right'")
         screen = len(q["text"]) + sum(len(o) + 4 for o in q["options"])

@@ -187,7 +187,7 @@ class Engine:
         if found is None:
             return r.Notice("not_enrolled")
         course, enrollment = found
-        results = self.store.lesson_results(learner.phone, course.id)
+        results = self._results(learner, course)
         lesson_title = None
         card_count = 0
         if not enrollment.completed:
@@ -195,7 +195,7 @@ class Engine:
             lesson_title, card_count = lesson.title, len(lesson.cards)
         return r.Progress(
             course_title=course.title_in(learner.locale),
-            lessons_done=sum(1 for lesson_id in course.lesson_ids if lesson_id in results),
+            lessons_done=len(results),
             lesson_count=len(course.lesson_ids),
             score=sum(score for score, _ in results.values()),
             total=sum(total for _, total in results.values()),
@@ -300,7 +300,7 @@ class Engine:
         self.store.save_enrollment(enrollment)
         done: tuple[r.Reply, ...] = (r.LessonDone(lesson.title, score, total, next_title),)
         if is_last:
-            results = self.store.lesson_results(learner.phone, course.id)
+            results = self._results(learner, course)
             course_score = sum(s for s, _ in results.values())
             course_total = sum(t for _, t in results.values())
             percent = 100 * course_score / course_total if course_total else 100
@@ -342,6 +342,12 @@ class Engine:
             return None
         self._fit_to_content(course, enrollment)
         return course, enrollment
+
+    def _results(self, learner: LearnerRecord, course: Course) -> dict[str, tuple[int, int]]:
+        """Scores of the learner's finished lessons that the course still has."""
+        results = self.store.lesson_results(learner.phone, course.id)
+        return {lesson_id: results[lesson_id] for lesson_id in course.lesson_ids
+                if lesson_id in results}
 
     def _lesson(self, course: Course, position: int, locale: str) -> Lesson:
         lesson_id = course.lesson_ids[position]

@@ -12,7 +12,8 @@ def lesson_messages(course: Course, lesson: Lesson, number: int, locale: str) ->
     """The SMS texts of one lesson for a learner who answers every question right.
 
     One message per card, the first question, then feedback with the next
-    question, and the last feedback with the lesson's result.
+    question, and the last feedback with the lesson's result and the next
+    lesson's title. `course` must carry its lessons (as parsed from files).
     """
     title = course.title_in(locale)
     total_lessons = len(course.lesson_ids)
@@ -28,7 +29,8 @@ def lesson_messages(course: Course, lesson: Lesson, number: int, locale: str) ->
         messages.append(render((*pending, asked), locale))
         pending = [r.Feedback(True, question.answer, question.options[question.answer],
                               question.explanation)]
-    next_title = None
+    following = course.lessons.get(locale, ())[number:number + 1]
+    next_title = following[0].title if following else None
     done = r.LessonDone(lesson.title, len(lesson.questions), len(lesson.questions), next_title)
     messages.append(render((*pending, done), locale))
     return messages

@@ -1,0 +1,314 @@
+"""The `learnline` command line: documented commands, SMS counts, lessons check and import."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from gateway.cli import main
+from gateway.content import load_courses
+from gateway.paths import lessons_dir
+from gateway.sms_text import POLICIES
+from tests.test_content import VALID, course_toml, lesson_with_cards, write_course
+
+
+def run(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    """Run the real CLI in a subprocess, with `env` on top of a clean LEARNLINE_* environment."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("LEARNLINE_")}
+    environ.update(env)
+    return subprocess.run([sys.executable, "-m", "gateway.cli", *args], cwd=cwd, env=environ,
+                          capture_output=True, text=True, timeout=60)
+
+
+# -- every command is documented with an example --------------------------------------------
+
+
+def _command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    paths = [prefix]
+    for name, command in sorted(group.commands.items()):
+        if isinstance(command, click.Group):
+            paths.extend(_command_paths(command, (*prefix, name)))
+        else:
+            paths.append((*prefix, name))
+    return paths
+
+
+COMMAND_PATHS = _command_paths(main)
+
+
+def test_the_commands_we_document_exist():
+    assert {("serve",), ("worker",), ("chat",), ("lessons", "check"), ("lessons", "import"),
+            ("sms", "count")} <= set(COMMAND_PATHS)
+
+
+@pytest.mark.parametrize("path", COMMAND_PATHS, ids=lambda p: " ".join(p) or "learnline")
+def test_every_command_help_has_an_example(path):
+    result = CliRunner().invoke(main, [*path, "--help"])
+
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Usage: ")
+    assert re.search(r"^\s*Examples?( \(.*\))?:", result.output, re.M), \
+        f"`learnline {' '.join(path)} --help` shows no Example line"
+
+
+def test_help_from_the_installed_script(tmp_path):
+    script = Path(sys.executable).parent / "learnline"
+    result = subprocess.run([str(script), "--help"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    assert "lessons" in result.stdout and "Example" in result.stdout
+
+
+# -- learnline sms count -------------------------------------------------------------------------
+
+LONG_FRENCH = ("Leçon terminée : vous avez répondu juste à 3 questions sur 3 du premier coup. "
+               "Répondez SUITE pour la leçon suivante : « Fixer son prix », ou BILAN pour voir "
+               "vos progrès.")
+
+
+SMS_COUNTS = [
+    ("exact", "Reply NEXT to go on", "GSM-7", 1),
+    ("exact", "Hello {world}", "GSM-7", 1),
+    ("exact", "Well done 👍", "UCS-2", 1),
+    ("gsm7", "Well done 👍", "UCS-2", 1),  # no GSM-7 look-alike for an emoji
+    ("exact", "Leçon 1 : « Trouver un métier »", "UCS-2", 1),
+    ("gsm7", "Leçon 1 : « Trouver un métier »", "GSM-7", 1),
+    ("exact", LONG_FRENCH, "UCS-2", 3),
+    ("gsm7", LONG_FRENCH, "GSM-7", 2),
+    ("exact", "x" * 161, "GSM-7", 2),
+]
+
+
+@pytest.fixture(scope="module")
+def sms_counts(tmp_path_factory) -> dict[tuple[str, str], dict]:
+    """`learnline sms count --json` run once per policy over every text of the table."""
+    cwd = tmp_path_factory.mktemp("sms")
+    found = {}
+    for policy in ("exact", "gsm7"):
+        texts = [text for p, text, *_ in SMS_COUNTS if p == policy]
+        result = run("sms", "count", "--json", "--policy", policy, *texts, cwd=cwd)
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert len(lines) == len(texts)  # one JSON object per TEXT, one per line
+        for text, line in zip(texts, lines, strict=True):
+            found[(policy, text)] = json.loads(line)
+    return found
+
+
+@pytest.mark.parametrize(("policy", "text", "encoding", "segments"), SMS_COUNTS,
+                         ids=lambda v: str(v)[:20])
+def test_sms_count_json(sms_counts, policy, text, encoding, segments):
+    record = sms_counts[(policy, text)]
+
+    assert set(record) == {"text", "encoding", "segments", "parts"}
+    assert record["text"] == text
+    assert (record["encoding"], record["segments"]) == (encoding, segments)
+    assert len(record["parts"]) == segments
+    if policy == "exact":
+        assert "".join(record["parts"]) == text
+
+
+def test_sms_count_json_prints_one_object_per_text_in_order(tmp_path):
+    texts = ["NEXT", "Leçon 1", "Bravo 🎉", "ça marche"]
+    result = run("sms", "count", "--json", "--policy", "gsm7", *texts, cwd=tmp_path)
+
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["text"] for r in records] == texts
+    assert [r["encoding"] for r in records] == ["GSM-7", "GSM-7", "UCS-2", "GSM-7"]
+    assert records[1]["parts"] == ["Lecon 1"]
+
+
+def test_sms_count_plain_output_and_bad_policy():
+    runner = CliRunner()
+    plain = runner.invoke(main, ["sms", "count", "NEXT", "Bravo 👍"])
+    assert plain.exit_code == 0
+    assert plain.output.splitlines() == ["GSM-7\t1\tNEXT", "UCS-2\t1\tBravo 👍"]
+
+    bad = runner.invoke(main, ["sms", "count", "--policy", "ascii", "x"])
+    assert bad.exit_code == 2
+    assert "Invalid value for '--policy'" in bad.output
+
+
+# -- learnline lessons check ---------------------------------------------------------------------
+
+COST_RE = re.compile(r"^  (\w+) ([a-z0-9-]+): (\d+) / (\d+) / (\d+)$")
+
+
+def test_lessons_check_on_the_bundled_course(tmp_path):
+    result = run("lessons", "check", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    lines = result.stdout.splitlines()
+    assert lines[0] == "start-freelancing (FREELANCE): 6 lessons, locales en, fr"
+    assert f"(policy: {' / '.join(POLICIES)})" in lines[1]
+    assert lines[-1] == "ok: no problems"
+
+    course = load_courses(lessons_dir())[0][0]
+    costs = {}
+    for line in lines:
+        match = COST_RE.match(line)
+        if match and match.group(2) != "total":
+            locale, lesson_id, *numbers = match.groups()
+            costs[(locale, lesson_id)] = dict(zip(POLICIES, map(int, numbers), strict=True))
+    assert set(costs) == {(loc, lesson) for loc in ("en", "fr") for lesson in course.lesson_ids}
+    for (locale, lesson_id), cost in costs.items():
+        # A lesson is at least one SMS per card plus one per question.
+        lesson = next(x for x in course.lessons[locale] if x.id == lesson_id)
+        assert cost["exact"] >= len(lesson.cards) + len(lesson.questions)
+        assert cost["gsm7"] <= cost["smart"] <= cost["exact"], (locale, lesson_id)
+        if locale == "fr":
+            # French accents force UCS-2 as written; folding them saves segments.
+            assert cost["gsm7"] < cost["exact"], lesson_id
+    totals = {m.group(1): m for m in map(re.compile(r"^  (\w+) total: (\d+) / (\d+) / (\d+)$")
+                                         .match, lines) if m}
+    for locale in ("en", "fr"):
+        expected = sum(costs[(locale, x)]["exact"] for x in course.lesson_ids)
+        assert int(totals[locale].group(2)) == expected
+
+
+def test_lessons_check_on_a_broken_folder(tmp_path):
+    root = tmp_path / "lessons"
+    folder = write_course(root, files={"en/one.txt": lesson_with_cards(2)})
+
+    result = run("lessons", "check", str(root), cwd=tmp_path)
+
+    assert result.returncode == 1
+    assert (f"{folder / 'en' / 'one.txt'}:1: 2 cards; a lesson has 3 to 6 "
+            "(a blank line separates cards)") in result.stderr.splitlines()
+    assert f"1 problem(s) in {root}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_lessons_check_passes_with_warnings_only(tmp_path):
+    root = tmp_path / "lessons"
+    folder = write_course(root, toml=course_toml(lessons=("one", "two")),
+                          files={"en/one.txt": VALID, "en/two.txt": VALID, "fr/one.txt": VALID})
+
+    result = run("lessons", "check", str(root), cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        f"{folder / 'fr' / 'two.txt'}:1: warning: lesson 'two' has no 'fr' text; "
+        "learners get it in 'en'"
+    ]
+    assert result.stdout.splitlines()[-1] == "ok: 1 warning(s)"
+
+
+def test_lessons_check_on_a_missing_folder(tmp_path):
+    result = run("lessons", "check", str(tmp_path / "nope"), cwd=tmp_path)
+
+    assert result.returncode == 1
+    assert f"{tmp_path / 'nope'}:1: no such folder of courses" in result.stderr
+
+
+# -- learnline lessons import --------------------------------------------------------------------
+
+
+def _table_counts(db: Path) -> dict[str, int]:
+    with sqlite3.connect(db) as conn:
+        return {table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                for table in ("courses", "lessons")}
+
+
+def test_lessons_import_then_again_unchanged(tmp_path):
+    root = tmp_path / "lessons"
+    write_course(root, files={"en/one.txt": VALID, "fr/one.txt": VALID})
+    db = tmp_path / "learnline.db"
+
+    first = run("lessons", "import", str(root), cwd=tmp_path, LEARNLINE_DB=str(db))
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines() == ["demo: 2 added, 0 updated, 0 unchanged"]
+
+    second = run("lessons", "import", str(root), cwd=tmp_path, LEARNLINE_DB=str(db))
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.splitlines() == ["demo: 0 added, 0 updated, 2 unchanged"]
+    assert _table_counts(db) == {"courses": 1, "lessons": 2}
+
+
+def test_lessons_import_of_the_bundled_course(tmp_path):
+    db = tmp_path / "learnline.db"
+
+    result = run("lessons", "import", cwd=tmp_path, LEARNLINE_DB=str(db))
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["start-freelancing: 12 added, 0 updated, 0 unchanged"]
+    assert _table_counts(db) == {"courses": 1, "lessons": 12}
+
+
+def test_lessons_import_of_a_broken_folder_changes_nothing(tmp_path):
+    root = tmp_path / "lessons"
+    write_course(root, files={"en/one.txt": VALID, "fr/one.txt": VALID})
+    db = tmp_path / "learnline.db"
+    assert run("lessons", "import", str(root), cwd=tmp_path, LEARNLINE_DB=str(db)).returncode == 0
+    before = _table_counts(db)
+    with sqlite3.connect(db) as conn:
+        body_before = conn.execute("SELECT body FROM lessons ORDER BY locale").fetchall()
+
+    # One lesson improved, one broken: all or nothing.
+    (root / "demo" / "fr" / "one.txt").write_text(VALID.replace("Card one.", "Carte un."),
+                                                  encoding="utf-8")
+    broken = root / "demo" / "en" / "one.txt"
+    broken.write_text(lesson_with_cards(7), encoding="utf-8")
+    result = run("lessons", "import", str(root), cwd=tmp_path, LEARNLINE_DB=str(db))
+
+    assert result.returncode == 1
+    assert f"{broken}:1: 7 cards; a lesson has 3 to 6 (a blank line separates cards)" \
+        in result.stderr.splitlines()
+    assert "nothing imported" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    assert _table_counts(db) == before
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT body FROM lessons ORDER BY locale").fetchall() == body_before
+
+
+# -- a bad carriers file ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("toml", "carrier", "key"),
+    [
+        pytest.param('[carriers.acme]\nadapter = "smoke-signals"\nsender = "Learnline"\n',
+                     "acme", "adapter", id="unknown-adapter"),
+        pytest.param('[carriers.console]\nadapter = "console"\nsender = "x"\ncountry = "XX"\n',
+                     "console", "country", id="bad-country"),
+        pytest.param('[carriers.console]\nadapter = "console"\nsender = "x"\ncolour = "red"\n',
+                     "console", "colour", id="unknown-key"),
+    ],
+)
+def test_worker_refuses_a_bad_carriers_file(tmp_path, toml, carrier, key):
+    carriers = tmp_path / "carriers.toml"
+    carriers.write_text(toml, encoding="utf-8")
+    db = tmp_path / "learnline.db"
+
+    result = run("worker", "--drain", cwd=tmp_path, LEARNLINE_DB=str(db),
+                 LEARNLINE_CARRIERS=str(carriers))
+
+    assert result.returncode != 0
+    assert result.stdout == ""
+    [line] = result.stderr.strip().splitlines()
+    assert str(carriers) in line
+    assert f"carrier '{carrier}'" in line
+    assert f"key '{key}'" in line
+    assert "Traceback" not in result.stderr
+
+
+def test_worker_drains_with_the_default_console_carrier(tmp_path):
+    db = tmp_path / "learnline.db"
+
+    result = run("worker", "--drain", cwd=tmp_path, LEARNLINE_DB=str(db))
+
+    assert result.returncode == 0, result.stderr
+    assert "sent 0, retry later 0, failed 0" in result.stdout
+    assert _table_counts(db)["courses"] == 1  # the bundled course, imported on first start

@@ -1,0 +1,268 @@
+"""Gettext catalogs against the source, locale choices, and command words per language."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.pofile import read_po
+
+from gateway.channels.sms import parse_command
+from gateway.channels.sms.commands import COMMANDS
+from gateway.i18n import available_locales, locale_for_country, normalize_locale, translations
+from gateway.learning import intents as i
+
+REPO = Path(__file__).resolve().parent.parent
+LOCALES = REPO / "locales"
+CATALOG_LOCALES = ("en", "fr")
+
+
+def _keywords() -> dict:
+    """The keywords babel.cfg's header runs `pybabel extract` with (-k n_:1,2)."""
+    header = (REPO / "babel.cfg").read_text(encoding="utf-8").splitlines()[0]
+    keywords = dict(DEFAULT_KEYWORDS)
+    for spec in re.findall(r"-k\s+(\S+)", header):
+        name, _, args = spec.partition(":")
+        keywords[name] = tuple(int(a) for a in args.split(",")) if args else None
+    assert keywords["n_"] == (1, 2), "babel.cfg's header no longer names n_:1,2"
+    return keywords
+
+
+@pytest.fixture(scope="module")
+def extracted() -> dict[tuple[str | None, str], dict]:
+    """Every translatable string in the source: (context, msgid) -> details."""
+    with (REPO / "babel.cfg").open(encoding="utf-8") as fp:
+        method_map, options_map = parse_mapping_cfg(fp)
+    found: dict[tuple[str | None, str], dict] = {}
+    for filename, lineno, message, _comments, context in extract_from_dir(
+        str(REPO), method_map=method_map, options_map=options_map, keywords=_keywords()
+    ):
+        msgid, plural = (message[0], message[1]) if isinstance(message, tuple) else (message, None)
+        found[(context, msgid)] = {"plural": plural, "where": f"{filename}:{lineno}"}
+    assert len(found) > 20, "extraction found almost nothing; is babel.cfg's method map right?"
+    return found
+
+
+def _catalog(path: Path, locale: str | None = None):
+    with path.open("rb") as fp:
+        return read_po(fp, locale=locale)
+
+
+@pytest.fixture(scope="module")
+def catalogs():
+    return {loc: _catalog(LOCALES / loc / "LC_MESSAGES" / "messages.po", loc)
+            for loc in CATALOG_LOCALES}
+
+
+def _ids(catalog) -> set[tuple[str | None, str]]:
+    return {
+        (m.context, m.id[0] if isinstance(m.id, tuple) else m.id)
+        for m in catalog if m.id
+    }
+
+
+@pytest.mark.parametrize("locale", CATALOG_LOCALES)
+def test_every_source_string_is_in_the_catalog(extracted, catalogs, locale):
+    missing = [f"{details['where']}: {key}" for key, details in extracted.items()
+               if key not in _ids(catalogs[locale])]
+    assert missing == [], f"run pybabel update; missing from {locale}"
+
+
+@pytest.mark.parametrize("locale", CATALOG_LOCALES)
+def test_plural_strings_are_plural_in_the_catalog(extracted, catalogs, locale):
+    catalog = catalogs[locale]
+    for (context, msgid), details in extracted.items():
+        message = catalog.get(msgid, context=context)
+        if message is None:
+            continue
+        if details["plural"]:
+            assert message.pluralizable and message.id[1] == details["plural"], msgid
+        else:
+            assert not message.pluralizable, msgid
+
+
+def test_french_translates_every_string(catalogs):
+    catalog = catalogs["fr"]
+    untranslated = []
+    for message in catalog:
+        if not message.id:
+            continue
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        if message.fuzzy or not all(s.strip() for s in strings):
+            untranslated.append(message.id)
+    assert untranslated == []
+
+
+@pytest.mark.parametrize("locale", CATALOG_LOCALES)
+def test_catalog_passes_babel_checks(catalogs, locale):
+    # Babel's checkers: python-format placeholders match the msgid's, and plural
+    # entries have as many forms as the Plural-Forms header says.
+    errors = [(message.id, [str(e) for e in errs]) for message, errs in catalogs[locale].check()]
+    assert errors == []
+
+
+def _placeholders(text: str) -> set[str]:
+    return set(re.findall(r"%\((\w+)\)[-#0 +]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa]", text))
+
+
+@pytest.mark.parametrize("locale", CATALOG_LOCALES)
+def test_placeholders_match_the_source(catalogs, locale):
+    wrong = []
+    for message in catalogs[locale]:
+        if not message.id:
+            continue
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        expected = set().union(*(_placeholders(s) for s in ids))
+        for string in strings:
+            if string and _placeholders(string) != expected:
+                wrong.append((message.id, string))
+    assert wrong == []
+
+
+@pytest.mark.parametrize("locale", CATALOG_LOCALES)
+def test_plural_entries_have_the_header_number_of_forms(catalogs, locale):
+    catalog = catalogs[locale]
+    match = re.search(r"nplurals=(\d+)", catalog.plural_forms)
+    assert match
+    nplurals = int(match.group(1))
+    plurals = [m for m in catalog if m.id and m.pluralizable]
+    assert plurals, "the source has plural strings; the catalog should too"
+    for message in plurals:
+        assert len(message.string) == nplurals, message.id
+
+
+def test_french_plural_forms_reach_learners():
+    t = translations("fr")
+    one = t.ngettext("Welcome to %(course)s: %(n)d lesson.",
+                     "Welcome to %(course)s: %(n)d lessons.", 1)
+    many = t.ngettext("Welcome to %(course)s: %(n)d lesson.",
+                      "Welcome to %(course)s: %(n)d lessons.", 6)
+    assert one != many
+    assert "leçon" in one and "leçons" in many
+
+
+def test_template_is_up_to_date_with_the_source(extracted):
+    template = _catalog(LOCALES / "messages.pot")
+    assert _ids(template) == set(extracted), "run the pybabel extract line in babel.cfg"
+
+
+@pytest.mark.parametrize("locale", CATALOG_LOCALES)
+def test_catalog_has_no_obsolete_strings(extracted, catalogs, locale):
+    stale = _ids(catalogs[locale]) - set(extracted)
+    assert stale == set(), "strings no longer in the source; run pybabel update"
+
+
+# -- locale choices --------------------------------------------------------------------
+
+
+def test_available_locales_source_first():
+    assert available_locales()[0] == "en"
+    assert set(available_locales()) == {"en", "fr"}
+
+
+@pytest.mark.parametrize(
+    ("asked", "expected"),
+    [
+        ("fr", "fr"),
+        ("FR", "fr"),
+        ("fr_SN", "fr"),
+        ("fr-SN", "fr"),
+        (" fr ", "fr"),
+        ("français", "fr"),
+        ("Français", "fr"),
+        ("French", "fr"),
+        ("french", "fr"),
+        ("en", "en"),
+        ("EN", "en"),
+        ("en_NG", "en"),
+        ("English", "en"),
+        ("anglais", "en"),
+        ("wo", None),  # Wolof: a language, but no catalog
+        ("klingon", None),
+        ("xx", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_normalize_locale(asked, expected):
+    assert normalize_locale(asked) == expected
+
+
+@pytest.mark.parametrize(
+    ("country", "expected"),
+    [
+        ("SN", {"fr"}),
+        ("sn", {"fr"}),
+        ("CI", {"fr"}),
+        ("NG", {"en"}),
+        ("KE", {"en"}),
+        ("GH", {"en"}),
+        ("CM", {"fr", "en"}),
+        (None, {None}),
+        ("", {None}),
+    ],
+)
+def test_locale_for_country(country, expected):
+    assert locale_for_country(country) in expected
+
+
+# -- command words ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("suite", i.Next()),
+        ("SUIVANT", i.Next()),
+        ("Suite.", i.Next()),
+        ("Début FREELANCE", i.Start("FREELANCE")),
+        ("debut", i.Start(None)),
+        ("commencer 1", i.Start("1")),
+        ("arrêt", i.Stop()),
+        ("ARRETER", i.Stop()),
+        ("aide", i.Help()),
+        ("Aide ?", i.Help()),
+        ("langue en", i.Language("EN")),
+        ("bilan", i.Status()),
+        ("progrès", i.Status()),
+        ("cours", i.Courses()),
+        ("formations", i.Courses()),
+    ],
+)
+def test_french_command_words(text, intent):
+    assert parse_command(text) == intent
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("next", i.Next()),
+        ("NEXT", i.Next()),
+        ("start freelance", i.Start("FREELANCE")),
+        ("JOIN", i.Start(None)),
+        ("stop", i.Stop()),
+        ("unsubscribe", i.Stop()),
+        ("help", i.Help()),
+        ("status", i.Status()),
+        ("courses", i.Courses()),
+        ("lang fr", i.Language("FR")),
+        ("language", i.Language(None)),
+        ("b", i.Answer(1)),
+        ("C)", i.Answer(2)),
+        ("2", i.Answer(1)),
+        ("hello there", i.Unknown("hello there")),
+    ],
+)
+def test_english_command_words_always_work(text, intent):
+    assert parse_command(text) == intent
+
+
+def test_every_command_has_a_french_word_that_differs_from_english():
+    t = translations("fr")
+    for key, english in COMMANDS.items():
+        french = t.pgettext("command", english)
+        assert french and french != english, key
