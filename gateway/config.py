@@ -144,6 +144,8 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
         raise fail("max_segments", "must be a whole number from 1 to 10")
     tps = values.get("tps", 10.0)
     try:
+        if isinstance(tps, bool):  # float(true) would be 1 message a second
+            raise TypeError
         tps = float(tps)
     except (TypeError, ValueError):
         raise fail("tps", "must be a number of messages per second") from None

@@ -34,13 +34,16 @@ def _web_request(adapter: CarrierAdapter) -> WebRequest:
         url = public_url.rstrip("/") + request.path + (f"?{query}" if query else "")
     else:
         url = request.url
+    # Read the raw body first: parsing the form consumes the stream, and get_data()
+    # after it returns b"" (adapters that sign the raw body need it).
+    body = request.get_data(cache=True)
     return WebRequest(
         method=request.method,
         url=url,
         headers=dict(request.headers),
         form=request.form.to_dict(flat=False),
         query=request.args.to_dict(flat=False),
-        body=request.get_data(cache=True),
+        body=body,
         remote_addr=request.remote_addr,
     )
 

@@ -1,0 +1,247 @@
+"""The security and wire-handling contract every carrier adapter's tests inherit.
+
+Like django-anymail's abstract webhook security tests: a subclass names its
+carrier and says how to authenticate a request, what a real inbound message and
+a real delivery report look like on its wire, and which fields are required;
+every case below then runs against that carrier, through the real app, on a
+real SQLite file (checked through the Store).
+
+`AdapterContract` has no `Test` prefix so pytest does not collect it alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import pytest
+
+from gateway.store import Store
+
+RIGHT, WRONG, MISSING = "right", "wrong", "missing"
+MAX_BODY = 64 * 1024
+
+
+def sent_message(store: Store, carrier_id: str, phone: str, carrier_message_id: str,
+                 body: str = "Lesson 1/6: Find a skill people pay for") -> int:
+    """Put a message in the outbox as the worker leaves it after the carrier accepted it."""
+    outbox_id = store.enqueue(carrier_id, phone, body)
+    claimed = store.claim_due(carrier_id, lease_seconds=60)
+    assert claimed is not None and claimed.id == outbox_id
+    store.finish_send(outbox_id, "accepted", carrier_message_id=carrier_message_id)
+    assert outbox_status(store, outbox_id) == "sent"
+    return outbox_id
+
+
+def outbox_status(store: Store, outbox_id: int) -> str:
+    """The outbox state of one message."""
+    return next(m.status for m in store.outbox() if m.id == outbox_id)
+
+
+def stored_counts(store: Store) -> dict[str, int]:
+    """How many rows a request could have left behind, table by table."""
+    return {
+        table: store.db[table].count
+        for table in ("inbound", "outbox", "learners", "status_events")
+    }
+
+
+def assert_plain_error(response: Any) -> None:
+    """An error answer is one short plain line: no stack trace, no HTML debugger page."""
+    assert response.status_code >= 400
+    text = response.get_data(as_text=True)
+    assert response.content_type.startswith("text/plain"), response.content_type
+    assert "Traceback" not in text
+    assert 'File "' not in text
+    assert "<html" not in text.lower()
+    assert len(text) < 300, text
+
+
+class AdapterContract:
+    """Cases every adapter must pass. Subclasses set the attributes and implement the hooks
+    (inbound_payload, status_payload, authenticated, the `outbound` fixture)."""
+
+    # -- what a subclass provides ----------------------------------------------------------
+    carrier_id: ClassVar[str]
+    # Form fields whose absence must be answered 400 naming the field.
+    required_inbound_fields: ClassVar[tuple[str, ...]]
+    required_status_fields: ClassVar[tuple[str, ...]]
+    # The inbound field holding the learner's number.
+    sender_field: ClassVar[str]
+    # A learner's number in E.164, and one written nationally for the carrier's
+    # country with the E.164 number it must be stored as.
+    learner_e164: ClassVar[str]
+    national_sender: ClassVar[str]
+    national_e164: ClassVar[str]
+
+    def inbound_payload(self, sender: str, text: str, message_id: str) -> dict[str, str]:
+        """The carrier's real inbound-message form for this sender, text and message id."""
+        raise NotImplementedError
+
+    def status_payload(self, message_id: str) -> dict[str, str]:
+        """The carrier's real 'delivered' report for one message it accepted from us."""
+        raise NotImplementedError
+
+    @pytest.fixture
+    def outbound(self):
+        """(adapter, delivered): an adapter sending to a stand-in for the carrier, and a
+        function listing the (to, body) pairs that stand-in received."""
+        raise NotImplementedError
+
+    def authenticated(self, path: str, params: dict[str, str],
+                      auth: str) -> tuple[str, dict[str, str]]:
+        """The URL (path and query) and headers of a request with RIGHT/WRONG/MISSING auth."""
+        raise NotImplementedError
+
+    # -- parametrisation from the subclass's attributes ----------------------------------------
+
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        if "inbound_field" in metafunc.fixturenames:
+            metafunc.parametrize("inbound_field", self.required_inbound_fields)
+        if "status_field" in metafunc.fixturenames:
+            metafunc.parametrize("status_field", self.required_status_fields)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def path(self, kind: str) -> str:
+        return f"/carriers/{self.carrier_id}/{kind}"
+
+    def post(self, client: Any, kind: str, params: dict[str, str], auth: str = RIGHT):
+        """POST a form to the carrier's webhook; any error answer must be plain."""
+        url, headers = self.authenticated(self.path(kind), params, auth)
+        response = client.post(url, data=params, headers=headers)
+        if response.status_code >= 400:
+            assert_plain_error(response)
+        return response
+
+    # -- authentication: nothing is parsed or stored before it passes ------------------------
+
+    @pytest.mark.parametrize(("auth", "expected"), [(MISSING, 403), (WRONG, 403), (RIGHT, 200)])
+    def test_inbound_authentication(self, client, store, auth, expected):
+        before = stored_counts(store)
+        response = self.post(client, "sms",
+                             self.inbound_payload(self.learner_e164, "START", "auth-1"), auth)
+        assert response.status_code == expected
+        after = stored_counts(store)
+        if expected == 403:
+            assert after == before
+            assert store.learner(self.learner_e164) is None
+        else:
+            assert after["inbound"] == before["inbound"] + 1
+            assert after["outbox"] > before["outbox"]
+
+    @pytest.mark.parametrize(("auth", "expected"), [(MISSING, 403), (WRONG, 403), (RIGHT, 200)])
+    def test_status_authentication(self, client, store, auth, expected):
+        outbox_id = sent_message(store, self.carrier_id, self.learner_e164, "msg-auth-1")
+        response = self.post(client, "status", self.status_payload("msg-auth-1"), auth)
+        assert response.status_code == expected
+        if expected == 403:
+            assert outbox_status(store, outbox_id) == "sent"
+            assert store.db["status_events"].count == 0
+        else:
+            assert outbox_status(store, outbox_id) == "delivered"
+            assert store.db["status_events"].count == 1
+
+    # -- payload checks ------------------------------------------------------------------------
+
+    def test_inbound_missing_required_field(self, client, store, inbound_field):
+        params = self.inbound_payload(self.learner_e164, "START", "missing-1")
+        del params[inbound_field]
+        before = stored_counts(store)
+        response = self.post(client, "sms", params)
+        assert response.status_code == 400
+        assert f"'{inbound_field}'" in response.get_data(as_text=True)
+        assert stored_counts(store) == before
+
+    def test_status_missing_required_field(self, client, store, status_field):
+        outbox_id = sent_message(store, self.carrier_id, self.learner_e164, "msg-missing-1")
+        params = self.status_payload("msg-missing-1")
+        del params[status_field]
+        response = self.post(client, "status", params)
+        assert response.status_code == 400
+        assert f"'{status_field}'" in response.get_data(as_text=True)
+        assert outbox_status(store, outbox_id) == "sent"
+        assert store.db["status_events"].count == 0
+
+    def test_sender_that_is_not_a_phone_number(self, client, store):
+        before = stored_counts(store)
+        response = self.post(client, "sms", self.inbound_payload("Learnline", "START", "nan-1"))
+        assert response.status_code == 400
+        assert f"'{self.sender_field}'" in response.get_data(as_text=True)
+        assert stored_counts(store) == before
+
+    def test_oversized_body_is_refused(self, client, store):
+        params = self.inbound_payload(self.learner_e164, "x" * (MAX_BODY + 1), "big-1")
+        before = stored_counts(store)
+        response = self.post(client, "sms", params)
+        assert response.status_code == 413
+        assert stored_counts(store) == before
+
+    @pytest.mark.parametrize("kind", ["sms", "status"])
+    def test_get_is_not_allowed(self, client, kind):
+        url, headers = self.authenticated(self.path(kind), {}, RIGHT)
+        response = client.get(url, headers=headers)
+        assert response.status_code == 405
+        assert_plain_error(response)
+
+    def test_database_down_is_a_plain_500(self, app, client, store, tmp_path, caplog):
+        app.config["DATABASE"] = str(tmp_path / "no-such-dir" / "learnline.db")
+        response = self.post(client, "sms",
+                             self.inbound_payload(self.learner_e164, "START", "down-1"))
+        assert response.status_code == 500  # the carrier retries later
+        assert "unhandled error" in caplog.text  # the trace goes to the log only
+        assert store.db["inbound"].count == 0
+
+    # -- storing and processing ------------------------------------------------------------
+
+    def test_inbound_is_stored_once_and_a_replay_does_nothing_new(self, client, store):
+        params = self.inbound_payload(self.learner_e164, "START", "replay-1")
+        first = self.post(client, "sms", params)
+        assert first.status_code == 200
+        rows = list(store.db["inbound"].rows)
+        assert [(r["carrier_message_id"], r["phone"], r["text"], r["status"]) for r in rows] == [
+            ("replay-1", self.learner_e164, "START", "processed")
+        ]
+        outbox = store.outbox(self.learner_e164)
+        assert outbox, "START must queue the first lesson"
+
+        replay = self.post(client, "sms", params)
+        assert replay.status_code == 200
+        assert replay.get_data() == first.get_data()  # the carrier sees the same answer
+        assert store.db["inbound"].count == 1
+        assert store.outbox(self.learner_e164) == outbox
+
+    def test_national_number_is_stored_as_e164(self, client, store):
+        response = self.post(client, "sms",
+                             self.inbound_payload(self.national_sender, "START", "nat-1"))
+        assert response.status_code == 200
+        [row] = store.db["inbound"].rows
+        assert row["phone"] == self.national_e164
+        learner = store.learner(self.national_e164)
+        assert learner is not None and learner.carrier_id == self.carrier_id
+        assert {m.phone for m in store.outbox()} == {self.national_e164}
+
+    def test_status_moves_a_sent_message_to_delivered(self, client, store):
+        outbox_id = sent_message(store, self.carrier_id, self.learner_e164, "msg-dlr-1")
+        response = self.post(client, "status", self.status_payload("msg-dlr-1"))
+        assert response.status_code == 200
+        assert outbox_status(store, outbox_id) == "delivered"
+
+    def test_status_for_unknown_message_is_recorded(self, client, store):
+        response = self.post(client, "status", self.status_payload("never-sent-1"))
+        assert response.status_code == 200
+        [event] = store.db["status_events"].rows
+        assert event["carrier_id"] == self.carrier_id
+        assert event["carrier_message_id"] == "never-sent-1"
+        assert event["outbox_id"] is None
+        assert store.outbox() == []
+
+    # -- sending ---------------------------------------------------------------------------
+
+    def test_send_reaches_the_carrier_once_per_message(self, outbound):
+        adapter, delivered = outbound
+        lesson = "Leçon 1/6 : Trouver un savoir-faire qui paie. Répondez SUITE"
+        first = adapter.send(self.learner_e164, lesson)
+        second = adapter.send(self.learner_e164, "Reply NEXT")
+        assert first.carrier_message_id
+        assert second.carrier_message_id not in ("", first.carrier_message_id)
+        assert delivered() == [(self.learner_e164, lesson), (self.learner_e164, "Reply NEXT")]

@@ -1,0 +1,390 @@
+"""Twilio: the shared contract, plus its signatures, TwiML, status callbacks and send errors.
+
+Payloads are Twilio's real webhook forms (field for field as Twilio posts them);
+sends go to a loopback server speaking Twilio's Messages API (tests/fakes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import time
+
+import pytest
+
+import carrier_adapters.twilio as twilio_module
+from carrier_adapters import CarrierSettings, SendError, WebRequest
+from carrier_adapters.twilio import TwilioAdapter
+from gateway import create_app
+from gateway.config import load_carriers
+from gateway.worker import OutboxWorker
+from tests.adapters.contract import (
+    MISSING,
+    RIGHT,
+    AdapterContract,
+    outbox_status,
+    sent_message,
+)
+from tests.conftest import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    PUBLIC_URL,
+    TWILIO_SENDER,
+    carriers_toml,
+)
+from tests.fakes.hangup_twilio_api import HangupTolerantTwilioApi
+from tests.fakes.signing import twilio_signature
+
+LEARNER = "+2348030000000"
+SETTINGS_HEADER = "X-Twilio-Webhooks-Signature-Settings"
+SHA256_SETTINGS = "key=webhooks_sharedkey_0123456789abcdef,algorithm=HMAC_SHA256"
+
+
+def twilio_inbound(sender: str, body: str, sid: str) -> dict[str, str]:
+    """An inbound SMS exactly as Twilio posts it (a Nigerian learner to our number)."""
+    return {
+        "ToCountry": "NG", "ToState": "", "SmsMessageSid": sid, "NumMedia": "0",
+        "ToCity": "", "FromZip": "", "SmsSid": sid, "FromState": "", "SmsStatus": "received",
+        "FromCity": "LAGOS", "Body": body, "FromCountry": "NG", "To": TWILIO_SENDER,
+        "MessagingServiceSid": "", "ToZip": "", "NumSegments": "1",
+        "MessageSid": sid, "AccountSid": ACCOUNT_SID, "From": sender,
+        "ApiVersion": "2010-04-01",
+    }
+
+
+def twilio_status(sid: str, status: str, error_code: str | None = None) -> dict[str, str]:
+    """A status callback exactly as Twilio posts it; ErrorCode only on failures."""
+    params = {
+        "SmsSid": sid, "SmsStatus": status, "MessageStatus": status, "To": LEARNER,
+        "MessageSid": sid, "AccountSid": ACCOUNT_SID, "From": TWILIO_SENDER,
+        "ApiVersion": "2010-04-01",
+    }
+    if status in ("delivered", "undelivered", "failed", "sent"):
+        params["RawDlrDoneDate"] = "2405061502"
+    if error_code:
+        params["ErrorCode"] = error_code
+        params["ErrorMessage"] = "Message delivery failed"
+    return params
+
+
+def signed_headers(url: str, params: dict[str, str], token: str = AUTH_TOKEN,
+                   algorithm: str = "HMAC_SHA1") -> dict[str, str]:
+    headers = {"X-Twilio-Signature": twilio_signature(token, url, params, algorithm)}
+    if algorithm == "HMAC_SHA256":
+        headers[SETTINGS_HEADER] = SHA256_SETTINGS
+    return headers
+
+
+class TestTwilio(AdapterContract):
+    carrier_id = "twilio"
+    required_inbound_fields = ("MessageSid", "From", "To", "Body")
+    required_status_fields = ("MessageSid", "MessageStatus")
+    sender_field = "From"
+    learner_e164 = LEARNER
+    national_sender = "0803 000 0000"
+    national_e164 = LEARNER
+
+    def inbound_payload(self, sender, text, message_id):
+        return twilio_inbound(sender, text, message_id)
+
+    def status_payload(self, message_id):
+        return twilio_status(message_id, "delivered")
+
+    def authenticated(self, path, params, auth):
+        if auth == MISSING:
+            return path, {}
+        token = AUTH_TOKEN if auth == RIGHT else "not-the-auth-token-0123456789"
+        return path, signed_headers(PUBLIC_URL + path, params, token)
+
+    @pytest.fixture
+    def outbound(self, carriers_file, twilio_api):
+        adapter = TwilioAdapter(load_carriers(carriers_file)["twilio"])
+        return adapter, lambda: [(m["To"], m["Body"]) for m in twilio_api.messages]
+
+    # -- signatures --------------------------------------------------------------------------
+
+    OFFICIAL_URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
+    OFFICIAL_PARAMS = {  # noqa: RUF012 - Twilio's published test vector
+        "CallSid": "CA1234567890ABCDE", "Caller": "+14158675309", "Digits": "1234",
+        "From": "+14158675309", "To": "+18005551212",
+    }
+    OFFICIAL_SIGNATURE = "RSOYDt4T1cUTdK1PDd93/VVr8B8="
+
+    def official_request(self, params: dict[str, str], signature: str) -> WebRequest:
+        return WebRequest(
+            method="POST", url=self.OFFICIAL_URL, headers={"X-Twilio-Signature": signature},
+            form={key: [value] for key, value in params.items()},
+            query={"foo": ["1"], "bar": ["2"]}, body=b"", remote_addr="54.172.60.1",
+        )
+
+    def test_official_vector_through_our_signer(self):
+        assert twilio_signature("12345", self.OFFICIAL_URL, self.OFFICIAL_PARAMS) \
+            == self.OFFICIAL_SIGNATURE
+
+    @pytest.mark.parametrize(("change", "valid"), [
+        ({}, True),
+        ({"Digits": "1235"}, False),
+        ({"Extra": "added-after-signing"}, False),
+    ])
+    def test_official_vector_through_the_adapter(self, change, valid):
+        adapter = TwilioAdapter(CarrierSettings(
+            id="twilio", adapter="twilio",
+            credentials={"account_sid": ACCOUNT_SID, "auth_token": "12345"},
+        ))
+        request = self.official_request({**self.OFFICIAL_PARAMS, **change},
+                                        self.OFFICIAL_SIGNATURE)
+        assert adapter.verify_signature(request) is valid
+
+    def test_signature_over_public_url_verifies_behind_the_proxy(self, client, store):
+        # The test client's host is the proxy-internal http://localhost.
+        path = self.path("sms")
+        params = twilio_inbound(LEARNER, "START", "SMproxy1")
+        response = client.post(path, data=params,
+                               headers=signed_headers(PUBLIC_URL + path, params))
+        assert response.status_code == 200
+        assert store.db["inbound"].count == 1
+
+    def test_signature_over_internal_url_fails(self, client, store):
+        path = self.path("sms")
+        params = twilio_inbound(LEARNER, "START", "SMproxy2")
+        response = client.post(path, data=params,
+                               headers=signed_headers("http://localhost" + path, params))
+        assert response.status_code == 403
+        assert store.db["inbound"].count == 0
+
+    def test_without_public_url_the_request_url_is_signed(self, tmp_path, db_path, twilio_api,
+                                                          monkeypatch):
+        monkeypatch.setenv("TEST_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+        text = carriers_toml(twilio_api.url).replace(f'public_url = "{PUBLIC_URL}"\n', "")
+        carriers = tmp_path / "no-public-url.toml"
+        carriers.write_text(text)
+        client = create_app({"DATABASE": str(db_path),
+                             "CARRIERS_FILE": str(carriers)}).test_client()
+        path = self.path("sms")
+        params = twilio_inbound(LEARNER, "START", "SMdirect1")
+        assert client.post(path, data=params, headers=signed_headers(
+            PUBLIC_URL + path, params)).status_code == 403
+        assert client.post(path, data=params, headers=signed_headers(
+            "http://localhost" + path, params)).status_code == 200
+
+    @pytest.mark.parametrize(("signed_query", "expected"), [
+        ("?campaign=lagos-1", 200),
+        ("", 403),
+        ("?campaign=lagos-2", 403),
+    ])
+    def test_query_string_is_part_of_the_signed_url(self, client, signed_query, expected):
+        path = self.path("sms")
+        params = twilio_inbound(LEARNER, "START", "SMquery1")
+        headers = signed_headers(PUBLIC_URL + path + signed_query, params)
+        response = client.post(path + "?campaign=lagos-1", data=params, headers=headers)
+        assert response.status_code == expected
+
+    def test_param_added_after_signing_fails(self, client, store):
+        path = self.path("sms")
+        params = twilio_inbound(LEARNER, "START", "SMtamper1")
+        headers = signed_headers(PUBLIC_URL + path, params)
+        response = client.post(path, data={**params, "Body": "STOP", "Injected": "1"},
+                               headers=headers)
+        assert response.status_code == 403
+        assert store.db["inbound"].count == 0
+
+    def test_new_twilio_params_are_accepted_when_signed(self, client, store):
+        path = self.path("sms")
+        params = {**twilio_inbound(LEARNER, "START", "SMnew1"),
+                  "AddOns": '{"status":"successful"}', "ReferralNumMedia": "0"}
+        response = client.post(path, data=params,
+                               headers=signed_headers(PUBLIC_URL + path, params))
+        assert response.status_code == 200
+        assert store.db["inbound"].count == 1
+
+    @pytest.fixture
+    def signing_key_client(self, tmp_path, db_path, twilio_api, monkeypatch):
+        """The gateway with a Twilio webhook_signing_key (SharedKey secret) configured."""
+        monkeypatch.setenv("TEST_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+        carriers = tmp_path / "signing-key.toml"
+        carriers.write_text(carriers_toml(twilio_api.url,
+                                          webhook_signing_key="shared-key-secret-0123456789"))
+        return create_app({"DATABASE": str(db_path),
+                           "CARRIERS_FILE": str(carriers)}).test_client()
+
+    @pytest.mark.parametrize(("configured", "algorithm", "secret", "expected"), [
+        # without a signing key, HMAC-SHA256 signatures use the auth token
+        (False, "HMAC_SHA256", AUTH_TOKEN, 200),
+        (False, "HMAC_SHA256", "shared-key-secret-0123456789", 403),
+        # with one, HMAC-SHA256 uses the key; legacy HMAC-SHA1 still uses the token
+        (True, "HMAC_SHA256", "shared-key-secret-0123456789", 200),
+        (True, "HMAC_SHA256", AUTH_TOKEN, 403),
+        (True, "HMAC_SHA1", AUTH_TOKEN, 200),
+        (True, "HMAC_SHA1", "shared-key-secret-0123456789", 403),
+    ])
+    def test_hmac_sha256_signatures(self, request, client, configured, algorithm, secret,
+                                    expected):
+        if configured:
+            client = request.getfixturevalue("signing_key_client")
+        path = self.path("sms")
+        params = twilio_inbound(LEARNER, "START", "SMsha256")
+        response = client.post(path, data=params,
+                               headers=signed_headers(PUBLIC_URL + path, params, secret,
+                                                      algorithm))
+        assert response.status_code == expected
+
+    def test_sha1_signature_under_sha256_settings_fails(self, client):
+        path = self.path("sms")
+        params = twilio_inbound(LEARNER, "START", "SMmixed1")
+        headers = signed_headers(PUBLIC_URL + path, params)
+        headers[SETTINGS_HEADER] = SHA256_SETTINGS
+        assert client.post(path, data=params, headers=headers).status_code == 403
+
+    # -- answers -------------------------------------------------------------------------------
+
+    def test_inbound_is_answered_with_empty_twiml(self, client):
+        response = self.post(client, "sms", twilio_inbound(LEARNER, "START", "SMtwiml1"))
+        assert response.status_code == 200
+        assert response.mimetype == "text/xml"
+        assert response.get_data(as_text=True) == \
+            '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+
+    # -- status callbacks ------------------------------------------------------------------------
+
+    @pytest.mark.parametrize(("message_status", "outbox_after"), [
+        ("accepted", "sent"),
+        ("scheduled", "sent"),
+        ("queued", "sent"),
+        ("sending", "sent"),
+        ("sent", "sent"),
+        ("partially_delivered", "sent"),
+        ("delivered", "delivered"),
+        ("read", "delivered"),
+        ("undelivered", "undelivered"),
+        ("failed", "failed"),
+        ("canceled", "failed"),
+        ("receiving", "sent"),
+        ("received", "sent"),
+    ])
+    def test_every_message_status(self, client, store, message_status, outbox_after):
+        outbox_id = sent_message(store, "twilio", LEARNER, "SMstatus1")
+        response = self.post(client, "status", twilio_status("SMstatus1", message_status))
+        assert response.status_code == 200
+        assert outbox_status(store, outbox_id) == outbox_after
+        [event] = store.db["status_events"].rows
+        assert (event["outbox_id"], event["status"]) == (outbox_id, message_status)
+
+    @pytest.mark.parametrize(("first", "late", "final"), [
+        ("delivered", "sent", "delivered"),
+        ("delivered", "queued", "delivered"),
+        ("sent", "sending", "sent"),
+        ("undelivered", "sent", "undelivered"),
+        ("failed", "delivered", "failed"),
+    ])
+    def test_out_of_order_callbacks_never_move_backwards(self, client, store, first, late,
+                                                         final):
+        outbox_id = sent_message(store, "twilio", LEARNER, "SMorder1")
+        for status in (first, late):
+            assert self.post(client, "status",
+                             twilio_status("SMorder1", status)).status_code == 200
+        assert outbox_status(store, outbox_id) == final
+        assert [e["status"] for e in store.db["status_events"].rows] == [first, late]
+
+    def test_error_code_is_kept_with_the_failure(self, client, store):
+        outbox_id = sent_message(store, "twilio", LEARNER, "SMerr1")
+        self.post(client, "status", twilio_status("SMerr1", "undelivered", "30003"))
+        [message] = [m for m in store.outbox() if m.id == outbox_id]
+        assert (message.status, message.error) == ("undelivered", "30003")
+        assert store.learner(LEARNER) is None or not store.learner(LEARNER).stopped
+
+    def test_error_21610_stops_the_learner_and_the_worker_cancels(self, twilio, store,
+                                                                  carriers_file, db_path,
+                                                                  twilio_api):
+        assert twilio.sms(LEARNER, "START").status_code == 200
+        carriers = load_carriers(carriers_file)
+        report = OutboxWorker(db_path, carriers).run(drain=True)
+        assert report.sent >= 1
+        sid = twilio_api.messages[0]["sid"]
+        sent_before = len(twilio_api.messages)
+
+        response = twilio.status(sid, "failed", error_code="21610")
+        assert response.status_code == 200
+        assert store.learner(LEARNER).stopped
+
+        reminder = store.enqueue("twilio", LEARNER, "Reply NEXT for lesson 2")
+        report = OutboxWorker(db_path, carriers).run(drain=True)
+        assert report.cancelled == 1
+        assert outbox_status(store, reminder) == "cancelled"
+        assert len(twilio_api.messages) == sent_before
+
+    # -- sending -------------------------------------------------------------------------------
+
+    @pytest.fixture
+    def settings(self, carriers_file) -> CarrierSettings:
+        return load_carriers(carriers_file)["twilio"]
+
+    def test_send_through_the_messages_api(self, settings, twilio_api):
+        status_url = PUBLIC_URL + "/carriers/twilio/status"
+        result = TwilioAdapter(settings).send(LEARNER, "Reply NEXT", status_url=status_url)
+        [message] = twilio_api.messages  # the fake accepts only Basic auth AC...:auth token
+        assert result.carrier_message_id == message["sid"]
+        assert result.carrier_message_id.startswith("SM")
+        assert {k: message[k] for k in ("To", "From", "Body", "StatusCallback")} == {
+            "To": LEARNER, "From": TWILIO_SENDER, "Body": "Reply NEXT",
+            "StatusCallback": status_url,
+        }
+
+    def test_messaging_service_sender(self, settings, twilio_api):
+        service = "MG" + "fedcba9876543210" * 2
+        adapter = TwilioAdapter(dataclasses.replace(settings, sender=service))
+        adapter.send(LEARNER, "Reply NEXT")
+        [message] = twilio_api.messages
+        assert message["MessagingServiceSid"] == service
+        assert "From" not in message
+        assert "StatusCallback" not in message
+
+    def test_wrong_credentials_are_not_retried(self, settings, twilio_api):
+        creds = {**settings.credentials, "auth_token": "wrong-token-0123456789"}
+        adapter = TwilioAdapter(dataclasses.replace(settings, credentials=creds))
+        with pytest.raises(SendError) as caught:
+            adapter.send(LEARNER, "Reply NEXT")
+        assert (caught.value.code, caught.value.retry) == ("20003", False)
+        assert twilio_api.messages == []
+
+    @pytest.mark.parametrize(("status", "code", "retry", "opted_out"), [
+        (500, 20500, True, False),
+        (503, 20503, True, False),
+        (429, 20429, True, False),
+        (400, 21211, False, False),  # invalid 'To' number
+        (400, 21614, False, False),  # 'To' is not a mobile number
+        (400, 21408, False, False),  # region not enabled
+        (400, 21610, False, True),   # the learner texted STOP to Twilio
+    ])
+    def test_send_errors_are_classified(self, settings, twilio_api, status, code, retry,
+                                        opted_out):
+        twilio_api.fail_next(status, code, "error from Twilio")
+        with pytest.raises(SendError) as caught:
+            TwilioAdapter(settings).send(LEARNER, "Reply NEXT")
+        error = caught.value
+        assert (error.retry, error.opted_out, error.code) == (retry, opted_out, str(code))
+        assert str(code) in error.detail
+        assert twilio_api.messages == []
+
+    def test_connection_refused_is_retried(self, settings):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        adapter = TwilioAdapter(dataclasses.replace(settings,
+                                                    api_base_url=f"http://127.0.0.1:{port}"))
+        with pytest.raises(SendError) as caught:
+            adapter.send(LEARNER, "Reply NEXT")
+        assert caught.value.retry is True
+        assert caught.value.opted_out is False
+
+    def test_a_carrier_that_never_answers_is_retried(self, settings, monkeypatch):
+        monkeypatch.setattr(twilio_module, "TIMEOUT_SECONDS", 0.2)
+        with HangupTolerantTwilioApi(ACCOUNT_SID, AUTH_TOKEN) as api:
+            api.delay_next(1.0)
+            adapter = TwilioAdapter(dataclasses.replace(settings, api_base_url=api.url))
+            started = time.monotonic()
+            with pytest.raises(SendError) as caught:
+                adapter.send(LEARNER, "Reply NEXT")
+            assert time.monotonic() - started < 0.9
+            assert api.received.is_set()  # it reached Twilio, which never answered in time
+        assert caught.value.retry is True
+

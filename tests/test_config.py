@@ -1,0 +1,242 @@
+"""The carriers file: every mistake stops start-up with one message naming file, carrier, key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from carrier_adapters import CarrierAdapter, registry
+from carrier_adapters.twilio import STATUS_MAP
+from gateway import create_app
+from gateway.config import COMMON_KEYS, ConfigError, load_carriers
+
+SID = "AC" + "0123456789abcdef" * 2
+TWILIO = f'adapter = "twilio"\naccount_sid = "{SID}"\nauth_token = "token-0123456789abcdef"\n'
+
+
+class SmppLiteAdapter(CarrierAdapter):
+    """A carrier that signs nothing (test data: registered only inside one test)."""
+
+    name: ClassVar[str] = "smpp-lite"
+
+    def parse_inbound(self, request):
+        raise NotImplementedError
+
+    def parse_status(self, request):
+        raise NotImplementedError
+
+    def send(self, to, body, *, status_url=None):
+        raise NotImplementedError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "carriers.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+BAD_CARRIERS = [
+    # (case, carrier id, table body, key the message must name)
+    ("unknown adapter", "mtn-ng", 'adapter = "smoke-signals"\n', "adapter"),
+    ("missing adapter", "mtn-ng", 'sender = "Learnline"\n', "adapter"),
+    ("adapter not a string", "mtn-ng", "adapter = 3\n", "adapter"),
+    ("missing twilio auth_token", "tw-ng", f'adapter = "twilio"\naccount_sid = "{SID}"\n',
+     "auth_token"),
+    ("empty twilio auth_token", "tw-ng", TWILIO.replace("token-0123456789abcdef", ""),
+     "auth_token"),
+    ("unknown key", "tw-ng", TWILIO + 'colour = "blue"\n', "colour"),
+    ("another adapter's key", "console", 'adapter = "console"\nauth_token = "x"\n',
+     "auth_token"),
+    ("bad country", "tw-ng", TWILIO + 'country = "Nigeria"\n', "country"),
+    ("unassigned country", "tw-ng", TWILIO + 'country = "ZZ"\n', "country"),
+    ("bad locale", "tw-ng", TWILIO + 'locale = "not a language"\n', "locale"),
+    ("locale without catalog", "tw-ng", TWILIO + 'locale = "sw"\n', "locale"),
+    ("unknown encoding_policy", "tw-ng", TWILIO + 'encoding_policy = "ascii"\n',
+     "encoding_policy"),
+    ("max_segments 0", "tw-ng", TWILIO + "max_segments = 0\n", "max_segments"),
+    ("max_segments 11", "tw-ng", TWILIO + "max_segments = 11\n", "max_segments"),
+    ("max_segments x", "tw-ng", TWILIO + 'max_segments = "x"\n', "max_segments"),
+    ("max_segments 2.5", "tw-ng", TWILIO + "max_segments = 2.5\n", "max_segments"),
+    ("tps 0", "tw-ng", TWILIO + "tps = 0\n", "tps"),
+    ("tps -1", "tw-ng", TWILIO + "tps = -1\n", "tps"),
+    ("tps fast", "tw-ng", TWILIO + 'tps = "fast"\n', "tps"),
+    ("tps true", "tw-ng", TWILIO + "tps = true\n", "tps"),
+    ("tps nan", "tw-ng", TWILIO + "tps = nan\n", "tps"),
+    ("api_base_url not http", "tw-ng", TWILIO + 'api_base_url = "ftp://api.twilio.com"\n',
+     "api_base_url"),
+    ("public_url without scheme", "tw-ng", TWILIO + 'public_url = "learnline.example.org"\n',
+     "public_url"),
+    ("bad allow_ips entry", "console", 'adapter = "console"\nallow_ips = ["10.0.0.300"]\n',
+     "allow_ips"),
+    ("allow_ips not a list", "console", 'adapter = "console"\nallow_ips = 10\n', "allow_ips"),
+    ("short webhook_token", "console", 'adapter = "console"\nwebhook_token = "short"\n',
+     "webhook_token"),
+    ("sender not a string", "tw-ng", TWILIO + "sender = 15005550006\n", "sender"),
+    ("bad carrier id", "MTN NG", 'adapter = "console"\n', "MTN NG"),
+]
+
+
+@pytest.mark.parametrize(("carrier_id", "table", "key"),
+                         [case[1:] for case in BAD_CARRIERS],
+                         ids=[case[0] for case in BAD_CARRIERS])
+def test_bad_carrier_is_refused_naming_file_carrier_and_key(tmp_path, carrier_id, table, key):
+    path = write(tmp_path, f'[carriers."{carrier_id}"]\n{table}')
+    with pytest.raises(ConfigError) as caught:
+        load_carriers(path, env={})
+    message = str(caught.value)
+    assert str(path) in message
+    assert f"'{carrier_id}'" in message
+    assert key in message
+
+
+def test_unset_environment_variable_is_named(tmp_path):
+    path = write(tmp_path, '[carriers.tw-ng]\nadapter = "twilio"\n'
+                 f'account_sid = "{SID}"\nauth_token = "${{TWILIO_AUTH_TOKEN_NG}}"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_carriers(path, env={"TWILIO_AUTH_TOKEN": "set-but-not-this-one"})
+    message = str(caught.value)
+    assert str(path) in message
+    assert "'tw-ng'" in message
+    assert "auth_token" in message
+    assert "TWILIO_AUTH_TOKEN_NG" in message
+
+
+def test_unset_variable_inside_a_list_is_named(tmp_path):
+    path = write(tmp_path, '[carriers.console]\nadapter = "console"\n'
+                 'allow_ips = ["127.0.0.1", "${GATEWAY_PEER}"]\n')
+    with pytest.raises(ConfigError) as caught:
+        load_carriers(path, env={})
+    assert "GATEWAY_PEER" in str(caught.value)
+    assert "allow_ips" in str(caught.value)
+
+
+def test_adapter_that_signs_nothing_needs_token_or_allow_ips(tmp_path, monkeypatch):
+    monkeypatch.setitem(registry.ADAPTERS, "smpp-lite", SmppLiteAdapter)
+    path = write(tmp_path, '[carriers.smpp-sn]\nadapter = "smpp-lite"\ncountry = "SN"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_carriers(path, env={})
+    message = str(caught.value)
+    assert str(path) in message
+    assert "'smpp-sn'" in message
+    assert "webhook_token" in message and "allow_ips" in message
+
+    for extra in ('webhook_token = "smpp-token-0123456789"\n', 'allow_ips = ["10.20.0.0/16"]\n'):
+        path.write_text('[carriers.smpp-sn]\nadapter = "smpp-lite"\ncountry = "SN"\n' + extra)
+        assert load_carriers(path, env={})["smpp-sn"].adapter == "smpp-lite"
+
+
+@pytest.mark.parametrize(("case", "text", "expected"), [
+    ("invalid TOML", '[carriers.tw-ng\nadapter = "twilio"\n', "invalid TOML"),
+    ("empty file", "", "no carriers"),
+    ("no carrier tables", "[carriers]\n", "no carriers"),
+    ("unknown top-level key", 'gateway = "x"\n[carriers.console]\nadapter = "console"\n',
+     "gateway"),
+    ("carrier not a table", 'carriers = { console = "yes" }\n', "console"),
+])
+def test_unusable_file_is_refused_naming_the_file(tmp_path, case, text, expected):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_carriers(path, env={})
+    assert str(path) in str(caught.value)
+    assert expected in str(caught.value)
+
+
+def test_missing_file_is_refused_naming_the_file(tmp_path):
+    path = tmp_path / "nowhere" / "carriers.toml"
+    with pytest.raises(ConfigError) as caught:
+        load_carriers(path, env={})
+    assert str(path) in str(caught.value)
+    assert "no such file" in str(caught.value)
+
+
+def test_good_file_expands_env_and_fills_defaults(tmp_path):
+    path = write(tmp_path, f"""
+[carriers.tw-ng]
+adapter = "twilio"
+sender = "${{TWILIO_SENDER}}"
+country = "ng"
+account_sid = "{SID}"
+auth_token = "${{TWILIO_AUTH_TOKEN}}"
+public_url = "https://${{PUBLIC_HOST}}/"
+
+[carriers.console]
+adapter = "console"
+locale = "fr-SN"
+max_segments = "3"
+tps = 2.5
+allow_ips = "127.0.0.1, 10.1.0.0/16"
+""")
+    carriers = load_carriers(path, env={
+        "TWILIO_SENDER": "+15005550006", "TWILIO_AUTH_TOKEN": "secret-from-env-0123",
+        "PUBLIC_HOST": "learnline.example.org",
+    })
+    assert carriers.path == path
+    assert [c.id for c in carriers] == ["tw-ng", "console"]
+    tw = carriers["tw-ng"]
+    assert tw.sender == "+15005550006"
+    assert tw.credentials == {"account_sid": SID, "auth_token": "secret-from-env-0123"}
+    assert tw.public_url == "https://learnline.example.org/"
+    assert tw.country == "NG"
+    assert (tw.encoding_policy, tw.max_segments, tw.tps) == ("smart", 6, 10.0)
+    assert (tw.locale, tw.webhook_token, tw.allow_ips) == (None, None, ())
+    console = carriers["console"]
+    assert (console.locale, console.max_segments, console.tps) == ("fr", 3, 2.5)
+    assert console.allow_ips == ("127.0.0.1", "10.1.0.0/16")
+    assert console.credentials == {}
+
+
+def test_no_file_gives_one_console_carrier():
+    carriers = load_carriers(None, env={})
+    assert carriers.path is None
+    [console] = list(carriers)
+    assert (console.id, console.adapter) == ("console", "console")
+    assert console.webhook_token is None and console.allow_ips == ()
+
+
+def test_file_named_by_environment(tmp_path):
+    path = write(tmp_path, '[carriers.local]\nadapter = "console"\n')
+    carriers = load_carriers(None, env={"LEARNLINE_CARRIERS": str(path)})
+    assert carriers.path == path
+    assert [c.id for c in carriers] == ["local"]
+
+
+def test_create_app_with_a_bad_file_fails_at_start_up(tmp_path, db_path):
+    path = write(tmp_path, '[carriers.tw-ng]\nadapter = "twilio"\n')
+    with pytest.raises(ConfigError) as caught:
+        create_app({"DATABASE": str(db_path), "CARRIERS_FILE": str(path)})
+    assert str(path) in str(caught.value)
+    assert "'tw-ng'" in str(caught.value)
+
+
+# -- docs/carriers.md stays true to the configuration and the Twilio adapter -------------------
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "carriers.md"
+
+
+def _table_rows(text: str) -> list[list[str]]:
+    return [
+        [cell.strip() for cell in line.strip().strip("|").split("|")]
+        for line in text.splitlines() if line.startswith("| `")
+    ]
+
+
+def test_every_configuration_key_is_documented():
+    rows = _table_rows(DOCS.read_text(encoding="utf-8"))
+    common = {row[0].strip("`") for row in rows}
+    per_adapter = {(row[0].strip("`"), row[1].strip("`")) for row in rows if len(row) > 3}
+    assert set(COMMON_KEYS) <= common
+    for name, adapter in registry.ADAPTERS.items():
+        for key in adapter.required_keys + adapter.optional_keys:
+            assert (name, key) in per_adapter, (name, key)
+
+
+def test_twilio_status_table_matches_the_adapter():
+    text = DOCS.read_text(encoding="utf-8")
+    section = text[text.index("### Status mapping"):text.index("### Send error")]
+    documented = {row[0].strip("`"): row[1].strip("`") for row in _table_rows(section)}
+    assert documented == {
+        status: state if state is not None else "not tracked"
+        for status, state in STATUS_MAP.items()
+    }
