@@ -60,6 +60,9 @@ STATUS_MAP: dict[str, str | None] = {
 
 OPTED_OUT = "21610"  # "Attempt to send to unsubscribed recipient"
 RATE_LIMITED = {"20429", "63018", "14107"}
+# Bad credentials are an operator's mistake, fixed in the configuration: keep
+# the messages and retry them rather than failing every one.
+AUTH_FAILED_STATUSES = {401, 403}
 TIMEOUT_SECONDS = 15.0
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
@@ -91,7 +94,8 @@ class TwilioAdapter(CarrierAdapter):
         if not signature:
             return False
         algorithm = get_signature_algorithm(request.header(SIGNATURE_SETTINGS_HEADER))
-        validator = self._validator if algorithm == "HMAC_SHA1" else self._sha256_validator
+        sha1 = algorithm.upper() == "HMAC_SHA1"
+        validator = self._validator if sha1 else self._sha256_validator
         return validator.validate(request.url, _MultiForm(request.form), signature, algorithm)
 
     def parse_inbound(self, request: WebRequest) -> InboundMessage:
@@ -146,7 +150,8 @@ class TwilioAdapter(CarrierAdapter):
             message = self._rest_client().messages.create(**params)
         except TwilioRestException as exc:
             code = str(exc.code) if exc.code is not None else None
-            retry = exc.status == 429 or exc.status >= 500 or code in RATE_LIMITED
+            retry = (exc.status == 429 or exc.status >= 500 or code in RATE_LIMITED
+                     or exc.status in AUTH_FAILED_STATUSES)
             raise SendError(
                 f"HTTP {exc.status} code {code}: {exc.msg}", retry=retry, code=code,
                 opted_out=code == OPTED_OUT,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from flask import Flask, g
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from carrier_adapters import ADAPTERS
-from gateway.config import load_carriers
+from gateway.config import ConfigError, load_carriers
 from gateway.store import Store, default_db_path
 
 MAX_REQUEST_BYTES = 64 * 1024
@@ -26,9 +28,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         DATABASE=str(default_db_path()),
         CARRIERS_FILE=None,
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        PROXY_HOPS=_proxy_hops(),
     )
     if test_config:
         app.config.update(test_config)
+    if app.config["PROXY_HOPS"]:
+        # Behind reverse proxies, the carrier's address (for allow_ips) is the one the
+        # trusted proxies recorded; trust exactly that many hops and no more.
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     carriers = load_carriers(app.config["CARRIERS_FILE"])
     app.extensions["learnline.carriers"] = carriers
     app.extensions["learnline.adapters"] = {c.id: ADAPTERS[c.adapter](c) for c in carriers}
@@ -51,6 +59,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     logging.getLogger("gateway").setLevel(logging.INFO)
     return app
+
+
+def _proxy_hops() -> int:
+    """`$LEARNLINE_PROXY_HOPS`: how many reverse proxies stand in front (default 0)."""
+    raw = os.environ.get("LEARNLINE_PROXY_HOPS", "0").strip() or "0"
+    if not raw.isdigit() or int(raw) > 5:
+        raise ConfigError(f"LEARNLINE_PROXY_HOPS={raw!r}: a whole number from 0 to 5")
+    return int(raw)
 
 
 def get_store() -> Store:

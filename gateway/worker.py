@@ -3,7 +3,7 @@
 - Each message is claimed with a lease; if the worker dies mid-send the lease
   runs out and the message is sent later, not lost (a carrier that accepted it
   but whose answer was lost may then see it twice).
-- Transient failures are retried with exponential backoff and full jitter, up
+- Transient failures are retried with exponential backoff and equal jitter, up
   to `max_attempts`; permanent ones fail at once. Every attempt is recorded.
 - A learner who opted out is never sent anything but what may reach them
   (their opt-out confirmation, help).
@@ -40,12 +40,13 @@ log = logging.getLogger(__name__)
 class RetryPolicy:
     """How often and how patiently to retry a transient failure."""
 
-    max_attempts: int = 6
+    max_attempts: int = 10
     base_delay: float = 5.0
     max_delay: float = 3600.0
 
     def delay(self, attempt: int, rng: random.Random) -> float:
-        """Seconds to wait after failed attempt number `attempt` (1-based): full jitter."""
+        """Seconds to wait after failed attempt `attempt` (1-based): half to all of the
+        exponential ceiling (equal jitter), so retries spread out but never come early."""
         ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
         return rng.uniform(ceiling / 2, ceiling)
 

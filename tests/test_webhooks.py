@@ -196,3 +196,34 @@ def test_adapters_see_the_raw_body_of_a_form_post(tmp_path, db_path, monkeypatch
     assert response.status_code == expected
     with Store.open(db_path) as store:
         assert store.db["inbound"].count == (1 if expected == 200 else 0)
+
+
+def test_behind_a_proxy_allow_ips_sees_the_carriers_address(db_path, tmp_path):
+    """With LEARNLINE_PROXY_HOPS=1 the console's loopback-only default judges the address the
+    proxy forwarded, not the proxy's own loopback address."""
+    from gateway import create_app
+
+    carriers = tmp_path / "console.toml"
+    carriers.write_text('[carriers.local]\nadapter = "console"\n')
+    form = {"from": "+2348030000000", "text": "START", "id": "m1"}
+    for hops, forwarded_for, expected in [
+        (0, "203.0.113.9", 200),  # no proxy configured: the peer (loopback) is judged
+        (1, "203.0.113.9", 403),  # a public caller behind the proxy is refused
+        (1, "127.0.0.1", 200),
+    ]:
+        app = create_app({"DATABASE": str(db_path), "CARRIERS_FILE": str(carriers),
+                          "PROXY_HOPS": hops})
+        response = app.test_client().post(
+            "/carriers/local/sms", data={**form, "id": f"m-{hops}-{forwarded_for}"},
+            headers={"X-Forwarded-For": forwarded_for},
+            environ_base={"REMOTE_ADDR": "127.0.0.1"})
+        assert response.status_code == expected, (hops, forwarded_for)
+
+
+def test_a_bad_proxy_hops_setting_stops_start_up(db_path, monkeypatch):
+    from gateway import create_app
+    from gateway.config import ConfigError
+
+    monkeypatch.setenv("LEARNLINE_PROXY_HOPS", "many")
+    with pytest.raises(ConfigError, match="LEARNLINE_PROXY_HOPS='many'"):
+        create_app({"DATABASE": str(db_path)})

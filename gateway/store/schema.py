@@ -123,8 +123,11 @@ def m001_initial(db: Database) -> None:
             carrier_message_id TEXT NOT NULL,
             outbox_id INTEGER REFERENCES outbox(id) ON DELETE SET NULL,
             status TEXT NOT NULL,
+            state TEXT,
             error_code TEXT,
             at REAL NOT NULL
         );
+        CREATE INDEX status_events_unmatched ON status_events (carrier_id, carrier_message_id)
+            WHERE outbox_id IS NULL;
         """
     )

@@ -447,6 +447,7 @@ class Store:
                          updated_at = ? WHERE id = ?""",
                     [carrier_message_id, now, outbox_id],
                 )
+                self._apply_early_reports(outbox_id)
             elif outcome == "retry":
                 self.db.execute(
                     """UPDATE outbox SET status = 'queued', due_at = ?, lease_until = NULL,
@@ -478,23 +479,46 @@ class Store:
             )
             self.db.execute(
                 """INSERT INTO status_events
-                     (carrier_id, carrier_message_id, outbox_id, status, error_code, at)
-                   VALUES (?, ?, ?, ?, ?, ?)""",
+                     (carrier_id, carrier_message_id, outbox_id, status, state, error_code, at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
                 [carrier_id, carrier_message_id, row["id"] if row else None, carrier_status,
-                 error_code, now],
+                 status, error_code, now],
             )
             if row is None:
                 return None
-            new_status = row["status"]
-            if status is not None and _STATUS_RANK[status] > _STATUS_RANK[row["status"]]:
-                new_status = status
-                self.db.execute(
-                    "UPDATE outbox SET status = ?, error = coalesce(?, error), updated_at = ? "
-                    "WHERE id = ?",
-                    [status, error_code, now, row["id"]],
-                )
+            new_status = self._advance(row["id"], row["status"], status, error_code)
         return _outbox_record({**row, "status": new_status,
                                "carrier_message_id": carrier_message_id})
+
+    def _advance(self, outbox_id: int, current: str, status: str | None,
+                 error_code: str | None) -> str:
+        """Move a message to `status` if that is further along; return its status."""
+        if status is None or _STATUS_RANK[status] <= _STATUS_RANK[current]:
+            return current
+        self.db.execute(
+            "UPDATE outbox SET status = ?, error = coalesce(?, error), updated_at = ? "
+            "WHERE id = ?",
+            [status, error_code, time.time(), outbox_id],
+        )
+        return status
+
+    def _apply_early_reports(self, outbox_id: int) -> None:
+        """Apply delivery reports that arrived before the carrier's id was recorded."""
+        row = self._one(
+            "SELECT carrier_id, carrier_message_id, status FROM outbox WHERE id = ?", [outbox_id]
+        )
+        if row is None or row["carrier_message_id"] is None:
+            return
+        current = row["status"]
+        for event in self.db.query(
+            """SELECT id, state, error_code FROM status_events
+               WHERE carrier_id = ? AND carrier_message_id = ? AND outbox_id IS NULL
+               ORDER BY id""",
+            [row["carrier_id"], row["carrier_message_id"]],
+        ):
+            current = self._advance(outbox_id, current, event["state"], event["error_code"])
+            self.db.execute("UPDATE status_events SET outbox_id = ? WHERE id = ?",
+                            [outbox_id, event["id"]])
 
     def outbox(self, phone: str | None = None) -> list[OutboxRecord]:
         """Messages in the outbox, oldest first (all, or one learner's)."""

@@ -338,12 +338,13 @@ class TestTwilio(AdapterContract):
         assert "From" not in message
         assert "StatusCallback" not in message
 
-    def test_wrong_credentials_are_not_retried(self, settings, twilio_api):
+    def test_wrong_credentials_are_retried_until_the_operator_fixes_them(
+            self, settings, twilio_api):
         creds = {**settings.credentials, "auth_token": "wrong-token-0123456789"}
         adapter = TwilioAdapter(dataclasses.replace(settings, credentials=creds))
         with pytest.raises(SendError) as caught:
             adapter.send(LEARNER, "Reply NEXT")
-        assert (caught.value.code, caught.value.retry) == ("20003", False)
+        assert (caught.value.code, caught.value.retry) == ("20003", True)
         assert twilio_api.messages == []
 
     @pytest.mark.parametrize(("status", "code", "retry", "opted_out"), [

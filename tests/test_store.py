@@ -1,0 +1,77 @@
+"""The store on real SQLite files: settings, migrations, dedupe, leases, early reports."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from gateway.store import LearnerRecord, Store
+from gateway.store.schema import migrations
+
+
+def test_connection_settings_and_migrations(tmp_path: Path):
+    path = tmp_path / "fresh.db"
+    with Store.open(path, migrate=True) as store:
+        assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert store.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert store.db.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
+        assert store.migrate() == []  # nothing left to apply
+        assert [m.name for m in migrations.applied(store.db)] == ["m001_initial"]
+        assert {"inbound", "outbox", "learners", "enrollments", "lessons"} <= set(
+            store.db.table_names())
+
+
+def test_an_inbound_message_is_stored_once_per_carrier_and_id(store: Store):
+    first = store.record_inbound("twilio", "SM1", "+2348030000000", "START")
+    again = store.record_inbound("twilio", "SM1", "+2348030000000", "START")
+    other_carrier = store.record_inbound("console", "SM1", "+2348030000000", "START")
+    assert first.is_new and not again.is_new and other_carrier.is_new
+    assert again.id == first.id and other_carrier.id != first.id
+
+
+def _queued(store: Store, body: str = "hello") -> int:
+    with store.write():
+        store.save_learner(LearnerRecord("+2348030000000", "en", "twilio"))
+        return store.enqueue("twilio", "+2348030000000", body)
+
+
+def test_a_leased_message_is_not_claimed_twice_until_the_lease_runs_out(store: Store):
+    message_id = _queued(store)
+    claimed = store.claim_due("twilio", lease_seconds=0.3)
+    assert claimed.id == message_id and claimed.attempts == 1
+    assert store.claim_due("twilio", lease_seconds=0.3) is None
+    time.sleep(0.35)
+    again = store.claim_due("twilio", lease_seconds=0.3)
+    assert again.id == message_id and again.attempts == 2
+
+
+def test_two_workers_never_claim_the_same_message(db_path: Path):
+    with Store.open(db_path) as store:
+        for n in range(50):
+            _queued(store, f"m{n}")
+    claimed: list[int] = []
+
+    def claim_all():
+        with Store.open(db_path) as own:
+            while (message := own.claim_due("twilio", 60)) is not None:
+                claimed.append(message.id)
+
+    threads = [threading.Thread(target=claim_all) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(claimed) == sorted(set(claimed)) and len(claimed) == 50
+
+
+def test_a_delivery_report_that_beats_the_send_acknowledgement_is_applied(store: Store):
+    """The carrier may call back before the worker has recorded the carrier's id."""
+    message_id = _queued(store)
+    store.claim_due("twilio", 60)
+    assert store.apply_status("twilio", "SM-early", "delivered", "delivered") is None
+    store.finish_send(message_id, "accepted", carrier_message_id="SM-early")
+    [message] = store.outbox()
+    assert message.status == "delivered"
+    events = list(store.db.query("SELECT outbox_id, status FROM status_events"))
+    assert events == [{"outbox_id": message_id, "status": "delivered"}]
