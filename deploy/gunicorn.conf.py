@@ -30,3 +30,6 @@ errorlog = "-"
 loglevel = os.environ.get("LEARNLINE_LOG_LEVEL", "info")
 # Trust X-Forwarded-* only from a reverse proxy on this machine.
 forwarded_allow_ips = os.environ.get("LEARNLINE_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+# No shared control socket in $HOME: several gateways (or a benchmark's reference
+# server) may run on one box, and operators manage Learnline through systemd.
+control_socket_disable = True
