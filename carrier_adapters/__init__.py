@@ -12,6 +12,8 @@ from carrier_adapters.base import (
     SendError,
     SendResult,
     StatusUpdate,
+    Unsupported,
+    UssdRequest,
     WebRequest,
     WebResponse,
 )
@@ -26,6 +28,8 @@ __all__ = [
     "SendError",
     "SendResult",
     "StatusUpdate",
+    "Unsupported",
+    "UssdRequest",
     "WebRequest",
     "WebResponse",
     "adapter_class",

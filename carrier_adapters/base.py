@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-from abc import ABC, abstractmethod
+from abc import ABC
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -30,6 +30,8 @@ class CarrierSettings:
     public_url: str | None = None
     webhook_token: str | None = None
     allow_ips: tuple[str, ...] = ()
+    ussd_max_chars: int = 182
+    ussd_session_seconds: float = 180.0
     credentials: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -101,6 +103,26 @@ class StatusUpdate:
 
 
 @dataclass(frozen=True)
+class UssdRequest:
+    """One screen request of a USSD session, normalized.
+
+    `text` is what the carrier sent as the learner's input: with `cumulative`
+    it holds every input of the session joined by '*' (the channel derives the
+    latest input from the session's stored history); otherwise it is the latest
+    input alone. `is_new` is the carrier saying the session starts; `ended` that
+    the learner or the network closed it (no screen will be shown).
+    """
+
+    session_id: str
+    sender: str
+    service_code: str
+    text: str
+    is_new: bool
+    cumulative: bool
+    ended: bool = False
+
+
+@dataclass(frozen=True)
 class SendResult:
     """The carrier accepted a message and gave it this id."""
 
@@ -126,10 +148,14 @@ class SendError(Exception):
 class PayloadError(Exception):
     """A carrier payload we cannot use; `field` names what is missing or wrong."""
 
-    def __init__(self, field: str, problem: str = "missing"):
-        super().__init__(f"{problem} field '{field}'")
+    def __init__(self, field: str, problem: str = "missing", *, message: str | None = None):
+        super().__init__(message or f"{problem} field '{field}'")
         self.field = field
         self.problem = problem
+
+
+class Unsupported(Exception):
+    """The carrier does not offer this channel (e.g. SMS through a USSD-only aggregator)."""
 
 
 class CarrierAdapter(ABC):
@@ -155,6 +181,12 @@ class CarrierAdapter(ABC):
         self._networks = tuple(
             ipaddress.ip_network(entry, strict=False) for entry in settings.allow_ips
         )
+
+    @classmethod
+    def offers(cls, channel: str) -> bool:
+        """Whether this carrier carries `channel` ('sms' or 'ussd')."""
+        method = {"sms": "parse_inbound", "ussd": "parse_ussd"}[channel]
+        return getattr(cls, method) is not getattr(CarrierAdapter, method)
 
     # -- authentication -----------------------------------------------------------------
 
@@ -184,13 +216,21 @@ class CarrierAdapter(ABC):
 
     # -- the wire format -------------------------------------------------------------------
 
-    @abstractmethod
     def parse_inbound(self, request: WebRequest) -> InboundMessage:
         """Read an inbound message; raise PayloadError naming a missing field."""
+        raise Unsupported(f"carrier adapter {self.name!r} takes no SMS")
 
-    @abstractmethod
     def parse_status(self, request: WebRequest) -> StatusUpdate:
         """Read a delivery report; raise PayloadError naming a missing field."""
+        raise Unsupported(f"carrier adapter {self.name!r} reports no SMS delivery")
+
+    def parse_ussd(self, request: WebRequest) -> UssdRequest:
+        """Read a USSD screen request; raise PayloadError naming a missing field."""
+        raise Unsupported(f"carrier adapter {self.name!r} has no USSD")
+
+    def ussd_response(self, request: UssdRequest, screen: str, *, end: bool) -> WebResponse:
+        """Answer a USSD request with a screen; `end` closes the session."""
+        raise Unsupported(f"carrier adapter {self.name!r} has no USSD")
 
     def inbound_ack(self) -> WebResponse:
         """The answer to an accepted inbound message (replies go out through the outbox)."""
@@ -200,9 +240,9 @@ class CarrierAdapter(ABC):
         """The answer to an accepted delivery report."""
         return WebResponse("")
 
-    @abstractmethod
     def send(self, to: str, body: str, *, status_url: str | None = None) -> SendResult:
         """Send one message; raise SendError saying whether to retry."""
+        raise SendError(f"carrier adapter {self.name!r} sends no SMS", retry=False)
 
     @staticmethod
     def require(request: WebRequest, *names: str) -> list[str]:

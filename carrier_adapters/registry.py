@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from carrier_adapters.africastalking import AfricasTalkingAdapter
 from carrier_adapters.base import CarrierAdapter
 from carrier_adapters.console import ConsoleAdapter
+from carrier_adapters.hubtel import HubtelAdapter
 from carrier_adapters.twilio import TwilioAdapter
 
 ADAPTERS: dict[str, type[CarrierAdapter]] = {
-    adapter.name: adapter for adapter in (ConsoleAdapter, TwilioAdapter)
+    adapter.name: adapter
+    for adapter in (AfricasTalkingAdapter, ConsoleAdapter, HubtelAdapter, TwilioAdapter)
 }
 
 

@@ -136,19 +136,20 @@ def worker(drain: bool, lease_seconds: float) -> None:
 
 @main.command()
 @click.argument("phone")
-def chat(phone: str) -> None:
-    """Talk to Learnline by SMS in the terminal, through the console carrier.
+@click.option("--ussd", is_flag=True, help="A USSD menu session instead of SMS.")
+def chat(phone: str, ussd: bool) -> None:
+    """Talk to Learnline in the terminal, by SMS (console carrier) or by USSD.
 
-    Type commands such as START, NEXT, STATUS, HELP, LANG fr, STOP, or answer
-    quiz questions with A-D. Ctrl-D quits.
+    By SMS, type commands such as START, NEXT, STATUS, HELP, LANG fr, STOP,
+    or answer quiz questions with A-D. By USSD, type the number of a menu
+    option (98 more, 0 back, 00 menu). Ctrl-D quits.
 
     \b
-    Example:
+    Examples:
       learnline chat +221770000000
+      learnline chat --ussd +254712345678
     """
-    from gateway.channels.sms.conversation import handle_inbound
     from gateway.phones import InvalidPhoneNumber, to_e164
-    from gateway.worker import OutboxWorker
 
     carriers = _carriers()
     console = carriers.get("console") or DEFAULT_CONSOLE
@@ -158,22 +159,55 @@ def chat(phone: str) -> None:
     except InvalidPhoneNumber as exc:
         raise click.BadParameter(str(exc), param_hint="PHONE") from None
     logging.getLogger().setLevel(logging.WARNING)
-    store = _open_store()
+    with _open_store() as store:
+        if ussd:
+            _chat_ussd(store, console, number)
+        else:
+            _chat_sms(store, console, number)
+
+
+def _chat_sms(store: Store, console, number: str) -> None:
+    from gateway.channels.sms.conversation import handle_inbound
+    from gateway.worker import OutboxWorker
+
     outbox = OutboxWorker(default_db_path(), Carriers({"console": console}, None))
     click.echo(f"Learnline chat as {number}. Try START, HELP or LANG fr. Ctrl-D to quit.")
-    while True:
-        try:
-            line = input("> ")
-        except (EOFError, KeyboardInterrupt):
-            click.echo()
-            break
+    while (line := _read("> ")) is not None:
         if not line.strip():
             continue
         inbound = store.record_inbound("console", f"chat-{uuid.uuid4().hex}", number, line,
                                        console.sender)
         handle_inbound(store, console, inbound)
         outbox.run(drain=True, poll_seconds=0.05)
-    store.close()
+
+
+def _chat_ussd(store: Store, console, number: str) -> None:
+    from carrier_adapters import UssdRequest
+    from gateway.channels.ussd import handle_ussd
+
+    code = "*123#"
+    click.echo(f"Learnline USSD as {number}, dialling {code}. Ctrl-D to quit.")
+    while True:
+        session = uuid.uuid4().hex
+        text: str | None = ""
+        while text is not None:
+            request = UssdRequest(session, number, code, text, is_new=text == "",
+                                  cumulative=False)
+            screen = handle_ussd(store, console, request, number)
+            click.echo(f"\n{screen.text}\n")
+            if screen.end:
+                break
+            text = _read("> ")
+        if text is None or _read(f"(session ended; press Enter to dial {code} again) ") is None:
+            click.echo()
+            return
+
+
+def _read(prompt: str) -> str | None:
+    try:
+        return input(prompt)
+    except (EOFError, KeyboardInterrupt):
+        return None
 
 
 # -- lessons -----------------------------------------------------------------------------

@@ -27,7 +27,8 @@ _REGIONS = {region for regions in COUNTRY_CODE_TO_REGION_CODE.values() for regio
 
 COMMON_KEYS = (
     "adapter", "sender", "country", "locale", "encoding_policy", "max_segments", "tps",
-    "api_base_url", "public_url", "webhook_token", "allow_ips",
+    "api_base_url", "public_url", "webhook_token", "allow_ips", "ussd_max_chars",
+    "ussd_session_seconds",
 )
 DEFAULT_CONSOLE = CarrierSettings(id="console", adapter="console", sender="Learnline")
 
@@ -151,6 +152,14 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
         raise fail("tps", "must be a number of messages per second") from None
     if not 0 < tps <= 10_000:
         raise fail("tps", "must be more than 0 and at most 10000")
+    ussd_max_chars = values.get("ussd_max_chars", 182)
+    if not isinstance(ussd_max_chars, int) or isinstance(ussd_max_chars, bool) \
+            or not 100 <= ussd_max_chars <= 500:
+        raise fail("ussd_max_chars", "must be a whole number from 100 to 500 (often 182 or 160)")
+    ussd_session_seconds = values.get("ussd_session_seconds", 180)
+    if not isinstance(ussd_session_seconds, int | float) or isinstance(ussd_session_seconds, bool) \
+            or not 10 <= ussd_session_seconds <= 3600:
+        raise fail("ussd_session_seconds", "must be a number of seconds from 10 to 3600")
     for key in ("api_base_url", "public_url"):
         url = string(key)
         if url is not None and not re.match(r"^https?://[^/\s]+", url):
@@ -188,6 +197,8 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
         public_url=string("public_url"),
         webhook_token=token,
         allow_ips=tuple(str(entry) for entry in allow_ips),
+        ussd_max_chars=ussd_max_chars,
+        ussd_session_seconds=float(ussd_session_seconds),
         credentials=credentials,
     )
 

@@ -27,7 +27,9 @@ __all__ = [
     "SmsCount",
     "count",
     "encoding_for",
+    "gsm7_only",
     "normalize",
+    "septets",
     "split_messages",
 ]
 
@@ -340,6 +342,20 @@ def encoding_for(text: str) -> str:
     """Return GSM7 if every character of (already normalized) ``text`` is in the GSM-7 default
     or extension table, else UCS2. The empty string is GSM-7."""
     return GSM7 if all(c in _GSM7_CHARS for c in text) else UCS2
+
+
+def gsm7_only(text: str, replacement: str = "?") -> str:
+    """The text under the ``gsm7`` policy with anything still outside GSM-7 (emoji, other
+    scripts) replaced, for channels that cannot carry UCS-2 at all (USSD)."""
+    folded = normalize(text, "gsm7")
+    if encoding_for(folded) == GSM7:
+        return folded
+    return "".join(c if c in _GSM7_CHARS else replacement for c in folded)
+
+
+def septets(text: str) -> int:
+    """Length of GSM-7 ``text`` in septets: extension characters count two."""
+    return len(text) + sum(1 for c in text if c in _GSM7_EXTENSION)
 
 
 @dataclass(frozen=True)

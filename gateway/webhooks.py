@@ -13,6 +13,7 @@ from flask import Blueprint, Response, abort, current_app, request
 from carrier_adapters import CarrierAdapter, PayloadError, WebRequest, WebResponse
 from gateway.app import get_store
 from gateway.channels.sms.conversation import handle_inbound
+from gateway.channels.ussd import handle_ussd
 from gateway.phones import InvalidPhoneNumber, masked, to_e164
 
 log = logging.getLogger(__name__)
@@ -56,8 +57,10 @@ def _plain(text: str, status: int) -> Response:
     return Response(text + "\n", status=status, content_type="text/plain; charset=utf-8")
 
 
-def _authenticated(carrier_id: str) -> tuple[CarrierAdapter, WebRequest]:
+def _authenticated(carrier_id: str, channel: str) -> tuple[CarrierAdapter, WebRequest]:
     adapter = _adapter(carrier_id)
+    if not adapter.offers(channel):
+        abort(404)
     web_request = _web_request(adapter)
     if not adapter.authenticate(web_request):
         log.warning("carrier %s: rejected unauthenticated request from %s",
@@ -69,7 +72,7 @@ def _authenticated(carrier_id: str) -> tuple[CarrierAdapter, WebRequest]:
 @blueprint.post("/carriers/<carrier_id>/sms")
 def inbound_sms(carrier_id: str) -> Response:
     """Store a learner's message, process it, and acknowledge it to the carrier."""
-    adapter, web_request = _authenticated(carrier_id)
+    adapter, web_request = _authenticated(carrier_id, "sms")
     try:
         message = adapter.parse_inbound(web_request)
     except PayloadError as exc:
@@ -92,7 +95,7 @@ def inbound_sms(carrier_id: str) -> Response:
 @blueprint.post("/carriers/<carrier_id>/status")
 def delivery_status(carrier_id: str) -> Response:
     """Record a delivery report; a carrier-side opt-out stops the learner."""
-    adapter, web_request = _authenticated(carrier_id)
+    adapter, web_request = _authenticated(carrier_id, "sms")
     try:
         update = adapter.parse_status(web_request)
     except PayloadError as exc:
@@ -109,3 +112,19 @@ def delivery_status(carrier_id: str) -> Response:
         store.set_stopped(message.phone, True)
         log.warning("carrier %s: %s opted out at the carrier", carrier_id, masked(message.phone))
     return _answer(adapter.status_ack())
+
+
+@blueprint.post("/carriers/<carrier_id>/ussd")
+def ussd(carrier_id: str) -> Response:
+    """Answer one USSD screen request with the next screen."""
+    adapter, web_request = _authenticated(carrier_id, "ussd")
+    try:
+        request_ = adapter.parse_ussd(web_request)
+    except PayloadError as exc:
+        return _plain(str(exc), 400)
+    try:
+        phone = to_e164(request_.sender, adapter.settings.country)
+    except InvalidPhoneNumber:
+        return _plain(f"field '{adapter.sender_field}' is not a phone number", 400)
+    screen = handle_ussd(get_store(), adapter.settings, request_, phone)
+    return _answer(adapter.ussd_response(request_, screen.text, end=screen.end))

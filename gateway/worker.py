@@ -28,6 +28,7 @@ from pathlib import Path
 
 from carrier_adapters import ADAPTERS, CarrierAdapter, SendError
 from gateway.channels.sms.conversation import handle_inbound
+from gateway.channels.ussd.session import RESUME_SECONDS
 from gateway.config import Carriers
 from gateway.phones import masked
 from gateway.store import OutboxRecord, Store
@@ -129,6 +130,7 @@ class OutboxWorker:
             handle_inbound(store, carrier, inbound)
             recovered += 1
         self.report.recovered_inbound += recovered
+        store.purge_ussd_sessions(time.time() - RESUME_SECONDS)
         return recovered
 
     def _send_round(self, store: Store) -> tuple[bool, float | None]:

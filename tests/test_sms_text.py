@@ -507,3 +507,19 @@ def test_split_keeps_words_in_order(pairs: list, max_segments: int, policy: str)
 )
 def test_split_any_text_loses_nothing(text: str, max_segments: int) -> None:
     check_split(text * 3, max_segments)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "length"),
+    [
+        ("Leçon 1 : « Prix » – 10 € 🙂", 'Lecon 1 : " Prix " - 10 € ?', 28),
+        ("plain", "plain", 5),
+        ("{[~]}", "{[~]}", 10),
+        ("مرحبا", "?????", 5),
+    ],
+)
+def test_gsm7_only_and_septets(text: str, expected: str, length: int):
+    from gateway.sms_text import gsm7_only, septets
+
+    assert gsm7_only(text) == expected
+    assert septets(gsm7_only(text)) == length

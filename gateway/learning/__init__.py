@@ -3,6 +3,7 @@
 from gateway.learning.engine import Engine
 from gateway.learning.intents import (
     Answer,
+    Back,
     Courses,
     Help,
     Intent,
@@ -16,6 +17,7 @@ from gateway.learning.intents import (
 
 __all__ = [
     "Answer",
+    "Back",
     "Courses",
     "Engine",
     "Help",

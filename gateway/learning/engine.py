@@ -52,17 +52,25 @@ class Engine:
 
     # -- the one entry point ------------------------------------------------------------
 
-    def handle(self, learner: LearnerRecord, intent: i.Intent) -> Outcome:
-        """Apply one intent for a learner; return what to tell them."""
-        if learner.stopped and not isinstance(intent, i.Start | i.Help):
+    def handle(
+        self, learner: LearnerRecord, intent: i.Intent, *, interactive: bool = False
+    ) -> Outcome:
+        """Apply one intent for a learner; return what to tell them.
+
+        `interactive` is a session the learner opened themselves (USSD, web): an
+        opt-out from messages does not silence it.
+        """
+        if learner.stopped and not interactive and not isinstance(intent, i.Start | i.Help):
             return Outcome(())
         match intent:
             case i.Start(course=ref):
-                return Outcome(self._start(learner, ref))
+                return Outcome(self._start(learner, ref, opt_in=not interactive))
             case i.Courses():
                 return Outcome((self._catalogue(learner),))
             case i.Next():
                 return Outcome(self._next(learner))
+            case i.Back():
+                return Outcome(self._back(learner))
             case i.Status():
                 return Outcome((self._progress(learner),))
             case i.Help():
@@ -81,8 +89,9 @@ class Engine:
 
     # -- intents ---------------------------------------------------------------------------
 
-    def _start(self, learner: LearnerRecord, ref: str | None) -> tuple[r.Reply, ...]:
-        if learner.stopped:
+    def _start(self, learner: LearnerRecord, ref: str | None, *,
+               opt_in: bool = True) -> tuple[r.Reply, ...]:
+        if learner.stopped and opt_in:
             learner.stopped = False
             self.store.save_learner(learner)
         courses = self.store.courses()
@@ -141,6 +150,18 @@ class Engine:
             lesson = self._lesson(course, enrollment.position, learner.locale)
             return (r.Notice("answer_first"), self._question(lesson, enrollment))
         return self._current(learner, course, enrollment, advance_card=True)
+
+    def _back(self, learner: LearnerRecord) -> tuple[r.Reply, ...]:
+        found = self._current_enrollment(learner)
+        if found is None:
+            return (r.Notice("not_enrolled"), self._catalogue(learner))
+        course, enrollment = found
+        if enrollment.completed:
+            return (r.Notice("course_complete", {"course": course.title_in(learner.locale)}),)
+        if enrollment.quiz is None and enrollment.card > 0:
+            enrollment.card -= 2  # _current moves one on
+            return self._current(learner, course, enrollment, advance_card=True)
+        return self._current(learner, course, enrollment, advance_card=enrollment.card < 0)
 
     def _answer(self, learner: LearnerRecord, choice: int) -> tuple[r.Reply, ...]:
         found = self._current_enrollment(learner)
@@ -204,6 +225,7 @@ class Engine:
             card_count=card_count,
             in_quiz=enrollment.quiz is not None,
             completed=enrollment.completed,
+            lesson_number=enrollment.position + 1,
         )
 
     def _help(self, learner: LearnerRecord) -> r.HelpShown:

@@ -23,6 +23,11 @@ class Next:
 
 
 @dataclass(frozen=True)
+class Back:
+    """Go back one card in the current lesson (not out of a quiz)."""
+
+
+@dataclass(frozen=True)
 class Status:
     """Show progress in the current course."""
 
@@ -58,4 +63,4 @@ class Unknown:
     text: str = ""
 
 
-Intent = Start | Courses | Next | Status | Help | Language | Stop | Answer | Unknown
+Intent = Start | Courses | Next | Back | Status | Help | Language | Stop | Answer | Unknown

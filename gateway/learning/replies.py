@@ -105,6 +105,7 @@ class Progress:
     card_count: int
     in_quiz: bool
     completed: bool
+    lesson_number: int = 1
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from gateway.store.records import (
     InboundRecord,
     LearnerRecord,
     OutboxRecord,
+    UssdSessionRecord,
 )
 from gateway.store.store import Store, default_db_path
 
@@ -18,5 +19,6 @@ __all__ = [
     "LearnerRecord",
     "OutboxRecord",
     "Store",
+    "UssdSessionRecord",
     "default_db_path",
 ]

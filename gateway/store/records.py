@@ -73,6 +73,23 @@ class InboundRecord:
     is_new: bool
 
 
+@dataclass
+class UssdSessionRecord:
+    """A USSD session: the learner, the inputs so far and the screen they are on."""
+
+    carrier_id: str
+    session_id: str
+    phone: str
+    service_code: str = ""
+    history: str = ""
+    view: dict = field(default_factory=dict)
+    screen: str = ""
+    state: str = "open"
+    started_at: float = 0.0
+    updated_at: float = 0.0
+    expires_at: float = 0.0
+
+
 @dataclass(frozen=True)
 class OutboxRecord:
     """A message waiting in, or sent from, the outbox."""

@@ -131,3 +131,28 @@ def m001_initial(db: Database) -> None:
             WHERE outbox_id IS NULL;
         """
     )
+
+
+@migrations()
+def m002_ussd_sessions(db: Database) -> None:
+    """USSD sessions: where each live session is, keyed by carrier and session id."""
+    db.executescript(
+        """
+        CREATE TABLE ussd_sessions (
+            carrier_id TEXT NOT NULL,
+            session_id TEXT NOT NULL,
+            phone TEXT NOT NULL,
+            service_code TEXT NOT NULL DEFAULT '',
+            history TEXT NOT NULL DEFAULT '',
+            view TEXT NOT NULL,
+            screen TEXT NOT NULL DEFAULT '',
+            state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'ended')),
+            started_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            expires_at REAL NOT NULL,
+            PRIMARY KEY (carrier_id, session_id)
+        );
+        CREATE INDEX ussd_sessions_by_phone ON ussd_sessions (phone, updated_at);
+        CREATE INDEX ussd_sessions_by_expiry ON ussd_sessions (expires_at);
+        """
+    )

@@ -20,6 +20,7 @@ from gateway.store.records import (
     LearnerRecord,
     OutboxRecord,
     QuizState,
+    UssdSessionRecord,
 )
 from gateway.store.schema import migrations
 
@@ -530,6 +531,56 @@ class Store:
             params.append(phone)
         return [_outbox_record(row) for row in self.db.query(sql + " ORDER BY id", params)]
 
+    # -- USSD sessions -------------------------------------------------------------------
+
+    def ussd_session(self, carrier_id: str, session_id: str) -> UssdSessionRecord | None:
+        """A USSD session by carrier and session id, or None."""
+        row = self._one(
+            "SELECT * FROM ussd_sessions WHERE carrier_id = ? AND session_id = ?",
+            [carrier_id, session_id],
+        )
+        return _ussd_record(row) if row else None
+
+    def save_ussd_session(self, session: UssdSessionRecord) -> None:
+        """Create or update a USSD session."""
+        self.db.execute(
+            """INSERT INTO ussd_sessions (carrier_id, session_id, phone, service_code, history,
+                 view, screen, state, started_at, updated_at, expires_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (carrier_id, session_id) DO UPDATE SET phone = excluded.phone,
+                 service_code = excluded.service_code, history = excluded.history,
+                 view = excluded.view, screen = excluded.screen, state = excluded.state,
+                 updated_at = excluded.updated_at, expires_at = excluded.expires_at""",
+            [session.carrier_id, session.session_id, session.phone, session.service_code,
+             session.history, json.dumps(session.view, ensure_ascii=False), session.screen,
+             session.state, session.started_at, session.updated_at, session.expires_at],
+        )
+
+    def abandoned_ussd_session(self, phone: str, since: float) -> UssdSessionRecord | None:
+        """The learner's latest USSD session that was left without exiting (it timed out
+        or the call dropped) and was active after `since`: the one a new dial resumes."""
+        row = self._one(
+            """SELECT * FROM ussd_sessions
+               WHERE phone = ? AND state = 'open' AND updated_at >= ?
+               ORDER BY updated_at DESC LIMIT 1""",
+            [phone, since],
+        )
+        return _ussd_record(row) if row else None
+
+    def end_ussd_sessions(self, phone: str) -> None:
+        """Mark every open session of a learner ended (nothing left to resume)."""
+        self.db.execute(
+            "UPDATE ussd_sessions SET state = 'ended' WHERE phone = ? AND state = 'open'", [phone]
+        )
+
+    def purge_ussd_sessions(self, expired_before: float) -> int:
+        """Delete sessions that expired before `expired_before`; return how many."""
+        with self.write():
+            cursor = self.db.execute(
+                "DELETE FROM ussd_sessions WHERE expires_at < ?", [expired_before]
+            )
+        return cursor.rowcount
+
     def send_attempts(self, outbox_id: int) -> list[dict]:
         """Every recorded attempt to send one message, oldest first."""
         return list(
@@ -538,6 +589,15 @@ class Store:
                 [outbox_id],
             )
         )
+
+
+def _ussd_record(row: dict) -> UssdSessionRecord:
+    return UssdSessionRecord(
+        carrier_id=row["carrier_id"], session_id=row["session_id"], phone=row["phone"],
+        service_code=row["service_code"], history=row["history"], view=json.loads(row["view"]),
+        screen=row["screen"], state=row["state"], started_at=row["started_at"],
+        updated_at=row["updated_at"], expires_at=row["expires_at"],
+    )
 
 
 def _outbox_record(row: dict) -> OutboxRecord:

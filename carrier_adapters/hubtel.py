@@ -1,0 +1,74 @@
+"""Hubtel Programmable Services: USSD sessions as JSON requests and responses.
+
+Request: SessionId, ServiceCode, Type (Initiation | Response | Release |
+Timeout), Message (the dialled code on Initiation, then the learner's latest
+input), Mobile, Operator, Sequence, ClientState, Platform. Response: Type
+(Response to continue, Release to end), Message, Label, DataType, FieldType,
+ClientState. Hubtel signs nothing: `webhook_token` and/or `allow_ips` protect it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import ClassVar
+
+from carrier_adapters.base import (
+    CarrierAdapter,
+    PayloadError,
+    UssdRequest,
+    WebRequest,
+    WebResponse,
+)
+
+_TYPES = {"initiation", "response", "release", "timeout"}
+LABEL = "Learnline"
+
+
+class HubtelAdapter(CarrierAdapter):
+    """Hubtel's USSD JSON interface."""
+
+    name: ClassVar[str] = "hubtel"
+    sender_field: ClassVar[str] = "Mobile"
+
+    def parse_ussd(self, request: WebRequest) -> UssdRequest:
+        """Read the JSON request; a missing or malformed field raises PayloadError naming it."""
+        try:
+            data = json.loads(request.body.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise PayloadError("body", message="the body is not JSON") from None
+        if not isinstance(data, dict):
+            raise PayloadError("body", message="the body is not a JSON object")
+        for name in ("SessionId", "Type", "Mobile"):
+            value = data.get(name)
+            if value is None:
+                raise PayloadError(name)
+            if not isinstance(value, str | int) or not str(value).strip():
+                raise PayloadError(name, "empty or invalid")
+        kind = str(data["Type"]).lower()
+        if kind not in _TYPES:
+            raise PayloadError("Type", "unknown value in")
+        message = data.get("Message")
+        message = "" if message is None else str(message)
+        return UssdRequest(
+            session_id=str(data["SessionId"]),
+            sender=str(data["Mobile"]),
+            service_code=str(data.get("ServiceCode") or ""),
+            text="" if kind == "initiation" else message,
+            is_new=kind == "initiation",
+            cumulative=False,
+            ended=kind in ("release", "timeout"),
+        )
+
+    def ussd_response(self, request: UssdRequest, screen: str, *, end: bool) -> WebResponse:
+        """The JSON response: Type Response (continue) or Release (end)."""
+        body = {
+            "SessionId": request.session_id,
+            "Type": "Release" if end else "Response",
+            "Message": screen,
+            "Label": LABEL,
+            "ClientState": "",
+            "DataType": "display" if end else "input",
+            "FieldType": "text",
+        }
+        return WebResponse(json.dumps(body, ensure_ascii=False), 200,
+                           "application/json; charset=utf-8")

@@ -1,0 +1,352 @@
+"""USSD sessions: one request in, one screen out, the session's place kept in SQLite.
+
+Each session stores a *view* (what the learner is looking at: the main menu, a
+page of a card, a question, a message, a menu) as plain JSON. A request is the
+learner's latest choice on that view; the channel turns choices into engine
+intents and engine replies into the next view. Conventions on every screen
+where they apply: numbered options, 0 back, 00 main menu, 98 more.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from carrier_adapters import CarrierSettings, UssdRequest
+from gateway.channels.sms.conversation import default_locale
+from gateway.channels.ussd.screens import BACK, HOME, MORE, body_width, compose, gsm, paginate
+from gateway.channels.ussd.wording import Wording
+from gateway.learning import Engine
+from gateway.learning import intents as i
+from gateway.learning import replies as r
+from gateway.sms_text import septets
+from gateway.store import LearnerRecord, Store, UssdSessionRecord
+
+log = logging.getLogger(__name__)
+
+# A learner who dials again this soon after a dropped or timed-out session goes
+# straight back to the card they were reading; later, they start at the menu.
+RESUME_SECONDS = 15 * 60
+
+
+@dataclass(frozen=True)
+class Screen:
+    """A screen to show; `end` closes the session."""
+
+    text: str
+    end: bool = False
+
+
+def handle_ussd(
+    store: Store, carrier: CarrierSettings, request: UssdRequest, phone: str,
+    *, now: float | None = None,
+) -> Screen:
+    """Answer one USSD request with the next screen, in one write transaction."""
+    now = time.time() if now is None else now
+    with store.write():
+        session = store.ussd_session(carrier.id, request.session_id)
+        if request.ended:
+            if session is not None:
+                # Dropped or timed out by the network: resumable on the next dial.
+                session.expires_at = min(session.expires_at, now)
+                session.updated_at = now
+                store.save_ussd_session(session)
+            learner = store.learner(phone)
+            locale = learner.locale if learner else default_locale(phone, carrier)
+            return Screen(gsm(Wording(locale).goodbye(request.service_code)), end=True)
+        engine = Engine(store)
+        learner = engine.learner(phone, carrier.id, default_locale(phone, carrier))
+        menu = _Menu(engine, learner, carrier, request.service_code or (
+            session.service_code if session else ""))
+        live = session is not None and session.state == "open" and session.expires_at > now
+        if not live:
+            view = _open(store, menu, phone, now)
+            session = UssdSessionRecord(
+                carrier_id=carrier.id, session_id=request.session_id, phone=phone,
+                service_code=request.service_code, started_at=now,
+            )
+            notice = None
+            if request.cumulative:
+                session.history = request.text
+        else:
+            assert session is not None
+            choice = _latest_input(session, request)
+            if request.cumulative:
+                session.history = request.text
+            view, notice = menu.step(session.view, choice)
+        end = view.get("v") == "goodbye"
+        text = menu.render(view, notice)
+        session.view = view
+        session.screen = text
+        session.state = "ended" if end else "open"
+        session.updated_at = now
+        session.expires_at = now + carrier.ussd_session_seconds
+        store.save_ussd_session(session)
+    return Screen(text, end)
+
+
+def _open(store: Store, menu: _Menu, phone: str, now: float) -> dict:
+    """The first view of a new session: resume a dropped one, else the main menu."""
+    abandoned = store.abandoned_ussd_session(phone, since=now - RESUME_SECONDS)
+    store.end_ussd_sessions(phone)
+    store.purge_ussd_sessions(now - RESUME_SECONDS)
+    if abandoned is not None and abandoned.view.get("v") in ("card", "question", "info"):
+        return menu.continue_view(welcome_back=True)
+    return menu.main_view()
+
+
+def _latest_input(session: UssdSessionRecord, request: UssdRequest) -> str | None:
+    """The learner's newest input. Cumulative carriers send every input joined by '*';
+    the stored history tells where the newest begins (an input may contain '*')."""
+    if not request.cumulative:
+        return request.text
+    history = session.history
+    if request.text == history:
+        return None  # the carrier repeated the last request: show the same screen
+    if not history:
+        return request.text
+    if request.text.startswith(history + "*"):
+        return request.text[len(history) + 1:]
+    return "\x00"  # a history we cannot follow: answered as an invalid choice
+
+
+class _Menu:
+    """Views, their screens, and what each choice on them does."""
+
+    def __init__(self, engine: Engine, learner: LearnerRecord, carrier: CarrierSettings,
+                 service_code: str):
+        self.engine = engine
+        self.learner = learner
+        self.limit = carrier.ussd_max_chars
+        self.service_code = service_code
+
+    @property
+    def words(self) -> Wording:
+        return Wording(self.learner.locale)  # the locale may change mid-session
+
+    def ask(self, intent: i.Intent) -> tuple[r.Reply, ...]:
+        return self.engine.handle(self.learner, intent, interactive=True).replies
+
+    # -- views --------------------------------------------------------------------------
+
+    def main_view(self) -> dict:
+        return {"v": "main"}
+
+    def continue_view(self, *, welcome_back: bool = False) -> dict:
+        view = self.from_replies(self.ask(i.Start()))
+        if welcome_back and view["v"] in ("card", "question"):
+            view["head"] = gsm(self.words.welcome_back())
+        return view
+
+    def info_view(self, text: str, then: str = "main", head: str = "") -> dict:
+        options = [self.words.option(1, self.words.continue_())] if then == "continue" else []
+        nav = self._nav(more=True, back=False)
+        width = body_width(self.limit, self._head_width(head), options, nav)
+        return {"v": "info", "head": gsm(head), "pages": paginate(gsm(text), width), "page": 0,
+                "then": then}
+
+    def from_replies(self, replies: tuple[r.Reply, ...]) -> dict:
+        """The view that shows what the engine answered."""
+        w = self.words
+        shown = [reply for reply in replies if not isinstance(reply, r.Welcome)]
+        last = shown[-1] if shown else None
+        notices = [reply for reply in shown if isinstance(reply, r.Notice)]
+        head = w.notice(notices[0]) if notices and len(shown) > 1 else ""
+        match last:
+            case r.CardShown() as card:
+                return self._card_view(card, head)
+            case r.QuestionAsked() as question if not any(
+                    isinstance(reply, r.Feedback) for reply in shown):
+                return self._question_view(question, head)
+            case r.CourseList() as catalogue:
+                return {"v": "courses", "head": gsm(head), "count": len(catalogue.courses)}
+            case r.LanguageChoices() as choices:
+                return {"v": "language", "locales": list(choices.locales)}
+            case None:
+                return self.main_view()
+        then = "continue"
+        if any(isinstance(reply, r.CourseDone | r.Progress | r.HelpShown | r.LanguageChanged
+                          | r.Notice) for reply in shown):
+            then = "main"
+        text = "\n".join(w.reply(reply) for reply in shown if not isinstance(reply,
+                                                                             r.QuestionAsked))
+        return self.info_view(text, then)
+
+    def _card_view(self, card: r.CardShown, head: str) -> dict:
+        w = self.words
+        head = head or w.card_head(card)
+        body = card.text if card.card_number > 1 else f"{card.lesson_title}\n{card.text}"
+        options = [w.option(1, w.next_())]
+        width = body_width(self.limit, self._head_width(head), options,
+                           self._nav(more=True, back=True))
+        return {"v": "card", "head": gsm(head), "pages": paginate(gsm(body), width), "page": 0}
+
+    def _question_view(self, question: r.QuestionAsked, head: str) -> dict:
+        w = self.words
+        options = [gsm(w.option(n, option)) for n, option in enumerate(question.options, 1)]
+        text = gsm(w.question(question))
+        head = gsm(head)
+        pages = [text]
+        width = body_width(self.limit, septets(head), options, self._nav(more=False, back=False))
+        if septets(text) > width:  # rare: question and options take more than a screen
+            pages = paginate(text, body_width(self.limit, septets(head), [],
+                                              self._nav(more=True, back=False)))
+            if septets(pages[-1]) > width:
+                pages.append("")  # the options get a page of their own
+        return {"v": "question", "head": head, "pages": pages, "page": 0, "options": options}
+
+    # -- choices ----------------------------------------------------------------------------
+
+    def step(self, view: dict, choice: str | None) -> tuple[dict, str | None]:
+        """The next view after `choice` on `view`, and a notice for an invalid choice."""
+        if choice is None:
+            return view, None
+        choice = choice.strip()
+        kind = view.get("v")
+        if choice == HOME:
+            return self.main_view(), None
+        if choice == MORE and "pages" in view and view["page"] + 1 < len(view["pages"]):
+            return {**view, "page": view["page"] + 1}, None
+        handler = getattr(self, f"_on_{kind}", None)
+        if handler is not None:
+            found = handler(view, choice)
+            if found is not None:
+                return found, None
+        return view, self.words.invalid()
+
+    def _on_main(self, view: dict, choice: str) -> dict | None:
+        match choice:
+            case "1":
+                return self.continue_view()
+            case "2":
+                return self.from_replies(self.ask(i.Courses()))
+            case "3":
+                return self.from_replies(self.ask(i.Status()))
+            case "4":
+                return self.from_replies(self.ask(i.Language(None)))
+            case "5":
+                return self.info_view(self.words.help())
+            case "0":
+                return {"v": "goodbye"}
+        return None
+
+    def _on_courses(self, view: dict, choice: str) -> dict | None:
+        if choice == BACK:
+            return self.main_view()
+        if choice.isdigit() and 1 <= int(choice) <= view["count"]:
+            return self.from_replies(self.ask(i.Start(choice)))
+        return None
+
+    def _on_card(self, view: dict, choice: str) -> dict | None:
+        if choice == "1":
+            return self.from_replies(self.ask(i.Next()))
+        if choice == BACK:
+            if view["page"] > 0:
+                return {**view, "page": view["page"] - 1}
+            return self.from_replies(self.ask(i.Back()))
+        return None
+
+    def _on_question(self, view: dict, choice: str) -> dict | None:
+        if choice == BACK:
+            return self.main_view()
+        if choice.isdigit() and 1 <= int(choice) <= len(view["options"]):
+            return self.from_replies(self.ask(i.Answer(int(choice) - 1)))
+        return None
+
+    def _on_info(self, view: dict, choice: str) -> dict | None:
+        if choice == "1" and view["then"] == "continue":
+            return self.continue_view()
+        if choice == BACK:
+            return self.main_view()
+        return None
+
+    def _on_language(self, view: dict, choice: str) -> dict | None:
+        if choice == BACK:
+            return self.main_view()
+        locales = view["locales"]
+        if choice.isdigit() and 1 <= int(choice) <= len(locales):
+            return self.from_replies(self.ask(i.Language(locales[int(choice) - 1])))
+        return None
+
+    # -- screens ------------------------------------------------------------------------------
+
+    def _nav(self, *, more: bool, back: bool) -> str:
+        w = self.words
+        items = []
+        if more:
+            items.append(f"{MORE} {w.more()}")
+        if back:
+            items.append(f"{BACK} {w.back()}")
+        items.append(f"{HOME} {w.menu()}")
+        return gsm(" ".join(items))
+
+    def _head_width(self, head: str) -> int:
+        return max(septets(gsm(head)), septets(gsm(self.words.invalid())))
+
+    def render(self, view: dict, notice: str | None = None) -> str:
+        """The screen for a view, with `notice` in place of its head line."""
+        w = self.words
+        kind = view["v"]
+        if kind == "goodbye":
+            return gsm(w.goodbye(self.service_code))
+        if kind == "main":
+            head, options, nav = "Learnline", self._main_options(), ""
+            body = ""
+        elif kind == "courses":
+            head, body, nav = view.get("head") or w.courses(), "", self._nav(more=False, back=True)
+            options = self._course_options()
+        elif kind == "language":
+            head, body, nav = w.language(), "", self._nav(more=False, back=True)
+            options = [w.option(n, w.language_name(loc)) for n, loc in
+                       enumerate(view["locales"], 1)]
+        else:
+            pages, page = view["pages"], view["page"]
+            more = page + 1 < len(pages)
+            head, body = view.get("head", ""), pages[page]
+            if kind == "card":
+                options = [w.option(1, w.next_())]
+                nav = self._nav(more=more, back=True)
+            elif kind == "question":
+                options = view["options"] if not more else []
+                nav = self._nav(more=more, back=False)
+            else:
+                options = [w.option(1, w.continue_())] if view["then"] == "continue" else []
+                nav = self._nav(more=more, back=False)
+        if notice:
+            head = notice
+            if kind == "question" and septets(compose(gsm(head), body, options, nav)) > self.limit:
+                body = ""  # the learner has just read the question: notice and options
+        return _fit(compose(gsm(head), body, [gsm(o) for o in options], nav), self.limit)
+
+    def _main_options(self) -> list[str]:
+        w = self.words
+        progress = self.ask(i.Status())[0]
+        return [
+            w.option(1, w.continue_label(progress, self.engine.store.courses())),
+            w.option(2, w.courses_label()),
+            w.option(3, w.progress_label()),
+            w.option(4, w.language()),
+            w.option(5, w.help_label()),
+            w.option(0, w.exit_label()),
+        ]
+
+    def _course_options(self) -> list[str]:
+        catalogue = self.ask(i.Courses())[0]
+        assert isinstance(catalogue, r.CourseList)
+        return [self.words.course_option(entry) for entry in catalogue.courses]
+
+
+def _fit(text: str, limit: int) -> str:
+    """Last guard: shorten the longest line so a screen never exceeds the limit."""
+    while septets(text) > limit:
+        lines = text.split("\n")
+        longest = max(range(len(lines)), key=lambda n: len(lines[n]))
+        excess = septets(text) - limit
+        cut = max(len(lines[longest]) - excess - 3, 1)
+        if cut <= 1 and len(lines) > 1:
+            lines.pop(longest)
+        else:
+            lines[longest] = lines[longest][:cut].rstrip() + "..."
+        text = "\n".join(lines)
+    return text

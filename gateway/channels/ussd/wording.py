@@ -1,0 +1,193 @@
+"""USSD wording in the learner's language (gettext), before GSM-7 folding."""
+
+from __future__ import annotations
+
+from babel.numbers import format_percent
+
+from gateway.i18n import language_name, translations
+from gateway.learning import replies as r
+
+
+class Wording:
+    """Every USSD label and message, for one locale."""
+
+    def __init__(self, locale: str):
+        self.locale = locale
+        self.t = translations(locale)
+
+    def _(self, message: str, **values: object) -> str:
+        text = self.t.gettext(message)
+        return text % values if values else text
+
+    def n_(self, singular: str, plural: str, n: int, **values: object) -> str:
+        return self.t.ngettext(singular, plural, n) % {"n": n, **values}
+
+    def percent(self, part: int, whole: int) -> str:
+        return format_percent(part / whole if whole else 1.0, locale=self.locale)
+
+    # -- labels -------------------------------------------------------------------------
+
+    @staticmethod
+    def option(number: int, label: str) -> str:
+        return f"{number}. {label}"
+
+    def next_(self) -> str:
+        return self._("Next")
+
+    def continue_(self) -> str:
+        return self._("Continue")
+
+    def more(self) -> str:
+        return self._("More")
+
+    def back(self) -> str:
+        return self._("Back")
+
+    def menu(self) -> str:
+        return self._("Menu")
+
+    def invalid(self) -> str:
+        return self._("Invalid choice. Try again.")
+
+    def welcome_back(self) -> str:
+        return self._("Welcome back!")
+
+    def goodbye(self, service_code: str) -> str:
+        if service_code:
+            return self._("Goodbye! Dial %(code)s to continue where you left off.",
+                          code=service_code)
+        return self._("Goodbye!")
+
+    def courses(self) -> str:
+        return self._("Courses:")
+
+    def courses_label(self) -> str:
+        return self._("Courses")
+
+    def progress_label(self) -> str:
+        return self._("My progress")
+
+    def language(self) -> str:
+        return self._("Language")
+
+    def help_label(self) -> str:
+        return self._("Help")
+
+    def exit_label(self) -> str:
+        return self._("Exit")
+
+    @staticmethod
+    def language_name(locale: str) -> str:
+        return language_name(locale)
+
+    def continue_label(self, progress: r.Reply, courses: list) -> str:
+        """Main menu option 1: where the learner left off, or where to begin."""
+        if isinstance(progress, r.Progress):
+            if progress.completed:
+                return self._("Start again: %(course)s", course=progress.course_title)
+            lesson = progress.lesson_number
+            if progress.in_quiz:
+                return self._("Continue: %(course)s, lesson %(lesson)d quiz",
+                              course=progress.course_title, lesson=lesson)
+            return self._(
+                "Continue: %(course)s, lesson %(lesson)d, card %(card)d/%(cards)d",
+                course=progress.course_title, lesson=lesson, card=progress.card_number,
+                cards=progress.card_count,
+            )
+        if len(courses) == 1:
+            return self._("Start: %(course)s", course=courses[0].title_in(self.locale))
+        return self._("Choose a course")
+
+    def course_option(self, entry: r.CourseEntry) -> str:
+        return self.n_("%(number)d. %(title)s (%(n)d lesson)",
+                       "%(number)d. %(title)s (%(n)d lessons)",
+                       entry.lesson_count, number=entry.number, title=entry.title)
+
+    def card_head(self, card: r.CardShown) -> str:
+        return self._("Lesson %(lesson)d/%(lessons)d, card %(card)d/%(cards)d",
+                      lesson=card.lesson_number, lessons=card.lesson_count,
+                      card=card.card_number, cards=card.card_count)
+
+    def question(self, q: r.QuestionAsked) -> str:
+        if q.again:
+            return self._("Again, Q%(number)d/%(total)d: %(text)s", number=q.number,
+                          total=q.total, text=q.text)
+        return self._("Q%(number)d/%(total)d: %(text)s", number=q.number, total=q.total,
+                      text=q.text)
+
+    def help(self) -> str:
+        return self._(
+            "Choose a number and send it. 98 shows more of a long text, 0 goes back, "
+            "00 opens the menu. Your progress is the same by SMS and on the web."
+        )
+
+    # -- engine replies shown as text ------------------------------------------------------
+
+    def notice(self, notice: r.Notice) -> str:
+        match notice.kind:
+            case "unknown_course":
+                return self._("There is no course %(asked)s.", asked=notice.details.get("asked"))
+            case "not_enrolled":
+                return self._("You have not started a course yet.")
+            case "course_complete":
+                return self._("You finished %(course)s.", course=notice.details["course"])
+            case "no_courses":
+                return self._("No courses are available yet. Please try again later.")
+        return self.invalid()
+
+    def reply(self, reply: r.Reply) -> str:
+        """A reply that the USSD channel shows as text (feedback, results, progress...)."""
+        match reply:
+            case r.Feedback(correct=True, explanation=why):
+                return self._("Right! %(why)s", why=why)
+            case r.Feedback() as f:
+                text = self._("Not quite: it's %(letter)s) %(answer)s. %(why)s",
+                              letter=f.right_option + 1, answer=f.right_text, why=f.explanation)
+                if f.will_return:
+                    text += " " + self._("You will see this question again.")
+                return text
+            case r.LessonDone() as done:
+                text = self._("Lesson done: %(score)d/%(total)d right first time.",
+                              score=done.score, total=done.total)
+                if done.next_lesson_title:
+                    text += " " + self._("Next: %(title)s", title=done.next_lesson_title)
+                return text
+            case r.CourseDone() as done:
+                text = self._(
+                    "Course complete: %(course)s. Score %(score)d/%(total)d (%(percent)s).",
+                    course=done.course_title, score=done.score, total=done.total,
+                    percent=self.percent(done.score, done.total),
+                )
+                if done.passed:
+                    return text + " " + self._("Well done, you passed!")
+                return text + " " + self._("Pass mark: %(mark)s.",
+                                           mark=self.percent(done.pass_mark, 100))
+            case r.Progress() as p:
+                return self._progress(p)
+            case r.LanguageChanged(locale=locale):
+                return self._("Language: %(language)s.", language=language_name(locale))
+            case r.HelpShown():
+                return self.help()
+            case r.Notice() as notice:
+                return self.notice(notice)
+            case r.Stopped():
+                return ""
+        raise TypeError(f"no USSD wording for {reply!r}")
+
+    def _progress(self, p: r.Progress) -> str:
+        if p.total:
+            done = self._(
+                "%(course)s: %(done)d/%(count)d lessons done, %(score)d/%(total)d right.",
+                course=p.course_title, done=p.lessons_done, count=p.lesson_count,
+                score=p.score, total=p.total,
+            )
+        else:
+            done = self._("%(course)s: %(done)d/%(count)d lessons done.",
+                          course=p.course_title, done=p.lessons_done, count=p.lesson_count)
+        if p.completed:
+            return done + " " + self._("Course complete.")
+        if p.in_quiz:
+            return done + " " + self._("Now: the quiz of %(lesson)s.", lesson=p.lesson_title)
+        return done + " " + self._("Now: %(lesson)s, card %(number)d/%(count)d.",
+                                   lesson=p.lesson_title, number=p.card_number,
+                                   count=p.card_count)
