@@ -134,10 +134,8 @@ class _Menu:
         return {"v": "main"}
 
     def continue_view(self, *, welcome_back: bool = False) -> dict:
-        view = self.from_replies(self.ask(i.Start()))
-        if welcome_back and view["v"] in ("card", "question"):
-            view["head"] = gsm(self.words.welcome_back())
-        return view
+        prefix = self.words.welcome_back() if welcome_back else ""
+        return self.from_replies(self.ask(i.Start()), prefix=prefix)
 
     def info_view(self, text: str, then: str = "main", head: str = "") -> dict:
         options = [self.words.option(1, self.words.continue_())] if then == "continue" else []
@@ -146,13 +144,13 @@ class _Menu:
         return {"v": "info", "head": gsm(head), "pages": paginate(gsm(text), width), "page": 0,
                 "then": then}
 
-    def from_replies(self, replies: tuple[r.Reply, ...]) -> dict:
-        """The view that shows what the engine answered."""
+    def from_replies(self, replies: tuple[r.Reply, ...], prefix: str = "") -> dict:
+        """The view that shows what the engine answered; `prefix` opens its head line."""
         w = self.words
         shown = [reply for reply in replies if not isinstance(reply, r.Welcome)]
         last = shown[-1] if shown else None
         notices = [reply for reply in shown if isinstance(reply, r.Notice)]
-        head = w.notice(notices[0]) if notices and len(shown) > 1 else ""
+        head = w.notice(notices[0]) if notices and len(shown) > 1 else prefix
         match last:
             case r.CardShown() as card:
                 return self._card_view(card, head)
@@ -173,9 +171,9 @@ class _Menu:
                                                                              r.QuestionAsked))
         return self.info_view(text, then)
 
-    def _card_view(self, card: r.CardShown, head: str) -> dict:
+    def _card_view(self, card: r.CardShown, prefix: str) -> dict:
         w = self.words
-        head = head or w.card_head(card)
+        head = " ".join(part for part in (prefix, w.card_head(card)) if part)
         body = card.text if card.card_number > 1 else f"{card.lesson_title}\n{card.text}"
         options = [w.option(1, w.next_())]
         width = body_width(self.limit, self._head_width(head), options,
@@ -206,7 +204,10 @@ class _Menu:
         kind = view.get("v")
         if choice == HOME:
             return self.main_view(), None
-        if choice == MORE and "pages" in view and view["page"] + 1 < len(view["pages"]):
+        more_pages = "pages" in view and view["page"] + 1 < len(view["pages"])
+        # '98' turns the page; so does '1' (next, continue) on cards and messages, so a
+        # learner never skips the rest of a text by pressing on.
+        if more_pages and (choice == MORE or (choice == "1" and kind in ("card", "info"))):
             return {**view, "page": view["page"] + 1}, None
         handler = getattr(self, f"_on_{kind}", None)
         if handler is not None:

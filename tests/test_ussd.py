@@ -1,0 +1,244 @@
+"""The USSD channel over a real store: menus, paging, quizzes, sessions, resume, and one
+learner across USSD and SMS."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import time
+
+import pytest
+
+from carrier_adapters import CarrierSettings, UssdRequest
+from gateway.channels.sms import handle_inbound
+from gateway.channels.ussd import handle_ussd
+from gateway.channels.ussd.session import RESUME_SECONDS
+from gateway.sms_text import encoding_for, septets
+from gateway.store import Store
+
+CARRIER = CarrierSettings(id="at", adapter="africastalking", country="KE")
+PHONE = "+254712345678"
+_ids = itertools.count()
+
+
+class Phone:
+    """One learner's handset dialling the service code (latest-input style, like Hubtel)."""
+
+    def __init__(self, store: Store, phone: str = PHONE, carrier: CarrierSettings = CARRIER):
+        self.store, self.phone, self.carrier = store, phone, carrier
+        self.session = ""
+        self.now = time.time()
+        self.screens: list[str] = []
+
+    def _send(self, text: str, *, new: bool = False, ended: bool = False):
+        request = UssdRequest(self.session, self.phone, "*384*12#", text, is_new=new,
+                              cumulative=False, ended=ended)
+        screen = handle_ussd(self.store, self.carrier, request, self.phone, now=self.now)
+        self.screens.append(screen.text)
+        assert septets(screen.text) <= self.carrier.ussd_max_chars, screen.text
+        assert encoding_for(screen.text) == "GSM-7", screen.text
+        return screen
+
+    def dial(self):
+        self.session = f"s{next(_ids)}"
+        return self._send("", new=True)
+
+    def press(self, text: str):
+        return self._send(text)
+
+    def next_card(self):
+        """Press 1 through the rest of this card's pages to the next card."""
+        screen = self.press("1")
+        while self.screens[-2].splitlines()[0] == screen.text.splitlines()[0]:
+            screen = self.press("1")
+        return screen
+
+    def drop(self):
+        """The network ends the session (timeout or a dropped call)."""
+        return self._send("", ended=True)
+
+    def wait(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def sms(store: Store, text: str, phone: str = PHONE) -> str:
+    console = CarrierSettings(id="console", adapter="console", country="KE", max_segments=10)
+    before = len(store.outbox())
+    inbound = store.record_inbound("console", f"sms-{next(_ids)}", phone, text)
+    handle_inbound(store, console, inbound)
+    return "\n".join(m.body for m in store.outbox()[before:])
+
+
+@pytest.fixture
+def phone(store: Store) -> Phone:
+    return Phone(store)
+
+
+def test_the_main_menu(phone: Phone):
+    screen = phone.dial()
+    assert not screen.end
+    assert screen.text.splitlines() == [
+        "Learnline", "1. Start: Start freelancing", "2. Courses", "3. My progress",
+        "4. Language", "5. Help", "0. Exit",
+    ]
+
+
+def test_reading_a_card_page_by_page_and_back(phone: Phone):
+    phone.dial()
+    first = phone.press("1").text
+    assert first.startswith("Lesson 1/6, card 1/5\nFind a skill people pay for\n")
+    assert first.endswith("1. Next\n98 More 0 Back 00 Menu")
+    second = phone.press("98").text
+    assert second.startswith("Lesson 1/6, card 1/5\n") and "98 More" not in second
+    card = phone.store.lesson("start-freelancing", "find-your-skill", "en").cards[0].text
+    body = lambda s: s.split("\n", 1)[1].rsplit("\n1. Next", 1)[0]  # noqa: E731
+    assert " ".join([body(first).split("\n", 1)[1], body(second)]) == card  # nothing cut
+    assert phone.press("0").text == first  # back a page
+    assert phone.press("1").text == second  # 1 also turns the page: nothing is skipped
+    assert "card 2/5" in phone.press("1").text
+    assert "card 1/5" in phone.press("0").text  # back a card
+
+
+def test_a_quiz_with_feedback_and_the_result(phone: Phone):
+    lesson = phone.store.lesson("start-freelancing", "find-your-skill", "en")
+    phone.dial()
+    phone.press("1")
+    for _ in lesson.cards:
+        screen = phone.next_card()
+    assert screen.text.startswith(f"Q1/3: {lesson.questions[0].text}")
+    assert "1. One you plan to learn later" in screen.text
+    wrong = str((lesson.questions[0].answer + 1) % 3 + 1)
+    feedback = phone.press(wrong).text
+    assert feedback.startswith(f"Not quite: it's {lesson.questions[0].answer + 1}) ")
+    assert feedback.endswith("1. Continue\n00 Menu") or "98 More" in feedback
+    while "98 More" in phone.screens[-1]:
+        phone.press("98")
+    question = phone.press("1").text
+    assert question.startswith("Q2/3")
+    for number in (1, 2, 0):  # Q2, Q3 right, then Q1 again right
+        screen = phone.press(str(lesson.questions[number].answer + 1))
+        if number != 0:
+            while "98 More" in screen.text:
+                screen = phone.press("98")
+            screen = phone.press("1")
+    pages = [screen.text]
+    while "98 More" in pages[-1]:
+        pages.append(phone.press("98").text)
+    result = " ".join(page.rsplit("\n", 2)[0] for page in pages)
+    assert "Lesson done: 2/3 right first time." in result
+    assert "Next: Find your first clients" in result
+    nxt = phone.press("1").text
+    assert nxt.startswith("Lesson 2/6, card 1/5\nFind your first clients")
+
+
+def test_invalid_choices_reshow_the_screen_with_a_notice(phone: Phone):
+    phone.dial()
+    card = phone.press("1").text
+    for junk in ("7", "", "   ", "x" * 200, "1*2", "٣"):
+        again = phone.press(junk).text
+        assert again.startswith("Invalid choice. Try again.\n")
+        assert again.split("\n", 1)[1] == card.split("\n", 1)[1]
+
+
+def test_exit_ends_the_session(phone: Phone):
+    phone.dial()
+    screen = phone.press("0")
+    assert screen.end and screen.text.startswith("Goodbye! Dial *384*12#")
+    assert phone.dial().text.startswith("Learnline\n")  # a clean exit resumes nothing
+
+
+def test_timeout_then_dial_again_resumes_at_the_card(phone: Phone):
+    phone.dial()
+    phone.press("1")
+    phone.next_card()
+    phone.wait(CARRIER.ussd_session_seconds + 1)  # the session times out silently
+    resumed = phone.dial().text
+    assert resumed.startswith("Welcome back! Lesson 1/6, card 2/5\n")
+    card = phone.store.lesson("start-freelancing", "find-your-skill", "en").cards[1].text
+    assert resumed.split("\n")[1] in card
+
+
+def test_a_late_request_on_an_expired_session_gets_a_fresh_start(phone: Phone):
+    phone.dial()
+    phone.press("1")
+    phone.wait(CARRIER.ussd_session_seconds + 1)
+    late = phone.press("1")
+    assert not late.end and late.text.startswith("Welcome back! Lesson 1/6, card 1/5")
+
+
+def test_a_dropped_call_resumes_on_the_next_dial(phone: Phone):
+    phone.dial()
+    phone.press("1")
+    phone.next_card()
+    phone.drop()
+    assert phone.dial().text.startswith("Welcome back! Lesson 1/6, card 2/5\n")
+    phone.drop()
+    phone.wait(RESUME_SECONDS + 1)
+    assert phone.dial().text.startswith("Learnline\n")  # too long ago: the menu
+
+
+def test_sessions_are_cleaned_up(phone: Phone):
+    phone.dial()
+    phone.press("1")
+    phone.wait(RESUME_SECONDS + CARRIER.ussd_session_seconds + 1)
+    phone.dial()
+    sessions = list(phone.store.db.query("SELECT session_id FROM ussd_sessions"))
+    assert sessions == [{"session_id": phone.session}]
+
+
+def test_one_learner_across_ussd_and_sms(phone: Phone):
+    store = phone.store
+    assert sms(store, "START").startswith("Welcome to Start freelancing")
+    sms(store, "NEXT")  # card 2 by SMS
+    menu = phone.dial().text
+    assert "1. Continue: Start freelancing, lesson 1, card 2/5" in menu
+    assert "card 2/5" in phone.press("1").text
+    assert "card 3/5" in phone.next_card().text  # card 3 by USSD
+    assert "card 3/5" in sms(store, "STATUS")
+    assert sms(store, "NEXT").startswith(
+        store.lesson("start-freelancing", "find-your-skill", "en").cards[3].text[:30])
+    assert "card 4/5" in phone.press("00").text
+
+
+def test_an_sms_opt_out_does_not_close_ussd_and_ussd_does_not_opt_back_in(phone: Phone):
+    sms(phone.store, "START")
+    sms(phone.store, "STOP")
+    phone.dial()
+    assert "card 1/5" in phone.press("1").text
+    assert phone.store.learner(PHONE).stopped
+
+
+def test_language_switch_changes_the_screens(phone: Phone):
+    phone.dial()
+    languages = phone.press("4").text
+    assert languages.splitlines()[1:3] == ["1. English", "2. Francais"]
+    assert phone.press("2").text.startswith("Langue : Francais.")
+    menu = phone.press("00").text
+    assert "2. Cours" in menu and "0. Quitter" in menu
+    assert phone.press("1").text.startswith("Lecon 1/6, fiche 1/5\nTrouver un savoir-faire")
+
+
+def test_progress_and_help_screens(phone: Phone):
+    phone.dial()
+    assert "You have not started a course yet." in phone.press("3").text
+    phone.press("00")
+    help_screen = phone.press("5").text
+    assert "98" in help_screen and "00" in help_screen
+
+
+@pytest.mark.parametrize(("locale", "limit"), [("en", 182), ("fr", 182), ("fr", 160),
+                                               ("en", 160)])
+def test_the_whole_bundled_course_fits_every_screen(store: Store, locale: str, limit: int):
+    """Pressing 1 all the way (next, more, answer 1, continue) walks the whole course; every
+    screen on the way fits the limit in GSM-7 (Phone checks each one)."""
+    carrier = dataclasses.replace(CARRIER, ussd_max_chars=limit, locale=locale)
+    phone = Phone(store, carrier=carrier)
+    phone.dial()
+    for _ in range(400):
+        screen = phone.press("1").text
+        if "Course complete" in screen or "Cours termin" in screen:
+            break
+    else:
+        pytest.fail("the course never ended")
+    assert store.enrollment(PHONE, "start-freelancing").completed
+    assert len(phone.screens) > 100
