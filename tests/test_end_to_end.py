@@ -64,6 +64,10 @@ class Gateway:
 
 @pytest.fixture
 def gateway(tmp_path: Path, carriers_file: Path) -> Iterator[Gateway]:
+    yield from _serve(tmp_path, carriers_file)
+
+
+def _serve(tmp_path: Path, carriers_file: Path) -> Iterator[Gateway]:
     port = _free_port()
     env = {**os.environ, "LEARNLINE_DB": str(tmp_path / "served.db"),
            "LEARNLINE_CARRIERS": str(carriers_file)}
@@ -167,3 +171,114 @@ def test_a_french_learner_takes_the_course_in_the_terminal(tmp_path: Path):
     assert out.rstrip().endswith("You will get no more messages. Reply START to come back.\n>") \
         or "You will get no more messages. Reply START to come back." in out.split("[to")[-1]
     assert "Traceback" not in result.stderr
+
+
+USSD_CARRIERS = """
+[carriers.at-ke]
+adapter = "africastalking"
+country = "KE"
+webhook_token = "at-token-0123456789abcdef"
+
+[carriers.hubtel-gh]
+adapter = "hubtel"
+country = "GH"
+webhook_token = "hubtel-token-0123456789abcdef"
+
+[carriers.console]
+adapter = "console"
+webhook_token = "console-token-0123456789"
+max_segments = 10
+"""
+
+
+@pytest.fixture
+def ussd_gateway(tmp_path: Path) -> Iterator[Gateway]:
+    carriers = tmp_path / "ussd-carriers.toml"
+    carriers.write_text(USSD_CARRIERS)
+    yield from _serve(tmp_path, carriers)
+
+
+def _check_screen(text: str, limit: int = 182) -> None:
+    from gateway.sms_text import encoding_for, septets
+
+    assert septets(text) <= limit and encoding_for(text) == "GSM-7", text
+
+
+def _sms_status(gateway: Gateway, phone: str) -> str:
+    """Text STATUS through the console carrier; return the queued reply."""
+    status, _ = _post(gateway.base + "/carriers/console/sms?token=console-token-0123456789",
+                      {"from": phone, "text": "STATUS", "id": f"status-{phone}"}, {})
+    assert status == 200
+    with Store.open(gateway.env["LEARNLINE_DB"]) as store:
+        return store.outbox(phone)[-1].body
+
+
+def test_an_africastalking_session_through_serve(ussd_gateway: Gateway):
+    phone = "+254712345678"
+    inputs: list[str] = []
+    screens: list[str] = []
+
+    def press(choice: str | None) -> str:
+        if choice is not None:
+            inputs.append(choice)
+        status, body = _post(
+            ussd_gateway.base + "/carriers/at-ke/ussd?token=at-token-0123456789abcdef",
+            {"sessionId": "ATUid_e2e", "serviceCode": "*384*12#", "phoneNumber": phone,
+             "networkCode": "63902", "text": "*".join(inputs)}, {})
+        assert status == 200 and body.startswith(("CON ", "END ")), body
+        _check_screen(body[4:])
+        screens.append(body)
+        return body
+
+    assert press(None).startswith("CON Learnline\n1. Start: Start freelancing")  # dial
+    assert "card 1/5" in press("1")  # continue the lesson: card 1
+    while "Q1/3" not in screens[-1]:
+        press("1")  # read, page by page and card by card
+    assert press("2").startswith("CON Right!")  # answer
+    while "Lesson done" not in " ".join(screens[-3:]):
+        press("1")
+        if screens[-1].startswith("CON Q"):
+            press("1")
+    assert "1. Continue" in screens[-1] or "98 More" in screens[-1]  # the result
+    assert press("00").startswith("CON Learnline\n1. Continue: Start freelancing, lesson 2")
+    assert press("3").startswith("CON Start freelancing: 1/6 lessons done")  # progress
+    assert press("0").startswith("CON Learnline")  # back
+    assert press("0").startswith("END Goodbye!")  # exit
+    assert "Start freelancing: 1/6 lessons done" in _sms_status(ussd_gateway, phone)
+
+
+def test_a_hubtel_session_through_serve(ussd_gateway: Gateway):
+    import json
+
+    session = "3c796dac28174f739de4262d08409c51"
+    sequence = 0
+    screens: list[dict] = []
+
+    def send(kind: str, message: str) -> dict:
+        nonlocal sequence
+        sequence += 1
+        payload = json.dumps({
+            "Type": kind, "Mobile": "233200585542", "SessionId": session,
+            "ServiceCode": "713", "Message": message, "Operator": "vodafone",
+            "Sequence": sequence, "ClientState": "", "Platform": "USSD",
+        }).encode()
+        request = urllib.request.Request(
+            ussd_gateway.base + "/carriers/hubtel-gh/ussd?token=hubtel-token-0123456789abcdef",
+            data=payload, headers={"Content-Type": "application/json"}, method="POST")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            body = json.loads(response.read())
+        assert body["SessionId"] == session and body["Type"] in ("Response", "Release")
+        _check_screen(body["Message"])
+        screens.append(body)
+        return body
+
+    assert send("Initiation", "*713#")["Message"].startswith("Learnline\n")
+    assert "card 1/5" in send("Response", "1")["Message"]
+    while not screens[-1]["Message"].startswith("Q1/3"):
+        send("Response", "1")
+    answer = send("Response", "2")["Message"]
+    assert answer.startswith(("Right!", "Not quite"))
+    assert send("Response", "00")["Message"].startswith("Learnline\n1. Continue")
+    assert send("Response", "0")["Type"] == "Release"
+    assert "Now: the quiz of Find a skill people pay for" in _sms_status(
+        ussd_gateway, "+233200585542")
