@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from carrier_adapters import ADAPTERS
@@ -41,11 +42,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["learnline.carriers"] = carriers
     app.extensions["learnline.adapters"] = {c.id: ADAPTERS[c.adapter](c) for c in carriers}
 
-    @app.teardown_appcontext
-    def close_store(exc: BaseException | None) -> None:
-        store = g.pop("store", None)
-        if store is not None:
-            store.close()
+    # One connection per server thread, kept across requests: opening SQLite and
+    # setting its pragmas on every request would cost more than most webhooks.
+    app.extensions["learnline.connections"] = threading.local()
 
     from gateway import errors, webhooks
 
@@ -70,9 +69,15 @@ def _proxy_hops() -> int:
 
 
 def get_store() -> Store:
-    """The request's store, opened on first use and closed at teardown."""
+    """This thread's store on the app's database, opened on first use and then reused.
+
+    Every write runs in `Store.write()`, which always commits or rolls back, so a
+    connection is never handed to the next request inside a transaction.
+    """
     from flask import current_app
 
-    if "store" not in g:
-        g.store = Store.open(current_app.config["DATABASE"])
-    return g.store
+    local = current_app.extensions["learnline.connections"]
+    store = getattr(local, "store", None)
+    if store is None:
+        store = local.store = Store.open(current_app.config["DATABASE"])
+    return store

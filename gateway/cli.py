@@ -77,10 +77,17 @@ def serve(host: str, port: int, no_worker: bool, workers: int | None) -> None:
     base = f"http://{host}:{port}"
     click.echo(f"Learnline gateway on {base} (database {default_db_path().resolve()})")
     click.echo(f"  health: {base}/healthz")
+    from carrier_adapters import ADAPTERS
+
     for carrier in carriers:
+        adapter = ADAPTERS[carrier.adapter]
         click.echo(f"  carrier {carrier.id} ({carrier.adapter}):")
-        click.echo(f"    inbound SMS: {_redact(webhook_url(carrier, 'sms', base), carrier)}")
-        click.echo(f"    delivery status: {_redact(webhook_url(carrier, 'status', base), carrier)}")
+        if adapter.offers("sms"):
+            click.echo(f"    inbound SMS: {_redact(webhook_url(carrier, 'sms', base), carrier)}")
+            click.echo("    delivery status: "
+                       f"{_redact(webhook_url(carrier, 'status', base), carrier)}")
+        if adapter.offers("ussd"):
+            click.echo(f"    USSD: {_redact(webhook_url(carrier, 'ussd', base), carrier)}")
     worker = None
     if not no_worker:
         worker = subprocess.Popen([sys.executable, "-m", "gateway.cli", "worker"])

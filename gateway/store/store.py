@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +27,7 @@ from gateway.store.records import (
 from gateway.store.schema import migrations
 
 BUSY_TIMEOUT_SECONDS = 10.0
+_PROCESS_WRITE_LOCK = threading.RLock()
 
 # Delivery states in the order a message moves through them; a late callback
 # never moves a message backwards (carriers deliver callbacks out of order).
@@ -47,8 +50,20 @@ def default_db_path() -> Path:
 class Store:
     """One connection to the Learnline database, with every query the gateway runs."""
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, lock_path: str | None = None):
         self.db = db
+        self._lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600) if lock_path else None
+
+    @contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        if self._lock_fd is None:
+            yield
+            return
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     # -- opening ---------------------------------------------------------------
 
@@ -66,7 +81,7 @@ class Store:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
-        store = cls(Database(conn, execute_plugins=False))
+        store = cls(Database(conn, execute_plugins=False), str(path) + "-writelock")
         if migrate:
             store.migrate()
         return store
@@ -81,6 +96,9 @@ class Store:
     def close(self) -> None:
         """Close the connection."""
         self.db.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     def __enter__(self) -> Store:
         return self
@@ -93,14 +111,17 @@ class Store:
     @contextmanager
     def _immediate(self) -> Iterator[None]:
         conn = self.db.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        # Threads of one process queue here, in order, rather than in SQLite's busy
+        # handler, whose growing sleeps let an unlucky writer wait far longer than needed.
+        with _PROCESS_WRITE_LOCK, self._file_lock():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
 
     @contextmanager
     def write(self) -> Iterator[Store]:
