@@ -110,7 +110,9 @@ class UssdRequest:
     it holds every input of the session joined by '*' (the channel derives the
     latest input from the session's stored history); otherwise it is the latest
     input alone. `is_new` is the carrier saying the session starts; `ended` that
-    the learner or the network closed it (no screen will be shown).
+    the learner or the network closed it (no screen will be shown). `sequence`
+    numbers the requests of a session, so that a carrier's retry is not taken for a
+    second press.
     """
 
     session_id: str
@@ -120,6 +122,7 @@ class UssdRequest:
     is_new: bool
     cumulative: bool
     ended: bool = False
+    sequence: int | None = None  # the carrier's request counter, where it sends one
 
 
 @dataclass(frozen=True)

@@ -49,14 +49,20 @@ class HubtelAdapter(CarrierAdapter):
             raise PayloadError("Type", "unknown value in")
         message = data.get("Message")
         message = "" if message is None else str(message)
+        # Hubtel writes the code bare ("713"); learners are told to dial it, so give
+        # it as they dial it ("*713#"), like Africa's Talking does.
+        service_code = str(data.get("ServiceCode") or "").strip()
+        if service_code and not service_code.startswith("*"):
+            service_code = f"*{service_code.rstrip('#')}#"
         return UssdRequest(
             session_id=str(data["SessionId"]),
             sender=str(data["Mobile"]),
-            service_code=str(data.get("ServiceCode") or ""),
+            service_code=service_code,
             text="" if kind == "initiation" else message,
             is_new=kind == "initiation",
             cumulative=False,
             ended=kind in ("release", "timeout"),
+            sequence=_sequence(data.get("Sequence")),
         )
 
     def ussd_response(self, request: UssdRequest, screen: str, *, end: bool) -> WebResponse:
@@ -72,3 +78,12 @@ class HubtelAdapter(CarrierAdapter):
         }
         return WebResponse(json.dumps(body, ensure_ascii=False), 200,
                            "application/json; charset=utf-8")
+
+
+def _sequence(value: object) -> int | None:
+    """Hubtel's request counter, when it is a whole number."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None

@@ -67,8 +67,10 @@ username = "sandbox"
         ("1", "1*5*5", INVALID),
         ("1", "1*98*1", INVALID),
         # a plain input after the history is followed
-        ("1", "1*1", "Lesson 1/6, card 2/"),
+        ("1", "1*00", "Learnline\n1. Continue: Start freelancing, lesson 1, card 1/"),
+        ("1", "1*98", "Lesson 1/6, card 1/"),
         ("", "1", "Lesson 1/6, card 1/"),
+        ("", "3", "You have not started a course yet."),
         # a text that does not continue the stored history cannot be followed
         ("1", "2*1", INVALID),
     ])
@@ -82,13 +84,16 @@ username = "sandbox"
         assert expected in screen
         if expected == INVALID and before is not None:
             assert screen.split("\n")[1:] == before[0].split("\n")[1:]
+        elif expected != INVALID:
+            assert INVALID not in screen
+            assert before is None or screen != before[0]
         assert_fits(screen, 182)
         # the learner's next plain input follows on from the text just sent
         after, _ = self.at_post(client, session_id, text + "*00")
         assert after.startswith("Learnline")
 
     @pytest.mark.parametrize("texts", [[""], ["", "1"], ["", "1", "1*1"]],
-                             ids=["menu", "card1", "card2"])
+                             ids=["menu", "card", "next-page"])
     def test_a_repeated_request_reshows_the_same_screen(self, client, texts):
         session_id = self.new_session_id()
         for text in texts:
@@ -96,7 +101,7 @@ username = "sandbox"
         assert self.at_post(client, session_id, texts[-1]) == shown
         assert self.at_post(client, session_id, texts[-1]) == shown
         # and the session still moves on from where it was
-        moved, _ = self.at_post(client, session_id, "*".join([*texts[1:], "1"]))
+        moved, _ = self.at_post(client, session_id, f"{texts[-1]}*1" if texts[-1] else "1")
         assert moved != shown[0]
         assert INVALID not in moved
 

@@ -65,15 +65,13 @@ def handle_ussd(
             session = UssdSessionRecord(
                 carrier_id=carrier.id, session_id=request.session_id, phone=phone,
                 service_code=request.service_code, started_at=now,
+                history=_history(request),
             )
             notice = None
-            if request.cumulative:
-                session.history = request.text
         else:
             assert session is not None
             choice = _latest_input(session, request)
-            if request.cumulative:
-                session.history = request.text
+            session.history = _history(request)
             view, notice = menu.step(session.view, choice)
         end = view.get("v") == "goodbye"
         text = menu.render(view, notice)
@@ -96,10 +94,26 @@ def _open(store: Store, menu: _Menu, phone: str, now: float) -> dict:
     return menu.main_view()
 
 
+def _history(request: UssdRequest) -> str:
+    """What the session keeps to recognise the next request: every input so far for
+    cumulative carriers, else the carrier's request counter."""
+    if request.cumulative:
+        return request.text
+    return "" if request.sequence is None else f"#{request.sequence}"
+
+
 def _latest_input(session: UssdSessionRecord, request: UssdRequest) -> str | None:
-    """The learner's newest input. Cumulative carriers send every input joined by '*';
-    the stored history tells where the newest begins (an input may contain '*')."""
+    """The learner's newest input, or None when the request repeats the previous one.
+
+    Cumulative carriers send every input joined by '*'; the stored history tells
+    where the newest begins (an input may itself contain '*'). Others send the
+    latest input alone; a repeated opening or request counter is a retry.
+    """
+    if request.is_new:
+        return None  # the carrier opened this live session again: same screen
     if not request.cumulative:
+        if request.sequence is not None and session.history == f"#{request.sequence}":
+            return None
         return request.text
     history = session.history
     if request.text == history:
