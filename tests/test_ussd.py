@@ -242,3 +242,17 @@ def test_the_whole_bundled_course_fits_every_screen(store: Store, locale: str, l
         pytest.fail("the course never ended")
     assert store.enrollment(PHONE, "start-freelancing").completed
     assert len(phone.screens) > 100
+
+
+def test_pages_break_at_lines_then_words_and_never_lose_text():
+    from gateway.channels.ussd.screens import paginate
+
+    text = "Right! Clients trust what they can see.\nLesson done: 3/3 right first time."
+    assert paginate(text, 50) == ["Right! Clients trust what they can see.",
+                                  "Lesson done: 3/3 right first time."]
+    words = " ".join(f"word{n}" for n in range(60))
+    pages = paginate(words, 40)
+    assert all(septets(page) <= 40 for page in pages)
+    assert " ".join(pages) == words  # split at spaces only
+    assert paginate("x" * 25 + " end", 10) == ["x" * 10, "x" * 10, "xxxxx end"]
+    assert paginate("{[]}" * 5, 10) == ["{[]}{", "[]}{[", "]}{[]", "}{[]}"]  # 2 septets each

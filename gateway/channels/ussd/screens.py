@@ -29,12 +29,17 @@ def body_width(limit: int, head_width: int, options: list[str], nav: str) -> int
 def paginate(text: str, width: int) -> list[str]:
     """Split GSM-7 text into pages of at most `width` septets, at spaces and line breaks.
 
-    A word longer than a page is split inside (the only case that breaks a word).
+    A line that fits on a page of its own is not split across two; a word longer
+    than a page is split inside (the only case that breaks a word).
     """
     width = max(width, 10)
     pages: list[str] = []
     current = ""
     for line_number, line in enumerate(text.split("\n")):
+        if current and septets(current + "\n" + line) > width >= septets(line):
+            pages.append(current)
+            current = line
+            continue
         for word_number, word in enumerate(line.split(" ")):
             joiner = "" if not current else ("\n" if word_number == 0 and line_number else " ")
             candidate = current + joiner + word
