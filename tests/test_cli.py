@@ -312,3 +312,25 @@ def test_worker_drains_with_the_default_console_carrier(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "sent 0, retry later 0, failed 0" in result.stdout
     assert _table_counts(db)["courses"] == 1  # the bundled course, imported on first start
+
+
+def test_chat_ussd_runs_a_menu_session_in_the_terminal(tmp_path):
+    """`learnline chat --ussd`: the menu, a card, the menu again, exit, and a new dial."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "LEARNLINE_DB": str(tmp_path / "ussd.db")}
+    env.pop("LEARNLINE_CARRIERS", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "chat", "--ussd", "+254712345678"],
+        input="1\n00\n0\n\n3\n", env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Learnline\n1. Start: Start freelancing" in out
+    assert "Lesson 1/6, card 1/5\nFind a skill people pay for" in out
+    assert "Goodbye! Dial *123# to continue where you left off." in out
+    assert "1. Continue: Start freelancing, lesson 1, card 1/5" in out  # the second dial
+    assert "Start freelancing: 0/6 lessons done." in out
+    assert "Traceback" not in result.stderr

@@ -56,6 +56,12 @@ BAD_CARRIERS = [
     ("unknown encoding_policy", "tw-ng", TWILIO + 'encoding_policy = "ascii"\n',
      "encoding_policy"),
     ("max_segments 0", "tw-ng", TWILIO + "max_segments = 0\n", "max_segments"),
+    ("ussd_max_chars 99", "at-ke", 'adapter = "africastalking"\nwebhook_token = '
+     '"0123456789abcdef0"\nussd_max_chars = 99\n', "ussd_max_chars"),
+    ("ussd_max_chars text", "at-ke", 'adapter = "africastalking"\nwebhook_token = '
+     '"0123456789abcdef0"\nussd_max_chars = "182"\n', "ussd_max_chars"),
+    ("ussd_session_seconds 5", "hub-gh", 'adapter = "hubtel"\nallow_ips = ["10.0.0.0/8"]\n'
+     "ussd_session_seconds = 5\n", "ussd_session_seconds"),
     ("max_segments 11", "tw-ng", TWILIO + "max_segments = 11\n", "max_segments"),
     ("max_segments x", "tw-ng", TWILIO + 'max_segments = "x"\n', "max_segments"),
     ("max_segments 2.5", "tw-ng", TWILIO + "max_segments = 2.5\n", "max_segments"),
