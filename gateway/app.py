@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import threading
 from typing import Any
 
@@ -12,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from carrier_adapters import ADAPTERS
 from gateway.config import ConfigError, load_carriers
+from gateway.content.importer import ensure_bundled_courses
 from gateway.store import Store, default_db_path
 
 MAX_REQUEST_BYTES = 64 * 1024
@@ -20,9 +22,11 @@ MAX_REQUEST_BYTES = 64 * 1024
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the gateway app.
 
-    Settings come from the environment (`LEARNLINE_DB`, `LEARNLINE_CARRIERS`)
-    unless `test_config` gives `DATABASE` or `CARRIERS_FILE`. A bad carriers
-    file raises ConfigError here, at start-up.
+    Settings come from the environment (`LEARNLINE_DB`, `LEARNLINE_CARRIERS`,
+    `LEARNLINE_SECRET_KEY`, `LEARNLINE_SIMULATOR`, `LEARNLINE_PROXY_HOPS`) unless
+    `test_config` gives them (`DATABASE`, `CARRIERS_FILE`, `SECRET_KEY`, `SIMULATOR`,
+    `PROXY_HOPS`). A bad carriers file raises ConfigError here, at start-up. The
+    database is migrated, and given the bundled courses if it has none.
     """
     app = Flask(__name__)
     app.config.update(
@@ -30,6 +34,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         CARRIERS_FILE=None,
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
         PROXY_HOPS=_proxy_hops(),
+        SECRET_KEY=os.environ.get("LEARNLINE_SECRET_KEY") or None,
+        SIMULATOR=os.environ.get("LEARNLINE_SIMULATOR", "") in ("1", "true", "yes", "on"),
     )
     if test_config:
         app.config.update(test_config)
@@ -46,10 +52,24 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # setting its pragmas on every request would cost more than most webhooks.
     app.extensions["learnline.connections"] = threading.local()
 
+    with Store.open(app.config["DATABASE"], migrate=True) as store:
+        ensure_bundled_courses(store)
+        if not app.config["SECRET_KEY"]:
+            # Without LEARNLINE_SECRET_KEY, one random key made on first start and kept
+            # in the database, so every server process signs sessions alike.
+            app.config["SECRET_KEY"] = store.setting("session_key",
+                                                     lambda: secrets.token_hex(32))
+
     from gateway import errors, webhooks
+    from gateway.channels import web
 
     errors.init_app(app)
     app.register_blueprint(webhooks.blueprint)
+    web.init_app(app)
+    if app.config["SIMULATOR"]:
+        from gateway.channels.web import simulator
+
+        simulator.init_app(app)
 
     @app.get("/healthz")
     def health() -> tuple[str, int, dict[str, str]]:

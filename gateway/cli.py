@@ -58,7 +58,10 @@ def main() -> None:
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 @click.option("--no-worker", is_flag=True, help="Do not run the outbox worker beside the server.")
 @click.option("--workers", type=int, default=None, help="Web worker processes (default: config).")
-def serve(host: str, port: int, no_worker: bool, workers: int | None) -> None:
+@click.option("--no-simulator", is_flag=True,
+              help="Turn off the phone simulator page (/simulator), on by default here.")
+def serve(host: str, port: int, no_worker: bool, workers: int | None,
+          no_simulator: bool) -> None:
     """Run the gateway under gunicorn, with the outbox worker beside it.
 
     Imports the bundled lessons on first start and prints the URLs it serves,
@@ -74,8 +77,13 @@ def serve(host: str, port: int, no_worker: bool, workers: int | None) -> None:
     carriers = _carriers()
     with _open_store():
         pass
+    os.environ["LEARNLINE_SIMULATOR"] = "0" if no_simulator else os.environ.get(
+        "LEARNLINE_SIMULATOR", "1")
     base = f"http://{host}:{port}"
     click.echo(f"Learnline gateway on {base} (database {default_db_path().resolve()})")
+    click.echo(f"  lite web: {base}/")
+    if os.environ["LEARNLINE_SIMULATOR"] == "1":
+        click.echo(f"  phone simulator: {base}/simulator")
     click.echo(f"  health: {base}/healthz")
     from carrier_adapters import ADAPTERS
 

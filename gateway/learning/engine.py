@@ -267,6 +267,129 @@ class Engine:
             return r.Notice("not_understood", {"expecting": "courses"})
         return r.Notice("not_understood", {"expecting": "next"})
 
+    # -- whole lessons at once (pages) ---------------------------------------------------------
+
+    def outline(self, course_id: str, locale: str, learner: LearnerRecord | None = None,
+                results: dict[str, tuple[int, int]] | None = None) -> r.CourseOutline | None:
+        """A course's lessons with the learner's standing: from the store for a known
+        learner, else from `results` (lesson id to score, total) kept elsewhere."""
+        course = self.store.course(course_id)
+        if course is None:
+            return None
+        enrollment = None
+        if learner is not None:
+            results = self._results(learner, course)
+            enrollment = self.store.enrollment(learner.phone, course.id)
+        results = {k: v for k, v in (results or {}).items() if k in course.lesson_ids}
+        current = enrollment.position if enrollment and not enrollment.completed else None
+        if current is None and enrollment is None:
+            current = next((n for n, lesson_id in enumerate(course.lesson_ids)
+                            if lesson_id not in results), None)
+        lessons = []
+        for number, lesson_id in enumerate(course.lesson_ids):
+            lesson = self._lesson(course, number, locale)
+            score, total = results.get(lesson_id, (0, len(lesson.questions)))
+            lessons.append(r.LessonStatus(number + 1, lesson_id, lesson.title,
+                                          lesson_id in results, score, total,
+                                          number == current))
+        completed = bool(enrollment and enrollment.completed) or (
+            enrollment is None and len(results) == len(course.lesson_ids))
+        return r.CourseOutline(course.id, course.code, course.title_in(locale),
+                               course.summary_in(locale), tuple(lessons), completed,
+                               course.pass_mark)
+
+    def lesson_at(self, course_id: str, lesson_id: str,
+                  locale: str) -> tuple[Course, int, Lesson] | None:
+        """A lesson of a course in the reader's language, with its position."""
+        course = self.store.course(course_id)
+        if course is None or lesson_id not in course.lesson_ids:
+            return None
+        position = course.lesson_ids.index(lesson_id)
+        return course, position, self._lesson(course, position, locale)
+
+    @staticmethod
+    def grade(lesson: Lesson, answers: dict[int, int]) -> r.QuizGraded:
+        """Grade a whole quiz: `answers` maps question number (0-based) to option."""
+        return r.QuizGraded(lesson.title, tuple(
+            r.QuestionResult(n + 1, q.text, q.options, answers.get(n), q.answer, q.explanation)
+            for n, q in enumerate(lesson.questions)
+        ))
+
+    def read_lesson(self, learner: LearnerRecord, course: Course, position: int) -> None:
+        """The learner read a whole lesson (on a page): on every channel, what comes next
+        is its quiz, unless they are already further on."""
+        learner.current_course = course.id
+        self.store.save_learner(learner)
+        enrollment = self.store.enrollment(learner.phone, course.id)
+        if enrollment is None:
+            enrollment = EnrollmentRecord(phone=learner.phone, course_id=course.id)
+        if enrollment.completed or enrollment.position > position or (
+                enrollment.quiz is not None and enrollment.position == position):
+            return  # reading again what they have done changes nothing
+        lesson = self._lesson(course, position, learner.locale)
+        enrollment.position = position
+        enrollment.card = len(lesson.cards) - 1
+        enrollment.quiz = None
+        self.store.save_enrollment(enrollment)
+
+    def submit_quiz(self, learner: LearnerRecord, course: Course, position: int,
+                    answers: dict[int, int], *, first_try: bool = True,
+                    ) -> tuple[r.QuizGraded, tuple[r.Reply, ...]]:
+        """Grade a quiz answered on a page and keep it. A first try scores the lesson and,
+        if the learner was not further on, moves them to the next lesson (with the
+        LessonDone/CourseDone replies); a second try only records its answers."""
+        lesson = self._lesson(course, position, learner.locale)
+        graded = self.grade(lesson, answers)
+        for result in graded.results:
+            if result.chosen is not None:
+                self.store.record_answer(learner.phone, course.id, lesson.id,
+                                         result.number - 1, result.chosen, result.correct,
+                                         first_try)
+        if not first_try:
+            return graded, ()
+        learner.current_course = course.id
+        self.store.save_learner(learner)
+        enrollment = self.store.enrollment(learner.phone, course.id)
+        if enrollment is None:
+            enrollment = EnrollmentRecord(phone=learner.phone, course_id=course.id)
+        if enrollment.completed or enrollment.position > position:
+            self.store.save_lesson_result(learner.phone, course.id, lesson.id, graded.score,
+                                          len(lesson.questions))
+            return graded, ()
+        enrollment.position = position
+        enrollment.quiz = QuizState(queue=[], right_first_try=[
+            result.number - 1 for result in graded.results if result.correct])
+        return graded, self._finish_lesson(learner, course, enrollment, lesson)
+
+    def merge_results(self, learner: LearnerRecord, course_id: str,
+                      results: dict[str, tuple[int, int]]) -> None:
+        """Keep lesson results earned before the learner was known (anonymously on the
+        web): lessons they had not finished, and their place after the furthest one."""
+        course = self.store.course(course_id)
+        if course is None:
+            return
+        known = self.store.lesson_results(learner.phone, course.id)
+        furthest = -1
+        for position, lesson_id in enumerate(course.lesson_ids):
+            if lesson_id in results and lesson_id not in known:
+                score, total = results[lesson_id]
+                self.store.save_lesson_result(learner.phone, course.id, lesson_id,
+                                              int(score), int(total))
+                furthest = position
+        if furthest < 0:
+            return
+        enrollment = self.store.enrollment(learner.phone, course.id) or EnrollmentRecord(
+            phone=learner.phone, course_id=course.id)
+        if enrollment.position <= furthest and not enrollment.completed:
+            enrollment.position = min(furthest + 1, len(course.lesson_ids) - 1)
+            enrollment.card = -1
+            enrollment.quiz = None
+            enrollment.completed = len(self._results(learner, course)) == len(course.lesson_ids)
+            self.store.save_enrollment(enrollment)
+        if learner.current_course is None:
+            learner.current_course = course.id
+            self.store.save_learner(learner)
+
     # -- moving through a course -------------------------------------------------------------
 
     def _current(

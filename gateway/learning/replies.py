@@ -155,3 +155,69 @@ Reply = (
     CourseList | Welcome | CardShown | QuestionAsked | Feedback | LessonDone | CourseDone
     | Progress | HelpShown | LanguageChanged | LanguageChoices | Stopped | Notice
 )
+
+
+@dataclass(frozen=True)
+class LessonStatus:
+    """One lesson in a course outline, with a learner's standing in it."""
+
+    number: int
+    id: str
+    title: str
+    done: bool
+    score: int
+    total: int
+    current: bool
+
+
+@dataclass(frozen=True)
+class CourseOutline:
+    """A course with its lessons and a learner's progress in each."""
+
+    id: str
+    code: str
+    title: str
+    summary: str
+    lessons: tuple[LessonStatus, ...]
+    completed: bool
+    pass_mark: int
+
+    @property
+    def score(self) -> int:
+        """Right first-try answers over the finished lessons."""
+        return sum(lesson.score for lesson in self.lessons if lesson.done)
+
+    @property
+    def total(self) -> int:
+        """Questions in the finished lessons."""
+        return sum(lesson.total for lesson in self.lessons if lesson.done)
+
+
+@dataclass(frozen=True)
+class QuestionResult:
+    """One graded question of a submitted quiz."""
+
+    number: int
+    text: str
+    options: tuple[str, ...]
+    chosen: int | None
+    right: int
+    explanation: str
+
+    @property
+    def correct(self) -> bool:
+        """Whether the chosen option is the right one."""
+        return self.chosen == self.right
+
+
+@dataclass(frozen=True)
+class QuizGraded:
+    """A whole quiz answered at once (on a page), graded."""
+
+    lesson_title: str
+    results: tuple[QuestionResult, ...]
+
+    @property
+    def score(self) -> int:
+        """How many questions were answered right."""
+        return sum(1 for result in self.results if result.correct)

@@ -156,3 +156,31 @@ def m002_ussd_sessions(db: Database) -> None:
         CREATE INDEX ussd_sessions_by_expiry ON ussd_sessions (expires_at);
         """
     )
+
+
+@migrations()
+def m003_web(db: Database) -> None:
+    """The lite web: sign-in codes, rate limits, and settings such as the session key."""
+    db.executescript(
+        """
+        CREATE TABLE signin_codes (
+            id INTEGER PRIMARY KEY,
+            phone TEXT NOT NULL,
+            code_hash TEXT NOT NULL,
+            expires_at REAL NOT NULL,
+            tries INTEGER NOT NULL DEFAULT 0,
+            used INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX signin_codes_by_phone ON signin_codes (phone, created_at);
+        CREATE TABLE rate_events (
+            key TEXT NOT NULL,
+            at REAL NOT NULL
+        );
+        CREATE INDEX rate_events_by_key ON rate_events (key, at);
+        CREATE TABLE settings (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """
+    )

@@ -90,7 +90,10 @@ class Store:
         """Apply pending schema migrations; return their names."""
         pending = [m.name for m in migrations.pending(self.db)]
         if pending:
-            migrations.apply(self.db)
+            # Several processes may start at once (gunicorn workers): one applies them.
+            with _PROCESS_WRITE_LOCK, self._file_lock():
+                pending = [m.name for m in migrations.pending(self.db)]
+                migrations.apply(self.db)
         return pending
 
     def close(self) -> None:
@@ -601,6 +604,102 @@ class Store:
                 "DELETE FROM ussd_sessions WHERE expires_at < ?", [expired_before]
             )
         return cursor.rowcount
+
+    def deliver_locally(self, carrier_id: str, phone: str) -> list[OutboxRecord]:
+        """Mark a local carrier's queued messages to `phone` sent and return them (the
+        phone simulator shows them itself; nothing goes to a network)."""
+        now = time.time()
+        with self.write():
+            rows = list(self.db.query(
+                """SELECT id, carrier_id, phone, body, status, attempts, to_stopped_ok
+                   FROM outbox WHERE carrier_id = ? AND phone = ? AND status = 'queued'
+                   ORDER BY id""",
+                [carrier_id, phone],
+            ))
+            self.db.execute(
+                """UPDATE outbox SET status = 'sent', attempts = attempts + 1, updated_at = ?
+                   WHERE carrier_id = ? AND phone = ? AND status = 'queued'""",
+                [now, carrier_id, phone],
+            )
+        return [_outbox_record(row) for row in rows]
+
+    def conversation(self, phone: str, limit: int = 20) -> list[dict]:
+        """A number's latest messages both ways, oldest first: dicts with `direction`
+        ('in' or 'out'), `text` and `at`."""
+        rows = list(self.db.query(
+            """SELECT * FROM (
+                 SELECT 'in' AS direction, text, received_at AS at, id FROM inbound
+                 WHERE phone = ?
+                 UNION ALL
+                 SELECT 'out' AS direction, body AS text, created_at AS at, id FROM outbox
+                 WHERE phone = ?)
+               ORDER BY at DESC, direction, id DESC LIMIT ?""",
+            [phone, phone, limit],
+        ))
+        return [{"direction": r["direction"], "text": r["text"], "at": r["at"]}
+                for r in reversed(rows)]
+
+    # -- sign-in codes and rate limits -------------------------------------------------------
+
+    def save_signin_code(self, phone: str, code_hash: str, expires_at: float) -> None:
+        """Keep a new sign-in code for `phone`; earlier ones stop working."""
+        with self.write():
+            self.db.execute("UPDATE signin_codes SET used = 1 WHERE phone = ? AND used = 0",
+                            [phone])
+            self.db.execute(
+                """INSERT INTO signin_codes (phone, code_hash, expires_at, created_at)
+                   VALUES (?, ?, ?, ?)""",
+                [phone, code_hash, expires_at, time.time()],
+            )
+
+    def live_signin_code(self, phone: str) -> dict | None:
+        """The phone's current code (id, code_hash, tries), if unused and unexpired."""
+        return self._one(
+            """SELECT id, code_hash, tries FROM signin_codes
+               WHERE phone = ? AND used = 0 AND expires_at > ?
+               ORDER BY id DESC LIMIT 1""",
+            [phone, time.time()],
+        )
+
+    def spend_signin_try(self, code_id: int, *, used: bool) -> int:
+        """Count one try of a code (and mark it used); return the tries so far."""
+        with self.write():
+            self.db.execute(
+                "UPDATE signin_codes SET tries = tries + 1, used = max(used, ?) WHERE id = ?",
+                [int(used), code_id],
+            )
+            return self.db.execute("SELECT tries FROM signin_codes WHERE id = ?",
+                                   [code_id]).fetchone()[0]
+
+    def take_rate(self, limits: list[tuple[str, int, float]]) -> str | None:
+        """Count one event against each (key, limit, window seconds), all or nothing.
+
+        Returns the first key already at its limit (nothing is counted then), else None.
+        """
+        now = time.time()
+        with self.write():
+            for key, limit, window in limits:
+                used = self.db.execute(
+                    "SELECT count(*) FROM rate_events WHERE key = ? AND at > ?",
+                    [key, now - window],
+                ).fetchone()[0]
+                if used >= limit:
+                    return key
+            for key, _, _ in limits:
+                self.db.execute("INSERT INTO rate_events (key, at) VALUES (?, ?)", [key, now])
+            self.db.execute("DELETE FROM rate_events WHERE at < ?", [now - 86400])
+        return None
+
+    def setting(self, name: str, default_factory) -> str:
+        """A stored setting, created once from `default_factory()` (shared by every process)."""
+        row = self._one("SELECT value FROM settings WHERE name = ?", [name])
+        if row is not None:
+            return row["value"]
+        with self.write():
+            self.db.execute("INSERT OR IGNORE INTO settings (name, value) VALUES (?, ?)",
+                            [name, default_factory()])
+            return self.db.execute("SELECT value FROM settings WHERE name = ?",
+                                   [name]).fetchone()[0]
 
     def send_attempts(self, outbox_id: int) -> list[dict]:
         """Every recorded attempt to send one message, oldest first."""

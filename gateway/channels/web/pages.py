@@ -1,0 +1,322 @@
+"""The lite pages: catalogue, course, lesson, quiz, progress, sign in, language, help.
+
+Every page works without JavaScript, CSS or images, and is small enough to arrive in
+one round trip. Anonymous learners keep their quiz results in the signed session
+cookie; signing in with the phone makes them the same learner as on SMS and USSD.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from markupsafe import Markup
+
+from gateway.app import get_store
+from gateway.channels.sms.commands import command_words
+from gateway.channels.web import http, signin
+from gateway.i18n import available_locales, language_name, normalize_locale, translations
+from gateway.learning import Engine
+from gateway.phones import InvalidPhoneNumber, masked, to_e164
+from gateway.store import LearnerRecord
+
+blueprint = Blueprint("web", __name__, template_folder="templates")
+http.install(blueprint)
+
+
+def init_app(app: Flask) -> None:
+    """Register the pages, their templates' gettext, and the session cookie rules."""
+    app.jinja_env.add_extension("jinja2.ext.i18n")
+    app.jinja_env.trim_blocks = True  # every byte counts on 2G
+    app.jinja_env.lstrip_blocks = True
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        lambda message: translations(g.locale).gettext(message),
+        lambda singular, plural, n: translations(g.locale).ngettext(singular, plural, n),
+        newstyle=True,
+    )
+    app.config.setdefault("SESSION_COOKIE_NAME", "learnline")
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.session_interface = _SessionInterface()
+    app.register_blueprint(blueprint)
+
+
+class _SessionInterface(type(Flask.session_interface)):  # type: ignore[misc]
+    """The signed session cookie, `Secure` whenever the page was served over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return request.is_secure or bool(app.config.get("SESSION_COOKIE_SECURE"))
+
+
+# -- request context ---------------------------------------------------------------------------
+
+
+@blueprint.before_request
+def choose_language() -> None:
+    """The page language: the learner's choice, else their browser's, else English."""
+    chosen = session.get("lang")
+    if chosen not in available_locales():
+        learner = current_learner()
+        chosen = learner.locale if learner else request.accept_languages.best_match(
+            available_locales(), default=available_locales()[0])
+    g.locale = chosen
+
+
+def current_learner() -> LearnerRecord | None:
+    """The signed-in learner, or None."""
+    phone = session.get("phone")
+    if not phone:
+        return None
+    if "learner" not in g:
+        g.learner = get_store().learner(phone)
+    return g.learner
+
+
+def page(template: str, status: int = 200, **context: Any):
+    """Render a page with what every page needs."""
+    learner = current_learner()
+    return render_template(
+        template,
+        css=Markup(http.CSS),
+        locale=g.locale,
+        direction="rtl" if g.locale in ("ar", "fa", "he", "ur") else "ltr",
+        languages=[(code, language_name(code)) for code in available_locales()],
+        learner=learner,
+        masked_phone=masked(learner.phone) if learner else None,
+        csrf=http.csrf_token,
+        here=request.full_path.rstrip("?"),
+        **context,
+    ), status
+
+
+def _anonymous_results(course_id: str) -> dict[str, tuple[int, int]]:
+    stored = session.get("results", {}).get(course_id, {})
+    return {lesson_id: (int(v[0]), int(v[1])) for lesson_id, v in stored.items()}
+
+
+def _engine() -> Engine:
+    return Engine(get_store())
+
+
+# -- pages ---------------------------------------------------------------------------------------
+
+
+@blueprint.get("/")
+def catalogue():
+    """Every course, with the learner's progress in each."""
+    engine = _engine()
+    learner = current_learner()
+    outlines = [
+        engine.outline(course.id, g.locale, learner, _anonymous_results(course.id))
+        for course in engine.store.courses()
+    ]
+    return page("catalogue.html", outlines=outlines)
+
+
+@blueprint.get("/courses/<course_id>")
+def course(course_id: str):
+    """A course's lessons and where the learner stands in each."""
+    outline = _engine().outline(course_id, g.locale, current_learner(),
+                                _anonymous_results(course_id))
+    if outline is None:
+        abort(404)
+    return page("course.html", outline=outline)
+
+
+@blueprint.get("/courses/<course_id>/<lesson_id>")
+def lesson(course_id: str, lesson_id: str):
+    """A whole lesson: every card, then the way to its quiz."""
+    engine = _engine()
+    found = engine.lesson_at(course_id, lesson_id, g.locale)
+    if found is None:
+        abort(404)
+    course_, position, lesson_ = found
+    learner = current_learner()
+    if learner is not None:
+        with engine.store.write():
+            engine.read_lesson(learner, course_, position)
+    return page("lesson.html", course=course_, course_title=course_.title_in(g.locale),
+                lesson=lesson_, number=position + 1, count=len(course_.lesson_ids))
+
+
+@blueprint.route("/courses/<course_id>/<lesson_id>/quiz", methods=["GET", "POST"])
+def quiz(course_id: str, lesson_id: str):
+    """The quiz as a form; posted, each question's result and why."""
+    engine = _engine()
+    found = engine.lesson_at(course_id, lesson_id, g.locale)
+    if found is None:
+        abort(404)
+    course_, position, lesson_ = found
+    context = {"course": course_, "course_title": course_.title_in(g.locale),
+               "lesson": lesson_, "number": position + 1, "count": len(course_.lesson_ids)}
+    if request.method == "GET":
+        return page("quiz.html", **context)
+    retry = request.form.get("retry") == "1"
+    answers = {}
+    for number, question in enumerate(lesson_.questions):
+        chosen = request.form.get(f"q{number}", "")
+        if chosen.isdigit() and int(chosen) < len(question.options):
+            answers[number] = int(chosen)
+    if not retry and len(answers) < len(lesson_.questions):
+        missing = [n + 1 for n in range(len(lesson_.questions)) if n not in answers]
+        return page("quiz.html", status=400, missing=missing, answers=answers, **context)
+    learner = current_learner()
+    if learner is not None:
+        with engine.store.write():
+            graded, replies = engine.submit_quiz(learner, course_, position, answers,
+                                                 first_try=not retry)
+    else:
+        graded, replies = engine.grade(lesson_, answers), ()
+        if not retry:
+            results = session.setdefault("results", {})
+            results.setdefault(course_.id, {})[lesson_.id] = [graded.score,
+                                                              len(lesson_.questions)]
+            session.modified = True
+    following = (course_.lesson_ids[position + 1]
+                 if position + 1 < len(course_.lesson_ids) else None)
+    return page("results.html", graded=graded, retry=retry, following=following,
+                course_done=next((r for r in replies if type(r).__name__ == "CourseDone"),
+                                 None), **context)
+
+
+@blueprint.get("/progress")
+def progress():
+    """The learner's progress in every course they started."""
+    engine = _engine()
+    learner = current_learner()
+    outlines = []
+    for course_ in engine.store.courses():
+        outline = engine.outline(course_.id, g.locale, learner,
+                                 _anonymous_results(course_.id))
+        if outline and (outline.total or any(lesson.done or (
+                learner and lesson.current) for lesson in outline.lessons)):
+            outlines.append(outline)
+    return page("progress.html", outlines=outlines)
+
+
+@blueprint.get("/help")
+def help_page():
+    """How to learn here, by SMS and by USSD."""
+    return page("help.html", words=command_words(g.locale))
+
+
+@blueprint.get("/lang/<code>")
+def language(code: str):
+    """Switch language (and remember it); back to the page the learner was on."""
+    chosen = normalize_locale(code)
+    if chosen is None:
+        abort(404)
+    session["lang"] = chosen
+    learner = current_learner()
+    if learner is not None and learner.locale != chosen:
+        learner.locale = chosen
+        with get_store().write():
+            get_store().save_learner(learner)
+    return redirect(_safe_next(request.args.get("next")))
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site (no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or \
+            urlsplit(target).netloc:
+        return url_for("web.catalogue")
+    return target
+
+
+# -- sign in ----------------------------------------------------------------------------------
+
+
+def _secret() -> bytes:
+    key = current_app.secret_key
+    return key.encode() if isinstance(key, str) else key
+
+
+@blueprint.route("/signin", methods=["GET", "POST"])
+def sign_in():
+    """Ask for the phone number; send a code unless a limit says no."""
+    if request.method == "GET":
+        return page("signin.html")
+    raw = request.form.get("phone", "")
+    carriers = current_app.extensions["learnline.carriers"]
+    country = next((c.country for c in carriers if c.country), None)
+    try:
+        phone = to_e164(raw, country)
+    except InvalidPhoneNumber:
+        return page("signin.html", status=400, error="number", entered=raw[:30])
+    sent = signin.request_code(get_store(), carriers, _secret(), phone,
+                               request.remote_addr or "?", g.locale)
+    if not sent:
+        return page("limited.html", status=429)
+    session["signin_phone"] = phone
+    return redirect(url_for("web.enter_code"))
+
+
+@blueprint.route("/signin/code", methods=["GET", "POST"])
+def enter_code():
+    """Enter the code; a right one signs the learner in and keeps anonymous progress."""
+    phone = session.get("signin_phone")
+    if not phone:
+        return redirect(url_for("web.sign_in"))
+    if request.method == "GET":
+        return page("code.html", masked_number=masked(phone))
+    check = signin.check_code(get_store(), _secret(), phone, request.form.get("code", ""))
+    if not check.ok:
+        return page("code.html", status=400, masked_number=masked(phone),
+                    tries_left=check.tries_left)
+    store = get_store()
+    carriers = current_app.extensions["learnline.carriers"]
+    learner = signin.learner_for(store, carriers, phone, session.get("lang") or g.locale)
+    engine = Engine(store)
+    with store.write():
+        for course_id in session.get("results", {}):
+            engine.merge_results(learner, course_id, _anonymous_results(course_id))
+    session.pop("results", None)
+    session.pop("signin_phone", None)
+    session["phone"] = phone
+    session["csrf"] = secrets.token_urlsafe(24)  # a new session gets a new token
+    return redirect(url_for("web.progress"))
+
+
+@blueprint.post("/signout")
+def sign_out():
+    """Forget who this browser belongs to (progress stays with the learner)."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    return redirect(url_for("web.catalogue"))
+
+
+# -- errors --------------------------------------------------------------------------------
+
+
+@blueprint.app_errorhandler(404)
+def not_found(exc):
+    """A small page for a missing page (webhook routes answer in plain text)."""
+    if request.path.startswith("/carriers/"):
+        return "404 Not Found\n", 404, {"Content-Type": "text/plain; charset=utf-8"}
+    if "locale" not in g:
+        g.locale = request.accept_languages.best_match(available_locales(),
+                                                       default=available_locales()[0])
+    body, status = page("error.html", status=404, code=404)
+    return http.finish(make_response(body, status))
+
+
+@blueprint.errorhandler(400)
+def bad_request(exc):
+    """A form that cannot be used (an expired page or a forged post)."""
+    return page("error.html", status=400, code=400)

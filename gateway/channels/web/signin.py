@@ -1,0 +1,117 @@
+"""Sign in with the phone: a one-time code by SMS, with limits against SMS pumping.
+
+Codes are 6 digits, valid 10 minutes, single use, at most 5 wrong tries, and kept only
+as an HMAC. Before any SMS goes out, the request must fit every limit: per number, per
+number block (an attacker pumping a premium range uses many numbers of one block), per
+client address, and overall. Over a limit: no SMS. Whatever the number, the learner sees
+the same answer, so the page never tells whether a number is already a learner.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+
+from carrier_adapters import ADAPTERS, CarrierSettings
+from gateway.channels.sms.conversation import default_locale, queue_text
+from gateway.config import Carriers
+from gateway.i18n import translations
+from gateway.phones import masked, region_of
+from gateway.store import LearnerRecord, Store
+
+log = logging.getLogger(__name__)
+
+CODE_SECONDS = 10 * 60
+MAX_TRIES = 5
+HOUR = 3600.0
+# (what, how many, per how many seconds)
+LIMITS_PER_NUMBER = ((3, HOUR), (6, 24 * HOUR))
+LIMIT_PER_BLOCK = (10, HOUR)  # numbers sharing all but their last 4 digits
+LIMIT_PER_ADDRESS = (10, HOUR)
+LIMIT_OVERALL = (500, HOUR)
+
+
+@dataclass(frozen=True)
+class CodeCheck:
+    """The result of entering a code: `ok`, or how many tries are left (0: ask again)."""
+
+    ok: bool
+    tries_left: int
+
+
+def _digest(secret: bytes, phone: str, code: str) -> str:
+    return hmac.new(secret, f"{phone}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def sms_carrier_for(store: Store, carriers: Carriers, phone: str) -> CarrierSettings | None:
+    """The carrier to reach a number by SMS: the learner's own, else one of the number's
+    country, else the first that sends SMS."""
+    sms = [c for c in carriers if ADAPTERS[c.adapter].offers("sms") and c.adapter != "simulator"]
+    learner = store.learner(phone)
+    if learner is not None:
+        for carrier in sms:
+            if carrier.id == learner.carrier_id:
+                return carrier
+    region = region_of(phone)
+    for carrier in sms:
+        if carrier.country and carrier.country == region:
+            return carrier
+    return sms[0] if sms else None
+
+
+def request_code(store: Store, carriers: Carriers, secret: bytes, phone: str,
+                 address: str, locale: str) -> bool:
+    """Send a sign-in code to `phone` unless a limit is reached; True if it went out."""
+    limits = [(f"number:{phone}", count, window) for count, window in LIMITS_PER_NUMBER]
+    limits += [
+        (f"block:{phone[:-4]}", *LIMIT_PER_BLOCK),
+        (f"address:{address}", *LIMIT_PER_ADDRESS),
+        ("overall", *LIMIT_OVERALL),
+    ]
+    over = store.take_rate(limits)
+    if over is not None:
+        log.warning("sign-in code refused for %s: limit %s", masked(phone), over.split(":")[0])
+        return False
+    carrier = sms_carrier_for(store, carriers, phone)
+    if carrier is None:
+        log.error("no SMS carrier configured: cannot send a sign-in code")
+        return True  # the page must not differ; operators see the error
+    code = f"{secrets.randbelow(10**6):06d}"
+    with store.write():
+        store.save_signin_code(phone, _digest(secret, phone, code), time.time() + CODE_SECONDS)
+        learner = store.learner(phone)
+        language = learner.locale if learner else locale
+        text = translations(language).gettext(
+            "Your Learnline code is %(code)s. It expires in 10 minutes. Never share it."
+        ) % {"code": code}
+        queue_text(store, carrier, phone, text, to_stopped_ok=True)
+    log.info("sign-in code sent to %s via %s", masked(phone), carrier.id)
+    return True
+
+
+def check_code(store: Store, secret: bytes, phone: str, code: str) -> CodeCheck:
+    """Check an entered code: single use, at most MAX_TRIES tries."""
+    live = store.live_signin_code(phone)
+    if live is None:
+        return CodeCheck(False, 0)
+    entered = "".join(c for c in code if c.isdigit())
+    ok = hmac.compare_digest(live["code_hash"], _digest(secret, phone, entered))
+    tries = store.spend_signin_try(live["id"], used=ok or live["tries"] + 1 >= MAX_TRIES)
+    return CodeCheck(ok, 0 if ok else max(MAX_TRIES - tries, 0))
+
+
+def learner_for(store: Store, carriers: Carriers, phone: str, locale: str) -> LearnerRecord:
+    """The learner who just signed in, created if the web is their first channel."""
+    learner = store.learner(phone)
+    if learner is None:
+        carrier = sms_carrier_for(store, carriers, phone)
+        learner = LearnerRecord(phone=phone, locale=locale or (
+            default_locale(phone, carrier) if carrier else "en"),
+            carrier_id=carrier.id if carrier else "web")
+        with store.write():
+            store.save_learner(learner)
+    return learner

@@ -1,0 +1,104 @@
+"""The phone simulator: type as an SMS or USSD learner and see what a handset would show.
+
+For course authors checking their lessons and carriers evaluating the service. It runs
+the real engine and channels on a pretend number in the unassigned +999 range, through
+a local carrier that sends nothing to any network, so it can never act as a real
+learner or message a real phone. `learnline serve` turns it on; elsewhere it is off
+unless LEARNLINE_SIMULATOR=1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+
+from flask import Blueprint, Flask, current_app, redirect, request, session, url_for
+
+from carrier_adapters import CarrierSettings, UssdRequest
+from gateway.app import get_store
+from gateway.channels.sms import handle_inbound
+from gateway.channels.ussd import handle_ussd
+from gateway.channels.web import http
+from gateway.channels.web.pages import choose_language, page
+from gateway.sms_text import count
+
+blueprint = Blueprint("simulator", __name__, template_folder="templates")
+http.install(blueprint)
+SERVICE_CODE = "*123#"
+CARRIER_ID = "simulator"
+
+
+blueprint.before_request(choose_language)
+
+
+def init_app(app: Flask) -> None:
+    """Add the simulator's pages."""
+    app.register_blueprint(blueprint)
+
+
+def _carrier() -> CarrierSettings:
+    """The simulator's carrier: the first real carrier's text settings, sending nothing."""
+    carriers = list(current_app.extensions["learnline.carriers"])
+    model = carriers[0] if carriers else CarrierSettings(id=CARRIER_ID, adapter="console")
+    return dataclasses.replace(model, id=CARRIER_ID, adapter="simulator", country=None,
+                               webhook_token=None, allow_ips=(), credentials={})
+
+
+def _phone() -> str:
+    phone = session.get("sim_phone")
+    if not phone:
+        phone = session["sim_phone"] = "+999" + "".join(secrets.choice("0123456789")
+                                                        for _ in range(9))
+    return phone
+
+
+@blueprint.get("/simulator")
+def show():
+    """The pretend phone, in SMS or USSD mode."""
+    mode = "ussd" if request.args.get("mode") == "ussd" else "sms"
+    carrier = _carrier()
+    messages = []
+    if mode == "sms":
+        for message in get_store().conversation(_phone()):
+            parts = ()
+            summary = None
+            if message["direction"] == "out":
+                counted = count(message["text"], "exact")
+                parts, summary = counted.parts, (counted.segments, counted.encoding)
+            messages.append({**message, "parts": parts, "summary": summary})
+    return page("simulator.html", mode=mode, phone=_phone(), messages=messages,
+                screen=session.get("sim_screen"), ended=session.get("sim_ended", True),
+                carrier=carrier, service_code=SERVICE_CODE)
+
+
+@blueprint.post("/simulator")
+def act():
+    """Send an SMS, or dial / answer / hang up a USSD session."""
+    mode = "ussd" if request.form.get("mode") == "ussd" else "sms"
+    text = request.form.get("text", "")[:480]
+    store = get_store()
+    carrier = _carrier()
+    phone = _phone()
+    if mode == "sms":
+        if text.strip():
+            inbound = store.record_inbound(CARRIER_ID, secrets.token_hex(8), phone, text)
+            handle_inbound(store, carrier, inbound)
+            store.deliver_locally(CARRIER_ID, phone)
+        return redirect(url_for("simulator.show", mode="sms"))
+    action = request.form.get("action", "send")
+    if action == "hangup":
+        if not session.get("sim_ended", True):
+            handle_ussd(store, carrier, UssdRequest(session["sim_session"], phone, SERVICE_CODE,
+                                                    "", False, False, ended=True), phone)
+        session["sim_ended"] = True
+        session.pop("sim_screen", None)
+        return redirect(url_for("simulator.show", mode="ussd"))
+    new = action == "dial" or session.get("sim_ended", True)
+    if new:
+        session["sim_session"] = secrets.token_hex(8)
+    request_ = UssdRequest(session["sim_session"], phone, SERVICE_CODE, "" if new else text,
+                           is_new=new, cumulative=False)
+    screen = handle_ussd(store, carrier, request_, phone)
+    session["sim_screen"] = screen.text
+    session["sim_ended"] = screen.end
+    return redirect(url_for("simulator.show", mode="ussd"))
