@@ -12,11 +12,12 @@ from __future__ import annotations
 import dataclasses
 import secrets
 
-from flask import Blueprint, Flask, current_app, redirect, request, session, url_for
+from flask import Blueprint, Flask, current_app, g, redirect, request, session, url_for
 
 from carrier_adapters import CarrierSettings, UssdRequest
 from gateway.app import get_store
 from gateway.channels.sms import handle_inbound
+from gateway.channels.sms.commands import command_words
 from gateway.channels.ussd import handle_ussd
 from gateway.channels.web import http
 from gateway.channels.web.pages import choose_language, page
@@ -68,7 +69,7 @@ def show():
             messages.append({**message, "parts": parts, "summary": summary})
     return page("simulator.html", mode=mode, phone=_phone(), messages=messages,
                 screen=session.get("sim_screen"), ended=session.get("sim_ended", True),
-                carrier=carrier, service_code=SERVICE_CODE)
+                carrier=carrier, service_code=SERVICE_CODE, words=command_words(g.locale))
 
 
 @blueprint.post("/simulator")
