@@ -33,7 +33,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import unquote, urlparse
 
 import pytest
@@ -72,10 +72,11 @@ INSTALL_JAVA = "apt-get install -y default-jre-headless"
 _ROOT = Path(__file__).resolve().parents[2]
 
 
-def _missing(tool: str, install: str, detail: str = "") -> None:
+def _missing(tool: str, install: str, detail: str = "") -> NoReturn:
     """Fail the calling test: a missing tool is a broken test machine, not a reason to skip."""
-    pytest.fail(f"{tool} is missing{': ' + detail if detail else ''}. Install it: {install}",
-                pytrace=False)
+    pytest.fail(
+        f"{tool} is missing{': ' + detail if detail else ''}. Install it: {install}", pytrace=False
+    )
 
 
 # --- Chromium -------------------------------------------------------------------------------
@@ -207,15 +208,16 @@ def axe_raw_violations(
 ) -> list[dict[str, Any]]:
     """axe-core's violation objects for the page, as axe returns them."""
     script = _axe_script()
-    # axe is JavaScript: it gets its own context with JavaScript on; the pages under test are
-    # still loaded with the page's own scripts, so audit what a JS-less phone shows by keeping
-    # the pages free of scripts that change them.
+    # axe is JavaScript: it needs a context with JavaScript on (in a JS-off context axe.run
+    # never settles). So the audit sees the page as a JS-capable browser shows it: the page's
+    # own scripts run and <noscript> content is not shown, nor audited. The page's
+    # Content-Security-Policy stays in force (axe, injected through the DevTools protocol, runs
+    # under `default-src 'none'`), so styles the policy blocks are not audited either.
     context = (browser or shared_browser()).new_context(
         viewport={"width": width, "height": height},
         device_scale_factor=1,
         is_mobile=True,
         java_script_enabled=True,
-        bypass_csp=True,  # our pages may forbid inline scripts; axe is injected all the same
         locale=locale,
         service_workers="block",
     )
@@ -227,7 +229,10 @@ def axe_raw_violations(
             pytest.fail(f"axe: {page_url} answered {response.status}", pytrace=False)
         page.evaluate(script)
         results = page.evaluate(
-            "options => axe.run(document, options)",
+            """options => Promise.race([
+                axe.run(document, options),
+                new Promise((_, fail) => setTimeout(() => fail(new Error("axe timed out")), 20000)),
+            ])""",
             {"runOnly": {"type": "tag", "values": list(tags)}, "resultTypes": ["violations"]},
         )
     finally:
@@ -265,9 +270,7 @@ def axe_violations(
     """
     return [
         format_violation(violation)
-        for violation in axe_raw_violations(
-            page_url, width, height, browser=browser, locale=locale
-        )
+        for violation in axe_raw_violations(page_url, width, height, browser=browser, locale=locale)
     ]
 
 

@@ -35,7 +35,6 @@ from gateway.phones import InvalidPhoneNumber, masked, to_e164
 from gateway.store import LearnerRecord
 
 blueprint = Blueprint("web", __name__, template_folder="templates")
-http.install(blueprint)
 
 
 def init_app(app: Flask) -> None:
@@ -74,6 +73,9 @@ def choose_language() -> None:
         chosen = learner.locale if learner else request.accept_languages.best_match(
             available_locales(), default=available_locales()[0])
     g.locale = chosen
+
+
+http.install(blueprint)  # after the language: error pages are worded too
 
 
 def current_learner() -> LearnerRecord | None:

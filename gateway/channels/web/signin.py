@@ -66,7 +66,8 @@ def sms_carrier_for(store: Store, carriers: Carriers, phone: str) -> CarrierSett
 def request_code(store: Store, carriers: Carriers, secret: bytes, phone: str,
                  address: str, locale: str) -> bool:
     """Send a sign-in code to `phone` unless a limit is reached; True if it went out."""
-    limits = [(f"number:{phone}", count, window) for count, window in LIMITS_PER_NUMBER]
+    limits = [(f"number/{window:.0f}s:{phone}", count, window)
+              for count, window in LIMITS_PER_NUMBER]
     limits += [
         (f"block:{phone[:-4]}", *LIMIT_PER_BLOCK),
         (f"address:{address}", *LIMIT_PER_ADDRESS),

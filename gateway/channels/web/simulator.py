@@ -24,12 +24,12 @@ from gateway.channels.web.pages import choose_language, page
 from gateway.sms_text import count
 
 blueprint = Blueprint("simulator", __name__, template_folder="templates")
-http.install(blueprint)
 SERVICE_CODE = "*123#"
 CARRIER_ID = "simulator"
 
 
 blueprint.before_request(choose_language)
+http.install(blueprint)
 
 
 def init_app(app: Flask) -> None:

@@ -1,0 +1,284 @@
+"""The lite web through the Flask test client: pages, quiz, sign in by SMS code, limits,
+caching, compression and security headers. (Real-browser tests: tests/web/.)"""
+
+from __future__ import annotations
+
+import gzip
+import re
+
+import brotli
+import pytest
+
+from carrier_adapters import CarrierSettings
+from gateway import create_app
+from gateway.channels.sms import handle_inbound
+from gateway.phones import masked
+from gateway.store import Store
+
+COURSE = "/courses/start-freelancing"
+LESSON = COURSE + "/find-your-skill"
+NIGERIAN = "+2348030000000"
+
+
+@pytest.fixture
+def web(db_path, carriers_file):
+    app = create_app({"DATABASE": str(db_path), "CARRIERS_FILE": str(carriers_file),
+                      "SECRET_KEY": "test-secret-key-0123456789"})
+    return app.test_client()
+
+
+def csrf(client, path: str = "/signin") -> str:
+    html = client.get(path).data.decode()
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def right_answers(store: Store, lesson_id: str = "find-your-skill", locale: str = "en"):
+    lesson = store.lesson("start-freelancing", lesson_id, locale)
+    return {f"q{n}": str(q.answer) for n, q in enumerate(lesson.questions)}
+
+
+def sms(store: Store, text: str, phone: str = NIGERIAN) -> str:
+    carrier = CarrierSettings(id="twilio", adapter="twilio", country="NG", max_segments=10)
+    before = len(store.outbox())
+    inbound = store.record_inbound("twilio", f"SM-{before}-{text}", phone, text)
+    handle_inbound(store, carrier, inbound)
+    return "\n".join(m.body for m in store.outbox()[before:])
+
+
+def sign_in(client, store: Store, phone: str = NIGERIAN) -> None:
+    response = client.post("/signin", data={"csrf": csrf(client), "phone": phone})
+    assert response.status_code == 302
+    code = re.search(r"code is (\d{6})", store.outbox(phone)[-1].body).group(1)
+    response = client.post("/signin/code", data={"csrf": csrf(client, "/signin/code"),
+                                                 "code": code})
+    assert response.status_code == 302 and response.location.endswith("/progress")
+
+
+@pytest.mark.parametrize("path", ["/", COURSE, LESSON, LESSON + "/quiz", "/progress", "/help",
+                                  "/signin"])
+def test_every_page_is_small_html_without_scripts(web, path):
+    response = web.get(path)
+    assert response.status_code == 200
+    html = response.data.decode()
+    assert html.startswith("<!DOCTYPE html>") and '<html lang="en" dir="ltr">' in html
+    assert "<script" not in html and "<iframe" not in html and "<img" not in html
+    assert len(html.encode()) < 14 * 1024
+    assert "Language:" in html and 'href="/lang/fr?next=' in html
+
+
+def test_a_lesson_page_has_every_card_and_the_way_to_the_quiz(web, store):
+    html = web.get(LESSON).data.decode()
+    lesson = store.lesson("start-freelancing", "find-your-skill", "en")
+    for card in lesson.cards:
+        assert card.text.replace('"', "&#34;") in html
+    assert 'href="/courses/start-freelancing/find-your-skill/quiz"' in html
+
+
+def test_language_from_the_browser_then_the_learners_choice(web):
+    french = web.get("/", headers={"Accept-Language": "fr-SN,fr;q=0.9,en;q=0.5"})
+    assert '<html lang="fr"' in french.data.decode() and "Se lancer en freelance" in \
+        french.data.decode()
+    switched = web.get("/lang/en?next=/courses/start-freelancing",
+                       headers={"Accept-Language": "fr"})
+    assert switched.status_code == 302 and switched.location.endswith(COURSE)
+    again = web.get("/", headers={"Accept-Language": "fr"}).data.decode()
+    assert '<html lang="en"' in again  # the choice is remembered over the browser's
+    assert web.get("/lang/en?next=https://evil.example/").location.endswith("/")
+
+
+def test_anonymous_quiz_with_results_explanations_and_a_retry(web, store):
+    answers = right_answers(store)
+    wrong = dict(answers, q0=str((int(answers["q0"]) + 1) % 3))
+    token = csrf(web, LESSON + "/quiz")
+    page = web.post(LESSON + "/quiz", data={"csrf": token, **wrong}).data.decode()
+    lesson = store.lesson("start-freelancing", "find-your-skill", "en")
+    assert "2 of 3 right." in page
+    assert lesson.questions[0].explanation in page and "Not quite: you chose" in page
+    assert "Try the ones you missed once more" in page
+    progress = web.get("/progress").data.decode()
+    assert "1/6 lessons done, 2/3 right." in progress
+    assert "kept in this browser only" in progress
+    retry = web.post(LESSON + "/quiz", data={"csrf": token, "retry": "1",
+                                             "q0": answers["q0"]}).data.decode()
+    assert "Right!" in retry and "Try the ones you missed" not in retry
+    assert "2/3 right." in web.get("/progress").data.decode()  # the first try counts
+
+
+def test_a_quiz_with_unanswered_questions_is_shown_again(web):
+    token = csrf(web, LESSON + "/quiz")
+    response = web.post(LESSON + "/quiz", data={"csrf": token, "q0": "1"})
+    assert response.status_code == 400
+    html = response.data.decode()
+    assert "Please answer every question." in html and 'value="1" checked' in html
+
+
+def test_posts_without_the_csrf_token_are_refused(web):
+    for data in ({"phone": NIGERIAN}, {"phone": NIGERIAN, "csrf": "forged"}):
+        response = web.post("/signin", data=data)
+        assert response.status_code == 400 and "Please try again" in response.data.decode()
+
+
+def test_sign_in_with_the_code_sent_by_sms(web, store):
+    token = csrf(web)
+    response = web.post("/signin", data={"csrf": token, "phone": "0803 000 0000"})
+    assert response.status_code == 302
+    [message] = store.outbox(NIGERIAN)
+    assert message.carrier_id == "twilio" and message.to_stopped_ok
+    code = re.search(r"Your Learnline code is (\d{6})\.", message.body).group(1)
+    page = web.get("/signin/code").data.decode()
+    assert masked(NIGERIAN) in page and NIGERIAN not in page
+    token = csrf(web, "/signin/code")
+    wrong = "000000" if code != "000000" else "111111"
+    failed = web.post("/signin/code", data={"csrf": token, "code": wrong})
+    assert failed.status_code == 400 and "4 tries left" in failed.data.decode()
+    web.post("/signin/code", data={"csrf": token, "code": code})
+    assert f"Signed in as {masked(NIGERIAN)}." in web.get("/progress").data.decode()
+    assert store.learner(NIGERIAN) is not None
+    # single use
+    again = web.post("/signin/code", data={"csrf": csrf(web, "/"), "code": code})
+    assert again.status_code in (302, 400)
+
+
+def test_five_wrong_tries_end_a_code(web, store):
+    web.post("/signin", data={"csrf": csrf(web), "phone": NIGERIAN})
+    code = re.search(r"code is (\d{6})", store.outbox(NIGERIAN)[-1].body).group(1)
+    token = csrf(web, "/signin/code")
+    wrong = "000000" if code != "000000" else "111111"
+    for left in (4, 3, 2, 1):
+        assert f"{left} tr" in web.post("/signin/code",
+                                        data={"csrf": token, "code": wrong}).data.decode()
+    assert "no longer works" in web.post("/signin/code",
+                                         data={"csrf": token, "code": wrong}).data.decode()
+    assert "no longer works" in web.post("/signin/code",
+                                         data={"csrf": token, "code": code}).data.decode()
+
+
+def test_an_expired_code_does_not_work(web, store):
+    web.post("/signin", data={"csrf": csrf(web), "phone": NIGERIAN})
+    code = re.search(r"code is (\d{6})", store.outbox(NIGERIAN)[-1].body).group(1)
+    store.db.execute("UPDATE signin_codes SET expires_at = 0")  # ten minutes later
+    response = web.post("/signin/code", data={"csrf": csrf(web, "/signin/code"), "code": code})
+    assert response.status_code == 400 and "no longer works" in response.data.decode()
+
+
+def test_the_page_never_tells_whether_a_number_is_a_learner(web, store):
+    sms(store, "START")  # NIGERIAN is a learner; the other number is not
+    pages = []
+    for phone in (NIGERIAN, "+2348030000001"):
+        client = web.application.test_client()
+        response = client.post("/signin", data={"csrf": csrf(client), "phone": phone})
+        assert response.status_code == 302
+        html = client.get("/signin/code").data.decode().replace(masked(phone), "NUMBER")
+        pages.append(re.sub(r'value="[^"]+"', "", html))
+    assert pages[0] == pages[1] and "NUMBER" in pages[0]
+
+
+@pytest.mark.parametrize(("numbers", "address_count", "expected_sent"), [
+    (["+2348030000000"] * 4, 1, 3),  # per number: 3 an hour
+    ([f"+234803000{n:04d}" for n in range(12)], 1, 10),  # per block of 10,000
+    ([f"+2348{n}30000000" for n in range(12)], 1, 10),  # per address
+])
+def test_limits_stop_sms_pumping(web, store, numbers, address_count, expected_sent):
+    statuses = []
+    for phone in numbers:
+        response = web.post("/signin", data={"csrf": csrf(web), "phone": phone})
+        statuses.append(response.status_code)
+    assert statuses.count(302) == expected_sent
+    assert statuses[-1] == 429
+    limited = web.post("/signin", data={"csrf": csrf(web), "phone": numbers[-1]})
+    assert limited.status_code == 429 and "no code was sent" in limited.data.decode()
+    sent = [m for m in store.outbox() if "code is" in m.body]
+    assert len(sent) == expected_sent
+
+
+def test_signing_in_keeps_anonymous_progress(web, store):
+    token = csrf(web, LESSON + "/quiz")
+    web.post(LESSON + "/quiz", data={"csrf": token, **right_answers(store)})
+    sign_in(web, store)
+    assert store.lesson_results(NIGERIAN, "start-freelancing") == {"find-your-skill": (3, 3)}
+    assert "Start freelancing: 1/6 lessons done, 3/3 right." in sms(store, "STATUS")
+    assert "kept in this browser only" not in web.get("/progress").data.decode()
+
+
+def test_sms_progress_shows_on_the_web_and_web_progress_by_sms(web, store):
+    """The issue's story: started by SMS, signs in, same progress, finishes the quiz on the
+    web, STATUS by SMS shows it."""
+    sms(store, "START")
+    for _ in range(3):
+        sms(store, "NEXT")
+    sign_in(web, store)
+    course = web.get(COURSE).data.decode()
+    assert re.search(r"Find a skill people pay for</a> - You are here", course)
+    web.get(LESSON)  # reads the rest of the lesson
+    token = csrf(web, LESSON + "/quiz")
+    results = web.post(LESSON + "/quiz", data={"csrf": token, **right_answers(store)})
+    assert "3 of 3 right." in results.data.decode()
+    status = sms(store, "STATUS")
+    assert "1/6 lessons done, 3/3 right." in status and "Find your first clients" in status
+    assert "Lesson 2/6" in sms(store, "NEXT")
+
+
+def test_sign_out(web, store):
+    sign_in(web, store)
+    response = web.post("/signout", data={"csrf": csrf(web, "/")})
+    assert response.status_code == 302
+    assert "Sign in" in web.get("/").data.decode()
+
+
+def test_compression_validators_and_a_cheap_revisit(web):
+    plain = web.get(LESSON)
+    assert "Content-Encoding" not in plain.headers
+    assert int(plain.headers["Content-Length"]) == len(plain.data)
+    for encoding, decode in (("br", brotli.decompress), ("gzip", gzip.decompress)):
+        response = web.get(LESSON, headers={"Accept-Encoding": f"{encoding}, deflate"})
+        assert response.headers["Content-Encoding"] == encoding
+        assert int(response.headers["Content-Length"]) == len(response.data)
+        assert decode(response.data) == plain.data
+        assert len(response.data) < 6 * 1024
+        revisit = web.get(LESSON, headers={"Accept-Encoding": encoding,
+                                           "If-None-Match": response.headers["ETag"]})
+        assert revisit.status_code == 304 and revisit.data == b""
+    assert plain.headers["Cache-Control"] == "private, no-cache"
+    assert {"Accept-Encoding", "Cookie"} <= set(plain.headers["Vary"].replace(" ", "")
+                                                 .split(","))
+
+
+def test_security_headers_and_cookies(web):
+    response = web.get("/signin")
+    csp = response.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "script-src" not in csp
+    assert "unsafe-inline" not in csp and "style-src 'sha256-" in csp
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    secure = web.get("/signin", base_url="https://learn.example.org")
+    assert "Secure" in secure.headers["Set-Cookie"]
+
+
+def test_a_missing_page_is_a_small_page_and_webhooks_stay_plain(web):
+    missing = web.get("/courses/nope")
+    assert missing.status_code == 404 and "This page does not exist." in missing.data.decode()
+    assert web.get("/carriers/nope/sms").status_code in (404, 405)
+    assert "<html" not in web.post("/carriers/nope/sms").data.decode()
+
+
+def test_the_simulator_is_off_unless_enabled(web):
+    assert web.get("/simulator").status_code == 404
+
+
+def test_the_simulator_runs_sms_and_ussd_through_the_real_channels(db_path, store):
+    app = create_app({"DATABASE": str(db_path), "SIMULATOR": True, "SECRET_KEY": "k" * 32})
+    client = app.test_client()
+    token = csrf(client, "/simulator")
+    client.post("/simulator", data={"csrf": token, "mode": "sms", "text": "START"})
+    html = client.get("/simulator").data.decode()
+    assert "<b>You:</b> START" in html and "Welcome to Start freelancing" in html
+    assert re.search(r"\(\d SMS, GSM-7\)", html)
+    phone = re.search(r"Pretend number: (\+999\d{9})", html).group(1)
+    assert store.learner(phone) is not None
+    assert {m.status for m in store.outbox(phone)} == {"sent"}  # nothing left for a carrier
+    client.post("/simulator", data={"csrf": token, "mode": "ussd", "action": "dial"})
+    client.post("/simulator", data={"csrf": token, "mode": "ussd", "text": "1"})
+    screen = client.get("/simulator?mode=ussd").data.decode()
+    assert "Lesson 1/6, card 1/5" in screen  # the same learner, where SMS left them
+    client.post("/simulator", data={"csrf": token, "mode": "ussd", "action": "hangup"})
+    assert "Dial *123#" in client.get("/simulator?mode=ussd").data.decode()
