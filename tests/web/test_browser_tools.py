@@ -62,10 +62,15 @@ BAD = """<!DOCTYPE html>
 """
 
 
+STRICT = "default-src 'none'; form-action 'self'; base-uri 'none'"
+
+
 def _app() -> Flask:
     app = Flask(__name__)
     app.add_url_rule("/good", "good", lambda: GOOD)
     app.add_url_rule("/bad", "bad", lambda: BAD)
+    # As the lite pages are served: a policy that allows no script and no inline style.
+    app.add_url_rule("/strict", "strict", lambda: (BAD, {"Content-Security-Policy": STRICT}))
     return app
 
 
@@ -108,6 +113,14 @@ def test_axe_reports_an_unlabelled_input_and_low_contrast(browser, base_url) -> 
     label = next(v for v in violations if v.startswith("label "))
     assert "label (critical): Form elements must have labels" in label
     assert '<input name="answer">' in label
+
+
+def test_axe_runs_under_a_policy_that_allows_no_script(browser, base_url) -> None:  # noqa: F811
+    violations = axe_violations(f"{base_url}/strict", 240, 320, browser=browser)
+
+    rules = {violation.split(" ", 1)[0] for violation in violations}
+    # The policy blocks the inline style, so the text is black on white as the learner sees it.
+    assert rules == {"label"}, "\n".join(violations)
 
 
 def test_axe_finds_nothing_on_a_clean_page(browser, base_url) -> None:  # noqa: F811
