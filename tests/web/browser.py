@@ -365,3 +365,34 @@ def serve_app(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
+
+
+def axe_violations_in_html(
+    html: str,
+    width: int = DEFAULT_WIDTH,
+    height: int = DEFAULT_HEIGHT,
+    *,
+    browser: Browser | None = None,
+    base_url: str | None = None,
+) -> list[str]:
+    """``axe_violations`` for a document given as HTML (a page answering a POST, say),
+    loaded at `base_url` (if given) so that its links resolve as on the site."""
+    script = _axe_script()
+    context = (browser or shared_browser()).new_context(
+        viewport={"width": width, "height": height}, device_scale_factor=1, is_mobile=True,
+        java_script_enabled=True, service_workers="block")
+    try:
+        context.set_default_timeout(10_000)
+        page = context.new_page()
+        if base_url:
+            page.goto(base_url, wait_until="load")
+        page.set_content(html, wait_until="load")
+        page.evaluate(script)
+        results = page.evaluate(
+            "options => axe.run(document, options)",
+            {"runOnly": {"type": "tag", "values": list(AXE_TAGS)},
+             "resultTypes": ["violations"]},
+        )
+    finally:
+        context.close()
+    return [format_violation(violation) for violation in results["violations"]]

@@ -1,0 +1,146 @@
+"""The lite pages in a real browser (headless Chromium, JavaScript off): the learner's
+journey across SMS and the web, HTML validity and accessibility of every page type."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from carrier_adapters import CarrierSettings
+from gateway import create_app
+from gateway.channels.sms import handle_inbound
+from gateway.store import Store
+from tests.web.browser import (  # noqa: F401  (browser is a fixture)
+    axe_violations,
+    axe_violations_in_html,
+    browser,
+    opened_page,
+    serve_app,
+    validate_html,
+)
+
+pytestmark = pytest.mark.slow
+PHONE = "+2348030000000"
+COURSE = "/courses/start-freelancing"
+LESSON = COURSE + "/find-your-skill"
+
+
+@pytest.fixture
+def app(db_path, carriers_file):
+    return create_app({"DATABASE": str(db_path), "CARRIERS_FILE": str(carriers_file),
+                       "SECRET_KEY": "browser-tests-secret-0123456789", "SIMULATOR": True})
+
+
+@pytest.fixture
+def site(app) -> Iterator[str]:
+    with serve_app(app) as base_url:
+        yield base_url
+
+
+def sms(store: Store, text: str) -> str:
+    carrier = CarrierSettings(id="twilio", adapter="twilio", country="NG", max_segments=10)
+    before = len(store.outbox())
+    handle_inbound(store, carrier, store.record_inbound("twilio", f"SM{before}", PHONE, text))
+    return "\n".join(m.body for m in store.outbox()[before:])
+
+
+def answer_quiz(page, store: Store, lesson_id: str = "find-your-skill") -> None:
+    lesson = store.lesson("start-freelancing", lesson_id, "en")
+    for question in lesson.questions:
+        page.get_by_role("group", name=re.compile(re.escape(question.text))).get_by_label(
+            question.options[question.answer]).check()
+    page.get_by_role("button", name="Check my answers").click()
+
+
+def test_a_visitor_browses_reads_and_takes_a_quiz(browser, site, store):  # noqa: F811
+    with opened_page(browser, 240, 320) as page:
+        page.goto(site + "/")
+        assert page.get_by_role("heading", name="Courses").is_visible()
+        page.get_by_role("link", name="Start freelancing").click()
+        page.get_by_role("link", name="Find a skill people pay for").click()
+        assert page.get_by_role("heading", level=1).inner_text() == (
+            "Lesson 1/6: Find a skill people pay for")
+        page.get_by_role("link", name="Take the quiz").click()
+        answer_quiz(page, store)
+        assert page.get_by_text("3 of 3 right.").is_visible()
+        page.get_by_role("link", name="My progress").click()
+        assert page.get_by_text("1/6 lessons done, 3/3 right.").is_visible()
+        assert page.get_by_text("kept in this browser only").is_visible()
+
+
+def test_started_by_sms_signs_in_and_finishes_on_the_web(browser, site, store):  # noqa: F811
+    """The issue's story, in a real browser with JavaScript off."""
+    sms(store, "START")
+    sms(store, "NEXT")
+    with opened_page(browser, 360, 640) as page:
+        page.goto(site + "/")
+        page.get_by_role("link", name="Sign in").first.click()
+        page.get_by_label("Your phone number").fill("0803 000 0000")
+        page.get_by_role("button", name="Send me a code").click()
+        code = re.search(r"code is (\d{6})", store.outbox(PHONE)[-1].body).group(1)
+        page.get_by_label("Code").fill(code)
+        page.get_by_role("button", name="Sign in").click()
+        assert page.get_by_role("heading", name="My progress").is_visible()
+        assert page.get_by_text("Next: Find a skill people pay for").is_visible()
+        page.get_by_role("link", name="Start freelancing").click()
+        assert page.get_by_text("You are here").is_visible()  # the lesson SMS is in
+        page.get_by_role("link", name="Find a skill people pay for").click()
+        page.get_by_role("link", name="Take the quiz").click()
+        answer_quiz(page, store)
+        assert page.get_by_text("3 of 3 right.").is_visible()
+    status = sms(store, "STATUS")
+    assert "Start freelancing: 1/6 lessons done, 3/3 right." in status
+    assert "Find your first clients" in status
+
+
+def _documents(app, store: Store) -> dict[str, str]:
+    """Every page type, English and French, as the server sends them."""
+    documents = {}
+    for locale in ("en", "fr"):
+        client = app.test_client()
+        client.get(f"/lang/{locale}")
+        for name, path in [("catalogue", "/"), ("course", COURSE), ("lesson", LESSON),
+                           ("quiz", LESSON + "/quiz"), ("progress", "/progress"),
+                           ("help", "/help"), ("signin", "/signin"), ("notfound", "/nope"),
+                           ("simulator-sms", "/simulator"),
+                           ("simulator-ussd", "/simulator?mode=ussd")]:
+            documents[f"{locale}-{name}"] = client.get(path).data.decode()
+        html = documents[f"{locale}-quiz"]
+        token = re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+        results = client.post(LESSON + "/quiz", data={"csrf": token, "q0": "0", "q1": "2",
+                                                      "q2": "1"})
+        documents[f"{locale}-results"] = results.data.decode()
+        documents[f"{locale}-quiz-incomplete"] = client.post(
+            LESSON + "/quiz", data={"csrf": token, "q0": "0"}).data.decode()
+        documents[f"{locale}-signin-error"] = client.post(
+            "/signin", data={"csrf": token, "phone": "not a number"}).data.decode()
+        client.post("/signin", data={"csrf": token, "phone": f"+23480300001{len(locale)}0"})
+        documents[f"{locale}-code"] = client.get("/signin/code").data.decode()
+        documents[f"{locale}-code-wrong"] = client.post(
+            "/signin/code", data={"csrf": token, "code": "12"}).data.decode()
+        documents[f"{locale}-csrf-error"] = client.post("/signin", data={}).data.decode()
+        for _ in range(12):
+            limited = client.post("/signin", data={"csrf": token, "phone": PHONE})
+        assert limited.status_code == 429
+        documents[f"{locale}-limited"] = limited.data.decode()
+    return documents
+
+
+def test_every_page_is_valid_html(app, store):
+    documents = _documents(app, store)
+    assert len(documents) == 34
+    assert validate_html(documents) == []
+
+
+def test_every_page_passes_an_accessibility_audit(browser, app, site, store):  # noqa: F811
+    for path in ("/", COURSE, LESSON, LESSON + "/quiz", "/progress", "/help", "/signin",
+                 "/simulator", "/simulator?mode=ussd"):
+        assert axe_violations(site + path, 240, 320, browser=browser) == [], path
+    for name, html in _documents(app, store).items():
+        if name.startswith("en-") and name.split("-", 1)[1] in (
+                "results", "quiz-incomplete", "signin-error", "code", "code-wrong",
+                "csrf-error", "limited", "notfound"):
+            assert axe_violations_in_html(html, 240, 320, browser=browser,
+                                          base_url=site + "/help") == [], name
