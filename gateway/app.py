@@ -73,7 +73,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     @app.get("/healthz")
     def health() -> tuple[str, int, dict[str, str]]:
-        get_store().db.execute("SELECT 1")
+        get_store().ping()
         return "ok\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
 
     logging.getLogger("gateway").setLevel(logging.INFO)

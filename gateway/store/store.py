@@ -96,6 +96,10 @@ class Store:
                 migrations.apply(self.db)
         return pending
 
+    def ping(self) -> None:
+        """Raise if the database cannot be read."""
+        self.db.execute("SELECT count(*) FROM courses").fetchone()
+
     def close(self) -> None:
         """Close the connection."""
         self.db.close()

@@ -5,18 +5,12 @@ Short on purpose: every 153 characters is another segment a carrier charges.
 
 from __future__ import annotations
 
-from babel.numbers import format_percent
-
 from gateway.channels.sms.commands import command_words
-from gateway.i18n import language_name, translations
+from gateway.channels.wording import Wording
+from gateway.i18n import language_name
 from gateway.learning import replies as r
 
 LETTERS = "ABCD"
-
-
-def _plain_number(text: str) -> str:
-    """Babel's locale spaces (U+00A0, U+202F) would force UCS-2: use a plain space."""
-    return text.replace("\u00a0", " ").replace("\u202f", " ")
 
 
 def render(replies: tuple[r.Reply, ...] | list[r.Reply], locale: str) -> str:
@@ -25,22 +19,10 @@ def render(replies: tuple[r.Reply, ...] | list[r.Reply], locale: str) -> str:
     return "\n".join(renderer.one(reply) for reply in replies).strip()
 
 
-class _Renderer:
+class _Renderer(Wording):
     def __init__(self, locale: str):
-        self.locale = locale
-        self.t = translations(locale)
+        super().__init__(locale)
         self.word = command_words(locale)
-
-    def _(self, message: str, **values: object) -> str:
-        text = self.t.gettext(message)
-        return text % values if values else text
-
-    def n_(self, singular: str, plural: str, n: int, **values: object) -> str:
-        return self.t.ngettext(singular, plural, n) % {"n": n, **values}
-
-    def percent(self, part: int, whole: int) -> str:
-        ratio = part / whole if whole else 1.0
-        return _plain_number(format_percent(ratio, locale=self.locale))
 
     def letters(self, count: int) -> str:
         return f"{LETTERS[0]}-{LETTERS[count - 1]}"

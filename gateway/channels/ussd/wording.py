@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-from babel.numbers import format_percent
-
-from gateway.i18n import language_name, translations
+from gateway.channels.wording import Wording as _Base
+from gateway.i18n import language_name
 from gateway.learning import replies as r
 
 
-class Wording:
+class Wording(_Base):
     """Every USSD label and message, for one locale."""
-
-    def __init__(self, locale: str):
-        self.locale = locale
-        self.t = translations(locale)
-
-    def _(self, message: str, **values: object) -> str:
-        text = self.t.gettext(message)
-        return text % values if values else text
-
-    def n_(self, singular: str, plural: str, n: int, **values: object) -> str:
-        return self.t.ngettext(singular, plural, n) % {"n": n, **values}
-
-    def percent(self, part: int, whole: int) -> str:
-        return format_percent(part / whole if whole else 1.0, locale=self.locale)
 
     # -- labels -------------------------------------------------------------------------
 
