@@ -178,6 +178,8 @@ class CarrierAdapter(ABC):
     signs_requests: ClassVar[bool] = False
     # The inbound form field holding the learner's number (named in 400 answers).
     sender_field: ClassVar[str] = "from"
+    # HTTP methods the carrier calls its webhooks with (Kannel's get-url uses GET).
+    webhook_methods: ClassVar[tuple[str, ...]] = ("POST",)
 
     def __init__(self, settings: CarrierSettings):
         self.settings = settings

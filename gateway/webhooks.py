@@ -61,6 +61,8 @@ def _authenticated(carrier_id: str, channel: str) -> tuple[CarrierAdapter, WebRe
     adapter = _adapter(carrier_id)
     if not adapter.offers(channel):
         abort(404)
+    if request.method not in adapter.webhook_methods:
+        abort(405)
     web_request = _web_request(adapter)
     if not adapter.authenticate(web_request):
         log.warning("carrier %s: rejected unauthenticated request from %s",
@@ -69,7 +71,7 @@ def _authenticated(carrier_id: str, channel: str) -> tuple[CarrierAdapter, WebRe
     return adapter, web_request
 
 
-@blueprint.post("/carriers/<carrier_id>/sms")
+@blueprint.route("/carriers/<carrier_id>/sms", methods=["GET", "POST"])
 def inbound_sms(carrier_id: str) -> Response:
     """Store a learner's message, process it, and acknowledge it to the carrier."""
     adapter, web_request = _authenticated(carrier_id, "sms")
@@ -92,7 +94,7 @@ def inbound_sms(carrier_id: str) -> Response:
     return _answer(adapter.inbound_ack())
 
 
-@blueprint.post("/carriers/<carrier_id>/status")
+@blueprint.route("/carriers/<carrier_id>/status", methods=["GET", "POST"])
 def delivery_status(carrier_id: str) -> Response:
     """Record a delivery report; a carrier-side opt-out stops the learner."""
     adapter, web_request = _authenticated(carrier_id, "sms")
