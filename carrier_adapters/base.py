@@ -178,8 +178,13 @@ class CarrierAdapter(ABC):
     signs_requests: ClassVar[bool] = False
     # The inbound form field holding the learner's number (named in 400 answers).
     sender_field: ClassVar[str] = "from"
+    # The USSD request field holding the learner's number, when it differs.
+    ussd_sender_field: ClassVar[str | None] = None
     # HTTP methods the carrier calls its webhooks with (Kannel's get-url uses GET).
     webhook_methods: ClassVar[tuple[str, ...]] = ("POST",)
+    # Inbound fields (InboundMessage.extra) the carrier needs back on our reply; the
+    # worker then calls send(..., reply={...}) with them.
+    reply_keys: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, settings: CarrierSettings):
         self.settings = settings

@@ -6,11 +6,18 @@ from carrier_adapters.africastalking import AfricasTalkingAdapter
 from carrier_adapters.base import CarrierAdapter
 from carrier_adapters.console import ConsoleAdapter
 from carrier_adapters.hubtel import HubtelAdapter
+from carrier_adapters.orange import OrangeAdapter
 from carrier_adapters.twilio import TwilioAdapter
 
 ADAPTERS: dict[str, type[CarrierAdapter]] = {
     adapter.name: adapter
-    for adapter in (AfricasTalkingAdapter, ConsoleAdapter, HubtelAdapter, TwilioAdapter)
+    for adapter in (
+        AfricasTalkingAdapter,
+        ConsoleAdapter,
+        HubtelAdapter,
+        OrangeAdapter,
+        TwilioAdapter,
+    )
 }
 
 

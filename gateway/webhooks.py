@@ -85,7 +85,8 @@ def inbound_sms(carrier_id: str) -> Response:
         return _plain(f"field '{adapter.sender_field}' is not a phone number", 400)
     store = get_store()
     inbound = store.record_inbound(
-        carrier_id, message.carrier_message_id, phone, message.text, message.recipient
+        carrier_id, message.carrier_message_id, phone, message.text, message.recipient,
+        meta={k: v for k, v in message.extra.items() if k in adapter.reply_keys},
     )
     if not inbound.is_new:
         log.info("carrier %s: repeat of message %s", carrier_id, message.carrier_message_id)
@@ -127,6 +128,7 @@ def ussd(carrier_id: str) -> Response:
     try:
         phone = to_e164(request_.sender, adapter.settings.country)
     except InvalidPhoneNumber:
-        return _plain(f"field '{adapter.sender_field}' is not a phone number", 400)
+        return _plain(f"field '{adapter.ussd_sender_field or adapter.sender_field}' is not a "
+                      "phone number", 400)
     screen = handle_ussd(get_store(), adapter.settings, request_, phone)
     return _answer(adapter.ussd_response(request_, screen.text, end=screen.end))

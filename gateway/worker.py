@@ -163,9 +163,13 @@ class OutboxWorker:
             self.report.cancelled += 1
             return
         adapter = self.adapters[carrier.id]
+        extra = {}
+        if adapter.reply_keys:  # the carrier wants fields of the message we answer
+            meta = store.inbound_meta(message.inbound_id)
+            extra["reply"] = {k: v for k, v in meta.items() if k in adapter.reply_keys}
         try:
             result = adapter.send(
-                message.phone, message.body, status_url=webhook_url(carrier, "status")
+                message.phone, message.body, status_url=webhook_url(carrier, "status"), **extra
             )
         except SendError as exc:
             self._failed(store, message, exc)

@@ -103,3 +103,4 @@ class OutboxRecord:
     to_stopped_ok: bool
     carrier_message_id: str | None = None
     error: str | None = None
+    inbound_id: int | None = None

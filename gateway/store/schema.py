@@ -184,3 +184,10 @@ def m003_web(db: Database) -> None:
         );
         """
     )
+
+
+@migrations()
+def m004_inbound_meta(db: Database) -> None:
+    """What a carrier needs back when we reply to an inbound message (Africa's Talking's
+    linkId for premium messages), as JSON."""
+    db.execute("ALTER TABLE inbound ADD COLUMN meta TEXT")

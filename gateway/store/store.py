@@ -340,7 +340,7 @@ class Store:
 
     def record_inbound(
         self, carrier_id: str, carrier_message_id: str, phone: str, text: str,
-        recipient: str = "",
+        recipient: str = "", meta: dict[str, str] | None = None,
     ) -> InboundRecord:
         """Store an inbound message once per (carrier, carrier message id).
 
@@ -350,10 +350,11 @@ class Store:
         with self.write():
             cursor = self.db.execute(
                 """INSERT INTO inbound (carrier_id, carrier_message_id, phone, recipient, text,
-                                        received_at)
-                   VALUES (?, ?, ?, ?, ?, ?)
+                                        received_at, meta)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (carrier_id, carrier_message_id) DO NOTHING""",
-                [carrier_id, carrier_message_id, phone, recipient, text, time.time()],
+                [carrier_id, carrier_message_id, phone, recipient, text, time.time(),
+                 json.dumps(meta) if meta else None],
             )
             is_new = cursor.rowcount == 1
             row = self._one(
@@ -371,6 +372,13 @@ class Store:
             status=row["status"],
             is_new=is_new,
         )
+
+    def inbound_meta(self, inbound_id: int | None) -> dict[str, str]:
+        """What the carrier asked us to send back with a reply to this message."""
+        if inbound_id is None:
+            return {}
+        row = self._one("SELECT meta FROM inbound WHERE id = ?", [inbound_id])
+        return json.loads(row["meta"]) if row and row["meta"] else {}
 
     def inbound_status(self, inbound_id: int) -> str:
         """The processing status of a stored inbound message."""
@@ -429,7 +437,8 @@ class Store:
                        (status = 'queued' AND due_at <= ?)
                        OR (status = 'sending' AND lease_until <= ?))
                      ORDER BY due_at, id LIMIT 1)
-                   RETURNING id, carrier_id, phone, body, status, attempts, to_stopped_ok""",
+                   RETURNING id, carrier_id, phone, body, status, attempts, to_stopped_ok,
+                             inbound_id""",
                 [now + lease_seconds, now, carrier_id, now, now],
             )
         return _outbox_record(row) if row else None
@@ -729,6 +738,7 @@ def _outbox_record(row: dict) -> OutboxRecord:
         id=row["id"], carrier_id=row["carrier_id"], phone=row["phone"], body=row["body"],
         status=row["status"], attempts=row["attempts"], to_stopped_ok=bool(row["to_stopped_ok"]),
         carrier_message_id=row.get("carrier_message_id"), error=row.get("error"),
+        inbound_id=row.get("inbound_id"),
     )
 
 

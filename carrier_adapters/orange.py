@@ -1,0 +1,205 @@
+"""Orange's SMS API (Africa and the Middle East): OAuth2 out, OneAPI-style JSON in.
+
+- Token: `POST {api_base_url}/oauth/v3/token`, Basic auth with `client_id:client_secret`,
+  `grant_type=client_credentials`; kept until a minute before `expires_in`, fetched
+  again once when the API answers 401.
+- Outbound: `POST {api_base_url}/smsmessaging/v1/outbound/{tel:+SENDER}/requests` with
+  `{"outboundSMSMessageRequest": {"address", "senderAddress", "senderName"?,
+  "outboundSMSTextMessage": {"message"}, "receiptRequest"?}}`; 201 is accepted.
+  Errors come as `requestError.serviceException` (SVCnnnn) or `policyException` (POLnnnn).
+- Delivery receipts: `{"deliveryInfoNotification": {"callbackData", "deliveryInfo":
+  {"address", "deliveryStatus"}}}`; we send our own message id as `callbackData`.
+- Inbound: `{"inboundSMSMessageNotification": {"inboundSMSMessage": {"senderAddress",
+  "destinationAddress", "message", "dateTime", "messageId"?}}}`.
+
+Orange signs nothing: its routes are protected by `webhook_token` and/or `allow_ips`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+import uuid
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+import requests
+
+from carrier_adapters.base import (
+    DELIVERED,
+    FAILED,
+    SENT,
+    CarrierAdapter,
+    CarrierSettings,
+    InboundMessage,
+    PayloadError,
+    SendError,
+    SendResult,
+    StatusUpdate,
+    WebRequest,
+)
+
+DEFAULT_API = "https://api.orange.com"
+TIMEOUT_SECONDS = 15.0
+TOKEN_MARGIN_SECONDS = 60.0
+
+STATUS_MAP: dict[str, str | None] = {
+    "DeliveredToTerminal": DELIVERED,
+    "DeliveredToNetwork": SENT,
+    "MessageWaiting": SENT,
+    "DeliveryUncertain": SENT,
+    "DeliveryImpossible": FAILED,
+    "DeliveryNotificationNotSupported": None,
+}
+
+
+def tel(number: str) -> str:
+    """A number as Orange writes addresses: `tel:+221770000000`."""
+    number = number.strip()
+    if number.startswith("tel:"):
+        return number
+    return "tel:" + (number if number.startswith("+") else "+" + number)
+
+
+class OrangeAdapter(CarrierAdapter):
+    """Orange's SMS API."""
+
+    name: ClassVar[str] = "orange"
+    required_keys: ClassVar[tuple[str, ...]] = ("client_id", "client_secret")
+    optional_keys: ClassVar[tuple[str, ...]] = ("sender_name",)
+    secret_keys: ClassVar[tuple[str, ...]] = ("client_secret",)
+    sender_field: ClassVar[str] = "senderAddress"
+
+    def __init__(self, settings: CarrierSettings):
+        super().__init__(settings)
+        self._session = requests.Session()
+        self._token: str | None = None
+        self._token_until = 0.0
+        self._lock = threading.Lock()
+
+    # -- webhooks ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _json(request: WebRequest, envelope: str, inner: str) -> dict[str, Any]:
+        try:
+            data = json.loads(request.body.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise PayloadError("body", message="the body is not JSON") from None
+        part = data.get(envelope) if isinstance(data, dict) else None
+        if not isinstance(part, dict):
+            raise PayloadError(envelope)
+        found = part.get(inner)
+        if not isinstance(found, dict):
+            raise PayloadError(f"{envelope}.{inner}")
+        return {"outer": part, "inner": found}
+
+    @staticmethod
+    def _field(data: dict[str, Any], name: str, where: str) -> str:
+        value = data.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise PayloadError(f"{where}.{name}")
+        return str(value)
+
+    def parse_inbound(self, request: WebRequest) -> InboundMessage:
+        """Read an inboundSMSMessageNotification."""
+        where = "inboundSMSMessageNotification.inboundSMSMessage"
+        message = self._json(request, "inboundSMSMessageNotification",
+                             "inboundSMSMessage")["inner"]
+        sender = self._field(message, "senderAddress", where).removeprefix("tel:")
+        if "message" not in message or not isinstance(message["message"], str):
+            raise PayloadError(f"{where}.message")
+        message_id = message.get("messageId")
+        if not message_id:
+            # No id from Orange: the same notification sent again is the same message.
+            digest = hashlib.sha256(json.dumps(message, sort_keys=True).encode()).hexdigest()
+            message_id = f"orange-{digest[:32]}"
+        return InboundMessage(str(message_id), sender,
+                              str(message.get("destinationAddress", "")).removeprefix("tel:"),
+                              message["message"])
+
+    def parse_status(self, request: WebRequest) -> StatusUpdate:
+        """Read a deliveryInfoNotification; our message id comes back as callbackData."""
+        found = self._json(request, "deliveryInfoNotification", "deliveryInfo")
+        where = "deliveryInfoNotification"
+        callback = self._field(found["outer"], "callbackData", where)
+        status = self._field(found["inner"], "deliveryStatus", f"{where}.deliveryInfo")
+        return StatusUpdate(callback, STATUS_MAP.get(status), status)
+
+    # -- OAuth2 -----------------------------------------------------------------------------
+
+    def _api(self) -> str:
+        return (self.settings.api_base_url or DEFAULT_API).rstrip("/")
+
+    def access_token(self, *, renew: bool = False) -> str:
+        """A valid bearer token, fetched with the client credentials when needed."""
+        with self._lock:
+            if not renew and self._token and time.monotonic() < self._token_until:
+                return self._token
+            creds = self.settings.credentials
+            try:
+                response = self._session.post(
+                    f"{self._api()}/oauth/v3/token", data={"grant_type": "client_credentials"},
+                    auth=(creds["client_id"], creds["client_secret"]),
+                    headers={"Accept": "application/json"}, timeout=TIMEOUT_SECONDS,
+                )
+            except requests.RequestException as exc:
+                raise SendError(f"token: network: {type(exc).__name__}", retry=True) from exc
+            if response.status_code != 200:
+                # Wrong credentials are an operator's mistake: keep the messages, retry.
+                raise SendError(f"token: HTTP {response.status_code}", retry=True,
+                                code=f"token-{response.status_code}")
+            try:
+                data = response.json()
+                token = data["access_token"]
+                lifetime = float(data.get("expires_in", 3600))
+            except (ValueError, KeyError, TypeError):
+                raise SendError("token: unexpected answer", retry=True) from None
+            self._token = token
+            self._token_until = time.monotonic() + max(lifetime - TOKEN_MARGIN_SECONDS, 0)
+            return token
+
+    # -- sending -----------------------------------------------------------------------------
+
+    def send(self, to: str, body: str, *, status_url: str | None = None) -> SendResult:
+        """Send one SMS; our id travels as callbackData so the receipt finds the message."""
+        sender = tel(self.settings.sender)
+        message_id = uuid.uuid4().hex
+        request: dict[str, Any] = {
+            "address": tel(to),
+            "senderAddress": sender,
+            "outboundSMSTextMessage": {"message": body},
+        }
+        if self.settings.credentials.get("sender_name"):
+            request["senderName"] = self.settings.credentials["sender_name"]
+        if status_url:
+            request["receiptRequest"] = {"notifyURL": status_url, "callbackData": message_id}
+        url = f"{self._api()}/smsmessaging/v1/outbound/{quote(sender, safe='')}/requests"
+        payload = {"outboundSMSMessageRequest": request}
+        response = self._post(url, payload)
+        if response.status_code == 401:
+            response = self._post(url, payload, renew=True)
+        if response.status_code == 201:
+            return SendResult(message_id)
+        code, text = _request_error(response)
+        retry = response.status_code in (401, 429) or response.status_code >= 500
+        raise SendError(f"HTTP {response.status_code} {code}: {text}", retry=retry, code=code)
+
+    def _post(self, url: str, payload: dict[str, Any], *, renew: bool = False):
+        token = self.access_token(renew=renew)
+        try:
+            return self._session.post(url, json=payload, timeout=TIMEOUT_SECONDS, headers={
+                "Authorization": f"Bearer {token}", "Accept": "application/json"})
+        except requests.RequestException as exc:
+            raise SendError(f"network: {type(exc).__name__}", retry=True) from exc
+
+
+def _request_error(response: requests.Response) -> tuple[str, str]:
+    """The SVCnnnn/POLnnnn id and text of Orange's requestError, if there is one."""
+    try:
+        error = response.json()["requestError"]
+        detail = error.get("serviceException") or error.get("policyException") or {}
+        return str(detail.get("messageId", "")), str(detail.get("text", ""))[:200]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return str(response.status_code), response.text[:200]
