@@ -99,7 +99,7 @@ class OrangeAdapter(CarrierAdapter):
     def _field(data: dict[str, Any], name: str, where: str) -> str:
         value = data.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
-            raise PayloadError(f"{where}.{name}")
+            raise PayloadError(name, message=f"missing field '{name}' in {where}")
         return str(value)
 
     def parse_inbound(self, request: WebRequest) -> InboundMessage:
@@ -108,8 +108,8 @@ class OrangeAdapter(CarrierAdapter):
         message = self._json(request, "inboundSMSMessageNotification",
                              "inboundSMSMessage")["inner"]
         sender = self._field(message, "senderAddress", where).removeprefix("tel:")
-        if "message" not in message or not isinstance(message["message"], str):
-            raise PayloadError(f"{where}.message")
+        if not isinstance(message.get("message"), str):
+            raise PayloadError("message", message=f"missing field 'message' in {where}")
         message_id = message.get("messageId")
         if not message_id:
             # No id from Orange: the same notification sent again is the same message.

@@ -1,0 +1,200 @@
+"""Orange's SMS API: the shared contract, OAuth2 tokens, OneAPI JSON in and out, against a
+loopback server speaking Orange's documented wire format."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from carrier_adapters import CarrierSettings, PayloadError, SendError, WebRequest
+from carrier_adapters.orange import STATUS_MAP, OrangeAdapter
+from gateway.config import load_carriers
+from gateway.worker import OutboxWorker
+from tests.adapters.contract import MISSING, RIGHT, AdapterContract, sent_message
+from tests.fakes.orange_api import FakeOrangeApi
+
+CLIENT_ID, CLIENT_SECRET = "learnline-app-id", "orange-client-secret-0123456789"
+TOKEN = "orange-webhook-token-0123456789"
+SENDER = "+2250700000000"
+LEARNER = "+2250701020304"
+
+
+@pytest.fixture
+def orange_api():
+    with FakeOrangeApi(CLIENT_ID, CLIENT_SECRET) as api:
+        yield api
+
+
+def settings(api: FakeOrangeApi, **overrides) -> CarrierSettings:
+    base = CarrierSettings(id="orange-ci", adapter="orange", sender=SENDER, country="CI",
+                           api_base_url=api.url, webhook_token=TOKEN,
+                           credentials={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
+    return CarrierSettings(**{**base.__dict__, **overrides})
+
+
+class TestOrange(AdapterContract):
+    carrier_id = "orange-ci"
+    required_inbound_fields = ("senderAddress", "message")
+    required_status_fields = ("callbackData", "deliveryStatus")
+    sender_field = "senderAddress"
+    learner_e164 = LEARNER
+    national_sender = "07 01 02 03 04"
+    national_e164 = LEARNER
+
+    @pytest.fixture
+    def carriers_file(self, tmp_path: Path, orange_api, monkeypatch) -> Path:
+        monkeypatch.setenv("TEST_ORANGE_SECRET", CLIENT_SECRET)
+        path = tmp_path / "carriers.toml"
+        path.write_text(f"""
+[carriers.orange-ci]
+adapter = "orange"
+sender = "{SENDER}"
+country = "CI"
+client_id = "{CLIENT_ID}"
+client_secret = "${{TEST_ORANGE_SECRET}}"
+api_base_url = "{orange_api.url}"
+public_url = "https://learn.example.org"
+webhook_token = "{TOKEN}"
+""")
+        return path
+
+    def inbound_payload(self, sender, text, message_id):
+        return {"destinationAddress": f"tel:{SENDER}", "senderAddress": f"tel:{sender}",
+                "message": text, "messageId": message_id, "dateTime": "2026-11-29T13:00:00Z"}
+
+    def status_payload(self, message_id):
+        return {"callbackData": message_id, "address": f"tel:{LEARNER}",
+                "deliveryStatus": "DeliveredToTerminal"}
+
+    def deliver(self, client, url, params, headers):
+        if url.split("?")[0].endswith("/sms"):
+            body = {"inboundSMSMessageNotification": {"inboundSMSMessage": params}}
+        else:
+            info = {k: v for k, v in params.items() if k != "callbackData"}
+            body = {"deliveryInfoNotification": {"deliveryInfo": info}}
+            if "callbackData" in params:
+                body["deliveryInfoNotification"]["callbackData"] = params["callbackData"]
+        return client.post(url, data=json.dumps(body), headers={
+            **headers, "Content-Type": "application/json"})
+
+    def authenticated(self, path, params, auth):
+        if auth == MISSING:
+            return path, {}
+        return f"{path}?token={TOKEN if auth == RIGHT else 'wrong-token-0123456789'}", {}
+
+    @pytest.fixture
+    def outbound(self, orange_api):
+        adapter = OrangeAdapter(settings(orange_api))
+
+        def delivered():
+            return [(m["address"].removeprefix("tel:"), m["outboundSMSTextMessage"]["message"])
+                    for m in orange_api.messages]
+
+        return adapter, delivered
+
+    # -- Orange specifics ---------------------------------------------------------------------
+
+    def test_sending_uses_the_documented_request(self, orange_api):
+        adapter = OrangeAdapter(settings(orange_api, credentials={
+            "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+            "sender_name": "Learnline"}))
+        result = adapter.send(LEARNER, "Leçon 1", status_url="https://learn.example.org/s")
+        [request] = orange_api.messages
+        assert orange_api.sender_paths == [quote(f"tel:{SENDER}", safe="")]
+        assert request == {
+            "address": f"tel:{LEARNER}", "senderAddress": f"tel:{SENDER}",
+            "senderName": "Learnline", "outboundSMSTextMessage": {"message": "Leçon 1"},
+            "receiptRequest": {"notifyURL": "https://learn.example.org/s",
+                               "callbackData": result.carrier_message_id},
+        }
+
+    def test_the_token_is_kept_then_renewed_once_on_a_401(self, orange_api):
+        adapter = OrangeAdapter(settings(orange_api))
+        adapter.send(LEARNER, "one")
+        adapter.send(LEARNER, "two")
+        assert len(orange_api.tokens) == 1  # cached
+        orange_api.revoke_tokens()
+        adapter.send(LEARNER, "three")
+        assert len(orange_api.tokens) == 2  # one refresh, and the message went out
+        assert [m["outboundSMSTextMessage"]["message"] for m in orange_api.messages] == [
+            "one", "two", "three"]
+
+    def test_a_short_lived_token_is_renewed_before_it_expires(self, orange_api):
+        orange_api.expires_in = "30"  # shorter than the safety margin
+        adapter = OrangeAdapter(settings(orange_api))
+        adapter.send(LEARNER, "one")
+        adapter.send(LEARNER, "two")
+        assert len(orange_api.tokens) == 2
+
+    def test_wrong_credentials_keep_the_message_for_later(self, orange_api):
+        adapter = OrangeAdapter(settings(orange_api, credentials={
+            "client_id": CLIENT_ID, "client_secret": "wrong-secret"}))
+        with pytest.raises(SendError) as caught:
+            adapter.send(LEARNER, "hello")
+        assert caught.value.retry and caught.value.code == "token-401"
+
+    @pytest.mark.parametrize(("status", "message_id", "kind", "retry"), [
+        (400, "SVC0004", "serviceException", False),  # no valid addresses
+        (400, "SVC0002", "serviceException", False),  # invalid input
+        (403, "POL0001", "policyException", False),  # policy error
+        (429, "POL0001", "policyException", True),  # too many requests
+        (500, "SVC0001", "serviceException", True),
+        (503, "", "serviceException", True),
+    ])
+    def test_errors_are_retried_or_failed(self, orange_api, status, message_id, kind, retry):
+        orange_api.fail_next(status, message_id, "error text", kind)
+        with pytest.raises(SendError) as caught:
+            OrangeAdapter(settings(orange_api)).send(LEARNER, "hello")
+        assert caught.value.retry is retry
+        if message_id:
+            assert caught.value.code == message_id
+
+    def test_a_closed_port_is_retried(self, orange_api):
+        closed = settings(orange_api, api_base_url="http://127.0.0.1:9")
+        with pytest.raises(SendError) as caught:
+            OrangeAdapter(closed).send(LEARNER, "hello")
+        assert caught.value.retry
+
+    @pytest.mark.parametrize(("orange_status", "state"), sorted(STATUS_MAP.items()))
+    def test_delivery_statuses(self, client, store, orange_status, state):
+        outbox_id = sent_message(store, self.carrier_id, LEARNER, f"cb-{orange_status}")
+        response = self.post(client, "status", {"callbackData": f"cb-{orange_status}",
+                                                "address": f"tel:{LEARNER}",
+                                                "deliveryStatus": orange_status})
+        assert response.status_code == 200
+        [message] = [m for m in store.outbox() if m.id == outbox_id]
+        assert message.status == (state or "sent")
+
+    def test_an_inbound_without_message_id_is_still_stored_once(self, client, store):
+        payload = self.inbound_payload(LEARNER, "START", "x")
+        del payload["messageId"]
+        assert self.post(client, "sms", payload).status_code == 200
+        assert self.post(client, "sms", payload).status_code == 200  # Orange retries
+        assert store.db["inbound"].count == 1
+
+    def test_a_reply_goes_out_and_its_receipt_comes_back(self, app, client, store, orange_api,
+                                                          carriers_file):
+        assert self.post(client, "sms", self.inbound_payload(LEARNER, "START", "m1")) \
+            .status_code == 200
+        OutboxWorker(app.config["DATABASE"], load_carriers(carriers_file)).run(drain=True)
+        [request] = orange_api.messages
+        assert request["outboundSMSTextMessage"]["message"].startswith("Bienvenue")  # CI: fr
+        receipt = request["receiptRequest"]
+        assert receipt["notifyURL"] == (
+            f"https://learn.example.org/carriers/orange-ci/status?token={TOKEN}")
+        self.post(client, "status", {"callbackData": receipt["callbackData"],
+                                     "address": f"tel:{LEARNER}",
+                                     "deliveryStatus": "DeliveredToTerminal"})
+        assert store.outbox(LEARNER)[0].status == "delivered"
+
+
+def test_bodies_that_are_not_orange_json_are_refused():
+    adapter = OrangeAdapter(CarrierSettings(id="o", adapter="orange", credentials={
+        "client_id": "a", "client_secret": "b"}))
+    for body in (b"not json", b"[1, 2]", b'{"inboundSMSMessageNotification": 3}'):
+        request = WebRequest("POST", "http://x/", {}, {}, {}, body, "127.0.0.1")
+        with pytest.raises(PayloadError):
+            adapter.parse_inbound(request)
