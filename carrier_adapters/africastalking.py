@@ -130,6 +130,26 @@ class AfricasTalkingAdapter(CarrierAdapter):
         raise SendError(f"{code} {recipient.get('status')}", retry=code in RETRY_CODES,
                         code=str(code), opted_out=code == OPTED_OUT_CODE)
 
+    def check_credentials(self) -> str:
+        """Read the account's balance (GET /version1/user): proves username and API key."""
+        creds = self.settings.credentials
+        if not creds.get("username") or not creds.get("api_key"):
+            raise SendError("no username/api_key configured (USSD needs none)", retry=False)
+        try:
+            response = self._session.get(
+                f"{self._api()}/version1/user", params={"username": creds["username"]},
+                headers={"apiKey": creds["api_key"], "Accept": "application/json"},
+                timeout=TIMEOUT_SECONDS)
+        except requests.RequestException as exc:
+            raise SendError(f"network: {type(exc).__name__}", retry=True) from exc
+        if response.status_code != 200:
+            raise SendError(f"HTTP {response.status_code}", retry=False)
+        try:
+            balance = response.json()["UserData"]["balance"]
+        except (ValueError, KeyError, TypeError):
+            raise SendError(f"unexpected answer: {response.text[:100]}", retry=False) from None
+        return f"balance {balance}"
+
     # -- USSD -----------------------------------------------------------------------------
 
     def parse_ussd(self, request: WebRequest) -> UssdRequest:

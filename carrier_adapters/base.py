@@ -254,6 +254,14 @@ class CarrierAdapter(ABC):
         """Send one message; raise SendError saying whether to retry."""
         raise SendError(f"carrier adapter {self.name!r} sends no SMS", retry=False)
 
+    def check_credentials(self) -> str:
+        """Prove the credentials work without sending a message; return what was seen.
+
+        Raises SendError when they do not. Adapters with nothing to check raise
+        Unsupported.
+        """
+        raise Unsupported(f"carrier adapter {self.name!r} has no credentials to check")
+
     @staticmethod
     def require(request: WebRequest, *names: str) -> list[str]:
         """The values of required form fields; PayloadError for the first one missing."""

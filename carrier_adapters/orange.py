@@ -160,6 +160,11 @@ class OrangeAdapter(CarrierAdapter):
             self._token_until = time.monotonic() + max(lifetime - TOKEN_MARGIN_SECONDS, 0)
             return token
 
+    def check_credentials(self) -> str:
+        """Fetch a token with the client credentials."""
+        self.access_token(renew=True)
+        return "a token was issued for the client credentials"
+
     # -- sending -----------------------------------------------------------------------------
 
     def send(self, to: str, body: str, *, status_url: str | None = None) -> SendResult:

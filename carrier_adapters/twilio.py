@@ -136,6 +136,18 @@ class TwilioAdapter(CarrierAdapter):
             self._client = client
         return self._client
 
+    def check_credentials(self) -> str:
+        """Fetch the account: proves the account SID and auth token."""
+        try:
+            account = self._rest_client().api.v2010.accounts(
+                self.settings.credentials["account_sid"]).fetch()
+        except TwilioRestException as exc:
+            raise SendError(f"HTTP {exc.status} code {exc.code}: {exc.msg}", retry=False,
+                            code=str(exc.code)) from exc
+        except requests.RequestException as exc:
+            raise SendError(f"network: {type(exc).__name__}", retry=True) from exc
+        return f"account {account.friendly_name!r} is {account.status}"
+
     def send(self, to: str, body: str, *, status_url: str | None = None) -> SendResult:
         """Create a Message; classify Twilio's errors as retry or fail."""
         sender = self.settings.sender

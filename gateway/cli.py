@@ -307,6 +307,61 @@ def lessons_import(directory: str | None) -> None:
                    f"{counts['unchanged']} unchanged")
 
 
+# -- carriers ----------------------------------------------------------------------------
+
+
+@main.group()
+def carriers() -> None:
+    """Check the carriers configuration (LEARNLINE_CARRIERS).
+
+    \b
+    Example:
+      learnline carriers check --live
+    """
+
+
+@carriers.command("check")
+@click.option("--live", is_flag=True,
+              help="Also prove each carrier's credentials with its API (no message is sent).")
+def carriers_check(live: bool) -> None:
+    """Validate the carriers file; with --live, check each carrier's credentials.
+
+    Exits 1 when the file is invalid or a live check fails.
+
+    \b
+    Example:
+      LEARNLINE_CARRIERS=carriers.toml learnline carriers check --live
+    """
+    from carrier_adapters import ADAPTERS, SendError, Unsupported
+
+    configured = _carriers()
+    where = configured.path or "no LEARNLINE_CARRIERS: the default console carrier"
+    click.echo(f"{where}: {len(configured.by_id)} carrier(s), valid")
+    failures = 0
+    for carrier in configured:
+        adapter_class = ADAPTERS[carrier.adapter]
+        channels = [c for c in ("sms", "ussd") if adapter_class.offers(c)]
+        auth = [name for name, on in (("signature", adapter_class.signs_requests),
+                                      ("webhook_token", carrier.webhook_token is not None),
+                                      ("allow_ips", bool(carrier.allow_ips))) if on]
+        click.echo(f"  {carrier.id}: {carrier.adapter}, {'+'.join(channels) or 'no channel'}, "
+                   f"webhooks by {', '.join(auth) or 'loopback only'}, "
+                   f"encoding {carrier.encoding_policy}, {carrier.tps:g} msg/s")
+        if not live:
+            continue
+        try:
+            seen = adapter_class(carrier).check_credentials()
+        except Unsupported:
+            click.echo("    live: nothing to check for this adapter")
+        except SendError as exc:
+            failures += 1
+            click.echo(f"    live: FAILED: {exc.detail}")
+        else:
+            click.echo(f"    live: ok: {seen}")
+    if failures:
+        raise click.ClickException(f"{failures} carrier(s) failed the live check")
+
+
 # -- sms ---------------------------------------------------------------------------------
 
 

@@ -198,3 +198,30 @@ def test_bodies_that_are_not_orange_json_are_refused():
         request = WebRequest("POST", "http://x/", {}, {}, {}, body, "127.0.0.1")
         with pytest.raises(PayloadError):
             adapter.parse_inbound(request)
+
+
+def test_carriers_check_live_proves_the_credentials(orange_api, tmp_path, monkeypatch):
+    """`learnline carriers check --live` fetches an Orange token; a wrong secret fails."""
+    from click.testing import CliRunner
+
+    from gateway.cli import main
+
+    for secret, code, line in ((CLIENT_SECRET, 0, "live: ok"),
+                               ("wrong-secret", 1, "live: FAILED: token: HTTP 401")):
+        path = tmp_path / "carriers.toml"
+        path.write_text(f"""
+[carriers.orange-ci]
+adapter = "orange"
+sender = "{SENDER}"
+client_id = "{CLIENT_ID}"
+client_secret = "{secret}"
+api_base_url = "{orange_api.url}"
+webhook_token = "{TOKEN}"
+""")
+        monkeypatch.setenv("LEARNLINE_CARRIERS", str(path))
+        result = CliRunner().invoke(main, ["carriers", "check", "--live"])
+        assert result.exit_code == code, result.output
+        assert "orange-ci: orange, sms, webhooks by webhook_token" in result.output
+        assert line in result.output
+        assert secret not in result.output
+    assert len(orange_api.messages) == 0  # nothing was sent
