@@ -251,3 +251,27 @@ class AdapterContract:
         assert first.carrier_message_id
         assert second.carrier_message_id not in ("", first.carrier_message_id)
         assert delivered() == [(self.learner_e164, lesson), (self.learner_e164, "Reply NEXT")]
+
+    # -- secrets -----------------------------------------------------------------------------
+
+    def test_secrets_never_reach_the_logs(self, app, client, outbound, caplog):
+        """Webhooks refused and accepted, and a send: no secret appears in any log line."""
+        import logging
+
+        caplog.set_level(logging.DEBUG)
+        adapter, _ = outbound
+        settings = app.extensions["learnline.carriers"][self.carrier_id]
+        secrets = [str(settings.credentials[key]) for key in type(adapter).secret_keys
+                   if settings.credentials.get(key)]
+        if settings.webhook_token:
+            secrets.append(settings.webhook_token)
+        secrets += [str(adapter.settings.credentials[key]) for key in type(adapter).secret_keys
+                    if adapter.settings.credentials.get(key)]
+        self.post(client, "sms", self.inbound_payload(self.learner_e164, "START", "log-1"),
+                  WRONG)
+        self.post(client, "sms", self.inbound_payload(self.learner_e164, "START", "log-2"))
+        adapter.send(self.learner_e164, "Reply NEXT")
+        assert caplog.records, "the gateway logged nothing at all"
+        for secret in secrets:
+            assert secret not in caplog.text
+        assert "START" not in caplog.text  # nor a learner's message

@@ -389,3 +389,21 @@ class TestTwilio(AdapterContract):
             assert api.received.is_set()  # it reached Twilio, which never answered in time
         assert caught.value.retry is True
 
+
+
+def test_carriers_check_live_fetches_the_account(twilio_api, carriers_file, monkeypatch):
+    """`learnline carriers check --live`: the account answers; a wrong token fails, and no
+    message is sent either way."""
+    from click.testing import CliRunner
+
+    from gateway.cli import main
+
+    monkeypatch.setenv("LEARNLINE_CARRIERS", str(carriers_file))
+    result = CliRunner().invoke(main, ["carriers", "check", "--live"])
+    assert result.exit_code == 0, result.output
+    assert "live: ok: account 'Learnline' is active" in result.output
+    assert "console: console, sms, webhooks by webhook_token" in result.output
+    monkeypatch.setenv("TEST_TWILIO_AUTH_TOKEN", "wrong-token-0123456789")
+    result = CliRunner().invoke(main, ["carriers", "check", "--live"])
+    assert result.exit_code == 1 and "live: FAILED: HTTP 401 code 20003" in result.output
+    assert twilio_api.messages == []

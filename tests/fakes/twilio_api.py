@@ -98,6 +98,18 @@ class FakeTwilioApi:
                     "more_info": f"https://www.twilio.com/docs/errors/{code}",
                 })
 
+            def do_GET(self):
+                """The Accounts resource, as `learnline carriers check --live` fetches it."""
+                expected = base64.b64encode(
+                    f"{api.account_sid}:{api.auth_token}".encode()).decode()
+                if self.path != f"/2010-04-01/Accounts/{api.account_sid}.json":
+                    return self._error(404, 20404, "The requested resource was not found")
+                if self.headers.get("Authorization") != f"Basic {expected}":
+                    return self._error(401, 20003, "Authenticate")
+                self._reply(200, {"sid": api.account_sid, "friendly_name": "Learnline",
+                                  "status": "active", "type": "Full",
+                                  "date_created": formatdate(usegmt=True)})
+
             def do_POST(self):
                 match = _PATH.match(self.path)
                 if not match:
