@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-from abc import ABC
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -28,11 +27,11 @@ class CarrierSettings:
     tps: float = 10.0
     api_base_url: str | None = None
     public_url: str | None = None
-    webhook_token: str | None = None
+    webhook_token: str | None = field(default=None, repr=False)
     allow_ips: tuple[str, ...] = ()
     ussd_max_chars: int = 182
     ussd_session_seconds: float = 180.0
-    credentials: Mapping[str, Any] = field(default_factory=dict)
+    credentials: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -161,7 +160,7 @@ class Unsupported(Exception):
     """The carrier does not offer this channel (e.g. SMS through a USSD-only aggregator)."""
 
 
-class CarrierAdapter(ABC):
+class CarrierAdapter:
     """The contract every carrier adapter fulfils.
 
     Subclasses set `name`, `required_keys` and `optional_keys` (their own
@@ -185,6 +184,21 @@ class CarrierAdapter(ABC):
     # Inbound fields (InboundMessage.extra) the carrier needs back on our reply; the
     # worker then calls send(..., reply={...}) with them.
     reply_keys: ClassVar[tuple[str, ...]] = ()
+    # Adapter keys that hold a nested table ([carriers.<id>.<key>]).
+    table_keys: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def check_config(cls, settings: CarrierSettings) -> None:
+        """Check the adapter's own keys at start-up; raise ValueError(key, problem) or
+        KeyError(key), which the configuration reports naming file, carrier and key."""
+
+    def secret_values(self) -> list[str]:
+        """Every secret this carrier's configuration holds, to keep out of logs."""
+        found = [str(self.settings.credentials[key]) for key in self.secret_keys
+                 if isinstance(self.settings.credentials.get(key), str | int)]
+        if self.settings.webhook_token:
+            found.append(self.settings.webhook_token)
+        return [value for value in found if value]
 
     def __init__(self, settings: CarrierSettings):
         self.settings = settings

@@ -293,8 +293,8 @@ def _parse_outbound(value: Any, settings: CarrierSettings) -> _Outbound:
         raise _problem("outbound.url", "must be a URL")
     if url.startswith("/"):
         if not settings.api_base_url:
-            raise _problem("outbound.url", f"{url!r} is a path: set api_base_url, or give a "
-                           "whole http(s) URL")
+            raise _problem("outbound.url", "a path needs api_base_url; or give a whole "
+                           "http(s) URL")
         url = settings.api_base_url.rstrip("/") + url
     elif not re.match(r"^https?://[^/\s]+", url):
         raise _problem("outbound.url", "must be an http(s) URL, or a path under api_base_url")
@@ -465,6 +465,16 @@ class HttpAdapter(CarrierAdapter):
         (`outbound.url`), which gateway/config.py reports naming file and carrier.
         """
         _parse(settings)
+
+    def secret_values(self) -> list[str]:
+        """The header values and Basic auth password (where aggregators keep keys)."""
+        found = [value for key, value in self.spec.outbound.headers.items()
+                 if key.lower() not in ("accept", "content-type", "user-agent")]
+        if self.spec.outbound.auth:
+            found.append(self.spec.outbound.auth[1])
+        if self.settings.webhook_token:
+            found.append(self.settings.webhook_token)
+        return [value for value in found if value]
 
     def __repr__(self) -> str:  # never the credentials
         return f"<HttpAdapter carrier={self.settings.id!r}>"

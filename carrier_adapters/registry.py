@@ -5,7 +5,9 @@ from __future__ import annotations
 from carrier_adapters.africastalking import AfricasTalkingAdapter
 from carrier_adapters.base import CarrierAdapter
 from carrier_adapters.console import ConsoleAdapter
+from carrier_adapters.http import HttpAdapter
 from carrier_adapters.hubtel import HubtelAdapter
+from carrier_adapters.kannel import KannelAdapter
 from carrier_adapters.orange import OrangeAdapter
 from carrier_adapters.twilio import TwilioAdapter
 
@@ -14,7 +16,9 @@ ADAPTERS: dict[str, type[CarrierAdapter]] = {
     for adapter in (
         AfricasTalkingAdapter,
         ConsoleAdapter,
+        HttpAdapter,
         HubtelAdapter,
+        KannelAdapter,
         OrangeAdapter,
         TwilioAdapter,
     )

@@ -2,6 +2,12 @@
 
 Any string value may be `${ENV_VAR}`, so secrets stay in the environment. A
 bad file stops start-up with one message naming the file, the carrier and the key.
+
+Adapters with structured configuration (the generic `http` adapter) declare their
+own keys that hold nested tables in `table_keys` (`[carriers.<id>.<key>]`), and may
+check their keys in a classmethod `check_config(settings)`: it raises
+`ValueError(key, problem)` (the key dotted for nested ones, e.g. `"outbound.url"`) or
+`KeyError(key)` for a missing one, which become a ConfigError here.
 """
 
 from __future__ import annotations
@@ -109,10 +115,13 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
         if key not in COMMON_KEYS + adapter.required_keys + adapter.optional_keys:
             allowed = ", ".join(COMMON_KEYS[1:] + adapter.required_keys + adapter.optional_keys)
             raise fail(key, f"unknown key for adapter '{name}' (allowed: {allowed})")
-        values[key] = _expand(raw, env, lambda problem, key=key: fail(key, problem))
+        values[key] = _expand(raw, env, fail, key)
     for key in adapter.required_keys:
         if values.get(key) in (None, ""):
             raise fail(key, f"missing; adapter '{name}' needs it")
+    for key in adapter.table_keys:
+        if key in values and not isinstance(values[key], dict):
+            raise fail(key, f"must be a table [carriers.{carrier_id}.{key}]")
 
     def string(key: str) -> str | None:
         value = values.get(key)
@@ -184,7 +193,7 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
     for key in adapter.required_keys + adapter.optional_keys:
         if key in values:
             credentials[key] = values[key]
-    return CarrierSettings(
+    settings = CarrierSettings(
         id=carrier_id,
         adapter=name,
         sender=string("sender") or "",
@@ -201,19 +210,33 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
         ussd_session_seconds=float(ussd_session_seconds),
         credentials=credentials,
     )
+    try:
+        adapter.check_config(settings)
+    except KeyError as exc:
+        raise fail(str(exc.args[0]), f"missing; adapter '{name}' needs it") from None
+    except ValueError as exc:
+        key, problem = exc.args if len(exc.args) == 2 else (None, str(exc))
+        raise fail(key, problem) from None
+    return settings
 
 
-def _expand(value: Any, env: dict[str, str], fail) -> Any:
-    """Replace ${VAR} in strings (and in lists of strings) from the environment."""
+def _expand(value: Any, env: dict[str, str], fail, key: str) -> Any:
+    """Replace ${VAR} in strings, in lists and in nested tables, from the environment.
+
+    `key` is the value's key, dotted inside nested tables (`outbound.headers.apiKey`),
+    for `fail(key, problem)` to name.
+    """
+    if isinstance(value, dict):
+        return {name: _expand(item, env, fail, f"{key}.{name}") for name, item in value.items()}
     if isinstance(value, list):
-        return [_expand(item, env, fail) for item in value]
+        return [_expand(item, env, fail, key) for item in value]
     if not isinstance(value, str):
         return value
 
     def replace(match: re.Match) -> str:
         name = match.group(1)
         if name not in env:
-            raise fail(f"environment variable {name} is not set")
+            raise fail(key, f"environment variable {name} is not set")
         return env[name]
 
     return _ENV_RE.sub(replace, value)

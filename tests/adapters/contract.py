@@ -260,13 +260,9 @@ class AdapterContract:
 
         caplog.set_level(logging.DEBUG)
         adapter, _ = outbound
-        settings = app.extensions["learnline.carriers"][self.carrier_id]
-        secrets = [str(settings.credentials[key]) for key in type(adapter).secret_keys
-                   if settings.credentials.get(key)]
-        if settings.webhook_token:
-            secrets.append(settings.webhook_token)
-        secrets += [str(adapter.settings.credentials[key]) for key in type(adapter).secret_keys
-                    if adapter.settings.credentials.get(key)]
+        secrets = app.extensions["learnline.adapters"][self.carrier_id].secret_values()
+        secrets += adapter.secret_values()
+        assert secrets, "the carrier under test has no secret to look for"
         self.post(client, "sms", self.inbound_payload(self.learner_e164, "START", "log-1"),
                   WRONG)
         self.post(client, "sms", self.inbound_payload(self.learner_e164, "START", "log-2"))
