@@ -139,6 +139,16 @@ class FakeAggregator:
             def _read(self) -> bytes:
                 return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
+            def do_GET(self):
+                """Africa's Talking's user data (`GET /version1/user?username=`): the
+                balance, which proves the key without sending anything."""
+                if not self.path.startswith("/version1/user?"):
+                    return self._send(404, "Not Found", "text/plain")
+                username = parse_qs(self.path.split("?", 1)[1]).get("username", [""])[0]
+                if self.headers.get("apiKey") != api.api_key or username != api.username:
+                    return self._send(401, AT_AUTH_FAILED, "text/plain")
+                self._json(200, {"UserData": {"balance": "KES 1785.5000"}})
+
             def do_POST(self):
                 if self.path == AT_PATH:
                     return self._africastalking()

@@ -1,0 +1,165 @@
+"""Africa's Talking SMS: the shared contract with its documented payloads, delivery
+statuses, the messaging API's answers, linkId replies, and the live credential check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from carrier_adapters import CarrierSettings, SendError
+from carrier_adapters.africastalking import STATUS_MAP, AfricasTalkingAdapter
+from gateway.config import load_carriers
+from gateway.store import LearnerRecord
+from gateway.worker import OutboxWorker
+from tests.adapters.contract import MISSING, RIGHT, AdapterContract, sent_message
+from tests.fakes.aggregator import FakeAggregator
+
+API_KEY = "atsk_0123456789abcdef0123456789abcdef"
+USERNAME = "learnline"
+TOKEN = "at-webhook-token-0123456789"
+LEARNER = "+254712345678"
+
+
+@pytest.fixture
+def at_api():
+    with FakeAggregator(API_KEY, USERNAME) as api:
+        yield api
+
+
+def settings(api: FakeAggregator, **credentials) -> CarrierSettings:
+    return CarrierSettings(id="at-ke", adapter="africastalking", sender="LEARN", country="KE",
+                           api_base_url=api.url, webhook_token=TOKEN,
+                           credentials={"username": USERNAME, "api_key": API_KEY,
+                                        **credentials})
+
+
+class TestAfricasTalkingSms(AdapterContract):
+    carrier_id = "at-ke"
+    required_inbound_fields = ("from", "text", "id")
+    required_status_fields = ("id", "status")
+    sender_field = "from"
+    learner_e164 = LEARNER
+    national_sender = "0712 345678"
+    national_e164 = LEARNER
+
+    @pytest.fixture
+    def carriers_file(self, tmp_path: Path, at_api, monkeypatch) -> Path:
+        monkeypatch.setenv("TEST_AT_API_KEY", API_KEY)
+        path = tmp_path / "carriers.toml"
+        path.write_text(f"""
+[carriers.at-ke]
+adapter = "africastalking"
+sender = "LEARN"
+country = "KE"
+username = "{USERNAME}"
+api_key = "${{TEST_AT_API_KEY}}"
+api_base_url = "{at_api.url}"
+webhook_token = "{TOKEN}"
+""")
+        return path
+
+    def inbound_payload(self, sender, text, message_id):
+        # Africa's Talking's documented incoming-message callback.
+        return {"from": sender, "to": "21525", "text": text, "id": message_id,
+                "date": "2026-11-29T13:05:07.118Z", "networkCode": "63902", "linkId": ""}
+
+    def status_payload(self, message_id):
+        return {"id": message_id, "status": "Success", "phoneNumber": LEARNER,
+                "networkCode": "63902", "retryCount": "0"}
+
+    def authenticated(self, path, params, auth):
+        if auth == MISSING:
+            return path, {}
+        return f"{path}?token={TOKEN if auth == RIGHT else 'wrong-token-0123456789'}", {}
+
+    @pytest.fixture
+    def outbound(self, at_api):
+        adapter = AfricasTalkingAdapter(settings(at_api))
+        return adapter, lambda: [(m["to"], m["text"]) for m in at_api.messages]
+
+    # -- Africa's Talking specifics ----------------------------------------------------------
+
+    @pytest.mark.parametrize("date", ["2026-11-29T13:05:07.118Z", "2026-11-29 13:05:07", ""])
+    def test_both_date_formats_are_taken(self, client, store, date):
+        payload = {**self.inbound_payload(LEARNER, "START", f"d-{date}"), "date": date}
+        assert self.post(client, "sms", payload).status_code == 200
+        assert store.db["inbound"].count == 1
+
+    @pytest.mark.parametrize(("status", "state"), sorted(STATUS_MAP.items()))
+    def test_delivery_statuses(self, client, store, status, state):
+        outbox_id = sent_message(store, self.carrier_id, LEARNER, f"ATXid_{status}")
+        payload = {**self.status_payload(f"ATXid_{status}"), "status": status}
+        assert self.post(client, "status", payload).status_code == 200
+        assert next(m for m in store.outbox() if m.id == outbox_id).status == state
+
+    def test_a_blacklisted_learner_is_stopped(self, client, store):
+        sent_message(store, self.carrier_id, LEARNER, "ATXid_bl")
+        store.save_learner(LearnerRecord(LEARNER, "en", "at-ke"))
+        payload = {**self.status_payload("ATXid_bl"), "status": "Failed",
+                   "failureReason": "UserInBlacklist"}
+        assert self.post(client, "status", payload).status_code == 200
+        assert store.learner(LEARNER).stopped
+
+    def test_send_uses_the_documented_request(self, at_api):
+        result = AfricasTalkingAdapter(settings(at_api)).send(LEARNER, "Leçon 1")
+        [message] = at_api.messages
+        assert message["fields"] == {"username": USERNAME, "to": LEARNER, "message": "Leçon 1",
+                                     "from": "LEARN"}
+        assert at_api.headers[0]["apiKey"] == API_KEY
+        assert at_api.headers[0]["Accept"] == "application/json"
+        assert result.carrier_message_id == message["id"]
+
+    @pytest.mark.parametrize(("status", "code", "retry", "opted_out"), [
+        ("InvalidPhoneNumber", 403, False, False),
+        ("InvalidSenderId", 402, False, False),
+        ("UserInBlacklist", 406, False, True),
+        ("InsufficientBalance", 405, True, False),
+        ("CouldNotRoute", 407, True, False),
+        ("GatewayError", 501, True, False),
+        ("RejectedByGateway", 502, False, False),
+    ])
+    def test_recipient_statuses_are_classified(self, at_api, status, code, retry, opted_out):
+        at_api.refuse_next(status, code)
+        with pytest.raises(SendError) as caught:
+            AfricasTalkingAdapter(settings(at_api)).send(LEARNER, "hello")
+        assert (caught.value.retry, caught.value.opted_out) == (retry, opted_out)
+        assert caught.value.code == str(code)
+
+    @pytest.mark.parametrize(("status", "retry"), [(500, True), (503, True), (429, True),
+                                                   (400, False), (404, False)])
+    def test_http_errors_are_classified(self, at_api, status, retry):
+        at_api.fail_next(status)
+        with pytest.raises(SendError) as caught:
+            AfricasTalkingAdapter(settings(at_api)).send(LEARNER, "hello")
+        assert caught.value.retry is retry
+
+    def test_a_wrong_key_keeps_the_message_for_later(self, at_api):
+        adapter = AfricasTalkingAdapter(settings(at_api, api_key="wrong"))
+        with pytest.raises(SendError) as caught:
+            adapter.send(LEARNER, "hello")
+        assert caught.value.retry and caught.value.code == "401"
+
+    def test_the_sandbox_is_used_for_the_sandbox_username(self):
+        plain = CarrierSettings(id="at", adapter="africastalking",
+                                credentials={"username": "sandbox", "api_key": "k"})
+        assert AfricasTalkingAdapter(plain)._api() == "https://api.sandbox.africastalking.com"
+        live = CarrierSettings(id="at", adapter="africastalking",
+                               credentials={"username": "learnline", "api_key": "k"})
+        assert AfricasTalkingAdapter(live)._api() == "https://api.africastalking.com"
+
+    def test_a_reply_to_a_premium_message_carries_its_link_id(
+            self, app, client, store, at_api, carriers_file):
+        payload = {**self.inbound_payload(LEARNER, "START", "prem-1"), "linkId": "SampleLinkId123"}
+        assert self.post(client, "sms", payload).status_code == 200
+        OutboxWorker(app.config["DATABASE"], load_carriers(carriers_file)).run(drain=True)
+        assert at_api.messages and all(
+            m["fields"].get("linkId") == "SampleLinkId123" for m in at_api.messages)
+        assert at_api.messages[0]["text"].startswith("Welcome to Start freelancing")
+
+    def test_live_check_reads_the_balance_and_sends_nothing(self, at_api):
+        assert AfricasTalkingAdapter(settings(at_api)).check_credentials() == (
+            "balance KES 1785.5000")
+        with pytest.raises(SendError):
+            AfricasTalkingAdapter(settings(at_api, api_key="wrong")).check_credentials()
+        assert at_api.messages == []
