@@ -27,12 +27,16 @@ class Connection:
 
     async def request(self, method: str, path: str, body: bytes = b"",
                       headers: dict[str, str] | None = None) -> tuple[int, bytes, float]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}",
                  f"Content-Length: {len(body)}"]
         lines += [f"{key}: {value}" for key, value in (headers or {}).items()]
-        payload = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+        return await self.send(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+
+    async def send(self, payload: bytes) -> tuple[int, bytes, float]:
+        """Send one complete, prepared request (head and body); return status, body and
+        seconds taken. Preparing requests ahead keeps the load generator's own work small."""
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         start = time.perf_counter()
         self.writer.write(payload)
         await self.writer.drain()

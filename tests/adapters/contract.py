@@ -271,3 +271,67 @@ class AdapterContract:
         for secret in secrets:
             assert secret not in caplog.text
         assert "START" not in caplog.text  # nor a learner's message
+
+
+class SendContract:
+    """Retry-or-fail classification that every adapter sending over HTTP inherits: the
+    worker retries what may succeed later and fails what never will. A subclass provides
+    the `send_settings` fixture (its carrier's settings); the API address is replaced by
+    a stand-in's."""
+
+    learner_e164: ClassVar[str]
+
+    @pytest.fixture
+    def send_settings(self):
+        """The carrier settings of the adapter under test."""
+        raise NotImplementedError
+
+    @staticmethod
+    def adapter_for(settings: Any, base_url: str) -> Any:
+        import dataclasses
+
+        from carrier_adapters import ADAPTERS
+
+        return ADAPTERS[settings.adapter](dataclasses.replace(settings, api_base_url=base_url))
+
+    def _send(self, settings: Any, base_url: str) -> Any:
+        from carrier_adapters import SendError
+
+        with pytest.raises(SendError) as caught:
+            self.adapter_for(settings, base_url).send(self.learner_e164, "Reply NEXT")
+        return caught.value
+
+    @pytest.mark.parametrize(("status", "retry"), [
+        (429, True), (500, True), (502, True), (503, True), (400, False), (404, False),
+        (422, False),
+    ])
+    def test_http_answers_are_retried_or_failed(self, send_settings, status, retry):
+        from tests.fakes.status_server import StatusServer
+
+        with StatusServer(status) as server:
+            error = self._send(send_settings, server.url)
+            assert server.requests >= 1
+        assert error.retry is retry, error.detail
+
+    def test_a_refused_connection_is_retried(self, send_settings):
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]  # closed once the block ends
+        assert self._send(send_settings, f"http://127.0.0.1:{port}").retry
+
+    def test_a_carrier_that_never_answers_is_retried(self, send_settings, monkeypatch):
+        import sys
+        import time
+
+        from carrier_adapters import ADAPTERS
+        from tests.fakes.status_server import StatusServer
+
+        module = sys.modules[ADAPTERS[send_settings.adapter].__module__]
+        monkeypatch.setattr(module, "TIMEOUT_SECONDS", 0.3)
+        with StatusServer(200, hang=3.0) as server:
+            started = time.monotonic()
+            error = self._send(send_settings, server.url)
+            assert time.monotonic() - started < 2.5  # the send gave up, not the server
+        assert error.retry

@@ -12,7 +12,7 @@ from carrier_adapters.africastalking import STATUS_MAP, AfricasTalkingAdapter
 from gateway.config import load_carriers
 from gateway.store import LearnerRecord
 from gateway.worker import OutboxWorker
-from tests.adapters.contract import MISSING, RIGHT, AdapterContract, sent_message
+from tests.adapters.contract import MISSING, RIGHT, AdapterContract, SendContract, sent_message
 from tests.fakes.aggregator import FakeAggregator
 
 API_KEY = "atsk_0123456789abcdef0123456789abcdef"
@@ -34,7 +34,7 @@ def settings(api: FakeAggregator, **credentials) -> CarrierSettings:
                                         **credentials})
 
 
-class TestAfricasTalkingSms(AdapterContract):
+class TestAfricasTalkingSms(AdapterContract, SendContract):
     carrier_id = "at-ke"
     required_inbound_fields = ("from", "text", "id")
     required_status_fields = ("id", "status")
@@ -72,6 +72,10 @@ webhook_token = "{TOKEN}"
         if auth == MISSING:
             return path, {}
         return f"{path}?token={TOKEN if auth == RIGHT else 'wrong-token-0123456789'}", {}
+
+    @pytest.fixture
+    def send_settings(self, at_api):
+        return settings(at_api)
 
     @pytest.fixture
     def outbound(self, at_api):

@@ -25,6 +25,7 @@ from tests.adapters.contract import (
     MISSING,
     RIGHT,
     AdapterContract,
+    SendContract,
     assert_plain_error,
     outbox_status,
     sent_message,
@@ -87,7 +88,7 @@ def settings(api_base_url: str = "http://127.0.0.1:13013", **credentials) -> Car
 STATUS_URL = f"{PUBLIC_URL}/carriers/kannel/status?token={TOKEN}"
 
 
-class TestKannel(AdapterContract):
+class TestKannel(AdapterContract, SendContract):
     carrier_id = "kannel"
     required_inbound_fields = ("from", "text", "id")
     required_status_fields = ("id", "type")
@@ -121,6 +122,10 @@ class TestKannel(AdapterContract):
         """smsbox calls the get-url and the dlr-url with GET, the fields in the query."""
         return client.get(f"{url}{'&' if '?' in url else '?'}{urlencode(params)}",
                           headers=headers)
+
+    @pytest.fixture
+    def send_settings(self, carriers_file):
+        return load_carriers(carriers_file)["kannel"]
 
     @pytest.fixture
     def outbound(self, carriers_file, sendsms):

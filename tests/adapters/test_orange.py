@@ -13,7 +13,7 @@ from carrier_adapters import CarrierSettings, PayloadError, SendError, WebReques
 from carrier_adapters.orange import STATUS_MAP, OrangeAdapter
 from gateway.config import load_carriers
 from gateway.worker import OutboxWorker
-from tests.adapters.contract import MISSING, RIGHT, AdapterContract, sent_message
+from tests.adapters.contract import MISSING, RIGHT, AdapterContract, SendContract, sent_message
 from tests.fakes.orange_api import FakeOrangeApi
 
 CLIENT_ID, CLIENT_SECRET = "learnline-app-id", "orange-client-secret-0123456789"
@@ -35,7 +35,7 @@ def settings(api: FakeOrangeApi, **overrides) -> CarrierSettings:
     return CarrierSettings(**{**base.__dict__, **overrides})
 
 
-class TestOrange(AdapterContract):
+class TestOrange(AdapterContract, SendContract):
     carrier_id = "orange-ci"
     required_inbound_fields = ("senderAddress", "message")
     required_status_fields = ("callbackData", "deliveryStatus")
@@ -84,6 +84,10 @@ webhook_token = "{TOKEN}"
         if auth == MISSING:
             return path, {}
         return f"{path}?token={TOKEN if auth == RIGHT else 'wrong-token-0123456789'}", {}
+
+    @pytest.fixture
+    def send_settings(self, orange_api):
+        return settings(orange_api)
 
     @pytest.fixture
     def outbound(self, orange_api):

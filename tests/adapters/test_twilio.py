@@ -22,6 +22,7 @@ from tests.adapters.contract import (
     MISSING,
     RIGHT,
     AdapterContract,
+    SendContract,
     outbox_status,
     sent_message,
 )
@@ -75,7 +76,7 @@ def signed_headers(url: str, params: dict[str, str], token: str = AUTH_TOKEN,
     return headers
 
 
-class TestTwilio(AdapterContract):
+class TestTwilio(AdapterContract, SendContract):
     carrier_id = "twilio"
     required_inbound_fields = ("MessageSid", "From", "To", "Body")
     required_status_fields = ("MessageSid", "MessageStatus")
@@ -95,6 +96,10 @@ class TestTwilio(AdapterContract):
             return path, {}
         token = AUTH_TOKEN if auth == RIGHT else "not-the-auth-token-0123456789"
         return path, signed_headers(PUBLIC_URL + path, params, token)
+
+    @pytest.fixture
+    def send_settings(self, carriers_file):
+        return load_carriers(carriers_file)["twilio"]
 
     @pytest.fixture
     def outbound(self, carriers_file, twilio_api):
