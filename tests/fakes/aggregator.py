@@ -23,8 +23,9 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
+
+from tests.fakes.loopback import LoopbackServer, QuietHandler
 
 AT_PATH = "/version1/messaging"
 KILIMO_PATH = "/v2/sms"
@@ -45,7 +46,7 @@ class Behaviour:
     content_type: str = "application/json"
 
 
-class FakeAggregator:
+class FakeAggregator(LoopbackServer):
     """Africa's Talking's and Kilimo's send APIs on 127.0.0.1."""
 
     def __init__(self, api_key: str, username: str = "learnline"):
@@ -58,16 +59,7 @@ class FakeAggregator:
         self.received = threading.Event()
         self._lock = threading.Lock()
         self._ids = iter(range(1, 1_000_000))
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                        daemon=True)
-
-    @property
-    def url(self) -> str:
-        """The base URL (the carrier's api_base_url)."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        super().__init__()
 
     def fail_next(self, status: int, times: int = 1) -> None:
         """Answer the next `times` requests with this HTTP status."""
@@ -92,14 +84,6 @@ class FakeAggregator:
         """The texts of the accepted messages to one number, in order."""
         return [m["text"] for m in self.messages if m["to"] == phone]
 
-    def __enter__(self) -> FakeAggregator:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
     def _next(self, attempt: dict, headers: dict[str, str]) -> Behaviour:
         with self._lock:
             self.attempts.append(attempt)
@@ -121,10 +105,7 @@ class FakeAggregator:
     def _handler(self):
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep test output quiet
-                pass
-
+        class Handler(QuietHandler):
             def _send(self, status: int, body: str, content_type: str) -> None:
                 data = body.encode()
                 self.send_response(status)

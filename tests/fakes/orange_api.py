@@ -9,13 +9,14 @@ import re
 import threading
 import uuid
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote
+
+from tests.fakes.loopback import LoopbackServer, QuietHandler
 
 _OUTBOUND = re.compile(r"^/smsmessaging/v1/outbound/([^/]+)/requests$")
 
 
-class FakeOrangeApi:
+class FakeOrangeApi(LoopbackServer):
     """Orange's token and SMS endpoints on 127.0.0.1, recording what they were sent."""
 
     def __init__(self, client_id: str, client_secret: str):
@@ -27,15 +28,7 @@ class FakeOrangeApi:
         self.failures: deque[tuple[int, dict]] = deque()
         self.expires_in = "3600"
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                        daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        super().__init__()
 
     def revoke_tokens(self) -> None:
         """Every token handed out so far stops working (Orange answers 401)."""
@@ -48,28 +41,11 @@ class FakeOrangeApi:
                                         "variables": []}}} if message_id else {}
         self.failures.append((status, body))
 
-    def __enter__(self) -> FakeOrangeApi:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
     def _handler(self):
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _reply(self, status: int, payload: dict) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+        class Handler(QuietHandler):
+            _reply = QuietHandler.send_json
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))

@@ -8,7 +8,6 @@ can be told to fail, stall or hang on the next requests.
 from __future__ import annotations
 
 import base64
-import json
 import re
 import threading
 import time
@@ -16,8 +15,9 @@ import uuid
 from collections import deque
 from dataclasses import dataclass
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
+
+from tests.fakes.loopback import LoopbackServer, QuietHandler
 
 _PATH = re.compile(r"^/2010-04-01/Accounts/(AC[0-9a-f]{32})/Messages\.json$")
 
@@ -33,7 +33,7 @@ class Behaviour:
     delay: float = 0.0
 
 
-class FakeTwilioApi:
+class FakeTwilioApi(LoopbackServer):
     """Twilio's Messages API on 127.0.0.1, recording what it was sent."""
 
     def __init__(self, account_sid: str, auth_token: str):
@@ -44,16 +44,7 @@ class FakeTwilioApi:
         self.script: deque[Behaviour] = deque()
         self.received = threading.Event()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                        daemon=True)
-
-    @property
-    def url(self) -> str:
-        """The base URL to configure as the carrier's api_base_url."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        super().__init__()
 
     def fail_next(self, status: int, code: int, message: str = "error", times: int = 1) -> None:
         """Answer the next `times` requests with a Twilio error."""
@@ -69,28 +60,11 @@ class FakeTwilioApi:
         """Bodies of the accepted messages to one number, in order."""
         return [m["Body"] for m in self.messages if m["To"] == phone]
 
-    def __enter__(self) -> FakeTwilioApi:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
     def _handler(self):
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep test output quiet
-                pass
-
-            def _reply(self, status: int, payload: dict) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+        class Handler(QuietHandler):
+            _reply = QuietHandler.send_json
 
             def _error(self, status: int, code: int, message: str) -> None:
                 self._reply(status, {
