@@ -42,6 +42,10 @@ class Connection:
         await self.writer.drain()
         assert self.reader is not None
         status_line = await self.reader.readline()
+        if not status_line:  # the server closed a kept-alive connection (idle, or recycled)
+            self.writer.close()
+            self.writer = None
+            raise ConnectionResetError("connection closed by the server")
         status = int(status_line.split()[1])
         length, close = 0, False
         while (line := await self.reader.readline()) not in (b"\r\n", b""):

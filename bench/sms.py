@@ -32,6 +32,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from queue import Empty
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -131,6 +132,18 @@ def prepared_requests(port: int, count: int, run: int, learners: int) -> list[by
     return requests
 
 
+async def _send(connection: Connection, payload: bytes) -> int:
+    """Send one request; on a kept-alive connection the server has closed (its keepalive
+    ran out, or gunicorn recycled the worker under max_requests), reconnect and send
+    again: the server never read it. Returns the status."""
+    try:
+        status, _, _ = await connection.send(payload)
+    except (ConnectionResetError, BrokenPipeError, asyncio.IncompleteReadError):
+        await connection.close()
+        status, _, _ = await connection.send(payload)
+    return status
+
+
 async def _closed(url: str, requests: list[bytes], connections: int,
                   seconds: float) -> dict:
     """Each connection sends as soon as its last answer came: peak rate."""
@@ -145,10 +158,11 @@ async def _closed(url: str, requests: list[bytes], connections: int,
         for payload in pending:
             if time.perf_counter() >= stop:
                 break
-            status, _, elapsed = await connection.send(payload)
+            began = time.perf_counter()
+            status = await _send(connection, payload)
             if status != 200:
                 errors += 1
-            latencies.append(elapsed)
+            latencies.append(time.perf_counter() - began)
         await connection.close()
 
     cpu = time.process_time()
@@ -173,7 +187,7 @@ async def _open(url: str, requests: list[bytes], rate: float) -> dict:
     async def one(payload: bytes, due: float) -> None:
         nonlocal errors
         connection = idle.pop() if idle else Connection(url)
-        status, _, _ = await connection.send(payload)
+        status = await _send(connection, payload)
         latencies.append(time.perf_counter() - due)
         if status != 200:
             errors += 1
@@ -218,7 +232,14 @@ def measure(kind: str, url: str, run: int, learners: int, **params) -> dict:
     process = context.Process(target=_load, args=(kind, url, port, run, learners, params,
                                                   queue))
     process.start()
-    result = queue.get()
+    while True:
+        try:
+            result = queue.get(timeout=1)
+            break
+        except Empty:
+            if not process.is_alive():
+                raise RuntimeError(f"the {kind} load process died (exit {process.exitcode})"
+                                   ) from None
     process.join()
     return result
 
@@ -260,7 +281,8 @@ def _print_rows(title: str, rows: list[dict], keys: list[str]) -> None:
     print("  " + " ".join(f"{k:>10}" for k in ["run", *keys]))
     med = {k: median(r[k] for r in rows) for k in keys}
     for label, row in [*((str(n), r) for n, r in enumerate(rows, 1)), ("median", med)]:
-        print("  " + " ".join([f"{label:>10}", *(f"{row[k]:>10.1f}" for k in keys)]))
+        print("  " + " ".join([f"{label:>10}", *(f"{row[k]:>10.2f}" if abs(row[k]) < 10
+                                                  else f"{row[k]:>10.1f}" for k in keys)]))
 
 
 def run(*, seconds: float = 8.0, paced_seconds: float = 10.0, runs: int = 3,
