@@ -106,7 +106,7 @@ class OutboxWorker:
         with Store.open(self.db_path) as store:
             last_recovery = 0.0
             while not self._stop.is_set():
-                if self.clock() - last_recovery >= 5.0 or drain:
+                if self.clock() - last_recovery >= (1.0 if drain else 5.0):
                     self.recover_inbound(store, drain=drain)
                     last_recovery = self.clock()
                 progressed, wait = self._send_round(store)

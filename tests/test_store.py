@@ -18,7 +18,8 @@ def test_connection_settings_and_migrations(tmp_path: Path):
         assert store.db.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
         assert store.migrate() == []  # nothing left to apply
         assert [m.name for m in migrations.applied(store.db)] == [
-            "m001_initial", "m002_ussd_sessions", "m003_web", "m004_inbound_meta"]
+            "m001_initial", "m002_ussd_sessions", "m003_web", "m004_inbound_meta",
+            "m005_outbox_by_status"]
         assert {"inbound", "outbox", "learners", "enrollments", "lessons"} <= set(
             store.db.table_names())
 

@@ -191,3 +191,9 @@ def m004_inbound_meta(db: Database) -> None:
     """What a carrier needs back when we reply to an inbound message (Africa's Talking's
     linkId for premium messages), as JSON."""
     db.execute("ALTER TABLE inbound ADD COLUMN meta TEXT")
+
+
+@migrations()
+def m005_outbox_by_status(db: Database) -> None:
+    """Find what is due across carriers without reading the outbox's history."""
+    db.execute("CREATE INDEX outbox_by_status ON outbox (status, due_at)")

@@ -432,28 +432,37 @@ class Store:
                 """UPDATE outbox SET status = 'sending', attempts = attempts + 1,
                      lease_until = ?, updated_at = ?
                    WHERE id = (
-                     SELECT id FROM outbox
-                     WHERE carrier_id = ? AND (
-                       (status = 'queued' AND due_at <= ?)
-                       OR (status = 'sending' AND lease_until <= ?))
+                     SELECT id FROM (
+                       SELECT id, due_at FROM (
+                         SELECT id, due_at FROM outbox
+                         WHERE carrier_id = ? AND status = 'queued' AND due_at <= ?
+                         ORDER BY due_at, id LIMIT 1)
+                       UNION ALL
+                       SELECT id, due_at FROM (
+                         SELECT id, due_at FROM outbox
+                         WHERE carrier_id = ? AND status = 'sending' AND lease_until <= ?
+                         ORDER BY due_at, id LIMIT 1))
                      ORDER BY due_at, id LIMIT 1)
                    RETURNING id, carrier_id, phone, body, status, attempts, to_stopped_ok,
                              inbound_id""",
-                [now + lease_seconds, now, carrier_id, now, now],
+                # Two index lookups (queued and due; leased and expired) rather than one
+                # OR, which SQLite answers by reading every message the carrier ever had.
+                [now + lease_seconds, now, carrier_id, now, carrier_id, now],
             )
         return _outbox_record(row) if row else None
 
     def due_count(self, carrier_id: str | None = None) -> int:
         """How many messages are due now (queued and due, or with an expired lease)."""
         now = time.time()
-        sql = """SELECT count(*) FROM outbox
-                 WHERE ((status = 'queued' AND due_at <= ?)
-                        OR (status = 'sending' AND lease_until <= ?))"""
-        params: list[Any] = [now, now]
-        if carrier_id is not None:
-            sql += " AND carrier_id = ?"
-            params.append(carrier_id)
-        return self.db.execute(sql, params).fetchone()[0]
+        carrier = "" if carrier_id is None else " AND carrier_id = ?"
+        extra: list[Any] = [] if carrier_id is None else [carrier_id]
+        queued = self.db.execute(
+            f"SELECT count(*) FROM outbox WHERE status = 'queued' AND due_at <= ?{carrier}",
+            [now, *extra]).fetchone()[0]
+        leased = self.db.execute(
+            f"SELECT count(*) FROM outbox WHERE status = 'sending' AND lease_until <= ?"
+            f"{carrier}", [now, *extra]).fetchone()[0]
+        return queued + leased
 
     def next_due_at(self) -> float | None:
         """When the next queued or leased message becomes due, or None if none waits."""
