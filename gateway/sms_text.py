@@ -17,6 +17,7 @@ from __future__ import annotations
 import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
+from functools import lru_cache
 
 import regex
 
@@ -439,13 +440,19 @@ def split_messages(text: str, max_segments: int | None, policy: str = "exact") -
     points). ``max_segments`` 0 or None means unlimited: one message. No message is empty; empty
     text gives []. Raises ValueError for a negative ``max_segments`` or an unknown policy.
     """
+    # Most replies are lesson cards, the same for every learner: split each once.
+    return list(_split_messages(text, max_segments, policy))
+
+
+@lru_cache(maxsize=4096)
+def _split_messages(text: str, max_segments: int | None, policy: str) -> tuple[str, ...]:
     text = normalize(text, policy)
     if max_segments is not None and max_segments < 0:
         raise ValueError(f"max_segments must be >= 0 or None, not {max_segments}")
     if not text:
-        return []
+        return ()
     if not max_segments:
-        return [text]
+        return (text,)
     ends = [m.end() for m in _CLUSTER.finditer(text)]
     messages: list[str] = []
     start = 0
@@ -457,4 +464,4 @@ def split_messages(text: str, max_segments: int | None, policy: str = "exact") -
         cut, resume = _break_before(text, start, limit)
         messages.append(text[start:cut])
         start = resume
-    return messages
+    return tuple(messages)
