@@ -6,6 +6,7 @@ from __future__ import annotations
 from babel.numbers import format_percent
 
 from gateway.i18n import translations
+from gateway.learning import replies as r
 
 
 def plain_number(text: str) -> str:
@@ -33,3 +34,23 @@ class Wording:
         """part/whole as this locale writes a percentage, with plain spaces."""
         ratio = part / whole if whole else 1.0
         return plain_number(format_percent(ratio, locale=self.locale))
+
+    def progress(self, p: r.Progress) -> str:
+        """Where a learner stands in a course: lessons done, right answers, the card or
+        quiz they are on."""
+        if p.total:
+            done = self._(
+                "%(course)s: %(done)d/%(count)d lessons done, %(score)d/%(total)d right.",
+                course=p.course_title, done=p.lessons_done, count=p.lesson_count,
+                score=p.score, total=p.total,
+            )
+        else:
+            done = self._("%(course)s: %(done)d/%(count)d lessons done.",
+                          course=p.course_title, done=p.lessons_done, count=p.lesson_count)
+        if p.completed:
+            return done + " " + self._("Course complete.")
+        if p.in_quiz:
+            return done + " " + self._("Now: the quiz of %(lesson)s.", lesson=p.lesson_title)
+        return done + " " + self._("Now: %(lesson)s, card %(number)d/%(count)d.",
+                                   lesson=p.lesson_title, number=p.card_number,
+                                   count=p.card_count)

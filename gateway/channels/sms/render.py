@@ -141,28 +141,9 @@ class _Renderer(Wording):
         raise TypeError(f"no SMS wording for {reply!r}")
 
     def _progress(self, p: r.Progress) -> str:
-        w = self.word
-        if p.total:
-            done = self._(
-                "%(course)s: %(done)d/%(count)d lessons done, %(score)d/%(total)d right.",
-                course=p.course_title, done=p.lessons_done, count=p.lesson_count,
-                score=p.score, total=p.total,
-            )
-        else:
-            done = self._(
-                "%(course)s: %(done)d/%(count)d lessons done.",
-                course=p.course_title, done=p.lessons_done, count=p.lesson_count,
-            )
         if p.completed:
-            return done + " " + self._("Course complete.")
-        if p.in_quiz:
-            where = self._("Now: the quiz of %(lesson)s.", lesson=p.lesson_title)
-        else:
-            where = self._(
-                "Now: %(lesson)s, card %(number)d/%(count)d.",
-                lesson=p.lesson_title, number=p.card_number, count=p.card_count,
-            )
-        return " ".join([done, where, self._("Reply %(next)s", next=w["next"])])
+            return self.progress(p)
+        return self.progress(p) + " " + self._("Reply %(next)s", next=self.word["next"])
 
     def _help(self, h: r.HelpShown) -> str:
         w = self.word

@@ -148,7 +148,7 @@ class Wording(_Base):
                 return text + " " + self._("Pass mark: %(mark)s.",
                                            mark=self.percent(done.pass_mark, 100))
             case r.Progress() as p:
-                return self._progress(p)
+                return self.progress(p)
             case r.LanguageChanged(locale=locale):
                 return self._("Language: %(language)s.", language=language_name(locale))
             case r.HelpShown():
@@ -158,21 +158,3 @@ class Wording(_Base):
             case r.Stopped():
                 return ""
         raise TypeError(f"no USSD wording for {reply!r}")
-
-    def _progress(self, p: r.Progress) -> str:
-        if p.total:
-            done = self._(
-                "%(course)s: %(done)d/%(count)d lessons done, %(score)d/%(total)d right.",
-                course=p.course_title, done=p.lessons_done, count=p.lesson_count,
-                score=p.score, total=p.total,
-            )
-        else:
-            done = self._("%(course)s: %(done)d/%(count)d lessons done.",
-                          course=p.course_title, done=p.lessons_done, count=p.lesson_count)
-        if p.completed:
-            return done + " " + self._("Course complete.")
-        if p.in_quiz:
-            return done + " " + self._("Now: the quiz of %(lesson)s.", lesson=p.lesson_title)
-        return done + " " + self._("Now: %(lesson)s, card %(number)d/%(count)d.",
-                                   lesson=p.lesson_title, number=p.card_number,
-                                   count=p.card_count)
