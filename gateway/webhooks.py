@@ -71,6 +71,15 @@ def _authenticated(carrier_id: str, channel: str) -> tuple[CarrierAdapter, WebRe
     return adapter, web_request
 
 
+def _learner_number(adapter: CarrierAdapter, sender: str, field: str) -> str:
+    """The sender as E.164 (national numbers read in the carrier's country); a 400 naming
+    the field when it is not a phone number."""
+    try:
+        return to_e164(sender, adapter.settings.country)
+    except InvalidPhoneNumber:
+        abort(_plain(f"field '{field}' is not a phone number", 400))
+
+
 @blueprint.route("/carriers/<carrier_id>/sms", methods=["GET", "POST"])
 def inbound_sms(carrier_id: str) -> Response:
     """Store a learner's message, process it, and acknowledge it to the carrier."""
@@ -79,10 +88,7 @@ def inbound_sms(carrier_id: str) -> Response:
         message = adapter.parse_inbound(web_request)
     except PayloadError as exc:
         return _plain(str(exc), 400)
-    try:
-        phone = to_e164(message.sender, adapter.settings.country)
-    except InvalidPhoneNumber:
-        return _plain(f"field '{adapter.sender_field}' is not a phone number", 400)
+    phone = _learner_number(adapter, message.sender, adapter.sender_field)
     store = get_store()
     inbound = store.record_inbound(
         carrier_id, message.carrier_message_id, phone, message.text, message.recipient,
@@ -125,10 +131,7 @@ def ussd(carrier_id: str) -> Response:
         request_ = adapter.parse_ussd(web_request)
     except PayloadError as exc:
         return _plain(str(exc), 400)
-    try:
-        phone = to_e164(request_.sender, adapter.settings.country)
-    except InvalidPhoneNumber:
-        return _plain(f"field '{adapter.ussd_sender_field or adapter.sender_field}' is not a "
-                      "phone number", 400)
+    phone = _learner_number(adapter, request_.sender,
+                            adapter.ussd_sender_field or adapter.sender_field)
     screen = handle_ussd(get_store(), adapter.settings, request_, phone)
     return _answer(adapter.ussd_response(request_, screen.text, end=screen.end))

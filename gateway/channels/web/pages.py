@@ -24,6 +24,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.sessions import SecureCookieSessionInterface
 from markupsafe import Markup
 
 from gateway.app import get_store
@@ -31,6 +32,7 @@ from gateway.channels.sms.commands import command_words
 from gateway.channels.web import http, signin
 from gateway.i18n import available_locales, language_name, normalize_locale, translations
 from gateway.learning import Engine
+from gateway.learning.replies import CourseDone
 from gateway.phones import InvalidPhoneNumber, masked, to_e164
 from gateway.store import LearnerRecord
 
@@ -54,7 +56,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(blueprint)
 
 
-class _SessionInterface(type(Flask.session_interface)):  # type: ignore[misc]
+class _SessionInterface(SecureCookieSessionInterface):
     """The signed session cookie, `Secure` whenever the page was served over HTTPS."""
 
     def get_cookie_secure(self, app: Flask) -> bool:
@@ -191,8 +193,8 @@ def quiz(course_id: str, lesson_id: str):
     following = (course_.lesson_ids[position + 1]
                  if position + 1 < len(course_.lesson_ids) else None)
     return page("results.html", graded=graded, retry=retry, following=following,
-                course_done=next((r for r in replies if type(r).__name__ == "CourseDone"),
-                                 None), **context)
+                course_done=next((r for r in replies if isinstance(r, CourseDone)), None),
+                **context)
 
 
 @blueprint.get("/progress")
