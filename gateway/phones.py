@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import functools
+
 import phonenumbers
+
+# Every message parses its sender's number; phonenumbers is pure Python and slow
+# enough to show in the webhook's cost, and a gateway hears the same numbers all day.
+_CACHED_NUMBERS = 16384
 
 
 class InvalidPhoneNumber(ValueError):
     """The text is not a phone number we can reach."""
 
 
+@functools.lru_cache(maxsize=_CACHED_NUMBERS)
 def to_e164(raw: str, default_region: str | None = None) -> str:
     """Parse a number written in any national or international format into E.164.
 
@@ -27,6 +34,7 @@ def to_e164(raw: str, default_region: str | None = None) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+@functools.lru_cache(maxsize=_CACHED_NUMBERS)
 def region_of(e164: str) -> str | None:
     """The country (ISO 3166) a number belongs to, or None when unknown."""
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import sqlite3
@@ -144,8 +145,19 @@ class Store:
         with self._immediate():
             yield self
 
+    def _rows(self, sql: str, params: Any = ()) -> Iterator[dict]:
+        # Straight to the connection: sqlite-utils' query() wraps each read in a
+        # savepoint, two extra statements that cost as much as the read itself.
+        cursor = self.db.conn.execute(sql, params)
+        keys = [column[0] for column in cursor.description]
+        return (dict(zip(keys, row, strict=True)) for row in cursor)
+
     def _one(self, sql: str, params: Any = ()) -> dict | None:
-        return next(self.db.query(sql, params), None)
+        cursor = self.db.conn.execute(sql, params)
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        return dict(zip([column[0] for column in cursor.description], row, strict=True))
 
     # -- content -------------------------------------------------------------------
 
@@ -169,7 +181,7 @@ class Store:
             )
             existing = {
                 (row["lesson_id"], row["locale"]): row["hash"]
-                for row in self.db.query(
+                for row in self._rows(
                     "SELECT lesson_id, locale, hash FROM lessons WHERE course_id = ?", [course.id]
                 )
             }
@@ -203,14 +215,14 @@ class Store:
     def courses(self) -> list[Course]:
         """Every course, in catalogue order, without lesson bodies."""
         return [
-            _course_from_row(row)
-            for row in self.db.query("SELECT id, meta FROM courses ORDER BY position, id")
+            _course_from_row(row["id"], row["meta"])
+            for row in self._rows("SELECT id, meta FROM courses ORDER BY position, id")
         ]
 
     def course(self, course_id: str) -> Course | None:
         """One course without lesson bodies, or None."""
         row = self._one("SELECT id, meta FROM courses WHERE id = ?", [course_id])
-        return _course_from_row(row) if row else None
+        return _course_from_row(row["id"], row["meta"]) if row else None
 
     def course_count(self) -> int:
         """How many courses are loaded."""
@@ -222,7 +234,7 @@ class Store:
             "SELECT body FROM lessons WHERE course_id = ? AND lesson_id = ? AND locale = ?",
             [course_id, lesson_id, locale],
         )
-        return Lesson.from_json(row["body"]) if row else None
+        return _lesson_from_body(row["body"]) if row else None
 
     # -- learners ----------------------------------------------------------------------
 
@@ -329,7 +341,7 @@ class Store:
         """Finished lessons of a course: lesson id to (score, total)."""
         return {
             row["lesson_id"]: (row["score"], row["total"])
-            for row in self.db.query(
+            for row in self._rows(
                 "SELECT lesson_id, score, total FROM lesson_results "
                 "WHERE phone = ? AND course_id = ?",
                 [phone, course_id],
@@ -397,7 +409,7 @@ class Store:
         return [
             InboundRecord(row["id"], row["carrier_id"], row["carrier_message_id"], row["phone"],
                           row["text"], row["status"], False)
-            for row in self.db.query(
+            for row in self._rows(
                 """SELECT id, carrier_id, carrier_message_id, phone, text, status FROM inbound
                    WHERE status = 'received' AND received_at <= ? ORDER BY id LIMIT ?""",
                 [older_than, limit],
@@ -557,7 +569,7 @@ class Store:
         if row is None or row["carrier_message_id"] is None:
             return
         current = row["status"]
-        for event in self.db.query(
+        for event in self._rows(
             """SELECT id, state, error_code FROM status_events
                WHERE carrier_id = ? AND carrier_message_id = ? AND outbox_id IS NULL
                ORDER BY id""",
@@ -575,7 +587,7 @@ class Store:
         if phone is not None:
             sql += " WHERE phone = ?"
             params.append(phone)
-        return [_outbox_record(row) for row in self.db.query(sql + " ORDER BY id", params)]
+        return [_outbox_record(row) for row in self._rows(sql + " ORDER BY id", params)]
 
     # -- USSD sessions -------------------------------------------------------------------
 
@@ -632,7 +644,7 @@ class Store:
         phone simulator shows them itself; nothing goes to a network)."""
         now = time.time()
         with self.write():
-            rows = list(self.db.query(
+            rows = list(self._rows(
                 """SELECT id, carrier_id, phone, body, status, attempts, to_stopped_ok
                    FROM outbox WHERE carrier_id = ? AND phone = ? AND status = 'queued'
                    ORDER BY id""",
@@ -648,7 +660,7 @@ class Store:
     def conversation(self, phone: str, limit: int = 20) -> list[dict]:
         """A number's latest messages both ways, oldest first: dicts with `direction`
         ('in' or 'out'), `text` and `at`."""
-        rows = list(self.db.query(
+        rows = list(self._rows(
             """SELECT * FROM (
                  SELECT 'in' AS direction, text, received_at AS at, id FROM inbound
                  WHERE phone = ?
@@ -726,11 +738,16 @@ class Store:
     def send_attempts(self, outbox_id: int) -> list[dict]:
         """Every recorded attempt to send one message, oldest first."""
         return list(
-            self.db.query(
+            self._rows(
                 "SELECT at, outcome, detail FROM send_attempts WHERE outbox_id = ? ORDER BY id",
                 [outbox_id],
             )
         )
+
+
+@functools.lru_cache(maxsize=2048)
+def _lesson_from_body(body: str) -> Lesson:
+    return Lesson.from_json(body)
 
 
 def _ussd_record(row: dict) -> UssdSessionRecord:
@@ -751,10 +768,14 @@ def _outbox_record(row: dict) -> OutboxRecord:
     )
 
 
-def _course_from_row(row: dict) -> Course:
-    meta = json.loads(row["meta"])
+# Content is read on nearly every message and changes only on import: parse each
+# distinct stored text once. Keys are the stored JSON itself, so an import that
+# changes a course or lesson is picked up by every process at once.
+@functools.lru_cache(maxsize=256)
+def _course_from_row(course_id: str, meta_json: str) -> Course:
+    meta = json.loads(meta_json)
     return Course(
-        id=row["id"],
+        id=course_id,
         code=meta["code"],
         default_locale=meta["default_locale"],
         pass_mark=meta["pass_mark"],
