@@ -8,7 +8,8 @@ import secrets
 import threading
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from carrier_adapters import ADAPTERS
@@ -17,6 +18,16 @@ from gateway.content.importer import ensure_bundled_courses
 from gateway.store import Store, default_db_path
 
 MAX_REQUEST_BYTES = 64 * 1024
+
+
+class _PageSessions(SecureCookieSessionInterface):
+    """Signed-cookie sessions for web pages only: a carrier's call has no session, and
+    opening one (a signing serializer per request) costs a webhook for nothing."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith("/carriers/"):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -29,6 +40,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     database is migrated, and given the bundled courses if it has none.
     """
     app = Flask(__name__)
+    app.session_interface = _PageSessions()
     app.config.update(
         DATABASE=str(default_db_path()),
         CARRIERS_FILE=None,

@@ -182,7 +182,7 @@ def chat(phone: str, ussd: bool) -> None:
 
 
 def _chat_sms(store: Store, console, number: str) -> None:
-    from gateway.channels.sms.conversation import handle_inbound
+    from gateway.channels.sms.conversation import receive_inbound
     from gateway.worker import OutboxWorker
 
     outbox = OutboxWorker(default_db_path(), Carriers({"console": console}, None))
@@ -190,9 +190,8 @@ def _chat_sms(store: Store, console, number: str) -> None:
     while (line := _read("> ")) is not None:
         if not line.strip():
             continue
-        inbound = store.record_inbound("console", f"chat-{uuid.uuid4().hex}", number, line,
-                                       console.sender)
-        handle_inbound(store, console, inbound)
+        receive_inbound(store, console, f"chat-{uuid.uuid4().hex}", number, line,
+                        console.sender)
         outbox.run(drain=True, poll_seconds=0.05)
 
 

@@ -65,6 +65,7 @@ def normalize_locale(code: str | None) -> str | None:
     return None
 
 
+@cache
 def locale_for_country(region: str | None) -> str | None:
     """The first official language of a country (ISO 3166) that has a catalog, or None."""
     if not region:

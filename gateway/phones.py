@@ -7,7 +7,7 @@ import functools
 import phonenumbers
 
 # Every message parses its sender's number; phonenumbers is pure Python and slow
-# enough to show in the webhook's cost, and a gateway hears the same numbers all day.
+# enough to show in a webhook's cost, and a gateway hears the same numbers all day.
 _CACHED_NUMBERS = 16384
 
 
@@ -16,32 +16,45 @@ class InvalidPhoneNumber(ValueError):
 
 
 @functools.lru_cache(maxsize=_CACHED_NUMBERS)
+def _parsed(text: str, region: str | None) -> tuple[str, str | None]:
+    """(E.164, country) of a number; raises InvalidPhoneNumber saying what is wrong."""
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidPhoneNumber("is not a phone number") from exc
+    if not phonenumbers.is_possible_number(number):
+        raise InvalidPhoneNumber("is not a possible phone number")
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return e164, phonenumbers.region_code_for_number(number) or None
+
+
+def _key(raw: str, default_region: str | None) -> tuple[str, str | None]:
+    text = (raw or "").strip()
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    # An international number reads the same from any region: one cache entry.
+    region = None if text.startswith("+") else ((default_region or "").upper() or None)
+    return text, region
+
+
 def to_e164(raw: str, default_region: str | None = None) -> str:
     """Parse a number written in any national or international format into E.164.
 
     `default_region` (ISO 3166, e.g. "SN") reads national numbers such as
     "77 000 00 00". Raises InvalidPhoneNumber when it is not a possible number.
     """
-    text = (raw or "").strip()
-    if text.startswith("00"):
-        text = "+" + text[2:]
     try:
-        number = phonenumbers.parse(text, (default_region or "").upper() or None)
-    except phonenumbers.NumberParseException as exc:
-        raise InvalidPhoneNumber(f"{raw!r} is not a phone number") from exc
-    if not phonenumbers.is_possible_number(number):
-        raise InvalidPhoneNumber(f"{raw!r} is not a possible phone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return _parsed(*_key(raw, default_region))[0]
+    except InvalidPhoneNumber as exc:
+        raise InvalidPhoneNumber(f"{raw!r} {exc}") from None
 
 
-@functools.lru_cache(maxsize=_CACHED_NUMBERS)
 def region_of(e164: str) -> str | None:
     """The country (ISO 3166) a number belongs to, or None when unknown."""
     try:
-        number = phonenumbers.parse(e164, None)
-    except phonenumbers.NumberParseException:
+        return _parsed(*_key(e164, None))[1]
+    except InvalidPhoneNumber:
         return None
-    return phonenumbers.region_code_for_number(number) or None
 
 
 def masked(e164: str) -> str:

@@ -12,7 +12,7 @@ from flask import Blueprint, Response, abort, current_app, request
 
 from carrier_adapters import CarrierAdapter, PayloadError, WebRequest, WebResponse
 from gateway.app import get_store
-from gateway.channels.sms.conversation import handle_inbound
+from gateway.channels.sms.conversation import receive_inbound
 from gateway.channels.ussd import handle_ussd
 from gateway.phones import InvalidPhoneNumber, masked, to_e164
 
@@ -89,15 +89,13 @@ def inbound_sms(carrier_id: str) -> Response:
     except PayloadError as exc:
         return _plain(str(exc), 400)
     phone = _learner_number(adapter, message.sender, adapter.sender_field)
-    store = get_store()
-    inbound = store.record_inbound(
-        carrier_id, message.carrier_message_id, phone, message.text, message.recipient,
+    inbound = receive_inbound(
+        get_store(), adapter.settings, message.carrier_message_id, phone, message.text,
+        message.recipient,
         meta={k: v for k, v in message.extra.items() if k in adapter.reply_keys},
     )
     if not inbound.is_new:
         log.info("carrier %s: repeat of message %s", carrier_id, message.carrier_message_id)
-    if inbound.status == "received":
-        handle_inbound(store, adapter.settings, inbound)
     return _answer(adapter.inbound_ack())
 
 

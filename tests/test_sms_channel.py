@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from carrier_adapters import CarrierSettings
-from gateway.channels.sms import handle_inbound, parse_command, render
+from gateway.channels.sms import handle_inbound, parse_command, receive_inbound, render
 from gateway.channels.sms.conversation import default_locale
 from gateway.learning import intents as i
 from gateway.learning import replies as r
@@ -159,8 +159,7 @@ def say(store: Store, text: str, phone: str = "+2348030000000",
     """One inbound SMS through the channel; returns the bodies it queued."""
     before = len(store.outbox())
     sid = sid or f"m{before}-{text}"
-    inbound = store.record_inbound(carrier.id, sid, phone, text)
-    handle_inbound(store, carrier, inbound)
+    receive_inbound(store, carrier, sid, phone, text)
     return [m.body for m in store.outbox()[before:]]
 
 
@@ -215,6 +214,17 @@ def test_an_engine_failure_apologises_and_keeps_the_message(store: Store):
     assert replies == ["Sorry, something went wrong on our side. Please try again later."]
     failed = list(store.db.query("SELECT text, status, error FROM inbound WHERE status='failed'"))
     assert failed[0]["text"] == "NEXT" and "LookupError" in failed[0]["error"]
+
+
+def test_a_message_stored_but_never_processed_is_processed_once(store: Store):
+    """A process that died after storing a message: the worker's recovery handles it."""
+    inbound = store.record_inbound("console", "orphan-1", "+2348030000000", "START")
+    assert handle_inbound(store, CONSOLE, inbound) > 0
+    assert handle_inbound(store, CONSOLE, inbound) == 0
+    receive_inbound(store, CONSOLE, "orphan-1", "+2348030000000", "START")
+    assert len(store.outbox()) > 0
+    assert [row["status"] for row in store.db.query("SELECT status FROM inbound")] == [
+        "processed"]
 
 
 def test_a_lesson_costs_what_the_learner_receives():

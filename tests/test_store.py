@@ -32,6 +32,24 @@ def test_an_inbound_message_is_stored_once_per_carrier_and_id(store: Store):
     assert again.id == first.id and other_carrier.id != first.id
 
 
+def test_a_failing_inner_write_undoes_only_its_own_changes(store: Store):
+    """A message's processing runs in a savepoint inside the transaction that stores it."""
+    with store.write():
+        store.save_learner(LearnerRecord("+2348030000001", "en", "twilio"))
+        try:
+            with store.write():
+                store.save_learner(LearnerRecord("+2348030000002", "en", "twilio"))
+                with store.write():
+                    store.save_learner(LearnerRecord("+2348030000003", "en", "twilio"))
+                raise LookupError("engine failed")
+        except LookupError:
+            pass
+        store.save_learner(LearnerRecord("+2348030000004", "en", "twilio"))
+    kept = [n for n in ("+2348030000001", "+2348030000002", "+2348030000003",
+                        "+2348030000004") if store.learner(n)]
+    assert kept == ["+2348030000001", "+2348030000004"]
+
+
 def _queued(store: Store, body: str = "hello") -> int:
     with store.write():
         store.save_learner(LearnerRecord("+2348030000000", "en", "twilio"))

@@ -58,6 +58,8 @@ def test_first_message_in_national_format_enrols_the_learner(twilio, store):
     assert outbox
     assert all(m.status == "queued" and m.carrier_id == "twilio" for m in outbox)
     assert outbox[0].body.startswith("Welcome to")
+    # a carrier's call has no session: no cookie is set or read
+    assert "Set-Cookie" not in response.headers
 
 
 def _reference_replies(tmp_path: Path, carriers_file: Path) -> list[str]:

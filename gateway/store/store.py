@@ -53,6 +53,7 @@ class Store:
 
     def __init__(self, db: Database, lock_path: str | None = None):
         self.db = db
+        self._depth = 0  # nesting of write() inside one transaction (savepoint names)
         self._lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600) if lock_path else None
 
     @contextmanager
@@ -133,14 +134,28 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[Store]:
-        """A write transaction: all or nothing. Nested calls join the outer one.
+        """A write transaction: all or nothing. A nested call is a savepoint inside the
+        outer transaction: if it raises, only its own changes are undone.
 
         It takes the write lock at the start (BEGIN IMMEDIATE), waiting up to
         the busy timeout, so two writers never deadlock on a lock upgrade.
         """
-        if self.db.conn.in_transaction:
-            with self.db.atomic():
+        conn = self.db.conn
+        if conn.in_transaction:
+            self._depth += 1
+            savepoint = f"learnline_{self._depth}"
+            conn.execute(f"SAVEPOINT {savepoint}")
+            try:
                 yield self
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute(f"ROLLBACK TO {savepoint}")
+                    conn.execute(f"RELEASE {savepoint}")
+                raise
+            else:
+                conn.execute(f"RELEASE {savepoint}")
+            finally:
+                self._depth -= 1
             return
         with self._immediate():
             yield self

@@ -51,6 +51,27 @@ def _queue_outcome(
                       to_stopped_ok=outcome.to_stopped_ok)
 
 
+def receive_inbound(
+    store: Store, carrier: CarrierSettings, carrier_message_id: str, phone: str, text: str,
+    recipient: str = "", meta: dict[str, str] | None = None,
+) -> InboundRecord:
+    """Store a learner's message once and process it, committed together.
+
+    A repeat of a stored message changes nothing (unless it is still waiting
+    to be processed). If the engine fails, the message is stored as failed and
+    the learner gets an apology, in the same commit. Nothing is committed if
+    the database cannot be written: the caller must then not acknowledge the
+    message, so that the carrier sends it again.
+    """
+    locale = default_locale(phone, carrier)  # pure: worked out before taking the write lock
+    with store.write():
+        inbound = store.record_inbound(carrier.id, carrier_message_id, phone, text, recipient,
+                                       meta=meta)
+        if inbound.status == "received":
+            _process(store, carrier, inbound, locale)
+    return inbound
+
+
 def handle_inbound(store: Store, carrier: CarrierSettings, inbound: InboundRecord) -> int:
     """Process a stored inbound message once: engine, replies to the outbox, one commit.
 
@@ -63,17 +84,25 @@ def handle_inbound(store: Store, carrier: CarrierSettings, inbound: InboundRecor
         with store.write():
             if store.inbound_status(inbound.id) != "received":
                 return 0
-            engine = Engine(store)
-            learner = engine.learner(inbound.phone, carrier.id,
-                                     default_locale(inbound.phone, carrier))
-            outcome = engine.handle(learner, parse_command(inbound.text))
-            queued = _queue_outcome(store, carrier, learner, outcome, inbound.id)
-            store.mark_inbound(inbound.id, "processed")
-            return queued
+            return _process(store, carrier, inbound, default_locale(inbound.phone, carrier))
     except sqlite3.OperationalError:
         log.warning("inbound %d (carrier %s) left pending: database busy",
                     inbound.id, carrier.id, exc_info=True)
         return 0
+
+
+def _process(store: Store, carrier: CarrierSettings, inbound: InboundRecord,
+             locale: str) -> int:
+    """Engine, replies and status inside the caller's transaction; a failure rolls back
+    only this message's processing and records it. `locale` is a new learner's."""
+    try:
+        with store.write():
+            engine = Engine(store)
+            learner = engine.learner(inbound.phone, carrier.id, locale)
+            outcome = engine.handle(learner, parse_command(inbound.text))
+            queued = _queue_outcome(store, carrier, learner, outcome, inbound.id)
+            store.mark_inbound(inbound.id, "processed")
+            return queued
     except Exception as exc:
         log.exception("inbound %d (carrier %s) failed in processing", inbound.id, carrier.id)
         return _mark_failed(store, carrier, inbound, exc)
@@ -82,8 +111,6 @@ def handle_inbound(store: Store, carrier: CarrierSettings, inbound: InboundRecor
 def _mark_failed(store: Store, carrier: CarrierSettings, inbound: InboundRecord,
                  exc: Exception) -> int:
     with store.write():
-        if store.inbound_status(inbound.id) != "received":
-            return 0
         store.mark_inbound(inbound.id, "failed", error=f"{type(exc).__name__}: {exc}"[:500])
         learner = store.learner(inbound.phone)
         if learner is not None and learner.stopped:

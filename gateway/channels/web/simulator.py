@@ -16,7 +16,7 @@ from flask import Blueprint, Flask, current_app, g, redirect, request, session, 
 
 from carrier_adapters import CarrierSettings, UssdRequest
 from gateway.app import get_store
-from gateway.channels.sms import handle_inbound
+from gateway.channels.sms import receive_inbound
 from gateway.channels.sms.commands import command_words
 from gateway.channels.ussd import handle_ussd
 from gateway.channels.web import http
@@ -82,8 +82,7 @@ def act():
     phone = _phone()
     if mode == "sms":
         if text.strip():
-            inbound = store.record_inbound(CARRIER_ID, secrets.token_hex(8), phone, text)
-            handle_inbound(store, carrier, inbound)
+            receive_inbound(store, carrier, secrets.token_hex(8), phone, text)
             store.deliver_locally(CARRIER_ID, phone)
         return redirect(url_for("simulator.show", mode="sms"))
     action = request.form.get("action", "send")
