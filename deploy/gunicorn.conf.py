@@ -6,7 +6,7 @@ be overridden from the environment named beside it.
 
 import os
 
-wsgi_app = "gateway:create_app()"
+wsgi_app = "gateway.server:worker_app()"
 bind = os.environ.get("LEARNLINE_BIND", "127.0.0.1:8000")
 # Webhooks spend their time in SQLite and small CPU work: a few processes,
 # each with a few threads, keep a 2-core machine busy without contention.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import runpy
 
+from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from gateway.paths import gunicorn_config
@@ -29,6 +30,15 @@ class GatewayServer(BaseApplication):
 
     def load(self):
         """Build the Flask app (in each worker)."""
-        from gateway import create_app
+        return worker_app()
 
-        return create_app()
+
+def worker_app() -> Flask:
+    """The app for one server process: `create_app()` plus its WAL checkpointer thread
+    (gateway/store/checkpointer.py). deploy/gunicorn.conf.py serves this."""
+    from gateway import create_app
+    from gateway.store.checkpointer import Checkpointer
+
+    app = create_app()
+    Checkpointer(app.config["DATABASE"]).start()
+    return app

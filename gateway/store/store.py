@@ -28,6 +28,8 @@ from gateway.store.records import (
 from gateway.store.schema import migrations
 
 BUSY_TIMEOUT_SECONDS = 10.0
+WAL_CHECKPOINT_PAGES = 10_000
+WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
 _PROCESS_WRITE_LOCK = threading.RLock()
 
 # Delivery states in the order a message moves through them; a late callback
@@ -83,6 +85,12 @@ class Store:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
+        # A checkpoint copies each page changed since the last one into the database
+        # file, inside whichever commit crosses the threshold. Every message rewrites
+        # the same hot pages (table tails, indexes), so rarer checkpoints copy far
+        # fewer pages in all: 10,000 pages (40 MB of WAL) instead of SQLite's 1,000.
+        conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
+        conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}")
         store = cls(Database(conn, execute_plugins=False), str(path) + "-writelock")
         if migrate:
             store.migrate()
@@ -97,6 +105,13 @@ class Store:
                 pending = [m.name for m in migrations.pending(self.db)]
                 migrations.apply(self.db)
         return pending
+
+    def checkpoint(self) -> tuple[int, int]:
+        """Copy committed WAL pages into the database file without waiting on anyone
+        (a passive checkpoint); return (pages in the WAL, pages copied so far)."""
+        _busy, wal_pages, copied = self.db.conn.execute(
+            "PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return wal_pages, copied
 
     def ping(self) -> None:
         """Raise if the database cannot be read."""
