@@ -197,3 +197,15 @@ def m004_inbound_meta(db: Database) -> None:
 def m005_outbox_by_status(db: Database) -> None:
     """Find what is due across carriers without reading the outbox's history."""
     db.execute("CREATE INDEX outbox_by_status ON outbox (status, due_at)")
+
+
+@migrations()
+def m006_partial_indexes(db: Database) -> None:
+    """Index only the rows looked up: pending inbound messages, and outbox messages a
+    carrier has named. Every webhook then writes two fewer index pages."""
+    db.execute("DROP INDEX inbound_pending")
+    db.execute("CREATE INDEX inbound_pending ON inbound (received_at) "
+               "WHERE status = 'received'")
+    db.execute("DROP INDEX outbox_by_carrier_id")
+    db.execute("CREATE INDEX outbox_by_carrier_id ON outbox (carrier_id, carrier_message_id) "
+               "WHERE carrier_message_id IS NOT NULL")

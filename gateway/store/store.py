@@ -382,28 +382,35 @@ class Store:
 
     def record_inbound(
         self, carrier_id: str, carrier_message_id: str, phone: str, text: str,
-        recipient: str = "", meta: dict[str, str] | None = None,
+        recipient: str = "", meta: dict[str, str] | None = None, *, processed: bool = False,
     ) -> InboundRecord:
         """Store an inbound message once per (carrier, carrier message id).
 
-        Commits at once, before anything else happens to the message. A repeat
-        of a known id returns the stored message with `is_new` False.
+        A repeat of a known id changes nothing and returns the stored message with
+        `is_new` False. `processed` stores a new message as processed already: for
+        a caller that processes it in the same transaction (and marks it failed if
+        that fails), which spares an update of the row and its pending index.
         """
+        now = time.time()
         with self.write():
-            cursor = self.db.execute(
+            inserted = self.db.conn.execute(
                 """INSERT INTO inbound (carrier_id, carrier_message_id, phone, recipient, text,
-                                        received_at, meta)
-                   VALUES (?, ?, ?, ?, ?, ?, ?)
-                   ON CONFLICT (carrier_id, carrier_message_id) DO NOTHING""",
-                [carrier_id, carrier_message_id, phone, recipient, text, time.time(),
-                 json.dumps(meta) if meta else None],
-            )
-            is_new = cursor.rowcount == 1
-            row = self._one(
-                "SELECT id, phone, text, status FROM inbound "
-                "WHERE carrier_id = ? AND carrier_message_id = ?",
-                [carrier_id, carrier_message_id],
-            )
+                                        received_at, meta, status, processed_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (carrier_id, carrier_message_id) DO NOTHING
+                   RETURNING id, phone, text, status""",
+                [carrier_id, carrier_message_id, phone, recipient, text, now,
+                 json.dumps(meta) if meta else None,
+                 "processed" if processed else "received", now if processed else None],
+            ).fetchall()
+            if inserted:
+                row = dict(zip(("id", "phone", "text", "status"), inserted[0], strict=True))
+            else:
+                row = self._one(
+                    "SELECT id, phone, text, status FROM inbound "
+                    "WHERE carrier_id = ? AND carrier_message_id = ?",
+                    [carrier_id, carrier_message_id],
+                )
         assert row is not None
         return InboundRecord(
             id=row["id"],
@@ -412,7 +419,7 @@ class Store:
             phone=row["phone"],
             text=row["text"],
             status=row["status"],
-            is_new=is_new,
+            is_new=bool(inserted),
         )
 
     def inbound_meta(self, inbound_id: int | None) -> dict[str, str]:
@@ -441,7 +448,8 @@ class Store:
                           row["text"], row["status"], False)
             for row in self._rows(
                 """SELECT id, carrier_id, carrier_message_id, phone, text, status FROM inbound
-                   WHERE status = 'received' AND received_at <= ? ORDER BY id LIMIT ?""",
+                   WHERE status = 'received' AND received_at <= ?
+                   ORDER BY received_at, id LIMIT ?""",
                 [older_than, limit],
             )
         ]

@@ -66,8 +66,10 @@ def receive_inbound(
     locale = default_locale(phone, carrier)  # pure: worked out before taking the write lock
     with store.write():
         inbound = store.record_inbound(carrier.id, carrier_message_id, phone, text, recipient,
-                                       meta=meta)
-        if inbound.status == "received":
+                                       meta=meta, processed=True)
+        if inbound.is_new:
+            _process(store, carrier, inbound, locale, mark=False)
+        elif inbound.status == "received":
             _process(store, carrier, inbound, locale)
     return inbound
 
@@ -92,16 +94,18 @@ def handle_inbound(store: Store, carrier: CarrierSettings, inbound: InboundRecor
 
 
 def _process(store: Store, carrier: CarrierSettings, inbound: InboundRecord,
-             locale: str) -> int:
+             locale: str, *, mark: bool = True) -> int:
     """Engine, replies and status inside the caller's transaction; a failure rolls back
-    only this message's processing and records it. `locale` is a new learner's."""
+    only this message's processing and records it. `locale` is a new learner's; `mark`
+    False when the message was stored as processed in this transaction."""
     try:
         with store.write():
             engine = Engine(store)
             learner = engine.learner(inbound.phone, carrier.id, locale)
             outcome = engine.handle(learner, parse_command(inbound.text))
             queued = _queue_outcome(store, carrier, learner, outcome, inbound.id)
-            store.mark_inbound(inbound.id, "processed")
+            if mark:
+                store.mark_inbound(inbound.id, "processed")
             return queued
     except Exception as exc:
         log.exception("inbound %d (carrier %s) failed in processing", inbound.id, carrier.id)
