@@ -137,6 +137,21 @@ class TestTwilio(AdapterContract, SendContract):
                                         self.OFFICIAL_SIGNATURE)
         assert adapter.verify_signature(request) is valid
 
+    @pytest.mark.parametrize(("signed_url", "valid"), [
+        ("https://mycompany.com/myapp.php?foo=1&bar=2", True),
+        ("https://mycompany.com:443/myapp.php?foo=1&bar=2", True),  # Twilio may add the port
+        ("https://mycompany.com:8443/myapp.php?foo=1&bar=2", False),
+        ("https://mycompany.com/other.php?foo=1&bar=2", False),
+    ])
+    def test_the_url_is_signed_with_or_without_its_default_port(self, signed_url, valid):
+        adapter = TwilioAdapter(CarrierSettings(
+            id="twilio", adapter="twilio",
+            credentials={"account_sid": ACCOUNT_SID, "auth_token": "12345"},
+        ))
+        signature = twilio_signature("12345", signed_url, self.OFFICIAL_PARAMS)
+        assert adapter.verify_signature(
+            self.official_request(self.OFFICIAL_PARAMS, signature)) is valid
+
     def test_signature_over_public_url_verifies_behind_the_proxy(self, client, store):
         # The test client's host is the proxy-internal http://localhost.
         path = self.path("sms")
