@@ -6,7 +6,8 @@ end to end, so Python's start-up is included), each on a fresh database:
   in the authored format of docs/authoring.md), written to a temporary folder; then the
   same import again (nothing changed).
 
-Also reports whether the command shows any progress while it works.
+Also reports whether the command shows progress while it works (it runs under a
+pseudo-terminal, as at a shell).
 
     python bench/imports.py [--lessons 500] [--runs 3]
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -53,15 +55,33 @@ def write_course(root: Path, lessons: int) -> Path:
 
 
 def time_import(directory: Path, db: Path) -> tuple[float, str]:
-    env = {**os.environ, "LEARNLINE_DB": str(db)}
+    """Seconds taken and what the command showed, run under a pseudo-terminal (as an
+    author at a shell runs it, so a progress bar shows if there is one)."""
+    import pty
+
+    env = {**os.environ, "LEARNLINE_DB": str(db), "COLUMNS": "80"}
+    leader, follower = pty.openpty()
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "gateway.cli", "lessons", "import",
-                           str(directory)], env=env, cwd=db.parent, capture_output=True,
-                          text=True, timeout=600)
+    process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "lessons", "import",
+                                str(directory)], env=env, cwd=db.parent, stdin=follower,
+                               stdout=follower, stderr=follower)
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed with the command
+            break
+        if not chunk:
+            break
+        seen += chunk
+    returncode = process.wait(600)
     wall = time.perf_counter() - start
-    if done.returncode:
-        raise RuntimeError(f"lessons import failed: {done.stdout}{done.stderr}")
-    return wall, done.stdout + done.stderr
+    os.close(leader)
+    output = seen.decode(errors="replace")
+    if returncode:
+        raise RuntimeError(f"lessons import failed: {output}")
+    return wall, output
 
 
 def run(*, lessons: int = 500, runs: int = 3) -> list[Result]:
@@ -77,15 +97,17 @@ def run(*, lessons: int = 500, runs: int = 3) -> list[Result]:
             wall, output = time_import(root, db)
             big.append(wall)
             again.append(time_import(root, db)[0])
-    shown = [line for line in output.splitlines() if line.strip()]
-    progress = any("%" in line or "\r" in line for line in output.splitlines()) \
-        or len(shown) > 3
+    frames = [line for line in re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", output).split("\r")
+              if line.strip()]
+    bar = [line for line in frames if "%" in line]
+    shown = [line.strip() for line in frames if "%" not in line] + bar[-1:]
+    progress = len(bar) > 1
     print(f"B8 learnline lessons import (wall, incl. interpreter start), {runs} runs")
     for label, values in (("bundled course", bundled), (f"{lessons}-lesson course", big),
                           (f"{lessons}-lesson course again (unchanged)", again)):
         print(f"  {label:<38} " + " ".join(f"{v:6.2f}" for v in values)
               + f"   median {median(values):.2f} s")
-    print(f"  output of the {lessons}-lesson import ({len(shown)} line(s)): {shown}")
+    print(f"  output of the {lessons}-lesson import: {shown} (the bar drawn {len(bar)} times)")
     print(f"  progress shown while importing: {'yes' if progress else 'no'}")
     return [
         Result("B8", "import bundled course (fresh DB)", f"{median(bundled):.2f} s", "(report)",

@@ -130,10 +130,12 @@ def run(*, learners: int = 1_000_000, messages: int = 10_000_000, rate: float = 
               f"{f['p50']:.1f} ms, p99 {f['p99']:.1f} ms")
     empty, big = figures["empty"], figures["seeded"]
     scaled = "" if (learners, messages) == (1_000_000, 10_000_000) else " (SCALED DOWN)"
+    slower = big["p50"] / empty["p50"]
     return [
         Result("B5", f"webhook p50 at {rate:g}/s: empty vs {learners:,} learners/"
-               f"{messages:,} msgs{scaled}", f"{empty['p50']:.1f} vs {big['p50']:.1f} ms "
-               f"(p99 {empty['p99']:.0f} vs {big['p99']:.0f})", "(report)", None),
+               f"{messages:,} msgs{scaled}", f"{empty['p50']:.1f} vs {big['p50']:.1f} ms = "
+               f"{slower:.2f}x (p99 {empty['p99']:.0f} vs {big['p99']:.0f})", "<= 1.3x",
+               slower <= 1.3),
         Result("B5", "peak webhooks/s: empty vs seeded", f"{empty['peak']:.0f} vs "
                f"{big['peak']:.0f}/s", "(report)", None),
         Result("B5", "worker claim_due, one message due: empty vs seeded",

@@ -293,14 +293,24 @@ def lessons_import(directory: str | None) -> None:
     from gateway.content import ContentError, load_courses
     from gateway.content.importer import save_courses
 
-    try:
-        courses, _ = load_courses(_lessons_root(directory), strict=True)
-    except ContentError as exc:
-        for problem in exc.problems:
+    root = _lessons_root(directory)
+    texts = sum(1 for _ in root.glob("*/*/*.txt"))
+    # Each lesson text is read, then saved: two steps each. The bar shows on a
+    # terminal only (click hides it when the output is a file or a pipe).
+    with click.progressbar(length=2 * texts, label=f"Importing {texts} lesson texts",
+                           file=sys.stderr) as bar:
+        try:
+            courses, _ = load_courses(root, strict=True, on_lesson=lambda: bar.update(1))
+        except ContentError as exc:
+            problems = exc.problems
+        else:
+            problems = []
+            with Store.open(default_db_path(), migrate=True) as store:
+                report = save_courses(store, courses, on_lesson=lambda: bar.update(1))
+    if problems:
+        for problem in problems:
             click.echo(str(problem), err=True)
-        raise click.ClickException("nothing imported: fix the problems above") from None
-    with Store.open(default_db_path(), migrate=True) as store:
-        report = save_courses(store, courses)
+        raise click.ClickException("nothing imported: fix the problems above")
     for course_id, counts in report.items():
         click.echo(f"{course_id}: {counts['added']} added, {counts['updated']} updated, "
                    f"{counts['unchanged']} unchanged")

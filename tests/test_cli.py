@@ -246,6 +246,34 @@ def test_lessons_import_of_the_bundled_course(tmp_path):
     assert _table_counts(db) == {"courses": 1, "lessons": 12}
 
 
+def test_lessons_import_shows_a_progress_bar_on_a_terminal(tmp_path):
+    """Run under a pseudo-terminal, as an author at a shell would."""
+    import pty
+
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("LEARNLINE_")}
+    environ.update(LEARNLINE_DB=str(tmp_path / "learnline.db"), COLUMNS="80")
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "lessons", "import"],
+                               cwd=tmp_path, env=environ, stdin=follower, stdout=follower,
+                               stderr=follower)
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closed: the command is done
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(leader)
+    assert process.wait(60) == 0
+    screen = seen.decode()
+    assert "Importing 12 lesson texts" in screen
+    assert "100%" in screen and "\r" in screen  # redrawn in place, up to the end
+    assert "start-freelancing: 12 added, 0 updated, 0 unchanged" in screen
+
+
 def test_lessons_import_of_a_broken_folder_changes_nothing(tmp_path):
     root = tmp_path / "lessons"
     write_course(root, files={"en/one.txt": VALID, "fr/one.txt": VALID})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from gateway.content.model import Course
@@ -21,12 +22,15 @@ def import_courses(store: Store, root: Path | None = None) -> dict[str, dict[str
     return save_courses(store, courses)
 
 
-def save_courses(store: Store, courses: list[Course]) -> dict[str, dict[str, int]]:
-    """Save parsed courses in catalogue order, in one transaction; counts per course."""
+def save_courses(
+    store: Store, courses: list[Course], on_lesson: Callable[[], object] | None = None,
+) -> dict[str, dict[str, int]]:
+    """Save parsed courses in catalogue order, in one transaction; counts per course.
+    `on_lesson` is called after each lesson text is saved (a progress bar)."""
     report = {}
     with store.write():
         for position, course in enumerate(courses):
-            report[course.id] = store.save_course(course, position)
+            report[course.id] = store.save_course(course, position, on_lesson)
     return report
 
 

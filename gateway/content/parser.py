@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,11 +50,14 @@ class ContentError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-def load_courses(root: Path, *, strict: bool = True) -> tuple[list[Course], list[Problem]]:
+def load_courses(
+    root: Path, *, strict: bool = True, on_lesson: Callable[[], object] | None = None,
+) -> tuple[list[Course], list[Problem]]:
     """Parse every course folder under `root`.
 
     Returns the courses that parsed cleanly and every problem found. With
     `strict`, raise `ContentError` when any problem is an error (not a warning).
+    `on_lesson` is called after each lesson file is read (a progress bar).
     """
     problems: list[Problem] = []
     courses: list[Course] = []
@@ -63,7 +66,7 @@ def load_courses(root: Path, *, strict: bool = True) -> tuple[list[Course], list
     else:
         folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
         for folder in folders:
-            course, found = _load_course(folder)
+            course, found = _load_course(folder, on_lesson)
             problems.extend(found)
             if course is not None and not any(not p.warning for p in found):
                 courses.append(course)
@@ -102,7 +105,9 @@ def _line_of_key(path: Path, key: str) -> int:
     return 1
 
 
-def _load_course(folder: Path) -> tuple[Course | None, list[Problem]]:
+def _load_course(
+    folder: Path, on_lesson: Callable[[], object] | None = None,
+) -> tuple[Course | None, list[Problem]]:
     course_file = folder / "course.toml"
     where = str(course_file)
     if not course_file.exists():
@@ -167,6 +172,8 @@ def _load_course(folder: Path) -> tuple[Course | None, list[Problem]]:
                                         f"{course_file.name} lessons"))
                 continue
             lesson, found = parse_lesson(path, locale_dir.name)
+            if on_lesson is not None:
+                on_lesson()
             problems.extend(found)
             if lesson is not None:
                 parsed[path.stem] = lesson

@@ -9,7 +9,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -191,10 +191,13 @@ class Store:
 
     # -- content -------------------------------------------------------------------
 
-    def save_course(self, course: Course, position: int) -> dict[str, int]:
+    def save_course(
+        self, course: Course, position: int, on_lesson: Callable[[], object] | None = None,
+    ) -> dict[str, int]:
         """Insert or update a course and its lessons; return counts of added/updated/unchanged.
 
         Learners' progress is kept: it refers to lessons by id and position.
+        `on_lesson` is called after each lesson text (a progress bar).
         """
         now = time.time()
         counts = {"added": 0, "updated": 0, "unchanged": 0}
@@ -221,6 +224,8 @@ class Store:
                     key = (lesson.id, locale)
                     keep.add(key)
                     digest = lesson.content_hash
+                    if on_lesson is not None:
+                        on_lesson()
                     if existing.get(key) == digest:
                         counts["unchanged"] += 1
                         continue
