@@ -72,21 +72,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             app.config["SECRET_KEY"] = store.setting("session_key",
                                                      lambda: secrets.token_hex(32))
 
-    from gateway import errors, webhooks
+    from gateway import errors, health, metrics, webhooks
     from gateway.channels import web
 
     errors.init_app(app)
+    app.register_blueprint(health.blueprint)
+    app.register_blueprint(metrics.blueprint)
     app.register_blueprint(webhooks.blueprint)
     web.init_app(app)
     if app.config["SIMULATOR"]:
         from gateway.channels.web import simulator
 
         simulator.init_app(app)
-
-    @app.get("/healthz")
-    def health() -> tuple[str, int, dict[str, str]]:
-        get_store().ping()
-        return "ok\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
 
     logging.getLogger("gateway").setLevel(logging.INFO)
     return app

@@ -24,6 +24,20 @@ def _carriers() -> Carriers:
         raise click.ClickException(str(exc)) from None
 
 
+def _share_metrics(*, fresh: bool) -> Path:
+    """Point prometheus-client's multiprocess mode at `$LEARNLINE_METRICS_DIR` (default
+    `<database>.metrics`), so web processes and the worker report together. Must run
+    before anything imports prometheus_client. `fresh` empties it (the server starts)."""
+    folder = Path(os.environ.get("LEARNLINE_METRICS_DIR")
+                  or f"{default_db_path().resolve()}.metrics")
+    folder.mkdir(parents=True, exist_ok=True)
+    if fresh:
+        for stale in folder.glob("*.db"):
+            stale.unlink(missing_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    return folder
+
+
 def _open_store() -> Store:
     from gateway.content.importer import ensure_bundled_courses
 
@@ -71,6 +85,7 @@ def serve(host: str, port: int, no_worker: bool, workers: int | None,
     Example:
       LEARNLINE_CARRIERS=carriers.toml learnline serve --host 0.0.0.0 --port 8000
     """
+    metrics_dir = _share_metrics(fresh=True)
     from gateway.server import GatewayServer
     from gateway.urls import webhook_url
 
@@ -84,7 +99,8 @@ def serve(host: str, port: int, no_worker: bool, workers: int | None,
     click.echo(f"  lite web: {base}/")
     if os.environ["LEARNLINE_SIMULATOR"] == "1":
         click.echo(f"  phone simulator: {base}/simulator")
-    click.echo(f"  health: {base}/healthz")
+    click.echo(f"  health: {base}/healthz, readiness: {base}/readyz")
+    click.echo(f"  metrics: {base}/metrics (from this machine; shared in {metrics_dir})")
     from carrier_adapters import ADAPTERS
 
     for carrier in carriers:
@@ -131,6 +147,7 @@ def worker(drain: bool, lease_seconds: float) -> None:
     Example (send what is due and stop):
       learnline worker --drain
     """
+    _share_metrics(fresh=False)
     from gateway.worker import OutboxWorker
 
     carriers = _carriers()

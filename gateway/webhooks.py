@@ -14,10 +14,31 @@ from carrier_adapters import CarrierAdapter, PayloadError, WebRequest, WebRespon
 from gateway.app import get_store
 from gateway.channels.sms.conversation import receive_inbound
 from gateway.channels.ussd import handle_ussd
+from gateway.metrics import (
+    DELIVERY_REPORTS,
+    INBOUND,
+    USSD_SCREENS,
+    observe_webhook,
+    start_timer,
+)
 from gateway.phones import InvalidPhoneNumber, masked, to_e164
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("webhooks", __name__)
+
+
+@blueprint.before_request
+def _started() -> None:
+    start_timer()
+
+
+@blueprint.after_request
+def _observed(response: Response) -> Response:
+    carrier_id = (request.view_args or {}).get("carrier_id")
+    # Only configured carriers become labels: a scan of random URLs must not grow them.
+    if carrier_id in current_app.extensions["learnline.adapters"]:
+        observe_webhook(carrier_id, (request.endpoint or "").rsplit(".", 1)[-1])
+    return response
 
 
 def _adapter(carrier_id: str) -> CarrierAdapter:
@@ -67,17 +88,19 @@ def _authenticated(carrier_id: str, channel: str) -> tuple[CarrierAdapter, WebRe
     if not adapter.authenticate(web_request):
         log.warning("carrier %s: rejected unauthenticated request from %s",
                     carrier_id, request.remote_addr)
+        if channel == "sms" and request.endpoint == "webhooks.inbound_sms":
+            INBOUND.labels(carrier_id, "unauthenticated").inc()
         abort(403)
     return adapter, web_request
 
 
 def _learner_number(adapter: CarrierAdapter, sender: str, field: str) -> str:
-    """The sender as E.164 (national numbers read in the carrier's country); a 400 naming
-    the field when it is not a phone number."""
+    """The sender as E.164 (national numbers read in the carrier's country); PayloadError
+    naming the field when it is not a phone number."""
     try:
         return to_e164(sender, adapter.settings.country)
     except InvalidPhoneNumber:
-        abort(_plain(f"field '{field}' is not a phone number", 400))
+        raise PayloadError(field, message=f"field '{field}' is not a phone number") from None
 
 
 @blueprint.route("/carriers/<carrier_id>/sms", methods=["GET", "POST"])
@@ -86,14 +109,16 @@ def inbound_sms(carrier_id: str) -> Response:
     adapter, web_request = _authenticated(carrier_id, "sms")
     try:
         message = adapter.parse_inbound(web_request)
+        phone = _learner_number(adapter, message.sender, adapter.sender_field)
     except PayloadError as exc:
+        INBOUND.labels(carrier_id, "invalid").inc()
         return _plain(str(exc), 400)
-    phone = _learner_number(adapter, message.sender, adapter.sender_field)
     inbound = receive_inbound(
         get_store(), adapter.settings, message.carrier_message_id, phone, message.text,
         message.recipient,
         meta={k: v for k, v in message.extra.items() if k in adapter.reply_keys},
     )
+    INBOUND.labels(carrier_id, "accepted" if inbound.is_new else "repeat").inc()
     if not inbound.is_new:
         log.info("carrier %s: repeat of message %s", carrier_id, message.carrier_message_id)
     return _answer(adapter.inbound_ack())
@@ -107,6 +132,7 @@ def delivery_status(carrier_id: str) -> Response:
         update = adapter.parse_status(web_request)
     except PayloadError as exc:
         return _plain(str(exc), 400)
+    DELIVERY_REPORTS.labels(carrier_id, update.status or "other").inc()
     store = get_store()
     message = store.apply_status(
         carrier_id, update.carrier_message_id, update.status, update.carrier_status,
@@ -127,9 +153,10 @@ def ussd(carrier_id: str) -> Response:
     adapter, web_request = _authenticated(carrier_id, "ussd")
     try:
         request_ = adapter.parse_ussd(web_request)
+        phone = _learner_number(adapter, request_.sender,
+                                adapter.ussd_sender_field or adapter.sender_field)
     except PayloadError as exc:
         return _plain(str(exc), 400)
-    phone = _learner_number(adapter, request_.sender,
-                            adapter.ussd_sender_field or adapter.sender_field)
     screen = handle_ussd(get_store(), adapter.settings, request_, phone)
+    USSD_SCREENS.labels(carrier_id).inc()
     return _answer(adapter.ussd_response(request_, screen.text, end=screen.end))

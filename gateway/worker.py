@@ -30,6 +30,7 @@ from carrier_adapters import ADAPTERS, CarrierAdapter, SendError
 from gateway.channels.sms.conversation import handle_inbound
 from gateway.channels.ussd.session import RESUME_SECONDS
 from gateway.config import Carriers
+from gateway.metrics import OUTBOUND
 from gateway.phones import masked
 from gateway.store import OutboxRecord, Store
 from gateway.urls import webhook_url
@@ -131,6 +132,7 @@ class OutboxWorker:
             recovered += 1
         self.report.recovered_inbound += recovered
         store.purge_ussd_sessions(time.time() - RESUME_SECONDS)
+        store.beat("worker")
         return recovered
 
     def _send_round(self, store: Store) -> tuple[bool, float | None]:
@@ -159,7 +161,7 @@ class OutboxWorker:
         carrier = self.carriers[message.carrier_id]
         learner = store.learner(message.phone)
         if learner is not None and learner.stopped and not message.to_stopped_ok:
-            store.finish_send(message.id, "cancelled", detail="learner opted out")
+            self._finish(store, message, "cancelled", detail="learner opted out")
             self.report.cancelled += 1
             return
         adapter = self.adapters[carrier.id]
@@ -178,26 +180,31 @@ class OutboxWorker:
             log.exception("carrier %s adapter raised on message %d", carrier.id, message.id)
             self._failed(store, message, SendError(f"adapter error: {exc}", retry=True))
             return
-        store.finish_send(message.id, "accepted", carrier_message_id=result.carrier_message_id)
+        self._finish(store, message, "accepted", carrier_message_id=result.carrier_message_id)
         self.report.sent += 1
         log.info("sent message %d to %s via %s", message.id, masked(message.phone), carrier.id)
+
+    @staticmethod
+    def _finish(store: Store, message: OutboxRecord, outcome: str, **details) -> None:
+        store.finish_send(message.id, outcome, **details)
+        OUTBOUND.labels(message.carrier_id, outcome).inc()
 
     def _failed(self, store: Store, message: OutboxRecord, exc: SendError) -> None:
         if exc.opted_out:
             with store.write():
                 store.set_stopped(message.phone, True)
-                store.finish_send(message.id, "failed", detail=exc.detail)
+                self._finish(store, message, "failed", detail=exc.detail)
             self.report.failed += 1
             log.warning("message %d: %s opted out at the carrier", message.id,
                         masked(message.phone))
             return
         if exc.retry and message.attempts < self.retry.max_attempts:
             delay = self.retry.delay(message.attempts, self.rng)
-            store.finish_send(message.id, "retry", detail=exc.detail,
-                              retry_at=time.time() + delay)
+            self._finish(store, message, "retry", detail=exc.detail,
+                         retry_at=time.time() + delay)
             self.report.retried += 1
             log.warning("message %d: %s; retry in %.0fs", message.id, exc.detail, delay)
             return
-        store.finish_send(message.id, "failed", detail=exc.detail)
+        self._finish(store, message, "failed", detail=exc.detail)
         self.report.failed += 1
         log.error("message %d failed: %s", message.id, exc.detail)

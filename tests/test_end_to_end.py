@@ -4,12 +4,8 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,80 +13,9 @@ from pathlib import Path
 import pytest
 
 from gateway.store import Store
-from tests.conftest import AUTH_TOKEN, PUBLIC_URL, TwilioWebhooks
-from tests.fakes.signing import twilio_signature
+from tests.served import PHONE, Gateway, gateway_fixture, post, serve_gateway  # noqa: F401
 
 pytestmark = pytest.mark.slow
-PHONE = "+2348030000000"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _post(url: str, params: dict[str, str], headers: dict[str, str]) -> tuple[int, str]:
-    data = urllib.parse.urlencode(params).encode()
-    request = urllib.request.Request(url, data=data, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-
-
-class Gateway:
-    """A running `learnline serve` and the environment it was started with."""
-
-    def __init__(self, env: dict[str, str], port: int, process: subprocess.Popen):
-        self.env, self.port, self.process = env, port, process
-        self.base = f"http://127.0.0.1:{port}"
-
-    def sms(self, body: str, sid: str, *, signed: bool = True) -> tuple[int, str]:
-        params = TwilioWebhooks(None).inbound_params(PHONE, body, sid)
-        path = "/carriers/twilio/sms"
-        headers = {}
-        if signed:
-            headers["X-Twilio-Signature"] = twilio_signature(AUTH_TOKEN, PUBLIC_URL + path, params)
-        return _post(self.base + path, params, headers)
-
-    def drain(self) -> str:
-        result = subprocess.run([sys.executable, "-m", "gateway.cli", "worker", "--drain"],
-                                env=self.env, capture_output=True, text=True, timeout=60)
-        assert result.returncode == 0, result.stderr
-        return result.stdout
-
-
-@pytest.fixture
-def gateway(tmp_path: Path, carriers_file: Path) -> Iterator[Gateway]:
-    yield from _serve(tmp_path, carriers_file)
-
-
-def _serve(tmp_path: Path, carriers_file: Path) -> Iterator[Gateway]:
-    port = _free_port()
-    env = {**os.environ, "LEARNLINE_DB": str(tmp_path / "served.db"),
-           "LEARNLINE_CARRIERS": str(carriers_file)}
-    log = (tmp_path / "serve.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), "--no-worker"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path,
-    )
-    deadline = time.time() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                break
-        except OSError:
-            assert process.poll() is None, (tmp_path / "serve.log").read_text()
-            assert time.time() < deadline, "learnline serve did not come up"
-            time.sleep(0.1)
-    try:
-        yield Gateway(env, port, process)
-    finally:
-        process.terminate()
-        process.wait(20)
-        log.close()
 
 
 def test_serve_prints_its_urls_and_a_webhook_conversation_reaches_twilio(
@@ -195,7 +120,7 @@ max_segments = 10
 def ussd_gateway(tmp_path: Path) -> Iterator[Gateway]:
     carriers = tmp_path / "ussd-carriers.toml"
     carriers.write_text(USSD_CARRIERS)
-    yield from _serve(tmp_path, carriers)
+    yield from serve_gateway(tmp_path, carriers)
 
 
 def _check_screen(text: str, limit: int = 182) -> None:
@@ -206,7 +131,7 @@ def _check_screen(text: str, limit: int = 182) -> None:
 
 def _sms_status(gateway: Gateway, phone: str) -> str:
     """Text STATUS through the console carrier; return the queued reply."""
-    status, _ = _post(gateway.base + "/carriers/console/sms?token=console-token-0123456789",
+    status, _ = post(gateway.base + "/carriers/console/sms?token=console-token-0123456789",
                       {"from": phone, "text": "STATUS", "id": f"status-{phone}"}, {})
     assert status == 200
     with Store.open(gateway.env["LEARNLINE_DB"]) as store:
@@ -221,7 +146,7 @@ def test_an_africastalking_session_through_serve(ussd_gateway: Gateway):
     def press(choice: str | None) -> str:
         if choice is not None:
             inputs.append(choice)
-        status, body = _post(
+        status, body = post(
             ussd_gateway.base + "/carriers/at-ke/ussd?token=at-token-0123456789abcdef",
             {"sessionId": "ATUid_e2e", "serviceCode": "*384*12#", "phoneNumber": phone,
              "networkCode": "63902", "text": "*".join(inputs)}, {})

@@ -519,6 +519,18 @@ class Store:
             f"{carrier}", [now, *extra]).fetchone()[0]
         return queued + leased
 
+    def outbox_depth(self) -> dict[str, int]:
+        """Messages queued or being sent, per carrier (only carriers with some)."""
+        return {row["carrier_id"]: row["n"] for row in self._rows(
+            "SELECT carrier_id, count(*) AS n FROM outbox "
+            "WHERE status IN ('queued', 'sending') GROUP BY carrier_id")}
+
+    def oldest_due_at(self, now: float) -> float | None:
+        """When the longest-waiting message that is due now became due, or None."""
+        row = self._one("SELECT min(due_at) AS at FROM outbox "
+                        "WHERE status = 'queued' AND due_at <= ?", [now])
+        return row["at"] if row else None
+
     def next_due_at(self) -> float | None:
         """When the next queued or leased message becomes due, or None if none waits."""
         row = self.db.execute(
@@ -777,6 +789,50 @@ class Store:
                             [name, default_factory()])
             return self.db.execute("SELECT value FROM settings WHERE name = ?",
                                    [name]).fetchone()[0]
+
+    def beat(self, name: str) -> None:
+        """Record that a background process (`name`, e.g. "worker") is alive, now."""
+        with self.write():
+            self.db.execute(
+                "INSERT INTO settings (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                [f"heartbeat:{name}", repr(time.time())])
+
+    def last_beat(self, name: str) -> float | None:
+        """When `name` last recorded a heartbeat (Unix seconds), or None if never."""
+        row = self._one("SELECT value FROM settings WHERE name = ?", [f"heartbeat:{name}"])
+        return float(row["value"]) if row else None
+
+    def pending_migrations(self) -> list[str]:
+        """Names of schema migrations this database has not had yet."""
+        return [m.name for m in migrations.pending(self.db)]
+
+    def check_writable(self, timeout: float = 2.0) -> None:
+        """Take and release the write lock with an empty transaction within `timeout`
+        seconds; raise sqlite3.OperationalError saying why if it cannot."""
+        deadline = time.monotonic() + timeout
+        if not _PROCESS_WRITE_LOCK.acquire(timeout=timeout):
+            raise sqlite3.OperationalError(f"write lock busy for {timeout:g} s (this process)")
+        try:
+            if self._lock_fd is not None:
+                while True:
+                    try:
+                        fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() >= deadline:
+                            raise sqlite3.OperationalError(
+                                f"write lock busy for {timeout:g} s (another process)"
+                            ) from None
+                        time.sleep(0.01)
+            try:
+                self.db.conn.execute("BEGIN IMMEDIATE")
+                self.db.conn.execute("ROLLBACK")
+            finally:
+                if self._lock_fd is not None:
+                    fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+        finally:
+            _PROCESS_WRITE_LOCK.release()
 
     def send_attempts(self, outbox_id: int) -> list[dict]:
         """Every recorded attempt to send one message, oldest first."""

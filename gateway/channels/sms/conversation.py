@@ -11,6 +11,7 @@ from gateway.channels.sms.render import render
 from gateway.i18n import SOURCE_LOCALE, locale_for_country, translations
 from gateway.learning import Engine
 from gateway.learning.engine import Outcome
+from gateway.metrics import PROCESSING_FAILURES
 from gateway.phones import region_of
 from gateway.sms_text import split_messages
 from gateway.store import InboundRecord, LearnerRecord, Store
@@ -114,6 +115,7 @@ def _process(store: Store, carrier: CarrierSettings, inbound: InboundRecord,
 
 def _mark_failed(store: Store, carrier: CarrierSettings, inbound: InboundRecord,
                  exc: Exception) -> int:
+    PROCESSING_FAILURES.labels(carrier.id).inc()
     with store.write():
         store.mark_inbound(inbound.id, "failed", error=f"{type(exc).__name__}: {exc}"[:500])
         learner = store.learner(inbound.phone)

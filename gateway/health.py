@@ -1,0 +1,80 @@
+"""Liveness and readiness for load balancers, systemd and operators.
+
+- `/healthz` (liveness): the process answers and can read its database.
+- `/readyz` (readiness): the database takes a write, its schema is current, and
+  the outbox worker beat recently (without it, replies queue but nobody sends
+  them). 200 when all hold, else 503; the body says, one line each, what was
+  checked, so an operator reading it with curl knows what to fix.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+
+from flask import Blueprint, Response
+
+from gateway.store import Store
+
+log = logging.getLogger(__name__)
+
+# The worker beats every 5 s; a minute of silence means it is gone or stuck.
+WORKER_STALE_SECONDS = 60.0
+
+blueprint = Blueprint("health", __name__)
+
+
+def _plain(lines: list[str], status: int) -> Response:
+    return Response("\n".join(lines) + "\n", status=status,
+                    content_type="text/plain; charset=utf-8",
+                    headers={"Cache-Control": "no-store"})
+
+
+@blueprint.get("/healthz")
+def health() -> Response:
+    """Alive: the process answers and reads its database."""
+    from gateway.app import get_store
+
+    get_store().ping()
+    return _plain(["ok"], 200)
+
+
+def readiness(store: Store, now: float | None = None) -> tuple[bool, list[str]]:
+    """(ready, one line per check) for this database."""
+    now = time.time() if now is None else now
+    lines, ready = [], True
+    try:
+        store.check_writable()
+        lines.append("database: writable")
+    except sqlite3.Error as exc:
+        ready = False
+        lines.append(f"database: NOT writable ({exc})")
+    pending = store.pending_migrations()
+    if pending:
+        ready = False
+        lines.append(f"migrations: {len(pending)} pending ({', '.join(pending)}): "
+                     "restart the gateway to apply them")
+    else:
+        lines.append("migrations: current")
+    beat = store.last_beat("worker")
+    if beat is None:
+        ready = False
+        lines.append("worker: never seen: start `learnline worker`")
+    elif now - beat > WORKER_STALE_SECONDS:
+        ready = False
+        lines.append(f"worker: last seen {now - beat:.0f} s ago: is `learnline worker` running?")
+    else:
+        lines.append(f"worker: last seen {max(now - beat, 0):.0f} s ago")
+    return ready, lines
+
+
+@blueprint.get("/readyz")
+def ready() -> Response:
+    """Ready to take traffic and answer it: 200, else 503, with what was checked."""
+    from gateway.app import get_store
+
+    ok, lines = readiness(get_store())
+    if not ok:
+        log.warning("not ready: %s", "; ".join(lines))
+    return _plain(lines, 200 if ok else 503)

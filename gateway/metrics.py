@@ -1,0 +1,120 @@
+"""Prometheus metrics: what flows through the gateway, and what waits.
+
+Counters and the webhook latency histogram live in the process that counts
+them. `learnline serve` and `learnline worker` share them through
+prometheus-client's multiprocess mode (`PROMETHEUS_MULTIPROC_DIR`, set by the
+CLI to `$LEARNLINE_METRICS_DIR`, default `<database>.metrics`), so `/metrics`
+on any web process reports every gunicorn worker and the outbox worker.
+Gauges of what waits (outbox depth, worker lag, heartbeat age) are read from
+the database when scraped, through indexes.
+
+`/metrics` answers loopback, or anyone presenting `Authorization: Bearer
+$LEARNLINE_METRICS_TOKEN`; everyone else gets 403.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import time
+from collections.abc import Callable, Iterator
+
+from flask import Blueprint, Response, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from gateway.store import Store
+
+INBOUND = Counter(
+    "learnline_inbound_messages", "Inbound SMS by carrier and what became of them "
+    "(processed, failed, repeat, invalid, unauthenticated)", ["carrier", "outcome"])
+PROCESSING_FAILURES = Counter(
+    "learnline_processing_failures", "Inbound messages the engine failed on (the learner "
+    "got an apology; the error is in the log and the inbound table)", ["carrier"])
+OUTBOUND = Counter(
+    "learnline_outbound_messages", "Send attempts by carrier and outcome "
+    "(accepted, retry, failed, cancelled)", ["carrier", "outcome"])
+DELIVERY_REPORTS = Counter(
+    "learnline_delivery_reports", "Delivery reports by carrier and status",
+    ["carrier", "status"])
+USSD_SCREENS = Counter("learnline_ussd_screens", "USSD screens served, by carrier", ["carrier"])
+WEBHOOK_SECONDS = Histogram(
+    "learnline_webhook_seconds", "Time to answer a carrier's webhook", ["carrier", "route"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0))
+
+blueprint = Blueprint("metrics", __name__)
+
+
+class WaitingCollector(Collector):
+    """Gauges read from the database at scrape time."""
+
+    def __init__(self, store: Callable[[], Store]):
+        self.store = store
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        store = self.store()
+        now = time.time()
+        depth = GaugeMetricFamily("learnline_outbox_depth",
+                                  "Messages queued or being sent, by carrier", labels=["carrier"])
+        for carrier, count in sorted(store.outbox_depth().items()):
+            depth.add_metric([carrier], count)
+        yield depth
+        oldest = store.oldest_due_at(now)
+        yield GaugeMetricFamily(
+            "learnline_worker_lag_seconds",
+            "How long the oldest message that is due has waited past its time",
+            value=max(0.0, now - oldest) if oldest is not None else 0.0)
+        beat = store.last_beat("worker")
+        yield GaugeMetricFamily(
+            "learnline_worker_heartbeat_age_seconds",
+            "Seconds since the outbox worker last reported (-1: never)",
+            value=now - beat if beat is not None else -1.0)
+
+
+def _allowed() -> bool:
+    token = os.environ.get("LEARNLINE_METRICS_TOKEN", "")
+    given = request.headers.get("Authorization", "")
+    if token and hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        return True
+    return request.remote_addr in ("127.0.0.1", "::1")
+
+
+@blueprint.get("/metrics")
+def metrics() -> Response:
+    """Every metric in Prometheus' text format."""
+    from gateway.app import get_store
+
+    if not _allowed():
+        return Response("403 Forbidden\n", status=403, content_type="text/plain; charset=utf-8")
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    output = generate_latest(registry)
+    waiting = CollectorRegistry()
+    waiting.register(WaitingCollector(get_store))
+    output += generate_latest(waiting)
+    return Response(output, content_type=CONTENT_TYPE_LATEST,
+                    headers={"Cache-Control": "no-store"})
+
+
+def start_timer() -> None:
+    """Note when this request began (webhook latency)."""
+    g.learnline_started = time.perf_counter()
+
+
+def observe_webhook(carrier: str, route: str) -> None:
+    """Record this webhook's latency, if its start was noted."""
+    started = g.get("learnline_started")
+    if started is not None:
+        WEBHOOK_SECONDS.labels(carrier, route).observe(time.perf_counter() - started)

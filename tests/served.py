@@ -1,0 +1,92 @@
+"""A real `learnline serve` (gunicorn) on loopback for end-to-end tests: `serve_gateway`,
+and the `gateway` fixture (import `gateway_fixture` into a test module to use it)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import AUTH_TOKEN, PUBLIC_URL, TwilioWebhooks
+from tests.fakes.signing import twilio_signature
+
+PHONE = "+2348030000000"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def post(url: str, params: dict[str, str], headers: dict[str, str]) -> tuple[int, str]:
+    data = urllib.parse.urlencode(params).encode()
+    request = urllib.request.Request(url, data=data, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+class Gateway:
+    """A running `learnline serve` and the environment it was started with."""
+
+    def __init__(self, env: dict[str, str], port: int, process: subprocess.Popen):
+        self.env, self.port, self.process = env, port, process
+        self.base = f"http://127.0.0.1:{port}"
+
+    def sms(self, body: str, sid: str, *, signed: bool = True) -> tuple[int, str]:
+        params = TwilioWebhooks(None).inbound_params(PHONE, body, sid)
+        path = "/carriers/twilio/sms"
+        headers = {}
+        if signed:
+            headers["X-Twilio-Signature"] = twilio_signature(AUTH_TOKEN, PUBLIC_URL + path, params)
+        return post(self.base + path, params, headers)
+
+    def drain(self) -> str:
+        result = subprocess.run([sys.executable, "-m", "gateway.cli", "worker", "--drain"],
+                                env=self.env, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+
+@pytest.fixture(name="gateway")
+def gateway_fixture(tmp_path: Path, carriers_file: Path) -> Iterator[Gateway]:
+    """`learnline serve --no-worker` on a fresh database with the test carriers."""
+    yield from serve_gateway(tmp_path, carriers_file)
+
+
+def serve_gateway(tmp_path: Path, carriers_file: Path) -> Iterator[Gateway]:
+    port = free_port()
+    env = {**os.environ, "LEARNLINE_DB": str(tmp_path / "served.db"),
+           "LEARNLINE_CARRIERS": str(carriers_file)}
+    log = (tmp_path / "serve.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), "--no-worker"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path,
+    )
+    deadline = time.time() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                break
+        except OSError:
+            assert process.poll() is None, (tmp_path / "serve.log").read_text()
+            assert time.time() < deadline, "learnline serve did not come up"
+            time.sleep(0.1)
+    try:
+        yield Gateway(env, port, process)
+    finally:
+        process.terminate()
+        process.wait(20)
+        log.close()
