@@ -27,15 +27,28 @@ def _carriers() -> Carriers:
 def _share_metrics(*, fresh: bool) -> Path:
     """Point prometheus-client's multiprocess mode at `$LEARNLINE_METRICS_DIR` (default
     `<database>.metrics`), so web processes and the worker report together. Must run
-    before anything imports prometheus_client. `fresh` empties it (the server starts)."""
+    before anything imports prometheus_client. `fresh` (the server starts) removes the
+    files of processes that are gone; a running worker keeps its counts."""
     folder = Path(os.environ.get("LEARNLINE_METRICS_DIR")
                   or f"{default_db_path().resolve()}.metrics")
     folder.mkdir(parents=True, exist_ok=True)
     if fresh:
-        for stale in folder.glob("*.db"):
-            stale.unlink(missing_ok=True)
+        for stale in folder.glob("*.db"):  # named <kind>_<pid>.db
+            pid = stale.stem.rsplit("_", 1)[-1]
+            if not pid.isdigit() or not _alive(int(pid)):
+                stale.unlink(missing_ok=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
     return folder
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def _open_store() -> Store:
@@ -386,6 +399,57 @@ def carriers_check(live: bool) -> None:
             click.echo(f"    live: ok: {seen}")
     if failures:
         raise click.ClickException(f"{failures} carrier(s) failed the live check")
+
+
+# -- operations --------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("target", type=click.Path(dir_okay=False))
+def backup(target: str) -> None:
+    """Copy the database to TARGET while the gateway keeps running.
+
+    The copy is one consistent snapshot, integrity-checked before it replaces
+    TARGET. Restore by stopping the gateway and putting the file in place of
+    the database (docs/operations.md).
+
+    \b
+    Example:
+      LEARNLINE_DB=/var/lib/learnline/learnline.db learnline backup /var/backups/learnline.db
+    """
+    from gateway.backup import BackupError
+    from gateway.backup import backup as take_backup
+
+    try:
+        report = take_backup(default_db_path(), target)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    counts = ", ".join(f"{n:,} {table}" for table, n in report.counts.items())
+    click.echo(f"backup: {report.path} ({report.size_bytes / 1e6:,.1f} MB: {counts}) "
+               f"in {report.seconds:.1f} s; integrity ok")
+
+
+@main.command()
+@click.option("--live", is_flag=True, help="Also prove each carrier's credentials (no message "
+              "is sent).")
+@click.option("--full", is_flag=True, help="Full integrity check (slower on a big database).")
+def doctor(live: bool, full: bool) -> None:
+    """Check the database, the configuration and the carriers; say what to fix.
+
+    Prints one line per check (OK, WARN, FAIL) and exits 1 when anything fails.
+
+    \b
+    Example:
+      LEARNLINE_CARRIERS=/etc/learnline/carriers.toml learnline doctor --live
+    """
+    from gateway.doctor import diagnose
+
+    findings = diagnose(default_db_path(), live=live, full=full)
+    for finding in findings:
+        click.echo(str(finding))
+    failed = sum(f.level == "fail" for f in findings)
+    if failed:
+        raise click.ClickException(f"{failed} check(s) failed")
 
 
 # -- sms ---------------------------------------------------------------------------------

@@ -113,6 +113,29 @@ class Store:
             "PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         return wal_pages, copied
 
+    def backup_to(self, target: str | Path) -> None:
+        """Copy the whole database into `target` (a new file) with SQLite's online backup:
+        one consistent snapshot, taken while other connections keep writing."""
+        with sqlite3.connect(str(target)) as copy:
+            self.db.conn.backup(copy)
+        copy.close()
+
+    def integrity_problems(self, *, full: bool = False) -> list[str]:
+        """What SQLite's integrity check finds wrong ([] when sound). `full` runs
+        integrity_check (also cross-checks indexes against tables; slower) instead of
+        quick_check."""
+        pragma = "integrity_check" if full else "quick_check"
+        try:
+            found = [row[0] for row in self.db.conn.execute(f"PRAGMA {pragma}")]
+        except sqlite3.DatabaseError as exc:  # too damaged for the check to finish
+            return [str(exc)]
+        return [] if found == ["ok"] else found
+
+    def row_counts(self) -> dict[str, int]:
+        """How many learners, enrollments, inbound and outbox messages are stored."""
+        return {table: self.db.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                for table in ("learners", "enrollments", "inbound", "outbox")}
+
     def ping(self) -> None:
         """Raise if the database cannot be read."""
         self.db.execute("SELECT count(*) FROM courses").fetchone()

@@ -1,0 +1,63 @@
+"""`learnline backup FILE`: a consistent copy of the live database, checked before kept."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway.store import Store
+
+
+class BackupError(Exception):
+    """The backup could not be made or did not check out; nothing was left at the target."""
+
+
+@dataclass(frozen=True)
+class BackupReport:
+    """What a backup holds and what it took."""
+
+    path: Path
+    size_bytes: int
+    seconds: float
+    counts: dict[str, int]
+
+
+def backup(db_path: str | Path, target: str | Path) -> BackupReport:
+    """Copy the database at `db_path` to `target` while the gateway keeps running.
+
+    The copy is one snapshot (SQLite's online backup API), written beside the
+    target, integrity-checked, flushed to disk, then renamed into place, so
+    `target` is either the complete checked backup or untouched.
+    """
+    target = Path(target)
+    if target.resolve() == Path(db_path).resolve():
+        raise BackupError(f"{target}: that is the live database; back up to another file")
+    if not target.parent.is_dir():
+        raise BackupError(f"{target.parent}: no such folder")
+    partial = target.with_name(target.name + ".partial")
+    partial.unlink(missing_ok=True)
+    started = time.monotonic()
+    try:
+        with Store.open(db_path) as live:
+            live.backup_to(partial)
+        with Store.open(partial) as copy:
+            problems = copy.integrity_problems()
+            if problems:
+                raise BackupError(f"the copy failed its integrity check: {problems[:3]}")
+            copy.db.conn.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
+            counts = copy.row_counts()
+        with partial.open("rb+") as written:
+            os.fsync(written.fileno())
+        os.replace(partial, target)
+        folder = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+    finally:
+        for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm"),
+                         Path(f"{partial}-writelock")):
+            leftover.unlink(missing_ok=True)
+    return BackupReport(target, target.stat().st_size, time.monotonic() - started, counts)

@@ -1,0 +1,178 @@
+"""`learnline doctor`: check the database, the configuration and the carriers, and say
+what to fix. Each finding is ok, warn (works, but look at it) or fail (broken)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from carrier_adapters import ADAPTERS, SendError, Unsupported
+from gateway.config import Carriers, ConfigError, load_carriers
+from gateway.health import WORKER_STALE_SECONDS
+from gateway.store import Store
+
+WAL_WARN_BYTES = 256 * 1024 * 1024
+LATE_WARN_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing checked: `level` is "ok", "warn" or "fail"."""
+
+    level: str
+    subject: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.level.upper():<4} {self.subject}: {self.message}"
+
+
+def diagnose(db_path: Path, env: Mapping[str, str] | None = None, *, live: bool = False,
+             full: bool = False) -> list[Finding]:
+    """Everything `learnline doctor` checks, in order. `live` also asks each carrier's API
+    whether its credentials work (nothing is sent); `full` runs SQLite's full integrity
+    check instead of the quick one."""
+    env = dict(os.environ if env is None else env)
+    findings: list[Finding] = []
+    carriers = _configuration(env, findings)
+    _secrets(env, findings)
+    _database(db_path, findings, full=full)
+    if carriers is not None:
+        _carriers(carriers, findings, live=live)
+    return findings
+
+
+def _configuration(env: dict[str, str], findings: list[Finding]) -> Carriers | None:
+    try:
+        carriers = load_carriers(env=env)
+    except ConfigError as exc:
+        findings.append(Finding("fail", "configuration", str(exc)))
+        return None
+    where = str(carriers.path) if carriers.path else "no LEARNLINE_CARRIERS"
+    if carriers.path is None:
+        findings.append(Finding("warn", "configuration", f"{where}: only the console carrier "
+                                "(no carrier delivers anything): set LEARNLINE_CARRIERS"))
+    else:
+        findings.append(Finding("ok", "configuration",
+                                f"{where}: {len(carriers.by_id)} carrier(s), valid"))
+    return carriers
+
+
+def _secrets(env: dict[str, str], findings: list[Finding]) -> None:
+    if env.get("LEARNLINE_SECRET_KEY"):
+        findings.append(Finding("ok", "secrets", "LEARNLINE_SECRET_KEY is set"))
+    else:
+        findings.append(Finding(
+            "warn", "secrets", "LEARNLINE_SECRET_KEY is not set: web sessions are signed with "
+            "a key kept in the database, so anyone with a copy of it can forge a sign-in; set "
+            "it in the environment (docs/operations.md)"))
+
+
+def _database(db_path: Path, findings: list[Finding], *, full: bool) -> None:
+    if not db_path.exists():
+        findings.append(Finding("fail", "database", f"{db_path}: no such file: start "
+                                "`learnline serve` once, or run `learnline lessons import`"))
+        return
+    try:
+        store = Store.open(db_path)
+    except sqlite3.Error as exc:  # not a database at all, or its header is damaged
+        findings.append(Finding("fail", "database", f"{db_path}: cannot open: {exc}"))
+        return
+    with store:
+        if not _integrity(store, db_path, findings, full=full):
+            return  # what follows would only read damaged pages
+        pending = store.pending_migrations()
+        if pending:
+            findings.append(Finding("fail", "migrations", f"{len(pending)} pending "
+                                    f"({', '.join(pending)}): restart `learnline serve`, which "
+                                    "applies them"))
+        else:
+            findings.append(Finding("ok", "migrations", "current"))
+        if not store.course_count():
+            findings.append(Finding("fail", "courses", "none loaded: run "
+                                    "`learnline lessons import`"))
+        else:
+            findings.append(Finding("ok", "courses", f"{store.course_count()} loaded"))
+        _worker(store, findings)
+    _files(db_path, findings)
+
+
+def _integrity(store: Store, db_path: Path, findings: list[Finding], *, full: bool) -> bool:
+    check = "integrity_check" if full else "quick_check"
+    problems = store.integrity_problems(full=full)
+    if problems:
+        findings.append(Finding("fail", "database", f"{db_path}: {check} found "
+                                f"{len(problems)} problem(s), e.g. {problems[0]}: restore the "
+                                "latest backup (docs/operations.md)"))
+        return False
+    findings.append(Finding("ok", "database", f"{db_path}: {check} ok"))
+    return True
+
+
+def _worker(store: Store, findings: list[Finding]) -> None:
+    now = time.time()
+    beat = store.last_beat("worker")
+    if beat is None:
+        findings.append(Finding("warn", "worker", "never seen: replies wait in the outbox "
+                                "until `learnline worker` runs"))
+    elif now - beat > WORKER_STALE_SECONDS:
+        findings.append(Finding("fail", "worker", f"last seen {now - beat:.0f} s ago: start "
+                                "or restart `learnline worker` (systemctl restart "
+                                "learnline-worker)"))
+    else:
+        findings.append(Finding("ok", "worker", f"last seen {now - beat:.0f} s ago"))
+    oldest = store.oldest_due_at(now)
+    depth = sum(store.outbox_depth().values())
+    if oldest is not None and now - oldest > LATE_WARN_SECONDS:
+        findings.append(Finding("warn", "outbox", f"{depth} message(s) waiting, the oldest "
+                                f"due {(now - oldest) / 60:.0f} min ago: is the worker "
+                                "running, and is a carrier refusing sends? (its log says)"))
+    else:
+        findings.append(Finding("ok", "outbox", f"{depth} message(s) waiting, none late"))
+
+
+def _files(db_path: Path, findings: list[Finding]) -> None:
+    wal = Path(f"{db_path}-wal")
+    wal_bytes = wal.stat().st_size if wal.exists() else 0
+    if wal_bytes > WAL_WARN_BYTES:
+        findings.append(Finding("warn", "database", f"write-ahead log is {wal_bytes / 1e6:.0f} "
+                                "MB: checkpoints are not keeping up; is a long-running reader "
+                                "holding it (a backup, an open sqlite3 shell)?"))
+    else:
+        findings.append(Finding("ok", "database", f"write-ahead log {wal_bytes / 1e6:.1f} MB"))
+    free = shutil.disk_usage(db_path.parent).free
+    needed = max(1024**3, 2 * db_path.stat().st_size)
+    level = "ok" if free >= needed else "warn"
+    findings.append(Finding(level, "disk", f"{free / 1e9:.1f} GB free beside the database"
+                            + ("" if level == "ok" else f" (keep at least {needed / 1e9:.1f} GB "
+                                                        "for backups and growth)")))
+
+
+def _carriers(carriers: Carriers, findings: list[Finding], *, live: bool) -> None:
+    for carrier in carriers:
+        adapter_class = ADAPTERS[carrier.adapter]
+        guarded = (adapter_class.signs_requests or carrier.webhook_token is not None
+                   or bool(carrier.allow_ips))
+        subject = f"carrier {carrier.id}"
+        if not guarded:
+            findings.append(Finding("warn", subject, "webhooks accepted from loopback only "
+                                    "(no signature, webhook_token or allow_ips)"))
+        else:
+            findings.append(Finding("ok", subject, f"{carrier.adapter}, webhooks authenticated"))
+        if not live:
+            continue
+        try:
+            seen = adapter_class(carrier).check_credentials()
+        except Unsupported:
+            continue
+        except SendError as exc:
+            findings.append(Finding("fail", subject, f"credentials refused: {exc.detail}: "
+                                    "fix them in the environment (docs/operations.md, "
+                                    "rotating a carrier secret)"))
+        else:
+            findings.append(Finding("ok", subject, f"credentials work ({seen})"))

@@ -1,0 +1,166 @@
+"""Operators' commands on real files: `learnline backup` under traffic, and `learnline doctor`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from gateway import create_app
+from gateway.store import Store
+from tests.conftest import TwilioWebhooks
+
+
+def learnline(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    """The real CLI in a subprocess, with `env` over a clean LEARNLINE_* environment."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("LEARNLINE_")}
+    environ.update(env)
+    return subprocess.run([sys.executable, "-m", "gateway.cli", *args], cwd=cwd, env=environ,
+                          capture_output=True, text=True, timeout=120)
+
+
+def _numbers(n: int) -> list[str]:
+    return [f"+23480310{k:05d}" for k in range(n)]
+
+
+# -- backup -------------------------------------------------------------------------------
+
+
+def test_a_backup_taken_under_traffic_restores_everything_committed_before_it(
+        app, db_path: Path, tmp_path: Path):
+    webhooks = TwilioWebhooks(app.test_client())
+    for phone in _numbers(40):  # committed before the backup: all must be in it
+        assert webhooks.sms(phone, "START").status_code == 200
+    before = Store.open(db_path).row_counts()
+
+    stop = threading.Event()
+    during: list[int] = []
+
+    def traffic() -> None:
+        client = TwilioWebhooks(app.test_client())
+        phones = _numbers(40)
+        while not stop.is_set():
+            during.append(client.sms(phones[len(during) % 40], "NEXT").status_code)
+
+    sender = threading.Thread(target=traffic)
+    sender.start()
+    try:
+        result = learnline("backup", str(tmp_path / "backup.db"), cwd=tmp_path,
+                           LEARNLINE_DB=str(db_path))
+    finally:
+        stop.set()
+        sender.join()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"backup: {tmp_path / 'backup.db'} (")
+    assert result.stdout.rstrip().endswith("integrity ok")
+    assert during and set(during) == {200}  # the gateway kept answering
+
+    restored = tmp_path / "restored.db"
+    shutil.copyfile(tmp_path / "backup.db", restored)
+    assert not Path(f"{tmp_path / 'backup.db'}-wal").exists()  # one self-contained file
+    with Store.open(restored) as store:
+        assert store.integrity_problems(full=True) == []
+        counts = store.row_counts()
+        assert all(counts[table] >= before[table] for table in before)
+        # a snapshot: every processed message has the replies it queued, and no more
+        orphans = store.db.conn.execute(
+            """SELECT count(*) FROM inbound WHERE status = 'processed' AND NOT EXISTS
+                 (SELECT 1 FROM outbox WHERE outbox.inbound_id = inbound.id)""").fetchone()[0]
+        assert orphans == 0
+    # the restored database serves the same learners, progress and all
+    served = create_app({"DATABASE": str(restored), "CARRIERS_FILE": app.config[
+        "CARRIERS_FILE"], "TESTING": True})
+    webhooks = TwilioWebhooks(served.test_client())
+    assert webhooks.sms(_numbers(1)[0], "STATUS").status_code == 200
+    with Store.open(restored) as store:
+        assert "Start freelancing" in store.outbox(_numbers(1)[0])[-1].body
+
+
+def test_backup_refuses_to_overwrite_the_live_database_or_write_nowhere(db_path: Path,
+                                                                          tmp_path: Path):
+    same = learnline("backup", str(db_path), cwd=tmp_path, LEARNLINE_DB=str(db_path))
+    assert same.returncode == 1 and "that is the live database" in same.stderr
+    nowhere = learnline("backup", str(tmp_path / "missing" / "b.db"), cwd=tmp_path,
+                        LEARNLINE_DB=str(db_path))
+    assert nowhere.returncode == 1 and "no such folder" in nowhere.stderr
+    assert "Traceback" not in same.stderr + nowhere.stderr
+
+
+# -- doctor -------------------------------------------------------------------------------
+
+
+def _doctor(tmp_path: Path, db: Path, carriers: Path | None, **env: str):
+    if carriers is not None:
+        env["LEARNLINE_CARRIERS"] = str(carriers)
+    return learnline("doctor", cwd=tmp_path, LEARNLINE_DB=str(db), **env)
+
+
+def test_doctor_on_a_healthy_gateway(db_path: Path, carriers_file: Path, tmp_path: Path):
+    with Store.open(db_path) as store:
+        store.beat("worker")
+    result = _doctor(tmp_path, db_path, carriers_file, LEARNLINE_SECRET_KEY="k" * 40,
+                     TEST_TWILIO_AUTH_TOKEN="token")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert f"OK   configuration: {carriers_file}: 2 carrier(s), valid" in lines
+    assert f"OK   database: {db_path}: quick_check ok" in lines
+    assert "OK   migrations: current" in lines and "OK   courses: 1 loaded" in lines
+    assert any(line.startswith("OK   worker: last seen") for line in lines)
+    assert "OK   carrier twilio: twilio, webhooks authenticated" in lines
+    assert not any(line.startswith("FAIL") for line in lines)
+
+
+def test_doctor_says_what_to_fix(db_path: Path, carriers_file: Path, tmp_path: Path):
+    with Store.open(db_path) as store:
+        store.db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm006_partial_indexes'")
+    broken = tmp_path / "broken.toml"
+    broken.write_text(carriers_file.read_text().replace('adapter = "twilio"',
+                                                        'adapter = "twilo"'))
+    result = _doctor(tmp_path, db_path, broken)
+    assert result.returncode == 1
+    out = result.stdout
+    assert f"FAIL configuration: {broken}" in out and "twilo" in out
+    assert "WARN secrets: LEARNLINE_SECRET_KEY is not set" in out
+    assert ("FAIL migrations: 1 pending (m006_partial_indexes): restart `learnline serve`"
+            in out)
+    assert "WARN worker: never seen" in out
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("damage", ["missing", "garbage"])
+def test_doctor_on_a_missing_or_damaged_database(db_path: Path, tmp_path: Path, damage: str):
+    target = tmp_path / "damaged.db"
+    if damage == "garbage":
+        shutil.copyfile(db_path, target)
+        with target.open("r+b") as raw:  # overwrite pages past the schema
+            raw.seek(4096 * 3)
+            raw.write(b"\xde\xad\xbe\xef" * 4096)
+    result = _doctor(tmp_path, target, None)
+    assert result.returncode == 1
+    if damage == "missing":
+        assert f"FAIL database: {target}: no such file" in result.stdout
+    else:
+        assert "FAIL database" in result.stdout
+        assert "restore the latest backup" in result.stdout or "cannot open" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_a_corrupt_backup_is_never_kept(db_path: Path, tmp_path: Path):
+    """The live file is damaged: the backup fails its check and leaves nothing behind."""
+    damaged = tmp_path / "damaged.db"
+    shutil.copyfile(db_path, damaged)
+    with damaged.open("r+b") as raw:
+        raw.seek(4096 * 3)
+        raw.write(b"\xde\xad\xbe\xef" * 4096)
+    result = learnline("backup", str(tmp_path / "b.db"), cwd=tmp_path,
+                       LEARNLINE_DB=str(damaged))
+    assert result.returncode == 1
+    assert not (tmp_path / "b.db").exists() and not (tmp_path / "b.db.partial").exists()
+    assert "Traceback" not in result.stderr
+    assert sqlite3.connect(db_path).execute("PRAGMA quick_check").fetchone()[0] == "ok"
