@@ -1,0 +1,112 @@
+"""deploy/ stays correct: systemd units, the environment file, nginx and the container
+file agree with the code and with docs/operations.md."""
+
+from __future__ import annotations
+
+import configparser
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+from gateway.app import MAX_REQUEST_BYTES
+from gateway.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOY = ROOT / "deploy"
+UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
+
+
+def _unit(path: Path) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str  # systemd keys are case-sensitive
+    parser.read(path)
+    return parser
+
+
+def _parses(argv: list[str]) -> click.Command:
+    """Parse a `learnline COMMAND ...` line as the CLI would; raise on anything unknown."""
+    command = main.commands[argv[1]]
+    command.make_context(argv[1], argv[2:])
+    return command
+
+
+def test_there_is_a_unit_for_the_web_server_and_one_for_the_worker():
+    assert [u.name for u in UNITS] == ["learnline-web.service", "learnline-worker.service"]
+
+
+@pytest.mark.parametrize("unit", UNITS, ids=lambda p: p.name)
+def test_each_unit_runs_a_real_command_as_a_hardened_dedicated_user(unit: Path):
+    service = _unit(unit)["Service"]
+    argv = shlex.split(service["ExecStart"])
+    assert argv[0] == "/opt/learnline/venv/bin/learnline"
+    command = _parses(argv)
+    assert command.name == ("serve" if "web" in unit.name else "worker")
+    assert service["User"] == service["Group"] == "learnline"
+    assert service["Restart"] in ("on-failure", "always")
+    assert service["EnvironmentFile"] == "/etc/learnline/learnline.env"
+    for key, value in {"NoNewPrivileges": "yes", "ProtectSystem": "strict",
+                       "ProtectHome": "yes", "PrivateTmp": "yes", "CapabilityBoundingSet": "",
+                       "StateDirectory": "learnline"}.items():
+        assert service[key] == value, key
+
+
+def test_the_web_unit_serves_behind_nginx_without_the_simulator():
+    argv = shlex.split(_unit(DEPLOY / "systemd" / "learnline-web.service")["Service"]
+                       ["ExecStart"])
+    assert "--no-simulator" in argv and "--no-worker" in argv
+    assert argv[argv.index("--host") + 1] == "127.0.0.1"
+    nginx = (DEPLOY / "nginx" / "learnline.conf").read_text()
+    port = argv[argv.index("--port") + 1]
+    assert set(re.findall(r"proxy_pass (\S+);", nginx)) == {f"http://127.0.0.1:{port}"}
+
+
+@pytest.mark.parametrize("unit", UNITS, ids=lambda p: p.name)
+def test_systemd_accepts_each_unit(unit: Path, tmp_path: Path):
+    """systemd-analyze verify, with the command pointed at this installation's script."""
+    script = Path(sys.executable).parent / "learnline"
+    copy = tmp_path / unit.name
+    copy.write_text(unit.read_text().replace("/opt/learnline/venv/bin/learnline", str(script)))
+    result = subprocess.run(["systemd-analyze", "verify", str(copy)], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0 and not result.stdout + result.stderr, result.stderr
+
+
+def test_the_environment_file_names_only_settings_learnline_reads():
+    example = (DEPLOY / "learnline.env.example").read_text()
+    names = re.findall(r"^(LEARNLINE_[A-Z_]+)=", example, flags=re.MULTILINE)
+    source = "\n".join(p.read_text() for p in (ROOT / "gateway").rglob("*.py"))
+    source += (DEPLOY / "gunicorn.conf.py").read_text()
+    assert {"LEARNLINE_DB", "LEARNLINE_CARRIERS", "LEARNLINE_SECRET_KEY",
+            "LEARNLINE_PROXY_HOPS", "LEARNLINE_METRICS_DIR"} <= set(names)
+    assert [n for n in names if f'"{n}"' not in source] == []
+    assert re.search(r"^LEARNLINE_PROXY_HOPS=1$", example, flags=re.MULTILINE)  # nginx
+
+
+def test_nginx_limits_bodies_like_the_gateway_and_keeps_metrics_local():
+    nginx = (DEPLOY / "nginx" / "learnline.conf").read_text()
+    assert re.search(r"client_max_body_size (\d+)k;", nginx).group(1) == str(
+        MAX_REQUEST_BYTES // 1024)
+    metrics = re.search(r"location = /metrics \{(.*?)\}", nginx, flags=re.DOTALL).group(1)
+    assert "deny all;" in metrics and "allow 127.0.0.1;" in metrics
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in nginx
+    assert "ssl_protocols TLSv1.2 TLSv1.3;" in nginx and "return 301 https://" in nginx
+
+
+def test_the_container_installs_with_the_documented_command():
+    docs = (ROOT / "docs" / "operations.md").read_text()
+    [documented] = re.findall(r"^python3 -m venv .* && .*pip install .*$", docs,
+                              flags=re.MULTILINE)
+    containerfile = (DEPLOY / "Containerfile").read_text()
+    run = re.search(r"^RUN (python3 -m venv .*?)$\n\s+(&& .*pip install .*?)$", containerfile,
+                    flags=re.MULTILINE)
+    assert run is not None
+    first_line = run.group(1).removesuffix("\\").strip()
+    installed = f"{first_line} {run.group(2).strip()}"
+    assert installed.replace("--no-cache-dir ", "") == documented
+    assert re.search(r'^CMD \["learnline", "serve", "--no-worker"', containerfile,
+                     flags=re.MULTILINE)
