@@ -31,6 +31,9 @@ class CarrierSettings:
     allow_ips: tuple[str, ...] = ()
     ussd_max_chars: int = 182
     ussd_session_seconds: float = 180.0
+    inbound_per_minute: int = 20
+    inbound_per_hour: int = 200
+    block_per_minute: int = 120
     credentials: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
 

@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from carrier_adapters import ADAPTERS
 from gateway.config import ConfigError, load_carriers
 from gateway.content.importer import ensure_bundled_courses
+from gateway.ratelimit import InboundLimits
 from gateway.store import Store, default_db_path
 
 MAX_REQUEST_BYTES = 64 * 1024
@@ -63,6 +64,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # One connection per server thread, kept across requests: opening SQLite and
     # setting its pragmas on every request would cost more than most webhooks.
     app.extensions["learnline.connections"] = threading.local()
+    app.extensions["learnline.inbound_limits"] = InboundLimits()
 
     with Store.open(app.config["DATABASE"], migrate=True) as store:
         ensure_bundled_courses(store)

@@ -34,7 +34,7 @@ _REGIONS = {region for regions in COUNTRY_CODE_TO_REGION_CODE.values() for regio
 COMMON_KEYS = (
     "adapter", "sender", "country", "locale", "encoding_policy", "max_segments", "tps",
     "api_base_url", "public_url", "webhook_token", "allow_ips", "ussd_max_chars",
-    "ussd_session_seconds",
+    "ussd_session_seconds", "inbound_per_minute", "inbound_per_hour", "block_per_minute",
 )
 DEFAULT_CONSOLE = CarrierSettings(id="console", adapter="console", sender="Learnline")
 
@@ -169,6 +169,13 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
     if not isinstance(ussd_session_seconds, int | float) or isinstance(ussd_session_seconds, bool) \
             or not 10 <= ussd_session_seconds <= 3600:
         raise fail("ussd_session_seconds", "must be a number of seconds from 10 to 3600")
+    limits = {}
+    for key, default in (("inbound_per_minute", 20), ("inbound_per_hour", 200),
+                         ("block_per_minute", 120)):
+        limit = values.get(key, default)
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 100_000:
+            raise fail(key, "must be a whole number of messages from 1 to 100000")
+        limits[key] = limit
     for key in ("api_base_url", "public_url"):
         url = string(key)
         if url is not None and not re.match(r"^https?://[^/\s]+", url):
@@ -209,6 +216,7 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
         ussd_max_chars=ussd_max_chars,
         ussd_session_seconds=float(ussd_session_seconds),
         credentials=credentials,
+        **limits,
     )
     try:
         adapter.check_config(settings)

@@ -36,7 +36,7 @@ from gateway.store import Store
 
 INBOUND = Counter(
     "learnline_inbound_messages", "Inbound SMS by carrier and what became of them "
-    "(processed, failed, repeat, invalid, unauthenticated)", ["carrier", "outcome"])
+    "(accepted, repeat, throttled, invalid, unauthenticated)", ["carrier", "outcome"])
 PROCESSING_FAILURES = Counter(
     "learnline_processing_failures", "Inbound messages the engine failed on (the learner "
     "got an apology; the error is in the log and the inbound table)", ["carrier"])

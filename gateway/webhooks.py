@@ -117,8 +117,11 @@ def inbound_sms(carrier_id: str) -> Response:
         get_store(), adapter.settings, message.carrier_message_id, phone, message.text,
         message.recipient,
         meta={k: v for k, v in message.extra.items() if k in adapter.reply_keys},
+        limits=current_app.extensions["learnline.inbound_limits"],
     )
-    INBOUND.labels(carrier_id, "accepted" if inbound.is_new else "repeat").inc()
+    outcome = "repeat" if not inbound.is_new else "throttled" if inbound.throttled \
+        else "accepted"
+    INBOUND.labels(carrier_id, outcome).inc()
     if not inbound.is_new:
         log.info("carrier %s: repeat of message %s", carrier_id, message.carrier_message_id)
     return _answer(adapter.inbound_ack())

@@ -71,6 +71,7 @@ class InboundRecord:
     text: str
     status: str
     is_new: bool
+    throttled: bool = False  # over the carrier's inbound limits: stored, not answered
 
 
 @dataclass

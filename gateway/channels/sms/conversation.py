@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sqlite3
 
@@ -12,7 +13,8 @@ from gateway.i18n import SOURCE_LOCALE, locale_for_country, translations
 from gateway.learning import Engine
 from gateway.learning.engine import Outcome
 from gateway.metrics import PROCESSING_FAILURES
-from gateway.phones import region_of
+from gateway.phones import masked, region_of
+from gateway.ratelimit import InboundLimits, Verdict
 from gateway.sms_text import split_messages
 from gateway.store import InboundRecord, LearnerRecord, Store
 
@@ -55,6 +57,7 @@ def _queue_outcome(
 def receive_inbound(
     store: Store, carrier: CarrierSettings, carrier_message_id: str, phone: str, text: str,
     recipient: str = "", meta: dict[str, str] | None = None,
+    limits: InboundLimits | None = None,
 ) -> InboundRecord:
     """Store a learner's message once and process it, committed together.
 
@@ -63,16 +66,42 @@ def receive_inbound(
     the learner gets an apology, in the same commit. Nothing is committed if
     the database cannot be written: the caller must then not acknowledge the
     message, so that the carrier sends it again.
+
+    With `limits`, a sender over the carrier's inbound limits is throttled: the
+    message is stored (marked processed, its error saying which limit) but not
+    answered, except by one polite notice per window.
     """
     locale = default_locale(phone, carrier)  # pure: worked out before taking the write lock
+    verdict = limits.check(carrier.id, phone, carrier.inbound_per_minute,
+                           carrier.inbound_per_hour, carrier.block_per_minute) \
+        if limits is not None else None
     with store.write():
         inbound = store.record_inbound(carrier.id, carrier_message_id, phone, text, recipient,
                                        meta=meta, processed=True)
+        if verdict is not None and not verdict.allowed:
+            if inbound.is_new:
+                _throttle(store, carrier, inbound, locale, verdict)
+            return dataclasses.replace(inbound, throttled=True)
         if inbound.is_new:
             _process(store, carrier, inbound, locale, mark=False)
         elif inbound.status == "received":
             _process(store, carrier, inbound, locale)
     return inbound
+
+
+def _throttle(store: Store, carrier: CarrierSettings, inbound: InboundRecord, locale: str,
+              verdict: Verdict) -> None:
+    store.mark_inbound(inbound.id, "processed", error=f"throttled: over the {verdict.limit} "
+                       "limit")
+    log.warning("carrier %s: %s throttled (%s)", carrier.id, masked(inbound.phone),
+                verdict.limit)
+    learner = store.learner(inbound.phone)
+    if not verdict.first_over or (learner is not None and learner.stopped):
+        return
+    notice = translations(learner.locale if learner else locale).gettext(
+        "You are sending messages faster than we can answer. Please wait a minute, then "
+        "send your reply again.")
+    queue_text(store, carrier, inbound.phone, notice, inbound_id=inbound.id)
 
 
 def handle_inbound(store: Store, carrier: CarrierSettings, inbound: InboundRecord) -> int:
