@@ -113,7 +113,7 @@ class FakeTwilioApi(LoopbackServer):
                     return self._error(400, 21603, "A 'From' phone number is required.")
                 sid = "SM" + uuid.uuid4().hex
                 with api._lock:
-                    api.messages.append({**form, "sid": sid})
+                    api.messages.append({**form, "sid": sid, "accepted_at": time.time()})
                 now = formatdate(usegmt=True)
                 uri = f"/2010-04-01/Accounts/{api.account_sid}/Messages/{sid}"
                 self._reply(201, {
