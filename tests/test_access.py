@@ -1,0 +1,96 @@
+"""Who may call what: every carrier route refuses unauthenticated calls, operators'
+routes need their credential, and a new route cannot slip in unreviewed."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway import create_app
+from tests.adapters.contract import stored_counts
+
+# Routes anyone may open: the learner's lite pages, health, static files.
+PUBLIC = {
+    "/", "/courses/<course_id>", "/courses/<course_id>/<lesson_id>",
+    "/courses/<course_id>/<lesson_id>/quiz", "/help", "/lang/<code>", "/progress",
+    "/signin", "/signin/code", "/signout", "/healthz", "/readyz", "/static/<path:filename>",
+}
+CARRIER = {"/carriers/<carrier_id>/sms", "/carriers/<carrier_id>/status",
+           "/carriers/<carrier_id>/ussd"}
+OPERATORS = {"/metrics"}  # this machine, or a bearer token
+SIMULATOR = {"/simulator"}  # pretend +999 numbers only; off unless asked for
+
+OUTSIDE = {"REMOTE_ADDR": "203.0.113.9"}
+PAYLOAD = {"From": "+2348030000000", "To": "+15005550006", "Body": "START",
+           "MessageSid": "SM" + "9" * 32, "MessageStatus": "delivered", "sessionId": "ATs1",
+           "phoneNumber": "+2348030000000", "serviceCode": "*384*12#", "text": "",
+           "networkCode": "62120"}
+
+
+@pytest.fixture
+def simulating_app(db_path, carriers_file):
+    return create_app({"DATABASE": str(db_path), "CARRIERS_FILE": str(carriers_file),
+                       "TESTING": True, "SIMULATOR": True})
+
+
+def test_every_route_is_known_to_be_public_a_carrier_route_or_protected(simulating_app):
+    rules = {rule.rule for rule in simulating_app.url_map.iter_rules()}
+    unknown = rules - PUBLIC - CARRIER - OPERATORS - SIMULATOR
+    assert unknown == set(), ("a new route: decide who may call it, protect it, and list it "
+                              "here")
+
+
+def test_no_carrier_route_answers_an_unauthenticated_call(simulating_app, store):
+    client = simulating_app.test_client()
+    carriers = list(simulating_app.extensions["learnline.adapters"])
+    assert carriers
+    tried = 0
+    for rule in simulating_app.url_map.iter_rules():
+        if rule.rule not in CARRIER:
+            continue
+        for carrier_id in carriers:
+            path = rule.rule.replace("<carrier_id>", carrier_id)
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                for source in (OUTSIDE, {}):  # from outside, and from this machine
+                    if method == "GET":
+                        response = client.get(path, query_string=PAYLOAD, environ_base=source)
+                    else:
+                        response = client.open(path, method=method, data=PAYLOAD,
+                                               environ_base=source)
+                    tried += 1
+                    assert response.status_code in (403, 404, 405), (path, method, source)
+                    if response.status_code == 404:  # only a channel the carrier lacks
+                        assert not simulating_app.extensions["learnline.adapters"][
+                            carrier_id].offers(rule.rule.rsplit("/", 1)[-1])
+    assert tried >= 2 * len(carriers) * 5
+    assert stored_counts(store) == {key: 0 for key in stored_counts(store)}
+
+
+def test_operators_routes_refuse_the_outside_without_their_credential(simulating_app):
+    client = simulating_app.test_client()
+    for path in OPERATORS:
+        assert client.get(path, environ_base=OUTSIDE).status_code == 403
+
+
+def test_web_pages_carry_security_headers(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    headers = response.headers
+    assert "default-src" in headers["Content-Security-Policy"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"] \
+        or headers.get("X-Frame-Options") == "DENY"
+    assert headers["Referrer-Policy"]
+
+
+def test_a_database_that_cannot_be_written_asks_the_carrier_to_retry(app):
+    """Past the busy timeout nothing was stored: 503 with Retry-After, never a trace."""
+    import sqlite3
+
+    @app.get("/test-only/locked")
+    def locked():
+        raise sqlite3.OperationalError("database is locked")
+
+    response = app.test_client().get("/test-only/locked")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert response.text == "503 Service Unavailable: try again shortly\n"
