@@ -134,6 +134,22 @@ def test_concurrent_duplicate_deliveries_are_processed_once(app, store, tmp_path
         assert [m.body for m in store.outbox(phone)] == expected, phone
 
 
+@pytest.mark.parametrize("copies", [2, 10])
+def test_a_message_delivered_again_later_is_processed_once(twilio, store, copies):
+    """A carrier's retries arrive one after another, and one comes back hours later."""
+    sid = TwilioWebhooks.new_sid()
+    for _ in range(copies):
+        assert twilio.sms(LEARNER, "START", sid=sid).status_code == 200
+    replies = [m.body for m in store.outbox(LEARNER)]
+    assert replies and replies[0].startswith("Welcome to")
+    store.db.execute("UPDATE inbound SET received_at = received_at - 6 * 3600, "
+                     "processed_at = processed_at - 6 * 3600")
+    store.db.execute("UPDATE outbox SET created_at = created_at - 6 * 3600")
+    assert twilio.sms(LEARNER, "START", sid=sid).status_code == 200
+    assert [m.body for m in store.outbox(LEARNER)] == replies
+    assert store.db["inbound"].count == 1
+
+
 def test_logs_never_hold_the_text_the_number_or_secrets(twilio, client, store, caplog):
     caplog.set_level(logging.DEBUG)
     secret_text = "my answer is zebra-kilimanjaro"
