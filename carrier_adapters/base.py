@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -157,6 +159,31 @@ class PayloadError(Exception):
         super().__init__(message or f"{problem} field '{field}'")
         self.field = field
         self.problem = problem
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def read_json(body: bytes, *, empty: str | None = None) -> Any:
+    """A webhook's JSON body; PayloadError("body") for anything that is not JSON in UTF-8
+    (bad bytes, bad syntax, absurd nesting or numbers). `empty` stands in for an empty
+    body. A lone surrogate escape ("\\ud800": no character at all, which no database
+    or carrier could store or send back) becomes U+FFFD, so the message is kept."""
+    try:
+        text = body.decode("utf-8") or (empty if empty is not None else "")
+        return _mend_surrogates(json.loads(text))
+    except (UnicodeError, ValueError, RecursionError):
+        raise PayloadError("body", message="the body is not JSON in UTF-8") from None
+
+
+def _mend_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_mend_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {_mend_surrogates(key): _mend_surrogates(item) for key, item in value.items()}
+    return value
 
 
 class Unsupported(Exception):

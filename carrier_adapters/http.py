@@ -22,7 +22,6 @@ Nothing here logs headers, body values or URLs, which may hold `${ENV}` secrets.
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Mapping
@@ -46,6 +45,7 @@ from carrier_adapters.base import (
     SendResult,
     StatusUpdate,
     WebRequest,
+    read_json,
 )
 
 FORMATS = ("form", "json")
@@ -409,10 +409,7 @@ class _Payload:
         self.format = fmt
         self.data: Any = None
         if fmt == "json":
-            try:
-                self.data = json.loads(request.body.decode("utf-8") or "null")
-            except (UnicodeDecodeError, ValueError):
-                raise PayloadError("body", message="the request body is not JSON") from None
+            self.data = read_json(request.body, empty="null")
             if not isinstance(self.data, dict):
                 raise PayloadError("body", message="the request body is not a JSON object")
 

@@ -18,6 +18,7 @@ from carrier_adapters.base import (
     UssdRequest,
     WebRequest,
     WebResponse,
+    read_json,
 )
 
 _TYPES = {"initiation", "response", "release", "timeout"}
@@ -32,10 +33,7 @@ class HubtelAdapter(CarrierAdapter):
 
     def parse_ussd(self, request: WebRequest) -> UssdRequest:
         """Read the JSON request; a missing or malformed field raises PayloadError naming it."""
-        try:
-            data = json.loads(request.body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise PayloadError("body", message="the body is not JSON") from None
+        data = read_json(request.body)
         if not isinstance(data, dict):
             raise PayloadError("body", message="the body is not a JSON object")
         for name in ("SessionId", "Type", "Mobile"):
@@ -84,6 +82,6 @@ def _sequence(value: object) -> int | None:
     """Hubtel's request counter, when it is a whole number."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         return int(value)
     return None

@@ -220,7 +220,7 @@ def dlr_url(status_url: str, message_id: str) -> str:
 
 
 def _dlr_mask(value: object) -> int:
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit():
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 63:
         raise ValueError(f"must be a whole number from 0 to 63 (a dlr-mask), not {value!r}")
@@ -248,7 +248,12 @@ def _text(request: WebRequest) -> str:
     charset = (_field(request, "charset") or "").strip()
     if not charset:
         charset = "UTF-16BE" if _field(request, "coding") == "2" else "UTF-8"
-    return raw.decode(_codec(charset), errors="replace")
+    try:
+        return raw.decode(_codec(charset), errors="replace")
+    except (LookupError, UnicodeError, ValueError, TypeError):
+        # A charset that is no text encoding (or none Python knows): read the bytes as
+        # UTF-8 rather than lose the learner's message.
+        return raw.decode("utf-8", errors="replace")
 
 
 def _codec(charset: str) -> str:

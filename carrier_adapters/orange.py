@@ -39,6 +39,7 @@ from carrier_adapters.base import (
     SendResult,
     StatusUpdate,
     WebRequest,
+    read_json,
 )
 
 DEFAULT_API = "https://api.orange.com"
@@ -83,10 +84,7 @@ class OrangeAdapter(CarrierAdapter):
 
     @staticmethod
     def _json(request: WebRequest, envelope: str, inner: str) -> dict[str, Any]:
-        try:
-            data = json.loads(request.body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise PayloadError("body", message="the body is not JSON") from None
+        data = read_json(request.body)
         part = data.get(envelope) if isinstance(data, dict) else None
         if not isinstance(part, dict):
             raise PayloadError(envelope)

@@ -95,6 +95,8 @@ class TwilioAdapter(CarrierAdapter):
         if not signature:
             return False
         algorithm = get_signature_algorithm(request.header(SIGNATURE_SETTINGS_HEADER))
+        if algorithm.upper() not in ("HMAC_SHA1", "HMAC_SHA256"):
+            return False  # a scheme Twilio does not use: not Twilio
         sha1 = algorithm.upper() == "HMAC_SHA1"
         validator = self._validator if sha1 else self._sha256_validator
         params = _MultiForm(request.form)

@@ -16,6 +16,7 @@ from carrier_adapters import ADAPTERS
 from gateway.config import ConfigError, load_carriers
 from gateway.content.importer import ensure_bundled_courses
 from gateway.ratelimit import InboundLimits
+from gateway.request_guard import RequestGuard
 from gateway.store import Store, default_db_path
 
 MAX_REQUEST_BYTES = 64 * 1024
@@ -57,6 +58,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         # trusted proxies recorded; trust exactly that many hops and no more.
         hops = app.config["PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    app.wsgi_app = RequestGuard(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])
     carriers = load_carriers(app.config["CARRIERS_FILE"])
     app.extensions["learnline.carriers"] = carriers
     app.extensions["learnline.adapters"] = {c.id: ADAPTERS[c.adapter](c) for c in carriers}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import unicodedata
 
 import phonenumbers
 
@@ -25,11 +26,18 @@ def _parsed(text: str, region: str | None) -> tuple[str, str | None]:
     if not phonenumbers.is_possible_number(number):
         raise InvalidPhoneNumber("is not a possible phone number")
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    # E.164 has at most 15 digits, and a number we store must read back as itself, or a
+    # reply would go to someone else.
+    if len(e164) > 16 or phonenumbers.format_number(
+            phonenumbers.parse(e164, None), phonenumbers.PhoneNumberFormat.E164) != e164:
+        raise InvalidPhoneNumber("is not a possible phone number")
     return e164, phonenumbers.region_code_for_number(number) or None
 
 
 def _key(raw: str, default_region: str | None) -> tuple[str, str | None]:
-    text = (raw or "").strip()
+    # Digits of any script (Arabic-Indic, fullwidth...) as ASCII, so "٠٠" is "00" too.
+    text = "".join(str(unicodedata.decimal(c)) if not c.isascii() and c.isdecimal() else c
+                   for c in (raw or "").strip())
     if text.startswith("00"):
         text = "+" + text[2:]
     # An international number reads the same from any region: one cache entry.

@@ -189,12 +189,14 @@ class AdapterContract:
         assert response.status_code == 405
         assert_plain_error(response)
 
-    def test_database_down_is_a_plain_500(self, app, client, store, tmp_path, caplog):
+    def test_database_down_is_a_plain_503(self, app, client, store, tmp_path, caplog):
         app.config["DATABASE"] = str(tmp_path / "no-such-dir" / "learnline.db")
         response = self.post(client, "sms",
                              self.inbound_payload(self.learner_e164, "START", "down-1"))
-        assert response.status_code == 500  # the carrier retries later
-        assert "unhandled error" in caplog.text  # the trace goes to the log only
+        assert response.status_code == 503  # the carrier retries later
+        assert response.headers["Retry-After"] == "5"
+        assert response.text == "503 Service Unavailable: try again shortly\n"
+        assert "database unavailable: unable to open database file" in caplog.text
         assert store.db["inbound"].count == 0
 
     # -- storing and processing ------------------------------------------------------------

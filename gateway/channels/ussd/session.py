@@ -249,7 +249,7 @@ class _Menu:
     def _on_courses(self, view: dict, choice: str) -> dict | None:
         if choice == BACK:
             return self.main_view()
-        if choice.isdigit() and 1 <= int(choice) <= view["count"]:
+        if choice.isascii() and choice.isdigit() and 1 <= int(choice) <= view["count"]:
             return self.from_replies(self.ask(i.Start(choice)))
         return None
 
@@ -265,7 +265,7 @@ class _Menu:
     def _on_question(self, view: dict, choice: str) -> dict | None:
         if choice == BACK:
             return self.main_view()
-        if choice.isdigit() and 1 <= int(choice) <= len(view["options"]):
+        if choice.isascii() and choice.isdigit() and 1 <= int(choice) <= len(view["options"]):
             return self.from_replies(self.ask(i.Answer(int(choice) - 1)))
         return None
 
@@ -280,7 +280,7 @@ class _Menu:
         if choice == BACK:
             return self.main_view()
         locales = view["locales"]
-        if choice.isdigit() and 1 <= int(choice) <= len(locales):
+        if choice.isascii() and choice.isdigit() and 1 <= int(choice) <= len(locales):
             return self.from_replies(self.ask(i.Language(locales[int(choice) - 1])))
         return None
 

@@ -173,7 +173,7 @@ def quiz(course_id: str, lesson_id: str):
     answers = {}
     for number, question in enumerate(lesson_.questions):
         chosen = request.form.get(f"q{number}", "")
-        if chosen.isdigit() and int(chosen) < len(question.options):
+        if chosen.isascii() and chosen.isdigit() and int(chosen) < len(question.options):
             answers[number] = int(chosen)
     if not retry and len(answers) < len(lesson_.questions):
         missing = [n + 1 for n in range(len(lesson_.questions)) if n not in answers]
@@ -236,7 +236,7 @@ def language(code: str):
 def _safe_next(target: str | None) -> str:
     """Only a path on this site (no open redirect)."""
     if not target or not target.startswith("/") or target.startswith("//") or \
-            urlsplit(target).netloc:
+            not target.isprintable() or "\\" in target or urlsplit(target).netloc:
         return url_for("web.catalogue")
     return target
 
