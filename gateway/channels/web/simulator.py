@@ -82,7 +82,8 @@ def act():
     phone = _phone()
     if mode == "sms":
         if text.strip():
-            receive_inbound(store, carrier, secrets.token_hex(8), phone, text)
+            receive_inbound(store, carrier, secrets.token_hex(8), phone, text,
+                            limits=current_app.extensions["learnline.inbound_limits"])
             store.deliver_locally(CARRIER_ID, phone)
         return redirect(url_for("simulator.show", mode="sms"))
     action = request.form.get("action", "send")
