@@ -12,11 +12,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlite_utils import Database
 
 from gateway.content.model import Course, Lesson
+from gateway.store.group_commit import GroupCommit
 from gateway.store.records import (
     EnrollmentRecord,
     InboundRecord,
@@ -31,6 +32,10 @@ BUSY_TIMEOUT_SECONDS = 10.0
 WAL_CHECKPOINT_PAGES = 10_000
 WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
 _PROCESS_WRITE_LOCK = threading.RLock()
+# One group commit per database file, shared by this process's threads.
+_GROUPS: dict[str, GroupCommit] = {}
+_GROUPS_LOCK = threading.Lock()
+T = TypeVar("T")
 
 # Delivery states in the order a message moves through them; a late callback
 # never moves a message backwards (carriers deliver callbacks out of order).
@@ -56,6 +61,7 @@ class Store:
     def __init__(self, db: Database, lock_path: str | None = None):
         self.db = db
         self._depth = 0  # nesting of write() inside one transaction (savepoint names)
+        self._lock_path = lock_path
         self._lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600) if lock_path else None
 
     @contextmanager
@@ -197,6 +203,18 @@ class Store:
             return
         with self._immediate():
             yield self
+
+    def write_shared(self, work: Callable[[Store], T]) -> T:
+        """Run `work(store)` in a write transaction that other threads of this process may
+        share (group commit: gateway/store/group_commit.py); return its result once that
+        transaction is committed. `work` must use only the store it is given: it may run
+        on another thread's connection. Inside an open transaction it simply runs."""
+        if self._lock_path is None or self.db.conn.in_transaction:
+            with self.write():
+                return work(self)
+        with _GROUPS_LOCK:
+            group = _GROUPS.setdefault(self._lock_path, GroupCommit())
+        return group.run(self, work)
 
     def _rows(self, sql: str, params: Any = ()) -> Iterator[dict]:
         # Straight to the connection: sqlite-utils' query() wraps each read in a

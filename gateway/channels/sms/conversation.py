@@ -75,7 +75,8 @@ def receive_inbound(
     verdict = limits.check(carrier.id, phone, carrier.inbound_per_minute,
                            carrier.inbound_per_hour, carrier.block_per_minute) \
         if limits is not None else None
-    with store.write():
+
+    def store_and_process(store: Store) -> InboundRecord:
         inbound = store.record_inbound(carrier.id, carrier_message_id, phone, text, recipient,
                                        meta=meta, processed=True)
         if verdict is not None and not verdict.allowed:
@@ -86,7 +87,10 @@ def receive_inbound(
             _process(store, carrier, inbound, locale, mark=False)
         elif inbound.status == "received":
             _process(store, carrier, inbound, locale)
-    return inbound
+        return inbound
+
+    # Concurrent webhooks of this process share one commit (Store.write_shared).
+    return store.write_shared(store_and_process)
 
 
 def _throttle(store: Store, carrier: CarrierSettings, inbound: InboundRecord, locale: str,

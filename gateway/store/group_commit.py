@@ -1,0 +1,82 @@
+"""Group commit: the webhooks of one process that are waiting to write share a transaction.
+
+Every message is one short write, and every write queues for the database's single
+writer. Instead of each taking the lock, beginning, committing and handing the lock on,
+the first to arrive leads: it takes the lock and runs its own work and the work of every
+thread of this process that queued meanwhile, each in its own savepoint, then commits
+once and wakes them with their results. A work that raises is rolled back alone and
+its thread gets the exception; if the commit fails, every thread in the batch does.
+No thread answers before the commit that holds its work.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gateway.store.store import Store
+
+
+class _Work:
+    __slots__ = ("done", "error", "function", "result")
+
+    def __init__(self, function: Callable[[Store], Any]):
+        self.function = function
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.done = False
+
+
+class GroupCommit:
+    """One per process: batches `run` calls from its threads into shared transactions."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._pending: list[_Work] = []
+        self._leading = False
+
+    def run(self, store: Store, function: Callable[[Store], Any]) -> Any:
+        """Run `function(store_of_the_leader)` in a write transaction, maybe with others';
+        return its result once that transaction is committed, or raise its error."""
+        work = _Work(function)
+        with self._condition:
+            self._pending.append(work)
+            while not work.done and self._leading:
+                self._condition.wait()
+            if work.done:
+                return _outcome(work)
+            self._leading = True
+            batch, self._pending = self._pending, []
+        try:
+            self._commit(store, batch)
+        finally:
+            with self._condition:
+                for item in batch:
+                    item.done = True
+                self._leading = False
+                self._condition.notify_all()
+        return _outcome(work)
+
+    @staticmethod
+    def _commit(store: Store, batch: list[_Work]) -> None:
+        try:
+            with store.write():
+                for item in batch:
+                    try:
+                        with store.write():  # a savepoint: a failure undoes this work only
+                            item.result = item.function(store)
+                    except Exception as exc:
+                        item.error = exc
+        except BaseException as exc:  # no transaction, or the commit failed: nothing kept
+            for item in batch:
+                item.result, item.error = None, item.error or exc
+            if not isinstance(exc, Exception):
+                raise
+
+
+def _outcome(work: _Work) -> Any:
+    if work.error is not None:
+        raise work.error
+    return work.result
