@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -36,7 +36,9 @@ class SlidingWindows:
     def __init__(self, max_keys: int = 100_000, clock: Callable[[], float] = time.monotonic):
         self.max_keys = max_keys
         self.clock = clock
-        self._events: OrderedDict[str, deque[float]] = OrderedDict()
+        # Plain lists: most senders have a few recent events, and a deque costs about
+        # 600 bytes even when nearly empty (tens of MB across 100,000 numbers).
+        self._events: OrderedDict[str, list[float]] = OrderedDict()
         self._noticed: dict[str, float] = {}
         self._lock = threading.Lock()
 
@@ -44,9 +46,9 @@ class SlidingWindows:
         """Count one event for `key`; return (within the limit, first refusal in window)."""
         now = self.clock()
         with self._lock:
-            events = self._events.pop(key, None) or deque()
-            while events and events[0] <= now - window:
-                events.popleft()
+            events = self._events.pop(key, None) or []
+            if events and events[0] <= now - window:
+                events = [at for at in events if at > now - window]
             self._events[key] = events  # most recently used last
             if len(self._events) > self.max_keys:
                 evicted, _ = self._events.popitem(last=False)
