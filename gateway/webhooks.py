@@ -88,7 +88,7 @@ def _authenticated(carrier_id: str, channel: str) -> tuple[CarrierAdapter, WebRe
     if not adapter.authenticate(web_request):
         log.warning("carrier %s: rejected unauthenticated request from %s",
                     carrier_id, request.remote_addr)
-        if channel == "sms" and request.endpoint == "webhooks.inbound_sms":
+        if request.endpoint == "webhooks.inbound_sms":
             INBOUND.labels(carrier_id, "unauthenticated").inc()
         abort(403)
     return adapter, web_request

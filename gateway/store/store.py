@@ -65,11 +65,25 @@ class Store:
         self._lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600) if lock_path else None
 
     @contextmanager
-    def _file_lock(self) -> Iterator[None]:
+    def _file_lock(self, timeout: float | None = None) -> Iterator[None]:
+        """The lock writers of every process queue on; with a `timeout` (seconds),
+        OperationalError when another process still holds it by then."""
         if self._lock_fd is None:
             yield
             return
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        if timeout is None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        else:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise sqlite3.OperationalError(
+                            f"write lock busy for {timeout:g} s (another process)") from None
+                    time.sleep(0.01)
         try:
             yield
         finally:
@@ -162,19 +176,24 @@ class Store:
     # -- transactions ------------------------------------------------------------
 
     @contextmanager
-    def _immediate(self) -> Iterator[None]:
+    def _immediate(self, timeout: float | None = None) -> Iterator[None]:
         conn = self.db.conn
         # Threads of one process queue here, in order, rather than in SQLite's busy
         # handler, whose growing sleeps let an unlucky writer wait far longer than needed.
-        with _PROCESS_WRITE_LOCK, self._file_lock():
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+        if not _PROCESS_WRITE_LOCK.acquire(timeout=-1 if timeout is None else timeout):
+            raise sqlite3.OperationalError(f"write lock busy for {timeout:g} s (this process)")
+        try:
+            with self._file_lock(timeout):
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+        finally:
+            _PROCESS_WRITE_LOCK.release()
 
     @contextmanager
     def write(self) -> Iterator[Store]:
@@ -851,29 +870,8 @@ class Store:
     def check_writable(self, timeout: float = 2.0) -> None:
         """Take and release the write lock with an empty transaction within `timeout`
         seconds; raise sqlite3.OperationalError saying why if it cannot."""
-        deadline = time.monotonic() + timeout
-        if not _PROCESS_WRITE_LOCK.acquire(timeout=timeout):
-            raise sqlite3.OperationalError(f"write lock busy for {timeout:g} s (this process)")
-        try:
-            if self._lock_fd is not None:
-                while True:
-                    try:
-                        fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                        break
-                    except BlockingIOError:
-                        if time.monotonic() >= deadline:
-                            raise sqlite3.OperationalError(
-                                f"write lock busy for {timeout:g} s (another process)"
-                            ) from None
-                        time.sleep(0.01)
-            try:
-                self.db.conn.execute("BEGIN IMMEDIATE")
-                self.db.conn.execute("ROLLBACK")
-            finally:
-                if self._lock_fd is not None:
-                    fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-        finally:
-            _PROCESS_WRITE_LOCK.release()
+        with self._immediate(timeout):
+            pass
 
     def send_attempts(self, outbox_id: int) -> list[dict]:
         """Every recorded attempt to send one message, oldest first."""
