@@ -8,8 +8,7 @@ import secrets
 import threading
 from typing import Any
 
-from flask import Flask, Request
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from carrier_adapters import ADAPTERS
@@ -22,16 +21,6 @@ from gateway.store import Store, default_db_path
 MAX_REQUEST_BYTES = 64 * 1024
 
 
-class _PageSessions(SecureCookieSessionInterface):
-    """Signed-cookie sessions for web pages only: a carrier's call has no session, and
-    opening one (a signing serializer per request) costs a webhook for nothing."""
-
-    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if request.path.startswith("/carriers/"):
-            return self.make_null_session(app)
-        return super().open_session(app, request)
-
-
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the gateway app.
 
@@ -42,7 +31,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     database is migrated, and given the bundled courses if it has none.
     """
     app = Flask(__name__)
-    app.session_interface = _PageSessions()
     app.config.update(
         DATABASE=str(default_db_path()),
         CARRIERS_FILE=None,
@@ -53,6 +41,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     if test_config:
         app.config.update(test_config)
+    from gateway import errors, health, metrics, webhooks
+
+    # Carriers' webhooks are answered in front of Flask (gateway/webhooks.py).
+    app.wsgi_app = webhooks.CarrierWebhooks(app, app.wsgi_app)
     if app.config["PROXY_HOPS"]:
         # Behind reverse proxies, the carrier's address (for allow_ips) is the one the
         # trusted proxies recorded; trust exactly that many hops and no more.
@@ -76,13 +68,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             app.config["SECRET_KEY"] = store.setting("session_key",
                                                      lambda: secrets.token_hex(32))
 
-    from gateway import errors, health, metrics, webhooks
     from gateway.channels import web
 
     errors.init_app(app)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(metrics.blueprint)
-    app.register_blueprint(webhooks.blueprint)
     web.init_app(app)
     if app.config["SIMULATOR"]:
         from gateway.channels.web import simulator
@@ -109,8 +99,14 @@ def get_store() -> Store:
     """
     from flask import current_app
 
-    local = current_app.extensions["learnline.connections"]
+    return thread_store(current_app)
+
+
+def thread_store(app: Flask) -> Store:
+    """This thread's store on `app`'s database (what get_store returns, without needing
+    Flask's application context)."""
+    local = app.extensions["learnline.connections"]
     store = getattr(local, "store", None)
     if store is None:
-        store = local.store = Store.open(current_app.config["DATABASE"])
+        store = local.store = Store.open(app.config["DATABASE"])
     return store

@@ -19,7 +19,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 
-from flask import Blueprint, Response, g, request
+from flask import Blueprint, Response, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -108,13 +108,6 @@ def metrics() -> Response:
                     headers={"Cache-Control": "no-store"})
 
 
-def start_timer() -> None:
-    """Note when this request began (webhook latency)."""
-    g.learnline_started = time.perf_counter()
-
-
-def observe_webhook(carrier: str, route: str) -> None:
-    """Record this webhook's latency, if its start was noted."""
-    started = g.get("learnline_started")
-    if started is not None:
-        WEBHOOK_SECONDS.labels(carrier, route).observe(time.perf_counter() - started)
+def observe_webhook(carrier: str, route: str, started: float) -> None:
+    """Record the latency of a webhook that began at `started` (time.perf_counter())."""
+    WEBHOOK_SECONDS.labels(carrier, route).observe(time.perf_counter() - started)
