@@ -36,6 +36,17 @@ class CarrierSettings:
     inbound_per_minute: int = 20
     inbound_per_hour: int = 200
     block_per_minute: int = 120
+    # Learning over time (docs/scheduling.md): the carrier's learners' time zone when a
+    # number does not tell one; quiet hours as local (start, end) hours; pacing.
+    timezone: str | None = None
+    quiet_hours: tuple[int, int] = (21, 8)
+    max_unsolicited_per_day: int = 3
+    nudge_after_days: int = 2
+    max_nudges: int = 3
+    review_after_days: int = 3
+    # What one SMS segment costs, for the operator's dashboard (0: unknown).
+    price_per_segment: float = 0.0
+    currency: str = ""
     credentials: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
 

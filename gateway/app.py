@@ -6,6 +6,7 @@ import logging
 import os
 import secrets
 import threading
+import time
 from typing import Any
 
 from flask import Flask
@@ -108,5 +109,6 @@ def thread_store(app: Flask) -> Store:
     local = app.extensions["learnline.connections"]
     store = getattr(local, "store", None)
     if store is None:
-        store = local.store = Store.open(app.config["DATABASE"])
+        store = local.store = Store.open(app.config["DATABASE"],
+                                         clock=app.config.get("CLOCK") or time.time)
     return store

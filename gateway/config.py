@@ -19,6 +19,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale, UnknownLocaleError
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
@@ -35,6 +36,8 @@ COMMON_KEYS = (
     "adapter", "sender", "country", "locale", "encoding_policy", "max_segments", "tps",
     "api_base_url", "public_url", "webhook_token", "allow_ips", "ussd_max_chars",
     "ussd_session_seconds", "inbound_per_minute", "inbound_per_hour", "block_per_minute",
+    "timezone", "quiet_hours", "max_unsolicited_per_day", "nudge_after_days", "max_nudges",
+    "review_after_days", "price_per_segment", "currency",
 )
 DEFAULT_CONSOLE = CarrierSettings(id="console", adapter="console", sender="Learnline")
 
@@ -176,6 +179,7 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 100_000:
             raise fail(key, "must be a whole number of messages from 1 to 100000")
         limits[key] = limit
+    pacing = _pacing(values, string, fail)
     for key in ("api_base_url", "public_url"):
         url = string(key)
         if url is not None and not re.match(r"^https?://[^/\s]+", url):
@@ -217,6 +221,7 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
         ussd_session_seconds=float(ussd_session_seconds),
         credentials=credentials,
         **limits,
+        **pacing,
     )
     try:
         adapter.check_config(settings)
@@ -226,6 +231,40 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
         key, problem = exc.args if len(exc.args) == 2 else (None, str(exc))
         raise fail(key, problem) from None
     return settings
+
+
+def _pacing(values: dict[str, Any], string, fail) -> dict[str, Any]:
+    """Time zone, quiet hours, pacing of unsolicited messages and price, validated."""
+    pacing: dict[str, Any] = {}
+    timezone = string("timezone")
+    if timezone is not None:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise fail("timezone", f"{timezone!r} is not an IANA time zone such as "
+                       "\"Africa/Lagos\"") from None
+        pacing["timezone"] = timezone
+    quiet = string("quiet_hours")
+    if quiet is not None:
+        match = re.fullmatch(r"\s*(\d{1,2})(?::00)?\s*-\s*(\d{1,2})(?::00)?\s*", quiet)
+        hours = (int(match.group(1)), int(match.group(2))) if match else None
+        if hours is None or not all(0 <= h <= 23 for h in hours):
+            raise fail("quiet_hours", f"{quiet!r}: write it as \"21:00-08:00\" (whole hours, "
+                       "local time), or \"0-0\" for none")
+        pacing["quiet_hours"] = hours
+    for key, default, low, high in (("max_unsolicited_per_day", 3, 1, 50),
+                                    ("nudge_after_days", 2, 1, 60), ("max_nudges", 3, 0, 20),
+                                    ("review_after_days", 3, 1, 60)):
+        value = values.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise fail(key, f"must be a whole number from {low} to {high}")
+        pacing[key] = value
+    price = values.get("price_per_segment", 0.0)
+    if isinstance(price, bool) or not isinstance(price, int | float) or not 0 <= price < 1000:
+        raise fail("price_per_segment", "must be a number, the price of one SMS segment")
+    pacing["price_per_segment"] = float(price)
+    pacing["currency"] = (string("currency") or "").strip()[:8]
+    return pacing
 
 
 def _expand(value: Any, env: dict[str, str], fail, key: str) -> Any:

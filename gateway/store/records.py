@@ -15,6 +15,16 @@ class LearnerRecord:
     carrier_id: str
     stopped: bool = False
     current_course: str | None = None
+    display_name: str | None = None
+    timezone: str | None = None  # chosen by the learner; None: from number or carrier
+    schedule: str = "off"  # daily lessons: 'off', 'daily' or 'weekdays'
+    schedule_hour: int = 8  # local hour of the daily lesson
+    schedule_paused: bool = False
+    schedule_offered: bool = False
+    next_check_at: float | None = None  # when the scheduler next looks at this learner
+    last_seen_at: float | None = None
+    nudges: int = 0  # reminders sent since the learner was last seen
+    pending_review: dict | None = None  # {"course", "lesson", "question"} awaiting an answer
 
 
 @dataclass

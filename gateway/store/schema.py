@@ -209,3 +209,74 @@ def m006_partial_indexes(db: Database) -> None:
     db.execute("DROP INDEX outbox_by_carrier_id")
     db.execute("CREATE INDEX outbox_by_carrier_id ON outbox (carrier_id, carrier_message_id) "
                "WHERE carrier_message_id IS NOT NULL")
+
+
+@migrations()
+def m007_learning_over_time(db: Database) -> None:
+    """Daily lessons, nudges, spaced review, certificates, activity per channel for the
+    operator's dashboard, and erased numbers (docs/scheduling.md, docs/privacy.md)."""
+    db.executescript(
+        """
+        ALTER TABLE learners ADD COLUMN display_name TEXT;
+        -- IANA zone the learner chose; NULL: from the number, else the carrier.
+        ALTER TABLE learners ADD COLUMN timezone TEXT;
+        ALTER TABLE learners ADD COLUMN schedule TEXT NOT NULL DEFAULT 'off'
+            CHECK (schedule IN ('off', 'daily', 'weekdays'));
+        ALTER TABLE learners ADD COLUMN schedule_hour INTEGER NOT NULL DEFAULT 8;
+        ALTER TABLE learners ADD COLUMN schedule_paused INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE learners ADD COLUMN schedule_offered INTEGER NOT NULL DEFAULT 0;
+        -- When the scheduler next looks at this learner (daily lesson or nudge); NULL: never.
+        ALTER TABLE learners ADD COLUMN next_check_at REAL;
+        -- Last message, screen or page from the learner; reminders since then.
+        ALTER TABLE learners ADD COLUMN last_seen_at REAL;
+        ALTER TABLE learners ADD COLUMN nudges INTEGER NOT NULL DEFAULT 0;
+        -- A review question sent and not yet answered: {"course", "lesson", "question"}.
+        ALTER TABLE learners ADD COLUMN pending_review TEXT;
+        CREATE INDEX learners_next_check ON learners (next_check_at)
+            WHERE next_check_at IS NOT NULL;
+
+        -- What an outbound message is: a reply to the learner, or unsolicited (lesson,
+        -- nudge, review, announcement), which quiet hours and the daily cap hold back.
+        ALTER TABLE outbox ADD COLUMN kind TEXT NOT NULL DEFAULT 'reply';
+        ALTER TABLE outbox ADD COLUMN segments INTEGER NOT NULL DEFAULT 1;
+
+        CREATE TABLE reviews (
+            phone TEXT NOT NULL REFERENCES learners(phone) ON DELETE CASCADE,
+            course_id TEXT NOT NULL,
+            lesson_id TEXT NOT NULL,
+            question INTEGER NOT NULL,
+            due_at REAL NOT NULL,
+            right_count INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (phone, course_id, lesson_id, question)
+        );
+        CREATE INDEX reviews_due ON reviews (due_at);
+
+        CREATE TABLE certificates (
+            code TEXT PRIMARY KEY,
+            phone TEXT,
+            course_id TEXT NOT NULL,
+            course_title TEXT NOT NULL,
+            holder TEXT NOT NULL,
+            score INTEGER NOT NULL,
+            total INTEGER NOT NULL,
+            issued_at REAL NOT NULL
+        );
+        CREATE UNIQUE INDEX certificates_once ON certificates (phone, course_id)
+            WHERE phone IS NOT NULL;
+
+        -- One row per learner, channel and UTC day they were active: daily active learners.
+        CREATE TABLE activity (
+            day TEXT NOT NULL,
+            channel TEXT NOT NULL CHECK (channel IN ('sms', 'ussd', 'web')),
+            phone TEXT NOT NULL,
+            PRIMARY KEY (day, channel, phone)
+        ) WITHOUT ROWID;
+
+        -- Numbers whose learner asked to be erased, as keyed hashes: a stray message
+        -- from one must not enroll them again.
+        CREATE TABLE erased_numbers (
+            number_hash TEXT PRIMARY KEY,
+            erased_at REAL NOT NULL
+        ) WITHOUT ROWID;
+        """
+    )

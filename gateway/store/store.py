@@ -58,8 +58,11 @@ def default_db_path() -> Path:
 class Store:
     """One connection to the Learnline database, with every query the gateway runs."""
 
-    def __init__(self, db: Database, lock_path: str | None = None):
+    def __init__(self, db: Database, lock_path: str | None = None,
+                 clock: Callable[[], float] = time.time):
         self.db = db
+        # Wall-clock time (epoch seconds) for everything stored; a test may turn it.
+        self.clock = clock
         self._depth = 0  # nesting of write() inside one transaction (savepoint names)
         self._lock_path = lock_path
         self._lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600) if lock_path else None
@@ -92,8 +95,10 @@ class Store:
     # -- opening ---------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | Path | None = None, *, migrate: bool = False) -> Store:
-        """Open the database (WAL, busy timeout, foreign keys on); `migrate` applies the schema."""
+    def open(cls, path: str | Path | None = None, *, migrate: bool = False,
+             clock: Callable[[], float] = time.time) -> Store:
+        """Open the database (WAL, busy timeout, foreign keys on); `migrate` applies the
+        schema. `clock` gives the time stored with every change (tests simulate days)."""
         path = Path(path) if path is not None else default_db_path()
         conn = sqlite3.connect(
             str(path),
@@ -111,7 +116,7 @@ class Store:
         # fewer pages in all: 10,000 pages (40 MB of WAL) instead of SQLite's 1,000.
         conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
         conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}")
-        store = cls(Database(conn, execute_plugins=False), str(path) + "-writelock")
+        store = cls(Database(conn, execute_plugins=False), str(path) + "-writelock", clock)
         if migrate:
             store.migrate()
         return store
@@ -259,7 +264,7 @@ class Store:
         Learners' progress is kept: it refers to lessons by id and position.
         `on_lesson` is called after each lesson text (a progress bar).
         """
-        now = time.time()
+        now = self.clock()
         counts = {"added": 0, "updated": 0, "unchanged": 0}
         with self.write():
             self.db.execute(
@@ -333,42 +338,41 @@ class Store:
 
     # -- learners ----------------------------------------------------------------------
 
+    _LEARNER_COLUMNS = (
+        "phone", "locale", "carrier_id", "stopped", "current_course", "display_name",
+        "timezone", "schedule", "schedule_hour", "schedule_paused", "schedule_offered",
+        "next_check_at", "last_seen_at", "nudges", "pending_review")
+
     def learner(self, phone: str) -> LearnerRecord | None:
         """The learner with this E.164 number, or None."""
         row = self._one(
-            "SELECT phone, locale, carrier_id, stopped, current_course FROM learners "
-            "WHERE phone = ?",
-            [phone],
-        )
-        if row is None:
-            return None
-        return LearnerRecord(
-            phone=row["phone"],
-            locale=row["locale"],
-            carrier_id=row["carrier_id"],
-            stopped=bool(row["stopped"]),
-            current_course=row["current_course"],
-        )
+            f"SELECT {', '.join(self._LEARNER_COLUMNS)} FROM learners WHERE phone = ?", [phone])
+        return _learner_record(row) if row else None
 
     def save_learner(self, learner: LearnerRecord) -> None:
         """Create or update a learner."""
-        now = time.time()
+        now = self.clock()
+        columns = self._LEARNER_COLUMNS
         self.db.execute(
-            """INSERT INTO learners
-                 (phone, locale, carrier_id, stopped, current_course, created_at, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?)
-               ON CONFLICT (phone) DO UPDATE SET locale = excluded.locale,
-                 carrier_id = excluded.carrier_id, stopped = excluded.stopped,
-                 current_course = excluded.current_course, updated_at = excluded.updated_at""",
+            f"""INSERT INTO learners ({', '.join(columns)}, created_at, updated_at)
+               VALUES ({', '.join('?' * len(columns))}, ?, ?)
+               ON CONFLICT (phone) DO UPDATE SET
+                 {', '.join(f'{c} = excluded.{c}' for c in columns[1:])},
+                 updated_at = excluded.updated_at""",
             [learner.phone, learner.locale, learner.carrier_id, int(learner.stopped),
-             learner.current_course, now, now],
+             learner.current_course, learner.display_name, learner.timezone,
+             learner.schedule, learner.schedule_hour, int(learner.schedule_paused),
+             int(learner.schedule_offered), learner.next_check_at, learner.last_seen_at,
+             learner.nudges,
+             json.dumps(learner.pending_review) if learner.pending_review else None,
+             now, now],
         )
 
     def set_stopped(self, phone: str, stopped: bool) -> None:
         """Mark a learner as opted out (or back in)."""
         self.db.execute(
             "UPDATE learners SET stopped = ?, updated_at = ? WHERE phone = ?",
-            [int(stopped), time.time(), phone],
+            [int(stopped), self.clock(), phone],
         )
 
     def enrollment(self, phone: str, course_id: str) -> EnrollmentRecord | None:
@@ -391,7 +395,7 @@ class Store:
 
     def save_enrollment(self, enrollment: EnrollmentRecord) -> None:
         """Create or update a learner's place in a course."""
-        now = time.time()
+        now = self.clock()
         quiz = enrollment.quiz.to_json() if enrollment.quiz else None
         self.db.execute(
             """INSERT INTO enrollments
@@ -417,7 +421,7 @@ class Store:
                  (phone, course_id, lesson_id, question, choice, correct, first_try, at)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
             [phone, course_id, lesson_id, question, choice, int(correct), int(first_try),
-             time.time()],
+             self.clock()],
         )
 
     def save_lesson_result(
@@ -429,7 +433,7 @@ class Store:
                VALUES (?, ?, ?, ?, ?, ?)
                ON CONFLICT (phone, course_id, lesson_id) DO UPDATE SET score = excluded.score,
                  total = excluded.total, completed_at = excluded.completed_at""",
-            [phone, course_id, lesson_id, score, total, time.time()],
+            [phone, course_id, lesson_id, score, total, self.clock()],
         )
 
     def lesson_results(self, phone: str, course_id: str) -> dict[str, tuple[int, int]]:
@@ -456,7 +460,7 @@ class Store:
         a caller that processes it in the same transaction (and marks it failed if
         that fails), which spares an update of the row and its pending index.
         """
-        now = time.time()
+        now = self.clock()
         with self.write():
             inserted = self.db.conn.execute(
                 """INSERT INTO inbound (carrier_id, carrier_message_id, phone, recipient, text,
@@ -503,7 +507,7 @@ class Store:
         """Set an inbound message's processing status ('processed' or 'failed')."""
         self.db.execute(
             "UPDATE inbound SET status = ?, processed_at = ?, error = ? WHERE id = ?",
-            [status, time.time(), error, inbound_id],
+            [status, self.clock(), error, inbound_id],
         )
 
     def unprocessed_inbound(self, older_than: float, limit: int = 100) -> list[InboundRecord]:
@@ -526,7 +530,7 @@ class Store:
         to_stopped_ok: bool = False, due_at: float | None = None,
     ) -> int:
         """Queue one outbound message; return its id."""
-        now = time.time()
+        now = self.clock()
         cursor = self.db.execute(
             """INSERT INTO outbox (carrier_id, phone, body, inbound_id, to_stopped_ok, due_at,
                                    created_at, updated_at)
@@ -541,7 +545,7 @@ class Store:
 
         A message whose lease ran out (its worker died mid-send) is due again.
         """
-        now = time.time()
+        now = self.clock()
         with self.write():
             row = self._one(
                 """UPDATE outbox SET status = 'sending', attempts = attempts + 1,
@@ -568,7 +572,7 @@ class Store:
 
     def due_count(self, carrier_id: str | None = None) -> int:
         """How many messages are due now (queued and due, or with an expired lease)."""
-        now = time.time()
+        now = self.clock()
         carrier = "" if carrier_id is None else " AND carrier_id = ?"
         extra: list[Any] = [] if carrier_id is None else [carrier_id]
         queued = self.db.execute(
@@ -608,7 +612,7 @@ class Store:
         `outcome` is 'accepted' (sent), 'retry' (queued again at `retry_at`),
         'failed' or 'cancelled' (final).
         """
-        now = time.time()
+        now = self.clock()
         with self.write():
             self.db.execute(
                 "INSERT INTO send_attempts (outbox_id, at, outcome, detail) VALUES (?, ?, ?, ?)",
@@ -644,7 +648,7 @@ class Store:
         `status` None records the report without changing the message. Returns
         the message it concerns, or None for an id we never sent.
         """
-        now = time.time()
+        now = self.clock()
         with self.write():
             row = self._one(
                 """SELECT id, carrier_id, phone, body, status, attempts, to_stopped_ok
@@ -672,7 +676,7 @@ class Store:
         self.db.execute(
             "UPDATE outbox SET status = ?, error = coalesce(?, error), updated_at = ? "
             "WHERE id = ?",
-            [status, error_code, time.time(), outbox_id],
+            [status, error_code, self.clock(), outbox_id],
         )
         return status
 
@@ -757,7 +761,7 @@ class Store:
     def deliver_locally(self, carrier_id: str, phone: str) -> list[OutboxRecord]:
         """Mark a local carrier's queued messages to `phone` sent and return them (the
         phone simulator shows them itself; nothing goes to a network)."""
-        now = time.time()
+        now = self.clock()
         with self.write():
             rows = list(self._rows(
                 """SELECT id, carrier_id, phone, body, status, attempts, to_stopped_ok
@@ -798,7 +802,7 @@ class Store:
             self.db.execute(
                 """INSERT INTO signin_codes (phone, code_hash, expires_at, created_at)
                    VALUES (?, ?, ?, ?)""",
-                [phone, code_hash, expires_at, time.time()],
+                [phone, code_hash, expires_at, self.clock()],
             )
 
     def live_signin_code(self, phone: str) -> dict | None:
@@ -807,7 +811,7 @@ class Store:
             """SELECT id, code_hash, tries FROM signin_codes
                WHERE phone = ? AND used = 0 AND expires_at > ?
                ORDER BY id DESC LIMIT 1""",
-            [phone, time.time()],
+            [phone, self.clock()],
         )
 
     def spend_signin_try(self, code_id: int, *, used: bool) -> int:
@@ -825,7 +829,7 @@ class Store:
 
         Returns the first key already at its limit (nothing is counted then), else None.
         """
-        now = time.time()
+        now = self.clock()
         with self.write():
             for key, limit, window in limits:
                 used = self.db.execute(
@@ -921,4 +925,17 @@ def _course_from_row(course_id: str, meta_json: str) -> Course:
         titles=meta["titles"],
         summaries=meta["summaries"],
         locales=tuple(meta["locales"]),
+    )
+
+
+def _learner_record(row: dict) -> LearnerRecord:
+    return LearnerRecord(
+        phone=row["phone"], locale=row["locale"], carrier_id=row["carrier_id"],
+        stopped=bool(row["stopped"]), current_course=row["current_course"],
+        display_name=row["display_name"], timezone=row["timezone"],
+        schedule=row["schedule"], schedule_hour=row["schedule_hour"],
+        schedule_paused=bool(row["schedule_paused"]),
+        schedule_offered=bool(row["schedule_offered"]), next_check_at=row["next_check_at"],
+        last_seen_at=row["last_seen_at"], nudges=row["nudges"],
+        pending_review=json.loads(row["pending_review"]) if row["pending_review"] else None,
     )
