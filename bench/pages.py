@@ -3,12 +3,15 @@
 Starts `learnline serve` and fetches each page over a raw socket, counting every byte
 the server sends (status line, headers and body), as a 2G learner would pay for them.
 Budget: every page at most 14 KB compressed (one round trip), a lesson at most 6 KB.
+The operator's dashboard (/admin) is measured too, on 14 days of seeded traffic for two
+carriers (`seed_dashboard`), against the same 14 KB.
 
     python bench/pages.py
 """
 
 from __future__ import annotations
 
+import random
 import re
 import socket
 import sys
@@ -25,12 +28,14 @@ ENCODINGS = {"plain": "identity", "gzip": "gzip", "brotli": "br"}
 
 
 def fetch(port: int, path: str, *, encoding: str = "identity", cookie: str = "",
-          form: dict[str, str] | None = None) -> tuple[int, bytes, bytes]:
+          form: dict[str, str] | None = None,
+          headers: dict[str, str] | None = None) -> tuple[int, bytes, bytes]:
     """One request; returns (status, raw headers, body) exactly as sent by the server."""
     body = urlencode(form).encode() if form is not None else b""
     lines = [f"{'POST' if form is not None else 'GET'} {path} HTTP/1.1",
              f"Host: 127.0.0.1:{port}", f"Accept-Encoding: {encoding}",
              "Accept-Language: en", "Connection: close"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
     if cookie:
         lines.append(f"Cookie: {cookie}")
     if form is not None:
@@ -77,10 +82,117 @@ def measure(port: int) -> list[tuple[str, str, dict[str, int]]]:
     return rows
 
 
+DASHBOARD_TOKEN = "bench-dashboard-token-0123456789"
+DASHBOARD_CARRIERS = """
+[carriers.console]
+adapter = "console"
+price_per_segment = 0.0075
+currency = "USD"
+
+[carriers.second]
+adapter = "console"
+country = "SN"
+price_per_segment = 4.5
+currency = "XOF"
+"""
+
+
+def seed_dashboard(db_path: str | Path, days: int = 14, learners_per_day: int = 40) -> None:
+    """Fill a database with `days` days of traffic up to today through the real SMS and
+    USSD channels and the engine's page operations: learners of two carriers start the
+    course, read on, answer the quizzes of every lesson (some wrongly), the replies are sent
+    and reported delivered, undelivered or failed, so that every table and chart of the
+    dashboard has rows for every day."""
+    import time
+
+    from carrier_adapters import UssdRequest
+    from gateway.channels.sms import receive_inbound
+    from gateway.channels.ussd import handle_ussd
+    from gateway.learning import Engine
+    from gateway.store import Store
+
+    carriers = load_carriers_from_text(DASHBOARD_CARRIERS)
+    rng = random.Random(8)
+    now = [time.time() - (days - 1) * 86400]
+    store = Store.open(db_path, clock=lambda: now[0])
+    try:
+        course = store.courses()[0]
+        engine = Engine(store)
+        for day in range(days):
+            now[0] = time.time() - (days - 1 - day) * 86400
+            for n in range(learners_per_day):
+                carrier = carriers[n % 2]
+                phone = f"+2217{carrier.id == 'second':d}{day:03d}{n:04d}"
+                now[0] += 60
+                receive_inbound(store, carrier, f"seed-{day}-{n}", phone, "START")
+                receive_inbound(store, carrier, f"seed-{day}-{n}-next", phone, "NEXT")
+                if n % 4 == 0:
+                    handle_ussd(store, carrier, UssdRequest(f"s-{day}-{n}", phone, "*384#", "",
+                                                            True, True), phone, now=now[0])
+                if n % 3 == 0:
+                    with store.write():
+                        learner = store.learner(phone)
+                        position = rng.randrange(len(course.lesson_ids))
+                        lesson = store.lesson(course.id, course.lesson_ids[position], "en")
+                        answers = {q: (question.answer if rng.random() < 0.2 + 0.1 * q
+                                       else (question.answer + 1) % len(question.options))
+                                   for q, question in enumerate(lesson.questions)}
+                        engine.submit_quiz(learner, course, position, answers)
+                        store.note_activity(phone, "web")
+            for carrier in carriers:
+                while (claimed := store.claim_due(carrier.id, 60)) is not None:
+                    sid = f"seed-{claimed.id}"
+                    store.finish_send(claimed.id, "accepted", carrier_message_id=sid)
+                    outcome = rng.random()
+                    state = "delivered" if outcome < 0.9 else \
+                        "undelivered" if outcome < 0.97 else "failed"
+                    store.apply_status(carrier.id, sid, state, state)
+    finally:
+        store.close()
+
+
+def load_carriers_from_text(text: str) -> list:
+    """The carriers of a TOML text (written to a temporary file and validated)."""
+    import tempfile
+
+    from gateway.config import load_carriers
+
+    with tempfile.NamedTemporaryFile("w", suffix=".toml") as file:
+        file.write(text)
+        file.flush()
+        return list(load_carriers(file.name))
+
+
+def measure_dashboard(port: int) -> dict[str, int]:
+    """The dashboard's bytes on the wire per encoding (headers + body; bearer token)."""
+    sizes = {}
+    for label, encoding in ENCODINGS.items():
+        status, head, body = fetch(port, "/admin", encoding=encoding,
+                                   headers={"Authorization": f"Bearer {DASHBOARD_TOKEN}"})
+        assert status == 200, status
+        sizes[label] = len(head) + len(body)
+        sizes[label + " body"] = len(body)
+    return sizes
+
+
+def served_dashboard() -> Served:
+    """`learnline serve` with the dashboard on, its database seeded (seed_dashboard)."""
+    served = Served(DASHBOARD_CARRIERS, env={"LEARNLINE_ADMIN_TOKEN": DASHBOARD_TOKEN})
+    from gateway.content.importer import import_courses
+    from gateway.store import Store
+
+    with Store.open(served.env["LEARNLINE_DB"], migrate=True) as store:
+        import_courses(store)
+    seed_dashboard(served.env["LEARNLINE_DB"])
+    return served
+
+
 def main() -> None:
     with Served("[carriers.console]\nadapter = \"console\"\n",
                 env={"LEARNLINE_SIMULATOR": "1"}) as served:
         rows = measure(served.port)
+    with served_dashboard() as served:
+        rows.append(("dashboard", "/admin", measure_dashboard(served.port)))
     print("B3 lite pages: bytes on the wire (headers + body), English, learnline serve")
     print(f"{'page':<14} {'plain':>7} {'gzip':>7} {'brotli':>7}   budget (compressed)")
     worst = True

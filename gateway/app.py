@@ -26,10 +26,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the gateway app.
 
     Settings come from the environment (`LEARNLINE_DB`, `LEARNLINE_CARRIERS`,
-    `LEARNLINE_SECRET_KEY`, `LEARNLINE_SIMULATOR`, `LEARNLINE_PROXY_HOPS`) unless
-    `test_config` gives them (`DATABASE`, `CARRIERS_FILE`, `SECRET_KEY`, `SIMULATOR`,
-    `PROXY_HOPS`). A bad carriers file raises ConfigError here, at start-up. The
-    database is migrated, and given the bundled courses if it has none.
+    `LEARNLINE_SECRET_KEY`, `LEARNLINE_SIMULATOR`, `LEARNLINE_PROXY_HOPS`,
+    `LEARNLINE_ADMIN_TOKEN`) unless `test_config` gives them (`DATABASE`, `CARRIERS_FILE`,
+    `SECRET_KEY`, `SIMULATOR`, `PROXY_HOPS`, `ADMIN_TOKEN`). A bad carriers file raises
+    ConfigError here, at start-up. The database is migrated, and given the bundled
+    courses if it has none.
     """
     app = Flask(__name__)
     app.config.update(
@@ -70,11 +71,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
                                                      lambda: secrets.token_hex(32))
 
     from gateway.channels import web
+    from gateway.channels.web import admin
 
     errors.init_app(app)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(metrics.blueprint)
     web.init_app(app)
+    admin.init_app(app)  # off (404) unless LEARNLINE_ADMIN_TOKEN is set
     if app.config["SIMULATOR"]:
         from gateway.channels.web import simulator
 

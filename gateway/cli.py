@@ -8,10 +8,13 @@ import os
 import subprocess
 import sys
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 import click
 
+from gateway.cli_announce import announce_command
+from gateway.cli_learners import learners
 from gateway.config import DEFAULT_CONSOLE, Carriers, ConfigError, load_carriers
 from gateway.sms_text import POLICIES, count
 from gateway.store import Store, default_db_path
@@ -20,6 +23,15 @@ from gateway.store import Store, default_db_path
 def _carriers() -> Carriers:
     try:
         return load_carriers()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _retention_days() -> int:
+    from gateway.worker import retention_days_from_env
+
+    try:
+        return retention_days_from_env()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -103,6 +115,7 @@ def serve(host: str, port: int, no_worker: bool, workers: int | None,
     from gateway.urls import webhook_url
 
     carriers = _carriers()
+    _retention_days()  # the worker's setting: refuse a bad one before starting anything
     with _open_store():
         pass
     os.environ["LEARNLINE_SIMULATOR"] = "0" if no_simulator else os.environ.get(
@@ -166,7 +179,8 @@ def worker(drain: bool, lease_seconds: float) -> None:
     carriers = _carriers()
     with _open_store():
         pass
-    outbox = OutboxWorker(default_db_path(), carriers, lease_seconds=lease_seconds)
+    outbox = OutboxWorker(default_db_path(), carriers, lease_seconds=lease_seconds,
+                          retention_days=_retention_days())
     outbox.install_signal_handlers()
     report = outbox.run(drain=drain)
     if drain:
@@ -452,6 +466,46 @@ def doctor(live: bool, full: bool) -> None:
         raise click.ClickException(f"{failed} check(s) failed")
 
 
+@main.command()
+@click.option("--days", type=click.IntRange(1, 366), default=14, show_default=True,
+              help="How many UTC days, the last one included.")
+@click.option("--until", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="The last day (UTC, YYYY-MM-DD); default: today.")
+@click.option("--csv", "table", type=click.Choice(
+    ("activity", "funnel", "questions", "carriers", "costs")),
+              help="Print only this table, as CSV (as the dashboard's CSV link gives it).")
+def stats(days: int, until: datetime | None, table: str | None) -> None:
+    """Print the operator dashboard's figures (/admin) as tables.
+
+    Daily active learners per channel, each course's funnel, quiz questions by
+    share of right first answers (worst first), messages, segments, delivery
+    and cost per carrier per day, and the SMS cost per completed lesson.
+    Costs use each carrier's price_per_segment from LEARNLINE_CARRIERS.
+
+    \b
+    Examples:
+      learnline stats --days 7
+      learnline stats --days 31 --until 2025-01-31 --csv questions > questions.csv
+    """
+    import calendar
+
+    from gateway import reports
+
+    carriers = _carriers()
+    # Noon of the last day: any time of that day names the same period.
+    now = calendar.timegm(until.timetuple()) + 43200 if until else None
+    with _open_store() as store:
+        report = reports.build_report(store, carriers, days, now=now)
+    if table is not None:
+        click.echo(reports.to_csv(report, table), nl=False)
+        return
+    period = report.period
+    click.echo(f"Learnline, {period.days[0]} to {period.days[-1]} (UTC), made "
+               f"{reports.generated_at(store.clock())}")
+    for name in reports.TABLES:
+        click.echo("\n" + reports.format_table(reports.table(report, name)))
+
+
 # -- sms ---------------------------------------------------------------------------------
 
 
@@ -487,6 +541,10 @@ def sms_count(policy: str, as_json: bool, texts: tuple[str, ...]) -> None:
                                   ensure_ascii=False))
         else:
             click.echo(f"{result.encoding}\t{result.segments}\t{result.text}")
+
+
+main.add_command(learners)
+main.add_command(announce_command)
 
 
 if __name__ == "__main__":

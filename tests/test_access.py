@@ -13,10 +13,16 @@ PUBLIC = {
     "/", "/courses/<course_id>", "/courses/<course_id>/<lesson_id>",
     "/courses/<course_id>/<lesson_id>/quiz", "/help", "/lang/<code>", "/progress",
     "/signin", "/signin/code", "/signout", "/healthz", "/readyz", "/static/<path:filename>",
+    "/verify", "/verify/<code>",  # anyone checks a certificate (rate-limited per address)
+    # The operator's sign-in form and sign-out: 404 unless LEARNLINE_ADMIN_TOKEN is set.
+    "/admin/signin", "/admin/signout",
 }
 CARRIER = {"/carriers/<carrier_id>/sms", "/carriers/<carrier_id>/status",
            "/carriers/<carrier_id>/ussd"}
-OPERATORS = {"/metrics"}  # this machine, or a bearer token
+# /metrics: this machine, or a bearer token; the dashboard: LEARNLINE_ADMIN_TOKEN, as a
+# bearer token or signed in with it (and 404 unless it is set).
+OPERATORS = {"/metrics", "/admin", "/admin/<table>.csv"}
+ADMIN_TOKEN = "admin-token-for-access-tests-0123456789"
 SIMULATOR = {"/simulator"}  # pretend +999 numbers only; off unless asked for
 
 OUTSIDE = {"REMOTE_ADDR": "203.0.113.9"}
@@ -71,9 +77,22 @@ def test_no_carrier_route_answers_an_unauthenticated_call(simulating_app, store)
 
 
 def test_operators_routes_refuse_the_outside_without_their_credential(simulating_app):
+    simulating_app.config["ADMIN_TOKEN"] = ADMIN_TOKEN
     client = simulating_app.test_client()
     for path in OPERATORS:
-        assert client.get(path, environ_base=OUTSIDE).status_code == 403
+        for source in (OUTSIDE, {}) if path.startswith("/admin") else (OUTSIDE,):
+            assert client.get(path, environ_base=source).status_code == 403, (path, source)
+            assert client.get(path, environ_base=source, headers={
+                "Authorization": "Bearer wrong-" + ADMIN_TOKEN}).status_code == 403, path
+
+
+def test_the_dashboard_is_off_without_its_token(simulating_app):
+    assert not simulating_app.config["ADMIN_TOKEN"]
+    client = simulating_app.test_client()
+    for path in ("/admin", "/admin/activity.csv", "/admin/signin"):
+        for source in (OUTSIDE, {}):
+            assert client.get(path, environ_base=source).status_code == 404, (path, source)
+    assert client.post("/admin/signin", data={"token": ""}).status_code == 404
 
 
 def test_web_pages_carry_security_headers(client):

@@ -3,6 +3,9 @@ numbers formatted for the locale but safe for GSM-7."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from babel.dates import format_date
 from babel.numbers import format_percent
 
 from gateway.i18n import translations
@@ -34,6 +37,12 @@ class Wording:
         """part/whole as this locale writes a percentage, with plain spaces."""
         ratio = part / whole if whole else 1.0
         return plain_number(format_percent(ratio, locale=self.locale))
+
+    def date(self, at: float) -> str:
+        """The day of `at` (Unix seconds, UTC) as this locale writes it in full, with plain
+        spaces ('March 4, 2025', '4 mars 2025')."""
+        day = datetime.fromtimestamp(at, UTC).date()
+        return plain_number(format_date(day, format="long", locale=self.locale))
 
     def progress(self, p: r.Progress) -> str:
         """Where a learner stands in a course: lessons done, right answers, the card or

@@ -12,8 +12,11 @@ from dataclasses import dataclass
 
 from gateway.content.model import Course, Lesson
 from gateway.i18n import available_locales, normalize_locale
+from gateway.learning import certificates
 from gateway.learning import intents as i
 from gateway.learning import replies as r
+from gateway.learning.timing import DAY, Pacing, hour_outside_quiet
+from gateway.phones import masked
 from gateway.store import EnrollmentRecord, LearnerRecord, Store
 from gateway.store.records import QuizState
 
@@ -31,11 +34,17 @@ class Outcome:
     to_stopped_ok: bool = False
 
 
+# Certificate checks by SMS, per number (codes must not be enumerable).
+VERIFY_PER_HOUR = 10
+HOUR = 3600.0
+
+
 class Engine:
     """Courses and progress for learners, over one store."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, pacing: Pacing | None = None):
         self.store = store
+        self.pacing = pacing or Pacing()
 
     # -- learners --------------------------------------------------------------------
 
@@ -83,6 +92,14 @@ class Engine:
                 return Outcome((r.Stopped(),), to_stopped_ok=True)
             case i.Answer(choice=choice):
                 return Outcome(self._answer(learner, choice))
+            case i.Schedule(frequency=frequency, hour=hour):
+                return Outcome((self._schedule(learner, frequency, hour),))
+            case i.Pause() | i.Resume():
+                return Outcome((self._pause(learner, paused=isinstance(intent, i.Pause)),))
+            case i.SetName(name=name):
+                return Outcome((self._set_name(learner, name),))
+            case i.Verify(code=code):
+                return Outcome((self._verify(learner, code),))
             case i.Unknown():
                 return Outcome((self._not_understood(learner),))
         raise TypeError(f"not an intent: {intent!r}")
@@ -166,6 +183,8 @@ class Engine:
     def _answer(self, learner: LearnerRecord, choice: int) -> tuple[r.Reply, ...]:
         found = self._current_enrollment(learner)
         if found is None or found[1].quiz is None or not found[1].quiz.queue:
+            if learner.pending_review:
+                return self._review_answer(learner, choice)
             return (r.Notice("no_question"),)
         course, enrollment = found
         quiz = enrollment.quiz
@@ -191,6 +210,7 @@ class Engine:
             quiz.requeued.append(number)
             quiz.queue.append(number)
             will_return = True
+            self._schedule_review(learner, course.id, lesson.id, number)
         feedback = r.Feedback(
             correct=correct,
             right_option=question.answer,
@@ -250,6 +270,124 @@ class Engine:
         self.store.save_learner(learner)
         return (r.LanguageChanged(locale),)
 
+    def _schedule(self, learner: LearnerRecord, frequency: str | None,
+                  hour: int | None) -> r.ScheduleShown:
+        if frequency is None and hour is None:
+            return r.ScheduleShown(learner.schedule, learner.schedule_hour,
+                                   paused=learner.schedule_paused, changed=False)
+        moved_from = None
+        if hour is not None:
+            allowed = hour_outside_quiet(hour, self.pacing.quiet_hours)
+            moved_from = hour if allowed != hour else None
+            learner.schedule_hour = allowed
+            if frequency is None and learner.schedule == "off":
+                frequency = "daily"
+        if frequency is not None:
+            learner.schedule = frequency
+        learner.schedule_paused = False
+        learner.schedule_offered = True
+        self.store.save_learner(learner)
+        return r.ScheduleShown(learner.schedule, learner.schedule_hour, moved_from=moved_from)
+
+    def _pause(self, learner: LearnerRecord, *, paused: bool) -> r.ScheduleShown:
+        if learner.schedule == "off" and not paused:
+            return r.ScheduleShown("off", learner.schedule_hour, changed=False)
+        learner.schedule_paused = paused
+        self.store.save_learner(learner)
+        return r.ScheduleShown(learner.schedule, learner.schedule_hour, paused=paused)
+
+    # -- what the scheduler sends ----------------------------------------------------------
+
+    def standing(self, learner: LearnerRecord) -> str:
+        """Where the learner is in their current course: 'none' (no course), 'start' (a
+        lesson not yet opened), 'middle' (reading a lesson or in its quiz) or 'completed'."""
+        return self.place(learner)[0]
+
+    def place(self, learner: LearnerRecord) -> tuple[str, bool]:
+        """(standing, whether a quiz question waits for an answer), in one look."""
+        found = self._current_enrollment(learner)
+        if found is None:
+            return "none", False
+        _, enrollment = found
+        in_quiz = enrollment.quiz is not None and bool(enrollment.quiz.queue)
+        if enrollment.completed:
+            return "completed", in_quiz
+        if enrollment.quiz is None and enrollment.card < 0:
+            return "start", in_quiz
+        return "middle", in_quiz
+
+    def daily_lesson(self, learner: LearnerRecord) -> tuple[r.Reply, ...]:
+        """The next lesson's first card, headed as the day's lesson; () unless the learner
+        stands at the start of a lesson."""
+        found = self._current_enrollment(learner)
+        if found is None or self.standing(learner) != "start":
+            return ()
+        course, enrollment = found
+        head = r.DailyLesson(enrollment.position + 1, len(course.lesson_ids))
+        return (head, *self._current(learner, course, enrollment, advance_card=True))
+
+    def reminder(self, learner: LearnerRecord) -> r.Reminder | None:
+        """A reminder of the lesson the learner stopped in, or None if they are not in one."""
+        found = self._current_enrollment(learner)
+        if found is None or self.standing(learner) != "middle":
+            return None
+        course, enrollment = found
+        lesson = self._lesson(course, enrollment.position, learner.locale)
+        return r.Reminder(course.title_in(learner.locale), lesson.title,
+                          in_quiz=enrollment.quiz is not None)
+
+    def in_quiz(self, learner: LearnerRecord) -> bool:
+        """Whether a quiz question waits for the learner's answer."""
+        return self.place(learner)[1]
+
+    # -- spaced review --------------------------------------------------------------------
+
+    def _schedule_review(self, learner: LearnerRecord, course_id: str, lesson_id: str,
+                         question: int) -> None:
+        due = self.store.clock() + self.pacing.review_after_days * DAY
+        self.store.add_review(learner.phone, course_id, lesson_id, question, due)
+
+    def review_question(self, learner: LearnerRecord, review: dict) -> r.ReviewAsked | None:
+        """Ask a question due for review (from Store.due_review) and remember it is asked;
+        None if its course or lesson is gone."""
+        course = self.store.course(review["course_id"])
+        if course is None or review["lesson_id"] not in course.lesson_ids:
+            return None
+        lesson = self._lesson(course, course.lesson_ids.index(review["lesson_id"]),
+                              learner.locale)
+        if not 0 <= review["question"] < len(lesson.questions):
+            return None
+        question = lesson.questions[review["question"]]
+        learner.pending_review = {"course": course.id, "lesson": lesson.id,
+                                  "question": review["question"]}
+        self.store.save_learner(learner)
+        return r.ReviewAsked(lesson.title, question.text, question.options)
+
+    def _review_answer(self, learner: LearnerRecord, choice: int) -> tuple[r.Reply, ...]:
+        pending = learner.pending_review or {}
+        course = self.store.course(pending.get("course", ""))
+        learner.pending_review = None
+        self.store.save_learner(learner)
+        if course is None or pending.get("lesson") not in course.lesson_ids:
+            return (r.Notice("no_question"),)
+        lesson = self._lesson(course, course.lesson_ids.index(pending["lesson"]),
+                              learner.locale)
+        number = pending.get("question", -1)
+        if not 0 <= number < len(lesson.questions):
+            return (r.Notice("no_question"),)
+        question = lesson.questions[number]
+        if not 0 <= choice < len(question.options):
+            learner.pending_review = pending
+            self.store.save_learner(learner)
+            return (r.Notice("answer_out_of_range", {"count": len(question.options)}),
+                    r.ReviewAsked(lesson.title, question.text, question.options))
+        correct = choice == question.answer
+        due = self.store.clock() + self.pacing.review_after_days * DAY
+        done = self.store.answer_review(learner.phone, course.id, lesson.id, number, correct,
+                                        due)
+        return (r.ReviewFeedback(correct, question.answer, question.options[question.answer],
+                                 question.explanation, done),)
+
     def _not_understood(self, learner: LearnerRecord) -> r.Reply:
         found = self._current_enrollment(learner)
         if found is None:
@@ -266,6 +404,49 @@ class Engine:
         if enrollment.completed:
             return r.Notice("not_understood", {"expecting": "courses"})
         return r.Notice("not_understood", {"expecting": "next"})
+
+    # -- certificates ---------------------------------------------------------------------------
+
+    def _set_name(self, learner: LearnerRecord, name: str | None) -> r.NameShown:
+        cleaned = certificates.clean_display_name(name)
+        if cleaned is None:
+            return r.NameShown(learner.display_name, masked(learner.phone))
+        learner.display_name = cleaned
+        self.store.save_learner(learner)
+        return r.NameShown(cleaned, masked(learner.phone), changed=True)
+
+    def _verify(self, learner: LearnerRecord, asked: str | None) -> r.Reply:
+        if not asked:
+            return r.Notice("verify_how")
+        over = self.store.take_rate([(f"verify/sms:{learner.phone}", VERIFY_PER_HOUR, HOUR)])
+        if over is not None:
+            return r.Notice("verify_limited")
+        found = self.find_certificate(asked)
+        if found is None:
+            return r.Notice("no_certificate", {
+                "code": asked[:24],
+                "malformed": certificates.normalize_code(asked) is None})
+        return found
+
+    def find_certificate(self, asked: str) -> r.CertificateShown | None:
+        """The certificate whose code someone typed (any case, dashes, confusables), or
+        None when no certificate has it or it cannot be a code. Callers limit how often
+        one asker may look (codes must not be enumerable)."""
+        code = certificates.normalize_code(asked)
+        found = self.store.certificate(code) if code else None
+        if found is None:
+            return None
+        return r.CertificateShown(found.code, found.course_title, found.holder, found.score,
+                                  found.total, found.issued_at)
+
+    def _certify(self, learner: LearnerRecord, course: Course, score: int, total: int) -> str:
+        """The learner's certificate code for a course passed: issued now, in the caller's
+        transaction, or the one they already had."""
+        issued = self.store.issue_certificate(
+            learner.phone, course.id, course.title_in(learner.locale),
+            learner.display_name or masked(learner.phone), score, total,
+            certificates.new_code)
+        return issued.code
 
     # -- whole lessons at once (pages) ---------------------------------------------------------
 
@@ -345,6 +526,8 @@ class Engine:
                 self.store.record_answer(learner.phone, course.id, lesson.id,
                                          result.number - 1, result.chosen, result.correct,
                                          first_try)
+                if first_try and not result.correct:
+                    self._schedule_review(learner, course.id, lesson.id, result.number - 1)
         if not first_try:
             return graded, ()
         learner.current_course = course.id
@@ -449,13 +632,16 @@ class Engine:
             course_score = sum(s for s, _ in results.values())
             course_total = sum(t for _, t in results.values())
             percent = 100 * course_score / course_total if course_total else 100
+            passed = percent >= course.pass_mark
             done += (
                 r.CourseDone(
                     course_title=course.title_in(learner.locale),
                     score=course_score,
                     total=course_total,
                     pass_mark=course.pass_mark,
-                    passed=percent >= course.pass_mark,
+                    passed=passed,
+                    certificate=self._certify(learner, course, course_score, course_total)
+                    if passed else None,
                 ),
             )
         return done

@@ -57,10 +57,46 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class Schedule:
+    """Daily lessons: turn them on ('daily' or 'weekdays'), off ('off'), and/or set the
+    local hour (0-23) they come at. Both None asks how they are set."""
+
+    frequency: str | None = None
+    hour: int | None = None
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Hold daily lessons and reminders until Resume."""
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Daily lessons and reminders again, as they were set."""
+
+
+@dataclass(frozen=True)
+class SetName:
+    """Set the name certificates show, as the learner typed it; None shows the name."""
+
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Verify:
+    """Check a certificate by its code, as typed; None asks how."""
+
+    code: str | None = None
+
+
+@dataclass(frozen=True)
 class Unknown:
     """Input the channel could not understand."""
 
     text: str = ""
 
 
-Intent = Start | Courses | Next | Back | Status | Help | Language | Stop | Answer | Unknown
+Intent = (
+    Start | Courses | Next | Back | Status | Help | Language | Stop | Answer | Schedule
+    | Pause | Resume | SetName | Verify | Unknown
+)

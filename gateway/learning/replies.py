@@ -89,6 +89,7 @@ class CourseDone:
     total: int
     pass_mark: int
     passed: bool
+    certificate: str | None = None  # the certificate's code (canonical), when passed
 
 
 @dataclass(frozen=True)
@@ -139,12 +140,94 @@ class Stopped:
 
 
 @dataclass(frozen=True)
+class ScheduleShown:
+    """How daily lessons are set: `frequency` 'off', 'daily' or 'weekdays', at local
+    `hour`; `changed` when this message changed them; `moved_from` the hour the learner
+    asked for when it fell in the carrier's quiet hours."""
+
+    frequency: str
+    hour: int
+    paused: bool = False
+    changed: bool = True
+    moved_from: int | None = None
+
+
+@dataclass(frozen=True)
+class ScheduleOffer:
+    """An offer, made once, to get the next lesson automatically every day."""
+
+    hour: int
+
+
+@dataclass(frozen=True)
+class DailyLesson:
+    """Heads the day's lesson, sent because the learner asked for daily lessons."""
+
+    lesson_number: int
+    lesson_count: int
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """A nudge to a learner who stopped in the middle of a lesson."""
+
+    course_title: str
+    lesson_title: str
+    in_quiz: bool
+
+
+@dataclass(frozen=True)
+class ReviewAsked:
+    """A question answered wrong before, back for review."""
+
+    lesson_title: str
+    text: str
+    options: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReviewFeedback:
+    """The verdict on a review answer; `done` once it was right twice."""
+
+    correct: bool
+    right_option: int
+    right_text: str
+    explanation: str
+    done: bool
+
+
+@dataclass(frozen=True)
+class NameShown:
+    """The name the learner's certificates show: `name` as they set it (None: not set, so
+    their masked `number` stands in); `changed` when this message set it."""
+
+    name: str | None
+    number: str
+    changed: bool = False
+
+
+@dataclass(frozen=True)
+class CertificateShown:
+    """A certificate someone checked by its code: what it certifies. `code` is canonical;
+    `issued_at` Unix seconds."""
+
+    code: str
+    course_title: str
+    holder: str
+    score: int
+    total: int
+    issued_at: float
+
+
+@dataclass(frozen=True)
 class Notice:
     """A short situational message, named by `kind`, with its details.
 
     Kinds: 'not_understood' (expecting: 'answer' | 'next' | 'start'),
     'unknown_course' (asked), 'no_question', 'answer_out_of_range' (count),
-    'answer_first', 'not_enrolled', 'course_complete', 'no_courses'.
+    'answer_first', 'not_enrolled', 'course_complete', 'no_courses',
+    'verify_how' (how to check a certificate), 'no_certificate' (code: what was asked,
+    malformed: True when it cannot be a code), 'verify_limited' (too many checks).
     """
 
     kind: str
@@ -153,7 +236,9 @@ class Notice:
 
 Reply = (
     CourseList | Welcome | CardShown | QuestionAsked | Feedback | LessonDone | CourseDone
-    | Progress | HelpShown | LanguageChanged | LanguageChoices | Stopped | Notice
+    | Progress | HelpShown | LanguageChanged | LanguageChoices | Stopped | ScheduleShown
+    | ScheduleOffer | DailyLesson | Reminder | ReviewAsked | ReviewFeedback | NameShown
+    | CertificateShown | Notice
 )
 
 

@@ -5,6 +5,7 @@ command; keep write transactions short with `Store.write()`.
 """
 
 from gateway.store.records import (
+    CertificateRecord,
     EnrollmentRecord,
     InboundRecord,
     LearnerRecord,
@@ -14,6 +15,7 @@ from gateway.store.records import (
 from gateway.store.store import Store, default_db_path
 
 __all__ = [
+    "CertificateRecord",
     "EnrollmentRecord",
     "InboundRecord",
     "LearnerRecord",

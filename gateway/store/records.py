@@ -115,3 +115,20 @@ class OutboxRecord:
     carrier_message_id: str | None = None
     error: str | None = None
     inbound_id: int | None = None
+    kind: str = "reply"  # or what an unsolicited message is (Store.enqueue)
+
+
+@dataclass(frozen=True)
+class CertificateRecord:
+    """A certificate: what a learner completed, as it was when they passed. `code` is
+    canonical (gateway/learning/certificates.py); `holder` the learner's display name,
+    else their masked number; `phone` None once the learner was erased."""
+
+    code: str
+    phone: str | None
+    course_id: str
+    course_title: str
+    holder: str
+    score: int
+    total: int
+    issued_at: float

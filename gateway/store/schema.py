@@ -239,6 +239,9 @@ def m007_learning_over_time(db: Database) -> None:
         -- nudge, review, announcement), which quiet hours and the daily cap hold back.
         ALTER TABLE outbox ADD COLUMN kind TEXT NOT NULL DEFAULT 'reply';
         ALTER TABLE outbox ADD COLUMN segments INTEGER NOT NULL DEFAULT 1;
+        -- When the carrier accepted it: the daily cap counts unsolicited messages by it.
+        ALTER TABLE outbox ADD COLUMN sent_at REAL;
+        CREATE INDEX outbox_unsolicited ON outbox (phone, sent_at) WHERE kind != 'reply';
 
         CREATE TABLE reviews (
             phone TEXT NOT NULL REFERENCES learners(phone) ON DELETE CASCADE,

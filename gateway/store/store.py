@@ -19,6 +19,7 @@ from sqlite_utils import Database
 from gateway.content.model import Course, Lesson
 from gateway.store.group_commit import GroupCommit
 from gateway.store.records import (
+    CertificateRecord,
     EnrollmentRecord,
     InboundRecord,
     LearnerRecord,
@@ -35,6 +36,28 @@ _PROCESS_WRITE_LOCK = threading.RLock()
 # One group commit per database file, shared by this process's threads.
 _GROUPS: dict[str, GroupCommit] = {}
 _GROUPS_LOCK = threading.Lock()
+
+
+class _RecentKeys:
+    """A bounded set that forgets its oldest keys (thread-safe enough: a lost race only
+    repeats an idempotent insert)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._keys: dict[tuple, None] = {}
+
+    def __contains__(self, key: tuple) -> bool:
+        return key in self._keys
+
+    def add(self, key: tuple) -> None:
+        self._keys[key] = None
+        if len(self._keys) > self.size:
+            self._keys.pop(next(iter(self._keys)), None)
+
+
+# (database, day, channel, phone) this process has recorded as active: most messages come
+# from someone already counted today, and need no write for it.
+_ACTIVITY_NOTED = _RecentKeys(50_000)
 T = TypeVar("T")
 
 # Delivery states in the order a message moves through them; a late callback
@@ -424,6 +447,19 @@ class Store:
              self.clock()],
         )
 
+    def note_activity(self, phone: str, channel: str) -> None:
+        """Count the learner active today (UTC, by the store's clock) on `channel` ('sms',
+        'ussd' or 'web'): one row per learner, channel and day, for daily active learners.
+        Cheap and idempotent; call it inside the write transaction of what they did."""
+        day = time.strftime("%Y-%m-%d", time.gmtime(self.clock()))
+        key = (self._lock_path, day, channel, phone)
+        if key in _ACTIVITY_NOTED:
+            return  # this process noted it today already: skip the statement
+        self.db.execute(
+            "INSERT OR IGNORE INTO activity (day, channel, phone) VALUES (?, ?, ?)",
+            [day, channel, phone])
+        _ACTIVITY_NOTED.add(key)
+
     def save_lesson_result(
         self, phone: str, course_id: str, lesson_id: str, score: int, total: int
     ) -> None:
@@ -446,6 +482,74 @@ class Store:
                 [phone, course_id],
             )
         }
+
+    # -- learning over time: the scheduler's queue and spaced review -------------------------
+
+    def learners_to_check(self, now: float, limit: int = 200) -> list[LearnerRecord]:
+        """Learners whose `next_check_at` has come, earliest first."""
+        rows = self._rows(
+            f"SELECT {', '.join(self._LEARNER_COLUMNS)} FROM learners "
+            "WHERE next_check_at IS NOT NULL AND next_check_at <= ? "
+            "ORDER BY next_check_at LIMIT ?", [now, limit])
+        return [_learner_record(row) for row in rows]
+
+    def set_next_check(self, phone: str, at: float | None) -> None:
+        """When the scheduler should next look at a learner (None: not until they write)."""
+        self.db.execute("UPDATE learners SET next_check_at = ? WHERE phone = ?", [at, phone])
+
+    def add_review(self, phone: str, course_id: str, lesson_id: str, question: int,
+                   due_at: float) -> None:
+        """Bring a question back for review at `due_at` (again from zero if it was due)."""
+        self.db.execute(
+            """INSERT INTO reviews (phone, course_id, lesson_id, question, due_at)
+               VALUES (?, ?, ?, ?, ?)
+               ON CONFLICT DO UPDATE SET due_at = excluded.due_at, right_count = 0""",
+            [phone, course_id, lesson_id, question, due_at])
+
+    def due_review(self, phone: str, now: float) -> dict | None:
+        """The learner's review question that has waited longest past its time, or None."""
+        return self._one(
+            "SELECT course_id, lesson_id, question, right_count FROM reviews "
+            "WHERE phone = ? AND due_at <= ? ORDER BY due_at LIMIT 1", [phone, now])
+
+    def next_review_at(self, phone: str) -> float | None:
+        """When the learner's next review question is due, or None."""
+        return self.db.execute("SELECT min(due_at) FROM reviews WHERE phone = ?",
+                               [phone]).fetchone()[0]
+
+    def answer_review(self, phone: str, course_id: str, lesson_id: str, question: int,
+                      correct: bool, next_due_at: float, *, needed: int = 2) -> bool:
+        """Record a review answer; return True once it has been right `needed` times (the
+        question then leaves review). A wrong answer starts the count again."""
+        key = [phone, course_id, lesson_id, question]
+        row = self._one("SELECT right_count FROM reviews WHERE phone = ? AND course_id = ? "
+                        "AND lesson_id = ? AND question = ?", key)
+        if row is None:
+            return True
+        count = row["right_count"] + 1 if correct else 0
+        if count >= needed:
+            self.db.execute("DELETE FROM reviews WHERE phone = ? AND course_id = ? "
+                            "AND lesson_id = ? AND question = ?", key)
+            return True
+        self.db.execute("UPDATE reviews SET right_count = ?, due_at = ? WHERE phone = ? "
+                        "AND course_id = ? AND lesson_id = ? AND question = ?",
+                        [count, next_due_at, *key])
+        return False
+
+    def course_audience(self, course_id: str) -> list[tuple[str, str, str, str | None]]:
+        """(phone, locale, carrier id, chosen time zone) of every learner enrolled in the
+        course who has not opted out, by number."""
+        return [tuple(row) for row in self.db.execute(
+            """SELECT l.phone, l.locale, l.carrier_id, l.timezone
+               FROM enrollments e JOIN learners l ON l.phone = e.phone
+               WHERE e.course_id = ? AND l.stopped = 0 ORDER BY l.phone""", [course_id])]
+
+    def course_opted_out(self, course_id: str) -> int:
+        """How many learners enrolled in the course have opted out (erased ones aside)."""
+        return self.db.execute(
+            "SELECT count(*) FROM enrollments e JOIN learners l ON l.phone = e.phone "
+            "WHERE e.course_id = ? AND l.stopped = 1 AND l.phone NOT LIKE 'erased:%'",
+            [course_id]).fetchone()[0]
 
     # -- inbound -------------------------------------------------------------------------
 
@@ -527,18 +631,43 @@ class Store:
 
     def enqueue(
         self, carrier_id: str, phone: str, body: str, *, inbound_id: int | None = None,
-        to_stopped_ok: bool = False, due_at: float | None = None,
+        to_stopped_ok: bool = False, due_at: float | None = None, kind: str = "reply",
+        segments: int = 1,
     ) -> int:
-        """Queue one outbound message; return its id."""
+        """Queue one outbound message; return its id. `kind` is 'reply' for an answer to
+        the learner, else what the unsolicited message is ('lesson', 'reminder',
+        'review', 'announcement'): quiet hours and the daily cap apply to those."""
         now = self.clock()
         cursor = self.db.execute(
             """INSERT INTO outbox (carrier_id, phone, body, inbound_id, to_stopped_ok, due_at,
-                                   created_at, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                                   created_at, updated_at, kind, segments)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [carrier_id, phone, body, inbound_id, int(to_stopped_ok),
-             now if due_at is None else due_at, now, now],
+             now if due_at is None else due_at, now, now, kind, segments],
         )
         return cursor.lastrowid
+
+    def defer_send(self, outbox_id: int, due_at: float) -> None:
+        """Put a claimed message back in the queue until `due_at`, as if never tried."""
+        self.db.execute(
+            """UPDATE outbox SET status = 'queued', due_at = ?, lease_until = NULL,
+                 attempts = max(attempts - 1, 0), updated_at = ?
+               WHERE id = ? AND status = 'sending'""",
+            [due_at, self.clock(), outbox_id])
+
+    def unsolicited_queued_since(self, phone: str, kind: str, since: float) -> int:
+        """How many messages of this unsolicited `kind` were queued for `phone` since
+        `since` (sent or not)."""
+        return self.db.execute(
+            "SELECT count(*) FROM outbox WHERE phone = ? AND kind = ? AND kind != 'reply' "
+            "AND created_at >= ?", [phone, kind, since]).fetchone()[0]
+
+    def unsolicited_sent_since(self, phone: str, since: float) -> int:
+        """How many unsolicited messages (not replies) the carrier accepted for `phone`
+        since `since`."""
+        return self.db.execute(
+            "SELECT count(*) FROM outbox WHERE phone = ? AND kind != 'reply' AND sent_at >= ?",
+            [phone, since]).fetchone()[0]
 
     def claim_due(self, carrier_id: str, lease_seconds: float) -> OutboxRecord | None:
         """Take the next due message of a carrier for sending, leasing it for `lease_seconds`.
@@ -563,7 +692,7 @@ class Store:
                          ORDER BY due_at, id LIMIT 1))
                      ORDER BY due_at, id LIMIT 1)
                    RETURNING id, carrier_id, phone, body, status, attempts, to_stopped_ok,
-                             inbound_id""",
+                             inbound_id, kind""",
                 # Two index lookups (queued and due; leased and expired) rather than one
                 # OR, which SQLite answers by reading every message the carrier ever had.
                 [now + lease_seconds, now, carrier_id, now, carrier_id, now],
@@ -622,8 +751,8 @@ class Store:
                 self.db.execute(
                     """UPDATE outbox SET status = CASE WHEN status = 'sending' THEN 'sent'
                          ELSE status END, carrier_message_id = ?, lease_until = NULL, error = NULL,
-                         updated_at = ? WHERE id = ?""",
-                    [carrier_message_id, now, outbox_id],
+                         updated_at = ?, sent_at = ? WHERE id = ?""",
+                    [carrier_message_id, now, now, outbox_id],
                 )
                 self._apply_early_reports(outbox_id)
             elif outcome == "retry":
@@ -792,6 +921,40 @@ class Store:
         return [{"direction": r["direction"], "text": r["text"], "at": r["at"]}
                 for r in reversed(rows)]
 
+    # -- certificates --------------------------------------------------------------------------
+
+    def issue_certificate(
+        self, phone: str, course_id: str, course_title: str, holder: str, score: int,
+        total: int, new_code: Callable[[], str],
+    ) -> CertificateRecord:
+        """The learner's certificate for a course: the one they already have, else a new one
+        with a code from `new_code()` (drawn again in the unlikely case it is taken). A
+        learner gets one certificate per course, however often they complete it."""
+        with self.write():
+            found = self._one(
+                "SELECT * FROM certificates WHERE phone = ? AND course_id = ?",
+                [phone, course_id])
+            if found is not None:
+                return _certificate_record(found)
+            now = self.clock()
+            for _ in range(8):
+                code = new_code()
+                inserted = self.db.conn.execute(
+                    """INSERT INTO certificates (code, phone, course_id, course_title, holder,
+                                                 score, total, issued_at)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
+                    [code, phone, course_id, course_title, holder, score, total, now],
+                ).rowcount
+                if inserted:
+                    return CertificateRecord(code, phone, course_id, course_title, holder,
+                                             score, total, now)
+        raise RuntimeError("no free certificate code after 8 draws: is new_code random?")
+
+    def certificate(self, code: str) -> CertificateRecord | None:
+        """The certificate with this canonical code, or None."""
+        row = self._one("SELECT * FROM certificates WHERE code = ?", [code])
+        return _certificate_record(row) if row else None
+
     # -- sign-in codes and rate limits -------------------------------------------------------
 
     def save_signin_code(self, phone: str, code_hash: str, expires_at: float) -> None:
@@ -901,12 +1064,20 @@ def _ussd_record(row: dict) -> UssdSessionRecord:
     )
 
 
+def _certificate_record(row: dict) -> CertificateRecord:
+    return CertificateRecord(
+        code=row["code"], phone=row["phone"], course_id=row["course_id"],
+        course_title=row["course_title"], holder=row["holder"], score=row["score"],
+        total=row["total"], issued_at=row["issued_at"],
+    )
+
+
 def _outbox_record(row: dict) -> OutboxRecord:
     return OutboxRecord(
         id=row["id"], carrier_id=row["carrier_id"], phone=row["phone"], body=row["body"],
         status=row["status"], attempts=row["attempts"], to_stopped_ok=bool(row["to_stopped_ok"]),
         carrier_message_id=row.get("carrier_message_id"), error=row.get("error"),
-        inbound_id=row.get("inbound_id"),
+        inbound_id=row.get("inbound_id"), kind=row.get("kind") or "reply",
     )
 
 

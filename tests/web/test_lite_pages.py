@@ -144,3 +144,86 @@ def test_every_page_passes_an_accessibility_audit(browser, app, site, store):  #
                 "csrf-error", "limited", "notfound"):
             assert axe_violations_in_html(html, 240, 320, browser=browser,
                                           base_url=site + "/help") == [], name
+
+
+# -- certificates (/verify) -----------------------------------------------------------------
+
+CERTIFICATE = "7KQM-2XHD-9P"
+# Elements that stick out of the viewport or whose text is cut by their own box.
+CLIPPED = """() => {
+  const width = document.documentElement.clientWidth;
+  const found = [];
+  if (document.documentElement.scrollWidth > width) found.push('page: scrolls sideways');
+  for (const el of document.body.querySelectorAll('*')) {
+    const box = el.getBoundingClientRect();
+    if (!box.width || !box.height) continue;
+    const what = el.tagName + ' ' + (el.textContent || el.value || '').trim().slice(0, 40);
+    if (box.left < -1 || box.right > width + 1) found.push(what + ': outside the viewport');
+    if (getComputedStyle(el).overflowX !== 'visible' && el.scrollWidth > el.clientWidth + 1
+        && el.tagName !== 'INPUT') found.push(what + ': text cut');
+  }
+  return found;
+}"""
+
+
+def _issue_certificate(store: Store) -> None:
+    with store.write():
+        store.issue_certificate(PHONE, "start-freelancing", "Start freelancing",
+                                "Chiamaka Adaeze Okonkwo-Balogun", 18, 19,
+                                lambda: CERTIFICATE.replace("-", ""))
+
+
+def _verify_documents(app) -> dict[str, str]:
+    """The certificate pages, English and French, as the server sends them: the form, a
+    certificate, no such certificate, not a code, and over the limit."""
+    documents = {}
+    for number, locale in enumerate(("en", "fr")):
+        client = app.test_client()
+        client.get(f"/lang/{locale}")
+        address = {"REMOTE_ADDR": f"192.0.2.{number + 1}"}
+        for name, path, status in [("verify", "/verify", 200),
+                                   ("certificate", f"/verify/{CERTIFICATE}", 200),
+                                   ("no-certificate", "/verify/7KQM-2XHD-9Q", 404),
+                                   ("not-a-code", "/verify?code=hello", 404)]:
+            response = client.get(path, environ_base=address)
+            assert response.status_code == status, (locale, path)
+            documents[f"{locale}-{name}"] = response.data.decode()
+        for _ in range(30):
+            limited = client.get(f"/verify/{CERTIFICATE}", environ_base=address)
+        assert limited.status_code == 429
+        documents[f"{locale}-verify-limited"] = limited.data.decode()
+    return documents
+
+
+def test_a_certificate_is_checked_with_the_form_in_a_browser(browser, site, store):  # noqa: F811
+    _issue_certificate(store)
+    with opened_page(browser, 240, 320) as page:
+        page.goto(site + "/help")
+        page.get_by_role("link", name="Check a certificate").click()
+        page.get_by_label("Certificate code").fill("7kqm 2xhd 9p")
+        page.get_by_role("button", name="Check").click()
+        assert page.url == f"{site}/verify/{CERTIFICATE}"
+        assert page.get_by_text("This certificate is genuine.").is_visible()
+        assert page.get_by_text("Chiamaka Adaeze Okonkwo-Balogun").is_visible()
+        assert page.evaluate(CLIPPED) == []
+        page.get_by_role("link", name="Check another code").click()
+        page.get_by_label("Certificate code").fill("7KQM-2XHD-9Q")
+        page.get_by_role("button", name="Check").click()
+        assert page.get_by_role("alert").inner_text() == (
+            "No certificate has the code 7KQM-2XHD-9Q. Please check it and try again.")
+        assert page.evaluate(CLIPPED) == []
+
+
+def test_the_certificate_pages_are_valid_accessible_and_unclipped(browser, app, site,  # noqa: F811
+                                                                   store):
+    _issue_certificate(store)
+    documents = _verify_documents(app)
+    assert len(documents) == 10
+    assert validate_html(documents) == []
+    with opened_page(browser, 240, 320) as page:
+        for name, html in documents.items():
+            assert axe_violations_in_html(html, 240, 320, browser=browser,
+                                          base_url=site + "/help") == [], name
+            page.goto(site + "/help")
+            page.set_content(html)
+            assert page.evaluate(CLIPPED) == [], name

@@ -31,6 +31,13 @@ _command("status", "STATUS")
 _command("help", "HELP")
 _command("lang", "LANG LANGUAGE")
 _command("stop", "STOP STOPALL UNSUBSCRIBE CANCEL END QUIT")
+_command("name", "NAME")
+_command("verify", "VERIFY")
+_command("daily", "DAILY")
+_command("weekdays", "WEEKDAYS")
+_command("time", "TIME HOUR")
+_command("pause", "PAUSE")
+_command("resume", "RESUME")
 
 
 def _mark_for_extraction() -> None:  # pragma: no cover - never called
@@ -43,6 +50,14 @@ def _mark_for_extraction() -> None:  # pragma: no cover - never called
     t.pgettext("command", "HELP")
     t.pgettext("command", "LANG LANGUAGE")
     t.pgettext("command", "STOP STOPALL UNSUBSCRIBE CANCEL END QUIT")
+    t.pgettext("command", "NAME")
+    t.pgettext("command", "VERIFY")
+    t.pgettext("command", "DAILY")
+    t.pgettext("command", "WEEKDAYS")
+    t.pgettext("command", "TIME HOUR")
+    t.pgettext("command", "PAUSE")
+    t.pgettext("command", "RESUME")
+    t.pgettext("command", "OFF NO")
 
 
 def fold(text: str) -> str:
@@ -84,6 +99,42 @@ _ANSWER_RE = re.compile(r"^\(?([A-D]|[1-9])[).:]?$")
 _PUNCTUATION = ".,;:!?¡¿'\"()[]"
 
 
+_HOUR_RE = re.compile(r"^(\d{1,2})(?:\s*[:H.]\s*00)?\s*(AM|PM)?$")
+
+
+def _hour(text: str) -> int | None:
+    """A whole hour of the day from '7', '07', '7h', '19:00', '7 PM'; None otherwise."""
+    match = _HOUR_RE.match(text.strip().rstrip("H"))
+    if not match:
+        return None
+    hour, half = int(match.group(1)), match.group(2)
+    if half:
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if half == "PM" else 0)
+    return hour if 0 <= hour <= 23 else None
+
+
+@cache
+def _off_words() -> frozenset[str]:
+    words = {"OFF", "NO"}
+    for locale in available_locales():
+        words.update(fold(translations(locale).pgettext("command", "OFF NO")).split())
+    return frozenset(words)
+
+
+def _is_off(argument: str) -> bool:
+    return argument.split()[0] in _off_words()
+
+
+def _as_typed_after_first_word(text: str) -> str | None:
+    """What follows the command word, as the learner typed it (case and accents kept),
+    without the punctuation people put after a command (NAME: Ada)."""
+    parts = text.strip().split(None, 1)
+    rest = parts[1].lstrip(".,;:!? ").strip() if len(parts) > 1 else ""
+    return rest or None
+
+
 def parse_command(text: str) -> i.Intent:
     """The intent in one SMS: a command (with its argument), an answer, or Unknown."""
     folded = fold(text)
@@ -111,4 +162,20 @@ def parse_command(text: str) -> i.Intent:
             return i.Language(argument.split()[0] if argument else None)
         case "stop":
             return i.Stop()
+        case "name":
+            return i.SetName(_as_typed_after_first_word(text))
+        case "verify":
+            return i.Verify(argument)
+        case "daily" | "weekdays":
+            if argument and _is_off(argument):
+                return i.Schedule("off")
+            return i.Schedule(key, _hour(argument) if argument else None)
+        case "time":
+            hour = _hour(argument or "")
+            return i.Schedule(None, hour) if hour is not None or not argument \
+                else i.Unknown(text)
+        case "pause":
+            return i.Pause()
+        case "resume":
+            return i.Resume()
     return i.Unknown(text)

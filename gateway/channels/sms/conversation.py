@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import sqlite3
 
 from carrier_adapters import CarrierSettings
+from gateway.channels.pacing import note_seen, pacing_of
 from gateway.channels.sms.commands import parse_command
 from gateway.channels.sms.render import render
 from gateway.i18n import SOURCE_LOCALE, locale_for_country, translations
 from gateway.learning import Engine
+from gateway.learning import replies as r
 from gateway.learning.engine import Outcome
+from gateway.learning.intents import Start
+from gateway.learning.timing import Pacing, hour_outside_quiet
 from gateway.metrics import PROCESSING_FAILURES
 from gateway.phones import masked, region_of
 from gateway.ratelimit import InboundLimits, Verdict
-from gateway.sms_text import split_messages
-from gateway.store import InboundRecord, LearnerRecord, Store
+from gateway.sms_text import count, split_messages
+from gateway.store import InboundRecord, LearnerRecord, Store, privacy
 
 log = logging.getLogger(__name__)
 
@@ -33,16 +38,26 @@ def default_locale(phone: str, carrier: CarrierSettings) -> str:
 
 def queue_text(
     store: Store, carrier: CarrierSettings, phone: str, text: str, *,
-    inbound_id: int | None = None, to_stopped_ok: bool = False,
+    inbound_id: int | None = None, to_stopped_ok: bool = False, kind: str = "reply",
+    due_at: float | None = None,
 ) -> int:
-    """Queue a reply, split into messages of at most the carrier's `max_segments`."""
+    """Queue a reply (or, with `kind`, an unsolicited message due at `due_at`), split into
+    messages of at most the carrier's `max_segments`."""
     if not text:
         return 0
     messages = split_messages(text, carrier.max_segments, carrier.encoding_policy)
     for body in messages:
         store.enqueue(carrier.id, phone, body, inbound_id=inbound_id,
-                      to_stopped_ok=to_stopped_ok)
+                      to_stopped_ok=to_stopped_ok, kind=kind, due_at=due_at,
+                      segments=_segments(body, carrier.encoding_policy))
     return len(messages)
+
+
+@functools.lru_cache(maxsize=4096)
+def _segments(body: str, policy: str) -> int:
+    """What one message costs in SMS segments (the operator's dashboard prices them);
+    cached: most messages are lesson cards, the same for every learner."""
+    return count(body, policy).segments
 
 
 def _queue_outcome(
@@ -100,6 +115,9 @@ def _throttle(store: Store, carrier: CarrierSettings, inbound: InboundRecord, lo
     log.warning("carrier %s: %s throttled (%s)", carrier.id, masked(inbound.phone),
                 verdict.limit)
     learner = store.learner(inbound.phone)
+    if learner is None and privacy.is_erased(store, inbound.phone):
+        privacy.silence_stray(store, inbound.id)  # no notice, and no trace of the number
+        return
     if not verdict.first_over or (learner is not None and learner.stopped):
         return
     notice = translations(learner.locale if learner else locale).gettext(
@@ -134,9 +152,16 @@ def _process(store: Store, carrier: CarrierSettings, inbound: InboundRecord,
     False when the message was stored as processed in this transaction."""
     try:
         with store.write():
-            engine = Engine(store)
-            learner = engine.learner(inbound.phone, carrier.id, locale)
+            learner = store.learner(inbound.phone)
+            if learner is None and _from_erased_number(store, inbound):
+                return 0
+            pacing = pacing_of(carrier)
+            engine = Engine(store, pacing)
+            if learner is None or learner.carrier_id != carrier.id:
+                learner = engine.learner(inbound.phone, carrier.id, locale)
             outcome = engine.handle(learner, parse_command(inbound.text))
+            outcome = _seen(engine, learner, outcome, pacing)
+            store.note_activity(learner.phone, "sms")
             queued = _queue_outcome(store, carrier, learner, outcome, inbound.id)
             if mark:
                 store.mark_inbound(inbound.id, "processed")
@@ -144,6 +169,35 @@ def _process(store: Store, carrier: CarrierSettings, inbound: InboundRecord,
     except Exception as exc:
         log.exception("inbound %d (carrier %s) failed in processing", inbound.id, carrier.id)
         return _mark_failed(store, carrier, inbound, exc)
+
+
+def _from_erased_number(store: Store, inbound: InboundRecord) -> bool:
+    """Whether this message, from a number no learner has, is a stray one from an erased
+    number: then it is kept without its sender or text and answered by nothing. START
+    (JOIN) is the person choosing to come back: the number is readmitted and a fresh
+    learner begins (docs/privacy.md)."""
+    if not privacy.is_erased(store, inbound.phone):
+        return False
+    if isinstance(parse_command(inbound.text), Start):
+        privacy.readmit(store, inbound.phone)
+        log.info("inbound %d: an erased number came back with START", inbound.id)
+        return False
+    privacy.silence_stray(store, inbound.id)
+    log.info("inbound %d: from an erased number, not answered", inbound.id)
+    return True
+
+
+def _seen(engine: Engine, learner: LearnerRecord, outcome: Outcome, pacing: Pacing) -> Outcome:
+    """The learner wrote: note it, make the daily-lesson offer once (after a lesson), and
+    plan when to come back to them."""
+    replies = outcome.replies
+    if not learner.schedule_offered and learner.schedule == "off" and not learner.stopped \
+            and any(isinstance(reply, r.LessonDone) and reply.next_lesson_title
+                    for reply in replies):
+        learner.schedule_offered = True
+        replies = (*replies, r.ScheduleOffer(hour_outside_quiet(8, pacing.quiet_hours)))
+    note_seen(engine, learner, pacing, engine.store.clock())
+    return dataclasses.replace(outcome, replies=replies)
 
 
 def _mark_failed(store: Store, carrier: CarrierSettings, inbound: InboundRecord,

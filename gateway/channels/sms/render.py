@@ -9,8 +9,14 @@ from gateway.channels.sms.commands import command_words
 from gateway.channels.wording import Wording
 from gateway.i18n import language_name
 from gateway.learning import replies as r
+from gateway.learning.certificates import format_code
 
 LETTERS = "ABCD"
+
+
+def _clock(hour: int) -> str:
+    """An hour of the day as SMS shows it: 24-hour, the same in every language."""
+    return f"{hour:02d}:00"
 
 
 def render(replies: tuple[r.Reply, ...] | list[r.Reply], locale: str) -> str:
@@ -97,7 +103,10 @@ class _Renderer(Wording):
                     percent=self.percent(done.score, done.total),
                 )
                 if done.passed:
-                    return text + " " + self._("Well done, you passed!")
+                    text += " " + self._("Well done, you passed!")
+                    if done.certificate:
+                        text += "\n" + self._certificate_code(done.certificate)
+                    return text
                 return text + " " + self._(
                     "The pass mark is %(mark)s. Reply %(start)s to take it again.",
                     mark=self.percent(done.pass_mark, 100), start=w["start"],
@@ -136,9 +145,104 @@ class _Renderer(Wording):
                     "You will get no more messages. Reply %(start)s to come back.",
                     start=w["start"],
                 )
+            case r.ScheduleShown() as shown:
+                return self._schedule(shown)
+            case r.ScheduleOffer(hour=hour):
+                return self._(
+                    "Want the next lesson every day? Reply %(daily)s to get it at %(time)s, "
+                    "or %(time_word)s and an hour, e.g. %(time_word)s 18.",
+                    daily=w["daily"], time=_clock(hour), time_word=w["time"],
+                )
+            case r.DailyLesson():
+                return self._("Your daily lesson:")
+            case r.Reminder() as reminder:
+                if reminder.in_quiz:
+                    return self._(
+                        "A question of %(lesson)s is waiting for you. Reply %(next)s to see "
+                        "it, %(pause)s for no reminders.",
+                        lesson=reminder.lesson_title, next=w["next"], pause=w["pause"],
+                    )
+                return self._(
+                    "You stopped in %(lesson)s (%(course)s). Reply %(next)s to go on, "
+                    "%(pause)s for no reminders.",
+                    lesson=reminder.lesson_title, course=reminder.course_title,
+                    next=w["next"], pause=w["pause"],
+                )
+            case r.ReviewAsked() as review:
+                options = [f"{LETTERS[n]}) {option}" for n, option in enumerate(review.options)]
+                return "\n".join([
+                    self._("Review from %(lesson)s: %(text)s", lesson=review.lesson_title,
+                           text=review.text),
+                    *options,
+                    self._("Reply %(letters)s", letters=self.letters(len(review.options))),
+                ])
+            case r.ReviewFeedback() as f:
+                if f.correct:
+                    text = self._("Right! %(why)s", why=f.explanation)
+                    return text + " " + (self._("You have mastered this question.") if f.done
+                                         else self._("It will come back once more."))
+                return self._(
+                    "Not quite: it's %(letter)s) %(answer)s. %(why)s",
+                    letter=LETTERS[f.right_option], answer=f.right_text, why=f.explanation,
+                ) + " " + self._("It will come back in a few days.")
+            case r.NameShown() as shown:
+                return self._name(shown)
+            case r.CertificateShown() as found:
+                return self._(
+                    "Certificate %(code)s is genuine: %(course)s, completed on %(date)s by "
+                    "%(holder)s, score %(score)d/%(total)d (%(percent)s).",
+                    code=format_code(found.code), course=found.course_title,
+                    date=self.date(found.issued_at), holder=found.holder, score=found.score,
+                    total=found.total, percent=self.percent(found.score, found.total),
+                )
             case r.Notice() as notice:
                 return self._notice(notice)
         raise TypeError(f"no SMS wording for {reply!r}")
+
+    def _certificate_code(self, code: str) -> str:
+        shown = format_code(code)
+        return self._("Your certificate code: %(code)s.", code=shown) + " " + self._(
+            "Anyone can check it: text %(verify)s %(code)s, or open %(path)s on the "
+            "Learnline website.",
+            verify=self.word["verify"], code=shown, path=f"/verify/{shown}",
+        )
+
+    def _name(self, shown: r.NameShown) -> str:
+        w = self.word
+        if shown.changed:
+            return self._("Saved. Certificates you earn from now on show the name %(name)s.",
+                          name=shown.name)
+        if shown.name:
+            return self._(
+                "Your certificates show the name %(name)s. To change it, reply %(word)s and "
+                "your name.", name=shown.name, word=w["name"])
+        return self._(
+            "Your certificates show your number as %(number)s. To show your name instead, "
+            "reply %(word)s and your name.", number=shown.number, word=w["name"])
+
+    def _schedule(self, shown: r.ScheduleShown) -> str:
+        w = self.word
+        if shown.frequency == "off":
+            if shown.changed:
+                return self._("Daily lessons are off.")
+            return self._(
+                "Daily lessons are off. Reply %(daily)s to get the next lesson every day, or "
+                "%(time_word)s and an hour, e.g. %(time_word)s 7.",
+                daily=w["daily"], time_word=w["time"],
+            )
+        if shown.paused:
+            return self._("Daily lessons and reminders are paused. Reply %(resume)s to go on.",
+                          resume=w["resume"])
+        if shown.frequency == "weekdays":
+            text = self._("Your next lesson will come Monday to Friday at %(time)s.",
+                          time=_clock(shown.hour))
+        else:
+            text = self._("Your next lesson will come every day at %(time)s.",
+                          time=_clock(shown.hour))
+        if shown.moved_from is not None:
+            text += " " + self._("No messages are sent before then, not at %(asked)s.",
+                                 asked=_clock(shown.moved_from))
+        return text + " " + self._("Reply %(pause)s to hold them.", pause=w["pause"])
 
     def _progress(self, p: r.Progress) -> str:
         if p.completed:
@@ -214,4 +318,18 @@ class _Renderer(Wording):
                 )
             case "no_courses":
                 return self._("No courses are available yet. Please try again later.")
+            case "verify_how":
+                return self._(
+                    "To check a certificate, reply %(verify)s and its code, e.g. %(verify)s "
+                    "7KQM-2XHD-9P.", verify=w["verify"])
+            case "no_certificate" if d.get("malformed"):
+                return self._(
+                    "%(code)s is not a certificate code. Codes have 10 letters and digits, "
+                    "like 7KQM-2XHD-9P.", code=d.get("code", ""))
+            case "no_certificate":
+                return self._("No certificate has the code %(code)s. Please check it and "
+                              "try again.", code=d.get("code", ""))
+            case "verify_limited":
+                return self._("You have checked many codes this hour. Please try again "
+                              "later.")
         raise ValueError(f"no SMS wording for notice {notice.kind!r}")

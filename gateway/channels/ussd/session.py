@@ -10,10 +10,10 @@ where they apply: numbered options, 0 back, 00 main menu, 98 more.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 
 from carrier_adapters import CarrierSettings, UssdRequest
+from gateway.channels.pacing import note_seen, pacing_of
 from gateway.channels.sms.conversation import default_locale
 from gateway.channels.ussd.screens import BACK, HOME, MORE, body_width, compose, gsm, paginate
 from gateway.channels.ussd.wording import Wording
@@ -21,7 +21,7 @@ from gateway.learning import Engine
 from gateway.learning import intents as i
 from gateway.learning import replies as r
 from gateway.sms_text import septets
-from gateway.store import LearnerRecord, Store, UssdSessionRecord
+from gateway.store import LearnerRecord, Store, UssdSessionRecord, privacy
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def handle_ussd(
     *, now: float | None = None,
 ) -> Screen:
     """Answer one USSD request with the next screen, in one write transaction."""
-    now = time.time() if now is None else now
+    now = store.clock() if now is None else now
     with store.write():
         session = store.ussd_session(carrier.id, request.session_id)
         if request.ended:
@@ -55,7 +55,12 @@ def handle_ussd(
             learner = store.learner(phone)
             locale = learner.locale if learner else default_locale(phone, carrier)
             return Screen(gsm(Wording(locale).goodbye(request.service_code)), end=True)
-        engine = Engine(store)
+        if session is None and store.learner(phone) is None:
+            # Dialling in is an explicit act, like START: an erased number comes back as
+            # a fresh learner (docs/privacy.md).
+            privacy.readmit(store, phone)
+        pacing = pacing_of(carrier)
+        engine = Engine(store, pacing)
         learner = engine.learner(phone, carrier.id, default_locale(phone, carrier))
         menu = _Menu(engine, learner, carrier, request.service_code or (
             session.service_code if session else ""))
@@ -81,6 +86,10 @@ def handle_ussd(
         session.updated_at = now
         session.expires_at = now + carrier.ussd_session_seconds
         store.save_ussd_session(session)
+        store.note_activity(phone, "ussd")
+        seen = store.learner(phone)
+        if seen is not None:
+            note_seen(engine, seen, pacing, store.clock())
     return Screen(text, end)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from gateway.channels.wording import Wording as _Base
 from gateway.i18n import language_name
 from gateway.learning import replies as r
+from gateway.learning.certificates import format_code
 
 
 class Wording(_Base):
@@ -144,7 +145,11 @@ class Wording(_Base):
                     percent=self.percent(done.score, done.total),
                 )
                 if done.passed:
-                    return text + " " + self._("Well done, you passed!")
+                    text += " " + self._("Well done, you passed!")
+                    if done.certificate:
+                        text += " " + self._("Your certificate code: %(code)s.",
+                                             code=format_code(done.certificate))
+                    return text
                 return text + " " + self._("Pass mark: %(mark)s.",
                                            mark=self.percent(done.pass_mark, 100))
             case r.Progress() as p:
@@ -155,6 +160,12 @@ class Wording(_Base):
                 return self.help()
             case r.Notice() as notice:
                 return self.notice(notice)
-            case r.Stopped():
-                return ""
+            case r.ReviewFeedback(correct=True, explanation=why):
+                return self._("Right! %(why)s", why=why)
+            case r.ReviewFeedback() as f:
+                return self._("Not quite: it's %(letter)s) %(answer)s. %(why)s",
+                              letter=f.right_option + 1, answer=f.right_text, why=f.explanation)
+            case r.Stopped() | r.ScheduleShown() | r.ScheduleOffer() | r.DailyLesson() \
+                    | r.Reminder() | r.ReviewAsked():
+                return ""  # SMS only: the USSD menu offers none of these
         raise TypeError(f"no USSD wording for {reply!r}")

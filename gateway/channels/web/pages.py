@@ -30,8 +30,10 @@ from markupsafe import Markup
 from gateway.app import get_store
 from gateway.channels.sms.commands import command_words
 from gateway.channels.web import http, signin
+from gateway.channels.wording import Wording
 from gateway.i18n import available_locales, language_name, normalize_locale, translations
 from gateway.learning import Engine
+from gateway.learning.certificates import format_code, normalize_code
 from gateway.learning.replies import CourseDone
 from gateway.phones import InvalidPhoneNumber, masked, to_e164
 from gateway.store import LearnerRecord
@@ -153,6 +155,7 @@ def lesson(course_id: str, lesson_id: str):
     if learner is not None:
         with engine.store.write():
             engine.read_lesson(learner, course_, position)
+            engine.store.note_activity(learner.phone, "web")
     return page("lesson.html", course=course_, course_title=course_.title_in(g.locale),
                 lesson=lesson_, number=position + 1, count=len(course_.lesson_ids))
 
@@ -183,6 +186,7 @@ def quiz(course_id: str, lesson_id: str):
         with engine.store.write():
             graded, replies = engine.submit_quiz(learner, course_, position, answers,
                                                  first_try=not retry)
+            engine.store.note_activity(learner.phone, "web")
     else:
         graded, replies = engine.grade(lesson_, answers), ()
         if not retry:
@@ -192,8 +196,11 @@ def quiz(course_id: str, lesson_id: str):
             session.modified = True
     following = (course_.lesson_ids[position + 1]
                  if position + 1 < len(course_.lesson_ids) else None)
+    course_done = next((r for r in replies if isinstance(r, CourseDone)), None)
     return page("results.html", graded=graded, retry=retry, following=following,
-                course_done=next((r for r in replies if isinstance(r, CourseDone)), None),
+                course_done=course_done,
+                certificate=format_code(course_done.certificate)
+                if course_done and course_done.certificate else None,
                 **context)
 
 
@@ -288,6 +295,7 @@ def enter_code():
     with store.write():
         for course_id in session.get("results", {}):
             engine.merge_results(learner, course_id, _anonymous_results(course_id))
+        store.note_activity(phone, "web")
     session.pop("results", None)
     session.pop("signin_phone", None)
     session["phone"] = phone
@@ -303,6 +311,43 @@ def sign_out():
     if lang:
         session["lang"] = lang
     return redirect(url_for("web.catalogue"))
+
+
+# -- certificates ---------------------------------------------------------------------------
+
+# Certificate lookups per client address (codes must not be enumerable).
+VERIFY_PER_ADDRESS = (30, 3600.0)
+
+
+@blueprint.get("/verify")
+def verify_form():
+    """The form to check a certificate code; `?code=` goes to that code's page (a code
+    that cannot be one is answered here, as not found)."""
+    asked = request.args.get("code", "").strip()
+    if not asked:
+        return page("verify.html", words=command_words(g.locale))
+    code = normalize_code(asked)
+    if code is None:
+        return verify(asked)
+    return redirect(url_for("web.verify", code=format_code(code)))
+
+
+@blueprint.get("/verify/<code>")
+def verify(code: str):
+    """A certificate by its code: course, date, holder and score; 404 with the form when
+    no certificate has the code; 429 past the lookups allowed per client address."""
+    address = request.remote_addr or "?"
+    if get_store().take_rate([(f"verify/web:{address}", *VERIFY_PER_ADDRESS)]) is not None:
+        return page("limited.html", status=429, reason="verify")
+    found = _engine().find_certificate(code)
+    words = command_words(g.locale)
+    if found is None:
+        return page("verify.html", status=404, words=words, asked=code[:24],
+                    malformed=normalize_code(code) is None)
+    wording = Wording(g.locale)
+    return page("verify.html", words=words, certificate=found,
+                code=format_code(found.code), issued=wording.date(found.issued_at),
+                percent=wording.percent(found.score, found.total))
 
 
 # -- errors --------------------------------------------------------------------------------

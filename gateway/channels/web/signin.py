@@ -21,7 +21,7 @@ from gateway.channels.sms.conversation import default_locale, queue_text
 from gateway.config import Carriers
 from gateway.i18n import translations
 from gateway.phones import masked, region_of
-from gateway.store import LearnerRecord, Store
+from gateway.store import LearnerRecord, Store, privacy
 
 log = logging.getLogger(__name__)
 
@@ -114,5 +114,8 @@ def learner_for(store: Store, carriers: Carriers, phone: str, locale: str) -> Le
             default_locale(phone, carrier) if carrier else "en"),
             carrier_id=carrier.id if carrier else "web")
         with store.write():
+            # Signing in is an explicit act: an erased number comes back as a fresh
+            # learner (docs/privacy.md).
+            privacy.readmit(store, phone)
             store.save_learner(learner)
     return learner

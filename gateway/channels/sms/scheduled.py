@@ -1,0 +1,57 @@
+"""The SMS side of learning over time: visit learners whose next check has come and queue
+the day's lesson, a review question or a reminder (gateway/learning/scheduling.py decides
+which), held past the carrier's quiet hours. The outbox worker runs it."""
+
+from __future__ import annotations
+
+import logging
+
+from gateway.channels.pacing import pacing_of
+from gateway.channels.sms.conversation import queue_text
+from gateway.channels.sms.render import render
+from gateway.config import Carriers
+from gateway.learning import Engine
+from gateway.learning.scheduling import due_work, plan_next_check
+from gateway.learning.timing import learner_zone, quiet_end
+from gateway.phones import masked
+from gateway.store import Store
+
+log = logging.getLogger(__name__)
+
+# Something planned for now that could not be sent (its lesson was removed, say) is
+# looked at again this much later rather than on every round.
+RETRY_SECONDS = 3600.0
+
+
+def run_scheduled(store: Store, carriers: Carriers, now: float | None = None,
+                  limit: int = 200) -> int:
+    """Visit up to `limit` learners whose next check has come; queue what is due for each
+    (one message at most a visit) and plan their next check. Returns how many messages
+    were queued. Each learner is its own transaction."""
+    now = store.clock() if now is None else now
+    queued = 0
+    for seen in store.learners_to_check(now, limit):
+        with store.write():
+            learner = store.learner(seen.phone)  # they may have written meanwhile
+            if learner is None or learner.next_check_at is None or learner.next_check_at > now:
+                continue
+            carrier = carriers.get(learner.carrier_id)
+            if carrier is None:
+                store.set_next_check(learner.phone, None)
+                continue
+            pacing = pacing_of(carrier)
+            engine = Engine(store, pacing)
+            work = due_work(engine, learner, pacing, now)
+            if work is not None:
+                kind, replies = work
+                zone = learner_zone(learner.phone, learner.timezone, pacing.timezone)
+                queued += queue_text(store, carrier, learner.phone,
+                                     render(replies, learner.locale), kind=kind,
+                                     due_at=quiet_end(now, zone, pacing.quiet_hours))
+                log.info("scheduled %s for %s", kind, masked(learner.phone))
+            planned = plan_next_check(engine, learner, pacing, now)
+            if planned is not None and planned <= now:
+                planned = now + RETRY_SECONDS
+            learner.next_check_at = planned
+            store.save_learner(learner)
+    return queued

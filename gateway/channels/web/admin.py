@@ -1,0 +1,255 @@
+"""The operator's dashboard at /admin: daily active learners, course funnels, quiz
+questions, messages, delivery and cost per carrier, as SVG charts and tables, and each
+table as CSV (/admin/<table>.csv). The figures come from gateway/reports.py, as do those
+of `learnline stats`.
+
+Off unless `LEARNLINE_ADMIN_TOKEN` is set: without it every /admin path is 404. With it,
+the token is the password of the sign-in form (/admin/signin, which sets a flag in the
+signed session cookie for ADMIN_SESSION_SECONDS), or is sent as `Authorization: Bearer
+<token>` by scripts. Anything else gets 403. Credential attempts are limited per client
+address. English only: the page is for operators.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+import time
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from markupsafe import Markup
+
+from gateway import reports
+from gateway.app import get_store
+from gateway.channels.web import charts, http
+
+blueprint = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
+
+ADMIN_SESSION_SECONDS = 12 * 3600
+# Credential attempts (sign-in form, or a bearer token) per client address.
+ATTEMPTS_PER_ADDRESS = (20, 15 * 60.0)
+CSS = http.CSS + (
+    "table{border-collapse:collapse;font-size:.85em;margin:.3em 0}"
+    "th,td{border-bottom:1px solid #ccc;padding:.15em .35em;text-align:right;"
+    "vertical-align:top;white-space:nowrap}th{background:#f1f1f1}td.t,th.t{text-align:left}"
+    "td.w{white-space:normal;min-width:14em}caption{text-align:left;font-weight:bold}"
+    ".scroll{overflow-x:auto}svg{display:block;margin:.4em 0;max-width:24em}"
+    "input[type=number]{font:inherit;width:5em}"
+)
+CSS_HASH = base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
+CONTENT_SECURITY_POLICY = http.CONTENT_SECURITY_POLICY.replace(http.CSS_HASH, CSS_HASH)
+
+
+def init_app(app: Flask) -> None:
+    """Register the dashboard; its token is `$LEARNLINE_ADMIN_TOKEN` unless the app's
+    config already gives ADMIN_TOKEN (tests). No token: the dashboard is off (404)."""
+    app.config.setdefault("ADMIN_TOKEN", os.environ.get("LEARNLINE_ADMIN_TOKEN", "").strip())
+    app.register_blueprint(blueprint)
+
+
+def _token() -> str:
+    return (current_app.config.get("ADMIN_TOKEN") or "").strip()
+
+
+def _session_mark(token: str) -> str:
+    """What the session keeps to show it signed in with this token: changing the token
+    (or the secret key) signs every browser out. Never the token itself."""
+    key = current_app.secret_key
+    key = key.encode() if isinstance(key, str) else key
+    return hmac.new(key, b"learnline-admin:" + token.encode(), hashlib.sha256).hexdigest()
+
+
+def _same(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def _within_limit() -> bool:
+    """Count one credential attempt from this address; False once over the limit."""
+    limit, window = ATTEMPTS_PER_ADDRESS
+    key = f"admin-signin/address:{request.remote_addr or '?'}"
+    return get_store().take_rate([(key, limit, window)]) is None
+
+
+def _bearer() -> str | None:
+    given = request.headers.get("Authorization", "")
+    return given[len("Bearer "):] if given.startswith("Bearer ") else None
+
+
+def _signed_in(token: str) -> bool:
+    mark = session.get("admin")
+    return (isinstance(mark, list) and len(mark) == 2 and isinstance(mark[0], str)
+            and isinstance(mark[1], int | float)
+            and 0 <= time.time() - mark[1] < ADMIN_SESSION_SECONDS
+            and _same(mark[0], _session_mark(token)))
+
+
+@blueprint.before_request
+def gate() -> Response | None:
+    """404 while the dashboard is off; otherwise who is asking (g.admin), and a 429 for
+    an address over its attempts. Posts need the session's CSRF token."""
+    token = _token()
+    if not token:
+        abort(404)
+    g.locale = "en"
+    given = _bearer()
+    if given is not None:
+        if not _within_limit():
+            return _plain("429 Too Many Requests: wait and try again\n", 429)
+        g.admin = _same(given, token)
+    else:
+        g.admin = _signed_in(token)
+    http.check_csrf()
+    return None
+
+
+@blueprint.after_request
+def finish(response: Response) -> Response:
+    """The pages' headers and compression, this page's style hash, and no caching."""
+    response.headers["Cache-Control"] = "no-store"
+    response = http.finish(response)
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    return response
+
+
+def _plain(text: str, status: int) -> Response:
+    return Response(text, status=status, content_type="text/plain; charset=utf-8")
+
+
+def _days() -> int:
+    raw = request.args.get("days", "")
+    return int(raw) if raw.isascii() and raw.isdigit() else reports.DEFAULT_DAYS
+
+
+def _report() -> reports.Report:
+    return reports.build_report(get_store(), current_app.extensions["learnline.carriers"],
+                                _days())
+
+
+def _page(template: str, status: int = 200, **context) -> tuple[str, int]:
+    return render_template(template, css=Markup(CSS), csrf=http.csrf_token,
+                           **context), status
+
+
+# -- pages ---------------------------------------------------------------------------------
+
+
+@blueprint.get("")
+def dashboard():
+    """Every figure for the last `days` days (default 14): charts, tables, CSV links.
+    Without a credential: the sign-in form, answered 403."""
+    if not g.admin:
+        return _page("admin_signin.html", status=403)
+    report = _report()
+    return _page("admin.html", report=report, tables={
+        name: reports.table(report, name) for name in reports.TABLES},
+        percent=reports.percent, money=reports.money,
+        charts=_charts(report), generated=reports.generated_at(get_store().clock()),
+        days=len(report.period.days), max_days=reports.MAX_DAYS)
+
+
+@blueprint.get("/<table>.csv")
+def table_csv(table: str):
+    """One table of the dashboard as CSV, for the same `days`."""
+    if not g.admin:
+        return _plain("403 Forbidden: sign in at /admin/signin, or send "
+                      "Authorization: Bearer <token>\n", 403)
+    if table not in reports.TABLES:
+        abort(404)
+    report = _report()
+    period = report.period
+    name = f"learnline-{table}-{period.days[0]}-to-{period.days[-1]}.csv"
+    return Response(reports.to_csv(report, table), content_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@blueprint.route("/signin", methods=["GET", "POST"])
+def sign_in():
+    """The sign-in form; posted with the right token, the session is signed in."""
+    if request.method == "GET":
+        return _page("admin_signin.html")
+    if not _within_limit():
+        return _page("admin_signin.html", status=429, error="limited")
+    if not _same(request.form.get("token", ""), _token()):
+        return _page("admin_signin.html", status=403, error="wrong")
+    session["admin"] = [_session_mark(_token()), int(time.time())]
+    session["csrf"] = secrets.token_urlsafe(24)  # signed in: a new token
+    return redirect(url_for("admin.dashboard"), 303)
+
+
+@blueprint.post("/signout")
+def sign_out():
+    """Sign this browser out of the dashboard."""
+    session.pop("admin", None)
+    return redirect(url_for("admin.sign_in"), 303)
+
+
+# -- charts --------------------------------------------------------------------------------
+
+
+def _charts(report: reports.Report) -> dict[str, list[Markup]]:
+    """Every chart of the page, by section."""
+    period = report.period
+    span = f"{period.days[0]} to {period.days[-1]}"
+    activity = []
+    for channel in reports.CHANNELS:
+        name = reports.CHANNEL_NAMES[channel]
+        bars = [charts.Bar(row.day[5:], getattr(row, channel),
+                           f"{row.day}: {_learners(getattr(row, channel))} by {name}")
+                for row in report.activity]
+        activity.append(charts.column_chart(
+            f"active-{channel}", f"{name}: active learners per day",
+            f"Learners active by {name} each day, {span}; the table below has every "
+            "figure.", bars))
+    funnels = []
+    for n, funnel in enumerate(report.funnels):
+        bars = [charts.Bar(step, count, f"{step}: {_learners(count)}", str(count))
+                for step, count in funnel.steps()]
+        funnels.append(charts.bar_chart(
+            f"funnel-{n}", f"{funnel.title}: enrollment to completion",
+            f"{funnel.enrolled} learners enrolled, {funnel.completed} completed.", bars))
+    questions = []
+    if report.questions:
+        worst = report.questions[:10]
+        bars = [charts.Bar(f"{q.lesson_title} Q{q.number}: {q.text}", q.share,
+                           f"{q.lesson_id} question {q.number}: {q.right} of "
+                           f"{q.first_answers} right first ({reports.percent(q.share)}%)",
+                           f"{reports.percent(q.share)}%") for q in worst]
+        questions.append(charts.bar_chart(
+            "questions", "Right first answers, worst questions first",
+            f"The {len(worst)} questions with the smallest share of right first answers.",
+            bars, scale=1.0))
+    carriers = []
+    for n, total in enumerate(report.carrier_totals):
+        days = {row.day: row for row in report.carrier_days
+                if row.carrier_id == total.carrier_id}
+        bars = []
+        for day in period.days:
+            row = days.get(day)
+            segments = row.segments_out if row else 0
+            bars.append(charts.Bar(day[5:], segments,
+                                   f"{day}: {segments} segments out by {total.carrier_id}"))
+        carriers.append(charts.column_chart(
+            f"carrier-{n}", f"{total.carrier_id}: SMS segments out per day",
+            f"{total.segments_out} segments in {total.messages_out} messages, {span}.", bars))
+    return {"activity": activity, "funnel": funnels, "questions": questions,
+            "carriers": carriers}
+
+
+def _learners(count: int) -> str:
+    return f"{count} learner" if count == 1 else f"{count} learners"
+

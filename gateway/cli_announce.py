@@ -1,0 +1,77 @@
+"""`learnline announce`: one message to every learner of a course (gateway/announcements.py)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from gateway.config import ConfigError, load_carriers
+from gateway.store import Store, default_db_path
+
+
+def _describe(plan, course: str) -> None:
+    click.echo(f"{course}: {plan.learners:,} learners"
+               + (f" ({plan.opted_out:,} opted out, left out)" if plan.opted_out else ""))
+    if plan.no_carrier:
+        click.echo(f"  {plan.no_carrier:,} learners on carriers no longer configured, left out")
+    for carrier_id, share in sorted(plan.by_carrier.items()):
+        cost = (f", {share.currency + ' ' if share.currency else ''}{share.cost:,.2f}"
+                if share.cost else "")
+        click.echo(f"  {carrier_id}: {share.messages:,} messages, {share.segments:,} "
+                   f"segments{cost}")
+
+
+@click.command("announce")
+@click.argument("course")
+@click.option("--text", required=True, help="The message, in the course's language.")
+@click.option("--text-for", "texts", multiple=True, nargs=2, metavar="LOCALE TEXT",
+              help="The message for learners reading LOCALE (e.g. --text-for fr 'Bonjour').")
+@click.option("--dry-run", is_flag=True, help="Only count the learners and the segments.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def announce_command(course: str, text: str, texts: tuple[tuple[str, str], ...],
+                     dry_run: bool, yes: bool) -> None:
+    """Send one message to every learner of COURSE (its code or id) who has not opted out.
+
+    It goes through the outbox: each carrier's tps, the learners' quiet hours and the
+    daily cap of unsolicited messages apply. Run with --dry-run first to see the count
+    and the segment cost.
+
+    \b
+    Example:
+      learnline announce FREELANCE --text "New: lesson 7 is out. Reply NEXT." --dry-run
+    """
+    # Imported here, not at the top: the CLI must not load gateway.metrics before `serve`
+    # and `worker` point prometheus-client at the shared metrics folder.
+    from gateway.announcements import announce
+
+    try:
+        carriers = load_carriers()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    path = default_db_path()
+    if not path.exists():
+        raise click.ClickException(f"no database at {path} (set LEARNLINE_DB)")
+    with Store.open(path, migrate=True) as store:
+        found = next((c for c in store.courses()
+                      if course.upper() in (c.code.upper(), c.id.upper())), None)
+        if found is None:
+            known = ", ".join(c.code for c in store.courses()) or "none"
+            raise click.ClickException(f"no course {course!r} (courses: {known})")
+        by_locale = dict(texts)
+        try:
+            plan = announce(store, carriers, found.id, text, by_locale, dry_run=True)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        _describe(plan, f"{found.code} ({found.id})")
+        if dry_run or plan.learners == 0:
+            click.echo("dry run: nothing queued" if dry_run else "nothing to send")
+            return
+        if not yes:
+            click.confirm(f"Queue it for {plan.learners:,} learners?", abort=True)
+        with click.progressbar(length=plan.learners, label="Queueing",
+                               file=sys.stderr) as bar:
+            plan = announce(store, carriers, found.id, text, by_locale,
+                            on_learner=lambda: bar.update(1))
+    click.echo(f"queued for {plan.learners:,} learners ({plan.segments:,} segments); "
+               "the worker sends them")

@@ -1,0 +1,60 @@
+"""Certificate codes and the name a certificate shows.
+
+A code is 10 symbols of Crockford's base32 (the digits and the letters without I, L, O
+and U): 50 random bits from `secrets`, so codes can be neither guessed nor counted
+through (lookups are rate-limited as well). It is stored in its canonical form, 10
+upper-case symbols, and shown grouped for reading aloud and typing on a keypad:
+`7KQM-2XHD-9P`. Whoever types one back may use any case, spaces or dashes, and the
+letters Crockford reads as digits (O for 0, I and L for 1).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+LENGTH = 10
+NAME_MAX = 40  # characters of a display name
+
+_CONFUSABLES = str.maketrans({"O": "0", "I": "1", "L": "1"})
+# What people put between groups: spaces, hyphens and the dashes phones substitute.
+_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212_.]+")
+# Bidirectional overrides and isolates could make a name read as something else.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def new_code() -> str:
+    """A fresh random code in canonical form (10 symbols, 50 bits from `secrets`)."""
+    return "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
+
+
+def format_code(code: str) -> str:
+    """A canonical code grouped for people: `7KQM2XHD9P` -> `7KQM-2XHD-9P`."""
+    return f"{code[:4]}-{code[4:8]}-{code[8:]}"
+
+
+def normalize_code(text: str | None) -> str | None:
+    """The canonical code someone meant by `text` (any case, spaces or dashes anywhere,
+    O for 0, I or L for 1), or None when it cannot be a code."""
+    if not text or len(text) > 4 * LENGTH:
+        return None
+    symbols = _SEPARATORS.sub("", text).upper().translate(_CONFUSABLES)
+    if len(symbols) != LENGTH or any(symbol not in ALPHABET for symbol in symbols):
+        return None
+    return symbols
+
+
+def clean_display_name(text: str | None) -> str | None:
+    """A name as a learner may show it on certificates: NFC, control and bidirectional
+    override characters removed, runs of spaces made one, trimmed, at most NAME_MAX
+    characters. None when nothing is left."""
+    if not text:
+        return None
+    text = unicodedata.normalize("NFC", text)
+    text = "".join(" " if c.isspace() else c for c in text
+                   if c.isspace() or (unicodedata.category(c) != "Cc"
+                                      and c not in _BIDI_CONTROLS))
+    name = " ".join(text.split())[:NAME_MAX].strip()
+    return name or None

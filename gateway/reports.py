@@ -1,0 +1,403 @@
+"""The operator's figures, computed once for the dashboard (/admin), its CSV files and
+`learnline stats`: daily active learners per channel, each course's funnel, each quiz
+question's share of right first answers, messages, segments, delivery and cost per
+carrier per day, and the cost of a completed lesson.
+
+`build_report` reads the database (gateway/store/stats.py); `table` lays any part of a
+report out as rows of text, so every place shows the same numbers in the same words.
+Days are UTC days; a period is the last N of them, today included.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from carrier_adapters import CarrierSettings
+from gateway.store import Store, stats
+
+CHANNELS = ("sms", "ussd", "web")
+CHANNEL_NAMES = {"sms": "SMS", "ussd": "USSD", "web": "Web"}
+DEFAULT_DAYS = 14
+MAX_DAYS = 366
+TABLES = ("activity", "funnel", "questions", "carriers", "costs")
+
+
+@dataclass(frozen=True)
+class Period:
+    """The last `days` UTC days up to and including `last_day`; `since` and `until` are
+    its bounds in Unix seconds (until excluded)."""
+
+    first_day: date
+    last_day: date
+
+    @property
+    def days(self) -> list[str]:
+        """Every day of the period, 'YYYY-MM-DD', oldest first."""
+        count = (self.last_day - self.first_day).days + 1
+        return [(self.first_day + timedelta(n)).isoformat() for n in range(count)]
+
+    @property
+    def since(self) -> float:
+        """Midnight UTC starting the first day, in Unix seconds."""
+        return datetime(self.first_day.year, self.first_day.month, self.first_day.day,
+                        tzinfo=UTC).timestamp()
+
+    @property
+    def until(self) -> float:
+        """Midnight UTC ending the last day, in Unix seconds."""
+        return self.since + len(self.days) * stats.DAY
+
+
+@dataclass(frozen=True)
+class ActivityRow:
+    """Learners active on one day: per channel, and on any channel (counted once)."""
+
+    day: str
+    sms: int
+    ussd: int
+    web: int
+    learners: int
+
+
+@dataclass(frozen=True)
+class CourseFunnel:
+    """A course from enrollment to completion, over all time: how many learners enrolled,
+    started its first lesson, finished each lesson (in course order), completed it."""
+
+    course_id: str
+    title: str
+    enrolled: int
+    started: int
+    lessons: tuple[tuple[str, int], ...]  # (lesson title, learners who finished it)
+    completed: int
+
+    def steps(self) -> list[tuple[str, int]]:
+        """The funnel as (step, learners), enrollment first, completion last."""
+        return [("Enrolled", self.enrolled), ("Started lesson 1", self.started),
+                *((f"Finished {n}. {title}", count)
+                  for n, (title, count) in enumerate(self.lessons, 1)),
+                ("Completed the course", self.completed)]
+
+
+@dataclass(frozen=True)
+class QuestionRow:
+    """One quiz question's first answers in the period and the share that were right."""
+
+    course_id: str
+    lesson_id: str
+    lesson_title: str
+    number: int  # from 1, as the learner sees it
+    text: str
+    first_answers: int
+    right: int
+
+    @property
+    def share(self) -> float:
+        """Right first answers as a fraction of first answers."""
+        return self.right / self.first_answers if self.first_answers else 0.0
+
+
+@dataclass(frozen=True)
+class CarrierDay:
+    """One carrier's traffic: on one day of the period, or (day "") all of it.
+
+    `segments_out` counts every message queued; `cost` prices the segments the carrier
+    accepted (None when the carrier has no `price_per_segment`). `delivery_rate` is
+    delivered / (delivered + undelivered + failed), None before any final report."""
+
+    day: str
+    carrier_id: str
+    messages_in: int
+    messages_out: int
+    segments_out: int
+    accepted_segments: int
+    delivered: int
+    undelivered: int
+    failed: int
+    cost: float | None
+    currency: str
+
+    @property
+    def delivery_rate(self) -> float | None:
+        """Delivered as a fraction of messages with a final report, or None."""
+        final = self.delivered + self.undelivered + self.failed
+        return self.delivered / final if final else None
+
+
+@dataclass(frozen=True)
+class CostRow:
+    """What the period's SMS cost in one currency, and per lesson completed in it."""
+
+    currency: str
+    cost: float | None
+    lessons_completed: int
+
+    @property
+    def per_lesson(self) -> float | None:
+        """Cost divided by lessons completed, or None when either is missing."""
+        if self.cost is None or not self.lessons_completed:
+            return None
+        return self.cost / self.lessons_completed
+
+
+@dataclass(frozen=True)
+class Report:
+    """Every figure of the dashboard for one period."""
+
+    period: Period
+    activity: tuple[ActivityRow, ...]
+    funnels: tuple[CourseFunnel, ...]
+    questions: tuple[QuestionRow, ...]  # worst share first
+    carrier_days: tuple[CarrierDay, ...]  # by day, then carrier
+    carrier_totals: tuple[CarrierDay, ...]  # one per carrier, day ""
+    costs: tuple[CostRow, ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A report table as text: a title, column headers, rows of cells."""
+
+    name: str
+    title: str
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+def period_ending(now: float, days: int = DEFAULT_DAYS) -> Period:
+    """The `days` UTC days ending with the day of `now` (1 to MAX_DAYS days)."""
+    days = max(1, min(MAX_DAYS, int(days)))
+    last = datetime.fromtimestamp(now, UTC).date()
+    return Period(last - timedelta(days - 1), last)
+
+
+def build_report(store: Store, carriers: Iterable[CarrierSettings],
+                 days: int = DEFAULT_DAYS, now: float | None = None) -> Report:
+    """Compute every figure for the last `days` UTC days up to `now` (default: the store's
+    clock). Reads only; `carriers` give each carrier's price per segment and currency."""
+    period = period_ending(store.clock() if now is None else now, days)
+    prices = {c.id: c for c in carriers}
+    carrier_days = _carrier_days(store, period, prices)
+    return Report(
+        period=period,
+        activity=_activity(store, period),
+        funnels=_funnels(store),
+        questions=_questions(store, period),
+        carrier_days=carrier_days,
+        carrier_totals=_carrier_totals(carrier_days),
+        costs=_costs(store, period, carrier_days, prices),
+    )
+
+
+def _activity(store: Store, period: Period) -> tuple[ActivityRow, ...]:
+    first, last = period.days[0], period.days[-1]
+    per_channel: dict[tuple[str, str], int] = {
+        (day, channel): n for day, channel, n in stats.active_learners(store, first, last)}
+    anywhere = stats.active_any_channel(store, first, last)
+    return tuple(ActivityRow(day, *(per_channel.get((day, c), 0) for c in CHANNELS),
+                             anywhere.get(day, 0)) for day in period.days)
+
+
+def _funnels(store: Store) -> tuple[CourseFunnel, ...]:
+    counts = stats.enrollment_counts(store)
+    finishers = stats.lesson_finishers(store)
+    funnels = []
+    for course in store.courses():
+        enrolled, started, completed = counts.get(course.id, (0, 0, 0))
+        lessons = []
+        for lesson_id in course.lesson_ids:
+            lesson = store.lesson(course.id, lesson_id, course.default_locale)
+            lessons.append((lesson.title if lesson else lesson_id,
+                            finishers.get((course.id, lesson_id), 0)))
+        funnels.append(CourseFunnel(course.id, course.title_in(course.default_locale),
+                                    enrolled, started, tuple(lessons), completed))
+    return tuple(funnels)
+
+
+def _questions(store: Store, period: Period) -> tuple[QuestionRow, ...]:
+    rows = []
+    for course_id, lesson_id, number, answers, right in stats.first_answers(
+            store, period.since, period.until):
+        course = store.course(course_id)
+        lesson = store.lesson(course_id, lesson_id, course.default_locale) if course else None
+        if lesson is not None and number < len(lesson.questions):
+            title, text = lesson.title, lesson.questions[number].text
+        else:
+            title = lesson.title if lesson else lesson_id
+            text = "(no longer in the lesson)"
+        rows.append(QuestionRow(course_id, lesson_id, title, number + 1, text, answers, right))
+    rows.sort(key=lambda q: (q.share, -q.first_answers, q.course_id, q.lesson_id, q.number))
+    return tuple(rows)
+
+
+def _carrier_days(store: Store, period: Period,
+                  prices: dict[str, CarrierSettings]) -> tuple[CarrierDay, ...]:
+    days = period.days
+    out = {(row.day, row.carrier_id): row
+           for row in stats.outbound_by_day(store, period.since, period.until)}
+    received = {(day, carrier): n
+                for day, carrier, n in stats.inbound_by_day(store, period.since, period.until)}
+    rows = []
+    for day, carrier_id in sorted(set(out) | set(received)):
+        sent = out.get((day, carrier_id))
+        carrier = prices.get(carrier_id)
+        price = carrier.price_per_segment if carrier else 0.0
+        accepted = sent.accepted_segments if sent else 0
+        rows.append(CarrierDay(
+            day=days[day], carrier_id=carrier_id, messages_in=received.get((day, carrier_id), 0),
+            messages_out=sent.messages if sent else 0,
+            segments_out=sent.segments if sent else 0, accepted_segments=accepted,
+            delivered=sent.delivered if sent else 0,
+            undelivered=sent.undelivered if sent else 0, failed=sent.failed if sent else 0,
+            cost=accepted * price if price else None,
+            currency=carrier.currency if carrier and price else ""))
+    return tuple(rows)
+
+
+def _carrier_totals(carrier_days: tuple[CarrierDay, ...]) -> tuple[CarrierDay, ...]:
+    by_carrier: dict[str, list[CarrierDay]] = defaultdict(list)
+    for row in carrier_days:
+        by_carrier[row.carrier_id].append(row)
+    totals = []
+    for carrier_id, rows in sorted(by_carrier.items()):
+        costs = [r.cost for r in rows if r.cost is not None]
+        totals.append(CarrierDay(
+            day="", carrier_id=carrier_id, messages_in=sum(r.messages_in for r in rows),
+            messages_out=sum(r.messages_out for r in rows),
+            segments_out=sum(r.segments_out for r in rows),
+            accepted_segments=sum(r.accepted_segments for r in rows),
+            delivered=sum(r.delivered for r in rows),
+            undelivered=sum(r.undelivered for r in rows), failed=sum(r.failed for r in rows),
+            cost=sum(costs) if costs else None,
+            currency=next((r.currency for r in rows if r.currency), "")))
+    return tuple(totals)
+
+
+def _costs(store: Store, period: Period, carrier_days: tuple[CarrierDay, ...],
+           prices: dict[str, CarrierSettings]) -> tuple[CostRow, ...]:
+    lessons = stats.lessons_completed(store, period.since, period.until)
+    by_currency: dict[str, float] = defaultdict(float)
+    for row in carrier_days:
+        if row.cost is not None:
+            by_currency[row.currency] += row.cost
+    if not by_currency:
+        return (CostRow("", None, lessons),)
+    return tuple(CostRow(currency, cost, lessons)
+                 for currency, cost in sorted(by_currency.items()))
+
+
+# -- the same figures as text ------------------------------------------------------------
+
+
+def percent(fraction: float | None, *, blank: str = "-") -> str:
+    """A fraction as a percentage with one decimal ('42.9'); None as `blank`."""
+    return blank if fraction is None else f"{100 * fraction:.1f}"
+
+
+def money(amount: float | None, *, blank: str = "-") -> str:
+    """An amount with 2 decimals; below 1, up to 4 (a segment costs a fraction of a
+    unit): 15.00, 0.20, 0.0075. None as `blank`."""
+    if amount is None:
+        return blank
+    if amount == 0 or abs(amount) >= 1:
+        return f"{amount:.2f}"
+    text = f"{amount:.4f}".rstrip("0")
+    return text + "0" * (2 - len(text.partition(".")[2]))
+
+
+def table(report: Report, name: str, *, blank: str = "-") -> Table:
+    """One of TABLES as text cells, with `blank` for a figure that does not exist (no
+    delivery report yet, no price). Raises KeyError for another name."""
+    if name == "activity":
+        return Table(name, "Daily active learners (UTC days)",
+                     ("day", "SMS", "USSD", "Web", "any channel"),
+                     tuple((r.day, str(r.sms), str(r.ussd), str(r.web), str(r.learners))
+                           for r in report.activity))
+    if name == "funnel":
+        rows = []
+        for funnel in report.funnels:
+            for step, count in funnel.steps():
+                share = count / funnel.enrolled if funnel.enrolled else None
+                rows.append((funnel.course_id, step, str(count), percent(share, blank=blank)))
+        return Table(name, "Courses, enrollment to completion (all time)",
+                     ("course", "step", "learners", "% of enrolled"), tuple(rows))
+    if name == "questions":
+        return Table(name, "Quiz questions, right first answers (worst first)",
+                     ("course", "lesson", "question", "first answers", "right", "% right",
+                      "text"),
+                     tuple((q.course_id, q.lesson_id, str(q.number), str(q.first_answers),
+                            str(q.right), percent(q.share), q.text)
+                           for q in report.questions))
+    if name == "carriers":
+        rows = tuple(_carrier_cells(r, blank) for r in report.carrier_days) + tuple(
+            _carrier_cells(r, blank, day="all days") for r in report.carrier_totals)
+        return Table(name, "Messages per carrier per day",
+                     ("day", "carrier", "in", "out", "segments out", "segments accepted",
+                      "delivered", "undelivered", "failed", "% delivered", "cost",
+                      "currency"), rows)
+    if name == "costs":
+        return Table(name, "SMS cost per completed lesson",
+                     ("currency", "cost", "lessons completed", "cost per lesson"),
+                     tuple((c.currency or blank, money(c.cost, blank=blank),
+                            str(c.lessons_completed), money(c.per_lesson, blank=blank))
+                           for c in report.costs))
+    raise KeyError(name)
+
+
+def _carrier_cells(row: CarrierDay, blank: str, day: str | None = None) -> tuple[str, ...]:
+    return (day or row.day, row.carrier_id, str(row.messages_in), str(row.messages_out),
+            str(row.segments_out), str(row.accepted_segments), str(row.delivered),
+            str(row.undelivered), str(row.failed), percent(row.delivery_rate, blank=blank),
+            money(row.cost, blank=blank), row.currency or blank)
+
+
+def to_csv(report: Report, name: str) -> str:
+    """One of TABLES as CSV (a header line, then rows; empty cells where no figure)."""
+    found = table(report, name, blank="")
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(found.headers)
+    writer.writerows(tuple(_inert(cell) for cell in row) for row in found.rows)
+    return out.getvalue()
+
+
+def _inert(cell: str) -> str:
+    """A text a spreadsheet would take for a formula ('=', '+', '-', '@' first), quoted
+    with an apostrophe; numbers are never changed."""
+    if cell[:1] in ("=", "+", "-", "@", "\t", "\r") and not _numeric(cell):
+        return "'" + cell
+    return cell
+
+
+def format_table(found: Table, max_cell: int = 60) -> str:
+    """A table for a terminal: a title line, then aligned columns (numbers to the right);
+    a text longer than `max_cell` is cut short with an ellipsis, never a number."""
+    rows = [tuple(c if len(c) <= max_cell else c[:max_cell - 1] + "…" for c in row)
+            for row in found.rows]
+    widths = [len(h) for h in found.headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    numeric = [all(_numeric(row[i]) or row[i] in ("-", "") for row in rows)
+               and any(_numeric(row[i]) for row in rows) for i in range(len(found.headers))]
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "  ".join(cell.rjust(w) if right else cell.ljust(w)
+                         for cell, w, right in zip(cells, widths, numeric, strict=True)).rstrip()
+
+    lines = [found.title, line(found.headers), "  ".join("-" * w for w in widths)]
+    lines += [line(row) for row in rows] or ["(none)"]
+    return "\n".join(lines)
+
+
+def _numeric(cell: str) -> bool:
+    return cell.replace(".", "", 1).isdigit()
+
+
+def generated_at(now: float) -> str:
+    """`now` as the UTC time a report was made, to the minute."""
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(now))

@@ -1,0 +1,142 @@
+"""Read-only queries for the operator's figures (gateway/reports.py): activity, the course
+funnel, first answers, and messages per carrier per day.
+
+The outbox and inbound tables grow to millions of rows and have no index on their time
+columns. Their ids grow with time, though: a row is inserted with the clock's time under
+the single write lock. So the first row of a period is found by a binary search on the
+id (some twenty rowid look-ups), and only the period's rows are read, by rowid range,
+each still filtered on its own time. Rows stored with a time more than `SLACK_SECONDS`
+earlier than an older row (the clock stepped back that far) may be missed.
+
+Every function takes a Store and writes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.store.store import Store
+
+DAY = 86400.0
+# How far a row's time may run behind an older row's (a writer read the clock, then
+# waited for the lock; the clock was stepped back) and still be counted in its period.
+SLACK_SECONDS = 3600.0
+
+# Outbox states in which the carrier took the message (and bills its segments).
+_ACCEPTED = ("(status IN ('sent', 'delivered', 'undelivered') "
+             "OR (status = 'failed' AND carrier_message_id IS NOT NULL))")
+
+
+@dataclass(frozen=True)
+class OutboundDay:
+    """One carrier's outbound messages created on one day of a period."""
+
+    day: int  # days since the period began
+    carrier_id: str
+    messages: int
+    segments: int
+    accepted_segments: int  # of messages the carrier accepted: what it bills
+    delivered: int
+    undelivered: int
+    failed: int
+
+
+def first_id_since(store: Store, table: str, column: str, since: float) -> int:
+    """The smallest id from which a scan of `table` by id meets every row whose `column`
+    (a time) is at or after `since`, less SLACK_SECONDS; ids grow with that time.
+    `table` and `column` are names from this module, never user input."""
+    conn = store.db.conn
+    # Two subqueries: SQLite reads one end of the rowid b-tree for a lone min() or max(),
+    # but scans the whole table for both in one select.
+    lowest, highest = conn.execute(
+        f"SELECT (SELECT min(id) FROM {table}), (SELECT max(id) FROM {table})").fetchone()
+    if lowest is None:
+        return 0
+    target = since - SLACK_SECONDS
+    lo, hi = lowest, highest + 1
+    while lo < hi:  # the first x whose next stored row is at or after target
+        mid = (lo + hi) // 2
+        row_id, at = conn.execute(
+            f"SELECT id, {column} FROM {table} WHERE id >= ? ORDER BY id LIMIT 1",
+            [mid]).fetchone()
+        if at >= target:
+            hi = mid
+        else:
+            lo = row_id + 1
+    return lo
+
+
+def active_learners(store: Store, first_day: str, last_day: str) -> list[tuple[str, str, int]]:
+    """(day, channel, learners) for each UTC day and channel with any activity between
+    `first_day` and `last_day` ('YYYY-MM-DD', inclusive), by the activity table's key."""
+    return [tuple(row) for row in store.db.conn.execute(
+        "SELECT day, channel, count(*) FROM activity WHERE day BETWEEN ? AND ? "
+        "GROUP BY day, channel ORDER BY day, channel", [first_day, last_day])]
+
+
+def active_any_channel(store: Store, first_day: str, last_day: str) -> dict[str, int]:
+    """Learners active on any channel, per UTC day between the two days (inclusive)."""
+    return dict(store.db.conn.execute(
+        "SELECT day, count(DISTINCT phone) FROM activity WHERE day BETWEEN ? AND ? "
+        "GROUP BY day", [first_day, last_day]).fetchall())
+
+
+def enrollment_counts(store: Store) -> dict[str, tuple[int, int, int]]:
+    """Per course: (enrolled, started the first lesson, completed), over all time.
+    Started: opened a card, moved past the first lesson, or completed."""
+    return {row[0]: (row[1], row[2], row[3]) for row in store.db.conn.execute(
+        """SELECT course_id, count(*),
+                  sum(card >= 0 OR position > 0 OR completed_at IS NOT NULL),
+                  sum(completed_at IS NOT NULL)
+           FROM enrollments GROUP BY course_id""")}
+
+
+def lesson_finishers(store: Store) -> dict[tuple[str, str], int]:
+    """Learners who finished each lesson (course id, lesson id), over all time."""
+    return {(row[0], row[1]): row[2] for row in store.db.conn.execute(
+        "SELECT course_id, lesson_id, count(*) FROM lesson_results "
+        "GROUP BY course_id, lesson_id")}
+
+
+def lessons_completed(store: Store, since: float, until: float) -> int:
+    """Lesson results recorded in [since, until) (a retaken lesson counts at its latest
+    time). Reads the whole lesson_results table: it has no index on time."""
+    return store.db.conn.execute(
+        "SELECT count(*) FROM lesson_results WHERE completed_at >= ? AND completed_at < ?",
+        [since, until]).fetchone()[0]
+
+
+def first_answers(store: Store, since: float,
+                  until: float) -> list[tuple[str, str, int, int, int]]:
+    """(course id, lesson id, question number from 0, first answers, right ones) for each
+    question answered at a first try in [since, until)."""
+    start = first_id_since(store, "answers", "at", since)
+    return [tuple(row) for row in store.db.conn.execute(
+        """SELECT course_id, lesson_id, question, count(*), sum(correct) FROM answers
+           WHERE id >= ? AND at >= ? AND at < ? AND first_try = 1
+           GROUP BY course_id, lesson_id, question""", [start, since, until])]
+
+
+def outbound_by_day(store: Store, since: float, until: float) -> list[OutboundDay]:
+    """Outbound messages created in [since, until), per day (from `since`) and carrier:
+    messages, segments, segments the carrier accepted, and final delivery states."""
+    start = first_id_since(store, "outbox", "created_at", since)
+    rows = store.db.conn.execute(
+        f"""SELECT CAST((created_at - ?) / {DAY} AS INTEGER) AS day, carrier_id, count(*),
+                  sum(segments), sum(CASE WHEN {_ACCEPTED} THEN segments ELSE 0 END),
+                  sum(status = 'delivered'), sum(status = 'undelivered'),
+                  sum(status = 'failed')
+           FROM outbox WHERE id >= ? AND created_at >= ? AND created_at < ?
+           GROUP BY day, carrier_id ORDER BY day, carrier_id""",
+        [since, start, since, until])
+    return [OutboundDay(*row) for row in rows]
+
+
+def inbound_by_day(store: Store, since: float, until: float) -> list[tuple[int, str, int]]:
+    """(day from `since`, carrier id, messages received) for [since, until)."""
+    start = first_id_since(store, "inbound", "received_at", since)
+    return [tuple(row) for row in store.db.conn.execute(
+        f"""SELECT CAST((received_at - ?) / {DAY} AS INTEGER) AS day, carrier_id, count(*)
+           FROM inbound WHERE id >= ? AND received_at >= ? AND received_at < ?
+           GROUP BY day, carrier_id ORDER BY day, carrier_id""",
+        [since, start, since, until])]
