@@ -396,6 +396,15 @@ def test_a_new_token_signs_everyone_out(app):
     assert client.get("/admin").status_code == 403
 
 
+def test_showing_the_sign_in_form_is_not_a_guess(app):
+    client = app.test_client()
+    for _ in range(25):
+        assert client.head("/admin/signin").status_code == 200
+        assert client.get("/admin/signin").status_code == 200
+    token = _csrf(client, "/admin/signin")
+    assert client.post("/admin/signin", data={"csrf": token, "token": TOKEN}).status_code == 303
+
+
 def test_guesses_are_limited_per_address(app):
     client = app.test_client()
     token = _csrf(client, "/admin/signin")

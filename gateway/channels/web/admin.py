@@ -180,7 +180,7 @@ def table_csv(table: str):
 @blueprint.route("/signin", methods=["GET", "POST"])
 def sign_in():
     """The sign-in form; posted with the right token, the session is signed in."""
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD (which Flask routes here too)
         return _page("admin_signin.html")
     if not _within_limit():
         return _page("admin_signin.html", status=429, error="limited")
