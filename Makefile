@@ -2,7 +2,7 @@
 #   make serve   run the gateway with the bundled course (http://127.0.0.1:8000)
 #   make test    install everything the tests need, then run ruff and pytest
 # Needs python3 (>= 3.11) and, for the tests, node and npm (Twilio's segment calculator, the
-# Nu Html Checker), Java and Chromium (.ci/run installs them from Debian).
+# Nu Html Checker), Java, Chromium, Kannel and PostgreSQL (.ci/run installs them from Debian).
 
 VENV ?= .venv
 PYTHON ?= python3
@@ -21,7 +21,7 @@ install: $(VENV)/bin/python
 	$(VENV)/bin/python -m pip install --quiet -e .
 
 install-test: $(VENV)/bin/python
-	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
+	$(VENV)/bin/python -m pip install --quiet -e '.[test,hub]'
 	npm install --silent --no-audit --no-fund --prefix $(CALCULATOR_DIR) $(SEGMENTS_CALCULATOR) $(HTML_CHECKER)
 
 serve: install

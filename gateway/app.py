@@ -40,6 +40,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         PROXY_HOPS=_proxy_hops(),
         SECRET_KEY=os.environ.get("LEARNLINE_SECRET_KEY") or None,
         SIMULATOR=os.environ.get("LEARNLINE_SIMULATOR", "") in ("1", "true", "yes", "on"),
+        ROLE=os.environ.get("LEARNLINE_ROLE", "edge").strip().lower() or "edge",
+        HUB_DATABASE_URL=None,
     )
     if test_config:
         app.config.update(test_config)
@@ -78,6 +80,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(metrics.blueprint)
     web.init_app(app)
     admin.init_app(app)  # off (404) unless LEARNLINE_ADMIN_TOKEN is set
+    if app.config["ROLE"] not in ("edge", "hub"):
+        raise ConfigError(f"LEARNLINE_ROLE={app.config['ROLE']!r}: 'edge' (serves learners; "
+                          "the default) or 'hub' (also takes edges' sync, docs/sync.md)")
+    if app.config["ROLE"] == "hub":
+        from gateway.sync import hub_routes
+
+        hub_routes.init_app(app)
     if app.config["SIMULATOR"]:
         from gateway.channels.web import simulator
 

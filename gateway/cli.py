@@ -15,6 +15,8 @@ import click
 
 from gateway.cli_announce import announce_command
 from gateway.cli_learners import learners
+from gateway.cli_packs import packs
+from gateway.cli_sync import hub_group, sync_command
 from gateway.config import DEFAULT_CONSOLE, Carriers, ConfigError, load_carriers
 from gateway.sms_text import POLICIES, count
 from gateway.store import Store, default_db_path
@@ -34,6 +36,28 @@ def _retention_days() -> int:
         return retention_days_from_env()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _edge_link():
+    """This edge's hub link from the environment (None: no hub), or a clear error."""
+    from gateway.sync.client import EdgeLink, SyncError
+
+    try:
+        return EdgeLink.from_env()
+    except SyncError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _sync_interval() -> float:
+    raw = os.environ.get("LEARNLINE_SYNC_SECONDS", "60").strip() or "60"
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 5 <= seconds <= 86400:
+        raise click.ClickException(f"LEARNLINE_SYNC_SECONDS={raw!r}: a number of seconds "
+                                   "from 5 to 86400")
+    return seconds
 
 
 def _share_metrics(*, fresh: bool) -> Path:
@@ -182,6 +206,11 @@ def worker(drain: bool, lease_seconds: float) -> None:
     outbox = OutboxWorker(default_db_path(), carriers, lease_seconds=lease_seconds,
                           retention_days=_retention_days())
     outbox.install_signal_handlers()
+    link = _edge_link()
+    if link is not None and not drain:
+        from gateway.sync.loop import SyncLoop
+
+        SyncLoop(default_db_path(), link, interval=_sync_interval()).start()
     report = outbox.run(drain=drain)
     if drain:
         click.echo(
@@ -544,7 +573,10 @@ def sms_count(policy: str, as_json: bool, texts: tuple[str, ...]) -> None:
 
 
 main.add_command(learners)
+main.add_command(packs)
 main.add_command(announce_command)
+main.add_command(sync_command)
+main.add_command(hub_group)
 
 
 if __name__ == "__main__":

@@ -110,6 +110,11 @@ def erase(phone: str, country: str | None, yes: bool) -> None:
     with _open() as store:
         try:
             erasure = privacy.erase(store, number)
+            if not os.environ.get("LEARNLINE_HUB_URL", "").strip():
+                # No hub to tell: the erasure notice need not keep the number at all.
+                from gateway.store import events
+
+                events.release_erasure_notices(store)
         except privacy.UnhandledTable as exc:
             raise click.ClickException(str(exc)) from None
     if not erasure.found:

@@ -33,11 +33,35 @@ def _plain(lines: list[str], status: int) -> Response:
 
 @blueprint.get("/healthz")
 def health() -> Response:
-    """Alive: the process answers and reads its database."""
+    """Alive: the process answers and reads its database. On an edge with a hub, also
+    the sync lag (never a reason to fail: the link may be down for days by design)."""
     from gateway.app import get_store
 
-    get_store().ping()
-    return _plain(["ok"], 200)
+    store = get_store()
+    store.ping()
+    return _plain(["ok", *sync_lines(store)], 200)
+
+
+def sync_lines(store: Store, now: float | None = None) -> list[str]:
+    """How far this edge's sync lags, one line each; [] without a hub configured."""
+    import os
+
+    if not os.environ.get("LEARNLINE_HUB_URL", "").strip():
+        return []
+    from gateway.store import events
+
+    now = store.clock() if now is None else now
+    last = events.sync_value(store, "last_success_at")
+    error = events.sync_value(store, "last_error")
+    waiting = events.unpushed_count(store)
+    oldest = events.oldest_unpushed_at(store)
+    lines = [f"sync: last success {now - float(last):.0f} s ago" if last
+             else "sync: never succeeded yet"]
+    lines.append(f"sync: {waiting} events waiting to be pushed"
+                 + (f", the oldest {now - oldest:.0f} s old" if oldest is not None else ""))
+    if error:
+        lines.append(f"sync: last error: {error}")
+    return lines
 
 
 def readiness(store: Store, now: float | None = None) -> tuple[bool, list[str]]:

@@ -22,7 +22,7 @@ from gateway.channels.sms import receive_inbound
 from gateway.channels.ussd import handle_ussd
 from gateway.cli import main
 from gateway.config import ConfigError, load_carriers
-from gateway.store import Store, privacy
+from gateway.store import Store, events, privacy
 from gateway.worker import OutboxWorker
 from tests.test_web import sign_in
 
@@ -86,6 +86,18 @@ def holding(db_path: Path, *needles: str) -> list[tuple[str, str, object]]:
         if isinstance(value, str) and any(needle in value for needle in needles):
             hits.append((table, column, value))
     return hits
+
+
+# After an erasure the number stays in one place only, the `erased` event, until the hub
+# has it: it travels once, to have the other edges erase it too (docs/privacy.md).
+THE_ERASURE_NOTICE = [("events", "learner", LEARNER)]
+
+
+def hub_acknowledges(store: Store) -> None:
+    """What a sync does once the hub has this edge's events: the erasure notice then
+    takes a pseudonym too."""
+    _pending, last = events.unpushed_events(store, 1_000_000)
+    events.mark_pushed(store, last)
 
 
 def aggregate_counts(store: Store) -> dict[str, int]:
@@ -190,6 +202,10 @@ def test_the_export_holds_the_learners_messages_and_progress_and_nobody_elses(
     [code] = export["signin_codes"]
     assert "code_hash" not in code and "0" * 64 not in text
     assert [e["key"] for e in export["rate_events"]] == [f"number/3600s:{LEARNER}"]
+    # The learner's events (docs/sync.md) are theirs too: what they did, as facts.
+    assert {"enrolled", "card_reached", "answered"} <= {e["kind"] for e in export["events"]}
+    enrolled = next(e for e in export["events"] if e["kind"] == "enrolled")
+    assert enrolled["data"] == {"course": COURSE, "restart": False}
     # Times are ISO 8601 in UTC.
     for stamp in (learner["created_at"], export["inbound"][0]["received_at"],
                   delivered["send_attempts"][0]["at"], export["exported_at"]):
@@ -222,7 +238,11 @@ def test_erasure_removes_the_number_and_the_bodies_and_keeps_the_counts(
     assert erasure.counts["learners"] == 1 and erasure.counts["answers"] >= 1
     assert erasure.counts["reviews"] >= 1 and erasure.counts["ussd_sessions"] == 1
     assert erasure.counts["signin_codes"] == erasure.counts["rate_events"] == 1
-    # Not the number (in any form), not what they wrote, not their name: nowhere.
+    # Not the number (in any form), not what they wrote, not their name: nowhere, but for
+    # the notice of the erasure waiting for the hub; once the hub has it, nowhere at all.
+    assert holding(db_path, LEARNER, LEARNER[1:], "8030000000", SECRET, NAME) == \
+        THE_ERASURE_NOTICE
+    hub_acknowledges(store)
     assert holding(db_path, LEARNER, LEARNER[1:], "8030000000", SECRET, NAME) == []
     # The other learner is untouched.
     assert store.learner(OTHER) is not None
@@ -232,6 +252,10 @@ def test_erasure_removes_the_number_and_the_bodies_and_keeps_the_counts(
     assert aggregate_counts(store) == before
     pseudonym = erasure.pseudonym
     assert pseudonym.startswith("erased:")
+    # Their events stay, for the counts, under the pseudonym and with their data blanked.
+    assert erasure.counts["events"] >= 5
+    assert {row[0] for row in store.db.execute(
+        "SELECT data FROM events WHERE learner = ?", [pseudonym])} == {"{}"}
     ghost = store.learner(pseudonym)
     assert ghost.stopped and ghost.schedule == "off" and ghost.next_check_at is None
     assert ghost.display_name is None and ghost.timezone is None
@@ -292,7 +316,7 @@ def test_a_stray_message_after_erasure_creates_no_learner_and_gets_no_reply(
                                  "ORDER BY id DESC LIMIT 5"))
     assert {(m["phone"], m["text"], m["status"]) for m in strays} == {
         (privacy.STRAY_PHONE, "", "processed")}
-    assert holding(db_path, LEARNER, LEARNER[1:], SECRET) == []
+    assert holding(db_path, LEARNER, LEARNER[1:], SECRET) == THE_ERASURE_NOTICE
     assert privacy.is_erased(store, LEARNER)
 
 
@@ -305,7 +329,7 @@ def test_a_flood_from_an_erased_number_gets_no_notice_either(twilio, store: Stor
     converse(twilio, LEARNER, *["HELP"] * 25)  # over the 20 a minute limit
 
     assert len(store.outbox()) == outbox_before and store.learner(LEARNER) is None
-    assert holding(db_path, LEARNER, LEARNER[1:]) == []
+    assert holding(db_path, LEARNER, LEARNER[1:]) == THE_ERASURE_NOTICE
     assert store.db.execute("SELECT count(*) FROM inbound WHERE phone = ?",
                             [privacy.STRAY_PHONE]).fetchone()[0] == 25
     assert any("throttled" in record.getMessage() for record in caplog.records)
@@ -525,7 +549,9 @@ def test_learners_erase_asks_first_and_reports_counts(twilio, store: Store, db_p
     assert f"erased {LEARNER}" in result.stdout
     assert "1 learners" in result.stdout and "2 inbound" in result.stdout
     assert LEARNER not in result.stderr  # logs carry masked numbers only
-    assert store.learner(LEARNER) is None and holding(db_path, LEARNER, SECRET) == []
+    assert store.learner(LEARNER) is None
+    # No hub configured: no erasure notice waits to carry the number anywhere.
+    assert holding(db_path, LEARNER, SECRET) == []
 
     again = runner.invoke(main, ["learners", "erase", "--yes", LEARNER], env=env)
     assert again.exit_code == 0 and "already erased" in again.output

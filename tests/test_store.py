@@ -19,7 +19,8 @@ def test_connection_settings_and_migrations(tmp_path: Path):
         assert store.migrate() == []  # nothing left to apply
         assert [m.name for m in migrations.applied(store.db)] == [
             "m001_initial", "m002_ussd_sessions", "m003_web", "m004_inbound_meta",
-            "m005_outbox_by_status", "m006_partial_indexes", "m007_learning_over_time"]
+            "m005_outbox_by_status", "m006_partial_indexes", "m007_learning_over_time",
+            "m008_events"]
         assert {"inbound", "outbox", "learners", "enrollments", "lessons"} <= set(
             store.db.table_names())
 

@@ -54,6 +54,9 @@ class Engine:
         if learner is None:
             learner = LearnerRecord(phone=phone, locale=default_locale, carrier_id=carrier_id)
             self.store.save_learner(learner)
+            # First contact with this edge: the hub then knows the edge serves this
+            # learner and sends it their history from other edges (docs/sync.md).
+            self.store.record_event(phone, "met", {})
         elif learner.carrier_id != carrier_id:
             learner.carrier_id = carrier_id
             self.store.save_learner(learner)
@@ -89,6 +92,7 @@ class Engine:
             case i.Stop():
                 learner.stopped = True
                 self.store.save_learner(learner)
+                self.store.record_event(learner.phone, "opted_out", {})
                 return Outcome((r.Stopped(),), to_stopped_ok=True)
             case i.Answer(choice=choice):
                 return Outcome(self._answer(learner, choice))
@@ -111,6 +115,7 @@ class Engine:
         if learner.stopped and opt_in:
             learner.stopped = False
             self.store.save_learner(learner)
+            self.store.record_event(learner.phone, "opted_in", {})
         courses = self.store.courses()
         if not courses:
             return (r.Notice("no_courses"),)
@@ -129,6 +134,7 @@ class Engine:
         enrollment = self.store.enrollment(learner.phone, course.id)
         resumed = enrollment is not None
         if enrollment is None or enrollment.completed:
+            self._record_enrolled(learner, course, restart=enrollment is not None)
             enrollment = EnrollmentRecord(phone=learner.phone, course_id=course.id)
         learner.current_course = course.id
         self.store.save_learner(learner)
@@ -199,9 +205,7 @@ class Engine:
             )
         correct = choice == question.answer
         first_try = number not in quiz.requeued
-        self.store.record_answer(
-            learner.phone, course.id, lesson.id, number, choice, correct, first_try
-        )
+        self._keep_answer(learner, course.id, lesson.id, number, choice, correct, first_try)
         quiz.queue.pop(0)
         will_return = False
         if correct and first_try:
@@ -219,7 +223,7 @@ class Engine:
             will_return=will_return,
         )
         if quiz.queue:
-            self.store.save_enrollment(enrollment)
+            self._save_place(learner, course, enrollment)
             return (feedback, self._question(lesson, enrollment))
         return (feedback, *self._finish_lesson(learner, course, enrollment, lesson))
 
@@ -266,9 +270,14 @@ class Engine:
         locale = normalize_locale(code)
         if locale is None:
             return (r.LanguageChoices(available_locales(), asked=code),)
+        self.set_language(learner, locale)
+        return (r.LanguageChanged(locale),)
+
+    def set_language(self, learner: LearnerRecord, locale: str) -> None:
+        """The learner chose a language (a normalized locale), on any channel: keep it."""
         learner.locale = locale
         self.store.save_learner(learner)
-        return (r.LanguageChanged(locale),)
+        self.store.record_event(learner.phone, "language_set", {"locale": locale})
 
     def _schedule(self, learner: LearnerRecord, frequency: str | None,
                   hour: int | None) -> r.ScheduleShown:
@@ -413,6 +422,7 @@ class Engine:
             return r.NameShown(learner.display_name, masked(learner.phone))
         learner.display_name = cleaned
         self.store.save_learner(learner)
+        self.store.record_event(learner.phone, "name_set", {"name": cleaned})
         return r.NameShown(cleaned, masked(learner.phone), changed=True)
 
     def _verify(self, learner: LearnerRecord, asked: str | None) -> r.Reply:
@@ -499,19 +509,24 @@ class Engine:
     def read_lesson(self, learner: LearnerRecord, course: Course, position: int) -> None:
         """The learner read a whole lesson (on a page): on every channel, what comes next
         is its quiz, unless they are already further on."""
+        moved_here = learner.current_course != course.id
         learner.current_course = course.id
         self.store.save_learner(learner)
         enrollment = self.store.enrollment(learner.phone, course.id)
         if enrollment is None:
+            self._record_enrolled(learner, course, restart=False)
             enrollment = EnrollmentRecord(phone=learner.phone, course_id=course.id)
         if enrollment.completed or enrollment.position > position or (
                 enrollment.quiz is not None and enrollment.position == position):
-            return  # reading again what they have done changes nothing
+            # Reading again what they have done changes nothing but the current course.
+            if moved_here:
+                self._record_place(learner, course, enrollment)
+            return
         lesson = self._lesson(course, position, learner.locale)
         enrollment.position = position
         enrollment.card = len(lesson.cards) - 1
         enrollment.quiz = None
-        self.store.save_enrollment(enrollment)
+        self._save_place(learner, course, enrollment)
 
     def submit_quiz(self, learner: LearnerRecord, course: Course, position: int,
                     answers: dict[int, int], *, first_try: bool = True,
@@ -523,21 +538,24 @@ class Engine:
         graded = self.grade(lesson, answers)
         for result in graded.results:
             if result.chosen is not None:
-                self.store.record_answer(learner.phone, course.id, lesson.id,
-                                         result.number - 1, result.chosen, result.correct,
-                                         first_try)
+                self._keep_answer(learner, course.id, lesson.id, result.number - 1,
+                                  result.chosen, result.correct, first_try)
                 if first_try and not result.correct:
                     self._schedule_review(learner, course.id, lesson.id, result.number - 1)
         if not first_try:
             return graded, ()
+        moved_here = learner.current_course != course.id
         learner.current_course = course.id
         self.store.save_learner(learner)
         enrollment = self.store.enrollment(learner.phone, course.id)
         if enrollment is None:
+            self._record_enrolled(learner, course, restart=False)
             enrollment = EnrollmentRecord(phone=learner.phone, course_id=course.id)
         if enrollment.completed or enrollment.position > position:
-            self.store.save_lesson_result(learner.phone, course.id, lesson.id, graded.score,
-                                          len(lesson.questions))
+            self._keep_result(learner, course.id, lesson.id, graded.score,
+                              len(lesson.questions))
+            if moved_here:
+                self._record_place(learner, course, enrollment)
             return graded, ()
         enrollment.position = position
         enrollment.quiz = QuizState(queue=[], right_first_try=[
@@ -556,22 +574,37 @@ class Engine:
         for position, lesson_id in enumerate(course.lesson_ids):
             if lesson_id in results and lesson_id not in known:
                 score, total = results[lesson_id]
-                self.store.save_lesson_result(learner.phone, course.id, lesson_id,
-                                              int(score), int(total))
+                self._keep_result(learner, course.id, lesson_id, int(score), int(total))
                 furthest = position
         if furthest < 0:
             return
-        enrollment = self.store.enrollment(learner.phone, course.id) or EnrollmentRecord(
-            phone=learner.phone, course_id=course.id)
+        enrollment = self.store.enrollment(learner.phone, course.id)
+        if enrollment is None:
+            self._record_enrolled(learner, course, restart=False)
+            enrollment = EnrollmentRecord(phone=learner.phone, course_id=course.id)
+        moved = False
         if enrollment.position <= furthest and not enrollment.completed:
             enrollment.position = min(furthest + 1, len(course.lesson_ids) - 1)
             enrollment.card = -1
             enrollment.quiz = None
-            enrollment.completed = len(self._results(learner, course)) == len(course.lesson_ids)
-            self.store.save_enrollment(enrollment)
+            done = self._results(learner, course)
+            enrollment.completed = len(done) == len(course.lesson_ids)
+            self._save_place(learner, course, enrollment)
+            if enrollment.completed:
+                self._record_completed(learner, course, sum(s for s, _ in done.values()),
+                                       sum(t for _, t in done.values()))
+            moved = True
         if learner.current_course is None:
             learner.current_course = course.id
             self.store.save_learner(learner)
+            if not moved:
+                self._record_place(learner, course, enrollment)
+        elif moved and learner.current_course != course.id:
+            # The current course is the one of the latest place: record it again, last.
+            current = self.store.course(learner.current_course)
+            place = self.store.enrollment(learner.phone, learner.current_course)
+            if current is not None and place is not None:
+                self._record_place(learner, current, place)
 
     # -- moving through a course -------------------------------------------------------------
 
@@ -584,16 +617,16 @@ class Engine:
         if enrollment.quiz is not None:
             if not enrollment.quiz.queue:
                 return self._finish_lesson(learner, course, enrollment, lesson)
-            self.store.save_enrollment(enrollment)
+            self._save_place(learner, course, enrollment)
             return (self._question(lesson, enrollment),)
         if advance_card:
             enrollment.card += 1
         if enrollment.card >= len(lesson.cards):
             enrollment.quiz = QuizState(queue=list(range(len(lesson.questions))))
-            self.store.save_enrollment(enrollment)
+            self._save_place(learner, course, enrollment)
             return (self._question(lesson, enrollment),)
         enrollment.card = max(enrollment.card, 0)
-        self.store.save_enrollment(enrollment)
+        self._save_place(learner, course, enrollment)
         return (
             r.CardShown(
                 course_title=course.title_in(learner.locale),
@@ -614,7 +647,7 @@ class Engine:
         assert quiz is not None
         score = len(set(quiz.right_first_try))
         total = len(lesson.questions)
-        self.store.save_lesson_result(learner.phone, course.id, lesson.id, score, total)
+        self._keep_result(learner, course.id, lesson.id, score, total)
         enrollment.position += 1
         enrollment.card = -1
         enrollment.quiz = None
@@ -625,14 +658,13 @@ class Engine:
             enrollment.completed = True
         else:
             next_title = self._lesson(course, enrollment.position, learner.locale).title
-        self.store.save_enrollment(enrollment)
+        self._save_place(learner, course, enrollment)
         done: tuple[r.Reply, ...] = (r.LessonDone(lesson.title, score, total, next_title),)
         if is_last:
             results = self._results(learner, course)
             course_score = sum(s for s, _ in results.values())
             course_total = sum(t for _, t in results.values())
-            percent = 100 * course_score / course_total if course_total else 100
-            passed = percent >= course.pass_mark
+            passed = self._record_completed(learner, course, course_score, course_total)
             done += (
                 r.CourseDone(
                     course_title=course.title_in(learner.locale),
@@ -659,6 +691,55 @@ class Engine:
             options=question.options,
             again=number in quiz.requeued,
         )
+
+    # -- events: every change to a learner is also a fact (docs/sync.md) ---------------------
+
+    def _save_place(self, learner: LearnerRecord, course: Course,
+                    enrollment: EnrollmentRecord) -> None:
+        """Save the learner's place in a course, and record it (`card_reached`)."""
+        self.store.save_enrollment(enrollment)
+        self._record_place(learner, course, enrollment)
+
+    def _record_place(self, learner: LearnerRecord, course: Course,
+                      enrollment: EnrollmentRecord) -> None:
+        quiz = enrollment.quiz
+        ids = course.lesson_ids
+        self.store.record_event(learner.phone, "card_reached", {
+            "course": course.id, "position": enrollment.position, "card": enrollment.card,
+            # By id too: a course pack that reorders lessons keeps the learner's lesson.
+            "lesson": ids[enrollment.position] if 0 <= enrollment.position < len(ids)
+            else None,
+            "quiz": None if quiz is None else {
+                "queue": quiz.queue, "requeued": quiz.requeued, "right": quiz.right_first_try},
+        })
+
+    def _record_enrolled(self, learner: LearnerRecord, course: Course, *,
+                         restart: bool) -> None:
+        self.store.record_event(learner.phone, "enrolled",
+                                {"course": course.id, "restart": restart})
+
+    def _record_completed(self, learner: LearnerRecord, course: Course, score: int,
+                          total: int) -> bool:
+        """Record the course completed with this score; return whether it is passed."""
+        percent = 100 * score / total if total else 100
+        passed = percent >= course.pass_mark
+        self.store.record_event(learner.phone, "course_completed", {
+            "course": course.id, "score": score, "total": total, "passed": passed})
+        return passed
+
+    def _keep_answer(self, learner: LearnerRecord, course_id: str, lesson_id: str,
+                     question: int, choice: int, correct: bool, first_try: bool) -> None:
+        self.store.record_answer(learner.phone, course_id, lesson_id, question, choice,
+                                 correct, first_try)
+        self.store.record_event(learner.phone, "answered", {
+            "course": course_id, "lesson": lesson_id, "question": question,
+            "choice": choice, "correct": correct, "first_try": first_try})
+
+    def _keep_result(self, learner: LearnerRecord, course_id: str, lesson_id: str,
+                     score: int, total: int) -> None:
+        self.store.save_lesson_result(learner.phone, course_id, lesson_id, score, total)
+        self.store.record_event(learner.phone, "lesson_completed", {
+            "course": course_id, "lesson": lesson_id, "score": score, "total": total})
 
     # -- lookups ------------------------------------------------------------------------------
 

@@ -16,7 +16,12 @@ Erasure keeps the anonymous shape of what happened and drops the person (docs/pr
   are cancelled, so no feature messages it again;
 - certificates keep verifying, with the holder replaced by `ERASED_HOLDER` and no number;
 - the number is remembered only as a keyed hash (HMAC-SHA256, key in the settings
-  table) in `erased_numbers`, so a stray message does not enroll it again.
+  table) in `erased_numbers`, so a stray message does not enroll it again;
+- the learner's events (`events`, keyed by `learner`) take the pseudonym with their data
+  blanked, except the `erased` event recorded now, which keeps the number until the
+  hub has it (events.mark_pushed): the number travels once, to have other edges erase
+  it too (docs/sync.md). An erasure recorded on another edge is applied here with
+  `erase(..., remote_at=...)`.
 """
 
 from __future__ import annotations
@@ -56,11 +61,11 @@ PHONE_TABLES: dict[str, str] = {
     "signin_codes": "id",
 }
 # Tables keyed to a number some other way, exported too (rate_events: `key` ends ":<phone>").
-OTHER_TABLES = ("rate_events",)
+OTHER_TABLES = ("rate_events", "events")
 # Columns never exported: sign-in codes are kept only as an HMAC, useless to the learner.
 HIDDEN_COLUMNS = {"signin_codes": {"code_hash"}}
 # Columns holding JSON, exported as JSON rather than as a string of it.
-JSON_COLUMNS = {"quiz", "meta", "pending_review", "view"}
+JSON_COLUMNS = {"quiz", "meta", "pending_review", "view", "data"}
 BOOLEAN_COLUMNS = {"stopped", "schedule_paused", "schedule_offered", "to_stopped_ok",
                    "correct", "first_try", "used"}
 # Message states after which nothing more happens to a message: retention may blank it.
@@ -152,6 +157,8 @@ def learner_export(store: Store, phone: str) -> dict[str, Any]:
         export["rate_events"] = [_exported("rate_events", row) for row in _rows(
             store, "SELECT * FROM rate_events WHERE substr(key, -?) = ? ORDER BY at",
             [len(phone) + 1, ":" + phone])]
+        export["events"] = [_exported("events", row) for row in _rows(
+            store, "SELECT * FROM events WHERE learner = ? ORDER BY seq", [phone])]
     return export
 
 
@@ -250,8 +257,62 @@ def readmit(store: Store, phone: str) -> bool:
     key = _key(store, create=False)
     if key is None:
         return False
-    return store.db.conn.execute("DELETE FROM erased_numbers WHERE number_hash = ?",
-                                 [_number_hash(key, phone)]).rowcount > 0
+    if not store.db.conn.execute("DELETE FROM erased_numbers WHERE number_hash = ?",
+                                 [_number_hash(key, phone)]).rowcount:
+        return False
+    # Other edges apply this learner's events again from here on (docs/sync.md).
+    _mark(store, key, phone, readmitted_at=store.clock())
+    store.record_event(phone, "readmitted", {})
+    return True
+
+
+def erasure_marks(store: Store, phone: str) -> tuple[float | None, float | None]:
+    """(latest erasure, latest readmission) of `phone`, here or on any edge this edge
+    heard from, in Unix seconds; None for what never happened."""
+    key = _key(store, create=False)
+    if key is None:
+        return None, None
+    row = store.db.conn.execute(
+        "SELECT erased_at, readmitted_at FROM erasure_marks WHERE number_hash = ?",
+        [_number_hash(key, phone)]).fetchone()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def note_readmission(store: Store, phone: str, at: float) -> bool:
+    """Another edge readmitted `phone` at `at` (it came back after an erasure): remember
+    it, and if that is after its latest erasure, the number is no longer erased here.
+    In the caller's write transaction; returns whether it is no longer erased."""
+    key = _key(store, create=True)
+    assert key is not None
+    _mark(store, key, phone, readmitted_at=at)
+    erased, readmitted = erasure_marks(store, phone)
+    if erased is not None and readmitted is not None and readmitted <= erased:
+        return False
+    store.db.conn.execute("DELETE FROM erased_numbers WHERE number_hash = ?",
+                          [_number_hash(key, phone)])
+    return True
+
+
+def note_erasure(store: Store, phone: str, at: float) -> None:
+    """Remember that `phone` was erased at `at` (an erasure this edge could not apply in
+    full: the number came back here after it). In the caller's write transaction."""
+    key = _key(store, create=True)
+    assert key is not None
+    _mark(store, key, phone, erased_at=at)
+
+
+def _mark(store: Store, key: bytes, phone: str, *, erased_at: float | None = None,
+          readmitted_at: float | None = None) -> None:
+    """Keep the latest erasure and readmission times of a number (each only moves on)."""
+    store.db.conn.execute(
+        """INSERT INTO erasure_marks (number_hash, erased_at, readmitted_at) VALUES (?, ?, ?)
+           ON CONFLICT (number_hash) DO UPDATE SET
+             erased_at = CASE WHEN excluded.erased_at > coalesce(erased_at, excluded.erased_at - 1)
+                              THEN excluded.erased_at ELSE erased_at END,
+             readmitted_at = CASE WHEN excluded.readmitted_at >
+                                       coalesce(readmitted_at, excluded.readmitted_at - 1)
+                                  THEN excluded.readmitted_at ELSE readmitted_at END""",
+        [_number_hash(key, phone), erased_at, readmitted_at])
 
 
 def silence_stray(store: Store, inbound_id: int) -> None:
@@ -267,7 +328,7 @@ def silence_stray(store: Store, inbound_id: int) -> None:
 # -- erasure ---------------------------------------------------------------------------------
 
 
-def erase(store: Store, phone: str) -> Erasure:
+def erase(store: Store, phone: str, *, remote_at: float | None = None) -> Erasure:
     """Erase the learner with the E.164 number `phone`, in one write transaction.
 
     Replaces the number everywhere by a new pseudonym, blanks message bodies and
@@ -278,6 +339,12 @@ def erase(store: Store, phone: str) -> Erasure:
     nothing (`found` False). Erasing again is harmless: it erases whatever was stored
     since (a sign-in code asked for on the web), else reports `already_erased`.
     Raises UnhandledTable on a table holding numbers it does not know.
+
+    A local erasure records an `erased` event holding the number, to be pushed to the
+    hub (docs/sync.md); every earlier event of the learner takes the pseudonym, its data
+    blanked. `remote_at` applies an erasure recorded on another edge at that time: no
+    event is recorded here, and the number is remembered as erased even when nothing
+    was stored about it here, so a stray message from it is not answered.
     """
     _check_tables(store)
     # The two big tables have no index on phone: find their rows with a read, which
@@ -299,14 +366,18 @@ def erase(store: Store, phone: str) -> Erasure:
             f"SELECT id FROM {table} WHERE id > ? AND phone = ?", [newest[table], phone])]
             for table in ("inbound", "outbox")}
         counts, cancelled = _erase_rows(store, phone, pseudonym, ids, days, last_day, now)
-        if not any(counts.values()):
+        found = any(counts.values())
+        if not found and remote_at is None:
             return Erasure(phone, counts, 0, already, None)
         key = _key(store, create=True)
         assert key is not None
         store.db.conn.execute(
             "INSERT INTO erased_numbers (number_hash, erased_at) VALUES (?, ?) "
             "ON CONFLICT (number_hash) DO NOTHING", [_number_hash(key, phone), now])
-    return Erasure(phone, counts, cancelled, already, pseudonym)
+        _mark(store, key, phone, erased_at=now if remote_at is None else remote_at)
+        if remote_at is None:
+            store.record_event(phone, "erased", {})
+    return Erasure(phone, counts, cancelled, already, pseudonym if found else None)
 
 
 def _erase_rows(store: Store, phone: str, pseudonym: str, ids: dict[str, list[int]],
@@ -376,6 +447,10 @@ def _erase_rows(store: Store, phone: str, pseudonym: str, ids: dict[str, list[in
                 WHERE outbox_id IN ({marks}) AND detail IS NOT NULL""",
             [phone, pseudonym, digits, pseudonym, *chunk])
 
+    # Earlier events take the pseudonym with their data blanked (a name, answers); an
+    # `erased` event still holding the number waits to tell the hub (events.mark_pushed).
+    counts["events"] = run("UPDATE events SET learner = ?, data = '{}' WHERE learner = ? "
+                           "AND kind != 'erased'", [pseudonym, phone])
     counts["ussd_sessions"] = run("DELETE FROM ussd_sessions WHERE phone = ?", [phone])
     counts["signin_codes"] = run("DELETE FROM signin_codes WHERE phone = ?", [phone])
     counts["rate_events"] = run("DELETE FROM rate_events WHERE substr(key, -?) = ?",

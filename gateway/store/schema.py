@@ -283,3 +283,41 @@ def m007_learning_over_time(db: Database) -> None:
         ) WITHOUT ROWID;
         """
     )
+
+
+@migrations()
+def m008_events(db: Database) -> None:
+    """Learner events (docs/sync.md, "Events and merge rules"): every change to a learner
+    as an immutable fact, this edge's and other edges', with the sync cursors; and when
+    each erased number was last erased and readmitted. The progress already stored is
+    written as events once, so it travels to the hub like everything recorded later."""
+    from gateway.store import events
+
+    # One statement at a time (not executescript, which commits): all or nothing.
+    for statement in (
+        """CREATE TABLE events (
+            seq INTEGER PRIMARY KEY,   -- the order this database stored them in
+            id TEXT NOT NULL UNIQUE,   -- 12 hex of milliseconds, 20 random hex
+            edge TEXT NOT NULL,        -- the edge that recorded it
+            learner TEXT NOT NULL,     -- E.164, or erased:<16 hex> once erased
+            kind TEXT NOT NULL,
+            at REAL NOT NULL,
+            data TEXT NOT NULL         -- JSON object, by kind
+        )""",
+        "CREATE INDEX events_by_learner ON events (learner)",
+        # Cursors and outcomes of sync ("push_cursor": the last seq the hub acknowledged).
+        """CREATE TABLE sync_state (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        ) WITHOUT ROWID""",
+        # Per erased number (a keyed hash, as erased_numbers): its latest erasure and
+        # readmission, here or on another edge. Unlike erased_numbers, kept after the
+        # number comes back: events from before an erasure are never applied again.
+        """CREATE TABLE erasure_marks (
+            number_hash TEXT PRIMARY KEY,
+            erased_at REAL,
+            readmitted_at REAL
+        ) WITHOUT ROWID""",
+    ):
+        db.execute(statement)
+    events.backfill(db.conn)

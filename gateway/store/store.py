@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from sqlite_utils import Database
 
 from gateway.content.model import Course, Lesson
+from gateway.store import events
 from gateway.store.group_commit import GroupCommit
 from gateway.store.records import (
     CertificateRecord,
@@ -84,9 +85,11 @@ class Store:
     def __init__(self, db: Database, lock_path: str | None = None,
                  clock: Callable[[], float] = time.time):
         self.db = db
+        self.path = ""  # the database file (Store.open sets it)
         # Wall-clock time (epoch seconds) for everything stored; a test may turn it.
         self.clock = clock
         self._depth = 0  # nesting of write() inside one transaction (savepoint names)
+        self._edge_id: str | None = None  # this edge's id, once looked up (edge_id())
         self._lock_path = lock_path
         self._lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600) if lock_path else None
 
@@ -140,6 +143,7 @@ class Store:
         conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
         conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}")
         store = cls(Database(conn, execute_plugins=False), str(path) + "-writelock", clock)
+        store.path = str(path)
         if migrate:
             store.migrate()
         return store
@@ -284,12 +288,17 @@ class Store:
     ) -> dict[str, int]:
         """Insert or update a course and its lessons; return counts of added/updated/unchanged.
 
-        Learners' progress is kept: it refers to lessons by id and position.
-        `on_lesson` is called after each lesson text (a progress bar).
+        Learners' progress is kept: it refers to lessons by id and position, and when the
+        course's list of lessons changes each learner's place follows their lesson
+        (`_follow_lessons`). `on_lesson` is called after each lesson text (a progress bar).
         """
         now = self.clock()
         counts = {"added": 0, "updated": 0, "unchanged": 0}
         with self.write():
+            before = self._one("SELECT meta FROM courses WHERE id = ?", [course.id])
+            if before is not None:
+                self._follow_lessons(course.id, json.loads(before["meta"])["lesson_ids"],
+                                     list(course.lesson_ids))
             self.db.execute(
                 """INSERT INTO courses (id, code, position, meta, updated_at)
                    VALUES (?, ?, ?, ?, ?)
@@ -334,6 +343,41 @@ class Store:
                     [course.id, lesson_id, locale],
                 )
         return counts
+
+    def _follow_lessons(self, course_id: str, old_ids: list[str], new_ids: list[str]) -> None:
+        """Keep each learner in the lesson they were in when a course's lessons are removed,
+        added or reordered: an enrollment's place is a lesson *position*, which would
+        otherwise point at another lesson (mid-way through it, or in its quiz). A learner
+        whose lesson was removed starts the next lesson that remains; with none left after
+        it, the end of the last lesson (the engine then asks its quiz)."""
+        if old_ids == new_ids:
+            return
+        where = {lesson_id: n for n, lesson_id in enumerate(new_ids)}
+        rows = list(self._rows(
+            "SELECT phone, position FROM enrollments "
+            "WHERE course_id = ? AND completed_at IS NULL", [course_id]))
+        for row in rows:
+            position = row["position"]
+            if not 0 <= position < len(old_ids):
+                continue  # already past the end: the engine clamps it
+            if old_ids[position] in where:
+                moved, reset = where[old_ids[position]], False
+            else:
+                moved = next((where[i] for i in old_ids[position + 1:] if i in where), None)
+                reset = True
+            if moved is None:
+                self.db.execute(
+                    "UPDATE enrollments SET position = ?, card = ?, quiz = NULL "
+                    "WHERE phone = ? AND course_id = ?",
+                    [len(new_ids) - 1, 10**6, row["phone"], course_id])
+            elif reset:
+                self.db.execute(
+                    "UPDATE enrollments SET position = ?, card = -1, quiz = NULL "
+                    "WHERE phone = ? AND course_id = ?", [moved, row["phone"], course_id])
+            elif moved != position:
+                self.db.execute(
+                    "UPDATE enrollments SET position = ? WHERE phone = ? AND course_id = ?",
+                    [moved, row["phone"], course_id])
 
     def courses(self) -> list[Course]:
         """Every course, in catalogue order, without lesson bodies."""
@@ -392,11 +436,35 @@ class Store:
         )
 
     def set_stopped(self, phone: str, stopped: bool) -> None:
-        """Mark a learner as opted out (or back in)."""
-        self.db.execute(
-            "UPDATE learners SET stopped = ?, updated_at = ? WHERE phone = ?",
-            [int(stopped), self.clock(), phone],
-        )
+        """Mark a learner as opted out (or back in), recording it as an event when it
+        changes anything (one transaction; the caller's if it has one)."""
+        with self.write():
+            changed = self.db.conn.execute(
+                "UPDATE learners SET stopped = ?, updated_at = ? WHERE phone = ? "
+                "AND stopped != ?", [int(stopped), self.clock(), phone, int(stopped)],
+            ).rowcount
+            if changed:
+                self.record_event(phone, "opted_out" if stopped else "opted_in", {})
+
+    # -- events (gateway/store/events.py, docs/sync.md) ----------------------------------
+
+    def edge_id(self) -> str:
+        """This edge's id: `$LEARNLINE_EDGE_ID` if set (ValueError if it is not 1 to 40
+        of a-z, 0-9 and -), else one made once and kept in settings."""
+        if self._edge_id is None:
+            wanted = events.edge_id_from_env()
+            stored = events.stored_edge_id(self.db.conn)
+            if stored is not None and wanted in (None, stored):
+                self._edge_id = stored
+            else:
+                with self.write():
+                    self._edge_id = events.resolve_edge_id(self.db.conn)
+        return self._edge_id
+
+    def record_event(self, learner: str, kind: str, data: dict[str, Any]) -> str:
+        """Record a change to a learner as an immutable event of this edge, inside the
+        caller's write transaction (one INSERT); return the event's id."""
+        return events.record(self, learner, kind, data)
 
     def enrollment(self, phone: str, course_id: str) -> EnrollmentRecord | None:
         """A learner's place in a course, or None if not enrolled."""
@@ -1016,6 +1084,23 @@ class Store:
                             [name, default_factory()])
             return self.db.execute("SELECT value FROM settings WHERE name = ?",
                                    [name]).fetchone()[0]
+
+    def installed_pack(self) -> tuple[int, str] | None:
+        """(version, digest) of the course pack last installed (gateway/packs.py), or None."""
+        row = self._one("SELECT value FROM settings WHERE name = 'pack'")
+        if row is None:
+            return None
+        pack = json.loads(row["value"])
+        return int(pack["version"]), str(pack["digest"])
+
+    def record_pack(self, version: int, digest: str) -> None:
+        """Record the course pack just installed (call in the transaction that applied it)."""
+        with self.write():
+            self.db.execute(
+                "INSERT INTO settings (name, value) VALUES ('pack', ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                [json.dumps({"version": version, "digest": digest,
+                             "installed_at": self.clock()})])
 
     def beat(self, name: str) -> None:
         """Record that a background process (`name`, e.g. "worker") is alive, now."""

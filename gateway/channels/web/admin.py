@@ -37,6 +37,7 @@ from markupsafe import Markup
 from gateway import reports
 from gateway.app import get_store
 from gateway.channels.web import charts, http
+from gateway.health import sync_lines
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 
@@ -159,7 +160,17 @@ def dashboard():
         name: reports.table(report, name) for name in reports.TABLES},
         percent=reports.percent, money=reports.money,
         charts=_charts(report), generated=reports.generated_at(get_store().clock()),
-        days=len(report.period.days), max_days=reports.MAX_DAYS)
+        days=len(report.period.days), max_days=reports.MAX_DAYS,
+        sync_lines=sync_lines(get_store()), hub_edges=_hub_edges())
+
+
+def _hub_edges() -> list:
+    """On the hub, every edge with its lag (docs/sync.md); [] elsewhere."""
+    if current_app.config.get("ROLE") != "hub":
+        return []
+    from gateway.sync.hub_routes import _hub
+
+    return _hub().stats().edges
 
 
 @blueprint.get("/<table>.csv")

@@ -234,9 +234,8 @@ def language(code: str):
     session["lang"] = chosen
     learner = current_learner()
     if learner is not None and learner.locale != chosen:
-        learner.locale = chosen
         with get_store().write():
-            get_store().save_learner(learner)
+            _engine().set_language(learner, chosen)  # recorded: it travels to other edges
     return redirect(_safe_next(request.args.get("next")))
 
 

@@ -1,0 +1,391 @@
+"""The hub's store on PostgreSQL (psycopg 3), for a hub that outgrows one machine: the
+engine operators already run with replication and backups. Chosen by a
+`postgresql://` URL in `$LEARNLINE_HUB_DATABASE_URL`; needs the `hub` extra
+(`pip install 'learnline[hub]'`).
+
+The same tables and promises as the SQLite store. What differs is how writers agree on
+the sequence: PostgreSQL runs ingests concurrently, and a plain sequence would hand out
+numbers in start order while transactions commit in any order, so a puller could see
+event 11 committed, move its cursor past it, and never see event 10 committed a moment
+later. Here every ingest that stores something first locks the one `hub_sequence` row
+(`SELECT ... FOR UPDATE`) and keeps it until it commits: numbers are taken in commit
+order, and a later ingest reads the counter only once the earlier one is visible to
+everybody. Pulls read in one REPEATABLE READ snapshot, which therefore always holds a
+prefix of the sequence, and their cursor never skips an event. The price is one ingest
+at a time per hub (a batch of 500 holds the row about 10 ms, the commit's flush
+included: bench/hub_ingest.py, docs/sync.md); the checks, the parsing and the network
+around it still run in parallel.
+
+Lists go to the server as arrays in binary (`%b`): psycopg dumps a 500-element list
+about three times faster that way than as text, and that time is spent holding the lock.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import ParamSpec, TypeVar
+
+import psycopg
+
+from gateway.hub.store import (
+    Clock,
+    EdgeInfo,
+    HubStats,
+    HubStore,
+    PackConflict,
+    PackInfo,
+    PackNotFound,
+    PullResult,
+    UnknownEdge,
+    ValidEvent,
+    erased_learners,
+    pseudonym,
+)
+
+# Advisory lock keys (transaction level): one process migrates at a time; one publishes
+# a pack at a time (the "newer than the latest" check).
+MIGRATE_LOCK = 0x4C4E_4855_0001
+PACKS_LOCK = 0x4C4E_4855_0002
+CONNECT_TIMEOUT_SECONDS = 10
+
+# Each version's statements, applied in one transaction (PostgreSQL's DDL is
+# transactional). Never edit a released version: add the next one. No foreign keys on
+# the event tables (a trigger per row; the store alone writes them, and checks the edge
+# once per batch), and the C collation on ids and phone numbers: byte order is all
+# their indexes need, whatever the database's locale.
+MIGRATIONS: dict[int, list[str]] = {
+    1: [
+        """CREATE TABLE hub_sequence (
+            id integer PRIMARY KEY CHECK (id = 1),
+            last_seq bigint NOT NULL)""",
+        "INSERT INTO hub_sequence (id, last_seq) VALUES (1, 0)",
+        """CREATE TABLE edges (
+            id text COLLATE "C" PRIMARY KEY,
+            name text NOT NULL DEFAULT '',
+            token_hash text NOT NULL,
+            created_at double precision NOT NULL,
+            revoked_at double precision,
+            last_push_at double precision,
+            last_pull_at double precision,
+            events_pushed bigint NOT NULL DEFAULT 0)""",
+        """CREATE TABLE events (
+            seq bigint PRIMARY KEY,
+            id text COLLATE "C" NOT NULL UNIQUE,
+            edge text COLLATE "C" NOT NULL,
+            learner text COLLATE "C" NOT NULL,
+            kind text NOT NULL,
+            at double precision NOT NULL,
+            data text NOT NULL,
+            received_at double precision NOT NULL)""",
+        "CREATE INDEX events_learner ON events (learner, seq)",
+        """CREATE TABLE edge_learners (
+            edge text COLLATE "C" NOT NULL,
+            learner text COLLATE "C" NOT NULL,
+            since_seq bigint NOT NULL,
+            PRIMARY KEY (edge, learner))""",
+        "CREATE INDEX edge_learners_learner ON edge_learners (learner)",
+        """CREATE TABLE backfill (
+            seq bigint PRIMARY KEY,
+            edge text COLLATE "C" NOT NULL,
+            event_seq bigint NOT NULL)""",
+        "CREATE INDEX backfill_edge ON backfill (edge, seq)",
+        """CREATE TABLE packs (
+            version bigint PRIMARY KEY,
+            digest text NOT NULL UNIQUE,
+            data bytea NOT NULL,
+            size integer NOT NULL,
+            created_at double precision NOT NULL)""",
+    ],
+}
+
+_EVENT_COLUMNS = "e.id, e.edge, e.learner, e.kind, e.at, e.data"
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _reconnecting(method: Callable[P, R]) -> Callable[P, R]:
+    """Run `method` again, on a new connection, when the server dropped the connection
+    under it (a restart, a failover). Every store operation is safe to repeat: ingest is
+    idempotent by event id (a commit whose answer was lost shows up as duplicates), and
+    the rest reads or sets the same values again."""
+
+    @functools.wraps(method)
+    def again(*args: P.args, **kwargs: P.kwargs) -> R:
+        store = args[0]
+        try:
+            return method(*args, **kwargs)
+        except psycopg.OperationalError:
+            connection = store._connection  # type: ignore[attr-defined]
+            if connection is None or not (connection.broken or connection.closed):
+                raise
+            return method(*args, **kwargs)
+
+    return again
+
+
+class PostgresHubStore(HubStore):
+    """HubStore on a PostgreSQL database (one connection, autocommit between the store's
+    own transactions; reconnects when the server dropped it)."""
+
+    backend = "postgresql"
+
+    def __init__(self, url: str, clock: Clock = time.time):
+        super().__init__(clock)
+        self._url = url
+        self._connection: psycopg.Connection | None = None
+
+    @classmethod
+    def connect(cls, url: str, *, clock: Clock = time.time) -> PostgresHubStore:
+        """Connect to the database at `url` (a libpq URI); call migrate() next."""
+        store = cls(url, clock)
+        store._conn()
+        return store
+
+    def _conn(self) -> psycopg.Connection:
+        conn = self._connection
+        if conn is None or conn.closed or conn.broken:
+            if conn is not None:
+                conn.close()
+            conn = self._connection = psycopg.connect(
+                self._url, autocommit=True, application_name="learnline-hub",
+                connect_timeout=CONNECT_TIMEOUT_SECONDS)
+        return conn
+
+    @contextmanager
+    def _transaction(self, *, snapshot: bool = False) -> Iterator[psycopg.Connection]:
+        """A transaction (READ COMMITTED), or with `snapshot` a read-only REPEATABLE READ
+        one: every query in it sees the same committed state."""
+        conn = self._conn()
+        with conn.transaction():
+            if snapshot:
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield conn
+
+    # -- schema ----------------------------------------------------------------
+
+    @_reconnecting
+    def schema_version(self) -> int:
+        """The schema version applied (0: none)."""
+        conn = self._conn()
+        if conn.execute("SELECT to_regclass('schema_version')").fetchone()[0] is None:
+            return 0
+        return conn.execute("SELECT coalesce(max(version), 0) FROM schema_version"
+                            ).fetchone()[0]
+
+    @_reconnecting
+    def migrate(self) -> list[int]:
+        """Create or upgrade the schema; return the versions applied now. A transaction
+        advisory lock makes concurrent starters apply each version once."""
+        if self.schema_version() >= max(MIGRATIONS):
+            return []
+        applied: list[int] = []
+        with self._transaction() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_version ("
+                         "version integer PRIMARY KEY, applied_at double precision NOT NULL)")
+            current = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version"
+                                   ).fetchone()[0]
+            for version in sorted(v for v in MIGRATIONS if v > current):
+                for statement in MIGRATIONS[version]:
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_version (version, applied_at) "
+                             "VALUES (%s, %s)", (version, self.clock()))
+                applied.append(version)
+        return applied
+
+    # -- edges -----------------------------------------------------------------
+
+    @_reconnecting
+    def _put_edge(self, edge_id: str, name: str, hashed: str) -> None:
+        self._conn().execute(
+            "INSERT INTO edges (id, name, token_hash, created_at) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (id) DO UPDATE SET token_hash = excluded.token_hash, "
+            "revoked_at = NULL, name = CASE WHEN excluded.name <> '' "
+            "THEN excluded.name ELSE edges.name END",
+            (edge_id, name, hashed, self.clock()))
+
+    @_reconnecting
+    def revoke_edge(self, edge_id: str) -> None:
+        """Refuse the edge from now on (see HubStore.revoke_edge)."""
+        with self._transaction() as conn:
+            found = conn.execute("SELECT revoked_at FROM edges WHERE id = %s FOR UPDATE",
+                                 (edge_id,)).fetchone()
+            if found is None:
+                raise UnknownEdge(edge_id)
+            if found[0] is None:
+                conn.execute("UPDATE edges SET revoked_at = %s WHERE id = %s",
+                             (self.clock(), edge_id))
+
+    @_reconnecting
+    def edges(self) -> list[EdgeInfo]:
+        """Every edge, revoked ones included, by id."""
+        rows = self._conn().execute(
+            "SELECT id, name, created_at, revoked_at IS NOT NULL, last_push_at, "
+            "last_pull_at, events_pushed FROM edges ORDER BY id").fetchall()
+        return [EdgeInfo(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]
+
+    @_reconnecting
+    def _active_token_hash(self, edge_id: str) -> str | None:
+        row = self._conn().execute(
+            "SELECT token_hash FROM edges WHERE id = %s AND revoked_at IS NULL",
+            (edge_id,)).fetchone()
+        return None if row is None else row[0]
+
+    # -- events ----------------------------------------------------------------
+
+    @_reconnecting
+    def _store_events(self, edge_id: str, events: list[ValidEvent]) -> int:
+        now = self.clock()
+        with self._transaction() as conn:
+            if not events:
+                if conn.execute("UPDATE edges SET last_push_at = %s "
+                                "WHERE id = %s AND revoked_at IS NULL",
+                                (now, edge_id)).rowcount == 0:
+                    raise UnknownEdge(edge_id)
+                return 0
+            # The sequence row first, always, then the edge's row: one lock order, no
+            # deadlock. Held to the commit: the module's docstring says why.
+            base = conn.execute("SELECT last_seq FROM hub_sequence WHERE id = 1 FOR UPDATE"
+                                ).fetchone()[0]
+            if conn.execute("UPDATE edges SET last_push_at = %s "
+                            "WHERE id = %s AND revoked_at IS NULL",
+                            (now, edge_id)).rowcount == 0:
+                raise UnknownEdge(edge_id)
+            existing = {row[0] for row in conn.execute(
+                "SELECT id FROM events WHERE id = ANY(%b::text[])", ([e.id for e in events],))}
+            new = [e for e in events if e.id not in existing]
+            if new:
+                conn.execute(
+                    "INSERT INTO events (seq, id, edge, learner, kind, at, data, received_at) "
+                    "SELECT %s + t.n, t.id, %s, t.learner, t.kind, t.at, t.data, %s "
+                    "FROM unnest(%b::text[], %b::text[], %b::text[], %b::float8[], %b::text[]) "
+                    "WITH ORDINALITY AS t (id, learner, kind, at, data, n)",
+                    (base, edge_id, now, [e.id for e in new], [e.learner for e in new],
+                     [e.kind for e in new], [e.at for e in new], [e.data for e in new]))
+            last = base + len(new)
+            # NOT EXISTS first: most learners are known already, and a plain index probe
+            # costs less than ON CONFLICT's speculative insertion.
+            met = [row[0] for row in conn.execute(
+                "INSERT INTO edge_learners (edge, learner, since_seq) "
+                "SELECT %s, l, %s FROM unnest(%b::text[]) AS l WHERE NOT EXISTS "
+                "(SELECT 1 FROM edge_learners k WHERE k.edge = %s AND k.learner = l) "
+                "ON CONFLICT (edge, learner) DO NOTHING RETURNING learner",
+                (edge_id, base, sorted({e.learner for e in events}), edge_id))]
+            if met:
+                last += conn.execute(
+                    "INSERT INTO backfill (seq, edge, event_seq) "
+                    "SELECT %s + row_number() OVER (ORDER BY seq), %s, seq FROM events "
+                    "WHERE learner = ANY(%b::text[]) AND edge <> %s AND seq <= %s",
+                    (last, edge_id, met, edge_id, base)).rowcount
+            conn.execute("UPDATE hub_sequence SET last_seq = %s WHERE id = 1", (last,))
+            if new:
+                conn.execute("UPDATE edges SET events_pushed = events_pushed + %s "
+                             "WHERE id = %s", (len(new), edge_id))
+            for learner in erased_learners(new):
+                conn.execute("UPDATE events SET learner = %s, data = '{}' "
+                             "WHERE learner = %s AND kind <> 'erased'",
+                             (pseudonym(), learner))
+            return len(new)
+
+    @_reconnecting
+    def pull(self, edge_id: str, after: int, limit: int = 500) -> PullResult:
+        """Events for the edge after its cursor (see HubStore.pull)."""
+        after, limit = self._check_pull(after, limit)
+        with self._transaction(snapshot=True) as conn:
+            if conn.execute("SELECT 1 FROM edges WHERE id = %s AND revoked_at IS NULL",
+                            (edge_id,)).fetchone() is None:
+                raise UnknownEdge(edge_id)
+            streamed = conn.execute(
+                f"SELECT e.seq, {_EVENT_COLUMNS} FROM events e "
+                "JOIN edge_learners l ON l.edge = %s AND l.learner = e.learner "
+                "WHERE e.seq > %s AND e.seq > l.since_seq AND e.edge <> %s "
+                "ORDER BY e.seq LIMIT %s",
+                (edge_id, after, edge_id, limit + 1)).fetchall()
+            backfilled = conn.execute(
+                f"SELECT b.seq, {_EVENT_COLUMNS} FROM backfill b "
+                "JOIN events e ON e.seq = b.event_seq "
+                "WHERE b.edge = %s AND b.seq > %s ORDER BY b.seq LIMIT %s",
+                (edge_id, after, limit + 1)).fetchall()
+            last_seq = conn.execute("SELECT last_seq FROM hub_sequence WHERE id = 1"
+                                    ).fetchone()[0]
+        page = self._page(streamed + backfilled, after, limit, last_seq)
+        # Outside the snapshot: a REPEATABLE READ update of a row an ingest changed
+        # meanwhile would fail to serialize. Not worth a flush to disk of its own: a
+        # crash that loses it loses a time an operator reads, not data.
+        with self._transaction() as conn:
+            conn.execute("SET LOCAL synchronous_commit TO OFF")
+            conn.execute("UPDATE edges SET last_pull_at = %s WHERE id = %s",
+                         (self.clock(), edge_id))
+        return page
+
+    # -- packs -----------------------------------------------------------------
+
+    @_reconnecting
+    def _put_pack(self, data: bytes, version: int, digest: str) -> None:
+        with self._transaction() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (PACKS_LOCK,))
+            same = conn.execute("SELECT version, digest FROM packs "
+                                "WHERE version = %s OR digest = %s",
+                                (version, digest)).fetchall()
+            if same:
+                if same == [(version, digest)]:
+                    return
+                raise PackConflict(f"version {version} or digest {digest[:16]} is already "
+                                   "published with another digest or version")
+            latest = conn.execute("SELECT max(version) FROM packs").fetchone()[0]
+            if latest is not None and version <= latest:
+                raise PackConflict(f"version {version} is not newer than {latest}")
+            conn.execute("INSERT INTO packs (version, digest, data, size, created_at) "
+                         "VALUES (%s, %s, %s, %s, %s)",
+                         (version, digest, data, len(data), self.clock()))
+
+    @_reconnecting
+    def latest_pack(self) -> PackInfo | None:
+        """The pack with the highest version, or None."""
+        row = self._conn().execute("SELECT version, digest, size, created_at FROM packs "
+                                   "ORDER BY version DESC LIMIT 1").fetchone()
+        return None if row is None else PackInfo(*row)
+
+    @_reconnecting
+    def _read_pack(self, digest: str, start: int, length: int | None) -> bytes:
+        # substring() counts bytes from 1 on bytea; a start past the end gives b"".
+        if length is None:
+            row = self._conn().execute(
+                "SELECT substring(data FROM %s) FROM packs WHERE digest = %s",
+                (start + 1, digest)).fetchone()
+        else:
+            row = self._conn().execute(
+                "SELECT substring(data FROM %s FOR %s) FROM packs WHERE digest = %s",
+                (start + 1, length, digest)).fetchone()
+        if row is None:
+            raise PackNotFound(digest)
+        return bytes(row[0])
+
+    # -- statistics ------------------------------------------------------------
+
+    @_reconnecting
+    def stats(self) -> HubStats:
+        """Cross-edge figures (see HubStore.stats)."""
+        now = self.clock()
+        with self._transaction(snapshot=True) as conn:
+            rows = conn.execute(
+                "SELECT e.id, e.name, e.revoked_at, e.events_pushed, "
+                "(SELECT count(*) FROM edge_learners l WHERE l.edge = e.id), e.last_push_at "
+                "FROM edges e ORDER BY e.id").fetchall()
+            learners, several = conn.execute(
+                "SELECT count(*), count(*) FILTER (WHERE n > 1) FROM "
+                "(SELECT count(*) AS n FROM edge_learners GROUP BY learner) AS per_learner"
+            ).fetchone()
+        edges = self._edge_stats(now, rows)
+        return HubStats(now, sum(e.events for e in edges), learners, several, edges)
+
+    # -- lifetime --------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection."""
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None

@@ -1,0 +1,332 @@
+"""The hub's store on one SQLite file (the default): stdlib sqlite3 with the gateway's
+conventions (docs/architecture.md, Storage): WAL, a 10 s busy timeout, autocommit
+connections, `BEGIN IMMEDIATE` for writes behind an exclusive `flock` on
+`<database>-writelock`, so writers from every process queue in the kernel."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from gateway.hub.store import (
+    Clock,
+    EdgeInfo,
+    HubStats,
+    HubStore,
+    PackConflict,
+    PackInfo,
+    PackNotFound,
+    PullResult,
+    UnknownEdge,
+    ValidEvent,
+    erased_learners,
+    pseudonym,
+)
+
+BUSY_TIMEOUT_SECONDS = 10.0
+
+# Each version's statements, applied in one transaction. Never edit a released version:
+# add the next one. No foreign keys on the event tables: a check per row costs ingest
+# time, and the store alone writes them (the edge is checked once per batch, in the
+# batch's transaction; edges are revoked, never deleted).
+MIGRATIONS: dict[int, list[str]] = {
+    1: [
+        """CREATE TABLE hub_sequence (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            last_seq INTEGER NOT NULL)""",
+        "INSERT INTO hub_sequence (id, last_seq) VALUES (1, 0)",
+        """CREATE TABLE edges (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL DEFAULT '',
+            token_hash TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            revoked_at REAL,
+            last_push_at REAL,
+            last_pull_at REAL,
+            events_pushed INTEGER NOT NULL DEFAULT 0)""",
+        """CREATE TABLE events (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            edge TEXT NOT NULL,
+            learner TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            at REAL NOT NULL,
+            data TEXT NOT NULL,
+            received_at REAL NOT NULL)""",
+        "CREATE INDEX events_learner ON events (learner, seq)",
+        """CREATE TABLE edge_learners (
+            edge TEXT NOT NULL,
+            learner TEXT NOT NULL,
+            since_seq INTEGER NOT NULL,
+            PRIMARY KEY (edge, learner)) WITHOUT ROWID""",
+        "CREATE INDEX edge_learners_learner ON edge_learners (learner)",
+        """CREATE TABLE backfill (
+            seq INTEGER PRIMARY KEY,
+            edge TEXT NOT NULL,
+            event_seq INTEGER NOT NULL)""",
+        "CREATE INDEX backfill_edge ON backfill (edge, seq)",
+        """CREATE TABLE packs (
+            version INTEGER PRIMARY KEY,
+            digest TEXT NOT NULL UNIQUE,
+            data BLOB NOT NULL,
+            size INTEGER NOT NULL,
+            created_at REAL NOT NULL)""",
+    ],
+}
+
+_EVENT_COLUMNS = "e.id, e.edge, e.learner, e.kind, e.at, e.data"
+
+
+class SqliteHubStore(HubStore):
+    """HubStore on a SQLite file."""
+
+    backend = "sqlite"
+
+    def __init__(self, conn: sqlite3.Connection, path: str, clock: Clock = time.time):
+        super().__init__(clock)
+        self.conn = conn
+        self.path = path
+        self._lock_fd: int | None = os.open(path + "-writelock", os.O_RDWR | os.O_CREAT,
+                                            0o600)
+
+    @classmethod
+    def open(cls, path: str | Path, *, clock: Clock = time.time) -> SqliteHubStore:
+        """Open (creating if needed) the hub database at `path`; call migrate() next."""
+        path = str(path)
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        return cls(conn, path, clock)
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, behind the cross-process write lock."""
+        assert self._lock_fd is not None, "the store is closed"
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every query in it sees the same committed state (WAL)."""
+        self.conn.execute("BEGIN")
+        try:
+            yield self.conn
+        finally:
+            self.conn.execute("COMMIT")
+
+    # -- schema ----------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        """The schema version applied (0: none)."""
+        exists = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+        ).fetchone()
+        if not exists:
+            return 0
+        return self.conn.execute("SELECT coalesce(max(version), 0) FROM schema_version"
+                                 ).fetchone()[0]
+
+    def migrate(self) -> list[int]:
+        """Create or upgrade the schema; return the versions applied now. The write lock
+        and `BEGIN IMMEDIATE` make concurrent starters apply each version once."""
+        if self.schema_version() >= max(MIGRATIONS):
+            return []
+        applied: list[int] = []
+        with self._write() as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_version ("
+                         "version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)")
+            current = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version"
+                                   ).fetchone()[0]
+            for version in sorted(v for v in MIGRATIONS if v > current):
+                for statement in MIGRATIONS[version]:
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+                             (version, self.clock()))
+                applied.append(version)
+        return applied
+
+    # -- edges -----------------------------------------------------------------
+
+    def _put_edge(self, edge_id: str, name: str, hashed: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO edges (id, name, token_hash, created_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET token_hash = excluded.token_hash, "
+                "revoked_at = NULL, name = CASE WHEN excluded.name <> '' "
+                "THEN excluded.name ELSE edges.name END",
+                (edge_id, name, hashed, self.clock()))
+
+    def revoke_edge(self, edge_id: str) -> None:
+        """Refuse the edge from now on (see HubStore.revoke_edge)."""
+        with self._write() as conn:
+            found = conn.execute("SELECT revoked_at FROM edges WHERE id = ?",
+                                 (edge_id,)).fetchone()
+            if found is None:
+                raise UnknownEdge(edge_id)
+            if found[0] is None:
+                conn.execute("UPDATE edges SET revoked_at = ? WHERE id = ?",
+                             (self.clock(), edge_id))
+
+    def edges(self) -> list[EdgeInfo]:
+        """Every edge, revoked ones included, by id."""
+        rows = self.conn.execute(
+            "SELECT id, name, created_at, revoked_at IS NOT NULL, last_push_at, "
+            "last_pull_at, events_pushed FROM edges ORDER BY id").fetchall()
+        return [EdgeInfo(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6]) for r in rows]
+
+    def _active_token_hash(self, edge_id: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT token_hash FROM edges WHERE id = ? AND revoked_at IS NULL",
+            (edge_id,)).fetchone()
+        return None if row is None else row[0]
+
+    # -- events ----------------------------------------------------------------
+
+    def _store_events(self, edge_id: str, events: list[ValidEvent]) -> int:
+        now = self.clock()
+        with self._write() as conn:
+            if conn.execute("UPDATE edges SET last_push_at = ? "
+                            "WHERE id = ? AND revoked_at IS NULL",
+                            (now, edge_id)).rowcount == 0:
+                raise UnknownEdge(edge_id)
+            if not events:
+                return 0
+            # Inside BEGIN IMMEDIATE this process is the only writer: the counter and
+            # the existing ids cannot change under us.
+            base = conn.execute("SELECT last_seq FROM hub_sequence WHERE id = 1").fetchone()[0]
+            existing = {row[0] for row in conn.execute(
+                "SELECT id FROM events WHERE id IN (SELECT value FROM json_each(?))",
+                (json.dumps([e.id for e in events]),))}
+            new = [e for e in events if e.id not in existing]
+            conn.executemany(
+                "INSERT INTO events (seq, id, edge, learner, kind, at, data, received_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(base + n, e.id, e.edge, e.learner, e.kind, e.at, e.data, now)
+                 for n, e in enumerate(new, start=1)])
+            last = base + len(new)
+            learners = json.dumps(sorted({e.learner for e in events}))
+            met = [row[0] for row in conn.execute(
+                "INSERT INTO edge_learners (edge, learner, since_seq) "
+                "SELECT ?, value, ? FROM json_each(?) WHERE true "
+                "ON CONFLICT (edge, learner) DO NOTHING RETURNING learner",
+                (edge_id, base, learners))]
+            if met:
+                last += conn.execute(
+                    "INSERT INTO backfill (seq, edge, event_seq) "
+                    "SELECT ? + row_number() OVER (ORDER BY seq), ?, seq FROM events "
+                    "WHERE learner IN (SELECT value FROM json_each(?)) AND edge <> ? "
+                    "AND seq <= ?",
+                    (last, edge_id, json.dumps(met), edge_id, base)).rowcount
+            conn.execute("UPDATE hub_sequence SET last_seq = ? WHERE id = 1", (last,))
+            if new:
+                conn.execute("UPDATE edges SET events_pushed = events_pushed + ? WHERE id = ?",
+                             (len(new), edge_id))
+            for learner in erased_learners(new):
+                conn.execute("UPDATE events SET learner = ?, data = '{}' "
+                             "WHERE learner = ? AND kind <> 'erased'",
+                             (pseudonym(), learner))
+            return len(new)
+
+    def pull(self, edge_id: str, after: int, limit: int = 500) -> PullResult:
+        """Events for the edge after its cursor (see HubStore.pull)."""
+        after, limit = self._check_pull(after, limit)
+        with self._snapshot() as conn:
+            if self._active_token_hash(edge_id) is None:
+                raise UnknownEdge(edge_id)
+            streamed = conn.execute(
+                f"SELECT e.seq, {_EVENT_COLUMNS} FROM events e "
+                "JOIN edge_learners l ON l.edge = ? AND l.learner = e.learner "
+                "WHERE e.seq > ? AND e.seq > l.since_seq AND e.edge <> ? "
+                "ORDER BY e.seq LIMIT ?",
+                (edge_id, after, edge_id, limit + 1)).fetchall()
+            backfilled = conn.execute(
+                f"SELECT b.seq, {_EVENT_COLUMNS} FROM backfill b "
+                "JOIN events e ON e.seq = b.event_seq "
+                "WHERE b.edge = ? AND b.seq > ? ORDER BY b.seq LIMIT ?",
+                (edge_id, after, limit + 1)).fetchall()
+            last_seq = conn.execute("SELECT last_seq FROM hub_sequence WHERE id = 1"
+                                    ).fetchone()[0]
+        page = self._page(streamed + backfilled, after, limit, last_seq)
+        with self._write() as conn:
+            conn.execute("UPDATE edges SET last_pull_at = ? WHERE id = ?",
+                         (self.clock(), edge_id))
+        return page
+
+    # -- packs -----------------------------------------------------------------
+
+    def _put_pack(self, data: bytes, version: int, digest: str) -> None:
+        with self._write() as conn:
+            same = conn.execute("SELECT version, digest FROM packs "
+                                "WHERE version = ? OR digest = ?", (version, digest)).fetchall()
+            if same:
+                if same == [(version, digest)]:
+                    return
+                raise PackConflict(f"version {version} or digest {digest[:16]} is already "
+                                   "published with another digest or version")
+            latest = conn.execute("SELECT max(version) FROM packs").fetchone()[0]
+            if latest is not None and version <= latest:
+                raise PackConflict(f"version {version} is not newer than {latest}")
+            conn.execute("INSERT INTO packs (version, digest, data, size, created_at) "
+                         "VALUES (?, ?, ?, ?, ?)",
+                         (version, digest, data, len(data), self.clock()))
+
+    def latest_pack(self) -> PackInfo | None:
+        """The pack with the highest version, or None."""
+        row = self.conn.execute("SELECT version, digest, size, created_at FROM packs "
+                                "ORDER BY version DESC LIMIT 1").fetchone()
+        return None if row is None else PackInfo(*row)
+
+    def _read_pack(self, digest: str, start: int, length: int | None) -> bytes:
+        # substr() counts bytes from 1 on a BLOB; a start past the end gives b"".
+        if length is None:
+            row = self.conn.execute("SELECT substr(data, ?) FROM packs WHERE digest = ?",
+                                    (start + 1, digest)).fetchone()
+        else:
+            row = self.conn.execute("SELECT substr(data, ?, ?) FROM packs WHERE digest = ?",
+                                    (start + 1, length, digest)).fetchone()
+        if row is None:
+            raise PackNotFound(digest)
+        return bytes(row[0] or b"")
+
+    # -- statistics ------------------------------------------------------------
+
+    def stats(self) -> HubStats:
+        """Cross-edge figures (see HubStore.stats)."""
+        now = self.clock()
+        with self._snapshot() as conn:
+            rows = conn.execute(
+                "SELECT e.id, e.name, e.revoked_at, e.events_pushed, "
+                "(SELECT count(*) FROM edge_learners l WHERE l.edge = e.id), e.last_push_at "
+                "FROM edges e ORDER BY e.id").fetchall()
+            learners, several = conn.execute(
+                "SELECT count(*), coalesce(sum(n > 1), 0) FROM "
+                "(SELECT count(*) AS n FROM edge_learners GROUP BY learner)").fetchone()
+        edges = self._edge_stats(now, rows)
+        return HubStats(now, sum(e.events for e in edges), learners, several, edges)
+
+    # -- lifetime --------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection and the lock file."""
+        self.conn.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None

@@ -1,0 +1,461 @@
+"""The hub's store: one interface (`HubStore`), two backends (SQLite, PostgreSQL).
+
+`open_hub_store()` picks the backend from a URL. Both keep the same tables and make the
+same promises, and the same tests run against each (tests/hub/test_hub_store.py). The
+rules every backend keeps (docs/sync.md, "The hub's storage"):
+
+- **Sequence.** Every stored event, and every backfill entry (below), takes the next
+  number of one hub-wide sequence (`hub_sequence.last_seq`, a counter row updated in the
+  ingest's own transaction). Ingests take that row first and hold it until they commit,
+  so numbers are handed out in commit order: whatever a reader sees is a prefix of the
+  sequence, and a pull cursor never passes an event that is still to commit.
+- **Pull.** An edge gets the events of the learners it knows (`edge_learners`: it pushed
+  an event of theirs), recorded by other edges, in sequence order after its cursor.
+- **Backfill.** When an ingest makes an edge know a learner for the first time, the
+  learner's events from other edges already stored (all below that moment, `since_seq`)
+  are queued for that edge in `backfill`, each under a new sequence number; the events
+  stream gives that pair only what comes after `since_seq`. So an edge receives each of
+  its learners' events from elsewhere once, in its pull stream, wherever its cursor was
+  when it met the learner.
+
+A store holds one database connection: use one per thread.
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import hmac
+import json
+import math
+import os
+import re
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gateway.store import default_db_path
+
+# The event format every edge speaks (docs/sync.md).
+EVENT_FIELDS = frozenset({"id", "edge", "learner", "kind", "at", "data"})
+EVENT_ID_RE = re.compile(r"[0-9a-f]{32}")
+EDGE_ID_RE = re.compile(r"[a-z0-9-]{1,40}")
+KIND_RE = re.compile(r"[a-z_]{1,32}")
+DIGEST_RE = re.compile(r"[0-9A-Za-z._:-]{1,128}")
+MAX_LEARNER_CHARS = 64
+MAX_DATA_BYTES = 4096
+MAX_PULL_LIMIT = 5000
+MAX_TOKEN_CHARS = 256
+
+Clock = Callable[[], float]
+
+
+class HubError(Exception):
+    """Something the hub's store refuses (a base class for the store's own errors)."""
+
+
+class UnknownEdge(HubError, LookupError):
+    """No such edge, or the edge is revoked."""
+
+
+class PackNotFound(HubError, LookupError):
+    """No pack with that digest."""
+
+
+class PackConflict(HubError, ValueError):
+    """A pack whose version is already published with other bytes, or is not newer."""
+
+
+@dataclass(frozen=True)
+class EdgeInfo:
+    """One edge as the hub knows it (times in epoch seconds, None: never)."""
+
+    edge_id: str
+    name: str
+    created_at: float
+    revoked: bool
+    last_push_at: float | None
+    last_pull_at: float | None
+    events: int  # events this edge pushed that the hub stored (duplicates not counted)
+
+
+@dataclass
+class IngestResult:
+    """What one ingest did with a batch.
+
+    `acknowledged` lists the ids now safely stored (new or already there), in batch order:
+    the edge may forget about those. `rejected` holds (event id, or its index in the batch
+    when it has no valid id, reason) for each malformed event; none of those is stored.
+    """
+
+    stored: int = 0
+    duplicates: int = 0
+    rejected: list[tuple[str | int, str]] = field(default_factory=list)
+    acknowledged: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PullResult:
+    """Events for an edge in sequence order, the cursor to ask from next time, and
+    whether more are waiting now (`more`: pull again at once)."""
+
+    events: list[dict[str, Any]]
+    next_cursor: int
+    more: bool
+
+
+@dataclass(frozen=True)
+class PackInfo:
+    """A published course pack."""
+
+    version: int
+    digest: str
+    size: int
+    created_at: float
+
+
+@dataclass(frozen=True)
+class EdgeStats:
+    """One edge's share of the hub's data; `lag_seconds` = now - last push (None: never)."""
+
+    edge_id: str
+    name: str
+    revoked: bool
+    events: int
+    learners: int
+    last_push_at: float | None
+    lag_seconds: float | None
+
+
+@dataclass(frozen=True)
+class HubStats:
+    """Cross-edge figures: events and learners in all, learners known on more than one
+    edge (they moved or use several), and each edge's counts and lag."""
+
+    at: float
+    events: int
+    learners: int
+    learners_on_several_edges: int
+    edges: list[EdgeStats]
+
+
+@dataclass(frozen=True)
+class ValidEvent:
+    """An event that passed validation, its `data` serialized as stored."""
+
+    id: str
+    edge: str
+    learner: str
+    kind: str
+    at: float
+    data: str
+
+
+_encode_data = json.JSONEncoder(ensure_ascii=False, allow_nan=False,
+                               separators=(",", ":")).encode
+
+
+def check_event(event: Any, edge_id: str) -> ValidEvent | str:
+    """The event ready to store, or the reason it is malformed (str)."""
+    if not isinstance(event, dict):
+        return "not a JSON object"
+    if event.keys() != EVENT_FIELDS:
+        unknown = sorted(str(key) for key in event if key not in EVENT_FIELDS)
+        if unknown:
+            return f"unknown field(s): {', '.join(unknown)[:100]}"
+        return f"missing field(s): {', '.join(sorted(EVENT_FIELDS - event.keys()))}"
+    event_id = event["id"]
+    if not isinstance(event_id, str) or not EVENT_ID_RE.fullmatch(event_id):
+        return "id: not 32 lowercase hex digits"
+    edge = event["edge"]
+    if edge != edge_id:
+        if not isinstance(edge, str) or not EDGE_ID_RE.fullmatch(edge):
+            return "edge: not an edge id ([a-z0-9-], 1 to 40)"
+        return f"edge: {edge!r} is not the edge pushing it"
+    learner = event["learner"]
+    if (not isinstance(learner, str) or not 0 < len(learner) <= MAX_LEARNER_CHARS
+            or not learner.isprintable()):
+        return f"learner: not 1 to {MAX_LEARNER_CHARS} printable characters"
+    kind = event["kind"]
+    if not isinstance(kind, str) or not KIND_RE.fullmatch(kind):
+        return "kind: not [a-z_], 1 to 32"
+    at = event["at"]
+    if isinstance(at, bool) or not isinstance(at, int | float) or not math.isfinite(at):
+        return "at: not a finite number of epoch seconds"
+    data = event["data"]
+    if not isinstance(data, dict):
+        return "data: not a JSON object"
+    try:
+        text = _encode_data(data)
+        size = len(text) if text.isascii() else len(text.encode("utf-8"))
+    except (TypeError, ValueError):  # NaN, a non-JSON value, a lone surrogate
+        return "data: not valid JSON"
+    if size > MAX_DATA_BYTES:
+        return f"data: {size} bytes serialized, more than {MAX_DATA_BYTES}"
+    return ValidEvent(event_id, edge, learner, kind, float(at), text)
+
+
+def event_document(event_id: str, edge: str, learner: str, kind: str, at: float,
+                   data: str) -> dict[str, Any]:
+    """A stored event back in the edges' format."""
+    return {"id": event_id, "edge": edge, "learner": learner, "kind": kind, "at": at,
+            "data": json.loads(data)}
+
+
+def erased_learners(events: list[ValidEvent]) -> list[str]:
+    """The learners these newly stored events erase."""
+    return sorted({event.learner for event in events if event.kind == "erased"})
+
+
+def pseudonym() -> str:
+    """A fresh stand-in for an erased learner's number, as the edges make them."""
+    return f"erased:{secrets.token_hex(8)}"
+
+
+def token_hash(token: str) -> str:
+    """What the hub keeps of an edge's token. The token is 256 random bits, so one
+    SHA-256 is enough: nobody can search that space, and a leaked table gives no token."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+_NO_HASH = token_hash("no edge has this token")
+
+
+class HubStore(abc.ABC):
+    """The hub's data: edges and their credentials, every edge's events, course packs,
+    and cross-edge statistics. One connection; one store per thread."""
+
+    backend: str = ""
+
+    def __init__(self, clock: Clock = time.time):
+        # Wall-clock time (epoch seconds) for what is stored; a test may turn it.
+        self.clock = clock
+
+    # -- schema ----------------------------------------------------------------
+
+    @abc.abstractmethod
+    def migrate(self) -> list[int]:
+        """Create or upgrade the schema; return the versions applied now ([] when up to
+        date). Idempotent, and safe when several hub processes start at once (one applies,
+        the others wait and find nothing to do)."""
+
+    @abc.abstractmethod
+    def schema_version(self) -> int:
+        """The schema version applied (0: none)."""
+
+    # -- edges -----------------------------------------------------------------
+
+    def add_edge(self, edge_id: str, name: str = "") -> str:
+        """Register `edge_id` and return its new token (shown this once; only its hash is
+        kept). Adding an existing edge gives it a new token (the old one stops working),
+        readmits it if it was revoked, and renames it when `name` is given."""
+        if not isinstance(edge_id, str) or not EDGE_ID_RE.fullmatch(edge_id):
+            raise ValueError(f"edge id {edge_id!r}: [a-z0-9-], 1 to 40 characters")
+        token = secrets.token_urlsafe(32)
+        self._put_edge(edge_id, name, token_hash(token))
+        return token
+
+    @abc.abstractmethod
+    def _put_edge(self, edge_id: str, name: str, hashed: str) -> None:
+        """Insert the edge, or give an existing one this token hash (and name, if any)."""
+
+    @abc.abstractmethod
+    def revoke_edge(self, edge_id: str) -> None:
+        """Refuse the edge from now on: authenticate() is False for it, ingest() and
+        pull() raise UnknownEdge. Its events stay. UnknownEdge if there is no such edge."""
+
+    @abc.abstractmethod
+    def edges(self) -> list[EdgeInfo]:
+        """Every edge, revoked ones included, by id."""
+
+    def authenticate(self, edge_id: str, token: str) -> bool:
+        """Whether `token` is the current token of `edge_id`, an active edge. The compare
+        takes the same time whatever the token; an unknown edge costs the same work."""
+        if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
+            return False
+        if not isinstance(edge_id, str) or not EDGE_ID_RE.fullmatch(edge_id):
+            return False
+        stored = self._active_token_hash(edge_id)
+        matches = hmac.compare_digest(token_hash(token), stored or _NO_HASH)
+        return matches and stored is not None
+
+    @abc.abstractmethod
+    def _active_token_hash(self, edge_id: str) -> str | None:
+        """The token hash of an active edge; None when unknown or revoked."""
+
+    # -- events ----------------------------------------------------------------
+
+    def ingest(self, edge_id: str, events: list[Any]) -> IngestResult:
+        """Store a batch of `edge_id`'s events in one transaction, idempotently by event
+        id: new events get the next sequence numbers (in batch order), events already
+        stored (or repeated in the batch) count as duplicates, malformed ones are
+        rejected with a reason and not stored. The edge then knows each valid event's
+        learner (a first meeting queues that learner's earlier events from other edges
+        for it: the module's backfill rule), and its last push time moves.
+        UnknownEdge when the edge is unknown or revoked (nothing stored)."""
+        result = IngestResult()
+        valid: list[ValidEvent] = []
+        seen: set[str] = set()
+        order: list[str] = []  # ids of valid events, batch order, first occurrence
+        for index, event in enumerate(events):
+            checked = check_event(event, edge_id)
+            if isinstance(checked, str):
+                key = event.get("id") if isinstance(event, dict) else None
+                result.rejected.append(
+                    (key if isinstance(key, str) and EVENT_ID_RE.fullmatch(key) else index,
+                     checked))
+                continue
+            if checked.id in seen:
+                result.duplicates += 1
+                continue
+            seen.add(checked.id)
+            valid.append(checked)
+            order.append(checked.id)
+        stored = self._store_events(edge_id, valid)
+        result.stored = stored
+        result.duplicates += len(valid) - stored
+        result.acknowledged = order
+        return result
+
+    @abc.abstractmethod
+    def _store_events(self, edge_id: str, events: list[ValidEvent]) -> int:
+        """In one transaction: store those of `events` not stored yet (with sequence
+        numbers), the edge's new learners and their backfill, the edge's push time and
+        count; return how many events were new. UnknownEdge for an unknown or revoked
+        edge (nothing changes)."""
+
+    @abc.abstractmethod
+    def pull(self, edge_id: str, after: int, limit: int = 500) -> PullResult:
+        """Up to `limit` events of the learners `edge_id` knows, recorded by other edges,
+        whose sequence number is above `after`, in sequence order (backfill included: the
+        module's rule), read from one snapshot. `next_cursor` is the `after` for the next
+        call: the last event's number when `more`, else the end of the sequence as this
+        snapshot saw it (never below `after`). Records the edge's pull time. UnknownEdge
+        when the edge is unknown or revoked."""
+
+    @staticmethod
+    def _check_pull(after: int, limit: int) -> tuple[int, int]:
+        if isinstance(after, bool) or not isinstance(after, int):
+            raise TypeError("after: an int cursor")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError("limit: a positive int")
+        return max(after, 0), min(limit, MAX_PULL_LIMIT)
+
+    @staticmethod
+    def _page(rows: list[tuple], after: int, limit: int, last_seq: int) -> PullResult:
+        """Merge (seq, id, edge, learner, kind, at, data) rows of the two streams (each
+        at most limit + 1 long, in order) into one page."""
+        rows = sorted(rows, key=lambda row: row[0])[:limit + 1]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        cursor = rows[-1][0] if more else max(after, last_seq)
+        return PullResult([event_document(*row[1:]) for row in rows], cursor, more)
+
+    # -- packs -----------------------------------------------------------------
+
+    def put_pack(self, data: bytes, version: int, digest: str) -> None:
+        """Publish a course pack (its bytes kept in the database). Publishing the same
+        version and digest again changes nothing; PackConflict when the version is
+        already published with another digest, the digest under another version, or the
+        version is not newer than the latest."""
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise TypeError("data: bytes")
+        if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+            raise ValueError("version: a non-negative int")
+        if not isinstance(digest, str) or not DIGEST_RE.fullmatch(digest):
+            raise ValueError("digest: 1 to 128 of [0-9A-Za-z._:-]")
+        self._put_pack(bytes(data), version, digest)
+
+    @abc.abstractmethod
+    def _put_pack(self, data: bytes, version: int, digest: str) -> None:
+        """put_pack() once its arguments are checked."""
+
+    @abc.abstractmethod
+    def latest_pack(self) -> PackInfo | None:
+        """The pack with the highest version, or None when none is published."""
+
+    def read_pack(self, digest: str, start: int = 0, end: int | None = None) -> bytes:
+        """Bytes [start, end) of the pack with that digest (`end` None: to its end; a
+        range past the end is cut short, as a slice is). PackNotFound when no pack has
+        that digest."""
+        if start < 0 or (end is not None and end < 0):
+            raise ValueError("start and end: offsets from 0")
+        length = None if end is None else max(end - start, 0)
+        return self._read_pack(digest, start, length)
+
+    @abc.abstractmethod
+    def _read_pack(self, digest: str, start: int, length: int | None) -> bytes:
+        """`length` bytes (None: all the rest) of a pack from `start`."""
+
+    # -- statistics ------------------------------------------------------------
+
+    @abc.abstractmethod
+    def stats(self) -> HubStats:
+        """Events and learners in all, learners known on several edges, and per edge its
+        events, learners and lag (now - last push), edges by id."""
+
+    @staticmethod
+    def _edge_stats(now: float, rows: list[tuple]) -> list[EdgeStats]:
+        """EdgeStats from (id, name, revoked_at, events_pushed, learners, last_push_at)."""
+        return [EdgeStats(edge_id, name, revoked_at is not None, int(events), int(learners),
+                          last_push, None if last_push is None else max(now - last_push, 0.0))
+                for edge_id, name, revoked_at, events, learners, last_push in rows]
+
+    # -- lifetime --------------------------------------------------------------
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Close the connection."""
+
+    def __enter__(self) -> HubStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def default_hub_db_path() -> Path:
+    """The hub's SQLite file: `$LEARNLINE_HUB_DB`, else `hub.db` beside the gateway's
+    database (`$LEARNLINE_DB`, else the working directory)."""
+    configured = os.environ.get("LEARNLINE_HUB_DB", "").strip()
+    return Path(configured) if configured else default_db_path().parent / "hub.db"
+
+
+def open_hub_store(url: str | None = None, *, clock: Clock = time.time) -> HubStore:
+    """The hub's store for `url`: `postgresql://...` or `postgres://...` (a libpq URI) is
+    PostgreSQL; `sqlite:///relative.db`, `sqlite:////absolute.db` or a plain file path is
+    SQLite. `url` None: `$LEARNLINE_HUB_DATABASE_URL` when set, else the SQLite file of
+    `default_hub_db_path()`. The schema is not touched: call migrate(). ValueError for
+    another scheme (the message never repeats the URL, which may hold a password)."""
+    if url is None:
+        url = os.environ.get("LEARNLINE_HUB_DATABASE_URL", "").strip() or None
+    if url is None:
+        from gateway.hub.sqlite_store import SqliteHubStore
+
+        return SqliteHubStore.open(default_hub_db_path(), clock=clock)
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        from gateway.hub.sqlite_store import SqliteHubStore
+
+        return SqliteHubStore.open(url, clock=clock)
+    scheme = scheme.lower()
+    if scheme in ("postgresql", "postgres"):
+        try:
+            from gateway.hub.postgres_store import PostgresHubStore
+        except ImportError as exc:
+            if not (exc.name or "").startswith("psycopg"):
+                raise
+            raise HubError("a hub on PostgreSQL needs psycopg: "
+                           "pip install 'learnline[hub]'") from None
+        return PostgresHubStore.connect(url, clock=clock)
+    if scheme == "sqlite":
+        if not rest.startswith("/") or rest == "/":
+            raise ValueError("a SQLite URL is sqlite:///relative/path or sqlite:////abs/path")
+        from gateway.hub.sqlite_store import SqliteHubStore
+
+        return SqliteHubStore.open(rest[1:], clock=clock)
+    raise ValueError(f"hub database URL scheme {scheme!r}: use postgresql://, sqlite:/// "
+                     "or a file path")

@@ -1,0 +1,175 @@
+"""The hub's side of sync (`learnline serve` with LEARNLINE_ROLE=hub): edges push their
+events, pull the events of their learners recorded elsewhere, and fetch the latest
+course pack (ETag, If-None-Match, Range). Each edge authenticates with its own token,
+which the hub can revoke (`learnline hub revoke-edge`)."""
+
+from __future__ import annotations
+
+import logging
+import queue
+
+from flask import Blueprint, Flask, Response, abort, current_app, g, jsonify, request
+
+from gateway.sync.protocol import (
+    EVENTS_PATH,
+    PACK_PATH,
+    PULL_BATCH,
+    PUSH_BATCH,
+    BodyError,
+    decode,
+    encode,
+    parse_bearer,
+)
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("sync", __name__)
+
+
+def init_app(app: Flask) -> None:
+    """Serve the hub's endpoints on this app, on the hub database named by the app's
+    HUB_DATABASE_URL (else $LEARNLINE_HUB_DATABASE_URL, else SQLite beside the gateway's
+    database); the schema is brought up to date here, at start-up."""
+    from gateway.hub.store import open_hub_store
+
+    url = app.config.get("HUB_DATABASE_URL")
+    hub = open_hub_store(url)
+    try:
+        hub.migrate()
+    finally:
+        hub.close()
+    app.extensions["learnline.hub"] = queue.LifoQueue()
+    app.register_blueprint(blueprint)
+    # On the app, not the blueprint: the dashboard reads the hub's figures too.
+    app.teardown_request(give_back)
+
+
+# Hub stores (a connection each) kept between requests: servers that start a thread per
+# request would otherwise open, and leak, one per request.
+POOL_SIZE = 8
+
+
+def _hub():
+    from gateway.hub.store import open_hub_store
+
+    hub = g.get("hub")
+    if hub is None:
+        try:
+            hub = current_app.extensions["learnline.hub"].get_nowait()
+        except queue.Empty:
+            hub = open_hub_store(current_app.config.get("HUB_DATABASE_URL"))
+        g.hub = hub
+    return hub
+
+
+def close_pool(app: Flask) -> None:
+    """Close the hub stores kept between requests (the server is stopping)."""
+    pool = app.extensions["learnline.hub"]
+    while True:
+        try:
+            pool.get_nowait().close()
+        except queue.Empty:
+            return
+
+
+def give_back(_exc: BaseException | None) -> None:
+    """Return this request's hub store to the pool (or close it when the pool is full)."""
+    hub = g.pop("hub", None)
+    if hub is None:
+        return
+    pool = current_app.extensions["learnline.hub"]
+    if pool.qsize() < POOL_SIZE:
+        pool.put(hub)
+    else:
+        hub.close()
+
+
+def _json(document: dict, status: int = 200) -> Response:
+    """A JSON answer, gzip-compressed when the edge accepts it (every edge does)."""
+    if "gzip" in request.headers.get("Accept-Encoding", ""):
+        return Response(encode(document), status=status, content_type="application/json",
+                        headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
+    response = jsonify(document)
+    response.status_code = status
+    return response
+
+
+def _error(status: int, message: str) -> Response:
+    return _json({"error": message}, status)
+
+
+@blueprint.before_request
+def authenticate() -> Response | None:
+    """Every sync call names its edge and proves it with that edge's token."""
+    credential = parse_bearer(request.headers.get("Authorization"))
+    if credential is None:
+        return _error(401, "missing credential: Authorization: Bearer <edge id>:<token>")
+    edge_id, token = credential
+    if not _hub().authenticate(edge_id, token):
+        log.warning("sync: refused edge %s from %s", edge_id, request.remote_addr)
+        return _error(403, "unknown or revoked edge, or wrong token")
+    g.edge_id = edge_id
+    return None
+
+
+@blueprint.after_request
+def no_store(response: Response) -> Response:
+    """Sync answers are for one edge, now: never cached on the way."""
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+@blueprint.post(EVENTS_PATH)
+def push() -> Response:
+    """Store a batch of the edge's events (idempotent by id); acknowledge what is kept."""
+    try:
+        document = decode(request.get_data(), request.headers.get("Content-Encoding"))
+    except BodyError as exc:
+        return _error(400, str(exc))
+    events = document.get("events") if isinstance(document, dict) else None
+    if not isinstance(events, list):
+        return _error(400, "field 'events' is missing or not a list")
+    if len(events) > PUSH_BATCH * 5:
+        return _error(413, f"at most {PUSH_BATCH * 5} events a batch")
+    from gateway.hub.store import UnknownEdge
+
+    try:
+        result = _hub().ingest(g.edge_id, events)
+    except UnknownEdge:  # revoked since this request was authenticated
+        return _error(403, "unknown or revoked edge")
+    # Counts, not ids: every valid event of the batch is acknowledged, and a list of
+    # random ids (33 bytes each, incompressible) would double what a push costs.
+    return _json({"acknowledged": len(result.acknowledged), "stored": result.stored,
+                  "duplicates": result.duplicates,
+                  "rejected": [[str(key), reason] for key, reason in result.rejected]})
+
+
+@blueprint.get(EVENTS_PATH)
+def pull() -> Response:
+    """Events of this edge's learners recorded on other edges, after a cursor."""
+    try:
+        after = int(request.args.get("after", "0"))
+        limit = min(max(int(request.args.get("limit", str(PULL_BATCH))), 1), PULL_BATCH)
+    except ValueError:
+        return _error(400, "'after' and 'limit' are whole numbers")
+    from gateway.hub.store import UnknownEdge
+
+    try:
+        result = _hub().pull(g.edge_id, after, limit)
+    except UnknownEdge:
+        return _error(403, "unknown or revoked edge")
+    return _json({"events": result.events, "next": result.next_cursor, "more": result.more})
+
+
+@blueprint.route(PACK_PATH, methods=["GET", "HEAD"])
+def pack() -> Response:
+    """The latest course pack: its digest is its ETag; a Range resumes a cut download."""
+    hub = _hub()
+    info = hub.latest_pack()
+    if info is None:
+        abort(404)
+    response = Response(hub.read_pack(info.digest), mimetype="application/octet-stream")
+    response.set_etag(info.digest)
+    response.headers["X-Learnline-Pack-Version"] = str(info.version)
+    response.headers["Cache-Control"] = "no-cache"
+    return response.make_conditional(request, accept_ranges=True,
+                                     complete_length=info.size)
