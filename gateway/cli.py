@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from gateway.cli_announce import announce_command
+from gateway.cli_i18n import i18n
 from gateway.cli_learners import learners
 from gateway.cli_packs import packs
 from gateway.cli_sync import hub_group, sync_command
@@ -348,10 +349,36 @@ def lessons_check(directory: str | None) -> None:
                 for p in POLICIES
             ]
             click.echo(f"  {locale} total: {' / '.join(map(str, totals))}")
+        for line in _lesson_coverage(course):
+            click.echo(line)
     errors = [p for p in problems if not p.warning]
     if errors:
         raise click.ClickException(f"{len(errors)} problem(s) in {root}")
     click.echo("ok: no problems" if not problems else f"ok: {len(problems)} warning(s)")
+
+
+def _lesson_coverage(course) -> list[str]:
+    """Which lessons lack which locale, among the course's and the interface's locales.
+
+    Warnings only: a course may be in fewer languages than the interface; learners of a
+    missing locale get the course's default language."""
+    from gateway.i18n import available_locales
+
+    wanted = [course.default_locale, *sorted((set(course.locales) | set(available_locales()))
+                                             - {course.default_locale})]
+    complete, lines = [], []
+    for locale in wanted:
+        have = {lesson.id for lesson in course.lessons.get(locale, ())}
+        missing = [i for i in course.lesson_ids if i not in have]
+        if not missing:
+            complete.append(locale)
+        elif len(missing) == len(course.lesson_ids):
+            lines.append(f"  {locale}: no lessons (learners get {course.default_locale})")
+        else:
+            lines.append(f"  {locale}: missing {', '.join(missing)}")
+    head = [f"  all lessons in {', '.join(complete)}"] if complete else []
+    return [f"  lessons per locale (course: {', '.join(course.locales)}; "
+            f"interface: {', '.join(available_locales())})", *head, *lines]
 
 
 @lessons.command("import")
@@ -577,6 +604,7 @@ main.add_command(packs)
 main.add_command(announce_command)
 main.add_command(sync_command)
 main.add_command(hub_group)
+main.add_command(i18n)
 
 
 if __name__ == "__main__":

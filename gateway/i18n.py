@@ -65,11 +65,22 @@ def normalize_locale(code: str | None) -> str | None:
     return None
 
 
+# Where the first official language CLDR lists is not the one learners there read most
+# easily, the language to use instead (a carrier's `locale` still overrides both).
+COUNTRY_LANGUAGE_OVERRIDES = {
+    "UG": "en",  # Uganda: CLDR lists Swahili first; schooling and business are in English
+}
+
+
 @cache
 def locale_for_country(region: str | None) -> str | None:
-    """The first official language of a country (ISO 3166) that has a catalog, or None."""
+    """The language for a country (ISO 3166): COUNTRY_LANGUAGE_OVERRIDES, else its first
+    official language that has a catalog, or None."""
     if not region:
         return None
+    override = COUNTRY_LANGUAGE_OVERRIDES.get(region.upper())
+    if override and normalize_locale(override):
+        return normalize_locale(override)
     for language in get_official_languages(region.upper(), de_facto=True):
         found = normalize_locale(language)
         if found:

@@ -150,7 +150,7 @@ def test_lessons_check_on_the_bundled_course(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     lines = result.stdout.splitlines()
-    assert lines[0] == "start-freelancing (FREELANCE): 6 lessons, locales en, fr"
+    assert lines[0] == "start-freelancing (FREELANCE): 6 lessons, locales en, fr, sw"
     assert f"(policy: {' / '.join(POLICIES)})" in lines[1]
     assert lines[-1] == "ok: no problems"
 
@@ -161,7 +161,8 @@ def test_lessons_check_on_the_bundled_course(tmp_path):
         if match and match.group(2) != "total":
             locale, lesson_id, *numbers = match.groups()
             costs[(locale, lesson_id)] = dict(zip(POLICIES, map(int, numbers), strict=True))
-    assert set(costs) == {(loc, lesson) for loc in ("en", "fr") for lesson in course.lesson_ids}
+    assert set(costs) == {(loc, lesson) for loc in ("en", "fr", "sw")
+                          for lesson in course.lesson_ids}
     for (locale, lesson_id), cost in costs.items():
         # A lesson is at least one SMS per card plus one per question.
         lesson = next(x for x in course.lessons[locale] if x.id == lesson_id)
@@ -172,7 +173,7 @@ def test_lessons_check_on_the_bundled_course(tmp_path):
             assert cost["gsm7"] < cost["exact"], lesson_id
     totals = {m.group(1): m for m in map(re.compile(r"^  (\w+) total: (\d+) / (\d+) / (\d+)$")
                                          .match, lines) if m}
-    for locale in ("en", "fr"):
+    for locale in ("en", "fr", "sw"):
         expected = sum(costs[(locale, x)]["exact"] for x in course.lesson_ids)
         assert int(totals[locale].group(2)) == expected
 
@@ -242,8 +243,8 @@ def test_lessons_import_of_the_bundled_course(tmp_path):
     result = run("lessons", "import", cwd=tmp_path, LEARNLINE_DB=str(db))
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["start-freelancing: 12 added, 0 updated, 0 unchanged"]
-    assert _table_counts(db) == {"courses": 1, "lessons": 12}
+    assert result.stdout.splitlines() == ["start-freelancing: 18 added, 0 updated, 0 unchanged"]
+    assert _table_counts(db) == {"courses": 1, "lessons": 18}
 
 
 def test_lessons_import_shows_a_progress_bar_on_a_terminal(tmp_path):
@@ -269,9 +270,9 @@ def test_lessons_import_shows_a_progress_bar_on_a_terminal(tmp_path):
     os.close(leader)
     assert process.wait(60) == 0
     screen = seen.decode()
-    assert "Importing 12 lesson texts" in screen
+    assert "Importing 18 lesson texts" in screen
     assert "100%" in screen and "\r" in screen  # redrawn in place, up to the end
-    assert "start-freelancing: 12 added, 0 updated, 0 unchanged" in screen
+    assert "start-freelancing: 18 added, 0 updated, 0 unchanged" in screen
 
 
 def test_lessons_import_of_a_broken_folder_changes_nothing(tmp_path):
@@ -356,9 +357,10 @@ def test_chat_ussd_runs_a_menu_session_in_the_terminal(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "Learnline\n1. Start: Start freelancing" in out
-    assert "Lesson 1/6, card 1/5\nFind a skill people pay for" in out
-    assert "Goodbye! Dial *123# to continue where you left off." in out
-    assert "1. Continue: Start freelancing, lesson 1, card 1/5" in out  # the second dial
-    assert "Start freelancing: 0/6 lessons done." in out
+    # A Kenyan number: the menus and the course are in Swahili.
+    assert "Learnline\n1. Anza: Anza kujiajiri" in out
+    assert "Somo 1/6, kadi 1/5\nTafuta ujuzi ambao watu hulipia" in out
+    assert "Kwaheri! Piga *123# kuendelea ulipoishia." in out
+    assert "1. Endelea: Anza kujiajiri, somo 1, kadi 1/5" in out  # the second dial
+    assert "Anza kujiajiri: masomo 0/6 yamekamilika." in out
     assert "Traceback" not in result.stderr

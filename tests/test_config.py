@@ -52,7 +52,7 @@ BAD_CARRIERS = [
     ("bad country", "tw-ng", TWILIO + 'country = "Nigeria"\n', "country"),
     ("unassigned country", "tw-ng", TWILIO + 'country = "ZZ"\n', "country"),
     ("bad locale", "tw-ng", TWILIO + 'locale = "not a language"\n', "locale"),
-    ("locale without catalog", "tw-ng", TWILIO + 'locale = "sw"\n', "locale"),
+    ("locale without catalog", "tw-ng", TWILIO + 'locale = "ha"\n', "locale"),
     ("unknown encoding_policy", "tw-ng", TWILIO + 'encoding_policy = "ascii"\n',
      "encoding_policy"),
     ("max_segments 0", "tw-ng", TWILIO + "max_segments = 0\n", "max_segments"),

@@ -102,6 +102,7 @@ USSD_CARRIERS = """
 [carriers.at-ke]
 adapter = "africastalking"
 country = "KE"
+locale = "en"  # English screens asserted below; Kenya defaults to Swahili
 webhook_token = "at-token-0123456789abcdef"
 
 [carriers.hubtel-gh]

@@ -11,13 +11,13 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 from gateway.channels.sms import parse_command
-from gateway.channels.sms.commands import COMMANDS
+from gateway.channels.sms.commands import COMMANDS, fold
 from gateway.i18n import available_locales, locale_for_country, normalize_locale, translations
 from gateway.learning import intents as i
 
 REPO = Path(__file__).resolve().parent.parent
 LOCALES = REPO / "locales"
-CATALOG_LOCALES = ("en", "fr")
+CATALOG_LOCALES = ("en", "fr", "pt", "sw")
 
 
 def _keywords() -> dict:
@@ -84,8 +84,9 @@ def test_plural_strings_are_plural_in_the_catalog(extracted, catalogs, locale):
             assert not message.pluralizable, msgid
 
 
-def test_french_translates_every_string(catalogs):
-    catalog = catalogs["fr"]
+@pytest.mark.parametrize("locale", ["fr", "pt", "sw"])
+def test_catalog_translates_every_string(catalogs, locale):
+    catalog = catalogs[locale]
     untranslated = []
     for message in catalog:
         if not message.id:
@@ -161,7 +162,9 @@ def test_catalog_has_no_obsolete_strings(extracted, catalogs, locale):
 
 def test_available_locales_source_first():
     assert available_locales()[0] == "en"
-    assert set(available_locales()) == {"en", "fr"}
+    on_disk = {p.parent.parent.name for p in LOCALES.glob("*/LC_MESSAGES/messages.po")}
+    assert set(available_locales()) == on_disk | {"en"}
+    assert {"en", "fr", "pt"} <= set(available_locales())
 
 
 @pytest.mark.parametrize(
@@ -181,6 +184,12 @@ def test_available_locales_source_first():
         ("en_NG", "en"),
         ("English", "en"),
         ("anglais", "en"),
+        ("pt", "pt"),
+        ("PT", "pt"),
+        ("pt_MZ", "pt"),
+        ("pt-AO", "pt"),
+        ("português", "pt"),
+        ("Portuguese", "pt"),
         ("wo", None),  # Wolof: a language, but no catalog
         ("klingon", None),
         ("xx", None),
@@ -199,9 +208,20 @@ def test_normalize_locale(asked, expected):
         ("sn", {"fr"}),
         ("CI", {"fr"}),
         ("NG", {"en"}),
-        ("KE", {"en"}),
+        ("KE", {"sw"}),  # Swahili first, now that it has a catalog
+        ("TZ", {"sw"}),
+        ("UG", {"en"}),  # an override: CLDR lists Swahili first
         ("GH", {"en"}),
         ("CM", {"fr", "en"}),
+        # Portuguese-speaking countries default to Portuguese now that it has a catalog.
+        ("MZ", {"pt"}),
+        ("AO", {"pt"}),
+        ("PT", {"pt"}),
+        ("BR", {"pt"}),
+        ("GW", {"pt"}),
+        ("CV", {"pt"}),
+        # Equatorial Guinea: Spanish first (no catalog), then French before Portuguese.
+        ("GQ", {"fr"}),
         (None, {None}),
         ("", {None}),
     ],
@@ -266,3 +286,73 @@ def test_every_command_has_a_french_word_that_differs_from_english():
     for key, english in COMMANDS.items():
         french = t.pgettext("command", english)
         assert french and french != english, key
+
+
+def test_every_command_has_a_portuguese_word_that_differs_from_english():
+    t = translations("pt")
+    for key, english in COMMANDS.items():
+        portuguese = t.pgettext("command", english)
+        assert portuguese and portuguese != english, key
+        assert set(fold(portuguese).split()).isdisjoint(english.split()), key
+
+
+@pytest.mark.parametrize("locale", CATALOG_LOCALES)
+def test_command_words_are_unambiguous(locale):
+    # A catalog's words are written without accents (commands are compared folded),
+    # are not answers (A-D, 1-9), and mean no other command in any language.
+    t = translations(locale)
+    meaning: dict[str, str] = {}
+    for other in available_locales():
+        other_t = translations(other)
+        for key, english in COMMANDS.items():
+            for word in fold(other_t.pgettext("command", english)).split() + english.split():
+                meaning.setdefault(word, key)
+    for key, english in COMMANDS.items():
+        written = t.pgettext("command", english)
+        assert written == fold(written), (locale, written)
+        for word in written.split():
+            assert not re.fullmatch(r"[A-D1-9]", word), (locale, word)
+            assert parse_command(word) not in (i.Unknown(word),), (locale, word)
+            assert meaning[word] == key, (locale, word, meaning[word], key)
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("seguinte", i.Next()),
+        ("PRÓXIMO", i.Next()),
+        ("proximo.", i.Next()),
+        ("Iniciar FREELANCE", i.Start("FREELANCE")),
+        ("começar 1", i.Start("1")),
+        ("comecar", i.Start(None)),
+        ("estado", i.Status()),
+        ("progresso", i.Status()),
+        ("ajuda", i.Help()),
+        ("Ajuda ?", i.Help()),
+        ("língua en", i.Language("EN")),
+        ("idioma pt", i.Language("PT")),
+        ("parar", i.Stop()),
+        ("SAIR", i.Stop()),
+        ("cancelar", i.Stop()),
+        ("cursos", i.Courses()),
+        ("nome: Ana Matsinhe", i.SetName("Ana Matsinhe")),
+        ("verificar 7KQM-2XHD-9P", i.Verify("7KQM-2XHD-9P")),
+        ("diário 7", i.Schedule("daily", 7)),
+        ("diario não", i.Schedule("off")),
+        ("semana 18", i.Schedule("weekdays", 18)),
+        ("hora 19", i.Schedule(None, 19)),
+        ("pausa", i.Pause()),
+        ("retomar", i.Resume()),
+    ],
+)
+def test_portuguese_command_words(text, intent):
+    assert parse_command(text) == intent
+
+
+def test_portuguese_plural_forms_reach_learners():
+    t = translations("pt")
+    msgid, plural = ("Welcome to %(course)s: %(n)d lesson.",
+                     "Welcome to %(course)s: %(n)d lessons.")
+    assert "1 lição." in t.ngettext(msgid, plural, 1) % {"course": "X", "n": 1}
+    assert "6 lições." in t.ngettext(msgid, plural, 6) % {"course": "X", "n": 6}
+    assert "1000000 lições." in t.ngettext(msgid, plural, 1000000) % {"course": "X", "n": 1000000}

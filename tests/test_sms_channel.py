@@ -130,14 +130,15 @@ def test_every_reply_kind_has_wording_in_every_language():
             ("not_enrolled", {}), ("course_complete", {"course": "C"}), ("no_courses", {}),
         ]
     ]
-    for locale in ("en", "fr"):
+    for locale in ("en", "fr", "pt"):
         for sample in samples:
             text = render((sample,), locale)
             assert text and "%(" not in text, (locale, sample)
-    # French wording really is French, not the English source.
-    for sample in samples:
-        if not isinstance(sample, r.Welcome | r.CardShown):
-            assert render((sample,), "fr") != render((sample,), "en"), sample
+    # French and Portuguese wording really is theirs, not the English source.
+    for locale in ("fr", "pt"):
+        for sample in samples:
+            if not isinstance(sample, r.Welcome | r.CardShown):
+                assert render((sample,), locale) != render((sample,), "en"), (locale, sample)
 
 
 @pytest.mark.parametrize(
@@ -148,6 +149,11 @@ def test_every_reply_kind_has_wording_in_every_language():
         ("+2250700000000", CONSOLE, "fr"),  # Côte d'Ivoire
         ("+2348030000000", dataclasses.replace(CONSOLE, locale="fr"), "fr"),  # carrier wins
         ("+8613800000000", dataclasses.replace(CONSOLE, country="SN"), "fr"),  # carrier country
+        ("+258841234567", CONSOLE, "pt"),  # Mozambique
+        ("+244923123456", CONSOLE, "pt"),  # Angola
+        ("+351912345678", CONSOLE, "pt"),  # Portugal
+        ("+5511912345678", CONSOLE, "pt"),  # Brazil
+        ("+258841234567", dataclasses.replace(CONSOLE, locale="en"), "en"),  # carrier wins
     ],
 )
 def test_a_new_learner_language(phone: str, carrier: CarrierSettings, expected: str):

@@ -20,6 +20,7 @@ class TestAfricasTalking(UssdAdapterContract):
     carrier_table = f"""
 adapter = "africastalking"
 country = "KE"
+locale = "en"  # the contract asserts English screens; Kenya defaults to Swahili
 webhook_token = "{TOKEN}"
 username = "sandbox"
 """

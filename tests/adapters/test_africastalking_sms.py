@@ -29,6 +29,7 @@ def at_api():
 
 def settings(api: FakeAggregator, **credentials) -> CarrierSettings:
     return CarrierSettings(id="at-ke", adapter="africastalking", sender="LEARN", country="KE",
+                           locale="en",  # English replies asserted; Kenya defaults to Swahili
                            api_base_url=api.url, webhook_token=TOKEN,
                            credentials={"username": USERNAME, "api_key": API_KEY,
                                         **credentials})
@@ -52,6 +53,7 @@ class TestAfricasTalkingSms(AdapterContract, SendContract):
 adapter = "africastalking"
 sender = "LEARN"
 country = "KE"
+locale = "en"  # English replies asserted; Kenya defaults to Swahili
 username = "{USERNAME}"
 api_key = "${{TEST_AT_API_KEY}}"
 api_base_url = "{at_api.url}"

@@ -98,6 +98,7 @@ class KannelCarrier:
     shortcode: str
     country: str
     encoding_policy: str = "smart"
+    locale: str | None = None  # the carrier's language, when not the country's
 
 
 @dataclass
@@ -307,6 +308,7 @@ def carriers_toml(carriers: tuple[KannelCarrier, ...], sendsms_port: int,
 adapter = "kannel"
 sender = "{carrier.shortcode}"
 country = "{carrier.country}"
+{f'locale = "{carrier.locale}"' if carrier.locale else ""}
 encoding_policy = "{carrier.encoding_policy}"
 api_base_url = "http://127.0.0.1:{sendsms_port}"
 username = "{USERNAME}"

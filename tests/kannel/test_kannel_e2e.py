@@ -34,7 +34,8 @@ from tests.kannel.harness import (
 
 pytestmark = pytest.mark.slow
 
-ENGLISH = KannelCarrier("kannel", "22141", "KE")
+# A Kenyan shortcode in English (Kenya's numbers default to Swahili).
+ENGLISH = KannelCarrier("kannel", "22141", "KE", locale="en")
 FRENCH_EXACT = KannelCarrier("kannel-exact", "22142", "SN", "exact")
 FRENCH_GSM7 = KannelCarrier("kannel-gsm7", "22143", "SN", "gsm7")
 

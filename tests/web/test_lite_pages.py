@@ -25,6 +25,8 @@ pytestmark = pytest.mark.slow
 PHONE = "+2348030000000"
 COURSE = "/courses/start-freelancing"
 LESSON = COURSE + "/find-your-skill"
+# Every language the pages are checked in.
+LOCALES = ("en", "fr", "pt")
 
 
 @pytest.fixture
@@ -96,9 +98,9 @@ def test_started_by_sms_signs_in_and_finishes_on_the_web(browser, site, store): 
 
 
 def _documents(app, store: Store) -> dict[str, str]:
-    """Every page type, English and French, as the server sends them."""
+    """Every page type, in every language of LOCALES, as the server sends them."""
     documents = {}
-    for locale in ("en", "fr"):
+    for number, locale in enumerate(LOCALES):
         client = app.test_client()
         client.get(f"/lang/{locale}")
         for name, path in [("catalogue", "/"), ("course", COURSE), ("lesson", LESSON),
@@ -116,7 +118,7 @@ def _documents(app, store: Store) -> dict[str, str]:
             LESSON + "/quiz", data={"csrf": token, "q0": "0"}).data.decode()
         documents[f"{locale}-signin-error"] = client.post(
             "/signin", data={"csrf": token, "phone": "not a number"}).data.decode()
-        client.post("/signin", data={"csrf": token, "phone": f"+23480300001{len(locale)}0"})
+        client.post("/signin", data={"csrf": token, "phone": f"+23480300001{number}0"})
         documents[f"{locale}-code"] = client.get("/signin/code").data.decode()
         documents[f"{locale}-code-wrong"] = client.post(
             "/signin/code", data={"csrf": token, "code": "12"}).data.decode()
@@ -130,7 +132,7 @@ def _documents(app, store: Store) -> dict[str, str]:
 
 def test_every_page_is_valid_html(app, store):
     documents = _documents(app, store)
-    assert len(documents) == 34
+    assert len(documents) == 17 * len(LOCALES)
     assert validate_html(documents) == []
 
 
@@ -174,10 +176,10 @@ def _issue_certificate(store: Store) -> None:
 
 
 def _verify_documents(app) -> dict[str, str]:
-    """The certificate pages, English and French, as the server sends them: the form, a
-    certificate, no such certificate, not a code, and over the limit."""
+    """The certificate pages, in every language of LOCALES, as the server sends them: the
+    form, a certificate, no such certificate, not a code, and over the limit."""
     documents = {}
-    for number, locale in enumerate(("en", "fr")):
+    for number, locale in enumerate(LOCALES):
         client = app.test_client()
         client.get(f"/lang/{locale}")
         address = {"REMOTE_ADDR": f"192.0.2.{number + 1}"}
@@ -218,7 +220,7 @@ def test_the_certificate_pages_are_valid_accessible_and_unclipped(browser, app, 
                                                                    store):
     _issue_certificate(store)
     documents = _verify_documents(app)
-    assert len(documents) == 10
+    assert len(documents) == 5 * len(LOCALES)
     assert validate_html(documents) == []
     with opened_page(browser, 240, 320) as page:
         for name, html in documents.items():
