@@ -20,6 +20,7 @@ from gateway.channels.sms import receive_inbound
 from gateway.content import load_courses
 from gateway.learning import Answer, Engine, Next, Start, Status
 from gateway.learning import replies as r
+from gateway.learning.merge import rebuild_projection
 from gateway.paths import lessons_dir
 from gateway.store import Store
 
@@ -394,6 +395,13 @@ def test_learners_mid_lesson_continue_sensibly_after_a_pack_changes_their_lesson
         report = packs.install_pack(store, v2, trusted)
         assert report.installed and report.previous[0] == 1
         assert report.counts[COURSE] == {"added": 0, "updated": 6, "unchanged": 9}
+        # The move is a fact too: rebuilt from his events, Chidi is where the pack put him
+        # (at the start of the lesson after the removed one), not back in the removed one.
+        live = store.enrollment(chidi.phone, COURSE)
+        with store.write():
+            rebuild_projection(store, chidi.phone)
+        rebuilt = store.enrollment(chidi.phone, COURSE)
+        assert (rebuilt.position, rebuilt.card) == (live.position, live.card) == (2, -1)
 
         # Ama: her card is clamped to the last of the three; NEXT goes to the quiz.
         assert (ama.status().card_number, ama.status().card_count) == (3, 3)

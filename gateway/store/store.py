@@ -370,14 +370,25 @@ class Store:
                     "UPDATE enrollments SET position = ?, card = ?, quiz = NULL "
                     "WHERE phone = ? AND course_id = ?",
                     [len(new_ids) - 1, 10**6, row["phone"], course_id])
+                self._moved_event(row["phone"], course_id, new_ids, len(new_ids) - 1, 10**6)
             elif reset:
                 self.db.execute(
                     "UPDATE enrollments SET position = ?, card = -1, quiz = NULL "
                     "WHERE phone = ? AND course_id = ?", [moved, row["phone"], course_id])
+                self._moved_event(row["phone"], course_id, new_ids, moved, -1)
             elif moved != position:
                 self.db.execute(
                     "UPDATE enrollments SET position = ? WHERE phone = ? AND course_id = ?",
                     [moved, row["phone"], course_id])
+
+    def _moved_event(self, phone: str, course_id: str, lesson_ids: list[str], position: int,
+                     card: int) -> None:
+        # The learner's lesson is gone: their new place is a fact other edges must learn,
+        # or a merge would put them back where the removed lesson was.
+        self.record_event(phone, "card_reached", {
+            "course": course_id, "position": position, "card": card,
+            "lesson": lesson_ids[position] if 0 <= position < len(lesson_ids) else None,
+            "quiz": None})
 
     def courses(self) -> list[Course]:
         """Every course, in catalogue order, without lesson bodies."""
