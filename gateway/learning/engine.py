@@ -317,19 +317,14 @@ class Engine:
         found = self._current_enrollment(learner)
         if found is None:
             return "none", False
-        _, enrollment = found
-        in_quiz = enrollment.quiz is not None and bool(enrollment.quiz.queue)
-        if enrollment.completed:
-            return "completed", in_quiz
-        if enrollment.quiz is None and enrollment.card < 0:
-            return "start", in_quiz
-        return "middle", in_quiz
+        enrollment = found[1]
+        return _standing(enrollment), enrollment.quiz is not None and bool(enrollment.quiz.queue)
 
     def daily_lesson(self, learner: LearnerRecord) -> tuple[r.Reply, ...]:
         """The next lesson's first card, headed as the day's lesson; () unless the learner
         stands at the start of a lesson."""
         found = self._current_enrollment(learner)
-        if found is None or self.standing(learner) != "start":
+        if found is None or _standing(found[1]) != "start":
             return ()
         course, enrollment = found
         head = r.DailyLesson(enrollment.position + 1, len(course.lesson_ids))
@@ -338,7 +333,7 @@ class Engine:
     def reminder(self, learner: LearnerRecord) -> r.Reminder | None:
         """A reminder of the lesson the learner stopped in, or None if they are not in one."""
         found = self._current_enrollment(learner)
-        if found is None or self.standing(learner) != "middle":
+        if found is None or _standing(found[1]) != "middle":
             return None
         course, enrollment = found
         lesson = self._lesson(course, enrollment.position, learner.locale)
@@ -787,6 +782,15 @@ class Engine:
             quiz.queue = [q for q in quiz.queue if q < count]
             quiz.requeued = [q for q in quiz.requeued if q < count]
             quiz.right_first_try = [q for q in quiz.right_first_try if q < count]
+
+
+def _standing(enrollment: EnrollmentRecord) -> str:
+    """'completed', 'start' (a lesson not yet opened) or 'middle' (in a lesson or its quiz)."""
+    if enrollment.completed:
+        return "completed"
+    if enrollment.quiz is None and enrollment.card < 0:
+        return "start"
+    return "middle"
 
 
 def _find_course(courses: list[Course], ref: str) -> Course | None:
