@@ -33,6 +33,13 @@ class CarrierSettings:
     allow_ips: tuple[str, ...] = ()
     ussd_max_chars: int = 182
     ussd_session_seconds: float = 180.0
+    # Screens in scripts outside GSM-7 (Arabic...): UCS-2 with its own, shorter limit, or,
+    # where the USSD gateway cannot carry UCS-2, the Latin-script fallback language.
+    ussd_ucs2: bool = True
+    ussd_ucs2_max_chars: int = 80
+    ussd_fallback_locale: str = "en"
+    # Country (ISO 3166) to a new learner's language, over gateway.i18n's table.
+    languages: Mapping[str, str] = field(default_factory=dict)
     inbound_per_minute: int = 20
     inbound_per_hour: int = 200
     block_per_minute: int = 120

@@ -328,7 +328,7 @@ def lessons_check(directory: str | None) -> None:
     Example:
       learnline lessons check lessons/
     """
-    from gateway.channels.sms.cost import lesson_segments
+    from gateway.channels.sms.cost import lesson_encoding, lesson_segments
     from gateway.content import load_courses
 
     root = _lessons_root(directory)
@@ -338,16 +338,19 @@ def lessons_check(directory: str | None) -> None:
     for course in courses:
         click.echo(f"{course.id} ({course.code}): {len(course.lesson_ids)} lessons, "
                    f"locales {', '.join(course.locales)}")
-        click.echo(f"  SMS segments per lesson (policy: {' / '.join(POLICIES)})")
+        click.echo(f"  SMS segments per lesson (policy: {' / '.join(POLICIES)}), and the "
+                   "encoding each policy gives (GSM-7: 160 characters a message, 153 a part; "
+                   "UCS-2: 70 and 67)")
         for locale in course.locales:
-            for number, lesson in enumerate(course.lessons[locale], 1):
+            lessons = list(enumerate(course.lessons[locale], 1))
+            for number, lesson in lessons:
                 costs = [lesson_segments(course, lesson, number, locale, p) for p in POLICIES]
-                click.echo(f"  {locale} {lesson.id}: {' / '.join(map(str, costs))}")
-            totals = [
-                sum(lesson_segments(course, lesson, n, locale, p)
-                    for n, lesson in enumerate(course.lessons[locale], 1))
-                for p in POLICIES
-            ]
+                encodings = [lesson_encoding(course, lesson, number, locale, p)
+                             for p in POLICIES]
+                click.echo(f"  {locale} {lesson.id}: {' / '.join(map(str, costs))}"
+                           f"  ({' / '.join(encodings)})")
+            totals = [sum(lesson_segments(course, lesson, n, locale, p) for n, lesson in lessons)
+                      for p in POLICIES]
             click.echo(f"  {locale} total: {' / '.join(map(str, totals))}")
         for line in _lesson_coverage(course):
             click.echo(line)

@@ -25,7 +25,7 @@ from babel import Locale, UnknownLocaleError
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
 from carrier_adapters import ADAPTERS, CarrierSettings
-from gateway.i18n import available_locales
+from gateway.i18n import available_locales, needs_ucs2
 from gateway.sms_text import POLICIES
 
 CARRIER_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
@@ -35,7 +35,8 @@ _REGIONS = {region for regions in COUNTRY_CODE_TO_REGION_CODE.values() for regio
 COMMON_KEYS = (
     "adapter", "sender", "country", "locale", "encoding_policy", "max_segments", "tps",
     "api_base_url", "public_url", "webhook_token", "allow_ips", "ussd_max_chars",
-    "ussd_session_seconds", "inbound_per_minute", "inbound_per_hour", "block_per_minute",
+    "ussd_session_seconds", "ussd_ucs2", "ussd_ucs2_max_chars", "ussd_fallback_locale",
+    "languages", "inbound_per_minute", "inbound_per_hour", "block_per_minute",
     "timezone", "quiet_hours", "max_unsolicited_per_day", "nudge_after_days", "max_nudges",
     "review_after_days", "price_per_segment", "currency",
 )
@@ -139,13 +140,7 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
             raise fail("country", f"{country!r} is not an ISO 3166 country code such as \"SN\"")
     locale = string("locale")
     if locale is not None:
-        try:
-            locale = Locale.parse(locale.replace("-", "_")).language
-        except (ValueError, UnknownLocaleError):
-            raise fail("locale", f"{locale!r} is not a language code") from None
-        if locale not in available_locales():
-            raise fail("locale", f"no catalog for {locale!r}; have: "
-                       f"{', '.join(available_locales())}")
+        locale = _catalog_locale(locale, "locale", fail)
     policy = string("encoding_policy") or "smart"
     if policy not in POLICIES:
         raise fail("encoding_policy", f"{policy!r}; one of: {', '.join(POLICIES)}")
@@ -172,6 +167,7 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
     if not isinstance(ussd_session_seconds, int | float) or isinstance(ussd_session_seconds, bool) \
             or not 10 <= ussd_session_seconds <= 3600:
         raise fail("ussd_session_seconds", "must be a number of seconds from 10 to 3600")
+    ussd = _ussd_scripts(values, string, fail)
     limits = {}
     for key, default in (("inbound_per_minute", 20), ("inbound_per_hour", 200),
                          ("block_per_minute", 120)):
@@ -220,6 +216,7 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
         ussd_max_chars=ussd_max_chars,
         ussd_session_seconds=float(ussd_session_seconds),
         credentials=credentials,
+        **ussd,
         **limits,
         **pacing,
     )
@@ -231,6 +228,44 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
         key, problem = exc.args if len(exc.args) == 2 else (None, str(exc))
         raise fail(key, problem) from None
     return settings
+
+
+def _catalog_locale(code: str, key: str, fail) -> str:
+    """`code` as the language of a shipped catalog, or a ConfigError naming `key`."""
+    try:
+        locale = Locale.parse(code.replace("-", "_")).language
+    except (ValueError, UnknownLocaleError):
+        raise fail(key, f"{code!r} is not a language code") from None
+    if locale not in available_locales():
+        raise fail(key, f"no catalog for {locale!r}; have: {', '.join(available_locales())}")
+    return locale
+
+
+def _ussd_scripts(values: dict[str, Any], string, fail) -> dict[str, Any]:
+    """USSD for scripts outside GSM-7 and the country-to-language table, validated."""
+    ucs2 = values.get("ussd_ucs2", True)
+    if not isinstance(ucs2, bool):
+        raise fail("ussd_ucs2", "must be true or false (can the USSD gateway carry UCS-2?)")
+    ucs2_max = values.get("ussd_ucs2_max_chars", 80)
+    if not isinstance(ucs2_max, int) or isinstance(ucs2_max, bool) or not 40 <= ucs2_max <= 250:
+        raise fail("ussd_ucs2_max_chars", "must be a whole number from 40 to 250 (often 80)")
+    fallback = _catalog_locale(string("ussd_fallback_locale") or "en", "ussd_fallback_locale",
+                               fail)
+    if needs_ucs2(fallback):
+        raise fail("ussd_fallback_locale", f"{fallback!r} is not written in GSM-7 letters; "
+                   "the fallback must be a Latin-script language such as \"en\" or \"fr\"")
+    table = values.get("languages", {})
+    if not isinstance(table, dict):
+        raise fail("languages", 'must be a table of countries to languages, e.g. {UG = "en"}')
+    languages = {}
+    for country, code in table.items():
+        if str(country).upper() not in _REGIONS:
+            raise fail("languages", f"{country!r} is not an ISO 3166 country code such as \"UG\"")
+        if not isinstance(code, str):
+            raise fail("languages", f"{country}: must be a language code such as \"en\"")
+        languages[str(country).upper()] = _catalog_locale(code, "languages", fail)
+    return {"ussd_ucs2": ucs2, "ussd_ucs2_max_chars": ucs2_max,
+            "ussd_fallback_locale": fallback, "languages": languages}
 
 
 def _pacing(values: dict[str, Any], string, fail) -> dict[str, Any]:

@@ -7,6 +7,7 @@ process, so translators edit one file and nothing binary is committed.
 from __future__ import annotations
 
 import io
+import unicodedata
 from functools import cache
 
 from babel import Locale, UnknownLocaleError
@@ -54,15 +55,40 @@ def normalize_locale(code: str | None) -> str | None:
         language = None
     if language in available_locales():
         return language
-    lowered = code.lower()
+    return _locale_names().get(_bare(code))
+
+
+def _bare(text: str) -> str:
+    """Lower case without accents or marks: 'Português' and 'portugues' are one name."""
+    decomposed = unicodedata.normalize("NFKD", text.strip().casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+@cache
+def _locale_names() -> dict[str, str]:
+    """Every available locale's name in every available language, bare, to the locale."""
+    names: dict[str, str] = {}
     for locale in available_locales():
-        names = {
-            Locale.parse(locale).get_display_name(other).lower()
-            for other in available_locales()
-        }
-        if lowered in names:
-            return locale
-    return None
+        for other in available_locales():
+            name = Locale.parse(locale).get_display_name(other)
+            if name:
+                names.setdefault(_bare(name), locale)
+    return names
+
+
+@cache
+def needs_ucs2(locale: str) -> bool:
+    """Whether the language's script lies outside GSM-7 even with accents folded (Arabic,
+    Amharic...), judged by its name in its own language: its texts go as UCS-2."""
+    from gateway.sms_text import UCS2, encoding_for, normalize
+
+    return encoding_for(normalize(language_name(locale), "gsm7")) == UCS2
+
+
+@cache
+def text_direction(locale: str) -> str:
+    """'rtl' for right-to-left languages (Arabic...), else 'ltr' (CLDR, via Babel)."""
+    return Locale.parse(locale).text_direction
 
 
 # Where the first official language CLDR lists is not the one learners there read most

@@ -32,6 +32,7 @@ __all__ = [
     "normalize",
     "septets",
     "split_messages",
+    "ucs2_units",
 ]
 
 POLICIES: tuple[str, ...] = ("exact", "smart", "gsm7")
@@ -265,6 +266,11 @@ def _characters(text: str) -> list[str]:
         chars.extend(cluster) if cluster == "\r\n" else chars.append(cluster)
         start = end
     return chars
+
+
+def ucs2_units(text: str) -> int:
+    """UTF-16 code units in ``text``: what a UCS-2 SMS or USSD screen counts."""
+    return _utf16_units(text)
 
 
 def _utf16_units(s: str) -> int:

@@ -141,7 +141,9 @@ def test_sms_count_plain_output_and_bad_policy():
 
 # -- learnline lessons check ---------------------------------------------------------------------
 
-COST_RE = re.compile(r"^  (\w+) ([a-z0-9-]+): (\d+) / (\d+) / (\d+)$")
+COST_RE = re.compile(r"^  (\w+) ([a-z0-9-]+): (\d+) / (\d+) / (\d+)"
+                     r"  \(([A-Z0-9+-]+) / ([A-Z0-9+-]+) / ([A-Z0-9+-]+)\)$")
+BUNDLED_LOCALES = ("en", "ar", "fr", "pt", "sw")
 
 
 def test_lessons_check_on_the_bundled_course(tmp_path):
@@ -150,19 +152,28 @@ def test_lessons_check_on_the_bundled_course(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     lines = result.stdout.splitlines()
-    assert lines[0] == "start-freelancing (FREELANCE): 6 lessons, locales en, fr, sw"
+    assert lines[0] == "start-freelancing (FREELANCE): 6 lessons, locales en, ar, fr, pt, sw"
     assert f"(policy: {' / '.join(POLICIES)})" in lines[1]
     assert lines[-1] == "ok: no problems"
 
     course = load_courses(lessons_dir())[0][0]
-    costs = {}
+    costs, encodings = {}, {}
     for line in lines:
         match = COST_RE.match(line)
         if match and match.group(2) != "total":
             locale, lesson_id, *numbers = match.groups()
-            costs[(locale, lesson_id)] = dict(zip(POLICIES, map(int, numbers), strict=True))
-    assert set(costs) == {(loc, lesson) for loc in ("en", "fr", "sw")
+            costs[(locale, lesson_id)] = dict(zip(POLICIES, map(int, numbers[:3]), strict=True))
+            encodings[(locale, lesson_id)] = dict(zip(POLICIES, numbers[3:], strict=True))
+    assert set(costs) == {(loc, lesson) for loc in BUNDLED_LOCALES
                           for lesson in course.lesson_ids}
+    for (locale, _), encoding in encodings.items():
+        # Arabic is UCS-2 whatever the policy; the gsm7 policy makes Latin scripts GSM-7.
+        if locale == "ar":
+            assert set(encoding.values()) == {"UCS-2"}
+        else:
+            assert encoding["gsm7"] == "GSM-7"
+        if locale == "en":
+            assert set(encoding.values()) == {"GSM-7"}
     for (locale, lesson_id), cost in costs.items():
         # A lesson is at least one SMS per card plus one per question.
         lesson = next(x for x in course.lessons[locale] if x.id == lesson_id)
@@ -173,7 +184,7 @@ def test_lessons_check_on_the_bundled_course(tmp_path):
             assert cost["gsm7"] < cost["exact"], lesson_id
     totals = {m.group(1): m for m in map(re.compile(r"^  (\w+) total: (\d+) / (\d+) / (\d+)$")
                                          .match, lines) if m}
-    for locale in ("en", "fr", "sw"):
+    for locale in BUNDLED_LOCALES:
         expected = sum(costs[(locale, x)]["exact"] for x in course.lesson_ids)
         assert int(totals[locale].group(2)) == expected
 
@@ -243,8 +254,8 @@ def test_lessons_import_of_the_bundled_course(tmp_path):
     result = run("lessons", "import", cwd=tmp_path, LEARNLINE_DB=str(db))
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["start-freelancing: 18 added, 0 updated, 0 unchanged"]
-    assert _table_counts(db) == {"courses": 1, "lessons": 18}
+    assert result.stdout.splitlines() == ["start-freelancing: 30 added, 0 updated, 0 unchanged"]
+    assert _table_counts(db) == {"courses": 1, "lessons": 30}
 
 
 def test_lessons_import_shows_a_progress_bar_on_a_terminal(tmp_path):
@@ -270,9 +281,9 @@ def test_lessons_import_shows_a_progress_bar_on_a_terminal(tmp_path):
     os.close(leader)
     assert process.wait(60) == 0
     screen = seen.decode()
-    assert "Importing 18 lesson texts" in screen
+    assert "Importing 30 lesson texts" in screen
     assert "100%" in screen and "\r" in screen  # redrawn in place, up to the end
-    assert "start-freelancing: 18 added, 0 updated, 0 unchanged" in screen
+    assert "start-freelancing: 30 added, 0 updated, 0 unchanged" in screen
 
 
 def test_lessons_import_of_a_broken_folder_changes_nothing(tmp_path):

@@ -95,7 +95,7 @@ def test_bundled_course_parses_without_problems(bundled):
     assert [c.code for c in courses] == ["FREELANCE"]
     course = courses[0]
     assert course.default_locale == "en"
-    assert set(course.locales) == {"en", "fr", "sw"}
+    assert set(course.locales) == {"en", "ar", "fr", "pt", "sw"}
     assert len(course.lesson_ids) >= 5
 
 

@@ -117,15 +117,17 @@ def test_installed_wheel_finds_its_bundled_content(unpacked, tmp_path):
         assert Path(found[key]).is_relative_to(unpacked), (key, found[key])
     assert Path(found["lessons"]) == unpacked / "gateway" / "_bundled" / "lessons"
     assert Path(found["gunicorn"]) == unpacked / "gateway" / "_bundled" / "gunicorn.conf.py"
-    assert found["courses"] == [["start-freelancing", "FREELANCE", ["en", "fr", "sw"]]]
+    assert found["courses"] == [["start-freelancing", "FREELANCE",
+                                 ["en", "ar", "fr", "pt", "sw"]]]
     assert found["problems"] == []
     assert found["available"][0] == "en"
-    assert {"en", "fr", "sw"} <= set(found["available"])  # every bundled catalog
+    assert {"en", "ar", "fr", "pt", "sw"} <= set(found["available"])  # every bundled catalog
 
 
 def test_installed_wheel_runs_the_cli(unpacked, tmp_path):
     result = _run_from(unpacked, tmp_path, "-m", "gateway.cli", "lessons", "check")
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("start-freelancing (FREELANCE): 6 lessons, locales en, fr")
+    assert result.stdout.startswith(
+        "start-freelancing (FREELANCE): 6 lessons, locales en, ar, fr, pt, sw\n")
     assert result.stdout.rstrip().endswith("ok: no problems")

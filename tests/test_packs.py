@@ -70,7 +70,7 @@ def test_a_pack_holds_every_course_locale_and_lesson_with_its_sms_costs(bundled_
     [course] = pack.document()["courses"]
     [authored], _ = load_courses(lessons_dir())
     assert course["id"] == COURSE
-    expected = {"course.toml"} | {f"{loc}/{lesson_id}.txt" for loc in ("en", "fr", "sw")
+    expected = {"course.toml"} | {f"{loc}/{lesson_id}.txt" for loc in authored.locales
                                   for lesson_id in authored.lesson_ids}
     assert set(course["files"]) == expected
     assert course["files"]["fr/first-clients.txt"] == (
@@ -195,11 +195,11 @@ def test_install_then_the_same_pack_again_is_a_no_op(fresh_db, bundled_pack, tru
         assert packs.installed_pack(store) is None
         report = packs.install_pack(store, bundled_pack, trusted)
         assert report.installed and report.previous is None
-        assert report.counts == {COURSE: {"added": 18, "updated": 0, "unchanged": 0}}
+        assert report.counts == {COURSE: {"added": 30, "updated": 0, "unchanged": 0}}
         digest = packs.read_pack(bundled_pack).digest
         assert packs.installed_pack(store) == (100, digest)
         rows = lesson_rows(store)
-        assert len(rows) == 18
+        assert len(rows) == 30  # 6 lessons in 5 languages
 
         again = packs.install_pack(store, bundled_pack, trusted)
         assert not again.installed and again.previous == (100, digest)
@@ -304,7 +304,7 @@ def drop_last_question(path: Path) -> None:
 
 def remove_lesson(folder: Path, lesson_id: str) -> None:
     replace_in(folder / "course.toml", f'    "{lesson_id}",\n', "")
-    for locale in ("en", "fr", "sw"):
+    for locale in ("en", "ar", "fr", "pt", "sw"):
         (folder / locale / f"{lesson_id}.txt").unlink()
 
 
@@ -345,7 +345,7 @@ class Learner:
 def test_learners_mid_lesson_continue_sensibly_after_a_pack_changes_their_lessons(
         fresh_db, hub_key, trusted, tmp_path):
     def edit(folder: Path) -> None:
-        for locale in ("en", "fr", "sw"):
+        for locale in ("en", "ar", "fr", "pt", "sw"):
             keep_cards(folder / locale / "find-your-skill.txt", 3)  # 5 cards to 3
             drop_last_question(folder / locale / "first-clients.txt")  # 3 questions to 2
         remove_lesson(folder, "set-your-price")  # the third of six lessons
@@ -394,7 +394,7 @@ def test_learners_mid_lesson_continue_sensibly_after_a_pack_changes_their_lesson
 
         report = packs.install_pack(store, v2, trusted)
         assert report.installed and report.previous[0] == 1
-        assert report.counts[COURSE] == {"added": 0, "updated": 6, "unchanged": 9}
+        assert report.counts[COURSE] == {"added": 0, "updated": 10, "unchanged": 15}
         # The move is a fact too: rebuilt from his events, Chidi is where the pack put him
         # (at the start of the lesson after the removed one), not back in the removed one.
         live = store.enrollment(chidi.phone, COURSE)
@@ -496,7 +496,7 @@ def test_keygen_build_show_import_through_the_cli(tmp_path: Path):
     show = learnline("packs", "show", name, cwd=tmp_path, LEARNLINE_TRUSTED_PACK_KEYS=public)
     assert show.returncode == 0, show.stderr
     assert "version: 5" in show.stdout and "valid, by a trusted key" in show.stdout
-    assert "start-freelancing (FREELANCE): 6 lessons, locales en, fr, sw" in show.stdout
+    assert "start-freelancing (FREELANCE): 6 lessons, locales ar, en, fr, pt, sw" in show.stdout
 
     unconfigured = learnline("packs", "import", name, cwd=tmp_path, LEARNLINE_DB=db)
     assert unconfigured.returncode == 1
@@ -507,7 +507,7 @@ def test_keygen_build_show_import_through_the_cli(tmp_path: Path):
                       LEARNLINE_TRUSTED_PACK_KEYS=public)
     assert first.returncode == 0, first.stderr
     assert first.stdout.startswith("installed pack version 5")
-    assert "start-freelancing: 18 added, 0 updated, 0 unchanged" in first.stdout
+    assert "start-freelancing: 30 added, 0 updated, 0 unchanged" in first.stdout
 
     second = learnline("packs", "import", name, cwd=tmp_path, LEARNLINE_DB=db,
                        LEARNLINE_TRUSTED_PACK_KEYS=public)

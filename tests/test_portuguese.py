@@ -1,22 +1,25 @@
-"""A learner in Mozambique: Portuguese replies, menus and command words by SMS and USSD.
-
-The bundled course has no Portuguese text yet, so its lessons are taught in the course's
-default language (Course.locale_for) inside Portuguese wording.
-"""
+"""A learner in Mozambique: the whole bundled course in Portuguese by SMS, Portuguese
+replies, menus and command words by SMS and USSD."""
 
 from __future__ import annotations
 
 import pytest
 
 from carrier_adapters import CarrierSettings
+from gateway.channels.ussd.screens import gsm
 from gateway.i18n import translations
+from gateway.ratelimit import InboundLimits, SlidingWindows
 from gateway.sms_text import encoding_for, septets
 from gateway.store import Store
 from tests.conftest import TwilioWebhooks
+from tests.courses import take_course_by_sms
+from tests.test_swahili import Clock
 from tests.test_ussd import Phone
 
 MOZAMBIQUE = "+258841234567"  # Vodacom Moçambique
 COURSE = "start-freelancing"
+TITLE = "Trabalhar por conta própria"
+GSM_TITLE = "Trabalhar por conta propria"  # USSD folds accents GSM-7 lacks
 
 
 def texted(twilio: TwilioWebhooks, store: Store, body: str, phone: str = MOZAMBIQUE) -> str:
@@ -33,25 +36,22 @@ def test_a_mozambican_learns_by_sms_in_portuguese(twilio: TwilioWebhooks, store:
     assert (learner.locale, learner.current_course) == ("pt", COURSE)
 
     course = store.course(COURSE)
-    assert "pt" not in course.locales
-    assert course.locale_for("pt") == course.default_locale == "en"
-    first_card = store.lesson(COURSE, "find-your-skill", "en").cards[0].text
-    # Portuguese around the lesson, the lesson itself in the course's default language.
-    assert welcome.startswith("Bem-vindo a Start freelancing: 6 lições.\n"
-                              "Lição 1/6: Find a skill people pay for\n")
-    assert first_card in " ".join(welcome.split())
+    assert "pt" in course.locales
+    first = store.lesson(COURSE, "find-your-skill", "pt")
+    assert welcome.startswith(f"Bem-vindo a {TITLE}: 6 lições.\n"
+                              f"Lição 1/6: {first.title}\n")
+    assert first.cards[0].text in " ".join(welcome.split())
     assert welcome.endswith("[1/5] Responda SEGUINTE")
 
     second = texted(twilio, store, "SEGUINTE")
-    second_card = store.lesson(COURSE, "find-your-skill", "en").cards[1].text
-    assert second_card in " ".join(second.split())
+    assert first.cards[1].text in " ".join(second.split())
     assert second.endswith("[2/5] Responda SEGUINTE")
 
     assert texted(twilio, store, "Próximo").endswith("[3/5] Responda SEGUINTE")
 
     status = texted(twilio, store, "ESTADO")
-    assert status == ("Start freelancing: 0/6 lições feitas. "
-                      "Agora: Find a skill people pay for, ficha 3/5. Responda SEGUINTE")
+    assert status == (f"{TITLE}: 0/6 lições feitas. "
+                      f"Agora: {first.title}, ficha 3/5. Responda SEGUINTE")
 
     help_text = texted(twilio, store, "AJUDA")
     assert help_text == ("Learnline: SEGUINTE continuar, ESTADO progresso, CURSOS cursos, "
@@ -63,6 +63,17 @@ def test_a_mozambican_learns_by_sms_in_portuguese(twilio: TwilioWebhooks, store:
     # English command words always work too, and the replies stay Portuguese.
     assert texted(twilio, store, "STATUS") == status
     assert texted(twilio, store, "NEXT").endswith("[4/5] Responda SEGUINTE")
+
+
+def test_a_mozambican_takes_the_whole_course_in_portuguese(twilio: TwilioWebhooks,
+                                                           store: Store):
+    twilio.client.application.extensions["learnline.inbound_limits"] = InboundLimits(
+        SlidingWindows(clock=Clock()))
+    first = texted(twilio, store, "INICIAR")
+    take_course_by_sms(lambda body: texted(twilio, store, body), store, COURSE, "pt", first,
+                       "SEGUINTE", lambda _, right: "ABCD"[right])
+    assert store.enrollment(MOZAMBIQUE, COURSE).completed
+    assert texted(twilio, store, "ESTADO").startswith(f"{TITLE}: 6/6 lições feitas")
 
 
 def test_a_mozambican_can_switch_to_english_and_back(twilio: TwilioWebhooks, store: Store):
@@ -88,14 +99,15 @@ def test_a_ussd_session_in_portuguese_fits_the_screen(store: Store, limit: int):
                               ussd_max_chars=limit)
     phone = Phone(store, "+258851234567", carrier)
     menu = phone.dial().text
-    assert menu.splitlines() == ["Learnline", "1. Comecar: Start freelancing", "2. Cursos",
+    assert menu.splitlines() == ["Learnline", f"1. Comecar: {GSM_TITLE}", "2. Cursos",
                                  "3. O meu progresso", "4. Lingua", "5. Ajuda", "0. Sair"]
     card = phone.press("1").text
-    assert card.startswith("Licao 1/6, ficha 1/5\nFind a skill people pay for\n")
+    first = store.lesson(COURSE, "find-your-skill", "pt")
+    assert card.startswith(f"Licao 1/6, ficha 1/5\n{gsm(first.title)}\n")
     assert "1. Seguinte" in card and "0 Voltar 00 Menu" in card
     menu = phone.press("00").text
-    assert "1. Continuar: Start freelancing, licao 1, ficha 1/5" in menu
-    assert phone.press("3").text.startswith("Start freelancing: 0/6 licoes feitas.")
+    assert f"1. Continuar: {GSM_TITLE}, licao 1, ficha 1/5" in menu
+    assert phone.press("3").text.startswith(f"{GSM_TITLE}: 0/6 licoes feitas.")
     phone.press("00")
     assert phone.press("5").text.startswith("Escolha um numero e envie.")
     phone.press("00")

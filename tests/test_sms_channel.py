@@ -31,7 +31,9 @@ CONSOLE = CarrierSettings(id="console", adapter="console", sender="Learnline", c
         ("status", i.Status()),
         ("help", i.Help()),
         ("HELP?", i.Help()),
-        ("LANG fr", i.Language("FR")),
+        ("LANG fr", i.Language("fr")),  # as typed: the engine reads any case
+        ("LANG العربية", i.Language("العربية")),
+        ("lang: Português", i.Language("Português")),
         ("lang", i.Language(None)),
         ("stop", i.Stop()),
         ("STOPALL", i.Stop()),

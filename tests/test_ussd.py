@@ -12,8 +12,9 @@ import pytest
 from carrier_adapters import CarrierSettings, UssdRequest
 from gateway.channels.sms import handle_inbound
 from gateway.channels.ussd import handle_ussd
-from gateway.channels.ussd.session import RESUME_SECONDS
-from gateway.sms_text import encoding_for, septets
+from gateway.channels.ussd.session import RESUME_SECONDS, screen_locale
+from gateway.i18n import needs_ucs2
+from gateway.sms_text import encoding_for, septets, ucs2_units
 from gateway.store import Store
 
 # A Kenyan carrier set to English (Kenyan numbers default to Swahili; see test_swahili.py).
@@ -36,8 +37,12 @@ class Phone:
                               cumulative=False, ended=ended)
         screen = handle_ussd(self.store, self.carrier, request, self.phone, now=self.now)
         self.screens.append(screen.text)
-        assert septets(screen.text) <= self.carrier.ussd_max_chars, screen.text
-        assert encoding_for(screen.text) == "GSM-7", screen.text
+        learner = self.store.learner(self.phone)
+        if learner is None or not needs_ucs2(screen_locale(learner.locale, self.carrier)):
+            assert septets(screen.text) <= self.carrier.ussd_max_chars, screen.text
+            assert encoding_for(screen.text) == "GSM-7", screen.text
+        else:  # Arabic and other scripts GSM-7 lacks, where the carrier carries UCS-2
+            assert ucs2_units(screen.text) <= self.carrier.ussd_ucs2_max_chars, screen.text
         return screen
 
     def dial(self):
@@ -212,9 +217,11 @@ def test_an_sms_opt_out_does_not_close_ussd_and_ussd_does_not_opt_back_in(phone:
 
 def test_language_switch_changes_the_screens(phone: Phone):
     phone.dial()
-    languages = phone.press("4").text
-    assert languages.splitlines()[1:3] == ["1. English", "2. Francais"]
-    assert phone.press("2").text.startswith("Langue : Francais.")
+    languages = phone.press("4").text.splitlines()
+    # Every shipped language, each by its own name where GSM-7 can show it.
+    assert languages[1:6] == ["1. English", "2. Arabic", "3. Francais", "4. Portugues",
+                              "5. Kiswahili"]
+    assert phone.press("3").text.startswith("Langue : Francais.")
     menu = phone.press("00").text
     assert "2. Cours" in menu and "0. Quitter" in menu
     assert phone.press("1").text.startswith("Lecon 1/6, fiche 1/5\nTrouver un savoir-faire")

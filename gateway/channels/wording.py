@@ -11,10 +11,15 @@ from babel.numbers import format_percent
 from gateway.i18n import translations
 from gateway.learning import replies as r
 
+_PLAIN = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u200e": None, "\u200f": None,
+                        "\u061c": None})
+
 
 def plain_number(text: str) -> str:
-    """Babel's locale spaces (U+00A0, U+202F) would force UCS-2 in SMS: use plain spaces."""
-    return text.replace("\u00a0", " ").replace("\u202f", " ")
+    """Babel's locale spaces (U+00A0, U+202F) would force UCS-2 in SMS: use plain spaces.
+    Its direction marks (U+200E, U+200F, U+061C) are dropped too: each costs a UCS-2 unit,
+    and phones order digits inside Arabic text without them."""
+    return text.translate(_PLAIN)
 
 
 class Wording:

@@ -42,9 +42,18 @@ HOUR = 3600.0
 class Engine:
     """Courses and progress for learners, over one store."""
 
-    def __init__(self, store: Store, pacing: Pacing | None = None):
+    def __init__(self, store: Store, pacing: Pacing | None = None,
+                 read_in: str | None = None):
         self.store = store
         self.pacing = pacing or Pacing()
+        # A channel that cannot show the learner's script (USSD without UCS-2) asks for
+        # course text in another language; the learner's own choice stays as it is.
+        self.read_in = read_in
+
+    def reading_locale(self, learner: LearnerRecord) -> str:
+        """The language course text is given in for this request: the learner's own,
+        unless the channel asked for another (`read_in`)."""
+        return self.read_in or learner.locale
 
     # -- learners --------------------------------------------------------------------
 
@@ -139,7 +148,7 @@ class Engine:
         learner.current_course = course.id
         self.store.save_learner(learner)
         welcome = r.Welcome(
-            course.title_in(learner.locale), len(course.lesson_ids), resumed=resumed
+            course.title_in(self.reading_locale(learner)), len(course.lesson_ids), resumed=resumed
         )
         # A learner coming back sees the card they were on; a new lesson opens on its first.
         opening = enrollment.card < 0
@@ -153,8 +162,8 @@ class Engine:
                 r.CourseEntry(
                     number=number,
                     code=course.code,
-                    title=course.title_in(learner.locale),
-                    summary=course.summary_in(learner.locale),
+                    title=course.title_in(self.reading_locale(learner)),
+                    summary=course.summary_in(self.reading_locale(learner)),
                     lesson_count=len(course.lesson_ids),
                     enrolled=enrollment is not None,
                     completed=bool(enrollment and enrollment.completed),
@@ -168,9 +177,10 @@ class Engine:
             return (r.Notice("not_enrolled"), self._catalogue(learner))
         course, enrollment = found
         if enrollment.completed:
-            return (r.Notice("course_complete", {"course": course.title_in(learner.locale)}),)
+            title = course.title_in(self.reading_locale(learner))
+            return (r.Notice("course_complete", {"course": title}),)
         if enrollment.quiz is not None and enrollment.quiz.queue:
-            lesson = self._lesson(course, enrollment.position, learner.locale)
+            lesson = self._lesson(course, enrollment.position, self.reading_locale(learner))
             return (r.Notice("answer_first"), self._question(lesson, enrollment))
         return self._current(learner, course, enrollment, advance_card=True)
 
@@ -180,7 +190,8 @@ class Engine:
             return (r.Notice("not_enrolled"), self._catalogue(learner))
         course, enrollment = found
         if enrollment.completed:
-            return (r.Notice("course_complete", {"course": course.title_in(learner.locale)}),)
+            title = course.title_in(self.reading_locale(learner))
+            return (r.Notice("course_complete", {"course": title}),)
         if enrollment.quiz is None and enrollment.card > 0:
             enrollment.card -= 2  # _current moves one on
             return self._current(learner, course, enrollment, advance_card=True)
@@ -195,7 +206,7 @@ class Engine:
         course, enrollment = found
         quiz = enrollment.quiz
         assert quiz is not None
-        lesson = self._lesson(course, enrollment.position, learner.locale)
+        lesson = self._lesson(course, enrollment.position, self.reading_locale(learner))
         number = quiz.queue[0]
         question = lesson.questions[number]
         if not 0 <= choice < len(question.options):
@@ -236,10 +247,10 @@ class Engine:
         lesson_title = None
         card_count = 0
         if not enrollment.completed:
-            lesson = self._lesson(course, enrollment.position, learner.locale)
+            lesson = self._lesson(course, enrollment.position, self.reading_locale(learner))
             lesson_title, card_count = lesson.title, len(lesson.cards)
         return r.Progress(
-            course_title=course.title_in(learner.locale),
+            course_title=course.title_in(self.reading_locale(learner)),
             lessons_done=len(results),
             lesson_count=len(course.lesson_ids),
             score=sum(score for score, _ in results.values()),
@@ -258,7 +269,7 @@ class Engine:
         in_quiz = False
         if found is not None and found[1].quiz is not None and found[1].quiz.queue:
             course, enrollment = found
-            lesson = self._lesson(course, enrollment.position, learner.locale)
+            lesson = self._lesson(course, enrollment.position, self.reading_locale(learner))
             in_quiz = True
             option_count = len(lesson.questions[enrollment.quiz.queue[0]].options)
         return r.HelpShown(
@@ -336,8 +347,8 @@ class Engine:
         if found is None or _standing(found[1]) != "middle":
             return None
         course, enrollment = found
-        lesson = self._lesson(course, enrollment.position, learner.locale)
-        return r.Reminder(course.title_in(learner.locale), lesson.title,
+        lesson = self._lesson(course, enrollment.position, self.reading_locale(learner))
+        return r.Reminder(course.title_in(self.reading_locale(learner)), lesson.title,
                           in_quiz=enrollment.quiz is not None)
 
     def in_quiz(self, learner: LearnerRecord) -> bool:
@@ -358,7 +369,7 @@ class Engine:
         if course is None or review["lesson_id"] not in course.lesson_ids:
             return None
         lesson = self._lesson(course, course.lesson_ids.index(review["lesson_id"]),
-                              learner.locale)
+                              self.reading_locale(learner))
         if not 0 <= review["question"] < len(lesson.questions):
             return None
         question = lesson.questions[review["question"]]
@@ -375,7 +386,7 @@ class Engine:
         if course is None or pending.get("lesson") not in course.lesson_ids:
             return (r.Notice("no_question"),)
         lesson = self._lesson(course, course.lesson_ids.index(pending["lesson"]),
-                              learner.locale)
+                              self.reading_locale(learner))
         number = pending.get("question", -1)
         if not 0 <= number < len(lesson.questions):
             return (r.Notice("no_question"),)
@@ -402,7 +413,7 @@ class Engine:
             )
         course, enrollment = found
         if enrollment.quiz is not None and enrollment.quiz.queue:
-            lesson = self._lesson(course, enrollment.position, learner.locale)
+            lesson = self._lesson(course, enrollment.position, self.reading_locale(learner))
             count = len(lesson.questions[enrollment.quiz.queue[0]].options)
             return r.Notice("not_understood", {"expecting": "answer", "count": count})
         if enrollment.completed:
@@ -517,7 +528,7 @@ class Engine:
             if moved_here:
                 self._record_place(learner, course, enrollment)
             return
-        lesson = self._lesson(course, position, learner.locale)
+        lesson = self._lesson(course, position, self.reading_locale(learner))
         enrollment.position = position
         enrollment.card = len(lesson.cards) - 1
         enrollment.quiz = None
@@ -529,7 +540,7 @@ class Engine:
         """Grade a quiz answered on a page and keep it. A first try scores the lesson and,
         if the learner was not further on, moves them to the next lesson (with the
         LessonDone/CourseDone replies); a second try only records its answers."""
-        lesson = self._lesson(course, position, learner.locale)
+        lesson = self._lesson(course, position, self.reading_locale(learner))
         graded = self.grade(lesson, answers)
         for result in graded.results:
             if result.chosen is not None:
@@ -608,7 +619,7 @@ class Engine:
         *, advance_card: bool,
     ) -> tuple[r.Reply, ...]:
         """Show where the learner is, moving one card on when asked."""
-        lesson = self._lesson(course, enrollment.position, learner.locale)
+        lesson = self._lesson(course, enrollment.position, self.reading_locale(learner))
         if enrollment.quiz is not None:
             if not enrollment.quiz.queue:
                 return self._finish_lesson(learner, course, enrollment, lesson)
@@ -624,7 +635,7 @@ class Engine:
         self._save_place(learner, course, enrollment)
         return (
             r.CardShown(
-                course_title=course.title_in(learner.locale),
+                course_title=course.title_in(self.reading_locale(learner)),
                 lesson_number=enrollment.position + 1,
                 lesson_count=len(course.lesson_ids),
                 lesson_title=lesson.title,
@@ -652,7 +663,8 @@ class Engine:
             enrollment.position = len(course.lesson_ids) - 1
             enrollment.completed = True
         else:
-            next_title = self._lesson(course, enrollment.position, learner.locale).title
+            next_title = self._lesson(course, enrollment.position,
+                                      self.reading_locale(learner)).title
         self._save_place(learner, course, enrollment)
         done: tuple[r.Reply, ...] = (r.LessonDone(lesson.title, score, total, next_title),)
         if is_last:
@@ -662,7 +674,7 @@ class Engine:
             passed = self._record_completed(learner, course, course_score, course_total)
             done += (
                 r.CourseDone(
-                    course_title=course.title_in(learner.locale),
+                    course_title=course.title_in(self.reading_locale(learner)),
                     score=course_score,
                     total=course_total,
                     pass_mark=course.pass_mark,

@@ -60,11 +60,24 @@ def _mark_for_extraction() -> None:  # pragma: no cover - never called
     t.pgettext("command", "OFF NO")
 
 
+# Arabic letters keyboards and writers vary on (teh marbuta, alef maksura, Persian yeh and
+# keheh), tatweel, and Arabic-Indic digits, to one spelling. Hamza on alef and harakat are
+# combining marks once decomposed, so they go with the accents.
+_ARABIC_VARIANTS = str.maketrans({
+    "ة": "ه", "ى": "ي", "ی": "ي", "ک": "ك", "ـ": None,
+    **{chr(0x0660 + n): str(n) for n in range(10)},
+    **{chr(0x06F0 + n): str(n) for n in range(10)},
+})
+# The first four letters in abjad order, as some learners answer A-D in Arabic script.
+_ARABIC_ANSWERS = {"ا": "A", "ب": "B", "ج": "C", "د": "D"}
+
+
 def fold(text: str) -> str:
-    """Upper-case, accents removed, whitespace collapsed: how commands are compared."""
+    """Upper-case, accents and Arabic variants removed, whitespace collapsed: how commands
+    are compared."""
     decomposed = unicodedata.normalize("NFKD", text)
     bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(bare.upper().split())
+    return " ".join(bare.translate(_ARABIC_VARIANTS).upper().split())
 
 
 @cache
@@ -90,13 +103,17 @@ def _all_words() -> dict[str, str]:
     return found
 
 
+@cache
 def command_words(locale: str) -> dict[str, str]:
-    """The word a learner reading `locale` is told to text for each command."""
-    return {key: words[0] for key, words in _words_by_locale(locale).items()}
+    """The word a learner reading `locale` is told to text for each command, as the catalog
+    writes it (upper case; Arabic keeps its hamza)."""
+    t = translations(locale)
+    return {key: (t.pgettext("command", english).split() or english.split())[0].upper()
+            for key, english in COMMANDS.items()}
 
 
 _ANSWER_RE = re.compile(r"^\(?([A-D]|[1-9])[).:]?$")
-_PUNCTUATION = ".,;:!?¡¿'\"()[]"
+_PUNCTUATION = ".,;:!?¡¿'\"()[]؟،؛"
 
 
 _HOUR_RE = re.compile(r"^(\d{1,2})(?:\s*[:H.]\s*00)?\s*(AM|PM)?$")
@@ -140,7 +157,8 @@ def parse_command(text: str) -> i.Intent:
     folded = fold(text)
     if not folded:
         return i.Unknown(text)
-    answer = _ANSWER_RE.match(folded.replace(" ", ""))
+    compact = folded.replace(" ", "")
+    answer = _ANSWER_RE.match(_ARABIC_ANSWERS.get(compact.strip(_PUNCTUATION), compact))
     if answer:
         token = answer.group(1)
         return i.Answer(ord(token) - ord("A") if token.isalpha() else int(token) - 1)
@@ -158,8 +176,9 @@ def parse_command(text: str) -> i.Intent:
             return i.Status()
         case "help":
             return i.Help()
-        case "lang":
-            return i.Language(argument.split()[0] if argument else None)
+        case "lang":  # the name as typed: 'العربية' must keep its spelling to be found
+            typed = _as_typed_after_first_word(text)
+            return i.Language(typed.split()[0] if typed else None)
         case "stop":
             return i.Stop()
         case "name":

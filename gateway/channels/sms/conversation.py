@@ -27,13 +27,17 @@ log = logging.getLogger(__name__)
 
 
 def default_locale(phone: str, carrier: CarrierSettings) -> str:
-    """A new learner's language: the carrier's `locale`, else the number's country's."""
-    return (
-        carrier.locale
-        or locale_for_country(region_of(phone))
-        or locale_for_country(carrier.country)
-        or SOURCE_LOCALE
-    )
+    """A new learner's language: the carrier's `locale`, else the number's country's (the
+    carrier's `languages` table first, then gateway.i18n's), else the carrier's country's."""
+    if carrier.locale:
+        return carrier.locale
+    for region in (region_of(phone), carrier.country):
+        if region and region in carrier.languages:
+            return carrier.languages[region]
+        found = locale_for_country(region)
+        if found:
+            return found
+    return SOURCE_LOCALE
 
 
 def queue_text(

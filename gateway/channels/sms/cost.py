@@ -5,7 +5,7 @@ from __future__ import annotations
 from gateway.channels.sms.render import render
 from gateway.content.model import Course, Lesson
 from gateway.learning import replies as r
-from gateway.sms_text import count
+from gateway.sms_text import count, encoding_for, normalize
 
 
 def lesson_messages(course: Course, lesson: Lesson, number: int, locale: str) -> list[str]:
@@ -41,3 +41,12 @@ def lesson_segments(course: Course, lesson: Lesson, number: int, locale: str,
     """Segments a carrier charges to deliver the lesson under an encoding policy."""
     return sum(count(text, policy).segments
                for text in lesson_messages(course, lesson, number, locale))
+
+
+def lesson_encoding(course: Course, lesson: Lesson, number: int, locale: str,
+                    policy: str) -> str:
+    """How the lesson's messages go under an encoding policy: 'GSM-7', 'UCS-2' (70
+    characters a message, 67 a part), or 'GSM-7+UCS-2' when some go each way."""
+    found = {encoding_for(normalize(text, policy))
+             for text in lesson_messages(course, lesson, number, locale)}
+    return "+".join(sorted(found))

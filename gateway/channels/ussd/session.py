@@ -15,12 +15,24 @@ from dataclasses import dataclass
 from carrier_adapters import CarrierSettings, UssdRequest
 from gateway.channels.pacing import note_seen, pacing_of
 from gateway.channels.sms.conversation import default_locale
-from gateway.channels.ussd.screens import BACK, HOME, MORE, body_width, compose, gsm, paginate
+from gateway.channels.ussd.screens import (
+    BACK,
+    HOME,
+    MORE,
+    Alphabet,
+    ascii_digits,
+    body_width,
+    compose,
+    gsm7_alphabet,
+    paginate,
+    ucs2_alphabet,
+)
 from gateway.channels.ussd.wording import Wording
+from gateway.i18n import needs_ucs2
 from gateway.learning import Engine
 from gateway.learning import intents as i
 from gateway.learning import replies as r
-from gateway.sms_text import septets
+from gateway.sms_text import UCS2
 from gateway.store import LearnerRecord, Store, UssdSessionRecord, privacy
 
 log = logging.getLogger(__name__)
@@ -28,6 +40,23 @@ log = logging.getLogger(__name__)
 # A learner who dials again this soon after a dropped or timed-out session goes
 # straight back to the card they were reading; later, they start at the menu.
 RESUME_SECONDS = 15 * 60
+
+
+def screen_locale(locale: str, carrier: CarrierSettings) -> str:
+    """The language USSD screens are written in for a learner reading `locale`: theirs,
+    unless its script needs UCS-2 and the carrier's USSD gateway cannot carry it
+    (`ussd_ucs2 = false`), then the carrier's Latin-script `ussd_fallback_locale`."""
+    if needs_ucs2(locale) and not carrier.ussd_ucs2:
+        return carrier.ussd_fallback_locale
+    return locale
+
+
+def alphabet_for(locale: str, carrier: CarrierSettings) -> Alphabet:
+    """GSM-7 screens up to `ussd_max_chars` for Latin-script languages; UCS-2 screens up
+    to `ussd_ucs2_max_chars` for the others."""
+    if needs_ucs2(locale):
+        return ucs2_alphabet(carrier.ussd_ucs2_max_chars)
+    return gsm7_alphabet(carrier.ussd_max_chars)
 
 
 @dataclass(frozen=True)
@@ -53,8 +82,10 @@ def handle_ussd(
                 session.updated_at = now
                 store.save_ussd_session(session)
             learner = store.learner(phone)
-            locale = learner.locale if learner else default_locale(phone, carrier)
-            return Screen(gsm(Wording(locale).goodbye(request.service_code)), end=True)
+            locale = screen_locale(learner.locale if learner else default_locale(phone, carrier),
+                                   carrier)
+            return Screen(alphabet_for(locale, carrier).fit(
+                Wording(locale).goodbye(request.service_code)), end=True)
         if session is None and store.learner(phone) is None:
             # Dialling in is an explicit act, like START: an erased number comes back as
             # a fresh learner (docs/privacy.md).
@@ -141,14 +172,41 @@ class _Menu:
                  service_code: str):
         self.engine = engine
         self.learner = learner
-        self.limit = carrier.ussd_max_chars
+        self.carrier = carrier
         self.service_code = service_code
+
+    # The learner's language may change mid-session: these follow it.
+    @property
+    def locale(self) -> str:
+        return screen_locale(self.learner.locale, self.carrier)
 
     @property
     def words(self) -> Wording:
-        return Wording(self.learner.locale)  # the locale may change mid-session
+        return Wording(self.locale)
+
+    @property
+    def alphabet(self) -> Alphabet:
+        return alphabet_for(self.locale, self.carrier)
+
+    @property
+    def limit(self) -> int:
+        return self.alphabet.limit
+
+    def fit(self, text: str) -> str:
+        return self.alphabet.fit(text)
+
+    def width(self, text: str) -> int:
+        return self.alphabet.width(text)
+
+    @property
+    def compact(self) -> bool:
+        """UCS-2 screens hold less than half a GSM-7 one: cards there put 'next' on the
+        navigation line and show their head line on the first page only."""
+        return self.alphabet.encoding == UCS2
 
     def ask(self, intent: i.Intent) -> tuple[r.Reply, ...]:
+        locale = self.locale
+        self.engine.read_in = locale if locale != self.learner.locale else None
         return self.engine.handle(self.learner, intent, interactive=True).replies
 
     # -- views --------------------------------------------------------------------------
@@ -161,11 +219,18 @@ class _Menu:
         return self.from_replies(self.ask(i.Start()), prefix=prefix)
 
     def info_view(self, text: str, then: str = "main", head: str = "") -> dict:
+        if self.compact:
+            nav = max((self._info_nav(more, then) for more in (True, False)), key=self.width)
+            first = body_width(self.limit, self.width(self.fit(head)), [], nav, self.width)
+            rest = body_width(self.limit, 0, [], nav, self.width)
+            pages = paginate(self.fit(text), rest, self.width, first_width=first)
+            return {"v": "info", "head": self.fit(head), "pages": pages, "page": 0,
+                    "then": then}
         options = [self.words.option(1, self.words.continue_())] if then == "continue" else []
         nav = self._nav(more=True, back=False)
-        width = body_width(self.limit, self._head_width(head), options, nav)
-        return {"v": "info", "head": gsm(head), "pages": paginate(gsm(text), width), "page": 0,
-                "then": then}
+        width = body_width(self.limit, self._head_width(head), options, nav, self.width)
+        return {"v": "info", "head": self.fit(head),
+                "pages": paginate(self.fit(text), width, self.width), "page": 0, "then": then}
 
     def from_replies(self, replies: tuple[r.Reply, ...], prefix: str = "") -> dict:
         """The view that shows what the engine answered; `prefix` opens its head line."""
@@ -181,7 +246,7 @@ class _Menu:
                     isinstance(reply, r.Feedback) for reply in shown):
                 return self._question_view(question, head)
             case r.CourseList() as catalogue:
-                return {"v": "courses", "head": gsm(head), "count": len(catalogue.courses)}
+                return {"v": "courses", "head": self.fit(head), "count": len(catalogue.courses)}
             case r.LanguageChoices() as choices:
                 return {"v": "language", "locales": list(choices.locales)}
             case None:
@@ -198,22 +263,31 @@ class _Menu:
         w = self.words
         head = " ".join(part for part in (prefix, w.card_head(card)) if part)
         body = card.text if card.card_number > 1 else f"{card.lesson_title}\n{card.text}"
+        if self.compact:
+            nav = self._nav(more=True, back=True, next_=True)
+            first = body_width(self.limit, self.width(self.fit(head)), [], nav, self.width)
+            rest = body_width(self.limit, 0, [], nav, self.width)
+            pages = paginate(self.fit(body), rest, self.width, first_width=first)
+            return {"v": "card", "head": self.fit(head), "pages": pages, "page": 0}
         options = [w.option(1, w.next_())]
         width = body_width(self.limit, self._head_width(head), options,
-                           self._nav(more=True, back=True))
-        return {"v": "card", "head": gsm(head), "pages": paginate(gsm(body), width), "page": 0}
+                           self._nav(more=True, back=True), self.width)
+        return {"v": "card", "head": self.fit(head),
+                "pages": paginate(self.fit(body), width, self.width), "page": 0}
 
     def _question_view(self, question: r.QuestionAsked, head: str) -> dict:
         w = self.words
-        options = [gsm(w.option(n, option)) for n, option in enumerate(question.options, 1)]
-        text = gsm(w.question(question))
-        head = gsm(head)
+        options = [self.fit(w.option(n, option)) for n, option in enumerate(question.options, 1)]
+        text = self.fit(w.question(question))
+        head = self.fit(head)
         pages = [text]
-        width = body_width(self.limit, septets(head), options, self._nav(more=False, back=False))
-        if septets(text) > width:  # rare: question and options take more than a screen
-            pages = paginate(text, body_width(self.limit, septets(head), [],
-                                              self._nav(more=True, back=False)))
-            if septets(pages[-1]) > width:
+        width = body_width(self.limit, self.width(head), options,
+                           self._nav(more=False, back=False), self.width)
+        if self.width(text) > width:  # rare: question and options take more than a screen
+            pages = paginate(text, body_width(self.limit, self.width(head), [],
+                                              self._nav(more=True, back=False), self.width),
+                             self.width)
+            if self.width(pages[-1]) > width:
                 pages.append("")  # the options get a page of their own
         return {"v": "question", "head": head, "pages": pages, "page": 0, "options": options}
 
@@ -223,14 +297,16 @@ class _Menu:
         """The next view after `choice` on `view`, and a notice for an invalid choice."""
         if choice is None:
             return view, None
-        choice = choice.strip()
+        choice = ascii_digits(choice.strip())
         kind = view.get("v")
         if choice == HOME:
             return self.main_view(), None
         more_pages = "pages" in view and view["page"] + 1 < len(view["pages"])
-        # '98' turns the page; so does '1' (next, continue) on cards and messages, so a
-        # learner never skips the rest of a text by pressing on.
-        if more_pages and (choice == MORE or (choice == "1" and kind in ("card", "info"))):
+        # '98' turns the page; so does '1' (next, continue) on cards and messages, and on a
+        # question whose options are still to come, so a learner never skips the rest of a
+        # text (or answers unseen options) by pressing on.
+        if more_pages and (choice == MORE or (choice == "1" and kind in ("card", "info",
+                                                                          "question"))):
             return {**view, "page": view["page"] + 1}, None
         handler = getattr(self, f"_on_{kind}", None)
         if handler is not None:
@@ -295,53 +371,81 @@ class _Menu:
 
     # -- screens ------------------------------------------------------------------------------
 
-    def _nav(self, *, more: bool, back: bool) -> str:
+    def _nav(self, *, more: bool, back: bool, next_: bool = False, home: bool = True) -> str:
+        """The navigation line; `home` False leaves out '00 Menu' where 0 (back) leads to
+        the main menu too, to save a UCS-2 screen's room."""
         w = self.words
         items = []
-        if more:
+        if next_:  # '1' turns the page too, so 'more' goes without saying
+            items.append(f"1 {w.next_()}")
+        elif more:
             items.append(f"{MORE} {w.more()}")
         if back:
             items.append(f"{BACK} {w.back()}")
-        items.append(f"{HOME} {w.menu()}")
-        return gsm(" ".join(items))
+        if home or not back:
+            items.append(f"{HOME} {w.menu()}")
+        return self.fit(" ".join(items))
+
+    def _info_nav(self, more: bool, then: str) -> str:
+        """A compact message page's navigation: 1 for more or to continue, 00 menu."""
+        w = self.words
+        first = f"1 {w.more()}" if more else (f"1 {w.continue_()}" if then == "continue"
+                                               else "")
+        return self.fit(" ".join(part for part in (first, f"{HOME} {w.menu()}") if part))
 
     def _head_width(self, head: str) -> int:
-        return max(septets(gsm(head)), septets(gsm(self.words.invalid())))
+        return max(self.width(self.fit(head)), self.width(self.fit(self.words.invalid())))
 
     def render(self, view: dict, notice: str | None = None) -> str:
         """The screen for a view, with `notice` in place of its head line."""
         w = self.words
         kind = view["v"]
         if kind == "goodbye":
-            return gsm(w.goodbye(self.service_code))
+            return self.fit(w.goodbye(self.service_code))
         if kind == "main":
             head, options, nav = "Learnline", self._main_options(), ""
             body = ""
         elif kind == "courses":
-            head, body, nav = view.get("head") or w.courses(), "", self._nav(more=False, back=True)
+            head, body = view.get("head") or w.courses(), ""
+            nav = self._nav(more=False, back=True, home=not self.compact)
             options = self._course_options()
         elif kind == "language":
-            head, body, nav = w.language(), "", self._nav(more=False, back=True)
+            head, body, nav = w.language(), "", self._nav(more=False, back=True,
+                                                         home=not self.compact)
             options = [w.option(n, w.language_name(loc)) for n, loc in
                        enumerate(view["locales"], 1)]
         else:
             pages, page = view["pages"], view["page"]
             more = page + 1 < len(pages)
             head, body = view.get("head", ""), pages[page]
-            if kind == "card":
+            if kind == "card" and self.compact:
+                options, nav = [], self._nav(more=more, back=True, next_=True)
+                head = head if page == 0 else ""
+            elif kind == "card":
                 options = [w.option(1, w.next_())]
                 nav = self._nav(more=more, back=True)
             elif kind == "question":
                 options = view["options"] if not more else []
                 nav = self._nav(more=more, back=False)
+                if self.compact and more:
+                    nav = self._info_nav(True, "main")
+                elif self.compact and self.width(compose(head, body, options, nav)) > self.limit:
+                    nav = ""  # the options first; 00 still leads to the menu
+            elif self.compact:
+                options, nav = [], self._info_nav(more, view["then"])
+                head = head if page == 0 else ""
             else:
                 options = [w.option(1, w.continue_())] if view["then"] == "continue" else []
                 nav = self._nav(more=more, back=False)
         if notice:
             head = notice
-            if kind == "question" and septets(compose(gsm(head), body, options, nav)) > self.limit:
-                body = ""  # the learner has just read the question: notice and options
-        return _fit(compose(gsm(head), body, [gsm(o) for o in options], nav), self.limit)
+            if kind in ("question", "card", "info") and self.width(
+                    compose(self.fit(head), body, options, nav)) > self.limit:
+                # The learner has just read the question or page: the notice and choices.
+                # Only compact UCS-2 screens lack the room to keep a page under a notice.
+                body = ""
+        return _fit(compose(self.fit(head), body, [self.fit(o) for o in options], nav),
+                    self.alphabet)
 
     def _main_options(self) -> list[str]:
         w = self.words
@@ -361,12 +465,13 @@ class _Menu:
         return [self.words.course_option(entry) for entry in catalogue.courses]
 
 
-def _fit(text: str, limit: int) -> str:
+def _fit(text: str, alphabet: Alphabet) -> str:
     """Last guard: shorten the longest line so a screen never exceeds the limit."""
-    while septets(text) > limit:
+    limit, width = alphabet.limit, alphabet.width
+    while width(text) > limit:
         lines = text.split("\n")
         longest = max(range(len(lines)), key=lambda n: len(lines[n]))
-        excess = septets(text) - limit
+        excess = width(text) - limit
         cut = max(len(lines[longest]) - excess - 3, 1)
         if cut <= 1 and len(lines) > 1:
             lines.pop(longest)

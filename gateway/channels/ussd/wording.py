@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from babel import Locale
+
 from gateway.channels.wording import Wording as _Base
-from gateway.i18n import language_name
+from gateway.i18n import language_name, needs_ucs2
 from gateway.learning import replies as r
 from gateway.learning.certificates import format_code
 
@@ -62,8 +64,12 @@ class Wording(_Base):
     def exit_label(self) -> str:
         return self._("Exit")
 
-    @staticmethod
-    def language_name(locale: str) -> str:
+    def language_name(self, locale: str) -> str:
+        """A language's name in its own script ('Français', 'العربية'), except a script
+        GSM-7 lacks on a GSM-7 screen (this wording's language is Latin-script): there, its
+        name in this wording's language ('Arabic', 'Arabe')."""
+        if needs_ucs2(locale) and not needs_ucs2(self.locale):
+            return Locale.parse(locale).get_display_name(self.locale).capitalize()
         return language_name(locale)
 
     def continue_label(self, progress: r.Reply, courses: list) -> str:
@@ -155,7 +161,7 @@ class Wording(_Base):
             case r.Progress() as p:
                 return self.progress(p)
             case r.LanguageChanged(locale=locale):
-                return self._("Language: %(language)s.", language=language_name(locale))
+                return self._("Language: %(language)s.", language=self.language_name(locale))
             case r.HelpShown():
                 return self.help()
             case r.Notice() as notice:

@@ -1,0 +1,174 @@
+"""A learner in Morocco: the whole bundled course in Arabic by SMS (UCS-2, its 70/67 limits
+checked message by message), Arabic command words and keypads, and Arabic on USSD: UCS-2
+screens within the carrier's limit, or the Latin fallback where the carrier cannot carry
+UCS-2.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+
+from carrier_adapters import CarrierSettings
+from gateway.channels.sms.commands import command_words
+from gateway.channels.ussd.screens import gsm
+from gateway.i18n import available_locales, language_name, needs_ucs2, translations
+from gateway.ratelimit import InboundLimits, SlidingWindows
+from gateway.sms_text import count, encoding_for, ucs2_units
+from gateway.store import Store
+from tests.conftest import TwilioWebhooks
+from tests.courses import take_course_by_sms
+from tests.test_swahili import Clock, texted
+from tests.test_ussd import Phone
+
+MOROCCO = "+212612345678"
+COURSE = "start-freelancing"
+ARABIC_LETTER = re.compile(r"[\u0600-\u06ff]")
+WORDS = command_words("ar")
+
+
+def ucs2_segments(text: str) -> int:
+    """3GPP TS 23.040 for UCS-2, computed independently: 70 units in one message, else 67
+    units per part of a concatenated one."""
+    units = len(text.encode("utf-16-le")) // 2
+    return 1 if units <= 70 else math.ceil(units / 67)
+
+
+def test_arabic_ships_complete_and_right_to_left():
+    assert "ar" in available_locales()
+    assert needs_ucs2("ar") and not any(needs_ucs2(loc) for loc in ("en", "fr", "pt", "sw"))
+    t = translations("ar")
+    # Arabic has six plural forms; each is a real translation, not the English fallback.
+    forms = {t.ngettext("%(num)d lesson", "%(num)d lessons", n) for n in (0, 1, 2, 3, 11, 100)}
+    assert len(forms) >= 4 and all(ARABIC_LETTER.search(form) for form in forms)
+    for key, word in WORDS.items():
+        assert ARABIC_LETTER.search(word), (key, word)
+
+
+def test_a_moroccan_takes_the_whole_course_by_sms_in_arabic(twilio: TwilioWebhooks,
+                                                           store: Store):
+    twilio.client.application.extensions["learnline.inbound_limits"] = InboundLimits(
+        SlidingWindows(clock=Clock()))
+    # The Twilio carrier is Nigerian with no locale: the +212 number makes the learner Arabic.
+    reply = texted(twilio, store, WORDS["start"], MOROCCO)
+    learner = store.learner(MOROCCO)
+    assert (learner.locale, learner.current_course) == ("ar", COURSE)
+    course = store.course(COURSE)
+    assert "ar" in course.locales
+    assert course.title_in("ar") in reply
+
+    def keypad(asked: int, right: int) -> str:
+        # Keypads differ: Latin letters, Arabic-Indic digits, abjad letters all answer.
+        return ("ABCD"[right], "١٢٣٤"[right], "ابجد"[right])[asked % 3]
+
+    reply = take_course_by_sms(lambda body: texted(twilio, store, body, MOROCCO), store,
+                               COURSE, "ar", reply, WORDS["next"], keypad)
+    assert store.enrollment(MOROCCO, COURSE).completed
+    code = re.search(r"\b[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{2}\b", reply)
+    assert code, reply
+    assert store.certificate(code.group().replace("-", "")).phone == MOROCCO
+    # Anyone checks it by SMS with the Arabic word, from another phone.
+    checked = texted(twilio, store, f"{WORDS['verify']} {code.group()}", "+212612345679")
+    assert code.group() in checked and ARABIC_LETTER.search(checked)
+
+    status = texted(twilio, store, WORDS["status"], MOROCCO)
+    assert "6/6" in status and ARABIC_LETTER.search(status)
+    assert texted(twilio, store, "STATUS", MOROCCO) == status  # English words work too
+
+    sent = store.outbox(MOROCCO)
+    assert len(sent) > 50
+    for message in sent:
+        assert ARABIC_LETTER.search(message.body), message.body
+        assert encoding_for(message.body) == "UCS-2"
+        assert count(message.body).segments == ucs2_segments(message.body), message.body
+        assert count(message.body).segments <= 6  # the carrier's max_segments
+        # Babel's direction marks would cost a unit each and show nothing.
+        assert not set(message.body) & {"\u200e", "\u200f", "\u061c"}
+
+
+def test_arabic_help_language_and_stop(twilio: TwilioWebhooks, store: Store):
+    texted(twilio, store, WORDS["start"], MOROCCO)
+    help_text = texted(twilio, store, WORDS["help"], MOROCCO)
+    for key in ("next", "status", "courses", "lang", "stop"):
+        assert WORDS[key] in help_text, key
+    assert texted(twilio, store, f"{WORDS['lang']} fr", MOROCCO) == "Langue : Français."
+    assert texted(twilio, store, "LANG portugues", MOROCCO) == "Língua: Português."
+    assert store.learner(MOROCCO).locale == "pt"
+    for name in ("arabic", "ARABE", "العربية"):
+        store.save_learner(store.learner(MOROCCO).__class__(
+            **{**vars(store.learner(MOROCCO)), "locale": "en"}))
+        reply = texted(twilio, store, f"LANG {name}", MOROCCO)
+        assert "العربية" in reply and store.learner(MOROCCO).locale == "ar", name
+    stopped = texted(twilio, store, WORDS["stop"], MOROCCO)
+    assert store.learner(MOROCCO).stopped and WORDS["start"] in stopped
+
+
+def arabic_carrier(**settings) -> CarrierSettings:
+    return CarrierSettings(id="at", adapter="africastalking", country="MA", **settings)
+
+
+@pytest.mark.parametrize("limit", [80, 60])
+def test_a_ussd_session_in_arabic_is_ucs2_within_the_carriers_limit(store: Store, limit: int):
+    phone = Phone(store, MOROCCO, arabic_carrier(ussd_ucs2_max_chars=limit))
+    menu = phone.dial().text
+    assert ARABIC_LETTER.search(menu)
+    card = phone.press("١").text  # Arabic-Indic 1 on the keypad: continue
+    lesson = store.lesson(COURSE, store.course(COURSE).lesson_ids[0], "ar")
+    text = card
+    for _ in range(80):  # every page of every card, then the first question
+        screen = phone.press("1").text
+        text += "\n" + screen
+        if lesson.questions[0].options[0] in screen:
+            break
+    for card in lesson.cards:  # nothing lost to pagination: every word shown
+        for word in card.text.split():
+            assert word in text, word
+    assert lesson.questions[0].options[0] in screen
+    assert all(ucs2_units(s) <= limit for s in phone.screens)
+    assert all(encoding_for(s) == "UCS-2" for s in phone.screens)
+    assert store.learner(MOROCCO).locale == "ar"
+
+
+def test_ussd_falls_back_to_latin_where_the_carrier_cannot_carry_ucs2(store: Store):
+    carrier = arabic_carrier(ussd_ucs2=False, ussd_fallback_locale="fr")
+    phone = Phone(store, MOROCCO, carrier)
+    menu = phone.dial().text
+    assert menu.startswith("Learnline\n1. ") and "Cours" in menu
+    card = phone.press("1").text
+    french = store.lesson(COURSE, store.course(COURSE).lesson_ids[0], "fr")
+    assert card.startswith("Lecon 1/6"), card  # French, accents folded to GSM-7
+    assert french.title.replace("é", "e") in card
+    phone.press("00")
+    languages = phone.press("4").text
+    assert "Arabe" in languages and "Francais" in languages  # names GSM-7 can show
+    assert all(encoding_for(s) == "GSM-7" for s in phone.screens)
+    # The screens were French; the learner is still Arabic, and SMS still speak Arabic.
+    assert store.learner(MOROCCO).locale == "ar"
+
+
+def test_a_fallback_locale_in_arabic_script_is_refused_at_start_up(tmp_path):
+    from gateway.config import ConfigError, load_carriers
+
+    path = tmp_path / "carriers.toml"
+    path.write_text('[carriers.at]\nadapter = "console"\nussd_fallback_locale = "ar"\n')
+    with pytest.raises(ConfigError, match=r"carriers.toml.*at.*ussd_fallback_locale.*Latin"):
+        load_carriers(path)
+
+
+def test_every_shipped_language_can_be_chosen_from_the_ussd_menu(store: Store):
+    phone = Phone(store, "+254712345601", CarrierSettings(
+        id="at", adapter="africastalking", country="KE", locale="en"))
+    phone.dial()
+    for position, locale in enumerate(available_locales(), start=1):
+        listed = phone.press("4").text
+        if store.learner("+254712345601").locale == "ar":  # a UCS-2 screen: as written
+            assert f"{position}. {language_name(locale)}" in listed, listed
+        elif locale != "ar":  # a GSM-7 screen: accents folded
+            assert f"{position}. {gsm(language_name(locale))}" in listed, listed
+        else:  # Arabic on a Latin (GSM-7) screen is listed by its name in that language
+            assert f"{position}. " in listed and "?" not in listed, listed
+        phone.press(str(position))
+        assert store.learner("+254712345601").locale == locale
+        assert phone.press("00").text.startswith("Learnline\n1. ")
