@@ -4,12 +4,10 @@ journey across SMS and the web, HTML validity and accessibility of every page ty
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 
 from carrier_adapters import CarrierSettings
-from gateway import create_app
 from gateway.channels.sms import handle_inbound
 from gateway.store import Store
 from tests.web.browser import (  # noqa: F401  (browser is a fixture)
@@ -26,19 +24,7 @@ PHONE = "+2348030000000"
 COURSE = "/courses/start-freelancing"
 LESSON = COURSE + "/find-your-skill"
 # Every language the pages are checked in.
-LOCALES = ("en", "fr", "pt")
-
-
-@pytest.fixture
-def app(db_path, carriers_file):
-    return create_app({"DATABASE": str(db_path), "CARRIERS_FILE": str(carriers_file),
-                       "SECRET_KEY": "browser-tests-secret-0123456789", "SIMULATOR": True})
-
-
-@pytest.fixture
-def site(app) -> Iterator[str]:
-    with serve_app(app) as base_url:
-        yield base_url
+LOCALES = ("en", "fr", "pt", "sw", "ar")
 
 
 def sms(store: Store, text: str) -> str:

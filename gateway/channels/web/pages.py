@@ -30,8 +30,15 @@ from markupsafe import Markup
 from gateway.app import get_store
 from gateway.channels.sms.commands import command_words
 from gateway.channels.web import http, signin
+from gateway.channels.web.bidi import isolate, isolate_phones, lang_attributes, left_to_right
 from gateway.channels.wording import Wording
-from gateway.i18n import available_locales, language_name, normalize_locale, translations
+from gateway.i18n import (
+    available_locales,
+    language_name,
+    normalize_locale,
+    text_direction,
+    translations,
+)
 from gateway.learning import Engine
 from gateway.learning.certificates import format_code, normalize_code
 from gateway.learning.replies import CourseDone
@@ -51,6 +58,7 @@ def init_app(app: Flask) -> None:
         lambda singular, plural, n: translations(g.locale).ngettext(singular, plural, n),
         newstyle=True,
     )
+    app.jinja_env.filters.update(bdi=isolate, ltr=left_to_right, phones=isolate_phones)
     app.config.setdefault("SESSION_COOKIE_NAME", "learnline")
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
@@ -99,8 +107,10 @@ def page(template: str, status: int = 200, **context: Any):
         template,
         css=Markup(http.CSS),
         locale=g.locale,
-        direction="rtl" if g.locale in ("ar", "fa", "he", "ur") else "ltr",
-        languages=[(code, language_name(code)) for code in available_locales()],
+        direction=text_direction(g.locale),
+        languages=[(code, language_name(code), text_direction(code))
+                   for code in available_locales()],
+        lang_attributes=lang_attributes,
         learner=learner,
         masked_phone=masked(learner.phone) if learner else None,
         csrf=http.csrf_token,
@@ -357,9 +367,8 @@ def not_found(exc):
     """A small page for a missing page (webhook routes answer in plain text)."""
     if request.path.startswith("/carriers/"):
         return "404 Not Found\n", 404, {"Content-Type": "text/plain; charset=utf-8"}
-    if "locale" not in g:
-        g.locale = request.accept_languages.best_match(available_locales(),
-                                                       default=available_locales()[0])
+    if "locale" not in g:  # a path outside the pages: the language as on any page
+        choose_language()
     body, status = page("error.html", status=404, code=404)
     return http.finish(make_response(body, status))
 
