@@ -38,12 +38,14 @@ pytestmark = pytest.mark.slow
 ENGLISH = KannelCarrier("kannel", "22141", "KE", locale="en")
 FRENCH_EXACT = KannelCarrier("kannel-exact", "22142", "SN", "exact")
 FRENCH_GSM7 = KannelCarrier("kannel-gsm7", "22143", "SN", "gsm7")
+# A Moroccan shortcode under the gsm7 policy: Arabic cannot be folded, so it goes as UCS-2.
+ARABIC = KannelCarrier("kannel-ar", "22144", "MA", "gsm7")
 
 
 @pytest.fixture(scope="module")
 def kannel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KannelStack]:
     with kannel_stack(tmp_path_factory.mktemp("kannel"),
-                      (ENGLISH, FRENCH_EXACT, FRENCH_GSM7)) as stack:
+                      (ENGLISH, FRENCH_EXACT, FRENCH_GSM7, ARABIC)) as stack:
         yield stack
 
 
@@ -102,6 +104,18 @@ def test_a_french_reply_under_gsm7_arrives_as_gsm7_with_accents_folded(kannel: K
     _, exact = converse(kannel, "+221771234569", "DEBUT", FRENCH_EXACT)
     assert [m.text for m in received] == [normalize(m.text, "gsm7") for m in exact]
     assert "é" in "".join(m.text for m in received)  # GSM-7 has é: kept
+
+
+def test_an_arabic_learner_is_answered_in_ucs2_through_kannel(kannel: KannelStack):
+    # A learner's keypad sends Arabic as UCS-2; the replies go back as UCS-2, intact,
+    # each concatenated message within the carrier's segment limit.
+    queued, received = converse(kannel, "+212612345670", "ابدأ", ARABIC, ucs2=True)
+    title = "ابدأ العمل الحر"
+    assert title in received[0].text
+    assert [m.text for m in received] == [m.body for m in queued]
+    assert all(m.coding == 2 for m in received)
+    queued, received = converse(kannel, "+212612345670", "التالي", ARABIC, ucs2=True)
+    assert received and [m.text for m in received] == [m.body for m in queued]
 
 
 def test_delivery_reports_from_kannel_move_messages_to_delivered(kannel: KannelStack):
