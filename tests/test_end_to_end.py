@@ -105,6 +105,11 @@ country = "KE"
 locale = "en"  # English screens asserted below; Kenya defaults to Swahili
 webhook_token = "at-token-0123456789abcdef"
 
+[carriers.at-ma]
+adapter = "africastalking"
+country = "MA"  # no locale: Moroccan numbers start in Arabic
+webhook_token = "at-ma-token-0123456789abcdef"
+
 [carriers.hubtel-gh]
 adapter = "hubtel"
 country = "GH"
@@ -171,6 +176,30 @@ def test_an_africastalking_session_through_serve(ussd_gateway: Gateway):
     assert press("0").startswith("CON Learnline")  # back
     assert press("0").startswith("END Goodbye!")  # exit
     assert "Start freelancing: 1/6 lessons done" in _sms_status(ussd_gateway, phone)
+
+
+def test_an_arabic_africastalking_session_through_serve(ussd_gateway: Gateway):
+    from gateway.sms_text import encoding_for, ucs2_units
+
+    phone, inputs = "+212612345678", []  # a Moroccan number: Arabic
+
+    def press(choice: str | None) -> str:
+        if choice is not None:
+            inputs.append(choice)
+        status, body = post(
+            ussd_gateway.base + "/carriers/at-ma/ussd?token=at-ma-token-0123456789abcdef",
+            {"sessionId": "ATUid_ar", "serviceCode": "*384*12#", "phoneNumber": phone,
+             "networkCode": "60400", "text": "*".join(inputs)}, {})
+        assert status == 200 and body.startswith(("CON ", "END ")), body
+        screen = body[4:]
+        assert encoding_for(screen) == "UCS-2" and ucs2_units(screen) <= 80, screen
+        return screen
+
+    menu = press(None)
+    assert menu.startswith("Learnline\n1. ") and "ابدأ العمل الحر"[:5] in menu
+    assert "1/6" in press("1")  # the first card of the first lesson, in Arabic
+    assert press("00").startswith("Learnline")
+    assert "العربية" in press("4")  # the language menu, names in their own script
 
 
 def test_a_hubtel_session_through_serve(ussd_gateway: Gateway):
