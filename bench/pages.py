@@ -6,11 +6,12 @@ Budget: every page at most 14 KB compressed (one round trip), a lesson at most 6
 The operator's dashboard (/admin) is measured too, on 14 days of seeded traffic for two
 carriers (`seed_dashboard`), against the same 14 KB.
 
-    python bench/pages.py
+    python bench/pages.py [--locale ar]   # the pages in another language (default en)
 """
 
 from __future__ import annotations
 
+import argparse
 import random
 import re
 import socket
@@ -25,6 +26,8 @@ from bench.server import Served
 PAGE_BUDGET = 14 * 1024
 LESSON_BUDGET = 6 * 1024
 ENCODINGS = {"plain": "identity", "gzip": "gzip", "brotli": "br"}
+# The pages' language (Accept-Language); `--locale ar` measures the right-to-left pages.
+LANGUAGE = {"locale": "en"}
 
 
 def fetch(port: int, path: str, *, encoding: str = "identity", cookie: str = "",
@@ -34,7 +37,7 @@ def fetch(port: int, path: str, *, encoding: str = "identity", cookie: str = "",
     body = urlencode(form).encode() if form is not None else b""
     lines = [f"{'POST' if form is not None else 'GET'} {path} HTTP/1.1",
              f"Host: 127.0.0.1:{port}", f"Accept-Encoding: {encoding}",
-             "Accept-Language: en", "Connection: close"]
+             f"Accept-Language: {LANGUAGE['locale']}", "Connection: close"]
     lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
     if cookie:
         lines.append(f"Cookie: {cookie}")
@@ -188,12 +191,17 @@ def served_dashboard() -> Served:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--locale", default="en",
+                        help="the pages' language, as Accept-Language (default en)")
+    LANGUAGE["locale"] = parser.parse_args().locale
     with Served("[carriers.console]\nadapter = \"console\"\n",
                 env={"LEARNLINE_SIMULATOR": "1"}) as served:
         rows = measure(served.port)
     with served_dashboard() as served:
         rows.append(("dashboard", "/admin", measure_dashboard(served.port)))
-    print("B3 lite pages: bytes on the wire (headers + body), English, learnline serve")
+    print(f"B3 lite pages: bytes on the wire (headers + body), {LANGUAGE['locale']}, "
+          "learnline serve (the dashboard is in English)")
     print(f"{'page':<14} {'plain':>7} {'gzip':>7} {'brotli':>7}   budget (compressed)")
     worst = True
     for name, _, sizes in rows:
