@@ -20,7 +20,7 @@ def test_connection_settings_and_migrations(tmp_path: Path):
         assert [m.name for m in migrations.applied(store.db)] == [
             "m001_initial", "m002_ussd_sessions", "m003_web", "m004_inbound_meta",
             "m005_outbox_by_status", "m006_partial_indexes", "m007_learning_over_time",
-            "m008_events"]
+            "m008_events", "m009_content_version"]
         assert {"inbound", "outbox", "learners", "enrollments", "lessons"} <= set(
             store.db.table_names())
 
@@ -129,3 +129,71 @@ def test_what_runs_for_every_message_reads_no_table_whole(store: Store):
             if whole:
                 scans[sql] = whole
     assert scans == {}
+
+
+def _bundled_course():
+    from gateway.content import load_courses
+    from gateway.paths import lessons_dir
+
+    [course], _ = load_courses(lessons_dir())
+    return course
+
+
+def _retitled(course, title: str):
+    import dataclasses
+
+    first = course.lessons["en"][0]
+    lessons = dict(course.lessons)
+    lessons["en"] = [dataclasses.replace(first, title=title), *course.lessons["en"][1:]]
+    return dataclasses.replace(course, lessons=lessons,
+                               titles={**course.titles, "en": title + " course"})
+
+
+def test_content_changed_by_another_process_is_read_at_the_next_message(db_path: Path):
+    """A long-lived store (a server thread) caches parsed content; an import by another
+    connection (the CLI, another process) shows in its next write transaction."""
+    course = _bundled_course()
+    first_id = course.lesson_ids[0]
+    with Store.open(db_path, migrate=True) as server, Store.open(db_path) as cli:
+        cli.save_course(course, 0)
+        with server.write():  # a message: content read, and cached
+            assert server.lesson(course.id, first_id, "en").title == \
+                course.lessons["en"][0].title
+            assert server.course(course.id).title_in("en") == course.title_in("en")
+            assert [c.id for c in server.courses()] == [course.id]
+        statements: list[str] = []
+        server.db.conn.set_trace_callback(statements.append)
+        with server.write():  # the next message: from the cache
+            server.courses()
+            server.course(course.id)
+            server.lesson(course.id, first_id, "en")
+        server.db.conn.set_trace_callback(None)
+        assert not [sql for sql in statements if "lessons" in sql or "courses" in sql]
+
+        cli.save_course(_retitled(course, "Renamed"), 0)
+        with server.write():
+            assert server.lesson(course.id, first_id, "en").title == "Renamed"
+            assert server.course(course.id).title_in("en") == "Renamed course"
+            assert server.courses()[0].title_in("en") == "Renamed course"
+        # Outside a write transaction content is always read from its tables.
+        cli.save_course(course, 0)
+        assert server.lesson(course.id, first_id, "en").title == course.lessons["en"][0].title
+
+
+def test_a_content_change_rolled_back_is_never_served_from_the_cache(db_path: Path):
+    course = _bundled_course()
+    first_id = course.lesson_ids[0]
+    with Store.open(db_path, migrate=True) as store:
+        store.save_course(course, 0)
+        try:
+            with store.write():
+                store.save_course(_retitled(course, "Draft"), 0)
+                # The transaction that changed content reads it as it now stands.
+                assert store.lesson(course.id, first_id, "en").title == "Draft"
+                raise RuntimeError("abandoned")
+        except RuntimeError:
+            pass
+        with store.write():
+            assert store.lesson(course.id, first_id, "en").title == \
+                course.lessons["en"][0].title
+            assert store.course(course.id).title_in("en") == course.title_in("en")

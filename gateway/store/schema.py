@@ -321,3 +321,23 @@ def m008_events(db: Database) -> None:
     ):
         db.execute(statement)
     events.backfill(db.conn)
+
+
+@migrations()
+def m009_content_version(db: Database) -> None:
+    """A version token for content (courses and lessons), given a new random value by
+    triggers whenever a row of either changes, however it is changed (an import, a course
+    pack, a cascade, an operator's SQL). Processes cache parsed content under the token
+    they read once per write transaction (Store._content)."""
+    from secrets import token_hex
+
+    db.execute("INSERT OR IGNORE INTO settings (name, value) VALUES ('content_version', ?)",
+               [token_hex(16)])
+    for table in ("courses", "lessons"):
+        for change in ("INSERT", "UPDATE", "DELETE"):
+            db.execute(
+                f"""CREATE TRIGGER {table}_{change.lower()}_new_content_version
+                    AFTER {change} ON {table} BEGIN
+                      UPDATE settings SET value = lower(hex(randomblob(16)))
+                      WHERE name = 'content_version';
+                    END""")

@@ -61,6 +61,30 @@ class _RecentKeys:
 _ACTIVITY_NOTED = _RecentKeys(50_000)
 T = TypeVar("T")
 
+# Every change to courses or lessons gives the content a new random version token in
+# settings, in the same transaction (triggers, migration m009). A write transaction reads
+# the token once and then takes content from this process's cache for that token: no
+# courses or lessons statement per message. Another process's import shows as a new token
+# at the next transaction (tokens are random: a rolled-back change can never match a later
+# one). Within a transaction, content is written only by save_course, which sends the
+# rest of that transaction's reads of content to the tables.
+CONTENT_VERSION_SETTING = "content_version"
+
+
+class _ContentCache:
+    """Parsed courses and lessons of one content version of one database."""
+
+    __slots__ = ("by_id", "courses", "lessons", "version")
+
+    def __init__(self, version: str):
+        self.version = version
+        self.courses: list[Course] | None = None
+        self.by_id: dict[str, Course | None] = {}
+        self.lessons: dict[tuple[str, str, str], Lesson | None] = {}
+
+
+_CONTENT: dict[str, _ContentCache] = {}
+
 # Delivery states in the order a message moves through them; a late callback
 # never moves a message backwards (carriers deliver callbacks out of order).
 _STATUS_RANK = {
@@ -92,6 +116,11 @@ class Store:
         self._edge_id: str | None = None  # this edge's id, once looked up (edge_id())
         self._lock_path = lock_path
         self._lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600) if lock_path else None
+        # Content for the write transaction in progress (see _content): looked up once in it;
+        # bypassed once the transaction itself changed content.
+        self._writing = False
+        self._content_now: _ContentCache | None = None
+        self._content_changed = False
 
     @contextmanager
     def _file_lock(self, timeout: float | None = None) -> Iterator[None]:
@@ -217,6 +246,7 @@ class Store:
         try:
             with self._file_lock(timeout):
                 conn.execute("BEGIN IMMEDIATE")
+                self._writing = True
                 try:
                     yield
                     conn.execute("COMMIT")
@@ -224,6 +254,10 @@ class Store:
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
                     raise
+                finally:
+                    self._writing = False
+                    self._content_now = None
+                    self._content_changed = False
         finally:
             _PROCESS_WRITE_LOCK.release()
 
@@ -342,7 +376,32 @@ class Store:
                     "DELETE FROM lessons WHERE course_id = ? AND lesson_id = ? AND locale = ?",
                     [course.id, lesson_id, locale],
                 )
+            # Any change gave the content a new version token (triggers, m009); until
+            # this transaction ends its reads of content go to the tables.
+            self._content_changed = True
+            self._content_now = None
         return counts
+
+    def _content(self) -> _ContentCache | None:
+        """This process's parsed content, valid for what this connection reads now; None
+        when content must be read from its tables: outside a write transaction (each read
+        is then its own snapshot), in one that changed content, or with no version token
+        (content stored before tokens existed)."""
+        if not self._writing or self._content_changed:
+            return None
+        if self._content_now is None:
+            row = self.db.conn.execute("SELECT value FROM settings WHERE name = ?",
+                                       [CONTENT_VERSION_SETTING]).fetchone()
+            if row is None:
+                return None
+            version = row[0]
+            key = self.path or f"store:{id(self)}"
+            cache = _CONTENT.get(key)
+            if cache is None or cache.version != version:
+                cache = _CONTENT[key] = _ContentCache(version)
+            # The write lock is held: no other process can change content before COMMIT.
+            self._content_now = cache
+        return self._content_now
 
     def _follow_lessons(self, course_id: str, old_ids: list[str], new_ids: list[str]) -> None:
         """Keep each learner in the lesson they were in when a course's lessons are removed,
@@ -392,15 +451,28 @@ class Store:
 
     def courses(self) -> list[Course]:
         """Every course, in catalogue order, without lesson bodies."""
-        return [
+        cache = self._content()
+        if cache is not None and cache.courses is not None:
+            return list(cache.courses)
+        courses = [
             _course_from_row(row["id"], row["meta"])
             for row in self._rows("SELECT id, meta FROM courses ORDER BY position, id")
         ]
+        if cache is not None:
+            cache.courses = courses
+            cache.by_id.update((course.id, course) for course in courses)
+        return list(courses)
 
     def course(self, course_id: str) -> Course | None:
         """One course without lesson bodies, or None."""
+        cache = self._content()
+        if cache is not None and course_id in cache.by_id:
+            return cache.by_id[course_id]
         row = self._one("SELECT id, meta FROM courses WHERE id = ?", [course_id])
-        return _course_from_row(row["id"], row["meta"]) if row else None
+        course = _course_from_row(row["id"], row["meta"]) if row else None
+        if cache is not None:
+            cache.by_id[course_id] = course
+        return course
 
     def course_count(self) -> int:
         """How many courses are loaded."""
@@ -408,11 +480,18 @@ class Store:
 
     def lesson(self, course_id: str, lesson_id: str, locale: str) -> Lesson | None:
         """A lesson's content in `locale`, or None when it has no text in that locale."""
+        cache = self._content()
+        key = (course_id, lesson_id, locale)
+        if cache is not None and key in cache.lessons:
+            return cache.lessons[key]
         row = self._one(
             "SELECT body FROM lessons WHERE course_id = ? AND lesson_id = ? AND locale = ?",
             [course_id, lesson_id, locale],
         )
-        return _lesson_from_body(row["body"]) if row else None
+        lesson = _lesson_from_body(row["body"]) if row else None
+        if cache is not None:
+            cache.lessons[key] = lesson
+        return lesson
 
     # -- learners ----------------------------------------------------------------------
 
