@@ -61,6 +61,18 @@ class GroupCommit:
 
     @staticmethod
     def _commit(store: Store, batch: list[_Work]) -> None:
+        if len(batch) == 1:
+            # Alone in its transaction, a work needs no savepoint: if it raises, rolling
+            # the whole transaction back undoes exactly its changes.
+            [item] = batch
+            try:
+                with store.write():
+                    item.result = item.function(store)
+            except BaseException as exc:
+                item.result, item.error = None, exc
+                if not isinstance(exc, Exception):
+                    raise
+            return
         try:
             with store.write():
                 for item in batch:

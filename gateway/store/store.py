@@ -289,6 +289,17 @@ class Store:
         with self._immediate():
             yield self
 
+    @contextmanager
+    def _write_one(self) -> Iterator[Store]:
+        """For a change made by a single statement: a transaction of its own when none is
+        open; inside one, no savepoint (a statement that fails changes nothing, and the
+        error goes on to whoever opened the transaction, as from write())."""
+        if self.db.conn.in_transaction:
+            yield self
+            return
+        with self._immediate():
+            yield self
+
     def write_shared(self, work: Callable[[Store], T]) -> T:
         """Run `work(store)` in a write transaction that other threads of this process may
         share (group commit: gateway/store/group_commit.py); return its result once that
@@ -723,7 +734,7 @@ class Store:
         that fails), which spares an update of the row and its pending index.
         """
         now = self.clock()
-        with self.write():
+        with self._write_one():  # one INSERT (and a read when it is a repeat)
             inserted = self.db.conn.execute(
                 """INSERT INTO inbound (carrier_id, carrier_message_id, phone, recipient, text,
                                         received_at, meta, status, processed_at)
