@@ -119,6 +119,7 @@ class Store:
         # Content for the write transaction in progress (see _content): looked up once in it;
         # bypassed once the transaction itself changed content.
         self._writing = False
+        self._transactions = 0  # write transactions begun on this connection
         self._content_now: _ContentCache | None = None
         self._content_changed = False
 
@@ -247,6 +248,7 @@ class Store:
             with self._file_lock(timeout):
                 conn.execute("BEGIN IMMEDIATE")
                 self._writing = True
+                self._transactions += 1
                 try:
                     yield
                     conn.execute("COMMIT")
@@ -288,6 +290,12 @@ class Store:
             return
         with self._immediate():
             yield self
+
+    def write_transaction(self) -> int | None:
+        """A number for the write transaction in progress on this connection (None outside
+        one). While it lasts, nothing but this connection changes what it reads: a caller
+        may remember a row it read or wrote in it until the number changes."""
+        return self._transactions if self._writing else None
 
     @contextmanager
     def _write_one(self) -> Iterator[Store]:
