@@ -34,6 +34,8 @@ class Outcome:
     to_stopped_ok: bool = False
 
 
+# Engine.learner's `stored` when the caller has not read the learner.
+_UNREAD = object()
 # Certificate checks by SMS, per number (codes must not be enumerable).
 VERIFY_PER_HOUR = 10
 HOUR = 3600.0
@@ -62,9 +64,13 @@ class Engine:
 
     # -- learners --------------------------------------------------------------------
 
-    def learner(self, phone: str, carrier_id: str, default_locale: str) -> LearnerRecord:
-        """The learner for this number, created with `default_locale` on first contact."""
-        learner = self.store.learner(phone)
+    def learner(self, phone: str, carrier_id: str, default_locale: str, *,
+                stored: object = _UNREAD) -> LearnerRecord:
+        """The learner for this number, created with `default_locale` on first contact.
+        `stored` is what the caller has just read with Store.learner(phone) in this
+        transaction, when it has (None: no learner), so as not to read it again."""
+        learner = self.store.learner(phone) if stored is _UNREAD else stored
+        assert learner is None or isinstance(learner, LearnerRecord)
         if learner is None:
             learner = LearnerRecord(phone=phone, locale=default_locale, carrier_id=carrier_id)
             self.store.save_learner(learner)

@@ -162,7 +162,7 @@ def _process(store: Store, carrier: CarrierSettings, inbound: InboundRecord,
             pacing = pacing_of(carrier)
             engine = Engine(store, pacing)
             if learner is None or learner.carrier_id != carrier.id:
-                learner = engine.learner(inbound.phone, carrier.id, locale)
+                learner = engine.learner(inbound.phone, carrier.id, locale, stored=learner)
             outcome = engine.handle(learner, parse_command(inbound.text))
             outcome = _seen(engine, learner, outcome, pacing)
             store.note_activity(learner.phone, "sms")
