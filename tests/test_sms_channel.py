@@ -248,3 +248,24 @@ def test_a_lesson_costs_what_the_learner_receives():
     assert first[-1].endswith(f"for the next lesson: {lessons[1].title}")
     last = lesson_messages(course, lessons[-1], len(lessons), "en")
     assert "next lesson" not in last[-1]
+
+
+def test_a_message_writes_the_learner_once_with_every_change(store: Store):
+    """The engine leaves the learner's row to the channel, which saves it once when it
+    notes them seen: one write a message (two for a new number: it is created first),
+    holding what the engine changed as well."""
+    writes: list[str] = []
+    store.db.conn.set_trace_callback(
+        lambda sql: writes.append(sql) if sql.startswith("INSERT INTO learners") else None)
+    try:
+        say(store, "START")
+        assert len(writes) == 2
+        say(store, "LANG fr")
+        assert len(writes) == 3
+        say(store, "STOP")
+        assert len(writes) == 4
+    finally:
+        store.db.conn.set_trace_callback(None)
+    learner = store.learner("+2348030000000")
+    assert learner.current_course == "start-freelancing"
+    assert learner.locale == "fr" and learner.stopped and learner.last_seen_at is not None

@@ -45,8 +45,12 @@ class Engine:
     """Courses and progress for learners, over one store."""
 
     def __init__(self, store: Store, pacing: Pacing | None = None,
-                 read_in: str | None = None):
+                 read_in: str | None = None, *, caller_saves_learner: bool = False):
         self.store = store
+        # The caller saves the learner itself, in the same transaction, once done with
+        # them (the SMS channel always does, when it notes them seen): the engine then
+        # writes a learner's row only to create it, and every change goes in that one save.
+        self.caller_saves_learner = caller_saves_learner
         self.pacing = pacing or Pacing()
         # A channel that cannot show the learner's script (USSD without UCS-2) asks for
         # course text in another language; the learner's own choice stays as it is.
@@ -73,14 +77,18 @@ class Engine:
         assert learner is None or isinstance(learner, LearnerRecord)
         if learner is None:
             learner = LearnerRecord(phone=phone, locale=default_locale, carrier_id=carrier_id)
-            self.store.save_learner(learner)
+            self.store.save_learner(learner)  # now: their enrollments refer to the row
             # First contact with this edge: the hub then knows the edge serves this
             # learner and sends it their history from other edges (docs/sync.md).
             self.store.record_event(phone, "met", {})
         elif learner.carrier_id != carrier_id:
             learner.carrier_id = carrier_id
-            self.store.save_learner(learner)
+            self._save_learner(learner)
         return learner
+
+    def _save_learner(self, learner: LearnerRecord) -> None:
+        if not self.caller_saves_learner:
+            self.store.save_learner(learner)
 
     # -- the one entry point ------------------------------------------------------------
 
@@ -111,7 +119,7 @@ class Engine:
                 return Outcome(self._language(learner, code))
             case i.Stop():
                 learner.stopped = True
-                self.store.save_learner(learner)
+                self._save_learner(learner)
                 self.store.record_event(learner.phone, "opted_out", {})
                 return Outcome((r.Stopped(),), to_stopped_ok=True)
             case i.Answer(choice=choice):
@@ -134,7 +142,7 @@ class Engine:
                opt_in: bool = True) -> tuple[r.Reply, ...]:
         if learner.stopped and opt_in:
             learner.stopped = False
-            self.store.save_learner(learner)
+            self._save_learner(learner)
             self.store.record_event(learner.phone, "opted_in", {})
         courses = self.store.courses()
         if not courses:
@@ -157,7 +165,7 @@ class Engine:
             self._record_enrolled(learner, course, restart=enrollment is not None)
             enrollment = EnrollmentRecord(phone=learner.phone, course_id=course.id)
         learner.current_course = course.id
-        self.store.save_learner(learner)
+        self._save_learner(learner)
         welcome = r.Welcome(
             course.title_in(self.reading_locale(learner)), len(course.lesson_ids), resumed=resumed
         )
@@ -298,7 +306,7 @@ class Engine:
     def set_language(self, learner: LearnerRecord, locale: str) -> None:
         """The learner chose a language (a normalized locale), on any channel: keep it."""
         learner.locale = locale
-        self.store.save_learner(learner)
+        self._save_learner(learner)
         self.store.record_event(learner.phone, "language_set", {"locale": locale})
 
     def _schedule(self, learner: LearnerRecord, frequency: str | None,
@@ -317,14 +325,14 @@ class Engine:
             learner.schedule = frequency
         learner.schedule_paused = False
         learner.schedule_offered = True
-        self.store.save_learner(learner)
+        self._save_learner(learner)
         return r.ScheduleShown(learner.schedule, learner.schedule_hour, moved_from=moved_from)
 
     def _pause(self, learner: LearnerRecord, *, paused: bool) -> r.ScheduleShown:
         if learner.schedule == "off" and not paused:
             return r.ScheduleShown("off", learner.schedule_hour, changed=False)
         learner.schedule_paused = paused
-        self.store.save_learner(learner)
+        self._save_learner(learner)
         return r.ScheduleShown(learner.schedule, learner.schedule_hour, paused=paused)
 
     # -- what the scheduler sends ----------------------------------------------------------
@@ -386,14 +394,14 @@ class Engine:
         question = lesson.questions[review["question"]]
         learner.pending_review = {"course": course.id, "lesson": lesson.id,
                                   "question": review["question"]}
-        self.store.save_learner(learner)
+        self._save_learner(learner)
         return r.ReviewAsked(lesson.title, question.text, question.options)
 
     def _review_answer(self, learner: LearnerRecord, choice: int) -> tuple[r.Reply, ...]:
         pending = learner.pending_review or {}
         course = self.store.course(pending.get("course", ""))
         learner.pending_review = None
-        self.store.save_learner(learner)
+        self._save_learner(learner)
         if course is None or pending.get("lesson") not in course.lesson_ids:
             return (r.Notice("no_question"),)
         lesson = self._lesson(course, course.lesson_ids.index(pending["lesson"]),
@@ -404,7 +412,7 @@ class Engine:
         question = lesson.questions[number]
         if not 0 <= choice < len(question.options):
             learner.pending_review = pending
-            self.store.save_learner(learner)
+            self._save_learner(learner)
             return (r.Notice("answer_out_of_range", {"count": len(question.options)}),
                     r.ReviewAsked(lesson.title, question.text, question.options))
         correct = choice == question.answer
@@ -438,7 +446,7 @@ class Engine:
         if cleaned is None:
             return r.NameShown(learner.display_name, masked(learner.phone))
         learner.display_name = cleaned
-        self.store.save_learner(learner)
+        self._save_learner(learner)
         self.store.record_event(learner.phone, "name_set", {"name": cleaned})
         return r.NameShown(cleaned, masked(learner.phone), changed=True)
 
@@ -528,7 +536,7 @@ class Engine:
         is its quiz, unless they are already further on."""
         moved_here = learner.current_course != course.id
         learner.current_course = course.id
-        self.store.save_learner(learner)
+        self._save_learner(learner)
         enrollment = self._enrollment(learner.phone, course.id)
         if enrollment is None:
             self._record_enrolled(learner, course, restart=False)
@@ -563,7 +571,7 @@ class Engine:
             return graded, ()
         moved_here = learner.current_course != course.id
         learner.current_course = course.id
-        self.store.save_learner(learner)
+        self._save_learner(learner)
         enrollment = self._enrollment(learner.phone, course.id)
         if enrollment is None:
             self._record_enrolled(learner, course, restart=False)
@@ -613,7 +621,7 @@ class Engine:
             moved = True
         if learner.current_course is None:
             learner.current_course = course.id
-            self.store.save_learner(learner)
+            self._save_learner(learner)
             if not moved:
                 self._record_place(learner, course, enrollment)
         elif moved and learner.current_course != course.id:

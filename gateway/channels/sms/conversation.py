@@ -160,7 +160,8 @@ def _process(store: Store, carrier: CarrierSettings, inbound: InboundRecord,
             if learner is None and _from_erased_number(store, inbound):
                 return 0
             pacing = pacing_of(carrier)
-            engine = Engine(store, pacing)
+            # The learner is saved once, when noted seen (_seen) after the engine.
+            engine = Engine(store, pacing, caller_saves_learner=True)
             if learner is None or learner.carrier_id != carrier.id:
                 learner = engine.learner(inbound.phone, carrier.id, locale, stored=learner)
             outcome = engine.handle(learner, parse_command(inbound.text))
