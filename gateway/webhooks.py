@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qsl
 
 from flask import Flask
 from werkzeug.formparser import parse_form_data
@@ -174,22 +174,9 @@ def _pairs(raw: bytes) -> dict[str, list[str]]:
         text = raw.decode()
     except UnicodeDecodeError:
         return fields
-    # As urllib.parse.parse_qsl(text, keep_blank_values=True), which it replaces on the
-    # hot path: a carrier's form is some twenty fields, most with nothing to decode.
-    for piece in text.split("&"):
-        if not piece:
-            continue
-        key, _, value = piece.partition("=")
-        fields.setdefault(_unquoted(key), []).append(_unquoted(value))
+    for key, value in parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote"):
+        fields.setdefault(key, []).append(value)
     return fields
-
-
-def _unquoted(text: str) -> str:
-    if "+" in text:
-        text = text.replace("+", " ")
-    if "%" in text:
-        text = unquote(text, errors="werkzeug.url_quote")
-    return text
 
 
 def _form(environ: dict, body: bytes) -> dict[str, list[str]]:

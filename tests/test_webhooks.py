@@ -245,35 +245,3 @@ def test_a_bad_proxy_hops_setting_stops_start_up(db_path, monkeypatch):
     monkeypatch.setenv("LEARNLINE_PROXY_HOPS", "many")
     with pytest.raises(ConfigError, match="LEARNLINE_PROXY_HOPS='many'"):
         create_app({"DATABASE": str(db_path)})
-
-
-def test_form_fields_are_read_as_parse_qsl_reads_them():
-    """The webhooks' own form reader (gateway.webhooks._pairs) gives what
-    urllib.parse.parse_qsl (keep_blank_values) gives, invalid bytes %-encoded as
-    Werkzeug leaves them."""
-    import random
-    from urllib.parse import parse_qsl
-
-    import werkzeug.urls  # noqa: F401  (registers the "werkzeug.url_quote" error handler)
-
-    from gateway.webhooks import _pairs
-
-    def expected(raw: bytes) -> dict[str, list[str]]:
-        fields: dict[str, list[str]] = {}
-        try:
-            text = raw.decode()
-        except UnicodeDecodeError:
-            return fields
-        for key, value in parse_qsl(text, keep_blank_values=True,
-                                    errors="werkzeug.url_quote"):
-            fields.setdefault(key, []).append(value)
-        return fields
-
-    cases = [b"", b"&", b"a", b"a=", b"=b", b"a=1&a=2", b"a+b=c+d%20e", b"x=%zz&y=%C3%A9",
-             b"z=%FF", b"a=1&&b", b"a=b=c", b"%2B=%2b+", b"a=1;b=2", b"\xff=1", b"k=%E2%82",
-             "é=ü".encode(), b"From=%2B2348030001643&Body=A+b%2Bc"]
-    rng = random.Random(7)
-    alphabet = b"ab=&+%2F3Cz;\xc3\xa9 "
-    cases += [bytes(rng.choice(alphabet) for _ in range(rng.randrange(14)))
-              for _ in range(3000)]
-    assert [_pairs(raw) for raw in cases] == [expected(raw) for raw in cases]
