@@ -174,6 +174,7 @@ class _Menu:
         self.learner = learner
         self.carrier = carrier
         self.service_code = service_code
+        self._alphabet: tuple[str, Alphabet] | None = None  # for the locale it was made for
 
     # The learner's language may change mid-session: these follow it.
     @property
@@ -186,7 +187,10 @@ class _Menu:
 
     @property
     def alphabet(self) -> Alphabet:
-        return alphabet_for(self.locale, self.carrier)
+        locale = self.locale
+        if self._alphabet is None or self._alphabet[0] != locale:
+            self._alphabet = (locale, alphabet_for(locale, self.carrier))
+        return self._alphabet[1]
 
     @property
     def limit(self) -> int:
