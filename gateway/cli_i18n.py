@@ -4,7 +4,8 @@
 options, so translators and CI produce byte-identical files. There is no `.mo` step:
 gateway/i18n.py compiles each catalog in memory from its `.po` at start-up, so `compile`
 only proves that every catalog compiles. `check` is the gate CI runs: per locale, the
-share of translated strings, fuzzy entries, placeholders that differ from the source and
+share of translated strings, fuzzy entries, strings flagged for review, placeholders that
+differ from the source (a plural form for one number may spell it out) and
 empty command words.
 
 Babel's frontend is imported inside the commands, so `learnline --help` stays light.
@@ -180,6 +181,9 @@ class Report:
     placeholders: list[str] = field(default_factory=list)
     empty_commands: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # Translated, in use, and flagged by the translator for a native speaker's review
+    # (a "# review: why" comment): label and why.
+    review: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def share(self) -> float:
@@ -228,6 +232,7 @@ def _check(locale: str, path: Path, template) -> Report:
     except Exception as exc:  # any parse or compile failure is the finding
         report.errors.append(f"does not parse or compile: {exc}")
         return report
+    single = _single_number_forms(catalog)
     wanted = ({_key(m) for m in template if m.id} if template is not None
               else {_key(m) for m in catalog if m.id})
     report.total = len(wanted)
@@ -249,10 +254,15 @@ def _check(locale: str, path: Path, template) -> Report:
                 report.empty_commands.append(key[1])
         else:
             report.translated += 1
+            why = _review_note(message)
+            if why is not None:
+                report.review.append((label, why))
         ids = message.id if isinstance(message.id, tuple) else (message.id,)
         allowed = {_placeholders(i) for i in ids}
-        for string in strings:
-            if string and _placeholders(string) not in allowed:
+        for form, string in enumerate(strings):
+            if string and _placeholders(string) not in allowed and not (
+                    message.pluralizable and form in single
+                    and _leaves_out_numbers(_placeholders(string), ids)):
                 report.placeholders.append(
                     f"{label!r}: {string!r} has {_show(_placeholders(string))}, "
                     f"the source has {' or '.join(sorted(_show(a) for a in allowed))}")
@@ -263,6 +273,43 @@ def _check(locale: str, path: Path, template) -> Report:
     if not report.placeholders:  # Babel's python-format checker says the same, less clearly
         report.errors.extend(babel_errors)
     return report
+
+
+def _single_number_forms(catalog) -> frozenset[int]:
+    """The plural forms used for exactly one number (Arabic's forms for 0, 1 and 2): a
+    translation may spell that number out ('درسان', two lessons) instead of writing it,
+    as GNU msgfmt allows."""
+    import gettext
+
+    try:
+        form_of = gettext.c2py(catalog.plural_expr)
+    except ValueError:
+        return frozenset()
+    counts: dict[int, int] = {}
+    for n in range(1000):
+        counts[form_of(n)] = counts.get(form_of(n), 0) + 1
+    return frozenset(form for form, seen in counts.items() if seen == 1)
+
+
+def _leaves_out_numbers(found: tuple[frozenset[str], int, frozenset[str]],
+                        ids: tuple[str, ...]) -> bool:
+    """Whether `found` is a source string's placeholders less some whole numbers (%(n)d)."""
+    named, positional, braced = found
+    for source in ids:
+        source_named, source_positional, source_braced = _placeholders(source)
+        numbers = set(re.findall(r"%\((\w+)\)[-#0 +]*\d*d", source))
+        if (named <= source_named and source_named - named <= numbers
+                and (positional, braced) == (source_positional, source_braced)):
+            return True
+    return False
+
+
+def _review_note(message) -> str | None:
+    """The reason in a translator's `# review: ...` comment, or None without one."""
+    for comment in message.user_comments:
+        if comment.strip().lower().startswith("review:"):
+            return comment.strip()[len("review:"):].strip() or "(no reason given)"
+    return None
 
 
 def _template(folder: Path):
@@ -306,9 +353,11 @@ def compile_command(directory: str | None) -> None:
 @_LOCALES_OPTION
 @click.option("--min-share", type=click.FloatRange(0, 1), default=1.0, show_default=True,
               help="The share of translated strings each catalog needs.")
-@click.option("--verbose", "-v", is_flag=True, help="List every untranslated string.")
+@click.option("--verbose", "-v", is_flag=True,
+              help="List every untranslated string and every string flagged for review.")
 def check_command(directory: str | None, min_share: float, verbose: bool) -> None:
-    """Per locale: translated share, fuzzy entries, placeholder mismatches, empty command words.
+    """Per locale: translated share, fuzzy entries, strings flagged for review, placeholder
+    mismatches, empty command words.
 
     Exits 1 when a catalog is below --min-share, has a placeholder that differs from
     the source, or does not parse. CI runs it (tests/test_cli_i18n.py).
@@ -328,14 +377,14 @@ def check_command(directory: str | None, min_share: float, verbose: bool) -> Non
         raise click.ClickException(f"{folder / 'messages.pot'}: {exc}") from None
     reports = [_check(locale, path, template) for locale, path in paths]
 
-    click.echo(f"{'locale':<8}{'translated':>12}{'share':>9}{'fuzzy':>7}"
+    click.echo(f"{'locale':<8}{'translated':>12}{'share':>9}{'fuzzy':>7}{'review':>8}"
                f"{'placeholders':>14}{'commands':>10}  status")
     failing = 0
     for r in reports:
         bad = bool(r.errors or r.placeholders) or r.share < min_share
         failing += bad
         click.echo(f"{r.locale:<8}{f'{r.translated}/{r.total}':>12}{r.share:>9.1%}{r.fuzzy:>7}"
-                   f"{len(r.placeholders):>14}{len(r.empty_commands):>10}  "
+                   f"{len(r.review):>8}{len(r.placeholders):>14}{len(r.empty_commands):>10}  "
                    f"{'FAIL' if bad else 'ok'}")
     for r in reports:
         for error in r.errors:
@@ -350,6 +399,9 @@ def check_command(directory: str | None, min_share: float, verbose: bool) -> Non
         elif r.untranslated:
             click.echo(f"{r.locale}: {len(r.untranslated)} untranslated "
                        f"({r.fuzzy} fuzzy); --verbose lists them")
+        if verbose:
+            for label, why in r.review:
+                click.echo(f"{r.locale}: to review: {label!r}: {why}")
     if failing:
         click.echo(f"{failing} catalog(s) fail (min share {min_share:.0%}); see docs/i18n.md",
                    err=True)

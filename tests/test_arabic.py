@@ -43,6 +43,10 @@ def test_arabic_ships_complete_and_right_to_left():
     # Arabic has six plural forms; each is a real translation, not the English fallback.
     forms = {t.ngettext("%(num)d lesson", "%(num)d lessons", n) for n in (0, 1, 2, 3, 11, 100)}
     assert len(forms) >= 4 and all(ARABIC_LETTER.search(form) for form in forms)
+    lessons = [t.ngettext("%(num)d lesson", "%(num)d lessons", n) % {"num": n}
+               for n in (1, 2, 5, 11, 100)]
+    # One and two are words (no digit); 3-10 take the plural, 11-99 the accusative singular.
+    assert lessons == ["درس واحد", "درسان", "5 دروس", "11 درسا", "100 درس"]
     for key, word in WORDS.items():
         assert ARABIC_LETTER.search(word), (key, word)
 

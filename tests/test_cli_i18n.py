@@ -21,7 +21,11 @@ from tests.test_content import VALID, course_toml, write_course
 
 REPO = Path(__file__).resolve().parent.parent
 LOCALES = REPO / "locales"
-ROW = re.compile(r"^(\w+)\s+(\d+)/(\d+)\s+([\d.]+)%\s+(\d+)\s+(\d+)\s+(\d+)\s+(ok|FAIL)$")
+# locale, translated, total, share, fuzzy, placeholders, commands, status (review skipped:
+# REVIEW reads it).
+ROW = re.compile(
+    r"^(\w+)\s+(\d+)/(\d+)\s+([\d.]+)%\s+(\d+)\s+\d+\s+(\d+)\s+(\d+)\s+(ok|FAIL)$")
+REVIEW = re.compile(r"^(\w+)\s+\d+/\d+\s+[\d.]+%\s+\d+\s+(\d+)\s", re.M)
 TALLY = "%(course)s: %(done)d/%(count)d lessons done, %(score)d/%(total)d right."
 
 
@@ -106,6 +110,14 @@ def edit(folder: Path, locale: str, changes: dict[tuple[str | None, str], object
         write_po(fp, catalog, width=100)
 
 
+def mark_help_entry(folder: Path, line: str) -> None:
+    """Put a comment or flag line on the French HELP command entry, as a translator would."""
+    path = folder / "fr" / "LC_MESSAGES" / "messages.po"
+    entry = 'msgctxt "command"\nmsgid "HELP"'
+    path.write_text(path.read_text(encoding="utf-8").replace(entry, f"{line}\n{entry}"),
+                    encoding="utf-8")
+
+
 def test_check_passes_on_the_copy(locales):
     result = run("i18n", "check", "--locales", str(locales))
 
@@ -147,16 +159,43 @@ def test_check_fails_on_a_missing_translation_and_reports_empty_command_words(lo
 
 
 def test_check_fails_on_a_fuzzy_entry(locales):
-    path = locales / "fr" / "LC_MESSAGES" / "messages.po"
-    text = path.read_text(encoding="utf-8")
-    entry = 'msgctxt "command"\nmsgid "HELP"'
-    text = text.replace(entry, f"#, fuzzy\n{entry}")
-    path.write_text(text, encoding="utf-8")
+    mark_help_entry(locales, "#, fuzzy")
 
     result = run("i18n", "check", "--locales", str(locales))
 
     assert result.returncode == 1
     assert rows(result.stdout)["fr"].group(5) == "1"
+
+
+def test_strings_flagged_for_review_are_counted_and_listed_but_pass(locales):
+    mark_help_entry(locales, "# review: is AIDE the word learners expect?")
+
+    result = run("i18n", "check", "--locales", str(locales), "--verbose")
+
+    assert result.returncode == 0, result.stdout
+    assert {m.group(1): m.group(2) for m in REVIEW.finditer(result.stdout)} == {
+        "en": "0", "fr": "1"}
+    assert rows(result.stdout)["fr"].group(8) == "ok"
+    assert ("fr: to review: '[command] HELP': is AIDE the word learners expect?"
+            in result.stdout.splitlines())
+
+
+def test_a_plural_form_for_one_number_may_spell_it_out(locales):
+    # Arabic's forms for 0, 1 and 2 each serve one number: "درسان" (two lessons) needs no
+    # digit. French's first form serves 0 and 1: it must keep the number.
+    lesson = ("%(num)d lesson", "%(num)d lessons")
+    shutil.copytree(LOCALES / "ar", locales / "ar")
+    edit(locales, "ar", {(None, lesson): ("لا دروس", "درس واحد", "درسان", "%(num)d دروس",
+                                         "%(num)d درسا", "%(num)d درس")})
+    edit(locales, "fr", {(None, lesson): ("une leçon", "%(num)d leçons", "%(num)d leçons")})
+
+    result = run("i18n", "check", "--locales", str(locales), "--verbose")
+
+    table = rows(result.stdout)
+    assert table["ar"].group(8) == "ok" and table["ar"].group(6) == "0", result.stdout
+    assert table["fr"].group(8) == "FAIL" and table["fr"].group(6) == "1"
+    assert any(line.startswith("fr: placeholders differ: '%(num)d lesson'")
+               for line in result.stdout.splitlines())
 
 
 def test_check_fails_on_a_catalog_that_does_not_parse(locales):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+import gettext
 import re
 from pathlib import Path
 
@@ -117,15 +119,22 @@ def _placeholders(text: str) -> set[str]:
 
 @pytest.mark.parametrize("locale", CATALOG_LOCALES)
 def test_placeholders_match_the_source(catalogs, locale):
+    catalog = catalogs[locale]
+    form_of = gettext.c2py(catalog.plural_expr)
+    numbers_per_form = collections.Counter(form_of(n) for n in range(1000))
     wrong = []
-    for message in catalogs[locale]:
+    for message in catalog:
         if not message.id:
             continue
         ids = message.id if isinstance(message.id, tuple) else (message.id,)
         strings = message.string if isinstance(message.string, tuple) else (message.string,)
         expected = set().union(*(_placeholders(s) for s in ids))
-        for string in strings:
-            if string and _placeholders(string) != expected:
+        for form, string in enumerate(strings):
+            found = _placeholders(string)
+            # A form for one number only (Arabic's 0, 1, 2) may spell the number out.
+            if message.pluralizable and numbers_per_form[form] == 1 and found <= expected:
+                continue
+            if string and found != expected:
                 wrong.append((message.id, string))
     assert wrong == []
 
