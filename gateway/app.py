@@ -92,6 +92,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
         simulator.init_app(app)
 
+    from gateway.channels.sms.commands import load_catalogs
+
+    load_catalogs()  # at start-up, not during a learner's first message
     logging.getLogger("gateway").setLevel(logging.INFO)
     return app
 
