@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -144,21 +145,37 @@ def _sms_status(gateway: Gateway, phone: str) -> str:
         return store.outbox(phone)[-1].body
 
 
+class AfricasTalkingSession:
+    """One USSD session as Africa's Talking drives it: every input so far, joined by '*'."""
+
+    _ids = itertools.count()
+
+    def __init__(self, gateway: Gateway, carrier: str, token: str, phone: str):
+        self.url = f"{gateway.base}/carriers/{carrier}/ussd?token={token}"
+        self.phone, self.session_id = phone, f"ATUid_{next(self._ids)}"
+        self.inputs: list[str] = []
+        self.screens: list[str] = []
+
+    def press(self, choice: str | None) -> str:
+        """Send `choice` (None: dial in); the answer, 'CON ...' or 'END ...'."""
+        if choice is not None:
+            self.inputs.append(choice)
+        status, body = post(self.url, {
+            "sessionId": self.session_id, "serviceCode": "*384*12#", "phoneNumber": self.phone,
+            "networkCode": "63902", "text": "*".join(self.inputs)}, {})
+        assert status == 200 and body.startswith(("CON ", "END ")), body
+        self.screens.append(body)
+        return body
+
+
 def test_an_africastalking_session_through_serve(ussd_gateway: Gateway):
     phone = "+254712345678"
-    inputs: list[str] = []
-    screens: list[str] = []
+    session = AfricasTalkingSession(ussd_gateway, "at-ke", "at-token-0123456789abcdef", phone)
+    screens = session.screens
 
     def press(choice: str | None) -> str:
-        if choice is not None:
-            inputs.append(choice)
-        status, body = post(
-            ussd_gateway.base + "/carriers/at-ke/ussd?token=at-token-0123456789abcdef",
-            {"sessionId": "ATUid_e2e", "serviceCode": "*384*12#", "phoneNumber": phone,
-             "networkCode": "63902", "text": "*".join(inputs)}, {})
-        assert status == 200 and body.startswith(("CON ", "END ")), body
+        body = session.press(choice)
         _check_screen(body[4:])
-        screens.append(body)
         return body
 
     assert press(None).startswith("CON Learnline\n1. Start: Start freelancing")  # dial
@@ -181,17 +198,12 @@ def test_an_africastalking_session_through_serve(ussd_gateway: Gateway):
 def test_an_arabic_africastalking_session_through_serve(ussd_gateway: Gateway):
     from gateway.sms_text import encoding_for, ucs2_units
 
-    phone, inputs = "+212612345678", []  # a Moroccan number: Arabic
+    # A Moroccan number: Arabic.
+    session = AfricasTalkingSession(ussd_gateway, "at-ma", "at-ma-token-0123456789abcdef",
+                                    "+212612345678")
 
     def press(choice: str | None) -> str:
-        if choice is not None:
-            inputs.append(choice)
-        status, body = post(
-            ussd_gateway.base + "/carriers/at-ma/ussd?token=at-ma-token-0123456789abcdef",
-            {"sessionId": "ATUid_ar", "serviceCode": "*384*12#", "phoneNumber": phone,
-             "networkCode": "60400", "text": "*".join(inputs)}, {})
-        assert status == 200 and body.startswith(("CON ", "END ")), body
-        screen = body[4:]
+        screen = session.press(choice)[4:]
         assert encoding_for(screen) == "UCS-2" and ucs2_units(screen) <= 80, screen
         return screen
 
