@@ -184,6 +184,12 @@ def test_every_learner_page_in_arabic_is_right_to_left_and_unclipped(browser, si
         assert _in_order(page, "dd bdi")
 
 
+def _submit(page, field: str, value: str) -> None:
+    """Type `value` into the form's `field` and send the form."""
+    page.locator(field).fill(value)
+    page.locator("form button[type=submit]").click()
+
+
 def test_phone_numbers_keep_their_order_in_arabic(browser, site, store):  # noqa: F811
     """Sign in through the language switch: a wrong number (the example number in the
     error), the code page (the masked number), then signed in (the footer's number)."""
@@ -192,25 +198,21 @@ def test_phone_numbers_keep_their_order_in_arabic(browser, site, store):  # noqa
         page.locator(f"footer a[hreflang=ar][lang=ar]:text-is('{language_name('ar')}')").click()
         assert page.url == site + "/signin"
         _check(page, "signin")
-        page.locator("#phone").fill("not a number")
-        page.locator("form button[type=submit]").click()
+        _submit(page, "#phone", "not a number")
         _check(page, "signin-error")
         # The example number in the message (whichever the translator chose).
         assert _in_order(page, "#phone-error bdi[dir=ltr]")
         assert page.locator("#phone").get_attribute("dir") == "ltr"
 
-        page.locator("#phone").fill(PHONE)
-        page.locator("form button[type=submit]").click()
+        _submit(page, "#phone", PHONE)
         assert page.url == site + "/signin/code"
         _check(page, "code")
         assert page.locator("main bdi[dir=ltr]").inner_text() == MASKED
         assert _seen(page, "main bdi[dir=ltr]") == [MASKED]
         code = re.search(r"\d{6}", store.outbox(PHONE)[-1].body).group()
-        page.locator("#code").fill("000000" if code != "000000" else "111111")
-        page.locator("form button[type=submit]").click()
+        _submit(page, "#code", "000000" if code != "000000" else "111111")
         _check(page, "code-wrong")
-        page.locator("#code").fill(code)
-        page.locator("form button[type=submit]").click()
+        _submit(page, "#code", code)
         assert page.url == site + "/progress"
         _check(page, "progress-signed-in")
         assert page.locator("footer bdi[dir=ltr]").inner_text() == MASKED
