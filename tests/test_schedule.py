@@ -21,6 +21,8 @@ from gateway.learning.timing import (
     learner_zone,
     next_lesson_time,
     quiet_end,
+    weekend_of,
+    working_days,
 )
 from gateway.store import Store
 from gateway.worker import OutboxWorker
@@ -31,6 +33,8 @@ UTC = ZoneInfo("UTC")
 LAGOS, NAIROBI = ZoneInfo("Africa/Lagos"), ZoneInfo("Africa/Nairobi")  # UTC+1, UTC+3
 ADA = "+2348031110001"  # Lagos: learns every day at 09:00
 BARAKA = "+254712345678"  # Nairobi, in Swahili: daily at 18:00, then stops mid-lesson
+SAMIRA = "+201001234567"  # Cairo, in Arabic: weekdays, which are Sunday to Thursday there
+CAIRO = ZoneInfo("Africa/Cairo")
 MONDAY = datetime(2026, 12, 7, tzinfo=UTC).timestamp()
 STEP = 15 * 60
 LETTERS = "ABCD"
@@ -242,6 +246,23 @@ def test_pause_resume_and_weekdays(week: Week):
     assert days == {"Wed"}  # then in the middle of that lesson: no more until it is done
 
 
+def test_weekdays_follow_the_learners_weekend(week: Week):
+    # In Egypt the weekend is Friday and Saturday: WEEKDAYS means Sunday to Thursday.
+    week.clock.now = week.at(0, 10, 0, CAIRO)
+    week.say(SAMIRA, "ابدأ")
+    week.take_lesson(SAMIRA)
+    week.say(SAMIRA, "أسبوع 9")
+    week.run_worker()
+    assert "من الأحد إلى الخميس الساعة 09:00" in week.sent(SAMIRA)[-1]["body"]
+    for day in range(1, 8):  # Tuesday to the next Monday, each lesson read on its day
+        week.clock.now = week.at(day, 9, 5, CAIRO)
+        week.run_worker()
+        if week.sent(SAMIRA, since=week.at(day, 0, 0, CAIRO), kind="lesson"):
+            week.take_lesson(SAMIRA)
+    days = [m.strftime("%a") for m in local_times(week.sent(SAMIRA, kind="lesson"), CAIRO)]
+    assert days == ["Tue", "Wed", "Thu", "Sun", "Mon"]  # not Friday or Saturday
+
+
 def test_french_schedule_commands():
     assert parse_command("HEURE 7") == i.Schedule(None, 7)
     assert parse_command("quotidien") == i.Schedule("daily", None)
@@ -256,13 +277,20 @@ def test_local_time_rules():
     paris = ZoneInfo("Europe/Paris")
     # 09:00 local stays 09:00 across the end of summer time (25 October 2026).
     before = datetime(2026, 10, 24, 10, 0, tzinfo=paris).timestamp()
-    after = next_lesson_time(before, paris, 9, False)
+    after = next_lesson_time(before, paris, 9)
     assert datetime.fromtimestamp(after, paris).hour == 9
     assert after - before == 23 * 3600 + 3600  # a 25-hour day
-    # Weekdays skip Saturday and Sunday.
+    # Weekdays skip the weekend: Saturday and Sunday in Nigeria, Friday and Saturday in
+    # Egypt, Friday in Iran (CLDR).
     friday = datetime(2026, 12, 11, 10, 0, tzinfo=LAGOS).timestamp()
-    assert datetime.fromtimestamp(next_lesson_time(friday, LAGOS, 9, True),
+    assert datetime.fromtimestamp(next_lesson_time(friday, LAGOS, 9, weekend_of(ADA)),
                                   LAGOS).strftime("%a") == "Mon"
+    thursday = datetime(2026, 12, 10, 10, 0, tzinfo=CAIRO).timestamp()
+    assert datetime.fromtimestamp(next_lesson_time(thursday, CAIRO, 9, weekend_of(SAMIRA)),
+                                  CAIRO).strftime("%a") == "Sun"
+    assert (weekend_of(ADA), weekend_of(SAMIRA), weekend_of("+989121234567")) == (
+        {5, 6}, {4, 5}, {4})
+    assert (working_days(ADA), working_days(SAMIRA)) == ((0, 4), (6, 3))
     # Quiet hours wrap midnight; their end is the next morning.
     late = datetime(2026, 12, 7, 23, 30, tzinfo=LAGOS).timestamp()
     assert in_quiet_hours(late, LAGOS, (21, 8))

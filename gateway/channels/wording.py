@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from babel.dates import format_date
+from babel.dates import format_date, get_day_names
 from babel.numbers import format_percent
 
 from gateway.i18n import translations
@@ -42,6 +42,11 @@ class Wording:
         """part/whole as this locale writes a percentage, with plain spaces."""
         ratio = part / whole if whole else 1.0
         return plain_number(format_percent(ratio, locale=self.locale))
+
+    def weekday(self, day: int) -> str:
+        """A day of the week (Monday is 0) as this locale names it in a sentence ('Monday',
+        'lundi', 'الأحد')."""
+        return get_day_names("wide", context="format", locale=self.locale)[day]
 
     def date(self, at: float) -> str:
         """The day of `at` (Unix seconds, UTC) as this locale writes it in full, with plain

@@ -9,13 +9,14 @@ its answer commit together.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from gateway.content.model import Course, Lesson
 from gateway.i18n import available_locales, normalize_locale
 from gateway.learning import certificates
 from gateway.learning import intents as i
 from gateway.learning import replies as r
-from gateway.learning.timing import DAY, Pacing, hour_outside_quiet
+from gateway.learning.timing import DAY, Pacing, hour_outside_quiet, working_days
 from gateway.phones import masked
 from gateway.store import EnrollmentRecord, LearnerRecord, Store
 from gateway.store.records import QuizState
@@ -312,8 +313,7 @@ class Engine:
     def _schedule(self, learner: LearnerRecord, frequency: str | None,
                   hour: int | None) -> r.ScheduleShown:
         if frequency is None and hour is None:
-            return r.ScheduleShown(learner.schedule, learner.schedule_hour,
-                                   paused=learner.schedule_paused, changed=False)
+            return self._schedule_shown(learner, paused=learner.schedule_paused, changed=False)
         moved_from = None
         if hour is not None:
             allowed = hour_outside_quiet(hour, self.pacing.quiet_hours)
@@ -326,14 +326,19 @@ class Engine:
         learner.schedule_paused = False
         learner.schedule_offered = True
         self._save_learner(learner)
-        return r.ScheduleShown(learner.schedule, learner.schedule_hour, moved_from=moved_from)
+        return self._schedule_shown(learner, moved_from=moved_from)
 
     def _pause(self, learner: LearnerRecord, *, paused: bool) -> r.ScheduleShown:
         if learner.schedule == "off" and not paused:
-            return r.ScheduleShown("off", learner.schedule_hour, changed=False)
+            return self._schedule_shown(learner, changed=False)
         learner.schedule_paused = paused
         self._save_learner(learner)
-        return r.ScheduleShown(learner.schedule, learner.schedule_hour, paused=paused)
+        return self._schedule_shown(learner, paused=paused)
+
+    @staticmethod
+    def _schedule_shown(learner: LearnerRecord, **details: Any) -> r.ScheduleShown:
+        return r.ScheduleShown(learner.schedule, learner.schedule_hour,
+                               workdays=working_days(learner.phone), **details)
 
     # -- what the scheduler sends ----------------------------------------------------------
 

@@ -143,13 +143,17 @@ class Stopped:
 class ScheduleShown:
     """How daily lessons are set: `frequency` 'off', 'daily' or 'weekdays', at local
     `hour`; `changed` when this message changed them; `moved_from` the hour the learner
-    asked for when it fell in the carrier's quiet hours."""
+    asked for when it fell in the carrier's quiet hours; `workdays` the days of the
+    learner's working week."""
 
     frequency: str
     hour: int
     paused: bool = False
     changed: bool = True
     moved_from: int | None = None
+    # The learner's working week, the days 'weekdays' lessons come: first and last day,
+    # Monday 0 ((0, 4) Monday to Friday; (6, 3) Sunday to Thursday).
+    workdays: tuple[int, int] = (0, 4)
 
 
 @dataclass(frozen=True)

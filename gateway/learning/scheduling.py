@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from gateway.learning import replies as r
 from gateway.learning.engine import Engine
-from gateway.learning.timing import DAY, Pacing, learner_zone, next_lesson_time
+from gateway.learning.timing import DAY, Pacing, learner_zone, next_lesson_time, weekend_of
 from gateway.store import LearnerRecord
 
 # A day's lesson not sent within this long of its hour (the box was off) waits for the next.
@@ -28,8 +28,7 @@ def plan_next_check(engine: Engine, learner: LearnerRecord, pacing: Pacing,
     times = []
     if _lessons_on(learner) and standing in ("start", "middle"):
         zone = learner_zone(learner.phone, learner.timezone, pacing.timezone)
-        times.append(next_lesson_time(now, zone, learner.schedule_hour,
-                                      learner.schedule == "weekdays"))
+        times.append(next_lesson_time(now, zone, learner.schedule_hour, _days_off(learner)))
     if standing == "middle" and learner.last_seen_at is not None \
             and learner.nudges < pacing.max_nudges and not learner.schedule_paused:
         times.append(max(now, learner.last_seen_at
@@ -67,6 +66,11 @@ def due_work(engine: Engine, learner: LearnerRecord, pacing: Pacing,
     return None
 
 
+def _days_off(learner: LearnerRecord) -> frozenset[int]:
+    """No lessons at the weekend of the learner's country when they chose WEEKDAYS."""
+    return weekend_of(learner.phone) if learner.schedule == "weekdays" else frozenset()
+
+
 def _lessons_on(learner: LearnerRecord) -> bool:
     return learner.schedule != "off" and not learner.schedule_paused
 
@@ -76,11 +80,10 @@ def _lesson_slot_due(engine: Engine, learner: LearnerRecord, pacing: Pacing,
     """Whether the learner's latest lesson time has come and not been served: after they
     last wrote, recent, and no day's lesson queued since."""
     zone = learner_zone(learner.phone, learner.timezone, pacing.timezone)
-    slot = next_lesson_time(now - DAY - 1, zone,
-                            learner.schedule_hour, learner.schedule == "weekdays")
+    days_off = _days_off(learner)
+    slot = next_lesson_time(now - DAY - 1, zone, learner.schedule_hour, days_off)
     while True:  # the latest slot at or before now
-        following = next_lesson_time(slot, zone, learner.schedule_hour,
-                                     learner.schedule == "weekdays")
+        following = next_lesson_time(slot, zone, learner.schedule_hour, days_off)
         if following > now:
             break
         slot = following

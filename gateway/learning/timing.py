@@ -13,7 +13,10 @@ from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
+from babel import Locale, UnknownLocaleError
 from phonenumbers import timezone as number_zones
+
+from gateway.phones import region_of
 
 UTC = ZoneInfo("UTC")
 DAY = 86400.0
@@ -98,16 +101,44 @@ def hour_outside_quiet(hour: int, quiet: tuple[int, int]) -> int:
     return end if inside else hour
 
 
-def next_lesson_time(after: float, zone: ZoneInfo, hour: int, weekdays_only: bool) -> float:
-    """The first local `hour`:00 strictly after `after` (Monday to Friday only if
-    `weekdays_only`)."""
+def next_lesson_time(after: float, zone: ZoneInfo, hour: int,
+                     days_off: frozenset[int] = frozenset()) -> float:
+    """The first local `hour`:00 strictly after `after` on a day not in `days_off`
+    (Monday is 0)."""
     moment = local(after, zone)
     candidate = moment.replace(hour=hour, minute=0, second=0, microsecond=0)
     if candidate <= moment:
         candidate = _add_days(candidate, 1)
-    while weekdays_only and candidate.weekday() >= 5:
+    while candidate.weekday() in days_off:
         candidate = _add_days(candidate, 1)
     return candidate.timestamp()
+
+
+SATURDAY_AND_SUNDAY = frozenset({5, 6})
+
+
+@cache
+def weekend_of(phone: str) -> frozenset[int]:
+    """The weekend where the number is (CLDR, via Babel; Monday is 0): Saturday and Sunday
+    in most countries, Friday and Saturday in Egypt or Saudi Arabia."""
+    region = region_of(phone)
+    if not region:
+        return SATURDAY_AND_SUNDAY
+    try:
+        found = Locale.parse(f"und_{region}")
+    except (ValueError, UnknownLocaleError):
+        return SATURDAY_AND_SUNDAY
+    start, end = found.weekend_start, found.weekend_end
+    return frozenset((start + n) % 7 for n in range((end - start) % 7 + 1))
+
+
+def working_days(phone: str) -> tuple[int, int]:
+    """The first and last working day of the week where the number is (Monday is 0):
+    (0, 4) Monday to Friday, (6, 3) Sunday to Thursday."""
+    weekend = weekend_of(phone)
+    first = next(d for d in range(7) if d not in weekend and (d - 1) % 7 in weekend)
+    last = next(d for d in range(7) if d not in weekend and (d + 1) % 7 in weekend)
+    return first, last
 
 
 def day_start(at: float, zone: ZoneInfo) -> float:

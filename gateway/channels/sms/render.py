@@ -234,7 +234,9 @@ class _Renderer(Wording):
             return self._("Daily lessons and reminders are paused. Reply %(resume)s to go on.",
                           resume=w["resume"])
         if shown.frequency == "weekdays":
-            text = self._("Your next lesson will come Monday to Friday at %(time)s.",
+            first, last = shown.workdays
+            text = self._("Your next lesson will come %(first)s to %(last)s at %(time)s.",
+                          first=self.weekday(first), last=self.weekday(last),
                           time=_clock(shown.hour))
         else:
             text = self._("Your next lesson will come every day at %(time)s.",
