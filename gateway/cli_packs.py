@@ -205,11 +205,14 @@ def show(file: Path) -> None:
             meta = tomllib.loads(files.get("course.toml", ""))
         except tomllib.TOMLDecodeError:
             meta = {}
-        locales = sorted({name.split("/")[0] for name in files if "/" in name})
+        default = meta.get("default_locale")
+        # The course's default language first, then the others, as `lessons check` lists them.
+        locales = sorted({name.split("/")[0] for name in files if "/" in name},
+                         key=lambda locale: (locale != default, locale))
         segments = {locale: sum(m["segments"]["smart"] for lesson in lessons.values()
                                 for m in lesson)
                     for locale, lessons in course.get("sms", {}).items()}
         click.echo(f"    {course.get('id')} ({meta.get('code', '?')}): "
                    f"{len(meta.get('lessons', []))} lessons, locales {', '.join(locales)}; "
                    "SMS segments (smart): "
-                   + ", ".join(f"{loc} {n}" for loc, n in sorted(segments.items())))
+                   + ", ".join(f"{loc} {segments[loc]}" for loc in locales if loc in segments))

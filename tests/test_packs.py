@@ -496,7 +496,7 @@ def test_keygen_build_show_import_through_the_cli(tmp_path: Path):
     show = learnline("packs", "show", name, cwd=tmp_path, LEARNLINE_TRUSTED_PACK_KEYS=public)
     assert show.returncode == 0, show.stderr
     assert "version: 5" in show.stdout and "valid, by a trusted key" in show.stdout
-    assert "start-freelancing (FREELANCE): 6 lessons, locales ar, en, fr, pt, sw" in show.stdout
+    assert "start-freelancing (FREELANCE): 6 lessons, locales en, ar, fr, pt, sw" in show.stdout
 
     unconfigured = learnline("packs", "import", name, cwd=tmp_path, LEARNLINE_DB=db)
     assert unconfigured.returncode == 1
