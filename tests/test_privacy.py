@@ -507,6 +507,21 @@ def _learnline(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess
                           capture_output=True, text=True, timeout=60)
 
 
+def test_sign_in_codes_are_deleted_a_day_after_they_expire(db_path: Path):
+    clock = Clock()
+    with Store.open(db_path, clock=clock) as store:
+        store.save_signin_code(LEARNER, "1" * 64, clock.now + 600)
+        clock.now += DAY  # expired 23h50 ago: kept
+        store.save_signin_code("+2348030000009", "2" * 64, clock.now + 600)
+        assert [row[0] for row in store.db.execute("SELECT phone FROM signin_codes")] == [
+            LEARNER, "+2348030000009"]
+        clock.now += 601  # now more than a day: gone at the next request, anyone's
+        store.save_signin_code("+2348030000009", "3" * 64, clock.now + 600)
+        assert [row[0] for row in store.db.execute(
+            "SELECT code_hash FROM signin_codes ORDER BY id")] == ["2" * 64, "3" * 64]
+        assert store.live_signin_code("+2348030000009")["code_hash"] == "3" * 64
+
+
 def test_learners_export_prints_json_or_writes_a_private_file(
         twilio, store: Store, db_path: Path, tmp_path: Path):
     converse(twilio, LEARNER, "START", "Ça va très bien, merci")

@@ -1135,7 +1135,8 @@ class Store:
     # -- sign-in codes and rate limits -------------------------------------------------------
 
     def save_signin_code(self, phone: str, code_hash: str, expires_at: float) -> None:
-        """Keep a new sign-in code for `phone`; earlier ones stop working."""
+        """Keep a new sign-in code for `phone`; earlier ones stop working. Codes that
+        expired more than a day ago (anyone's) are deleted: nothing needs them."""
         with self.write():
             self.db.execute("UPDATE signin_codes SET used = 1 WHERE phone = ? AND used = 0",
                             [phone])
@@ -1144,6 +1145,8 @@ class Store:
                    VALUES (?, ?, ?, ?)""",
                 [phone, code_hash, expires_at, self.clock()],
             )
+            self.db.execute("DELETE FROM signin_codes WHERE expires_at < ?",
+                            [self.clock() - 86400])
 
     def live_signin_code(self, phone: str) -> dict | None:
         """The phone's current code (id, code_hash, tries), if unused and unexpired."""
