@@ -328,7 +328,7 @@ def lessons_check(directory: str | None) -> None:
     Example:
       learnline lessons check lessons/
     """
-    from gateway.channels.sms.cost import lesson_encoding, lesson_segments
+    from gateway.channels.sms.cost import lesson_costs
     from gateway.content import load_courses
 
     root = _lessons_root(directory)
@@ -342,16 +342,15 @@ def lessons_check(directory: str | None) -> None:
                    "encoding each policy gives (GSM-7: 160 characters a message, 153 a part; "
                    "UCS-2: 70 and 67)")
         for locale in course.locales:
-            lessons = list(enumerate(course.lessons[locale], 1))
-            for number, lesson in lessons:
-                costs = [lesson_segments(course, lesson, number, locale, p) for p in POLICIES]
-                encodings = [lesson_encoding(course, lesson, number, locale, p)
-                             for p in POLICIES]
-                click.echo(f"  {locale} {lesson.id}: {' / '.join(map(str, costs))}"
-                           f"  ({' / '.join(encodings)})")
-            totals = [sum(lesson_segments(course, lesson, n, locale, p) for n, lesson in lessons)
-                      for p in POLICIES]
-            click.echo(f"  {locale} total: {' / '.join(map(str, totals))}")
+            totals = dict.fromkeys(POLICIES, 0)
+            for number, lesson in enumerate(course.lessons[locale], 1):
+                costs = lesson_costs(course, lesson, number, locale)
+                for policy in POLICIES:
+                    totals[policy] += costs[policy].segments
+                click.echo(f"  {locale} {lesson.id}: "
+                           f"{' / '.join(str(costs[p].segments) for p in POLICIES)}"
+                           f"  ({' / '.join(costs[p].encoding for p in POLICIES)})")
+            click.echo(f"  {locale} total: {' / '.join(str(totals[p]) for p in POLICIES)}")
         for line in _lesson_coverage(course):
             click.echo(line)
     errors = [p for p in problems if not p.warning]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from gateway.channels.sms.render import render
 from gateway.content.model import Course, Lesson
 from gateway.learning import replies as r
-from gateway.sms_text import count, encoding_for, normalize
+from gateway.sms_text import POLICIES, count
 
 
 def lesson_messages(course: Course, lesson: Lesson, number: int, locale: str) -> list[str]:
@@ -43,10 +45,22 @@ def lesson_segments(course: Course, lesson: Lesson, number: int, locale: str,
                for text in lesson_messages(course, lesson, number, locale))
 
 
-def lesson_encoding(course: Course, lesson: Lesson, number: int, locale: str,
-                    policy: str) -> str:
-    """How the lesson's messages go under an encoding policy: 'GSM-7', 'UCS-2' (70
-    characters a message, 67 a part), or 'GSM-7+UCS-2' when some go each way."""
-    found = {encoding_for(normalize(text, policy))
-             for text in lesson_messages(course, lesson, number, locale)}
-    return "+".join(sorted(found))
+@dataclass(frozen=True)
+class LessonCost:
+    """A lesson's SMS cost under one policy: segments charged, and how its messages go:
+    'GSM-7', 'UCS-2' (70 characters a message, 67 a part), or 'GSM-7+UCS-2'."""
+
+    segments: int
+    encoding: str
+
+
+def lesson_costs(course: Course, lesson: Lesson, number: int,
+                 locale: str) -> dict[str, LessonCost]:
+    """The lesson's cost under each policy of POLICIES, from one rendering of it."""
+    messages = lesson_messages(course, lesson, number, locale)
+    costs = {}
+    for policy in POLICIES:
+        counted = [count(text, policy) for text in messages]
+        costs[policy] = LessonCost(sum(c.segments for c in counted),
+                                   "+".join(sorted({c.encoding for c in counted})))
+    return costs
