@@ -26,18 +26,17 @@ from bench.server import Served
 PAGE_BUDGET = 14 * 1024
 LESSON_BUDGET = 6 * 1024
 ENCODINGS = {"plain": "identity", "gzip": "gzip", "brotli": "br"}
-# The pages' language (Accept-Language); `--locale ar` measures the right-to-left pages.
-LANGUAGE = {"locale": "en"}
 
 
 def fetch(port: int, path: str, *, encoding: str = "identity", cookie: str = "",
+          language: str = "en",
           form: dict[str, str] | None = None,
           headers: dict[str, str] | None = None) -> tuple[int, bytes, bytes]:
     """One request; returns (status, raw headers, body) exactly as sent by the server."""
     body = urlencode(form).encode() if form is not None else b""
     lines = [f"{'POST' if form is not None else 'GET'} {path} HTTP/1.1",
              f"Host: 127.0.0.1:{port}", f"Accept-Encoding: {encoding}",
-             f"Accept-Language: {LANGUAGE['locale']}", "Connection: close"]
+             f"Accept-Language: {language}", "Connection: close"]
     lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
     if cookie:
         lines.append(f"Cookie: {cookie}")
@@ -58,8 +57,9 @@ def _cookie(head: bytes) -> str:
     return found.group(1).decode() if found else ""
 
 
-def measure(port: int) -> list[tuple[str, str, dict[str, int]]]:
-    """Every page type: name, path, and total bytes per encoding."""
+def measure(port: int, language: str = "en") -> list[tuple[str, str, dict[str, int]]]:
+    """Every page type in `language` (Accept-Language): name, path, and total bytes per
+    encoding."""
     course = "/courses/start-freelancing"
     lessons = ["find-your-skill", "first-clients", "set-your-price", "agree-the-job",
                "get-paid-safely", "keep-clients-and-money"]
@@ -68,7 +68,7 @@ def measure(port: int) -> list[tuple[str, str, dict[str, int]]]:
     pages += [("quiz", f"{course}/{lessons[0]}/quiz", None), ("progress", "/progress", None),
               ("help", "/help", None), ("sign in", "/signin", None),
               ("simulator", "/simulator", None), ("not found", "/nope", None)]
-    status, head, body = fetch(port, f"{course}/{lessons[0]}/quiz")
+    status, head, body = fetch(port, f"{course}/{lessons[0]}/quiz", language=language)
     cookie = _cookie(head)
     token = re.search(rb'name="csrf" value="([^"]+)"', body).group(1).decode()
     answers = {"csrf": token, "q0": "1", "q1": "0", "q2": "0"}
@@ -77,7 +77,8 @@ def measure(port: int) -> list[tuple[str, str, dict[str, int]]]:
     for name, path, form in pages:
         sizes = {}
         for label, encoding in ENCODINGS.items():
-            status, head, body = fetch(port, path, encoding=encoding, cookie=cookie, form=form)
+            status, head, body = fetch(port, path, encoding=encoding, cookie=cookie, form=form,
+                                       language=language)
             assert status in (200, 404), (path, status)
             sizes[label] = len(head) + len(body)
             sizes[label + " body"] = len(body)
@@ -194,13 +195,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--locale", default="en",
                         help="the pages' language, as Accept-Language (default en)")
-    LANGUAGE["locale"] = parser.parse_args().locale
+    language = parser.parse_args().locale
     with Served("[carriers.console]\nadapter = \"console\"\n",
                 env={"LEARNLINE_SIMULATOR": "1"}) as served:
-        rows = measure(served.port)
+        rows = measure(served.port, language)
     with served_dashboard() as served:
         rows.append(("dashboard", "/admin", measure_dashboard(served.port)))
-    print(f"B3 lite pages: bytes on the wire (headers + body), {LANGUAGE['locale']}, "
+    print(f"B3 lite pages: bytes on the wire (headers + body), {language}, "
           "learnline serve (the dashboard is in English)")
     print(f"{'page':<14} {'plain':>7} {'gzip':>7} {'brotli':>7}   budget (compressed)")
     worst = True

@@ -72,13 +72,9 @@ def b3(args) -> list[Result]:
 
 def _b3_pages(pages, locale: str) -> Result:
     """Every learner page type in one language: the largest page and lesson."""
-    pages.LANGUAGE["locale"] = locale
-    try:
-        with pages.Served("[carriers.console]\nadapter = \"console\"\n",
-                          env={"LEARNLINE_SIMULATOR": "1"}) as served:
-            rows = pages.measure(served.port)
-    finally:
-        pages.LANGUAGE["locale"] = "en"
+    with pages.Served("[carriers.console]\nadapter = \"console\"\n",
+                      env={"LEARNLINE_SIMULATOR": "1"}) as served:
+        rows = pages.measure(served.port, locale)
     print(f"B3 lite pages in {locale}, bytes on the wire (plain / gzip / brotli):")
     worst_lesson = worst_page = ("", 0)
     ok = True
