@@ -17,6 +17,7 @@ from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
 from gateway.paths import locales_dir
+from gateway.sms_text import UCS2, encoding_for, normalize
 
 SOURCE_LOCALE = "en"
 
@@ -80,8 +81,6 @@ def _locale_names() -> dict[str, str]:
 def needs_ucs2(locale: str) -> bool:
     """Whether the language's script lies outside GSM-7 even with accents folded (Arabic,
     Amharic...), judged by its name in its own language: its texts go as UCS-2."""
-    from gateway.sms_text import UCS2, encoding_for, normalize
-
     return encoding_for(normalize(language_name(locale), "gsm7")) == UCS2
 
 
