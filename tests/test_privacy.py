@@ -167,13 +167,20 @@ def test_a_new_table_holding_numbers_stops_export_and_erasure(db_path: Path, sto
 # -- export ------------------------------------------------------------------------------------
 
 
-def test_the_export_holds_the_learners_messages_and_progress_and_nobody_elses(
-        twilio, store: Store, db_path: Path, carriers_file: Path):
+def learner_and_other_with_everything(twilio, store: Store, db_path: Path,
+                                      carriers_file: Path) -> None:
+    """LEARNER mid-quiz with a row in every table, their secret sent and answered; OTHER
+    started too, with their own secret; every queued message sent."""
     take_a_lesson_into_its_quiz(twilio, store)
     converse(twilio, LEARNER, SECRET)
     converse(twilio, OTHER, "START", OTHER_SECRET)
     give_them_everything(store)
     drain(db_path, carriers_file)
+
+
+def test_the_export_holds_the_learners_messages_and_progress_and_nobody_elses(
+        twilio, store: Store, db_path: Path, carriers_file: Path):
+    learner_and_other_with_everything(twilio, store, db_path, carriers_file)
     sent = next(m for m in store.outbox(LEARNER) if m.carrier_message_id)
     assert twilio.status(sent.carrier_message_id, "delivered").status_code == 200
 
@@ -223,11 +230,7 @@ def test_the_export_of_an_unknown_number_is_empty(store: Store):
 
 def test_erasure_removes_the_number_and_the_bodies_and_keeps_the_counts(
         twilio, store: Store, db_path: Path, carriers_file: Path):
-    take_a_lesson_into_its_quiz(twilio, store)
-    converse(twilio, LEARNER, SECRET)
-    converse(twilio, OTHER, "START", OTHER_SECRET)
-    give_them_everything(store)
-    drain(db_path, carriers_file)
+    learner_and_other_with_everything(twilio, store, db_path, carriers_file)
     converse(twilio, LEARNER, "STATUS")  # a reply left queued
     assert holding(db_path, LEARNER, SECRET, NAME)
     before = aggregate_counts(store)
