@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,8 +41,13 @@ def backup(db_path: str | Path, target: str | Path) -> BackupReport:
     partial.unlink(missing_ok=True)
     started = time.monotonic()
     try:
-        with Store.open(db_path) as live:
-            live.backup_to(partial)
+        try:
+            with Store.open(db_path) as live:
+                live.backup_to(partial)
+        except sqlite3.DatabaseError as exc:
+            # Damage where SQLite reads first (the header, the schema) stops it here;
+            # damage elsewhere is copied and caught by the check below.
+            raise BackupError(f"{db_path}: cannot read the live database: {exc}") from None
         with Store.open(partial) as copy:
             problems = copy.integrity_problems()
             if problems:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 import subprocess
 import sys
 import uuid
@@ -96,7 +97,21 @@ def _open_store() -> Store:
     return store
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group, which turns a database SQLite cannot use (damaged, not a
+    database, locked past the busy timeout) into one line instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except sqlite3.DatabaseError as exc:
+            raise click.ClickException(
+                f"the database cannot be used: {exc}. `learnline doctor` checks it; "
+                "docs/operations.md (Backup and restore) says how to put a backup in "
+                "its place.") from None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Learnline: short lessons and quizzes by SMS, USSD and lite web pages.
 

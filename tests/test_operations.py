@@ -152,16 +152,37 @@ def test_doctor_on_a_missing_or_damaged_database(db_path: Path, tmp_path: Path, 
     assert "Traceback" not in result.stderr
 
 
-def test_a_corrupt_backup_is_never_kept(db_path: Path, tmp_path: Path):
-    """The live file is damaged: the backup fails its check and leaves nothing behind."""
+def test_a_command_on_a_damaged_database_says_so_in_one_line(db_path: Path, tmp_path: Path):
+    """An operator's command on a file SQLite cannot read gets a plain error that points
+    at doctor and the restore steps, not a traceback."""
+    with db_path.open("r+b") as raw:
+        raw.write(b"not a database!!")
+    result = learnline("stats", cwd=tmp_path, LEARNLINE_DB=str(db_path))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "the database cannot be used: file is not a database" in result.stderr
+    assert "learnline doctor" in result.stderr
+
+
+@pytest.mark.parametrize("damage, says", [
+    ("header", "cannot read the live database"),  # SQLite cannot open it at all
+    ("rows", "integrity check"),  # it opens; the copy fails its check
+])
+def test_a_corrupt_backup_is_never_kept(db_path: Path, tmp_path: Path, damage: str,
+                                        says: str):
+    """The live file is damaged: the backup says how and leaves nothing behind."""
     damaged = tmp_path / "damaged.db"
     shutil.copyfile(db_path, damaged)
     with damaged.open("r+b") as raw:
-        raw.seek(4096 * 3)
-        raw.write(b"\xde\xad\xbe\xef" * 4096)
+        if damage == "header":
+            raw.write(b"not a database!!")
+        else:
+            raw.seek(damaged.stat().st_size // 2 // 4096 * 4096)
+            raw.write(b"\xde\xad\xbe\xef" * 1024)
     result = learnline("backup", str(tmp_path / "b.db"), cwd=tmp_path,
                        LEARNLINE_DB=str(damaged))
     assert result.returncode == 1
     assert not (tmp_path / "b.db").exists() and not (tmp_path / "b.db.partial").exists()
     assert "Traceback" not in result.stderr
+    assert says in result.stderr
     assert sqlite3.connect(db_path).execute("PRAGMA quick_check").fetchone()[0] == "ok"
