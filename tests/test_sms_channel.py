@@ -254,18 +254,22 @@ def test_a_message_writes_the_learner_once_with_every_change(store: Store):
     """The engine leaves the learner's row to the channel, which saves it once when it
     notes them seen: one write a message (two for a new number: it is created first),
     holding what the engine changed as well."""
-    writes: list[str] = []
-    store.db.conn.set_trace_callback(
-        lambda sql: writes.append(sql) if sql.startswith("INSERT INTO learners") else None)
-    try:
-        say(store, "START")
-        assert len(writes) == 2
-        say(store, "LANG fr")
-        assert len(writes) == 3
-        say(store, "STOP")
-        assert len(writes) == 4
-    finally:
-        store.db.conn.set_trace_callback(None)
+    conn = store.db.conn
+    # Row writes, counted by the database itself (a statement that matches no row is none).
+    conn.execute("CREATE TEMP TABLE learner_writes (kind TEXT)")
+    for kind in ("INSERT", "UPDATE"):
+        conn.execute(f"CREATE TEMP TRIGGER count_{kind} AFTER {kind} ON main.learners "
+                     f"BEGIN INSERT INTO learner_writes VALUES ('{kind}'); END")
+
+    def writes() -> list[str]:
+        return [kind for (kind,) in conn.execute("SELECT kind FROM learner_writes")]
+
+    say(store, "START")
+    assert writes() == ["INSERT", "UPDATE"]
+    say(store, "LANG fr")
+    assert writes() == ["INSERT", "UPDATE", "UPDATE"]
+    say(store, "STOP")
+    assert writes() == ["INSERT", "UPDATE", "UPDATE", "UPDATE"]
     learner = store.learner("+2348030000000")
     assert learner.current_course == "start-freelancing"
     assert learner.locale == "fr" and learner.stopped and learner.last_seen_at is not None
