@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import logging
 import secrets
-import time
 from dataclasses import dataclass
 
 from carrier_adapters import ADAPTERS, CarrierSettings
@@ -83,7 +82,7 @@ def request_code(store: Store, carriers: Carriers, secret: bytes, phone: str,
         return True  # the page must not differ; operators see the error
     code = f"{secrets.randbelow(10**6):06d}"
     with store.write():
-        store.save_signin_code(phone, _digest(secret, phone, code), time.time() + CODE_SECONDS)
+        store.save_signin_code(phone, _digest(secret, phone, code), store.clock() + CODE_SECONDS)
         learner = store.learner(phone)
         language = learner.locale if learner else locale
         text = translations(language).gettext(
