@@ -28,6 +28,7 @@ from gateway.store import Store
 from gateway.worker import OutboxWorker
 from tests.conftest import TwilioWebhooks, carriers_toml
 from tests.fakes.clock import SimulatedClock
+from tests.test_web import LESSON, sign_in
 
 UTC = ZoneInfo("UTC")
 LAGOS, NAIROBI = ZoneInfo("Africa/Lagos"), ZoneInfo("Africa/Nairobi")  # UTC+1, UTC+3
@@ -55,16 +56,17 @@ def week(tmp_path: Path, db_path: Path, twilio_api, monkeypatch):
     worker = OutboxWorker(db_path, load_carriers(carriers), wall_clock=clock,
                           schedule_seconds=0)
     store = Store.open(db_path, clock=clock)
-    yield Week(clock, TwilioWebhooks(app.test_client()), worker, store, twilio_api)
+    yield Week(clock, TwilioWebhooks(app.test_client()), worker, store, twilio_api, app)
     store.close()
 
 
 class Week:
     """The simulation: learners write through the webhook; the worker runs each step."""
 
-    def __init__(self, clock, hooks, worker, store, api):
+    def __init__(self, clock, hooks, worker, store, api, app):
         self.clock, self.hooks, self.worker, self.store, self.api = clock, hooks, worker, \
             store, api
+        self.app = app  # for the lite pages
 
     def at(self, day: int, hour: int, minute: int, zone: ZoneInfo) -> float:
         start = datetime.fromtimestamp(MONDAY, zone)
@@ -319,3 +321,27 @@ def test_reminders_and_lessons_never_reach_an_opted_out_learner(week: Week):
         week.run_worker()
     assert len(week.sent(ADA)) == replies
     assert re.search("no more messages", week.sent(ADA)[-1]["body"])
+
+
+def test_learning_on_the_web_counts_as_being_seen(week: Week):
+    """A learner who goes on with the course on the lite pages is not reminded by SMS to
+    come back; once they stop, reminders count from their last page."""
+    week.clock.now = week.at(0, 10, 0, LAGOS)
+    week.say(ADA, "START")
+    week.say(ADA, "NEXT")  # in the middle of lesson 1: the standing reminders are for
+    web = week.app.test_client()
+    sign_in(web, week.store, ADA)
+    week.run_worker()
+    last_page = 0.0
+    while week.clock.now < week.at(10, 0, 0, LAGOS):
+        week.clock.now += STEP
+        if week.clock.now <= week.at(5, 12, 0, LAGOS) and \
+                datetime.fromtimestamp(week.clock.now, LAGOS).hour == 12 and \
+                datetime.fromtimestamp(week.clock.now, LAGOS).minute == 0:
+            assert web.get(LESSON).status_code == 200  # every day at noon, days 1 to 5
+            last_page = week.clock.now
+        week.run_worker()
+    reminders = [row["sent_at"] for row in week.sent(ADA, kind="reminder")]
+    # nudge_after_days = 2, max_nudges = 2: two days after the last page, then two more.
+    assert last_page == week.at(5, 12, 0, LAGOS)
+    assert [(at - last_page) // STEP * STEP / 86400 for at in reminders] == [2.0, 4.0]

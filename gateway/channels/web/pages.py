@@ -28,6 +28,7 @@ from flask.sessions import SecureCookieSessionInterface
 from markupsafe import Markup
 
 from gateway.app import get_store
+from gateway.channels.pacing import note_seen, pacing_of
 from gateway.channels.sms.commands import command_words
 from gateway.channels.web import http, signin
 from gateway.channels.web.bidi import isolate, isolate_phones, lang_attributes, left_to_right
@@ -42,6 +43,7 @@ from gateway.i18n import (
 from gateway.learning import Engine
 from gateway.learning.certificates import format_code, normalize_code
 from gateway.learning.replies import CourseDone
+from gateway.learning.timing import Pacing
 from gateway.phones import InvalidPhoneNumber, masked, to_e164
 from gateway.store import LearnerRecord
 
@@ -128,6 +130,19 @@ def _engine() -> Engine:
     return Engine(get_store())
 
 
+def _seen(engine: Engine, learner: LearnerRecord) -> None:
+    """A signed-in learner studied here, inside the caller's write transaction: counted
+    active on the web today, and seen (reminders by SMS start again from now, paced as
+    their SMS carrier's are), as a message or a USSD screen would."""
+    store = engine.store
+    store.note_activity(learner.phone, "web")
+    carrier = signin.sms_carrier_for(store, current_app.extensions["learnline.carriers"],
+                                     learner.phone)
+    stored = store.learner(learner.phone)  # as the engine left it
+    if stored is not None:
+        note_seen(engine, stored, pacing_of(carrier) if carrier else Pacing(), store.clock())
+
+
 # -- pages ---------------------------------------------------------------------------------------
 
 
@@ -165,7 +180,7 @@ def lesson(course_id: str, lesson_id: str):
     if learner is not None:
         with engine.store.write():
             engine.read_lesson(learner, course_, position)
-            engine.store.note_activity(learner.phone, "web")
+            _seen(engine, learner)
     return page("lesson.html", course=course_, course_title=course_.title_in(g.locale),
                 lesson=lesson_, number=position + 1, count=len(course_.lesson_ids))
 
@@ -196,7 +211,7 @@ def quiz(course_id: str, lesson_id: str):
         with engine.store.write():
             graded, replies = engine.submit_quiz(learner, course_, position, answers,
                                                  first_try=not retry)
-            engine.store.note_activity(learner.phone, "web")
+            _seen(engine, learner)
     else:
         graded, replies = engine.grade(lesson_, answers), ()
         if not retry:
