@@ -165,6 +165,23 @@ def test_timeout_then_dial_again_resumes_at_the_card(phone: Phone):
     assert resumed.split("\n")[1] in card
 
 
+def test_a_dropped_call_resumes_on_the_page_being_read(phone: Phone):
+    """Back after a drop on a card's second page: the page holding where they were, not
+    the card's first page again (each screen costs the learner time on a live call)."""
+    card = phone.store.lesson("start-freelancing", "find-your-skill", "en").cards[0].text
+    body = lambda s: s.split("\n", 1)[1].rsplit("\n1. Next", 1)[0]  # noqa: E731
+    phone.dial()
+    first = phone.press("1").text
+    phone.press("98")
+    phone.drop()
+    resumed = phone.dial().text
+    assert resumed.startswith("Welcome back! Lesson 1/6, card 1/5\n")
+    read = len(body(first).split("\n", 1)[1].split())  # words on the first page
+    assert " ".join(card.split()[read:read + 2]) in " ".join(resumed.split())
+    back = phone.press("0").text  # and the card's start is a page back
+    assert " ".join(card.split()[:3]) in " ".join(back.split())
+
+
 def test_a_late_request_on_an_expired_session_gets_a_fresh_start(phone: Phone):
     phone.dial()
     phone.press("1")

@@ -130,8 +130,28 @@ def _open(store: Store, menu: _Menu, phone: str, now: float) -> dict:
     store.end_ussd_sessions(phone)
     store.purge_ussd_sessions(now - RESUME_SECONDS)
     if abandoned is not None and abandoned.view.get("v") in ("card", "question", "info"):
-        return menu.continue_view(welcome_back=True)
+        return _at_same_place(abandoned.view, menu.continue_view(welcome_back=True))
     return menu.main_view()
+
+
+def _at_same_place(dropped: dict, resumed: dict) -> dict:
+    """`resumed` on the page that holds what the learner was reading when the session
+    dropped, when it shows the same text (the welcome-back head may take room, so the
+    text is paginated anew); else as it is, on its first page."""
+    old, new = dropped.get("pages"), resumed.get("pages")
+    if not old or not new or dropped.get("v") != resumed.get("v") \
+            or " ".join(old).split() != " ".join(new).split():
+        return resumed
+    where = len(" ".join(old[:dropped.get("page", 0)]).split())  # words before that page
+    page, before = 0, 0
+    for number, text in enumerate(new):
+        if before > where:
+            break
+        page, before = number, before + len(text.split())
+    # A page of its own for a question's options holds no words: keep to it if it was read.
+    if dropped.get("page", 0) == len(old) - 1 and not old[-1].strip():
+        page = len(new) - 1
+    return {**resumed, "page": page}
 
 
 def _history(request: UssdRequest) -> str:
