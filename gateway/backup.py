@@ -42,12 +42,16 @@ def backup(db_path: str | Path, target: str | Path) -> BackupReport:
     started = time.monotonic()
     try:
         try:
-            with Store.open(db_path) as live:
-                live.backup_to(partial)
+            live = Store.open(db_path)
         except sqlite3.DatabaseError as exc:
             # Damage where SQLite reads first (the header, the schema) stops it here;
             # damage elsewhere is copied and caught by the check below.
             raise BackupError(f"{db_path}: cannot read the live database: {exc}") from None
+        with live:
+            try:
+                live.backup_to(partial)
+            except sqlite3.DatabaseError as exc:  # a full disk, a folder it cannot write
+                raise BackupError(f"{partial}: cannot write the copy: {exc}") from None
         with Store.open(partial) as copy:
             problems = copy.integrity_problems()
             if problems:

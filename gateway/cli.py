@@ -98,17 +98,26 @@ def _open_store() -> Store:
 
 
 class _Commands(click.Group):
-    """The command group, which turns a database SQLite cannot use (damaged, not a
-    database, locked past the busy timeout) into one line instead of a traceback."""
+    """The command group. A database SQLite says is damaged, or one it found busy past
+    the busy timeout, gets one line instead of a traceback; any other database error
+    is a bug and keeps its traceback."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
         except sqlite3.DatabaseError as exc:
-            raise click.ClickException(
-                f"the database cannot be used: {exc}. `learnline doctor` checks it; "
-                "docs/operations.md (Backup and restore) says how to put a backup in "
-                "its place.") from None
+            name = getattr(exc, "sqlite_errorname", None)
+            if name in ("SQLITE_CORRUPT", "SQLITE_NOTADB"):
+                raise click.ClickException(
+                    f"the database is damaged: {exc}. `learnline doctor` checks it; "
+                    "docs/operations.md (Backup and restore) says how to put a backup in "
+                    "its place.") from None
+            if name in ("SQLITE_BUSY", "SQLITE_LOCKED") or str(exc).startswith(
+                    "write lock busy"):
+                raise click.ClickException(
+                    f"the database is busy: {exc}. Another process held it longer than "
+                    "the busy timeout; try again.") from None
+            raise
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})

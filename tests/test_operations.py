@@ -139,8 +139,8 @@ def test_doctor_on_a_missing_or_damaged_database(db_path: Path, tmp_path: Path, 
     target = tmp_path / "damaged.db"
     if damage == "garbage":
         shutil.copyfile(db_path, target)
-        with target.open("r+b") as raw:  # overwrite pages past the schema
-            raw.seek(4096 * 3)
+        with target.open("r+b") as raw:  # overwrite 16 KiB in the middle of the file
+            raw.seek(target.stat().st_size // 2 // 4096 * 4096)
             raw.write(b"\xde\xad\xbe\xef" * 4096)
     result = _doctor(tmp_path, target, None)
     assert result.returncode == 1
@@ -160,7 +160,7 @@ def test_a_command_on_a_damaged_database_says_so_in_one_line(db_path: Path, tmp_
     result = learnline("stats", cwd=tmp_path, LEARNLINE_DB=str(db_path))
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
-    assert "the database cannot be used: file is not a database" in result.stderr
+    assert "the database is damaged: file is not a database" in result.stderr
     assert "learnline doctor" in result.stderr
 
 
