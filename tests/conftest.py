@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -142,3 +143,20 @@ class TwilioWebhooks:
 def twilio(client) -> TwilioWebhooks:
     """Signed Twilio webhooks against the test client."""
     return TwilioWebhooks(client)
+
+
+def csrf(client, path: str = "/signin") -> str:
+    """The CSRF token of the form on a lite page, as a browser would post it back."""
+    html = client.get(path).data.decode()
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def web_sign_in(client, store: Store, phone: str) -> None:
+    """Sign in on the lite pages as a learner does: ask for a code, read it from the SMS
+    queued for the number, enter it."""
+    response = client.post("/signin", data={"csrf": csrf(client), "phone": phone})
+    assert response.status_code == 302
+    code = re.search(r"code is (\d{6})", store.outbox(phone)[-1].body).group(1)
+    response = client.post("/signin/code", data={"csrf": csrf(client, "/signin/code"),
+                                                 "code": code})
+    assert response.status_code == 302 and response.location.endswith("/progress")

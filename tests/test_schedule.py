@@ -26,9 +26,8 @@ from gateway.learning.timing import (
 )
 from gateway.store import Store
 from gateway.worker import OutboxWorker
-from tests.conftest import TwilioWebhooks, carriers_toml
+from tests.conftest import TwilioWebhooks, carriers_toml, csrf, web_sign_in
 from tests.fakes.clock import SimulatedClock
-from tests.test_web import LESSON, sign_in
 
 UTC = ZoneInfo("UTC")
 LAGOS, NAIROBI = ZoneInfo("Africa/Lagos"), ZoneInfo("Africa/Nairobi")  # UTC+1, UTC+3
@@ -39,6 +38,7 @@ CAIRO = ZoneInfo("Africa/Cairo")
 MONDAY = datetime(2026, 12, 7, tzinfo=UTC).timestamp()
 STEP = 15 * 60
 LETTERS = "ABCD"
+LESSON = "/courses/start-freelancing/find-your-skill"  # lesson 1's page
 
 
 @pytest.fixture
@@ -330,7 +330,7 @@ def test_learning_on_the_web_counts_as_being_seen(week: Week):
     week.say(ADA, "START")
     week.say(ADA, "NEXT")  # in the middle of lesson 1: the standing reminders are for
     web = week.app.test_client()
-    sign_in(web, week.store, ADA)
+    web_sign_in(web, week.store, ADA)
     week.run_worker()
     last_page = 0.0
     while week.clock.now < week.at(10, 0, 0, LAGOS):
@@ -338,10 +338,18 @@ def test_learning_on_the_web_counts_as_being_seen(week: Week):
         if week.clock.now <= week.at(5, 12, 0, LAGOS) and \
                 datetime.fromtimestamp(week.clock.now, LAGOS).hour == 12 and \
                 datetime.fromtimestamp(week.clock.now, LAGOS).minute == 0:
-            assert web.get(LESSON).status_code == 200  # every day at noon, days 1 to 5
+            assert web.get(LESSON).status_code == 200  # every day at noon, to day 5
             last_page = week.clock.now
         week.run_worker()
     reminders = [row["sent_at"] for row in week.sent(ADA, kind="reminder")]
     # nudge_after_days = 2, max_nudges = 2: two days after the last page, then two more.
     assert last_page == week.at(5, 12, 0, LAGOS)
     assert [(at - last_page) // STEP * STEP / 86400 for at in reminders] == [2.0, 4.0]
+    # Answering the lesson's quiz on the web counts too.
+    week.clock.now = week.at(11, 9, 0, LAGOS)
+    questions = week.store.lesson("start-freelancing", "find-your-skill", "en").questions
+    answers = {f"q{n}": str(q.answer) for n, q in enumerate(questions)}
+    answered = web.post(LESSON + "/quiz",
+                        data={"csrf": csrf(web, LESSON + "/quiz"), **answers})
+    assert answered.status_code == 200
+    assert week.store.learner(ADA).last_seen_at == week.clock.now

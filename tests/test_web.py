@@ -14,6 +14,7 @@ from gateway import create_app
 from gateway.channels.sms import handle_inbound
 from gateway.phones import masked
 from gateway.store import Store
+from tests.conftest import csrf, web_sign_in
 
 COURSE = "/courses/start-freelancing"
 LESSON = COURSE + "/find-your-skill"
@@ -25,11 +26,6 @@ def web(db_path, carriers_file):
     app = create_app({"DATABASE": str(db_path), "CARRIERS_FILE": str(carriers_file),
                       "SECRET_KEY": "test-secret-key-0123456789"})
     return app.test_client()
-
-
-def csrf(client, path: str = "/signin") -> str:
-    html = client.get(path).data.decode()
-    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
 
 
 def right_answers(store: Store, lesson_id: str = "find-your-skill", locale: str = "en"):
@@ -46,12 +42,7 @@ def sms(store: Store, text: str, phone: str = NIGERIAN) -> str:
 
 
 def sign_in(client, store: Store, phone: str = NIGERIAN) -> None:
-    response = client.post("/signin", data={"csrf": csrf(client), "phone": phone})
-    assert response.status_code == 302
-    code = re.search(r"code is (\d{6})", store.outbox(phone)[-1].body).group(1)
-    response = client.post("/signin/code", data={"csrf": csrf(client, "/signin/code"),
-                                                 "code": code})
-    assert response.status_code == 302 and response.location.endswith("/progress")
+    web_sign_in(client, store, phone)
 
 
 @pytest.mark.parametrize("path", ["/", COURSE, LESSON, LESSON + "/quiz", "/progress", "/help",

@@ -2,9 +2,10 @@
 reminder (docs/scheduling.md).
 
 Every learner the scheduler should look at carries `next_check_at`. It is planned again
-after each message from the learner and after each visit, as the earliest of: their next
-daily lesson time, their next reminder (idle `nudge_after_days` in the middle of a lesson,
-at most `max_nudges` times until they write again) and their next review question.
+each time the learner is seen (a message, a USSD screen, a lesson page or quiz on the
+web) and after each visit, as the earliest of: their next daily lesson time, their next
+reminder (idle `nudge_after_days` in the middle of a lesson, at most `max_nudges` times
+until they are seen again) and their next review question.
 """
 
 from __future__ import annotations

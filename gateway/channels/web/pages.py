@@ -132,14 +132,13 @@ def _engine() -> Engine:
 
 def _seen(engine: Engine, learner: LearnerRecord) -> None:
     """A signed-in learner studied here, inside the caller's write transaction: counted
-    active on the web today, and seen (reminders by SMS start again from now, paced as
-    their SMS carrier's are), as a message or a USSD screen would."""
+    active on the web today, and seen (reminders by SMS start again from now), as a
+    message or a USSD screen would, paced as the scheduler paces them: by their carrier."""
     store = engine.store
     store.note_activity(learner.phone, "web")
-    carrier = signin.sms_carrier_for(store, current_app.extensions["learnline.carriers"],
-                                     learner.phone)
     stored = store.learner(learner.phone)  # as the engine left it
     if stored is not None:
+        carrier = current_app.extensions["learnline.carriers"].get(stored.carrier_id)
         note_seen(engine, stored, pacing_of(carrier) if carrier else Pacing(), store.clock())
 
 
