@@ -12,13 +12,13 @@
   fresh database, with no HTTP server: the time per webhook; each stage's share of it
   (py-spy on this process); and, on a second app, each kind of SQL statement's time.
 
-The profiles need py-spy (`pip install py-spy`; Linux, permission to trace: root, or
-`kernel.yama.ptrace_scope = 0`). Not part of `bench/run`: it explains a figure, it does
-not make one. Figures and their reading: bench/RESULTS.md.
+The profiles need py-spy 0.4 or later (`pip install "py-spy>=0.4"`; Linux, permission to
+trace: root, or `kernel.yama.ptrace_scope = 0`). Not part of `bench/run`: it explains a
+figure, it does not make one. Figures and their reading: bench/RESULTS.md.
 
     python bench/profile_b1.py [--seconds 10] [--rate 200]
     python bench/profile_b1.py --shapes 2x4,2x8,3x4,1x8 [--seconds 8]
-    python bench/profile_b1.py --in-process 5000
+    python bench/profile_b1.py --in-process 3000
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import ClassVar
@@ -70,6 +71,10 @@ STAGES = (
     ("  replies rendered, split, queued", "_queue_outcome"),
     ("  events recorded (within the stages above)", "Store.record_event"),
 )
+
+
+_NO_SAMPLES = ("py-spy recorded no samples of the gateway's code: py-spy 0.4 or later is "
+               "needed (it names methods with their class, as the stages above expect)")
 
 
 def _has(stack: list[str], function: str) -> bool:
@@ -108,13 +113,22 @@ def _cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def _load(gateway, run: int, seconds: float) -> tuple[dict, float]:
-    """B1's closed loop for `seconds`: its figures, and the server's busy cores."""
+def _load(gateway, run: int, seconds: float,
+          on_start: Callable[[], None] | None = None) -> tuple[dict, float]:
+    """B1's closed loop for `seconds`: its figures, and the server's busy cores while it
+    ran (counted from when the load process starts sending, not while it prepares)."""
     pids = [gateway.process.pid, *children(gateway.process.pid)]
-    cpu, began = _cpu_seconds(pids), time.monotonic()
-    load = measure("closed", gateway.url, run, 20000, seconds=seconds, ceiling=3000,
-                   connections=16)
-    return load, (_cpu_seconds(pids) - cpu) / (time.monotonic() - began)
+    began: list[tuple[float, float]] = []
+
+    def started() -> None:
+        began.append((_cpu_seconds(pids), time.monotonic()))
+        if on_start is not None:
+            on_start()
+
+    load = measure("closed", gateway.url, run, 20000, on_start=started, seconds=seconds,
+                   ceiling=3000, connections=16)
+    cpu, at = began[0]
+    return load, (_cpu_seconds(pids) - cpu) / (time.monotonic() - at)
 
 
 def _say_load(label: str, load: dict, cores: float) -> None:
@@ -132,25 +146,35 @@ def served(seconds: float, rate: int) -> None:
         _load(gateway, 0, 3)  # warm: caches, first contacts
         _say_load(f"closed loop, 16 connections, {seconds:g} s", *_load(gateway, 1, seconds))
         workers = children(gateway.process.pid)
-        spies = [subprocess.Popen(
-            [spy, "record", "--idle", "--threads", "--nonblocking", "--rate", str(rate),
-             "--duration", str(int(seconds)), "--format", "raw",
-             "--output", str(out / f"{pid}.txt"), "--pid", str(pid)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for pid in workers]
+        spies: list[subprocess.Popen] = []
+
+        def sample() -> None:  # py-spy on each worker, for the load's own seconds
+            spies.extend(subprocess.Popen(
+                [spy, "record", "--idle", "--threads", "--nonblocking", "--rate", str(rate),
+                 "--duration", str(int(seconds)), "--format", "raw",
+                 "--output", str(out / f"{pid}.txt"), "--pid", str(pid)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for pid in workers)
+
         _say_load(f"the same with py-spy at {rate}/s on {len(workers)} workers",
-                  *_load(gateway, 2, seconds))
+                  *_load(gateway, 2, seconds, on_start=sample))
         for process in spies:
-            process.wait()
+            _, error = process.communicate()
+            if process.returncode != 0:
+                sys.exit(f"py-spy failed (exit {process.returncode}): {error.decode()[-500:]}"
+                         "\n(tracing another process needs root or "
+                         "kernel.yama.ptrace_scope = 0)")
     states: Counter[str] = Counter()
     for path in sorted(out.glob("*.txt")):
         for stack, count in _samples(path, "ThreadPoolExecutor"):
             state = next(name for name, test in THREAD_STATES if test(stack))
             states[state] += count
     total = sum(states.values())
+    shutil.rmtree(out, ignore_errors=True)
+    if not total:
+        sys.exit(_NO_SAMPLES)
     print("request threads, share of wall-clock samples:")
     for name, _test in THREAD_STATES:
         print(f"  {states[name] / total * 100:5.1f}%  {name}")
-    shutil.rmtree(out, ignore_errors=True)
 
 
 def shapes(seconds: float, wanted: list[str]) -> None:
@@ -195,11 +219,14 @@ def in_process(count: int, rate: int) -> None:
     output = folder / "profile.txt"
     process = subprocess.Popen(
         [spy, "record", "--rate", str(rate), "--format", "raw", "--output", str(output),
-         "--pid", str(os.getpid())], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+         "--pid", str(os.getpid())], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     time.sleep(1.0)  # py-spy attaching
     profiled = _webhooks(plain_app, requests, count)
     process.send_signal(signal.SIGINT)  # py-spy writes its file on an interrupt
-    process.wait()
+    _, error = process.communicate()
+    if not output.exists():
+        sys.exit(f"py-spy failed (exit {process.returncode}): {error.decode()[-500:]}\n"
+                 "(tracing a process needs root or kernel.yama.ptrace_scope = 0)")
     connect = sqlite3.connect
     # The second app's connections (opened by its first requests) time their statements.
     sqlite3.connect = partial(connect, factory=_TimedConnection)  # type: ignore[assignment]
@@ -222,12 +249,14 @@ def in_process(count: int, rate: int) -> None:
     samples = [(stack, n) for stack, n in _samples(output)
                if _has(stack, "CarrierWebhooks.__call__")]
     total = sum(n for _stack, n in samples)
+    shutil.rmtree(folder, ignore_errors=True)
+    if not total:
+        sys.exit(_NO_SAMPLES)
     print(f"stages, from py-spy at {rate}/s ({profiled * 1e6:.0f} us a webhook with it "
           "attached; a stage includes the stages it calls):")
     for name, function in STAGES:
         share = sum(n for stack, n in samples if _has(stack, function))
         print(f"  {share / total * 100:5.1f}%  {name}")
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _app(folder: Path):

@@ -31,6 +31,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from queue import Empty
 from urllib.parse import urlencode
@@ -220,16 +221,23 @@ def _load(kind: str, url: str, port: int, run: int, learners: int, params: dict,
     if kind == "closed":
         count = int(params["seconds"] * params["ceiling"])
         requests = prepared_requests(port, count, run, learners)
+        queue.put(_STARTED)
         queue.put(asyncio.run(_closed(url, requests, params["connections"],
                                       params["seconds"])))
     else:
         count = int(params["seconds"] * params["rate"])
         requests = prepared_requests(port, count, run, learners)
+        queue.put(_STARTED)
         queue.put(asyncio.run(_open(url, requests, params["rate"])))
 
 
-def measure(kind: str, url: str, run: int, learners: int, **params) -> dict:
-    """One load in its own process (spawned: it shares nothing with the server)."""
+_STARTED = "started"  # the load process has prepared its requests and starts sending
+
+
+def measure(kind: str, url: str, run: int, learners: int,
+            on_start: Callable[[], None] | None = None, **params) -> dict:
+    """One load in its own process (spawned: it shares nothing with the server).
+    `on_start` is called when the load begins, after its requests are prepared."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     port = int(url.rsplit(":", 1)[1])
@@ -239,11 +247,15 @@ def measure(kind: str, url: str, run: int, learners: int, **params) -> dict:
     while True:
         try:
             result = queue.get(timeout=1)
-            break
         except Empty:
             if not process.is_alive():
                 raise RuntimeError(f"the {kind} load process died (exit {process.exitcode})"
                                    ) from None
+            continue
+        if result != _STARTED:
+            break
+        if on_start is not None:
+            on_start()
     process.join()
     return result
 
