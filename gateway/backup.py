@@ -10,6 +10,10 @@ from pathlib import Path
 
 from gateway.store import Store
 
+# SQLite's primary codes for a copy that could not be written where it was asked to go.
+_CANNOT_WRITE = (sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY,
+                 sqlite3.SQLITE_PERM)
+
 
 class BackupError(Exception):
     """The backup could not be made or did not check out; nothing was left at the target."""
@@ -50,8 +54,11 @@ def backup(db_path: str | Path, target: str | Path) -> BackupReport:
         with live:
             try:
                 live.backup_to(partial)
-            except sqlite3.DatabaseError as exc:  # a full disk, a folder it cannot write
-                raise BackupError(f"{partial}: cannot write the copy: {exc}") from None
+            except sqlite3.DatabaseError as exc:
+                code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+                if code in _CANNOT_WRITE:
+                    raise BackupError(f"{partial}: cannot write the copy: {exc}") from None
+                raise BackupError(f"the copy failed: {exc}") from None
         with Store.open(partial) as copy:
             problems = copy.integrity_problems()
             if problems:

@@ -100,19 +100,19 @@ def _open_store() -> Store:
 class _Commands(click.Group):
     """The command group. A database SQLite says is damaged, or one it found busy past
     the busy timeout, gets one line instead of a traceback; any other database error
-    is a bug and keeps its traceback."""
+    (a full disk, permissions, I/O, or a bug) keeps its traceback."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
         except sqlite3.DatabaseError as exc:
-            name = getattr(exc, "sqlite_errorname", None)
-            if name in ("SQLITE_CORRUPT", "SQLITE_NOTADB"):
+            code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF  # the primary code
+            if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
                 raise click.ClickException(
                     f"the database is damaged: {exc}. `learnline doctor` checks it; "
                     "docs/operations.md (Backup and restore) says how to put a backup in "
                     "its place.") from None
-            if name in ("SQLITE_BUSY", "SQLITE_LOCKED") or str(exc).startswith(
+            if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or str(exc).startswith(
                     "write lock busy"):
                 raise click.ClickException(
                     f"the database is busy: {exc}. Another process held it longer than "
