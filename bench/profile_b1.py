@@ -18,7 +18,7 @@ figure, it does not make one. Figures and their reading: bench/RESULTS.md.
 
     python bench/profile_b1.py [--seconds 10] [--rate 200]
     python bench/profile_b1.py --shapes 2x4,2x8,3x4,1x8 [--seconds 8]
-    python bench/profile_b1.py --in-process 3000
+    python bench/profile_b1.py --in-process 3000 [--learners 20000]
 """
 
 from __future__ import annotations
@@ -73,6 +73,9 @@ STAGES = (
 )
 
 
+LEARNERS = 20000  # as B1: the share of numbers seen for the first time is B1's
+WARM_UP = 3000  # messages before the measured ones, as the served profile's 3 s warm-up
+
 _NO_SAMPLES = ("py-spy recorded no samples of the gateway's code: py-spy 0.4 or later is "
                "needed (it names methods with their class, as the stages above expect)")
 
@@ -125,7 +128,7 @@ def _load(gateway, run: int, seconds: float,
         if on_start is not None:
             on_start()
 
-    load = measure("closed", gateway.url, run, 20000, on_start=started, seconds=seconds,
+    load = measure("closed", gateway.url, run, LEARNERS, on_start=started, seconds=seconds,
                    ceiling=3000, connections=16)
     cpu, at = began[0]
     return load, (_cpu_seconds(pids) - cpu) / (time.monotonic() - at)
@@ -146,20 +149,20 @@ def served(seconds: float, rate: int) -> None:
         _load(gateway, 0, 3)  # warm: caches, first contacts
         _say_load(f"closed loop, 16 connections, {seconds:g} s", *_load(gateway, 1, seconds))
         workers = children(gateway.process.pid)
-        spies: list[subprocess.Popen] = []
+        spies: list[tuple[int, subprocess.Popen]] = []
 
-        def sample() -> None:  # py-spy on each worker, for the load's own seconds
-            spies.extend(subprocess.Popen(
+        def sample() -> None:  # py-spy on each worker, from the moment the load starts
+            spies.extend((pid, subprocess.Popen(
                 [spy, "record", "--idle", "--threads", "--nonblocking", "--rate", str(rate),
-                 "--duration", str(int(seconds)), "--format", "raw",
-                 "--output", str(out / f"{pid}.txt"), "--pid", str(pid)],
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for pid in workers)
+                 "--format", "raw", "--output", str(out / f"{pid}.txt"), "--pid", str(pid)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)) for pid in workers)
 
         _say_load(f"the same with py-spy at {rate}/s on {len(workers)} workers",
                   *_load(gateway, 2, seconds, on_start=sample))
-        for process in spies:
+        for pid, process in spies:
+            process.send_signal(signal.SIGINT)  # the load is over: write what was sampled
             _, error = process.communicate()
-            if process.returncode != 0:
+            if not (out / f"{pid}.txt").exists():
                 sys.exit(f"py-spy failed (exit {process.returncode}): {error.decode()[-500:]}"
                          "\n(tracing another process needs root or "
                          "kernel.yama.ptrace_scope = 0)")
@@ -205,16 +208,19 @@ class _TimedConnection(sqlite3.Connection):
             _TimedConnection.calls[kind] += 1
 
 
-def in_process(count: int, rate: int) -> None:
+def in_process(count: int, rate: int, learners: int = 20000) -> None:
     """`count` webhooks through the WSGI app in this process, one thread, three times over:
     plain (time per webhook), under py-spy (each stage's share), and on a second app whose
     connections time each SQL statement."""
     spy = _py_spy()
     folder = Path(tempfile.mkdtemp(prefix="learnline-profile-"))
-    prepared = prepared_requests(8000, 2 * count + 1000, 1, 2000)
-    requests = iter(prepared)
+    # As the served profile sends them: 3,000 messages of a warm-up load first (caches,
+    # first contacts), then the measured ones, so first contacts are as common as there.
+    warm = prepared_requests(8000, WARM_UP, 0, learners)
+    prepared = prepared_requests(8000, 2 * count, 1, learners)
+    requests = iter(warm + prepared)
     plain_app = _app(folder / "plain")
-    _webhooks(plain_app, requests, 1000)  # warm: caches, first contacts
+    _webhooks(plain_app, requests, WARM_UP)
     plain = _webhooks(plain_app, requests, count)
     output = folder / "profile.txt"
     process = subprocess.Popen(
@@ -232,15 +238,15 @@ def in_process(count: int, rate: int) -> None:
     sqlite3.connect = partial(connect, factory=_TimedConnection)  # type: ignore[assignment]
     try:
         timed_app = _app(folder / "timed")
-        requests = iter(prepared)  # the same messages as the plain pass, from the start
-        _webhooks(timed_app, requests, 1000)
+        requests = iter(warm + prepared)  # the same messages as the plain pass
+        _webhooks(timed_app, requests, WARM_UP)
         _TimedConnection.seconds.clear()
         _TimedConnection.calls.clear()
         _webhooks(timed_app, requests, count)
     finally:
         sqlite3.connect = connect
-    print(f"{count} signed Twilio webhooks through the WSGI app, one thread: "
-          f"{plain * 1e6:.0f} us each")
+    print(f"{count} signed Twilio webhooks from {learners:,} numbers through the WSGI app, "
+          f"one thread: {plain * 1e6:.0f} us each")
     seconds, calls = _TimedConnection.seconds, _TimedConnection.calls
     print(f"SQL (second app, statements timed): {sum(seconds.values()) / count * 1e6:.0f} us "
           f"and {sum(calls.values()) / count:.1f} statements a webhook; the largest:")
@@ -309,11 +315,14 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=200, help="py-spy samples a second")
     parser.add_argument("--in-process", type=int, metavar="N", default=0,
                         help="profile N webhooks in this process instead")
+    parser.add_argument("--learners", type=int, default=LEARNERS,
+                        help="--in-process: the numbers messages come from (fewer: fewer "
+                             "first contacts, which cost more)")
     parser.add_argument("--shapes", metavar="PxT,...",
                         help="no profile: rate and CPU under these gunicorn shapes")
     args = parser.parse_args()
     if args.in_process:
-        in_process(args.in_process, args.rate)
+        in_process(args.in_process, args.rate, args.learners)
     elif args.shapes:
         shapes(args.seconds, args.shapes.split(","))
     else:
