@@ -151,6 +151,13 @@ def csrf(client, path: str = "/signin") -> str:
     return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
 
 
+def right_answers(store: Store, lesson_id: str = "find-your-skill",
+                  locale: str = "en") -> dict[str, str]:
+    """A bundled lesson's quiz form, every question answered right."""
+    lesson = store.lesson("start-freelancing", lesson_id, locale)
+    return {f"q{n}": str(q.answer) for n, q in enumerate(lesson.questions)}
+
+
 def web_sign_in(client, store: Store, phone: str) -> None:
     """Sign in on the lite pages as a learner does: ask for a code, read it from the SMS
     queued for the number, enter it."""

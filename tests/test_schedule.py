@@ -26,7 +26,13 @@ from gateway.learning.timing import (
 )
 from gateway.store import Store
 from gateway.worker import OutboxWorker
-from tests.conftest import TwilioWebhooks, carriers_toml, csrf, web_sign_in
+from tests.conftest import (
+    TwilioWebhooks,
+    carriers_toml,
+    csrf,
+    right_answers,
+    web_sign_in,
+)
 from tests.fakes.clock import SimulatedClock
 
 UTC = ZoneInfo("UTC")
@@ -328,7 +334,7 @@ def test_learning_on_the_web_counts_as_being_seen(week: Week):
     come back; once they stop, reminders count from their last page."""
     week.clock.now = week.at(0, 10, 0, LAGOS)
     week.say(ADA, "START")
-    week.say(ADA, "NEXT")  # in the middle of lesson 1: the standing reminders are for
+    week.say(ADA, "NEXT")  # in the middle of lesson 1, where reminders apply
     web = week.app.test_client()
     web_sign_in(web, week.store, ADA)
     week.run_worker()
@@ -347,9 +353,7 @@ def test_learning_on_the_web_counts_as_being_seen(week: Week):
     assert [(at - last_page) // STEP * STEP / 86400 for at in reminders] == [2.0, 4.0]
     # Answering the lesson's quiz on the web counts too.
     week.clock.now = week.at(11, 9, 0, LAGOS)
-    questions = week.store.lesson("start-freelancing", "find-your-skill", "en").questions
-    answers = {f"q{n}": str(q.answer) for n, q in enumerate(questions)}
-    answered = web.post(LESSON + "/quiz",
-                        data={"csrf": csrf(web, LESSON + "/quiz"), **answers})
+    answered = web.post(LESSON + "/quiz", data={"csrf": csrf(web, LESSON + "/quiz"),
+                                                **right_answers(week.store)})
     assert answered.status_code == 200
     assert week.store.learner(ADA).last_seen_at == week.clock.now

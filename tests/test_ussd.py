@@ -76,6 +76,11 @@ def sms(store: Store, text: str, phone: str = PHONE) -> str:
     return "\n".join(m.body for m in store.outbox()[before:])
 
 
+def body(screen: str) -> str:
+    """A card screen's text, without its head line and its navigation."""
+    return screen.split("\n", 1)[1].rsplit("\n1. Next", 1)[0]
+
+
 @pytest.fixture
 def phone(store: Store) -> Phone:
     return Phone(store)
@@ -98,7 +103,6 @@ def test_reading_a_card_page_by_page_and_back(phone: Phone):
     second = phone.press("98").text
     assert second.startswith("Lesson 1/6, card 1/5\n") and "98 More" not in second
     card = phone.store.lesson("start-freelancing", "find-your-skill", "en").cards[0].text
-    body = lambda s: s.split("\n", 1)[1].rsplit("\n1. Next", 1)[0]  # noqa: E731
     assert " ".join([body(first).split("\n", 1)[1], body(second)]) == card  # nothing cut
     assert phone.press("0").text == first  # back a page
     assert phone.press("1").text == second  # 1 also turns the page: nothing is skipped
@@ -169,7 +173,6 @@ def test_a_dropped_call_resumes_on_the_page_being_read(phone: Phone):
     """Back after a drop on a card's second page: the page holding where they were, not
     the card's first page again (each screen costs the learner time on a live call)."""
     card = phone.store.lesson("start-freelancing", "find-your-skill", "en").cards[0].text
-    body = lambda s: s.split("\n", 1)[1].rsplit("\n1. Next", 1)[0]  # noqa: E731
     phone.dial()
     first = phone.press("1").text
     phone.press("98")

@@ -14,7 +14,7 @@ from gateway import create_app
 from gateway.channels.sms import handle_inbound
 from gateway.phones import masked
 from gateway.store import Store
-from tests.conftest import csrf, web_sign_in
+from tests.conftest import csrf, right_answers, web_sign_in
 
 COURSE = "/courses/start-freelancing"
 LESSON = COURSE + "/find-your-skill"
@@ -26,11 +26,6 @@ def web(db_path, carriers_file):
     app = create_app({"DATABASE": str(db_path), "CARRIERS_FILE": str(carriers_file),
                       "SECRET_KEY": "test-secret-key-0123456789"})
     return app.test_client()
-
-
-def right_answers(store: Store, lesson_id: str = "find-your-skill", locale: str = "en"):
-    lesson = store.lesson("start-freelancing", lesson_id, locale)
-    return {f"q{n}": str(q.answer) for n, q in enumerate(lesson.questions)}
 
 
 def sms(store: Store, text: str, phone: str = NIGERIAN) -> str:
