@@ -4,7 +4,6 @@ and the `gateway` fixture (import `gateway_fixture` into a test module to use it
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,14 +17,9 @@ import pytest
 
 from tests.conftest import AUTH_TOKEN, PUBLIC_URL, TwilioWebhooks
 from tests.fakes.signing import twilio_signature
+from tests.ports import free_port
 
 PHONE = "+2348030000000"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def post(url: str, params: dict[str, str], headers: dict[str, str]) -> tuple[int, str]:

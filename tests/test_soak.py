@@ -32,7 +32,7 @@ from gateway.content.importer import import_courses
 from gateway.store import Store
 from tests.conftest import AUTH_TOKEN, PUBLIC_URL, TwilioWebhooks
 from tests.fakes.signing import twilio_signature
-from tests.served import free_port
+from tests.ports import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.soak]
 

@@ -19,10 +19,11 @@ import os
 import pwd
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
+
+from tests.ports import free_port
 
 APT_COMMAND = "apt-get update && apt-get install -y postgresql"
 URL_VARIABLE = "LEARNLINE_TEST_POSTGRES_URL"
@@ -48,12 +49,6 @@ def server_bindir() -> Path:
         return Path(on_path).parent
     raise PostgresUnavailable(f"PostgreSQL is not installed (no initdb); install it with: "
                               f"{APT_COMMAND}")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def with_options(url: str, options: str) -> str:
@@ -111,7 +106,7 @@ class PostgresServer:
             data = self.folder / "data"
             self._run("initdb", "-D", str(data), "-U", ROLE, "-A", "trust", "-E", "UTF8",
                       "--locale=C", *(() if self.durable else ("--no-sync",)))
-            port = _free_port()
+            port = free_port()
             settings = [f"-c port={port}", "-c listen_addresses=127.0.0.1",
                         f"-c unix_socket_directories={self.folder}", "-c max_connections=60"]
             if not self.durable:

@@ -27,6 +27,7 @@ from tests.conftest import AUTH_TOKEN, PUBLIC_URL, carriers_toml
 from tests.fakes.flaky_proxy import FlakyProxy
 from tests.fakes.signing import twilio_signature
 from tests.fakes.twilio_api import FakeTwilioApi
+from tests.ports import free_port
 from tests.test_privacy import holding
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,14 +38,6 @@ HUB_CARRIERS = """
 adapter = "console"
 sender = "Learnline"
 """
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Gateway:

@@ -41,6 +41,8 @@ from urllib.parse import quote, unquote_to_bytes
 
 import pytest
 
+from tests.ports import free_port
+
 BEARERBOX = Path("/usr/sbin/bearerbox")
 SMSBOX = Path("/usr/sbin/smsbox")
 FAKESMSC = Path("/usr/lib/kannel/test/fakesmsc")
@@ -62,12 +64,6 @@ def require_kannel() -> None:
     if missing:
         pytest.fail(f"Kannel is not installed ({', '.join(missing)} missing); "
                     f"install it with: {APT_COMMAND}", pytrace=False)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(predicate, what: str, timeout: float = 15.0, interval: float = 0.05):
