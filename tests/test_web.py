@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import gzip
 import re
+import threading
 
 import brotli
 import pytest
+from flask import request
 
 from carrier_adapters import CarrierSettings
 from gateway import create_app
 from gateway.channels.sms import handle_inbound
+from gateway.channels.web.pages import current_learner
 from gateway.phones import masked
 from gateway.store import Store
-from tests.conftest import csrf, right_answers, web_sign_in
+from tests.conftest import TwilioWebhooks, csrf, right_answers, web_sign_in
 
 COURSE = "/courses/start-freelancing"
 LESSON = COURSE + "/find-your-skill"
@@ -202,6 +205,42 @@ def test_sms_progress_shows_on_the_web_and_web_progress_by_sms(web, store):
     status = sms(store, "STATUS")
     assert "1/6 lessons done, 3/3 right." in status and "Find your first clients" in status
     assert "Lesson 2/6" in sms(store, "NEXT")
+
+
+def test_a_stop_texted_while_a_page_is_built_holds(web, store):
+    """STOP arrives by SMS (a real signed webhook, on another server thread) after a lesson
+    page, a quiz answer or a language switch has read the learner and before it saves
+    their place: the page saves on top of what is stored by then, so the learner stays
+    stopped, and the page is still served (the web is a session they opened)."""
+    sms(store, "START")
+    sign_in(web, store)
+    app = web.application
+    texts = TwilioWebhooks(app.test_client())
+
+    def stop_lands() -> None:
+        if request.method == "GET" and request.path == "/progress":
+            return
+        current_learner()  # the page has read the learner, not yet stopped
+        answered = []
+        thread = threading.Thread(
+            target=lambda: answered.append(texts.sms(NIGERIAN, "STOP").status_code))
+        thread.start()
+        thread.join()
+        assert answered == [200]
+
+    quiz = {"csrf": csrf(web, LESSON + "/quiz"), **right_answers(store)}
+    for step in (lambda: web.get(LESSON),
+                 lambda: web.post(LESSON + "/quiz", data=quiz),
+                 lambda: web.get("/lang/fr?next=/progress", follow_redirects=True)):
+        sms(store, "START")
+        assert not store.learner(NIGERIAN).stopped
+        app.before_request_funcs.setdefault("web", []).append(stop_lands)
+        try:
+            response = step()
+        finally:
+            app.before_request_funcs["web"].remove(stop_lands)
+        assert response.status_code == 200
+        assert store.learner(NIGERIAN).stopped
 
 
 def test_sign_out(web, store):

@@ -130,16 +130,24 @@ def _engine() -> Engine:
     return Engine(get_store())
 
 
-def _seen(engine: Engine, learner: LearnerRecord) -> None:
+def _learner_now(engine: Engine) -> LearnerRecord | None:
+    """Inside the caller's write transaction: the signed-in learner as stored now, and the
+    learner the page shows from then on. The copy the page read first may be older (a
+    STOP texted since), and saving that copy would undo what came in between. None when
+    no learner is stored for the number any more (erased): the page goes on anonymous."""
+    g.learner = engine.store.learner(session["phone"]) if session.get("phone") else None
+    return g.learner
+
+
+def _studied(engine: Engine, learner: LearnerRecord) -> None:
     """A signed-in learner studied here, inside the caller's write transaction: counted
     active on the web today, and seen (reminders by SMS start again from now), as a
-    message or a USSD screen would, paced as the scheduler paces them: by their carrier."""
+    message or a USSD screen would, paced as the scheduler paces them: by their carrier.
+    The one save of the learner (`engine` leaves it to the caller)."""
     store = engine.store
     store.note_activity(learner.phone, "web")
-    stored = store.learner(learner.phone)  # as the engine left it
-    if stored is not None:
-        carrier = current_app.extensions["learnline.carriers"].get(stored.carrier_id)
-        note_seen(engine, stored, pacing_of(carrier) if carrier else Pacing(), store.clock())
+    carrier = current_app.extensions["learnline.carriers"].get(learner.carrier_id)
+    note_seen(engine, learner, pacing_of(carrier) if carrier else Pacing(), store.clock())
 
 
 # -- pages ---------------------------------------------------------------------------------------
@@ -175,11 +183,13 @@ def lesson(course_id: str, lesson_id: str):
     if found is None:
         abort(404)
     course_, position, lesson_ = found
-    learner = current_learner()
-    if learner is not None:
+    if current_learner() is not None:
+        engine = Engine(engine.store, caller_saves_learner=True)
         with engine.store.write():
-            engine.read_lesson(learner, course_, position)
-            _seen(engine, learner)
+            learner = _learner_now(engine)
+            if learner is not None:
+                engine.read_lesson(learner, course_, position)
+                _studied(engine, learner)
     return page("lesson.html", course=course_, course_title=course_.title_in(g.locale),
                 lesson=lesson_, number=position + 1, count=len(course_.lesson_ids))
 
@@ -207,11 +217,14 @@ def quiz(course_id: str, lesson_id: str):
         return page("quiz.html", status=400, missing=missing, answers=answers, **context)
     learner = current_learner()
     if learner is not None:
+        engine = Engine(engine.store, caller_saves_learner=True)
         with engine.store.write():
-            graded, replies = engine.submit_quiz(learner, course_, position, answers,
-                                                 first_try=not retry)
-            _seen(engine, learner)
-    else:
+            learner = _learner_now(engine)
+            if learner is not None:
+                graded, replies = engine.submit_quiz(learner, course_, position, answers,
+                                                     first_try=not retry)
+                _studied(engine, learner)
+    if learner is None:
         graded, replies = engine.grade(lesson_, answers), ()
         if not retry:
             results = session.setdefault("results", {})
@@ -256,10 +269,12 @@ def language(code: str):
     if chosen is None:
         abort(404)
     session["lang"] = chosen
-    learner = current_learner()
-    if learner is not None and learner.locale != chosen:
-        with get_store().write():
-            _engine().set_language(learner, chosen)  # recorded: it travels to other edges
+    if current_learner() is not None:
+        engine = _engine()
+        with engine.store.write():
+            learner = _learner_now(engine)
+            if learner is not None and learner.locale != chosen:
+                engine.set_language(learner, chosen)  # recorded: it travels to other edges
     return redirect(_safe_next(request.args.get("next")))
 
 
