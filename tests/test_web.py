@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import re
 import threading
+import time
 
 import brotli
 import pytest
@@ -16,12 +17,14 @@ from gateway import create_app
 from gateway.channels.sms import handle_inbound
 from gateway.channels.web.pages import current_learner
 from gateway.phones import masked
-from gateway.store import Store
+from gateway.store import Store, privacy
 from tests.conftest import TwilioWebhooks, csrf, right_answers, web_sign_in
+from tests.fakes.clock import SimulatedClock
 
 COURSE = "/courses/start-freelancing"
 LESSON = COURSE + "/find-your-skill"
 NIGERIAN = "+2348030000000"
+DAY = 86400.0
 
 
 @pytest.fixture
@@ -248,6 +251,54 @@ def test_sign_out(web, store):
     response = web.post("/signout", data={"csrf": csrf(web, "/")})
     assert response.status_code == 302
     assert "Sign in" in web.get("/").data.decode()
+
+
+def signed_in_as(client, phone: str = NIGERIAN) -> bool:
+    """Whether /progress says this browser is signed in as the number."""
+    return f"Signed in as {masked(phone)}." in client.get("/progress").data.decode()
+
+
+def test_a_sign_in_lasts_ninety_days_across_browser_restarts(db_path, carriers_file):
+    clock = SimulatedClock(1_800_000_000.0)
+    app = create_app({"DATABASE": str(db_path), "CARRIERS_FILE": str(carriers_file),
+                      "SECRET_KEY": "test-secret-key-0123456789", "CLOCK": clock})
+    browser = app.test_client()
+    with Store.open(db_path, clock=clock) as store:
+        sign_in(browser, store)
+    cookie = browser.get_cookie("learnline")
+    assert cookie.expires is not None  # kept when the browser closes
+    lifetime = cookie.expires.timestamp() - time.time()
+    assert 89 * DAY < lifetime <= 90 * DAY
+
+    restarted = app.test_client()  # the browser, closed and opened again
+    restarted.set_cookie("learnline", cookie.value)
+    assert signed_in_as(restarted)
+    revisit = restarted.get(LESSON)
+    assert revisit.status_code == 200 and "Set-Cookie" not in revisit.headers  # no bytes
+    clock.now += 89 * DAY
+    assert signed_in_as(restarted)
+    clock.now += 1 * DAY
+    assert not signed_in_as(restarted)
+    assert "Sign in" in restarted.get("/").data.decode()
+
+
+def test_a_browser_never_sees_the_learner_begun_after_an_erasure(web, store):
+    """Erased, the number is texted again (its next owner, once the carrier gave it out
+    anew): the browser signed in before the erasure is signed out and stays out."""
+    sms(store, "START")
+    sign_in(web, store)
+    assert signed_in_as(web)
+    privacy.erase(store, NIGERIAN)
+    assert not signed_in_as(web)
+    sms(store, "START")
+    sms(store, "NEXT")
+    assert not signed_in_as(web)
+    web.get(LESSON)
+    quiz = {"csrf": csrf(web, LESSON + "/quiz"), **right_answers(store)}
+    assert "3 of 3 right." in web.post(LESSON + "/quiz", data=quiz).data.decode()
+    assert store.lesson_results(NIGERIAN, "start-freelancing") == {}
+    sign_in(web, store)  # the new owner signs in with a code sent to them
+    assert signed_in_as(web)
 
 
 def test_compression_validators_and_a_cheap_revisit(web):

@@ -25,6 +25,9 @@ class LearnerRecord:
     last_seen_at: float | None = None
     nudges: int = 0  # reminders sent since the learner was last seen
     pending_review: dict | None = None  # {"course", "lesson", "question"} awaiting an answer
+    # When this number's learner row was made (read from the store; saving leaves it as is):
+    # a learner erased and begun again is a new row, with a later time.
+    created_at: float | None = None
 
 
 @dataclass

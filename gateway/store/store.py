@@ -532,7 +532,8 @@ class Store:
     def learner(self, phone: str) -> LearnerRecord | None:
         """The learner with this E.164 number, or None."""
         row = self._one(
-            f"SELECT {', '.join(self._LEARNER_COLUMNS)} FROM learners WHERE phone = ?", [phone])
+            f"SELECT {', '.join(self._LEARNER_COLUMNS)}, created_at FROM learners WHERE phone = ?",
+            [phone])
         return _learner_record(row) if row else None
 
     _UPDATE_LEARNER = ("UPDATE learners SET "
@@ -1319,4 +1320,5 @@ def _learner_record(row: dict) -> LearnerRecord:
         schedule_offered=bool(row["schedule_offered"]), next_check_at=row["next_check_at"],
         last_seen_at=row["last_seen_at"], nudges=row["nudges"],
         pending_review=json.loads(row["pending_review"]) if row["pending_review"] else None,
+        created_at=row.get("created_at"),
     )

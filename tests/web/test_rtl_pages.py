@@ -20,6 +20,7 @@ from gateway.i18n import available_locales, language_name, text_direction
 from gateway.learning import Engine
 from gateway.phones import masked
 from gateway.store import Store
+from tests.conftest import web_sign_in
 from tests.web.browser import (  # noqa: F401  (browser is a fixture)
     axe_violations,
     axe_violations_in_html,
@@ -239,10 +240,9 @@ def test_the_language_switch_lists_every_catalog_and_sets_the_learners_language(
             in english)
 
     # Every language switches the page, and a signed-in learner's one language.
-    with client.session_transaction() as session:
-        session["phone"] = PHONE
     with store.write():
         Engine(store).learner(PHONE, "twilio", "en")
+    web_sign_in(client, store, PHONE)
     for locale in (*available_locales()[1:], available_locales()[0]):
         response = client.get(f"/lang/{locale}?next=/progress")
         assert response.status_code == 302 and response.location.endswith("/progress")

@@ -8,6 +8,7 @@ cookie; signing in with the phone makes them the same learner as on SMS and USSD
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -61,9 +62,13 @@ def init_app(app: Flask) -> None:
         newstyle=True,
     )
     app.jinja_env.filters.update(bdi=isolate, ltr=left_to_right, phones=isolate_phones)
-    app.config.setdefault("SESSION_COOKIE_NAME", "learnline")
+    app.config["SESSION_COOKIE_NAME"] = "learnline"  # Flask's own default is "session"
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(days=signin.SIGNED_IN_DAYS)
+    # The cookie is sent again only when the session changes, not with every page: its
+    # bytes count on 2G. The sign-in's own time (`since`) bounds it, not the cookie's.
+    app.config["SESSION_REFRESH_EACH_REQUEST"] = False
     app.session_interface = _SessionInterface()
     app.register_blueprint(blueprint)
 
@@ -93,13 +98,24 @@ http.install(blueprint)  # after the language: error pages are worded too
 
 
 def current_learner() -> LearnerRecord | None:
-    """The signed-in learner, or None."""
-    phone = session.get("phone")
-    if not phone:
+    """The signed-in learner, or None (and a sign-in that no longer holds is forgotten)."""
+    if not session.get("phone"):
         return None
     if "learner" not in g:
-        g.learner = get_store().learner(phone)
+        g.learner = _signed_in_learner()
     return g.learner
+
+
+def _signed_in_learner() -> LearnerRecord | None:
+    """The number's learner as stored now, if this browser's sign-in still holds for them
+    (signin.still_signed_in); otherwise None, and the browser is signed out."""
+    store = get_store()
+    learner = store.learner(session["phone"])
+    if signin.still_signed_in(learner, session.get("since"), store.clock()):
+        return learner
+    session.pop("phone", None)
+    session.pop("since", None)
+    return None
 
 
 def page(template: str, status: int = 200, **context: Any):
@@ -135,7 +151,7 @@ def _learner_now(engine: Engine) -> LearnerRecord | None:
     learner the page shows from then on. The copy the page read first may be older (a
     STOP texted since), and saving that copy would undo what came in between. None when
     no learner is stored for the number any more (erased): the page goes on anonymous."""
-    g.learner = engine.store.learner(session["phone"]) if session.get("phone") else None
+    g.learner = _signed_in_learner() if session.get("phone") else None
     return g.learner
 
 
@@ -337,6 +353,8 @@ def enter_code():
     session.pop("results", None)
     session.pop("signin_phone", None)
     session["phone"] = phone
+    session["since"] = store.clock()
+    session.permanent = True  # kept across browser restarts, for SIGNED_IN_DAYS
     session["csrf"] = secrets.token_urlsafe(24)  # a new session gets a new token
     return redirect(url_for("web.progress"))
 

@@ -32,6 +32,9 @@ LIMITS_PER_NUMBER = ((3, HOUR), (6, 24 * HOUR))
 LIMIT_PER_BLOCK = (10, HOUR)  # numbers sharing all but their last 4 digits
 LIMIT_PER_ADDRESS = (10, HOUR)
 LIMIT_OVERALL = (500, HOUR)
+# A browser stays signed in this long after entering its code, across browser restarts:
+# each sign-in is an SMS the operator pays for, and a learner reads on and off for weeks.
+SIGNED_IN_DAYS = 90
 
 
 @dataclass(frozen=True)
@@ -118,3 +121,15 @@ def learner_for(store: Store, carriers: Carriers, phone: str, locale: str) -> Le
             privacy.readmit(store, phone)
             store.save_learner(learner)
     return learner
+
+
+def still_signed_in(learner: LearnerRecord | None, since: object, now: float) -> bool:
+    """Whether a browser that signed in as this number at `since` (the store's clock, as
+    kept in its session) is still signed in as `learner`, the number's learner now: not
+    after SIGNED_IN_DAYS, and never as a learner begun after the sign-in. That one is
+    somebody else: the number was erased and texted again, perhaps by its next owner once
+    the carrier gave it out anew, and must not see the old browser's way in."""
+    if learner is None or not isinstance(since, int | float) or isinstance(since, bool):
+        return False
+    begun = learner.created_at if learner.created_at is not None else since
+    return begun <= since and now < since + SIGNED_IN_DAYS * 24 * HOUR
