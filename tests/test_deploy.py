@@ -107,6 +107,18 @@ def test_the_container_installs_with_the_documented_command():
     assert run is not None
     first_line = run.group(1).removesuffix("\\").strip()
     installed = f"{first_line} {run.group(2).strip()}"
-    assert installed.replace("--no-cache-dir ", "") == documented
+    # The path, with the extras asked for at build time (--build-arg EXTRAS=hub): the
+    # shell RUN uses gives the documented command, or the documented hub install.
+    path = '"/opt/learnline/src${EXTRAS:+[$EXTRAS]}"'
+    assert re.search(r'^ARG EXTRAS=""$', containerfile, flags=re.MULTILINE)
+    assert installed.replace("--no-cache-dir ", "").replace(path, "/opt/learnline/src") \
+        == documented
+    hub_install = re.search(r"pip install '(/opt/learnline/src\[hub\])'$",
+                            (ROOT / "docs" / "sync.md").read_text(), flags=re.MULTILINE)
+    assert hub_install is not None
+    for extras, expected in (("", "/opt/learnline/src"), ("hub", hub_install.group(1))):
+        shell = subprocess.run(["sh", "-c", f"echo {path}"], env={"EXTRAS": extras},
+                               capture_output=True, text=True, check=True)
+        assert shell.stdout.strip() == expected
     assert re.search(r'^CMD \["learnline", "serve", "--no-worker"', containerfile,
                      flags=re.MULTILINE)
