@@ -254,6 +254,35 @@ def test_pause_resume_and_weekdays(week: Week):
     assert days == {"Wed"}  # then in the middle of that lesson: no more until it is done
 
 
+def test_pause_holds_reminders_and_reviews_with_daily_lessons_off(week: Week):
+    """Daily lessons off (the default): reminders and review questions still come, and
+    every reminder offers PAUSE. PAUSE holds them; RESUME says so and lets them come."""
+    week.clock.now = week.at(0, 10, 0, LAGOS)
+    week.say(ADA, "START")
+    week.take_lesson(ADA, wrong={0})  # the missed question comes back as a review
+    week.say(ADA, "NEXT")  # into lesson 2, then silent: reminders are due from Wednesday
+    week.say(ADA, "PAUSE")
+    week.run_worker()
+    assert "paused. Reply RESUME" in week.sent(ADA)[-1]["body"]
+    paused_at = week.clock.now
+    for day in range(1, 7):
+        week.clock.now = week.at(day, 12, 0, LAGOS)
+        week.run_worker()
+    assert week.sent(ADA, since=paused_at + 1) == []  # no reminder, no review, all week
+    week.say(ADA, "STATUS")  # seen again: reminders count from now
+    week.say(ADA, "RESUME")
+    week.run_worker()
+    for day in range(7, 12):
+        week.clock.now = week.at(day, 12, 0, LAGOS)
+        week.run_worker()
+    since_resume = week.sent(ADA, since=paused_at + 1)
+    assert since_resume[1]["body"].startswith(  # after STATUS's answer
+        "Reminders are on again. Daily lessons are off. Reply DAILY")
+    kinds = [row["kind"] for row in since_resume]
+    assert "review" in kinds and "reminder" in kinds
+    assert "lesson" not in kinds
+
+
 def test_weekdays_follow_the_learners_weekend(week: Week):
     # In Egypt the weekend is Friday and Saturday: WEEKDAYS means Sunday to Thursday.
     week.clock.now = week.at(0, 10, 0, CAIRO)

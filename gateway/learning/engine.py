@@ -329,11 +329,14 @@ class Engine:
         return self._schedule_shown(learner, moved_from=moved_from)
 
     def _pause(self, learner: LearnerRecord, *, paused: bool) -> r.ScheduleShown:
-        if learner.schedule == "off" and not paused:
-            return self._schedule_shown(learner, changed=False)
-        learner.schedule_paused = paused
-        self._save_learner(learner)
-        return self._schedule_shown(learner, paused=paused)
+        # Whatever the schedule: with daily lessons off, reminders and review questions
+        # still come, and PAUSE (offered in every reminder) holds them too.
+        changed = learner.schedule_paused != paused
+        if changed:
+            learner.schedule_paused = paused
+            self._save_learner(learner)
+        return self._schedule_shown(learner, paused=paused, changed=changed,
+                                    resumed=changed and not paused)
 
     @staticmethod
     def _schedule_shown(learner: LearnerRecord, **details: Any) -> r.ScheduleShown:

@@ -144,12 +144,13 @@ class ScheduleShown:
     """How daily lessons are set: `frequency` 'off', 'daily' or 'weekdays', at local
     `hour`; `changed` when this message changed them; `moved_from` the hour the learner
     asked for when it fell in the carrier's quiet hours; `workdays` the days of the
-    learner's working week."""
+    learner's working week; `resumed` when this message ended a pause."""
 
     frequency: str
     hour: int
     paused: bool = False
     changed: bool = True
+    resumed: bool = False
     moved_from: int | None = None
     # The learner's working week, the days 'weekdays' lessons come: first and last day,
     # Monday 0 ((0, 4) Monday to Friday; (6, 3) Sunday to Thursday).

@@ -34,7 +34,7 @@ def plan_next_check(engine: Engine, learner: LearnerRecord, pacing: Pacing,
             and learner.nudges < pacing.max_nudges and not learner.schedule_paused:
         times.append(max(now, learner.last_seen_at
                          + (learner.nudges + 1) * pacing.nudge_after_days * DAY))
-    if learner.pending_review is None and not in_quiz:
+    if learner.pending_review is None and not in_quiz and not learner.schedule_paused:
         review_at = engine.store.next_review_at(learner.phone)
         if review_at is not None:
             times.append(max(now, review_at))
@@ -51,7 +51,8 @@ def due_work(engine: Engine, learner: LearnerRecord, pacing: Pacing,
         replies = engine.daily_lesson(learner)
         if replies:
             return "lesson", replies
-    if learner.pending_review is None and not engine.in_quiz(learner):
+    if learner.pending_review is None and not learner.schedule_paused \
+            and not engine.in_quiz(learner):
         review = engine.store.due_review(learner.phone, now)
         if review is not None:
             asked = engine.review_question(learner, review)

@@ -222,17 +222,18 @@ class _Renderer(Wording):
 
     def _schedule(self, shown: r.ScheduleShown) -> str:
         w = self.word
+        if shown.paused:
+            return self._("Daily lessons and reminders are paused. Reply %(resume)s to go on.",
+                          resume=w["resume"])
         if shown.frequency == "off":
-            if shown.changed:
+            if shown.changed and not shown.resumed:
                 return self._("Daily lessons are off.")
-            return self._(
+            text = self._(
                 "Daily lessons are off. Reply %(daily)s to get the next lesson every day, or "
                 "%(time_word)s and an hour, e.g. %(time_word)s 7.",
                 daily=w["daily"], time_word=w["time"],
             )
-        if shown.paused:
-            return self._("Daily lessons and reminders are paused. Reply %(resume)s to go on.",
-                          resume=w["resume"])
+            return self._("Reminders are on again.") + " " + text if shown.resumed else text
         if shown.frequency == "weekdays":
             first, last = shown.workdays
             text = self._("Your next lesson will come %(first)s to %(last)s at %(time)s.",
