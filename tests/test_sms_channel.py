@@ -184,6 +184,19 @@ def test_gibberish_gets_a_helpful_reply_never_silence(store: Store):
         assert replies and "HELP" in replies[0]
 
 
+def test_someone_with_no_course_is_shown_how_to_start_one(store: Store):
+    """A letter or STATUS from a number with no course yet (a stray reply, a curious
+    first message) answers with the courses and how to start one, not a dead end."""
+    for text in ("A", "STATUS"):
+        [reply] = say(store, text, phone=f"+23480300001{len(text):02d}")
+        assert reply.startswith("You have not started a course yet.\nCourses:\n"
+                                "1) Start freelancing (6 lessons)\n")
+        assert "Reply START and a number" in reply
+    say(store, "START")
+    say(store, "NEXT")
+    assert say(store, "A") == ["No question is waiting. Reply NEXT to go on."]
+
+
 def test_long_replies_are_split_not_truncated(store: Store):
     carrier = dataclasses.replace(CONSOLE, max_segments=1)
     bodies = say(store, "START", carrier=carrier)

@@ -113,7 +113,10 @@ class Engine:
             case i.Back():
                 return Outcome(self._back(learner))
             case i.Status():
-                return Outcome((self._progress(learner),))
+                progress = self._progress(learner)
+                if isinstance(progress, r.Notice):  # no course yet: the way to start one
+                    return Outcome((progress, self._catalogue(learner)))
+                return Outcome((progress,))
             case i.Help():
                 return Outcome((self._help(learner),), to_stopped_ok=True)
             case i.Language(code=code):
@@ -222,6 +225,8 @@ class Engine:
         if found is None or found[1].quiz is None or not found[1].quiz.queue:
             if learner.pending_review:
                 return self._review_answer(learner, choice)
+            if found is None:  # a letter from someone with no course yet: how to start
+                return (r.Notice("not_enrolled"), self._catalogue(learner))
             return (r.Notice("no_question"),)
         course, enrollment = found
         quiz = enrollment.quiz
