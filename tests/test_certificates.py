@@ -12,6 +12,7 @@ import pytest
 from gateway import create_app
 from gateway.channels.sms import parse_command, render
 from gateway.channels.ussd.wording import Wording as UssdWording
+from gateway.learning import Engine
 from gateway.learning import intents as i
 from gateway.learning import replies as r
 from gateway.learning.certificates import (
@@ -183,6 +184,9 @@ def test_passing_the_course_by_sms_sends_a_certificate_code(twilio, store):
     assert issued["holder"] == masked(ADA)  # no NAME set: the masked number
     assert issued["score"] == issued["total"] > 0 and issued["issued_at"] == ISSUED
     assert f"VERIFY {shown}" in last and f"/verify/{shown}" in last
+    assert say(twilio, store, ADA, "NEXT") == ("You finished Start freelancing. Reply COURSES "
+                                               "to choose another course.")
+    assert say(twilio, store, ADA, "STATUS").endswith("Course complete.")
 
 
 def test_a_failing_score_gets_no_certificate(twilio, store):
@@ -190,6 +194,25 @@ def test_a_failing_score_gets_no_certificate(twilio, store):
     assert "The pass mark is 70%" in last
     assert certificates(store) == []
     assert not CODE_RE.search(last) and "certificate" not in last.lower()
+
+
+def test_a_course_finished_below_the_pass_mark_says_so_afterwards(twilio, store):
+    """After a failing score, NEXT and STATUS keep saying the course is not passed and
+    how to take it again, by SMS and on USSD, instead of looking like a finished one."""
+    take_course(twilio, store, ADA, right=False)
+    retake = "The pass mark is 70%. Reply START to take it again."
+    assert say(twilio, store, ADA, "NEXT") == f"You finished Start freelancing. {retake}"
+    status = say(twilio, store, ADA, "STATUS")
+    assert status.endswith(f"Course complete. {retake}") and "6/6 lessons done" in status
+    ussd = UssdWording("en")
+    engine = Engine(store)
+    learner = store.learner(ADA)
+    assert ussd.reply(engine.handle(learner, i.Next(), interactive=True).replies[0]) \
+        == "You finished Start freelancing. Pass mark: 70%."
+    assert ussd.reply(engine.handle(learner, i.Status(), interactive=True).replies[0]) \
+        .endswith("Course complete. Pass mark: 70%.")
+    assert say(twilio, store, ADA, "START").startswith(
+        "Welcome back to Start freelancing.\nLesson 1/6")  # taken again from the start
 
 
 def test_completing_again_does_not_issue_another_code(twilio, store, clock):

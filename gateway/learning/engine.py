@@ -200,8 +200,7 @@ class Engine:
             return (r.Notice("not_enrolled"), self._catalogue(learner))
         course, enrollment = found
         if enrollment.completed:
-            title = course.title_in(self.reading_locale(learner))
-            return (r.Notice("course_complete", {"course": title}),)
+            return (self._completed_notice(learner, course),)
         if enrollment.quiz is not None and enrollment.quiz.queue:
             lesson = self._lesson(course, enrollment.position, self.reading_locale(learner))
             return (r.Notice("answer_first"), self._question(lesson, enrollment))
@@ -213,8 +212,7 @@ class Engine:
             return (r.Notice("not_enrolled"), self._catalogue(learner))
         course, enrollment = found
         if enrollment.completed:
-            title = course.title_in(self.reading_locale(learner))
-            return (r.Notice("course_complete", {"course": title}),)
+            return (self._completed_notice(learner, course),)
         if enrollment.quiz is None and enrollment.card > 0:
             enrollment.card -= 2  # _current moves one on
             return self._current(learner, course, enrollment, advance_card=True)
@@ -274,18 +272,22 @@ class Engine:
         if not enrollment.completed:
             lesson = self._lesson(course, enrollment.position, self.reading_locale(learner))
             lesson_title, card_count = lesson.title, len(lesson.cards)
+        score = sum(score for score, _ in results.values())
+        total = sum(total for _, total in results.values())
         return r.Progress(
             course_title=course.title_in(self.reading_locale(learner)),
             lessons_done=len(results),
             lesson_count=len(course.lesson_ids),
-            score=sum(score for score, _ in results.values()),
-            total=sum(total for _, total in results.values()),
+            score=score,
+            total=total,
             lesson_title=lesson_title,
             card_number=max(enrollment.card, 0) + 1,
             card_count=card_count,
             in_quiz=enrollment.quiz is not None,
             completed=enrollment.completed,
             lesson_number=enrollment.position + 1,
+            pass_mark=course.pass_mark,
+            passed=_passes(course, score, total) if enrollment.completed else None,
         )
 
     def _help(self, learner: LearnerRecord) -> r.HelpShown:
@@ -762,8 +764,7 @@ class Engine:
     def _record_completed(self, learner: LearnerRecord, course: Course, score: int,
                           total: int) -> bool:
         """Record the course completed with this score; return whether it is passed."""
-        percent = 100 * score / total if total else 100
-        passed = percent >= course.pass_mark
+        passed = _passes(course, score, total)
         self.store.record_event(learner.phone, "course_completed", {
             "course": course.id, "score": score, "total": total, "passed": passed})
         return passed
@@ -809,6 +810,15 @@ class Engine:
             self._places[key] = self.store.enrollment(phone, course_id)
         found = self._places[key]
         return None if found is None else _copy(found)
+
+    def _completed_notice(self, learner: LearnerRecord, course: Course) -> r.Notice:
+        """The course is done: its title, and whether its score passes (if not, START
+        takes it again)."""
+        results = self._results(learner, course).values()
+        return r.Notice("course_complete", {
+            "course": course.title_in(self.reading_locale(learner)),
+            "passed": _passes(course, sum(s for s, _ in results), sum(t for _, t in results)),
+            "pass_mark": course.pass_mark})
 
     def _results(self, learner: LearnerRecord, course: Course) -> dict[str, tuple[int, int]]:
         """Scores of the learner's finished lessons that the course still has."""
@@ -871,3 +881,8 @@ def _find_course(courses: list[Course], ref: str) -> Course | None:
         if wanted in (course.code.upper(), str(number), course.id.upper()):
             return course
     return None
+
+
+def _passes(course: Course, score: int, total: int) -> bool:
+    """Whether a course's score reaches its pass mark (a course without questions passes)."""
+    return (100 * score / total if total else 100) >= course.pass_mark

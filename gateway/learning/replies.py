@@ -107,6 +107,8 @@ class Progress:
     in_quiz: bool
     completed: bool
     lesson_number: int = 1
+    pass_mark: int = 70  # percent
+    passed: bool | None = None  # once completed: whether the score reaches the pass mark
 
 
 @dataclass(frozen=True)

@@ -107,10 +107,7 @@ class _Renderer(Wording):
                     if done.certificate:
                         text += "\n" + self._certificate_code(done.certificate)
                     return text
-                return text + " " + self._(
-                    "The pass mark is %(mark)s. Reply %(start)s to take it again.",
-                    mark=self.percent(done.pass_mark, 100), start=w["start"],
-                )
+                return text + " " + self._retake(done.pass_mark)
             case r.Progress() as p:
                 return self._progress(p)
             case r.CourseList(courses=courses):
@@ -247,8 +244,14 @@ class _Renderer(Wording):
                                  asked=_clock(shown.moved_from))
         return text + " " + self._("Reply %(pause)s to hold them.", pause=w["pause"])
 
+    def _retake(self, pass_mark: int) -> str:
+        return self._("The pass mark is %(mark)s. Reply %(start)s to take it again.",
+                      mark=self.percent(pass_mark, 100), start=self.word["start"])
+
     def _progress(self, p: r.Progress) -> str:
         if p.completed:
+            if p.passed is False:
+                return self.progress(p) + " " + self._retake(p.pass_mark)
             return self.progress(p)
         return self.progress(p) + " " + self._("Reply %(next)s", next=self.word["next"])
 
@@ -315,6 +318,9 @@ class _Renderer(Wording):
             case "not_enrolled":
                 return self._("You have not started a course yet.")
             case "course_complete":
+                if d.get("passed") is False:
+                    return self._("You finished %(course)s.", course=d["course"]) + " " + \
+                        self._retake(d["pass_mark"])
                 return self._(
                     "You finished %(course)s. Reply %(courses)s to choose another course.",
                     course=d["course"], courses=w["courses"],

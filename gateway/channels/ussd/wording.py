@@ -115,6 +115,9 @@ class Wording(_Base):
 
     # -- engine replies shown as text ------------------------------------------------------
 
+    def _pass_mark(self, mark: int) -> str:
+        return self._("Pass mark: %(mark)s.", mark=self.percent(mark, 100))
+
     def notice(self, notice: r.Notice) -> str:
         match notice.kind:
             case "unknown_course":
@@ -122,7 +125,10 @@ class Wording(_Base):
             case "not_enrolled":
                 return self._("You have not started a course yet.")
             case "course_complete":
-                return self._("You finished %(course)s.", course=notice.details["course"])
+                text = self._("You finished %(course)s.", course=notice.details["course"])
+                if notice.details.get("passed") is False:
+                    text += " " + self._pass_mark(notice.details["pass_mark"])
+                return text
             case "no_courses":
                 return self._("No courses are available yet. Please try again later.")
         return self.invalid()
@@ -156,9 +162,10 @@ class Wording(_Base):
                         text += " " + self._("Your certificate code: %(code)s.",
                                              code=format_code(done.certificate))
                     return text
-                return text + " " + self._("Pass mark: %(mark)s.",
-                                           mark=self.percent(done.pass_mark, 100))
+                return text + " " + self._pass_mark(done.pass_mark)
             case r.Progress() as p:
+                if p.passed is False:
+                    return self.progress(p) + " " + self._pass_mark(p.pass_mark)
                 return self.progress(p)
             case r.LanguageChanged(locale=locale):
                 return self._("Language: %(language)s.", language=self.language_name(locale))
