@@ -307,7 +307,12 @@ def test_french_schedule_commands():
     assert parse_command("reprendre") == i.Resume()
     assert parse_command("TIME 19:00") == i.Schedule(None, 19)
     assert parse_command("time 7pm") == i.Schedule(None, 19)
-    assert isinstance(parse_command("TIME 25"), i.Unknown)
+    # Not a whole hour of the day: nothing changes, and the learner is told (below).
+    for text, typed in (("TIME 25", "25"), ("time 7:30", "7:30"), ("HEURE 19h30", "19H30"),
+                        ("TIME seven", "SEVEN"), ("DAILY 7:30", "7:30"),
+                        ("semaine 12.30pm", "12.30PM")):
+        assert parse_command(text) == i.Schedule(unclear_hour=typed), text
+    assert parse_command("DAILY LESSONS PLEASE") == i.Schedule("daily", None)
 
 
 def test_local_time_rules():

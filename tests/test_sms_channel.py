@@ -197,6 +197,22 @@ def test_someone_with_no_course_is_shown_how_to_start_one(store: Store):
     assert say(store, "A") == ["No question is waiting. Reply NEXT to go on."]
 
 
+def test_an_hour_that_is_not_a_whole_hour_is_explained_and_changes_nothing(store: Store):
+    say(store, "START")
+    assert say(store, "TIME 9") == ["Your next lesson will come every day at 09:00. "
+                                    "Reply PAUSE to hold them."]
+    for text in ("TIME 7:30", "TIME 25", "DAILY 12:30pm"):
+        assert say(store, text) == ["Lessons come on the hour. Reply TIME and an hour from "
+                                    "0 to 23, e.g. TIME 7 or TIME 19."]
+    learner = store.learner("+2348030000000")
+    assert (learner.schedule, learner.schedule_hour) == ("daily", 9)
+    senegal = "+221770000001"  # French by its country
+    say(store, "DEBUT", phone=senegal)
+    assert say(store, "HEURE 19H30", phone=senegal) == [
+        "Les leçons arrivent à l'heure pile. Répondez HEURE et une heure de 0 à 23, par ex. "
+        "HEURE 7 ou HEURE 19."]
+
+
 def test_long_replies_are_split_not_truncated(store: Store):
     carrier = dataclasses.replace(CONSOLE, max_segments=1)
     bodies = say(store, "START", carrier=carrier)

@@ -128,6 +128,8 @@ class Engine:
                 return Outcome((r.Stopped(),), to_stopped_ok=True)
             case i.Answer(choice=choice):
                 return Outcome(self._answer(learner, choice))
+            case i.Schedule(unclear_hour=str()):
+                return Outcome((r.Notice("hour_unclear"),))
             case i.Schedule(frequency=frequency, hour=hour):
                 return Outcome((self._schedule(learner, frequency, hour),))
             case i.Pause() | i.Resume():

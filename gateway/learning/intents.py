@@ -59,10 +59,13 @@ class Answer:
 @dataclass(frozen=True)
 class Schedule:
     """Daily lessons: turn them on ('daily' or 'weekdays'), off ('off'), and/or set the
-    local hour (0-23) they come at. Both None asks how they are set."""
+    local hour (0-23) they come at. Both None asks how they are set. `unclear_hour`: what
+    the learner gave as an hour when it is not a whole hour of the day ('7:30', '25'):
+    nothing changes, and they are told how to give one."""
 
     frequency: str | None = None
     hour: int | None = None
+    unclear_hour: str | None = None
 
 
 @dataclass(frozen=True)

@@ -195,11 +195,15 @@ def parse_command(text: str) -> i.Intent:
         case "daily" | "weekdays":
             if argument and _is_off(argument):
                 return i.Schedule("off")
-            return i.Schedule(key, _hour(argument) if argument else None)
+            hour = _hour(argument) if argument else None
+            if hour is None and argument and argument[0].isdigit():  # DAILY 7:30
+                return i.Schedule(unclear_hour=argument)
+            return i.Schedule(key, hour)
         case "time":
             hour = _hour(argument or "")
-            return i.Schedule(None, hour) if hour is not None or not argument \
-                else i.Unknown(text)
+            if hour is None and argument:
+                return i.Schedule(unclear_hour=argument)
+            return i.Schedule(None, hour)
         case "pause":
             return i.Pause()
         case "resume":

@@ -317,6 +317,10 @@ class _Renderer(Wording):
                 return self._("Answer this question first:")
             case "not_enrolled":
                 return self._("You have not started a course yet.")
+            case "hour_unclear":
+                return self._(
+                    "Lessons come on the hour. Reply %(time_word)s and an hour from 0 to 23, "
+                    "e.g. %(time_word)s 7 or %(time_word)s 19.", time_word=w["time"])
             case "course_complete":
                 if d.get("passed") is False:
                     return self._("You finished %(course)s.", course=d["course"]) + " " + \
