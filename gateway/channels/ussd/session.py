@@ -292,12 +292,14 @@ class _Menu:
             first = body_width(self.limit, self.width(self.fit(head)), [], nav, self.width)
             rest = body_width(self.limit, 0, [], nav, self.width)
             pages = paginate(self.fit(body), rest, self.width, first_width=first)
-            return {"v": "card", "head": self.fit(head), "pages": pages, "page": 0}
+            return {"v": "card", "head": self.fit(head), "pages": pages, "page": 0,
+                    "first": card.card_number == 1}
         options = [w.option(1, w.next_())]
         width = body_width(self.limit, self._head_width(head), options,
                            self._nav(more=True, back=True), self.width)
         return {"v": "card", "head": self.fit(head),
-                "pages": paginate(self.fit(body), width, self.width), "page": 0}
+                "pages": paginate(self.fit(body), width, self.width), "page": 0,
+                "first": card.card_number == 1}
 
     def _question_view(self, question: r.QuestionAsked, head: str) -> dict:
         w = self.words
@@ -368,6 +370,8 @@ class _Menu:
         if choice == BACK:
             if view["page"] > 0:
                 return {**view, "page": view["page"] - 1}
+            if view.get("first"):  # nothing before a lesson's first card: the menu
+                return self.main_view()
             return self.from_replies(self.ask(i.Back()))
         return None
 
