@@ -134,6 +134,47 @@ def test_a_ussd_session_in_arabic_is_ucs2_within_the_carriers_limit(store: Store
     assert store.learner(MOROCCO).locale == "ar"
 
 
+@pytest.mark.parametrize("limit", [80, 60])
+def test_no_arabic_ussd_screen_is_cut(store: Store, limit: int):
+    """The whole course by pressing 1 (next, more, option 1, continue), and 98 where a
+    question's answers take more than a screen (1 answers there: "98 More" turns to the
+    rest): no screen is cut short ("..."), the main menu's long course name included, and
+    every answer of every question is shown in full."""
+    phone = Phone(store, MOROCCO, arabic_carrier(ussd_ucs2_max_chars=limit))
+    screen = phone.dial().text
+    for _ in range(800):
+        if store.enrollment(MOROCCO, COURSE) and store.enrollment(MOROCCO, COURSE).completed:
+            break
+        screen = phone.press("98" if screen.splitlines()[-1].startswith("98 ") else "1").text
+    else:
+        pytest.fail("the course never ended")
+    assert [screen for screen in phone.screens if "..." in screen] == []
+    shown = "\n".join(phone.screens)
+    course = store.course(COURSE)
+    for lesson_id in course.lesson_ids:  # every answer of every question, in full
+        for question in store.lesson(COURSE, lesson_id, "ar").questions:
+            for option in question.options:
+                assert option in shown, option
+
+
+def test_an_arabic_question_resumed_after_a_drop_shows_its_answers_in_full(store: Store):
+    """Back on a question after a dropped call: the welcome-back line gives way rather than
+    cut an answer (the right one, here)."""
+    phone = Phone(store, MOROCCO, arabic_carrier())
+    phone.dial()
+    question = store.lesson(COURSE, store.course(COURSE).lesson_ids[0], "ar").questions[0]
+    for _ in range(80):
+        if question.text in phone.press("1").text:
+            break
+    phone.drop()
+    screens = [phone.dial().text]
+    while not all(option in "\n".join(screens) for option in question.options) \
+            and len(screens) < 4:
+        screens.append(phone.press("98").text)
+    assert all(option in "\n".join(screens) for option in question.options), screens
+    assert not any("..." in screen for screen in screens), screens
+
+
 def test_ussd_falls_back_to_latin_where_the_carrier_cannot_carry_ucs2(store: Store):
     carrier = arabic_carrier(ussd_ucs2=False, ussd_fallback_locale="fr")
     phone = Phone(store, MOROCCO, carrier)
@@ -174,4 +215,8 @@ def test_every_shipped_language_can_be_chosen_from_the_ussd_menu(store: Store):
             assert f"{position}. " in listed and "?" not in listed, listed
         phone.press(str(position))
         assert store.learner("+254712345601").locale == locale
-        assert phone.press("00").text.startswith("Learnline\n1. ")
+        menu = phone.press("00").text
+        # Nothing cut: on an 80-unit UCS-2 screen the Arabic course name in option 1
+        # takes the room of the "Learnline" line.
+        assert menu.startswith("1. " if locale == "ar" else "Learnline\n1. ") \
+            and "..." not in menu, menu

@@ -286,6 +286,10 @@ class _Menu:
     def _card_view(self, card: r.CardShown, prefix: str) -> dict:
         w = self.words
         head = " ".join(part for part in (prefix, w.card_head(card)) if part)
+        if prefix and self.width(self.fit(head)) > self.limit // 2:
+            # On a short screen the card's place comes first: what came before it (a
+            # greeting, a notice) gives way rather than be cut.
+            head = w.card_head(card)
         body = card.text if card.card_number > 1 else f"{card.lesson_title}\n{card.text}"
         if self.compact:
             nav = self._nav(more=True, back=True, next_=True)
@@ -315,7 +319,28 @@ class _Menu:
                              self.width)
             if self.width(pages[-1]) > width:
                 pages.append("")  # the options get a page of their own
+        groups = self._option_groups(options)
+        if len(groups) > 1:  # the options alone take more than a screen: pages of their own
+            return {"v": "question", "head": head, "page": 0, "options": options,
+                    "pages": [p for p in pages if p] + [""] * len(groups), "groups": groups}
         return {"v": "question", "head": head, "pages": pages, "page": 0, "options": options}
+
+    def _option_groups(self, options: list[str]) -> list[list[int]]:
+        """The options as [first, end) runs that each fit a screen with the navigation
+        line, in order: one run unless the options together take more than a screen (long
+        answers on a short UCS-2 screen), so that no option is ever cut."""
+        alone = "" if self.compact else self._nav(more=False, back=False)
+        if self.width(compose("", "", options, alone)) <= self.limit:
+            return [[0, len(options)]]
+        nav = self._nav(more=True, back=False)  # 98: 1 is an option on these pages
+        groups: list[list[int]] = []
+        for number, option in enumerate(options):
+            if groups and self.width(compose("", "", [*options[groups[-1][0]:number], option],
+                                             nav)) <= self.limit:
+                groups[-1][1] = number + 1
+            else:
+                groups.append([number, number + 1])
+        return groups
 
     # -- choices ----------------------------------------------------------------------------
 
@@ -329,10 +354,11 @@ class _Menu:
             return self.main_view(), None
         more_pages = "pages" in view and view["page"] + 1 < len(view["pages"])
         # '98' turns the page; so does '1' (next, continue) on cards and messages, and on a
-        # question whose options are still to come, so a learner never skips the rest of a
+        # question whose option 1 is still to come, so a learner never skips the rest of a
         # text (or answers unseen options) by pressing on.
-        if more_pages and (choice == MORE or (choice == "1" and kind in ("card", "info",
-                                                                          "question"))):
+        if more_pages and (choice == MORE or (choice == "1" and (
+                kind in ("card", "info")
+                or (kind == "question" and view["page"] < _first_options_page(view))))):
             return {**view, "page": view["page"] + 1}, None
         handler = getattr(self, f"_on_{kind}", None)
         if handler is not None:
@@ -433,6 +459,11 @@ class _Menu:
         if kind == "main":
             head, options, nav = "Learnline", self._main_options(), ""
             body = ""
+            if self.width(compose(head, body, options, nav)) > self.limit:
+                # A long course title in option 1: without the name first, then shorter.
+                head = ""
+                if self.width(compose(head, body, options, nav)) > self.limit:
+                    options[0] = w.option(1, w.continue_())
         elif kind == "courses":
             head, body = view.get("head") or w.courses(), ""
             nav = self._nav(more=False, back=True, home=not self.compact)
@@ -453,12 +484,14 @@ class _Menu:
                 options = [w.option(1, w.next_())]
                 nav = self._nav(more=more, back=True)
             elif kind == "question":
-                options = view["options"] if not more else []
+                options = _options_on(view)
                 nav = self._nav(more=more, back=False)
-                if self.compact and more:
+                if self.compact and more and not options:
                     nav = self._info_nav(True, "main")
                 elif self.compact and self.width(compose(head, body, options, nav)) > self.limit:
                     nav = ""  # the options first; 00 still leads to the menu
+                if options and self.width(compose(head, body, options, nav)) > self.limit:
+                    head = ""  # the options before a head line (welcome back) they would cut
             elif self.compact:
                 options, nav = [], self._info_nav(more, view["then"])
                 head = head if page == 0 else ""
@@ -491,6 +524,22 @@ class _Menu:
         catalogue = self.ask(i.Courses())[0]
         assert isinstance(catalogue, r.CourseList)
         return [self.words.course_option(entry) for entry in catalogue.courses]
+
+
+def _first_options_page(view: dict) -> int:
+    """The page of a question view where its options begin: the last page, or the first
+    of their own pages when they take several (`groups`)."""
+    return len(view["pages"]) - len(view.get("groups") or [None])
+
+
+def _options_on(view: dict) -> list[str]:
+    """The options a question view shows on its current page: all of them on its last
+    page, or their run on each of their own pages (`groups`); none on pages before."""
+    run = view["page"] - _first_options_page(view)
+    if run < 0:
+        return []
+    groups = view.get("groups")
+    return view["options"][groups[run][0]:groups[run][1]] if groups else view["options"]
 
 
 def _fit(text: str, alphabet: Alphabet) -> str:
