@@ -29,6 +29,9 @@ class CarrierSettings:
     tps: float = 10.0
     api_base_url: str | None = None
     public_url: str | None = None
+    # The lite web pages' address as this carrier's learners reach it (perhaps a
+    # zero-rated name); SMS that point to a page give it whole, else the path alone.
+    web_url: str | None = None
     webhook_token: str | None = field(default=None, repr=False)
     allow_ips: tuple[str, ...] = ()
     ussd_max_chars: int = 182

@@ -34,7 +34,7 @@ _REGIONS = {region for regions in COUNTRY_CODE_TO_REGION_CODE.values() for regio
 
 COMMON_KEYS = (
     "adapter", "sender", "country", "locale", "encoding_policy", "max_segments", "tps",
-    "api_base_url", "public_url", "webhook_token", "allow_ips", "ussd_max_chars",
+    "api_base_url", "public_url", "web_url", "webhook_token", "allow_ips", "ussd_max_chars",
     "ussd_session_seconds", "ussd_ucs2", "ussd_ucs2_max_chars", "ussd_fallback_locale",
     "languages", "inbound_per_minute", "inbound_per_hour", "block_per_minute",
     "timezone", "quiet_hours", "max_unsolicited_per_day", "nudge_after_days", "max_nudges",
@@ -176,7 +176,7 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
             raise fail(key, "must be a whole number of messages from 1 to 100000")
         limits[key] = limit
     pacing = _pacing(values, string, fail)
-    for key in ("api_base_url", "public_url"):
+    for key in ("api_base_url", "public_url", "web_url"):
         url = string(key)
         if url is not None and not re.match(r"^https?://[^/\s]+", url):
             raise fail(key, f"{url!r} is not an http(s) URL")
@@ -211,6 +211,7 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
         tps=tps,
         api_base_url=string("api_base_url"),
         public_url=string("public_url"),
+        web_url=string("web_url"),
         webhook_token=token,
         allow_ips=tuple(str(entry) for entry in allow_ips),
         ussd_max_chars=ussd_max_chars,

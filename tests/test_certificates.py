@@ -33,6 +33,7 @@ EMPLOYER = "+2348030000002"  # Nigeria: checks codes
 AWA = "+221770000003"  # Senegal: French
 # 4 March 2025, 10:00 UTC: the day every certificate here is issued.
 ISSUED = datetime(2025, 3, 4, 10, 0, tzinfo=UTC).timestamp()
+WEB_URL = "https://learn.example.org"  # the carrier's web_url (given with a final slash)
 CODE_RE = re.compile(r"\b([0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{2})\b")
 
 
@@ -47,7 +48,8 @@ def app(db_path: Path, tmp_path: Path, twilio_api, carriers_file: Path, clock: S
     number, so the inbound limits (tests/test_ratelimit.py) are lifted, as an operator may."""
     carriers = tmp_path / "certificates.toml"
     carriers.write_text(carriers_toml(twilio_api.url).replace(
-        "tps = 200\n", "tps = 200\ninbound_per_minute = 10000\ninbound_per_hour = 10000\n"))
+        "tps = 200\n", "tps = 200\ninbound_per_minute = 10000\ninbound_per_hour = 10000\n"
+                       f'web_url = "{WEB_URL}/"\n'))
     return create_app({"DATABASE": str(db_path), "CARRIERS_FILE": str(carriers),
                        "TESTING": True, "CLOCK": clock,
                        "SECRET_KEY": "certificates-secret-0123456789"})
@@ -183,7 +185,8 @@ def test_passing_the_course_by_sms_sends_a_certificate_code(twilio, store):
     assert issued["course_title"] == "Start freelancing"
     assert issued["holder"] == masked(ADA)  # no NAME set: the masked number
     assert issued["score"] == issued["total"] > 0 and issued["issued_at"] == ISSUED
-    assert f"VERIFY {shown}" in last and f"/verify/{shown}" in last
+    # The page's whole address, under the carrier's web_url: a path alone is no use in an SMS.
+    assert f"VERIFY {shown}, or open {WEB_URL}/verify/{shown} on the" in last
     assert say(twilio, store, ADA, "NEXT") == ("You finished Start freelancing. Reply COURSES "
                                                "to choose another course.")
     assert say(twilio, store, ADA, "STATUS").endswith("Course complete.")
@@ -403,6 +406,12 @@ def test_every_certificate_reply_is_worded_in_english_and_french(reply):
     english, french = render((reply,), "en"), render((reply,), "fr")
     assert english and french and english != french
     assert "%(" not in english + french and "\u202f" not in french
+
+
+def test_the_certificate_page_is_a_path_without_the_carriers_web_url():
+    done = SAMPLES[0]
+    assert "open /verify/7KQM-2XHD-9P on the Learnline website" in render((done,), "en")
+    assert f"open {WEB_URL}/verify/7KQM-2XHD-9P on the" in render((done,), "en", WEB_URL + "/")
 
 
 def test_ussd_shows_the_certificate_code_when_the_course_is_done():

@@ -74,6 +74,7 @@ BAD_CARRIERS = [
      "api_base_url"),
     ("public_url without scheme", "tw-ng", TWILIO + 'public_url = "learnline.example.org"\n',
      "public_url"),
+    ("web_url without scheme", "tw-ng", TWILIO + 'web_url = "learn.example.org"\n', "web_url"),
     ("bad allow_ips entry", "console", 'adapter = "console"\nallow_ips = ["10.0.0.300"]\n',
      "allow_ips"),
     ("allow_ips not a list", "console", 'adapter = "console"\nallow_ips = 10\n', "allow_ips"),

@@ -68,7 +68,7 @@ def _queue_outcome(
     store: Store, carrier: CarrierSettings, learner: LearnerRecord, outcome: Outcome,
     inbound_id: int,
 ) -> int:
-    text = render(outcome.replies, learner.locale)
+    text = render(outcome.replies, learner.locale, carrier.web_url)
     return queue_text(store, carrier, learner.phone, text, inbound_id=inbound_id,
                       to_stopped_ok=outcome.to_stopped_ok)
 

@@ -19,16 +19,19 @@ def _clock(hour: int) -> str:
     return f"{hour:02d}:00"
 
 
-def render(replies: tuple[r.Reply, ...] | list[r.Reply], locale: str) -> str:
-    """All replies to one message as one text (the channel splits it if too long)."""
-    renderer = _Renderer(locale)
+def render(replies: tuple[r.Reply, ...] | list[r.Reply], locale: str,
+           web_url: str | None = None) -> str:
+    """All replies to one message as one text (the channel splits it if too long); a
+    page they point to is given under `web_url` (the carrier's), else as a path."""
+    renderer = _Renderer(locale, web_url)
     return "\n".join(renderer.one(reply) for reply in replies).strip()
 
 
 class _Renderer(Wording):
-    def __init__(self, locale: str):
+    def __init__(self, locale: str, web_url: str | None = None):
         super().__init__(locale)
         self.word = command_words(locale)
+        self.web_url = web_url.rstrip("/") if web_url else ""
 
     def letters(self, count: int) -> str:
         return f"{LETTERS[0]}-{LETTERS[count - 1]}"
@@ -201,7 +204,7 @@ class _Renderer(Wording):
         return self._("Your certificate code: %(code)s.", code=shown) + " " + self._(
             "Anyone can check it: text %(verify)s %(code)s, or open %(path)s on the "
             "Learnline website.",
-            verify=self.word["verify"], code=shown, path=f"/verify/{shown}",
+            verify=self.word["verify"], code=shown, path=f"{self.web_url}/verify/{shown}",
         )
 
     def _name(self, shown: r.NameShown) -> str:

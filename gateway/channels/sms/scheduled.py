@@ -46,7 +46,7 @@ def run_scheduled(store: Store, carriers: Carriers, now: float | None = None,
                 kind, replies = work
                 zone = learner_zone(learner.phone, learner.timezone, pacing.timezone)
                 queued += queue_text(store, carrier, learner.phone,
-                                     render(replies, learner.locale), kind=kind,
+                                     render(replies, learner.locale, carrier.web_url), kind=kind,
                                      due_at=quiet_end(now, zone, pacing.quiet_hours))
                 log.info("scheduled %s for %s", kind, masked(learner.phone))
             planned = plan_next_check(engine, learner, pacing, now)
