@@ -14,8 +14,9 @@ from flask import request
 
 from carrier_adapters import CarrierSettings
 from gateway import create_app
-from gateway.channels.sms import handle_inbound
+from gateway.channels.sms import handle_inbound, parse_command
 from gateway.channels.web.pages import current_learner
+from gateway.i18n import available_locales
 from gateway.phones import masked
 from gateway.store import Store, privacy
 from tests.conftest import TwilioWebhooks, csrf, right_answers, web_sign_in
@@ -56,6 +57,22 @@ def test_every_page_is_small_html_without_scripts(web, path):
     assert "<script" not in html and "<iframe" not in html and "<img" not in html
     assert len(html.encode()) < 14 * 1024
     assert "Language:" in html and 'href="/lang/fr?next=' in html
+
+
+@pytest.mark.parametrize("locale", available_locales())
+def test_the_help_page_lists_every_command_as_the_learners_language_reads_it(web, locale):
+    """Each SMS command the help page names, in the page's language, is understood when
+    texted, and the ones for daily lessons are there too."""
+    html = web.get("/help", headers={"Accept-Language": locale}).data.decode()
+    items = re.findall(r"<li>(.*?)</li>", html.split("<h2>", 2)[2].split("</ul>")[0])
+    understood = []
+    for item in items:  # "WORD: what it does", "WORD and ...: ...", "PAUSE, RESUME: ..."
+        named = re.sub(r"</?bdi>", "", item).split(":")[0].replace("،", ",")
+        understood.append([type(parse_command(part.split()[0])).__name__
+                           for part in named.split(",")])
+    assert understood == [["Start"], ["Next"], ["Status"], ["Courses"], ["Language"],
+                          ["Schedule"], ["Schedule"], ["Pause", "Resume"], ["Stop"],
+                          ["SetName"], ["Verify"]], locale
 
 
 def test_a_lesson_page_has_every_card_and_the_way_to_the_quiz(web, store):
