@@ -197,6 +197,20 @@ def test_someone_with_no_course_is_shown_how_to_start_one(store: Store):
     assert say(store, "A") == ["No question is waiting. Reply NEXT to go on."]
 
 
+def test_status_in_a_quiz_asks_the_question_waiting(store: Store):
+    """STATUS mid-quiz used to say "Reply NEXT", and NEXT "Answer this question first":
+    now the progress line, then the question itself, ready to answer."""
+    say(store, "START")
+    while "Q1/3" not in (reply := say(store, "NEXT")[0]):
+        pass
+    [status] = say(store, "STATUS")
+    assert status.startswith("Start freelancing: 0/6 lessons done. Now: the quiz of Find a "
+                             "skill people pay for.\nQ1/3: ")
+    assert status.endswith("Reply A-C") and "NEXT" not in status
+    assert status.split("\n", 1)[1] == reply
+    assert say(store, "B")[0].startswith("Right!")
+
+
 def test_an_hour_that_is_not_a_whole_hour_is_explained_and_changes_nothing(store: Store):
     say(store, "START")
     assert say(store, "TIME 9") == ["Your next lesson will come every day at 09:00. "

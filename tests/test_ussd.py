@@ -253,6 +253,14 @@ def test_progress_and_help_screens(phone: Phone):
     phone.dial()
     assert "You have not started a course yet." in phone.press("3").text
     phone.press("00")
+    phone.press("1")
+    for _ in range(5):
+        phone.next_card()
+    assert phone.screens[-1].startswith("Q1/3")
+    phone.press("00")
+    progress = phone.press("3").text  # in the quiz: where they are, not the question
+    assert progress.startswith("Start freelancing: 0/6 lessons done. Now: the quiz of")
+    phone.press("00")
     help_screen = phone.press("5").text
     assert "98" in help_screen and "00" in help_screen
 

@@ -113,10 +113,7 @@ class Engine:
             case i.Back():
                 return Outcome(self._back(learner))
             case i.Status():
-                progress = self._progress(learner)
-                if isinstance(progress, r.Notice):  # no course yet: the way to start one
-                    return Outcome((progress, self._catalogue(learner)))
-                return Outcome((progress,))
+                return Outcome(self._status(learner))
             case i.Help():
                 return Outcome((self._help(learner),), to_stopped_ok=True)
             case i.Language(code=code):
@@ -262,6 +259,19 @@ class Engine:
             self._save_place(learner, course, enrollment)
             return (feedback, self._question(lesson, enrollment))
         return (feedback, *self._finish_lesson(learner, course, enrollment, lesson))
+
+    def _status(self, learner: LearnerRecord) -> tuple[r.Reply, ...]:
+        """Where the learner stands, and what they can do from there: with no course yet,
+        the courses; in a quiz, the question waiting for their answer."""
+        progress = self._progress(learner)
+        if isinstance(progress, r.Notice):
+            return (progress, self._catalogue(learner))
+        found = self._current_enrollment(learner)
+        if found is not None and found[1].quiz is not None and found[1].quiz.queue:
+            course, enrollment = found
+            lesson = self._lesson(course, enrollment.position, self.reading_locale(learner))
+            return (progress, self._question(lesson, enrollment))
+        return (progress,)
 
     def _progress(self, learner: LearnerRecord) -> r.Reply:
         found = self._current_enrollment(learner)

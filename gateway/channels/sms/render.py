@@ -256,6 +256,8 @@ class _Renderer(Wording):
             if p.passed is False:
                 return self.progress(p) + " " + self._retake(p.pass_mark)
             return self.progress(p)
+        if p.in_quiz:  # the question follows, with how to answer it
+            return self.progress(p)
         return self.progress(p) + " " + self._("Reply %(next)s", next=self.word["next"])
 
     def _help(self, h: r.HelpShown) -> str:

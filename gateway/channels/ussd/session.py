@@ -373,8 +373,10 @@ class _Menu:
                 return self.continue_view()
             case "2":
                 return self.from_replies(self.ask(i.Courses()))
-            case "3":
-                return self.from_replies(self.ask(i.Status()))
+            case "3":  # the progress screen; a question waiting is one 1 (continue) away
+                return self.from_replies(tuple(
+                    reply for reply in self.ask(i.Status())
+                    if not isinstance(reply, r.QuestionAsked)))
             case "4":
                 return self.from_replies(self.ask(i.Language(None)))
             case "5":
