@@ -110,7 +110,11 @@ class OrangeAdapter(CarrierAdapter):
             raise PayloadError("message", message=f"missing field 'message' in {where}")
         message_id = message.get("messageId")
         if not message_id:
-            # No id from Orange: the same notification sent again is the same message.
+            # No id from Orange: the same notification sent again is the same message. Its
+            # time tells a learner's real repeat ("1" to two questions) from a resend.
+            if not isinstance(message.get("dateTime"), str) or not message["dateTime"]:
+                raise PayloadError("dateTime", message=f"missing field 'dateTime' in {where} "
+                                                       "(needed without messageId)")
             digest = hashlib.sha256(json.dumps(message, sort_keys=True).encode()).hexdigest()
             message_id = f"orange-{digest[:32]}"
         return InboundMessage(str(message_id), sender,

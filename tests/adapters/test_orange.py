@@ -178,6 +178,17 @@ webhook_token = "{TOKEN}"
         assert self.post(client, "sms", payload).status_code == 200
         assert self.post(client, "sms", payload).status_code == 200  # Orange retries
         assert store.db["inbound"].count == 1
+        # The same text a minute later is the learner's own repeat ("1" to two questions):
+        # its time tells it apart, so it is stored and answered too.
+        later = {**payload, "dateTime": "2026-11-29T13:01:00Z"}
+        assert self.post(client, "sms", later).status_code == 200
+        assert store.db["inbound"].count == 2
+        # With neither an id nor a time, a repeat could not be told from a resend: refused,
+        # naming the field, and nothing stored.
+        del later["dateTime"]
+        refused = self.post(client, "sms", later)
+        assert refused.status_code == 400 and "'dateTime'" in refused.get_data(as_text=True)
+        assert store.db["inbound"].count == 2
 
     def test_a_reply_goes_out_and_its_receipt_comes_back(self, app, client, store, orange_api,
                                                           carriers_file):
