@@ -14,6 +14,7 @@ trace reaches a carrier.
 
 from __future__ import annotations
 
+import codecs
 import io
 import logging
 import sqlite3
@@ -25,6 +26,7 @@ from urllib.parse import parse_qsl
 
 from flask import Flask
 from werkzeug.formparser import parse_form_data
+from werkzeug.http import parse_options_header
 from werkzeug.routing import Rule
 from werkzeug.wsgi import get_current_url, get_path_info
 
@@ -164,25 +166,39 @@ def _content_length(environ: dict) -> int:
     return int(raw) if raw.isascii() and raw.isdigit() else 0
 
 
-def _pairs(raw: bytes) -> dict[str, list[str]]:
-    """Form or query fields, each with its list of values (invalid bytes stay %-encoded,
-    as Werkzeug reads them)."""
+def _pairs(raw: bytes, charset: str = "utf-8") -> dict[str, list[str]]:
+    """Form or query fields, each with its list of values, in `charset` (the one the
+    request declares; UTF-8 when it declares none). %-escapes invalid in it stay
+    %-encoded, as Werkzeug reads them. Raw bytes that are not UTF-8, from a sender that
+    declared nothing, are read as Latin-1, the one charset every byte is valid in: the
+    message is kept, accents and all when that is what the sender used."""
     fields: dict[str, list[str]] = {}
     if not raw:
         return fields
     try:
-        text = raw.decode()
+        text = raw.decode(charset)
     except UnicodeDecodeError:
-        return fields
-    for key, value in parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote"):
+        text = raw.decode("latin-1")
+    for key, value in parse_qsl(text, keep_blank_values=True, encoding=charset,
+                                errors="werkzeug.url_quote"):
         fields.setdefault(key, []).append(value)
     return fields
 
 
+def _charset(content_type: str) -> str:
+    """The charset a Content-Type declares, if Python knows it; else UTF-8."""
+    declared = parse_options_header(content_type)[1].get("charset", "utf-8")
+    try:
+        return codecs.lookup(declared).name
+    except LookupError:
+        return "utf-8"
+
+
 def _form(environ: dict, body: bytes) -> dict[str, list[str]]:
-    mimetype = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
+    content_type = environ.get("CONTENT_TYPE", "")
+    mimetype = content_type.split(";", 1)[0].strip().lower()
     if mimetype == "application/x-www-form-urlencoded":
-        return _pairs(body)
+        return _pairs(body, _charset(content_type))
     if mimetype == "multipart/form-data":
         parsed = dict(environ, **{"wsgi.input": io.BytesIO(body),
                                   "CONTENT_LENGTH": str(len(body))})

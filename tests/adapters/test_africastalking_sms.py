@@ -92,6 +92,21 @@ webhook_token = "{TOKEN}"
         assert self.post(client, "sms", payload).status_code == 200
         assert store.db["inbound"].count == 1
 
+    @pytest.mark.parametrize(("content_type", "text"), [
+        # Declared Latin-1: raw bytes and %-escapes read in it.
+        ("application/x-www-form-urlencoded; charset=ISO-8859-1", b"caf\xe9 et cr%E8me"),
+        # Nothing declared and not UTF-8: read as Latin-1 rather than lose the message.
+        ("application/x-www-form-urlencoded", b"caf\xe9 et cr\xe8me"),
+        ("application/x-www-form-urlencoded", b"caf%C3%A9 et cr%C3%A8me"),  # plain UTF-8
+    ])
+    def test_a_form_in_latin_1_is_read_as_sent(self, client, store, content_type, text):
+        body = (b"from=%2B254712345678&to=21525&id=ATPid_l1&date=&text=" + text)
+        response = client.post(f"/carriers/{self.carrier_id}/sms?token={TOKEN}", data=body,
+                               headers={"Content-Type": content_type})
+        assert response.status_code == 200
+        [stored] = store.db.execute("SELECT phone, text FROM inbound").fetchall()
+        assert stored == (LEARNER, "café et crème")
+
     @pytest.mark.parametrize(("status", "state"), sorted(STATUS_MAP.items()))
     def test_delivery_statuses(self, client, store, status, state):
         outbox_id = sent_message(store, self.carrier_id, LEARNER, f"ATXid_{status}")
