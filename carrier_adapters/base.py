@@ -192,9 +192,14 @@ def read_json(body: bytes, *, empty: str | None = None) -> Any:
     or carrier could store or send back) becomes U+FFFD, so the message is kept."""
     try:
         text = body.decode("utf-8") or (empty if empty is not None else "")
-        return _mend_surrogates(json.loads(text))
+        return _mend_surrogates(json.loads(text, parse_constant=_not_json))
     except (UnicodeError, ValueError, RecursionError):
         raise PayloadError("body", message="the body is not JSON in UTF-8") from None
+
+
+def _not_json(constant: str) -> Any:
+    """NaN and Infinity are Python's extensions, not JSON (RFC 8259): refused."""
+    raise ValueError(f"{constant} is not JSON")
 
 
 def _mend_surrogates(value: Any) -> Any:

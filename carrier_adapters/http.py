@@ -393,9 +393,12 @@ def _dig(data: Any, path: tuple[str, ...]) -> Any:
 
 
 def _scalar(value: Any) -> str | None:
-    """A JSON value as text; None for objects and lists."""
+    """A JSON value as text; None for objects and lists. A whole number written as a
+    float (254711000304.0) is the number: its ".0" must not become a digit of a phone."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
     if isinstance(value, str | int | float):
         return str(value)
     return None

@@ -487,10 +487,13 @@ class TestHttpJsonAdapter(AdapterContract, SendContract):
         adapter.send(LEARNER, "Reply NEXT")
         assert set(aggregator.messages[0]["fields"]["callback"]) == {"reference"}
 
-    def test_numbers_in_json_are_read_as_text(self, client, store):
+    @pytest.mark.parametrize("sender", [254711082000, 254711082000.0])
+    def test_numbers_in_json_are_read_as_text(self, client, store, sender):
+        """A number as a JSON integer, or a float with nothing after the point (as some
+        JavaScript serialises it): the same number, never one with an extra 0."""
         url, _ = self.authenticated(self.path("sms"), {}, RIGHT)
-        response = client.post(url, json={"message": {"sender": 254711082000, "body": "START",
-                                                      "ref": 9001, "recipient": 22384}})
+        response = client.post(url, json={"message": {"sender": sender, "body": "START",
+                                                      "ref": 9001.0, "recipient": 22384}})
         assert response.status_code == 200
         [row] = store.db["inbound"].rows
         assert (row["carrier_message_id"], row["phone"]) == ("9001", LEARNER)
@@ -498,6 +501,10 @@ class TestHttpJsonAdapter(AdapterContract, SendContract):
     @pytest.mark.parametrize(("body", "expected"), [
         (b"from=%2B254711082000&text=START", "not JSON"),
         (b'["not", "an", "object"]', "not a JSON object"),
+        # Python's NaN and Infinity are not JSON: refused, not stored as "nan" or "inf".
+        (b'{"message": {"sender": "+254711082000", "body": NaN, "ref": "n1"}}', "not JSON"),
+        (b'{"message": {"sender": "+254711082000", "body": "START", "ref": Infinity}}',
+         "not JSON"),
         (json.dumps({"message": {"sender": {"msisdn": LEARNER}, "body": "START",
                                  "ref": "x1", "recipient": "LEARN"}}).encode(),
          "'message.sender'"),
