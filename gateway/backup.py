@@ -37,6 +37,8 @@ def backup(db_path: str | Path, target: str | Path) -> BackupReport:
     `target` is either the complete checked backup or untouched.
     """
     target = Path(target)
+    if not Path(db_path).is_file():
+        raise BackupError(f"{db_path}: no such database")
     if target.resolve() == Path(db_path).resolve():
         raise BackupError(f"{target}: that is the live database; back up to another file")
     if not target.parent.is_dir():
@@ -65,6 +67,7 @@ def backup(db_path: str | Path, target: str | Path) -> BackupReport:
                 raise BackupError(f"the copy failed its integrity check: {problems[:3]}")
             copy.db.conn.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
             counts = copy.row_counts()
+        os.chmod(partial, 0o600)  # phone numbers, progress, the session key: owner only
         with partial.open("rb+") as written:
             os.fsync(written.fileno())
         os.replace(partial, target)

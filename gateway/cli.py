@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from gateway.cli_announce import announce_command
+from gateway.cli_db import existing_db_path
 from gateway.cli_i18n import i18n
 from gateway.cli_learners import learners
 from gateway.cli_packs import packs
@@ -517,7 +518,7 @@ def backup(target: str) -> None:
     from gateway.backup import backup as take_backup
 
     try:
-        report = take_backup(default_db_path(), target)
+        report = take_backup(existing_db_path(), target)
     except BackupError as exc:
         raise click.ClickException(str(exc)) from None
     counts = ", ".join(f"{n:,} {table}" for table, n in report.counts.items())
@@ -576,7 +577,7 @@ def stats(days: int, until: datetime | None, table: str | None) -> None:
     carriers = _carriers()
     # Noon of the last day: any time of that day names the same period.
     now = calendar.timegm(until.timetuple()) + 43200 if until else None
-    with _open_store() as store:
+    with Store.open(existing_db_path(), migrate=True) as store:
         report = reports.build_report(store, carriers, days, now=now)
     if table is not None:
         click.echo(reports.to_csv(report, table), nl=False)

@@ -6,8 +6,9 @@ import sys
 
 import click
 
+from gateway.cli_db import existing_db_path
 from gateway.config import ConfigError, load_carriers
-from gateway.store import Store, default_db_path
+from gateway.store import Store
 
 
 def _describe(plan, course: str) -> None:
@@ -49,10 +50,7 @@ def announce_command(course: str, text: str, texts: tuple[tuple[str, str], ...],
         carriers = load_carriers()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    path = default_db_path()
-    if not path.exists():
-        raise click.ClickException(f"no database at {path} (set LEARNLINE_DB)")
-    with Store.open(path, migrate=True) as store:
+    with Store.open(existing_db_path(), migrate=True) as store:
         found = next((c for c in store.courses()
                       if course.upper() in (c.code.upper(), c.id.upper())), None)
         if found is None:

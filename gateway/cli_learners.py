@@ -9,8 +9,9 @@ from pathlib import Path
 
 import click
 
+from gateway.cli_db import existing_db_path
 from gateway.phones import InvalidPhoneNumber, masked, to_e164
-from gateway.store import Store, default_db_path, privacy
+from gateway.store import Store, privacy
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +29,7 @@ def _number(phone: str, country: str | None) -> str:
 
 
 def _open() -> Store:
-    path = default_db_path()
-    if not path.exists():
-        raise click.ClickException(f"no database at {path} (set LEARNLINE_DB)")
-    return Store.open(path, migrate=True)
+    return Store.open(existing_db_path(), migrate=True)
 
 
 @click.group()

@@ -93,6 +93,31 @@ def test_backup_refuses_to_overwrite_the_live_database_or_write_nowhere(db_path:
     assert "Traceback" not in same.stderr + nowhere.stderr
 
 
+@pytest.mark.parametrize("command", [("backup", "copy.db"), ("stats",),
+                                     ("learners", "export", "+2348030000000")])
+def test_a_mistyped_database_path_is_said_and_no_empty_database_is_made(tmp_path: Path,
+                                                                        command):
+    """A cron job's LEARNLINE_DB with a typo: one line naming the path, exit 1, and no empty
+    database left there (stats used to print zeros, backup a traceback)."""
+    typo = tmp_path / "learnlin.db"
+    done = learnline(*command, cwd=tmp_path, LEARNLINE_DB=str(typo))
+    assert done.returncode == 1, done.stdout
+    assert done.stderr.strip() == f"Error: no database at {typo} (set LEARNLINE_DB)"
+    assert not typo.exists() and not (tmp_path / "copy.db").exists()
+
+
+def test_a_backup_is_readable_by_its_owner_only(db_path: Path, tmp_path: Path):
+    """It holds learners' numbers and progress, whatever the umask of the cron job."""
+    target = tmp_path / "nightly.db"
+    done = subprocess.run(
+        [sys.executable, "-c", "import os, sys; os.umask(0o022); from gateway.cli import main;"
+         " sys.argv = ['learnline', 'backup', sys.argv[1]]; main()", str(target)],
+        cwd=tmp_path, env={**os.environ, "LEARNLINE_DB": str(db_path)},
+        capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert target.stat().st_mode & 0o777 == 0o600
+
+
 # -- doctor -------------------------------------------------------------------------------
 
 

@@ -1,0 +1,19 @@
+"""The database a command reads: the one the gateway keeps, never a new empty file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from gateway.store import default_db_path
+
+
+def existing_db_path() -> Path:
+    """The database file ($LEARNLINE_DB), which must exist. A command that reads what
+    the gateway stored stops with one line at a mistyped path, rather than create an
+    empty database there and report nothing (zeros, a copy of nothing)."""
+    path = default_db_path()
+    if not path.exists():
+        raise click.ClickException(f"no database at {path} (set LEARNLINE_DB)")
+    return path
