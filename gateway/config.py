@@ -30,6 +30,7 @@ from gateway.sms_text import POLICIES
 
 CARRIER_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_BARE_ENV_RE = re.compile(r"\$[A-Z_][A-Z0-9_]*")  # "$TWILIO_AUTH_TOKEN", meant as ${...}
 _REGIONS = {region for regions in COUNTRY_CODE_TO_REGION_CODE.values() for region in regions}
 
 COMMON_KEYS = (
@@ -179,7 +180,8 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
     for key in ("api_base_url", "public_url", "web_url"):
         url = string(key)
         if url is not None and not re.match(r"^https?://[^/\s]+", url):
-            raise fail(key, f"{url!r} is not an http(s) URL")
+            # Not echoed: a secret put under the wrong key must not reach a log.
+            raise fail(key, "not an http(s) URL: it must start with http:// or https://")
     allow_ips = values.get("allow_ips", [])
     if isinstance(allow_ips, str):
         allow_ips = [part.strip() for part in allow_ips.split(",") if part.strip()]
@@ -320,6 +322,16 @@ def _expand(value: Any, env: dict[str, str], fail, key: str) -> Any:
         name = match.group(1)
         if name not in env:
             raise fail(key, f"environment variable {name} is not set")
+        if not env[name]:
+            raise fail(key, f"environment variable {name} is empty")
         return env[name]
 
+    # A reference mistyped would otherwise be taken as the value itself (a token of
+    # "${TOKEN" makes every webhook a 403): said at start-up instead.
+    left = _ENV_RE.sub("", value)
+    if "${" in left:
+        raise fail(key, "a '${' without its closing '}': write ${VARIABLE}")
+    if _BARE_ENV_RE.fullmatch(value):
+        raise fail(key, f"{value!r} is not replaced from the environment: write "
+                        f"${{{value[1:]}}}")
     return _ENV_RE.sub(replace, value)

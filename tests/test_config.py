@@ -75,6 +75,13 @@ BAD_CARRIERS = [
     ("public_url without scheme", "tw-ng", TWILIO + 'public_url = "learnline.example.org"\n',
      "public_url"),
     ("web_url without scheme", "tw-ng", TWILIO + 'web_url = "learn.example.org"\n', "web_url"),
+    # Mistyped references to the environment, which would become the value itself.
+    ("unclosed ${", "tw-ng", TWILIO.replace('"token-0123456789abcdef"', '"${TWILIO_AUTH_TOKEN"'),
+     "auth_token': a '${' without its closing '}'"),
+    ("$VAR without braces", "tw-ng",
+     TWILIO.replace('"token-0123456789abcdef"', '"$TWILIO_AUTH_TOKEN"'),
+     "auth_token': '$TWILIO_AUTH_TOKEN' is not replaced from the environment: write "
+     "${TWILIO_AUTH_TOKEN}"),
     ("bad allow_ips entry", "console", 'adapter = "console"\nallow_ips = ["10.0.0.300"]\n',
      "allow_ips"),
     ("allow_ips not a list", "console", 'adapter = "console"\nallow_ips = 10\n', "allow_ips"),
@@ -96,6 +103,21 @@ def test_bad_carrier_is_refused_naming_file_carrier_and_key(tmp_path, carrier_id
     assert str(path) in message
     assert f"'{carrier_id}'" in message
     assert key in message
+
+
+def test_an_empty_environment_variable_is_named_and_a_misplaced_secret_not_shown(tmp_path):
+    path = write(tmp_path, '[carriers.tw-ng]\nadapter = "twilio"\n'
+                 f'account_sid = "{SID}"\nauth_token = "${{TWILIO_AUTH_TOKEN}}"\n'
+                 'public_url = "${PUBLIC_URL}"\n')
+    with pytest.raises(ConfigError) as caught:  # as left blank in learnline.env.example
+        load_carriers(path, env={"TWILIO_AUTH_TOKEN": "", "PUBLIC_URL": "https://x.org"})
+    assert "key 'auth_token': environment variable TWILIO_AUTH_TOKEN is empty" \
+        in str(caught.value)
+    with pytest.raises(ConfigError) as caught:  # the token pasted into the URL's variable
+        load_carriers(path, env={"TWILIO_AUTH_TOKEN": "secret-token-0123456789",
+                                 "PUBLIC_URL": "hunter2-super-secret-value"})
+    assert "key 'public_url': not an http(s) URL" in str(caught.value)
+    assert "hunter2" not in str(caught.value)
 
 
 def test_unset_environment_variable_is_named(tmp_path):
