@@ -8,6 +8,7 @@ import click
 
 from gateway.cli_db import existing_db_path
 from gateway.config import ConfigError, load_carriers
+from gateway.i18n import available_locales, normalize_locale
 from gateway.store import Store
 
 
@@ -56,7 +57,7 @@ def announce_command(course: str, text: str, texts: tuple[tuple[str, str], ...],
         if found is None:
             known = ", ".join(c.code for c in store.courses()) or "none"
             raise click.ClickException(f"no course {course!r} (courses: {known})")
-        by_locale = dict(texts)
+        by_locale = _texts_by_locale(texts)
         try:
             plan = announce(store, carriers, found.id, text, by_locale, dry_run=True)
         except ValueError as exc:
@@ -73,3 +74,17 @@ def announce_command(course: str, text: str, texts: tuple[tuple[str, str], ...],
                             on_learner=lambda: bar.update(1))
     click.echo(f"queued for {plan.learners:,} learners ({plan.segments:,} segments); "
                "the worker sends them")
+
+
+def _texts_by_locale(texts: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """--text-for's texts by the language each names ('fr', 'fr-SN', 'french'); a code
+    no catalog has stops the command: a typo must not send one language's learners the
+    default text."""
+    by_locale: dict[str, str] = {}
+    for code, body in texts:
+        locale = normalize_locale(code)
+        if locale is None:
+            raise click.ClickException(f"--text-for {code!r}: no such language here "
+                                       f"(have: {', '.join(available_locales())})")
+        by_locale[locale] = body
+    return by_locale

@@ -68,14 +68,18 @@ def test_dry_run_counts_and_prices_without_queueing(enrolled, priced_carriers):
 
 def test_announcement_reaches_every_learner_but_the_opted_out(enrolled, priced_carriers,
                                                               twilio_api):
+    with Store.open(enrolled) as store:  # one learner reads French
+        learner = store.learner(LEARNERS[1])
+        learner.locale = "fr"
+        store.save_learner(learner)
     done = learnline(enrolled, priced_carriers, "announce", "start-freelancing", "--yes",
-                     "--text", "Lesson 7 is out: reply NEXT.",
-                     "--text-for", "fr", "La leçon 7 est là : répondez SUITE.")
+                     "--text", "Lesson 7 is out: reply NEXT.",  # a language as ISO 639-2:
+                     "--text-for", "fra", "La leçon 7 est là : répondez SUITE.")
     assert done.returncode == 0, done.stderr
-    assert "queued for 2 learners (2 segments)" in done.stdout
+    assert "queued for 2 learners (" in done.stdout
     assert [row[:2] for row in announcements(enrolled)] == [
         (LEARNERS[0], "Lesson 7 is out: reply NEXT."),
-        (LEARNERS[1], "Lesson 7 is out: reply NEXT.")]
+        (LEARNERS[1], "La leçon 7 est là : répondez SUITE.")]
     worker = OutboxWorker(enrolled, load_carriers(priced_carriers))
     worker.run(drain=True, poll_seconds=0.01)
     assert [row[2] for row in announcements(enrolled)] == ["sent", "sent"]
@@ -89,6 +93,11 @@ def test_bad_course_and_empty_text_are_refused_plainly(enrolled, priced_carriers
     done = learnline(enrolled, priced_carriers, "announce", "freelance", "--yes", "--text", " ")
     assert done.returncode == 1 and "the announcement text is empty" in done.stderr
     assert "Traceback" not in done.stderr
+    # A language with no catalog (a typo) would send its learners the default text.
+    done = learnline(enrolled, priced_carriers, "announce", "freelance", "--yes", "--text",
+                     "Hello", "--text-for", "fe", "Bonjour")
+    assert done.returncode == 1
+    assert "--text-for 'fe': no such language here (have: en, " in done.stderr
     assert announcements(enrolled) == []
 
 
