@@ -144,7 +144,8 @@ def main() -> None:
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535),
+              help="Port to listen on.")
 @click.option("--no-worker", is_flag=True, help="Do not run the outbox worker beside the server.")
 @click.option("--workers", type=int, default=None, help="Web worker processes (default: config).")
 @click.option("--no-simulator", is_flag=True,

@@ -73,7 +73,10 @@ def export(phone: str, country: str | None, output: Path | None) -> None:
     if output is None:
         click.echo(text, nl=False)
     else:
-        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        except OSError as exc:
+            raise click.ClickException(f"{output}: cannot write: {exc.strerror}") from None
         with os.fdopen(fd, "w", encoding="utf-8") as file:
             file.write(text)
         click.echo(f"wrote {output}", err=True)

@@ -114,8 +114,12 @@ def build(directory: Path | None, output: Path | None, key_file: Path | None,
     pack = p.read_pack(data)
     target = output or Path(p.suggested_name(data))
     tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(target)  # never a half-written pack under the real name
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(target)  # never a half-written pack under the real name
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise click.ClickException(f"{target}: cannot write the pack: {exc.strerror}") from None
     courses = pack.document()["courses"]
     click.echo(f"wrote {target}: {pack.size:,} bytes ({pack.raw_size:,} bytes of JSON, "
                f"{pack.compression}), built in {seconds:.2f} s")

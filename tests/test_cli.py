@@ -224,6 +224,23 @@ def test_lessons_check_on_a_missing_folder(tmp_path):
     assert f"{tmp_path / 'nope'}:1: no such folder of courses" in result.stderr
 
 
+@pytest.mark.parametrize(("args", "expected"), [
+    (("learners", "export", "+2348030000000", "-o", "nowhere/x.json"),
+     "Error: nowhere/x.json: cannot write: No such file or directory"),
+    (("packs", "build", "--key", "k.pem", "-o", "nowhere/c.llpack"),
+     "Error: nowhere/c.llpack: cannot write the pack: No such file or directory"),
+    (("serve", "--port", "99999"), "99999 is not in the range 1<=x<=65535"),
+])
+def test_a_file_or_port_that_cannot_be_used_is_one_line_not_a_traceback(tmp_path, args,
+                                                                         expected):
+    assert run("packs", "keygen", "-o", "k.pem", cwd=tmp_path).returncode == 0
+    (tmp_path / "learnline.db").touch()
+    result = run(*args, cwd=tmp_path, LEARNLINE_DB=str(tmp_path / "learnline.db"))
+    assert result.returncode in (1, 2) and "Traceback" not in result.stderr
+    assert expected in result.stderr
+    assert not (tmp_path / "nowhere").exists()
+
+
 # -- learnline lessons import --------------------------------------------------------------------
 
 

@@ -239,6 +239,14 @@ def test_invalid_utf8_reports_the_line_of_the_bad_byte(tmp_path):
     ]
 
 
+def test_a_folder_named_like_a_lesson_is_a_problem_not_a_crash(tmp_path):
+    folder = write_course(tmp_path)
+    (folder / "en" / "one.txt").unlink()
+    (folder / "en" / "one.txt").mkdir()  # an editor's or an unzip's mistake
+    assert f"{folder / 'en' / 'one.txt'}:1: cannot read the lesson file: Is a directory" \
+        in problem_lines(tmp_path)
+
+
 def test_invalid_utf8_line_counts_old_mac_line_endings(tmp_path):
     text = VALID.replace("Card two.", "Caf\xe9 two.").replace("\n", "\r").encode("latin-1")
     folder = write_course(tmp_path, files={"en/one.txt": text})

@@ -116,6 +116,8 @@ def _load_course(
         data = tomllib.loads(course_file.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
         return None, [Problem(where, 1, f"not UTF-8 text: {exc.reason}")]
+    except OSError as exc:
+        return None, [Problem(where, 1, f"cannot read the course file: {exc.strerror}")]
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
         line = int(match.group(1)) if match else 1
@@ -272,7 +274,10 @@ def parse_lesson(path: Path, locale: str) -> tuple[Lesson | None, list[Problem]]
     def problem(line: int, message: str) -> None:
         problems.append(Problem(where, line, message))
 
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:  # a folder named like a lesson, a file it may not read
+        return None, [Problem(where, 1, f"cannot read the lesson file: {exc.strerror}")]
     try:
         raw = data.decode("utf-8")
     except UnicodeDecodeError as exc:
