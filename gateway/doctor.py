@@ -4,6 +4,7 @@ what to fix. Each finding is ok, warn (works, but look at it) or fail (broken)."
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sqlite3
 import time
@@ -171,8 +172,21 @@ def _carriers(carriers: Carriers, findings: list[Finding], *, live: bool) -> Non
         except Unsupported:
             continue
         except SendError as exc:
-            findings.append(Finding("fail", subject, f"credentials refused: {exc.detail}: "
-                                    "fix them in the environment (docs/operations.md, "
-                                    "rotating a carrier secret)"))
+            if _says_nothing_of_credentials(exc.detail):
+                findings.append(Finding("fail", subject, f"the carrier's API could not check "
+                                        f"the credentials: {exc.detail}: not a credentials "
+                                        "problem; check the API's address and try again "
+                                        "later"))
+            else:
+                findings.append(Finding("fail", subject, f"credentials refused: {exc.detail}: "
+                                        "fix them in the environment (docs/operations.md, "
+                                        "rotating a carrier secret)"))
         else:
             findings.append(Finding("ok", subject, f"credentials work ({seen})"))
+
+
+def _says_nothing_of_credentials(detail: str) -> bool:
+    """Whether a failed credentials check was the API's failure, not a refusal: it could
+    not be reached, or it answered with a server error (5xx)."""
+    status = re.search(r"\bHTTP (\d{3})\b", detail)
+    return "network:" in detail or (status is not None and status.group(1).startswith("5"))

@@ -240,3 +240,34 @@ webhook_token = "{TOKEN}"
         assert line in result.output
         assert secret not in result.output
     assert len(orange_api.messages) == 0  # nothing was sent
+
+
+def test_doctor_live_tells_a_refusal_from_an_api_failure(orange_api, tmp_path, monkeypatch,
+                                                          db_path):
+    """A wrong secret is a credentials problem; a token endpoint answering 500 is not, and
+    doctor must not send the operator to change secrets that are right."""
+    from click.testing import CliRunner
+
+    from gateway.cli import main
+
+    path = tmp_path / "carriers.toml"
+    monkeypatch.setenv("LEARNLINE_CARRIERS", str(path))
+    monkeypatch.setenv("LEARNLINE_DB", str(db_path))
+    for secret, failure, expected in (
+            ("wrong-secret", None, "credentials refused: token: HTTP 401"),
+            (CLIENT_SECRET, 500, "the carrier's API could not check the credentials: token: "
+                                 "HTTP 500: not a credentials problem")):
+        path.write_text(f"""
+[carriers.orange-ci]
+adapter = "orange"
+sender = "{SENDER}"
+client_id = "{CLIENT_ID}"
+client_secret = "{secret}"
+api_base_url = "{orange_api.url}"
+webhook_token = "{TOKEN}"
+""")
+        if failure:
+            orange_api.token_failures.append(failure)
+        result = CliRunner().invoke(main, ["doctor", "--live"])
+        lines = [line for line in result.output.splitlines() if expected in line]
+        assert len(lines) == 1 and lines[0].startswith("FAIL"), result.output

@@ -26,6 +26,7 @@ class FakeOrangeApi(LoopbackServer):
         self.messages: list[dict] = []  # accepted outboundSMSMessageRequest bodies
         self.sender_paths: list[str] = []
         self.failures: deque[tuple[int, dict]] = deque()
+        self.token_failures: deque[int] = deque()  # statuses for the next token requests
         self.expires_in = "3600"
         self._lock = threading.Lock()
         super().__init__()
@@ -49,6 +50,8 @@ class FakeOrangeApi(LoopbackServer):
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.path == "/oauth/v3/token" and api.token_failures:
+                    return self._reply(api.token_failures.popleft(), {"error": "server_error"})
                 if self.path == "/oauth/v3/token":
                     expected = base64.b64encode(
                         f"{api.client_id}:{api.client_secret}".encode()).decode()
