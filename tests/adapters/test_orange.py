@@ -215,6 +215,19 @@ def test_bodies_that_are_not_orange_json_are_refused():
             adapter.parse_inbound(request)
 
 
+def live_carriers(orange_api, secret: str) -> str:
+    """A carriers file with one Orange carrier on the fake API, with this client secret."""
+    return f"""
+[carriers.orange-ci]
+adapter = "orange"
+sender = "{SENDER}"
+client_id = "{CLIENT_ID}"
+client_secret = "{secret}"
+api_base_url = "{orange_api.url}"
+webhook_token = "{TOKEN}"
+"""
+
+
 def test_carriers_check_live_proves_the_credentials(orange_api, tmp_path, monkeypatch):
     """`learnline carriers check --live` fetches an Orange token; a wrong secret fails."""
     from click.testing import CliRunner
@@ -224,15 +237,7 @@ def test_carriers_check_live_proves_the_credentials(orange_api, tmp_path, monkey
     for secret, code, line in ((CLIENT_SECRET, 0, "live: ok"),
                                ("wrong-secret", 1, "live: FAILED: token: HTTP 401")):
         path = tmp_path / "carriers.toml"
-        path.write_text(f"""
-[carriers.orange-ci]
-adapter = "orange"
-sender = "{SENDER}"
-client_id = "{CLIENT_ID}"
-client_secret = "{secret}"
-api_base_url = "{orange_api.url}"
-webhook_token = "{TOKEN}"
-""")
+        path.write_text(live_carriers(orange_api, secret))
         monkeypatch.setenv("LEARNLINE_CARRIERS", str(path))
         result = CliRunner().invoke(main, ["carriers", "check", "--live"])
         assert result.exit_code == code, result.output
@@ -257,15 +262,7 @@ def test_doctor_live_tells_a_refusal_from_an_api_failure(orange_api, tmp_path, m
             ("wrong-secret", None, "credentials refused: token: HTTP 401"),
             (CLIENT_SECRET, 500, "the carrier's API could not check the credentials: token: "
                                  "HTTP 500: not a credentials problem")):
-        path.write_text(f"""
-[carriers.orange-ci]
-adapter = "orange"
-sender = "{SENDER}"
-client_id = "{CLIENT_ID}"
-client_secret = "{secret}"
-api_base_url = "{orange_api.url}"
-webhook_token = "{TOKEN}"
-""")
+        path.write_text(live_carriers(orange_api, secret))
         if failure:
             orange_api.token_failures.append(failure)
         result = CliRunner().invoke(main, ["doctor", "--live"])
