@@ -41,6 +41,9 @@ from carrier_adapters.base import (
 )
 
 log = logging.getLogger(__name__)
+# The Twilio library logs every request and response, a line per header, at INFO: ten
+# lines a message at the carrier's tps would bury the worker's own log. Its warnings stay.
+logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 
 # Twilio's MessageStatus values onto the outbox's states; None: not tracked.
 STATUS_MAP: dict[str, str | None] = {

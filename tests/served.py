@@ -48,10 +48,11 @@ class Gateway:
         return post(self.base + path, params, headers)
 
     def drain(self) -> str:
+        """Run `learnline worker --drain`; what it printed and logged."""
         result = subprocess.run([sys.executable, "-m", "gateway.cli", "worker", "--drain"],
                                 env=self.env, capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, result.stderr
-        return result.stdout
+        return result.stdout + result.stderr
 
 
 @pytest.fixture(name="gateway")

@@ -28,8 +28,11 @@ def test_serve_prints_its_urls_and_a_webhook_conversation_reaches_twilio(
 
     status, body = gateway.sms("START", "SM" + "1" * 32)
     assert status == 200 and "<Response/>" in body
-    gateway.drain()
+    worker_log = gateway.drain()
     [welcome] = twilio_api.bodies_to(PHONE)
+    # One line a message in the worker's log, not the Twilio library's request and
+    # response headers (ten lines a send, at the carrier's tps).
+    assert "sent" in worker_log and "twilio.http_client" not in worker_log, worker_log
     assert welcome.startswith("Welcome to Start freelancing: 6 lessons.\nLesson 1/6:")
 
     with Store.open(gateway.env["LEARNLINE_DB"]) as store:
