@@ -64,7 +64,8 @@ def backup(db_path: str | Path, target: str | Path) -> BackupReport:
         with Store.open(partial) as copy:
             problems = copy.integrity_problems()
             if problems:
-                raise BackupError(f"the copy failed its integrity check: {problems[:3]}")
+                shown = "; ".join(" ".join(problem.split()) for problem in problems[:3])
+                raise BackupError(f"the copy failed its integrity check: {shown}")
             copy.db.conn.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
             counts = copy.row_counts()
         os.chmod(partial, 0o600)  # phone numbers, progress, the session key: owner only

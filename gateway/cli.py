@@ -147,7 +147,8 @@ def main() -> None:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535),
               help="Port to listen on.")
 @click.option("--no-worker", is_flag=True, help="Do not run the outbox worker beside the server.")
-@click.option("--workers", type=int, default=None, help="Web worker processes (default: config).")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Web worker processes (default: config).")
 @click.option("--no-simulator", is_flag=True,
               help="Turn off the phone simulator page (/simulator), on by default here.")
 def serve(host: str, port: int, no_worker: bool, workers: int | None,

@@ -64,9 +64,20 @@ def _configuration(env: dict[str, str], findings: list[Finding]) -> Carriers | N
     return carriers
 
 
+# A session key shorter than this (in characters) can be guessed; docs/operations.md makes
+# one of 64 hex digits (32 random bytes).
+MIN_SECRET_KEY_LENGTH = 32
+
+
 def _secrets(env: dict[str, str], findings: list[Finding]) -> None:
-    if env.get("LEARNLINE_SECRET_KEY"):
+    key = env.get("LEARNLINE_SECRET_KEY", "")
+    if len(key) >= MIN_SECRET_KEY_LENGTH:
         findings.append(Finding("ok", "secrets", "LEARNLINE_SECRET_KEY is set"))
+    elif key:
+        findings.append(Finding(
+            "warn", "secrets", f"LEARNLINE_SECRET_KEY has {len(key)} characters: a short key "
+            "can be guessed, and with it a sign-in forged; make one with `python3 -c 'import "
+            "secrets; print(secrets.token_hex(32))'` (docs/operations.md)"))
     else:
         findings.append(Finding(
             "warn", "secrets", "LEARNLINE_SECRET_KEY is not set: web sessions are signed with "

@@ -222,6 +222,11 @@ def test_lessons_check_on_a_missing_folder(tmp_path):
 
     assert result.returncode == 1
     assert f"{tmp_path / 'nope'}:1: no such folder of courses" in result.stderr
+    lesson = tmp_path / "one.txt"  # a lesson file given where its courses' folder goes
+    lesson.write_text("x")
+    result = run("lessons", "check", str(lesson), cwd=tmp_path)
+    assert result.returncode == 1
+    assert f"{lesson}:1: a file, not a folder of courses" in result.stderr
 
 
 @pytest.mark.parametrize(("args", "expected"), [
@@ -230,6 +235,7 @@ def test_lessons_check_on_a_missing_folder(tmp_path):
     (("packs", "build", "--key", "k.pem", "-o", "nowhere/c.llpack"),
      "Error: nowhere/c.llpack: cannot write the pack: No such file or directory"),
     (("serve", "--port", "99999"), "99999 is not in the range 1<=x<=65535"),
+    (("serve", "--workers", "0"), "0 is not in the range 1<=x<=64"),
 ])
 def test_a_file_or_port_that_cannot_be_used_is_one_line_not_a_traceback(tmp_path, args,
                                                                          expected):

@@ -247,6 +247,14 @@ def test_a_folder_named_like_a_lesson_is_a_problem_not_a_crash(tmp_path):
         in problem_lines(tmp_path)
 
 
+def test_invalid_utf8_in_course_toml_reports_its_line(tmp_path):
+    toml = course_toml().replace("\n", "\n# caf\xe9\n", 1).encode("latin-1")  # é, line 2
+    folder = write_course(tmp_path)
+    (folder / "course.toml").write_bytes(toml)
+    assert problem_lines(tmp_path) == [
+        f"{folder / 'course.toml'}:2: not UTF-8 text; save the file as UTF-8"]
+
+
 def test_invalid_utf8_line_counts_old_mac_line_endings(tmp_path):
     text = VALID.replace("Card two.", "Caf\xe9 two.").replace("\n", "\r").encode("latin-1")
     folder = write_course(tmp_path, files={"en/one.txt": text})

@@ -157,6 +157,9 @@ def test_doctor_says_what_to_fix(db_path: Path, carriers_file: Path, tmp_path: P
             in out)
     assert "WARN worker: never seen" in out
     assert "Traceback" not in result.stderr
+    short = _doctor(tmp_path, db_path, broken, LEARNLINE_SECRET_KEY="abc")
+    assert "WARN secrets: LEARNLINE_SECRET_KEY has 3 characters: a short key can be guessed" \
+        in short.stdout
 
 
 @pytest.mark.parametrize("damage", ["missing", "garbage"])
@@ -210,4 +213,6 @@ def test_a_corrupt_backup_is_never_kept(db_path: Path, tmp_path: Path, damage: s
     assert not (tmp_path / "b.db").exists() and not (tmp_path / "b.db.partial").exists()
     assert "Traceback" not in result.stderr
     assert says in result.stderr
+    [line] = result.stderr.splitlines()  # one readable line, not a Python list
+    assert "['" not in line
     assert sqlite3.connect(db_path).execute("PRAGMA quick_check").fetchone()[0] == "ok"

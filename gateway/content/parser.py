@@ -61,7 +61,10 @@ def load_courses(
     """
     problems: list[Problem] = []
     courses: list[Course] = []
-    if not root.is_dir():
+    if root.is_file():
+        problems.append(Problem(str(root), 1, "a file, not a folder of courses: give the "
+                                "folder that holds the course folders"))
+    elif not root.is_dir():
         problems.append(Problem(str(root), 1, "no such folder of courses"))
     else:
         folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -115,7 +118,8 @@ def _load_course(
     try:
         data = tomllib.loads(course_file.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
-        return None, [Problem(where, 1, f"not UTF-8 text: {exc.reason}")]
+        line = len(_NEWLINE_BYTES_RE.split(course_file.read_bytes()[: exc.start]))
+        return None, [Problem(where, line, "not UTF-8 text; save the file as UTF-8")]
     except OSError as exc:
         return None, [Problem(where, 1, f"cannot read the course file: {exc.strerror}")]
     except tomllib.TOMLDecodeError as exc:
