@@ -140,7 +140,8 @@ class CarrierWebhooks:
                 headers[key.replace("_", "-").title()] = environ[key]
         return WebRequest(
             method=environ["REQUEST_METHOD"], url=url, headers=headers,
-            form=_form(environ, body), query=_pairs(query.encode("latin-1")), body=body,
+            form=read_form(environ.get("CONTENT_TYPE", ""), body),
+            query=_pairs(query.encode("latin-1")), body=body,
             remote_addr=environ.get("REMOTE_ADDR"),
         )
 
@@ -194,15 +195,16 @@ def _charset(content_type: str) -> str:
         return "utf-8"
 
 
-def _form(environ: dict, body: bytes) -> dict[str, list[str]]:
-    content_type = environ.get("CONTENT_TYPE", "")
+def read_form(content_type: str, body: bytes) -> dict[str, list[str]]:
+    """The fields of a webhook's form body, each with its values, as the gateway reads them
+    (and as a carrier's signature over them is checked); {} for a body that is no form."""
     mimetype = content_type.split(";", 1)[0].strip().lower()
     if mimetype == "application/x-www-form-urlencoded":
         return _pairs(body, _charset(content_type))
     if mimetype == "multipart/form-data":
-        parsed = dict(environ, **{"wsgi.input": io.BytesIO(body),
-                                  "CONTENT_LENGTH": str(len(body))})
-        _, form, _ = parse_form_data(parsed, silent=True)
+        environ = {"REQUEST_METHOD": "POST", "CONTENT_TYPE": content_type,
+                   "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}
+        _, form, _ = parse_form_data(environ, silent=True)
         return form.to_dict(flat=False)
     return {}
 
