@@ -167,6 +167,10 @@ def _content_length(environ: dict) -> int:
     return int(raw) if raw.isascii() and raw.isdigit() else 0
 
 
+# Werkzeug's error handler: a %-escape invalid in the charset stays as written.
+_KEEP_ESCAPED = "werkzeug.url_quote"
+
+
 def _pairs(raw: bytes, charset: str = "utf-8") -> dict[str, list[str]]:
     """Form or query fields, each with its list of values, in `charset` (the one the
     request declares; UTF-8 when it declares none). %-escapes invalid in it stay
@@ -178,21 +182,27 @@ def _pairs(raw: bytes, charset: str = "utf-8") -> dict[str, list[str]]:
         return fields
     try:
         text = raw.decode(charset)
-    except UnicodeDecodeError:
+    except UnicodeError:
         text = raw.decode("latin-1")
     for key, value in parse_qsl(text, keep_blank_values=True, encoding=charset,
-                                errors="werkzeug.url_quote"):
+                                errors=_KEEP_ESCAPED):
         fields.setdefault(key, []).append(value)
     return fields
 
 
 def _charset(content_type: str) -> str:
-    """The charset a Content-Type declares, if Python knows it; else UTF-8."""
+    """The charset a Content-Type declares, if it is a text encoding in which a form's
+    ASCII (names, '=', '&', %-escapes) reads as ASCII; else UTF-8. Python also knows
+    codecs such as hex, rot13 or idna by name, which are no charset for a form."""
     declared = parse_options_header(content_type)[1].get("charset", "utf-8")
     try:
-        return codecs.lookup(declared).name
-    except LookupError:
-        return "utf-8"
+        codec = codecs.lookup(declared)
+        if codec._is_text_encoding and "a=%b&c+d".encode(codec.name) == b"a=%b&c+d":
+            b"a\xe9".decode(codec.name, _KEEP_ESCAPED)  # takes the error handler used below
+            return codec.name
+    except (LookupError, UnicodeError):
+        pass
+    return "utf-8"
 
 
 def read_form(content_type: str, body: bytes) -> dict[str, list[str]]:

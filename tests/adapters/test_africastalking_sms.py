@@ -98,6 +98,10 @@ webhook_token = "{TOKEN}"
         # Nothing declared and not UTF-8: read as Latin-1 rather than lose the message.
         ("application/x-www-form-urlencoded", b"caf\xe9 et cr\xe8me"),
         ("application/x-www-form-urlencoded", b"caf%C3%A9 et cr%C3%A8me"),  # plain UTF-8
+        # Codecs Python knows by name that are no charset for a form: as if undeclared.
+        *(("application/x-www-form-urlencoded; charset=" + name, b"caf\xe9 et cr\xe8me")
+          for name in ("hex", "base64", "rot13", "zlib", "idna", "punycode", "utf-7",
+                       "utf-16", "no-such-charset")),
     ])
     def test_a_form_in_latin_1_is_read_as_sent(self, client, store, content_type, text):
         body = (b"from=%2B254712345678&to=21525&id=ATPid_l1&date=&text=" + text)
@@ -106,6 +110,10 @@ webhook_token = "{TOKEN}"
         assert response.status_code == 200
         [stored] = store.db.execute("SELECT phone, text FROM inbound").fetchall()
         assert stored == (LEARNER, "café et crème")
+        # The form is read before the token is checked: a wrong one is a 403, never a 500.
+        wrong = client.post(f"/carriers/{self.carrier_id}/sms?token=wrong-token-0123456789",
+                            data=body, headers={"Content-Type": content_type})
+        assert wrong.status_code == 403
 
     @pytest.mark.parametrize(("status", "state"), sorted(STATUS_MAP.items()))
     def test_delivery_statuses(self, client, store, status, state):
