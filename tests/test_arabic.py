@@ -175,6 +175,34 @@ def test_an_arabic_question_resumed_after_a_drop_shows_its_answers_in_full(store
     assert not any("..." in screen for screen in screens), screens
 
 
+@pytest.mark.parametrize("run", [0, 1])
+def test_a_drop_on_answers_of_their_own_resumes_on_the_same_answers(store: Store, run: int):
+    """At 60 units the first question's answers take two pages of their own. Dropped on
+    either, the call comes back on the same one, its "98" still there to reach the rest,
+    and every answer can be read."""
+    phone = Phone(store, MOROCCO, arabic_carrier(ussd_ucs2_max_chars=60))
+    question = store.lesson(COURSE, store.course(COURSE).lesson_ids[0], "ar").questions[0]
+    phone.dial()
+    screen = ""
+    for _ in range(80):  # to the first page of answers
+        screen = phone.press("1").text
+        if screen.startswith("1. "):
+            break
+    for _ in range(run):
+        screen = phone.press("98").text
+    phone.drop()
+    resumed = phone.dial().text
+    shown = [line for line in resumed.splitlines() if line[:1].isdigit() and ". " in line]
+    assert shown == [line for line in screen.splitlines() if line[:1].isdigit() and ". " in line]
+    seen = resumed
+    while resumed.splitlines()[-1].startswith("98 "):
+        resumed = phone.press("98").text
+        seen += "\n" + resumed
+    before = "\n".join(phone.screens)
+    assert all(option in before for option in question.options)
+    assert "..." not in seen and all(f"{n}. " in before for n in (1, 2, 3))
+
+
 def test_ussd_falls_back_to_latin_where_the_carrier_cannot_carry_ucs2(store: Store):
     carrier = arabic_carrier(ussd_ucs2=False, ussd_fallback_locale="fr")
     phone = Phone(store, MOROCCO, carrier)

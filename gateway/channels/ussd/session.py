@@ -142,6 +142,11 @@ def _at_same_place(dropped: dict, resumed: dict) -> dict:
     if not old or not new or dropped.get("v") != resumed.get("v") \
             or " ".join(old).split() != " ".join(new).split():
         return resumed
+    if dropped.get("v") == "question" and dropped.get("options") == resumed.get("options"):
+        offset = dropped.get("page", 0) - _first_options_page(dropped)
+        if offset >= 0:  # on the answers: the same run of them (they hold no words)
+            runs = len(resumed.get("groups") or [None])
+            return {**resumed, "page": _first_options_page(resumed) + min(offset, runs - 1)}
     where = len(" ".join(old[:dropped.get("page", 0)]).split())  # words before that page
     page, before = 0, 0
     for number, text in enumerate(new):
@@ -488,12 +493,13 @@ class _Menu:
             elif kind == "question":
                 options = _options_on(view)
                 nav = self._nav(more=more, back=False)
-                if self.compact and more and not options:
-                    nav = self._info_nav(True, "main")
-                elif self.compact and self.width(compose(head, body, options, nav)) > self.limit:
-                    nav = ""  # the options first; 00 still leads to the menu
                 if options and self.width(compose(head, body, options, nav)) > self.limit:
                     head = ""  # the options before a head line (welcome back) they would cut
+                if self.compact and more and not options:
+                    nav = self._info_nav(True, "main")
+                elif self.compact and not more \
+                        and self.width(compose(head, body, options, nav)) > self.limit:
+                    nav = ""  # the options first; 00 still leads to the menu
             elif self.compact:
                 options, nav = [], self._info_nav(more, view["then"])
                 head = head if page == 0 else ""
