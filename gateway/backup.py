@@ -47,6 +47,12 @@ def backup(db_path: str | Path, target: str | Path) -> BackupReport:
     partial.unlink(missing_ok=True)
     started = time.monotonic()
     try:
+        # Owner-only from its first byte (SQLite gives its -wal and -shm the same mode):
+        # it holds learners' numbers and progress, whatever the umask of the cron job.
+        try:
+            os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except OSError as exc:
+            raise BackupError(f"{partial}: cannot write the copy: {exc.strerror}") from None
         try:
             live = Store.open(db_path)
         except sqlite3.DatabaseError as exc:
@@ -68,7 +74,6 @@ def backup(db_path: str | Path, target: str | Path) -> BackupReport:
                 raise BackupError(f"the copy failed its integrity check: {shown}")
             copy.db.conn.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
             counts = copy.row_counts()
-        os.chmod(partial, 0o600)  # phone numbers, progress, the session key: owner only
         with partial.open("rb+") as written:
             os.fsync(written.fileno())
         os.replace(partial, target)
