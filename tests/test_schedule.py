@@ -313,6 +313,11 @@ def test_french_schedule_commands():
                         ("semaine 12.30pm", "12.30PM")):
         assert parse_command(text) == i.Schedule(unclear_hour=typed), text
     assert parse_command("DAILY LESSONS PLEASE") == i.Schedule("daily", None)
+    # The hour after a word or two, as people write it; TIME OFF as DAILY OFF.
+    assert parse_command("DAILY AT 7") == i.Schedule("daily", 7)
+    assert parse_command("quotidien a 19h") == i.Schedule("daily", 19)
+    assert parse_command("TIME AT 7 PM") == i.Schedule(None, 19)
+    assert parse_command("TIME OFF") == parse_command("HEURE NON") == i.Schedule("off")
 
 
 def test_local_time_rules():

@@ -295,7 +295,7 @@ class Engine:
             lesson_title=lesson_title,
             card_number=max(enrollment.card, 0) + 1,
             card_count=card_count,
-            in_quiz=enrollment.quiz is not None,
+            in_quiz=enrollment.quiz is not None and bool(enrollment.quiz.queue),
             completed=enrollment.completed,
             lesson_number=enrollment.position + 1,
             pass_mark=course.pass_mark,

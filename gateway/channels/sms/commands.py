@@ -139,6 +139,14 @@ def _hour(text: str) -> int | None:
     return hour if 0 <= hour <= 23 else None
 
 
+def _from_first_digit(argument: str | None) -> str | None:
+    """What follows a command from its first word that starts with a digit ('AT 7' ->
+    '7'); None when no word does."""
+    words = (argument or "").split()
+    first = next((n for n, word in enumerate(words) if word[0].isdigit()), None)
+    return None if first is None else " ".join(words[first:])
+
+
 @cache
 def _off_words() -> frozenset[str]:
     words = {"OFF", "NO"}
@@ -195,14 +203,18 @@ def parse_command(text: str) -> i.Intent:
         case "daily" | "weekdays":
             if argument and _is_off(argument):
                 return i.Schedule("off")
-            hour = _hour(argument) if argument else None
-            if hour is None and argument and argument[0].isdigit():  # DAILY 7:30
-                return i.Schedule(unclear_hour=argument)
+            when = _from_first_digit(argument)  # DAILY 7, DAILY AT 7, QUOTIDIEN A 19H
+            hour = _hour(when) if when else None
+            if hour is None and when:  # DAILY 7:30
+                return i.Schedule(unclear_hour=when)
             return i.Schedule(key, hour)
         case "time":
-            hour = _hour(argument or "")
-            if hour is None and argument:
-                return i.Schedule(unclear_hour=argument)
+            if argument and _is_off(argument):  # TIME OFF: no daily lessons
+                return i.Schedule("off")
+            when = _from_first_digit(argument) or argument
+            hour = _hour(when or "")
+            if hour is None and when:
+                return i.Schedule(unclear_hour=when)
             return i.Schedule(None, hour)
         case "pause":
             return i.Pause()
