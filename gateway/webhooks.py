@@ -15,6 +15,7 @@ trace reaches a carrier.
 from __future__ import annotations
 
 import codecs
+import functools
 import io
 import logging
 import sqlite3
@@ -190,6 +191,7 @@ def _pairs(raw: bytes, charset: str = "utf-8") -> dict[str, list[str]]:
     return fields
 
 
+@functools.lru_cache(maxsize=64)  # a carrier sends one Content-Type, request after request
 def _charset(content_type: str) -> str:
     """The charset a Content-Type declares, if it is a text encoding in which a form's
     ASCII (names, '=', '&', %-escapes) reads as ASCII; else UTF-8. Python also knows
@@ -197,7 +199,10 @@ def _charset(content_type: str) -> str:
     declared = parse_options_header(content_type)[1].get("charset", "utf-8")
     try:
         codec = codecs.lookup(declared)
-        if codec._is_text_encoding and "a=%b&c+d".encode(codec.name) == b"a=%b&c+d":
+        # ASCII must read as itself, escapes and shift sequences included (unicode-escape
+        # would turn "\\u0026" into "&", hz "~~" into "~", iso2022 drop "\x1b$B").
+        probe = b"a=%b&c+d\\u0026~~\x1b$B"
+        if codec._is_text_encoding and probe.decode(codec.name) == probe.decode("ascii"):
             b"a\xe9".decode(codec.name, _KEEP_ESCAPED)  # takes the error handler used below
             return codec.name
     except (LookupError, UnicodeError):

@@ -318,6 +318,7 @@ def test_french_schedule_commands():
     assert parse_command("quotidien a 19h") == i.Schedule("daily", 19)
     assert parse_command("TIME AT 7 PM") == i.Schedule(None, 19)
     assert parse_command("TIME OFF") == parse_command("HEURE NON") == i.Schedule("off")
+    assert parse_command("DAILY NEXT WEEK 2") == i.Schedule("daily", None)  # no hour named
 
 
 def test_local_time_rules():

@@ -395,7 +395,7 @@ class Engine:
         course, enrollment = found
         lesson = self._lesson(course, enrollment.position, self.reading_locale(learner))
         return r.Reminder(course.title_in(self.reading_locale(learner)), lesson.title,
-                          in_quiz=enrollment.quiz is not None)
+                          in_quiz=enrollment.quiz is not None and bool(enrollment.quiz.queue))
 
     def in_quiz(self, learner: LearnerRecord) -> bool:
         """Whether a quiz question waits for the learner's answer."""

@@ -101,7 +101,7 @@ webhook_token = "{TOKEN}"
         # Codecs Python knows by name that are no charset for a form: as if undeclared.
         *(("application/x-www-form-urlencoded; charset=" + name, b"caf\xe9 et cr\xe8me")
           for name in ("hex", "base64", "rot13", "zlib", "idna", "punycode", "utf-7",
-                       "utf-16", "no-such-charset")),
+                       "utf-16", "unicode-escape", "hz", "iso2022_jp", "no-such-charset")),
     ])
     def test_a_form_in_latin_1_is_read_as_sent(self, client, store, content_type, text):
         body = (b"from=%2B254712345678&to=21525&id=ATPid_l1&date=&text=" + text)

@@ -139,12 +139,19 @@ def _hour(text: str) -> int | None:
     return hour if 0 <= hour <= 23 else None
 
 
+# Words people put before an hour ("DAILY AT 7", "QUOTIDIEN A 19H", "DIARIO AS 7",
+# "SIKU SAA 7"), folded: one of them may come first.
+_BEFORE_AN_HOUR = frozenset({"AT", "A", "AS", "SAA", "@"})
+
+
 def _from_first_digit(argument: str | None) -> str | None:
-    """What follows a command from its first word that starts with a digit ('AT 7' ->
-    '7'); None when no word does."""
+    """The hour part of a command's argument: the argument when it starts with a digit,
+    or what follows one word of _BEFORE_AN_HOUR ('AT 7' -> '7'); None otherwise ('NEXT
+    WEEK 2' names no hour)."""
     words = (argument or "").split()
-    first = next((n for n, word in enumerate(words) if word[0].isdigit()), None)
-    return None if first is None else " ".join(words[first:])
+    if words and words[0] in _BEFORE_AN_HOUR:
+        words = words[1:]
+    return " ".join(words) if words and words[0][0].isdigit() else None
 
 
 @cache

@@ -142,9 +142,11 @@ def _at_same_place(dropped: dict, resumed: dict) -> dict:
     if not old or not new or dropped.get("v") != resumed.get("v") \
             or " ".join(old).split() != " ".join(new).split():
         return resumed
-    if dropped.get("v") == "question" and dropped.get("options") == resumed.get("options"):
-        offset = dropped.get("page", 0) - _first_options_page(dropped)
-        if offset >= 0:  # on the answers: the same run of them (they hold no words)
+    at = dropped.get("page", 0)
+    if dropped.get("v") == "question" and dropped.get("options") == resumed.get("options") \
+            and 0 <= at < len(old) and not old[at].strip():
+        offset = at - _first_options_page(dropped)
+        if offset >= 0:  # on answers of their own: the same run of them (they hold no words)
             runs = len(resumed.get("groups") or [None])
             return {**resumed, "page": _first_options_page(resumed) + min(offset, runs - 1)}
     where = len(" ".join(old[:dropped.get("page", 0)]).split())  # words before that page
