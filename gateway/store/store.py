@@ -1149,11 +1149,10 @@ class Store:
     # -- sign-in codes and rate limits -------------------------------------------------------
 
     def save_signin_code(self, phone: str, code_hash: str, expires_at: float) -> None:
-        """Keep a new sign-in code for `phone`; earlier ones stop working. Codes that
-        expired more than a day ago (anyone's) are deleted: nothing needs them."""
+        """Keep a new sign-in code for `phone`; earlier ones still unexpired keep working
+        (an SMS may arrive late, after the one asked for next). Codes that expired more
+        than a day ago (anyone's) are deleted: nothing needs them."""
         with self.write():
-            self.db.execute("UPDATE signin_codes SET used = 1 WHERE phone = ? AND used = 0",
-                            [phone])
             self.db.execute(
                 """INSERT INTO signin_codes (phone, code_hash, expires_at, created_at)
                    VALUES (?, ?, ?, ?)""",
@@ -1162,14 +1161,23 @@ class Store:
             self.db.execute("DELETE FROM signin_codes WHERE expires_at < ?",
                             [self.clock() - 86400])
 
-    def live_signin_code(self, phone: str) -> dict | None:
-        """The phone's current code (id, code_hash, tries), if unused and unexpired."""
-        return self._one(
+    def live_signin_codes(self, phone: str) -> list[dict]:
+        """The phone's codes still usable (id, code_hash, tries): unused and unexpired,
+        the newest first."""
+        cursor = self.db.execute(
             """SELECT id, code_hash, tries FROM signin_codes
                WHERE phone = ? AND used = 0 AND expires_at > ?
-               ORDER BY id DESC LIMIT 1""",
+               ORDER BY id DESC""",
             [phone, self.clock()],
         )
+        return [{"id": id_, "code_hash": code_hash, "tries": tries}
+                for id_, code_hash, tries in cursor.fetchall()]
+
+    def end_signin_codes(self, phone: str) -> None:
+        """Every code of the phone stops working (one was right, or tries ran out)."""
+        with self._write_one():
+            self.db.execute("UPDATE signin_codes SET used = 1 WHERE phone = ? AND used = 0",
+                            [phone])
 
     def spend_signin_try(self, code_id: int, *, used: bool) -> int:
         """Count one try of a code (and mark it used); return the tries so far."""

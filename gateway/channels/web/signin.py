@@ -1,10 +1,11 @@
 """Sign in with the phone: a one-time code by SMS, with limits against SMS pumping.
 
 Codes are 6 digits, valid 10 minutes, single use, at most 5 wrong tries, and kept only
-as an HMAC. Before any SMS goes out, the request must fit every limit: per number, per
-number block (an attacker pumping a premium range uses many numbers of one block), per
-client address, and overall. Over a limit: no SMS. Whatever the number, the learner sees
-the same answer, so the page never tells whether a number is already a learner.
+as an HMAC; a code asked for again leaves the earlier ones working until they expire.
+Before any SMS goes out, the request must fit every limit: per number, per number block
+(an attacker pumping a premium range uses many numbers of one block), per client
+address, and overall. Over a limit: no SMS. Whatever the number, the learner sees the
+same answer, so the page never tells whether a number is already a learner.
 """
 
 from __future__ import annotations
@@ -97,13 +98,19 @@ def request_code(store: Store, carriers: Carriers, secret: bytes, phone: str,
 
 
 def check_code(store: Store, secret: bytes, phone: str, code: str) -> CodeCheck:
-    """Check an entered code: single use, at most MAX_TRIES tries."""
-    live = store.live_signin_code(phone)
-    if live is None:
+    """Check an entered code against every code of the number still unexpired (the
+    learner may have asked twice and got the first SMS last: at most three an hour, by
+    LIMITS_PER_NUMBER). Tries count on the newest, at most MAX_TRIES; a right code, or
+    the last try, ends them all: each is single use."""
+    live = store.live_signin_codes(phone)
+    if not live:
         return CodeCheck(False, 0)
-    entered = "".join(c for c in code if c.isdigit())
-    ok = hmac.compare_digest(live["code_hash"], _digest(secret, phone, entered))
-    tries = store.spend_signin_try(live["id"], used=ok or live["tries"] + 1 >= MAX_TRIES)
+    entered = _digest(secret, phone, "".join(c for c in code if c.isdigit()))
+    ok = any([hmac.compare_digest(row["code_hash"], entered) for row in live])
+    with store.write():
+        tries = store.spend_signin_try(live[0]["id"], used=False)
+        if ok or tries >= MAX_TRIES:
+            store.end_signin_codes(phone)
     return CodeCheck(ok, 0 if ok else max(MAX_TRIES - tries, 0))
 
 
