@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import click
+import phonenumbers
 
 from gateway.cli_db import existing_db_path
 from gateway.phones import InvalidPhoneNumber, masked, to_e164
@@ -22,6 +23,9 @@ _COUNTRY = click.option(
 
 
 def _number(phone: str, country: str | None) -> str:
+    if country is not None and country.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise click.BadParameter(f"{country!r} is not an ISO 3166 country code such as NG",
+                                 param_hint="--country")
     try:
         return to_e164(phone, country)
     except InvalidPhoneNumber as exc:

@@ -551,6 +551,10 @@ def test_learners_export_prints_json_or_writes_a_private_file(
     assert nobody.exit_code == 0 and "nothing is stored about" in nobody.stderr
     bad = runner.invoke(main, ["learners", "export", "12"], env=env)
     assert bad.exit_code == 2 and "PHONE" in bad.output
+    country = runner.invoke(main, ["learners", "export", "--country", "XX", "0803 000 0000"],
+                            env=env)  # the country is what is wrong, and it says so
+    assert country.exit_code == 2 and "--country" in country.output
+    assert "'XX' is not an ISO 3166 country code" in country.output
 
 
 def test_learners_erase_asks_first_and_reports_counts(twilio, store: Store, db_path: Path,
