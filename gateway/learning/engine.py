@@ -200,7 +200,7 @@ class Engine:
         course, enrollment = found
         if enrollment.completed:
             return (self._completed_notice(learner, course),)
-        if enrollment.quiz is not None and enrollment.quiz.queue:
+        if _asks(enrollment):
             lesson = self._lesson(course, enrollment.position, self.reading_locale(learner))
             return (r.Notice("answer_first"), self._question(lesson, enrollment))
         return self._current(learner, course, enrollment, advance_card=True)
@@ -219,7 +219,7 @@ class Engine:
 
     def _answer(self, learner: LearnerRecord, choice: int) -> tuple[r.Reply, ...]:
         found = self._current_enrollment(learner)
-        if found is None or found[1].quiz is None or not found[1].quiz.queue:
+        if found is None or not _asks(found[1]):
             if learner.pending_review:
                 return self._review_answer(learner, choice)
             if found is None:  # a letter from someone with no course yet: how to start
@@ -267,7 +267,7 @@ class Engine:
         if isinstance(progress, r.Notice):
             return (progress, self._catalogue(learner))
         found = self._current_enrollment(learner)
-        if found is not None and found[1].quiz is not None and found[1].quiz.queue:
+        if found is not None and _asks(found[1]):
             course, enrollment = found
             lesson = self._lesson(course, enrollment.position, self.reading_locale(learner))
             return (progress, self._question(lesson, enrollment))
@@ -284,8 +284,7 @@ class Engine:
         if not enrollment.completed:
             lesson = self._lesson(course, enrollment.position, self.reading_locale(learner))
             lesson_title, card_count = lesson.title, len(lesson.cards)
-        score = sum(score for score, _ in results.values())
-        total = sum(total for _, total in results.values())
+        score, total = _totals(results)
         return r.Progress(
             course_title=course.title_in(self.reading_locale(learner)),
             lessons_done=len(results),
@@ -295,7 +294,7 @@ class Engine:
             lesson_title=lesson_title,
             card_number=max(enrollment.card, 0) + 1,
             card_count=card_count,
-            in_quiz=enrollment.quiz is not None and bool(enrollment.quiz.queue),
+            in_quiz=_asks(enrollment),
             completed=enrollment.completed,
             lesson_number=enrollment.position + 1,
             pass_mark=course.pass_mark,
@@ -306,7 +305,7 @@ class Engine:
         found = self._current_enrollment(learner)
         option_count = 0
         in_quiz = False
-        if found is not None and found[1].quiz is not None and found[1].quiz.queue:
+        if found is not None and _asks(found[1]):
             course, enrollment = found
             lesson = self._lesson(course, enrollment.position, self.reading_locale(learner))
             in_quiz = True
@@ -375,7 +374,7 @@ class Engine:
         if found is None:
             return "none", False
         enrollment = found[1]
-        return _standing(enrollment), enrollment.quiz is not None and bool(enrollment.quiz.queue)
+        return _standing(enrollment), _asks(enrollment)
 
     def daily_lesson(self, learner: LearnerRecord) -> tuple[r.Reply, ...]:
         """The next lesson's first card, headed as the day's lesson; () unless the learner
@@ -395,7 +394,7 @@ class Engine:
         course, enrollment = found
         lesson = self._lesson(course, enrollment.position, self.reading_locale(learner))
         return r.Reminder(course.title_in(self.reading_locale(learner)), lesson.title,
-                          in_quiz=enrollment.quiz is not None and bool(enrollment.quiz.queue))
+                          in_quiz=_asks(enrollment))
 
     def in_quiz(self, learner: LearnerRecord) -> bool:
         """Whether a quiz question waits for the learner's answer."""
@@ -458,7 +457,7 @@ class Engine:
                 {"expecting": "start", "course": courses[0].code if len(courses) == 1 else None},
             )
         course, enrollment = found
-        if enrollment.quiz is not None and enrollment.quiz.queue:
+        if _asks(enrollment):
             lesson = self._lesson(course, enrollment.position, self.reading_locale(learner))
             count = len(lesson.questions[enrollment.quiz.queue[0]].options)
             return r.Notice("not_understood", {"expecting": "answer", "count": count})
@@ -643,8 +642,7 @@ class Engine:
             enrollment.completed = len(done) == len(course.lesson_ids)
             self._save_place(learner, course, enrollment)
             if enrollment.completed:
-                self._record_completed(learner, course, sum(s for s, _ in done.values()),
-                                       sum(t for _, t in done.values()))
+                self._record_completed(learner, course, *_totals(done))
             moved = True
         if learner.current_course is None:
             learner.current_course = course.id
@@ -715,8 +713,7 @@ class Engine:
         done: tuple[r.Reply, ...] = (r.LessonDone(lesson.title, score, total, next_title),)
         if is_last:
             results = self._results(learner, course)
-            course_score = sum(s for s, _ in results.values())
-            course_total = sum(t for _, t in results.values())
+            course_score, course_total = _totals(results)
             passed = self._record_completed(learner, course, course_score, course_total)
             done += (
                 r.CourseDone(
@@ -826,10 +823,9 @@ class Engine:
     def _completed_notice(self, learner: LearnerRecord, course: Course) -> r.Notice:
         """The course is done: its title, and whether its score passes (if not, START
         takes it again)."""
-        results = self._results(learner, course).values()
         return r.Notice("course_complete", {
             "course": course.title_in(self.reading_locale(learner)),
-            "passed": _passes(course, sum(s for s, _ in results), sum(t for _, t in results)),
+            "passed": _passes(course, *_totals(self._results(learner, course))),
             "pass_mark": course.pass_mark})
 
     def _results(self, learner: LearnerRecord, course: Course) -> dict[str, tuple[int, int]]:
@@ -898,3 +894,13 @@ def _find_course(courses: list[Course], ref: str) -> Course | None:
 def _passes(course: Course, score: int, total: int) -> bool:
     """Whether a course's score reaches its pass mark (a course without questions passes)."""
     return (100 * score / total if total else 100) >= course.pass_mark
+
+
+def _asks(enrollment: EnrollmentRecord) -> bool:
+    """Whether a quiz question waits for the learner's answer in this enrollment."""
+    return enrollment.quiz is not None and bool(enrollment.quiz.queue)
+
+
+def _totals(results: dict[str, tuple[int, int]]) -> tuple[int, int]:
+    """Right first answers and questions over a course's finished lessons."""
+    return sum(score for score, _ in results.values()), sum(total for _, total in results.values())
