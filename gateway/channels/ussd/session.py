@@ -149,14 +149,14 @@ def _at_same_place(dropped: dict, resumed: dict) -> dict:
         if offset >= 0:  # on answers of their own: the same run of them (they hold no words)
             runs = len(resumed.get("groups") or [None])
             return {**resumed, "page": _first_options_page(resumed) + min(offset, runs - 1)}
-    where = len(" ".join(old[:dropped.get("page", 0)]).split())  # words before that page
+    where = len(" ".join(old[:at]).split())  # words before that page
     page, before = 0, 0
     for number, text in enumerate(new):
         if before > where:
             break
         page, before = number, before + len(text.split())
     # A page of its own for a question's options holds no words: keep to it if it was read.
-    if dropped.get("page", 0) == len(old) - 1 and not old[-1].strip():
+    if at == len(old) - 1 and not old[-1].strip():
         page = len(new) - 1
     return {**resumed, "page": page}
 

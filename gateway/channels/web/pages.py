@@ -146,7 +146,7 @@ def _engine() -> Engine:
     return Engine(get_store())
 
 
-def _learner_now(engine: Engine) -> LearnerRecord | None:
+def _learner_now() -> LearnerRecord | None:
     """Inside the caller's write transaction: the signed-in learner as stored now, and the
     learner the page shows from then on. The copy the page read first may be older (a
     STOP texted since), and saving that copy would undo what came in between. None when
@@ -202,7 +202,7 @@ def lesson(course_id: str, lesson_id: str):
     if current_learner() is not None:
         engine = Engine(engine.store, caller_saves_learner=True)
         with engine.store.write():
-            learner = _learner_now(engine)
+            learner = _learner_now()
             if learner is not None:
                 engine.read_lesson(learner, course_, position)
                 _studied(engine, learner)
@@ -235,7 +235,7 @@ def quiz(course_id: str, lesson_id: str):
     if learner is not None:
         engine = Engine(engine.store, caller_saves_learner=True)
         with engine.store.write():
-            learner = _learner_now(engine)
+            learner = _learner_now()
             if learner is not None:
                 graded, replies = engine.submit_quiz(learner, course_, position, answers,
                                                      first_try=not retry)
@@ -288,7 +288,7 @@ def language(code: str):
     if current_learner() is not None:
         engine = _engine()
         with engine.store.write():
-            learner = _learner_now(engine)
+            learner = _learner_now()
             if learner is not None and learner.locale != chosen:
                 engine.set_language(learner, chosen)  # recorded: it travels to other edges
     return redirect(_safe_next(request.args.get("next")))
