@@ -420,3 +420,21 @@ def test_ussd_shows_the_certificate_code_when_the_course_is_done():
     assert "Code de votre certificat : 7KQM-2XHD-9P." in UssdWording("fr").reply(done)
     failed = r.CourseDone("C", 5, 19, 70, False)
     assert "7KQM" not in UssdWording("en").reply(failed)
+
+
+# -- completions are counted from events ------------------------------------------------------
+
+
+def test_a_course_retaken_after_its_certificate_still_counts_as_completed(app, twilio,
+                                                                          db_path: Path):
+    from gateway.reports import build_report
+
+    with Store.open(db_path) as store:
+        take_course(twilio, store, ADA, right=True)
+        assert len(certificates(store)) == 1
+        say(twilio, store, ADA, "START")  # a retake clears the enrollment's completion
+        assert not store.enrollment(ADA, COURSE).completed
+        [funnel] = [f for f in build_report(store, []).funnels
+                    if f.course_id == COURSE]
+    assert funnel.completed == 1
+    assert funnel.started == 1
