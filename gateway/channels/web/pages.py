@@ -269,7 +269,9 @@ def progress():
         if outline and (outline.total or any(lesson.done or (
                 learner and lesson.current) for lesson in outline.lessons)):
             outlines.append(outline)
-    return page("progress.html", outlines=outlines)
+    held = engine.certificates_of(learner) if learner else []
+    return page("progress.html", outlines=outlines,
+                certificates=[(format_code(c.code), c) for c in held])
 
 
 @blueprint.get("/help")
