@@ -21,3 +21,10 @@ def webhook_url(carrier: CarrierSettings, kind: str, base_url: str | None = None
     if carrier.webhook_token:
         url += "?" + urlencode({"token": carrier.webhook_token})
     return url
+
+
+def web_url(carrier: CarrierSettings) -> str | None:
+    """Where this carrier's learners reach the lite web pages: the carrier's `web_url`,
+    else its `public_url` (the gateway's address the carrier calls, which serves the pages
+    too); None when the gateway knows neither."""
+    return carrier.web_url or carrier.public_url or None

@@ -265,3 +265,41 @@ def test_every_shipped_language_can_be_chosen_from_the_ussd_menu(store: Store):
         # takes the room of the "Learnline" line.
         assert menu.startswith("1. " if locale == "ar" else "Learnline\n1. ") \
             and "..." not in menu, menu
+
+
+@pytest.mark.parametrize("limit", [80, 60])
+def test_arabic_card_screens_keep_words_whole_and_say_more_when_there_is_more(
+        store: Store, limit: int):
+    """Every card screen of the course on small UCS-2 screens: no word split across two
+    screens, no word alone on a line of its own at a page's foot or on a page, and '1'
+    labelled 'more' while the card goes on, 'next' on its last page."""
+    t = translations("ar")
+    more, nxt = f"1 {t.gettext('More')}", f"1 {t.gettext('Next')}"
+    phone = Phone(store, MOROCCO, arabic_carrier(ussd_ucs2_max_chars=limit))
+    screen = phone.dial().text
+    for _ in range(800):
+        if store.enrollment(MOROCCO, COURSE) and store.enrollment(MOROCCO, COURSE).completed:
+            break
+        screen = phone.press("98" if screen.splitlines()[-1].startswith("98 ") else "1").text
+    course = store.course(COURSE)
+    lessons = [store.lesson(COURSE, lesson_id, "ar") for lesson_id in course.lesson_ids]
+    words = {word for lesson in lessons for card in lesson.cards for word in card.text.split()}
+    words |= {word for lesson in lessons for word in lesson.title.split()}
+    head = re.compile(r"^\S+ \d/\d، \S+ \d/\d$")  # "Lesson 1/6, card 2/5"
+    back = f"0 {t.gettext('Back')}"  # only cards go back a page
+    cards = [(n, s) for n, s in enumerate(phone.screens)
+             if s.splitlines()[-1].startswith((more, nxt)) and back in s.splitlines()[-1]]
+    assert len(cards) > 30
+    for number, shown in cards:
+        lines = shown.splitlines()
+        body = [line for line in lines[:-1] if not head.match(line)]
+        assert body, shown
+        for line in body:
+            assert set(line.split()) <= words, (line, set(line.split()) - words)
+            assert len(line.split()) > 1 or line == body[0] == lines[0], shown
+        following = phone.screens[number + 1]
+        if lines[-1].startswith(more):  # the same card goes on: no head line of a new card
+            assert not head.match(following.splitlines()[0]), (shown, following)
+        else:  # its last page: a new card, or the quiz
+            assert head.match(following.splitlines()[0]) or "1 " not in following[:3], \
+                (shown, following)

@@ -394,6 +394,7 @@ SAMPLES = [
     r.CourseDone("C", 19, 19, 70, True, certificate="7KQM2XHD9P"),
     r.NameShown(None, "+23480******01"), r.NameShown("Ada", "+23480******01"),
     r.NameShown("Ada", "+23480******01", changed=True),
+    r.NameShown("Ada", "+23480******01", changed=True, certificates=1),
     r.CertificateShown("7KQM2XHD9P", "C", "Ada", 15, 19, ISSUED),
     r.Notice("verify_how"), r.Notice("verify_limited"),
     r.Notice("no_certificate", {"code": "X", "malformed": True}),
@@ -420,3 +421,63 @@ def test_ussd_shows_the_certificate_code_when_the_course_is_done():
     assert "Code de votre certificat : 7KQM-2XHD-9P." in UssdWording("fr").reply(done)
     failed = r.CourseDone("C", 5, 19, 70, False)
     assert "7KQM" not in UssdWording("en").reply(failed)
+
+
+# -- completions are counted from events ------------------------------------------------------
+
+
+def test_a_course_retaken_after_its_certificate_still_counts_as_completed(app, twilio,
+                                                                          db_path: Path):
+    from gateway.reports import build_report
+
+    with Store.open(db_path) as store:
+        take_course(twilio, store, ADA, right=True)
+        assert len(certificates(store)) == 1
+        say(twilio, store, ADA, "START")  # a retake clears the enrollment's completion
+        assert not store.enrollment(ADA, COURSE).completed
+        [funnel] = [f for f in build_report(store, []).funnels
+                    if f.course_id == COURSE]
+    assert funnel.completed == 1
+    assert funnel.started == 1
+
+
+# -- a learner's certificates after they are issued ----------------------------------------------
+
+
+def test_name_after_a_certificate_puts_the_name_on_it(twilio, store):
+    code = code_in(take_course(twilio, store, ADA, right=True))
+    assert certificates(store)[0]["holder"] == masked(ADA)
+    assert say(twilio, store, ADA, "NAME Ada Obi") == (
+        "Saved. Your certificates now show the name Ada Obi.")
+    assert certificates(store)[0]["holder"] == "Ada Obi"
+    assert "by Ada Obi," in say(twilio, store, EMPLOYER, f"VERIFY {code}")
+    assert say(twilio, store, AWA, "NOM Awa") == (
+        "C'est noté. Les certificats que vous obtiendrez porteront le nom Awa.")
+
+
+def test_the_progress_page_shows_the_learners_certificates(twilio, store, client):
+    shown = code_in(take_course(twilio, store, ADA, right=True))
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/signin").text).group(1)
+    client.post("/signin", data={"csrf": token, "phone": ADA})
+    sign_in_code = re.search(r"code is (\d{6})", store.outbox(ADA)[-1].body).group(1)
+    assert client.post("/signin/code", data={"csrf": token, "code": sign_in_code}
+                       ).status_code == 302
+    html = client.get("/progress").text
+    assert "Certificates" in html and shown in html
+    assert f'href="/verify/{shown}"' in html
+
+
+def test_without_web_url_the_certificate_sms_gives_the_public_address(
+        tmp_path, db_path, twilio_api, carriers_file, clock):
+    from tests.conftest import PUBLIC_URL
+
+    carriers = tmp_path / "public-only.toml"
+    carriers.write_text(carriers_toml(twilio_api.url).replace(
+        "tps = 200\n", "tps = 200\ninbound_per_minute = 10000\ninbound_per_hour = 10000\n"))
+    app = create_app({"DATABASE": str(db_path), "CARRIERS_FILE": str(carriers),
+                      "TESTING": True, "CLOCK": clock,
+                      "SECRET_KEY": "certificates-secret-0123456789"})
+    with Store.open(db_path) as store:
+        last = take_course(TwilioWebhooks(app.test_client()), store, ADA, right=True)
+    shown = code_in(last)
+    assert f"open {PUBLIC_URL}/verify/{shown} on the" in last

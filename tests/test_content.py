@@ -523,6 +523,25 @@ def test_broken_course_imports_nothing(tmp_path):
         assert store.courses() == []  # not even the good course
 
 
+def test_a_course_added_later_comes_after_the_courses_learners_know(tmp_path):
+    """START 1 keeps meaning the course it meant: a new course, whatever its folder's
+    name, is numbered after the courses already in the catalogue."""
+    import shutil
+
+    root = tmp_path / "lessons"
+    shutil.copytree(lessons_dir(), root)
+    with Store.open(tmp_path / "db.sqlite", migrate=True) as store:
+        import_courses(store, root)
+        write_course(root, "accounting", toml=course_toml(code="ACCT"))  # sorts first
+        import_courses(store, root)
+        assert [c.code for c in store.courses()] == ["FREELANCE", "ACCT"]
+        engine = Engine(store)
+        with store.write():
+            learner = engine.learner(PHONE, "console", "en")
+            replies = engine.handle(learner, Start("1")).replies
+        assert store.learner(PHONE).current_course == "start-freelancing", replies
+
+
 PHONE = "+221770000001"
 FOUR_CARDS = (
     "# Lesson one\n\nFirst card.\n\nSecond card.\n\nThird card.\n\nFourth card.\n\n## Quiz\n\n"

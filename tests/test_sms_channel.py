@@ -68,6 +68,41 @@ def test_commands(text: str, intent: i.Intent):
     assert parse_command(text) == intent
 
 
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        # one slip in a command word of four letters or more: a letter missing, extra,
+        # wrong, or two swapped
+        ("SUIT", i.Next()),
+        ("suiet", i.Next()),
+        ("nxet", i.Next()),
+        ("NEXTT", i.Next()),
+        ("stauts", i.Status()),
+        ("Stairs", i.Unknown("Stairs")),  # two slips from STATUS: not a command
+        ("HELO", i.Help()),
+        ("courss", i.Courses()),
+        ("staart 1", i.Start("1")),
+        ("NAM Ada", i.Unknown("NAM Ada")),  # three letters: only exact words
+        # STOP is never guessed: a learner who meant something else would lose the course
+        ("STPO", i.Unknown("STPO")),
+        ("STOPP", i.Unknown("STOPP")),
+        # an answer said in words
+        ("la réponse A", i.Answer(0)),
+        ("Réponse: b", i.Answer(1)),
+        ("ma réponse est C", i.Answer(2)),
+        ("answer D", i.Answer(3)),
+        ("my answer is b", i.Answer(1)),
+        ("resposta A", i.Answer(0)),
+        ("a resposta é B", i.Answer(1)),
+        ("jibu ni C", i.Answer(2)),
+        ("answer", i.Unknown("answer")),
+        ("answer the phone", i.Unknown("answer the phone")),
+    ],
+)
+def test_command_words_tolerate_a_slip_and_answers_in_words(text: str, intent: i.Intent):
+    assert parse_command(text) == intent
+
+
 CARD = r.CardShown("Start freelancing", 1, 6, "Find a skill", 1, 5, "Card text.")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 import time
 
 import pytest
@@ -171,9 +172,10 @@ def test_timeout_then_dial_again_resumes_at_the_card(phone: Phone):
     assert resumed.split("\n")[1] in card
 
 
-def test_a_dropped_call_resumes_on_the_page_being_read(phone: Phone):
-    """Back after a drop on a card's second page: the page holding where they were, not
-    the card's first page again (each screen costs the learner time on a live call)."""
+def test_a_dropped_call_resumes_at_the_cards_start_and_welcomes_back_once(phone: Phone):
+    """Back after a drop on a card's second page: the card from its start (a page begins
+    wherever the screen filled, often mid-sentence), and "Welcome back!" on that first
+    screen only, not on every page after it."""
     card = phone.store.lesson("start-freelancing", "find-your-skill", "en").cards[0].text
     phone.dial()
     first = phone.press("1").text
@@ -181,10 +183,45 @@ def test_a_dropped_call_resumes_on_the_page_being_read(phone: Phone):
     phone.drop()
     resumed = phone.dial().text
     assert resumed.startswith("Welcome back! Lesson 1/6, card 1/5\n")
-    read = len(body(first).split("\n", 1)[1].split())  # words on the first page
-    assert " ".join(card.split()[read:read + 2]) in " ".join(resumed.split())
-    back = phone.press("0").text  # and the card's start is a page back
-    assert " ".join(card.split()[:3]) in " ".join(back.split())
+    assert " ".join(card.split()[:3]) in " ".join(resumed.split())
+    pages = [resumed]
+    while "98 More" in pages[-1]:
+        pages.append(phone.press("98").text)
+    assert len(pages) > 1
+    assert [page.count("Welcome back!") for page in pages] == [1] + [0] * (len(pages) - 1)
+    assert pages[1].startswith("Lesson 1/6, card 1/5\n")
+    read = [body(pages[0]).split("\n", 1)[1], *(body(page) for page in pages[1:])]
+    assert " ".join(" ".join(read).split()) == " ".join(card.split())  # whole, nothing cut
+    assert first.startswith("Lesson 1/6, card 1/5\n")
+
+
+def test_a_failed_course_offers_to_take_it_again(phone: Phone):
+    """The result of a course finished below its pass mark offers 1 to take it again;
+    1 starts lesson 1, where before it was an invalid choice however often pressed."""
+    store = phone.store
+    course = store.course("start-freelancing")
+    phone.dial()
+    screen = phone.press("1")
+    for _ in range(600):
+        enrollment = store.enrollment(phone.phone, course.id)
+        if enrollment is not None and enrollment.completed:
+            break
+        if "98 More" in screen.text:
+            screen = phone.press("98")
+        elif enrollment is not None and enrollment.quiz is not None and \
+                enrollment.quiz.queue and "1. Continue" not in screen.text:
+            lesson = store.lesson(course.id, course.lesson_ids[enrollment.position], "en")
+            question = lesson.questions[enrollment.quiz.queue[0]]
+            screen = phone.press(str((question.answer + 1) % len(question.options) + 1))
+        else:
+            screen = phone.press("1")
+    while "98 More" in screen.text:
+        screen = phone.press("98")
+    assert "Pass mark: 70%." in screen.text
+    assert "1. Start again: Start freelancing" in screen.text
+    again = phone.press("1").text
+    assert again.startswith("Lesson 1/6, card 1/5\nFind a skill people pay for\n"), again
+    assert not store.enrollment(phone.phone, course.id).completed
 
 
 def test_a_late_request_on_an_expired_session_gets_a_fresh_start(phone: Phone):
@@ -274,12 +311,15 @@ def test_the_whole_bundled_course_fits_every_screen(store: Store, locale: str, l
     phone = Phone(store, carrier=carrier)
     phone.dial()
     for _ in range(400):
-        screen = phone.press("1").text
-        if any(done in screen for done in ("Course complete", "Cours termin",
-                                           "Curso conclu")):
+        phone.press("1")
+        enrollment = store.enrollment(PHONE, "start-freelancing")
+        if enrollment is not None and enrollment.completed:
             break
     else:
         pytest.fail("the course never ended")
+    while "98" in phone.screens[-1].splitlines()[-1]:  # the result's last pages fit too
+        phone.press("98")
+    assert re.search(r"70 ?%", phone.screens[-1])  # the result, to its pass mark
     assert store.enrollment(PHONE, "start-freelancing").completed
     assert len(phone.screens) > 100
 

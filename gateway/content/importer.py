@@ -25,11 +25,16 @@ def import_courses(store: Store, root: Path | None = None) -> dict[str, dict[str
 def save_courses(
     store: Store, courses: list[Course], on_lesson: Callable[[], object] | None = None,
 ) -> dict[str, dict[str, int]]:
-    """Save parsed courses in catalogue order, in one transaction; counts per course.
-    `on_lesson` is called after each lesson text is saved (a progress bar)."""
+    """Save parsed courses in one transaction; counts per course. Courses already in the
+    catalogue keep their order and a new course comes after them (learners pick courses
+    by number: `START 1` must keep meaning the course it meant); new courses among
+    themselves keep the order given. `on_lesson` is called after each lesson text is
+    saved (a progress bar)."""
     report = {}
     with store.write():
-        for position, course in enumerate(courses):
+        known = {course.id: n for n, course in enumerate(store.courses())}
+        ordered = sorted(courses, key=lambda course: known.get(course.id, len(known)))
+        for position, course in enumerate(ordered):
             report[course.id] = store.save_course(course, position, on_lesson)
     return report
 

@@ -474,7 +474,16 @@ class Engine:
         learner.display_name = cleaned
         self._save_learner(learner)
         self.store.record_event(learner.phone, "name_set", {"name": cleaned})
-        return r.NameShown(cleaned, masked(learner.phone), changed=True)
+        held = len(self.store.certificates_of(learner.phone))
+        self.store.rename_certificates(learner.phone, cleaned)
+        return r.NameShown(cleaned, masked(learner.phone), changed=True, certificates=held)
+
+    def certificates_of(self, learner: LearnerRecord) -> list[r.CertificateShown]:
+        """The certificates the learner holds, oldest first, as anyone checking them sees
+        them."""
+        return [r.CertificateShown(found.code, found.course_title, found.holder, found.score,
+                                   found.total, found.issued_at)
+                for found in self.store.certificates_of(learner.phone)]
 
     def _verify(self, learner: LearnerRecord, asked: str | None) -> r.Reply:
         if not asked:

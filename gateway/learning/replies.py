@@ -206,11 +206,13 @@ class ReviewFeedback:
 @dataclass(frozen=True)
 class NameShown:
     """The name the learner's certificates show: `name` as they set it (None: not set, so
-    their masked `number` stands in); `changed` when this message set it."""
+    their masked `number` stands in); `changed` when this message set it, and then
+    `certificates`: how many certificates they already held now show it."""
 
     name: str | None
     number: str
     changed: bool = False
+    certificates: int = 0
 
 
 @dataclass(frozen=True)

@@ -341,3 +341,12 @@ def m009_content_version(db: Database) -> None:
                       UPDATE settings SET value = lower(hex(randomblob(16)))
                       WHERE name = 'content_version';
                     END""")
+
+
+@migrations()
+def m010_course_completions(db: Database) -> None:
+    """An index of course completions: the figures count a course as completed by its
+    `course_completed` events, which a retake or a review leaves in place, not by the
+    enrollment's completion date, which a retake clears."""
+    db.execute("CREATE INDEX events_course_completed ON events (learner) "
+               "WHERE kind = 'course_completed'")

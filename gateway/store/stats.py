@@ -82,13 +82,20 @@ def active_any_channel(store: Store, first_day: str, last_day: str) -> dict[str,
 
 
 def enrollment_counts(store: Store) -> dict[str, tuple[int, int, int]]:
-    """Per course: (enrolled, started the first lesson, completed), over all time.
-    Started: opened a card, moved past the first lesson, or completed."""
+    """Per course: (enrolled, started the first lesson, completed), over all time, for
+    the learners enrolled today. Completed: the learner has a `course_completed` event
+    for the course (a retake or a review clears the enrollment's completion date, not
+    the completion). Started: opened a card, moved past the first lesson, or completed."""
     return {row[0]: (row[1], row[2], row[3]) for row in store.db.conn.execute(
-        """SELECT course_id, count(*),
-                  sum(card >= 0 OR position > 0 OR completed_at IS NOT NULL),
-                  sum(completed_at IS NOT NULL)
-           FROM enrollments GROUP BY course_id""")}
+        """SELECT e.course_id, count(*),
+                  sum(e.card >= 0 OR e.position > 0 OR e.completed_at IS NOT NULL
+                      OR c.learner IS NOT NULL),
+                  sum(e.completed_at IS NOT NULL OR c.learner IS NOT NULL)
+           FROM enrollments e LEFT JOIN (
+               SELECT DISTINCT learner, json_extract(data, '$.course') AS course
+               FROM events WHERE kind = 'course_completed') c
+             ON c.learner = e.phone AND c.course = e.course_id
+           GROUP BY e.course_id""")}
 
 
 def lesson_finishers(store: Store) -> dict[tuple[str, str], int]:

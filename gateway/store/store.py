@@ -1146,6 +1146,18 @@ class Store:
         row = self._one("SELECT * FROM certificates WHERE code = ?", [code])
         return _certificate_record(row) if row else None
 
+    def certificates_of(self, phone: str) -> list[CertificateRecord]:
+        """The learner's certificates, oldest first."""
+        return [_certificate_record(row) for row in self.db.query(
+            "SELECT * FROM certificates WHERE phone = ? ORDER BY issued_at, code", [phone])]
+
+    def rename_certificates(self, phone: str, holder: str) -> int:
+        """Show `holder` as the name on every certificate the learner holds; how many."""
+        with self.write():
+            return self.db.conn.execute(
+                "UPDATE certificates SET holder = ? WHERE phone = ? AND holder != ?",
+                [holder, phone, holder]).rowcount
+
     # -- sign-in codes and rate limits -------------------------------------------------------
 
     def save_signin_code(self, phone: str, code_hash: str, expires_at: float) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 
 from gateway.i18n import available_locales, translations
 from gateway.learning import intents as i
@@ -58,6 +58,7 @@ def _mark_for_extraction() -> None:  # pragma: no cover - never called
     t.pgettext("command", "PAUSE")
     t.pgettext("command", "RESUME")
     t.pgettext("command", "OFF NO")
+    t.pgettext("command", "ANSWER")
 
 
 # Arabic letters keyboards and writers vary on (teh marbuta, alef maksura, Persian yeh and
@@ -108,6 +109,7 @@ def load_catalogs() -> None:
     first message pays for all of them (about 80 ms a language)."""
     _all_words()
     _off_words()
+    _answer_words()
 
 
 @cache
@@ -162,6 +164,16 @@ def _off_words() -> frozenset[str]:
     return frozenset(words)
 
 
+@cache
+def _answer_words() -> frozenset[str]:
+    """The words a learner may put before an answer ("la réponse A"), in every language:
+    not a command, so not in COMMANDS."""
+    words = {"ANSWER"}
+    for locale in available_locales():
+        words.update(fold(translations(locale).pgettext("command", "ANSWER")).split())
+    return frozenset(words)
+
+
 def _is_off(argument: str) -> bool:
     return argument.split()[0] in _off_words()
 
@@ -174,18 +186,76 @@ def _as_typed_after_first_word(text: str) -> str | None:
     return rest or None
 
 
+# Words around an answer said in words ("la réponse A", "my answer is b", "jibu ni C"),
+# folded: an article before the answer word, a verb after it.
+_BEFORE_ANSWER_WORD = frozenset({"LA", "MA", "MY", "THE", "A", "MINHA"})
+_AFTER_ANSWER_WORD = frozenset({"IS", "EST", "E", "NI", "=", "-"})
+# A command word is guessed from a slip only from this many letters: shorter words are
+# too close to one another and to ordinary words.
+_SLIP_MIN_LETTERS = 4
+
+
+def _answer(compact: str) -> i.Answer | None:
+    """An answer typed alone (A-D, 1-9, Arabic letters), spaces already removed."""
+    answer = _ANSWER_RE.match(_ARABIC_ANSWERS.get(compact.strip(_PUNCTUATION), compact))
+    if answer is None:
+        return None
+    token = answer.group(1)
+    return i.Answer(ord(token) - ord("A") if token.isalpha() else int(token) - 1)
+
+
+def _answer_in_words(folded: str) -> i.Answer | None:
+    """An answer after an answer word: 'REPONSE: B', 'LA REPONSE A', 'MY ANSWER IS C'."""
+    words = [w.strip(_PUNCTUATION) for w in folded.split()]
+    words = [w for w in words if w]
+    if len(words) > 1 and words[0] in _BEFORE_ANSWER_WORD:
+        words = words[1:]
+    if not words or words[0] not in _answer_words():
+        return None
+    words = words[1:]
+    if words and words[0] in _AFTER_ANSWER_WORD:
+        words = words[1:]
+    return _answer(words[0]) if len(words) == 1 else None
+
+
+def _one_slip_apart(typed: str, word: str) -> bool:
+    """Whether `typed` is `word` with one letter missing, extra or wrong, or two
+    neighbouring letters swapped (Damerau-Levenshtein distance 1)."""
+    if typed == word or abs(len(typed) - len(word)) > 1:
+        return False
+    if len(typed) == len(word):
+        differ = [n for n, (a, b) in enumerate(zip(typed, word, strict=True)) if a != b]
+        return len(differ) == 1 or (
+            len(differ) == 2 and differ[1] == differ[0] + 1
+            and typed[differ[0]] == word[differ[1]] and typed[differ[1]] == word[differ[0]])
+    shorter, longer = sorted((typed, word), key=len)
+    return any(longer[:n] + longer[n + 1:] == shorter for n in range(len(longer)))
+
+
+@lru_cache(maxsize=4096)
+def _command_key(word: str) -> str | None:
+    """The command a first word names: exactly, or with one slip when only one command's
+    words are that close. STOP is never guessed: a slip must not end someone's course."""
+    exact = _all_words().get(word)
+    if exact is not None or len(word) < _SLIP_MIN_LETTERS:
+        return exact
+    near = {key for known, key in _all_words().items()
+            if len(known) >= _SLIP_MIN_LETTERS and _one_slip_apart(word, known)}
+    near.discard("stop")
+    return near.pop() if len(near) == 1 else None
+
+
 def parse_command(text: str) -> i.Intent:
-    """The intent in one SMS: a command (with its argument), an answer, or Unknown."""
+    """The intent in one SMS: a command (with its argument), an answer, or Unknown.
+    A command word of four letters or more may carry one slip (SUIT, NXET)."""
     folded = fold(text)
     if not folded:
         return i.Unknown(text)
-    compact = folded.replace(" ", "")
-    answer = _ANSWER_RE.match(_ARABIC_ANSWERS.get(compact.strip(_PUNCTUATION), compact))
-    if answer:
-        token = answer.group(1)
-        return i.Answer(ord(token) - ord("A") if token.isalpha() else int(token) - 1)
+    answer = _answer(folded.replace(" ", "")) or _answer_in_words(folded)
+    if answer is not None:
+        return answer
     first, _, rest = folded.partition(" ")
-    key = _all_words().get(first.strip(_PUNCTUATION))
+    key = _command_key(first.strip(_PUNCTUATION)[:32])
     argument = rest.strip(_PUNCTUATION + " ") or None
     match key:
         case "start":

@@ -22,6 +22,7 @@ from gateway.phones import masked, region_of
 from gateway.ratelimit import InboundLimits, Verdict
 from gateway.sms_text import count, split_messages
 from gateway.store import InboundRecord, LearnerRecord, Store, privacy
+from gateway.urls import web_url
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ def _queue_outcome(
     store: Store, carrier: CarrierSettings, learner: LearnerRecord, outcome: Outcome,
     inbound_id: int,
 ) -> int:
-    text = render(outcome.replies, learner.locale, carrier.web_url)
+    text = render(outcome.replies, learner.locale, web_url(carrier))
     return queue_text(store, carrier, learner.phone, text, inbound_id=inbound_id,
                       to_stopped_ok=outcome.to_stopped_ok)
 

@@ -209,6 +209,9 @@ class _Renderer(Wording):
 
     def _name(self, shown: r.NameShown) -> str:
         w = self.word
+        if shown.changed and shown.certificates:
+            return self._("Saved. Your certificates now show the name %(name)s.",
+                          name=shown.name)
         if shown.changed:
             return self._("Saved. Certificates you earn from now on show the name %(name)s.",
                           name=shown.name)

@@ -15,6 +15,7 @@ from gateway.learning.scheduling import due_work, plan_next_check
 from gateway.learning.timing import learner_zone, quiet_end
 from gateway.phones import masked
 from gateway.store import Store
+from gateway.urls import web_url
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ def run_scheduled(store: Store, carriers: Carriers, now: float | None = None,
                 kind, replies = work
                 zone = learner_zone(learner.phone, learner.timezone, pacing.timezone)
                 queued += queue_text(store, carrier, learner.phone,
-                                     render(replies, learner.locale, carrier.web_url), kind=kind,
+                                     render(replies, learner.locale, web_url(carrier)), kind=kind,
                                      due_at=quiet_end(now, zone, pacing.quiet_hours))
                 log.info("scheduled %s for %s", kind, masked(learner.phone))
             planned = plan_next_check(engine, learner, pacing, now)

@@ -80,7 +80,9 @@ def paginate(text: str, width: int, measure: Callable[[str], int] = septets,
     (`first_width`: a page under a head line that later pages leave out).
 
     A line that fits on a page of its own is not split across two; a word longer
-    than a page is split inside (the only case that breaks a word).
+    than a page is split inside (the only case that breaks a word). No word is left alone:
+    a line's first word does not stay at the foot of a page without the rest of its line,
+    and a last page does not hold one word.
     """
     width = max(width, 10)
     first = width if first_width is None else max(first_width, 10)
@@ -102,6 +104,14 @@ def paginate(text: str, width: int, measure: Callable[[str], int] = septets,
                 current = candidate
                 continue
             if current:
+                before, newline, line_so_far = current.rpartition("\n")
+                if newline and joiner == " " and " " not in line_so_far \
+                        and measure(line_so_far + " " + word) <= width:
+                    # A line's first word alone at the foot of a page: it goes over with
+                    # the rest of its line.
+                    pages.append(before)
+                    current = line_so_far + " " + word
+                    continue
                 pages.append(current)
             while measure(word) > room():
                 cut = _cut(word, room(), measure)
@@ -110,6 +120,19 @@ def paginate(text: str, width: int, measure: Callable[[str], int] = septets,
             current = word
     if current or not pages:
         pages.append(current)
+    return _without_lone_words(pages, width, measure)
+
+
+def _without_lone_words(pages: list[str], width: int,
+                        measure: Callable[[str], int]) -> list[str]:
+    """The pages with no last page of one word alone: it takes the word before it from the
+    page before, when that word shares its line and both fit."""
+    pages = list(pages)
+    if len(pages) > 1 and len(pages[-1].split()) == 1 and "\n" not in pages[-1]:
+        before, _, word = pages[-2].rpartition(" ")
+        if before and "\n" not in word and len(before.rsplit("\n", 1)[-1].split()) > 1 \
+                and measure(word + " " + pages[-1]) <= width:
+            pages[-2], pages[-1] = before, word + " " + pages[-1]
     return pages
 
 

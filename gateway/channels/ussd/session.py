@@ -135,30 +135,21 @@ def _open(store: Store, menu: _Menu, phone: str, now: float) -> dict:
 
 
 def _at_same_place(dropped: dict, resumed: dict) -> dict:
-    """`resumed` on the page that holds what the learner was reading when the session
-    dropped, when it shows the same text (the welcome-back head may take room, so the
-    text is paginated anew); else as it is, on its first page."""
+    """`resumed` from its start: a page begins wherever the screen filled, often
+    mid-sentence, so a card or a message is read again from its first page. A question
+    dropped on answers of their own (which hold no words) comes back on the same ones."""
     old, new = dropped.get("pages"), resumed.get("pages")
-    if not old or not new or dropped.get("v") != resumed.get("v") \
-            or " ".join(old).split() != " ".join(new).split():
+    if not old or not new or dropped.get("v") != "question" or resumed.get("v") != "question" \
+            or " ".join(old).split() != " ".join(new).split() \
+            or dropped.get("options") != resumed.get("options"):
         return resumed
     at = dropped.get("page", 0)
-    if dropped.get("v") == "question" and dropped.get("options") == resumed.get("options") \
-            and 0 <= at < len(old) and not old[at].strip():
+    if 0 <= at < len(old) and not old[at].strip():
         offset = at - _first_options_page(dropped)
-        if offset >= 0:  # on answers of their own: the same run of them (they hold no words)
+        if offset >= 0:
             runs = len(resumed.get("groups") or [None])
             return {**resumed, "page": _first_options_page(resumed) + min(offset, runs - 1)}
-    where = len(" ".join(old[:at]).split())  # words before that page
-    page, before = 0, 0
-    for number, text in enumerate(new):
-        if before > where:
-            break
-        page, before = number, before + len(text.split())
-    # A page of its own for a question's options holds no words: keep to it if it was read.
-    if at == len(old) - 1 and not old[-1].strip():
-        page = len(new) - 1
-    return {**resumed, "page": page}
+    return resumed
 
 
 def _history(request: UssdRequest) -> str:
@@ -249,7 +240,10 @@ class _Menu:
         prefix = self.words.welcome_back() if welcome_back else ""
         return self.from_replies(self.ask(i.Start()), prefix=prefix)
 
-    def info_view(self, text: str, then: str = "main", head: str = "") -> dict:
+    def info_view(self, text: str, then: str = "main", head: str = "",
+                  retake: str | None = None) -> dict:
+        """A message in pages; after it, 1 continues (`then` 'continue'), takes the course
+        titled `retake` again ('retake'), or nothing but the menu ('main')."""
         if self.compact:
             nav = max((self._info_nav(more, then) for more in (True, False)), key=self.width)
             first = body_width(self.limit, self.width(self.fit(head)), [], nav, self.width)
@@ -257,7 +251,7 @@ class _Menu:
             pages = paginate(self.fit(text), rest, self.width, first_width=first)
             return {"v": "info", "head": self.fit(head), "pages": pages, "page": 0,
                     "then": then}
-        options = [self.words.option(1, self.words.continue_())] if then == "continue" else []
+        options = self._info_options(then, retake)
         nav = self._nav(more=True, back=False)
         width = body_width(self.limit, self._head_width(head), options, nav, self.width)
         return {"v": "info", "head": self.fit(head),
@@ -270,12 +264,13 @@ class _Menu:
         last = shown[-1] if shown else None
         notices = [reply for reply in shown if isinstance(reply, r.Notice)]
         head = w.notice(notices[0]) if notices and len(shown) > 1 else prefix
+        greeting = {"greeting": self.fit(prefix)} if prefix and head == prefix else {}
         match last:
             case r.CardShown() as card:
-                return self._card_view(card, head)
+                return {**self._card_view(card, head), **greeting}
             case r.QuestionAsked() as question if not any(
                     isinstance(reply, r.Feedback) for reply in shown):
-                return self._question_view(question, head)
+                return {**self._question_view(question, head), **greeting}
             case r.CourseList() as catalogue:
                 return {"v": "courses", "head": self.fit(head), "count": len(catalogue.courses)}
             case r.LanguageChoices() as choices:
@@ -286,9 +281,13 @@ class _Menu:
         if any(isinstance(reply, r.CourseDone | r.Progress | r.HelpShown | r.LanguageChanged
                           | r.Notice) for reply in shown):
             then = "main"
+        failed = _failed_course(shown)
+        if failed is not None:
+            then = "retake"
         text = "\n".join(w.reply(reply) for reply in shown if not isinstance(reply,
                                                                              r.QuestionAsked))
-        return self.info_view(text, then)
+        view = self.info_view(text, then, retake=failed)
+        return {**view, "retake": failed} if failed is not None else view
 
     def _card_view(self, card: r.CardShown, prefix: str) -> dict:
         w = self.words
@@ -299,9 +298,14 @@ class _Menu:
             head = w.card_head(card)
         body = card.text if card.card_number > 1 else f"{card.lesson_title}\n{card.text}"
         if self.compact:
-            nav = self._nav(more=True, back=True, next_=True)
+            nav = max((self._nav(more=more, back=True, next_=True) for more in (True, False)),
+                      key=self.width)
             first = body_width(self.limit, self.width(self.fit(head)), [], nav, self.width)
             rest = body_width(self.limit, 0, [], nav, self.width)
+            if first < rest // 3:
+                # The head would leave room for a word or two under it, alone on a screen:
+                # the card's text gets the whole first screen instead.
+                head, first = "", rest
             pages = paginate(self.fit(body), rest, self.width, first_width=first)
             return {"v": "card", "head": self.fit(head), "pages": pages, "page": 0,
                     "first": card.card_number == 1}
@@ -418,7 +422,7 @@ class _Menu:
         return None
 
     def _on_info(self, view: dict, choice: str) -> dict | None:
-        if choice == "1" and view["then"] == "continue":
+        if choice == "1" and view["then"] in ("continue", "retake"):
             return self.continue_view()
         if choice == BACK:
             return self.main_view()
@@ -439,8 +443,8 @@ class _Menu:
         the main menu too, to save a UCS-2 screen's room."""
         w = self.words
         items = []
-        if next_:  # '1' turns the page too, so 'more' goes without saying
-            items.append(f"1 {w.next_()}")
+        if next_:  # '1' turns the page too: it says 'more' while there is more
+            items.append(f"1 {w.more() if more else w.next_()}")
         elif more:
             items.append(f"{MORE} {w.more()}")
         if back:
@@ -449,10 +453,22 @@ class _Menu:
             items.append(f"{HOME} {w.menu()}")
         return self.fit(" ".join(items))
 
+    def _info_options(self, then: str, retake: str | None) -> list[str]:
+        """The option under a message on a GSM-7 screen: continue, take the course again,
+        or none."""
+        w = self.words
+        if then == "continue":
+            return [w.option(1, w.continue_())]
+        if then == "retake" and retake:
+            return [w.option(1, w.start_again(retake))]
+        return []
+
     def _info_nav(self, more: bool, then: str) -> str:
-        """A compact message page's navigation: 1 for more or to continue, 00 menu."""
+        """A compact message page's navigation: 1 for more, to continue or to take the
+        course again, 00 menu."""
         w = self.words
         first = f"1 {w.more()}" if more else (f"1 {w.continue_()}" if then == "continue"
+                                               else f"1 {w.again()}" if then == "retake"
                                                else "")
         return self.fit(" ".join(part for part in (first, f"{HOME} {w.menu()}") if part))
 
@@ -506,8 +522,10 @@ class _Menu:
                 options, nav = [], self._info_nav(more, view["then"])
                 head = head if page == 0 else ""
             else:
-                options = [w.option(1, w.continue_())] if view["then"] == "continue" else []
+                options = self._info_options(view["then"], view.get("retake"))
                 nav = self._nav(more=more, back=False)
+            if page > 0 and view.get("greeting") and head.startswith(view["greeting"]):
+                head = head[len(view["greeting"]):].strip()  # "Welcome back!" once
         if notice:
             head = notice
             if kind in ("question", "card", "info") and self.width(
@@ -534,6 +552,17 @@ class _Menu:
         catalogue = self.ask(i.Courses())[0]
         assert isinstance(catalogue, r.CourseList)
         return [self.words.course_option(entry) for entry in catalogue.courses]
+
+
+def _failed_course(shown: list[r.Reply]) -> str | None:
+    """The title of a course these replies say was finished below its pass mark, or None."""
+    for reply in shown:
+        if isinstance(reply, r.CourseDone) and not reply.passed:
+            return reply.course_title
+        if isinstance(reply, r.Notice) and reply.kind == "course_complete" \
+                and reply.details.get("passed") is False:
+            return reply.details["course"]
+    return None
 
 
 def _first_options_page(view: dict) -> int:

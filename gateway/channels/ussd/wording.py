@@ -28,6 +28,13 @@ class Wording(_Base):
     def more(self) -> str:
         return self._("More")
 
+    def again(self) -> str:
+        """Take a course again, as short as a navigation line needs."""
+        return self._("Start again")
+
+    def start_again(self, course: str) -> str:
+        return self._("Start again: %(course)s", course=course)
+
     def back(self) -> str:
         return self._("Back")
 

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from babel.numbers import format_percent
 from flask import (
     Blueprint,
     Flask,
@@ -33,6 +34,7 @@ from gateway.channels.pacing import note_seen, pacing_of
 from gateway.channels.sms.commands import command_words
 from gateway.channels.web import http, signin
 from gateway.channels.web.bidi import isolate, isolate_phones, lang_attributes, left_to_right
+from gateway.channels.web.typography import keep_numbers_whole
 from gateway.channels.wording import Wording
 from gateway.i18n import (
     available_locales,
@@ -61,7 +63,8 @@ def init_app(app: Flask) -> None:
         lambda singular, plural, n: translations(g.locale).ngettext(singular, plural, n),
         newstyle=True,
     )
-    app.jinja_env.filters.update(bdi=isolate, ltr=left_to_right, phones=isolate_phones)
+    app.jinja_env.filters.update(bdi=isolate, ltr=left_to_right, phones=isolate_phones,
+                                 numbers=keep_numbers_whole)
     app.config["SESSION_COOKIE_NAME"] = "learnline"  # Flask's own default is "session"
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
@@ -269,7 +272,9 @@ def progress():
         if outline and (outline.total or any(lesson.done or (
                 learner and lesson.current) for lesson in outline.lessons)):
             outlines.append(outline)
-    return page("progress.html", outlines=outlines)
+    held = engine.certificates_of(learner) if learner else []
+    return page("progress.html", outlines=outlines,
+                certificates=[(format_code(c.code), c) for c in held])
 
 
 @blueprint.get("/help")
@@ -403,7 +408,9 @@ def verify(code: str):
     wording = Wording(g.locale)
     return page("verify.html", words=words, certificate=found,
                 code=format_code(found.code), issued=wording.date(found.issued_at),
-                percent=wording.percent(found.score, found.total))
+                # Babel's own no-break spaces (20 %): a page wraps, an SMS does not.
+                percent=format_percent(found.score / found.total if found.total else 1.0,
+                                       locale=g.locale))
 
 
 # -- errors --------------------------------------------------------------------------------
