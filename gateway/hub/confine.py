@@ -102,6 +102,8 @@ class Sql:
     run: Callable[[str, Sequence[Any]], Any]  # `?` placeholders; returns a cursor
     # A condition "column is one of these values", and its one parameter.
     one_of: Callable[[str, list[str]], tuple[str, Any]]
+    # A FROM item of these values, one row each, in a column `value`; its parameter.
+    each: Callable[[list[str]], tuple[str, Any]]
 
 
 @dataclass
@@ -181,22 +183,32 @@ def plan_links(sql: Sql, edge_id: str, learners: list[str], base: int,
 def apply_links(sql: Sql, edge_id: str, plan: LinkPlan, base: int, last: int,
                 now: float) -> int:
     """Write `plan`: links, backfill (numbered after `last`) and audit rows; returns the
-    sequence's new end."""
-    for learner, trusted in plan.insert:
-        sql.run("INSERT INTO edge_learners (edge, learner, since_seq, trusted) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (edge, learner) DO NOTHING",
-                (edge_id, learner, base, trusted))
-    for learner in plan.upgrade:
-        sql.run("UPDATE edge_learners SET trusted = 1, since_seq = ? "
-                "WHERE edge = ? AND learner = ?", (base, edge_id, learner))
-    for learner in plan.backfill:
+    sequence's new end. One statement each, whatever the batch: PostgreSQL runs them
+    holding the sequence."""
+    for trusted in (0, 1):
+        learners = [learner for learner, flag in plan.insert if flag == trusted]
+        if learners:
+            rows, values = sql.each(learners)
+            sql.run("INSERT INTO edge_learners (edge, learner, since_seq, trusted) "
+                    f"SELECT ?, value, ?, ? FROM {rows} WHERE true "
+                    "ON CONFLICT (edge, learner) DO NOTHING",
+                    (edge_id, base, trusted, values))
+    if plan.upgrade:
+        condition, values = sql.one_of("learner", plan.upgrade)
+        sql.run(f"UPDATE edge_learners SET trusted = 1, since_seq = ? "
+                f"WHERE edge = ? AND {condition}", (base, edge_id, values))
+    if plan.backfill:
+        condition, values = sql.one_of("learner", plan.backfill)
         last += sql.run(
             "INSERT INTO backfill (seq, edge, event_seq) "
             "SELECT ? + row_number() OVER (ORDER BY seq), ?, seq FROM events "
-            "WHERE learner = ? AND edge <> ? AND shared = 1 AND seq <= ?",
-            (last, edge_id, learner, edge_id, base)).rowcount
-    for learner, action, events, detail in plan.audit:
-        record(sql, now, edge_id, learner, action, events, detail)
+            f"WHERE {condition} AND edge <> ? AND shared = 1 AND seq <= ?",
+            (last, edge_id, values, edge_id, base)).rowcount
+    for start in range(0, len(plan.audit), 100):
+        rows = plan.audit[start:start + 100]
+        sql.run("INSERT INTO audit (at, edge, learner, action, events, detail) VALUES "
+                + ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(rows)),
+                [value for row in rows for value in (now, edge_id, *row)])
     return last
 
 

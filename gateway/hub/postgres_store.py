@@ -248,7 +248,8 @@ class PostgresHubStore(HubStore):
         # The module's statements use `?` and no literal question mark.
         return confine.Sql(
             lambda statement, params: conn.execute(statement.replace("?", "%s"), params),
-            lambda column, values: (f"{column} = ANY(?::text[])", values))
+            lambda column, values: (f"{column} = ANY(?::text[])", values),
+            lambda values: ("unnest(?::text[]) AS value", values))
 
     @_reconnecting
     def revoke_edge(self, edge_id: str) -> None:

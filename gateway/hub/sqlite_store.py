@@ -213,8 +213,11 @@ class SqliteHubStore(HubStore):
 
     @staticmethod
     def _sql(conn: sqlite3.Connection) -> confine.Sql:
-        return confine.Sql(conn.execute, lambda column, values: (
-            f"{column} IN (SELECT value FROM json_each(?))", json.dumps(values)))
+        return confine.Sql(
+            conn.execute,
+            lambda column, values: (f"{column} IN (SELECT value FROM json_each(?))",
+                                    json.dumps(values)),
+            lambda values: ("json_each(?)", json.dumps(values)))
 
     def revoke_edge(self, edge_id: str) -> None:
         """Refuse the edge from now on (see HubStore.revoke_edge)."""

@@ -211,3 +211,47 @@ def test_an_erasure_on_the_hub_reaches_every_edge(hub, edges):
     for edge in (a, b):
         assert edge.progress(LEARNER) == ()
         assert holding(edge.db, LEARNER) == []
+
+
+def test_narrowing_an_edges_region_confines_the_learners_outside_it(hub, edges):
+    a, b = edges
+    link_a = register(hub, "edge-a", "--country", "NG")
+    link_b = register(hub, "edge-b", "--country", "NG")
+    a_learner_of_edge_a(a, link_a)
+    b.sms(LEARNER, "STATUS")
+    b.sync(link_b)
+    on_b = b.progress(LEARNER)
+    assert on_b[1:] == a.progress(LEARNER)[1:]
+
+    output = hub_cli(hub, "set-edge", "edge-b", "--country", "GH")
+    assert "region GH" in output and "1 learners outside the region confined now" in output
+    assert "region GH, roam limit 60/h" in hub_cli(hub, "edges")
+    a.sms(LEARNER, "NEXT", "NEXT")
+    a.sync(link_a)
+    b.sync(link_b)
+    assert a.progress(LEARNER)[1] != on_b[1]
+    assert b.progress(LEARNER) == on_b  # A's new steps no longer reach B
+
+
+def test_registering_an_edge_says_what_is_wrong_with_its_region(hub):
+    runner = CliRunner()
+    env = {"LEARNLINE_HUB_DATABASE_URL": hub.app.config["HUB_DATABASE_URL"]}
+    for args, expected in [
+        (["add-edge", "edge-x", "--country", "XX"], "country 'XX'"),
+        (["add-edge", "edge-x", "--prefix", "234"], "prefix '234'"),
+        (["add-edge", "edge-x", "--roam-limit", "-1"], "--roam-limit"),
+        (["add-edge", "hub"], "not 'hub'"),
+        (["set-edge", "edge-x"], "nothing to change"),
+    ]:
+        result = runner.invoke(main, ["hub", *args], env=env)
+        assert result.exit_code == 2 and expected in result.output, (args, result.output)
+    result = runner.invoke(main, ["hub", "set-edge", "nowhere", "--country", "NG"], env=env)
+    assert result.exit_code == 1 and "no edge 'nowhere'" in result.output
+    with hub.store() as store:
+        assert store.edges() == []
+
+    # Without a region an edge may sync, confined, and is told so.
+    result = runner.invoke(main, ["hub", "add-edge", "edge-x"], env=env)
+    assert result.exit_code == 0 and "confined for every learner" in result.output
+    token = result.output.strip().splitlines()[-1]
+    push_raw(EdgeLink(hub.url, "edge-x", token), [forged("edge-x", LEARNER, "met")])

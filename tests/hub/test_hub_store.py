@@ -557,3 +557,37 @@ def test_an_erasure_pseudonymises_the_learners_other_events_on_the_hub(hub: HubS
     assert [e["kind"] for e in pulled if e["learner"] == number] == ["erased"]
     assert [e["kind"] for e in pulled if e["learner"] != number] == []  # not routed
     assert hub.stats().events == 4
+
+
+def _raw(hub: HubStore, statement: str, params: tuple) -> None:
+    if hub.backend == "sqlite":
+        hub.conn.execute(statement, params)
+    else:
+        hub._conn().execute(statement.replace("?", "%s"), params)
+
+
+def test_a_hub_from_before_regions_keeps_its_learners_roaming(open_hub, monkeypatch):
+    """Links made before edges had regions stay trusted through the upgrade: learners
+    who roamed keep getting each other edge's events."""
+    import importlib
+
+    hub = open_hub()
+    module = importlib.import_module(type(hub).__module__)
+    with monkeypatch.context() as patch:
+        patch.delitem(module.MIGRATIONS, 2)
+        assert hub.migrate() == [1]
+        hub.add_edge("a")
+        hub.add_edge("b")
+        old = event("a", learner(1))
+        _raw(hub, "INSERT INTO events (seq, id, edge, learner, kind, at, data, received_at) "
+             "VALUES (1, ?, 'a', ?, 'answered', 1.0, '{}', 1.0)", (old["id"], learner(1)))
+        for edge in "ab":
+            _raw(hub, "INSERT INTO edge_learners (edge, learner, since_seq) VALUES (?, ?, 0)",
+                 (edge, learner(1)))
+        _raw(hub, "UPDATE hub_sequence SET last_seq = 1 WHERE id = 1", ())
+    assert hub.migrate() == [2]
+    assert [e.region.describe() for e in hub.edges()] == ["none (confined)"] * 2
+    new = event("a", learner(1))
+    hub.ingest("a", [new])
+    assert ids(pull_all(hub, "b")[0]) == [old["id"], new["id"]]
+    assert hub.audit() == []
