@@ -183,6 +183,10 @@ def erase(phone: str, country: str | None, yes: bool) -> None:
         changed = hub.erase(number)
     finally:
         hub.close()
+    if changed == 0:
+        click.echo(f"erased {number}: the hub held no events of it; an edge that knows the "
+                   "number erases it on its next sync")
+        return
     click.echo(f"erased {number}: {changed} events on the hub now hold a pseudonym; every "
                "edge that knows the number erases it on its next sync")
 

@@ -362,11 +362,13 @@ class PostgresHubStore(HubStore):
         with self._transaction() as conn:
             seq = conn.execute("SELECT last_seq FROM hub_sequence WHERE id = 1 FOR UPDATE"
                                ).fetchone()[0] + 1
-            conn.execute("INSERT INTO events (seq, id, edge, learner, kind, at, data, "
-                         "received_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                         (seq, event.id, event.edge, event.learner, event.kind, event.at,
-                          event.data, event.at))
-            conn.execute("UPDATE hub_sequence SET last_seq = %s WHERE id = 1", (seq,))
+            # A repeat after a lost answer (_reconnecting) finds the event stored.
+            if conn.execute("INSERT INTO events (seq, id, edge, learner, kind, at, data, "
+                            "received_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+                            "ON CONFLICT (id) DO NOTHING",
+                            (seq, event.id, event.edge, event.learner, event.kind, event.at,
+                             event.data, event.at)).rowcount:
+                conn.execute("UPDATE hub_sequence SET last_seq = %s WHERE id = 1", (seq,))
             return confine.erase(self._sql(conn), event.edge, event.learner, True,
                                  event.at, pseudonym)
 
