@@ -188,6 +188,8 @@ def test_a_learner_roaming_into_an_edges_region_brings_their_progress_audited(hu
     assert audit(hub) == [("edge-b", LEARNER, "roamed")]
     output = hub_cli(hub, "audit")
     assert "edge-b" in output and LEARNER in output and "roamed" in output
+    assert "from edge-a" in output
+    assert hub_cli(hub, "audit", "--edge", "edge-a").strip() == "nothing audited yet"
 
     # A second roaming learner within the hour is over edge B's limit: not yet.
     b.sms(OTHER, "STATUS")
