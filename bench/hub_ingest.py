@@ -37,6 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import Result, median
+from gateway.hub.confine import Region
 from gateway.hub.store import HubStore, open_hub_store
 
 KINDS = ["card_reached", "answered", "answered", "lesson_completed", "enrolled"]
@@ -74,7 +75,8 @@ def ingest_rate(open_store: Callable[[], HubStore], batches: dict[str, list[list
     admin = open_store()
     admin.migrate()
     for edge in batches:
-        admin.add_edge(edge)
+        # Every edge trusted for every learner, with no limit: roams cost their backfill.
+        admin.add_edge(edge, region=Region.parse(prefixes=["+"]), roam_limit=1_000_000)
     stores = {edge: open_store() for edge in batches}
     start = threading.Barrier(len(batches) + 1)
     latencies: list[float] = []

@@ -97,8 +97,9 @@ def run(*, events: int = 10_000) -> list[Result]:
                                   capture_output=True, text=True, check=True,
                                   cwd=ROOT).stdout.strip()
 
-        token_a = learnline("hub", "add-edge", "edge-a").splitlines()[-1]
-        token_b = learnline("hub", "add-edge", "edge-b").splitlines()[-1]
+        token_a = learnline("hub", "add-edge", "edge-a", "--country", "NG").splitlines()[-1]
+        token_b = learnline("hub", "add-edge", "edge-b", "--country", "NG",
+                            "--roam-limit", "1000").splitlines()[-1]
         a_db, a_hooks, a_link = _edge(work / "a", "edge-a", token_a, proxy.url, public,
                                       twilio.url)
         started = time.perf_counter()

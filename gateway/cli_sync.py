@@ -56,28 +56,166 @@ def _hub():
     return hub
 
 
+def _region_options(command):
+    """--country, --prefix and --roam-limit: the numbers an edge is trusted for."""
+    command = click.option("--roam-limit", type=click.IntRange(min=0), default=None,
+                           help="Learners with history on other edges who may roam into "
+                           "this edge an hour (default 60 for a new edge).")(command)
+    command = click.option("--prefix", "prefixes", multiple=True, metavar="+DIGITS",
+                           help="Numbers starting with this are in the edge's region "
+                           "(repeatable; '+' alone: every number).")(command)
+    return click.option("--country", "countries", multiple=True, metavar="XX",
+                        help="Numbers of this country (ISO 3166) are in the edge's region "
+                        "(repeatable).")(command)
+
+
+def _region(countries: tuple[str, ...], prefixes: tuple[str, ...]):
+    from gateway.hub.confine import Region
+
+    if not countries and not prefixes:
+        return None
+    try:
+        return Region.parse(countries, prefixes)
+    except ValueError as exc:
+        hint = "--country" if str(exc).startswith("country") else "--prefix"
+        raise click.BadParameter(str(exc), param_hint=hint) from None
+
+
 @hub_group.command("add-edge")
 @click.argument("edge_id")
 @click.option("--name", default="", help="Where the edge is, for people.")
-def add_edge(edge_id: str, name: str) -> None:
+@_region_options
+def add_edge(edge_id: str, name: str, countries: tuple[str, ...], prefixes: tuple[str, ...],
+             roam_limit: int | None) -> None:
     """Register an edge and print its token (shown this once: put it in the edge's
     LEARNLINE_EDGE_TOKEN). Adding an existing edge gives it a new token.
 
+    The edge reads the history other edges recorded of a learner only when the number
+    is in its region (--country, --prefix), for at most --roam-limit new learners an
+    hour, each recorded in `learnline hub audit`. Without a region it is confined: it
+    teaches, and its events are kept, but it reads nobody's history from elsewhere and
+    its records pass on to no other edge (docs/sync.md, "Trust between edges").
+
     \b
     Example:
-      learnline hub add-edge lagos-1 --name "Lagos, carrier A"
+      learnline hub add-edge lagos-1 --name "Lagos, carrier A" --country NG
     """
     from gateway.sync.protocol import EDGE_ID_RE
 
-    if not EDGE_ID_RE.match(edge_id):
-        raise click.BadParameter("lowercase letters, digits and '-', at most 40",
-                                 param_hint="EDGE_ID")
+    if not EDGE_ID_RE.match(edge_id) or edge_id == "hub":
+        raise click.BadParameter("lowercase letters, digits and '-', at most 40 "
+                                 "(and not 'hub', the hub's own)", param_hint="EDGE_ID")
+    region = _region(countries, prefixes)
     hub = _hub()
     try:
-        token = hub.add_edge(edge_id, name)
+        token = hub.add_edge(edge_id, name, region=region, roam_limit=roam_limit)
+        [edge] = [e for e in hub.edges() if e.edge_id == edge_id]
     finally:
         hub.close()
+    if not edge.region.countries and not edge.region.prefixes:
+        click.echo(f"{edge_id} has no region: it is confined for every learner (give "
+                   "--country or --prefix, here or with `learnline hub set-edge`)", err=True)
     click.echo(token)
+
+
+@hub_group.command("set-edge")
+@click.argument("edge_id")
+@_region_options
+@click.option("--confine", is_flag=True, help="No region: the edge reads nobody's history.")
+def set_edge(edge_id: str, countries: tuple[str, ...], prefixes: tuple[str, ...],
+             roam_limit: int | None, confine: bool) -> None:
+    """Change an edge's region (--country and --prefix replace it) or roam limit; its
+    token stays. Learners it knew outside the new region are confined from now on.
+
+    \b
+    Examples:
+      learnline hub set-edge lagos-1 --country NG --prefix +22177
+      learnline hub set-edge lagos-1 --roam-limit 200
+    """
+    from gateway.hub.confine import Region
+    from gateway.hub.store import UnknownEdge
+
+    region = Region() if confine else _region(countries, prefixes)
+    if confine and (countries or prefixes):
+        raise click.UsageError("--confine with --country or --prefix: choose one")
+    if region is None and roam_limit is None:
+        raise click.UsageError("nothing to change: give --country, --prefix, --confine "
+                               "or --roam-limit")
+    hub = _hub()
+    try:
+        confined = hub.set_edge(edge_id, region=region, roam_limit=roam_limit)
+        [edge] = [e for e in hub.edges() if e.edge_id == edge_id]
+    except UnknownEdge:
+        raise click.ClickException(f"no edge {edge_id!r} (see `learnline hub edges`)") from None
+    finally:
+        hub.close()
+    click.echo(f"{edge_id}: region {edge.region.describe()}, at most {edge.roam_limit} "
+               f"learners roaming in an hour; {confined} learners outside the region "
+               "confined now")
+
+
+@hub_group.command("erase")
+@click.argument("phone")
+@click.option("--country", default=None, metavar="XX",
+              help="Read a national number as of this country (ISO 3166).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def erase(phone: str, country: str | None, yes: bool) -> None:
+    """Erase a learner on every edge: the hub's history of PHONE takes a pseudonym, and
+    every edge that knows the number erases it on its next sync (as `learnline learners
+    erase` does there). An erasure from an edge applies everywhere only when the number
+    is in that edge's region; this one always does.
+
+    \b
+    Example:
+      learnline hub erase +2348030000000
+    """
+    from gateway.phones import InvalidPhoneNumber, to_e164
+
+    try:
+        number = to_e164(phone, country)
+    except InvalidPhoneNumber as exc:
+        raise click.BadParameter(str(exc), param_hint="PHONE") from None
+    if not yes:
+        click.confirm(f"Erase {number} on the hub and on every edge that knows it? This "
+                      "cannot be undone", abort=True)
+    hub = _hub()
+    try:
+        changed = hub.erase(number)
+    finally:
+        hub.close()
+    if changed == 0:
+        click.echo(f"erased {number}: the hub held no events of it; an edge that knows the "
+                   "number erases it on its next sync")
+        return
+    click.echo(f"erased {number}: {changed} events on the hub now hold a pseudonym; every "
+               "edge that knows the number erases it on its next sync")
+
+
+@hub_group.command("audit")
+@click.option("--edge", "edge_id", default=None, help="Only this edge's rows.")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+def audit(edge_id: str | None, limit: int) -> None:
+    """Learners' histories given to edges they roamed into (`roamed`), refused
+    (`roam_refused`: over the edge's limit; `confined`: outside its region), and
+    erasures (`erased`; `erasure_scoped`: from an edge outside its region), newest last.
+
+    \b
+    Example:
+      learnline hub audit --edge lagos-1
+    """
+    import datetime
+
+    hub = _hub()
+    try:
+        rows = hub.audit(edge_id, limit)
+    finally:
+        hub.close()
+    if not rows:
+        click.echo("nothing audited yet")
+    for row in rows:
+        at = datetime.datetime.fromtimestamp(row.at, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        click.echo(f"{at}\t{row.edge}\t{row.learner}\t{row.action}\t"
+                   f"events {row.events}\t{row.detail}")
 
 
 @hub_group.command("revoke-edge")
@@ -119,7 +257,8 @@ def list_edges() -> None:
     for edge in edges:
         click.echo(f"{edge.edge_id}\t{'revoked' if edge.revoked else 'active'}\t"
                    f"events {edge.events}\tlast push {_ago(edge.last_push_at)}\t"
-                   f"last pull {_ago(edge.last_pull_at)}\t{edge.name}")
+                   f"last pull {_ago(edge.last_pull_at)}\tregion {edge.region.describe()}, "
+                   f"roam limit {edge.roam_limit}/h\t{edge.name}")
 
 
 def _ago(at: float | None) -> str:

@@ -30,7 +30,10 @@ from typing import ParamSpec, TypeVar
 
 import psycopg
 
+from gateway.hub import confine
+from gateway.hub.confine import DEFAULT_ROAM_LIMIT, Region
 from gateway.hub.store import (
+    AuditEntry,
     Clock,
     EdgeInfo,
     HubStats,
@@ -98,6 +101,24 @@ MIGRATIONS: dict[int, list[str]] = {
             data bytea NOT NULL,
             size integer NOT NULL,
             created_at double precision NOT NULL)""",
+    ],
+    # Edges are confined (gateway/hub/confine.py); as the SQLite store's version 2.
+    2: [
+        "ALTER TABLE edges ADD COLUMN countries text NOT NULL DEFAULT ''",
+        "ALTER TABLE edges ADD COLUMN prefixes text NOT NULL DEFAULT ''",
+        f"ALTER TABLE edges ADD COLUMN roam_limit integer NOT NULL DEFAULT {DEFAULT_ROAM_LIMIT}",
+        "ALTER TABLE edge_learners ADD COLUMN trusted integer NOT NULL DEFAULT 1",
+        "ALTER TABLE events ADD COLUMN shared integer NOT NULL DEFAULT 1",
+        """CREATE TABLE audit (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            at double precision NOT NULL,
+            edge text COLLATE "C" NOT NULL,
+            learner text COLLATE "C" NOT NULL,
+            action text NOT NULL,
+            events bigint NOT NULL DEFAULT 0,
+            detail text NOT NULL DEFAULT '')""",
+        "CREATE INDEX audit_edge ON audit (edge, action, at)",
+        "CREATE INDEX audit_learner ON audit (learner)",
     ],
 }
 
@@ -208,6 +229,29 @@ class PostgresHubStore(HubStore):
             (edge_id, name, hashed, self.clock()))
 
     @_reconnecting
+    def _set_edge(self, edge_id: str, region: Region | None, roam_limit: int | None) -> int:
+        with self._transaction() as conn:
+            if conn.execute("SELECT 1 FROM edges WHERE id = %s FOR UPDATE",
+                            (edge_id,)).fetchone() is None:
+                raise UnknownEdge(edge_id)
+            if roam_limit is not None:
+                conn.execute("UPDATE edges SET roam_limit = %s WHERE id = %s",
+                             (roam_limit, edge_id))
+            if region is None:
+                return 0
+            conn.execute("UPDATE edges SET countries = %s, prefixes = %s WHERE id = %s",
+                         (*region.columns(), edge_id))
+            return confine.narrow(self._sql(conn), edge_id, region)
+
+    @staticmethod
+    def _sql(conn: psycopg.Connection) -> confine.Sql:
+        # The module's statements use `?` and no literal question mark.
+        return confine.Sql(
+            lambda statement, params: conn.execute(statement.replace("?", "%s"), params),
+            lambda column, values: (f"{column} = ANY(?::text[])", values),
+            lambda values: ("unnest(?::text[]) AS value", values))
+
+    @_reconnecting
     def revoke_edge(self, edge_id: str) -> None:
         """Refuse the edge from now on (see HubStore.revoke_edge)."""
         with self._transaction() as conn:
@@ -224,8 +268,10 @@ class PostgresHubStore(HubStore):
         """Every edge, revoked ones included, by id."""
         rows = self._conn().execute(
             "SELECT id, name, created_at, revoked_at IS NOT NULL, last_push_at, "
-            "last_pull_at, events_pushed FROM edges ORDER BY id").fetchall()
-        return [EdgeInfo(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]
+            "last_pull_at, events_pushed, countries, prefixes, roam_limit FROM edges "
+            "ORDER BY id").fetchall()
+        return [EdgeInfo(r[0], r[1], r[2], r[3], r[4], r[5], r[6],
+                         Region.from_columns(r[7], r[8]), r[9]) for r in rows]
 
     @_reconnecting
     def _active_token_hash(self, edge_id: str) -> str | None:
@@ -257,37 +303,26 @@ class PostgresHubStore(HubStore):
             existing = {row[0] for row in conn.execute(
                 "SELECT id FROM events WHERE id = ANY(%b::text[])", ([e.id for e in events],))}
             new = [e for e in events if e.id not in existing]
+            sql = self._sql(conn)
+            plan = confine.plan_links(sql, edge_id, sorted({e.learner for e in events}),
+                                      base, now)
             if new:
                 conn.execute(
-                    "INSERT INTO events (seq, id, edge, learner, kind, at, data, received_at) "
-                    "SELECT %s + t.n, t.id, %s, t.learner, t.kind, t.at, t.data, %s "
-                    "FROM unnest(%b::text[], %b::text[], %b::text[], %b::float8[], %b::text[]) "
-                    "WITH ORDINALITY AS t (id, learner, kind, at, data, n)",
+                    "INSERT INTO events (seq, id, edge, learner, kind, at, data, received_at, "
+                    "shared) SELECT %s + t.n, t.id, %s, t.learner, t.kind, t.at, t.data, %s, "
+                    "t.shared FROM unnest(%b::text[], %b::text[], %b::text[], %b::float8[], "
+                    "%b::text[], %b::int4[]) "
+                    "WITH ORDINALITY AS t (id, learner, kind, at, data, shared, n)",
                     (base, edge_id, now, [e.id for e in new], [e.learner for e in new],
-                     [e.kind for e in new], [e.at for e in new], [e.data for e in new]))
-            last = base + len(new)
-            # NOT EXISTS first: most learners are known already, and a plain index probe
-            # costs less than ON CONFLICT's speculative insertion.
-            met = [row[0] for row in conn.execute(
-                "INSERT INTO edge_learners (edge, learner, since_seq) "
-                "SELECT %s, l, %s FROM unnest(%b::text[]) AS l WHERE NOT EXISTS "
-                "(SELECT 1 FROM edge_learners k WHERE k.edge = %s AND k.learner = l) "
-                "ON CONFLICT (edge, learner) DO NOTHING RETURNING learner",
-                (edge_id, base, sorted({e.learner for e in events}), edge_id))]
-            if met:
-                last += conn.execute(
-                    "INSERT INTO backfill (seq, edge, event_seq) "
-                    "SELECT %s + row_number() OVER (ORDER BY seq), %s, seq FROM events "
-                    "WHERE learner = ANY(%b::text[]) AND edge <> %s AND seq <= %s",
-                    (last, edge_id, met, edge_id, base)).rowcount
+                     [e.kind for e in new], [e.at for e in new], [e.data for e in new],
+                     [int(e.learner in plan.trusted) for e in new]))
+            last = confine.apply_links(sql, edge_id, plan, base, base + len(new), now)
             conn.execute("UPDATE hub_sequence SET last_seq = %s WHERE id = 1", (last,))
             if new:
                 conn.execute("UPDATE edges SET events_pushed = events_pushed + %s "
                              "WHERE id = %s", (len(new), edge_id))
             for learner in erased_learners(new):
-                conn.execute("UPDATE events SET learner = %s, data = '{}' "
-                             "WHERE learner = %s AND kind <> 'erased'",
-                             (pseudonym(), learner))
+                confine.erase(sql, edge_id, learner, learner in plan.trusted, now, pseudonym)
             return len(new)
 
     @_reconnecting
@@ -301,7 +336,8 @@ class PostgresHubStore(HubStore):
             streamed = conn.execute(
                 f"SELECT e.seq, {_EVENT_COLUMNS} FROM events e "
                 "JOIN edge_learners l ON l.edge = %s AND l.learner = e.learner "
-                "WHERE e.seq > %s AND e.seq > l.since_seq AND e.edge <> %s "
+                "WHERE e.seq > %s AND e.seq > l.since_seq AND e.edge <> %s AND e.shared = 1 "
+                f"AND (l.trusted = 1 OR e.kind IN {confine.COMPLIANCE_SQL}) "
                 "ORDER BY e.seq LIMIT %s",
                 (edge_id, after, edge_id, limit + 1)).fetchall()
             backfilled = conn.execute(
@@ -320,6 +356,30 @@ class PostgresHubStore(HubStore):
             conn.execute("UPDATE edges SET last_pull_at = %s WHERE id = %s",
                          (self.clock(), edge_id))
         return page
+
+    @_reconnecting
+    def _erase(self, event: ValidEvent) -> int:
+        with self._transaction() as conn:
+            seq = conn.execute("SELECT last_seq FROM hub_sequence WHERE id = 1 FOR UPDATE"
+                               ).fetchone()[0] + 1
+            # A repeat after a lost answer (_reconnecting) finds the event stored.
+            if conn.execute("INSERT INTO events (seq, id, edge, learner, kind, at, data, "
+                            "received_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+                            "ON CONFLICT (id) DO NOTHING",
+                            (seq, event.id, event.edge, event.learner, event.kind, event.at,
+                             event.data, event.at)).rowcount:
+                conn.execute("UPDATE hub_sequence SET last_seq = %s WHERE id = 1", (seq,))
+            return confine.erase(self._sql(conn), event.edge, event.learner, True,
+                                 event.at, pseudonym)
+
+    @_reconnecting
+    def audit(self, edge_id: str | None = None, limit: int = 1000) -> list[AuditEntry]:
+        """The latest rows of the audit, oldest first (see HubStore.audit)."""
+        rows = self._conn().execute(
+            "SELECT id, at, edge, learner, action, events, detail FROM audit "
+            "WHERE %s::text IS NULL OR edge = %s ORDER BY id DESC LIMIT %s",
+            (edge_id, edge_id, limit)).fetchall()
+        return [AuditEntry(*row) for row in reversed(rows)]
 
     # -- packs -----------------------------------------------------------------
 

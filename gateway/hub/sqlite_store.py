@@ -14,7 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from gateway.hub import confine
+from gateway.hub.confine import DEFAULT_ROAM_LIMIT, Region
 from gateway.hub.store import (
+    AuditEntry,
     Clock,
     EdgeInfo,
     HubStats,
@@ -77,6 +80,27 @@ MIGRATIONS: dict[int, list[str]] = {
             data BLOB NOT NULL,
             size INTEGER NOT NULL,
             created_at REAL NOT NULL)""",
+    ],
+    # Edges are confined (gateway/hub/confine.py): each edge's region and roam limit,
+    # whether an edge is trusted for a learner, whether an event is passed on, and the
+    # audit of learners' histories crossing between edges. Links and events from before
+    # stay as they were (trusted, shared); edges have no region until one is set.
+    2: [
+        "ALTER TABLE edges ADD COLUMN countries TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE edges ADD COLUMN prefixes TEXT NOT NULL DEFAULT ''",
+        f"ALTER TABLE edges ADD COLUMN roam_limit INTEGER NOT NULL DEFAULT {DEFAULT_ROAM_LIMIT}",
+        "ALTER TABLE edge_learners ADD COLUMN trusted INTEGER NOT NULL DEFAULT 1",
+        "ALTER TABLE events ADD COLUMN shared INTEGER NOT NULL DEFAULT 1",
+        """CREATE TABLE audit (
+            id INTEGER PRIMARY KEY,
+            at REAL NOT NULL,
+            edge TEXT NOT NULL,
+            learner TEXT NOT NULL,
+            action TEXT NOT NULL,
+            events INTEGER NOT NULL DEFAULT 0,
+            detail TEXT NOT NULL DEFAULT '')""",
+        "CREATE INDEX audit_edge ON audit (edge, action, at)",
+        "CREATE INDEX audit_learner ON audit (learner)",
     ],
 }
 
@@ -174,6 +198,27 @@ class SqliteHubStore(HubStore):
                 "THEN excluded.name ELSE edges.name END",
                 (edge_id, name, hashed, self.clock()))
 
+    def _set_edge(self, edge_id: str, region: Region | None, roam_limit: int | None) -> int:
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM edges WHERE id = ?", (edge_id,)).fetchone() is None:
+                raise UnknownEdge(edge_id)
+            if roam_limit is not None:
+                conn.execute("UPDATE edges SET roam_limit = ? WHERE id = ?",
+                             (roam_limit, edge_id))
+            if region is None:
+                return 0
+            conn.execute("UPDATE edges SET countries = ?, prefixes = ? WHERE id = ?",
+                         (*region.columns(), edge_id))
+            return confine.narrow(self._sql(conn), edge_id, region)
+
+    @staticmethod
+    def _sql(conn: sqlite3.Connection) -> confine.Sql:
+        return confine.Sql(
+            conn.execute,
+            lambda column, values: (f"{column} IN (SELECT value FROM json_each(?))",
+                                    json.dumps(values)),
+            lambda values: ("json_each(?)", json.dumps(values)))
+
     def revoke_edge(self, edge_id: str) -> None:
         """Refuse the edge from now on (see HubStore.revoke_edge)."""
         with self._write() as conn:
@@ -189,8 +234,10 @@ class SqliteHubStore(HubStore):
         """Every edge, revoked ones included, by id."""
         rows = self.conn.execute(
             "SELECT id, name, created_at, revoked_at IS NOT NULL, last_push_at, "
-            "last_pull_at, events_pushed FROM edges ORDER BY id").fetchall()
-        return [EdgeInfo(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6]) for r in rows]
+            "last_pull_at, events_pushed, countries, prefixes, roam_limit FROM edges "
+            "ORDER BY id").fetchall()
+        return [EdgeInfo(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6],
+                         Region.from_columns(r[7], r[8]), r[9]) for r in rows]
 
     def _active_token_hash(self, edge_id: str) -> str | None:
         row = self.conn.execute(
@@ -216,33 +263,21 @@ class SqliteHubStore(HubStore):
                 "SELECT id FROM events WHERE id IN (SELECT value FROM json_each(?))",
                 (json.dumps([e.id for e in events]),))}
             new = [e for e in events if e.id not in existing]
+            sql = self._sql(conn)
+            plan = confine.plan_links(sql, edge_id, sorted({e.learner for e in events}),
+                                      base, now)
             conn.executemany(
-                "INSERT INTO events (seq, id, edge, learner, kind, at, data, received_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(base + n, e.id, e.edge, e.learner, e.kind, e.at, e.data, now)
-                 for n, e in enumerate(new, start=1)])
-            last = base + len(new)
-            learners = json.dumps(sorted({e.learner for e in events}))
-            met = [row[0] for row in conn.execute(
-                "INSERT INTO edge_learners (edge, learner, since_seq) "
-                "SELECT ?, value, ? FROM json_each(?) WHERE true "
-                "ON CONFLICT (edge, learner) DO NOTHING RETURNING learner",
-                (edge_id, base, learners))]
-            if met:
-                last += conn.execute(
-                    "INSERT INTO backfill (seq, edge, event_seq) "
-                    "SELECT ? + row_number() OVER (ORDER BY seq), ?, seq FROM events "
-                    "WHERE learner IN (SELECT value FROM json_each(?)) AND edge <> ? "
-                    "AND seq <= ?",
-                    (last, edge_id, json.dumps(met), edge_id, base)).rowcount
+                "INSERT INTO events (seq, id, edge, learner, kind, at, data, received_at, "
+                "shared) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(base + n, e.id, e.edge, e.learner, e.kind, e.at, e.data, now,
+                  int(e.learner in plan.trusted)) for n, e in enumerate(new, start=1)])
+            last = confine.apply_links(sql, edge_id, plan, base, base + len(new), now)
             conn.execute("UPDATE hub_sequence SET last_seq = ? WHERE id = 1", (last,))
             if new:
                 conn.execute("UPDATE edges SET events_pushed = events_pushed + ? WHERE id = ?",
                              (len(new), edge_id))
             for learner in erased_learners(new):
-                conn.execute("UPDATE events SET learner = ?, data = '{}' "
-                             "WHERE learner = ? AND kind <> 'erased'",
-                             (pseudonym(), learner))
+                confine.erase(sql, edge_id, learner, learner in plan.trusted, now, pseudonym)
             return len(new)
 
     def pull(self, edge_id: str, after: int, limit: int = 500) -> PullResult:
@@ -254,7 +289,8 @@ class SqliteHubStore(HubStore):
             streamed = conn.execute(
                 f"SELECT e.seq, {_EVENT_COLUMNS} FROM events e "
                 "JOIN edge_learners l ON l.edge = ? AND l.learner = e.learner "
-                "WHERE e.seq > ? AND e.seq > l.since_seq AND e.edge <> ? "
+                "WHERE e.seq > ? AND e.seq > l.since_seq AND e.edge <> ? AND e.shared = 1 "
+                f"AND (l.trusted = 1 OR e.kind IN {confine.COMPLIANCE_SQL}) "
                 "ORDER BY e.seq LIMIT ?",
                 (edge_id, after, edge_id, limit + 1)).fetchall()
             backfilled = conn.execute(
@@ -269,6 +305,26 @@ class SqliteHubStore(HubStore):
             conn.execute("UPDATE edges SET last_pull_at = ? WHERE id = ?",
                          (self.clock(), edge_id))
         return page
+
+    def _erase(self, event: ValidEvent) -> int:
+        with self._write() as conn:
+            seq = conn.execute("SELECT last_seq FROM hub_sequence WHERE id = 1"
+                               ).fetchone()[0] + 1
+            conn.execute("INSERT INTO events (seq, id, edge, learner, kind, at, data, "
+                         "received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                         (seq, event.id, event.edge, event.learner, event.kind, event.at,
+                          event.data, event.at))
+            conn.execute("UPDATE hub_sequence SET last_seq = ? WHERE id = 1", (seq,))
+            return confine.erase(self._sql(conn), event.edge, event.learner, True,
+                                 event.at, pseudonym)
+
+    def audit(self, edge_id: str | None = None, limit: int = 1000) -> list[AuditEntry]:
+        """The latest rows of the audit, oldest first (see HubStore.audit)."""
+        rows = self.conn.execute(
+            "SELECT id, at, edge, learner, action, events, detail FROM audit "
+            "WHERE ? IS NULL OR edge = ? ORDER BY id DESC LIMIT ?",
+            (edge_id, edge_id, limit)).fetchall()
+        return [AuditEntry(*row) for row in reversed(rows)]
 
     # -- packs -----------------------------------------------------------------
 

@@ -10,7 +10,10 @@ rules every backend keeps (docs/sync.md, "The hub's storage"):
   so numbers are handed out in commit order: whatever a reader sees is a prefix of the
   sequence, and a pull cursor never passes an event that is still to commit.
 - **Pull.** An edge gets the events of the learners it knows (`edge_learners`: it pushed
-  an event of theirs), recorded by other edges, in sequence order after its cursor.
+  an event of theirs), recorded by other edges, in sequence order after its cursor, as
+  far as it is trusted for them (`gateway.hub.confine`: the number in the edge's
+  registered region; otherwise only compliance events reach it, and what it records
+  of the learner is passed on to nobody).
 - **Backfill.** When an ingest makes an edge know a learner for the first time, the
   learner's events from other edges already stored (all below that moment, `since_seq`)
   are queued for that edge in `backfill`, each under a new sequence number; the events
@@ -37,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway.hub.confine import DEFAULT_ROAM_LIMIT, HUB_EDGE, Region
 from gateway.store import default_db_path
 
 # The event format every edge speaks (docs/sync.md).
@@ -80,6 +84,23 @@ class EdgeInfo:
     last_push_at: float | None
     last_pull_at: float | None
     events: int  # events this edge pushed that the hub stored (duplicates not counted)
+    region: Region = field(default_factory=Region)  # numbers it is trusted for (confine)
+    roam_limit: int = DEFAULT_ROAM_LIMIT  # learners roaming in, an hour
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One row of the hub's audit (gateway.hub.confine): a learner's history given to an
+    edge (`roamed`), refused (`roam_refused`, `confined`), or an erasure (`erased`,
+    `erasure_scoped`; the learner is then a pseudonym)."""
+
+    id: int
+    at: float
+    edge: str
+    learner: str
+    action: str
+    events: int
+    detail: str
 
 
 @dataclass
@@ -248,15 +269,36 @@ class HubStore(abc.ABC):
 
     # -- edges -----------------------------------------------------------------
 
-    def add_edge(self, edge_id: str, name: str = "") -> str:
+    def add_edge(self, edge_id: str, name: str = "", *, region: Region | None = None,
+                 roam_limit: int | None = None) -> str:
         """Register `edge_id` and return its new token (shown this once; only its hash is
         kept). Adding an existing edge gives it a new token (the old one stops working),
-        readmits it if it was revoked, and renames it when `name` is given."""
+        readmits it if it was revoked, and renames it when `name` is given. `region` and
+        `roam_limit` as set_edge() takes them; a new edge without a region is confined
+        for every learner."""
         if not isinstance(edge_id, str) or not EDGE_ID_RE.fullmatch(edge_id):
             raise ValueError(f"edge id {edge_id!r}: [a-z0-9-], 1 to 40 characters")
+        if edge_id == HUB_EDGE:
+            raise ValueError(f"edge id {edge_id!r} is the hub's own")
         token = secrets.token_urlsafe(32)
         self._put_edge(edge_id, name, token_hash(token))
+        if region is not None or roam_limit is not None:
+            self.set_edge(edge_id, region=region, roam_limit=roam_limit)
         return token
+
+    def set_edge(self, edge_id: str, *, region: Region | None = None,
+                 roam_limit: int | None = None) -> int:
+        """Set the numbers an edge is trusted for and how many learners may roam into it
+        an hour (None: unchanged). Learners it knew outside the new region are confined
+        from now on; returns how many. UnknownEdge if there is no such edge."""
+        if roam_limit is not None and (isinstance(roam_limit, bool)
+                                       or not isinstance(roam_limit, int) or roam_limit < 0):
+            raise ValueError("roam_limit: a whole number, 0 or more")
+        return self._set_edge(edge_id, region, roam_limit)
+
+    @abc.abstractmethod
+    def _set_edge(self, edge_id: str, region: Region | None, roam_limit: int | None) -> int:
+        """set_edge() once its arguments are checked."""
 
     @abc.abstractmethod
     def _put_edge(self, edge_id: str, name: str, hashed: str) -> None:
@@ -293,9 +335,12 @@ class HubStore(abc.ABC):
         id: new events get the next sequence numbers (in batch order), events already
         stored (or repeated in the batch) count as duplicates, malformed ones are
         rejected with a reason and not stored. The edge then knows each valid event's
-        learner (a first meeting queues that learner's earlier events from other edges
-        for it: the module's backfill rule), and its last push time moves.
-        UnknownEdge when the edge is unknown or revoked (nothing stored)."""
+        learner, trusted or confined (gateway.hub.confine: a learner of its region met
+        for the first time queues their earlier events from other edges for it, the
+        module's backfill rule, within the edge's roam limit and audited), its events
+        are passed on only for learners it is trusted for, an `erased` one applies as
+        far as it is trusted, and its last push time moves. UnknownEdge when the edge is
+        unknown or revoked (nothing stored)."""
         result = IngestResult()
         valid: list[ValidEvent] = []
         seen: set[str] = set()
@@ -327,14 +372,38 @@ class HubStore(abc.ABC):
         count; return how many events were new. UnknownEdge for an unknown or revoked
         edge (nothing changes)."""
 
+    def erase(self, learner: str) -> int:
+        """Erase a learner from the hub, for every edge: an `erased` event recorded by the
+        hub itself (edge "hub") reaches every edge that knows the number, trusted or
+        confined, and every other event of the number takes a pseudonym and loses its
+        data. Returns how many events did."""
+        if not isinstance(learner, str) or not learner.startswith("+") \
+                or not 1 < len(learner) <= MAX_LEARNER_CHARS or not learner[1:].isdigit():
+            raise ValueError("learner: an E.164 number such as +2348030000000")
+        now = self.clock()
+        event = ValidEvent(f"{int(now * 1000):012x}{secrets.token_hex(10)}", HUB_EDGE,
+                           learner, "erased", now, "{}")
+        return self._erase(event)
+
+    @abc.abstractmethod
+    def _erase(self, event: ValidEvent) -> int:
+        """Store the hub's `erased` event (the next sequence number, shared) and apply
+        it (gateway.hub.confine.erase), in one transaction."""
+
+    @abc.abstractmethod
+    def audit(self, edge_id: str | None = None, limit: int = 1000) -> list[AuditEntry]:
+        """The latest `limit` rows of the hub's audit (of one edge, or all), oldest
+        first."""
+
     @abc.abstractmethod
     def pull(self, edge_id: str, after: int, limit: int = 500) -> PullResult:
         """Up to `limit` events of the learners `edge_id` knows, recorded by other edges,
         whose sequence number is above `after`, in sequence order (backfill included: the
-        module's rule), read from one snapshot. `next_cursor` is the `after` for the next
-        call: the last event's number when `more`, else the end of the sequence as this
-        snapshot saw it (never below `after`). Records the edge's pull time. UnknownEdge
-        when the edge is unknown or revoked."""
+        module's rule; of a learner it is confined for, only compliance events), read
+        from one snapshot. `next_cursor` is the `after` for the next call: the last
+        event's number when `more`, else the end of the sequence as this snapshot saw it
+        (never below `after`). Records the edge's pull time. UnknownEdge when the edge is
+        unknown or revoked."""
 
     @staticmethod
     def _check_pull(after: int, limit: int) -> tuple[int, int]:

@@ -175,7 +175,8 @@ def network(tmp_path: Path, hub_url: str, monkeypatch):
             FlakyProxy(hub.port, seed=9) as proxy:
         edges = []
         for name in ("edge-a", "edge-b"):
-            token = hub.learnline("hub", "add-edge", name).stdout.strip().splitlines()[-1]
+            token = hub.learnline("hub", "add-edge", name, "--country", "NG"
+                                  ).stdout.strip().splitlines()[-1]
             folder = tmp_path / name
             folder.mkdir()
             (folder / "carriers.toml").write_text(carriers_toml(twilio.url).replace(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.hub.confine import Region
 from gateway.hub.sqlite_store import SqliteHubStore
 from gateway.hub.store import (
     MAX_DATA_BYTES,
@@ -37,6 +38,13 @@ def learner(n: int) -> str:
     return f"+234800000{n:04d}"
 
 
+def add_edge(hub: HubStore, edge: str, name: str = "") -> str:
+    """Register an edge trusted for the tests' learners (Nigerian numbers), with room for
+    every learner roaming in (tests/hub/test_confinement.py tests the limits)."""
+    return hub.add_edge(edge, name, region=Region.parse(prefixes=["+234"]),
+                        roam_limit=100_000)
+
+
 def pull_all(hub: HubStore, edge: str, after: int = 0, limit: int = 500
              ) -> tuple[list[dict], int]:
     """Every event waiting for `edge` after `after`, page by page, and the final cursor."""
@@ -60,10 +68,10 @@ def ids(events: list[dict]) -> list[str]:
 def test_migrate_is_idempotent(open_hub):
     hub = open_hub()
     assert hub.schema_version() == 0
-    assert hub.migrate() == [1]
+    assert hub.migrate() == [1, 2]
     assert hub.migrate() == []
     assert open_hub().migrate() == []
-    assert hub.schema_version() == 1
+    assert hub.schema_version() == 2
 
 
 def test_concurrent_migrations_apply_once(open_hub):
@@ -85,8 +93,8 @@ def test_concurrent_migrations_apply_once(open_hub):
     for thread in threads:
         thread.join()
     assert errors == []
-    assert sorted(results) == [[], [], [], [1]]
-    assert all(s.schema_version() == 1 for s in stores)
+    assert sorted(results) == [[], [], [], [1, 2]]
+    assert all(s.schema_version() == 2 for s in stores)
 
 
 def test_open_hub_store_picks_the_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -157,7 +165,7 @@ def test_unknown_edge_cannot_ingest(hub: HubStore):
 
 
 def test_ingest_is_idempotent_by_event_id(hub: HubStore):
-    hub.add_edge("a")
+    add_edge(hub, "a")
     batch = [event("a", learner(n % 3)) for n in range(10)]
     first = hub.ingest("a", batch)
     assert (first.stored, first.duplicates, first.rejected) == (10, 0, [])
@@ -185,7 +193,7 @@ def test_ingest_is_idempotent_by_event_id(hub: HubStore):
 
 
 def test_empty_batch_is_a_push(hub: HubStore):
-    hub.add_edge("a")
+    add_edge(hub, "a")
     result = hub.ingest("a", [])
     assert (result.stored, result.duplicates, result.acknowledged) == (0, 0, [])
     assert hub.edges()[0].last_push_at is not None
@@ -227,8 +235,8 @@ _DROP = object()
 
 
 def test_malformed_events_are_rejected_with_reasons(hub: HubStore):
-    hub.add_edge("a")
-    hub.add_edge("b")
+    add_edge(hub, "a")
+    add_edge(hub, "b")
     cases = _malformed()
     good = [event("a", learner(1)), event("a", learner(1))]
     batch = [good[0], *(bad for bad, _ in cases), good[1]]
@@ -251,8 +259,8 @@ def test_malformed_events_are_rejected_with_reasons(hub: HubStore):
 
 
 def test_data_up_to_4_kb_is_kept_exactly(hub: HubStore):
-    hub.add_edge("a")
-    hub.add_edge("b")
+    add_edge(hub, "a")
+    add_edge(hub, "b")
     padding = MAX_DATA_BYTES - len('{"x":""}')
     largest = event("a", learner(1), x="é" * (padding // 2))
     odd = event("a", learner(1), nested={"list": [1, 2.5, None, True, "ü"]}, n=10**15)
@@ -267,7 +275,7 @@ def test_data_up_to_4_kb_is_kept_exactly(hub: HubStore):
 
 def test_pull_gives_other_edges_events_of_known_learners_in_order(hub: HubStore):
     for edge in "abc":
-        hub.add_edge(edge)
+        add_edge(hub, edge)
     a_events = [event("a", learner(n % 2 + 1), card=n) for n in range(9)]  # learners 1, 2
     hub.ingest("a", a_events[:5])
     hub.ingest("c", [event("c", learner(3)) for _ in range(3)])  # nobody else knows 3
@@ -308,8 +316,8 @@ def test_pull_gives_other_edges_events_of_known_learners_in_order(hub: HubStore)
 
 
 def test_cursor_skips_what_is_not_for_the_edge(hub: HubStore):
-    hub.add_edge("a")
-    hub.add_edge("b")
+    add_edge(hub, "a")
+    add_edge(hub, "b")
     hub.ingest("a", [event("a", learner(1)) for _ in range(50)])
     page = hub.pull("b", 0)
     assert page.events == [] and not page.more and page.next_cursor >= 50
@@ -322,7 +330,7 @@ def test_a_newly_met_learner_brings_their_earlier_events(hub: HubStore):
     """Backfill: b's cursor is past learner 1's events when b first meets learner 1;
     b's next pull still gives them, once, in their order, then the stream goes on."""
     for edge in "abc":
-        hub.add_edge(edge)
+        add_edge(hub, edge)
     old_a = [event("a", learner(1), card=n) for n in range(5)]
     hub.ingest("a", old_a)
     old_c = [event("c", learner(1), card=n) for n in range(3)]
@@ -388,7 +396,7 @@ def test_stats_across_edges(open_hub):
     hub = open_hub(clock=lambda: now[0])
     hub.migrate()
     for edge in ("a", "b", "quiet"):
-        hub.add_edge(edge, edge.upper())
+        add_edge(hub, edge, edge.upper())
     hub.ingest("a", [event("a", learner(n)) for n in range(1, 6)])  # learners 1-5
     now[0] += 100
     hub.ingest("b", [event("b", learner(n)) for n in (4, 5, 6)] + [event("b", learner(6))])
@@ -416,8 +424,8 @@ def test_postgres_store_reconnects_when_the_server_drops_it(hub: HubStore, postg
     and goes through (the calls are safe to repeat)."""
     import psycopg
 
-    token = hub.add_edge("a")
-    hub.add_edge("b")
+    token = add_edge(hub, "a")
+    add_edge(hub, "b")
     hub.ingest("b", [event("b", learner(1))])
 
     def drop() -> None:
@@ -462,7 +470,7 @@ def test_concurrent_ingest_loses_nothing_and_pulls_never_skip(hub: HubStore, ope
     learners from the others exactly once, each learner's in the order they were pushed."""
     writers = ["w0", "w1", "w2", "w3"]
     for edge in [*writers, "p"]:
-        hub.add_edge(edge)
+        add_edge(hub, edge)
     hub.ingest("p", [event("p", learner(n), kind="enrolled") for n in range(20)])
     known = {learner(n) for n in range(20)}
     later_learners = [learner(n) for n in range(20, 40)]
@@ -524,7 +532,7 @@ def test_concurrent_ingest_loses_nothing_and_pulls_never_skip(hub: HubStore, ope
 
 
 def test_concurrent_pushes_of_the_same_batch_store_it_once(hub: HubStore, open_hub):
-    hub.add_edge("a")
+    add_edge(hub, "a")
     batch = [event("a", learner(n)) for n in range(200)]
     stores = [open_hub() for _ in range(4)]
     results = []
@@ -538,8 +546,8 @@ def test_concurrent_pushes_of_the_same_batch_store_it_once(hub: HubStore, open_h
 def test_an_erasure_pseudonymises_the_learners_other_events_on_the_hub(hub: HubStore):
     """The hub keeps no history of an erased learner: only the erased event itself
     still names the number, so that the other edges that know them erase too."""
-    hub.add_edge("edge-a")
-    hub.add_edge("edge-b")
+    add_edge(hub, "edge-a")
+    add_edge(hub, "edge-b")
     number = learner(77)
     hub.ingest("edge-a", [event("edge-a", number, "enrolled", course="c"),
                           event("edge-a", number, "answered", choice=1)])
@@ -549,3 +557,37 @@ def test_an_erasure_pseudonymises_the_learners_other_events_on_the_hub(hub: HubS
     assert [e["kind"] for e in pulled if e["learner"] == number] == ["erased"]
     assert [e["kind"] for e in pulled if e["learner"] != number] == []  # not routed
     assert hub.stats().events == 4
+
+
+def _raw(hub: HubStore, statement: str, params: tuple) -> None:
+    if hub.backend == "sqlite":
+        hub.conn.execute(statement, params)
+    else:
+        hub._conn().execute(statement.replace("?", "%s"), params)
+
+
+def test_a_hub_from_before_regions_keeps_its_learners_roaming(open_hub, monkeypatch):
+    """Links made before edges had regions stay trusted through the upgrade: learners
+    who roamed keep getting each other edge's events."""
+    import importlib
+
+    hub = open_hub()
+    module = importlib.import_module(type(hub).__module__)
+    with monkeypatch.context() as patch:
+        patch.delitem(module.MIGRATIONS, 2)
+        assert hub.migrate() == [1]
+        hub.add_edge("a")
+        hub.add_edge("b")
+        old = event("a", learner(1))
+        _raw(hub, "INSERT INTO events (seq, id, edge, learner, kind, at, data, received_at) "
+             "VALUES (1, ?, 'a', ?, 'answered', 1.0, '{}', 1.0)", (old["id"], learner(1)))
+        for edge in "ab":
+            _raw(hub, "INSERT INTO edge_learners (edge, learner, since_seq) VALUES (?, ?, 0)",
+                 (edge, learner(1)))
+        _raw(hub, "UPDATE hub_sequence SET last_seq = 1 WHERE id = 1", ())
+    assert hub.migrate() == [2]
+    assert [e.region.describe() for e in hub.edges()] == ["none (confined)"] * 2
+    new = event("a", learner(1))
+    hub.ingest("a", [new])
+    assert ids(pull_all(hub, "b")[0]) == [old["id"], new["id"]]
+    assert hub.audit() == []

@@ -1,0 +1,259 @@
+"""Edges are confined: a real hub app on loopback, real edge databases fed by signed
+webhooks, edges registered with `learnline hub add-edge`. An edge's token reads another
+edge's learner only when the number is in the edge's registered region, at most
+--roam-limit new learners an hour, each crossing recorded on the hub; an edge's erasure
+or other record of a number outside its region stays its own; an erasure on the hub
+reaches every edge. Run on each hub backend (tests/hub/conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from click.testing import CliRunner
+
+from gateway import create_app
+from gateway.cli import main
+from gateway.content.importer import import_courses
+from gateway.store import Store
+from gateway.sync import hub_routes
+from gateway.sync.client import EdgeLink, sync_once
+from gateway.sync.protocol import EVENTS_PATH, bearer, decode, encode
+from tests.conftest import TwilioWebhooks
+from tests.hub.test_sync_protocol import Hub
+from tests.test_privacy import holding
+
+LEARNER = "+2348031110001"  # a Nigerian number: edge A's learner
+OTHER = "+2348031110002"
+
+
+@pytest.fixture
+def hub(tmp_path: Path, hub_url: str) -> Iterator[Hub]:
+    served = Hub(tmp_path, hub_url)
+    yield served
+    served.server.shutdown()
+    served.server.server_close()
+    hub_routes.close_pool(served.app)
+
+
+def hub_cli(hub: Hub, *args: str) -> str:
+    """`learnline hub ...` on the hub's database, as an operator runs it there."""
+    result = CliRunner().invoke(main, ["hub", *args], env={
+        "LEARNLINE_HUB_DATABASE_URL": hub.app.config["HUB_DATABASE_URL"]})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def register(hub: Hub, edge_id: str, *options: str) -> EdgeLink:
+    """Register an edge on the hub with the CLI; its link (the token printed once)."""
+    token = hub_cli(hub, "add-edge", edge_id, *options).strip().splitlines()[-1]
+    return EdgeLink(hub.url, edge_id, token)
+
+
+class Edge:
+    """An edge's own database, fed by signed Twilio webhooks, synced with the hub."""
+
+    def __init__(self, folder: Path, edge_id: str, carriers_file: Path, monkeypatch):
+        folder.mkdir()
+        self.db = folder / "learnline.db"
+        with Store.open(self.db, migrate=True) as store:
+            import_courses(store)
+            with monkeypatch.context() as env:  # the edge id is kept in its settings
+                env.setenv("LEARNLINE_EDGE_ID", edge_id)
+                assert store.edge_id() == edge_id
+        self.app = create_app({"DATABASE": str(self.db), "CARRIERS_FILE": str(carriers_file),
+                               "TESTING": True})
+        self.hooks = TwilioWebhooks(self.app.test_client())
+
+    def sms(self, phone: str, *texts: str) -> None:
+        for text in texts:
+            assert self.hooks.sms(phone, text).status_code == 200
+
+    def sync(self, link: EdgeLink) -> None:
+        with Store.open(self.db) as store:
+            sync_once(store, link)
+
+    def progress(self, phone: str) -> tuple:
+        """Stopped, place and lesson results here; () when the learner is not here."""
+        with Store.open(self.db) as store:
+            learner = store.learner(phone)
+            if learner is None:
+                return ()
+            places = store.db.execute(
+                "SELECT course_id, position, card FROM enrollments WHERE phone = ?",
+                [phone]).fetchall()
+            results = store.db.execute(
+                "SELECT lesson_id, score FROM lesson_results WHERE phone = ?",
+                [phone]).fetchall()
+        return (learner.stopped, places, results)
+
+
+@pytest.fixture
+def edges(tmp_path: Path, carriers_file: Path, monkeypatch) -> tuple[Edge, Edge]:
+    monkeypatch.delenv("LEARNLINE_EDGE_ID", raising=False)
+    monkeypatch.delenv("LEARNLINE_HUB_URL", raising=False)
+    return (Edge(tmp_path / "a", "edge-a", carriers_file, monkeypatch),
+            Edge(tmp_path / "b", "edge-b", carriers_file, monkeypatch))
+
+
+def forged(edge_id: str, learner: str, kind: str) -> dict:
+    """An event an edge's token can push naming any number it likes."""
+    millis = int(time.time() * 1000)
+    return {"id": f"{millis:012x}{os.urandom(10).hex()}", "edge": edge_id,
+            "learner": learner, "kind": kind, "at": time.time(), "data": {}}
+
+
+def push_raw(link: EdgeLink, events: list[dict]) -> dict:
+    response = requests.post(link.hub_url + EVENTS_PATH, data=encode({"events": events}),
+                             headers={"Authorization": bearer(link.edge_id, link.token),
+                                      "Content-Encoding": "gzip"}, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def pull_raw(link: EdgeLink) -> list[dict]:
+    got, after = [], 0
+    while True:
+        response = requests.get(link.hub_url + EVENTS_PATH, params={"after": after},
+                                headers={"Authorization": bearer(link.edge_id, link.token)},
+                                timeout=30)
+        assert response.status_code == 200, response.text
+        page = decode(response.content, None)
+        got += page["events"]
+        after = page["next"]
+        if not page["more"]:
+            return got
+
+
+def audit(hub: Hub) -> list[tuple[str, str, str]]:
+    """(edge, learner, action) of every row of the hub's audit, oldest first."""
+    with hub.store() as store:
+        return [(row.edge, row.learner, row.action) for row in store.audit()]
+
+
+def a_learner_of_edge_a(a: Edge, link_a: EdgeLink, phone: str = LEARNER) -> tuple:
+    a.sms(phone, "START", "NEXT", "NEXT", "NEXT")
+    a.sync(link_a)
+    assert a.progress(phone)[1]
+    return a.progress(phone)
+
+
+def test_an_edge_naming_a_number_outside_its_region_gets_none_of_its_history(hub, edges):
+    a, _ = edges
+    link_a = register(hub, "edge-a", "--country", "NG")
+    link_b = register(hub, "edge-b", "--country", "GH")
+    a_learner_of_edge_a(a, link_a)
+
+    answer = push_raw(link_b, [forged("edge-b", LEARNER, "met")])
+    assert answer["acknowledged"] == 1  # kept as edge B's own record, nothing more
+    pulled = pull_raw(link_b)
+    assert [e for e in pulled if e["edge"] == "edge-a"] == []
+    assert ("edge-b", LEARNER, "confined") in audit(hub)
+
+
+def test_an_edge_cannot_erase_or_stop_a_learner_it_never_served(hub, edges):
+    a, _ = edges
+    link_a = register(hub, "edge-a", "--country", "NG")
+    link_b = register(hub, "edge-b", "--country", "GH")
+    before = a_learner_of_edge_a(a, link_a)
+
+    push_raw(link_b, [forged("edge-b", LEARNER, "opted_out"),
+                      forged("edge-b", LEARNER, "erased")])
+    a.sync(link_a)
+    assert a.progress(LEARNER) == before  # still there, not stopped, progress kept
+    # The hub kept A's history under the number: an edge of the learner's region gets it.
+    link_c = register(hub, "edge-c", "--country", "NG")
+    push_raw(link_c, [forged("edge-c", LEARNER, "met")])
+    assert {e["kind"] for e in pull_raw(link_c) if e["edge"] == "edge-a"} >= \
+        {"enrolled", "card_reached"}
+    # B's attempt is on record, without the number it tried to erase.
+    assert [(learner == LEARNER, action) for edge, learner, action in audit(hub)
+            if edge == "edge-b"] == [(False, "confined"), (False, "erasure_scoped")]
+
+
+def test_a_learner_roaming_into_an_edges_region_brings_their_progress_audited(hub, edges):
+    a, b = edges
+    link_a = register(hub, "edge-a", "--country", "NG")
+    link_b = register(hub, "edge-b", "--prefix", "+23480311", "--roam-limit", "1")
+    on_a = a_learner_of_edge_a(a, link_a)
+    a_learner_of_edge_a(a, link_a, OTHER)
+
+    b.sms(LEARNER, "STATUS")  # the learner walks into edge B
+    b.sync(link_b)
+    assert b.progress(LEARNER)[1:] == on_a[1:]
+    assert audit(hub) == [("edge-b", LEARNER, "roamed")]
+    output = hub_cli(hub, "audit")
+    assert "edge-b" in output and LEARNER in output and "roamed" in output
+    assert "from edge-a" in output
+    assert hub_cli(hub, "audit", "--edge", "edge-a").strip() == "nothing audited yet"
+
+    # A second roaming learner within the hour is over edge B's limit: not yet.
+    b.sms(OTHER, "STATUS")
+    b.sync(link_b)
+    assert b.progress(OTHER)[1] != a.progress(OTHER)[1]
+    assert audit(hub)[-1] == ("edge-b", OTHER, "roam_refused")
+
+
+def test_an_erasure_on_the_hub_reaches_every_edge(hub, edges):
+    a, b = edges
+    link_a = register(hub, "edge-a", "--country", "NG")
+    link_b = register(hub, "edge-b", "--country", "GH")  # served the number on its own
+    a_learner_of_edge_a(a, link_a)
+    b.sms(LEARNER, "START")
+    b.sync(link_b)
+
+    output = hub_cli(hub, "erase", LEARNER, "--yes")
+    assert "erased" in output
+    a.sync(link_a)
+    b.sync(link_b)
+    for edge in (a, b):
+        assert edge.progress(LEARNER) == ()
+        assert holding(edge.db, LEARNER) == []
+
+
+def test_narrowing_an_edges_region_confines_the_learners_outside_it(hub, edges):
+    a, b = edges
+    link_a = register(hub, "edge-a", "--country", "NG")
+    link_b = register(hub, "edge-b", "--country", "NG")
+    a_learner_of_edge_a(a, link_a)
+    b.sms(LEARNER, "STATUS")
+    b.sync(link_b)
+    on_b = b.progress(LEARNER)
+    assert on_b[1:] == a.progress(LEARNER)[1:]
+
+    output = hub_cli(hub, "set-edge", "edge-b", "--country", "GH")
+    assert "region GH" in output and "1 learners outside the region confined now" in output
+    assert "region GH, roam limit 60/h" in hub_cli(hub, "edges")
+    a.sms(LEARNER, "NEXT", "NEXT")
+    a.sync(link_a)
+    b.sync(link_b)
+    assert a.progress(LEARNER)[1] != on_b[1]
+    assert b.progress(LEARNER) == on_b  # A's new steps no longer reach B
+
+
+def test_registering_an_edge_says_what_is_wrong_with_its_region(hub):
+    runner = CliRunner()
+    env = {"LEARNLINE_HUB_DATABASE_URL": hub.app.config["HUB_DATABASE_URL"]}
+    for args, expected in [
+        (["add-edge", "edge-x", "--country", "XX"], "country 'XX'"),
+        (["add-edge", "edge-x", "--prefix", "234"], "prefix '234'"),
+        (["add-edge", "edge-x", "--roam-limit", "-1"], "--roam-limit"),
+        (["add-edge", "hub"], "not 'hub'"),
+        (["set-edge", "edge-x"], "nothing to change"),
+    ]:
+        result = runner.invoke(main, ["hub", *args], env=env)
+        assert result.exit_code == 2 and expected in result.output, (args, result.output)
+    result = runner.invoke(main, ["hub", "set-edge", "nowhere", "--country", "NG"], env=env)
+    assert result.exit_code == 1 and "no edge 'nowhere'" in result.output
+    with hub.store() as store:
+        assert store.edges() == []
+
+    # Without a region an edge may sync, confined, and is told so.
+    result = runner.invoke(main, ["hub", "add-edge", "edge-x"], env=env)
+    assert result.exit_code == 0 and "confined for every learner" in result.output
+    token = result.output.strip().splitlines()[-1]
+    push_raw(EdgeLink(hub.url, "edge-x", token), [forged("edge-x", LEARNER, "met")])
