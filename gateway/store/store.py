@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from sqlite_utils import Database
 
 from gateway.content.model import Course, Lesson
-from gateway.store import events, writelock
+from gateway.store import events, files, writelock
 from gateway.store.group_commit import GroupCommit
 from gateway.store.records import (
     CertificateRecord,
@@ -156,6 +156,7 @@ class Store:
         schema. `clock` gives the time stored with every change (tests simulate days);
         a writer waits at most `busy_timeout` seconds for the write lock."""
         path = Path(path) if path is not None else default_db_path()
+        files.create_private(path)  # else SQLite makes it (and its WAL) world-readable
         conn = sqlite3.connect(
             str(path),
             timeout=busy_timeout,

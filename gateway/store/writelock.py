@@ -24,6 +24,8 @@ import sqlite3
 import threading
 import time
 
+from gateway.store.files import create_private
+
 _STAMP_BYTES = 40
 
 
@@ -88,7 +90,8 @@ def _waiter(path: str) -> _Waiter:
 
 
 def _open_lock_file(path: str) -> int:
-    return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    create_private(path)
+    return os.open(path, os.O_RDWR)
 
 
 class WriteLock:
