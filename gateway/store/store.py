@@ -126,6 +126,10 @@ class Store:
         self._edge_id: str | None = None  # this edge's id, once looked up (edge_id())
         self._lock_path = lock_path
         self._lock = WriteLock(lock_path) if lock_path else None
+        # The database file this connection opened ((device, inode); Store.open sets it):
+        # a commit checks the path still names it (see _commit).
+        self._file: tuple[int, int] | None = None
+        self._abs_path = ""  # its path, absolute (a process may change directory)
         # Content for the write transaction in progress (see _content): looked up once in it;
         # bypassed once the transaction itself changed content.
         self._writing = False
@@ -156,7 +160,11 @@ class Store:
         schema. `clock` gives the time stored with every change (tests simulate days);
         a writer waits at most `busy_timeout` seconds for the write lock."""
         path = Path(path) if path is not None else default_db_path()
-        files.create_private(path)  # else SQLite makes it (and its WAL) world-readable
+        created = False
+        if not path.exists():
+            files.refuse_to_remake(path)  # a database was here: restore it, not nothing
+            # Made empty and private first: SQLite would make it (and its WAL) 0644.
+            created = files.create_private(path)
         conn = sqlite3.connect(
             str(path),
             timeout=busy_timeout,
@@ -178,8 +186,12 @@ class Store:
         store = cls(Database(conn, execute_plugins=False), str(path) + "-writelock", clock,
                     busy_timeout)
         store.path = str(path)
+        store._abs_path = str(path.absolute())
+        store._file = files.identity(store._abs_path)
         if migrate:
             store.migrate()
+        if created or migrate:  # made here, or a process starting on it
+            files.mark(path)
         return store
 
     def migrate(self) -> list[str]:
@@ -266,7 +278,7 @@ class Store:
             self._transactions += 1
             try:
                 yield
-                conn.execute("COMMIT")
+                self._commit()
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
@@ -275,6 +287,14 @@ class Store:
                 self._writing = False
                 self._content_now = None
                 self._content_changed = False
+
+    def _commit(self) -> None:
+        # A database deleted or replaced under an open connection still takes its writes,
+        # into a file nobody will read again: refuse them before anyone is told they are
+        # stored. (One stat per transaction.)
+        if self._file is not None and files.identity(self._abs_path) != self._file:
+            raise files.DatabaseFileError(files.gone(self.path))
+        self.db.conn.execute("COMMIT")
 
     @contextmanager
     def write(self, timeout: float | None = None) -> Iterator[Store]:
@@ -1262,6 +1282,12 @@ class Store:
     def write_problem(self) -> str | None:
         """Why a write would fail now, in a few words (None: nothing known against it).
         Never waits for the write lock: a health check must answer while writers queue."""
+        if self._file is not None:
+            if files.identity(self._abs_path) != self._file:
+                return files.gone(self.path)
+            problem = files.read_only(self.path)
+            if problem is not None:
+                return problem
         if self._lock_path is not None:
             held = writelock.holder(self._lock_path)
             if held is not None and time.time() - held[0] > self.busy_timeout:
