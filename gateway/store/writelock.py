@@ -48,6 +48,8 @@ class _Waiter:
     def acquire(self, timeout: float) -> bool:
         """Whether the lock was had, on `self.fd`, within `timeout` seconds."""
         with self._condition:
+            if self._state == "held":  # by this process already (a nested writer): no wait
+                return False
             self._wanted = True
             if self._state == "idle":
                 self._state = "waiting"
