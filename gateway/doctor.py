@@ -106,10 +106,9 @@ def _database(db_path: Path, findings: list[Finding], *, full: bool) -> None:
             return  # what follows would only read damaged pages
         problem = store.write_problem()
         if problem is not None:
-            findings.append(Finding("fail", "database", f"{problem}: every write fails "
-                                    "(carriers get 503); make the database, its -wal and "
-                                    "-shm files and their folder writable by the gateway's "
-                                    "user"))
+            findings.append(Finding("fail", "database", f"{problem}: writes fail (carriers "
+                                    "get 503 and retry) until it is fixed (docs/operations.md, "
+                                    "Files and their sizes)"))
         pending = store.pending_migrations()
         if pending:
             findings.append(Finding("fail", "migrations", f"{len(pending)} pending "
