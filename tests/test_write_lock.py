@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -37,11 +38,19 @@ def app(db_path: Path, carriers_file: Path):
                        "TESTING": True, "BUSY_TIMEOUT": BUSY_TIMEOUT})
 
 
-@pytest.fixture
-def held_lock(app, db_path: Path) -> Iterator[subprocess.Popen]:
-    """A second process holding the database's write lock (for up to a minute), once
-    the app has started."""
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(db_path), "60"],
+# An operator's sqlite3 shell in a write transaction: SQLite's own lock, no writelock.
+SHELL = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+print("holding", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+@contextmanager
+def _holding(script: str, db_path: Path) -> Iterator[subprocess.Popen]:
+    holder = subprocess.Popen([sys.executable, "-c", script, str(db_path), "60"],
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline() == "holding\n"
@@ -50,6 +59,21 @@ def held_lock(app, db_path: Path) -> Iterator[subprocess.Popen]:
         holder.kill()
         holder.wait(10)
         holder.stdout.close()
+
+
+@pytest.fixture(params=["learnline", "sqlite3 shell"])
+def held_lock(request, app, db_path: Path) -> Iterator[subprocess.Popen]:
+    """A second process holding the database's write lock (for up to a minute), once
+    the app has started: another Learnline process, or a sqlite3 shell."""
+    with _holding(HOLDER if request.param == "learnline" else SHELL, db_path) as holder:
+        yield holder
+
+
+@pytest.fixture
+def held_by_learnline(app, db_path: Path) -> Iterator[subprocess.Popen]:
+    """Another Learnline process holding the write lock, once the app has started."""
+    with _holding(HOLDER, db_path) as holder:
+        yield holder
 
 
 def _timed(call, bound: float) -> tuple[float, object]:
@@ -100,7 +124,7 @@ def test_several_webhooks_of_one_process_each_wait_at_most_the_busy_timeout(
 
 
 def test_health_checks_never_wait_on_the_write_lock(
-        app, db_path: Path, held_lock: subprocess.Popen):
+        app, db_path: Path, held_by_learnline: subprocess.Popen):
     client = app.test_client()
     for path in ("/healthz", "/readyz"):
         waited, response = _timed(lambda path=path: client.get(path), 10)
@@ -112,4 +136,4 @@ def test_health_checks_never_wait_on_the_write_lock(
     assert response.status_code == 503
     first = response.text.splitlines()[0]
     assert first.startswith("database: NOT writable (the write lock has been held for ")
-    assert f"by process {held_lock.pid}" in first
+    assert f"by process {held_by_learnline.pid}" in first
