@@ -31,6 +31,7 @@ from gateway.store.schema import migrations
 from gateway.store.writelock import LockBusy, WriteLock
 
 BUSY_TIMEOUT_SECONDS = 10.0
+MIGRATION_WAIT_SECONDS = 300.0
 # Page size of a new database file (an existing one keeps the size it was made with).
 # A commit writes every page it changed into the WAL, whole: a message changes one leaf
 # page each of a dozen tables and indexes, a few hundred bytes of rows in all, so
@@ -198,8 +199,10 @@ class Store:
         """Apply pending schema migrations; return their names."""
         pending = [m.name for m in migrations.pending(self.db)]
         if pending:
-            # Several processes may start at once (gunicorn workers): one applies them.
-            with self._locked(self.busy_timeout):
+            # Several processes may start at once (gunicorn workers): one applies them,
+            # the others wait (longer than a request would: a migration of a big
+            # database may take minutes), then find nothing left to apply.
+            with self._locked(max(self.busy_timeout, MIGRATION_WAIT_SECONDS)):
                 pending = [m.name for m in migrations.pending(self.db)]
                 migrations.apply(self.db)
         return pending
