@@ -18,6 +18,7 @@ from gateway.content.importer import ensure_bundled_courses
 from gateway.ratelimit import InboundLimits
 from gateway.request_guard import RequestGuard
 from gateway.store import Store, default_db_path
+from gateway.store.store import BUSY_TIMEOUT_SECONDS
 
 MAX_REQUEST_BYTES = 64 * 1024
 
@@ -28,7 +29,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     Settings come from the environment (`LEARNLINE_DB`, `LEARNLINE_CARRIERS`,
     `LEARNLINE_SECRET_KEY`, `LEARNLINE_SIMULATOR`, `LEARNLINE_PROXY_HOPS`,
     `LEARNLINE_ADMIN_TOKEN`) unless `test_config` gives them (`DATABASE`, `CARRIERS_FILE`,
-    `SECRET_KEY`, `SIMULATOR`, `PROXY_HOPS`, `ADMIN_TOKEN`). A bad carriers file raises
+    `SECRET_KEY`, `SIMULATOR`, `PROXY_HOPS`, `ADMIN_TOKEN`; `BUSY_TIMEOUT`, the seconds
+    a writer waits for the write lock, defaults to the store's). A bad carriers file raises
     ConfigError here, at start-up. The database is migrated, and given the bundled
     courses if it has none.
     """
@@ -42,6 +44,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         SIMULATOR=os.environ.get("LEARNLINE_SIMULATOR", "") in ("1", "true", "yes", "on"),
         ROLE=os.environ.get("LEARNLINE_ROLE", "edge").strip().lower() or "edge",
         HUB_DATABASE_URL=None,
+        BUSY_TIMEOUT=BUSY_TIMEOUT_SECONDS,
     )
     if test_config:
         app.config.update(test_config)
@@ -64,7 +67,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["learnline.connections"] = threading.local()
     app.extensions["learnline.inbound_limits"] = InboundLimits()
 
-    with Store.open(app.config["DATABASE"], migrate=True) as store:
+    with Store.open(app.config["DATABASE"], migrate=True,
+                    busy_timeout=app.config["BUSY_TIMEOUT"]) as store:
         ensure_bundled_courses(store)
         if not app.config["SECRET_KEY"]:
             # Without LEARNLINE_SECRET_KEY, one random key made on first start and kept
@@ -125,5 +129,6 @@ def thread_store(app: Flask) -> Store:
     store = getattr(local, "store", None)
     if store is None:
         store = local.store = Store.open(app.config["DATABASE"],
-                                         clock=app.config.get("CLOCK") or time.time)
+                                         clock=app.config.get("CLOCK") or time.time,
+                                         busy_timeout=app.config["BUSY_TIMEOUT"])
     return store

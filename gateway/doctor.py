@@ -16,6 +16,7 @@ from carrier_adapters import ADAPTERS, SendError, Unsupported
 from gateway.config import Carriers, ConfigError, load_carriers
 from gateway.health import WORKER_STALE_SECONDS
 from gateway.store import Store
+from gateway.store.files import DatabaseFileError, refuse_to_remake
 
 WAL_WARN_BYTES = 256 * 1024 * 1024
 LATE_WARN_SECONDS = 300.0
@@ -87,6 +88,11 @@ def _secrets(env: dict[str, str], findings: list[Finding]) -> None:
 
 def _database(db_path: Path, findings: list[Finding], *, full: bool) -> None:
     if not db_path.exists():
+        try:
+            refuse_to_remake(db_path)
+        except DatabaseFileError as exc:  # one was there: restore it
+            findings.append(Finding("fail", "database", str(exc)))
+            return
         findings.append(Finding("fail", "database", f"{db_path}: no such file: start "
                                 "`learnline serve` once, or run `learnline lessons import`"))
         return
@@ -98,6 +104,11 @@ def _database(db_path: Path, findings: list[Finding], *, full: bool) -> None:
     with store:
         if not _integrity(store, db_path, findings, full=full):
             return  # what follows would only read damaged pages
+        problem = store.write_problem()
+        if problem is not None:
+            findings.append(Finding("fail", "database", f"{problem}: writes fail (carriers "
+                                    "get 503 and retry) until it is fixed (docs/operations.md, "
+                                    "Files and their sizes)"))
         pending = store.pending_migrations()
         if pending:
             findings.append(Finding("fail", "migrations", f"{len(pending)} pending "

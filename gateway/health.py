@@ -1,7 +1,7 @@
 """Liveness and readiness for load balancers, systemd and operators.
 
 - `/healthz` (liveness): the process answers and can read its database.
-- `/readyz` (readiness): the database takes a write, its schema is current, and
+- `/readyz` (readiness): the database can take a write, its schema is current, and
   the outbox worker beat recently (without it, replies queue but nobody sends
   them). 200 when all hold, else 503; the body says, one line each, what was
   checked, so an operator reading it with curl knows what to fix.
@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 
 from flask import Blueprint, Response
@@ -68,12 +67,12 @@ def readiness(store: Store, now: float | None = None) -> tuple[bool, list[str]]:
     """(ready, one line per check) for this database."""
     now = time.time() if now is None else now
     lines, ready = [], True
-    try:
-        store.check_writable()
+    problem = store.write_problem()  # never waits for the write lock
+    if problem is None:
         lines.append("database: writable")
-    except sqlite3.Error as exc:
+    else:
         ready = False
-        lines.append(f"database: NOT writable ({exc})")
+        lines.append(f"database: NOT writable ({problem})")
     pending = store.pending_migrations()
     if pending:
         ready = False

@@ -31,6 +31,7 @@ from gateway.hub.store import (
     erased_learners,
     pseudonym,
 )
+from gateway.store.files import create_private
 
 BUSY_TIMEOUT_SECONDS = 10.0
 
@@ -123,6 +124,7 @@ class SqliteHubStore(HubStore):
     def open(cls, path: str | Path, *, clock: Clock = time.time) -> SqliteHubStore:
         """Open (creating if needed) the hub database at `path`; call migrate() next."""
         path = str(path)
+        create_private(path)  # owner-only, whatever the umask (its WAL takes its mode)
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
                                check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")

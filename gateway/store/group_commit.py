@@ -6,14 +6,19 @@ the first to arrive leads: it takes the lock and runs its own work and the work 
 thread of this process that queued meanwhile, each in its own savepoint, then commits
 once and wakes them with their results. A work that raises is rolled back alone and
 its thread gets the exception; if the commit fails, every thread in the batch does.
-No thread answers before the commit that holds its work.
+No thread answers before the commit that holds its work. No work waits longer than the
+store's busy timeout for its transaction to begin: one still queued by then is dropped
+from the queue and its thread gets LockBusy, as a lone writer would.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from gateway.store.writelock import LockBusy
 
 if TYPE_CHECKING:
     from gateway.store.store import Store
@@ -39,18 +44,26 @@ class GroupCommit:
 
     def run(self, store: Store, function: Callable[[Store], Any]) -> Any:
         """Run `function(store_of_the_leader)` in a write transaction, maybe with others';
-        return its result once that transaction is committed, or raise its error."""
+        return its result once that transaction is committed, or raise its error
+        (LockBusy when no transaction could begin within `store.busy_timeout`)."""
         work = _Work(function)
+        deadline = time.monotonic() + store.busy_timeout
         with self._condition:
             self._pending.append(work)
             while not work.done and self._leading:
-                self._condition.wait()
+                left = deadline - time.monotonic()
+                if left <= 0 and work in self._pending:  # not taken into a batch yet
+                    self._pending.remove(work)
+                    raise LockBusy(f"write lock busy for {store.busy_timeout:g} s "
+                                   "(this process)")
+                # Taken into the leader's batch, it waits for that batch, however long.
+                self._condition.wait(left if work in self._pending else None)
             if work.done:
                 return _outcome(work)
             self._leading = True
             batch, self._pending = self._pending, []
         try:
-            self._commit(store, batch)
+            self._commit(store, batch, deadline - time.monotonic())
         finally:
             with self._condition:
                 for item in batch:
@@ -60,13 +73,13 @@ class GroupCommit:
         return _outcome(work)
 
     @staticmethod
-    def _commit(store: Store, batch: list[_Work]) -> None:
+    def _commit(store: Store, batch: list[_Work], timeout: float) -> None:
         if len(batch) == 1:
             # Alone in its transaction, a work needs no savepoint: if it raises, rolling
             # the whole transaction back undoes exactly its changes.
             [item] = batch
             try:
-                with store.write():
+                with store.write(timeout):
                     item.result = item.function(store)
             except BaseException as exc:
                 item.result, item.error = None, exc
@@ -74,7 +87,7 @@ class GroupCommit:
                     raise
             return
         try:
-            with store.write():
+            with store.write(timeout):
                 for item in batch:
                     try:
                         with store.write():  # a savepoint: a failure undoes this work only

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import json
 import os
@@ -17,7 +16,7 @@ from typing import Any, TypeVar
 from sqlite_utils import Database
 
 from gateway.content.model import Course, Lesson
-from gateway.store import events
+from gateway.store import events, files, writelock
 from gateway.store.group_commit import GroupCommit
 from gateway.store.records import (
     CertificateRecord,
@@ -29,8 +28,10 @@ from gateway.store.records import (
     UssdSessionRecord,
 )
 from gateway.store.schema import migrations
+from gateway.store.writelock import LockBusy, WriteLock
 
 BUSY_TIMEOUT_SECONDS = 10.0
+MIGRATION_WAIT_SECONDS = 300.0
 # Page size of a new database file (an existing one keeps the size it was made with).
 # A commit writes every page it changed into the WAL, whole: a message changes one leaf
 # page each of a dozen tables and indexes, a few hundred bytes of rows in all, so
@@ -114,15 +115,22 @@ class Store:
     """One connection to the Learnline database, with every query the gateway runs."""
 
     def __init__(self, db: Database, lock_path: str | None = None,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time,
+                 busy_timeout: float = BUSY_TIMEOUT_SECONDS):
         self.db = db
         self.path = ""  # the database file (Store.open sets it)
         # Wall-clock time (epoch seconds) for everything stored; a test may turn it.
         self.clock = clock
+        # The longest a writer waits for the write lock (seconds) before giving up.
+        self.busy_timeout = busy_timeout
         self._depth = 0  # nesting of write() inside one transaction (savepoint names)
         self._edge_id: str | None = None  # this edge's id, once looked up (edge_id())
         self._lock_path = lock_path
-        self._lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600) if lock_path else None
+        self._lock = WriteLock(lock_path) if lock_path else None
+        # The database file this connection opened ((device, inode); Store.open sets it):
+        # a commit checks the path still names it (see _commit).
+        self._file: tuple[int, int] | None = None
+        self._abs_path = ""  # its path, absolute (a process may change directory)
         # Content for the write transaction in progress (see _content): looked up once in it;
         # bypassed once the transaction itself changed content.
         self._writing = False
@@ -131,45 +139,40 @@ class Store:
         self._content_changed = False
 
     @contextmanager
-    def _file_lock(self, timeout: float | None = None) -> Iterator[None]:
-        """The lock writers of every process queue on; with a `timeout` (seconds),
-        OperationalError when another process still holds it by then."""
-        if self._lock_fd is None:
+    def _file_lock(self, timeout: float) -> Iterator[None]:
+        """The lock writers of every process queue on (gateway/store/writelock.py);
+        LockBusy when another process still holds it after `timeout` seconds."""
+        if self._lock is None:
             yield
             return
-        if timeout is None:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-        else:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise sqlite3.OperationalError(
-                            f"write lock busy for {timeout:g} s (another process)") from None
-                    time.sleep(0.01)
+        self._lock.acquire(timeout)
         try:
             yield
         finally:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            self._lock.release()
 
     # -- opening ---------------------------------------------------------------
 
     @classmethod
     def open(cls, path: str | Path | None = None, *, migrate: bool = False,
-             clock: Callable[[], float] = time.time) -> Store:
+             clock: Callable[[], float] = time.time,
+             busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> Store:
         """Open the database (WAL, busy timeout, foreign keys on); `migrate` applies the
-        schema. `clock` gives the time stored with every change (tests simulate days)."""
+        schema. `clock` gives the time stored with every change (tests simulate days);
+        a writer waits at most `busy_timeout` seconds for the write lock."""
         path = Path(path) if path is not None else default_db_path()
+        created = False
+        if not path.exists():
+            files.refuse_to_remake(path)  # a database was here: restore it, not nothing
+            # Made empty and private first: SQLite would make it (and its WAL) 0644.
+            created = files.create_private(path)
         conn = sqlite3.connect(
             str(path),
-            timeout=BUSY_TIMEOUT_SECONDS,
+            timeout=busy_timeout,
             isolation_level=None,
             check_same_thread=False,
         )
-        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         conn.execute(f"PRAGMA page_size = {PAGE_SIZE_BYTES}")  # before WAL makes the file
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
@@ -181,18 +184,25 @@ class Store:
         # SQLite's 1,000.
         conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
         conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}")
-        store = cls(Database(conn, execute_plugins=False), str(path) + "-writelock", clock)
+        store = cls(Database(conn, execute_plugins=False), str(path) + "-writelock", clock,
+                    busy_timeout)
         store.path = str(path)
+        store._abs_path = str(path.absolute())
+        store._file = files.identity(store._abs_path)
         if migrate:
             store.migrate()
+        if created or migrate:  # made here, or a process starting on it
+            files.mark(path)
         return store
 
     def migrate(self) -> list[str]:
         """Apply pending schema migrations; return their names."""
         pending = [m.name for m in migrations.pending(self.db)]
         if pending:
-            # Several processes may start at once (gunicorn workers): one applies them.
-            with _PROCESS_WRITE_LOCK, self._file_lock():
+            # Several processes may start at once (gunicorn workers): one applies them,
+            # the others wait (longer than a request would: a migration of a big
+            # database may take minutes), then find nothing left to apply.
+            with self._locked(max(self.busy_timeout, MIGRATION_WAIT_SECONDS)):
                 pending = [m.name for m in migrations.pending(self.db)]
                 migrations.apply(self.db)
         return pending
@@ -234,9 +244,8 @@ class Store:
     def close(self) -> None:
         """Close the connection."""
         self.db.close()
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        if self._lock is not None:
+            self._lock.close()
 
     def __enter__(self) -> Store:
         return self
@@ -247,38 +256,58 @@ class Store:
     # -- transactions ------------------------------------------------------------
 
     @contextmanager
-    def _immediate(self, timeout: float | None = None) -> Iterator[None]:
-        conn = self.db.conn
+    def _locked(self, timeout: float) -> Iterator[None]:
+        """The write lock of this process and of every process, waiting at most
+        `timeout` seconds for both; LockBusy past that."""
+        deadline = time.monotonic() + timeout
         # Threads of one process queue here, in order, rather than in SQLite's busy
         # handler, whose growing sleeps let an unlucky writer wait far longer than needed.
-        if not _PROCESS_WRITE_LOCK.acquire(timeout=-1 if timeout is None else timeout):
-            raise sqlite3.OperationalError(f"write lock busy for {timeout:g} s (this process)")
+        if not _PROCESS_WRITE_LOCK.acquire(timeout=max(timeout, 0)):
+            raise LockBusy(f"write lock busy for {timeout:g} s (this process)")
         try:
-            with self._file_lock(timeout):
-                conn.execute("BEGIN IMMEDIATE")
-                self._writing = True
-                self._transactions += 1
-                try:
-                    yield
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
-                finally:
-                    self._writing = False
-                    self._content_now = None
-                    self._content_changed = False
+            with self._file_lock(deadline - time.monotonic()):
+                yield
         finally:
             _PROCESS_WRITE_LOCK.release()
 
     @contextmanager
-    def write(self) -> Iterator[Store]:
+    def _immediate(self, timeout: float | None = None) -> Iterator[None]:
+        """A write transaction, waiting at most `timeout` seconds (default: the busy
+        timeout) for the write lock; LockBusy, nothing written, past that."""
+        conn = self.db.conn
+        with self._locked(self.busy_timeout if timeout is None else timeout):
+            conn.execute("BEGIN IMMEDIATE")
+            self._writing = True
+            self._transactions += 1
+            try:
+                yield
+                self._commit()
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            finally:
+                self._writing = False
+                self._content_now = None
+                self._content_changed = False
+
+    def _commit(self) -> None:
+        # A database deleted or replaced under an open connection still takes its writes,
+        # into a file nobody will read again: refuse them before anyone is told they are
+        # stored. (One stat per transaction.)
+        if self._file is not None and files.identity(self._abs_path) != self._file:
+            raise files.DatabaseFileError(files.gone(self.path))
+        self.db.conn.execute("COMMIT")
+
+    @contextmanager
+    def write(self, timeout: float | None = None) -> Iterator[Store]:
         """A write transaction: all or nothing. A nested call is a savepoint inside the
         outer transaction: if it raises, only its own changes are undone.
 
-        It takes the write lock at the start (BEGIN IMMEDIATE), waiting up to
-        the busy timeout, so two writers never deadlock on a lock upgrade.
+        It takes the write lock at the start (BEGIN IMMEDIATE), waiting at most
+        `timeout` seconds (default: the busy timeout), so two writers never deadlock on
+        a lock upgrade; past that it raises LockBusy (an sqlite3.OperationalError) and
+        nothing is written.
         """
         conn = self.db.conn
         if conn.in_transaction:
@@ -297,7 +326,7 @@ class Store:
             finally:
                 self._depth -= 1
             return
-        with self._immediate():
+        with self._immediate(timeout):
             yield self
 
     def write_transaction(self) -> int | None:
@@ -1265,11 +1294,22 @@ class Store:
         """Names of schema migrations this database has not had yet."""
         return [m.name for m in migrations.pending(self.db)]
 
-    def check_writable(self, timeout: float = 2.0) -> None:
-        """Take and release the write lock with an empty transaction within `timeout`
-        seconds; raise sqlite3.OperationalError saying why if it cannot."""
-        with self._immediate(timeout):
-            pass
+    def write_problem(self) -> str | None:
+        """Why a write would fail now, in a few words (None: nothing known against it).
+        Never waits for the write lock: a health check must answer while writers queue."""
+        if self._file is not None:
+            if files.identity(self._abs_path) != self._file:
+                return files.gone(self.path)
+            problem = files.read_only(self.path)
+            if problem is not None:
+                return problem
+        if self._lock_path is not None:
+            held = writelock.holder(self._lock_path)
+            if held is not None and time.time() - held[0] > self.busy_timeout:
+                return (f"the write lock has been held for {time.time() - held[0]:.0f} s by "
+                        f"process {held[1]}, longer than writers wait ({self.busy_timeout:g} "
+                        "s)")
+        return None
 
     def send_attempts(self, outbox_id: int) -> list[dict]:
         """Every recorded attempt to send one message, oldest first."""
