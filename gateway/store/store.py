@@ -923,6 +923,41 @@ class Store:
         ).fetchone()
         return row[0]
 
+    def rebase_future_outbox(self, now: float, tolerance: float = 2.0) -> tuple[int, float]:
+        """Bring queued and leased messages last touched after `now` (the clock went back
+        since) onto the clock as it now reads: their waits (a reply's none, a retry's
+        backoff, a lease) keep their length from `now` instead of lasting the size of the
+        step. A lesson held to the end of quiet hours keeps its hour. Returns (messages
+        moved, the largest step seen)."""
+        found = self._one("SELECT max(updated_at) AS at FROM outbox "
+                          "WHERE status IN ('queued', 'sending') AND updated_at > ?",
+                          [now + tolerance])
+        if found is None or found["at"] is None:
+            return 0, 0.0
+        with self._write_one():
+            cursor = self.db.execute(
+                """UPDATE outbox SET
+                     due_at = CASE WHEN kind = 'reply' OR due_at <= updated_at
+                                     OR error IS NOT NULL
+                                   THEN due_at - (updated_at - :now) ELSE due_at END,
+                     lease_until = lease_until - (updated_at - :now),
+                     updated_at = :now
+                   WHERE status IN ('queued', 'sending') AND updated_at > :now + :tolerance""",
+                {"now": now, "tolerance": tolerance})
+        return cursor.rowcount, found["at"] - now
+
+    def record_accepted(self, outbox_id: int, carrier_message_id: str) -> None:
+        """Record, in a transaction of its own, that the carrier accepted a message being
+        sent: it is `sent` and never due again. The smallest write there is (columns of the
+        first schema), made before the attempt's bookkeeping (`finish_send`), which may
+        fail without the message going out twice."""
+        with self._write_one():
+            self.db.execute(
+                """UPDATE outbox SET status = CASE WHEN status = 'sending' THEN 'sent'
+                     ELSE status END, carrier_message_id = ?, lease_until = NULL,
+                     updated_at = ? WHERE id = ?""",
+                [carrier_message_id, self.clock(), outbox_id])
+
     def finish_send(
         self, outbox_id: int, outcome: str, *, detail: str | None = None,
         carrier_message_id: str | None = None, retry_at: float | None = None,
