@@ -149,6 +149,7 @@ class OutboxWorker:
         self._stop = threading.Event()
         self._halt = threading.Event()  # this run's senders end (stop, an error, drained)
         self._sender_done = threading.Event()
+        self._refused: set[str] = set()  # carriers whose API refused our credentials
         self._tally_lock = threading.Lock()
         self.report = DrainReport()
 
@@ -169,6 +170,7 @@ class OutboxWorker:
         if self._stop.is_set():
             return self.report
         with Store.open(self.db_path, clock=self.wall_clock) as store:
+            self._refused = set(store.refusals())
             last_recovery = last_schedule = float("-inf")
             senders: list[_Sender] = []
             senders_started = False
@@ -322,6 +324,10 @@ class OutboxWorker:
         # failing afterwards (the attempt's bookkeeping, a crash) makes it due again.
         self._record_accepted(store, message, result.carrier_message_id)
         self._finish(store, message, "accepted", carrier_message_id=result.carrier_message_id)
+        if carrier.id in self._refused:
+            store.clear_refusal(carrier.id)
+            self._refused.discard(carrier.id)
+            log.info("carrier %s accepts the gateway's credentials again", carrier.id)
         self._tally("sent")
         log.info("sent message %d to %s via %s", message.id, masked(message.phone), carrier.id)
 
@@ -367,6 +373,11 @@ class OutboxWorker:
         OUTBOUND.labels(message.carrier_id, outcome).inc()
 
     def _failed(self, store: Store, message: OutboxRecord, exc: SendError) -> None:
+        if exc.refuses_credentials:  # shown on /readyz, by doctor and in /metrics
+            store.record_refusal(message.carrier_id, exc.detail)
+            self._refused.add(message.carrier_id)
+            log.error("carrier %s refuses the gateway's credentials: %s", message.carrier_id,
+                      exc.detail)
         if exc.opted_out:
             with store.write():
                 store.set_stopped(message.phone, True)

@@ -915,6 +915,18 @@ class Store:
                         "WHERE status = 'queued' AND due_at <= ?", [now])
         return row["at"] if row else None
 
+    def oldest_waiting_since(self, now: float) -> float | None:
+        """Since when the longest-waiting message has waited to be sent, or None: a reply
+        since it was queued, however often it was retried since; a lesson, reminder or
+        announcement held for quiet hours or the day's cap since its hold ended (or since
+        it was queued, once it was tried)."""
+        row = self._one(
+            """SELECT min(CASE WHEN kind = 'reply' OR attempts > 0 THEN created_at
+                          ELSE due_at END) AS at
+               FROM outbox WHERE status IN ('queued', 'sending')
+                 AND (kind = 'reply' OR attempts > 0 OR due_at <= ?)""", [now])
+        return row["at"] if row else None
+
     def next_due_at(self) -> float | None:
         """When the next queued or leased message becomes due, or None if none waits."""
         row = self.db.execute(
@@ -1278,6 +1290,26 @@ class Store:
                 "INSERT INTO settings (name, value) VALUES (?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
                 [f"heartbeat:{name}", repr(time.time())])
+
+    def record_refusal(self, carrier_id: str, detail: str) -> None:
+        """Record that a carrier's API refused the gateway's credentials, now."""
+        with self._write_one():
+            self.db.execute(
+                "INSERT INTO settings (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                [f"refused:{carrier_id}", json.dumps({"at": self.clock(), "detail": detail})])
+
+    def clear_refusal(self, carrier_id: str) -> None:
+        """Forget a carrier's refusal (it accepted a message since)."""
+        with self._write_one():
+            self.db.execute("DELETE FROM settings WHERE name = ?", [f"refused:{carrier_id}"])
+
+    def refusals(self) -> dict[str, dict]:
+        """Carriers whose API refused the gateway's credentials at their last send that
+        was not accepted: {carrier id: {"at": when, "detail": what it said}}."""
+        return {row["name"].removeprefix("refused:"): json.loads(row["value"])
+                for row in self._rows("SELECT name, value FROM settings "
+                                      "WHERE name LIKE 'refused:%' ORDER BY name")}
 
     def last_beat(self, name: str) -> float | None:
         """When `name` last recorded a heartbeat (Unix seconds), or None if never."""
