@@ -82,3 +82,29 @@ def test_a_worker_that_crashes_after_a_send_is_restarted_and_sends_nothing_twice
         assert len(twilio_api.attempts) == queued, [a["Body"] for a in twilio_api.attempts]
     finally:
         served.close()
+
+
+@pytest.mark.slow
+def test_a_worker_stopped_by_a_lock_held_past_the_busy_timeout_is_restarted(
+        tmp_path: Path, carriers_file: Path, twilio_api: FakeTwilioApi):
+    from gateway.store.store import BUSY_TIMEOUT_SECONDS
+
+    served = serve_gateway(tmp_path, carriers_file, worker=True)
+    gateway = next(served)
+    try:
+        first = wait_for(lambda: worker_pids(gateway.process.pid), 30, "no worker started")
+        db = gateway.env["LEARNLINE_DB"]
+        holder = sqlite3.connect(db, isolation_level=None, timeout=10)
+        try:
+            holder.execute("BEGIN IMMEDIATE")  # e.g. an operator's sqlite3 shell
+            time.sleep(BUSY_TIMEOUT_SECONDS + 2)
+        finally:
+            holder.execute("COMMIT")
+            holder.close()
+        wait_for(lambda: worker_pids(gateway.process.pid) - first, 30,
+                 "the worker was not started again\n" + gateway.log.read_text())
+        assert gateway.sms("START", sid(1))[0] == 200
+        wait_for(lambda: twilio_api.messages, 30, "the restarted worker sends nothing\n"
+                 + gateway.log.read_text())
+    finally:
+        served.close()
