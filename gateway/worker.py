@@ -171,6 +171,8 @@ class OutboxWorker:
             return self.report
         with Store.open(self.db_path, clock=self.wall_clock) as store:
             self._refused = set(store.refusals())
+            self.catch_up_clock(store)
+            last_wall = store.clock()
             last_recovery = last_schedule = float("-inf")
             senders: list[_Sender] = []
             senders_started = False
@@ -179,7 +181,9 @@ class OutboxWorker:
                     self._sender_done.clear()
                     now = self.clock()
                     if _elapsed(now, last_recovery, 1.0 if drain else 5.0):
-                        self.catch_up_clock(store)
+                        wall, last_wall = last_wall, store.clock()
+                        if last_wall < wall - 1.0:  # the wall clock went back
+                            self.catch_up_clock(store)
                         self.recover_inbound(store, drain=drain)
                         last_recovery = self.clock()
                         self.apply_retention(store)
@@ -243,8 +247,10 @@ class OutboxWorker:
 
     def catch_up_clock(self, store: Store) -> int:
         """Messages queued before the wall clock went back carry times ahead of it: wait
-        for them only as long as they meant to (Store.rebase_future_outbox). Returns
-        how many were moved."""
+        for them only as long as they meant to (Store.rebase_future_outbox). Run at start
+        (the clock may have gone back while no worker ran) and whenever the worker sees
+        the clock go back (the check reads every waiting message). Returns how many were
+        moved."""
         moved, step = store.rebase_future_outbox(store.clock())
         if moved:
             log.warning("the clock went back by about %.0f s: %d queued message(s) moved "

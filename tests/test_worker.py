@@ -308,3 +308,34 @@ def test_a_worker_whose_clock_goes_back_keeps_sending_and_beating(
     finally:
         worker.stop()
         running.join(30)
+
+
+def test_a_running_worker_whose_wall_clock_goes_back_sends_a_retry_after_its_own_backoff(
+        db_path, carriers, twilio_api):
+    class WallClock:
+        offset = 3600.0  # an hour fast, then set right
+
+        def __call__(self) -> float:
+            return time.time() + self.offset
+
+    wall = WallClock()
+    worker = OutboxWorker(db_path, carriers, wall_clock=wall)
+    running = threading.Thread(target=worker.run, kwargs={"poll_seconds": 0.05})
+    running.start()
+    try:
+        time.sleep(0.3)  # the worker is up
+        with Store.open(db_path, clock=wall) as store, store.write():
+            # It failed once: it is due again in 3 s.
+            message_id = store.enqueue("twilio", PHONE, "retried", due_at=wall() + 3)
+            store.db.execute("UPDATE outbox SET attempts = 1, error = 'HTTP 503' "
+                             "WHERE id = ?", [message_id])
+        wall.offset = 0.0
+        stepped = time.time()
+        deadline = stepped + 15
+        while not twilio_api.messages and time.time() < deadline:
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+        running.join(30)
+    assert twilio_api.bodies_to(PHONE) == ["retried"]
+    assert 3 <= twilio_api.messages[0]["accepted_at"] - stepped < 10
