@@ -84,7 +84,7 @@ class WaitingCollector(Collector):
         yield GaugeMetricFamily(
             "learnline_worker_heartbeat_age_seconds",
             "Seconds since the outbox worker last reported (-1: never)",
-            value=now - beat if beat is not None else -1.0)
+            value=max(now - beat, 0.0) if beat is not None else -1.0)  # 0: a clock step
 
 
 def _allowed() -> bool:

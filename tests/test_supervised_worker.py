@@ -3,7 +3,9 @@ again, and a message the carrier accepted before the crash is not sent again."""
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -108,3 +110,23 @@ def test_a_worker_stopped_by_a_lock_held_past_the_busy_timeout_is_restarted(
                  + gateway.log.read_text())
     finally:
         served.close()
+
+
+def test_a_process_that_keeps_ending_is_started_again_ever_more_slowly(tmp_path: Path):
+    from gateway.supervisor import Supervisor
+
+    starts = tmp_path / "starts"
+    supervisor = Supervisor(
+        [sys.executable, "-c", "import sys, time; "
+         "open(sys.argv[1], 'a').write(f'{time.monotonic()}\\n'); sys.exit(3)", str(starts)],
+        "short-lived")
+    supervisor.start()
+    try:
+        time.sleep(5)  # started at 0 s, then after pauses of 1 and 2 s; the next in 4 s
+    finally:
+        supervisor.stop()
+    times = [float(line) for line in starts.read_text().split()]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert len(times) == 3, gaps
+    for gap, pause in zip(gaps, (1, 2), strict=True):
+        assert pause <= gap < pause + 1, gaps

@@ -339,3 +339,14 @@ def test_a_running_worker_whose_wall_clock_goes_back_sends_a_retry_after_its_own
         running.join(30)
     assert twilio_api.bodies_to(PHONE) == ["retried"]
     assert 3 <= twilio_api.messages[0]["accepted_at"] - stepped < 10
+
+
+def test_a_heartbeat_from_before_the_clock_went_back_reads_as_fresh(client, store):
+    with store.write():  # the worker beat, then the clock went back an hour
+        store.db.execute("INSERT INTO settings (name, value) VALUES ('heartbeat:worker', ?)",
+                         [repr(time.time() + 3600)])
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and "worker: last seen 0 s ago" in ready.text
+    [age] = [line for line in client.get("/metrics").text.splitlines()
+             if line.startswith("learnline_worker_heartbeat_age_seconds ")]
+    assert float(age.split()[1]) == 0.0
