@@ -171,6 +171,9 @@ class OutboxWorker:
             return self.report
         with Store.open(self.db_path, clock=self.wall_clock) as store:
             self._refused = set(store.refusals())
+            for gone in self._refused - {carrier.id for carrier in self.carriers}:
+                store.clear_refusal(gone)  # no longer configured: nothing waits on it
+                self._refused.discard(gone)
             self.catch_up_clock(store)
             last_wall = store.clock()
             last_recovery = last_schedule = float("-inf")

@@ -89,3 +89,11 @@ def test_the_lag_is_the_age_of_the_oldest_message_waiting_however_often_retried(
     assert message.status == "queued" and message.attempts == 1  # due again in a few s
     lag = _metric(client.get("/metrics").text, "learnline_worker_lag_seconds")
     assert 240 <= lag < 300, lag
+
+
+def test_a_refusal_by_a_carrier_no_longer_configured_is_forgotten(
+        client, db_path: Path, store: Store, carriers_file: Path):
+    store.record_refusal("retired", "HTTP 401: bad key")
+    assert "carrier retired: DEGRADED" in client.get("/readyz").text
+    OutboxWorker(db_path, load_carriers(carriers_file)).run(drain=True, poll_seconds=0.01)
+    assert "carrier retired" not in client.get("/readyz").text
