@@ -172,6 +172,15 @@ class SendError(Exception):
         self.code = code
         self.opted_out = opted_out
 
+    @property
+    def refuses_credentials(self) -> bool:
+        """Whether the carrier's API refused the gateway's credentials (HTTP 401 or 403):
+        every adapter names the HTTP status of a refused request as `HTTP <status>`."""
+        return _REFUSED.search(self.detail) is not None
+
+
+_REFUSED = re.compile(r"\bHTTP 40[13]\b")
+
 
 class PayloadError(Exception):
     """A carrier payload we cannot use; `field` names what is missing or wrong."""

@@ -6,7 +6,6 @@ import json
 import logging
 import os
 import sqlite3
-import subprocess
 import sys
 import uuid
 from datetime import datetime
@@ -194,19 +193,18 @@ def serve(host: str, port: int, no_worker: bool, workers: int | None,
                        f"{_redact(webhook_url(carrier, 'status', base), carrier)}")
         if adapter.offers("ussd"):
             click.echo(f"    USSD: {_redact(webhook_url(carrier, 'ussd', base), carrier)}")
-    worker = None
+    supervisor = None
     if not no_worker:
-        worker = subprocess.Popen([sys.executable, "-m", "gateway.cli", "worker"])
-        click.echo(f"  outbox worker: pid {worker.pid}")
+        from gateway.supervisor import Supervisor
+
+        supervisor = Supervisor([sys.executable, "-m", "gateway.cli", "worker"],
+                                "outbox worker")
+        click.echo(f"  outbox worker: pid {supervisor.start()} (started again if it stops)")
     try:
         GatewayServer(f"{host}:{port}", workers).run()
     finally:
-        if worker is not None:
-            worker.terminate()
-            try:
-                worker.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+        if supervisor is not None:
+            supervisor.stop()
 
 
 def _redact(url: str | None, carrier) -> str:

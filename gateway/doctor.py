@@ -122,6 +122,7 @@ def _database(db_path: Path, findings: list[Finding], *, full: bool) -> None:
         else:
             findings.append(Finding("ok", "courses", f"{store.course_count()} loaded"))
         _worker(store, findings)
+        _refusals(store, findings)
     _files(db_path, findings)
 
 
@@ -149,14 +150,25 @@ def _worker(store: Store, findings: list[Finding]) -> None:
                                 "learnline-worker)"))
     else:
         findings.append(Finding("ok", "worker", f"last seen {now - beat:.0f} s ago"))
-    oldest = store.oldest_due_at(now)
+    oldest = store.oldest_waiting_since(now)
     depth = sum(store.outbox_depth().values())
     if oldest is not None and now - oldest > LATE_WARN_SECONDS:
         findings.append(Finding("warn", "outbox", f"{depth} message(s) waiting, the oldest "
-                                f"due {(now - oldest) / 60:.0f} min ago: is the worker "
+                                f"for {(now - oldest) / 60:.0f} min: is the worker "
                                 "running, and is a carrier refusing sends? (its log says)"))
     else:
         findings.append(Finding("ok", "outbox", f"{depth} message(s) waiting, none late"))
+
+
+def _refusals(store: Store, findings: list[Finding]) -> None:
+    """Carriers whose API refused the gateway's credentials when the worker last sent."""
+    now = time.time()
+    for carrier, seen in store.refusals().items():
+        findings.append(Finding("fail", f"carrier {carrier}", "its API refused the gateway's "
+                                f"credentials when sending ({seen['detail']}), "
+                                f"{max(now - seen['at'], 0) / 60:.0f} min ago: fix them in "
+                                "the environment (docs/operations.md, rotating a carrier "
+                                "secret) and restart the worker"))
 
 
 def _files(db_path: Path, findings: list[Finding]) -> None:

@@ -4,7 +4,8 @@
 - `/readyz` (readiness): the database can take a write, its schema is current, and
   the outbox worker beat recently (without it, replies queue but nobody sends
   them). 200 when all hold, else 503; the body says, one line each, what was
-  checked, so an operator reading it with curl knows what to fix.
+  checked, so an operator reading it with curl knows what to fix. A carrier whose
+  API refuses the gateway's credentials adds a `DEGRADED` line (still 200).
 """
 
 from __future__ import annotations
@@ -89,7 +90,18 @@ def readiness(store: Store, now: float | None = None) -> tuple[bool, list[str]]:
         lines.append(f"worker: last seen {now - beat:.0f} s ago: is `learnline worker` running?")
     else:
         lines.append(f"worker: last seen {max(now - beat, 0):.0f} s ago")
+    lines.extend(refusal_lines(store, now))
     return ready, lines
+
+
+def refusal_lines(store: Store, now: float) -> list[str]:
+    """One line per carrier whose API refused the gateway's credentials at its last send:
+    the gateway is degraded (nothing reaches that carrier's learners), not unready
+    (their messages are still answered and queued)."""
+    return [f"carrier {carrier}: DEGRADED: its API refuses the gateway's credentials "
+            f"({seen['detail']}), last {max(now - seen['at'], 0):.0f} s ago: replies wait "
+            "in the outbox; fix the credentials (docs/operations.md)"
+            for carrier, seen in store.refusals().items()]
 
 
 @blueprint.get("/readyz")

@@ -68,16 +68,23 @@ class WaitingCollector(Collector):
         for carrier, count in sorted(store.outbox_depth().items()):
             depth.add_metric([carrier], count)
         yield depth
-        oldest = store.oldest_due_at(now)
+        oldest = store.oldest_waiting_since(now)
         yield GaugeMetricFamily(
             "learnline_worker_lag_seconds",
-            "How long the oldest message that is due has waited past its time",
+            "Age of the oldest message waiting to be sent (retries do not reset it)",
             value=max(0.0, now - oldest) if oldest is not None else 0.0)
+        refused = GaugeMetricFamily(
+            "learnline_carrier_credentials_refused",
+            "1 for a carrier whose API refused the gateway's credentials at its last send",
+            labels=["carrier"])
+        for carrier in store.refusals():
+            refused.add_metric([carrier], 1.0)
+        yield refused
         beat = store.last_beat("worker")
         yield GaugeMetricFamily(
             "learnline_worker_heartbeat_age_seconds",
             "Seconds since the outbox worker last reported (-1: never)",
-            value=now - beat if beat is not None else -1.0)
+            value=max(now - beat, 0.0) if beat is not None else -1.0)  # 0: a clock step
 
 
 def _allowed() -> bool:

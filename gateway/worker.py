@@ -1,8 +1,13 @@
 """The outbox worker: sends queued messages through each carrier, at its rate, reliably.
 
+- Each carrier sends from a thread of its own: a carrier whose API hangs delays
+  only its own messages.
 - Each message is claimed with a lease; if the worker dies mid-send the lease
   runs out and the message is sent later, not lost (a carrier that accepted it
-  but whose answer was lost may then see it twice).
+  but whose answer was lost may then see it twice). The carrier's acceptance is
+  recorded before anything else, so a failure after it never sends it again.
+- A clock that goes back holds nothing for the size of the step (intervals and
+  pacing tolerate it; messages queued "in the future" are moved onto the clock).
 - Transient failures are retried with exponential backoff and equal jitter, up
   to `max_attempts`; permanent ones fail at once. Every attempt is recorded.
 - A learner who opted out is never sent anything but what may reach them
@@ -28,13 +33,14 @@ import logging
 import os
 import random
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from carrier_adapters import ADAPTERS, CarrierAdapter, SendError
+from carrier_adapters import ADAPTERS, CarrierAdapter, CarrierSettings, SendError
 from gateway.channels.sms.conversation import handle_inbound
 from gateway.channels.sms.scheduled import run_scheduled
 from gateway.channels.ussd.session import RESUME_SECONDS
@@ -50,6 +56,9 @@ log = logging.getLogger(__name__)
 DEFAULT_RETENTION_DAYS = 90
 RETENTION_EVERY_SECONDS = 3600.0  # how often the worker forgets old bodies
 RETENTION_BATCH = 500  # messages blanked per write transaction
+# How long a sender keeps trying to record that the carrier accepted a message while the
+# database refuses writes.
+ACCEPTED_PATIENCE_SECONDS = 120.0
 
 
 def retention_days_from_env() -> int:
@@ -96,7 +105,14 @@ class DrainReport:
 
 
 class OutboxWorker:
-    """Sends due messages for every configured carrier."""
+    """Sends due messages for every configured carrier.
+
+    Each carrier sends from a thread of its own (with its own connection), so a carrier
+    whose API hangs holds up only its own messages. The thread that calls `run` recovers
+    inbound messages, applies retention, runs the scheduler and beats. A database error
+    in any of them stops them all and is raised from `run`: the process ends and its
+    supervisor (`learnline serve`, systemd) starts it again.
+    """
 
     def __init__(
         self,
@@ -131,11 +147,16 @@ class OutboxWorker:
         self._last_retention = float("-inf")
         self._next_slot: dict[str, float] = {}
         self._stop = threading.Event()
+        self._halt = threading.Event()  # this run's senders end (stop, an error, drained)
+        self._sender_done = threading.Event()
+        self._refused: set[str] = set()  # carriers whose API refused our credentials
+        self._tally_lock = threading.Lock()
         self.report = DrainReport()
 
     def stop(self) -> None:
         """Ask the worker to finish the message in hand and return."""
         self._stop.set()
+        self._halt.set()
 
     def install_signal_handlers(self) -> None:
         """Stop cleanly on SIGTERM and SIGINT."""
@@ -143,24 +164,101 @@ class OutboxWorker:
             signal.signal(sig, lambda *_: self.stop())
 
     def run(self, *, drain: bool = False, poll_seconds: float = 0.5) -> DrainReport:
-        """Send until stopped; with `drain`, return once nothing more is due."""
+        """Send until stopped; with `drain`, return once nothing more is due. Raises the
+        first error of any carrier's sender, once every sender has finished its message."""
+        self._halt = threading.Event()
+        if self._stop.is_set():
+            return self.report
         with Store.open(self.db_path, clock=self.wall_clock) as store:
+            self._refused = set(store.refusals())
+            for gone in self._refused - {carrier.id for carrier in self.carriers}:
+                store.clear_refusal(gone)  # no longer configured: nothing waits on it
+                self._refused.discard(gone)
+            self.catch_up_clock(store)
+            last_wall = store.clock()
             last_recovery = last_schedule = float("-inf")
-            while not self._stop.is_set():
-                if self.clock() - last_recovery >= (1.0 if drain else 5.0):
-                    self.recover_inbound(store, drain=drain)
-                    last_recovery = self.clock()
-                    self.apply_retention(store)
-                if self.clock() - last_schedule >= self.schedule_seconds:
-                    self.report.scheduled += run_scheduled(store, self.carriers)
-                    last_schedule = self.clock()
-                progressed, wait = self._send_round(store)
-                if progressed:
-                    continue
-                if drain and store.due_count() == 0:
-                    break
-                self._stop.wait(min(poll_seconds, wait) if wait is not None else poll_seconds)
+            senders: list[_Sender] = []
+            senders_started = False
+            try:
+                while not self._stop.is_set():
+                    self._sender_done.clear()
+                    now = self.clock()
+                    if _elapsed(now, last_recovery, 1.0 if drain else 5.0):
+                        wall, last_wall = last_wall, store.clock()
+                        if last_wall < wall - 1.0:  # the wall clock went back
+                            self.catch_up_clock(store)
+                        self.recover_inbound(store, drain=drain)
+                        last_recovery = self.clock()
+                        self.apply_retention(store)
+                    if _elapsed(now, last_schedule, self.schedule_seconds):
+                        self._tally("scheduled", run_scheduled(store, self.carriers))
+                        last_schedule = self.clock()
+                    for sender in senders:
+                        if sender.error is not None:
+                            raise sender.error
+                    senders = [s for s in senders if s.is_alive()]
+                    if not senders:
+                        if drain and senders_started and self._due(store) == 0:
+                            break
+                        senders = self._start_senders(drain, poll_seconds)
+                        senders_started = True
+                    self._sender_done.wait(min(poll_seconds, 1.0))
+            finally:
+                self._halt.set()
+                for sender in senders:
+                    sender.join()
+            for sender in senders:
+                if sender.error is not None:
+                    raise sender.error
         return self.report
+
+    def _start_senders(self, drain: bool, poll_seconds: float) -> list[_Sender]:
+        senders = [_Sender(self, carrier, drain=drain, poll_seconds=poll_seconds)
+                   for carrier in self.carriers]
+        for sender in senders:
+            sender.start()
+        return senders
+
+    def _due(self, store: Store) -> int:
+        return sum(store.due_count(carrier.id) for carrier in self.carriers)
+
+    def _tally(self, field: str, count: int = 1) -> None:
+        with self._tally_lock:
+            setattr(self.report, field, getattr(self.report, field) + count)
+
+    def send_for(self, store: Store, carrier: CarrierSettings, *, drain: bool,
+                 poll_seconds: float) -> None:
+        """Send one carrier's due messages at its rate until the run halts (with `drain`:
+        until none is due)."""
+        interval = 1.0 / carrier.tps
+        while not self._halt.is_set():
+            now = self.clock()
+            slot = self._next_slot.get(carrier.id, 0.0)
+            if now < slot:
+                if slot - now <= interval:
+                    self._halt.wait(slot - now)
+                    continue
+                slot = now  # the clock went back: the slot is not that far away
+            message = store.claim_due(carrier.id, self.lease_seconds)
+            if message is None:
+                if drain:
+                    return
+                self._halt.wait(poll_seconds)
+                continue
+            self._next_slot[carrier.id] = max(slot, now) + interval
+            self._deliver(store, message)
+
+    def catch_up_clock(self, store: Store) -> int:
+        """Messages queued before the wall clock went back carry times ahead of it: wait
+        for them only as long as they meant to (Store.rebase_future_outbox). Run at start
+        (the clock may have gone back while no worker ran) and whenever the worker sees
+        the clock go back (the check reads every waiting message). Returns how many were
+        moved."""
+        moved, step = store.rebase_future_outbox(store.clock())
+        if moved:
+            log.warning("the clock went back by about %.0f s: %d queued message(s) moved "
+                        "onto it", step, moved)
+        return moved
 
     def recover_inbound(self, store: Store, *, drain: bool = False) -> int:
         """Process inbound messages that were stored but never processed."""
@@ -174,7 +272,7 @@ class OutboxWorker:
                 continue
             handle_inbound(store, carrier, inbound)
             recovered += 1
-        self.report.recovered_inbound += recovered
+        self._tally("recovered_inbound", recovered)
         store.purge_ussd_sessions(store.clock() - RESUME_SECONDS)
         store.beat("worker")
         return recovered
@@ -185,38 +283,17 @@ class OutboxWorker:
         `force`. Returns how many were blanked; nothing when retention_days is 0."""
         if not self.retention_days:
             return 0
-        if not force and self.clock() - self._last_retention < RETENTION_EVERY_SECONDS:
+        if not force and not _elapsed(self.clock(), self._last_retention,
+                                      RETENTION_EVERY_SECONDS):
             return 0
         self._last_retention = self.clock()
         cutoff = store.clock() - self.retention_days * 86400.0
         forgotten = privacy.forget_bodies(store, cutoff, RETENTION_BATCH)
-        self.report.forgotten += forgotten
+        self._tally("forgotten", forgotten)
         if forgotten:
             log.info("retention: blanked %d message bodies older than %d days", forgotten,
                      self.retention_days)
         return forgotten
-
-    def _send_round(self, store: Store) -> tuple[bool, float | None]:
-        """Send at most one message per carrier whose rate allows it now.
-
-        Returns whether anything was sent and, if not, how long until a
-        carrier's next slot opens.
-        """
-        progressed = False
-        waits = []
-        for carrier in self.carriers:
-            now = self.clock()
-            slot = self._next_slot.get(carrier.id, 0.0)
-            if now < slot:
-                waits.append(slot - now)
-                continue
-            message = store.claim_due(carrier.id, self.lease_seconds)
-            if message is None:
-                continue
-            self._next_slot[carrier.id] = max(slot, now) + 1.0 / carrier.tps
-            self._deliver(store, message)
-            progressed = True
-        return progressed, (min(waits) if waits else None)
 
     def _deliver(self, store: Store, message: OutboxRecord) -> None:
         carrier = self.carriers[message.carrier_id]
@@ -224,17 +301,17 @@ class OutboxWorker:
         if learner is None and not message.to_stopped_ok and privacy.is_erased(
                 store, message.phone):  # claimed just before the learner was erased
             self._finish(store, message, "cancelled", detail="learner erased")
-            self.report.cancelled += 1
+            self._tally("cancelled")
             return
         if learner is not None and learner.stopped and not message.to_stopped_ok:
             self._finish(store, message, "cancelled", detail="learner opted out")
-            self.report.cancelled += 1
+            self._tally("cancelled")
             return
         if message.kind != "reply" and learner is not None:
             held_until = self._held_until(store, message, learner)
             if held_until is not None:
                 store.defer_send(message.id, held_until)
-                self.report.deferred += 1
+                self._tally("deferred")
                 return
         adapter = self.adapters[carrier.id]
         extra = {}
@@ -252,8 +329,15 @@ class OutboxWorker:
             log.exception("carrier %s adapter raised on message %d", carrier.id, message.id)
             self._failed(store, message, SendError(f"adapter error: {exc}", retry=True))
             return
+        # The carrier has the message: record that first, on its own, so that nothing
+        # failing afterwards (the attempt's bookkeeping, a crash) makes it due again.
+        self._record_accepted(store, message, result.carrier_message_id)
         self._finish(store, message, "accepted", carrier_message_id=result.carrier_message_id)
-        self.report.sent += 1
+        if carrier.id in self._refused:
+            store.clear_refusal(carrier.id)
+            self._refused.discard(carrier.id)
+            log.info("carrier %s accepts the gateway's credentials again", carrier.id)
+        self._tally("sent")
         log.info("sent message %d to %s via %s", message.id, masked(message.phone), carrier.id)
 
     def _held_until(self, store: Store, message: OutboxRecord, learner) -> float | None:
@@ -270,17 +354,44 @@ class OutboxWorker:
             return quiet_end(next_day_start(now, zone), zone, carrier.quiet_hours)
         return None
 
+    def _record_accepted(self, store: Store, message: OutboxRecord,
+                         carrier_message_id: str) -> None:
+        """Mark the message sent, retrying a database that refuses the write (busy past
+        its timeout, full) for up to ACCEPTED_PATIENCE_SECONDS: given up, the message
+        would be sent again once its lease runs out."""
+        deadline = self.clock() + ACCEPTED_PATIENCE_SECONDS
+        pause = 0.1
+        while True:
+            try:
+                store.record_accepted(message.id, carrier_message_id)
+                return
+            except sqlite3.Error as exc:
+                if self.clock() >= deadline:
+                    log.error("message %d was accepted by carrier %s as %s but could not be "
+                              "recorded: it may be sent again", message.id,
+                              message.carrier_id, carrier_message_id)
+                    raise
+                log.warning("message %d was accepted by carrier %s; recording it: %s; "
+                            "trying again in %.1fs", message.id, message.carrier_id, exc, pause)
+                time.sleep(pause)
+                pause = min(pause * 2, 5.0)
+
     @staticmethod
     def _finish(store: Store, message: OutboxRecord, outcome: str, **details) -> None:
         store.finish_send(message.id, outcome, **details)
         OUTBOUND.labels(message.carrier_id, outcome).inc()
 
     def _failed(self, store: Store, message: OutboxRecord, exc: SendError) -> None:
+        if exc.refuses_credentials:  # shown on /readyz, by doctor and in /metrics
+            store.record_refusal(message.carrier_id, exc.detail)
+            self._refused.add(message.carrier_id)
+            log.error("carrier %s refuses the gateway's credentials: %s", message.carrier_id,
+                      exc.detail)
         if exc.opted_out:
             with store.write():
                 store.set_stopped(message.phone, True)
                 self._finish(store, message, "failed", detail=exc.detail)
-            self.report.failed += 1
+            self._tally("failed")
             log.warning("message %d: %s opted out at the carrier", message.id,
                         masked(message.phone))
             return
@@ -288,9 +399,40 @@ class OutboxWorker:
             delay = self.retry.delay(message.attempts, self.rng)
             self._finish(store, message, "retry", detail=exc.detail,
                          retry_at=store.clock() + delay)
-            self.report.retried += 1
+            self._tally("retried")
             log.warning("message %d: %s; retry in %.0fs", message.id, exc.detail, delay)
             return
         self._finish(store, message, "failed", detail=exc.detail)
-        self.report.failed += 1
+        self._tally("failed")
         log.error("message %d failed: %s", message.id, exc.detail)
+
+
+class _Sender(threading.Thread):
+    """One carrier's sending, on its own thread and connection; `error` is what ended it
+    if it failed."""
+
+    def __init__(self, worker: OutboxWorker, carrier: CarrierSettings, *, drain: bool,
+                 poll_seconds: float):
+        super().__init__(name=f"outbox-{carrier.id}", daemon=True)
+        self.worker, self.carrier = worker, carrier
+        self.drain, self.poll_seconds = drain, poll_seconds
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            with Store.open(self.worker.db_path, clock=self.worker.wall_clock) as store:
+                self.worker.send_for(store, self.carrier, drain=self.drain,
+                                     poll_seconds=self.poll_seconds)
+        except BaseException as exc:
+            log.error("sending for carrier %s stopped: %s: %s", self.carrier.id,
+                      type(exc).__name__, exc)  # run() raises it, with its traceback
+            self.error = exc
+            self.worker._halt.set()
+        finally:
+            self.worker._sender_done.set()
+
+
+def _elapsed(now: float, last: float, interval: float) -> bool:
+    """Whether `interval` seconds have passed since `last`; also when the clock went back
+    (a step backwards must not hold periodic work for the size of the step)."""
+    return now - last >= interval or now < last

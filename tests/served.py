@@ -35,8 +35,9 @@ def post(url: str, params: dict[str, str], headers: dict[str, str]) -> tuple[int
 class Gateway:
     """A running `learnline serve` and the environment it was started with."""
 
-    def __init__(self, env: dict[str, str], port: int, process: subprocess.Popen):
-        self.env, self.port, self.process = env, port, process
+    def __init__(self, env: dict[str, str], port: int, process: subprocess.Popen,
+                 log: Path | None = None):
+        self.env, self.port, self.process, self.log = env, port, process, log
         self.base = f"http://127.0.0.1:{port}"
 
     def sms(self, body: str, sid: str, *, signed: bool = True) -> tuple[int, str]:
@@ -61,13 +62,17 @@ def gateway_fixture(tmp_path: Path, carriers_file: Path) -> Iterator[Gateway]:
     yield from serve_gateway(tmp_path, carriers_file)
 
 
-def serve_gateway(tmp_path: Path, carriers_file: Path) -> Iterator[Gateway]:
+def serve_gateway(tmp_path: Path, carriers_file: Path, *,
+                  worker: bool = False) -> Iterator[Gateway]:
+    """`learnline serve` on loopback until the caller is done; `worker` runs the outbox
+    worker beside it (else `--no-worker`)."""
     port = free_port()
     env = {**os.environ, "LEARNLINE_DB": str(tmp_path / "served.db"),
            "LEARNLINE_CARRIERS": str(carriers_file)}
     log = (tmp_path / "serve.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), "--no-worker"],
+        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port),
+         *([] if worker else ["--no-worker"])],
         env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path,
     )
     deadline = time.time() + 30
@@ -80,7 +85,7 @@ def serve_gateway(tmp_path: Path, carriers_file: Path) -> Iterator[Gateway]:
             assert time.time() < deadline, "learnline serve did not come up"
             time.sleep(0.1)
     try:
-        yield Gateway(env, port, process)
+        yield Gateway(env, port, process, tmp_path / "serve.log")
     finally:
         process.terminate()
         process.wait(20)

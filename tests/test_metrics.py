@@ -45,10 +45,11 @@ def test_what_waits_is_read_from_the_database(client, store: Store):
         for _ in range(3):
             store.enqueue("twilio", "+2348030000000", "hello", due_at=0.0)
         store.enqueue("console", "+2348030000000", "later", due_at=4e9)
+        store.db.execute("UPDATE outbox SET created_at = created_at - 120")
     text = client.get("/metrics").text
     assert _value(text, "learnline_outbox_depth", carrier="twilio") == 3
     assert _value(text, "learnline_outbox_depth", carrier="console") == 1
-    assert _value(text, "learnline_worker_lag_seconds") > 1e9  # due since 1970
+    assert 120 <= _value(text, "learnline_worker_lag_seconds") < 130  # queued 2 min ago
     assert _value(text, "learnline_worker_heartbeat_age_seconds") == -1
     store.beat("worker")
     assert 0 <= _value(client.get("/metrics").text,

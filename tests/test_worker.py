@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -199,3 +200,153 @@ def test_killing_the_worker_mid_queue_loses_nothing(db_path, store, carriers_fil
     delivered = twilio_api.bodies_to(PHONE)
     assert set(delivered) == set(bodies)
     assert len(delivered) - len(bodies) <= 1  # at most the one in flight at the kill
+
+
+def test_a_hung_carrier_api_does_not_hold_up_another_carriers_replies(
+        db_path, store, carriers_file, twilio_api, tmp_path):
+    """Carrier `stuck` comes first in the file and its API hangs on every request; the
+    replies of carrier `twilio` still go at once."""
+    from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
+
+    with FakeTwilioApi(ACCOUNT_SID, AUTH_TOKEN) as hung:
+        hung.delay_next(4, times=10)
+        stuck = carriers_file.read_text().replace("[carriers.twilio]", "[carriers.stuck]")
+        stuck = stuck[:stuck.index("[carriers.console]")].replace(twilio_api.url, hung.url)
+        both = tmp_path / "both.toml"
+        both.write_text(stuck + carriers_file.read_text())
+        worker = OutboxWorker(db_path, load_carriers(both))
+        running = threading.Thread(target=worker.run, kwargs={"poll_seconds": 0.05})
+        running.start()
+        try:
+            time.sleep(0.5)  # the worker is up and idle
+            with store.write():
+                from gateway.store import LearnerRecord
+
+                store.save_learner(LearnerRecord(phone=PHONE, locale="en",
+                                                 carrier_id="twilio"))
+                for n in range(3):
+                    store.enqueue("stuck", "+2348030000001", f"stuck {n}")
+                queued_at = time.time()
+                for n in range(5):
+                    store.enqueue("twilio", PHONE, f"reply {n}")
+            deadline = time.time() + 30
+            while len(twilio_api.messages) < 5 and time.time() < deadline:
+                time.sleep(0.02)
+        finally:
+            worker.stop()
+            running.join(30)
+    assert hung.attempts, "the hung carrier was tried"
+    assert twilio_api.bodies_to(PHONE) == [f"reply {n}" for n in range(5)]
+    delays = [m["accepted_at"] - queued_at for m in twilio_api.messages]
+    assert max(delays) < 1.5, delays
+
+
+def _run_until(worker: OutboxWorker, done, seconds: float) -> None:
+    running = threading.Thread(target=worker.run, kwargs={"poll_seconds": 0.05})
+    running.start()
+    try:
+        deadline = time.time() + seconds
+        while not done() and time.time() < deadline:
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+        running.join(30)
+
+
+def test_replies_queued_before_the_clock_went_back_are_sent_at_once(
+        db_path, carriers, twilio_api):
+    """The clock was an hour fast when these were queued, then was set right: their
+    times lie an hour ahead. The reply goes now, and the retry after its own backoff,
+    not an hour later."""
+    from tests.fakes.clock import SimulatedClock
+
+    ahead = SimulatedClock(time.time() + 3600)
+    with Store.open(db_path, clock=ahead) as before_the_step:
+        [retried] = queue(before_the_step, "failed once an hour ahead")
+        assert before_the_step.claim_due("twilio", 60.0).id == retried
+        before_the_step.finish_send(retried, "retry", detail="HTTP 503",
+                                    retry_at=ahead.now + 1.0)
+        queue(before_the_step, "queued an hour ahead")
+    started = time.time()
+    worker = OutboxWorker(db_path, carriers)
+    _run_until(worker, lambda: len(twilio_api.messages) == 2, 10)
+    assert sorted(twilio_api.bodies_to(PHONE)) == ["failed once an hour ahead",
+                                                   "queued an hour ahead"]
+    assert max(m["accepted_at"] for m in twilio_api.messages) - started < 4
+
+
+def test_a_worker_whose_clock_goes_back_keeps_sending_and_beating(
+        db_path, store, carriers, twilio_api):
+    class SteppedClock:
+        offset = 0.0
+
+        def __call__(self) -> float:
+            return time.monotonic() + self.offset
+
+    clock = SteppedClock()
+    worker = OutboxWorker(db_path, carriers, clock=clock)
+    running = threading.Thread(target=worker.run, kwargs={"poll_seconds": 0.05})
+    running.start()
+    try:
+        queue(store, "before the step")
+        deadline = time.time() + 10
+        while len(twilio_api.messages) < 1 and time.time() < deadline:
+            time.sleep(0.02)
+        clock.offset = -3600.0  # the clock goes back an hour
+        time.sleep(0.2)
+        beat = store.last_beat("worker")
+        queue(store, "after the step")
+        queued_at = time.time()
+        deadline = time.time() + 10
+        while len(twilio_api.messages) < 2 and time.time() < deadline:
+            time.sleep(0.02)
+        assert twilio_api.bodies_to(PHONE) == ["before the step", "after the step"]
+        assert twilio_api.messages[1]["accepted_at"] - queued_at < 1.5
+        while store.last_beat("worker") == beat and time.time() < deadline:
+            time.sleep(0.1)
+        assert store.last_beat("worker") > beat, "the worker stopped beating"
+    finally:
+        worker.stop()
+        running.join(30)
+
+
+def test_a_running_worker_whose_wall_clock_goes_back_sends_a_retry_after_its_own_backoff(
+        db_path, carriers, twilio_api):
+    class WallClock:
+        offset = 3600.0  # an hour fast, then set right
+
+        def __call__(self) -> float:
+            return time.time() + self.offset
+
+    wall = WallClock()
+    worker = OutboxWorker(db_path, carriers, wall_clock=wall)
+    running = threading.Thread(target=worker.run, kwargs={"poll_seconds": 0.05})
+    running.start()
+    try:
+        time.sleep(0.3)  # the worker is up
+        with Store.open(db_path, clock=wall) as store, store.write():
+            # It failed once: it is due again in 3 s.
+            message_id = store.enqueue("twilio", PHONE, "retried", due_at=wall() + 3)
+            store.db.execute("UPDATE outbox SET attempts = 1, error = 'HTTP 503' "
+                             "WHERE id = ?", [message_id])
+        wall.offset = 0.0
+        stepped = time.time()
+        deadline = stepped + 15
+        while not twilio_api.messages and time.time() < deadline:
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+        running.join(30)
+    assert twilio_api.bodies_to(PHONE) == ["retried"]
+    assert 3 <= twilio_api.messages[0]["accepted_at"] - stepped < 10
+
+
+def test_a_heartbeat_from_before_the_clock_went_back_reads_as_fresh(client, store):
+    with store.write():  # the worker beat, then the clock went back an hour
+        store.db.execute("INSERT INTO settings (name, value) VALUES ('heartbeat:worker', ?)",
+                         [repr(time.time() + 3600)])
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and "worker: last seen 0 s ago" in ready.text
+    [age] = [line for line in client.get("/metrics").text.splitlines()
+             if line.startswith("learnline_worker_heartbeat_age_seconds ")]
+    assert float(age.split()[1]) == 0.0

@@ -944,6 +944,18 @@ class Store:
                         "WHERE status = 'queued' AND due_at <= ?", [now])
         return row["at"] if row else None
 
+    def oldest_waiting_since(self, now: float) -> float | None:
+        """Since when the longest-waiting message has waited to be sent, or None: a reply
+        since it was queued, however often it was retried since; a lesson, reminder or
+        announcement held for quiet hours or the day's cap since its hold ended (or since
+        it was queued, once it was tried)."""
+        row = self._one(
+            """SELECT min(CASE WHEN kind = 'reply' OR attempts > 0 THEN created_at
+                          ELSE due_at END) AS at
+               FROM outbox WHERE status IN ('queued', 'sending')
+                 AND (kind = 'reply' OR attempts > 0 OR due_at <= ?)""", [now])
+        return row["at"] if row else None
+
     def next_due_at(self) -> float | None:
         """When the next queued or leased message becomes due, or None if none waits."""
         row = self.db.execute(
@@ -951,6 +963,41 @@ class Store:
                FROM outbox WHERE status IN ('queued', 'sending')"""
         ).fetchone()
         return row[0]
+
+    def rebase_future_outbox(self, now: float, tolerance: float = 2.0) -> tuple[int, float]:
+        """Bring queued and leased messages last touched after `now` (the clock went back
+        since) onto the clock as it now reads: their waits (a reply's none, a retry's
+        backoff, a lease) keep their length from `now` instead of lasting the size of the
+        step. A lesson held to the end of quiet hours keeps its hour. Returns (messages
+        moved, the largest step seen)."""
+        found = self._one("SELECT max(updated_at) AS at FROM outbox "
+                          "WHERE status IN ('queued', 'sending') AND updated_at > ?",
+                          [now + tolerance])
+        if found is None or found["at"] is None:
+            return 0, 0.0
+        with self._write_one():
+            cursor = self.db.execute(
+                """UPDATE outbox SET
+                     due_at = CASE WHEN kind = 'reply' OR due_at <= updated_at
+                                     OR error IS NOT NULL
+                                   THEN due_at - (updated_at - :now) ELSE due_at END,
+                     lease_until = lease_until - (updated_at - :now),
+                     updated_at = :now
+                   WHERE status IN ('queued', 'sending') AND updated_at > :now + :tolerance""",
+                {"now": now, "tolerance": tolerance})
+        return cursor.rowcount, found["at"] - now
+
+    def record_accepted(self, outbox_id: int, carrier_message_id: str) -> None:
+        """Record, in a transaction of its own, that the carrier accepted a message being
+        sent: it is `sent` and never due again. The smallest write there is (columns of the
+        first schema), made before the attempt's bookkeeping (`finish_send`), which may
+        fail without the message going out twice."""
+        with self._write_one():
+            self.db.execute(
+                """UPDATE outbox SET status = CASE WHEN status = 'sending' THEN 'sent'
+                     ELSE status END, carrier_message_id = ?, lease_until = NULL,
+                     updated_at = ? WHERE id = ?""",
+                [carrier_message_id, self.clock(), outbox_id])
 
     def finish_send(
         self, outbox_id: int, outcome: str, *, detail: str | None = None,
@@ -1284,6 +1331,26 @@ class Store:
                 "INSERT INTO settings (name, value) VALUES (?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
                 [f"heartbeat:{name}", repr(time.time())])
+
+    def record_refusal(self, carrier_id: str, detail: str) -> None:
+        """Record that a carrier's API refused the gateway's credentials, now."""
+        with self._write_one():
+            self.db.execute(
+                "INSERT INTO settings (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                [f"refused:{carrier_id}", json.dumps({"at": self.clock(), "detail": detail})])
+
+    def clear_refusal(self, carrier_id: str) -> None:
+        """Forget a carrier's refusal (it accepted a message since)."""
+        with self._write_one():
+            self.db.execute("DELETE FROM settings WHERE name = ?", [f"refused:{carrier_id}"])
+
+    def refusals(self) -> dict[str, dict]:
+        """Carriers whose API refused the gateway's credentials at their last send that
+        was not accepted: {carrier id: {"at": when, "detail": what it said}}."""
+        return {row["name"].removeprefix("refused:"): json.loads(row["value"])
+                for row in self._rows("SELECT name, value FROM settings "
+                                      "WHERE name LIKE 'refused:%' ORDER BY name")}
 
     def last_beat(self, name: str) -> float | None:
         """When `name` last recorded a heartbeat (Unix seconds), or None if never."""
