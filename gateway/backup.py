@@ -39,11 +39,13 @@ def backup(db_path: str | Path, target: str | Path) -> BackupReport:
     target = Path(target)
     if not Path(db_path).is_file():
         raise BackupError(f"{db_path}: no such database")
-    if target.resolve() == Path(db_path).resolve():
-        raise BackupError(f"{target}: that is the live database; back up to another file")
+    partial = target.with_name(target.name + ".partial")
+    for written in (target, partial, *_sidecars(partial)):
+        if _within_live_files(written, Path(db_path)):
+            raise BackupError(f"{target}: that is one of the live database's files; back up "
+                              "to another file, outside them")
     if not target.parent.is_dir():
         raise BackupError(f"{target.parent}: no such folder")
-    partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
     started = time.monotonic()
     try:
@@ -83,7 +85,29 @@ def backup(db_path: str | Path, target: str | Path) -> BackupReport:
         finally:
             os.close(folder)
     finally:
-        for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm"),
-                         Path(f"{partial}-writelock")):
+        for leftover in (partial, *_sidecars(partial)):
             leftover.unlink(missing_ok=True)
     return BackupReport(target, target.stat().st_size, time.monotonic() - started, counts)
+
+
+# The files SQLite and the store keep beside a database.
+_SIDECAR_SUFFIXES = ("-wal", "-shm", "-journal", "-writelock")
+
+
+def _sidecars(path: Path) -> list[Path]:
+    return [Path(f"{path}{suffix}") for suffix in _SIDECAR_SUFFIXES]
+
+
+def _within_live_files(path: Path, db_path: Path) -> bool:
+    """Whether writing, replacing or removing `path` would touch the live database's own
+    files: the database, a file beside it that SQLite or the store keeps, another name for
+    one of them (a link), or a path under one of them."""
+    live = [db_path, *_sidecars(db_path)]
+    resolved = {p.resolve() for p in live}
+    existing = [p for p in live if p.exists()]
+    for candidate in (path, *path.parents):
+        if candidate.resolve() in resolved:
+            return True
+        if candidate.exists() and any(os.path.samefile(candidate, p) for p in existing):
+            return True
+    return False
