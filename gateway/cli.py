@@ -22,7 +22,7 @@ from gateway.cli_packs import packs
 from gateway.cli_sync import hub_group, sync_command
 from gateway.config import DEFAULT_CONSOLE, Carriers, ConfigError, load_carriers
 from gateway.sms_text import POLICIES, count
-from gateway.store import Store, default_db_path
+from gateway.store import SchemaError, Store, default_db_path
 
 
 def _carriers() -> Carriers:
@@ -100,12 +100,15 @@ def _open_store() -> Store:
 
 class _Commands(click.Group):
     """The command group. A database SQLite says is damaged, or one it found busy past
-    the busy timeout, gets one line instead of a traceback; any other database error
+    the busy timeout, or one this version cannot use (SchemaError), gets one line
+    instead of a traceback; any other database error
     (a full disk, permissions, I/O, or a bug) keeps its traceback."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
+        except SchemaError as exc:  # a newer Learnline's database, or a schema gone wrong
+            raise click.ClickException(str(exc)) from None
         except sqlite3.DatabaseError as exc:
             code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF  # the primary code
             if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):

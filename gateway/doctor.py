@@ -105,6 +105,7 @@ def _database(db_path: Path, findings: list[Finding], *, full: bool) -> None:
                                     "applies them"))
         else:
             findings.append(Finding("ok", "migrations", "current"))
+        _schema(store, findings)
         if not store.course_count():
             findings.append(Finding("fail", "courses", "none loaded: run "
                                     "`learnline lessons import`"))
@@ -112,6 +113,18 @@ def _database(db_path: Path, findings: list[Finding], *, full: bool) -> None:
             findings.append(Finding("ok", "courses", f"{store.course_count()} loaded"))
         _worker(store, findings)
     _files(db_path, findings)
+
+
+def _schema(store: Store, findings: list[Finding]) -> None:
+    problems = store.schema_problems()
+    if problems:
+        findings.append(Finding("fail", "schema", "; ".join(problems) + ": the gateway "
+                                "refuses to start on it; restore the backup taken before "
+                                "the upgrade (docs/operations.md, Upgrade)"))
+    else:
+        tables = len(store.db.table_names())
+        findings.append(Finding("ok", "schema", f"as this version expects ({tables} tables "
+                                "with their columns, indexes and triggers)"))
 
 
 def _integrity(store: Store, db_path: Path, findings: list[Finding], *, full: bool) -> bool:

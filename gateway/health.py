@@ -1,7 +1,8 @@
 """Liveness and readiness for load balancers, systemd and operators.
 
 - `/healthz` (liveness): the process answers and can read its database.
-- `/readyz` (readiness): the database takes a write, its schema is current, and
+- `/readyz` (readiness): the database takes a write, its migrations are applied and
+  its schema is what they make (tables, columns, indexes, triggers), and
   the outbox worker beat recently (without it, replies queue but nobody sends
   them). 200 when all hold, else 503; the body says, one line each, what was
   checked, so an operator reading it with curl knows what to fix.
@@ -81,6 +82,12 @@ def readiness(store: Store, now: float | None = None) -> tuple[bool, list[str]]:
                      "restart the gateway to apply them")
     else:
         lines.append("migrations: current")
+    problems = store.schema_problems()
+    if problems:
+        ready = False
+        lines.append(f"schema: {'; '.join(problems)}")
+    else:
+        lines.append("schema: as this version expects")
     beat = store.last_beat("worker")
     if beat is None:
         ready = False

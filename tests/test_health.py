@@ -29,7 +29,8 @@ def test_readyz_waits_for_the_worker_then_is_ready(client, db_path: Path,
     response = client.get("/readyz")
     assert response.status_code == 200, response.text
     assert response.text.splitlines() == [
-        "database: writable", "migrations: current", "worker: last seen 0 s ago"]
+        "database: writable", "migrations: current", "schema: as this version expects",
+        "worker: last seen 0 s ago"]
     assert response.headers["Cache-Control"] == "no-store"
 
 

@@ -169,6 +169,7 @@ def test_doctor_on_a_healthy_gateway(db_path: Path, carriers_file: Path, tmp_pat
     assert f"OK   configuration: {carriers_file}: 2 carrier(s), valid" in lines
     assert f"OK   database: {db_path}: quick_check ok" in lines
     assert "OK   migrations: current" in lines and "OK   courses: 1 loaded" in lines
+    assert any(line.startswith("OK   schema: as this version expects") for line in lines)
     assert any(line.startswith("OK   worker: last seen") for line in lines)
     assert "OK   carrier twilio: twilio, webhooks authenticated" in lines
     assert not any(line.startswith("FAIL") for line in lines)

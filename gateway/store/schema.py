@@ -341,3 +341,29 @@ def m009_content_version(db: Database) -> None:
                       UPDATE settings SET value = lower(hex(randomblob(16)))
                       WHERE name = 'content_version';
                     END""")
+
+
+@migrations()
+def m010_repair_edited_migrations(db: Database) -> None:
+    """Add what two migrations gained after databases had applied them. m001 gained
+    status_events.state (and the status_events_unmatched index) and m007 gained
+    outbox.sent_at (and outbox_unsolicited) after release, so a database made before
+    those edits lacks them. Each is added only where absent; a database that has them
+    is left as it is. Messages sent before sent_at was stamped get the time of their
+    accepted attempt."""
+    def columns(table: str) -> set[str]:
+        return {row[1] for row in db.execute(f"PRAGMA table_info({table})").fetchall()}
+
+    if "state" not in columns("status_events"):
+        db.execute("ALTER TABLE status_events ADD COLUMN state TEXT")
+    db.execute("CREATE INDEX IF NOT EXISTS status_events_unmatched ON status_events "
+               "(carrier_id, carrier_message_id) WHERE outbox_id IS NULL")
+    if "sent_at" not in columns("outbox"):
+        db.execute("ALTER TABLE outbox ADD COLUMN sent_at REAL")
+    # Sent by a version that did not stamp sent_at (before m007 had it).
+    db.execute(
+        """UPDATE outbox SET sent_at = (SELECT max(at) FROM send_attempts
+             WHERE send_attempts.outbox_id = outbox.id AND outcome = 'accepted')
+           WHERE sent_at IS NULL AND carrier_message_id IS NOT NULL""")
+    db.execute("CREATE INDEX IF NOT EXISTS outbox_unsolicited ON outbox (phone, sent_at) "
+               "WHERE kind != 'reply'")

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from sqlite_utils import Database
 
 from gateway.content.model import Course, Lesson
-from gateway.store import events
+from gateway.store import events, schema_check
 from gateway.store.group_commit import GroupCommit
 from gateway.store.records import (
     CertificateRecord,
@@ -188,13 +188,18 @@ class Store:
         return store
 
     def migrate(self) -> list[str]:
-        """Apply pending schema migrations; return their names."""
+        """Apply pending schema migrations and return their names. Raises SchemaError,
+        changing nothing, for a database made by a newer Learnline; raises SchemaError
+        when the schema then differs from the one a new database gets (schema_check)."""
+        where = self.path or "the database"
+        schema_check.refuse_newer(self.db.conn, where)
         pending = [m.name for m in migrations.pending(self.db)]
         if pending:
             # Several processes may start at once (gunicorn workers): one applies them.
             with _PROCESS_WRITE_LOCK, self._file_lock():
                 pending = [m.name for m in migrations.pending(self.db)]
                 migrations.apply(self.db)
+        schema_check.refuse_different(self.db.conn, where)
         return pending
 
     def checkpoint(self) -> tuple[int, int]:
@@ -1252,6 +1257,15 @@ class Store:
     def pending_migrations(self) -> list[str]:
         """Names of schema migrations this database has not had yet."""
         return [m.name for m in migrations.pending(self.db)]
+
+    def schema_problems(self) -> list[str]:
+        """What is wrong with this database's schema for this version of Learnline, one
+        phrase each ([] when nothing): made by a newer Learnline, or tables, columns,
+        indexes or triggers missing or different from what its migrations make."""
+        newer = schema_check.newer_migrations(self.db.conn)
+        if newer:
+            return [f"made by a newer Learnline (migration {newer[-1]} is unknown here)"]
+        return schema_check.differences(self.db.conn)
 
     def check_writable(self, timeout: float = 2.0) -> None:
         """Take and release the write lock with an empty transaction within `timeout`
