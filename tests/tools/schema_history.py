@@ -1,6 +1,6 @@
 """Rebuild the databases of past schemas under tests/data/schemas/ from git history.
 
-    python tests/tools/schema_history.py
+    python tests/tools/schema_history.py [--rebuild]
 
 For every commit that changed gateway/store/schema.py, that commit's own code (taken
 with `git archive`, so nothing of today's code runs) creates a fresh database, and its
@@ -10,7 +10,8 @@ a learner halfway through the bundled course with replies still queued, as that
 version left them. tests/test_schema_history.py upgrades each under today's code, so
 the tests need no git history. `landed-migrations.txt` records a digest of each
 migration's source as committed, so a test notices one edited after it landed. Run it
-again after adding a migration (and committing it).
+again after adding a migration (and committing it): it adds the databases it lacks and
+keeps those it has (`--rebuild` makes every one again).
 """
 
 from __future__ import annotations
@@ -124,24 +125,27 @@ def main() -> None:
     """Write tests/data/schemas/ from the repository's history."""
     commits = _git("log", "--reverse", "--format=%H", "--", "gateway/store/schema.py").split()
     first = _git("rev-list", "--max-parents=0", "HEAD").split()[0]
-    for stale in OUT.glob("*.sql"):
-        stale.unlink()
+    if "--rebuild" in sys.argv[1:]:
+        for stale in OUT.glob("*.sql"):
+            stale.unlink()
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         for number, commit in enumerate(commits, 1):
+            out = OUT / f"{number:02d}-{commit[:7]}.sql"
+            if out.exists():
+                continue
             tree = Path(scratch) / commit
             _tree(commit, tree)
             db = Path(scratch) / f"{commit}.db"
             _run(_FRESH, tree, db)
-            _dump(db, commit, OUT / f"{number:02d}-{commit[:7]}.sql")
-            if commit != first:
-                shutil.rmtree(tree)
-        tree = Path(scratch) / first
-        if not tree.exists():
+            _dump(db, commit, out)
+            shutil.rmtree(tree)
+        if not (OUT / "first-commit-learner.sql").exists():
+            tree = Path(scratch) / first
             _tree(first, tree)
-        db = Path(scratch) / "learner.db"
-        _run(_LEARNER, tree, db)
-        _dump(db, first, OUT / "first-commit-learner.sql")
+            db = Path(scratch) / "learner.db"
+            _run(_LEARNER, tree, db)
+            _dump(db, first, OUT / "first-commit-learner.sql")
     landed = migration_digests(_git("show", "HEAD:gateway/store/schema.py"))
     (OUT / "landed-migrations.txt").write_text(
         "# migration sha256 of its code as landed (tests/tools/schema_history.py)\n"
