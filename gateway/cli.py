@@ -91,10 +91,14 @@ def _alive(pid: int) -> bool:
 
 
 def _open_store() -> Store:
-    from gateway.content.importer import ensure_bundled_courses
+    """The database, migrated, with the bundled courses if it has none; says on stderr
+    when a bundled course it holds is another version than this release's."""
+    from gateway.content.importer import bundled_courses_behind, ensure_bundled_courses
 
     store = Store.open(default_db_path(), migrate=True)
-    ensure_bundled_courses(store)
+    if not ensure_bundled_courses(store):
+        for line in bundled_courses_behind(store):
+            click.echo(line, err=True)
     return store
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from carrier_adapters import ADAPTERS, SendError, Unsupported
 from gateway.config import Carriers, ConfigError, load_carriers
+from gateway.content.importer import bundled_courses_behind
 from gateway.health import WORKER_STALE_SECONDS
 from gateway.store import Store
 
@@ -111,6 +112,8 @@ def _database(db_path: Path, findings: list[Finding], *, full: bool) -> None:
                                     "`learnline lessons import`"))
         else:
             findings.append(Finding("ok", "courses", f"{store.course_count()} loaded"))
+            for line in bundled_courses_behind(store):
+                findings.append(Finding("warn", "courses", line))
         _worker(store, findings)
     _files(db_path, findings)
 

@@ -225,3 +225,31 @@ def test_no_landed_migration_has_changed():
     assert len(landed) >= 10
     changed = [name for name, digest in landed if now.get(name) != digest]
     assert changed == [], f"edited or removed after landing: {changed}"
+
+
+def test_after_an_upgrade_start_up_and_doctor_say_the_bundled_course_is_behind(
+        tmp_path: Path, carriers_file: Path):
+    """The first commit's database holds the course as it was bundled then (English and
+    French); this version bundles more. Start-up says so and names the command that brings
+    it up to date; after it, nothing more is said, and the learner's place is kept."""
+    path = load(SCHEMAS / "first-commit-learner.sql", tmp_path / "learnline.db")
+    env = {"LEARNLINE_CARRIERS": str(carriers_file), "TEST_TWILIO_AUTH_TOKEN": AUTH_TOKEN}
+    started = learnline("worker", "--drain", db=path, **env)
+    assert started.returncode == 0, started.stderr
+    behind = ("bundled course start-freelancing: the database holds another version "
+              "(")
+    assert behind in started.stderr
+    assert "run `learnline lessons import` to bring it up to date" in started.stderr
+    doctor = learnline("doctor", db=path, **env)
+    assert "WARN courses: bundled course start-freelancing: the database holds another " \
+        "version" in doctor.stdout
+
+    imported = learnline("lessons", "import", db=path, **env)
+    assert imported.returncode == 0, imported.stderr
+    again = learnline("worker", "--drain", db=path, **env)
+    assert again.returncode == 0 and "bundled course" not in again.stderr
+    assert "WARN courses" not in learnline("doctor", db=path, **env).stdout
+    with Store.open(path) as store:
+        place = store.enrollment(PHONE, "start-freelancing")
+        assert (place.position, place.card) == (3, 1)
+        assert store.lesson("start-freelancing", "agree-the-job", "sw") is not None

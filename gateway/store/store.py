@@ -508,6 +508,14 @@ class Store:
             cache.by_id[course_id] = course
         return course
 
+    def course_digests(self, course_id: str) -> tuple[str | None, dict[tuple[str, str], str]]:
+        """A course as stored, to compare with another copy: its metadata (None when the
+        course is not here) and each lesson text's content hash by (lesson id, locale)."""
+        row = self._one("SELECT meta FROM courses WHERE id = ?", [course_id])
+        lessons = {(r["lesson_id"], r["locale"]): r["hash"] for r in self._rows(
+            "SELECT lesson_id, locale, hash FROM lessons WHERE course_id = ?", [course_id])}
+        return (row["meta"] if row else None), lessons
+
     def course_count(self) -> int:
         """How many courses are loaded."""
         return self.db.execute("SELECT count(*) FROM courses").fetchone()[0]
