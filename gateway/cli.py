@@ -23,6 +23,7 @@ from gateway.cli_sync import hub_group, sync_command
 from gateway.config import DEFAULT_CONSOLE, Carriers, ConfigError, load_carriers
 from gateway.sms_text import POLICIES, count
 from gateway.store import SchemaError, Store, default_db_path
+from gateway.version import VERSION
 
 
 def _carriers() -> Carriers:
@@ -129,6 +130,8 @@ class _Commands(click.Group):
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(VERSION, "--version", prog_name="learnline",
+                      message="%(prog)s %(version)s")
 def main() -> None:
     """Learnline: short lessons and quizzes by SMS, USSD and lite web pages.
 

@@ -1,6 +1,7 @@
 """Liveness and readiness for load balancers, systemd and operators.
 
-- `/healthz` (liveness): the process answers and can read its database.
+- `/healthz` (liveness): the process answers and can read its database; it names the
+  version running (gateway/version.py), so a monitor tells releases apart.
 - `/readyz` (readiness): the database takes a write, its migrations are applied and
   its schema is what they make (tables, columns, indexes, triggers), and
   the outbox worker beat recently (without it, replies queue but nobody sends
@@ -17,6 +18,7 @@ import time
 from flask import Blueprint, Response
 
 from gateway.store import Store
+from gateway.version import VERSION
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +42,7 @@ def health() -> Response:
 
     store = get_store()
     store.ping()
-    return _plain(["ok", *sync_lines(store)], 200)
+    return _plain(["ok", f"version: {VERSION}", *sync_lines(store)], 200)
 
 
 def sync_lines(store: Store, now: float | None = None) -> list[str]:

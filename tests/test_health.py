@@ -9,12 +9,13 @@ from pathlib import Path
 from gateway.config import load_carriers
 from gateway.health import WORKER_STALE_SECONDS, readiness
 from gateway.store import Store
+from gateway.version import VERSION
 from gateway.worker import OutboxWorker
 
 
 def test_healthz_answers_while_the_process_can_read_its_database(client):
     response = client.get("/healthz")
-    assert response.status_code == 200 and response.text == "ok\n"
+    assert response.status_code == 200 and response.text == f"ok\nversion: {VERSION}\n"
 
 
 def test_readyz_waits_for_the_worker_then_is_ready(client, db_path: Path,
