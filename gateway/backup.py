@@ -40,8 +40,8 @@ def backup(db_path: str | Path, target: str | Path) -> BackupReport:
     if not Path(db_path).is_file():
         raise BackupError(f"{db_path}: no such database")
     partial = target.with_name(target.name + ".partial")
-    for written in (target, partial, *_sidecars(partial)):
-        if _within_live_files(written, Path(db_path)):
+    for written in (target, partial, *sidecars(partial)):
+        if is_live_file(written, Path(db_path)):
             raise BackupError(f"{target}: that is one of the live database's files; back up "
                               "to another file, outside them")
     if not target.parent.is_dir():
@@ -85,7 +85,7 @@ def backup(db_path: str | Path, target: str | Path) -> BackupReport:
         finally:
             os.close(folder)
     finally:
-        for leftover in (partial, *_sidecars(partial)):
+        for leftover in (partial, *sidecars(partial)):
             leftover.unlink(missing_ok=True)
     return BackupReport(target, target.stat().st_size, time.monotonic() - started, counts)
 
@@ -94,15 +94,16 @@ def backup(db_path: str | Path, target: str | Path) -> BackupReport:
 _SIDECAR_SUFFIXES = ("-wal", "-shm", "-journal", "-writelock")
 
 
-def _sidecars(path: Path) -> list[Path]:
+def sidecars(path: Path) -> list[Path]:
+    """The files SQLite and the store keep beside the database at `path`."""
     return [Path(f"{path}{suffix}") for suffix in _SIDECAR_SUFFIXES]
 
 
-def _within_live_files(path: Path, db_path: Path) -> bool:
+def is_live_file(path: Path, db_path: Path) -> bool:
     """Whether writing, replacing or removing `path` would touch the live database's own
     files: the database, a file beside it that SQLite or the store keeps, another name for
     one of them (a link), or a path under one of them."""
-    live = [db_path, *_sidecars(db_path)]
+    live = [db_path, *sidecars(db_path)]
     resolved = {p.resolve() for p in live}
     existing = [p for p in live if p.exists()]
     for candidate in (path, *path.parents):

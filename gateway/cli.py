@@ -19,6 +19,7 @@ from gateway.cli_db import existing_db_path
 from gateway.cli_i18n import i18n
 from gateway.cli_learners import learners
 from gateway.cli_packs import packs
+from gateway.cli_restore import outbox_group, restore_command
 from gateway.cli_sync import hub_group, sync_command
 from gateway.config import DEFAULT_CONSOLE, Carriers, ConfigError, load_carriers
 from gateway.sms_text import POLICIES, count
@@ -644,6 +645,8 @@ main.add_command(announce_command)
 main.add_command(sync_command)
 main.add_command(hub_group)
 main.add_command(i18n)
+main.add_command(restore_command)
+main.add_command(outbox_group)
 
 
 if __name__ == "__main__":

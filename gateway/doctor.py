@@ -115,6 +115,7 @@ def _database(db_path: Path, findings: list[Finding], *, full: bool) -> None:
             for line in bundled_courses_behind(store):
                 findings.append(Finding("warn", "courses", line))
         _worker(store, findings)
+        _held(store, findings)
     _files(db_path, findings)
 
 
@@ -162,6 +163,16 @@ def _worker(store: Store, findings: list[Finding]) -> None:
                                 "running, and is a carrier refusing sends? (its log says)"))
     else:
         findings.append(Finding("ok", "outbox", f"{depth} message(s) waiting, none late"))
+
+
+def _held(store: Store, findings: list[Finding]) -> None:
+    from gateway.store.held import held_count
+
+    held = held_count(store)
+    if held:
+        findings.append(Finding("warn", "outbox", f"{held} message(s) held since a restore: "
+                                "`learnline outbox held` lists them; release or drop them "
+                                "(docs/operations.md, Backup and restore)"))
 
 
 def _files(db_path: Path, findings: list[Finding]) -> None:

@@ -367,3 +367,18 @@ def m010_repair_edited_migrations(db: Database) -> None:
            WHERE sent_at IS NULL AND carrier_message_id IS NOT NULL""")
     db.execute("CREATE INDEX IF NOT EXISTS outbox_unsolicited ON outbox (phone, sent_at) "
                "WHERE kind != 'reply'")
+
+
+@migrations()
+def m011_held_messages(db: Database) -> None:
+    """Messages held for the operator's decision after a restore (`learnline restore`):
+    they were waiting to be sent when the backup was taken, and may have gone out since.
+    A held message is 'cancelled' in the outbox, so no worker sends it, until released
+    (queued again) or dropped (docs/operations.md, Backup and restore)."""
+    db.execute(
+        """CREATE TABLE held_messages (
+            outbox_id INTEGER PRIMARY KEY REFERENCES outbox(id) ON DELETE CASCADE,
+            was TEXT NOT NULL,         -- its status when held: queued or sending
+            held_at REAL NOT NULL,
+            reason TEXT NOT NULL
+        )""")

@@ -1,0 +1,137 @@
+"""`learnline restore BACKUP`: the backup in place of the database, and the messages that
+were waiting to be sent when it was taken held for the operator's decision (`learnline
+outbox held|release|drop`), never sent again on their own."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+from pathlib import Path
+
+from gateway import create_app
+from gateway.config import load_carriers
+from gateway.store import Store
+from gateway.worker import OutboxWorker
+from tests.conftest import AUTH_TOKEN, TwilioWebhooks
+from tests.test_operations import learnline
+
+PHONES = [f"+234803{k:03d}{k:04d}" for k in range(5)]
+
+
+def _drain(db_path: Path, carriers_file: Path) -> None:
+    OutboxWorker(db_path, load_carriers(carriers_file)).run(drain=True, poll_seconds=0.01)
+
+
+def _worker_stopped(db: Path) -> None:
+    """The worker stopped two minutes ago, as the restore procedure asks."""
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE settings SET value = ? WHERE name = 'heartbeat:worker'",
+                     [repr(time.time() - 120)])
+    conn.close()
+
+
+def _run(*args: str, db: Path, carriers_file: Path):
+    return learnline(*args, cwd=db.parent, LEARNLINE_DB=str(db),
+                     LEARNLINE_CARRIERS=str(carriers_file), TEST_TWILIO_AUTH_TOKEN=AUTH_TOKEN)
+
+
+def _held_ids(db: Path) -> list[int]:
+    with sqlite3.connect(db) as conn:
+        ids = [row[0] for row in conn.execute("SELECT outbox_id FROM held_messages ORDER BY 1")]
+    conn.close()
+    return ids
+
+
+def test_a_restore_holds_what_was_waiting_and_sends_only_what_the_operator_releases(
+        app, db_path: Path, carriers_file: Path, twilio_api, tmp_path: Path):
+    webhooks = TwilioWebhooks(app.test_client())
+    for phone in PHONES:
+        assert webhooks.sms(phone, "START").status_code == 200
+    with Store.open(db_path) as store:
+        waiting = [m for m in store.outbox() if m.status == "queued"]
+    assert len(waiting) >= len(PHONES)
+    backup = tmp_path / "nightly.db"
+    assert _run("backup", str(backup), db=db_path, carriers_file=carriers_file).returncode == 0
+    _drain(db_path, carriers_file)  # after the backup, every reply went out
+    sent = len(twilio_api.messages)
+    assert sent == len(waiting)
+    _worker_stopped(db_path)
+
+    restored = _run("restore", str(backup), db=db_path, carriers_file=carriers_file)
+    assert restored.returncode == 0, restored.stderr
+    assert f"{len(waiting)} message(s) that were waiting to be sent when the backup was " \
+        "taken are held" in restored.stdout
+    [kept] = tmp_path.glob("learnline.db.replaced-*[0-9]Z")
+    assert str(kept) in restored.stdout
+    with Store.open(kept) as before:  # the database it replaced, kept whole
+        assert {m.status for m in before.outbox()} == {"sent"}
+
+    _drain(db_path, carriers_file)
+    assert len(twilio_api.messages) == sent  # nothing sent again on its own
+    listed = _run("outbox", "held", db=db_path, carriers_file=carriers_file)
+    assert listed.returncode == 0
+    assert len([line for line in listed.stdout.splitlines() if "  twilio  " in line]) \
+        == len(waiting)
+    assert f"{len(waiting)} held: " in listed.stdout
+    assert "+234803" not in listed.stdout  # numbers masked
+
+    first = waiting[0]
+    released = _run("outbox", "release", str(first.id), db=db_path,
+                    carriers_file=carriers_file)
+    assert released.returncode == 0 and "released 1" in released.stdout
+    _drain(db_path, carriers_file)
+    assert len(twilio_api.messages) == sent + 1
+    assert twilio_api.messages[-1]["Body"] == first.body
+
+    dropped = _run("outbox", "drop", "--all", db=db_path, carriers_file=carriers_file)
+    assert dropped.returncode == 0 and f"dropped {len(waiting) - 1}" in dropped.stdout
+    assert _held_ids(db_path) == []
+    _drain(db_path, carriers_file)
+    assert len(twilio_api.messages) == sent + 1
+
+    # the restored database serves its learners as the backup had them
+    served = create_app({"DATABASE": str(db_path), "CARRIERS_FILE": str(carriers_file),
+                         "TESTING": True})
+    assert TwilioWebhooks(served.test_client()).sms(PHONES[1], "NEXT").status_code == 200
+    _drain(db_path, carriers_file)
+    assert len(twilio_api.messages) == sent + 2
+
+
+def test_doctor_says_messages_are_held(db_path: Path, carriers_file: Path, tmp_path: Path,
+                                       app):
+    TwilioWebhooks(app.test_client()).sms(PHONES[0], "START")
+    backup = tmp_path / "b.db"
+    assert _run("backup", str(backup), db=db_path, carriers_file=carriers_file).returncode == 0
+    assert _run("restore", str(backup), db=db_path, carriers_file=carriers_file
+                ).returncode == 0
+    doctor = _run("doctor", db=db_path, carriers_file=carriers_file)
+    assert "WARN outbox: 1 message(s) held since a restore: `learnline outbox held`" \
+        in doctor.stdout
+
+
+def test_restore_refuses_while_the_worker_runs_and_what_is_no_backup(
+        db_path: Path, carriers_file: Path, tmp_path: Path):
+    with Store.open(db_path) as store:
+        before = store.row_counts()
+    backup = tmp_path / "b.db"
+    assert _run("backup", str(backup), db=db_path, carriers_file=carriers_file).returncode == 0
+    with Store.open(db_path) as store:
+        store.beat("worker")
+    running = _run("restore", str(backup), db=db_path, carriers_file=carriers_file)
+    assert running.returncode == 1
+    [line] = running.stderr.strip().splitlines()
+    assert re.match(r"Error: the worker reported \d+ s ago: stop the gateway and the "
+                    r"worker first \(systemctl stop learnline-web learnline-worker\)$", line)
+
+    (tmp_path / "notes.txt").write_text("not a database\n" * 100)
+    for target, said in ((tmp_path / "notes.txt", "is not a Learnline database"),
+                         (tmp_path / "missing.db", "no such file"),
+                         (db_path, "that is the live database")):
+        refused = _run("restore", str(target), db=db_path, carriers_file=carriers_file)
+        assert refused.returncode == 1, refused.stdout
+        [line] = refused.stderr.strip().splitlines()
+        assert said in line, line
+    assert not list(tmp_path.glob("*.replaced-*")) and not list(tmp_path.glob("*.restoring"))
+    with Store.open(db_path) as store:
+        assert store.row_counts() == before and store.integrity_problems() == []
