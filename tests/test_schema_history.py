@@ -253,3 +253,17 @@ def test_after_an_upgrade_start_up_and_doctor_say_the_bundled_course_is_behind(
         place = store.enrollment(PHONE, "start-freelancing")
         assert (place.position, place.card) == (3, 1)
         assert store.lesson("start-freelancing", "agree-the-job", "sw") is not None
+
+
+def test_a_database_with_learnlines_tables_but_no_migration_record_is_refused(
+        db_path: Path, carriers_file: Path):
+    with Store.open(db_path) as store:
+        store.db.execute("DROP TABLE _sqlite_migrations")
+        before = store.row_counts()
+    started = learnline("worker", "--drain", db=db_path, LEARNLINE_CARRIERS=str(carriers_file))
+    assert started.returncode == 1
+    [line] = started.stderr.strip().splitlines()
+    assert line.startswith(f"Error: {db_path} has Learnline's tables (")
+    assert "but no record of the migrations that made them (_sqlite_migrations)" in line
+    with Store.open(db_path) as store:
+        assert store.row_counts() == before

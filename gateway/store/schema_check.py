@@ -133,7 +133,18 @@ def newer_migrations(conn: sqlite3.Connection) -> list[str]:
 
 
 def refuse_newer(conn: sqlite3.Connection, where: str) -> None:
-    """Raise SchemaError when the database at `where` was made by a newer Learnline."""
+    """Raise SchemaError when the database at `where` was made by a newer Learnline, or
+    holds tables of Learnline's without any record of the migrations that made them
+    (migrating would fail half-way on the first table that already exists)."""
+    if not applied_migrations(conn):
+        ours = set(expected_shape().tables)
+        found = sorted(ours & {row[0] for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()})
+        if found:
+            raise SchemaError(
+                f"{where} has Learnline's tables ({', '.join(found[:3])}...) but no record "
+                f"of the migrations that made them ({_MIGRATIONS_TABLE}): it was not made "
+                "by `learnline`, or the record was removed; restore a backup")
     newer = newer_migrations(conn)
     if newer:
         from gateway.version import VERSION
