@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.backup import is_live_file, sidecars
-from gateway.health import WORKER_STALE_SECONDS
 from gateway.store import SchemaError, Store
 from gateway.store.held import hold_unsent
 
@@ -35,8 +34,8 @@ def restore(backup: str | Path, db_path: str | Path) -> RestoreReport:
     The backup is copied beside the database, migrated to this version's schema, and
     every message in it still queued or being sent is held; then the current database
     (with its -wal and -shm) is renamed aside as `<name>.replaced-<UTC time>`, never
-    deleted, and the copy renamed into place. Refused, with nothing changed, while the
-    worker reports itself alive, or when `backup` is not a Learnline database.
+    deleted, and the copy renamed into place. Refused, with nothing changed, while another
+    process has the database open, or when `backup` is not a Learnline database.
     """
     backup, db_path = Path(backup), Path(db_path)
     if not backup.is_file():
@@ -77,17 +76,46 @@ def _check_is_learnline(backup: Path) -> None:
 
 
 def _check_stopped(db_path: Path) -> None:
-    if not db_path.exists():
-        return
-    try:
-        with Store.open(db_path) as live:
-            beat = live.last_beat("worker")
-    except sqlite3.DatabaseError:
-        return  # too damaged to say: the reason to restore
-    if beat is not None and time.time() - beat < WORKER_STALE_SECONDS:
+    """Refuse while another process has the database or its -wal, -shm or write lock
+    open (every store keeps its write lock open): the web server, the worker, a command.
+    Replacing the file under them would leave them writing to the one set aside."""
+    holders = open_by(db_path)
+    if holders:
+        pid, command = holders[0]
         raise RestoreError(
-            f"the worker reported {max(time.time() - beat, 0):.0f} s ago: stop the gateway "
-            "and the worker first (systemctl stop learnline-web learnline-worker)")
+            f"the database is open in process {pid} ({command}): stop the gateway and the "
+            "worker first (systemctl stop learnline-web learnline-worker)")
+
+
+def open_by(db_path: Path) -> list[tuple[int, str]]:
+    """Other processes (pid, command line) with the database's files open, as Linux's
+    /proc shows those this user may see ([] where there is no /proc)."""
+    files = {os.path.realpath(p) for p in (db_path, *sidecars(db_path))}
+    proc = Path("/proc")
+    found = []
+    for entry in proc.iterdir() if proc.is_dir() else ():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            fds = list((entry / "fd").iterdir())
+        except OSError:  # gone, or another user's
+            continue
+        if not files.intersection(_link(fd) for fd in fds):
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(
+                errors="replace").strip()
+        except OSError:
+            command = "?"
+        found.append((int(entry.name), command[:80]))
+    return found
+
+
+def _link(fd: Path) -> str:
+    try:
+        return os.readlink(fd)
+    except OSError:  # closed meanwhile
+        return ""
 
 
 def _prepare(backup: Path, incoming: Path) -> tuple[int, dict[str, int]]:
