@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.store import Store
+from gateway.store.held import mark_as_backup
 
 # SQLite's primary codes for a copy that could not be written where it was asked to go.
 _CANNOT_WRITE = (sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY,
@@ -74,6 +75,8 @@ def backup(db_path: str | Path, target: str | Path) -> BackupReport:
             if problems:
                 shown = "; ".join(" ".join(problem.split()) for problem in problems[:3])
                 raise BackupError(f"the copy failed its integrity check: {shown}")
+            # Put in place by hand, it holds what it had waiting at its first start.
+            mark_as_backup(copy, time.time())
             copy.db.conn.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
             counts = copy.row_counts()
         with partial.open("rb+") as written:

@@ -9,7 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -93,11 +93,20 @@ def _alive(pid: int) -> bool:
 
 
 def _open_store() -> Store:
-    """The database, migrated, with the bundled courses if it has none; says on stderr
-    when a bundled course it holds is another version than this release's."""
+    """The database, migrated, with the bundled courses if it has none. Says on stderr
+    when it is a backup put in place (what it had waiting is held: gateway/store/held.py)
+    and when a bundled course it holds is another version than this release's."""
     from gateway.content.importer import bundled_courses_behind, ensure_bundled_courses
+    from gateway.store.held import hold_if_backup
 
     store = Store.open(default_db_path(), migrate=True)
+    restored = hold_if_backup(store)
+    if restored is not None:
+        taken = datetime.fromtimestamp(restored[0], UTC).strftime("%Y-%m-%d %H:%M UTC")
+        click.echo(f"this database is a backup taken at {taken}: {restored[1]} message(s) "
+                   "that were waiting to be sent then are held (some may have gone out "
+                   "since): `learnline outbox held` lists them; release or drop them",
+                   err=True)
     if not ensure_bundled_courses(store):
         for line in bundled_courses_behind(store):
             click.echo(line, err=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from gateway.backup import is_live_file, sidecars
 from gateway.store import SchemaError, Store
-from gateway.store.held import hold_unsent
+from gateway.store.held import hold_if_backup, hold_unsent
 
 
 class RestoreError(Exception):
@@ -137,6 +137,7 @@ def _prepare(backup: Path, incoming: Path) -> tuple[int, dict[str, int]]:
     try:
         with Store.open(incoming, migrate=True) as store:
             held = hold_unsent(store, f"restored from {backup}")
+            hold_if_backup(store)  # held already: only removes the backup's mark
             counts = store.row_counts()
     except SchemaError as exc:
         raise RestoreError(str(exc).replace(str(incoming), str(backup))) from None

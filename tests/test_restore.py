@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -135,3 +136,33 @@ def test_restore_refuses_while_a_process_has_the_database_open_and_what_is_no_ba
     assert not list(tmp_path.glob("*.replaced-*")) and not list(tmp_path.glob("*.restoring"))
     with Store.open(db_path) as store:
         assert store.row_counts() == before and store.integrity_problems() == []
+
+
+def test_a_backup_put_in_place_by_hand_holds_what_it_had_waiting_at_start_up(
+        app, db_path: Path, carriers_file: Path, twilio_api, tmp_path: Path):
+    """The restore of earlier docs (stop, copy the file in place, start) sent every reply
+    the backup had queued again. A backup knows it is one: the first start on it holds
+    them, says so, and sends only what comes after."""
+    webhooks = TwilioWebhooks(app.test_client())
+    for phone in PHONES:
+        webhooks.sms(phone, "START")
+    app.extensions["learnline.connections"].store.close()
+    backup = tmp_path / "nightly.db"
+    assert _run("backup", str(backup), db=db_path, carriers_file=carriers_file).returncode == 0
+    _drain(db_path, carriers_file)
+    sent = len(twilio_api.messages)
+    assert sent >= len(PHONES)
+
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(backup, db_path)
+    started = _run("worker", "--drain", db=db_path, carriers_file=carriers_file)
+    assert started.returncode == 0, started.stderr
+    assert "this database is a backup taken at " in started.stderr
+    assert f": {sent} message(s) that were waiting to be sent then are held" in started.stderr
+    assert len(twilio_api.messages) == sent  # no duplicates
+    assert len(_held_ids(db_path)) == sent
+    again = _run("worker", "--drain", db=db_path, carriers_file=carriers_file)
+    assert "backup taken at" not in again.stderr  # said once: the marker is gone
+    with Store.open(backup) as untouched:  # the backup file itself is never changed by it
+        assert {m.status for m in untouched.outbox()} == {"queued"}

@@ -40,6 +40,32 @@ def hold_unsent(store: Store, reason: str) -> int:
             [HELD_ERROR, now]).rowcount
 
 
+# In a backup's settings (never the live database's): when it was taken. The first start
+# on a database carrying it holds what it had waiting (hold_if_backup), then removes it.
+BACKUP_MARK = "backup_taken_at"
+
+
+def mark_as_backup(store: Store, taken_at: float) -> None:
+    """Mark the database on `store` (a backup copy) as a backup taken at `taken_at`."""
+    with store.write():
+        store.db.execute("INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) "
+                         "DO UPDATE SET value = excluded.value", [BACKUP_MARK, repr(taken_at)])
+
+
+def hold_if_backup(store: Store) -> tuple[float, int] | None:
+    """When the database is a backup put in place (it carries the mark): hold what it had
+    waiting to be sent and remove the mark, in one transaction; return (when the backup
+    was taken, how many were held). None for a database that is no backup."""
+    with store.write():
+        row = store.db.execute("SELECT value FROM settings WHERE name = ?",
+                               [BACKUP_MARK]).fetchone()
+        if row is None:
+            return None
+        held = hold_unsent(store, "a backup put in place")
+        store.db.execute("DELETE FROM settings WHERE name = ?", [BACKUP_MARK])
+    return float(row[0]), held
+
+
 def held_messages(store: Store) -> list[HeldMessage]:
     """Every held message, oldest first."""
     return [HeldMessage(*row) for row in store.db.conn.execute(
