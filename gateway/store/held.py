@@ -56,10 +56,12 @@ def hold_if_backup(store: Store) -> tuple[float, int] | None:
     """When the database is a backup put in place (it carries the mark): hold what it had
     waiting to be sent and remove the mark, in one transaction; return (when the backup
     was taken, how many were held). None for a database that is no backup."""
+    marked = "SELECT value FROM settings WHERE name = ?"
+    if store.db.execute(marked, [BACKUP_MARK]).fetchone() is None:
+        return None  # the usual case: a read, no write transaction
     with store.write():
-        row = store.db.execute("SELECT value FROM settings WHERE name = ?",
-                               [BACKUP_MARK]).fetchone()
-        if row is None:
+        row = store.db.execute(marked, [BACKUP_MARK]).fetchone()
+        if row is None:  # another process of the gateway got there first
             return None
         held = hold_unsent(store, "a backup put in place")
         store.db.execute("DELETE FROM settings WHERE name = ?", [BACKUP_MARK])
