@@ -21,6 +21,7 @@ from gateway import create_app
 from gateway.config import load_carriers
 from gateway.health import readiness
 from gateway.store import SchemaError, Store
+from gateway.store.schema_check import known_migrations
 from gateway.version import VERSION
 from gateway.worker import OutboxWorker
 from tests.conftest import AUTH_TOKEN, TwilioWebhooks
@@ -267,3 +268,13 @@ def test_a_database_with_learnlines_tables_but_no_migration_record_is_refused(
     assert "but no record of the migrations that made them (_sqlite_migrations)" in line
     with Store.open(db_path) as store:
         assert store.row_counts() == before
+
+
+def test_every_migration_since_the_first_release_is_in_the_changelog():
+    """A migration changes what a database holds: the release that brings it says so
+    (CHANGELOG.md, under its version), so operators know which upgrade changes the file."""
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    first_release = changelog.index("\n## 0.1.0")
+    unnamed = [name for name in known_migrations()[9:]  # 0.1.0 had m001-m009
+               if f"`{name}`" not in changelog[:first_release]]
+    assert unnamed == []
