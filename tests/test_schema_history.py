@@ -92,8 +92,12 @@ def test_a_database_from_the_first_commit_upgrades_and_its_learner_carries_on(
     path = load(SCHEMAS / "first-commit-learner.sql", tmp_path / "learnline.db")
     with Store.open(path) as old:
         queued = [m.body for m in old.outbox(PHONE) if m.status == "queued"]
+        sent_before = max(m.id for m in old.outbox(PHONE) if m.status == "sent")
         place = old.enrollment(PHONE, "start-freelancing")
     assert len(queued) == 2 and (place.position, place.card) == (3, 1)
+    # one learner's whole course at test speed: past the inbound limits
+    carriers_file.write_text(carriers_file.read_text().replace(
+        "tps = 200\n", "tps = 200\ninbound_per_minute = 10000\ninbound_per_hour = 10000\n"))
 
     app = create_app({"DATABASE": str(path), "CARRIERS_FILE": str(carriers_file),
                       "TESTING": True})
@@ -116,6 +120,30 @@ def test_a_database_from_the_first_commit_upgrades_and_its_learner_carries_on(
         unstamped = store.db.conn.execute(
             "SELECT count(*) FROM outbox WHERE status = 'sent' AND sent_at IS NULL").fetchone()
         assert unstamped == (0,)  # sent before the upgrade: stamped from its accepted attempt
+
+    # ... and on to the end of the course, answering every question right
+    webhooks = TwilioWebhooks(app.test_client())
+    for _ in range(80):
+        with Store.open(path) as store:
+            place = store.enrollment(PHONE, "start-freelancing")
+            if place.completed:
+                break
+            lesson_id = store.course("start-freelancing").lesson_ids[place.position]
+            lesson = store.lesson("start-freelancing", lesson_id, "en")
+        text = (chr(ord("A") + lesson.questions[place.quiz.queue[0]].answer)
+                if place.quiz else "NEXT")
+        assert webhooks.sms(PHONE, text).status_code == 200
+        OutboxWorker(path, carriers).run(drain=True, poll_seconds=0.01)
+    with Store.open(path) as store:
+        assert store.enrollment(PHONE, "start-freelancing").completed
+        results = store.db.conn.execute(
+            "SELECT count(*) FROM lesson_results WHERE phone = ?", [PHONE]).fetchone()
+        assert results == (6,)  # three lessons before the upgrade, three after
+        sent_rows = store.db.conn.execute(
+            "SELECT count(*) FROM outbox WHERE phone = ? AND carrier_message_id IS NOT NULL "
+            "AND id > ?", [PHONE, sent_before]).fetchone()[0]
+    # every message after the upgrade reached the carrier exactly once
+    assert len(twilio_api.bodies_to(PHONE)) == sent_rows
 
 
 # -- what start-up, /readyz and doctor say of a schema this version cannot use ----------
