@@ -18,6 +18,7 @@ from gateway.content.importer import ensure_bundled_courses
 from gateway.ratelimit import InboundLimits
 from gateway.request_guard import RequestGuard
 from gateway.store import Store, default_db_path
+from gateway.store.held import hold_if_backup
 from gateway.store.store import BUSY_TIMEOUT_SECONDS
 
 MAX_REQUEST_BYTES = 64 * 1024
@@ -69,6 +70,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     with Store.open(app.config["DATABASE"], migrate=True,
                     busy_timeout=app.config["BUSY_TIMEOUT"]) as store:
+        restored = hold_if_backup(store)
+        if restored is not None:
+            logging.getLogger(__name__).warning(
+                "this database is a backup: %d message(s) waiting to be sent when it was "
+                "taken are held (learnline outbox held)", restored[1])
         ensure_bundled_courses(store)
         if not app.config["SECRET_KEY"]:
             # Without LEARNLINE_SECRET_KEY, one random key made on first start and kept

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.store import Store
+from gateway.store.held import mark_as_backup
 
 # SQLite's primary codes for a copy that could not be written where it was asked to go.
 _CANNOT_WRITE = (sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY,
@@ -39,11 +40,13 @@ def backup(db_path: str | Path, target: str | Path) -> BackupReport:
     target = Path(target)
     if not Path(db_path).is_file():
         raise BackupError(f"{db_path}: no such database")
-    if target.resolve() == Path(db_path).resolve():
-        raise BackupError(f"{target}: that is the live database; back up to another file")
+    partial = target.with_name(target.name + ".partial")
+    for written in (target, partial, *sidecars(partial)):
+        if is_live_file(written, Path(db_path)):
+            raise BackupError(f"{target}: that is one of the live database's files; back up "
+                              "to another file, outside them")
     if not target.parent.is_dir():
         raise BackupError(f"{target.parent}: no such folder")
-    partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
     started = time.monotonic()
     try:
@@ -72,6 +75,8 @@ def backup(db_path: str | Path, target: str | Path) -> BackupReport:
             if problems:
                 shown = "; ".join(" ".join(problem.split()) for problem in problems[:3])
                 raise BackupError(f"the copy failed its integrity check: {shown}")
+            # Put in place by hand, it holds what it had waiting at its first start.
+            mark_as_backup(copy, time.time())
             copy.db.conn.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
             counts = copy.row_counts()
         with partial.open("rb+") as written:
@@ -83,7 +88,30 @@ def backup(db_path: str | Path, target: str | Path) -> BackupReport:
         finally:
             os.close(folder)
     finally:
-        for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm"),
-                         Path(f"{partial}-writelock")):
+        for leftover in (partial, *sidecars(partial)):
             leftover.unlink(missing_ok=True)
     return BackupReport(target, target.stat().st_size, time.monotonic() - started, counts)
+
+
+# The files SQLite and the store keep beside a database.
+_SIDECAR_SUFFIXES = ("-wal", "-shm", "-journal", "-writelock")
+
+
+def sidecars(path: Path) -> list[Path]:
+    """The files SQLite and the store keep beside the database at `path`."""
+    return [Path(f"{path}{suffix}") for suffix in _SIDECAR_SUFFIXES]
+
+
+def is_live_file(path: Path, db_path: Path) -> bool:
+    """Whether writing, replacing or removing `path` would touch the live database's own
+    files: the database, a file beside it that SQLite or the store keeps, another name for
+    one of them (a link), or a path under one of them."""
+    live = [db_path, *sidecars(db_path)]
+    resolved = {p.resolve() for p in live}
+    existing = [p for p in live if p.exists()]
+    for candidate in (path, *path.parents):
+        if candidate.resolve() in resolved:
+            return True
+        if candidate.exists() and any(os.path.samefile(candidate, p) for p in existing):
+            return True
+    return False

@@ -8,7 +8,7 @@ import os
 import sqlite3
 import sys
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -18,11 +18,13 @@ from gateway.cli_db import existing_db_path
 from gateway.cli_i18n import i18n
 from gateway.cli_learners import learners
 from gateway.cli_packs import packs
+from gateway.cli_restore import outbox_group, restore_command
 from gateway.cli_sync import hub_group, sync_command
 from gateway.config import DEFAULT_CONSOLE, Carriers, ConfigError, load_carriers
 from gateway.sms_text import POLICIES, count
-from gateway.store import Store, default_db_path
+from gateway.store import SchemaError, Store, default_db_path
 from gateway.store.files import DatabaseFileError
+from gateway.version import VERSION
 
 
 def _carriers() -> Carriers:
@@ -91,23 +93,36 @@ def _alive(pid: int) -> bool:
 
 
 def _open_store() -> Store:
-    from gateway.content.importer import ensure_bundled_courses
+    """The database, migrated, with the bundled courses if it has none. Says on stderr
+    when it is a backup put in place (what it had waiting is held: gateway/store/held.py)
+    and when a bundled course it holds is another version than this release's."""
+    from gateway.content.importer import bundled_courses_behind, ensure_bundled_courses
+    from gateway.store.held import hold_if_backup
 
     store = Store.open(default_db_path(), migrate=True)
-    ensure_bundled_courses(store)
+    restored = hold_if_backup(store)
+    if restored is not None:
+        taken = datetime.fromtimestamp(restored[0], UTC).strftime("%Y-%m-%d %H:%M UTC")
+        click.echo(f"this database is a backup taken at {taken}: {restored[1]} message(s) "
+                   "that were waiting to be sent then are held (some may have gone out "
+                   "since): `learnline outbox held` lists them; release or drop them",
+                   err=True)
+    if not ensure_bundled_courses(store):
+        for line in bundled_courses_behind(store):
+            click.echo(line, err=True)
     return store
 
 
 class _Commands(click.Group):
     """The command group. A database SQLite says is damaged, or one it found busy past
-    the busy timeout, or one missing where one was made, gets one line instead of a
-    traceback; any other database error
+    the busy timeout, one missing where one was made, or one this version cannot use
+    (SchemaError), gets one line instead of a traceback; any other database error
     (a full disk, permissions, I/O, or a bug) keeps its traceback."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
-        except DatabaseFileError as exc:  # missing, deleted, replaced: it says what to do
+        except (DatabaseFileError, SchemaError) as exc:  # it says what to do
             raise click.ClickException(str(exc)) from None
         except sqlite3.DatabaseError as exc:
             code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF  # the primary code
@@ -125,6 +140,8 @@ class _Commands(click.Group):
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(VERSION, "--version", prog_name="learnline",
+                      message="%(prog)s %(version)s")
 def main() -> None:
     """Learnline: short lessons and quizzes by SMS, USSD and lite web pages.
 
@@ -636,6 +653,8 @@ main.add_command(announce_command)
 main.add_command(sync_command)
 main.add_command(hub_group)
 main.add_command(i18n)
+main.add_command(restore_command)
+main.add_command(outbox_group)
 
 
 if __name__ == "__main__":

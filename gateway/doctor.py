@@ -14,6 +14,7 @@ from pathlib import Path
 
 from carrier_adapters import ADAPTERS, SendError, Unsupported
 from gateway.config import Carriers, ConfigError, load_carriers
+from gateway.content.importer import bundled_courses_behind
 from gateway.health import WORKER_STALE_SECONDS
 from gateway.store import Store
 from gateway.store.files import DatabaseFileError, refuse_to_remake
@@ -116,14 +117,30 @@ def _database(db_path: Path, findings: list[Finding], *, full: bool) -> None:
                                     "applies them"))
         else:
             findings.append(Finding("ok", "migrations", "current"))
+        _schema(store, findings)
         if not store.course_count():
             findings.append(Finding("fail", "courses", "none loaded: run "
                                     "`learnline lessons import`"))
         else:
             findings.append(Finding("ok", "courses", f"{store.course_count()} loaded"))
+            for line in bundled_courses_behind(store):
+                findings.append(Finding("warn", "courses", line))
         _worker(store, findings)
         _refusals(store, findings)
+        _held(store, findings)
     _files(db_path, findings)
+
+
+def _schema(store: Store, findings: list[Finding]) -> None:
+    problems = store.schema_problems()
+    if problems:
+        findings.append(Finding("fail", "schema", "; ".join(problems) + ": the gateway "
+                                "refuses to start on it; restore the backup taken before "
+                                "the upgrade (docs/operations.md, Upgrade)"))
+    else:
+        tables = len(store.db.table_names())
+        findings.append(Finding("ok", "schema", f"as this version expects ({tables} tables "
+                                "with their columns, indexes and triggers)"))
 
 
 def _integrity(store: Store, db_path: Path, findings: list[Finding], *, full: bool) -> bool:
@@ -169,6 +186,14 @@ def _refusals(store: Store, findings: list[Finding]) -> None:
                                 f"{max(now - seen['at'], 0) / 60:.0f} min ago: fix them in "
                                 "the environment (docs/operations.md, rotating a carrier "
                                 "secret) and restart the worker"))
+def _held(store: Store, findings: list[Finding]) -> None:
+    from gateway.store.held import held_count
+
+    held = held_count(store)
+    if held:
+        findings.append(Finding("warn", "outbox", f"{held} message(s) held since a restore: "
+                                "`learnline outbox held` lists them; release or drop them "
+                                "(docs/operations.md, Backup and restore)"))
 
 
 def _files(db_path: Path, findings: list[Finding]) -> None:

@@ -1,7 +1,9 @@
 """Liveness and readiness for load balancers, systemd and operators.
 
-- `/healthz` (liveness): the process answers and can read its database.
-- `/readyz` (readiness): the database can take a write, its schema is current, and
+- `/healthz` (liveness): the process answers and can read its database; it names the
+  version running (gateway/version.py), so a monitor tells releases apart.
+- `/readyz` (readiness): the database can take a write, its migrations are applied and
+  its schema is what they make (tables, columns, indexes, triggers), and
   the outbox worker beat recently (without it, replies queue but nobody sends
   them). 200 when all hold, else 503; the body says, one line each, what was
   checked, so an operator reading it with curl knows what to fix. A carrier whose
@@ -16,6 +18,7 @@ import time
 from flask import Blueprint, Response
 
 from gateway.store import Store
+from gateway.version import VERSION
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +42,7 @@ def health() -> Response:
 
     store = get_store()
     store.ping()
-    return _plain(["ok", *sync_lines(store)], 200)
+    return _plain(["ok", f"version: {VERSION}", *sync_lines(store)], 200)
 
 
 def sync_lines(store: Store, now: float | None = None) -> list[str]:
@@ -81,6 +84,12 @@ def readiness(store: Store, now: float | None = None) -> tuple[bool, list[str]]:
                      "restart the gateway to apply them")
     else:
         lines.append("migrations: current")
+    problems = store.schema_problems()
+    if problems:
+        ready = False
+        lines.append(f"schema: {'; '.join(problems)}")
+    else:
+        lines.append("schema: as this version expects")
     beat = store.last_beat("worker")
     if beat is None:
         ready = False

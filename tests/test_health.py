@@ -13,12 +13,13 @@ import pytest
 from gateway.config import load_carriers
 from gateway.health import WORKER_STALE_SECONDS, readiness
 from gateway.store import Store
+from gateway.version import VERSION
 from gateway.worker import OutboxWorker
 
 
 def test_healthz_answers_while_the_process_can_read_its_database(client):
     response = client.get("/healthz")
-    assert response.status_code == 200 and response.text == "ok\n"
+    assert response.status_code == 200 and response.text == f"ok\nversion: {VERSION}\n"
 
 
 def test_readyz_waits_for_the_worker_then_is_ready(client, db_path: Path,
@@ -33,7 +34,8 @@ def test_readyz_waits_for_the_worker_then_is_ready(client, db_path: Path,
     response = client.get("/readyz")
     assert response.status_code == 200, response.text
     assert response.text.splitlines() == [
-        "database: writable", "migrations: current", "worker: last seen 0 s ago"]
+        "database: writable", "migrations: current", "schema: as this version expects",
+        "worker: last seen 0 s ago"]
     assert response.headers["Cache-Control"] == "no-store"
 
 

@@ -86,11 +86,43 @@ def test_a_backup_taken_under_traffic_restores_everything_committed_before_it(
 def test_backup_refuses_to_overwrite_the_live_database_or_write_nowhere(db_path: Path,
                                                                           tmp_path: Path):
     same = learnline("backup", str(db_path), cwd=tmp_path, LEARNLINE_DB=str(db_path))
-    assert same.returncode == 1 and "that is the live database" in same.stderr
+    assert same.returncode == 1 and "one of the live database's files" in same.stderr
     nowhere = learnline("backup", str(tmp_path / "missing" / "b.db"), cwd=tmp_path,
                         LEARNLINE_DB=str(db_path))
     assert nowhere.returncode == 1 and "no such folder" in nowhere.stderr
     assert "Traceback" not in same.stderr + nowhere.stderr
+
+
+@pytest.mark.parametrize("target", ["{db}", "{db}-wal", "{db}-shm", "{db}-writelock",
+                                    "{db}-journal", "{db}/inside.db", "{db}-wal/x",
+                                    "{stem}", "link-to-db"])
+def test_backup_refuses_every_file_of_the_live_database(db_path: Path, tmp_path: Path,
+                                                        target: str):
+    """The live database, its -wal, -shm and write-lock files, anything inside one of them,
+    another name for one of them, or a target whose scratch copy would be one of them:
+    one line, exit 1, and the live database is intact and still serves."""
+    with Store.open(db_path) as store:
+        store.beat("worker")  # the WAL and -shm exist while it is open
+        before = store.row_counts()
+        courses = store.course_count()
+        wal_and_lock = [p for p in (Path(f"{db_path}-wal"), Path(f"{db_path}-writelock"))
+                        if p.exists()]
+        (tmp_path / "link-to-db").symlink_to(db_path)
+        # the copy is written at TARGET.partial: a database named like one must survive
+        live = tmp_path / "named.partial"
+        shutil.copyfile(db_path, live)
+        path = target.format(db=db_path, stem=tmp_path / "named")
+        env_db = live if target == "{stem}" else db_path
+        done = learnline("backup", path, cwd=tmp_path, LEARNLINE_DB=str(env_db))
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert "Traceback" not in done.stderr
+        assert "live database" in done.stderr
+        assert all(p.exists() for p in wal_and_lock)
+        assert store.integrity_problems(full=True) == []
+        assert store.row_counts() == before and store.course_count() == courses
+        with Store.open(live) as named:
+            assert named.integrity_problems(full=True) == [] and named.course_count() == courses
 
 
 @pytest.mark.parametrize("command", [("backup", "copy.db"), ("stats",),
@@ -137,6 +169,7 @@ def test_doctor_on_a_healthy_gateway(db_path: Path, carriers_file: Path, tmp_pat
     assert f"OK   configuration: {carriers_file}: 2 carrier(s), valid" in lines
     assert f"OK   database: {db_path}: quick_check ok" in lines
     assert "OK   migrations: current" in lines and "OK   courses: 1 loaded" in lines
+    assert any(line.startswith("OK   schema: as this version expects") for line in lines)
     assert any(line.startswith("OK   worker: last seen") for line in lines)
     assert "OK   carrier twilio: twilio, webhooks authenticated" in lines
     assert not any(line.startswith("FAIL") for line in lines)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -106,6 +107,21 @@ def _run_from(unpacked: Path, cwd: Path, *args: str) -> subprocess.CompletedProc
     env["PYTHONPATH"] = str(unpacked)  # the wheel's files first; dependencies from the venv
     return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=120)
+
+
+def test_the_wheel_is_the_version_the_gateway_reports(wheel, names, unpacked, tmp_path):
+    """`pip show learnline` and /healthz name the same release (gateway/version.py)."""
+    from gateway.version import VERSION
+
+    assert re.fullmatch(r"\d+\.\d+\.\d+", VERSION)
+    assert wheel.name.startswith(f"learnline-{VERSION}-")
+    [metadata] = [n for n in names if n.endswith(".dist-info/METADATA")]
+    with zipfile.ZipFile(wheel) as archive:
+        assert f"Version: {VERSION}" in archive.read(metadata).decode().splitlines()
+    result = _run_from(unpacked, tmp_path, "-m", "gateway.cli", "--version")
+    assert result.returncode == 0 and result.stdout == f"learnline {VERSION}\n"
+    changelog = (REPO / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert f"\n## {VERSION} " in changelog  # every release says what it changed
 
 
 def test_installed_wheel_finds_its_bundled_content(unpacked, tmp_path):

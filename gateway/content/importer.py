@@ -45,3 +45,31 @@ def ensure_bundled_courses(store: Store) -> bool:
         return False
     import_courses(store)
     return True
+
+
+def bundled_courses_behind(store: Store) -> list[str]:
+    """Bundled courses the database holds in another version than the one this release
+    bundles (after an upgrade: `learnline lessons import` brings them up to date), one
+    line each naming what differs. A bundled course the database does not hold is not
+    behind: an operator may serve only their own."""
+    courses, _ = load_courses(lessons_dir(), strict=False)
+    behind = []
+    for course in courses:
+        meta, stored = store.course_digests(course.id)
+        if meta is None:
+            continue
+        bundled = {(lesson.id, locale): lesson.content_hash
+                   for locale, lessons in course.lessons.items() for lesson in lessons}
+        if meta == course.meta_json() and stored == bundled:
+            continue
+        changed = sum(1 for key, digest in bundled.items() if stored.get(key) not in
+                      (None, digest))
+        missing = sum(1 for key in bundled if key not in stored)
+        languages = sorted({locale for _, locale in bundled} - {locale for _, locale in stored})
+        what = [f"{changed} lesson texts differ, {missing} missing"]
+        if languages:
+            what.append(f"languages missing: {', '.join(languages)}")
+        behind.append(f"bundled course {course.id}: the database holds another version "
+                      f"({'; '.join(what)}): run `learnline lessons import` to bring it up "
+                      "to date")
+    return behind

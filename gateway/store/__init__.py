@@ -12,6 +12,7 @@ from gateway.store.records import (
     OutboxRecord,
     UssdSessionRecord,
 )
+from gateway.store.schema_check import SchemaError
 from gateway.store.store import Store, default_db_path
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "InboundRecord",
     "LearnerRecord",
     "OutboxRecord",
+    "SchemaError",
     "Store",
     "UssdSessionRecord",
     "default_db_path",

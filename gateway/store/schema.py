@@ -344,7 +344,48 @@ def m009_content_version(db: Database) -> None:
 
 
 @migrations()
-def m010_course_completions(db: Database) -> None:
+def m010_repair_edited_migrations(db: Database) -> None:
+    """Add what two migrations gained after databases had applied them. m001 gained
+    status_events.state (and the status_events_unmatched index) and m007 gained
+    outbox.sent_at (and outbox_unsolicited) after release, so a database made before
+    those edits lacks them. Each is added only where absent; a database that has them
+    is left as it is. Messages sent before sent_at was stamped get the time of their
+    accepted attempt."""
+    def columns(table: str) -> set[str]:
+        return {row[1] for row in db.execute(f"PRAGMA table_info({table})").fetchall()}
+
+    if "state" not in columns("status_events"):
+        db.execute("ALTER TABLE status_events ADD COLUMN state TEXT")
+    db.execute("CREATE INDEX IF NOT EXISTS status_events_unmatched ON status_events "
+               "(carrier_id, carrier_message_id) WHERE outbox_id IS NULL")
+    if "sent_at" not in columns("outbox"):
+        db.execute("ALTER TABLE outbox ADD COLUMN sent_at REAL")
+    # Sent by a version that did not stamp sent_at (before m007 had it).
+    db.execute(
+        """UPDATE outbox SET sent_at = (SELECT max(at) FROM send_attempts
+             WHERE send_attempts.outbox_id = outbox.id AND outcome = 'accepted')
+           WHERE sent_at IS NULL AND carrier_message_id IS NOT NULL""")
+    db.execute("CREATE INDEX IF NOT EXISTS outbox_unsolicited ON outbox (phone, sent_at) "
+               "WHERE kind != 'reply'")
+
+
+@migrations()
+def m011_held_messages(db: Database) -> None:
+    """Messages held for the operator's decision after a restore (`learnline restore`):
+    they were waiting to be sent when the backup was taken, and may have gone out since.
+    A held message is 'cancelled' in the outbox, so no worker sends it, until released
+    (queued again) or dropped (docs/operations.md, Backup and restore)."""
+    db.execute(
+        """CREATE TABLE held_messages (
+            outbox_id INTEGER PRIMARY KEY REFERENCES outbox(id) ON DELETE CASCADE,
+            was TEXT NOT NULL,         -- its status when held: queued or sending
+            held_at REAL NOT NULL,
+            reason TEXT NOT NULL
+        )""")
+
+
+@migrations()
+def m012_course_completions(db: Database) -> None:
     """An index of course completions: the figures count a course as completed by its
     `course_completed` events, which a retake or a review leaves in place, not by the
     enrollment's completion date, which a retake clears."""

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from sqlite_utils import Database
 
 from gateway.content.model import Course, Lesson
-from gateway.store import events, files, writelock
+from gateway.store import events, files, schema_check, writelock
 from gateway.store.group_commit import GroupCommit
 from gateway.store.records import (
     CertificateRecord,
@@ -196,7 +196,11 @@ class Store:
         return store
 
     def migrate(self) -> list[str]:
-        """Apply pending schema migrations; return their names."""
+        """Apply pending schema migrations and return their names. Raises SchemaError,
+        changing nothing, for a database made by a newer Learnline; raises SchemaError
+        when the schema then differs from the one a new database gets (schema_check)."""
+        where = self.path or "the database"
+        schema_check.refuse_newer(self.db.conn, where)
         pending = [m.name for m in migrations.pending(self.db)]
         if pending:
             # Several processes may start at once (gunicorn workers): one applies them,
@@ -205,6 +209,7 @@ class Store:
             with self._locked(max(self.busy_timeout, MIGRATION_WAIT_SECONDS)):
                 pending = [m.name for m in migrations.pending(self.db)]
                 migrations.apply(self.db)
+        schema_check.refuse_different(self.db.conn, where)
         return pending
 
     def checkpoint(self) -> tuple[int, int]:
@@ -531,6 +536,14 @@ class Store:
         if cache is not None:
             cache.by_id[course_id] = course
         return course
+
+    def course_digests(self, course_id: str) -> tuple[str | None, dict[tuple[str, str], str]]:
+        """A course as stored, to compare with another copy: its metadata (None when the
+        course is not here) and each lesson text's content hash by (lesson id, locale)."""
+        row = self._one("SELECT meta FROM courses WHERE id = ?", [course_id])
+        lessons = {(r["lesson_id"], r["locale"]): r["hash"] for r in self._rows(
+            "SELECT lesson_id, locale, hash FROM lessons WHERE course_id = ?", [course_id])}
+        return (row["meta"] if row else None), lessons
 
     def course_count(self) -> int:
         """How many courses are loaded."""
@@ -1377,6 +1390,15 @@ class Store:
                         f"process {held[1]}, longer than writers wait ({self.busy_timeout:g} "
                         "s)")
         return None
+
+    def schema_problems(self) -> list[str]:
+        """What is wrong with this database's schema for this version of Learnline, one
+        phrase each ([] when nothing): made by a newer Learnline, or tables, columns,
+        indexes or triggers missing or different from what its migrations make."""
+        newer = schema_check.newer_migrations(self.db.conn)
+        if newer:
+            return [f"made by a newer Learnline (migration {newer[-1]} is unknown here)"]
+        return schema_check.differences(self.db.conn)
 
     def send_attempts(self, outbox_id: int) -> list[dict]:
         """Every recorded attempt to send one message, oldest first."""
