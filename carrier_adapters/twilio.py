@@ -4,12 +4,20 @@ Signatures are checked with the twilio package's RequestValidator over the
 URL Twilio called (the carrier's `public_url` plus path and query, so it
 works behind a proxy) and the form fields, in HMAC-SHA1 or, when the
 X-Twilio-Webhooks-Signature-Settings header asks for it, HMAC-SHA256.
+
+That signature covers names and values joined without separators, so a captured
+request can be re-split into other fields with the same signature (a MessageSid
+swallowing the next field becomes a new message). A signed form is therefore also
+checked for what Twilio itself sends: CamelCase names each given once, a message sid
+of its documented shape (SmsSid and SmsMessageSid the same), the configured account,
+and counts that are numbers. Anything else is a 400 naming the field.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
+import re
 from typing import ClassVar
 
 import requests
@@ -71,6 +79,14 @@ TIMEOUT_SECONDS = 15.0
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
+# What Twilio's own webhooks look like: SMS (SM) or MMS (MM) sids of 32 hex digits,
+# CamelCase parameter names, the one API version, counts in digits.
+MESSAGE_SID = re.compile(r"(SM|MM)[0-9a-f]{32}")
+PARAMETER_NAME = re.compile(r"[A-Z][A-Za-z0-9]*")
+SID_ALIASES = ("SmsSid", "SmsMessageSid")
+API_VERSION = "2010-04-01"
+COUNTS = ("NumMedia", "NumSegments")
+
 
 class TwilioAdapter(CarrierAdapter):
     """Twilio's webhooks and Messages API."""
@@ -111,16 +127,49 @@ class TwilioAdapter(CarrierAdapter):
             return True
         return validator.validate(request.url, params, signature, algorithm)
 
+    def genuine_form(self, request: WebRequest) -> str:
+        """The request's MessageSid, once its fields are ones Twilio sends (see the module's
+        docstring); PayloadError naming the first field that is not."""
+        for name, values in request.form.items():
+            if not PARAMETER_NAME.fullmatch(name):
+                raise PayloadError(name, message=f"field '{name}' is not a Twilio parameter")
+            if len(values) != 1:
+                raise PayloadError(name, message=f"field '{name}' is repeated; Twilio "
+                                                 "sends each field once")
+        sid = request.field("MessageSid")
+        if sid is None:
+            raise PayloadError("MessageSid")
+        if not MESSAGE_SID.fullmatch(sid):
+            raise PayloadError("MessageSid", message="field 'MessageSid' is not a Twilio "
+                                                     "message sid (SM or MM, 32 hex digits)")
+        for alias in SID_ALIASES:
+            if request.field(alias) not in (None, sid):
+                raise PayloadError(alias, message=f"field '{alias}' is not the MessageSid")
+        account = request.field("AccountSid")
+        if account is None:
+            raise PayloadError("AccountSid")
+        expected = str(self.settings.credentials["account_sid"])
+        if not hmac.compare_digest(account.encode(), expected.encode()):
+            raise PayloadError("AccountSid", message="field 'AccountSid' is not this carrier's "
+                                                     "account_sid")
+        if request.field("ApiVersion") not in (None, API_VERSION):
+            raise PayloadError("ApiVersion", message=f"field 'ApiVersion' is not {API_VERSION}")
+        for name in COUNTS:
+            value = request.field(name)
+            if value is not None and not (value.isascii() and value.isdigit()):
+                raise PayloadError(name, message=f"field '{name}' is not a count")
+        return sid
+
     def parse_inbound(self, request: WebRequest) -> InboundMessage:
-        """Read MessageSid, From, To and Body."""
-        sid, sender, recipient, body = self.require(request, "MessageSid", "From", "To", "Body")
-        if not sid:
-            raise PayloadError("MessageSid", "empty")
+        """Read MessageSid, From, To and Body from a genuine Twilio form."""
+        sid = self.genuine_form(request)
+        sender, recipient, body = self.require(request, "From", "To", "Body")
         return InboundMessage(sid, sender, recipient, body)
 
     def parse_status(self, request: WebRequest) -> StatusUpdate:
-        """Read MessageSid, MessageStatus and ErrorCode."""
-        sid, status = self.require(request, "MessageSid", "MessageStatus")
+        """Read MessageSid, MessageStatus and ErrorCode from a genuine Twilio form."""
+        sid = self.genuine_form(request)
+        (status,) = self.require(request, "MessageStatus")
         error_code = request.field("ErrorCode") or None
         return StatusUpdate(
             carrier_message_id=sid,
