@@ -161,9 +161,15 @@ class TwilioAdapter(CarrierAdapter):
         return sid
 
     def parse_inbound(self, request: WebRequest) -> InboundMessage:
-        """Read MessageSid, From, To and Body from a genuine Twilio form."""
+        """Read MessageSid, From, To and Body from a genuine Twilio form. A picture without
+        words (NumMedia > 0) may come without a Body: it is a message with no text."""
         sid = self.genuine_form(request)
-        sender, recipient, body = self.require(request, "From", "To", "Body")
+        sender, recipient = self.require(request, "From", "To")
+        body = request.field("Body")
+        if body is None:
+            if int(request.field("NumMedia") or "0") == 0:
+                raise PayloadError("Body")
+            body = ""
         return InboundMessage(sid, sender, recipient, body)
 
     def parse_status(self, request: WebRequest) -> StatusUpdate:

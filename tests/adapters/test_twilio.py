@@ -496,3 +496,50 @@ def test_fields_a_real_twilio_request_cannot_have_are_refused(client, store, cha
     assert response.status_code == 400
     assert f"'{named}'" in response.get_data(as_text=True)
     assert store.db["inbound"].count == 0 and store.outbox() == []
+
+
+# -- media without text ----------------------------------------------------------------------
+
+
+def media_only(sender: str, sid: str, *, body: str | None = "") -> dict[str, str]:
+    """An MMS with a photo and no words, as Twilio posts it (Body empty, or left out)."""
+    params = {**twilio_inbound(sender, "", sid), "NumMedia": "1",
+              "MediaContentType0": "image/jpeg",
+              "MediaUrl0": f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/"
+                           f"{as_sid(sid)}/Media/ME{'0' * 32}"}
+    if body is None:
+        del params["Body"]
+    else:
+        params["Body"] = body
+    return params
+
+
+@pytest.mark.parametrize(("sender", "body", "reply"), [
+    (LEARNER, "", "Sorry, we can only read text."),
+    (LEARNER, None, "Sorry, we can only read text."),
+    ("+221770000001", None, "Désolé, nous ne savons lire que du texte."),  # a Senegalese number
+])
+def test_a_photo_without_words_is_stored_and_answered_politely(client, store, sender, body,
+                                                               reply):
+    path = "/carriers/twilio/sms"
+    params = media_only(sender, "photo-1", body=body)
+    response = client.post(path, data=params, headers=signed_headers(PUBLIC_URL + path, params))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    [row] = store.db["inbound"].rows
+    assert (row["carrier_message_id"], row["phone"], row["text"], row["status"]) == (
+        as_sid("photo-1"), sender, "", "processed")
+    [answer] = store.outbox(sender)
+    assert answer.body.startswith(reply), answer.body
+    # Twilio's retry of the same message changes nothing.
+    assert client.post(path, data=params,
+                       headers=signed_headers(PUBLIC_URL + path, params)).status_code == 200
+    assert store.db["inbound"].count == 1 and len(store.outbox(sender)) == 1
+
+
+def test_a_message_without_body_or_media_is_still_refused(client, store):
+    path = "/carriers/twilio/sms"
+    params = media_only(LEARNER, "nothing-1", body=None)
+    params["NumMedia"] = "0"
+    response = client.post(path, data=params, headers=signed_headers(PUBLIC_URL + path, params))
+    assert response.status_code == 400 and "'Body'" in response.get_data(as_text=True)
+    assert store.db["inbound"].count == 0

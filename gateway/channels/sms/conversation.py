@@ -9,7 +9,7 @@ import sqlite3
 
 from carrier_adapters import CarrierSettings
 from gateway.channels.pacing import note_seen, pacing_of
-from gateway.channels.sms.commands import parse_command
+from gateway.channels.sms.commands import command_words, parse_command
 from gateway.channels.sms.render import render
 from gateway.i18n import SOURCE_LOCALE, locale_for_country, translations
 from gateway.learning import Engine
@@ -159,6 +159,8 @@ def _process(store: Store, carrier: CarrierSettings, inbound: InboundRecord,
             learner = store.learner(inbound.phone)
             if learner is None and _from_erased_number(store, inbound):
                 return 0
+            if not inbound.text.strip():
+                return _no_words(store, carrier, inbound, learner, locale, mark=mark)
             pacing = pacing_of(carrier)
             # The learner is saved once, when noted seen (_seen) after the engine.
             engine = Engine(store, pacing, caller_saves_learner=True)
@@ -174,6 +176,21 @@ def _process(store: Store, carrier: CarrierSettings, inbound: InboundRecord,
     except Exception as exc:
         log.exception("inbound %d (carrier %s) failed in processing", inbound.id, carrier.id)
         return _mark_failed(store, carrier, inbound, exc)
+
+
+def _no_words(store: Store, carrier: CarrierSettings, inbound: InboundRecord,
+              learner: LearnerRecord | None, locale: str, *, mark: bool) -> int:
+    """A message without words (a picture, an empty SMS) has nothing for the engine to
+    read: the sender is told, in their language, that only text is understood."""
+    if mark:
+        store.mark_inbound(inbound.id, "processed")
+    if learner is not None and learner.stopped:
+        return 0
+    notice = translations(learner.locale if learner else locale).gettext(
+        "Sorry, we can only read text. Please write your reply in a text message, or send "
+        "%(help)s for help.") % {"help": command_words(learner.locale if learner
+                                                        else locale)["help"]}
+    return queue_text(store, carrier, inbound.phone, notice, inbound_id=inbound.id)
 
 
 def _from_erased_number(store: Store, inbound: InboundRecord) -> bool:
