@@ -97,13 +97,15 @@ class TwilioAdapter(CarrierAdapter):
     secret_keys: ClassVar[tuple[str, ...]] = ("auth_token", "webhook_signing_key")
     signs_requests: ClassVar[bool] = True
     sender_field: ClassVar[str] = "From"
+    webhook_secrets: ClassVar[tuple[str, ...]] = ("auth_token", "webhook_signing_key")
 
     def __init__(self, settings: CarrierSettings):
         super().__init__(settings)
-        creds = settings.credentials
-        self._validator = RequestValidator(creds["auth_token"])
-        signing_key = creds.get("webhook_signing_key")
-        self._sha256_validator = RequestValidator(signing_key) if signing_key else self._validator
+        # Each with the secret it replaced (previous_<key>) while that is configured.
+        self._validators = [RequestValidator(key) for key in self.webhook_secret("auth_token")]
+        signing_keys = self.webhook_secret("webhook_signing_key")
+        self._sha256_validators = [RequestValidator(key) for key in signing_keys] \
+            if settings.credentials.get("webhook_signing_key") else self._validators
         self._client: Client | None = None
 
     # -- webhooks -----------------------------------------------------------------------------
@@ -117,15 +119,17 @@ class TwilioAdapter(CarrierAdapter):
         if algorithm.upper() not in ("HMAC_SHA1", "HMAC_SHA256"):
             return False  # a scheme Twilio does not use: not Twilio
         sha1 = algorithm.upper() == "HMAC_SHA1"
-        validator = self._validator if sha1 else self._sha256_validator
         params = _MultiForm(request.form)
-        # validate() always signs the URL twice (with and without an explicit port);
-        # the URL as called is the first of those, and matches nearly every request.
-        if "bodySHA256" not in request.url and hmac.compare_digest(
-                validator.compute_signature(request.url, params, algorithm).encode(),
-                signature.encode()):
-            return True
-        return validator.validate(request.url, params, signature, algorithm)
+        for validator in self._validators if sha1 else self._sha256_validators:
+            # validate() always signs the URL twice (with and without an explicit port);
+            # the URL as called is the first of those, and matches nearly every request.
+            if "bodySHA256" not in request.url and hmac.compare_digest(
+                    validator.compute_signature(request.url, params, algorithm).encode(),
+                    signature.encode()):
+                return True
+            if validator.validate(request.url, params, signature, algorithm):
+                return True
+        return False
 
     def genuine_form(self, request: WebRequest) -> str:
         """The request's MessageSid, once its fields are ones Twilio sends (see the module's

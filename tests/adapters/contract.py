@@ -15,10 +15,38 @@ from typing import Any, ClassVar
 
 import pytest
 
+from gateway import create_app
 from gateway.store import Store
 
 RIGHT, WRONG, MISSING = "right", "wrong", "missing"
+# A request made with the secret that replaced the configured one (see `rotate`).
+ROTATED = "rotated"
+ROTATED_SECRET = "rotated-secret-0123456789abcdef"
 MAX_BODY = 64 * 1024
+
+
+def secret_for(auth: str, right: str) -> str:
+    """The secret a request carries: the configured one (RIGHT), the one that replaces it
+    in a rotation (ROTATED), or one the carrier never had (WRONG)."""
+    return {RIGHT: right, ROTATED: ROTATED_SECRET}.get(auth, "not-the-secret-0123456789")
+
+
+def rotate(toml: str, carrier_id: str, key: str, *, keep_previous: bool) -> str:
+    """The carriers file after an operator rotated one carrier's `key`: the new secret in
+    `key`, and, while the carrier may still use the old one, the old value (as written,
+    `${ENV}` and all) in `previous_<key>`."""
+    lines = toml.splitlines(keepends=True)
+    start = lines.index(f"[carriers.{carrier_id}]\n")
+    for n in range(start + 1, len(lines)):
+        if lines[n].startswith("["):
+            break
+        name, _, value = lines[n].partition("=")
+        if name.strip() == key:
+            lines[n] = f'{key} = "{ROTATED_SECRET}"\n'
+            if keep_previous:
+                lines[n] += f"previous_{key} = {value.strip()}\n"
+            return "".join(lines)
+    raise AssertionError(f"no {key} in [carriers.{carrier_id}]")
 
 
 def sent_message(store: Store, carrier_id: str, phone: str, carrier_message_id: str,
@@ -67,6 +95,8 @@ class AdapterContract:
     required_status_fields: ClassVar[tuple[str, ...]]
     # The inbound field holding the learner's number.
     sender_field: ClassVar[str]
+    # The key holding the secret the carrier's webhooks are authenticated with.
+    rotated_key: ClassVar[str] = "webhook_token"
     # A learner's number in E.164, and one written nationally for the carrier's
     # country with the E.164 number it must be stored as.
     learner_e164: ClassVar[str]
@@ -139,6 +169,26 @@ class AdapterContract:
         else:
             assert after["inbound"] == before["inbound"] + 1
             assert after["outbox"] > before["outbox"]
+
+    @pytest.mark.parametrize("keep_previous", [True, False])
+    def test_a_rotated_secret_leaves_the_previous_one_working_until_removed(
+            self, carriers_file, db_path, store, keep_previous):
+        """Rotating the secret: the carrier may go on with the old one while the new one is
+        set on its side, as long as the old one is kept as `previous_<key>`."""
+        path = carriers_file.with_name("rotated.toml")
+        path.write_text(rotate(carriers_file.read_text(), self.carrier_id, self.rotated_key,
+                               keep_previous=keep_previous))
+        client = create_app({"DATABASE": str(db_path), "CARRIERS_FILE": str(path),
+                             "TESTING": True}).test_client()
+        expected = {ROTATED: 200, RIGHT: 200 if keep_previous else 403, WRONG: 403,
+                    MISSING: 403}
+        for n, (auth, status) in enumerate(expected.items()):
+            before = stored_counts(store)
+            payload = self.inbound_payload(self.learner_e164, "START",
+                                           self.wire_id(f"rotation-{n}"))
+            assert self.post(client, "sms", payload, auth).status_code == status, auth
+            grown = stored_counts(store)["inbound"] - before["inbound"]
+            assert grown == (1 if status == 200 else 0), auth
 
     @pytest.mark.parametrize(("auth", "expected"), [(MISSING, 403), (WRONG, 403), (RIGHT, 200)])
     def test_status_authentication(self, client, store, auth, expected):

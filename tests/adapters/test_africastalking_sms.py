@@ -12,7 +12,13 @@ from carrier_adapters.africastalking import STATUS_MAP, AfricasTalkingAdapter
 from gateway.config import load_carriers
 from gateway.store import LearnerRecord
 from gateway.worker import OutboxWorker
-from tests.adapters.contract import MISSING, RIGHT, AdapterContract, SendContract, sent_message
+from tests.adapters.contract import (
+    MISSING,
+    AdapterContract,
+    SendContract,
+    secret_for,
+    sent_message,
+)
 from tests.fakes.aggregator import FakeAggregator
 
 API_KEY = "atsk_0123456789abcdef0123456789abcdef"
@@ -73,7 +79,7 @@ webhook_token = "{TOKEN}"
     def authenticated(self, path, params, auth):
         if auth == MISSING:
             return path, {}
-        return f"{path}?token={TOKEN if auth == RIGHT else 'wrong-token-0123456789'}", {}
+        return f"{path}?token={secret_for(auth, TOKEN)}", {}
 
     @pytest.fixture
     def send_settings(self, at_api):

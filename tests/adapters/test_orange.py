@@ -13,7 +13,13 @@ from carrier_adapters import CarrierSettings, PayloadError, SendError, WebReques
 from carrier_adapters.orange import STATUS_MAP, OrangeAdapter
 from gateway.config import load_carriers
 from gateway.worker import OutboxWorker
-from tests.adapters.contract import MISSING, RIGHT, AdapterContract, SendContract, sent_message
+from tests.adapters.contract import (
+    MISSING,
+    AdapterContract,
+    SendContract,
+    secret_for,
+    sent_message,
+)
 from tests.fakes.orange_api import FakeOrangeApi
 
 CLIENT_ID, CLIENT_SECRET = "learnline-app-id", "orange-client-secret-0123456789"
@@ -83,7 +89,7 @@ webhook_token = "{TOKEN}"
     def authenticated(self, path, params, auth):
         if auth == MISSING:
             return path, {}
-        return f"{path}?token={TOKEN if auth == RIGHT else 'wrong-token-0123456789'}", {}
+        return f"{path}?token={secret_for(auth, TOKEN)}", {}
 
     @pytest.fixture
     def send_settings(self, orange_api):

@@ -19,10 +19,10 @@ from gateway.config import load_carriers
 from gateway.worker import OutboxWorker
 from tests.adapters.contract import (
     MISSING,
-    RIGHT,
     AdapterContract,
     SendContract,
     outbox_status,
+    secret_for,
     sent_message,
 )
 from tests.conftest import (
@@ -91,6 +91,7 @@ class TestTwilio(AdapterContract, SendContract):
     learner_e164 = LEARNER
     national_sender = "0803 000 0000"
     national_e164 = LEARNER
+    rotated_key = "auth_token"
 
     def inbound_payload(self, sender, text, message_id):
         return twilio_inbound(sender, text, message_id)
@@ -104,7 +105,7 @@ class TestTwilio(AdapterContract, SendContract):
     def authenticated(self, path, params, auth):
         if auth == MISSING:
             return path, {}
-        token = AUTH_TOKEN if auth == RIGHT else "not-the-auth-token-0123456789"
+        token = secret_for(auth, AUTH_TOKEN)
         return path, signed_headers(PUBLIC_URL + path, params, token)
 
     @pytest.fixture
@@ -543,3 +544,22 @@ def test_a_message_without_body_or_media_is_still_refused(client, store):
     response = client.post(path, data=params, headers=signed_headers(PUBLIC_URL + path, params))
     assert response.status_code == 400 and "'Body'" in response.get_data(as_text=True)
     assert store.db["inbound"].count == 0
+
+
+def test_a_rotated_signing_key_accepts_the_previous_one_until_removed(tmp_path, db_path,
+                                                                       twilio_api, monkeypatch):
+    """HMAC-SHA256 webhooks signed with the SharedKey secret a rotation replaced still pass
+    while previous_webhook_signing_key holds it."""
+    monkeypatch.setenv("TEST_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    old, new = "shared-key-secret-0123456789", "shared-key-secret-rotated-987"
+    path = "/carriers/twilio/sms"
+    for extra, expected in (({"previous_webhook_signing_key": old}, {old: 200, new: 200}),
+                            ({}, {old: 403, new: 200})):
+        carriers = tmp_path / "signing-rotated.toml"
+        carriers.write_text(carriers_toml(twilio_api.url, webhook_signing_key=new, **extra))
+        client = create_app({"DATABASE": str(db_path),
+                             "CARRIERS_FILE": str(carriers)}).test_client()
+        for n, (secret, status) in enumerate(expected.items()):
+            params = twilio_inbound(LEARNER, "START", f"signing-{bool(extra)}-{n}")
+            headers = signed_headers(PUBLIC_URL + path, params, secret, "HMAC_SHA256")
+            assert client.post(path, data=params, headers=headers).status_code == status
