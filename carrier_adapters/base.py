@@ -154,9 +154,12 @@ class UssdRequest:
 
 @dataclass(frozen=True)
 class SendResult:
-    """The carrier accepted a message and gave it this id."""
+    """The carrier accepted a message and gave it this id. `carrier_ref` is a second id
+    some carriers report by (Orange: its own id of the request, beside the callbackData we
+    chose); delivery reports naming either reach the message."""
 
     carrier_message_id: str
+    carrier_ref: str | None = None
 
 
 class SendError(Exception):
@@ -348,6 +351,17 @@ class CarrierAdapter:
         Unsupported.
         """
         raise Unsupported(f"carrier adapter {self.name!r} has no credentials to check")
+
+    def check_receipts(self, notify_url: str | None) -> str:
+        """Check the carrier's own arrangement for delivery receipts (a subscription) sends
+        them to `notify_url`; return what was seen, or raise SendError. Adapters whose
+        receipts need no arrangement raise Unsupported."""
+        raise Unsupported(f"carrier adapter {self.name!r} needs no receipt subscription")
+
+    def subscribe_receipts(self, notify_url: str) -> str:
+        """Ask the carrier to send delivery receipts to `notify_url`; return the
+        subscription's id (SendError when refused, Unsupported when not needed)."""
+        raise Unsupported(f"carrier adapter {self.name!r} needs no receipt subscription")
 
     @staticmethod
     def require(request: WebRequest, *names: str) -> list[str]:

@@ -252,7 +252,8 @@ class OutboxWorker:
             log.exception("carrier %s adapter raised on message %d", carrier.id, message.id)
             self._failed(store, message, SendError(f"adapter error: {exc}", retry=True))
             return
-        self._finish(store, message, "accepted", carrier_message_id=result.carrier_message_id)
+        self._finish(store, message, "accepted", carrier_message_id=result.carrier_message_id,
+                     carrier_ref=result.carrier_ref)
         self.report.sent += 1
         log.info("sent message %d to %s via %s", message.id, masked(message.phone), carrier.id)
 

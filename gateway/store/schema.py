@@ -341,3 +341,12 @@ def m009_content_version(db: Database) -> None:
                       UPDATE settings SET value = lower(hex(randomblob(16)))
                       WHERE name = 'content_version';
                     END""")
+
+
+@migrations()
+def m010_outbox_carrier_ref(db: Database) -> None:
+    """A second carrier id for a sent message (Orange: its own id of the request, beside
+    the callbackData Learnline chose), so a delivery report naming either finds it."""
+    db.execute("ALTER TABLE outbox ADD COLUMN carrier_ref TEXT")
+    db.execute("CREATE INDEX outbox_by_carrier_ref ON outbox (carrier_id, carrier_ref) "
+               "WHERE carrier_ref IS NOT NULL")
