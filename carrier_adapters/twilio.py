@@ -135,10 +135,11 @@ class TwilioAdapter(CarrierAdapter):
         """The request's MessageSid, once its fields are ones Twilio sends (see the module's
         docstring); PayloadError naming the first field that is not."""
         for name, values in request.form.items():
+            shown = name if len(name) <= 40 else name[:40] + "..."  # the answer stays short
             if not PARAMETER_NAME.fullmatch(name):
-                raise PayloadError(name, message=f"field '{name}' is not a Twilio parameter")
+                raise PayloadError(name, message=f"field '{shown}' is not a Twilio parameter")
             if len(values) != 1:
-                raise PayloadError(name, message=f"field '{name}' is repeated; Twilio "
+                raise PayloadError(name, message=f"field '{shown}' is repeated; Twilio "
                                                  "sends each field once")
         sid = request.field("MessageSid")
         if sid is None:

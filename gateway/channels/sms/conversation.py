@@ -159,13 +159,13 @@ def _process(store: Store, carrier: CarrierSettings, inbound: InboundRecord,
             learner = store.learner(inbound.phone)
             if learner is None and _from_erased_number(store, inbound):
                 return 0
-            if not inbound.text.strip():
-                return _no_words(store, carrier, inbound, learner, locale, mark=mark)
             pacing = pacing_of(carrier)
             # The learner is saved once, when noted seen (_seen) after the engine.
             engine = Engine(store, pacing, caller_saves_learner=True)
             if learner is None or learner.carrier_id != carrier.id:
                 learner = engine.learner(inbound.phone, carrier.id, locale, stored=learner)
+            if not inbound.text.strip():
+                return _no_words(store, carrier, inbound, engine, learner, pacing, mark=mark)
             outcome = engine.handle(learner, parse_command(inbound.text))
             outcome = _seen(engine, learner, outcome, pacing)
             store.note_activity(learner.phone, "sms")
@@ -178,18 +178,19 @@ def _process(store: Store, carrier: CarrierSettings, inbound: InboundRecord,
         return _mark_failed(store, carrier, inbound, exc)
 
 
-def _no_words(store: Store, carrier: CarrierSettings, inbound: InboundRecord,
-              learner: LearnerRecord | None, locale: str, *, mark: bool) -> int:
+def _no_words(store: Store, carrier: CarrierSettings, inbound: InboundRecord, engine: Engine,
+              learner: LearnerRecord, pacing: Pacing, *, mark: bool) -> int:
     """A message without words (a picture, an empty SMS) has nothing for the engine to
-    read: the sender is told, in their language, that only text is understood."""
+    read: the learner is told, in their language, that only text is understood."""
+    note_seen(engine, learner, pacing, store.clock())
+    store.note_activity(learner.phone, "sms")
     if mark:
         store.mark_inbound(inbound.id, "processed")
-    if learner is not None and learner.stopped:
+    if learner.stopped:
         return 0
-    notice = translations(learner.locale if learner else locale).gettext(
+    notice = translations(learner.locale).gettext(
         "Sorry, we can only read text. Please write your reply in a text message, or send "
-        "%(help)s for help.") % {"help": command_words(learner.locale if learner
-                                                        else locale)["help"]}
+        "%(help)s for help.") % {"help": command_words(learner.locale)["help"]}
     return queue_text(store, carrier, inbound.phone, notice, inbound_id=inbound.id)
 
 
