@@ -5,7 +5,13 @@
 - Delivery reports: form `id`, `status`, `phoneNumber`, `networkCode`, `failureReason`.
 - Outbound: `POST {api_base_url}/version1/messaging`, header `apiKey`, form `username`,
   `to`, `message`, `from`, `linkId`; the answer's `SMSMessageData.Recipients[0]` gives
-  the status and the `messageId`. The sandbox is used when `username` is `sandbox`.
+  the status and the `messageId` (judged by `statusCode`, or by `status` when the answer
+  has no code). The sandbox is used when `username` is `sandbox`.
+- Premium (on-demand) services (`premium = true`): every message goes as the SDK's
+  `send_premium` sends it, to the content endpoint
+  (`https://content.africastalking.com/version1/messaging`; the sandbox's API, or
+  `api_base_url`, when set) with `bulkSMSMode=0`, the short code (`sender`) as `from`,
+  the inbound message's `linkId` and the carrier's `keyword`.
 - USSD: form `sessionId`, `serviceCode`, `phoneNumber`, `networkCode`, `text`; the
   answer is text/plain starting `CON ` (continue) or `END ` (close).
 
@@ -36,6 +42,7 @@ from carrier_adapters.base import (
 )
 
 LIVE_API = "https://api.africastalking.com"
+LIVE_CONTENT_API = "https://content.africastalking.com"
 SANDBOX_API = "https://api.sandbox.africastalking.com"
 TIMEOUT_SECONDS = 15.0
 
@@ -56,13 +63,21 @@ OPTED_OUT_REASONS = {"UserInBlacklist", "UserInBlackList"}
 ACCEPTED_CODES = {100, 101, 102}
 RETRY_CODES = {405, 407, 500, 501}  # InsufficientBalance, CouldNotRoute, server errors
 OPTED_OUT_CODE = 406  # UserInBlacklist
+# A recipient's `status` word onto its statusCode, for answers that carry no code.
+STATUS_CODES = {
+    "Processed": 100, "Success": 100, "Sent": 101, "Queued": 102, "RiskHold": 401,
+    "InvalidSenderId": 402, "InvalidPhoneNumber": 403, "UnsupportedNumberType": 404,
+    "InsufficientBalance": 405, "UserInBlacklist": 406, "UserInBlackList": 406,
+    "CouldNotRoute": 407, "DoNotDisturbRejection": 409, "InternalServerError": 500,
+    "GatewayError": 501, "RejectedByGateway": 502,
+}
 
 
 class AfricasTalkingAdapter(CarrierAdapter):
     """Africa's Talking's SMS and USSD."""
 
     name: ClassVar[str] = "africastalking"
-    optional_keys: ClassVar[tuple[str, ...]] = ("username", "api_key")
+    optional_keys: ClassVar[tuple[str, ...]] = ("username", "api_key", "premium", "keyword")
     secret_keys: ClassVar[tuple[str, ...]] = ("api_key",)
     sender_field: ClassVar[str] = "from"
     ussd_sender_field: ClassVar[str | None] = "phoneNumber"
@@ -71,6 +86,25 @@ class AfricasTalkingAdapter(CarrierAdapter):
     def __init__(self, settings: CarrierSettings):
         super().__init__(settings)
         self._session = requests.Session()
+
+    @classmethod
+    def check_config(cls, settings: CarrierSettings) -> None:
+        """`premium` is true or false; a premium carrier sends from its short code
+        (`sender`), with `username` and `api_key`; `keyword`, when given, is not empty."""
+        creds = settings.credentials
+        premium = creds.get("premium", False)
+        if not isinstance(premium, bool):
+            raise ValueError("premium", "must be true or false (a premium short code?)")
+        keyword = creds.get("keyword")
+        if keyword is not None and (not isinstance(keyword, str) or not keyword.strip()):
+            raise ValueError("keyword", "must be the premium service's keyword, a word")
+        if premium:
+            for key in ("username", "api_key"):
+                if not creds.get(key):
+                    raise KeyError(key)
+            if not settings.sender:
+                raise ValueError("sender", "a premium carrier sends from its short code: "
+                                 "set sender")
 
     # -- SMS ------------------------------------------------------------------------------
 
@@ -96,6 +130,13 @@ class AfricasTalkingAdapter(CarrierAdapter):
         username = self.settings.credentials.get("username")
         return SANDBOX_API if username == "sandbox" else LIVE_API
 
+    def _content_api(self) -> str:
+        """Where premium messages go: the content endpoint (the SDK's `send_premium`)."""
+        if self.settings.api_base_url:
+            return self.settings.api_base_url.rstrip("/")
+        username = self.settings.credentials.get("username")
+        return SANDBOX_API if username == "sandbox" else LIVE_CONTENT_API
+
     def send(self, to: str, body: str, *, status_url: str | None = None,
              reply: dict[str, str] | None = None) -> SendResult:
         """Send through the messaging API; classify Africa's Talking's answers."""
@@ -105,11 +146,17 @@ class AfricasTalkingAdapter(CarrierAdapter):
         form = {"username": creds["username"], "to": to, "message": body}
         if self.settings.sender:
             form["from"] = self.settings.sender
+        api = self._api()
+        if creds.get("premium"):
+            api = self._content_api()
+            form["bulkSMSMode"] = "0"
         if reply and reply.get("linkId"):
             form["linkId"] = reply["linkId"]
+        if creds.get("premium") and creds.get("keyword"):
+            form["keyword"] = creds["keyword"]
         try:
             response = self._session.post(
-                f"{self._api()}/version1/messaging", data=form, timeout=TIMEOUT_SECONDS,
+                f"{api}/version1/messaging", data=form, timeout=TIMEOUT_SECONDS,
                 headers={"apiKey": creds["api_key"], "Accept": "application/json"},
             )
         except requests.RequestException as exc:
@@ -124,8 +171,8 @@ class AfricasTalkingAdapter(CarrierAdapter):
             recipient = response.json()["SMSMessageData"]["Recipients"][0]
         except (ValueError, KeyError, IndexError, TypeError):
             raise SendError(f"unexpected answer: {response.text[:200]}", retry=False) from None
-        code = int(recipient.get("statusCode", 0))
-        if code in ACCEPTED_CODES and recipient.get("messageId"):
+        code = _status_code(recipient)
+        if code in ACCEPTED_CODES and recipient.get("messageId") not in (None, "", "None"):
             return SendResult(str(recipient["messageId"]))
         raise SendError(f"{code} {recipient.get('status')}", retry=code in RETRY_CODES,
                         code=str(code), opted_out=code == OPTED_OUT_CODE)
@@ -172,3 +219,15 @@ class AfricasTalkingAdapter(CarrierAdapter):
         """`CON <screen>` to continue, `END <screen>` to close, as text/plain."""
         return WebResponse(("END " if end else "CON ") + screen, 200,
                            "text/plain; charset=utf-8")
+
+
+def _status_code(recipient: dict) -> int:
+    """The recipient's statusCode, or, in an answer without one, the code its `status`
+    word stands for (0 when neither says anything known)."""
+    code = recipient.get("statusCode")
+    if code is not None:
+        try:
+            return int(code)
+        except (TypeError, ValueError):
+            pass
+    return STATUS_CODES.get(str(recipient.get("status", "")), 0)

@@ -58,6 +58,8 @@ class CarrierSettings:
     price_per_segment: float = 0.0
     currency: str = ""
     credentials: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    # The token a rotation replaced, accepted as well until it is removed (docs/operations.md).
+    previous_webhook_token: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -152,9 +154,12 @@ class UssdRequest:
 
 @dataclass(frozen=True)
 class SendResult:
-    """The carrier accepted a message and gave it this id."""
+    """The carrier accepted a message and gave it this id. `carrier_ref` is a second id
+    some carriers report by (Orange: its own id of the request, beside the callbackData we
+    chose); delivery reports naming either reach the message."""
 
     carrier_message_id: str
+    carrier_ref: str | None = None
 
 
 class SendError(Exception):
@@ -251,6 +256,10 @@ class CarrierAdapter:
     reply_keys: ClassVar[tuple[str, ...]] = ()
     # Adapter keys that hold a nested table ([carriers.<id>.<key>]).
     table_keys: ClassVar[tuple[str, ...]] = ()
+    # Adapter keys holding a secret the carrier's webhooks are checked with (a signing
+    # key). Each may be given with its value before a rotation as `previous_<key>`,
+    # accepted as well until it is removed, as `previous_webhook_token` is for the token.
+    webhook_secrets: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def check_config(cls, settings: CarrierSettings) -> None:
@@ -259,11 +268,20 @@ class CarrierAdapter:
 
     def secret_values(self) -> list[str]:
         """Every secret this carrier's configuration holds, to keep out of logs."""
-        found = [str(self.settings.credentials[key]) for key in self.secret_keys
+        keys = self.secret_keys + tuple(f"previous_{key}" for key in self.webhook_secrets)
+        found = [str(self.settings.credentials[key]) for key in keys
                  if isinstance(self.settings.credentials.get(key), str | int)]
-        if self.settings.webhook_token:
-            found.append(self.settings.webhook_token)
+        for token in (self.settings.webhook_token, self.settings.previous_webhook_token):
+            if token:
+                found.append(token)
         return [value for value in found if value]
+
+    def webhook_secret(self, key: str) -> list[str]:
+        """The values of a webhook secret `key` accepted now: the configured one, then the
+        one it replaced (`previous_<key>`) while that is still configured."""
+        values = (self.settings.credentials.get(key),
+                  self.settings.credentials.get(f"previous_{key}"))
+        return [str(value) for value in values if value]
 
     def __init__(self, settings: CarrierSettings):
         self.settings = settings
@@ -285,8 +303,10 @@ class CarrierAdapter:
             return False
         token = self.settings.webhook_token
         if token is not None:
-            given = (request.query.get("token") or [""])[0]
-            if not hmac.compare_digest(given.encode(), token.encode()):
+            given = (request.query.get("token") or [""])[0].encode()
+            accepted = (token, self.settings.previous_webhook_token)
+            if not any(hmac.compare_digest(given, value.encode())
+                       for value in accepted if value):
                 return False
         return self.verify_signature(request)
 
@@ -340,6 +360,17 @@ class CarrierAdapter:
         Unsupported.
         """
         raise Unsupported(f"carrier adapter {self.name!r} has no credentials to check")
+
+    def check_receipts(self, notify_url: str | None) -> str:
+        """Check the carrier's own arrangement for delivery receipts (a subscription) sends
+        them to `notify_url`; return what was seen, or raise SendError. Adapters whose
+        receipts need no arrangement raise Unsupported."""
+        raise Unsupported(f"carrier adapter {self.name!r} needs no receipt subscription")
+
+    def subscribe_receipts(self, notify_url: str) -> str:
+        """Ask the carrier to send delivery receipts to `notify_url`; return the
+        subscription's id (SendError when refused, Unsupported when not needed)."""
+        raise Unsupported(f"carrier adapter {self.name!r} needs no receipt subscription")
 
     @staticmethod
     def require(request: WebRequest, *names: str) -> list[str]:

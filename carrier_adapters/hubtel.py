@@ -5,6 +5,10 @@ Timeout), Message (the dialled code on Initiation, then the learner's latest
 input), Mobile, Operator, Sequence, ClientState, Platform. Response: Type
 (Response to continue, Release to end), Message, Label, DataType, FieldType,
 ClientState. Hubtel signs nothing: `webhook_token` and/or `allow_ips` protect it.
+
+Hubtel also sends request types a learning service does not serve (Query, Favorite):
+they are read as the end of the exchange, so the answer is a valid Release screen
+naming the code to dial, never an error.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from carrier_adapters.base import (
     read_json,
 )
 
-_TYPES = {"initiation", "response", "release", "timeout"}
+_TYPES = {"initiation", "response", "release", "timeout", "query", "favorite"}
+# Types that end the exchange: the network's (release, timeout) and those not served.
+_ENDING = {"release", "timeout", "query", "favorite"}
 LABEL = "Learnline"
 
 
@@ -59,7 +65,7 @@ class HubtelAdapter(CarrierAdapter):
             text="" if kind == "initiation" else message,
             is_new=kind == "initiation",
             cumulative=False,
-            ended=kind in ("release", "timeout"),
+            ended=kind in _ENDING,
             sequence=_sequence(data.get("Sequence")),
         )
 

@@ -8,7 +8,16 @@
   "outboundSMSTextMessage": {"message"}, "receiptRequest"?}}`; 201 is accepted.
   Errors come as `requestError.serviceException` (SVCnnnn) or `policyException` (POLnnnn).
 - Delivery receipts: `{"deliveryInfoNotification": {"callbackData", "deliveryInfo":
-  {"address", "deliveryStatus"}}}`; we send our own message id as `callbackData`.
+  {"address", "deliveryStatus"}}}`. We send our own message id as `callbackData`; receipts
+  of Orange's documented kind, through a subscription per sender, carry Orange's own id
+  of the request (the end of the `resourceURL` the send was answered with), which is kept
+  as the message's second id; receipts seen in the wild carry an empty `callbackData`:
+  recorded, matched to nothing.
+- Receipt subscriptions: `POST {api_base_url}/smsmessaging/v1/outbound/{tel:+SENDER}/
+  subscriptions` with `{"deliveryReceiptSubscription": {"callbackReference":
+  {"notifyURL"}}}` answers 201 with its `resourceURL` (`.../outbound/subscriptions/{id}`);
+  `GET` on that URL reads it back. The carrier's `receipt_subscription` names the one
+  `learnline carriers subscribe` made, for `carriers check --live` to check.
 - Inbound: `{"inboundSMSMessageNotification": {"inboundSMSMessage": {"senderAddress",
   "destinationAddress", "message", "dateTime", "messageId"?}}}`.
 
@@ -19,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 import time
 import uuid
@@ -69,7 +79,7 @@ class OrangeAdapter(CarrierAdapter):
 
     name: ClassVar[str] = "orange"
     required_keys: ClassVar[tuple[str, ...]] = ("client_id", "client_secret")
-    optional_keys: ClassVar[tuple[str, ...]] = ("sender_name",)
+    optional_keys: ClassVar[tuple[str, ...]] = ("sender_name", "receipt_subscription")
     secret_keys: ClassVar[tuple[str, ...]] = ("client_secret",)
     sender_field: ClassVar[str] = "senderAddress"
 
@@ -79,6 +89,15 @@ class OrangeAdapter(CarrierAdapter):
         self._token: str | None = None
         self._token_until = 0.0
         self._lock = threading.Lock()
+
+    @classmethod
+    def check_config(cls, settings: CarrierSettings) -> None:
+        """`receipt_subscription`, when given, is the id of a subscription (a word)."""
+        subscription = settings.credentials.get("receipt_subscription")
+        if subscription is not None and (not isinstance(subscription, str)
+                                         or not re.fullmatch(r"[A-Za-z0-9._-]+", subscription)):
+            raise ValueError("receipt_subscription", "must be the subscription id that "
+                             "`learnline carriers subscribe` printed")
 
     # -- webhooks ----------------------------------------------------------------------------
 
@@ -122,11 +141,22 @@ class OrangeAdapter(CarrierAdapter):
                               message["message"])
 
     def parse_status(self, request: WebRequest) -> StatusUpdate:
-        """Read a deliveryInfoNotification; our message id comes back as callbackData."""
-        found = self._json(request, "deliveryInfoNotification", "deliveryInfo")
+        """Read a deliveryInfoNotification. `callbackData` is our message id or Orange's
+        id of the request (a subscription's receipts); empty or missing, the receipt is
+        still taken (and recorded, matched to no message)."""
         where = "deliveryInfoNotification"
-        callback = self._field(found["outer"], "callbackData", where)
-        status = self._field(found["inner"], "deliveryStatus", f"{where}.deliveryInfo")
+        data = read_json(request.body)
+        outer = data.get(where) if isinstance(data, dict) else None
+        if not isinstance(outer, dict):
+            raise PayloadError(where)
+        info = outer.get("deliveryInfo")
+        if isinstance(info, list) and info:  # OneAPI also writes it as a list of one
+            info = info[0]
+        if not isinstance(info, dict):
+            raise PayloadError(f"{where}.deliveryInfo")
+        status = self._field(info, "deliveryStatus", f"{where}.deliveryInfo")
+        callback = outer.get("callbackData")
+        callback = callback.strip() if isinstance(callback, str) else ""
         return StatusUpdate(callback, STATUS_MAP.get(status), status)
 
     # -- OAuth2 -----------------------------------------------------------------------------
@@ -188,18 +218,83 @@ class OrangeAdapter(CarrierAdapter):
         if response.status_code == 401:
             response = self._post(url, payload, renew=True)
         if response.status_code == 201:
-            return SendResult(message_id)
+            return SendResult(message_id, carrier_ref=_resource_id(
+                response, "outboundSMSMessageRequest"))
         code, text = _request_error(response)
         retry = response.status_code in (401, 429) or response.status_code >= 500
         raise SendError(f"HTTP {response.status_code} {code}: {text}", retry=retry, code=code)
 
     def _post(self, url: str, payload: dict[str, Any], *, renew: bool = False):
+        return self._call("POST", url, payload, renew=renew)
+
+    def _call(self, method: str, url: str, payload: dict[str, Any] | None = None, *,
+              renew: bool = False) -> requests.Response:
         token = self.access_token(renew=renew)
         try:
-            return self._session.post(url, json=payload, timeout=TIMEOUT_SECONDS, headers={
-                "Authorization": f"Bearer {token}", "Accept": "application/json"})
+            return self._session.request(method, url, json=payload, timeout=TIMEOUT_SECONDS,
+                                         headers={"Authorization": f"Bearer {token}",
+                                                  "Accept": "application/json"})
         except requests.RequestException as exc:
             raise SendError(f"network: {type(exc).__name__}", retry=True) from exc
+
+    # -- delivery-receipt subscriptions ------------------------------------------------------
+
+    def subscribe_receipts(self, notify_url: str) -> str:
+        """Subscribe this sender's delivery receipts to `notify_url`; the subscription id."""
+        sender = tel(self.settings.sender)
+        url = (f"{self._api()}/smsmessaging/v1/outbound/{quote(sender, safe='')}"
+               "/subscriptions")
+        payload = {"deliveryReceiptSubscription": {"callbackReference": {
+            "notifyURL": notify_url}}}
+        response = self._post(url, payload)
+        if response.status_code == 401:
+            response = self._post(url, payload, renew=True)
+        if response.status_code not in (200, 201):
+            code, text = _request_error(response)
+            raise SendError(f"HTTP {response.status_code} {code}: {text}", retry=False,
+                            code=code)
+        subscription = _resource_id(response, "deliveryReceiptSubscription")
+        if not subscription:
+            raise SendError(f"unexpected answer: {response.text[:200]}", retry=False)
+        return subscription
+
+    def check_receipts(self, notify_url: str | None) -> str:
+        """Read the configured receipt subscription back: it must exist and send receipts
+        to `notify_url`. Without one configured, say how to make it."""
+        subscription = self.settings.credentials.get("receipt_subscription")
+        if not subscription:
+            return ("no delivery-receipt subscription configured: learnline carriers "
+                    f"subscribe {self.settings.id}")
+        url = f"{self._api()}/smsmessaging/v1/outbound/subscriptions/{quote(subscription)}"
+        response = self._call("GET", url)
+        if response.status_code == 401:
+            response = self._call("GET", url, renew=True)
+        if response.status_code != 200:
+            raise SendError(f"subscription {subscription}: HTTP {response.status_code}",
+                            retry=False, code=str(response.status_code))
+        try:
+            found = response.json()["deliveryReceiptSubscription"]["callbackReference"][
+                "notifyURL"]
+        except (ValueError, KeyError, TypeError):
+            raise SendError(f"subscription {subscription}: unexpected answer",
+                            retry=False) from None
+        if found != notify_url:
+            raise SendError(f"subscription {subscription} sends receipts to another address: "
+                            f"learnline carriers subscribe {self.settings.id}", retry=False)
+        return f"subscription {subscription} sends receipts to this gateway"
+
+
+def _resource_id(response: requests.Response, envelope: str) -> str | None:
+    """The last segment of the `resourceURL` in an answer's envelope: Orange's id of what
+    it made (a request, a subscription); None when the answer has none."""
+    try:
+        resource = response.json()[envelope]["resourceURL"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(resource, str):
+        return None
+    found = resource.rstrip("/").rsplit("/", 1)[-1]
+    return found or None
 
 
 def _request_error(response: requests.Response) -> tuple[str, str]:

@@ -4,12 +4,20 @@ Signatures are checked with the twilio package's RequestValidator over the
 URL Twilio called (the carrier's `public_url` plus path and query, so it
 works behind a proxy) and the form fields, in HMAC-SHA1 or, when the
 X-Twilio-Webhooks-Signature-Settings header asks for it, HMAC-SHA256.
+
+That signature covers names and values joined without separators, so a captured
+request can be re-split into other fields with the same signature (a MessageSid
+swallowing the next field becomes a new message). A signed form is therefore also
+checked for what Twilio itself sends: CamelCase names each given once, a message sid
+of its documented shape (SmsSid and SmsMessageSid the same), the configured account,
+and counts that are numbers. Anything else is a 400 naming the field.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
+import re
 from typing import ClassVar
 
 import requests
@@ -71,6 +79,14 @@ TIMEOUT_SECONDS = 15.0
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
+# What Twilio's own webhooks look like: SMS (SM) or MMS (MM) sids of 32 hex digits,
+# CamelCase parameter names, the one API version, counts in digits.
+MESSAGE_SID = re.compile(r"(SM|MM)[0-9a-f]{32}")
+PARAMETER_NAME = re.compile(r"[A-Z][A-Za-z0-9]*")
+SID_ALIASES = ("SmsSid", "SmsMessageSid")
+API_VERSION = "2010-04-01"
+COUNTS = ("NumMedia", "NumSegments")
+
 
 class TwilioAdapter(CarrierAdapter):
     """Twilio's webhooks and Messages API."""
@@ -81,13 +97,15 @@ class TwilioAdapter(CarrierAdapter):
     secret_keys: ClassVar[tuple[str, ...]] = ("auth_token", "webhook_signing_key")
     signs_requests: ClassVar[bool] = True
     sender_field: ClassVar[str] = "From"
+    webhook_secrets: ClassVar[tuple[str, ...]] = ("auth_token", "webhook_signing_key")
 
     def __init__(self, settings: CarrierSettings):
         super().__init__(settings)
-        creds = settings.credentials
-        self._validator = RequestValidator(creds["auth_token"])
-        signing_key = creds.get("webhook_signing_key")
-        self._sha256_validator = RequestValidator(signing_key) if signing_key else self._validator
+        # Each with the secret it replaced (previous_<key>) while that is configured.
+        self._validators = [RequestValidator(key) for key in self.webhook_secret("auth_token")]
+        signing_keys = self.webhook_secret("webhook_signing_key")
+        self._sha256_validators = [RequestValidator(key) for key in signing_keys] \
+            if settings.credentials.get("webhook_signing_key") else self._validators
         self._client: Client | None = None
 
     # -- webhooks -----------------------------------------------------------------------------
@@ -101,26 +119,68 @@ class TwilioAdapter(CarrierAdapter):
         if algorithm.upper() not in ("HMAC_SHA1", "HMAC_SHA256"):
             return False  # a scheme Twilio does not use: not Twilio
         sha1 = algorithm.upper() == "HMAC_SHA1"
-        validator = self._validator if sha1 else self._sha256_validator
         params = _MultiForm(request.form)
-        # validate() always signs the URL twice (with and without an explicit port);
-        # the URL as called is the first of those, and matches nearly every request.
-        if "bodySHA256" not in request.url and hmac.compare_digest(
-                validator.compute_signature(request.url, params, algorithm).encode(),
-                signature.encode()):
-            return True
-        return validator.validate(request.url, params, signature, algorithm)
+        for validator in self._validators if sha1 else self._sha256_validators:
+            # validate() always signs the URL twice (with and without an explicit port);
+            # the URL as called is the first of those, and matches nearly every request.
+            if "bodySHA256" not in request.url and hmac.compare_digest(
+                    validator.compute_signature(request.url, params, algorithm).encode(),
+                    signature.encode()):
+                return True
+            if validator.validate(request.url, params, signature, algorithm):
+                return True
+        return False
+
+    def genuine_form(self, request: WebRequest) -> str:
+        """The request's MessageSid, once its fields are ones Twilio sends (see the module's
+        docstring); PayloadError naming the first field that is not."""
+        for name, values in request.form.items():
+            shown = name if len(name) <= 40 else name[:40] + "..."  # the answer stays short
+            if not PARAMETER_NAME.fullmatch(name):
+                raise PayloadError(name, message=f"field '{shown}' is not a Twilio parameter")
+            if len(values) != 1:
+                raise PayloadError(name, message=f"field '{shown}' is repeated; Twilio "
+                                                 "sends each field once")
+        sid = request.field("MessageSid")
+        if sid is None:
+            raise PayloadError("MessageSid")
+        if not MESSAGE_SID.fullmatch(sid):
+            raise PayloadError("MessageSid", message="field 'MessageSid' is not a Twilio "
+                                                     "message sid (SM or MM, 32 hex digits)")
+        for alias in SID_ALIASES:
+            if request.field(alias) not in (None, sid):
+                raise PayloadError(alias, message=f"field '{alias}' is not the MessageSid")
+        account = request.field("AccountSid")
+        if account is None:
+            raise PayloadError("AccountSid")
+        expected = str(self.settings.credentials["account_sid"])
+        if not hmac.compare_digest(account.encode(), expected.encode()):
+            raise PayloadError("AccountSid", message="field 'AccountSid' is not this carrier's "
+                                                     "account_sid")
+        if request.field("ApiVersion") not in (None, API_VERSION):
+            raise PayloadError("ApiVersion", message=f"field 'ApiVersion' is not {API_VERSION}")
+        for name in COUNTS:
+            value = request.field(name)
+            if value is not None and not (value.isascii() and value.isdigit()):
+                raise PayloadError(name, message=f"field '{name}' is not a count")
+        return sid
 
     def parse_inbound(self, request: WebRequest) -> InboundMessage:
-        """Read MessageSid, From, To and Body."""
-        sid, sender, recipient, body = self.require(request, "MessageSid", "From", "To", "Body")
-        if not sid:
-            raise PayloadError("MessageSid", "empty")
+        """Read MessageSid, From, To and Body from a genuine Twilio form. A picture without
+        words (NumMedia > 0) may come without a Body: it is a message with no text."""
+        sid = self.genuine_form(request)
+        sender, recipient = self.require(request, "From", "To")
+        body = request.field("Body")
+        if body is None:
+            if int(request.field("NumMedia") or "0") == 0:
+                raise PayloadError("Body")
+            body = ""
         return InboundMessage(sid, sender, recipient, body)
 
     def parse_status(self, request: WebRequest) -> StatusUpdate:
-        """Read MessageSid, MessageStatus and ErrorCode."""
-        sid, status = self.require(request, "MessageSid", "MessageStatus")
+        """Read MessageSid, MessageStatus and ErrorCode from a genuine Twilio form."""
+        sid = self.genuine_form(request)
+        (status,) = self.require(request, "MessageStatus")
         error_code = request.field("ErrorCode") or None
         return StatusUpdate(
             carrier_message_id=sid,

@@ -506,17 +506,73 @@ def carriers_check(live: bool) -> None:
                    f"encoding {carrier.encoding_policy}, {carrier.tps:g} msg/s")
         if not live:
             continue
+        adapter = adapter_class(carrier)
         try:
-            seen = adapter_class(carrier).check_credentials()
+            seen = adapter.check_credentials()
         except Unsupported:
             click.echo("    live: nothing to check for this adapter")
         except SendError as exc:
             failures += 1
             click.echo(f"    live: FAILED: {exc.detail}")
+            continue
         else:
             click.echo(f"    live: ok: {seen}")
+        failures += _check_receipts(adapter, carrier)
     if failures:
         raise click.ClickException(f"{failures} carrier(s) failed the live check")
+
+
+def _check_receipts(adapter, carrier) -> int:
+    """Report the carrier's delivery-receipt subscription, where it has one to make; 1
+    when it is missing at the carrier or sends receipts elsewhere."""
+    from carrier_adapters import SendError, Unsupported
+    from gateway.urls import webhook_url
+
+    try:
+        seen = adapter.check_receipts(webhook_url(carrier, "status"))
+    except Unsupported:
+        return 0
+    except SendError as exc:
+        click.echo(f"    receipts: FAILED: {exc.detail}")
+        return 1
+    click.echo(f"    receipts: {'ok: ' if seen.startswith('subscription') else ''}{seen}")
+    return 0
+
+
+@carriers.command("subscribe")
+@click.argument("carrier_id")
+def carriers_subscribe(carrier_id: str) -> None:
+    """Ask a carrier to send its delivery receipts to this gateway (Orange: a
+    delivery-receipt subscription for the carrier's sender), then print the key to add.
+
+    The receipts go to the carrier's status webhook under its public_url. Put the
+    printed `receipt_subscription` in the carrier's table, so that `carriers check
+    --live` checks the subscription is still there and still points here.
+
+    \b
+    Example:
+      learnline carriers subscribe orange-ci
+    """
+    from carrier_adapters import ADAPTERS, SendError, Unsupported
+    from gateway.urls import webhook_url
+
+    carrier = _carriers().get(carrier_id)
+    if carrier is None:
+        raise click.ClickException(f"no carrier {carrier_id!r} in the carriers file")
+    notify_url = webhook_url(carrier, "status")
+    if notify_url is None:
+        raise click.ClickException(f"carrier {carrier_id!r} has no public_url: set it to the "
+                                   "address the carrier reaches this gateway at")
+    try:
+        subscription = ADAPTERS[carrier.adapter](carrier).subscribe_receipts(notify_url)
+    except Unsupported:
+        raise click.ClickException(f"carrier {carrier_id!r} ({carrier.adapter}) sends "
+                                   "receipts without a subscription") from None
+    except SendError as exc:
+        raise click.ClickException(f"carrier {carrier_id!r}: subscription refused: "
+                                   f"{exc.detail}") from None
+    click.echo(f"{carrier_id}: delivery receipts subscribed (subscription {subscription})")
+    click.echo(f"add to [carriers.{carrier_id}]: receipt_subscription = \"{subscription}\"")
 
 
 # -- operations --------------------------------------------------------------------------

@@ -39,7 +39,7 @@ COMMON_KEYS = (
     "ussd_session_seconds", "ussd_ucs2", "ussd_ucs2_max_chars", "ussd_fallback_locale",
     "languages", "inbound_per_minute", "inbound_per_hour", "block_per_minute",
     "timezone", "quiet_hours", "max_unsolicited_per_day", "nudge_after_days", "max_nudges",
-    "review_after_days", "price_per_segment", "currency",
+    "review_after_days", "price_per_segment", "currency", "previous_webhook_token",
 )
 DEFAULT_CONSOLE = CarrierSettings(id="console", adapter="console", sender="Learnline")
 
@@ -115,10 +115,13 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
     if adapter is None:
         raise fail("adapter", f"unknown adapter {name!r}; one of: {', '.join(sorted(ADAPTERS))}")
 
+    # A webhook secret being rotated may keep its value before as previous_<key>.
+    previous_keys = tuple(f"previous_{key}" for key in adapter.webhook_secrets)
+    own_keys = adapter.required_keys + adapter.optional_keys + previous_keys
     values: dict[str, Any] = {}
     for key, raw in table.items():
-        if key not in COMMON_KEYS + adapter.required_keys + adapter.optional_keys:
-            allowed = ", ".join(COMMON_KEYS[1:] + adapter.required_keys + adapter.optional_keys)
+        if key not in COMMON_KEYS + own_keys:
+            allowed = ", ".join(COMMON_KEYS[1:] + own_keys)
             raise fail(key, f"unknown key for adapter '{name}' (allowed: {allowed})")
         values[key] = _expand(raw, env, fail, key)
     for key in adapter.required_keys:
@@ -195,11 +198,22 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
     token = string("webhook_token")
     if token is not None and len(token) < 16:
         raise fail("webhook_token", "must be at least 16 characters")
+    previous_token = string("previous_webhook_token")
+    if previous_token is not None and len(previous_token) < 16:
+        raise fail("previous_webhook_token", "must be at least 16 characters")
+    for key in ("previous_webhook_token", *previous_keys):
+        current = key.removeprefix("previous_")
+        if values.get(key) is not None and values.get(current) in (None, ""):
+            raise fail(key, f"set without {current}: the previous secret is kept only beside "
+                       "the one that replaced it")
+        if key in previous_keys and key in values and \
+                (not isinstance(values[key], str) or not values[key]):
+            raise fail(key, "must be a non-empty string")
     if not adapter.signs_requests and token is None and not allow_ips and name != "console":
         raise fail(None, f"adapter '{name}' signs nothing: set webhook_token or allow_ips "
                    "so its webhooks are authenticated")
     credentials = {}
-    for key in adapter.required_keys + adapter.optional_keys:
+    for key in own_keys:
         if key in values:
             credentials[key] = values[key]
     settings = CarrierSettings(
@@ -215,6 +229,7 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
         public_url=string("public_url"),
         web_url=string("web_url"),
         webhook_token=token,
+        previous_webhook_token=previous_token,
         allow_ips=tuple(str(entry) for entry in allow_ips),
         ussd_max_chars=ussd_max_chars,
         ussd_session_seconds=float(ussd_session_seconds),

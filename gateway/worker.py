@@ -332,7 +332,8 @@ class OutboxWorker:
         # The carrier has the message: record that first, on its own, so that nothing
         # failing afterwards (the attempt's bookkeeping, a crash) makes it due again.
         self._record_accepted(store, message, result.carrier_message_id)
-        self._finish(store, message, "accepted", carrier_message_id=result.carrier_message_id)
+        self._finish(store, message, "accepted", carrier_message_id=result.carrier_message_id,
+                     carrier_ref=result.carrier_ref)
         if carrier.id in self._refused:
             store.clear_refusal(carrier.id)
             self._refused.discard(carrier.id)

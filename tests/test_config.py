@@ -89,6 +89,20 @@ BAD_CARRIERS = [
      "webhook_token"),
     ("sender not a string", "tw-ng", TWILIO + "sender = 15005550006\n", "sender"),
     ("bad carrier id", "MTN NG", 'adapter = "console"\n', "MTN NG"),
+    # A previous secret (rotation) only beside the one that replaced it, and as strong.
+    ("previous token without a token", "at-ke", 'adapter = "africastalking"\nallow_ips = '
+     '["10.0.0.0/8"]\nprevious_webhook_token = "0123456789abcdef0"\n',
+     "previous_webhook_token': set without webhook_token"),
+    ("short previous token", "at-ke", 'adapter = "africastalking"\nwebhook_token = '
+     '"0123456789abcdef0"\nprevious_webhook_token = "short"\n', "previous_webhook_token"),
+    ("previous signing key without a key", "tw-ng",
+     TWILIO + 'previous_webhook_signing_key = "old-key-0123456789"\n',
+     "previous_webhook_signing_key': set without webhook_signing_key"),
+    ("empty previous auth_token", "tw-ng", TWILIO + 'previous_auth_token = ""\n',
+     "previous_auth_token"),
+    ("previous key of a carrier that signs nothing", "at-ke", 'adapter = "africastalking"\n'
+     'webhook_token = "0123456789abcdef0"\nprevious_api_key = "old-0123456789"\n',
+     "previous_api_key"),
 ]
 
 
@@ -257,7 +271,8 @@ def test_every_configuration_key_is_documented():
     per_adapter = {(row[0].strip("`"), row[1].strip("`")) for row in rows if len(row) > 3}
     assert set(COMMON_KEYS) <= common
     for name, adapter in registry.ADAPTERS.items():
-        for key in adapter.required_keys + adapter.optional_keys:
+        previous = tuple(f"previous_{key}" for key in adapter.webhook_secrets)
+        for key in adapter.required_keys + adapter.optional_keys + previous:
             assert (name, key) in per_adapter, (name, key)
 
 

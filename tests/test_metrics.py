@@ -24,8 +24,8 @@ def _value(text: str, name: str, **labels: str) -> float:
 
 def test_inbound_messages_are_counted_by_carrier_and_outcome(client, twilio: TwilioWebhooks):
     before = client.get("/metrics").text
-    assert twilio.sms("+2348030000000", "START", sid="SMmetrics1").status_code == 200
-    assert twilio.sms("+2348030000000", "START", sid="SMmetrics1").status_code == 200
+    assert twilio.sms("+2348030000000", "START", sid="SM" + "3e" * 16).status_code == 200
+    assert twilio.sms("+2348030000000", "START", sid="SM" + "3e" * 16).status_code == 200
     assert twilio.sms("not a number", "START").status_code == 400
     after = client.get("/metrics")
     assert after.status_code == 200
@@ -72,7 +72,7 @@ def test_metrics_are_for_this_machine_or_the_token_holder(client, monkeypatch):
 def test_served_metrics_add_up_every_web_process_and_the_worker(gateway, twilio_api):
     """`learnline serve` (two gunicorn workers) and `learnline worker` share one view."""
     for n in range(12):
-        assert gateway.sms("START" if n == 0 else "HELP", f"SMmp{n:030d}")[0] == 200
+        assert gateway.sms("START" if n == 0 else "HELP", f"SM{0xabc000 + n:032x}")[0] == 200
     gateway.drain()
     with urllib.request.urlopen(gateway.base + "/metrics", timeout=10) as response:
         text = response.read().decode()

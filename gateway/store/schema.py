@@ -391,3 +391,12 @@ def m012_course_completions(db: Database) -> None:
     enrollment's completion date, which a retake clears."""
     db.execute("CREATE INDEX events_course_completed ON events (learner) "
                "WHERE kind = 'course_completed'")
+
+
+@migrations()
+def m013_outbox_carrier_ref(db: Database) -> None:
+    """A second carrier id for a sent message (Orange: its own id of the request, beside
+    the callbackData Learnline chose), so a delivery report naming either finds it."""
+    db.execute("ALTER TABLE outbox ADD COLUMN carrier_ref TEXT")
+    db.execute("CREATE INDEX outbox_by_carrier_ref ON outbox (carrier_id, carrier_ref) "
+               "WHERE carrier_ref IS NOT NULL")

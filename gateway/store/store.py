@@ -1015,11 +1015,13 @@ class Store:
     def finish_send(
         self, outbox_id: int, outcome: str, *, detail: str | None = None,
         carrier_message_id: str | None = None, retry_at: float | None = None,
+        carrier_ref: str | None = None,
     ) -> None:
         """Record a send attempt and move the message on.
 
-        `outcome` is 'accepted' (sent), 'retry' (queued again at `retry_at`),
-        'failed' or 'cancelled' (final).
+        `outcome` is 'accepted' (sent, with the carrier's id and, where it gives one, its
+        second id `carrier_ref`), 'retry' (queued again at `retry_at`), 'failed' or
+        'cancelled' (final).
         """
         now = self.clock()
         with self.write():
@@ -1030,9 +1032,10 @@ class Store:
             if outcome == "accepted":
                 self.db.execute(
                     """UPDATE outbox SET status = CASE WHEN status = 'sending' THEN 'sent'
-                         ELSE status END, carrier_message_id = ?, lease_until = NULL, error = NULL,
-                         updated_at = ?, sent_at = ? WHERE id = ?""",
-                    [carrier_message_id, now, now, outbox_id],
+                         ELSE status END, carrier_message_id = ?, carrier_ref = ?,
+                         lease_until = NULL, error = NULL, updated_at = ?, sent_at = ?
+                       WHERE id = ?""",
+                    [carrier_message_id, carrier_ref or None, now, now, outbox_id],
                 )
                 self._apply_early_reports(outbox_id)
             elif outcome == "retry":
@@ -1055,7 +1058,8 @@ class Store:
         """Record a delivery report and move the message forward (never backwards).
 
         `status` None records the report without changing the message. Returns
-        the message it concerns, or None for an id we never sent.
+        the message it concerns, or None for an id we never sent. The id may be the
+        carrier's second id for the message (`carrier_ref`, finish_send).
         """
         now = self.clock()
         with self.write():
@@ -1063,7 +1067,11 @@ class Store:
                 """SELECT id, carrier_id, phone, body, status, attempts, to_stopped_ok
                    FROM outbox WHERE carrier_id = ? AND carrier_message_id = ?""",
                 [carrier_id, carrier_message_id],
-            )
+            ) or (self._one(
+                """SELECT id, carrier_id, phone, body, status, attempts, to_stopped_ok
+                   FROM outbox WHERE carrier_id = ? AND carrier_ref = ?""",
+                [carrier_id, carrier_message_id],
+            ) if carrier_message_id else None)
             self.db.execute(
                 """INSERT INTO status_events
                      (carrier_id, carrier_message_id, outbox_id, status, state, error_code, at)
@@ -1092,16 +1100,18 @@ class Store:
     def _apply_early_reports(self, outbox_id: int) -> None:
         """Apply delivery reports that arrived before the carrier's id was recorded."""
         row = self._one(
-            "SELECT carrier_id, carrier_message_id, status FROM outbox WHERE id = ?", [outbox_id]
+            "SELECT carrier_id, carrier_message_id, carrier_ref, status FROM outbox "
+            "WHERE id = ?", [outbox_id]
         )
         if row is None or row["carrier_message_id"] is None:
             return
         current = row["status"]
+        ids = [row["carrier_message_id"], row["carrier_ref"] or row["carrier_message_id"]]
         for event in self._rows(
             """SELECT id, state, error_code FROM status_events
-               WHERE carrier_id = ? AND carrier_message_id = ? AND outbox_id IS NULL
+               WHERE carrier_id = ? AND carrier_message_id IN (?, ?) AND outbox_id IS NULL
                ORDER BY id""",
-            [row["carrier_id"], row["carrier_message_id"]],
+            [row["carrier_id"], *ids],
         ):
             current = self._advance(outbox_id, current, event["state"], event["error_code"])
             self.db.execute("UPDATE status_events SET outbox_id = ? WHERE id = ?",

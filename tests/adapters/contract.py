@@ -15,10 +15,38 @@ from typing import Any, ClassVar
 
 import pytest
 
+from gateway import create_app
 from gateway.store import Store
 
 RIGHT, WRONG, MISSING = "right", "wrong", "missing"
+# A request made with the secret that replaced the configured one (see `rotate`).
+ROTATED = "rotated"
+ROTATED_SECRET = "rotated-secret-0123456789abcdef"
 MAX_BODY = 64 * 1024
+
+
+def secret_for(auth: str, right: str) -> str:
+    """The secret a request carries: the configured one (RIGHT), the one that replaces it
+    in a rotation (ROTATED), or one the carrier never had (WRONG)."""
+    return {RIGHT: right, ROTATED: ROTATED_SECRET}.get(auth, "not-the-secret-0123456789")
+
+
+def rotate(toml: str, carrier_id: str, key: str, *, keep_previous: bool) -> str:
+    """The carriers file after an operator rotated one carrier's `key`: the new secret in
+    `key`, and, while the carrier may still use the old one, the old value (as written,
+    `${ENV}` and all) in `previous_<key>`."""
+    lines = toml.splitlines(keepends=True)
+    start = lines.index(f"[carriers.{carrier_id}]\n")
+    for n in range(start + 1, len(lines)):
+        if lines[n].startswith("["):
+            break
+        name, _, value = lines[n].partition("=")
+        if name.strip() == key:
+            lines[n] = f'{key} = "{ROTATED_SECRET}"\n'
+            if keep_previous:
+                lines[n] += f"previous_{key} = {value.strip()}\n"
+            return "".join(lines)
+    raise AssertionError(f"no {key} in [carriers.{carrier_id}]")
 
 
 def sent_message(store: Store, carrier_id: str, phone: str, carrier_message_id: str,
@@ -67,6 +95,8 @@ class AdapterContract:
     required_status_fields: ClassVar[tuple[str, ...]]
     # The inbound field holding the learner's number.
     sender_field: ClassVar[str]
+    # The key holding the secret the carrier's webhooks are authenticated with.
+    rotated_key: ClassVar[str] = "webhook_token"
     # A learner's number in E.164, and one written nationally for the carrier's
     # country with the E.164 number it must be stored as.
     learner_e164: ClassVar[str]
@@ -80,6 +110,11 @@ class AdapterContract:
     def status_payload(self, message_id: str) -> dict[str, str]:
         """The carrier's real 'delivered' report for one message it accepted from us."""
         raise NotImplementedError
+
+    def wire_id(self, name: str) -> str:
+        """The carrier's message id a test calls `name`, in the shape the carrier gives ids
+        (a carrier checking that shape overrides this)."""
+        return name
 
     @pytest.fixture
     def outbound(self):
@@ -135,10 +170,32 @@ class AdapterContract:
             assert after["inbound"] == before["inbound"] + 1
             assert after["outbox"] > before["outbox"]
 
+    @pytest.mark.parametrize("keep_previous", [True, False])
+    def test_a_rotated_secret_leaves_the_previous_one_working_until_removed(
+            self, carriers_file, db_path, store, keep_previous):
+        """Rotating the secret: the carrier may go on with the old one while the new one is
+        set on its side, as long as the old one is kept as `previous_<key>`."""
+        path = carriers_file.with_name("rotated.toml")
+        path.write_text(rotate(carriers_file.read_text(), self.carrier_id, self.rotated_key,
+                               keep_previous=keep_previous))
+        client = create_app({"DATABASE": str(db_path), "CARRIERS_FILE": str(path),
+                             "TESTING": True}).test_client()
+        expected = {ROTATED: 200, RIGHT: 200 if keep_previous else 403, WRONG: 403,
+                    MISSING: 403}
+        for n, (auth, status) in enumerate(expected.items()):
+            before = stored_counts(store)
+            payload = self.inbound_payload(self.learner_e164, "START",
+                                           self.wire_id(f"rotation-{n}"))
+            assert self.post(client, "sms", payload, auth).status_code == status, auth
+            grown = stored_counts(store)["inbound"] - before["inbound"]
+            assert grown == (1 if status == 200 else 0), auth
+
     @pytest.mark.parametrize(("auth", "expected"), [(MISSING, 403), (WRONG, 403), (RIGHT, 200)])
     def test_status_authentication(self, client, store, auth, expected):
-        outbox_id = sent_message(store, self.carrier_id, self.learner_e164, "msg-auth-1")
-        response = self.post(client, "status", self.status_payload("msg-auth-1"), auth)
+        outbox_id = sent_message(store, self.carrier_id, self.learner_e164,
+                                 self.wire_id("msg-auth-1"))
+        response = self.post(client, "status", self.status_payload(self.wire_id("msg-auth-1")),
+                             auth)
         assert response.status_code == expected
         if expected == 403:
             assert outbox_status(store, outbox_id) == "sent"
@@ -159,8 +216,9 @@ class AdapterContract:
         assert stored_counts(store) == before
 
     def test_status_missing_required_field(self, client, store, status_field):
-        outbox_id = sent_message(store, self.carrier_id, self.learner_e164, "msg-missing-1")
-        params = self.status_payload("msg-missing-1")
+        outbox_id = sent_message(store, self.carrier_id, self.learner_e164,
+                                 self.wire_id("msg-missing-1"))
+        params = self.status_payload(self.wire_id("msg-missing-1"))
         del params[status_field]
         response = self.post(client, "status", params)
         assert response.status_code == 400
@@ -207,7 +265,7 @@ class AdapterContract:
         assert first.status_code == 200
         rows = list(store.db["inbound"].rows)
         assert [(r["carrier_message_id"], r["phone"], r["text"], r["status"]) for r in rows] == [
-            ("replay-1", self.learner_e164, "START", "processed")
+            (self.wire_id("replay-1"), self.learner_e164, "START", "processed")
         ]
         outbox = store.outbox(self.learner_e164)
         assert outbox, "START must queue the first lesson"
@@ -229,17 +287,19 @@ class AdapterContract:
         assert {m.phone for m in store.outbox()} == {self.national_e164}
 
     def test_status_moves_a_sent_message_to_delivered(self, client, store):
-        outbox_id = sent_message(store, self.carrier_id, self.learner_e164, "msg-dlr-1")
-        response = self.post(client, "status", self.status_payload("msg-dlr-1"))
+        outbox_id = sent_message(store, self.carrier_id, self.learner_e164,
+                                 self.wire_id("msg-dlr-1"))
+        response = self.post(client, "status", self.status_payload(self.wire_id("msg-dlr-1")))
         assert response.status_code == 200
         assert outbox_status(store, outbox_id) == "delivered"
 
     def test_status_for_unknown_message_is_recorded(self, client, store):
-        response = self.post(client, "status", self.status_payload("never-sent-1"))
+        response = self.post(client, "status",
+                             self.status_payload(self.wire_id("never-sent-1")))
         assert response.status_code == 200
         [event] = store.db["status_events"].rows
         assert event["carrier_id"] == self.carrier_id
-        assert event["carrier_message_id"] == "never-sent-1"
+        assert event["carrier_message_id"] == self.wire_id("never-sent-1")
         assert event["outbox_id"] is None
         assert store.outbox() == []
 

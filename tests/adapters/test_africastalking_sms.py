@@ -12,7 +12,13 @@ from carrier_adapters.africastalking import STATUS_MAP, AfricasTalkingAdapter
 from gateway.config import load_carriers
 from gateway.store import LearnerRecord
 from gateway.worker import OutboxWorker
-from tests.adapters.contract import MISSING, RIGHT, AdapterContract, SendContract, sent_message
+from tests.adapters.contract import (
+    MISSING,
+    AdapterContract,
+    SendContract,
+    secret_for,
+    sent_message,
+)
 from tests.fakes.aggregator import FakeAggregator
 
 API_KEY = "atsk_0123456789abcdef0123456789abcdef"
@@ -73,7 +79,7 @@ webhook_token = "{TOKEN}"
     def authenticated(self, path, params, auth):
         if auth == MISSING:
             return path, {}
-        return f"{path}?token={TOKEN if auth == RIGHT else 'wrong-token-0123456789'}", {}
+        return f"{path}?token={secret_for(auth, TOKEN)}", {}
 
     @pytest.fixture
     def send_settings(self, at_api):
@@ -192,3 +198,96 @@ webhook_token = "{TOKEN}"
         with pytest.raises(SendError):
             AfricasTalkingAdapter(settings(at_api, api_key="wrong")).check_credentials()
         assert at_api.messages == []
+
+
+# -- premium (on-demand) services ------------------------------------------------------------
+
+
+def premium_carriers(at_api, extra: str = 'keyword = "LEARN"\n') -> str:
+    """A premium short code on the fake API, as the operator configures it."""
+    return f"""
+[carriers.at-ke]
+adapter = "africastalking"
+sender = "21525"
+country = "KE"
+locale = "en"
+username = "{USERNAME}"
+api_key = "{API_KEY}"
+api_base_url = "{at_api.url}"
+webhook_token = "{TOKEN}"
+premium = true
+{extra}"""
+
+
+def test_a_premium_reply_is_sent_as_the_sdk_sends_premium_messages(tmp_path, db_path,
+                                                                   at_api):
+    """Africa's Talking's SDK (SMSService.send_premium) posts to its content endpoint with
+    bulkSMSMode=0, the short code as `from`, the inbound message's linkId and the keyword."""
+    from gateway import create_app
+
+    carriers = tmp_path / "premium.toml"
+    carriers.write_text(premium_carriers(at_api))
+    client = create_app({"DATABASE": str(db_path), "CARRIERS_FILE": str(carriers)}).test_client()
+    inbound = {"from": LEARNER, "to": "21525", "text": "START", "id": "ATXid_prem1",
+               "date": "2026-11-29 13:05:07", "linkId": "SampleLinkId123",
+               "networkCode": "63902"}
+    assert client.post(f"/carriers/at-ke/sms?token={TOKEN}", data=inbound).status_code == 200
+    OutboxWorker(db_path, load_carriers(carriers)).run(drain=True)
+    assert at_api.messages
+    for message in at_api.messages:
+        assert message["fields"] == {
+            "username": USERNAME, "to": LEARNER, "message": message["text"], "from": "21525",
+            "bulkSMSMode": "0", "linkId": "SampleLinkId123", "keyword": "LEARN"}
+
+
+def test_premium_sends_go_to_the_content_endpoint():
+    def adapter(username: str) -> AfricasTalkingAdapter:
+        return AfricasTalkingAdapter(CarrierSettings(
+            id="at", adapter="africastalking", sender="21525",
+            credentials={"username": username, "api_key": "k", "premium": True}))
+
+    assert adapter("learnline")._content_api() == "https://content.africastalking.com"
+    assert adapter("sandbox")._content_api() == "https://api.sandbox.africastalking.com"
+
+
+def test_a_bulk_carrier_still_sends_bulk(at_api):
+    AfricasTalkingAdapter(settings(at_api)).send(LEARNER, "hello", reply={"linkId": "L1"})
+    [message] = at_api.messages
+    assert "bulkSMSMode" not in message["fields"] or message["fields"]["bulkSMSMode"] == "1"
+
+
+@pytest.mark.parametrize(("extra", "key"), [
+    ('premium = "yes"\n', "premium"),
+    ('keyword = ""\n', "keyword"),
+])
+def test_premium_settings_are_checked(tmp_path, at_api, extra, key):
+    from gateway.config import ConfigError
+
+    path = tmp_path / "premium.toml"
+    path.write_text(premium_carriers(at_api, extra).replace("premium = true\n", "")
+                    if key == "premium" else premium_carriers(at_api, extra))
+    with pytest.raises(ConfigError) as caught:
+        load_carriers(path)
+    assert f"key '{key}'" in str(caught.value)
+
+
+@pytest.mark.parametrize(("recipient", "accepted", "retry"), [
+    ({"status": "Success", "messageId": "ATXid_nocode1", "number": LEARNER}, True, None),
+    ({"status": "Sent", "messageId": "ATXid_nocode2", "number": LEARNER}, True, None),
+    ({"status": "InsufficientBalance", "messageId": "None", "number": LEARNER}, False, True),
+    ({"status": "InvalidPhoneNumber", "messageId": "None", "number": LEARNER}, False, False),
+])
+def test_an_answer_without_status_code_is_judged_by_its_status(at_api, recipient, accepted,
+                                                                retry):
+    import json
+
+    at_api.answer_next(201, json.dumps({"SMSMessageData": {
+        "Message": "Sent to 1/1", "Recipients": [recipient]}}))
+    adapter = AfricasTalkingAdapter(settings(at_api))
+    if accepted:
+        assert adapter.send(LEARNER, "hello").carrier_message_id == recipient["messageId"]
+    else:
+        with pytest.raises(SendError) as caught:
+            adapter.send(LEARNER, "hello")
+        assert caught.value.retry is retry
+        assert recipient["status"] in caught.value.detail

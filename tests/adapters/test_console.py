@@ -21,6 +21,7 @@ from tests.adapters.contract import (
     AdapterContract,
     assert_plain_error,
     outbox_status,
+    secret_for,
     sent_message,
     stored_counts,
 )
@@ -47,7 +48,7 @@ class TestConsole(AdapterContract):
     def authenticated(self, path, params, auth):
         if auth == MISSING:
             return path, {}
-        token = CONSOLE_TOKEN if auth == RIGHT else "not-the-console-token-0123"
+        token = secret_for(auth, CONSOLE_TOKEN)
         return f"{path}?token={token}", {}
 
     @pytest.fixture

@@ -33,6 +33,7 @@ from tests.adapters.contract import (
     AdapterContract,
     SendContract,
     outbox_status,
+    secret_for,
     sent_message,
 )
 from tests.fakes.aggregator import FakeAggregator
@@ -174,7 +175,7 @@ def at_report(message_id: str, status: str, failure_reason: str = "") -> dict[st
 def with_token(path: str, token: str, auth: str) -> str:
     if auth == MISSING:
         return path
-    return f"{path}?token={token if auth == RIGHT else 'not-the-token-0123456789'}"
+    return f"{path}?token={secret_for(auth, token)}"
 
 
 class TestHttpAdapter(AdapterContract, SendContract):

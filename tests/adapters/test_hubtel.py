@@ -163,6 +163,27 @@ webhook_token = "{TOKEN}"
         assert response.get_json()["Type"] == "Release"
         assert store.ussd_session("hubtel", "never-initiated") is None
 
+    @pytest.mark.parametrize("kind", ["Query", "Favorite", "query", "FAVORITE"])
+    def test_request_types_not_served_get_a_valid_release(self, client, store, kind):
+        """Hubtel also sends types a learning service has no use for (a query about the
+        service, a learner adding it to favourites): they get a well-formed Hubtel answer
+        that ends the exchange and names the code to dial, not an error."""
+        before = stored(store)
+        response = self.post(client, self.carrier_id,
+                             hubtel_request("hubtel-" + kind, MOBILE, kind, "", 1))
+        assert response.status_code == 200, response.get_data(as_text=True)
+        body = response.get_json()
+        assert (body["Type"], body["DataType"], body["FieldType"]) == (
+            "Release", "display", "text")
+        assert body["SessionId"] == "hubtel-" + kind
+        assert "Dial *713#" in body["Message"]
+        assert stored(store) == before
+
+    def test_a_type_hubtel_never_sends_is_still_refused(self, client, store):
+        response = self.post(client, self.carrier_id,
+                             hubtel_request("hubtel-odd", MOBILE, "Shout", "", 1))
+        assert response.status_code == 400 and "'Type'" in response.get_data(as_text=True)
+
     @pytest.mark.parametrize(("service_code", "dial"), [
         ("713", "*713#"), ("*713#", "*713#"), ("713*4", "*713*4#"), ("713#", "*713#"),
     ])

@@ -23,11 +23,11 @@ from gateway.config import ConfigError, load_carriers
 from gateway.worker import OutboxWorker
 from tests.adapters.contract import (
     MISSING,
-    RIGHT,
     AdapterContract,
     SendContract,
     assert_plain_error,
     outbox_status,
+    secret_for,
     sent_message,
     stored_counts,
 )
@@ -115,7 +115,7 @@ class TestKannel(AdapterContract, SendContract):
     def authenticated(self, path, params, auth):
         if auth == MISSING:
             return path, {}
-        token = TOKEN if auth == RIGHT else "not-the-webhook-token-0123"
+        token = secret_for(auth, TOKEN)
         return f"{path}?token={token}", {}
 
     def deliver(self, client, url, params, headers):

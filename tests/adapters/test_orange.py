@@ -13,7 +13,13 @@ from carrier_adapters import CarrierSettings, PayloadError, SendError, WebReques
 from carrier_adapters.orange import STATUS_MAP, OrangeAdapter
 from gateway.config import load_carriers
 from gateway.worker import OutboxWorker
-from tests.adapters.contract import MISSING, RIGHT, AdapterContract, SendContract, sent_message
+from tests.adapters.contract import (
+    MISSING,
+    AdapterContract,
+    SendContract,
+    secret_for,
+    sent_message,
+)
 from tests.fakes.orange_api import FakeOrangeApi
 
 CLIENT_ID, CLIENT_SECRET = "learnline-app-id", "orange-client-secret-0123456789"
@@ -38,7 +44,8 @@ def settings(api: FakeOrangeApi, **overrides) -> CarrierSettings:
 class TestOrange(AdapterContract, SendContract):
     carrier_id = "orange-ci"
     required_inbound_fields = ("senderAddress", "message")
-    required_status_fields = ("callbackData", "deliveryStatus")
+    # callbackData may be empty or missing (TestOrangeReceipts)
+    required_status_fields = ("deliveryStatus",)
     sender_field = "senderAddress"
     learner_e164 = LEARNER
     national_sender = "07 01 02 03 04"
@@ -83,7 +90,7 @@ webhook_token = "{TOKEN}"
     def authenticated(self, path, params, auth):
         if auth == MISSING:
             return path, {}
-        return f"{path}?token={TOKEN if auth == RIGHT else 'wrong-token-0123456789'}", {}
+        return f"{path}?token={secret_for(auth, TOKEN)}", {}
 
     @pytest.fixture
     def send_settings(self, orange_api):
@@ -268,3 +275,131 @@ def test_doctor_live_tells_a_refusal_from_an_api_failure(orange_api, tmp_path, m
         result = CliRunner().invoke(main, ["doctor", "--live"])
         lines = [line for line in result.output.splitlines() if expected in line]
         assert len(lines) == 1 and lines[0].startswith("FAIL"), result.output
+
+
+# -- delivery receipts however Orange reports them -------------------------------------------
+
+
+class TestOrangeReceipts:
+    """Orange's documented way to get receipts is a subscription per sender; its receipts
+    then name the request by Orange's own id (the end of the resourceURL the send was
+    answered with), and receipts seen in the wild carry an empty callbackData."""
+
+    carriers_file = TestOrange.carriers_file
+    post = TestOrange.post
+    deliver = TestOrange.deliver
+    authenticated = TestOrange.authenticated
+    path = TestOrange.path
+    carrier_id = TestOrange.carrier_id
+
+    def test_a_receipt_naming_orange_s_resource_id_reaches_its_message(
+            self, app, client, store, orange_api, carriers_file):
+        assert self.post(client, "sms", {
+            "destinationAddress": f"tel:{SENDER}", "senderAddress": f"tel:{LEARNER}",
+            "message": "START", "messageId": "m-res-1",
+            "dateTime": "2026-11-29T13:00:00Z"}).status_code == 200
+        OutboxWorker(app.config["DATABASE"], load_carriers(carriers_file)).run(drain=True)
+        resource_ids = [url.rsplit("/", 1)[1] for url in orange_api.resources]
+        replies = store.outbox(LEARNER)
+        assert len(resource_ids) == len(replies) >= 1
+        for resource_id in resource_ids:
+            response = self.post(client, "status", {"callbackData": resource_id,
+                                                    "address": f"tel:{LEARNER}",
+                                                    "deliveryStatus": "DeliveredToTerminal"})
+            assert response.status_code == 200
+        assert [m.status for m in store.outbox(LEARNER)] == ["delivered"] * len(replies)
+        events = list(store.db["status_events"].rows)
+        assert sorted(e["outbox_id"] for e in events) == sorted(m.id for m in replies)
+
+    def test_a_receipt_before_the_send_was_recorded_still_reaches_it(self, client, store):
+        """A receipt may overtake the worker recording Orange's answer."""
+        outbox_id = store.enqueue(self.carrier_id, LEARNER, "Leçon 1")
+        assert store.claim_due(self.carrier_id, lease_seconds=60).id == outbox_id
+        self.post(client, "status", {"callbackData": "res-early-1", "address": f"tel:{LEARNER}",
+                                     "deliveryStatus": "DeliveredToTerminal"})
+        store.finish_send(outbox_id, "accepted", carrier_message_id="ours-early-1",
+                          carrier_ref="res-early-1")
+        assert next(m for m in store.outbox() if m.id == outbox_id).status == "delivered"
+
+    @pytest.mark.parametrize("callback", ["", None])
+    def test_a_receipt_without_callback_data_is_accepted_and_recorded(self, client, store,
+                                                                      callback):
+        outbox_id = sent_message(store, self.carrier_id, LEARNER, "ours-1")
+        payload = {"address": f"tel:{LEARNER}", "deliveryStatus": "DeliveredToTerminal"}
+        if callback is not None:
+            payload["callbackData"] = callback
+        response = self.post(client, "status", payload)
+        assert response.status_code == 200
+        [event] = store.db["status_events"].rows
+        assert (event["carrier_id"], event["carrier_message_id"], event["outbox_id"],
+                event["status"]) == (self.carrier_id, "", None, "DeliveredToTerminal")
+        assert next(m for m in store.outbox() if m.id == outbox_id).status == "sent"
+
+
+def subscribed_carriers(orange_api, subscription: str | None = None) -> str:
+    """live_carriers behind a public URL, with the receipt subscription when one is given."""
+    text = live_carriers(orange_api, CLIENT_SECRET) + 'public_url = "https://learn.example.org"\n'
+    if subscription:
+        text += f'receipt_subscription = "{subscription}"\n'
+    return text
+
+
+def test_operators_create_and_check_the_receipt_subscription(orange_api, tmp_path,
+                                                             monkeypatch):
+    """`learnline carriers subscribe` makes Orange's delivery-receipt subscription for the
+    sender, pointing at this gateway; `carriers check --live` reports it, and fails when it
+    sends receipts elsewhere or is gone."""
+    from click.testing import CliRunner
+
+    from gateway.cli import main
+
+    path = tmp_path / "carriers.toml"
+    monkeypatch.setenv("LEARNLINE_CARRIERS", str(path))
+    path.write_text(subscribed_carriers(orange_api))
+
+    result = CliRunner().invoke(main, ["carriers", "check", "--live"])
+    assert result.exit_code == 0, result.output
+    assert ("receipts: no delivery-receipt subscription configured: "
+            "learnline carriers subscribe orange-ci") in result.output
+
+    result = CliRunner().invoke(main, ["carriers", "subscribe", "orange-ci"])
+    assert result.exit_code == 0, result.output
+    [(subscription, made)] = orange_api.subscriptions.items()
+    assert made == {"sender": f"tel:{SENDER}", "notifyURL":
+                    f"https://learn.example.org/carriers/orange-ci/status?token={TOKEN}"}
+    assert f'receipt_subscription = "{subscription}"' in result.output
+    assert TOKEN not in result.output and CLIENT_SECRET not in result.output
+
+    path.write_text(subscribed_carriers(orange_api, subscription))
+    result = CliRunner().invoke(main, ["carriers", "check", "--live"])
+    assert result.exit_code == 0, result.output
+    assert (f"receipts: ok: subscription {subscription} sends receipts to this gateway"
+            in result.output)
+
+    orange_api.subscriptions[subscription]["notifyURL"] = "https://old.example.org/dr"
+    result = CliRunner().invoke(main, ["carriers", "check", "--live"])
+    assert result.exit_code == 1
+    assert (f"receipts: FAILED: subscription {subscription} sends receipts to another "
+            "address: learnline carriers subscribe orange-ci") in result.output
+
+    del orange_api.subscriptions[subscription]
+    result = CliRunner().invoke(main, ["carriers", "check", "--live"])
+    assert result.exit_code == 1
+    assert f"receipts: FAILED: subscription {subscription}: HTTP 404" in result.output
+    assert TOKEN not in result.output
+
+
+def test_subscribing_needs_a_public_url_and_an_orange_carrier(orange_api, tmp_path,
+                                                              monkeypatch):
+    from click.testing import CliRunner
+
+    from gateway.cli import main
+
+    path = tmp_path / "carriers.toml"
+    monkeypatch.setenv("LEARNLINE_CARRIERS", str(path))
+    path.write_text(live_carriers(orange_api, CLIENT_SECRET))
+    result = CliRunner().invoke(main, ["carriers", "subscribe", "orange-ci"])
+    assert result.exit_code == 1 and "public_url" in result.output
+    result = CliRunner().invoke(main, ["carriers", "subscribe", "no-such-carrier"])
+    assert result.exit_code != 0 and "no-such-carrier" in result.output
+    assert orange_api.subscriptions == {}

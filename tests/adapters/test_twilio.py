@@ -7,21 +7,22 @@ sends go to a loopback server speaking Twilio's Messages API (tests/fakes).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import socket
 
 import pytest
 
 from carrier_adapters import CarrierSettings, SendError, WebRequest
-from carrier_adapters.twilio import TwilioAdapter
+from carrier_adapters.twilio import MESSAGE_SID, TwilioAdapter
 from gateway import create_app
 from gateway.config import load_carriers
 from gateway.worker import OutboxWorker
 from tests.adapters.contract import (
     MISSING,
-    RIGHT,
     AdapterContract,
     SendContract,
     outbox_status,
+    secret_for,
     sent_message,
 )
 from tests.conftest import (
@@ -38,8 +39,16 @@ SETTINGS_HEADER = "X-Twilio-Webhooks-Signature-Settings"
 SHA256_SETTINGS = "key=webhooks_sharedkey_0123456789abcdef,algorithm=HMAC_SHA256"
 
 
+def as_sid(name: str) -> str:
+    """A Twilio message sid (SM and 32 hex digits) standing for a test's short name."""
+    if MESSAGE_SID.fullmatch(name):
+        return name
+    return "SM" + hashlib.md5(name.encode()).hexdigest()
+
+
 def twilio_inbound(sender: str, body: str, sid: str) -> dict[str, str]:
     """An inbound SMS exactly as Twilio posts it (a Nigerian learner to our number)."""
+    sid = as_sid(sid)
     return {
         "ToCountry": "NG", "ToState": "", "SmsMessageSid": sid, "NumMedia": "0",
         "ToCity": "", "FromZip": "", "SmsSid": sid, "FromState": "", "SmsStatus": "received",
@@ -52,6 +61,7 @@ def twilio_inbound(sender: str, body: str, sid: str) -> dict[str, str]:
 
 def twilio_status(sid: str, status: str, error_code: str | None = None) -> dict[str, str]:
     """A status callback exactly as Twilio posts it; ErrorCode only on failures."""
+    sid = as_sid(sid)
     params = {
         "SmsSid": sid, "SmsStatus": status, "MessageStatus": status, "To": LEARNER,
         "MessageSid": sid, "AccountSid": ACCOUNT_SID, "From": TWILIO_SENDER,
@@ -81,6 +91,7 @@ class TestTwilio(AdapterContract, SendContract):
     learner_e164 = LEARNER
     national_sender = "0803 000 0000"
     national_e164 = LEARNER
+    rotated_key = "auth_token"
 
     def inbound_payload(self, sender, text, message_id):
         return twilio_inbound(sender, text, message_id)
@@ -88,10 +99,13 @@ class TestTwilio(AdapterContract, SendContract):
     def status_payload(self, message_id):
         return twilio_status(message_id, "delivered")
 
+    def wire_id(self, name):
+        return as_sid(name)
+
     def authenticated(self, path, params, auth):
         if auth == MISSING:
             return path, {}
-        token = AUTH_TOKEN if auth == RIGHT else "not-the-auth-token-0123456789"
+        token = secret_for(auth, AUTH_TOKEN)
         return path, signed_headers(PUBLIC_URL + path, params, token)
 
     @pytest.fixture
@@ -279,7 +293,7 @@ class TestTwilio(AdapterContract, SendContract):
         ("received", "sent"),
     ])
     def test_every_message_status(self, client, store, message_status, outbox_after):
-        outbox_id = sent_message(store, "twilio", LEARNER, "SMstatus1")
+        outbox_id = sent_message(store, "twilio", LEARNER, as_sid("SMstatus1"))
         response = self.post(client, "status", twilio_status("SMstatus1", message_status))
         assert response.status_code == 200
         assert outbox_status(store, outbox_id) == outbox_after
@@ -295,7 +309,7 @@ class TestTwilio(AdapterContract, SendContract):
     ])
     def test_out_of_order_callbacks_never_move_backwards(self, client, store, first, late,
                                                          final):
-        outbox_id = sent_message(store, "twilio", LEARNER, "SMorder1")
+        outbox_id = sent_message(store, "twilio", LEARNER, as_sid("SMorder1"))
         for status in (first, late):
             assert self.post(client, "status",
                              twilio_status("SMorder1", status)).status_code == 200
@@ -303,7 +317,7 @@ class TestTwilio(AdapterContract, SendContract):
         assert [e["status"] for e in store.db["status_events"].rows] == [first, late]
 
     def test_error_code_is_kept_with_the_failure(self, client, store):
-        outbox_id = sent_message(store, "twilio", LEARNER, "SMerr1")
+        outbox_id = sent_message(store, "twilio", LEARNER, as_sid("SMerr1"))
         self.post(client, "status", twilio_status("SMerr1", "undelivered", "30003"))
         [message] = [m for m in store.outbox() if m.id == outbox_id]
         assert (message.status, message.error) == ("undelivered", "30003")
@@ -411,3 +425,141 @@ def test_carriers_check_live_fetches_the_account(twilio_api, carriers_file, monk
     result = CliRunner().invoke(main, ["carriers", "check", "--live"])
     assert result.exit_code == 1 and "live: FAILED: HTTP 401 code 20003" in result.output
     assert twilio_api.messages == []
+
+
+# -- re-partitioned replays ---------------------------------------------------------------------
+
+
+def signed_string(params: dict[str, list[str]]) -> str:
+    """What Twilio's signature covers after the URL: every name and value, without separators,
+    names sorted (and a repeated name's values sorted too)."""
+    return "".join(name + value for name in sorted(params)
+                   for value in sorted(set(params[name])))
+
+
+def absorbed(params: dict[str, str], into: str, count: int) -> dict[str, list[str]]:
+    """The same signed string split differently: `into` swallows the next `count` fields, as
+    a replay that turns one captured request into new MessageSids would."""
+    names = sorted(params)
+    start = names.index(into)
+    swallowed = names[start + 1:start + 1 + count]
+    split = {name: [value] for name, value in params.items() if name not in swallowed}
+    split[into] = [params[into] + "".join(name + params[name] for name in swallowed)]
+    return split
+
+
+def repartitions(params: dict[str, str]) -> list[tuple[str, dict[str, list[str]]]]:
+    """Re-splits of one signed inbound request, each with the very same signed string."""
+    variants = [(f"MessageSid swallows {n} field(s)", absorbed(params, "MessageSid", n))
+                for n in (1, 2, 3)]
+    # "FromCityLAGOS" read as a second value of From: a repeated field.
+    repeated = {name: [value] for name, value in params.items() if name != "FromCity"}
+    repeated["From"] = [params["From"], "City" + params["FromCity"]]
+    variants.append(("From repeated", repeated))
+    # "NumMedia" swallowing the next field: media that is not a count.
+    variants.append(("NumMedia swallows NumSegments", absorbed(params, "NumMedia", 1)))
+    return variants
+
+
+def test_a_signed_request_re_split_into_new_messages_is_refused(client, store):
+    """Twilio signs names and values without separators, so one captured request can be
+    re-split into others with the same signature; none of them is a request Twilio sends."""
+    path = "/carriers/twilio/sms"
+    params = twilio_inbound(LEARNER, "START", "SM" + "5e" * 16)
+    headers = signed_headers(PUBLIC_URL + path, params)
+    assert client.post(path, data=params, headers=headers).status_code == 200
+    stored = [(m.id, m.body) for m in store.outbox(LEARNER)]
+    assert store.db["inbound"].count == 1 and stored
+    for name, variant in repartitions(params):
+        assert signed_string(variant) == signed_string({k: [v] for k, v in params.items()})
+        response = client.post(path, data=variant, headers=headers)
+        assert response.status_code == 400, (name, response.get_data(as_text=True))
+        assert "field" in response.get_data(as_text=True), name
+        assert store.db["inbound"].count == 1, name
+    assert [(m.id, m.body) for m in store.outbox(LEARNER)] == stored
+
+
+@pytest.mark.parametrize(("change", "named"), [
+    ({"AccountSid": "AC" + "f" * 32}, "AccountSid"),  # another account's request
+    ({"AccountSid": ""}, "AccountSid"),
+    ({"MessageSid": "SMshort1"}, "MessageSid"),
+    ({"MessageSid": "CA" + "1" * 32, "SmsSid": "CA" + "1" * 32,
+      "SmsMessageSid": "CA" + "1" * 32}, "MessageSid"),  # a call, not a message
+    ({"SmsSid": "SM" + "2" * 32}, "SmsSid"),  # not the message's own sid
+    ({"ApiVersion": "2010-04-01Body"}, "ApiVersion"),
+    ({"NumMedia": "one"}, "NumMedia"),
+    ({"numMedia": "0"}, "numMedia"),  # Twilio's names are CamelCase
+])
+def test_fields_a_real_twilio_request_cannot_have_are_refused(client, store, change, named):
+    path = "/carriers/twilio/sms"
+    params = {**twilio_inbound(LEARNER, "START", "SM" + "7" * 32), **change}
+    response = client.post(path, data=params, headers=signed_headers(PUBLIC_URL + path, params))
+    assert response.status_code == 400
+    assert f"'{named}'" in response.get_data(as_text=True)
+    assert store.db["inbound"].count == 0 and store.outbox() == []
+
+
+# -- media without text ----------------------------------------------------------------------
+
+
+def media_only(sender: str, sid: str, *, body: str | None = "") -> dict[str, str]:
+    """An MMS with a photo and no words, as Twilio posts it (Body empty, or left out)."""
+    params = {**twilio_inbound(sender, "", sid), "NumMedia": "1",
+              "MediaContentType0": "image/jpeg",
+              "MediaUrl0": f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/"
+                           f"{as_sid(sid)}/Media/ME{'0' * 32}"}
+    if body is None:
+        del params["Body"]
+    else:
+        params["Body"] = body
+    return params
+
+
+@pytest.mark.parametrize(("sender", "body", "reply"), [
+    (LEARNER, "", "Sorry, we can only read text."),
+    (LEARNER, None, "Sorry, we can only read text."),
+    ("+221770000001", None, "Désolé, nous ne savons lire que du texte."),  # a Senegalese number
+])
+def test_a_photo_without_words_is_stored_and_answered_politely(client, store, sender, body,
+                                                               reply):
+    path = "/carriers/twilio/sms"
+    params = media_only(sender, "photo-1", body=body)
+    response = client.post(path, data=params, headers=signed_headers(PUBLIC_URL + path, params))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    [row] = store.db["inbound"].rows
+    assert (row["carrier_message_id"], row["phone"], row["text"], row["status"]) == (
+        as_sid("photo-1"), sender, "", "processed")
+    [answer] = store.outbox(sender)
+    assert answer.body.startswith(reply), answer.body
+    # Twilio's retry of the same message changes nothing.
+    assert client.post(path, data=params,
+                       headers=signed_headers(PUBLIC_URL + path, params)).status_code == 200
+    assert store.db["inbound"].count == 1 and len(store.outbox(sender)) == 1
+
+
+def test_a_message_without_body_or_media_is_still_refused(client, store):
+    path = "/carriers/twilio/sms"
+    params = media_only(LEARNER, "nothing-1", body=None)
+    params["NumMedia"] = "0"
+    response = client.post(path, data=params, headers=signed_headers(PUBLIC_URL + path, params))
+    assert response.status_code == 400 and "'Body'" in response.get_data(as_text=True)
+    assert store.db["inbound"].count == 0
+
+
+def test_a_rotated_signing_key_accepts_the_previous_one_until_removed(tmp_path, db_path,
+                                                                       twilio_api, monkeypatch):
+    """HMAC-SHA256 webhooks signed with the SharedKey secret a rotation replaced still pass
+    while previous_webhook_signing_key holds it."""
+    monkeypatch.setenv("TEST_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    old, new = "shared-key-secret-0123456789", "shared-key-secret-rotated-987"
+    path = "/carriers/twilio/sms"
+    for extra, expected in (({"previous_webhook_signing_key": old}, {old: 200, new: 200}),
+                            ({}, {old: 403, new: 200})):
+        carriers = tmp_path / "signing-rotated.toml"
+        carriers.write_text(carriers_toml(twilio_api.url, webhook_signing_key=new, **extra))
+        client = create_app({"DATABASE": str(db_path),
+                             "CARRIERS_FILE": str(carriers)}).test_client()
+        for n, (secret, status) in enumerate(expected.items()):
+            params = twilio_inbound(LEARNER, "START", f"signing-{bool(extra)}-{n}")
+            headers = signed_headers(PUBLIC_URL + path, params, secret, "HMAC_SHA256")
+            assert client.post(path, data=params, headers=headers).status_code == status

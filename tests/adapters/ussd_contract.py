@@ -20,8 +20,10 @@ from typing import Any, ClassVar
 
 import pytest
 
+from gateway import create_app
 from gateway.sms_text import encoding_for, septets
 from gateway.store import Store
+from tests.adapters.contract import ROTATED, rotate, secret_for
 
 RIGHT, WRONG, MISSING = "right", "wrong", "missing"
 MAX_BODY = 64 * 1024
@@ -195,7 +197,7 @@ class UssdAdapterContract:
         path = f"/carriers/{carrier_id or self.carrier_id}/{kind}"
         if auth == MISSING:
             return path
-        return f"{path}?token={self.token if auth == RIGHT else 'not-the-token-0123456789'}"
+        return f"{path}?token={secret_for(auth, self.token)}"
 
     def post(self, client: Any, carrier_id: str, payload: Any, auth: str = RIGHT,
              **kwargs: Any) -> Any:
@@ -239,6 +241,26 @@ class UssdAdapterContract:
             assert store.ussd_session(self.carrier_id, session_id) is not None
             learner = store.learner(self.learner_e164)
             assert learner is not None and learner.carrier_id == self.carrier_id
+
+    @pytest.mark.parametrize("keep_previous", [True, False])
+    def test_a_rotated_token_leaves_the_previous_one_working_until_removed(
+            self, carriers_file, db_path, store, keep_previous):
+        """Rotating webhook_token: the carrier may go on calling with the old token until
+        it is set to the new one, as long as the old one is kept as previous_webhook_token."""
+        path = carriers_file.with_name("rotated.toml")
+        path.write_text(rotate(carriers_file.read_text(), self.carrier_id, "webhook_token",
+                               keep_previous=keep_previous))
+        client = create_app({"DATABASE": str(db_path), "CARRIERS_FILE": str(path),
+                             "TESTING": True}).test_client()
+        expected = {ROTATED: 200, RIGHT: 200 if keep_previous else 403, WRONG: 403,
+                    MISSING: 403}
+        for auth, status in expected.items():
+            session_id = self.new_session_id()
+            response = self.post(client, self.carrier_id,
+                                 self.first_request(session_id, self.learner_wire), auth)
+            assert response.status_code == status, auth
+            opened = store.ussd_session(self.carrier_id, session_id) is not None
+            assert opened is (status == 200), auth
 
     @pytest.mark.parametrize(("remote_addr", "expected"), [
         ("196.201.214.7", 200), ("41.58.12.7", 403), ("127.0.0.1", 403),

@@ -23,7 +23,7 @@ import requests
 
 from gateway import packs
 from gateway.store import Store
-from tests.conftest import AUTH_TOKEN, PUBLIC_URL, carriers_toml
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, carriers_toml
 from tests.fakes.flaky_proxy import FlakyProxy
 from tests.fakes.signing import twilio_signature
 from tests.fakes.twilio_api import FakeTwilioApi
@@ -82,7 +82,7 @@ class Gateway:
             self.process.wait(30)
 
     def sms(self, phone: str, text: str) -> None:
-        params = {"MessageSid": f"SM{os.urandom(16).hex()}", "AccountSid": "AC" + "0" * 32,
+        params = {"MessageSid": f"SM{os.urandom(16).hex()}", "AccountSid": ACCOUNT_SID,
                   "From": phone, "To": "+15005550006", "Body": text, "NumMedia": "0"}
         path = "/carriers/twilio/sms"
         response = requests.post(self.url + path, data=urlencode(params), timeout=30,

@@ -9,7 +9,7 @@ import sqlite3
 
 from carrier_adapters import CarrierSettings
 from gateway.channels.pacing import note_seen, pacing_of
-from gateway.channels.sms.commands import parse_command
+from gateway.channels.sms.commands import command_words, parse_command
 from gateway.channels.sms.render import render
 from gateway.i18n import SOURCE_LOCALE, locale_for_country, translations
 from gateway.learning import Engine
@@ -165,6 +165,8 @@ def _process(store: Store, carrier: CarrierSettings, inbound: InboundRecord,
             engine = Engine(store, pacing, caller_saves_learner=True)
             if learner is None or learner.carrier_id != carrier.id:
                 learner = engine.learner(inbound.phone, carrier.id, locale, stored=learner)
+            if not inbound.text.strip():
+                return _no_words(store, carrier, inbound, engine, learner, pacing, mark=mark)
             outcome = engine.handle(learner, parse_command(inbound.text))
             outcome = _seen(engine, learner, outcome, pacing)
             store.note_activity(learner.phone, "sms")
@@ -175,6 +177,22 @@ def _process(store: Store, carrier: CarrierSettings, inbound: InboundRecord,
     except Exception as exc:
         log.exception("inbound %d (carrier %s) failed in processing", inbound.id, carrier.id)
         return _mark_failed(store, carrier, inbound, exc)
+
+
+def _no_words(store: Store, carrier: CarrierSettings, inbound: InboundRecord, engine: Engine,
+              learner: LearnerRecord, pacing: Pacing, *, mark: bool) -> int:
+    """A message without words (a picture, an empty SMS) has nothing for the engine to
+    read: the learner is told, in their language, that only text is understood."""
+    note_seen(engine, learner, pacing, store.clock())
+    store.note_activity(learner.phone, "sms")
+    if mark:
+        store.mark_inbound(inbound.id, "processed")
+    if learner.stopped:
+        return 0
+    notice = translations(learner.locale).gettext(
+        "Sorry, we can only read text. Please write your reply in a text message, or send "
+        "%(help)s for help.") % {"help": command_words(learner.locale)["help"]}
+    return queue_text(store, carrier, inbound.phone, notice, inbound_id=inbound.id)
 
 
 def _from_erased_number(store: Store, inbound: InboundRecord) -> bool:
