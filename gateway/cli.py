@@ -420,7 +420,7 @@ def lessons_import(directory: str | None) -> None:
       LEARNLINE_DB=/var/lib/learnline/learnline.db learnline lessons import lessons/
     """
     from gateway.content import ContentError, load_courses
-    from gateway.content.importer import save_courses
+    from gateway.content.importer import CodeTaken, save_courses
 
     root = _lessons_root(directory)
     texts = sum(1 for _ in root.glob("*/*/*.txt"))
@@ -435,7 +435,10 @@ def lessons_import(directory: str | None) -> None:
         else:
             problems = []
             with Store.open(default_db_path(), migrate=True) as store:
-                report = save_courses(store, courses, on_lesson=lambda: bar.update(1))
+                try:
+                    report = save_courses(store, courses, on_lesson=lambda: bar.update(1))
+                except CodeTaken as exc:
+                    raise click.ClickException(f"nothing imported: {exc}") from None
     if problems:
         for problem in problems:
             click.echo(str(problem), err=True)

@@ -336,6 +336,24 @@ def test_lessons_import_of_a_broken_folder_changes_nothing(tmp_path):
         assert conn.execute("SELECT body FROM lessons ORDER BY locale").fetchall() == body_before
 
 
+def test_lessons_import_of_a_renamed_course_folder_names_the_code_taken(tmp_path):
+    root = tmp_path / "lessons"
+    write_course(root, files={"en/one.txt": VALID})
+    db = tmp_path / "learnline.db"
+    assert run("lessons", "import", str(root), cwd=tmp_path, LEARNLINE_DB=str(db)).returncode == 0
+    before = _table_counts(db)
+    (root / "demo").rename(root / "demo-course")
+
+    result = run("lessons", "import", str(root), cwd=tmp_path, LEARNLINE_DB=str(db))
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: nothing imported: course demo-course has code DEMO, which course demo already "
+        "uses on this gateway; give one of them another code")
+    assert "Traceback" not in result.stderr
+    assert _table_counts(db) == before
+
+
 # -- a bad carriers file ---------------------------------------------------------------------------
 
 

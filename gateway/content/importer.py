@@ -11,6 +11,10 @@ from gateway.paths import lessons_dir
 from gateway.store import Store
 
 
+class CodeTaken(ValueError):
+    """A course's code is already another course's on this gateway (codes are unique)."""
+
+
 def import_courses(store: Store, root: Path | None = None) -> dict[str, dict[str, int]]:
     """Parse every course under `root` (default: the bundled lessons) and save it.
 
@@ -26,9 +30,18 @@ def save_courses(
     store: Store, courses: list[Course], on_lesson: Callable[[], object] | None = None,
 ) -> dict[str, dict[str, int]]:
     """Save parsed courses in catalogue order, in one transaction; counts per course.
-    `on_lesson` is called after each lesson text is saved (a progress bar)."""
+    `on_lesson` is called after each lesson text is saved (a progress bar). Raises
+    CodeTaken (and saves nothing) when a course's code belongs to a course already in the
+    database that these courses do not replace."""
     report = {}
     with store.write():
+        saving = {course.id for course in courses}
+        owners = {c.code: c.id for c in store.courses() if c.id not in saving}
+        for course in courses:
+            if course.code in owners:
+                raise CodeTaken(f"course {course.id} has code {course.code}, which course "
+                                f"{owners[course.code]} already uses on this gateway; "
+                                "give one of them another code")
         for position, course in enumerate(courses):
             report[course.id] = store.save_course(course, position, on_lesson)
     return report

@@ -24,8 +24,8 @@ MAX_CARD = 480
 MAX_OPTION = 40
 MAX_QUESTION_SCREEN = 160  # question plus options: one USSD screen with numbering
 MAX_EXPLANATION = 160
-CODE_RE = re.compile(r"^[A-Z0-9]{3,12}$")
-ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+CODE_RE = re.compile(r"[A-Z0-9]{3,12}")  # fullmatch: `$` lets "\n" through
+ID_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ def _load_course(
         problem(key, f"unknown key {key!r} (expected one of: {', '.join(sorted(known))})")
 
     code = data.get("code")
-    if not isinstance(code, str) or not CODE_RE.match(code):
+    if not isinstance(code, str) or not CODE_RE.fullmatch(code):
         problem("code", "code must be 3 to 12 capital letters or digits, e.g. code = \"FREELANCE\"")
     default_locale = data.get("default_locale")
     if not isinstance(default_locale, str) or not _is_locale(default_locale):
@@ -150,7 +150,7 @@ def _load_course(
     if (
         not isinstance(lesson_ids, list)
         or not lesson_ids
-        or not all(isinstance(i, str) and ID_RE.match(i) for i in lesson_ids)
+        or not all(isinstance(i, str) and ID_RE.fullmatch(i) for i in lesson_ids)
     ):
         problem("lessons", "lessons must list lesson ids (lowercase, digits, hyphens) in order")
         lesson_ids = []
@@ -158,7 +158,7 @@ def _load_course(
         problem("lessons", "lessons lists the same lesson twice")
     titles = _locale_table(data, "title", problem, required=True)
     summaries = _locale_table(data, "summary", problem, required=False)
-    if not ID_RE.match(folder.name):
+    if not ID_RE.fullmatch(folder.name):
         problems.append(
             Problem(str(folder), 1, "course folder name must be lowercase letters, digits, hyphens")
         )
