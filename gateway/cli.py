@@ -8,6 +8,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -283,17 +284,41 @@ def chat(phone: str, ussd: bool) -> None:
 
 
 def _chat_sms(store: Store, console, number: str) -> None:
+    import threading
+
     from gateway.channels.sms.conversation import receive_inbound
+    from gateway.chats import chatting
     from gateway.worker import OutboxWorker
 
-    outbox = OutboxWorker(default_db_path(), Carriers({"console": console}, None))
-    click.echo(f"Learnline chat as {number}. Try START, HELP or LANG fr. Ctrl-D to quit.")
-    while (line := _read("> ")) is not None:
-        if not line.strip():
-            continue
-        receive_inbound(store, console, f"chat-{uuid.uuid4().hex}", number, line,
-                        console.sender)
-        outbox.run(drain=True, poll_seconds=0.05)
+    # This number's console messages are printed here, not by the worker of a
+    # `learnline serve` on the same database (gateway/chats.py); other numbers' are left
+    # to that worker. The outbox is watched while waiting for a line, so a message that
+    # comes unasked (a reminder, an announcement) shows too.
+    outbox = OutboxWorker(default_db_path(), Carriers({"console": console}, None),
+                          phone=number)
+    with chatting(default_db_path(), number):
+        sender = threading.Thread(target=outbox.run, kwargs={"poll_seconds": 0.05},
+                                  daemon=True)
+        sender.start()
+        click.echo(f"Learnline chat as {number}. Try START, HELP or LANG fr. Ctrl-D to quit.")
+        try:
+            while (line := _read("> ")) is not None:
+                if not line.strip():
+                    continue
+                receive_inbound(store, console, f"chat-{uuid.uuid4().hex}", number, line,
+                                console.sender)
+                _await_replies(store, number)
+        finally:
+            outbox.stop()
+            sender.join(timeout=10)
+
+
+def _await_replies(store: Store, number: str, timeout: float = 10.0) -> None:
+    """Return once nothing due to `number` is waiting or being sent (so printed), so the
+    prompt comes after the replies."""
+    deadline = time.monotonic() + timeout
+    while store.sending_to(number) and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def _chat_ussd(store: Store, console, number: str) -> None:

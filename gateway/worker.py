@@ -38,6 +38,7 @@ from carrier_adapters import ADAPTERS, CarrierAdapter, SendError
 from gateway.channels.sms.conversation import handle_inbound
 from gateway.channels.sms.scheduled import run_scheduled
 from gateway.channels.ussd.session import RESUME_SECONDS
+from gateway.chats import active_chats
 from gateway.config import Carriers, ConfigError
 from gateway.learning.timing import day_start, learner_zone, next_day_start, quiet_end
 from gateway.metrics import OUTBOUND
@@ -112,8 +113,12 @@ class OutboxWorker:
         wall_clock: Callable[[], float] = time.time,
         schedule_seconds: float = 30.0,
         retention_days: int | None = None,
+        phone: str | None = None,
     ):
+        """`phone`: send only the messages to this number (a `learnline chat`'s worker).
+        Without it, console messages to a number a chat talks as are left to that chat."""
         self.db_path = db_path
+        self.phone = phone
         self.carriers = carriers
         self.adapters = adapters or {
             c.id: ADAPTERS[c.adapter](c) for c in carriers
@@ -157,7 +162,7 @@ class OutboxWorker:
                 progressed, wait = self._send_round(store)
                 if progressed:
                     continue
-                if drain and store.due_count() == 0:
+                if drain and store.due_count(phone=self.phone) == 0:
                     break
                 self._stop.wait(min(poll_seconds, wait) if wait is not None else poll_seconds)
         return self.report
@@ -210,13 +215,20 @@ class OutboxWorker:
             if now < slot:
                 waits.append(slot - now)
                 continue
-            message = store.claim_due(carrier.id, self.lease_seconds)
+            message = store.claim_due(carrier.id, self.lease_seconds, phone=self.phone,
+                                      skip_phones=self._chatting(carrier))
             if message is None:
                 continue
             self._next_slot[carrier.id] = max(slot, now) + 1.0 / carrier.tps
             self._deliver(store, message)
             progressed = True
         return progressed, (min(waits) if waits else None)
+
+    def _chatting(self, carrier) -> frozenset[str]:
+        """Numbers whose console messages a running `learnline chat` prints itself."""
+        if self.phone is not None or carrier.adapter != "console":
+            return frozenset()
+        return active_chats(self.db_path)
 
     def _deliver(self, store: Store, message: OutboxRecord) -> None:
         carrier = self.carriers[message.carrier_id]
