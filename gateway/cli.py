@@ -30,7 +30,12 @@ def _carriers() -> Carriers:
     try:
         return load_carriers()
     except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+        if len(exc.problems) == 1:
+            raise click.ClickException(str(exc)) from None
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        raise click.ClickException(f"{len(exc.problems)} problems in the carriers file "
+                                   "(above); nothing was started") from None
 
 
 def _retention_days() -> int:

@@ -30,7 +30,7 @@ import random
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,11 +53,11 @@ RETENTION_EVERY_SECONDS = 3600.0  # how often the worker forgets old bodies
 RETENTION_BATCH = 500  # messages blanked per write transaction
 
 
-def retention_days_from_env() -> int:
-    """`$LEARNLINE_RETENTION_DAYS`: after how many days the bodies of finished messages
-    are blanked (default 90; 0 keeps them forever). Raises ConfigError naming the
-    variable when it is not a whole number of days."""
-    raw = os.environ.get("LEARNLINE_RETENTION_DAYS", "").strip()
+def retention_days_from_env(env: Mapping[str, str] | None = None) -> int:
+    """`$LEARNLINE_RETENTION_DAYS` (in `env`, default the process's environment): after how
+    many days the bodies of finished messages are blanked (default 90; 0 keeps them
+    forever). Raises ConfigError naming the variable when it is not a whole number of days."""
+    raw = (os.environ if env is None else env).get("LEARNLINE_RETENTION_DAYS", "").strip()
     if not raw:
         return DEFAULT_RETENTION_DAYS
     if not raw.isascii() or not raw.isdigit() or int(raw) > 36500:

@@ -385,6 +385,27 @@ def test_worker_refuses_a_bad_carriers_file(tmp_path, toml, carrier, key):
     assert "Traceback" not in result.stderr
 
 
+def test_carriers_check_tells_every_mistake_at_once(tmp_path):
+    carriers = tmp_path / "carriers.toml"
+    carriers.write_text('[carriers.console]\nadapter = "console"\nsendr = "Learnline"\n'
+                        'tsp = 5\n\n[carriers.local]\nadapter = "console"\ncountry = "XX"\n',
+                        encoding="utf-8")
+
+    result = run("carriers", "check", cwd=tmp_path, LEARNLINE_CARRIERS=str(carriers))
+
+    assert result.returncode == 1 and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert [line.split(" (allowed:")[0] for line in lines] == [
+        f"{carriers}: carrier 'console': key 'sendr': unknown key for adapter 'console'; "
+        "did you mean 'sender'?",
+        f"{carriers}: carrier 'console': key 'tsp': unknown key for adapter 'console'; "
+        "did you mean 'tps'?",
+        f"{carriers}: carrier 'local': key 'country': 'XX' is not an ISO 3166 country code "
+        'such as "SN"',
+        "Error: 3 problems in the carriers file (above); nothing was started",
+    ]
+
+
 def test_worker_drains_with_the_default_console_carrier(tmp_path):
     db = tmp_path / "learnline.db"
 
