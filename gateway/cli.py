@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from datetime import datetime
@@ -73,17 +75,54 @@ def _share_metrics(*, fresh: bool) -> Path:
     """Point prometheus-client's multiprocess mode at `$LEARNLINE_METRICS_DIR` (default
     `<database>.metrics`), so web processes and the worker report together. Must run
     before anything imports prometheus_client. `fresh` (the server starts) removes the
-    files of processes that are gone; a running worker keeps its counts."""
-    folder = Path(os.environ.get("LEARNLINE_METRICS_DIR")
-                  or f"{default_db_path().resolve()}.metrics")
-    folder.mkdir(parents=True, exist_ok=True)
+    files of processes that are gone; a running worker keeps its counts.
+
+    A configured folder that cannot be made or written (`/run/learnline/metrics` from the
+    env file, on a machine without systemd to make `/run/learnline`) is said in one line
+    and replaced by the first usable of `$RUNTIME_DIRECTORY/metrics`, `<database>.metrics`
+    and a folder of this user's in the temporary directory: the same choice in every
+    process on the same settings, and passed on to the worker `serve` starts."""
+    default = Path(f"{default_db_path().resolve()}.metrics")
+    configured = os.environ.get("LEARNLINE_METRICS_DIR")
+    candidates = [Path(configured)] if configured else []
+    if os.environ.get("RUNTIME_DIRECTORY"):  # systemd's RuntimeDirectory=
+        candidates.append(Path(os.environ["RUNTIME_DIRECTORY"].split(":")[0]) / "metrics")
+    digest = hashlib.sha256(str(default).encode()).hexdigest()[:12]
+    candidates += [default, Path(tempfile.gettempdir()) / f"learnline-{os.getuid()}-{digest}"]
+    problem = None
+    for folder in candidates:
+        reason = _unusable(folder)
+        if reason is None:
+            break
+        problem = problem or reason
+    else:
+        raise click.ClickException(f"no folder to share metrics in: {configured or default}: "
+                                   f"{problem}; set LEARNLINE_METRICS_DIR to a writable one")
+    if configured and folder != Path(configured):
+        click.echo(f"LEARNLINE_METRICS_DIR={configured}: cannot use it ({problem}); metrics "
+                   f"are shared in {folder} instead (without systemd, set "
+                   "LEARNLINE_METRICS_DIR to a folder this user can write)", err=True)
     if fresh:
         for stale in folder.glob("*.db"):  # named <kind>_<pid>.db
             pid = stale.stem.rsplit("_", 1)[-1]
             if not pid.isdigit() or not _alive(int(pid)):
                 stale.unlink(missing_ok=True)
+    os.environ["LEARNLINE_METRICS_DIR"] = str(folder)  # the worker `serve` starts agrees
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
     return folder
+
+
+def _unusable(folder: Path) -> str | None:
+    """Why metrics cannot be shared in `folder` (made if missing), or None when they can."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return "not writable by this user"
+    if folder.parent == Path(tempfile.gettempdir()) and folder.stat().st_uid != os.getuid():
+        return "made by another user"  # in a folder everyone can write to
+    return None
 
 
 def _alive(pid: int) -> bool:
