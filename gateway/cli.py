@@ -222,6 +222,10 @@ def serve(host: str, port: int, no_worker: bool, workers: int | None,
     click.echo(f"  lite web: {base}/")
     if os.environ["LEARNLINE_SIMULATOR"] == "1":
         click.echo(f"  phone simulator: {base}/simulator")
+    if os.environ.get("LEARNLINE_ADMIN_TOKEN", "").strip():
+        click.echo(f"  dashboard: {base}/admin (sign in with LEARNLINE_ADMIN_TOKEN)")
+    else:
+        click.echo("  dashboard: off (set LEARNLINE_ADMIN_TOKEN to turn it on)")
     click.echo(f"  health: {base}/healthz, readiness: {base}/readyz")
     click.echo(f"  metrics: {base}/metrics (from this machine; shared in {metrics_dir})")
     from carrier_adapters import ADAPTERS
