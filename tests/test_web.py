@@ -59,6 +59,18 @@ def test_every_page_is_small_html_without_scripts(web, path):
     assert "Language:" in html and 'href="/lang/fr?next=' in html
 
 
+def test_the_browsers_icon_is_there_tiny_and_cached(web):
+    response = web.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response.content_type == "image/x-icon"
+    icon = response.data
+    assert icon[:6] == b"\x00\x00\x01\x00\x01\x00" and icon[22:30] == b"\x89PNG\r\n\x1a\n"
+    assert len(icon) < 400
+    assert response.headers["Cache-Control"] == "public, max-age=604800"
+    again = web.get("/favicon.ico", headers={"If-None-Match": response.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+
+
 @pytest.mark.parametrize("locale", available_locales())
 def test_the_help_page_lists_every_command_as_the_learners_language_reads_it(web, locale):
     """Each SMS command the help page names, in the page's language, is understood when
