@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import ClassVar
 
@@ -314,3 +315,15 @@ def test_twilio_status_table_matches_the_adapter():
         status: state if state is not None else "not tracked"
         for status, state in STATUS_MAP.items()
     }
+
+
+def test_the_readme_names_every_adapter_that_needs_a_token_or_addresses():
+    """An adapter that signs nothing refuses to start without webhook_token or allow_ips
+    (above); the README says which ones, by adapter name."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    [sentence] = [part for part in readme.replace("\n", " ").split(". ")
+                  if "must have `webhook_token` or `allow_ips`" in part]
+    unsigned = {name for name, adapter in registry.ADAPTERS.items()
+                if not adapter.signs_requests and name != "console"}
+    named = set(re.findall(r"`([a-z]+)`", sentence)) - {"webhook_token", "allow_ips"}
+    assert named == unsigned, sentence
