@@ -321,7 +321,9 @@ def test_the_readme_names_every_adapter_that_needs_a_token_or_addresses():
     """An adapter that signs nothing refuses to start without webhook_token or allow_ips
     (above); the README says which ones, by adapter name."""
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    [sentence] = [part for part in readme.replace("\n", " ").split(". ")
+    [paragraph] = [part for part in readme.split("\n\n")
+                   if "must have `webhook_token` or `allow_ips`" in part]
+    [sentence] = [part for part in paragraph.replace("\n", " ").split(". ")
                   if "must have `webhook_token` or `allow_ips`" in part]
     unsigned = {name for name, adapter in registry.ADAPTERS.items()
                 if not adapter.signs_requests and name != "console"}
