@@ -38,7 +38,7 @@ _REGIONS = {region for regions in COUNTRY_CODE_TO_REGION_CODE.values() for regio
 COMMON_KEYS = (
     "adapter", "sender", "country", "locale", "encoding_policy", "max_segments", "tps",
     "api_base_url", "public_url", "web_url", "webhook_token", "allow_ips", "ussd_max_chars",
-    "ussd_session_seconds", "ussd_ucs2", "ussd_ucs2_max_chars", "ussd_fallback_locale",
+    "ussd_session_seconds", "ussd_code", "ussd_ucs2", "ussd_ucs2_max_chars", "ussd_fallback_locale",
     "languages", "inbound_per_minute", "inbound_per_hour", "block_per_minute",
     "timezone", "quiet_hours", "max_unsolicited_per_day", "nudge_after_days", "max_nudges",
     "review_after_days", "price_per_segment", "currency",
@@ -248,6 +248,11 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
                 or isinstance(ussd_session_seconds, bool) \
                 or not 10 <= ussd_session_seconds <= 3600:
             raise fail("ussd_session_seconds", "must be a number of seconds from 10 to 3600")
+    ussd_code = None
+    with checking():
+        ussd_code = string("ussd_code")
+        if ussd_code is not None and not re.fullmatch(r"[*#][0-9*#]{1,30}#", ussd_code):
+            raise fail("ussd_code", f"{ussd_code!r} is not a USSD code such as \"*384*12#\"")
     ussd: dict[str, Any] = {}
     with checking():
         ussd = _ussd_scripts(values, string, fail)
@@ -310,6 +315,7 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
         allow_ips=tuple(str(entry) for entry in allow_ips),
         ussd_max_chars=ussd_max_chars,
         ussd_session_seconds=float(ussd_session_seconds),
+        ussd_code=ussd_code,
         credentials=credentials,
         **ussd,
         **limits,
