@@ -115,8 +115,10 @@ class OutboxWorker:
         retention_days: int | None = None,
         phone: str | None = None,
     ):
-        """`phone`: send only the messages to this number (a `learnline chat`'s worker).
-        Without it, console messages to a number a chat talks as are left to that chat."""
+        """`phone`: send only the messages to this number and schedule only its learner,
+        with no recovery of inbound messages, retention or heartbeat (a `learnline chat`'s
+        worker). Without it, console messages to a number a chat talks as are left to
+        that chat."""
         self.db_path = db_path
         self.phone = phone
         self.carriers = carriers
@@ -152,12 +154,16 @@ class OutboxWorker:
         with Store.open(self.db_path, clock=self.wall_clock) as store:
             last_recovery = last_schedule = float("-inf")
             while not self._stop.is_set():
-                if self.clock() - last_recovery >= (1.0 if drain else 5.0):
+                # A chat's worker (`phone`) leaves the gateway's upkeep, and other
+                # learners, to `learnline worker`: it knows the console carrier only.
+                if self.phone is None and \
+                        self.clock() - last_recovery >= (1.0 if drain else 5.0):
                     self.recover_inbound(store, drain=drain)
                     last_recovery = self.clock()
                     self.apply_retention(store)
                 if self.clock() - last_schedule >= self.schedule_seconds:
-                    self.report.scheduled += run_scheduled(store, self.carriers)
+                    self.report.scheduled += run_scheduled(store, self.carriers,
+                                                           phone=self.phone)
                     last_schedule = self.clock()
                 progressed, wait = self._send_round(store)
                 if progressed:

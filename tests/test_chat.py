@@ -163,3 +163,38 @@ def test_two_chats_each_get_only_their_own_replies(served):
     assert out_second.count(f"[to {OTHER}]") == len(sent_to(db, OTHER))
     assert f"[to {OTHER}]" not in out_first and f"[to {CHATTER}]" not in out_second
     assert "[to +" not in serve_log.read_text()
+
+
+def test_a_chat_leaves_other_learners_and_carriers_alone(tmp_path: Path, carriers_file: Path):
+    """A chat knows the console carrier only: it neither fails another carrier's message
+    waiting to be processed nor stops another learner's daily lessons, nor says the
+    gateway's worker is running."""
+    from carrier_adapters import CarrierSettings
+    from gateway.channels.sms import handle_inbound
+    from gateway.store import Store
+
+    db = tmp_path / "gateway.db"
+    twilio = CarrierSettings(id="twilio", adapter="twilio", country="NG")
+    learner = "+2348030000000"
+    with Store.open(db, migrate=True) as store:
+        from gateway.content.importer import import_courses
+
+        import_courses(store)
+        handle_inbound(store, twilio, store.record_inbound("twilio", "SM1", learner, "START"))
+        store.set_next_check(learner, store.clock() - 60)
+        waiting = store.record_inbound("twilio", "SM2", learner, "NEXT")
+    with sqlite3.connect(db) as conn:  # stored a while ago, as by an older version
+        conn.execute("UPDATE inbound SET received_at = received_at - 120 WHERE id = ?",
+                     [waiting.id])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEARNLINE_")}
+    env.update(LEARNLINE_DB=str(db), LEARNLINE_CARRIERS=str(carriers_file))
+    chat = Chat(env, CHATTER)
+    chat.say("START")
+    chat.wait_for("> ", count=2)
+    time.sleep(1.0)
+    chat.close()
+
+    with Store.open(db) as store:
+        assert store.learner(learner).next_check_at is not None
+        assert [m.status for m in store.unprocessed_inbound(store.clock())] == ["received"]
+        assert store.last_beat("worker") is None
