@@ -37,7 +37,7 @@ def _carriers() -> Carriers:
         for problem in exc.problems:
             click.echo(problem, err=True)
         raise click.ClickException(f"{len(exc.problems)} problems in the carriers file "
-                                   "(above); nothing was started") from None
+                                   "(above)") from None
 
 
 def _retention_days() -> int:
