@@ -345,7 +345,7 @@ def _chat_sms(store: Store, console, number: str) -> None:
     outbox = OutboxWorker(default_db_path(), Carriers({"console": console}, None),
                           phone=number)
     with chatting(default_db_path(), number):
-        sender = threading.Thread(target=outbox.run, kwargs={"poll_seconds": 0.05},
+        sender = threading.Thread(target=outbox.run, kwargs={"poll_seconds": 0.2},
                                   daemon=True)
         sender.start()
         click.echo(f"Learnline chat as {number}. Try START, HELP or LANG fr. Ctrl-D to quit.")
