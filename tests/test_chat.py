@@ -121,6 +121,18 @@ def wait_sent(db: str, phone: str, count: int, timeout: float = 20.0) -> list[st
     return bodies
 
 
+def wait_all_sent(db: str, phone: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        with sqlite3.connect(db) as conn:
+            waiting = conn.execute("SELECT count(*) FROM outbox WHERE phone = ? AND status "
+                                   "!= 'sent'", [phone]).fetchone()[0]
+        if not waiting:
+            return
+        assert time.monotonic() < deadline, f"{waiting} message(s) to {phone} not sent"
+        time.sleep(0.1)
+
+
 def test_a_chat_gets_its_own_replies_while_serve_runs(served):
     env, port, serve_log = served
     chat = Chat(env, CHATTER)
@@ -132,7 +144,8 @@ def test_a_chat_gets_its_own_replies_while_serve_runs(served):
     console_sms(port, CHATTER, "STATUS")
     console_sms(port, OTHER, "START")
     wait_sent(env["LEARNLINE_DB"], OTHER, 1)
-    time.sleep(1.5)
+    time.sleep(1.5)  # time for the server's worker to take the chat's reply, if it would
+    wait_all_sent(env["LEARNLINE_DB"], CHATTER)
     output = chat.close()
 
     bodies = sent_to(env["LEARNLINE_DB"], CHATTER)
