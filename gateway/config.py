@@ -98,14 +98,17 @@ def load_carriers(path: str | Path | None = None, env: dict[str, str] | None = N
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
 
-    unknown = sorted(set(data) - {"carriers"})
-    if unknown:
-        raise ConfigError(f"{path}: unknown top-level key '{unknown[0]}' "
-                          "(carriers go in [carriers.<id>] tables)")
+    errors = [ConfigError(f"{path}: unknown top-level key '{key}'"
+                          + ("; did you mean 'carriers'?"
+                             if difflib.get_close_matches(key, ["carriers"], cutoff=0.6) else "")
+                          + " (carriers go in [carriers.<id>] tables)")
+              for key in sorted(set(data) - {"carriers"})]
     tables = data.get("carriers")
     if not isinstance(tables, dict) or not tables:
-        raise ConfigError(f"{path}: no carriers; add a table [carriers.<id>] with adapter = ...")
-    carriers, errors = {}, []
+        errors.append(ConfigError(f"{path}: no carriers; add a table [carriers.<id>] with "
+                                  "adapter = ..."))
+        raise ConfigError.of(errors)
+    carriers = {}
     for carrier_id, table in tables.items():
         try:
             carriers[carrier_id] = _carrier(path, carrier_id, table, env)

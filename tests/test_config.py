@@ -195,6 +195,17 @@ password = "${{KANNEL_PASSWORD}}"
     assert len(lines) == len(expected)
 
 
+def test_a_mistyped_carriers_table_is_named_with_what_it_should_be(tmp_path):
+    path = write(tmp_path, '[carrier.console]\nadapter = "console"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_carriers(path, env={})
+    assert caught.value.problems == [
+        f"{path}: unknown top-level key 'carrier'; did you mean 'carriers'? (carriers go in "
+        "[carriers.<id>] tables)",
+        f"{path}: no carriers; add a table [carriers.<id>] with adapter = ...",
+    ]
+
+
 def test_a_key_of_another_adapter_is_named_as_such(tmp_path):
     path = write(tmp_path, '[carriers.console]\nadapter = "console"\nauth_token = "x"\n')
     with pytest.raises(ConfigError, match="unknown key for adapter 'console'; it belongs to "
