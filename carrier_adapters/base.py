@@ -36,6 +36,8 @@ class CarrierSettings:
     allow_ips: tuple[str, ...] = ()
     ussd_max_chars: int = 182
     ussd_session_seconds: float = 180.0
+    # The code learners dial (e.g. "*384*12#"), for the web's help page; None: not told.
+    ussd_code: str | None = None
     # Screens in scripts outside GSM-7 (Arabic...): UCS-2 with its own, shorter limit, or,
     # where the USSD gateway cannot carry UCS-2, the Latin-script fallback language.
     ussd_ucs2: bool = True

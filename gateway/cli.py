@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import sqlite3
 import sys
+import tempfile
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +34,12 @@ def _carriers() -> Carriers:
     try:
         return load_carriers()
     except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+        if len(exc.problems) == 1:
+            raise click.ClickException(str(exc)) from None
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        raise click.ClickException(f"{len(exc.problems)} problems in the carriers file "
+                                   "(above)") from None
 
 
 def _retention_days() -> int:
@@ -69,17 +77,54 @@ def _share_metrics(*, fresh: bool) -> Path:
     """Point prometheus-client's multiprocess mode at `$LEARNLINE_METRICS_DIR` (default
     `<database>.metrics`), so web processes and the worker report together. Must run
     before anything imports prometheus_client. `fresh` (the server starts) removes the
-    files of processes that are gone; a running worker keeps its counts."""
-    folder = Path(os.environ.get("LEARNLINE_METRICS_DIR")
-                  or f"{default_db_path().resolve()}.metrics")
-    folder.mkdir(parents=True, exist_ok=True)
+    files of processes that are gone; a running worker keeps its counts.
+
+    A configured folder that cannot be made or written (`/run/learnline/metrics` from the
+    env file, on a machine without systemd to make `/run/learnline`) is said in one line
+    and replaced by the first usable of `$RUNTIME_DIRECTORY/metrics`, `<database>.metrics`
+    and a folder of this user's in the temporary directory: the same choice in every
+    process on the same settings, and passed on to the worker `serve` starts."""
+    default = Path(f"{default_db_path().resolve()}.metrics")
+    configured = os.environ.get("LEARNLINE_METRICS_DIR")
+    candidates = [Path(configured)] if configured else []
+    if os.environ.get("RUNTIME_DIRECTORY"):  # systemd's RuntimeDirectory=
+        candidates.append(Path(os.environ["RUNTIME_DIRECTORY"].split(":")[0]) / "metrics")
+    digest = hashlib.sha256(str(default).encode()).hexdigest()[:12]
+    candidates += [default, Path(tempfile.gettempdir()) / f"learnline-{os.getuid()}-{digest}"]
+    problem = None
+    for folder in candidates:
+        reason = _unusable(folder)
+        if reason is None:
+            break
+        problem = problem or reason
+    else:
+        raise click.ClickException(f"no folder to share metrics in: {configured or default}: "
+                                   f"{problem}; set LEARNLINE_METRICS_DIR to a writable one")
+    if configured and folder != Path(configured):
+        click.echo(f"LEARNLINE_METRICS_DIR={configured}: cannot use it ({problem}); metrics "
+                   f"are shared in {folder} instead (without systemd, set "
+                   "LEARNLINE_METRICS_DIR to a folder this user can write)", err=True)
     if fresh:
         for stale in folder.glob("*.db"):  # named <kind>_<pid>.db
             pid = stale.stem.rsplit("_", 1)[-1]
             if not pid.isdigit() or not _alive(int(pid)):
                 stale.unlink(missing_ok=True)
+    os.environ["LEARNLINE_METRICS_DIR"] = str(folder)  # the worker `serve` starts agrees
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
     return folder
+
+
+def _unusable(folder: Path) -> str | None:
+    """Why metrics cannot be shared in `folder` (made if missing), or None when they can."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return "not writable by this user"
+    if folder.parent == Path(tempfile.gettempdir()) and folder.stat().st_uid != os.getuid():
+        return "made by another user"  # in a folder everyone can write to
+    return None
 
 
 def _alive(pid: int) -> bool:
@@ -197,6 +242,10 @@ def serve(host: str, port: int, no_worker: bool, workers: int | None,
     click.echo(f"  lite web: {base}/")
     if os.environ["LEARNLINE_SIMULATOR"] == "1":
         click.echo(f"  phone simulator: {base}/simulator")
+    if os.environ.get("LEARNLINE_ADMIN_TOKEN", "").strip():
+        click.echo(f"  dashboard: {base}/admin (sign in with LEARNLINE_ADMIN_TOKEN)")
+    else:
+        click.echo("  dashboard: off (set LEARNLINE_ADMIN_TOKEN to turn it on)")
     click.echo(f"  health: {base}/healthz, readiness: {base}/readyz")
     click.echo(f"  metrics: {base}/metrics (from this machine; shared in {metrics_dir})")
     from carrier_adapters import ADAPTERS
@@ -302,17 +351,41 @@ def chat(phone: str, ussd: bool) -> None:
 
 
 def _chat_sms(store: Store, console, number: str) -> None:
+    import threading
+
     from gateway.channels.sms.conversation import receive_inbound
+    from gateway.chats import chatting
     from gateway.worker import OutboxWorker
 
-    outbox = OutboxWorker(default_db_path(), Carriers({"console": console}, None))
-    click.echo(f"Learnline chat as {number}. Try START, HELP or LANG fr. Ctrl-D to quit.")
-    while (line := _read("> ")) is not None:
-        if not line.strip():
-            continue
-        receive_inbound(store, console, f"chat-{uuid.uuid4().hex}", number, line,
-                        console.sender)
-        outbox.run(drain=True, poll_seconds=0.05)
+    # This number's console messages are printed here, not by the worker of a
+    # `learnline serve` on the same database (gateway/chats.py); other numbers' are left
+    # to that worker. The outbox is watched while waiting for a line, so a message that
+    # comes unasked (a reminder, an announcement) shows too.
+    outbox = OutboxWorker(default_db_path(), Carriers({"console": console}, None),
+                          phone=number)
+    with chatting(default_db_path(), number):
+        sender = threading.Thread(target=outbox.run, kwargs={"poll_seconds": 0.2},
+                                  daemon=True)
+        sender.start()
+        click.echo(f"Learnline chat as {number}. Try START, HELP or LANG fr. Ctrl-D to quit.")
+        try:
+            while (line := _read("> ")) is not None:
+                if not line.strip():
+                    continue
+                receive_inbound(store, console, f"chat-{uuid.uuid4().hex}", number, line,
+                                console.sender)
+                _await_replies(store, number)
+        finally:
+            outbox.stop()
+            sender.join(timeout=10)
+
+
+def _await_replies(store: Store, number: str, timeout: float = 10.0) -> None:
+    """Return once nothing due to `number` is waiting or being sent (so printed), so the
+    prompt comes after the replies."""
+    deadline = time.monotonic() + timeout
+    while store.sending_to(number) and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def _chat_ussd(store: Store, console, number: str) -> None:
@@ -439,7 +512,7 @@ def lessons_import(directory: str | None) -> None:
       LEARNLINE_DB=/var/lib/learnline/learnline.db learnline lessons import lessons/
     """
     from gateway.content import ContentError, load_courses
-    from gateway.content.importer import save_courses
+    from gateway.content.importer import CodeTaken, save_courses
 
     root = _lessons_root(directory)
     texts = sum(1 for _ in root.glob("*/*/*.txt"))
@@ -454,7 +527,10 @@ def lessons_import(directory: str | None) -> None:
         else:
             problems = []
             with Store.open(default_db_path(), migrate=True) as store:
-                report = save_courses(store, courses, on_lesson=lambda: bar.update(1))
+                try:
+                    report = save_courses(store, courses, on_lesson=lambda: bar.update(1))
+                except CodeTaken as exc:
+                    raise click.ClickException(f"nothing imported: {exc}") from None
     if problems:
         for problem in problems:
             click.echo(str(problem), err=True)

@@ -12,10 +12,12 @@ check their keys in a classmethod `check_config(settings)`: it raises
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import re
 import tomllib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +38,7 @@ _REGIONS = {region for regions in COUNTRY_CODE_TO_REGION_CODE.values() for regio
 COMMON_KEYS = (
     "adapter", "sender", "country", "locale", "encoding_policy", "max_segments", "tps",
     "api_base_url", "public_url", "web_url", "webhook_token", "allow_ips", "ussd_max_chars",
-    "ussd_session_seconds", "ussd_ucs2", "ussd_ucs2_max_chars", "ussd_fallback_locale",
+    "ussd_session_seconds", "ussd_code", "ussd_ucs2", "ussd_ucs2_max_chars", "ussd_fallback_locale",
     "languages", "inbound_per_minute", "inbound_per_hour", "block_per_minute",
     "timezone", "quiet_hours", "max_unsolicited_per_day", "nudge_after_days", "max_nudges",
     "review_after_days", "price_per_segment", "currency", "previous_webhook_token",
@@ -45,7 +47,17 @@ DEFAULT_CONSOLE = CarrierSettings(id="console", adapter="console", sender="Learn
 
 
 class ConfigError(Exception):
-    """The carriers file is unusable; the message names file, carrier and key."""
+    """The carriers file is unusable; the message names file, carrier and key, one line per
+    problem (`problems`: every problem found in one reading of the file)."""
+
+    def __init__(self, *problems: str):
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+    @classmethod
+    def of(cls, errors: list[ConfigError]) -> ConfigError:
+        """One error holding the problems of all of `errors`."""
+        return cls(*(problem for error in errors for problem in error.problems))
 
 
 @dataclass(frozen=True)
@@ -86,17 +98,55 @@ def load_carriers(path: str | Path | None = None, env: dict[str, str] | None = N
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
 
-    unknown = sorted(set(data) - {"carriers"})
-    if unknown:
-        raise ConfigError(f"{path}: unknown top-level key '{unknown[0]}' "
-                          "(carriers go in [carriers.<id>] tables)")
+    errors = [ConfigError(f"{path}: unknown top-level key '{key}'"
+                          + ("; did you mean 'carriers'?"
+                             if difflib.get_close_matches(key, ["carriers"], cutoff=0.6) else "")
+                          + " (carriers go in [carriers.<id>] tables)")
+              for key in sorted(set(data) - {"carriers"})]
     tables = data.get("carriers")
     if not isinstance(tables, dict) or not tables:
-        raise ConfigError(f"{path}: no carriers; add a table [carriers.<id>] with adapter = ...")
+        errors.append(ConfigError(f"{path}: no carriers; add a table [carriers.<id>] with "
+                                  "adapter = ..."))
+        raise ConfigError.of(errors)
     carriers = {}
     for carrier_id, table in tables.items():
-        carriers[carrier_id] = _carrier(path, carrier_id, table, env)
+        try:
+            carriers[carrier_id] = _carrier(path, carrier_id, table, env)
+        except ConfigError as exc:  # the next carriers are checked too: all told at once
+            errors.append(exc)
+    if errors:
+        raise ConfigError.of(errors)
     return Carriers(carriers, path)
+
+
+# Keys whose value is a secret (`auth_token`, `client_secret`, `password`, `api_key`, a
+# header `Authorization`...), at any depth of a carrier's table.
+_SECRET_KEY_RE = re.compile(r"token|secret|passw|api_?key|signing_key|authorization", re.I)
+
+
+def literal_secrets(path: Path) -> list[tuple[str, str]]:
+    """(carrier id, dotted key) of each secret written in the carriers file itself rather
+    than as `${VAR}` from the environment; empty when the file cannot be read."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return []
+    found = []
+
+    def walk(carrier_id: str, table: dict, prefix: str) -> None:
+        for key, value in table.items():
+            dotted = f"{prefix}{key}"
+            if isinstance(value, dict):
+                walk(carrier_id, value, f"{dotted}.")
+            elif isinstance(value, str) and value and _SECRET_KEY_RE.search(str(key)) \
+                    and not _ENV_RE.search(value):
+                found.append((carrier_id, dotted))
+
+    carriers = data.get("carriers")
+    for carrier_id, table in (carriers.items() if isinstance(carriers, dict) else ()):
+        if isinstance(table, dict):
+            walk(str(carrier_id), table, "")
+    return found
 
 
 def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> CarrierSettings:
@@ -104,7 +154,18 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
         where = f"{path}: carrier '{carrier_id}'"
         return ConfigError(f"{where}: key '{key}': {problem}" if key else f"{where}: {problem}")
 
-    if not CARRIER_ID_RE.match(carrier_id):
+    # Every key is checked, so a file with several mistakes is told them all at once;
+    # each check below that fails is noted and the next one runs.
+    errors: list[ConfigError] = []
+
+    @contextmanager
+    def checking():
+        try:
+            yield
+        except ConfigError as exc:
+            errors.append(exc)
+
+    if not CARRIER_ID_RE.fullmatch(carrier_id):
         raise fail(None, "carrier ids are lowercase letters, digits, '-' and '_'")
     if not isinstance(table, dict):
         raise fail(None, "must be a table [carriers.<id>]")
@@ -119,17 +180,21 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
     previous_keys = tuple(f"previous_{key}" for key in adapter.webhook_secrets)
     own_keys = adapter.required_keys + adapter.optional_keys + previous_keys
     values: dict[str, Any] = {}
+    known = COMMON_KEYS + own_keys
     for key, raw in table.items():
-        if key not in COMMON_KEYS + own_keys:
-            allowed = ", ".join(COMMON_KEYS[1:] + own_keys)
-            raise fail(key, f"unknown key for adapter '{name}' (allowed: {allowed})")
-        values[key] = _expand(raw, env, fail, key)
+        if key not in known:
+            errors.append(fail(key, _unknown_key(key, name, known[1:], _other_keys(name))))
+            continue
+        with checking():
+            values[key] = _expand(raw, env, fail, key)
     for key in adapter.required_keys:
+        if key in table and key not in values:
+            continue  # its value could not be read: said above
         if values.get(key) in (None, ""):
-            raise fail(key, f"missing; adapter '{name}' needs it")
+            errors.append(fail(key, f"missing; adapter '{name}' needs it"))
     for key in adapter.table_keys:
         if key in values and not isinstance(values[key], dict):
-            raise fail(key, f"must be a table [carriers.{carrier_id}.{key}]")
+            errors.append(fail(key, f"must be a table [carriers.{carrier_id}.{key}]"))
 
     def string(key: str) -> str | None:
         value = values.get(key)
@@ -137,81 +202,118 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
             raise fail(key, "must be a string")
         return value
 
-    country = string("country")
-    if country is not None:
-        country = country.upper()
-        if country not in _REGIONS:
-            raise fail("country", f"{country!r} is not an ISO 3166 country code such as \"SN\"")
-    locale = string("locale")
-    if locale is not None:
-        locale = _catalog_locale(locale, "locale", fail)
-    policy = string("encoding_policy") or "smart"
-    if policy not in POLICIES:
-        raise fail("encoding_policy", f"{policy!r}; one of: {', '.join(POLICIES)}")
-    max_segments = values.get("max_segments", 6)
-    if isinstance(max_segments, str) and max_segments.isdigit():
-        max_segments = int(max_segments)
-    if not isinstance(max_segments, int) or isinstance(max_segments, bool) \
-            or not 1 <= max_segments <= 10:
-        raise fail("max_segments", "must be a whole number from 1 to 10")
-    tps = values.get("tps", 10.0)
-    try:
-        if isinstance(tps, bool):  # float(true) would be 1 message a second
-            raise TypeError
-        tps = float(tps)
-    except (TypeError, ValueError):
-        raise fail("tps", "must be a number of messages per second") from None
-    if not 0 < tps <= 10_000:
-        raise fail("tps", "must be more than 0 and at most 10000")
-    ussd_max_chars = values.get("ussd_max_chars", 182)
-    if not isinstance(ussd_max_chars, int) or isinstance(ussd_max_chars, bool) \
-            or not 100 <= ussd_max_chars <= 500:
-        raise fail("ussd_max_chars", "must be a whole number from 100 to 500 (often 182 or 160)")
-    ussd_session_seconds = values.get("ussd_session_seconds", 180)
-    if not isinstance(ussd_session_seconds, int | float) or isinstance(ussd_session_seconds, bool) \
-            or not 10 <= ussd_session_seconds <= 3600:
-        raise fail("ussd_session_seconds", "must be a number of seconds from 10 to 3600")
-    ussd = _ussd_scripts(values, string, fail)
+    sender = country = locale = None
+    with checking():
+        sender = string("sender")
+    with checking():
+        country = string("country")
+        if country is not None:
+            country = country.upper()
+            if country not in _REGIONS:
+                raise fail("country",
+                           f"{country!r} is not an ISO 3166 country code such as \"SN\"")
+    with checking():
+        locale = string("locale")
+        if locale is not None:
+            locale = _catalog_locale(locale, "locale", fail)
+    policy = "smart"
+    with checking():
+        policy = string("encoding_policy") or "smart"
+        if policy not in POLICIES:
+            raise fail("encoding_policy", f"{policy!r}; one of: {', '.join(POLICIES)}")
+    max_segments = 6
+    with checking():
+        max_segments = values.get("max_segments", 6)
+        if isinstance(max_segments, str) and max_segments.isdigit():
+            max_segments = int(max_segments)
+        if not isinstance(max_segments, int) or isinstance(max_segments, bool) \
+                or not 1 <= max_segments <= 10:
+            raise fail("max_segments", "must be a whole number from 1 to 10")
+    tps = 10.0
+    with checking():
+        tps = values.get("tps", 10.0)
+        try:
+            if isinstance(tps, bool):  # float(true) would be 1 message a second
+                raise TypeError
+            tps = float(tps)
+        except (TypeError, ValueError):
+            raise fail("tps", "must be a number of messages per second") from None
+        if not 0 < tps <= 10_000:
+            raise fail("tps", "must be more than 0 and at most 10000")
+    ussd_max_chars = 182
+    with checking():
+        ussd_max_chars = values.get("ussd_max_chars", 182)
+        if not isinstance(ussd_max_chars, int) or isinstance(ussd_max_chars, bool) \
+                or not 100 <= ussd_max_chars <= 500:
+            raise fail("ussd_max_chars",
+                       "must be a whole number from 100 to 500 (often 182 or 160)")
+    ussd_session_seconds = 180
+    with checking():
+        ussd_session_seconds = values.get("ussd_session_seconds", 180)
+        if not isinstance(ussd_session_seconds, int | float) \
+                or isinstance(ussd_session_seconds, bool) \
+                or not 10 <= ussd_session_seconds <= 3600:
+            raise fail("ussd_session_seconds", "must be a number of seconds from 10 to 3600")
+    ussd_code = None
+    with checking():
+        ussd_code = string("ussd_code")
+        if ussd_code is not None and not re.fullmatch(r"[*#][0-9*#]{1,30}#", ussd_code):
+            raise fail("ussd_code", f"{ussd_code!r} is not a USSD code such as \"*384*12#\"")
+    ussd: dict[str, Any] = {}
+    with checking():
+        ussd = _ussd_scripts(values, string, fail)
     limits = {}
     for key, default in (("inbound_per_minute", 20), ("inbound_per_hour", 200),
                          ("block_per_minute", 120)):
         limit = values.get(key, default)
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 100_000:
-            raise fail(key, "must be a whole number of messages from 1 to 100000")
+            errors.append(fail(key, "must be a whole number of messages from 1 to 100000"))
         limits[key] = limit
-    pacing = _pacing(values, string, fail)
+    pacing: dict[str, Any] = {}
+    with checking():
+        pacing = _pacing(values, string, fail)
+    urls: dict[str, str | None] = {}
     for key in ("api_base_url", "public_url", "web_url"):
-        url = string(key)
-        if url is not None and not re.match(r"^https?://[^/\s]+", url):
-            # Not echoed: a secret put under the wrong key must not reach a log.
-            raise fail(key, "not an http(s) URL: it must start with http:// or https://")
+        with checking():
+            url = urls[key] = string(key)
+            if url is not None and not re.match(r"^https?://[^/\s]+", url):
+                # Not echoed: a secret put under the wrong key must not reach a log.
+                raise fail(key, "not an http(s) URL: it must start with http:// or https://")
     allow_ips = values.get("allow_ips", [])
-    if isinstance(allow_ips, str):
-        allow_ips = [part.strip() for part in allow_ips.split(",") if part.strip()]
-    if not isinstance(allow_ips, list):
-        raise fail("allow_ips", "must be a list of addresses or networks")
-    for entry in allow_ips:
-        try:
-            ipaddress.ip_network(str(entry), strict=False)
-        except ValueError:
-            raise fail("allow_ips", f"{entry!r} is not an IP address or network") from None
-    token = string("webhook_token")
-    if token is not None and len(token) < 16:
-        raise fail("webhook_token", "must be at least 16 characters")
-    previous_token = string("previous_webhook_token")
-    if previous_token is not None and len(previous_token) < 16:
-        raise fail("previous_webhook_token", "must be at least 16 characters")
+    with checking():
+        if isinstance(allow_ips, str):
+            allow_ips = [part.strip() for part in allow_ips.split(",") if part.strip()]
+        if not isinstance(allow_ips, list):
+            raise fail("allow_ips", "must be a list of addresses or networks")
+        for entry in allow_ips:
+            try:
+                ipaddress.ip_network(str(entry), strict=False)
+            except ValueError:
+                raise fail("allow_ips", f"{entry!r} is not an IP address or network") from None
+    token = None
+    with checking():
+        token = string("webhook_token")
+        if token is not None and len(token) < 16:
+            raise fail("webhook_token", "must be at least 16 characters")
+    with checking():
+        previous_token = string("previous_webhook_token")
+        if previous_token is not None and len(previous_token) < 16:
+            raise fail("previous_webhook_token", "must be at least 16 characters")
     for key in ("previous_webhook_token", *previous_keys):
-        current = key.removeprefix("previous_")
-        if values.get(key) is not None and values.get(current) in (None, ""):
-            raise fail(key, f"set without {current}: the previous secret is kept only beside "
-                       "the one that replaced it")
-        if key in previous_keys and key in values and \
-                (not isinstance(values[key], str) or not values[key]):
-            raise fail(key, "must be a non-empty string")
-    if not adapter.signs_requests and token is None and not allow_ips and name != "console":
-        raise fail(None, f"adapter '{name}' signs nothing: set webhook_token or allow_ips "
-                   "so its webhooks are authenticated")
+        with checking():
+            current = key.removeprefix("previous_")
+            if values.get(key) is not None and values.get(current) in (None, ""):
+                raise fail(key, f"set without {current}: the previous secret is kept only "
+                           "beside the one that replaced it")
+            if key in previous_keys and key in values and \
+                    (not isinstance(values[key], str) or not values[key]):
+                raise fail(key, "must be a non-empty string")
+    if not adapter.signs_requests and "webhook_token" not in table and not allow_ips \
+            and name != "console":
+        errors.append(fail(None, f"adapter '{name}' signs nothing: set webhook_token or "
+                           "allow_ips so its webhooks are authenticated"))
+    if errors:
+        raise ConfigError.of(errors)
     credentials = {}
     for key in own_keys:
         if key in values:
@@ -219,20 +321,21 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
     settings = CarrierSettings(
         id=carrier_id,
         adapter=name,
-        sender=string("sender") or "",
+        sender=sender or "",
         country=country,
         locale=locale,
         encoding_policy=policy,
         max_segments=max_segments,
         tps=tps,
-        api_base_url=string("api_base_url"),
-        public_url=string("public_url"),
-        web_url=string("web_url"),
+        api_base_url=urls["api_base_url"],
+        public_url=urls["public_url"],
+        web_url=urls["web_url"],
         webhook_token=token,
         previous_webhook_token=previous_token,
         allow_ips=tuple(str(entry) for entry in allow_ips),
         ussd_max_chars=ussd_max_chars,
         ussd_session_seconds=float(ussd_session_seconds),
+        ussd_code=ussd_code,
         credentials=credentials,
         **ussd,
         **limits,
@@ -246,6 +349,24 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
         key, problem = exc.args if len(exc.args) == 2 else (None, str(exc))
         raise fail(key, problem) from None
     return settings
+
+
+def _other_keys(adapter_name: str) -> tuple[str, ...]:
+    """The keys of the adapters other than `adapter_name`: a key that belongs to another
+    adapter is named as such."""
+    return tuple(sorted({key for name, cls in ADAPTERS.items() if name != adapter_name
+                         for key in cls.required_keys + cls.optional_keys}))
+
+
+def _unknown_key(key: str, adapter_name: str, allowed: tuple[str, ...],
+                 others: tuple[str, ...]) -> str:
+    """What to say of a key the adapter does not take: that it is another adapter's, or
+    the nearest allowed key when it looks like a typo of one; then the allowed keys."""
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    if key in others:
+        hint = "; it belongs to another adapter"
+    return f"unknown key for adapter '{adapter_name}'{hint} (allowed: {', '.join(allowed)})"
 
 
 def _catalog_locale(code: str, key: str, fail) -> str:

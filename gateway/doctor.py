@@ -7,13 +7,14 @@ import os
 import re
 import shutil
 import sqlite3
+import stat
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from carrier_adapters import ADAPTERS, SendError, Unsupported
-from gateway.config import Carriers, ConfigError, load_carriers
+from gateway.config import Carriers, ConfigError, literal_secrets, load_carriers
 from gateway.content.importer import bundled_courses_behind
 from gateway.health import WORKER_STALE_SECONDS
 from gateway.store import Store
@@ -51,10 +52,18 @@ def diagnose(db_path: Path, env: Mapping[str, str] | None = None, *, live: bool 
 
 
 def _configuration(env: dict[str, str], findings: list[Finding]) -> Carriers | None:
+    from gateway.worker import retention_days_from_env
+
     try:
         carriers = load_carriers(env=env)
     except ConfigError as exc:
+        findings.extend(Finding("fail", "configuration", problem) for problem in exc.problems)
+        carriers = None
+    try:
+        retention_days_from_env(env)
+    except ConfigError as exc:
         findings.append(Finding("fail", "configuration", str(exc)))
+    if carriers is None:
         return None
     where = str(carriers.path) if carriers.path else "no LEARNLINE_CARRIERS"
     if carriers.path is None:
@@ -72,6 +81,7 @@ MIN_SECRET_KEY_LENGTH = 32
 
 
 def _secrets(env: dict[str, str], findings: list[Finding]) -> None:
+    _carriers_file_secrets(env, findings)
     key = env.get("LEARNLINE_SECRET_KEY", "")
     if len(key) >= MIN_SECRET_KEY_LENGTH:
         findings.append(Finding("ok", "secrets", "LEARNLINE_SECRET_KEY is set"))
@@ -85,6 +95,23 @@ def _secrets(env: dict[str, str], findings: list[Finding]) -> None:
             "warn", "secrets", "LEARNLINE_SECRET_KEY is not set: web sessions are signed with "
             "a key kept in the database, so anyone with a copy of it can forge a sign-in; set "
             "it in the environment (docs/operations.md)"))
+
+
+def _carriers_file_secrets(env: dict[str, str], findings: list[Finding]) -> None:
+    """A secret written in a carriers file that every user of the machine can read."""
+    path = Path(env["LEARNLINE_CARRIERS"]) if env.get("LEARNLINE_CARRIERS") else None
+    try:
+        readable_by_all = path is not None and bool(path.stat().st_mode & stat.S_IROTH)
+    except OSError:
+        return  # said by the configuration check
+    if not readable_by_all:
+        return
+    for carrier_id, key in literal_secrets(path):
+        findings.append(Finding(
+            "warn", "secrets", f"{path} is readable by every user of this machine and has a "
+            f"secret written in it (carrier '{carrier_id}', key '{key}'): put ${{VARIABLE}} in "
+            "the file and the value in the environment (docs/operations.md), or make the file "
+            f"readable by the gateway only (chmod 640 {path})"))
 
 
 def _database(db_path: Path, findings: list[Finding], *, full: bool) -> None:

@@ -53,9 +53,10 @@ MAX_DOCUMENT = 64 * 1024 * 1024  # inflated payload: a signed zip bomb still sto
 COMPRESSIONS = ("brotli", "gzip")
 _HEADER_KEYS = {"compression", "created_at", "digest", "format", "key_id", "raw_size",
                 "signature", "version"}
-_COURSE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+# Matched whole (fullmatch): `$` would let a trailing newline through.
+_COURSE_ID_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
 # course.toml, or <locale>/<lesson id>.txt: nothing that could leave the course folder.
-_FILE_RE = re.compile(r"^(course\.toml|[A-Za-z0-9_-]{2,20}/[a-z0-9][a-z0-9-]*\.txt)$")
+_FILE_RE = re.compile(r"course\.toml|[A-Za-z0-9_-]{2,20}/[a-z0-9][a-z0-9-]*\.txt")
 
 
 class PackError(Exception):
@@ -340,14 +341,18 @@ def courses_of(pack: Pack) -> list:
     document = pack.document()
     with tempfile.TemporaryDirectory(prefix="learnline-pack-") as folder:
         root = Path(folder)
+        seen: set[str] = set()
         for course in document["courses"]:
             files = course.get("files") if isinstance(course, dict) else None
             course_id = course.get("id") if isinstance(course, dict) else None
-            if not isinstance(course_id, str) or not _COURSE_ID_RE.match(course_id) \
+            if not isinstance(course_id, str) or not _COURSE_ID_RE.fullmatch(course_id) \
                     or not isinstance(files, dict):
                 raise PackError("damaged: a course in the payload has no valid id or files")
+            if course_id in seen:
+                raise PackError(f"damaged: course {course_id} is in the pack twice")
+            seen.add(course_id)
             for name, text in files.items():
-                if not isinstance(name, str) or not _FILE_RE.match(name) \
+                if not isinstance(name, str) or not _FILE_RE.fullmatch(name) \
                         or not isinstance(text, str):
                     raise PackError(f"damaged: course {course_id} has an unexpected file "
                                     f"{str(name)[:60]!r}")
@@ -379,7 +384,7 @@ def install_pack(store, data: bytes, trusted: list[bytes]) -> InstallReport:
                              seconds=time.perf_counter() - started)
     _refuse_older(pack, previous)
     courses = courses_of(pack)
-    from gateway.content.importer import save_courses
+    from gateway.content.importer import CodeTaken, save_courses
 
     with store.write():
         # Checked again under the write lock: another process may have installed since.
@@ -388,7 +393,10 @@ def install_pack(store, data: bytes, trusted: list[bytes]) -> InstallReport:
             return InstallReport(pack.version, pack.digest, False, previous,
                                  seconds=time.perf_counter() - started)
         _refuse_older(pack, previous)
-        counts = save_courses(store, courses)
+        try:
+            counts = save_courses(store, courses)
+        except CodeTaken as exc:
+            raise PackError(str(exc)) from None
         kept = sorted({c.id for c in store.courses()} - {c.id for c in courses})
         store.record_pack(pack.version, pack.digest)
     return InstallReport(pack.version, pack.digest, True, previous, counts, kept,

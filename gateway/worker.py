@@ -36,7 +36,7 @@ import signal
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +44,7 @@ from carrier_adapters import ADAPTERS, CarrierAdapter, CarrierSettings, SendErro
 from gateway.channels.sms.conversation import handle_inbound
 from gateway.channels.sms.scheduled import run_scheduled
 from gateway.channels.ussd.session import RESUME_SECONDS
+from gateway.chats import active_chats
 from gateway.config import Carriers, ConfigError
 from gateway.learning.timing import day_start, learner_zone, next_day_start, quiet_end
 from gateway.metrics import OUTBOUND
@@ -61,11 +62,11 @@ RETENTION_BATCH = 500  # messages blanked per write transaction
 ACCEPTED_PATIENCE_SECONDS = 120.0
 
 
-def retention_days_from_env() -> int:
-    """`$LEARNLINE_RETENTION_DAYS`: after how many days the bodies of finished messages
-    are blanked (default 90; 0 keeps them forever). Raises ConfigError naming the
-    variable when it is not a whole number of days."""
-    raw = os.environ.get("LEARNLINE_RETENTION_DAYS", "").strip()
+def retention_days_from_env(env: Mapping[str, str] | None = None) -> int:
+    """`$LEARNLINE_RETENTION_DAYS` (in `env`, default the process's environment): after how
+    many days the bodies of finished messages are blanked (default 90; 0 keeps them
+    forever). Raises ConfigError naming the variable when it is not a whole number of days."""
+    raw = (os.environ if env is None else env).get("LEARNLINE_RETENTION_DAYS", "").strip()
     if not raw:
         return DEFAULT_RETENTION_DAYS
     if not raw.isascii() or not raw.isdigit() or int(raw) > 36500:
@@ -128,8 +129,14 @@ class OutboxWorker:
         wall_clock: Callable[[], float] = time.time,
         schedule_seconds: float = 30.0,
         retention_days: int | None = None,
+        phone: str | None = None,
     ):
+        """`phone`: send only the messages to this number and schedule only its learner,
+        with no recovery of inbound messages, retention or heartbeat (a `learnline chat`'s
+        worker). Without it, console messages to a number a chat talks as are left to
+        that chat."""
         self.db_path = db_path
+        self.phone = phone
         self.carriers = carriers
         self.adapters = adapters or {
             c.id: ADAPTERS[c.adapter](c) for c in carriers
@@ -171,10 +178,11 @@ class OutboxWorker:
             return self.report
         with Store.open(self.db_path, clock=self.wall_clock) as store:
             self._refused = set(store.refusals())
-            for gone in self._refused - {carrier.id for carrier in self.carriers}:
-                store.clear_refusal(gone)  # no longer configured: nothing waits on it
-                self._refused.discard(gone)
-            self.catch_up_clock(store)
+            if self.phone is None:  # a chat's worker knows the console carrier only
+                for gone in self._refused - {carrier.id for carrier in self.carriers}:
+                    store.clear_refusal(gone)  # no longer configured: nothing waits on it
+                    self._refused.discard(gone)
+                self.catch_up_clock(store)
             last_wall = store.clock()
             last_recovery = last_schedule = float("-inf")
             senders: list[_Sender] = []
@@ -183,7 +191,10 @@ class OutboxWorker:
                 while not self._stop.is_set():
                     self._sender_done.clear()
                     now = self.clock()
-                    if _elapsed(now, last_recovery, 1.0 if drain else 5.0):
+                    # A chat's worker (`phone`) leaves the gateway's upkeep, and other
+                    # learners, to `learnline worker`: it knows the console carrier only.
+                    if self.phone is None and _elapsed(now, last_recovery,
+                                                       1.0 if drain else 5.0):
                         wall, last_wall = last_wall, store.clock()
                         if last_wall < wall - 1.0:  # the wall clock went back
                             self.catch_up_clock(store)
@@ -191,7 +202,8 @@ class OutboxWorker:
                         last_recovery = self.clock()
                         self.apply_retention(store)
                     if _elapsed(now, last_schedule, self.schedule_seconds):
-                        self._tally("scheduled", run_scheduled(store, self.carriers))
+                        self._tally("scheduled", run_scheduled(store, self.carriers,
+                                                               phone=self.phone))
                         last_schedule = self.clock()
                     for sender in senders:
                         if sender.error is not None:
@@ -220,7 +232,7 @@ class OutboxWorker:
         return senders
 
     def _due(self, store: Store) -> int:
-        return sum(store.due_count(carrier.id) for carrier in self.carriers)
+        return sum(store.due_count(carrier.id, phone=self.phone) for carrier in self.carriers)
 
     def _tally(self, field: str, count: int = 1) -> None:
         with self._tally_lock:
@@ -239,7 +251,8 @@ class OutboxWorker:
                     self._halt.wait(slot - now)
                     continue
                 slot = now  # the clock went back: the slot is not that far away
-            message = store.claim_due(carrier.id, self.lease_seconds)
+            message = store.claim_due(carrier.id, self.lease_seconds, phone=self.phone,
+                                      skip_phones=self._chatting(carrier))
             if message is None:
                 if drain:
                     return
@@ -294,6 +307,12 @@ class OutboxWorker:
             log.info("retention: blanked %d message bodies older than %d days", forgotten,
                      self.retention_days)
         return forgotten
+
+    def _chatting(self, carrier) -> frozenset[str]:
+        """Numbers whose console messages a running `learnline chat` prints itself."""
+        if self.phone is not None or carrier.adapter != "console":
+            return frozenset()
+        return active_chats(self.db_path)
 
     def _deliver(self, store: Store, message: OutboxRecord) -> None:
         carrier = self.carriers[message.carrier_id]

@@ -14,6 +14,7 @@ PUBLIC = {
     "/courses/<course_id>/<lesson_id>/quiz", "/help", "/lang/<code>", "/progress",
     "/signin", "/signin/code", "/signout", "/healthz", "/readyz", "/static/<path:filename>",
     "/verify", "/verify/<code>",  # anyone checks a certificate (rate-limited per address)
+    "/favicon.ico",  # a tiny icon, so browsers find one
     # The operator's sign-in form and sign-out: 404 unless LEARNLINE_ADMIN_TOKEN is set.
     "/admin/signin", "/admin/signout",
 }

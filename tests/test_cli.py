@@ -336,6 +336,24 @@ def test_lessons_import_of_a_broken_folder_changes_nothing(tmp_path):
         assert conn.execute("SELECT body FROM lessons ORDER BY locale").fetchall() == body_before
 
 
+def test_lessons_import_of_a_renamed_course_folder_names_the_code_taken(tmp_path):
+    root = tmp_path / "lessons"
+    write_course(root, files={"en/one.txt": VALID})
+    db = tmp_path / "learnline.db"
+    assert run("lessons", "import", str(root), cwd=tmp_path, LEARNLINE_DB=str(db)).returncode == 0
+    before = _table_counts(db)
+    (root / "demo").rename(root / "demo-course")
+
+    result = run("lessons", "import", str(root), cwd=tmp_path, LEARNLINE_DB=str(db))
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: nothing imported: course demo-course has code DEMO, which course demo already "
+        "uses on this gateway; give one of them another code")
+    assert "Traceback" not in result.stderr
+    assert _table_counts(db) == before
+
+
 # -- a bad carriers file ---------------------------------------------------------------------------
 
 
@@ -365,6 +383,27 @@ def test_worker_refuses_a_bad_carriers_file(tmp_path, toml, carrier, key):
     assert f"carrier '{carrier}'" in line
     assert f"key '{key}'" in line
     assert "Traceback" not in result.stderr
+
+
+def test_carriers_check_tells_every_mistake_at_once(tmp_path):
+    carriers = tmp_path / "carriers.toml"
+    carriers.write_text('[carriers.console]\nadapter = "console"\nsendr = "Learnline"\n'
+                        'tsp = 5\n\n[carriers.local]\nadapter = "console"\ncountry = "XX"\n',
+                        encoding="utf-8")
+
+    result = run("carriers", "check", cwd=tmp_path, LEARNLINE_CARRIERS=str(carriers))
+
+    assert result.returncode == 1 and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert [line.split(" (allowed:")[0] for line in lines] == [
+        f"{carriers}: carrier 'console': key 'sendr': unknown key for adapter 'console'; "
+        "did you mean 'sender'?",
+        f"{carriers}: carrier 'console': key 'tsp': unknown key for adapter 'console'; "
+        "did you mean 'tps'?",
+        f"{carriers}: carrier 'local': key 'country': 'XX' is not an ISO 3166 country code "
+        'such as "SN"',
+        "Error: 3 problems in the carriers file (above)",
+    ]
 
 
 def test_worker_drains_with_the_default_console_carrier(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import ClassVar
 
@@ -170,6 +171,62 @@ def test_adapter_that_signs_nothing_needs_token_or_allow_ips(tmp_path, monkeypat
         assert load_carriers(path, env={})["smpp-sn"].adapter == "smpp-lite"
 
 
+def test_every_mistake_in_the_file_is_told_in_one_reading(tmp_path):
+    path = write(tmp_path, f"""
+[carriers.tw-ng]
+{TWILIO}webhok_token = "0123456789abcdef0"
+max_segments = 11
+country = "Nigeria"
+
+[carriers.console]
+adapter = "console"
+tsp = 5
+quiet_hours = "late"
+
+[carriers.kannel-sn]
+adapter = "kannel"
+password = "${{KANNEL_PASSWORD}}"
+""")
+    with pytest.raises(ConfigError) as caught:
+        load_carriers(path, env={})
+    where = f"{path}: carrier"
+    lines = str(caught.value).splitlines()
+    assert caught.value.problems == lines
+    expected = [
+        f"{where} 'tw-ng': key 'webhok_token': unknown key for adapter 'twilio'; did you "
+        "mean 'webhook_token'?",
+        f"{where} 'tw-ng': key 'country': 'NIGERIA' is not an ISO 3166 country code",
+        f"{where} 'tw-ng': key 'max_segments': must be a whole number from 1 to 10",
+        f"{where} 'console': key 'tsp': unknown key for adapter 'console'; did you mean 'tps'?",
+        f"{where} 'console': key 'quiet_hours': 'late': write it as",
+        f"{where} 'kannel-sn': key 'password': environment variable KANNEL_PASSWORD is not set",
+        f"{where} 'kannel-sn': key 'api_base_url': missing; adapter 'kannel' needs it",
+        f"{where} 'kannel-sn': key 'username': missing; adapter 'kannel' needs it",
+        f"{where} 'kannel-sn': adapter 'kannel' signs nothing",
+    ]
+    for start in expected:
+        assert sum(line.startswith(start) for line in lines) == 1, (start, lines)
+    assert len(lines) == len(expected)
+
+
+def test_a_mistyped_carriers_table_is_named_with_what_it_should_be(tmp_path):
+    path = write(tmp_path, '[carrier.console]\nadapter = "console"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_carriers(path, env={})
+    assert caught.value.problems == [
+        f"{path}: unknown top-level key 'carrier'; did you mean 'carriers'? (carriers go in "
+        "[carriers.<id>] tables)",
+        f"{path}: no carriers; add a table [carriers.<id>] with adapter = ...",
+    ]
+
+
+def test_a_key_of_another_adapter_is_named_as_such(tmp_path):
+    path = write(tmp_path, '[carriers.console]\nadapter = "console"\nauth_token = "x"\n')
+    with pytest.raises(ConfigError, match="unknown key for adapter 'console'; it belongs to "
+                       "another adapter"):
+        load_carriers(path, env={})
+
+
 @pytest.mark.parametrize(("case", "text", "expected"), [
     ("invalid TOML", '[carriers.tw-ng\nadapter = "twilio"\n', "invalid TOML"),
     ("empty file", "", "no carriers"),
@@ -284,3 +341,17 @@ def test_twilio_status_table_matches_the_adapter():
         status: state if state is not None else "not tracked"
         for status, state in STATUS_MAP.items()
     }
+
+
+def test_the_readme_names_every_adapter_that_needs_a_token_or_addresses():
+    """An adapter that signs nothing refuses to start without webhook_token or allow_ips
+    (above); the README says which ones, by adapter name."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    [paragraph] = [part for part in readme.split("\n\n")
+                   if "must have `webhook_token` or `allow_ips`" in part]
+    [sentence] = [part for part in paragraph.replace("\n", " ").split(". ")
+                  if "must have `webhook_token` or `allow_ips`" in part]
+    unsigned = {name for name, adapter in registry.ADAPTERS.items()
+                if not adapter.signs_requests and name != "console"}
+    named = set(re.findall(r"`([a-z]+)`", sentence)) - {"webhook_token", "allow_ips"}
+    assert named == unsigned, sentence

@@ -405,28 +405,82 @@ def test_listed_lesson_missing_in_another_locale_is_only_a_warning(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("french", "message"),
+    ("french", "line", "message"),
     [
-        pytest.param(HEAD + QUESTION + "\n" + question("- A\n+ B\n"),
-                     "questions must match the 'en' lesson: same count, same number of "
-                     "options, right answer in the same place", id="answer-moved"),
-        pytest.param(HEAD + QUESTION + "\n" + question("+ A\n- B\n- C\n"),
-                     "questions must match the 'en' lesson: same count, same number of "
-                     "options, right answer in the same place", id="option-added"),
-        pytest.param(HEAD + QUESTION + "\n" + QUESTION + "\n" + QUESTION,
-                     "questions must match the 'en' lesson: same count, same number of "
-                     "options, right answer in the same place", id="question-added"),
-        pytest.param(lesson_with_cards(4), "4 cards, but the 'en' lesson has 3",
+        pytest.param(HEAD + QUESTION + "\n" + question("- A\n+ B\n"), 16,
+                     "question 2: the right answer is option B, but option A in the 'en' "
+                     "lesson", id="answer-moved"),
+        pytest.param(HEAD + QUESTION + "\n" + question("+ A\n- B\n- C\n"), 16,
+                     "question 2: 3 options, but question 2 of the 'en' lesson has 2",
+                     id="option-added"),
+        pytest.param(HEAD + QUESTION + "\n" + QUESTION + "\n" + QUESTION, 21,
+                     "3 questions, but the 'en' lesson has 2", id="question-added"),
+        pytest.param(lesson_with_cards(4), 1, "4 cards, but the 'en' lesson has 3",
                      id="card-added"),
     ],
 )
-def test_translation_must_line_up_with_default_locale(tmp_path, french, message):
+def test_translation_must_line_up_with_default_locale(tmp_path, french, line, message):
     folder = write_course(tmp_path, files={"en/one.txt": VALID, "fr/one.txt": french})
 
     courses, problems = load_courses(tmp_path, strict=False)
 
-    assert [str(p) for p in problems] == [f"{folder / 'fr' / 'one.txt'}:1: {message}"]
+    assert [str(p) for p in problems] == [f"{folder / 'fr' / 'one.txt'}:{line}: {message}"]
     assert courses == []
+
+
+def test_every_question_that_differs_is_named_once(tmp_path):
+    french = HEAD + question("- A\n+ B\n") + "\n" + question("+ A\n- B\n- C\n")
+    folder = write_course(tmp_path, files={"en/one.txt": VALID, "fr/one.txt": french})
+
+    _courses, problems = load_courses(tmp_path, strict=False)
+
+    where = folder / "fr" / "one.txt"
+    assert [str(p) for p in problems] == [
+        f"{where}:11: question 1: the right answer is option B, but option A in the 'en' lesson",
+        f"{where}:16: question 2: 3 options, but question 2 of the 'en' lesson has 2",
+    ]
+
+
+def test_a_course_file_error_does_not_stop_the_lessons_being_checked(tmp_path):
+    folder = write_course(tmp_path, toml=course_toml(code="demo"),
+                          files={"en/one.txt": lesson_with_cards(7), "fr/one.txt": VALID})
+
+    courses, problems = load_courses(tmp_path, strict=False)
+
+    assert courses == []
+    assert [str(p) for p in problems] == [
+        f"{folder / 'course.toml'}:1: code must be 3 to 12 capital letters or digits, "
+        'e.g. code = "FREELANCE"',
+        f"{folder / 'en' / 'one.txt'}:1: 7 cards; a lesson has 3 to 6 (a blank line "
+        "separates cards)",
+    ]
+
+
+@pytest.mark.parametrize(("broken", "line", "message"), [
+    pytest.param(('lessons = ["one", "two"]', 'lessons = "one"'), 4,
+                 "lessons must list lesson ids (lowercase, digits, hyphens) in order",
+                 id="lessons"),
+    pytest.param(('en = "Demo en"\nfr = "Demo fr"', 'en = ""'), 6,
+                 "[title] en must be a language code with non-empty text", id="title"),
+    pytest.param(('default_locale = "en"', 'default_locale = "english!"'), 2,
+                 'default_locale must be a language code such as "en"', id="default-locale"),
+])
+def test_a_course_file_error_is_said_once_not_for_every_lesson(tmp_path, broken, line,
+                                                                 message):
+    toml = course_toml(lessons=("one", "two")).replace(*broken)
+    assert toml != course_toml(lessons=("one", "two"))
+    folder = write_course(tmp_path, toml=toml, files={
+        "en/one.txt": VALID, "en/two.txt": VALID, "fr/one.txt": VALID,
+        "fr/two.txt": lesson_with_cards(2)})
+
+    courses, problems = load_courses(tmp_path, strict=False)
+
+    assert courses == []
+    assert [str(p) for p in problems] == [
+        f"{folder / 'course.toml'}:{line}: {message}",
+        f"{folder / 'fr' / 'two.txt'}:1: 2 cards; a lesson has 3 to 6 (a blank line "
+        "separates cards)",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -442,6 +496,9 @@ def test_translation_must_line_up_with_default_locale(tmp_path, french, message)
         pytest.param(course_toml(code="FREELANCING-101"), 1,
                      'code must be 3 to 12 capital letters or digits, e.g. code = "FREELANCE"',
                      id="code-too-long"),
+        pytest.param(course_toml(code="DEMO\\n"), 1,
+                     'code must be 3 to 12 capital letters or digits, e.g. code = "FREELANCE"',
+                     id="code-with-trailing-newline"),
         pytest.param(course_toml().replace("pass_mark = 70", "pass_mark = 170"), 3,
                      "pass_mark must be a whole number from 0 to 100", id="pass-mark"),
         pytest.param(course_toml().replace('default_locale = "en"', 'default_locale = "xx1"'),
@@ -450,6 +507,9 @@ def test_translation_must_line_up_with_default_locale(tmp_path, french, message)
         pytest.param(course_toml().replace('lessons = ["one"]', 'lessons = ["One"]'), 4,
                      "lessons must list lesson ids (lowercase, digits, hyphens) in order",
                      id="lesson-id"),
+        pytest.param(course_toml().replace('lessons = ["one"]', 'lessons = ["one\\n"]'), 4,
+                     "lessons must list lesson ids (lowercase, digits, hyphens) in order",
+                     id="lesson-id-with-trailing-newline"),
         pytest.param(course_toml().replace('lessons = ["one"]', 'lessons = ["one", "one"]'), 4,
                      "lessons lists the same lesson twice", id="lesson-twice"),
         pytest.param('author = "Awa"\n' + course_toml(), 1,

@@ -525,3 +525,21 @@ def test_the_period_is_found_by_id_without_reading_older_rows(store: Store):
     assert sum(r.messages for r in rows) == 24
     assert sum(r.segments for r in rows) == sum(1 + n % 3 for n in range(100, 124))
     assert stats.first_id_since(store, "inbound", "received_at", since) == 0  # empty
+
+
+@pytest.mark.parametrize("token", ["", "dashboard-token-0123456789abcdef"])
+def test_serve_lists_the_dashboard_when_it_is_on(tmp_path, carriers_file, monkeypatch, token):
+    from tests.served import serve_gateway
+
+    monkeypatch.setenv("LEARNLINE_ADMIN_TOKEN", token)
+    served = serve_gateway(tmp_path, carriers_file)
+    gateway = next(served)
+    served.close()
+    banner = (tmp_path / "serve.log").read_text()
+    if token:
+        assert f"  dashboard: {gateway.base}/admin (sign in with LEARNLINE_ADMIN_TOKEN)\n" \
+            in banner
+        assert token not in banner
+    else:
+        assert "/admin" not in banner
+        assert "  dashboard: off (set LEARNLINE_ADMIN_TOKEN to turn it on)\n" in banner

@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.store import LearnerRecord, Store
 from tests.conftest import TwilioWebhooks
-from tests.served import gateway_fixture  # noqa: F401 - the `gateway` fixture
+from tests.served import gateway_fixture, serve_gateway  # noqa: F401 - the `gateway` fixture
 
 
 def _samples(text: str) -> dict[tuple[str, tuple], float]:
@@ -84,3 +84,33 @@ def test_served_metrics_add_up_every_web_process_and_the_worker(gateway, twilio_
     assert _value(text, "learnline_outbox_depth", carrier="twilio") == 0
     pids = set(re.findall(r'pid="(\d+)"', text))
     assert not pids  # summed across processes, not one series per process
+
+
+def test_serve_without_its_runtime_folder_picks_a_writable_one(tmp_path, carriers_file,
+                                                               twilio_api, monkeypatch):
+    """LEARNLINE_METRICS_DIR=/run/learnline/metrics from the env file, on a machine
+    without systemd to make /run/learnline: serve and the worker agree on another folder
+    and say so, instead of ending in a traceback."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("LEARNLINE_METRICS_DIR", str(blocker / "metrics"))
+    served = serve_gateway(tmp_path, carriers_file)
+    gateway = next(served)
+    try:
+        for n in range(3):
+            assert gateway.sms("START" if n == 0 else "HELP", f"SMrt{n:030d}")[0] == 200
+        drained = gateway.drain()
+        with urllib.request.urlopen(gateway.base + "/metrics", timeout=10) as response:
+            text = response.read().decode()
+    finally:
+        served.close()
+    assert _value(text, "learnline_inbound_messages_total", carrier="twilio",
+                  outcome="accepted") == 3
+    assert _value(text, "learnline_outbound_messages_total", carrier="twilio",
+                  outcome="accepted") == len(twilio_api.messages) > 0
+    fallback = f"{(tmp_path / 'served.db').resolve()}.metrics"
+    said = (f"LEARNLINE_METRICS_DIR={blocker / 'metrics'}: cannot use it (Not a directory); "
+            f"metrics are shared in {fallback} instead")
+    log = (tmp_path / "serve.log").read_text()
+    assert said in log and said in drained
+    assert "Traceback" not in log + drained

@@ -195,6 +195,49 @@ def test_doctor_says_what_to_fix(db_path: Path, carriers_file: Path, tmp_path: P
         in short.stdout
 
 
+def test_doctor_tells_every_configuration_mistake_in_one_run(db_path: Path, tmp_path: Path):
+    broken = tmp_path / "broken.toml"
+    broken.write_text('[carriers.tw]\nadapter = "twilio"\naccount_sid = "AC1"\n'
+                      'auth_token = "${TW_TOKEN}"\nsendr = "+15005550006"\n\n'
+                      '[carriers.console]\nadapter = "console"\ncountry = "XX"\n')
+    result = _doctor(tmp_path, db_path, broken, LEARNLINE_RETENTION_DAYS="ninety")
+    assert result.returncode == 1
+    fails = [line for line in result.stdout.splitlines() if line.startswith("FAIL config")]
+    assert fails == [
+        f"FAIL configuration: {broken}: carrier 'tw': key 'auth_token': environment variable "
+        "TW_TOKEN is not set",
+        f"FAIL configuration: {broken}: carrier 'tw': key 'sendr': unknown key for adapter "
+        "'twilio'; did you mean 'sender'? (allowed: " + fails[1].split("(allowed: ")[-1],
+        f"FAIL configuration: {broken}: carrier 'console': key 'country': 'XX' is not an ISO "
+        '3166 country code such as "SN"',
+        "FAIL configuration: LEARNLINE_RETENTION_DAYS='ninety': a whole number of days from 0 "
+        "(keep message bodies forever) to 36500; the default is 90",
+    ]
+    assert "OK   migrations: current" in result.stdout  # and the other checks still ran
+
+
+@pytest.mark.parametrize(("value", "mode", "warned"), [
+    ('"tw-token-0123456789abcdef"', 0o644, True),
+    ('"${TW_TOKEN}"', 0o644, False),
+    ('"tw-token-0123456789abcdef"', 0o640, False),
+])
+def test_doctor_warns_of_a_secret_written_in_a_carriers_file_anyone_can_read(
+        db_path: Path, tmp_path: Path, value: str, mode: int, warned: bool):
+    carriers = tmp_path / "carriers.toml"
+    carriers.write_text(f'[carriers.tw]\nadapter = "twilio"\naccount_sid = "AC1"\n'
+                        f'auth_token = {value}\n\n[carriers.console]\nadapter = "console"\n'
+                        'webhook_token = "${CONSOLE_TOKEN}"\n')
+    carriers.chmod(mode)
+    result = _doctor(tmp_path, db_path, carriers, TW_TOKEN="tw-token-0123456789abcdef",
+                     CONSOLE_TOKEN="console-token-0123456789")
+    warning = (f"WARN secrets: {carriers} is readable by every user of this machine and has "
+               "a secret written in it (carrier 'tw', key 'auth_token'): put ${VARIABLE} in "
+               "the file and the value in the environment (docs/operations.md), or make the "
+               f"file readable by the gateway only (chmod 640 {carriers})")
+    assert (warning in result.stdout.splitlines()) is warned, result.stdout
+    assert "tw-token-0123456789abcdef" not in result.stdout
+
+
 @pytest.mark.parametrize("damage", ["missing", "garbage"])
 def test_doctor_on_a_missing_or_damaged_database(db_path: Path, tmp_path: Path, damage: str):
     target = tmp_path / "damaged.db"

@@ -254,6 +254,54 @@ def test_a_file_name_that_leaves_the_course_folder_is_refused(fresh_db, hub_key,
         packs.install_pack(store, packs.seal(document, hub_key, 300), trusted)
 
 
+@pytest.mark.parametrize("where", ["course id", "file name"])
+def test_a_name_with_a_trailing_newline_is_refused(fresh_db, hub_key, bundled_pack, trusted,
+                                                   where):
+    document = packs.read_pack(bundled_pack).document()
+    course = document["courses"][0]
+    if where == "course id":
+        course["id"] = COURSE + "\n"
+    else:
+        files = course["files"]
+        files["en/first-clients.txt\n"] = files.pop("en/first-clients.txt")
+    with Store.open(fresh_db) as store:
+        with pytest.raises(packs.PackError, match=r"^damaged: "):
+            packs.install_pack(store, packs.seal(document, hub_key, 300), trusted)
+        assert lesson_rows(store) == [] and packs.installed_pack(store) is None
+
+
+def test_a_course_twice_in_a_pack_is_refused(fresh_db, hub_key, bundled_pack, trusted):
+    document = packs.read_pack(bundled_pack).document()
+    document["courses"].append(json.loads(json.dumps(document["courses"][0])))
+    with Store.open(fresh_db) as store:
+        with pytest.raises(packs.PackError,
+                           match=f"^damaged: course {COURSE} is in the pack twice$"):
+            packs.install_pack(store, packs.seal(document, hub_key, 300), trusted)
+        assert lesson_rows(store) == []
+
+
+def test_a_course_code_an_installed_course_uses_is_one_clear_error(tmp_path: Path, hub_key,
+                                                                    bundled_pack, trusted):
+    """A hub that renamed a course's folder but kept its code: the edge still has the old
+    course, so the code would be taken twice."""
+    db = tmp_path / "edge.db"
+    with Store.open(db, migrate=True) as store:
+        packs.install_pack(store, bundled_pack, trusted)
+        before = (lesson_rows(store), packs.installed_pack(store))
+    document = packs.read_pack(bundled_pack).document()
+    document["courses"][0]["id"] = "freelancing"
+    (tmp_path / "renamed.llpack").write_bytes(packs.seal(document, hub_key, 300))
+    public = base64.b64encode(trusted[0]).decode()
+    result = learnline("packs", "import", "renamed.llpack", cwd=tmp_path, LEARNLINE_DB=str(db),
+                       LEARNLINE_TRUSTED_PACK_KEYS=public)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Error: renamed.llpack: course freelancing has code FREELANCE, which course "
+        f"{COURSE} already uses on this gateway; give one of them another code"]
+    with Store.open(db) as store:
+        assert (lesson_rows(store), packs.installed_pack(store)) == before
+
+
 def test_a_failure_while_applying_leaves_everything_as_it_was(fresh_db, hub_key, bundled_pack,
                                                               trusted, tmp_path, monkeypatch):
     root = edited_lessons(tmp_path, lambda folder: replace_in(

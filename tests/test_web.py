@@ -59,6 +59,18 @@ def test_every_page_is_small_html_without_scripts(web, path):
     assert "Language:" in html and 'href="/lang/fr?next=' in html
 
 
+def test_the_browsers_icon_is_there_tiny_and_cached(web):
+    response = web.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response.content_type == "image/x-icon"
+    icon = response.data
+    assert icon[:6] == b"\x00\x00\x01\x00\x01\x00" and icon[22:30] == b"\x89PNG\r\n\x1a\n"
+    assert len(icon) < 400
+    assert response.headers["Cache-Control"] == "public, max-age=604800"
+    again = web.get("/favicon.ico", headers={"If-None-Match": response.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+
+
 @pytest.mark.parametrize("locale", available_locales())
 def test_the_help_page_lists_every_command_as_the_learners_language_reads_it(web, locale):
     """Each SMS command the help page names, in the page's language, is understood when
@@ -73,6 +85,27 @@ def test_the_help_page_lists_every_command_as_the_learners_language_reads_it(web
     assert understood == [["Start"], ["Next"], ["Status"], ["Courses"], ["Language"],
                           ["Schedule"], ["Schedule"], ["Pause", "Resume"], ["Stop"],
                           ["SetName"], ["Verify"]], locale
+
+
+def test_the_help_page_names_the_number_to_text_and_the_code_to_dial(db_path, carriers_file):
+    """From the carriers file: each carrier's SMS number (not a sender name, not the local
+    console) and USSD code, with its country in the reader's language."""
+    with carriers_file.open("a") as extra:
+        extra.write('\n[carriers.at-ke]\nadapter = "africastalking"\ncountry = "KE"\n'
+                    'sender = "Learnline"\nussd_code = "*384*12#"\n'
+                    'webhook_token = "at-token-0123456789abcdef"\n')
+    app = create_app({"DATABASE": str(db_path), "CARRIERS_FILE": str(carriers_file),
+                      "SECRET_KEY": "test-secret-key-0123456789"})
+    english = app.test_client().get("/help").data.decode()
+    sms_part, ussd_part = english.split("<h2>", 3)[2:]
+    assert "<li>Nigeria: +15005550006</li>" in sms_part
+    assert "Learnline</li>" not in sms_part and "Senegal" not in sms_part
+    assert "<li>Kenya: *384*12#</li>" in ussd_part
+    portuguese = app.test_client().get("/help", headers={"Accept-Language": "pt"}).data.decode()
+    assert "<li>Nigéria: +15005550006</li>" in portuguese
+    assert "<li>Quênia: *384*12#</li>" in portuguese
+    arabic = app.test_client().get("/help", headers={"Accept-Language": "ar"}).data.decode()
+    assert '<li>كينيا: <bdi dir="ltr">*384*12#</bdi></li>' in arabic
 
 
 def test_a_lesson_page_has_every_card_and_the_way_to_the_quiz(web, store):

@@ -11,6 +11,10 @@ from gateway.paths import lessons_dir
 from gateway.store import Store
 
 
+class CodeTaken(ValueError):
+    """A course's code is already another course's on this gateway (codes are unique)."""
+
+
 def import_courses(store: Store, root: Path | None = None) -> dict[str, dict[str, int]]:
     """Parse every course under `root` (default: the bundled lessons) and save it.
 
@@ -29,10 +33,22 @@ def save_courses(
     catalogue keep their order and a new course comes after them (learners pick courses
     by number: `START 1` must keep meaning the course it meant); new courses among
     themselves keep the order given. `on_lesson` is called after each lesson text is
-    saved (a progress bar)."""
+    saved (a progress bar). Raises CodeTaken (and saves nothing) when a course's code
+    belongs to a course already in the database that these courses do not replace."""
     report = {}
     with store.write():
-        known = {course.id: n for n, course in enumerate(store.courses())}
+        saving = {course.id for course in courses}
+        known: dict[str, int] = {}
+        owners: dict[str, str] = {}
+        for number, installed in enumerate(store.courses()):
+            known[installed.id] = number
+            if installed.id not in saving:
+                owners[installed.code] = installed.id
+        for course in courses:
+            if course.code in owners:
+                raise CodeTaken(f"course {course.id} has code {course.code}, which course "
+                                f"{owners[course.code]} already uses on this gateway; "
+                                "give one of them another code")
         ordered = sorted(courses, key=lambda course: known.get(course.id, len(known)))
         for position, course in enumerate(ordered):
             report[course.id] = store.save_course(course, position, on_lesson)

@@ -24,8 +24,8 @@ MAX_CARD = 480
 MAX_OPTION = 40
 MAX_QUESTION_SCREEN = 160  # question plus options: one USSD screen with numbering
 MAX_EXPLANATION = 160
-CODE_RE = re.compile(r"^[A-Z0-9]{3,12}$")
-ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+CODE_RE = re.compile(r"[A-Z0-9]{3,12}")  # fullmatch: `$` lets "\n" through
+ID_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ def _load_course(
         problem(key, f"unknown key {key!r} (expected one of: {', '.join(sorted(known))})")
 
     code = data.get("code")
-    if not isinstance(code, str) or not CODE_RE.match(code):
+    if not isinstance(code, str) or not CODE_RE.fullmatch(code):
         problem("code", "code must be 3 to 12 capital letters or digits, e.g. code = \"FREELANCE\"")
     default_locale = data.get("default_locale")
     if not isinstance(default_locale, str) or not _is_locale(default_locale):
@@ -147,23 +147,29 @@ def _load_course(
     if not isinstance(pass_mark, int) or not 0 <= pass_mark <= 100:
         problem("pass_mark", "pass_mark must be a whole number from 0 to 100")
     lesson_ids = data.get("lessons")
+    listed = True  # whether `lessons` could be read; if not, lesson files are still checked
     if (
         not isinstance(lesson_ids, list)
         or not lesson_ids
-        or not all(isinstance(i, str) and ID_RE.match(i) for i in lesson_ids)
+        or not all(isinstance(i, str) and ID_RE.fullmatch(i) for i in lesson_ids)
     ):
         problem("lessons", "lessons must list lesson ids (lowercase, digits, hyphens) in order")
-        lesson_ids = []
+        lesson_ids, listed = [], False
     elif len(set(lesson_ids)) != len(lesson_ids):
         problem("lessons", "lessons lists the same lesson twice")
+    before = len(problems)
     titles = _locale_table(data, "title", problem, required=True)
+    titles_read = len(problems) == before
     summaries = _locale_table(data, "summary", problem, required=False)
-    if not ID_RE.match(folder.name):
+    if not ID_RE.fullmatch(folder.name):
         problems.append(
             Problem(str(folder), 1, "course folder name must be lowercase letters, digits, hyphens")
         )
-    if problems:
-        return None, problems
+    # A problem in course.toml leaves no course to teach, but the lessons are still
+    # checked, each problem said once: what follows from a key that could not be read
+    # (every lesson "not listed", every language "not in the title") is not said again.
+    course_failed = bool(problems)
+    default_read = isinstance(default_locale, str) and _is_locale(default_locale)
 
     lessons: dict[str, tuple[Lesson, ...]] = {}
     locale_dirs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -173,7 +179,7 @@ def _load_course(
             continue
         parsed: dict[str, Lesson] = {}
         for path in sorted(locale_dir.glob("*.txt")):
-            if path.stem not in lesson_ids:
+            if listed and path.stem not in lesson_ids:
                 problems.append(Problem(str(path), 1, f"lesson {path.stem!r} is not listed in "
                                         f"{course_file.name} lessons"))
                 continue
@@ -183,7 +189,7 @@ def _load_course(
             problems.extend(found)
             if lesson is not None:
                 parsed[path.stem] = lesson
-        missing = [i for i in lesson_ids if i not in parsed]
+        missing = [i for i in lesson_ids if i not in parsed] if default_read else []
         for lesson_id in missing:
             if not (locale_dir / f"{lesson_id}.txt").exists():
                 problems.append(
@@ -196,13 +202,18 @@ def _load_course(
                         warning=locale_dir.name != default_locale,
                     )
                 )
-        if locale_dir.name not in titles:
+        if titles_read and locale_dir.name not in titles:
             problem("title", f"title has no {locale_dir.name!r} entry")
         lessons[locale_dir.name] = tuple(parsed[i] for i in lesson_ids if i in parsed)
+    if not default_read:
+        return None, problems
     if default_locale not in lessons:
         problems.append(Problem(str(folder / default_locale), 1,
                                 f"no lessons in the default locale {default_locale!r}"))
-    problems.extend(_compare_translations(lessons, default_locale))
+    if listed:
+        problems.extend(_compare_translations(lessons, default_locale))
+    if course_failed:
+        return None, problems
     course = Course(
         id=folder.name,
         code=code,
@@ -256,12 +267,49 @@ def _compare_translations(
             if len(lesson.cards) != len(original.cards):
                 yield Problem(lesson.path, 1, f"{len(lesson.cards)} cards, but the "
                               f"{default_locale!r} lesson has {len(original.cards)}")
-            shape = [(len(q.options), q.answer) for q in lesson.questions]
-            base_shape = [(len(q.options), q.answer) for q in original.questions]
-            if shape != base_shape:
-                yield Problem(lesson.path, 1, "questions must match the "
-                              f"{default_locale!r} lesson: same count, same number of "
-                              "options, right answer in the same place")
+            yield from _compare_questions(lesson, original, default_locale)
+
+
+def _compare_questions(lesson: Lesson, original: Lesson, default_locale: str
+                       ) -> Iterator[Problem]:
+    """Each question of a translation that does not line up with the original's, named
+    at its own line: its number of options, or where its right answer is."""
+    lines = _question_lines(Path(lesson.path))
+    count, expected = len(lesson.questions), len(original.questions)
+    for number, (question, model) in enumerate(zip(lesson.questions, original.questions,
+                                                   strict=False), 1):
+        line = lines[number - 1] if number <= len(lines) else 1
+        if len(question.options) != len(model.options):
+            yield Problem(lesson.path, line, f"question {number}: "
+                          f"{_count(len(question.options), 'option')}, but question {number} "
+                          f"of the {default_locale!r} lesson has {len(model.options)}")
+        elif question.answer != model.answer:
+            yield Problem(lesson.path, line, f"question {number}: the right answer is option "
+                          f"{_LETTERS[question.answer]}, but option {_LETTERS[model.answer]} in "
+                          f"the {default_locale!r} lesson")
+    if count != expected:
+        extra = lines[expected] if count > expected and expected < len(lines) else 1
+        yield Problem(lesson.path, extra, f"{_count(count, 'question')}, but the "
+                      f"{default_locale!r} lesson has {expected}")
+
+
+_LETTERS = "ABCD"
+
+
+def _question_lines(path: Path) -> list[int]:
+    """The line of each quiz question ('? ...') of a lesson file that parsed."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []
+    lines, in_quiz = [], False
+    for number, line in enumerate(_NEWLINE_RE.split(_OTHER_BREAKS_RE.sub(" ", text)), 1):
+        line = line.strip()
+        if line.startswith("## ") and line[3:].strip().lower() == "quiz":
+            in_quiz = True
+        elif in_quiz and line.startswith("?"):
+            lines.append(number)
+    return lines
 
 
 _OPTION_RE = re.compile(r"^([+-])\s*(.*)$")

@@ -8,7 +8,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -902,48 +902,71 @@ class Store:
             "SELECT count(*) FROM outbox WHERE phone = ? AND kind != 'reply' AND sent_at >= ?",
             [phone, since]).fetchone()[0]
 
-    def claim_due(self, carrier_id: str, lease_seconds: float) -> OutboxRecord | None:
-        """Take the next due message of a carrier for sending, leasing it for `lease_seconds`.
+    def claim_due(self, carrier_id: str, lease_seconds: float, *, phone: str | None = None,
+                  skip_phones: Collection[str] = ()) -> OutboxRecord | None:
+        """Take the next due message of a carrier for sending, leasing it for `lease_seconds`:
+        only one to `phone` when given, none to a number in `skip_phones`.
 
         A message whose lease ran out (its worker died mid-send) is due again.
         """
         now = self.clock()
+        only, params = self._phones_filter(phone, skip_phones)
         with self.write():
             row = self._one(
-                """UPDATE outbox SET status = 'sending', attempts = attempts + 1,
+                f"""UPDATE outbox SET status = 'sending', attempts = attempts + 1,
                      lease_until = ?, updated_at = ?
                    WHERE id = (
                      SELECT id FROM (
                        SELECT id, due_at FROM (
                          SELECT id, due_at FROM outbox
-                         WHERE carrier_id = ? AND status = 'queued' AND due_at <= ?
+                         WHERE carrier_id = ? AND status = 'queued' AND due_at <= ?{only}
                          ORDER BY due_at, id LIMIT 1)
                        UNION ALL
                        SELECT id, due_at FROM (
                          SELECT id, due_at FROM outbox
-                         WHERE carrier_id = ? AND status = 'sending' AND lease_until <= ?
+                         WHERE carrier_id = ? AND status = 'sending' AND lease_until <= ?{only}
                          ORDER BY due_at, id LIMIT 1))
                      ORDER BY due_at, id LIMIT 1)
                    RETURNING id, carrier_id, phone, body, status, attempts, to_stopped_ok,
                              inbound_id, kind""",
                 # Two index lookups (queued and due; leased and expired) rather than one
                 # OR, which SQLite answers by reading every message the carrier ever had.
-                [now + lease_seconds, now, carrier_id, now, carrier_id, now],
+                [now + lease_seconds, now, carrier_id, now, *params, carrier_id, now, *params],
             )
         return _outbox_record(row) if row else None
 
-    def due_count(self, carrier_id: str | None = None) -> int:
-        """How many messages are due now (queued and due, or with an expired lease)."""
+    @staticmethod
+    def _phones_filter(phone: str | None, skip_phones: Collection[str]) -> tuple[str, list]:
+        """SQL (with its parameters) limiting outbox rows to `phone`, or away from
+        `skip_phones`; empty when neither is given."""
+        if phone is not None:
+            return " AND phone = ?", [phone]
+        if skip_phones:
+            marks = ", ".join("?" * len(skip_phones))
+            return f" AND phone NOT IN ({marks})", list(skip_phones)
+        return "", []
+
+    def due_count(self, carrier_id: str | None = None, *, phone: str | None = None) -> int:
+        """How many messages are due now (queued and due, or with an expired lease), of one
+        carrier and to one number when given."""
         now = self.clock()
         carrier = "" if carrier_id is None else " AND carrier_id = ?"
         extra: list[Any] = [] if carrier_id is None else [carrier_id]
+        only, params = self._phones_filter(phone, ())
         queued = self.db.execute(
-            f"SELECT count(*) FROM outbox WHERE status = 'queued' AND due_at <= ?{carrier}",
-            [now, *extra]).fetchone()[0]
+            f"SELECT count(*) FROM outbox WHERE status = 'queued' AND due_at <= ?{carrier}"
+            f"{only}", [now, *extra, *params]).fetchone()[0]
         leased = self.db.execute(
             f"SELECT count(*) FROM outbox WHERE status = 'sending' AND lease_until <= ?"
-            f"{carrier}", [now, *extra]).fetchone()[0]
+            f"{carrier}{only}", [now, *extra, *params]).fetchone()[0]
         return queued + leased
+
+    def sending_to(self, phone: str) -> int:
+        """How many messages to `phone` are due now or being sent (claimed, not yet
+        finished)."""
+        return self.db.execute(
+            "SELECT count(*) FROM outbox WHERE phone = ? AND (status = 'sending' "
+            "OR (status = 'queued' AND due_at <= ?))", [phone, self.clock()]).fetchone()[0]
 
     def outbox_depth(self) -> dict[str, int]:
         """Messages queued or being sent, per carrier (only carriers with some)."""

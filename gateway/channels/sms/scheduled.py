@@ -25,13 +25,16 @@ RETRY_SECONDS = 3600.0
 
 
 def run_scheduled(store: Store, carriers: Carriers, now: float | None = None,
-                  limit: int = 200) -> int:
-    """Visit up to `limit` learners whose next check has come; queue what is due for each
-    (one message at most a visit) and plan their next check. Returns how many messages
-    were queued. Each learner is its own transaction."""
+                  limit: int = 200, *, phone: str | None = None) -> int:
+    """Visit up to `limit` learners whose next check has come (only the learner of `phone`
+    when given); queue what is due for each (one message at most a visit) and plan their
+    next check. Returns how many messages were queued. Each learner is its own
+    transaction."""
     now = store.clock() if now is None else now
     queued = 0
     for seen in store.learners_to_check(now, limit):
+        if phone is not None and seen.phone != phone:
+            continue
         with store.write():
             learner = store.learner(seen.phone)  # they may have written meanwhile
             if learner is None or learner.next_check_at is None or learner.next_check_at > now:

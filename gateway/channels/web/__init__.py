@@ -1,5 +1,15 @@
 """The lite web channel: server-rendered pages for low-end smartphones, no JavaScript."""
 
-from gateway.channels.web.pages import blueprint, init_app
+from flask import Flask
+
+from gateway.channels.web import favicon, pages
+from gateway.channels.web.pages import blueprint
+
+
+def init_app(app: Flask) -> None:
+    """Register the pages (`pages.init_app`) and `/favicon.ico`."""
+    pages.init_app(app)
+    favicon.init_app(app)
+
 
 __all__ = ["blueprint", "init_app"]

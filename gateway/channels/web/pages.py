@@ -7,11 +7,13 @@ cookie; signing in with the phone makes them the same learner as on SMS and USSD
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from babel import Locale
 from babel.numbers import format_percent
 from flask import (
     Blueprint,
@@ -279,8 +281,34 @@ def progress():
 
 @blueprint.get("/help")
 def help_page():
-    """How to learn here, by SMS and by USSD."""
-    return page("help.html", words=command_words(g.locale))
+    """How to learn here, by SMS and by USSD: the command words, and the numbers to text
+    and codes to dial that the carriers file gives."""
+    sms_numbers, ussd_codes = _where_to_reach(current_app.extensions["learnline.carriers"])
+    return page("help.html", words=command_words(g.locale), sms_numbers=sms_numbers,
+                ussd_codes=ussd_codes)
+
+
+_NUMBER_RE = re.compile(r"\+?[0-9]{3,15}")  # a number or short code, not a sender name
+
+
+def _where_to_reach(carriers) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(country in the reader's language or "", number) for each carrier that takes SMS
+    at a number, and (country, code) for each that gives its USSD code; the local console
+    carrier is not one a learner reaches."""
+    from carrier_adapters import ADAPTERS
+
+    territories = Locale.parse(g.locale).territories
+    sms, ussd = [], []
+    for carrier in carriers:
+        adapter = ADAPTERS.get(carrier.adapter)
+        if adapter is None or carrier.adapter == "console":
+            continue
+        where = territories.get(carrier.country, "") if carrier.country else ""
+        if adapter.offers("sms") and _NUMBER_RE.fullmatch(carrier.sender.replace(" ", "")):
+            sms.append((where, carrier.sender))
+        if adapter.offers("ussd") and carrier.ussd_code:
+            ussd.append((where, carrier.ussd_code))
+    return list(dict.fromkeys(sms)), list(dict.fromkeys(ussd))
 
 
 @blueprint.get("/lang/<code>")

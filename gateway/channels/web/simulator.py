@@ -21,6 +21,7 @@ from gateway.channels.sms.commands import command_words
 from gateway.channels.ussd import handle_ussd
 from gateway.channels.web import http
 from gateway.channels.web.pages import choose_language, page
+from gateway.learning import Engine
 from gateway.sms_text import count
 
 blueprint = Blueprint("simulator", __name__, template_folder="templates")
@@ -38,11 +39,24 @@ def init_app(app: Flask) -> None:
 
 
 def _carrier() -> CarrierSettings:
-    """The simulator's carrier: the first real carrier's text settings, sending nothing."""
+    """The simulator's carrier: the first real carrier's text settings, sending nothing; a
+    new pretend learner gets the page's language."""
     carriers = list(current_app.extensions["learnline.carriers"])
     model = carriers[0] if carriers else CarrierSettings(id=CARRIER_ID, adapter="console")
     return dataclasses.replace(model, id=CARRIER_ID, adapter="simulator", country=None,
-                               webhook_token=None, allow_ips=(), credentials={})
+                               locale=g.locale, webhook_token=None, allow_ips=(),
+                               credentials={})
+
+
+def _follow_page_language(store, phone: str) -> None:
+    """The pretend learner answers in the page's language, also after it changed."""
+    learner = store.learner(phone)
+    if learner is None or learner.locale == g.locale:
+        return
+    with store.write():
+        learner = store.learner(phone)
+        if learner is not None and learner.locale != g.locale:
+            Engine(store).set_language(learner, g.locale)
 
 
 def _phone() -> str:
@@ -60,14 +74,15 @@ def show():
     carrier = _carrier()
     messages = []
     if mode == "sms":
+        # Each message whole, as the handset joins its parts, with what it cost.
         for message in get_store().conversation(_phone()):
-            parts = ()
             summary = None
             if message["direction"] == "out":
                 counted = count(message["text"], "exact")
-                parts, summary = counted.parts, (counted.segments, counted.encoding)
-            messages.append({**message, "parts": parts, "summary": summary})
-    return page("simulator.html", mode=mode, phone=_phone(), messages=messages,
+                summary = (counted.segments, counted.encoding)
+            messages.append({**message, "summary": summary})
+    last_in = next((m for m in reversed(messages) if m["direction"] == "in"), None)
+    return page("simulator.html", mode=mode, phone=_phone(), messages=messages, last_in=last_in,
                 screen=session.get("sim_screen"), ended=session.get("sim_ended", True),
                 carrier=carrier, service_code=SERVICE_CODE, words=command_words(g.locale))
 
@@ -80,12 +95,15 @@ def act():
     store = get_store()
     carrier = _carrier()
     phone = _phone()
+    _follow_page_language(store, phone)
+    # Back to the page at the learner's last message or the USSD screen, so the reply is
+    # in view on a small screen (the page's top is the simulator's explanation).
     if mode == "sms":
         if text.strip():
             receive_inbound(store, carrier, secrets.token_hex(8), phone, text,
                             limits=current_app.extensions["learnline.inbound_limits"])
             store.deliver_locally(CARRIER_ID, phone)
-        return redirect(url_for("simulator.show", mode="sms"))
+        return redirect(url_for("simulator.show", mode="sms", _anchor="last"))
     action = request.form.get("action", "send")
     if action == "hangup":
         if not session.get("sim_ended", True):
@@ -102,4 +120,4 @@ def act():
     screen = handle_ussd(store, carrier, request_, phone)
     session["sim_screen"] = screen.text
     session["sim_ended"] = screen.end
-    return redirect(url_for("simulator.show", mode="ussd"))
+    return redirect(url_for("simulator.show", mode="ussd", _anchor="screen"))
