@@ -322,9 +322,11 @@ def sign_in():
         phone = to_e164(raw, country)
     except InvalidPhoneNumber:
         return page("signin.html", status=400, error="number", entered=raw[:30])
-    sent = signin.request_code(get_store(), carriers, _secret(), phone,
-                               request.remote_addr or "?", g.locale)
-    if not sent:
+    outcome = signin.request_code(get_store(), carriers, _secret(), phone,
+                                  request.remote_addr or "?", g.locale)
+    if outcome == signin.UNREACHABLE:
+        return page("signin.html", status=400, error="number", entered=raw[:30])
+    if outcome == signin.LIMITED:
         return page("limited.html", status=429)
     session["signin_phone"] = phone
     return redirect(url_for("web.enter_code"))
