@@ -32,6 +32,17 @@ def _carriers() -> Carriers:
         raise click.ClickException(str(exc)) from None
 
 
+def _web_settings() -> None:
+    """Refuse, with one line, web settings from the environment that create_app would
+    refuse in every server process."""
+    from gateway.channels.web.admin import check_token
+
+    try:
+        check_token(os.environ.get("LEARNLINE_ADMIN_TOKEN"))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def _retention_days() -> int:
     from gateway.worker import retention_days_from_env
 
@@ -167,6 +178,7 @@ def serve(host: str, port: int, no_worker: bool, workers: int | None,
     from gateway.urls import webhook_url
 
     carriers = _carriers()
+    _web_settings()
     _retention_days()  # the worker's setting: refuse a bad one before starting anything
     with _open_store():
         pass

@@ -3,14 +3,21 @@ hold under concurrent guesses, and a real learner who still signs in meanwhile."
 
 from __future__ import annotations
 
+import http.client
 import re
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from bench.pumping import attack_numbers, replay
 from gateway import create_app
-from gateway.store import LearnerRecord
+from gateway.store import LearnerRecord, Store
 from tests.conftest import csrf
+from tests.served import serve_gateway
 
 LEARNER = "+2348030000000"
 
@@ -91,3 +98,73 @@ def test_attack_numbers_are_possible_numbers_of_the_pumped_ranges():
     assert len(set(numbers)) == 500
     assert {re.match(r"\+(44909|1900|979|8816|37477)", n).group(1) for n in numbers} == {
         "44909", "1900", "979", "8816", "37477"}
+
+
+# -- limits that hold under concurrent requests ------------------------------------------------
+
+
+def _request(base: str, path: str, cookie: str, form: dict[str, str] | None = None
+             ) -> tuple[int, str, str]:
+    """(status, body, the session cookie as the browser then holds it)."""
+    data = urllib.parse.urlencode(form).encode() if form is not None else None
+    request = urllib.request.Request(base + path, data=data, headers={"Cookie": cookie})
+    opener = urllib.request.build_opener(_NoRedirects)
+    try:
+        with opener.open(request, timeout=30) as response:
+            status, body, headers = response.status, response.read().decode(), response.headers
+    except urllib.error.HTTPError as exc:
+        status, body, headers = exc.code, exc.read().decode(), exc.headers
+    found = re.search(r"learnline=([^;]+)", headers.get("Set-Cookie", ""))
+    return status, body, f"learnline={found.group(1)}" if found else cookie
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+@pytest.fixture
+def threaded_gateway(tmp_path, carriers_file, monkeypatch):
+    """A served gateway with a thread for each of 50 concurrent requests."""
+    monkeypatch.setenv("LEARNLINE_WEB_THREADS", "25")
+    yield from serve_gateway(tmp_path, carriers_file)
+
+
+def test_fifty_concurrent_wrong_codes_count_at_most_five(threaded_gateway):
+    """50 wrong codes posted at once by a served gateway's threads: at most 5 are
+    counted (so at most 5 are ever compared), and the right code is then refused."""
+    gateway = threaded_gateway
+    status, body, cookie = _request(gateway.base, "/signin", "")
+    token = re.search(r'name="csrf" value="([^"]+)"', body).group(1)
+    status, _, cookie = _request(gateway.base, "/signin", cookie,
+                                 {"csrf": token, "phone": LEARNER})
+    assert status == 302
+    with Store.open(gateway.env["LEARNLINE_DB"]) as store:
+        code = re.search(r"code is (\d{6})", store.outbox(LEARNER)[-1].body).group(1)
+    wrong = "000000" if code != "000000" else "111111"
+    start = threading.Barrier(50)
+
+    form = urllib.parse.urlencode({"csrf": token, "code": wrong})
+
+    def guess(_: int) -> tuple[int, str]:
+        connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=30)
+        connection.connect()
+        start.wait()  # every connection open: the posts arrive together
+        connection.request("POST", "/signin/code", form, headers={
+            "Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})
+        response = connection.getresponse()
+        answer = response.status, response.read().decode()
+        connection.close()
+        return answer
+
+    with ThreadPoolExecutor(50) as pool:
+        answers = list(pool.map(guess, range(50)))
+    assert {status for status, _ in answers} == {400}
+    told_tries_left = [body for _, body in answers if "tries left" in body or "try left" in body]
+    assert len(told_tries_left) <= 4
+    with Store.open(gateway.env["LEARNLINE_DB"]) as store:
+        tries = store.db.execute("SELECT sum(tries) FROM signin_codes").fetchone()[0]
+    assert tries <= 5, (tries, len(told_tries_left))
+    status, body, _ = _request(gateway.base, "/signin/code", cookie,
+                               {"csrf": token, "code": code})
+    assert status == 400 and "no longer works" in body

@@ -145,13 +145,20 @@ def check_code(store: Store, secret: bytes, phone: str, code: str) -> CodeCheck:
     """Check an entered code against every code of the number still unexpired (the
     learner may have asked twice and got the first SMS last: at most three an hour, by
     LIMITS_PER_NUMBER). Tries count on the newest, at most MAX_TRIES; a right code, or
-    the last try, ends them all: each is single use."""
-    live = store.live_signin_codes(phone)
-    if not live:
-        return CodeCheck(False, 0)
+    the last try, ends them all: each is single use.
+
+    Reading the codes, comparing and counting the try are one write transaction, so
+    concurrent guesses take their turns: however many arrive at once, at most MAX_TRIES
+    are ever compared."""
     entered = _digest(secret, phone, "".join(c for c in code if c.isdigit()))
-    ok = any([hmac.compare_digest(row["code_hash"], entered) for row in live])
     with store.write():
+        live = store.live_signin_codes(phone)
+        if not live:
+            return CodeCheck(False, 0)
+        if live[0]["tries"] >= MAX_TRIES:  # a code from before tries ended them all
+            store.end_signin_codes(phone)
+            return CodeCheck(False, 0)
+        ok = any([hmac.compare_digest(row["code_hash"], entered) for row in live])
         tries = store.spend_signin_try(live[0]["id"], used=False)
         if ok or tries >= MAX_TRIES:
             store.end_signin_codes(phone)
