@@ -36,9 +36,11 @@ def _web_settings() -> None:
     """Refuse, with one line, web settings from the environment that create_app would
     refuse in every server process."""
     from gateway.channels.web.admin import check_token
+    from gateway.forwarded import trusted_proxies
 
     try:
         check_token(os.environ.get("LEARNLINE_ADMIN_TOKEN"))
+        trusted_proxies()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
 
