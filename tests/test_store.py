@@ -20,7 +20,7 @@ def test_connection_settings_and_migrations(tmp_path: Path):
         assert [m.name for m in migrations.applied(store.db)] == [
             "m001_initial", "m002_ussd_sessions", "m003_web", "m004_inbound_meta",
             "m005_outbox_by_status", "m006_partial_indexes", "m007_learning_over_time",
-            "m008_events", "m009_content_version"]
+            "m008_events", "m009_content_version", "m010_web_sessions"]
         assert {"inbound", "outbox", "learners", "enrollments", "lessons"} <= set(
             store.db.table_names())
 

@@ -341,3 +341,20 @@ def m009_content_version(db: Database) -> None:
                       UPDATE settings SET value = lower(hex(randomblob(16)))
                       WHERE name = 'content_version';
                     END""")
+
+
+@migrations()
+def m010_web_sessions(db: Database) -> None:
+    """Sessions of the web pages, kept on the server so that signing out ends them for
+    every copy of the cookie, and so that the cookie carries no phone number: a learner
+    signed in, a sign-in waiting for its code, an operator signed in to the dashboard."""
+    db.execute(
+        """CREATE TABLE web_sessions (
+            id TEXT PRIMARY KEY,       -- SHA-256 (hex) of the token the cookie carries
+            kind TEXT NOT NULL,        -- 'learner', 'signin' (code asked) or 'admin'
+            phone TEXT,                -- learner, signin: the number
+            mark TEXT,                 -- admin: which dashboard token signed it in
+            started_at REAL NOT NULL,
+            expires_at REAL NOT NULL
+        ) WITHOUT ROWID""")
+    db.execute("CREATE INDEX web_sessions_by_phone ON web_sessions (phone)")

@@ -4,8 +4,9 @@ table as CSV (/admin/<table>.csv). The figures come from gateway/reports.py, as 
 of `learnline stats`.
 
 Off unless `LEARNLINE_ADMIN_TOKEN` is set: without it every /admin path is 404. With it,
-the token is the password of the sign-in form (/admin/signin, which sets a flag in the
-signed session cookie for ADMIN_SESSION_SECONDS), or is sent as `Authorization: Bearer
+the token is the password of the sign-in form (/admin/signin, which starts a session kept
+on the server for ADMIN_SESSION_SECONDS: signing out ends it for every copy of the
+cookie), or is sent as `Authorization: Bearer
 <token>` by scripts. Anything else gets 403. English only: the page is for operators.
 
 Failed credentials are limited per client address and overall. An address over its own
@@ -25,7 +26,6 @@ import hashlib
 import hmac
 import os
 import secrets
-import time
 
 from flask import (
     Blueprint,
@@ -47,6 +47,7 @@ from gateway.app import get_store
 from gateway.channels.web import charts, http
 from gateway.config import ConfigError
 from gateway.health import sync_lines
+from gateway.store import web_sessions
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 
@@ -129,11 +130,8 @@ def _bearer() -> str | None:
 
 
 def _signed_in(token: str) -> bool:
-    mark = session.get("admin")
-    return (isinstance(mark, list) and len(mark) == 2 and isinstance(mark[0], str)
-            and isinstance(mark[1], int | float)
-            and 0 <= time.time() - mark[1] < ADMIN_SESSION_SECONDS
-            and _same(mark[0], _session_mark(token)))
+    signed = web_sessions.find(get_store(), session.get("admin"), web_sessions.ADMIN)
+    return signed is not None and _same(signed.mark or "", _session_mark(token))
 
 
 @blueprint.before_request
@@ -236,15 +234,17 @@ def sign_in():
         return _page("admin_signin.html", status=429, error="limited")
     if not right:
         return _page("admin_signin.html", status=403, error="wrong")
-    session["admin"] = [_session_mark(_token()), int(time.time())]
+    web_sessions.end(get_store(), session.get("admin"))
+    session["admin"] = web_sessions.start(get_store(), web_sessions.ADMIN,
+                                          ADMIN_SESSION_SECONDS, mark=_session_mark(_token()))
     session["csrf"] = secrets.token_urlsafe(24)  # signed in: a new token
     return redirect(url_for("admin.dashboard"), 303)
 
 
 @blueprint.post("/signout")
 def sign_out():
-    """Sign this browser out of the dashboard."""
-    session.pop("admin", None)
+    """Sign this browser out of the dashboard: its session ends on the server."""
+    web_sessions.end(get_store(), session.pop("admin", None))
     return redirect(url_for("admin.sign_in"), 303)
 
 
