@@ -4,14 +4,21 @@ another address (least of all the machine's own)."""
 
 from __future__ import annotations
 
+import http.client
 import logging
 import re
+import subprocess
+import time
+from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
 from gateway import create_app
 from gateway.config import ConfigError
 from tests.conftest import csrf
+from tests.ports import free_port
+from tests.served import serve_gateway
 
 CONSOLE = '[carriers.local]\nadapter = "console"\n'
 INBOUND = {"from": "+2348030000000", "text": "START"}
@@ -138,3 +145,109 @@ def test_a_private_proxy_network_starts_quietly(db_path, monkeypatch, caplog):
         create_app({"DATABASE": str(db_path)})
     assert [r for r in caplog.records if "PROXIES" in r.getMessage()
             or "PROXY_HOPS" in r.getMessage()] == []
+
+
+# -- behind a real nginx ---------------------------------------------------------------------
+
+
+def _nginx_conf(tmp_path, port: int, upstream: int) -> str:
+    """A plain-HTTP nginx in front of the gateway, passing the headers the shipped
+    configuration (deploy/nginx/learnline.conf) passes."""
+    shipped = (Path(__file__).parent.parent / "deploy" / "nginx" / "learnline.conf").read_text()
+    headers = "\n".join(re.findall(r"^\s*(proxy_set_header .*;)$", shipped, re.MULTILINE))
+    assert "X-Forwarded-For $proxy_add_x_forwarded_for" in headers
+    temp = "\n".join(f"{kind}_temp_path {tmp_path}/nginx-{kind};"
+                     for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    return f"""daemon off;
+master_process off;
+worker_processes 1;
+pid {tmp_path}/nginx.pid;
+error_log {tmp_path}/nginx-error.log;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    {temp}
+    proxy_http_version 1.1;
+    {headers}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{ proxy_pass http://127.0.0.1:{upstream}; }}
+    }}
+}}
+"""
+
+
+def _ask(port: int, path: str, *, source: str, cookie: str = "", form: dict | None = None,
+         forwarded_for: str | None = None) -> tuple[int, str, str]:
+    """One request to 127.0.0.1:`port` from the loopback address `source`: (status,
+    body, session cookie)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20,
+                                            source_address=(source, 0))
+    headers = {"Cookie": cookie} if cookie else {}
+    if forwarded_for:
+        headers["X-Forwarded-For"] = forwarded_for
+    body = None
+    if form is not None:
+        body = urlencode(form)
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    connection.request("POST" if form is not None else "GET", path, body, headers)
+    response = connection.getresponse()
+    text = response.read().decode()
+    found = re.search(r"learnline=([^;]+)", response.getheader("Set-Cookie") or "")
+    connection.close()
+    return response.status, text, f"learnline={found.group(1)}" if found else cookie
+
+
+@pytest.fixture
+def behind_nginx(tmp_path, carriers_file, monkeypatch):
+    """`learnline serve` with its default settings, and nginx in front of it."""
+    for name in ("LEARNLINE_TRUSTED_PROXIES", "LEARNLINE_PROXY_HOPS"):
+        monkeypatch.delenv(name, raising=False)
+    served = serve_gateway(tmp_path, carriers_file)
+    gateway = next(served)
+    port = free_port()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(_nginx_conf(tmp_path, port, gateway.port))
+    nginx = subprocess.Popen(["nginx", "-p", str(tmp_path), "-c", str(conf),
+                              "-e", str(tmp_path / "nginx-error.log")],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 10
+        while True:
+            try:
+                if _ask(port, "/healthz", source="127.0.0.1")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert nginx.poll() is None and time.time() < deadline, \
+                (tmp_path / "nginx-error.log").read_text()
+            time.sleep(0.1)
+        yield port, gateway.port
+    finally:
+        nginx.terminate()
+        nginx.wait(10)
+        served.close()
+
+
+def test_behind_nginx_each_client_has_its_own_limits_and_nobody_is_local(behind_nginx):
+    """The shipped way: nginx on this machine in front of `learnline serve`, with no proxy
+    setting at all. Two clients (two loopback addresses) each get their own sign-in
+    limit; a request that claims 127.0.0.1 through nginx, or forwards it to the server's
+    port, does not open /metrics, which the machine itself still reads directly. (A
+    caller from another machine straight to the port: test_a_spoofed_loopback_...)"""
+    proxy, server = behind_nginx
+    _, html, cookie = _ask(proxy, "/signin", source="127.0.0.2")
+    token = re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+    answers = [_ask(proxy, "/signin", source="127.0.0.2", cookie=cookie,
+                    form={"csrf": token, "phone": f"+234803{n:02d}00000"})[0]
+               for n in range(11)]
+    assert answers == [302] * 10 + [429]
+    _, html, other = _ask(proxy, "/signin", source="127.0.0.3")
+    token = re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+    assert _ask(proxy, "/signin", source="127.0.0.3", cookie=other,
+                form={"csrf": token, "phone": "+2348059900000"})[0] == 302
+
+    assert _ask(proxy, "/metrics", source="127.0.0.2", forwarded_for="127.0.0.1")[0] == 403
+    assert _ask(proxy, "/metrics", source="127.0.0.1", forwarded_for="127.0.0.1")[0] == 403
+    assert _ask(server, "/metrics", source="127.0.0.1", forwarded_for="127.0.0.1")[0] == 403
+    assert _ask(server, "/metrics", source="127.0.0.1")[0] == 200
