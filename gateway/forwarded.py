@@ -91,6 +91,7 @@ class ForwardedFrom:
                  networks: tuple[Network, ...]):
         self.app = app
         self.networks = networks
+        self._told = False  # whether the first untrusted forwarder was logged
 
     def _trusted(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> bool:
         return address is not None and any(address in network for network in self.networks
@@ -117,6 +118,12 @@ class ForwardedFrom:
             if host:
                 environ["HTTP_HOST"] = host
         else:
+            if chain.strip() and not self._told:
+                self._told = True  # once per process: a caller may send it on purpose
+                log.warning("a request from %s carries X-Forwarded-For, ignored: that address "
+                            "is not in LEARNLINE_TRUSTED_PROXIES; if it is your proxy, add "
+                            "it, or every client behind it shares its limits",
+                            environ.get("REMOTE_ADDR"))
             for name in _HEADERS:
                 environ.pop(name, None)
         return self.app(environ, start_response)

@@ -138,6 +138,20 @@ def test_start_up_says_when_the_proxy_setting_looks_wrong(db_path, monkeypatch, 
     assert any(re.search(warning, record.getMessage()) for record in caplog.records)
 
 
+def test_a_proxy_left_out_of_the_list_is_named_once(db_path, carriers_file, monkeypatch,
+                                                     caplog):
+    """A proxy on another machine not in LEARNLINE_TRUSTED_PROXIES: every client behind
+    it would share its limits, so the log says so, once, naming its address."""
+    monkeypatch.delenv("LEARNLINE_TRUSTED_PROXIES", raising=False)
+    client = _app(db_path, carriers_file).test_client()
+    with caplog.at_level(logging.WARNING, logger="gateway"):
+        for n in range(3):
+            client.get("/", **_via("172.17.0.1", f"203.0.113.{n}"))
+    told = [r.getMessage() for r in caplog.records if "X-Forwarded-For" in r.getMessage()]
+    assert len(told) == 1 and "172.17.0.1" in told[0]
+    assert "LEARNLINE_TRUSTED_PROXIES" in told[0]
+
+
 def test_a_private_proxy_network_starts_quietly(db_path, monkeypatch, caplog):
     monkeypatch.setenv("LEARNLINE_TRUSTED_PROXIES", "10.0.0.0/24,127.0.0.1")
     monkeypatch.delenv("LEARNLINE_PROXY_HOPS", raising=False)
