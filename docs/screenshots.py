@@ -66,7 +66,8 @@ def main() -> None:
                 page.goto(site + "/simulator?mode=ussd")
                 page.get_by_role("button", name=re.compile("Dial")).click()
                 shot("simulator-ussd")
-                page.goto(site + "/lang/fr?next=/courses/start-freelancing")
+                page.goto(site + "/courses/start-freelancing")
+                page.locator("footer button[lang=fr]").click()
                 shot("course-fr")
     close_browser()
     for path in made:

@@ -10,9 +10,9 @@ import time
 from typing import Any
 
 from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from carrier_adapters import ADAPTERS
+from gateway import forwarded
 from gateway.config import ConfigError, load_carriers
 from gateway.content.importer import ensure_bundled_courses
 from gateway.ratelimit import InboundLimits
@@ -28,19 +28,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the gateway app.
 
     Settings come from the environment (`LEARNLINE_DB`, `LEARNLINE_CARRIERS`,
-    `LEARNLINE_SECRET_KEY`, `LEARNLINE_SIMULATOR`, `LEARNLINE_PROXY_HOPS`,
+    `LEARNLINE_SECRET_KEY`, `LEARNLINE_SIMULATOR`, `LEARNLINE_TRUSTED_PROXIES`,
     `LEARNLINE_ADMIN_TOKEN`) unless `test_config` gives them (`DATABASE`, `CARRIERS_FILE`,
-    `SECRET_KEY`, `SIMULATOR`, `PROXY_HOPS`, `ADMIN_TOKEN`; `BUSY_TIMEOUT`, the seconds
-    a writer waits for the write lock, defaults to the store's). A bad carriers file raises
-    ConfigError here, at start-up. The database is migrated, and given the bundled
-    courses if it has none.
+    `SECRET_KEY`, `SIMULATOR`, `TRUSTED_PROXIES`, `ADMIN_TOKEN`; `BUSY_TIMEOUT`, the
+    seconds a writer waits for the write lock, defaults to the store's). A bad carriers
+    file or setting raises ConfigError here, at start-up. The database is migrated, and
+    given the bundled courses if it has none.
     """
     app = Flask(__name__)
     app.config.update(
         DATABASE=str(default_db_path()),
         CARRIERS_FILE=None,
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
-        PROXY_HOPS=_proxy_hops(),
+        TRUSTED_PROXIES=None,
         SECRET_KEY=os.environ.get("LEARNLINE_SECRET_KEY") or None,
         SIMULATOR=os.environ.get("LEARNLINE_SIMULATOR", "") in ("1", "true", "yes", "on"),
         ROLE=os.environ.get("LEARNLINE_ROLE", "edge").strip().lower() or "edge",
@@ -53,11 +53,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     # Carriers' webhooks are answered in front of Flask (gateway/webhooks.py).
     app.wsgi_app = webhooks.CarrierWebhooks(app, app.wsgi_app)
-    if app.config["PROXY_HOPS"]:
-        # Behind reverse proxies, the carrier's address (for allow_ips) is the one the
-        # trusted proxies recorded; trust exactly that many hops and no more.
-        hops = app.config["PROXY_HOPS"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    # Behind reverse proxies, the client's address (for limits and allow_ips) is the one
+    # the trusted proxies recorded; nobody else's forwarded headers are read.
+    proxies = forwarded.trusted_proxies(app.config["TRUSTED_PROXIES"])
+    forwarded.warn_if_doubtful(proxies)
+    app.wsgi_app = forwarded.ForwardedFrom(app.wsgi_app, proxies)
     app.wsgi_app = RequestGuard(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])
     carriers = load_carriers(app.config["CARRIERS_FILE"])
     app.extensions["learnline.carriers"] = carriers
@@ -107,14 +107,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     load_catalogs()  # at start-up, not during a learner's first message
     logging.getLogger("gateway").setLevel(logging.INFO)
     return app
-
-
-def _proxy_hops() -> int:
-    """`$LEARNLINE_PROXY_HOPS`: how many reverse proxies stand in front (default 0)."""
-    raw = os.environ.get("LEARNLINE_PROXY_HOPS", "0").strip() or "0"
-    if not raw.isdigit() or int(raw) > 5:
-        raise ConfigError(f"LEARNLINE_PROXY_HOPS={raw!r}: a whole number from 0 to 5")
-    return int(raw)
 
 
 def get_store() -> Store:

@@ -42,6 +42,31 @@ def _carriers() -> Carriers:
                                    "(above)") from None
 
 
+def _is_loopback(host: str) -> bool:
+    """Whether a bind address is this machine's own (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _web_settings() -> None:
+    """Refuse, with one line, web settings from the environment that create_app would
+    refuse in every server process."""
+    from gateway.channels.web.admin import check_token
+    from gateway.forwarded import trusted_proxies
+
+    try:
+        check_token(os.environ.get("LEARNLINE_ADMIN_TOKEN"))
+        trusted_proxies()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def _retention_days() -> int:
     from gateway.worker import retention_days_from_env
 
@@ -215,7 +240,8 @@ def main() -> None:
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Web worker processes (default: config).")
 @click.option("--no-simulator", is_flag=True,
-              help="Turn off the phone simulator page (/simulator), on by default here.")
+              help="Turn off the phone simulator page (/simulator), on by default on a "
+                   "loopback --host (elsewhere only with LEARNLINE_SIMULATOR=1).")
 def serve(host: str, port: int, no_worker: bool, workers: int | None,
           no_simulator: bool) -> None:
     """Run the gateway under gunicorn, with the outbox worker beside it.
@@ -232,16 +258,23 @@ def serve(host: str, port: int, no_worker: bool, workers: int | None,
     from gateway.urls import webhook_url
 
     carriers = _carriers()
+    _web_settings()
     _retention_days()  # the worker's setting: refuse a bad one before starting anything
     with _open_store():
         pass
+    # On this machine's own address the simulator is on unless turned off; on any other
+    # it is off unless LEARNLINE_SIMULATOR asks for it: anyone there could drive it.
+    public = not _is_loopback(host)
     os.environ["LEARNLINE_SIMULATOR"] = "0" if no_simulator else os.environ.get(
-        "LEARNLINE_SIMULATOR", "1")
+        "LEARNLINE_SIMULATOR", "0" if public else "1")
     base = f"http://{host}:{port}"
     click.echo(f"Learnline gateway on {base} (database {default_db_path().resolve()})")
     click.echo(f"  lite web: {base}/")
     if os.environ["LEARNLINE_SIMULATOR"] == "1":
         click.echo(f"  phone simulator: {base}/simulator")
+    elif public and not no_simulator:
+        click.echo("  phone simulator: off on a public address (LEARNLINE_SIMULATOR=1 "
+                   "turns it on)")
     if os.environ.get("LEARNLINE_ADMIN_TOKEN", "").strip():
         click.echo(f"  dashboard: {base}/admin (sign in with LEARNLINE_ADMIN_TOKEN)")
     else:

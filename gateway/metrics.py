@@ -8,7 +8,8 @@ on any web process reports every gunicorn worker and the outbox worker.
 Gauges of what waits (outbox depth, worker lag, heartbeat age) are read from
 the database when scraped, through indexes.
 
-`/metrics` answers loopback, or anyone presenting `Authorization: Bearer
+`/metrics` answers this machine (a loopback peer, not forwarded by a proxy: see
+gateway/forwarded.py), or anyone presenting `Authorization: Bearer
 $LEARNLINE_METRICS_TOKEN`; everyone else gets 403.
 """
 
@@ -32,6 +33,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from gateway import forwarded
 from gateway.store import Store
 
 INBOUND = Counter(
@@ -92,7 +94,7 @@ def _allowed() -> bool:
     given = request.headers.get("Authorization", "")
     if token and hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
         return True
-    return request.remote_addr in ("127.0.0.1", "::1")
+    return forwarded.is_local(request.environ)
 
 
 @blueprint.get("/metrics")

@@ -65,6 +65,27 @@ def region_of(e164: str) -> str | None:
         return None
 
 
+# Lines a person answers: a sign-in code may go to these only. Premium rate, shared cost,
+# toll free, UAN, VoIP, pagers and personal numbers are where SMS pumping pays.
+_PERSONAL_LINES = frozenset({
+    phonenumbers.PhoneNumberType.MOBILE,
+    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    phonenumbers.PhoneNumberType.FIXED_LINE,
+})
+
+
+def is_personal_line(e164: str) -> bool:
+    """Whether the number is a valid mobile or fixed line of a country (never a premium,
+    shared-cost, toll-free or non-geographic number such as +881 satellite or +979)."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return False
+    region = phonenumbers.region_code_for_number(number)
+    return (bool(region) and region != "001" and phonenumbers.is_valid_number(number)
+            and phonenumbers.number_type(number) in _PERSONAL_LINES)
+
+
 def masked(e164: str) -> str:
     """The number with its middle hidden, for logs: +22177*****00."""
     if len(e164) <= 6:

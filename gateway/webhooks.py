@@ -32,6 +32,7 @@ from werkzeug.routing import Rule
 from werkzeug.wsgi import get_current_url, get_path_info
 
 from carrier_adapters import CarrierAdapter, PayloadError, WebRequest, WebResponse
+from gateway import forwarded
 from gateway.app import thread_store
 from gateway.channels.sms.conversation import receive_inbound
 from gateway.channels.ussd import handle_ussd
@@ -143,7 +144,7 @@ class CarrierWebhooks:
             method=environ["REQUEST_METHOD"], url=url, headers=headers,
             form=read_form(environ.get("CONTENT_TYPE", ""), body),
             query=_pairs(query.encode("latin-1")), body=body,
-            remote_addr=environ.get("REMOTE_ADDR"),
+            remote_addr=forwarded.allow_ips_address(environ),
         )
 
     def authenticated(self, adapter: CarrierAdapter, environ: dict, route: str) -> WebRequest:

@@ -11,7 +11,7 @@ from tests.adapters.contract import stored_counts
 # Routes anyone may open: the learner's lite pages, health, static files.
 PUBLIC = {
     "/", "/courses/<course_id>", "/courses/<course_id>/<lesson_id>",
-    "/courses/<course_id>/<lesson_id>/quiz", "/help", "/lang/<code>", "/progress",
+    "/courses/<course_id>/<lesson_id>/quiz", "/help", "/lang", "/progress",
     "/signin", "/signin/code", "/signout", "/healthz", "/readyz", "/static/<path:filename>",
     "/verify", "/verify/<code>",  # anyone checks a certificate (rate-limited per address)
     "/favicon.ico",  # a tiny icon, so browsers find one

@@ -82,9 +82,10 @@ def test_the_environment_file_names_only_settings_learnline_reads():
     source = "\n".join(p.read_text() for p in (ROOT / "gateway").rglob("*.py"))
     source += (DEPLOY / "gunicorn.conf.py").read_text()
     assert {"LEARNLINE_DB", "LEARNLINE_CARRIERS", "LEARNLINE_SECRET_KEY",
-            "LEARNLINE_PROXY_HOPS", "LEARNLINE_METRICS_DIR"} <= set(names)
+            "LEARNLINE_TRUSTED_PROXIES", "LEARNLINE_METRICS_DIR"} <= set(names)
     assert [n for n in names if f'"{n}"' not in source] == []
-    assert re.search(r"^LEARNLINE_PROXY_HOPS=1$", example, flags=re.MULTILINE)  # nginx
+    assert re.search(r"^LEARNLINE_TRUSTED_PROXIES=127\.0\.0\.1,::1$", example,
+                     flags=re.MULTILINE)  # nginx, on this machine
 
 
 def test_nginx_limits_bodies_like_the_gateway_and_keeps_metrics_local():

@@ -582,14 +582,19 @@ def _post(path: bytes, query: str = "", **environ: str) -> Fuzzed:
                   {"REMOTE_ADDR": "203.0.113.9", **environ})
 
 
+def _language(next_: str) -> Fuzzed:
+    """The language switch's form, its `next` a hostile redirect target."""
+    return Fuzzed("POST", b"/lang", "", f"lang=en&next={next_}".encode(),
+                  "application/x-www-form-urlencoded", {"REMOTE_ADDR": "203.0.113.9"})
+
+
 # Attack shapes the random search reaches too rarely to count on, each run every time.
 ATTACKS = {
-    "crlf-in-redirect-target": ("gateway_app", _get(b"/lang/en", "next=/%0D%0AX-Injected:%201")),
-    "lf-cookie-in-redirect-target": ("gateway_app",
-                                     _get(b"/lang/fr", "next=/%0ASet-Cookie:%20pwned=1")),
-    "backslash-open-redirect": ("gateway_app", _get(b"/lang/en", "next=/%5Cevil.example")),
-    "tab-open-redirect": ("gateway_app", _get(b"/lang/en", "next=/%09/evil.example")),
-    "scheme-open-redirect": ("gateway_app", _get(b"/lang/en", "next=https://evil.example/")),
+    "crlf-in-redirect-target": ("gateway_app", _language("/%0D%0AX-Injected:%201")),
+    "lf-cookie-in-redirect-target": ("gateway_app", _language("/%0ASet-Cookie:%20pwned=1")),
+    "backslash-open-redirect": ("gateway_app", _language("/%5Cevil.example")),
+    "tab-open-redirect": ("gateway_app", _language("/%09/evil.example")),
+    "scheme-open-redirect": ("gateway_app", _language("https://evil.example/")),
     "twilio-unknown-signature-algorithm": ("gateway_app", _post(
         b"/carriers/twilio/sms", HTTP_X_TWILIO_SIGNATURE="x",
         HTTP_X_TWILIO_WEBHOOKS_SIGNATURE_SETTINGS="key=k,algorithm=MD5")),
@@ -605,7 +610,7 @@ ATTACKS = {
     "raw-invalid-utf8-query-on-a-webhook": ("gateway_app", _post(b"/carriers/console/sms",
                                                                  "token=\xff")),
     "invalid-utf8-path": ("gateway_app", _get(b"/courses/\xff\xfe")),
-    "nul-in-path": ("gateway_app", _get(b"/lang/\x00")),
+    "nul-in-path": ("gateway_app", _get(b"/courses/\x00")),
     "crlf-in-host": ("gateway_app", _get(b"/signin/code", HTTP_HOST="evil.example\r\nX-a: 1")),
     "forged-session-cookie": ("gateway_app", _get(
         b"/progress", HTTP_COOKIE="learnline=eyJwaG9uZSI6IisyMzQ4MDMwMDAwMDAwIn0.AAAA.BBBB")),

@@ -280,9 +280,13 @@ def test_a_corrupt_backup_is_never_kept(db_path: Path, tmp_path: Path, damage: s
     with damaged.open("r+b") as raw:
         if damage == "header":
             raw.write(b"not a database!!")
-        else:
-            raw.seek(damaged.stat().st_size // 2 // 4096 * 4096)
-            raw.write(b"\xde\xad\xbe\xef" * 1024)
+        else:  # a leaf page of lessons' rows, whatever else the schema holds
+            with sqlite3.connect(db_path) as conn:
+                size = conn.execute("PRAGMA page_size").fetchone()[0]
+                page = conn.execute("SELECT max(pageno) FROM dbstat WHERE name = 'lessons' "
+                                    "AND pagetype = 'leaf'").fetchone()[0]
+            raw.seek((page - 1) * size + 16)
+            raw.write(b"\xde\xad\xbe\xef" * ((size - 32) // 4))
     result = learnline("backup", str(tmp_path / "b.db"), cwd=tmp_path,
                        LEARNLINE_DB=str(damaged))
     assert result.returncode == 1

@@ -216,32 +216,40 @@ def test_adapters_see_the_raw_body_of_a_form_post(tmp_path, db_path, monkeypatch
         assert store.db["inbound"].count == (1 if expected == 200 else 0)
 
 
-def test_behind_a_proxy_allow_ips_sees_the_carriers_address(db_path, tmp_path):
-    """With LEARNLINE_PROXY_HOPS=1 the console's loopback-only default judges the address the
-    proxy forwarded, not the proxy's own loopback address."""
+def test_behind_a_proxy_allow_ips_sees_the_carriers_address(db_path, tmp_path, monkeypatch):
+    """Behind a trusted proxy (loopback by default) an allow list judges the address the
+    proxy forwarded, not the proxy's own; a forwarded loopback address is never the
+    machine's own, so the console's loopback-only default refuses it."""
     from gateway import create_app
 
+    monkeypatch.delenv("LEARNLINE_TRUSTED_PROXIES", raising=False)
     carriers = tmp_path / "console.toml"
-    carriers.write_text('[carriers.local]\nadapter = "console"\n')
+    carriers.write_text('[carriers.local]\nadapter = "console"\n'
+                        '[carriers.op]\nadapter = "console"\nallow_ips = ["203.0.113.0/24"]\n')
     form = {"from": "+2348030000000", "text": "START", "id": "m1"}
-    for hops, forwarded_for, expected in [
-        (0, "203.0.113.9", 200),  # no proxy configured: the peer (loopback) is judged
-        (1, "203.0.113.9", 403),  # a public caller behind the proxy is refused
-        (1, "127.0.0.1", 200),
+    app = create_app({"DATABASE": str(db_path), "CARRIERS_FILE": str(carriers)})
+    for carrier, forwarded_for, expected in [
+        ("local", None, 200),  # this machine, directly
+        ("local", "203.0.113.9", 403),  # a public caller behind the proxy is refused
+        ("local", "127.0.0.1", 403),  # forwarded: not this machine, whatever it says
+        ("op", "203.0.113.9", 200),  # the carrier's address, as the proxy recorded it
+        ("op", "198.51.100.1, 203.0.113.9", 200),  # left of the proxy's entry: unread
+        ("op", "203.0.113.9, 198.51.100.1", 403),
+        ("op", None, 403),  # the proxy's own address is not the carrier's
     ]:
-        app = create_app({"DATABASE": str(db_path), "CARRIERS_FILE": str(carriers),
-                          "PROXY_HOPS": hops})
+        headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
         response = app.test_client().post(
-            "/carriers/local/sms", data={**form, "id": f"m-{hops}-{forwarded_for}"},
-            headers={"X-Forwarded-For": forwarded_for},
-            environ_base={"REMOTE_ADDR": "127.0.0.1"})
-        assert response.status_code == expected, (hops, forwarded_for)
+            f"/carriers/{carrier}/sms", data={**form, "id": f"m-{carrier}-{forwarded_for}"},
+            headers=headers, environ_base={"REMOTE_ADDR": "127.0.0.1"})
+        assert response.status_code == expected, (carrier, forwarded_for)
 
 
-def test_a_bad_proxy_hops_setting_stops_start_up(db_path, monkeypatch):
+def test_a_bad_trusted_proxies_setting_stops_start_up(db_path, monkeypatch):
     from gateway import create_app
     from gateway.config import ConfigError
 
-    monkeypatch.setenv("LEARNLINE_PROXY_HOPS", "many")
-    with pytest.raises(ConfigError, match="LEARNLINE_PROXY_HOPS='many'"):
+    monkeypatch.setenv("LEARNLINE_TRUSTED_PROXIES", "many")
+    with pytest.raises(ConfigError, match="LEARNLINE_TRUSTED_PROXIES: 'many'"):
         create_app({"DATABASE": str(db_path)})
+
+

@@ -59,11 +59,12 @@ PHONE_TABLES: dict[str, str] = {
     "outbox": "id",
     "ussd_sessions": "started_at, session_id",
     "signin_codes": "id",
+    "web_sessions": "started_at",
 }
 # Tables keyed to a number some other way, exported too (rate_events: `key` ends ":<phone>").
 OTHER_TABLES = ("rate_events", "events")
 # Columns never exported: sign-in codes are kept only as an HMAC, useless to the learner.
-HIDDEN_COLUMNS = {"signin_codes": {"code_hash"}}
+HIDDEN_COLUMNS = {"signin_codes": {"code_hash"}, "web_sessions": {"id", "mark"}}
 # Columns holding JSON, exported as JSON rather than as a string of it.
 JSON_COLUMNS = {"quiz", "meta", "pending_review", "view", "data"}
 BOOLEAN_COLUMNS = {"stopped", "schedule_paused", "schedule_offered", "to_stopped_ok",
@@ -453,6 +454,7 @@ def _erase_rows(store: Store, phone: str, pseudonym: str, ids: dict[str, list[in
                            "AND kind != 'erased'", [pseudonym, phone])
     counts["ussd_sessions"] = run("DELETE FROM ussd_sessions WHERE phone = ?", [phone])
     counts["signin_codes"] = run("DELETE FROM signin_codes WHERE phone = ?", [phone])
+    counts["web_sessions"] = run("DELETE FROM web_sessions WHERE phone = ?", [phone])
     counts["rate_events"] = run("DELETE FROM rate_events WHERE substr(key, -?) = ?",
                                 [len(phone) + 1, ":" + phone])
     return counts, cancelled

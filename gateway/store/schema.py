@@ -400,3 +400,20 @@ def m013_outbox_carrier_ref(db: Database) -> None:
     db.execute("ALTER TABLE outbox ADD COLUMN carrier_ref TEXT")
     db.execute("CREATE INDEX outbox_by_carrier_ref ON outbox (carrier_id, carrier_ref) "
                "WHERE carrier_ref IS NOT NULL")
+
+
+@migrations()
+def m014_web_sessions(db: Database) -> None:
+    """Sessions of the web pages, kept on the server so that signing out ends them for
+    every copy of the cookie, and so that the cookie carries no phone number: a learner
+    signed in, a sign-in waiting for its code, an operator signed in to the dashboard."""
+    db.execute(
+        """CREATE TABLE web_sessions (
+            id TEXT PRIMARY KEY,       -- SHA-256 (hex) of the token the cookie carries
+            kind TEXT NOT NULL,        -- 'learner', 'signin' (code asked) or 'admin'
+            phone TEXT,                -- learner, signin: the number
+            mark TEXT,                 -- admin: which dashboard token signed it in
+            started_at REAL NOT NULL,
+            expires_at REAL NOT NULL
+        ) WITHOUT ROWID""")
+    db.execute("CREATE INDEX web_sessions_by_phone ON web_sessions (phone)")

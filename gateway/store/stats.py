@@ -8,7 +8,9 @@ id (some twenty rowid look-ups), and only the period's rows are read, by rowid r
 each still filtered on its own time. Rows stored with a time more than `SLACK_SECONDS`
 earlier than an older row (the clock stepped back that far) may be missed.
 
-Every function takes a Store and writes nothing.
+Every function takes a Store and writes nothing. The phone simulator's pretend learners
+(numbers in the unassigned +999 range, messages through the "simulator" carrier) are
+left out of every figure: they are authors trying lessons, not learners.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ DAY = 86400.0
 # How far a row's time may run behind an older row's (a writer read the clock, then
 # waited for the lock; the clock was stepped back) and still be counted in its period.
 SLACK_SECONDS = 3600.0
+
+# A row of a real learner, not one of the phone simulator's pretend ones (+999...).
+_REAL_LEARNER = "phone NOT LIKE '+999%'"
+_REAL_CARRIER = "carrier_id != 'simulator'"
 
 # Outbox states in which the carrier took the message (and bills its segments).
 _ACCEPTED = ("(status IN ('sent', 'delivered', 'undelivered') "
@@ -71,14 +77,15 @@ def active_learners(store: Store, first_day: str, last_day: str) -> list[tuple[s
     `first_day` and `last_day` ('YYYY-MM-DD', inclusive), by the activity table's key."""
     return [tuple(row) for row in store.db.conn.execute(
         "SELECT day, channel, count(*) FROM activity WHERE day BETWEEN ? AND ? "
-        "GROUP BY day, channel ORDER BY day, channel", [first_day, last_day])]
+        f"AND {_REAL_LEARNER} GROUP BY day, channel ORDER BY day, channel",
+        [first_day, last_day])]
 
 
 def active_any_channel(store: Store, first_day: str, last_day: str) -> dict[str, int]:
     """Learners active on any channel, per UTC day between the two days (inclusive)."""
     return dict(store.db.conn.execute(
         "SELECT day, count(DISTINCT phone) FROM activity WHERE day BETWEEN ? AND ? "
-        "GROUP BY day", [first_day, last_day]).fetchall())
+        f"AND {_REAL_LEARNER} GROUP BY day", [first_day, last_day]).fetchall())
 
 
 def enrollment_counts(store: Store) -> dict[str, tuple[int, int, int]]:
@@ -87,7 +94,7 @@ def enrollment_counts(store: Store) -> dict[str, tuple[int, int, int]]:
     for the course (a retake or a review clears the enrollment's completion date, not
     the completion). Started: opened a card, moved past the first lesson, or completed."""
     return {row[0]: (row[1], row[2], row[3]) for row in store.db.conn.execute(
-        """SELECT e.course_id, count(*),
+        f"""SELECT e.course_id, count(*),
                   sum(e.card >= 0 OR e.position > 0 OR e.completed_at IS NOT NULL
                       OR c.learner IS NOT NULL),
                   sum(e.completed_at IS NOT NULL OR c.learner IS NOT NULL)
@@ -95,22 +102,22 @@ def enrollment_counts(store: Store) -> dict[str, tuple[int, int, int]]:
                SELECT DISTINCT learner, json_extract(data, '$.course') AS course
                FROM events WHERE kind = 'course_completed') c
              ON c.learner = e.phone AND c.course = e.course_id
-           GROUP BY e.course_id""")}
+           WHERE e.{_REAL_LEARNER} GROUP BY e.course_id""")}
 
 
 def lesson_finishers(store: Store) -> dict[tuple[str, str], int]:
     """Learners who finished each lesson (course id, lesson id), over all time."""
     return {(row[0], row[1]): row[2] for row in store.db.conn.execute(
         "SELECT course_id, lesson_id, count(*) FROM lesson_results "
-        "GROUP BY course_id, lesson_id")}
+        f"WHERE {_REAL_LEARNER} GROUP BY course_id, lesson_id")}
 
 
 def lessons_completed(store: Store, since: float, until: float) -> int:
     """Lesson results recorded in [since, until) (a retaken lesson counts at its latest
     time). Reads the whole lesson_results table: it has no index on time."""
     return store.db.conn.execute(
-        "SELECT count(*) FROM lesson_results WHERE completed_at >= ? AND completed_at < ?",
-        [since, until]).fetchone()[0]
+        "SELECT count(*) FROM lesson_results WHERE completed_at >= ? AND completed_at < ? "
+        f"AND {_REAL_LEARNER}", [since, until]).fetchone()[0]
 
 
 def first_answers(store: Store, since: float,
@@ -119,8 +126,8 @@ def first_answers(store: Store, since: float,
     question answered at a first try in [since, until)."""
     start = first_id_since(store, "answers", "at", since)
     return [tuple(row) for row in store.db.conn.execute(
-        """SELECT course_id, lesson_id, question, count(*), sum(correct) FROM answers
-           WHERE id >= ? AND at >= ? AND at < ? AND first_try = 1
+        f"""SELECT course_id, lesson_id, question, count(*), sum(correct) FROM answers
+           WHERE id >= ? AND at >= ? AND at < ? AND first_try = 1 AND {_REAL_LEARNER}
            GROUP BY course_id, lesson_id, question""", [start, since, until])]
 
 
@@ -133,7 +140,7 @@ def outbound_by_day(store: Store, since: float, until: float) -> list[OutboundDa
                   sum(segments), sum(CASE WHEN {_ACCEPTED} THEN segments ELSE 0 END),
                   sum(status = 'delivered'), sum(status = 'undelivered'),
                   sum(status = 'failed')
-           FROM outbox WHERE id >= ? AND created_at >= ? AND created_at < ?
+           FROM outbox WHERE id >= ? AND created_at >= ? AND created_at < ? AND {_REAL_CARRIER}
            GROUP BY day, carrier_id ORDER BY day, carrier_id""",
         [since, start, since, until])
     return [OutboundDay(*row) for row in rows]
@@ -145,5 +152,5 @@ def inbound_by_day(store: Store, since: float, until: float) -> list[tuple[int, 
     return [tuple(row) for row in store.db.conn.execute(
         f"""SELECT CAST((received_at - ?) / {DAY} AS INTEGER) AS day, carrier_id, count(*)
            FROM inbound WHERE id >= ? AND received_at >= ? AND received_at < ?
-           GROUP BY day, carrier_id ORDER BY day, carrier_id""",
+           AND {_REAL_CARRIER} GROUP BY day, carrier_id ORDER BY day, carrier_id""",
         [since, start, since, until])]

@@ -1342,6 +1342,12 @@ class Store:
             self.db.execute("DELETE FROM rate_events WHERE at < ?", [now - 86400])
         return None
 
+    def rate_used(self, key: str, window: float) -> int:
+        """How many events `key` counted in the last `window` seconds (see take_rate);
+        inside the caller's write transaction, a figure nobody else changes meanwhile."""
+        return self.db.execute("SELECT count(*) FROM rate_events WHERE key = ? AND at > ?",
+                               [key, self.clock() - window]).fetchone()[0]
+
     def setting(self, name: str, default_factory) -> str:
         """A stored setting, created once from `default_factory()` (shared by every process)."""
         row = self._one("SELECT value FROM settings WHERE name = ?", [name])

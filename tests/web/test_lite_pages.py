@@ -10,6 +10,7 @@ import pytest
 from carrier_adapters import CarrierSettings
 from gateway.channels.sms import handle_inbound
 from gateway.store import Store
+from tests.conftest import csrf
 from tests.web.browser import (  # noqa: F401  (browser is a fixture)
     axe_violations,
     axe_violations_in_html,
@@ -50,7 +51,7 @@ def test_a_visitor_browses_reads_and_takes_a_quiz(browser, site, store):  # noqa
         page.get_by_role("link", name="Find a skill people pay for").click()
         assert page.get_by_role("heading", level=1).inner_text() == (
             "Lesson 1/6: Find a skill people pay for")
-        page.get_by_role("link", name="Take the quiz").click()
+        page.get_by_role("button", name="Take the quiz").click()
         answer_quiz(page, store)
         assert page.get_by_text("3 of 3 right.").is_visible()
         page.get_by_role("link", name="My progress").click()
@@ -75,7 +76,7 @@ def test_started_by_sms_signs_in_and_finishes_on_the_web(browser, site, store): 
         page.get_by_role("link", name="Start freelancing").click()
         assert page.get_by_text("You are here").is_visible()  # the lesson SMS is in
         page.get_by_role("link", name="Find a skill people pay for").click()
-        page.get_by_role("link", name="Take the quiz").click()
+        page.get_by_role("button", name="Take the quiz").click()
         answer_quiz(page, store)
         assert page.get_by_text("3 of 3 right.").is_visible()
     status = sms(store, "STATUS")
@@ -88,7 +89,7 @@ def _documents(app, store: Store) -> dict[str, str]:
     documents = {}
     for number, locale in enumerate(LOCALES):
         client = app.test_client()
-        client.get(f"/lang/{locale}")
+        client.post("/lang", data={"csrf": csrf(client, "/"), "lang": locale})
         for name, path in [("catalogue", "/"), ("course", COURSE), ("lesson", LESSON),
                            ("quiz", LESSON + "/quiz"), ("progress", "/progress"),
                            ("help", "/help"), ("signin", "/signin"), ("notfound", "/nope"),
@@ -167,7 +168,7 @@ def _verify_documents(app) -> dict[str, str]:
     documents = {}
     for number, locale in enumerate(LOCALES):
         client = app.test_client()
-        client.get(f"/lang/{locale}")
+        client.post("/lang", data={"csrf": csrf(client, "/"), "lang": locale})
         address = {"REMOTE_ADDR": f"192.0.2.{number + 1}"}
         for name, path, status in [("verify", "/verify", 200),
                                    ("certificate", f"/verify/{CERTIFICATE}", 200),

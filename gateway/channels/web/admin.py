@@ -4,10 +4,19 @@ table as CSV (/admin/<table>.csv). The figures come from gateway/reports.py, as 
 of `learnline stats`.
 
 Off unless `LEARNLINE_ADMIN_TOKEN` is set: without it every /admin path is 404. With it,
-the token is the password of the sign-in form (/admin/signin, which sets a flag in the
-signed session cookie for ADMIN_SESSION_SECONDS), or is sent as `Authorization: Bearer
-<token>` by scripts. Anything else gets 403. Credential attempts are limited per client
-address. English only: the page is for operators.
+the token is the password of the sign-in form (/admin/signin, which starts a session kept
+on the server for ADMIN_SESSION_SECONDS: signing out ends it for every copy of the
+cookie), or is sent as `Authorization: Bearer
+<token>` by scripts. Anything else gets 403. English only: the page is for operators.
+
+Failed credentials are limited per client address and overall. An address over its own
+limit is refused without a check; while the overall limit is passed, so is every address
+that failed in the window, but an address without failures is still checked, so the
+operator's right token is never locked out by someone else's guesses. The right token
+never counts. Checking and counting are one write transaction: concurrent guesses take
+turns, and no more are checked than the limits allow. The token must be at least
+MIN_TOKEN_CHARS long (start-up refuses a shorter one), which puts guessing it out of
+reach whatever the limits let through.
 """
 
 from __future__ import annotations
@@ -17,7 +26,6 @@ import hashlib
 import hmac
 import os
 import secrets
-import time
 
 from flask import (
     Blueprint,
@@ -37,13 +45,17 @@ from markupsafe import Markup
 from gateway import reports
 from gateway.app import get_store
 from gateway.channels.web import charts, http
+from gateway.config import ConfigError
 from gateway.health import sync_lines
+from gateway.store import web_sessions
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 
 ADMIN_SESSION_SECONDS = 12 * 3600
-# Credential attempts (sign-in form, or a bearer token) per client address.
-ATTEMPTS_PER_ADDRESS = (20, 15 * 60.0)
+# Failed credentials (sign-in form, or a bearer token): per client address, and overall.
+FAILURES_PER_ADDRESS = (20, 15 * 60.0)
+FAILURES_OVERALL = (100, 15 * 60.0)
+MIN_TOKEN_CHARS = 24
 CSS = http.CSS + (
     "table{border-collapse:collapse;font-size:.85em;margin:.3em 0}"
     "th,td{border-bottom:1px solid #ccc;padding:.15em .35em;text-align:right;"
@@ -60,7 +72,19 @@ def init_app(app: Flask) -> None:
     """Register the dashboard; its token is `$LEARNLINE_ADMIN_TOKEN` unless the app's
     config already gives ADMIN_TOKEN (tests). No token: the dashboard is off (404)."""
     app.config.setdefault("ADMIN_TOKEN", os.environ.get("LEARNLINE_ADMIN_TOKEN", "").strip())
+    check_token(app.config["ADMIN_TOKEN"])
     app.register_blueprint(blueprint)
+
+
+def check_token(token: str | None) -> None:
+    """Raise ConfigError (one line, never the token) if a dashboard token is set but
+    shorter than MIN_TOKEN_CHARS."""
+    token = (token or "").strip()
+    if token and len(token) < MIN_TOKEN_CHARS:
+        raise ConfigError(
+            f"LEARNLINE_ADMIN_TOKEN has {len(token)} characters: at least "
+            f"{MIN_TOKEN_CHARS} are needed (make one with: python3 -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))')")
 
 
 def _token() -> str:
@@ -79,11 +103,25 @@ def _same(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
 
 
-def _within_limit() -> bool:
-    """Count one credential attempt from this address; False once over the limit."""
-    limit, window = ATTEMPTS_PER_ADDRESS
-    key = f"admin-signin/address:{request.remote_addr or '?'}"
-    return get_store().take_rate([(key, limit, window)]) is None
+def _check(given: str) -> bool | None:
+    """Whether `given` is the token, or None when this address may not try now (it is
+    over its failures, or failed at all while failures overall are over their limit).
+    A wrong token counts as a failure of this address and overall."""
+    store = get_store()
+    address = f"admin-signin/address:{request.remote_addr or '?'}"
+    per_address, window = FAILURES_PER_ADDRESS
+    overall, overall_window = FAILURES_OVERALL
+    with store.write():
+        failed_here = store.rate_used(address, window)
+        if failed_here >= per_address or (
+                failed_here and store.rate_used("admin-signin/overall",
+                                                overall_window) >= overall):
+            return None
+        if _same(given, _token()):
+            return True
+        store.take_rate([(address, per_address, window),
+                         ("admin-signin/overall", 2**62, overall_window)])
+    return False
 
 
 def _bearer() -> str | None:
@@ -92,11 +130,8 @@ def _bearer() -> str | None:
 
 
 def _signed_in(token: str) -> bool:
-    mark = session.get("admin")
-    return (isinstance(mark, list) and len(mark) == 2 and isinstance(mark[0], str)
-            and isinstance(mark[1], int | float)
-            and 0 <= time.time() - mark[1] < ADMIN_SESSION_SECONDS
-            and _same(mark[0], _session_mark(token)))
+    signed = web_sessions.find(get_store(), session.get("admin"), web_sessions.ADMIN)
+    return signed is not None and _same(signed.mark or "", _session_mark(token))
 
 
 @blueprint.before_request
@@ -109,9 +144,10 @@ def gate() -> Response | None:
     g.locale = "en"
     given = _bearer()
     if given is not None:
-        if not _within_limit():
+        right = _check(given)
+        if right is None:
             return _plain("429 Too Many Requests: wait and try again\n", 429)
-        g.admin = _same(given, token)
+        g.admin = right
     else:
         g.admin = _signed_in(token)
     http.check_csrf()
@@ -193,19 +229,22 @@ def sign_in():
     """The sign-in form; posted with the right token, the session is signed in."""
     if request.method != "POST":  # GET, and HEAD (which Flask routes here too)
         return _page("admin_signin.html")
-    if not _within_limit():
+    right = _check(request.form.get("token", ""))
+    if right is None:
         return _page("admin_signin.html", status=429, error="limited")
-    if not _same(request.form.get("token", ""), _token()):
+    if not right:
         return _page("admin_signin.html", status=403, error="wrong")
-    session["admin"] = [_session_mark(_token()), int(time.time())]
+    web_sessions.end(get_store(), session.get("admin"))
+    session["admin"] = web_sessions.start(get_store(), web_sessions.ADMIN,
+                                          ADMIN_SESSION_SECONDS, mark=_session_mark(_token()))
     session["csrf"] = secrets.token_urlsafe(24)  # signed in: a new token
     return redirect(url_for("admin.dashboard"), 303)
 
 
 @blueprint.post("/signout")
 def sign_out():
-    """Sign this browser out of the dashboard."""
-    session.pop("admin", None)
+    """Sign this browser out of the dashboard: its session ends on the server."""
+    web_sessions.end(get_store(), session.pop("admin", None))
     return redirect(url_for("admin.sign_in"), 303)
 
 

@@ -3,6 +3,10 @@
 Every page works without JavaScript, CSS or images, and is small enough to arrive in
 one round trip. Anonymous learners keep their quiz results in the signed session
 cookie; signing in with the phone makes them the same learner as on SMS and USSD.
+A sign-in is a session kept on the server (gateway/store/web_sessions.py): the cookie
+holds only its token, never the number, and signing out ends it for every copy of the
+cookie. No GET changes anything: switching language and marking a lesson read (its
+quiz button) are forms posted with the CSRF token.
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ from gateway.learning.certificates import format_code, normalize_code
 from gateway.learning.replies import CourseDone
 from gateway.learning.timing import Pacing
 from gateway.phones import InvalidPhoneNumber, masked, to_e164
-from gateway.store import LearnerRecord
+from gateway.store import LearnerRecord, web_sessions
 
 blueprint = Blueprint("web", __name__, template_folder="templates")
 
@@ -104,7 +108,7 @@ http.install(blueprint)  # after the language: error pages are worded too
 
 def current_learner() -> LearnerRecord | None:
     """The signed-in learner, or None (and a sign-in that no longer holds is forgotten)."""
-    if not session.get("phone"):
+    if not session.get("sid"):
         return None
     if "learner" not in g:
         g.learner = _signed_in_learner()
@@ -115,11 +119,11 @@ def _signed_in_learner() -> LearnerRecord | None:
     """The number's learner as stored now, if this browser's sign-in still holds for them
     (signin.still_signed_in); otherwise None, and the browser is signed out."""
     store = get_store()
-    learner = store.learner(session["phone"])
-    if signin.still_signed_in(learner, session.get("since"), store.clock()):
+    signed = web_sessions.find(store, session.get("sid"), web_sessions.LEARNER)
+    learner = store.learner(signed.phone) if signed and signed.phone else None
+    if signed and signin.still_signed_in(learner, signed.started_at, store.clock()):
         return learner
-    session.pop("phone", None)
-    session.pop("since", None)
+    session.pop("sid", None)
     return None
 
 
@@ -156,7 +160,7 @@ def _learner_now() -> LearnerRecord | None:
     learner the page shows from then on. The copy the page read first may be older (a
     STOP texted since), and saving that copy would undo what came in between. None when
     no learner is stored for the number any more (erased): the page goes on anonymous."""
-    g.learner = _signed_in_learner() if session.get("phone") else None
+    g.learner = _signed_in_learner() if session.get("sid") else None
     return g.learner
 
 
@@ -196,21 +200,25 @@ def course(course_id: str):
     return page("course.html", outline=outline)
 
 
-@blueprint.get("/courses/<course_id>/<lesson_id>")
+@blueprint.route("/courses/<course_id>/<lesson_id>", methods=["GET", "POST"])
 def lesson(course_id: str, lesson_id: str):
-    """A whole lesson: every card, then the way to its quiz."""
+    """A whole lesson: every card, then the way to its quiz. Reading it changes nothing;
+    posted (its quiz button), a signed-in learner has read it: on every channel, what
+    comes next is its quiz; then on to the quiz."""
     engine = _engine()
     found = engine.lesson_at(course_id, lesson_id, g.locale)
     if found is None:
         abort(404)
     course_, position, lesson_ = found
-    if current_learner() is not None:
-        engine = Engine(engine.store, caller_saves_learner=True)
-        with engine.store.write():
-            learner = _learner_now()
-            if learner is not None:
-                engine.read_lesson(learner, course_, position)
-                _studied(engine, learner)
+    if request.method == "POST":
+        if current_learner() is not None:
+            engine = Engine(engine.store, caller_saves_learner=True)
+            with engine.store.write():
+                learner = _learner_now()
+                if learner is not None:
+                    engine.read_lesson(learner, course_, position)
+                    _studied(engine, learner)
+        return redirect(url_for("web.quiz", course_id=course_id, lesson_id=lesson_id), 303)
     return page("lesson.html", course=course_, course_title=course_.title_in(g.locale),
                 lesson=lesson_, number=position + 1, count=len(course_.lesson_ids))
 
@@ -311,10 +319,10 @@ def _where_to_reach(carriers) -> tuple[list[tuple[str, str]], list[tuple[str, st
     return list(dict.fromkeys(sms)), list(dict.fromkeys(ussd))
 
 
-@blueprint.get("/lang/<code>")
-def language(code: str):
+@blueprint.post("/lang")
+def language():
     """Switch language (and remember it); back to the page the learner was on."""
-    chosen = normalize_locale(code)
+    chosen = normalize_locale(request.form.get("lang", ""))
     if chosen is None:
         abort(404)
     session["lang"] = chosen
@@ -324,7 +332,7 @@ def language(code: str):
             learner = _learner_now()
             if learner is not None and learner.locale != chosen:
                 engine.set_language(learner, chosen)  # recorded: it travels to other edges
-    return redirect(_safe_next(request.args.get("next")))
+    return redirect(_safe_next(request.form.get("next")), 303)
 
 
 def _safe_next(target: str | None) -> str:
@@ -355,20 +363,26 @@ def sign_in():
         phone = to_e164(raw, country)
     except InvalidPhoneNumber:
         return page("signin.html", status=400, error="number", entered=raw[:30])
-    sent = signin.request_code(get_store(), carriers, _secret(), phone,
-                               request.remote_addr or "?", g.locale)
-    if not sent:
+    outcome = signin.request_code(get_store(), carriers, _secret(), phone,
+                                  request.remote_addr or "?", g.locale)
+    if outcome == signin.UNREACHABLE:
+        return page("signin.html", status=400, error="number", entered=raw[:30])
+    if outcome == signin.LIMITED:
         return page("limited.html", status=429)
-    session["signin_phone"] = phone
+    web_sessions.end(get_store(), session.get("signin"))
+    session["signin"] = web_sessions.start(get_store(), web_sessions.SIGNIN,
+                                           signin.CODE_SECONDS, phone=phone)
     return redirect(url_for("web.enter_code"))
 
 
 @blueprint.route("/signin/code", methods=["GET", "POST"])
 def enter_code():
     """Enter the code; a right one signs the learner in and keeps anonymous progress."""
-    phone = session.get("signin_phone")
-    if not phone:
+    waiting = web_sessions.find(get_store(), session.get("signin"), web_sessions.SIGNIN)
+    if waiting is None or not waiting.phone:
+        session.pop("signin", None)
         return redirect(url_for("web.sign_in"))
+    phone = waiting.phone
     if request.method == "GET":
         return page("code.html", masked_number=masked(phone))
     check = signin.check_code(get_store(), _secret(), phone, request.form.get("code", ""))
@@ -384,9 +398,10 @@ def enter_code():
             engine.merge_results(learner, course_id, _anonymous_results(course_id))
         store.note_activity(phone, "web")
     session.pop("results", None)
-    session.pop("signin_phone", None)
-    session["phone"] = phone
-    session["since"] = store.clock()
+    web_sessions.end(store, session.pop("signin", None))
+    web_sessions.end(store, session.get("sid"))
+    session["sid"] = web_sessions.start(store, web_sessions.LEARNER,
+                                        signin.SIGNED_IN_DAYS * 24 * signin.HOUR, phone=phone)
     session.permanent = True  # kept across browser restarts, for SIGNED_IN_DAYS
     session["csrf"] = secrets.token_urlsafe(24)  # a new session gets a new token
     return redirect(url_for("web.progress"))
@@ -394,8 +409,11 @@ def enter_code():
 
 @blueprint.post("/signout")
 def sign_out():
-    """Forget who this browser belongs to (progress stays with the learner)."""
+    """End this browser's sign-in on the server, so no copy of its cookie signs in any
+    more (progress stays with the learner)."""
     lang = session.get("lang")
+    for key in ("sid", "signin"):
+        web_sessions.end(get_store(), session.get(key))
     session.clear()
     if lang:
         session["lang"] = lang

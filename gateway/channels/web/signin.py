@@ -2,10 +2,16 @@
 
 Codes are 6 digits, valid 10 minutes, single use, at most 5 wrong tries, and kept only
 as an HMAC; a code asked for again leaves the earlier ones working until they expire.
-Before any SMS goes out, the request must fit every limit: per number, per number block
-(an attacker pumping a premium range uses many numbers of one block), per client
-address, and overall. Over a limit: no SMS. Whatever the number, the learner sees the
-same answer, so the page never tells whether a number is already a learner.
+
+A code goes only to a mobile or fixed line of a country the carriers serve: never to
+premium-rate, shared-cost, toll-free or non-geographic numbers (satellite +881,
+international premium +979), where SMS pumping pays. Then the request must fit every
+limit: per number and per client address (over them: 429, no SMS), and, for a number
+that is not yet a learner, per number block (an attacker pumping a range uses many
+numbers of one block) and overall for new numbers. Past those two the answer is the same
+as when a code went out, but none does: learners keep their own overall budget, so an
+attack on other numbers never stops a learner signing in, and the page never tells
+whether a number is already a learner.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from carrier_adapters import ADAPTERS, CarrierSettings
 from gateway.channels.sms.conversation import default_locale, queue_text
 from gateway.config import Carriers
 from gateway.i18n import translations
-from gateway.phones import masked, region_of
+from gateway.phones import is_personal_line, masked, region_of
 from gateway.store import LearnerRecord, Store, privacy
 
 log = logging.getLogger(__name__)
@@ -30,9 +36,15 @@ MAX_TRIES = 5
 HOUR = 3600.0
 # (what, how many, per how many seconds)
 LIMITS_PER_NUMBER = ((3, HOUR), (6, 24 * HOUR))
-LIMIT_PER_BLOCK = (10, HOUR)  # numbers sharing all but their last 4 digits
+LIMIT_PER_BLOCK = (10, HOUR)  # new numbers sharing all but their last 4 digits
 LIMIT_PER_ADDRESS = (10, HOUR)
-LIMIT_OVERALL = (500, HOUR)
+LIMIT_NEW_NUMBERS = (500, HOUR)  # codes to numbers that are not yet learners, overall
+LIMIT_LEARNERS = (2000, HOUR)  # codes to learners' numbers, overall
+
+# What request_code did.
+SENT = "sent"
+LIMITED = "limited"  # over the number's or the address's limit: say so
+UNREACHABLE = "unreachable"  # no code goes to such a number
 # A browser stays signed in this long after entering its code, across browser restarts:
 # each sign-in is an SMS the operator pays for, and a learner reads on and off for weeks.
 SIGNED_IN_DAYS = 90
@@ -66,24 +78,56 @@ def sms_carrier_for(store: Store, carriers: Carriers, phone: str) -> CarrierSett
     return sms[0] if sms else None
 
 
+def served_countries(carriers: Carriers) -> frozenset[str]:
+    """The countries (ISO 3166) the SMS carriers serve: each one's `country` and the
+    countries of its `languages` table. Empty when no carrier names one."""
+    countries: set[str] = set()
+    for carrier in carriers:
+        if ADAPTERS[carrier.adapter].offers("sms") and carrier.adapter != "simulator":
+            countries.update(c.upper() for c in (carrier.country, *carrier.languages) if c)
+    return frozenset(countries)
+
+
+def may_receive_code(carriers: Carriers, phone: str) -> bool:
+    """Whether a sign-in code may go to `phone` at all: a mobile or fixed line
+    (phones.is_personal_line) of a country the carriers serve (any country when no
+    carrier names one)."""
+    if not is_personal_line(phone):
+        return False
+    served = served_countries(carriers)
+    return not served or region_of(phone) in served
+
+
 def request_code(store: Store, carriers: Carriers, secret: bytes, phone: str,
-                 address: str, locale: str) -> bool:
-    """Send a sign-in code to `phone` unless a limit is reached; True if it went out."""
+                 address: str, locale: str) -> str:
+    """Send a sign-in code to `phone` if it may receive one and the limits allow it.
+    Returns SENT (also when a limit on new numbers held the code back: the page must
+    not tell learners apart), LIMITED or UNREACHABLE."""
+    if not may_receive_code(carriers, phone):
+        log.warning("sign-in code refused for %s: not a mobile or fixed line of a served "
+                    "country", masked(phone))
+        return UNREACHABLE
     limits = [(f"number/{window:.0f}s:{phone}", count, window)
               for count, window in LIMITS_PER_NUMBER]
-    limits += [
-        (f"block:{phone[:-4]}", *LIMIT_PER_BLOCK),
-        (f"address:{address}", *LIMIT_PER_ADDRESS),
-        ("overall", *LIMIT_OVERALL),
-    ]
+    limits.append((f"address:{address}", *LIMIT_PER_ADDRESS))
     over = store.take_rate(limits)
+    if over is None:
+        if store.learner(phone) is not None:
+            over = store.take_rate([("learners", *LIMIT_LEARNERS)])
+        else:
+            over = store.take_rate([(f"block:{phone[:-4]}", *LIMIT_PER_BLOCK),
+                                    ("new numbers", *LIMIT_NEW_NUMBERS)])
+        if over is not None:
+            log.warning("sign-in code held back for %s: limit %s", masked(phone),
+                        over.split(":")[0])
+            return SENT
     if over is not None:
         log.warning("sign-in code refused for %s: limit %s", masked(phone), over.split(":")[0])
-        return False
+        return LIMITED
     carrier = sms_carrier_for(store, carriers, phone)
     if carrier is None:
         log.error("no SMS carrier configured: cannot send a sign-in code")
-        return True  # the page must not differ; operators see the error
+        return SENT  # the page must not differ; operators see the error
     code = f"{secrets.randbelow(10**6):06d}"
     with store.write():
         store.save_signin_code(phone, _digest(secret, phone, code), store.clock() + CODE_SECONDS)
@@ -94,20 +138,27 @@ def request_code(store: Store, carriers: Carriers, secret: bytes, phone: str,
         ) % {"code": code}
         queue_text(store, carrier, phone, text, to_stopped_ok=True)
     log.info("sign-in code sent to %s via %s", masked(phone), carrier.id)
-    return True
+    return SENT
 
 
 def check_code(store: Store, secret: bytes, phone: str, code: str) -> CodeCheck:
     """Check an entered code against every code of the number still unexpired (the
     learner may have asked twice and got the first SMS last: at most three an hour, by
     LIMITS_PER_NUMBER). Tries count on the newest, at most MAX_TRIES; a right code, or
-    the last try, ends them all: each is single use."""
-    live = store.live_signin_codes(phone)
-    if not live:
-        return CodeCheck(False, 0)
+    the last try, ends them all: each is single use.
+
+    Reading the codes, comparing and counting the try are one write transaction, so
+    concurrent guesses take their turns: however many arrive at once, at most MAX_TRIES
+    are ever compared."""
     entered = _digest(secret, phone, "".join(c for c in code if c.isdigit()))
-    ok = any([hmac.compare_digest(row["code_hash"], entered) for row in live])
     with store.write():
+        live = store.live_signin_codes(phone)
+        if not live:
+            return CodeCheck(False, 0)
+        if live[0]["tries"] >= MAX_TRIES:  # a code from before tries ended them all
+            store.end_signin_codes(phone)
+            return CodeCheck(False, 0)
+        ok = any([hmac.compare_digest(row["code_hash"], entered) for row in live])
         tries = store.spend_signin_try(live[0]["id"], used=False)
         if ok or tries >= MAX_TRIES:
             store.end_signin_codes(phone)

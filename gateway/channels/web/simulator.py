@@ -3,8 +3,11 @@
 For course authors checking their lessons and carriers evaluating the service. It runs
 the real engine and channels on a pretend number in the unassigned +999 range, through
 a local carrier that sends nothing to any network, so it can never act as a real
-learner or message a real phone. `learnline serve` turns it on; elsewhere it is off
-unless LEARNLINE_SIMULATOR=1.
+learner or message a real phone. `learnline serve` turns it on when it listens on a
+loopback address; elsewhere it is off unless LEARNLINE_SIMULATOR=1. Each client address
+may act (send, dial, answer) ACTIONS_PER_ADDRESS times a minute, and everyone together
+ACTIONS_OVERALL, counted in memory per server process. Its pretend learners (the +999
+range, carrier "simulator") are left out of every figure (gateway/store/stats.py).
 """
 
 from __future__ import annotations
@@ -22,11 +25,15 @@ from gateway.channels.ussd import handle_ussd
 from gateway.channels.web import http
 from gateway.channels.web.pages import choose_language, page
 from gateway.learning import Engine
+from gateway.ratelimit import SlidingWindows
 from gateway.sms_text import count
 
 blueprint = Blueprint("simulator", __name__, template_folder="templates")
 SERVICE_CODE = "*123#"
 CARRIER_ID = "simulator"
+PRETEND_PREFIX = "+999"  # unassigned by the ITU: never a real phone
+ACTIONS_PER_ADDRESS = 30  # a minute
+ACTIONS_OVERALL = 600  # a minute, per server process
 
 
 blueprint.before_request(choose_language)
@@ -34,8 +41,17 @@ http.install(blueprint)
 
 
 def init_app(app: Flask) -> None:
-    """Add the simulator's pages."""
+    """Add the simulator's pages, with their own throttle."""
+    app.extensions["learnline.simulator_limits"] = SlidingWindows(max_keys=10_000)
     app.register_blueprint(blueprint)
+
+
+def _within_limits() -> bool:
+    """Count one action from this client address; False once over a limit."""
+    windows = current_app.extensions["learnline.simulator_limits"]
+    address = request.remote_addr or "?"
+    return (windows.hit(f"address:{address}", ACTIONS_PER_ADDRESS, 60.0)[0]
+            and windows.hit("overall", ACTIONS_OVERALL, 60.0)[0])
 
 
 def _carrier() -> CarrierSettings:
@@ -62,7 +78,7 @@ def _follow_page_language(store, phone: str) -> None:
 def _phone() -> str:
     phone = session.get("sim_phone")
     if not phone:
-        phone = session["sim_phone"] = "+999" + "".join(secrets.choice("0123456789")
+        phone = session["sim_phone"] = PRETEND_PREFIX + "".join(secrets.choice("0123456789")
                                                         for _ in range(9))
     return phone
 
@@ -90,6 +106,8 @@ def show():
 @blueprint.post("/simulator")
 def act():
     """Send an SMS, or dial / answer / hang up a USSD session."""
+    if not _within_limits():
+        return page("limited.html", status=429, reason="simulator")
     mode = "ussd" if request.form.get("mode") == "ussd" else "sms"
     text = request.form.get("text", "")[:480]
     store = get_store()
