@@ -2,7 +2,8 @@
 
     python tests/tools/schema_history.py [--rebuild]
 
-For every commit that changed gateway/store/schema.py, that commit's own code (taken
+For every commit of main's own line (first parents: a branch's commits are not
+releases) that changed gateway/store/schema.py, that commit's own code (taken
 with `git archive`, so nothing of today's code runs) creates a fresh database, and its
 SQL (schema and rows, as sqlite3's iterdump writes it) is stored as
 `NN-<commit>.sql`. The project's first commit also builds `first-commit-learner.sql`:
@@ -11,7 +12,9 @@ version left them. tests/test_schema_history.py upgrades each under today's code
 the tests need no git history. `landed-migrations.txt` records a digest of each
 migration's source as committed, so a test notices one edited after it landed. Run it
 again after adding a migration (and committing it): it adds the databases it lacks and
-keeps those it has (`--rebuild` makes every one again).
+keeps those it has (`--rebuild` makes every one again). A commit whose migrations are
+not the first of today's (a migration renamed or renumbered before it landed) made a
+schema no release had: it is skipped.
 """
 
 from __future__ import annotations
@@ -121,9 +124,20 @@ def migration_digests(source: str) -> dict[str, str]:
     return found
 
 
+def _released(names: list[str], today: list[str]) -> bool:
+    """Whether a commit's migrations are the first of today's, in order: a schema some
+    version had, not one renumbered before it landed."""
+    return names == today[:len(names)]
+
+
 def main() -> None:
     """Write tests/data/schemas/ from the repository's history."""
-    commits = _git("log", "--reverse", "--format=%H", "--", "gateway/store/schema.py").split()
+    today = list(migration_digests(_git("show", "HEAD:gateway/store/schema.py")))
+    commits = [
+        commit for commit in _git("log", "--first-parent", "--reverse", "--format=%H", "--",
+                                  "gateway/store/schema.py").split()
+        if _released(list(migration_digests(
+            _git("show", f"{commit}:gateway/store/schema.py"))), today)]
     first = _git("rev-list", "--max-parents=0", "HEAD").split()[0]
     if "--rebuild" in sys.argv[1:]:
         for stale in OUT.glob("*.sql"):
