@@ -98,7 +98,7 @@ def test_serve_without_its_runtime_folder_picks_a_writable_one(tmp_path, carrier
     gateway = next(served)
     try:
         for n in range(3):
-            assert gateway.sms("START" if n == 0 else "HELP", f"SMrt{n:030d}")[0] == 200
+            assert gateway.sms("START" if n == 0 else "HELP", f"SM{n:032x}")[0] == 200
         drained = gateway.drain()
         with urllib.request.urlopen(gateway.base + "/metrics", timeout=10) as response:
             text = response.read().decode()

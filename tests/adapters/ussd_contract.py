@@ -106,10 +106,13 @@ class UssdSession:
 
     def next_card(self) -> tuple[str, bool]:
         """Press 1 (next) through the rest of this card's pages to the next card."""
-        head = self.screens[-1][0].split("\n")[0]
+        def place(screen: str) -> str:  # the head line, without a greeting shown once
+            return screen.split("\n")[0].removeprefix("Welcome back! ")
+
+        head = place(self.screens[-1][0])
         for _ in range(6):
             screen = self.press("1")
-            if screen[0].split("\n")[0] != head:
+            if place(screen[0]) != head:
                 return screen
         raise AssertionError(f"pressing 1 never left {head!r}")
 
