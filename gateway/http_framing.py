@@ -28,11 +28,13 @@ class Arrival(enum.Enum):
 @dataclass(frozen=True)
 class Framing:
     """What the bytes so far say: how far the request has arrived, whether its head is
-    all there, and whether the client waits for `100 Continue` before sending its body."""
+    all there, whether the client waits for `100 Continue` before sending its body, and,
+    once the head says it (Content-Length), the request's whole length in bytes."""
 
     arrival: Arrival
     head_done: bool = False
     expects_continue: bool = False
+    length: int | None = None
 
 
 def frame(data: bytes, max_head: int, max_body: int) -> Framing:
@@ -63,9 +65,9 @@ def frame(data: bytes, max_head: int, max_body: int) -> Framing:
             return Framing(Arrival.COMPLETE, head_done=True)  # refused by the parser
         length = int(lengths[0])
         if length > max_body:
-            arrival = Arrival.BODY_TOO_LARGE
-        else:
-            arrival = Arrival.COMPLETE if len(data) - end >= length else Arrival.INCOMPLETE
+            return Framing(Arrival.BODY_TOO_LARGE, head_done=True)
+        arrival = Arrival.COMPLETE if len(data) - end >= length else Arrival.INCOMPLETE
+        return Framing(arrival, head_done=True, expects_continue=expects, length=end + length)
     else:
         arrival = Arrival.COMPLETE
     return Framing(arrival, head_done=True, expects_continue=expects)

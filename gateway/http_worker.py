@@ -30,7 +30,7 @@ from functools import partial
 from gunicorn import http
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
-from gateway.http_framing import Arrival, frame
+from gateway.http_framing import Arrival, Framing, frame
 
 # How long a request's head may take to arrive in full (nginx's client_header_timeout).
 HEAD_SECONDS = 10.0
@@ -49,6 +49,7 @@ class _Arriving:
     deadline: float
     data: bytearray = field(default_factory=bytearray)
     continued: bool = False  # `100 Continue` sent
+    length: int | None = None  # the whole request's, once its head gave it
 
 
 def _answer(conn: TConn, status: str) -> None:
@@ -107,8 +108,13 @@ class BufferingWorker(ThreadWorker):
     def _judge(self, arriving: _Arriving, *, waiting: bool) -> bool:
         """Act on the bytes so far: True if the request was passed on or refused (a
         connection `waiting` on the event loop then leaves it first)."""
-        framing = frame(bytes(arriving.data), MAX_HEAD_BYTES, self.max_body)
         conn = arriving.conn
+        if arriving.length is not None:  # a body of known length: only count its bytes
+            framing = Framing(Arrival.COMPLETE if len(arriving.data) >= arriving.length
+                              else Arrival.INCOMPLETE, head_done=True)
+        else:
+            framing = frame(bytes(arriving.data), MAX_HEAD_BYTES, self.max_body)
+            arriving.length = framing.length
         if framing.arrival is Arrival.INCOMPLETE:
             if framing.head_done:
                 arriving.deadline = time.monotonic() + BODY_SECONDS

@@ -70,3 +70,10 @@ def test_the_head_is_done_before_the_body_and_an_expectation_is_seen():
     assert framing.arrival is Arrival.INCOMPLETE
     assert framing.head_done and framing.expects_continue
     assert not frame(POST, HEAD, BODY).head_done
+
+
+def test_a_body_of_declared_length_gives_the_whole_requests_length():
+    head = POST + b"Content-Length: 10\r\n\r\n"
+    assert frame(head + b"123", HEAD, BODY).length == len(head) + 10
+    assert frame(head + b"1234567890", HEAD, BODY).length == len(head) + 10
+    assert frame(POST + b"Transfer-Encoding: chunked\r\n\r\n", HEAD, BODY).length is None
