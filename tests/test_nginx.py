@@ -19,6 +19,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.ports import free_port
+from tests.slow_clients import run_way, shipped_ways, slow_clients
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "deploy" / "nginx" / "learnline.conf"
@@ -72,7 +74,8 @@ def prefix_with_shipped(tmp_path: Path, replace: dict[str, str] | None = None) -
     (tmp_path / "nginx.conf").write_text(f"""\
 pid {tmp_path}/nginx.pid;
 error_log {tmp_path}/error.log;
-events {{ worker_connections 64; }}
+worker_processes auto;
+events {{ worker_connections 768; }}  # as Debian's nginx.conf
 http {{
     access_log {tmp_path}/access.log;
     {"".join(f"{kind}_temp_path {path}; " for kind, path in temp.items())}
@@ -132,17 +135,15 @@ class _Echo(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def proxied(tmp_path: Path) -> Iterator[int]:
-    """The shipped nginx, on a free loopback port for HTTPS, in front of `_Echo` standing
-    where learnline-web listens; yields nginx's HTTPS port."""
-    upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
-    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+@contextmanager
+def shipped_nginx(tmp_path: Path, upstream_port: int) -> Iterator[tuple[int, int]]:
+    """The shipped nginx on free loopback ports, in front of whatever listens on
+    `upstream_port` where learnline-web would; yields its HTTPS and HTTP ports."""
     tls, plain = free_port(), free_port()
     site = SHIPPED.read_text()
     [upstream_address] = set(re.findall(r"proxy_pass http://(\S+);", site))
     listens = {line for line in re.findall(r"^\s*(listen .*;)$", site, flags=re.M)}
-    replace = {upstream_address: f"127.0.0.1:{upstream.server_address[1]}"}
+    replace = {upstream_address: f"127.0.0.1:{upstream_port}"}
     for line in listens:
         if "[::]" in line:
             replace[line] = ""
@@ -162,9 +163,20 @@ def proxied(tmp_path: Path) -> Iterator[int]:
             except OSError:
                 assert time.monotonic() < deadline, (prefix / "error.log").read_text()
                 time.sleep(0.1)
-        yield tls
+        yield tls, plain
     finally:
         nginx(prefix, "-s", "stop")
+
+
+@pytest.fixture
+def proxied(tmp_path: Path) -> Iterator[int]:
+    """The shipped nginx in front of `_Echo`; yields nginx's HTTPS port."""
+    upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    try:
+        with shipped_nginx(tmp_path, upstream.server_address[1]) as (tls, _):
+            yield tls
+    finally:
         upstream.shutdown()
         upstream.server_close()
 
@@ -197,3 +209,23 @@ def test_the_client_address_reaches_learnline_and_a_forged_one_does_not(proxied:
 def test_metrics_are_for_the_machine_only_and_the_simulator_is_off(proxied: int):
     assert _get(proxied, "/metrics")[0] == 200  # from 127.0.0.1
     assert _get(proxied, "/simulator")[0] == 404
+
+
+@pytest.mark.slow
+def test_the_systemd_way_behind_the_shipped_nginx_answers_while_300_slow_clients_are_held(
+        tmp_path: Path):
+    """deploy/systemd's web unit behind deploy/nginx, as docs/operations.md installs them:
+    300 slow clients on nginx's port and 300 on the web server's own."""
+    (tmp_path / "web").mkdir()
+    with run_way(shipped_ways()["systemd"], tmp_path / "web", free_port()) as web, \
+            shipped_nginx(tmp_path / "nginx", web.port) as (tls, plain), \
+            slow_clients("127.0.0.1", plain, 300), \
+            slow_clients("127.0.0.1", web.port, 300):
+        time.sleep(3)
+        worst = 0.0
+        for _ in range(3):
+            start = time.monotonic()
+            assert _get(tls, "/healthz") == (200, "ok\n")
+            worst = max(worst, time.monotonic() - start)
+            time.sleep(1)
+    assert worst < 1.0, f"/healthz through nginx took {worst:.2f} s"
