@@ -10,6 +10,9 @@ and only then passes it, already buffered, to a thread; the application reads it
 memory. A request still not whole after `HEAD_SECONDS` (its head) or with no new byte
 of its body for `BODY_SECONDS` gets 408; a head over `MAX_HEAD_BYTES` gets 431; a body
 declared or sent over the gateway's limit gets 413, without the application seeing it.
+Closing is the same: gthread waits, on its event loop's only thread, up to 2 s for each
+closing client to close its end; here the loop goes on and drops the client's last bytes
+as they come (`LINGER_SECONDS`).
 Waiting connections cost a file descriptor and their bytes, not a thread: each server
 process holds up to gunicorn's `worker_connections` (1000) of them; more wait in the
 kernel's backlog. docs/operations.md, "Slow clients".
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import selectors
+import socket
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -38,6 +42,10 @@ HEAD_SECONDS = 10.0
 BODY_SECONDS = 10.0
 # The largest request head read: request line (gunicorn's 8190) and headers.
 MAX_HEAD_BYTES = 64 * 1024
+# A closing connection is read (and what it sends dropped) until the client closes its
+# end, this long or this much at most, so the last answer is not cut by a reset.
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 65536
 _READ_BYTES = 65536
 
 
@@ -50,6 +58,15 @@ class _Arriving:
     data: bytearray = field(default_factory=bytearray)
     continued: bool = False  # `100 Continue` sent
     length: int | None = None  # the whole request's, once its head gave it
+
+
+@dataclass(eq=False)
+class _Lingering:
+    """A connection closing: its answer sent, the client's end not yet closed."""
+
+    conn: TConn
+    deadline: float
+    drained: int = 0
 
 
 def _answer(conn: TConn, status: str) -> None:
@@ -67,6 +84,7 @@ class BufferingWorker(ThreadWorker):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.arriving: dict[TConn, _Arriving] = {}
+        self.lingering: dict[TConn, _Lingering] = {}
         self.max_body = 0
 
     def init_process(self) -> None:
@@ -131,7 +149,7 @@ class BufferingWorker(ThreadWorker):
             _answer(conn, "431 Request Header Fields Too Large"
                     if framing.arrival is Arrival.HEAD_TOO_LARGE
                     else "413 Request Entity Too Large")
-            self._close(conn)
+            self._linger(conn)
         return True
 
     def _run(self, conn: TConn, data: bytes) -> None:
@@ -147,6 +165,45 @@ class BufferingWorker(ThreadWorker):
         a client asked for went out while it arrived, and is not sent twice."""
         req._expected_100_continue = False
         return super().handle_request(req, conn)
+
+    def finish_request(self, conn: TConn, fs) -> None:
+        """After a thread served a request (on the event loop): a connection to close
+        lingers here for the client's end (gthread waits for it on the event loop's own
+        thread, up to 2 s each, and a few clients that never close stopped everything)."""
+        if not fs.cancelled() and fs.exception() is None and fs.result() is False:
+            self._linger(conn)
+            return
+        super().finish_request(conn, fs)
+
+    def _linger(self, conn: TConn) -> None:
+        """Close `conn` gracefully without waiting: send our FIN now, read and drop what
+        the client still sends until it closes too (RFC 9112, section 9.6)."""
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)
+            conn.sock.setblocking(False)
+        except OSError:
+            self._close(conn)
+            return
+        lingering = _Lingering(conn, time.monotonic() + LINGER_SECONDS)
+        self.lingering[conn] = lingering
+        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._drain, lingering))
+
+    def _drain(self, lingering: _Lingering, sock) -> None:
+        try:
+            chunk = sock.recv(_READ_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            chunk = b""
+        lingering.drained += len(chunk)
+        if not chunk or lingering.drained >= LINGER_BYTES:
+            self._end_linger(lingering)
+
+    def _end_linger(self, lingering: _Lingering) -> None:
+        self.lingering.pop(lingering.conn, None)
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self.poller.unregister(lingering.conn.sock)
+        self._close(lingering.conn)
 
     def _forget(self, arriving: _Arriving) -> None:
         self.arriving.pop(arriving.conn, None)
@@ -164,14 +221,20 @@ class BufferingWorker(ThreadWorker):
     def murder_pending(self) -> None:
         """gthread's sweep of waiting connections (run at least once a second), and ours:
         a request past its time gets 408; a stopping worker drops connections that have
-        sent nothing of a request."""
+        sent nothing of a request; a lingering connection past its time is closed."""
         super().murder_pending()
         now = time.monotonic()
         for arriving in list(self.arriving.values()):
             if arriving.deadline <= now:
+                self._forget(arriving)
                 if arriving.data.strip():
                     _answer(arriving.conn, "408 Request Timeout")
-                self._drop(arriving)
+                    self._linger(arriving.conn)
+                else:
+                    self._close(arriving.conn)
             elif not self.alive and not arriving.data.strip():
                 self._drop(arriving)
+        for lingering in list(self.lingering.values()):
+            if lingering.deadline <= now:
+                self._end_linger(lingering)
 

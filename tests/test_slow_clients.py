@@ -131,3 +131,23 @@ def test_a_request_not_whole_within_10_seconds_gets_408_and_is_closed(gateway):
         assert _answers(sock, 1) == [b"HTTP/1.1 408 Request Timeout"]
         assert 9 < time.monotonic() - start < 13
         assert sock.recv(100) == b""
+
+
+def test_clients_that_never_close_after_their_answer_do_not_stop_the_server(tmp_path: Path):
+    """A client that asks for `Connection: close` and then keeps its end open: the server
+    lingers for its last bytes before closing, and must not stop everything meanwhile."""
+    with run_way(WAYS["systemd"], tmp_path, free_port()) as running:
+        held = []
+        try:
+            for _ in range(60):
+                sock = socket.create_connection(("127.0.0.1", running.port), timeout=10)
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                held.append(sock)
+                time.sleep(0.005)
+            time.sleep(1)
+            worst = worst_healthz("127.0.0.1", running.port, probes=3, timeout=10)
+            assert worst is not None and worst < 1.0, worst
+            assert all(sock.recv(4096).startswith(b"HTTP/1.1 200 OK") for sock in held)
+        finally:
+            for sock in held:
+                sock.close()
