@@ -11,7 +11,9 @@ bind = os.environ.get("LEARNLINE_BIND", "127.0.0.1:8000")
 # Webhooks spend their time in SQLite and small CPU work: a few processes,
 # each with a few threads, keep a 2-core machine busy without contention.
 workers = int(os.environ.get("LEARNLINE_WEB_WORKERS", "2"))
-worker_class = "gthread"
+# gunicorn's threaded worker, but a request gets a thread only once it has arrived whole:
+# slow or silent clients cannot hold the few threads (docs/operations.md, Slow clients).
+worker_class = "gateway.http_worker.BufferingWorker"
 threads = int(os.environ.get("LEARNLINE_WEB_THREADS", "4"))
 # Carriers give up on a USSD screen after a few seconds; never hold a request long.
 timeout = 30

@@ -94,7 +94,7 @@ def test_nginx_limits_bodies_like_the_gateway_and_keeps_metrics_local():
         MAX_REQUEST_BYTES // 1024)
     metrics = re.search(r"location = /metrics \{(.*?)\}", nginx, flags=re.DOTALL).group(1)
     assert "deny all;" in metrics and "allow 127.0.0.1;" in metrics
-    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in nginx
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in nginx
     assert "ssl_protocols TLSv1.2 TLSv1.3;" in nginx and "return 301 https://" in nginx
 
 

@@ -1,0 +1,240 @@
+"""Learnline's gunicorn worker: gunicorn's threaded worker (gthread), except that a
+connection gets one of the few request threads only once its whole request is in.
+
+gthread hands a new connection to a thread straight away, and the thread then waits on
+the socket for the request: a client that sends nothing, or its headers a byte at a
+time, holds the thread for as long as it likes, and a dozen such clients stopped every
+request, health checks included. Here the worker's own loop (which already watches
+every kept-alive connection) reads each request without blocking, up to its last byte,
+and only then passes it, already buffered, to a thread; the application reads it from
+memory. A request still not whole after `HEAD_SECONDS` (its head) or with no new byte
+of its body for `BODY_SECONDS` gets 408; a head over `MAX_HEAD_BYTES` gets 431; a body
+declared or sent over the gateway's limit gets 413, without the application seeing it.
+Closing is the same: gthread waits, on its event loop's only thread, up to 2 s for each
+closing client to close its end; here the loop goes on and drops the client's last bytes
+as they come (`LINGER_SECONDS`).
+Waiting connections cost a file descriptor and their bytes, not a thread: each server
+process holds up to gunicorn's `worker_connections` (1000) of them; more wait in the
+kernel's backlog. docs/operations.md, "Slow clients".
+
+This subclasses gthread's `ThreadWorker` and uses its connection objects and request
+parser as gunicorn 27 has them (`enqueue_req`, `TConn.data_ready`, the parser's
+unreader); pyproject.toml holds gunicorn to that series.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import selectors
+import socket
+import time
+from dataclasses import dataclass, field
+from functools import partial
+
+from gunicorn import http
+from gunicorn.workers.gthread import TConn, ThreadWorker
+
+from gateway.http_framing import Arrival, Framing, frame
+
+# How long a request's head may take to arrive in full (nginx's client_header_timeout).
+HEAD_SECONDS = 10.0
+# How long a request's body may go without a new byte (nginx's client_body_timeout).
+BODY_SECONDS = 10.0
+# The largest request head read: request line (gunicorn's 8190) and headers.
+MAX_HEAD_BYTES = 64 * 1024
+# A closing connection is read (and what it sends dropped) until the client closes its
+# end, this long or this much at most, so the last answer is not cut by a reset.
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 65536
+_READ_BYTES = 65536
+
+
+@dataclass(eq=False)
+class _Arriving:
+    """A connection whose request is still arriving."""
+
+    conn: TConn
+    deadline: float
+    data: bytearray = field(default_factory=bytearray)
+    continued: bool = False  # `100 Continue` sent
+    length: int | None = None  # the whole request's, once its head gave it
+
+
+@dataclass(eq=False)
+class _Lingering:
+    """A connection closing: its answer sent, the client's end not yet closed."""
+
+    conn: TConn
+    deadline: float
+    drained: int = 0
+
+
+def _answer(conn: TConn, status: str) -> None:
+    """Best effort, never blocking: one plain line and the connection closes."""
+    body = f"{status}\n".encode()
+    head = (f"HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+    with contextlib.suppress(OSError):
+        conn.sock.send(head + body)
+
+
+class BufferingWorker(ThreadWorker):
+    """gthread that reads each request whole in its event loop before a thread runs it."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.arriving: dict[TConn, _Arriving] = {}
+        self.lingering: dict[TConn, _Lingering] = {}
+        self.max_body = 0
+
+    def init_process(self) -> None:
+        """Read the gateway's body limit (in the server process, after the fork)."""
+        from gateway.app import MAX_REQUEST_BYTES
+
+        self.max_body = MAX_REQUEST_BYTES
+        super().init_process()
+
+    def enqueue_req(self, conn: TConn) -> None:
+        """Wait, on the event loop, for `conn`'s next request to be whole; then run it on a
+        thread. gthread calls this on its loop for a new connection, a kept-alive one
+        turned readable, and one whose previous request left bytes read ahead."""
+        if self.cfg.is_ssl:  # TLS belongs to the proxy in front (docs/operations.md)
+            super().enqueue_req(conn)
+            return
+        arriving = _Arriving(conn, time.monotonic() + HEAD_SECONDS)
+        if conn.parser is not None:  # bytes of this request read with the last one
+            arriving.data += conn.parser.unreader.take_buffered()
+        if arriving.data and self._judge(arriving, waiting=False):
+            return
+        conn.sock.setblocking(False)
+        self.arriving[conn] = arriving
+        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._readable, arriving))
+
+    def _readable(self, arriving: _Arriving, sock) -> None:
+        try:
+            chunk = sock.recv(_READ_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:  # the client went away
+            self._drop(arriving)
+            return
+        arriving.data += chunk
+        self._judge(arriving, waiting=True)
+
+    def _judge(self, arriving: _Arriving, *, waiting: bool) -> bool:
+        """Act on the bytes so far: True if the request was passed on or refused (a
+        connection `waiting` on the event loop then leaves it first)."""
+        conn = arriving.conn
+        if arriving.length is not None:  # a body of known length: only count its bytes
+            framing = Framing(Arrival.COMPLETE if len(arriving.data) >= arriving.length
+                              else Arrival.INCOMPLETE, head_done=True)
+        else:
+            framing = frame(bytes(arriving.data), MAX_HEAD_BYTES, self.max_body)
+            arriving.length = framing.length
+        if framing.arrival is Arrival.INCOMPLETE:
+            if framing.head_done:
+                arriving.deadline = time.monotonic() + BODY_SECONDS
+                if framing.expects_continue and not arriving.continued:
+                    arriving.continued = True
+                    with contextlib.suppress(OSError):
+                        conn.sock.send(b"HTTP/1.1 100 Continue\r\n\r\n")
+            return False
+        if waiting:
+            self._forget(arriving)
+        if framing.arrival is Arrival.COMPLETE:
+            self._run(conn, bytes(arriving.data))
+        else:
+            _answer(conn, "431 Request Header Fields Too Large"
+                    if framing.arrival is Arrival.HEAD_TOO_LARGE
+                    else "413 Request Entity Too Large")
+            self._linger(conn)
+        return True
+
+    def _run(self, conn: TConn, data: bytes) -> None:
+        """Hand a whole request to a thread: the parser reads it from memory."""
+        if conn.parser is None:
+            conn.parser = http.get_parser(self.cfg, conn.sock, conn.client)
+        conn.parser.unreader.unread(data)
+        conn.data_ready = True  # gthread waits for nothing more
+        super().enqueue_req(conn)
+
+    def handle_request(self, req, conn: TConn) -> bool:
+        """Serve a request (on a thread). Its body is already here: the `100 Continue`
+        a client asked for went out while it arrived, and is not sent twice."""
+        req._expected_100_continue = False
+        return super().handle_request(req, conn)
+
+    def finish_request(self, conn: TConn, fs) -> None:
+        """After a thread served a request (on the event loop): a connection to close
+        lingers here for the client's end (gthread waits for it on the event loop's own
+        thread, up to 2 s each, and a few clients that never close stopped everything)."""
+        if not fs.cancelled() and fs.exception() is None and fs.result() is False:
+            self._linger(conn)
+            return
+        super().finish_request(conn, fs)
+
+    def _linger(self, conn: TConn) -> None:
+        """Close `conn` gracefully without waiting: send our FIN now, read and drop what
+        the client still sends until it closes too (RFC 9112, section 9.6)."""
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)
+            conn.sock.setblocking(False)
+        except OSError:
+            self._close(conn)
+            return
+        lingering = _Lingering(conn, time.monotonic() + LINGER_SECONDS)
+        self.lingering[conn] = lingering
+        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._drain, lingering))
+
+    def _drain(self, lingering: _Lingering, sock) -> None:
+        try:
+            chunk = sock.recv(_READ_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            chunk = b""
+        lingering.drained += len(chunk)
+        if not chunk or lingering.drained >= LINGER_BYTES:
+            self._end_linger(lingering)
+
+    def _end_linger(self, lingering: _Lingering) -> None:
+        self.lingering.pop(lingering.conn, None)
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self.poller.unregister(lingering.conn.sock)
+        self._close(lingering.conn)
+
+    def _forget(self, arriving: _Arriving) -> None:
+        self.arriving.pop(arriving.conn, None)
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self.poller.unregister(arriving.conn.sock)
+
+    def _drop(self, arriving: _Arriving) -> None:
+        self._forget(arriving)
+        self._close(arriving.conn)
+
+    def _close(self, conn: TConn) -> None:
+        self.nr_conns -= 1
+        conn.close()
+
+    def murder_pending(self) -> None:
+        """gthread's sweep of waiting connections (run at least once a second), and ours:
+        a request past its time gets 408; a stopping worker drops connections that have
+        sent nothing of a request; a lingering connection past its time is closed."""
+        super().murder_pending()
+        now = time.monotonic()
+        for arriving in list(self.arriving.values()):
+            if arriving.deadline <= now:
+                self._forget(arriving)
+                if arriving.data.strip():
+                    _answer(arriving.conn, "408 Request Timeout")
+                    self._linger(arriving.conn)
+                else:
+                    self._close(arriving.conn)
+            elif not self.alive and not arriving.data.strip():
+                self._drop(arriving)
+        for lingering in list(self.lingering.values()):
+            if lingering.deadline <= now:
+                self._end_linger(lingering)
+

@@ -1,0 +1,79 @@
+"""gateway/http_framing.py: when a request has arrived whole, from the bytes so far."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.http_framing import Arrival, frame
+
+HEAD = 64 * 1024
+BODY = 64 * 1024
+
+
+def arrival(data: bytes) -> Arrival:
+    return frame(data, HEAD, BODY).arrival
+
+
+POST = b"POST /carriers/twilio/sms HTTP/1.1\r\nHost: x\r\n"
+
+
+@pytest.mark.parametrize("data", [
+    b"",
+    b"GET /healthz HTTP/1.1\r\nHost: x\r\n",
+    b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r",
+    POST + b"Content-Length: 10\r\n\r\n123456789",
+    POST + b"Transfer-Encoding: chunked\r\n\r\n5\r\nabc",
+    POST + b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n",
+    POST + b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-Trailer: 1\r\n",
+])
+def test_a_request_not_all_here_is_incomplete(data: bytes):
+    assert arrival(data) is Arrival.INCOMPLETE
+
+
+@pytest.mark.parametrize("data", [
+    b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET /healthz HTTP/1.1\nHost: x\n\n",  # bare LF: gunicorn's parser decides
+    POST + b"Content-Length: 10\r\n\r\n1234567890",
+    POST + b"content-length: 3\r\n\r\nabcGET / HTTP/1.1\r\n",  # the next request follows
+    POST + b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    POST + b"Transfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\nX-Trailer: 1\r\n\r\n",
+])
+def test_a_whole_request_is_complete(data: bytes):
+    assert arrival(data) is Arrival.COMPLETE
+
+
+@pytest.mark.parametrize("data", [
+    POST + b"Content-Length: 10\r\nContent-Length: 10\r\n\r\n",
+    POST + b"Content-Length: -1\r\n\r\n",
+    POST + b"Content-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+    POST + b"Transfer-Encoding: gzip\r\n\r\n",
+    POST + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n",
+    POST + b"Not a header\r\n\r\n",
+])
+def test_a_request_the_parser_refuses_goes_to_it_at_once(data: bytes):
+    """Nothing to wait for: gunicorn's parser answers 400 without reading more."""
+    assert arrival(data) is Arrival.COMPLETE
+
+
+def test_sizes_over_the_limits_are_refused_without_waiting_for_them():
+    assert arrival(b"GET / HTTP/1.1\r\nX: " + b"a" * HEAD) is Arrival.HEAD_TOO_LARGE
+    assert arrival(POST + b"Content-Length: %d\r\n\r\n" % (BODY + 1)) is Arrival.BODY_TOO_LARGE
+    assert arrival(POST + b"Content-Length: %d\r\n\r\n" % BODY) is Arrival.INCOMPLETE
+    chunked = POST + b"Transfer-Encoding: chunked\r\n\r\n"
+    assert arrival(chunked + b"%x\r\n" % (BODY + 1)) is Arrival.BODY_TOO_LARGE
+    assert arrival(chunked + b"1\r\na\r\n" * (BODY + 1)) is Arrival.BODY_TOO_LARGE
+
+
+def test_the_head_is_done_before_the_body_and_an_expectation_is_seen():
+    framing = frame(POST + b"Content-Length: 5\r\nExpect: 100-Continue\r\n\r\nab", HEAD, BODY)
+    assert framing.arrival is Arrival.INCOMPLETE
+    assert framing.head_done and framing.expects_continue
+    assert not frame(POST, HEAD, BODY).head_done
+
+
+def test_a_body_of_declared_length_gives_the_whole_requests_length():
+    head = POST + b"Content-Length: 10\r\n\r\n"
+    assert frame(head + b"123", HEAD, BODY).length == len(head) + 10
+    assert frame(head + b"1234567890", HEAD, BODY).length == len(head) + 10
+    assert frame(POST + b"Transfer-Encoding: chunked\r\n\r\n", HEAD, BODY).length is None
