@@ -55,6 +55,18 @@ def test_each_unit_runs_a_real_command_as_a_hardened_dedicated_user(unit: Path):
         assert service[key] == value, key
 
 
+def test_systemd_never_gives_up_on_the_worker_nor_cuts_short_its_last_record():
+    """A worker in a crash loop (a database refusing writes) is started again for as long
+    as it takes, not left stopped after systemd's default five starts in ten seconds; and
+    stopping it waits longer than it keeps trying to record a message the carrier
+    accepted, so a stop never turns that message into a second SMS."""
+    from gateway.worker import ACCEPTED_PATIENCE_SECONDS
+
+    unit = _unit(DEPLOY / "systemd" / "learnline-worker.service")
+    assert unit["Unit"]["StartLimitIntervalSec"] == "0"
+    assert int(unit["Service"]["TimeoutStopSec"]) > ACCEPTED_PATIENCE_SECONDS
+
+
 def test_the_web_unit_serves_behind_nginx_without_the_simulator():
     argv = shlex.split(_unit(DEPLOY / "systemd" / "learnline-web.service")["Service"]
                        ["ExecStart"])

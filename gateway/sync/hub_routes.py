@@ -35,12 +35,25 @@ def init_app(app: Flask) -> None:
     hub = open_hub_store(url)
     try:
         hub.migrate()
+        _warn_of_confined_edges(hub)
     finally:
         hub.close()
     app.extensions["learnline.hub"] = queue.LifoQueue()
     app.register_blueprint(blueprint)
     # On the app, not the blueprint: the dashboard reads the hub's figures too.
     app.teardown_request(give_back)
+
+
+def _warn_of_confined_edges(hub) -> None:
+    """Say at start-up which edges have no region: every learner is confined on them
+    (after an upgrade from a hub before regions, every edge), so sync passes them
+    nothing new until an operator sets one (docs/sync.md, Trust between edges)."""
+    bare = sorted(edge.edge_id for edge in hub.edges() if not edge.revoked
+                  and not edge.region.countries and not edge.region.prefixes)
+    if bare:
+        log.warning("hub: edge(s) %s have no region: every learner is confined on them and "
+                    "sync shares no learner's history with them; set one with `learnline hub "
+                    "set-edge ID --country CC` or `--prefix +NNN`", ", ".join(bare))
 
 
 # Hub stores (a connection each) kept between requests: servers that start a thread per

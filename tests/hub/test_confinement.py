@@ -7,6 +7,7 @@ reaches every edge. Run on each hub backend (tests/hub/conftest.py)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -257,3 +258,19 @@ def test_registering_an_edge_says_what_is_wrong_with_its_region(hub):
     assert result.exit_code == 0 and "confined for every learner" in result.output
     token = result.output.strip().splitlines()[-1]
     push_raw(EdgeLink(hub.url, "edge-x", token), [forged("edge-x", LEARNER, "met")])
+
+
+def test_a_hub_starting_with_edges_without_a_region_says_so(hub, tmp_path, caplog):
+    """After an upgrade from a hub before regions (or an edge added without one), every
+    learner is confined on those edges: the hub says so at start-up, naming them and
+    the command that sets a region, instead of sync quietly sharing nothing new."""
+    register(hub, "edge-ng", "--country", "NG")
+    register(hub, "edge-bare")
+    with caplog.at_level(logging.WARNING, logger="gateway"):
+        create_app({"DATABASE": str(tmp_path / "again.db"), "ROLE": "hub",
+                    "HUB_DATABASE_URL": hub.app.config["HUB_DATABASE_URL"],
+                    "SECRET_KEY": "hub-secret"})
+    warned = [r.getMessage() for r in caplog.records if "region" in r.getMessage()]
+    assert len(warned) == 1, warned
+    assert "edge-bare" in warned[0] and "edge-ng" not in warned[0]
+    assert "learnline hub set-edge" in warned[0]
