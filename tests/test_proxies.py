@@ -169,7 +169,7 @@ def _nginx_conf(tmp_path, port: int, upstream: int) -> str:
     configuration (deploy/nginx/learnline.conf) passes."""
     shipped = (Path(__file__).parent.parent / "deploy" / "nginx" / "learnline.conf").read_text()
     headers = "\n".join(re.findall(r"^\s*(proxy_set_header .*;)$", shipped, re.MULTILINE))
-    assert "X-Forwarded-For $proxy_add_x_forwarded_for" in headers
+    assert "X-Forwarded-For $remote_addr" in headers
     temp = "\n".join(f"{kind}_temp_path {tmp_path}/nginx-{kind};"
                      for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
     return f"""daemon off;
