@@ -193,6 +193,10 @@ _AFTER_ANSWER_WORD = frozenset({"IS", "EST", "E", "NI", "=", "-"})
 # A command word is guessed from a slip only from this many letters: shorter words are
 # too close to one another and to ordinary words.
 _SLIP_MIN_LETTERS = 4
+# The only commands read from a word with a slip, and only when the word is the whole
+# message: they show something and change nothing. A guess at START, NAME, PAUSE, a
+# schedule or a language would act on an ordinary word ("Stars", "come on", "cause").
+_SLIP_COMMANDS = frozenset({"next", "status", "help", "courses"})
 
 
 def _answer(compact: str) -> i.Answer | None:
@@ -233,21 +237,23 @@ def _one_slip_apart(typed: str, word: str) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _command_key(word: str) -> str | None:
-    """The command a first word names: exactly, or with one slip when only one command's
-    words are that close. STOP is never guessed: a slip must not end someone's course."""
+def _command_key(word: str, alone: bool) -> str | None:
+    """The command a first word names: exactly, or, when the word is the whole message
+    (`alone`), with one slip if it is one of _SLIP_COMMANDS and no other command's words
+    are that close (STOP words aside: they are never guessed, nor do they stand in the
+    way of a guess at NEXT from SUIT)."""
     exact = _all_words().get(word)
-    if exact is not None or len(word) < _SLIP_MIN_LETTERS:
+    if exact is not None or not alone or len(word) < _SLIP_MIN_LETTERS:
         return exact
     near = {key for known, key in _all_words().items()
             if len(known) >= _SLIP_MIN_LETTERS and _one_slip_apart(word, known)}
     near.discard("stop")
-    return near.pop() if len(near) == 1 else None
+    return near.pop() if len(near) == 1 and near <= _SLIP_COMMANDS else None
 
 
 def parse_command(text: str) -> i.Intent:
     """The intent in one SMS: a command (with its argument), an answer, or Unknown.
-    A command word of four letters or more may carry one slip (SUIT, NXET)."""
+    NEXT, STATUS, HELP or COURSES texted alone may carry one slip (SUIT, NXET, HELO)."""
     folded = fold(text)
     if not folded:
         return i.Unknown(text)
@@ -255,7 +261,7 @@ def parse_command(text: str) -> i.Intent:
     if answer is not None:
         return answer
     first, _, rest = folded.partition(" ")
-    key = _command_key(first.strip(_PUNCTUATION)[:32])
+    key = _command_key(first.strip(_PUNCTUATION)[:32], alone=not rest.strip(_PUNCTUATION + " "))
     argument = rest.strip(_PUNCTUATION + " ") or None
     match key:
         case "start":
