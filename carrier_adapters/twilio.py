@@ -10,7 +10,18 @@ request can be re-split into other fields with the same signature (a MessageSid
 swallowing the next field becomes a new message). A signed form is therefore also
 checked for what Twilio itself sends: CamelCase names each given once, a message sid
 of its documented shape (SmsSid and SmsMessageSid the same), the configured account,
-and counts that are numbers. Anything else is a 400 naming the field.
+numbers as Twilio writes them, a status of lowercase letters, and counts that are
+numbers. Anything else is a 400 naming the field.
+
+A learner chooses the Body of their own message, and could write it to read as other
+fields ("...MessageSidSM<32 hex>To+1..."), so that the request, re-split there, keeps
+its signature and passes every shape check as a new message from another number. A
+new MessageSid needs the text "MessageSid" followed by the new sid somewhere in the
+signed string; Twilio's own "MessageSid" and "SmsMessageSid" are followed by the
+original sid, so the new one can only come from a value. The signed string of a
+genuine request therefore holds "MessageSid" exactly once per MessageSid or
+SmsMessageSid field, and a request in which it appears anywhere else (in a value, in
+another name) is refused: the re-split, and the crafted message it was cut from.
 """
 
 from __future__ import annotations
@@ -86,6 +97,12 @@ PARAMETER_NAME = re.compile(r"[A-Z][A-Za-z0-9]*")
 SID_ALIASES = ("SmsSid", "SmsMessageSid")
 API_VERSION = "2010-04-01"
 COUNTS = ("NumMedia", "NumSegments")
+# A number as Twilio writes it: E.164, a WhatsApp address (whatsapp:E.164) or a short code.
+NUMBER = re.compile(r"(?:whatsapp:)?\+[1-9][0-9]{6,14}|[0-9]{3,8}")
+NUMBERS = ("From", "To")
+STATUS_WORD = re.compile(r"[a-z_]{1,32}")
+SID_NAME = "MessageSid"
+SID_FIELDS = ("MessageSid", "SmsMessageSid")
 
 
 class TwilioAdapter(CarrierAdapter):
@@ -141,6 +158,11 @@ class TwilioAdapter(CarrierAdapter):
             if len(values) != 1:
                 raise PayloadError(name, message=f"field '{shown}' is repeated; Twilio "
                                                  "sends each field once")
+        signed = "".join(name + value for name, values in request.form.items()
+                         for value in values)
+        if signed.count(SID_NAME) != sum(1 for name in request.form if name in SID_FIELDS):
+            raise PayloadError("MessageSid", message="'MessageSid' is written where Twilio "
+                                                     "never writes it: a re-split request")
         sid = request.field("MessageSid")
         if sid is None:
             raise PayloadError("MessageSid")
@@ -163,6 +185,15 @@ class TwilioAdapter(CarrierAdapter):
             value = request.field(name)
             if value is not None and not (value.isascii() and value.isdigit()):
                 raise PayloadError(name, message=f"field '{name}' is not a count")
+        for name in NUMBERS:
+            value = request.field(name)
+            if value is not None and not NUMBER.fullmatch(value):
+                raise PayloadError(name, message=f"field '{name}' is not a number as Twilio "
+                                                 "writes it (E.164, whatsapp: or a short code)")
+        status = request.field("MessageStatus")
+        if status is not None and not STATUS_WORD.fullmatch(status):
+            raise PayloadError("MessageStatus", message="field 'MessageStatus' is not a status "
+                                                        "Twilio writes")
         return sid
 
     def parse_inbound(self, request: WebRequest) -> InboundMessage:

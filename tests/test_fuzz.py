@@ -34,6 +34,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
+from carrier_adapters.twilio import NUMBER as TWILIO_NUMBER
 from gateway import create_app, webhooks
 from gateway.app import MAX_REQUEST_BYTES
 from gateway.channels.sms.commands import parse_command
@@ -733,6 +734,8 @@ def check_signed_inbound(app, wire: SmsWire, sender: str, text: str) -> None:
     message_id = _new_id(wire.carrier)
     phone = expected_phone(sender.removeprefix("tel:") if wire.json_body else sender,
                            wire.country)
+    if wire.carrier == "twilio" and not TWILIO_NUMBER.fullmatch(sender):
+        phone = None  # Twilio writes numbers in E.164: any other shape is no Twilio request
     client = app.test_client()
     with opened(app) as store:
         before = counts(store)

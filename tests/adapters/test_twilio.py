@@ -102,6 +102,24 @@ class TestTwilio(AdapterContract, SendContract):
     def wire_id(self, name):
         return as_sid(name)
 
+    @pytest.mark.parametrize("sender", ["0803 000 0000", "2348030000000", "+234 803 000 0000",
+                                        "+2348030000000x", "whatsapp:0803"])
+    def test_national_number_is_stored_as_e164(self, client, store, sender):
+        """Twilio writes every number in E.164 (whatsapp:E.164 or a short code): anything
+        else is no request of Twilio's, refused with the field named and nothing stored."""
+        response = self.post(client, "sms", self.inbound_payload(sender, "START", "nat-1"))
+        assert response.status_code == 400
+        assert "'From'" in response.get_data(as_text=True)
+        assert store.db["inbound"].count == 0 and store.outbox() == []
+
+    @pytest.mark.parametrize(("sender", "to"), [("whatsapp:+2348030000000", TWILIO_SENDER),
+                                                (LEARNER, "38123")])  # a short code
+    def test_whatsapp_addresses_and_short_codes_are_numbers(self, client, store, sender, to):
+        params = {**self.inbound_payload(sender, "START", "wa-1"), "To": to}
+        assert self.post(client, "sms", params).status_code == 200
+        [row] = store.db["inbound"].rows
+        assert row["phone"] == LEARNER and row["recipient"] == to
+
     def authenticated(self, path, params, auth):
         if auth == MISSING:
             return path, {}
@@ -477,6 +495,62 @@ def test_a_signed_request_re_split_into_new_messages_is_refused(client, store):
         assert "field" in response.get_data(as_text=True), name
         assert store.db["inbound"].count == 1, name
     assert [(m.id, m.body) for m in store.outbox(LEARNER)] == stored
+
+
+VICTIM = "+2348031111111"
+
+
+def crafted_repartition(original: dict[str, str], new_sid: str) -> dict[str, list[str]]:
+    """The original request re-split at its Body (which its sender chose to read like other
+    fields): Body, From, MessageSid and To of another message, and a late-sorting field
+    holding every field that came after the Body. Each part has the shape Twilio sends."""
+    names = sorted(original)
+    tail = "".join(name + original[name] for name in names[names.index("Body") + 1:])
+    forged = {name: [original[name]] for name in names[:names.index("Body")]}
+    forged.update({"Body": ["x"], "From": [VICTIM], "MessageSid": [new_sid],
+                   "To": [TWILIO_SENDER], "Zz": [tail]})
+    return forged
+
+
+@pytest.mark.parametrize("forged_first", [False, True])
+def test_a_body_crafted_to_re_split_into_another_sender_is_refused(client, store,
+                                                                   forged_first):
+    """The sender writes a Body that reads as From, MessageSid and To of another message;
+    re-split there, the captured request keeps its signature and passes every other shape
+    check. Neither the re-split nor the crafted message it was cut from is taken, in
+    whichever order they come; an ordinary message is."""
+    path = "/carriers/twilio/sms"
+    new_sid = "SM" + "ab" * 16
+    body = f"xFrom{VICTIM}MessageSid{new_sid}To{TWILIO_SENDER}Zz"
+    original = twilio_inbound(LEARNER, body, "SM" + "c1" * 16)
+    headers = signed_headers(PUBLIC_URL + path, original)
+    forged = crafted_repartition(original, new_sid)
+    assert signed_string(forged) == signed_string({k: [v] for k, v in original.items()})
+    for params in ([forged, original] if forged_first else [original, forged]):
+        response = client.post(path, data=params, headers=headers)
+        assert response.status_code == 400, response.get_data(as_text=True)
+        assert "re-split" in response.get_data(as_text=True)
+    assert store.db["inbound"].count == 0
+    assert store.learner(VICTIM) is None and store.outbox(VICTIM) == []
+    plain = twilio_inbound(LEARNER, "START", "SM" + "c2" * 16)
+    assert client.post(path, data=plain,
+                       headers=signed_headers(PUBLIC_URL + path, plain)).status_code == 200
+    assert store.db["inbound"].count == 1
+
+
+def test_a_status_callback_re_split_into_another_report_is_refused(client, store):
+    """A status swallowing the next field ("deliveredRawDlrDoneDate...") is no status
+    Twilio writes: refused, nothing recorded; the report itself is taken."""
+    path = "/carriers/twilio/status"
+    report = twilio_status("SM" + "d3" * 16, "delivered")
+    headers = signed_headers(PUBLIC_URL + path, report)
+    assert client.post(path, data=report, headers=headers).status_code == 200
+    events = store.db["status_events"].count
+    forged = absorbed(report, "MessageStatus", 1)
+    assert signed_string(forged) == signed_string({k: [v] for k, v in report.items()})
+    response = client.post(path, data=forged, headers=headers)
+    assert response.status_code == 400 and "'MessageStatus'" in response.get_data(as_text=True)
+    assert store.db["status_events"].count == events
 
 
 @pytest.mark.parametrize(("change", "named"), [
