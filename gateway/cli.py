@@ -232,6 +232,28 @@ def main() -> None:
 # -- serve -------------------------------------------------------------------------------
 
 
+def _port_free(host: str, port: int) -> None:
+    """Stop with one line when another program already listens on host:port, before the
+    banner promises URLs and the worker starts (gunicorn would retry for seconds, then
+    print its own errors)."""
+    import errno
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise click.ClickException(f"{host}:{port} is in use by another program: stop "
+                                           "it, or choose another port with --port") from None
+            raise click.ClickException(f"cannot listen on {host}:{port}: "
+                                       f"{exc.strerror}") from None
+
+
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535),
@@ -260,6 +282,7 @@ def serve(host: str, port: int, no_worker: bool, workers: int | None,
     carriers = _carriers()
     _web_settings()
     _retention_days()  # the worker's setting: refuse a bad one before starting anything
+    _port_free(host, port)
     with _open_store():
         pass
     # On this machine's own address the simulator is on unless turned off; on any other
@@ -267,8 +290,11 @@ def serve(host: str, port: int, no_worker: bool, workers: int | None,
     public = not _is_loopback(host)
     os.environ["LEARNLINE_SIMULATOR"] = "0" if no_simulator else os.environ.get(
         "LEARNLINE_SIMULATOR", "0" if public else "1")
-    base = f"http://{host}:{port}"
+    # Every address: this machine's own is one a browser here can open.
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"
     click.echo(f"Learnline gateway on {base} (database {default_db_path().resolve()})")
+    if base != f"http://{host}:{port}":
+        click.echo(f"  listening on every address of this machine ({host}), port {port}")
     click.echo(f"  lite web: {base}/")
     if os.environ["LEARNLINE_SIMULATOR"] == "1":
         click.echo(f"  phone simulator: {base}/simulator")
@@ -425,7 +451,7 @@ def _chat_ussd(store: Store, console, number: str) -> None:
     from carrier_adapters import UssdRequest
     from gateway.channels.ussd import handle_ussd
 
-    code = "*123#"
+    code = "*384*12#"
     click.echo(f"Learnline USSD as {number}, dialling {code}. Ctrl-D to quit.")
     while True:
         session = uuid.uuid4().hex

@@ -433,7 +433,22 @@ def test_chat_ussd_runs_a_menu_session_in_the_terminal(tmp_path):
     # A Kenyan number: the menus and the course are in Swahili.
     assert "Learnline\n1. Anza: Anza kujiajiri" in out
     assert "Somo 1/6, kadi 1/5\nTafuta ujuzi ambao watu hulipia" in out
-    assert "Kwaheri! Piga *123# kuendelea ulipoishia." in out
+    assert "Kwaheri! Piga *384*12# kuendelea ulipoishia." in out
     assert "1. Endelea: Anza kujiajiri, somo 1, kadi 1/5" in out  # the second dial
     assert "Anza kujiajiri: masomo 0/6 yamekamilika." in out
     assert "Traceback" not in result.stderr
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line_before_promising_urls(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run("serve", "--port", str(port), "--no-worker", cwd=tmp_path,
+                     LEARNLINE_DB=str(tmp_path / "l.db"))
+    assert result.returncode == 1
+    assert f"127.0.0.1:{port} is in use by another program" in result.stderr
+    assert "lite web" not in result.stdout and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr

@@ -434,4 +434,4 @@ def test_the_simulator_runs_sms_and_ussd_through_the_real_channels(db_path, stor
     screen = client.get("/simulator?mode=ussd").data.decode()
     assert "Lesson 1/6, card 1/5" in screen  # the same learner, where SMS left them
     client.post("/simulator", data={"csrf": token, "mode": "ussd", "action": "hangup"})
-    assert "Dial *123#" in client.get("/simulator?mode=ussd").data.decode()
+    assert "Dial *384*12#" in client.get("/simulator?mode=ussd").data.decode()

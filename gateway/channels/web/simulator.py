@@ -29,7 +29,7 @@ from gateway.ratelimit import SlidingWindows
 from gateway.sms_text import count
 
 blueprint = Blueprint("simulator", __name__, template_folder="templates")
-SERVICE_CODE = "*123#"
+SERVICE_CODE = "*384*12#"
 CARRIER_ID = "simulator"
 PRETEND_PREFIX = "+999"  # unassigned by the ITU: never a real phone
 ACTIONS_PER_ADDRESS = 30  # a minute
