@@ -79,7 +79,20 @@ def init_app(app: Flask) -> None:
     # bytes count on 2G. The sign-in's own time (`since`) bounds it, not the cookie's.
     app.config["SESSION_REFRESH_EACH_REQUEST"] = False
     app.session_interface = _SessionInterface()
+    app.before_request(forget_old_cookie_keys)
     app.register_blueprint(blueprint)
+
+
+# What cookies written before sessions lived on the server carried: the number itself.
+OLD_COOKIE_KEYS = ("phone", "since", "signin_phone")
+
+
+def forget_old_cookie_keys() -> None:
+    """Drop from the session what earlier releases kept in the cookie (the learner's
+    number), so the cookie is written again without it on this response."""
+    for key in OLD_COOKIE_KEYS:
+        if key in session:
+            session.pop(key)
 
 
 class _SessionInterface(SecureCookieSessionInterface):
@@ -410,9 +423,10 @@ def enter_code():
 @blueprint.post("/signout")
 def sign_out():
     """End this browser's sign-in on the server, so no copy of its cookie signs in any
-    more (progress stays with the learner)."""
+    more (progress stays with the learner); an administrator's session in the same
+    cookie ends with it, as the cookie that carried it is cleared."""
     lang = session.get("lang")
-    for key in ("sid", "signin"):
+    for key in ("sid", "signin", "admin"):
         web_sessions.end(get_store(), session.get(key))
     session.clear()
     if lang:
