@@ -11,6 +11,7 @@ quiz button) are forms posted with the CSRF token.
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from datetime import timedelta
@@ -56,6 +57,7 @@ from gateway.learning.timing import Pacing
 from gateway.phones import InvalidPhoneNumber, masked, to_e164
 from gateway.store import LearnerRecord, web_sessions
 
+log = logging.getLogger(__name__)
 blueprint = Blueprint("web", __name__, template_folder="templates")
 
 
@@ -80,6 +82,10 @@ def init_app(app: Flask) -> None:
     app.config["SESSION_REFRESH_EACH_REQUEST"] = False
     app.session_interface = _SessionInterface()
     app.before_request(forget_old_cookie_keys)
+    carriers = app.extensions.get("learnline.carriers")
+    if carriers is not None and not signin.available(carriers):
+        log.warning(signin.NO_COUNTRY_WARNING.format(
+            where=carriers.path or "the carriers file"))
     app.register_blueprint(blueprint)
 
 
@@ -366,11 +372,16 @@ def _secret() -> bytes:
 
 @blueprint.route("/signin", methods=["GET", "POST"])
 def sign_in():
-    """Ask for the phone number; send a code unless a limit says no."""
+    """Ask for the phone number; send a code unless a limit says no. With no SMS
+    carrier naming its country, say that sign-in by code is not available (503 to a
+    post) and send nothing."""
+    carriers = current_app.extensions["learnline.carriers"]
+    if not signin.available(carriers):
+        return page("signin.html", status=200 if request.method == "GET" else 503,
+                    unavailable=True)
     if request.method == "GET":
         return page("signin.html")
     raw = request.form.get("phone", "")
-    carriers = current_app.extensions["learnline.carriers"]
     country = next((c.country for c in carriers if c.country), None)
     try:
         phone = to_e164(raw, country)
