@@ -199,3 +199,13 @@ def test_without_a_carrier_naming_its_country_web_sign_in_sends_no_code(
     french = app.test_client().get("/signin", headers={"Accept-Language": "fr"})
     assert "La connexion par code SMS n'est pas disponible ici." in html.unescape(french.text)
 
+
+def test_the_addresses_of_one_ipv6_64_share_one_limit(web, store):
+    """Each of a /64's 2^64 addresses is not a new client: past 10 codes an hour from
+    the /64, the next is refused, whatever its last 64 bits; another /64 is not."""
+    answers = [web.post("/signin", data={"csrf": csrf(web), "phone": f"+2348030{n:06d}"},
+                        environ_base={"REMOTE_ADDR": f"2001:db8:5:6::{n + 1:x}"}).status_code
+               for n in range(11)]
+    assert answers == [302] * 10 + [429]
+    assert web.post("/signin", data={"csrf": csrf(web), "phone": "+2348059990000"},
+                    environ_base={"REMOTE_ADDR": "2001:db8:5:7::1"}).status_code == 302

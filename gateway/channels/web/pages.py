@@ -36,6 +36,7 @@ from flask import (
 from flask.sessions import SecureCookieSessionInterface
 from markupsafe import Markup
 
+from gateway import forwarded
 from gateway.app import get_store
 from gateway.channels.pacing import note_seen, pacing_of
 from gateway.channels.sms.commands import command_words
@@ -388,7 +389,7 @@ def sign_in():
     except InvalidPhoneNumber:
         return page("signin.html", status=400, error="number", entered=raw[:30])
     outcome = signin.request_code(get_store(), carriers, _secret(), phone,
-                                  request.remote_addr or "?", g.locale)
+                                  forwarded.limit_key(request.remote_addr), g.locale)
     if outcome == signin.UNREACHABLE:
         return page("signin.html", status=400, error="number", entered=raw[:30])
     if outcome == signin.LIMITED:
@@ -468,7 +469,7 @@ def verify_form():
 def verify(code: str):
     """A certificate by its code: course, date, holder and score; 404 with the form when
     no certificate has the code; 429 past the lookups allowed per client address."""
-    address = request.remote_addr or "?"
+    address = forwarded.limit_key(request.remote_addr)
     if get_store().take_rate([(f"verify/web:{address}", *VERIFY_PER_ADDRESS)]) is not None:
         return page("limited.html", status=429, reason="verify")
     found = _engine().find_certificate(code)
