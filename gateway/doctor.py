@@ -72,6 +72,11 @@ def _configuration(env: dict[str, str], findings: list[Finding]) -> Carriers | N
     else:
         findings.append(Finding("ok", "configuration",
                                 f"{where}: {len(carriers.by_id)} carrier(s), valid"))
+    from gateway.channels.web import signin
+
+    if not signin.available(carriers):
+        findings.append(Finding("warn", "web sign-in",
+                                signin.NO_COUNTRY_WARNING.format(where=where)))
     return carriers
 
 

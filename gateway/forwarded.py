@@ -147,3 +147,13 @@ def allow_ips_address(environ: dict) -> str | None:
         if parsed is None or parsed.is_loopback:
             return None
     return address
+
+
+def limit_key(address: str | None) -> str:
+    """The key a per-address limit counts `address` under: an IPv4 address as it is, an
+    IPv6 address by its /64 (one subscriber or site is given a whole /64, so its
+    addresses are one client to a limit), anything else as given ("?" when unknown)."""
+    parsed = _address(address or "")  # an IPv4-mapped address is read as IPv4
+    if isinstance(parsed, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return str(parsed) if parsed is not None else (address or "?")

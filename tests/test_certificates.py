@@ -359,6 +359,15 @@ def test_verify_pages_are_rate_limited_per_client_address(twilio, store, client,
     assert client.get(f"/verify/{code}").status_code == 200
 
 
+def test_verify_lookups_from_one_ipv6_64_share_one_limit(client):
+    answers = [client.get(f"/verify/7KQM-2XHD-{n % 10}P",
+                          environ_base={"REMOTE_ADDR": f"2001:db8:5:6::{n + 1:x}"}).status_code
+               for n in range(31)]
+    assert answers == [404] * 30 + [429]
+    assert client.get("/verify/7KQM-2XHD-0P",
+                      environ_base={"REMOTE_ADDR": "2001:db8:5:7::1"}).status_code == 404
+
+
 def test_the_web_results_page_shows_the_code_of_a_course_finished_there(
         twilio, store, client):
     """Five lessons by SMS, the last quiz on the web after signing in."""

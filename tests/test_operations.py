@@ -296,3 +296,17 @@ def test_a_corrupt_backup_is_never_kept(db_path: Path, tmp_path: Path, damage: s
     [line] = result.stderr.splitlines()  # one readable line, not a Python list
     assert "['" not in line
     assert sqlite3.connect(db_path).execute("PRAGMA quick_check").fetchone()[0] == "ok"
+
+
+def test_doctor_warns_when_web_sign_in_can_send_no_code(db_path: Path, tmp_path: Path):
+    carriers = tmp_path / "carriers.toml"
+    carriers.write_text('[carriers.tw]\nadapter = "twilio"\naccount_sid = "AC1"\n'
+                        'auth_token = "${TW_TOKEN}"\nlanguages = { DZ = "fr" }\n')
+    carriers.chmod(0o640)
+    result = _doctor(tmp_path, db_path, carriers, TW_TOKEN="tw-token-0123456789abcdef")
+    warning = ("WARN web sign-in: no SMS carrier names its country (`country` in "
+               f"{carriers}): sign-in codes go to no number, so web sign-in is off")
+    assert warning in result.stdout.splitlines(), result.stdout
+    carriers.write_text(carriers.read_text() + 'country = "DZ"\n')
+    result = _doctor(tmp_path, db_path, carriers, TW_TOKEN="tw-token-0123456789abcdef")
+    assert "web sign-in" not in result.stdout

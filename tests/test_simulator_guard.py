@@ -85,3 +85,16 @@ def test_pretend_learners_are_not_in_the_figures(db_path, store):
     assert all(funnel.enrolled == 0 and funnel.started == 0 for funnel in report.funnels)
     assert report.questions == ()
     assert [row for row in report.carrier_days if row.carrier_id == "simulator"] == []
+
+
+def test_the_addresses_of_one_ipv6_64_share_the_simulators_throttle(db_path):
+    client = _simulating(db_path).test_client()
+    token = csrf(client, "/simulator")
+    answers = [client.post("/simulator", data={"csrf": token, "mode": "sms", "text": "HELP"},
+                           environ_base={"REMOTE_ADDR": f"2001:db8:5:6::{n + 1:x}"}
+                           ).status_code for n in range(31)]
+    assert answers == [302] * 30 + [429]
+    other = client.application.test_client()
+    assert other.post("/simulator", data={"csrf": csrf(other, "/simulator"), "mode": "ussd",
+                                          "action": "dial"},
+                      environ_base={"REMOTE_ADDR": "2001:db8:5:7::1"}).status_code == 302

@@ -174,3 +174,37 @@ def test_the_language_switch_goes_back_only_to_this_site(app, target):
                                          "next": target})
     assert answer.status_code == 303 and answer.location == "/"
     assert "X-Injected" not in answer.headers and "pwned" not in str(answer.headers)
+
+
+def test_a_learners_sign_out_also_ends_an_administrators_session_in_the_same_cookie(app, store):
+    browser = app.test_client()
+    html = browser.get("/admin/signin").text
+    token = re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+    browser.post("/admin/signin", data={"csrf": token, "token": ADMIN_TOKEN})
+    web_sign_in(browser, store, PHONE)
+    assert browser.get("/admin").status_code == 200
+    copied = browser.get_cookie("learnline").value
+    browser.post("/signout", data={"csrf": csrf(browser, "/")})
+    thief = app.test_client()
+    thief.set_cookie("learnline", copied)
+    assert thief.get("/admin").status_code == 403
+    assert not signed_in(thief)
+
+
+def test_a_cookie_from_before_server_sessions_stops_carrying_the_number(app):
+    """A browser still holding a cookie written by an earlier release (the number in
+    `phone` and `signin_phone`, the sign-in time in `since`) gets it rewritten on its
+    next page, without them."""
+    browser = app.test_client()
+    browser.get("/")
+    with browser.session_transaction() as old:
+        old["phone"] = PHONE
+        old["signin_phone"] = PHONE
+        old["since"] = 1_700_000_000
+        old["lang"] = "fr"
+    assert PHONE[-9:] in cookie_payload(browser)
+    assert browser.get("/help").status_code == 200
+    payload = cookie_payload(browser)
+    assert PHONE[-9:] not in payload
+    assert "since" not in payload
+    assert '"lang":"fr"' in payload.replace(" ", "")

@@ -3,6 +3,7 @@ hold under concurrent guesses, and a real learner who still signs in meanwhile."
 
 from __future__ import annotations
 
+import html
 import http.client
 import re
 import threading
@@ -168,3 +169,43 @@ def test_fifty_concurrent_wrong_codes_count_at_most_five(threaded_gateway):
     status, body, _ = _request(gateway.base, "/signin/code", cookie,
                                {"csrf": token, "code": code})
     assert status == 400 and "no longer works" in body
+
+
+def _without_countries(carriers_file, languages: str = "") -> None:
+    text = carriers_file.read_text().replace('country = "NG"\n', languages)
+    carriers_file.write_text(text.replace('country = "SN"\n', ""))
+
+
+@pytest.mark.parametrize("languages", ["", 'languages = { NG = "en", SN = "fr" }\n'])
+def test_without_a_carrier_naming_its_country_web_sign_in_sends_no_code(
+        db_path, carriers_file, store, caplog, languages):
+    """No SMS carrier names a `country` (a `languages` table maps countries to languages,
+    it does not say where the carrier delivers): web sign-in sends no code anywhere, says
+    so on the page, and start-up warns."""
+    _without_countries(carriers_file, languages)
+    with caplog.at_level("WARNING"):
+        app = create_app({"DATABASE": str(db_path), "CARRIERS_FILE": str(carriers_file),
+                          "SECRET_KEY": "test-secret-key-0123456789"})
+    assert any("no SMS carrier names its country" in r.getMessage() for r in caplog.records)
+    web = app.test_client()
+    page = web.get("/signin")
+    assert "Sign-in by SMS code is not available here." in page.text
+    assert 'name="phone"' not in page.text
+    for phone in ("+2348030000001", "+221771234567", "+37477123456"):
+        response = web.post("/signin", data={"csrf": csrf(web), "phone": phone})
+        assert response.status_code == 503
+        assert "Sign-in by SMS code is not available here." in response.text
+    assert codes(store) == []
+    french = app.test_client().get("/signin", headers={"Accept-Language": "fr"})
+    assert "La connexion par code SMS n'est pas disponible ici." in html.unescape(french.text)
+
+
+def test_the_addresses_of_one_ipv6_64_share_one_limit(web, store):
+    """Each of a /64's 2^64 addresses is not a new client: past 10 codes an hour from
+    the /64, the next is refused, whatever its last 64 bits; another /64 is not."""
+    answers = [web.post("/signin", data={"csrf": csrf(web), "phone": f"+2348030{n:06d}"},
+                        environ_base={"REMOTE_ADDR": f"2001:db8:5:6::{n + 1:x}"}).status_code
+               for n in range(11)]
+    assert answers == [302] * 10 + [429]
+    assert web.post("/signin", data={"csrf": csrf(web), "phone": "+2348059990000"},
+                    environ_base={"REMOTE_ADDR": "2001:db8:5:7::1"}).status_code == 302

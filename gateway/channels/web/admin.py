@@ -11,8 +11,11 @@ cookie), or is sent as `Authorization: Bearer
 
 Failed credentials are limited per client address and overall. An address over its own
 limit is refused without a check; while the overall limit is passed, so is every address
-that failed in the window, but an address without failures is still checked, so the
-operator's right token is never locked out by someone else's guesses. The right token
+that failed in the window, but an address without failures is still checked, at most
+one a second between all of them (FRESH_PACE: fresh addresses are cheap, an IPv6 /48
+holds 65,536 /64s), so the operator's right token is not locked out by someone else's
+guesses, and they are held to one a second. An IPv6 client counts by its /64
+(forwarded.limit_key). The right token
 never counts. Checking and counting are one write transaction: concurrent guesses take
 turns, and no more are checked than the limits allow. The token must be at least
 MIN_TOKEN_CHARS long (start-up refuses a shorter one), which puts guessing it out of
@@ -42,7 +45,7 @@ from flask import (
 )
 from markupsafe import Markup
 
-from gateway import reports
+from gateway import forwarded, reports
 from gateway.app import get_store
 from gateway.channels.web import charts, http
 from gateway.config import ConfigError
@@ -55,6 +58,8 @@ ADMIN_SESSION_SECONDS = 12 * 3600
 # Failed credentials (sign-in form, or a bearer token): per client address, and overall.
 FAILURES_PER_ADDRESS = (20, 15 * 60.0)
 FAILURES_OVERALL = (100, 15 * 60.0)
+# Past FAILURES_OVERALL, checks from addresses without failures, between them all.
+FRESH_PACE = (1, 1.0)
 MIN_TOKEN_CHARS = 24
 CSS = http.CSS + (
     "table{border-collapse:collapse;font-size:.85em;margin:.3em 0}"
@@ -105,17 +110,19 @@ def _same(given: str, expected: str) -> bool:
 
 def _check(given: str) -> bool | None:
     """Whether `given` is the token, or None when this address may not try now (it is
-    over its failures, or failed at all while failures overall are over their limit).
+    over its failures, or, while failures overall are over their limit, it failed at all
+    or another address without failures was checked less than FRESH_PACE ago).
     A wrong token counts as a failure of this address and overall."""
     store = get_store()
-    address = f"admin-signin/address:{request.remote_addr or '?'}"
+    address = f"admin-signin/address:{forwarded.limit_key(request.remote_addr)}"
     per_address, window = FAILURES_PER_ADDRESS
     overall, overall_window = FAILURES_OVERALL
     with store.write():
         failed_here = store.rate_used(address, window)
-        if failed_here >= per_address or (
-                failed_here and store.rate_used("admin-signin/overall",
-                                                overall_window) >= overall):
+        if failed_here >= per_address:
+            return None
+        if store.rate_used("admin-signin/overall", overall_window) >= overall and (
+                failed_here or store.take_rate([("admin-signin/fresh", *FRESH_PACE)])):
             return None
         if _same(given, _token()):
             return True

@@ -11,6 +11,7 @@ quiz button) are forms posted with the CSRF token.
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from datetime import timedelta
@@ -35,6 +36,7 @@ from flask import (
 from flask.sessions import SecureCookieSessionInterface
 from markupsafe import Markup
 
+from gateway import forwarded
 from gateway.app import get_store
 from gateway.channels.pacing import note_seen, pacing_of
 from gateway.channels.sms.commands import command_words
@@ -56,6 +58,7 @@ from gateway.learning.timing import Pacing
 from gateway.phones import InvalidPhoneNumber, masked, to_e164
 from gateway.store import LearnerRecord, web_sessions
 
+log = logging.getLogger(__name__)
 blueprint = Blueprint("web", __name__, template_folder="templates")
 
 
@@ -79,7 +82,24 @@ def init_app(app: Flask) -> None:
     # bytes count on 2G. The sign-in's own time (`since`) bounds it, not the cookie's.
     app.config["SESSION_REFRESH_EACH_REQUEST"] = False
     app.session_interface = _SessionInterface()
+    app.before_request(forget_old_cookie_keys)
+    carriers = app.extensions.get("learnline.carriers")
+    if carriers is not None and not signin.available(carriers):
+        log.warning(signin.NO_COUNTRY_WARNING.format(
+            where=carriers.path or "the carriers file"))
     app.register_blueprint(blueprint)
+
+
+# What cookies written before sessions lived on the server carried: the number itself.
+OLD_COOKIE_KEYS = ("phone", "since", "signin_phone")
+
+
+def forget_old_cookie_keys() -> None:
+    """Drop from the session what earlier releases kept in the cookie (the learner's
+    number), so the cookie is written again without it on this response."""
+    for key in OLD_COOKIE_KEYS:
+        if key in session:
+            session.pop(key)
 
 
 class _SessionInterface(SecureCookieSessionInterface):
@@ -353,18 +373,23 @@ def _secret() -> bytes:
 
 @blueprint.route("/signin", methods=["GET", "POST"])
 def sign_in():
-    """Ask for the phone number; send a code unless a limit says no."""
+    """Ask for the phone number; send a code unless a limit says no. With no SMS
+    carrier naming its country, say that sign-in by code is not available (503 to a
+    post) and send nothing."""
+    carriers = current_app.extensions["learnline.carriers"]
+    if not signin.available(carriers):
+        return page("signin.html", status=200 if request.method == "GET" else 503,
+                    unavailable=True)
     if request.method == "GET":
         return page("signin.html")
     raw = request.form.get("phone", "")
-    carriers = current_app.extensions["learnline.carriers"]
     country = next((c.country for c in carriers if c.country), None)
     try:
         phone = to_e164(raw, country)
     except InvalidPhoneNumber:
         return page("signin.html", status=400, error="number", entered=raw[:30])
     outcome = signin.request_code(get_store(), carriers, _secret(), phone,
-                                  request.remote_addr or "?", g.locale)
+                                  forwarded.limit_key(request.remote_addr), g.locale)
     if outcome == signin.UNREACHABLE:
         return page("signin.html", status=400, error="number", entered=raw[:30])
     if outcome == signin.LIMITED:
@@ -410,9 +435,10 @@ def enter_code():
 @blueprint.post("/signout")
 def sign_out():
     """End this browser's sign-in on the server, so no copy of its cookie signs in any
-    more (progress stays with the learner)."""
+    more (progress stays with the learner); an administrator's session in the same
+    cookie ends with it, as the cookie that carried it is cleared."""
     lang = session.get("lang")
-    for key in ("sid", "signin"):
+    for key in ("sid", "signin", "admin"):
         web_sessions.end(get_store(), session.get(key))
     session.clear()
     if lang:
@@ -443,7 +469,7 @@ def verify_form():
 def verify(code: str):
     """A certificate by its code: course, date, holder and score; 404 with the form when
     no certificate has the code; 429 past the lookups allowed per client address."""
-    address = request.remote_addr or "?"
+    address = forwarded.limit_key(request.remote_addr)
     if get_store().take_rate([(f"verify/web:{address}", *VERIFY_PER_ADDRESS)]) is not None:
         return page("limited.html", status=429, reason="verify")
     found = _engine().find_certificate(code)

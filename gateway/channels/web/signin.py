@@ -3,7 +3,8 @@
 Codes are 6 digits, valid 10 minutes, single use, at most 5 wrong tries, and kept only
 as an HMAC; a code asked for again leaves the earlier ones working until they expire.
 
-A code goes only to a mobile or fixed line of a country the carriers serve: never to
+A code goes only to a mobile or fixed line of a country an SMS carrier names as its
+`country` (with none named, web sign-in is off and sends no code at all): never to
 premium-rate, shared-cost, toll-free or non-geographic numbers (satellite +881,
 international premium +979), where SMS pumping pays. Then the request must fit every
 limit: per number and per client address (over them: 429, no SMS), and, for a number
@@ -79,23 +80,29 @@ def sms_carrier_for(store: Store, carriers: Carriers, phone: str) -> CarrierSett
 
 
 def served_countries(carriers: Carriers) -> frozenset[str]:
-    """The countries (ISO 3166) the SMS carriers serve: each one's `country` and the
-    countries of its `languages` table. Empty when no carrier names one."""
-    countries: set[str] = set()
-    for carrier in carriers:
-        if ADAPTERS[carrier.adapter].offers("sms") and carrier.adapter != "simulator":
-            countries.update(c.upper() for c in (carrier.country, *carrier.languages) if c)
-    return frozenset(countries)
+    """The countries (ISO 3166) the SMS carriers serve: each one's `country`. A carrier's
+    `languages` table maps countries to languages and says nothing of where it delivers,
+    so it adds none. Empty when no carrier names one: then no sign-in code goes anywhere."""
+    return frozenset(carrier.country.upper() for carrier in carriers
+                     if carrier.country and ADAPTERS[carrier.adapter].offers("sms")
+                     and carrier.adapter != "simulator")
+
+
+NO_COUNTRY_WARNING = ("no SMS carrier names its country (`country` in {where}): sign-in "
+                      "codes go to no number, so web sign-in is off")
+
+
+def available(carriers: Carriers) -> bool:
+    """Whether web sign-in can send a code to anyone: some SMS carrier names its country.
+    Without one it fails closed, rather than let codes go to every country."""
+    return bool(served_countries(carriers))
 
 
 def may_receive_code(carriers: Carriers, phone: str) -> bool:
     """Whether a sign-in code may go to `phone` at all: a mobile or fixed line
-    (phones.is_personal_line) of a country the carriers serve (any country when no
-    carrier names one)."""
-    if not is_personal_line(phone):
-        return False
-    served = served_countries(carriers)
-    return not served or region_of(phone) in served
+    (phones.is_personal_line) of a country the carriers serve (none when no carrier
+    names one)."""
+    return is_personal_line(phone) and region_of(phone) in served_countries(carriers)
 
 
 def request_code(store: Store, carriers: Carriers, secret: bytes, phone: str,

@@ -18,6 +18,7 @@ import secrets
 from flask import Blueprint, Flask, current_app, g, redirect, request, session, url_for
 
 from carrier_adapters import CarrierSettings, UssdRequest
+from gateway import forwarded
 from gateway.app import get_store
 from gateway.channels.sms import receive_inbound
 from gateway.channels.sms.commands import command_words
@@ -49,7 +50,7 @@ def init_app(app: Flask) -> None:
 def _within_limits() -> bool:
     """Count one action from this client address; False once over a limit."""
     windows = current_app.extensions["learnline.simulator_limits"]
-    address = request.remote_addr or "?"
+    address = forwarded.limit_key(request.remote_addr)
     return (windows.hit(f"address:{address}", ACTIONS_PER_ADDRESS, 60.0)[0]
             and windows.hit("overall", ACTIONS_OVERALL, 60.0)[0])
 
