@@ -125,7 +125,8 @@ def add_edge(edge_id: str, name: str, countries: tuple[str, ...], prefixes: tupl
 def set_edge(edge_id: str, countries: tuple[str, ...], prefixes: tuple[str, ...],
              roam_limit: int | None, confine: bool) -> None:
     """Change an edge's region (--country and --prefix replace it) or roam limit; its
-    token stays. Learners it knew outside the new region are confined from now on.
+    token stays. Learners it knew outside the new region are confined from now on; those
+    it knew in the region before the hub had regions are trusted again.
 
     \b
     Examples:
