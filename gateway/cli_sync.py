@@ -196,9 +196,11 @@ def erase(phone: str, country: str | None, yes: bool) -> None:
 @click.option("--edge", "edge_id", default=None, help="Only this edge's rows.")
 @click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
 def audit(edge_id: str | None, limit: int) -> None:
-    """Learners' histories given to edges they roamed into (`roamed`), refused
-    (`roam_refused`: over the edge's limit; `confined`: outside its region), and
-    erasures (`erased`; `erasure_scoped`: from an edge outside its region), newest last.
+    """Learners' histories given to edges they roamed into (`roamed`) or to edges that
+    knew them before the hub had regions, once a region was set (`trusted_again`),
+    refused (`roam_refused`: over the edge's limit; `confined`: outside its region), and
+    erasures (`erased`; `erasure_scoped`: from an edge that had not served the
+    learner), newest last.
 
     \b
     Example:

@@ -285,15 +285,17 @@ def erase(sql: Sql, edge_id: str, learner: str, trusted: bool, now: float,
     return changed
 
 
-def narrow(sql: Sql, edge_id: str, region: Region, last: int) -> tuple[int, int]:
+def narrow(sql: Sql, edge_id: str, region: Region, last: int, now: float
+           ) -> tuple[int, int]:
     """After an edge's region changed: its trusted links to learners outside the new
     region become confined (those inside it that were confined become trusted at the
     edge's next push of theirs, as a roam). Links from before the hub had regions
     (`trusted = -1`) are decided now, when the region is not empty: inside it they are
     trusted again, given the other edges' events of the learner they missed while
     confined (backfill, numbered after `last`), and what the edge recorded meanwhile is
-    passed on (`share_held`); outside it they are confined. Returns how many links
-    were confined now, and the sequence's new end."""
+    passed on (`share_held`), each learner given anything an audit row `trusted_again`;
+    outside it they are confined. Returns how many links were confined now, and the
+    sequence's new end."""
     outside = [row[0] for row in sql.run(
         "SELECT learner FROM edge_learners WHERE edge = ? AND trusted = 1", (edge_id,))
         if not region.covers(row[0])]
@@ -305,6 +307,7 @@ def narrow(sql: Sql, edge_id: str, region: Region, last: int) -> tuple[int, int]
         since = last  # every event of other edges is at or below it
         for start in range(0, len(inside), 1000):
             condition, values = sql.one_of("l.learner", inside[start:start + 1000])
+            queued = last
             last += sql.run(
                 "INSERT INTO backfill (seq, edge, event_seq) "
                 "SELECT ? + row_number() OVER (ORDER BY e.seq), ?, e.seq FROM events e "
@@ -312,6 +315,12 @@ def narrow(sql: Sql, edge_id: str, region: Region, last: int) -> tuple[int, int]
                 f"WHERE l.trusted = -1 AND {condition} AND e.edge <> ? AND e.shared = 1 "
                 f"AND e.seq > l.since_seq AND e.kind NOT IN {COMPLIANCE_SQL}",
                 (last, edge_id, edge_id, values, edge_id)).rowcount
+            sql.run("INSERT INTO audit (at, edge, learner, action, events, detail) "
+                    "SELECT ?, ?, e.learner, 'trusted_again', count(*), ? FROM backfill b "
+                    "JOIN events e ON e.seq = b.event_seq WHERE b.edge = ? AND b.seq > ? "
+                    "GROUP BY e.learner",
+                    (now, edge_id, f"known before the hub had regions; in its region "
+                     f"{region.describe()}", edge_id, queued))
             last = share_held(sql, edge_id, inside[start:start + 1000], last)
             condition, values = sql.one_of("learner", inside[start:start + 1000])
             sql.run(f"UPDATE edge_learners SET trusted = 1, since_seq = ? "

@@ -250,7 +250,8 @@ class PostgresHubStore(HubStore):
                 return 0
             conn.execute("UPDATE edges SET countries = %s, prefixes = %s WHERE id = %s",
                          (*region.columns(), edge_id))
-            confined, last = confine.narrow(self._sql(conn), edge_id, region, last)
+            confined, last = confine.narrow(self._sql(conn), edge_id, region, last,
+                                            self.clock())
             conn.execute("UPDATE hub_sequence SET last_seq = %s WHERE id = 1", (last,))
             return confined
 

@@ -219,7 +219,8 @@ class SqliteHubStore(HubStore):
             conn.execute("UPDATE edges SET countries = ?, prefixes = ? WHERE id = ?",
                          (*region.columns(), edge_id))
             last = conn.execute("SELECT last_seq FROM hub_sequence WHERE id = 1").fetchone()[0]
-            confined, last = confine.narrow(self._sql(conn), edge_id, region, last)
+            confined, last = confine.narrow(self._sql(conn), edge_id, region, last,
+                                            self.clock())
             conn.execute("UPDATE hub_sequence SET last_seq = ? WHERE id = 1", (last,))
             return confined
 

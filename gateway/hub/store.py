@@ -92,8 +92,8 @@ class EdgeInfo:
 @dataclass(frozen=True)
 class AuditEntry:
     """One row of the hub's audit (gateway.hub.confine): a learner's history given to an
-    edge (`roamed`), refused (`roam_refused`, `confined`), or an erasure (`erased`,
-    `erasure_scoped`; the learner is then a pseudonym)."""
+    edge (`roamed`, `trusted_again`), refused (`roam_refused`, `confined`), or an
+    erasure (`erased`, `erasure_scoped`; the learner is then a pseudonym)."""
 
     id: int
     at: float

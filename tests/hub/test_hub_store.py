@@ -611,6 +611,8 @@ def test_a_hub_from_before_regions_confines_its_old_links_until_a_region_is_set(
         hub.set_edge(edge, region=Region.parse(prefixes=["+234"]))
     got, _ = pull_all(hub, "b", cursor_b)
     assert sorted(ids(got)) == sorted([old["id"], new["id"]])
+    assert [(row.learner, row.action, row.events) for row in hub.audit("b")] == \
+        [(learner(1), "trusted_again", 2)]
     assert [e["id"] for e in pull_all(hub, "a", cursor_a)[0]] == [mine["id"]]
     hub.set_edge("c", region=Region.parse(prefixes=["+44"]))  # the learner is outside
     hub.ingest("a", [event("a", learner(1))])
