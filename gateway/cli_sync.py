@@ -125,7 +125,8 @@ def add_edge(edge_id: str, name: str, countries: tuple[str, ...], prefixes: tupl
 def set_edge(edge_id: str, countries: tuple[str, ...], prefixes: tuple[str, ...],
              roam_limit: int | None, confine: bool) -> None:
     """Change an edge's region (--country and --prefix replace it) or roam limit; its
-    token stays. Learners it knew outside the new region are confined from now on.
+    token stays. Learners it knew outside the new region are confined from now on; those
+    it knew in the region before the hub had regions are trusted again.
 
     \b
     Examples:
@@ -195,9 +196,11 @@ def erase(phone: str, country: str | None, yes: bool) -> None:
 @click.option("--edge", "edge_id", default=None, help="Only this edge's rows.")
 @click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
 def audit(edge_id: str | None, limit: int) -> None:
-    """Learners' histories given to edges they roamed into (`roamed`), refused
-    (`roam_refused`: over the edge's limit; `confined`: outside its region), and
-    erasures (`erased`; `erasure_scoped`: from an edge outside its region), newest last.
+    """Learners' histories given to edges they roamed into (`roamed`) or to edges that
+    knew them before the hub had regions, once a region was set (`trusted_again`),
+    refused (`roam_refused`: over the edge's limit; `confined`: outside its region), and
+    erasures (`erased`; `erasure_scoped`: from an edge that had not served the
+    learner), newest last.
 
     \b
     Example:

@@ -16,9 +16,21 @@ ID --country NG --prefix +23480`), a rate, and a record:
   the hub but passed on to nobody, it gets nothing of other edges' except the
   compliance events (`erased`, `opted_out`), and its erasure pseudonymises only its own
   events (`erasure_scoped`). Meeting a learner who has history elsewhere is recorded as
-  `confined`.
+  `confined`. An edge without a region is confined for every learner, links from a hub
+  before regions included (`trusted = -1`, below).
+- When a roam refused earlier is granted, what the edge recorded of the learner
+  meanwhile is passed on: those events take new sequence numbers, so edges whose pull
+  cursor is already past them still receive them.
+- An erasure from an edge applies on every edge only when the edge had **served** the
+  learner before the batch: it was trusted for them and had pushed events of theirs
+  other than erasures. Otherwise it pseudonymises only the edge's own events
+  (`erasure_scoped`), as from an edge outside the region.
 - An erasure issued on the hub (`learnline hub erase`) reaches every edge that knows the
   number, trusted or not.
+
+A link's `trusted` is 1 (trusted), 0 (confined) or -1: made before the hub had regions
+and confined until the edge's region is set (`narrow`); then those in the region are
+trusted again and given what they missed meanwhile, and the others confined.
 
 The statements here run inside the backend's ingest transaction, written once in the SQL
 both backends speak, with `?` placeholders (`Sql.run`).
@@ -111,6 +123,7 @@ class LinkPlan:
     """What one ingest does to the pushing edge's links with the batch's learners."""
 
     trusted: set[str] = field(default_factory=set)  # after the batch: events are shared
+    trusted_before: set[str] = field(default_factory=set)  # before the batch
     insert: list[tuple[str, int]] = field(default_factory=list)  # (learner, trusted)
     upgrade: list[str] = field(default_factory=list)  # confined until now, trusted now
     backfill: list[str] = field(default_factory=list)  # their history elsewhere queued
@@ -125,10 +138,11 @@ def plan_links(sql: Sql, edge_id: str, learners: list[str], base: int,
     up to it. Reads only; `apply_links` writes."""
     plan = LinkPlan()
     condition, values = sql.one_of("learner", learners)
-    known = {row[0]: bool(row[1]) for row in sql.run(
+    known = {row[0]: row[1] == 1 for row in sql.run(
         f"SELECT learner, trusted FROM edge_learners WHERE edge = ? AND {condition}",
         (edge_id, values))}
     plan.trusted = {learner for learner, trusted in known.items() if trusted}
+    plan.trusted_before = set(plan.trusted)
     undecided = [learner for learner in learners if not known.get(learner)]
     if not undecided:
         return plan
@@ -204,12 +218,41 @@ def apply_links(sql: Sql, edge_id: str, plan: LinkPlan, base: int, last: int,
             "SELECT ? + row_number() OVER (ORDER BY seq), ?, seq FROM events "
             f"WHERE {condition} AND edge <> ? AND shared = 1 AND seq <= ?",
             (last, edge_id, values, edge_id, base)).rowcount
+    if plan.upgrade:
+        last = share_held(sql, edge_id, plan.upgrade, last)
     for start in range(0, len(plan.audit), 100):
         rows = plan.audit[start:start + 100]
         sql.run("INSERT INTO audit (at, edge, learner, action, events, detail) VALUES "
                 + ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(rows)),
                 [value for row in rows for value in (now, edge_id, *row)])
     return last
+
+
+def share_held(sql: Sql, edge_id: str, learners: list[str], last: int) -> int:
+    """Pass on what `edge_id` recorded of `learners` while confined for them (it is
+    trusted for them now): those events take new sequence numbers after `last`, in
+    their order, so that every edge's pull stream still brings them whatever its
+    cursor. Returns the sequence's new end."""
+    condition, values = sql.one_of("learner", learners)
+    return last + sql.run(
+        "UPDATE events SET seq = held.new_seq, shared = 1 FROM ("
+        "SELECT seq AS old_seq, ? + row_number() OVER (ORDER BY seq) AS new_seq "
+        f"FROM events WHERE edge = ? AND shared = 0 AND {condition}) AS held "
+        "WHERE events.seq = held.old_seq", (last, edge_id, values)).rowcount
+
+
+def served(sql: Sql, edge_id: str, plan: LinkPlan, learners: list[str], base: int
+           ) -> set[str]:
+    """Those of `learners` that `edge_id` had served before the batch (sequence up to
+    `base`): it was trusted for them and had pushed events of theirs other than
+    erasures. Only such an edge's erasure applies on every edge."""
+    candidates = [learner for learner in learners if learner in plan.trusted_before]
+    if not candidates:
+        return set()
+    condition, values = sql.one_of("learner", candidates)
+    return {row[0] for row in sql.run(
+        f"SELECT DISTINCT learner FROM events WHERE edge = ? AND {condition} "
+        "AND kind <> 'erased' AND seq <= ?", (edge_id, values, base))}
 
 
 def record(sql: Sql, now: float, edge_id: str, learner: str, action: str, events: int = 0,
@@ -242,15 +285,48 @@ def erase(sql: Sql, edge_id: str, learner: str, trusted: bool, now: float,
     return changed
 
 
-def narrow(sql: Sql, edge_id: str, region: Region) -> int:
+def narrow(sql: Sql, edge_id: str, region: Region, last: int, now: float
+           ) -> tuple[int, int]:
     """After an edge's region changed: its trusted links to learners outside the new
     region become confined (those inside it that were confined become trusted at the
-    edge's next push of theirs, as a roam). Returns how many were confined now."""
+    edge's next push of theirs, as a roam). Links from before the hub had regions
+    (`trusted = -1`) are decided now, when the region is not empty: inside it they are
+    trusted again, given the other edges' events of the learner they missed while
+    confined (backfill, numbered after `last`), and what the edge recorded meanwhile is
+    passed on (`share_held`), each learner given anything an audit row `trusted_again`;
+    outside it they are confined. Returns how many links were confined now, and the
+    sequence's new end."""
     outside = [row[0] for row in sql.run(
         "SELECT learner FROM edge_learners WHERE edge = ? AND trusted = 1", (edge_id,))
         if not region.covers(row[0])]
+    if region.countries or region.prefixes:
+        waiting = [row[0] for row in sql.run(
+            "SELECT learner FROM edge_learners WHERE edge = ? AND trusted = -1", (edge_id,))]
+        inside = [learner for learner in waiting if region.covers(learner)]
+        outside += [learner for learner in waiting if not region.covers(learner)]
+        since = last  # every event of other edges is at or below it
+        for start in range(0, len(inside), 1000):
+            condition, values = sql.one_of("l.learner", inside[start:start + 1000])
+            queued = last
+            last += sql.run(
+                "INSERT INTO backfill (seq, edge, event_seq) "
+                "SELECT ? + row_number() OVER (ORDER BY e.seq), ?, e.seq FROM events e "
+                "JOIN edge_learners l ON l.edge = ? AND l.learner = e.learner "
+                f"WHERE l.trusted = -1 AND {condition} AND e.edge <> ? AND e.shared = 1 "
+                f"AND e.seq > l.since_seq AND e.kind NOT IN {COMPLIANCE_SQL}",
+                (last, edge_id, edge_id, values, edge_id)).rowcount
+            sql.run("INSERT INTO audit (at, edge, learner, action, events, detail) "
+                    "SELECT ?, ?, e.learner, 'trusted_again', count(*), ? FROM backfill b "
+                    "JOIN events e ON e.seq = b.event_seq WHERE b.edge = ? AND b.seq > ? "
+                    "GROUP BY e.learner",
+                    (now, edge_id, f"known before the hub had regions; in its region "
+                     f"{region.describe()}", edge_id, queued))
+            last = share_held(sql, edge_id, inside[start:start + 1000], last)
+            condition, values = sql.one_of("learner", inside[start:start + 1000])
+            sql.run(f"UPDATE edge_learners SET trusted = 1, since_seq = ? "
+                    f"WHERE edge = ? AND {condition}", (since, edge_id, values))
     for start in range(0, len(outside), 1000):
         condition, values = sql.one_of("learner", outside[start:start + 1000])
         sql.run(f"UPDATE edge_learners SET trusted = 0 WHERE edge = ? AND {condition}",
                 (edge_id, values))
-    return len(outside)
+    return len(outside), last

@@ -120,6 +120,11 @@ MIGRATIONS: dict[int, list[str]] = {
         "CREATE INDEX audit_edge ON audit (edge, action, at)",
         "CREATE INDEX audit_learner ON audit (learner)",
     ],
+    # Links from before version 2 wait for the edge's region; as the SQLite store's 3.
+    3: [
+        "UPDATE edge_learners SET trusted = -1 WHERE trusted = 1 AND edge IN "
+        "(SELECT id FROM edges WHERE countries = '' AND prefixes = '')",
+    ],
 }
 
 _EVENT_COLUMNS = "e.id, e.edge, e.learner, e.kind, e.at, e.data"
@@ -231,6 +236,10 @@ class PostgresHubStore(HubStore):
     @_reconnecting
     def _set_edge(self, edge_id: str, region: Region | None, roam_limit: int | None) -> int:
         with self._transaction() as conn:
+            # The sequence row first, as ingests take it (a region set may number
+            # backfill): one lock order, no deadlock.
+            last = conn.execute("SELECT last_seq FROM hub_sequence WHERE id = 1 FOR UPDATE"
+                                ).fetchone()[0]
             if conn.execute("SELECT 1 FROM edges WHERE id = %s FOR UPDATE",
                             (edge_id,)).fetchone() is None:
                 raise UnknownEdge(edge_id)
@@ -241,7 +250,10 @@ class PostgresHubStore(HubStore):
                 return 0
             conn.execute("UPDATE edges SET countries = %s, prefixes = %s WHERE id = %s",
                          (*region.columns(), edge_id))
-            return confine.narrow(self._sql(conn), edge_id, region)
+            confined, last = confine.narrow(self._sql(conn), edge_id, region, last,
+                                            self.clock())
+            conn.execute("UPDATE hub_sequence SET last_seq = %s WHERE id = 1", (last,))
+            return confined
 
     @staticmethod
     def _sql(conn: psycopg.Connection) -> confine.Sql:
@@ -321,8 +333,10 @@ class PostgresHubStore(HubStore):
             if new:
                 conn.execute("UPDATE edges SET events_pushed = events_pushed + %s "
                              "WHERE id = %s", (len(new), edge_id))
-            for learner in erased_learners(new):
-                confine.erase(sql, edge_id, learner, learner in plan.trusted, now, pseudonym)
+            erasing = erased_learners(new)
+            served = confine.served(sql, edge_id, plan, erasing, base) if erasing else set()
+            for learner in erasing:
+                confine.erase(sql, edge_id, learner, learner in served, now, pseudonym)
             return len(new)
 
     @_reconnecting

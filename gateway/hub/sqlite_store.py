@@ -103,6 +103,13 @@ MIGRATIONS: dict[int, list[str]] = {
         "CREATE INDEX audit_edge ON audit (edge, action, at)",
         "CREATE INDEX audit_learner ON audit (learner)",
     ],
+    # Links made before version 2 stayed trusted there, yet an edge without a region is
+    # confined for every learner: they wait (-1, confined) until the edge's region is
+    # set, which trusts again those in it (gateway.hub.confine.narrow).
+    3: [
+        "UPDATE edge_learners SET trusted = -1 WHERE trusted = 1 AND edge IN "
+        "(SELECT id FROM edges WHERE countries = '' AND prefixes = '')",
+    ],
 }
 
 _EVENT_COLUMNS = "e.id, e.edge, e.learner, e.kind, e.at, e.data"
@@ -211,7 +218,11 @@ class SqliteHubStore(HubStore):
                 return 0
             conn.execute("UPDATE edges SET countries = ?, prefixes = ? WHERE id = ?",
                          (*region.columns(), edge_id))
-            return confine.narrow(self._sql(conn), edge_id, region)
+            last = conn.execute("SELECT last_seq FROM hub_sequence WHERE id = 1").fetchone()[0]
+            confined, last = confine.narrow(self._sql(conn), edge_id, region, last,
+                                            self.clock())
+            conn.execute("UPDATE hub_sequence SET last_seq = ? WHERE id = 1", (last,))
+            return confined
 
     @staticmethod
     def _sql(conn: sqlite3.Connection) -> confine.Sql:
@@ -278,8 +289,10 @@ class SqliteHubStore(HubStore):
             if new:
                 conn.execute("UPDATE edges SET events_pushed = events_pushed + ? WHERE id = ?",
                              (len(new), edge_id))
-            for learner in erased_learners(new):
-                confine.erase(sql, edge_id, learner, learner in plan.trusted, now, pseudonym)
+            erasing = erased_learners(new)
+            served = confine.served(sql, edge_id, plan, erasing, base) if erasing else set()
+            for learner in erasing:
+                confine.erase(sql, edge_id, learner, learner in served, now, pseudonym)
             return len(new)
 
     def pull(self, edge_id: str, after: int, limit: int = 500) -> PullResult:

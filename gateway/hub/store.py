@@ -19,7 +19,8 @@ rules every backend keeps (docs/sync.md, "The hub's storage"):
   are queued for that edge in `backfill`, each under a new sequence number; the events
   stream gives that pair only what comes after `since_seq`. So an edge receives each of
   its learners' events from elsewhere once, in its pull stream, wherever its cursor was
-  when it met the learner.
+  when it met the learner. Events an edge recorded while confined for a learner are
+  renumbered (the next numbers) when it becomes trusted for them, and so passed on.
 
 A store holds one database connection: use one per thread.
 """
@@ -91,8 +92,8 @@ class EdgeInfo:
 @dataclass(frozen=True)
 class AuditEntry:
     """One row of the hub's audit (gateway.hub.confine): a learner's history given to an
-    edge (`roamed`), refused (`roam_refused`, `confined`), or an erasure (`erased`,
-    `erasure_scoped`; the learner is then a pseudonym)."""
+    edge (`roamed`, `trusted_again`), refused (`roam_refused`, `confined`), or an
+    erasure (`erased`, `erasure_scoped`; the learner is then a pseudonym)."""
 
     id: int
     at: float
@@ -290,7 +291,9 @@ class HubStore(abc.ABC):
                  roam_limit: int | None = None) -> int:
         """Set the numbers an edge is trusted for and how many learners may roam into it
         an hour (None: unchanged). Learners it knew outside the new region are confined
-        from now on; returns how many. UnknownEdge if there is no such edge."""
+        from now on; returns how many. Those it knew from before the hub had regions and
+        in the new region are trusted again, and given what they missed meanwhile
+        (gateway.hub.confine.narrow). UnknownEdge if there is no such edge."""
         if roam_limit is not None and (isinstance(roam_limit, bool)
                                        or not isinstance(roam_limit, int) or roam_limit < 0):
             raise ValueError("roam_limit: a whole number, 0 or more")

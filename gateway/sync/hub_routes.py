@@ -45,15 +45,19 @@ def init_app(app: Flask) -> None:
 
 
 def _warn_of_confined_edges(hub) -> None:
-    """Say at start-up which edges have no region: every learner is confined on them
-    (after an upgrade from a hub before regions, every edge), so sync passes them
-    nothing new until an operator sets one (docs/sync.md, Trust between edges)."""
+    """Say at start-up which edges have no region: they are confined for every learner,
+    links from a hub before regions included (after such an upgrade, every edge), until
+    an operator sets one (docs/sync.md, Trust between edges)."""
     bare = sorted(edge.edge_id for edge in hub.edges() if not edge.revoked
                   and not edge.region.countries and not edge.region.prefixes)
     if bare:
-        log.warning("hub: edge(s) %s have no region: every learner is confined on them and "
-                    "sync shares no learner's history with them; set one with `learnline hub "
-                    "set-edge ID --country CC` or `--prefix +NNN`", ", ".join(bare))
+        log.warning("hub: edge(s) %s have no region, so they are confined for every learner "
+                    "(those they knew before the hub had regions included): they get no "
+                    "other edge's events but erasures and opt-outs, what they record reaches "
+                    "no other edge, and their erasures apply to their own records only; "
+                    "`learnline hub set-edge ID --country CC` or `--prefix +NNN` sets a "
+                    "region and trusts them again for the learners they knew in it",
+                    ", ".join(bare))
 
 
 # Hub stores (a connection each) kept between requests: servers that start a thread per

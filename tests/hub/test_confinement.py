@@ -274,3 +274,60 @@ def test_a_hub_starting_with_edges_without_a_region_says_so(hub, tmp_path, caplo
     assert len(warned) == 1, warned
     assert "edge-bare" in warned[0] and "edge-ng" not in warned[0]
     assert "learnline hub set-edge" in warned[0]
+    assert "confined for every learner (those they knew before the hub had regions " \
+        "included)" in warned[0]
+
+
+def pull_after(link: EdgeLink, after: int) -> tuple[list[dict], int]:
+    """Every event waiting for the edge after its pull cursor, and the new cursor."""
+    got = []
+    while True:
+        response = requests.get(link.hub_url + EVENTS_PATH, params={"after": after},
+                                headers={"Authorization": bearer(link.edge_id, link.token)},
+                                timeout=30)
+        assert response.status_code == 200, response.text
+        page = decode(response.content, None)
+        got += page["events"]
+        after = page["next"]
+        if not page["more"]:
+            return got, after
+
+
+def test_an_edge_of_the_same_region_cannot_erase_a_learner_it_never_served(hub):
+    abuja = register(hub, "abuja-1", "--country", "NG")
+    lagos = register(hub, "lagos-1", "--country", "NG")
+    served = [forged("abuja-1", LEARNER, "enrolled"), forged("abuja-1", LEARNER, "answered")]
+    push_raw(abuja, served)
+
+    push_raw(lagos, [forged("lagos-1", LEARNER, "erased")])  # never pushed the number
+    assert [e for e in pull_raw(abuja) if e["kind"] == "erased"] == []
+    with hub.store() as store:
+        assert [row.action for row in store.audit("lagos-1")][-1] == "erasure_scoped"
+        assert store.pull("lagos-1", 0).events  # it roamed in: a read, audited
+    # abuja-1 still holds its history on the hub: a third edge of the region gets it.
+    kano = register(hub, "kano-1", "--country", "NG")
+    push_raw(kano, [forged("kano-1", LEARNER, "met")])
+    assert {e["id"] for e in pull_raw(kano) if e["edge"] == "abuja-1"} == \
+        {e["id"] for e in served}
+
+    # The edge that served the learner erases them everywhere.
+    push_raw(abuja, [forged("abuja-1", LEARNER, "erased")])
+    assert [e["edge"] for e in pull_raw(lagos) if e["kind"] == "erased"] == ["abuja-1"]
+
+
+def test_a_roam_granted_later_passes_on_what_the_edge_recorded_while_refused(hub):
+    abuja = register(hub, "abuja-1", "--country", "NG")
+    kano = register(hub, "kano-1", "--country", "NG", "--roam-limit", "0")
+    push_raw(abuja, [forged("abuja-1", LEARNER, "enrolled")])
+    refused = forged("kano-1", LEARNER, "lesson_completed")
+    push_raw(kano, [refused])  # over kano-1's limit: kept, passed on to nobody yet
+    assert audit(hub)[-1] == ("kano-1", LEARNER, "roam_refused")
+    got, cursor = pull_after(abuja, 0)
+    assert got == []  # abuja-1's cursor is now past kano-1's first event
+
+    hub_cli(hub, "set-edge", "kano-1", "--roam-limit", "5")
+    later = forged("kano-1", LEARNER, "answered")
+    push_raw(kano, [later])
+    assert audit(hub)[-1] == ("kano-1", LEARNER, "roamed")
+    got, _ = pull_after(abuja, cursor)
+    assert sorted(e["id"] for e in got) == sorted([refused["id"], later["id"]])

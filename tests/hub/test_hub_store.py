@@ -68,10 +68,10 @@ def ids(events: list[dict]) -> list[str]:
 def test_migrate_is_idempotent(open_hub):
     hub = open_hub()
     assert hub.schema_version() == 0
-    assert hub.migrate() == [1, 2]
+    assert hub.migrate() == [1, 2, 3]
     assert hub.migrate() == []
     assert open_hub().migrate() == []
-    assert hub.schema_version() == 2
+    assert hub.schema_version() == 3
 
 
 def test_concurrent_migrations_apply_once(open_hub):
@@ -93,8 +93,8 @@ def test_concurrent_migrations_apply_once(open_hub):
     for thread in threads:
         thread.join()
     assert errors == []
-    assert sorted(results) == [[], [], [], [1, 2]]
-    assert all(s.schema_version() == 2 for s in stores)
+    assert sorted(results) == [[], [], [], [1, 2, 3]]
+    assert all(s.schema_version() == 3 for s in stores)
 
 
 def test_open_hub_store_picks_the_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -566,28 +566,54 @@ def _raw(hub: HubStore, statement: str, params: tuple) -> None:
         hub._conn().execute(statement.replace("?", "%s"), params)
 
 
-def test_a_hub_from_before_regions_keeps_its_learners_roaming(open_hub, monkeypatch):
-    """Links made before edges had regions stay trusted through the upgrade: learners
-    who roamed keep getting each other edge's events."""
+def test_a_hub_from_before_regions_confines_its_old_links_until_a_region_is_set(
+        open_hub, monkeypatch):
+    """Links made before edges had regions are confined through the upgrade, as every
+    learner of an edge without a region is: no history read, no erasure beyond the
+    edge's own records. Setting the edge's region trusts it again for the learners of
+    the region it knew, and it then gets what it missed meanwhile."""
     import importlib
 
     hub = open_hub()
     module = importlib.import_module(type(hub).__module__)
+    later = sorted(version for version in module.MIGRATIONS if version > 1)
     with monkeypatch.context() as patch:
-        patch.delitem(module.MIGRATIONS, 2)
+        for version in later:
+            patch.delitem(module.MIGRATIONS, version)
         assert hub.migrate() == [1]
-        hub.add_edge("a")
-        hub.add_edge("b")
+        for edge in "abc":
+            hub.add_edge(edge)
         old = event("a", learner(1))
-        _raw(hub, "INSERT INTO events (seq, id, edge, learner, kind, at, data, received_at) "
-             "VALUES (1, ?, 'a', ?, 'answered', 1.0, '{}', 1.0)", (old["id"], learner(1)))
-        for edge in "ab":
+        theirs = event("c", learner(1))
+        for seq, made in enumerate((old, theirs), start=1):
+            _raw(hub, "INSERT INTO events (seq, id, edge, learner, kind, at, data, "
+                 "received_at) VALUES (?, ?, ?, ?, 'answered', 1.0, '{}', 1.0)",
+                 (seq, made["id"], made["edge"], learner(1)))
+        for edge in "abc":
             _raw(hub, "INSERT INTO edge_learners (edge, learner, since_seq) VALUES (?, ?, 0)",
                  (edge, learner(1)))
-        _raw(hub, "UPDATE hub_sequence SET last_seq = 1 WHERE id = 1", ())
-    assert hub.migrate() == [2]
-    assert [e.region.describe() for e in hub.edges()] == ["none (confined)"] * 2
+        _raw(hub, "UPDATE hub_sequence SET last_seq = 2 WHERE id = 1", ())
+    assert hub.migrate() == later
+    assert [e.region.describe() for e in hub.edges()] == ["none (confined)"] * 3
     new = event("a", learner(1))
     hub.ingest("a", [new])
-    assert ids(pull_all(hub, "b")[0]) == [old["id"], new["id"]]
-    assert hub.audit() == []
+    pulled, cursor_b = pull_all(hub, "b")
+    assert pulled == []  # confined: nothing of a's or c's
+    mine = event("b", learner(1))
+    hub.ingest("b", [mine])
+    _, cursor_a = pull_all(hub, "a")  # a's cursor passes b's event, held back
+
+    hub.ingest("c", [event("c", learner(1), "erased")])  # c's link from before: its own
+    assert [e for e in pull_all(hub, "a")[0] if e["kind"] == "erased"] == []
+    assert [row.action for row in hub.audit("c")] == ["erasure_scoped"]
+
+    for edge in "ab":  # what each recorded while confined is passed on now
+        hub.set_edge(edge, region=Region.parse(prefixes=["+234"]))
+    got, _ = pull_all(hub, "b", cursor_b)
+    assert sorted(ids(got)) == sorted([old["id"], new["id"]])
+    assert [(row.learner, row.action, row.events) for row in hub.audit("b")] == \
+        [(learner(1), "trusted_again", 2)]
+    assert [e["id"] for e in pull_all(hub, "a", cursor_a)[0]] == [mine["id"]]
+    hub.set_edge("c", region=Region.parse(prefixes=["+44"]))  # the learner is outside
+    hub.ingest("a", [event("a", learner(1))])
+    assert [e for e in pull_all(hub, "c")[0] if e["kind"] != "erased"] == []
