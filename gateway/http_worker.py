@@ -58,8 +58,9 @@ REQUEST_SECONDS = 30.0
 MAX_HEAD_BYTES = 64 * 1024
 # Requests arriving at once from one client address, per server process.
 MAX_ARRIVING_PER_ADDRESS = 128
-# A thread's socket waits this long at most for a read or a write.
-THREAD_SOCKET_SECONDS = 10.0
+# A thread's socket waits this long at most for a read, or to send an answer (a whole
+# sendall: long enough for a large admin report to a slow client).
+THREAD_SOCKET_SECONDS = 30.0
 # Out of file descriptors: stop accepting for this long (or until the next loop turn).
 ACCEPT_PAUSE_SECONDS = 0.1
 # File descriptors kept for the process's own files (database, logs, pipes) and threads.
