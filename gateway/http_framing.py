@@ -2,9 +2,13 @@
 head ends and how long the body is, from the bytes received so far.
 
 The web server's worker (gateway/http_worker.py) reads a request with this before it
-gives the request a thread. Anything this reader cannot make sense of is called
-complete: gunicorn's own parser then refuses it with its usual answer, and a thread
-spends no time waiting on it.
+gives the request a thread. `RequestFramer` is fed the bytes as they come and scans
+each byte once (a request sent a byte at a time costs no more than one sent whole). It
+judges with the same limits as gunicorn's parser (a chunk-size line up to
+`limit_request_field_size`), so it never calls whole a request the parser would still
+wait on: a head it cannot read but the parser can refuse from memory is called
+complete (the parser answers 400); a chunked body it cannot follow is BAD (the worker
+answers 400 itself, and no thread reads it).
 """
 
 from __future__ import annotations
@@ -12,8 +16,11 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-# A chunk-size line longer than this is not one (it is refused by the parser).
-_MAX_CHUNK_LINE = 1024
+# gunicorn's own defaults (gunicorn/http/body.py) when no limit is configured.
+DEFAULT_MAX_LINE = 8190
+# Bytes a chunked body may spend on chunk-size lines and line ends beyond its data.
+CHUNK_SLACK = 16 * 1024
+_HEX = frozenset(b"0123456789abcdefABCDEF")
 
 
 class Arrival(enum.Enum):
@@ -21,7 +28,8 @@ class Arrival(enum.Enum):
 
     INCOMPLETE = "incomplete"
     COMPLETE = "complete"
-    HEAD_TOO_LARGE = "head too large"
+    BAD = "bad"  # a body that cannot be framed: 400
+    HEAD_TOO_LARGE = "head too large"  # head or trailers over the limit: 431
     BODY_TOO_LARGE = "body too large"
 
 
@@ -37,48 +45,168 @@ class Framing:
     length: int | None = None
 
 
-def frame(data: bytes, max_head: int, max_body: int) -> Framing:
-    """How far the request at the start of `data` has arrived: COMPLETE once its head
-    and its whole body (by Content-Length, or chunked up to the last chunk and trailers)
-    are in `data`; HEAD_TOO_LARGE for a head not ended within `max_head` bytes;
-    BODY_TOO_LARGE for a body declared or sent longer than `max_body`."""
-    start = len(data) - len(data.lstrip(b"\r\n"))  # empty lines before a request are allowed
-    end = _head_end(data, start)
-    if end is None:
-        too_large = len(data) - start > max_head
-        return Framing(Arrival.HEAD_TOO_LARGE if too_large else Arrival.INCOMPLETE)
-    if end - start > max_head:
-        return Framing(Arrival.HEAD_TOO_LARGE)
-    headers = _headers(data[start:end])
-    if headers is None:
-        return Framing(Arrival.COMPLETE, head_done=True)
-    expects = any(value.lower() == b"100-continue" for value in headers.get(b"expect", []))
-    encodings = headers.get(b"transfer-encoding")
-    lengths = headers.get(b"content-length")
-    if encodings is not None:
-        codings = [c.strip().lower() for value in encodings for c in value.split(b",")]
-        if lengths is not None or codings[-1:] != [b"chunked"]:
+class _Stage(enum.Enum):
+    HEAD = 1
+    LENGTH = 2  # a body of known length
+    CHUNK_LINE = 3
+    CHUNK_DATA = 4
+    TRAILERS = 5
+    DONE = 6
+
+
+class RequestFramer:
+    """The request at the start of a connection's bytes, followed as they arrive: `feed`
+    each piece received, in order; `data` holds them all. Once an answer other than
+    INCOMPLETE is given, it stays."""
+
+    def __init__(self, max_head: int, max_body: int, *, max_line: int = DEFAULT_MAX_LINE,
+                 max_trailers: int | None = None):
+        self.max_head, self.max_body, self.max_line = max_head, max_body, max_line
+        self.max_trailers = max_head if max_trailers is None else max_trailers
+        self.data = bytearray()
+        self._stage = _Stage.HEAD
+        self._start = 0  # the request's first byte (after empty lines)
+        self._started = False
+        self._expects = False
+        self._length = 0
+        self._at = 0  # where the current element (line, chunk, trailers) starts
+        self._scanned = 0  # bytes from `_at` already searched for a line end
+        self._body_start = 0
+        self._chunk_left = 0
+        self._total = 0
+        self._result = Framing(Arrival.INCOMPLETE)
+
+    def feed(self, piece: bytes) -> Framing:
+        """Add `piece` and say how far the request has arrived: COMPLETE once its head and
+        whole body (by Content-Length, or chunked to its trailers' end) are here;
+        HEAD_TOO_LARGE for a head or trailers over their limit; BODY_TOO_LARGE for a body
+        declared or sent over `max_body`; BAD for a chunked body that cannot be one."""
+        self.data += piece
+        if self._result.arrival is Arrival.INCOMPLETE:
+            self._result = self._advance()
+        return self._result
+
+    def _advance(self) -> Framing:
+        data = self.data  # bytearray.find searches in place: no copy
+        if self._stage is _Stage.HEAD:
+            framing = self._head(data)
+            if framing is not None:
+                return framing
+        if self._stage is _Stage.LENGTH:
+            done = len(data) >= self._length
+            return self._framing(Arrival.COMPLETE if done else Arrival.INCOMPLETE)
+        return self._framing(self._chunked(data))
+
+    def _framing(self, arrival: Arrival) -> Framing:
+        return Framing(arrival, head_done=True, expects_continue=self._expects,
+                       length=self._length if self._stage is _Stage.LENGTH else None)
+
+    def _head(self, data: bytearray) -> Framing | None:
+        if not self._started:
+            while self._start < len(data) and data[self._start] in b"\r\n":
+                self._start += 1  # empty lines before a request are allowed
+            if self._start >= len(data):
+                return Framing(Arrival.INCOMPLETE)
+            self._started, self._scanned = True, self._start
+        begin = max(self._start, self._scanned - 3)
+        crlf = data.find(b"\r\n\r\n", begin)
+        lf = data.find(b"\n\n", begin)  # bare LF: the parser decides
+        self._scanned = len(data)
+        ends = [at + size for at, size in ((crlf, 4), (lf, 2)) if at >= 0]
+        if not ends:
+            too_large = len(data) - self._start > self.max_head
+            return Framing(Arrival.HEAD_TOO_LARGE if too_large else Arrival.INCOMPLETE)
+        end = min(ends)
+        if end - self._start > self.max_head:
+            return Framing(Arrival.HEAD_TOO_LARGE)
+        self._body_start = self._at = self._scanned = end
+        headers = _headers(bytes(data[self._start:end]))
+        if headers is None:
             return Framing(Arrival.COMPLETE, head_done=True)  # refused by the parser
-        arrival = _chunked(data, end, max_body)
-    elif lengths is not None:
+        self._expects = any(v.lower() == b"100-continue" for v in headers.get(b"expect", []))
+        encodings = headers.get(b"transfer-encoding")
+        lengths = headers.get(b"content-length")
+        if encodings is not None:
+            codings = [c.strip().lower() for value in encodings for c in value.split(b",")]
+            if lengths is not None or codings[-1:] != [b"chunked"]:
+                return Framing(Arrival.COMPLETE, head_done=True)  # refused by the parser
+            self._stage = _Stage.CHUNK_LINE
+            return None
+        if lengths is None:
+            return Framing(Arrival.COMPLETE, head_done=True, expects_continue=self._expects)
         if len(lengths) != 1 or not lengths[0].isdigit():
             return Framing(Arrival.COMPLETE, head_done=True)  # refused by the parser
-        length = int(lengths[0])
-        if length > max_body:
+        if int(lengths[0]) > self.max_body:
             return Framing(Arrival.BODY_TOO_LARGE, head_done=True)
-        arrival = Arrival.COMPLETE if len(data) - end >= length else Arrival.INCOMPLETE
-        return Framing(arrival, head_done=True, expects_continue=expects, length=end + length)
-    else:
-        arrival = Arrival.COMPLETE
-    return Framing(arrival, head_done=True, expects_continue=expects)
+        self._length = end + int(lengths[0])
+        self._stage = _Stage.LENGTH
+        return None
+
+    def _chunked(self, data: bytearray) -> Arrival:
+        """Follow the chunked body from where the last call stopped."""
+        while True:
+            if len(data) - self._body_start > self.max_body + CHUNK_SLACK \
+                    and self._stage is not _Stage.TRAILERS:
+                return Arrival.BODY_TOO_LARGE  # mostly chunk lines: tiny chunks
+            if self._stage is _Stage.CHUNK_LINE:
+                line_end = data.find(b"\r\n", max(self._at, self._scanned - 1))
+                self._scanned = len(data)
+                if line_end < 0:
+                    # gunicorn's reader waits for a line end up to its limit, so must we
+                    return Arrival.BAD if len(data) - self._at > self.max_line \
+                        else Arrival.INCOMPLETE
+                size = _chunk_size(bytes(data[self._at:line_end]))
+                if size is None:
+                    return Arrival.BAD
+                self._at = self._scanned = line_end + 2
+                if size == 0:
+                    self._stage = _Stage.TRAILERS
+                    continue
+                self._total += size
+                if self._total > self.max_body:
+                    return Arrival.BODY_TOO_LARGE
+                self._chunk_left = size
+                self._stage = _Stage.CHUNK_DATA
+            elif self._stage is _Stage.CHUNK_DATA:
+                end = self._at + self._chunk_left
+                if len(data) < end + 2:
+                    return Arrival.INCOMPLETE
+                if data[end:end + 2] != b"\r\n":
+                    return Arrival.BAD
+                self._at = self._scanned = end + 2
+                self._stage = _Stage.CHUNK_LINE
+            else:  # trailers: none (an empty line) or fields up to an empty line
+                if data[self._at:self._at + 2] == b"\r\n":
+                    self._stage = _Stage.DONE
+                    return Arrival.COMPLETE
+                if len(data) - self._at < 2:
+                    return Arrival.INCOMPLETE
+                end = data.find(b"\r\n\r\n", max(self._at, self._scanned - 3))
+                self._scanned = len(data)
+                if end >= 0 and end + 4 - self._at <= self.max_trailers:
+                    self._stage = _Stage.DONE
+                    return Arrival.COMPLETE
+                if len(data) - self._at > self.max_trailers:
+                    return Arrival.HEAD_TOO_LARGE
+                return Arrival.INCOMPLETE
 
 
-def _head_end(data: bytes, start: int) -> int | None:
-    """The offset just past the empty line ending the head, or None if not yet seen."""
-    crlf = data.find(b"\r\n\r\n", start)
-    lf = data.find(b"\n\n", start)  # bare LF: the parser decides
-    ends = [at + size for at, size in ((crlf, 4), (lf, 2)) if at >= 0]
-    return min(ends) if ends else None
+def frame(data: bytes, max_head: int, max_body: int, *, max_line: int = DEFAULT_MAX_LINE,
+          max_trailers: int | None = None) -> Framing:
+    """How far the request at the start of `data` has arrived (`RequestFramer.feed` with
+    all of `data` at once)."""
+    return RequestFramer(max_head, max_body, max_line=max_line,
+                         max_trailers=max_trailers).feed(data)
+
+
+def _chunk_size(line: bytes) -> int | None:
+    """A chunk-size line's size, or None if it is not one gunicorn reads."""
+    size, semicolon, _extension = line.partition(b";")
+    if semicolon:
+        size = size.rstrip(b" \t")
+    if not size or not set(size) <= _HEX:
+        return None
+    return int(size, 16)
 
 
 def _headers(head: bytes) -> dict[bytes, list[bytes]] | None:
@@ -94,32 +222,3 @@ def _headers(head: bytes) -> dict[bytes, list[bytes]] | None:
             return None
         fields.setdefault(name.lower(), []).append(value.strip())
     return fields
-
-
-def _chunked(data: bytes, at: int, max_body: int) -> Arrival:
-    """Whether the chunked body starting at `at` has arrived to its trailers' end."""
-    total, start = 0, at
-    while True:
-        if at - start > 2 * max_body + _MAX_CHUNK_LINE:  # chunk lines larger than the data
-            return Arrival.BODY_TOO_LARGE
-        line_end = data.find(b"\r\n", at)
-        if line_end < 0:
-            return Arrival.INCOMPLETE if len(data) - at <= _MAX_CHUNK_LINE else Arrival.COMPLETE
-        size_text = data[at:line_end].split(b";", 1)[0].strip()
-        try:
-            size = int(size_text, 16)
-        except ValueError:
-            return Arrival.COMPLETE  # refused by the parser
-        if size < 0:
-            return Arrival.COMPLETE
-        at = line_end + 2
-        if size == 0:
-            if data.startswith(b"\r\n", at) or data.find(b"\r\n\r\n", at) >= 0:
-                return Arrival.COMPLETE
-            return Arrival.INCOMPLETE
-        total += size
-        if total > max_body:
-            return Arrival.BODY_TOO_LARGE
-        at += size + 2
-        if at > len(data):
-            return Arrival.INCOMPLETE

@@ -13,9 +13,18 @@ declared or sent over the gateway's limit gets 413, without the application seei
 Closing is the same: gthread waits, on its event loop's only thread, up to 2 s for each
 closing client to close its end; here the loop goes on and drops the client's last bytes
 as they come (`LINGER_SECONDS`).
+A request must also be whole within `REQUEST_SECONDS` of its first wait, however it
+trickles; one client address may have `MAX_ARRIVING_PER_ADDRESS` requests arriving at
+once per process (a further one drops its oldest); and a process at its connection
+limit drops its oldest arriving connection to take a new one, rather than stop
+accepting. A thread's socket has a timeout (`THREAD_SOCKET_SECONDS`), so no difference
+between this reader and gunicorn's parser can hold a thread for good. Out of file
+descriptors, the process stops accepting for a moment instead of dying (gthread's
+accept raises), and at start it raises its open-file limit to the hard limit.
 Waiting connections cost a file descriptor and their bytes, not a thread: each server
-process holds up to gunicorn's `worker_connections` (1000) of them; more wait in the
-kernel's backlog. docs/operations.md, "Slow clients".
+process holds up to gunicorn's `worker_connections` (1000) of them, fewer if the
+open-file limit is lower; more wait in the kernel's backlog. docs/operations.md,
+"Slow clients".
 
 This subclasses gthread's `ThreadWorker` and uses its connection objects and request
 parser as gunicorn 27 has them (`enqueue_req`, `TConn.data_ready`, the parser's
@@ -25,28 +34,54 @@ unreader); pyproject.toml holds gunicorn to that series.
 from __future__ import annotations
 
 import contextlib
+import errno
+import resource
 import selectors
 import socket
 import time
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 from functools import partial
 
 from gunicorn import http
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
-from gateway.http_framing import Arrival, Framing, frame
+from gateway.http_framing import Arrival, RequestFramer
 
 # How long a request's head may take to arrive in full (nginx's client_header_timeout).
 HEAD_SECONDS = 10.0
 # How long a request's body may go without a new byte (nginx's client_body_timeout).
 BODY_SECONDS = 10.0
+# The longest a request may take to arrive whole, however it trickles.
+REQUEST_SECONDS = 30.0
 # The largest request head read: request line (gunicorn's 8190) and headers.
 MAX_HEAD_BYTES = 64 * 1024
+# Requests arriving at once from one client address, per server process.
+MAX_ARRIVING_PER_ADDRESS = 128
+# A thread's socket waits this long at most for a read, or to send an answer (a whole
+# sendall: long enough for a large admin report to a slow client).
+THREAD_SOCKET_SECONDS = 30.0
+# Out of file descriptors: stop accepting for this long (or until the next loop turn).
+ACCEPT_PAUSE_SECONDS = 0.1
+# File descriptors kept for the process's own files (database, logs, pipes) and threads.
+SPARE_FILES = 64
+_OUT_OF_FILES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 # A closing connection is read (and what it sends dropped) until the client closes its
 # end, this long or this much at most, so the last answer is not cut by a reset.
 LINGER_SECONDS = 2.0
 LINGER_BYTES = 65536
 _READ_BYTES = 65536
+
+
+class _TimedSocket(socket.socket):
+    """A client socket that, put in blocking mode (as gthread does for a thread), waits
+    `THREAD_SOCKET_SECONDS` at most instead of for ever."""
+
+    def setblocking(self, flag: bool) -> None:
+        if flag:
+            self.settimeout(THREAD_SOCKET_SECONDS)
+        else:
+            super().setblocking(False)
 
 
 @dataclass(eq=False)
@@ -55,9 +90,14 @@ class _Arriving:
 
     conn: TConn
     deadline: float
-    data: bytearray = field(default_factory=bytearray)
+    framer: RequestFramer
+    address: str
+    last_chance: float = 0.0  # the request's total deadline
     continued: bool = False  # `100 Continue` sent
-    length: int | None = None  # the whole request's, once its head gave it
+
+    @property
+    def data(self) -> bytearray:
+        return self.framer.data
 
 
 @dataclass(eq=False)
@@ -67,6 +107,11 @@ class _Lingering:
     conn: TConn
     deadline: float
     drained: int = 0
+
+
+_REFUSALS = {Arrival.BAD: "400 Bad Request",
+             Arrival.HEAD_TOO_LARGE: "431 Request Header Fields Too Large",
+             Arrival.BODY_TOO_LARGE: "413 Request Entity Too Large"}
 
 
 def _answer(conn: TConn, status: str) -> None:
@@ -83,16 +128,63 @@ class BufferingWorker(ThreadWorker):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.arriving: dict[TConn, _Arriving] = {}
+        self.arriving: dict[TConn, _Arriving] = {}  # oldest first
+        self.per_address: Counter[str] = Counter()
         self.lingering: dict[TConn, _Lingering] = {}
         self.max_body = 0
+        self.accept_paused_until = 0.0
 
     def init_process(self) -> None:
-        """Read the gateway's body limit (in the server process, after the fork)."""
+        """Read the gateway's body limit (in the server process, after the fork); raise
+        the open-file limit to the hard limit and hold connections below it."""
         from gateway.app import MAX_REQUEST_BYTES
 
         self.max_body = MAX_REQUEST_BYTES
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft != hard:
+            with contextlib.suppress(ValueError, OSError):
+                resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+                soft = hard
+        if soft != resource.RLIM_INFINITY:
+            self.worker_connections = max(self.cfg.threads + 1,
+                                          min(self.worker_connections, soft - SPARE_FILES))
+            self.max_keepalived = self.worker_connections - self.cfg.threads
         super().init_process()
+
+    def accept(self, listener) -> None:
+        """Take a new connection. Out of file descriptors, drop the oldest arriving
+        connection and stop accepting for a moment (gthread raises, and the process
+        dies); at the connection limit, drop the oldest arriving one to make room."""
+        try:
+            client_sock, client_addr = listener.accept()
+        except OSError as e:
+            if e.errno in _OUT_OF_FILES:
+                self.log.warning("Out of file descriptors (%s): not accepting for a moment",
+                                 e.strerror)
+                self._drop_oldest()
+                self.accept_paused_until = time.monotonic() + ACCEPT_PAUSE_SECONDS
+                self.set_accept_enabled(False)
+            elif e.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                raise
+            return
+        sock = _TimedSocket(fileno=client_sock.detach())
+        self.nr_conns += 1
+        self.enqueue_req(TConn(self.cfg, sock, client_addr, listener.getsockname()))
+        if self.nr_conns >= self.worker_connections:
+            self._drop_oldest()
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        """As gthread, except that accepting stays off while paused for file descriptors."""
+        if enabled and time.monotonic() < self.accept_paused_until:
+            return
+        super().set_accept_enabled(enabled)
+
+    def _drop_oldest(self, address: str | None = None) -> None:
+        """Close the connection that has been arriving longest (from `address`, if given)."""
+        for arriving in self.arriving.values():
+            if address is None or arriving.address == address:
+                self._drop(arriving)
+                return
 
     def enqueue_req(self, conn: TConn) -> None:
         """Wait, on the event loop, for `conn`'s next request to be whole; then run it on a
@@ -101,13 +193,21 @@ class BufferingWorker(ThreadWorker):
         if self.cfg.is_ssl:  # TLS belongs to the proxy in front (docs/operations.md)
             super().enqueue_req(conn)
             return
-        arriving = _Arriving(conn, time.monotonic() + HEAD_SECONDS)
+        now = time.monotonic()
+        framer = RequestFramer(MAX_HEAD_BYTES, self.max_body,
+                               max_line=self.cfg.limit_request_field_size or 8190)
+        address = conn.client[0] if isinstance(conn.client, tuple) else str(conn.client)
+        arriving = _Arriving(conn, now + HEAD_SECONDS, framer, address,
+                             last_chance=now + REQUEST_SECONDS)
         if conn.parser is not None:  # bytes of this request read with the last one
-            arriving.data += conn.parser.unreader.take_buffered()
-        if arriving.data and self._judge(arriving, waiting=False):
-            return
+            buffered = conn.parser.unreader.take_buffered()
+            if buffered and self._judge(arriving, buffered, waiting=False):
+                return
         conn.sock.setblocking(False)
+        if self.per_address[address] >= MAX_ARRIVING_PER_ADDRESS:
+            self._drop_oldest(address)
         self.arriving[conn] = arriving
+        self.per_address[address] += 1
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._readable, arriving))
 
     def _readable(self, arriving: _Arriving, sock) -> None:
@@ -120,22 +220,17 @@ class BufferingWorker(ThreadWorker):
         if not chunk:  # the client went away
             self._drop(arriving)
             return
-        arriving.data += chunk
-        self._judge(arriving, waiting=True)
+        self._judge(arriving, chunk, waiting=True)
 
-    def _judge(self, arriving: _Arriving, *, waiting: bool) -> bool:
-        """Act on the bytes so far: True if the request was passed on or refused (a
-        connection `waiting` on the event loop then leaves it first)."""
+    def _judge(self, arriving: _Arriving, chunk: bytes, *, waiting: bool) -> bool:
+        """Act on the bytes so far and `chunk`: True if the request was passed on or
+        refused (a connection `waiting` on the event loop then leaves it first)."""
         conn = arriving.conn
-        if arriving.length is not None:  # a body of known length: only count its bytes
-            framing = Framing(Arrival.COMPLETE if len(arriving.data) >= arriving.length
-                              else Arrival.INCOMPLETE, head_done=True)
-        else:
-            framing = frame(bytes(arriving.data), MAX_HEAD_BYTES, self.max_body)
-            arriving.length = framing.length
+        framing = arriving.framer.feed(chunk)
         if framing.arrival is Arrival.INCOMPLETE:
             if framing.head_done:
-                arriving.deadline = time.monotonic() + BODY_SECONDS
+                arriving.deadline = min(time.monotonic() + BODY_SECONDS,
+                                        arriving.last_chance)
                 if framing.expects_continue and not arriving.continued:
                     arriving.continued = True
                     with contextlib.suppress(OSError):
@@ -146,9 +241,7 @@ class BufferingWorker(ThreadWorker):
         if framing.arrival is Arrival.COMPLETE:
             self._run(conn, bytes(arriving.data))
         else:
-            _answer(conn, "431 Request Header Fields Too Large"
-                    if framing.arrival is Arrival.HEAD_TOO_LARGE
-                    else "413 Request Entity Too Large")
+            _answer(conn, _REFUSALS[framing.arrival])
             self._linger(conn)
         return True
 
@@ -206,7 +299,10 @@ class BufferingWorker(ThreadWorker):
         self._close(lingering.conn)
 
     def _forget(self, arriving: _Arriving) -> None:
-        self.arriving.pop(arriving.conn, None)
+        if self.arriving.pop(arriving.conn, None) is not None:
+            self.per_address[arriving.address] -= 1
+            if self.per_address[arriving.address] <= 0:
+                del self.per_address[arriving.address]
         with contextlib.suppress(KeyError, ValueError, OSError):
             self.poller.unregister(arriving.conn.sock)
 

@@ -189,9 +189,11 @@ class Running:
 
 @contextmanager
 def run_way(argv: list[str], folder: Path, port: int,
-            env: dict[str, str] | None = None) -> Iterator[Running]:
+            env: dict[str, str] | None = None, open_files: int | None = None
+            ) -> Iterator[Running]:
     """Start a shipped `learnline serve ...` command line on `port` with a fresh
-    database in `folder`; stop it afterwards."""
+    database in `folder` (and at most `open_files` file descriptors per process, if
+    given); stop it afterwards."""
     command = _with_port(_learnline(argv), port)
     environment = {**os.environ, "LEARNLINE_DB": str(folder / "learnline.db"),
                    "LEARNLINE_METRICS_DIR": str(folder / "metrics"),
@@ -199,6 +201,8 @@ def run_way(argv: list[str], folder: Path, port: int,
     environment.pop("LEARNLINE_CARRIERS", None)
     log = folder / "serve.log"
     with log.open("w") as out:
+        if open_files is not None:  # as `ulimit -n` would
+            command = ["prlimit", f"--nofile={open_files}:{open_files}", *command]
         process = subprocess.Popen(command, env=environment, stdout=out,
                                    stderr=subprocess.STDOUT, cwd=folder)
     try:

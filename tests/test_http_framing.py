@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from gateway.http_framing import Arrival, frame
+from gateway.http_framing import Arrival, RequestFramer, frame
 
 HEAD = 64 * 1024
 BODY = 64 * 1024
@@ -48,7 +50,6 @@ def test_a_whole_request_is_complete(data: bytes):
     POST + b"Content-Length: -1\r\n\r\n",
     POST + b"Content-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
     POST + b"Transfer-Encoding: gzip\r\n\r\n",
-    POST + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n",
     POST + b"Not a header\r\n\r\n",
 ])
 def test_a_request_the_parser_refuses_goes_to_it_at_once(data: bytes):
@@ -77,3 +78,44 @@ def test_a_body_of_declared_length_gives_the_whole_requests_length():
     assert frame(head + b"123", HEAD, BODY).length == len(head) + 10
     assert frame(head + b"1234567890", HEAD, BODY).length == len(head) + 10
     assert frame(POST + b"Transfer-Encoding: chunked\r\n\r\n", HEAD, BODY).length is None
+
+
+CHUNKED = POST + b"Transfer-Encoding: chunked\r\n\r\n"
+
+
+def test_a_chunk_size_line_is_waited_for_as_long_as_gunicorn_would_wait():
+    """gunicorn reads a chunk-size line up to 8,190 bytes: one of 2,000 bytes not yet
+    ended is not a whole request (a thread given it would wait on the socket)."""
+    assert arrival(CHUNKED + b"5;" + b"a" * 2000) is Arrival.INCOMPLETE
+    assert arrival(CHUNKED + b"5;" + b"a" * 8000) is Arrival.INCOMPLETE
+
+
+@pytest.mark.parametrize("body", [
+    b"5;" + b"a" * 8190,  # a chunk-size line past gunicorn's limit, still not ended
+    b"zz\r\n",  # not a size
+    b"3\r\nabcXY",  # no line end after the chunk's data
+])
+def test_a_chunked_body_that_cannot_be_framed_is_bad(body: bytes):
+    """Refused here (400), never handed to a thread that might wait on it."""
+    assert arrival(CHUNKED + body) is Arrival.BAD
+
+
+def test_trailers_and_chunk_overhead_have_limits():
+    trailers = CHUNKED + b"3\r\nabc\r\n0\r\n" + b"X-T: 1\r\n" * 9000
+    assert arrival(trailers) is Arrival.HEAD_TOO_LARGE
+    assert arrival(CHUNKED + b"1\r\na\r\n" * 20000) is Arrival.BODY_TOO_LARGE
+
+
+def test_each_byte_is_scanned_once_however_the_request_is_cut():
+    """Fed a byte at a time, a 64 KiB head and a body of many chunks are followed in
+    well under a second (rescanning everything on each byte takes minutes)."""
+    head = b"GET / HTTP/1.1\r\n" + b"X-Pad: " + b"a" * 60000 + b"\r\n\r\n"
+    body = CHUNKED + b"a\r\n0123456789\r\n" * 5000 + b"0\r\n\r\n"
+    for request in (head, body):
+        framer = RequestFramer(HEAD, BODY)
+        started = time.monotonic()
+        answers = [framer.feed(request[n:n + 1]).arrival for n in range(len(request))]
+        assert time.monotonic() - started < 3
+        assert answers[-1] is Arrival.COMPLETE
+        assert set(answers[:-1]) == {Arrival.INCOMPLETE}
+        assert bytes(framer.data) == request

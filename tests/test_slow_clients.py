@@ -151,3 +151,132 @@ def test_clients_that_never_close_after_their_answer_do_not_stop_the_server(tmp_
         finally:
             for sock in held:
                 sock.close()
+
+
+# -- requests the worker must not misjudge or keep for ever -------------------------------
+
+CHUNKED_POST = (b"POST /carriers/twilio/sms HTTP/1.1\r\nHost: x\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n")
+
+
+def test_chunk_size_lines_that_never_end_hold_no_thread(gateway):
+    """A chunk-size line of 2,000 bytes with no line end is not a whole request (gunicorn
+    reads such lines up to 8,190 bytes): eight of them, one per thread, must not stop
+    /healthz; one past gunicorn's limit gets 400 at once."""
+    held = []
+    try:
+        for _ in range(8):
+            sock = socket.create_connection(("127.0.0.1", gateway.port), timeout=15)
+            sock.sendall(CHUNKED_POST + b"5;" + b"a" * 2000)
+            held.append(sock)
+        time.sleep(1)
+        worst = worst_healthz("127.0.0.1", gateway.port, probes=3, timeout=5)
+        assert worst is not None and worst < 1.0, worst
+        with socket.create_connection(("127.0.0.1", gateway.port), timeout=15) as sock:
+            sock.sendall(CHUNKED_POST + b"5;" + b"a" * 9000)
+            assert _answers(sock, 1) == [b"HTTP/1.1 400 Bad Request"]
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def test_trailers_without_end_are_refused_at_64_kib(gateway):
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=15) as sock:
+        sock.sendall(CHUNKED_POST + b"3\r\nabc\r\n0\r\n")
+        refused = b""
+        for _ in range(200):  # up to 200 KiB of trailer lines, 1 KiB at a time
+            try:
+                sock.sendall(b"X-T: " + b"a" * 1017 + b"\r\n")
+            except OSError:
+                break
+            try:
+                sock.settimeout(0.01)
+                refused = sock.recv(100)
+            except TimeoutError:
+                continue
+            finally:
+                sock.settimeout(15)
+            break
+        assert refused.startswith(b"HTTP/1.1 431 Request Header Fields Too Large"), refused
+
+
+def test_a_body_trickled_a_byte_at_a_time_gets_408_within_30_seconds(gateway):
+    """The body's 10 s pause limit restarts with each byte; the whole request still
+    has 30 s."""
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=15) as sock:
+        sock.sendall(b"POST /carriers/twilio/sms HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Length: 1000\r\n\r\n")
+        start = time.monotonic()
+        sock.settimeout(0)
+        answer = b""
+        while time.monotonic() - start < 40 and not answer:
+            try:
+                sock.send(b"a")
+                answer = sock.recv(100)
+            except BlockingIOError:
+                time.sleep(1)
+            except OSError:
+                break
+        assert answer.startswith(b"HTTP/1.1 408 Request Timeout"), answer
+        assert 28 < time.monotonic() - start < 34
+
+
+def _held_open(socks: list[socket.socket]) -> list[bool]:
+    """For each socket: the server has not closed it (nor answered)."""
+    still = []
+    for sock in socks:
+        sock.setblocking(False)
+        try:
+            sock.recv(100)  # an answer, or the end
+        except BlockingIOError:
+            still.append(True)
+        except OSError:
+            still.append(False)
+        else:
+            still.append(False)
+    return still
+
+
+def test_one_address_may_have_128_requests_arriving_per_process(tmp_path: Path):
+    """A further one drops that address's oldest arriving request, not the new one."""
+    with run_way(WAYS["systemd"], tmp_path, free_port(),
+                 env={"LEARNLINE_WEB_WORKERS": "1"}) as running:
+        socks = []
+        try:
+            for _ in range(160):
+                sock = socket.create_connection(("127.0.0.1", running.port), timeout=10)
+                sock.sendall(b"GET /healthz HTTP/1.1\r\n")
+                socks.append(sock)
+            time.sleep(1)
+            still = _held_open(socks)
+            assert still[-128:] == [True] * 128
+            assert still[:32] == [False] * 32
+            worst = worst_healthz("127.0.0.1", running.port, probes=3, timeout=5)
+            assert worst is not None and worst < 1.0, worst
+        finally:
+            for sock in socks:
+                sock.close()
+
+
+def test_out_of_file_descriptors_the_server_goes_on(tmp_path: Path):
+    """With 256 file descriptors per process (`ulimit -n 256`), connections from many
+    addresses past that drop the oldest still arriving; no server process dies and
+    /healthz answers."""
+    with run_way(WAYS["systemd"], tmp_path, free_port(), open_files=256) as running:
+        socks = []
+        try:
+            for n in range(600):  # 127.0.0.x: a different address each 100
+                sock = socket.socket()
+                sock.bind((f"127.0.0.{2 + n // 100}", 0))
+                sock.settimeout(10)
+                sock.connect(("127.0.0.1", running.port))
+                socks.append(sock)
+            time.sleep(2)
+            worst = worst_healthz("127.0.0.1", running.port, probes=3, timeout=5)
+            log = running.log.read_text()
+            assert worst is not None and worst < 1.0, (worst, log[-3000:])
+            assert log.count("Booting worker") == 2, log[-3000:]
+            assert running.process.poll() is None
+        finally:
+            for sock in socks:
+                sock.close()
