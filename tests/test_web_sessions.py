@@ -174,3 +174,21 @@ def test_the_language_switch_goes_back_only_to_this_site(app, target):
                                          "next": target})
     assert answer.status_code == 303 and answer.location == "/"
     assert "X-Injected" not in answer.headers and "pwned" not in str(answer.headers)
+
+
+def test_starting_a_session_reads_no_table_whole(store: Store):
+    """Every sign-in forgets expired sessions inside the write transaction every writer
+    waits for: it finds them through an index, not by reading every session there is."""
+    from gateway.store import web_sessions
+
+    statements: list[str] = []
+    store.db.conn.set_trace_callback(statements.append)
+    try:
+        web_sessions.start(store, "learner", 3600, phone=PHONE)
+    finally:
+        store.db.conn.set_trace_callback(None)
+    deletes = [sql for sql in statements if sql.lstrip().upper().startswith("DELETE")]
+    assert deletes
+    for sql in deletes:
+        plan = [row[3] for row in store.db.conn.execute("EXPLAIN QUERY PLAN " + sql)]
+        assert not [step for step in plan if step.startswith("SCAN")], (sql, plan)
