@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -387,7 +388,7 @@ def _chat_sms(store: Store, console, number: str) -> None:
     import threading
 
     from gateway.channels.sms.conversation import receive_inbound
-    from gateway.chats import chatting
+    from gateway.chats import AlreadyChatting, chatting
     from gateway.worker import OutboxWorker
 
     # This number's console messages are printed here, not by the worker of a
@@ -396,7 +397,11 @@ def _chat_sms(store: Store, console, number: str) -> None:
     # comes unasked (a reminder, an announcement) shows too.
     outbox = OutboxWorker(default_db_path(), Carriers({"console": console}, None),
                           phone=number)
-    with chatting(default_db_path(), number):
+    with contextlib.ExitStack() as chat:
+        try:
+            chat.enter_context(chatting(default_db_path(), number))
+        except AlreadyChatting as exc:
+            raise click.ClickException(str(exc)) from None
         sender = threading.Thread(target=outbox.run, kwargs={"poll_seconds": 0.2},
                                   daemon=True)
         sender.start()
