@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -350,3 +351,50 @@ def test_a_heartbeat_from_before_the_clock_went_back_reads_as_fresh(client, stor
     [age] = [line for line in client.get("/metrics").text.splitlines()
              if line.startswith("learnline_worker_heartbeat_age_seconds ")]
     assert float(age.split()[1]) == 0.0
+
+
+def test_a_sender_stops_recording_an_accepted_send_before_its_lease_runs_out(
+        db_path, store, carriers, twilio_api, caplog):
+    """Once its lease has run out another worker may claim the message and send it again:
+    the sender that the carrier answered stops trying to record it before then (it says
+    the message may be sent again), so two workers never hold one message at once."""
+    import fcntl
+    import logging
+
+    from gateway.store.store import BUSY_TIMEOUT_SECONDS
+
+    # time for the carrier's answer and one attempt to record, no more
+    lease = 3.0 + BUSY_TIMEOUT_SECONDS + 2.0
+    queue(store, "one")
+    twilio_api.delay_next(3.0)
+    worker = OutboxWorker(db_path, carriers, lease_seconds=lease)
+
+    def run() -> None:
+        with contextlib.suppress(Exception):
+            worker.run(poll_seconds=0.05)
+
+    def gave_up() -> bool:
+        return any("could not be recorded: it may be sent again" in r.getMessage()
+                   for r in caplog.records)
+
+    caplog.set_level(logging.WARNING, logger="gateway.worker")
+    thread = threading.Thread(target=run, daemon=True)
+    fd = os.open(f"{db_path}-writelock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not twilio_api.messages:  # claimed, and the carrier has it
+            assert time.monotonic() < deadline, "nothing was sent"
+            time.sleep(0.01)
+        lease_ends = time.monotonic() + lease - 0.5
+        fcntl.flock(fd, fcntl.LOCK_EX)  # the database refuses writes from now on
+        while not gave_up() and time.monotonic() < lease_ends:
+            time.sleep(0.05)
+        gave_up_in_time = gave_up()
+    finally:
+        os.close(fd)
+        worker.stop()
+        thread.join(timeout=30)
+    assert gave_up_in_time, "still trying to record after its lease ran out"
+    [message] = store.outbox()
+    assert message.status == "sending"  # not recorded: the next claim sends it
