@@ -296,6 +296,7 @@ def serve(host: str, port: int, no_worker: bool, workers: int | None,
     supervisor = None
     if not no_worker:
         from gateway.supervisor import Supervisor
+        from gateway.worker import ACCEPTED_PATIENCE_SECONDS
 
         supervisor = Supervisor([sys.executable, "-m", "gateway.cli", "worker"],
                                 "outbox worker")
@@ -304,7 +305,9 @@ def serve(host: str, port: int, no_worker: bool, workers: int | None,
         GatewayServer(f"{host}:{port}", workers).run()
     finally:
         if supervisor is not None:
-            supervisor.stop()
+            # The worker may be retrying to record a message the carrier accepted (for
+            # up to ACCEPTED_PATIENCE_SECONDS): killed sooner, it would send it again.
+            supervisor.stop(timeout=ACCEPTED_PATIENCE_SECONDS + 30)  # as systemd's unit
 
 
 def _redact(url: str | None, carrier) -> str:

@@ -183,3 +183,36 @@ def test_a_killed_serve_takes_its_worker_with_it(tmp_path: Path, carriers_file: 
         with contextlib.suppress(ProcessLookupError, NameError):
             os.kill(worker, signal.SIGKILL)
         served.close()
+
+
+@pytest.mark.slow
+def test_stopping_serve_lets_its_worker_record_what_the_carrier_accepted(
+        tmp_path: Path, carriers_file: Path, twilio_api: FakeTwilioApi):
+    """Stopped while its worker retries recording a message the carrier has accepted (the
+    database refusing that write a while), serve waits for it rather than killing it after
+    a few seconds, which would leave the message to be sent again."""
+    served = serve_gateway(tmp_path, carriers_file, worker=True)
+    gateway = next(served)
+    db = gateway.env["LEARNLINE_DB"]
+    try:
+        wait_for(lambda: worker_pids(gateway.process.pid), 30, "no worker started")
+        with sqlite3.connect(db) as conn:  # as on a full disk, for 20 s
+            conn.execute("CREATE TRIGGER disk_full BEFORE UPDATE OF status ON outbox "
+                         "WHEN NEW.status = 'sent' BEGIN "
+                         "SELECT RAISE(ABORT, 'database or disk is full'); END")
+        conn.close()
+        assert gateway.sms("START", sid(1))[0] == 200
+        wait_for(lambda: twilio_api.messages, 30, "the carrier got nothing")
+        gateway.process.terminate()
+        time.sleep(20)
+        with sqlite3.connect(db) as conn:
+            conn.execute("DROP TRIGGER disk_full")
+        conn.close()
+        gateway.process.wait(60)
+    finally:
+        served.close()
+    with sqlite3.connect(db) as conn:
+        statuses = {row[0] for row in conn.execute(
+            "SELECT status FROM outbox WHERE carrier_id = 'twilio'")}
+    conn.close()
+    assert statuses == {"sent"}, gateway.log.read_text()
