@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -321,6 +322,7 @@ def serve(host: str, port: int, no_worker: bool, workers: int | None,
     supervisor = None
     if not no_worker:
         from gateway.supervisor import Supervisor
+        from gateway.worker import ACCEPTED_PATIENCE_SECONDS
 
         supervisor = Supervisor([sys.executable, "-m", "gateway.cli", "worker"],
                                 "outbox worker")
@@ -329,7 +331,9 @@ def serve(host: str, port: int, no_worker: bool, workers: int | None,
         GatewayServer(f"{host}:{port}", workers).run()
     finally:
         if supervisor is not None:
-            supervisor.stop()
+            # The worker may be retrying to record a message the carrier accepted (for
+            # up to ACCEPTED_PATIENCE_SECONDS): killed sooner, it would send it again.
+            supervisor.stop(timeout=ACCEPTED_PATIENCE_SECONDS + 30)  # as systemd's unit
 
 
 def _redact(url: str | None, carrier) -> str:
@@ -413,7 +417,7 @@ def _chat_sms(store: Store, console, number: str) -> None:
     import threading
 
     from gateway.channels.sms.conversation import receive_inbound
-    from gateway.chats import chatting
+    from gateway.chats import AlreadyChatting, chatting
     from gateway.worker import OutboxWorker
 
     # This number's console messages are printed here, not by the worker of a
@@ -422,7 +426,11 @@ def _chat_sms(store: Store, console, number: str) -> None:
     # comes unasked (a reminder, an announcement) shows too.
     outbox = OutboxWorker(default_db_path(), Carriers({"console": console}, None),
                           phone=number)
-    with chatting(default_db_path(), number):
+    with contextlib.ExitStack() as chat:
+        try:
+            chat.enter_context(chatting(default_db_path(), number))
+        except AlreadyChatting as exc:
+            raise click.ClickException(str(exc)) from None
         sender = threading.Thread(target=outbox.run, kwargs={"poll_seconds": 0.2},
                                   daemon=True)
         sender.start()

@@ -3,6 +3,7 @@ be sent when the backup was taken held for the operator (gateway/store/held.py).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from gateway.backup import is_live_file, sidecars
 from gateway.store import SchemaError, Store
+from gateway.store.files import copy_checked, fold_wal, marker, table_names
 from gateway.store.held import hold_if_backup, hold_unsent
 
 
@@ -47,7 +49,8 @@ def restore(backup: str | Path, db_path: str | Path) -> RestoreReport:
         raise RestoreError(f"{db_path.parent}: no such folder (LEARNLINE_DB)")
     _check_stopped(db_path)
     incoming = db_path.with_name(db_path.name + ".restoring")
-    for leftover in (incoming, *sidecars(incoming)):
+    leftovers = (incoming, *sidecars(incoming), marker(incoming))
+    for leftover in leftovers:
         leftover.unlink(missing_ok=True)
     try:
         held, counts = _prepare(backup, incoming)
@@ -55,19 +58,14 @@ def restore(backup: str | Path, db_path: str | Path) -> RestoreReport:
         os.replace(incoming, db_path)
         _sync_folder(db_path.parent)
     finally:
-        for leftover in (incoming, *sidecars(incoming)):
+        for leftover in leftovers:
             leftover.unlink(missing_ok=True)
     return RestoreReport(db_path, kept, held, counts)
 
 
 def _check_is_learnline(backup: Path) -> None:
     try:
-        conn = sqlite3.connect(f"file:{backup}?mode=ro", uri=True)
-        try:
-            names = {row[0] for row in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'")}
-        finally:
-            conn.close()
+        names = table_names(backup)
     except sqlite3.DatabaseError as exc:
         raise RestoreError(f"{backup} is not a Learnline database ({exc})") from None
     if not {"outbox", "learners", "_sqlite_migrations"} <= names:
@@ -121,16 +119,10 @@ def _link(fd: Path) -> str:
 def _prepare(backup: Path, incoming: Path) -> tuple[int, dict[str, int]]:
     """Copy the backup to `incoming` (owner-only), migrate it, hold its unsent messages."""
     os.close(os.open(incoming, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    source = sqlite3.connect(f"file:{backup}?mode=ro", uri=True)
-    target = sqlite3.connect(incoming)
     try:
-        source.backup(target)
-        problems = [row[0] for row in target.execute("PRAGMA quick_check")]
+        problems = copy_checked(backup, incoming)
     except sqlite3.DatabaseError as exc:
         raise RestoreError(f"{backup}: cannot be read whole: {exc}") from None
-    finally:
-        source.close()
-        target.close()
     if problems != ["ok"]:
         raise RestoreError(f"{backup} fails its integrity check: {problems[0]}: restore "
                            "another backup")
@@ -150,12 +142,10 @@ def _set_aside(db_path: Path) -> Path | None:
     """Rename the current database and its -wal and -shm aside, whole; return the name."""
     if not db_path.exists():
         return None
-    try:  # fold its write-ahead log in, so the file set aside stands alone
-        conn = sqlite3.connect(db_path)
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        conn.close()
-    except sqlite3.DatabaseError:
-        pass  # damaged: keep its files as they are
+    # Fold its write-ahead log in, so the file set aside stands alone; a damaged one keeps
+    # its files as they are.
+    with contextlib.suppress(sqlite3.DatabaseError):
+        fold_wal(db_path)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     kept = db_path.with_name(f"{db_path.name}.replaced-{stamp}")
     os.replace(db_path, kept)

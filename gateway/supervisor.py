@@ -4,12 +4,19 @@ killer) is started again, after a pause that doubles while it keeps ending soon.
 
 The server (gunicorn's arbiter) reaps every child of its process, this one included, so
 the exit status is not always known here: the worker's own log says why it ended.
+
+The child runs in a process group of its own, so a Ctrl-C at the terminal (SIGINT to the
+whole foreground group) reaches the server only, which then stops the child itself; on
+Linux the child is also sent SIGTERM if the server dies without stopping it.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -20,6 +27,16 @@ FIRST_PAUSE_SECONDS = 1.0
 LONGEST_PAUSE_SECONDS = 60.0
 # A child that ran this long was healthy: the next restart waits the first pause again.
 STEADY_SECONDS = 60.0
+
+_PR_SET_PDEATHSIG = 1
+# Loaded before any fork: the child only calls it.
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+
+def _end_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the thread that started it ends."""
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class Supervisor:
@@ -63,7 +80,8 @@ class Supervisor:
     def _spawn(self) -> None:
         with self._lock:
             if not self._stopping.is_set():
-                self.process = subprocess.Popen(self.command)
+                self.process = subprocess.Popen(self.command, process_group=0,
+                                                preexec_fn=_end_with_parent)
 
     def _watch(self) -> None:
         pause = self.first_pause

@@ -251,6 +251,7 @@ class OutboxWorker:
                     self._halt.wait(slot - now)
                     continue
                 slot = now  # the clock went back: the slot is not that far away
+            claimed_at = self.clock()
             message = store.claim_due(carrier.id, self.lease_seconds, phone=self.phone,
                                       skip_phones=self._chatting(carrier))
             if message is None:
@@ -259,7 +260,7 @@ class OutboxWorker:
                 self._halt.wait(poll_seconds)
                 continue
             self._next_slot[carrier.id] = max(slot, now) + interval
-            self._deliver(store, message)
+            self._deliver(store, message, lease_ends=claimed_at + self.lease_seconds)
 
     def catch_up_clock(self, store: Store) -> int:
         """Messages queued before the wall clock went back carry times ahead of it: wait
@@ -314,7 +315,7 @@ class OutboxWorker:
             return frozenset()
         return active_chats(self.db_path)
 
-    def _deliver(self, store: Store, message: OutboxRecord) -> None:
+    def _deliver(self, store: Store, message: OutboxRecord, *, lease_ends: float) -> None:
         carrier = self.carriers[message.carrier_id]
         learner = store.learner(message.phone)
         if learner is None and not message.to_stopped_ok and privacy.is_erased(
@@ -350,7 +351,7 @@ class OutboxWorker:
             return
         # The carrier has the message: record that first, on its own, so that nothing
         # failing afterwards (the attempt's bookkeeping, a crash) makes it due again.
-        self._record_accepted(store, message, result.carrier_message_id)
+        self._record_accepted(store, message, result.carrier_message_id, lease_ends)
         self._finish(store, message, "accepted", carrier_message_id=result.carrier_message_id,
                      carrier_ref=result.carrier_ref)
         if carrier.id in self._refused:
@@ -375,11 +376,15 @@ class OutboxWorker:
         return None
 
     def _record_accepted(self, store: Store, message: OutboxRecord,
-                         carrier_message_id: str) -> None:
+                         carrier_message_id: str, lease_ends: float) -> None:
         """Mark the message sent, retrying a database that refuses the write (busy past
-        its timeout, full) for up to ACCEPTED_PATIENCE_SECONDS: given up, the message
-        would be sent again once its lease runs out."""
-        deadline = self.clock() + ACCEPTED_PATIENCE_SECONDS
+        its timeout, full) for up to ACCEPTED_PATIENCE_SECONDS, and never into the time
+        past its lease (`lease_ends`, by self.clock), when another worker may claim and
+        send it again: given up, the message will be sent again once its lease runs out."""
+        # An attempt may wait the busy timeout before it writes: none starts so late that
+        # it could write after the lease ended.
+        deadline = min(self.clock() + ACCEPTED_PATIENCE_SECONDS,
+                       lease_ends - store.busy_timeout - 1.0)
         pause = 0.1
         while True:
             try:
@@ -393,7 +398,7 @@ class OutboxWorker:
                     raise
                 log.warning("message %d was accepted by carrier %s; recording it: %s; "
                             "trying again in %.1fs", message.id, message.carrier_id, exc, pause)
-                time.sleep(pause)
+                time.sleep(max(0.0, min(pause, deadline - self.clock())))
                 pause = min(pause * 2, 5.0)
 
     @staticmethod

@@ -62,10 +62,11 @@ def gateway_fixture(tmp_path: Path, carriers_file: Path) -> Iterator[Gateway]:
     yield from serve_gateway(tmp_path, carriers_file)
 
 
-def serve_gateway(tmp_path: Path, carriers_file: Path, *,
-                  worker: bool = False) -> Iterator[Gateway]:
+def serve_gateway(tmp_path: Path, carriers_file: Path, *, worker: bool = False,
+                  own_group: bool = False) -> Iterator[Gateway]:
     """`learnline serve` on loopback until the caller is done; `worker` runs the outbox
-    worker beside it (else `--no-worker`)."""
+    worker beside it (else `--no-worker`); `own_group`: in a process group of its own,
+    as a command started at a terminal is."""
     port = free_port()
     env = {**os.environ, "LEARNLINE_DB": str(tmp_path / "served.db"),
            "LEARNLINE_CARRIERS": str(carriers_file)}
@@ -74,6 +75,7 @@ def serve_gateway(tmp_path: Path, carriers_file: Path, *,
         [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port),
          *([] if worker else ["--no-worker"])],
         env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path,
+        process_group=0 if own_group else None,
     )
     deadline = time.time() + 30
     while True:

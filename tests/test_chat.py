@@ -211,3 +211,20 @@ def test_a_chat_leaves_other_learners_and_carriers_alone(tmp_path: Path, carrier
         assert store.learner(learner).next_check_at is not None
         assert [m.status for m in store.unprocessed_inbound(store.clock())] == ["received"]
         assert store.last_beat("worker") is None
+
+
+def test_a_second_chat_as_the_same_number_says_so_at_once(tmp_path: Path):
+    """Two chats as one number would take each other's replies: the second one ends at
+    once, in one line, instead of waiting silently for the first to end."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEARNLINE_")}
+    env["LEARNLINE_DB"] = str(tmp_path / "learnline.db")
+    first = Chat(env, CHATTER)
+    try:
+        second = subprocess.run([sys.executable, "-m", "gateway.cli", "chat", CHATTER],
+                                env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                                text=True, timeout=20)
+    finally:
+        first.close()
+    assert second.returncode == 1
+    assert second.stderr.strip().splitlines() == [
+        f"Error: already chatting as {CHATTER} on this database (another learnline chat)"]

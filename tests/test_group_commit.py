@@ -3,6 +3,8 @@ result and its own failure."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 import time
 from pathlib import Path
@@ -10,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from gateway.store import LearnerRecord, Store
+from gateway.store.writelock import LockBusy
 
 
 def _run_concurrently(db_path: Path, works: list) -> tuple[list, int]:
@@ -106,3 +109,34 @@ def test_a_leader_interrupted_leaves_no_writer_waiting(db_path: Path, failure):
         store.write_shared(interrupted)
     with Store.open(db_path) as store:  # the next writer leads at once
         assert store.write_shared(_learner(9)) == "+2348030000109"
+
+
+def test_a_work_queued_late_behind_a_long_waiting_leader_keeps_its_own_time(db_path: Path):
+    """A batch waits for the write lock as long as its latest-queued work may: a webhook
+    that just arrived is not refused with the time its leader has already spent waiting."""
+    outcomes: dict[int, object] = {}
+
+    def one(index: int, delay: float) -> None:
+        with Store.open(db_path, busy_timeout=2.0) as store:
+            time.sleep(max(0.0, delay - (time.monotonic() - start)))
+            try:
+                outcomes[index] = store.write_shared(_learner(index))
+            except LockBusy as exc:
+                outcomes[index] = exc
+
+    fd = os.open(f"{db_path}-writelock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # another process writes for 2.6 s
+        start = time.monotonic()
+        threads = [threading.Thread(target=one, args=(n, delay))
+                   for n, delay in enumerate((0.0, 0.3, 1.6))]
+        for thread in threads:
+            thread.start()
+        time.sleep(2.6)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        for thread in threads:
+            thread.join()
+    finally:
+        os.close(fd)
+    assert isinstance(outcomes[0], LockBusy)  # waited its whole busy timeout
+    assert outcomes[2] == "+2348030000102"  # queued 1.6 s in: 1 s of its time left

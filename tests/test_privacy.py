@@ -396,7 +396,7 @@ def test_an_erased_learners_queued_messages_are_never_sent(
     assert in_flight.phone == LEARNER
 
     erasure = privacy.erase(store, LEARNER)
-    worker._deliver(store, in_flight)
+    worker._deliver(store, in_flight, lease_ends=worker.clock() + 60.0)
     report = drain(db_path, carriers_file).report
 
     assert erasure.cancelled == len(queued)

@@ -57,6 +57,7 @@ def test_a_restore_holds_what_was_waiting_and_sends_only_what_the_operator_relea
         "taken are held" in restored.stdout
     [kept] = tmp_path.glob("learnline.db.replaced-*[0-9]Z")
     assert str(kept) in restored.stdout
+    assert list(tmp_path.glob("learnline.db.restoring*")) == []  # nothing left behind
     with Store.open(kept) as before:  # the database it replaced, kept whole
         assert {m.status for m in before.outbox()} == {"sent"}
 

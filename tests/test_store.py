@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from gateway.store import LearnerRecord, Store
 from gateway.store.schema import migrations
 from gateway.store.schema_check import known_migrations
+from gateway.store.writelock import LockBusy
 
 
 def test_connection_settings_and_migrations(tmp_path: Path):
@@ -200,3 +205,35 @@ def test_a_content_change_rolled_back_is_never_served_from_the_cache(db_path: Pa
             assert store.lesson(course.id, first_id, "en").title == \
                 course.lessons["en"][0].title
             assert store.course(course.id).title_in("en") == course.title_in("en")
+
+
+def test_a_message_recorded_as_accepted_counts_towards_the_daily_cap(store: Store):
+    """The acceptance is recorded with its time even when the attempt's bookkeeping
+    (finish_send) never runs, so the cap of unsolicited messages a day counts it."""
+    with store.write():
+        store.save_learner(LearnerRecord("+2348030000000", "en", "twilio"))
+        store.enqueue("twilio", "+2348030000000", "a lesson", kind="lesson")
+    claimed = store.claim_due("twilio", 60)
+    assert claimed is not None
+    store.record_accepted(claimed.id, "SM-accepted")
+    assert store.unsolicited_sent_since("+2348030000000", time.time() - 60) == 1
+
+
+def test_putting_a_claimed_message_back_waits_for_the_write_lock(db_path: Path):
+    """Deferring a send is a write like any other: while another writer holds the lock it
+    waits for it (then gives up, changing nothing) instead of writing beside it."""
+    with Store.open(db_path, busy_timeout=0.3) as store:
+        message_id = _queued(store)
+        assert store.claim_due("twilio", 60) is not None
+        fd = os.open(f"{db_path}-writelock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # another process's writer holds the lock
+            with pytest.raises(LockBusy):
+                store.defer_send(message_id, time.time() + 600)
+            [message] = store.outbox()
+            assert message.status == "sending"
+        finally:
+            os.close(fd)
+        store.defer_send(message_id, time.time() + 600)
+        [message] = store.outbox()
+        assert message.status == "queued"

@@ -3,6 +3,7 @@ again, and a message the carrier accepted before the crash is not sent again."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import sqlite3
 import sys
@@ -130,3 +131,88 @@ def test_a_process_that_keeps_ending_is_started_again_ever_more_slowly(tmp_path:
     assert len(times) == 3, gaps
     for gap, pause in zip(gaps, (1, 2), strict=True):
         assert pause <= gap < pause + 1, gaps
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_serve_and_its_worker_without_restarting_it(
+        tmp_path: Path, carriers_file: Path):
+    """Ctrl-C at the terminal signals the whole foreground process group: serve stops its
+    worker itself, so the worker is neither reported as ended nor started again."""
+    import os
+    import signal
+
+    served = serve_gateway(tmp_path, carriers_file, worker=True, own_group=True)
+    gateway = next(served)
+    try:
+        [worker] = wait_for(lambda: worker_pids(gateway.process.pid), 30, "no worker started")
+        time.sleep(1.0)
+        os.killpg(gateway.process.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+        gateway.process.wait(60)
+        log = gateway.log.read_text()
+        assert "ended after" not in log and "started again:" not in log, log
+        assert not Path(f"/proc/{worker}").exists() or "Z" in (
+            Path(f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1].split()[0])
+    finally:
+        served.close()
+
+
+@pytest.mark.slow
+def test_a_killed_serve_takes_its_worker_with_it(tmp_path: Path, carriers_file: Path):
+    """In a process group of its own the worker escapes a signal to serve's group; it
+    still ends when serve is killed outright, rather than sending on unsupervised."""
+    import os
+    import signal
+
+    served = serve_gateway(tmp_path, carriers_file, worker=True)
+    gateway = next(served)
+    try:
+        [worker] = wait_for(lambda: worker_pids(gateway.process.pid), 30, "no worker started")
+        gateway.process.kill()
+        gateway.process.wait(10)
+
+        def worker_gone() -> bool:
+            try:
+                os.kill(worker, 0)
+            except ProcessLookupError:
+                return True
+            stat = Path(f"/proc/{worker}/stat").read_text()
+            return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+        wait_for(worker_gone, 20, "the worker outlived serve")
+    finally:
+        with contextlib.suppress(ProcessLookupError, NameError):
+            os.kill(worker, signal.SIGKILL)
+        served.close()
+
+
+@pytest.mark.slow
+def test_stopping_serve_lets_its_worker_record_what_the_carrier_accepted(
+        tmp_path: Path, carriers_file: Path, twilio_api: FakeTwilioApi):
+    """Stopped while its worker retries recording a message the carrier has accepted (the
+    database refusing that write a while), serve waits for it rather than killing it after
+    a few seconds, which would leave the message to be sent again."""
+    served = serve_gateway(tmp_path, carriers_file, worker=True)
+    gateway = next(served)
+    db = gateway.env["LEARNLINE_DB"]
+    try:
+        wait_for(lambda: worker_pids(gateway.process.pid), 30, "no worker started")
+        with sqlite3.connect(db) as conn:  # as on a full disk, for 20 s
+            conn.execute("CREATE TRIGGER disk_full BEFORE UPDATE OF status ON outbox "
+                         "WHEN NEW.status = 'sent' BEGIN "
+                         "SELECT RAISE(ABORT, 'database or disk is full'); END")
+        conn.close()
+        assert gateway.sms("START", sid(1))[0] == 200
+        wait_for(lambda: twilio_api.messages, 30, "the carrier got nothing")
+        gateway.process.terminate()
+        time.sleep(20)
+        with sqlite3.connect(db) as conn:
+            conn.execute("DROP TRIGGER disk_full")
+        conn.close()
+        gateway.process.wait(60)
+    finally:
+        served.close()
+    with sqlite3.connect(db) as conn:
+        statuses = {row[0] for row in conn.execute(
+            "SELECT status FROM outbox WHERE carrier_id = 'twilio'")}
+    conn.close()
+    assert statuses == {"sent"}, gateway.log.read_text()

@@ -208,3 +208,21 @@ def test_a_cookie_from_before_server_sessions_stops_carrying_the_number(app):
     assert PHONE[-9:] not in payload
     assert "since" not in payload
     assert '"lang":"fr"' in payload.replace(" ", "")
+
+
+def test_starting_a_session_reads_no_table_whole(store: Store):
+    """Every sign-in forgets expired sessions inside the write transaction every writer
+    waits for: it finds them through an index, not by reading every session there is."""
+    from gateway.store import web_sessions
+
+    statements: list[str] = []
+    store.db.conn.set_trace_callback(statements.append)
+    try:
+        web_sessions.start(store, "learner", 3600, phone=PHONE)
+    finally:
+        store.db.conn.set_trace_callback(None)
+    deletes = [sql for sql in statements if sql.lstrip().upper().startswith("DELETE")]
+    assert deletes
+    for sql in deletes:
+        plan = [row[3] for row in store.db.conn.execute("EXPLAIN QUERY PLAN " + sql)]
+        assert not [step for step in plan if step.startswith("SCAN")], (sql, plan)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -350,3 +351,48 @@ def test_a_heartbeat_from_before_the_clock_went_back_reads_as_fresh(client, stor
     [age] = [line for line in client.get("/metrics").text.splitlines()
              if line.startswith("learnline_worker_heartbeat_age_seconds ")]
     assert float(age.split()[1]) == 0.0
+
+
+def test_a_sender_stops_recording_an_accepted_send_before_its_lease_runs_out(
+        db_path, store, carriers, twilio_api, caplog):
+    """Once its lease has run out another worker may claim the message and send it again:
+    the sender that the carrier answered stops trying to record it before then (it says
+    the message may be sent again), so two workers never hold one message at once."""
+    import logging
+
+    from gateway.store.store import BUSY_TIMEOUT_SECONDS
+
+    lease = BUSY_TIMEOUT_SECONDS + 4.0  # each try may wait the busy timeout
+    queue(store, "one")
+    # Recording that the carrier accepted it fails, as on a full disk.
+    store.db.execute("CREATE TRIGGER disk_full BEFORE UPDATE OF status ON outbox "
+                     "WHEN NEW.status = 'sent' BEGIN "
+                     "SELECT RAISE(ABORT, 'database or disk is full'); END")
+    worker = OutboxWorker(db_path, carriers, lease_seconds=lease)
+
+    def run() -> None:
+        with contextlib.suppress(Exception):
+            worker.run(poll_seconds=0.05)
+
+    def gave_up() -> bool:
+        return any("could not be recorded: it may be sent again" in r.getMessage()
+                   for r in caplog.records)
+
+    caplog.set_level(logging.WARNING, logger="gateway.worker")
+    thread = threading.Thread(target=run, daemon=True)
+    try:
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not twilio_api.messages:  # claimed, and the carrier has it
+            assert time.monotonic() < deadline, "nothing was sent"
+            time.sleep(0.01)
+        lease_ends = time.monotonic() + lease - 0.5
+        while not gave_up() and time.monotonic() < lease_ends:
+            time.sleep(0.05)
+        gave_up_in_time = gave_up()
+    finally:
+        worker.stop()
+        thread.join(timeout=30)
+    assert gave_up_in_time, "still trying to record after its lease ran out"
+    [message] = store.outbox()
+    assert message.status == "sending"  # not recorded: the next claim sends it

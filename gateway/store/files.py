@@ -5,6 +5,9 @@ Where Learnline makes a database, or starts on one, it leaves a marker beside it
 `<database>-created`. While the marker is there, a missing database is an error (restore
 it, docs/operations.md) rather than the cue to make an empty one: a first start still
 makes the database, a restart never replaces a lost one with nothing.
+
+`learnline restore`'s file-level SQLite work (is it a database, copy and check it, fold a
+log in) is here too, so that only the store speaks SQL.
 """
 
 from __future__ import annotations
@@ -97,3 +100,38 @@ def read_only(path: str | Path) -> str | None:
             return f"{path} is read-only for this process" if candidate == Path(path) \
                 else f"{candidate} is read-only for this process"
     return None
+
+
+def table_names(path: str | Path) -> set[str]:
+    """The names of the tables in the SQLite database at `path`, opened read-only
+    (sqlite3.DatabaseError when it is no SQLite database)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return {row[0] for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        conn.close()
+
+
+def copy_checked(source: str | Path, target: str | Path) -> list[str]:
+    """Copy the database at `source` (opened read-only) into the file `target` with
+    SQLite's backup, then check the copy; return what the check found (["ok"] when
+    nothing). sqlite3.DatabaseError when `source` cannot be read whole."""
+    reading = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    writing = sqlite3.connect(target)
+    try:
+        reading.backup(writing)
+        return [row[0] for row in writing.execute("PRAGMA quick_check")]
+    finally:
+        reading.close()
+        writing.close()
+
+
+def fold_wal(path: str | Path) -> None:
+    """Copy the write-ahead log of the database at `path` into it and empty the log, so
+    the database file stands alone (sqlite3.DatabaseError when it is damaged)."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()

@@ -8,7 +8,8 @@ once and wakes them with their results. A work that raises is rolled back alone 
 its thread gets the exception; if the commit fails, every thread in the batch does.
 No thread answers before the commit that holds its work. No work waits longer than the
 store's busy timeout for its transaction to begin: one still queued by then is dropped
-from the queue and its thread gets LockBusy, as a lone writer would.
+from the queue and its thread gets LockBusy, as a lone writer would. A batch waits for
+the lock until the latest deadline among its works.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ if TYPE_CHECKING:
 
 
 class _Work:
-    __slots__ = ("done", "error", "function", "result")
+    __slots__ = ("deadline", "done", "error", "function", "result")
 
-    def __init__(self, function: Callable[[Store], Any]):
+    def __init__(self, function: Callable[[Store], Any], deadline: float):
         self.function = function
+        self.deadline = deadline  # time.monotonic() past which it may not wait to begin
         self.result: Any = None
         self.error: BaseException | None = None
         self.done = False
@@ -46,8 +48,8 @@ class GroupCommit:
         """Run `function(store_of_the_leader)` in a write transaction, maybe with others';
         return its result once that transaction is committed, or raise its error
         (LockBusy when no transaction could begin within `store.busy_timeout`)."""
-        work = _Work(function)
         deadline = time.monotonic() + store.busy_timeout
+        work = _Work(function, deadline)
         with self._condition:
             self._pending.append(work)
             while not work.done and self._leading:
@@ -63,7 +65,10 @@ class GroupCommit:
             self._leading = True
             batch, self._pending = self._pending, []
         try:
-            self._commit(store, batch, deadline - time.monotonic())
+            # The batch waits as long as its latest-queued work may: one that has just
+            # arrived is not refused for the time its leader already spent waiting.
+            latest = max(item.deadline for item in batch)
+            self._commit(store, batch, latest - time.monotonic())
         finally:
             with self._condition:
                 for item in batch:

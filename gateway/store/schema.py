@@ -417,3 +417,10 @@ def m014_web_sessions(db: Database) -> None:
             expires_at REAL NOT NULL
         ) WITHOUT ROWID""")
     db.execute("CREATE INDEX web_sessions_by_phone ON web_sessions (phone)")
+
+
+@migrations()
+def m015_web_sessions_by_expiry(db: Database) -> None:
+    """An index of web sessions by expiry: every sign-in forgets the expired ones inside
+    the write transaction all writers wait for, which must not read every session."""
+    db.execute("CREATE INDEX web_sessions_by_expiry ON web_sessions (expires_at)")

@@ -882,11 +882,12 @@ class Store:
 
     def defer_send(self, outbox_id: int, due_at: float) -> None:
         """Put a claimed message back in the queue until `due_at`, as if never tried."""
-        self.db.execute(
-            """UPDATE outbox SET status = 'queued', due_at = ?, lease_until = NULL,
-                 attempts = max(attempts - 1, 0), updated_at = ?
-               WHERE id = ? AND status = 'sending'""",
-            [due_at, self.clock(), outbox_id])
+        with self._write_one():
+            self.db.execute(
+                """UPDATE outbox SET status = 'queued', due_at = ?, lease_until = NULL,
+                     attempts = max(attempts - 1, 0), updated_at = ?
+                   WHERE id = ? AND status = 'sending'""",
+                [due_at, self.clock(), outbox_id])
 
     def unsolicited_queued_since(self, phone: str, kind: str, since: float) -> int:
         """How many messages of this unsolicited `kind` were queued for `phone` since
@@ -1025,15 +1026,16 @@ class Store:
 
     def record_accepted(self, outbox_id: int, carrier_message_id: str) -> None:
         """Record, in a transaction of its own, that the carrier accepted a message being
-        sent: it is `sent` and never due again. The smallest write there is (columns of the
-        first schema), made before the attempt's bookkeeping (`finish_send`), which may
-        fail without the message going out twice."""
+        sent: it is `sent` (since now, which the daily cap of unsolicited messages counts)
+        and never due again. The smallest write there is, made before the attempt's
+        bookkeeping (`finish_send`), which may fail without the message going out twice."""
+        now = self.clock()
         with self._write_one():
             self.db.execute(
                 """UPDATE outbox SET status = CASE WHEN status = 'sending' THEN 'sent'
                      ELSE status END, carrier_message_id = ?, lease_until = NULL,
-                     updated_at = ? WHERE id = ?""",
-                [carrier_message_id, self.clock(), outbox_id])
+                     updated_at = ?, sent_at = ? WHERE id = ?""",
+                [carrier_message_id, now, now, outbox_id])
 
     def finish_send(
         self, outbox_id: int, outcome: str, *, detail: str | None = None,
