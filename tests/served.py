@@ -90,5 +90,14 @@ def serve_gateway(tmp_path: Path, carriers_file: Path, *, worker: bool = False,
         yield Gateway(env, port, process, tmp_path / "serve.log")
     finally:
         process.terminate()
-        process.wait(20)
-        log.close()
+        try:
+            # serve stops its web workers (graceful_timeout 10 s) and then its outbox
+            # worker: on a loaded machine that takes longer than either alone.
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()  # its worker goes with it (PR_SET_PDEATHSIG)
+            process.wait(10)
+            raise AssertionError("learnline serve did not stop within 60 s of SIGTERM:\n"
+                                 + (tmp_path / "serve.log").read_text()[-2000:]) from None
+        finally:
+            log.close()
