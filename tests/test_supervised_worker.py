@@ -100,7 +100,9 @@ def test_a_worker_stopped_by_a_lock_held_past_the_busy_timeout_is_restarted(
         holder = sqlite3.connect(db, isolation_level=None, timeout=10)
         try:
             holder.execute("BEGIN IMMEDIATE")  # e.g. an operator's sqlite3 shell
-            time.sleep(BUSY_TIMEOUT_SECONDS + 2)
+            # Long enough that a write the worker starts a few seconds in (a loaded
+            # machine's scheduling, the next beat) still outwaits its busy timeout.
+            time.sleep(BUSY_TIMEOUT_SECONDS + 5)
         finally:
             holder.execute("COMMIT")
             holder.close()
