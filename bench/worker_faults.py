@@ -50,6 +50,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import children  # noqa: E402
 from tests.fakes.signing import twilio_signature  # noqa: E402
 from tests.fakes.twilio_api import FakeTwilioApi  # noqa: E402
 from tests.ports import free_port  # noqa: E402
@@ -81,20 +82,17 @@ def phone(group: int, n: int) -> str:
 def worker_children(pid: int) -> set[int]:
     """Live `learnline worker` processes whose parent is `pid`."""
     found = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    for child in children(pid):
         try:
-            with open(f"/proc/{entry}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+            with open(f"/proc/{child}/stat") as stat:
+                state = stat.read().rsplit(")", 1)[1].split()[0]
+            with open(f"/proc/{child}/cmdline", "rb") as cmdline:
                 args = cmdline.read().split(b"\0")
         except OSError:
             continue
-        if int(fields[1]) == pid and fields[0] != "Z" and b"worker" in args:
-            found.add(int(entry))
+        if state != "Z" and b"worker" in args:
+            found.add(child)
     return found
-
 
 class Gateway:
     """`learnline serve` (with its worker, or `--no-worker`) on a fresh database."""

@@ -83,7 +83,7 @@ class Wording(_Base):
         """Main menu option 1: where the learner left off, or where to begin."""
         if isinstance(progress, r.Progress):
             if progress.completed:
-                return self._("Start again: %(course)s", course=progress.course_title)
+                return self.start_again(progress.course_title)
             lesson = progress.lesson_number
             if progress.in_quiz:
                 return self._("Continue: %(course)s, lesson %(lesson)d quiz",
