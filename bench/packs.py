@@ -1,5 +1,5 @@
 """Course packs: size of the bundled course's pack, time to build it, and time to verify
-and install it (gateway/packs.py).
+and install it (gateway/sync/packs.py).
 
 Prints the payload's canonical JSON size against gzip -9 and brotli 11 (the pack's
 compression), the pack file's size, and medians of 5 runs of: building the pack;
@@ -23,9 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gateway import packs
 from gateway.paths import lessons_dir
 from gateway.store import Store
+from gateway.sync import packs
 
 RUNS = 5
 LEARNERS = 10_000

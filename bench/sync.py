@@ -66,8 +66,8 @@ def _drive(db: Path, hooks, events_wanted: int) -> int:
 
 
 def _sync(db: Path, link, proxy, os_env_edge: str) -> tuple[int, int, float, object]:
-    from gateway import packs
     from gateway.store import Store
+    from gateway.sync import packs
     from gateway.sync.client import sync_once
 
     os.environ["LEARNLINE_EDGE_ID"] = os_env_edge
@@ -80,7 +80,7 @@ def _sync(db: Path, link, proxy, os_env_edge: str) -> tuple[int, int, float, obj
 
 
 def run(*, events: int = 10_000) -> list[Result]:
-    from gateway import packs
+    from gateway.sync import packs
     from tests.fakes.flaky_proxy import FlakyProxy
     from tests.fakes.twilio_api import FakeTwilioApi
 

@@ -6,14 +6,14 @@ be overridden from the environment named beside it.
 
 import os
 
-wsgi_app = "gateway.server:worker_app()"
+wsgi_app = "gateway.server.gunicorn_app:worker_app()"
 bind = os.environ.get("LEARNLINE_BIND", "127.0.0.1:8000")
 # Webhooks spend their time in SQLite and small CPU work: a few processes,
 # each with a few threads, keep a 2-core machine busy without contention.
 workers = int(os.environ.get("LEARNLINE_WEB_WORKERS", "2"))
 # gunicorn's threaded worker, but a request gets a thread only once it has arrived whole:
 # slow or silent clients cannot hold the few threads (docs/operations.md, Slow clients).
-worker_class = "gateway.http_worker.BufferingWorker"
+worker_class = "gateway.server.http_worker.BufferingWorker"
 threads = int(os.environ.get("LEARNLINE_WEB_THREADS", "4"))
 # Carriers give up on a USSD screen after a few seconds; never hold a request long.
 timeout = 30

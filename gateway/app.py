@@ -5,20 +5,25 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import threading
-import time
 from typing import Any
 
 from flask import Flask
 
 from carrier_adapters import ADAPTERS
-from gateway import forwarded
+from gateway import metrics
+from gateway.channels import web
+from gateway.channels.sms.commands import load_catalogs
+from gateway.channels.web import simulator
 from gateway.config import ConfigError, load_carriers
 from gateway.content.importer import ensure_bundled_courses
+from gateway.hub import routes as hub_routes
+from gateway.ops import dashboard
 from gateway.ratelimit import InboundLimits
-from gateway.request_guard import RequestGuard
+from gateway.server import errors, forwarded, health, webhooks
+from gateway.server.request_guard import RequestGuard
 from gateway.store import Store, default_db_path
 from gateway.store.held import hold_if_backup
+from gateway.store.per_thread import make_slot
 from gateway.store.store import BUSY_TIMEOUT_SECONDS
 
 MAX_REQUEST_BYTES = 64 * 1024
@@ -49,9 +54,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     if test_config:
         app.config.update(test_config)
-    from gateway import errors, health, metrics, webhooks
-
-    # Carriers' webhooks are answered in front of Flask (gateway/webhooks.py).
+    # Carriers' webhooks are answered in front of Flask (gateway/server/webhooks.py).
     app.wsgi_app = webhooks.CarrierWebhooks(app, app.wsgi_app)
     # Behind reverse proxies, the client's address (for limits and allow_ips) is the one
     # the trusted proxies recorded; nobody else's forwarded headers are read.
@@ -65,7 +68,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     # One connection per server thread, kept across requests: opening SQLite and
     # setting its pragmas on every request would cost more than most webhooks.
-    app.extensions["learnline.connections"] = threading.local()
+    make_slot(app)
     app.extensions["learnline.inbound_limits"] = InboundLimits()
 
     with Store.open(app.config["DATABASE"], migrate=True,
@@ -82,51 +85,20 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             app.config["SECRET_KEY"] = store.setting("session_key",
                                                      lambda: secrets.token_hex(32))
 
-    from gateway.channels import web
-    from gateway.channels.web import admin
-
     errors.init_app(app)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(metrics.blueprint)
     web.init_app(app)
-    admin.init_app(app)  # off (404) unless LEARNLINE_ADMIN_TOKEN is set
+    dashboard.init_app(app)  # off (404) unless LEARNLINE_ADMIN_TOKEN is set
     if app.config["ROLE"] not in ("edge", "hub"):
         raise ConfigError(f"LEARNLINE_ROLE={app.config['ROLE']!r}: 'edge' (serves learners; "
                           "the default) or 'hub' (also takes edges' sync, docs/sync.md)")
     if app.config["ROLE"] == "hub":
-        from gateway.sync import hub_routes
-
         hub_routes.init_app(app)
     if app.config["SIMULATOR"]:
-        from gateway.channels.web import simulator
-
         simulator.init_app(app)
-
-    from gateway.channels.sms.commands import load_catalogs
 
     load_catalogs()  # at start-up, not during a learner's first message
     logging.getLogger("gateway").setLevel(logging.INFO)
     return app
 
-
-def get_store() -> Store:
-    """This thread's store on the app's database, opened on first use and then reused.
-
-    Every write runs in `Store.write()`, which always commits or rolls back, so a
-    connection is never handed to the next request inside a transaction.
-    """
-    from flask import current_app
-
-    return thread_store(current_app)
-
-
-def thread_store(app: Flask) -> Store:
-    """This thread's store on `app`'s database (what get_store returns, without needing
-    Flask's application context)."""
-    local = app.extensions["learnline.connections"]
-    store = getattr(local, "store", None)
-    if store is None:
-        store = local.store = Store.open(app.config["DATABASE"],
-                                         clock=app.config.get("CLOCK") or time.time,
-                                         busy_timeout=app.config["BUSY_TIMEOUT"])
-    return store

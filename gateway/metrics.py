@@ -9,7 +9,7 @@ Gauges of what waits (outbox depth, worker lag, heartbeat age) are read from
 the database when scraped, through indexes.
 
 `/metrics` answers this machine (a loopback peer, not forwarded by a proxy: see
-gateway/forwarded.py), or anyone presenting `Authorization: Bearer
+gateway/server/forwarded.py), or anyone presenting `Authorization: Bearer
 $LEARNLINE_METRICS_TOKEN`; everyone else gets 403.
 """
 
@@ -33,7 +33,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from gateway import forwarded
+from gateway.server import forwarded
 from gateway.store import Store
 
 INBOUND = Counter(
@@ -100,7 +100,7 @@ def _allowed() -> bool:
 @blueprint.get("/metrics")
 def metrics() -> Response:
     """Every metric in Prometheus' text format."""
-    from gateway.app import get_store
+    from gateway.store.per_thread import get_store
 
     if not _allowed():
         return Response("403 Forbidden\n", status=403, content_type="text/plain; charset=utf-8")

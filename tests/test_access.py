@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway import create_app, webhooks
+from gateway import create_app
+from gateway.server import webhooks
 from tests.adapters.contract import stored_counts
 
 # Routes anyone may open: the learner's lite pages, health, static files.

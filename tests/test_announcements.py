@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from gateway import create_app
-from gateway.announcements import announce
 from gateway.config import load_carriers
+from gateway.ops.announcements import announce
+from gateway.outbox.worker import OutboxWorker
 from gateway.store import Store
-from gateway.worker import OutboxWorker
 from tests.conftest import AUTH_TOKEN, TwilioWebhooks, carriers_toml
 
 LEARNERS = ["+2348031110001", "+2348031110002", "+2348031110003"]

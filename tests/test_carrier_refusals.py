@@ -13,8 +13,8 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.config import load_carriers
+from gateway.outbox.worker import OutboxWorker
 from gateway.store import LearnerRecord, Store
-from gateway.worker import OutboxWorker
 from tests.conftest import AUTH_TOKEN
 from tests.fakes.clock import SimulatedClock
 from tests.fakes.twilio_api import FakeTwilioApi

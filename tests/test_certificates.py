@@ -437,7 +437,7 @@ def test_ussd_shows_the_certificate_code_when_the_course_is_done():
 
 def test_a_course_retaken_after_its_certificate_still_counts_as_completed(app, twilio,
                                                                           db_path: Path):
-    from gateway.reports import build_report
+    from gateway.ops.reports import build_report
 
     with Store.open(db_path) as store:
         take_course(twilio, store, ADA, right=True)

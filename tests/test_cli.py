@@ -14,7 +14,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from gateway.cli import main
+from gateway.cli.main import main
 from gateway.content import load_courses
 from gateway.paths import lessons_dir
 from gateway.sms_text import POLICIES

@@ -13,9 +13,10 @@ import pytest
 from click.testing import CliRunner
 
 from carrier_adapters import UssdRequest
-from gateway import create_app, reports
+from gateway import create_app
 from gateway.channels.ussd import handle_ussd
-from gateway.cli import main
+from gateway.cli.main import main
+from gateway.ops import reports
 from gateway.sms_text import count
 from gateway.store import Store
 from tests.conftest import (

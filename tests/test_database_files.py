@@ -20,7 +20,7 @@ from tests.ports import free_port
 STARTS = """
 import json, os, sys
 from gateway import create_app
-from gateway.app import thread_store
+from gateway.store.per_thread import thread_store
 db = sys.argv[1]
 app = create_app({"DATABASE": db})
 thread_store(app).beat("worker")
@@ -122,7 +122,7 @@ def test_a_database_replaced_under_the_gateway_is_noticed(running, db_path: Path
 READ_ONLY = """
 import json, os, sys, threading
 from gateway import create_app
-from gateway.doctor import diagnose
+from gateway.ops.doctor import diagnose
 from pathlib import Path
 db = sys.argv[1]
 app = create_app({"DATABASE": db, "TESTING": True})

@@ -14,7 +14,7 @@ import click
 import pytest
 
 from gateway.app import MAX_REQUEST_BYTES
-from gateway.cli import main
+from gateway.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -60,7 +60,7 @@ def test_systemd_never_gives_up_on_the_worker_nor_cuts_short_its_last_record():
     as it takes, not left stopped after systemd's default five starts in ten seconds; and
     stopping it waits longer than it keeps trying to record a message the carrier
     accepted, so a stop never turns that message into a second SMS."""
-    from gateway.worker import ACCEPTED_PATIENCE_SECONDS
+    from gateway.outbox.worker import ACCEPTED_PATIENCE_SECONDS
 
     unit = _unit(DEPLOY / "systemd" / "learnline-worker.service")
     assert unit["Unit"]["StartLimitIntervalSec"] == "0"

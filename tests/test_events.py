@@ -23,9 +23,9 @@ from gateway.content.importer import import_courses
 from gateway.learning import intents as i
 from gateway.learning.engine import Engine
 from gateway.learning.merge import apply_remote_events, data_problem, rebuild_projection
+from gateway.outbox.worker import OutboxWorker
 from gateway.store import Store, events, privacy
 from gateway.store.schema import migrations
-from gateway.worker import OutboxWorker
 from tests.conftest import TwilioWebhooks, carriers_toml
 
 COURSE = "start-freelancing"

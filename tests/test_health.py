@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from gateway.config import load_carriers
-from gateway.health import WORKER_STALE_SECONDS, readiness
+from gateway.outbox.worker import OutboxWorker
+from gateway.server.health import WORKER_STALE_SECONDS, readiness
 from gateway.store import Store
 from gateway.version import VERSION
-from gateway.worker import OutboxWorker
 
 
 def test_healthz_answers_while_the_process_can_read_its_database(client):

@@ -1,4 +1,4 @@
-"""gateway/http_framing.py: when a request has arrived whole, from the bytes so far."""
+"""gateway/server/http_framing.py: when a request has arrived whole, from the bytes so far."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from gateway.http_framing import Arrival, RequestFramer, frame
+from gateway.server.http_framing import Arrival, RequestFramer, frame
 
 HEAD = 64 * 1024
 BODY = 64 * 1024

@@ -142,7 +142,7 @@ def test_a_backup_is_readable_by_its_owner_only(db_path: Path, tmp_path: Path):
     """It holds learners' numbers and progress, whatever the umask of the cron job."""
     target = tmp_path / "nightly.db"
     done = subprocess.run(
-        [sys.executable, "-c", "import os, sys; os.umask(0o022); from gateway.cli import main;"
+        [sys.executable, "-c", "import os, sys; os.umask(0o022); from gateway.cli.main import main;"
          " sys.argv = ['learnline', 'backup', sys.argv[1]]; main()", str(target)],
         cwd=tmp_path, env={**os.environ, "LEARNLINE_DB": str(db_path)},
         capture_output=True, text=True, timeout=120)

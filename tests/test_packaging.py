@@ -54,7 +54,7 @@ def _bundled_lesson_files() -> list[str]:
         "gateway/_bundled/locales/en/LC_MESSAGES/messages.po",
         "gateway/_bundled/gunicorn.conf.py",
         "gateway/paths.py",
-        "gateway/cli.py",
+        "gateway/cli/main.py",
         "carrier_adapters/base.py",
     ],
 )

@@ -1,4 +1,4 @@
-"""Course packs (gateway/packs.py, `learnline packs`): build, sign, verify, install, with
+"""Course packs (gateway/sync/packs.py, `learnline packs`): build, sign, verify, install, with
 learners in the middle of lessons that change."""
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from carrier_adapters import CarrierSettings
-from gateway import packs
 from gateway.channels.sms import receive_inbound
 from gateway.content import load_courses
 from gateway.learning import Answer, Engine, Next, Start, Status
@@ -23,6 +22,7 @@ from gateway.learning import replies as r
 from gateway.learning.merge import rebuild_projection
 from gateway.paths import lessons_dir
 from gateway.store import Store
+from gateway.sync import packs
 
 REPO = Path(__file__).resolve().parent.parent
 COURSE = "start-freelancing"
@@ -601,8 +601,8 @@ def test_build_refuses_content_with_errors(tmp_path: Path, hub_key):
 
 
 def test_the_cli_does_not_load_packs_or_metrics_until_asked():
-    code = ("import sys, gateway.cli; "
-            "print(sorted(m for m in ('gateway.packs', 'gateway.metrics', 'cryptography') "
+    code = ("import sys, gateway.cli.main; "
+            "print(sorted(m for m in ('gateway.sync.packs', 'gateway.metrics', 'cryptography') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
                          text=True, timeout=60)

@@ -20,10 +20,10 @@ from click.testing import CliRunner
 from carrier_adapters import CarrierSettings, UssdRequest
 from gateway.channels.sms import receive_inbound
 from gateway.channels.ussd import handle_ussd
-from gateway.cli import main
+from gateway.cli.main import main
 from gateway.config import ConfigError, load_carriers
+from gateway.outbox.worker import OutboxWorker
 from gateway.store import Store, events, privacy
-from gateway.worker import OutboxWorker
 from tests.test_web import sign_in
 
 LEARNER = "+2348030000000"

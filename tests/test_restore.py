@@ -12,8 +12,8 @@ from pathlib import Path
 
 from gateway import create_app
 from gateway.config import load_carriers
+from gateway.outbox.worker import OutboxWorker
 from gateway.store import Store
-from gateway.worker import OutboxWorker
 from tests.conftest import AUTH_TOKEN, TwilioWebhooks
 from tests.test_operations import learnline
 

@@ -24,8 +24,8 @@ from gateway.learning.timing import (
     weekend_of,
     working_days,
 )
+from gateway.outbox.worker import OutboxWorker
 from gateway.store import Store
-from gateway.worker import OutboxWorker
 from tests.conftest import (
     TwilioWebhooks,
     carriers_toml,

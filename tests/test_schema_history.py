@@ -19,11 +19,11 @@ import pytest
 
 from gateway import create_app
 from gateway.config import load_carriers
-from gateway.health import readiness
+from gateway.outbox.worker import OutboxWorker
+from gateway.server.health import readiness
 from gateway.store import SchemaError, Store
 from gateway.store.schema_check import known_migrations
 from gateway.version import VERSION
-from gateway.worker import OutboxWorker
 from tests.conftest import AUTH_TOKEN, TwilioWebhooks
 
 ROOT = Path(__file__).resolve().parent.parent

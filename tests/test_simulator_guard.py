@@ -10,7 +10,8 @@ import time
 import urllib.error
 import urllib.request
 
-from gateway import create_app, reports
+from gateway import create_app
+from gateway.ops import reports
 from tests.conftest import csrf
 from tests.ports import free_port
 

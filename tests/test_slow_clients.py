@@ -1,6 +1,6 @@
 """Slow clients do not stop the web server: every shipped way of running Learnline answers
 /healthz within a second while 300 slow connections are held open, and the server's
-worker reads each request whole before a thread serves it (gateway/http_worker.py)."""
+worker reads each request whole before a thread serves it (gateway/server/http_worker.py)."""
 
 from __future__ import annotations
 

@@ -116,7 +116,7 @@ def test_a_worker_stopped_by_a_lock_held_past_the_busy_timeout_is_restarted(
 
 
 def test_a_process_that_keeps_ending_is_started_again_ever_more_slowly(tmp_path: Path):
-    from gateway.supervisor import Supervisor
+    from gateway.outbox.supervisor import Supervisor
 
     starts = tmp_path / "starts"
     supervisor = Supervisor(

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from gateway.config import load_carriers
+from gateway.outbox.worker import OutboxWorker, RetryPolicy
 from gateway.store import Store
-from gateway.worker import OutboxWorker, RetryPolicy
 from tests.fakes.twilio_api import FakeTwilioApi
 
 PHONE = "+2348030000000"
@@ -378,7 +378,7 @@ def test_a_sender_stops_recording_an_accepted_send_before_its_lease_runs_out(
         return any("could not be recorded: it may be sent again" in r.getMessage()
                    for r in caplog.records)
 
-    caplog.set_level(logging.WARNING, logger="gateway.worker")
+    caplog.set_level(logging.WARNING, logger="gateway.outbox.worker")
     thread = threading.Thread(target=run, daemon=True)
     try:
         thread.start()

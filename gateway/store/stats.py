@@ -1,4 +1,4 @@
-"""Read-only queries for the operator's figures (gateway/reports.py): activity, the course
+"""Read-only queries for the operator's figures (gateway/ops/reports.py): activity, the course
 funnel, first answers, and messages per carrier per day.
 
 The outbox and inbound tables grow to millions of rows and have no index on their time

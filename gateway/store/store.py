@@ -1362,7 +1362,7 @@ class Store:
                                    [name]).fetchone()[0]
 
     def installed_pack(self) -> tuple[int, str] | None:
-        """(version, digest) of the course pack last installed (gateway/packs.py), or None."""
+        """(version, digest) of the course pack last installed (gateway/sync/packs.py), or None."""
         row = self._one("SELECT value FROM settings WHERE name = 'pack'")
         if row is None:
             return None

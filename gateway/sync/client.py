@@ -200,8 +200,7 @@ def _wire_size(response: requests.Response) -> int:
 
 def _fetch_pack(store, link: EdgeLink, session: requests.Session, report: SyncReport,
                 trusted_keys: list[bytes] | None) -> None:
-    from gateway import packs
-
+    from gateway.sync import packs
     installed = packs.installed_pack(store)
     headers = {}
     if installed is not None:

@@ -10,8 +10,8 @@ import pytest
 from carrier_adapters import CarrierSettings, SendError
 from carrier_adapters.africastalking import STATUS_MAP, AfricasTalkingAdapter
 from gateway.config import load_carriers
+from gateway.outbox.worker import OutboxWorker
 from gateway.store import LearnerRecord
-from gateway.worker import OutboxWorker
 from tests.adapters.contract import (
     MISSING,
     AdapterContract,

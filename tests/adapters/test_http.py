@@ -25,8 +25,8 @@ from carrier_adapters import SendError
 from carrier_adapters.http import HttpAdapter
 from gateway import create_app
 from gateway.config import ConfigError, load_carriers
+from gateway.outbox.worker import OutboxWorker
 from gateway.store import Store
-from gateway.worker import OutboxWorker
 from tests.adapters.contract import (
     MISSING,
     RIGHT,

@@ -20,7 +20,7 @@ from carrier_adapters import CarrierSettings, SendError
 from carrier_adapters.base import DELIVERED, FAILED, SENT, UNDELIVERED
 from carrier_adapters.kannel import DLR_TYPES, KannelAdapter, dlr_url
 from gateway.config import ConfigError, load_carriers
-from gateway.worker import OutboxWorker
+from gateway.outbox.worker import OutboxWorker
 from tests.adapters.contract import (
     MISSING,
     AdapterContract,

@@ -12,7 +12,7 @@ import pytest
 from carrier_adapters import CarrierSettings, PayloadError, SendError, WebRequest
 from carrier_adapters.orange import STATUS_MAP, OrangeAdapter
 from gateway.config import load_carriers
-from gateway.worker import OutboxWorker
+from gateway.outbox.worker import OutboxWorker
 from tests.adapters.contract import (
     MISSING,
     AdapterContract,
@@ -239,7 +239,7 @@ def test_carriers_check_live_proves_the_credentials(orange_api, tmp_path, monkey
     """`learnline carriers check --live` fetches an Orange token; a wrong secret fails."""
     from click.testing import CliRunner
 
-    from gateway.cli import main
+    from gateway.cli.main import main
 
     for secret, code, line in ((CLIENT_SECRET, 0, "live: ok"),
                                ("wrong-secret", 1, "live: FAILED: token: HTTP 401")):
@@ -260,7 +260,7 @@ def test_doctor_live_tells_a_refusal_from_an_api_failure(orange_api, tmp_path, m
     doctor must not send the operator to change secrets that are right."""
     from click.testing import CliRunner
 
-    from gateway.cli import main
+    from gateway.cli.main import main
 
     path = tmp_path / "carriers.toml"
     monkeypatch.setenv("LEARNLINE_CARRIERS", str(path))
@@ -351,7 +351,7 @@ def test_operators_create_and_check_the_receipt_subscription(orange_api, tmp_pat
     sends receipts elsewhere or is gone."""
     from click.testing import CliRunner
 
-    from gateway.cli import main
+    from gateway.cli.main import main
 
     path = tmp_path / "carriers.toml"
     monkeypatch.setenv("LEARNLINE_CARRIERS", str(path))
@@ -393,7 +393,7 @@ def test_subscribing_needs_a_public_url_and_an_orange_carrier(orange_api, tmp_pa
                                                               monkeypatch):
     from click.testing import CliRunner
 
-    from gateway.cli import main
+    from gateway.cli.main import main
 
     path = tmp_path / "carriers.toml"
     monkeypatch.setenv("LEARNLINE_CARRIERS", str(path))

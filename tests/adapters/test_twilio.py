@@ -16,7 +16,7 @@ from carrier_adapters import CarrierSettings, SendError, WebRequest
 from carrier_adapters.twilio import MESSAGE_SID, TwilioAdapter
 from gateway import create_app
 from gateway.config import load_carriers
-from gateway.worker import OutboxWorker
+from gateway.outbox.worker import OutboxWorker
 from tests.adapters.contract import (
     MISSING,
     AdapterContract,
@@ -432,7 +432,7 @@ def test_carriers_check_live_fetches_the_account(twilio_api, carriers_file, monk
     message is sent either way."""
     from click.testing import CliRunner
 
-    from gateway.cli import main
+    from gateway.cli.main import main
 
     monkeypatch.setenv("LEARNLINE_CARRIERS", str(carriers_file))
     result = CliRunner().invoke(main, ["carriers", "check", "--live"])

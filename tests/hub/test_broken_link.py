@@ -21,8 +21,8 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from gateway import packs
 from gateway.store import Store
+from gateway.sync import packs
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, carriers_toml
 from tests.fakes.flaky_proxy import FlakyProxy
 from tests.fakes.signing import twilio_signature

@@ -18,10 +18,10 @@ import requests
 from click.testing import CliRunner
 
 from gateway import create_app
-from gateway.cli import main
+from gateway.cli.main import main
 from gateway.content.importer import import_courses
+from gateway.hub import routes as hub_routes
 from gateway.store import Store
-from gateway.sync import hub_routes
 from gateway.sync.client import EdgeLink, sync_once
 from gateway.sync.protocol import EVENTS_PATH, bearer, decode, encode
 from tests.conftest import TwilioWebhooks

@@ -14,9 +14,10 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from gateway import create_app, packs
+from gateway import create_app
+from gateway.hub import routes as hub_routes
 from gateway.store import Store
-from gateway.sync import hub_routes
+from gateway.sync import packs
 from gateway.sync.client import EdgeLink, SyncError, sync_once
 from gateway.sync.loop import SyncLoop
 from gateway.sync.protocol import EVENTS_PATH, PACK_PATH, bearer

@@ -36,8 +36,6 @@ from flask import (
 from flask.sessions import SecureCookieSessionInterface
 from markupsafe import Markup
 
-from gateway import forwarded
-from gateway.app import get_store
 from gateway.channels.pacing import note_seen, pacing_of
 from gateway.channels.sms.commands import command_words
 from gateway.channels.web import http, signin
@@ -56,7 +54,9 @@ from gateway.learning.certificates import format_code, normalize_code
 from gateway.learning.replies import CourseDone
 from gateway.learning.timing import Pacing
 from gateway.phones import InvalidPhoneNumber, masked, to_e164
+from gateway.server import forwarded
 from gateway.store import LearnerRecord, web_sessions
+from gateway.store.per_thread import get_store
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("web", __name__, template_folder="templates")

@@ -18,8 +18,6 @@ import secrets
 from flask import Blueprint, Flask, current_app, g, redirect, request, session, url_for
 
 from carrier_adapters import CarrierSettings, UssdRequest
-from gateway import forwarded
-from gateway.app import get_store
 from gateway.channels.sms import receive_inbound
 from gateway.channels.sms.commands import command_words
 from gateway.channels.ussd import handle_ussd
@@ -27,7 +25,9 @@ from gateway.channels.web import http
 from gateway.channels.web.pages import choose_language, page
 from gateway.learning import Engine
 from gateway.ratelimit import SlidingWindows
+from gateway.server import forwarded
 from gateway.sms_text import count
+from gateway.store.per_thread import get_store
 
 blueprint = Blueprint("simulator", __name__, template_folder="templates")
 SERVICE_CODE = "*384*12#"

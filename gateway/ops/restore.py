@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.backup import is_live_file, sidecars
+from gateway.ops.backup import is_live_file, sidecars
 from gateway.store import SchemaError, Store
 from gateway.store.files import copy_checked, fold_wal, marker, table_names
 from gateway.store.held import hold_if_backup, hold_unsent

@@ -44,7 +44,7 @@ from carrier_adapters import ADAPTERS, CarrierAdapter, CarrierSettings, SendErro
 from gateway.channels.sms.conversation import handle_inbound
 from gateway.channels.sms.scheduled import run_scheduled
 from gateway.channels.ussd.session import RESUME_SECONDS
-from gateway.chats import active_chats
+from gateway.cli.chats import active_chats
 from gateway.config import Carriers, ConfigError
 from gateway.learning.timing import day_start, learner_zone, next_day_start, quiet_end
 from gateway.metrics import OUTBOUND

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-# gateway.packs (cryptography, brotli) and the store are imported inside each command:
+# gateway.sync.packs (cryptography, brotli) and the store are imported inside each command:
 # `learnline --help` and the other commands do not pay for them.
 
 
@@ -50,8 +50,7 @@ def keygen(output: Path) -> None:
     Example:
       learnline packs keygen -o /etc/learnline/pack-signing.pem
     """
-    from gateway import packs as p
-
+    from gateway.sync import packs as p
     key = p.generate_key()
     try:
         fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -91,9 +90,9 @@ def build(directory: Path | None, output: Path | None, key_file: Path | None,
     Example:
       learnline packs build lessons/ --key pack-signing.pem --version 42 -o courses.llpack
     """
-    from gateway import packs as p
     from gateway.content import ContentError
     from gateway.paths import lessons_dir
+    from gateway.sync import packs as p
 
     key_path = key_file or os.environ.get(p.SIGNING_KEY_ENV)
     if not key_path:
@@ -142,8 +141,8 @@ def import_(file: Path) -> None:
     Example:
       LEARNLINE_TRUSTED_PACK_KEYS=<public key> learnline packs import 3f2a9c0d1e4b5a67.llpack
     """
-    from gateway import packs as p
     from gateway.store import Store, default_db_path
+    from gateway.sync import packs as p
 
     data = file.read_bytes()
     try:
@@ -177,8 +176,7 @@ def show(file: Path) -> None:
     """
     import tomllib
 
-    from gateway import packs as p
-
+    from gateway.sync import packs as p
     data = file.read_bytes()
     try:
         pack = p.read_pack(data)

@@ -1,4 +1,4 @@
-"""`learnline announce`: one message to every learner of a course (gateway/announcements.py)."""
+"""`learnline announce`: one message to every learner of a course (gateway/ops/announcements.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from gateway.cli_db import existing_db_path
+from gateway.cli.db import existing_db_path
 from gateway.config import ConfigError, load_carriers
 from gateway.i18n import available_locales, normalize_locale
 from gateway.store import Store
@@ -45,7 +45,7 @@ def announce_command(course: str, text: str, texts: tuple[tuple[str, str], ...],
     """
     # Imported here, not at the top: the CLI must not load gateway.metrics before `serve`
     # and `worker` point prometheus-client at the shared metrics folder.
-    from gateway.announcements import announce
+    from gateway.ops.announcements import announce
 
     try:
         carriers = load_carriers()

@@ -3,7 +3,7 @@
 A chat holds an exclusive `flock` on `<database>.chats/<number>.lock` while it runs; the
 kernel lets go when the process ends, however it ends. The outbox worker of
 `learnline serve` leaves console messages to those numbers to the chat, which prints them
-in its own terminal (gateway/worker.py). A second chat as the same number ends at once,
+in its own terminal (gateway/outbox/worker.py). A second chat as the same number ends at once,
 saying so, rather than waiting for the first to end."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Has a whole HTTP/1.1 request arrived? Framing only (RFC 9112, section 6): where the
 head ends and how long the body is, from the bytes received so far.
 
-The web server's worker (gateway/http_worker.py) reads a request with this before it
+The web server's worker (gateway/server/http_worker.py) reads a request with this before it
 gives the request a thread. `RequestFramer` is fed the bytes as they come and scans
 each byte once (a request sent a byte at a time costs no more than one sent whole). It
 judges with the same limits as gunicorn's parser (a chunk-size line up to

@@ -46,7 +46,7 @@ from functools import partial
 from gunicorn import http
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
-from gateway.http_framing import Arrival, RequestFramer
+from gateway.server.http_framing import Arrival, RequestFramer
 
 # How long a request's head may take to arrive in full (nginx's client_header_timeout).
 HEAD_SECONDS = 10.0

@@ -16,7 +16,7 @@ from pathlib import Path
 from carrier_adapters import ADAPTERS, SendError, Unsupported
 from gateway.config import Carriers, ConfigError, literal_secrets, load_carriers
 from gateway.content.importer import bundled_courses_behind
-from gateway.health import WORKER_STALE_SECONDS
+from gateway.server.health import WORKER_STALE_SECONDS
 from gateway.store import Store
 from gateway.store.files import DatabaseFileError, refuse_to_remake
 
@@ -52,7 +52,7 @@ def diagnose(db_path: Path, env: Mapping[str, str] | None = None, *, live: bool 
 
 
 def _configuration(env: dict[str, str], findings: list[Finding]) -> Carriers | None:
-    from gateway.worker import retention_days_from_env
+    from gateway.outbox.worker import retention_days_from_env
 
     try:
         carriers = load_carriers(env=env)

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import click
 
-from gateway.cli_announce import announce_command
-from gateway.cli_db import existing_db_path
-from gateway.cli_i18n import i18n
-from gateway.cli_learners import learners
-from gateway.cli_packs import packs
-from gateway.cli_restore import outbox_group, restore_command
-from gateway.cli_sync import hub_group, sync_command
+from gateway.cli.announce import announce_command
+from gateway.cli.db import existing_db_path
+from gateway.cli.i18n import i18n
+from gateway.cli.learners import learners
+from gateway.cli.packs import packs
+from gateway.cli.restore import outbox_group, restore_command
+from gateway.cli.sync import hub_group, sync_command
 from gateway.config import DEFAULT_CONSOLE, Carriers, ConfigError, load_carriers
 from gateway.sms_text import POLICIES, count
 from gateway.store import SchemaError, Store, default_db_path
@@ -58,8 +58,8 @@ def _is_loopback(host: str) -> bool:
 def _web_settings() -> None:
     """Refuse, with one line, web settings from the environment that create_app would
     refuse in every server process."""
-    from gateway.channels.web.admin import check_token
-    from gateway.forwarded import trusted_proxies
+    from gateway.ops.dashboard import check_token
+    from gateway.server.forwarded import trusted_proxies
 
     try:
         check_token(os.environ.get("LEARNLINE_ADMIN_TOKEN"))
@@ -69,7 +69,7 @@ def _web_settings() -> None:
 
 
 def _retention_days() -> int:
-    from gateway.worker import retention_days_from_env
+    from gateway.outbox.worker import retention_days_from_env
 
     try:
         return retention_days_from_env()
@@ -277,7 +277,7 @@ def serve(host: str, port: int, no_worker: bool, workers: int | None,
       LEARNLINE_CARRIERS=carriers.toml learnline serve --host 0.0.0.0 --port 8000
     """
     metrics_dir = _share_metrics(fresh=True)
-    from gateway.server import GatewayServer
+    from gateway.server.gunicorn_app import GatewayServer
     from gateway.urls import webhook_url
 
     carriers = _carriers()
@@ -321,8 +321,8 @@ def serve(host: str, port: int, no_worker: bool, workers: int | None,
             click.echo(f"    USSD: {_redact(webhook_url(carrier, 'ussd', base), carrier)}")
     supervisor = None
     if not no_worker:
-        from gateway.supervisor import Supervisor
-        from gateway.worker import ACCEPTED_PATIENCE_SECONDS
+        from gateway.outbox.supervisor import Supervisor
+        from gateway.outbox.worker import ACCEPTED_PATIENCE_SECONDS
 
         supervisor = Supervisor([sys.executable, "-m", "gateway.cli", "worker"],
                                 "outbox worker")
@@ -357,7 +357,7 @@ def worker(drain: bool, lease_seconds: float) -> None:
       learnline worker --drain
     """
     _share_metrics(fresh=False)
-    from gateway.worker import OutboxWorker
+    from gateway.outbox.worker import OutboxWorker
 
     carriers = _carriers()
     with _open_store():
@@ -417,11 +417,11 @@ def _chat_sms(store: Store, console, number: str) -> None:
     import threading
 
     from gateway.channels.sms.conversation import receive_inbound
-    from gateway.chats import AlreadyChatting, chatting
-    from gateway.worker import OutboxWorker
+    from gateway.cli.chats import AlreadyChatting, chatting
+    from gateway.outbox.worker import OutboxWorker
 
     # This number's console messages are printed here, not by the worker of a
-    # `learnline serve` on the same database (gateway/chats.py); other numbers' are left
+    # `learnline serve` on the same database (gateway/cli/chats.py); other numbers' are left
     # to that worker. The outbox is watched while waiting for a line, so a message that
     # comes unasked (a reminder, an announcement) shows too.
     outbox = OutboxWorker(default_db_path(), Carriers({"console": console}, None),
@@ -734,8 +734,8 @@ def backup(target: str) -> None:
     Example:
       LEARNLINE_DB=/var/lib/learnline/learnline.db learnline backup /var/backups/learnline.db
     """
-    from gateway.backup import BackupError
-    from gateway.backup import backup as take_backup
+    from gateway.ops.backup import BackupError
+    from gateway.ops.backup import backup as take_backup
 
     try:
         report = take_backup(existing_db_path(), target)
@@ -759,7 +759,7 @@ def doctor(live: bool, full: bool) -> None:
     Example:
       LEARNLINE_CARRIERS=/etc/learnline/carriers.toml learnline doctor --live
     """
-    from gateway.doctor import diagnose
+    from gateway.ops.doctor import diagnose
 
     findings = diagnose(default_db_path(), live=live, full=full)
     for finding in findings:
@@ -792,8 +792,7 @@ def stats(days: int, until: datetime | None, table: str | None) -> None:
     """
     import calendar
 
-    from gateway import reports
-
+    from gateway.ops import reports
     carriers = _carriers()
     # Noon of the last day: any time of that day names the same period.
     now = calendar.timegm(until.timetuple()) + 43200 if until else None

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import click
 
-from gateway.cli_db import existing_db_path
+from gateway.cli.db import existing_db_path
 from gateway.store import Store, default_db_path
 
 
@@ -24,7 +24,7 @@ def restore_command(backup: str) -> None:
     Example:
       LEARNLINE_DB=/var/lib/learnline/learnline.db learnline restore backup-Mon.db
     """
-    from gateway.restore import RestoreError, restore
+    from gateway.ops.restore import RestoreError, restore
 
     try:
         report = restore(backup, default_db_path())

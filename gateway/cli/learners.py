@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 import phonenumbers
 
-from gateway.cli_db import existing_db_path
+from gateway.cli.db import existing_db_path
 from gateway.phones import InvalidPhoneNumber, masked, to_e164
 from gateway.store import Store, privacy
 

@@ -280,8 +280,7 @@ def publish(pack: Path) -> None:
     Example:
       learnline hub publish 3f2a9c01d4e5b6a7.llpack
     """
-    from gateway import packs
-
+    from gateway.sync import packs
     data = pack.read_bytes()
     try:
         checked = packs.verify_pack(data, packs.trusted_keys_from_env())

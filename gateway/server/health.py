@@ -38,7 +38,7 @@ def _plain(lines: list[str], status: int) -> Response:
 def health() -> Response:
     """Alive: the process answers and reads its database. On an edge with a hub, also
     the sync lag (never a reason to fail: the link may be down for days by design)."""
-    from gateway.app import get_store
+    from gateway.store.per_thread import get_store
 
     store = get_store()
     store.ping()
@@ -116,7 +116,7 @@ def refusal_lines(store: Store, now: float) -> list[str]:
 @blueprint.get("/readyz")
 def ready() -> Response:
     """Ready to take traffic and answer it: 200, else 503, with what was checked."""
-    from gateway.app import get_store
+    from gateway.store.per_thread import get_store
 
     ok, lines = readiness(get_store())
     if not ok:

@@ -1,6 +1,6 @@
 """The operator's dashboard at /admin: daily active learners, course funnels, quiz
 questions, messages, delivery and cost per carrier, as SVG charts and tables, and each
-table as CSV (/admin/<table>.csv). The figures come from gateway/reports.py, as do those
+table as CSV (/admin/<table>.csv). The figures come from gateway/ops/reports.py, as do those
 of `learnline stats`.
 
 Off unless `LEARNLINE_ADMIN_TOKEN` is set: without it every /admin path is 404. With it,
@@ -45,12 +45,13 @@ from flask import (
 )
 from markupsafe import Markup
 
-from gateway import forwarded, reports
-from gateway.app import get_store
-from gateway.channels.web import charts, http
+from gateway.channels.web import http
 from gateway.config import ConfigError
-from gateway.health import sync_lines
+from gateway.ops import charts, reports
+from gateway.server import forwarded
+from gateway.server.health import sync_lines
 from gateway.store import web_sessions
+from gateway.store.per_thread import get_store
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 
@@ -211,7 +212,7 @@ def _hub_edges() -> list:
     """On the hub, every edge with its lag (docs/sync.md); [] elsewhere."""
     if current_app.config.get("ROLE") != "hub":
         return []
-    from gateway.sync.hub_routes import _hub
+    from gateway.hub.routes import _hub
 
     return _hub().stats().edges
 

@@ -32,12 +32,12 @@ from werkzeug.routing import Rule
 from werkzeug.wsgi import get_current_url, get_path_info
 
 from carrier_adapters import CarrierAdapter, PayloadError, WebRequest, WebResponse
-from gateway import forwarded
-from gateway.app import thread_store
 from gateway.channels.sms.conversation import receive_inbound
 from gateway.channels.ussd import handle_ussd
 from gateway.metrics import DELIVERY_REPORTS, INBOUND, USSD_SCREENS, observe_webhook
 from gateway.phones import InvalidPhoneNumber, masked, to_e164
+from gateway.server import forwarded
+from gateway.store.per_thread import thread_store
 
 log = logging.getLogger(__name__)
 
