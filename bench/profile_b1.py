@@ -67,7 +67,7 @@ STAGES = (
     ("  BEGIN IMMEDIATE .. COMMIT, file lock", "Store._immediate"),
     ("  message stored", "Store.record_inbound"),
     ("  engine (Engine.handle)", "Engine.handle"),
-    ("  learner seen, next check planned, learner saved", "_seen"),
+    ("  learner seen, next check planned, learner saved", "learner_acted"),
     ("  replies rendered, split, queued", "_queue_outcome"),
     ("  events recorded (within the stages above)", "Store.record_event"),
 )

@@ -13,11 +13,10 @@ from carrier_adapters import ADAPTERS
 from gateway import metrics
 from gateway.channels import web
 from gateway.channels.sms.commands import load_catalogs
-from gateway.channels.web import simulator
 from gateway.config import ConfigError, load_carriers
 from gateway.content.importer import ensure_bundled_courses
 from gateway.hub import routes as hub_routes
-from gateway.ops import dashboard
+from gateway.ops import dashboard, simulator
 from gateway.ratelimit import InboundLimits
 from gateway.server import errors, forwarded, health, webhooks
 from gateway.server.request_guard import RequestGuard

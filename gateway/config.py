@@ -28,7 +28,13 @@ from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
 from carrier_adapters import ADAPTERS, CarrierSettings
 from gateway.i18n import available_locales, needs_ucs2
+from gateway.learning.timing import Pacing
 from gateway.sms_text import POLICIES
+
+# A learner who dials USSD again this soon after a dropped or timed-out session goes
+# straight back to the card they were reading; later, they start at the menu. The worker
+# forgets sessions older than this.
+USSD_RESUME_SECONDS = 15 * 60
 
 CARRIER_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -471,3 +477,11 @@ def _expand(value: Any, env: dict[str, str], fail, key: str) -> Any:
         raise fail(key, f"{value!r} is not replaced from the environment: write "
                         f"${{{value[1:]}}}")
     return _ENV_RE.sub(replace, value)
+
+
+def pacing_of(carrier: CarrierSettings) -> Pacing:
+    """The carrier's quiet hours, daily cap, reminder and review settings and zone."""
+    return Pacing(quiet_hours=carrier.quiet_hours,
+                  max_unsolicited_per_day=carrier.max_unsolicited_per_day,
+                  nudge_after_days=carrier.nudge_after_days, max_nudges=carrier.max_nudges,
+                  review_after_days=carrier.review_after_days, timezone=carrier.timezone)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import unicodedata
 from functools import cache
+from typing import TYPE_CHECKING
 
 from babel import Locale, UnknownLocaleError
 from babel.languages import get_official_languages
@@ -17,7 +18,11 @@ from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
 from gateway.paths import locales_dir
+from gateway.phones import region_of
 from gateway.sms_text import UCS2, encoding_for, normalize
+
+if TYPE_CHECKING:
+    from carrier_adapters import CarrierSettings
 
 SOURCE_LOCALE = "en"
 
@@ -116,3 +121,17 @@ def locale_for_country(region: str | None) -> str | None:
 def language_name(locale: str) -> str:
     """A locale's name in its own language, capitalised ('Français')."""
     return Locale.parse(locale).get_display_name(locale).capitalize()
+
+
+def default_locale(phone: str, carrier: CarrierSettings) -> str:
+    """A new learner's language: the carrier's `locale`, else the number's country's (the
+    carrier's `languages` table first, then locale_for_country's), else the carrier's country's."""
+    if carrier.locale:
+        return carrier.locale
+    for region in (region_of(phone), carrier.country):
+        if region and region in carrier.languages:
+            return carrier.languages[region]
+        found = locale_for_country(region)
+        if found:
+            return found
+    return SOURCE_LOCALE

@@ -12,8 +12,8 @@ import re
 import pytest
 
 from carrier_adapters import CarrierSettings
-from gateway.channels.sms.commands import command_words
 from gateway.channels.ussd.screens import gsm
+from gateway.channels.vocabulary import command_words
 from gateway.i18n import available_locales, language_name, needs_ucs2, translations
 from gateway.ratelimit import InboundLimits, SlidingWindows
 from gateway.sms_text import count, encoding_for, ucs2_units

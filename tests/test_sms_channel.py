@@ -8,7 +8,7 @@ import pytest
 
 from carrier_adapters import CarrierSettings
 from gateway.channels.sms import handle_inbound, parse_command, receive_inbound, render
-from gateway.channels.sms.conversation import default_locale
+from gateway.i18n import default_locale
 from gateway.learning import intents as i
 from gateway.learning import replies as r
 from gateway.sms_text import count

@@ -13,7 +13,8 @@ import pytest
 from carrier_adapters import CarrierSettings, UssdRequest
 from gateway.channels.sms import handle_inbound
 from gateway.channels.ussd import handle_ussd
-from gateway.channels.ussd.session import RESUME_SECONDS, screen_locale
+from gateway.channels.ussd.session import screen_locale
+from gateway.config import USSD_RESUME_SECONDS as RESUME_SECONDS
 from gateway.i18n import needs_ucs2
 from gateway.sms_text import encoding_for, septets, ucs2_units
 from gateway.store import Store

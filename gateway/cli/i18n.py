@@ -36,7 +36,7 @@ _BRACED = re.compile(r"(?<!\{)\{(\w*)(?:![rsa])?(?::[^{}]*)?\}(?!\})")
 
 def _repo_root() -> Path:
     """The checkout that holds babel.cfg (extract/update/init work on sources, not a wheel)."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     if not (root / "babel.cfg").is_file():
         raise click.ClickException(
             f"babel.cfg not found in {root}: `learnline i18n extract/update/init` work in a "

@@ -417,11 +417,11 @@ def _chat_sms(store: Store, console, number: str) -> None:
     import threading
 
     from gateway.channels.sms.conversation import receive_inbound
-    from gateway.cli.chats import AlreadyChatting, chatting
+    from gateway.outbox.chats import AlreadyChatting, chatting
     from gateway.outbox.worker import OutboxWorker
 
     # This number's console messages are printed here, not by the worker of a
-    # `learnline serve` on the same database (gateway/cli/chats.py); other numbers' are left
+    # `learnline serve` on the same database (gateway/outbox/chats.py); other numbers' are left
     # to that worker. The outbox is watched while waiting for a line, so a message that
     # comes unasked (a reminder, an announcement) shows too.
     outbox = OutboxWorker(default_db_path(), Carriers({"console": console}, None),

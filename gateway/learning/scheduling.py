@@ -95,3 +95,12 @@ def _lesson_slot_due(engine: Engine, learner: LearnerRecord, pacing: Pacing,
         return False
     return engine.store.unsolicited_queued_since(learner.phone, "lesson", slot) == 0
 
+
+def note_seen(engine: Engine, learner: LearnerRecord, pacing: Pacing, now: float) -> None:
+    """The learner did something (a message, a USSD screen, a lesson page or quiz on the
+    web): reminders start again from now, and the scheduler's next look at them is
+    planned. Saves the learner."""
+    learner.last_seen_at = now
+    learner.nudges = 0
+    learner.next_check_at = plan_next_check(engine, learner, pacing, now)
+    engine.store.save_learner(learner)

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from gateway.channels.sms.conversation import queue_text
 from gateway.config import Carriers
 from gateway.learning.timing import learner_zone, quiet_end
+from gateway.outbox.queue import queue_text
 from gateway.sms_text import count, split_messages
 from gateway.store import Store
 

@@ -43,11 +43,10 @@ from pathlib import Path
 from carrier_adapters import ADAPTERS, CarrierAdapter, CarrierSettings, SendError
 from gateway.channels.sms.conversation import handle_inbound
 from gateway.channels.sms.scheduled import run_scheduled
-from gateway.channels.ussd.session import RESUME_SECONDS
-from gateway.cli.chats import active_chats
-from gateway.config import Carriers, ConfigError
+from gateway.config import USSD_RESUME_SECONDS, Carriers, ConfigError
 from gateway.learning.timing import day_start, learner_zone, next_day_start, quiet_end
 from gateway.metrics import OUTBOUND
+from gateway.outbox.chats import active_chats
 from gateway.phones import masked
 from gateway.store import OutboxRecord, Store, privacy
 from gateway.urls import webhook_url
@@ -287,7 +286,7 @@ class OutboxWorker:
             handle_inbound(store, carrier, inbound)
             recovered += 1
         self._tally("recovered_inbound", recovered)
-        store.purge_ussd_sessions(store.clock() - RESUME_SECONDS)
+        store.purge_ussd_sessions(store.clock() - USSD_RESUME_SECONDS)
         store.beat("worker")
         return recovered
 

@@ -1,7 +1,7 @@
 """The SMS channel: commands in, text replies out through the outbox."""
 
-from gateway.channels.sms.commands import command_words, parse_command
+from gateway.channels.sms.commands import parse_command
 from gateway.channels.sms.conversation import handle_inbound, receive_inbound
 from gateway.channels.sms.render import render
 
-__all__ = ["command_words", "handle_inbound", "parse_command", "receive_inbound", "render"]
+__all__ = ["handle_inbound", "parse_command", "receive_inbound", "render"]

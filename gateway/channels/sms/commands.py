@@ -1,8 +1,8 @@
 """Read a learner's SMS as an intent: commands in any supported language, or an answer.
 
-Command words come from the gettext catalogs (context "command"), so a
-translator adds a language's words without touching code. Every language's
-words work for every learner; English always works.
+Command words come from the gettext catalogs (context "command",
+gateway/channels/vocabulary.py), so a translator adds a language's words without touching
+code. Every language's words work for every learner; English always works.
 """
 
 from __future__ import annotations
@@ -11,55 +11,9 @@ import re
 import unicodedata
 from functools import cache, lru_cache
 
+from gateway.channels.vocabulary import COMMANDS
 from gateway.i18n import available_locales, translations
 from gateway.learning import intents as i
-
-# The source words of each command (msgid); catalogs translate them into
-# space-separated words, the first being the one replies suggest.
-COMMANDS: dict[str, str] = {}
-
-
-def _command(key: str, english: str) -> str:
-    COMMANDS[key] = english
-    return english
-
-
-_command("start", "START JOIN")
-_command("courses", "COURSES")
-_command("next", "NEXT")
-_command("status", "STATUS")
-_command("help", "HELP")
-_command("lang", "LANG LANGUAGE")
-_command("stop", "STOP STOPALL UNSUBSCRIBE CANCEL END QUIT")
-_command("name", "NAME")
-_command("verify", "VERIFY")
-_command("daily", "DAILY")
-_command("weekdays", "WEEKDAYS")
-_command("time", "TIME HOUR")
-_command("pause", "PAUSE")
-_command("resume", "RESUME")
-
-
-def _mark_for_extraction() -> None:  # pragma: no cover - never called
-    """Let `pybabel extract` see the command words (keyword pgettext)."""
-    t = translations("en")
-    t.pgettext("command", "START JOIN")
-    t.pgettext("command", "COURSES")
-    t.pgettext("command", "NEXT")
-    t.pgettext("command", "STATUS")
-    t.pgettext("command", "HELP")
-    t.pgettext("command", "LANG LANGUAGE")
-    t.pgettext("command", "STOP STOPALL UNSUBSCRIBE CANCEL END QUIT")
-    t.pgettext("command", "NAME")
-    t.pgettext("command", "VERIFY")
-    t.pgettext("command", "DAILY")
-    t.pgettext("command", "WEEKDAYS")
-    t.pgettext("command", "TIME HOUR")
-    t.pgettext("command", "PAUSE")
-    t.pgettext("command", "RESUME")
-    t.pgettext("command", "OFF NO")
-    t.pgettext("command", "ANSWER")
-
 
 # Arabic letters keyboards and writers vary on (teh marbuta, alef maksura, Persian yeh and
 # keheh), tatweel, and Arabic-Indic digits, to one spelling. Hamza on alef and harakat are
@@ -110,15 +64,6 @@ def load_catalogs() -> None:
     _all_words()
     _off_words()
     _answer_words()
-
-
-@cache
-def command_words(locale: str) -> dict[str, str]:
-    """The word a learner reading `locale` is told to text for each command, as the catalog
-    writes it (upper case; Arabic keeps its hamza)."""
-    t = translations(locale)
-    return {key: (t.pgettext("command", english).split() or english.split())[0].upper()
-            for key, english in COMMANDS.items()}
 
 
 _ANSWER_RE = re.compile(r"^\(?([A-D]|[1-9])[).:]?$")

@@ -3,66 +3,29 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import sqlite3
 
 from carrier_adapters import CarrierSettings
-from gateway.channels.pacing import note_seen, pacing_of
-from gateway.channels.sms.commands import command_words, parse_command
+from gateway.channels.sms.commands import parse_command
 from gateway.channels.sms.render import render
-from gateway.i18n import SOURCE_LOCALE, locale_for_country, translations
+from gateway.channels.visits import comes_back, learner_acted
+from gateway.channels.vocabulary import command_words
+from gateway.config import pacing_of
+from gateway.i18n import default_locale, translations
 from gateway.learning import Engine
 from gateway.learning import replies as r
 from gateway.learning.engine import Outcome
 from gateway.learning.intents import Start
 from gateway.learning.timing import Pacing, hour_outside_quiet
 from gateway.metrics import PROCESSING_FAILURES
-from gateway.phones import masked, region_of
+from gateway.outbox.queue import queue_text
+from gateway.phones import masked
 from gateway.ratelimit import InboundLimits, Verdict
-from gateway.sms_text import count, split_messages
 from gateway.store import InboundRecord, LearnerRecord, Store, privacy
 from gateway.urls import web_url
 
 log = logging.getLogger(__name__)
-
-
-def default_locale(phone: str, carrier: CarrierSettings) -> str:
-    """A new learner's language: the carrier's `locale`, else the number's country's (the
-    carrier's `languages` table first, then gateway.i18n's), else the carrier's country's."""
-    if carrier.locale:
-        return carrier.locale
-    for region in (region_of(phone), carrier.country):
-        if region and region in carrier.languages:
-            return carrier.languages[region]
-        found = locale_for_country(region)
-        if found:
-            return found
-    return SOURCE_LOCALE
-
-
-def queue_text(
-    store: Store, carrier: CarrierSettings, phone: str, text: str, *,
-    inbound_id: int | None = None, to_stopped_ok: bool = False, kind: str = "reply",
-    due_at: float | None = None,
-) -> int:
-    """Queue a reply (or, with `kind`, an unsolicited message due at `due_at`), split into
-    messages of at most the carrier's `max_segments`."""
-    if not text:
-        return 0
-    messages = split_messages(text, carrier.max_segments, carrier.encoding_policy)
-    for body in messages:
-        store.enqueue(carrier.id, phone, body, inbound_id=inbound_id,
-                      to_stopped_ok=to_stopped_ok, kind=kind, due_at=due_at,
-                      segments=_segments(body, carrier.encoding_policy))
-    return len(messages)
-
-
-@functools.lru_cache(maxsize=4096)
-def _segments(body: str, policy: str) -> int:
-    """What one message costs in SMS segments (the operator's dashboard prices them);
-    cached: most messages are lesson cards, the same for every learner."""
-    return count(body, policy).segments
 
 
 def _queue_outcome(
@@ -161,15 +124,15 @@ def _process(store: Store, carrier: CarrierSettings, inbound: InboundRecord,
             if learner is None and _from_erased_number(store, inbound):
                 return 0
             pacing = pacing_of(carrier)
-            # The learner is saved once, when noted seen (_seen) after the engine.
+            # The learner is saved once, when noted seen (learner_acted) after the engine.
             engine = Engine(store, pacing, caller_saves_learner=True)
             if learner is None or learner.carrier_id != carrier.id:
                 learner = engine.learner(inbound.phone, carrier.id, locale, stored=learner)
             if not inbound.text.strip():
                 return _no_words(store, carrier, inbound, engine, learner, pacing, mark=mark)
             outcome = engine.handle(learner, parse_command(inbound.text))
-            outcome = _seen(engine, learner, outcome, pacing)
-            store.note_activity(learner.phone, "sms")
+            outcome = _with_schedule_offer(learner, outcome, pacing)
+            learner_acted(engine, learner, "sms", pacing)
             queued = _queue_outcome(store, carrier, learner, outcome, inbound.id)
             if mark:
                 store.mark_inbound(inbound.id, "processed")
@@ -183,8 +146,7 @@ def _no_words(store: Store, carrier: CarrierSettings, inbound: InboundRecord, en
               learner: LearnerRecord, pacing: Pacing, *, mark: bool) -> int:
     """A message without words (a picture, an empty SMS) has nothing for the engine to
     read: the learner is told, in their language, that only text is understood."""
-    note_seen(engine, learner, pacing, store.clock())
-    store.note_activity(learner.phone, "sms")
+    learner_acted(engine, learner, "sms", pacing)
     if mark:
         store.mark_inbound(inbound.id, "processed")
     if learner.stopped:
@@ -203,7 +165,7 @@ def _from_erased_number(store: Store, inbound: InboundRecord) -> bool:
     if not privacy.is_erased(store, inbound.phone):
         return False
     if isinstance(parse_command(inbound.text), Start):
-        privacy.readmit(store, inbound.phone)
+        comes_back(store, inbound.phone)
         log.info("inbound %d: an erased number came back with START", inbound.id)
         return False
     privacy.silence_stray(store, inbound.id)
@@ -211,16 +173,15 @@ def _from_erased_number(store: Store, inbound: InboundRecord) -> bool:
     return True
 
 
-def _seen(engine: Engine, learner: LearnerRecord, outcome: Outcome, pacing: Pacing) -> Outcome:
-    """The learner wrote: note it, make the daily-lesson offer once (after a lesson), and
-    plan when to come back to them."""
+def _with_schedule_offer(learner: LearnerRecord, outcome: Outcome, pacing: Pacing) -> Outcome:
+    """The daily-lesson offer, made once, after a lesson (the learner is saved when noted
+    seen)."""
     replies = outcome.replies
     if not learner.schedule_offered and learner.schedule == "off" and not learner.stopped \
             and any(isinstance(reply, r.LessonDone) and reply.next_lesson_title
                     for reply in replies):
         learner.schedule_offered = True
         replies = (*replies, r.ScheduleOffer(hour_outside_quiet(8, pacing.quiet_hours)))
-    note_seen(engine, learner, pacing, engine.store.clock())
     return dataclasses.replace(outcome, replies=replies)
 
 

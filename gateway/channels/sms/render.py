@@ -5,7 +5,7 @@ Short on purpose: every 153 characters is another segment a carrier charges.
 
 from __future__ import annotations
 
-from gateway.channels.sms.commands import command_words
+from gateway.channels.vocabulary import command_words
 from gateway.channels.wording import Wording
 from gateway.i18n import language_name
 from gateway.learning import replies as r

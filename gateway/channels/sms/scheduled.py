@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import logging
 
-from gateway.channels.pacing import pacing_of
-from gateway.channels.sms.conversation import queue_text
 from gateway.channels.sms.render import render
-from gateway.config import Carriers
+from gateway.config import Carriers, pacing_of
 from gateway.learning import Engine
 from gateway.learning.scheduling import due_work, plan_next_check
 from gateway.learning.timing import learner_zone, quiet_end
+from gateway.outbox.queue import queue_text
 from gateway.phones import masked
 from gateway.store import Store
 from gateway.urls import web_url

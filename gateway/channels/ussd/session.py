@@ -13,8 +13,6 @@ import logging
 from dataclasses import dataclass
 
 from carrier_adapters import CarrierSettings, UssdRequest
-from gateway.channels.pacing import note_seen, pacing_of
-from gateway.channels.sms.conversation import default_locale
 from gateway.channels.ussd.screens import (
     BACK,
     HOME,
@@ -28,19 +26,16 @@ from gateway.channels.ussd.screens import (
     ucs2_alphabet,
 )
 from gateway.channels.ussd.wording import Wording
-from gateway.i18n import needs_ucs2
+from gateway.channels.visits import comes_back, learner_acted
+from gateway.config import USSD_RESUME_SECONDS, pacing_of
+from gateway.i18n import default_locale, needs_ucs2
 from gateway.learning import Engine
 from gateway.learning import intents as i
 from gateway.learning import replies as r
 from gateway.sms_text import UCS2
-from gateway.store import LearnerRecord, Store, UssdSessionRecord, privacy
+from gateway.store import LearnerRecord, Store, UssdSessionRecord
 
 log = logging.getLogger(__name__)
-
-# A learner who dials again this soon after a dropped or timed-out session goes
-# straight back to the card they were reading; later, they start at the menu.
-RESUME_SECONDS = 15 * 60
-
 
 def screen_locale(locale: str, carrier: CarrierSettings) -> str:
     """The language USSD screens are written in for a learner reading `locale`: theirs,
@@ -89,7 +84,7 @@ def handle_ussd(
         if session is None and store.learner(phone) is None:
             # Dialling in is an explicit act, like START: an erased number comes back as
             # a fresh learner (docs/privacy.md).
-            privacy.readmit(store, phone)
+            comes_back(store, phone)
         pacing = pacing_of(carrier)
         engine = Engine(store, pacing)
         learner = engine.learner(phone, carrier.id, default_locale(phone, carrier))
@@ -117,18 +112,19 @@ def handle_ussd(
         session.updated_at = now
         session.expires_at = now + carrier.ussd_session_seconds
         store.save_ussd_session(session)
-        store.note_activity(phone, "ussd")
         seen = store.learner(phone)
         if seen is not None:
-            note_seen(engine, seen, pacing, store.clock())
+            learner_acted(engine, seen, "ussd", pacing)
+        else:
+            store.note_activity(phone, "ussd")
     return Screen(text, end)
 
 
 def _open(store: Store, menu: _Menu, phone: str, now: float) -> dict:
     """The first view of a new session: resume a dropped one, else the main menu."""
-    abandoned = store.abandoned_ussd_session(phone, since=now - RESUME_SECONDS)
+    abandoned = store.abandoned_ussd_session(phone, since=now - USSD_RESUME_SECONDS)
     store.end_ussd_sessions(phone)
-    store.purge_ussd_sessions(now - RESUME_SECONDS)
+    store.purge_ussd_sessions(now - USSD_RESUME_SECONDS)
     if abandoned is not None and abandoned.view.get("v") in ("card", "question", "info"):
         return _at_same_place(abandoned.view, menu.continue_view(welcome_back=True))
     return menu.main_view()

@@ -36,12 +36,13 @@ from flask import (
 from flask.sessions import SecureCookieSessionInterface
 from markupsafe import Markup
 
-from gateway.channels.pacing import note_seen, pacing_of
-from gateway.channels.sms.commands import command_words
+from gateway.channels.visits import learner_acted
+from gateway.channels.vocabulary import command_words
 from gateway.channels.web import http, signin
 from gateway.channels.web.bidi import isolate, isolate_phones, lang_attributes, left_to_right
 from gateway.channels.web.typography import keep_numbers_whole
 from gateway.channels.wording import Wording
+from gateway.config import pacing_of
 from gateway.i18n import (
     available_locales,
     language_name,
@@ -189,10 +190,8 @@ def _studied(engine: Engine, learner: LearnerRecord) -> None:
     active on the web today, and seen (reminders by SMS start again from now), as a
     message or a USSD screen would, paced as the scheduler paces them: by their carrier.
     The one save of the learner (`engine` leaves it to the caller)."""
-    store = engine.store
-    store.note_activity(learner.phone, "web")
     carrier = current_app.extensions["learnline.carriers"].get(learner.carrier_id)
-    note_seen(engine, learner, pacing_of(carrier) if carrier else Pacing(), store.clock())
+    learner_acted(engine, learner, "web", pacing_of(carrier) if carrier else Pacing())
 
 
 # -- pages ---------------------------------------------------------------------------------------

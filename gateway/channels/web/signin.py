@@ -24,11 +24,12 @@ import secrets
 from dataclasses import dataclass
 
 from carrier_adapters import ADAPTERS, CarrierSettings
-from gateway.channels.sms.conversation import default_locale, queue_text
+from gateway.channels.visits import comes_back
 from gateway.config import Carriers
-from gateway.i18n import translations
+from gateway.i18n import default_locale, translations
+from gateway.outbox.queue import queue_text
 from gateway.phones import is_personal_line, masked, region_of
-from gateway.store import LearnerRecord, Store, privacy
+from gateway.store import LearnerRecord, Store
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +184,7 @@ def learner_for(store: Store, carriers: Carriers, phone: str, locale: str) -> Le
         with store.write():
             # Signing in is an explicit act: an erased number comes back as a fresh
             # learner (docs/privacy.md).
-            privacy.readmit(store, phone)
+            comes_back(store, phone)
             store.save_learner(learner)
     return learner
 

@@ -19,8 +19,8 @@ from flask import Blueprint, Flask, current_app, g, redirect, request, session, 
 
 from carrier_adapters import CarrierSettings, UssdRequest
 from gateway.channels.sms import receive_inbound
-from gateway.channels.sms.commands import command_words
 from gateway.channels.ussd import handle_ussd
+from gateway.channels.vocabulary import command_words
 from gateway.channels.web import http
 from gateway.channels.web.pages import choose_language, page
 from gateway.learning import Engine

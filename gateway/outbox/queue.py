@@ -1,0 +1,37 @@
+"""Queuing an outgoing message: the one way every channel, the scheduler and announcements
+put text in the outbox (split into messages the carrier takes, each priced in segments)."""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
+
+from gateway.sms_text import count, split_messages
+
+if TYPE_CHECKING:
+    from carrier_adapters import CarrierSettings
+    from gateway.store import Store
+
+
+def queue_text(
+    store: Store, carrier: CarrierSettings, phone: str, text: str, *,
+    inbound_id: int | None = None, to_stopped_ok: bool = False, kind: str = "reply",
+    due_at: float | None = None,
+) -> int:
+    """Queue a reply (or, with `kind`, an unsolicited message due at `due_at`), split into
+    messages of at most the carrier's `max_segments`."""
+    if not text:
+        return 0
+    messages = split_messages(text, carrier.max_segments, carrier.encoding_policy)
+    for body in messages:
+        store.enqueue(carrier.id, phone, body, inbound_id=inbound_id,
+                      to_stopped_ok=to_stopped_ok, kind=kind, due_at=due_at,
+                      segments=_segments(body, carrier.encoding_policy))
+    return len(messages)
+
+
+@functools.lru_cache(maxsize=4096)
+def _segments(body: str, policy: str) -> int:
+    """What one message costs in SMS segments (the operator's dashboard prices them);
+    cached: most messages are lesson cards, the same for every learner."""
+    return count(body, policy).segments
