@@ -1,6 +1,7 @@
 # Learnline: the two commands a fresh machine needs.
 #   make serve   run the gateway with the bundled course (http://127.0.0.1:8000)
-#   make test    install everything the tests need, then run ruff and pytest
+#   make test    install everything the tests need, then run ruff, the layout's import
+#                contracts (lint-imports) and pytest
 # Needs python3 (>= 3.11) and, for the tests, node and npm (Twilio's segment calculator, the
 # Nu Html Checker), Java, Chromium, Kannel and PostgreSQL (.ci/run installs them from Debian).
 
@@ -32,6 +33,7 @@ chat: install
 
 test: install-test
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/python -m pytest
 
 clean:

@@ -51,6 +51,7 @@ from carrier_adapters.base import (
     StatusUpdate,
     WebRequest,
 )
+from carrier_adapters.gsm0338 import GSM7, encoding_for, sendable
 
 SENDSMS_PATH = "/cgi-bin/sendsms"
 TIMEOUT_SECONDS = 15.0
@@ -144,12 +145,8 @@ class KannelAdapter(CarrierAdapter):
     def sendsms_request(self, to: str, body: str, status_url: str | None = None,
                         message_id: str | None = None) -> tuple[dict[str, str], bytes]:
         """The X-Kannel headers and the body (the text in the charset named) of one sendsms."""
-        # The SMS text rules live in the gateway; imported here, not at the top, since
-        # importing the gateway package imports the adapters (this one included).
-        from gateway.sms_text import GSM7, encoding_for, normalize
-
         creds = self.settings.credentials
-        text = normalize(body)
+        text = sendable(body)
         headers = {
             "X-Kannel-Username": str(creds["username"]),
             "X-Kannel-Password": str(creds["password"]),

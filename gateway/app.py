@@ -19,13 +19,11 @@ from gateway.hub import routes as hub_routes
 from gateway.ops import dashboard, simulator
 from gateway.ratelimit import InboundLimits
 from gateway.server import errors, forwarded, health, webhooks
-from gateway.server.request_guard import RequestGuard
+from gateway.server.request_guard import MAX_REQUEST_BYTES, RequestGuard
 from gateway.store import Store, default_db_path
 from gateway.store.held import hold_if_backup
 from gateway.store.per_thread import make_slot
 from gateway.store.store import BUSY_TIMEOUT_SECONDS
-
-MAX_REQUEST_BYTES = 64 * 1024
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:

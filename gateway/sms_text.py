@@ -9,7 +9,8 @@ Counting reproduces Twilio's calculator, npm ``sms-segments-calculator`` 1.3.0, 
 (segments, encoding and the text of each part) on the normalized text: parts are filled greedily
 with whole grapheme clusters as that package's ``grapheme-splitter`` 1.0.4 sees them (Unicode 10
 rules, ported below with its property table), except that CR LF counts as two characters that
-may fall into different parts, as in the reference.
+may fall into different parts, as in the reference. The GSM 03.38 alphabet itself is
+carrier_adapters/gsm0338.py, which the adapters read too.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import regex
+
+from carrier_adapters.gsm0338 import GSM7, UCS2, encoding_for, sendable
+from carrier_adapters.gsm0338 import GSM7_CHARS as _GSM7_CHARS
+from carrier_adapters.gsm0338 import GSM7_EXTENSION as _GSM7_EXTENSION
 
 __all__ = [
     "GSM7",
@@ -36,17 +41,6 @@ __all__ = [
 ]
 
 POLICIES: tuple[str, ...] = ("exact", "smart", "gsm7")
-GSM7 = "GSM-7"
-UCS2 = "UCS-2"
-
-# GSM 03.38 default alphabet (without ESC, which is not text) and its extension table.
-_GSM7_BASIC = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-_GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
-_GSM7_CHARS = _GSM7_BASIC | _GSM7_EXTENSION
-
 _SEGMENT_BITS = 140 * 8  # user data of one SMS
 _UDH_BITS = 6 * 8  # concatenation header in every part of a multi-part message
 
@@ -302,12 +296,6 @@ def _segment(text: str) -> tuple[str, tuple[str, ...]]:
     return encoding, tuple("".join(chars[j] for j in part) for part in parts)
 
 
-def _join_surrogate_pairs(text: str) -> str:
-    if not any("\ud800" <= c <= "\udfff" for c in text):
-        return text
-    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
-
-
 def _fold_cluster(cluster: str) -> str:
     """Nearest GSM-7 spelling of one grapheme cluster that starts with a letter, else itself."""
     if encoding_for(cluster) == GSM7 or not unicodedata.category(cluster[0]).startswith("L"):
@@ -336,19 +324,12 @@ def normalize(text: str, policy: str = "exact") -> str:
     """
     if policy not in POLICIES:
         raise ValueError(f"unknown SMS text policy {policy!r}; expected one of {POLICIES}")
-    text = _join_surrogate_pairs(text).replace("\x1b", "")
-    text = unicodedata.normalize("NFC", text)
+    text = sendable(text)
     if policy != "exact":
         text = unicodedata.normalize("NFC", text.translate(_SMART))
     if policy == "gsm7":
         text = "".join(_fold_cluster(c) for c in _CLUSTER.findall(text))
     return text
-
-
-def encoding_for(text: str) -> str:
-    """Return GSM7 if every character of (already normalized) ``text`` is in the GSM-7 default
-    or extension table, else UCS2. The empty string is GSM-7."""
-    return GSM7 if all(c in _GSM7_CHARS for c in text) else UCS2
 
 
 def gsm7_only(text: str, replacement: str = "?") -> str:

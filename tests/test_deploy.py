@@ -13,8 +13,8 @@ from pathlib import Path
 import click
 import pytest
 
-from gateway.app import MAX_REQUEST_BYTES
 from gateway.cli.main import main
+from gateway.server.request_guard import MAX_REQUEST_BYTES
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"

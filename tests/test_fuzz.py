@@ -36,13 +36,13 @@ from hypothesis import strategies as st
 
 from carrier_adapters.twilio import NUMBER as TWILIO_NUMBER
 from gateway import create_app
-from gateway.app import MAX_REQUEST_BYTES
 from gateway.channels.sms.commands import parse_command
 from gateway.content.importer import import_courses
 from gateway.content.parser import MAX_CARDS, MIN_CARDS, parse_lesson
 from gateway.learning import intents
 from gateway.phones import InvalidPhoneNumber, to_e164
 from gateway.server import webhooks
+from gateway.server.request_guard import MAX_REQUEST_BYTES
 from gateway.sms_text import GSM7, encoding_for, septets
 from gateway.store import Store
 from tests.adapters.contract import assert_plain_error

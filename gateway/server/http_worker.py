@@ -47,6 +47,7 @@ from gunicorn import http
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from gateway.server.http_framing import Arrival, RequestFramer
+from gateway.server.request_guard import MAX_REQUEST_BYTES
 
 # How long a request's head may take to arrive in full (nginx's client_header_timeout).
 HEAD_SECONDS = 10.0
@@ -135,10 +136,8 @@ class BufferingWorker(ThreadWorker):
         self.accept_paused_until = 0.0
 
     def init_process(self) -> None:
-        """Read the gateway's body limit (in the server process, after the fork); raise
-        the open-file limit to the hard limit and hold connections below it."""
-        from gateway.app import MAX_REQUEST_BYTES
-
+        """Take the gateway's body limit; raise the open-file limit to the hard limit and
+        hold connections below it."""
         self.max_body = MAX_REQUEST_BYTES
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         if soft != hard:

@@ -14,6 +14,10 @@ import io
 from collections.abc import Callable, Iterable
 from typing import Any
 
+# The largest request body the gateway reads: carrier payloads are a few hundred bytes, a
+# lesson quiz's form a few kilobytes.
+MAX_REQUEST_BYTES = 64 * 1024
+
 Start = Callable[..., Any]
 
 
