@@ -1,5 +1,6 @@
 """Learners and their progress: learners, enrollments, answers, lesson results, reviews,
-activity and certificates.
+activity and certificates; and `Places`, a learner's places in courses read once per write
+transaction.
 
 `ProgressStore` is mixed into `Store` (gateway/store/store.py), whose core gives it the
 connection, the clock and the write transaction."""
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from gateway.store.records import (
     CertificateRecord,
@@ -17,6 +19,8 @@ from gateway.store.records import (
     QuizState,
 )
 
+if TYPE_CHECKING:
+    from gateway.store.store import Store
 
 class _RecentKeys:
     """A bounded set that forgets its oldest keys (thread-safe enough: a lost race only
@@ -149,6 +153,11 @@ class ProgressStore:
             [enrollment.phone, enrollment.course_id, enrollment.position, enrollment.card, quiz,
              now, now if enrollment.completed else None, now],
         )
+
+    def places(self) -> Places:
+        """A reader of learners' places in courses for one engine: each read once per write
+        transaction (Places)."""
+        return Places(self)  # type: ignore[arg-type]  # self is a Store
 
     def record_answer(
         self, phone: str, course_id: str, lesson_id: str, question: int, choice: int,
@@ -312,3 +321,50 @@ class ProgressStore:
             return self.db.conn.execute(
                 "UPDATE certificates SET holder = ? WHERE phone = ? AND holder != ?",
                 [holder, phone, holder]).rowcount
+
+
+class Places:
+    """Learners' places in courses (as Store.enrollment) for one reader, the engine of a
+    request: read from the store once per write transaction, not again when the same
+    message needs one again (its next check planned); a place saved through here is what
+    the next read in that transaction gives. Outside a write transaction every read goes
+    to the store."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        # Places as read or saved in the store's write transaction in progress (the one
+        # `_places_in` numbers, Store.write_transaction).
+        self._places: dict[tuple[str, str], EnrollmentRecord | None] = {}
+        self._places_in: int | None = None
+
+    def get(self, phone: str, course_id: str) -> EnrollmentRecord | None:
+        """The learner's place in a course (as Store.enrollment), read from the store once
+        per write transaction; each caller gets its own copy to change."""
+        transaction = self.store.write_transaction()
+        if transaction is None:
+            return self.store.enrollment(phone, course_id)
+        if transaction != self._places_in:
+            self._places, self._places_in = {}, transaction
+        key = (phone, course_id)
+        if key not in self._places:
+            self._places[key] = self.store.enrollment(phone, course_id)
+        found = self._places[key]
+        return None if found is None else _copy(found)
+
+    def save(self, enrollment: EnrollmentRecord) -> None:
+        """Create or update a learner's place in a course (Store.save_enrollment), inside
+        the caller's write transaction."""
+        self.store.save_enrollment(enrollment)
+        if self._places_in is not None and self._places_in == self.store.write_transaction():
+            self._places[(enrollment.phone, enrollment.course_id)] = _copy(enrollment)
+
+
+def _copy(enrollment: EnrollmentRecord) -> EnrollmentRecord:
+    """An enrollment as the store would give it back once saved."""
+    quiz = enrollment.quiz
+    return EnrollmentRecord(
+        phone=enrollment.phone, course_id=enrollment.course_id,
+        position=enrollment.position, card=enrollment.card,
+        quiz=None if quiz is None else QuizState(
+            list(quiz.queue), list(quiz.requeued), list(quiz.right_first_try)),
+        completed=enrollment.completed)
