@@ -1,5 +1,6 @@
-"""Sessions and sign-in: USSD sessions, the lite pages' sign-in codes and the rate limits
-that guard them. Web sessions are in gateway/store/web_sessions.py.
+"""Sessions and sign-in: USSD sessions, the lite pages' sign-in codes, and the rate limits
+that guard sign-in (the learners' and the dashboard's) and certificate checks. Web
+sessions are in gateway/store/web_sessions.py.
 
 `SessionsStore` is mixed into `Store` (gateway/store/store.py), whose core gives it the
 connection, the clock and the write transaction."""
@@ -21,7 +22,7 @@ def _ussd_record(row: dict) -> UssdSessionRecord:
 
 
 class SessionsStore:
-    """USSD sessions, sign-in codes and rate limits."""
+    """USSD sessions, sign-in codes and rate limits (table `rate_events`)."""
 
     # -- USSD sessions -------------------------------------------------------------------
 
