@@ -65,7 +65,7 @@ STAGES = (
     ("sender to E.164 (phonenumbers)", "_learner_number"),
     ("write transaction (store, engine, replies, commit)", "GroupCommit._commit"),
     ("  BEGIN IMMEDIATE .. COMMIT, file lock", "Store._immediate"),
-    ("  message stored", "Store.record_inbound"),
+    ("  message stored", "MessagesStore.record_inbound"),
     ("  engine (Engine.handle)", "Engine.handle"),
     ("  learner seen, next check planned, learner saved", "learner_acted"),
     ("  replies rendered, split, queued", "_queue_outcome"),

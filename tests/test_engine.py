@@ -249,3 +249,30 @@ def test_scores_of_a_lesson_removed_from_the_course_no_longer_count(learner: Lea
     status = learner.do(Status())[0]
     assert (status.lessons_done, status.score, status.total) == (0, 0, 0)
     assert status.lesson_count == len(course.lesson_ids) - 1
+
+
+def test_a_message_reads_the_learners_place_once_and_then_what_it_saved(learner: Learner):
+    """Within one message the learner's place in their course is read from the database
+    once; after the engine moved it on, what it reads (to plan the next check) is the new
+    place, not the one read at the start."""
+    store = learner.store
+    learner.do(Start())
+    course = learner.course()
+    lesson = store.lesson(course.id, course.lesson_ids[0], "en")
+    for _ in range(len(lesson.cards) - 1):
+        assert isinstance(learner.do(Next())[-1], r.CardShown)
+    statements: list[str] = []
+    with store.write():  # one message: NEXT on the last card opens the quiz
+        engine = Engine(store)
+        person = engine.learner(PHONE, "console", "en")
+        store.db.conn.set_trace_callback(statements.append)
+        try:
+            replies = engine.handle(person, Next()).replies
+            in_quiz = engine.in_quiz(person)
+        finally:
+            store.db.conn.set_trace_callback(None)
+    assert isinstance(replies[-1], r.QuestionAsked)
+    assert in_quiz
+    reads = [sql for sql in statements
+             if sql.lstrip().upper().startswith("SELECT") and "FROM enrollments" in sql]
+    assert len(reads) == 1

@@ -56,11 +56,9 @@ class Engine:
         # A channel that cannot show the learner's script (USSD without UCS-2) asks for
         # course text in another language; the learner's own choice stays as it is.
         self.read_in = read_in
-        # Learners' places in courses as read or saved in the store's write transaction
-        # in progress (the one `_places_in` numbers): read once a message, not again
-        # when its next check is planned.
-        self._places: dict[tuple[str, str], EnrollmentRecord | None] = {}
-        self._places_in: int | None = None
+        # Learners' places in courses, read once a message (gateway/store/progress.py),
+        # not again when its next check is planned.
+        self.places = store.places()
 
     def reading_locale(self, learner: LearnerRecord) -> str:
         """The language course text is given in for this request: the learner's own,
@@ -162,7 +160,7 @@ class Engine:
             if course is None:
                 return (r.Notice("unknown_course", {"asked": ref}), self._catalogue(learner))
         assert course is not None
-        enrollment = self._enrollment(learner.phone, course.id)
+        enrollment = self.places.get(learner.phone, course.id)
         resumed = enrollment is not None
         if enrollment is None or enrollment.completed:
             self._record_enrolled(learner, course, restart=enrollment is not None)
@@ -179,7 +177,7 @@ class Engine:
     def _catalogue(self, learner: LearnerRecord) -> r.CourseList:
         entries = []
         for number, course in enumerate(self.store.courses(), 1):
-            enrollment = self._enrollment(learner.phone, course.id)
+            enrollment = self.places.get(learner.phone, course.id)
             entries.append(
                 r.CourseEntry(
                     number=number,
@@ -530,7 +528,7 @@ class Engine:
         enrollment = None
         if learner is not None:
             results = self._results(learner, course)
-            enrollment = self._enrollment(learner.phone, course.id)
+            enrollment = self.places.get(learner.phone, course.id)
         results = {k: v for k, v in (results or {}).items() if k in course.lesson_ids}
         current = enrollment.position if enrollment and not enrollment.completed else None
         if current is None and enrollment is None:
@@ -572,7 +570,7 @@ class Engine:
         moved_here = learner.current_course != course.id
         learner.current_course = course.id
         self._save_learner(learner)
-        enrollment = self._enrollment(learner.phone, course.id)
+        enrollment = self.places.get(learner.phone, course.id)
         if enrollment is None:
             self._record_enrolled(learner, course, restart=False)
             enrollment = EnrollmentRecord(phone=learner.phone, course_id=course.id)
@@ -607,7 +605,7 @@ class Engine:
         moved_here = learner.current_course != course.id
         learner.current_course = course.id
         self._save_learner(learner)
-        enrollment = self._enrollment(learner.phone, course.id)
+        enrollment = self.places.get(learner.phone, course.id)
         if enrollment is None:
             self._record_enrolled(learner, course, restart=False)
             enrollment = EnrollmentRecord(phone=learner.phone, course_id=course.id)
@@ -638,7 +636,7 @@ class Engine:
                 furthest = position
         if furthest < 0:
             return
-        enrollment = self._enrollment(learner.phone, course.id)
+        enrollment = self.places.get(learner.phone, course.id)
         if enrollment is None:
             self._record_enrolled(learner, course, restart=False)
             enrollment = EnrollmentRecord(phone=learner.phone, course_id=course.id)
@@ -661,7 +659,7 @@ class Engine:
         elif moved and learner.current_course != course.id:
             # The current course is the one of the latest place: record it again, last.
             current = self.store.course(learner.current_course)
-            place = self._enrollment(learner.phone, learner.current_course)
+            place = self.places.get(learner.phone, learner.current_course)
             if current is not None and place is not None:
                 self._record_place(learner, current, place)
 
@@ -756,9 +754,7 @@ class Engine:
     def _save_place(self, learner: LearnerRecord, course: Course,
                     enrollment: EnrollmentRecord) -> None:
         """Save the learner's place in a course, and record it (`card_reached`)."""
-        self.store.save_enrollment(enrollment)
-        if self._places_in is not None and self._places_in == self.store.write_transaction():
-            self._places[(enrollment.phone, enrollment.course_id)] = _copy(enrollment)
+        self.places.save(enrollment)
         self._record_place(learner, course, enrollment)
 
     def _record_place(self, learner: LearnerRecord, course: Course,
@@ -809,25 +805,11 @@ class Engine:
         if not learner.current_course:
             return None
         course = self.store.course(learner.current_course)
-        enrollment = self._enrollment(learner.phone, learner.current_course)
+        enrollment = self.places.get(learner.phone, learner.current_course)
         if course is None or enrollment is None:
             return None
         self._fit_to_content(course, enrollment)
         return course, enrollment
-
-    def _enrollment(self, phone: str, course_id: str) -> EnrollmentRecord | None:
-        """The learner's place in a course (as Store.enrollment), read from the store once
-        per write transaction; each caller gets its own copy to change."""
-        transaction = self.store.write_transaction()
-        if transaction is None:
-            return self.store.enrollment(phone, course_id)
-        if transaction != self._places_in:
-            self._places, self._places_in = {}, transaction
-        key = (phone, course_id)
-        if key not in self._places:
-            self._places[key] = self.store.enrollment(phone, course_id)
-        found = self._places[key]
-        return None if found is None else _copy(found)
 
     def _completed_notice(self, learner: LearnerRecord, course: Course) -> r.Notice:
         """The course is done: its title, and whether its score passes (if not, START
@@ -869,17 +851,6 @@ class Engine:
             quiz.queue = [q for q in quiz.queue if q < count]
             quiz.requeued = [q for q in quiz.requeued if q < count]
             quiz.right_first_try = [q for q in quiz.right_first_try if q < count]
-
-
-def _copy(enrollment: EnrollmentRecord) -> EnrollmentRecord:
-    """An enrollment as the store would give it back once saved."""
-    quiz = enrollment.quiz
-    return EnrollmentRecord(
-        phone=enrollment.phone, course_id=enrollment.course_id,
-        position=enrollment.position, card=enrollment.card,
-        quiz=None if quiz is None else QuizState(
-            list(quiz.queue), list(quiz.requeued), list(quiz.right_first_try)),
-        completed=enrollment.completed)
 
 
 def _standing(enrollment: EnrollmentRecord) -> str:
