@@ -186,6 +186,7 @@ class TestHttpAdapter(AdapterContract, SendContract):
     required_status_fields = ("id", "status")
     sender_field = "from"
     learner_e164 = LEARNER
+    retried_refusals = frozenset({401})  # as its retry_status says
     national_sender = "0711 082 000"
     national_e164 = LEARNER
 
@@ -426,6 +427,7 @@ class TestHttpJsonAdapter(AdapterContract, SendContract):
     required_status_fields = ("event.ref", "event.state")
     sender_field = "message.sender"
     learner_e164 = LEARNER
+    retried_refusals = frozenset()  # only the table's retry_status is retried
     national_sender = "0711082000"
     national_e164 = LEARNER
 

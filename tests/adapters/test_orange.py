@@ -48,6 +48,8 @@ class TestOrange(AdapterContract, SendContract):
     required_status_fields = ("deliveryStatus",)
     sender_field = "senderAddress"
     learner_e164 = LEARNER
+    # A 401 that survives a new token is retried; Orange's 403 (a policy) is final.
+    retried_refusals = frozenset({401})
     national_sender = "07 01 02 03 04"
     national_e164 = LEARNER
 
