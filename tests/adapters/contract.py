@@ -345,6 +345,9 @@ class SendContract:
     The subclass is an AdapterContract too (its `outbound` fixture: an accepted send)."""
 
     learner_e164: ClassVar[str]
+    # The adapter under test (its registry name): every adapter that sends over HTTP has
+    # a class here (tests/adapters/test_send_contract.py checks the registry).
+    adapter_name: ClassVar[str]
     # Which refusals of the gateway's credentials (HTTP 401, 403, with an ordinary
     # answer) the carrier's adapter keeps and retries; it fails the others. Either way
     # the gateway reports them as credentials refused.
@@ -369,6 +372,9 @@ class SendContract:
         with pytest.raises(SendError) as caught:
             self.adapter_for(settings, base_url).send(self.learner_e164, "Reply NEXT")
         return caught.value
+
+    def test_the_settings_are_the_adapters(self, send_settings):
+        assert send_settings.adapter == self.adapter_name
 
     @pytest.mark.parametrize(("status", "retry"), [
         (429, True), (500, True), (502, True), (503, True), (400, False), (404, False),

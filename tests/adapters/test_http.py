@@ -182,6 +182,7 @@ class TestHttpAdapter(AdapterContract, SendContract):
     """The generic adapter speaking Africa's Talking's SMS wire format."""
 
     carrier_id = "at-ke"
+    adapter_name = "http"
     required_inbound_fields = ("from", "to", "text", "id")
     required_status_fields = ("id", "status")
     sender_field = "from"
@@ -422,6 +423,7 @@ class TestHttpJsonAdapter(AdapterContract, SendContract):
     field) and posted as the nested JSON document they name."""
 
     carrier_id = "kilimo"
+    adapter_name = "http"
     required_inbound_fields = ("message.sender", "message.recipient", "message.body",
                                "message.ref")
     required_status_fields = ("event.ref", "event.state")

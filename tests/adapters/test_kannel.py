@@ -90,6 +90,7 @@ STATUS_URL = f"{PUBLIC_URL}/carriers/kannel/status?token={TOKEN}"
 
 class TestKannel(AdapterContract, SendContract):
     carrier_id = "kannel"
+    adapter_name = "kannel"
     required_inbound_fields = ("from", "text", "id")
     required_status_fields = ("id", "type")
     sender_field = "from"

@@ -43,6 +43,7 @@ def settings(api: FakeOrangeApi, **overrides) -> CarrierSettings:
 
 class TestOrange(AdapterContract, SendContract):
     carrier_id = "orange-ci"
+    adapter_name = "orange"
     required_inbound_fields = ("senderAddress", "message")
     # callbackData may be empty or missing (TestOrangeReceipts)
     required_status_fields = ("deliveryStatus",)
