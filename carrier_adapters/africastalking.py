@@ -23,8 +23,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import requests
-
 from carrier_adapters.base import (
     DELIVERED,
     FAILED,
@@ -44,7 +42,6 @@ from carrier_adapters.base import (
 LIVE_API = "https://api.africastalking.com"
 LIVE_CONTENT_API = "https://content.africastalking.com"
 SANDBOX_API = "https://api.sandbox.africastalking.com"
-TIMEOUT_SECONDS = 15.0
 
 # Delivery report statuses onto the outbox's states.
 STATUS_MAP: dict[str, str] = {
@@ -82,10 +79,6 @@ class AfricasTalkingAdapter(CarrierAdapter):
     sender_field: ClassVar[str] = "from"
     ussd_sender_field: ClassVar[str | None] = "phoneNumber"
     reply_keys: ClassVar[tuple[str, ...]] = ("linkId",)
-
-    def __init__(self, settings: CarrierSettings):
-        super().__init__(settings)
-        self._session = requests.Session()
 
     @classmethod
     def check_config(cls, settings: CarrierSettings) -> None:
@@ -154,23 +147,21 @@ class AfricasTalkingAdapter(CarrierAdapter):
             form["linkId"] = reply["linkId"]
         if creds.get("premium") and creds.get("keyword"):
             form["keyword"] = creds["keyword"]
-        try:
-            response = self._session.post(
-                f"{api}/version1/messaging", data=form, timeout=TIMEOUT_SECONDS,
-                headers={"apiKey": creds["api_key"], "Accept": "application/json"},
-            )
-        except requests.RequestException as exc:
-            raise SendError(f"network: {type(exc).__name__}", retry=True) from exc
-        if response.status_code in (401, 403, 429) or response.status_code >= 500:
-            raise SendError(f"HTTP {response.status_code}", retry=True,
-                            code=str(response.status_code))
-        if response.status_code not in (200, 201):
-            raise SendError(f"HTTP {response.status_code}: {response.text[:200]}",
-                            retry=False, code=str(response.status_code))
+        response = self.call_api(
+            "POST", f"{api}/version1/messaging", data=form,
+            headers={"apiKey": creds["api_key"], "Accept": "application/json"})
+        status = response.status_code
+        if status not in (200, 201):
+            retry = self.retry_later(status)
+            # A refusal worth retrying is named by its status alone.
+            detail = f"HTTP {status}" if retry else f"HTTP {status}: {response.text[:200]}"
+            raise self.api_error(status, detail, retry=retry, code=str(status))
         try:
             recipient = response.json()["SMSMessageData"]["Recipients"][0]
         except (ValueError, KeyError, IndexError, TypeError):
-            raise SendError(f"unexpected answer: {response.text[:200]}", retry=False) from None
+            raise self.api_error(response.status_code,
+                                 f"unexpected answer: {response.text[:200]}",
+                                 retry=False) from None
         code = _status_code(recipient)
         if code in ACCEPTED_CODES and recipient.get("messageId") not in (None, "", "None"):
             return SendResult(str(recipient["messageId"]))
@@ -182,19 +173,18 @@ class AfricasTalkingAdapter(CarrierAdapter):
         creds = self.settings.credentials
         if not creds.get("username") or not creds.get("api_key"):
             raise SendError("no username/api_key configured (USSD needs none)", retry=False)
-        try:
-            response = self._session.get(
-                f"{self._api()}/version1/user", params={"username": creds["username"]},
-                headers={"apiKey": creds["api_key"], "Accept": "application/json"},
-                timeout=TIMEOUT_SECONDS)
-        except requests.RequestException as exc:
-            raise SendError(f"network: {type(exc).__name__}", retry=True) from exc
+        response = self.call_api(
+            "GET", f"{self._api()}/version1/user", params={"username": creds["username"]},
+            headers={"apiKey": creds["api_key"], "Accept": "application/json"})
         if response.status_code != 200:
-            raise SendError(f"HTTP {response.status_code}", retry=False)
+            raise self.api_error(response.status_code, f"HTTP {response.status_code}",
+                                 retry=False)
         try:
             balance = response.json()["UserData"]["balance"]
         except (ValueError, KeyError, TypeError):
-            raise SendError(f"unexpected answer: {response.text[:100]}", retry=False) from None
+            raise self.api_error(response.status_code,
+                                 f"unexpected answer: {response.text[:100]}",
+                                 retry=False) from None
         return f"balance {balance}"
 
     # -- USSD -----------------------------------------------------------------------------

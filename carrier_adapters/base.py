@@ -1,18 +1,37 @@
 """The carrier contract: verify a request, parse inbound and status, send one message.
 
 Adapters see a neutral `WebRequest` (not a web framework's object) and return
-normalized types. They never touch the database or learning logic.
+normalized types. They never touch the database or learning logic. Every request an
+adapter makes to its carrier's API goes through one path, `CarrierAdapter.call_api`:
+one timeout, network failures retried, one redacted log record per attempt; and every
+refusal it answers becomes a `SendError` through `CarrierAdapter.api_error`.
 """
 
 from __future__ import annotations
 
+import base64
 import hmac
 import ipaddress
 import json
+import logging
 import re
+import threading
+import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import requests
+
+# Seconds a request to a carrier's API may take to connect, and again to be answered.
+API_TIMEOUT_SECONDS = 15.0
+# One DEBUG record per request to a carrier's API (never its headers or body).
+api_log = logging.getLogger("carrier_adapters.api")
+REDACTED = "[redacted]"
+# Credentials of recent calls kept to redact (a bearer token changes every hour or so).
+_CALL_SECRETS_KEPT = 16
 
 
 @dataclass(frozen=True)
@@ -290,6 +309,9 @@ class CarrierAdapter:
         self._networks = tuple(
             ipaddress.ip_network(entry, strict=False) for entry in settings.allow_ips
         )
+        self._api_session: requests.Session | None = None
+        self._api_session_lock = threading.Lock()
+        self._call_secrets: deque[str] = deque(maxlen=_CALL_SECRETS_KEPT)
 
     @classmethod
     def offers(cls, channel: str) -> bool:
@@ -373,6 +395,111 @@ class CarrierAdapter:
         """Ask the carrier to send delivery receipts to `notify_url`; return the
         subscription's id (SendError when refused, Unsupported when not needed)."""
         raise Unsupported(f"carrier adapter {self.name!r} needs no receipt subscription")
+
+    # -- the carrier's API: the one path every request to it takes ------------------------
+
+    def api_timeout(self) -> float:
+        """Seconds a request to the carrier's API may take to connect, and again to be
+        answered (`API_TIMEOUT_SECONDS`, read when the request is made)."""
+        return API_TIMEOUT_SECONDS
+
+    def call_api(self, method: str, url: str, *, what: str = "",
+                 headers: Mapping[str, str] | None = None, params: Any = None,
+                 data: Any = None, json: Any = None, auth: tuple[str, str] | None = None,
+                 allow_redirects: bool = True) -> requests.Response:
+        """Make one request to the carrier's API within `api_timeout()` and return its
+        answer, whatever its status (`api_error` turns a refusal into a SendError).
+
+        A request that gets no answer (no connection, no answer in time) raises the
+        SendError `network_error` makes, to be retried. `what` names the call in its
+        errors and its record ("token"). Each attempt leaves one DEBUG record on the
+        `carrier_adapters.api` logger: the carrier, the method, the address without its
+        query string, the status or the failure, and the time taken; never headers or
+        bodies, and every secret redacted."""
+        self._remember_call_secrets(headers, auth)
+        started = time.monotonic()
+        try:
+            response = self._http_session().request(
+                method, url, headers=dict(headers) if headers else None, params=params,
+                data=data, json=json, auth=auth, timeout=self.api_timeout(),
+                allow_redirects=allow_redirects)
+        except requests.RequestException as exc:
+            self._record_attempt(what, method, url, f"no answer ({type(exc).__name__})",
+                                 started)
+            raise self.network_error(exc, what) from exc
+        self._record_attempt(what, method, url, f"HTTP {response.status_code}", started)
+        return response
+
+    def network_error(self, exc: requests.RequestException, what: str = "") -> SendError:
+        """The SendError for a request that got no answer: always worth trying again.
+        It names the error's type only (its text holds the URL, which may hold a key)."""
+        prefix = f"{what}: " if what else ""
+        return SendError(f"{prefix}network: {type(exc).__name__}", retry=True)
+
+    def retry_later(self, status: int, answer: str = "") -> bool:
+        """Whether a request the carrier's API refused with HTTP `status` (its answer's
+        text `answer`) may pass later: too many requests (429), the carrier's own failure
+        (5xx), and the gateway's credentials refused (401, 403: an operator's mistake,
+        put right in the configuration, the messages kept until then). Any other
+        refusal is final. An adapter whose carrier says otherwise overrides this."""
+        return status in (401, 403, 429) or status >= 500
+
+    def api_error(self, status: int, detail: str, *, answer: str = "",
+                  code: str | None = None, retry: bool | None = None,
+                  opted_out: bool = False) -> SendError:
+        """The SendError for a request the carrier's API refused with HTTP `status`:
+        retried as `retry_later(status, answer)` says unless `retry` is given, its
+        detail with every secret redacted. A detail naming `HTTP 401` or `HTTP 403`
+        is what the gateway reports as credentials refused (SendError.refuses_credentials)."""
+        if retry is None:
+            retry = self.retry_later(status, answer)
+        return SendError(self.redact(detail), retry=retry, code=code, opted_out=opted_out)
+
+    def redact(self, text: str) -> str:
+        """`text` with every secret replaced by [redacted]: the configuration's
+        (`secret_values`) and the credentials recent calls to the API carried."""
+        secrets = {*self.secret_values(), *tuple(self._call_secrets)}
+        for secret in sorted(secrets, key=len, reverse=True):
+            if secret:
+                text = text.replace(secret, REDACTED)
+        return text
+
+    def api_address(self, url: str) -> str:
+        """A request's address as its record names it: scheme, host, port and path, never
+        the query string or a user and password (a key may sit in either)."""
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+
+    def _http_session(self) -> requests.Session:
+        with self._api_session_lock:
+            if self._api_session is None:
+                self._api_session = requests.Session()
+            return self._api_session
+
+    def _remember_call_secrets(self, headers: Mapping[str, str] | None,
+                               auth: tuple[str, str] | None) -> None:
+        """Keep the credentials a call carries (Authorization headers, Basic auth, as sent
+        and as their parts) to redact them from records and errors."""
+        found: list[str] = []
+        if auth:
+            encoded = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+            found += [str(auth[1]), encoded]
+        for name, value in (headers or {}).items():
+            if name.lower() in ("authorization", "proxy-authorization") and value:
+                found.append(str(value))
+                found.append(str(value).partition(" ")[2].strip())
+        for secret in found:
+            if secret and secret not in self._call_secrets:
+                self._call_secrets.append(secret)
+
+    def _record_attempt(self, what: str, method: str, url: str, outcome: str,
+                        started: float) -> None:
+        if not api_log.isEnabledFor(logging.DEBUG):
+            return
+        call = f"{what} " if what else ""
+        api_log.debug("carrier %s: %s%s %s: %s in %.2fs", self.settings.id, call, method,
+                      self.redact(self.api_address(url)), outcome,
+                      time.monotonic() - started)
 
     @staticmethod
     def require(request: WebRequest, *names: str) -> list[str]:

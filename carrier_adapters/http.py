@@ -56,7 +56,6 @@ PLACEHOLDERS = ("to", "text", "sender", "status_url", "message_id")
 _OMITTABLE = ("sender", "status_url")
 DEFAULT_SUCCESS_STATUS = (200, 201, 202)
 DEFAULT_RETRY_STATUS = (429, 500, 502, 503, 504)
-TIMEOUT_SECONDS = 15.0
 MAX_TIMEOUT_SECONDS = 120.0
 
 INBOUND_KEYS = ("format", "from", "to", "text", "id")
@@ -118,7 +117,7 @@ class _Outbound:
     body: Mapping[str, Any]
     headers: Mapping[str, str]
     auth: tuple[str, str] | None
-    timeout: float
+    timeout: float | None  # None: the shared API_TIMEOUT_SECONDS
     success_status: frozenset[int]
     retry_status: frozenset[int]
     message_id: _Field | None
@@ -330,9 +329,9 @@ def _parse_outbound(value: Any, settings: CarrierSettings) -> _Outbound:
             if not isinstance(auth_table.get(name), str):
                 raise _problem(f"outbound.auth.{name}", "must be a string")
         auth = (auth_table["username"], auth_table["password"])
-    timeout = table.get("timeout", TIMEOUT_SECONDS)
-    if not isinstance(timeout, int | float) or isinstance(timeout, bool) \
-            or not 0 < timeout <= MAX_TIMEOUT_SECONDS:
+    timeout = table.get("timeout")
+    if timeout is not None and (not isinstance(timeout, int | float) or isinstance(timeout, bool)
+                                or not 0 < timeout <= MAX_TIMEOUT_SECONDS):
         raise _problem("outbound.timeout", f"must be a number of seconds, more than 0 and at "
                        f"most {MAX_TIMEOUT_SECONDS:.0f}")
     success = _statuses(table.get("success_status"), "outbound.success_status",
@@ -353,7 +352,7 @@ def _parse_outbound(value: Any, settings: CarrierSettings) -> _Outbound:
         body=body,
         headers=dict(headers),
         auth=auth,
-        timeout=float(timeout),
+        timeout=None if timeout is None else float(timeout),
         success_status=success,
         retry_status=retry,
         message_id=message_id,
@@ -455,7 +454,6 @@ class HttpAdapter(CarrierAdapter):
         self.spec = _parse(settings)
         # The configured field, named in "is not a phone number" answers.
         self.sender_field = self.spec.inbound.sender.name
-        self._session: requests.Session | None = None
 
     @classmethod
     def check_config(cls, settings: CarrierSettings) -> None:
@@ -525,29 +523,40 @@ class HttpAdapter(CarrierAdapter):
                   "status_url": status_url or "", "message_id": own_id}
         fields = _render(spec.body, values)
         # No redirects: requests would carry custom key headers (apiKey) to the new host.
-        request: dict[str, Any] = {"headers": dict(spec.headers), "timeout": spec.timeout,
-                                   "auth": spec.auth, "allow_redirects": False}
+        request: dict[str, Any] = {"headers": spec.headers, "auth": spec.auth,
+                                   "allow_redirects": False}
         if spec.method == "GET":
             request["params"] = fields
         elif spec.format == "json":
             request["json"] = fields
         else:
             request["data"] = fields
-        try:
-            response = self._http().request(spec.method, spec.url, **request)
-        except requests.Timeout as exc:
-            raise SendError(f"no answer from {spec.host} within {spec.timeout:g}s",
-                            retry=True, code="timeout") from exc
-        except requests.RequestException as exc:
-            # Never str(exc): it holds the URL, which may carry a key.
-            raise SendError(f"network: {type(exc).__name__} reaching {spec.host}",
-                            retry=True) from exc
+        response = self.call_api(spec.method, spec.url, **request)
         code = response.status_code
-        if code in spec.retry_status:
-            raise SendError(f"HTTP {code} from {spec.host}", retry=True, code=str(code))
         if code not in spec.success_status:
-            raise SendError(f"HTTP {code} from {spec.host}", retry=False, code=str(code))
+            raise self.api_error(code, f"HTTP {code} from {spec.host}", code=str(code))
         return SendResult(self._accepted(response, own_id))
+
+    def api_timeout(self) -> float:
+        """The outbound table's `timeout`, else the shared one."""
+        return self.spec.outbound.timeout or super().api_timeout()
+
+    def network_error(self, exc: requests.RequestException, what: str = "") -> SendError:
+        """No answer: named by the aggregator's scheme and host only (never str(exc): it
+        holds the URL, which may carry a key)."""
+        host = self.spec.outbound.host
+        if isinstance(exc, requests.Timeout):
+            return SendError(f"no answer from {host} within {self.api_timeout():g}s",
+                             retry=True, code="timeout")
+        return SendError(f"network: {type(exc).__name__} reaching {host}", retry=True)
+
+    def api_address(self, url: str) -> str:
+        """The scheme and host alone: a key may sit anywhere in the configured URL."""
+        return self.spec.outbound.host
+
+    def retry_later(self, status: int, answer: str = "") -> bool:
+        """The outbound table's `retry_status` (429, 500, 502, 503, 504 unless set)."""
+        return status in self.spec.outbound.retry_status
 
     def _accepted(self, response: requests.Response, own_id: str) -> str:
         """The carrier's id of an accepted message, after the answer's own checks."""
@@ -582,11 +591,6 @@ class HttpAdapter(CarrierAdapter):
             raise SendError(f"HTTP {response.status_code} from {spec.host} but no message id "
                             f"at '{spec.message_id.name}'", retry=False)
         return message_id
-
-    def _http(self) -> requests.Session:
-        if self._session is None:
-            self._session = requests.Session()
-        return self._session
 
 
 def _render(template: Any, values: Mapping[str, str]) -> Any:

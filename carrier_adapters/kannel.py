@@ -35,8 +35,6 @@ import uuid
 from typing import ClassVar
 from urllib.parse import unquote_plus, unquote_to_bytes, urlsplit
 
-import requests
-
 from carrier_adapters.base import (
     DELIVERED,
     FAILED,
@@ -46,7 +44,6 @@ from carrier_adapters.base import (
     CarrierSettings,
     InboundMessage,
     PayloadError,
-    SendError,
     SendResult,
     StatusUpdate,
     WebRequest,
@@ -54,7 +51,6 @@ from carrier_adapters.base import (
 from carrier_adapters.gsm0338 import GSM7, encoding_for, sendable
 
 SENDSMS_PATH = "/cgi-bin/sendsms"
-TIMEOUT_SECONDS = 15.0
 DEFAULT_DLR_MASK = 31  # delivered, undelivered, buffered, SMSC ack, SMSC reject
 
 # Kannel's dlr-mask bits (the `%d` of a delivery report) onto the outbox's states;
@@ -96,7 +92,6 @@ class KannelAdapter(CarrierAdapter):
                              "(smsbox's sendsms address, e.g. http://127.0.0.1:13013)")
         self._sendsms = settings.api_base_url.rstrip("/") + SENDSMS_PATH
         self._dlr_mask = _dlr_mask(settings.credentials.get("dlr_mask", DEFAULT_DLR_MASK))
-        self._session = requests.Session()
 
     @classmethod
     def check_config(cls, settings: CarrierSettings) -> None:
@@ -177,12 +172,17 @@ class KannelAdapter(CarrierAdapter):
         if 200 <= status < 300:
             if answer.startswith(ACCEPTED_PREFIXES):
                 return SendResult(message_id)
-            raise SendError(f"HTTP {status}: unexpected answer {answer[:100]!r}", retry=True,
-                            code=str(status))
-        detail = f"HTTP {status}: {answer[:200]}"
-        if status >= 500 or status == 429 or (status in (401, 403) and AUTH_FAILED in answer):
-            raise SendError(detail, retry=True, code=str(status))
-        raise SendError(detail, retry=False, code=str(status))
+            raise self.api_error(status, f"HTTP {status}: unexpected answer {answer[:100]!r}",
+                                 retry=True, code=str(status))
+        raise self.api_error(status, f"HTTP {status}: {answer[:200]}", answer=answer,
+                             code=str(status))
+
+    def retry_later(self, status: int, answer: str = "") -> bool:
+        """smsbox answers 401 or 403 for more than credentials: only its `Authorization
+        failed` is the operator's mistake, kept and retried."""
+        if status in (401, 403):
+            return AUTH_FAILED in answer
+        return super().retry_later(status, answer)
 
     def check_credentials(self) -> str:
         """Ask sendsms with no receiver: smsbox checks the user first, so "Missing receiver"
@@ -193,15 +193,11 @@ class KannelAdapter(CarrierAdapter):
                                      "Content-Type": "text/plain; charset=UTF-8"}, b"")
         if status == 400 and "receiver" in answer.lower():
             return f"smsbox at {self.settings.api_base_url} knows user {creds['username']!r}"
-        raise SendError(f"HTTP {status}: {answer[:200]}", retry=False)
+        raise self.api_error(status, f"HTTP {status}: {answer[:200]}", retry=False)
 
     def _post(self, headers: dict[str, str], data: bytes) -> tuple[str, int]:
         """POST to sendsms (the credentials in headers, never in a URL a log may keep)."""
-        try:
-            response = self._session.post(self._sendsms, data=data, headers=headers,
-                                          timeout=TIMEOUT_SECONDS)
-        except requests.RequestException as exc:
-            raise SendError(f"network: {type(exc).__name__}", retry=True) from exc
+        response = self.call_api("POST", self._sendsms, data=data, headers=headers)
         return response.text.strip(), response.status_code
 
 

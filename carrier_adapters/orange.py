@@ -53,7 +53,6 @@ from carrier_adapters.base import (
 )
 
 DEFAULT_API = "https://api.orange.com"
-TIMEOUT_SECONDS = 15.0
 TOKEN_MARGIN_SECONDS = 60.0
 
 STATUS_MAP: dict[str, str | None] = {
@@ -85,7 +84,6 @@ class OrangeAdapter(CarrierAdapter):
 
     def __init__(self, settings: CarrierSettings):
         super().__init__(settings)
-        self._session = requests.Session()
         self._token: str | None = None
         self._token_until = 0.0
         self._lock = threading.Lock()
@@ -170,18 +168,16 @@ class OrangeAdapter(CarrierAdapter):
             if not renew and self._token and time.monotonic() < self._token_until:
                 return self._token
             creds = self.settings.credentials
-            try:
-                response = self._session.post(
-                    f"{self._api()}/oauth/v3/token", data={"grant_type": "client_credentials"},
-                    auth=(creds["client_id"], creds["client_secret"]),
-                    headers={"Accept": "application/json"}, timeout=TIMEOUT_SECONDS,
-                )
-            except requests.RequestException as exc:
-                raise SendError(f"token: network: {type(exc).__name__}", retry=True) from exc
+            response = self.call_api(
+                "POST", f"{self._api()}/oauth/v3/token", what="token",
+                data={"grant_type": "client_credentials"},
+                auth=(creds["client_id"], creds["client_secret"]),
+                headers={"Accept": "application/json"})
             if response.status_code != 200:
                 # Wrong credentials are an operator's mistake: keep the messages, retry.
-                raise SendError(f"token: HTTP {response.status_code}", retry=True,
-                                code=f"token-{response.status_code}")
+                raise self.api_error(response.status_code,
+                                     f"token: HTTP {response.status_code}", retry=True,
+                                     code=f"token-{response.status_code}")
             try:
                 data = response.json()
                 token = data["access_token"]
@@ -221,8 +217,13 @@ class OrangeAdapter(CarrierAdapter):
             return SendResult(message_id, carrier_ref=_resource_id(
                 response, "outboundSMSMessageRequest"))
         code, text = _request_error(response)
-        retry = response.status_code in (401, 429) or response.status_code >= 500
-        raise SendError(f"HTTP {response.status_code} {code}: {text}", retry=retry, code=code)
+        raise self.api_error(response.status_code, f"HTTP {response.status_code} {code}: {text}",
+                             code=code)
+
+    def retry_later(self, status: int, answer: str = "") -> bool:
+        """A 401 that survives a new token is the credentials, retried; Orange's 403 is a
+        policy (POLnnnn) refusing this send, final."""
+        return status != 403 and super().retry_later(status, answer)
 
     def _post(self, url: str, payload: dict[str, Any], *, renew: bool = False):
         return self._call("POST", url, payload, renew=renew)
@@ -230,12 +231,9 @@ class OrangeAdapter(CarrierAdapter):
     def _call(self, method: str, url: str, payload: dict[str, Any] | None = None, *,
               renew: bool = False) -> requests.Response:
         token = self.access_token(renew=renew)
-        try:
-            return self._session.request(method, url, json=payload, timeout=TIMEOUT_SECONDS,
-                                         headers={"Authorization": f"Bearer {token}",
-                                                  "Accept": "application/json"})
-        except requests.RequestException as exc:
-            raise SendError(f"network: {type(exc).__name__}", retry=True) from exc
+        return self.call_api(method, url, json=payload,
+                             headers={"Authorization": f"Bearer {token}",
+                                      "Accept": "application/json"})
 
     # -- delivery-receipt subscriptions ------------------------------------------------------
 
@@ -251,11 +249,13 @@ class OrangeAdapter(CarrierAdapter):
             response = self._post(url, payload, renew=True)
         if response.status_code not in (200, 201):
             code, text = _request_error(response)
-            raise SendError(f"HTTP {response.status_code} {code}: {text}", retry=False,
-                            code=code)
+            raise self.api_error(response.status_code,
+                                 f"HTTP {response.status_code} {code}: {text}", retry=False,
+                                 code=code)
         subscription = _resource_id(response, "deliveryReceiptSubscription")
         if not subscription:
-            raise SendError(f"unexpected answer: {response.text[:200]}", retry=False)
+            raise self.api_error(response.status_code,
+                                 f"unexpected answer: {response.text[:200]}", retry=False)
         return subscription
 
     def check_receipts(self, notify_url: str | None) -> str:
@@ -270,8 +270,9 @@ class OrangeAdapter(CarrierAdapter):
         if response.status_code == 401:
             response = self._call("GET", url, renew=True)
         if response.status_code != 200:
-            raise SendError(f"subscription {subscription}: HTTP {response.status_code}",
-                            retry=False, code=str(response.status_code))
+            raise self.api_error(response.status_code,
+                                 f"subscription {subscription}: HTTP {response.status_code}",
+                                 retry=False, code=str(response.status_code))
         try:
             found = response.json()["deliveryReceiptSubscription"]["callbackReference"][
                 "notifyURL"]

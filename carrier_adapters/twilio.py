@@ -29,11 +29,11 @@ from __future__ import annotations
 import hmac
 import logging
 import re
-from typing import ClassVar
+from typing import Any, ClassVar
 
-import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
-from twilio.http.http_client import TwilioHttpClient
+from twilio.http import HttpClient
+from twilio.http.response import Response
 from twilio.request_validator import (
     SIGNATURE_SETTINGS_HEADER,
     RequestValidator,
@@ -60,9 +60,6 @@ from carrier_adapters.base import (
 )
 
 log = logging.getLogger(__name__)
-# The Twilio library logs every request and response, a line per header, at INFO: ten
-# lines a message at the carrier's tps would bury the worker's own log. Its warnings stay.
-logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 
 # Twilio's MessageStatus values onto the outbox's states; None: not tracked.
 STATUS_MAP: dict[str, str | None] = {
@@ -83,10 +80,6 @@ STATUS_MAP: dict[str, str | None] = {
 
 OPTED_OUT = "21610"  # "Attempt to send to unsubscribed recipient"
 RATE_LIMITED = {"20429", "63018", "14107"}
-# Bad credentials are an operator's mistake, fixed in the configuration: keep
-# the messages and retry them rather than failing every one.
-AUTH_FAILED_STATUSES = {401, 403}
-TIMEOUT_SECONDS = 15.0
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
@@ -230,11 +223,8 @@ class TwilioAdapter(CarrierAdapter):
     def _rest_client(self) -> Client:
         if self._client is None:
             creds = self.settings.credentials
-            client = Client(
-                creds["account_sid"],
-                creds["auth_token"],
-                http_client=TwilioHttpClient(timeout=TIMEOUT_SECONDS),
-            )
+            client = Client(creds["account_sid"], creds["auth_token"],
+                            http_client=_SharedPathClient(self))
             if self.settings.api_base_url:
                 client.api.base_url = self.settings.api_base_url.rstrip("/")
             self._client = client
@@ -246,10 +236,8 @@ class TwilioAdapter(CarrierAdapter):
             account = self._rest_client().api.v2010.accounts(
                 self.settings.credentials["account_sid"]).fetch()
         except TwilioRestException as exc:
-            raise SendError(f"HTTP {exc.status} code {exc.code}: {exc.msg}", retry=False,
-                            code=str(exc.code)) from exc
-        except requests.RequestException as exc:
-            raise SendError(f"network: {type(exc).__name__}", retry=True) from exc
+            raise self.api_error(exc.status, f"HTTP {exc.status} code {exc.code}: {exc.msg}",
+                                 retry=False, code=str(exc.code)) from exc
         return f"account {account.friendly_name!r} is {account.status}"
 
     def send(self, to: str, body: str, *, status_url: str | None = None) -> SendResult:
@@ -266,19 +254,37 @@ class TwilioAdapter(CarrierAdapter):
             message = self._rest_client().messages.create(**params)
         except TwilioRestException as exc:
             code = str(exc.code) if exc.code is not None else None
-            retry = (exc.status == 429 or exc.status >= 500 or code in RATE_LIMITED
-                     or exc.status in AUTH_FAILED_STATUSES)
-            raise SendError(
-                f"HTTP {exc.status} code {code}: {exc.msg}", retry=retry, code=code,
+            raise self.api_error(
+                exc.status, f"HTTP {exc.status} code {code}: {exc.msg}", code=code,
+                retry=self.retry_later(exc.status) or code in RATE_LIMITED,
                 opted_out=code == OPTED_OUT,
             ) from exc
-        except requests.RequestException as exc:
-            raise SendError(f"network: {type(exc).__name__}", retry=True) from exc
         except TwilioException as exc:
             raise SendError(f"twilio: {exc}", retry=True) from exc
         if not message.sid:
             raise SendError("Twilio accepted the message but gave no sid", retry=True)
         return SendResult(message.sid)
+
+
+class _SharedPathClient(HttpClient):
+    """The twilio library's HTTP client, making its requests through the adapter's call
+    path (CarrierAdapter.call_api: its timeout, its network errors, its record)."""
+
+    def __init__(self, adapter: TwilioAdapter):
+        super().__init__(logging.getLogger("twilio.http_client"), False)
+        self._adapter = adapter
+
+    def request(self, method: str, uri: str, params: Any = None, data: Any = None,
+                headers: dict[str, str] | None = None, auth: tuple[str, str] | None = None,
+                timeout: float | None = None, allow_redirects: bool = False) -> Response:
+        """One request as the library asks for it (a JSON body when its Content-Type says
+        so, else a form), within the shared timeout rather than `timeout`."""
+        kind = (headers or {}).get("Content-Type")
+        body = {"json" if kind in ("application/json", "application/scim+json") else "data":
+                data}
+        answer = self._adapter.call_api(method.upper(), uri, params=params, headers=headers,
+                                        auth=auth, allow_redirects=allow_redirects, **body)
+        return Response(int(answer.status_code), answer.text, answer.headers)
 
 
 class _MultiForm:

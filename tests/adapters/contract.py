@@ -339,9 +339,19 @@ class SendContract:
     """Retry-or-fail classification that every adapter sending over HTTP inherits: the
     worker retries what may succeed later and fails what never will. A subclass provides
     the `send_settings` fixture (its carrier's settings); the API address is replaced by
-    a stand-in's."""
+    a stand-in's. Each adapter's send goes through the one call path of the adapter base
+    (`CarrierAdapter.call_api`): its timeout, its records, its redaction; the cases below
+    show it by behaviour, adapter by adapter (an adapter's class is a row of the table).
+    The subclass is an AdapterContract too (its `outbound` fixture: an accepted send)."""
 
     learner_e164: ClassVar[str]
+    # The adapter under test (its registry name): every adapter that sends over HTTP has
+    # a class here (tests/adapters/test_send_contract.py checks the registry).
+    adapter_name: ClassVar[str]
+    # Which refusals of the gateway's credentials (HTTP 401, 403, with an ordinary
+    # answer) the carrier's adapter keeps and retries; it fails the others. Either way
+    # the gateway reports them as credentials refused.
+    retried_refusals: ClassVar[frozenset[int]] = frozenset({401, 403})
 
     @pytest.fixture
     def send_settings(self):
@@ -362,6 +372,9 @@ class SendContract:
         with pytest.raises(SendError) as caught:
             self.adapter_for(settings, base_url).send(self.learner_e164, "Reply NEXT")
         return caught.value
+
+    def test_the_settings_are_the_adapters(self, send_settings):
+        assert send_settings.adapter == self.adapter_name
 
     @pytest.mark.parametrize(("status", "retry"), [
         (429, True), (500, True), (502, True), (503, True), (400, False), (404, False),
@@ -384,16 +397,68 @@ class SendContract:
         assert self._send(send_settings, f"http://127.0.0.1:{port}").retry
 
     def test_a_carrier_that_never_answers_is_retried(self, send_settings, monkeypatch):
-        import sys
+        """The shared timeout (carrier_adapters.base) bounds every adapter's send."""
         import time
 
-        from carrier_adapters import ADAPTERS
+        import carrier_adapters.base
         from tests.fakes.status_server import StatusServer
 
-        module = sys.modules[ADAPTERS[send_settings.adapter].__module__]
-        monkeypatch.setattr(module, "TIMEOUT_SECONDS", 0.3)
+        monkeypatch.setattr(carrier_adapters.base, "API_TIMEOUT_SECONDS", 0.3)
         with StatusServer(200, hang=3.0) as server:
             started = time.monotonic()
             error = self._send(send_settings, server.url)
             assert time.monotonic() - started < 2.5  # the send gave up, not the server
         assert error.retry
+
+    @pytest.mark.parametrize("status", [401, 403])
+    def test_refused_credentials_are_reported_as_such(self, send_settings, status):
+        from tests.fakes.status_server import StatusServer
+
+        with StatusServer(status) as server:
+            error = self._send(send_settings, server.url)
+        assert error.refuses_credentials, error.detail
+        assert error.retry is (status in self.retried_refusals), error.detail
+        assert not error.opted_out
+
+    def test_too_many_requests_with_retry_after_is_retried(self, send_settings):
+        from tests.fakes.status_server import StatusServer
+
+        with StatusServer(429, headers={"Retry-After": "120"}) as server:
+            error = self._send(send_settings, server.url)
+        assert error.retry, error.detail
+        assert not error.refuses_credentials and not error.opted_out
+
+    def test_each_attempt_is_recorded_and_no_secret_reaches_a_record_or_an_error(
+            self, send_settings, outbound, caplog):
+        """A refused send, whose answer echoes the request (credentials and all), and an
+        accepted one: each attempt leaves one record naming the carrier and the answer,
+        and no secret reaches a log record or the error (which the worker logs and
+        keeps)."""
+        import logging
+        import re
+
+        from carrier_adapters import SendError
+        from tests.fakes.status_server import TOKEN, StatusServer
+
+        caplog.set_level(logging.DEBUG)
+        with StatusServer(400, echo=True) as server:
+            refused = self.adapter_for(send_settings, server.url)
+            with pytest.raises(SendError) as caught:
+                refused.send(self.learner_e164, "Reply NEXT")
+        accepting, delivered = outbound
+        accepting.send(self.learner_e164, "Reply NEXT")
+        assert delivered() == [(self.learner_e164, "Reply NEXT")]
+
+        carrier = send_settings.id
+        records = [r.getMessage() for r in caplog.records if r.name == "carrier_adapters.api"]
+        assert any(re.fullmatch(rf"carrier {re.escape(carrier)}: [A-Z]+ \S+: HTTP 400 in "
+                                r"[0-9.]+s", r) for r in records), records
+        assert any(re.fullmatch(rf"carrier {re.escape(accepting.settings.id)}: [A-Z]+ \S+: "
+                                r"HTTP 20[0-2] in [0-9.]+s", r) for r in records), records
+        secrets = {*refused.secret_values(), *accepting.secret_values(), TOKEN}
+        secrets |= {part for value in server.credentials
+                    for part in (value, value.partition(" ")[2]) if len(part) >= 8}
+        assert server.credentials and secrets, "the requests carried no credentials"
+        for secret in secrets:
+            assert secret not in caplog.text, secret
+            assert secret not in caught.value.detail, (secret, caught.value.detail)

@@ -43,6 +43,7 @@ def settings(api: FakeAggregator, **credentials) -> CarrierSettings:
 
 class TestAfricasTalkingSms(AdapterContract, SendContract):
     carrier_id = "at-ke"
+    adapter_name = "africastalking"
     required_inbound_fields = ("from", "text", "id")
     required_status_fields = ("id", "status")
     sender_field = "from"

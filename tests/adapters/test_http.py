@@ -182,10 +182,12 @@ class TestHttpAdapter(AdapterContract, SendContract):
     """The generic adapter speaking Africa's Talking's SMS wire format."""
 
     carrier_id = "at-ke"
+    adapter_name = "http"
     required_inbound_fields = ("from", "to", "text", "id")
     required_status_fields = ("id", "status")
     sender_field = "from"
     learner_e164 = LEARNER
+    retried_refusals = frozenset({401})  # as its retry_status says
     national_sender = "0711 082 000"
     national_e164 = LEARNER
 
@@ -421,11 +423,13 @@ class TestHttpJsonAdapter(AdapterContract, SendContract):
     field) and posted as the nested JSON document they name."""
 
     carrier_id = "kilimo"
+    adapter_name = "http"
     required_inbound_fields = ("message.sender", "message.recipient", "message.body",
                                "message.ref")
     required_status_fields = ("event.ref", "event.state")
     sender_field = "message.sender"
     learner_e164 = LEARNER
+    retried_refusals = frozenset()  # only the table's retry_status is retried
     national_sender = "0711082000"
     national_e164 = LEARNER
 

@@ -43,11 +43,14 @@ def settings(api: FakeOrangeApi, **overrides) -> CarrierSettings:
 
 class TestOrange(AdapterContract, SendContract):
     carrier_id = "orange-ci"
+    adapter_name = "orange"
     required_inbound_fields = ("senderAddress", "message")
     # callbackData may be empty or missing (TestOrangeReceipts)
     required_status_fields = ("deliveryStatus",)
     sender_field = "senderAddress"
     learner_e164 = LEARNER
+    # A 401 that survives a new token is retried; Orange's 403 (a policy) is final.
+    retried_refusals = frozenset({401})
     national_sender = "07 01 02 03 04"
     national_e164 = LEARNER
 

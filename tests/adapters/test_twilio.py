@@ -85,6 +85,7 @@ def signed_headers(url: str, params: dict[str, str], token: str = AUTH_TOKEN,
 
 class TestTwilio(AdapterContract, SendContract):
     carrier_id = "twilio"
+    adapter_name = "twilio"
     required_inbound_fields = ("MessageSid", "From", "To", "Body")
     required_status_fields = ("MessageSid", "MessageStatus")
     sender_field = "From"
