@@ -82,8 +82,9 @@ def longest_screen() -> tuple[int, str]:
     import dataclasses
     import tempfile
 
-    from carrier_adapters import CarrierSettings, UssdRequest
+    from carrier_adapters import UssdRequest
     from gateway.channels.ussd import handle_ussd
+    from gateway.config import Carrier
     from gateway.content.importer import import_courses
     from gateway.i18n import available_locales
     from gateway.sms_text import septets
@@ -95,7 +96,7 @@ def longest_screen() -> tuple[int, str]:
         import_courses(store)
         for locale in available_locales():
             carrier = dataclasses.replace(
-                CarrierSettings(id="walk", adapter="africastalking"), locale=locale)
+                Carrier.of(id="walk", adapter="africastalking"), locale=locale)
             phone = f"+2547000000{len(locale):02d}{available_locales().index(locale)}"
             session = f"walk-{locale}"
             for step in range(600):

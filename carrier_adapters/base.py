@@ -36,48 +36,18 @@ _CALL_SECRETS_KEPT = 16
 
 @dataclass(frozen=True)
 class CarrierSettings:
-    """One carrier's configuration, as validated from the carriers file."""
+    """What an adapter reads of one carrier's configuration, as validated from the carriers
+    file: the carrier's identity, the sender it sends as, its API's address and
+    credentials, and how its webhooks are authenticated. The gateway's policy for the
+    carrier's learners (pacing, USSD layout, languages, limits, prices, URLs) is not here:
+    it is the gateway's (gateway.config.Carrier)."""
 
     id: str
     adapter: str
     sender: str = ""
-    country: str | None = None
-    locale: str | None = None
-    encoding_policy: str = "smart"
-    max_segments: int = 6
-    tps: float = 10.0
     api_base_url: str | None = None
-    public_url: str | None = None
-    # The lite web pages' address as this carrier's learners reach it (perhaps a
-    # zero-rated name); SMS that point to a page give it whole, else the path alone.
-    web_url: str | None = None
     webhook_token: str | None = field(default=None, repr=False)
     allow_ips: tuple[str, ...] = ()
-    ussd_max_chars: int = 182
-    ussd_session_seconds: float = 180.0
-    # The code learners dial (e.g. "*384*12#"), for the web's help page; None: not told.
-    ussd_code: str | None = None
-    # Screens in scripts outside GSM-7 (Arabic...): UCS-2 with its own, shorter limit, or,
-    # where the USSD gateway cannot carry UCS-2, the Latin-script fallback language.
-    ussd_ucs2: bool = True
-    ussd_ucs2_max_chars: int = 80
-    ussd_fallback_locale: str = "en"
-    # Country (ISO 3166) to a new learner's language, over gateway.i18n's table.
-    languages: Mapping[str, str] = field(default_factory=dict)
-    inbound_per_minute: int = 20
-    inbound_per_hour: int = 200
-    block_per_minute: int = 120
-    # Learning over time (docs/scheduling.md): the carrier's learners' time zone when a
-    # number does not tell one; quiet hours as local (start, end) hours; pacing.
-    timezone: str | None = None
-    quiet_hours: tuple[int, int] = (21, 8)
-    max_unsolicited_per_day: int = 3
-    nudge_after_days: int = 2
-    max_nudges: int = 3
-    review_after_days: int = 3
-    # What one SMS segment costs, for the operator's dashboard (0: unknown).
-    price_per_segment: float = 0.0
-    currency: str = ""
     credentials: Mapping[str, Any] = field(default_factory=dict, repr=False)
     # The token a rotation replaced, accepted as well until it is removed (docs/operations.md).
     previous_webhook_token: str | None = field(default=None, repr=False)

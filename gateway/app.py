@@ -61,7 +61,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.wsgi_app = RequestGuard(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])
     carriers = load_carriers(app.config["CARRIERS_FILE"])
     app.extensions["learnline.carriers"] = carriers
-    app.extensions["learnline.adapters"] = {c.id: ADAPTERS[c.adapter](c) for c in carriers}
+    app.extensions["learnline.adapters"] = {c.id: ADAPTERS[c.adapter](c.wire) for c in carriers}
 
     # One connection per server thread, kept across requests: opening SQLite and
     # setting its pragmas on every request would cost more than most webhooks.

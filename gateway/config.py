@@ -17,8 +17,9 @@ import ipaddress
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -49,7 +50,108 @@ COMMON_KEYS = (
     "timezone", "quiet_hours", "max_unsolicited_per_day", "nudge_after_days", "max_nudges",
     "review_after_days", "price_per_segment", "currency", "previous_webhook_token",
 )
-DEFAULT_CONSOLE = CarrierSettings(id="console", adapter="console", sender="Learnline")
+
+
+@dataclass(frozen=True)
+class Carrier:
+    """One carrier as the gateway runs it: what its adapter reads (`wire`) and the gateway's
+    policy for its learners, both from the carriers file (docs/carriers.md names each key).
+    The wire settings' fields read through (`carrier.id`, `carrier.sender`...)."""
+
+    wire: CarrierSettings
+    country: str | None = None
+    locale: str | None = None
+    encoding_policy: str = "smart"
+    max_segments: int = 6
+    tps: float = 10.0
+    public_url: str | None = None
+    # The lite web pages' address as this carrier's learners reach it (perhaps a
+    # zero-rated name); SMS that point to a page give it whole, else the path alone.
+    web_url: str | None = None
+    ussd_max_chars: int = 182
+    ussd_session_seconds: float = 180.0
+    # The code learners dial (e.g. "*384*12#"), for the web's help page; None: not told.
+    ussd_code: str | None = None
+    # Screens in scripts outside GSM-7 (Arabic...): UCS-2 with its own, shorter limit, or,
+    # where the USSD gateway cannot carry UCS-2, the Latin-script fallback language.
+    ussd_ucs2: bool = True
+    ussd_ucs2_max_chars: int = 80
+    ussd_fallback_locale: str = "en"
+    # Country (ISO 3166) to a new learner's language, over gateway.i18n's table.
+    languages: Mapping[str, str] = field(default_factory=dict)
+    inbound_per_minute: int = 20
+    inbound_per_hour: int = 200
+    block_per_minute: int = 120
+    # Learning over time (docs/scheduling.md): the carrier's learners' time zone when a
+    # number does not tell one; quiet hours as local (start, end) hours; pacing.
+    timezone: str | None = None
+    quiet_hours: tuple[int, int] = (21, 8)
+    max_unsolicited_per_day: int = 3
+    nudge_after_days: int = 2
+    max_nudges: int = 3
+    review_after_days: int = 3
+    # What one SMS segment costs, for the operator's dashboard (0: unknown).
+    price_per_segment: float = 0.0
+    currency: str = ""
+
+    @classmethod
+    def of(cls, **values: Any) -> Carrier:
+        """A carrier from one flat set of keys, as the carriers file writes them: the
+        adapter's go to `wire`, the rest to the gateway's policy."""
+        wire_keys = {f.name for f in fields(CarrierSettings)}
+        wire = CarrierSettings(**{k: v for k, v in values.items() if k in wire_keys})
+        return cls(wire, **{k: v for k, v in values.items() if k not in wire_keys})
+
+    @property
+    def id(self) -> str:
+        """The carrier's id in the carriers file."""
+        return self.wire.id
+
+    @property
+    def adapter(self) -> str:
+        """The name of the adapter that speaks its wire format."""
+        return self.wire.adapter
+
+    @property
+    def sender(self) -> str:
+        """The number or name its messages come from."""
+        return self.wire.sender
+
+    @property
+    def api_base_url(self) -> str | None:
+        """Its API's address, when not the adapter's default."""
+        return self.wire.api_base_url
+
+    @property
+    def webhook_token(self) -> str | None:
+        """The token its webhooks carry, if it authenticates them so."""
+        return self.wire.webhook_token
+
+    @property
+    def previous_webhook_token(self) -> str | None:
+        """The token a rotation replaced, accepted until removed."""
+        return self.wire.previous_webhook_token
+
+    @property
+    def allow_ips(self) -> tuple[str, ...]:
+        """The addresses its webhooks may come from (empty: any)."""
+        return self.wire.allow_ips
+
+    @property
+    def credentials(self) -> Mapping[str, Any]:
+        """Its adapter's own keys (account, secrets), as the adapter reads them."""
+        return self.wire.credentials
+
+    @property
+    def pacing(self) -> Pacing:
+        """Its quiet hours, daily cap, reminder and review settings and zone."""
+        return Pacing(quiet_hours=self.quiet_hours,
+                      max_unsolicited_per_day=self.max_unsolicited_per_day,
+                      nudge_after_days=self.nudge_after_days, max_nudges=self.max_nudges,
+                      review_after_days=self.review_after_days, timezone=self.timezone)
+
+
+DEFAULT_CONSOLE = Carrier.of(id="console", adapter="console", sender="Learnline")
 
 
 class ConfigError(Exception):
@@ -70,16 +172,16 @@ class ConfigError(Exception):
 class Carriers:
     """Every configured carrier, by id, and the file they came from (None: default)."""
 
-    by_id: dict[str, CarrierSettings]
+    by_id: dict[str, Carrier]
     path: Path | None
 
-    def __getitem__(self, carrier_id: str) -> CarrierSettings:
+    def __getitem__(self, carrier_id: str) -> Carrier:
         return self.by_id[carrier_id]
 
     def __iter__(self):
         return iter(self.by_id.values())
 
-    def get(self, carrier_id: str) -> CarrierSettings | None:
+    def get(self, carrier_id: str) -> Carrier | None:
         """The carrier with this id, or None."""
         return self.by_id.get(carrier_id)
 
@@ -155,7 +257,7 @@ def literal_secrets(path: Path) -> list[tuple[str, str]]:
     return found
 
 
-def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> CarrierSettings:
+def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Carrier:
     def fail(key: str | None, problem: str) -> ConfigError:
         where = f"{path}: carrier '{carrier_id}'"
         return ConfigError(f"{where}: key '{key}': {problem}" if key else f"{where}: {problem}")
@@ -324,7 +426,7 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
     for key in own_keys:
         if key in values:
             credentials[key] = values[key]
-    settings = CarrierSettings(
+    settings = Carrier.of(
         id=carrier_id,
         adapter=name,
         sender=sender or "",
@@ -348,7 +450,7 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
         **pacing,
     )
     try:
-        adapter.check_config(settings)
+        adapter.check_config(settings.wire)
     except KeyError as exc:
         raise fail(str(exc.args[0]), f"missing; adapter '{name}' needs it") from None
     except ValueError as exc:
@@ -478,10 +580,3 @@ def _expand(value: Any, env: dict[str, str], fail, key: str) -> Any:
                         f"${{{value[1:]}}}")
     return _ENV_RE.sub(replace, value)
 
-
-def pacing_of(carrier: CarrierSettings) -> Pacing:
-    """The carrier's quiet hours, daily cap, reminder and review settings and zone."""
-    return Pacing(quiet_hours=carrier.quiet_hours,
-                  max_unsolicited_per_day=carrier.max_unsolicited_per_day,
-                  nudge_after_days=carrier.nudge_after_days, max_nudges=carrier.max_nudges,
-                  review_after_days=carrier.review_after_days, timezone=carrier.timezone)

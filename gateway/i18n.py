@@ -22,7 +22,7 @@ from gateway.phones import region_of
 from gateway.sms_text import UCS2, encoding_for, normalize
 
 if TYPE_CHECKING:
-    from carrier_adapters import CarrierSettings
+    from gateway.config import Carrier
 
 SOURCE_LOCALE = "en"
 
@@ -123,7 +123,7 @@ def language_name(locale: str) -> str:
     return Locale.parse(locale).get_display_name(locale).capitalize()
 
 
-def default_locale(phone: str, carrier: CarrierSettings) -> str:
+def default_locale(phone: str, carrier: Carrier) -> str:
     """A new learner's language: the carrier's `locale`, else the number's country's (the
     carrier's `languages` table first, then locale_for_country's), else the carrier's country's."""
     if carrier.locale:

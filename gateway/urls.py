@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from carrier_adapters import CarrierSettings
+from gateway.config import Carrier
 
 
 def webhook_path(carrier_id: str, kind: str) -> str:
@@ -12,7 +12,7 @@ def webhook_path(carrier_id: str, kind: str) -> str:
     return f"/carriers/{carrier_id}/{kind}"
 
 
-def webhook_url(carrier: CarrierSettings, kind: str, base_url: str | None = None) -> str | None:
+def webhook_url(carrier: Carrier, kind: str, base_url: str | None = None) -> str | None:
     """The full URL for a carrier's webhook, with its token; None without a base URL."""
     base = carrier.public_url or base_url
     if not base:
@@ -23,7 +23,7 @@ def webhook_url(carrier: CarrierSettings, kind: str, base_url: str | None = None
     return url
 
 
-def web_url(carrier: CarrierSettings) -> str | None:
+def web_url(carrier: Carrier) -> str | None:
     """Where this carrier's learners reach the lite web pages: the carrier's `web_url`,
     else its `public_url` (the gateway's address the carrier calls, which serves the pages
     too); None when the gateway knows neither."""

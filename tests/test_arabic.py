@@ -11,9 +11,9 @@ import re
 
 import pytest
 
-from carrier_adapters import CarrierSettings
 from gateway.channels.ussd.screens import gsm
 from gateway.channels.vocabulary import command_words
+from gateway.config import Carrier
 from gateway.i18n import available_locales, language_name, needs_ucs2, translations
 from gateway.ratelimit import InboundLimits, SlidingWindows
 from gateway.sms_text import count, encoding_for, ucs2_units
@@ -108,8 +108,8 @@ def test_arabic_help_language_and_stop(twilio: TwilioWebhooks, store: Store):
     assert store.learner(MOROCCO).stopped and WORDS["start"] in stopped
 
 
-def arabic_carrier(**settings) -> CarrierSettings:
-    return CarrierSettings(id="at", adapter="africastalking", country="MA", **settings)
+def arabic_carrier(**settings) -> Carrier:
+    return Carrier.of(id="at", adapter="africastalking", country="MA", **settings)
 
 
 @pytest.mark.parametrize("limit", [80, 60])
@@ -247,7 +247,7 @@ def test_a_fallback_locale_in_arabic_script_is_refused_at_start_up(tmp_path):
 
 
 def test_every_shipped_language_can_be_chosen_from_the_ussd_menu(store: Store):
-    phone = Phone(store, "+254712345601", CarrierSettings(
+    phone = Phone(store, "+254712345601", Carrier.of(
         id="at", adapter="africastalking", country="KE", locale="en"))
     phone.dial()
     for position, locale in enumerate(available_locales(), start=1):

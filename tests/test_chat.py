@@ -182,12 +182,12 @@ def test_a_chat_leaves_other_learners_and_carriers_alone(tmp_path: Path, carrier
     """A chat knows the console carrier only: it neither fails another carrier's message
     waiting to be processed nor stops another learner's daily lessons, nor says the
     gateway's worker is running."""
-    from carrier_adapters import CarrierSettings
     from gateway.channels.sms import handle_inbound
+    from gateway.config import Carrier
     from gateway.store import Store
 
     db = tmp_path / "gateway.db"
-    twilio = CarrierSettings(id="twilio", adapter="twilio", country="NG")
+    twilio = Carrier.of(id="twilio", adapter="twilio", country="NG")
     learner = "+2348030000000"
     with Store.open(db, migrate=True) as store:
         from gateway.content.importer import import_courses

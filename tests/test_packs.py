@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from carrier_adapters import CarrierSettings
 from gateway.channels.sms import receive_inbound
+from gateway.config import Carrier
 from gateway.content import load_courses
 from gateway.learning import Answer, Engine, Next, Start, Status
 from gateway.learning import replies as r
@@ -26,7 +26,7 @@ from gateway.sync import packs
 
 REPO = Path(__file__).resolve().parent.parent
 COURSE = "start-freelancing"
-CONSOLE = CarrierSettings(id="console", adapter="console", sender="Learnline", country="NG")
+CONSOLE = Carrier.of(id="console", adapter="console", sender="Learnline", country="NG")
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from carrier_adapters import CarrierSettings
 from gateway.channels.ussd.screens import gsm
+from gateway.config import Carrier
 from gateway.i18n import translations
 from gateway.ratelimit import InboundLimits, SlidingWindows
 from gateway.sms_text import encoding_for, septets
@@ -95,7 +95,7 @@ def test_stop_in_portuguese_is_confirmed_in_portuguese(twilio: TwilioWebhooks, s
 @pytest.mark.parametrize("limit", [182, 160])
 def test_a_ussd_session_in_portuguese_fits_the_screen(store: Store, limit: int):
     # Phone checks every screen: within the limit, in GSM-7.
-    carrier = CarrierSettings(id="at", adapter="africastalking", country="MZ",
+    carrier = Carrier.of(id="at", adapter="africastalking", country="MZ",
                               ussd_max_chars=limit)
     phone = Phone(store, "+258851234567", carrier)
     menu = phone.dial().text

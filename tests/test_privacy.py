@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from carrier_adapters import CarrierSettings, UssdRequest
+from carrier_adapters import UssdRequest
 from gateway.channels.sms import receive_inbound
 from gateway.channels.ussd import handle_ussd
 from gateway.cli.main import main
-from gateway.config import ConfigError, load_carriers
+from gateway.config import Carrier, ConfigError, load_carriers
 from gateway.outbox.worker import OutboxWorker
 from gateway.store import Store, events, privacy
 from tests.test_web import sign_in
@@ -137,7 +137,7 @@ def give_them_everything(store: Store, phone: str = LEARNER) -> None:
                          "VALUES ('2024-01-02', 'web', ?)", [phone])
     store.save_signin_code(phone, "0" * 64, time.time() + 600)
     assert store.take_rate([(f"number/3600s:{phone}", 3, 3600.0)]) is None
-    ussd = CarrierSettings(id="console", adapter="console", country="NG")
+    ussd = Carrier.of(id="console", adapter="console", country="NG")
     handle_ussd(store, ussd, UssdRequest("ussd-1", phone, "*384#", "", is_new=True,
                                          cumulative=False), phone)
 
@@ -360,7 +360,7 @@ def test_start_after_erasure_is_a_fresh_learner(twilio, store: Store, db_path: P
 def test_dialling_the_ussd_menu_after_erasure_is_a_fresh_learner(twilio, store: Store):
     converse(twilio, LEARNER, "START")
     privacy.erase(store, LEARNER)
-    carrier = CarrierSettings(id="console", adapter="console", country="NG")
+    carrier = Carrier.of(id="console", adapter="console", country="NG")
 
     screen = handle_ussd(store, carrier, UssdRequest("s-2", LEARNER, "*384#", "", is_new=True,
                                                      cumulative=False), LEARNER)
@@ -419,7 +419,7 @@ class Clock:
 
 def test_retention_blanks_only_old_finished_messages(db_path: Path):
     clock = Clock()
-    carrier = CarrierSettings(id="console", adapter="console", country="NG")
+    carrier = Carrier.of(id="console", adapter="console", country="NG")
     with Store.open(db_path, clock=clock) as store:
         for n in range(5):
             receive_inbound(store, carrier, f"old-{n}", LEARNER, f"old words {n}")
@@ -458,7 +458,7 @@ def test_retention_blanks_only_old_finished_messages(db_path: Path):
 
 def test_the_worker_forgets_old_bodies_at_most_hourly(db_path: Path, carriers_file: Path):
     clock, ticks = Clock(), Clock(0.0)
-    carrier = CarrierSettings(id="console", adapter="console", country="NG")
+    carrier = Carrier.of(id="console", adapter="console", country="NG")
     worker = OutboxWorker(db_path, load_carriers(carriers_file), clock=ticks,
                           retention_days=30)
     with Store.open(db_path, clock=clock) as store:

@@ -6,15 +6,15 @@ import dataclasses
 
 import pytest
 
-from carrier_adapters import CarrierSettings
 from gateway.channels.sms import handle_inbound, parse_command, receive_inbound, render
+from gateway.config import Carrier
 from gateway.i18n import default_locale
 from gateway.learning import intents as i
 from gateway.learning import replies as r
 from gateway.sms_text import count
 from gateway.store import Store
 
-CONSOLE = CarrierSettings(id="console", adapter="console", sender="Learnline", country="NG")
+CONSOLE = Carrier.of(id="console", adapter="console", sender="Learnline", country="NG")
 
 
 @pytest.mark.parametrize(
@@ -207,12 +207,12 @@ def test_every_reply_kind_has_wording_in_every_language():
         ("+258841234567", dataclasses.replace(CONSOLE, locale="en"), "en"),  # carrier wins
     ],
 )
-def test_a_new_learner_language(phone: str, carrier: CarrierSettings, expected: str):
+def test_a_new_learner_language(phone: str, carrier: Carrier, expected: str):
     assert default_locale(phone, carrier) == expected
 
 
 def say(store: Store, text: str, phone: str = "+2348030000000",
-        carrier: CarrierSettings = CONSOLE, sid: str | None = None) -> list[str]:
+        carrier: Carrier = CONSOLE, sid: str | None = None) -> list[str]:
     """One inbound SMS through the channel; returns the bodies it queued."""
     before = len(store.outbox())
     sid = sid or f"m{before}-{text}"

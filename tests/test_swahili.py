@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from carrier_adapters import CarrierSettings
+from gateway.config import Carrier
 from gateway.i18n import translations
 from gateway.ratelimit import InboundLimits, SlidingWindows
 from gateway.sms_text import encoding_for, septets
@@ -93,7 +93,7 @@ def test_swahili_help_language_and_stop(twilio: TwilioWebhooks, store: Store):
 @pytest.mark.parametrize("limit", [182, 160])
 def test_a_ussd_session_in_swahili_fits_the_screen(store: Store, limit: int):
     # Phone checks every screen: within the limit, in GSM-7.
-    carrier = CarrierSettings(id="at", adapter="africastalking", country="KE",
+    carrier = Carrier.of(id="at", adapter="africastalking", country="KE",
                               ussd_max_chars=limit)
     phone = Phone(store, "+254722000001", carrier)
     menu = phone.dial().text

@@ -10,17 +10,18 @@ import time
 
 import pytest
 
-from carrier_adapters import CarrierSettings, UssdRequest
+from carrier_adapters import UssdRequest
 from gateway.channels.sms import handle_inbound
 from gateway.channels.ussd import handle_ussd
 from gateway.channels.ussd.session import screen_locale
 from gateway.config import USSD_RESUME_SECONDS as RESUME_SECONDS
+from gateway.config import Carrier
 from gateway.i18n import needs_ucs2
 from gateway.sms_text import encoding_for, septets, ucs2_units
 from gateway.store import Store
 
 # A Kenyan carrier set to English (Kenyan numbers default to Swahili; see test_swahili.py).
-CARRIER = CarrierSettings(id="at", adapter="africastalking", country="KE", locale="en")
+CARRIER = Carrier.of(id="at", adapter="africastalking", country="KE", locale="en")
 PHONE = "+254712345678"
 _ids = itertools.count()
 
@@ -28,7 +29,7 @@ _ids = itertools.count()
 class Phone:
     """One learner's handset dialling the service code (latest-input style, like Hubtel)."""
 
-    def __init__(self, store: Store, phone: str = PHONE, carrier: CarrierSettings = CARRIER):
+    def __init__(self, store: Store, phone: str = PHONE, carrier: Carrier = CARRIER):
         self.store, self.phone, self.carrier = store, phone, carrier
         self.session = ""
         self.now = time.time()
@@ -70,7 +71,7 @@ class Phone:
 
 
 def sms(store: Store, text: str, phone: str = PHONE) -> str:
-    console = CarrierSettings(id="console", adapter="console", country="KE", locale="en",
+    console = Carrier.of(id="console", adapter="console", country="KE", locale="en",
                               max_segments=10)
     before = len(store.outbox())
     inbound = store.record_inbound("console", f"sms-{next(_ids)}", phone, text)

@@ -12,10 +12,10 @@ import brotli
 import pytest
 from flask import request
 
-from carrier_adapters import CarrierSettings
 from gateway import create_app
 from gateway.channels.sms import handle_inbound, parse_command
 from gateway.channels.web.pages import current_learner
+from gateway.config import Carrier
 from gateway.i18n import available_locales
 from gateway.phones import masked
 from gateway.store import Store, privacy
@@ -36,7 +36,7 @@ def web(db_path, carriers_file):
 
 
 def sms(store: Store, text: str, phone: str = NIGERIAN) -> str:
-    carrier = CarrierSettings(id="twilio", adapter="twilio", country="NG", max_segments=10)
+    carrier = Carrier.of(id="twilio", adapter="twilio", country="NG", max_segments=10)
     before = len(store.outbox())
     inbound = store.record_inbound("twilio", f"SM-{before}-{text}", phone, text)
     handle_inbound(store, carrier, inbound)

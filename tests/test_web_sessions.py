@@ -29,9 +29,9 @@ def app(db_path, carriers_file):
 
 
 def texted(store: Store, text: str, phone: str = PHONE) -> None:
-    from carrier_adapters import CarrierSettings
+    from gateway.config import Carrier
 
-    carrier = CarrierSettings(id="twilio", adapter="twilio", country="NG", max_segments=10)
+    carrier = Carrier.of(id="twilio", adapter="twilio", country="NG", max_segments=10)
     inbound = store.record_inbound("twilio", f"SM-{len(store.outbox())}-{text}", phone, text)
     handle_inbound(store, carrier, inbound)
 

@@ -649,7 +649,7 @@ def carriers_check(live: bool) -> None:
                    f"encoding {carrier.encoding_policy}, {carrier.tps:g} msg/s")
         if not live:
             continue
-        adapter = adapter_class(carrier)
+        adapter = adapter_class(carrier.wire)
         try:
             seen = adapter.check_credentials()
         except Unsupported:
@@ -707,7 +707,7 @@ def carriers_subscribe(carrier_id: str) -> None:
         raise click.ClickException(f"carrier {carrier_id!r} has no public_url: set it to the "
                                    "address the carrier reaches this gateway at")
     try:
-        subscription = ADAPTERS[carrier.adapter](carrier).subscribe_receipts(notify_url)
+        subscription = ADAPTERS[carrier.adapter](carrier.wire).subscribe_receipts(notify_url)
     except Unsupported:
         raise click.ClickException(f"carrier {carrier_id!r} ({carrier.adapter}) sends "
                                    "receipts without a subscription") from None

@@ -259,7 +259,7 @@ def _carriers(carriers: Carriers, findings: list[Finding], *, live: bool) -> Non
         if not live:
             continue
         try:
-            seen = adapter_class(carrier).check_credentials()
+            seen = adapter_class(carrier.wire).check_credentials()
         except Unsupported:
             continue
         except SendError as exc:

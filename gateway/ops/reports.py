@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from carrier_adapters import CarrierSettings
+from gateway.config import Carrier
 from gateway.store import Store, stats
 
 CHANNELS = ("sms", "ussd", "web")
@@ -176,7 +176,7 @@ def period_ending(now: float, days: int = DEFAULT_DAYS) -> Period:
     return Period(last - timedelta(days - 1), last)
 
 
-def build_report(store: Store, carriers: Iterable[CarrierSettings],
+def build_report(store: Store, carriers: Iterable[Carrier],
                  days: int = DEFAULT_DAYS, now: float | None = None) -> Report:
     """Compute every figure for the last `days` UTC days up to `now` (default: the store's
     clock). Reads only; `carriers` give each carrier's price per segment and currency."""
@@ -236,7 +236,7 @@ def _questions(store: Store, period: Period) -> tuple[QuestionRow, ...]:
 
 
 def _carrier_days(store: Store, period: Period,
-                  prices: dict[str, CarrierSettings]) -> tuple[CarrierDay, ...]:
+                  prices: dict[str, Carrier]) -> tuple[CarrierDay, ...]:
     days = period.days
     out = {(row.day, row.carrier_id): row
            for row in stats.outbound_by_day(store, period.since, period.until)}
@@ -279,7 +279,7 @@ def _carrier_totals(carrier_days: tuple[CarrierDay, ...]) -> tuple[CarrierDay, .
 
 
 def _costs(store: Store, period: Period, carrier_days: tuple[CarrierDay, ...],
-           prices: dict[str, CarrierSettings]) -> tuple[CostRow, ...]:
+           prices: dict[str, Carrier]) -> tuple[CostRow, ...]:
     lessons = stats.lessons_completed(store, period.since, period.until)
     by_currency: dict[str, float] = defaultdict(float)
     for row in carrier_days:

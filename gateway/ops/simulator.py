@@ -23,6 +23,7 @@ from gateway.channels.ussd import handle_ussd
 from gateway.channels.vocabulary import command_words
 from gateway.channels.web import http
 from gateway.channels.web.pages import choose_language, page
+from gateway.config import Carrier
 from gateway.learning import Engine
 from gateway.ratelimit import SlidingWindows
 from gateway.server import forwarded
@@ -55,14 +56,13 @@ def _within_limits() -> bool:
             and windows.hit("overall", ACTIONS_OVERALL, 60.0)[0])
 
 
-def _carrier() -> CarrierSettings:
+def _carrier() -> Carrier:
     """The simulator's carrier: the first real carrier's text settings, sending nothing; a
     new pretend learner gets the page's language."""
     carriers = list(current_app.extensions["learnline.carriers"])
-    model = carriers[0] if carriers else CarrierSettings(id=CARRIER_ID, adapter="console")
-    return dataclasses.replace(model, id=CARRIER_ID, adapter="simulator", country=None,
-                               locale=g.locale, webhook_token=None, allow_ips=(),
-                               credentials={})
+    model = carriers[0] if carriers else Carrier.of(id=CARRIER_ID, adapter="console")
+    return dataclasses.replace(model, wire=CarrierSettings(id=CARRIER_ID, adapter="simulator"),
+                               country=None, locale=g.locale)
 
 
 def _follow_page_language(store, phone: str) -> None:

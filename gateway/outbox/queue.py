@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 from gateway.sms_text import count, split_messages
 
 if TYPE_CHECKING:
-    from carrier_adapters import CarrierSettings
+    from gateway.config import Carrier
     from gateway.store import Store
 
 
 def queue_text(
-    store: Store, carrier: CarrierSettings, phone: str, text: str, *,
+    store: Store, carrier: Carrier, phone: str, text: str, *,
     inbound_id: int | None = None, to_stopped_ok: bool = False, kind: str = "reply",
     due_at: float | None = None,
 ) -> int:

@@ -40,10 +40,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from carrier_adapters import ADAPTERS, CarrierAdapter, CarrierSettings, SendError
+from carrier_adapters import ADAPTERS, CarrierAdapter, SendError
 from gateway.channels.sms.conversation import handle_inbound
 from gateway.channels.sms.scheduled import run_scheduled
-from gateway.config import USSD_RESUME_SECONDS, Carriers, ConfigError
+from gateway.config import USSD_RESUME_SECONDS, Carrier, Carriers, ConfigError
 from gateway.learning.timing import day_start, learner_zone, next_day_start, quiet_end
 from gateway.metrics import OUTBOUND
 from gateway.outbox.chats import active_chats
@@ -138,7 +138,7 @@ class OutboxWorker:
         self.phone = phone
         self.carriers = carriers
         self.adapters = adapters or {
-            c.id: ADAPTERS[c.adapter](c) for c in carriers
+            c.id: ADAPTERS[c.adapter](c.wire) for c in carriers
         }
         self.lease_seconds = lease_seconds
         self.retry = retry or RetryPolicy()
@@ -237,7 +237,7 @@ class OutboxWorker:
         with self._tally_lock:
             setattr(self.report, field, getattr(self.report, field) + count)
 
-    def send_for(self, store: Store, carrier: CarrierSettings, *, drain: bool,
+    def send_for(self, store: Store, carrier: Carrier, *, drain: bool,
                  poll_seconds: float) -> None:
         """Send one carrier's due messages at its rate until the run halts (with `drain`:
         until none is due)."""
@@ -435,7 +435,7 @@ class _Sender(threading.Thread):
     """One carrier's sending, on its own thread and connection; `error` is what ended it
     if it failed."""
 
-    def __init__(self, worker: OutboxWorker, carrier: CarrierSettings, *, drain: bool,
+    def __init__(self, worker: OutboxWorker, carrier: Carrier, *, drain: bool,
                  poll_seconds: float):
         super().__init__(name=f"outbox-{carrier.id}", daemon=True)
         self.worker, self.carrier = worker, carrier

@@ -34,6 +34,7 @@ from werkzeug.wsgi import get_current_url, get_path_info
 from carrier_adapters import CarrierAdapter, PayloadError, WebRequest, WebResponse
 from gateway.channels.sms.conversation import receive_inbound
 from gateway.channels.ussd import handle_ussd
+from gateway.config import Carrier
 from gateway.metrics import DELIVERY_REPORTS, INBOUND, USSD_SCREENS, observe_webhook
 from gateway.phones import InvalidPhoneNumber, masked, to_e164
 from gateway.server import forwarded
@@ -79,8 +80,8 @@ class CarrierWebhooks:
         started = time.perf_counter()
         carrier_id, route = "", ""
         try:
-            carrier_id, route, adapter = self._route(path, environ["REQUEST_METHOD"])
-            answer = HANDLERS[route](self, adapter, environ)
+            carrier_id, route, carrier, adapter = self._route(path, environ["REQUEST_METHOD"])
+            answer = HANDLERS[route](self, carrier, adapter, environ)
         except _Refused as refused:
             return _plain(start_response, refused.status, headers=refused.headers)
         except PayloadError as exc:
@@ -103,9 +104,9 @@ class CarrierWebhooks:
             ("Content-Type", answer.content_type), ("Content-Length", str(len(body)))])
         return [body]
 
-    def _route(self, path: str, method: str) -> tuple[str, str, CarrierAdapter]:
-        """(carrier id, route name, adapter) for a configured carrier's route, else 404/405.
-        The carrier id comes back only when it names a configured carrier, so that a scan
+    def _route(self, path: str, method: str) -> tuple[str, str, Carrier, CarrierAdapter]:
+        """(carrier id, route name, carrier, adapter) for a configured carrier's route, else
+        404/405. The carrier id comes back only when it names a configured carrier, so that a scan
         of random URLs never grows the metrics' labels."""
         pieces = path[len(PREFIX):].split("/")
         if len(pieces) != 2 or pieces[1] not in ROUTES:
@@ -119,16 +120,16 @@ class CarrierWebhooks:
         if method not in methods or method not in adapter.webhook_methods:
             allowed = ", ".join(sorted(methods & set(adapter.webhook_methods)))
             raise _Refused(405, (("Allow", allowed),))
-        return carrier_id, route, adapter
+        return carrier_id, route, self.app.extensions["learnline.carriers"][carrier_id], adapter
 
-    def web_request(self, adapter: CarrierAdapter, environ: dict) -> WebRequest:
+    def web_request(self, carrier: Carrier, environ: dict) -> WebRequest:
         """The request as the carrier made it: behind a proxy, its URL is rebuilt from
         public_url. A body over the size limit is refused (413) before it is read."""
         length = _content_length(environ)
         if length > self.max_bytes:
             raise _Refused(413)
         body = environ["wsgi.input"].read(length) if length else b""
-        public_url = adapter.settings.public_url
+        public_url = carrier.public_url
         query = environ.get("QUERY_STRING", "")
         if public_url:
             path = "/" + get_path_info(environ).lstrip("/")
@@ -147,11 +148,12 @@ class CarrierWebhooks:
             remote_addr=forwarded.allow_ips_address(environ),
         )
 
-    def authenticated(self, adapter: CarrierAdapter, environ: dict, route: str) -> WebRequest:
+    def authenticated(self, carrier: Carrier, adapter: CarrierAdapter, environ: dict,
+                      route: str) -> WebRequest:
         """The request, once the carrier's credential checks out; else 403."""
-        web_request = self.web_request(adapter, environ)
+        web_request = self.web_request(carrier, environ)
         if not adapter.authenticate(web_request):
-            carrier_id = adapter.settings.id
+            carrier_id = carrier.id
             log.warning("carrier %s: rejected unauthenticated request from %s",
                         carrier_id, environ.get("REMOTE_ADDR"))
             if route == "sms":
@@ -243,23 +245,24 @@ def _plain(start_response: Start, status: int, text: str = "",
     return [body]
 
 
-def _learner_number(adapter: CarrierAdapter, sender: str, field: str) -> str:
+def _learner_number(carrier: Carrier, sender: str, field: str) -> str:
     """The sender as E.164 (national numbers read in the carrier's country); PayloadError
     naming the field when it is not a phone number."""
     try:
-        return to_e164(sender, adapter.settings.country)
+        return to_e164(sender, carrier.country)
     except InvalidPhoneNumber:
         raise PayloadError(field, message=f"field '{field}' is not a phone number") from None
 
 
-def inbound_sms(hooks: CarrierWebhooks, adapter: CarrierAdapter, environ: dict) -> WebResponse:
+def inbound_sms(hooks: CarrierWebhooks, carrier: Carrier, adapter: CarrierAdapter,
+                environ: dict) -> WebResponse:
     """Store a learner's message, process it, and acknowledge it to the carrier."""
-    web_request = hooks.authenticated(adapter, environ, "sms")
+    web_request = hooks.authenticated(carrier, adapter, environ, "sms")
     message = adapter.parse_inbound(web_request)
-    phone = _learner_number(adapter, message.sender, adapter.sender_field)
-    carrier_id = adapter.settings.id
+    phone = _learner_number(carrier, message.sender, adapter.sender_field)
+    carrier_id = carrier.id
     inbound = receive_inbound(
-        hooks.store(), adapter.settings, message.carrier_message_id, phone, message.text,
+        hooks.store(), carrier, message.carrier_message_id, phone, message.text,
         message.recipient,
         meta={k: v for k, v in message.extra.items() if k in adapter.reply_keys},
         limits=hooks.app.extensions["learnline.inbound_limits"],
@@ -272,12 +275,12 @@ def inbound_sms(hooks: CarrierWebhooks, adapter: CarrierAdapter, environ: dict) 
     return adapter.inbound_ack()
 
 
-def delivery_status(hooks: CarrierWebhooks, adapter: CarrierAdapter,
+def delivery_status(hooks: CarrierWebhooks, carrier: Carrier, adapter: CarrierAdapter,
                     environ: dict) -> WebResponse:
     """Record a delivery report; a carrier-side opt-out stops the learner."""
-    web_request = hooks.authenticated(adapter, environ, "status")
+    web_request = hooks.authenticated(carrier, adapter, environ, "status")
     update = adapter.parse_status(web_request)
-    carrier_id = adapter.settings.id
+    carrier_id = carrier.id
     DELIVERY_REPORTS.labels(carrier_id, update.status or "other").inc()
     store = hooks.store()
     message = store.apply_status(
@@ -293,18 +296,19 @@ def delivery_status(hooks: CarrierWebhooks, adapter: CarrierAdapter,
     return adapter.status_ack()
 
 
-def ussd(hooks: CarrierWebhooks, adapter: CarrierAdapter, environ: dict) -> WebResponse:
+def ussd(hooks: CarrierWebhooks, carrier: Carrier, adapter: CarrierAdapter,
+         environ: dict) -> WebResponse:
     """Answer one USSD screen request with the next screen."""
-    web_request = hooks.authenticated(adapter, environ, "ussd")
+    web_request = hooks.authenticated(carrier, adapter, environ, "ussd")
     request_ = adapter.parse_ussd(web_request)
-    phone = _learner_number(adapter, request_.sender,
+    phone = _learner_number(carrier, request_.sender,
                             adapter.ussd_sender_field or adapter.sender_field)
-    screen = handle_ussd(hooks.store(), adapter.settings, request_, phone)
-    USSD_SCREENS.labels(adapter.settings.id).inc()
+    screen = handle_ussd(hooks.store(), carrier, request_, phone)
+    USSD_SCREENS.labels(carrier.id).inc()
     return adapter.ussd_response(request_, screen.text, end=screen.end)
 
 
-HANDLERS: dict[str, Callable[[CarrierWebhooks, CarrierAdapter, dict], WebResponse]] = {
+HANDLERS: dict[str, Callable[[CarrierWebhooks, Carrier, CarrierAdapter, dict], WebResponse]] = {
     "sms": inbound_sms, "status": delivery_status, "ussd": ussd,
 }
 # Route -> the name the latency histogram has always used for it.

@@ -34,8 +34,7 @@ def at_api():
 
 
 def settings(api: FakeAggregator, **credentials) -> CarrierSettings:
-    return CarrierSettings(id="at-ke", adapter="africastalking", sender="LEARN", country="KE",
-                           locale="en",  # English replies asserted; Kenya defaults to Swahili
+    return CarrierSettings(id="at-ke", adapter="africastalking", sender="LEARN",
                            api_base_url=api.url, webhook_token=TOKEN,
                            credentials={"username": USERNAME, "api_key": API_KEY,
                                         **credentials})

@@ -208,11 +208,11 @@ class TestHttpAdapter(AdapterContract, SendContract):
 
     @pytest.fixture
     def adapter(self, carriers_file) -> HttpAdapter:
-        return HttpAdapter(load_carriers(carriers_file)["at-ke"])
+        return HttpAdapter(load_carriers(carriers_file)["at-ke"].wire)
 
     @pytest.fixture
     def send_settings(self, carriers_file):
-        return load_carriers(carriers_file)["at-ke"]
+        return load_carriers(carriers_file)["at-ke"].wire
 
     @pytest.fixture
     def outbound(self, adapter, aggregator):
@@ -279,7 +279,7 @@ class TestHttpAdapter(AdapterContract, SendContract):
     def test_without_a_sender_the_from_field_is_left_out(self, tmp_path, aggregator,
                                                         secrets_env):
         carriers = load_carriers(write_carriers(tmp_path, at_toml(aggregator.url, sender="")))
-        HttpAdapter(carriers["at-ke"]).send(LEARNER, "Reply NEXT")
+        HttpAdapter(carriers["at-ke"].wire).send(LEARNER, "Reply NEXT")
         assert aggregator.messages[0]["fields"] == {"username": "learnline", "to": LEARNER,
                                                     "message": "Reply NEXT"}
 
@@ -310,7 +310,7 @@ class TestHttpAdapter(AdapterContract, SendContract):
         monkeypatch.setenv("AT_API_KEY", "atsk_wrong_key_0123456789")
         carriers = load_carriers(write_carriers(tmp_path, at_toml(aggregator.url)))
         with pytest.raises(SendError) as caught:
-            HttpAdapter(carriers["at-ke"]).send(LEARNER, "Reply NEXT")
+            HttpAdapter(carriers["at-ke"].wire).send(LEARNER, "Reply NEXT")
         assert (caught.value.code, caught.value.retry) == ("401", True)
         assert aggregator.messages == []
 
@@ -320,7 +320,7 @@ class TestHttpAdapter(AdapterContract, SendContract):
         text = at_toml(aggregator.url).replace("retry_status = [401, ", "retry_status = [")
         carriers = load_carriers(write_carriers(tmp_path, text))
         with pytest.raises(SendError) as caught:
-            HttpAdapter(carriers["at-ke"]).send(LEARNER, "Reply NEXT")
+            HttpAdapter(carriers["at-ke"].wire).send(LEARNER, "Reply NEXT")
         assert (caught.value.code, caught.value.retry) == ("401", False)
 
     @pytest.mark.parametrize(("status", "body", "content_type", "detail"), [
@@ -348,7 +348,7 @@ class TestHttpAdapter(AdapterContract, SendContract):
             port = sock.getsockname()[1]
         carriers = load_carriers(write_carriers(tmp_path, at_toml(f"http://127.0.0.1:{port}")))
         with pytest.raises(SendError) as caught:
-            HttpAdapter(carriers["at-ke"]).send(LEARNER, "Reply NEXT")
+            HttpAdapter(carriers["at-ke"].wire).send(LEARNER, "Reply NEXT")
         assert caught.value.retry is True
         assert "ConnectionError" in caught.value.detail
 
@@ -359,7 +359,7 @@ class TestHttpAdapter(AdapterContract, SendContract):
         aggregator.hang_next(1.0)
         started = time.monotonic()
         with pytest.raises(SendError) as caught:
-            HttpAdapter(carriers["at-ke"]).send(LEARNER, "Reply NEXT")
+            HttpAdapter(carriers["at-ke"].wire).send(LEARNER, "Reply NEXT")
         assert time.monotonic() - started < 0.9
         assert aggregator.received.is_set()
         assert (caught.value.retry, caught.value.code) == (True, "timeout")
@@ -401,7 +401,7 @@ class TestHttpAdapter(AdapterContract, SendContract):
         assert "HTTP 503" in caplog.text
         for secret in (AT_API_KEY, AT_TOKEN):
             assert secret not in caplog.text
-        assert AT_API_KEY not in repr(HttpAdapter(load_carriers(carriers_file)["at-ke"]))
+        assert AT_API_KEY not in repr(HttpAdapter(load_carriers(carriers_file)["at-ke"].wire))
 
 
 def nested(flat: dict[str, str]) -> dict:
@@ -455,11 +455,11 @@ class TestHttpJsonAdapter(AdapterContract, SendContract):
 
     @pytest.fixture
     def adapter(self, carriers_file) -> HttpAdapter:
-        return HttpAdapter(load_carriers(carriers_file)["kilimo"])
+        return HttpAdapter(load_carriers(carriers_file)["kilimo"].wire)
 
     @pytest.fixture
     def send_settings(self, carriers_file):
-        return load_carriers(carriers_file)["kilimo"]
+        return load_carriers(carriers_file)["kilimo"].wire
 
     @staticmethod
     def adapter_for(settings, base_url):
@@ -468,7 +468,7 @@ class TestHttpJsonAdapter(AdapterContract, SendContract):
 
         path = write_carriers(Path(tempfile.mkdtemp()), KILIMO_CARRIER.format(
             api_base_url=base_url, public_url=PUBLIC_URL))
-        return HttpAdapter(load_carriers(path)["kilimo"])
+        return HttpAdapter(load_carriers(path)["kilimo"].wire)
 
     @pytest.fixture
     def outbound(self, adapter, aggregator):
@@ -558,7 +558,7 @@ def test_good_configuration_expands_env_inside_nested_tables(tmp_path, secrets_e
     carriers = load_carriers(write_carriers(tmp_path, at_toml("https://api.example.org")))
     outbound = carriers["at-ke"].credentials["outbound"]
     assert outbound["headers"] == {"apiKey": AT_API_KEY, "Accept": "application/json"}
-    spec = HttpAdapter(carriers["at-ke"]).spec
+    spec = HttpAdapter(carriers["at-ke"].wire).spec
     assert spec.outbound.url == "https://api.example.org/version1/messaging"
     assert spec.status.map["success"] == "delivered"
 
@@ -681,7 +681,7 @@ def test_a_carrier_without_status_table_answers_reports_400(tmp_path, db_path):
 def test_without_id_every_message_is_new_and_our_reference_is_the_message_id(tmp_path,
                                                                              db_path):
     carriers = load_carriers(write_carriers(tmp_path, MINIMAL))
-    adapter = HttpAdapter(carriers["local"])
+    adapter = HttpAdapter(carriers["local"].wire)
     assert adapter.spec.inbound.id is None and adapter.spec.outbound.message_id is None
     client = create_app({"DATABASE": str(db_path),
                          "CARRIERS_FILE": str(write_carriers(tmp_path, MINIMAL))}).test_client()
@@ -698,6 +698,6 @@ def test_our_reference_is_the_message_id_when_the_answer_has_none(tmp_path, aggr
     text = KILIMO_CARRIER.format(api_base_url=aggregator.url, public_url=PUBLIC_URL)
     text = text.replace('message_id = "result.messages.0.ref"\n', "")
     carriers = load_carriers(write_carriers(tmp_path, text))
-    result = HttpAdapter(carriers["kilimo"]).send(LEARNER, "Reply NEXT")
+    result = HttpAdapter(carriers["kilimo"].wire).send(LEARNER, "Reply NEXT")
     assert result.carrier_message_id == aggregator.messages[0]["fields"]["callback"][
         "reference"]

@@ -79,7 +79,7 @@ def sendsms():
 
 def settings(api_base_url: str = "http://127.0.0.1:13013", **credentials) -> CarrierSettings:
     return CarrierSettings(
-        id="kannel", adapter="kannel", sender=SHORTCODE, country="KE",
+        id="kannel", adapter="kannel", sender=SHORTCODE,
         api_base_url=api_base_url, webhook_token=TOKEN,
         credentials={"username": "learnline", "password": PASSWORD, **credentials},
     )
@@ -128,11 +128,11 @@ class TestKannel(AdapterContract, SendContract):
 
     @pytest.fixture
     def send_settings(self, carriers_file):
-        return load_carriers(carriers_file)["kannel"]
+        return load_carriers(carriers_file)["kannel"].wire
 
     @pytest.fixture
     def outbound(self, carriers_file, sendsms):
-        adapter = KannelAdapter(load_carriers(carriers_file)["kannel"])
+        adapter = KannelAdapter(load_carriers(carriers_file)["kannel"].wire)
         return adapter, sendsms.texts
 
     # -- where Kannel differs from the form-POST carriers -------------------------------------

@@ -35,7 +35,7 @@ def orange_api():
 
 
 def settings(api: FakeOrangeApi, **overrides) -> CarrierSettings:
-    base = CarrierSettings(id="orange-ci", adapter="orange", sender=SENDER, country="CI",
+    base = CarrierSettings(id="orange-ci", adapter="orange", sender=SENDER,
                            api_base_url=api.url, webhook_token=TOKEN,
                            credentials={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
     return CarrierSettings(**{**base.__dict__, **overrides})

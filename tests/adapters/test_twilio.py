@@ -129,11 +129,11 @@ class TestTwilio(AdapterContract, SendContract):
 
     @pytest.fixture
     def send_settings(self, carriers_file):
-        return load_carriers(carriers_file)["twilio"]
+        return load_carriers(carriers_file)["twilio"].wire
 
     @pytest.fixture
     def outbound(self, carriers_file, twilio_api):
-        adapter = TwilioAdapter(load_carriers(carriers_file)["twilio"])
+        adapter = TwilioAdapter(load_carriers(carriers_file)["twilio"].wire)
         return adapter, lambda: [(m["To"], m["Body"]) for m in twilio_api.messages]
 
     # -- signatures --------------------------------------------------------------------------
@@ -366,7 +366,7 @@ class TestTwilio(AdapterContract, SendContract):
 
     @pytest.fixture
     def settings(self, carriers_file) -> CarrierSettings:
-        return load_carriers(carriers_file)["twilio"]
+        return load_carriers(carriers_file)["twilio"].wire
 
     def test_send_through_the_messages_api(self, settings, twilio_api):
         status_url = PUBLIC_URL + "/carriers/twilio/status"

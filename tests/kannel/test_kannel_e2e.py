@@ -172,7 +172,7 @@ def test_a_long_ucs2_message_fits_the_served_request_line(kannel: KannelStack):
 
 
 def test_credentials_and_errors_against_the_real_smsbox(kannel: KannelStack):
-    carrier = load_carriers(kannel.env["LEARNLINE_CARRIERS"], env=kannel.env)[ENGLISH.id]
+    carrier = load_carriers(kannel.env["LEARNLINE_CARRIERS"], env=kannel.env)[ENGLISH.id].wire
     assert "knows user" in KannelAdapter(carrier).check_credentials()
     wrong = dataclasses.replace(carrier, credentials={**carrier.credentials,
                                                       "password": "not-the-password"})

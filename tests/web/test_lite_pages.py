@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from carrier_adapters import CarrierSettings
 from gateway.channels.sms import handle_inbound
+from gateway.config import Carrier
 from gateway.store import Store
 from tests.conftest import csrf
 from tests.web.browser import (  # noqa: F401  (browser is a fixture)
@@ -29,7 +29,7 @@ LOCALES = ("en", "fr", "pt", "sw", "ar")
 
 
 def sms(store: Store, text: str) -> str:
-    carrier = CarrierSettings(id="twilio", adapter="twilio", country="NG", max_segments=10)
+    carrier = Carrier.of(id="twilio", adapter="twilio", country="NG", max_segments=10)
     before = len(store.outbox())
     handle_inbound(store, carrier, store.record_inbound("twilio", f"SM{before}", PHONE, text))
     return "\n".join(m.body for m in store.outbox()[before:])

@@ -6,12 +6,11 @@ import dataclasses
 import logging
 import sqlite3
 
-from carrier_adapters import CarrierSettings
 from gateway.channels.sms.commands import parse_command
 from gateway.channels.sms.render import render
 from gateway.channels.visits import comes_back, learner_acted
 from gateway.channels.vocabulary import command_words
-from gateway.config import pacing_of
+from gateway.config import Carrier
 from gateway.i18n import default_locale, translations
 from gateway.learning import Engine
 from gateway.learning import replies as r
@@ -29,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 def _queue_outcome(
-    store: Store, carrier: CarrierSettings, learner: LearnerRecord, outcome: Outcome,
+    store: Store, carrier: Carrier, learner: LearnerRecord, outcome: Outcome,
     inbound_id: int,
 ) -> int:
     text = render(outcome.replies, learner.locale, web_url(carrier))
@@ -38,7 +37,7 @@ def _queue_outcome(
 
 
 def receive_inbound(
-    store: Store, carrier: CarrierSettings, carrier_message_id: str, phone: str, text: str,
+    store: Store, carrier: Carrier, carrier_message_id: str, phone: str, text: str,
     recipient: str = "", meta: dict[str, str] | None = None,
     limits: InboundLimits | None = None,
 ) -> InboundRecord:
@@ -76,7 +75,7 @@ def receive_inbound(
     return store.write_shared(store_and_process)
 
 
-def _throttle(store: Store, carrier: CarrierSettings, inbound: InboundRecord, locale: str,
+def _throttle(store: Store, carrier: Carrier, inbound: InboundRecord, locale: str,
               verdict: Verdict) -> None:
     store.mark_inbound(inbound.id, "processed", error=f"throttled: over the {verdict.limit} "
                        "limit")
@@ -94,7 +93,7 @@ def _throttle(store: Store, carrier: CarrierSettings, inbound: InboundRecord, lo
     queue_text(store, carrier, inbound.phone, notice, inbound_id=inbound.id)
 
 
-def handle_inbound(store: Store, carrier: CarrierSettings, inbound: InboundRecord) -> int:
+def handle_inbound(store: Store, carrier: Carrier, inbound: InboundRecord) -> int:
     """Process a stored inbound message once: engine, replies to the outbox, one commit.
 
     Returns how many messages it queued. A message already processed (a
@@ -113,7 +112,7 @@ def handle_inbound(store: Store, carrier: CarrierSettings, inbound: InboundRecor
         return 0
 
 
-def _process(store: Store, carrier: CarrierSettings, inbound: InboundRecord,
+def _process(store: Store, carrier: Carrier, inbound: InboundRecord,
              locale: str, *, mark: bool = True) -> int:
     """Engine, replies and status inside the caller's transaction; a failure rolls back
     only this message's processing and records it. `locale` is a new learner's; `mark`
@@ -123,7 +122,7 @@ def _process(store: Store, carrier: CarrierSettings, inbound: InboundRecord,
             learner = store.learner(inbound.phone)
             if learner is None and _from_erased_number(store, inbound):
                 return 0
-            pacing = pacing_of(carrier)
+            pacing = carrier.pacing
             # The learner is saved once, when noted seen (learner_acted) after the engine.
             engine = Engine(store, pacing, caller_saves_learner=True)
             if learner is None or learner.carrier_id != carrier.id:
@@ -142,7 +141,7 @@ def _process(store: Store, carrier: CarrierSettings, inbound: InboundRecord,
         return _mark_failed(store, carrier, inbound, exc)
 
 
-def _no_words(store: Store, carrier: CarrierSettings, inbound: InboundRecord, engine: Engine,
+def _no_words(store: Store, carrier: Carrier, inbound: InboundRecord, engine: Engine,
               learner: LearnerRecord, pacing: Pacing, *, mark: bool) -> int:
     """A message without words (a picture, an empty SMS) has nothing for the engine to
     read: the learner is told, in their language, that only text is understood."""
@@ -185,7 +184,7 @@ def _with_schedule_offer(learner: LearnerRecord, outcome: Outcome, pacing: Pacin
     return dataclasses.replace(outcome, replies=replies)
 
 
-def _mark_failed(store: Store, carrier: CarrierSettings, inbound: InboundRecord,
+def _mark_failed(store: Store, carrier: Carrier, inbound: InboundRecord,
                  exc: Exception) -> int:
     PROCESSING_FAILURES.labels(carrier.id).inc()
     with store.write():

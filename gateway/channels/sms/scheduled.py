@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 
 from gateway.channels.sms.render import render
-from gateway.config import Carriers, pacing_of
+from gateway.config import Carriers
 from gateway.learning import Engine
 from gateway.learning.scheduling import due_work, plan_next_check
 from gateway.learning.timing import learner_zone, quiet_end
@@ -42,7 +42,7 @@ def run_scheduled(store: Store, carriers: Carriers, now: float | None = None,
             if carrier is None:
                 store.set_next_check(learner.phone, None)
                 continue
-            pacing = pacing_of(carrier)
+            pacing = carrier.pacing
             engine = Engine(store, pacing)
             work = due_work(engine, learner, pacing, now)
             if work is not None:

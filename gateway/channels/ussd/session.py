@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from carrier_adapters import CarrierSettings, UssdRequest
+from carrier_adapters import UssdRequest
 from gateway.channels.ussd.screens import (
     BACK,
     HOME,
@@ -27,7 +27,7 @@ from gateway.channels.ussd.screens import (
 )
 from gateway.channels.ussd.wording import Wording
 from gateway.channels.visits import comes_back, learner_acted
-from gateway.config import USSD_RESUME_SECONDS, pacing_of
+from gateway.config import USSD_RESUME_SECONDS, Carrier
 from gateway.i18n import default_locale, needs_ucs2
 from gateway.learning import Engine
 from gateway.learning import intents as i
@@ -37,7 +37,7 @@ from gateway.store import LearnerRecord, Store, UssdSessionRecord
 
 log = logging.getLogger(__name__)
 
-def screen_locale(locale: str, carrier: CarrierSettings) -> str:
+def screen_locale(locale: str, carrier: Carrier) -> str:
     """The language USSD screens are written in for a learner reading `locale`: theirs,
     unless its script needs UCS-2 and the carrier's USSD gateway cannot carry it
     (`ussd_ucs2 = false`), then the carrier's Latin-script `ussd_fallback_locale`."""
@@ -46,7 +46,7 @@ def screen_locale(locale: str, carrier: CarrierSettings) -> str:
     return locale
 
 
-def alphabet_for(locale: str, carrier: CarrierSettings) -> Alphabet:
+def alphabet_for(locale: str, carrier: Carrier) -> Alphabet:
     """GSM-7 screens up to `ussd_max_chars` for Latin-script languages; UCS-2 screens up
     to `ussd_ucs2_max_chars` for the others."""
     if needs_ucs2(locale):
@@ -63,7 +63,7 @@ class Screen:
 
 
 def handle_ussd(
-    store: Store, carrier: CarrierSettings, request: UssdRequest, phone: str,
+    store: Store, carrier: Carrier, request: UssdRequest, phone: str,
     *, now: float | None = None,
 ) -> Screen:
     """Answer one USSD request with the next screen, in one write transaction."""
@@ -85,7 +85,7 @@ def handle_ussd(
             # Dialling in is an explicit act, like START: an erased number comes back as
             # a fresh learner (docs/privacy.md).
             comes_back(store, phone)
-        pacing = pacing_of(carrier)
+        pacing = carrier.pacing
         engine = Engine(store, pacing)
         learner = engine.learner(phone, carrier.id, default_locale(phone, carrier))
         menu = _Menu(engine, learner, carrier, request.service_code or (
@@ -182,7 +182,7 @@ def _latest_input(session: UssdSessionRecord, request: UssdRequest) -> str | Non
 class _Menu:
     """Views, their screens, and what each choice on them does."""
 
-    def __init__(self, engine: Engine, learner: LearnerRecord, carrier: CarrierSettings,
+    def __init__(self, engine: Engine, learner: LearnerRecord, carrier: Carrier,
                  service_code: str):
         self.engine = engine
         self.learner = learner

@@ -42,7 +42,6 @@ from gateway.channels.web import http, signin
 from gateway.channels.web.bidi import isolate, isolate_phones, lang_attributes, left_to_right
 from gateway.channels.web.typography import keep_numbers_whole
 from gateway.channels.wording import Wording
-from gateway.config import pacing_of
 from gateway.i18n import (
     available_locales,
     language_name,
@@ -191,7 +190,7 @@ def _studied(engine: Engine, learner: LearnerRecord) -> None:
     message or a USSD screen would, paced as the scheduler paces them: by their carrier.
     The one save of the learner (`engine` leaves it to the caller)."""
     carrier = current_app.extensions["learnline.carriers"].get(learner.carrier_id)
-    learner_acted(engine, learner, "web", pacing_of(carrier) if carrier else Pacing())
+    learner_acted(engine, learner, "web", carrier.pacing if carrier else Pacing())
 
 
 # -- pages ---------------------------------------------------------------------------------------

@@ -23,9 +23,9 @@ import logging
 import secrets
 from dataclasses import dataclass
 
-from carrier_adapters import ADAPTERS, CarrierSettings
+from carrier_adapters import ADAPTERS
 from gateway.channels.visits import comes_back
-from gateway.config import Carriers
+from gateway.config import Carrier, Carriers
 from gateway.i18n import default_locale, translations
 from gateway.outbox.queue import queue_text
 from gateway.phones import is_personal_line, masked, region_of
@@ -64,7 +64,7 @@ def _digest(secret: bytes, phone: str, code: str) -> str:
     return hmac.new(secret, f"{phone}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
-def sms_carrier_for(store: Store, carriers: Carriers, phone: str) -> CarrierSettings | None:
+def sms_carrier_for(store: Store, carriers: Carriers, phone: str) -> Carrier | None:
     """The carrier to reach a number by SMS: the learner's own, else one of the number's
     country, else the first that sends SMS."""
     sms = [c for c in carriers if ADAPTERS[c.adapter].offers("sms") and c.adapter != "simulator"]
