@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 from typing import Any
 
 from flask import Flask
 
 from carrier_adapters import ADAPTERS
-from gateway import metrics
+from gateway import environment, metrics
 from gateway.channels import web
 from gateway.channels.sms.commands import load_catalogs
 from gateway.config import ConfigError, load_carriers
@@ -43,9 +42,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         CARRIERS_FILE=None,
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
         TRUSTED_PROXIES=None,
-        SECRET_KEY=os.environ.get("LEARNLINE_SECRET_KEY") or None,
-        SIMULATOR=os.environ.get("LEARNLINE_SIMULATOR", "") in ("1", "true", "yes", "on"),
-        ROLE=os.environ.get("LEARNLINE_ROLE", "edge").strip().lower() or "edge",
+        SECRET_KEY=environment.get("LEARNLINE_SECRET_KEY") or None,
+        SIMULATOR=environment.get("LEARNLINE_SIMULATOR", "") in ("1", "true", "yes", "on"),
+        ROLE=environment.get("LEARNLINE_ROLE", "edge").strip().lower() or "edge",
         HUB_DATABASE_URL=None,
         BUSY_TIMEOUT=BUSY_TIMEOUT_SECONDS,
     )

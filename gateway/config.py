@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
-import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -28,6 +27,7 @@ from babel import Locale, UnknownLocaleError
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
 from carrier_adapters import ADAPTERS, CarrierSettings
+from gateway import environment
 from gateway.i18n import available_locales, needs_ucs2
 from gateway.learning.timing import Pacing
 from gateway.sms_text import POLICIES
@@ -191,7 +191,7 @@ def load_carriers(path: str | Path | None = None, env: dict[str, str] | None = N
 
     With no file configured, one `console` carrier. Raises ConfigError.
     """
-    env = dict(os.environ) if env is None else env
+    env = environment.snapshot() if env is None else env
     if path is None:
         path = env.get("LEARNLINE_CARRIERS") or None
     if path is None:

@@ -16,7 +16,6 @@ $LEARNLINE_METRICS_TOKEN`; everyone else gets 403.
 from __future__ import annotations
 
 import hmac
-import os
 import time
 from collections.abc import Callable, Iterator
 
@@ -33,6 +32,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from gateway import environment
 from gateway.server import forwarded
 from gateway.store import Store
 
@@ -90,7 +90,7 @@ class WaitingCollector(Collector):
 
 
 def _allowed() -> bool:
-    token = os.environ.get("LEARNLINE_METRICS_TOKEN", "")
+    token = environment.get("LEARNLINE_METRICS_TOKEN", "")
     given = request.headers.get("Authorization", "")
     if token and hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
         return True
@@ -104,7 +104,7 @@ def metrics() -> Response:
 
     if not _allowed():
         return Response("403 Forbidden\n", status=403, content_type="text/plain; charset=utf-8")
-    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+    if environment.get("PROMETHEUS_MULTIPROC_DIR") is not None:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     else:

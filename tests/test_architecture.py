@@ -56,3 +56,21 @@ def test_the_map_states_the_contracts_lint_imports_checks():
     for contract in contracts:
         assert contract["name"] in text, (
             f"docs/architecture.md does not state the contract {contract['name']!r}")
+
+
+def test_the_environment_is_read_in_one_place():
+    reads = re.compile(r"os\.environ(?!\.setdefault)|os\.getenv")
+    readers = [path.relative_to(ROOT).as_posix()
+               for package in ("gateway", "carrier_adapters")
+               for path in (ROOT / package).rglob("*.py")
+               if path.name != "environment.py" and reads.search(path.read_text())]
+    assert not readers, f"read the environment through gateway/environment.py: {readers}"
+
+
+def test_every_environment_setting_is_documented():
+    from gateway.environment import SETTINGS
+
+    docs = "\n".join(path.read_text() for path in [ROOT / "README.md",
+                                                   *sorted((ROOT / "docs").glob("*.md"))])
+    undocumented = [name for name in SETTINGS if name not in docs]
+    assert not undocumented, f"not in README.md or docs/: {undocumented}"

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 import phonenumbers
 
+from gateway import environment
 from gateway.cli.db import existing_db_path
 from gateway.phones import InvalidPhoneNumber, masked, to_e164
 from gateway.store import Store, privacy
@@ -115,7 +116,7 @@ def erase(phone: str, country: str | None, yes: bool) -> None:
     with _open() as store:
         try:
             erasure = privacy.erase(store, number)
-            if not os.environ.get("LEARNLINE_HUB_URL", "").strip():
+            if not environment.get("LEARNLINE_HUB_URL", "").strip():
                 # No hub to tell: the erasure notice need not keep the number at all.
                 from gateway.store import events
 

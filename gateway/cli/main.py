@@ -17,6 +17,7 @@ from pathlib import Path
 
 import click
 
+from gateway import environment
 from gateway.cli.announce import announce_command
 from gateway.cli.db import existing_db_path
 from gateway.cli.i18n import i18n
@@ -62,7 +63,7 @@ def _web_settings() -> None:
     from gateway.server.forwarded import trusted_proxies
 
     try:
-        check_token(os.environ.get("LEARNLINE_ADMIN_TOKEN"))
+        check_token(environment.get("LEARNLINE_ADMIN_TOKEN"))
         trusted_proxies()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
@@ -88,7 +89,7 @@ def _edge_link():
 
 
 def _sync_interval() -> float:
-    raw = os.environ.get("LEARNLINE_SYNC_SECONDS", "60").strip() or "60"
+    raw = environment.get("LEARNLINE_SYNC_SECONDS", "60").strip() or "60"
     try:
         seconds = float(raw)
     except ValueError:
@@ -111,10 +112,10 @@ def _share_metrics(*, fresh: bool) -> Path:
     and a folder of this user's in the temporary directory: the same choice in every
     process on the same settings, and passed on to the worker `serve` starts."""
     default = Path(f"{default_db_path().resolve()}.metrics")
-    configured = os.environ.get("LEARNLINE_METRICS_DIR")
+    configured = environment.get("LEARNLINE_METRICS_DIR")
     candidates = [Path(configured)] if configured else []
-    if os.environ.get("RUNTIME_DIRECTORY"):  # systemd's RuntimeDirectory=
-        candidates.append(Path(os.environ["RUNTIME_DIRECTORY"].split(":")[0]) / "metrics")
+    if environment.get("RUNTIME_DIRECTORY"):  # systemd's RuntimeDirectory=
+        candidates.append(Path(environment.get("RUNTIME_DIRECTORY").split(":")[0]) / "metrics")
     digest = hashlib.sha256(str(default).encode()).hexdigest()[:12]
     candidates += [default, Path(tempfile.gettempdir()) / f"learnline-{os.getuid()}-{digest}"]
     problem = None
@@ -135,8 +136,8 @@ def _share_metrics(*, fresh: bool) -> Path:
             pid = stale.stem.rsplit("_", 1)[-1]
             if not pid.isdigit() or not _alive(int(pid)):
                 stale.unlink(missing_ok=True)
-    os.environ["LEARNLINE_METRICS_DIR"] = str(folder)  # the worker `serve` starts agrees
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    environment.export("LEARNLINE_METRICS_DIR", str(folder))  # the worker `serve` starts agrees
+    environment.export("PROMETHEUS_MULTIPROC_DIR", str(folder))
     return folder
 
 
@@ -289,20 +290,21 @@ def serve(host: str, port: int, no_worker: bool, workers: int | None,
     # On this machine's own address the simulator is on unless turned off; on any other
     # it is off unless LEARNLINE_SIMULATOR asks for it: anyone there could drive it.
     public = not _is_loopback(host)
-    os.environ["LEARNLINE_SIMULATOR"] = "0" if no_simulator else os.environ.get(
+    simulator = "0" if no_simulator else environment.get(
         "LEARNLINE_SIMULATOR", "0" if public else "1")
+    environment.export("LEARNLINE_SIMULATOR", simulator)
     # Every address: this machine's own is one a browser here can open.
     base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"
     click.echo(f"Learnline gateway on {base} (database {default_db_path().resolve()})")
     if base != f"http://{host}:{port}":
         click.echo(f"  listening on every address of this machine ({host}), port {port}")
     click.echo(f"  lite web: {base}/")
-    if os.environ["LEARNLINE_SIMULATOR"] == "1":
+    if environment.get("LEARNLINE_SIMULATOR") == "1":
         click.echo(f"  phone simulator: {base}/simulator")
     elif public and not no_simulator:
         click.echo("  phone simulator: off on a public address (LEARNLINE_SIMULATOR=1 "
                    "turns it on)")
-    if os.environ.get("LEARNLINE_ADMIN_TOKEN", "").strip():
+    if environment.get("LEARNLINE_ADMIN_TOKEN", "").strip():
         click.echo(f"  dashboard: {base}/admin (sign in with LEARNLINE_ADMIN_TOKEN)")
     else:
         click.echo("  dashboard: off (set LEARNLINE_ADMIN_TOKEN to turn it on)")

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from gateway import environment
+
 # gateway.sync.packs (cryptography, brotli) and the store are imported inside each command:
 # `learnline --help` and the other commands do not pay for them.
 
@@ -94,7 +96,7 @@ def build(directory: Path | None, output: Path | None, key_file: Path | None,
     from gateway.paths import lessons_dir
     from gateway.sync import packs as p
 
-    key_path = key_file or os.environ.get(p.SIGNING_KEY_ENV)
+    key_path = key_file or environment.get(p.SIGNING_KEY_ENV)
     if not key_path:
         raise click.ClickException(f"no signing key: pass --key FILE or set {p.SIGNING_KEY_ENV}"
                                    " (make one with `learnline packs keygen`)")

@@ -32,7 +32,6 @@ import hashlib
 import hmac
 import json
 import math
-import os
 import re
 import secrets
 import time
@@ -41,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway import environment
 from gateway.hub.confine import DEFAULT_ROAM_LIMIT, HUB_EDGE, Region
 from gateway.store import default_db_path
 
@@ -492,7 +492,7 @@ class HubStore(abc.ABC):
 def default_hub_db_path() -> Path:
     """The hub's SQLite file: `$LEARNLINE_HUB_DB`, else `hub.db` beside the gateway's
     database (`$LEARNLINE_DB`, else the working directory)."""
-    configured = os.environ.get("LEARNLINE_HUB_DB", "").strip()
+    configured = environment.get("LEARNLINE_HUB_DB", "").strip()
     return Path(configured) if configured else default_db_path().parent / "hub.db"
 
 
@@ -503,7 +503,7 @@ def open_hub_store(url: str | None = None, *, clock: Clock = time.time) -> HubSt
     `default_hub_db_path()`. The schema is not touched: call migrate(). ValueError for
     another scheme (the message never repeats the URL, which may hold a password)."""
     if url is None:
-        url = os.environ.get("LEARNLINE_HUB_DATABASE_URL", "").strip() or None
+        url = environment.get("LEARNLINE_HUB_DATABASE_URL", "").strip() or None
     if url is None:
         from gateway.hub.sqlite_store import SqliteHubStore
 

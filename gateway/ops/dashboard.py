@@ -27,7 +27,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import secrets
 
 from flask import (
@@ -45,6 +44,7 @@ from flask import (
 )
 from markupsafe import Markup
 
+from gateway import environment
 from gateway.channels.web import http
 from gateway.config import ConfigError
 from gateway.ops import charts, reports
@@ -77,7 +77,7 @@ CONTENT_SECURITY_POLICY = http.CONTENT_SECURITY_POLICY.replace(http.CSS_HASH, CS
 def init_app(app: Flask) -> None:
     """Register the dashboard; its token is `$LEARNLINE_ADMIN_TOKEN` unless the app's
     config already gives ADMIN_TOKEN (tests). No token: the dashboard is off (404)."""
-    app.config.setdefault("ADMIN_TOKEN", os.environ.get("LEARNLINE_ADMIN_TOKEN", "").strip())
+    app.config.setdefault("ADMIN_TOKEN", environment.get("LEARNLINE_ADMIN_TOKEN", "").strip())
     check_token(app.config["ADMIN_TOKEN"])
     app.register_blueprint(blueprint)
 

@@ -3,7 +3,6 @@ what to fix. Each finding is ok, warn (works, but look at it) or fail (broken)."
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import sqlite3
@@ -14,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from carrier_adapters import ADAPTERS, SendError, Unsupported
+from gateway import environment
 from gateway.config import Carriers, ConfigError, literal_secrets, load_carriers
 from gateway.content.importer import bundled_courses_behind
 from gateway.server.health import WORKER_STALE_SECONDS
@@ -41,7 +41,7 @@ def diagnose(db_path: Path, env: Mapping[str, str] | None = None, *, live: bool 
     """Everything `learnline doctor` checks, in order. `live` also asks each carrier's API
     whether its credentials work (nothing is sent); `full` runs SQLite's full integrity
     check instead of the quick one."""
-    env = dict(os.environ if env is None else env)
+    env = environment.snapshot() if env is None else dict(env)
     findings: list[Finding] = []
     carriers = _configuration(env, findings)
     _secrets(env, findings)

@@ -30,7 +30,6 @@ retry library.
 from __future__ import annotations
 
 import logging
-import os
 import random
 import signal
 import sqlite3
@@ -41,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from carrier_adapters import ADAPTERS, CarrierAdapter, SendError
+from gateway import environment
 from gateway.channels.sms.conversation import handle_inbound
 from gateway.channels.sms.scheduled import run_scheduled
 from gateway.config import USSD_RESUME_SECONDS, Carrier, Carriers, ConfigError
@@ -65,7 +65,8 @@ def retention_days_from_env(env: Mapping[str, str] | None = None) -> int:
     """`$LEARNLINE_RETENTION_DAYS` (in `env`, default the process's environment): after how
     many days the bodies of finished messages are blanked (default 90; 0 keeps them
     forever). Raises ConfigError naming the variable when it is not a whole number of days."""
-    raw = (os.environ if env is None else env).get("LEARNLINE_RETENTION_DAYS", "").strip()
+    settings = environment.snapshot() if env is None else env
+    raw = settings.get("LEARNLINE_RETENTION_DAYS", "").strip()
     if not raw:
         return DEFAULT_RETENTION_DAYS
     if not raw.isascii() or not raw.isdigit() or int(raw) > 36500:

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from gateway import environment
 from gateway.config import ConfigError
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ def trusted_proxies(raw: str | None = None) -> tuple[Network, ...]:
     """`$LEARNLINE_TRUSTED_PROXIES` (or `raw`): comma-separated addresses or networks.
     Raises ConfigError naming the first entry that is neither; empty trusts nobody."""
     if raw is None:
-        raw = os.environ.get("LEARNLINE_TRUSTED_PROXIES", DEFAULT_TRUSTED)
+        raw = environment.get("LEARNLINE_TRUSTED_PROXIES", DEFAULT_TRUSTED)
     networks = []
     for entry in (part.strip() for part in raw.split(",")):
         if not entry:
@@ -53,7 +53,7 @@ def trusted_proxies(raw: str | None = None) -> tuple[Network, ...]:
 
 def warn_if_doubtful(networks: tuple[Network, ...]) -> None:
     """Log at start-up what looks wrong in the proxy settings."""
-    if os.environ.get("LEARNLINE_PROXY_HOPS", "").strip():
+    if environment.get("LEARNLINE_PROXY_HOPS", "").strip():
         log.warning("LEARNLINE_PROXY_HOPS is no longer read: forwarded headers are trusted "
                     "from the proxies in LEARNLINE_TRUSTED_PROXIES (now %s); remove it",
                     ",".join(map(str, networks)) or "none")

@@ -17,6 +17,7 @@ import time
 
 from flask import Blueprint, Response
 
+from gateway import environment
 from gateway.store import Store
 from gateway.version import VERSION
 
@@ -47,9 +48,8 @@ def health() -> Response:
 
 def sync_lines(store: Store, now: float | None = None) -> list[str]:
     """How far this edge's sync lags, one line each; [] without a hub configured."""
-    import os
 
-    if not os.environ.get("LEARNLINE_HUB_URL", "").strip():
+    if not environment.get("LEARNLINE_HUB_URL", "").strip():
         return []
     from gateway.store import events
 

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import secrets
 import sqlite3
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from gateway import environment
 from gateway.store import privacy
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ def new_event_id(at: float) -> str:
 def edge_id_from_env() -> str | None:
     """`$LEARNLINE_EDGE_ID` if set; ValueError naming the variable if it is not an edge id
     (1 to 40 of a-z, 0-9 and -)."""
-    value = os.environ.get(EDGE_ID_ENV, "").strip()
+    value = environment.get(EDGE_ID_ENV, "").strip()
     if not value:
         return None
     if not EDGE_ID_RE.fullmatch(value):

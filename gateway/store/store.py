@@ -10,7 +10,6 @@ sessions, sign-in codes, rate limits)."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import threading
 import time
@@ -21,6 +20,7 @@ from typing import Any, TypeVar
 
 from sqlite_utils import Database
 
+from gateway import environment
 from gateway.store import events, files, schema_check, writelock
 from gateway.store.content import ContentStore, _ContentCache
 from gateway.store.group_commit import GroupCommit
@@ -50,7 +50,7 @@ T = TypeVar("T")
 
 def default_db_path() -> Path:
     """The database file: `$LEARNLINE_DB`, else `learnline.db` in the working directory."""
-    return Path(os.environ.get("LEARNLINE_DB") or "learnline.db")
+    return Path(environment.get("LEARNLINE_DB") or "learnline.db")
 
 
 class Store(ContentStore, ProgressStore, MessagesStore, SessionsStore):

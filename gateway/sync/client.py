@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
 
+from gateway import environment
 from gateway.sync.protocol import (
     EVENTS_PATH,
     MAX_COMPRESSED_BODY,
@@ -50,11 +50,11 @@ class EdgeLink:
     def from_env(cls) -> EdgeLink | None:
         """From $LEARNLINE_HUB_URL, $LEARNLINE_EDGE_ID and $LEARNLINE_EDGE_TOKEN; None
         when no hub is configured (a stand-alone gateway). SyncError when half set."""
-        url = os.environ.get("LEARNLINE_HUB_URL", "").strip()
+        url = environment.get("LEARNLINE_HUB_URL", "").strip()
         if not url:
             return None
-        edge_id = os.environ.get("LEARNLINE_EDGE_ID", "").strip()
-        token = os.environ.get("LEARNLINE_EDGE_TOKEN", "").strip()
+        edge_id = environment.get("LEARNLINE_EDGE_ID", "").strip()
+        token = environment.get("LEARNLINE_EDGE_TOKEN", "").strip()
         missing = [name for name, value in (("LEARNLINE_EDGE_ID", edge_id),
                                             ("LEARNLINE_EDGE_TOKEN", token)) if not value]
         if missing:

@@ -41,6 +41,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from gateway import environment
+
 MAGIC = b"LEARNLINE-PACK 1\n"
 FORMAT = 1
 SUFFIX = ".llpack"
@@ -171,7 +173,7 @@ def parse_public_key(text: str) -> bytes:
 def trusted_keys_from_env() -> list[bytes]:
     """The public keys packs may be signed with: `$LEARNLINE_TRUSTED_PACK_KEYS`, comma-
     separated base64. [] when unset; PackError naming an entry that is not a key."""
-    raw = os.environ.get(TRUSTED_KEYS_ENV, "")
+    raw = environment.get(TRUSTED_KEYS_ENV, "")
     return [parse_public_key(part) for part in raw.split(",") if part.strip()]
 
 

@@ -1,0 +1,57 @@
+"""Learnline's environment settings: every variable the gateway reads is named once here,
+with what it sets, and read through `get` (docs/operations.md lists them for operators).
+
+The carriers file's own `${VAR}` references are the operator's names, not these: they are
+expanded from `snapshot()` (gateway/config.py). deploy/gunicorn.conf.py reads the server's
+shape (LEARNLINE_BIND, LEARNLINE_WEB_WORKERS...) itself, since gunicorn runs it as a file.
+"""
+
+from __future__ import annotations
+
+import os
+
+SETTINGS: dict[str, str] = {
+    "LEARNLINE_DB": "the database file (default: learnline.db in the working folder)",
+    "LEARNLINE_CARRIERS": "the carriers file (default: one console carrier)",
+    "LEARNLINE_SECRET_KEY": "the key that signs the pages' cookies (default: one kept in "
+                            "the database)",
+    "LEARNLINE_ADMIN_TOKEN": "the dashboard's token; /admin is off without it",
+    "LEARNLINE_METRICS_TOKEN": "the token /metrics asks of a client that is not this machine",
+    "LEARNLINE_METRICS_DIR": "where the processes' metrics files live",
+    "LEARNLINE_SIMULATOR": "1: the phone simulator page is on",
+    "LEARNLINE_ROLE": "edge (the default) or hub",
+    "LEARNLINE_TRUSTED_PROXIES": "the reverse proxies whose forwarded headers are believed",
+    "LEARNLINE_PROXY_HOPS": "no longer read (start-up warns while it is set)",
+    "LEARNLINE_RETENTION_DAYS": "days message texts are kept",
+    "LEARNLINE_HUB_URL": "the hub an edge syncs with",
+    "LEARNLINE_EDGE_ID": "this edge's id",
+    "LEARNLINE_EDGE_TOKEN": "this edge's token at the hub",
+    "LEARNLINE_SYNC_SECONDS": "seconds between sync rounds",
+    "LEARNLINE_HUB_DB": "a hub's SQLite database",
+    "LEARNLINE_HUB_DATABASE_URL": "a hub's PostgreSQL database",
+    "LEARNLINE_TRUSTED_PACK_KEYS": "the public keys course packs must be signed with",
+    "LEARNLINE_PACK_SIGNING_KEY": "the hub's private key for signing packs",
+    "PROMETHEUS_MULTIPROC_DIR": "prometheus-client's folder of metrics files (set by serve)",
+    "RUNTIME_DIRECTORY": "systemd's RuntimeDirectory=, where serve keeps metrics",
+}
+
+
+def get(name: str, default: str | None = None) -> str | None:
+    """The value of the environment setting `name` as set (`default` when unset). KeyError
+    for a name that is not in SETTINGS: every setting the gateway reads is named there."""
+    if name not in SETTINGS:
+        raise KeyError(f"{name} is not one of Learnline's environment settings")
+    return os.environ.get(name, default)
+
+
+def export(name: str, value: str) -> None:
+    """Set `name` for this process and the processes it starts (serve's worker)."""
+    if name not in SETTINGS:
+        raise KeyError(f"{name} is not one of Learnline's environment settings")
+    os.environ[name] = value
+
+
+def snapshot() -> dict[str, str]:
+    """The whole environment as it is now, for what expands the operator's own variables
+    (the carriers file's `${VAR}`) or reports on them (doctor)."""
+    return dict(os.environ)
