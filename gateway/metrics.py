@@ -35,6 +35,7 @@ from prometheus_client.registry import Collector
 from gateway import environment
 from gateway.server import forwarded
 from gateway.store import Store
+from gateway.store.per_thread import get_store
 
 INBOUND = Counter(
     "learnline_inbound_messages", "Inbound SMS by carrier and what became of them "
@@ -100,7 +101,6 @@ def _allowed() -> bool:
 @blueprint.get("/metrics")
 def metrics() -> Response:
     """Every metric in Prometheus' text format."""
-    from gateway.store.per_thread import get_store
 
     if not _allowed():
         return Response("403 Forbidden\n", status=403, content_type="text/plain; charset=utf-8")

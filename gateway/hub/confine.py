@@ -43,6 +43,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.phones import region_of
+
 HUB_EDGE = "hub"  # the edge id of events recorded on the hub itself
 DEFAULT_ROAM_LIMIT = 60  # learners roaming in, per edge, per ROAM_WINDOW_SECONDS
 ROAM_WINDOW_SECONDS = 3600.0
@@ -98,7 +100,6 @@ class Region:
             return True
         if not self.countries:
             return False
-        from gateway.phones import region_of
 
         return region_of(learner) in self.countries
 

@@ -10,6 +10,7 @@ import queue
 
 from flask import Blueprint, Flask, Response, abort, current_app, g, jsonify, request
 
+from gateway.hub.store import UnknownEdge, open_hub_store
 from gateway.sync.protocol import (
     EVENTS_PATH,
     PACK_PATH,
@@ -29,7 +30,6 @@ def init_app(app: Flask) -> None:
     """Serve the hub's endpoints on this app, on the hub database named by the app's
     HUB_DATABASE_URL (else $LEARNLINE_HUB_DATABASE_URL, else SQLite beside the gateway's
     database); the schema is brought up to date here, at start-up."""
-    from gateway.hub.store import open_hub_store
 
     url = app.config.get("HUB_DATABASE_URL")
     hub = open_hub_store(url)
@@ -66,7 +66,6 @@ POOL_SIZE = 8
 
 
 def _hub():
-    from gateway.hub.store import open_hub_store
 
     hub = g.get("hub")
     if hub is None:
@@ -147,7 +146,6 @@ def push() -> Response:
         return _error(400, "field 'events' is missing or not a list")
     if len(events) > PUSH_BATCH * 5:
         return _error(413, f"at most {PUSH_BATCH * 5} events a batch")
-    from gateway.hub.store import UnknownEdge
 
     try:
         result = _hub().ingest(g.edge_id, events)
@@ -168,7 +166,6 @@ def pull() -> Response:
         limit = min(max(int(request.args.get("limit", str(PULL_BATCH))), 1), PULL_BATCH)
     except ValueError:
         return _error(400, "'after' and 'limit' are whole numbers")
-    from gateway.hub.store import UnknownEdge
 
     try:
         result = _hub().pull(g.edge_id, after, limit)

@@ -47,6 +47,7 @@ from markupsafe import Markup
 from gateway import environment
 from gateway.channels.web import http
 from gateway.config import ConfigError
+from gateway.hub.routes import _hub
 from gateway.ops import charts, reports
 from gateway.server import forwarded
 from gateway.server.health import sync_lines
@@ -212,7 +213,6 @@ def _hub_edges() -> list:
     """On the hub, every edge with its lag (docs/sync.md); [] elsewhere."""
     if current_app.config.get("ROLE") != "hub":
         return []
-    from gateway.hub.routes import _hub
 
     return _hub().stats().edges
 

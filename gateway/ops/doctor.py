@@ -14,11 +14,14 @@ from pathlib import Path
 
 from carrier_adapters import ADAPTERS, SendError, Unsupported
 from gateway import environment
+from gateway.channels.web import signin
 from gateway.config import Carriers, ConfigError, literal_secrets, load_carriers
 from gateway.content.importer import bundled_courses_behind
+from gateway.outbox.worker import retention_days_from_env
 from gateway.server.health import WORKER_STALE_SECONDS
 from gateway.store import Store
 from gateway.store.files import DatabaseFileError, refuse_to_remake
+from gateway.store.held import held_count
 
 WAL_WARN_BYTES = 256 * 1024 * 1024
 LATE_WARN_SECONDS = 300.0
@@ -52,7 +55,6 @@ def diagnose(db_path: Path, env: Mapping[str, str] | None = None, *, live: bool 
 
 
 def _configuration(env: dict[str, str], findings: list[Finding]) -> Carriers | None:
-    from gateway.outbox.worker import retention_days_from_env
 
     try:
         carriers = load_carriers(env=env)
@@ -72,7 +74,6 @@ def _configuration(env: dict[str, str], findings: list[Finding]) -> Carriers | N
     else:
         findings.append(Finding("ok", "configuration",
                                 f"{where}: {len(carriers.by_id)} carrier(s), valid"))
-    from gateway.channels.web import signin
 
     if not signin.available(carriers):
         findings.append(Finding("warn", "web sign-in",
@@ -219,7 +220,6 @@ def _refusals(store: Store, findings: list[Finding]) -> None:
                                 "the environment (docs/operations.md, rotating a carrier "
                                 "secret) and restart the worker"))
 def _held(store: Store, findings: list[Finding]) -> None:
-    from gateway.store.held import held_count
 
     held = held_count(store)
     if held:

@@ -7,7 +7,9 @@ import runpy
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from gateway import create_app
 from gateway.paths import gunicorn_config
+from gateway.store.checkpointer import Checkpointer
 
 
 class GatewayServer(BaseApplication):
@@ -36,8 +38,6 @@ class GatewayServer(BaseApplication):
 def worker_app() -> Flask:
     """The app for one server process: `create_app()` plus its WAL checkpointer thread
     (gateway/store/checkpointer.py). deploy/gunicorn.conf.py serves this."""
-    from gateway import create_app
-    from gateway.store.checkpointer import Checkpointer
 
     app = create_app()
     Checkpointer(app.config["DATABASE"]).start()

@@ -18,7 +18,8 @@ import time
 from flask import Blueprint, Response
 
 from gateway import environment
-from gateway.store import Store
+from gateway.store import Store, events
+from gateway.store.per_thread import get_store
 from gateway.version import VERSION
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,6 @@ def _plain(lines: list[str], status: int) -> Response:
 def health() -> Response:
     """Alive: the process answers and reads its database. On an edge with a hub, also
     the sync lag (never a reason to fail: the link may be down for days by design)."""
-    from gateway.store.per_thread import get_store
 
     store = get_store()
     store.ping()
@@ -51,7 +51,6 @@ def sync_lines(store: Store, now: float | None = None) -> list[str]:
 
     if not environment.get("LEARNLINE_HUB_URL", "").strip():
         return []
-    from gateway.store import events
 
     now = store.clock() if now is None else now
     last = events.sync_value(store, "last_success_at")
@@ -116,7 +115,6 @@ def refusal_lines(store: Store, now: float) -> list[str]:
 @blueprint.get("/readyz")
 def ready() -> Response:
     """Ready to take traffic and answer it: 200, else 503, with what was checked."""
-    from gateway.store.per_thread import get_store
 
     ok, lines = readiness(get_store())
     if not ok:

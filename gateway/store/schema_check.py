@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from sqlite_utils import Database
 
 from gateway.store.schema import migrations
+from gateway.version import VERSION
 
 # The record of applied migrations is sqlite-utils' own table; its layout has changed
 # between sqlite-utils versions (sqlite-utils converts it when it migrates).
@@ -157,7 +158,6 @@ def refuse_newer(conn: sqlite3.Connection, where: str) -> None:
                 "by `learnline`, or the record was removed; restore a backup")
     newer = newer_migrations(conn)
     if newer:
-        from gateway.version import VERSION
 
         raise SchemaError(
             f"{where} was upgraded by a newer Learnline (it has migration {newer[-1]}, "

@@ -18,6 +18,9 @@ from pathlib import Path
 import requests
 
 from gateway import environment
+from gateway.learning.merge import apply_remote_events
+from gateway.store import events
+from gateway.sync import packs
 from gateway.sync.protocol import (
     EVENTS_PATH,
     MAX_COMPRESSED_BODY,
@@ -112,7 +115,6 @@ def sync_once(store, link: EdgeLink, *, session: requests.Session | None = None,
 
 
 def _note(store, name: str, value: str) -> None:
-    from gateway.store import events
 
     with store.write():
         events.set_sync_value(store, name, value)
@@ -135,7 +137,6 @@ def _check(response: requests.Response, what: str) -> dict:
 
 
 def _push(store, link: EdgeLink, session: requests.Session, report: SyncReport) -> None:
-    from gateway.store import events
 
     size = PUSH_BATCH
     while True:
@@ -169,8 +170,6 @@ def _push(store, link: EdgeLink, session: requests.Session, report: SyncReport) 
 
 
 def _pull(store, link: EdgeLink, session: requests.Session, report: SyncReport) -> None:
-    from gateway.learning.merge import apply_remote_events
-    from gateway.store import events
 
     while True:
         after = int(events.sync_value(store, "pull_cursor") or 0)
@@ -200,7 +199,6 @@ def _wire_size(response: requests.Response) -> int:
 
 def _fetch_pack(store, link: EdgeLink, session: requests.Session, report: SyncReport,
                 trusted_keys: list[bytes] | None) -> None:
-    from gateway.sync import packs
     installed = packs.installed_pack(store)
     headers = {}
     if installed is not None:
@@ -249,7 +247,6 @@ def _partial_path(store) -> Path:
 
 
 def _partial_etag(store) -> str:
-    from gateway.store import events
 
     return events.sync_value(store, "pack_partial_etag") or ""
 

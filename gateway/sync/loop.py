@@ -8,6 +8,7 @@ import random
 import threading
 from pathlib import Path
 
+from gateway.store import Store
 from gateway.sync.client import EdgeLink, SyncError, sync_once
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,6 @@ class SyncLoop:
         return self.rng.uniform(ceiling / 2, ceiling)
 
     def _run(self) -> None:
-        from gateway.store import Store
 
         with Store.open(self.db_path) as store:
             while not self._stopped.is_set():

@@ -42,6 +42,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from gateway import environment
+from gateway.channels.sms.cost import lesson_messages
+from gateway.content import ContentError, load_courses
+from gateway.content.importer import CodeTaken, save_courses
+from gateway.sms_text import POLICIES, count
 
 MAGIC = b"LEARNLINE-PACK 1\n"
 FORMAT = 1
@@ -184,7 +188,6 @@ def pack_document(root: Path) -> dict[str, Any]:
     """Every course under `root` as the pack's payload document: each course's files as
     authored (course.toml, <locale>/<lesson>.txt) and its SMS renditions. Raises
     ContentError (from the parser) when any course has an error."""
-    from gateway.content import load_courses
 
     courses, _warnings = load_courses(root, strict=True)
     out = []
@@ -205,8 +208,6 @@ def _text(path: Path) -> str:
 def _sms_renditions(course) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """Per locale and lesson: the SMS messages a learner receives going through it (cards,
     questions, feedback; every answer right) and each one's segments under each policy."""
-    from gateway.channels.sms.cost import lesson_messages
-    from gateway.sms_text import POLICIES, count
 
     out: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for locale in course.locales:
@@ -338,7 +339,6 @@ def installed_pack(store) -> tuple[int, str] | None:
 def courses_of(pack: Pack) -> list:
     """The pack's courses parsed and checked by this gateway's own parser (so an edge
     refuses content it cannot teach). PackError with `problems` when any has an error."""
-    from gateway.content import ContentError, load_courses
 
     document = pack.document()
     with tempfile.TemporaryDirectory(prefix="learnline-pack-") as folder:
@@ -386,7 +386,6 @@ def install_pack(store, data: bytes, trusted: list[bytes]) -> InstallReport:
                              seconds=time.perf_counter() - started)
     _refuse_older(pack, previous)
     courses = courses_of(pack)
-    from gateway.content.importer import CodeTaken, save_courses
 
     with store.write():
         # Checked again under the write lock: another process may have installed since.

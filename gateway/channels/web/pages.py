@@ -36,6 +36,7 @@ from flask import (
 from flask.sessions import SecureCookieSessionInterface
 from markupsafe import Markup
 
+from carrier_adapters import ADAPTERS
 from gateway.channels.visits import learner_acted
 from gateway.channels.vocabulary import command_words
 from gateway.channels.web import http, signin
@@ -321,7 +322,6 @@ def _where_to_reach(carriers) -> tuple[list[tuple[str, str]], list[tuple[str, st
     """(country in the reader's language or "", number) for each carrier that takes SMS
     at a number, and (country, code) for each that gives its USSD code; the local console
     carrier is not one a learner reaches."""
-    from carrier_adapters import ADAPTERS
 
     territories = Locale.parse(g.locale).territories
     sms, ussd = [], []
