@@ -1,31 +1,39 @@
 """Carrier adapters: each knows one carrier's wire format, and nothing else.
 
 `base` holds the contract and the normalized types; `gsm0338` the SMS alphabet; `registry`
-names the adapters a carrier configuration can use. The registry (`ADAPTERS`,
-`adapter_class`) is loaded on first use: the contract's types and the alphabet do not load
-every adapter and the carriers' SDKs.
+names the adapters a carrier configuration can use. The names below are loaded on first
+use: importing the alphabet (as the gateway's SMS text rules do) loads neither the
+contract's HTTP client nor the adapters and the carriers' SDKs.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
-from carrier_adapters.base import (
-    CarrierAdapter,
-    CarrierSettings,
-    InboundMessage,
-    PayloadError,
-    SendError,
-    SendResult,
-    StatusUpdate,
-    Unsupported,
-    UssdRequest,
-    WebRequest,
-    WebResponse,
-)
-
 if TYPE_CHECKING:
+    from carrier_adapters.base import (
+        CarrierAdapter,
+        CarrierSettings,
+        InboundMessage,
+        PayloadError,
+        SendError,
+        SendResult,
+        StatusUpdate,
+        Unsupported,
+        UssdRequest,
+        WebRequest,
+        WebResponse,
+    )
     from carrier_adapters.registry import ADAPTERS, adapter_class
+
+_WHERE = {
+    **dict.fromkeys(("CarrierAdapter", "CarrierSettings", "InboundMessage", "PayloadError",
+                     "SendError", "SendResult", "StatusUpdate", "Unsupported", "UssdRequest",
+                     "WebRequest", "WebResponse"), "carrier_adapters.base"),
+    "ADAPTERS": "carrier_adapters.registry",
+    "adapter_class": "carrier_adapters.registry",
+}
 
 __all__ = [
     "ADAPTERS",
@@ -45,8 +53,6 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("ADAPTERS", "adapter_class"):
-        from carrier_adapters import registry
-
-        return getattr(registry, name)
+    if name in _WHERE:
+        return getattr(importlib.import_module(_WHERE[name]), name)
     raise AttributeError(f"module 'carrier_adapters' has no attribute {name!r}")

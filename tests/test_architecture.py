@@ -74,3 +74,15 @@ def test_every_environment_setting_is_documented():
                                                    *sorted((ROOT / "docs").glob("*.md"))])
     undocumented = [name for name in SETTINGS if name not in docs]
     assert not undocumented, f"not in README.md or docs/: {undocumented}"
+
+
+def test_the_sms_text_rules_load_neither_flask_nor_a_carriers_sdk():
+    import subprocess
+    import sys
+
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, gateway.sms_text; print(' '.join(sys.modules))"],
+        cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    heavy = sorted({name.split(".")[0] for name in loaded} & {"flask", "twilio", "requests",
+                                                              "werkzeug", "gunicorn"})
+    assert not heavy, f"import gateway.sms_text loads {heavy}"
