@@ -1,5 +1,6 @@
 """Learnline's environment settings: every variable the gateway reads is named once here,
-with what it sets, and read through `get` (docs/operations.md lists them for operators).
+with what it sets, and read through `get` (README.md and docs/ describe each for
+operators; a test holds that every one is there).
 
 The carriers file's own `${VAR}` references are the operator's names, not these: they are
 expanded from `snapshot()` (gateway/config.py). deploy/gunicorn.conf.py reads the server's

@@ -237,3 +237,33 @@ def test_putting_a_claimed_message_back_waits_for_the_write_lock(db_path: Path):
         store.defer_send(message_id, time.time() + 600)
         [message] = store.outbox()
         assert message.status == "queued"
+
+
+def _open_when_told(path: str, start, results) -> None:
+    start.wait()
+    try:
+        with Store.open(path, migrate=True):
+            results.put("ok")
+    except Exception as exc:  # reported to the test, which names it
+        results.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_processes_starting_together_on_a_new_database_all_start(tmp_path: Path):
+    """gunicorn's workers, or `serve` and `worker` started together, on a database that
+    does not exist yet: one makes it, the others wait for it; none is told to restore a
+    backup because it looked while the first was migrating."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    for attempt in range(4):
+        path = str(tmp_path / f"new-{attempt}.db")
+        start, results = context.Event(), context.Queue()
+        processes = [context.Process(target=_open_when_told, args=(path, start, results))
+                     for _ in range(6)]
+        for process in processes:
+            process.start()
+        start.set()
+        outcomes = [results.get(timeout=120) for _ in processes]
+        for process in processes:
+            process.join(30)
+        assert outcomes == ["ok"] * len(processes), outcomes

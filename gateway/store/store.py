@@ -143,13 +143,19 @@ class Store(ContentStore, ProgressStore, MessagesStore, SessionsStore):
         changing nothing, for a database made by a newer Learnline; raises SchemaError
         when the schema then differs from the one a new database gets (schema_check)."""
         where = self.path or "the database"
-        schema_check.refuse_newer(self.db.conn, where)
-        pending = [m.name for m in migrations.pending(self.db)]
-        if pending:
-            # Several processes may start at once (gunicorn workers): one applies them,
-            # the others wait (longer than a request would: a migration of a big
-            # database may take minutes), then find nothing left to apply.
+        try:
+            schema_check.refuse_newer(self.db.conn, where)
+            pending = [m.name for m in migrations.pending(self.db)]
+        except schema_check.SchemaError:
+            # Perhaps only half-made: another process may be applying the first
+            # migrations right now. Judge again once it is done (under the lock below).
+            pending = None
+        if pending is None or pending:
+            # Several processes may start at once (gunicorn workers, `serve` and `worker`):
+            # one applies them, the others wait (longer than a request would: a migration
+            # of a big database may take minutes), then find nothing left to apply.
             with self._locked(max(self.busy_timeout, MIGRATION_WAIT_SECONDS)):
+                schema_check.refuse_newer(self.db.conn, where)
                 pending = [m.name for m in migrations.pending(self.db)]
                 migrations.apply(self.db)
         schema_check.refuse_different(self.db.conn, where)
