@@ -396,3 +396,48 @@ def test_a_sender_stops_recording_an_accepted_send_before_its_lease_runs_out(
     assert gave_up_in_time, "still trying to record after its lease ran out"
     [message] = store.outbox()
     assert message.status == "sending"  # not recorded: the next claim sends it
+
+
+@pytest.mark.slow
+def test_a_worker_told_to_stop_twice_at_once_still_stops(db_path, store, carriers_file):
+    """systemd or `serve` stopping the worker while its parent also ends (which sends the
+    same signal again): however close together the signals come, the worker stops."""
+    for _ in range(2):
+        worker = _worker_process(db_path, carriers_file)
+        time.sleep(2.0)  # up, and waiting for work
+        until = time.monotonic() + 1.5
+        while time.monotonic() < until and worker.poll() is None:
+            # signals landing inside the handling of the one before
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker.pid, signal.SIGTERM)
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+            pytest.fail("the worker did not stop after repeated SIGTERMs")
+
+
+def test_a_stop_signal_inside_the_handling_of_the_one_before_does_not_hang(db_path, carriers):
+    """The second SIGTERM's handler runs in the main thread, perhaps while the first one's
+    is inside setting the stop event (holding its lock): it must not wait on that lock."""
+    worker = OutboxWorker(str(db_path), carriers)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        worker.install_signal_handlers()
+        handler = signal.getsignal(signal.SIGTERM)
+        returned = threading.Event()
+
+        def second_signal_inside_the_first() -> None:
+            with worker._stop._cond:  # where a first handler setting the event holds it
+                handler(signal.SIGTERM, None)
+            returned.set()
+
+        threading.Thread(target=second_signal_inside_the_first, daemon=True).start()
+        assert returned.wait(5), "the handler waited on a lock its own thread held"
+        started = time.monotonic()
+        worker.run(poll_seconds=0.05)  # and the worker, told to stop, stops
+        assert time.monotonic() - started < 5
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -158,6 +158,7 @@ class OutboxWorker:
         self._sender_done = threading.Event()
         self._refused: set[str] = set()  # carriers whose API refused our credentials
         self._tally_lock = threading.Lock()
+        self._signalled = False  # SIGTERM or SIGINT came (install_signal_handlers)
         self.report = DrainReport()
 
     def stop(self) -> None:
@@ -166,9 +167,16 @@ class OutboxWorker:
         self._halt.set()
 
     def install_signal_handlers(self) -> None:
-        """Stop cleanly on SIGTERM and SIGINT."""
+        """Stop cleanly on SIGTERM and SIGINT (the run loop looks within a second)."""
         for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: self.stop())
+            signal.signal(sig, self._on_signal)
+
+    def _on_signal(self, *_: object) -> None:
+        # A handler runs between two bytecodes of the main thread, perhaps inside the
+        # handling of the signal before it (SIGTERM from `serve`, then again as `serve`
+        # ends): setting an Event here takes its lock, which the interrupted handler may
+        # hold, and would wait forever. It only raises a flag; the run loop stops.
+        self._signalled = True
 
     def run(self, *, drain: bool = False, poll_seconds: float = 0.5) -> DrainReport:
         """Send until stopped; with `drain`, return once nothing more is due. Raises the
@@ -189,6 +197,9 @@ class OutboxWorker:
             senders_started = False
             try:
                 while not self._stop.is_set():
+                    if self._signalled:
+                        self.stop()
+                        break
                     self._sender_done.clear()
                     now = self.clock()
                     # A chat's worker (`phone`) leaves the gateway's upkeep, and other
