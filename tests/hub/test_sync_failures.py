@@ -9,6 +9,7 @@ import gzip
 import logging
 import os
 import secrets
+import sqlite3
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from gateway import packs
 from gateway.store import Store
 from gateway.store import events as edge_events
 from gateway.sync import hub_routes
@@ -325,3 +327,30 @@ def test_learnline_worker_syncs_with_the_configured_hub(hub: Hub, tmp_path: Path
     assert "sync: pushed 4 events (1 batches)" in said.read_text()
     assert hub_events(hub) == 4
     assert edge_events.unpushed_count(edge_store) == 0
+
+
+# -- a pack download that finished but was not installed ---------------------------------------
+
+
+def test_a_whole_pack_on_disk_that_was_not_installed_is_installed_next_round(
+        hub: Hub, edge_store: Store):
+    # The round downloads the whole pack, then the edge's database refuses the install
+    # (a fault, not a bad pack): the file stays on disk for the next round. Asking the hub
+    # for the rest of a file that is already whole must not fail every round after.
+    data = hub.publish(version=4)
+    edge = link(hub)
+    with edge_store.write():
+        edge_store.db.conn.execute(
+            "CREATE TRIGGER refuse_pack BEFORE INSERT ON settings WHEN NEW.name = 'pack' "
+            "BEGIN SELECT RAISE(ABORT, 'disk trouble'); END")
+    with pytest.raises(sqlite3.IntegrityError, match="disk trouble"):
+        sync_once(edge_store, edge, trusted_keys=[hub.public])
+    partial = Path(edge_store.path + ".pack.part")
+    assert partial.read_bytes() == data
+    with edge_store.write():
+        edge_store.db.conn.execute("DROP TRIGGER refuse_pack")
+    report = sync_once(edge_store, edge, trusted_keys=[hub.public])
+    assert report.pack.startswith("installed version 4")
+    assert packs.installed_pack(edge_store) == (4, packs.read_pack(data).digest)
+    assert not partial.exists()
+    assert report.bytes_received < len(data)  # nothing of the pack came over the link again
