@@ -154,6 +154,7 @@ class OutboxWorker:
         self._last_retention = float("-inf")
         self._next_slot: dict[str, float] = {}
         self._stop = threading.Event()
+        self._signalled = False  # SIGTERM or SIGINT came (install_signal_handlers)
         self._halt = threading.Event()  # this run's senders end (stop, an error, drained)
         self._sender_done = threading.Event()
         self._refused: set[str] = set()  # carriers whose API refused our credentials
@@ -166,15 +167,28 @@ class OutboxWorker:
         self._halt.set()
 
     def install_signal_handlers(self) -> None:
-        """Stop cleanly on SIGTERM and SIGINT."""
+        """Stop cleanly on SIGTERM and SIGINT (within the run loop's poll interval)."""
+
+        def on_signal(*_: object) -> None:
+            # Only a flag: a handler runs in the main thread between two bytecodes, maybe
+            # inside an Event's lock (a second SIGTERM while the first one's stop() sets
+            # it), and setting an Event here would wait for that lock forever.
+            self._signalled = True
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: self.stop())
+            signal.signal(sig, on_signal)
+
+    def _stopping(self) -> bool:
+        """Whether to stop; a signal's request becomes stop() here, outside its handler."""
+        if self._signalled and not self._stop.is_set():
+            self.stop()
+        return self._stop.is_set()
 
     def run(self, *, drain: bool = False, poll_seconds: float = 0.5) -> DrainReport:
         """Send until stopped; with `drain`, return once nothing more is due. Raises the
         first error of any carrier's sender, once every sender has finished its message."""
         self._halt = threading.Event()
-        if self._stop.is_set():
+        if self._stopping():
             return self.report
         with Store.open(self.db_path, clock=self.wall_clock) as store:
             self._refused = set(store.refusals())
@@ -188,7 +202,7 @@ class OutboxWorker:
             senders: list[_Sender] = []
             senders_started = False
             try:
-                while not self._stop.is_set():
+                while not self._stopping():
                     self._sender_done.clear()
                     now = self.clock()
                     # A chat's worker (`phone`) leaves the gateway's upkeep, and other
