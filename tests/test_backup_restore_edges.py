@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.backup import BackupError, backup
-from gateway.restore import RestoreError, restore
+from gateway.ops.backup import BackupError, backup
+from gateway.ops.restore import RestoreError, restore
 from gateway.store import Store
 
 

@@ -14,7 +14,7 @@ import pytest
 from gateway import create_app
 from gateway.config import ConfigError, load_carriers
 from gateway.store import Store
-from gateway.worker import OutboxWorker
+from gateway.outbox.worker import OutboxWorker
 from tests.conftest import AUTH_TOKEN, TwilioWebhooks, carriers_toml
 from tests.fakes.clock import SimulatedClock
 

@@ -7,7 +7,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from gateway.doctor import Finding, diagnose
+from gateway.ops.doctor import Finding, diagnose
 from gateway.store import Store
 
 

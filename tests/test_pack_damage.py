@@ -17,7 +17,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from gateway import packs
+from gateway.sync import packs
 from gateway.paths import lessons_dir
 from gateway.store import Store
 

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from gateway.supervisor import Supervisor
+from gateway.outbox.supervisor import Supervisor
 
 STUBBORN = ("import pathlib, signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
             "pathlib.Path(sys.argv[1]).touch(); time.sleep(120)")

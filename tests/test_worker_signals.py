@@ -19,7 +19,7 @@ SCRIPT = """
 import linecache, signal, sys, threading, time
 from pathlib import Path
 from gateway.config import load_carriers
-from gateway.worker import OutboxWorker
+from gateway.outbox.worker import OutboxWorker
 
 worker = OutboxWorker(Path(sys.argv[1]), load_carriers(None, env={}))
 worker.install_signal_handlers()

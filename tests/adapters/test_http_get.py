@@ -17,7 +17,7 @@ from carrier_adapters.http import HttpAdapter
 from gateway import create_app
 from gateway.config import ConfigError, load_carriers
 from gateway.store import Store
-from gateway.worker import OutboxWorker
+from gateway.outbox.worker import OutboxWorker
 from tests.fakes.query_sms_api import SEND_PATH, QuerySmsApi
 
 LEARNER = "+254711082111"

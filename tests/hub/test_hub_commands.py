@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from gateway import packs
-from gateway.cli import main
+from gateway.sync import packs
+from gateway.cli.main import main
 from gateway.hub.store import open_hub_store
 from gateway.paths import lessons_dir
 

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from gateway import packs
+from gateway.sync import packs
 from gateway.store import Store
 from gateway.store import events as edge_events
-from gateway.sync import hub_routes
+from gateway.hub import routes as hub_routes
 from gateway.sync.client import EdgeLink, SyncError, sync_once
 from gateway.sync.loop import SyncLoop
 from gateway.sync.protocol import EVENTS_PATH, MAX_BODY, MAX_COMPRESSED_BODY, bearer
