@@ -2,6 +2,8 @@
 #   make serve   run the gateway with the bundled course (http://127.0.0.1:8000)
 #   make test    install everything the tests need, then run ruff, the layout's import
 #                contracts (lint-imports) and pytest
+#   make coverage  the suite under coverage (branches of gateway/ and carrier_adapters/,
+#                in every process the suite starts): a report, and htmlcov/ to browse
 # Needs python3 (>= 3.11) and, for the tests, node and npm (Twilio's segment calculator, the
 # Nu Html Checker), Java, Chromium, Kannel and PostgreSQL (.ci/run installs them from Debian).
 
@@ -12,7 +14,7 @@ SEGMENTS_CALCULATOR = sms-segments-calculator@1.3.0
 HTML_CHECKER = vnu-jar@26.9.27
 CALCULATOR_DIR = tests/tools/node
 
-.PHONY: serve test install install-test chat clean
+.PHONY: serve test coverage install install-test chat clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,5 +38,14 @@ test: install-test
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/python -m pytest
 
+# Developer tooling, not part of `make test`: several times slower than the plain suite.
+# [tool.coverage.*] in pyproject.toml says what is measured and how subprocesses are.
+coverage: install-test
+	rm -f .coverage .coverage.*
+	$(VENV)/bin/python -m coverage run -m pytest
+	$(VENV)/bin/python -m coverage combine --quiet
+	$(VENV)/bin/python -m coverage report
+	$(VENV)/bin/python -m coverage html --quiet
+
 clean:
-	rm -rf $(VENV) $(CALCULATOR_DIR)/node_modules .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CALCULATOR_DIR)/node_modules .pytest_cache .ruff_cache .coverage .coverage.* htmlcov

@@ -217,18 +217,24 @@ def _fetch_pack(store, link: EdgeLink, session: requests.Session, report: SyncRe
     if response.status_code == 304:
         report.pack = f"current (version {installed[0]})" if installed else "current"
         return
-    if response.status_code not in (200, 206):
-        _check(response, "pack")
-    etag = response.headers.get("ETag", "")
-    data = have if response.status_code == 206 else b""
-    _remember_partial(store, etag)
-    with partial.open("wb" if response.status_code == 200 else "ab") as out:
-        # Small reads: when the link dies mid-read, what that read had is lost, and all
-        # before it is on disk for the next round's Range request.
-        for chunk in response.iter_content(1024):
-            out.write(chunk)
-            data += chunk
-            report.bytes_received += len(chunk)
+    if response.status_code == 416 and have:
+        # Nothing left to fetch: the whole file is on disk from a round that downloaded
+        # it and then could not install it (stopped, or the database refused). Install
+        # it; a refused one is deleted below and fetched anew next round.
+        data = have
+    else:
+        if response.status_code not in (200, 206):
+            _check(response, "pack")
+        etag = response.headers.get("ETag", "")
+        data = have if response.status_code == 206 else b""
+        _remember_partial(store, etag)
+        with partial.open("wb" if response.status_code == 200 else "ab") as out:
+            # Small reads: when the link dies mid-read, what that read had is lost, and
+            # all before it is on disk for the next round's Range request.
+            for chunk in response.iter_content(1024):
+                out.write(chunk)
+                data += chunk
+                report.bytes_received += len(chunk)
     try:
         result = packs.install_pack(store, data, trusted_keys if trusted_keys is not None
                                     else packs.trusted_keys_from_env())
