@@ -478,12 +478,124 @@ def test_split_cuts_an_unbreakable_word_between_clusters() -> None:
     assert "".join(check_split(zalgo, 1)) == zalgo
 
 
+@pytest.mark.parametrize(("char", "per_message"), [("x", 459), ("ç", 201), ("€", 228), ("😀", 99)])
+def test_split_fills_each_message_to_the_last_character_that_fits(char: str, per_message: int):
+    # Three parts hold 3 x 153 septets or 3 x 67 UTF-16 units; one character more, alone, and
+    # a word filling a message and more.
+    assert check_split(char * (per_message + 1), 3) == [char * per_message, char]
+    assert check_split(char * (2 * per_message + 5), 3) == [char * per_message] * 2 + [char * 5]
+
+
+def test_split_cuts_a_cluster_one_code_point_too_long_at_the_last_one_that_fits() -> None:
+    zalgo = "x" + "\u0301" * 70  # 71 UTF-16 units, one more than a UCS-2 message
+    assert check_split(zalgo, 1) == [zalgo[:70], "\u0301"]
+    assert check_split("ab " + zalgo, 1) == ["ab", zalgo[:70], "\u0301"]
+    long = "x" + "\u0301" * 200
+    assert check_split(long, 1) == [long[:70], long[70:140], long[140:]]
+
+
 def test_split_under_gsm7_policy() -> None:
     messages = check_split(LESSON_FR, 2, "gsm7")
     assert all(encoding_for(m) == GSM7 for m in messages)
     assert " ".join(messages).split() == normalize(LESSON_FR, "gsm7").split()
     paragraphs = normalize(LESSON_FR, "gsm7").split("\n\n")
     assert messages[:2] == ["\n\n".join(paragraphs[:2]), paragraphs[2]]  # paragraph breaks
+
+
+def test_split_breaks_only_in_the_back_half_of_a_message() -> None:
+    # A message may hold 160 characters: a break at 80 or later is taken, one at 79 is not
+    # (a short message followed by a long one would cost the learner a part for nothing).
+    assert check_split("a" * 80 + " " + "b" * 100, 1) == ["a" * 80, "b" * 100]
+    assert check_split("a" * 79 + " " + "b" * 100, 1) == ["a" * 79 + " " + "b" * 80, "b" * 20]
+    assert check_split("Oui " + "x" * 200, 1) == ["Oui " + "x" * 156, "x" * 44]
+    # The half is of what fits from where the message starts, not from the text's start.
+    text = "a" * 159 + " " + "b" * 30 + " " + "c" * 200
+    assert check_split(text, 1) == ["a" * 159, "b" * 30 + " " + "c" * 129, "c" * 71]
+    text = "a" * 100 + " " + "b" * 100 + " " + "c" * 39 + " " + "d" * 120
+    assert check_split(text, 1) == ["a" * 100, "b" * 100 + " " + "c" * 39, "d" * 120]
+    # A message with room for two characters only: a break after the first is in its half.
+    zalgo = "x" + "\u0301" * 70
+    assert check_split("a " + zalgo, 1) == ["a", zalgo[:70], "\u0301"]
+
+
+# Each kind of break, alone in the back half of the first 160 characters.
+PARAGRAPH, LINE, SENTENCE, SPACE = "\n\n", "\n", ". ", " "
+
+
+def ranked(paragraph: str, line: str, sentence: str) -> str:
+    """90 a's, then a paragraph break, a line break, a sentence end and a space, in that order
+    (each replaced by the given text), then 100 e's: 240 characters, more than one SMS."""
+    return ("a" * 90 + paragraph + "b" * 10 + line + "c" * 10 + sentence + "d" * 10 + SPACE
+            + "e" * 100)
+
+
+def test_split_ranks_paragraph_over_line_over_sentence_over_space() -> None:
+    assert check_split(ranked(PARAGRAPH, LINE, SENTENCE), 1) == [
+        "a" * 90, "b" * 10 + LINE + "c" * 10 + SENTENCE + "d" * 10 + SPACE + "e" * 100]
+    assert check_split(ranked("-", LINE, SENTENCE), 1) == [
+        "a" * 90 + "-" + "b" * 10, "c" * 10 + SENTENCE + "d" * 10 + SPACE + "e" * 100]
+    assert check_split(ranked("-", "-", SENTENCE), 1) == [
+        "a" * 90 + "-" + "b" * 10 + "-" + "c" * 10 + ".", "d" * 10 + SPACE + "e" * 100]
+    assert check_split(ranked("-", "-", ", "), 1) == [
+        "a" * 90 + "-" + "b" * 10 + "-" + "c" * 10 + ", " + "d" * 10, "e" * 100]
+    # Any whitespace holding two line breaks is a paragraph break, CR LF and spaces included.
+    for paragraph in ("\r\n\r\n", "\n \n", "\n\n\n"):
+        assert check_split(ranked(paragraph, LINE, SENTENCE), 1)[0] == "a" * 90, paragraph
+    for line in ("\r\n", " \n ", "\r\n  "):
+        assert check_split(ranked("-", line, SENTENCE), 1)[0].endswith("-" + "b" * 10), line
+
+
+def test_split_takes_the_latest_break_of_the_best_kind() -> None:
+    words = "a" * 90 + " b c. d. e f g " + "h" * 100
+    assert check_split(words, 1) == ["a" * 90 + " b c. d.", "e f g " + "h" * 100]
+    lines = "a" * 90 + "\nb\nc d\ne f " + "h" * 100
+    assert check_split(lines, 1) == ["a" * 90 + "\nb\nc d", "e f " + "h" * 100]
+
+
+@pytest.mark.parametrize("end", [".", "!", "?"])
+def test_split_takes_each_sentence_end_over_a_later_space(end: str) -> None:
+    text = "a" * 100 + end + " " + "b" * 20 + " " + "c" * 100
+    assert check_split(text, 1) == ["a" * 100 + end, "b" * 20 + " " + "c" * 100]
+    # A UCS-2 message (70 units): an ellipsis ends a sentence too.
+    text = "a" * 40 + "…" + " " + "b" * 10 + " " + "c" * 40
+    assert check_split(text, 1) == ["a" * 40 + "…", "b" * 10 + " " + "c" * 40]
+    # Quotes alone, from the start of a message to a break, end no sentence.
+    text = '"' * 100 + " " + "y" * 10 + " " + "x" * 100 + "."
+    assert check_split(text, 1) == ['"' * 100 + " " + "y" * 10, "x" * 100 + "."]
+    # A capital letter or a comma before the space does not end a sentence.
+    for letter in "Xx,":
+        text = "a" * 100 + letter + " " + "b" * 20 + " " + "c" * 100
+        assert check_split(text, 1)[0] == "a" * 100 + letter + " " + "b" * 20, letter
+
+
+@pytest.mark.parametrize("closing", ['"', ")", '")', "»", "’", "”", "]", "}", "'"])
+def test_split_sees_a_sentence_end_behind_closing_quotes_and_brackets(closing: str) -> None:
+    # » ’ ” make the message UCS-2 (70 units): a shorter text puts the breaks in the back half.
+    a, b, c = (90, 20, 100) if encoding_for(closing) == GSM7 else (20, 10, 40)
+    text = "a" * a + " Il a dit : Stop." + closing + " " + "b" * b + " " + "c" * c
+    assert check_split(text, 1) == [
+        "a" * a + " Il a dit : Stop." + closing, "b" * b + " " + "c" * c]
+    # Without the full stop, a quote closes nothing: the later space wins.
+    text = "a" * a + " Il a dit : Stop" + closing + " " + "b" * b + " " + "c" * c
+    assert check_split(text, 1) == [
+        "a" * a + " Il a dit : Stop" + closing + " " + "b" * b, "c" * c]
+
+
+def test_split_drops_exactly_the_whitespace_run_straddling_a_cut() -> None:
+    # 159 a's and a space fill the first message; the rest of the run is dropped too, and the
+    # next message starts with the first character after it.
+    for run in (" ", "   ", " \n ", "\r\n\r\n", "\t "):
+        for word in ("bcd", "XYZ"):
+            text = "a" * 159 + run + word + "e" * 150
+            assert check_split(text, 1) == ["a" * 159, word + "e" * 150], (run, word)
+    # A run straddling the end of a multi-part message (2 x 153 characters).
+    text = "a" * 305 + "    " + "xyz" + "e" * 100
+    assert check_split(text, 2) == ["a" * 305, "xyz" + "e" * 100]
+    # Whitespace ending the text that does not fit is dropped with the break.
+    assert check_split("a" * 160 + "   ", 1) == ["a" * 160]
+    assert check_split("a" * 159 + " " + "b" * 160 + " \n ", 1) == ["a" * 159, "b" * 160]
+    # Only whitespace between messages: a word touching the cut is kept whole.
+    assert check_split("a" * 160 + "bc", 1) == ["a" * 160, "bc"]
 
 
 WORD = st.text(st.sampled_from("abcdéèçêœ€{}ÆØ.!?,'"), min_size=1, max_size=12)
