@@ -23,6 +23,7 @@ from gateway.sms_text import (
     encoding_for,
     normalize,
     split_messages,
+    ucs2_units,
 )
 
 HERE = Path(__file__).parent
@@ -213,6 +214,27 @@ def test_gsm7_policy_folds_missing_letters_and_keeps_gsm7_ones() -> None:
     assert normalize("≠", "gsm7") == "≠"  # not a letter: not folded
     mixed = count("Très bien 👍🏽 مرحبا", "gsm7")
     assert mixed.text == "Très bien 👍🏽 مرحبا" and mixed.encoding == UCS2
+
+
+def test_gsm7_policy_folds_west_african_letters_with_their_tones() -> None:
+    # Ewe, Twi, Lingala, Fon...: open e and o carry tone marks. The letter folds to its GSM-7
+    # base and keeps the accent GSM-7 has with it (é, ò, É), else drops it (ó, Ò are not GSM-7).
+    assert normalize("ɛ́ ɔ̀ Ɛ́ Ɔ̀ ɔ́ ŋ́", "gsm7") == "é ò É O o n"
+    assert normalize("ɛ ɔ Ɛ Ɔ ŋ Ŋ ɖ Ɖ ƒ Ƒ ɣ Ɣ ʋ Ʋ ɓ Ɓ ɗ Ɗ ƙ Ƙ ƴ Ƴ", "gsm7") == (
+        "e o E O n N d D f F g G v V b B d D k K y Y"
+    )
+    assert count("Mɔ̀ wɛ́ nyɔ́nu", "gsm7") == SmsCount("Mò wé nyonu", GSM7, 1, ("Mò wé nyonu",))
+    # What a learner receives: GSM-7 messages of 160 characters, not UCS-2 ones of 70.
+    assert check_split("ɛ́" * 200, 1, "gsm7") == ["é" * 160, "é" * 40]
+    assert check_split("ɛ́" * 200, 1) == ["ɛ́" * 35] * 5 + ["ɛ́" * 25]
+    # Only letters fold: a digit or a symbol with an accent stays as written.
+    assert normalize("1\u0301 ½\u0301", "gsm7") == "1\u0301 1/2\u0301"
+
+
+def test_ucs2_units_counts_utf16_code_units() -> None:
+    assert ucs2_units("") == 0
+    assert ucs2_units("a é ɛ́") == 6  # ɛ́ is two code points
+    assert ucs2_units("😀👍🏽") == 6  # code points beyond U+FFFF take two units each
 
 
 def test_gsm7_turns_a_french_lesson_into_gsm7() -> None:
