@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import unicodedata
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -141,6 +142,22 @@ def test_emoji_clusters_are_ucs2_and_kept_whole(cluster: str) -> None:
     assert result.encoding == UCS2
     assert all(len(part) % len(cluster) == 0 for part in result.parts)
     assert "".join(result.parts) == cluster * 30
+
+
+def test_grapheme_property_table_parses_to_sorted_disjoint_ranges() -> None:
+    # The table is typed by hand from grapheme-splitter's source; its parser runs once at
+    # import, so this checks what it builds: every range once, in order, none overlapping.
+    from gateway import sms_text
+
+    starts, ends, props = sms_text._parse_ranges()
+    rows = list(zip(starts, ends, props, strict=True))
+    assert len(rows) == sum(len(spec.split()) for spec in sms_text._GCB10_RANGES.values())
+    assert all(first <= last for first, last, _ in rows)
+    assert all(last < after for (_, last, _), (after, _, _) in pairwise(rows))
+    for row in [(0x0, 0x9, sms_text._CONTROL), (0xD, 0xD, sms_text._CR),
+                (0x300, 0x36F, sms_text._EXTEND), (0x1F1E6, 0x1F1FF, sms_text._RI),
+                (0xE0100, 0xE01EF, sms_text._EXTEND)]:
+        assert row in rows
 
 
 def test_decomposed_accent_is_composed_to_gsm7() -> None:
