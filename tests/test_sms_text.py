@@ -43,10 +43,18 @@ GSM_BASIC = (
 GSM_EXTENSION = "\f^{}\\[~]|€"
 
 
+def text_id(value: object) -> str | None:
+    """A test id for a text parameter in printable ASCII (others as U+XXXX), so that each
+    test can be run again by its id (pytest escapes other characters in the ids it shows)."""
+    if not isinstance(value, str):
+        return None
+    return "".join(c if " " <= c <= "~" and c not in "\\[]" else f"U+{ord(c):04X}" for c in value)
+
+
 # --- 1. the reference package's published vectors -------------------------------------------
 
 
-@pytest.mark.parametrize("vector", VECTORS["vectors"], ids=lambda v: v["description"])
+@pytest.mark.parametrize("vector", VECTORS["vectors"], ids=lambda v: text_id(v["description"]))
 def test_reference_vectors(vector: dict) -> None:
     result = count(vector["body"])
     if "encoding" in vector:
@@ -68,7 +76,7 @@ def test_reference_vectors_file_names_its_source() -> None:
     assert all({"encoding", "segments"} & v.keys() for v in VECTORS["vectors"])
 
 
-@pytest.mark.parametrize("key", sorted(VECTORS["smart_encoding_map"]))
+@pytest.mark.parametrize("key", sorted(VECTORS["smart_encoding_map"]), ids=text_id)
 def test_smart_policy_covers_twilio_smart_encoding_map(key: str) -> None:
     # Twilio's map turns each special space into two spaces and a tab into seven; the smart
     # policy uses one space. Everything else maps to the same GSM-7 text.
@@ -113,7 +121,7 @@ def test_ucs2_boundaries(length: int, segments: int) -> None:
         assert [len(p) for p in result.parts[:-1]] == [67] * (segments - 1)
 
 
-@pytest.mark.parametrize("char", ["€", "{"])
+@pytest.mark.parametrize("char", ["€", "{"], ids=text_id)
 def test_extension_char_straddling_a_part_boundary_moves_whole(char: str) -> None:
     # 152 septets + 2 for the extension char would be 154 > 153: it starts part two, escape and all.
     result = count("a" * 152 + char + "a" * 10)
@@ -129,6 +137,7 @@ def test_extension_char_straddling_a_part_boundary_moves_whole(char: str) -> Non
         ("🇫🇷", 64),  # flag: a naive splitter would fit one regional indicator in 66
         ("👍🏽", 64),  # skin tone
     ],
+    ids=text_id,
 )
 def test_cluster_straddling_a_ucs2_part_boundary_moves_whole(cluster: str, fill: int) -> None:
     result = count("a" * fill + cluster + "a" * 10)
@@ -136,7 +145,9 @@ def test_cluster_straddling_a_ucs2_part_boundary_moves_whole(cluster: str, fill:
     assert result.parts == ("a" * fill, cluster + "a" * 10)
 
 
-@pytest.mark.parametrize("cluster", ["👩\u200d👩\u200d👧", "🇫🇷", "🇸🇳🇫🇷", "👍🏽", "1️⃣"])
+@pytest.mark.parametrize(
+    "cluster", ["👩\u200d👩\u200d👧", "🇫🇷", "🇸🇳🇫🇷", "👍🏽", "1️⃣"], ids=text_id
+)
 def test_emoji_clusters_are_ucs2_and_kept_whole(cluster: str) -> None:
     result = count(cluster * 30)
     assert result.encoding == UCS2
@@ -517,7 +528,9 @@ def test_split_cuts_an_unbreakable_word_between_clusters() -> None:
     assert "".join(check_split(zalgo, 1)) == zalgo
 
 
-@pytest.mark.parametrize(("char", "per_message"), [("x", 459), ("ç", 201), ("€", 228), ("😀", 99)])
+@pytest.mark.parametrize(
+    ("char", "per_message"), [("x", 459), ("ç", 201), ("€", 228), ("😀", 99)], ids=text_id
+)
 def test_split_fills_each_message_to_the_last_character_that_fits(char: str, per_message: int):
     # Three parts hold 3 x 153 septets or 3 x 67 UTF-16 units; one character more, alone, and
     # a word filling a message and more.
@@ -607,7 +620,7 @@ def test_split_takes_each_sentence_end_over_a_later_space(end: str) -> None:
         assert check_split(text, 1)[0] == "a" * 100 + letter + " " + "b" * 20, letter
 
 
-@pytest.mark.parametrize("closing", ['"', ")", '")', "»", "’", "”", "]", "}", "'"])
+@pytest.mark.parametrize("closing", ['"', ")", '")', "»", "’", "”", "]", "}", "'"], ids=text_id)
 def test_split_sees_a_sentence_end_behind_closing_quotes_and_brackets(closing: str) -> None:
     # » ’ ” make the message UCS-2 (70 units): a shorter text puts the breaks in the back half.
     a, b, c = (90, 20, 100) if encoding_for(closing) == GSM7 else (20, 10, 40)
@@ -668,6 +681,7 @@ def test_split_any_text_loses_nothing(text: str, max_segments: int) -> None:
         ("{[~]}", "{[~]}", 10),
         ("مرحبا", "?????", 5),
     ],
+    ids=text_id,
 )
 def test_gsm7_only_and_septets(text: str, expected: str, length: int):
     from gateway.sms_text import gsm7_only, septets
