@@ -560,6 +560,9 @@ def test_split_breaks_only_in_the_back_half_of_a_message() -> None:
     assert check_split("a" * 80 + " " + "b" * 100, 1) == ["a" * 80, "b" * 100]
     assert check_split("a" * 79 + " " + "b" * 100, 1) == ["a" * 79 + " " + "b" * 80, "b" * 20]
     assert check_split("Oui " + "x" * 200, 1) == ["Oui " + "x" * 156, "x" * 44]
+    # 159 characters fit before a two-septet €: the back half starts at 79.
+    text = "a" * 79 + " " + "b" * 79 + "€" + "c" * 50
+    assert check_split(text, 1) == ["a" * 79, "b" * 79 + "€" + "c" * 50]
     # The half is of what fits from where the message starts, not from the text's start.
     text = "a" * 159 + " " + "b" * 30 + " " + "c" * 200
     assert check_split(text, 1) == ["a" * 159, "b" * 30 + " " + "c" * 129, "c" * 71]
