@@ -171,6 +171,28 @@ def test_grapheme_property_table_parses_to_sorted_disjoint_ranges() -> None:
         assert row in rows
 
 
+# A Hangul syllable and a jamo that NFC leaves apart: one character, or two, as grapheme-splitter
+# sees them (a syllable without a final consonant takes a vowel; one with a final does not).
+HANGUL_PAIRS = [
+    ("\uac00\u1161", True),  # 가 (the first syllable, no final) + vowel
+    ("\uac1c\u1161", True),  # 개 (the 29th, no final) + vowel
+    ("\uac01\u1161", False),  # 각 (with a final) + vowel
+    ("\ud7a3\u11a8", True),  # 힣 (the last syllable, with a final) + final consonant
+    ("\ud7a3\u1161", False),  # 힣 + vowel
+    ("\ud7a4\u11a8", False),  # the code point after the last syllable is not one
+]
+
+
+@pytest.mark.parametrize(("pair", "one_character"), HANGUL_PAIRS, ids=text_id)
+def test_hangul_syllable_and_jamo_straddling_a_part_boundary(pair: str, one_character: bool):
+    assert unicodedata.normalize("NFC", pair) == pair
+    result = count("a" * 66 + pair + "a" * 10)
+    if one_character:
+        assert result.parts == ("a" * 66, pair + "a" * 10)
+    else:
+        assert result.parts == ("a" * 66 + pair[0], pair[1] + "a" * 10)
+
+
 def test_decomposed_accent_is_composed_to_gsm7() -> None:
     result = count("e\u0300 la carte")
     assert result.text == "è la carte"
@@ -263,6 +285,8 @@ def test_ucs2_units_counts_utf16_code_units() -> None:
     assert ucs2_units("") == 0
     assert ucs2_units("a é ɛ́") == 6  # ɛ́ is two code points
     assert ucs2_units("😀👍🏽") == 6  # code points beyond U+FFFF take two units each
+    assert ucs2_units("\uffff") == 1 and ucs2_units("\U00010000") == 2
+    assert count("a" * 69 + "\uffff").segments == 1
 
 
 def test_gsm7_turns_a_french_lesson_into_gsm7() -> None:
@@ -387,6 +411,7 @@ EDGE_CORPUS = [
     "🫶🏽" * 20,
     "🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f" * 6,
     "\u1100\u1161\u11a8" * 30,
+    *("a" * 66 + pair + "a" * 10 for pair, _ in HANGUL_PAIRS),
     "क्षि" * 25,
     "\u0600١" * 40,
     LESSON_FR,
