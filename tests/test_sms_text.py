@@ -193,6 +193,20 @@ def test_hangul_syllable_and_jamo_straddling_a_part_boundary(pair: str, one_char
         assert result.parts == ("a" * 66 + pair[0], pair[1] + "a" * 10)
 
 
+# Skin-tone modifiers where grapheme-splitter's rules for them (quirks included) decide.
+MODIFIER_CASES = [
+    # after a letter and its accent: a character of its own
+    ("a" * 64 + "x\u0301\U0001f3fd" + "a" * 10, ("a" * 64 + "x\u0301", "\U0001f3fd" + "a" * 10)),
+    # followed by an accent: one character
+    ("a" * 65 + "\U0001f3fd\u0301" + "a" * 10, ("a" * 65, "\U0001f3fd\u0301" + "a" * 10)),
+]
+
+
+@pytest.mark.parametrize(("text", "parts"), MODIFIER_CASES, ids=["after-accent", "before-accent"])
+def test_skin_tone_modifier_straddling_a_part_boundary(text: str, parts: tuple[str, str]):
+    assert count(text).parts == parts
+
+
 def test_decomposed_accent_is_composed_to_gsm7() -> None:
     result = count("e\u0300 la carte")
     assert result.text == "è la carte"
@@ -412,6 +426,7 @@ EDGE_CORPUS = [
     "🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f" * 6,
     "\u1100\u1161\u11a8" * 30,
     *("a" * 66 + pair + "a" * 10 for pair, _ in HANGUL_PAIRS),
+    *(text for text, _ in MODIFIER_CASES),
     "क्षि" * 25,
     "\u0600١" * 40,
     LESSON_FR,
