@@ -439,6 +439,29 @@ def test_reference_agrees_on_single_characters_and_edge_cases(reference: Referen
     assert_agrees(reference, singles + EDGE_CORPUS)
 
 
+# Sequences where grapheme-splitter's rules for skin-tone modifiers, regional indicators,
+# prepends and ZWJ decide (its quirks included), placed so a part boundary falls at each of
+# their code points in turn.
+RULE_SEQUENCES = [
+    "x\u0301\U0001f3fd", "x\u0301\u0301\U0001f3fd", "\U0001f3fd\u0301", "\u0301\U0001f3fd",
+    "\U0001f44d\u0301\U0001f3fd", "\U0001f44d\U0001f3fd\U0001f3fd", "\U0001f466\u0301\U0001f3fd",
+    "\u0600\U0001f3fd", "\U0001f1eb\U0001f3fd", "\u200d\U0001f3fd",
+    "\U0001f468\u200d\U0001f466\U0001f3fd", "\u2764\u200d\U0001f466",
+    "\U0001f1eb\u0301\U0001f1f7", "\U0001f1eb\U0001f1f7\U0001f1f8",
+    "\U0001f1eb\U0001f1f7\u0301\U0001f1f8\U0001f1f3", "x\u0301\U0001f1eb\U0001f1f7",
+    "\u0600\U0001f1eb\U0001f1f7", "\U0001f1eb\u200d\U0001f1f7", "\u0600\u0600x",
+]
+
+
+def test_reference_agrees_on_rule_sequences_at_every_boundary(reference: Reference | str):
+    texts = [
+        "a" * fill + sequence + "a" * 5
+        for sequence in RULE_SEQUENCES
+        for fill in range(67 - ucs2_units(sequence), 68)
+    ]
+    assert_agrees(reference, texts)
+
+
 ATOMS = st.one_of(
     st.sampled_from(GSM_BASIC),
     st.sampled_from(GSM_EXTENSION),
