@@ -450,6 +450,10 @@ RULE_SEQUENCES = [
     "\U0001f1eb\u0301\U0001f1f7", "\U0001f1eb\U0001f1f7\U0001f1f8",
     "\U0001f1eb\U0001f1f7\u0301\U0001f1f8\U0001f1f3", "x\u0301\U0001f1eb\U0001f1f7",
     "\u0600\U0001f1eb\U0001f1f7", "\U0001f1eb\u200d\U0001f1f7", "\u0600\u0600x",
+    # after a prepend (U+0600), grapheme-splitter ends a cluster early
+    "\u0600\U0001f1eb\u0301\u0301", "\u0600\U0001f1eb\U0001f1f7\u0301\u0301",
+    "\u0600\u0301\U0001f3fd\u0301", "\u0600\u0301\u0301\U0001f3fd\u0301",
+    "\u0600\U0001f3fd\u0301\u0301", "\u0600\U0001f1eb\u0301\U0001f1f7\u0301",
 ]
 
 
