@@ -454,6 +454,10 @@ RULE_SEQUENCES = [
     "\u0600\U0001f1eb\u0301\u0301", "\u0600\U0001f1eb\U0001f1f7\u0301\u0301",
     "\u0600\u0301\U0001f3fd\u0301", "\u0600\u0301\u0301\U0001f3fd\u0301",
     "\u0600\U0001f3fd\u0301\u0301", "\u0600\U0001f1eb\u0301\U0001f1f7\u0301",
+    # controls, line ends and Hangul jamo (NFC leaves these sequences as they are)
+    "\x01\u0301", "\n\u0301", "\r\u0301", "\u0600\n", "\u0600\x01", "\u1100a",
+    "\u1100\u1100\u1161", "\u1100\uac00", "\u1100\uac01", "\u1160\u1160", "\u11a8\u11a8",
+    "\uac01\u11a8\u11a8", "\u1160\u11a8",
 ]
 
 
