@@ -4,6 +4,7 @@
 #                contracts (lint-imports) and pytest
 #   make coverage  the suite under coverage (branches of gateway/ and carrier_adapters/,
 #                in every process the suite starts): a report, and htmlcov/ to browse
+#   make mutation  mutation-test gateway/sms_text.py and gateway/ratelimit.py (docs/testing.md)
 # Needs python3 (>= 3.11) and, for the tests, node and npm (Twilio's segment calculator, the
 # Nu Html Checker), Java, Chromium, Kannel and PostgreSQL (.ci/run installs them from Debian).
 
@@ -14,7 +15,7 @@ SEGMENTS_CALCULATOR = sms-segments-calculator@1.3.0
 HTML_CHECKER = vnu-jar@26.9.27
 CALCULATOR_DIR = tests/tools/node
 
-.PHONY: serve test coverage install install-test chat clean
+.PHONY: serve test coverage mutation install install-test chat clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,5 +48,14 @@ coverage: install-test
 	$(VENV)/bin/python -m coverage report
 	$(VENV)/bin/python -m coverage html --quiet
 
+# Developer tooling, not part of `make test` or CI: each module's mutants run against its own
+# tests (tool.mutmut in pyproject.toml), one module after the other; then the mutants that
+# survived. A few minutes each on two cores.
+mutation: install-test
+	$(VENV)/bin/python -m pip install --quiet -e '.[dev]'
+	$(VENV)/bin/mutmut run "gateway.ratelimit*"
+	$(VENV)/bin/mutmut run "gateway.sms_text*"
+	$(VENV)/bin/mutmut results
+
 clean:
-	rm -rf $(VENV) $(CALCULATOR_DIR)/node_modules .pytest_cache .ruff_cache .coverage .coverage.* htmlcov
+	rm -rf $(VENV) $(CALCULATOR_DIR)/node_modules .pytest_cache .ruff_cache .coverage .coverage.* htmlcov mutants

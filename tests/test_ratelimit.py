@@ -9,7 +9,7 @@ import pytest
 
 from gateway import create_app
 from gateway.config import ConfigError, load_carriers
-from gateway.ratelimit import InboundLimits, SlidingWindows
+from gateway.ratelimit import InboundLimits, SlidingWindows, Verdict
 from gateway.store import Store
 from tests.conftest import TwilioWebhooks, carriers_toml
 
@@ -122,3 +122,133 @@ def test_a_bad_limit_stops_start_up_naming_the_key(tmp_path: Path, key: str, val
     expected = rf"{path}: carrier 'twilio': key '{key}': must be a whole"
     with pytest.raises(ConfigError, match=expected):
         load_carriers(path, env={"TEST_TWILIO_AUTH_TOKEN": "x" * 32})
+
+
+# --- what each limit promises, at its edges (InboundLimits with a clock the test moves) ---
+
+
+def limits_at(clock: Clock, max_keys: int = 100_000) -> InboundLimits:
+    return InboundLimits(SlidingWindows(max_keys=max_keys, clock=clock))
+
+
+def test_an_event_exactly_a_window_old_no_longer_counts():
+    clock = Clock()
+    windows = SlidingWindows(clock=clock)
+    assert windows.hit("k", 1, 60) == (True, False)
+    clock.now += 59.999
+    assert windows.hit("k", 1, 60) == (False, True)
+    clock.now = 1060.0
+    assert windows.hit("k", 1, 60) == (True, False)
+
+
+def test_a_window_slides_event_by_event_rather_than_resetting():
+    clock = Clock()
+    windows = SlidingWindows(clock=clock)
+    for at in (1000.0, 1030.0, 1050.0):
+        clock.now = at
+        assert windows.hit("k", 3, 60) == (True, False)
+    clock.now = 1061.0  # only the event at 1000 slid out; 1030 and 1050 still count
+    assert windows.hit("k", 3, 60) == (True, False)
+    assert windows.hit("k", 3, 60) == (False, True)
+    clock.now = 1090.0  # 1030 out, 1050 and 1061 in
+    assert windows.hit("k", 3, 60) == (True, False)
+    assert windows.hit("k", 3, 60) == (False, False)  # told at 1061, inside this window
+
+
+def test_a_sender_still_over_a_window_after_the_notice_is_told_again():
+    clock = Clock()
+    windows = SlidingWindows(clock=clock)
+    assert windows.hit("k", 1, 60) == (True, False)  # at 1000
+    clock.now = 1030.0
+    assert windows.hit("k", 1, 60) == (False, True)  # the notice, at 1030
+    clock.now = 1060.0
+    assert windows.hit("k", 1, 60) == (True, False)  # 1000 slid out
+    clock.now = 1089.0
+    assert windows.hit("k", 1, 60) == (False, False)  # the notice at 1030 is still recent
+    clock.now = 1090.0
+    assert windows.hit("k", 1, 60) == (False, True)  # a window after the notice: told again
+
+
+def test_notice_state_is_forgotten_with_its_number():
+    clock = Clock()
+    windows = SlidingWindows(max_keys=10, clock=clock)
+    for n in range(1000):
+        assert windows.hit(f"number-{n}", 1, 60) == (True, False)
+        assert windows.hit(f"number-{n}", 1, 60) == (False, True)
+    assert len(windows._events) <= 10 and len(windows._noticed) <= 10  # memory stays bounded
+    # number-0 was forgotten: counted afresh, and told afresh when it floods again
+    assert windows.hit("number-0", 1, 60) == (True, False)
+    assert windows.hit("number-0", 1, 60) == (False, True)
+
+
+def test_windows_remember_100000_numbers_by_default():
+    windows = SlidingWindows(clock=Clock())
+    for n in range(100_000):
+        windows.hit(f"number-{n}", 1, 60)
+    assert windows.hit("number-0", 1, 60)[0] is False  # remembered, now the most recent
+    windows.hit("number-100000", 1, 60)  # one more number: the least recent is forgotten
+    assert windows.hit("number-1", 1, 60)[0] is True
+    assert windows.hit("number-2", 1, 60)[0] is True  # forgotten by the hit just before
+
+
+def test_a_number_is_answered_again_exactly_a_minute_after_its_flood():
+    clock = Clock()
+    limits = limits_at(clock)
+    assert all(limits.check("tw", FLOODER, 20, 200, 120).allowed for _ in range(20))
+    assert limits.check("tw", FLOODER, 20, 200, 120) == Verdict(False, "number per minute", True)
+    assert limits.check("tw", FLOODER, 20, 200, 120) == Verdict(False, "number per minute", False)
+    clock.now = 1059.999
+    assert limits.check("tw", FLOODER, 20, 200, 120) == Verdict(False, "number per minute", False)
+    clock.now = 1060.0
+    assert limits.check("tw", FLOODER, 20, 200, 120) == Verdict(True)
+
+
+def test_the_hourly_limit_refuses_a_steady_sender_with_one_notice_for_an_hour():
+    clock = Clock()
+    limits = limits_at(clock)
+    for minute in range(10):  # 20 a minute never passes the minute limit
+        clock.now = 1000.0 + 60 * minute
+        assert all(limits.check("tw", FLOODER, 20, 200, 120) == Verdict(True)
+                   for _ in range(20))
+    clock.now = 1600.0
+    assert limits.check("tw", FLOODER, 20, 200, 120) == Verdict(False, "number per hour", True)
+    assert limits.check("tw", FLOODER, 20, 200, 120) == Verdict(False, "number per hour", False)
+    clock.now = 4539.0  # the first twenty are not yet an hour old
+    assert limits.check("tw", FLOODER, 20, 200, 120) == Verdict(False, "number per hour", False)
+    clock.now = 4599.999
+    assert limits.check("tw", FLOODER, 20, 200, 120).limit == "number per hour"
+    clock.now = 4600.0  # exactly an hour: the first minute's twenty slid out
+    # (the message refused at 4599.999 still counts in the minute)
+    assert all(limits.check("tw", FLOODER, 20, 200, 120) == Verdict(True) for _ in range(19))
+    assert limits.check("tw", FLOODER, 20, 200, 120) == Verdict(False, "number per minute", True)
+
+
+def test_a_block_is_the_number_but_its_last_three_digits_and_gets_no_notice():
+    clock = Clock()
+    limits = limits_at(clock)
+    block = ["+2348030000111", "+2348030000222", "+2348030000999"]
+    assert [limits.check("tw", p, 20, 200, 3) for p in block] == [Verdict(True)] * 3
+    over = Verdict(False, "block per minute", False)  # the block's numbers did nothing wrong
+    assert limits.check("tw", "+2348030000000", 20, 200, 3) == over
+    assert limits.check("tw", "+2348030000111", 20, 200, 3) == over
+    # One more digit differs: another block, with its own count.
+    assert limits.check("tw", "+2348030001111", 20, 200, 3) == Verdict(True)
+    assert limits.check("tw", "+2348030010111", 20, 200, 3) == Verdict(True)
+    clock.now = 1059.999
+    assert limits.check("tw", "+2348030000555", 20, 200, 3) == over
+    clock.now = 1060.0  # a block's minute is a minute
+    assert limits.check("tw", "+2348030000555", 20, 200, 3) == Verdict(True)
+
+
+def test_each_carrier_counts_its_own_senders():
+    clock = Clock()
+    limits = limits_at(clock)
+    for _ in range(2):
+        assert limits.check("twilio", FLOODER, 2, 200, 120) == Verdict(True)
+    assert limits.check("twilio", FLOODER, 2, 200, 120).limit == "number per minute"
+    # The same number through another carrier is another sender; so is its block.
+    assert limits.check("kannel", FLOODER, 2, 200, 120) == Verdict(True)
+    assert limits.check("kannel", NEIGHBOUR, 20, 200, 2) == Verdict(True)
+    assert limits.check("twilio", NEIGHBOUR, 20, 200, 3) == Verdict(True)
+    assert limits.check("twilio", NEIGHBOUR, 20, 200, 3).limit == "block per minute"
+    assert limits.check("kannel", NEIGHBOUR, 20, 200, 2).limit == "block per minute"

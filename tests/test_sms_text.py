@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import unicodedata
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from gateway.sms_text import (
     encoding_for,
     normalize,
     split_messages,
+    ucs2_units,
 )
 
 HERE = Path(__file__).parent
@@ -41,10 +43,18 @@ GSM_BASIC = (
 GSM_EXTENSION = "\f^{}\\[~]|€"
 
 
+def text_id(value: object) -> str | None:
+    """A test id for a text parameter in printable ASCII (others as U+XXXX), so that each
+    test can be run again by its id (pytest escapes other characters in the ids it shows)."""
+    if not isinstance(value, str):
+        return None
+    return "".join(c if " " <= c <= "~" and c not in "\\[]" else f"U+{ord(c):04X}" for c in value)
+
+
 # --- 1. the reference package's published vectors -------------------------------------------
 
 
-@pytest.mark.parametrize("vector", VECTORS["vectors"], ids=lambda v: v["description"])
+@pytest.mark.parametrize("vector", VECTORS["vectors"], ids=lambda v: text_id(v["description"]))
 def test_reference_vectors(vector: dict) -> None:
     result = count(vector["body"])
     if "encoding" in vector:
@@ -66,7 +76,7 @@ def test_reference_vectors_file_names_its_source() -> None:
     assert all({"encoding", "segments"} & v.keys() for v in VECTORS["vectors"])
 
 
-@pytest.mark.parametrize("key", sorted(VECTORS["smart_encoding_map"]))
+@pytest.mark.parametrize("key", sorted(VECTORS["smart_encoding_map"]), ids=text_id)
 def test_smart_policy_covers_twilio_smart_encoding_map(key: str) -> None:
     # Twilio's map turns each special space into two spaces and a tab into seven; the smart
     # policy uses one space. Everything else maps to the same GSM-7 text.
@@ -111,7 +121,7 @@ def test_ucs2_boundaries(length: int, segments: int) -> None:
         assert [len(p) for p in result.parts[:-1]] == [67] * (segments - 1)
 
 
-@pytest.mark.parametrize("char", ["€", "{"])
+@pytest.mark.parametrize("char", ["€", "{"], ids=text_id)
 def test_extension_char_straddling_a_part_boundary_moves_whole(char: str) -> None:
     # 152 septets + 2 for the extension char would be 154 > 153: it starts part two, escape and all.
     result = count("a" * 152 + char + "a" * 10)
@@ -127,6 +137,7 @@ def test_extension_char_straddling_a_part_boundary_moves_whole(char: str) -> Non
         ("🇫🇷", 64),  # flag: a naive splitter would fit one regional indicator in 66
         ("👍🏽", 64),  # skin tone
     ],
+    ids=text_id,
 )
 def test_cluster_straddling_a_ucs2_part_boundary_moves_whole(cluster: str, fill: int) -> None:
     result = count("a" * fill + cluster + "a" * 10)
@@ -134,12 +145,66 @@ def test_cluster_straddling_a_ucs2_part_boundary_moves_whole(cluster: str, fill:
     assert result.parts == ("a" * fill, cluster + "a" * 10)
 
 
-@pytest.mark.parametrize("cluster", ["👩\u200d👩\u200d👧", "🇫🇷", "🇸🇳🇫🇷", "👍🏽", "1️⃣"])
+@pytest.mark.parametrize(
+    "cluster", ["👩\u200d👩\u200d👧", "🇫🇷", "🇸🇳🇫🇷", "👍🏽", "1️⃣"], ids=text_id
+)
 def test_emoji_clusters_are_ucs2_and_kept_whole(cluster: str) -> None:
     result = count(cluster * 30)
     assert result.encoding == UCS2
     assert all(len(part) % len(cluster) == 0 for part in result.parts)
     assert "".join(result.parts) == cluster * 30
+
+
+def test_grapheme_property_table_parses_to_sorted_disjoint_ranges() -> None:
+    # The table is typed by hand from grapheme-splitter's source; its parser runs once at
+    # import, so this checks what it builds: every range once, in order, none overlapping.
+    from gateway import sms_text
+
+    starts, ends, props = sms_text._parse_ranges()
+    rows = list(zip(starts, ends, props, strict=True))
+    assert len(rows) == sum(len(spec.split()) for spec in sms_text._GCB10_RANGES.values())
+    assert all(first <= last for first, last, _ in rows)
+    assert all(last < after for (_, last, _), (after, _, _) in pairwise(rows))
+    for row in [(0x0, 0x9, sms_text._CONTROL), (0xD, 0xD, sms_text._CR),
+                (0x300, 0x36F, sms_text._EXTEND), (0x1F1E6, 0x1F1FF, sms_text._RI),
+                (0xE0100, 0xE01EF, sms_text._EXTEND)]:
+        assert row in rows
+
+
+# A Hangul syllable and a jamo that NFC leaves apart: one character, or two, as grapheme-splitter
+# sees them (a syllable without a final consonant takes a vowel; one with a final does not).
+HANGUL_PAIRS = [
+    ("\uac00\u1161", True),  # 가 (the first syllable, no final) + vowel
+    ("\uac1c\u1161", True),  # 개 (the 29th, no final) + vowel
+    ("\uac01\u1161", False),  # 각 (with a final) + vowel
+    ("\ud7a3\u11a8", True),  # 힣 (the last syllable, with a final) + final consonant
+    ("\ud7a3\u1161", False),  # 힣 + vowel
+    ("\ud7a4\u11a8", False),  # the code point after the last syllable is not one
+]
+
+
+@pytest.mark.parametrize(("pair", "one_character"), HANGUL_PAIRS, ids=text_id)
+def test_hangul_syllable_and_jamo_straddling_a_part_boundary(pair: str, one_character: bool):
+    assert unicodedata.normalize("NFC", pair) == pair
+    result = count("a" * 66 + pair + "a" * 10)
+    if one_character:
+        assert result.parts == ("a" * 66, pair + "a" * 10)
+    else:
+        assert result.parts == ("a" * 66 + pair[0], pair[1] + "a" * 10)
+
+
+# Skin-tone modifiers where grapheme-splitter's rules for them (quirks included) decide.
+MODIFIER_CASES = [
+    # after a letter and its accent: a character of its own
+    ("a" * 64 + "x\u0301\U0001f3fd" + "a" * 10, ("a" * 64 + "x\u0301", "\U0001f3fd" + "a" * 10)),
+    # followed by an accent: one character
+    ("a" * 65 + "\U0001f3fd\u0301" + "a" * 10, ("a" * 65, "\U0001f3fd\u0301" + "a" * 10)),
+]
+
+
+@pytest.mark.parametrize(("text", "parts"), MODIFIER_CASES, ids=["after-accent", "before-accent"])
+def test_skin_tone_modifier_straddling_a_part_boundary(text: str, parts: tuple[str, str]):
+    assert count(text).parts == parts
 
 
 def test_decomposed_accent_is_composed_to_gsm7() -> None:
@@ -213,6 +278,29 @@ def test_gsm7_policy_folds_missing_letters_and_keeps_gsm7_ones() -> None:
     assert normalize("≠", "gsm7") == "≠"  # not a letter: not folded
     mixed = count("Très bien 👍🏽 مرحبا", "gsm7")
     assert mixed.text == "Très bien 👍🏽 مرحبا" and mixed.encoding == UCS2
+
+
+def test_gsm7_policy_folds_west_african_letters_with_their_tones() -> None:
+    # Ewe, Twi, Lingala, Fon...: open e and o carry tone marks. The letter folds to its GSM-7
+    # base and keeps the accent GSM-7 has with it (é, ò, É), else drops it (ó, Ò are not GSM-7).
+    assert normalize("ɛ́ ɔ̀ Ɛ́ Ɔ̀ ɔ́ ŋ́", "gsm7") == "é ò É O o n"
+    assert normalize("ɛ ɔ Ɛ Ɔ ŋ Ŋ ɖ Ɖ ƒ Ƒ ɣ Ɣ ʋ Ʋ ɓ Ɓ ɗ Ɗ ƙ Ƙ ƴ Ƴ", "gsm7") == (
+        "e o E O n N d D f F g G v V b B d D k K y Y"
+    )
+    assert count("Mɔ̀ wɛ́ nyɔ́nu", "gsm7") == SmsCount("Mò wé nyonu", GSM7, 1, ("Mò wé nyonu",))
+    # What a learner receives: GSM-7 messages of 160 characters, not UCS-2 ones of 70.
+    assert check_split("ɛ́" * 200, 1, "gsm7") == ["é" * 160, "é" * 40]
+    assert check_split("ɛ́" * 200, 1) == ["ɛ́" * 35] * 5 + ["ɛ́" * 25]
+    # Only letters fold: a digit or a symbol with an accent stays as written.
+    assert normalize("1\u0301 ½\u0301", "gsm7") == "1\u0301 1/2\u0301"
+
+
+def test_ucs2_units_counts_utf16_code_units() -> None:
+    assert ucs2_units("") == 0
+    assert ucs2_units("a é ɛ́") == 6  # ɛ́ is two code points
+    assert ucs2_units("😀👍🏽") == 6  # code points beyond U+FFFF take two units each
+    assert ucs2_units("\uffff") == 1 and ucs2_units("\U00010000") == 2
+    assert count("a" * 69 + "\uffff").segments == 1
 
 
 def test_gsm7_turns_a_french_lesson_into_gsm7() -> None:
@@ -337,6 +425,8 @@ EDGE_CORPUS = [
     "🫶🏽" * 20,
     "🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f" * 6,
     "\u1100\u1161\u11a8" * 30,
+    *("a" * 66 + pair + "a" * 10 for pair, _ in HANGUL_PAIRS),
+    *(text for text, _ in MODIFIER_CASES),
     "क्षि" * 25,
     "\u0600١" * 40,
     LESSON_FR,
@@ -347,6 +437,37 @@ EDGE_CORPUS = [
 def test_reference_agrees_on_single_characters_and_edge_cases(reference: Reference | str) -> None:
     singles = [chr(cp) * 3 for cp in range(0x530) if cp != 0x1B]
     assert_agrees(reference, singles + EDGE_CORPUS)
+
+
+# Sequences where grapheme-splitter's rules for skin-tone modifiers, regional indicators,
+# prepends and ZWJ decide (its quirks included), placed so a part boundary falls at each of
+# their code points in turn.
+RULE_SEQUENCES = [
+    "x\u0301\U0001f3fd", "x\u0301\u0301\U0001f3fd", "\U0001f3fd\u0301", "\u0301\U0001f3fd",
+    "\U0001f44d\u0301\U0001f3fd", "\U0001f44d\U0001f3fd\U0001f3fd", "\U0001f466\u0301\U0001f3fd",
+    "\u0600\U0001f3fd", "\U0001f1eb\U0001f3fd", "\u200d\U0001f3fd",
+    "\U0001f468\u200d\U0001f466\U0001f3fd", "\u2764\u200d\U0001f466",
+    "\U0001f1eb\u0301\U0001f1f7", "\U0001f1eb\U0001f1f7\U0001f1f8",
+    "\U0001f1eb\U0001f1f7\u0301\U0001f1f8\U0001f1f3", "x\u0301\U0001f1eb\U0001f1f7",
+    "\u0600\U0001f1eb\U0001f1f7", "\U0001f1eb\u200d\U0001f1f7", "\u0600\u0600x",
+    # after a prepend (U+0600), grapheme-splitter ends a cluster early
+    "\u0600\U0001f1eb\u0301\u0301", "\u0600\U0001f1eb\U0001f1f7\u0301\u0301",
+    "\u0600\u0301\U0001f3fd\u0301", "\u0600\u0301\u0301\U0001f3fd\u0301",
+    "\u0600\U0001f3fd\u0301\u0301", "\u0600\U0001f1eb\u0301\U0001f1f7\u0301",
+    # controls, line ends and Hangul jamo (NFC leaves these sequences as they are)
+    "\x01\u0301", "\n\u0301", "\r\u0301", "\u0600\n", "\u0600\x01", "\u1100a",
+    "\u1100\u1100\u1161", "\u1100\uac00", "\u1100\uac01", "\u1160\u1160", "\u11a8\u11a8",
+    "\uac01\u11a8\u11a8", "\u1160\u11a8",
+]
+
+
+def test_reference_agrees_on_rule_sequences_at_every_boundary(reference: Reference | str):
+    texts = [
+        "a" * fill + sequence + "a" * 5
+        for sequence in RULE_SEQUENCES
+        for fill in range(67 - ucs2_units(sequence), 68)
+    ]
+    assert_agrees(reference, texts)
 
 
 ATOMS = st.one_of(
@@ -478,12 +599,129 @@ def test_split_cuts_an_unbreakable_word_between_clusters() -> None:
     assert "".join(check_split(zalgo, 1)) == zalgo
 
 
+@pytest.mark.parametrize(
+    ("char", "per_message"), [("x", 459), ("ç", 201), ("€", 228), ("😀", 99)], ids=text_id
+)
+def test_split_fills_each_message_to_the_last_character_that_fits(char: str, per_message: int):
+    # Three parts hold 3 x 153 septets or 3 x 67 UTF-16 units; one character more, alone, and
+    # a word filling a message and more.
+    assert check_split(char * (per_message + 1), 3) == [char * per_message, char]
+    assert check_split(char * (2 * per_message + 5), 3) == [char * per_message] * 2 + [char * 5]
+
+
+def test_split_cuts_a_cluster_one_code_point_too_long_at_the_last_one_that_fits() -> None:
+    zalgo = "x" + "\u0301" * 70  # 71 UTF-16 units, one more than a UCS-2 message
+    assert check_split(zalgo, 1) == [zalgo[:70], "\u0301"]
+    assert check_split("ab " + zalgo, 1) == ["ab", zalgo[:70], "\u0301"]
+    long = "x" + "\u0301" * 200
+    assert check_split(long, 1) == [long[:70], long[70:140], long[140:]]
+
+
 def test_split_under_gsm7_policy() -> None:
     messages = check_split(LESSON_FR, 2, "gsm7")
     assert all(encoding_for(m) == GSM7 for m in messages)
     assert " ".join(messages).split() == normalize(LESSON_FR, "gsm7").split()
     paragraphs = normalize(LESSON_FR, "gsm7").split("\n\n")
     assert messages[:2] == ["\n\n".join(paragraphs[:2]), paragraphs[2]]  # paragraph breaks
+
+
+def test_split_breaks_only_in_the_back_half_of_a_message() -> None:
+    # A message may hold 160 characters: a break at 80 or later is taken, one at 79 is not
+    # (a short message followed by a long one would cost the learner a part for nothing).
+    assert check_split("a" * 80 + " " + "b" * 100, 1) == ["a" * 80, "b" * 100]
+    assert check_split("a" * 79 + " " + "b" * 100, 1) == ["a" * 79 + " " + "b" * 80, "b" * 20]
+    assert check_split("Oui " + "x" * 200, 1) == ["Oui " + "x" * 156, "x" * 44]
+    # 159 characters fit before a two-septet €: the back half starts at 79.
+    text = "a" * 79 + " " + "b" * 79 + "€" + "c" * 50
+    assert check_split(text, 1) == ["a" * 79, "b" * 79 + "€" + "c" * 50]
+    # The half is of what fits from where the message starts, not from the text's start.
+    text = "a" * 159 + " " + "b" * 30 + " " + "c" * 200
+    assert check_split(text, 1) == ["a" * 159, "b" * 30 + " " + "c" * 129, "c" * 71]
+    text = "a" * 100 + " " + "b" * 100 + " " + "c" * 39 + " " + "d" * 120
+    assert check_split(text, 1) == ["a" * 100, "b" * 100 + " " + "c" * 39, "d" * 120]
+    # A message with room for two characters only: a break after the first is in its half.
+    zalgo = "x" + "\u0301" * 70
+    assert check_split("a " + zalgo, 1) == ["a", zalgo[:70], "\u0301"]
+
+
+# Each kind of break, alone in the back half of the first 160 characters.
+PARAGRAPH, LINE, SENTENCE, SPACE = "\n\n", "\n", ". ", " "
+
+
+def ranked(paragraph: str, line: str, sentence: str) -> str:
+    """90 a's, then a paragraph break, a line break, a sentence end and a space, in that order
+    (each replaced by the given text), then 100 e's: 240 characters, more than one SMS."""
+    return ("a" * 90 + paragraph + "b" * 10 + line + "c" * 10 + sentence + "d" * 10 + SPACE
+            + "e" * 100)
+
+
+def test_split_ranks_paragraph_over_line_over_sentence_over_space() -> None:
+    assert check_split(ranked(PARAGRAPH, LINE, SENTENCE), 1) == [
+        "a" * 90, "b" * 10 + LINE + "c" * 10 + SENTENCE + "d" * 10 + SPACE + "e" * 100]
+    assert check_split(ranked("-", LINE, SENTENCE), 1) == [
+        "a" * 90 + "-" + "b" * 10, "c" * 10 + SENTENCE + "d" * 10 + SPACE + "e" * 100]
+    assert check_split(ranked("-", "-", SENTENCE), 1) == [
+        "a" * 90 + "-" + "b" * 10 + "-" + "c" * 10 + ".", "d" * 10 + SPACE + "e" * 100]
+    assert check_split(ranked("-", "-", ", "), 1) == [
+        "a" * 90 + "-" + "b" * 10 + "-" + "c" * 10 + ", " + "d" * 10, "e" * 100]
+    # Any whitespace holding two line breaks is a paragraph break, CR LF and spaces included.
+    for paragraph in ("\r\n\r\n", "\n \n", "\n\n\n"):
+        assert check_split(ranked(paragraph, LINE, SENTENCE), 1)[0] == "a" * 90, paragraph
+    for line in ("\r\n", " \n ", "\r\n  "):
+        assert check_split(ranked("-", line, SENTENCE), 1)[0].endswith("-" + "b" * 10), line
+
+
+def test_split_takes_the_latest_break_of_the_best_kind() -> None:
+    words = "a" * 90 + " b c. d. e f g " + "h" * 100
+    assert check_split(words, 1) == ["a" * 90 + " b c. d.", "e f g " + "h" * 100]
+    lines = "a" * 90 + "\nb\nc d\ne f " + "h" * 100
+    assert check_split(lines, 1) == ["a" * 90 + "\nb\nc d", "e f " + "h" * 100]
+
+
+@pytest.mark.parametrize("end", [".", "!", "?"])
+def test_split_takes_each_sentence_end_over_a_later_space(end: str) -> None:
+    text = "a" * 100 + end + " " + "b" * 20 + " " + "c" * 100
+    assert check_split(text, 1) == ["a" * 100 + end, "b" * 20 + " " + "c" * 100]
+    # A UCS-2 message (70 units): an ellipsis ends a sentence too.
+    text = "a" * 40 + "…" + " " + "b" * 10 + " " + "c" * 40
+    assert check_split(text, 1) == ["a" * 40 + "…", "b" * 10 + " " + "c" * 40]
+    # Quotes alone, from the start of a message to a break, end no sentence.
+    text = '"' * 100 + " " + "y" * 10 + " " + "x" * 100 + "."
+    assert check_split(text, 1) == ['"' * 100 + " " + "y" * 10, "x" * 100 + "."]
+    # A capital letter or a comma before the space does not end a sentence.
+    for letter in "Xx,":
+        text = "a" * 100 + letter + " " + "b" * 20 + " " + "c" * 100
+        assert check_split(text, 1)[0] == "a" * 100 + letter + " " + "b" * 20, letter
+
+
+@pytest.mark.parametrize("closing", ['"', ")", '")', "»", "’", "”", "]", "}", "'"], ids=text_id)
+def test_split_sees_a_sentence_end_behind_closing_quotes_and_brackets(closing: str) -> None:
+    # » ’ ” make the message UCS-2 (70 units): a shorter text puts the breaks in the back half.
+    a, b, c = (90, 20, 100) if encoding_for(closing) == GSM7 else (20, 10, 40)
+    text = "a" * a + " Il a dit : Stop." + closing + " " + "b" * b + " " + "c" * c
+    assert check_split(text, 1) == [
+        "a" * a + " Il a dit : Stop." + closing, "b" * b + " " + "c" * c]
+    # Without the full stop, a quote closes nothing: the later space wins.
+    text = "a" * a + " Il a dit : Stop" + closing + " " + "b" * b + " " + "c" * c
+    assert check_split(text, 1) == [
+        "a" * a + " Il a dit : Stop" + closing + " " + "b" * b, "c" * c]
+
+
+def test_split_drops_exactly_the_whitespace_run_straddling_a_cut() -> None:
+    # 159 a's and a space fill the first message; the rest of the run is dropped too, and the
+    # next message starts with the first character after it.
+    for run in (" ", "   ", " \n ", "\r\n\r\n", "\t "):
+        for word in ("bcd", "XYZ"):
+            text = "a" * 159 + run + word + "e" * 150
+            assert check_split(text, 1) == ["a" * 159, word + "e" * 150], (run, word)
+    # A run straddling the end of a multi-part message (2 x 153 characters).
+    text = "a" * 305 + "    " + "xyz" + "e" * 100
+    assert check_split(text, 2) == ["a" * 305, "xyz" + "e" * 100]
+    # Whitespace ending the text that does not fit is dropped with the break.
+    assert check_split("a" * 160 + "   ", 1) == ["a" * 160]
+    assert check_split("a" * 159 + " " + "b" * 160 + " \n ", 1) == ["a" * 159, "b" * 160]
+    # Only whitespace between messages: a word touching the cut is kept whole.
+    assert check_split("a" * 160 + "bc", 1) == ["a" * 160, "bc"]
 
 
 WORD = st.text(st.sampled_from("abcdéèçêœ€{}ÆØ.!?,'"), min_size=1, max_size=12)
@@ -517,6 +755,7 @@ def test_split_any_text_loses_nothing(text: str, max_segments: int) -> None:
         ("{[~]}", "{[~]}", 10),
         ("مرحبا", "?????", 5),
     ],
+    ids=text_id,
 )
 def test_gsm7_only_and_septets(text: str, expected: str, length: int):
     from gateway.sms_text import gsm7_only, septets
