@@ -449,6 +449,7 @@ def _split_messages(text: str, max_segments: int | None, policy: str) -> tuple[s
             break
         limit = _longest_fitting_end(text, start, ends, max_segments)
         cut, resume = _break_before(text, start, limit)
-        messages.append(text[start:cut])
+        if not text[start:cut].isspace():  # whitespace alone before a break is no message
+            messages.append(text[start:cut])
         start = resume
     return tuple(messages)

@@ -762,3 +762,15 @@ def test_gsm7_only_and_septets(text: str, expected: str, length: int):
 
     assert gsm7_only(text) == expected
     assert septets(gsm7_only(text)) == length
+
+
+def test_split_sends_no_message_of_whitespace_alone():
+    """Whitespace before a cluster too long for a whole message is not a message of its own:
+    a learner would pay a segment for a blank SMS."""
+    cluster = "e" + "\u0301" * 200  # one grapheme cluster longer than a whole message
+    for text in (" " + cluster, "  \n" + cluster, " " + cluster + " and then words"):
+        messages = split_messages(text, 1)
+        assert all(message.strip() for message in messages), [m[:3] for m in messages]
+        assert all(count(message).segments == 1 for message in messages)
+        sent = normalize(text)  # NFC: e and its first accent are one character
+        assert "".join("".join(messages).split()) == "".join(sent.split())  # nothing lost
