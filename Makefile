@@ -55,6 +55,7 @@ mutation: install-test
 	$(VENV)/bin/python -m pip install --quiet -e '.[dev]'
 	$(VENV)/bin/mutmut run "gateway.ratelimit*"
 	$(VENV)/bin/mutmut run "gateway.sms_text*"
+	$(VENV)/bin/mutmut run "carrier_adapters.gsm0338*"
 	$(VENV)/bin/mutmut results
 
 clean:
