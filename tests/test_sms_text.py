@@ -774,3 +774,11 @@ def test_split_sends_no_message_of_whitespace_alone():
         assert all(count(message).segments == 1 for message in messages)
         sent = normalize(text)  # NFC: e and its first accent are one character
         assert "".join("".join(messages).split()) == "".join(sent.split())  # nothing lost
+
+
+def test_split_never_breaks_at_whitespace_past_what_fits():
+    """A space just past the last character that fits is no place to end the message: the
+    message would cost one segment more than the carrier allows."""
+    messages = split_messages("a" * 161 + " b", 1)
+    assert messages == ["a" * 160, "a b"]
+    assert all(count(message).segments == 1 for message in messages)
