@@ -856,7 +856,3 @@ main.add_command(i18n)
 main.add_command(restore_command)
 main.add_command(outbox_group)
 
-
-if __name__ == "__main__":
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    main()
