@@ -452,3 +452,44 @@ def test_a_pack_without_short_forms_stays_format_1(tmp_path):
     data = packs.build_pack(root, packs.generate_key(), version=3)
     assert data.startswith(b"LEARNLINE-PACK 1\n")
     assert json.loads(data.split(b"\n")[1])["format"] == 1
+
+
+# -- the worked example in docs/authoring.md -----------------------------------------------------
+
+
+def test_the_guides_worked_example_is_the_bundled_lesson_at_a_fraction_of_its_cost(tmp_path):
+    from gateway.channels.sms.cost import lesson_segments
+    from gateway.paths import lessons_dir
+
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "authoring.md").read_text(
+        encoding="utf-8")
+    section = guide[guide.index("## 4b. The SMS edition"):]
+    example = section[section.index("```text\n") + 8:section.index("```\n", 20)]
+    root = tmp_path / "lessons"
+    (root / "start-freelancing" / "en").mkdir(parents=True)
+    bundled_course = lessons_dir() / "start-freelancing"
+    (root / "start-freelancing" / "course.toml").write_text(
+        (bundled_course / "course.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    for path in (bundled_course / "en").glob("*.txt"):
+        (root / "start-freelancing" / "en" / path.name).write_text(
+            example if path.stem == "agree-the-job" else path.read_text(encoding="utf-8"),
+            encoding="utf-8")
+
+    [edited], problems = load_courses(root)
+    assert [str(p) for p in problems] == []
+    [bundled], _ = load_courses(lessons_dir())
+    number = bundled.lesson_ids.index("agree-the-job") + 1
+    original = bundled.lessons["en"][number - 1]
+    lesson = edited.lessons["en"][number - 1]
+    # The full text is the bundled lesson's, word for word: only the SMS edition is added.
+    assert lesson.title == original.title
+    assert [card.text for card in lesson.cards] == [card.text for card in original.cards]
+    assert [(q.text, q.options, q.answer, q.explanation) for q in lesson.questions] == [
+        (q.text, q.options, q.answer, q.explanation) for q in original.questions]
+    assert sum(card.web_only for card in lesson.cards) == 2
+    full = lesson_segments(bundled, original, number, "en", "smart")
+    short = lesson_segments(edited, lesson, number, "en", "smart")
+    assert short <= 8 < full
+    stated = f"costs\n{full} SMS segments to a learner who answers right (`smart` policy); " \
+             f"its SMS edition costs {short}"
+    assert stated in guide
