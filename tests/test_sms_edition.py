@@ -350,6 +350,24 @@ def test_an_sms_learner_walks_the_sms_edition(demo_store):
     assert "tailor" not in everything
 
 
+def test_a_card_made_web_only_under_a_learner_leads_on_to_the_next_sms_card(tmp_path):
+    root = tmp_path / "lessons"
+    plain = "\n".join(line for line in EN_ONE.splitlines()
+                      if not line.startswith(("[sms]", "[web only]", "add a margin."))) + "\n"
+    write_course(root, toml=course_toml(lessons=("one",), locales=("en",)),
+                 files={"en/one.txt": plain})
+    with Store.open(tmp_path / "db.sqlite", migrate=True) as store:
+        import_courses(store, root)
+        sms(store, "START DEMO")
+        assert sms(store, "NEXT").startswith("Full card two: a long story")  # card 2 of 3
+
+        (root / "demo" / "en" / "one.txt").write_text(EN_ONE, encoding="utf-8")
+        import_courses(store, root)  # card 2, where the learner is, is now web only
+        resumed = sms(store, "START DEMO")
+        assert "Short three: add a margin.\n[2/2] Reply NEXT for the quiz" in resumed
+        assert sms(store, "NEXT").startswith("Q1/2: Short Q1: what to count?")
+
+
 def test_a_french_sms_learner_gets_the_french_short_forms(demo_store):
     sms(demo_store, "LANG fr")
     assert "Court un : comptez tout." in sms(demo_store, "START DEMO")
