@@ -511,3 +511,29 @@ def test_the_guides_worked_example_is_the_bundled_lesson_at_a_fraction_of_its_co
     stated = f"costs\n{full} SMS segments to a learner who answers right (`smart` policy); " \
              f"its SMS edition costs {short}"
     assert stated in guide
+
+
+def test_an_edge_syncing_with_its_hub_teaches_the_sms_edition(tmp_path, course_root,
+                                                              monkeypatch):
+    from gateway.hub import routes as hub_routes
+    from gateway.sync.client import EdgeLink, sync_once
+    from tests.hub.test_sync_protocol import Hub
+
+    monkeypatch.setenv("LEARNLINE_EDGE_ID", "edge-a")
+    hub = Hub(tmp_path, str(tmp_path / "hub.db"))
+    try:
+        data = packs.build_pack(course_root, hub.key, version=11)
+        with hub.store() as store:
+            store.put_pack(data, 11, packs.read_pack(data).digest)
+            token = store.add_edge("edge-a")
+        with Store.open(tmp_path / "edge.db", migrate=True) as edge:
+            report = sync_once(edge, EdgeLink(hub.url, "edge-a", token),
+                               trusted_keys=[hub.public])
+            assert report.pack.startswith("installed version 11")
+            assert edge.lesson("demo", "one", "en").cards[1].web_only
+            assert "Short one: count every cost." in sms(edge, "START DEMO")
+            assert sms(edge, "NEXT").startswith("Short three: add a margin.")
+    finally:
+        hub.server.shutdown()
+        hub.server.server_close()
+        hub_routes.close_pool(hub.app)
