@@ -199,6 +199,9 @@ SMS_BROKEN = [
     pytest.param(EN_ONE.replace("[web only]", "[web only]\n[sms] Short two."), 9,
                  "a card is either '[web only]' or has an '[sms]' form, not both",
                  id="web-only-and-sms"),
+    pytest.param(EN_ONE.replace("[web only]", "[web only] but keep this"), 8,
+                 "'[web only]' stands alone on its line: the card above it is left out of SMS "
+                 "whole", id="text-beside-web-only"),
     pytest.param(EN_ONE.replace("[web only]", "[web only]\nmore text"), 9,
                  "'[web only]' ends its card: start the next card after a blank line",
                  id="text-after-web-only"),

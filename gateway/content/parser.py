@@ -453,7 +453,12 @@ def parse_lesson(path: Path, locale: str) -> tuple[Lesson | None, list[Problem]]
                 problem(number, "unexpected heading; only '# Title' and '## Quiz' are headings")
             continue
         sms_form = _SMS_RE.match(line)
-        web_only = _WEB_ONLY_RE.match(line) is not None
+        marked = _WEB_ONLY_RE.match(line)
+        web_only = marked is not None
+        if marked and marked.group(1).strip():
+            problem(number, "'[web only]' stands alone on its line: the card above it is "
+                    "left out of SMS whole")
+            continue
         if not in_quiz:
             card = cards[-1] if cards and paragraph is not None else None
             if sms_form or web_only:
@@ -599,7 +604,7 @@ def parse_lesson(path: Path, locale: str) -> tuple[Lesson | None, list[Problem]]
 # The SMS edition (docs/authoring.md): '[sms] short text' under a card or a quiz line,
 # '[web only]' under a card.
 _SMS_RE = re.compile(r"\[\s*sms\s*\](.*)", re.IGNORECASE)
-_WEB_ONLY_RE = re.compile(r"\[\s*web[\s-]*only\s*\]", re.IGNORECASE)
+_WEB_ONLY_RE = re.compile(r"\[\s*web[\s-]*only\s*\](.*)", re.IGNORECASE)
 _NOT_UNDER = ("'[sms]' gives the SMS form of the card or quiz line just above it: put it on "
               "the line right under it, with no blank line between")
 _SMS_LIMITS = {"option": MAX_OPTION, "explanation": MAX_EXPLANATION,
