@@ -4,6 +4,7 @@ packs, read by SMS and USSD learners while the lite web shows the full text."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import time
@@ -19,7 +20,8 @@ from gateway.channels.ussd import handle_ussd
 from gateway.config import Carrier
 from gateway.content import load_courses
 from gateway.content.importer import import_courses
-from gateway.content.model import Lesson
+from gateway.content.model import SMS, Lesson
+from gateway.learning import Engine
 from gateway.store import Store
 from gateway.sync import packs
 from tests.conftest import csrf
@@ -175,8 +177,7 @@ def test_short_forms_are_read_beside_the_full_text(course_root):
 def test_short_forms_survive_the_store_and_a_lesson_without_them_keeps_its_text(course_root):
     [course], _ = load_courses(course_root)
     with_forms, plain = course.lessons["en"]
-    assert Lesson.from_json(with_forms.to_json()) == with_forms.__class__(
-        **{**with_forms.__dict__, "path": ""})
+    assert Lesson.from_json(with_forms.to_json()) == dataclasses.replace(with_forms, path="")
     # A lesson without short forms is stored exactly as before they existed: same JSON,
     # same content hash, so upgrading changes no lesson in any database.
     stored = json.loads(plain.to_json())
@@ -371,14 +372,33 @@ def test_a_card_made_web_only_under_a_learner_leads_on_to_the_next_sms_card(tmp_
         assert sms(store, "NEXT").startswith("Q1/2: Short Q1: what to count?")
 
 
+def test_a_question_back_for_review_by_sms_reads_its_short_forms(demo_store):
+    sms(demo_store, "START DEMO")
+    for _ in range(2):
+        sms(demo_store, "NEXT")
+    sms(demo_store, "B")  # question 1 wrong: it comes back for review days later
+    engine = Engine(demo_store, edition=SMS)
+    with demo_store.write():
+        learner = demo_store.learner(PHONE)
+        asked = engine.review_question(learner, {"course_id": "demo", "lesson_id": "one",
+                                                 "question": 0})
+    assert (asked.text, asked.options) == ("Short Q1: what to count?",
+                                           ("All costs", "Full option: only materials"))
+    with demo_store.write():
+        learner = demo_store.learner(PHONE)
+        full = Engine(demo_store).review_question(learner, {"course_id": "demo",
+                                                            "lesson_id": "one", "question": 0})
+    assert full.text.startswith("Full question one")
+
+
 def test_a_french_sms_learner_gets_the_french_short_forms(demo_store):
     sms(demo_store, "LANG fr")
     assert "Court un : comptez tout." in sms(demo_store, "START DEMO")
     assert sms(demo_store, "NEXT").startswith("Court trois : une marge.")
 
 
-def test_a_lesson_costs_its_sms_edition():
-    [course], _ = load_courses(edition_course(Path(__import__("tempfile").mkdtemp()) / "l"))
+def test_a_lesson_costs_its_sms_edition(course_root):
+    [course], _ = load_courses(course_root)
     lesson = course.lessons["en"][0]
     messages = lesson_messages(course, lesson, 1, "en")
     assert len(messages) == 2 + 2 + 1  # two SMS cards, two questions, the result
