@@ -109,9 +109,16 @@ def test_a_header_line_longer_than_any_pack_has_is_refused(store, trusted):
 
 
 def test_a_newer_pack_format_says_which_this_gateway_reads(store, bundled_pack, trusted):
+    data = b"LEARNLINE-PACK 3\n" + bundled_pack[len(packs.MAGIC):]
+    refused(store, data, trusted,
+            r"^unsupported pack format 'LEARNLINE-PACK 3' \(this gateway reads LEARNLINE-PACK 1 "
+            r"and LEARNLINE-PACK 2\)")
+
+
+def test_a_header_whose_format_is_not_its_magic_lines_is_refused(store, bundled_pack, trusted):
     data = b"LEARNLINE-PACK 2\n" + bundled_pack[len(packs.MAGIC):]
     refused(store, data, trusted,
-            r"^unsupported pack format 'LEARNLINE-PACK 2' \(this gateway reads LEARNLINE-PACK 1\)")
+            r"^tampered or damaged: the header says format 1, the magic line 2$")
 
 
 # -- a header that is not the pack's -------------------------------------------------------------

@@ -182,7 +182,7 @@ def test_trusted_keys_come_from_the_environment(monkeypatch, trusted):
 
 
 def test_not_a_pack(trusted):
-    for data in (b"", b"PK\x03\x04zip", b"LEARNLINE-PACK 2\n{}\n"):
+    for data in (b"", b"PK\x03\x04zip", b"LEARNLINE-PACK 3\n{}\n"):
         with pytest.raises(packs.PackError, match=r"not a Learnline pack|unsupported pack"):
             packs.verify_pack(data, trusted)
 

@@ -2,26 +2,55 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 
+# The editions a lesson is read in: the full text (the lite web) and the SMS edition
+# (SMS and USSD), where each short form authored with '[sms]' replaces its full text and
+# a card marked '[web only]' is left out (docs/authoring.md, The SMS edition).
+FULL, SMS = "full", "sms"
+EDITIONS = (FULL, SMS)
+
 
 @dataclass(frozen=True)
 class Question:
-    """A single-choice question: 2 to 4 options, one right, and why."""
+    """A single-choice question: 2 to 4 options, one right, and why; with short forms for
+    the SMS edition where authored (`sms_options`: () or one entry per option, None where
+    that option has none)."""
 
     text: str
     options: tuple[str, ...]
     answer: int
     explanation: str
+    sms_text: str | None = None
+    sms_options: tuple[str | None, ...] = ()
+    sms_explanation: str | None = None
+
+    def in_sms(self) -> Question:
+        """The question as the SMS edition reads it: short forms in place of full text."""
+        if self.sms_text is None and not self.sms_options and self.sms_explanation is None:
+            return self
+        options = tuple(short if short is not None else full for full, short in
+                        zip(self.options, self.sms_options or (None,) * len(self.options),
+                            strict=True))
+        return Question(self.sms_text or self.text, options, self.answer,
+                        self.sms_explanation or self.explanation)
 
 
 @dataclass(frozen=True)
 class Card:
-    """One short paragraph of a lesson."""
+    """One short paragraph of a lesson; `sms` its short form for the SMS edition (None:
+    the SMS edition reads `text`; "": the card is left out of it, web only)."""
 
     text: str
+    sms: str | None = None
+
+    @property
+    def web_only(self) -> bool:
+        """Whether the SMS edition leaves this card out."""
+        return self.sms == ""
 
 
 @dataclass(frozen=True)
@@ -36,9 +65,14 @@ class Lesson:
     path: str = ""
 
     def to_json(self) -> str:
-        """The lesson as canonical JSON (what the store keeps)."""
+        """The lesson as canonical JSON (what the store keeps). Short forms appear only
+        where authored, so a lesson without them keeps the JSON and hash it always had."""
         data = asdict(self)
         data.pop("path")
+        for item in (*data["cards"], *data["questions"]):
+            for key in ("sms", "sms_text", "sms_options", "sms_explanation"):
+                if key in item and item[key] in (None, ()):
+                    del item[key]
         return json.dumps(data, ensure_ascii=False, sort_keys=True)
 
     @classmethod
@@ -49,22 +83,53 @@ class Lesson:
             id=data["id"],
             locale=data["locale"],
             title=data["title"],
-            cards=tuple(Card(**c) for c in data["cards"]),
+            cards=tuple(Card(c["text"], c.get("sms")) for c in data["cards"]),
             questions=tuple(
                 Question(
                     text=q["text"],
                     options=tuple(q["options"]),
                     answer=q["answer"],
                     explanation=q["explanation"],
+                    sms_text=q.get("sms_text"),
+                    sms_options=tuple(q.get("sms_options", ())),
+                    sms_explanation=q.get("sms_explanation"),
                 )
                 for q in data["questions"]
             ),
         )
 
     @property
+    def has_sms_edition(self) -> bool:
+        """Whether any card or quiz line of the lesson has a short form or is web only."""
+        return any(card.sms is not None for card in self.cards) or any(
+            q.sms_text is not None or q.sms_options or q.sms_explanation is not None
+            for q in self.questions)
+
+    def edition(self, name: str) -> Lesson:
+        """The lesson as `name` (FULL or SMS) reads it. In the SMS edition each card's
+        text is its short form where it has one, and "" where the card is web only (the
+        card keeps its place, so progress counts cards the same in every edition); each
+        question reads its short forms."""
+        if name == FULL or not self.has_sms_edition:
+            return self
+        if name != SMS:
+            raise ValueError(f"unknown edition {name!r} (one of {', '.join(EDITIONS)})")
+        return _sms_edition(self)
+
+    @property
     def content_hash(self) -> str:
         """A short digest that changes whenever the lesson's text changes."""
         return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=1024)
+def _sms_edition(lesson: Lesson) -> Lesson:
+    return Lesson(
+        id=lesson.id, locale=lesson.locale, title=lesson.title,
+        cards=tuple(Card(card.text if card.sms is None else card.sms) for card in lesson.cards),
+        questions=tuple(question.in_sms() for question in lesson.questions),
+        path=lesson.path,
+    )
 
 
 @dataclass(frozen=True)

@@ -267,7 +267,85 @@ def _compare_translations(
             if len(lesson.cards) != len(original.cards):
                 yield Problem(lesson.path, 1, f"{len(lesson.cards)} cards, but the "
                               f"{default_locale!r} lesson has {len(original.cards)}")
+            else:
+                yield from _compare_card_forms(lesson, original, default_locale)
             yield from _compare_questions(lesson, original, default_locale)
+            yield from _compare_quiz_forms(lesson, original, default_locale)
+
+
+def _compare_card_forms(lesson: Lesson, original: Lesson, default_locale: str
+                        ) -> Iterator[Problem]:
+    """The SMS edition teaches the same cards in every language, each shortened where the
+    original is: a translation lacking a short form the original has is an error; one
+    the original lacks is a warning (a longer language may need it)."""
+    lines = _card_lines(Path(lesson.path))
+    for number, (card, model) in enumerate(zip(lesson.cards, original.cards, strict=True), 1):
+        line = lines[number - 1] if number <= len(lines) else 1
+        if model.web_only and not card.web_only:
+            yield Problem(lesson.path, line, f"card {number}: the {default_locale!r} lesson "
+                          "leaves it out of SMS ('[web only]'); leave it out here too")
+        elif card.web_only and not model.web_only:
+            yield Problem(lesson.path, line, f"card {number} is '[web only]' here, but not "
+                          f"in the {default_locale!r} lesson")
+        elif model.sms and card.sms is None:
+            yield Problem(lesson.path, line, f"card {number} has no '[sms]' form, but card "
+                          f"{number} of the {default_locale!r} lesson has one")
+        elif card.sms and model.sms is None:
+            yield Problem(lesson.path, line, f"card {number} has an '[sms]' form the "
+                          f"{default_locale!r} lesson's card {number} lacks", warning=True)
+
+
+def _compare_quiz_forms(lesson: Lesson, original: Lesson, default_locale: str
+                        ) -> Iterator[Problem]:
+    """As `_compare_card_forms`, for each question, option and explanation, named at its
+    question's line."""
+    lines = _question_lines(Path(lesson.path))
+    for number, (question, model) in enumerate(zip(lesson.questions, original.questions,
+                                                   strict=False), 1):
+        line = lines[number - 1] if number <= len(lines) else 1
+        pairs = [(f"question {number} has", f"but question {number} of the "
+                  f"{default_locale!r} lesson has one", f"the {default_locale!r} lesson's "
+                  f"question {number} lacks", question.sms_text, model.sms_text)]
+        if len(question.options) == len(model.options):
+            ours = question.sms_options or (None,) * len(question.options)
+            theirs = model.sms_options or (None,) * len(model.options)
+            pairs += [(f"question {number}, option {_LETTERS[n]} has",
+                       f"but the {default_locale!r} lesson's has one",
+                       f"the {default_locale!r} lesson's lacks", mine, source)
+                      for n, (mine, source) in enumerate(zip(ours, theirs, strict=True))]
+        pairs.append((f"question {number}: the explanation has",
+                      f"but the {default_locale!r} lesson's has one",
+                      f"the {default_locale!r} lesson's lacks",
+                      question.sms_explanation, model.sms_explanation))
+        for what, missing, extra, mine, source in pairs:
+            if source is not None and mine is None:
+                yield Problem(lesson.path, line, f"{what} no '[sms]' form, {missing}")
+            elif mine is not None and source is None:
+                yield Problem(lesson.path, line, f"{what} an '[sms]' form {extra}",
+                              warning=True)
+
+
+def _card_lines(path: Path) -> list[int]:
+    """The first line of each card of a lesson file that parsed."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []
+    lines, titled, paragraph = [], False, False
+    for number, line in enumerate(_NEWLINE_RE.split(_OTHER_BREAKS_RE.sub(" ", text)), 1):
+        line = line.strip().lstrip("\ufeff")
+        if line.startswith("//"):
+            continue
+        if not line:
+            paragraph = False
+        elif line.startswith("#"):
+            if titled:
+                break  # the quiz
+            titled = True
+        elif not paragraph and not _SMS_RE.match(line) and not _WEB_ONLY_RE.match(line):
+            lines.append(number)
+            paragraph = True
+    return lines
 
 
 def _compare_questions(lesson: Lesson, original: Lesson, default_locale: str
@@ -343,10 +421,13 @@ def parse_lesson(path: Path, locale: str) -> tuple[Lesson | None, list[Problem]]
 
     title: str | None = None
     title_line = 1
-    cards: list[tuple[int, list[str]]] = []
+    cards: list[dict] = []
     questions: list[dict] = []
     in_quiz = False
     paragraph: list[str] | None = None
+    # The quiz line an '[sms]' line would give the short form of: (kind, question,
+    # option index), or ("sms", ...) once it has one; None after a blank line.
+    above: tuple[str, dict, int] | None = None
 
     for number, raw_line in enumerate(lines, 1):
         line = raw_line.strip()
@@ -354,6 +435,7 @@ def parse_lesson(path: Path, locale: str) -> tuple[Lesson | None, list[Problem]]
             continue
         if not line:
             paragraph = None
+            above = None
             continue
         if title is None:
             if line.startswith("# ") and line[2:].strip():
@@ -370,18 +452,66 @@ def parse_lesson(path: Path, locale: str) -> tuple[Lesson | None, list[Problem]]
             else:
                 problem(number, "unexpected heading; only '# Title' and '## Quiz' are headings")
             continue
+        sms_form = _SMS_RE.match(line)
+        marked = _WEB_ONLY_RE.match(line)
+        web_only = marked is not None
+        if marked and marked.group(1).strip():
+            problem(number, "'[web only]' stands alone on its line: the card above it is "
+                    "left out of SMS whole")
+            continue
         if not in_quiz:
-            if paragraph is None:
+            card = cards[-1] if cards and paragraph is not None else None
+            if sms_form or web_only:
+                if card is None:
+                    problem(number, _NOT_UNDER)
+                elif card["web_only"] and web_only:
+                    problem(number, "'[web only]' ends its card: start the next card after "
+                            "a blank line")
+                elif card["web_only"] or (card["sms"] is not None and web_only):
+                    problem(number, "a card is either '[web only]' or has an '[sms]' form, "
+                            "not both")
+                elif card["sms"] is not None:
+                    problem(number, "a card has one '[sms]' form")
+                elif web_only:
+                    card["web_only"] = True
+                else:
+                    rest = sms_form.group(1).strip()
+                    card["sms"], card["sms_line"] = [rest] if rest else [], number
+                continue
+            if card is None:
                 paragraph = []
-                cards.append((number, paragraph))
+                cards.append({"line": number, "words": paragraph, "sms": None,
+                              "sms_line": number, "web_only": False})
+            elif card["web_only"]:
+                problem(number, "'[web only]' ends its card: start the next card after a "
+                        "blank line")
+                continue
+            elif card["sms"] is not None:
+                card["sms"].append(line)
+                continue
             paragraph.append(line)
+            continue
+        if web_only:
+            problem(number, "'[web only]' is for cards: SMS learners answer every question; "
+                    "give it a shorter '[sms]' form instead")
+            continue
+        if sms_form:
+            if above is None:
+                problem(number, _NOT_UNDER)
+            elif above[0] == "sms":
+                problem(number, "a quiz line has one '[sms]' form, on the line right under it")
+            else:
+                _quiz_sms_form(above, sms_form.group(1).strip(), number, problem)
+                above = ("sms", above[1], above[2])
             continue
         if line.startswith("?"):
             text = line[1:].strip()
             if not text:
                 problem(number, "question text is empty")
             questions.append({"line": number, "text": text, "options": [], "answer": [],
-                              "explanation": None})
+                              "explanation": None, "sms_text": None, "sms_options": [],
+                              "sms_explanation": None})
+            above = ("question", questions[-1], -1)
             continue
         if not questions:
             problem(number, "in the quiz, start each question with '? '")
@@ -398,7 +528,9 @@ def parse_lesson(path: Path, locale: str) -> tuple[Lesson | None, list[Problem]]
                 problem(number, f"option is {len(text)} characters; keep it to {MAX_OPTION}")
             if option.group(1) == "+":
                 current["answer"].append(len(current["options"]))
+            above = ("option", current, len(current["options"]))
             current["options"].append(text)
+            current["sms_options"].append(None)
         elif line.startswith("="):
             text = line[1:].strip()
             if current["explanation"] is not None:
@@ -409,6 +541,7 @@ def parse_lesson(path: Path, locale: str) -> tuple[Lesson | None, list[Problem]]
                 problem(number, f"explanation is {len(text)} characters; "
                         f"keep it to {MAX_EXPLANATION}")
             current["explanation"] = text
+            above = ("explanation", current, -1)
         else:
             problem(number, "in the quiz, lines start with '?', '+', '-' or '='")
 
@@ -417,11 +550,15 @@ def parse_lesson(path: Path, locale: str) -> tuple[Lesson | None, list[Problem]]
         return None, problems
     if len(title) > MAX_TITLE:
         problem(title_line, f"title is {len(title)} characters; keep it to {MAX_TITLE}")
-    for number, words in cards:
-        text = " ".join(words)
+    for card in cards:
+        text = " ".join(card["words"])
         if len(text) > MAX_CARD:
-            problem(number, f"card is {len(text)} characters; keep it to {MAX_CARD} "
+            problem(card["line"], f"card is {len(text)} characters; keep it to {MAX_CARD} "
                     "(split it into two cards)")
+        _check_card_sms_form(card, text, problem, problems, where)
+    if cards and all(card["web_only"] for card in cards):
+        problem(title_line, "every card is '[web only]'; the SMS edition needs at least one "
+                "card")
     if not MIN_CARDS <= len(cards) <= MAX_CARDS:
         problem(title_line, f"{_count(len(cards), 'card')}; a lesson has {MIN_CARDS} to "
                 f"{MAX_CARDS} (a blank line separates cards)")
@@ -444,17 +581,92 @@ def parse_lesson(path: Path, locale: str) -> tuple[Lesson | None, list[Problem]]
         if screen > MAX_QUESTION_SCREEN:
             problem(q["line"], f"question and options are {screen} characters with numbering; "
                     f"keep them to {MAX_QUESTION_SCREEN} (one USSD screen)")
-    if problems:
+        _check_question_sms_forms(q, problem)
+    if any(not p.warning for p in problems):
         return None, problems
     lesson = Lesson(
         id=path.stem,
         locale=locale,
         title=title,
-        cards=tuple(Card(" ".join(words)) for _, words in cards),
+        cards=tuple(Card(" ".join(card["words"]), "" if card["web_only"] else
+                         None if card["sms"] is None else " ".join(card["sms"]))
+                    for card in cards),
         questions=tuple(
-            Question(q["text"], tuple(q["options"]), q["answer"][0], q["explanation"])
+            Question(q["text"], tuple(q["options"]), q["answer"][0], q["explanation"],
+                     q["sms_text"], _sms_options(q), q["sms_explanation"])
             for q in questions
         ),
         path=where,
     )
     return lesson, problems
+
+
+# The SMS edition (docs/authoring.md): '[sms] short text' under a card or a quiz line,
+# '[web only]' under a card.
+_SMS_RE = re.compile(r"\[\s*sms\s*\](.*)", re.IGNORECASE)
+_WEB_ONLY_RE = re.compile(r"\[\s*web[\s-]*only\s*\](.*)", re.IGNORECASE)
+_NOT_UNDER = ("'[sms]' gives the SMS form of the card or quiz line just above it: put it on "
+              "the line right under it, with no blank line between")
+_SMS_LIMITS = {"option": MAX_OPTION, "explanation": MAX_EXPLANATION,
+               "question": MAX_QUESTION_SCREEN}
+
+
+def _quiz_sms_form(above: tuple[str, dict, int], text: str, number: int,
+                   problem: Callable[[int, str], None]) -> None:
+    """Keep the short form of the quiz line `above` (a question, an option or an
+    explanation), checked against that line's own limit."""
+    kind, question, index = above
+    if not text:
+        problem(number, "the SMS form is empty")
+        return
+    if len(text) > _SMS_LIMITS[kind]:
+        problem(number, f"SMS form of the {kind} is {len(text)} characters; keep it to "
+                f"{_SMS_LIMITS[kind]}")
+    if kind == "option":
+        question["sms_options"][index] = text
+    else:
+        question[f"sms_{'text' if kind == 'question' else kind}"] = text
+
+
+def _check_card_sms_form(card: dict, text: str, problem: Callable[[int, str], None],
+                         problems: list[Problem], where: str) -> None:
+    """A card's short form: not empty, within a card's limit, and (a warning) shorter
+    than the card."""
+    if card["sms"] is None:
+        return
+    short = " ".join(card["sms"])
+    line = card["sms_line"]
+    if not short:
+        problem(line, "the SMS form is empty; write '[web only]' to leave the card out of SMS")
+    elif len(short) > MAX_CARD:
+        problem(line, f"SMS form of the card is {len(short)} characters; keep it to {MAX_CARD}")
+    if short and len(short) >= len(text):
+        problems.append(Problem(where, line, "the SMS form of the card is not shorter than "
+                                f"the card ({len(short)} against {len(text)} characters)",
+                                warning=True))
+
+
+def _check_question_sms_forms(q: dict, problem: Callable[[int, str], None]) -> None:
+    """A question's SMS edition stays answerable: its options can be told apart, and the
+    question with its options fits one USSD screen."""
+    if q["sms_text"] is None and not any(q["sms_options"]):
+        return
+    options = [short or full for full, short in zip(q["options"], q["sms_options"],
+                                                    strict=True)]
+    seen: dict[str, int] = {}
+    for index, option in enumerate(options):
+        key = " ".join(option.lower().split())
+        if key in seen:
+            problem(q["line"], f"options {_LETTERS[seen[key]]} and {_LETTERS[index]} read the "
+                    "same in the SMS edition; learners could not tell them apart")
+            break
+        seen[key] = index
+    screen = len(q["sms_text"] or q["text"]) + sum(len(o) + 4 for o in options)
+    if screen > MAX_QUESTION_SCREEN:
+        problem(q["line"], f"the SMS form of the question and its options are {screen} "
+                f"characters with numbering; keep them to {MAX_QUESTION_SCREEN} (one USSD "
+                "screen)")
+
+
+def _sms_options(q: dict) -> tuple[str | None, ...]:
+    return tuple(q["sms_options"]) if any(q["sms_options"]) else ()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.content.model import Course, Lesson
+from gateway.content.model import FULL, Course, Lesson
 from gateway.i18n import available_locales, normalize_locale
 from gateway.learning import certificates
 from gateway.learning import intents as i
@@ -46,8 +46,13 @@ class Engine:
     """Courses and progress for learners, over one store."""
 
     def __init__(self, store: Store, pacing: Pacing | None = None,
-                 read_in: str | None = None, *, caller_saves_learner: bool = False):
+                 read_in: str | None = None, *, caller_saves_learner: bool = False,
+                 edition: str = FULL):
         self.store = store
+        # The edition of course text the channel teaches in: FULL (the lite web) or SMS
+        # (SMS and USSD: short forms where authored, web-only cards left out). Places
+        # count cards the same in every edition, so a learner moves between channels.
+        self.edition = edition
         # The caller saves the learner itself, in the same transaction, once done with
         # them (the SMS channel always does, when it notes them seen): the engine then
         # writes a learner's row only to create it, and every change goes in that one save.
@@ -211,8 +216,11 @@ class Engine:
         if enrollment.completed:
             return (self._completed_notice(learner, course),)
         if enrollment.quiz is None and enrollment.card > 0:
-            enrollment.card -= 2  # _current moves one on
-            return self._current(learner, course, enrollment, advance_card=True)
+            lesson = self._lesson(course, enrollment.position, self.reading_locale(learner))
+            before = [n for n in _shown(lesson) if n < enrollment.card]
+            if before:
+                enrollment.card = before[-1] - 1  # _current moves one on
+                return self._current(learner, course, enrollment, advance_card=True)
         return self._current(learner, course, enrollment, advance_card=enrollment.card < 0)
 
     def _answer(self, learner: LearnerRecord, choice: int) -> tuple[r.Reply, ...]:
@@ -278,10 +286,12 @@ class Engine:
         course, enrollment = found
         results = self._results(learner, course)
         lesson_title = None
-        card_count = 0
+        card_count, card_number = 0, max(enrollment.card, 0) + 1
         if not enrollment.completed:
             lesson = self._lesson(course, enrollment.position, self.reading_locale(learner))
-            lesson_title, card_count = lesson.title, len(lesson.cards)
+            shown = _shown(lesson)
+            lesson_title, card_count = lesson.title, len(shown)
+            card_number = max(1, sum(1 for n in shown if n <= max(enrollment.card, 0)))
         score, total = _totals(results)
         return r.Progress(
             course_title=course.title_in(self.reading_locale(learner)),
@@ -290,7 +300,7 @@ class Engine:
             score=score,
             total=total,
             lesson_title=lesson_title,
-            card_number=max(enrollment.card, 0) + 1,
+            card_number=card_number,
             card_count=card_count,
             in_quiz=_asks(enrollment),
             completed=enrollment.completed,
@@ -676,13 +686,17 @@ class Engine:
                 return self._finish_lesson(learner, course, enrollment, lesson)
             self._save_place(learner, course, enrollment)
             return (self._question(lesson, enrollment),)
-        if advance_card:
-            enrollment.card += 1
-        if enrollment.card >= len(lesson.cards):
+        shown = _shown(lesson)
+        # Moving on goes to the next card this edition has; a place on a card it leaves
+        # out (web only) stands for the next one it has.
+        after = enrollment.card if advance_card else max(enrollment.card, 0) - 1
+        card = next((n for n in shown if n > after), None)
+        if card is None:
+            enrollment.card = max(enrollment.card + int(advance_card), len(lesson.cards))
             enrollment.quiz = QuizState(queue=list(range(len(lesson.questions))))
             self._save_place(learner, course, enrollment)
             return (self._question(lesson, enrollment),)
-        enrollment.card = max(enrollment.card, 0)
+        enrollment.card = card
         self._save_place(learner, course, enrollment)
         return (
             r.CardShown(
@@ -690,9 +704,9 @@ class Engine:
                 lesson_number=enrollment.position + 1,
                 lesson_count=len(course.lesson_ids),
                 lesson_title=lesson.title,
-                card_number=enrollment.card + 1,
-                card_count=len(lesson.cards),
-                text=lesson.cards[enrollment.card].text,
+                card_number=shown.index(card) + 1,
+                card_count=len(shown),
+                text=lesson.cards[card].text,
             ),
         )
 
@@ -832,7 +846,7 @@ class Engine:
             lesson = self.store.lesson(course.id, lesson_id, course.default_locale)
         if lesson is None:
             raise LookupError(f"lesson {course.id}/{lesson_id} is not loaded")
-        return lesson
+        return lesson.edition(self.edition)
 
     def _fit_to_content(self, course: Course, enrollment: EnrollmentRecord) -> None:
         """Keep a learner's place valid after authors changed a course in place."""
@@ -874,6 +888,12 @@ def _find_course(courses: list[Course], ref: str) -> Course | None:
 def _passes(course: Course, score: int, total: int) -> bool:
     """Whether a course's score reaches its pass mark (a course without questions passes)."""
     return (100 * score / total if total else 100) >= course.pass_mark
+
+
+def _shown(lesson: Lesson) -> list[int]:
+    """The numbers (0-based) of the cards a lesson's edition shows: in the SMS edition a
+    web-only card has no text and is left out."""
+    return [n for n, card in enumerate(lesson.cards) if card.text]
 
 
 def _asks(enrollment: EnrollmentRecord) -> bool:

@@ -3,7 +3,7 @@ with the hub's Ed25519 key, that an edge verifies and applies in one transaction
 
 The format is described in docs/sync.md ("Course packs"). In short::
 
-    LEARNLINE-PACK 1\\n
+    LEARNLINE-PACK 1\\n                (2 when a lesson carries an SMS edition)
     {"compression": ..., "created_at": ..., "digest": ..., "format": 1, "key_id": ...,
      "raw_size": ..., "signature": ..., "version": ...}\\n
     <payload: the compressed canonical JSON document>
@@ -47,8 +47,12 @@ from gateway.content import ContentError, load_courses
 from gateway.content.importer import CodeTaken, save_courses
 from gateway.sms_text import POLICIES, count
 
-MAGIC = b"LEARNLINE-PACK 1\n"
-FORMAT = 1
+# Format 2 is format 1 whose lessons may carry an SMS edition ('[sms]', '[web only]'):
+# a gateway that reads format 1 only would take those lines for card text, so a pack is
+# written as format 2 only when a lesson has them, and older edges refuse it whole.
+MAGICS = {1: b"LEARNLINE-PACK 1\n", 2: b"LEARNLINE-PACK 2\n"}
+MAGIC = MAGICS[1]
+FORMAT = 2  # the newest this gateway reads and writes
 SUFFIX = ".llpack"
 TRUSTED_KEYS_ENV = "LEARNLINE_TRUSTED_PACK_KEYS"
 SIGNING_KEY_ENV = "LEARNLINE_PACK_SIGNING_KEY"
@@ -100,6 +104,8 @@ class Pack:
             raise PackError("damaged: the payload is not JSON") from None
         if not isinstance(document, dict) or not isinstance(document.get("courses"), list):
             raise PackError("damaged: the payload holds no list of courses")
+        if document.get("format", 1) != self.header["format"]:
+            raise PackError("damaged: the payload's format is not the header's")
         return document
 
 
@@ -191,14 +197,16 @@ def pack_document(root: Path) -> dict[str, Any]:
 
     courses, _warnings = load_courses(root, strict=True)
     out = []
+    editions = False
     for course in courses:
         folder = root / course.id
         files = {"course.toml": _text(folder / "course.toml")}
         for locale in course.locales:
             for lesson in course.lessons[locale]:
                 files[f"{locale}/{lesson.id}.txt"] = _text(Path(lesson.path))
+                editions = editions or lesson.has_sms_edition
         out.append({"id": course.id, "files": files, "sms": _sms_renditions(course)})
-    return {"format": FORMAT, "courses": out}
+    return {"format": 2 if editions else 1, "courses": out}
 
 
 def _text(path: Path) -> str:
@@ -229,7 +237,7 @@ def seal(document: dict[str, Any], private_key: Ed25519PrivateKey, version: int 
     payload = _compress(raw, compression)
     now = int(time.time())
     header = {
-        "format": FORMAT,
+        "format": document.get("format", 1),
         "version": now if version is None else int(version),
         "created_at": now if created_at is None else int(created_at),
         "compression": compression,
@@ -240,7 +248,7 @@ def seal(document: dict[str, Any], private_key: Ed25519PrivateKey, version: int 
     if header["version"] < 1:
         raise PackError(f"version must be a positive whole number, not {version}")
     header["signature"] = base64.b64encode(private_key.sign(_signed_part(header))).decode()
-    return MAGIC + _header_line(header) + payload
+    return MAGICS[header["format"]] + _header_line(header) + payload
 
 
 def build_pack(root: Path, private_key: Ed25519PrivateKey, version: int | None = None) -> bytes:
@@ -261,18 +269,20 @@ def suggested_name(data: bytes) -> str:
 def read_pack(data: bytes) -> Pack:
     """Split pack bytes into header and payload, checking only their shape (no digest, no
     signature: `verify_pack` does that). PackError when the bytes are not a pack."""
-    if not data.startswith(MAGIC):
+    form = next((number for number, magic in MAGICS.items() if data.startswith(magic)), None)
+    if form is None:
         if data.startswith(b"LEARNLINE-PACK "):
             line = data[:40].split(b"\n")[0].decode("ascii", "replace")
             raise PackError(f"unsupported pack format {line!r} (this gateway reads "
-                            f"{MAGIC.strip().decode()})")
+                            f"{' and '.join(m.strip().decode() for m in MAGICS.values())})")
         raise PackError("not a Learnline pack (it does not start with "
                         f"{MAGIC.strip().decode()!r})")
-    end = data.find(b"\n", len(MAGIC), len(MAGIC) + MAX_HEADER)
+    start = len(MAGICS[form])
+    end = data.find(b"\n", start, start + MAX_HEADER)
     if end < 0:
         raise PackError("tampered or damaged: the header line is missing or too long")
     try:
-        header = json.loads(data[len(MAGIC):end])
+        header = json.loads(data[start:end])
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise PackError("tampered or damaged: the header is not valid JSON") from None
     if not isinstance(header, dict) or set(header) != _HEADER_KEYS:
@@ -284,6 +294,9 @@ def read_pack(data: bytes) -> Pack:
                 if not isinstance(header[name], kind) or isinstance(header[name], bool)]
     if problems:
         raise PackError(f"tampered or damaged: header field {problems[0]!r} has the wrong type")
+    if header["format"] != form:
+        raise PackError(f"tampered or damaged: the header says format {header['format']}, "
+                        f"the magic line {form}")
     if header["compression"] not in COMPRESSIONS:
         raise PackError(f"tampered or damaged: unknown compression {header['compression']!r}")
     try:
@@ -292,7 +305,7 @@ def read_pack(data: bytes) -> Pack:
         raise PackError("tampered: the signature is not base64") from None
     # One header, one spelling: a pack's bytes follow from its fields (no reordered keys,
     # no base64 variants that decode alike), so its file hash is as stable as its digest.
-    if data[len(MAGIC):end] != _canonical(header) \
+    if data[start:end] != _canonical(header) \
             or base64.b64encode(signature).decode() != header["signature"]:
         raise PackError("tampered: the header is not in its canonical form")
     return Pack(
@@ -434,7 +447,7 @@ def _signed_part(header: dict[str, Any]) -> bytes:
         digest = bytes.fromhex(header["digest"])
     except ValueError:
         digest = header["digest"].encode("utf-8", "replace")
-    return MAGIC + _canonical(_unsigned(header)) + digest
+    return MAGICS[header["format"]] + _canonical(_unsigned(header)) + digest
 
 
 def _header_line(header: dict[str, Any]) -> bytes:

@@ -11,6 +11,7 @@ from gateway.channels.sms.render import render
 from gateway.channels.visits import comes_back, learner_acted
 from gateway.channels.vocabulary import command_words
 from gateway.config import Carrier
+from gateway.content.model import SMS
 from gateway.i18n import default_locale, translations
 from gateway.learning import Engine
 from gateway.learning import replies as r
@@ -124,7 +125,7 @@ def _process(store: Store, carrier: Carrier, inbound: InboundRecord,
                 return 0
             pacing = carrier.pacing
             # The learner is saved once, when noted seen (learner_acted) after the engine.
-            engine = Engine(store, pacing, caller_saves_learner=True)
+            engine = Engine(store, pacing, caller_saves_learner=True, edition=SMS)
             if learner is None or learner.carrier_id != carrier.id:
                 learner = engine.learner(inbound.phone, carrier.id, locale, stored=learner)
             if not inbound.text.strip():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.channels.sms.render import render
-from gateway.content.model import Course, Lesson
+from gateway.content.model import SMS, Course, Lesson
 from gateway.learning import replies as r
 from gateway.sms_text import POLICIES, count
 
@@ -13,16 +13,19 @@ from gateway.sms_text import POLICIES, count
 def lesson_messages(course: Course, lesson: Lesson, number: int, locale: str) -> list[str]:
     """The SMS texts of one lesson for a learner who answers every question right.
 
-    One message per card, the first question, then feedback with the next
-    question, and the last feedback with the lesson's result and the next
-    lesson's title. `course` must carry its lessons (as parsed from files).
+    In the lesson's SMS edition: one message per card it has, the first
+    question, then feedback with the next question, and the last feedback with
+    the lesson's result and the next lesson's title. `course` must carry its
+    lessons (as parsed from files).
     """
     title = course.title_in(locale)
     total_lessons = len(course.lesson_ids)
+    lesson = lesson.edition(SMS)  # short forms where authored, web-only cards left out
+    cards = [card for card in lesson.cards if card.text]
     messages = []
-    for index, card in enumerate(lesson.cards):
+    for index, card in enumerate(cards):
         shown = r.CardShown(title, number, total_lessons, lesson.title, index + 1,
-                            len(lesson.cards), card.text)
+                            len(cards), card.text)
         messages.append(render((shown,), locale))
     pending: list[r.Reply] = []
     for index, question in enumerate(lesson.questions):

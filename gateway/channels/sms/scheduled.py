@@ -8,6 +8,7 @@ import logging
 
 from gateway.channels.sms.render import render
 from gateway.config import Carriers
+from gateway.content.model import SMS
 from gateway.learning import Engine
 from gateway.learning.scheduling import due_work, plan_next_check
 from gateway.learning.timing import learner_zone, quiet_end
@@ -43,7 +44,7 @@ def run_scheduled(store: Store, carriers: Carriers, now: float | None = None,
                 store.set_next_check(learner.phone, None)
                 continue
             pacing = carrier.pacing
-            engine = Engine(store, pacing)
+            engine = Engine(store, pacing, edition=SMS)
             work = due_work(engine, learner, pacing, now)
             if work is not None:
                 kind, replies = work

@@ -28,6 +28,7 @@ from gateway.channels.ussd.screens import (
 from gateway.channels.ussd.wording import Wording
 from gateway.channels.visits import comes_back, learner_acted
 from gateway.config import USSD_RESUME_SECONDS, Carrier
+from gateway.content.model import SMS
 from gateway.i18n import default_locale, needs_ucs2
 from gateway.learning import Engine
 from gateway.learning import intents as i
@@ -86,7 +87,7 @@ def handle_ussd(
             # a fresh learner (docs/privacy.md).
             comes_back(store, phone)
         pacing = carrier.pacing
-        engine = Engine(store, pacing)
+        engine = Engine(store, pacing, edition=SMS)
         learner = engine.learner(phone, carrier.id, default_locale(phone, carrier))
         menu = _Menu(engine, learner, carrier, request.service_code or (
             session.service_code if session else ""))
