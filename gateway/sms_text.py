@@ -93,8 +93,9 @@ _SMART |= {ord("¼"): "1/4", ord("½"): "1/2", ord("¾"): "3/4", ord("…"): "..
 
 # --- gsm7 policy: letters without a decomposition to a GSM-7 letter ---
 
-_FOLD = {
-    "œ": "oe", "Œ": "OE", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ð": "d", "Ð": "D",
+_LIGATURES = {"œ": "oe", "Œ": "OE"}  # the auto policy folds these too
+_FOLD = _LIGATURES | {
+    "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ð": "d", "Ð": "D",
     "ı": "i", "ɛ": "e", "Ɛ": "E", "ɔ": "o", "Ɔ": "O", "ŋ": "n", "Ŋ": "N", "ɖ": "d", "Ɖ": "D",
     "ƒ": "f", "Ƒ": "F", "ɣ": "g", "Ɣ": "G", "ʋ": "v", "Ʋ": "V", "ɓ": "b", "Ɓ": "B",
     "ɗ": "d", "Ɗ": "D", "ƙ": "k", "Ƙ": "K", "ƴ": "y", "Ƴ": "Y",
@@ -109,7 +110,6 @@ _CLUSTER = regex.compile(r"\X")
 # (ŋ ɛ ɔ ɓ ...): dropping those writes another word, so the message goes as written.
 _ACCENTS = frozenset("\u0300\u0301\u0302\u0303\u0304\u0306\u0307\u0308\u030a\u030b\u030c"
                      "\u0327\u0328")
-_LIGATURES = {"œ": "oe", "Œ": "OE"}
 
 # --- grapheme clusters as the reference sees them: grapheme-splitter 1.0.4 (Unicode 10) ---
 
@@ -310,10 +310,10 @@ def _segment(text: str) -> tuple[str, tuple[str, ...]]:
 
 def _fold_cluster(cluster: str, accents_only: bool = False) -> str:
     """Nearest GSM-7 spelling of one grapheme cluster that starts with a letter, else itself.
-    With ``accents_only``, only ligatures and letters whose marks are all _ACCENTS fold."""
+    With ``accents_only``, only œ Œ and letters whose marks are all _ACCENTS fold."""
     if encoding_for(cluster) == GSM7 or not unicodedata.category(cluster[0]).startswith("L"):
         return cluster
-    if accents_only and cluster in _LIGATURES:
+    if cluster in _LIGATURES:
         return _LIGATURES[cluster]
     if cluster in _FOLD and not accents_only:
         return _FOLD[cluster]

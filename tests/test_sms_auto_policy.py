@@ -8,10 +8,12 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from gateway.channels.sms import receive_inbound
 from gateway.channels.sms.cost import lesson_messages
 from gateway.cli.main import main
 from gateway.config import Carrier, load_carriers
 from gateway.content import load_courses
+from gateway.ops.announcements import announce
 from gateway.outbox.queue import queue_text
 from gateway.paths import lessons_dir
 from gateway.sms_text import GSM7, UCS2, count, normalize, split_messages
@@ -52,6 +54,10 @@ def test_french_goes_gsm7_keeping_the_accents_gsm7_has():
     assert normalize("À BIENTÔT, ÇA VA ? ÉCOLE, ÊTRE", DEFAULT) == "A BIENTOT, ÇA VA ? ÉCOLE, ETRE"
     kept = "é è à ù ì ò Ç É Ä ä Ö ö Ñ ñ Ü ü Å å Ø ø Æ æ ß"
     assert normalize(kept, DEFAULT) == kept
+    # Every accent a reader does without: acute, grave, circumflex, tilde, macron, breve,
+    # dot above, diaeresis, ring, double acute, caron, cedilla, ogonek; and the ligature.
+    assert normalize("á È â ã ā ă ż ë Ů ő č ç ą œ Œ", DEFAULT) == (
+        "a E a a a a z e U o c c a oe OE")
 
 
 def test_portuguese_goes_gsm7_keeping_the_accents_gsm7_has():
@@ -72,12 +78,14 @@ def test_a_message_with_a_character_without_stand_in_goes_ucs2_as_written():
         "أحسنت… الدرس ١ من ٦\u200c",  # Arabic: the ellipsis and ZWNJ stay too
         "Jërëjëf, ŋaka nga def ?",  # Wolof ŋ is a letter of its own, not n with an accent
         "Ẹ ku àárọ̀",  # Yoruba ẹ and ọ are letters of their own
+        "Mɔ̀ wɛ́ nyɔ́nu",  # Ewe ɔ and ɛ too, whatever accent they carry
     ):
         result = count(text, DEFAULT)
         assert (result.encoding, result.text) == (UCS2, text)
     # The gsm7 policy, by contrast, folds what it can and leaves the rest.
     assert normalize("Jërëjëf, ŋaka nga def ?", "gsm7") == "Jerejef, naka nga def ?"
     assert normalize("Très bien, leçon finie 👍", "gsm7") == "Très bien, lecon finie 👍"
+    assert normalize("Ẹ ku àárọ̀", "gsm7") == "E ku àaro"
 
 
 def test_a_long_reply_with_an_emoji_is_sent_as_written_in_every_message(store: Store,
@@ -94,6 +102,20 @@ def test_a_long_reply_with_an_emoji_is_sent_as_written_in_every_message(store: S
     assert all(count(body, "exact").encoding == UCS2 for body, _ in queued)
     assert [segments for _, segments in queued] == [count(b, "exact").segments for b in parts]
     assert queued[0][1] == 2
+
+
+def test_an_announcement_is_priced_as_its_messages_go_out(store: Store, tmp_path: Path):
+    path = tmp_path / "carriers.toml"
+    path.write_text('[carriers.console]\nadapter = "console"\nmax_segments = 2\n'
+                    "price_per_segment = 1\n", encoding="utf-8")
+    carriers = load_carriers(path, env={})
+    receive_inbound(store, carriers["console"], "m1", "+2348030000000", "START")
+    text = ("Leçon terminée : 3 sur 3, bravo ! " * 12) + "À demain 👍"
+    plan = announce(store, carriers, "start-freelancing", text, dry_run=True)
+    parts = split_messages(text, 2, DEFAULT)
+    assert plan.learners == 1 and plan.by_carrier["console"].messages == len(parts)
+    assert plan.segments == sum(count(part, "exact").segments for part in parts)
+    assert plan.segments > sum(count(part, DEFAULT).segments for part in parts)
 
 
 def test_explicit_smart_still_leaves_letters_alone():
