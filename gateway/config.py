@@ -30,7 +30,7 @@ from carrier_adapters import ADAPTERS, CarrierSettings
 from gateway import environment
 from gateway.i18n import available_locales, needs_ucs2
 from gateway.learning.timing import Pacing
-from gateway.sms_text import POLICIES
+from gateway.sms_text import DEFAULT_POLICY, POLICIES
 
 # A learner who dials USSD again this soon after a dropped or timed-out session goes
 # straight back to the card they were reading; later, they start at the menu. The worker
@@ -61,7 +61,7 @@ class Carrier:
     wire: CarrierSettings
     country: str | None = None
     locale: str | None = None
-    encoding_policy: str = "smart"
+    encoding_policy: str = DEFAULT_POLICY
     max_segments: int = 6
     tps: float = 10.0
     public_url: str | None = None
@@ -324,9 +324,9 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
         locale = string("locale")
         if locale is not None:
             locale = _catalog_locale(locale, "locale", fail)
-    policy = "smart"
+    policy = DEFAULT_POLICY
     with checking():
-        policy = string("encoding_policy") or "smart"
+        policy = string("encoding_policy") or DEFAULT_POLICY
         if policy not in POLICIES:
             raise fail("encoding_policy", f"{policy!r}; one of: {', '.join(POLICIES)}")
     max_segments = 6

@@ -27,6 +27,7 @@ from carrier_adapters.gsm0338 import GSM7_CHARS as _GSM7_CHARS
 from carrier_adapters.gsm0338 import GSM7_EXTENSION as _GSM7_EXTENSION
 
 __all__ = [
+    "DEFAULT_POLICY",
     "GSM7",
     "POLICIES",
     "UCS2",
@@ -40,7 +41,8 @@ __all__ = [
     "ucs2_units",
 ]
 
-POLICIES: tuple[str, ...] = ("exact", "smart", "gsm7")
+POLICIES: tuple[str, ...] = ("exact", "smart", "gsm7", "auto")
+DEFAULT_POLICY = "auto"  # carriers without encoding_policy, and `learnline sms count`
 _SEGMENT_BITS = 140 * 8  # user data of one SMS
 _UDH_BITS = 6 * 8  # concatenation header in every part of a multi-part message
 
@@ -91,13 +93,23 @@ _SMART |= {ord("¼"): "1/4", ord("½"): "1/2", ord("¾"): "3/4", ord("…"): "..
 
 # --- gsm7 policy: letters without a decomposition to a GSM-7 letter ---
 
-_FOLD = {
-    "œ": "oe", "Œ": "OE", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ð": "d", "Ð": "D",
+_LIGATURES = {"œ": "oe", "Œ": "OE"}  # the auto policy folds these too
+_FOLD = _LIGATURES | {
+    "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ð": "d", "Ð": "D",
     "ı": "i", "ɛ": "e", "Ɛ": "E", "ɔ": "o", "Ɔ": "O", "ŋ": "n", "Ŋ": "N", "ɖ": "d", "Ɖ": "D",
     "ƒ": "f", "Ƒ": "F", "ɣ": "g", "Ɣ": "G", "ʋ": "v", "Ʋ": "V", "ɓ": "b", "Ɓ": "B",
     "ɗ": "d", "Ɗ": "D", "ƙ": "k", "Ƙ": "K", "ƴ": "y", "Ƴ": "Y",
 }  # fmt: skip
 _CLUSTER = regex.compile(r"\X")
+
+# --- auto policy: the accents a reader does without, and only for a whole message ---
+
+# Marks that sit on a letter without making it another letter of its alphabet: acute, grave,
+# circumflex, tilde, macron, breve, dot above, diaeresis, ring, double acute, caron, cedilla,
+# ogonek. Not the dot below (Yoruba ẹ ọ ṣ), the horn (Vietnamese ơ ư) or letters of their own
+# (ŋ ɛ ɔ ɓ ...): dropping those writes another word, so the message goes as written.
+_ACCENTS = frozenset("\u0300\u0301\u0302\u0303\u0304\u0306\u0307\u0308\u030a\u030b\u030c"
+                     "\u0327\u0328")
 
 # --- grapheme clusters as the reference sees them: grapheme-splitter 1.0.4 (Unicode 10) ---
 
@@ -296,14 +308,19 @@ def _segment(text: str) -> tuple[str, tuple[str, ...]]:
     return encoding, tuple("".join(chars[j] for j in part) for part in parts)
 
 
-def _fold_cluster(cluster: str) -> str:
-    """Nearest GSM-7 spelling of one grapheme cluster that starts with a letter, else itself."""
+def _fold_cluster(cluster: str, accents_only: bool = False) -> str:
+    """Nearest GSM-7 spelling of one grapheme cluster that starts with a letter, else itself.
+    With ``accents_only``, only œ Œ and letters whose marks are all _ACCENTS fold."""
     if encoding_for(cluster) == GSM7 or not unicodedata.category(cluster[0]).startswith("L"):
         return cluster
-    if cluster in _FOLD:
+    if cluster in _LIGATURES:
+        return _LIGATURES[cluster]
+    if cluster in _FOLD and not accents_only:
         return _FOLD[cluster]
     base, *marks = unicodedata.normalize("NFD", cluster)
-    base = _FOLD.get(base, base)
+    if accents_only and not _ACCENTS.issuperset(marks):
+        return cluster
+    base = base if accents_only else _FOLD.get(base, base)
     for keep in range(len(marks), -1, -1):  # drop accents from the outside in: ǘ -> ü -> u
         candidate = unicodedata.normalize("NFC", base + "".join(marks[:keep]))
         if encoding_for(candidate) == GSM7:
@@ -320,16 +337,24 @@ def normalize(text: str, policy: str = "exact") -> str:
     removes zero-width characters, like Twilio Smart Encoding. ``gsm7`` also folds letters GSM-7
     lacks to the nearest GSM-7 spelling (ê -> e, ç -> c, œ -> oe, Ê -> E) while keeping the ones
     it has (é è à ù ì ò ü ö ä ñ É Ç Å Ø ...); what cannot be folded (emoji, Arabic) stays.
+    ``auto`` (DEFAULT_POLICY) gives the ``smart`` text with accents GSM-7 lacks dropped
+    (ê -> e, ç -> c, õ -> o, œ -> oe; é è à ù É Ç ... kept) when that makes the whole text
+    GSM-7, and the ``exact`` text otherwise: a message with an emoji, another script or a
+    letter that is not an accented one (ŋ, ɛ, ẹ) goes as written, never half folded.
     Raises ValueError naming the policy if it is not one of POLICIES.
     """
     if policy not in POLICIES:
         raise ValueError(f"unknown SMS text policy {policy!r}; expected one of {POLICIES}")
     text = sendable(text)
-    if policy != "exact":
-        text = unicodedata.normalize("NFC", text.translate(_SMART))
+    if policy == "exact":
+        return text
+    smart = unicodedata.normalize("NFC", text.translate(_SMART))
     if policy == "gsm7":
-        text = "".join(_fold_cluster(c) for c in _CLUSTER.findall(text))
-    return text
+        return "".join(_fold_cluster(c) for c in _CLUSTER.findall(smart))
+    if policy == "auto":
+        folded = "".join(_fold_cluster(c, accents_only=True) for c in _CLUSTER.findall(smart))
+        return folded if encoding_for(folded) == GSM7 else text
+    return smart
 
 
 def gsm7_only(text: str, replacement: str = "?") -> str:

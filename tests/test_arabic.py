@@ -97,8 +97,9 @@ def test_arabic_help_language_and_stop(twilio: TwilioWebhooks, store: Store):
     help_text = texted(twilio, store, WORDS["help"], MOROCCO)
     for key in ("next", "status", "courses", "lang", "stop"):
         assert WORDS[key] in help_text, key
-    assert texted(twilio, store, f"{WORDS['lang']} fr", MOROCCO) == "Langue : Français."
-    assert texted(twilio, store, "LANG portugues", MOROCCO) == "Língua: Português."
+    # Latin-script replies go as GSM-7 under the carriers' default policy: ç, í, ê folded.
+    assert texted(twilio, store, f"{WORDS['lang']} fr", MOROCCO) == "Langue : Francais."
+    assert texted(twilio, store, "LANG portugues", MOROCCO) == "Lingua: Portugues."
     assert store.learner(MOROCCO).locale == "pt"
     for name in ("arabic", "ARABE", "العربية"):
         assert texted(twilio, store, "LANG en", MOROCCO) == "Language: English."

@@ -279,7 +279,7 @@ allow_ips = "127.0.0.1, 10.1.0.0/16"
     assert tw.credentials == {"account_sid": SID, "auth_token": "secret-from-env-0123"}
     assert tw.public_url == "https://learnline.example.org/"
     assert tw.country == "NG"
-    assert (tw.encoding_policy, tw.max_segments, tw.tps) == ("smart", 6, 10.0)
+    assert (tw.encoding_policy, tw.max_segments, tw.tps) == ("auto", 6, 10.0)
     assert (tw.locale, tw.webhook_token, tw.allow_ips) == (None, None, ())
     console = carriers["console"]
     assert (console.locale, console.max_segments, console.tps) == ("fr", 3, 2.5)

@@ -89,12 +89,13 @@ def test_a_french_learner_takes_the_course_in_the_terminal(tmp_path: Path):
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "Bienvenue sur Learnline" in out
-    assert "Bienvenue dans Se lancer en freelance : 6 leçons." in out
-    assert "Leçon 1/6 : Trouver un savoir-faire qui paie" in out
+    # The console carrier's default policy sends French as GSM-7: ç folded, é à kept.
+    assert "Bienvenue dans Se lancer en freelance : 6 lecons." in out
+    assert "Lecon 1/6 : Trouver un savoir-faire qui paie" in out
     assert "Q1/3 : " in out and "Répondez A-C" in out
     assert "Bravo !" in out and "Pas tout à fait : la réponse est" in out
-    assert "Leçon terminée :" in out
-    assert "Se lancer en freelance : 1/6 leçons faites, 2/3 bonnes réponses." in out
+    assert "Lecon terminée :" in out
+    assert "Se lancer en freelance : 1/6 lecons faites, 2/3 bonnes réponses." in out
     assert "Language: English." in out
     assert "Start freelancing: 1/6 lessons done" in out
     assert out.rstrip().endswith("You will get no more messages. Reply START to come back.\n>") \

@@ -272,7 +272,7 @@ def test_an_hour_that_is_not_a_whole_hour_is_explained_and_changes_nothing(store
     senegal = "+221770000001"  # French by its country
     say(store, "DEBUT", phone=senegal)
     assert say(store, "HEURE 19H30", phone=senegal) == [
-        "Les leçons arrivent à l'heure pile. Répondez HEURE et une heure de 0 à 23, par ex. "
+        "Les lecons arrivent à l'heure pile. Répondez HEURE et une heure de 0 à 23, par ex. "
         "HEURE 7 ou HEURE 19."]
 
 

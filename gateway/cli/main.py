@@ -26,7 +26,7 @@ from gateway.cli.packs import packs
 from gateway.cli.restore import outbox_group, restore_command
 from gateway.cli.sync import hub_group, sync_command
 from gateway.config import DEFAULT_CONSOLE, Carriers, ConfigError, load_carriers
-from gateway.sms_text import POLICIES, count
+from gateway.sms_text import DEFAULT_POLICY, POLICIES, count
 from gateway.store import SchemaError, Store, default_db_path
 from gateway.store.files import DatabaseFileError
 from gateway.version import VERSION
@@ -819,18 +819,21 @@ def sms() -> None:
 
     \b
     Example:
-      learnline sms count --policy smart "Leçon 1 : « Trouver un métier »"
+      learnline sms count "Leçon 1 : « Trouver un métier »"
     """
 
 
 @sms.command("count")
-@click.option("--policy", type=click.Choice(POLICIES), default="exact", show_default=True,
+@click.option("--policy", type=click.Choice(POLICIES), default=DEFAULT_POLICY, show_default=True,
               help="exact: as written; smart: look-alike punctuation replaced; "
-                   "gsm7: smart plus accents GSM-7 lacks folded.")
+                   "gsm7: smart plus accents GSM-7 lacks folded; auto (carriers' default): "
+                   "gsm7's folding of accents when every character then fits GSM-7, "
+                   "else as written.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.argument("texts", nargs=-1, required=True)
 def sms_count(policy: str, as_json: bool, texts: tuple[str, ...]) -> None:
-    """Count the encoding and segments of each TEXT, one line each.
+    """Count the encoding and segments of each TEXT, one line each, under the policy a
+    carrier without `encoding_policy` uses unless --policy says otherwise.
 
     \b
     Example:

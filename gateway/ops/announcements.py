@@ -75,7 +75,7 @@ def announce(store: Store, carriers: Carriers, course_id: str, text: str,
                 parts = split_messages(body, carrier.max_segments, carrier.encoding_policy)
                 share = plan.by_carrier.setdefault(
                     carrier_id, CarrierShare(currency=carrier.currency))
-                segments = sum(count(part, carrier.encoding_policy).segments for part in parts)
+                segments = sum(count(part, "exact").segments for part in parts)  # as sent
                 share.learners += 1
                 share.messages += len(parts)
                 share.segments += segments

@@ -26,12 +26,14 @@ def queue_text(
     for body in messages:
         store.enqueue(carrier.id, phone, body, inbound_id=inbound_id,
                       to_stopped_ok=to_stopped_ok, kind=kind, due_at=due_at,
-                      segments=_segments(body, carrier.encoding_policy))
+                      segments=_segments(body))
     return len(messages)
 
 
 @functools.lru_cache(maxsize=4096)
-def _segments(body: str, policy: str) -> int:
+def _segments(body: str) -> int:
     """What one message costs in SMS segments (the operator's dashboard prices them);
-    cached: most messages are lesson cards, the same for every learner."""
-    return count(body, policy).segments
+    cached: most messages are lesson cards, the same for every learner. The body is already
+    prepared under the carrier's policy and goes out as it is: counted as written, since the
+    ``auto`` policy would fold a part of a reply that goes as written."""
+    return count(body, "exact").segments

@@ -39,7 +39,8 @@ def test_the_simulator_speaks_the_pages_language_whole_and_in_view(browser, site
         assert page.locator("html").get_attribute("lang") == "pt"
         page.fill("#sms-text", "STATUS")
         page.click("button[type=submit]")
-        assert _outbound(store)[-1].startswith("Trabalhar por conta própria: 0/6 lições"), \
+        # as the carriers' default policy sends Portuguese: GSM-7, ó and ç folded
+        assert _outbound(store)[-1].startswith("Trabalhar por conta propria: 0/6 licoes"), \
             _outbound(store)[-1]
         assert _in_view(page, ".phone .screen >> nth=-1")
 
