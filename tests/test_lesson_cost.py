@@ -136,3 +136,17 @@ def test_the_bundled_course_sets_the_budgets_it_is_held_to(bundled):
         "en": 8, "fr": 8, "pt": 8, "sw": 8, "ar": 16}
     assert bundled.sms_budget == 8
     assert bundled.sms_budget_per_locale == {"ar": 16}
+
+
+def test_a_card_cut_into_several_messages_still_counts_as_card(bundled):
+    one_segment = dataclasses.replace(DEFAULT_CONSOLE, max_segments=1)
+    lesson = bundled.lessons["en"][0]
+    with CostWalker(bundled) as walker:
+        cost = walker.lesson_cost(one_segment, "en")[0]
+
+    assert len(cost.right.messages) > len(lesson.cards) + len(lesson.questions) + 1
+    assert {m.segments for m in cost.right.messages} == {1}
+    counted = sum(m.chars["cards"] for m in cost.right.messages)
+    written = sum(len(card.text) for card in lesson.cards)
+    # Only the space at each cut is lost (the carrier is not sent it either).
+    assert written - len(cost.right.messages) <= counted < written

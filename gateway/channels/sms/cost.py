@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import re
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -260,16 +261,35 @@ def _lesson(course: Course, locale: str, lesson_id: str) -> Lesson:
 
 
 def _authored(lesson: Lesson, policy: str) -> list[tuple[str, str, int]]:
-    """(kind, text as the policy sends it, card or question number) of what the author
-    wrote, longest first: a text is claimed before any text inside it."""
-    found = [("cards", card.text, n) for n, card in enumerate(lesson.cards, 1)]
+    """(kind, text as the policy sends it, card or question number; 0 for options and
+    explanations) of what the author wrote, longest first: a text is claimed before any
+    text inside it. Every text a card or question holds counts (another edition of it
+    too): a question's explanations are feedback, its options unnumbered."""
+    found = [("cards", text, n) for n, card in enumerate(lesson.cards, 1)
+             for _, text in _texts(card)]
     for n, question in enumerate(lesson.questions, 1):
-        found.append(("questions", question.text, n))
-        found.extend(("questions", option, 0) for option in question.options)
-        if question.explanation:
-            found.append(("feedback", question.explanation, 0))
+        for path, text in _texts(question):
+            if "explanation" in path:
+                found.append(("feedback", text, 0))
+            else:
+                found.append(("questions", text, 0 if "option" in path else n))
     texts = [(kind, normalize(text, policy), n) for kind, text, n in found if text.strip()]
     return sorted(texts, key=lambda t: -len(t[1]))
+
+
+def _texts(value: object, path: str = "") -> Iterator[tuple[str, str]]:
+    """(field path, text) of every string in a card or question, nested fields too."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, tuple | list):
+        for item in value:
+            yield from _texts(item, path)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _texts(item, f"{path}.{key}")
+    elif dataclasses.is_dataclass(value):
+        for field in dataclasses.fields(value):
+            yield from _texts(getattr(value, field.name), f"{path}.{field.name}")
 
 
 @functools.lru_cache(maxsize=4096)
