@@ -278,6 +278,18 @@ def test_lessons_check_prices_lessons_under_the_carriers_policy(tmp_path):
     assert paid[("fr", "first-clients")] == per_policy[("fr", "first-clients")]  # gsm7's
 
 
+def test_lessons_check_names_a_carriers_file_it_cannot_price_by(tmp_path):
+    carriers = tmp_path / "carriers.toml"
+    carriers.write_text('[carriers.mtn]\nadapter = "console"\nsender = "Learnline"\n'
+                        'encoding_policy = "cheap"\n', encoding="utf-8")
+
+    result = run("lessons", "check", cwd=tmp_path, LEARNLINE_CARRIERS=str(carriers))
+
+    assert result.returncode == 1
+    assert str(carriers) in result.stderr and "encoding_policy" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_lessons_check_on_a_broken_folder(tmp_path):
     root = tmp_path / "lessons"
     folder = write_course(root, files={"en/one.txt": lesson_with_cards(2)})
