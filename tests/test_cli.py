@@ -193,6 +193,107 @@ def test_lessons_check_on_the_bundled_course(tmp_path):
         assert int(totals[locale].group(2)) == expected
 
 
+LESSON_RE = re.compile(r"^  (\w+) ([a-z0-9-]+): right (\d+), wrong once (\d+): "
+                       r"(OVER budget|budget) (\d+)$")
+SPLIT_RE = re.compile(r"^    split: right (\d+)\+(\d+)\+(\d+)\+(\d+); "
+                      r"wrong once (\d+)\+(\d+)\+(\d+)\+(\d+)$")
+ITEM_RE = re.compile(r"^    (card \d+|Q\d+): (\d+) segments, (\d+) if (\d+) characters? shorter$")
+
+
+def test_lessons_check_shows_what_each_lesson_costs_right_and_wrong_once(tmp_path):
+    result = run("lessons", "check", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "  What a learner pays per lesson in segments, policy smart, at most 6" in lines
+    assert "  segments a message (the default: no carriers file)." in lines
+    course = load_courses(lessons_dir())[0][0]
+    seen = {}
+    for index, line in enumerate(lines):
+        match = LESSON_RE.match(line)
+        if not match:
+            continue
+        locale, lesson_id, right, wrong, verdict, budget = match.groups()
+        split = SPLIT_RE.match(lines[index + 1])
+        assert split, lines[index + 1]
+        parts = list(map(int, split.groups()))
+        assert sum(parts[:4]) == int(right) and sum(parts[4:]) == int(wrong)
+        assert int(wrong) > int(right)
+        assert int(budget) == (16 if locale == "ar" else 8)
+        assert (verdict == "OVER budget") == (int(right) > int(budget))
+        items = [ITEM_RE.match(x) for x in lines[index + 2:index + 4]]
+        assert all(items), lines[index + 2:index + 4]
+        for item in items:
+            assert int(item.group(3)) == int(item.group(2)) - 1
+        seen[(locale, lesson_id)] = int(right)
+    assert set(seen) == {(loc, lesson) for loc in BUNDLED_LOCALES for lesson in course.lesson_ids}
+    # The bundled course is over its budgets today: said, and failing only with --strict.
+    over = sum(1 for line in lines if LESSON_RE.match(line) and "OVER" in line)
+    assert f"{over} lesson(s) over budget (OVER above)" in lines
+    assert lines[-1] == "ok: no problems"
+
+
+def test_lessons_check_strict_fails_a_lesson_over_budget(tmp_path):
+    root = tmp_path / "lessons"
+    write_course(root, toml="sms_budget = 3\n" + course_toml(),
+                 files={"en/one.txt": VALID, "fr/one.txt": VALID})
+
+    flagged = run("lessons", "check", str(root), cwd=tmp_path)
+    strict = run("lessons", "check", "--strict", str(root), cwd=tmp_path)
+
+    assert flagged.returncode == 0, flagged.stderr
+    over = [line for line in flagged.stdout.splitlines() if LESSON_RE.match(line)]
+    assert len(over) == 2 and all(line.endswith(": OVER budget 3") for line in over), over
+    assert "2 lesson(s) over budget (OVER above)" in flagged.stdout.splitlines()
+    assert strict.returncode == 1
+    assert "Error: 2 lesson(s) over their SMS budget" in strict.stderr
+    assert "Traceback" not in strict.stderr
+
+
+def test_lessons_check_strict_passes_a_course_within_budget(tmp_path):
+    root = tmp_path / "lessons"
+    write_course(root, toml="sms_budget = 40\n" + course_toml(),
+                 files={"en/one.txt": VALID, "fr/one.txt": VALID})
+
+    result = run("lessons", "check", "--strict", str(root), cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    lessons = [LESSON_RE.match(line) for line in result.stdout.splitlines()]
+    assert [m.group(5, 6) for m in lessons if m] == [("budget", "40")] * 2
+    assert "over budget" not in result.stdout
+    assert result.stdout.splitlines()[-1] == "ok: no problems"
+
+
+def test_lessons_check_prices_lessons_under_the_carriers_policy(tmp_path):
+    carriers = tmp_path / "carriers.toml"
+    carriers.write_text('[carriers.mtn]\nadapter = "console"\nsender = "Learnline"\n'
+                        'encoding_policy = "gsm7"\nmax_segments = 3\n', encoding="utf-8")
+
+    result = run("lessons", "check", cwd=tmp_path, LEARNLINE_CARRIERS=str(carriers))
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "  What a learner pays per lesson in segments, policy gsm7, at most 3" in lines
+    assert "  segments a message (carriers: mtn)." in lines
+    per_policy = {(m.group(1), m.group(2)): int(m.group(5)) for m in map(COST_RE.match, lines)
+                  if m}
+    paid = {(m.group(1), m.group(2)): int(m.group(3)) for m in map(LESSON_RE.match, lines) if m}
+    assert paid[("fr", "first-clients")] == per_policy[("fr", "first-clients")]  # gsm7's
+
+
+def test_lessons_check_names_a_carriers_file_it_cannot_price_by(tmp_path):
+    carriers = tmp_path / "carriers.toml"
+    carriers.write_text('[carriers.mtn]\nadapter = "console"\nsender = "Learnline"\n'
+                        'encoding_policy = "cheap"\n', encoding="utf-8")
+
+    result = run("lessons", "check", cwd=tmp_path, LEARNLINE_CARRIERS=str(carriers))
+
+    assert result.returncode == 1
+    assert str(carriers) in result.stderr and "encoding_policy" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_lessons_check_on_a_broken_folder(tmp_path):
     root = tmp_path / "lessons"
     folder = write_course(root, files={"en/one.txt": lesson_with_cards(2)})

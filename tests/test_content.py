@@ -20,6 +20,7 @@ from gateway.content.parser import (
     MAX_OPTIONS,
     MAX_QUESTION_SCREEN,
     MAX_QUESTIONS,
+    MAX_SMS_BUDGET,
     MAX_TITLE,
     MIN_CARDS,
     MIN_OPTIONS,
@@ -514,7 +515,23 @@ def test_a_course_file_error_is_said_once_not_for_every_lesson(tmp_path, broken,
                      "lessons lists the same lesson twice", id="lesson-twice"),
         pytest.param('author = "Awa"\n' + course_toml(), 1,
                      "unknown key 'author' (expected one of: code, default_locale, lessons, "
-                     "pass_mark, summary, title)", id="unknown-key"),
+                     "pass_mark, sms_budget, sms_budget_per_locale, summary, title)",
+                     id="unknown-key"),
+        pytest.param("sms_budget = 0\n" + course_toml(), 1,
+                     "sms_budget must be a whole number of segments from 1 to 100",
+                     id="sms-budget-zero"),
+        pytest.param(course_toml().replace("pass_mark = 70", 'sms_budget = "8"'), 3,
+                     "sms_budget must be a whole number of segments from 1 to 100",
+                     id="sms-budget-text"),
+        pytest.param(course_toml() + "\n[sms_budget_per_locale]\nar = 16.5\n", 10,
+                     "[sms_budget_per_locale] ar must be a language code with a whole number "
+                     "of segments from 1 to 100", id="sms-budget-per-locale-value"),
+        pytest.param(course_toml() + "\n[sms_budget_per_locale]\nxx1 = 16\n", 10,
+                     "[sms_budget_per_locale] xx1 must be a language code with a whole number "
+                     "of segments from 1 to 100", id="sms-budget-per-locale-code"),
+        pytest.param(course_toml().replace("pass_mark = 70", "sms_budget_per_locale = 16"), 3,
+                     "[sms_budget_per_locale] must give segments per language, e.g. ar = 16",
+                     id="sms-budget-per-locale-not-a-table"),
         pytest.param(course_toml(locales=("en",)), 6, "title has no 'fr' entry",
                      id="title-missing-locale"),
     ],
@@ -527,6 +544,29 @@ def test_bad_course_toml(tmp_path, toml, line, message):
 
     assert courses == []
     assert [str(p) for p in problems if str(p).startswith(where)], [str(p) for p in problems]
+
+
+def test_a_course_sets_its_sms_budget_per_lesson_and_per_language(tmp_path):
+    write_course(tmp_path, toml="sms_budget = 5\n" + course_toml()
+                 + "\n[sms_budget_per_locale]\nfr = 7\n",
+                 files={"en/one.txt": VALID, "fr/one.txt": VALID})
+
+    [course], problems = load_courses(tmp_path, strict=True)
+
+    assert problems == []
+    assert (course.sms_budget, course.sms_budget_per_locale) == (5, {"fr": 7})
+
+
+def test_a_budget_for_a_language_without_lessons_is_a_warning(tmp_path):
+    folder = write_course(tmp_path, toml=course_toml() + "\n[sms_budget_per_locale]\nde = 7\n",
+                          files={"en/one.txt": VALID, "fr/one.txt": VALID})
+
+    [course], problems = load_courses(tmp_path, strict=True)
+
+    assert [str(p) for p in problems] == [
+        f"{folder / 'course.toml'}:10: warning: [sms_budget_per_locale] de: the course has "
+        "no lessons in 'de'"]
+    assert course.sms_budget is None
 
 
 def test_duplicate_course_codes_across_courses(tmp_path):
@@ -709,6 +749,7 @@ def test_authoring_guide_states_every_limit():
         f"at most **{MAX_OPTION}** characters",
         f"at most **{MAX_QUESTION_SCREEN}** characters",
         f"at most **{MAX_EXPLANATION}** characters",
+        f"a whole number from 1 to {MAX_SMS_BUDGET}",
         "learnline lessons check",
         "learnline lessons import",
         "path:line: message",

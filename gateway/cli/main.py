@@ -507,43 +507,47 @@ def _lessons_root(directory: str | None) -> Path:
 
 @lessons.command("check")
 @click.argument("directory", required=False)
-def lessons_check(directory: str | None) -> None:
+@click.option("--strict", is_flag=True,
+              help="Exit 1 when a lesson costs more SMS segments than its budget.")
+def lessons_check(directory: str | None, strict: bool) -> None:
     """Validate courses; print problems as path:line: message and SMS costs.
 
-    Exits 1 on any error (warnings alone pass).
+    Prints what a learner pays per lesson and language in SMS segments, answering
+    right and answering wrong once, under the carriers' encoding policy
+    (LEARNLINE_CARRIERS, else the default), against the course's budget
+    (course.toml sms_budget). Exits 1 on any error (warnings alone pass), and with
+    --strict when a lesson is over budget.
 
     \b
     Example:
       learnline lessons check lessons/
+      learnline lessons check --strict lessons/
     """
-    from gateway.channels.sms.cost import lesson_costs
+    from gateway.cli.costs import course_cost_lines, pricing_carriers
     from gateway.content import load_courses
 
     root = _lessons_root(directory)
     courses, problems = load_courses(root, strict=False)
     for problem in problems:
         click.echo(str(problem), err=True)
+    pricing, whose = pricing_carriers(_carriers()) if courses else ([], "")
+    over: list[str] = []
     for course in courses:
         click.echo(f"{course.id} ({course.code}): {len(course.lesson_ids)} lessons, "
                    f"locales {', '.join(course.locales)}")
-        click.echo(f"  SMS segments per lesson (policy: {' / '.join(POLICIES)}), and the "
-                   "encoding each policy gives (GSM-7: 160 characters a message, 153 a part; "
-                   "UCS-2: 70 and 67)")
-        for locale in course.locales:
-            totals = dict.fromkeys(POLICIES, 0)
-            for number, lesson in enumerate(course.lessons[locale], 1):
-                costs = lesson_costs(course, lesson, number, locale)
-                for policy in POLICIES:
-                    totals[policy] += costs[policy].segments
-                click.echo(f"  {locale} {lesson.id}: "
-                           f"{' / '.join(str(costs[p].segments) for p in POLICIES)}"
-                           f"  ({' / '.join(costs[p].encoding for p in POLICIES)})")
-            click.echo(f"  {locale} total: {' / '.join(str(totals[p]) for p in POLICIES)}")
+        lines, over_budget = course_cost_lines(course, pricing, whose)
+        for line in lines:
+            click.echo(line)
+        over += [f"{course.id} {lesson}" for lesson in over_budget]
         for line in _lesson_coverage(course):
             click.echo(line)
     errors = [p for p in problems if not p.warning]
     if errors:
         raise click.ClickException(f"{len(errors)} problem(s) in {root}")
+    if over:
+        click.echo(f"{len(over)} lesson(s) over budget (OVER above)")
+        if strict:
+            raise click.ClickException(f"{len(over)} lesson(s) over their SMS budget")
     click.echo("ok: no problems" if not problems else f"ok: {len(problems)} warning(s)")
 
 

@@ -145,6 +145,10 @@ class Course:
     summaries: dict[str, str]
     locales: tuple[str, ...] = ()
     lessons: dict[str, tuple[Lesson, ...]] = field(default_factory=dict)
+    # SMS segments a lesson may cost a learner who answers right (course.toml; None: the
+    # default, gateway.channels.sms.cost.budget). Read by `lessons check`, not stored.
+    sms_budget: int | None = None
+    sms_budget_per_locale: dict[str, int] = field(default_factory=dict)
 
     def locale_for(self, wanted: str) -> str:
         """The locale to teach in for a learner who reads `wanted`."""

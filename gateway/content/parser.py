@@ -24,6 +24,7 @@ MAX_CARD = 480
 MAX_OPTION = 40
 MAX_QUESTION_SCREEN = 160  # question plus options: one USSD screen with numbering
 MAX_EXPLANATION = 160
+MAX_SMS_BUDGET = 100  # segments a lesson may be budgeted (course.toml sms_budget)
 CODE_RE = re.compile(r"[A-Z0-9]{3,12}")  # fullmatch: `$` lets "\n" through
 ID_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
 
@@ -133,7 +134,8 @@ def _load_course(
     def problem(key: str, message: str) -> None:
         problems.append(Problem(where, _line_of_key(course_file, key), message))
 
-    known = {"code", "default_locale", "pass_mark", "lessons", "title", "summary"}
+    known = {"code", "default_locale", "pass_mark", "lessons", "title", "summary",
+             "sms_budget", "sms_budget_per_locale"}
     for key in sorted(set(data) - known):
         problem(key, f"unknown key {key!r} (expected one of: {', '.join(sorted(known))})")
 
@@ -146,6 +148,11 @@ def _load_course(
     pass_mark = data.get("pass_mark", 70)
     if not isinstance(pass_mark, int) or not 0 <= pass_mark <= 100:
         problem("pass_mark", "pass_mark must be a whole number from 0 to 100")
+    sms_budget = data.get("sms_budget")
+    if sms_budget is not None and not _is_budget(sms_budget):
+        problem("sms_budget", f"sms_budget must be a whole number of segments from 1 to "
+                f"{MAX_SMS_BUDGET}")
+    budgets = _budget_table(data, problem)
     lesson_ids = data.get("lessons")
     listed = True  # whether `lessons` could be read; if not, lesson files are still checked
     if (
@@ -207,6 +214,11 @@ def _load_course(
         lessons[locale_dir.name] = tuple(parsed[i] for i in lesson_ids if i in parsed)
     if not default_read:
         return None, problems
+    for locale in budgets:
+        if locale not in lessons:
+            problems.append(Problem(where, _line_of_key(course_file, "sms_budget_per_locale"),
+                                    f"[sms_budget_per_locale] {locale}: the course has no "
+                                    f"lessons in {locale!r}", warning=True))
     if default_locale not in lessons:
         problems.append(Problem(str(folder / default_locale), 1,
                                 f"no lessons in the default locale {default_locale!r}"))
@@ -224,8 +236,34 @@ def _load_course(
         summaries=summaries,
         locales=(default_locale, *sorted(loc for loc in lessons if loc != default_locale)),
         lessons=lessons,
+        sms_budget=sms_budget,
+        sms_budget_per_locale=budgets,
     )
     return course, problems
+
+
+def _is_budget(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) \
+        and 1 <= value <= MAX_SMS_BUDGET
+
+
+def _budget_table(data: dict, problem) -> dict[str, int]:
+    """[sms_budget_per_locale]: segments a lesson may cost, per language."""
+    key = "sms_budget_per_locale"
+    table = data.get(key)
+    if table is None:
+        return {}
+    if not isinstance(table, dict):
+        problem(key, f"[{key}] must give segments per language, e.g. ar = 16")
+        return {}
+    out: dict[str, int] = {}
+    for locale, value in table.items():
+        if not _is_locale(locale) or not _is_budget(value):
+            problem(key, f"[{key}] {locale} must be a language code with a whole number of "
+                    f"segments from 1 to {MAX_SMS_BUDGET}")
+        else:
+            out[locale] = value
+    return out
 
 
 def _is_locale(code: str) -> bool:

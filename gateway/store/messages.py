@@ -406,6 +406,13 @@ class MessagesStore:
             params.append(phone)
         return [_outbox_record(row) for row in self._rows(sql + " ORDER BY id", params)]
 
+    def priced_messages(self, phone: str, after_id: int = 0) -> list[tuple[int, str, int]]:
+        """A learner's messages queued after outbox id `after_id`, oldest first, as
+        (id, body, segments): what the carrier will charge for each."""
+        return [(row["id"], row["body"], row["segments"]) for row in self._rows(
+            "SELECT id, body, segments FROM outbox WHERE phone = ? AND id > ? ORDER BY id",
+            [phone, after_id])]
+
     def deliver_locally(self, carrier_id: str, phone: str) -> list[OutboxRecord]:
         """Mark a local carrier's queued messages to `phone` sent and return them (the
         phone simulator shows them itself; nothing goes to a network)."""

@@ -1,13 +1,35 @@
-"""What a lesson costs in SMS: the messages a learner receives going through it."""
+"""What a lesson costs in SMS: the messages a learner receives going through it.
+
+`CostWalker` measures it on the real path: a simulated learner texts the SMS channel
+(`receive_inbound`: the engine, the wording, the split by the carrier's `max_segments`
+and encoding policy) over a scratch database, and the messages it queues are read back
+from the outbox with the segments each is priced at. `lesson_messages` is the older,
+rendered-only account of the answered-right path, which course packs carry.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import re
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
-from gateway.channels.sms.render import render
+from gateway.channels.sms.conversation import receive_inbound
+from gateway.channels.sms.render import LETTERS, render
+from gateway.config import Carrier
+from gateway.content.importer import save_courses
 from gateway.content.model import SMS, Course, Lesson
+from gateway.i18n import needs_ucs2
 from gateway.learning import replies as r
-from gateway.sms_text import POLICIES, count
+from gateway.sms_text import count, normalize, septets, ucs2_units
+from gateway.store import Store
+
+DEFAULT_BUDGET = 8  # segments a lesson may cost, answered right, where a course sets none
+KINDS = ("cards", "questions", "feedback", "navigation")
+COSTLIEST = 2  # cards and questions `lessons check` names per lesson
 
 
 def lesson_messages(course: Course, lesson: Lesson, number: int, locale: str) -> list[str]:
@@ -48,22 +70,305 @@ def lesson_segments(course: Course, lesson: Lesson, number: int, locale: str,
                for text in lesson_messages(course, lesson, number, locale))
 
 
+# -- the real path ------------------------------------------------------------------------
+
+
+def budget(course: Course, locale: str) -> int:
+    """Segments a lesson in `locale` may cost a learner who answers right: the course's
+    [sms_budget_per_locale] entry, else its `sms_budget` (DEFAULT_BUDGET when unset),
+    twice that for a language whose script GSM-7 lacks (Arabic: every message UCS-2,
+    70 characters where GSM-7 carries 160)."""
+    if locale in course.sms_budget_per_locale:
+        return course.sms_budget_per_locale[locale]
+    base = course.sms_budget or DEFAULT_BUDGET
+    return 2 * base if needs_ucs2(locale) else base
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One SMS a learner receives: its text as queued, the segments it is priced at, and
+    its characters per kind (KINDS: the author's card texts, question texts and options,
+    explanations; everything else Learnline adds is navigation)."""
+
+    body: str
+    segments: int
+    chars: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Item:
+    """A card or question of a lesson, with what the message carrying it costs and how
+    many characters fewer in its text would save one segment of it (None: cutting its
+    whole text would not)."""
+
+    kind: str  # "card" or "question"
+    number: int  # 1-based, as learners see it
+    segments: int
+    save: int | None
+
+    @property
+    def name(self) -> str:
+        """'card 3', 'Q2'."""
+        return f"card {self.number}" if self.kind == "card" else f"Q{self.number}"
+
+
+@dataclass(frozen=True)
+class Paid:
+    """What a learner pays for one lesson on one path: the messages they receive, from
+    the message that opens the lesson to the one that gives its result."""
+
+    messages: tuple[Sent, ...]
+    policy: str
+
+    @property
+    def segments(self) -> int:
+        """Segments charged for the lesson."""
+        return sum(m.segments for m in self.messages)
+
+    @property
+    def encoding(self) -> str:
+        """'GSM-7', 'UCS-2', or 'GSM-7+UCS-2' when the lesson's messages use both."""
+        return "+".join(sorted({count(m.body, self.policy).encoding for m in self.messages}))
+
+    def split(self) -> dict[str, int]:
+        """The segments apportioned to KINDS: each message's segments shared in proportion
+        to its characters of each kind, rounded so that the parts add up to the whole."""
+        shares = dict.fromkeys(KINDS, 0.0)
+        for message in self.messages:
+            total = sum(message.chars.values()) or 1
+            for kind in KINDS:
+                shares[kind] += message.segments * message.chars.get(kind, 0) / total
+        whole = {kind: int(share) for kind, share in shares.items()}
+        left = self.segments - sum(whole.values())
+        for kind in sorted(KINDS, key=lambda k: whole[k] - shares[k])[:max(left, 0)]:
+            whole[kind] += 1
+        return whole
+
+
 @dataclass(frozen=True)
 class LessonCost:
-    """A lesson's SMS cost under one policy: segments charged, and how its messages go:
-    'GSM-7', 'UCS-2' (70 characters a message, 67 a part), or 'GSM-7+UCS-2'."""
+    """One lesson in one language: what a learner pays answering right and answering
+    each question wrong once (then right), its budget, and its costliest items
+    (cards and questions whose message costs more than one segment, costliest first)."""
 
-    segments: int
-    encoding: str
+    lesson_id: str
+    locale: str
+    budget: int
+    right: Paid
+    wrong_once: Paid
+    costliest: tuple[Item, ...]
+
+    @property
+    def over(self) -> bool:
+        """Whether a learner who answers right pays more than the budget."""
+        return self.right.segments > self.budget
 
 
-def lesson_costs(course: Course, lesson: Lesson, number: int,
-                 locale: str) -> dict[str, LessonCost]:
-    """The lesson's cost under each policy of POLICIES, from one rendering of it."""
-    messages = lesson_messages(course, lesson, number, locale)
-    costs = {}
-    for policy in POLICIES:
-        counted = [count(text, policy) for text in messages]
-        costs[policy] = LessonCost(sum(c.segments for c in counted),
-                                   "+".join(sorted({c.encoding for c in counted})))
-    return costs
+class CostWalker:
+    """Simulated learners going through a course by SMS on a scratch database: each walk
+    is a new learner who texts START, then NEXT, or the letter of an answer when a
+    question waits, until the course is complete. Use as a context manager."""
+
+    def __init__(self, course: Course):
+        self.course = course
+        self._dir = tempfile.TemporaryDirectory(prefix="learnline-cost-")
+        self.store = Store.open(Path(self._dir.name) / "cost.db", migrate=True)
+        save_courses(self.store, [course])
+        self._learners = 0
+        self._walks: dict[tuple, dict[str, list[list[tuple[str, int]]]]] = {}
+
+    def __enter__(self) -> CostWalker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Remove the scratch database."""
+        self.store.close()
+        self._dir.cleanup()
+
+    def lesson_cost(self, carrier: Carrier, locale: str) -> list[LessonCost]:
+        """Each lesson the course has in `locale`, priced for `carrier` (its encoding
+        policy and `max_segments`)."""
+        right = self.walk(carrier, locale, wrong_once=False)
+        wrong = self.walk(carrier, locale, wrong_once=True)
+        policy = carrier.encoding_policy
+        costs = []
+        for lesson in self.course.lessons.get(locale, ()):
+            authored = _authored(lesson, policy)
+            paid_right, spans = _attribute(right.get(lesson.id, []), authored, policy)
+            paid_wrong, _ = _attribute(wrong.get(lesson.id, []), authored, policy)
+            costs.append(LessonCost(lesson.id, locale, budget(self.course, locale),
+                                    paid_right, paid_wrong, _costliest(paid_right, spans)))
+        return costs
+
+    def right_segments(self, carrier: Carrier, locale: str) -> dict[str, Paid]:
+        """Per lesson id, what a learner who answers right pays (messages without kinds)."""
+        walked = self.walk(carrier, locale, wrong_once=False)
+        return {lesson_id: Paid(tuple(Sent(body, segments, {}) for reply in replies
+                                      for body, segments in reply), carrier.encoding_policy)
+                for lesson_id, replies in walked.items()}
+
+    def walk(self, carrier: Carrier, locale: str, *,
+             wrong_once: bool) -> dict[str, list[list[tuple[str, int]]]]:
+        """One learner reading `locale` through the whole course: per lesson id, the
+        replies they get (each the messages queued for one of their texts, as (body,
+        segments)). With `wrong_once`, each question is answered wrong the first time."""
+        key = (carrier.encoding_policy, carrier.max_segments, carrier.web_url, locale,
+               wrong_once)
+        if key not in self._walks:
+            self._walks[key] = self._walk(dataclasses.replace(carrier, locale=locale),
+                                          locale, wrong_once)
+        return self._walks[key]
+
+    def _walk(self, carrier: Carrier, locale: str,
+              wrong_once: bool) -> dict[str, list[list[tuple[str, int]]]]:
+        course, store = self.course, self.store
+        self._learners += 1
+        phone = f"+23480{self._learners:08d}"
+        seen = 0
+        replies: dict[str, list[list[tuple[str, int]]]] = {}
+        text = "START"
+        for sent in range(1, 10_000):
+            enrollment = store.enrollment(phone, course.id)
+            position = enrollment.position if enrollment else 0
+            receive_inbound(store, carrier, f"cost-{self._learners}-{sent}", phone, text)
+            queued = store.priced_messages(phone, seen)
+            if queued:
+                seen = queued[-1][0]
+            replies.setdefault(course.lesson_ids[position], []).append(
+                [(body, segments) for _, body, segments in queued])
+            enrollment = store.enrollment(phone, course.id)
+            if enrollment is None or enrollment.completed:
+                return replies
+            text = "NEXT"
+            if enrollment.quiz is not None and enrollment.quiz.queue:
+                lesson = _lesson(course, locale, course.lesson_ids[enrollment.position])
+                number = enrollment.quiz.queue[0]
+                question = lesson.questions[number]
+                choice = question.answer
+                if wrong_once and number not in enrollment.quiz.requeued:
+                    choice = (choice + 1) % len(question.options)
+                text = LETTERS[choice]
+        raise RuntimeError(f"course {course.id}: no end after 10,000 messages")
+
+
+def _lesson(course: Course, locale: str, lesson_id: str) -> Lesson:
+    """The lesson as a learner reading `locale` gets it (else in the default language)."""
+    for reading in (course.locale_for(locale), course.default_locale):
+        for lesson in course.lessons.get(reading, ()):
+            if lesson.id == lesson_id:
+                return lesson
+    raise KeyError(lesson_id)
+
+
+def _authored(lesson: Lesson, policy: str) -> list[tuple[str, str, int]]:
+    """(kind, text as the policy sends it, card or question number; 0 for options and
+    explanations) of what the author wrote, longest first: a text is claimed before any
+    text inside it. Every text a card or question holds counts (another edition of it
+    too): a question's explanations are feedback, its options unnumbered."""
+    found = [("cards", text, n) for n, card in enumerate(lesson.cards, 1)
+             for _, text in _texts(card)]
+    for n, question in enumerate(lesson.questions, 1):
+        for path, text in _texts(question):
+            if "explanation" in path:
+                found.append(("feedback", text, 0))
+            else:
+                found.append(("questions", text, 0 if "option" in path else n))
+    texts = [(kind, normalize(text, policy), n) for kind, text, n in found if text.strip()]
+    return sorted(texts, key=lambda t: -len(t[1]))
+
+
+def _texts(value: object, path: str = "") -> Iterator[tuple[str, str]]:
+    """(field path, text) of every string in a card or question, nested fields too."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, tuple | list):
+        for item in value:
+            yield from _texts(item, path)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _texts(item, f"{path}.{key}")
+    elif dataclasses.is_dataclass(value):
+        for field in dataclasses.fields(value):
+            yield from _texts(getattr(value, field.name), f"{path}.{field.name}")
+
+
+@functools.lru_cache(maxsize=4096)
+def _pattern(text: str) -> re.Pattern[str]:
+    """The text wherever a message carries it: its words in order, whatever whitespace
+    (a reply cut into messages loses the whitespace at the cut), never inside a word."""
+    return re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, text.split())) + r"(?!\w)")
+
+
+def _attribute(replies: list[list[tuple[str, int]]], authored: list[tuple[str, str, int]],
+               policy: str) -> tuple[Paid, dict[tuple[str, int], tuple[int, int, int]]]:
+    """The messages with their characters per kind, and where each card's and question's
+    text first appears: (kind, number) -> (message index, start, end in its body)."""
+    messages: list[Sent] = []
+    spans: dict[tuple[str, int], tuple[int, int, int]] = {}
+    for reply in replies:
+        joined = "\n".join(body for body, _ in reply)
+        owner: list[str | None] = [None] * len(joined)
+        found: dict[tuple[str, int], tuple[int, int]] = {}
+        for kind, text, number in authored:
+            for match in _pattern(text).finditer(joined):
+                start, end = match.span()
+                if any(owner[start:end]):
+                    continue
+                owner[start:end] = [kind] * (end - start)
+                if number and (kind, number) not in spans:
+                    found.setdefault((kind, number), (start, end))
+        starts, offset = [], 0
+        for body, segments in reply:
+            chars = dict.fromkeys(KINDS, 0)
+            for kind in owner[offset:offset + len(body)]:
+                chars[kind or "navigation"] += 1
+            starts.append(offset)
+            messages.append(Sent(body, segments, chars))
+            offset += len(body) + 1
+        base = len(messages) - len(reply)
+        for key, (start, end) in found.items():
+            # A text cut into two messages belongs to the one where it starts.
+            index = max(i for i, at in enumerate(starts) if at <= start)
+            spans[key] = (base + index, start - starts[index],
+                          min(end - starts[index], len(reply[index][0])))
+    return Paid(tuple(messages), policy), spans
+
+
+def _costliest(paid: Paid, spans: dict[tuple[str, int], tuple[int, int, int]],
+               shown: int = COSTLIEST) -> tuple[Item, ...]:
+    """The `shown` cards and questions whose message costs most (more than one segment),
+    those fewest characters from saving one first."""
+    items = []
+    for (kind, number), (index, start, end) in spans.items():
+        message = paid.messages[index]
+        if message.segments > 1:
+            items.append(Item("card" if kind == "cards" else "question", number,
+                              message.segments,
+                              _save(message.body, start, end, message.segments, paid.policy)))
+    return tuple(sorted(items, key=lambda item: (-item.segments, item.save or 10**6))[:shown])
+
+
+def _save(body: str, start: int, end: int, segments: int, policy: str) -> int | None:
+    """The fewest characters cut from the end of body[start:end] that make the message
+    cost one segment fewer (in the same encoding); None when cutting all of it would not."""
+    if segments <= 1:
+        return None
+    encoding = count(body, policy).encoding
+    gsm7 = encoding == "GSM-7"
+    per_part, alone = (153, 160) if gsm7 else (67, 70)
+    limit = alone if segments == 2 else per_part * (segments - 1)
+    excess = (septets(body) if gsm7 else ucs2_units(body)) - limit
+    cut = 0
+    while excess > 0 and cut < end - start:
+        cut += 1
+        character = body[end - cut]
+        excess -= septets(character) if gsm7 else ucs2_units(character)
+    # Parts are filled with whole characters: a few more may be needed than units say.
+    while cut <= end - start:
+        if count(body[:end - cut] + body[end:], policy).segments < segments:
+            return cut
+        cut += 1
+    return None

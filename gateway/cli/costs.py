@@ -1,0 +1,88 @@
+"""What `learnline lessons check` prints of a course's SMS cost, from the real path
+(gateway.channels.sms.cost): per lesson and language, what a learner pays answering right
+and answering wrong once, split by kind, against the course's budget."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from gateway.channels.sms.cost import CostWalker, LessonCost
+from gateway.config import Carrier, Carriers
+from gateway.content.model import Course
+from gateway.sms_text import POLICIES
+
+
+def pricing_carriers(carriers: Carriers) -> tuple[list[Carrier], str]:
+    """One carrier for each way the carriers price messages (encoding policy and
+    `max_segments`), and who they are: 'the carriers file's a, b' or the default."""
+    distinct: dict[tuple[str, int], Carrier] = {}
+    for carrier in carriers.by_id.values():
+        distinct.setdefault((carrier.encoding_policy, carrier.max_segments), carrier)
+    if carriers.path is None:
+        return list(distinct.values()), "the default: no carriers file"
+    return list(distinct.values()), f"carriers: {', '.join(carriers.by_id)}"
+
+
+def course_cost_lines(course: Course, carriers: list[Carrier],
+                      whose: str) -> tuple[list[str], list[str]]:
+    """The lines to print for a course, and the lessons over budget ('fr first-clients')."""
+    lines: list[str] = []
+    over: list[str] = []
+    with CostWalker(course) as walker:
+        lines += _policy_lines(walker, course, carriers[0])
+        for carrier in carriers:
+            lines += [
+                f"  What a learner pays per lesson in segments, policy "
+                f"{carrier.encoding_policy}, at most {carrier.max_segments}",
+                f"  segments a message ({whose}).",
+                "  right: every answer right; wrong once: each question answered wrong",
+                "  once, then right when asked again. Split: cards+questions+feedback+",
+                "  navigation, each message's segments shared by its characters",
+                "  (navigation: all that Learnline adds around the author's text).",
+            ]
+            for locale in course.locales:
+                for cost in walker.lesson_cost(carrier, locale):
+                    lines += _lesson_lines(cost)
+                    if cost.over:
+                        over.append(f"{locale} {cost.lesson_id}")
+    return lines, over
+
+
+def _policy_lines(walker: CostWalker, course: Course, carrier: Carrier) -> list[str]:
+    """Segments per lesson answered right under each policy, and the encodings."""
+    lines = [f"  SMS segments per lesson answered right (policy: {' / '.join(POLICIES)}),",
+             "  and the encoding each gives (GSM-7: 160 characters a message, 153 a part;",
+             "  UCS-2: 70 and 67)"]
+    for locale in course.locales:
+        paid = {p: walker.right_segments(dataclasses.replace(carrier, encoding_policy=p),
+                                         locale) for p in POLICIES}
+        totals = dict.fromkeys(POLICIES, 0)
+        for lesson in course.lessons[locale]:
+            costs = {p: paid[p][lesson.id] for p in POLICIES}
+            for policy in POLICIES:
+                totals[policy] += costs[policy].segments
+            lines.append(f"  {locale} {lesson.id}: "
+                         f"{' / '.join(str(costs[p].segments) for p in POLICIES)}"
+                         f"  ({' / '.join(costs[p].encoding for p in POLICIES)})")
+        lines.append(f"  {locale} total: {' / '.join(str(totals[p]) for p in POLICIES)}")
+    return lines
+
+
+def _lesson_lines(cost: LessonCost) -> list[str]:
+    verdict = f"OVER budget {cost.budget}" if cost.over else f"budget {cost.budget}"
+    right, wrong = cost.right.split(), cost.wrong_once.split()
+    lines = [
+        f"  {cost.locale} {cost.lesson_id}: right {cost.right.segments}, wrong once "
+        f"{cost.wrong_once.segments}: {verdict}",
+        f"    split: right {'+'.join(str(v) for v in right.values())}; wrong once "
+        f"{'+'.join(str(v) for v in wrong.values())}",
+    ]
+    for item in cost.costliest:
+        saving = (f"{item.segments - 1} if {_characters(item.save)} shorter" if item.save
+                  else "shortening its text alone saves none")
+        lines.append(f"    {item.name}: {item.segments} segments, {saving}")
+    return lines
+
+
+def _characters(n: int) -> str:
+    return "1 character" if n == 1 else f"{n} characters"
