@@ -517,7 +517,8 @@ def test_the_guides_worked_example_is_the_bundled_lesson_at_a_fraction_of_its_co
             encoding="utf-8")
 
     [edited], problems = load_courses(root)
-    assert [str(p) for p in problems] == []
+    # The copy holds English alone: the course's Arabic budget has no lessons to apply to.
+    assert [str(p) for p in problems if "sms_budget_per_locale" not in str(p)] == []
     [bundled], _ = load_courses(lessons_dir())
     number = bundled.lesson_ids.index("agree-the-job") + 1
     original = bundled.lessons["en"][number - 1]

@@ -52,7 +52,7 @@ def _policy_lines(walker: CostWalker, course: Course, carrier: Carrier) -> list[
     """Segments per lesson answered right under each policy, and the encodings."""
     lines = [f"  SMS segments per lesson answered right (policy: {' / '.join(POLICIES)}),",
              "  and the encoding each gives (GSM-7: 160 characters a message, 153 a part;",
-             "  UCS-2: 70 and 67)"]
+             "  UCS-2: 70 and 67; mixed: some messages of each)"]
     for locale in course.locales:
         paid = {p: walker.right_segments(dataclasses.replace(carrier, encoding_policy=p),
                                          locale) for p in POLICIES}
@@ -63,9 +63,15 @@ def _policy_lines(walker: CostWalker, course: Course, carrier: Carrier) -> list[
                 totals[policy] += costs[policy].segments
             lines.append(f"  {locale} {lesson.id}: "
                          f"{' / '.join(str(costs[p].segments) for p in POLICIES)}"
-                         f"  ({' / '.join(costs[p].encoding for p in POLICIES)})")
+                         f"  ({' / '.join(_shown_encoding(costs[p].encoding) for p in POLICIES)})")
         lines.append(f"  {locale} total: {' / '.join(str(totals[p]) for p in POLICIES)}")
     return lines
+
+
+def _shown_encoding(encoding: str) -> str:
+    """An encoding as the policy lines show it: 'mixed' for a lesson of both, so a line
+    of four policies fits a terminal."""
+    return "mixed" if "+" in encoding else encoding
 
 
 def _lesson_lines(cost: LessonCost) -> list[str]:
