@@ -16,6 +16,7 @@ from gateway.i18n import available_locales, normalize_locale
 from gateway.learning import certificates
 from gateway.learning import intents as i
 from gateway.learning import replies as r
+from gateway.learning.delivery import completion_mode
 from gateway.learning.timing import DAY, Pacing, hour_outside_quiet, working_days
 from gateway.phones import masked
 from gateway.store import EnrollmentRecord, LearnerRecord, Store
@@ -46,8 +47,12 @@ class Engine:
     """Courses and progress for learners, over one store."""
 
     def __init__(self, store: Store, pacing: Pacing | None = None,
-                 read_in: str | None = None, *, caller_saves_learner: bool = False):
+                 read_in: str | None = None, *, caller_saves_learner: bool = False,
+                 channel: str | None = None):
         self.store = store
+        # The channel running the engine ('sms', 'ussd', 'web'): each lesson completed
+        # is noted with the delivery mode it makes (learning/delivery.py). None: not noted.
+        self.channel = channel
         # The caller saves the learner itself, in the same transaction, once done with
         # them (the SMS channel always does, when it notes them seen): the engine then
         # writes a learner's row only to create it, and every change goes in that one save.
@@ -796,8 +801,25 @@ class Engine:
         self.store.save_lesson_result(learner.phone, course_id, lesson_id, score, total)
         self.store.record_event(learner.phone, "lesson_completed", {
             "course": course_id, "lesson": lesson_id, "score": score, "total": total})
+        if self.channel is not None:
+            course = self.store.course(course_id)
+            locale = self.reading_locale(learner)
+            self.store.record_lesson_completion(
+                learner.phone, course_id, lesson_id, completion_mode(self.channel, learner),
+                course.locale_for(locale) if course else locale)
 
     # -- lookups ------------------------------------------------------------------------------
+
+    def current_lesson(self, learner: LearnerRecord) -> tuple[str, str] | None:
+        """(course id, lesson id) of the lesson the learner is in now, or None (no
+        current course, or it is completed): what a channel counts a lesson's cost toward."""
+        found = self._current_enrollment(learner)
+        if found is None:
+            return None
+        course, enrollment = found
+        if enrollment.completed or not course.lesson_ids:
+            return None
+        return course.id, course.lesson_ids[enrollment.position]
 
     def _current_enrollment(
         self, learner: LearnerRecord
