@@ -21,7 +21,7 @@ from gateway.cli.main import main
 from gateway.config import ConfigError, load_carriers
 from gateway.ops import reports
 from gateway.sms_text import count
-from gateway.store import Store
+from gateway.store import Store, privacy
 from tests.conftest import csrf
 
 CONSOLE = 'adapter = "console"\nwebhook_token = "0123456789abcdef0"\n'
@@ -325,3 +325,14 @@ def test_the_cost_figures_need_the_dashboard_token(run: Run, path):
     assert wrong.status_code == 403
     assert "XOF" not in wrong.text and "lesson by link" not in wrong.text
     assert client.get(path, headers=BEARER).status_code == 200
+
+
+def test_erasing_a_learner_keeps_the_cost_figures_without_the_number(run: Run):
+    client = run.app.test_client()
+    before = client.get("/admin/lesson_costs.csv?days=1", headers=BEARER).text
+    with Store.open(run.app.config["DATABASE"]) as store:
+        assert privacy.erase(store, SMS_LEARNER).found
+        for table in ("lesson_costs", "lesson_completions"):
+            assert not store.db.execute(f"SELECT count(*) FROM {table} WHERE phone = ?",
+                                        [SMS_LEARNER]).fetchone()[0], table
+    assert client.get("/admin/lesson_costs.csv?days=1", headers=BEARER).text == before
