@@ -284,7 +284,7 @@ def test_the_dashboard_shows_cost_per_completed_lesson_by_mode(run: Run):
     html = " ".join(page.text.split())
     for mode, row in (("full SMS", 1), ("USSD", 2), ("web", 3)):
         figures = expected_rows(run)[row]
-        assert (f"<li>{mode}: <b>{figures[8]} {figures[2]}</b> a lesson (1 lessons; "
+        assert (f"<li>{mode}: <b>{figures[8]} {figures[2]}</b> a lesson (1 lesson; "
                 f"{figures[4]} segments, {figures[5]} USSD sessions, {figures[6]} MB)</li>"
                 ) in html, mode
     cells = re.findall(r"<td[^>]*>([^<]*)</td>", page.text)
@@ -336,3 +336,34 @@ def test_erasing_a_learner_keeps_the_cost_figures_without_the_number(run: Run):
             assert not store.db.execute(f"SELECT count(*) FROM {table} WHERE phone = ?",
                                         [SMS_LEARNER]).fetchone()[0], table
     assert client.get("/admin/lesson_costs.csv?days=1", headers=BEARER).text == before
+
+
+def test_replies_outside_a_lesson_count_toward_none(tmp_path, db_path):
+    """HELP before any course and the course list cost the operator, but no lesson; HELP
+    asked in the middle of a lesson counts toward it."""
+    app = create_app({"DATABASE": str(db_path), "CARRIERS_FILE": str(seeded_carriers(tmp_path)),
+                      "SECRET_KEY": "lesson-costs-secret-0123456789", "ADMIN_TOKEN": TOKEN})
+    client = app.test_client()
+    words = command_words("fr")
+    console = app.extensions["learnline.carriers"]["console"]
+
+    def text(body: str) -> int:
+        """Text `body`; the segments of the replies it got."""
+        with Store.open(str(db_path)) as store:
+            before = len(store.outbox(SMS_LEARNER))
+            assert client.post(f"/carriers/console/sms?token={SMS_TOKEN}", data={
+                "from": SMS_LEARNER, "text": body}).status_code == 200
+            return sum(count(m.body, console.encoding_policy).segments
+                       for m in store.outbox(SMS_LEARNER)[before:])
+
+    def counted() -> dict:
+        with Store.open(str(db_path)) as store:
+            return {row[0]: row[1] for row in store.db.execute(
+                "SELECT lesson_id, segments FROM lesson_costs WHERE phone = ?",
+                [SMS_LEARNER])}
+
+    assert text(words["help"]) and text(words["courses"])
+    assert counted() == {}
+    started = text(words["start"])
+    helped = text(words["help"])
+    assert counted() == {LESSON: started + helped}
