@@ -812,14 +812,16 @@ class Engine:
 
     def current_lesson(self, learner: LearnerRecord) -> tuple[str, str] | None:
         """(course id, lesson id) of the lesson the learner is in now, or None (no
-        current course, or it is completed): what a channel counts a lesson's cost toward."""
-        found = self._current_enrollment(learner)
-        if found is None:
+        current course, or it is completed): what a channel counts a lesson's cost toward.
+        Reads only: the place is not fitted to the content, and no lesson is loaded."""
+        if not learner.current_course:
             return None
-        course, enrollment = found
-        if enrollment.completed or not course.lesson_ids:
+        course = self.store.course(learner.current_course)
+        enrollment = self.places.get(learner.phone, learner.current_course)
+        if course is None or enrollment is None or enrollment.completed \
+                or not course.lesson_ids:
             return None
-        return course.id, course.lesson_ids[enrollment.position]
+        return course.id, course.lesson_ids[min(enrollment.position, len(course.lesson_ids) - 1)]
 
     def _current_enrollment(
         self, learner: LearnerRecord
