@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from gateway import create_app
+from gateway.channels.sms.scheduled import run_scheduled
 from gateway.channels.vocabulary import command_words
 from gateway.cli.main import main
 from gateway.config import ConfigError, load_carriers
@@ -367,3 +368,33 @@ def test_replies_outside_a_lesson_count_toward_none(tmp_path, db_path):
     started = text(words["start"])
     helped = text(words["help"])
     assert counted() == {LESSON: started + helped}
+
+
+def test_a_scheduled_daily_lesson_counts_toward_its_lesson(tmp_path, db_path):
+    """The scheduler's message with the day's lesson costs that lesson its segments: a
+    learner who finished lesson 1 by SMS and asked for daily lessons gets lesson 2."""
+    clock = Clock()
+    app = create_app({"DATABASE": str(db_path), "CARRIERS_FILE": str(seeded_carriers(tmp_path)),
+                      "SECRET_KEY": "lesson-costs-secret-0123456789", "CLOCK": clock})
+    carriers = app.extensions["learnline.carriers"]
+    client = app.test_client()
+    with Store.open(str(db_path), clock=clock) as store:
+        _sms_learner(client, store)
+    assert client.post(f"/carriers/console/sms?token={SMS_TOKEN}", data={
+        "from": SMS_LEARNER, "text": command_words("fr")["daily"] + " 9"}).status_code == 200
+    with Store.open(str(db_path), clock=clock) as store:
+        learner = store.learner(SMS_LEARNER)
+        assert learner.schedule == "daily", learner
+        counted = dict(store.db.execute("SELECT lesson_id, segments FROM lesson_costs"))
+        second = store.course(COURSE).lesson_ids[1]
+        assert second not in counted
+        last = store.db.execute("SELECT max(id) FROM outbox").fetchone()[0]
+        clock.now = learner.next_check_at
+        assert run_scheduled(store, carriers, clock()) >= 1
+        sent = store.db.execute("SELECT kind, body FROM outbox WHERE id > ?",
+                                [last]).fetchall()
+        assert [kind for kind, _ in sent] == ["lesson"] * len(sent)
+        segments = sum(count(body, carriers["console"].encoding_policy).segments
+                       for _, body in sent)
+        assert segments and dict(store.db.execute(
+            "SELECT lesson_id, segments FROM lesson_costs")) == {**counted, second: segments}

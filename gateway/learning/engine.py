@@ -811,15 +811,16 @@ class Engine:
     # -- lookups ------------------------------------------------------------------------------
 
     def current_lesson(self, learner: LearnerRecord) -> tuple[str, str] | None:
-        """(course id, lesson id) of the lesson the learner is in now, or None (no
-        current course, or it is completed): what a channel counts a lesson's cost toward.
-        Reads only: the place is not fitted to the content, and no lesson is loaded."""
+        """(course id, lesson id) of the lesson the learner is in now, from its first card
+        shown to its end, or None (no current course, the course completed, or the next
+        lesson not begun): what a channel counts a lesson's cost toward. Reads only: the
+        place is not fitted to the content, and no lesson is loaded."""
         if not learner.current_course:
             return None
         course = self.store.course(learner.current_course)
         enrollment = self.places.get(learner.phone, learner.current_course)
         if course is None or enrollment is None or enrollment.completed \
-                or not course.lesson_ids:
+                or not course.lesson_ids or (enrollment.card < 0 and enrollment.quiz is None):
             return None
         return course.id, course.lesson_ids[min(enrollment.position, len(course.lesson_ids) - 1)]
 
