@@ -48,7 +48,8 @@ COMMON_KEYS = (
     "ussd_session_seconds", "ussd_code", "ussd_ucs2", "ussd_ucs2_max_chars", "ussd_fallback_locale",
     "languages", "inbound_per_minute", "inbound_per_hour", "block_per_minute",
     "timezone", "quiet_hours", "max_unsolicited_per_day", "nudge_after_days", "max_nudges",
-    "review_after_days", "price_per_segment", "currency", "previous_webhook_token",
+    "review_after_days", "price_per_segment", "price_per_ussd_session", "price_per_web_mb",
+    "currency", "previous_webhook_token",
 )
 
 
@@ -90,8 +91,11 @@ class Carrier:
     nudge_after_days: int = 2
     max_nudges: int = 3
     review_after_days: int = 3
-    # What one SMS segment costs, for the operator's dashboard (0: unknown).
+    # What one SMS segment, one USSD session and one megabyte of lesson pages cost, for
+    # the operator's dashboard (0: unknown), in `currency`.
     price_per_segment: float = 0.0
+    price_per_ussd_session: float = 0.0
+    price_per_web_mb: float = 0.0
     currency: str = ""
 
     @classmethod
@@ -541,10 +545,14 @@ def _pacing(values: dict[str, Any], string, fail) -> dict[str, Any]:
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
             raise fail(key, f"must be a whole number from {low} to {high}")
         pacing[key] = value
-    price = values.get("price_per_segment", 0.0)
-    if isinstance(price, bool) or not isinstance(price, int | float) or not 0 <= price < 1000:
-        raise fail("price_per_segment", "must be a number, the price of one SMS segment")
-    pacing["price_per_segment"] = float(price)
+    for key, what in (("price_per_segment", "one SMS segment"),
+                      ("price_per_ussd_session", "one USSD session"),
+                      ("price_per_web_mb", "one megabyte of lesson pages")):
+        price = values.get(key, 0.0)
+        if isinstance(price, bool) or not isinstance(price, int | float) \
+                or not 0 <= price < 1000:
+            raise fail(key, f"must be a number at least 0 and below 1000: the price of {what}")
+        pacing[key] = float(price)
     pacing["currency"] = (string("currency") or "").strip()[:8]
     return pacing
 

@@ -781,15 +781,19 @@ def doctor(live: bool, full: bool) -> None:
 @click.option("--until", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="The last day (UTC, YYYY-MM-DD); default: today.")
 @click.option("--csv", "table", type=click.Choice(
-    ("activity", "funnel", "questions", "carriers", "costs")),
+    ("activity", "funnel", "questions", "carriers", "costs", "lesson_costs")),
               help="Print only this table, as CSV (as the dashboard's CSV link gives it).")
 def stats(days: int, until: datetime | None, table: str | None) -> None:
     """Print the operator dashboard's figures (/admin) as tables.
 
     Daily active learners per channel, each course's funnel, quiz questions by
     share of right first answers (worst first), messages, segments, delivery
-    and cost per carrier per day, and the SMS cost per completed lesson.
-    Costs use each carrier's price_per_segment from LEARNLINE_CARRIERS.
+    and cost per carrier per day, the SMS cost per completed lesson, and
+    the cost per completed lesson by delivery mode (full SMS, lesson by
+    link, USSD, web), carrier, course and language, with the segments,
+    USSD sessions and megabytes behind it. Costs use each carrier's
+    price_per_segment, price_per_ussd_session and price_per_web_mb from
+    LEARNLINE_CARRIERS, as they are now.
 
     \b
     Examples:

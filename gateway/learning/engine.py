@@ -16,6 +16,7 @@ from gateway.i18n import available_locales, normalize_locale
 from gateway.learning import certificates
 from gateway.learning import intents as i
 from gateway.learning import replies as r
+from gateway.learning.delivery import completion_mode
 from gateway.learning.timing import DAY, Pacing, hour_outside_quiet, working_days
 from gateway.phones import masked
 from gateway.store import EnrollmentRecord, LearnerRecord, Store
@@ -47,12 +48,15 @@ class Engine:
 
     def __init__(self, store: Store, pacing: Pacing | None = None,
                  read_in: str | None = None, *, caller_saves_learner: bool = False,
-                 edition: str = FULL):
+                 edition: str = FULL, channel: str | None = None):
         self.store = store
         # The edition of course text the channel teaches in: FULL (the lite web) or SMS
         # (SMS and USSD: short forms where authored, web-only cards left out). Places
         # count cards the same in every edition, so a learner moves between channels.
         self.edition = edition
+        # The channel running the engine ('sms', 'ussd', 'web'): each lesson completed
+        # is noted with the delivery mode it makes (learning/delivery.py). None: not noted.
+        self.channel = channel
         # The caller saves the learner itself, in the same transaction, once done with
         # them (the SMS channel always does, when it notes them seen): the engine then
         # writes a learner's row only to create it, and every change goes in that one save.
@@ -810,8 +814,28 @@ class Engine:
         self.store.save_lesson_result(learner.phone, course_id, lesson_id, score, total)
         self.store.record_event(learner.phone, "lesson_completed", {
             "course": course_id, "lesson": lesson_id, "score": score, "total": total})
+        if self.channel is not None:
+            course = self.store.course(course_id)
+            locale = self.reading_locale(learner)
+            self.store.record_lesson_completion(
+                learner.phone, course_id, lesson_id, completion_mode(self.channel, learner),
+                course.locale_for(locale) if course else locale)
 
     # -- lookups ------------------------------------------------------------------------------
+
+    def current_lesson(self, learner: LearnerRecord) -> tuple[str, str] | None:
+        """(course id, lesson id) of the lesson the learner is in now, from its first card
+        shown to its end, or None (no current course, the course completed, or the next
+        lesson not begun): what a channel counts a lesson's cost toward. Reads only: the
+        place is not fitted to the content, and no lesson is loaded."""
+        if not learner.current_course:
+            return None
+        course = self.store.course(learner.current_course)
+        enrollment = self.places.get(learner.phone, learner.current_course)
+        if course is None or enrollment is None or enrollment.completed \
+                or not course.lesson_ids or (enrollment.card < 0 and enrollment.quiz is None):
+            return None
+        return course.id, course.lesson_ids[min(enrollment.position, len(course.lesson_ids) - 1)]
 
     def _current_enrollment(
         self, learner: LearnerRecord

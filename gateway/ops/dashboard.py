@@ -203,7 +203,8 @@ def dashboard():
     report = _report()
     return _page("admin.html", report=report, tables={
         name: reports.table(report, name) for name in reports.TABLES},
-        percent=reports.percent, money=reports.money,
+        percent=reports.percent, money=reports.money, megabytes=reports.megabytes,
+        mode_names=reports.MODE_NAMES,
         charts=_charts(report), generated=reports.generated_at(get_store().clock()),
         days=len(report.period.days), max_days=reports.MAX_DAYS,
         sync_lines=sync_lines(get_store()), hub_edges=_hub_edges())

@@ -1,7 +1,8 @@
 """The operator's figures, computed once for the dashboard (/admin), its CSV files and
 `learnline stats`: daily active learners per channel, each course's funnel, each quiz
 question's share of right first answers, messages, segments, delivery and cost per
-carrier per day, and the cost of a completed lesson.
+carrier per day, and the cost of a completed lesson: overall, and in money by delivery
+mode, carrier, course and language from what each lesson itself cost.
 
 `build_report` reads the database (gateway/store/stats.py); `table` lays any part of a
 report out as rows of text, so every place shows the same numbers in the same words.
@@ -25,7 +26,11 @@ CHANNELS = ("sms", "ussd", "web")
 CHANNEL_NAMES = {"sms": "SMS", "ussd": "USSD", "web": "Web"}
 DEFAULT_DAYS = 14
 MAX_DAYS = 366
-TABLES = ("activity", "funnel", "questions", "carriers", "costs")
+TABLES = ("activity", "funnel", "questions", "carriers", "costs", "lesson_costs")
+# Delivery modes, as the figures name them (gateway/learning/delivery.py decides them).
+MODE_NAMES = {"sms": "full SMS", "link": "lesson by link", "ussd": "USSD", "web": "web"}
+GROUPINGS = ("mode", "carrier", "course", "language")
+BYTES_PER_MB = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -147,6 +152,33 @@ class CostRow:
 
 
 @dataclass(frozen=True)
+class LessonCostRow:
+    """Lessons completed in the period that share one value of a grouping (a delivery
+    mode, a carrier, a course or a language) and one currency: how many, the SMS
+    segments, USSD sessions and megabytes of pages behind them, and what those cost at
+    today's prices (None when their carriers have no price)."""
+
+    grouping: str  # one of GROUPINGS
+    value: str
+    currency: str
+    lessons: int
+    segments: int
+    ussd_sessions: int
+    web_bytes: int
+    cost: float | None
+
+    @property
+    def per_lesson(self) -> float | None:
+        """Cost divided by lessons, or None without a cost."""
+        return None if self.cost is None or not self.lessons else self.cost / self.lessons
+
+    @property
+    def web_mb(self) -> float:
+        """The pages' bytes in megabytes (1,000,000 bytes)."""
+        return self.web_bytes / BYTES_PER_MB
+
+
+@dataclass(frozen=True)
 class Report:
     """Every figure of the dashboard for one period."""
 
@@ -157,6 +189,7 @@ class Report:
     carrier_days: tuple[CarrierDay, ...]  # by day, then carrier
     carrier_totals: tuple[CarrierDay, ...]  # one per carrier, day ""
     costs: tuple[CostRow, ...]
+    lesson_costs: tuple[LessonCostRow, ...] = ()  # by GROUPINGS, then value, currency
 
 
 @dataclass(frozen=True)
@@ -191,6 +224,7 @@ def build_report(store: Store, carriers: Iterable[Carrier],
         carrier_days=carrier_days,
         carrier_totals=_carrier_totals(carrier_days),
         costs=_costs(store, period, carrier_days, prices),
+        lesson_costs=_lesson_costs(store, period, prices),
     )
 
 
@@ -291,6 +325,53 @@ def _costs(store: Store, period: Period, carrier_days: tuple[CarrierDay, ...],
                  for currency, cost in sorted(by_currency.items()))
 
 
+def priced(carrier: Carrier | None) -> bool:
+    """Whether a carrier has any price: without one, its costs are unknown, not zero."""
+    return carrier is not None and bool(
+        carrier.price_per_segment or carrier.price_per_ussd_session or carrier.price_per_web_mb)
+
+
+def _lesson_costs(store: Store, period: Period,
+                  prices: dict[str, Carrier]) -> tuple[LessonCostRow, ...]:
+    """Lessons completed in the period, grouped by mode, carrier, course and language,
+    each group per currency: counts behind them times the carriers' prices now. A lesson
+    carried by two carriers counts in each of their groups."""
+    groups: dict[tuple[int, str, str], dict] = {}
+    for row in stats.completed_lesson_costs(store, period.since, period.until):
+        carrier = prices.get(row.carrier_id)
+        known = priced(carrier)
+        currency = carrier.currency if known and carrier else ""
+        cost = (row.segments * carrier.price_per_segment
+                + row.ussd_sessions * carrier.price_per_ussd_session
+                + row.web_bytes / BYTES_PER_MB * carrier.price_per_web_mb) \
+            if known and carrier else None
+        for n, value in enumerate((row.mode, row.carrier_id, row.course_id, row.locale)):
+            group = groups.setdefault((n, value, currency), {
+                "lessons": set(), "segments": 0, "ussd_sessions": 0, "web_bytes": 0,
+                "cost": None})
+            group["lessons"].add((row.phone, row.course_id, row.lesson_id))
+            group["segments"] += row.segments
+            group["ussd_sessions"] += row.ussd_sessions
+            group["web_bytes"] += row.web_bytes
+            if cost is not None:
+                group["cost"] = (group["cost"] or 0.0) + cost
+    modes = list(MODE_NAMES)
+
+    def order(key: tuple[int, str, str]) -> tuple:
+        n, value, currency = key
+        return (n, modes.index(value) if n == 0 and value in modes else 0, value, currency)
+
+    return tuple(LessonCostRow(
+        GROUPINGS[n], value, currency, len(group["lessons"]), group["segments"],
+        group["ussd_sessions"], group["web_bytes"], group["cost"])
+        for (n, value, currency), group in sorted(groups.items(), key=lambda g: order(g[0])))
+
+
+def megabytes(amount: float) -> str:
+    """Megabytes with 3 decimals (a lesson page is a few kilobytes): 0.012."""
+    return f"{amount:.3f}"
+
+
 # -- the same figures as text ------------------------------------------------------------
 
 
@@ -346,6 +427,17 @@ def table(report: Report, name: str, *, blank: str = "-") -> Table:
                      tuple((c.currency or blank, money(c.cost, blank=blank),
                             str(c.lessons_completed), money(c.per_lesson, blank=blank))
                            for c in report.costs))
+    if name == "lesson_costs":
+        return Table(name, "Cost per completed lesson, by delivery mode, carrier, course "
+                     "and language", ("by", "group", "currency", "lessons completed",
+                                      "segments", "USSD sessions", "web MB", "cost",
+                                      "cost per lesson"),
+                     tuple((row.grouping, MODE_NAMES.get(row.value, row.value)
+                            if row.grouping == "mode" else row.value,
+                            row.currency or blank, str(row.lessons), str(row.segments),
+                            str(row.ussd_sessions), megabytes(row.web_mb),
+                            money(row.cost, blank=blank), money(row.per_lesson, blank=blank))
+                           for row in report.lesson_costs))
     raise KeyError(name)
 
 

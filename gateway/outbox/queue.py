@@ -16,17 +16,22 @@ if TYPE_CHECKING:
 def queue_text(
     store: Store, carrier: Carrier, phone: str, text: str, *,
     inbound_id: int | None = None, to_stopped_ok: bool = False, kind: str = "reply",
-    due_at: float | None = None,
+    due_at: float | None = None, lesson: tuple[str, str] | None = None,
 ) -> int:
     """Queue a reply (or, with `kind`, an unsolicited message due at `due_at`), split into
-    messages of at most the carrier's `max_segments`."""
+    messages of at most the carrier's `max_segments`. With `lesson` (course id, lesson id),
+    its segments count toward that lesson's cost."""
     if not text:
         return 0
     messages = split_messages(text, carrier.max_segments, carrier.encoding_policy)
+    segments = 0
     for body in messages:
+        segments += (priced := _segments(body))
         store.enqueue(carrier.id, phone, body, inbound_id=inbound_id,
                       to_stopped_ok=to_stopped_ok, kind=kind, due_at=due_at,
-                      segments=_segments(body))
+                      segments=priced)
+    if lesson is not None:
+        store.add_lesson_cost(phone, *lesson, carrier.id, segments=segments)
     return len(messages)
 
 

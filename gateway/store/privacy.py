@@ -60,6 +60,8 @@ PHONE_TABLES: dict[str, str] = {
     "ussd_sessions": "started_at, session_id",
     "signin_codes": "id",
     "web_sessions": "started_at",
+    "lesson_costs": "course_id, lesson_id, carrier_id",
+    "lesson_completions": "completed_at, course_id, lesson_id",
 }
 # Tables keyed to a number some other way, exported too (rate_events: `key` ends ":<phone>").
 OTHER_TABLES = ("rate_events", "events")
@@ -400,7 +402,8 @@ def _erase_rows(store: Store, phone: str, pseudonym: str, ids: dict[str, list[in
         run("""UPDATE learners SET display_name = NULL, timezone = NULL, pending_review = NULL,
                  stopped = 1, schedule = 'off', next_check_at = NULL, updated_at = ?
                WHERE phone = ?""", [now, pseudonym])
-    for table in ("enrollments", "lesson_results", "answers"):
+    for table in ("enrollments", "lesson_results", "answers", "lesson_costs",
+                  "lesson_completions"):
         counts[table] = run(f"UPDATE {table} SET phone = ? WHERE phone = ?", [pseudonym, phone])
     counts["reviews"] = run("DELETE FROM reviews WHERE phone = ?", [phone])
     counts["learners"] = run("DELETE FROM learners WHERE phone = ?", [phone])

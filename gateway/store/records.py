@@ -102,6 +102,8 @@ class UssdSessionRecord:
     started_at: float = 0.0
     updated_at: float = 0.0
     expires_at: float = 0.0
+    # The lesson ("course/lesson") this session last counted toward (its cost).
+    lesson: str | None = None
 
 
 @dataclass(frozen=True)

@@ -424,3 +424,36 @@ def m015_web_sessions_by_expiry(db: Database) -> None:
     """An index of web sessions by expiry: every sign-in forgets the expired ones inside
     the write transaction all writers wait for, which must not read every session."""
     db.execute("CREATE INDEX web_sessions_by_expiry ON web_sessions (expires_at)")
+
+
+@migrations()
+def m016_lesson_costs(db: Database) -> None:
+    """What each lesson cost, for the cost per completed lesson by delivery mode
+    (docs/operations.md): the SMS segments queued, the USSD sessions that showed it and
+    the bytes of its pages sent, per learner, lesson and carrier; each lesson completed
+    here with the mode it was taken in and its language; and which lesson a USSD session
+    last counted toward, so that a session counts once for a lesson."""
+    for statement in (
+        """CREATE TABLE lesson_costs (
+            phone TEXT NOT NULL,
+            course_id TEXT NOT NULL,
+            lesson_id TEXT NOT NULL,
+            carrier_id TEXT NOT NULL,
+            segments INTEGER NOT NULL DEFAULT 0,       -- SMS segments queued for it
+            ussd_sessions INTEGER NOT NULL DEFAULT 0,  -- sessions that showed it
+            web_bytes INTEGER NOT NULL DEFAULT 0,      -- its pages, as sent (compressed)
+            PRIMARY KEY (phone, course_id, lesson_id, carrier_id)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE lesson_completions (
+            phone TEXT NOT NULL,
+            course_id TEXT NOT NULL,
+            lesson_id TEXT NOT NULL,
+            mode TEXT NOT NULL,        -- sms, link, ussd or web
+            locale TEXT NOT NULL,      -- the language it was read in
+            completed_at REAL NOT NULL,
+            PRIMARY KEY (phone, course_id, lesson_id)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX lesson_completions_by_time ON lesson_completions (completed_at)",
+        "ALTER TABLE ussd_sessions ADD COLUMN lesson TEXT",
+    ):
+        db.execute(statement)

@@ -17,7 +17,7 @@ def _ussd_record(row: dict) -> UssdSessionRecord:
         carrier_id=row["carrier_id"], session_id=row["session_id"], phone=row["phone"],
         service_code=row["service_code"], history=row["history"], view=json.loads(row["view"]),
         screen=row["screen"], state=row["state"], started_at=row["started_at"],
-        updated_at=row["updated_at"], expires_at=row["expires_at"],
+        updated_at=row["updated_at"], expires_at=row["expires_at"], lesson=row["lesson"],
     )
 
 
@@ -38,15 +38,17 @@ class SessionsStore:
         """Create or update a USSD session."""
         self.db.execute(
             """INSERT INTO ussd_sessions (carrier_id, session_id, phone, service_code, history,
-                 view, screen, state, started_at, updated_at, expires_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 view, screen, state, started_at, updated_at, expires_at, lesson)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (carrier_id, session_id) DO UPDATE SET phone = excluded.phone,
                  service_code = excluded.service_code, history = excluded.history,
                  view = excluded.view, screen = excluded.screen, state = excluded.state,
-                 updated_at = excluded.updated_at, expires_at = excluded.expires_at""",
+                 updated_at = excluded.updated_at, expires_at = excluded.expires_at,
+                 lesson = excluded.lesson""",
             [session.carrier_id, session.session_id, session.phone, session.service_code,
              session.history, json.dumps(session.view, ensure_ascii=False), session.screen,
-             session.state, session.started_at, session.updated_at, session.expires_at],
+             session.state, session.started_at, session.updated_at, session.expires_at,
+             session.lesson],
         )
 
     def abandoned_ussd_session(self, phone: str, since: float) -> UssdSessionRecord | None:

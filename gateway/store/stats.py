@@ -154,3 +154,38 @@ def inbound_by_day(store: Store, since: float, until: float) -> list[tuple[int, 
            FROM inbound WHERE id >= ? AND received_at >= ? AND received_at < ?
            AND {_REAL_CARRIER} GROUP BY day, carrier_id ORDER BY day, carrier_id""",
         [since, start, since, until])]
+
+
+@dataclass(frozen=True)
+class CompletedLessonCost:
+    """One lesson completed here in a period, and what one carrier carried of it (over
+    all time): SMS segments queued, USSD sessions that showed it, bytes of its pages.
+    A lesson nothing was counted for has one row, on the learner's carrier, of zeros."""
+
+    phone: str
+    course_id: str
+    lesson_id: str
+    mode: str
+    locale: str
+    carrier_id: str
+    segments: int
+    ussd_sessions: int
+    web_bytes: int
+
+
+def completed_lesson_costs(store: Store, since: float,
+                           until: float) -> list[CompletedLessonCost]:
+    """Every lesson completed on this edge in [since, until) (its latest completion), with
+    what each carrier carried of it, by the index of completions on time."""
+    rows = store.db.conn.execute(
+        f"""SELECT c.phone, c.course_id, c.lesson_id, c.mode, c.locale,
+                  coalesce(k.carrier_id, l.carrier_id, ''), coalesce(k.segments, 0),
+                  coalesce(k.ussd_sessions, 0), coalesce(k.web_bytes, 0)
+           FROM lesson_completions c
+           LEFT JOIN lesson_costs k ON k.phone = c.phone AND k.course_id = c.course_id
+             AND k.lesson_id = c.lesson_id
+           LEFT JOIN learners l ON l.phone = c.phone
+           WHERE c.completed_at >= ? AND c.completed_at < ? AND c.{_REAL_LEARNER}
+           ORDER BY c.completed_at, c.phone, c.course_id, c.lesson_id, k.carrier_id""",
+        [since, until])
+    return [CompletedLessonCost(*row) for row in rows]

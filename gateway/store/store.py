@@ -23,6 +23,7 @@ from sqlite_utils import Database
 from gateway import environment
 from gateway.store import events, files, schema_check, writelock
 from gateway.store.content import ContentStore, _ContentCache
+from gateway.store.costs import CostsStore
 from gateway.store.group_commit import GroupCommit
 from gateway.store.messages import MessagesStore
 from gateway.store.progress import ProgressStore
@@ -53,7 +54,7 @@ def default_db_path() -> Path:
     return Path(environment.get("LEARNLINE_DB") or "learnline.db")
 
 
-class Store(ContentStore, ProgressStore, MessagesStore, SessionsStore):
+class Store(ContentStore, ProgressStore, MessagesStore, SessionsStore, CostsStore):
     """One connection to the Learnline database, with every query the gateway runs (the
     families of tables' queries come from the classes it mixes in)."""
 

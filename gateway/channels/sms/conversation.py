@@ -6,6 +6,7 @@ import dataclasses
 import logging
 import sqlite3
 
+from gateway.channels.lesson_costs import lesson_of
 from gateway.channels.sms.commands import parse_command
 from gateway.channels.sms.render import render
 from gateway.channels.visits import comes_back, learner_acted
@@ -30,11 +31,11 @@ log = logging.getLogger(__name__)
 
 def _queue_outcome(
     store: Store, carrier: Carrier, learner: LearnerRecord, outcome: Outcome,
-    inbound_id: int,
+    inbound_id: int, lesson: tuple[str, str] | None = None,
 ) -> int:
     text = render(outcome.replies, learner.locale, web_url(carrier))
     return queue_text(store, carrier, learner.phone, text, inbound_id=inbound_id,
-                      to_stopped_ok=outcome.to_stopped_ok)
+                      to_stopped_ok=outcome.to_stopped_ok, lesson=lesson)
 
 
 def receive_inbound(
@@ -125,15 +126,18 @@ def _process(store: Store, carrier: Carrier, inbound: InboundRecord,
                 return 0
             pacing = carrier.pacing
             # The learner is saved once, when noted seen (learner_acted) after the engine.
-            engine = Engine(store, pacing, caller_saves_learner=True, edition=SMS)
+            engine = Engine(store, pacing, caller_saves_learner=True, edition=SMS,
+                            channel="sms")
             if learner is None or learner.carrier_id != carrier.id:
                 learner = engine.learner(inbound.phone, carrier.id, locale, stored=learner)
             if not inbound.text.strip():
                 return _no_words(store, carrier, inbound, engine, learner, pacing, mark=mark)
+            before = engine.current_lesson(learner)
             outcome = engine.handle(learner, parse_command(inbound.text))
             outcome = _with_schedule_offer(learner, outcome, pacing)
             learner_acted(engine, learner, "sms", pacing)
-            queued = _queue_outcome(store, carrier, learner, outcome, inbound.id)
+            queued = _queue_outcome(store, carrier, learner, outcome, inbound.id,
+                                    lesson_of(engine, learner, before, outcome.replies))
             if mark:
                 store.mark_inbound(inbound.id, "processed")
             return queued

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 
+from gateway.channels.lesson_costs import lesson_of
 from gateway.channels.sms.render import render
 from gateway.config import Carriers
 from gateway.content.model import SMS
@@ -44,14 +45,16 @@ def run_scheduled(store: Store, carriers: Carriers, now: float | None = None,
                 store.set_next_check(learner.phone, None)
                 continue
             pacing = carrier.pacing
-            engine = Engine(store, pacing, edition=SMS)
+            engine = Engine(store, pacing, edition=SMS, channel="sms")
+            before = engine.current_lesson(learner)
             work = due_work(engine, learner, pacing, now)
             if work is not None:
                 kind, replies = work
                 zone = learner_zone(learner.phone, learner.timezone, pacing.timezone)
                 queued += queue_text(store, carrier, learner.phone,
                                      render(replies, learner.locale, web_url(carrier)), kind=kind,
-                                     due_at=quiet_end(now, zone, pacing.quiet_hours))
+                                     due_at=quiet_end(now, zone, pacing.quiet_hours),
+                                     lesson=lesson_of(engine, learner, before, replies))
                 log.info("scheduled %s for %s", kind, masked(learner.phone))
             planned = plan_next_check(engine, learner, pacing, now)
             if planned is not None and planned <= now:

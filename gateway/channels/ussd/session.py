@@ -87,7 +87,7 @@ def handle_ussd(
             # a fresh learner (docs/privacy.md).
             comes_back(store, phone)
         pacing = carrier.pacing
-        engine = Engine(store, pacing, edition=SMS)
+        engine = Engine(store, pacing, edition=SMS, channel="ussd")
         learner = engine.learner(phone, carrier.id, default_locale(phone, carrier))
         menu = _Menu(engine, learner, carrier, request.service_code or (
             session.service_code if session else ""))
@@ -112,6 +112,7 @@ def handle_ussd(
         session.state = "ended" if end else "open"
         session.updated_at = now
         session.expires_at = now + carrier.ussd_session_seconds
+        _count_toward_lesson(store, engine, learner, session)
         store.save_ussd_session(session)
         seen = store.learner(phone)
         if seen is not None:
@@ -119,6 +120,19 @@ def handle_ussd(
         else:
             store.note_activity(phone, "ussd")
     return Screen(text, end)
+
+
+def _count_toward_lesson(store: Store, engine: Engine, learner: LearnerRecord,
+                         session: UssdSessionRecord) -> None:
+    """A session showing a card or a question counts once toward the cost of the lesson
+    they belong to (again only if it moves on to another lesson's content)."""
+    if session.view.get("v") not in ("card", "question"):
+        return
+    lesson = engine.current_lesson(learner)
+    if lesson is None or session.lesson == "/".join(lesson):
+        return
+    session.lesson = "/".join(lesson)
+    store.add_lesson_cost(session.phone, *lesson, session.carrier_id, ussd_sessions=1)
 
 
 def _open(store: Store, menu: _Menu, phone: str, now: float) -> dict:

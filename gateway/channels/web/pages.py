@@ -6,7 +6,8 @@ cookie; signing in with the phone makes them the same learner as on SMS and USSD
 A sign-in is a session kept on the server (gateway/store/web_sessions.py): the cookie
 holds only its token, never the number, and signing out ends it for every copy of the
 cookie. No GET changes anything: switching language and marking a lesson read (its
-quiz button) are forms posted with the CSRF token.
+quiz button) are forms posted with the CSRF token. (A signed-in learner's lesson pages
+do write one thing, their bytes toward the lesson's cost: `count_lesson_bytes`.)
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import sqlite3
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -124,6 +126,34 @@ def choose_language() -> None:
     g.locale = chosen
 
 
+# Pages whose bytes count toward their lesson's cost (docs/operations.md).
+LESSON_PAGES = ("web.lesson", "web.quiz")
+
+
+def count_lesson_bytes(response):
+    """A signed-in learner's lesson or quiz page counts its bytes as sent (status line,
+    headers and compressed body, as the server wrote them) toward that lesson, on the
+    learner's carrier. Registered before `http.install`, so it runs after compression."""
+    if request.endpoint not in LESSON_PAGES or response.status_code == 404 \
+            or response.direct_passthrough:
+        return response
+    learner = current_learner()
+    if learner is None:
+        return response
+    args = request.view_args or {}
+    sent = len(response.get_data()) + len(f"HTTP/1.1 {response.status}\r\n\r\n") + sum(
+        len(name) + len(value) + 4 for name, value in response.headers.items())
+    store = get_store()
+    try:
+        with store.write():
+            store.add_lesson_cost(learner.phone, args["course_id"], args["lesson_id"],
+                                  learner.carrier_id, web_bytes=sent)
+    except sqlite3.OperationalError:  # busy: the page matters more than its count
+        log.warning("bytes of a lesson page not counted: database busy", exc_info=True)
+    return response
+
+
+blueprint.after_request(count_lesson_bytes)
 http.install(blueprint)  # after the language: error pages are worded too
 
 
@@ -173,7 +203,7 @@ def _anonymous_results(course_id: str) -> dict[str, tuple[int, int]]:
 
 
 def _engine() -> Engine:
-    return Engine(get_store())
+    return Engine(get_store(), channel="web")
 
 
 def _learner_now() -> LearnerRecord | None:
@@ -231,7 +261,7 @@ def lesson(course_id: str, lesson_id: str):
     course_, position, lesson_ = found
     if request.method == "POST":
         if current_learner() is not None:
-            engine = Engine(engine.store, caller_saves_learner=True)
+            engine = Engine(engine.store, caller_saves_learner=True, channel="web")
             with engine.store.write():
                 learner = _learner_now()
                 if learner is not None:
@@ -265,7 +295,7 @@ def quiz(course_id: str, lesson_id: str):
         return page("quiz.html", status=400, missing=missing, answers=answers, **context)
     learner = current_learner()
     if learner is not None:
-        engine = Engine(engine.store, caller_saves_learner=True)
+        engine = Engine(engine.store, caller_saves_learner=True, channel="web")
         with engine.store.write():
             learner = _learner_now()
             if learner is not None:
@@ -415,7 +445,7 @@ def enter_code():
     store = get_store()
     carriers = current_app.extensions["learnline.carriers"]
     learner = signin.learner_for(store, carriers, phone, session.get("lang") or g.locale)
-    engine = Engine(store)
+    engine = Engine(store, channel="web")
     with store.write():
         for course_id in session.get("results", {}):
             engine.merge_results(learner, course_id, _anonymous_results(course_id))
