@@ -424,3 +424,12 @@ def m015_web_sessions_by_expiry(db: Database) -> None:
     """An index of web sessions by expiry: every sign-in forgets the expired ones inside
     the write transaction all writers wait for, which must not read every session."""
     db.execute("CREATE INDEX web_sessions_by_expiry ON web_sessions (expires_at)")
+
+
+@migrations()
+def m016_lesson_by_link(db: Database) -> None:
+    """How a learner gets their lessons: 'sms' (in full, card by card) or 'link' (one
+    short SMS carrying a link to the lesson's page), and whether they were offered
+    links. A lesson link is a web session of kind 'lesson' (its `mark` names the lesson)."""
+    db.execute("ALTER TABLE learners ADD COLUMN delivery TEXT NOT NULL DEFAULT 'sms'")
+    db.execute("ALTER TABLE learners ADD COLUMN link_offered INTEGER NOT NULL DEFAULT 0")
