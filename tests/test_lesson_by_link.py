@@ -24,6 +24,7 @@ from tests.conftest import (
     right_answers,
     web_sign_in,
 )
+from tests.test_schedule import LAGOS, Week, week  # noqa: F401  (week is a fixture)
 
 PHONE = "+2348030000000"  # an English-speaking learner (Nigeria)
 OTHER = "+2348030000001"
@@ -283,3 +284,34 @@ def test_a_lesson_by_link_page_keeps_the_lesson_budget(client, text, locale):
     assert plain.headers["Cache-Control"] == "private, no-cache"
     assert plain.headers["Referrer-Policy"] == "same-origin"
     assert "script" not in plain.headers["Content-Security-Policy"]
+
+
+def test_the_daily_lesson_comes_as_its_link(week: Week):  # noqa: F811
+    days = week
+    ada = "+2348031110001"
+    days.clock.now = days.at(0, 10, 0, LAGOS)
+    days.say(ada, "START")
+    days.say(ada, "LINK")
+    days.take_lesson(ada)  # the linked lesson's quiz, answered by SMS
+    days.say(ada, "DAILY 9")
+    days.clock.now = days.at(1, 9, 5, LAGOS)
+    days.run_worker()
+    lessons = days.sent(ada, kind="lesson")
+    assert len(lessons) == 1
+    assert "Find your first clients (2/6): " + PUBLIC_URL + "/l?k=" in lessons[0]["body"]
+
+
+def test_a_ussd_session_shows_the_lesson_itself(store):
+    from gateway.learning import Engine
+    from gateway.learning.intents import Delivery
+    from tests.test_ussd import PHONE as USSD_PHONE
+    from tests.test_ussd import Phone
+
+    with store.write():
+        engine = Engine(store)
+        engine.handle(engine.learner(USSD_PHONE, "at", "en"), Delivery("link"))
+    phone = Phone(store)
+    phone.dial()
+    screen = phone.press("1").text
+    assert screen.startswith("Lesson 1/6, card 1/5\nFind a skill people pay for\n")
+    assert "/l?k=" not in screen
