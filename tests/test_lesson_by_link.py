@@ -16,6 +16,7 @@ import pytest
 
 from gateway import create_app
 from gateway.store import Store
+from gateway.store.events import learner_events
 from tests.conftest import (
     AUTH_TOKEN,
     PUBLIC_URL,
@@ -315,3 +316,15 @@ def test_a_ussd_session_shows_the_lesson_itself(store):
     screen = phone.press("1").text
     assert screen.startswith("Lesson 1/6, card 1/5\nFind a skill people pay for\n")
     assert "/l?k=" not in screen
+
+
+def test_a_lesson_completed_by_link_says_so_in_its_event(client, text, store):
+    text("START")
+    path = link_in(text("LINK"))
+    client.post(path, data=right_answers(store, FIRST))
+    text("TEXT")
+    finish_lesson_by_sms(text, store, SECOND)
+    completed = [event["data"] for event in learner_events(store, PHONE)
+                 if event["kind"] == "lesson_completed"]
+    assert [(event["lesson"], event.get("delivery")) for event in completed] == [
+        (FIRST, "link"), (SECOND, None)]

@@ -382,8 +382,8 @@ class Engine:
             return (*replies, self._link_lesson(learner, course, enrollment))
         quiz = enrollment.quiz
         if was == "link" and quiz is not None and not quiz.requeued \
-                and not quiz.right_first_try and len(quiz.queue) == len(
-                    self._lesson(course, enrollment.position, learner.locale).questions):
+                and not quiz.right_first_try and len(quiz.queue) == len(self._lesson(
+                    course, enrollment.position, self.reading_locale(learner)).questions):
             enrollment.card, enrollment.quiz = -1, None
             return (*replies, *self._current(learner, course, enrollment, advance_card=True))
         if _asks(enrollment):
@@ -851,8 +851,11 @@ class Engine:
     def _keep_result(self, learner: LearnerRecord, course_id: str, lesson_id: str,
                      score: int, total: int) -> None:
         self.store.save_lesson_result(learner.phone, course_id, lesson_id, score, total)
-        self.store.record_event(learner.phone, "lesson_completed", {
-            "course": course_id, "lesson": lesson_id, "score": score, "total": total})
+        data: dict[str, Any] = {"course": course_id, "lesson": lesson_id, "score": score,
+                                "total": total}
+        if learner.delivery == "link":  # the lesson came as a link (reports count by mode)
+            data["delivery"] = "link"
+        self.store.record_event(learner.phone, "lesson_completed", data)
 
     # -- lookups ------------------------------------------------------------------------------
 
