@@ -12,6 +12,8 @@ import pytest
 from gateway.store import Store
 from tests.conftest import PUBLIC_URL, TwilioWebhooks
 from tests.web.browser import (  # noqa: F401  (browser is a fixture)
+    axe_violations,
+    axe_violations_in_html,
     browser,
     opened_page,
     validate_html,
@@ -73,8 +75,14 @@ def test_a_french_learner_takes_a_whole_lesson_by_link(browser, app, site, store
         results = page.content()
     assert store.lesson_results(FRENCH, "start-freelancing") == {
         "find-your-skill": (len(lesson.questions), len(lesson.questions))}
+    # Opening a link changes nothing: the audit opens it again, JavaScript on.
+    assert axe_violations(site + link.group(1), 240, 320, browser=browser) == []
+    assert axe_violations_in_html(results, 240, 320, browser=browser,
+                                  base_url=site + "/help") == []
     refused = app.test_client().get("/l?k=" + "A" * 22)
     assert refused.status_code == 403
+    assert axe_violations_in_html(refused.data.decode(), 240, 320, browser=browser,
+                                  base_url=site + "/help") == []
     assert validate_html({"lesson": html, "results": results,
                           "refused": refused.data.decode()}) == []
     # Joining (the welcome and the first card) and the link: nothing more by SMS.
