@@ -2,7 +2,8 @@
 
 Starts `learnline serve` and fetches each page over a raw socket, counting every byte
 the server sends (status line, headers and body), as a 2G learner would pay for them.
-Budget: every page at most 14 KB compressed (one round trip), a lesson at most 6 KB.
+Budget: every page at most 14 KB compressed (one round trip), a lesson at most 6 KB (a
+lesson by link, its cards and its quiz on one page, too).
 The operator's dashboard (/admin) is measured too, on 14 days of seeded traffic for two
 carriers (`seed_dashboard`), against the same 14 KB.
 
@@ -57,9 +58,29 @@ def _cookie(head: bytes) -> str:
     return found.group(1).decode() if found else ""
 
 
-def measure(port: int, language: str = "en") -> list[tuple[str, str, dict[str, int]]]:
+def lesson_link(db_path: str | Path, language: str = "en") -> str:
+    """The path of a lesson link, as the SMS a learner taking lessons by link gets carries
+    it: a learner speaking `language` joins by SMS and chooses lessons by link."""
+    from gateway.learning import Engine
+    from gateway.learning import intents as i
+    from gateway.learning.replies import LessonLinked
+    from gateway.store import Store
+    from gateway.urls import lesson_link_path
+
+    with Store.open(db_path) as store, store.write():
+        engine = Engine(store)
+        learner = engine.learner("+2217700" + str(random.randrange(10**5, 10**6)), "console",
+                                 language)
+        engine.handle(learner, i.Start())
+        linked = next(reply for reply in engine.handle(learner, i.Delivery("link")).replies
+                      if isinstance(reply, LessonLinked))
+    return lesson_link_path(linked.token)
+
+
+def measure(port: int, language: str = "en",
+            link: str | None = None) -> list[tuple[str, str, dict[str, int]]]:
     """Every page type in `language` (Accept-Language): name, path, and total bytes per
-    encoding."""
+    encoding; with `link` (a lesson link's path), the lesson by link and its results."""
     course = "/courses/start-freelancing"
     lessons = ["find-your-skill", "first-clients", "set-your-price", "agree-the-job",
                "get-paid-safely", "keep-clients-and-money"]
@@ -73,6 +94,9 @@ def measure(port: int, language: str = "en") -> list[tuple[str, str, dict[str, i
     token = re.search(rb'name="csrf" value="([^"]+)"', body).group(1).decode()
     answers = {"csrf": token, "q0": "1", "q1": "0", "q2": "0"}
     pages.append(("quiz results", f"{course}/{lessons[0]}/quiz", answers))
+    if link:
+        pages += [("lesson by link", link, None),
+                  ("link results", link, {"q0": "1", "q1": "0", "q2": "0"})]
     rows = []
     for name, path, form in pages:
         sizes = {}
@@ -198,7 +222,8 @@ def main() -> None:
     language = parser.parse_args().locale
     with Served("[carriers.console]\nadapter = \"console\"\n",
                 env={"LEARNLINE_SIMULATOR": "1"}) as served:
-        rows = measure(served.port, language)
+        rows = measure(served.port, language,
+                       lesson_link(served.env["LEARNLINE_DB"], language))
     with served_dashboard() as served:
         rows.append(("dashboard", "/admin", measure_dashboard(served.port)))
     print(f"B3 lite pages: bytes on the wire (headers + body), {language}, "

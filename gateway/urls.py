@@ -28,3 +28,9 @@ def web_url(carrier: Carrier) -> str | None:
     else its `public_url` (the gateway's address the carrier calls, which serves the pages
     too); None when the gateway knows neither."""
     return carrier.web_url or carrier.public_url or None
+
+
+def lesson_link_path(token: str) -> str:
+    """The path of a lesson link (docs/web.md, Lessons by link): the token travels in the
+    query string, which access logs leave out."""
+    return "/l?k=" + token

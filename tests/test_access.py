@@ -26,6 +26,9 @@ CARRIER = {"/carriers/<carrier_id>/sms", "/carriers/<carrier_id>/status",
 OPERATORS = {"/metrics", "/admin", "/admin/<table>.csv"}
 ADMIN_TOKEN = "admin-token-for-access-tests-0123456789"
 SIMULATOR = {"/simulator"}  # pretend +999 numbers only; off unless asked for
+# A lesson by link: the token in the address is the credential (walked without, with a
+# wrong, another learner's, an expired and an ended one in tests/test_lesson_by_link.py).
+LESSON_LINK = {"/l"}
 
 OUTSIDE = {"REMOTE_ADDR": "203.0.113.9"}
 PAYLOAD = {"From": "+2348030000000", "To": "+15005550006", "Body": "START",
@@ -47,9 +50,16 @@ def simulating_app(db_path, carriers_file):
 
 def test_every_route_is_known_to_be_public_a_carrier_route_or_protected(simulating_app):
     rules = {rule.rule for rule in every_rule(simulating_app)}
-    unknown = rules - PUBLIC - CARRIER - OPERATORS - SIMULATOR
+    unknown = rules - PUBLIC - CARRIER - OPERATORS - SIMULATOR - LESSON_LINK
     assert unknown == set(), ("a new route: decide who may call it, protect it, and list it "
                               "here")
+
+
+def test_a_lesson_link_without_its_token_opens_nothing(simulating_app):
+    client = simulating_app.test_client()
+    for path in ("/l", "/l?k=", "/l?k=" + "A" * 22):
+        assert client.get(path, environ_base=OUTSIDE).status_code == 403
+        assert client.post(path, data={"q0": "0"}, environ_base=OUTSIDE).status_code == 403
 
 
 def test_no_carrier_route_answers_an_unauthenticated_call(simulating_app, store):

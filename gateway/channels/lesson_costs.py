@@ -10,9 +10,9 @@ from gateway.learning import Engine
 from gateway.learning import replies as r
 from gateway.store import LearnerRecord
 
-# Replies that show a lesson's content: a card or a question of the lesson the learner is
-# in once the engine is done.
-CONTENT = (r.CardShown, r.QuestionAsked)
+# Replies that show a lesson's content: a card, a question, or the link to the lesson's
+# page, of the lesson the learner is in once the engine is done.
+CONTENT = (r.CardShown, r.QuestionAsked, r.LessonLinked)
 
 
 def lesson_of(engine: Engine, learner: LearnerRecord, before: tuple[str, str] | None,

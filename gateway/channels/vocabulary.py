@@ -35,6 +35,8 @@ _command("weekdays", "WEEKDAYS")
 _command("time", "TIME HOUR")
 _command("pause", "PAUSE")
 _command("resume", "RESUME")
+_command("link", "LINK")
+_command("text", "TEXT SMS")
 
 
 def _mark_for_extraction() -> None:  # pragma: no cover - never called
@@ -54,6 +56,8 @@ def _mark_for_extraction() -> None:  # pragma: no cover - never called
     t.pgettext("command", "TIME HOUR")
     t.pgettext("command", "PAUSE")
     t.pgettext("command", "RESUME")
+    t.pgettext("command", "LINK")
+    t.pgettext("command", "TEXT SMS")
     t.pgettext("command", "OFF NO")
     t.pgettext("command", "ANSWER")
 

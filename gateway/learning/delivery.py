@@ -14,13 +14,14 @@ SMS, LINK, USSD, WEB = "sms", "link", "ussd", "web"
 
 def completion_mode(channel: str, learner: LearnerRecord) -> str:
     """The mode of a lesson this learner completed on `channel` ('sms', 'ussd' or 'web'):
-    'ussd' and 'web' as named, 'sms' (the whole lesson by SMS) for SMS.
-
-    A learner who chose to get lessons as a link by SMS will count as 'link' here,
-    whether they finish the quiz on the page or by SMS: this is the one place that
-    decides it from their delivery choice."""
+    'link' for a learner who gets lessons as a link by SMS (`learners.delivery`), whether
+    they finish the quiz on the lesson's page or by SMS; else 'ussd' and 'web' as named,
+    and 'sms' (the whole lesson by SMS) for SMS. A USSD session shows the lesson itself,
+    so it stays 'ussd' whatever the choice."""
     if channel == USSD:
         return USSD
+    if learner.delivery == LINK:
+        return LINK
     if channel == WEB:
         return WEB
     return SMS

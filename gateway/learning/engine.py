@@ -19,7 +19,7 @@ from gateway.learning import replies as r
 from gateway.learning.delivery import completion_mode
 from gateway.learning.timing import DAY, Pacing, hour_outside_quiet, working_days
 from gateway.phones import masked
-from gateway.store import EnrollmentRecord, LearnerRecord, Store
+from gateway.store import EnrollmentRecord, LearnerRecord, Store, web_sessions
 from gateway.store.records import QuizState
 
 
@@ -68,6 +68,9 @@ class Engine:
         # Learners' places in courses, read once a message (gateway/store/progress.py),
         # not again when its next check is planned.
         self.places = store.places()
+        # Whether the request being handled is a session the learner opened (USSD): a
+        # lesson then shows on it, never as a link.
+        self._interactive = False
 
     def reading_locale(self, learner: LearnerRecord) -> str:
         """The language course text is given in for this request: the learner's own,
@@ -110,6 +113,7 @@ class Engine:
         """
         if learner.stopped and not interactive and not isinstance(intent, i.Start | i.Help):
             return Outcome(())
+        self._interactive = interactive
         match intent:
             case i.Start(course=ref):
                 return Outcome(self._start(learner, ref, opt_in=not interactive))
@@ -129,6 +133,7 @@ class Engine:
                 learner.stopped = True
                 self._save_learner(learner)
                 self.store.record_event(learner.phone, "opted_out", {})
+                web_sessions.end_lesson_links(self.store, learner.phone)
                 return Outcome((r.Stopped(),), to_stopped_ok=True)
             case i.Answer(choice=choice):
                 return Outcome(self._answer(learner, choice))
@@ -142,6 +147,8 @@ class Engine:
                 return Outcome((self._set_name(learner, name),))
             case i.Verify(code=code):
                 return Outcome((self._verify(learner, code),))
+            case i.Delivery(mode=mode):
+                return Outcome(self._delivery(learner, mode))
             case i.Unknown():
                 return Outcome((self._not_understood(learner),))
         raise TypeError(f"not an intent: {intent!r}")
@@ -367,6 +374,52 @@ class Engine:
             self._save_learner(learner)
         return self._schedule_shown(learner, paused=paused, changed=changed,
                                     resumed=changed and not paused)
+
+    def _delivery(self, learner: LearnerRecord, mode: str) -> tuple[r.Reply, ...]:
+        """Lessons from now on by link ('link') or in full ('sms'). Choosing links sends
+        the current lesson's link at once; going back to full lessons ends every link,
+        and a linked lesson whose quiz is untouched starts again card by card."""
+        if mode not in ("link", "sms"):
+            raise ValueError(f"no delivery mode {mode!r}")
+        was = learner.delivery
+        learner.delivery = mode
+        learner.link_offered = True  # chosen: no need to offer it
+        self._save_learner(learner)
+        replies: tuple[r.Reply, ...] = (r.DeliveryChanged(mode),)
+        if mode == "sms":
+            web_sessions.end_lesson_links(self.store, learner.phone)
+        found = self._current_enrollment(learner)
+        if found is None or found[1].completed:
+            return replies
+        course, enrollment = found
+        if mode == "link":
+            return (*replies, self._link_lesson(learner, course, enrollment))
+        quiz = enrollment.quiz
+        if was == "link" and quiz is not None and not quiz.requeued \
+                and not quiz.right_first_try and len(quiz.queue) == len(self._lesson(
+                    course, enrollment.position, self.reading_locale(learner)).questions):
+            enrollment.card, enrollment.quiz = -1, None
+            return (*replies, *self._current(learner, course, enrollment, advance_card=True))
+        if _asks(enrollment):
+            lesson = self._lesson(course, enrollment.position, self.reading_locale(learner))
+            return (*replies, self._question(lesson, enrollment))
+        return replies
+
+    def _link_lesson(self, learner: LearnerRecord, course: Course,
+                     enrollment: EnrollmentRecord) -> r.LessonLinked:
+        """The learner's current lesson as a link to its page, made now for them alone.
+        Its cards count as given: on every channel, what comes next is its quiz (its
+        first question, if they answer by message)."""
+        lesson = self._lesson(course, enrollment.position, self.reading_locale(learner))
+        if enrollment.quiz is None and lesson.questions:
+            enrollment.card = len(lesson.cards) - 1
+            enrollment.quiz = QuizState(queue=list(range(len(lesson.questions))))
+            self._save_place(learner, course, enrollment)
+        token = web_sessions.start_lesson_link(self.store, learner.phone, course.id, lesson.id)
+        return r.LessonLinked(
+            course_title=course.title_in(self.reading_locale(learner)),
+            lesson_number=enrollment.position + 1, lesson_count=len(course.lesson_ids),
+            lesson_title=lesson.title, token=token, question_count=len(lesson.questions))
 
     @staticmethod
     def _schedule_shown(learner: LearnerRecord, **details: Any) -> r.ScheduleShown:
@@ -683,7 +736,11 @@ class Engine:
         self, learner: LearnerRecord, course: Course, enrollment: EnrollmentRecord,
         *, advance_card: bool,
     ) -> tuple[r.Reply, ...]:
-        """Show where the learner is, moving one card on when asked."""
+        """Show where the learner is, moving one card on when asked. A lesson opened for
+        a learner who takes lessons by link, outside a session they opened, is its link."""
+        if advance_card and enrollment.quiz is None and enrollment.card < 0 \
+                and learner.delivery == "link" and not self._interactive:
+            return (self._link_lesson(learner, course, enrollment),)
         lesson = self._lesson(course, enrollment.position, self.reading_locale(learner))
         if enrollment.quiz is not None:
             if not enrollment.quiz.queue:
@@ -812,8 +869,11 @@ class Engine:
     def _keep_result(self, learner: LearnerRecord, course_id: str, lesson_id: str,
                      score: int, total: int) -> None:
         self.store.save_lesson_result(learner.phone, course_id, lesson_id, score, total)
-        self.store.record_event(learner.phone, "lesson_completed", {
-            "course": course_id, "lesson": lesson_id, "score": score, "total": total})
+        data: dict[str, Any] = {"course": course_id, "lesson": lesson_id, "score": score,
+                                "total": total}
+        if learner.delivery == "link":  # the lesson came as a link (reports count by mode)
+            data["delivery"] = "link"
+        self.store.record_event(learner.phone, "lesson_completed", data)
         if self.channel is not None:
             course = self.store.course(course_id)
             locale = self.reading_locale(learner)

@@ -93,6 +93,14 @@ class Verify:
 
 
 @dataclass(frozen=True)
+class Delivery:
+    """How lessons come from now on: 'link' (one short message carrying a link to the
+    lesson's page) or 'sms' (in full, card by card)."""
+
+    mode: str
+
+
+@dataclass(frozen=True)
 class Unknown:
     """Input the channel could not understand."""
 
@@ -101,5 +109,5 @@ class Unknown:
 
 Intent = (
     Start | Courses | Next | Back | Status | Help | Language | Stop | Answer | Schedule
-    | Pause | Resume | SetName | Verify | Unknown
+    | Pause | Resume | SetName | Verify | Delivery | Unknown
 )

@@ -167,6 +167,32 @@ class ScheduleOffer:
 
 
 @dataclass(frozen=True)
+class LessonLinked:
+    """A lesson given as a link to its page (the learner takes lessons by link): `token`
+    opens it for this learner alone (gateway/store/web_sessions.py); its quiz waits for
+    answers there or by message."""
+
+    course_title: str
+    lesson_number: int
+    lesson_count: int
+    lesson_title: str
+    token: str
+    question_count: int
+
+
+@dataclass(frozen=True)
+class DeliveryChanged:
+    """The learner chose how lessons come: 'link' or 'sms' (in full)."""
+
+    mode: str
+
+
+@dataclass(frozen=True)
+class LinkOffer:
+    """An offer, made once, to get each lesson as a link to its page."""
+
+
+@dataclass(frozen=True)
 class DailyLesson:
     """Heads the day's lesson, sent because the learner asked for daily lessons."""
 
@@ -247,7 +273,7 @@ Reply = (
     CourseList | Welcome | CardShown | QuestionAsked | Feedback | LessonDone | CourseDone
     | Progress | HelpShown | LanguageChanged | LanguageChoices | Stopped | ScheduleShown
     | ScheduleOffer | DailyLesson | Reminder | ReviewAsked | ReviewFeedback | NameShown
-    | CertificateShown | Notice
+    | CertificateShown | LessonLinked | DeliveryChanged | LinkOffer | Notice
 )
 
 

@@ -69,8 +69,8 @@ OTHER_TABLES = ("rate_events", "events")
 HIDDEN_COLUMNS = {"signin_codes": {"code_hash"}, "web_sessions": {"id", "mark"}}
 # Columns holding JSON, exported as JSON rather than as a string of it.
 JSON_COLUMNS = {"quiz", "meta", "pending_review", "view", "data"}
-BOOLEAN_COLUMNS = {"stopped", "schedule_paused", "schedule_offered", "to_stopped_ok",
-                   "correct", "first_try", "used"}
+BOOLEAN_COLUMNS = {"stopped", "schedule_paused", "schedule_offered", "link_offered",
+                   "to_stopped_ok", "correct", "first_try", "used"}
 # Message states after which nothing more happens to a message: retention may blank it.
 FINISHED_INBOUND = ("processed", "failed")
 FINISHED_OUTBOX = ("sent", "delivered", "undelivered", "failed", "cancelled")

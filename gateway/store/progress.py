@@ -62,7 +62,8 @@ def _learner_record(row: dict) -> LearnerRecord:
         schedule_offered=bool(row["schedule_offered"]), next_check_at=row["next_check_at"],
         last_seen_at=row["last_seen_at"], nudges=row["nudges"],
         pending_review=json.loads(row["pending_review"]) if row["pending_review"] else None,
-        created_at=row.get("created_at"),
+        created_at=row.get("created_at"), delivery=row["delivery"],
+        link_offered=bool(row["link_offered"]),
     )
 
 
@@ -74,7 +75,8 @@ class ProgressStore:
     _LEARNER_COLUMNS = (
         "phone", "locale", "carrier_id", "stopped", "current_course", "display_name",
         "timezone", "schedule", "schedule_hour", "schedule_paused", "schedule_offered",
-        "next_check_at", "last_seen_at", "nudges", "pending_review")
+        "next_check_at", "last_seen_at", "nudges", "pending_review", "delivery",
+        "link_offered")
 
     def learner(self, phone: str) -> LearnerRecord | None:
         """The learner with this E.164 number, or None."""
@@ -97,7 +99,8 @@ class ProgressStore:
                   learner.schedule, learner.schedule_hour, int(learner.schedule_paused),
                   int(learner.schedule_offered), learner.next_check_at, learner.last_seen_at,
                   learner.nudges,
-                  json.dumps(learner.pending_review) if learner.pending_review else None]
+                  json.dumps(learner.pending_review) if learner.pending_review else None,
+                  learner.delivery, int(learner.link_offered)]
         # Most saves update someone who exists: a plain UPDATE costs about half an
         # INSERT .. ON CONFLICT DO UPDATE, which tries the insert first.
         with self._write_one():
@@ -107,7 +110,8 @@ class ProgressStore:
 
     def set_stopped(self, phone: str, stopped: bool) -> None:
         """Mark a learner as opted out (or back in), recording it as an event when it
-        changes anything (one transaction; the caller's if it has one)."""
+        changes anything (one transaction; the caller's if it has one). Opting out ends
+        their lesson links."""
         with self.write():
             changed = self.db.conn.execute(
                 "UPDATE learners SET stopped = ?, updated_at = ? WHERE phone = ? "
@@ -115,6 +119,9 @@ class ProgressStore:
             ).rowcount
             if changed:
                 self.record_event(phone, "opted_out" if stopped else "opted_in", {})
+            if stopped:  # an opt-out ends the learner's lesson links (web_sessions.py)
+                self.db.conn.execute("DELETE FROM web_sessions WHERE phone = ? AND "
+                                     "kind = 'lesson'", [phone])
 
     # -- places in courses, answers, activity and results ------------------------------------
 

@@ -25,6 +25,10 @@ class LearnerRecord:
     last_seen_at: float | None = None
     nudges: int = 0  # reminders sent since the learner was last seen
     pending_review: dict | None = None  # {"course", "lesson", "question"} awaiting an answer
+    # How lessons come by SMS: 'sms' (in full, card by card) or 'link' (one SMS carrying a
+    # link to the lesson's page, docs/web.md, Lessons by link); whether links were offered.
+    delivery: str = "sms"
+    link_offered: bool = False
     # When this number's learner row was made (read from the store; saving leaves it as is):
     # a learner erased and begun again is a new row, with a later time.
     created_at: float | None = None

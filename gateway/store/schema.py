@@ -457,3 +457,12 @@ def m016_lesson_costs(db: Database) -> None:
         "ALTER TABLE ussd_sessions ADD COLUMN lesson TEXT",
     ):
         db.execute(statement)
+
+
+@migrations()
+def m017_lesson_by_link(db: Database) -> None:
+    """How a learner gets their lessons: 'sms' (in full, card by card) or 'link' (one
+    short SMS carrying a link to the lesson's page), and whether they were offered
+    links. A lesson link is a web session of kind 'lesson' (its `mark` names the lesson)."""
+    db.execute("ALTER TABLE learners ADD COLUMN delivery TEXT NOT NULL DEFAULT 'sms'")
+    db.execute("ALTER TABLE learners ADD COLUMN link_offered INTEGER NOT NULL DEFAULT 0")

@@ -1,6 +1,9 @@
 """Web sessions kept on the server (table `web_sessions`): the browser's cookie holds a
 random token, the database its SHA-256 and what the session is. Ending a session deletes
-its row, so every copy of the cookie stops working at once."""
+its row, so every copy of the cookie stops working at once.
+
+A lesson link (docs/web.md, Lessons by link) is a session of kind LESSON: the link carries
+its token, the row names the learner and, in `mark`, the lesson ("course/lesson")."""
 
 from __future__ import annotations
 
@@ -15,6 +18,10 @@ if TYPE_CHECKING:
 LEARNER = "learner"
 SIGNIN = "signin"  # a code was asked for and not yet entered
 ADMIN = "admin"
+LESSON = "lesson"  # a lesson link sent by SMS: opens that lesson's page for that learner
+# How long a lesson link opens its lesson: a week, so a lesson read days later still opens.
+LESSON_LINK_DAYS = 7
+LESSON_LINK_BYTES = 16  # 128 random bits, 22 characters in the link (each costs in an SMS)
 _KEPT_AFTER_EXPIRY = 86400.0  # expired rows are deleted when a session starts after this
 
 
@@ -34,9 +41,10 @@ def _id(token: str) -> str:
 
 
 def start(store: Store, kind: str, seconds: float, *, phone: str | None = None,
-          mark: str | None = None) -> str:
-    """Start a session of `kind` lasting `seconds`; returns the token for the cookie."""
-    token = secrets.token_urlsafe(24)
+          mark: str | None = None, nbytes: int = 24) -> str:
+    """Start a session of `kind` lasting `seconds`; returns the token for the cookie (of
+    `nbytes` random bytes)."""
+    token = secrets.token_urlsafe(nbytes)
     now = store.clock()
     with store.write():
         store.db.execute(
@@ -64,3 +72,22 @@ def end(store: Store, token: object) -> None:
     if isinstance(token, str) and token:
         with store.write():
             store.db.execute("DELETE FROM web_sessions WHERE id = ?", [_id(token)])
+
+
+def start_lesson_link(store: Store, phone: str, course_id: str, lesson_id: str) -> str:
+    """A new link token opening one lesson for one learner, for LESSON_LINK_DAYS."""
+    return start(store, LESSON, LESSON_LINK_DAYS * 86400.0, phone=phone,
+                 mark=f"{course_id}/{lesson_id}", nbytes=LESSON_LINK_BYTES)
+
+
+def end_lesson_links(store: Store, phone: str) -> None:
+    """End every lesson link of the learner (STOP, or lessons back in full by SMS)."""
+    with store.write():
+        store.db.execute("DELETE FROM web_sessions WHERE phone = ? AND kind = ?",
+                         [phone, LESSON])
+
+
+def signed_in_before(store: Store, phone: str) -> bool:
+    """Whether the learner has a sign-in on the lite pages (they can open web pages)."""
+    return store.db.execute("SELECT 1 FROM web_sessions WHERE phone = ? AND kind = ? LIMIT 1",
+                            [phone, LEARNER]).fetchone() is not None

@@ -248,4 +248,8 @@ def parse_command(text: str) -> i.Intent:
             return i.Pause()
         case "resume":
             return i.Resume()
+        case "link":
+            return i.Delivery("link")
+        case "text":
+            return i.Delivery("sms")
     return i.Unknown(text)

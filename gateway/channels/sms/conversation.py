@@ -17,13 +17,13 @@ from gateway.i18n import default_locale, translations
 from gateway.learning import Engine
 from gateway.learning import replies as r
 from gateway.learning.engine import Outcome
-from gateway.learning.intents import Start
+from gateway.learning.intents import Delivery, Start
 from gateway.learning.timing import Pacing, hour_outside_quiet
 from gateway.metrics import PROCESSING_FAILURES
 from gateway.outbox.queue import queue_text
 from gateway.phones import masked
 from gateway.ratelimit import InboundLimits, Verdict
-from gateway.store import InboundRecord, LearnerRecord, Store, privacy
+from gateway.store import InboundRecord, LearnerRecord, Store, privacy, web_sessions
 from gateway.urls import web_url
 
 log = logging.getLogger(__name__)
@@ -133,8 +133,14 @@ def _process(store: Store, carrier: Carrier, inbound: InboundRecord,
             if not inbound.text.strip():
                 return _no_words(store, carrier, inbound, engine, learner, pacing, mark=mark)
             before = engine.current_lesson(learner)
-            outcome = engine.handle(learner, parse_command(inbound.text))
+            intent = parse_command(inbound.text)
+            if intent == Delivery("link") and not web_url(carrier) and not learner.stopped:
+                # No address the carrier's learners can open: nothing to link to.
+                outcome = Outcome((r.Notice("link_unavailable"),))
+            else:
+                outcome = engine.handle(learner, intent)
             outcome = _with_schedule_offer(learner, outcome, pacing)
+            outcome = _with_link_offer(store, carrier, learner, outcome)
             learner_acted(engine, learner, "sms", pacing)
             queued = _queue_outcome(store, carrier, learner, outcome, inbound.id,
                                     lesson_of(engine, learner, before, outcome.replies))
@@ -187,6 +193,25 @@ def _with_schedule_offer(learner: LearnerRecord, outcome: Outcome, pacing: Pacin
         learner.schedule_offered = True
         replies = (*replies, r.ScheduleOffer(hour_outside_quiet(8, pacing.quiet_hours)))
     return dataclasses.replace(outcome, replies=replies)
+
+
+def _with_link_offer(store: Store, carrier: Carrier, learner: LearnerRecord,
+                    outcome: Outcome) -> Outcome:
+    """The offer of lessons by link, made once, after a lesson done by SMS with another
+    to come, to a learner who has signed in on the lite pages (they can open web pages),
+    when the carrier gives a web address. It only ever goes in a reply to the learner's
+    own message, so quiet hours never apply and a stopped learner gets nothing; never in
+    the same reply as the daily-lesson offer (the learner is saved when noted seen)."""
+    replies = outcome.replies
+    if learner.link_offered or learner.delivery != "sms" or learner.stopped \
+            or not web_url(carrier) \
+            or any(isinstance(reply, r.ScheduleOffer) for reply in replies) \
+            or not any(isinstance(reply, r.LessonDone) and reply.next_lesson_title
+                       for reply in replies) \
+            or not web_sessions.signed_in_before(store, learner.phone):
+        return outcome
+    learner.link_offered = True
+    return dataclasses.replace(outcome, replies=(*replies, r.LinkOffer()))
 
 
 def _mark_failed(store: Store, carrier: Carrier, inbound: InboundRecord,

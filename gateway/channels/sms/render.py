@@ -10,6 +10,7 @@ from gateway.channels.wording import Wording
 from gateway.i18n import language_name
 from gateway.learning import replies as r
 from gateway.learning.certificates import format_code
+from gateway.urls import lesson_link_path
 
 LETTERS = "ABCD"
 
@@ -153,6 +154,23 @@ class _Renderer(Wording):
                     "or %(time_word)s and an hour, e.g. %(time_word)s 18.",
                     daily=w["daily"], time=_clock(hour), time_word=w["time"],
                 )
+            case r.LessonLinked() as linked:
+                # Title and link first, one short line after: each character costs.
+                return self._(
+                    "%(title)s (%(number)d/%(count)d): %(link)s",
+                    title=linked.lesson_title, number=linked.lesson_number,
+                    count=linked.lesson_count,
+                    link=self.web_url + lesson_link_path(linked.token),
+                ) + "\n" + self._("Quiz there, or reply %(next)s.", next=w["next"])
+            case r.DeliveryChanged(mode="link"):
+                return self._("Lessons now come as a link, one SMS each. Reply %(text)s for "
+                              "full SMS lessons.", text=w["text"])
+            case r.DeliveryChanged():
+                return self._("Lessons now come in full by SMS. Reply %(link)s to get each "
+                              "as a link instead.", link=w["link"])
+            case r.LinkOffer():
+                return self._("Can you open web pages? Get each lesson as a link, in one "
+                              "SMS. Reply %(link)s.", link=w["link"])
             case r.DailyLesson():
                 return self._("Your daily lesson:")
             case r.Reminder() as reminder:
@@ -350,6 +368,8 @@ class _Renderer(Wording):
             case "no_certificate":
                 return self._("No certificate has the code %(code)s. Please check it and "
                               "try again.", code=d.get("code", ""))
+            case "link_unavailable":
+                return self._("Lessons by link are not available here yet.")
             case "verify_limited":
                 return self._("You have checked many codes this hour. Please try again "
                               "later.")

@@ -131,16 +131,21 @@ LESSON_PAGES = ("web.lesson", "web.quiz")
 
 
 def count_lesson_bytes(response):
-    """A signed-in learner's lesson or quiz page counts its bytes as sent (status line,
+    """A lesson or quiz page read by a known learner counts its bytes as sent (status line,
     headers and compressed body, as the server wrote them) toward that lesson, on the
-    learner's carrier. Registered before `http.install`, so it runs after compression."""
-    if request.endpoint not in LESSON_PAGES or response.status_code == 404 \
-            or response.direct_passthrough:
+    learner's carrier: a signed-in learner's lesson and quiz pages, and a lesson link's
+    page (which names its learner and lesson in `g.lesson_read`). Registered before the
+    blueprint's `http.finish`, so it runs after compression."""
+    if response.status_code == 404 or response.direct_passthrough:
         return response
-    learner = current_learner()
+    if "lesson_read" in g:
+        learner, args = g.lesson_read
+    elif request.endpoint in LESSON_PAGES:
+        learner, args = current_learner(), request.view_args or {}
+    else:
+        return response
     if learner is None:
         return response
-    args = request.view_args or {}
     sent = len(response.get_data()) + len(f"HTTP/1.1 {response.status}\r\n\r\n") + sum(
         len(name) + len(value) + 4 for name, value in response.headers.items())
     store = get_store()
