@@ -262,3 +262,23 @@ def test_a_message_the_engine_answers_with_nothing_is_processed_not_failed(store
     assert say(store, "NEXT") == []
     statuses = [row["status"] for row in store.db.query("SELECT status FROM inbound")]
     assert statuses == ["processed"] * 3
+
+
+def test_a_quiz_opened_with_the_last_card_by_sms_is_finished_on_the_web(store: Store, db_path,
+                                                                         carriers_file):
+    app = create_app({"DATABASE": str(db_path), "CARRIERS_FILE": str(carriers_file),
+                      "SECRET_KEY": "test-secret-key-0123456789"})
+    web = app.test_client()
+    lesson = store.lesson(COURSE, "find-your-skill", "en")
+    say(store, "START")
+    for _ in range(len(lesson.cards) - 1):
+        say(store, "NEXT")
+    assert say(store, "ABCD"[lesson.questions[0].answer])[0].startswith("Right! ")
+    web_sign_in(web, store, NIGERIAN)
+    page = f"/courses/{COURSE}/find-your-skill/quiz"
+    results = web.post(page, data={"csrf": csrf(web, page), **right_answers(store)})
+    assert "3 of 3 right." in results.data.decode()
+    status = say(store, "STATUS")[0]
+    assert "1/6 lessons done" in status and "Find your first clients" in status
+    [card] = say(store, "NEXT")
+    assert card.startswith("Lesson 2/6") and card.endswith("\n1/5 NEXT>")
