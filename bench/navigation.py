@@ -5,7 +5,8 @@ check` prices: a learner answering every question right, under the default `smar
 hold its teaching (card texts, the lesson's and the next lesson's titles, questions, options,
 explanations) and the rest: counters, command hints, headers, verdicts, line breaks. This
 prints, per lesson and language, the characters of the rest and the segments beyond those
-the teaching alone costs (each turn's teaching in one message of its own). Run it on any
+the teaching alone costs (each turn's teaching, its replies packed where that costs no
+more). Run it on any
 checkout to compare two versions:
 
     python bench/navigation.py
@@ -22,17 +23,33 @@ POLICY = "smart"
 
 
 def _teaching_turns(lesson) -> list[list[str]]:
-    """The teaching of each turn of a lesson taken by SMS, the last card with the first
-    question (the texts a lesson cannot do without)."""
+    """The teaching of each turn of a lesson taken by SMS, one text per reply, the last card
+    with the first question (the texts a lesson cannot do without)."""
     cards = [[card.text] for card in lesson.cards]
-    cards[0].insert(0, lesson.title)
+    cards[0][0] = lesson.title + "\n" + cards[0][0]
     turns = cards[:-1]
     pending = cards[-1]
     for question in lesson.questions:
-        turns.append([*pending, question.text, *question.options])
+        turns.append([*pending, "\n".join([question.text, *question.options])])
         pending = [question.explanation]
     turns.append(pending)
     return turns
+
+
+def _cheapest(texts: list[str], count) -> int:
+    """Segments of one turn's texts, adjacent ones in one message where that costs no
+    more than apart."""
+    total, current = 0, None
+    for text in texts:
+        if current is not None:
+            joined = current + "\n" + text
+            if count(joined, POLICY).segments <= count(current, POLICY).segments \
+                    + count(text, POLICY).segments:
+                current = joined
+                continue
+            total += count(current, POLICY).segments
+        current = text
+    return total + (count(current, POLICY).segments if current is not None else 0)
 
 
 def measure() -> dict[str, list[tuple[str, int, int, int]]]:
@@ -52,9 +69,9 @@ def measure() -> dict[str, list[tuple[str, int, int, int]]]:
                                                                         locale)]
                 turns = _teaching_turns(lesson)
                 if number < len(lessons):
-                    turns[-1].append(lessons[number].title)
+                    turns[-1][-1] += "\n" + lessons[number].title
                 teaching = [normalize(piece, POLICY) for turn in turns for piece in turn]
-                alone = sum(count("\n".join(turn), POLICY).segments for turn in turns)
+                alone = sum(_cheapest(turn, count) for turn in turns)
                 segments = sum(count(m, POLICY).segments for m in sent)
                 table.setdefault(locale, []).append(
                     (lesson.id, sum(map(len, sent)) - sum(map(len, teaching)),
