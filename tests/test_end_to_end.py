@@ -37,11 +37,11 @@ def test_serve_prints_its_urls_and_a_webhook_conversation_reaches_twilio(
 
     with Store.open(gateway.env["LEARNLINE_DB"]) as store:
         lesson = store.lesson("start-freelancing", "find-your-skill", "en")
-    for n in range(len(lesson.cards)):
+    for n in range(len(lesson.cards) - 1):  # the last card brings the first question
         gateway.sms("NEXT", f"SM{n + 2:032d}")
     gateway.drain()
     sent = twilio_api.bodies_to(PHONE)
-    assert sent[-1].startswith(f"Q1/{len(lesson.questions)}: {lesson.questions[0].text}")
+    assert f"\nQ1/{len(lesson.questions)}: {lesson.questions[0].text}" in sent[-1]
     right = "ABCD"[lesson.questions[0].answer]
     wrong = "ABCD"[(lesson.questions[0].answer + 1) % 2]
     gateway.sms(wrong, "SM" + "a" * 32)

@@ -253,7 +253,7 @@ def test_rebuilding_from_events_gives_the_progress_every_channel_shows(edge):
     assert {phone: progress(a.store, phone) for phone in live} == live
     assert not rebuild_projection(a.store, "+2348039999999")  # no events: nothing to do
     # And the learner goes on from there: BOLA was on lesson 3's first card (in French).
-    assert "[2/5] Répondez SUITE" in a.say(BOLA, "NEXT")
+    assert a.say(BOLA, "NEXT").endswith("\n2/5 SUITE>")  # terse: lessons 1 and 2 are done
     assert a.store.enrollment(BOLA, COURSE).position == 2
 
 
@@ -339,7 +339,7 @@ def test_a_learner_goes_on_at_another_edge_and_both_end_with_the_same_progress(e
     assert b.store.lesson_results(ADA, COURSE) == a.store.lesson_results(ADA, COURSE)
     # On B the learner picks up where they were on A: lesson 3's first card.
     welcome = b.say(ADA, "START")
-    assert "Welcome back" in welcome and "Lesson 3/6" in welcome and "[1/5]" in welcome
+    assert "Welcome back" in welcome and "Lesson 3/6" in welcome and "\n1/5 NEXT>" in welcome
     assert b.store.enrollment(ADA, COURSE).position == 2
     learn(b, ADA, 1)
     from_b = b.own_events()

@@ -49,8 +49,8 @@ def take_a_lesson_into_its_quiz(twilio, store: Store, phone: str = LEARNER) -> N
     """START, read every card of the first lesson, answer the first question wrong."""
     converse(twilio, phone, "START")
     lesson = store.lesson(COURSE, "find-your-skill", "en")
-    converse(twilio, phone, *["NEXT"] * len(lesson.cards))
-    assert store.outbox(phone)[-1].body.startswith("Q1/")
+    converse(twilio, phone, *["NEXT"] * (len(lesson.cards) - 1))  # the last card asks Q1
+    assert "\nQ1/" in store.outbox(phone)[-1].body
     wrong = "ABCD"[(lesson.questions[0].answer + 1) % len(lesson.questions[0].options)]
     converse(twilio, phone, wrong)
 

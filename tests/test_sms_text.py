@@ -531,6 +531,26 @@ def test_count_agrees_with_the_reference_calculator(
     assert_agrees(reference, texts, "auto")
 
 
+def test_every_packed_lesson_message_agrees_with_the_reference_calculator(
+    reference: Reference | str,
+) -> None:
+    """The messages learners receive for every bundled lesson, as the SMS channel packs and
+    splits them (several replies in one message), counted as the reference counts them."""
+    from gateway.channels.sms.cost import lesson_messages
+    from gateway.content import load_courses
+    from gateway.paths import lessons_dir
+
+    [course], _ = load_courses(lessons_dir())
+    for policy in ("exact", "smart", "gsm7"):
+        texts = [message for locale in course.locales
+                 for number, lesson in enumerate(course.lessons[locale], 1)
+                 for max_segments in (2, 6)
+                 for message in lesson_messages(course, lesson, number, locale, policy=policy,
+                                                max_segments=max_segments)]
+        assert any("\nQ1/" in text for text in texts)  # packed ones among them
+        assert_agrees(reference, texts, policy)
+
+
 # --- 4. split_messages ---------------------------------------------------------------------------
 
 

@@ -48,7 +48,8 @@ class Engine:
 
     def __init__(self, store: Store, pacing: Pacing | None = None,
                  read_in: str | None = None, *, caller_saves_learner: bool = False,
-                 edition: str = FULL, channel: str | None = None):
+                 edition: str = FULL, channel: str | None = None,
+                 quiz_with_last_card: bool = False):
         self.store = store
         # The edition of course text the channel teaches in: FULL (the lite web) or SMS
         # (SMS and USSD: short forms where authored, web-only cards left out). Places
@@ -57,6 +58,10 @@ class Engine:
         # The channel running the engine ('sms', 'ussd', 'web'): each lesson completed
         # is noted with the delivery mode it makes (learning/delivery.py). None: not noted.
         self.channel = channel
+        # A channel whose every step costs the learner a message (SMS) has the quiz open
+        # with a lesson's last card: its first question comes with the card, and the
+        # learner's next reply answers it (the quiz is open for every channel then).
+        self.quiz_with_last_card = quiz_with_last_card
         # The caller saves the learner itself, in the same transaction, once done with
         # them (the SMS channel always does, when it notes them seen): the engine then
         # writes a learner's row only to create it, and every change goes in that one save.
@@ -216,7 +221,7 @@ class Engine:
             return (self._completed_notice(learner, course),)
         if _asks(enrollment):
             lesson = self._lesson(course, enrollment.position, self.reading_locale(learner))
-            return (r.Notice("answer_first"), self._question(lesson, enrollment))
+            return (r.Notice("answer_first"), self._question(lesson, enrollment, learner))
         return self._current(learner, course, enrollment, advance_card=True)
 
     def _back(self, learner: LearnerRecord) -> tuple[r.Reply, ...]:
@@ -251,7 +256,7 @@ class Engine:
         if not 0 <= choice < len(question.options):
             return (
                 r.Notice("answer_out_of_range", {"count": len(question.options)}),
-                self._question(lesson, enrollment),
+                self._question(lesson, enrollment, learner),
             )
         correct = choice == question.answer
         first_try = number not in quiz.requeued
@@ -274,7 +279,7 @@ class Engine:
         )
         if quiz.queue:
             self._save_place(learner, course, enrollment)
-            return (feedback, self._question(lesson, enrollment))
+            return (feedback, self._question(lesson, enrollment, learner))
         return (feedback, *self._finish_lesson(learner, course, enrollment, lesson))
 
     def _status(self, learner: LearnerRecord) -> tuple[r.Reply, ...]:
@@ -287,7 +292,7 @@ class Engine:
         if found is not None and _asks(found[1]):
             course, enrollment = found
             lesson = self._lesson(course, enrollment.position, self.reading_locale(learner))
-            return (progress, self._question(lesson, enrollment))
+            return (progress, self._question(lesson, enrollment, learner))
         return (progress,)
 
     def _progress(self, learner: LearnerRecord) -> r.Reply:
@@ -402,7 +407,7 @@ class Engine:
             return (*replies, *self._current(learner, course, enrollment, advance_card=True))
         if _asks(enrollment):
             lesson = self._lesson(course, enrollment.position, self.reading_locale(learner))
-            return (*replies, self._question(lesson, enrollment))
+            return (*replies, self._question(lesson, enrollment, learner))
         return replies
 
     def _link_lesson(self, learner: LearnerRecord, course: Course,
@@ -746,7 +751,7 @@ class Engine:
             if not enrollment.quiz.queue:
                 return self._finish_lesson(learner, course, enrollment, lesson)
             self._save_place(learner, course, enrollment)
-            return (self._question(lesson, enrollment),)
+            return (self._question(lesson, enrollment, learner),)
         shown = _shown(lesson)
         # Moving on goes to the next card this edition has; a place on a card it leaves
         # out (web only) stands for the next one it has.
@@ -756,20 +761,24 @@ class Engine:
             enrollment.card = max(enrollment.card + int(advance_card), len(lesson.cards))
             enrollment.quiz = QuizState(queue=list(range(len(lesson.questions))))
             self._save_place(learner, course, enrollment)
-            return (self._question(lesson, enrollment),)
+            return (self._question(lesson, enrollment, learner),)
         enrollment.card = card
-        self._save_place(learner, course, enrollment)
-        return (
-            r.CardShown(
-                course_title=course.title_in(self.reading_locale(learner)),
-                lesson_number=enrollment.position + 1,
-                lesson_count=len(course.lesson_ids),
-                lesson_title=lesson.title,
-                card_number=shown.index(card) + 1,
-                card_count=len(shown),
-                text=lesson.cards[card].text,
-            ),
+        card_shown = r.CardShown(
+            course_title=course.title_in(self.reading_locale(learner)),
+            lesson_number=enrollment.position + 1,
+            lesson_count=len(course.lesson_ids),
+            lesson_title=lesson.title,
+            card_number=shown.index(card) + 1,
+            card_count=len(shown),
+            text=lesson.cards[card].text,
+            familiar=self._familiar(learner, enrollment),
         )
+        if self.quiz_with_last_card and card == shown[-1]:
+            enrollment.quiz = QuizState(queue=list(range(len(lesson.questions))))
+            self._save_place(learner, course, enrollment)
+            return (card_shown, self._question(lesson, enrollment, learner))
+        self._save_place(learner, course, enrollment)
+        return (card_shown,)
 
     def _finish_lesson(
         self, learner: LearnerRecord, course: Course, enrollment: EnrollmentRecord,
@@ -779,6 +788,7 @@ class Engine:
         assert quiz is not None
         score = len(set(quiz.right_first_try))
         total = len(lesson.questions)
+        familiar = self._familiar(learner, enrollment)  # before this lesson's result
         self._keep_result(learner, course.id, lesson.id, score, total)
         enrollment.position += 1
         enrollment.card = -1
@@ -792,7 +802,8 @@ class Engine:
             next_title = self._lesson(course, enrollment.position,
                                       self.reading_locale(learner)).title
         self._save_place(learner, course, enrollment)
-        done: tuple[r.Reply, ...] = (r.LessonDone(lesson.title, score, total, next_title),)
+        done: tuple[r.Reply, ...] = (
+            r.LessonDone(lesson.title, score, total, next_title, familiar=familiar),)
         if is_last:
             results = self._results(learner, course)
             course_score, course_total = _totals(results)
@@ -810,7 +821,8 @@ class Engine:
             )
         return done
 
-    def _question(self, lesson: Lesson, enrollment: EnrollmentRecord) -> r.QuestionAsked:
+    def _question(self, lesson: Lesson, enrollment: EnrollmentRecord,
+                  learner: LearnerRecord) -> r.QuestionAsked:
         quiz = enrollment.quiz
         assert quiz is not None and quiz.queue
         number = quiz.queue[0]
@@ -822,7 +834,14 @@ class Engine:
             text=question.text,
             options=question.options,
             again=number in quiz.requeued,
+            familiar=self._familiar(learner, enrollment),
         )
+
+    def _familiar(self, learner: LearnerRecord, enrollment: EnrollmentRecord) -> bool:
+        """Whether the learner has finished a lesson before, in any course, on any channel:
+        they have been through cards and a quiz once, so a channel need not explain each
+        step again."""
+        return enrollment.position > 0 or self.store.has_lesson_results(learner.phone)
 
     # -- events: every change to a learner is also a fact (docs/sync.md) ---------------------
 

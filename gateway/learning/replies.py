@@ -36,7 +36,8 @@ class Welcome:
 
 @dataclass(frozen=True)
 class CardShown:
-    """A card of a lesson."""
+    """A card of a lesson; `familiar` when the learner has finished a lesson before (a
+    channel may then word its navigation tersely)."""
 
     course_title: str
     lesson_number: int
@@ -45,11 +46,13 @@ class CardShown:
     card_number: int
     card_count: int
     text: str
+    familiar: bool = False
 
 
 @dataclass(frozen=True)
 class QuestionAsked:
-    """A quiz question with its options; `again` when it comes back after a wrong answer."""
+    """A quiz question with its options; `again` when it comes back after a wrong answer;
+    `familiar` as in CardShown."""
 
     lesson_title: str
     number: int
@@ -57,6 +60,7 @@ class QuestionAsked:
     text: str
     options: tuple[str, ...]
     again: bool = False
+    familiar: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,12 +76,14 @@ class Feedback:
 
 @dataclass(frozen=True)
 class LessonDone:
-    """A lesson's quiz is over."""
+    """A lesson's quiz is over; `familiar` when the learner had finished a lesson before
+    this one."""
 
     lesson_title: str
     score: int
     total: int
     next_lesson_title: str | None
+    familiar: bool = False
 
 
 @dataclass(frozen=True)

@@ -215,6 +215,11 @@ class ProgressStore:
             )
         }
 
+    def has_lesson_results(self, phone: str) -> bool:
+        """Whether the learner has finished any lesson of any course."""
+        return self.db.execute("SELECT 1 FROM lesson_results WHERE phone = ? LIMIT 1",
+                               [phone]).fetchone() is not None
+
     # -- learning over time: the scheduler's queue and spaced review -------------------------
 
     def learners_to_check(self, now: float, limit: int = 200) -> list[LearnerRecord]:

@@ -8,7 +8,8 @@ import sqlite3
 
 from gateway.channels.lesson_costs import lesson_of
 from gateway.channels.sms.commands import parse_command
-from gateway.channels.sms.render import render
+from gateway.channels.sms.packing import pack
+from gateway.channels.sms.render import render_parts
 from gateway.channels.visits import comes_back, learner_acted
 from gateway.channels.vocabulary import command_words
 from gateway.config import Carrier
@@ -33,9 +34,10 @@ def _queue_outcome(
     store: Store, carrier: Carrier, learner: LearnerRecord, outcome: Outcome,
     inbound_id: int, lesson: tuple[str, str] | None = None,
 ) -> int:
-    text = render(outcome.replies, learner.locale, web_url(carrier))
-    return queue_text(store, carrier, learner.phone, text, inbound_id=inbound_id,
-                      to_stopped_ok=outcome.to_stopped_ok, lesson=lesson)
+    parts = render_parts(outcome.replies, learner.locale, web_url(carrier))
+    return sum(queue_text(store, carrier, learner.phone, text, inbound_id=inbound_id,
+                          to_stopped_ok=outcome.to_stopped_ok, lesson=lesson)
+               for text in pack(parts, carrier.max_segments, carrier.encoding_policy))
 
 
 def receive_inbound(
@@ -127,7 +129,7 @@ def _process(store: Store, carrier: Carrier, inbound: InboundRecord,
             pacing = carrier.pacing
             # The learner is saved once, when noted seen (learner_acted) after the engine.
             engine = Engine(store, pacing, caller_saves_learner=True, edition=SMS,
-                            channel="sms")
+                            channel="sms", quiz_with_last_card=True)
             if learner is None or learner.carrier_id != carrier.id:
                 learner = engine.learner(inbound.phone, carrier.id, locale, stored=learner)
             if not inbound.text.strip():

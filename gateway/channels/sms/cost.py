@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.channels.sms.conversation import receive_inbound
-from gateway.channels.sms.render import LETTERS, render
+from gateway.channels.sms.packing import messages
+from gateway.channels.sms.render import LETTERS
 from gateway.config import Carrier
 from gateway.content.importer import save_courses
 from gateway.content.model import SMS, Course, Lesson
@@ -32,42 +33,55 @@ KINDS = ("cards", "questions", "feedback", "navigation")
 COSTLIEST = 2  # cards and questions `lessons check` names per lesson
 
 
-def lesson_messages(course: Course, lesson: Lesson, number: int, locale: str) -> list[str]:
-    """The SMS texts of one lesson for a learner who answers every question right.
-
-    In the lesson's SMS edition: one message per card it has, the first
-    question, then feedback with the next question, and the last feedback with
-    the lesson's result and the next lesson's title. `course` must carry its
-    lessons (as parsed from files).
-    """
+def lesson_turns(course: Course, lesson: Lesson, number: int, locale: str, *,
+                 familiar: bool | None = None) -> list[tuple[r.Reply, ...]]:
+    """The engine's replies to a learner going through one lesson by SMS and answering
+    every question right, one tuple per turn, in the lesson's SMS edition (short forms
+    where authored, web-only cards left out): a card each (the last with the first
+    question: the SMS channel opens the quiz with it), feedback with the next question,
+    and the last feedback with the lesson's result and the next lesson's title.
+    `familiar` (whether the learner finished a lesson before) defaults to any lesson but
+    the first. `course` must carry its lessons (as parsed from files)."""
+    familiar = number > 1 if familiar is None else familiar
     title = course.title_in(locale)
     total_lessons = len(course.lesson_ids)
-    lesson = lesson.edition(SMS)  # short forms where authored, web-only cards left out
-    cards = [card for card in lesson.cards if card.text]
-    messages = []
-    for index, card in enumerate(cards):
-        shown = r.CardShown(title, number, total_lessons, lesson.title, index + 1,
-                            len(cards), card.text)
-        messages.append(render((shown,), locale))
-    pending: list[r.Reply] = []
+    lesson = lesson.edition(SMS)
+    texts = [card.text for card in lesson.cards if card.text]
+    cards = [r.CardShown(title, number, total_lessons, lesson.title, index + 1,
+                         len(texts), text, familiar=familiar)
+             for index, text in enumerate(texts)]
+    turns: list[tuple[r.Reply, ...]] = [(card,) for card in cards[:-1]]
+    pending: tuple[r.Reply, ...] = (cards[-1],)
     for index, question in enumerate(lesson.questions):
         asked = r.QuestionAsked(lesson.title, index + 1, len(lesson.questions), question.text,
-                                question.options)
-        messages.append(render((*pending, asked), locale))
-        pending = [r.Feedback(True, question.answer, question.options[question.answer],
-                              question.explanation)]
+                                question.options, familiar=familiar)
+        turns.append((*pending, asked))
+        pending = (r.Feedback(True, question.answer, question.options[question.answer],
+                              question.explanation),)
     following = course.lessons.get(locale, ())[number:number + 1]
     next_title = following[0].title if following else None
-    done = r.LessonDone(lesson.title, len(lesson.questions), len(lesson.questions), next_title)
-    messages.append(render((*pending, done), locale))
-    return messages
+    done = r.LessonDone(lesson.title, len(lesson.questions), len(lesson.questions), next_title,
+                        familiar=familiar)
+    turns.append((*pending, done))
+    return turns
+
+
+def lesson_messages(course: Course, lesson: Lesson, number: int, locale: str, *,
+                    policy: str = Carrier.encoding_policy,
+                    max_segments: int = Carrier.max_segments,
+                    familiar: bool | None = None) -> list[str]:
+    """The SMS bodies of one lesson for a learner who answers every question right
+    (`lesson_turns`), worded, packed and split as the SMS channel queues them for a
+    carrier with this `policy` and `max_segments` (by default, a carrier's defaults)."""
+    return [body for turn in lesson_turns(course, lesson, number, locale, familiar=familiar)
+            for body in messages(turn, locale, max_segments, policy)]
 
 
 def lesson_segments(course: Course, lesson: Lesson, number: int, locale: str,
                     policy: str) -> int:
     """Segments a carrier charges to deliver the lesson under an encoding policy."""
     return sum(count(text, policy).segments
-               for text in lesson_messages(course, lesson, number, locale))
+               for text in lesson_messages(course, lesson, number, locale, policy=policy))
 
 
 # -- the real path ------------------------------------------------------------------------

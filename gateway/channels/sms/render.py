@@ -24,8 +24,17 @@ def render(replies: tuple[r.Reply, ...] | list[r.Reply], locale: str,
            web_url: str | None = None) -> str:
     """All replies to one message as one text (the channel splits it if too long); a
     page they point to is given under `web_url` (the carrier's), else as a path."""
+    return "\n".join(render_parts(replies, locale, web_url)).strip()
+
+
+def render_parts(replies: tuple[r.Reply, ...] | list[r.Reply], locale: str,
+                 web_url: str | None = None) -> list[str]:
+    """The text of each reply to one message, in order, worded knowing what follows it (a
+    card followed by its quiz's question tells no command to send): what packing groups
+    into messages (gateway/channels/sms/packing.py)."""
     renderer = _Renderer(locale, web_url)
-    return "\n".join(renderer.one(reply) for reply in replies).strip()
+    return [renderer.one(reply, replies[n + 1] if n + 1 < len(replies) else None)
+            for n, reply in enumerate(replies)]
 
 
 class _Renderer(Wording):
@@ -37,7 +46,7 @@ class _Renderer(Wording):
     def letters(self, count: int) -> str:
         return f"{LETTERS[0]}-{LETTERS[count - 1]}"
 
-    def one(self, reply: r.Reply) -> str:
+    def one(self, reply: r.Reply, following: r.Reply | None = None) -> str:
         w = self.word
         match reply:
             case r.Welcome(course_title=title, lesson_count=count, resumed=True):
@@ -49,25 +58,7 @@ class _Renderer(Wording):
                     count, course=title,
                 )
             case r.CardShown() as card:
-                lines = []
-                if card.card_number == 1:
-                    lines.append(self._(
-                        "Lesson %(number)d/%(count)d: %(title)s",
-                        number=card.lesson_number, count=card.lesson_count,
-                        title=card.lesson_title,
-                    ))
-                lines.append(card.text)
-                if card.card_number < card.card_count:
-                    lines.append(self._(
-                        "[%(number)d/%(count)d] Reply %(next)s",
-                        number=card.card_number, count=card.card_count, next=w["next"],
-                    ))
-                else:
-                    lines.append(self._(
-                        "[%(number)d/%(count)d] Reply %(next)s for the quiz",
-                        number=card.card_number, count=card.card_count, next=w["next"],
-                    ))
-                return "\n".join(lines)
+                return self._card(card, isinstance(following, r.QuestionAsked))
             case r.QuestionAsked() as q:
                 head = (
                     self._("Again, Q%(number)d/%(total)d: %(text)s",
@@ -77,6 +68,8 @@ class _Renderer(Wording):
                                 number=q.number, total=q.total, text=q.text)
                 )
                 options = [f"{LETTERS[n]}) {option}" for n, option in enumerate(q.options)]
+                if q.familiar:  # the lettered options say it: a wrong reply explains
+                    return "\n".join([head, *options])
                 hint = self._("Reply %(letters)s", letters=self.letters(len(q.options)))
                 return "\n".join([head, *options, hint])
             case r.Feedback(correct=True, explanation=why):
@@ -88,6 +81,13 @@ class _Renderer(Wording):
                 )
                 if f.will_return:
                     text += " " + self._("You will see this question again.")
+                return text
+            case r.LessonDone(familiar=True) as done:
+                text = self._("Lesson done: %(score)d/%(total)d.", score=done.score,
+                              total=done.total)
+                if done.next_lesson_title:
+                    text += " " + self._("%(next)s> %(title)s", next=w["next"],
+                                         title=done.next_lesson_title)
                 return text
             case r.LessonDone() as done:
                 text = self._(
@@ -216,6 +216,32 @@ class _Renderer(Wording):
             case r.Notice() as notice:
                 return self._notice(notice)
         raise TypeError(f"no SMS wording for {reply!r}")
+
+    def _card(self, card: r.CardShown, question_follows: bool) -> str:
+        """A card with its navigation: the lesson's title on its first card; the card's
+        place and the command that moves on, spelt out until the learner has finished a
+        lesson, terse after; none when the quiz's first question comes with it."""
+        lines = []
+        if card.card_number == 1:
+            lines.append(self._(
+                "Lesson %(number)d/%(count)d: %(title)s",
+                number=card.lesson_number, count=card.lesson_count, title=card.lesson_title,
+            ))
+        lines.append(card.text)
+        number, count, nxt = card.card_number, card.card_count, self.word["next"]
+        if question_follows:
+            if not card.familiar:
+                lines.append(f"[{number}/{count}]")
+        elif card.familiar and number < count:
+            lines.append(self._("%(number)d/%(count)d %(next)s>", number=number, count=count,
+                                next=nxt))
+        elif number < count:
+            lines.append(self._("[%(number)d/%(count)d] Reply %(next)s", number=number,
+                                count=count, next=nxt))
+        else:
+            lines.append(self._("[%(number)d/%(count)d] Reply %(next)s for the quiz",
+                                number=number, count=count, next=nxt))
+        return "\n".join(lines)
 
     def _certificate_code(self, code: str) -> str:
         shown = format_code(code)

@@ -7,7 +7,8 @@ from __future__ import annotations
 import logging
 
 from gateway.channels.lesson_costs import lesson_of
-from gateway.channels.sms.render import render
+from gateway.channels.sms.packing import pack
+from gateway.channels.sms.render import render_parts
 from gateway.config import Carriers
 from gateway.content.model import SMS
 from gateway.learning import Engine
@@ -45,16 +46,19 @@ def run_scheduled(store: Store, carriers: Carriers, now: float | None = None,
                 store.set_next_check(learner.phone, None)
                 continue
             pacing = carrier.pacing
-            engine = Engine(store, pacing, edition=SMS, channel="sms")
+            engine = Engine(store, pacing, edition=SMS, channel="sms", quiz_with_last_card=True)
             before = engine.current_lesson(learner)
             work = due_work(engine, learner, pacing, now)
             if work is not None:
                 kind, replies = work
                 zone = learner_zone(learner.phone, learner.timezone, pacing.timezone)
-                queued += queue_text(store, carrier, learner.phone,
-                                     render(replies, learner.locale, web_url(carrier)), kind=kind,
-                                     due_at=quiet_end(now, zone, pacing.quiet_hours),
-                                     lesson=lesson_of(engine, learner, before, replies))
+                parts = render_parts(replies, learner.locale, web_url(carrier))
+                due = quiet_end(now, zone, pacing.quiet_hours)
+                lesson = lesson_of(engine, learner, before, replies)
+                queued += sum(queue_text(store, carrier, learner.phone, text, kind=kind,
+                                         due_at=due, lesson=lesson)
+                              for text in pack(parts, carrier.max_segments,
+                                               carrier.encoding_policy))
                 log.info("scheduled %s for %s", kind, masked(learner.phone))
             planned = plan_next_check(engine, learner, pacing, now)
             if planned is not None and planned <= now:
