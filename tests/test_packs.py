@@ -82,8 +82,8 @@ def test_a_pack_holds_every_course_locale_and_lesson_with_its_sms_costs(bundled_
     rendition = course["sms"]["fr"][lesson.id]
     # Packed as a carrier with the default policy gets them: the last card with Q1.
     assert len(rendition) == len(lesson.cards) + len(lesson.questions)
-    assert sum(m["segments"]["smart"] for m in rendition) == lesson_segments(
-        authored, lesson, 2, "fr", "smart")
+    assert sum(m["segments"]["auto"] for m in rendition) == lesson_segments(
+        authored, lesson, 2, "fr", "auto")
 
 
 def test_the_same_content_builds_the_same_digest_whatever_the_version(hub_key, bundled_pack):
