@@ -36,7 +36,7 @@ from hypothesis import strategies as st
 
 from carrier_adapters.twilio import NUMBER as TWILIO_NUMBER
 from gateway import create_app
-from gateway.channels.sms.commands import parse_command
+from gateway.channels.commands import parse_command
 from gateway.content.importer import import_courses
 from gateway.content.parser import MAX_CARDS, MIN_CARDS, parse_lesson
 from gateway.learning import intents

@@ -6,8 +6,8 @@ import dataclasses
 import logging
 import sqlite3
 
-from gateway.channels.sms.commands import parse_command
-from gateway.channels.sms.render import render
+from gateway.channels.commands import parse_command
+from gateway.channels.texts import render
 from gateway.channels.visits import comes_back, learner_acted
 from gateway.channels.vocabulary import command_words
 from gateway.config import Carrier

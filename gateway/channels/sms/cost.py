@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.channels.sms.conversation import receive_inbound
-from gateway.channels.sms.render import LETTERS, render
+from gateway.channels.texts import LETTERS, render
 from gateway.config import Carrier
 from gateway.content.importer import save_courses
 from gateway.content.model import SMS, Course, Lesson

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from gateway.channels.sms.render import render
+from gateway.channels.texts import render
 from gateway.config import Carriers
 from gateway.content.model import SMS
 from gateway.learning import Engine

@@ -1,4 +1,5 @@
-"""Word the engine's replies as SMS text in the learner's language.
+"""Word the engine's replies as text in the learner's language: the SMS channel's
+messages, and the WhatsApp channel's beneath its cards and buttons.
 
 Short on purpose: every 153 characters is another segment a carrier charges.
 """
@@ -23,11 +24,14 @@ def render(replies: tuple[r.Reply, ...] | list[r.Reply], locale: str,
            web_url: str | None = None) -> str:
     """All replies to one message as one text (the channel splits it if too long); a
     page they point to is given under `web_url` (the carrier's), else as a path."""
-    renderer = _Renderer(locale, web_url)
+    renderer = TextRenderer(locale, web_url)
     return "\n".join(renderer.one(reply) for reply in replies).strip()
 
 
-class _Renderer(Wording):
+class TextRenderer(Wording):
+    """Each reply of the engine as text; a channel words some replies its own way by
+    overriding `one`."""
+
     def __init__(self, locale: str, web_url: str | None = None):
         super().__init__(locale)
         self.word = command_words(locale)
