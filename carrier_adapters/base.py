@@ -251,6 +251,9 @@ class CarrierAdapter:
     # key). Each may be given with its value before a rotation as `previous_<key>`,
     # accepted as well until it is removed, as `previous_webhook_token` is for the token.
     webhook_secrets: ClassVar[tuple[str, ...]] = ()
+    # Whether `send` takes an outgoing message's structure (`payload=`: reply buttons, a
+    # list) beside its plain body; the worker gives it to such adapters only.
+    takes_payload: ClassVar[bool] = False
 
     @classmethod
     def check_config(cls, settings: CarrierSettings) -> None:
@@ -285,7 +288,9 @@ class CarrierAdapter:
 
     @classmethod
     def offers(cls, channel: str) -> bool:
-        """Whether this carrier carries `channel` ('sms' or 'ussd')."""
+        """Whether this carrier carries `channel` ('sms', 'ussd' or 'whatsapp')."""
+        if channel == "whatsapp":  # a notification of messages and statuses together
+            return callable(getattr(cls, "parse_notification", None))
         method = {"sms": "parse_inbound", "ussd": "parse_ussd"}[channel]
         return getattr(cls, method) is not getattr(CarrierAdapter, method)
 

@@ -1,10 +1,13 @@
 """Queuing an outgoing message: the one way every channel, the scheduler and announcements
-put text in the outbox (split into messages the carrier takes, each priced in segments)."""
+put text in the outbox (split into messages the carrier takes, each priced in segments;
+or, for WhatsApp, one message as written with its buttons or list)."""
 
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from gateway.sms_text import count, split_messages
 
@@ -37,3 +40,20 @@ def _segments(body: str) -> int:
     prepared under the carrier's policy and goes out as it is: counted as written, since the
     ``auto`` policy would fold a part of a reply that goes as written."""
     return count(body, "exact").segments
+
+
+def queue_message(
+    store: Store, carrier: Carrier, phone: str, body: str, *,
+    payload: Mapping[str, Any] | None = None, inbound_id: int | None = None,
+    to_stopped_ok: bool = False, kind: str = "reply", due_at: float | None = None,
+) -> int:
+    """Queue one message as written, not split (a channel whose messages carry a whole
+    card: WhatsApp), with its structure (`payload`: reply buttons, a list) kept beside its
+    plain text for the adapters that take one. Returns how many messages it queued."""
+    if not body:
+        return 0
+    store.enqueue(carrier.id, phone, body, inbound_id=inbound_id, to_stopped_ok=to_stopped_ok,
+                  kind=kind, due_at=due_at, segments=1,
+                  payload=json.dumps(payload, ensure_ascii=False, sort_keys=True)
+                  if payload else None)
+    return 1

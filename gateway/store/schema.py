@@ -424,3 +424,30 @@ def m015_web_sessions_by_expiry(db: Database) -> None:
     """An index of web sessions by expiry: every sign-in forgets the expired ones inside
     the write transaction all writers wait for, which must not read every session."""
     db.execute("CREATE INDEX web_sessions_by_expiry ON web_sessions (expires_at)")
+
+
+@migrations()
+def m016_outbox_payload(db: Database) -> None:
+    """An outgoing message's structure beside its text: WhatsApp's reply buttons or list,
+    as JSON the sending adapter reads (`body` stays the whole message as plain text, for
+    logs, the dashboard and a fallback); NULL for a message that is text alone."""
+    db.execute("ALTER TABLE outbox ADD COLUMN payload TEXT")
+
+
+@migrations()
+def m017_activity_whatsapp(db: Database) -> None:
+    """Learners active on WhatsApp are counted as such: the activity table's channels gain
+    'whatsapp' (SQLite changes a CHECK only by making the table again)."""
+    db.executescript(
+        """
+        CREATE TABLE activity_new (
+            day TEXT NOT NULL,
+            channel TEXT NOT NULL CHECK (channel IN ('sms', 'ussd', 'web', 'whatsapp')),
+            phone TEXT NOT NULL,
+            PRIMARY KEY (day, channel, phone)
+        ) WITHOUT ROWID;
+        INSERT INTO activity_new (day, channel, phone) SELECT day, channel, phone FROM activity;
+        DROP TABLE activity;
+        ALTER TABLE activity_new RENAME TO activity;
+        """
+    )
