@@ -109,20 +109,27 @@ def utf16_length(text: str) -> int:
 
 
 def clip(text: str, limit: int, *, mark: str = "…") -> str:
-    """`text` within `limit` UTF-16 units, cut between grapheme clusters (a letter keeps its
-    marks, an emoji its parts) and ended with `mark` when cut; whitespace before the mark
-    is dropped."""
+    """`text` within `limit` UTF-16 units, ended with `mark` when cut: cut after the last
+    whole word that fits when that keeps at least half the room, else between grapheme
+    clusters (never inside one: a letter keeps its marks, an emoji its parts); spaces and
+    punctuation left before the mark are dropped."""
     if utf16_length(text) <= limit:
         return text
     room = limit - utf16_length(mark)
+    clusters = regex.findall(r"\X", text)
     kept, used = [], 0
-    for cluster in regex.findall(r"\X", text):
+    for cluster in clusters:
         size = utf16_length(cluster)
         if used + size > room:
             break
         kept.append(cluster)
         used += size
-    return "".join(kept).rstrip() + mark
+    cut_inside_word = len(kept) < len(clusters) and not clusters[len(kept)].isspace()
+    spaces = [n for n, cluster in enumerate(kept) if cluster.isspace()]
+    if mark and cut_inside_word and spaces and spaces[-1] * 2 >= len(kept):
+        kept = kept[:spaces[-1]]
+    shown = "".join(kept)
+    return (shown.rstrip(" \t\n,;:-\u060c") if mark else shown) + mark
 
 
 @dataclass(frozen=True)
