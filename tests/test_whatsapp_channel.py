@@ -18,7 +18,9 @@ import regex
 from carrier_adapters.whatsapp import utf16_length
 from gateway import create_app
 from gateway.channels.whatsapp.render import render
+from gateway.config import load_carriers
 from gateway.learning import replies as r
+from gateway.outbox.worker import OutboxWorker
 from gateway.store import Store
 from tests.conftest import AUTH_TOKEN, PUBLIC_URL, TwilioWebhooks, carriers_toml
 from tests.fakes.graph_api import FakeGraphApi, sign, wamid
@@ -167,11 +169,17 @@ def notification(message: dict) -> bytes:
 
 
 @pytest.fixture
-def wa_client(tmp_path, db_path, graph_api, twilio_api, monkeypatch):
+def wa_carriers(tmp_path, graph_api, twilio_api, monkeypatch) -> Path:
+    """Twilio for SMS and a WhatsApp carrier, both on loopback APIs."""
     monkeypatch.setenv("TEST_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
     path = tmp_path / "carriers.toml"
     path.write_text(carriers_toml(twilio_api.url) + whatsapp_carrier(graph_api.url))
-    return create_app({"DATABASE": str(db_path), "CARRIERS_FILE": str(path),
+    return path
+
+
+@pytest.fixture
+def wa_client(db_path, wa_carriers):
+    return create_app({"DATABASE": str(db_path), "CARRIERS_FILE": str(wa_carriers),
                        "TESTING": True}).test_client()
 
 
@@ -224,6 +232,50 @@ def test_a_picture_without_words_is_kept_and_answered_politely(wa_client, store)
     assert queued(store)[-1]["body"].startswith("Sorry, we can only read text.")
     assert queued(store)[-1]["payload"] is None
     assert store.enrollment(PHONE, "start-freelancing") == before
+
+
+def drain(db_path: Path, carriers_file: Path) -> None:
+    OutboxWorker(db_path, load_carriers(carriers_file)).run(drain=True, poll_seconds=0.01)
+
+
+def test_the_worker_sends_buttons_as_interactive_messages(wa_client, store, db_path,
+                                                          wa_carriers, graph_api):
+    send(wa_client, text_message("START"))
+    drain(db_path, wa_carriers)
+    [sent] = graph_api.messages
+    assert sent["type"] == "interactive" and sent["to"] == PHONE[1:]
+    assert sent["interactive"]["action"]["buttons"] == [
+        {"type": "reply", "reply": {"id": "NEXT", "title": "NEXT"}}]
+    [message] = store.outbox(PHONE)
+    assert message.status == "sent" and message.carrier_message_id == graph_api.ids[0]
+    assert message.body == sent["interactive"]["body"]["text"]  # the text, for operators
+
+
+def test_an_expired_access_token_is_shown_to_the_operator_and_the_message_kept(
+        wa_client, store, db_path, wa_carriers, graph_api):
+    send(wa_client, text_message("START"))
+    graph_api.fail_next(401, 190, "Error validating access token: Session has expired")
+    drain(db_path, wa_carriers)
+    [message] = store.outbox(PHONE)
+    assert message.status == "queued"  # sent once the token is renewed
+    ready = wa_client.get("/readyz")
+    [line] = [line for line in ready.text.splitlines() if line.startswith("carrier wa:")]
+    assert "DEGRADED: its API refuses the gateway's credentials (HTTP 401 190: the access " \
+        "token was refused (renew access_token)" in line, line
+    assert ACCESS_TOKEN not in ready.text
+
+
+@pytest.mark.parametrize("code", [131026, 131047])
+def test_not_on_whatsapp_and_a_closed_window_fail_once_with_their_code(
+        wa_client, store, db_path, wa_carriers, graph_api, code):
+    send(wa_client, text_message("START"))
+    graph_api.fail_next(400, code)
+    drain(db_path, wa_carriers)
+    [message] = store.outbox(PHONE)
+    assert message.status == "failed" and str(code) in message.error
+    assert graph_api.messages == []
+    [attempt] = store.db.query("SELECT outcome FROM send_attempts")
+    assert attempt["outcome"] == "failed"
 
 
 # -- end to end -------------------------------------------------------------------------------
