@@ -254,6 +254,10 @@ class CarrierAdapter:
     # Whether `send` takes an outgoing message's structure (`payload=`: reply buttons, a
     # list) beside its plain body; the worker gives it to such adapters only.
     takes_payload: ClassVar[bool] = False
+    # The longest text the carrier takes as one message when its messages are not SMS
+    # (WhatsApp: 4,096 characters): text for it is queued as written, neither split into
+    # segments nor folded to GSM-7. 0: the carrier sends SMS.
+    whole_message_chars: ClassVar[int] = 0
 
     @classmethod
     def check_config(cls, settings: CarrierSettings) -> None:

@@ -153,6 +153,7 @@ class WhatsAppAdapter(CarrierAdapter):
     sender_field: ClassVar[str] = "from"
     webhook_methods: ClassVar[tuple[str, ...]] = ("GET", "POST")
     takes_payload: ClassVar[bool] = True
+    whole_message_chars: ClassVar[int] = TEXT_MAX
 
     @classmethod
     def check_config(cls, settings: CarrierSettings) -> None:

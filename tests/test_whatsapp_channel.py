@@ -349,3 +349,18 @@ def test_a_lesson_over_whatsapp_through_serve_and_the_same_progress_by_sms(
     [progress] = twilio_api.bodies_to(PHONE)
     assert progress.startswith("Start freelancing: 0/6 lessons done. Now: the quiz of "
                                f"{lesson.title}.\nQ3/{len(lesson.questions)}: ")
+
+
+def test_an_announcement_to_whatsapp_learners_keeps_its_accents_in_one_message(
+        wa_client, store, wa_carriers):
+    from gateway.ops.announcements import announce
+
+    send(wa_client, text_message("START"))
+    with store.write():
+        store.db.execute("DELETE FROM outbox")
+    text = ("Bonjour ! La leçon de demain porte sur les prix : préparez vos questions. "
+            * 20).strip()
+    plan = announce(store, load_carriers(wa_carriers), "start-freelancing", text)
+    assert plan.learners == 1
+    [message] = store.outbox(PHONE)
+    assert message.body == text

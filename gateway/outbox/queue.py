@@ -22,15 +22,47 @@ def queue_text(
     due_at: float | None = None,
 ) -> int:
     """Queue a reply (or, with `kind`, an unsolicited message due at `due_at`), split into
-    messages of at most the carrier's `max_segments`."""
+    messages of at most the carrier's `max_segments`; for a carrier whose messages are not
+    SMS (WhatsApp), as written, in as few messages as its length allows."""
     if not text:
         return 0
+    whole = _whole_message_chars(carrier.adapter)
+    if whole:
+        return sum(queue_message(store, carrier, phone, part, inbound_id=inbound_id,
+                                 to_stopped_ok=to_stopped_ok, kind=kind, due_at=due_at)
+                   for part in _whole_parts(text, whole))
     messages = split_messages(text, carrier.max_segments, carrier.encoding_policy)
     for body in messages:
         store.enqueue(carrier.id, phone, body, inbound_id=inbound_id,
                       to_stopped_ok=to_stopped_ok, kind=kind, due_at=due_at,
                       segments=_segments(body))
     return len(messages)
+
+
+@functools.cache
+def _whole_message_chars(adapter: str) -> int:
+    """How long a message the adapter's carrier takes whole; 0 for SMS."""
+    from carrier_adapters import ADAPTERS
+
+    found = ADAPTERS.get(adapter)
+    return found.whole_message_chars if found is not None else 0
+
+
+def _whole_parts(text: str, limit: int) -> list[str]:
+    """`text` in parts of at most `limit` UTF-16 units, cut between lines, else between
+    words, else between code points that are not half of a pair."""
+    parts: list[str] = []
+    rest = text
+    while len(rest.encode("utf-16-le")) // 2 > limit:
+        head = rest[:limit]
+        while len(head.encode("utf-16-le")) // 2 > limit:
+            head = head[:-1]
+        cut = max(head.rfind("\n"), head.rfind(" "))
+        if cut > limit // 2:
+            head = head[:cut]
+        parts.append(head.rstrip())
+        rest = rest[len(head):].lstrip()
+    return [*parts, rest] if rest.strip() else parts
 
 
 @functools.lru_cache(maxsize=4096)
