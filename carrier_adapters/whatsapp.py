@@ -28,10 +28,12 @@
 Error codes (`error.code`, in an answer or a failed status), as Meta documents them:
 131026 (message undeliverable: not a WhatsApp user, or an app too old) and 131047 (more
 than 24 hours since the learner's last message) fail the message without a retry, the
-code kept for fallback to read (`FALLBACK_CODES`); 130429, 131048, 131056 and 80007
-(throughput, spam and per-user rate limits) and 131016 (service unavailable) are retried
-with the worker's backoff; 190 (access token expired or revoked, answered with HTTP 401)
-is the gateway's credentials refused, shown to operators as every carrier's 401 is.
+code kept for fallback to read (`FALLBACK_CODES`; `SendError.code`, and the detail the
+outbox keeps as the message's error reads `HTTP <status> <code>: <reason>`); 130429,
+131048, 131056 and 80007 (throughput, spam and per-user rate limits) and 131016 (service
+unavailable) are retried with the worker's backoff; 190 (access token expired or revoked,
+answered with HTTP 401) is the gateway's credentials refused, shown to operators as every
+carrier's 401 is.
 
 Limits (characters, counted as UTF-16 units, as a JavaScript client counts them): a text
 body 4,096; an interactive body 1,024; a reply button's title 20; a list's button 20, a
