@@ -236,11 +236,12 @@ class WhatsAppAdapter(CarrierAdapter):
                 value = change.get("value")
                 if not isinstance(value, dict):
                     raise PayloadError("value", message=f"missing field 'value' in {where}")
-                number = (value.get("metadata") or {}).get("phone_number_id") \
-                    if isinstance(value.get("metadata"), dict) else None
+                metadata = value.get("metadata")
+                metadata = metadata if isinstance(metadata, dict) else {}
+                number = metadata.get("phone_number_id")
                 if number is not None and str(number) != own_number:
                     continue
-                recipient = str((value.get("metadata") or {}).get("display_phone_number", ""))
+                recipient = str(metadata.get("display_phone_number", ""))
                 names = _profile_names(value.get("contacts"))
                 for k, message in enumerate(_list(value, "messages", where)):
                     messages.append(self._message(message, f"{where}.value.messages[{k}]",
