@@ -531,3 +531,29 @@ api_base_url = "{graph_api.url}"
 """)
     return create_app({"DATABASE": str(db_path), "CARRIERS_FILE": str(path),
                        "TESTING": True}).test_client()
+
+
+@pytest.mark.parametrize("body", [
+    {"object": "whatsapp_business_account", "entry": [{"changes": [{"field": "messages",
+     "value": {"metadata": ["not", "an", "object"], "messages": []}}]}]},
+    {"object": "whatsapp_business_account", "entry": ["not an entry"]},
+    {"object": "whatsapp_business_account", "entry": [{"changes": ["not a change"]}]},
+    {"object": "whatsapp_business_account", "entry": [{"changes": [{"value": {
+        "messages": {"not": "a list"}}}]}]},
+    {"object": "whatsapp_business_account", "entry": [{"changes": [{"value": {
+        "statuses": ["not a status"]}}]}]},
+    {"object": "whatsapp_business_account", "entry": [{"changes": [{"value": {
+        "messages": [{"from": ["+234"], "id": "wamid.x", "type": "text"}]}}]}]},
+    ["not", "an", "object"],
+], ids=["metadata-list", "entry-string", "change-string", "messages-object", "status-string",
+        "from-list", "body-list"])
+def test_hostile_shapes_are_read_or_refused_naming_a_field(body):
+    """A signed notification of an unexpected shape is read (what can be) or refused with a
+    PayloadError; never another exception, which would be a 500."""
+    adapter = WhatsAppAdapter(settings("http://127.0.0.1:9"))
+    try:
+        parsed = adapter.parse_notification(web_request(json.dumps(body).encode()))
+    except PayloadError as exc:
+        assert "'" in str(exc) or "body" in str(exc)
+    else:
+        assert parsed.messages == () and parsed.statuses == ()
