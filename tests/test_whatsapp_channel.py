@@ -309,6 +309,8 @@ def test_a_lesson_over_whatsapp_through_serve_and_the_same_progress_by_sms(
         raw = notification(message)
         return post_json(served, raw, sign(APP_SECRET, raw) if signature else None)
 
+    banner = served.log.read_text()
+    assert f"WhatsApp (callback URL): {PUBLIC_URL}/carriers/wa/whatsapp" in banner, banner
     challenge = urllib.request.urlopen(
         f"{served.base}/carriers/wa/whatsapp?hub.mode=subscribe&hub.verify_token="
         f"{VERIFY_TOKEN}&hub.challenge=7391", timeout=10)
