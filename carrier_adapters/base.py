@@ -144,6 +144,15 @@ class UssdRequest:
 
 
 @dataclass(frozen=True)
+class Notification:
+    """What one webhook request carrying several events said (WhatsApp's notifications):
+    learners' messages and reports on ours, in order."""
+
+    messages: tuple[InboundMessage, ...] = ()
+    statuses: tuple[StatusUpdate, ...] = ()
+
+
+@dataclass(frozen=True)
 class SendResult:
     """The carrier accepted a message and gave it this id. `carrier_ref` is a second id
     some carriers report by (Orange: its own id of the request, beside the callbackData we
@@ -293,9 +302,8 @@ class CarrierAdapter:
     @classmethod
     def offers(cls, channel: str) -> bool:
         """Whether this carrier carries `channel` ('sms', 'ussd' or 'whatsapp')."""
-        if channel == "whatsapp":  # a notification of messages and statuses together
-            return callable(getattr(cls, "parse_notification", None))
-        method = {"sms": "parse_inbound", "ussd": "parse_ussd"}[channel]
+        method = {"sms": "parse_inbound", "ussd": "parse_ussd",
+                  "whatsapp": "parse_notification"}[channel]
         return getattr(cls, method) is not getattr(CarrierAdapter, method)
 
     # -- authentication -----------------------------------------------------------------
@@ -343,6 +351,15 @@ class CarrierAdapter:
     def ussd_response(self, request: UssdRequest, screen: str, *, end: bool) -> WebResponse:
         """Answer a USSD request with a screen; `end` closes the session."""
         raise Unsupported(f"carrier adapter {self.name!r} has no USSD")
+
+    def parse_notification(self, request: WebRequest) -> Notification:
+        """Read a WhatsApp notification: every message and status it carries; raise
+        PayloadError naming a missing field."""
+        raise Unsupported(f"carrier adapter {self.name!r} has no WhatsApp")
+
+    def challenge(self, request: WebRequest) -> WebResponse:
+        """Answer an authenticated subscription challenge (a GET on the WhatsApp webhook)."""
+        raise Unsupported(f"carrier adapter {self.name!r} has no WhatsApp")
 
     def inbound_ack(self) -> WebResponse:
         """The answer to an accepted inbound message (replies go out through the outbox)."""

@@ -46,7 +46,6 @@ import hashlib
 import hmac
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import regex
@@ -58,6 +57,7 @@ from carrier_adapters.base import (
     CarrierAdapter,
     CarrierSettings,
     InboundMessage,
+    Notification,
     PayloadError,
     SendError,
     SendResult,
@@ -132,14 +132,6 @@ def clip(text: str, limit: int, *, mark: str = "…") -> str:
         kept = kept[:spaces[-1]]
     shown = "".join(kept)
     return (shown.rstrip(" \t\n,;:-\u060c") if mark else shown) + mark
-
-
-@dataclass(frozen=True)
-class Notification:
-    """What one signed POST carried: learners' messages and reports on ours."""
-
-    messages: tuple[InboundMessage, ...] = ()
-    statuses: tuple[StatusUpdate, ...] = ()
 
 
 class WhatsAppAdapter(CarrierAdapter):
