@@ -7,6 +7,7 @@ delivered to a loopback Graph API by `learnline worker --drain`."""
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from gateway.config import load_carriers
 from gateway.learning import replies as r
 from gateway.outbox.worker import OutboxWorker
 from gateway.store import Store
-from tests.conftest import AUTH_TOKEN, PUBLIC_URL, TwilioWebhooks, carriers_toml
+from tests.conftest import AUTH_TOKEN, PUBLIC_URL, TwilioWebhooks, carriers_toml, web_sign_in
 from tests.fakes.graph_api import FakeGraphApi, sign, wamid
 from tests.fakes.signing import twilio_signature
 from tests.served import Gateway, post, serve_gateway
@@ -215,9 +216,13 @@ def test_a_button_is_answered_exactly_as_the_typed_letter(wa_client, store, db_p
     assert by_letter.startswith("Right! ") and f"\nQ3/{len(lesson.questions)}: " in by_letter
     learner = store.learner(PHONE)
     assert learner.carrier_id == "wa"
-    [channel] = {row["channel"] for row in store.db.query(
+    # The same number on the lite web: the same learner, in the same quiz.
+    web_sign_in(wa_client, store, PHONE)
+    course = wa_client.get("/courses/start-freelancing").get_data(as_text=True)
+    assert re.search(rf"{re.escape(lesson.title)}</a> - You are here", course), course
+    channels = {row["channel"] for row in store.db.query(
         "SELECT channel FROM activity WHERE phone = ?", [PHONE])}
-    assert channel == "whatsapp"
+    assert channels == {"whatsapp", "web"}  # counted active on each
 
 
 def test_a_picture_without_words_is_kept_and_answered_politely(wa_client, store):
