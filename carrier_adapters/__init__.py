@@ -16,6 +16,7 @@ if TYPE_CHECKING:
         CarrierAdapter,
         CarrierSettings,
         InboundMessage,
+        Notification,
         PayloadError,
         SendError,
         SendResult,
@@ -28,9 +29,9 @@ if TYPE_CHECKING:
     from carrier_adapters.registry import ADAPTERS, adapter_class
 
 _WHERE = {
-    **dict.fromkeys(("CarrierAdapter", "CarrierSettings", "InboundMessage", "PayloadError",
-                     "SendError", "SendResult", "StatusUpdate", "Unsupported", "UssdRequest",
-                     "WebRequest", "WebResponse"), "carrier_adapters.base"),
+    **dict.fromkeys(("CarrierAdapter", "CarrierSettings", "InboundMessage", "Notification",
+                     "PayloadError", "SendError", "SendResult", "StatusUpdate", "Unsupported",
+                     "UssdRequest", "WebRequest", "WebResponse"), "carrier_adapters.base"),
     "ADAPTERS": "carrier_adapters.registry",
     "adapter_class": "carrier_adapters.registry",
 }
@@ -40,6 +41,7 @@ __all__ = [
     "CarrierAdapter",
     "CarrierSettings",
     "InboundMessage",
+    "Notification",
     "PayloadError",
     "SendError",
     "SendResult",

@@ -144,6 +144,15 @@ class UssdRequest:
 
 
 @dataclass(frozen=True)
+class Notification:
+    """What one webhook request carrying several events said (WhatsApp's notifications):
+    learners' messages and reports on ours, in order."""
+
+    messages: tuple[InboundMessage, ...] = ()
+    statuses: tuple[StatusUpdate, ...] = ()
+
+
+@dataclass(frozen=True)
 class SendResult:
     """The carrier accepted a message and gave it this id. `carrier_ref` is a second id
     some carriers report by (Orange: its own id of the request, beside the callbackData we
@@ -251,6 +260,13 @@ class CarrierAdapter:
     # key). Each may be given with its value before a rotation as `previous_<key>`,
     # accepted as well until it is removed, as `previous_webhook_token` is for the token.
     webhook_secrets: ClassVar[tuple[str, ...]] = ()
+    # Whether `send` takes an outgoing message's structure (`payload=`: reply buttons, a
+    # list) beside its plain body; the worker gives it to such adapters only.
+    takes_payload: ClassVar[bool] = False
+    # The longest text the carrier takes as one message when its messages are not SMS
+    # (WhatsApp: 4,096 characters): text for it is queued as written, neither split into
+    # segments nor folded to GSM-7. 0: the carrier sends SMS.
+    whole_message_chars: ClassVar[int] = 0
 
     @classmethod
     def check_config(cls, settings: CarrierSettings) -> None:
@@ -285,8 +301,9 @@ class CarrierAdapter:
 
     @classmethod
     def offers(cls, channel: str) -> bool:
-        """Whether this carrier carries `channel` ('sms' or 'ussd')."""
-        method = {"sms": "parse_inbound", "ussd": "parse_ussd"}[channel]
+        """Whether this carrier carries `channel` ('sms', 'ussd' or 'whatsapp')."""
+        method = {"sms": "parse_inbound", "ussd": "parse_ussd",
+                  "whatsapp": "parse_notification"}[channel]
         return getattr(cls, method) is not getattr(CarrierAdapter, method)
 
     # -- authentication -----------------------------------------------------------------
@@ -334,6 +351,15 @@ class CarrierAdapter:
     def ussd_response(self, request: UssdRequest, screen: str, *, end: bool) -> WebResponse:
         """Answer a USSD request with a screen; `end` closes the session."""
         raise Unsupported(f"carrier adapter {self.name!r} has no USSD")
+
+    def parse_notification(self, request: WebRequest) -> Notification:
+        """Read a WhatsApp notification: every message and status it carries; raise
+        PayloadError naming a missing field."""
+        raise Unsupported(f"carrier adapter {self.name!r} has no WhatsApp")
+
+    def challenge(self, request: WebRequest) -> WebResponse:
+        """Answer an authenticated subscription challenge (a GET on the WhatsApp webhook)."""
+        raise Unsupported(f"carrier adapter {self.name!r} has no WhatsApp")
 
     def inbound_ack(self) -> WebResponse:
         """The answer to an accepted inbound message (replies go out through the outbox)."""

@@ -10,6 +10,7 @@ from carrier_adapters.hubtel import HubtelAdapter
 from carrier_adapters.kannel import KannelAdapter
 from carrier_adapters.orange import OrangeAdapter
 from carrier_adapters.twilio import TwilioAdapter
+from carrier_adapters.whatsapp import WhatsAppAdapter
 
 ADAPTERS: dict[str, type[CarrierAdapter]] = {
     adapter.name: adapter
@@ -21,6 +22,7 @@ ADAPTERS: dict[str, type[CarrierAdapter]] = {
         KannelAdapter,
         OrangeAdapter,
         TwilioAdapter,
+        WhatsAppAdapter,
     )
 }
 

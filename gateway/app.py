@@ -11,7 +11,7 @@ from flask import Flask
 from carrier_adapters import ADAPTERS
 from gateway import environment, metrics
 from gateway.channels import web
-from gateway.channels.sms.commands import load_catalogs
+from gateway.channels.commands import load_catalogs
 from gateway.config import ConfigError, load_carriers
 from gateway.content.importer import ensure_bundled_courses
 from gateway.hub import routes as hub_routes

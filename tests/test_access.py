@@ -20,7 +20,7 @@ PUBLIC = {
     "/admin/signin", "/admin/signout",
 }
 CARRIER = {"/carriers/<carrier_id>/sms", "/carriers/<carrier_id>/status",
-           "/carriers/<carrier_id>/ussd"}
+           "/carriers/<carrier_id>/ussd", "/carriers/<carrier_id>/whatsapp"}
 # /metrics: this machine, or a bearer token; the dashboard: LEARNLINE_ADMIN_TOKEN, as a
 # bearer token or signed in with it (and 404 unless it is set).
 OPERATORS = {"/metrics", "/admin", "/admin/<table>.csv"}

@@ -36,7 +36,7 @@ from hypothesis import strategies as st
 
 from carrier_adapters.twilio import NUMBER as TWILIO_NUMBER
 from gateway import create_app
-from gateway.channels.sms.commands import parse_command
+from gateway.channels.commands import parse_command
 from gateway.content.importer import import_courses
 from gateway.content.parser import MAX_CARDS, MIN_CARDS, parse_lesson
 from gateway.learning import intents
@@ -49,6 +49,7 @@ from tests.adapters.contract import assert_plain_error
 from tests.conftest import AUTH_TOKEN, CONSOLE_TOKEN, PUBLIC_URL, TwilioWebhooks, carriers_toml
 
 ZOO_TOKEN = "zoo-webhook-token-0123456789"
+WA_APP_SECRET = "zoo-whatsapp-app-secret-0123456"
 UNREACHABLE = "http://127.0.0.1:9"  # nothing is sent in these tests
 ALLOWED_NET = "10.9.8.0/24"  # the zoo's IP-allowed console carrier
 
@@ -133,6 +134,15 @@ message_id = "result.ref"
 [carriers.kilimo.outbound.body]
 destination = {{ msisdn = "{{to}}" }}
 content = {{ body = "{{text}}" }}
+
+[carriers.wa]
+adapter = "whatsapp"
+country = "NG"
+phone_number_id = "106540352242922"
+access_token = "zoo-whatsapp-access-token-0123"
+app_secret = "{WA_APP_SECRET}"
+verify_token = "zoo-whatsapp-verify-token-0123"
+api_base_url = "{UNREACHABLE}"
 
 [carriers.local]
 adapter = "console"
@@ -924,6 +934,9 @@ def _signed(app, path: str, body: bytes, content_type: str | None, carrier: str)
     url = path
     if adapter.settings.webhook_token:
         url = f"{path}?token={adapter.settings.webhook_token}"
+    if adapter.name == "whatsapp":  # Meta signs the raw body
+        headers["X-Hub-Signature-256"] = "sha256=" + hmac.new(
+            WA_APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
     if adapter.name == "twilio":
         # Sign whatever form the body is read as, as Twilio signs the form it sends.
         params = webhooks.read_form(content_type or "", body)
@@ -942,6 +955,8 @@ def webhook_routes(app) -> list[tuple[str, str]]:
                       (carrier, f"/carriers/{carrier}/status")]
         if adapter.offers("ussd"):
             found.append((carrier, f"/carriers/{carrier}/ussd"))
+        if adapter.offers("whatsapp"):
+            found.append((carrier, f"/carriers/{carrier}/whatsapp"))
     return found
 
 
@@ -1079,7 +1094,7 @@ def post_routes(app) -> list[tuple[str | None, str]]:
         if "<carrier_id>" in rule.rule:
             kind = rule.rule.rsplit("/", 1)[-1]
             for carrier, adapter in sorted(app.extensions["learnline.adapters"].items()):
-                channel = "ussd" if kind == "ussd" else "sms"
+                channel = webhooks.ROUTES[kind][0]  # the channel the route belongs to
                 if adapter.offers(channel) and "POST" in adapter.webhook_methods:
                     found.append((carrier, rule.rule.replace("<carrier_id>", carrier)))
             continue

@@ -12,8 +12,8 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
+from gateway.channels.commands import COMMANDS, fold
 from gateway.channels.sms import parse_command
-from gateway.channels.sms.commands import COMMANDS, fold
 from gateway.i18n import (
     available_locales,
     locale_for_country,

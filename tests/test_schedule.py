@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from gateway import create_app
-from gateway.channels.sms.commands import parse_command
+from gateway.channels.commands import parse_command
 from gateway.config import load_carriers
 from gateway.learning import intents as i
 from gateway.learning.timing import (

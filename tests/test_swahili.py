@@ -124,7 +124,7 @@ def test_swahili_plurals_follow_babels_rules():
 
 def test_every_command_has_a_swahili_word_that_differs_from_english():
     t = translations("sw")
-    from gateway.channels.sms.commands import COMMANDS, fold
+    from gateway.channels.commands import COMMANDS, fold
     for key, english in COMMANDS.items():
         swahili = t.pgettext("command", english)
         assert swahili and swahili != english, key

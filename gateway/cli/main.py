@@ -321,6 +321,9 @@ def serve(host: str, port: int, no_worker: bool, workers: int | None,
                        f"{_redact(webhook_url(carrier, 'status', base), carrier)}")
         if adapter.offers("ussd"):
             click.echo(f"    USSD: {_redact(webhook_url(carrier, 'ussd', base), carrier)}")
+        if adapter.offers("whatsapp"):
+            click.echo("    WhatsApp (callback URL): "
+                       f"{_redact(webhook_url(carrier, 'whatsapp', base), carrier)}")
     supervisor = None
     if not no_worker:
         from gateway.outbox.supervisor import Supervisor
@@ -646,7 +649,7 @@ def carriers_check(live: bool) -> None:
     failures = 0
     for carrier in configured:
         adapter_class = ADAPTERS[carrier.adapter]
-        channels = [c for c in ("sms", "ussd") if adapter_class.offers(c)]
+        channels = [c for c in ("sms", "ussd", "whatsapp") if adapter_class.offers(c)]
         auth = [name for name, on in (("signature", adapter_class.signs_requests),
                                       ("webhook_token", carrier.webhook_token is not None),
                                       ("allow_ips", bool(carrier.allow_ips))) if on]

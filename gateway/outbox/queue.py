@@ -1,10 +1,13 @@
 """Queuing an outgoing message: the one way every channel, the scheduler and announcements
-put text in the outbox (split into messages the carrier takes, each priced in segments)."""
+put text in the outbox (split into messages the carrier takes, each priced in segments;
+or, for WhatsApp, one message as written with its buttons or list)."""
 
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from gateway.sms_text import count, split_messages
 
@@ -19,10 +22,16 @@ def queue_text(
     due_at: float | None = None, lesson: tuple[str, str] | None = None,
 ) -> int:
     """Queue a reply (or, with `kind`, an unsolicited message due at `due_at`), split into
-    messages of at most the carrier's `max_segments`. With `lesson` (course id, lesson id),
-    its segments count toward that lesson's cost."""
+    messages of at most the carrier's `max_segments`; for a carrier whose messages are not
+    SMS (WhatsApp), as written, in as few messages as its length allows. With `lesson`
+    (course id, lesson id), its segments count toward that lesson's cost."""
     if not text:
         return 0
+    whole = _whole_message_chars(carrier.adapter)
+    if whole:
+        return sum(queue_message(store, carrier, phone, part, inbound_id=inbound_id,
+                                 to_stopped_ok=to_stopped_ok, kind=kind, due_at=due_at)
+                   for part in _whole_parts(text, whole))
     messages = split_messages(text, carrier.max_segments, carrier.encoding_policy)
     segments = 0
     for body in messages:
@@ -35,6 +44,32 @@ def queue_text(
     return len(messages)
 
 
+@functools.cache
+def _whole_message_chars(adapter: str) -> int:
+    """How long a message the adapter's carrier takes whole; 0 for SMS."""
+    from carrier_adapters import ADAPTERS
+
+    found = ADAPTERS.get(adapter)
+    return found.whole_message_chars if found is not None else 0
+
+
+def _whole_parts(text: str, limit: int) -> list[str]:
+    """`text` in parts of at most `limit` UTF-16 units, cut between lines, else between
+    words, else between code points that are not half of a pair."""
+    parts: list[str] = []
+    rest = text
+    while len(rest.encode("utf-16-le")) // 2 > limit:
+        head = rest[:limit]
+        while len(head.encode("utf-16-le")) // 2 > limit:
+            head = head[:-1]
+        cut = max(head.rfind("\n"), head.rfind(" "))
+        if cut > limit // 2:
+            head = head[:cut]
+        parts.append(head.rstrip())
+        rest = rest[len(head):].lstrip()
+    return [*parts, rest] if rest.strip() else parts
+
+
 @functools.lru_cache(maxsize=4096)
 def _segments(body: str) -> int:
     """What one message costs in SMS segments (the operator's dashboard prices them);
@@ -42,3 +77,20 @@ def _segments(body: str) -> int:
     prepared under the carrier's policy and goes out as it is: counted as written, since the
     ``auto`` policy would fold a part of a reply that goes as written."""
     return count(body, "exact").segments
+
+
+def queue_message(
+    store: Store, carrier: Carrier, phone: str, body: str, *,
+    payload: Mapping[str, Any] | None = None, inbound_id: int | None = None,
+    to_stopped_ok: bool = False, kind: str = "reply", due_at: float | None = None,
+) -> int:
+    """Queue one message as written, not split (a channel whose messages carry a whole
+    card: WhatsApp), with its structure (`payload`: reply buttons, a list) kept beside its
+    plain text for the adapters that take one. Returns how many messages it queued."""
+    if not body:
+        return 0
+    store.enqueue(carrier.id, phone, body, inbound_id=inbound_id, to_stopped_ok=to_stopped_ok,
+                  kind=kind, due_at=due_at, segments=1,
+                  payload=json.dumps(payload, ensure_ascii=False, sort_keys=True)
+                  if payload else None)
+    return 1

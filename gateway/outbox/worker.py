@@ -29,6 +29,7 @@ retry library.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import signal
@@ -43,6 +44,7 @@ from carrier_adapters import ADAPTERS, CarrierAdapter, SendError
 from gateway import environment
 from gateway.channels.sms.conversation import handle_inbound
 from gateway.channels.sms.scheduled import run_scheduled
+from gateway.channels.whatsapp.conversation import handle_whatsapp
 from gateway.config import USSD_RESUME_SECONDS, Carrier, Carriers, ConfigError
 from gateway.learning.timing import day_start, learner_zone, next_day_start, quiet_end
 from gateway.metrics import OUTBOUND
@@ -295,7 +297,10 @@ class OutboxWorker:
                 log.error("inbound %d names unknown carrier %s", inbound.id, inbound.carrier_id)
                 store.mark_inbound(inbound.id, "failed", "carrier no longer configured")
                 continue
-            handle_inbound(store, carrier, inbound)
+            if ADAPTERS[carrier.adapter].offers("whatsapp"):
+                handle_whatsapp(store, carrier, inbound)
+            else:
+                handle_inbound(store, carrier, inbound)
             recovered += 1
         self._tally("recovered_inbound", recovered)
         store.purge_ussd_sessions(store.clock() - USSD_RESUME_SECONDS)
@@ -349,6 +354,8 @@ class OutboxWorker:
         if adapter.reply_keys:  # the carrier wants fields of the message we answer
             meta = store.inbound_meta(message.inbound_id)
             extra["reply"] = {k: v for k, v in meta.items() if k in adapter.reply_keys}
+        if message.payload and adapter.takes_payload:  # buttons, a list: WhatsApp's
+            extra["payload"] = json.loads(message.payload)
         try:
             result = adapter.send(
                 message.phone, message.body, status_url=webhook_url(carrier, "status"), **extra

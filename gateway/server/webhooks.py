@@ -1,4 +1,5 @@
-"""Carrier webhooks: `/carriers/<id>/sms` (inbound), `/status` (delivery reports), `/ussd`.
+"""Carrier webhooks: `/carriers/<id>/sms` (inbound), `/status` (delivery reports), `/ussd`,
+`/whatsapp` (Meta's subscription challenge, and its notifications of messages and statuses).
 
 Carriers' calls are the gateway's hot path, so they are answered by a small WSGI
 application in front of Flask rather than by Flask views: Flask's request cycle
@@ -34,6 +35,7 @@ from werkzeug.wsgi import get_current_url, get_path_info
 from carrier_adapters import CarrierAdapter, PayloadError, WebRequest, WebResponse
 from gateway.channels.sms.conversation import receive_inbound
 from gateway.channels.ussd import handle_ussd
+from gateway.channels.whatsapp.conversation import receive_whatsapp
 from gateway.config import Carrier
 from gateway.metrics import DELIVERY_REPORTS, INBOUND, USSD_SCREENS, observe_webhook
 from gateway.phones import InvalidPhoneNumber, masked, to_e164
@@ -51,6 +53,7 @@ ROUTES: dict[str, tuple[str, frozenset[str]]] = {
     "sms": ("sms", frozenset({"GET", "POST"})),
     "status": ("sms", frozenset({"GET", "POST"})),
     "ussd": ("ussd", frozenset({"POST"})),
+    "whatsapp": ("whatsapp", frozenset({"GET", "POST"})),
 }
 # The same routes as Werkzeug rules, for whoever lists every route of the gateway.
 RULES = tuple(Rule(f"{PREFIX}<carrier_id>/{name}", methods=sorted(methods))
@@ -85,7 +88,7 @@ class CarrierWebhooks:
         except _Refused as refused:
             return _plain(start_response, refused.status, headers=refused.headers)
         except PayloadError as exc:
-            if route == "sms":
+            if route in ("sms", "whatsapp"):
                 INBOUND.labels(carrier_id, "invalid").inc()
             return _plain(start_response, 400, str(exc))
         except sqlite3.OperationalError as exc:
@@ -156,7 +159,7 @@ class CarrierWebhooks:
             carrier_id = carrier.id
             log.warning("carrier %s: rejected unauthenticated request from %s",
                         carrier_id, environ.get("REMOTE_ADDR"))
-            if route == "sms":
+            if route in ("sms", "whatsapp"):
                 INBOUND.labels(carrier_id, "unauthenticated").inc()
             raise _Refused(403)
         return web_request
@@ -308,8 +311,39 @@ def ussd(hooks: CarrierWebhooks, carrier: Carrier, adapter: CarrierAdapter,
     return adapter.ussd_response(request_, screen.text, end=screen.end)
 
 
+def whatsapp(hooks: CarrierWebhooks, carrier: Carrier, adapter: CarrierAdapter,
+             environ: dict) -> WebResponse:
+    """Meta's subscription challenge (GET), answered only with the right verify token; or a
+    signed notification (POST): every message stored once and processed, every status
+    recorded, then 200. A notification is read whole before anything is stored, so one
+    that names a field wrongly (400) stores nothing and Meta's retry finds it as it was."""
+    web_request = hooks.authenticated(carrier, adapter, environ, "whatsapp")
+    if web_request.method == "GET":
+        return adapter.challenge(web_request)
+    notification = adapter.parse_notification(web_request)
+    carrier_id = carrier.id
+    arrived = [(message, _learner_number(carrier, message.sender, adapter.sender_field))
+               for message in notification.messages]
+    store = hooks.store()
+    for message, phone in arrived:
+        inbound = receive_whatsapp(
+            store, carrier, message.carrier_message_id, phone, message.text,
+            message.recipient, limits=hooks.app.extensions["learnline.inbound_limits"])
+        outcome = "repeat" if not inbound.is_new else "throttled" if inbound.throttled \
+            else "accepted"
+        INBOUND.labels(carrier_id, outcome).inc()
+    for update in notification.statuses:
+        DELIVERY_REPORTS.labels(carrier_id, update.status or "other").inc()
+        if store.apply_status(carrier_id, update.carrier_message_id, update.status,
+                              update.carrier_status, update.error_code) is None:
+            log.info("carrier %s: report for unknown message %s", carrier_id,
+                     update.carrier_message_id)
+    return WebResponse("")
+
+
 HANDLERS: dict[str, Callable[[CarrierWebhooks, Carrier, CarrierAdapter, dict], WebResponse]] = {
-    "sms": inbound_sms, "status": delivery_status, "ussd": ussd,
+    "sms": inbound_sms, "status": delivery_status, "ussd": ussd, "whatsapp": whatsapp,
 }
 # Route -> the name the latency histogram has always used for it.
-ENDPOINTS = {"sms": "inbound_sms", "status": "delivery_status", "ussd": "ussd"}
+ENDPOINTS = {"sms": "inbound_sms", "status": "delivery_status", "ussd": "ussd",
+             "whatsapp": "whatsapp"}

@@ -32,6 +32,7 @@ def _outbox_record(row: dict) -> OutboxRecord:
         status=row["status"], attempts=row["attempts"], to_stopped_ok=bool(row["to_stopped_ok"]),
         carrier_message_id=row.get("carrier_message_id"), error=row.get("error"),
         inbound_id=row.get("inbound_id"), kind=row.get("kind") or "reply",
+        payload=row.get("payload"),
     )
 
 
@@ -119,18 +120,20 @@ class MessagesStore:
     def enqueue(
         self, carrier_id: str, phone: str, body: str, *, inbound_id: int | None = None,
         to_stopped_ok: bool = False, due_at: float | None = None, kind: str = "reply",
-        segments: int = 1,
+        segments: int = 1, payload: str | None = None,
     ) -> int:
         """Queue one outbound message; return its id. `kind` is 'reply' for an answer to
         the learner, else what the unsolicited message is ('lesson', 'reminder',
-        'review', 'announcement'): quiet hours and the daily cap apply to those."""
+        'review', 'announcement'): quiet hours and the daily cap apply to those.
+        `payload` is the message's structure as JSON (WhatsApp's buttons or list), for
+        the adapters that take one."""
         now = self.clock()
         cursor = self.db.execute(
             """INSERT INTO outbox (carrier_id, phone, body, inbound_id, to_stopped_ok, due_at,
-                                   created_at, updated_at, kind, segments)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                                   created_at, updated_at, kind, segments, payload)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [carrier_id, phone, body, inbound_id, int(to_stopped_ok),
-             now if due_at is None else due_at, now, now, kind, segments],
+             now if due_at is None else due_at, now, now, kind, segments, payload],
         )
         return cursor.lastrowid
 
@@ -183,7 +186,7 @@ class MessagesStore:
                          ORDER BY due_at, id LIMIT 1))
                      ORDER BY due_at, id LIMIT 1)
                    RETURNING id, carrier_id, phone, body, status, attempts, to_stopped_ok,
-                             inbound_id, kind""",
+                             inbound_id, kind, payload""",
                 # Two index lookups (queued and due; leased and expired) rather than one
                 # OR, which SQLite answers by reading every message the carrier ever had.
                 [now + lease_seconds, now, carrier_id, now, *params, carrier_id, now, *params],

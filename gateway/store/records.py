@@ -125,6 +125,7 @@ class OutboxRecord:
     error: str | None = None
     inbound_id: int | None = None
     kind: str = "reply"  # or what an unsolicited message is (Store.enqueue)
+    payload: str | None = None  # its structure as JSON (WhatsApp's buttons, a list)
 
 
 @dataclass(frozen=True)

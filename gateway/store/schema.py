@@ -466,3 +466,30 @@ def m017_lesson_by_link(db: Database) -> None:
     links. A lesson link is a web session of kind 'lesson' (its `mark` names the lesson)."""
     db.execute("ALTER TABLE learners ADD COLUMN delivery TEXT NOT NULL DEFAULT 'sms'")
     db.execute("ALTER TABLE learners ADD COLUMN link_offered INTEGER NOT NULL DEFAULT 0")
+
+
+@migrations()
+def m018_outbox_payload(db: Database) -> None:
+    """An outgoing message's structure beside its text: WhatsApp's reply buttons or list,
+    as JSON the sending adapter reads (`body` stays the whole message as plain text, for
+    logs, the dashboard and a fallback); NULL for a message that is text alone."""
+    db.execute("ALTER TABLE outbox ADD COLUMN payload TEXT")
+
+
+@migrations()
+def m019_activity_whatsapp(db: Database) -> None:
+    """Learners active on WhatsApp are counted as such: the activity table's channels gain
+    'whatsapp' (SQLite changes a CHECK only by making the table again)."""
+    # One statement at a time (not executescript, which commits): all or nothing.
+    for statement in (
+        """CREATE TABLE activity_new (
+            day TEXT NOT NULL,
+            channel TEXT NOT NULL CHECK (channel IN ('sms', 'ussd', 'web', 'whatsapp')),
+            phone TEXT NOT NULL,
+            PRIMARY KEY (day, channel, phone)
+        ) WITHOUT ROWID""",
+        "INSERT INTO activity_new (day, channel, phone) SELECT day, channel, phone FROM activity",
+        "DROP TABLE activity",
+        "ALTER TABLE activity_new RENAME TO activity",
+    ):
+        db.execute(statement)

@@ -6,10 +6,10 @@ import dataclasses
 import logging
 import sqlite3
 
+from gateway.channels.commands import parse_command
 from gateway.channels.lesson_costs import lesson_of
-from gateway.channels.sms.commands import parse_command
 from gateway.channels.sms.packing import pack
-from gateway.channels.sms.render import render_parts
+from gateway.channels.texts import render_parts
 from gateway.channels.visits import comes_back, learner_acted
 from gateway.channels.vocabulary import command_words
 from gateway.config import Carrier

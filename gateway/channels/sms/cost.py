@@ -19,7 +19,7 @@ from pathlib import Path
 
 from gateway.channels.sms.conversation import receive_inbound
 from gateway.channels.sms.packing import messages
-from gateway.channels.sms.render import LETTERS
+from gateway.channels.texts import LETTERS
 from gateway.config import Carrier
 from gateway.content.importer import save_courses
 from gateway.content.model import SMS, Course, Lesson

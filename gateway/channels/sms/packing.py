@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 
-from gateway.channels.sms.render import render_parts
+from gateway.channels.texts import render_parts
 from gateway.learning import replies as r
 from gateway.sms_text import count, split_messages
 

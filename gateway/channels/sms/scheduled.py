@@ -8,7 +8,7 @@ import logging
 
 from gateway.channels.lesson_costs import lesson_of
 from gateway.channels.sms.packing import pack
-from gateway.channels.sms.render import render_parts
+from gateway.channels.texts import render_parts
 from gateway.config import Carriers
 from gateway.content.model import SMS
 from gateway.learning import Engine

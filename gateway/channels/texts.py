@@ -1,4 +1,5 @@
-"""Word the engine's replies as SMS text in the learner's language.
+"""Word the engine's replies as text in the learner's language: the SMS channel's
+messages, and the WhatsApp channel's beneath its cards and buttons.
 
 Short on purpose: every 153 characters is another segment a carrier charges.
 """
@@ -32,12 +33,15 @@ def render_parts(replies: tuple[r.Reply, ...] | list[r.Reply], locale: str,
     """The text of each reply to one message, in order, worded knowing what follows it (a
     card followed by its quiz's question tells no command to send): what packing groups
     into messages (gateway/channels/sms/packing.py)."""
-    renderer = _Renderer(locale, web_url)
+    renderer = TextRenderer(locale, web_url)
     return [renderer.one(reply, replies[n + 1] if n + 1 < len(replies) else None)
             for n, reply in enumerate(replies)]
 
 
-class _Renderer(Wording):
+class TextRenderer(Wording):
+    """Each reply of the engine as text; a channel words some replies its own way by
+    overriding `one`."""
+
     def __init__(self, locale: str, web_url: str | None = None):
         super().__init__(locale)
         self.word = command_words(locale)

@@ -1,4 +1,5 @@
-"""Read a learner's SMS as an intent: commands in any supported language, or an answer.
+"""Read a learner's text (SMS, WhatsApp) as an intent: commands in any supported language,
+or an answer.
 
 Command words come from the gettext catalogs (context "command",
 gateway/channels/vocabulary.py), so a translator adds a language's words without touching

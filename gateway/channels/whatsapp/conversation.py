@@ -1,0 +1,196 @@
+"""One inbound WhatsApp message through the engine and into the outbox, exactly once.
+
+The same life as an SMS's (gateway/channels/sms/conversation.py, docs/architecture.md):
+stored and processed in one commit, a repeat (Meta sends a notification again until it
+is answered 200) changing nothing, a failure in the engine answered with an apology.
+What differs is the teaching: the `full` edition of each lesson, worded as WhatsApp
+messages with buttons (render.py), each queued whole with its payload. A learner's
+choice arrives as its id, the text they could have typed, and is read as that text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sqlite3
+
+from gateway.channels.commands import parse_command
+from gateway.channels.visits import comes_back, learner_acted
+from gateway.channels.vocabulary import command_words
+from gateway.channels.whatsapp.render import render
+from gateway.config import Carrier
+from gateway.content.model import FULL
+from gateway.i18n import default_locale, translations
+from gateway.learning import Engine
+from gateway.learning import replies as r
+from gateway.learning.engine import Outcome
+from gateway.learning.intents import Start
+from gateway.learning.timing import hour_outside_quiet
+from gateway.metrics import PROCESSING_FAILURES
+from gateway.outbox.queue import queue_message
+from gateway.phones import masked
+from gateway.ratelimit import InboundLimits
+from gateway.store import InboundRecord, LearnerRecord, Store, privacy
+from gateway.urls import web_url
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "whatsapp"
+
+
+def receive_whatsapp(
+    store: Store, carrier: Carrier, carrier_message_id: str, phone: str, text: str,
+    recipient: str = "", limits: InboundLimits | None = None,
+) -> InboundRecord:
+    """Store a learner's WhatsApp message once and process it, committed together.
+
+    A repeat of a stored message (the same `wamid`) changes nothing. If the engine
+    fails, the message is stored as failed and the learner gets an apology, in the same
+    commit. Nothing is committed if the database cannot be written: the caller must then
+    not acknowledge the message, so that Meta sends it again. With `limits`, a sender over
+    the carrier's inbound limits has the message stored but not answered, except by one
+    polite notice per window.
+    """
+    locale = default_locale(phone, carrier)
+    verdict = limits.check(carrier.id, phone, carrier.inbound_per_minute,
+                           carrier.inbound_per_hour, carrier.block_per_minute) \
+        if limits is not None else None
+
+    def store_and_process(store: Store) -> InboundRecord:
+        inbound = store.record_inbound(carrier.id, carrier_message_id, phone, text, recipient,
+                                       processed=True)
+        if verdict is not None and not verdict.allowed:
+            if inbound.is_new:
+                _throttle(store, carrier, inbound, locale, verdict.limit, verdict.first_over)
+            return dataclasses.replace(inbound, throttled=True)
+        if inbound.is_new:
+            _process(store, carrier, inbound, locale, mark=False)
+        elif inbound.status == "received":
+            _process(store, carrier, inbound, locale)
+        return inbound
+
+    return store.write_shared(store_and_process)
+
+
+def handle_whatsapp(store: Store, carrier: Carrier, inbound: InboundRecord) -> int:
+    """Process a stored WhatsApp message once (one left `received`); how many messages it
+    queued. A message already processed queues nothing; a busy database leaves it for the
+    worker to try again."""
+    try:
+        with store.write():
+            if store.inbound_status(inbound.id) != "received":
+                return 0
+            return _process(store, carrier, inbound, default_locale(inbound.phone, carrier))
+    except sqlite3.OperationalError:
+        log.warning("inbound %d (carrier %s) left pending: database busy",
+                    inbound.id, carrier.id, exc_info=True)
+        return 0
+
+
+def _queue(store: Store, carrier: Carrier, learner: LearnerRecord,
+           replies: tuple[r.Reply, ...], inbound_id: int, *, to_stopped_ok: bool = False
+           ) -> int:
+    messages = render(replies, learner.locale, web_url(carrier))
+    return sum(queue_message(store, carrier, learner.phone, message.body,
+                             payload=message.payload, inbound_id=inbound_id,
+                             to_stopped_ok=to_stopped_ok) for message in messages)
+
+
+def _say(store: Store, carrier: Carrier, phone: str, text: str, inbound_id: int) -> int:
+    return queue_message(store, carrier, phone, text, inbound_id=inbound_id)
+
+
+def _process(store: Store, carrier: Carrier, inbound: InboundRecord, locale: str, *,
+             mark: bool = True) -> int:
+    """Engine, replies and status inside the caller's transaction; a failure rolls back
+    only this message's processing and records it."""
+    try:
+        with store.write():
+            learner = store.learner(inbound.phone)
+            if learner is None and _from_erased_number(store, inbound):
+                return 0
+            pacing = carrier.pacing
+            engine = Engine(store, pacing, caller_saves_learner=True, edition=FULL)
+            if learner is None or learner.carrier_id != carrier.id:
+                learner = engine.learner(inbound.phone, carrier.id, locale, stored=learner)
+            if not inbound.text.strip():
+                return _no_words(store, carrier, inbound, engine, learner, mark=mark)
+            outcome = engine.handle(learner, parse_command(inbound.text))
+            replies = _with_schedule_offer(learner, outcome, pacing)
+            learner_acted(engine, learner, CHANNEL, pacing)
+            queued = _queue(store, carrier, learner, replies, inbound.id,
+                            to_stopped_ok=outcome.to_stopped_ok)
+            if mark:
+                store.mark_inbound(inbound.id, "processed")
+            return queued
+    except Exception as exc:
+        log.exception("inbound %d (carrier %s) failed in processing", inbound.id, carrier.id)
+        return _mark_failed(store, carrier, inbound, exc)
+
+
+def _no_words(store: Store, carrier: Carrier, inbound: InboundRecord, engine: Engine,
+              learner: LearnerRecord, *, mark: bool) -> int:
+    """A picture, a voice note, a sticker: kept, and answered that only text is read."""
+    learner_acted(engine, learner, CHANNEL, carrier.pacing)
+    if mark:
+        store.mark_inbound(inbound.id, "processed")
+    if learner.stopped:
+        return 0
+    notice = translations(learner.locale).gettext(
+        "Sorry, we can only read text. Please write your reply in a text message, or send "
+        "%(help)s for help.") % {"help": command_words(learner.locale)["help"]}
+    return _say(store, carrier, inbound.phone, notice, inbound.id)
+
+
+def _throttle(store: Store, carrier: Carrier, inbound: InboundRecord, locale: str,
+              limit: str, first_over: bool) -> None:
+    store.mark_inbound(inbound.id, "processed", error=f"throttled: over the {limit} limit")
+    log.warning("carrier %s: %s throttled (%s)", carrier.id, masked(inbound.phone), limit)
+    learner = store.learner(inbound.phone)
+    if learner is None and privacy.is_erased(store, inbound.phone):
+        privacy.silence_stray(store, inbound.id)
+        return
+    if not first_over or (learner is not None and learner.stopped):
+        return
+    notice = translations(learner.locale if learner else locale).gettext(
+        "You are sending messages faster than we can answer. Please wait a minute, then "
+        "send your reply again.")
+    _say(store, carrier, inbound.phone, notice, inbound.id)
+
+
+def _from_erased_number(store: Store, inbound: InboundRecord) -> bool:
+    """A message from an erased number is kept without sender or text and not answered,
+    unless it is START: the person coming back (docs/privacy.md)."""
+    if not privacy.is_erased(store, inbound.phone):
+        return False
+    if isinstance(parse_command(inbound.text), Start):
+        comes_back(store, inbound.phone)
+        return False
+    privacy.silence_stray(store, inbound.id)
+    return True
+
+
+def _with_schedule_offer(learner: LearnerRecord, outcome: Outcome,
+                         pacing) -> tuple[r.Reply, ...]:
+    """The daily-lesson offer, made once, after a lesson, as on SMS."""
+    replies = tuple(outcome.replies)
+    if not learner.schedule_offered and learner.schedule == "off" and not learner.stopped \
+            and any(isinstance(reply, r.LessonDone) and reply.next_lesson_title
+                    for reply in replies):
+        learner.schedule_offered = True
+        replies = (*replies, r.ScheduleOffer(hour_outside_quiet(8, pacing.quiet_hours)))
+    return replies
+
+
+def _mark_failed(store: Store, carrier: Carrier, inbound: InboundRecord,
+                 exc: Exception) -> int:
+    PROCESSING_FAILURES.labels(carrier.id).inc()
+    with store.write():
+        store.mark_inbound(inbound.id, "failed", error=f"{type(exc).__name__}: {exc}"[:500])
+        learner = store.learner(inbound.phone)
+        if learner is not None and learner.stopped:
+            return 0
+        locale = learner.locale if learner else default_locale(inbound.phone, carrier)
+        apology = translations(locale).gettext(
+            "Sorry, something went wrong on our side. Please try again later.")
+        return _say(store, carrier, inbound.phone, apology, inbound.id)
