@@ -197,7 +197,11 @@ LESSON_RE = re.compile(r"^  (\w+) ([a-z0-9-]+): right (\d+), wrong once (\d+): "
                        r"(OVER budget|budget) (\d+)$")
 SPLIT_RE = re.compile(r"^    split: right (\d+)\+(\d+)\+(\d+)\+(\d+); "
                       r"wrong once (\d+)\+(\d+)\+(\d+)\+(\d+)$")
-ITEM_RE = re.compile(r"^    (card \d+|Q\d+): (\d+) segments, (\d+) if (\d+) characters? shorter$")
+# A costliest message: the card or question whose text saves a segment soonest, and the
+# others it carries (the last card comes with the first question).
+ITEM = r"(?:card \d+|Q\d+)"
+ITEM_RE = re.compile(rf"^    ({ITEM})(?: \(sent with ({ITEM}(?:, {ITEM})*)\))?: (\d+) segments, "
+                     r"(\d+) if (\d+) characters? shorter$")
 
 
 def test_lessons_check_shows_what_each_lesson_costs_right_and_wrong_once(tmp_path):
@@ -224,10 +228,16 @@ def test_lessons_check_shows_what_each_lesson_costs_right_and_wrong_once(tmp_pat
         assert (verdict == "OVER budget") == (int(right) > int(budget))
         items = [ITEM_RE.match(x) for x in lines[index + 2:index + 4]]
         assert all(items), lines[index + 2:index + 4]
+        named = []
         for item in items:
-            assert int(item.group(3)) == int(item.group(2)) - 1
+            assert int(item.group(4)) == int(item.group(3)) - 1
+            named += [item.group(1), *(item.group(2).split(", ") if item.group(2) else ())]
+        # Two messages: no card or question is named twice.
+        assert len(named) == len(set(named)), lines[index + 2:index + 4]
         seen[(locale, lesson_id)] = int(right)
     assert set(seen) == {(loc, lesson) for loc in BUNDLED_LOCALES for lesson in course.lesson_ids}
+    # The last card's message carries the first question: named once, as one message.
+    assert any(" (sent with Q1): " in line for line in lines)
     # The bundled course is over its budgets today: said, and failing only with --strict.
     over = sum(1 for line in lines if LESSON_RE.match(line) and "OVER" in line)
     assert f"{over} lesson(s) over budget (OVER above)" in lines

@@ -33,12 +33,21 @@ def test_a_learner_who_answers_right_pays_one_message_a_card_and_a_question_and_
         bundled, bundled_costs):
     lesson = bundled.lessons["en"][1]
     cost = bundled_costs["en"][lesson.id]
+    bodies = [m.body for m in cost.right.messages]
 
-    assert len(cost.right.messages) == len(lesson.cards) + len(lesson.questions) + 1
-    assert cost.right.messages[0].body.startswith(f"Lesson 2/6: {lesson.title}")
-    assert cost.right.messages[-1].body.endswith(
-        f"for the next lesson: {bundled.lessons['en'][2].title}")
-    assert cost.right.segments == sum(count(m.body, "smart").segments
+    # A message a card and one a question, each question's with the feedback before it
+    # and the result with the last feedback; the last card and the first question share
+    # one message (the quiz comes with the last card, packed: it costs no more), so one
+    # fewer than cards + questions + the result.
+    assert len(bodies) == len(lesson.cards) + len(lesson.questions)
+    last_card = bodies[len(lesson.cards) - 1]
+    assert last_card.startswith(lesson.cards[-1].text)
+    assert f"\nQ1/3: {lesson.questions[0].text}\n" in last_card
+    assert bodies[0].startswith(f"Lesson 2/6: {lesson.title}")
+    # After the first lesson, navigation is terse.
+    assert bodies[1].endswith("\n2/5 NEXT>")
+    assert bodies[-1].endswith(f"NEXT> {bundled.lessons['en'][2].title}")
+    assert cost.right.segments == sum(count(m.body, DEFAULT_CONSOLE.encoding_policy).segments
                                       for m in cost.right.messages)
 
 
@@ -48,7 +57,11 @@ def test_a_learner_who_answers_each_question_wrong_once_gets_each_asked_again(
     cost = bundled_costs["en"][lesson.id]
     wrong = [m.body for m in cost.wrong_once.messages]
 
-    assert len(wrong) == len(lesson.cards) + 2 * len(lesson.questions) + 1
+    # As answering right (the last card with the first question), each question asked
+    # again: the first again with the last one's feedback, the others with the feedback
+    # on the one before.
+    assert len(wrong) == len(lesson.cards) + 2 * len(lesson.questions)
+    assert f"\nQ1/3: {lesson.questions[0].text}\n" in wrong[len(lesson.cards) - 1]
     assert sum("Not quite" in body for body in wrong) == len(lesson.questions)
     assert sum(body.count("Again, Q") for body in wrong) == len(lesson.questions)
     assert cost.wrong_once.segments > cost.right.segments
@@ -95,6 +108,23 @@ def test_cutting_the_characters_named_saves_one_segment_and_one_fewer_does_not(
 
     assert walked_with(item.save) == cost.right.segments - 1
     assert walked_with(item.save - 1) == cost.right.segments
+
+
+def test_the_costliest_items_are_distinct_messages_naming_what_each_carries(
+        bundled, bundled_costs):
+    # The last card and the first question share one message: it is named once, with what
+    # it carries, and the next costliest message is named beside it.
+    lesson = bundled.lessons["en"][1]
+    cost = bundled_costs["en"][lesson.id]
+    first, second = cost.costliest
+    assert (first.name, first.sent_with) == (f"card {len(lesson.cards)}", ("Q1",))
+    assert first.segments == 3 and first.save
+    assert second.name not in {first.name, *first.sent_with}
+    assert second.sent_with == () and second.segments == 2
+    for lessons in bundled_costs.values():
+        for cost in lessons.values():
+            named = [name for item in cost.costliest for name in (item.name, *item.sent_with)]
+            assert len(named) == len(set(named)), (cost.locale, cost.lesson_id)
 
 
 def test_the_carriers_policy_prices_the_messages(bundled):

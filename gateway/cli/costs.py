@@ -86,7 +86,8 @@ def _lesson_lines(cost: LessonCost) -> list[str]:
     for item in cost.costliest:
         saving = (f"{item.segments - 1} if {_characters(item.save)} shorter" if item.save
                   else "shortening its text alone saves none")
-        lines.append(f"    {item.name}: {item.segments} segments, {saving}")
+        along = f" (sent with {', '.join(item.sent_with)})" if item.sent_with else ""
+        lines.append(f"    {item.name}{along}: {item.segments} segments, {saving}")
     return lines
 
 

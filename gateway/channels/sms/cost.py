@@ -113,12 +113,14 @@ class Sent:
 class Item:
     """A card or question of a lesson, with what the message carrying it costs and how
     many characters fewer in its text would save one segment of it (None: cutting its
-    whole text would not)."""
+    whole text would not), and the other cards and questions that message carries (the
+    last card and the first question share one)."""
 
     kind: str  # "card" or "question"
     number: int  # 1-based, as learners see it
     segments: int
     save: int | None
+    sent_with: tuple[str, ...] = ()  # names ('Q1') of the others in its message
 
     @property
     def name(self) -> str:
@@ -353,15 +355,22 @@ def _attribute(replies: list[list[tuple[str, int]]], authored: list[tuple[str, s
 
 def _costliest(paid: Paid, spans: dict[tuple[str, int], tuple[int, int, int]],
                shown: int = COSTLIEST) -> tuple[Item, ...]:
-    """The `shown` cards and questions whose message costs most (more than one segment),
-    those fewest characters from saving one first."""
-    items = []
-    for (kind, number), (index, start, end) in spans.items():
+    """The `shown` messages that cost most (more than one segment), those fewest
+    characters from saving one first, each named by the card or question in it whose text
+    saves a segment soonest, with the others it carries: one message is named once."""
+    carried: dict[int, list[Item]] = {}
+    for (kind, number), (index, start, end) in sorted(spans.items(),
+                                                      key=lambda span: span[1]):
         message = paid.messages[index]
         if message.segments > 1:
-            items.append(Item("card" if kind == "cards" else "question", number,
-                              message.segments,
-                              _save(message.body, start, end, message.segments, paid.policy)))
+            carried.setdefault(index, []).append(
+                Item("card" if kind == "cards" else "question", number, message.segments,
+                     _save(message.body, start, end, message.segments, paid.policy)))
+    items = []
+    for together in carried.values():
+        lead = min(together, key=lambda item: item.save or 10**6)
+        items.append(dataclasses.replace(
+            lead, sent_with=tuple(item.name for item in together if item is not lead)))
     return tuple(sorted(items, key=lambda item: (-item.segments, item.save or 10**6))[:shown])
 
 
