@@ -1,5 +1,6 @@
 """A real `learnline serve` (gunicorn) on loopback for end-to-end tests: `serve_gateway`,
-and the `gateway` fixture (import `gateway_fixture` into a test module to use it)."""
+the `gateway` fixture (import `gateway_fixture` into a test module to use it), and
+`shared_gateway`, one server for a whole module."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import AUTH_TOKEN, PUBLIC_URL, TwilioWebhooks
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, TwilioWebhooks, carriers_toml
 from tests.fakes.signing import twilio_signature
+from tests.fakes.twilio_api import FakeTwilioApi
 from tests.ports import free_port
 
 PHONE = "+2348030000000"
@@ -60,6 +62,23 @@ class Gateway:
 def gateway_fixture(tmp_path: Path, carriers_file: Path) -> Iterator[Gateway]:
     """`learnline serve --no-worker` on a fresh database with the test carriers."""
     yield from serve_gateway(tmp_path, carriers_file)
+
+
+def shared_gateway(folder: Path) -> Iterator[Gateway]:
+    """`learnline serve --no-worker` with the test carriers (their Twilio API on loopback),
+    for a module whose tests only send it requests: a module-scoped fixture yields from it,
+    so the server starts once rather than once a test."""
+    with FakeTwilioApi(ACCOUNT_SID, AUTH_TOKEN) as twilio_api:
+        carriers_file = folder / "carriers.toml"
+        carriers_file.write_text(carriers_toml(twilio_api.url))
+        served = serve_gateway(folder, carriers_file)
+        with pytest.MonkeyPatch.context() as env:  # the carriers file's secret, at start-up
+            env.setenv("TEST_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+            gateway = next(served)
+        try:
+            yield gateway
+        finally:
+            served.close()
 
 
 def serve_gateway(tmp_path: Path, carriers_file: Path, *, worker: bool = False,

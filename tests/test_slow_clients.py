@@ -8,6 +8,7 @@ import re
 import socket
 import time
 import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,10 +16,17 @@ import pytest
 from tests.conftest import AUTH_TOKEN, PUBLIC_URL, TwilioWebhooks
 from tests.fakes.signing import twilio_signature
 from tests.ports import free_port
-from tests.served import PHONE, gateway_fixture  # noqa: F401 - the `gateway` fixture
+from tests.served import PHONE, Gateway, shared_gateway
 from tests.slow_clients import run_way, shipped_ways, slow_clients, worst_healthz
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """One `learnline serve --no-worker` for the tests below that send it requests, each
+    on connections of its own; none changes how it is configured or reads its log."""
+    yield from shared_gateway(tmp_path_factory.mktemp("served"))
 
 WAYS = shipped_ways()
 
