@@ -17,6 +17,7 @@ import pytest
 from gateway.channels.sms import receive_inbound
 from gateway.config import Carrier
 from gateway.content import load_courses
+from gateway.content.model import SMS
 from gateway.learning import Answer, Engine, Next, Start, Status
 from gateway.learning import replies as r
 from gateway.learning.merge import rebuild_projection
@@ -61,9 +62,10 @@ def lesson_rows(store: Store) -> list[tuple]:
 
 def test_a_pack_holds_every_course_locale_and_lesson_with_its_sms_costs(bundled_pack, trusted):
     pack = packs.verify_pack(bundled_pack, trusted)
-    assert bundled_pack.startswith(b"LEARNLINE-PACK 1\n")
+    # Format 2: the bundled course carries an SMS edition ('[sms]', '[web only]').
+    assert bundled_pack.startswith(b"LEARNLINE-PACK 2\n")
     header = json.loads(bundled_pack.split(b"\n")[1])
-    assert header["version"] == 100 and header["format"] == 1
+    assert header["version"] == 100 and header["format"] == 2
     assert header["digest"] == pack.digest and len(pack.digest) == 64
     assert pack.size == len(bundled_pack)
 
@@ -80,8 +82,12 @@ def test_a_pack_holds_every_course_locale_and_lesson_with_its_sms_costs(bundled_
 
     lesson = authored.lessons["fr"][1]
     rendition = course["sms"]["fr"][lesson.id]
-    # Packed as a carrier with the default policy gets them: the last card with Q1.
-    assert len(rendition) == len(lesson.cards) + len(lesson.questions)
+    # Packed as a carrier with the default policy gets them: one message per card SMS
+    # sends (web-only cards are left out), the last card with Q1, one per further
+    # question, and the end with the last feedback.
+    sms_cards = [card for card in lesson.edition(SMS).cards if card.text]
+    assert len(sms_cards) < len(lesson.cards)
+    assert len(rendition) == len(sms_cards) + len(lesson.questions)
     assert sum(m["segments"]["auto"] for m in rendition) == lesson_segments(
         authored, lesson, 2, "fr", "auto")
 
@@ -142,8 +148,9 @@ def test_a_header_respelled_with_the_same_fields_is_refused(bundled_pack, truste
     line_end = bundled_pack.index(b"\n", len(packs.MAGIC))
     header = json.loads(bundled_pack[len(packs.MAGIC):line_end])
     respelled = json.dumps(header, indent=1).replace("\n", "").encode()
+    magic = bundled_pack[:len(packs.MAGIC)]
     with pytest.raises(packs.PackError, match=r"^tampered: the header is not in its canonical"):
-        packs.verify_pack(packs.MAGIC + respelled + bundled_pack[line_end:], trusted)
+        packs.verify_pack(magic + respelled + bundled_pack[line_end:], trusted)
 
 
 def test_a_changed_byte_in_the_signature_is_tampering(bundled_pack, trusted):
@@ -404,13 +411,13 @@ def test_learners_mid_lesson_continue_sensibly_after_a_pack_changes_their_lesson
     with Store.open(fresh_db) as store:
         packs.install_pack(store, v1, trusted)
 
-        # Ama reads card 4 of 5 of lesson 1, by SMS (the webhook's path: store, engine,
-        # render, outbox in one commit).
+        # Ama reads card 5 of 5 of lesson 1, by SMS (the webhook's path: store, engine,
+        # render, outbox in one commit): the third of the three cards SMS sends.
         ama = Learner(store, "+2348030000001")
-        for n, text in enumerate(["START", "NEXT", "NEXT", "NEXT"]):
+        for n, text in enumerate(["START", "NEXT", "NEXT"]):
             receive_inbound(store, CONSOLE, f"ama-{n}", ama.phone, text)
-        assert store.outbox(ama.phone)[-1].body.endswith("[4/5] Reply NEXT")
-        assert (ama.status().card_number, ama.status().card_count) == (4, 5)
+        assert store.outbox(ama.phone)[-1].body.endswith("[3/3] Reply NEXT for the quiz")
+        assert (ama.status().card_number, ama.status().card_count) == (5, 5)
 
         # Bola, in French, has answered question 1 of 3 in lesson 2's quiz.
         bola = Learner(store, "+2348030000002", "fr")

@@ -7,6 +7,7 @@ import pytest
 
 from gateway.channels.ussd.screens import gsm
 from gateway.config import Carrier
+from gateway.content.model import SMS
 from gateway.i18n import translations
 from gateway.ratelimit import InboundLimits, SlidingWindows
 from gateway.sms_text import DEFAULT_POLICY, encoding_for, normalize, septets
@@ -41,21 +42,22 @@ def test_a_mozambican_learns_by_sms_in_portuguese(twilio: TwilioWebhooks, store:
 
     course = store.course(COURSE)
     assert "pt" in course.locales
-    first = store.lesson(COURSE, "find-your-skill", "pt")
+    # SMS sends the lesson's SMS edition: three short cards of its five.
+    first = store.lesson(COURSE, "find-your-skill", "pt").edition(SMS)
     assert welcome.startswith(f"Bem-vindo a {GSM_TITLE}: 6 licoes.\n"
                               f"Licao 1/6: {sent(first.title)}\n")
     assert sent(first.cards[0].text) in " ".join(welcome.split())
-    assert welcome.endswith("[1/5] Responda SEGUINTE")
+    assert welcome.endswith("[1/3] Responda SEGUINTE")
 
     second = texted(twilio, store, "SEGUINTE")
-    assert sent(first.cards[1].text) in " ".join(second.split())
-    assert second.endswith("[2/5] Responda SEGUINTE")
+    assert sent(first.cards[2].text) in " ".join(second.split())  # card 2 is for the web only
+    assert second.endswith("[2/3] Responda SEGUINTE")
 
-    assert texted(twilio, store, "Próximo").endswith("[3/5] Responda SEGUINTE")
+    assert texted(twilio, store, "Próximo").endswith("[3/3] Responda SEGUINTE para o teste")
 
     status = texted(twilio, store, "ESTADO")
     assert status == (f"{GSM_TITLE}: 0/6 licoes feitas. "
-                      f"Agora: {sent(first.title)}, ficha 3/5. Responda SEGUINTE")
+                      f"Agora: {sent(first.title)}, ficha 3/3. Responda SEGUINTE")
 
     help_text = texted(twilio, store, "AJUDA")
     assert help_text == ("Learnline: SEGUINTE continuar, ESTADO progresso, CURSOS cursos, "
@@ -66,7 +68,7 @@ def test_a_mozambican_learns_by_sms_in_portuguese(twilio: TwilioWebhooks, store:
 
     # English command words always work too, and the replies stay Portuguese.
     assert texted(twilio, store, "STATUS") == status
-    assert texted(twilio, store, "NEXT").endswith("[4/5] Responda SEGUINTE")
+    assert texted(twilio, store, "NEXT").startswith("P1/3: ")
 
 
 def test_a_mozambican_takes_the_whole_course_in_portuguese(twilio: TwilioWebhooks,
@@ -107,10 +109,10 @@ def test_a_ussd_session_in_portuguese_fits_the_screen(store: Store, limit: int):
                                  "3. O meu progresso", "4. Lingua", "5. Ajuda", "0. Sair"]
     card = phone.press("1").text
     first = store.lesson(COURSE, "find-your-skill", "pt")
-    assert card.startswith(f"Licao 1/6, ficha 1/5\n{gsm(first.title)}\n")
+    assert card.startswith(f"Licao 1/6, ficha 1/3\n{gsm(first.title)}\n")
     assert "1. Seguinte" in card and "0 Voltar 00 Menu" in card
     menu = phone.press("00").text
-    assert f"1. Continuar: {GSM_TITLE}, licao 1, ficha 1/5" in menu
+    assert f"1. Continuar: {GSM_TITLE}, licao 1, ficha 1/3" in menu
     assert phone.press("3").text.startswith(f"{GSM_TITLE}: 0/6 licoes feitas.")
     phone.press("00")
     assert phone.press("5").text.startswith("Escolha um numero e envie.")

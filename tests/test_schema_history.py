@@ -19,6 +19,7 @@ import pytest
 
 from gateway import create_app
 from gateway.config import load_carriers
+from gateway.content.model import SMS
 from gateway.outbox.worker import OutboxWorker
 from gateway.server.health import readiness
 from gateway.store import SchemaError, Store
@@ -109,10 +110,10 @@ def test_a_database_from_the_first_commit_upgrades_and_its_learner_carries_on(
     with Store.open(path) as store:
         now = store.enrollment(PHONE, "start-freelancing")
         assert (now.position, now.card) == (3, 2)
-        lesson = store.lesson("start-freelancing", "agree-the-job", "en")
+        lesson = store.lesson("start-freelancing", "agree-the-job", "en").edition(SMS)
         sent = twilio_api.bodies_to(PHONE)
         assert sent[:2] == queued and len(sent) == 3
-        assert sent[2].startswith(lesson.cards[2].text[:40])
+        assert sent[2].startswith(lesson.cards[2].text[:40])  # its SMS form
         assert {m.status for m in store.outbox(PHONE)} == {"sent"}
         unstamped = store.db.conn.execute(
             "SELECT count(*) FROM outbox WHERE status = 'sent' AND sent_at IS NULL").fetchone()

@@ -531,24 +531,29 @@ def test_the_guides_worked_example_is_the_bundled_lesson_at_a_fraction_of_its_co
         encoding="utf-8")
     section = guide[guide.index("## 4b. The SMS edition"):]
     example = section[section.index("```text\n") + 8:section.index("```\n", 20)]
+    bundled_course = lessons_dir() / "start-freelancing"
+    # The example is the bundled English lesson, word for word.
+    assert example == (bundled_course / "en" / "agree-the-job.txt").read_text(encoding="utf-8")
+    # The same lesson without its SMS edition: what SMS learners got before it had one.
     root = tmp_path / "lessons"
     (root / "start-freelancing" / "en").mkdir(parents=True)
-    bundled_course = lessons_dir() / "start-freelancing"
     (root / "start-freelancing" / "course.toml").write_text(
         (bundled_course / "course.toml").read_text(encoding="utf-8"), encoding="utf-8")
     for path in (bundled_course / "en").glob("*.txt"):
+        text = path.read_text(encoding="utf-8")
         (root / "start-freelancing" / "en" / path.name).write_text(
-            example if path.stem == "agree-the-job" else path.read_text(encoding="utf-8"),
-            encoding="utf-8")
+            "".join(line for line in text.splitlines(keepends=True)
+                    if not line.startswith(("[sms]", "[web only]"))), encoding="utf-8")
 
-    [edited], problems = load_courses(root)
+    [full_only], problems = load_courses(root)
     # The copy holds English alone: the course's Arabic budget has no lessons to apply to.
     assert [str(p) for p in problems if "sms_budget_per_locale" not in str(p)] == []
     [bundled], _ = load_courses(lessons_dir())
     number = bundled.lesson_ids.index("agree-the-job") + 1
-    original = bundled.lessons["en"][number - 1]
-    lesson = edited.lessons["en"][number - 1]
-    # The full text is the bundled lesson's, word for word: only the SMS edition is added.
+    lesson = bundled.lessons["en"][number - 1]
+    original = full_only.lessons["en"][number - 1]
+    assert not original.has_sms_edition
+    # The full text is the same, word for word: only the SMS edition is added.
     assert lesson.title == original.title
     assert [card.text for card in lesson.cards] == [card.text for card in original.cards]
     assert [(q.text, q.options, q.answer, q.explanation) for q in lesson.questions] == [
@@ -556,11 +561,12 @@ def test_the_guides_worked_example_is_the_bundled_lesson_at_a_fraction_of_its_co
     assert sum(card.web_only for card in lesson.cards) == 2
     # Priced as a carrier on the default policy, auto, sends it (a later lesson: terse
     # navigation; the last SMS card with the first question).
-    full = lesson_segments(bundled, original, number, "en", "auto")
-    short = lesson_segments(edited, lesson, number, "en", "auto")
+    full = lesson_segments(full_only, original, number, "en", "auto")
+    short = lesson_segments(bundled, lesson, number, "en", "auto")
     assert short <= 8 < full
-    stated = f"As written it costs {full} SMS segments to a learner who answers right (the " \
-             f"default policy, `auto`); its SMS edition costs {short}:"
+    stated = f"Without its `[sms]` and `[web only]` lines it costs {full} SMS segments to a " \
+             f"learner who answers right (the default policy, `auto`); its SMS edition " \
+             f"costs {short}:"
     assert stated in " ".join(section.split())  # whatever the guide's line breaks
 
 
@@ -588,3 +594,34 @@ def test_an_edge_syncing_with_its_hub_teaches_the_sms_edition(tmp_path, course_r
         hub.server.shutdown()
         hub.server.server_close()
         hub_routes.close_pool(hub.app)
+
+
+# The budget a lesson of the bundled course is written to: SMS segments for a learner who
+# answers every question right. French and Portuguese are measured under `gsm7`, the text
+# a carrier sends when it folds the letters GSM-7 lacks (ê, ç, õ); Arabic is UCS-2 under
+# every policy, so its budget is twice the others'.
+BUNDLED_BUDGET = {"en": ("smart", 8), "sw": ("smart", 8), "fr": ("gsm7", 8),
+                  "pt": ("gsm7", 8), "ar": ("smart", 16)}
+
+
+def test_every_bundled_lesson_reaches_sms_learners_within_its_budget():
+    from gateway.channels.sms.cost import lesson_segments
+    from gateway.paths import lessons_dir
+
+    [course], problems = load_courses(lessons_dir())
+    assert [str(p) for p in problems] == []
+    costs = {(locale, lesson.id): lesson_segments(course, lesson, number, locale, policy)
+             for locale, (policy, _) in BUNDLED_BUDGET.items()
+             for number, lesson in enumerate(course.lessons[locale], start=1)}
+    assert len(costs) == 5 * len(course.lesson_ids)
+    over = {key: cost for key, cost in costs.items() if cost > BUNDLED_BUDGET[key[0]][1]}
+    assert over == {}
+    for locale in BUNDLED_BUDGET:
+        for lesson in course.lessons[locale]:
+            # The SMS edition teaches: it keeps cards, and every question is asked by SMS.
+            edition = lesson.edition(SMS)
+            assert lesson.has_sms_edition, (locale, lesson.id)
+            assert any(card.text for card in edition.cards), (locale, lesson.id)
+            assert len(edition.questions) == len(lesson.questions)
+            # The full text stays whole for the web: every card, every question.
+            assert all(card.text for card in lesson.cards)

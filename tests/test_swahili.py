@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.config import Carrier
+from gateway.content.model import SMS
 from gateway.i18n import translations
 from gateway.ratelimit import InboundLimits, SlidingWindows
 from gateway.sms_text import encoding_for, septets
@@ -49,16 +50,18 @@ def test_a_kenyan_takes_the_whole_course_by_sms_in_swahili(twilio: TwilioWebhook
     assert (learner.locale, learner.current_course) == ("sw", COURSE)
     assert reply.startswith("Karibu Anza kujiajiri: masomo 6.\n"
                             "Somo 1/6: Tafuta ujuzi ambao watu hulipia\n")
-    assert reply.endswith("[1/5] Jibu ENDELEA")
+    assert reply.endswith("[1/3] Jibu ENDELEA")
 
     course = store.course(COURSE)
     assert "sw" in course.locales
     for number, lesson_id in enumerate(course.lesson_ids, start=1):
-        lesson = store.lesson(COURSE, lesson_id, "sw")
+        # SMS sends the lesson's SMS edition: short forms, web-only cards left out.
+        lesson = store.lesson(COURSE, lesson_id, "sw").edition(SMS)
         assert f"Somo {number}/6: {lesson.title}" in reply
-        for card in lesson.cards:
+        cards = [card for card in lesson.cards if card.text]
+        for card in cards:
             assert card.text in " ".join(reply.split())
-            if card is not lesson.cards[-1]:
+            if card is not cards[-1]:
                 reply = texted(twilio, store, "ENDELEA")
         # The quiz's first question came with the last card.
         for q, question in enumerate(lesson.questions, start=1):
@@ -102,12 +105,12 @@ def test_a_ussd_session_in_swahili_fits_the_screen(store: Store, limit: int):
     menu = phone.dial().text
     assert menu.startswith("Learnline\n1. Anza: Anza kujiajiri\n2. Kozi\n")
     card = phone.press("1").text
-    assert card.startswith("Somo 1/6, kadi 1/5\nTafuta ujuzi ambao watu hulipia\n")
+    assert card.startswith("Somo 1/6, kadi 1/3\nTafuta ujuzi ambao watu hulipia\n")
     for _ in range(40):  # every page of every card, then the first question
         screen = phone.press("1").text
         if screen.startswith("S1/"):
             break
-    assert screen.startswith("S1/3: Ujuzi upi ni bora"), screen
+    assert screen.startswith("S1/3: Ujuzi upi unaleta pesa haraka?"), screen
     phone.press("00")
     assert phone.press("3").text.startswith("Anza kujiajiri: masomo 0/6 yamekamilika.")
     phone.press("00")

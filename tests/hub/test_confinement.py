@@ -137,7 +137,7 @@ def audit(hub: Hub) -> list[tuple[str, str, str]]:
 
 
 def a_learner_of_edge_a(a: Edge, link_a: EdgeLink, phone: str = LEARNER) -> tuple:
-    a.sms(phone, "START", "NEXT", "NEXT", "NEXT")
+    a.sms(phone, "START", "NEXT")  # on card 2 of the 3 the first lesson sends by SMS
     a.sync(link_a)
     assert a.progress(phone)[1]
     return a.progress(phone)
