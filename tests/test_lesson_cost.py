@@ -10,15 +10,30 @@ import pytest
 from gateway.channels.sms.cost import DEFAULT_BUDGET, KINDS, CostWalker, budget
 from gateway.config import DEFAULT_CONSOLE
 from gateway.content import load_courses
-from gateway.content.model import Card
+from gateway.content.model import SMS, Card, Lesson
 from gateway.paths import lessons_dir
 from gateway.sms_text import count
+from tests.courses import long_card_course
 from tests.test_content import VALID, course_toml, write_course
 
 
 @pytest.fixture(scope="module")
 def bundled():
     [course], _ = load_courses(lessons_dir())
+    return course
+
+
+def by_sms(lesson: Lesson) -> Lesson:
+    """`lesson` as SMS teaches it: its SMS edition, web-only cards left out (the bundled
+    lessons' SMS editions have three cards of five)."""
+    edition = lesson.edition(SMS)
+    return dataclasses.replace(edition, cards=tuple(c for c in edition.cards if c.text))
+
+
+@pytest.fixture(scope="module")
+def long_course(tmp_path_factory):
+    """A course of cards longer than one SMS (the bundled SMS edition's are short)."""
+    [course], _ = load_courses(long_card_course(tmp_path_factory.mktemp("long")))
     return course
 
 
@@ -31,7 +46,7 @@ def bundled_costs(bundled):
 
 def test_a_learner_who_answers_right_pays_one_message_a_card_and_a_question_and_the_result(
         bundled, bundled_costs):
-    lesson = bundled.lessons["en"][1]
+    lesson = by_sms(bundled.lessons["en"][1])
     cost = bundled_costs["en"][lesson.id]
     bodies = [m.body for m in cost.right.messages]
 
@@ -39,13 +54,13 @@ def test_a_learner_who_answers_right_pays_one_message_a_card_and_a_question_and_
     # and the result with the last feedback; the last card and the first question share
     # one message (the quiz comes with the last card, packed: it costs no more), so one
     # fewer than cards + questions + the result.
-    assert len(bodies) == len(lesson.cards) + len(lesson.questions)
+    assert len(bodies) == len(lesson.cards) + len(lesson.questions) == 3 + 3
     last_card = bodies[len(lesson.cards) - 1]
     assert last_card.startswith(lesson.cards[-1].text)
     assert f"\nQ1/3: {lesson.questions[0].text}\n" in last_card
     assert bodies[0].startswith(f"Lesson 2/6: {lesson.title}")
     # After the first lesson, navigation is terse.
-    assert bodies[1].endswith("\n2/5 NEXT>")
+    assert bodies[1].endswith("\n2/3 NEXT>")
     assert bodies[-1].endswith(f"NEXT> {bundled.lessons['en'][2].title}")
     assert cost.right.segments == sum(count(m.body, DEFAULT_CONSOLE.encoding_policy).segments
                                       for m in cost.right.messages)
@@ -53,14 +68,14 @@ def test_a_learner_who_answers_right_pays_one_message_a_card_and_a_question_and_
 
 def test_a_learner_who_answers_each_question_wrong_once_gets_each_asked_again(
         bundled, bundled_costs):
-    lesson = bundled.lessons["en"][1]
+    lesson = by_sms(bundled.lessons["en"][1])
     cost = bundled_costs["en"][lesson.id]
     wrong = [m.body for m in cost.wrong_once.messages]
 
     # As answering right (the last card with the first question), each question asked
     # again: the first again with the last one's feedback, the others with the feedback
     # on the one before.
-    assert len(wrong) == len(lesson.cards) + 2 * len(lesson.questions)
+    assert len(wrong) == len(lesson.cards) + 2 * len(lesson.questions) == 3 + 2 * 3
     assert f"\nQ1/3: {lesson.questions[0].text}\n" in wrong[len(lesson.cards) - 1]
     assert sum("Not quite" in body for body in wrong) == len(lesson.questions)
     assert sum(body.count("Again, Q") for body in wrong) == len(lesson.questions)
@@ -75,11 +90,15 @@ def test_the_split_by_kind_adds_up_and_follows_the_authors_text(bundled, bundled
                 assert set(split) == set(KINDS)
                 assert sum(split.values()) == paid.segments, (locale, cost.lesson_id)
                 assert min(split.values()) > 0
-            # Questions asked twice, and twice the feedback: the quiz costs more.
+            # Questions asked twice, and twice the feedback: the quiz costs more. The SMS
+            # edition's explanations are short, so twice the feedback may still round to
+            # the same share of segments: it is twice the characters, never fewer segments.
             wrong, right = cost.wrong_once.split(), cost.right.split()
             assert wrong["questions"] > right["questions"]
-            assert wrong["feedback"] > right["feedback"]
-    card = bundled.lessons["en"][0].cards[1].text
+            assert wrong["feedback"] >= right["feedback"]
+            assert sum(m.chars["feedback"] for m in cost.wrong_once.messages) > sum(
+                m.chars["feedback"] for m in cost.right.messages)
+    card = by_sms(bundled.lessons["en"][0]).cards[1].text  # the second card SMS sends
     second = bundled_costs["en"][bundled.lessons["en"][0].id].right.messages[1]
     assert card in second.body
     assert second.chars["cards"] == len(card)
@@ -94,9 +113,10 @@ def test_cutting_the_characters_named_saves_one_segment_and_one_fewer_does_not(
     assert item.segments >= 2
 
     def walked_with(cut: int) -> int:
-        text = lesson.cards[item.number - 1].text
+        card = lesson.cards[item.number - 1]
+        assert card.sms  # SMS sends the card's short form: that is what is cut
         cards = list(lesson.cards)
-        cards[item.number - 1] = Card(text[:len(text) - cut])
+        cards[item.number - 1] = Card(card.text, card.sms[:len(card.sms) - cut])
         lessons = list(bundled.lessons["en"])
         lessons[2] = dataclasses.replace(lesson, cards=tuple(cards))
         course = dataclasses.replace(bundled, lessons={"en": tuple(lessons)},
@@ -111,20 +131,22 @@ def test_cutting_the_characters_named_saves_one_segment_and_one_fewer_does_not(
 
 
 def test_the_costliest_items_are_distinct_messages_naming_what_each_carries(
-        bundled, bundled_costs):
+        bundled_costs, long_course):
     # The last card and the first question share one message: it is named once, with what
-    # it carries, and the next costliest message is named beside it.
-    lesson = bundled.lessons["en"][1]
-    cost = bundled_costs["en"][lesson.id]
+    # it carries, and the next costliest message is named beside it. The bundled SMS
+    # edition's messages mostly fit a segment or two, so a course of long cards shows it:
+    # card 1 (with the welcome) and card 3 (with Q1) cost 3 segments each, card 2 two.
+    with CostWalker(long_course) as walker:
+        [cost] = walker.lesson_cost(DEFAULT_CONSOLE, "en")
     first, second = cost.costliest
-    assert (first.name, first.sent_with) == (f"card {len(lesson.cards)}", ("Q1",))
-    assert first.segments == 3 and first.save
-    assert second.name not in {first.name, *first.sent_with}
-    assert second.sent_with == () and second.segments == 2
+    assert [(item.name, item.sent_with, item.segments) for item in cost.costliest] == [
+        ("card 1", (), 3), ("card 3", ("Q1",), 3)]
+    assert first.save and second.save
     for lessons in bundled_costs.values():
         for cost in lessons.values():
             named = [name for item in cost.costliest for name in (item.name, *item.sent_with)]
             assert len(named) == len(set(named)), (cost.locale, cost.lesson_id)
+            assert all(item.segments > 1 for item in cost.costliest)
 
 
 def test_the_carriers_policy_prices_the_messages(bundled):
@@ -168,10 +190,12 @@ def test_the_bundled_course_sets_the_budgets_it_is_held_to(bundled):
     assert bundled.sms_budget_per_locale == {"ar": 16}
 
 
-def test_a_card_cut_into_several_messages_still_counts_as_card(bundled):
+def test_a_card_cut_into_several_messages_still_counts_as_card(long_course):
+    # Cards longer than one segment (the bundled SMS edition's fit one), on a carrier
+    # sending at most one segment a message.
     one_segment = dataclasses.replace(DEFAULT_CONSOLE, max_segments=1)
-    lesson = bundled.lessons["en"][0]
-    with CostWalker(bundled) as walker:
+    lesson = long_course.lessons["en"][0]
+    with CostWalker(long_course) as walker:
         cost = walker.lesson_cost(one_segment, "en")[0]
 
     assert len(cost.right.messages) > len(lesson.cards) + len(lesson.questions) + 1
