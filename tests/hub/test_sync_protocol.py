@@ -152,7 +152,9 @@ def test_healthz_on_an_edge_shows_the_sync_lag(hub: Hub, db_path: Path, carriers
     with Store.open(db_path) as store:
         sync_once(store, edge, trusted_keys=[hub.public])
     body = client.get("/healthz").get_data(as_text=True)
-    assert "sync: last success 0 s ago" in body and "sync: 0 events waiting" in body
+    # Just synced: a few seconds at most, however slow the machine.
+    assert re.search(r"sync: last success [0-5] s ago", body)
+    assert "sync: 0 events waiting" in body
 
 
 def test_the_worker_backs_off_while_the_link_is_down():
@@ -189,10 +191,11 @@ def test_the_dashboard_shows_the_sync_lag(hub: Hub, db_path: Path, carriers_file
     page = app.test_client().get(
         "/admin", headers={"Authorization": "Bearer edge-admin-token-0123456789"})
     assert page.status_code == 200
-    assert "sync: last success 0 s ago" in page.get_data(as_text=True)
+    # Just synced: a few seconds at most, however slow the machine.
+    assert re.search(r"sync: last success [0-5] s ago", page.get_data(as_text=True))
     hub.app.config["ADMIN_TOKEN"] = "hub-admin-token-0123456789"
     on_hub = hub.app.test_client().get(
         "/admin", headers={"Authorization": "Bearer hub-admin-token-0123456789"})
     assert on_hub.status_code == 200
-    assert re.search(r"edge-a: [1-9]\d* events, 1 learners, last push 0 s ago",
+    assert re.search(r"edge-a: [1-9]\d* events, 1 learners, last push [0-5] s ago",
                      on_hub.get_data(as_text=True))
