@@ -88,9 +88,14 @@ class ProgressStore:
                        "updated_at = ? WHERE phone = ?")
     _INSERT_LEARNER = (f"INSERT INTO learners ({', '.join(_LEARNER_COLUMNS)}, created_at, "
                        f"updated_at) VALUES ({', '.join('?' * (len(_LEARNER_COLUMNS) + 2))})")
+    _UPSERT_LEARNER = (f"{_INSERT_LEARNER} ON CONFLICT (phone) DO UPDATE SET "
+                       f"{', '.join(f'{c} = excluded.{c}' for c in _LEARNER_COLUMNS[1:])}, "
+                       "updated_at = excluded.updated_at")
 
-    def save_learner(self, learner: LearnerRecord) -> None:
-        """Create or update a learner."""
+    def save_learner(self, learner: LearnerRecord, *, new: bool = False) -> None:
+        """Create or update a learner. `new`: the caller has just found no row for this
+        number, so the row is inserted without trying an update first (it is still
+        updated if one is there after all)."""
         now = self.clock()
         values = [learner.locale, learner.carrier_id, int(learner.stopped),
                   learner.current_course, learner.display_name, learner.timezone,
@@ -102,7 +107,10 @@ class ProgressStore:
         # INSERT .. ON CONFLICT DO UPDATE, which tries the insert first.
         with self._write_one():
             conn = self.db.conn
-            if not conn.execute(self._UPDATE_LEARNER, [*values, now, learner.phone]).rowcount:
+            if new:
+                conn.execute(self._UPSERT_LEARNER, [learner.phone, *values, now, now])
+            elif not conn.execute(self._UPDATE_LEARNER,
+                                  [*values, now, learner.phone]).rowcount:
                 conn.execute(self._INSERT_LEARNER, [learner.phone, *values, now, now])
 
     def set_stopped(self, phone: str, stopped: bool) -> None:
