@@ -16,7 +16,7 @@ from gateway.i18n import default_locale, translations
 from gateway.learning import Engine
 from gateway.learning import replies as r
 from gateway.learning.engine import Outcome
-from gateway.learning.intents import Start
+from gateway.learning.intents import Intent, Start
 from gateway.learning.timing import Pacing, hour_outside_quiet
 from gateway.metrics import PROCESSING_FAILURES
 from gateway.outbox.queue import queue_text
@@ -54,7 +54,9 @@ def receive_inbound(
     message is stored (marked processed, its error saying which limit) but not
     answered, except by one polite notice per window.
     """
-    locale = default_locale(phone, carrier)  # pure: worked out before taking the write lock
+    # Pure: worked out before taking the write lock.
+    locale = default_locale(phone, carrier)
+    intent = parse_command(text)
     verdict = limits.check(carrier.id, phone, carrier.inbound_per_minute,
                            carrier.inbound_per_hour, carrier.block_per_minute) \
         if limits is not None else None
@@ -67,9 +69,9 @@ def receive_inbound(
                 _throttle(store, carrier, inbound, locale, verdict)
             return dataclasses.replace(inbound, throttled=True)
         if inbound.is_new:
-            _process(store, carrier, inbound, locale, mark=False)
+            _process(store, carrier, inbound, locale, mark=False, intent=intent)
         elif inbound.status == "received":
-            _process(store, carrier, inbound, locale)
+            _process(store, carrier, inbound, locale, intent=intent)
         return inbound
 
     # Concurrent webhooks of this process share one commit (Store.write_shared).
@@ -114,14 +116,17 @@ def handle_inbound(store: Store, carrier: Carrier, inbound: InboundRecord) -> in
 
 
 def _process(store: Store, carrier: Carrier, inbound: InboundRecord,
-             locale: str, *, mark: bool = True) -> int:
+             locale: str, *, mark: bool = True, intent: Intent | None = None) -> int:
     """Engine, replies and status inside the caller's transaction; a failure rolls back
     only this message's processing and records it. `locale` is a new learner's; `mark`
-    False when the message was stored as processed in this transaction."""
+    False when the message was stored as processed in this transaction; `intent` the
+    message's text read as a command, when the caller has read it already."""
     try:
         with store.write():
+            if intent is None:
+                intent = parse_command(inbound.text)
             learner = store.learner(inbound.phone)
-            if learner is None and _from_erased_number(store, inbound):
+            if learner is None and _from_erased_number(store, inbound, intent):
                 return 0
             pacing = carrier.pacing
             # The learner is saved once, when noted seen (learner_acted) after the engine.
@@ -130,7 +135,7 @@ def _process(store: Store, carrier: Carrier, inbound: InboundRecord,
                 learner = engine.learner(inbound.phone, carrier.id, locale, stored=learner)
             if not inbound.text.strip():
                 return _no_words(store, carrier, inbound, engine, learner, pacing, mark=mark)
-            outcome = engine.handle(learner, parse_command(inbound.text))
+            outcome = engine.handle(learner, intent)
             outcome = _with_schedule_offer(learner, outcome, pacing)
             learner_acted(engine, learner, "sms", pacing)
             queued = _queue_outcome(store, carrier, learner, outcome, inbound.id)
@@ -157,14 +162,14 @@ def _no_words(store: Store, carrier: Carrier, inbound: InboundRecord, engine: En
     return queue_text(store, carrier, inbound.phone, notice, inbound_id=inbound.id)
 
 
-def _from_erased_number(store: Store, inbound: InboundRecord) -> bool:
+def _from_erased_number(store: Store, inbound: InboundRecord, intent: Intent) -> bool:
     """Whether this message, from a number no learner has, is a stray one from an erased
     number: then it is kept without its sender or text and answered by nothing. START
     (JOIN) is the person choosing to come back: the number is readmitted and a fresh
     learner begins (docs/privacy.md)."""
     if not privacy.is_erased(store, inbound.phone):
         return False
-    if isinstance(parse_command(inbound.text), Start):
+    if isinstance(intent, Start):
         comes_back(store, inbound.phone)
         log.info("inbound %d: an erased number came back with START", inbound.id)
         return False
