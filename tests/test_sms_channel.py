@@ -386,3 +386,22 @@ def test_a_new_number_costs_no_statement_that_changes_nothing(store: Store):
     assert (learner.locale, learner.carrier_id, learner.current_course, learner.stopped) == \
         ("en", "console", "start-freelancing", False)
     assert learner.last_seen_at is not None and learner.next_check_at is not None
+
+
+def test_a_new_number_reads_no_place_or_review_it_cannot_have_yet(store: Store):
+    """The learner a first message creates has no place in a course and no review
+    question: neither is looked up. The next message looks them up, and finds what
+    the first one saved."""
+    def tables_read(text: str) -> set[str]:
+        statements: list[str] = []
+        store.db.conn.set_trace_callback(statements.append)
+        try:
+            say(store, text)
+        finally:
+            store.db.conn.set_trace_callback(None)
+        return {table for sql in statements if sql.lstrip().upper().startswith("SELECT")
+                for table in ("enrollments", "reviews") if f"FROM {table}" in sql}
+
+    assert tables_read("START") == set()
+    assert tables_read("NEXT") == {"enrollments", "reviews"}
+    assert "[2/" in store.outbox()[-1].body  # the place START saved, read back and moved on

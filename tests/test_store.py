@@ -267,3 +267,26 @@ def test_processes_starting_together_on_a_new_database_all_start(tmp_path: Path)
         for process in processes:
             process.join(30)
         assert outcomes == ["ok"] * len(processes), outcomes
+
+
+def test_a_learner_created_in_a_transaction_has_what_is_saved_for_them_in_it(store: Store):
+    """A learner just created is known to have no place and no review without a look;
+    whatever the same transaction then saves for them is read back, and a number that
+    already had a learner is read from its rows."""
+    from gateway.store import EnrollmentRecord
+
+    store.save_learner(LearnerRecord("+2348030000009", "en", "twilio"))
+    store.add_review("+2348030000009", "c", "l", 0, 50.0)
+    with store.write():
+        store.save_learner(LearnerRecord("+2348030000009", "fr", "twilio"), new=True)
+        assert store.next_review_at("+2348030000009") == 50.0  # it was there all along
+        store.save_learner(LearnerRecord("+2348030000010", "en", "twilio"), new=True)
+        assert store.enrollment("+2348030000010", "start-freelancing") is None
+        assert store.next_review_at("+2348030000010") is None
+        store.save_enrollment(EnrollmentRecord("+2348030000010", "start-freelancing",
+                                               position=1, card=2))
+        store.add_review("+2348030000010", "start-freelancing", "l", 0, 100.0)
+        found = store.enrollment("+2348030000010", "start-freelancing")
+        assert found is not None and (found.position, found.card) == (1, 2)
+        assert store.next_review_at("+2348030000010") == 100.0
+    assert store.learner("+2348030000009").locale == "fr"

@@ -297,6 +297,7 @@ def write_projection(
     """
     conn = store.db.conn
     now = store.clock()
+    store._saving_for(phone)
     conn.execute(
         "INSERT INTO learners (phone, locale, carrier_id, created_at, updated_at) "
         "VALUES (?, ?, '', ?, ?) ON CONFLICT (phone) DO NOTHING", [phone, new_locale, now, now])
