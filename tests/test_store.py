@@ -290,3 +290,16 @@ def test_a_learner_created_in_a_transaction_has_what_is_saved_for_them_in_it(sto
         assert found is not None and (found.position, found.card) == (1, 2)
         assert store.next_review_at("+2348030000010") == 100.0
     assert store.learner("+2348030000009").locale == "fr"
+
+
+def test_a_new_inbound_message_comes_back_as_stored(store: Store):
+    """What record_inbound returns for a new message is its stored row, as a repeat
+    reads it back: id, number, text and status, processed or not."""
+    for sid, processed in (("SMnew1", False), ("SMnew2", True)):
+        new = store.record_inbound("twilio", sid, "+2348030000000", "Réponse: B ✓",
+                                   processed=processed)
+        again = store.record_inbound("twilio", sid, "+2348030000000", "other")
+        assert new.is_new and not again.is_new
+        assert (new.id, new.phone, new.text, new.status) == \
+            (again.id, again.phone, again.text, again.status)
+        assert new.status == ("processed" if processed else "received")
