@@ -56,7 +56,10 @@ def receive_inbound(
     """
     # Pure: worked out before taking the write lock.
     locale = default_locale(phone, carrier)
-    intent = parse_command(text)
+    try:
+        intent: Intent | None = parse_command(text)
+    except Exception:  # read again in processing, where a failure is stored with the message
+        intent = None
     verdict = limits.check(carrier.id, phone, carrier.inbound_per_minute,
                            carrier.inbound_per_hour, carrier.block_per_minute) \
         if limits is not None else None
