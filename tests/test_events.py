@@ -649,3 +649,29 @@ def test_an_erasure_heard_after_the_number_came_back_forgets_only_what_came_befo
     stale = apply_remote_events(b.store, [event(8, "lesson_completed", 8, course=COURSE,
                                                 lesson="first-clients", score=1, total=3)])
     assert stale.ignored == 1 and b.store.lesson_results(ADA, COURSE) == {}
+
+
+def test_event_ids_stay_unique_across_processes_forked_from_one_another():
+    """Server processes are forked from one parent after it made ids of its own: the
+    ids each makes in the same millisecond never meet, here or in the parent."""
+    import os
+
+    made = [events.new_event_id(START_TIME) for _ in range(100)]
+    children = []
+    for _ in range(3):
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: its ids, then gone without running pytest's exit
+            os.close(read)
+            os.write(write, " ".join(events.new_event_id(START_TIME)
+                                     for _ in range(100)).encode())
+            os._exit(0)
+        os.close(write)
+        children.append((pid, read))
+    for pid, read in children:
+        with os.fdopen(read) as pipe:
+            made += pipe.read().split()
+        os.waitpid(pid, 0)
+    assert len(made) == 400 and len(set(made)) == 400
+    assert all(events.EVENT_ID_RE.fullmatch(found) for found in made)
+    assert {found[:12] for found in made} == {f"{int(START_TIME * 1000):012x}"}

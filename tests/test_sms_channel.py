@@ -373,3 +373,43 @@ def test_a_message_writes_the_learner_once_with_every_change(store: Store):
     learner = store.learner("+2348030000000")
     assert learner.current_course == "start-freelancing"
     assert learner.locale == "fr" and learner.stopped and learner.last_seen_at is not None
+
+
+def test_a_new_number_costs_no_statement_that_changes_nothing(store: Store):
+    """A first message from a new number inserts the learner straight away (no update
+    that finds no row first), and the row it leaves is the one a known learner's
+    save would: every column the engine and the channel set."""
+    statements: list[str] = []
+    store.db.conn.set_trace_callback(statements.append)
+    try:
+        say(store, "START")
+    finally:
+        store.db.conn.set_trace_callback(None)
+    learner_writes = [sql.split("(")[0].split(" SET ")[0].strip() for sql in statements
+                      if sql.lstrip().upper().startswith(("INSERT", "UPDATE"))
+                      and " learners" in sql.split("(")[0]]
+    assert learner_writes == ["INSERT INTO learners", "UPDATE learners"]
+    learner = store.learner("+2348030000000")
+    assert learner is not None and learner.created_at is not None
+    assert (learner.locale, learner.carrier_id, learner.current_course, learner.stopped) == \
+        ("en", "console", "start-freelancing", False)
+    assert learner.last_seen_at is not None and learner.next_check_at is not None
+
+
+def test_a_new_number_reads_no_place_or_review_it_cannot_have_yet(store: Store):
+    """The learner a first message creates has no place in a course and no review
+    question: neither is looked up. The next message looks them up, and finds what
+    the first one saved."""
+    def tables_read(text: str) -> set[str]:
+        statements: list[str] = []
+        store.db.conn.set_trace_callback(statements.append)
+        try:
+            say(store, text)
+        finally:
+            store.db.conn.set_trace_callback(None)
+        return {table for sql in statements if sql.lstrip().upper().startswith("SELECT")
+                for table in ("enrollments", "reviews") if f"FROM {table}" in sql}
+
+    assert tables_read("START") == set()
+    assert tables_read("NEXT") == {"enrollments", "reviews"}
+    assert "[2/" in store.outbox()[-1].body  # the place START saved, read back and moved on

@@ -267,3 +267,39 @@ def test_processes_starting_together_on_a_new_database_all_start(tmp_path: Path)
         for process in processes:
             process.join(30)
         assert outcomes == ["ok"] * len(processes), outcomes
+
+
+def test_a_learner_created_in_a_transaction_has_what_is_saved_for_them_in_it(store: Store):
+    """A learner just created is known to have no place and no review without a look;
+    whatever the same transaction then saves for them is read back, and a number that
+    already had a learner is read from its rows."""
+    from gateway.store import EnrollmentRecord
+
+    store.save_learner(LearnerRecord("+2348030000009", "en", "twilio"))
+    store.add_review("+2348030000009", "c", "l", 0, 50.0)
+    with store.write():
+        store.save_learner(LearnerRecord("+2348030000009", "fr", "twilio"), new=True)
+        assert store.next_review_at("+2348030000009") == 50.0  # it was there all along
+        store.save_learner(LearnerRecord("+2348030000010", "en", "twilio"), new=True)
+        assert store.enrollment("+2348030000010", "start-freelancing") is None
+        assert store.next_review_at("+2348030000010") is None
+        store.save_enrollment(EnrollmentRecord("+2348030000010", "start-freelancing",
+                                               position=1, card=2))
+        store.add_review("+2348030000010", "start-freelancing", "l", 0, 100.0)
+        found = store.enrollment("+2348030000010", "start-freelancing")
+        assert found is not None and (found.position, found.card) == (1, 2)
+        assert store.next_review_at("+2348030000010") == 100.0
+    assert store.learner("+2348030000009").locale == "fr"
+
+
+def test_a_new_inbound_message_comes_back_as_stored(store: Store):
+    """What record_inbound returns for a new message is its stored row, as a repeat
+    reads it back: id, number, text and status, processed or not."""
+    for sid, processed in (("SMnew1", False), ("SMnew2", True)):
+        new = store.record_inbound("twilio", sid, "+2348030000000", "Réponse: B ✓",
+                                   processed=processed)
+        again = store.record_inbound("twilio", sid, "+2348030000000", "other")
+        assert new.is_new and not again.is_new
+        assert (new.id, new.phone, new.text, new.status) == \
+            (again.id, again.phone, again.text, again.status)
+        assert new.status == ("processed" if processed else "received")

@@ -93,7 +93,7 @@ class Engine:
         assert learner is None or isinstance(learner, LearnerRecord)
         if learner is None:
             learner = LearnerRecord(phone=phone, locale=default_locale, carrier_id=carrier_id)
-            self.store.save_learner(learner)  # now: their enrollments refer to the row
+            self.store.save_learner(learner, new=True)  # now: enrollments refer to it
             # First contact with this edge: the hub then knows the edge serves this
             # learner and sends it their history from other edges (docs/sync.md).
             self.store.record_event(phone, "met", {})

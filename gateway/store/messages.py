@@ -53,19 +53,21 @@ class MessagesStore:
         that fails), which spares an update of the row and its pending index.
         """
         now = self.clock()
+        status = "processed" if processed else "received"
         with self._write_one():  # one INSERT (and a read when it is a repeat)
-            inserted = self.db.conn.execute(
+            cursor = self.db.conn.execute(
                 """INSERT INTO inbound (carrier_id, carrier_message_id, phone, recipient, text,
                                         received_at, meta, status, processed_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                   ON CONFLICT (carrier_id, carrier_message_id) DO NOTHING
-                   RETURNING id, phone, text, status""",
+                   ON CONFLICT (carrier_id, carrier_message_id) DO NOTHING""",
                 [carrier_id, carrier_message_id, phone, recipient, text, now,
-                 json.dumps(meta) if meta else None,
-                 "processed" if processed else "received", now if processed else None],
-            ).fetchall()
+                 json.dumps(meta) if meta else None, status, now if processed else None],
+            )
+            # Inserted, the row is what was just written (no RETURNING: it costs the
+            # insert a result table of its own).
+            inserted = cursor.rowcount > 0
             if inserted:
-                row = dict(zip(("id", "phone", "text", "status"), inserted[0], strict=True))
+                row = {"id": cursor.lastrowid, "phone": phone, "text": text, "status": status}
             else:
                 row = self._one(
                     "SELECT id, phone, text, status FROM inbound "
@@ -80,7 +82,7 @@ class MessagesStore:
             phone=row["phone"],
             text=row["text"],
             status=row["status"],
-            is_new=bool(inserted),
+            is_new=inserted,
         )
 
     def inbound_meta(self, inbound_id: int | None) -> dict[str, str]:

@@ -90,9 +90,14 @@ class ProgressStore:
                        "updated_at = ? WHERE phone = ?")
     _INSERT_LEARNER = (f"INSERT INTO learners ({', '.join(_LEARNER_COLUMNS)}, created_at, "
                        f"updated_at) VALUES ({', '.join('?' * (len(_LEARNER_COLUMNS) + 2))})")
+    _INSERT_NEW_LEARNER = f"{_INSERT_LEARNER} ON CONFLICT (phone) DO NOTHING"
 
-    def save_learner(self, learner: LearnerRecord) -> None:
-        """Create or update a learner."""
+    def save_learner(self, learner: LearnerRecord, *, new: bool = False) -> None:
+        """Create or update a learner. `new`: the caller has just found no row for this
+        number, so the row is inserted without trying an update first (it is still
+        updated if one is there after all). A learner so created has no place in a
+        course and no review question (foreign keys: none can outlive a learner's
+        row), so until this write transaction saves one for them, neither is looked up."""
         now = self.clock()
         values = [learner.locale, learner.carrier_id, int(learner.stopped),
                   learner.current_course, learner.display_name, learner.timezone,
@@ -105,8 +110,33 @@ class ProgressStore:
         # INSERT .. ON CONFLICT DO UPDATE, which tries the insert first.
         with self._write_one():
             conn = self.db.conn
-            if not conn.execute(self._UPDATE_LEARNER, [*values, now, learner.phone]).rowcount:
+            if new and conn.execute(self._INSERT_NEW_LEARNER,
+                                    [learner.phone, *values, now, now]).rowcount:
+                self._created_now(learner.phone)
+            elif not conn.execute(self._UPDATE_LEARNER,
+                                  [*values, now, learner.phone]).rowcount:
                 conn.execute(self._INSERT_LEARNER, [learner.phone, *values, now, now])
+
+    def _created_now(self, phone: str) -> None:
+        transaction = self.write_transaction()
+        if transaction is None:
+            return
+        if self._created_in != transaction:
+            self._no_places, self._no_reviews, self._created_in = set(), set(), transaction
+        self._no_places.add(phone)
+        self._no_reviews.add(phone)
+
+    def _has_none_yet(self, phone: str, of: set[str]) -> bool:
+        """Whether the learner was created in the write transaction in progress and has
+        had none of `of` (_no_places, _no_reviews) saved since (save_learner)."""
+        return phone in of and self._created_in == self.write_transaction()
+
+    def _saving_for(self, phone: str, *, places: bool = True, reviews: bool = True) -> None:
+        """Places and/or reviews are being saved for the learner (see _has_none_yet)."""
+        if places:
+            self._no_places.discard(phone)
+        if reviews:
+            self._no_reviews.discard(phone)
 
     def set_stopped(self, phone: str, stopped: bool) -> None:
         """Mark a learner as opted out (or back in), recording it as an event when it
@@ -127,6 +157,8 @@ class ProgressStore:
 
     def enrollment(self, phone: str, course_id: str) -> EnrollmentRecord | None:
         """A learner's place in a course, or None if not enrolled."""
+        if self._has_none_yet(phone, self._no_places):
+            return None
         row = self._one(
             "SELECT position, card, quiz, completed_at FROM enrollments "
             "WHERE phone = ? AND course_id = ?",
@@ -145,6 +177,7 @@ class ProgressStore:
 
     def save_enrollment(self, enrollment: EnrollmentRecord) -> None:
         """Create or update a learner's place in a course."""
+        self._saving_for(enrollment.phone, reviews=False)
         now = self.clock()
         quiz = enrollment.quiz.to_json() if enrollment.quiz else None
         self.db.execute(
@@ -237,6 +270,7 @@ class ProgressStore:
     def add_review(self, phone: str, course_id: str, lesson_id: str, question: int,
                    due_at: float) -> None:
         """Bring a question back for review at `due_at` (again from zero if it was due)."""
+        self._saving_for(phone, places=False)
         self.db.execute(
             """INSERT INTO reviews (phone, course_id, lesson_id, question, due_at)
                VALUES (?, ?, ?, ?, ?)
@@ -251,6 +285,8 @@ class ProgressStore:
 
     def next_review_at(self, phone: str) -> float | None:
         """When the learner's next review question is due, or None."""
+        if self._has_none_yet(phone, self._no_reviews):
+            return None
         return self.db.execute("SELECT min(due_at) FROM reviews WHERE phone = ?",
                                [phone]).fetchone()[0]
 

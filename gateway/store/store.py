@@ -81,6 +81,11 @@ class Store(ContentStore, ProgressStore, MessagesStore, SessionsStore, CostsStor
         # once in it; bypassed once the transaction itself changed content.
         self._content_now: _ContentCache | None = None
         self._content_changed = False
+        # Learners created in the write transaction numbered `_created_in` that have had
+        # no place, or no review, saved since (ProgressStore._has_none_yet).
+        self._no_places: set[str] = set()
+        self._no_reviews: set[str] = set()
+        self._created_in: int | None = None
 
     @contextmanager
     def _file_lock(self, timeout: float) -> Iterator[None]:

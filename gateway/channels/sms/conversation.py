@@ -18,7 +18,7 @@ from gateway.i18n import default_locale, translations
 from gateway.learning import Engine
 from gateway.learning import replies as r
 from gateway.learning.engine import Outcome
-from gateway.learning.intents import Delivery, Start
+from gateway.learning.intents import Delivery, Intent, Start
 from gateway.learning.timing import Pacing, hour_outside_quiet
 from gateway.metrics import PROCESSING_FAILURES
 from gateway.outbox.queue import queue_text
@@ -57,7 +57,12 @@ def receive_inbound(
     message is stored (marked processed, its error saying which limit) but not
     answered, except by one polite notice per window.
     """
-    locale = default_locale(phone, carrier)  # pure: worked out before taking the write lock
+    # Pure: worked out before taking the write lock.
+    locale = default_locale(phone, carrier)
+    try:
+        intent: Intent | None = parse_command(text)
+    except Exception:  # read again in processing, where a failure is stored with the message
+        intent = None
     verdict = limits.check(carrier.id, phone, carrier.inbound_per_minute,
                            carrier.inbound_per_hour, carrier.block_per_minute) \
         if limits is not None else None
@@ -70,9 +75,9 @@ def receive_inbound(
                 _throttle(store, carrier, inbound, locale, verdict)
             return dataclasses.replace(inbound, throttled=True)
         if inbound.is_new:
-            _process(store, carrier, inbound, locale, mark=False)
+            _process(store, carrier, inbound, locale, mark=False, intent=intent)
         elif inbound.status == "received":
-            _process(store, carrier, inbound, locale)
+            _process(store, carrier, inbound, locale, intent=intent)
         return inbound
 
     # Concurrent webhooks of this process share one commit (Store.write_shared).
@@ -117,14 +122,17 @@ def handle_inbound(store: Store, carrier: Carrier, inbound: InboundRecord) -> in
 
 
 def _process(store: Store, carrier: Carrier, inbound: InboundRecord,
-             locale: str, *, mark: bool = True) -> int:
+             locale: str, *, mark: bool = True, intent: Intent | None = None) -> int:
     """Engine, replies and status inside the caller's transaction; a failure rolls back
     only this message's processing and records it. `locale` is a new learner's; `mark`
-    False when the message was stored as processed in this transaction."""
+    False when the message was stored as processed in this transaction; `intent` the
+    message's text read as a command, when the caller has read it already."""
     try:
         with store.write():
+            if intent is None:
+                intent = parse_command(inbound.text)
             learner = store.learner(inbound.phone)
-            if learner is None and _from_erased_number(store, inbound):
+            if learner is None and _from_erased_number(store, inbound, intent):
                 return 0
             pacing = carrier.pacing
             # The learner is saved once, when noted seen (learner_acted) after the engine.
@@ -135,7 +143,6 @@ def _process(store: Store, carrier: Carrier, inbound: InboundRecord,
             if not inbound.text.strip():
                 return _no_words(store, carrier, inbound, engine, learner, pacing, mark=mark)
             before = engine.current_lesson(learner)
-            intent = parse_command(inbound.text)
             if intent == Delivery("link") and not web_url(carrier) and not learner.stopped:
                 # No address the carrier's learners can open: nothing to link to.
                 outcome = Outcome((r.Notice("link_unavailable"),))
@@ -169,14 +176,14 @@ def _no_words(store: Store, carrier: Carrier, inbound: InboundRecord, engine: En
     return queue_text(store, carrier, inbound.phone, notice, inbound_id=inbound.id)
 
 
-def _from_erased_number(store: Store, inbound: InboundRecord) -> bool:
+def _from_erased_number(store: Store, inbound: InboundRecord, intent: Intent) -> bool:
     """Whether this message, from a number no learner has, is a stray one from an erased
     number: then it is kept without its sender or text and answered by nothing. START
     (JOIN) is the person choosing to come back: the number is readmitted and a fresh
     learner begins (docs/privacy.md)."""
     if not privacy.is_erased(store, inbound.phone):
         return False
-    if isinstance(parse_command(inbound.text), Start):
+    if isinstance(intent, Start):
         comes_back(store, inbound.phone)
         log.info("inbound %d: an erased number came back with START", inbound.id)
         return False

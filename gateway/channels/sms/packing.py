@@ -51,6 +51,7 @@ def messages(replies: Sequence[r.Reply], locale: str, max_segments: int | None,
             for body in split_messages(text, max_segments, policy)]
 
 
+@lru_cache(maxsize=4096)  # the same lesson texts are joined for learner after learner
 def _fits(text: str, max_segments: int | None, policy: str) -> bool:
     return not max_segments or count(text, policy).segments <= max_segments
 
