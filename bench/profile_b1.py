@@ -17,7 +17,7 @@ trace: root, or `kernel.yama.ptrace_scope = 0`). Not part of `bench/run`: it exp
 figure, it does not make one. Figures and their reading: bench/RESULTS.md.
 
     python bench/profile_b1.py [--seconds 10] [--rate 200]
-    python bench/profile_b1.py --shapes 2x4,2x8,3x4,1x8 [--seconds 8]
+    python bench/profile_b1.py --shapes 2x4,2x8,3x4,1x8 [--seconds 8] [--minimal]
     python bench/profile_b1.py --in-process 3000 [--learners 20000]
 """
 
@@ -43,7 +43,14 @@ from typing import ClassVar
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import children
-from bench.sms import AUTH_TOKEN, CARRIERS, measure, prepared_requests, served_gateway
+from bench.sms import (
+    AUTH_TOKEN,
+    CARRIERS,
+    measure,
+    minimal_server,
+    prepared_requests,
+    served_gateway,
+)
 
 # A request thread's state, from its stack (innermost test first). gunicorn's gthread
 # workers run requests on a pool of threads named ThreadPoolExecutor-*.
@@ -180,16 +187,23 @@ def served(seconds: float, rate: int) -> None:
         print(f"  {states[name] / total * 100:5.1f}%  {name}")
 
 
-def shapes(seconds: float, wanted: list[str]) -> None:
+def shapes(seconds: float, wanted: list[str], minimal: bool = False) -> None:
     """B1's closed loop against the gateway under other gunicorn shapes (processes x
-    threads, through deploy/gunicorn.conf.py's environment variables), alternated twice."""
+    threads, through deploy/gunicorn.conf.py's environment variables), alternated twice;
+    with `minimal`, each followed by the minimal webhook under the same shape."""
     for run in (1, 2):
         for shape in wanted:
             processes, threads = shape.split("x")
-            with served_gateway({"LEARNLINE_WEB_WORKERS": processes,
-                                 "LEARNLINE_WEB_THREADS": threads}) as gateway:
+            env = {"LEARNLINE_WEB_WORKERS": processes, "LEARNLINE_WEB_THREADS": threads}
+            with served_gateway(env) as gateway:
                 _load(gateway, 0, 3)
                 _say_load(f"{shape} (round {run})", *_load(gateway, run, seconds))
+            if minimal:
+                os.environ.update(env)  # the minimal app's gunicorn reads the same settings
+                with minimal_server() as reference:
+                    _load(reference, 0, 3)
+                    _say_load(f"{shape} minimal (round {run})",
+                              *_load(reference, run, seconds))
 
 
 class _TimedConnection(sqlite3.Connection):
@@ -320,11 +334,13 @@ def main() -> None:
                              "first contacts, which cost more)")
     parser.add_argument("--shapes", metavar="PxT,...",
                         help="no profile: rate and CPU under these gunicorn shapes")
+    parser.add_argument("--minimal", action="store_true",
+                        help="--shapes: alternate each with the minimal webhook")
     args = parser.parse_args()
     if args.in_process:
         in_process(args.in_process, args.rate, args.learners)
     elif args.shapes:
-        shapes(args.seconds, args.shapes.split(","))
+        shapes(args.seconds, args.shapes.split(","), args.minimal)
     else:
         served(args.seconds, args.rate)
 
