@@ -455,6 +455,12 @@ RULE_SEQUENCES = [
     "\u0600\U0001f1eb\u0301\u0301", "\u0600\U0001f1eb\U0001f1f7\u0301\u0301",
     "\u0600\u0301\U0001f3fd\u0301", "\u0600\u0301\u0301\U0001f3fd\u0301",
     "\u0600\U0001f3fd\u0301\u0301", "\u0600\U0001f1eb\u0301\U0001f1f7\u0301",
+    # where its look-backs for modifiers and flags must not fire: marks after a modifier; a
+    # modifier after prepends, after a base and a mark behind a prepend, after a base, a mark
+    # and a spacing mark (U+0903); marks after a pair of flags, and after prepends and a flag
+    "\U0001f3fd\u0301\u0301", "\u0600\u0600\U0001f3fd", "\u0600\u261d\u0301\U0001f3fd",
+    "\u261d\u0301\u0903\U0001f3fd", "\U0001f1eb\U0001f1eb\u0301\u0301",
+    "\u0600\u0600\U0001f1eb\u0301\u0301",
     # controls, line ends and Hangul jamo (NFC leaves these sequences as they are)
     "\x01\u0301", "\n\u0301", "\r\u0301", "\u0600\n", "\u0600\x01", "\u1100a",
     "\u1100\u1100\u1161", "\u1100\uac00", "\u1100\uac01", "\u1160\u1160", "\u11a8\u11a8",
