@@ -534,6 +534,10 @@ def test_a_course_file_error_is_said_once_not_for_every_lesson(tmp_path, broken,
                      id="sms-budget-per-locale-not-a-table"),
         pytest.param(course_toml(locales=("en",)), 6, "title has no 'fr' entry",
                      id="title-missing-locale"),
+        pytest.param(course_toml() + "sms_budget = 8\n", 6,
+                     "[title] holds 'sms_budget': in TOML every key after a [table] line "
+                     "belongs to that table; move 'sms_budget' above the first [table] line",
+                     id="course-key-inside-a-table"),
     ],
 )
 def test_bad_course_toml(tmp_path, toml, line, message):

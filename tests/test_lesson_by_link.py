@@ -355,3 +355,16 @@ def test_a_lesson_taken_by_link_counts_as_link_with_its_sms_and_page(client, tex
     assert first[2] >= 1 and first[3] > 1000  # its link SMS, and its page read and posted
     assert second[2] >= 1 and second[3] == 0  # its link SMS and the quiz by SMS, no page
     assert third[3] == 0 and third[2] > second[2]  # every card by SMS costs more
+
+
+def test_next_after_a_lesson_link_brings_the_quiz_by_sms(client, text, store):
+    """The link's SMS says "Quiz there, or reply NEXT": NEXT brings the first question as
+    asked, not as a question skipped; once the quiz is under way, NEXT asks for the answer."""
+    text("START")
+    assert "reply NEXT" in text("LINK")
+    reply = text("NEXT")
+    assert reply.startswith("Q1/3: "), reply
+    assert "Answer this question first" not in reply
+    lesson = store.lesson("start-freelancing", FIRST, "en")
+    text("ABCD"[lesson.questions[0].answer])
+    assert text("NEXT").startswith("Answer this question first:")

@@ -188,6 +188,9 @@ def test_short_forms_survive_the_store_and_a_lesson_without_them_keeps_its_text(
 
 
 SMS_BROKEN = [
+    pytest.param(EN_ONE.replace("# Count your costs\n", "# Count your costs\n[sms] Costs\n"), 2,
+                 "a lesson's title has no SMS form: '[sms]' and '[web only]' go under a card "
+                 "or a quiz line", id="sms-under-the-title"),
     pytest.param(EN_ONE.replace("your own time.\n[sms]", "your own time.\n\n[sms]"), 6,
                  "'[sms]' gives the SMS form of the card or quiz line just above it: put it "
                  "on the line right under it, with no blank line between", id="sms-after-blank"),

@@ -134,8 +134,7 @@ def _load_course(
     def problem(key: str, message: str) -> None:
         problems.append(Problem(where, _line_of_key(course_file, key), message))
 
-    known = {"code", "default_locale", "pass_mark", "lessons", "title", "summary",
-             "sms_budget", "sms_budget_per_locale"}
+    known = _COURSE_KEYS
     for key in sorted(set(data) - known):
         problem(key, f"unknown key {key!r} (expected one of: {', '.join(sorted(known))})")
 
@@ -274,6 +273,11 @@ def _is_locale(code: str) -> bool:
     return True
 
 
+# The keys of course.toml, outside its tables.
+_COURSE_KEYS = frozenset({"code", "default_locale", "pass_mark", "lessons", "title", "summary",
+                          "sms_budget", "sms_budget_per_locale"})
+
+
 def _locale_table(data: dict, key: str, problem, *, required: bool) -> dict[str, str]:
     table = data.get(key)
     if table is None and not required:
@@ -283,7 +287,10 @@ def _locale_table(data: dict, key: str, problem, *, required: bool) -> dict[str,
         return {}
     out: dict[str, str] = {}
     for locale, text in table.items():
-        if not _is_locale(locale) or not isinstance(text, str) or not text.strip():
+        if locale in _COURSE_KEYS:
+            problem(key, f"[{key}] holds '{locale}': in TOML every key after a [table] line "
+                    f"belongs to that table; move '{locale}' above the first [table] line")
+        elif not _is_locale(locale) or not isinstance(text, str) or not text.strip():
             problem(key, f"[{key}] {locale} must be a language code with non-empty text")
         else:
             out[locale] = text.strip()
@@ -500,7 +507,10 @@ def parse_lesson(path: Path, locale: str) -> tuple[Lesson | None, list[Problem]]
         if not in_quiz:
             card = cards[-1] if cards and paragraph is not None else None
             if sms_form or web_only:
-                if card is None:
+                if card is None and number == title_line + 1:
+                    problem(number, "a lesson's title has no SMS form: '[sms]' and '[web only]' "
+                            "go under a card or a quiz line")
+                elif card is None:
                     problem(number, _NOT_UNDER)
                 elif card["web_only"] and web_only:
                     problem(number, "'[web only]' ends its card: start the next card after "

@@ -221,7 +221,13 @@ class Engine:
             return (self._completed_notice(learner, course),)
         if _asks(enrollment):
             lesson = self._lesson(course, enrollment.position, self.reading_locale(learner))
-            return (r.Notice("answer_first"), self._question(lesson, enrollment, learner))
+            question = self._question(lesson, enrollment, learner)
+            quiz = enrollment.quiz
+            if learner.delivery == "link" and quiz is not None and not quiz.requeued \
+                    and not quiz.right_first_try and len(quiz.queue) == len(lesson.questions):
+                # A lesson link's SMS offers its quiz by NEXT: the first question, no reproach.
+                return (question,)
+            return (r.Notice("answer_first"), question)
         return self._current(learner, course, enrollment, advance_card=True)
 
     def _back(self, learner: LearnerRecord) -> tuple[r.Reply, ...]:
