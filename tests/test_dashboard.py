@@ -499,8 +499,15 @@ def test_activity_is_one_row_per_learner_channel_and_day(store: Store):
 
 
 def test_each_queued_message_carries_its_segments(app, seeded):
+    from gateway.outbox.queue import queue_text
+
     carriers = app.extensions["learnline.carriers"]
     with Store.open(app.config["DATABASE"]) as store:
+        # The bundled course's SMS edition fits a message in one segment or two; a long
+        # reply (here an operator's) is priced per message too.
+        with store.write():
+            queue_text(store, carriers["twilio"], T1, "Your next lesson comes soon. " * 20,
+                       to_stopped_ok=True)
         stored = dict(store.db.execute("SELECT id, segments FROM outbox").fetchall())
         for message in store.outbox():
             policy = carriers[message.carrier_id].encoding_policy

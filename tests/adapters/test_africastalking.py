@@ -69,7 +69,7 @@ username = "sandbox"
         ("1", "1*98*1", INVALID),
         # a plain input after the history is followed
         ("1", "1*00", "Learnline\n1. Continue: Start freelancing, lesson 1, card 1/"),
-        ("1", "1*98", "Lesson 1/6, card 1/"),
+        ("1", "1*1", "Lesson 1/6, card 2/"),
         ("", "1", "Lesson 1/6, card 1/"),
         ("", "3", "You have not started a course yet."),
         # a text that does not continue the stored history cannot be followed

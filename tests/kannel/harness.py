@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -41,6 +42,7 @@ from urllib.parse import quote, unquote_to_bytes
 
 import pytest
 
+from gateway.paths import lessons_dir
 from tests.ports import free_port
 
 BEARERBOX = Path("/usr/sbin/bearerbox")
@@ -406,8 +408,26 @@ def kannel_stack(tmp: Path, carriers: tuple[KannelCarrier, ...]) -> Iterator[Kan
                  "smsbox's sendsms port")
         wait_for(lambda: _gateway_up(gateway_base) or _dead(processes, tmp),
                  "learnline serve", timeout=30)
+        _teach_full_text(tmp, env)
         yield KannelStack(tmp, env, gateway_base, ports["sendsms"], ports["admin"], smsc,
                           processes)
+
+
+def _teach_full_text(tmp: Path, env: dict[str, str]) -> None:
+    """Load the bundled course without its SMS edition (`[sms]` and `[web only]` lines),
+    so that replies are the long, concatenated messages these tests are about. fakesmsc
+    carries a message on one line: a one-part text message with line breaks reaches it
+    cut into several "messages" (and fakesmsc 1.4.5 then crashes), while concatenated
+    parts travel url-encoded and whole. A real SMSC takes line breaks as any character."""
+    copy = tmp / "lessons"
+    shutil.copytree(lessons_dir(), copy)
+    for path in copy.glob("*/*/*.txt"):
+        text = path.read_text(encoding="utf-8")
+        path.write_text("".join(line for line in text.splitlines(keepends=True)
+                                if not line.lstrip().lower().startswith(("[sms]", "[web only]"))),
+                        encoding="utf-8")
+    subprocess.run([sys.executable, "-m", "gateway.cli", "lessons", "import", str(copy)],
+                   env=env, cwd=tmp, check=True, capture_output=True, timeout=60)
 
 
 def _gateway_up(base: str) -> bool:
