@@ -628,3 +628,26 @@ def test_every_bundled_lesson_reaches_sms_learners_within_its_budget():
             assert len(edition.questions) == len(lesson.questions)
             # The full text stays whole for the web: every card, every question.
             assert all(card.text for card in lesson.cards)
+
+
+def test_lessons_check_numbers_cards_as_an_sms_learner_sees_them():
+    """The costliest advice names a card by its number in the SMS edition ([3/3]), not in
+    the file, where web-only cards come between."""
+    import re
+
+    from gateway.channels.sms.cost import CostWalker
+    from gateway.config import DEFAULT_CONSOLE
+    from gateway.paths import lessons_dir
+
+    [course], _ = load_courses(lessons_dir())
+    with CostWalker(course) as walker:
+        costs = walker.lesson_cost(DEFAULT_CONSOLE, "en")
+    named = [(cost.lesson_id, item) for cost in costs for item in cost.costliest
+             if item.kind == "card"]
+    assert named  # the bundled course has cards costly enough to name
+    for lesson_id, item in named:
+        lesson = next(x for x in course.lessons["en"] if x.id == lesson_id)
+        sms_cards = [card for card in lesson.cards if not card.web_only]
+        assert 1 <= item.number <= len(sms_cards) < len(lesson.cards), (lesson_id, item)
+    first = next(item for lesson_id, item in named if lesson_id == "find-your-skill")
+    assert re.fullmatch(r"card 3", first.name)  # the last of three SMS cards, [3/3]

@@ -280,12 +280,16 @@ def _lesson(course: Course, locale: str, lesson_id: str) -> Lesson:
 
 
 def _authored(lesson: Lesson, policy: str) -> list[tuple[str, str, int]]:
-    """(kind, text as the policy sends it, card or question number; 0 for options and
-    explanations) of what the author wrote, longest first: a text is claimed before any
-    text inside it. Every text a card or question holds counts (another edition of it
-    too): a question's explanations are feedback, its options unnumbered."""
-    found = [("cards", text, n) for n, card in enumerate(lesson.cards, 1)
-             for _, text in _texts(card)]
+    """(kind, text as the policy sends it, card or question number as SMS learners see it;
+    0 for options, explanations and web-only cards) of what the author wrote, longest
+    first: a text is claimed before any text inside it. Every text a card or question
+    holds counts (another edition of it too): a question's explanations are feedback, its
+    options unnumbered."""
+    # Cards are numbered as an SMS learner sees them ([2/3]): a web-only card is not sent.
+    found, shown = [], 0
+    for card in lesson.cards:
+        shown += not card.web_only
+        found += [("cards", text, 0 if card.web_only else shown) for _, text in _texts(card)]
     for n, question in enumerate(lesson.questions, 1):
         for path, text in _texts(question):
             if "explanation" in path:
