@@ -287,6 +287,7 @@ def test_lessons_check_strict_passes_a_course_within_budget(tmp_path):
     result = run("lessons", "check", "--strict", str(root), cwd=tmp_path)
 
     assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("demo (DEMO): 1 lesson, locales en, fr\n")
     lessons = [LESSON_RE.match(line) for line in result.stdout.splitlines()]
     assert [m.group(5, 6) for m in lessons if m] == [("budget", "40")] * 2
     assert "over budget" not in result.stdout

@@ -536,7 +536,8 @@ def lessons_check(directory: str | None, strict: bool) -> None:
     pricing, whose = pricing_carriers(_carriers()) if courses else ([], "")
     over: list[str] = []
     for course in courses:
-        click.echo(f"{course.id} ({course.code}): {len(course.lesson_ids)} lessons, "
+        count = len(course.lesson_ids)
+        click.echo(f"{course.id} ({course.code}): {count} lesson{'' if count == 1 else 's'}, "
                    f"locales {', '.join(course.locales)}")
         lines, over_budget = course_cost_lines(course, pricing, whose)
         for line in lines:

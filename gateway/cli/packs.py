@@ -217,6 +217,11 @@ def show(file: Path) -> None:
                                 for m in lesson)
                     for locale, lessons in course.get("sms", {}).items()}
         click.echo(f"    {course.get('id')} ({meta.get('code', '?')}): "
-                   f"{len(meta.get('lessons', []))} lessons, locales {', '.join(locales)}; "
+                   f"{_lessons(len(meta.get('lessons', [])))}, locales {', '.join(locales)}; "
                    "SMS segments (smart): "
                    + ", ".join(f"{loc} {segments[loc]}" for loc in locales if loc in segments))
+
+
+def _lessons(count: int) -> str:
+    """'1 lesson', '6 lessons'."""
+    return f"{count} lesson{'' if count == 1 else 's'}"
