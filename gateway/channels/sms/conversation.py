@@ -10,7 +10,11 @@ from gateway.channels.commands import parse_command
 from gateway.channels.lesson_costs import lesson_of
 from gateway.channels.sms.packing import pack
 from gateway.channels.texts import render_parts
-from gateway.channels.visits import comes_back, learner_acted
+from gateway.channels.visits import (
+    learner_acted,
+    stray_from_erased_number,
+    with_schedule_offer,
+)
 from gateway.channels.vocabulary import command_words
 from gateway.config import Carrier
 from gateway.content.model import SMS
@@ -18,8 +22,8 @@ from gateway.i18n import default_locale, translations
 from gateway.learning import Engine
 from gateway.learning import replies as r
 from gateway.learning.engine import Outcome
-from gateway.learning.intents import Delivery, Intent, Start
-from gateway.learning.timing import Pacing, hour_outside_quiet
+from gateway.learning.intents import Delivery, Intent
+from gateway.learning.timing import Pacing
 from gateway.metrics import PROCESSING_FAILURES
 from gateway.outbox.queue import queue_text
 from gateway.phones import masked
@@ -132,7 +136,7 @@ def _process(store: Store, carrier: Carrier, inbound: InboundRecord,
             if intent is None:
                 intent = parse_command(inbound.text)
             learner = store.learner(inbound.phone)
-            if learner is None and _from_erased_number(store, inbound, intent):
+            if learner is None and stray_from_erased_number(store, inbound, intent):
                 return 0
             pacing = carrier.pacing
             # The learner is saved once, when noted seen (learner_acted) after the engine.
@@ -148,7 +152,7 @@ def _process(store: Store, carrier: Carrier, inbound: InboundRecord,
                 outcome = Outcome((r.Notice("link_unavailable"),))
             else:
                 outcome = engine.handle(learner, intent)
-            outcome = _with_schedule_offer(learner, outcome, pacing)
+            outcome = with_schedule_offer(learner, outcome, pacing)
             outcome = _with_link_offer(store, carrier, learner, outcome)
             learner_acted(engine, learner, "sms", pacing)
             queued = _queue_outcome(store, carrier, learner, outcome, inbound.id,
@@ -174,34 +178,6 @@ def _no_words(store: Store, carrier: Carrier, inbound: InboundRecord, engine: En
         "Sorry, we can only read text. Please write your reply in a text message, or send "
         "%(help)s for help.") % {"help": command_words(learner.locale)["help"]}
     return queue_text(store, carrier, inbound.phone, notice, inbound_id=inbound.id)
-
-
-def _from_erased_number(store: Store, inbound: InboundRecord, intent: Intent) -> bool:
-    """Whether this message, from a number no learner has, is a stray one from an erased
-    number: then it is kept without its sender or text and answered by nothing. START
-    (JOIN) is the person choosing to come back: the number is readmitted and a fresh
-    learner begins (docs/privacy.md)."""
-    if not privacy.is_erased(store, inbound.phone):
-        return False
-    if isinstance(intent, Start):
-        comes_back(store, inbound.phone)
-        log.info("inbound %d: an erased number came back with START", inbound.id)
-        return False
-    privacy.silence_stray(store, inbound.id)
-    log.info("inbound %d: from an erased number, not answered", inbound.id)
-    return True
-
-
-def _with_schedule_offer(learner: LearnerRecord, outcome: Outcome, pacing: Pacing) -> Outcome:
-    """The daily-lesson offer, made once, after a lesson (the learner is saved when noted
-    seen)."""
-    replies = outcome.replies
-    if not learner.schedule_offered and learner.schedule == "off" and not learner.stopped \
-            and any(isinstance(reply, r.LessonDone) and reply.next_lesson_title
-                    for reply in replies):
-        learner.schedule_offered = True
-        replies = (*replies, r.ScheduleOffer(hour_outside_quiet(8, pacing.quiet_hours)))
-    return dataclasses.replace(outcome, replies=replies)
 
 
 def _with_link_offer(store: Store, carrier: Carrier, learner: LearnerRecord,

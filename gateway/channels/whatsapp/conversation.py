@@ -15,7 +15,11 @@ import logging
 import sqlite3
 
 from gateway.channels.commands import parse_command
-from gateway.channels.visits import comes_back, learner_acted
+from gateway.channels.visits import (
+    learner_acted,
+    stray_from_erased_number,
+    with_schedule_offer,
+)
 from gateway.channels.vocabulary import command_words
 from gateway.channels.whatsapp.render import render
 from gateway.config import Carrier
@@ -23,9 +27,6 @@ from gateway.content.model import FULL
 from gateway.i18n import default_locale, translations
 from gateway.learning import Engine
 from gateway.learning import replies as r
-from gateway.learning.engine import Outcome
-from gateway.learning.intents import Start
-from gateway.learning.timing import hour_outside_quiet
 from gateway.metrics import PROCESSING_FAILURES
 from gateway.outbox.queue import queue_message
 from gateway.phones import masked
@@ -106,8 +107,9 @@ def _process(store: Store, carrier: Carrier, inbound: InboundRecord, locale: str
     only this message's processing and records it."""
     try:
         with store.write():
+            intent = parse_command(inbound.text)
             learner = store.learner(inbound.phone)
-            if learner is None and _from_erased_number(store, inbound):
+            if learner is None and stray_from_erased_number(store, inbound, intent):
                 return 0
             pacing = carrier.pacing
             engine = Engine(store, pacing, caller_saves_learner=True, edition=FULL)
@@ -115,10 +117,9 @@ def _process(store: Store, carrier: Carrier, inbound: InboundRecord, locale: str
                 learner = engine.learner(inbound.phone, carrier.id, locale, stored=learner)
             if not inbound.text.strip():
                 return _no_words(store, carrier, inbound, engine, learner, mark=mark)
-            outcome = engine.handle(learner, parse_command(inbound.text))
-            replies = _with_schedule_offer(learner, outcome, pacing)
+            outcome = with_schedule_offer(learner, engine.handle(learner, intent), pacing)
             learner_acted(engine, learner, CHANNEL, pacing)
-            queued = _queue(store, carrier, learner, replies, inbound.id,
+            queued = _queue(store, carrier, learner, outcome.replies, inbound.id,
                             to_stopped_ok=outcome.to_stopped_ok)
             if mark:
                 store.mark_inbound(inbound.id, "processed")
@@ -156,30 +157,6 @@ def _throttle(store: Store, carrier: Carrier, inbound: InboundRecord, locale: st
         "You are sending messages faster than we can answer. Please wait a minute, then "
         "send your reply again.")
     _say(store, carrier, inbound.phone, notice, inbound.id)
-
-
-def _from_erased_number(store: Store, inbound: InboundRecord) -> bool:
-    """A message from an erased number is kept without sender or text and not answered,
-    unless it is START: the person coming back (docs/privacy.md)."""
-    if not privacy.is_erased(store, inbound.phone):
-        return False
-    if isinstance(parse_command(inbound.text), Start):
-        comes_back(store, inbound.phone)
-        return False
-    privacy.silence_stray(store, inbound.id)
-    return True
-
-
-def _with_schedule_offer(learner: LearnerRecord, outcome: Outcome,
-                         pacing) -> tuple[r.Reply, ...]:
-    """The daily-lesson offer, made once, after a lesson, as on SMS."""
-    replies = tuple(outcome.replies)
-    if not learner.schedule_offered and learner.schedule == "off" and not learner.stopped \
-            and any(isinstance(reply, r.LessonDone) and reply.next_lesson_title
-                    for reply in replies):
-        learner.schedule_offered = True
-        replies = (*replies, r.ScheduleOffer(hour_outside_quiet(8, pacing.quiet_hours)))
-    return replies
 
 
 def _mark_failed(store: Store, carrier: Carrier, inbound: InboundRecord,
