@@ -166,16 +166,20 @@ class SendError(Exception):
     """A send that did not go through.
 
     `retry` tells the worker whether trying again later may succeed;
-    `opted_out` that the carrier says the learner unsubscribed.
+    `opted_out` that the carrier says the learner unsubscribed;
+    `fallback` that this carrier cannot reach the learner with this message (not on
+    WhatsApp, a template refused, the 24-hour window closed) and the carrier's
+    `fallback_carrier` may.
     """
 
     def __init__(self, detail: str, *, retry: bool, code: str | None = None,
-                 opted_out: bool = False):
+                 opted_out: bool = False, fallback: bool = False):
         super().__init__(detail)
         self.detail = detail
         self.retry = retry
         self.code = code
         self.opted_out = opted_out
+        self.fallback = fallback
 
     @property
     def refuses_credentials(self) -> bool:
@@ -442,14 +446,15 @@ class CarrierAdapter:
 
     def api_error(self, status: int, detail: str, *, answer: str = "",
                   code: str | None = None, retry: bool | None = None,
-                  opted_out: bool = False) -> SendError:
+                  opted_out: bool = False, fallback: bool = False) -> SendError:
         """The SendError for a request the carrier's API refused with HTTP `status`:
         retried as `retry_later(status, answer)` says unless `retry` is given, its
         detail with every secret redacted. A detail naming `HTTP 401` or `HTTP 403`
         is what the gateway reports as credentials refused (SendError.refuses_credentials)."""
         if retry is None:
             retry = self.retry_later(status, answer)
-        return SendError(self.redact(detail), retry=retry, code=code, opted_out=opted_out)
+        return SendError(self.redact(detail), retry=retry, code=code, opted_out=opted_out,
+                         fallback=fallback)
 
     def redact(self, text: str) -> str:
         """`text` with every secret replaced by [redacted]: the configuration's
