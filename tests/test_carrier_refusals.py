@@ -4,16 +4,19 @@ alert counts the age of the oldest message waiting, however often it was retried
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.config import load_carriers
-from gateway.outbox.worker import OutboxWorker
+from gateway.outbox.worker import REFUSED_PROBE_SECONDS, OutboxWorker, RetryPolicy
 from gateway.store import LearnerRecord, Store
 from tests.conftest import AUTH_TOKEN
 from tests.fakes.clock import SimulatedClock
@@ -97,3 +100,52 @@ def test_a_refusal_by_a_carrier_no_longer_configured_is_forgotten(
     assert "carrier retired: DEGRADED" in client.get("/readyz").text
     OutboxWorker(db_path, load_carriers(carriers_file)).run(drain=True, poll_seconds=0.01)
     assert "carrier retired" not in client.get("/readyz").text
+
+
+def test_refused_credentials_pause_the_carrier_and_keep_its_messages(
+        db_path: Path, store: Store, carriers_file: Path, twilio_api: FakeTwilioApi,
+        caplog: pytest.LogCaptureFixture):
+    """A revoked key: one request finds it out, one error says so, every message waits
+    (however often it is tried), and all go once the key is put right."""
+    carriers = load_carriers(carriers_file)
+    for n in range(30):
+        _queue(store, f"lesson {n}")
+    twilio_api.auth_token = "revoked"  # every request is now refused: HTTP 401, 20003
+    caplog.set_level(logging.INFO, logger="gateway.outbox.worker")
+    for _ in range(4):
+        OutboxWorker(db_path, carriers, retry=RetryPolicy(max_attempts=2)).run(
+            drain=True, poll_seconds=0.01)
+    assert len(twilio_api.attempts) == 4  # one request a run, not one a message
+    assert [m.status for m in store.outbox()] == ["queued"] * 30  # none given up
+    refusals = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(refusals) == 4 and all("sending paused" in text for text in refusals), refusals
+
+    twilio_api.auth_token = AUTH_TOKEN  # the operator renews the key
+    OutboxWorker(db_path, carriers).run(drain=True, poll_seconds=0.01)
+    assert sorted(twilio_api.bodies_to(PHONE)) == sorted(f"lesson {n}" for n in range(30))
+    assert {m.status for m in store.outbox()} == {"sent"}
+
+
+def test_a_running_worker_tries_a_refusing_carrier_again_only_now_and_then(
+        db_path: Path, store: Store, carriers_file: Path, twilio_api: FakeTwilioApi):
+    carriers = load_carriers(carriers_file)
+    for n in range(5):
+        _queue(store, f"lesson {n}")
+    twilio_api.auth_token = "revoked"
+    now = [1000.0]
+    worker = OutboxWorker(db_path, carriers, clock=lambda: now[0])
+    thread = threading.Thread(target=worker.run, kwargs={"poll_seconds": 0.01}, daemon=True)
+    thread.start()
+    try:
+        assert twilio_api.received.wait(10)
+        time.sleep(0.5)
+        assert len(twilio_api.attempts) == 1  # paused: no storm while the key is refused
+        twilio_api.auth_token = AUTH_TOKEN
+        now[0] += REFUSED_PROBE_SECONDS + 1
+        deadline = time.monotonic() + 10
+        while len(twilio_api.messages) < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+        thread.join(10)
+    assert twilio_api.bodies_to(PHONE) == [f"lesson {n}" for n in range(5)]

@@ -61,6 +61,9 @@ RETENTION_BATCH = 500  # messages blanked per write transaction
 # How long a sender keeps trying to record that the carrier accepted a message while the
 # database refuses writes.
 ACCEPTED_PATIENCE_SECONDS = 120.0
+# While a carrier's API refuses the gateway's credentials, its sending pauses, and one
+# message tries them again this often.
+REFUSED_PROBE_SECONDS = 60.0
 
 
 def retention_days_from_env(env: Mapping[str, str] | None = None) -> int:
@@ -159,6 +162,8 @@ class OutboxWorker:
         self._halt = threading.Event()  # this run's senders end (stop, an error, drained)
         self._sender_done = threading.Event()
         self._refused: set[str] = set()  # carriers whose API refused our credentials
+        self._told_refused: set[str] = set()  # refusals this worker logged as errors
+        self._probe_at: dict[str, float] = {}  # when a refusing carrier is tried again
         self._tally_lock = threading.Lock()
         self._signalled = False  # SIGTERM or SIGINT came (install_signal_handlers)
         self.report = DrainReport()
@@ -245,7 +250,15 @@ class OutboxWorker:
         return senders
 
     def _due(self, store: Store) -> int:
-        return sum(store.due_count(carrier.id, phone=self.phone) for carrier in self.carriers)
+        return sum(store.due_count(carrier.id, phone=self.phone) for carrier in self.carriers
+                   if self._paused_for(carrier.id) == 0.0)
+
+    def _paused_for(self, carrier_id: str) -> float:
+        """Seconds until a carrier refusing the gateway's credentials is tried again; 0.0
+        when it sends now."""
+        if carrier_id not in self._refused:
+            return 0.0
+        return max(0.0, self._probe_at.get(carrier_id, float("-inf")) - self.clock())
 
     def _tally(self, field: str, count: int = 1) -> None:
         with self._tally_lock:
@@ -257,6 +270,12 @@ class OutboxWorker:
         until none is due)."""
         interval = 1.0 / carrier.tps
         while not self._halt.is_set():
+            paused = self._paused_for(carrier.id)
+            if paused:  # its credentials are refused: no message tried until the probe
+                if drain:
+                    return
+                self._halt.wait(min(paused, poll_seconds))
+                continue
             now = self.clock()
             slot = self._next_slot.get(carrier.id, 0.0)
             if now < slot:
@@ -375,6 +394,7 @@ class OutboxWorker:
         if carrier.id in self._refused:
             store.clear_refusal(carrier.id)
             self._refused.discard(carrier.id)
+            self._told_refused.discard(carrier.id)
             log.info("carrier %s accepts the gateway's credentials again", carrier.id)
         self._tally("sent")
         log.info("sent message %d to %s via %s", message.id, masked(message.phone), carrier.id)
@@ -422,14 +442,15 @@ class OutboxWorker:
     @staticmethod
     def _finish(store: Store, message: OutboxRecord, outcome: str, **details) -> None:
         store.finish_send(message.id, outcome, **details)
-        OUTBOUND.labels(message.carrier_id, outcome).inc()
+        OUTBOUND.labels(message.carrier_id, "retry" if outcome == "held" else outcome).inc()
 
     def _failed(self, store: Store, message: OutboxRecord, exc: SendError) -> None:
-        if exc.refuses_credentials:  # shown on /readyz, by doctor and in /metrics
-            store.record_refusal(message.carrier_id, exc.detail)
+        if exc.refuses_credentials:
+            if exc.retry:
+                self._refusal(store, message, exc)
+                return
+            store.record_refusal(message.carrier_id, exc.detail)  # and the message fails
             self._refused.add(message.carrier_id)
-            log.error("carrier %s refuses the gateway's credentials: %s", message.carrier_id,
-                      exc.detail)
         if exc.opted_out:
             with store.write():
                 store.set_stopped(message.phone, True)
@@ -448,6 +469,27 @@ class OutboxWorker:
         self._finish(store, message, "failed", detail=exc.detail)
         self._tally("failed")
         log.error("message %d failed: %s", message.id, exc.detail)
+
+    def _refusal(self, store: Store, message: OutboxRecord, exc: SendError) -> None:
+        """The carrier's API refused the gateway's credentials (a key expired or revoked)
+        and its adapter says that may pass: an operator's matter, shown on /readyz, by
+        doctor and in /metrics. The carrier's
+        sending pauses, one message trying again every REFUSED_PROBE_SECONDS, and none is
+        given up however often it is refused: all go once the key is put right."""
+        carrier_id = message.carrier_id
+        store.record_refusal(carrier_id, exc.detail)
+        self._finish(store, message, "held", detail=exc.detail)
+        self._tally("retried")
+        self._probe_at[carrier_id] = self.clock() + REFUSED_PROBE_SECONDS
+        self._refused.add(carrier_id)
+        if carrier_id in self._told_refused:
+            log.warning("carrier %s still refuses the gateway's credentials; trying again "
+                        "in %.0f s", carrier_id, REFUSED_PROBE_SECONDS)
+            return
+        self._told_refused.add(carrier_id)
+        log.error("carrier %s refuses the gateway's credentials: %s; sending paused, its "
+                  "messages kept, trying again every %.0f s", carrier_id, exc.detail,
+                  REFUSED_PROBE_SECONDS)
 
 
 class _Sender(threading.Thread):

@@ -304,14 +304,15 @@ class MessagesStore:
         """Record a send attempt and move the message on.
 
         `outcome` is 'accepted' (sent, with the carrier's id and, where it gives one, its
-        second id `carrier_ref`), 'retry' (queued again at `retry_at`), 'failed' or
+        second id `carrier_ref`), 'retry' (queued again at `retry_at`), 'held' (queued
+        again in its place, due as it was: its carrier cannot send for now), 'failed' or
         'cancelled' (final).
         """
         now = self.clock()
         with self.write():
             self.db.execute(
                 "INSERT INTO send_attempts (outbox_id, at, outcome, detail) VALUES (?, ?, ?, ?)",
-                [outbox_id, now, outcome, detail],
+                [outbox_id, now, "retry" if outcome == "held" else outcome, detail],
             )
             if outcome == "accepted":
                 self.db.execute(
@@ -322,6 +323,12 @@ class MessagesStore:
                     [carrier_message_id, carrier_ref or None, now, now, outbox_id],
                 )
                 self._apply_early_reports(outbox_id)
+            elif outcome == "held":
+                self.db.execute(
+                    """UPDATE outbox SET status = 'queued', lease_until = NULL, error = ?,
+                         updated_at = ? WHERE id = ?""",
+                    [detail, now, outbox_id],
+                )
             elif outcome == "retry":
                 self.db.execute(
                     """UPDATE outbox SET status = 'queued', due_at = ?, lease_until = NULL,

@@ -90,14 +90,16 @@ class FakeTwilioApi(LoopbackServer):
                     return self._error(404, 20404, "The requested resource was not found")
                 expected = base64.b64encode(
                     f"{api.account_sid}:{api.auth_token}".encode()).decode()
-                if (self.headers.get("Authorization") != f"Basic {expected}"
-                        or match.group(1) != api.account_sid):
-                    return self._error(401, 20003, "Authenticate")
                 length = int(self.headers.get("Content-Length") or 0)
                 form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode(),
                                                      keep_blank_values=True).items()}
                 with api._lock:
                     api.attempts.append(form)
+                if (self.headers.get("Authorization") != f"Basic {expected}"
+                        or match.group(1) != api.account_sid):
+                    api.received.set()
+                    return self._error(401, 20003, "Authenticate")
+                with api._lock:
                     behaviour = api.script.popleft() if api.script else Behaviour()
                 api.received.set()
                 if behaviour.delay:
