@@ -107,6 +107,10 @@ class InboundMessage:
 QUEUED, SENDING, SENT, DELIVERED, UNDELIVERED, FAILED = (
     "queued", "sending", "sent", "delivered", "undelivered", "failed",
 )
+# A report that the learner read the message (WhatsApp's read receipt, from Meta or
+# Twilio): delivered, and read. The outbox keeps the message `delivered` and notes when it
+# was read, so a late `delivered` report changes nothing.
+READ = "read"
 
 
 @dataclass(frozen=True)

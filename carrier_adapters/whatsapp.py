@@ -16,8 +16,8 @@
   gateway gave the choice when it sent it, the text the learner could have typed instead
   (`InboundMessage.extra["choice_title"]` keeps what the learner saw).
 - Statuses: `{"id": "wamid...", "status": "sent" | "delivered" | "read" | "failed",
-  "recipient_id", "errors": [{"code", "title", ...}]}`; `read` is a delivery (it implies
-  one), kept as `read` in the report's carrier status.
+  "recipient_id", "errors": [{"code", "title", ...}]}`; `read` is a delivery and a read
+  receipt (READ: the outbox keeps the message delivered and notes when it was read).
 - Sending: `POST {api_base_url}/{api_version}/{phone_number_id}/messages` with
   `Authorization: Bearer <access_token>` and `{"messaging_product": "whatsapp",
   "recipient_type": "individual", "to": "<digits>", "type": "text", "text": {"body",
@@ -53,6 +53,7 @@ import regex
 from carrier_adapters.base import (
     DELIVERED,
     FAILED,
+    READ,
     SENT,
     CarrierAdapter,
     CarrierSettings,
@@ -83,7 +84,7 @@ ID_MAX = 256
 STATUS_MAP: dict[str, str | None] = {
     "sent": SENT,
     "delivered": DELIVERED,
-    "read": DELIVERED,
+    "read": READ,
     "failed": FAILED,
     "deleted": None,
     "warning": None,

@@ -49,7 +49,8 @@ COMMON_KEYS = (
     "languages", "inbound_per_minute", "inbound_per_hour", "block_per_minute",
     "timezone", "quiet_hours", "max_unsolicited_per_day", "nudge_after_days", "max_nudges",
     "review_after_days", "price_per_segment", "price_per_ussd_session", "price_per_web_mb",
-    "currency", "previous_webhook_token",
+    "currency", "previous_webhook_token", "price_per_whatsapp_service",
+    "price_per_whatsapp_utility", "price_per_whatsapp_marketing",
 )
 
 
@@ -96,6 +97,11 @@ class Carrier:
     price_per_segment: float = 0.0
     price_per_ussd_session: float = 0.0
     price_per_web_mb: float = 0.0
+    # What one WhatsApp message delivered costs, by the category it is priced in: a
+    # free-form reply inside the 24-hour window (service), a utility or marketing template.
+    price_per_whatsapp_service: float = 0.0
+    price_per_whatsapp_utility: float = 0.0
+    price_per_whatsapp_marketing: float = 0.0
     currency: str = ""
 
     @classmethod
@@ -547,7 +553,11 @@ def _pacing(values: dict[str, Any], string, fail) -> dict[str, Any]:
         pacing[key] = value
     for key, what in (("price_per_segment", "one SMS segment"),
                       ("price_per_ussd_session", "one USSD session"),
-                      ("price_per_web_mb", "one megabyte of lesson pages")):
+                      ("price_per_web_mb", "one megabyte of lesson pages"),
+                      ("price_per_whatsapp_service",
+                       "one WhatsApp message sent free-form, inside the 24-hour window"),
+                      ("price_per_whatsapp_utility", "one WhatsApp utility template"),
+                      ("price_per_whatsapp_marketing", "one WhatsApp marketing template")):
         price = values.get(key, 0.0)
         if isinstance(price, bool) or not isinstance(price, int | float) \
                 or not 0 <= price < 1000:

@@ -248,7 +248,7 @@ def expected_carriers(app, seeded: Seeded) -> list[list[str]]:
         rows.append([day, carrier, str(seeded.inbound[key]), str(messages), str(segments),
                      str(accepted), str(delivered), str(undelivered), str(failed),
                      f"{100 * delivered / final:.1f}" if final else "",
-                     reports.money(accepted * price), currency])
+                     reports.money(accepted * price), currency, "0", ""])  # read: no SMS
         for i, value in enumerate((seeded.inbound[key], messages, segments, accepted,
                                    delivered, undelivered, failed)):
             totals[carrier][i] += value
@@ -259,7 +259,7 @@ def expected_carriers(app, seeded: Seeded) -> list[list[str]]:
         rows.append(["all days", carrier, *(str(int(v)) for v in (
             inbound, messages, segments, accepted, delivered, undelivered, failed)),
             f"{100 * delivered / final:.1f}" if final else "",
-            reports.money(accepted * price), currency])
+            reports.money(accepted * price), currency, "0", ""])
     return rows
 
 

@@ -249,16 +249,16 @@ def expected_rows(run: Run) -> list[list[str]]:
     web_cost = run.web_bytes / 1_000_000 * at["mb"]
     mb = f"{run.web_bytes / 1_000_000:.3f}"
     money = reports.money
-    sms = [str(run.sms_segments), "0", "0.000", money(sms_cost), money(sms_cost)]
-    kenya = ["0", str(run.ussd_sessions), mb, money(ussd_cost + web_cost),
+    sms = [str(run.sms_segments), "0", "0.000", "0", money(sms_cost), money(sms_cost)]
+    kenya = ["0", str(run.ussd_sessions), mb, "0", money(ussd_cost + web_cost),
              money((ussd_cost + web_cost) / 2)]
     return [
         ["by", "group", "currency", "lessons completed", "segments", "USSD sessions",
-         "web MB", "cost", "cost per lesson"],
+         "web MB", "WhatsApp messages", "cost", "cost per lesson"],
         ["mode", "full SMS", "XOF", "1", *sms],
-        ["mode", "USSD", "KES", "1", "0", str(run.ussd_sessions), "0.000", money(ussd_cost),
-         money(ussd_cost)],
-        ["mode", "web", "KES", "1", "0", "0", mb, money(web_cost), money(web_cost)],
+        ["mode", "USSD", "KES", "1", "0", str(run.ussd_sessions), "0.000", "0",
+         money(ussd_cost), money(ussd_cost)],
+        ["mode", "web", "KES", "1", "0", "0", mb, "0", money(web_cost), money(web_cost)],
         ["carrier", "at-ke", "KES", "2", *kenya],
         ["carrier", "console", "XOF", "1", *sms],
         ["course", COURSE, "KES", "2", *kenya],
@@ -287,12 +287,12 @@ def test_the_dashboard_shows_cost_per_completed_lesson_by_mode(run: Run):
     html = " ".join(page.text.split())
     for mode, row in (("full SMS", 1), ("USSD", 2), ("web", 3)):
         figures = expected_rows(run)[row]
-        assert (f"<li>{mode}: <b>{figures[8]} {figures[2]}</b> a lesson (1 lesson; "
-                f"{figures[4]} segments, {figures[5]} USSD sessions, {figures[6]} MB)</li>"
-                ) in html, mode
+        assert (f"<li>{mode}: <b>{figures[9]} {figures[2]}</b> a lesson (1 lesson; "
+                f"{figures[4]} segments, {figures[5]} USSD sessions, {figures[6]} MB, "
+                f"{figures[7]} WhatsApp messages)</li>") in html, mode
     cells = re.findall(r"<td[^>]*>([^<]*)</td>", page.text)
     start = cells.index("full SMS")
-    assert cells[start - 1:start + 8] == expected_rows(run)[1]
+    assert cells[start - 1:start + 9] == expected_rows(run)[1]
 
 
 def test_learnline_stats_shows_the_same_cost_per_completed_lesson(run: Run, monkeypatch,

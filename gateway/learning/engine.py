@@ -55,8 +55,9 @@ class Engine:
         # (SMS and USSD: short forms where authored, web-only cards left out). Places
         # count cards the same in every edition, so a learner moves between channels.
         self.edition = edition
-        # The channel running the engine ('sms', 'ussd', 'web'): each lesson completed
-        # is noted with the delivery mode it makes (learning/delivery.py). None: not noted.
+        # The channel running the engine ('sms', 'ussd', 'web', 'whatsapp'): each lesson
+        # completed is noted with the delivery mode it makes (learning/delivery.py). None:
+        # not noted.
         self.channel = channel
         # A channel whose every step costs the learner a message (SMS) has the quiz open
         # with a lesson's last card: its first question comes with the card, and the

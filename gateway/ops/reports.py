@@ -28,7 +28,8 @@ DEFAULT_DAYS = 14
 MAX_DAYS = 366
 TABLES = ("activity", "funnel", "questions", "carriers", "costs", "lesson_costs")
 # Delivery modes, as the figures name them (gateway/learning/delivery.py decides them).
-MODE_NAMES = {"sms": "full SMS", "link": "lesson by link", "ussd": "USSD", "web": "web"}
+MODE_NAMES = {"sms": "full SMS", "link": "lesson by link", "ussd": "USSD", "web": "web",
+              "whatsapp": "WhatsApp"}
 GROUPINGS = ("mode", "carrier", "course", "language")
 BYTES_PER_MB = 1_000_000
 
@@ -113,8 +114,10 @@ class CarrierDay:
     """One carrier's traffic: on one day of the period, or (day "") all of it.
 
     `segments_out` counts every message queued; `cost` prices the segments the carrier
-    accepted (None when the carrier has no `price_per_segment`). `delivery_rate` is
-    delivered / (delivered + undelivered + failed), None before any final report."""
+    accepted, and the WhatsApp messages delivered by their category (None when the
+    carrier has no such price). `delivery_rate` is delivered / (delivered + undelivered +
+    failed), None before any final report; `read` counts messages the learner read (a
+    read receipt), `read_rate` them among those delivered."""
 
     day: str
     carrier_id: str
@@ -127,6 +130,7 @@ class CarrierDay:
     failed: int
     cost: float | None
     currency: str
+    read: int = 0
 
     @property
     def delivery_rate(self) -> float | None:
@@ -134,10 +138,17 @@ class CarrierDay:
         final = self.delivered + self.undelivered + self.failed
         return self.delivered / final if final else None
 
+    @property
+    def read_rate(self) -> float | None:
+        """Read as a fraction of messages delivered, or None before a read receipt (a
+        carrier that sends none, such as SMS, has no rate, not 0%)."""
+        return self.read / self.delivered if self.read and self.delivered else None
+
 
 @dataclass(frozen=True)
 class CostRow:
-    """What the period's SMS cost in one currency, and per lesson completed in it."""
+    """What the period's messages cost in one currency (SMS segments accepted, WhatsApp
+    messages delivered), and per lesson completed in it."""
 
     currency: str
     cost: float | None
@@ -155,8 +166,8 @@ class CostRow:
 class LessonCostRow:
     """Lessons completed in the period that share one value of a grouping (a delivery
     mode, a carrier, a course or a language) and one currency: how many, the SMS
-    segments, USSD sessions and megabytes of pages behind them, and what those cost at
-    today's prices (None when their carriers have no price)."""
+    segments, USSD sessions, megabytes of pages and WhatsApp messages behind them, and
+    what those cost at today's prices (None when their carriers have no price)."""
 
     grouping: str  # one of GROUPINGS
     value: str
@@ -166,6 +177,7 @@ class LessonCostRow:
     ussd_sessions: int
     web_bytes: int
     cost: float | None
+    whatsapp_messages: int = 0
 
     @property
     def per_lesson(self) -> float | None:
@@ -280,17 +292,40 @@ def _carrier_days(store: Store, period: Period,
     for day, carrier_id in sorted(set(out) | set(received)):
         sent = out.get((day, carrier_id))
         carrier = prices.get(carrier_id)
-        price = carrier.price_per_segment if carrier else 0.0
         accepted = sent.accepted_segments if sent else 0
+        cost = _carrier_cost(carrier, sent)
         rows.append(CarrierDay(
             day=days[day], carrier_id=carrier_id, messages_in=received.get((day, carrier_id), 0),
             messages_out=sent.messages if sent else 0,
             segments_out=sent.segments if sent else 0, accepted_segments=accepted,
             delivered=sent.delivered if sent else 0,
             undelivered=sent.undelivered if sent else 0, failed=sent.failed if sent else 0,
-            cost=accepted * price if price else None,
-            currency=carrier.currency if carrier and price else ""))
+            cost=cost, currency=carrier.currency if carrier and cost is not None else "",
+            read=sent.read if sent else 0))
     return tuple(rows)
+
+
+def _whatsapp_prices(carrier: Carrier) -> tuple[float, float, float]:
+    """A carrier's price of one WhatsApp message delivered, per category (service,
+    utility, marketing: stats.CATEGORIES' order)."""
+    return (carrier.price_per_whatsapp_service, carrier.price_per_whatsapp_utility,
+            carrier.price_per_whatsapp_marketing)
+
+
+def _carrier_cost(carrier: Carrier | None, sent: stats.OutboundDay | None) -> float | None:
+    """What a carrier's day cost: the segments it accepted times its price per segment,
+    plus each WhatsApp message delivered times its category's price (what Meta bills);
+    None when the carrier has neither price."""
+    if carrier is None:
+        return None
+    whatsapp = _whatsapp_prices(carrier)
+    if not carrier.price_per_segment and not any(whatsapp):
+        return None
+    if sent is None:
+        return 0.0
+    delivered = (sent.delivered_service, sent.delivered_utility, sent.delivered_marketing)
+    return sent.accepted_segments * carrier.price_per_segment + sum(
+        count * price for count, price in zip(delivered, whatsapp, strict=True))
 
 
 def _carrier_totals(carrier_days: tuple[CarrierDay, ...]) -> tuple[CarrierDay, ...]:
@@ -308,7 +343,8 @@ def _carrier_totals(carrier_days: tuple[CarrierDay, ...]) -> tuple[CarrierDay, .
             delivered=sum(r.delivered for r in rows),
             undelivered=sum(r.undelivered for r in rows), failed=sum(r.failed for r in rows),
             cost=sum(costs) if costs else None,
-            currency=next((r.currency for r in rows if r.currency), "")))
+            currency=next((r.currency for r in rows if r.currency), ""),
+            read=sum(r.read for r in rows)))
     return tuple(totals)
 
 
@@ -328,7 +364,8 @@ def _costs(store: Store, period: Period, carrier_days: tuple[CarrierDay, ...],
 def priced(carrier: Carrier | None) -> bool:
     """Whether a carrier has any price: without one, its costs are unknown, not zero."""
     return carrier is not None and bool(
-        carrier.price_per_segment or carrier.price_per_ussd_session or carrier.price_per_web_mb)
+        carrier.price_per_segment or carrier.price_per_ussd_session or carrier.price_per_web_mb
+        or any(_whatsapp_prices(carrier)))
 
 
 def _lesson_costs(store: Store, period: Period,
@@ -341,18 +378,22 @@ def _lesson_costs(store: Store, period: Period,
         carrier = prices.get(row.carrier_id)
         known = priced(carrier)
         currency = carrier.currency if known and carrier else ""
+        whatsapp = (row.whatsapp_service, row.whatsapp_utility, row.whatsapp_marketing)
         cost = (row.segments * carrier.price_per_segment
                 + row.ussd_sessions * carrier.price_per_ussd_session
-                + row.web_bytes / BYTES_PER_MB * carrier.price_per_web_mb) \
+                + row.web_bytes / BYTES_PER_MB * carrier.price_per_web_mb
+                + sum(count * price for count, price in zip(
+                    whatsapp, _whatsapp_prices(carrier), strict=True))) \
             if known and carrier else None
         for n, value in enumerate((row.mode, row.carrier_id, row.course_id, row.locale)):
             group = groups.setdefault((n, value, currency), {
                 "lessons": set(), "segments": 0, "ussd_sessions": 0, "web_bytes": 0,
-                "cost": None})
+                "whatsapp": 0, "cost": None})
             group["lessons"].add((row.phone, row.course_id, row.lesson_id))
             group["segments"] += row.segments
             group["ussd_sessions"] += row.ussd_sessions
             group["web_bytes"] += row.web_bytes
+            group["whatsapp"] += sum(whatsapp)
             if cost is not None:
                 group["cost"] = (group["cost"] or 0.0) + cost
     modes = list(MODE_NAMES)
@@ -363,7 +404,7 @@ def _lesson_costs(store: Store, period: Period,
 
     return tuple(LessonCostRow(
         GROUPINGS[n], value, currency, len(group["lessons"]), group["segments"],
-        group["ussd_sessions"], group["web_bytes"], group["cost"])
+        group["ussd_sessions"], group["web_bytes"], group["cost"], group["whatsapp"])
         for (n, value, currency), group in sorted(groups.items(), key=lambda g: order(g[0])))
 
 
@@ -420,9 +461,9 @@ def table(report: Report, name: str, *, blank: str = "-") -> Table:
         return Table(name, "Messages per carrier per day",
                      ("day", "carrier", "in", "out", "segments out", "segments accepted",
                       "delivered", "undelivered", "failed", "% delivered", "cost",
-                      "currency"), rows)
+                      "currency", "read", "% read"), rows)
     if name == "costs":
-        return Table(name, "SMS cost per completed lesson",
+        return Table(name, "Messaging cost per completed lesson",
                      ("currency", "cost", "lessons completed", "cost per lesson"),
                      tuple((c.currency or blank, money(c.cost, blank=blank),
                             str(c.lessons_completed), money(c.per_lesson, blank=blank))
@@ -430,13 +471,14 @@ def table(report: Report, name: str, *, blank: str = "-") -> Table:
     if name == "lesson_costs":
         return Table(name, "Cost per completed lesson, by delivery mode, carrier, course "
                      "and language", ("by", "group", "currency", "lessons completed",
-                                      "segments", "USSD sessions", "web MB", "cost",
-                                      "cost per lesson"),
+                                      "segments", "USSD sessions", "web MB",
+                                      "WhatsApp messages", "cost", "cost per lesson"),
                      tuple((row.grouping, MODE_NAMES.get(row.value, row.value)
                             if row.grouping == "mode" else row.value,
                             row.currency or blank, str(row.lessons), str(row.segments),
                             str(row.ussd_sessions), megabytes(row.web_mb),
-                            money(row.cost, blank=blank), money(row.per_lesson, blank=blank))
+                            str(row.whatsapp_messages), money(row.cost, blank=blank),
+                            money(row.per_lesson, blank=blank))
                            for row in report.lesson_costs))
     raise KeyError(name)
 
@@ -445,7 +487,8 @@ def _carrier_cells(row: CarrierDay, blank: str, day: str | None = None) -> tuple
     return (day or row.day, row.carrier_id, str(row.messages_in), str(row.messages_out),
             str(row.segments_out), str(row.accepted_segments), str(row.delivered),
             str(row.undelivered), str(row.failed), percent(row.delivery_rate, blank=blank),
-            money(row.cost, blank=blank), row.currency or blank)
+            money(row.cost, blank=blank), row.currency or blank, str(row.read),
+            percent(row.read_rate, blank=blank))
 
 
 def to_csv(report: Report, name: str) -> str:

@@ -24,13 +24,14 @@ def queue_text(
     """Queue a reply (or, with `kind`, an unsolicited message due at `due_at`), split into
     messages of at most the carrier's `max_segments`; for a carrier whose messages are not
     SMS (WhatsApp), as written, in as few messages as its length allows. With `lesson`
-    (course id, lesson id), its segments count toward that lesson's cost."""
+    (course id, lesson id), its segments (or messages) count toward that lesson's cost."""
     if not text:
         return 0
     whole = _whole_message_chars(carrier.adapter)
     if whole:
         return sum(queue_message(store, carrier, phone, part, inbound_id=inbound_id,
-                                 to_stopped_ok=to_stopped_ok, kind=kind, due_at=due_at)
+                                 to_stopped_ok=to_stopped_ok, kind=kind, due_at=due_at,
+                                 lesson=lesson)
                    for part in _whole_parts(text, whole))
     messages = split_messages(text, carrier.max_segments, carrier.encoding_policy)
     segments = 0
@@ -83,14 +84,32 @@ def queue_message(
     store: Store, carrier: Carrier, phone: str, body: str, *,
     payload: Mapping[str, Any] | None = None, inbound_id: int | None = None,
     to_stopped_ok: bool = False, kind: str = "reply", due_at: float | None = None,
+    lesson: tuple[str, str] | None = None,
 ) -> int:
     """Queue one message as written, not split (a channel whose messages carry a whole
-    card: WhatsApp), with its structure (`payload`: reply buttons, a list) kept beside its
-    plain text for the adapters that take one. Returns how many messages it queued."""
+    card: WhatsApp), with its structure (`payload`: reply buttons, a list, a template)
+    kept beside its plain text for the adapters that take one. With `lesson` (course id,
+    lesson id), the message counts toward that lesson's cost, in its pricing category
+    (`pricing_category`). Returns how many messages it queued."""
     if not body:
         return 0
     store.enqueue(carrier.id, phone, body, inbound_id=inbound_id, to_stopped_ok=to_stopped_ok,
                   kind=kind, due_at=due_at, segments=1,
                   payload=json.dumps(payload, ensure_ascii=False, sort_keys=True)
                   if payload else None)
+    if lesson is not None:
+        store.add_lesson_cost(phone, *lesson, carrier.id,
+                              **{f"whatsapp_{pricing_category(payload)}": 1})
     return 1
+
+
+PRICING_CATEGORIES = ("service", "utility", "marketing")
+
+
+def pricing_category(payload: Mapping[str, Any] | None) -> str:
+    """The category a WhatsApp carrier prices a message in: a template's own `category`
+    ('utility' or 'marketing'); else 'service', a free-form message (which WhatsApp lets
+    through only inside the 24-hour window after the learner's last message)."""
+    template = payload.get("template") if payload else None
+    category = template.get("category") if isinstance(template, Mapping) else None
+    return category if category in PRICING_CATEGORIES else "service"

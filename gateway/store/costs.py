@@ -1,5 +1,6 @@
 """What each lesson cost, and how each lesson completed here was taken: the SMS segments
-queued for a lesson, the USSD sessions that showed it and the bytes of its pages sent, per
+queued for a lesson, the USSD sessions that showed it, the bytes of its pages sent and the
+WhatsApp messages sent for it by pricing category (service, utility, marketing), per
 learner, lesson and carrier (`lesson_costs`); the mode and language of each lesson
 completed here (`lesson_completions`). Counts only: prices are applied when a report is
 made (gateway/ops/reports.py), so a price changed later applies to past counts too.
@@ -12,7 +13,7 @@ connection, the clock and the write transaction."""
 
 from __future__ import annotations
 
-MODES = ("sms", "link", "ussd", "web")
+MODES = ("sms", "link", "ussd", "web", "whatsapp")
 
 
 class CostsStore:
@@ -20,17 +21,24 @@ class CostsStore:
 
     def add_lesson_cost(self, phone: str, course_id: str, lesson_id: str, carrier_id: str,
                         *, segments: int = 0, ussd_sessions: int = 0,
-                        web_bytes: int = 0) -> None:
-        """Count SMS segments, USSD sessions or page bytes toward a learner's lesson,
-        on the carrier that carried them."""
+                        web_bytes: int = 0, whatsapp_service: int = 0,
+                        whatsapp_utility: int = 0, whatsapp_marketing: int = 0) -> None:
+        """Count SMS segments, USSD sessions, page bytes or WhatsApp messages (by the
+        category they are priced in) toward a learner's lesson, on the carrier that
+        carried them."""
         self.db.execute(
             """INSERT INTO lesson_costs (phone, course_id, lesson_id, carrier_id, segments,
-                 ussd_sessions, web_bytes) VALUES (?, ?, ?, ?, ?, ?, ?)
+                 ussd_sessions, web_bytes, whatsapp_service, whatsapp_utility,
+                 whatsapp_marketing) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (phone, course_id, lesson_id, carrier_id) DO UPDATE SET
                  segments = segments + excluded.segments,
                  ussd_sessions = ussd_sessions + excluded.ussd_sessions,
-                 web_bytes = web_bytes + excluded.web_bytes""",
-            [phone, course_id, lesson_id, carrier_id, segments, ussd_sessions, web_bytes])
+                 web_bytes = web_bytes + excluded.web_bytes,
+                 whatsapp_service = whatsapp_service + excluded.whatsapp_service,
+                 whatsapp_utility = whatsapp_utility + excluded.whatsapp_utility,
+                 whatsapp_marketing = whatsapp_marketing + excluded.whatsapp_marketing""",
+            [phone, course_id, lesson_id, carrier_id, segments, ussd_sessions, web_bytes,
+             whatsapp_service, whatsapp_utility, whatsapp_marketing])
 
     def record_lesson_completion(self, phone: str, course_id: str, lesson_id: str,
                                  mode: str, locale: str) -> None:

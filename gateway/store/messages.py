@@ -24,6 +24,9 @@ _STATUS_RANK = {
     "failed": 3,
     "cancelled": 3,
 }
+# A read receipt (carrier_adapters.base.READ): the message was delivered, and read. The
+# message's status becomes `delivered` (never moving back) and `read_at` keeps when.
+_READ = "read"
 
 
 def _outbox_record(row: dict) -> OutboxRecord:
@@ -378,7 +381,12 @@ class MessagesStore:
 
     def _advance(self, outbox_id: int, current: str, status: str | None,
                  error_code: str | None) -> str:
-        """Move a message to `status` if that is further along; return its status."""
+        """Move a message to `status` if that is further along; return its status. A
+        read receipt notes when the message was first read and moves it to delivered."""
+        if status == _READ:
+            self.db.execute("UPDATE outbox SET read_at = coalesce(read_at, ?) WHERE id = ?",
+                            [self.clock(), outbox_id])
+            status = "delivered"
         if status is None or _STATUS_RANK[status] <= _STATUS_RANK[current]:
             return current
         self.db.execute(

@@ -493,3 +493,18 @@ def m019_activity_whatsapp(db: Database) -> None:
         "ALTER TABLE activity_new RENAME TO activity",
     ):
         db.execute(statement)
+
+
+@migrations()
+def m022_whatsapp_figures(db: Database) -> None:
+    """WhatsApp's figures: when the learner read a message (a carrier's read receipt; the
+    message stays `delivered`), and the WhatsApp messages sent toward each lesson, by the
+    category a WhatsApp carrier prices them in (a free-form `service` reply, a `utility`
+    or `marketing` template), for the cost per completed lesson."""
+    for statement in (
+        "ALTER TABLE outbox ADD COLUMN read_at REAL",
+        "ALTER TABLE lesson_costs ADD COLUMN whatsapp_service INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE lesson_costs ADD COLUMN whatsapp_utility INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE lesson_costs ADD COLUMN whatsapp_marketing INTEGER NOT NULL DEFAULT 0",
+    ):
+        db.execute(statement)

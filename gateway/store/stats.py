@@ -45,6 +45,20 @@ class OutboundDay:
     delivered: int
     undelivered: int
     failed: int
+    read: int = 0  # delivered and read by the learner (a read receipt: WhatsApp)
+    # Delivered messages by the category a WhatsApp carrier prices them in (what Meta
+    # bills: each message delivered): free-form replies, utility and marketing templates.
+    delivered_service: int = 0
+    delivered_utility: int = 0
+    delivered_marketing: int = 0
+
+
+# A WhatsApp message's pricing category, as gateway/outbox/queue.py's `pricing_category`
+# reads it: a template's own ('utility', 'marketing'), else 'service' (a free-form
+# message, inside the 24-hour window).
+CATEGORY = ("CASE WHEN json_extract(payload, '$.template.category') IN ('utility', "
+            "'marketing') THEN json_extract(payload, '$.template.category') ELSE 'service' END")
+CATEGORIES = ("service", "utility", "marketing")
 
 
 def first_id_since(store: Store, table: str, column: str, since: float) -> int:
@@ -133,13 +147,16 @@ def first_answers(store: Store, since: float,
 
 def outbound_by_day(store: Store, since: float, until: float) -> list[OutboundDay]:
     """Outbound messages created in [since, until), per day (from `since`) and carrier:
-    messages, segments, segments the carrier accepted, and final delivery states."""
+    messages, segments, segments the carrier accepted, final delivery states, messages
+    read, and delivered messages by WhatsApp pricing category."""
     start = first_id_since(store, "outbox", "created_at", since)
+    delivered_by = ", ".join(f"sum(status = 'delivered' AND {CATEGORY} = '{category}')"
+                             for category in CATEGORIES)
     rows = store.db.conn.execute(
         f"""SELECT CAST((created_at - ?) / {DAY} AS INTEGER) AS day, carrier_id, count(*),
                   sum(segments), sum(CASE WHEN {_ACCEPTED} THEN segments ELSE 0 END),
                   sum(status = 'delivered'), sum(status = 'undelivered'),
-                  sum(status = 'failed')
+                  sum(status = 'failed'), sum(read_at IS NOT NULL), {delivered_by}
            FROM outbox WHERE id >= ? AND created_at >= ? AND created_at < ? AND {_REAL_CARRIER}
            GROUP BY day, carrier_id ORDER BY day, carrier_id""",
         [since, start, since, until])
@@ -159,7 +176,8 @@ def inbound_by_day(store: Store, since: float, until: float) -> list[tuple[int, 
 @dataclass(frozen=True)
 class CompletedLessonCost:
     """One lesson completed here in a period, and what one carrier carried of it (over
-    all time): SMS segments queued, USSD sessions that showed it, bytes of its pages.
+    all time): SMS segments queued, USSD sessions that showed it, bytes of its pages,
+    WhatsApp messages sent by pricing category.
     A lesson nothing was counted for has one row, on the learner's carrier, of zeros."""
 
     phone: str
@@ -171,6 +189,9 @@ class CompletedLessonCost:
     segments: int
     ussd_sessions: int
     web_bytes: int
+    whatsapp_service: int = 0
+    whatsapp_utility: int = 0
+    whatsapp_marketing: int = 0
 
 
 def completed_lesson_costs(store: Store, since: float,
@@ -180,7 +201,9 @@ def completed_lesson_costs(store: Store, since: float,
     rows = store.db.conn.execute(
         f"""SELECT c.phone, c.course_id, c.lesson_id, c.mode, c.locale,
                   coalesce(k.carrier_id, l.carrier_id, ''), coalesce(k.segments, 0),
-                  coalesce(k.ussd_sessions, 0), coalesce(k.web_bytes, 0)
+                  coalesce(k.ussd_sessions, 0), coalesce(k.web_bytes, 0),
+                  coalesce(k.whatsapp_service, 0), coalesce(k.whatsapp_utility, 0),
+                  coalesce(k.whatsapp_marketing, 0)
            FROM lesson_completions c
            LEFT JOIN lesson_costs k ON k.phone = c.phone AND k.course_id = c.course_id
              AND k.lesson_id = c.lesson_id

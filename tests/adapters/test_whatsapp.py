@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 
 from carrier_adapters import CarrierSettings, PayloadError, SendError, WebRequest
-from carrier_adapters.base import DELIVERED, FAILED, SENT
+from carrier_adapters.base import DELIVERED, FAILED, READ, SENT
 from carrier_adapters.whatsapp import WhatsAppAdapter, clip, utf16_length
 from gateway.config import ConfigError, load_carriers
 from tests.adapters.contract import (
@@ -337,7 +337,7 @@ STATUSES = [
       "pricing": {"billable": True, "pricing_model": "PMP", "category": "service"}},
      SENT, "sent", None),
     ({"status": "delivered"}, DELIVERED, "delivered", None),
-    ({"status": "read"}, DELIVERED, "read", None),
+    ({"status": "read"}, READ, "read", None),  # delivered, and read
     ({"status": "failed", "errors": [{"code": 131026, "title": "Message undeliverable"}]},
      FAILED, "failed", "131026"),
     ({"status": "failed", "errors": [{"code": 131047, "title": "Re-engagement message",

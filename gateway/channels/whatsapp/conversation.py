@@ -15,6 +15,7 @@ import logging
 import sqlite3
 
 from gateway.channels.commands import parse_command
+from gateway.channels.lesson_costs import lesson_of
 from gateway.channels.visits import (
     learner_acted,
     stray_from_erased_number,
@@ -89,12 +90,13 @@ def handle_whatsapp(store: Store, carrier: Carrier, inbound: InboundRecord) -> i
 
 
 def _queue(store: Store, carrier: Carrier, learner: LearnerRecord,
-           replies: tuple[r.Reply, ...], inbound_id: int, *, to_stopped_ok: bool = False
-           ) -> int:
+           replies: tuple[r.Reply, ...], inbound_id: int, *, to_stopped_ok: bool = False,
+           lesson: tuple[str, str] | None = None) -> int:
     messages = render(replies, learner.locale, web_url(carrier))
     return sum(queue_message(store, carrier, learner.phone, message.body,
                              payload=message.payload, inbound_id=inbound_id,
-                             to_stopped_ok=to_stopped_ok) for message in messages)
+                             to_stopped_ok=to_stopped_ok, lesson=lesson)
+               for message in messages)
 
 
 def _say(store: Store, carrier: Carrier, phone: str, text: str, inbound_id: int) -> int:
@@ -112,15 +114,18 @@ def _process(store: Store, carrier: Carrier, inbound: InboundRecord, locale: str
             if learner is None and stray_from_erased_number(store, inbound, intent):
                 return 0
             pacing = carrier.pacing
-            engine = Engine(store, pacing, caller_saves_learner=True, edition=FULL)
+            engine = Engine(store, pacing, caller_saves_learner=True, edition=FULL,
+                            channel=CHANNEL)
             if learner is None or learner.carrier_id != carrier.id:
                 learner = engine.learner(inbound.phone, carrier.id, locale, stored=learner)
             if not inbound.text.strip():
                 return _no_words(store, carrier, inbound, engine, learner, mark=mark)
+            before = engine.current_lesson(learner)
             outcome = with_schedule_offer(learner, engine.handle(learner, intent), pacing)
             learner_acted(engine, learner, CHANNEL, pacing)
             queued = _queue(store, carrier, learner, outcome.replies, inbound.id,
-                            to_stopped_ok=outcome.to_stopped_ok)
+                            to_stopped_ok=outcome.to_stopped_ok,
+                            lesson=lesson_of(engine, learner, before, outcome.replies))
             if mark:
                 store.mark_inbound(inbound.id, "processed")
             return queued
