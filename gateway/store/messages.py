@@ -104,6 +104,13 @@ class MessagesStore:
             [status, self.clock(), error, inbound_id],
         )
 
+    def last_inbound_at(self, phone: str, carrier_id: str) -> float | None:
+        """When `phone` last wrote to the carrier (any message stored from them, answered
+        or not), or None: what opens WhatsApp's 24-hour window."""
+        return self.db.execute(
+            "SELECT max(received_at) FROM inbound WHERE phone = ? AND carrier_id = ?",
+            [phone, carrier_id]).fetchone()[0]
+
     def unprocessed_inbound(self, older_than: float, limit: int = 100) -> list[InboundRecord]:
         """Inbound messages stored but never processed (the process died in between)."""
         return [

@@ -493,3 +493,10 @@ def m019_activity_whatsapp(db: Database) -> None:
         "ALTER TABLE activity_new RENAME TO activity",
     ):
         db.execute(statement)
+
+
+@migrations()
+def m020_inbound_by_sender(db: Database) -> None:
+    """A learner's latest message to a carrier found without reading every inbound
+    message: WhatsApp's 24-hour window opens at it."""
+    db.execute("CREATE INDEX inbound_by_sender ON inbound (phone, carrier_id, received_at)")
