@@ -155,6 +155,13 @@ class MessagesStore:
                    WHERE id = ? AND status = 'sending'""",
                 [due_at, self.clock(), outbox_id])
 
+    def set_payload(self, outbox_id: int, payload: str | None) -> None:
+        """Replace a message's structure (JSON, or None): what it goes as, decided when it
+        is sent (a WhatsApp template outside the 24-hour window)."""
+        with self._write_one():
+            self.db.execute("UPDATE outbox SET payload = ?, updated_at = ? WHERE id = ?",
+                            [payload, self.clock(), outbox_id])
+
     def unsolicited_queued_since(self, phone: str, kind: str, since: float) -> int:
         """How many messages of this unsolicited `kind` were queued for `phone` since
         `since` (sent or not)."""
