@@ -400,3 +400,15 @@ def test_whatsapp_templates_are_read_per_kind_and_language(tmp_path):
     assert (news.category, news.quick_reply, news.language_codes) == ("marketing", False,
                                                                       {"sw": "sw"})
     assert carrier.template("review") is None and carrier.template("reply") is None
+
+
+def test_the_documented_templates_are_a_valid_configuration(tmp_path):
+    """docs/carriers.md's example of WhatsApp templates is read as written."""
+    text = DOCS.read_text(encoding="utf-8")
+    section = text[text.index("### WhatsApp templates"):]
+    example = section[section.index("```toml\n") + 8:section.index("```\n", 10)]
+    path = write(tmp_path, '[carriers.whatsapp]\nadapter = "console"\n' + example)
+    carrier = load_carriers(path, env={})["whatsapp"]
+    assert sorted(carrier.templates) == ["announcement", "daily_lesson", "reminder", "review"]
+    assert all(set(t.language_codes) == {"en", "fr", "pt", "sw", "ar"}
+               for t in carrier.templates.values())
