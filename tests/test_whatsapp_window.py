@@ -23,6 +23,7 @@ from gateway.outbox.worker import OutboxWorker
 from gateway.store import Store
 from tests.fakes.clock import SimulatedClock
 from tests.fakes.graph_api import FakeGraphApi, sign, wamid
+from tests.test_operations import learnline
 
 PHONE_NUMBER_ID = "106540352242922"
 ACCESS_TOKEN = "EAAG-whatsapp-access-token-0123456789"
@@ -238,6 +239,15 @@ def test_without_a_template_the_lesson_is_not_sent_free_form_and_says_why(
             "SELECT outcome, detail FROM send_attempts WHERE outbox_id = (SELECT id FROM "
             "outbox WHERE kind = 'lesson')")
         assert attempt["outcome"] == "failed" and "24-hour window" in attempt["detail"]
+        # What the operator reads of it.
+        listed = learnline("outbox", "failed", "--days", "3", cwd=tmp_path,
+                           LEARNLINE_DB=str(db_path), LEARNLINE_CARRIERS=str(days.carriers))
+        assert listed.returncode == 0, listed.stderr
+        [line] = [line for line in listed.stdout.splitlines() if " lesson " in line]
+        assert line.endswith("  outside WhatsApp's 24-hour window and no template "
+                             "'daily_lesson' for fr"), line
+        assert " wa  +22177*****55  lesson  failed 2026-12-08 16:01 UTC  " in line
+        assert AWA not in listed.stdout
     finally:
         days.store.close()
 

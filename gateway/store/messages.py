@@ -155,6 +155,14 @@ class MessagesStore:
                    WHERE id = ? AND status = 'sending'""",
                 [due_at, self.clock(), outbox_id])
 
+    def failed_messages(self, since: float, limit: int = 50) -> list[dict]:
+        """Messages that failed since `since` (by when they last changed), newest first:
+        dicts with `id`, `carrier_id`, `phone`, `kind`, `at` and `error` (why)."""
+        return list(self._rows(
+            """SELECT id, carrier_id, phone, kind, updated_at AS at, error FROM outbox
+               WHERE status = 'failed' AND updated_at >= ? ORDER BY updated_at DESC, id DESC
+               LIMIT ?""", [since, limit]))
+
     def set_payload(self, outbox_id: int, payload: str | None) -> None:
         """Replace a message's structure (JSON, or None): what it goes as, decided when it
         is sent (a WhatsApp template outside the 24-hour window)."""
