@@ -47,6 +47,12 @@ category = "utility"
 parameters = ["lesson_title"]
 language_codes = { fr = "fr" }
 
+[carriers.wa.templates.review]
+name = "learnline_review"
+category = "utility"
+parameters = ["lesson_title", "question"]
+language_codes = { fr = "fr" }
+
 [carriers.wa.templates.announcement]
 name = "learnline_announcement"
 category = "marketing"
@@ -115,8 +121,9 @@ class Days:
     def run_worker(self) -> None:
         self.worker.run(drain=True, poll_seconds=0.001)
 
-    def take_first_lesson(self) -> None:
-        """START, then the first lesson read and answered right."""
+    def take_first_lesson(self, *, wrong_first: bool = False) -> None:
+        """START, then the first lesson read and answered right (its first question wrong
+        first, with `wrong_first`)."""
         self.say("START")
         course = self.store.course(COURSE)
         for _ in range(40):
@@ -127,7 +134,11 @@ class Days:
                 self.say("NEXT")
                 continue
             lesson = self.store.lesson(COURSE, course.lesson_ids[0], "fr")
-            self.say("ABCD"[lesson.questions[enrollment.quiz.queue[0]].answer])
+            number = enrollment.quiz.queue[0]
+            answer = lesson.questions[number].answer
+            if wrong_first and number == 0 and 0 not in enrollment.quiz.requeued:
+                answer = (answer + 1) % len(lesson.questions[0].options)
+            self.say("ABCD"[answer])
         raise AssertionError("the lesson never ended")
 
     def scheduled(self, kind: str = "lesson") -> list[dict]:
@@ -142,6 +153,7 @@ def graph_api():
         api.register_template("learnline_daily_lesson", "fr", parameters=3, quick_replies=1)
         api.register_template("learnline_reminder", "fr", parameters=1, quick_replies=1)
         api.register_template("learnline_announcement", "fr", parameters=2)
+        api.register_template("learnline_review", "fr", parameters=2)
         yield api
 
 
@@ -348,3 +360,26 @@ def test_an_announcement_inside_the_window_goes_as_text(days):
     days.run_worker()
     [news] = days.graph_api.messages[sent_before:]
     assert news["type"] == "text" and news["text"]["body"] == "Bonjour !"
+
+
+def test_a_review_outside_the_window_goes_as_its_template_and_is_answered_by_letter(days):
+    days.clock.now = days.at(0, 10)
+    days.take_first_lesson(wrong_first=True)
+    days.run_worker()
+    sent_before = len(days.graph_api.messages)
+    days.clock.now = days.at(3, 10, 30)  # the missed question is due again, days later
+    days.run_worker()
+    [review] = days.graph_api.messages[sent_before:]
+    lesson = days.store.lesson(COURSE, days.store.course(COURSE).lesson_ids[0], "fr")
+    question = lesson.questions[0]
+    assert review["type"] == "template"
+    assert review["template"]["name"] == "learnline_review"
+    options = " ".join(f"{letter}) {option}" for letter, option in zip("ABCD", question.options,
+                                                                       strict=False))
+    assert [p["text"] for p in review["template"]["components"][0]["parameters"]] == [
+        lesson.title, f"{question.text} {options}"]
+    days.say("ABCD"[question.answer])  # typed, as the template says
+    days.run_worker()
+    answer = days.graph_api.messages[-1]
+    assert answer["type"] == "text" and answer["text"]["body"].startswith("Bravo !")
+    assert days.store.learner(AWA).pending_review is None
