@@ -39,9 +39,7 @@ def run_scheduled(store: Store, carriers: Carriers, now: float | None = None,
             learner = store.learner(seen.phone)  # they may have written meanwhile
             if learner is None or learner.next_check_at is None or learner.next_check_at > now:
                 continue
-
             carrier = carriers.get(learner.carrier_id)
-
             if carrier is None:
                 store.set_next_check(learner.phone, None)
                 continue
