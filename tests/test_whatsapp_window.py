@@ -16,7 +16,9 @@ import pytest
 from carrier_adapters import SendError
 from gateway import create_app
 from gateway.channels.scheduled import run_scheduled
+from gateway.channels.whatsapp.unsolicited import engine, queue_due
 from gateway.config import load_carriers
+from gateway.learning import replies as r
 from gateway.ops.announcements import announce
 from gateway.outbox.window import as_sendable
 from gateway.outbox.worker import OutboxWorker
@@ -383,3 +385,25 @@ def test_a_review_outside_the_window_goes_as_its_template_and_is_answered_by_let
     answer = days.graph_api.messages[-1]
     assert answer["type"] == "text" and answer["text"]["body"].startswith("Bravo !")
     assert days.store.learner(AWA).pending_review is None
+
+
+def test_a_card_too_long_for_buttons_is_one_scheduled_message_that_says_what_to_reply(days):
+    """A scheduled message goes whole, free-form or as its template: a card too long for a
+    button's body is one text, which names the reply."""
+    days.say("START")
+    carrier = load_carriers(days.carriers)["wa"]
+    card = r.CardShown(course_title="Se lancer", lesson_number=2, lesson_count=6,
+                       lesson_title="Trouver un client", card_number=1, card_count=3,
+                       text="mot " * 400)
+    with days.store.write():
+        learner = days.store.learner(AWA)
+        queued = queue_due(days.store, carrier, engine(days.store, carrier.pacing), learner,
+                           "lesson", (r.DailyLesson(2, 6), card), due=days.clock.now)
+    assert queued == 1
+    [message] = days.scheduled()
+    assert message["body"].startswith("Votre leçon du jour")
+    assert "[1/3]" in message["body"] and message["body"].count("mot") == 400
+    payload = json.loads(message["payload"])
+    assert set(payload) == {"outside_window"}  # text alone inside the window
+    assert payload["outside_window"]["template"]["parameters"][1:] == ["2",
+                                                                      "Trouver un client"]
