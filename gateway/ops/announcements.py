@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from gateway.config import Carriers
+from gateway.config import Carrier, Carriers
 from gateway.learning.timing import learner_zone, quiet_end
-from gateway.message_templates import fill
+from gateway.message_templates import TemplateMessage, fill
 from gateway.outbox.queue import queue_text
 from gateway.outbox.window import is_whatsapp
 from gateway.sms_text import count, split_messages
@@ -96,7 +96,8 @@ def announce(store: Store, carriers: Carriers, course_id: str, text: str,
     return plan
 
 
-def _template(store: Store, carrier, phone: str, locale: str, course_id: str, body: str):
+def _template(store: Store, carrier: Carrier, phone: str, locale: str, course_id: str,
+              body: str) -> TemplateMessage | None:
     """The carrier's announcement template, filled for this learner: what the announcement
     goes as outside WhatsApp's 24-hour window (None: no template for their language)."""
     template = carrier.template("announcement")
