@@ -22,7 +22,12 @@
   `Authorization: Bearer <access_token>` and `{"messaging_product": "whatsapp",
   "recipient_type": "individual", "to": "<digits>", "type": "text", "text": {"body",
   "preview_url": false}}`, or `"type": "interactive"` with a `button` (1 to 3 replies) or
-  a `list` (1 to 10 rows) built from the outbox's payload. Accepted: 200 with
+  a `list` (1 to 10 rows) built from the outbox's payload, or `"type": "template"` (outside
+  the 24-hour window) with `{"name", "language": {"code"}, "components": [{"type": "body",
+  "parameters": [{"type": "text", "text"}]}, {"type": "button", "sub_type": "quick_reply",
+  "index": "0", "parameters": [{"type": "payload", "payload"}]}]}` from the payload's
+  `template` (`{"name", "language", "category", "parameters", "quick_replies"}`: the
+  category is the gateway's, for pricing, and not sent). Accepted: 200 with
   `{"messages": [{"id": "wamid..."}]}`. Refused: `{"error": {"code", "message", ...}}`.
 
 Error codes (`error.code`, in an answer or a failed status), as Meta documents them:
@@ -31,7 +36,11 @@ than 24 hours since the learner's last message) fail the message without a retry
 code kept for fallback to read (`FALLBACK_CODES`; `SendError.code`, and the detail the
 outbox keeps as the message's error reads `HTTP <status> <code>: <reason>`); 130429,
 131048, 131056 and 80007 (throughput, spam and per-user rate limits) and 131016 (service
-unavailable) are retried with the worker's backoff; 190 (access token expired or revoked,
+unavailable) are retried with the worker's backoff; 1320xx (a template refused: 132000
+its parameters do not match, 132001 no such template in that language, 132005 too long,
+132007 against format policy, 132012 a parameter's format, 132015 paused, 132016
+disabled) fail without a retry and may go through the carrier's fallback
+(`SendError.fallback`); 190 (access token expired or revoked,
 answered with HTTP 401) is the gateway's credentials refused, shown to operators as every
 carrier's 401 is.
 
@@ -100,6 +109,9 @@ FALLBACK_CODES: dict[str, str] = {
 # Retried with the worker's backoff: rate limits and the service being unavailable.
 RETRIED_CODES = frozenset({"130429", "131048", "131056", "80007", "4", "131016"})
 TOKEN_REFUSED = "190"
+# Meta refused a template: 132000 to 132069 (parameters, existence, length, policy, paused,
+# disabled, flows).
+_TEMPLATE_REFUSED = re.compile(r"1320[0-6]\d")
 
 _DIGITS = re.compile(r"\d{1,20}")
 _CHALLENGE = re.compile(r"[A-Za-z0-9_.-]{1,100}")
@@ -308,6 +320,9 @@ class WhatsAppAdapter(CarrierAdapter):
         limits. SendError (not retried) for a body over its limit."""
         message: dict[str, Any] = {"messaging_product": "whatsapp",
                                    "recipient_type": "individual", "to": to.lstrip("+")}
+        if payload and payload.get("template"):
+            message.update(type="template", template=_template(payload["template"]))
+            return message
         buttons = payload.get("buttons") if payload else None
         listed = payload.get("list") if payload else None
         if not buttons and not listed:
@@ -363,6 +378,9 @@ class WhatsAppAdapter(CarrierAdapter):
         if code in RETRIED_CODES:
             return self.api_error(status, f"HTTP {status} {code}: {text}", code=code,
                                   retry=True)
+        if code is not None and _TEMPLATE_REFUSED.fullmatch(code):
+            return self.api_error(status, f"HTTP {status} {code}: template refused: {text}",
+                                  code=code, retry=False, fallback=True)
         return self.api_error(status, f"HTTP {status} {code or status}: {text}",
                               code=code or str(status))
 
@@ -381,6 +399,25 @@ class WhatsAppAdapter(CarrierAdapter):
         except (ValueError, AttributeError):
             shown = ""
         return f"the access token reads phone number {shown or creds['phone_number_id']}"
+
+
+def _template(template: Mapping[str, Any]) -> dict[str, Any]:
+    """The Graph API's `template` object from the outbox's: its name and language code, a
+    body component with each parameter as text, and a quick-reply button component per
+    payload, by index."""
+    components: list[dict[str, Any]] = []
+    parameters = [{"type": "text", "text": str(value)}
+                  for value in template.get("parameters") or ()]
+    if parameters:
+        components.append({"type": "body", "parameters": parameters})
+    for index, reply in enumerate(template.get("quick_replies") or ()):
+        components.append({"type": "button", "sub_type": "quick_reply", "index": str(index),
+                           "parameters": [{"type": "payload", "payload": str(reply)}]})
+    found: dict[str, Any] = {"name": str(template["name"]),
+                             "language": {"code": str(template["language"])}}
+    if components:
+        found["components"] = components
+    return found
 
 
 def _graph_error(response: Any) -> tuple[str | None, str]:

@@ -30,6 +30,7 @@ from carrier_adapters import ADAPTERS, CarrierSettings
 from gateway import environment
 from gateway.i18n import available_locales, needs_ucs2
 from gateway.learning.timing import Pacing
+from gateway.message_templates import Template, parse_templates, template_kind
 from gateway.sms_text import DEFAULT_POLICY, POLICIES
 
 # A learner who dials USSD again this soon after a dropped or timed-out session goes
@@ -50,7 +51,7 @@ COMMON_KEYS = (
     "timezone", "quiet_hours", "max_unsolicited_per_day", "nudge_after_days", "max_nudges",
     "review_after_days", "price_per_segment", "price_per_ussd_session", "price_per_web_mb",
     "currency", "previous_webhook_token", "price_per_whatsapp_service",
-    "price_per_whatsapp_utility", "price_per_whatsapp_marketing",
+    "price_per_whatsapp_utility", "price_per_whatsapp_marketing", "templates",
 )
 
 
@@ -103,6 +104,9 @@ class Carrier:
     price_per_whatsapp_utility: float = 0.0
     price_per_whatsapp_marketing: float = 0.0
     currency: str = ""
+    # WhatsApp: what each kind of unsolicited message becomes outside the 24-hour window
+    # (gateway/message_templates.py), by template kind.
+    templates: Mapping[str, Template] = field(default_factory=dict)
 
     @classmethod
     def of(cls, **values: Any) -> Carrier:
@@ -151,6 +155,12 @@ class Carrier:
     def credentials(self) -> Mapping[str, Any]:
         """Its adapter's own keys (account, secrets), as the adapter reads them."""
         return self.wire.credentials
+
+    def template(self, outbox_kind: str) -> Template | None:
+        """The template an unsolicited message of this outbox kind becomes outside
+        WhatsApp's 24-hour window, or None."""
+        kind = template_kind(outbox_kind)
+        return self.templates.get(kind) if kind else None
 
     @property
     def pacing(self) -> Pacing:
@@ -390,6 +400,11 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
     pacing: dict[str, Any] = {}
     with checking():
         pacing = _pacing(values, string, fail)
+    templates: dict[str, Template] = {}
+    if "templates" in values:
+        with checking():
+            templates = parse_templates(values["templates"], frozenset(available_locales()),
+                                        fail)
     urls: dict[str, str | None] = {}
     for key in ("api_base_url", "public_url", "web_url"):
         with checking():
@@ -458,6 +473,7 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
         **ussd,
         **limits,
         **pacing,
+        templates=templates,
     )
     try:
         adapter.check_config(settings.wire)

@@ -38,6 +38,10 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
+TEMPLATE = ('daily_lesson]\nname = "learnline_daily"\ncategory = "utility"\n'
+            'language_codes = { fr = "fr", en = "en_US" }\n'
+            'parameters = ["learner_name", "lesson_title"]\n')
+
 BAD_CARRIERS = [
     # (case, carrier id, table body, key the message must name)
     ("unknown adapter", "mtn-ng", 'adapter = "smoke-signals"\n', "adapter"),
@@ -104,6 +108,30 @@ BAD_CARRIERS = [
     ("previous key of a carrier that signs nothing", "at-ke", 'adapter = "africastalking"\n'
      'webhook_token = "0123456789abcdef0"\nprevious_api_key = "old-0123456789"\n',
      "previous_api_key"),
+    # WhatsApp templates (docs/carriers.md, Templates): every key of each kind's table.
+    *[(case, "wa-ng", 'adapter = "console"\n[carriers."wa-ng".templates.' + table, key)
+      for case, table, key in [
+          ("template of an unknown kind", 'lesson]\nname = "x"\n', "templates.lesson"),
+          ("template without a name", TEMPLATE.replace('name = "learnline_daily"\n', ""),
+           "templates.daily_lesson.name"),
+          ("template name with capitals", TEMPLATE.replace("learnline_daily", "Daily"),
+           "templates.daily_lesson.name"),
+          ("template category", TEMPLATE.replace('"utility"', '"promotional"'),
+           "templates.daily_lesson.category"),
+          ("template without languages", TEMPLATE.replace('fr = "fr", en = "en_US"', ""),
+           "templates.daily_lesson.language_codes"),
+          ("template for a language without catalog",
+           TEMPLATE.replace('fr = "fr"', 'ha = "ha"'),
+           "templates.daily_lesson.language_codes.ha"),
+          ("template language code", TEMPLATE.replace('"en_US"', '"en-us"'),
+           "templates.daily_lesson.language_codes.en"),
+          ("template parameter of another kind", TEMPLATE.replace('"lesson_title"', '"text"'),
+           "templates.daily_lesson.parameters': 'text' is not a value a daily_lesson"),
+          ("template unknown key", TEMPLATE + 'button = "Start"\n',
+           "templates.daily_lesson.button"),
+          ("template quick_reply", TEMPLATE + 'quick_reply = "yes"\n',
+           "templates.daily_lesson.quick_reply"),
+      ]],
 ]
 
 
@@ -355,3 +383,32 @@ def test_the_readme_names_every_adapter_that_needs_a_token_or_addresses():
                 if not adapter.signs_requests and name != "console"}
     named = set(re.findall(r"`([a-z]+)`", sentence)) - {"webhook_token", "allow_ips"}
     assert named == unsigned, sentence
+
+
+def test_whatsapp_templates_are_read_per_kind_and_language(tmp_path):
+    path = write(tmp_path, '[carriers."wa-ng"]\nadapter = "console"\n'
+                 '[carriers."wa-ng".templates.' + TEMPLATE
+                 + '[carriers."wa-ng".templates.announcement]\nname = "learnline_news"\n'
+                 'category = "marketing"\nparameters = ["text"]\n'
+                 '[carriers."wa-ng".templates.announcement.language_codes]\nsw = "sw"\n')
+    carrier = load_carriers(path, env={})["wa-ng"]
+    daily = carrier.template("lesson")
+    assert (daily.name, daily.category, daily.parameters, daily.quick_reply) == (
+        "learnline_daily", "utility", ("learner_name", "lesson_title"), True)
+    assert daily.language_codes == {"fr": "fr", "en": "en_US"}
+    news = carrier.template("announcement")
+    assert (news.category, news.quick_reply, news.language_codes) == ("marketing", False,
+                                                                      {"sw": "sw"})
+    assert carrier.template("review") is None and carrier.template("reply") is None
+
+
+def test_the_documented_templates_are_a_valid_configuration(tmp_path):
+    """docs/carriers.md's example of WhatsApp templates is read as written."""
+    text = DOCS.read_text(encoding="utf-8")
+    section = text[text.index("### WhatsApp templates"):]
+    example = section[section.index("```toml\n") + 8:section.index("```\n", 10)]
+    path = write(tmp_path, '[carriers.whatsapp]\nadapter = "console"\n' + example)
+    carrier = load_carriers(path, env={})["whatsapp"]
+    assert sorted(carrier.templates) == ["announcement", "daily_lesson", "reminder", "review"]
+    assert all(set(t.language_codes) == {"en", "fr", "pt", "sw", "ar"}
+               for t in carrier.templates.values())

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from gateway import create_app
-from gateway.channels.sms.scheduled import run_scheduled
+from gateway.channels.scheduled import run_scheduled
 from gateway.channels.vocabulary import command_words
 from gateway.cli.main import main
 from gateway.config import ConfigError, load_carriers

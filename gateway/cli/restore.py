@@ -45,11 +45,13 @@ def restore_command(backup: str) -> None:
 
 @click.group("outbox")
 def outbox_group() -> None:
-    """Messages held after a restore: list them, send them, or drop them.
+    """Messages held after a restore: list them, send them, or drop them; and messages
+    that could not be sent, with why.
 
     \b
     Example:
       learnline outbox held
+      learnline outbox failed --days 2
     """
 
 
@@ -78,6 +80,33 @@ def outbox_held() -> None:
     click.echo(f"{len(held)} held" + (": `learnline outbox release ID... | --all` sends, "
                                       "`learnline outbox drop ID... | --all` drops"
                                       if held else ""))
+
+
+@outbox_group.command("failed")
+@click.option("--days", type=click.IntRange(1, 366), default=7, show_default=True,
+              help="Messages that failed in the last this many days.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True,
+              help="At most this many, newest first.")
+def outbox_failed(days: int, limit: int) -> None:
+    """List messages that were not sent, newest first: id, carrier, number (masked), kind
+    (reply, lesson, review, reminder, announcement), when, and why (the carrier's refusal,
+    or the gateway's reason, such as a WhatsApp message outside the 24-hour window with no
+    template).
+
+    \b
+    Example:
+      learnline outbox failed --days 1
+    """
+    from gateway.phones import masked
+
+    with Store.open(existing_db_path(), migrate=True) as store:
+        failed = store.failed_messages(store.clock() - days * 86400.0, limit)
+    for message in failed:
+        click.echo(f"{message['id']}  {message['carrier_id']}  {masked(message['phone'])}  "
+                   f"{message['kind']}  failed {_when(message['at'])}  "
+                   f"{message['error'] or '(no reason recorded)'}")
+    click.echo(f"{len(failed)} failed in the last {days} day(s)"
+               + (f" (the newest {limit})" if len(failed) == limit else ""))
 
 
 def _ids(ids: tuple[int, ...], every: bool) -> list[int] | None:

@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from gateway.config import Carriers
+from gateway.config import Carrier, Carriers
 from gateway.learning.timing import learner_zone, quiet_end
+from gateway.message_templates import TemplateMessage, fill
 from gateway.outbox.queue import queue_text
+from gateway.outbox.window import is_whatsapp
 from gateway.sms_text import count, split_messages
 from gateway.store import Store
 
@@ -83,9 +85,26 @@ def announce(store: Store, carriers: Carriers, course_id: str, text: str,
                 plan.learners += 1
                 if not dry_run:
                     zone = learner_zone(phone, chosen_zone, carrier.timezone)
+                    template = _template(store, carrier, phone, locale, course_id, body) \
+                        if is_whatsapp(carrier) else None
                     queue_text(store, carrier, phone, body, kind="announcement",
-                               due_at=quiet_end(now, zone, carrier.quiet_hours))
+                               due_at=quiet_end(now, zone, carrier.quiet_hours),
+                               template=template)
                 if on_learner is not None:
                     on_learner()
     plan.queued = not dry_run
     return plan
+
+
+def _template(store: Store, carrier: Carrier, phone: str, locale: str, course_id: str,
+              body: str) -> TemplateMessage | None:
+    """The carrier's announcement template, filled for this learner: what the announcement
+    goes as outside WhatsApp's 24-hour window (None: no template for their language)."""
+    template = carrier.template("announcement")
+    if template is None:
+        return None
+    learner = store.learner(phone)
+    course = store.course(course_id)
+    return fill(template, locale, {
+        "learner_name": learner.display_name if learner else None,
+        "course_title": course.title_in(locale) if course else None, "text": body})

@@ -9,10 +9,12 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from gateway.outbox.window import unsolicited_payload
 from gateway.sms_text import count, split_messages
 
 if TYPE_CHECKING:
     from gateway.config import Carrier
+    from gateway.message_templates import TemplateMessage
     from gateway.store import Store
 
 
@@ -20,19 +22,30 @@ def queue_text(
     store: Store, carrier: Carrier, phone: str, text: str, *,
     inbound_id: int | None = None, to_stopped_ok: bool = False, kind: str = "reply",
     due_at: float | None = None, lesson: tuple[str, str] | None = None,
+    template: TemplateMessage | None = None,
 ) -> int:
     """Queue a reply (or, with `kind`, an unsolicited message due at `due_at`), split into
     messages of at most the carrier's `max_segments`; for a carrier whose messages are not
-    SMS (WhatsApp), as written, in as few messages as its length allows. With `lesson`
+    SMS (WhatsApp), as written, in as few messages as its length allows, the first with
+    the `template` it becomes outside WhatsApp's 24-hour window (gateway/outbox/window.py),
+    or as that template alone when the window will be closed by `due_at`. With `lesson`
     (course id, lesson id), its segments (or messages) count toward that lesson's cost."""
     if not text:
         return 0
     whole = _whole_message_chars(carrier.adapter)
     if whole:
+        parts = _whole_parts(text, whole)
+        first = None
+        if template is not None:
+            first = unsolicited_payload(store, carrier, phone,
+                                        store.clock() if due_at is None else due_at,
+                                        None, template)
+            if first is not None and "template" in first:
+                parts = [text]  # the template carries it; the text stays for operators
         return sum(queue_message(store, carrier, phone, part, inbound_id=inbound_id,
                                  to_stopped_ok=to_stopped_ok, kind=kind, due_at=due_at,
-                                 lesson=lesson)
-                   for part in _whole_parts(text, whole))
+                                 lesson=lesson, payload=first if n == 0 else None)
+                   for n, part in enumerate(parts))
     messages = split_messages(text, carrier.max_segments, carrier.encoding_policy)
     segments = 0
     for body in messages:

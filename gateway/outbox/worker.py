@@ -18,9 +18,12 @@
   `LEARNLINE_RETENTION_DAYS` are blanked (docs/privacy.md); messages to an erased
   number are never sent.
 - Learning over time: it visits learners whose next check has come (daily
-  lessons, reviews, reminders: gateway/channels/sms/scheduled.py), and holds
+  lessons, reviews, reminders: gateway/channels/scheduled.py), and holds
   every unsolicited message out of the learner's quiet hours and within the
   carrier's daily cap; replies are never held.
+- WhatsApp's 24-hour window is checked again as each unsolicited message goes
+  (gateway/outbox/window.py): outside it, a message goes as its template, or
+  fails, not retried, saying why (`SendError.fallback`).
 
 The backoff is scheduled in the database (`due_at`), not slept in-process,
 so a restart keeps it; that is why it is computed here rather than by a
@@ -42,13 +45,14 @@ from pathlib import Path
 
 from carrier_adapters import ADAPTERS, CarrierAdapter, SendError
 from gateway import environment
+from gateway.channels.scheduled import run_scheduled
 from gateway.channels.sms.conversation import handle_inbound
-from gateway.channels.sms.scheduled import run_scheduled
 from gateway.channels.whatsapp.conversation import handle_whatsapp
 from gateway.config import USSD_RESUME_SECONDS, Carrier, Carriers, ConfigError
 from gateway.learning.timing import day_start, learner_zone, next_day_start, quiet_end
 from gateway.metrics import OUTBOUND
 from gateway.outbox.chats import active_chats
+from gateway.outbox.window import as_sendable
 from gateway.phones import masked
 from gateway.store import OutboxRecord, Store, privacy
 from gateway.urls import webhook_url
@@ -368,6 +372,12 @@ class OutboxWorker:
                 store.defer_send(message.id, held_until)
                 self._tally("deferred")
                 return
+        try:
+            message = as_sendable(store, carrier, message, learner.locale if learner
+                                  else carrier.locale or "en")
+        except SendError as exc:  # outside WhatsApp's window, and no template
+            self._failed(store, message, exc)
+            return
         adapter = self.adapters[carrier.id]
         extra = {}
         if adapter.reply_keys:  # the carrier wants fields of the message we answer

@@ -107,6 +107,13 @@ class MessagesStore:
             [status, self.clock(), error, inbound_id],
         )
 
+    def last_inbound_at(self, phone: str, carrier_id: str) -> float | None:
+        """When `phone` last wrote to the carrier (any message stored from them, answered
+        or not), or None: what opens WhatsApp's 24-hour window."""
+        return self.db.execute(
+            "SELECT max(received_at) FROM inbound WHERE phone = ? AND carrier_id = ?",
+            [phone, carrier_id]).fetchone()[0]
+
     def unprocessed_inbound(self, older_than: float, limit: int = 100) -> list[InboundRecord]:
         """Inbound messages stored but never processed (the process died in between)."""
         return [
@@ -150,6 +157,21 @@ class MessagesStore:
                      attempts = max(attempts - 1, 0), updated_at = ?
                    WHERE id = ? AND status = 'sending'""",
                 [due_at, self.clock(), outbox_id])
+
+    def failed_messages(self, since: float, limit: int = 50) -> list[dict]:
+        """Messages that failed since `since` (by when they last changed), newest first:
+        dicts with `id`, `carrier_id`, `phone`, `kind`, `at` and `error` (why)."""
+        return list(self._rows(
+            """SELECT id, carrier_id, phone, kind, updated_at AS at, error FROM outbox
+               WHERE status = 'failed' AND updated_at >= ? ORDER BY updated_at DESC, id DESC
+               LIMIT ?""", [since, limit]))
+
+    def set_payload(self, outbox_id: int, payload: str | None) -> None:
+        """Replace a message's structure (JSON, or None): what it goes as, decided when it
+        is sent (a WhatsApp template outside the 24-hour window)."""
+        with self._write_one():
+            self.db.execute("UPDATE outbox SET payload = ?, updated_at = ? WHERE id = ?",
+                            [payload, self.clock(), outbox_id])
 
     def unsolicited_queued_since(self, phone: str, kind: str, since: float) -> int:
         """How many messages of this unsolicited `kind` were queued for `phone` since

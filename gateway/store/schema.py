@@ -508,3 +508,10 @@ def m022_whatsapp_figures(db: Database) -> None:
         "ALTER TABLE lesson_costs ADD COLUMN whatsapp_marketing INTEGER NOT NULL DEFAULT 0",
     ):
         db.execute(statement)
+
+
+@migrations()
+def m020_inbound_by_sender(db: Database) -> None:
+    """A learner's latest message to a carrier found without reading every inbound
+    message: WhatsApp's 24-hour window opens at it."""
+    db.execute("CREATE INDEX inbound_by_sender ON inbound (phone, carrier_id, received_at)")

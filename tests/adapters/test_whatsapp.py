@@ -557,3 +557,67 @@ def test_hostile_shapes_are_read_or_refused_naming_a_field(body):
         assert "'" in str(exc) or "body" in str(exc)
     else:
         assert parsed.messages == () and parsed.statuses == ()
+
+
+# -- templates (outside the 24-hour window) ----------
+
+TEMPLATE = {"template": {"name": "learnline_daily_lesson", "language": "fr",
+                         "category": "utility", "parameters": ["Awa", "Trouver un client"],
+                         "quick_replies": ["START"]}}
+
+
+def test_a_template_goes_as_meta_documents_it(graph_api):
+    """https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-message-templates:
+    `type: template`, the name, `language.code`, a body component with one text parameter
+    per {{n}}, and each quick-reply button's payload as a button component by index."""
+    graph_api.register_template("learnline_daily_lesson", "fr", parameters=2, quick_replies=1)
+    adapter = WhatsAppAdapter(settings(graph_api.url))
+    result = adapter.send(LEARNER, "Votre leçon du jour :\n*Leçon 2/6*", payload=TEMPLATE)
+    assert graph_api.messages == [{
+        "messaging_product": "whatsapp", "recipient_type": "individual",
+        "to": LEARNER[1:], "type": "template",
+        "template": {"name": "learnline_daily_lesson", "language": {"code": "fr"},
+                     "components": [
+                         {"type": "body", "parameters": [
+                             {"type": "text", "text": "Awa"},
+                             {"type": "text", "text": "Trouver un client"}]},
+                         {"type": "button", "sub_type": "quick_reply", "index": "0",
+                          "parameters": [{"type": "payload", "payload": "START"}]}]}}]
+    assert result.carrier_message_id == graph_api.ids[0]
+
+
+def test_a_template_without_parameters_has_no_components(graph_api):
+    graph_api.register_template("learnline_news", "sw")
+    adapter = WhatsAppAdapter(settings(graph_api.url))
+    adapter.send(LEARNER, "Habari", payload={"template": {
+        "name": "learnline_news", "language": "sw", "category": "marketing",
+        "parameters": []}})
+    [sent] = graph_api.messages
+    assert sent["template"] == {"name": "learnline_news", "language": {"code": "sw"}}
+
+
+@pytest.mark.parametrize("case", ["unknown name", "unknown language", "parameters",
+                                  "paused"])
+def test_a_template_meta_refuses_may_go_through_the_fallback(graph_api, case):
+    """132001 (no such template in that language), 132000 (its parameters do not match)
+    and the other 1320xx refusals of a template are not retried: the message may go
+    through the carrier's fallback instead."""
+    graph_api.register_template("learnline_daily_lesson", "en_US", parameters=2,
+                                quick_replies=1)
+    payload = json.loads(json.dumps(TEMPLATE))
+    if case == "unknown name":
+        payload["template"]["name"] = "learnline_daily"
+    elif case == "parameters":
+        payload["template"]["parameters"] = ["Awa"]
+    elif case == "paused":
+        graph_api.fail_next(400, 132015, "(#132015) Template is paused")
+    if case != "unknown language":
+        payload["template"]["language"] = "en_US"
+    adapter = WhatsAppAdapter(settings(graph_api.url))
+    with pytest.raises(SendError) as caught:
+        adapter.send(LEARNER, "Your daily lesson", payload=payload)
+    error = caught.value
+    assert (error.retry, error.fallback) == (False, True)
+    assert error.code in ("132000", "132001", "132015")
+    assert "template" in error.detail and ACCESS_TOKEN not in error.detail
+    assert graph_api.messages == []

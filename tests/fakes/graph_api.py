@@ -1,8 +1,10 @@
 """A loopback HTTP server speaking Meta's Graph API for WhatsApp: `POST /{version}/
 {phone_number_id}/messages` with a bearer token, checked as Meta documents the message
 (`messaging_product`, `to`, `type`; text, or an interactive button or list within
-WhatsApp's limits), answered with `{"messaging_product", "contacts", "messages": [{"id":
-"wamid..."}]}`; errors as `{"error": {"message", "type", "code", "fbtrace_id"}}`.
+WhatsApp's limits, or a template registered with the fake in its language, with as many
+body parameters and quick-reply payloads as it was registered with), answered with
+`{"messaging_product", "contacts", "messages": [{"id": "wamid..."}]}`; errors as
+`{"error": {"message", "type", "code", "fbtrace_id"}}` (132001, 132000 for a template).
 `GET /{version}/{phone_number_id}` reads the number's record. Also the test-side signing
 of notifications (`sign`), written from Meta's description, independent of the adapter."""
 
@@ -38,6 +40,41 @@ def _length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+def _check_template(template: dict, registered: dict) -> tuple[int, str] | None:
+    """What Meta would refuse in a template message: (error code, details), or None.
+    132001: no template of that name in that language; 132000: the parameters given do not
+    match the ones registered; 100: a malformed request."""
+    name, code = template.get("name"), template.get("language", {}).get("code")
+    if not isinstance(name, str) or not isinstance(code, str):
+        return 100, "template.name and template.language.code are required"
+    if (name, code) not in registered:
+        return 132001, f"template name ({name}) does not exist in {code}"
+    parameters, quick_replies = registered[(name, code)]
+    texts, payloads = [], []
+    for component in template.get("components", []):
+        if component.get("type") == "body":
+            for parameter in component["parameters"]:
+                if parameter.get("type") != "text" or not parameter.get("text") \
+                        or re.search(r"[\n\t]| {5}", parameter["text"]):
+                    return 100, "a body parameter must be text on one line"
+                texts.append(parameter["text"])
+        elif component.get("type") == "button" and component.get("sub_type") == "quick_reply":
+            if component.get("index") != str(len(payloads)):
+                return 100, "button components are given by index, from 0"
+            [parameter] = component["parameters"]
+            if parameter.get("type") != "payload" or not parameter.get("payload"):
+                return 100, "a quick reply's parameter is its payload"
+            payloads.append(parameter["payload"])
+        else:
+            return 100, f"unsupported component {component.get('type')}"
+    if len(texts) != parameters:
+        return 132000, (f"body: number of localizable_params ({len(texts)}) does not match "
+                        f"the expected number of params ({parameters})")
+    if len(payloads) > quick_replies:
+        return 132000, "more buttons than the template has"
+    return None
+
+
 def _check(message: dict) -> str | None:
     """What Meta would refuse in a message request (error 100's details), or None."""
     if message.get("messaging_product") != "whatsapp":
@@ -45,6 +82,8 @@ def _check(message: dict) -> str | None:
     if not re.fullmatch(r"\d{6,15}", str(message.get("to", ""))):
         return "to must be a phone number in international form without +"
     kind = message.get("type")
+    if kind == "template":
+        return None  # checked against the registered templates (_check_template)
     if kind == "text":
         body = message.get("text", {}).get("body", "")
         return None if 0 < _length(body) <= 4096 else "text.body must be 1 to 4096 characters"
@@ -84,6 +123,8 @@ class FakeGraphApi(LoopbackServer):
         self.ids: list[str] = []  # the wamid given to each
         self.failures: deque[tuple[int, dict]] = deque()
         self.versions: list[str] = []
+        # (name, language code) -> (body parameters, quick-reply buttons)
+        self.templates: dict[tuple[str, str], tuple[int, int]] = {}
         self._lock = threading.Lock()
         super().__init__()
 
@@ -94,12 +135,27 @@ class FakeGraphApi(LoopbackServer):
             "code": code, "error_data": {"messaging_product": "whatsapp", "details": message},
             "fbtrace_id": "AbCdEf123"}}))
 
+    def register_template(self, name: str, language: str, *, parameters: int = 0,
+                          quick_replies: int = 0) -> None:
+        """A template approved in one language, with this many {{n}} in its body and
+        quick-reply buttons."""
+        self.templates[(name, language)] = (parameters, quick_replies)
+
     def delivered(self) -> list[tuple[str, str]]:
-        """(to as E.164, body text) of every accepted message, text or interactive."""
+        """(to as E.164, body text) of every accepted message, text or interactive; a
+        template as `template:<name>:<language>` and its parameters."""
         found = []
         for message in self.messages:
-            body = message["text"]["body"] if message["type"] == "text" \
-                else message["interactive"]["body"]["text"]
+            if message["type"] == "template":
+                template = message["template"]
+                texts = [p["text"] for c in template.get("components", [])
+                         if c["type"] == "body" for p in c["parameters"]]
+                body = ":".join(["template", template["name"], template["language"]["code"],
+                                 *texts])
+            elif message["type"] == "text":
+                body = message["text"]["body"]
+            else:
+                body = message["interactive"]["body"]["text"]
             found.append(("+" + message["to"], body))
         return found
 
@@ -141,8 +197,21 @@ class FakeGraphApi(LoopbackServer):
                 try:
                     message = json.loads(body)
                     problem = _check(message)
+                    refused = _check_template(message["template"], api.templates) \
+                        if message.get("type") == "template" else None
                 except (ValueError, KeyError, TypeError) as exc:
-                    problem = f"invalid request: {exc}"
+                    problem, refused = f"invalid request: {exc}", None
+                if refused is not None and refused[0] != 100:
+                    code, details = refused
+                    return self.send_json(400, {"error": {
+                        "message": f"(#{code}) " + ("Template name does not exist in the "
+                                                    "translation" if code == 132001 else
+                                                    "Number of parameters does not match "
+                                                    "the expected number of params"),
+                        "type": "OAuthException", "code": code,
+                        "error_data": {"messaging_product": "whatsapp", "details": details},
+                        "fbtrace_id": "AbCdEf123"}})
+                problem = problem or (refused[1] if refused else None)
                 if problem:
                     return self.send_json(400, {"error": {
                         "message": "(#100) Invalid parameter", "type": "OAuthException",

@@ -1,23 +1,21 @@
-"""The SMS side of learning over time: visit learners whose next check has come and queue
-the day's lesson, a review question or a reminder (gateway/learning/scheduling.py decides
-which), held past the carrier's quiet hours. The outbox worker runs it."""
+"""The scheduler: visit learners whose next check has come and queue the day's lesson, a
+review question or a reminder (gateway/learning/scheduling.py decides which, whatever the
+channel), worded by the learner's channel (SMS: channels/sms/unsolicited.py; WhatsApp:
+channels/whatsapp/unsolicited.py) and held past the carrier's quiet hours. The outbox
+worker runs it."""
 
 from __future__ import annotations
 
 import logging
 
-from gateway.channels.lesson_costs import lesson_of
-from gateway.channels.sms.packing import pack
-from gateway.channels.texts import render_parts
-from gateway.config import Carriers
-from gateway.content.model import SMS
-from gateway.learning import Engine
+from gateway.channels.sms import unsolicited as sms
+from gateway.channels.whatsapp import unsolicited as whatsapp
+from gateway.config import Carrier, Carriers
 from gateway.learning.scheduling import due_work, plan_next_check
 from gateway.learning.timing import learner_zone, quiet_end
-from gateway.outbox.queue import queue_text
+from gateway.outbox.window import is_whatsapp
 from gateway.phones import masked
 from gateway.store import Store
-from gateway.urls import web_url
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +27,9 @@ RETRY_SECONDS = 3600.0
 def run_scheduled(store: Store, carriers: Carriers, now: float | None = None,
                   limit: int = 200, *, phone: str | None = None) -> int:
     """Visit up to `limit` learners whose next check has come (only the learner of `phone`
-    when given); queue what is due for each (one message at most a visit) and plan their
-    next check. Returns how many messages were queued. Each learner is its own
-    transaction."""
+    when given); queue what is due for each (one message at most a visit, by the channel
+    of the carrier that reaches them) and plan their next check. Returns how many messages
+    were queued. Each learner is its own transaction."""
     now = store.clock() if now is None else now
     queued = 0
     for seen in store.learners_to_check(now, limit):
@@ -46,19 +44,16 @@ def run_scheduled(store: Store, carriers: Carriers, now: float | None = None,
                 store.set_next_check(learner.phone, None)
                 continue
             pacing = carrier.pacing
-            engine = Engine(store, pacing, edition=SMS, channel="sms", quiz_with_last_card=True)
+            channel = _channel(carrier)
+            engine = channel.engine(store, pacing)
             before = engine.current_lesson(learner)
             work = due_work(engine, learner, pacing, now)
             if work is not None:
                 kind, replies = work
                 zone = learner_zone(learner.phone, learner.timezone, pacing.timezone)
-                parts = render_parts(replies, learner.locale, web_url(carrier))
                 due = quiet_end(now, zone, pacing.quiet_hours)
-                lesson = lesson_of(engine, learner, before, replies)
-                queued += sum(queue_text(store, carrier, learner.phone, text, kind=kind,
-                                         due_at=due, lesson=lesson)
-                              for text in pack(parts, carrier.max_segments,
-                                               carrier.encoding_policy))
+                queued += channel.queue_due(store, carrier, engine, learner, kind, replies,
+                                            due=due, before=before)
                 log.info("scheduled %s for %s", kind, masked(learner.phone))
             planned = plan_next_check(engine, learner, pacing, now)
             if planned is not None and planned <= now:
@@ -66,3 +61,8 @@ def run_scheduled(store: Store, carriers: Carriers, now: float | None = None,
             learner.next_check_at = planned
             store.save_learner(learner)
     return queued
+
+
+def _channel(carrier: Carrier):
+    """The channel that words unsolicited messages for the carrier's learners."""
+    return whatsapp if is_whatsapp(carrier) else sms
