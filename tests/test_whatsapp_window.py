@@ -194,6 +194,7 @@ def test_a_daily_lesson_due_30_hours_after_the_last_message_goes_as_its_template
     assert queued["status"] == "sent"
     assert json.loads(queued["payload"])["template"]["category"] == "utility"
     assert f"*Leçon 2/6 : {lesson.title}*" in queued["body"]  # the lesson, for operators
+    assert _whatsapp_cost(days, lesson.id) == (0, 1)  # one utility template toward lesson 2
 
 
 def test_the_reply_to_the_template_opens_the_lesson_free_form(days):
@@ -234,6 +235,16 @@ def test_within_the_window_the_daily_lesson_goes_free_form_with_its_button(days)
     assert lesson["interactive"]["action"]["buttons"][0]["reply"]["id"] == "NEXT"
     [queued] = days.scheduled()
     assert "template" not in json.loads(queued["payload"])  # what went: no template
+    second = days.store.course(COURSE).lesson_ids[1]
+    assert _whatsapp_cost(days, second) == (1, 0)  # one service message toward lesson 2
+
+
+def _whatsapp_cost(days, lesson_id: str) -> tuple[int, int]:
+    """(service messages, utility templates) counted toward Awa's lesson."""
+    row = days.store.db.execute(
+        "SELECT whatsapp_service, whatsapp_utility FROM lesson_costs WHERE phone = ? "
+        "AND course_id = ? AND lesson_id = ?", [AWA, COURSE, lesson_id]).fetchone()
+    return (row[0], row[1]) if row else (0, 0)
 
 
 def test_without_a_template_the_lesson_is_not_sent_free_form_and_says_why(
