@@ -49,7 +49,7 @@ COMMON_KEYS = (
     "languages", "inbound_per_minute", "inbound_per_hour", "block_per_minute",
     "timezone", "quiet_hours", "max_unsolicited_per_day", "nudge_after_days", "max_nudges",
     "review_after_days", "price_per_segment", "price_per_ussd_session", "price_per_web_mb",
-    "currency", "previous_webhook_token",
+    "currency", "previous_webhook_token", "fallback_carrier",
 )
 
 
@@ -97,6 +97,9 @@ class Carrier:
     price_per_ussd_session: float = 0.0
     price_per_web_mb: float = 0.0
     currency: str = ""
+    # Another carrier's id, which sends SMS: a message this carrier cannot deliver (a
+    # number not on WhatsApp) goes through it instead, once (gateway/outbox/fallback.py).
+    fallback_carrier: str | None = None
 
     @classmethod
     def of(cls, **values: Any) -> Carrier:
@@ -226,9 +229,33 @@ def load_carriers(path: str | Path | None = None, env: dict[str, str] | None = N
             carriers[carrier_id] = _carrier(path, carrier_id, table, env)
         except ConfigError as exc:  # the next carriers are checked too: all told at once
             errors.append(exc)
+    errors += _fallback_problems(path, carriers)
     if errors:
         raise ConfigError.of(errors)
     return Carriers(carriers, path)
+
+
+def _fallback_problems(path: Path, carriers: dict[str, Carrier]) -> list[ConfigError]:
+    """What is wrong with each carrier's `fallback_carrier`: it must name another
+    configured carrier, one that sends SMS."""
+    problems = []
+    for carrier in carriers.values():
+        other = carrier.fallback_carrier
+        if other is None:
+            continue
+        where = f"{path}: carrier '{carrier.id}': key 'fallback_carrier'"
+        if other == carrier.id:
+            problems.append(ConfigError(f"{where}: names the carrier itself; name another "
+                                        "carrier, one that sends SMS"))
+        elif other not in carriers:
+            problems.append(ConfigError(
+                f"{where}: {other!r} is not a configured carrier; one of: "
+                f"{', '.join(c for c in carriers if c != carrier.id) or 'none'}"))
+        elif not ADAPTERS[carriers[other].adapter].offers("sms"):
+            problems.append(ConfigError(f"{where}: {other!r} does not send SMS (adapter "
+                                        f"'{carriers[other].adapter}'); name a carrier "
+                                        "that does"))
+    return problems
 
 
 # Keys whose value is a secret (`auth_token`, `client_secret`, `password`, `api_key`, a
@@ -314,9 +341,11 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
             raise fail(key, "must be a string")
         return value
 
-    sender = country = locale = None
+    sender = country = locale = fallback = None
     with checking():
         sender = string("sender")
+    with checking():
+        fallback = string("fallback_carrier")
     with checking():
         country = string("country")
         if country is not None:
@@ -449,6 +478,7 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
         ussd_session_seconds=float(ussd_session_seconds),
         ussd_code=ussd_code,
         credentials=credentials,
+        fallback_carrier=fallback or None,
         **ussd,
         **limits,
         **pacing,
