@@ -493,3 +493,20 @@ def m019_activity_whatsapp(db: Database) -> None:
         "ALTER TABLE activity_new RENAME TO activity",
     ):
         db.execute(statement)
+
+
+@migrations()
+def m021_fallback_and_channel(db: Database) -> None:
+    """Fallback and the learner's channel: a message a carrier could not deliver names
+    the carrier its copy went through instead (`fallback_to`, set once: the guard that
+    it goes once), and the copy names the message it stands for (`fallback_of`); a
+    learner's chosen channel for unsolicited messages ('sms' or 'whatsapp'; NULL: where
+    they last wrote)."""
+    for statement in (
+        "ALTER TABLE outbox ADD COLUMN fallback_of INTEGER",
+        "ALTER TABLE outbox ADD COLUMN fallback_to TEXT",
+        "CREATE INDEX outbox_by_fallback_of ON outbox (fallback_of) "
+        "WHERE fallback_of IS NOT NULL",
+        "ALTER TABLE learners ADD COLUMN channel TEXT",
+    ):
+        db.execute(statement)
