@@ -18,7 +18,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -100,6 +100,9 @@ class Carrier:
     # Another carrier's id, which sends SMS: a message this carrier cannot deliver (a
     # number not on WhatsApp) goes through it instead, once (gateway/outbox/fallback.py).
     fallback_carrier: str | None = None
+    # Not a key of the file: for a carrier that sends SMS, the first WhatsApp carrier that
+    # names it as its fallback_carrier, which reaches its learners who choose WhatsApp.
+    whatsapp_carrier: str | None = None
 
     @classmethod
     def of(cls, **values: Any) -> Carrier:
@@ -150,12 +153,24 @@ class Carrier:
         return self.wire.credentials
 
     @property
+    def channel(self) -> str:
+        """The channel its messages travel on: 'whatsapp' or 'sms'."""
+        adapter = ADAPTERS.get(self.adapter)
+        return "whatsapp" if adapter is not None and adapter.offers("whatsapp") else "sms"
+
+    @property
     def pacing(self) -> Pacing:
-        """Its quiet hours, daily cap, reminder and review settings and zone."""
+        """Its quiet hours, daily cap, reminder and review settings and zone, and the
+        channels its learners may choose for unsolicited messages."""
+        if self.channel == "whatsapp":
+            channels = ("whatsapp", "sms") if self.fallback_carrier else ("whatsapp",)
+        else:
+            channels = ("sms", "whatsapp") if self.whatsapp_carrier else ("sms",)
         return Pacing(quiet_hours=self.quiet_hours,
                       max_unsolicited_per_day=self.max_unsolicited_per_day,
                       nudge_after_days=self.nudge_after_days, max_nudges=self.max_nudges,
-                      review_after_days=self.review_after_days, timezone=self.timezone)
+                      review_after_days=self.review_after_days, timezone=self.timezone,
+                      channels=channels)
 
 
 DEFAULT_CONSOLE = Carrier.of(id="console", adapter="console", sender="Learnline")
@@ -232,6 +247,11 @@ def load_carriers(path: str | Path | None = None, env: dict[str, str] | None = N
     errors += _fallback_problems(path, carriers)
     if errors:
         raise ConfigError.of(errors)
+    for carrier in list(carriers.values()):
+        if carrier.channel == "whatsapp" and carrier.fallback_carrier:
+            sms = carriers[carrier.fallback_carrier]
+            if sms.whatsapp_carrier is None:
+                carriers[sms.id] = replace(sms, whatsapp_carrier=carrier.id)
     return Carriers(carriers, path)
 
 

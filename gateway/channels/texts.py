@@ -172,6 +172,8 @@ class TextRenderer(Wording):
                 return self._help(h)
             case r.LanguageChanged(locale=locale):
                 return self._("Language: %(language)s.", language=language_name(locale))
+            case r.ChannelShown() as shown:
+                return self._channel(shown)
             case r.LanguageChoices(locales=locales):
                 names = ", ".join(f"{loc.upper()} {language_name(loc)}" for loc in locales)
                 return self._(
@@ -253,6 +255,17 @@ class TextRenderer(Wording):
             case r.Notice() as notice:
                 return self._notice(notice)
         raise TypeError(f"no SMS wording for {reply!r}")
+
+    def _channel(self, shown: r.ChannelShown) -> str:
+        """The channel, and the command that changes it when there is a choice."""
+        text = self.channel_shown(shown)
+        if shown.refused is None and "whatsapp" in shown.offered and shown.channel == "sms":
+            text += " " + self._("Reply %(channel)s WHATSAPP to get them on WhatsApp.",
+                                 channel=self.word["channel"])
+        elif shown.refused is None and "sms" in shown.offered and shown.channel != "sms":
+            text += " " + self._("Reply %(channel)s SMS to get them by SMS.",
+                                 channel=self.word["channel"])
+        return text
 
     def _card(self, card: r.CardShown, question_follows: bool) -> str:
         """A card with its navigation: the lesson's title on its first card; the card's

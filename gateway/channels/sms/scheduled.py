@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 
+from gateway.channels.choice import carrier_for
 from gateway.channels.lesson_costs import lesson_of
 from gateway.channels.sms.packing import pack
 from gateway.channels.texts import render_parts
@@ -41,7 +42,7 @@ def run_scheduled(store: Store, carriers: Carriers, now: float | None = None,
             learner = store.learner(seen.phone)  # they may have written meanwhile
             if learner is None or learner.next_check_at is None or learner.next_check_at > now:
                 continue
-            carrier = carriers.get(learner.carrier_id)
+            carrier = carrier_for(learner, carriers)  # their chosen channel's
             if carrier is None:
                 store.set_next_check(learner.phone, None)
                 continue
