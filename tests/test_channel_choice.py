@@ -5,6 +5,7 @@ not reach them is answered with why, and changes nothing."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import time
 import unicodedata
@@ -250,3 +251,14 @@ def test_the_ussd_menu_has_no_channel_item_without_whatsapp(tmp_path, store):
     assert "SMS or WhatsApp" not in dial(store, carrier)
     assert "SMS or WhatsApp" not in dial(store, carrier, "6")
     assert store.learner(KENYA).channel is None
+
+
+def test_the_channel_item_fits_an_arabic_ucs2_menu_whole(tmp_path, store):
+    carriers = ussd_carriers(tmp_path, whatsapp=True)
+    carrier = dataclasses.replace(carriers["at"], locale="ar")
+    menu = dial(store, carrier)
+    assert len(menu.encode("utf-16-le")) // 2 <= carrier.ussd_ucs2_max_chars
+    assert "6. SMS أو واتساب" in menu.splitlines() and menu.splitlines()[-1] == "0. خروج"
+    chosen = dial(store, carrier, "6", "2")
+    assert chosen.startswith("تصلك دروسك اليومية وتذكيراتك عبر واتساب.")
+    assert store.learner(KENYA).channel == "whatsapp"
