@@ -126,6 +126,7 @@ def test_a_failed_status_after_the_api_accepted_falls_back_once(
     assert "Reply NEXT" in sms
     original, copy = rows(store)
     assert original["status"] == "failed" and original["fallback_to"] == "twilio"
+    assert original["error"] == "131026; sent as SMS through twilio"
     assert copy["fallback_of"] == original["id"]
     # The SMS failing too does not bounce it back, nor send it again.
     TwilioWebhooks(fb_client).status(copy_sid := store.outbox(PHONE)[1].carrier_message_id,

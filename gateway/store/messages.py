@@ -144,12 +144,14 @@ class MessagesStore:
 
     def claim_fallback(self, outbox_id: int, carrier_id: str) -> OutboxRecord | None:
         """Inside the caller's write transaction, mark message `outbox_id` as sent
-        instead through `carrier_id` and return it, if it never was and is not itself
-        a copy sent so; None otherwise (the copy is queued by the caller in the same
-        transaction: together, a message falls back once however often it is told to)."""
+        instead through `carrier_id` (its error, for operators, ends `sent as SMS through
+        <carrier>`) and return it, if it never was and is not itself a copy sent so; None
+        otherwise (the copy is queued by the caller in the same transaction: together, a
+        message falls back once however often it is told to)."""
         row = self._one(
-            """UPDATE outbox SET fallback_to = ?, updated_at = ?
-               WHERE id = ? AND fallback_to IS NULL AND fallback_of IS NULL
+            """UPDATE outbox SET fallback_to = ?1, updated_at = ?2,
+                 error = coalesce(error || '; ', '') || 'sent as SMS through ' || ?1
+               WHERE id = ?3 AND fallback_to IS NULL AND fallback_of IS NULL
                RETURNING id, carrier_id, phone, body, status, attempts, to_stopped_ok,
                          carrier_message_id, error, inbound_id, kind, payload""",
             [carrier_id, self.clock(), outbox_id])
