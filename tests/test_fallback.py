@@ -22,12 +22,14 @@ from gateway.sms_text import count
 from gateway.store import Store
 from tests.conftest import AUTH_TOKEN, TwilioWebhooks, carriers_toml
 from tests.fakes.graph_api import FakeGraphApi, sign
+from tests.served import Gateway, serve_gateway
 from tests.test_whatsapp_channel import (
     ACCESS_TOKEN,
     APP_SECRET,
     PHONE,
     PHONE_NUMBER_ID,
     notification,
+    post_json,
     text_message,
     whatsapp_carrier,
 )
@@ -189,3 +191,32 @@ def test_buttons_and_lists_become_typed_options_within_the_sms_carriers_segments
     for letter, option in zip("ABCD", options, strict=True):
         assert f"{letter}) {option}" in text
     assert "Reply A-D" in text
+
+
+# -- end to end -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def served(tmp_path: Path, twilio_api, graph_api, monkeypatch) -> Iterator[Gateway]:
+    monkeypatch.setenv("TEST_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    yield from serve_gateway(tmp_path, fallback_carriers(tmp_path, graph_api.url,
+                                                         twilio_api.url))
+
+
+@pytest.mark.slow
+def test_not_on_whatsapp_through_serve_and_the_worker_falls_back_once(
+        served: Gateway, graph_api, twilio_api):
+    """Signed Cloud API webhooks to `learnline serve`, `learnline worker --drain`, a Graph
+    API saying 131026: the welcome comes once by SMS, however often the worker runs."""
+    raw = notification(text_message("START"))
+    assert post_json(served, raw, sign(APP_SECRET, raw)) == 200
+    graph_api.fail_next(400, 131026, "Message undeliverable")
+    served.drain()
+    served.drain()
+    [sms] = twilio_api.bodies_to(PHONE)
+    assert "Reply NEXT" in sms and graph_api.messages == []
+    with Store.open(served.env["LEARNLINE_DB"]) as store:
+        original, copy = rows(store)
+        assert (original["status"], original["fallback_to"]) == ("failed", "twilio")
+        assert (copy["status"], copy["fallback_of"]) == ("sent", original["id"])
+        assert store.learner(PHONE).carrier_id == "twilio"
