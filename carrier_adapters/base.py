@@ -122,6 +122,9 @@ class StatusUpdate:
     carrier_status: str
     error_code: str | None = None
     opted_out: bool = False
+    # The carrier could not deliver it and the carrier's `fallback_carrier` may (a number
+    # not on WhatsApp): as SendError.fallback, for a failure reported after acceptance.
+    fallback: bool = False
 
 
 @dataclass(frozen=True)
@@ -270,6 +273,11 @@ class CarrierAdapter:
     webhook_secrets: ClassVar[tuple[str, ...]] = ()
     # Whether `send` takes an outgoing message's structure (`payload=`: reply buttons, a
     # list) beside its plain body; the worker gives it to such adapters only.
+    # Error codes (SendError.code, StatusUpdate.error_code) by which the carrier says the
+    # number is not on its network at all (not a WhatsApp user), rather than that this one
+    # message could not go: the learner is sent everything by the fallback carrier until
+    # they write through this carrier again.
+    unreachable_codes: ClassVar[frozenset[str]] = frozenset()
     takes_payload: ClassVar[bool] = False
     # The longest text the carrier takes as one message when its messages are not SMS
     # (WhatsApp: 4,096 characters): text for it is queued as written, neither split into

@@ -33,8 +33,10 @@
 Error codes (`error.code`, in an answer or a failed status), as Meta documents them:
 131026 (message undeliverable: not a WhatsApp user, or an app too old) and 131047 (more
 than 24 hours since the learner's last message) fail the message without a retry, the
-code kept for fallback to read (`FALLBACK_CODES`; `SendError.code`, and the detail the
-outbox keeps as the message's error reads `HTTP <status> <code>: <reason>`); 130429,
+code kept (`FALLBACK_CODES`; `SendError.code`, and the detail the outbox keeps as the
+message's error reads `HTTP <status> <code>: <reason>`) and the message offered to the
+carrier's fallback (`SendError.fallback`; a failed status with either code,
+`StatusUpdate.fallback`), 131026 naming a number not on WhatsApp (`unreachable_codes`); 130429,
 131048, 131056 and 80007 (throughput, spam and per-user rate limits) and 131016 (service
 unavailable) are retried with the worker's backoff; 1320xx (a template refused: 132000
 its parameters do not match, 132001 no such template in that language, 132005 too long,
@@ -161,6 +163,7 @@ class WhatsAppAdapter(CarrierAdapter):
     webhook_methods: ClassVar[tuple[str, ...]] = ("GET", "POST")
     takes_payload: ClassVar[bool] = True
     whole_message_chars: ClassVar[int] = TEXT_MAX
+    unreachable_codes: ClassVar[frozenset[str]] = frozenset({NOT_ON_WHATSAPP})
 
     @classmethod
     def check_config(cls, settings: CarrierSettings) -> None:
@@ -298,7 +301,8 @@ class WhatsAppAdapter(CarrierAdapter):
         if isinstance(errors, list) and errors and isinstance(errors[0], dict) \
                 and errors[0].get("code") is not None:
             code = str(errors[0]["code"])
-        return StatusUpdate(message_id, STATUS_MAP.get(state), state, code)
+        return StatusUpdate(message_id, STATUS_MAP.get(state), state, code,
+                            fallback=state == "failed" and code in FALLBACK_CODES)
 
     # -- sending -----------------------------------------------------------------------------
 
@@ -374,7 +378,7 @@ class WhatsAppAdapter(CarrierAdapter):
                                   f"refused (renew access_token): {text}", code=code or "401")
         if code in FALLBACK_CODES:
             return self.api_error(status, f"HTTP {status} {code}: {FALLBACK_CODES[code]}: "
-                                  f"{text}", code=code, retry=False)
+                                  f"{text}", code=code, retry=False, fallback=True)
         if code in RETRIED_CODES:
             return self.api_error(status, f"HTTP {status} {code}: {text}", code=code,
                                   retry=True)

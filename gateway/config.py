@@ -18,7 +18,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -52,6 +52,7 @@ COMMON_KEYS = (
     "review_after_days", "price_per_segment", "price_per_ussd_session", "price_per_web_mb",
     "currency", "previous_webhook_token", "price_per_whatsapp_service",
     "price_per_whatsapp_utility", "price_per_whatsapp_marketing", "templates",
+    "fallback_carrier",
 )
 
 
@@ -107,6 +108,12 @@ class Carrier:
     # WhatsApp: what each kind of unsolicited message becomes outside the 24-hour window
     # (gateway/message_templates.py), by template kind.
     templates: Mapping[str, Template] = field(default_factory=dict)
+    # Another carrier's id, which sends SMS: a message this carrier cannot deliver (a
+    # number not on WhatsApp) goes through it instead, once (gateway/outbox/fallback.py).
+    fallback_carrier: str | None = None
+    # Not a key of the file: for a carrier that sends SMS, the first WhatsApp carrier that
+    # names it as its fallback_carrier, which reaches its learners who choose WhatsApp.
+    whatsapp_carrier: str | None = None
 
     @classmethod
     def of(cls, **values: Any) -> Carrier:
@@ -163,12 +170,24 @@ class Carrier:
         return self.templates.get(kind) if kind else None
 
     @property
+    def channel(self) -> str:
+        """The channel its messages travel on: 'whatsapp' or 'sms'."""
+        adapter = ADAPTERS.get(self.adapter)
+        return "whatsapp" if adapter is not None and adapter.offers("whatsapp") else "sms"
+
+    @property
     def pacing(self) -> Pacing:
-        """Its quiet hours, daily cap, reminder and review settings and zone."""
+        """Its quiet hours, daily cap, reminder and review settings and zone, and the
+        channels its learners may choose for unsolicited messages."""
+        if self.channel == "whatsapp":
+            channels = ("whatsapp", "sms") if self.fallback_carrier else ("whatsapp",)
+        else:
+            channels = ("sms", "whatsapp") if self.whatsapp_carrier else ("sms",)
         return Pacing(quiet_hours=self.quiet_hours,
                       max_unsolicited_per_day=self.max_unsolicited_per_day,
                       nudge_after_days=self.nudge_after_days, max_nudges=self.max_nudges,
-                      review_after_days=self.review_after_days, timezone=self.timezone)
+                      review_after_days=self.review_after_days, timezone=self.timezone,
+                      channels=channels)
 
 
 DEFAULT_CONSOLE = Carrier.of(id="console", adapter="console", sender="Learnline")
@@ -242,9 +261,38 @@ def load_carriers(path: str | Path | None = None, env: dict[str, str] | None = N
             carriers[carrier_id] = _carrier(path, carrier_id, table, env)
         except ConfigError as exc:  # the next carriers are checked too: all told at once
             errors.append(exc)
+    errors += _fallback_problems(path, carriers)
     if errors:
         raise ConfigError.of(errors)
+    for carrier in list(carriers.values()):
+        if carrier.channel == "whatsapp" and carrier.fallback_carrier:
+            sms = carriers[carrier.fallback_carrier]
+            if sms.whatsapp_carrier is None:
+                carriers[sms.id] = replace(sms, whatsapp_carrier=carrier.id)
     return Carriers(carriers, path)
+
+
+def _fallback_problems(path: Path, carriers: dict[str, Carrier]) -> list[ConfigError]:
+    """What is wrong with each carrier's `fallback_carrier`: it must name another
+    configured carrier, one that sends SMS."""
+    problems = []
+    for carrier in carriers.values():
+        other = carrier.fallback_carrier
+        if other is None:
+            continue
+        where = f"{path}: carrier '{carrier.id}': key 'fallback_carrier'"
+        if other == carrier.id:
+            problems.append(ConfigError(f"{where}: names the carrier itself; name another "
+                                        "carrier, one that sends SMS"))
+        elif other not in carriers:
+            problems.append(ConfigError(
+                f"{where}: {other!r} is not a configured carrier; one of: "
+                f"{', '.join(c for c in carriers if c != carrier.id) or 'none'}"))
+        elif not ADAPTERS[carriers[other].adapter].offers("sms"):
+            problems.append(ConfigError(f"{where}: {other!r} does not send SMS (adapter "
+                                        f"'{carriers[other].adapter}'); name a carrier "
+                                        "that does"))
+    return problems
 
 
 # Keys whose value is a secret (`auth_token`, `client_secret`, `password`, `api_key`, a
@@ -330,9 +378,11 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
             raise fail(key, "must be a string")
         return value
 
-    sender = country = locale = None
+    sender = country = locale = fallback = None
     with checking():
         sender = string("sender")
+    with checking():
+        fallback = string("fallback_carrier")
     with checking():
         country = string("country")
         if country is not None:
@@ -470,6 +520,7 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
         ussd_session_seconds=float(ussd_session_seconds),
         ussd_code=ussd_code,
         credentials=credentials,
+        fallback_carrier=fallback or None,
         **ussd,
         **limits,
         **pacing,

@@ -29,6 +29,10 @@ SIMULATOR = {"/simulator"}  # pretend +999 numbers only; off unless asked for
 # A lesson by link: the token in the address is the credential (walked without, with a
 # wrong, another learner's, an expired and an ended one in tests/test_lesson_by_link.py).
 LESSON_LINK = {"/l"}
+# A signed-in learner's own settings: a browser not signed in is sent to sign in, and its
+# post changes nothing (walked without a sign-in, without and with a wrong CSRF token in
+# tests/test_channel_choice.py).
+SIGNED_IN = {"/settings"}
 
 OUTSIDE = {"REMOTE_ADDR": "203.0.113.9"}
 PAYLOAD = {"From": "+2348030000000", "To": "+15005550006", "Body": "START",
@@ -50,7 +54,7 @@ def simulating_app(db_path, carriers_file):
 
 def test_every_route_is_known_to_be_public_a_carrier_route_or_protected(simulating_app):
     rules = {rule.rule for rule in every_rule(simulating_app)}
-    unknown = rules - PUBLIC - CARRIER - OPERATORS - SIMULATOR - LESSON_LINK
+    unknown = rules - PUBLIC - CARRIER - OPERATORS - SIMULATOR - LESSON_LINK - SIGNED_IN
     assert unknown == set(), ("a new route: decide who may call it, protect it, and list it "
                               "here")
 

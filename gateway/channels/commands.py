@@ -197,6 +197,12 @@ def _command_key(word: str, alone: bool) -> str | None:
     return near.pop() if len(near) == 1 and near <= _SLIP_COMMANDS else None
 
 
+# What a learner may text after CHANNEL, folded: the channels' own names, which are the
+# same in every language (Arabic writes WhatsApp's name in its script too).
+_CHANNEL_NAMES = {"SMS": "sms", "WHATSAPP": "whatsapp", "WA": "whatsapp",
+                  fold("واتساب"): "whatsapp", fold("واتس"): "whatsapp"}
+
+
 def parse_command(text: str) -> i.Intent:
     """The intent in one SMS: a command (with its argument), an answer, or Unknown.
     NEXT, STATUS, HELP or COURSES texted alone may carry one slip (SUIT, NXET, HELO)."""
@@ -253,4 +259,6 @@ def parse_command(text: str) -> i.Intent:
             return i.Delivery("link")
         case "text":
             return i.Delivery("sms")
+        case "channel":
+            return i.Channel(_CHANNEL_NAMES.get((argument or "").replace(" ", "")))
     return i.Unknown(text)

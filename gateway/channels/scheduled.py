@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from gateway.channels.choice import carrier_for
 from gateway.channels.sms import unsolicited as sms
 from gateway.channels.whatsapp import unsolicited as whatsapp
 from gateway.config import Carrier, Carriers
@@ -39,7 +40,7 @@ def run_scheduled(store: Store, carriers: Carriers, now: float | None = None,
             learner = store.learner(seen.phone)  # they may have written meanwhile
             if learner is None or learner.next_check_at is None or learner.next_check_at > now:
                 continue
-            carrier = carriers.get(learner.carrier_id)
+            carrier = carrier_for(learner, carriers)  # their chosen channel's
             if carrier is None:
                 store.set_next_check(learner.phone, None)
                 continue

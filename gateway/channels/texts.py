@@ -6,6 +6,10 @@ Short on purpose: every 153 characters is another segment a carrier charges.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+from typing import Any
+
 from gateway.channels.vocabulary import command_words
 from gateway.channels.wording import Wording
 from gateway.i18n import language_name
@@ -36,6 +40,35 @@ def render_parts(replies: tuple[r.Reply, ...] | list[r.Reply], locale: str,
     renderer = TextRenderer(locale, web_url)
     return [renderer.one(reply, replies[n + 1] if n + 1 < len(replies) else None)
             for n, reply in enumerate(replies)]
+
+
+_BOLD = re.compile(r"\*([^*\n]+)\*")
+
+
+def typed_choices(body: str, payload: Mapping[str, Any] | None, locale: str) -> str:
+    """A message with reply buttons or a list (WhatsApp's, gateway/outbox/queue.py) as
+    text a learner answers by typing, as SMS words it: the body without WhatsApp's *bold*
+    marks, then each lettered choice the body does not already write out (`A) ...`), and
+    how to answer (`Reply A-D`, `Reply NEXT`) when the body does not say it."""
+    text = _BOLD.sub(r"\1", body)
+    listed = (payload or {}).get("list") or {}
+    choices = (payload or {}).get("buttons") or listed.get("rows") or []
+    renderer = TextRenderer(locale)
+    lines = [text] if text else []
+    lettered = [c for c in choices if str(c.get("id", "")) in LETTERS]
+    for choice in lettered:
+        letter = str(choice["id"])
+        if not re.search(rf"(^|\n){letter}\) ", text):
+            option = str(choice.get("description") or choice.get("title") or "")
+            lines.append(f"{letter}) {option.removeprefix(f'{letter}) ')}")
+    if lettered:
+        hint = renderer._("Reply %(letters)s", letters=renderer.letters(len(lettered)))
+        if hint not in text:
+            lines.append(hint)
+    elif any(str(c.get("id", "")).upper() == "NEXT" for c in choices) \
+            and renderer.word["next"] not in text:
+        lines.append(renderer._("Reply %(next)s", next=renderer.word["next"]))
+    return "\n".join(lines)
 
 
 class TextRenderer(Wording):
@@ -139,6 +172,8 @@ class TextRenderer(Wording):
                 return self._help(h)
             case r.LanguageChanged(locale=locale):
                 return self._("Language: %(language)s.", language=language_name(locale))
+            case r.ChannelShown() as shown:
+                return self._channel(shown)
             case r.LanguageChoices(locales=locales):
                 names = ", ".join(f"{loc.upper()} {language_name(loc)}" for loc in locales)
                 return self._(
@@ -220,6 +255,17 @@ class TextRenderer(Wording):
             case r.Notice() as notice:
                 return self._notice(notice)
         raise TypeError(f"no SMS wording for {reply!r}")
+
+    def _channel(self, shown: r.ChannelShown) -> str:
+        """The channel, and the command that changes it when there is a choice."""
+        text = self.channel_shown(shown)
+        if shown.refused is None and "whatsapp" in shown.offered and shown.channel == "sms":
+            text += " " + self._("Reply %(channel)s WHATSAPP to get them on WhatsApp.",
+                                 channel=self.word["channel"])
+        elif shown.refused is None and "sms" in shown.offered and shown.channel != "sms":
+            text += " " + self._("Reply %(channel)s SMS to get them by SMS.",
+                                 channel=self.word["channel"])
+        return text
 
     def _card(self, card: r.CardShown, question_follows: bool) -> str:
         """A card with its navigation: the lesson's title on its first card; the card's

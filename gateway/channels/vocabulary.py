@@ -37,6 +37,7 @@ _command("pause", "PAUSE")
 _command("resume", "RESUME")
 _command("link", "LINK")
 _command("text", "TEXT SMS")
+_command("channel", "CHANNEL")
 
 
 def _mark_for_extraction() -> None:  # pragma: no cover - never called
@@ -58,6 +59,7 @@ def _mark_for_extraction() -> None:  # pragma: no cover - never called
     t.pgettext("command", "RESUME")
     t.pgettext("command", "LINK")
     t.pgettext("command", "TEXT SMS")
+    t.pgettext("command", "CHANNEL")
     t.pgettext("command", "OFF NO")
     t.pgettext("command", "ANSWER")
 

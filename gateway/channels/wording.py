@@ -54,6 +54,19 @@ class Wording:
         day = datetime.fromtimestamp(at, UTC).date()
         return plain_number(format_date(day, format="long", locale=self.locale))
 
+    def channel_shown(self, shown: r.ChannelShown) -> str:
+        """Which channel daily lessons and reminders come by, or why the one asked for
+        cannot be chosen."""
+        if shown.refused == "whatsapp":
+            return self._("WhatsApp does not reach your number from here: your daily "
+                          "lessons and reminders come by SMS.")
+        if shown.refused is not None:
+            return self._("SMS does not reach your number from here: your daily lessons "
+                          "and reminders come on WhatsApp.")
+        if shown.channel == "whatsapp":
+            return self._("Your daily lessons and reminders come on WhatsApp.")
+        return self._("Your daily lessons and reminders come by SMS.")
+
     def progress(self, p: r.Progress) -> str:
         """Where a learner stands in a course: lessons done, right answers, the card or
         quiz they are on."""

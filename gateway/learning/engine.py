@@ -155,6 +155,8 @@ class Engine:
                 return Outcome((self._verify(learner, code),))
             case i.Delivery(mode=mode):
                 return Outcome(self._delivery(learner, mode))
+            case i.Channel(name=name):
+                return Outcome((self._channel(learner, name),))
             case i.Unknown():
                 return Outcome((self._not_understood(learner),))
         raise TypeError(f"not an intent: {intent!r}")
@@ -386,6 +388,20 @@ class Engine:
             self._save_learner(learner)
         return self._schedule_shown(learner, paused=paused, changed=changed,
                                     resumed=changed and not paused)
+
+    def _channel(self, learner: LearnerRecord, name: str | None) -> r.ChannelShown:
+        """The channel unsolicited messages come by, chosen when `name` is one the
+        learner's carrier offers (`Pacing.channels`); a channel it does not offer is
+        refused and nothing changes."""
+        offered = self.pacing.channels
+        current = learner.channel if learner.channel in offered else offered[0]
+        if name is None:
+            return r.ChannelShown(current, offered)
+        if name not in offered:
+            return r.ChannelShown(current, offered, refused=name)
+        learner.channel = name
+        self._save_learner(learner)
+        return r.ChannelShown(name, offered, changed=True)
 
     def _delivery(self, learner: LearnerRecord, mode: str) -> tuple[r.Reply, ...]:
         """Lessons from now on by link ('link') or in full ('sms'). Choosing links sends

@@ -101,6 +101,14 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class Channel:
+    """The channel unsolicited messages (daily lessons, reviews, reminders) come by from
+    now on: 'sms' or 'whatsapp'; None: which it is, and which the learner may choose."""
+
+    name: str | None = None
+
+
+@dataclass(frozen=True)
 class Unknown:
     """Input the channel could not understand."""
 
@@ -109,5 +117,5 @@ class Unknown:
 
 Intent = (
     Start | Courses | Next | Back | Status | Help | Language | Stop | Answer | Schedule
-    | Pause | Resume | SetName | Verify | Delivery | Unknown
+    | Pause | Resume | SetName | Verify | Delivery | Channel | Unknown
 )

@@ -194,6 +194,18 @@ class DeliveryChanged:
 
 
 @dataclass(frozen=True)
+class ChannelShown:
+    """The channel unsolicited messages come by (`channel`: 'sms' or 'whatsapp'), the
+    ones the learner may choose (`offered`, theirs first), whether they just chose it
+    (`changed`), and a channel they asked for that does not reach them (`refused`)."""
+
+    channel: str
+    offered: tuple[str, ...]
+    changed: bool = False
+    refused: str | None = None
+
+
+@dataclass(frozen=True)
 class LinkOffer:
     """An offer, made once, to get each lesson as a link to its page."""
 
@@ -279,7 +291,7 @@ Reply = (
     CourseList | Welcome | CardShown | QuestionAsked | Feedback | LessonDone | CourseDone
     | Progress | HelpShown | LanguageChanged | LanguageChoices | Stopped | ScheduleShown
     | ScheduleOffer | DailyLesson | Reminder | ReviewAsked | ReviewFeedback | NameShown
-    | CertificateShown | LessonLinked | DeliveryChanged | LinkOffer | Notice
+    | CertificateShown | LessonLinked | DeliveryChanged | ChannelShown | LinkOffer | Notice
 )
 
 

@@ -32,6 +32,9 @@ class Pacing:
     max_nudges: int = 3
     review_after_days: int = 3
     timezone: str | None = None  # the carrier's, for numbers that do not tell one
+    # The channels unsolicited messages may reach the carrier's learners by, their own
+    # first ('sms' or 'whatsapp'): what a learner may choose (intents.Channel).
+    channels: tuple[str, ...] = ("sms",)
 
 
 @cache

@@ -22,14 +22,16 @@ def queue_text(
     store: Store, carrier: Carrier, phone: str, text: str, *,
     inbound_id: int | None = None, to_stopped_ok: bool = False, kind: str = "reply",
     due_at: float | None = None, lesson: tuple[str, str] | None = None,
-    template: TemplateMessage | None = None,
+    template: TemplateMessage | None = None, fallback_of: int | None = None,
 ) -> int:
     """Queue a reply (or, with `kind`, an unsolicited message due at `due_at`), split into
     messages of at most the carrier's `max_segments`; for a carrier whose messages are not
     SMS (WhatsApp), as written, in as few messages as its length allows, the first with
     the `template` it becomes outside WhatsApp's 24-hour window (gateway/outbox/window.py),
     or as that template alone when the window will be closed by `due_at`. With `lesson`
-    (course id, lesson id), its segments (or messages) count toward that lesson's cost."""
+    (course id, lesson id), its segments (or messages) count toward that lesson's cost.
+    `fallback_of`: the message the text stands for, which another carrier could not
+    deliver."""
     if not text:
         return 0
     whole = _whole_message_chars(carrier.adapter)
@@ -52,7 +54,7 @@ def queue_text(
         segments += (priced := _segments(body))
         store.enqueue(carrier.id, phone, body, inbound_id=inbound_id,
                       to_stopped_ok=to_stopped_ok, kind=kind, due_at=due_at,
-                      segments=priced)
+                      segments=priced, fallback_of=fallback_of)
     if lesson is not None:
         store.add_lesson_cost(phone, *lesson, carrier.id, segments=segments)
     return len(messages)

@@ -17,7 +17,7 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from carrier_adapters import ADAPTERS, SendError
+from carrier_adapters import SendError
 from gateway.message_templates import TemplateMessage, missing_reason
 
 if TYPE_CHECKING:
@@ -31,8 +31,7 @@ OUTSIDE_WINDOW = "outside_window"
 
 def is_whatsapp(carrier: Carrier) -> bool:
     """Whether the carrier's messages are WhatsApp's, under its 24-hour rule."""
-    adapter = ADAPTERS.get(carrier.adapter)
-    return adapter is not None and adapter.offers("whatsapp")
+    return carrier.channel == "whatsapp"
 
 
 def window_open(store: Store, carrier: Carrier, phone: str, at: float) -> bool:

@@ -51,6 +51,7 @@ from gateway.channels.whatsapp.conversation import handle_whatsapp
 from gateway.config import USSD_RESUME_SECONDS, Carrier, Carriers, ConfigError
 from gateway.learning.timing import day_start, learner_zone, next_day_start, quiet_end
 from gateway.metrics import OUTBOUND
+from gateway.outbox import fallback
 from gateway.outbox.chats import active_chats
 from gateway.outbox.window import as_sendable
 from gateway.phones import masked
@@ -469,6 +470,8 @@ class OutboxWorker:
             log.warning("message %d: %s opted out at the carrier", message.id,
                         masked(message.phone))
             return
+        if exc.fallback and self._fell_back(store, message, exc):
+            return
         if exc.retry and message.attempts < self.retry.max_attempts:
             delay = self.retry.delay(message.attempts, self.rng)
             self._finish(store, message, "retry", detail=exc.detail,
@@ -500,6 +503,25 @@ class OutboxWorker:
         log.error("carrier %s refuses the gateway's credentials: %s; sending paused, its "
                   "messages kept, trying again every %.0f s", carrier_id, exc.detail,
                   REFUSED_PROBE_SECONDS)
+
+
+    def _fell_back(self, store: Store, message: OutboxRecord, exc: SendError) -> bool:
+        """A message its carrier cannot deliver, failed and its copy queued through the
+        carrier's fallback_carrier in one transaction (gateway/outbox/fallback.py);
+        False when the carrier names no fallback."""
+        carrier = self.carriers[message.carrier_id]
+        if carrier.fallback_carrier is None:
+            return False
+        unreachable = exc.code in self.adapters[carrier.id].unreachable_codes
+        with store.write():
+            queued = fallback.send_instead(store, self.carriers, message,
+                                           unreachable=unreachable)
+            detail = exc.detail if queued is None else \
+                f"{exc.detail}; sent as SMS through {carrier.fallback_carrier}"
+            self._finish(store, message, "failed", detail=detail)
+        self._tally("failed")
+        log.warning("message %d: %s", message.id, detail)
+        return True
 
 
 class _Sender(threading.Thread):

@@ -38,6 +38,7 @@ from gateway.channels.ussd import handle_ussd
 from gateway.channels.whatsapp.conversation import receive_whatsapp
 from gateway.config import Carrier
 from gateway.metrics import DELIVERY_REPORTS, INBOUND, USSD_SCREENS, observe_webhook
+from gateway.outbox import fallback
 from gateway.phones import InvalidPhoneNumber, masked, to_e164
 from gateway.server import forwarded
 from gateway.store.per_thread import thread_store
@@ -334,10 +335,17 @@ def whatsapp(hooks: CarrierWebhooks, carrier: Carrier, adapter: CarrierAdapter,
         INBOUND.labels(carrier_id, outcome).inc()
     for update in notification.statuses:
         DELIVERY_REPORTS.labels(carrier_id, update.status or "other").inc()
-        if store.apply_status(carrier_id, update.carrier_message_id, update.status,
-                              update.carrier_status, update.error_code) is None:
-            log.info("carrier %s: report for unknown message %s", carrier_id,
-                     update.carrier_message_id)
+        with store.write():  # a failure and its fallback's copy: one commit
+            message = store.apply_status(carrier_id, update.carrier_message_id,
+                                         update.status, update.carrier_status,
+                                         update.error_code)
+            if message is None:
+                log.info("carrier %s: report for unknown message %s", carrier_id,
+                         update.carrier_message_id)
+            elif update.fallback and message.status == "failed":
+                fallback.send_instead(
+                    store, hooks.app.extensions["learnline.carriers"], message,
+                    unreachable=update.error_code in adapter.unreachable_codes)
     return WebResponse("")
 
 

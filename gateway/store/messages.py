@@ -132,22 +132,40 @@ class MessagesStore:
     def enqueue(
         self, carrier_id: str, phone: str, body: str, *, inbound_id: int | None = None,
         to_stopped_ok: bool = False, due_at: float | None = None, kind: str = "reply",
-        segments: int = 1, payload: str | None = None,
+        segments: int = 1, payload: str | None = None, fallback_of: int | None = None,
     ) -> int:
         """Queue one outbound message; return its id. `kind` is 'reply' for an answer to
         the learner, else what the unsolicited message is ('lesson', 'reminder',
         'review', 'announcement'): quiet hours and the daily cap apply to those.
         `payload` is the message's structure as JSON (WhatsApp's buttons or list), for
-        the adapters that take one."""
+        the adapters that take one. `fallback_of`: the id of the message this one stands
+        for, sent through another carrier (claim_fallback)."""
         now = self.clock()
         cursor = self.db.execute(
             """INSERT INTO outbox (carrier_id, phone, body, inbound_id, to_stopped_ok, due_at,
-                                   created_at, updated_at, kind, segments, payload)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                                   created_at, updated_at, kind, segments, payload,
+                                   fallback_of)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [carrier_id, phone, body, inbound_id, int(to_stopped_ok),
-             now if due_at is None else due_at, now, now, kind, segments, payload],
+             now if due_at is None else due_at, now, now, kind, segments, payload,
+             fallback_of],
         )
         return cursor.lastrowid
+
+    def claim_fallback(self, outbox_id: int, carrier_id: str) -> OutboxRecord | None:
+        """Inside the caller's write transaction, mark message `outbox_id` as sent
+        instead through `carrier_id` (its error, for operators, ends `sent as SMS through
+        <carrier>`) and return it, if it never was and is not itself a copy sent so; None
+        otherwise (the copy is queued by the caller in the same transaction: together, a
+        message falls back once however often it is told to)."""
+        row = self._one(
+            """UPDATE outbox SET fallback_to = ?1, updated_at = ?2,
+                 error = coalesce(error || '; ', '') || 'sent as SMS through ' || ?1
+               WHERE id = ?3 AND fallback_to IS NULL AND fallback_of IS NULL
+               RETURNING id, carrier_id, phone, body, status, attempts, to_stopped_ok,
+                         carrier_message_id, error, inbound_id, kind, payload""",
+            [carrier_id, self.clock(), outbox_id])
+        return _outbox_record(row) if row else None
 
     def defer_send(self, outbox_id: int, due_at: float) -> None:
         """Put a claimed message back in the queue until `due_at`, as if never tried."""

@@ -63,7 +63,7 @@ def _learner_record(row: dict) -> LearnerRecord:
         last_seen_at=row["last_seen_at"], nudges=row["nudges"],
         pending_review=json.loads(row["pending_review"]) if row["pending_review"] else None,
         created_at=row.get("created_at"), delivery=row["delivery"],
-        link_offered=bool(row["link_offered"]),
+        link_offered=bool(row["link_offered"]), channel=row["channel"],
     )
 
 
@@ -76,7 +76,7 @@ class ProgressStore:
         "phone", "locale", "carrier_id", "stopped", "current_course", "display_name",
         "timezone", "schedule", "schedule_hour", "schedule_paused", "schedule_offered",
         "next_check_at", "last_seen_at", "nudges", "pending_review", "delivery",
-        "link_offered")
+        "link_offered", "channel")
 
     def learner(self, phone: str) -> LearnerRecord | None:
         """The learner with this E.164 number, or None."""
@@ -105,7 +105,7 @@ class ProgressStore:
                   int(learner.schedule_offered), learner.next_check_at, learner.last_seen_at,
                   learner.nudges,
                   json.dumps(learner.pending_review) if learner.pending_review else None,
-                  learner.delivery, int(learner.link_offered)]
+                  learner.delivery, int(learner.link_offered), learner.channel]
         # Most saves update someone who exists: a plain UPDATE costs about half an
         # INSERT .. ON CONFLICT DO UPDATE, which tries the insert first.
         with self._write_one():

@@ -29,6 +29,9 @@ class LearnerRecord:
     # link to the lesson's page, docs/web.md, Lessons by link); whether links were offered.
     delivery: str = "sms"
     link_offered: bool = False
+    # The channel unsolicited messages come by: 'sms' or 'whatsapp' as the learner chose
+    # (gateway/channels/choice.py); None: the channel they last wrote on (`carrier_id`).
+    channel: str | None = None
     # When this number's learner row was made (read from the store; saving leaves it as is):
     # a learner erased and begun again is a new row, with a later time.
     created_at: float | None = None

@@ -515,3 +515,20 @@ def m020_inbound_by_sender(db: Database) -> None:
     """A learner's latest message to a carrier found without reading every inbound
     message: WhatsApp's 24-hour window opens at it."""
     db.execute("CREATE INDEX inbound_by_sender ON inbound (phone, carrier_id, received_at)")
+
+
+@migrations()
+def m021_fallback_and_channel(db: Database) -> None:
+    """Fallback and the learner's channel: a message a carrier could not deliver names
+    the carrier its copy went through instead (`fallback_to`, set once: the guard that
+    it goes once), and the copy names the message it stands for (`fallback_of`); a
+    learner's chosen channel for unsolicited messages ('sms' or 'whatsapp'; NULL: where
+    they last wrote)."""
+    for statement in (
+        "ALTER TABLE outbox ADD COLUMN fallback_of INTEGER",
+        "ALTER TABLE outbox ADD COLUMN fallback_to TEXT",
+        "CREATE INDEX outbox_by_fallback_of ON outbox (fallback_of) "
+        "WHERE fallback_of IS NOT NULL",
+        "ALTER TABLE learners ADD COLUMN channel TEXT",
+    ):
+        db.execute(statement)

@@ -286,11 +286,14 @@ class _Menu:
                 return {"v": "courses", "head": self.fit(head), "count": len(catalogue.courses)}
             case r.LanguageChoices() as choices:
                 return {"v": "language", "locales": list(choices.locales)}
+            case r.ChannelShown(changed=False, refused=None) as shown:
+                return {"v": "channel", "offered": list(shown.offered),
+                        "head": self.fit(w.reply(shown))}
             case None:
                 return self.main_view()
         then = "continue"
         if any(isinstance(reply, r.CourseDone | r.Progress | r.HelpShown | r.LanguageChanged
-                          | r.Notice) for reply in shown):
+                          | r.ChannelShown | r.Notice) for reply in shown):
             then = "main"
         failed = _failed_course(shown)
         if failed is not None:
@@ -403,6 +406,8 @@ class _Menu:
                 return self.from_replies(self.ask(i.Language(None)))
             case "5":
                 return self.info_view(self.words.help())
+            case "6" if len(self.engine.pacing.channels) > 1:
+                return self.from_replies(self.ask(i.Channel(None)))
             case "0":
                 return {"v": "goodbye"}
         return None
@@ -437,6 +442,14 @@ class _Menu:
             return self.continue_view()
         if choice == BACK:
             return self.main_view()
+        return None
+
+    def _on_channel(self, view: dict, choice: str) -> dict | None:
+        if choice == BACK:
+            return self.main_view()
+        offered = view["offered"]
+        if choice.isascii() and choice.isdigit() and 1 <= int(choice) <= len(offered):
+            return self.from_replies(self.ask(i.Channel(offered[int(choice) - 1])))
         return None
 
     def _on_language(self, view: dict, choice: str) -> dict | None:
@@ -504,6 +517,11 @@ class _Menu:
             head, body = view.get("head") or w.courses(), ""
             nav = self._nav(more=False, back=True, home=not self.compact)
             options = self._course_options()
+        elif kind == "channel":
+            head, body, nav = view["head"], "", self._nav(more=False, back=True,
+                                                          home=not self.compact)
+            options = [w.option(n, w.channel_name(name)) for n, name in
+                       enumerate(view["offered"], 1)]
         elif kind == "language":
             head, body, nav = w.language(), "", self._nav(more=False, back=True,
                                                          home=not self.compact)
@@ -556,6 +574,8 @@ class _Menu:
             w.option(3, w.progress_label()),
             w.option(4, w.language()),
             w.option(5, w.help_label()),
+            *([w.option(6, w.channel_label())] if len(self.engine.pacing.channels) > 1
+              else []),
             w.option(0, w.exit_label()),
         ]
 

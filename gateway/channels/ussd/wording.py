@@ -71,6 +71,14 @@ class Wording(_Base):
     def exit_label(self) -> str:
         return self._("Exit")
 
+    def channel_label(self) -> str:
+        return self._("SMS or WhatsApp")
+
+    @staticmethod
+    def channel_name(name: str) -> str:
+        """A channel as the menu names it: its own name, the same in every language."""
+        return "WhatsApp" if name == "whatsapp" else "SMS"
+
     def language_name(self, locale: str) -> str:
         """A language's name in its own script ('Français', 'العربية'), except a script
         GSM-7 lacks on a GSM-7 screen (this wording's language is Latin-script): there, its
@@ -176,6 +184,8 @@ class Wording(_Base):
                 return self.progress(p)
             case r.LanguageChanged(locale=locale):
                 return self._("Language: %(language)s.", language=self.language_name(locale))
+            case r.ChannelShown() as shown:
+                return self.channel_shown(shown)
             case r.HelpShown():
                 return self.help()
             case r.Notice() as notice:

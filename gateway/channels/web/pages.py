@@ -52,7 +52,7 @@ from gateway.i18n import (
     text_direction,
     translations,
 )
-from gateway.learning import Engine
+from gateway.learning import Engine, intents
 from gateway.learning.certificates import format_code, normalize_code
 from gateway.learning.replies import CourseDone
 from gateway.learning.timing import Pacing
@@ -339,6 +339,42 @@ def progress():
     held = engine.certificates_of(learner) if learner else []
     return page("progress.html", outlines=outlines,
                 certificates=[(format_code(c.code), c) for c in held])
+
+
+_CHANNELS = ("sms", "whatsapp")
+
+
+@blueprint.route("/settings", methods=["GET", "POST"])
+def settings():
+    """A signed-in learner's settings: the channel their daily lessons and reminders come
+    by (SMS or WhatsApp, among those their carrier offers). A browser not signed in is
+    sent to sign in, and its post changes nothing; a channel the carrier does not offer
+    is refused (400) with why."""
+    if current_learner() is None:
+        return redirect(url_for("web.sign_in"))
+    store = get_store()
+    carriers = current_app.extensions["learnline.carriers"]
+
+    def engine_for(learner: LearnerRecord) -> Engine:
+        carrier = carriers.get(learner.carrier_id)
+        return Engine(store, carrier.pacing if carrier else Pacing(), channel="web")
+
+    if request.method == "GET":
+        learner = current_learner()
+        shown = engine_for(learner).handle(learner, intents.Channel(None),
+                                           interactive=True).replies[0]
+        return page("settings.html", shown=shown, said=Wording(g.locale).channel_shown(shown))
+    choice = request.form.get("channel", "")
+    if choice not in _CHANNELS:
+        abort(400, description="channel")
+    with store.write():
+        learner = _learner_now()
+        if learner is None:
+            return redirect(url_for("web.sign_in"))
+        shown = engine_for(learner).handle(learner, intents.Channel(choice),
+                                           interactive=True).replies[0]
+    return page("settings.html", status=400 if shown.refused else 200, shown=shown,
+                said=Wording(g.locale).channel_shown(shown))
 
 
 @blueprint.get("/help")
