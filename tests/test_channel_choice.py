@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gateway.channels.sms.scheduled import run_scheduled
+from gateway.channels.scheduled import run_scheduled
 
 from carrier_adapters import UssdRequest
 from gateway import create_app
