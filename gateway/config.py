@@ -146,6 +146,20 @@ class Carrier:
         """Its adapter's own keys (account, secrets), as the adapter reads them."""
         return self.wire.credentials
 
+    def carries(self, channel: str) -> bool:
+        """Whether this carrier, as configured, carries `channel` ('sms', 'ussd',
+        'whatsapp', 'status'): its adapter's answer for its settings (a Twilio carrier
+        with a `whatsapp:` sender carries WhatsApp, not SMS)."""
+        adapter = ADAPTERS.get(self.adapter)
+        return adapter is not None and adapter.carried(self.wire, channel)
+
+    @property
+    def message_chars(self) -> int:
+        """The longest text it takes as one message when its messages are not SMS
+        (WhatsApp); 0 when it sends SMS."""
+        adapter = ADAPTERS.get(self.adapter)
+        return adapter.message_chars(self.wire) if adapter is not None else 0
+
     @property
     def pacing(self) -> Pacing:
         """Its quiet hours, daily cap, reminder and review settings and zone."""

@@ -48,10 +48,10 @@ Start = Callable[..., Any]
 WsgiApp = Callable[[dict, Start], Iterable[bytes]]
 
 PREFIX = "/carriers/"
-# route name -> (channel the carrier must offer, HTTP methods)
+# route name -> (channel the carrier must carry, as configured; HTTP methods)
 ROUTES: dict[str, tuple[str, frozenset[str]]] = {
     "sms": ("sms", frozenset({"GET", "POST"})),
-    "status": ("sms", frozenset({"GET", "POST"})),
+    "status": ("status", frozenset({"GET", "POST"})),
     "ussd": ("ussd", frozenset({"POST"})),
     "whatsapp": ("whatsapp", frozenset({"GET", "POST"})),
 }
@@ -118,7 +118,7 @@ class CarrierWebhooks:
         carrier_id = raw_id.encode("latin-1").decode("utf-8", "replace")
         adapter = self.app.extensions["learnline.adapters"].get(carrier_id)
         channel, methods = ROUTES[route]
-        if adapter is None or not adapter.offers(channel):
+        if adapter is None or not adapter.carries(channel):
             raise _Refused(404)
         if method not in methods or method not in adapter.webhook_methods:
             allowed = ", ".join(sorted(methods & set(adapter.webhook_methods)))
@@ -314,9 +314,10 @@ def ussd(hooks: CarrierWebhooks, carrier: Carrier, adapter: CarrierAdapter,
 def whatsapp(hooks: CarrierWebhooks, carrier: Carrier, adapter: CarrierAdapter,
              environ: dict) -> WebResponse:
     """Meta's subscription challenge (GET), answered only with the right verify token; or a
-    signed notification (POST): every message stored once and processed, every status
-    recorded, then 200. A notification is read whole before anything is stored, so one
-    that names a field wrongly (400) stores nothing and Meta's retry finds it as it was."""
+    signed notification (POST; Twilio's WhatsApp form, one message, is one too): every
+    message stored once and processed, every status recorded, then 200. A notification is
+    read whole before anything is stored, so one that names a field wrongly (400) stores
+    nothing and Meta's retry finds it as it was."""
     web_request = hooks.authenticated(carrier, adapter, environ, "whatsapp")
     if web_request.method == "GET":
         return adapter.challenge(web_request)
@@ -338,7 +339,7 @@ def whatsapp(hooks: CarrierWebhooks, carrier: Carrier, adapter: CarrierAdapter,
                               update.carrier_status, update.error_code) is None:
             log.info("carrier %s: report for unknown message %s", carrier_id,
                      update.carrier_message_id)
-    return WebResponse("")
+    return adapter.inbound_ack()
 
 
 HANDLERS: dict[str, Callable[[CarrierWebhooks, Carrier, CarrierAdapter, dict], WebResponse]] = {
