@@ -372,7 +372,7 @@ class TwilioAdapter(CarrierAdapter):
         params: dict[str, str] = {"to": to, "body": body}
         if self._whatsapp:
             params["to"] = WHATSAPP_PREFIX + to
-            content = self._content(body, payload) if payload else None
+            content = self._content_or_text(body, payload) if payload else None
             if content is not None:
                 del params["body"]
                 params["content_sid"], params["content_variables"] = content
@@ -405,6 +405,22 @@ class TwilioAdapter(CarrierAdapter):
         return SendResult(message.sid)
 
     # -- the Content API: WhatsApp's reply buttons and lists ---------------------------------
+
+    def _content_or_text(self, body: str, payload: Mapping[str, Any]
+                         ) -> tuple[str, str] | None:
+        """The message's content, or None to send it as text: when the Content API
+        refuses for good (no Content API at this address, a layout refused), the body
+        still writes every option out and says what to type, so the learner can answer.
+        A refusal that may pass later (credentials, rate limits, Twilio's failure) is
+        raised, to be retried as content."""
+        try:
+            return self._content(body, payload)
+        except SendError as exc:
+            if exc.retry:
+                raise
+            log.warning("carrier %s: the Content API refused (%s): sending the options as "
+                        "text", self.settings.id, exc.detail)
+            return None
 
     def _content(self, body: str, payload: Mapping[str, Any]) -> tuple[str, str] | None:
         """(ContentSid, ContentVariables) for a message with buttons or a list; None for a

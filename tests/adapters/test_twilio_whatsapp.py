@@ -465,3 +465,32 @@ def test_a_card_longer_than_twilio_takes_is_cut_within_its_limit():
     assert len(texts) > 1 and all(len(t.body) <= 1600 for t in texts)
     assert sum(t.body.count("word") for t in texts) == 400
     assert button.payload["buttons"][0]["id"] == "NEXT"
+
+
+def test_a_content_api_that_refuses_for_good_leaves_the_options_as_text(settings, twilio_api):
+    """No Content API at the configured address (a proxy serving the Messages API alone):
+    the question still reaches the learner, its options written out in the text."""
+    twilio_api.fail_content_next(404, 20404, "The requested resource was not found")
+    body = "Q1/3 : Quel savoir-faire ?\nA) Couture\nB) Coiffure\nC) Cuisine\nRépondez A-C"
+    TwilioAdapter(settings).send(LEARNER, body, payload=BUTTONS)
+    [sent] = twilio_api.messages
+    assert sent["Body"] == body and "ContentSid" not in sent
+
+
+def test_a_content_api_that_refuses_for_now_is_tried_again(settings, twilio_api):
+    twilio_api.fail_content_next(503, 20500, "Service unavailable")
+    with pytest.raises(SendError) as caught:
+        TwilioAdapter(settings).send(LEARNER, "Q1", payload=BUTTONS)
+    assert caught.value.retry and twilio_api.messages == []
+
+
+def test_an_sms_carrier_sends_the_text_of_a_message_with_buttons(twilio_api):
+    """A Twilio SMS number given a WhatsApp message (its text for operators and any other
+    carrier) sends that text, as SMS."""
+    sms = CarrierSettings(id="twilio", adapter="twilio", sender="+15005550006",
+                          api_base_url=twilio_api.url,
+                          credentials={"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN})
+    TwilioAdapter(sms).send(LEARNER, "Q1/3 : Quel savoir-faire ?", payload=BUTTONS)
+    [sent] = twilio_api.messages
+    assert (sent["To"], sent["Body"]) == (LEARNER, "Q1/3 : Quel savoir-faire ?")
+    assert "ContentSid" not in sent and twilio_api.content_requests == []

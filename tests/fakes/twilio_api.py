@@ -130,8 +130,13 @@ class FakeTwilioApi(LoopbackServer):
         self.received = threading.Event()
         self.contents: dict[str, dict] = {}  # Content API resources by sid
         self.content_requests: list[str] = []  # "GET" or "POST" per Content API call
+        self.content_failures: deque[tuple[int, int, str]] = deque()
         self._lock = threading.Lock()
         super().__init__()
+
+    def fail_content_next(self, status: int, code: int, message: str = "error") -> None:
+        """Answer the next Content API request (list or create) with a Twilio error."""
+        self.content_failures.append((status, code, message))
 
     def shown_to(self, phone: str) -> list[dict]:
         """What one WhatsApp number was shown, message by message: {"kind": "text",
@@ -222,6 +227,8 @@ class FakeTwilioApi(LoopbackServer):
                 if _CONTENT.match(self.path):
                     if not self._authorized():
                         return self._error(401, 20003, "Authenticate")
+                    if api.content_failures:
+                        return self._error(*api.content_failures.popleft())
                     return self._list_contents()
                 expected = base64.b64encode(
                     f"{api.account_sid}:{api.auth_token}".encode()).decode()
@@ -237,6 +244,9 @@ class FakeTwilioApi(LoopbackServer):
                 if _CONTENT.match(self.path):
                     if not self._authorized():
                         return self._error(401, 20003, "Authenticate")
+                    if api.content_failures:
+                        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                        return self._error(*api.content_failures.popleft())
                     return self._create_content()
                 match = _PATH.match(self.path)
                 if not match:
