@@ -260,6 +260,13 @@ def test_a_french_learner_takes_the_whole_course_over_whatsapp_and_the_progress_
     phone = LEARNERS[way_in]
     learner = CloudApi(gateway, graph_api, phone) if way_in == "cloud-api" \
         else TwilioWhatsApp(gateway, twilio_api, phone)
+    # What serve tells the operator to give the carrier: the WhatsApp webhook (and, for
+    # Twilio, the status callback), no SMS webhook.
+    banner = gateway.log.read_text()
+    carrier_url = f"{PUBLIC_URL}/carriers/{learner.carrier}"
+    assert f"WhatsApp (callback URL): {carrier_url}/whatsapp" in banner, banner
+    assert f"{carrier_url}/sms" not in banner
+    assert (f"delivery status: {carrier_url}/status" in banner) is (way_in == "twilio")
     with Store.open(gateway.env["LEARNLINE_DB"]) as store:
         ways = take_the_course(learner, store)
         gateway.drain()
