@@ -354,14 +354,22 @@ class TwilioAdapter(CarrierAdapter):
         return self._client
 
     def check_credentials(self) -> str:
-        """Fetch the account: proves the account SID and auth token."""
+        """Fetch the account: proves the account SID and auth token; for a WhatsApp
+        sender, read the Content API's list too (its buttons and lists need it)."""
         try:
             account = self._rest_client().api.v2010.accounts(
                 self.settings.credentials["account_sid"]).fetch()
         except TwilioRestException as exc:
             raise self.api_error(exc.status, f"HTTP {exc.status} code {exc.code}: {exc.msg}",
                                  retry=False, code=str(exc.code)) from exc
-        return f"account {account.friendly_name!r} is {account.status}"
+        seen = f"account {account.friendly_name!r} is {account.status}"
+        if self._whatsapp:
+            found = self._list_contents()
+            with self._contents_lock:
+                self._contents = found
+            made = f"{len(found)} layout{'' if len(found) == 1 else 's'}"
+            seen += f"; the Content API answers ({made} of buttons or lists made)"
+        return seen
 
     def send(self, to: str, body: str, *, status_url: str | None = None,
              payload: Mapping[str, Any] | None = None) -> SendResult:

@@ -494,3 +494,25 @@ def test_an_sms_carrier_sends_the_text_of_a_message_with_buttons(twilio_api):
     [sent] = twilio_api.messages
     assert (sent["To"], sent["Body"]) == (LEARNER, "Q1/3 : Quel savoir-faire ?")
     assert "ContentSid" not in sent and twilio_api.content_requests == []
+
+
+def test_carriers_check_live_reads_the_content_api_of_a_whatsapp_sender(
+        twilio_api, carriers_file, monkeypatch, settings):
+    """`learnline carriers check --live`: the account and the Content API answer, and the
+    WhatsApp sender is listed as such; nothing is sent."""
+    from click.testing import CliRunner
+
+    from gateway.cli.main import main
+
+    TwilioAdapter(settings).send(LEARNER, "Q1", payload=BUTTONS)
+    sent = len(twilio_api.messages)
+    monkeypatch.setenv("LEARNLINE_CARRIERS", str(carriers_file))
+    result = CliRunner().invoke(main, ["carriers", "check", "--live"])
+    assert result.exit_code == 0, result.output
+    assert "twa: twilio, whatsapp, webhooks by signature" in result.output
+    assert "twilio: twilio, sms, webhooks by signature" in result.output
+    assert "the Content API answers (1 layout of buttons or lists made)" in result.output
+    twilio_api.fail_content_next(401, 20003, "Authenticate")
+    result = CliRunner().invoke(main, ["carriers", "check", "--live"])
+    assert result.exit_code == 1 and "content: HTTP 401 code 20003" in result.output
+    assert len(twilio_api.messages) == sent
