@@ -175,7 +175,7 @@ class TwilioAdapter(CarrierAdapter):
                              '"whatsapp:+<number>" or a Messaging Service SID (MG...)')
 
     @classmethod
-    def whatsapp(cls, settings: CarrierSettings) -> bool:
+    def is_whatsapp(cls, settings: CarrierSettings) -> bool:
         """Whether this carrier is a Twilio WhatsApp sender (see the module's docstring)."""
         return settings.sender.startswith(WHATSAPP_PREFIX) \
             or settings.credentials.get("channel") == "whatsapp"
@@ -187,17 +187,17 @@ class TwilioAdapter(CarrierAdapter):
         if channel == "status":
             return True
         if channel in CHANNELS:
-            return cls.whatsapp(settings) == (channel == "whatsapp")
+            return cls.is_whatsapp(settings) == (channel == "whatsapp")
         return super().carried(settings, channel)
 
     @classmethod
     def message_chars(cls, settings: CarrierSettings) -> int:
         """A WhatsApp sender's messages go whole, up to the Messages API's Body limit."""
-        return WHATSAPP_TEXT_MAX if cls.whatsapp(settings) else 0
+        return WHATSAPP_TEXT_MAX if cls.is_whatsapp(settings) else 0
 
     def __init__(self, settings: CarrierSettings):
         super().__init__(settings)
-        self._whatsapp = self.whatsapp(settings)
+        self._whatsapp = self.is_whatsapp(settings)
         # Content API objects by friendly name; None until Twilio's list was read once.
         self._contents: dict[str, str] | None = None
         self._contents_lock = threading.Lock()
