@@ -322,6 +322,27 @@ class CarrierAdapter:
                   "whatsapp": "parse_notification"}[channel]
         return getattr(cls, method) is not getattr(CarrierAdapter, method)
 
+    @classmethod
+    def carried(cls, settings: CarrierSettings, channel: str) -> bool:
+        """Whether one carrier of this adapter, as `settings` configure it, carries
+        `channel` ('sms', 'ussd', 'whatsapp', or 'status': it takes delivery reports at
+        its status webhook). `offers` says what the adapter can carry in some
+        configuration; an adapter whose configuration chooses (Twilio: a `whatsapp:`
+        sender carries WhatsApp, not SMS) narrows it here."""
+        if channel == "status":
+            return cls.carried(settings, "sms")
+        return cls.offers(channel)
+
+    def carries(self, channel: str) -> bool:
+        """Whether this carrier, as configured, carries `channel` (see `carried`)."""
+        return self.carried(self.settings, channel)
+
+    @classmethod
+    def message_chars(cls, settings: CarrierSettings) -> int:
+        """The longest text one carrier of this adapter, as configured, takes as one
+        message when its messages are not SMS (`whole_message_chars`); 0: it sends SMS."""
+        return cls.whole_message_chars
+
     # -- authentication -----------------------------------------------------------------
 
     def authenticate(self, request: WebRequest) -> bool:

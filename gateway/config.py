@@ -169,11 +169,24 @@ class Carrier:
         kind = template_kind(outbox_kind)
         return self.templates.get(kind) if kind else None
 
+    def carries(self, channel: str) -> bool:
+        """Whether this carrier, as configured, carries `channel` ('sms', 'ussd',
+        'whatsapp', 'status'): its adapter's answer for its settings (a Twilio carrier
+        with a `whatsapp:` sender carries WhatsApp, not SMS)."""
+        adapter = ADAPTERS.get(self.adapter)
+        return adapter is not None and adapter.carried(self.wire, channel)
+
+    @property
+    def message_chars(self) -> int:
+        """The longest text it takes as one message when its messages are not SMS
+        (WhatsApp); 0 when it sends SMS."""
+        adapter = ADAPTERS.get(self.adapter)
+        return adapter.message_chars(self.wire) if adapter is not None else 0
+
     @property
     def channel(self) -> str:
         """The channel its messages travel on: 'whatsapp' or 'sms'."""
-        adapter = ADAPTERS.get(self.adapter)
-        return "whatsapp" if adapter is not None and adapter.offers("whatsapp") else "sms"
+        return "whatsapp" if self.carries("whatsapp") else "sms"
 
     @property
     def pacing(self) -> Pacing:
@@ -288,10 +301,10 @@ def _fallback_problems(path: Path, carriers: dict[str, Carrier]) -> list[ConfigE
             problems.append(ConfigError(
                 f"{where}: {other!r} is not a configured carrier; one of: "
                 f"{', '.join(c for c in carriers if c != carrier.id) or 'none'}"))
-        elif not ADAPTERS[carriers[other].adapter].offers("sms"):
+        elif not carriers[other].carries("sms"):
             problems.append(ConfigError(f"{where}: {other!r} does not send SMS (adapter "
-                                        f"'{carriers[other].adapter}'); name a carrier "
-                                        "that does"))
+                                        f"'{carriers[other].adapter}', as configured); name "
+                                        "a carrier that does"))
     return problems
 
 

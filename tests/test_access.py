@@ -87,7 +87,7 @@ def test_no_carrier_route_answers_an_unauthenticated_call(simulating_app, store)
                     assert response.status_code in (403, 404, 405), (path, method, source)
                     if response.status_code == 404:  # only a channel the carrier lacks
                         assert not simulating_app.extensions["learnline.adapters"][
-                            carrier_id].offers(rule.rule.rsplit("/", 1)[-1])
+                            carrier_id].carries(rule.rule.rsplit("/", 1)[-1])
     assert tried >= 2 * len(carriers) * 5
     assert stored_counts(store) == {key: 0 for key in stored_counts(store)}
 

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gateway.channels.scheduled import run_scheduled
 
 from carrier_adapters import UssdRequest
 from gateway import create_app
+from gateway.channels.scheduled import run_scheduled
 from gateway.channels.ussd import handle_ussd
 from gateway.config import load_carriers
 from gateway.store import Store

@@ -950,12 +950,12 @@ def webhook_routes(app) -> list[tuple[str, str]]:
     for carrier, adapter in sorted(app.extensions["learnline.adapters"].items()):
         if adapter.settings.allow_ips:
             continue
-        if adapter.offers("sms"):
+        if adapter.carries("sms"):
             found += [(carrier, f"/carriers/{carrier}/sms"),
                       (carrier, f"/carriers/{carrier}/status")]
-        if adapter.offers("ussd"):
+        if adapter.carries("ussd"):
             found.append((carrier, f"/carriers/{carrier}/ussd"))
-        if adapter.offers("whatsapp"):
+        if adapter.carries("whatsapp"):
             found.append((carrier, f"/carriers/{carrier}/whatsapp"))
     return found
 
@@ -1095,7 +1095,7 @@ def post_routes(app) -> list[tuple[str | None, str]]:
             kind = rule.rule.rsplit("/", 1)[-1]
             for carrier, adapter in sorted(app.extensions["learnline.adapters"].items()):
                 channel = webhooks.ROUTES[kind][0]  # the channel the route belongs to
-                if adapter.offers(channel) and "POST" in adapter.webhook_methods:
+                if adapter.carries(channel) and "POST" in adapter.webhook_methods:
                     found.append((carrier, rule.rule.replace("<carrier_id>", carrier)))
             continue
         path = rule.rule.replace("<course_id>", values["course_id"][0])

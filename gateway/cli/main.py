@@ -310,20 +310,20 @@ def serve(host: str, port: int, no_worker: bool, workers: int | None,
         click.echo("  dashboard: off (set LEARNLINE_ADMIN_TOKEN to turn it on)")
     click.echo(f"  health: {base}/healthz, readiness: {base}/readyz")
     click.echo(f"  metrics: {base}/metrics (from this machine; shared in {metrics_dir})")
-    from carrier_adapters import ADAPTERS
-
     for carrier in carriers:
-        adapter = ADAPTERS[carrier.adapter]
         click.echo(f"  carrier {carrier.id} ({carrier.adapter}):")
-        if adapter.offers("sms"):
+        if carrier.carries("sms"):
             click.echo(f"    inbound SMS: {_redact(webhook_url(carrier, 'sms', base), carrier)}")
             click.echo("    delivery status: "
                        f"{_redact(webhook_url(carrier, 'status', base), carrier)}")
-        if adapter.offers("ussd"):
+        if carrier.carries("ussd"):
             click.echo(f"    USSD: {_redact(webhook_url(carrier, 'ussd', base), carrier)}")
-        if adapter.offers("whatsapp"):
+        if carrier.carries("whatsapp"):
             click.echo("    WhatsApp (callback URL): "
                        f"{_redact(webhook_url(carrier, 'whatsapp', base), carrier)}")
+            if carrier.carries("status"):
+                click.echo("    delivery status: "
+                           f"{_redact(webhook_url(carrier, 'status', base), carrier)}")
     supervisor = None
     if not no_worker:
         from gateway.outbox.supervisor import Supervisor
@@ -650,7 +650,7 @@ def carriers_check(live: bool) -> None:
     failures = 0
     for carrier in configured:
         adapter_class = ADAPTERS[carrier.adapter]
-        channels = [c for c in ("sms", "ussd", "whatsapp") if adapter_class.offers(c)]
+        channels = [c for c in ("sms", "ussd", "whatsapp") if carrier.carries(c)]
         auth = [name for name, on in (("signature", adapter_class.signs_requests),
                                       ("webhook_token", carrier.webhook_token is not None),
                                       ("allow_ips", bool(carrier.allow_ips))) if on]

@@ -34,7 +34,7 @@ def queue_text(
     deliver."""
     if not text:
         return 0
-    whole = _whole_message_chars(carrier.adapter)
+    whole = carrier.message_chars
     if whole:
         parts = _whole_parts(text, whole)
         first = None
@@ -58,15 +58,6 @@ def queue_text(
     if lesson is not None:
         store.add_lesson_cost(phone, *lesson, carrier.id, segments=segments)
     return len(messages)
-
-
-@functools.cache
-def _whole_message_chars(adapter: str) -> int:
-    """How long a message the adapter's carrier takes whole; 0 for SMS."""
-    from carrier_adapters import ADAPTERS
-
-    found = ADAPTERS.get(adapter)
-    return found.whole_message_chars if found is not None else 0
 
 
 def _whole_parts(text: str, limit: int) -> list[str]:

@@ -321,7 +321,7 @@ class OutboxWorker:
                 log.error("inbound %d names unknown carrier %s", inbound.id, inbound.carrier_id)
                 store.mark_inbound(inbound.id, "failed", "carrier no longer configured")
                 continue
-            if ADAPTERS[carrier.adapter].offers("whatsapp"):
+            if carrier.carries("whatsapp"):  # a Twilio carrier may carry either
                 handle_whatsapp(store, carrier, inbound)
             else:
                 handle_inbound(store, carrier, inbound)

@@ -32,7 +32,13 @@ from werkzeug.http import parse_options_header
 from werkzeug.routing import Rule
 from werkzeug.wsgi import get_current_url, get_path_info
 
-from carrier_adapters import CarrierAdapter, PayloadError, WebRequest, WebResponse
+from carrier_adapters import (
+    CarrierAdapter,
+    PayloadError,
+    StatusUpdate,
+    WebRequest,
+    WebResponse,
+)
 from gateway.channels.sms.conversation import receive_inbound
 from gateway.channels.ussd import handle_ussd
 from gateway.channels.whatsapp.conversation import receive_whatsapp
@@ -41,6 +47,7 @@ from gateway.metrics import DELIVERY_REPORTS, INBOUND, USSD_SCREENS, observe_web
 from gateway.outbox import fallback
 from gateway.phones import InvalidPhoneNumber, masked, to_e164
 from gateway.server import forwarded
+from gateway.store import Store
 from gateway.store.per_thread import thread_store
 
 log = logging.getLogger(__name__)
@@ -49,10 +56,10 @@ Start = Callable[..., Any]
 WsgiApp = Callable[[dict, Start], Iterable[bytes]]
 
 PREFIX = "/carriers/"
-# route name -> (channel the carrier must offer, HTTP methods)
+# route name -> (channel the carrier must carry, as configured; HTTP methods)
 ROUTES: dict[str, tuple[str, frozenset[str]]] = {
     "sms": ("sms", frozenset({"GET", "POST"})),
-    "status": ("sms", frozenset({"GET", "POST"})),
+    "status": ("status", frozenset({"GET", "POST"})),
     "ussd": ("ussd", frozenset({"POST"})),
     "whatsapp": ("whatsapp", frozenset({"GET", "POST"})),
 }
@@ -119,7 +126,7 @@ class CarrierWebhooks:
         carrier_id = raw_id.encode("latin-1").decode("utf-8", "replace")
         adapter = self.app.extensions["learnline.adapters"].get(carrier_id)
         channel, methods = ROUTES[route]
-        if adapter is None or not adapter.offers(channel):
+        if adapter is None or not adapter.carries(channel):
             raise _Refused(404)
         if method not in methods or method not in adapter.webhook_methods:
             allowed = ", ".join(sorted(methods & set(adapter.webhook_methods)))
@@ -283,21 +290,31 @@ def delivery_status(hooks: CarrierWebhooks, carrier: Carrier, adapter: CarrierAd
                     environ: dict) -> WebResponse:
     """Record a delivery report; a carrier-side opt-out stops the learner."""
     web_request = hooks.authenticated(carrier, adapter, environ, "status")
-    update = adapter.parse_status(web_request)
+    _record_status(hooks, hooks.store(), carrier, adapter, adapter.parse_status(web_request))
+    return adapter.status_ack()
+
+
+def _record_status(hooks: CarrierWebhooks, store: Store, carrier: Carrier,
+                   adapter: CarrierAdapter, update: StatusUpdate) -> None:
+    """One delivery report, in one commit with what it sets off: a carrier-side opt-out
+    stops the learner; a message the carrier could not deliver goes through its fallback
+    carrier, once (gateway/outbox/fallback.py)."""
     carrier_id = carrier.id
     DELIVERY_REPORTS.labels(carrier_id, update.status or "other").inc()
-    store = hooks.store()
-    message = store.apply_status(
-        carrier_id, update.carrier_message_id, update.status, update.carrier_status,
-        update.error_code,
-    )
-    if message is None:
-        log.info("carrier %s: report for unknown message %s", carrier_id,
-                 update.carrier_message_id)
-    elif update.opted_out:
-        store.set_stopped(message.phone, True)
-        log.warning("carrier %s: %s opted out at the carrier", carrier_id, masked(message.phone))
-    return adapter.status_ack()
+    with store.write():
+        message = store.apply_status(carrier_id, update.carrier_message_id, update.status,
+                                     update.carrier_status, update.error_code)
+        if message is None:
+            log.info("carrier %s: report for unknown message %s", carrier_id,
+                     update.carrier_message_id)
+            return
+        if update.opted_out:
+            store.set_stopped(message.phone, True)
+            log.warning("carrier %s: %s opted out at the carrier", carrier_id,
+                        masked(message.phone))
+        elif update.fallback and message.status in ("failed", "undelivered"):
+            fallback.send_instead(store, hooks.app.extensions["learnline.carriers"], message,
+                                  unreachable=update.error_code in adapter.unreachable_codes)
 
 
 def ussd(hooks: CarrierWebhooks, carrier: Carrier, adapter: CarrierAdapter,
@@ -315,9 +332,10 @@ def ussd(hooks: CarrierWebhooks, carrier: Carrier, adapter: CarrierAdapter,
 def whatsapp(hooks: CarrierWebhooks, carrier: Carrier, adapter: CarrierAdapter,
              environ: dict) -> WebResponse:
     """Meta's subscription challenge (GET), answered only with the right verify token; or a
-    signed notification (POST): every message stored once and processed, every status
-    recorded, then 200. A notification is read whole before anything is stored, so one
-    that names a field wrongly (400) stores nothing and Meta's retry finds it as it was."""
+    signed notification (POST; Twilio's WhatsApp form, one message, is one too): every
+    message stored once and processed, every status recorded, then 200. A notification is
+    read whole before anything is stored, so one that names a field wrongly (400) stores
+    nothing and Meta's retry finds it as it was."""
     web_request = hooks.authenticated(carrier, adapter, environ, "whatsapp")
     if web_request.method == "GET":
         return adapter.challenge(web_request)
@@ -334,19 +352,8 @@ def whatsapp(hooks: CarrierWebhooks, carrier: Carrier, adapter: CarrierAdapter,
             else "accepted"
         INBOUND.labels(carrier_id, outcome).inc()
     for update in notification.statuses:
-        DELIVERY_REPORTS.labels(carrier_id, update.status or "other").inc()
-        with store.write():  # a failure and its fallback's copy: one commit
-            message = store.apply_status(carrier_id, update.carrier_message_id,
-                                         update.status, update.carrier_status,
-                                         update.error_code)
-            if message is None:
-                log.info("carrier %s: report for unknown message %s", carrier_id,
-                         update.carrier_message_id)
-            elif update.fallback and message.status == "failed":
-                fallback.send_instead(
-                    store, hooks.app.extensions["learnline.carriers"], message,
-                    unreachable=update.error_code in adapter.unreachable_codes)
-    return WebResponse("")
+        _record_status(hooks, store, carrier, adapter, update)
+    return adapter.inbound_ack()
 
 
 HANDLERS: dict[str, Callable[[CarrierWebhooks, Carrier, CarrierAdapter, dict], WebResponse]] = {

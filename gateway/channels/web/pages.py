@@ -401,9 +401,9 @@ def _where_to_reach(carriers) -> tuple[list[tuple[str, str]], list[tuple[str, st
         if adapter is None or carrier.adapter == "console":
             continue
         where = territories.get(carrier.country, "") if carrier.country else ""
-        if adapter.offers("sms") and _NUMBER_RE.fullmatch(carrier.sender.replace(" ", "")):
+        if carrier.carries("sms") and _NUMBER_RE.fullmatch(carrier.sender.replace(" ", "")):
             sms.append((where, carrier.sender))
-        if adapter.offers("ussd") and carrier.ussd_code:
+        if carrier.carries("ussd") and carrier.ussd_code:
             ussd.append((where, carrier.ussd_code))
     return list(dict.fromkeys(sms)), list(dict.fromkeys(ussd))
 

@@ -23,7 +23,6 @@ import logging
 import secrets
 from dataclasses import dataclass
 
-from carrier_adapters import ADAPTERS
 from gateway.channels.visits import comes_back
 from gateway.config import Carrier, Carriers
 from gateway.i18n import default_locale, translations
@@ -67,7 +66,7 @@ def _digest(secret: bytes, phone: str, code: str) -> str:
 def sms_carrier_for(store: Store, carriers: Carriers, phone: str) -> Carrier | None:
     """The carrier to reach a number by SMS: the learner's own, else one of the number's
     country, else the first that sends SMS."""
-    sms = [c for c in carriers if ADAPTERS[c.adapter].offers("sms") and c.adapter != "simulator"]
+    sms = [c for c in carriers if c.carries("sms") and c.adapter != "simulator"]
     learner = store.learner(phone)
     if learner is not None:
         for carrier in sms:
@@ -85,7 +84,7 @@ def served_countries(carriers: Carriers) -> frozenset[str]:
     `languages` table maps countries to languages and says nothing of where it delivers,
     so it adds none. Empty when no carrier names one: then no sign-in code goes anywhere."""
     return frozenset(carrier.country.upper() for carrier in carriers
-                     if carrier.country and ADAPTERS[carrier.adapter].offers("sms")
+                     if carrier.country and carrier.carries("sms")
                      and carrier.adapter != "simulator")
 
 

@@ -14,6 +14,7 @@ import dataclasses
 import logging
 import sqlite3
 
+from carrier_adapters.whatsapp import TEXT_MAX
 from gateway.channels.commands import parse_command
 from gateway.channels.lesson_costs import lesson_of
 from gateway.channels.visits import (
@@ -92,7 +93,8 @@ def handle_whatsapp(store: Store, carrier: Carrier, inbound: InboundRecord) -> i
 def _queue(store: Store, carrier: Carrier, learner: LearnerRecord,
            replies: tuple[r.Reply, ...], inbound_id: int, *, to_stopped_ok: bool = False,
            lesson: tuple[str, str] | None = None) -> int:
-    messages = render(replies, learner.locale, web_url(carrier))
+    messages = render(replies, learner.locale, web_url(carrier),
+                      text_max=carrier.message_chars or TEXT_MAX)
     return sum(queue_message(store, carrier, learner.phone, message.body,
                              payload=message.payload, inbound_id=inbound_id,
                              to_stopped_ok=to_stopped_ok, lesson=lesson)

@@ -46,9 +46,10 @@ class WhatsAppMessage:
 
 
 def render(replies: tuple[r.Reply, ...] | list[r.Reply], locale: str,
-           web_url: str | None = None) -> list[WhatsAppMessage]:
+           web_url: str | None = None, text_max: int = TEXT_MAX) -> list[WhatsAppMessage]:
     """All replies to one message as WhatsApp messages, in order: text joined into as few
-    messages as fit, each card, question and review ending a message with its buttons."""
+    messages as fit (at most `text_max` characters each: the carrier's limit, Twilio's
+    lower than Meta's), each card, question and review ending a message with its buttons."""
     renderer = _Renderer(locale, web_url)
     messages: list[WhatsAppMessage] = []
     pending: list[str] = []
@@ -60,32 +61,32 @@ def render(replies: tuple[r.Reply, ...] | list[r.Reply], locale: str,
             continue
         body = "\n".join([*pending, text])
         if utf16_length(body) > INTERACTIVE_BODY_MAX:
-            messages += _texts(pending)
+            messages += _texts(pending, text_max)
             body = text
         if utf16_length(body) > INTERACTIVE_BODY_MAX:
             # A card too long for an interactive body goes as text, its button after it.
-            messages += _texts([text])
+            messages += _texts([text], text_max)
             body = renderer.button_prompt(reply)
         messages.append(WhatsAppMessage(body, payload))
         pending = []
-    return messages + _texts(pending)
+    return messages + _texts(pending, text_max)
 
 
-def _texts(parts: list[str]) -> list[WhatsAppMessage]:
-    """Text parts joined into messages of at most TEXT_MAX, cut only between parts, lines
+def _texts(parts: list[str], limit: int = TEXT_MAX) -> list[WhatsAppMessage]:
+    """Text parts joined into messages of at most `limit`, cut only between parts, lines
     or (for one line longer than that) grapheme clusters."""
     lines = [line for part in parts for line in part.split("\n")]
     messages, current = [], ""
     for line in lines:
-        while utf16_length(line) > TEXT_MAX:
-            head = clip(line, TEXT_MAX, mark="")
+        while utf16_length(line) > limit:
+            head = clip(line, limit, mark="")
             if current:
                 messages.append(current)
                 current = ""
             messages.append(head)
             line = line[len(head):]
         joined = f"{current}\n{line}" if current else line
-        if utf16_length(joined) > TEXT_MAX:
+        if utf16_length(joined) > limit:
             messages.append(current)
             joined = line
         current = joined
