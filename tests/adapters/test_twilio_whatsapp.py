@@ -35,9 +35,10 @@ import pytest
 
 from carrier_adapters import CarrierSettings, SendError
 from carrier_adapters.twilio import TwilioAdapter
+from gateway import create_app
 from gateway.config import ConfigError, load_carriers
 from gateway.outbox.worker import OutboxWorker
-from gateway.store import Store
+from gateway.store import LearnerRecord, Store
 from tests.adapters.contract import (
     MISSING,
     AdapterContract,
@@ -516,3 +517,31 @@ def test_carriers_check_live_reads_the_content_api_of_a_whatsapp_sender(
     result = CliRunner().invoke(main, ["carriers", "check", "--live"])
     assert result.exit_code == 1 and "content: HTTP 401 code 20003" in result.output
     assert len(twilio_api.messages) == sent
+
+
+def test_a_number_not_on_whatsapp_gets_the_message_once_by_sms_through_the_fallback(
+        tmp_path, db_path, store, twilio_api, monkeypatch):
+    """Twilio reports 63003 (the number is not on WhatsApp) after accepting a message: it
+    goes once as SMS through the carrier's fallback_carrier, however often the failure is
+    reported, and the learner is reached by SMS from then on."""
+    monkeypatch.setenv("TEST_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    path = tmp_path / "carriers.toml"
+    path.write_text(carriers_toml(twilio_api.url)
+                    + wa_carrier(twilio_api.url, extra='fallback_carrier = "twilio"\n'))
+    client = create_app({"DATABASE": str(db_path), "CARRIERS_FILE": str(path),
+                         "TESTING": True}).test_client()
+    with store.write():
+        store.save_learner(LearnerRecord(phone=LEARNER, locale="en", carrier_id="twa"))
+    original = sent_message(store, "twa", LEARNER, as_sid("not-on-whatsapp"),
+                            body="*Lesson 1/6: Find a skill people pay for*\nReply NEXT")
+    for _ in range(2):  # Twilio may report the failure more than once
+        response = wa_post(client, wa_status("not-on-whatsapp", "undelivered", "63003"),
+                           route="status")
+        assert response.status_code == 200
+    copies = list(store.db.query("SELECT carrier_id, body FROM outbox WHERE fallback_of = ?",
+                                 [original]))
+    assert [c["carrier_id"] for c in copies] == ["twilio"]
+    assert "*" not in copies[0]["body"] and "Reply NEXT" in copies[0]["body"]
+    assert store.learner(LEARNER).carrier_id == "twilio"  # SMS from now on
+    OutboxWorker(db_path, load_carriers(path)).run(drain=True, poll_seconds=0.01)
+    assert [m["To"] for m in twilio_api.messages] == [LEARNER]  # by SMS, once
