@@ -17,6 +17,7 @@ from gateway.channels.sms import handle_inbound, parse_command
 from gateway.channels.web.pages import current_learner
 from gateway.config import Carrier
 from gateway.i18n import available_locales
+from gateway.ops.simulator import whatsapp_markup
 from gateway.phones import masked
 from gateway.store import Store, privacy
 from tests.conftest import TwilioWebhooks, csrf, right_answers, web_sign_in
@@ -469,6 +470,12 @@ def test_the_simulator_runs_whatsapp_through_the_real_channel(db_path, store):
     client.post("/simulator", data={"csrf": token, "mode": "ussd", "action": "dial"})
     client.post("/simulator", data={"csrf": token, "mode": "ussd", "text": "1"})
     assert "Q1/3" in client.get("/simulator?mode=ussd").data.decode()  # where WhatsApp left
+
+
+def test_the_simulator_shows_whatsapps_bold_and_nothing_else_as_markup():
+    shown = whatsapp_markup("*Lesson 1/6: <Prices & you>*\n2*3*4 = 24, * not bold *\n<i>x</i>")
+    assert str(shown) == ("<b>Lesson 1/6: &lt;Prices &amp; you&gt;</b>\n2*3*4 = 24, "
+                          "* not bold *\n&lt;i&gt;x&lt;/i&gt;")
 
 
 def test_the_simulators_whatsapp_mode_has_the_whatsapp_carriers_settings(db_path,

@@ -92,8 +92,9 @@ def _mode(value: str | None) -> str:
     return value if value in MODES else "sms"
 
 
-# WhatsApp's bold: a run between asterisks that neither starts nor ends with a space.
-_BOLD_RE = re.compile(r"\*(?=\S)([^*\n]+?)(?<=\S)\*")
+# WhatsApp's bold: a run between asterisks at word boundaries, neither starting nor
+# ending with a space, within one line.
+_BOLD_RE = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
 
 
 def whatsapp_markup(text: str) -> Markup:
