@@ -13,8 +13,8 @@ Two kinds of finding:
   its Next button in a message of its own; an option of a list question over 72 shows cut
   in the list (its whole text stays in the message above the list).
 - `cut_titles`: options longer than their button or row title (with their letter, `A) `),
-  which render cuts with `…` after the last whole word, the whole option being written
-  in the message above the buttons. They are many and harmless, so `lessons check` lists
+  which render cuts with `…` (after a whole word where it can), the whole option being
+  written in the message above the buttons. They are many and harmless, so `lessons check` lists
   them per lesson rather than as warnings.
 
 The lesson format's own limits (480 characters a card, 160 a question with its options,
