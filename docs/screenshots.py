@@ -66,6 +66,12 @@ def main() -> None:
                 page.goto(site + "/simulator?mode=ussd")
                 page.get_by_role("button", name=re.compile("Dial")).click()
                 shot("simulator-ussd")
+                page.goto(site + "/simulator?mode=whatsapp")
+                page.fill("#wa-text", "START")
+                page.click("#wa-text ~ button")
+                for _ in range(5):  # a tap on each card's Next button, to the quiz
+                    page.locator("button[value=NEXT] >> nth=-1").click()
+                shot("simulator-whatsapp")
                 page.goto(site + "/courses/start-freelancing")
                 page.locator("footer button[lang=fr]").click()
                 shot("course-fr")

@@ -14,9 +14,11 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from gateway.channels.whatsapp.render import render
 from gateway.cli.main import main
 from gateway.content import load_courses
 from gateway.content.model import SMS
+from gateway.learning.replies import CardShown
 from gateway.paths import lessons_dir
 from gateway.sms_text import POLICIES
 from tests.test_content import VALID, course_toml, lesson_with_cards, write_course
@@ -349,6 +351,55 @@ def test_lessons_check_passes_with_warnings_only(tmp_path):
         "learners get it in 'en'"
     ]
     assert result.stdout.splitlines()[-1] == "ok: 1 warning(s)"
+
+
+THREAD = "\N{SPOOL OF THREAD}"  # two UTF-16 units, as WhatsApp counts: one character here
+WHATSAPP_LESSON = (
+    f"# Sewing {THREAD * 20}\n\n{THREAD * 480}\n\nCard two.\n\nCard three.\n\n## Quiz\n\n"
+    "? Which thread?\n"
+    f"+ {THREAD * 37}\n- Cotton\n- Silk\n- Wool\n= Because it is.\n\n"
+    "? What comes first?\n"
+    "+ Agree the price and the date\n- Start the work\n- Buy the fabric\n= Agree first.\n")
+ARABIC_LESSON = (
+    "# درس\n\nبطاقة أولى.\n\nبطاقة ثانية.\n\nبطاقة ثالثة.\n\n## Quiz\n\n"
+    "? أي خيط؟\n+ اِتَّفِقْ عَلَى السِّعْرِ وَالْمَوْعِدِ\n- قطن\n- حرير\n- صوف\n"
+    "= لأنه صحيح.\n\n"
+    "? ماذا أولا؟\n+ هذا\n- ذاك\n- تلك\n= لأنه صحيح.\n")
+
+
+def test_lessons_check_names_each_text_over_whatsapps_limits(tmp_path):
+    """A card too long for a message with buttons and a list option too long for its row,
+    warned at their lines with the limit, the language and by how much; options cut on
+    their buttons listed per lesson, Arabic included; --strict fails on the warnings."""
+    root = tmp_path / "lessons"
+    folder = write_course(root, toml="sms_budget = 40\n" + course_toml(locales=("en", "ar")),
+                          files={"en/one.txt": WHATSAPP_LESSON, "ar/one.txt": ARABIC_LESSON})
+
+    result = run("lessons", "check", str(root), cwd=tmp_path)
+    strict = run("lessons", "check", "--strict", str(root), cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    lesson = folder / "en" / "one.txt"
+    assert result.stderr.splitlines() == [
+        f"{lesson}:3: warning: card 1: its WhatsApp message is 1039 characters, 15 over "
+        "WhatsApp's 1024 for a message with buttons (en): it goes as text, its Next button "
+        "in a message of its own",
+        f"{lesson}:12: warning: question 1, option A: 74 characters, 2 over WhatsApp's 72 for "
+        "a list row's description (en): the list shows it cut",
+    ]
+    lines = result.stdout.splitlines()
+    assert "  en one: Q1 A+53, Q2 A+11" in lines, result.stdout
+    assert "  ar one: Q1 A+18" in lines, result.stdout  # its marks counted, as WhatsApp does
+    assert max(len(line) for line in lines) <= 80
+    assert lines[-1] == "ok: 2 warning(s)"
+    assert strict.returncode == 1
+    assert strict.stderr.splitlines()[-1] == \
+        "Error: 2 text(s) over WhatsApp's limits (warnings above)"
+    assert "Traceback" not in strict.stderr
+    # as the channel sends that card: as text, then its Next button alone
+    card = CardShown("Demo en", 1, 1, f"Sewing {THREAD * 20}", 1, 3, THREAD * 480)
+    text, button = render([card], "en")
+    assert text.payload is None and button.body == "Reply NEXT"
 
 
 def test_lessons_check_on_a_missing_folder(tmp_path):

@@ -125,6 +125,25 @@ def test_check_passes_on_the_copy(locales):
     assert set(rows(result.stdout)) == {"en", "fr"}
 
 
+def test_check_fails_on_a_whatsapp_button_text_over_its_limit(locales):
+    """The Next command word and a list's button are WhatsApp button texts (20 at most):
+    a translation longer fails, named with its text and by how much; shipped ones fit."""
+    edit(locales, "fr", {("command", "NEXT"): "CONTINUEZ-LA-LECTURE-ICI SUITE",
+                         (None, "Reply %(letters)s"): "Répondez par une lettre, %(letters)s"})
+
+    result = run("i18n", "check", "--locales", str(locales))
+
+    assert result.returncode == 1
+    table = rows(result.stdout)
+    assert table["fr"].group(8) == "FAIL" and table["en"].group(8) == "ok"
+    over = [line for line in result.stdout.splitlines() if "WhatsApp" in line]
+    assert over == [
+        "fr: '[command] NEXT': 'CONTINUEZ-LA-LECTURE-ICI' is a WhatsApp button's text: "
+        "24 characters, 4 over WhatsApp's 20",
+        "fr: 'Reply %(letters)s': 'Répondez par une lettre, A-D' is a WhatsApp button's "
+        "text: 28 characters, 8 over WhatsApp's 20"], result.stdout
+
+
 def test_check_fails_on_a_placeholder_that_differs(locales):
     edit(locales, "fr", {(None, TALLY): "%(cours)s : %(done)d/%(count)d leçons, "
                                           "%(score)d/%(total)d justes."})

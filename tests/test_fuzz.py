@@ -1044,11 +1044,13 @@ WEB_FORMS = {
     "quiz": ("{quiz}", "{quiz}", ("q0", "q1", "q2", "q3", "retry")),
     "simulator-sms": ("/simulator", "/simulator", ("mode", "text", "action")),
     "simulator-ussd": ("/simulator?mode=ussd", "/simulator", ("mode", "text", "action")),
+    "simulator-whatsapp": ("/simulator?mode=whatsapp", "/simulator", ("mode", "text", "action")),
     "signout": ("/signin", "/signout", ()),
 }
 form_values = st.one_of(
     st.sampled_from(["0", "1", "2", "3", "4", "²", "①", "٣", "𝟙", "-1", "1e3",
-                     "99999999999999999999", "sms", "ussd", "dial", "send", "hangup"]),
+                     "99999999999999999999", "sms", "ussd", "whatsapp", "dial", "send", "hangup",
+                     "NEXT", "A"]),
     phones, hostile_text)
 
 
@@ -1058,6 +1060,7 @@ form_values = st.one_of(
                                                "text", "action"]), form_values))
 @example(name="quiz", lesson=0, fields={"q0": "²", "q1": "0", "q2": "0", "q3": "0"})
 @example(name="simulator-ussd", lesson=0, fields={"mode": "ussd", "action": "dial"})
+@example(name="simulator-whatsapp", lesson=0, fields={"mode": "whatsapp", "text": "START"})
 def test_web_forms_take_any_input(gateway_app, name, lesson, fields):
     """The lite pages' and simulator's forms, posted with a valid CSRF token and hostile
     fields: never a 5xx or a trace, and the page after them still renders."""

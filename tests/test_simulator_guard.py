@@ -76,6 +76,8 @@ def test_pretend_learners_are_not_in_the_figures(db_path, store):
     token = csrf(client, "/simulator")
     for text in ("START", "NEXT", "NEXT", "NEXT", "NEXT", "NEXT", "A"):
         client.post("/simulator", data={"csrf": token, "mode": "sms", "text": text})
+    for text in ("NEXT", "B", "HELP"):
+        client.post("/simulator", data={"csrf": token, "mode": "whatsapp", "text": text})
     client.post("/simulator", data={"csrf": token, "mode": "ussd", "action": "dial"})
     client.post("/simulator", data={"csrf": token, "mode": "ussd", "text": "1"})
     assert store.db.execute("SELECT count(*) FROM activity").fetchone()[0] > 0
@@ -83,9 +85,13 @@ def test_pretend_learners_are_not_in_the_figures(db_path, store):
     report = reports.build_report(store, [])
     assert all(row.learners == 0 and row.sms == 0 and row.ussd == 0
                for row in report.activity)
+    assert store.db.execute("SELECT count(*) FROM outbox WHERE carrier_id = ?",
+                            ["simulator-whatsapp"]).fetchone()[0] > 0
     assert all(funnel.enrolled == 0 and funnel.started == 0 for funnel in report.funnels)
     assert report.questions == ()
-    assert [row for row in report.carrier_days if row.carrier_id == "simulator"] == []
+    assert report.carrier_days == () or all(
+        not row.carrier_id.startswith("simulator") for row in report.carrier_days), \
+        report.carrier_days
 
 
 def test_the_addresses_of_one_ipv6_64_share_the_simulators_throttle(db_path):
@@ -99,3 +105,29 @@ def test_the_addresses_of_one_ipv6_64_share_the_simulators_throttle(db_path):
     assert other.post("/simulator", data={"csrf": csrf(other, "/simulator"), "mode": "ussd",
                                           "action": "dial"},
                       environ_base={"REMOTE_ADDR": "2001:db8:5:7::1"}).status_code == 302
+
+
+def test_the_whatsapp_mode_is_guarded_as_the_others(db_path, store, tmp_path):
+    """Off unless enabled; when on, a post without this browser's CSRF token or with
+    another's stores and sends nothing; and its taps count to the same throttle."""
+    off = create_app({"DATABASE": str(db_path), "SECRET_KEY": "simulator-secret-key-0123456789"})
+    assert off.test_client().get("/simulator?mode=whatsapp").status_code == 404
+    assert off.test_client().post("/simulator", data={"mode": "whatsapp", "text": "START"}
+                                  ).status_code == 404
+    client = _simulating(db_path).test_client()
+    other = client.application.test_client()
+    assert client.get("/simulator?mode=whatsapp").status_code == 200
+    assert client.post("/simulator", data={"mode": "whatsapp", "text": "START"}
+                       ).status_code == 400
+    assert client.post("/simulator", data={"csrf": csrf(other, "/simulator"),
+                                           "mode": "whatsapp", "text": "START"}
+                       ).status_code == 400
+    assert store.db.execute("SELECT count(*) FROM inbound").fetchone()[0] == 0
+    assert store.db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
+    token = csrf(client, "/simulator?mode=whatsapp")
+    answers = [client.post("/simulator", data={"csrf": token, "mode": mode, "text": "HELP"},
+                           environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code
+               for mode in ["whatsapp", "sms"] * 15 + ["whatsapp"]]
+    assert answers == [302] * 30 + [429]
+    assert store.db.execute("SELECT count(*) FROM outbox WHERE carrier_id = ?",
+                            ["simulator-whatsapp"]).fetchone()[0] == 15

@@ -17,6 +17,7 @@ from gateway.channels.sms import handle_inbound, parse_command
 from gateway.channels.web.pages import current_learner
 from gateway.config import Carrier
 from gateway.i18n import available_locales
+from gateway.ops.simulator import whatsapp_markup
 from gateway.phones import masked
 from gateway.store import Store, privacy
 from tests.conftest import TwilioWebhooks, csrf, right_answers, web_sign_in
@@ -435,3 +436,70 @@ def test_the_simulator_runs_sms_and_ussd_through_the_real_channels(db_path, stor
     assert "Lesson 1/6, card 1/3" in screen  # the same learner, where SMS left them
     client.post("/simulator", data={"csrf": token, "mode": "ussd", "action": "hangup"})
     assert "Dial *384*12#" in client.get("/simulator?mode=ussd").data.decode()
+
+
+def test_the_simulator_runs_whatsapp_through_the_real_channel(db_path, store):
+    """As a WhatsApp learner: each card with its bold title and a Next button, each
+    question with a button per option, a button sending its id as a tap does; the same
+    learner as by USSD, its WhatsApp chat apart from its SMS one."""
+    app = create_app({"DATABASE": str(db_path), "SIMULATOR": True, "SECRET_KEY": "k" * 32})
+    client = app.test_client()
+    token = csrf(client, "/simulator?mode=whatsapp")
+    client.post("/simulator", data={"csrf": token, "mode": "whatsapp", "text": "START"})
+    html = client.get("/simulator?mode=whatsapp").data.decode()
+    phone = re.search(r"Pretend number: (\+999\d{9})", html).group(1)
+    assert "<b>Lesson 1/6: Find a skill people pay for</b>" in html
+    assert "*Lesson" not in html
+    assert re.findall(r'<button type="submit" name="text" value="(\w+)">([^<]*)</button>',
+                      html) == [("NEXT", "NEXT")]
+    sent = store.outbox(phone)
+    assert {(m.carrier_id, m.status) for m in sent} == {("simulator-whatsapp", "sent")}
+    for _ in range(5):  # a tap on Next, as WhatsApp sends it: the button's id (5 cards:
+        # WhatsApp teaches the whole lesson, web-only cards too)
+        client.post("/simulator", data={"csrf": token, "mode": "whatsapp", "text": "NEXT"})
+    html = client.get("/simulator?mode=whatsapp").data.decode()
+    assert "Q1/3: Which skill is the best first bet for earning quickly?" in html
+    buttons = re.findall(r'<button type="submit" name="text" value="(\w+)">([^<]*)</button>',
+                         html)
+    assert [value for value, _ in buttons][-3:] == ["A", "B", "C"]
+    assert all(title.startswith(f"{value})") for value, title in buttons[-3:])
+    # Typed text still works, and the chat is WhatsApp's alone: SMS mode has none of it.
+    client.post("/simulator", data={"csrf": token, "mode": "whatsapp", "text": "status"})
+    assert "0/6 lessons" in client.get("/simulator?mode=whatsapp").data.decode()
+    assert "Send START to begin." in client.get("/simulator").data.decode()
+    client.post("/simulator", data={"csrf": token, "mode": "ussd", "action": "dial"})
+    client.post("/simulator", data={"csrf": token, "mode": "ussd", "text": "1"})
+    assert "Q1/3" in client.get("/simulator?mode=ussd").data.decode()  # where WhatsApp left
+
+
+def test_the_simulator_shows_whatsapps_bold_and_nothing_else_as_markup():
+    shown = whatsapp_markup("*Lesson 1/6: <Prices & you>*\n2*3*4 = 24, * not bold *\n<i>x</i>")
+    assert str(shown) == ("<b>Lesson 1/6: &lt;Prices &amp; you&gt;</b>\n2*3*4 = 24, "
+                          "* not bold *\n&lt;i&gt;x&lt;/i&gt;")
+
+
+def test_the_simulators_whatsapp_mode_has_the_whatsapp_carriers_settings(db_path,
+                                                                           carriers_file):
+    """The first WhatsApp carrier's settings, here its inbound limit of 2 a minute, rule
+    the WhatsApp mode; the SMS mode keeps the first carrier's."""
+    carriers_file.write_text(carriers_file.read_text() + """
+[carriers.wa]
+adapter = "whatsapp"
+country = "NG"
+phone_number_id = "106540352242922"
+access_token = "EAAG-whatsapp-access-token-0123456789"
+app_secret = "whatsapp-app-secret-0123456789"
+verify_token = "whatsapp-verify-token-0123456789"
+api_base_url = "http://127.0.0.1:9"
+inbound_per_minute = 2
+""")
+    app = create_app({"DATABASE": str(db_path), "CARRIERS_FILE": str(carriers_file),
+                      "SIMULATOR": True, "SECRET_KEY": "k" * 32})
+    client = app.test_client()
+    token = csrf(client, "/simulator")
+    for mode in ("sms", "whatsapp"):
+        for text in ("START", "HELP", "STATUS"):
+            client.post("/simulator", data={"csrf": token, "mode": mode, "text": text})
+    faster = "You are sending messages faster than we can answer."
+    assert faster in client.get("/simulator?mode=whatsapp").data.decode()
+    assert faster not in client.get("/simulator").data.decode()

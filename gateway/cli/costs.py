@@ -1,12 +1,15 @@
 """What `learnline lessons check` prints of a course's SMS cost, from the real path
 (gateway.channels.sms.cost): per lesson and language, what a learner pays answering right
-and answering wrong once, split by kind, against the course's budget."""
+and answering wrong once, split by kind, against the course's budget; and which options
+WhatsApp's buttons show cut (gateway.channels.whatsapp.limits)."""
 
 from __future__ import annotations
 
 import dataclasses
+import textwrap
 
 from gateway.channels.sms.cost import CostWalker, LessonCost
+from gateway.channels.whatsapp.limits import cut_titles
 from gateway.config import Carrier, Carriers
 from gateway.content.model import Course
 from gateway.sms_text import POLICIES
@@ -93,3 +96,24 @@ def _lesson_lines(cost: LessonCost) -> list[str]:
 
 def _characters(n: int) -> str:
     return "1 character" if n == 1 else f"{n} characters"
+
+
+def whatsapp_title_lines(course: Course) -> list[str]:
+    """Per lesson and language, the options a WhatsApp button or list row shows cut, by
+    question and letter with how many characters over ([] when none is)."""
+    cut: dict[tuple[str, str], dict[int, list[str]]] = {}
+    for title in cut_titles(course):
+        cut.setdefault((title.locale, title.lesson_id), {}).setdefault(
+            title.question, []).append(f"{title.letter}+{title.over}")
+    if not cut:
+        return []
+    lines = ["  WhatsApp: options cut on their reply button (20 characters with their",
+             "  letter, 'A) ') or list row (24), +characters over; each stays whole in",
+             "  the message above the buttons"]
+    for (locale, lesson_id), questions in cut.items():
+        listed = ", ".join(f"Q{number} {' '.join(letters)}"
+                           for number, letters in questions.items())
+        lines += textwrap.wrap(f"{locale} {lesson_id}: {listed}", width=78,
+                               initial_indent="  ", subsequent_indent="    ",
+                               break_on_hyphens=False)
+    return lines

@@ -272,7 +272,29 @@ def _check(locale: str, path: Path, template) -> Report:
             report.empty_commands.append(key[1])
     if not report.placeholders:  # Babel's python-format checker says the same, less clearly
         report.errors.extend(babel_errors)
+    report.errors.extend(_whatsapp_titles(catalog, wanted))
     return report
+
+
+def _whatsapp_titles(catalog, wanted) -> list[str]:
+    """Each translation WhatsApp shows as a button's text (the Next command word, a list's
+    button) that is longer than WhatsApp allows: render would cut it."""
+    from carrier_adapters.whatsapp import utf16_length
+    from gateway.channels.whatsapp.render import TITLED_STRINGS, interface_title
+
+    found = []
+    for (context, msgid), limit in TITLED_STRINGS.items():
+        message = catalog.get(msgid, context=context)
+        if message is None or (context, msgid) not in wanted or not message.string \
+                or message.fuzzy or not str(message.string).strip():
+            continue
+        title = interface_title(context, msgid, str(message.string))
+        length = utf16_length(title)
+        if length > limit:
+            label = msgid if context is None else f"[{context}] {msgid}"
+            found.append(f"{label!r}: {title!r} is a WhatsApp button's text: {length} "
+                         f"characters, {length - limit} over WhatsApp's {limit}")
+    return found
 
 
 def _single_number_forms(catalog) -> frozenset[int]:

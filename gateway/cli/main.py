@@ -511,26 +511,32 @@ def _lessons_root(directory: str | None) -> Path:
 @lessons.command("check")
 @click.argument("directory", required=False)
 @click.option("--strict", is_flag=True,
-              help="Exit 1 when a lesson costs more SMS segments than its budget.")
+              help="Exit 1 when a lesson costs more SMS segments than its budget, or a "
+                   "text is over WhatsApp's limits.")
 def lessons_check(directory: str | None, strict: bool) -> None:
     """Validate courses; print problems as path:line: message and SMS costs.
 
     Prints what a learner pays per lesson and language in SMS segments, answering
     right and answering wrong once, under the carriers' encoding policy
     (LEARNLINE_CARRIERS, else the default), against the course's budget
-    (course.toml sms_budget). Exits 1 on any error (warnings alone pass), and with
-    --strict when a lesson is over budget.
+    (course.toml sms_budget). Warns, in every language, of each text WhatsApp cannot
+    show whole where it belongs, and lists the options WhatsApp's buttons show cut.
+    Exits 1 on any error (warnings alone pass), and with --strict when a lesson is
+    over budget or a text over WhatsApp's limits.
 
     \b
     Example:
       learnline lessons check lessons/
       learnline lessons check --strict lessons/
     """
-    from gateway.cli.costs import course_cost_lines, pricing_carriers
+    from gateway.channels.whatsapp.limits import overflows
+    from gateway.cli.costs import course_cost_lines, pricing_carriers, whatsapp_title_lines
     from gateway.content import load_courses
 
     root = _lessons_root(directory)
     courses, problems = load_courses(root, strict=False)
+    whatsapp = [problem for course in courses for problem in overflows(course)]
+    problems += whatsapp
     for problem in problems:
         click.echo(str(problem), err=True)
     pricing, whose = pricing_carriers(_carriers()) if courses else ([], "")
@@ -545,13 +551,19 @@ def lessons_check(directory: str | None, strict: bool) -> None:
         over += [f"{course.id} {lesson}" for lesson in over_budget]
         for line in _lesson_coverage(course):
             click.echo(line)
+        for line in whatsapp_title_lines(course):
+            click.echo(line)
     errors = [p for p in problems if not p.warning]
     if errors:
         raise click.ClickException(f"{len(errors)} problem(s) in {root}")
+    failing = []
     if over:
         click.echo(f"{len(over)} lesson(s) over budget (OVER above)")
-        if strict:
-            raise click.ClickException(f"{len(over)} lesson(s) over their SMS budget")
+        failing.append(f"{len(over)} lesson(s) over their SMS budget")
+    if whatsapp:
+        failing.append(f"{len(whatsapp)} text(s) over WhatsApp's limits (warnings above)")
+    if strict and failing:
+        raise click.ClickException("; ".join(failing))
     click.echo("ok: no problems" if not problems else f"ok: {len(problems)} warning(s)")
 
 

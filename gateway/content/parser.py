@@ -435,6 +435,32 @@ def _question_lines(path: Path) -> list[int]:
     return lines
 
 
+def card_lines(path: Path) -> list[int]:
+    """The first line of each card of a lesson file that parsed, web-only cards included
+    ([] for a file that cannot be read)."""
+    return _card_lines(path)
+
+
+def option_lines(path: Path) -> list[list[int]]:
+    """The line of each option ('+ ...' or '- ...') of each quiz question of a lesson file
+    that parsed, question by question ([] for a file that cannot be read)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []
+    questions: list[list[int]] = []
+    in_quiz = False
+    for number, line in enumerate(_NEWLINE_RE.split(_OTHER_BREAKS_RE.sub(" ", text)), 1):
+        line = line.strip()
+        if line.startswith("## ") and line[3:].strip().lower() == "quiz":
+            in_quiz = True
+        elif in_quiz and line.startswith("?"):
+            questions.append([])
+        elif in_quiz and questions and _OPTION_RE.match(line):
+            questions[-1].append(number)
+    return questions
+
+
 _OPTION_RE = re.compile(r"^([+-])\s*(.*)$")
 _NEWLINE_RE = re.compile(r"\r\n|\r|\n")
 _NEWLINE_BYTES_RE = re.compile(rb"\r\n|\r|\n")

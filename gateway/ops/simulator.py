@@ -1,21 +1,31 @@
-"""The phone simulator: type as an SMS or USSD learner and see what a handset would show.
+"""The phone simulator: type as an SMS, USSD or WhatsApp learner and see what a handset
+would show.
 
 For course authors checking their lessons and carriers evaluating the service. It runs
 the real engine and channels on a pretend number in the unassigned +999 range, through
 a local carrier that sends nothing to any network, so it can never act as a real
 learner or message a real phone. `learnline serve` turns it on when it listens on a
 loopback address; elsewhere it is off unless LEARNLINE_SIMULATOR=1. Each client address
-may act (send, dial, answer) ACTIONS_PER_ADDRESS times a minute, and everyone together
-ACTIONS_OVERALL, counted in memory per server process. Its pretend learners (the +999
-range, carrier "simulator") are left out of every figure (gateway/store/stats.py).
+may act (send, dial, answer, tap) ACTIONS_PER_ADDRESS times a minute, and everyone
+together ACTIONS_OVERALL, counted in memory per server process. Its pretend learners (the
++999 range, carriers "simulator" and "simulator-whatsapp") are left out of every figure
+(gateway/store/stats.py).
+
+In WhatsApp mode the pretend learner writes through the WhatsApp channel, with the
+settings of the first configured WhatsApp carrier (else of the first carrier), and the
+page shows each message as WhatsApp does: *bold* in bold, reply buttons and list rows as
+form buttons that send the button's id, as a tap does. Its chat is apart from the SMS
+one (another carrier id), as a phone keeps them, but it is the same learner.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import secrets
 
 from flask import Blueprint, Flask, current_app, g, redirect, request, session, url_for
+from markupsafe import Markup, escape
 
 from carrier_adapters import CarrierSettings, UssdRequest
 from gateway.channels.sms import receive_inbound
@@ -23,6 +33,7 @@ from gateway.channels.ussd import handle_ussd
 from gateway.channels.vocabulary import command_words
 from gateway.channels.web import http
 from gateway.channels.web.pages import choose_language, page
+from gateway.channels.whatsapp.conversation import receive_whatsapp
 from gateway.config import Carrier
 from gateway.learning import Engine
 from gateway.ratelimit import SlidingWindows
@@ -33,6 +44,8 @@ from gateway.store.per_thread import get_store
 blueprint = Blueprint("simulator", __name__, template_folder="templates")
 SERVICE_CODE = "*384*12#"
 CARRIER_ID = "simulator"
+WHATSAPP_CARRIER_ID = "simulator-whatsapp"
+MODES = ("sms", "ussd", "whatsapp")
 PRETEND_PREFIX = "+999"  # unassigned by the ITU: never a real phone
 ACTIONS_PER_ADDRESS = 30  # a minute
 ACTIONS_OVERALL = 600  # a minute, per server process
@@ -56,13 +69,32 @@ def _within_limits() -> bool:
             and windows.hit("overall", ACTIONS_OVERALL, 60.0)[0])
 
 
-def _carrier() -> Carrier:
-    """The simulator's carrier: the first real carrier's text settings, sending nothing; a
-    new pretend learner gets the page's language."""
+def _carrier(mode: str = "sms") -> Carrier:
+    """The simulator's carrier: the first real carrier's text settings (in WhatsApp mode,
+    the first WhatsApp carrier's if any), sending nothing; a new pretend learner gets the
+    page's language."""
     carriers = list(current_app.extensions["learnline.carriers"])
-    model = carriers[0] if carriers else Carrier.of(id=CARRIER_ID, adapter="console")
-    return dataclasses.replace(model, wire=CarrierSettings(id=CARRIER_ID, adapter="simulator"),
+    carrier_id = CARRIER_ID
+    if mode == "whatsapp":
+        carrier_id = WHATSAPP_CARRIER_ID
+        carriers = [c for c in carriers if c.carries("whatsapp")] + carriers
+    model = carriers[0] if carriers else Carrier.of(id=carrier_id, adapter="console")
+    return dataclasses.replace(model, wire=CarrierSettings(id=carrier_id, adapter="simulator"),
                                country=None, locale=g.locale)
+
+
+def _mode(value: str | None) -> str:
+    return value if value in MODES else "sms"
+
+
+# WhatsApp's bold: a run between asterisks at word boundaries, neither starting nor
+# ending with a space, within one line.
+_BOLD_RE = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
+
+
+def whatsapp_markup(text: str) -> Markup:
+    """A WhatsApp message's text as HTML, escaped, its *bold* runs in <b>."""
+    return Markup(_BOLD_RE.sub(lambda m: f"<b>{m.group(1)}</b>", str(escape(text))))
 
 
 def _follow_page_language(store, phone: str) -> None:
@@ -86,18 +118,21 @@ def _phone() -> str:
 
 @blueprint.get("/simulator")
 def show():
-    """The pretend phone, in SMS or USSD mode."""
-    mode = "ussd" if request.args.get("mode") == "ussd" else "sms"
-    carrier = _carrier()
+    """The pretend phone, in SMS, USSD or WhatsApp mode."""
+    mode = _mode(request.args.get("mode"))
+    carrier = _carrier(mode)
     messages = []
     if mode == "sms":
         # Each message whole, as the handset joins its parts, with what it cost.
-        for message in get_store().conversation(_phone()):
+        for message in get_store().conversation(_phone(), carrier_id=CARRIER_ID):
             summary = None
             if message["direction"] == "out":
                 counted = count(message["text"], "exact")
                 summary = (counted.segments, counted.encoding)
             messages.append({**message, "summary": summary})
+    elif mode == "whatsapp":
+        messages = [{**message, "html": whatsapp_markup(message["text"])} for message in
+                    get_store().conversation(_phone(), carrier_id=WHATSAPP_CARRIER_ID)]
     last_in = next((m for m in reversed(messages) if m["direction"] == "in"), None)
     return page("simulator.html", mode=mode, phone=_phone(), messages=messages, last_in=last_in,
                 screen=session.get("sim_screen"), ended=session.get("sim_ended", True),
@@ -106,13 +141,14 @@ def show():
 
 @blueprint.post("/simulator")
 def act():
-    """Send an SMS, or dial / answer / hang up a USSD session."""
+    """Send an SMS or a WhatsApp message (typed, or a button's or row's id as a tap sends
+    it), or dial / answer / hang up a USSD session."""
     if not _within_limits():
         return page("limited.html", status=429, reason="simulator")
-    mode = "ussd" if request.form.get("mode") == "ussd" else "sms"
+    mode = _mode(request.form.get("mode"))
     text = request.form.get("text", "")[:480]
     store = get_store()
-    carrier = _carrier()
+    carrier = _carrier(mode)
     phone = _phone()
     _follow_page_language(store, phone)
     # Back to the page at the learner's last message or the USSD screen, so the reply is
@@ -123,6 +159,12 @@ def act():
                             limits=current_app.extensions["learnline.inbound_limits"])
             store.deliver_locally(CARRIER_ID, phone)
         return redirect(url_for("simulator.show", mode="sms", _anchor="last"))
+    if mode == "whatsapp":
+        if text.strip():
+            receive_whatsapp(store, carrier, "wamid.sim-" + secrets.token_hex(8), phone, text,
+                             limits=current_app.extensions["learnline.inbound_limits"])
+            store.deliver_locally(WHATSAPP_CARRIER_ID, phone)
+        return redirect(url_for("simulator.show", mode="whatsapp", _anchor="last"))
     action = request.form.get("action", "send")
     if action == "hangup":
         if not session.get("sim_ended", True):

@@ -491,20 +491,25 @@ class MessagesStore:
             )
         return [_outbox_record(row) for row in rows]
 
-    def conversation(self, phone: str, limit: int = 20) -> list[dict]:
-        """A number's latest messages both ways, oldest first: dicts with `direction`
-        ('in' or 'out'), `text` and `at`."""
+    def conversation(self, phone: str, limit: int = 20,
+                     carrier_id: str | None = None) -> list[dict]:
+        """A number's latest messages both ways, oldest first (with `carrier_id`, only
+        those through that carrier): dicts with `direction` ('in' or 'out'), `text`, `at`
+        and `payload` (an outgoing message's buttons or list as a dict, else None)."""
+        through = "" if carrier_id is None else " AND carrier_id = ?"
+        through_args = [] if carrier_id is None else [carrier_id]
         rows = list(self._rows(
-            """SELECT * FROM (
-                 SELECT 'in' AS direction, text, received_at AS at, id FROM inbound
-                 WHERE phone = ?
+            f"""SELECT * FROM (
+                 SELECT 'in' AS direction, text, received_at AS at, id, NULL AS payload
+                 FROM inbound WHERE phone = ?{through}
                  UNION ALL
-                 SELECT 'out' AS direction, body AS text, created_at AS at, id FROM outbox
-                 WHERE phone = ?)
+                 SELECT 'out' AS direction, body AS text, created_at AS at, id, payload
+                 FROM outbox WHERE phone = ?{through})
                ORDER BY at DESC, direction, id DESC LIMIT ?""",
-            [phone, phone, limit],
+            [phone, *through_args, phone, *through_args, limit],
         ))
-        return [{"direction": r["direction"], "text": r["text"], "at": r["at"]}
+        return [{"direction": r["direction"], "text": r["text"], "at": r["at"],
+                 "payload": json.loads(r["payload"]) if r["payload"] else None}
                 for r in reversed(rows)]
 
     def send_attempts(self, outbox_id: int) -> list[dict]:

@@ -9,8 +9,9 @@ each still filtered on its own time. Rows stored with a time more than `SLACK_SE
 earlier than an older row (the clock stepped back that far) may be missed.
 
 Every function takes a Store and writes nothing. The phone simulator's pretend learners
-(numbers in the unassigned +999 range, messages through the "simulator" carrier) are
-left out of every figure: they are authors trying lessons, not learners.
+(numbers in the unassigned +999 range, messages through the "simulator" and
+"simulator-whatsapp" carriers) are left out of every figure: they are authors trying
+lessons, not learners.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ SLACK_SECONDS = 3600.0
 
 # A row of a real learner, not one of the phone simulator's pretend ones (+999...).
 _REAL_LEARNER = "phone NOT LIKE '+999%'"
-_REAL_CARRIER = "carrier_id != 'simulator'"
+_REAL_CARRIER = "carrier_id NOT IN ('simulator', 'simulator-whatsapp')"
 
 # Outbox states in which the carrier took the message (and bills its segments).
 _ACCEPTED = ("(status IN ('sent', 'delivered', 'undelivered') "

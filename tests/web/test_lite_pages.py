@@ -96,6 +96,12 @@ def _documents(app, store: Store) -> dict[str, str]:
                            ("simulator-sms", "/simulator"),
                            ("simulator-ussd", "/simulator?mode=ussd")]:
             documents[f"{locale}-{name}"] = client.get(path).data.decode()
+        # The WhatsApp chat at the first question: cards, bold titles, reply buttons.
+        for text in ("START", *["NEXT"] * 5):
+            client.post("/simulator", data={"csrf": csrf(client, "/simulator"),
+                                            "mode": "whatsapp", "text": text})
+        documents[f"{locale}-simulator-whatsapp"] = \
+            client.get("/simulator?mode=whatsapp").data.decode()
         html = documents[f"{locale}-quiz"]
         token = re.search(r'name="csrf" value="([^"]+)"', html).group(1)
         results = client.post(LESSON + "/quiz", data={"csrf": token, "q0": "0", "q1": "2",
@@ -119,18 +125,18 @@ def _documents(app, store: Store) -> dict[str, str]:
 
 def test_every_page_is_valid_html(app, store):
     documents = _documents(app, store)
-    assert len(documents) == 17 * len(LOCALES)
+    assert len(documents) == 18 * len(LOCALES)
     assert validate_html(documents) == []
 
 
 def test_every_page_passes_an_accessibility_audit(browser, app, site, store):  # noqa: F811
     for path in ("/", COURSE, LESSON, LESSON + "/quiz", "/progress", "/help", "/signin",
-                 "/simulator", "/simulator?mode=ussd"):
+                 "/simulator", "/simulator?mode=ussd", "/simulator?mode=whatsapp"):
         assert axe_violations(site + path, 240, 320, browser=browser) == [], path
     for name, html in _documents(app, store).items():
         if name.startswith("en-") and name.split("-", 1)[1] in (
                 "results", "quiz-incomplete", "signin-error", "code", "code-wrong",
-                "csrf-error", "limited", "notfound"):
+                "csrf-error", "limited", "notfound", "simulator-whatsapp"):
             assert axe_violations_in_html(html, 240, 320, browser=browser,
                                           base_url=site + "/help") == [], name
 

@@ -145,7 +145,8 @@ def test_every_learner_page_in_arabic_is_right_to_left_and_unclipped(browser, si
                            ("no-certificate", "/verify/7KQM-2XHD-9Q"),
                            ("not-a-code", "/verify?code=hello"), ("not-found", "/nope"),
                            ("simulator-sms", "/simulator"),
-                           ("simulator-ussd", "/simulator?mode=ussd")]:
+                           ("simulator-ussd", "/simulator?mode=ussd"),
+                           ("simulator-whatsapp", "/simulator?mode=whatsapp")]:
             page.goto(site + path)
             _check(page, name)
 

@@ -3,6 +3,7 @@ language, shows each message whole, and keeps the reply in view after each send.
 
 from __future__ import annotations
 
+from gateway.content.importer import import_courses
 from gateway.store import Store
 from tests.web.browser import browser, opened_page  # noqa: F401  (browser is a fixture)
 
@@ -55,3 +56,87 @@ def test_the_ussd_screen_stays_in_view_after_each_answer(browser, site):  # noqa
         page.click("button[value=send]")
         assert _in_view(page, ".phone .screen")
         assert _in_view(page, "#ussd-text")
+
+
+LIST_LESSON = """# Choose a trade
+
+Pick the trade you can start this week, with the tools you have.
+
+Ask three neighbours which of these they paid for last month.
+
+Start with the one they named most.
+
+## Quiz
+
+? Which trade can you start this week?
+- Sewing
++ Phone repair with the tools you have
+- Hair
+- Cooking
+= You already have the tools.
+
+? Who tells you what sells?
++ Your neighbours
+- Nobody
+= They pay for it.
+"""
+
+def _last_screen(page):
+    return page.locator(".phone .screen >> nth=-1")
+
+
+def test_the_whatsapp_mode_shows_bold_titles_buttons_and_lists(browser, site, store,  # noqa: F811
+                                                               tmp_path):
+    """As WhatsApp shows them, with no JavaScript: a card's title in bold and its Next
+    button, a question's buttons, a list opened to its rows; each tap sends the id."""
+    course = tmp_path / "courses" / "trades"
+    (course / "en").mkdir(parents=True)
+    (course / "course.toml").write_text('code = "TRADES"\ndefault_locale = "en"\n'
+                                        'pass_mark = 70\nlessons = ["choose"]\n\n'
+                                        '[title]\nen = "Trades"\n', encoding="utf-8")
+    (course / "en" / "choose.txt").write_text(LIST_LESSON, encoding="utf-8")
+    with opened_page(browser, 240, 320, locale="fr-FR") as page:
+        page.goto(site + "/simulator?mode=whatsapp")
+        page.fill("#wa-text", "DEBUT")
+        page.click("#wa-text ~ button")
+        title = _last_screen(page).locator("b")
+        assert title.inner_text().startswith("Leçon 1/6 : "), title.inner_text()
+        assert "*" not in _last_screen(page).inner_text()
+        assert _in_view(page, ".phone .screen >> nth=-1")
+        for number in range(2, 6):  # a tap on the card's Next button
+            page.locator("button[value=NEXT] >> nth=-1").click()
+            assert f"[{number}/5]" in _last_screen(page).inner_text()
+        page.locator("button[value=NEXT] >> nth=-1").click()
+        assert _last_screen(page).inner_text().startswith("Q1/3")
+        buttons = page.locator("form").filter(has=page.locator("button[value=A]")).last
+        assert [b.get_attribute("value") for b in buttons.locator("button").all()] == \
+            ["A", "B", "C"]
+        assert page.evaluate("document.documentElement.scrollWidth") <= 240
+        lesson = store.lesson("start-freelancing", "find-your-skill", "fr")
+        right = "ABC"[lesson.questions[0].answer]
+        buttons.locator(f"button[value={right}]").click()
+        assert _last_screen(page).inner_text().startswith("Bravo !"), \
+            _last_screen(page).inner_text()
+
+
+    # A question of four options: a list, its rows behind its button, as in WhatsApp
+    # (another browser: another pretend learner, who chooses that course).
+    import_courses(store, tmp_path / "courses")
+    with opened_page(browser, 240, 320, locale="fr-FR") as page:
+        page.goto(site + "/simulator?mode=whatsapp")
+        for text in ("DEBUT", "DEBUT 2"):  # the second course of the list
+            page.fill("#wa-text", text)
+            page.click("#wa-text ~ button")
+        for _ in range(3):
+            page.locator("button[value=NEXT] >> nth=-1").click()
+        listed = page.locator(".phone details").last
+        assert listed.locator("summary").inner_text() == "Répondez A-D"
+        row = listed.locator("button[value=B]")
+        assert not row.is_visible()
+        listed.locator("summary").click()
+        assert row.inner_text().startswith("B) Phone repair")
+        assert row.locator("small").inner_text() == "Phone repair with the tools you have"
+        assert page.evaluate("document.documentElement.scrollWidth") <= 240
+        row.click()
+        assert page.locator("#last").inner_text().endswith("B")
+        assert "You already have the tools." in _last_screen(page).inner_text()

@@ -30,10 +30,19 @@ from carrier_adapters.whatsapp import (
     utf16_length,
 )
 from gateway.channels.texts import LETTERS, TextRenderer
+from gateway.channels.vocabulary import COMMANDS
 from gateway.learning import replies as r
 
 # The id of the "Next" button: the English command word, which works in every language.
 NEXT_ID = "NEXT"
+
+_COMMAND_CONTEXT = "command"  # the catalogs' context of command words (vocabulary.py)
+# Learnline's own strings that WhatsApp shows as a button's text, by (gettext context,
+# msgid), with their limit: `learnline i18n check` holds every translation to it.
+TITLED_STRINGS: dict[tuple[str | None, str], int] = {
+    (_COMMAND_CONTEXT, COMMANDS["next"]): BUTTON_TITLE_MAX,  # the Next button
+    (None, "Reply %(letters)s"): LIST_BUTTON_MAX,  # the button that opens a list
+}
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,24 @@ def render(replies: tuple[r.Reply, ...] | list[r.Reply], locale: str,
         messages.append(WhatsAppMessage(body, payload))
         pending = []
     return messages + _texts(pending, text_max)
+
+
+def compose(reply: r.Reply, locale: str, web_url: str | None = None
+            ) -> tuple[str, dict[str, Any] | None]:
+    """One reply's text and its buttons or list as `render` words them, before joining it
+    with the replies around it."""
+    return _Renderer(locale, web_url).message(reply)
+
+
+def interface_title(context: str | None, msgid: str, translation: str) -> str:
+    """The button text a translation of one of TITLED_STRINGS makes, as `render` shows it
+    (a command word: its first word in capitals; a list's button: for four options)."""
+    if context == _COMMAND_CONTEXT:
+        return (translation.split() or msgid.split())[0].upper()
+    try:
+        return translation % {"letters": f"{LETTERS[0]}-{LETTERS[-1]}"}
+    except (KeyError, TypeError, ValueError):  # a broken placeholder: i18n check says so
+        return translation
 
 
 def _texts(parts: list[str], limit: int = TEXT_MAX) -> list[WhatsAppMessage]:
