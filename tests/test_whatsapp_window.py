@@ -23,6 +23,7 @@ from gateway.ops.announcements import announce
 from gateway.outbox.window import as_sendable
 from gateway.outbox.worker import OutboxWorker
 from gateway.store import Store
+from tests.conftest import AUTH_TOKEN, carriers_toml
 from tests.fakes.clock import SimulatedClock
 from tests.fakes.graph_api import FakeGraphApi, sign, wamid
 from tests.test_operations import learnline
@@ -418,3 +419,32 @@ def test_a_card_too_long_for_buttons_is_one_scheduled_message_that_says_what_to_
     assert set(payload) == {"outside_window"}  # text alone inside the window
     assert payload["outside_window"]["template"]["parameters"][1:] == ["2",
                                                                       "Trouver un client"]
+
+
+def test_without_a_template_the_daily_lesson_goes_by_sms_through_the_fallback(
+        tmp_path, db_path, graph_api, twilio_api, monkeypatch):
+    """A daily lesson due 30 hours after her last message, and no template for it: not
+    free-form on WhatsApp, but once by SMS through the WhatsApp carrier's fallback."""
+    monkeypatch.setenv("TEST_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    days = Days(tmp_path, db_path, graph_api,
+                templates='fallback_carrier = "twilio"\n' + carriers_toml(twilio_api.url))
+    try:
+        daily_lesson_at(days, 16, learned_at=days.at(0, 10))
+        sent_before = len(days.graph_api.messages)
+        days.clock.now = days.at(1, 16, 1)
+        days.run_worker()
+        assert days.graph_api.messages[sent_before:] == []  # nothing free-form outside it
+        sms = twilio_api.bodies_to(AWA)
+        lesson = days.store.lesson(COURSE, days.store.course(COURSE).lesson_ids[1], "fr")
+        assert sms and lesson.title in "\n".join(sms) and "*" not in "\n".join(sms)
+        [original] = days.store.db.query(
+            "SELECT status, error FROM outbox WHERE kind = 'lesson' AND carrier_id = 'wa'")
+        assert original["status"] == "failed"
+        assert original["error"].startswith("outside WhatsApp's 24-hour window and no "
+                                            "template 'daily_lesson' for fr")
+        assert original["error"].endswith("sent as SMS through twilio")
+        days.run_worker()
+        assert twilio_api.bodies_to(AWA) == sms  # once
+        assert days.store.learner(AWA).carrier_id == "wa"  # still a WhatsApp learner
+    finally:
+        days.store.close()
