@@ -232,6 +232,19 @@ def test_failures_in_a_row_lock_the_account_with_a_doubling_wait(app, people, cl
     clock.now += 60
     assert _sign_in(client, "amina@example.org", ADMIN_PASSWORD,
                     address="198.51.100.51").status_code == 303
+    # Refusals while locked count against the address: it is held back after 20.
+    # (A new browser: this one signed in as her, and passes her lock.)
+    stranger = app.test_client()
+    answers = [_sign_in(stranger, "amina@example.org", "wrong guess",
+                        address="198.51.100.60").status_code for n in range(25)]
+    assert answers == [403] * 5 + [429] * 20
+    clock.now += 120  # the lock (a minute) is over, not this address's 15 minutes
+    assert _sign_in(stranger, "amina@example.org", ADMIN_PASSWORD,
+                    address="198.51.100.60").status_code == 429
+    assert "Too many tries from this address" in _sign_in(
+        stranger, "amina@example.org", ADMIN_PASSWORD, address="198.51.100.60").text
+    assert _sign_in(client, "amina@example.org", ADMIN_PASSWORD,
+                    address="198.51.100.61").status_code == 303
     # A right password forgets the failures: four more wrong ones lock nothing.
     other = app.test_client()
     for n in range(4):

@@ -181,6 +181,9 @@ def sign_in(store: Store, username: str, password: str, *, address: str,
         account = accounts.find(store, username.strip()) if len(username) <= 200 else None
         if (account is not None and account.locked_until is not None
                 and account.locked_until > now and account.id not in known):
+            # Counted against the address (not overall): a refusal is not a guess, but
+            # an address repeating them is held back, and so is the record's growth.
+            store.take_rate([(ADDRESS_KEY + address, *FAILURES_PER_ADDRESS)])
             accounts.audit(store, SIGN_IN_LOCKED, subject=account.username, address=address)
             return Attempt("locked", account, account.locked_until - now)
         count_failure(store, address)  # taken back below if right
