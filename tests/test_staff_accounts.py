@@ -305,6 +305,18 @@ def test_failures_are_limited_per_address_and_overall_as_before(app, people):
                     address="203.0.113.8").status_code == 303
 
 
+def test_only_the_password_itself_signs_in(app, people, store):
+    """Not the longest password with more after it, nor another case of it; the
+    username's case and spaces around it do not matter."""
+    client = app.test_client()
+    longest = "ab" * 128
+    staff.change_password(store, "amina@example.org", longest)
+    assert _sign_in(client, "amina@example.org", longest + "z").status_code == 403
+    assert _sign_in(client, "amina@example.org", longest).status_code == 303
+    assert _sign_in(client, "tunde", TUTOR_PASSWORD.upper()).status_code == 403
+    assert _sign_in(client, "  TUNDE ", TUTOR_PASSWORD).status_code == 303
+
+
 def test_a_right_password_is_not_counted_as_a_failure(app, people):
     for _ in range(25):
         client = app.test_client()
@@ -428,6 +440,10 @@ def test_staff_commands_add_list_passwd_remove(app, db_path, clock):
      "good one)"),
     (("add", "amina", "--name", "A", "--role", "admin", "--password-stdin"),
      "my name is amina ok\n", "Error: the password contains the username"),
+    (("add", "amina", "--name", "A", "--role", "admin", "--password-stdin"),
+     "ab" * 129 + "\n", "Error: the password is longer than 256 characters"),
+    (("add", "amina", "--name", "A", "--role", "admin", "--password-stdin"),
+     "x" * 20 + "\n", "Error: the password is one character repeated"),
     (("add", "amina", "--name", "A", "--role", "admin", "--password-stdin"), "\n",
      "Error: --password-stdin: standard input has no password"),
     (("add", "amina", "--name", "A", "--role", "admin"), "",

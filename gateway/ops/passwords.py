@@ -42,15 +42,16 @@ def hash_password(password: str) -> str:
 
 
 def verify(password_hash: str | None, password: str) -> bool:
-    """Whether `password` matches the hash. With no hash (an unknown username) a dummy
-    hash is checked all the same, so the answer takes as long either way."""
-    if password_hash is None:
+    """Whether `password` matches the hash. With no hash (an unknown username), or a
+    password longer than any that can be set, a dummy hash is checked all the same, so
+    the answer takes as long either way, and the answer is no."""
+    right_length = len(password) <= MAX_PASSWORD_CHARS  # no password set is longer
+    if password_hash is None or not right_length:
         if not _DUMMY:
             _DUMMY.append(_HASHER.hash("no account has this password"))
-        password_hash = _DUMMY[0]
-        password = "\0" + password
+        password_hash, right_length = _DUMMY[0], False
     try:
-        return _HASHER.verify(password_hash, password[:MAX_PASSWORD_CHARS])
+        return _HASHER.verify(password_hash, password[:MAX_PASSWORD_CHARS]) and right_length
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
