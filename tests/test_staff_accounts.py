@@ -25,7 +25,9 @@ TOKEN = "staff-tests-admin-token-0123456789"
 ADMIN_PASSWORD = "admin pass phrase 41"
 TUTOR_PASSWORD = "tutor pass phrase 42"
 START = 4_102_444_800.0  # 2100-01-01 00:00 UTC: `learnline staff list` reads the real time
-# Every URL argument of an /admin route, with a value to walk it with. A new route with
+# Where staff pages live: every route under these is walked.
+STAFF_PREFIXES = ("/admin",)
+# Every URL argument of a staff route, with a value to walk it with. A new route with
 # an argument not named here fails the walk until it is added.
 SAMPLE_ARGUMENTS = {"table": "activity"}
 # What each role may open, as the documentation says (docs/operations.md): the sign-in
@@ -78,10 +80,10 @@ def _signed_in(app, username: str, password: str):
 
 
 def _admin_routes(app) -> list[tuple[str, str, str]]:
-    """(endpoint, URL, method) of every /admin route, from the app's url_map."""
+    """(endpoint, URL, method) of every staff route, from the app's url_map."""
     routes = []
     for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith("/admin"):
+        if not rule.rule.startswith(STAFF_PREFIXES):
             continue
         unknown = set(rule.arguments) - set(SAMPLE_ARGUMENTS)
         assert not unknown, f"{rule.rule}: add a sample value for {unknown} to the walk"

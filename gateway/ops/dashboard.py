@@ -67,7 +67,8 @@ blueprint = Blueprint("admin", __name__, url_prefix="/admin", template_folder="t
 ADMIN_SESSION_SECONDS = 12 * 3600
 MIN_TOKEN_CHARS = 24
 # Who may open each page (its endpoint): ANYONE (the sign-in form, signing out), STAFF
-# (any account signed in), otherwise administrators only.
+# (any account signed in), a role (gateway/ops/staff.py: ROLES; administrators may open
+# every page); a page not named here is for administrators only.
 ANYONE = "anyone"
 STAFF = "staff"
 ACCESS = {"admin.sign_in": ANYONE, "admin.sign_out": ANYONE, "admin.account": STAFF}
@@ -170,7 +171,8 @@ def gate() -> Response | None:
             g.admin = not g.accounts and bool(token) and _signed_in(token)
     http.check_csrf()
     need = ACCESS.get(request.endpoint or "", staff.ADMIN)
-    if need == ANYONE or g.admin or (need == STAFF and g.staff is not None):
+    if need == ANYONE or g.admin or (g.staff is not None and (
+            need == STAFF or g.staff.has_role(need))):
         return None
     return _refused()
 
