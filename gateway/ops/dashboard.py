@@ -56,7 +56,7 @@ from gateway import environment
 from gateway.channels.web import http
 from gateway.config import ConfigError
 from gateway.hub.routes import _hub
-from gateway.ops import charts, passwords, reports, staff, staff_web
+from gateway.ops import charts, reports, staff, staff_web
 from gateway.server.health import sync_lines
 from gateway.store import staff as accounts
 from gateway.store import web_sessions
@@ -66,6 +66,7 @@ blueprint = Blueprint("admin", __name__, url_prefix="/admin", template_folder="t
 
 ADMIN_SESSION_SECONDS = 12 * 3600
 MIN_TOKEN_CHARS = 24
+AUDIT_ROWS = 200  # lines of the record of who did what on its page
 # Who may open each page (its endpoint): ANYONE (the sign-in form, signing out), STAFF
 # (any account signed in), a role (gateway/ops/staff.py: ROLES; administrators may open
 # every page); a page not named here is for administrators only.
@@ -259,8 +260,7 @@ def table_csv(table: str):
 
 
 def _signin_page(status: int = 200, **context) -> tuple[str, int]:
-    return _page("admin_signin.html", status=status, min_password=passwords.MIN_PASSWORD_CHARS,
-                 **context)
+    return _page("admin_signin.html", status=status, **context)
 
 
 @blueprint.route("/signin", methods=["GET", "POST"])
@@ -322,9 +322,6 @@ def audit():
     """The record of who did what (administrators): the latest AUDIT_ROWS lines."""
     return _page("admin_audit.html", rows=accounts.audit_rows(get_store(), AUDIT_ROWS),
                  when=_utc)
-
-
-AUDIT_ROWS = 200
 
 
 def _utc(at: float) -> str:
