@@ -541,3 +541,36 @@ def test_serve_says_staff_accounts_sign_in(tmp_path, carriers_file, monkeypatch)
     banner = (tmp_path / "serve.log").read_text()
     assert (f"  dashboard: {gateway.base}/admin (staff accounts sign in: 1; `learnline staff "
             "list` shows them)\n") in banner
+
+
+def test_guesses_sent_at_once_get_no_more_checks_than_the_limit(db_path, carriers_file):
+    """30 wrong passwords posted together from one address to a served gateway: each is
+    counted before its (slow) check, so at most 20 are checked and the rest are 429."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    from tests.web.browser import serve_app
+
+    app = create_app({"DATABASE": str(db_path), "CARRIERS_FILE": str(carriers_file),
+                      "SECRET_KEY": "staff-tests-secret-0123456789"})
+    with Store.open(db_path) as store:
+        staff.add_account(store, "amina", "Amina Diallo", "admin", ADMIN_PASSWORD)
+    with serve_app(app) as base:
+        first = requests.get(base + "/admin/signin", timeout=30)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', first.text).group(1)
+        start = threading.Barrier(30)
+
+        def guess(n: int) -> int:
+            start.wait()
+            return requests.post(base + "/admin/signin", cookies=first.cookies, timeout=60,
+                                 data={"csrf": csrf, "username": f"someone{n}",
+                                       "password": "wrong password here"}).status_code
+
+        with ThreadPoolExecutor(30) as pool:
+            answers = sorted(pool.map(guess, range(30)))
+    assert answers == [403] * 20 + [429] * 10
+    with Store.open(db_path) as store:
+        checked = [r for r in accounts.audit_rows(store) if r.action == "sign-in failed"]
+    assert len(checked) == 20
