@@ -545,9 +545,10 @@ def test_serve_lists_the_dashboard_when_it_is_on(tmp_path, carriers_file, monkey
     served.close()
     banner = (tmp_path / "serve.log").read_text()
     if token:
-        assert f"  dashboard: {gateway.base}/admin (sign in with LEARNLINE_ADMIN_TOKEN)\n" \
-            in banner
+        assert (f"  dashboard: {gateway.base}/admin (sign in with LEARNLINE_ADMIN_TOKEN until a "
+                "staff account exists: add one with `learnline staff add`)\n") in banner
         assert token not in banner
     else:
         assert "/admin" not in banner
-        assert "  dashboard: off (set LEARNLINE_ADMIN_TOKEN to turn it on)\n" in banner
+        assert ("  dashboard: off (add a staff account with `learnline staff add`, or set "
+                "LEARNLINE_ADMIN_TOKEN)\n") in banner

@@ -24,10 +24,12 @@ from gateway.cli.i18n import i18n
 from gateway.cli.learners import learners
 from gateway.cli.packs import packs
 from gateway.cli.restore import outbox_group, restore_command
+from gateway.cli.staff import staff_group
 from gateway.cli.sync import hub_group, sync_command
 from gateway.config import DEFAULT_CONSOLE, Carriers, ConfigError, load_carriers
 from gateway.sms_text import DEFAULT_POLICY, POLICIES, count
 from gateway.store import SchemaError, Store, default_db_path
+from gateway.store import staff as accounts
 from gateway.store.files import DatabaseFileError
 from gateway.version import VERSION
 
@@ -285,8 +287,8 @@ def serve(host: str, port: int, no_worker: bool, workers: int | None,
     _web_settings()
     _retention_days()  # the worker's setting: refuse a bad one before starting anything
     _port_free(host, port)
-    with _open_store():
-        pass
+    with _open_store() as store:
+        staff_accounts = accounts.count(store)
     # On this machine's own address the simulator is on unless turned off; on any other
     # it is off unless LEARNLINE_SIMULATOR asks for it: anyone there could drive it.
     public = not _is_loopback(host)
@@ -304,10 +306,15 @@ def serve(host: str, port: int, no_worker: bool, workers: int | None,
     elif public and not no_simulator:
         click.echo("  phone simulator: off on a public address (LEARNLINE_SIMULATOR=1 "
                    "turns it on)")
-    if environment.get("LEARNLINE_ADMIN_TOKEN", "").strip():
-        click.echo(f"  dashboard: {base}/admin (sign in with LEARNLINE_ADMIN_TOKEN)")
+    if staff_accounts:
+        click.echo(f"  dashboard: {base}/admin (staff accounts sign in: {staff_accounts}; "
+                   "`learnline staff list` shows them)")
+    elif environment.get("LEARNLINE_ADMIN_TOKEN", "").strip():
+        click.echo(f"  dashboard: {base}/admin (sign in with LEARNLINE_ADMIN_TOKEN until a "
+                   "staff account exists: add one with `learnline staff add`)")
     else:
-        click.echo("  dashboard: off (set LEARNLINE_ADMIN_TOKEN to turn it on)")
+        click.echo("  dashboard: off (add a staff account with `learnline staff add`, or "
+                   "set LEARNLINE_ADMIN_TOKEN)")
     click.echo(f"  health: {base}/healthz, readiness: {base}/readyz")
     click.echo(f"  metrics: {base}/metrics (from this machine; shared in {metrics_dir})")
     for carrier in carriers:
@@ -882,4 +889,5 @@ main.add_command(hub_group)
 main.add_command(i18n)
 main.add_command(restore_command)
 main.add_command(outbox_group)
+main.add_command(staff_group)
 

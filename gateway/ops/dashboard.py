@@ -3,13 +3,20 @@ questions, messages, delivery and cost per carrier, as SVG charts and tables, an
 table as CSV (/admin/<table>.csv). The figures come from gateway/ops/reports.py, as do those
 of `learnline stats`.
 
-Off unless `LEARNLINE_ADMIN_TOKEN` is set: without it every /admin path is 404. With it,
-the token is the password of the sign-in form (/admin/signin, which starts a session kept
-on the server for ADMIN_SESSION_SECONDS: signing out ends it for every copy of the
-cookie), or is sent as `Authorization: Bearer
-<token>` by scripts. Anything else gets 403. English only: the page is for operators.
+Who may open it (docs/operations.md, Staff accounts): staff sign in with their own
+accounts (`learnline staff add`; gateway/ops/staff.py and staff_web.py), in a session kept
+on the server for staff.SESSION_SECONDS; administrators see every page, a tutor only
+their account's page (every other page answers them 403). `LEARNLINE_ADMIN_TOKEN`, if
+set, is sent as `Authorization: Bearer <token>` by scripts (the CSV files, the page);
+it is also the password of the sign-in form, but only while no staff account exists
+(the first start-up after an upgrade): once one does, the form takes a username and
+password and sessions signed in with the token end. Off (every /admin path 404) while
+there is neither a token nor a staff account. Which pages need which role is ACCESS:
+a page not named there is for administrators only. Anything else gets 403. English
+only: the page is for operators.
 
-Failed credentials are limited per client address and overall. An address over its own
+Failed credentials are limited per client address and overall (gateway/ops/staff.py;
+a staff account also by its own failures in a row). An address over its own
 limit is refused without a check; while the overall limit is passed, so is every address
 that failed in the window, but an address without failures is still checked, at most
 one a second between all of them (FRESH_PACE: fresh addresses are cheap, an IPv6 /48
@@ -28,6 +35,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from datetime import UTC, datetime
 
 from flask import (
     Blueprint,
@@ -48,21 +56,23 @@ from gateway import environment
 from gateway.channels.web import http
 from gateway.config import ConfigError
 from gateway.hub.routes import _hub
-from gateway.ops import charts, reports
-from gateway.server import forwarded
+from gateway.ops import charts, reports, staff, staff_web
 from gateway.server.health import sync_lines
+from gateway.store import staff as accounts
 from gateway.store import web_sessions
 from gateway.store.per_thread import get_store
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 
 ADMIN_SESSION_SECONDS = 12 * 3600
-# Failed credentials (sign-in form, or a bearer token): per client address, and overall.
-FAILURES_PER_ADDRESS = (20, 15 * 60.0)
-FAILURES_OVERALL = (100, 15 * 60.0)
-# Past FAILURES_OVERALL, checks from addresses without failures, between them all.
-FRESH_PACE = (1, 1.0)
 MIN_TOKEN_CHARS = 24
+AUDIT_ROWS = 200  # lines of the record of who did what on its page
+# Who may open each page (its endpoint): ANYONE (the sign-in form, signing out), STAFF
+# (any account signed in), a role (gateway/ops/staff.py: ROLES; administrators may open
+# every page); a page not named here is for administrators only.
+ANYONE = "anyone"
+STAFF = "staff"
+ACCESS = {"admin.sign_in": ANYONE, "admin.sign_out": ANYONE, "admin.account": STAFF}
 CSS = http.CSS + (
     "table{border-collapse:collapse;font-size:.85em;margin:.3em 0}"
     "th,td{border-bottom:1px solid #ccc;padding:.15em .35em;text-align:right;"
@@ -116,20 +126,13 @@ def _check(given: str) -> bool | None:
     or another address without failures was checked less than FRESH_PACE ago).
     A wrong token counts as a failure of this address and overall."""
     store = get_store()
-    address = f"admin-signin/address:{forwarded.limit_key(request.remote_addr)}"
-    per_address, window = FAILURES_PER_ADDRESS
-    overall, overall_window = FAILURES_OVERALL
+    address = staff_web.address()
     with store.write():
-        failed_here = store.rate_used(address, window)
-        if failed_here >= per_address:
-            return None
-        if store.rate_used("admin-signin/overall", overall_window) >= overall and (
-                failed_here or store.take_rate([("admin-signin/fresh", *FRESH_PACE)])):
+        if staff.address_limited(store, address):
             return None
         if _same(given, _token()):
             return True
-        store.take_rate([(address, per_address, window),
-                         ("admin-signin/overall", 2**62, overall_window)])
+        staff.count_failure(store, address)
     return False
 
 
@@ -145,22 +148,45 @@ def _signed_in(token: str) -> bool:
 
 @blueprint.before_request
 def gate() -> Response | None:
-    """404 while the dashboard is off; otherwise who is asking (g.admin), and a 429 for
-    an address over its attempts. Posts need the session's CSRF token."""
+    """404 while the dashboard is off; otherwise who is asking (g.staff, the account
+    signed in; g.admin, whether they may see administrators' pages), a 429 for an
+    address over its attempts, a 400 for a post without the session's CSRF token, and a
+    403 for a page the asker may not open (ACCESS)."""
     token = _token()
-    if not token:
+    g.accounts = accounts.count(get_store()) > 0
+    if not token and not g.accounts:
         abort(404)
     g.locale = "en"
+    g.staff = None
     given = _bearer()
     if given is not None:
-        right = _check(given)
+        right = _check(given) if token else False
         if right is None:
             return _plain("429 Too Many Requests: wait and try again\n", 429)
         g.admin = right
     else:
-        g.admin = _signed_in(token)
+        g.staff = staff_web.current()
+        if g.staff is not None:
+            g.admin = g.staff.has_role(staff.ADMIN)
+        else:  # the token's form sign-in holds only while there is no account
+            g.admin = not g.accounts and bool(token) and _signed_in(token)
     http.check_csrf()
-    return None
+    need = ACCESS.get(request.endpoint or "", staff.ADMIN)
+    if need == ANYONE or g.admin or (g.staff is not None and (
+            need == STAFF or g.staff.has_role(need))):
+        return None
+    return _refused()
+
+
+def _refused() -> Response:
+    """403: as text for a CSV file; for a page, the sign-in form, or for a signed-in
+    tutor a page saying the page is for administrators."""
+    if request.endpoint == "admin.table_csv":
+        return _plain("403 Forbidden: sign in at /admin/signin, or send "
+                      "Authorization: Bearer <token>\n", 403)
+    if g.staff is not None:
+        return current_app.make_response(_page("admin_forbidden.html", status=403))
+    return current_app.make_response(_signin_page(status=403))
 
 
 @blueprint.after_request
@@ -233,16 +259,23 @@ def table_csv(table: str):
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
+def _signin_page(status: int = 200, **context) -> tuple[str, int]:
+    return _page("admin_signin.html", status=status, **context)
+
+
 @blueprint.route("/signin", methods=["GET", "POST"])
 def sign_in():
-    """The sign-in form; posted with the right token, the session is signed in."""
+    """The sign-in form: a username and password (while no staff account exists, the
+    dashboard's token); posted right, the session is signed in."""
     if request.method != "POST":  # GET, and HEAD (which Flask routes here too)
-        return _page("admin_signin.html")
+        return _signin_page()
+    if g.accounts:
+        return _staff_sign_in()
     right = _check(request.form.get("token", ""))
     if right is None:
-        return _page("admin_signin.html", status=429, error="limited")
+        return _signin_page(status=429, error="limited")
     if not right:
-        return _page("admin_signin.html", status=403, error="wrong")
+        return _signin_page(status=403, error="wrong")
     web_sessions.end(get_store(), session.get("admin"))
     session["admin"] = web_sessions.start(get_store(), web_sessions.ADMIN,
                                           ADMIN_SESSION_SECONDS, mark=_session_mark(_token()))
@@ -250,11 +283,49 @@ def sign_in():
     return redirect(url_for("admin.dashboard"), 303)
 
 
+def _staff_sign_in() -> Response | tuple[str, int]:
+    attempt = staff.sign_in(get_store(), request.form.get("username", ""),
+                            request.form.get("password", ""), address=staff_web.address(),
+                            known=staff_web.known())
+    if attempt.outcome == "limited":
+        return _signin_page(status=429, error="limited")
+    if attempt.outcome == "locked":
+        return _signin_page(status=429, error="locked",
+                            minutes=max(1, round(attempt.wait / 60)))
+    if attempt.outcome != "ok" or attempt.account is None:
+        return _signin_page(status=403, error="wrong")
+    web_sessions.end(get_store(), session.pop("admin", None))
+    staff_web.start(attempt.account)
+    admin = attempt.account.has_role(staff.ADMIN)
+    response = redirect(url_for("admin.dashboard" if admin else "admin.account"), 303)
+    staff_web.remember(response, attempt.account)
+    return response
+
+
 @blueprint.post("/signout")
 def sign_out():
     """Sign this browser out of the dashboard: its session ends on the server."""
     web_sessions.end(get_store(), session.pop("admin", None))
+    staff_web.end()
     return redirect(url_for("admin.sign_in"), 303)
+
+
+@blueprint.get("/account")
+def account():
+    """Who is signed in, with which role, and what that role may do here."""
+    return _page("admin_account.html", account=g.staff,
+                 session_hours=staff.SESSION_SECONDS // 3600)
+
+
+@blueprint.get("/audit")
+def audit():
+    """The record of who did what (administrators): the latest AUDIT_ROWS lines."""
+    return _page("admin_audit.html", rows=accounts.audit_rows(get_store(), AUDIT_ROWS),
+                 when=_utc)
+
+
+def _utc(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 # -- charts --------------------------------------------------------------------------------

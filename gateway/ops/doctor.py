@@ -20,6 +20,7 @@ from gateway.content.importer import bundled_courses_behind
 from gateway.outbox.worker import retention_days_from_env
 from gateway.server.health import WORKER_STALE_SECONDS
 from gateway.store import Store
+from gateway.store import staff as staff_accounts
 from gateway.store.files import DatabaseFileError, refuse_to_remake
 from gateway.store.held import held_count
 
@@ -48,7 +49,7 @@ def diagnose(db_path: Path, env: Mapping[str, str] | None = None, *, live: bool 
     findings: list[Finding] = []
     carriers = _configuration(env, findings)
     _secrets(env, findings)
-    _database(db_path, findings, full=full)
+    _database(db_path, findings, full=full, env=env)
     if carriers is not None:
         _carriers(carriers, findings, live=live)
     return findings
@@ -120,7 +121,8 @@ def _carriers_file_secrets(env: dict[str, str], findings: list[Finding]) -> None
             f"readable by the gateway only (chmod 640 {path})"))
 
 
-def _database(db_path: Path, findings: list[Finding], *, full: bool) -> None:
+def _database(db_path: Path, findings: list[Finding], *, full: bool,
+              env: Mapping[str, str]) -> None:
     if not db_path.exists():
         try:
             refuse_to_remake(db_path)
@@ -161,6 +163,8 @@ def _database(db_path: Path, findings: list[Finding], *, full: bool) -> None:
         _worker(store, findings)
         _refusals(store, findings)
         _held(store, findings)
+        if not pending:
+            _staff(store, env, findings)
     _files(db_path, findings)
 
 
@@ -226,6 +230,24 @@ def _held(store: Store, findings: list[Finding]) -> None:
         findings.append(Finding("warn", "outbox", f"{held} message(s) held since a restore: "
                                 "`learnline outbox held` lists them; release or drop them "
                                 "(docs/operations.md, Backup and restore)"))
+
+
+def _staff(store: Store, env: Mapping[str, str], findings: list[Finding]) -> None:
+    every = staff_accounts.every(store)
+    admins = sum(account.has_role("admin") for account in every)
+    if every and admins:
+        findings.append(Finding("ok", "staff", f"{len(every)} account(s), {admins} "
+                                "administrator(s); the dashboard's token no longer signs "
+                                "in by form"))
+    elif every:
+        findings.append(Finding("warn", "staff", "no administrator account: nobody can sign "
+                                "in to the dashboard: add one with `learnline staff add "
+                                "USERNAME --name NAME --role admin`"))
+    elif (env.get("LEARNLINE_ADMIN_TOKEN") or "").strip():
+        findings.append(Finding("warn", "staff", "no staff account: the dashboard's shared "
+                                "token signs in: add an administrator with `learnline staff "
+                                "add USERNAME --name NAME --role admin` (docs/operations.md, "
+                                "Staff accounts)"))
 
 
 def _files(db_path: Path, findings: list[Finding]) -> None:

@@ -532,3 +532,42 @@ def m021_fallback_and_channel(db: Database) -> None:
         "ALTER TABLE learners ADD COLUMN channel TEXT",
     ):
         db.execute(statement)
+
+
+@migrations()
+def m025_staff_accounts(db: Database) -> None:
+    """People who sign in to the dashboard (and, later, the tutors' pages) with their own
+    accounts: an argon2 password hash, failed sign-ins in a row and the lock they earn;
+    their roles, each for the whole gateway (program '') or, later, for one program; and
+    the record of who did what. A staff session is a web session of kind 'staff' whose
+    `mark` is the account's id."""
+    for statement in (
+        """CREATE TABLE staff (
+            id INTEGER PRIMARY KEY,
+            username TEXT NOT NULL UNIQUE,   -- lower case
+            name TEXT NOT NULL,
+            password_hash TEXT NOT NULL,     -- argon2id, PHC string format
+            created_at REAL NOT NULL,
+            password_changed_at REAL NOT NULL,
+            last_signin_at REAL,
+            failures INTEGER NOT NULL DEFAULT 0,  -- failed sign-ins since the last success
+            locked_until REAL                     -- no sign-in checked before then
+        )""",
+        """CREATE TABLE staff_roles (
+            staff_id INTEGER NOT NULL REFERENCES staff (id) ON DELETE CASCADE,
+            role TEXT NOT NULL CHECK (role IN ('admin', 'tutor')),
+            program TEXT NOT NULL DEFAULT '',     -- '': the whole gateway
+            PRIMARY KEY (staff_id, role, program)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE staff_audit (
+            id INTEGER PRIMARY KEY,
+            at REAL NOT NULL,
+            actor TEXT,          -- the username acting; NULL: the terminal, or nobody known
+            action TEXT NOT NULL,
+            subject TEXT,        -- the account (or, later, the question) acted on
+            address TEXT         -- the client's address (an IPv6 /64), for web actions
+        )""",
+        "CREATE INDEX staff_audit_by_time ON staff_audit (at)",
+        "CREATE INDEX web_sessions_by_staff ON web_sessions (mark) WHERE kind = 'staff'",
+    ):
+        db.execute(statement)

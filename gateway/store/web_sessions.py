@@ -3,7 +3,10 @@ random token, the database its SHA-256 and what the session is. Ending a session
 its row, so every copy of the cookie stops working at once.
 
 A lesson link (docs/web.md, Lessons by link) is a session of kind LESSON: the link carries
-its token, the row names the learner and, in `mark`, the lesson ("course/lesson")."""
+its token, the row names the learner and, in `mark`, the lesson ("course/lesson").
+A staff member's session is of kind `staff`, its `mark` the account's id
+(gateway/store/staff.py, which ends them all when the account's password changes or the
+account goes)."""
 
 from __future__ import annotations
 
