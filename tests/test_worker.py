@@ -147,6 +147,21 @@ def test_processes_inbound_that_was_stored_but_never_handled(
     assert store.db.execute("SELECT status FROM inbound").fetchone()[0] == "processed"
 
 
+def test_a_drain_answers_every_stored_message_however_many_wait(
+        db_path, store, carriers, twilio_api):
+    """More messages stored unanswered than the worker takes at a time (the web process
+    died under load): one `learnline worker --drain` answers them all."""
+    phones = [f"+23480300{n:05d}" for n in range(130)]
+    with store.write():
+        for n, phone in enumerate(phones):
+            store.record_inbound("twilio", f"SM-orphan-{n}", phone, "START")
+    worker = drain(db_path, carriers)
+    assert worker.report.recovered_inbound == 130
+    assert store.db.execute(
+        "SELECT count(*) FROM inbound WHERE status = 'received'").fetchone()[0] == 0
+    assert {m["To"] for m in twilio_api.messages} == set(phones)
+
+
 def _worker_process(db_path: Path, carriers_file: Path, *args: str,
                     capture: bool = False) -> subprocess.Popen:
     env = {**os.environ, "LEARNLINE_DB": str(db_path), "LEARNLINE_CARRIERS": str(carriers_file)}

@@ -69,6 +69,10 @@ ACCEPTED_PATIENCE_SECONDS = 120.0
 # While a carrier's API refuses the gateway's credentials, its sending pauses, and one
 # message tries them again this often.
 REFUSED_PROBE_SECONDS = 60.0
+# Inbound messages stored but never processed are taken this many at a time, and a running
+# worker takes at most this many batches a round.
+RECOVERY_BATCH = 100
+RECOVERY_BATCHES = 10
 
 
 def retention_days_from_env(env: Mapping[str, str] | None = None) -> int:
@@ -312,10 +316,28 @@ class OutboxWorker:
         return moved
 
     def recover_inbound(self, store: Store, *, drain: bool = False) -> int:
-        """Process inbound messages that were stored but never processed."""
+        """Process inbound messages that were stored but never processed: with `drain`,
+        every one; otherwise up to RECOVERY_BATCHES batches a round, so that a long
+        backlog does not hold the scheduler and retention back."""
         grace = 0.0 if drain else self.inbound_grace_seconds
         recovered = 0
-        for inbound in store.unprocessed_inbound(store.clock() - grace):
+        tried: set[int] = set()
+        for _ in range(RECOVERY_BATCHES if not drain else 1_000_000):
+            batch = store.unprocessed_inbound(store.clock() - grace, RECOVERY_BATCH)
+            fresh = [inbound for inbound in batch if inbound.id not in tried]
+            recovered += self._recover(store, fresh)
+            tried.update(inbound.id for inbound in fresh)
+            # A message left waiting (a busy database) is tried again next round, not now.
+            if len(batch) < RECOVERY_BATCH or not fresh or self._stop.is_set():
+                break
+        self._tally("recovered_inbound", recovered)
+        store.purge_ussd_sessions(store.clock() - USSD_RESUME_SECONDS)
+        store.beat("worker")
+        return recovered
+
+    def _recover(self, store: Store, batch: list) -> int:
+        recovered = 0
+        for inbound in batch:
             carrier = self.carriers.get(inbound.carrier_id)
             if carrier is None:
                 log.error("inbound %d names unknown carrier %s", inbound.id, inbound.carrier_id)
@@ -326,9 +348,6 @@ class OutboxWorker:
             else:
                 handle_inbound(store, carrier, inbound)
             recovered += 1
-        self._tally("recovered_inbound", recovered)
-        store.purge_ussd_sessions(store.clock() - USSD_RESUME_SECONDS)
-        store.beat("worker")
         return recovered
 
     def apply_retention(self, store: Store, *, force: bool = False) -> int:
