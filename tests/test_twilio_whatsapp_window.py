@@ -20,6 +20,7 @@ from carrier_adapters import CarrierSettings, SendError, WebRequest
 from carrier_adapters.twilio import TwilioAdapter
 from gateway import create_app
 from gateway.config import ConfigError, load_carriers
+from gateway.ops.announcements import announce
 from gateway.outbox.worker import OutboxWorker
 from gateway.store import Store
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, carriers_toml
@@ -278,6 +279,71 @@ def test_without_a_template_the_daily_lesson_goes_once_by_sms_through_the_fallba
         assert copy["carrier_id"] == "twilio"
         days.run_worker()
         assert twilio_api.bodies_to(AWA) == sms  # once
+    finally:
+        days.store.close()
+
+
+def test_a_template_whatsapp_has_not_approved_goes_once_by_sms_through_the_fallback(
+        tmp_path, db_path, twilio_api, monkeypatch):
+    """The daily lesson's Content template was rejected: Twilio refuses it (63016), and
+    the lesson goes once by SMS through the fallback carrier."""
+    monkeypatch.setenv("TEST_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    rejected = twilio_api.register_template("fr", DAILY_LESSON, name="learnline_daily_fr",
+                                            quick_replies=(("START", "Commencer"),),
+                                            status="rejected")
+    days = Days(tmp_path, db_path, twilio_api,
+                carriers_toml(twilio_api.url)
+                + carrier_toml(twilio_api.url, 'fallback_carrier = "twilio"\n'
+                               + templates_toml(rejected, rejected)))
+    try:
+        daily_lesson_at(days, 16, learned_at=days.at(0, 10))
+        sent_before = len(days.shown())
+        days.clock.now = days.at(1, 16, 1)
+        days.run_worker()
+        assert days.shown()[sent_before:] == []
+        [refused] = [a for a in twilio_api.attempts if a.get("ContentSid") == rejected]
+        assert "Body" not in refused
+        sms = twilio_api.bodies_to(AWA)
+        assert sms and days.second_lesson().title in "\n".join(sms)
+        [original, copy] = days.scheduled()
+        assert original["status"] == "failed" and "code 63016" in original["error"]
+        assert original["error"].endswith("sent as SMS through twilio")
+        assert copy["carrier_id"] == "twilio"
+        days.run_worker()
+        assert twilio_api.bodies_to(AWA) == sms  # once
+    finally:
+        days.store.close()
+
+
+def test_an_announcement_outside_the_window_goes_as_its_marketing_template(
+        tmp_path, db_path, twilio_api, monkeypatch):
+    monkeypatch.setenv("TEST_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    news = twilio_api.register_template(
+        "fr", "Nouvelles de {{1}} : {{2}} Répondez STOP pour ne plus recevoir de messages.",
+        name="learnline_announcement_fr", category="MARKETING")
+    days = Days(tmp_path, db_path, twilio_api, carrier_toml(twilio_api.url, f"""
+[carriers.twa.templates.announcement]
+category = "marketing"
+parameters = ["course_title", "text"]
+content_sids = {{ fr = "{news}" }}
+"""))
+    try:
+        days.say("START")
+        days.run_worker()
+        sent_before = len(days.shown())
+        days.clock.now += 3 * 24 * HOUR
+        announce(days.store, load_carriers(days.carriers), COURSE,
+                 "Bonjour !\nLa leçon de demain porte sur les prix.")
+        days.clock.now = days.at(3, 12)
+        days.run_worker()
+        [shown] = [m for m in days.shown()[sent_before:] if m["kind"] == "template"]
+        title = days.store.course(COURSE).title_in("fr")
+        assert shown == {"kind": "template", "sid": news, "language": "fr", "buttons": [],
+                         "body": f"Nouvelles de {title} : Bonjour ! La leçon de demain "
+                                 "porte sur les prix. Répondez STOP pour ne plus recevoir "
+                                 "de messages."}
+        [queued] = days.scheduled("announcement")
+        assert json.loads(queued["payload"])["template"]["category"] == "marketing"
     finally:
         days.store.close()
 
