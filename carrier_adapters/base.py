@@ -289,6 +289,13 @@ class CarrierAdapter:
         """Check the adapter's own keys at start-up; raise ValueError(key, problem) or
         KeyError(key), which the configuration reports naming file, carrier and key."""
 
+    @classmethod
+    def templates_by_content_sid(cls, settings: CarrierSettings) -> bool:
+        """Whether this carrier sends WhatsApp templates as content named by a SID per
+        language (Twilio's Content templates) rather than by a name and a language code
+        (Meta's); a payload's template then carries `content_sid`."""
+        return False
+
     def secret_values(self) -> list[str]:
         """Every secret this carrier's configuration holds, to keep out of logs."""
         keys = self.secret_keys + tuple(f"previous_{key}" for key in self.webhook_secrets)

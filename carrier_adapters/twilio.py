@@ -36,6 +36,11 @@ buttons (up to 3) and lists (up to 10) go as Content API objects (`twilio/quick-
 `twilio/list-picker`) created once per layout with every text a variable
 (`ContentSid` and `ContentVariables` on the message). Each is found again by its
 `friendly_name` on Twilio's side when the process restarts, so none is created twice.
+Outside WhatsApp's 24-hour window a message goes as a template: a Content template
+approved by WhatsApp, made by the operator, whose SID the payload names
+(`{"template": {"content_sid", "parameters"}}`), sent as `ContentSid` with the parameters
+as `ContentVariables` "1".."n"; Twilio's refusals of it (TEMPLATE_REFUSED: 21655, 63021,
+63027, 63028, 63054) fail the message with `fallback` set.
 Error codes: 63003 (the To address is not on WhatsApp or not reachable), 63024
 (invalid recipient), 63032 (a WhatsApp limitation for this user) and 63016 (more than 24
 hours since the learner's last message: a template is needed) fail the message with
@@ -136,9 +141,22 @@ FALLBACK_CODES: dict[str, str] = {
     "63016": "more than 24 hours since the learner's last message: a template is needed",
 }
 CONTENT_INVALID = "21655"  # "The ContentSid is Invalid": deleted on Twilio's side
+# Refusals of a WhatsApp template sent by its ContentSid (beside 63016, a content that is
+# not an approved template): the message cannot go as configured, a fallback carrier may
+# carry it. The last three may also come later, in a failed status callback.
+TEMPLATE_REFUSED: dict[str, str] = {
+    CONTENT_INVALID: "no Content template with this SID on the account",
+    "63021": "WhatsApp refused the content (a template over 1,024 characters filled)",
+    "63027": "no approved WhatsApp template for this content and language",
+    "63028": "the template's variables are not the parameters sent",
+    "63054": "the template is unavailable for use",
+}
+TEMPLATE_STATUS_CODES = frozenset({"63027", "63028", "63054"})
 DEFAULT_CONTENT_API = "https://content.twilio.com"
 # Content objects the adapter creates are named so, with their layout's digest.
 CONTENT_PREFIX = "learnline_"
+# ...and a layout's kind: an operator's templates (named freely, learnline_... too) are not.
+LAYOUT_PREFIXES = (f"{CONTENT_PREFIX}quick_reply_", f"{CONTENT_PREFIX}list_picker_")
 QUICK_REPLIES_MAX, LIST_ITEMS_MAX = 3, 10
 
 
@@ -181,6 +199,11 @@ class TwilioAdapter(CarrierAdapter):
         """Whether this carrier is a Twilio WhatsApp sender (see the module's docstring)."""
         return settings.sender.startswith(WHATSAPP_PREFIX) \
             or settings.credentials.get("channel") == "whatsapp"
+
+    @classmethod
+    def templates_by_content_sid(cls, settings: CarrierSettings) -> bool:
+        """A WhatsApp sender's templates are Content templates, sent by their SIDs."""
+        return cls.is_whatsapp(settings)
 
     @classmethod
     def carried(cls, settings: CarrierSettings, channel: str) -> bool:
@@ -340,8 +363,8 @@ class TwilioAdapter(CarrierAdapter):
             carrier_status=status,
             error_code=error_code,
             opted_out=error_code == OPTED_OUT,
-            fallback=state in (FAILED, UNDELIVERED) and error_code in FALLBACK_CODES
-            and self.is_whatsapp(self.settings),
+            fallback=state in (FAILED, UNDELIVERED) and self.is_whatsapp(self.settings)
+            and (error_code in FALLBACK_CODES or error_code in TEMPLATE_STATUS_CODES),
         )
 
     def inbound_ack(self) -> WebResponse:
@@ -385,12 +408,18 @@ class TwilioAdapter(CarrierAdapter):
         (`body` stays the message's text for every other carrier)."""
         sender = self.settings.sender
         params: dict[str, str] = {"to": to, "body": body}
+        template = payload.get("template") if self._whatsapp and payload else None
         if self._whatsapp:
             params["to"] = WHATSAPP_PREFIX + to
-            content = self._content_or_text(body, payload) if payload else None
+            if template:
+                content = template_content(template)
+            else:
+                content = self._content_or_text(body, payload) if payload else None
             if content is not None:
                 del params["body"]
-                params["content_sid"], params["content_variables"] = content
+                params["content_sid"], variables = content
+                if variables is not None:
+                    params["content_variables"] = variables
             elif len(body) > WHATSAPP_TEXT_MAX:
                 raise SendError(f"text over {WHATSAPP_TEXT_MAX} characters", retry=False)
         if sender.startswith("MG"):
@@ -403,15 +432,17 @@ class TwilioAdapter(CarrierAdapter):
             message = self._rest_client().messages.create(**params)
         except TwilioRestException as exc:
             code = str(exc.code) if exc.code is not None else None
-            if code == CONTENT_INVALID and "content_sid" in params:
+            if code == CONTENT_INVALID and "content_sid" in params and not template:
                 self._forget_content(params["content_sid"])  # made again on the next try
                 raise SendError(f"HTTP {exc.status} code {code}: {exc.msg}", retry=True,
                                 code=code) from exc
-            reason = f": {FALLBACK_CODES[code]}" if code in FALLBACK_CODES else ""
+            refused = bool(template) and code in TEMPLATE_REFUSED
+            explained = TEMPLATE_REFUSED[code] if refused else FALLBACK_CODES.get(code or "")
+            reason = f": {explained}" if explained else ""
             raise self.api_error(
                 exc.status, f"HTTP {exc.status} code {code}{reason}: {exc.msg}", code=code,
                 retry=self.retry_later(exc.status) or code in RATE_LIMITED,
-                opted_out=code == OPTED_OUT, fallback=code in FALLBACK_CODES,
+                opted_out=code == OPTED_OUT, fallback=code in FALLBACK_CODES or refused,
             ) from exc
         except TwilioException as exc:
             raise SendError(f"twilio: {exc}", retry=True) from exc
@@ -473,7 +504,7 @@ class TwilioAdapter(CarrierAdapter):
                     del self._contents[name]
 
     def _list_contents(self) -> dict[str, str]:
-        """Every content object this gateway made before (its names start CONTENT_PREFIX),
+        """Every content object this gateway made before (its names start LAYOUT_PREFIXES),
         read page by page from Twilio's list."""
         found: dict[str, str] = {}
         url: str | None = f"{self._content_base()}/v1/Content?PageSize=1000"
@@ -484,7 +515,7 @@ class TwilioAdapter(CarrierAdapter):
             page = _json(answer)
             for item in page.get("contents") or []:
                 if isinstance(item, dict) and str(item.get("friendly_name", "")).startswith(
-                        CONTENT_PREFIX) and item.get("sid"):
+                        LAYOUT_PREFIXES) and item.get("sid"):
                     found.setdefault(str(item["friendly_name"]), str(item["sid"]))
             next_page = (page.get("meta") or {}).get("next_page_url")
             url = str(next_page) if next_page else None
@@ -507,6 +538,21 @@ class TwilioAdapter(CarrierAdapter):
         code = str(data["code"]) if data.get("code") is not None else None
         return self.api_error(answer.status_code, f"content: HTTP {answer.status_code} code "
                               f"{code}: {str(data.get('message', ''))[:200]}", code=code)
+
+
+def template_content(template: Mapping[str, Any]) -> tuple[str, str | None]:
+    """(ContentSid, ContentVariables) of a template payload: its Content SID, and its
+    parameters as the values of "1".."n" in order (None for no variables). SendError, not
+    retried and left to a fallback, for a template with no Content SID (one named for
+    Meta's Cloud API): sent as text, WhatsApp would refuse it outside the window."""
+    sid = template.get("content_sid")
+    if not isinstance(sid, str) or not sid.startswith("HX"):
+        raise SendError(f"template {template.get('name', '')!r} has no Content SID: a Twilio "
+                        "WhatsApp sender sends Content templates (content_sids)",
+                        retry=False, fallback=True)
+    parameters = [str(value) for value in template.get("parameters") or ()]
+    variables = {str(number): value for number, value in enumerate(parameters, 1)}
+    return sid, json.dumps(variables, ensure_ascii=False) if variables else None
 
 
 def content_layout(payload: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]] | None:

@@ -466,8 +466,12 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
     templates: dict[str, Template] = {}
     if "templates" in values:
         with checking():
+            # Meta's templates have a name and language codes, Twilio's a Content SID each.
+            by_sid = adapter.templates_by_content_sid(CarrierSettings(
+                carrier_id, name, sender=sender or "",
+                credentials={k: values[k] for k in own_keys if k in values}))
             templates = parse_templates(values["templates"], frozenset(available_locales()),
-                                        fail)
+                                        fail, by_content_sid=by_sid)
     urls: dict[str, str | None] = {}
     for key in ("api_base_url", "public_url", "web_url"):
         with checking():

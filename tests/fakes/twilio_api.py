@@ -17,6 +17,17 @@ Content API on the same server: `POST /v1/Content` (JSON: `friendly_name`, `lang
 recorded with what the learner sees (`shown`: the body, its buttons or list items with
 the variables filled in), checked against WhatsApp's limits in session (3 buttons of 20
 characters; items of 24, descriptions of 72, a button label of 20).
+
+WhatsApp templates, as made in the Content Template Builder and approved by WhatsApp
+(`register_template`: a `twilio/text` or, with quick replies, `twilio/quick-reply`
+content in one language, its WhatsApp approval kept beside it as Twilio's
+`ApprovalRequests` resource says it: `name`, `category`, `status`). A message sent with
+an approved template's `ContentSid` is accepted when its `ContentVariables` give exactly
+the template's `{{1}}`...`{{n}}` (error 63028 otherwise), and recorded with what the
+learner sees (`{"kind": "template", "sid", "body", "buttons"}`); a template whose
+approval is not `approved` is refused as WhatsApp refuses a business-initiated message
+that is not an approved template (63016, answered at once here where Twilio reports it
+in a status callback); an unknown `ContentSid` is 21655, as for any content.
 """
 
 from __future__ import annotations
@@ -131,8 +142,33 @@ class FakeTwilioApi(LoopbackServer):
         self.contents: dict[str, dict] = {}  # Content API resources by sid
         self.content_requests: list[str] = []  # "GET" or "POST" per Content API call
         self.content_failures: deque[tuple[int, int, str]] = deque()
+        self.approvals: dict[str, dict] = {}  # WhatsApp approvals of templates, by sid
         self._lock = threading.Lock()
         super().__init__()
+
+    def register_template(self, language: str, body: str, *, name: str,
+                          quick_replies: tuple[tuple[str, str], ...] = (),
+                          category: str = "UTILITY", status: str = "approved") -> str:
+        """A Content template made in the Content Template Builder and submitted to
+        WhatsApp (approved unless `status` says otherwise): `body` with its {{1}}..., in
+        `language`, with quick replies of (id, title). Returns its ContentSid."""
+        sid = "HX" + uuid.uuid4().hex
+        variables = {key: f"sample {key}" for key in sorted(set(_VARIABLE.findall(body)),
+                                                             key=int)}
+        types = {"twilio/quick-reply": {"body": body, "actions": [
+            {"id": choice, "title": title} for choice, title in quick_replies]}} \
+            if quick_replies else {"twilio/text": {"body": body}}
+        now = formatdate(usegmt=True)
+        with self._lock:
+            self.contents[sid] = {"sid": sid, "account_sid": self.account_sid,
+                                  "friendly_name": name, "language": language,
+                                  "variables": variables, "types": types,
+                                  "date_created": now, "date_updated": now,
+                                  "url": f"{self.url}/v1/Content/{sid}"}
+            self.approvals[sid] = {"name": name, "category": category, "status": status,
+                                   "content_type": next(iter(types)),
+                                   "rejection_reason": ""}
+        return sid
 
     def fail_content_next(self, status: int, code: int, message: str = "error") -> None:
         """Answer the next Content API request (list or create) with a Twilio error."""
@@ -287,8 +323,11 @@ class FakeTwilioApi(LoopbackServer):
                 if form.get("ContentSid"):
                     with api._lock:
                         content = api.contents.get(form["ContentSid"])
+                        approval = api.approvals.get(form["ContentSid"])
                     if content is None:
                         return self._error(400, 21655, "The ContentSid is Invalid")
+                    if approval is not None:
+                        return self._send_template(form, content, approval)
                     try:
                         variables = json.loads(form.get("ContentVariables") or "{}")
                         valid = isinstance(variables, dict) and all(
@@ -303,6 +342,32 @@ class FakeTwilioApi(LoopbackServer):
                     if filled is None:
                         return self._error(400, 63021, f"Channel invalid content: {problem}")
                     shown = filled
+                self._accept(form, shown)
+
+            def _send_template(self, form: dict, content: dict, approval: dict) -> None:
+                """A WhatsApp template sent by its ContentSid (module docstring)."""
+                if approval["status"] != "approved":
+                    return self._error(400, 63016, "Failed to send freeform message because "
+                                                   "you are outside the allowed window. If "
+                                                   "you are using WhatsApp, please use a "
+                                                   "Message Template.")
+                try:
+                    variables = json.loads(form.get("ContentVariables") or "{}")
+                except ValueError:
+                    variables = None
+                if not isinstance(variables, dict) or any(
+                        not isinstance(v, str) or not v for v in variables.values()):
+                    return self._error(400, 21656, "The ContentVariables Parameter is invalid")
+                if set(variables) != set(content["variables"]):
+                    return self._error(400, 63028, "Number of parameters provided does not "
+                                                   "match the expected number of parameters")
+                _, layout = next(iter(_filled(content["types"], variables).items()))
+                self._accept(form, {"kind": "template", "sid": content["sid"],
+                                    "language": content["language"], "body": layout["body"],
+                                    "buttons": [{"id": a["id"], "title": a["title"]}
+                                                for a in layout.get("actions", [])]})
+
+            def _accept(self, form: dict, shown: dict) -> None:
                 sid = "SM" + uuid.uuid4().hex
                 with api._lock:
                     api.messages.append({**form, "sid": sid, "accepted_at": time.time(),
