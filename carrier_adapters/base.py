@@ -103,6 +103,11 @@ class InboundMessage:
     extra: Mapping[str, str] = field(default_factory=dict)
 
 
+# The key of `InboundMessage.extra` naming, for a tapped button or list row, the carrier's
+# id of the message the learner tapped it on (the id its send returned): a learner may
+# scroll up and tap a choice of an earlier message.
+TAPPED_ON = "tapped_on"
+
 # Normalized delivery states (the store's outbox states).
 QUEUED, SENDING, SENT, DELIVERED, UNDELIVERED, FAILED = (
     "queued", "sending", "sent", "delivered", "undelivered", "failed",

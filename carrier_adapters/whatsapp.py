@@ -14,7 +14,9 @@
   optional `caption`; `audio`, `sticker`, ... with none); anything else is a message with
   no text. A choice (a button, a row, a quick reply) is read as its id: the id is what the
   gateway gave the choice when it sent it, the text the learner could have typed instead
-  (`InboundMessage.extra["choice_title"]` keeps what the learner saw).
+  (`InboundMessage.extra["choice_title"]` keeps what the learner saw). A choice's
+  `context.id` is the wamid of the message whose button or row was tapped
+  (`extra[TAPPED_ON]`): it may be an earlier message than the latest.
 - Statuses: `{"id": "wamid...", "status": "sent" | "delivered" | "read" | "failed",
   "recipient_id", "errors": [{"code", "title", ...}]}`; `read` is a delivery and a read
   receipt (READ: the outbox keeps the message delivered and notes when it was read).
@@ -66,6 +68,7 @@ from carrier_adapters.base import (
     FAILED,
     READ,
     SENT,
+    TAPPED_ON,
     CarrierAdapter,
     CarrierSettings,
     InboundMessage,
@@ -283,6 +286,10 @@ class WhatsAppAdapter(CarrierAdapter):
                 raise PayloadError("button.payload",
                                    message=f"missing field 'button.payload' in {where}")
             extra["choice_title"] = shown if isinstance(shown, str) else text
+        context = message.get("context")
+        if "choice_title" in extra and isinstance(context, dict) \
+                and isinstance(context.get("id"), str) and context["id"]:
+            extra[TAPPED_ON] = context["id"]
         elif kind in _MEDIA_WITH_CAPTION and isinstance(message.get(kind), dict):
             caption = message[kind].get("caption")
             text = caption if isinstance(caption, str) else ""

@@ -446,6 +446,8 @@ class TextRenderer(Wording):
                               "try again.", code=d.get("code", ""))
             case "link_unavailable":
                 return self._("Lessons by link are not available here yet.")
+            case "earlier_button":
+                return self._("That button belongs to an earlier message.")
             case "verify_limited":
                 return self._("You have checked many codes this hour. Please try again "
                               "later.")

@@ -281,6 +281,8 @@ class Notice:
     'answer_first', 'not_enrolled', 'course_complete', 'no_courses',
     'verify_how' (how to check a certificate), 'no_certificate' (code: what was asked,
     malformed: True when it cannot be a code), 'verify_limited' (too many checks).
+    Channels add their own: 'link_unavailable' (SMS), 'earlier_button' (WhatsApp: a
+    button tapped on an earlier message than the latest, not taken as an answer).
     """
 
     kind: str

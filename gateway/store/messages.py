@@ -176,6 +176,26 @@ class MessagesStore:
                    WHERE id = ? AND status = 'sending'""",
                 [due_at, self.clock(), outbox_id])
 
+    def tapped_earlier(self, carrier_id: str, phone: str, carrier_message_id: str) -> bool:
+        """Whether a choice `phone` tapped on message `carrier_message_id` (the carrier's id
+        of a message sent to them) is on an earlier message: one with choices (buttons, a
+        list, a template's quick replies) was queued for them on that carrier after it, sent
+        yet or not. False for a message not known as one sent to them here (sent before
+        ids were kept, or by another edge): the tap is then read as it comes."""
+        row = self._one(
+            "SELECT id FROM outbox WHERE carrier_id = ? AND carrier_message_id = ? "
+            "AND phone = ?", [carrier_id, carrier_message_id, phone])
+        if row is None:
+            return False
+        # The rows after it by id: a few, however long the outbox's history.
+        return self.db.execute(
+            """SELECT 1 FROM outbox
+               WHERE id > ? AND phone = ? AND carrier_id = ? AND payload IS NOT NULL
+                 AND (json_extract(payload, '$.buttons') IS NOT NULL
+                      OR json_extract(payload, '$.list') IS NOT NULL
+                      OR json_array_length(payload, '$.template.quick_replies') > 0)
+               LIMIT 1""", [row["id"], phone, carrier_id]).fetchone() is not None
+
     def failed_messages(self, since: float, limit: int = 50) -> list[dict]:
         """Messages that failed since `since` (by when they last changed), newest first:
         dicts with `id`, `carrier_id`, `phone`, `kind`, `at` and `error` (why)."""
