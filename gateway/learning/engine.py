@@ -345,7 +345,7 @@ class Engine:
             option_count = len(lesson.questions[enrollment.quiz.queue[0]].options)
         return r.HelpShown(
             enrolled=found is not None, in_quiz=in_quiz, option_count=option_count,
-            stopped=learner.stopped,
+            stopped=learner.stopped, channel_choice=len(self.pacing.channels) > 1,
         )
 
     def _language(self, learner: LearnerRecord, code: str | None) -> tuple[r.Reply, ...]:

@@ -119,12 +119,14 @@ class Progress:
 
 @dataclass(frozen=True)
 class HelpShown:
-    """What the learner can do, given where they are."""
+    """What the learner can do, given where they are; `channel_choice` when their carrier
+    lets them choose the channel of their daily lessons (intents.Channel)."""
 
     enrolled: bool
     in_quiz: bool
     option_count: int
     stopped: bool
+    channel_choice: bool = False
 
 
 @dataclass(frozen=True)
