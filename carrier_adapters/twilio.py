@@ -68,6 +68,7 @@ from twilio.request_validator import (
 from twilio.rest import Client
 
 from carrier_adapters.base import (
+    CHOICE_TITLE,
     DELIVERED,
     FAILED,
     QUEUED,
@@ -318,10 +319,10 @@ class TwilioAdapter(CarrierAdapter):
         payload, listed = request.field("ButtonPayload"), request.field("ListId")
         if payload:
             text = payload
-            extra["choice_title"] = request.field("ButtonText") or request.field("Body") or ""
+            extra[CHOICE_TITLE] = request.field("ButtonText") or request.field("Body") or ""
         elif listed:
             text = listed
-            extra["choice_title"] = request.field("ListTitle") or request.field("Body") or ""
+            extra[CHOICE_TITLE] = request.field("ListTitle") or request.field("Body") or ""
         else:
             body = request.field("Body")
             if body is None:

@@ -14,7 +14,7 @@
   optional `caption`; `audio`, `sticker`, ... with none); anything else is a message with
   no text. A choice (a button, a row, a quick reply) is read as its id: the id is what the
   gateway gave the choice when it sent it, the text the learner could have typed instead
-  (`InboundMessage.extra["choice_title"]` keeps what the learner saw). A choice's
+  (`InboundMessage.extra[CHOICE_TITLE]` keeps what the learner saw). A choice's
   `context.id` is the wamid of the message whose button or row was tapped
   (`extra[TAPPED_ON]`): it may be an earlier message than the latest.
 - Statuses: `{"id": "wamid...", "status": "sent" | "delivered" | "read" | "failed",
@@ -64,6 +64,7 @@ from typing import Any, ClassVar
 import regex
 
 from carrier_adapters.base import (
+    CHOICE_TITLE,
     DELIVERED,
     FAILED,
     READ,
@@ -276,7 +277,7 @@ class WhatsAppAdapter(CarrierAdapter):
                 raise PayloadError("text.body", message=f"missing field 'text.body' in {where}")
         elif kind == "interactive":
             text, title = _choice(message.get("interactive"), where)
-            extra["choice_title"] = title
+            extra[CHOICE_TITLE] = title
         elif kind == "button":
             button = message.get("button")
             payload = button.get("payload") if isinstance(button, dict) else None
@@ -285,9 +286,9 @@ class WhatsAppAdapter(CarrierAdapter):
             if not isinstance(text, str):
                 raise PayloadError("button.payload",
                                    message=f"missing field 'button.payload' in {where}")
-            extra["choice_title"] = shown if isinstance(shown, str) else text
+            extra[CHOICE_TITLE] = shown if isinstance(shown, str) else text
         context = message.get("context")
-        if "choice_title" in extra and isinstance(context, dict) \
+        if CHOICE_TITLE in extra and isinstance(context, dict) \
                 and isinstance(context.get("id"), str) and context["id"]:
             extra[TAPPED_ON] = context["id"]
         elif kind in _MEDIA_WITH_CAPTION and isinstance(message.get(kind), dict):

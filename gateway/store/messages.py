@@ -495,7 +495,8 @@ class MessagesStore:
 
     def deliver_locally(self, carrier_id: str, phone: str) -> list[OutboxRecord]:
         """Mark a local carrier's queued messages to `phone` sent and return them (the
-        phone simulator shows them itself; nothing goes to a network)."""
+        phone simulator shows them itself; nothing goes to a network), each with a carrier
+        id of its own (`local-<id>`), as a carrier gives one, for a tap to name."""
         now = self.clock()
         with self.write():
             rows = list(self._rows(
@@ -505,7 +506,8 @@ class MessagesStore:
                 [carrier_id, phone],
             ))
             self.db.execute(
-                """UPDATE outbox SET status = 'sent', attempts = attempts + 1, updated_at = ?
+                """UPDATE outbox SET status = 'sent', attempts = attempts + 1, updated_at = ?,
+                     carrier_message_id = coalesce(carrier_message_id, 'local-' || id)
                    WHERE carrier_id = ? AND phone = ? AND status = 'queued'""",
                 [now, carrier_id, phone],
             )
@@ -514,23 +516,38 @@ class MessagesStore:
     def conversation(self, phone: str, limit: int = 20,
                      carrier_id: str | None = None) -> list[dict]:
         """A number's latest messages both ways, oldest first (with `carrier_id`, only
-        those through that carrier): dicts with `direction` ('in' or 'out'), `text`, `at`
-        and `payload` (an outgoing message's buttons or list as a dict, else None)."""
+        those through that carrier): dicts with `direction` ('in' or 'out'), `id` (in its
+        table), `text`, `at`, `payload` (an outgoing message's buttons or list as a dict,
+        else None) and `shown` (what the learner's phone showed of an incoming message: a
+        tapped choice's title, kept as `choice_title` in its meta; else its text)."""
         through = "" if carrier_id is None else " AND carrier_id = ?"
         through_args = [] if carrier_id is None else [carrier_id]
         rows = list(self._rows(
             f"""SELECT * FROM (
-                 SELECT 'in' AS direction, text, received_at AS at, id, NULL AS payload
+                 SELECT 'in' AS direction, text, received_at AS at, id, NULL AS payload,
+                        meta
                  FROM inbound WHERE phone = ?{through}
                  UNION ALL
-                 SELECT 'out' AS direction, body AS text, created_at AS at, id, payload
+                 SELECT 'out' AS direction, body AS text, created_at AS at, id, payload,
+                        NULL AS meta
                  FROM outbox WHERE phone = ?{through})
                ORDER BY at DESC, direction, id DESC LIMIT ?""",
             [phone, *through_args, phone, *through_args, limit],
         ))
-        return [{"direction": r["direction"], "text": r["text"], "at": r["at"],
-                 "payload": json.loads(r["payload"]) if r["payload"] else None}
+        return [{"direction": r["direction"], "id": r["id"], "text": r["text"], "at": r["at"],
+                 "payload": json.loads(r["payload"]) if r["payload"] else None,
+                 "shown": (json.loads(r["meta"]) if r["meta"] else {}).get("choice_title")
+                 or r["text"]}
                 for r in reversed(rows)]
+
+    def sent_message(self, carrier_id: str, phone: str, outbox_id: int) -> OutboxRecord | None:
+        """Message `outbox_id` if it went to `phone` through `carrier_id`, else None."""
+        row = self._one(
+            """SELECT id, carrier_id, phone, body, status, attempts, to_stopped_ok,
+                      carrier_message_id, error, inbound_id, kind, payload
+               FROM outbox WHERE id = ? AND carrier_id = ? AND phone = ?""",
+            [outbox_id, carrier_id, phone])
+        return _outbox_record(row) if row else None
 
     def send_attempts(self, outbox_id: int) -> list[dict]:
         """Every recorded attempt to send one message, oldest first."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import sqlite3
+from collections.abc import Mapping
 
 from carrier_adapters.base import TAPPED_ON
 from carrier_adapters.whatsapp import TEXT_MAX
@@ -50,7 +51,8 @@ CHANNEL = "whatsapp"
 
 def receive_whatsapp(
     store: Store, carrier: Carrier, carrier_message_id: str, phone: str, text: str,
-    recipient: str = "", limits: InboundLimits | None = None, tapped_on: str | None = None,
+    recipient: str = "", limits: InboundLimits | None = None,
+    meta: Mapping[str, str] | None = None,
 ) -> InboundRecord:
     """Store a learner's WhatsApp message once and process it, committed together.
 
@@ -59,9 +61,11 @@ def receive_whatsapp(
     commit. Nothing is committed if the database cannot be written: the caller must then
     not acknowledge the message, so that Meta sends it again. With `limits`, a sender over
     the carrier's inbound limits has the message stored but not answered, except by one
-    polite notice per window. `tapped_on`: for a tapped choice, the carrier's id of the
-    message it was tapped on, kept with the message.
+    polite notice per window. `meta`: what the carrier said of a tapped choice beyond
+    its id (`TAPPED_ON`, the message it was tapped on; `CHOICE_TITLE`, what the learner
+    saw), kept with the message.
     """
+    tapped_on = (meta or {}).get(TAPPED_ON)
     locale = default_locale(phone, carrier)
     verdict = limits.check(carrier.id, phone, carrier.inbound_per_minute,
                            carrier.inbound_per_hour, carrier.block_per_minute) \
@@ -69,7 +73,7 @@ def receive_whatsapp(
 
     def store_and_process(store: Store) -> InboundRecord:
         inbound = store.record_inbound(carrier.id, carrier_message_id, phone, text, recipient,
-                                       {TAPPED_ON: tapped_on} if tapped_on else None,
+                                       dict(meta) if meta else None,
                                        processed=True)
         if verdict is not None and not verdict.allowed:
             if inbound.is_new:
