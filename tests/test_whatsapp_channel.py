@@ -267,9 +267,12 @@ def test_a_tap_on_an_earlier_message_does_not_answer_the_current_question(
     send(wa_client, tap("ABCD"[lesson.questions[1].answer], wamid()))
     assert queued(store)[-1]["body"].startswith("Right! ")
     drain(db_path, wa_carriers)
-    # A typed letter answers the current question, whatever was tapped before.
+    # A typed letter answers the current question, even one typed as a reply quoting the
+    # first question (a swipe: `context` on a text message).
     count = len(queued(store))
-    send(wa_client, text_message("abcd"[lesson.questions[2].answer]))
+    typed = text_message("abcd"[lesson.questions[2].answer])
+    typed["context"] = {"from": "15550783881", "id": first_question}
+    send(wa_client, typed)
     assert queued(store)[count]["body"].startswith("Right! ")
     assert store.db.execute("SELECT count(*) FROM answers").fetchone()[0] == 3
 

@@ -252,6 +252,11 @@ def test_a_quick_reply_on_an_earlier_message_does_not_answer_the_current_questio
     card_two_again = drain()
     next_on(card_two_again, "next-2")
     assert "[3/" in queued(store)[-1]["body"]
+    # Typed as a reply quoting the first card (a swipe, not a tap): read as typed.
+    quoted = wa_post(client, wa_inbound(LEARNER, "NEXT", "typed",
+                                        OriginalRepliedMessageSid=card_one,
+                                        OriginalRepliedMessageSender=WA_SENDER))
+    assert quoted.status_code == 200 and "[4/" in queued(store)[-1]["body"]
 
 
 def test_media_without_words_is_kept_and_answered_politely(client, store):
