@@ -287,13 +287,13 @@ class WhatsAppAdapter(CarrierAdapter):
                 raise PayloadError("button.payload",
                                    message=f"missing field 'button.payload' in {where}")
             extra[CHOICE_TITLE] = shown if isinstance(shown, str) else text
+        elif kind in _MEDIA_WITH_CAPTION and isinstance(message.get(kind), dict):
+            caption = message[kind].get("caption")
+            text = caption if isinstance(caption, str) else ""
         context = message.get("context")
         if CHOICE_TITLE in extra and isinstance(context, dict) \
                 and isinstance(context.get("id"), str) and context["id"]:
             extra[TAPPED_ON] = context["id"]
-        elif kind in _MEDIA_WITH_CAPTION and isinstance(message.get(kind), dict):
-            caption = message[kind].get("caption")
-            text = caption if isinstance(caption, str) else ""
         if sender in names:
             extra["profile_name"] = names[sender]
         return InboundMessage(message_id, _international(sender), recipient, text, extra)

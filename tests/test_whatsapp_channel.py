@@ -277,6 +277,32 @@ def test_a_tap_on_an_earlier_message_does_not_answer_the_current_question(
     assert store.db.execute("SELECT count(*) FROM answers").fetchone()[0] == 3
 
 
+def test_a_tap_is_on_an_earlier_message_once_a_later_one_offers_choices(store):
+    """Text sent after a question leaves its buttons the latest; a later list or template
+    with quick replies does not. A message not known as sent to that learner is never
+    earlier."""
+    def queue(payload: dict | None) -> str:
+        with store.write():
+            outbox_id = store.enqueue("wa", PHONE, "body",
+                                      payload=json.dumps(payload) if payload else None)
+        store.record_accepted(outbox_id, f"wamid.{outbox_id}")
+        return f"wamid.{outbox_id}"
+
+    question = queue({"buttons": [{"id": "A", "title": "A) Yes"}]})
+    queue(None)  # feedback or progress, as text
+    assert not store.tapped_earlier("wa", PHONE, question)
+    listed = queue({"list": {"button": "Reply A-D", "rows": [{"id": "A", "title": "A"}]}})
+    assert store.tapped_earlier("wa", PHONE, question)
+    assert not store.tapped_earlier("wa", PHONE, listed)
+    queue({"template": {"name": "daily_lesson", "language": "en", "parameters": []}})
+    assert not store.tapped_earlier("wa", PHONE, listed)  # a template with no buttons
+    queue({"template": {"name": "daily_lesson", "language": "en", "parameters": [],
+                        "quick_replies": ["NEXT"]}})
+    assert store.tapped_earlier("wa", PHONE, listed)
+    assert not store.tapped_earlier("wa", PHONE, wamid())
+    assert not store.tapped_earlier("wa", "+2348030000001", question)
+
+
 def test_a_stored_tap_on_an_earlier_message_processed_later_is_not_an_answer(
         wa_client, store, db_path, wa_carriers, graph_api):
     """The worker's recovery of a stored message reads the tap's message as the webhook

@@ -149,7 +149,7 @@ def _tap(store, phone: str, choice: str, on: str) -> dict[str, str] | None:
     `on` (its outbox id): the message it was on, and the choice's title; None for typed
     text, or a message or choice that is not theirs."""
     sent = store.sent_message(WHATSAPP_CARRIER_ID, phone, int(on)) \
-        if on.isascii() and on.isdigit() else None
+        if on.isascii() and on.isdigit() and len(on) <= 18 else None
     if sent is None or not sent.payload:
         return None
     payload = json.loads(sent.payload)

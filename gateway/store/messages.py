@@ -187,10 +187,11 @@ class MessagesStore:
             "AND phone = ?", [carrier_id, carrier_message_id, phone])
         if row is None:
             return False
-        # The rows after it by id: a few, however long the outbox's history.
+        # The rows after it by id (the unary + keeps SQLite off the carrier's index, which
+        # would read the carrier's whole history): a few, however long the outbox.
         return self.db.execute(
             """SELECT 1 FROM outbox
-               WHERE id > ? AND phone = ? AND carrier_id = ? AND payload IS NOT NULL
+               WHERE id > ? AND +phone = ? AND +carrier_id = ? AND payload IS NOT NULL
                  AND (json_extract(payload, '$.buttons') IS NOT NULL
                       OR json_extract(payload, '$.list') IS NOT NULL
                       OR json_array_length(payload, '$.template.quick_replies') > 0)
