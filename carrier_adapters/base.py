@@ -103,6 +103,14 @@ class InboundMessage:
     extra: Mapping[str, str] = field(default_factory=dict)
 
 
+# The key of `InboundMessage.extra` naming, for a tapped button or list row, the carrier's
+# id of the message the learner tapped it on (the id its send returned): a learner may
+# scroll up and tap a choice of an earlier message.
+TAPPED_ON = "tapped_on"
+# The key of `InboundMessage.extra` holding, for a tapped choice, what the learner's phone
+# shows of it in the chat: the button's or row's title (the text is its id).
+CHOICE_TITLE = "choice_title"
+
 # Normalized delivery states (the store's outbox states).
 QUEUED, SENDING, SENT, DELIVERED, UNDELIVERED, FAILED = (
     "queued", "sending", "sent", "delivered", "undelivered", "failed",

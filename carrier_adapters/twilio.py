@@ -31,10 +31,13 @@ as SMS ones are. An inbound message comes to the WhatsApp webhook with `From=wha
 `ButtonText`, a chosen list item `ListId` and `ListTitle` (each with the shown text in
 `Body`), media `NumMedia`, `MediaUrl0` and `MediaContentType0` (`Body` empty or absent).
 A choice is read as its payload or id: the id the gateway gave it, the text the learner
-could have typed. Messages go to `whatsapp:` numbers through the Messages API; reply
-buttons (up to 3) and lists (up to 10) go as Content API objects (`twilio/quick-reply`,
-`twilio/list-picker`) created once per layout with every text a variable
-(`ContentSid` and `ContentVariables` on the message). Each is found again by its
+could have typed; its `OriginalRepliedMessageSid` is the sid of the message it was tapped on
+(`extra[TAPPED_ON]`), which may be an earlier one than the latest (the name holds
+"MessageSid", and is the one field besides MessageSid and SmsMessageSid allowed to).
+Messages go to `whatsapp:` numbers through the Messages API; reply buttons (up to 3) and
+lists (up to 10) go as Content API objects (`twilio/quick-reply`, `twilio/list-picker`)
+created once per layout with every text a variable (`ContentSid` and `ContentVariables` on
+the message). Each is found again by its
 `friendly_name` on Twilio's side when the process restarts, so none is created twice.
 Outside WhatsApp's 24-hour window a message goes as a template: a Content template
 approved by WhatsApp, made by the operator, whose SID the payload names
@@ -70,12 +73,14 @@ from twilio.request_validator import (
 from twilio.rest import Client
 
 from carrier_adapters.base import (
+    CHOICE_TITLE,
     DELIVERED,
     FAILED,
     QUEUED,
     READ,
     SENDING,
     SENT,
+    TAPPED_ON,
     UNDELIVERED,
     CarrierAdapter,
     CarrierSettings,
@@ -125,7 +130,10 @@ NUMBER = re.compile(r"(?:whatsapp:)?\+[1-9][0-9]{6,14}|[0-9]{3,8}")
 NUMBERS = ("From", "To")
 STATUS_WORD = re.compile(r"[a-z_]{1,32}")
 SID_NAME = "MessageSid"
-SID_FIELDS = ("MessageSid", "SmsMessageSid")
+# WhatsApp: the sid of the message a reply quotes or a tapped button was on.
+REPLIED_SID = "OriginalRepliedMessageSid"
+# The fields whose names hold SID_NAME, each once: anywhere else, it was written by someone.
+SID_FIELDS = ("MessageSid", "SmsMessageSid", REPLIED_SID)
 
 WHATSAPP_PREFIX = "whatsapp:"
 WHATSAPP_ADDRESS = re.compile(r"whatsapp:\+[1-9][0-9]{6,14}")
@@ -334,10 +342,10 @@ class TwilioAdapter(CarrierAdapter):
         payload, listed = request.field("ButtonPayload"), request.field("ListId")
         if payload:
             text = payload
-            extra["choice_title"] = request.field("ButtonText") or request.field("Body") or ""
+            extra[CHOICE_TITLE] = request.field("ButtonText") or request.field("Body") or ""
         elif listed:
             text = listed
-            extra["choice_title"] = request.field("ListTitle") or request.field("Body") or ""
+            extra[CHOICE_TITLE] = request.field("ListTitle") or request.field("Body") or ""
         else:
             body = request.field("Body")
             if body is None:
@@ -345,6 +353,8 @@ class TwilioAdapter(CarrierAdapter):
                     raise PayloadError("Body")
                 body = ""
             text = body
+        if (payload or listed) and request.field(REPLIED_SID):
+            extra[TAPPED_ON] = request.field(REPLIED_SID) or ""
         message = InboundMessage(sid, sender.removeprefix(WHATSAPP_PREFIX),
                                  recipient.removeprefix(WHATSAPP_PREFIX), text, extra)
         return Notification(messages=(message,))

@@ -14,7 +14,9 @@
   optional `caption`; `audio`, `sticker`, ... with none); anything else is a message with
   no text. A choice (a button, a row, a quick reply) is read as its id: the id is what the
   gateway gave the choice when it sent it, the text the learner could have typed instead
-  (`InboundMessage.extra["choice_title"]` keeps what the learner saw).
+  (`InboundMessage.extra[CHOICE_TITLE]` keeps what the learner saw). A choice's
+  `context.id` is the wamid of the message whose button or row was tapped
+  (`extra[TAPPED_ON]`): it may be an earlier message than the latest.
 - Statuses: `{"id": "wamid...", "status": "sent" | "delivered" | "read" | "failed",
   "recipient_id", "errors": [{"code", "title", ...}]}`; `read` is a delivery and a read
   receipt (READ: the outbox keeps the message delivered and notes when it was read).
@@ -62,10 +64,12 @@ from typing import Any, ClassVar
 import regex
 
 from carrier_adapters.base import (
+    CHOICE_TITLE,
     DELIVERED,
     FAILED,
     READ,
     SENT,
+    TAPPED_ON,
     CarrierAdapter,
     CarrierSettings,
     InboundMessage,
@@ -273,7 +277,7 @@ class WhatsAppAdapter(CarrierAdapter):
                 raise PayloadError("text.body", message=f"missing field 'text.body' in {where}")
         elif kind == "interactive":
             text, title = _choice(message.get("interactive"), where)
-            extra["choice_title"] = title
+            extra[CHOICE_TITLE] = title
         elif kind == "button":
             button = message.get("button")
             payload = button.get("payload") if isinstance(button, dict) else None
@@ -282,10 +286,14 @@ class WhatsAppAdapter(CarrierAdapter):
             if not isinstance(text, str):
                 raise PayloadError("button.payload",
                                    message=f"missing field 'button.payload' in {where}")
-            extra["choice_title"] = shown if isinstance(shown, str) else text
+            extra[CHOICE_TITLE] = shown if isinstance(shown, str) else text
         elif kind in _MEDIA_WITH_CAPTION and isinstance(message.get(kind), dict):
             caption = message[kind].get("caption")
             text = caption if isinstance(caption, str) else ""
+        context = message.get("context")
+        if CHOICE_TITLE in extra and isinstance(context, dict) \
+                and isinstance(context.get("id"), str) and context["id"]:
+            extra[TAPPED_ON] = context["id"]
         if sender in names:
             extra["profile_name"] = names[sender]
         return InboundMessage(message_id, _international(sender), recipient, text, extra)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 import time
 import unicodedata
 from collections.abc import Iterator
@@ -16,9 +17,12 @@ import pytest
 
 from carrier_adapters import UssdRequest
 from gateway import create_app
+from gateway.channels.commands import parse_command
 from gateway.channels.scheduled import run_scheduled
 from gateway.channels.ussd import handle_ussd
+from gateway.channels.vocabulary import command_words
 from gateway.config import load_carriers
+from gateway.learning.intents import Channel
 from gateway.store import Store
 from tests.conftest import AUTH_TOKEN, TwilioWebhooks, carriers_toml, csrf, web_sign_in
 from tests.fakes.graph_api import FakeGraphApi, sign
@@ -140,6 +144,44 @@ def test_whatsapp_where_no_whatsapp_carrier_reaches_gets_a_helpful_answer(client
     assert said(store) == ("WhatsApp does not reach your number from here: your daily "
                            "lessons and reminders come by SMS.")
     assert store.learner(PHONE).channel is None
+
+
+HELP_SEGMENTS = {"en": 1, "fr": 1, "pt": 1, "sw": 1, "ar": 2}  # as before CHANNEL was named
+
+
+@pytest.mark.parametrize("lang", list(HELP_SEGMENTS))
+def test_help_names_the_channel_command_where_there_is_a_choice(both, client, store, lang):
+    """HELP, in a lesson, tells a learner whose carrier offers WhatsApp how to choose their
+    channel, in their language, in no more SMS segments than it took before; a carrier
+    with no choice does not mention it."""
+    words = command_words(lang)
+    sms = TwilioWebhooks(both)
+    sms.sms(PHONE, "START")
+    sms.sms(PHONE, f"LANG {lang}")
+    sms.sms(PHONE, words["help"])
+    help_reply = store.outbox(PHONE)[-1]
+    assert words["channel"] in help_reply.body
+    [segments] = store.db.execute("SELECT segments FROM outbox WHERE id = ?",
+                                  [help_reply.id]).fetchone()
+    assert segments == HELP_SEGMENTS[lang]
+    other = "+2348030000009"
+    TwilioWebhooks(client).sms(other, "START")
+    TwilioWebhooks(client).sms(other, f"LANG {lang}")
+    TwilioWebhooks(client).sms(other, words["help"])
+    assert words["channel"] not in store.outbox(other)[-1].body
+
+
+@pytest.mark.parametrize("lang", list(HELP_SEGMENTS))
+def test_the_help_page_names_the_channel_command_where_there_is_a_choice(both, client, lang):
+    """The lite web's help lists the command that chooses SMS or WhatsApp, as texted in the
+    reader's language, where a carrier offers the choice; elsewhere it does not."""
+    html = both.get("/help", headers={"Accept-Language": lang}).data.decode()
+    items = [re.sub(r"</?bdi>", "", item) for item in re.findall(r"<li>(.*?)</li>", html)]
+    [item] = [item for item in items if "WHATSAPP" in item]
+    assert isinstance(parse_command(item.split()[0]), Channel), item
+    assert item.split()[0] == command_words(lang)["channel"]
+    html = client.get("/help", headers={"Accept-Language": lang}).data.decode()
+    assert "WHATSAPP" not in html
 
 
 # -- the scheduler ----------------------------------------------------------------------------

@@ -116,3 +116,37 @@ def test_a_pending_review_whose_lesson_is_gone_is_answered_plainly(learner: Lear
     [notice] = learner.do(Answer(0))
     assert notice.kind == "no_question"
     assert learner.store.learner(learner.phone).pending_review is None
+
+
+
+def here(learner: Learner) -> tuple:
+    with learner.store.write():
+        engine = Engine(learner.store)
+        return engine.here(engine.learner(learner.phone, "console", "en"))
+
+
+def test_here_shows_again_what_is_before_the_learner_and_moves_nothing(learner: Learner):
+    """What a channel shows a learner who acted on an old message: the courses, the card
+    they are on, the question waiting, how to go on between lessons, a finished course, a
+    review waiting; never a step on, never an event."""
+    def unmoved(shown: tuple) -> tuple:
+        events = learner.store.db.execute("SELECT count(*) FROM events").fetchone()[0]
+        place = learner.store.enrollment(learner.phone, learner.course().id)
+        assert here(learner) == shown
+        assert learner.store.db.execute("SELECT count(*) FROM events").fetchone()[0] == events
+        assert learner.store.enrollment(learner.phone, learner.course().id) == place
+        return shown
+
+    assert kinds(here(learner)) == ["Notice", "CourseList"]
+    learner.do(Start())
+    [card] = learner.do(Next())
+    unmoved((card,))
+    unmoved((learner.read_to_quiz(),))
+    while isinstance(learner.do(Answer(learner.right_answer()))[-1], r.QuestionAsked):
+        pass
+    [between] = unmoved(here(learner))
+    assert (between.kind, between.details) == ("not_understood", {"expecting": "next"})
+    finish_course(learner)
+    [done] = unmoved(here(learner))
+    assert done.kind == "course_complete"
+    unmoved((review_of(learner),))

@@ -472,6 +472,38 @@ def test_the_simulator_runs_whatsapp_through_the_real_channel(db_path, store):
     assert "Q1/3" in client.get("/simulator?mode=ussd").data.decode()  # where WhatsApp left
 
 
+def test_the_simulator_shows_a_tap_as_the_buttons_title(db_path, store):
+    """In WhatsApp mode a tapped button shows in the chat as its title, as WhatsApp shows
+    it; the message the gateway reads and keeps is the button's id."""
+    app = create_app({"DATABASE": str(db_path), "SIMULATOR": True, "SECRET_KEY": "k" * 32})
+    client = app.test_client()
+    token = csrf(client, "/simulator?mode=whatsapp")
+    client.post("/simulator", data={"csrf": token, "mode": "whatsapp", "text": "START"})
+
+    def tap(value: str) -> str:
+        html = client.get("/simulator?mode=whatsapp").data.decode()
+        form = html.split('<form method="post">')[-2]  # the last message's buttons
+        fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', form))
+        [title] = re.findall(rf'<button type="submit" name="text" value="{value}">([^<]*)'
+                             r"</button>", form)
+        client.post("/simulator", data={**fields, "csrf": token, "text": value})
+        return title
+
+    for _ in range(5):
+        tap("NEXT")
+    title = tap("B")
+    assert title.startswith("B) ") and title != "B"
+    html = client.get("/simulator?mode=whatsapp").data.decode()
+    assert f"<b>You:</b> {title}</p>" in html
+    assert "<b>You:</b> B</p>" not in html
+    phone = re.search(r"Pretend number: (\+999\d{9})", html).group(1)
+    [text] = [row["text"] for row in store.db.query(
+        "SELECT text FROM inbound WHERE phone = ? ORDER BY id DESC LIMIT 1", [phone])]
+    assert text == "B"
+    client.post("/simulator", data={"csrf": token, "mode": "whatsapp", "text": "b"})
+    assert "<b>You:</b> b</p>" in client.get("/simulator?mode=whatsapp").data.decode()
+
+
 def test_the_simulator_shows_whatsapps_bold_and_nothing_else_as_markup():
     shown = whatsapp_markup("*Lesson 1/6: <Prices & you>*\n2*3*4 = 24, * not bold *\n<i>x</i>")
     assert str(shown) == ("<b>Lesson 1/6: &lt;Prices &amp; you&gt;</b>\n2*3*4 = 24, "

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import regex
 
+from carrier_adapters import WebRequest
 from carrier_adapters.whatsapp import utf16_length
 from gateway import create_app
 from gateway.channels.whatsapp.render import render
@@ -223,6 +224,110 @@ def test_a_button_is_answered_exactly_as_the_typed_letter(wa_client, store, db_p
     channels = {row["channel"] for row in store.db.query(
         "SELECT channel FROM activity WHERE phone = ?", [PHONE])}
     assert channels == {"whatsapp", "web"}  # counted active on each
+
+
+def tap(choice: str, on: str | None) -> dict:
+    """A tap on a button of message `on` (its wamid), as Meta reports it: with `context`."""
+    message = button_reply(choice)
+    if on is not None:
+        message["context"] = {"from": "15550783881", "id": on}
+    return message
+
+
+def test_a_tap_on_an_earlier_message_does_not_answer_the_current_question(
+        wa_client, store, db_path, wa_carriers, graph_api):
+    """A learner scrolls up and taps a button of an earlier question or card: the current
+    question is not answered; they are told, and shown the question again. A typed letter,
+    a tap on the latest message and a tap on a message Learnline does not know are read as
+    before."""
+    send(wa_client, text_message("START"))
+    drain(db_path, wa_carriers)
+    card_one = graph_api.ids[-1]
+    lesson = store.lesson("start-freelancing", "find-your-skill", "en")
+    for _ in lesson.cards:
+        send(wa_client, tap("NEXT", graph_api.ids[-1]))
+        drain(db_path, wa_carriers)
+    first_question = graph_api.ids[-1]
+    send(wa_client, tap("ABCD"[lesson.questions[0].answer], first_question))
+    drain(db_path, wa_carriers)
+    assert graph_api.messages[-1]["interactive"]["body"]["text"].startswith("Right! ")
+    place = store.enrollment(PHONE, "start-freelancing")
+    wrong = "ABCD"[(lesson.questions[1].answer + 1) % len(lesson.questions[1].options)]
+    for stale in (tap(wrong, first_question), tap("NEXT", card_one)):
+        send(wa_client, stale)
+        again = queued(store)[-1]
+        assert again["body"].startswith("That button belongs to an earlier message.\n"
+                                        f"Q2/{len(lesson.questions)}: "), again["body"]
+        assert [b["id"] for b in json.loads(again["payload"])["buttons"]] == \
+            list("ABCD"[:len(lesson.questions[1].options)])
+        assert store.enrollment(PHONE, "start-freelancing") == place
+    drain(db_path, wa_carriers)
+    assert store.db.execute("SELECT count(*) FROM answers").fetchone()[0] == 1
+    # A tap on a message Learnline does not know (sent before it kept ids): as before.
+    send(wa_client, tap("ABCD"[lesson.questions[1].answer], wamid()))
+    assert queued(store)[-1]["body"].startswith("Right! ")
+    drain(db_path, wa_carriers)
+    # A typed letter answers the current question, even one typed as a reply quoting the
+    # first question (a swipe: `context` on a text message).
+    count = len(queued(store))
+    typed = text_message("abcd"[lesson.questions[2].answer])
+    typed["context"] = {"from": "15550783881", "id": first_question}
+    send(wa_client, typed)
+    assert queued(store)[count]["body"].startswith("Right! ")
+    assert store.db.execute("SELECT count(*) FROM answers").fetchone()[0] == 3
+
+
+def test_a_tap_is_on_an_earlier_message_once_a_later_one_offers_choices(store):
+    """Text sent after a question leaves its buttons the latest; a later list or template
+    with quick replies does not. A message not known as sent to that learner is never
+    earlier."""
+    def queue(payload: dict | None) -> str:
+        with store.write():
+            outbox_id = store.enqueue("wa", PHONE, "body",
+                                      payload=json.dumps(payload) if payload else None)
+        store.record_accepted(outbox_id, f"wamid.{outbox_id}")
+        return f"wamid.{outbox_id}"
+
+    question = queue({"buttons": [{"id": "A", "title": "A) Yes"}]})
+    queue(None)  # feedback or progress, as text
+    assert not store.tapped_earlier("wa", PHONE, question)
+    listed = queue({"list": {"button": "Reply A-D", "rows": [{"id": "A", "title": "A"}]}})
+    assert store.tapped_earlier("wa", PHONE, question)
+    assert not store.tapped_earlier("wa", PHONE, listed)
+    queue({"template": {"name": "daily_lesson", "language": "en", "parameters": []}})
+    assert not store.tapped_earlier("wa", PHONE, listed)  # a template with no buttons
+    queue({"template": {"name": "daily_lesson", "language": "en", "parameters": [],
+                        "quick_replies": ["NEXT"]}})
+    assert store.tapped_earlier("wa", PHONE, listed)
+    assert not store.tapped_earlier("wa", PHONE, wamid())
+    assert not store.tapped_earlier("wa", "+2348030000001", question)
+
+
+def test_a_stored_tap_on_an_earlier_message_processed_later_is_not_an_answer(
+        wa_client, store, db_path, wa_carriers, graph_api):
+    """The worker's recovery of a stored message reads the tap's message as the webhook
+    does."""
+    send(wa_client, text_message("START"))
+    drain(db_path, wa_carriers)
+    card_one = graph_api.ids[-1]
+    send(wa_client, tap("NEXT", card_one))
+    drain(db_path, wa_carriers)
+    place = store.enrollment(PHONE, "start-freelancing")
+    raw = notification(tap("NEXT", card_one))
+    app = create_app({"DATABASE": str(db_path), "CARRIERS_FILE": str(wa_carriers),
+                      "TESTING": True})
+    adapter = app.extensions["learnline.adapters"]["wa"]
+    [message] = adapter.parse_notification(WebRequest(
+        method="POST", url=PUBLIC_URL, headers={}, form={}, query={}, body=raw,
+        remote_addr=None)).messages
+    with store.write():
+        store.record_inbound("wa", message.carrier_message_id, PHONE, message.text,
+                             meta=dict(message.extra))
+    store.db.execute("UPDATE inbound SET received_at = received_at - 60")
+    drain(db_path, wa_carriers)
+    assert graph_api.messages[-1]["interactive"]["body"]["text"].startswith(
+        "That button belongs to an earlier message.\n*Lesson 1/")
+    assert store.enrollment(PHONE, "start-freelancing") == place
 
 
 def test_a_picture_without_words_is_kept_and_answered_politely(wa_client, store):

@@ -358,6 +358,9 @@ class TextRenderer(Wording):
         return self.progress(p) + " " + self._("Reply %(next)s", next=self.word["next"])
 
     def _help(self, h: r.HelpShown) -> str:
+        """The commands, then one line for the moment: how to answer in a quiz, how to
+        begin without a course, else (where the carrier offers a choice) how to choose the
+        channel of daily lessons; within one SMS (two in Arabic) in every case."""
         w = self.word
         if h.stopped:
             return self._(
@@ -376,6 +379,9 @@ class TextRenderer(Wording):
             )
         elif not h.enrolled:
             text += " " + self._("Reply %(start)s to begin.", start=w["start"])
+        elif h.channel_choice:  # one situational line: an SMS's room is for the moment's
+            text += " " + self._("%(channel)s: lessons by SMS or WhatsApp.",
+                                 channel=w["channel"])
         return text
 
     def _notice(self, notice: r.Notice) -> str:
@@ -446,6 +452,8 @@ class TextRenderer(Wording):
                               "try again.", code=d.get("code", ""))
             case "link_unavailable":
                 return self._("Lessons by link are not available here yet.")
+            case "earlier_button":
+                return self._("That button belongs to an earlier message.")
             case "verify_limited":
                 return self._("You have checked many codes this hour. Please try again "
                               "later.")

@@ -345,7 +345,7 @@ class Engine:
             option_count = len(lesson.questions[enrollment.quiz.queue[0]].options)
         return r.HelpShown(
             enrolled=found is not None, in_quiz=in_quiz, option_count=option_count,
-            stopped=learner.stopped,
+            stopped=learner.stopped, channel_choice=len(self.pacing.channels) > 1,
         )
 
     def _language(self, learner: LearnerRecord, code: str | None) -> tuple[r.Reply, ...]:
@@ -488,6 +488,47 @@ class Engine:
         lesson = self._lesson(course, enrollment.position, self.reading_locale(learner))
         return r.Reminder(course.title_in(self.reading_locale(learner)), lesson.title,
                           in_quiz=_asks(enrollment))
+
+    def here(self, learner: LearnerRecord) -> tuple[r.Reply, ...]:
+        """What the learner has before them, shown again without moving them or recording
+        anything: the card they are reading, or the question waiting for their answer (a
+        review's included); between two lessons, how to go on; a finished course's notice;
+        with no course, the courses."""
+        found = self._current_enrollment(learner)
+        if found is not None and _asks(found[1]):
+            course, enrollment = found
+            lesson = self._lesson(course, enrollment.position, self.reading_locale(learner))
+            return (self._question(lesson, enrollment, learner),)
+        review = self._pending_review(learner)
+        if review:
+            return review
+        if found is None:
+            return (r.Notice("not_enrolled"), self._catalogue(learner))
+        course, enrollment = found
+        if enrollment.completed:
+            return (self._completed_notice(learner, course),)
+        lesson = self._lesson(course, enrollment.position, self.reading_locale(learner))
+        card = next((n for n in _shown(lesson) if n >= enrollment.card), None) \
+            if enrollment.quiz is None and enrollment.card >= 0 else None
+        if card is None:
+            return (r.Notice("not_understood", {"expecting": "next"}),)
+        return (self._card_shown(learner, course, enrollment, lesson, card),)
+
+    def _pending_review(self, learner: LearnerRecord) -> tuple[r.Reply, ...]:
+        """The review question waiting for the learner's answer, asked again; () if none."""
+        pending = learner.pending_review
+        if not pending:
+            return ()
+        course = self.store.course(pending.get("course", ""))
+        if course is None or pending.get("lesson") not in course.lesson_ids:
+            return ()
+        lesson = self._lesson(course, course.lesson_ids.index(pending["lesson"]),
+                              self.reading_locale(learner))
+        number = pending.get("question", -1)
+        if not 0 <= number < len(lesson.questions):
+            return ()
+        question = lesson.questions[number]
+        return (r.ReviewAsked(lesson.title, question.text, question.options),)
 
     def in_quiz(self, learner: LearnerRecord) -> bool:
         """Whether a quiz question waits for the learner's answer."""
@@ -786,7 +827,19 @@ class Engine:
             self._save_place(learner, course, enrollment)
             return (self._question(lesson, enrollment, learner),)
         enrollment.card = card
-        card_shown = r.CardShown(
+        card_shown = self._card_shown(learner, course, enrollment, lesson, card)
+        if self.quiz_with_last_card and card == shown[-1]:
+            enrollment.quiz = QuizState(queue=list(range(len(lesson.questions))))
+            self._save_place(learner, course, enrollment)
+            return (card_shown, self._question(lesson, enrollment, learner))
+        self._save_place(learner, course, enrollment)
+        return (card_shown,)
+
+    def _card_shown(self, learner: LearnerRecord, course: Course,
+                    enrollment: EnrollmentRecord, lesson: Lesson, card: int) -> r.CardShown:
+        """Card `card` (0-based, one the lesson's edition shows) as the learner sees it."""
+        shown = _shown(lesson)
+        return r.CardShown(
             course_title=course.title_in(self.reading_locale(learner)),
             lesson_number=enrollment.position + 1,
             lesson_count=len(course.lesson_ids),
@@ -796,12 +849,6 @@ class Engine:
             text=lesson.cards[card].text,
             familiar=self._familiar(learner, enrollment),
         )
-        if self.quiz_with_last_card and card == shown[-1]:
-            enrollment.quiz = QuizState(queue=list(range(len(lesson.questions))))
-            self._save_place(learner, course, enrollment)
-            return (card_shown, self._question(lesson, enrollment, learner))
-        self._save_place(learner, course, enrollment)
-        return (card_shown,)
 
     def _finish_lesson(
         self, learner: LearnerRecord, course: Course, enrollment: EnrollmentRecord,

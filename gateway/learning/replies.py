@@ -119,12 +119,14 @@ class Progress:
 
 @dataclass(frozen=True)
 class HelpShown:
-    """What the learner can do, given where they are."""
+    """What the learner can do, given where they are; `channel_choice` when their carrier
+    lets them choose the channel of their daily lessons (intents.Channel)."""
 
     enrolled: bool
     in_quiz: bool
     option_count: int
     stopped: bool
+    channel_choice: bool = False
 
 
 @dataclass(frozen=True)
@@ -281,6 +283,8 @@ class Notice:
     'answer_first', 'not_enrolled', 'course_complete', 'no_courses',
     'verify_how' (how to check a certificate), 'no_certificate' (code: what was asked,
     malformed: True when it cannot be a code), 'verify_limited' (too many checks).
+    Channels add their own: 'link_unavailable' (SMS), 'earlier_button' (WhatsApp: a
+    button tapped on an earlier message than the latest, not taken as an answer).
     """
 
     kind: str

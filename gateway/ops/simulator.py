@@ -14,13 +14,17 @@ together ACTIONS_OVERALL, counted in memory per server process. Its pretend lear
 In WhatsApp mode the pretend learner writes through the WhatsApp channel, with the
 settings of the first configured WhatsApp carrier (else of the first carrier), and the
 page shows each message as WhatsApp does: *bold* in bold, reply buttons and list rows as
-form buttons that send the button's id, as a tap does. Its chat is apart from the SMS
-one (another carrier id), as a phone keeps them, but it is the same learner.
+form buttons that send the button's id, as a tap does, naming the message they were on
+(so a tap on an earlier message is answered as WhatsApp's is), and a tap in the chat as
+the button's title, as WhatsApp shows it (the message kept and read is its id). Its chat
+is apart from the SMS one (another carrier id), as a phone keeps them, but it is the same
+learner.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import secrets
 
@@ -28,6 +32,7 @@ from flask import Blueprint, Flask, current_app, g, redirect, request, session, 
 from markupsafe import Markup, escape
 
 from carrier_adapters import CarrierSettings, UssdRequest
+from carrier_adapters.base import CHOICE_TITLE, TAPPED_ON
 from gateway.channels.sms import receive_inbound
 from gateway.channels.ussd import handle_ussd
 from gateway.channels.vocabulary import command_words
@@ -139,6 +144,25 @@ def show():
                 carrier=carrier, service_code=SERVICE_CODE, words=command_words(g.locale))
 
 
+def _tap(store, phone: str, choice: str, on: str) -> dict[str, str] | None:
+    """What WhatsApp says of a tap on choice `choice` of the pretend learner's message
+    `on` (its outbox id): the message it was on, and the choice's title; None for typed
+    text, or a message or choice that is not theirs."""
+    sent = store.sent_message(WHATSAPP_CARRIER_ID, phone, int(on)) \
+        if on.isascii() and on.isdigit() and len(on) <= 18 else None
+    if sent is None or not sent.payload:
+        return None
+    payload = json.loads(sent.payload)
+    choices = payload.get("buttons") or payload.get("list", {}).get("rows") or []
+    title = next((c["title"] for c in choices if c.get("id") == choice), None)
+    if title is None:
+        return None
+    meta = {CHOICE_TITLE: title}
+    if sent.carrier_message_id:
+        meta[TAPPED_ON] = sent.carrier_message_id
+    return meta
+
+
 @blueprint.post("/simulator")
 def act():
     """Send an SMS or a WhatsApp message (typed, or a button's or row's id as a tap sends
@@ -162,7 +186,8 @@ def act():
     if mode == "whatsapp":
         if text.strip():
             receive_whatsapp(store, carrier, "wamid.sim-" + secrets.token_hex(8), phone, text,
-                             limits=current_app.extensions["learnline.inbound_limits"])
+                             limits=current_app.extensions["learnline.inbound_limits"],
+                             meta=_tap(store, phone, text, request.form.get("on", "")))
             store.deliver_locally(WHATSAPP_CARRIER_ID, phone)
         return redirect(url_for("simulator.show", mode="whatsapp", _anchor="last"))
     action = request.form.get("action", "send")

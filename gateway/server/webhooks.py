@@ -39,6 +39,7 @@ from carrier_adapters import (
     WebRequest,
     WebResponse,
 )
+from carrier_adapters.base import CHOICE_TITLE, TAPPED_ON
 from gateway.channels.sms.conversation import receive_inbound
 from gateway.channels.ussd import handle_ussd
 from gateway.channels.whatsapp.conversation import receive_whatsapp
@@ -347,7 +348,9 @@ def whatsapp(hooks: CarrierWebhooks, carrier: Carrier, adapter: CarrierAdapter,
     for message, phone in arrived:
         inbound = receive_whatsapp(
             store, carrier, message.carrier_message_id, phone, message.text,
-            message.recipient, limits=hooks.app.extensions["learnline.inbound_limits"])
+            message.recipient, limits=hooks.app.extensions["learnline.inbound_limits"],
+            meta={key: value for key, value in message.extra.items()
+                  if key in (TAPPED_ON, CHOICE_TITLE)})
         outcome = "repeat" if not inbound.is_new else "throttled" if inbound.throttled \
             else "accepted"
         INBOUND.labels(carrier_id, outcome).inc()

@@ -176,6 +176,27 @@ class MessagesStore:
                    WHERE id = ? AND status = 'sending'""",
                 [due_at, self.clock(), outbox_id])
 
+    def tapped_earlier(self, carrier_id: str, phone: str, carrier_message_id: str) -> bool:
+        """Whether a choice `phone` tapped on message `carrier_message_id` (the carrier's id
+        of a message sent to them) is on an earlier message: one with choices (buttons, a
+        list, a template's quick replies) was queued for them on that carrier after it, sent
+        yet or not. False for a message not known as one sent to them here (sent before
+        ids were kept, or by another edge): the tap is then read as it comes."""
+        row = self._one(
+            "SELECT id FROM outbox WHERE carrier_id = ? AND carrier_message_id = ? "
+            "AND phone = ?", [carrier_id, carrier_message_id, phone])
+        if row is None:
+            return False
+        # The rows after it by id (the unary + keeps SQLite off the carrier's index, which
+        # would read the carrier's whole history): a few, however long the outbox.
+        return self.db.execute(
+            """SELECT 1 FROM outbox
+               WHERE id > ? AND +phone = ? AND +carrier_id = ? AND payload IS NOT NULL
+                 AND (json_extract(payload, '$.buttons') IS NOT NULL
+                      OR json_extract(payload, '$.list') IS NOT NULL
+                      OR json_array_length(payload, '$.template.quick_replies') > 0)
+               LIMIT 1""", [row["id"], phone, carrier_id]).fetchone() is not None
+
     def failed_messages(self, since: float, limit: int = 50) -> list[dict]:
         """Messages that failed since `since` (by when they last changed), newest first:
         dicts with `id`, `carrier_id`, `phone`, `kind`, `at` and `error` (why)."""
@@ -475,7 +496,8 @@ class MessagesStore:
 
     def deliver_locally(self, carrier_id: str, phone: str) -> list[OutboxRecord]:
         """Mark a local carrier's queued messages to `phone` sent and return them (the
-        phone simulator shows them itself; nothing goes to a network)."""
+        phone simulator shows them itself; nothing goes to a network), each with a carrier
+        id of its own (`local-<id>`), as a carrier gives one, for a tap to name."""
         now = self.clock()
         with self.write():
             rows = list(self._rows(
@@ -485,7 +507,8 @@ class MessagesStore:
                 [carrier_id, phone],
             ))
             self.db.execute(
-                """UPDATE outbox SET status = 'sent', attempts = attempts + 1, updated_at = ?
+                """UPDATE outbox SET status = 'sent', attempts = attempts + 1, updated_at = ?,
+                     carrier_message_id = coalesce(carrier_message_id, 'local-' || id)
                    WHERE carrier_id = ? AND phone = ? AND status = 'queued'""",
                 [now, carrier_id, phone],
             )
@@ -494,23 +517,38 @@ class MessagesStore:
     def conversation(self, phone: str, limit: int = 20,
                      carrier_id: str | None = None) -> list[dict]:
         """A number's latest messages both ways, oldest first (with `carrier_id`, only
-        those through that carrier): dicts with `direction` ('in' or 'out'), `text`, `at`
-        and `payload` (an outgoing message's buttons or list as a dict, else None)."""
+        those through that carrier): dicts with `direction` ('in' or 'out'), `id` (in its
+        table), `text`, `at`, `payload` (an outgoing message's buttons or list as a dict,
+        else None) and `shown` (what the learner's phone showed of an incoming message: a
+        tapped choice's title, kept as `choice_title` in its meta; else its text)."""
         through = "" if carrier_id is None else " AND carrier_id = ?"
         through_args = [] if carrier_id is None else [carrier_id]
         rows = list(self._rows(
             f"""SELECT * FROM (
-                 SELECT 'in' AS direction, text, received_at AS at, id, NULL AS payload
+                 SELECT 'in' AS direction, text, received_at AS at, id, NULL AS payload,
+                        meta
                  FROM inbound WHERE phone = ?{through}
                  UNION ALL
-                 SELECT 'out' AS direction, body AS text, created_at AS at, id, payload
+                 SELECT 'out' AS direction, body AS text, created_at AS at, id, payload,
+                        NULL AS meta
                  FROM outbox WHERE phone = ?{through})
                ORDER BY at DESC, direction, id DESC LIMIT ?""",
             [phone, *through_args, phone, *through_args, limit],
         ))
-        return [{"direction": r["direction"], "text": r["text"], "at": r["at"],
-                 "payload": json.loads(r["payload"]) if r["payload"] else None}
+        return [{"direction": r["direction"], "id": r["id"], "text": r["text"], "at": r["at"],
+                 "payload": json.loads(r["payload"]) if r["payload"] else None,
+                 "shown": (json.loads(r["meta"]) if r["meta"] else {}).get("choice_title")
+                 or r["text"]}
                 for r in reversed(rows)]
+
+    def sent_message(self, carrier_id: str, phone: str, outbox_id: int) -> OutboxRecord | None:
+        """Message `outbox_id` if it went to `phone` through `carrier_id`, else None."""
+        row = self._one(
+            """SELECT id, carrier_id, phone, body, status, attempts, to_stopped_ok,
+                      carrier_message_id, error, inbound_id, kind, payload
+               FROM outbox WHERE id = ? AND carrier_id = ? AND phone = ?""",
+            [outbox_id, carrier_id, phone])
+        return _outbox_record(row) if row else None
 
     def send_attempts(self, outbox_id: int) -> list[dict]:
         """Every recorded attempt to send one message, oldest first."""

@@ -223,6 +223,42 @@ def test_an_answer_is_read_the_same_however_it_was_given(client, store, did, fie
     assert learner.carrier_id == "twa"
 
 
+def test_a_quick_reply_on_an_earlier_message_does_not_answer_the_current_question(
+        client, store, carriers_file, db_path, twilio_api):
+    """Twilio names the message a quick reply was tapped on (OriginalRepliedMessageSid): a
+    tap on an earlier card's Next does not move the learner; they are told, and shown
+    their card again, whose Next goes on."""
+    def drain() -> str:
+        OutboxWorker(db_path, load_carriers(carriers_file)).run(drain=True, poll_seconds=0.01)
+        return [m for m in twilio_api.messages if m["To"] == "whatsapp:" + LEARNER][-1]["sid"]
+
+    def next_on(sid: str, name: str) -> None:
+        response = wa_post(client, wa_inbound(
+            LEARNER, "NEXT", name, ButtonPayload="NEXT", ButtonText="NEXT",
+            MessageType="button", OriginalRepliedMessageSender=WA_SENDER,
+            OriginalRepliedMessageSid=sid))
+        assert response.status_code == 200, response.get_data(as_text=True)
+
+    wa_post(client, wa_inbound(LEARNER, "START", "start"))
+    card_one = drain()
+    next_on(card_one, "next-1")
+    drain()
+    place = store.enrollment(LEARNER, "start-freelancing")
+    next_on(card_one, "next-again")
+    again = queued(store)[-1]["body"]
+    assert again.startswith("That button belongs to an earlier message.\n*Lesson 1/6: "), again
+    assert "[2/" in again
+    assert store.enrollment(LEARNER, "start-freelancing") == place
+    card_two_again = drain()
+    next_on(card_two_again, "next-2")
+    assert "[3/" in queued(store)[-1]["body"]
+    # Typed as a reply quoting the first card (a swipe, not a tap): read as typed.
+    quoted = wa_post(client, wa_inbound(LEARNER, "NEXT", "typed",
+                                        OriginalRepliedMessageSid=card_one,
+                                        OriginalRepliedMessageSender=WA_SENDER))
+    assert quoted.status_code == 200 and "[4/" in queued(store)[-1]["body"]
+
+
 def test_media_without_words_is_kept_and_answered_politely(client, store):
     wa_post(client, wa_inbound(LEARNER, "START", "start"))
     before = store.enrollment(LEARNER, "start-freelancing")

@@ -380,10 +380,13 @@ def settings():
 @blueprint.get("/help")
 def help_page():
     """How to learn here, by SMS and by USSD: the command words, and the numbers to text
-    and codes to dial that the carriers file gives."""
-    sms_numbers, ussd_codes = _where_to_reach(current_app.extensions["learnline.carriers"])
+    and codes to dial that the carriers file gives; the command that chooses SMS or
+    WhatsApp where a carrier offers that choice."""
+    carriers = current_app.extensions["learnline.carriers"]
+    sms_numbers, ussd_codes = _where_to_reach(carriers)
+    channel_choice = any(len(carrier.pacing.channels) > 1 for carrier in carriers)
     return page("help.html", words=command_words(g.locale), sms_numbers=sms_numbers,
-                ussd_codes=ussd_codes)
+                ussd_codes=ussd_codes, channel_choice=channel_choice)
 
 
 _NUMBER_RE = re.compile(r"\+?[0-9]{3,15}")  # a number or short code, not a sender name

@@ -5,7 +5,12 @@ stored and processed in one commit, a repeat (Meta sends a notification again un
 is answered 200) changing nothing, a failure in the engine answered with an apology.
 What differs is the teaching: the `full` edition of each lesson, worded as WhatsApp
 messages with buttons (render.py), each queued whole with its payload. A learner's
-choice arrives as its id, the text they could have typed, and is read as that text.
+choice arrives as its id, the text they could have typed, and is read as that text,
+unless it was tapped on an earlier message than the latest with choices sent to them (a
+learner scrolls up and taps an old question's "B"): that is not taken as an answer to
+what is before them now; they are told so, and shown it again (`Engine.here`). Which
+message a choice was tapped on is kept with the stored message (`inbound.meta`), so the
+worker's recovery of a stored message reads it the same way.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import sqlite3
+from collections.abc import Mapping
 
+from carrier_adapters.base import TAPPED_ON
 from carrier_adapters.whatsapp import TEXT_MAX
 from gateway.channels.commands import parse_command
 from gateway.channels.lesson_costs import lesson_of
@@ -29,6 +36,7 @@ from gateway.content.model import FULL
 from gateway.i18n import default_locale, translations
 from gateway.learning import Engine
 from gateway.learning import replies as r
+from gateway.learning.engine import Outcome
 from gateway.metrics import PROCESSING_FAILURES
 from gateway.outbox.queue import queue_message
 from gateway.phones import masked
@@ -44,6 +52,7 @@ CHANNEL = "whatsapp"
 def receive_whatsapp(
     store: Store, carrier: Carrier, carrier_message_id: str, phone: str, text: str,
     recipient: str = "", limits: InboundLimits | None = None,
+    meta: Mapping[str, str] | None = None,
 ) -> InboundRecord:
     """Store a learner's WhatsApp message once and process it, committed together.
 
@@ -52,8 +61,11 @@ def receive_whatsapp(
     commit. Nothing is committed if the database cannot be written: the caller must then
     not acknowledge the message, so that Meta sends it again. With `limits`, a sender over
     the carrier's inbound limits has the message stored but not answered, except by one
-    polite notice per window.
+    polite notice per window. `meta`: what the carrier said of a tapped choice beyond
+    its id (`TAPPED_ON`, the message it was tapped on; `CHOICE_TITLE`, what the learner
+    saw), kept with the message.
     """
+    tapped_on = (meta or {}).get(TAPPED_ON)
     locale = default_locale(phone, carrier)
     verdict = limits.check(carrier.id, phone, carrier.inbound_per_minute,
                            carrier.inbound_per_hour, carrier.block_per_minute) \
@@ -61,15 +73,17 @@ def receive_whatsapp(
 
     def store_and_process(store: Store) -> InboundRecord:
         inbound = store.record_inbound(carrier.id, carrier_message_id, phone, text, recipient,
+                                       dict(meta) if meta else None,
                                        processed=True)
         if verdict is not None and not verdict.allowed:
             if inbound.is_new:
                 _throttle(store, carrier, inbound, locale, verdict.limit, verdict.first_over)
             return dataclasses.replace(inbound, throttled=True)
         if inbound.is_new:
-            _process(store, carrier, inbound, locale, mark=False)
+            _process(store, carrier, inbound, locale, mark=False, tapped_on=tapped_on)
         elif inbound.status == "received":
-            _process(store, carrier, inbound, locale)
+            _process(store, carrier, inbound, locale,
+                     tapped_on=store.inbound_meta(inbound.id).get(TAPPED_ON))
         return inbound
 
     return store.write_shared(store_and_process)
@@ -83,7 +97,8 @@ def handle_whatsapp(store: Store, carrier: Carrier, inbound: InboundRecord) -> i
         with store.write():
             if store.inbound_status(inbound.id) != "received":
                 return 0
-            return _process(store, carrier, inbound, default_locale(inbound.phone, carrier))
+            return _process(store, carrier, inbound, default_locale(inbound.phone, carrier),
+                            tapped_on=store.inbound_meta(inbound.id).get(TAPPED_ON))
     except sqlite3.OperationalError:
         log.warning("inbound %d (carrier %s) left pending: database busy",
                     inbound.id, carrier.id, exc_info=True)
@@ -106,9 +121,11 @@ def _say(store: Store, carrier: Carrier, phone: str, text: str, inbound_id: int)
 
 
 def _process(store: Store, carrier: Carrier, inbound: InboundRecord, locale: str, *,
-             mark: bool = True) -> int:
+             mark: bool = True, tapped_on: str | None = None) -> int:
     """Engine, replies and status inside the caller's transaction; a failure rolls back
-    only this message's processing and records it."""
+    only this message's processing and records it. A choice tapped on an earlier message
+    than the latest with choices is not read: the learner is told, and shown where they
+    are."""
     try:
         with store.write():
             intent = parse_command(inbound.text)
@@ -123,7 +140,11 @@ def _process(store: Store, carrier: Carrier, inbound: InboundRecord, locale: str
             if not inbound.text.strip():
                 return _no_words(store, carrier, inbound, engine, learner, mark=mark)
             before = engine.current_lesson(learner)
-            outcome = with_schedule_offer(learner, engine.handle(learner, intent), pacing)
+            if tapped_on and not learner.stopped \
+                    and store.tapped_earlier(carrier.id, inbound.phone, tapped_on):
+                outcome = Outcome((r.Notice("earlier_button"), *engine.here(learner)))
+            else:
+                outcome = with_schedule_offer(learner, engine.handle(learner, intent), pacing)
             learner_acted(engine, learner, CHANNEL, pacing)
             queued = _queue(store, carrier, learner, outcome.replies, inbound.id,
                             to_stopped_ok=outcome.to_stopped_ok,
