@@ -505,9 +505,9 @@ class OutboxWorker:
     def _refusal(self, store: Store, message: OutboxRecord, exc: SendError) -> None:
         """The carrier's API refused the gateway's credentials (a key expired or revoked)
         and its adapter says that may pass: an operator's matter, shown on /readyz, by
-        doctor and in /metrics. The carrier's
-        sending pauses, one message trying again every REFUSED_PROBE_SECONDS, and none is
-        given up however often it is refused: all go once the key is put right."""
+        doctor and in /metrics. The carrier's sending pauses, one message trying again
+        every REFUSED_PROBE_SECONDS, and none is given up however often it is refused:
+        all go, in order, once the key is put right."""
         carrier_id = message.carrier_id
         store.record_refusal(carrier_id, exc.detail)
         self._finish(store, message, "held", detail=exc.detail)
