@@ -47,7 +47,9 @@ def test_the_dashboard_in_a_browser(browser, seeded_app, site, tmp_path):  # noq
         assert response.status == 403  # the sign-in form
         page.get_by_label("Token").fill(TOKEN)
         page.get_by_role("button", name="Sign in").click()
-        assert page.get_by_role("heading", name="Dashboard", level=1).is_visible()
+        heading = page.get_by_role("heading", name="Dashboard", level=1)
+        heading.wait_for()  # the sign-in's redirect has landed
+        assert heading.is_visible()
 
         charts = page.locator("svg[role=img]")
         assert charts.count() == 7

@@ -138,5 +138,6 @@ def test_the_whatsapp_mode_shows_bold_titles_buttons_and_lists(browser, site, st
         assert row.locator("small").inner_text() == "Phone repair with the tools you have"
         assert page.evaluate("document.documentElement.scrollWidth") <= 240
         row.click()
-        assert page.locator("#last").inner_text().endswith("B")
+        # The chat shows the tapped row by its title, as WhatsApp does.
+        assert page.locator("#last").inner_text().endswith("B) Phone repair with…")
         assert "You already have the tools." in _last_screen(page).inner_text()
