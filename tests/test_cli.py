@@ -264,6 +264,33 @@ def test_lessons_check_shows_what_each_lesson_costs_right_and_wrong_once(tmp_pat
     assert lines[-1] == "ok: no problems"
 
 
+def _readme_carriers_example() -> str:
+    """README.md section 2's carriers file, as a new user copies it."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```toml\n# carriers\.toml\n(.*?)```", readme, re.S)
+    assert block, "README.md has no carriers.toml example"
+    return block.group(1)
+
+
+@pytest.mark.parametrize("carriers", ["README's Twilio example", "no carriers file"])
+def test_the_bundled_course_passes_strict_check_in_every_language(tmp_path, carriers):
+    """Within its SMS budget in every language, with no carriers file and under the
+    README's example carrier, whose address makes the certificate's check link whole."""
+    env = {}
+    if carriers != "no carriers file":
+        (tmp_path / "carriers.toml").write_text(_readme_carriers_example(), encoding="utf-8")
+        env = {"LEARNLINE_CARRIERS": str(tmp_path / "carriers.toml"),
+               "TWILIO_AUTH_TOKEN": "x" * 32}
+
+    result = run("lessons", "check", "--strict", cwd=tmp_path, **env)
+
+    assert result.returncode == 0, result.stdout[-1500:] + result.stderr
+    paid = {m.group(1, 2): m.group(5) for m in map(LESSON_RE.match, result.stdout.splitlines())
+            if m}
+    assert {locale for locale, _ in paid} == set(BUNDLED_LOCALES)
+    assert set(paid.values()) == {"budget"}
+
+
 def test_lessons_check_strict_fails_a_lesson_over_budget(tmp_path):
     root = tmp_path / "lessons"
     write_course(root, toml="sms_budget = 3\n" + course_toml(),
