@@ -302,7 +302,10 @@ def test_lessons_check_strict_fails_a_lesson_over_budget(tmp_path):
     assert flagged.returncode == 0, flagged.stderr
     over = [line for line in flagged.stdout.splitlines() if LESSON_RE.match(line)]
     assert len(over) == 2 and all(line.endswith(": OVER budget 3") for line in over), over
-    assert "2 lesson(s) over budget (OVER above)" in flagged.stdout.splitlines()
+    # The last line says what holds: no errors, and lessons over budget that --strict fails.
+    assert flagged.stdout.splitlines()[-1] == \
+        "ok: no errors; 2 lessons over their SMS budget (warnings; --strict fails them)"
+    assert "no problems" not in flagged.stdout
     assert strict.returncode == 1
     assert "Error: 2 lesson(s) over their SMS budget" in strict.stderr
     assert "Traceback" not in strict.stderr

@@ -565,13 +565,23 @@ def lessons_check(directory: str | None, strict: bool) -> None:
         raise click.ClickException(f"{len(errors)} problem(s) in {root}")
     failing = []
     if over:
-        click.echo(f"{len(over)} lesson(s) over budget (OVER above)")
         failing.append(f"{len(over)} lesson(s) over their SMS budget")
     if whatsapp:
         failing.append(f"{len(whatsapp)} text(s) over WhatsApp's limits (warnings above)")
     if strict and failing:
         raise click.ClickException("; ".join(failing))
-    click.echo("ok: no problems" if not problems else f"ok: {len(problems)} warning(s)")
+    click.echo(_check_verdict(len(problems), len(over)))
+
+
+def _check_verdict(warnings: int, over: int) -> str:
+    """The last line of `lessons check` when it passes: what holds, lessons over their SMS
+    budget (which --strict fails) said as such, never beside 'no problems'."""
+    if not over:
+        return "ok: no problems" if not warnings else f"ok: {warnings} warning(s)"
+    held = f"; {warnings} warning(s)" if warnings else ""
+    lessons = "1 lesson over its" if over == 1 else f"{over} lessons over their"
+    return (f"ok: no errors{held}; {lessons} SMS budget "
+            "(warnings; --strict fails them)")
 
 
 def _lesson_coverage(course) -> list[str]:
