@@ -343,6 +343,63 @@ def test_lessons_check_prices_lessons_under_the_carriers_policy(tmp_path):
     assert paid[("fr", "first-clients")] == per_policy[("fr", "first-clients")]  # gsm7's
 
 
+WHATSAPP_CARRIERS = """
+[carriers.wa]
+adapter = "whatsapp"
+encoding_policy = "exact"
+phone_number_id = "106540352242922"
+access_token = "EAAG-token-0123456789"
+app_secret = "0123456789abcdef0123456789abcdef"
+verify_token = "verify-token-0123"
+
+[carriers.twilio-wa]
+adapter = "twilio"
+sender = "whatsapp:+14155238886"
+encoding_policy = "exact"
+account_sid = "ACxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+auth_token = "twilio-token-0123456789"
+"""
+
+
+def test_lessons_check_prices_sms_by_the_carriers_that_send_sms_only(tmp_path):
+    """WhatsApp carriers (Cloud API, Twilio with a whatsapp: sender) are neither named
+    nor priced by in the SMS cost; with no SMS carrier the check says so, no policy."""
+    carriers = tmp_path / "carriers.toml"
+    carriers.write_text('[carriers.mtn]\nadapter = "console"\nencoding_policy = "gsm7"\n'
+                        + WHATSAPP_CARRIERS, encoding="utf-8")
+    only_whatsapp = tmp_path / "whatsapp.toml"
+    only_whatsapp.write_text(WHATSAPP_CARRIERS, encoding="utf-8")
+
+    mixed = run("lessons", "check", cwd=tmp_path, LEARNLINE_CARRIERS=str(carriers))
+    whatsapp = run("lessons", "check", "--strict", cwd=tmp_path,
+                   LEARNLINE_CARRIERS=str(only_whatsapp))
+
+    assert mixed.returncode == 0, mixed.stderr
+    lines = mixed.stdout.splitlines()
+    assert "  What a learner pays per lesson in segments, policy gsm7, at most 6" in lines
+    assert "  segments a message (carriers: mtn)." in lines
+    assert not [line for line in lines if "policy exact" in line]
+    assert whatsapp.returncode == 0, whatsapp.stderr
+    lines = whatsapp.stdout.splitlines()
+    assert "  SMS: no carrier in the carriers file sends SMS (wa, twilio-wa: WhatsApp)" in lines
+    assert not [line for line in lines if "policy" in line or LESSON_RE.match(line)
+                or COST_RE.match(line)]
+
+
+def test_carriers_check_names_an_encoding_for_sms_carriers_only(tmp_path):
+    carriers = tmp_path / "carriers.toml"
+    carriers.write_text('[carriers.mtn]\nadapter = "console"\n' + WHATSAPP_CARRIERS,
+                        encoding="utf-8")
+
+    result = run("carriers", "check", cwd=tmp_path, LEARNLINE_CARRIERS=str(carriers))
+
+    assert result.returncode == 0, result.stderr
+    lines = {line.split(":")[0].strip(): line for line in result.stdout.splitlines()[1:]}
+    assert "encoding auto" in lines["mtn"]
+    assert "encoding" not in lines["wa"] and "encoding" not in lines["twilio-wa"]
+    assert lines["wa"].endswith(", 10 msg/s")
+
+
 def test_lessons_check_names_a_carriers_file_it_cannot_price_by(tmp_path):
     carriers = tmp_path / "carriers.toml"
     carriers.write_text('[carriers.mtn]\nadapter = "console"\nsender = "Learnline"\n'

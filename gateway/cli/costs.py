@@ -14,23 +14,40 @@ from gateway.config import Carrier, Carriers
 from gateway.content.model import Course
 from gateway.sms_text import POLICIES
 
+CHANNEL_NAMES = {"sms": "SMS", "ussd": "USSD", "whatsapp": "WhatsApp"}
+
 
 def pricing_carriers(carriers: Carriers) -> tuple[list[Carrier], str]:
-    """One carrier for each way the carriers price messages (encoding policy and
-    `max_segments`), and who they are: 'the carriers file's a, b' or the default."""
+    """One carrier for each way the carriers that send SMS price messages (encoding policy
+    and `max_segments`), and who they are: 'carriers: a, b' or the default. WhatsApp and
+    USSD-only carriers are left out; with no carrier sending SMS, none is returned and
+    the text says what the carriers carry instead."""
+    sms = [carrier for carrier in carriers.by_id.values() if carrier.carries("sms")]
     distinct: dict[tuple[str, int], Carrier] = {}
-    for carrier in carriers.by_id.values():
+    for carrier in sms:
         distinct.setdefault((carrier.encoding_policy, carrier.max_segments), carrier)
     if carriers.path is None:
         return list(distinct.values()), "the default: no carriers file"
-    return list(distinct.values()), f"carriers: {', '.join(carriers.by_id)}"
+    if not sms:
+        by_channels: dict[str, list[str]] = {}
+        for carrier in carriers.by_id.values():
+            channels = "+".join(name for channel, name in CHANNEL_NAMES.items()
+                                if carrier.carries(channel)) or "no channel"
+            by_channels.setdefault(channels, []).append(carrier.id)
+        carried = "; ".join(f"{', '.join(ids)}: {channels}"
+                            for channels, ids in by_channels.items())
+        return [], f"no carrier in the carriers file sends SMS ({carried})"
+    return list(distinct.values()), f"carriers: {', '.join(c.id for c in sms)}"
 
 
 def course_cost_lines(course: Course, carriers: list[Carrier],
                       whose: str) -> tuple[list[str], list[str]]:
-    """The lines to print for a course, and the lessons over budget ('fr first-clients')."""
+    """The lines to print for a course, and the lessons over budget ('fr first-clients');
+    with no carrier sending SMS, one line saying so (`whose`) and no SMS figures."""
     lines: list[str] = []
     over: list[str] = []
+    if not carriers:
+        return [f"  SMS: {whose}"], over
     with CostWalker(course) as walker:
         lines += _policy_lines(walker, course, carriers[0])
         for carrier in carriers:

@@ -683,9 +683,11 @@ def carriers_check(live: bool) -> None:
         auth = [name for name, on in (("signature", adapter_class.signs_requests),
                                       ("webhook_token", carrier.webhook_token is not None),
                                       ("allow_ips", bool(carrier.allow_ips))) if on]
+        # Encoding policies are SMS's: a WhatsApp or USSD-only carrier has none to show.
+        encoding = f"encoding {carrier.encoding_policy}, " if "sms" in channels else ""
         click.echo(f"  {carrier.id}: {carrier.adapter}, {'+'.join(channels) or 'no channel'}, "
                    f"webhooks by {', '.join(auth) or 'loopback only'}, "
-                   f"encoding {carrier.encoding_policy}, {carrier.tps:g} msg/s")
+                   f"{encoding}{carrier.tps:g} msg/s")
         if not live:
             continue
         adapter = adapter_class(carrier.wire)
