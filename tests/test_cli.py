@@ -464,6 +464,7 @@ def test_lessons_check_names_each_text_over_whatsapps_limits(tmp_path):
 
     result = run("lessons", "check", str(root), cwd=tmp_path)
     strict = run("lessons", "check", "--strict", str(root), cwd=tmp_path)
+    verbose = run("lessons", "check", "--verbose", str(root), cwd=tmp_path)
 
     assert result.returncode == 0, result.stderr
     lesson = folder / "en" / "one.txt"
@@ -474,10 +475,20 @@ def test_lessons_check_names_each_text_over_whatsapps_limits(tmp_path):
         f"{lesson}:12: warning: question 1, option A: 74 characters, 2 over WhatsApp's 72 for "
         "a list row's description (en): the list shows it cut",
     ]
+    # One summary line per language; the options cut, per lesson, under --verbose only.
     lines = result.stdout.splitlines()
-    assert "  en one: Q1 A+53, Q2 A+11" in lines, result.stdout
-    assert "  ar one: Q1 A+18" in lines, result.stdout  # its marks counted, as WhatsApp does
-    assert max(len(line) for line in lines) <= 80
+    assert "  en: 2 of 7 options cut; 2 texts over WhatsApp's limits (warnings above)" \
+        in lines, result.stdout
+    assert "  ar: 1 of 7 options cut; no text over WhatsApp's limits" in lines, result.stdout
+    assert not [line for line in lines if "Q1 A+" in line]
+    assert "  (--verbose lists the options cut, per lesson)" in lines
+    assert verbose.returncode == 0, verbose.stderr
+    detail = verbose.stdout.splitlines()
+    assert "  en one: Q1 A+53, Q2 A+11" in detail, verbose.stdout
+    assert "  ar one: Q1 A+18" in detail, verbose.stdout  # its marks counted, as WhatsApp does
+    assert detail.index("  ar one: Q1 A+18") > detail.index(
+        "  ar: 1 of 7 options cut; no text over WhatsApp's limits")
+    assert max(len(line) for line in lines + detail) <= 80
     assert lines[-1] == "ok: 2 warning(s)"
     assert strict.returncode == 1
     assert strict.stderr.splitlines()[-1] == \

@@ -9,7 +9,7 @@ import dataclasses
 import textwrap
 
 from gateway.channels.sms.cost import CostWalker, LessonCost
-from gateway.channels.whatsapp.limits import cut_titles
+from gateway.channels.whatsapp.limits import cut_titles, option_count, overflows_in
 from gateway.config import Carrier, Carriers
 from gateway.content.model import Course
 from gateway.sms_text import POLICIES
@@ -115,18 +115,27 @@ def _characters(n: int) -> str:
     return "1 character" if n == 1 else f"{n} characters"
 
 
-def whatsapp_title_lines(course: Course) -> list[str]:
-    """Per lesson and language, the options a WhatsApp button or list row shows cut, by
-    question and letter with how many characters over ([] when none is)."""
+def whatsapp_title_lines(course: Course, verbose: bool = False) -> list[str]:
+    """WhatsApp's figures: per language, one line of how many options a button or list row
+    shows cut and how many texts are over WhatsApp's limits; with `verbose`, then per lesson
+    the options cut, by question and letter with how many characters over."""
     cut: dict[tuple[str, str], dict[int, list[str]]] = {}
     for title in cut_titles(course):
         cut.setdefault((title.locale, title.lesson_id), {}).setdefault(
             title.question, []).append(f"{title.letter}+{title.over}")
-    if not cut:
-        return []
-    lines = ["  WhatsApp: options cut on their reply button (20 characters with their",
-             "  letter, 'A) ') or list row (24), +characters over; each stays whole in",
-             "  the message above the buttons"]
+    lines = ["  WhatsApp: options longer than their reply button (20 characters with",
+             "  their letter, 'A) ') or list row (24) show cut there, each whole in the",
+             "  message above the buttons"]
+    for locale in course.locales:
+        shown = sum(len(letters) for (where, _), questions in cut.items() if where == locale
+                    for letters in questions.values())
+        over = len(overflows_in(course, locale))
+        texts = (f"{over} text{'' if over == 1 else 's'} over WhatsApp's limits "
+                 "(warnings above)" if over else "no text over WhatsApp's limits")
+        lines.append(f"  {locale}: {shown} of {option_count(course, locale)} options cut; "
+                     f"{texts}")
+    if not verbose:
+        return lines + (["  (--verbose lists the options cut, per lesson)"] if cut else [])
     for (locale, lesson_id), questions in cut.items():
         listed = ", ".join(f"Q{number} {' '.join(letters)}"
                            for number, letters in questions.items())

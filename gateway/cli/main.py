@@ -520,14 +520,17 @@ def _lessons_root(directory: str | None) -> Path:
 @click.option("--strict", is_flag=True,
               help="Exit 1 when a lesson costs more SMS segments than its budget, or a "
                    "text is over WhatsApp's limits.")
-def lessons_check(directory: str | None, strict: bool) -> None:
+@click.option("--verbose", "-v", is_flag=True,
+              help="Also list, per lesson, the options WhatsApp's buttons show cut.")
+def lessons_check(directory: str | None, strict: bool, verbose: bool) -> None:
     """Validate courses; print problems as path:line: message and SMS costs.
 
     Prints what a learner pays per lesson and language in SMS segments, answering
     right and answering wrong once, under the carriers' encoding policy
     (LEARNLINE_CARRIERS, else the default), against the course's budget
     (course.toml sms_budget). Warns, in every language, of each text WhatsApp cannot
-    show whole where it belongs, and lists the options WhatsApp's buttons show cut.
+    show whole where it belongs, and counts per language the options WhatsApp's buttons
+    show cut (--verbose lists them per lesson).
     Exits 1 on any error (warnings alone pass), and with --strict when a lesson is
     over budget or a text over WhatsApp's limits.
 
@@ -535,6 +538,7 @@ def lessons_check(directory: str | None, strict: bool) -> None:
     Example:
       learnline lessons check lessons/
       learnline lessons check --strict lessons/
+      learnline lessons check --verbose lessons/
     """
     from gateway.channels.whatsapp.limits import overflows
     from gateway.cli.costs import course_cost_lines, pricing_carriers, whatsapp_title_lines
@@ -558,7 +562,7 @@ def lessons_check(directory: str | None, strict: bool) -> None:
         over += [f"{course.id} {lesson}" for lesson in over_budget]
         for line in _lesson_coverage(course):
             click.echo(line)
-        for line in whatsapp_title_lines(course):
+        for line in whatsapp_title_lines(course, verbose):
             click.echo(line)
     errors = [p for p in problems if not p.warning]
     if errors:
