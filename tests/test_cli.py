@@ -311,6 +311,18 @@ def test_lessons_check_strict_fails_a_lesson_over_budget(tmp_path):
     assert "Traceback" not in strict.stderr
 
 
+def test_lessons_check_ends_naming_one_lesson_over_its_budget(tmp_path):
+    root = tmp_path / "lessons"
+    write_course(root, toml="sms_budget = 3\n" + course_toml(locales=("en",)),
+                 files={"en/one.txt": VALID})
+
+    result = run("lessons", "check", str(root), cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == \
+        "ok: no errors; 1 lesson over its SMS budget (warnings; --strict fails it)"
+
+
 def test_lessons_check_strict_passes_a_course_within_budget(tmp_path):
     root = tmp_path / "lessons"
     write_course(root, toml="sms_budget = 40\n" + course_toml(),

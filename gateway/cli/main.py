@@ -585,7 +585,7 @@ def _check_verdict(warnings: int, over: int) -> str:
     held = f"; {warnings} warning(s)" if warnings else ""
     lessons = "1 lesson over its" if over == 1 else f"{over} lessons over their"
     return (f"ok: no errors{held}; {lessons} SMS budget "
-            "(warnings; --strict fails them)")
+            f"(warnings; --strict fails {'it' if over == 1 else 'them'})")
 
 
 def _lesson_coverage(course) -> list[str]:
