@@ -264,6 +264,33 @@ def test_lessons_check_shows_what_each_lesson_costs_right_and_wrong_once(tmp_pat
     assert lines[-1] == "ok: no problems"
 
 
+def _readme_carriers_example() -> str:
+    """README.md section 2's carriers file, as a new user copies it."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```toml\n# carriers\.toml\n(.*?)```", readme, re.S)
+    assert block, "README.md has no carriers.toml example"
+    return block.group(1)
+
+
+@pytest.mark.parametrize("carriers", ["README's Twilio example", "no carriers file"])
+def test_the_bundled_course_passes_strict_check_in_every_language(tmp_path, carriers):
+    """Within its SMS budget in every language, with no carriers file and under the
+    README's example carrier, whose address makes the certificate's check link whole."""
+    env = {}
+    if carriers != "no carriers file":
+        (tmp_path / "carriers.toml").write_text(_readme_carriers_example(), encoding="utf-8")
+        env = {"LEARNLINE_CARRIERS": str(tmp_path / "carriers.toml"),
+               "TWILIO_AUTH_TOKEN": "x" * 32}
+
+    result = run("lessons", "check", "--strict", cwd=tmp_path, **env)
+
+    assert result.returncode == 0, result.stdout[-1500:] + result.stderr
+    paid = {m.group(1, 2): m.group(5) for m in map(LESSON_RE.match, result.stdout.splitlines())
+            if m}
+    assert {locale for locale, _ in paid} == set(BUNDLED_LOCALES)
+    assert set(paid.values()) == {"budget"}
+
+
 def test_lessons_check_strict_fails_a_lesson_over_budget(tmp_path):
     root = tmp_path / "lessons"
     write_course(root, toml="sms_budget = 3\n" + course_toml(),
@@ -275,10 +302,25 @@ def test_lessons_check_strict_fails_a_lesson_over_budget(tmp_path):
     assert flagged.returncode == 0, flagged.stderr
     over = [line for line in flagged.stdout.splitlines() if LESSON_RE.match(line)]
     assert len(over) == 2 and all(line.endswith(": OVER budget 3") for line in over), over
-    assert "2 lesson(s) over budget (OVER above)" in flagged.stdout.splitlines()
+    # The last line says what holds: no errors, and lessons over budget that --strict fails.
+    assert flagged.stdout.splitlines()[-1] == \
+        "ok: no errors; 2 lessons over their SMS budget (warnings; --strict fails them)"
+    assert "no problems" not in flagged.stdout
     assert strict.returncode == 1
     assert "Error: 2 lesson(s) over their SMS budget" in strict.stderr
     assert "Traceback" not in strict.stderr
+
+
+def test_lessons_check_ends_naming_one_lesson_over_its_budget(tmp_path):
+    root = tmp_path / "lessons"
+    write_course(root, toml="sms_budget = 3\n" + course_toml(locales=("en",)),
+                 files={"en/one.txt": VALID})
+
+    result = run("lessons", "check", str(root), cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == \
+        "ok: no errors; 1 lesson over its SMS budget (warnings; --strict fails it)"
 
 
 def test_lessons_check_strict_passes_a_course_within_budget(tmp_path):
@@ -311,6 +353,63 @@ def test_lessons_check_prices_lessons_under_the_carriers_policy(tmp_path):
                   if m}
     paid = {(m.group(1), m.group(2)): int(m.group(3)) for m in map(LESSON_RE.match, lines) if m}
     assert paid[("fr", "first-clients")] == per_policy[("fr", "first-clients")]  # gsm7's
+
+
+WHATSAPP_CARRIERS = """
+[carriers.wa]
+adapter = "whatsapp"
+encoding_policy = "exact"
+phone_number_id = "106540352242922"
+access_token = "EAAG-token-0123456789"
+app_secret = "0123456789abcdef0123456789abcdef"
+verify_token = "verify-token-0123"
+
+[carriers.twilio-wa]
+adapter = "twilio"
+sender = "whatsapp:+14155238886"
+encoding_policy = "exact"
+account_sid = "ACxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+auth_token = "twilio-token-0123456789"
+"""
+
+
+def test_lessons_check_prices_sms_by_the_carriers_that_send_sms_only(tmp_path):
+    """WhatsApp carriers (Cloud API, Twilio with a whatsapp: sender) are neither named
+    nor priced by in the SMS cost; with no SMS carrier the check says so, no policy."""
+    carriers = tmp_path / "carriers.toml"
+    carriers.write_text('[carriers.mtn]\nadapter = "console"\nencoding_policy = "gsm7"\n'
+                        + WHATSAPP_CARRIERS, encoding="utf-8")
+    only_whatsapp = tmp_path / "whatsapp.toml"
+    only_whatsapp.write_text(WHATSAPP_CARRIERS, encoding="utf-8")
+
+    mixed = run("lessons", "check", cwd=tmp_path, LEARNLINE_CARRIERS=str(carriers))
+    whatsapp = run("lessons", "check", "--strict", cwd=tmp_path,
+                   LEARNLINE_CARRIERS=str(only_whatsapp))
+
+    assert mixed.returncode == 0, mixed.stderr
+    lines = mixed.stdout.splitlines()
+    assert "  What a learner pays per lesson in segments, policy gsm7, at most 6" in lines
+    assert "  segments a message (carriers: mtn)." in lines
+    assert not [line for line in lines if "policy exact" in line]
+    assert whatsapp.returncode == 0, whatsapp.stderr
+    lines = whatsapp.stdout.splitlines()
+    assert "  SMS: no carrier in the carriers file sends SMS (wa, twilio-wa: WhatsApp)" in lines
+    assert not [line for line in lines if "policy" in line or LESSON_RE.match(line)
+                or COST_RE.match(line)]
+
+
+def test_carriers_check_names_an_encoding_for_sms_carriers_only(tmp_path):
+    carriers = tmp_path / "carriers.toml"
+    carriers.write_text('[carriers.mtn]\nadapter = "console"\n' + WHATSAPP_CARRIERS,
+                        encoding="utf-8")
+
+    result = run("carriers", "check", cwd=tmp_path, LEARNLINE_CARRIERS=str(carriers))
+
+    assert result.returncode == 0, result.stderr
+    lines = {line.split(":")[0].strip(): line for line in result.stdout.splitlines()[1:]}
+    assert "encoding auto" in lines["mtn"]
+    assert "encoding" not in lines["wa"] and "encoding" not in lines["twilio-wa"]
+    assert lines["wa"].endswith(", 10 msg/s")
 
 
 def test_lessons_check_names_a_carriers_file_it_cannot_price_by(tmp_path):
@@ -377,6 +476,7 @@ def test_lessons_check_names_each_text_over_whatsapps_limits(tmp_path):
 
     result = run("lessons", "check", str(root), cwd=tmp_path)
     strict = run("lessons", "check", "--strict", str(root), cwd=tmp_path)
+    verbose = run("lessons", "check", "--verbose", str(root), cwd=tmp_path)
 
     assert result.returncode == 0, result.stderr
     lesson = folder / "en" / "one.txt"
@@ -387,10 +487,20 @@ def test_lessons_check_names_each_text_over_whatsapps_limits(tmp_path):
         f"{lesson}:12: warning: question 1, option A: 74 characters, 2 over WhatsApp's 72 for "
         "a list row's description (en): the list shows it cut",
     ]
+    # One summary line per language; the options cut, per lesson, under --verbose only.
     lines = result.stdout.splitlines()
-    assert "  en one: Q1 A+53, Q2 A+11" in lines, result.stdout
-    assert "  ar one: Q1 A+18" in lines, result.stdout  # its marks counted, as WhatsApp does
-    assert max(len(line) for line in lines) <= 80
+    assert "  en: 2 of 7 options cut; 2 texts over WhatsApp's limits (warnings above)" \
+        in lines, result.stdout
+    assert "  ar: 1 of 7 options cut; no text over WhatsApp's limits" in lines, result.stdout
+    assert not [line for line in lines if "Q1 A+" in line]
+    assert "  (--verbose lists the options cut, per lesson)" in lines
+    assert verbose.returncode == 0, verbose.stderr
+    detail = verbose.stdout.splitlines()
+    assert "  en one: Q1 A+53, Q2 A+11" in detail, verbose.stdout
+    assert "  ar one: Q1 A+18" in detail, verbose.stdout  # its marks counted, as WhatsApp does
+    assert detail.index("  ar one: Q1 A+18") > detail.index(
+        "  ar: 1 of 7 options cut; no text over WhatsApp's limits")
+    assert max(len(line) for line in lines + detail) <= 80
     assert lines[-1] == "ok: 2 warning(s)"
     assert strict.returncode == 1
     assert strict.stderr.splitlines()[-1] == \

@@ -9,28 +9,45 @@ import dataclasses
 import textwrap
 
 from gateway.channels.sms.cost import CostWalker, LessonCost
-from gateway.channels.whatsapp.limits import cut_titles
+from gateway.channels.whatsapp.limits import cut_titles, option_count, overflows_in
 from gateway.config import Carrier, Carriers
 from gateway.content.model import Course
 from gateway.sms_text import POLICIES
 
+CHANNEL_NAMES = {"sms": "SMS", "ussd": "USSD", "whatsapp": "WhatsApp"}
+
 
 def pricing_carriers(carriers: Carriers) -> tuple[list[Carrier], str]:
-    """One carrier for each way the carriers price messages (encoding policy and
-    `max_segments`), and who they are: 'the carriers file's a, b' or the default."""
+    """One carrier for each way the carriers that send SMS price messages (encoding policy
+    and `max_segments`), and who they are: 'carriers: a, b' or the default. WhatsApp and
+    USSD-only carriers are left out; with no carrier sending SMS, none is returned and
+    the text says what the carriers carry instead."""
+    sms = [carrier for carrier in carriers.by_id.values() if carrier.carries("sms")]
     distinct: dict[tuple[str, int], Carrier] = {}
-    for carrier in carriers.by_id.values():
+    for carrier in sms:
         distinct.setdefault((carrier.encoding_policy, carrier.max_segments), carrier)
     if carriers.path is None:
         return list(distinct.values()), "the default: no carriers file"
-    return list(distinct.values()), f"carriers: {', '.join(carriers.by_id)}"
+    if not sms:
+        by_channels: dict[str, list[str]] = {}
+        for carrier in carriers.by_id.values():
+            channels = "+".join(name for channel, name in CHANNEL_NAMES.items()
+                                if carrier.carries(channel)) or "no channel"
+            by_channels.setdefault(channels, []).append(carrier.id)
+        carried = "; ".join(f"{', '.join(ids)}: {channels}"
+                            for channels, ids in by_channels.items())
+        return [], f"no carrier in the carriers file sends SMS ({carried})"
+    return list(distinct.values()), f"carriers: {', '.join(c.id for c in sms)}"
 
 
 def course_cost_lines(course: Course, carriers: list[Carrier],
                       whose: str) -> tuple[list[str], list[str]]:
-    """The lines to print for a course, and the lessons over budget ('fr first-clients')."""
+    """The lines to print for a course, and the lessons over budget ('fr first-clients');
+    with no carrier sending SMS, one line saying so (`whose`) and no SMS figures."""
     lines: list[str] = []
     over: list[str] = []
+    if not carriers:
+        return [f"  SMS: {whose}"], over
     with CostWalker(course) as walker:
         lines += _policy_lines(walker, course, carriers[0])
         for carrier in carriers:
@@ -98,18 +115,27 @@ def _characters(n: int) -> str:
     return "1 character" if n == 1 else f"{n} characters"
 
 
-def whatsapp_title_lines(course: Course) -> list[str]:
-    """Per lesson and language, the options a WhatsApp button or list row shows cut, by
-    question and letter with how many characters over ([] when none is)."""
+def whatsapp_title_lines(course: Course, verbose: bool = False) -> list[str]:
+    """WhatsApp's figures: per language, one line of how many options a button or list row
+    shows cut and how many texts are over WhatsApp's limits; with `verbose`, then per lesson
+    the options cut, by question and letter with how many characters over."""
     cut: dict[tuple[str, str], dict[int, list[str]]] = {}
     for title in cut_titles(course):
         cut.setdefault((title.locale, title.lesson_id), {}).setdefault(
             title.question, []).append(f"{title.letter}+{title.over}")
-    if not cut:
-        return []
-    lines = ["  WhatsApp: options cut on their reply button (20 characters with their",
-             "  letter, 'A) ') or list row (24), +characters over; each stays whole in",
-             "  the message above the buttons"]
+    lines = ["  WhatsApp: options longer than their reply button (20 characters with",
+             "  their letter, 'A) ') or list row (24) show cut there, each whole in the",
+             "  message above the buttons"]
+    for locale in course.locales:
+        shown = sum(len(letters) for (where, _), questions in cut.items() if where == locale
+                    for letters in questions.values())
+        over = len(overflows_in(course, locale))
+        texts = (f"{over} text{'' if over == 1 else 's'} over WhatsApp's limits "
+                 "(warnings above)" if over else "no text over WhatsApp's limits")
+        lines.append(f"  {locale}: {shown} of {option_count(course, locale)} options cut; "
+                     f"{texts}")
+    if not verbose:
+        return lines + (["  (--verbose lists the options cut, per lesson)"] if cut else [])
     for (locale, lesson_id), questions in cut.items():
         listed = ", ".join(f"Q{number} {' '.join(letters)}"
                            for number, letters in questions.items())

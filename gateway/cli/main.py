@@ -520,14 +520,17 @@ def _lessons_root(directory: str | None) -> Path:
 @click.option("--strict", is_flag=True,
               help="Exit 1 when a lesson costs more SMS segments than its budget, or a "
                    "text is over WhatsApp's limits.")
-def lessons_check(directory: str | None, strict: bool) -> None:
+@click.option("--verbose", "-v", is_flag=True,
+              help="Also list, per lesson, the options WhatsApp's buttons show cut.")
+def lessons_check(directory: str | None, strict: bool, verbose: bool) -> None:
     """Validate courses; print problems as path:line: message and SMS costs.
 
     Prints what a learner pays per lesson and language in SMS segments, answering
     right and answering wrong once, under the carriers' encoding policy
     (LEARNLINE_CARRIERS, else the default), against the course's budget
     (course.toml sms_budget). Warns, in every language, of each text WhatsApp cannot
-    show whole where it belongs, and lists the options WhatsApp's buttons show cut.
+    show whole where it belongs, and counts per language the options WhatsApp's buttons
+    show cut (--verbose lists them per lesson).
     Exits 1 on any error (warnings alone pass), and with --strict when a lesson is
     over budget or a text over WhatsApp's limits.
 
@@ -535,6 +538,7 @@ def lessons_check(directory: str | None, strict: bool) -> None:
     Example:
       learnline lessons check lessons/
       learnline lessons check --strict lessons/
+      learnline lessons check --verbose lessons/
     """
     from gateway.channels.whatsapp.limits import overflows
     from gateway.cli.costs import course_cost_lines, pricing_carriers, whatsapp_title_lines
@@ -558,20 +562,30 @@ def lessons_check(directory: str | None, strict: bool) -> None:
         over += [f"{course.id} {lesson}" for lesson in over_budget]
         for line in _lesson_coverage(course):
             click.echo(line)
-        for line in whatsapp_title_lines(course):
+        for line in whatsapp_title_lines(course, verbose):
             click.echo(line)
     errors = [p for p in problems if not p.warning]
     if errors:
         raise click.ClickException(f"{len(errors)} problem(s) in {root}")
     failing = []
     if over:
-        click.echo(f"{len(over)} lesson(s) over budget (OVER above)")
         failing.append(f"{len(over)} lesson(s) over their SMS budget")
     if whatsapp:
         failing.append(f"{len(whatsapp)} text(s) over WhatsApp's limits (warnings above)")
     if strict and failing:
         raise click.ClickException("; ".join(failing))
-    click.echo("ok: no problems" if not problems else f"ok: {len(problems)} warning(s)")
+    click.echo(_check_verdict(len(problems), len(over)))
+
+
+def _check_verdict(warnings: int, over: int) -> str:
+    """The last line of `lessons check` when it passes: what holds, lessons over their SMS
+    budget (which --strict fails) said as such, never beside 'no problems'."""
+    if not over:
+        return "ok: no problems" if not warnings else f"ok: {warnings} warning(s)"
+    held = f"; {warnings} warning(s)" if warnings else ""
+    lessons = "1 lesson over its" if over == 1 else f"{over} lessons over their"
+    return (f"ok: no errors{held}; {lessons} SMS budget "
+            f"(warnings; --strict fails {'it' if over == 1 else 'them'})")
 
 
 def _lesson_coverage(course) -> list[str]:
@@ -673,9 +687,11 @@ def carriers_check(live: bool) -> None:
         auth = [name for name, on in (("signature", adapter_class.signs_requests),
                                       ("webhook_token", carrier.webhook_token is not None),
                                       ("allow_ips", bool(carrier.allow_ips))) if on]
+        # Encoding policies are SMS's: a WhatsApp or USSD-only carrier has none to show.
+        encoding = f"encoding {carrier.encoding_policy}, " if "sms" in channels else ""
         click.echo(f"  {carrier.id}: {carrier.adapter}, {'+'.join(channels) or 'no channel'}, "
                    f"webhooks by {', '.join(auth) or 'loopback only'}, "
-                   f"encoding {carrier.encoding_policy}, {carrier.tps:g} msg/s")
+                   f"{encoding}{carrier.tps:g} msg/s")
         if not live:
             continue
         adapter = adapter_class(carrier.wire)

@@ -14,8 +14,8 @@ Two kinds of finding:
   in the list (its whole text stays in the message above the list).
 - `cut_titles`: options longer than their button or row title (with their letter, `A) `),
   which render cuts with `…` (after a whole word where it can), the whole option being
-  written in the message above the buttons. They are many and harmless, so `lessons check` lists
-  them per lesson rather than as warnings.
+  written in the message above the buttons. They are many and harmless, so `lessons check`
+  counts them per language (and lists them per lesson under `--verbose`), not as warnings.
 
 The lesson format's own limits (480 characters a card, 160 a question with its options,
 40 an option) keep every message within WhatsApp's 4096 for a text message and a question
@@ -57,9 +57,19 @@ class CutTitle:
 def overflows(course: Course) -> list[Problem]:
     """Each place, in every language of the course, where WhatsApp cannot show a lesson's
     text whole where it belongs: warnings naming the limit, the language and by how much."""
-    return [problem for locale in course.locales
-            for number, lesson in enumerate(course.lessons.get(locale, ()), 1)
+    return [problem for locale in course.locales for problem in overflows_in(course, locale)]
+
+
+def overflows_in(course: Course, locale: str) -> list[Problem]:
+    """`overflows` of one language of the course."""
+    return [problem for number, lesson in enumerate(course.lessons.get(locale, ()), 1)
             for problem in _lesson_overflows(course, lesson.edition(FULL), number, locale)]
+
+
+def option_count(course: Course, locale: str) -> int:
+    """How many options the course's questions have in `locale` (WhatsApp's edition)."""
+    return sum(len(question.options) for lesson in course.lessons.get(locale, ())
+               for question in lesson.edition(FULL).questions)
 
 
 def cut_titles(course: Course) -> list[CutTitle]:
