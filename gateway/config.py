@@ -114,6 +114,11 @@ class Carrier:
     # Not a key of the file: for a carrier that sends SMS, the first WhatsApp carrier that
     # names it as its fallback_carrier, which reaches its learners who choose WhatsApp.
     whatsapp_carrier: str | None = None
+    # Not a key of the file: for a stand-in that sends nothing (the phone simulator's
+    # carriers, adapter "simulator"), the channel it plays, 'sms' or 'whatsapp'; it then
+    # carries that channel (and USSD beside SMS) whatever its adapter, and its learners'
+    # choices are those of the channel it plays (`pacing`).
+    stand_in_channel: str | None = None
 
     @classmethod
     def of(cls, **values: Any) -> Carrier:
@@ -172,7 +177,11 @@ class Carrier:
     def carries(self, channel: str) -> bool:
         """Whether this carrier, as configured, carries `channel` ('sms', 'ussd',
         'whatsapp', 'status'): its adapter's answer for its settings (a Twilio carrier
-        with a `whatsapp:` sender carries WhatsApp, not SMS)."""
+        with a `whatsapp:` sender carries WhatsApp, not SMS); a stand-in, the channel it
+        plays (`stand_in_channel`)."""
+        if self.stand_in_channel is not None:
+            return channel in (("sms", "ussd") if self.stand_in_channel == "sms"
+                               else (self.stand_in_channel,))
         adapter = ADAPTERS.get(self.adapter)
         return adapter is not None and adapter.carried(self.wire, channel)
 
