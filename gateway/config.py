@@ -472,15 +472,24 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
     pacing: dict[str, Any] = {}
     with checking():
         pacing = _pacing(values, string, fail)
+    wire = CarrierSettings(carrier_id, name, sender=sender or "",
+                           credentials={k: values[k] for k in own_keys if k in values})
+    # Templates (WhatsApp's 24-hour window) and a fallback to SMS are a WhatsApp carrier's.
+    for key, use in (("templates", "templates are for WhatsApp's 24-hour window only"),
+                     ("fallback_carrier", "only a WhatsApp carrier's messages fall back to "
+                      "SMS (docs/carriers.md, Fallback to SMS); to pair this carrier with "
+                      f"a WhatsApp one, write fallback_carrier = \"{carrier_id}\" there")):
+        if key in table and not adapter.carried(wire, "whatsapp"):
+            how = adapter.how_to_carry(wire, "whatsapp")
+            errors.append(fail(key, f"this carrier does not carry WhatsApp (adapter '{name}'"
+                               f"{', as configured' if how else ''}), and {use}"
+                               f"{'; ' + how if how else ''}"))
     templates: dict[str, Template] = {}
-    if "templates" in values:
+    if "templates" in values and adapter.carried(wire, "whatsapp"):
         with checking():
             # Meta's templates have a name and language codes, Twilio's a Content SID each.
-            by_sid = adapter.templates_by_content_sid(CarrierSettings(
-                carrier_id, name, sender=sender or "",
-                credentials={k: values[k] for k in own_keys if k in values}))
             templates = parse_templates(values["templates"], frozenset(available_locales()),
-                                        fail, by_content_sid=by_sid)
+                                        fail, by_content_sid=adapter.templates_by_content_sid(wire))
     urls: dict[str, str | None] = {}
     for key in ("api_base_url", "public_url", "web_url"):
         with checking():
