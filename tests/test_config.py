@@ -471,3 +471,47 @@ def test_a_whatsapp_key_on_a_carrier_without_whatsapp_is_one_line_saying_why(tmp
                     .split("[carriers.console.templates.")[0])
     carrier = load_carriers(path, env={})["tw-ng"]
     assert carrier.fallback_carrier == "console" and carrier.template("lesson") is not None
+
+
+def test_every_bad_value_of_one_carrier_is_told_in_one_reading(tmp_path):
+    """Each key's mistake is its own line, however many one carrier has: pacing, prices,
+    USSD scripts, each template kind and the adapter's own keys all told in one run."""
+    path = write(tmp_path, f"""
+[carriers.tw-ng]
+{TWILIO}channel = "fax"
+timezone = "Africa/Atlantis"
+quiet_hours = "late"
+max_nudges = 99
+price_per_segment = -1
+ussd_ucs2 = "yes"
+ussd_fallback_locale = "ar"
+languages = {{ ZZ = "en" }}
+tps = 0
+sender = "whatsapp:+14155238886"
+[carriers.tw-ng.templates.daily_lesson]
+category = "promotional"
+content_sids = {{ fr = "HX{'0123456789abcdef' * 2}" }}
+[carriers.tw-ng.templates.reminder]
+category = "utility"
+content_sids = {{ fr = "HX123" }}
+""")
+    with pytest.raises(ConfigError) as caught:
+        load_carriers(path, env={})
+    where = f"{path}: carrier 'tw-ng': key"
+    lines = caught.value.problems
+    expected = [
+        f"{where} 'timezone': 'Africa/Atlantis' is not an IANA time zone",
+        f"{where} 'quiet_hours': 'late': write it as",
+        f"{where} 'max_nudges': must be a whole number from 0 to 20",
+        f"{where} 'price_per_segment': must be a number at least 0",
+        f"{where} 'ussd_ucs2': must be true or false",
+        f"{where} 'ussd_fallback_locale': 'ar' is not written in GSM-7 letters",
+        f"{where} 'languages': 'ZZ' is not an ISO 3166 country code",
+        f"{where} 'tps': must be more than 0",
+        f"{where} 'templates.daily_lesson.category': must be one of: utility, marketing",
+        f"{where} 'templates.reminder.content_sids.fr': must be a Content SID",
+        f"{where} 'channel': must be \"sms\" or \"whatsapp\"",
+    ]
+    for start in expected:
+        assert sum(line.startswith(start) for line in lines) == 1, (start, lines)
+    assert len(lines) == len(expected), lines
