@@ -486,10 +486,10 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
                                f"{'; ' + how if how else ''}"))
     templates: dict[str, Template] = {}
     if "templates" in values and adapter.carried(wire, "whatsapp"):
-        table_of = values["templates"]
+        kinds = values["templates"]
         # Each kind's mistakes told apart from the others'.
-        for part in ([{kind: spec} for kind, spec in table_of.items()]
-                     if isinstance(table_of, dict) else [table_of]):
+        for part in ([{kind: spec} for kind, spec in kinds.items()]
+                     if isinstance(kinds, dict) else [kinds]):
             with checking():
                 # Meta's templates have a name and language codes, Twilio's a Content SID each.
                 templates.update(parse_templates(
