@@ -348,6 +348,12 @@ class CarrierAdapter:
             return cls.carried(settings, "sms")
         return cls.offers(channel)
 
+    @classmethod
+    def how_to_carry(cls, settings: CarrierSettings, channel: str) -> str:
+        """What to change in `settings` for a carrier of this adapter that does not carry
+        `channel` to carry it, for a configuration error; '' when no setting would."""
+        return ""
+
     def carries(self, channel: str) -> bool:
         """Whether this carrier, as configured, carries `channel` (see `carried`)."""
         return self.carried(self.settings, channel)

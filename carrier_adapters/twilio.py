@@ -224,6 +224,17 @@ class TwilioAdapter(CarrierAdapter):
         return super().carried(settings, channel)
 
     @classmethod
+    def how_to_carry(cls, settings: CarrierSettings, channel: str) -> str:
+        """An SMS sender carries WhatsApp as a `whatsapp:` address, or, a Messaging Service
+        (MG...), with `channel = "whatsapp"`."""
+        if channel != "whatsapp" or cls.is_whatsapp(settings):
+            return ""
+        how = ('a Messaging Service sender (MG...) carries WhatsApp with channel = '
+               '"whatsapp"' if settings.sender.startswith("MG") else
+               'a Twilio sender carries WhatsApp when written "whatsapp:+<number>"')
+        return f"{how} (docs/carriers.md, Twilio's WhatsApp)"
+
+    @classmethod
     def message_chars(cls, settings: CarrierSettings) -> int:
         """A WhatsApp sender's messages go whole, up to the Messages API's Body limit."""
         return WHATSAPP_TEXT_MAX if cls.is_whatsapp(settings) else 0

@@ -114,6 +114,11 @@ class Carrier:
     # Not a key of the file: for a carrier that sends SMS, the first WhatsApp carrier that
     # names it as its fallback_carrier, which reaches its learners who choose WhatsApp.
     whatsapp_carrier: str | None = None
+    # Not a key of the file: for a stand-in that sends nothing (the phone simulator's
+    # carriers, adapter "simulator"), the channel it plays, 'sms' or 'whatsapp'; it then
+    # carries that channel (and USSD beside SMS) whatever its adapter, and its learners'
+    # choices are those of the channel it plays (`pacing`).
+    stand_in_channel: str | None = None
 
     @classmethod
     def of(cls, **values: Any) -> Carrier:
@@ -172,7 +177,11 @@ class Carrier:
     def carries(self, channel: str) -> bool:
         """Whether this carrier, as configured, carries `channel` ('sms', 'ussd',
         'whatsapp', 'status'): its adapter's answer for its settings (a Twilio carrier
-        with a `whatsapp:` sender carries WhatsApp, not SMS)."""
+        with a `whatsapp:` sender carries WhatsApp, not SMS); a stand-in, the channel it
+        plays (`stand_in_channel`)."""
+        if self.stand_in_channel is not None:
+            return channel in (("sms", "ussd") if self.stand_in_channel == "sms"
+                               else (self.stand_in_channel,))
         adapter = ADAPTERS.get(self.adapter)
         return adapter is not None and adapter.carried(self.wire, channel)
 
@@ -339,8 +348,12 @@ def literal_secrets(path: Path) -> list[tuple[str, str]]:
 
 
 def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Carrier:
+    failed: set[str] = set()  # the keys found wrong (their first part, when dotted)
+
     def fail(key: str | None, problem: str) -> ConfigError:
         where = f"{path}: carrier '{carrier_id}'"
+        if key:
+            failed.add(key.split(".")[0])
         return ConfigError(f"{where}: key '{key}': {problem}" if key else f"{where}: {problem}")
 
     # Every key is checked, so a file with several mistakes is told them all at once;
@@ -450,9 +463,7 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
         ussd_code = string("ussd_code")
         if ussd_code is not None and not re.fullmatch(r"[*#][0-9*#]{1,30}#", ussd_code):
             raise fail("ussd_code", f"{ussd_code!r} is not a USSD code such as \"*384*12#\"")
-    ussd: dict[str, Any] = {}
-    with checking():
-        ussd = _ussd_scripts(values, string, fail)
+    ussd = _ussd_scripts(values, string, fail, checking)
     limits = {}
     for key, default in (("inbound_per_minute", 20), ("inbound_per_hour", 200),
                          ("block_per_minute", 120)):
@@ -460,18 +471,30 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 100_000:
             errors.append(fail(key, "must be a whole number of messages from 1 to 100000"))
         limits[key] = limit
-    pacing: dict[str, Any] = {}
-    with checking():
-        pacing = _pacing(values, string, fail)
+    pacing = _pacing(values, string, fail, checking)
+    wire = CarrierSettings(carrier_id, name, sender=sender or "",
+                           credentials={k: values[k] for k in own_keys if k in values})
+    # Templates (WhatsApp's 24-hour window) and a fallback to SMS are a WhatsApp carrier's.
+    for key, use in (("templates", "templates are for WhatsApp's 24-hour window only"),
+                     ("fallback_carrier", "only a WhatsApp carrier's messages fall back to "
+                      "SMS (docs/carriers.md, Fallback to SMS); to pair this carrier with "
+                      f"a WhatsApp one, write fallback_carrier = \"{carrier_id}\" there")):
+        if key in table and not adapter.carried(wire, "whatsapp"):
+            how = adapter.how_to_carry(wire, "whatsapp")
+            errors.append(fail(key, f"this carrier does not carry WhatsApp (adapter '{name}'"
+                               f"{', as configured' if how else ''}), and {use}"
+                               f"{'; ' + how if how else ''}"))
     templates: dict[str, Template] = {}
-    if "templates" in values:
-        with checking():
-            # Meta's templates have a name and language codes, Twilio's a Content SID each.
-            by_sid = adapter.templates_by_content_sid(CarrierSettings(
-                carrier_id, name, sender=sender or "",
-                credentials={k: values[k] for k in own_keys if k in values}))
-            templates = parse_templates(values["templates"], frozenset(available_locales()),
-                                        fail, by_content_sid=by_sid)
+    if "templates" in values and adapter.carried(wire, "whatsapp"):
+        kinds = values["templates"]
+        # Each kind's mistakes told apart from the others'.
+        for part in ([{kind: spec} for kind, spec in kinds.items()]
+                     if isinstance(kinds, dict) else [kinds]):
+            with checking():
+                # Meta's templates have a name and language codes, Twilio's a Content SID each.
+                templates.update(parse_templates(
+                    part, frozenset(available_locales()), fail,
+                    by_content_sid=adapter.templates_by_content_sid(wire)))
     urls: dict[str, str | None] = {}
     for key in ("api_base_url", "public_url", "web_url"):
         with checking():
@@ -495,6 +518,7 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
         token = string("webhook_token")
         if token is not None and len(token) < 16:
             raise fail("webhook_token", "must be at least 16 characters")
+    previous_token = None
     with checking():
         previous_token = string("previous_webhook_token")
         if previous_token is not None and len(previous_token) < 16:
@@ -512,6 +536,21 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
             and name != "console":
         errors.append(fail(None, f"adapter '{name}' signs nothing: set webhook_token or "
                            "allow_ips so its webhooks are authenticated"))
+    # The adapter's own checks read its keys and the sender: they run when those were
+    # read, beside any mistake in the others.
+    wire_keys = {"sender", "api_base_url", "webhook_token", "previous_webhook_token",
+                 "allow_ips", *own_keys, *adapter.table_keys}
+    if not failed & wire_keys:
+        try:
+            adapter.check_config(replace(
+                wire, api_base_url=urls["api_base_url"], webhook_token=token,
+                previous_webhook_token=previous_token,
+                allow_ips=tuple(str(entry) for entry in allow_ips)))
+        except KeyError as exc:
+            errors.append(fail(str(exc.args[0]), f"missing; adapter '{name}' needs it"))
+        except ValueError as exc:
+            key, problem = exc.args if len(exc.args) == 2 else (None, str(exc))
+            errors.append(fail(key, problem))
     if errors:
         raise ConfigError.of(errors)
     credentials = {}
@@ -543,13 +582,6 @@ def _carrier(path: Path, carrier_id: str, table: Any, env: dict[str, str]) -> Ca
         **pacing,
         templates=templates,
     )
-    try:
-        adapter.check_config(settings.wire)
-    except KeyError as exc:
-        raise fail(str(exc.args[0]), f"missing; adapter '{name}' needs it") from None
-    except ValueError as exc:
-        key, problem = exc.args if len(exc.args) == 2 else (None, str(exc))
-        raise fail(key, problem) from None
     return settings
 
 
@@ -582,59 +614,73 @@ def _catalog_locale(code: str, key: str, fail) -> str:
     return locale
 
 
-def _ussd_scripts(values: dict[str, Any], string, fail) -> dict[str, Any]:
-    """USSD for scripts outside GSM-7 and the country-to-language table, validated."""
-    ucs2 = values.get("ussd_ucs2", True)
-    if not isinstance(ucs2, bool):
-        raise fail("ussd_ucs2", "must be true or false (can the USSD gateway carry UCS-2?)")
-    ucs2_max = values.get("ussd_ucs2_max_chars", 80)
-    if not isinstance(ucs2_max, int) or isinstance(ucs2_max, bool) or not 40 <= ucs2_max <= 250:
-        raise fail("ussd_ucs2_max_chars", "must be a whole number from 40 to 250 (often 80)")
-    fallback = _catalog_locale(string("ussd_fallback_locale") or "en", "ussd_fallback_locale",
-                               fail)
-    if needs_ucs2(fallback):
-        raise fail("ussd_fallback_locale", f"{fallback!r} is not written in GSM-7 letters; "
-                   "the fallback must be a Latin-script language such as \"en\" or \"fr\"")
-    table = values.get("languages", {})
-    if not isinstance(table, dict):
-        raise fail("languages", 'must be a table of countries to languages, e.g. {UG = "en"}')
-    languages = {}
-    for country, code in table.items():
-        if str(country).upper() not in _REGIONS:
-            raise fail("languages", f"{country!r} is not an ISO 3166 country code such as \"UG\"")
-        if not isinstance(code, str):
-            raise fail("languages", f"{country}: must be a language code such as \"en\"")
-        languages[str(country).upper()] = _catalog_locale(code, "languages", fail)
+def _ussd_scripts(values: dict[str, Any], string, fail, checking) -> dict[str, Any]:
+    """USSD for scripts outside GSM-7 and the country-to-language table, validated; each
+    key's mistake noted by `checking` and the next key checked."""
+    ucs2, ucs2_max, fallback = True, 80, "en"
+    with checking():
+        ucs2 = values.get("ussd_ucs2", True)
+        if not isinstance(ucs2, bool):
+            raise fail("ussd_ucs2", "must be true or false (can the USSD gateway carry UCS-2?)")
+    with checking():
+        ucs2_max = values.get("ussd_ucs2_max_chars", 80)
+        if not isinstance(ucs2_max, int) or isinstance(ucs2_max, bool) \
+                or not 40 <= ucs2_max <= 250:
+            raise fail("ussd_ucs2_max_chars", "must be a whole number from 40 to 250 (often 80)")
+    with checking():
+        fallback = _catalog_locale(string("ussd_fallback_locale") or "en",
+                                   "ussd_fallback_locale", fail)
+        if needs_ucs2(fallback):
+            raise fail("ussd_fallback_locale", f"{fallback!r} is not written in GSM-7 letters; "
+                       "the fallback must be a Latin-script language such as \"en\" or \"fr\"")
+    languages: dict[str, str] = {}
+    with checking():
+        table = values.get("languages", {})
+        if not isinstance(table, dict):
+            raise fail("languages",
+                       'must be a table of countries to languages, e.g. {UG = "en"}')
+        for country, code in table.items():
+            if str(country).upper() not in _REGIONS:
+                raise fail("languages",
+                           f"{country!r} is not an ISO 3166 country code such as \"UG\"")
+            if not isinstance(code, str):
+                raise fail("languages", f"{country}: must be a language code such as \"en\"")
+            languages[str(country).upper()] = _catalog_locale(code, "languages", fail)
     return {"ussd_ucs2": ucs2, "ussd_ucs2_max_chars": ucs2_max,
             "ussd_fallback_locale": fallback, "languages": languages}
 
 
-def _pacing(values: dict[str, Any], string, fail) -> dict[str, Any]:
-    """Time zone, quiet hours, pacing of unsolicited messages and price, validated."""
+def _pacing(values: dict[str, Any], string, fail, checking) -> dict[str, Any]:
+    """Time zone, quiet hours, pacing of unsolicited messages and price, validated; each
+    key's mistake noted by `checking` and the next key checked."""
     pacing: dict[str, Any] = {}
-    timezone = string("timezone")
-    if timezone is not None:
-        try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise fail("timezone", f"{timezone!r} is not an IANA time zone such as "
-                       "\"Africa/Lagos\"") from None
-        pacing["timezone"] = timezone
-    quiet = string("quiet_hours")
-    if quiet is not None:
-        match = re.fullmatch(r"\s*(\d{1,2})(?::00)?\s*-\s*(\d{1,2})(?::00)?\s*", quiet)
-        hours = (int(match.group(1)), int(match.group(2))) if match else None
-        if hours is None or not all(0 <= h <= 23 for h in hours):
-            raise fail("quiet_hours", f"{quiet!r}: write it as \"21:00-08:00\" (whole hours, "
-                       "local time), or \"0-0\" for none")
-        pacing["quiet_hours"] = hours
+    with checking():
+        timezone = string("timezone")
+        if timezone is not None:
+            try:
+                ZoneInfo(timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise fail("timezone", f"{timezone!r} is not an IANA time zone such as "
+                           "\"Africa/Lagos\"") from None
+            pacing["timezone"] = timezone
+    with checking():
+        quiet = string("quiet_hours")
+        if quiet is not None:
+            match = re.fullmatch(r"\s*(\d{1,2})(?::00)?\s*-\s*(\d{1,2})(?::00)?\s*", quiet)
+            hours = (int(match.group(1)), int(match.group(2))) if match else None
+            if hours is None or not all(0 <= h <= 23 for h in hours):
+                raise fail("quiet_hours", f"{quiet!r}: write it as \"21:00-08:00\" (whole "
+                           "hours, local time), or \"0-0\" for none")
+            pacing["quiet_hours"] = hours
     for key, default, low, high in (("max_unsolicited_per_day", 3, 1, 50),
                                     ("nudge_after_days", 2, 1, 60), ("max_nudges", 3, 0, 20),
                                     ("review_after_days", 3, 1, 60)):
-        value = values.get(key, default)
-        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise fail(key, f"must be a whole number from {low} to {high}")
-        pacing[key] = value
+        with checking():
+            value = values.get(key, default)
+            if not isinstance(value, int) or isinstance(value, bool) \
+                    or not low <= value <= high:
+                raise fail(key, f"must be a whole number from {low} to {high}")
+            pacing[key] = value
     for key, what in (("price_per_segment", "one SMS segment"),
                       ("price_per_ussd_session", "one USSD session"),
                       ("price_per_web_mb", "one megabyte of lesson pages"),
@@ -642,12 +688,15 @@ def _pacing(values: dict[str, Any], string, fail) -> dict[str, Any]:
                        "one WhatsApp message sent free-form, inside the 24-hour window"),
                       ("price_per_whatsapp_utility", "one WhatsApp utility template"),
                       ("price_per_whatsapp_marketing", "one WhatsApp marketing template")):
-        price = values.get(key, 0.0)
-        if isinstance(price, bool) or not isinstance(price, int | float) \
-                or not 0 <= price < 1000:
-            raise fail(key, f"must be a number at least 0 and below 1000: the price of {what}")
-        pacing[key] = float(price)
-    pacing["currency"] = (string("currency") or "").strip()[:8]
+        with checking():
+            price = values.get(key, 0.0)
+            if isinstance(price, bool) or not isinstance(price, int | float) \
+                    or not 0 <= price < 1000:
+                raise fail(key, f"must be a number at least 0 and below 1000: the price of "
+                           f"{what}")
+            pacing[key] = float(price)
+    with checking():
+        pacing["currency"] = (string("currency") or "").strip()[:8]
     return pacing
 
 

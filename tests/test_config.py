@@ -38,9 +38,19 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
+# A WhatsApp Cloud API carrier's keys, for the keys only a WhatsApp carrier takes.
+CLOUD_API = ('adapter = "whatsapp"\nphone_number_id = "106540352242922"\n'
+             'access_token = "EAAG-token-0123456789"\n'
+             'app_secret = "0123456789abcdef0123456789abcdef"\n'
+             'verify_token = "verify-token-0123"\n')
 TEMPLATE = ('daily_lesson]\nname = "learnline_daily"\ncategory = "utility"\n'
             'language_codes = { fr = "fr", en = "en_US" }\n'
             'parameters = ["learner_name", "lesson_title"]\n')
+
+CONTENT_TEMPLATE = ('daily_lesson]\ncategory = "utility"\n'
+                    'content_sids = { fr = "HX' + "0123456789abcdef" * 2 + '" }\n')
+MESSAGING_SERVICE = 'sender = "MG' + "0123456789abcdef" * 2 + '"\n'
+NOT_WHATSAPP = "this carrier does not carry WhatsApp"
 
 BAD_CARRIERS = [
     # (case, carrier id, table body, key the message must name)
@@ -109,7 +119,7 @@ BAD_CARRIERS = [
      'webhook_token = "0123456789abcdef0"\nprevious_api_key = "old-0123456789"\n',
      "previous_api_key"),
     # WhatsApp templates (docs/carriers.md, Templates): every key of each kind's table.
-    *[(case, "wa-ng", 'adapter = "console"\n[carriers."wa-ng".templates.' + table, key)
+    *[(case, "wa-ng", CLOUD_API + '[carriers."wa-ng".templates.' + table, key)
       for case, table, key in [
           ("template of an unknown kind", 'lesson]\nname = "x"\n', "templates.lesson"),
           ("template without a name", TEMPLATE.replace('name = "learnline_daily"\n', ""),
@@ -132,6 +142,26 @@ BAD_CARRIERS = [
           ("template quick_reply", TEMPLATE + 'quick_reply = "yes"\n',
            "templates.daily_lesson.quick_reply"),
       ]],
+    # Keys only a WhatsApp carrier uses, on one that does not carry WhatsApp.
+    ("templates on a Twilio SMS number", "tw-ng",
+     TWILIO + 'sender = "+15005550006"\n[carriers."tw-ng".templates.' + TEMPLATE,
+     f"key 'templates': {NOT_WHATSAPP}"),
+    ("templates on a console carrier", "console",
+     'adapter = "console"\n[carriers.console.templates.' + TEMPLATE,
+     f"key 'templates': {NOT_WHATSAPP}"),
+    ("content_sids on a Messaging Service without channel", "tw-ng",
+     TWILIO + MESSAGING_SERVICE + '[carriers."tw-ng".templates.' + CONTENT_TEMPLATE,
+     f"key 'templates': {NOT_WHATSAPP}"),
+    ("content_sids on a Messaging Service, the way to WhatsApp", "tw-ng",
+     TWILIO + MESSAGING_SERVICE + '[carriers."tw-ng".templates.' + CONTENT_TEMPLATE,
+     'channel = "whatsapp" (docs/carriers.md, Twilio\'s WhatsApp)'),
+    ("fallback_carrier on a Twilio SMS number", "tw-ng",
+     TWILIO + 'sender = "+15005550006"\nfallback_carrier = "console"\n'
+     '[carriers.console]\nadapter = "console"\n',
+     f"key 'fallback_carrier': {NOT_WHATSAPP}"),
+    ("fallback_carrier on a console carrier", "console",
+     'adapter = "console"\nfallback_carrier = "tw-ng"\n[carriers.tw-ng]\n' + TWILIO,
+     f"key 'fallback_carrier': {NOT_WHATSAPP}"),
 ]
 
 
@@ -386,8 +416,8 @@ def test_the_readme_names_every_adapter_that_needs_a_token_or_addresses():
 
 
 def test_whatsapp_templates_are_read_per_kind_and_language(tmp_path):
-    path = write(tmp_path, '[carriers."wa-ng"]\nadapter = "console"\n'
-                 '[carriers."wa-ng".templates.' + TEMPLATE
+    path = write(tmp_path, '[carriers."wa-ng"]\n' + CLOUD_API
+                 + '[carriers."wa-ng".templates.' + TEMPLATE
                  + '[carriers."wa-ng".templates.announcement]\nname = "learnline_news"\n'
                  'category = "marketing"\nparameters = ["text"]\n'
                  '[carriers."wa-ng".templates.announcement.language_codes]\nsw = "sw"\n')
@@ -407,8 +437,81 @@ def test_the_documented_templates_are_a_valid_configuration(tmp_path):
     text = DOCS.read_text(encoding="utf-8")
     section = text[text.index("### WhatsApp templates"):]
     example = section[section.index("```toml\n") + 8:section.index("```\n", 10)]
-    path = write(tmp_path, '[carriers.whatsapp]\nadapter = "console"\n' + example)
+    path = write(tmp_path, '[carriers.whatsapp]\n' + CLOUD_API + example)
     carrier = load_carriers(path, env={})["whatsapp"]
     assert sorted(carrier.templates) == ["announcement", "daily_lesson", "reminder", "review"]
     assert all(set(t.language_codes) == {"en", "fr", "pt", "sw", "ar"}
                for t in carrier.templates.values())
+
+
+def test_a_whatsapp_key_on_a_carrier_without_whatsapp_is_one_line_saying_why(tmp_path):
+    """Templates and a fallback to SMS on an SMS carrier would never be used: one line
+    each, with what would make the carrier a WhatsApp one where a setting would."""
+    path = write(tmp_path, '[carriers.tw-ng]\n' + TWILIO + MESSAGING_SERVICE
+                 + 'fallback_carrier = "console"\n[carriers."tw-ng".templates.'
+                 + CONTENT_TEMPLATE + '[carriers.console]\nadapter = "console"\n'
+                 '[carriers.console.templates.' + TEMPLATE)
+    with pytest.raises(ConfigError) as caught:
+        load_carriers(path, env={})
+    twilio_whatsapp = ('a Messaging Service sender (MG...) carries WhatsApp with channel = '
+                       '"whatsapp" (docs/carriers.md, Twilio\'s WhatsApp)')
+    assert caught.value.problems == [
+        f"{path}: carrier 'tw-ng': key 'templates': {NOT_WHATSAPP} (adapter 'twilio', as "
+        f"configured), and templates are for WhatsApp's 24-hour window only; {twilio_whatsapp}",
+        f"{path}: carrier 'tw-ng': key 'fallback_carrier': {NOT_WHATSAPP} (adapter 'twilio', "
+        "as configured), and only a WhatsApp carrier's messages fall back to SMS "
+        "(docs/carriers.md, Fallback to SMS); to pair this carrier with a WhatsApp one, "
+        f'write fallback_carrier = "tw-ng" there; {twilio_whatsapp}',
+        f"{path}: carrier 'console': key 'templates': {NOT_WHATSAPP} (adapter 'console'), "
+        "and templates are for WhatsApp's 24-hour window only",
+    ]
+    # The same sender with channel = "whatsapp" is a WhatsApp carrier: both keys read.
+    path.write_text(path.read_text().replace(MESSAGING_SERVICE, MESSAGING_SERVICE
+                                             + 'channel = "whatsapp"\n')
+                    .split("[carriers.console.templates.")[0])
+    carrier = load_carriers(path, env={})["tw-ng"]
+    assert carrier.fallback_carrier == "console" and carrier.template("lesson") is not None
+
+
+def test_every_bad_value_of_one_carrier_is_told_in_one_reading(tmp_path):
+    """Each key's mistake is its own line, however many one carrier has: pacing, prices,
+    USSD scripts, each template kind and the adapter's own keys all told in one run."""
+    path = write(tmp_path, f"""
+[carriers.tw-ng]
+{TWILIO}channel = "fax"
+timezone = "Africa/Atlantis"
+quiet_hours = "late"
+max_nudges = 99
+price_per_segment = -1
+ussd_ucs2 = "yes"
+ussd_fallback_locale = "ar"
+languages = {{ ZZ = "en" }}
+tps = 0
+sender = "whatsapp:+14155238886"
+[carriers.tw-ng.templates.daily_lesson]
+category = "promotional"
+content_sids = {{ fr = "HX{'0123456789abcdef' * 2}" }}
+[carriers.tw-ng.templates.reminder]
+category = "utility"
+content_sids = {{ fr = "HX123" }}
+""")
+    with pytest.raises(ConfigError) as caught:
+        load_carriers(path, env={})
+    where = f"{path}: carrier 'tw-ng': key"
+    lines = caught.value.problems
+    expected = [
+        f"{where} 'timezone': 'Africa/Atlantis' is not an IANA time zone",
+        f"{where} 'quiet_hours': 'late': write it as",
+        f"{where} 'max_nudges': must be a whole number from 0 to 20",
+        f"{where} 'price_per_segment': must be a number at least 0",
+        f"{where} 'ussd_ucs2': must be true or false",
+        f"{where} 'ussd_fallback_locale': 'ar' is not written in GSM-7 letters",
+        f"{where} 'languages': 'ZZ' is not an ISO 3166 country code",
+        f"{where} 'tps': must be more than 0",
+        f"{where} 'templates.daily_lesson.category': must be one of: utility, marketing",
+        f"{where} 'templates.reminder.content_sids.fr': must be a Content SID",
+        f"{where} 'channel': must be \"sms\" or \"whatsapp\"",
+    ]
+    for start in expected:
+        assert sum(line.startswith(start) for line in lines) == 1, (start, lines)
+    assert len(lines) == len(expected), lines

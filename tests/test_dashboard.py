@@ -4,6 +4,10 @@ seeded through the real webhooks, pages and store over three days, for two carri
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+import urllib.error
+import urllib.request
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -535,6 +539,14 @@ def test_the_period_is_found_by_id_without_reading_older_rows(store: Store):
     assert stats.first_id_since(store, "inbound", "received_at", since) == 0  # empty
 
 
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
 @pytest.mark.parametrize("token", ["", "dashboard-token-0123456789abcdef"])
 def test_serve_lists_the_dashboard_when_it_is_on(tmp_path, carriers_file, monkeypatch, token):
     from tests.served import serve_gateway
@@ -542,13 +554,23 @@ def test_serve_lists_the_dashboard_when_it_is_on(tmp_path, carriers_file, monkey
     monkeypatch.setenv("LEARNLINE_ADMIN_TOKEN", token)
     served = serve_gateway(tmp_path, carriers_file)
     gateway = next(served)
-    served.close()
     banner = (tmp_path / "serve.log").read_text()
+    if not token:  # off, then on as the banner says, without a restart
+        assert _status(gateway.base + "/admin") == 404
+        added = subprocess.run(
+            [sys.executable, "-m", "gateway.cli", "staff", "add", "amina", "--name", "Amina",
+             "--role", "admin", "--password-stdin"], input="a-long-password-0123\n",
+            env=gateway.env, capture_output=True, text=True, timeout=60)
+        assert added.returncode == 0, added.stderr
+        assert _status(gateway.base + "/admin") == 403  # the sign-in form
+    served.close()
     if token:
         assert (f"  dashboard: {gateway.base}/admin (sign in with LEARNLINE_ADMIN_TOKEN until a "
                 "staff account exists: add one with `learnline staff add`)\n") in banner
         assert token not in banner
     else:
-        assert "/admin" not in banner
-        assert ("  dashboard: off (add a staff account with `learnline staff add`, or set "
-                "LEARNLINE_ADMIN_TOKEN)\n") in banner
+        # Off, with how to turn it on: an administrator's account works at once.
+        assert ("  dashboard: off until an administrator exists: `learnline staff add "
+                "USERNAME --name NAME --role admin` turns it on at "
+                f"{gateway.base}/admin, no restart needed (or set LEARNLINE_ADMIN_TOKEN "
+                "and restart)\n") in banner

@@ -459,7 +459,10 @@ def test_a_twilio_template_that_cannot_work_fails_at_start_up(tmp_path, monkeypa
 
 def test_content_sids_belong_to_twilios_whatsapp_only(tmp_path):
     path = tmp_path / "carriers.toml"
-    path.write_text('[carriers.wa]\nadapter = "console"\n'
+    path.write_text('[carriers.wa]\nadapter = "whatsapp"\nphone_number_id = "106540352242922"\n'
+                    'access_token = "EAAG-token-0123456789"\n'
+                    'app_secret = "0123456789abcdef0123456789abcdef"\n'
+                    'verify_token = "verify-token-0123"\n'
                     '[carriers.wa.templates.daily_lesson]\ncategory = "utility"\n'
                     f'content_sids = {{ fr = "{GOOD_SID}" }}\n')
     with pytest.raises(ConfigError) as caught:

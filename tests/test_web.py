@@ -535,3 +535,91 @@ inbound_per_minute = 2
     faster = "You are sending messages faster than we can answer."
     assert faster in client.get("/simulator?mode=whatsapp").data.decode()
     assert faster not in client.get("/simulator").data.decode()
+
+
+WHATSAPP_CARRIER = """
+[carriers.wa]
+adapter = "whatsapp"
+country = "NG"
+phone_number_id = "106540352242922"
+access_token = "EAAG-whatsapp-access-token-0123456789"
+app_secret = "whatsapp-app-secret-0123456789"
+verify_token = "whatsapp-verify-token-0123456789"
+api_base_url = "http://127.0.0.1:9"
+"""
+ON_WHATSAPP = "Your daily lessons and reminders come on WhatsApp."
+BY_SMS = "Your daily lessons and reminders come by SMS."
+NO_WHATSAPP = "WhatsApp does not reach your number from here"
+NO_SMS = "SMS does not reach your number from here"
+CHOICE_IN_HELP = "CHANNEL: lessons by SMS or WhatsApp."
+
+
+def simulator_replies(db_path, carriers_file, store, mode: str, texts: list[str],
+                      *, first: str = "", last: str = "") -> list[str]:
+    """What the simulator answers, in `mode`, to each of `texts` in turn (its replies
+    joined), with `first` and `last` put before and after the test's carriers file."""
+    carriers_file.write_text(first + carriers_file.read_text() + last)
+    app = create_app({"DATABASE": str(db_path), "CARRIERS_FILE": str(carriers_file),
+                      "SIMULATOR": True, "SECRET_KEY": "k" * 32})
+    client = app.test_client()
+    token = csrf(client, f"/simulator?mode={mode}")
+    html = client.get(f"/simulator?mode={mode}").data.decode()
+    phone = re.search(r"Pretend number: (\+999\d{9})", html).group(1)
+    answers = []
+    for text in ["START", *texts]:
+        before = len(store.outbox(phone))
+        client.post("/simulator", data={"csrf": token, "mode": mode, "text": text})
+        answers.append("\n".join(m.body for m in store.outbox(phone)[before:]))
+    return answers[1:]
+
+
+def test_the_simulators_whatsapp_mode_offers_sms_as_its_whatsapp_carrier_does(
+        db_path, carriers_file, store):
+    """In WhatsApp mode the pretend learner is a WhatsApp learner: with the WhatsApp
+    carrier falling back to an SMS one, they may choose SMS and come back, and HELP says so."""
+    status, help_, to_sms, to_whatsapp = simulator_replies(
+        db_path, carriers_file, store, "whatsapp",
+        ["CHANNEL", "HELP", "CHANNEL SMS", "CHANNEL WHATSAPP"],
+        last=WHATSAPP_CARRIER + 'fallback_carrier = "twilio"\n')
+    assert status == ON_WHATSAPP + " Reply CHANNEL SMS to get them by SMS."
+    assert CHOICE_IN_HELP in help_
+    assert to_sms.startswith(BY_SMS) and "WHATSAPP" in to_sms
+    assert to_whatsapp.startswith(ON_WHATSAPP)
+
+
+@pytest.mark.parametrize("whatsapp_carrier", [WHATSAPP_CARRIER, ""],
+                         ids=["no-fallback", "no-whatsapp-carrier"])
+def test_the_simulators_whatsapp_mode_stays_on_whatsapp_without_a_fallback(
+        db_path, carriers_file, store, whatsapp_carrier):
+    """A WhatsApp carrier without an SMS fallback offers no choice: WhatsApp is kept,
+    SMS refused, HELP silent about it; so too with no WhatsApp carrier configured."""
+    to_whatsapp, to_sms, help_ = simulator_replies(
+        db_path, carriers_file, store, "whatsapp", ["CHANNEL WHATSAPP", "CHANNEL SMS", "HELP"],
+        last=whatsapp_carrier)
+    assert to_whatsapp == ON_WHATSAPP
+    assert to_sms.startswith(NO_SMS) and to_sms.endswith("come on WhatsApp.")
+    assert "CHANNEL" not in help_
+
+
+def test_the_simulators_sms_mode_offers_whatsapp_as_its_sms_carrier_does(
+        db_path, carriers_file, store):
+    """In SMS mode the pretend learner is the first SMS carrier's, even when a WhatsApp
+    carrier comes first in the file: WhatsApp is offered because that SMS carrier has a
+    WhatsApp partner."""
+    to_whatsapp, help_, to_sms = simulator_replies(
+        db_path, carriers_file, store, "sms", ["CHANNEL WHATSAPP", "HELP", "CHANNEL SMS"],
+        first=WHATSAPP_CARRIER + 'fallback_carrier = "twilio"\n')
+    assert to_whatsapp.startswith(ON_WHATSAPP) and "CHANNEL SMS" in to_whatsapp
+    assert CHOICE_IN_HELP in help_
+    assert to_sms.startswith(BY_SMS)
+
+
+def test_the_simulators_sms_mode_refuses_whatsapp_without_a_partner(
+        db_path, carriers_file, store):
+    """An SMS carrier no WhatsApp carrier falls back to offers no choice, even though a
+    WhatsApp carrier is configured: WhatsApp is refused, HELP silent about it."""
+    to_whatsapp, help_ = simulator_replies(
+        db_path, carriers_file, store, "sms", ["CHANNEL WHATSAPP", "HELP"],
+        first=WHATSAPP_CARRIER)
+    assert to_whatsapp.startswith(NO_WHATSAPP)
+    assert "CHANNEL" not in help_

@@ -7,7 +7,10 @@ delivered to a loopback Graph API by `learnline worker --drain`."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -15,12 +18,13 @@ from pathlib import Path
 
 import pytest
 import regex
+from werkzeug.serving import make_server
 
 from carrier_adapters import WebRequest
 from carrier_adapters.whatsapp import utf16_length
 from gateway import create_app
 from gateway.channels.whatsapp.render import render
-from gateway.config import load_carriers
+from gateway.config import ConfigError, load_carriers
 from gateway.learning import replies as r
 from gateway.outbox.worker import OutboxWorker
 from gateway.store import Store
@@ -476,3 +480,45 @@ def test_an_announcement_to_whatsapp_learners_keeps_its_accents_in_one_message(
     assert plan.learners == 1
     [message] = store.outbox(PHONE)
     assert message.body == text
+
+
+# -- docs/carriers.md's set-up, as written ------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "carriers.md"
+
+
+def test_the_documented_subscription_checks_answer_as_documented(tmp_path, db_path,
+                                                                 monkeypatch):
+    """The Cloud API section's example carrier, its secrets from the environment, starts
+    only with secrets of 16 characters or more; served on loopback, each `curl` the section
+    gives prints what it says: the challenge for the verify token, 403 for a wrong one."""
+    text = DOCS.read_text(encoding="utf-8")
+    section = text[text.index("## Meta's WhatsApp Cloud API"):text.index("### WhatsApp templates")]
+    [example] = re.findall(r"```toml\n(.*?)```", section, re.S)
+    carriers = tmp_path / "carriers.toml"
+    carriers.write_text(example)
+    secrets = {"LEARNLINE_WHATSAPP_TOKEN": ACCESS_TOKEN, "LEARNLINE_WHATSAPP_APP_SECRET":
+               APP_SECRET, "LEARNLINE_WHATSAPP_VERIFY_TOKEN": "a" * 15}
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    config = {"DATABASE": str(db_path), "CARRIERS_FILE": str(carriers)}
+    with pytest.raises(ConfigError, match="key 'verify_token': must be a string of at least "
+                       "16 characters"):
+        create_app(config)
+    monkeypatch.setenv("LEARNLINE_WHATSAPP_VERIFY_TOKEN", "b" * 16)
+    server = make_server("127.0.0.1", 0, create_app(config), threaded=True)
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    try:
+        checks = re.findall(r"```sh\n(curl .*?)\n# prints: (.*?)\n```", section, re.S)
+        assert len(checks) == 2
+        env = {key: value for key, value in os.environ.items()
+               if not key.lower().endswith("_proxy")}
+        for command, printed in checks:
+            command = command.replace("https://learn.example.org",
+                                      f"http://127.0.0.1:{server.server_port}")
+            done = subprocess.run(["bash", "-c", command], env=env, capture_output=True,
+                                  text=True, timeout=30)
+            assert (done.returncode, done.stdout) == (0, printed + "\n"), (command, done)
+    finally:
+        server.shutdown()

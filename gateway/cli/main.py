@@ -313,8 +313,11 @@ def serve(host: str, port: int, no_worker: bool, workers: int | None,
         click.echo(f"  dashboard: {base}/admin (sign in with LEARNLINE_ADMIN_TOKEN until a "
                    "staff account exists: add one with `learnline staff add`)")
     else:
-        click.echo("  dashboard: off (add a staff account with `learnline staff add`, or "
-                   "set LEARNLINE_ADMIN_TOKEN)")
+        # The dashboard looks for accounts on each request: the first administrator
+        # added turns it on while this banner stays printed.
+        click.echo("  dashboard: off until an administrator exists: `learnline staff add "
+                   f"USERNAME --name NAME --role admin` turns it on at {base}/admin, no "
+                   "restart needed (or set LEARNLINE_ADMIN_TOKEN and restart)")
     click.echo(f"  health: {base}/healthz, readiness: {base}/readyz")
     click.echo(f"  metrics: {base}/metrics (from this machine; shared in {metrics_dir})")
     for carrier in carriers:

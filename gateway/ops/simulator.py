@@ -18,7 +18,12 @@ form buttons that send the button's id, as a tap does, naming the message they w
 (so a tap on an earlier message is answered as WhatsApp's is), and a tap in the chat as
 the button's title, as WhatsApp shows it (the message kept and read is its id). Its chat
 is apart from the SMS one (another carrier id), as a phone keeps them, but it is the same
-learner.
+learner. The SMS and USSD modes have the settings of the first carrier that sends SMS
+(else of the first carrier).
+
+Each mode's carrier is a stand-in that plays its channel (`Carrier.stand_in_channel`):
+the pretend learner may choose the other channel (CHANNEL, the USSD menu) only where the
+carrier it copies offers it to its own learners.
 """
 
 from __future__ import annotations
@@ -75,17 +80,23 @@ def _within_limits() -> bool:
 
 
 def _carrier(mode: str = "sms") -> Carrier:
-    """The simulator's carrier: the first real carrier's text settings (in WhatsApp mode,
-    the first WhatsApp carrier's if any), sending nothing; a new pretend learner gets the
-    page's language."""
+    """The simulator's carrier, a stand-in sending nothing that plays the mode's channel
+    (WhatsApp, or SMS for the SMS and USSD modes): the first carrier on that channel's
+    text settings and channel choice (else the first carrier's settings and no choice);
+    a new pretend learner gets the page's language."""
     carriers = list(current_app.extensions["learnline.carriers"])
-    carrier_id = CARRIER_ID
-    if mode == "whatsapp":
-        carrier_id = WHATSAPP_CARRIER_ID
-        carriers = [c for c in carriers if c.carries("whatsapp")] + carriers
-    model = carriers[0] if carriers else Carrier.of(id=carrier_id, adapter="console")
+    channel = "whatsapp" if mode == "whatsapp" else "sms"
+    same = [c for c in carriers if c.channel == channel]
+    model = (same + carriers)[0] if carriers else Carrier.of(id=CARRIER_ID, adapter="console")
+    # The other channel is offered only where the carrier copied, on this channel, offers
+    # it: a WhatsApp carrier by its fallback_carrier, an SMS carrier by its WhatsApp partner.
+    partners = {"fallback_carrier": None, "whatsapp_carrier": None}
+    if same:
+        partners = {key: getattr(model, key) for key in partners}
+    carrier_id = WHATSAPP_CARRIER_ID if mode == "whatsapp" else CARRIER_ID
     return dataclasses.replace(model, wire=CarrierSettings(id=carrier_id, adapter="simulator"),
-                               country=None, locale=g.locale)
+                               stand_in_channel=channel, country=None, locale=g.locale,
+                               **partners)
 
 
 def _mode(value: str | None) -> str:
