@@ -25,14 +25,6 @@ def _clock(hour: int) -> str:
     return f"{hour:02d}:00"
 
 
-def first_words(text: str, chars: int = 30) -> str:
-    """The start of a text, cut at a word within `chars` characters, '...' when cut."""
-    if len(text) <= chars:
-        return text
-    cut = text[:chars].rsplit(" ", 1)[0] if " " in text[:chars] else text[:chars]
-    return cut.rstrip(" ,.;:") + "..."
-
-
 def render(replies: tuple[r.Reply, ...] | list[r.Reply], locale: str,
            web_url: str | None = None) -> str:
     """All replies to one message as one text (the channel splits it if too long); a
@@ -261,27 +253,12 @@ class TextRenderer(Wording):
                     total=found.total, percent=self.percent(found.score, found.total),
                 )
             case r.QuestionReceived() as received:
-                return self._("Your question reached the tutors.") + " " + \
-                    self.expected(received)
+                return self.question_received(received)
             case r.QuestionsOpen() as waiting:
-                return self.n_(
-                    "%(n)d question waits for a tutor: \"%(start)s\"",
-                    "%(n)d questions wait for a tutor, the first: \"%(start)s\"",
-                    waiting.count, start=first_words(waiting.oldest))
+                return self.questions_open(waiting)
             case r.Notice() as notice:
                 return self._notice(notice)
         raise TypeError(f"no SMS wording for {reply!r}")
-
-    def expected(self, received: r.QuestionReceived) -> str:
-        """When the learner can expect an answer, as one sentence."""
-        if received.day == "today":
-            return self._("Expect an answer today before %(time)s.",
-                          time=_clock(received.hour))
-        if received.day == "tomorrow":
-            return self._("Expect an answer tomorrow from %(time)s.",
-                          time=_clock(received.hour))
-        return self._("Expect an answer on %(day)s from %(time)s.",
-                      day=self.weekday(received.weekday), time=_clock(received.hour))
 
     def _channel(self, shown: r.ChannelShown) -> str:
         """The channel, and the command that changes it when there is a choice."""
@@ -485,8 +462,7 @@ class TextRenderer(Wording):
                 return self._("To ask a tutor, reply %(ask)s and your question, e.g. %(ask)s "
                               "what is a verb?", ask=w["ask"])
             case "ask_limited":
-                return self._("You have asked %(limit)d questions today, the most a day. "
-                              "Please ask again tomorrow.", limit=d["limit"])
+                return self.ask_limited(d["limit"])
             case "verify_limited":
                 return self._("You have checked many codes this hour. Please try again "
                               "later.")
