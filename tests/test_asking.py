@@ -194,3 +194,45 @@ def test_questions_are_in_the_export_and_gone_after_erasure(timed: Store):
     assert exported["text"] == "how much to charge?" and exported["channel"] == "sms"
     privacy.erase(timed, PHONE)
     assert timed.db.execute("SELECT count(*) FROM questions").fetchone()[0] == 0
+
+
+def test_a_signed_in_learner_asks_on_the_web_and_sees_the_receipt(client, store: Store):
+    from tests.conftest import csrf, web_sign_in
+
+    assert client.get("/ask").location.endswith("/signin")
+    token = csrf(client)
+    refused = client.post("/ask", data={"csrf": token, "question": "anyone there?"})
+    assert refused.location.endswith("/signin")  # not signed in: sent to sign in
+    web_sign_in(client, store, PHONE)
+    assert client.post("/ask", data={"question": "no token"}).status_code == 400
+    assert client.post("/ask", data={"csrf": "forged-token",
+                                     "question": "forged"}).status_code == 400
+    assert client.post("/ask", data={"csrf": csrf(client, "/ask"),
+                                     "question": "   "}).status_code == 400
+    assert questions.of_learner(store, PHONE) == []
+    form = client.get("/ask").get_data(as_text=True)
+    assert 'name="question"' in form and 'name="csrf"' in form
+    answered = client.post("/ask", data={"csrf": csrf(client, "/ask"),
+                                         "question": "Is a <b>deposit</b> fair?"})
+    page = answered.get_data(as_text=True)
+    assert answered.status_code == 200
+    assert "Your question reached the tutors. Expect an answer " in page
+    assert "1 question waits for a tutor: &#34;Is a &lt;b&gt;deposit&lt;/b&gt; fair?&#34;" \
+        in page
+    [asked] = questions.of_learner(store, PHONE)
+    assert (asked.channel, asked.text) == ("web", "Is a <b>deposit</b> fair?")
+    progress = client.get("/progress").get_data(as_text=True)
+    assert "1 question waits for a tutor" in progress and 'href="/ask"' in progress
+
+
+def test_the_web_form_says_the_daily_limit_each_time_and_keeps_no_more(client, store: Store):
+    from tests.conftest import csrf, web_sign_in
+
+    web_sign_in(client, store, PHONE)
+    for n in range(asking.DAILY_LIMIT):
+        client.post("/ask", data={"csrf": csrf(client, "/ask"), "question": f"q{n}"})
+    for _ in range(2):
+        over = client.post("/ask", data={"csrf": csrf(client, "/ask"), "question": "more"})
+        assert over.status_code == 429
+        assert "You have asked 5 questions today" in over.get_data(as_text=True)
+    assert [q.status for q in questions.of_learner(store, PHONE)] == ["open"] * 5 + ["refused"]
