@@ -236,3 +236,20 @@ def test_the_web_form_says_the_daily_limit_each_time_and_keeps_no_more(client, s
         assert over.status_code == 429
         assert "You have asked 5 questions today" in over.get_data(as_text=True)
     assert [q.status for q in questions.of_learner(store, PHONE)] == ["open"] * 5 + ["refused"]
+
+
+@pytest.mark.parametrize("locale", ["en", "fr", "pt", "sw", "ar"])
+def test_every_asking_reply_is_one_sms_in_every_language(locale: str):
+    from gateway.channels.sms import render
+    from gateway.learning import replies as r
+    from gateway.sms_text import count
+
+    samples = [r.QuestionReceived("today", 17), r.QuestionReceived("tomorrow", 8),
+               *(r.QuestionReceived("weekday", 8, day) for day in range(7)),
+               r.Notice("ask_how"), r.Notice("ask_limited", {"limit": 5}),
+               r.QuestionsOpen(1, "x" * 30), r.QuestionsOpen(12, "x" * 30)]
+    for sample in samples:
+        text = render((sample,), locale)
+        assert "%(" not in text and count(text, "gsm7").segments == 1, (locale, text)
+        if locale != "en":
+            assert text != render((sample,), "en"), (locale, sample)
