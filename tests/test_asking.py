@@ -144,6 +144,25 @@ def test_tutor_hours_that_are_not_hours_stop_the_start_naming_the_setting(
                     "TESTING": True})
 
 
+def test_bad_tutor_hours_stop_the_worker_and_the_server_and_doctor_says_so(
+        db_path: Path, tmp_path: Path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "LEARNLINE_DB": str(db_path), "LEARNLINE_TUTOR_HOURS": "all day"}
+    env.pop("LEARNLINE_CARRIERS", None)
+    from tests.ports import free_port
+
+    serve = ["serve", "--host", "127.0.0.1", "--port", str(free_port())]
+    for command in (["worker", "--drain"], ["doctor"], serve):
+        result = subprocess.run([sys.executable, "-m", "gateway.cli", *command], cwd=tmp_path,
+                                env=env, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 1, command
+        assert "LEARNLINE_TUTOR_HOURS='all day'" in result.stdout + result.stderr, command
+        assert "Traceback" not in result.stderr
+
+
 def test_the_daily_limit_refuses_politely_once_and_keeps_no_more(timed: Store, clock: Clock):
     for n in range(asking.DAILY_LIMIT):
         assert say(timed, f"ASK question {n}")[0].startswith("Your question reached")

@@ -5,6 +5,7 @@ setting: times are local datetimes in the learner's zone."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -55,10 +56,13 @@ def parse_hours(spec: str) -> TutorHours:
     return TutorHours(days, int(match.group(3)), int(match.group(4)))
 
 
-def tutor_hours() -> TutorHours:
-    """The tutors' hours as set (`LEARNLINE_TUTOR_HOURS`, default Mon-Fri 08-17);
-    ValueError for a value that is not hours (checked at start-up)."""
-    return parse_hours(environment.get("LEARNLINE_TUTOR_HOURS") or DEFAULT_HOURS)
+def tutor_hours(env: Mapping[str, str] | None = None) -> TutorHours:
+    """The tutors' hours as set (`LEARNLINE_TUTOR_HOURS` in `env`, default the process's
+    environment; unset: Mon-Fri 08-17); ValueError for a value that is not hours (checked
+    at start-up by the server and the worker, and by doctor)."""
+    raw = environment.get("LEARNLINE_TUTOR_HOURS") if env is None \
+        else env.get("LEARNLINE_TUTOR_HOURS")
+    return parse_hours((raw or "").strip() or DEFAULT_HOURS)
 
 
 def expected(now: datetime, hours: TutorHours) -> Expected:
