@@ -425,7 +425,7 @@ class _Menu:
     def _on_ask(self, typed: str) -> dict | None:
         """A question typed on the ask screen, as one USSD input carries it (a network
         takes up to about 160 characters and cuts the rest); 0 goes back unasked."""
-        if typed == BACK:
+        if ascii_digits(typed) == BACK:
             return self.main_view()
         if not typed:
             return None
