@@ -272,3 +272,18 @@ def test_every_asking_reply_is_one_sms_in_every_language(locale: str):
         assert "%(" not in text and count(text, "gsm7").segments == 1, (locale, text)
         if locale != "en":
             assert text != render((sample,), "en"), (locale, sample)
+
+
+@pytest.mark.parametrize(("locale", "segments"),
+                         [("en", 1), ("fr", 1), ("pt", 1), ("sw", 1), ("ar", 2)])
+def test_help_in_a_lesson_names_ask_within_its_budget(locale: str, segments: int):
+    """HELP in a lesson, where no channel choice takes the line for the moment, says how to
+    ask a tutor in the learner's words, in one SMS (two in Arabic) as before."""
+    from gateway.channels.sms import render
+    from gateway.channels.vocabulary import command_words
+    from gateway.learning import replies as r
+    from gateway.sms_text import count
+
+    text = render((r.HelpShown(True, False, 0, False),), locale)
+    assert command_words(locale)["ask"] in text
+    assert count(text, "gsm7").segments == segments, text

@@ -59,7 +59,8 @@ def test_a_mozambican_learns_by_sms_in_portuguese(twilio: TwilioWebhooks, store:
 
     help_text = texted(twilio, store, "AJUDA")
     assert help_text == ("Learnline: SEGUINTE continuar, ESTADO progresso, CURSOS cursos, "
-                         "LINGUA lingua, PARAR parar.")
+                         "LINGUA lingua, PARAR parar. PERGUNTA e uma pergunta: um tutor "
+                         "responde.")
 
     assert texted(twilio, store, "olá") == (  # GSM-7 as written
         "Responda SEGUINTE para continuar, ESTADO para o progresso, AJUDA para ajuda.")

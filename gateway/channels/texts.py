@@ -364,7 +364,8 @@ class TextRenderer(Wording):
     def _help(self, h: r.HelpShown) -> str:
         """The commands, then one line for the moment: how to answer in a quiz, how to
         begin without a course, else (where the carrier offers a choice) how to choose the
-        channel of daily lessons; within one SMS (two in Arabic) in every case."""
+        channel of daily lessons, or how to ask a tutor; within one SMS (two in Arabic) in
+        every case."""
         w = self.word
         if h.stopped:
             return self._(
@@ -386,6 +387,8 @@ class TextRenderer(Wording):
         elif h.channel_choice:  # one situational line: an SMS's room is for the moment's
             text += " " + self._("%(channel)s: lessons by SMS or WhatsApp.",
                                  channel=w["channel"])
+        else:
+            text += " " + self._("%(ask)s and a question: a tutor answers.", ask=w["ask"])
         return text
 
     def _notice(self, notice: r.Notice) -> str:
