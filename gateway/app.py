@@ -15,6 +15,7 @@ from gateway.channels.commands import load_catalogs
 from gateway.config import ConfigError, load_carriers
 from gateway.content.importer import ensure_bundled_courses
 from gateway.hub import routes as hub_routes
+from gateway.learning.asking import tutor_hours
 from gateway.ops import dashboard, simulator
 from gateway.ratelimit import InboundLimits
 from gateway.server import errors, forwarded, health, webhooks
@@ -89,6 +90,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if app.config["ROLE"] not in ("edge", "hub"):
         raise ConfigError(f"LEARNLINE_ROLE={app.config['ROLE']!r}: 'edge' (serves learners; "
                           "the default) or 'hub' (also takes edges' sync, docs/sync.md)")
+    try:
+        tutor_hours()
+    except ValueError as problem:
+        raise ConfigError(str(problem)) from None
     if app.config["ROLE"] == "hub":
         hub_routes.init_app(app)
     if app.config["SIMULATOR"]:

@@ -24,6 +24,8 @@ SETTINGS: dict[str, str] = {
     "LEARNLINE_TRUSTED_PROXIES": "the reverse proxies whose forwarded headers are believed",
     "LEARNLINE_PROXY_HOPS": "no longer read (start-up warns while it is set)",
     "LEARNLINE_RETENTION_DAYS": "days message texts are kept",
+    "LEARNLINE_TUTOR_HOURS": "the days and hours tutors answer learners' questions in "
+                             "(default: Mon-Fri 08-17, in each learner's zone)",
     "LEARNLINE_HUB_URL": "the hub an edge syncs with",
     "LEARNLINE_EDGE_ID": "this edge's id",
     "LEARNLINE_EDGE_TOKEN": "this edge's token at the hub",

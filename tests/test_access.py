@@ -33,10 +33,10 @@ SIMULATOR = {"/simulator"}  # pretend +999 numbers only; off unless asked for
 # A lesson by link: the token in the address is the credential (walked without, with a
 # wrong, another learner's, an expired and an ended one in tests/test_lesson_by_link.py).
 LESSON_LINK = {"/l"}
-# A signed-in learner's own settings: a browser not signed in is sent to sign in, and its
-# post changes nothing (walked without a sign-in, without and with a wrong CSRF token in
-# tests/test_channel_choice.py).
-SIGNED_IN = {"/settings"}
+# A signed-in learner's own settings and questions to tutors: a browser not signed in is
+# sent to sign in, and its post changes nothing (walked without a sign-in, without and
+# with a wrong CSRF token in tests/test_channel_choice.py and tests/test_asking.py).
+SIGNED_IN = {"/settings", "/ask"}
 
 OUTSIDE = {"REMOTE_ADDR": "203.0.113.9"}
 PAYLOAD = {"From": "+2348030000000", "To": "+15005550006", "Body": "START",

@@ -59,7 +59,8 @@ def test_a_mozambican_learns_by_sms_in_portuguese(twilio: TwilioWebhooks, store:
 
     help_text = texted(twilio, store, "AJUDA")
     assert help_text == ("Learnline: SEGUINTE continuar, ESTADO progresso, CURSOS cursos, "
-                         "LINGUA lingua, PARAR parar.")
+                         "LINGUA lingua, PARAR parar. PERGUNTA e uma pergunta: um tutor "
+                         "responde.")
 
     assert texted(twilio, store, "olá") == (  # GSM-7 as written
         "Responda SEGUINTE para continuar, ESTADO para o progresso, AJUDA para ajuda.")
@@ -111,7 +112,8 @@ def test_a_ussd_session_in_portuguese_fits_the_screen(store: Store, limit: int):
     phone = Phone(store, "+258851234567", carrier)
     menu = phone.dial().text
     assert menu.splitlines() == ["Learnline", f"1. Comecar: {GSM_TITLE}", "2. Cursos",
-                                 "3. O meu progresso", "4. Lingua", "5. Ajuda", "0. Sair"]
+                                 "3. O meu progresso", "4. Lingua", "5. Ajuda",
+                                 "6. Perguntar a um tutor", "0. Sair"]
     card = phone.press("1").text
     first = store.lesson(COURSE, "find-your-skill", "pt")
     assert card.startswith(f"Licao 1/6, ficha 1/3\n{gsm(first.title)}\n")

@@ -88,7 +88,8 @@ def test_a_kenyan_takes_the_whole_course_by_sms_in_swahili(twilio: TwilioWebhook
 def test_swahili_help_language_and_stop(twilio: TwilioWebhooks, store: Store):
     texted(twilio, store, "JIUNGE")
     assert texted(twilio, store, "MSAADA") == (
-        "Learnline: ENDELEA endelea, HALI maendeleo, KOZI kozi, LUGHA lugha, ACHA acha.")
+        "Learnline: ENDELEA endelea, HALI maendeleo, KOZI kozi, LUGHA lugha, ACHA acha. "
+        "SWALI na swali: mwalimu atajibu.")
     assert texted(twilio, store, "LUGHA en") == "Language: English."
     assert texted(twilio, store, "LANG sw") == "Lugha: Kiswahili."
     assert store.learner(KENYA).locale == "sw"

@@ -107,8 +107,29 @@ def test_the_main_menu(phone: Phone):
     assert not screen.end
     assert screen.text.splitlines() == [
         "Learnline", "1. Start: Start freelancing", "2. Courses", "3. My progress",
-        "4. Language", "5. Help", "0. Exit",
+        "4. Language", "5. Help", "6. Ask a tutor", "0. Exit",
     ]
+
+
+def test_a_question_typed_on_ussd_reaches_the_tutors_with_where_the_learner_is(phone: Phone):
+    phone.dial()
+    phone.press("1")  # the course's first card
+    phone.press("00")
+    prompt = phone.press("6")
+    assert prompt.text.startswith("Type your question for the tutors and send it.")
+    assert not prompt.end
+    assert phone.press("0").text.splitlines()[0] == "Learnline"  # back, nothing asked
+    phone.press("6")
+    receipt = phone.press("How much for 3 dresses? *not* 1").text
+    assert receipt.startswith("Your question reached the tutors. Expect an answer ")
+    [asked] = phone.store.db.execute(
+        "SELECT channel, carrier_id, text, course_id, lesson_id, card FROM questions "
+        "WHERE phone = ?", [PHONE]).fetchall()
+    assert asked == ("ussd", "at", "How much for 3 dresses? *not* 1", "start-freelancing",
+                     "find-your-skill", 1)
+    phone.press("00")
+    progress = phone.press("3").text + "\n" + phone.press("98").text
+    assert '1 question waits for a tutor: "How much for 3 dresses? *not*..."' in progress
 
 
 def test_reading_a_card_page_by_page_and_back(long_phone: Phone):

@@ -85,7 +85,7 @@ def test_the_help_page_lists_every_command_as_the_learners_language_reads_it(web
                            for part in named.split(",")])
     assert understood == [["Start"], ["Next"], ["Status"], ["Courses"], ["Language"],
                           ["Schedule"], ["Schedule"], ["Pause", "Resume"], ["Stop"],
-                          ["SetName"], ["Verify"]], locale
+                          ["SetName"], ["Verify"], ["Ask"]], locale
 
 
 def test_the_help_page_names_the_number_to_text_and_the_code_to_dial(db_path, carriers_file):

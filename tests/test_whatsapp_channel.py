@@ -522,3 +522,19 @@ def test_the_documented_subscription_checks_answer_as_documented(tmp_path, db_pa
             assert (done.returncode, done.stdout) == (0, printed + "\n"), (command, done)
     finally:
         server.shutdown()
+
+
+def test_a_question_asked_on_whatsapp_is_kept_as_whatsapps_and_receipted(wa_client, store):
+    """ASK by WhatsApp is the SMS command: the question is kept with the channel and
+    carrier it came by, and the receipt comes back on WhatsApp."""
+    send(wa_client, text_message("START"))
+    send(wa_client, text_message("ASK Can I charge for the first job?"))
+    receipt = queued(store)[-1]
+    assert receipt["body"].startswith("Your question reached the tutors. Expect an answer ")
+    [asked] = store.db.execute("SELECT channel, carrier_id, text, course_id, card "
+                               "FROM questions WHERE phone = ?", [PHONE]).fetchall()
+    assert asked == ("whatsapp", "wa", "Can I charge for the first job?",
+                     "start-freelancing", 1)
+    send(wa_client, text_message("STATUS"))
+    assert 'question waits for a tutor: "Can I charge for the first..."' in \
+        queued(store)[-1]["body"]

@@ -261,4 +261,6 @@ def parse_command(text: str) -> i.Intent:
             return i.Delivery("sms")
         case "channel":
             return i.Channel(_CHANNEL_NAMES.get((argument or "").replace(" ", "")))
+        case "ask":  # the question as typed: a tutor reads it
+            return i.Ask(_as_typed_after_first_word(text))
     return i.Unknown(text)

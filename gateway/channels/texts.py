@@ -252,6 +252,10 @@ class TextRenderer(Wording):
                     date=self.date(found.issued_at), holder=found.holder, score=found.score,
                     total=found.total, percent=self.percent(found.score, found.total),
                 )
+            case r.QuestionReceived() as received:
+                return self.question_received(received)
+            case r.QuestionsOpen() as waiting:
+                return self.questions_open(waiting)
             case r.Notice() as notice:
                 return self._notice(notice)
         raise TypeError(f"no SMS wording for {reply!r}")
@@ -360,7 +364,8 @@ class TextRenderer(Wording):
     def _help(self, h: r.HelpShown) -> str:
         """The commands, then one line for the moment: how to answer in a quiz, how to
         begin without a course, else (where the carrier offers a choice) how to choose the
-        channel of daily lessons; within one SMS (two in Arabic) in every case."""
+        channel of daily lessons, or how to ask a tutor; within one SMS (two in Arabic) in
+        every case."""
         w = self.word
         if h.stopped:
             return self._(
@@ -382,6 +387,8 @@ class TextRenderer(Wording):
         elif h.channel_choice:  # one situational line: an SMS's room is for the moment's
             text += " " + self._("%(channel)s: lessons by SMS or WhatsApp.",
                                  channel=w["channel"])
+        else:
+            text += " " + self._("%(ask)s and a question: a tutor answers.", ask=w["ask"])
         return text
 
     def _notice(self, notice: r.Notice) -> str:
@@ -454,6 +461,11 @@ class TextRenderer(Wording):
                 return self._("Lessons by link are not available here yet.")
             case "earlier_button":
                 return self._("That button belongs to an earlier message.")
+            case "ask_how":
+                return self._("To ask a tutor, reply %(ask)s and your question, e.g. %(ask)s "
+                              "what is a verb?", ask=w["ask"])
+            case "ask_limited":
+                return self.ask_limited(d["limit"])
             case "verify_limited":
                 return self._("You have checked many codes this hour. Please try again "
                               "later.")

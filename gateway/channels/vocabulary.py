@@ -38,6 +38,7 @@ _command("resume", "RESUME")
 _command("link", "LINK")
 _command("text", "TEXT SMS")
 _command("channel", "CHANNEL")
+_command("ask", "ASK QUESTION")
 
 
 def _mark_for_extraction() -> None:  # pragma: no cover - never called
@@ -60,6 +61,7 @@ def _mark_for_extraction() -> None:  # pragma: no cover - never called
     t.pgettext("command", "LINK")
     t.pgettext("command", "TEXT SMS")
     t.pgettext("command", "CHANNEL")
+    t.pgettext("command", "ASK QUESTION")
     t.pgettext("command", "OFF NO")
     t.pgettext("command", "ANSWER")
 

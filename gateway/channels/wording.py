@@ -22,6 +22,19 @@ def plain_number(text: str) -> str:
     return text.translate(_PLAIN)
 
 
+def first_words(text: str, chars: int = 30) -> str:
+    """The start of a text, cut at a word within `chars` characters, '...' when cut."""
+    if len(text) <= chars:
+        return text
+    cut = text[:chars].rsplit(" ", 1)[0] if " " in text[:chars] else text[:chars]
+    return cut.rstrip(" ,.;:") + "..."
+
+
+
+def _clock(hour: int) -> str:
+    return f"{hour:02d}:00"
+
+
 class Wording:
     """Translated, formatted strings for one locale."""
 
@@ -86,3 +99,27 @@ class Wording:
         return done + " " + self._("Now: %(lesson)s, card %(number)d/%(count)d.",
                                    lesson=p.lesson_title, number=p.card_number,
                                    count=p.card_count)
+
+    def question_received(self, received: r.QuestionReceived) -> str:
+        """The receipt of a question: it reached the tutors, and when to expect an answer."""
+        if received.day == "today":
+            when = self._("Expect an answer today before %(time)s.",
+                          time=_clock(received.hour))
+        elif received.day == "tomorrow":
+            when = self._("Expect an answer tomorrow from %(time)s.",
+                          time=_clock(received.hour))
+        else:
+            when = self._("Expect an answer on %(day)s from %(time)s.",
+                          day=self.weekday(received.weekday), time=_clock(received.hour))
+        return self._("Your question reached the tutors.") + " " + when
+
+    def questions_open(self, waiting: r.QuestionsOpen) -> str:
+        """How many of the learner's questions wait for a tutor, and the oldest's start."""
+        return self.n_("%(n)d question waits for a tutor: \"%(start)s\"",
+                       "%(n)d questions wait for a tutor, the first: \"%(start)s\"",
+                       waiting.count, start=first_words(waiting.oldest))
+
+    def ask_limited(self, limit: int) -> str:
+        """The one notice past the daily limit of questions."""
+        return self._("You have asked %(limit)d questions today, the most a day. "
+                      "Please ask again tomorrow.", limit=limit)

@@ -80,6 +80,15 @@ def _retention_days() -> int:
         raise click.ClickException(str(exc)) from None
 
 
+def _check_tutor_hours() -> None:
+    from gateway.learning.asking import tutor_hours
+
+    try:
+        tutor_hours()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def _edge_link():
     """This edge's hub link from the environment (None: no hub), or a clear error."""
     from gateway.sync.client import EdgeLink, SyncError
@@ -286,6 +295,7 @@ def serve(host: str, port: int, no_worker: bool, workers: int | None,
     carriers = _carriers()
     _web_settings()
     _retention_days()  # the worker's setting: refuse a bad one before starting anything
+    _check_tutor_hours()
     _port_free(host, port)
     with _open_store() as store:
         staff_accounts = accounts.count(store)
@@ -377,6 +387,7 @@ def worker(drain: bool, lease_seconds: float) -> None:
     carriers = _carriers()
     with _open_store():
         pass
+    _check_tutor_hours()
     outbox = OutboxWorker(default_db_path(), carriers, lease_seconds=lease_seconds,
                           retention_days=_retention_days())
     outbox.install_signal_handlers()

@@ -8,18 +8,26 @@ its answer commit together.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from gateway.content.model import FULL, Course, Lesson
 from gateway.i18n import available_locales, normalize_locale
-from gateway.learning import certificates
+from gateway.learning import asking, certificates
 from gateway.learning import intents as i
 from gateway.learning import replies as r
 from gateway.learning.delivery import completion_mode
-from gateway.learning.timing import DAY, Pacing, hour_outside_quiet, working_days
+from gateway.learning.timing import (
+    DAY,
+    Pacing,
+    hour_outside_quiet,
+    learner_zone,
+    local,
+    working_days,
+)
 from gateway.phones import masked
-from gateway.store import EnrollmentRecord, LearnerRecord, Store, web_sessions
+from gateway.store import EnrollmentRecord, LearnerRecord, Store, questions, web_sessions
 from gateway.store.records import QuizState
 
 
@@ -38,6 +46,7 @@ class Outcome:
 
 # Engine.learner's `stored` when the caller has not read the learner.
 _UNREAD = object()
+log = logging.getLogger(__name__)
 # Certificate checks by SMS, per number (codes must not be enumerable).
 VERIFY_PER_HOUR = 10
 HOUR = 3600.0
@@ -157,6 +166,8 @@ class Engine:
                 return Outcome(self._delivery(learner, mode))
             case i.Channel(name=name):
                 return Outcome((self._channel(learner, name),))
+            case i.Ask(text=text):
+                return Outcome(self._ask(learner, text))
             case i.Unknown():
                 return Outcome((self._not_understood(learner),))
         raise TypeError(f"not an intent: {intent!r}")
@@ -295,14 +306,60 @@ class Engine:
         """Where the learner stands, and what they can do from there: with no course yet,
         the courses; in a quiz, the question waiting for their answer."""
         progress = self._progress(learner)
+        waiting = self.open_questions(learner)
+        asked = (waiting,) if waiting is not None else ()
         if isinstance(progress, r.Notice):
-            return (progress, self._catalogue(learner))
+            return (progress, *asked, self._catalogue(learner))
         found = self._current_enrollment(learner)
         if found is not None and _asks(found[1]):
             course, enrollment = found
             lesson = self._lesson(course, enrollment.position, self.reading_locale(learner))
-            return (progress, self._question(lesson, enrollment, learner))
-        return (progress,)
+            return (progress, *asked, self._question(lesson, enrollment, learner))
+        return (progress, *asked)
+
+    def open_questions(self, learner: LearnerRecord) -> r.QuestionsOpen | None:
+        """The learner's questions waiting for a tutor (how many, the oldest's text), or
+        None when none is."""
+        waiting = questions.of_learner(self.store, learner.phone, questions.OPEN)
+        return r.QuestionsOpen(len(waiting), waiting[0].text) if waiting else None
+
+    def _ask(self, learner: LearnerRecord, text: str | None) -> tuple[r.Reply, ...]:
+        """Keep a question for the tutors with where the learner is, and say when to
+        expect an answer. Past the daily limit nothing is kept but one text-less mark, so
+        the polite notice goes once (on a session the learner opened, USSD or the web,
+        it shows each time: it costs them nothing)."""
+        text = " ".join((text or "").split())[:asking.MAX_CHARS]
+        if not text:
+            return (r.Notice("ask_how"),)
+        now = self.store.clock()
+        asked = questions.asked_since(self.store, learner.phone, now - DAY)
+        channel = self.channel or "sms"
+        if asked >= asking.DAILY_LIMIT:
+            if asked == asking.DAILY_LIMIT:
+                questions.add(self.store, learner.phone, channel, learner.carrier_id, "",
+                              status=questions.REFUSED)
+            elif not self._interactive:
+                return ()
+            return (r.Notice("ask_limited", {"limit": asking.DAILY_LIMIT}),)
+        place: dict[str, Any] = {}
+        found = self._current_enrollment(learner)
+        if found is not None and found[0].lesson_ids:
+            course, enrollment = found
+            place["course_id"] = course.id
+            if not enrollment.completed:
+                position = min(enrollment.position, len(course.lesson_ids) - 1)
+                place["lesson_id"] = course.lesson_ids[position]
+                if _asks(enrollment):
+                    assert enrollment.quiz is not None
+                    place["quiz_question"] = enrollment.quiz.queue[0] + 1
+                elif enrollment.card >= 0:
+                    place["card"] = enrollment.card + 1
+        asked_id = questions.add(self.store, learner.phone, channel, learner.carrier_id, text,
+                                 **place)
+        log.info("question %d asked by %s on %s", asked_id, masked(learner.phone), channel)
+        zone = learner_zone(learner.phone, learner.timezone, self.pacing.timezone)
+        when = asking.expected(local(now, zone), asking.tutor_hours())
+        return (r.QuestionReceived(when.day, when.hour, when.weekday),)
 
     def _progress(self, learner: LearnerRecord) -> r.Reply:
         found = self._current_enrollment(learner)

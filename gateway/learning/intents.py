@@ -109,6 +109,13 @@ class Channel:
 
 
 @dataclass(frozen=True)
+class Ask:
+    """A question for the tutors, as the learner typed it; None asks how to ask."""
+
+    text: str | None = None
+
+
+@dataclass(frozen=True)
 class Unknown:
     """Input the channel could not understand."""
 
@@ -117,5 +124,5 @@ class Unknown:
 
 Intent = (
     Start | Courses | Next | Back | Status | Help | Language | Stop | Answer | Schedule
-    | Pause | Resume | SetName | Verify | Delivery | Channel | Unknown
+    | Pause | Resume | SetName | Verify | Delivery | Channel | Ask | Unknown
 )

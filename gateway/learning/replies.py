@@ -275,6 +275,26 @@ class CertificateShown:
 
 
 @dataclass(frozen=True)
+class QuestionReceived:
+    """The learner's question reached the tutors; an answer can be expected `day`
+    'today' (before `hour`), 'tomorrow' or 'weekday' (on `weekday`, 0 Monday, from
+    `hour`), local time."""
+
+    day: str
+    hour: int
+    weekday: int = 0
+
+
+@dataclass(frozen=True)
+class QuestionsOpen:
+    """The learner's questions still waiting for a tutor: how many, and the oldest's
+    text."""
+
+    count: int
+    oldest: str
+
+
+@dataclass(frozen=True)
 class Notice:
     """A short situational message, named by `kind`, with its details.
 
@@ -282,7 +302,8 @@ class Notice:
     'unknown_course' (asked), 'no_question', 'answer_out_of_range' (count),
     'answer_first', 'not_enrolled', 'course_complete', 'no_courses',
     'verify_how' (how to check a certificate), 'no_certificate' (code: what was asked,
-    malformed: True when it cannot be a code), 'verify_limited' (too many checks).
+    malformed: True when it cannot be a code), 'verify_limited' (too many checks),
+    'ask_how' (how to ask a tutor), 'ask_limited' (limit: questions a day).
     Channels add their own: 'link_unavailable' (SMS), 'earlier_button' (WhatsApp: a
     button tapped on an earlier message than the latest, not taken as an answer).
     """
@@ -295,7 +316,8 @@ Reply = (
     CourseList | Welcome | CardShown | QuestionAsked | Feedback | LessonDone | CourseDone
     | Progress | HelpShown | LanguageChanged | LanguageChoices | Stopped | ScheduleShown
     | ScheduleOffer | DailyLesson | Reminder | ReviewAsked | ReviewFeedback | NameShown
-    | CertificateShown | LessonLinked | DeliveryChanged | ChannelShown | LinkOffer | Notice
+    | CertificateShown | LessonLinked | DeliveryChanged | ChannelShown | LinkOffer
+    | QuestionReceived | QuestionsOpen | Notice
 )
 
 

@@ -17,6 +17,7 @@ from gateway import environment
 from gateway.channels.web import signin
 from gateway.config import Carriers, ConfigError, literal_secrets, load_carriers
 from gateway.content.importer import bundled_courses_behind
+from gateway.learning.asking import tutor_hours
 from gateway.outbox.worker import retention_days_from_env
 from gateway.server.health import WORKER_STALE_SECONDS
 from gateway.store import Store
@@ -65,6 +66,10 @@ def _configuration(env: dict[str, str], findings: list[Finding]) -> Carriers | N
     try:
         retention_days_from_env(env)
     except ConfigError as exc:
+        findings.append(Finding("fail", "configuration", str(exc)))
+    try:
+        tutor_hours(env)
+    except ValueError as exc:
         findings.append(Finding("fail", "configuration", str(exc)))
     if carriers is None:
         return None

@@ -49,6 +49,7 @@ from gateway.channels.scheduled import run_scheduled
 from gateway.channels.sms.conversation import handle_inbound
 from gateway.channels.whatsapp.conversation import handle_whatsapp
 from gateway.config import USSD_RESUME_SECONDS, Carrier, Carriers, ConfigError
+from gateway.learning.asking import tutor_hours
 from gateway.learning.timing import day_start, learner_zone, next_day_start, quiet_end
 from gateway.metrics import OUTBOUND
 from gateway.outbox import fallback
@@ -165,6 +166,10 @@ class OutboxWorker:
         # None: from the environment (raises ConfigError at start-up when invalid).
         self.retention_days = (retention_days_from_env() if retention_days is None
                                else retention_days)
+        try:  # the worker answers stored messages, ASK among them: checked at start-up too
+            tutor_hours()
+        except ValueError as problem:
+            raise ConfigError(str(problem)) from None
         self._last_retention = float("-inf")
         self._next_slot: dict[str, float] = {}
         self._stop = threading.Event()

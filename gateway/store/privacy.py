@@ -62,6 +62,7 @@ PHONE_TABLES: dict[str, str] = {
     "web_sessions": "started_at",
     "lesson_costs": "course_id, lesson_id, carrier_id",
     "lesson_completions": "completed_at, course_id, lesson_id",
+    "questions": "asked_at, id",
 }
 # Tables keyed to a number some other way, exported too (rate_events: `key` ends ":<phone>").
 OTHER_TABLES = ("rate_events", "events")
@@ -456,6 +457,7 @@ def _erase_rows(store: Store, phone: str, pseudonym: str, ids: dict[str, list[in
     counts["events"] = run("UPDATE events SET learner = ?, data = '{}' WHERE learner = ? "
                            "AND kind != 'erased'", [pseudonym, phone])
     counts["ussd_sessions"] = run("DELETE FROM ussd_sessions WHERE phone = ?", [phone])
+    counts["questions"] = run("DELETE FROM questions WHERE phone = ?", [phone])
     counts["signin_codes"] = run("DELETE FROM signin_codes WHERE phone = ?", [phone])
     counts["web_sessions"] = run("DELETE FROM web_sessions WHERE phone = ?", [phone])
     counts["rate_events"] = run("DELETE FROM rate_events WHERE substr(key, -?) = ?",

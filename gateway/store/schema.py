@@ -571,3 +571,34 @@ def m025_staff_accounts(db: Database) -> None:
         "CREATE INDEX web_sessions_by_staff ON web_sessions (mark) WHERE kind = 'staff'",
     ):
         db.execute(statement)
+
+
+@migrations()
+def m026_questions(db: Database) -> None:
+    """Learners' questions to tutors: who asked, on which channel and carrier, the text,
+    where they were in their course when they asked (course, lesson, card or quiz
+    question), its status ('open', 'answered', 'closed'; 'refused': the one question past
+    the daily limit, kept without its text so its notice goes once), and the answer's
+    text, time and staff account once a tutor answers."""
+    for statement in (
+        """CREATE TABLE questions (
+            id INTEGER PRIMARY KEY,
+            phone TEXT NOT NULL,
+            channel TEXT NOT NULL CHECK (channel IN ('sms', 'ussd', 'web', 'whatsapp')),
+            carrier_id TEXT NOT NULL DEFAULT '',
+            text TEXT NOT NULL,
+            course_id TEXT,
+            lesson_id TEXT,
+            card INTEGER,          -- the card they were on, 1-based as authored
+            quiz_question INTEGER, -- 1-based quiz question waiting for them, or NULL
+            asked_at REAL NOT NULL,
+            status TEXT NOT NULL DEFAULT 'open'
+                CHECK (status IN ('open', 'answered', 'closed', 'refused')),
+            answer TEXT,
+            answered_at REAL,
+            answered_by INTEGER    -- staff.id
+        )""",
+        "CREATE INDEX questions_open ON questions (asked_at) WHERE status = 'open'",
+        "CREATE INDEX questions_by_learner ON questions (phone, asked_at)",
+    ):
+        db.execute(statement)

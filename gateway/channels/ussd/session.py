@@ -373,10 +373,14 @@ class _Menu:
         """The next view after `choice` on `view`, and a notice for an invalid choice."""
         if choice is None:
             return view, None
-        choice = ascii_digits(choice.strip())
+        typed = choice.strip()
+        choice = ascii_digits(typed)
         kind = view.get("v")
         if choice == HOME:
             return self.main_view(), None
+        if kind == "ask":  # text, not a choice: kept as typed
+            found = self._on_ask(typed)
+            return (found, None) if found is not None else (view, self.words.invalid())
         more_pages = "pages" in view and view["page"] + 1 < len(view["pages"])
         # '98' turns the page; so does '1' (next, continue) on cards and messages, and on a
         # question whose option 1 is still to come, so a learner never skips the rest of a
@@ -410,7 +414,22 @@ class _Menu:
                 return self.from_replies(self.ask(i.Channel(None)))
             case "0":
                 return {"v": "goodbye"}
+        if choice == str(self._ask_number()):
+            return {"v": "ask"}
         return None
+
+    def _ask_number(self) -> int:
+        """The main menu's number for asking a tutor: after the channel choice, if any."""
+        return 7 if len(self.engine.pacing.channels) > 1 else 6
+
+    def _on_ask(self, typed: str) -> dict | None:
+        """A question typed on the ask screen, as one USSD input carries it (a network
+        takes up to about 160 characters and cuts the rest); 0 goes back unasked."""
+        if ascii_digits(typed) == BACK:
+            return self.main_view()
+        if not typed:
+            return None
+        return self.from_replies(self.ask(i.Ask(typed)))
 
     def _on_courses(self, view: dict, choice: str) -> dict | None:
         if choice == BACK:
@@ -513,6 +532,11 @@ class _Menu:
                 head = ""
                 if self.width(compose(head, body, options, nav)) > self.limit:
                     options[0] = w.option(1, w.continue_())
+                ask = w.option(self._ask_number(), w.ask_label())
+                if self.width(compose(head, body, options, nav)) > self.limit and ask in options:
+                    # A UCS-2 screen too short for every item: asking gives way (its number
+                    # still works, and ASK by SMS), the items that teach stay whole.
+                    options.remove(ask)
         elif kind == "courses":
             head, body = view.get("head") or w.courses(), ""
             nav = self._nav(more=False, back=True, home=not self.compact)
@@ -522,6 +546,9 @@ class _Menu:
                                                           home=not self.compact)
             options = [w.option(n, w.channel_name(name)) for n, name in
                        enumerate(view["offered"], 1)]
+        elif kind == "ask":
+            head, body, options = w.ask_prompt(), "", []
+            nav = self._nav(more=False, back=True, home=not self.compact)
         elif kind == "language":
             head, body, nav = w.language(), "", self._nav(more=False, back=True,
                                                          home=not self.compact)
@@ -576,6 +603,7 @@ class _Menu:
             w.option(5, w.help_label()),
             *([w.option(6, w.channel_label())] if len(self.engine.pacing.channels) > 1
               else []),
+            w.option(self._ask_number(), w.ask_label()),
             w.option(0, w.exit_label()),
         ]
 

@@ -74,6 +74,14 @@ class Wording(_Base):
     def channel_label(self) -> str:
         return self._("SMS or WhatsApp")
 
+    def ask_label(self) -> str:
+        return self._("Ask a tutor")
+
+    def ask_prompt(self) -> str:
+        """The screen that takes a question as typed text."""
+        return self._("Type your question for the tutors and send it. A long question: "
+                      "text it by SMS.")
+
     @staticmethod
     def channel_name(name: str) -> str:
         """A channel as the menu names it: its own name, the same in every language."""
@@ -146,6 +154,8 @@ class Wording(_Base):
                 return text
             case "no_courses":
                 return self._("No courses are available yet. Please try again later.")
+            case "ask_limited":
+                return self.ask_limited(notice.details["limit"])
         return self.invalid()
 
     def reply(self, reply: r.Reply) -> str:
@@ -188,6 +198,10 @@ class Wording(_Base):
                 return self.channel_shown(shown)
             case r.HelpShown():
                 return self.help()
+            case r.QuestionReceived() as received:
+                return self.question_received(received)
+            case r.QuestionsOpen() as waiting:
+                return self.questions_open(waiting)
             case r.Notice() as notice:
                 return self.notice(notice)
             case r.ReviewFeedback(correct=True, explanation=why):

@@ -52,9 +52,9 @@ from gateway.i18n import (
     text_direction,
     translations,
 )
-from gateway.learning import Engine, intents
+from gateway.learning import Engine, asking, intents
 from gateway.learning.certificates import format_code, normalize_code
-from gateway.learning.replies import CourseDone
+from gateway.learning.replies import CourseDone, QuestionReceived
 from gateway.learning.timing import Pacing
 from gateway.phones import InvalidPhoneNumber, masked, to_e164
 from gateway.server import forwarded
@@ -337,8 +337,48 @@ def progress():
                 learner and lesson.current) for lesson in outline.lessons)):
             outlines.append(outline)
     held = engine.certificates_of(learner) if learner else []
+    waiting = engine.open_questions(learner) if learner else None
     return page("progress.html", outlines=outlines,
-                certificates=[(format_code(c.code), c) for c in held])
+                certificates=[(format_code(c.code), c) for c in held],
+                waiting=Wording(g.locale).questions_open(waiting) if waiting else None)
+
+
+def _paced_engine(learner: LearnerRecord) -> Engine:
+    """The web's engine paced by the learner's carrier (their zone when their number does
+    not tell one)."""
+    carrier = current_app.extensions["learnline.carriers"].get(learner.carrier_id)
+    return Engine(get_store(), carrier.pacing if carrier else Pacing(), channel="web")
+
+
+@blueprint.route("/ask", methods=["GET", "POST"])
+def ask():
+    """A signed-in learner asks the tutors a question: a short form, its receipt (when to
+    expect an answer), and their open questions. A browser not signed in is sent to sign
+    in, and its post keeps nothing; an empty question is answered with how to ask (400)."""
+    if current_learner() is None:
+        return redirect(url_for("web.sign_in"))
+    wording = Wording(g.locale)
+    if request.method == "GET":
+        waiting = _paced_engine(current_learner()).open_questions(current_learner())
+        return page("ask.html", said=None, refused=False,
+                    waiting=wording.questions_open(waiting) if waiting else None)
+    text = request.form.get("question", "")[:asking.MAX_CHARS * 2]
+    if not text.strip():
+        return page("ask.html", status=400, said=None, refused=True, waiting=None)
+    with get_store().write():
+        learner = _learner_now()
+        if learner is None:
+            return redirect(url_for("web.sign_in"))
+        engine = _paced_engine(learner)
+        replies = engine.handle(learner, intents.Ask(text), interactive=True).replies
+        waiting = engine.open_questions(learner)
+    [reply] = replies
+    if isinstance(reply, QuestionReceived):
+        said, refused = wording.question_received(reply), False
+    else:  # past the daily limit
+        said, refused = wording.ask_limited(reply.details["limit"]), True
+    return page("ask.html", status=429 if refused else 200, said=said, refused=refused,
+                waiting=wording.questions_open(waiting) if waiting else None)
 
 
 _CHANNELS = ("sms", "whatsapp")
