@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.ports import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # One byte of a trickling request every this many seconds.
@@ -193,29 +195,44 @@ def run_way(argv: list[str], folder: Path, port: int,
             ) -> Iterator[Running]:
     """Start a shipped `learnline serve ...` command line on `port` with a fresh
     database in `folder` (and at most `open_files` file descriptors per process, if
-    given); stop it afterwards."""
-    command = _with_port(_learnline(argv), port)
+    given); stop it afterwards. A port taken meanwhile (the loopback's ephemeral ports are
+    also the local ports of other tests' client connections) is traded for another free
+    one: `Running.port` is where it listens."""
     environment = {**os.environ, "LEARNLINE_DB": str(folder / "learnline.db"),
                    "LEARNLINE_METRICS_DIR": str(folder / "metrics"),
                    "LEARNLINE_ACCESS_LOG": "", **(env or {})}
     environment.pop("LEARNLINE_CARRIERS", None)
     log = folder / "serve.log"
+    for attempt in range(3):
+        process, command = _start_way(argv, port, environment, log, folder, open_files)
+        try:
+            deadline = time.monotonic() + 60
+            while time_healthz("127.0.0.1", port, 1) is None:
+                if process.poll() is not None and "is in use by another program" in \
+                        log.read_text() and attempt < 2:
+                    break
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{command} did not come up:\n{log.read_text()}")
+                time.sleep(0.2)
+            else:
+                yield Running(process, port, log)
+                return
+        finally:
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        port = free_port()
+
+
+def _start_way(argv: list[str], port: int, environment: dict[str, str], log: Path,
+               folder: Path, open_files: int | None) -> tuple[subprocess.Popen, list[str]]:
+    command = _with_port(_learnline(argv), port)
     with log.open("w") as out:
         if open_files is not None:  # as `ulimit -n` would
             command = ["prlimit", f"--nofile={open_files}:{open_files}", *command]
         process = subprocess.Popen(command, env=environment, stdout=out,
                                    stderr=subprocess.STDOUT, cwd=folder)
-    try:
-        deadline = time.monotonic() + 60
-        while time_healthz("127.0.0.1", port, 1) is None:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{command} did not come up:\n{log.read_text()}")
-            time.sleep(0.2)
-        yield Running(process, port, log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    return process, command
