@@ -188,7 +188,11 @@ class Carrier:
     @property
     def message_chars(self) -> int:
         """The longest text it takes as one message when its messages are not SMS
-        (WhatsApp); 0 when it sends SMS."""
+        (WhatsApp); 0 when it sends SMS. A stand-in playing WhatsApp takes what the
+        Cloud API takes."""
+        if self.stand_in_channel is not None:
+            return ADAPTERS["whatsapp"].whole_message_chars \
+                if self.stand_in_channel == "whatsapp" else 0
         adapter = ADAPTERS.get(self.adapter)
         return adapter.message_chars(self.wire) if adapter is not None else 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 from typing import ClassVar
@@ -11,7 +12,7 @@ import pytest
 from carrier_adapters import CarrierAdapter, registry
 from carrier_adapters.twilio import STATUS_MAP
 from gateway import create_app
-from gateway.config import COMMON_KEYS, ConfigError, load_carriers
+from gateway.config import COMMON_KEYS, Carrier, ConfigError, load_carriers
 
 SID = "AC" + "0123456789abcdef" * 2
 TWILIO = f'adapter = "twilio"\naccount_sid = "{SID}"\nauth_token = "token-0123456789abcdef"\n'
@@ -515,3 +516,11 @@ content_sids = {{ fr = "HX123" }}
     for start in expected:
         assert sum(line.startswith(start) for line in lines) == 1, (start, lines)
     assert len(lines) == len(expected), lines
+
+
+def test_a_stand_in_playing_whatsapp_takes_whole_whatsapp_messages():
+    """The simulator's stand-in carrier: playing WhatsApp, its texts go whole up to the
+    Cloud API's length, as a WhatsApp carrier's do; playing SMS, they are split as SMS."""
+    model = Carrier.of(id="simulator", adapter="simulator")
+    assert dataclasses.replace(model, stand_in_channel="whatsapp").message_chars == 4096
+    assert dataclasses.replace(model, stand_in_channel="sms").message_chars == 0

@@ -8,7 +8,8 @@ or quiz on the web.
   again from now and the scheduler's next look at them is planned (docs/scheduling.md).
 - For the messaging channels (SMS, WhatsApp): a message from an erased number is kept but
   not answered unless it is START, and the daily-lesson offer follows a learner's first
-  lesson done.
+  lesson done; a sender over the carrier's inbound limits gets one notice, and a message
+  the engine failed on gets an apology (`answer_throttled`, `answer_failure`).
 """
 
 from __future__ import annotations
@@ -16,12 +17,17 @@ from __future__ import annotations
 import dataclasses
 import logging
 
+from gateway.config import Carrier
+from gateway.i18n import default_locale, translations
 from gateway.learning import Engine
 from gateway.learning import replies as r
 from gateway.learning.engine import Outcome
 from gateway.learning.intents import Intent, Start
 from gateway.learning.scheduling import note_seen
 from gateway.learning.timing import Pacing, hour_outside_quiet
+from gateway.metrics import PROCESSING_FAILURES
+from gateway.outbox.queue import queue_text
+from gateway.phones import masked
 from gateway.store import InboundRecord, LearnerRecord, Store, privacy
 
 log = logging.getLogger(__name__)
@@ -68,3 +74,40 @@ def with_schedule_offer(learner: LearnerRecord, outcome: Outcome, pacing: Pacing
         learner.schedule_offered = True
         replies = (*replies, r.ScheduleOffer(hour_outside_quiet(8, pacing.quiet_hours)))
     return dataclasses.replace(outcome, replies=replies)
+
+
+def answer_throttled(store: Store, carrier: Carrier, inbound: InboundRecord, locale: str,
+                     limit: str, first_over: bool) -> None:
+    """A message from a sender over the carrier's inbound `limit`: kept as processed, not
+    answered, but for one polite notice when it is the first over (`first_over`); none to
+    a learner who opted out, and nothing, not even a trace of the number, to an erased
+    one. Inside the caller's write transaction."""
+    store.mark_inbound(inbound.id, "processed", error=f"throttled: over the {limit} limit")
+    log.warning("carrier %s: %s throttled (%s)", carrier.id, masked(inbound.phone), limit)
+    learner = store.learner(inbound.phone)
+    if learner is None and privacy.is_erased(store, inbound.phone):
+        privacy.silence_stray(store, inbound.id)  # no notice, and no trace of the number
+        return
+    if not first_over or (learner is not None and learner.stopped):
+        return
+    notice = translations(learner.locale if learner else locale).gettext(
+        "You are sending messages faster than we can answer. Please wait a minute, then "
+        "send your reply again.")
+    queue_text(store, carrier, inbound.phone, notice, inbound_id=inbound.id)
+
+
+def answer_failure(store: Store, carrier: Carrier, inbound: InboundRecord,
+                   exc: Exception) -> int:
+    """A message the engine failed on: marked failed with the error, counted, and the
+    learner (unless they opted out) sent an apology, in one commit. Returns how many
+    messages it queued."""
+    PROCESSING_FAILURES.labels(carrier.id).inc()
+    with store.write():
+        store.mark_inbound(inbound.id, "failed", error=f"{type(exc).__name__}: {exc}"[:500])
+        learner = store.learner(inbound.phone)
+        if learner is not None and learner.stopped:
+            return 0
+        locale = learner.locale if learner else default_locale(inbound.phone, carrier)
+        apology = translations(locale).gettext(
+            "Sorry, something went wrong on our side. Please try again later.")
+        return queue_text(store, carrier, inbound.phone, apology, inbound_id=inbound.id)

@@ -11,6 +11,8 @@ from gateway.channels.lesson_costs import lesson_of
 from gateway.channels.sms.packing import pack
 from gateway.channels.texts import render_parts
 from gateway.channels.visits import (
+    answer_failure,
+    answer_throttled,
     learner_acted,
     stray_from_erased_number,
     with_schedule_offer,
@@ -24,11 +26,9 @@ from gateway.learning import replies as r
 from gateway.learning.engine import Outcome
 from gateway.learning.intents import Delivery, Intent
 from gateway.learning.timing import Pacing
-from gateway.metrics import PROCESSING_FAILURES
 from gateway.outbox.queue import queue_text
-from gateway.phones import masked
-from gateway.ratelimit import InboundLimits, Verdict
-from gateway.store import InboundRecord, LearnerRecord, Store, privacy, web_sessions
+from gateway.ratelimit import InboundLimits
+from gateway.store import InboundRecord, LearnerRecord, Store, web_sessions
 from gateway.urls import web_url
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,8 @@ def receive_inbound(
                                        meta=meta, processed=True)
         if verdict is not None and not verdict.allowed:
             if inbound.is_new:
-                _throttle(store, carrier, inbound, locale, verdict)
+                answer_throttled(store, carrier, inbound, locale, verdict.limit,
+                                 verdict.first_over)
             return dataclasses.replace(inbound, throttled=True)
         if inbound.is_new:
             _process(store, carrier, inbound, locale, mark=False, intent=intent)
@@ -86,24 +87,6 @@ def receive_inbound(
 
     # Concurrent webhooks of this process share one commit (Store.write_shared).
     return store.write_shared(store_and_process)
-
-
-def _throttle(store: Store, carrier: Carrier, inbound: InboundRecord, locale: str,
-              verdict: Verdict) -> None:
-    store.mark_inbound(inbound.id, "processed", error=f"throttled: over the {verdict.limit} "
-                       "limit")
-    log.warning("carrier %s: %s throttled (%s)", carrier.id, masked(inbound.phone),
-                verdict.limit)
-    learner = store.learner(inbound.phone)
-    if learner is None and privacy.is_erased(store, inbound.phone):
-        privacy.silence_stray(store, inbound.id)  # no notice, and no trace of the number
-        return
-    if not verdict.first_over or (learner is not None and learner.stopped):
-        return
-    notice = translations(learner.locale if learner else locale).gettext(
-        "You are sending messages faster than we can answer. Please wait a minute, then "
-        "send your reply again.")
-    queue_text(store, carrier, inbound.phone, notice, inbound_id=inbound.id)
 
 
 def handle_inbound(store: Store, carrier: Carrier, inbound: InboundRecord) -> int:
@@ -162,7 +145,7 @@ def _process(store: Store, carrier: Carrier, inbound: InboundRecord,
             return queued
     except Exception as exc:
         log.exception("inbound %d (carrier %s) failed in processing", inbound.id, carrier.id)
-        return _mark_failed(store, carrier, inbound, exc)
+        return answer_failure(store, carrier, inbound, exc)
 
 
 def _no_words(store: Store, carrier: Carrier, inbound: InboundRecord, engine: Engine,
@@ -197,18 +180,3 @@ def _with_link_offer(store: Store, carrier: Carrier, learner: LearnerRecord,
         return outcome
     learner.link_offered = True
     return dataclasses.replace(outcome, replies=(*replies, r.LinkOffer()))
-
-
-def _mark_failed(store: Store, carrier: Carrier, inbound: InboundRecord,
-                 exc: Exception) -> int:
-    PROCESSING_FAILURES.labels(carrier.id).inc()
-    with store.write():
-        store.mark_inbound(inbound.id, "failed", error=f"{type(exc).__name__}: {exc}"[:500])
-        learner = store.learner(inbound.phone)
-        if learner is not None and learner.stopped:
-            return 0
-        locale = learner.locale if learner else default_locale(inbound.phone, carrier)
-        apology = translations(locale).gettext(
-            "Sorry, something went wrong on our side. Please try again later."
-        )
-        return queue_text(store, carrier, inbound.phone, apology, inbound_id=inbound.id)

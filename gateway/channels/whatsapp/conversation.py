@@ -25,6 +25,8 @@ from carrier_adapters.whatsapp import TEXT_MAX
 from gateway.channels.commands import parse_command
 from gateway.channels.lesson_costs import lesson_of
 from gateway.channels.visits import (
+    answer_failure,
+    answer_throttled,
     learner_acted,
     stray_from_erased_number,
     with_schedule_offer,
@@ -37,11 +39,9 @@ from gateway.i18n import default_locale, translations
 from gateway.learning import Engine
 from gateway.learning import replies as r
 from gateway.learning.engine import Outcome
-from gateway.metrics import PROCESSING_FAILURES
 from gateway.outbox.queue import queue_message
-from gateway.phones import masked
 from gateway.ratelimit import InboundLimits
-from gateway.store import InboundRecord, LearnerRecord, Store, privacy
+from gateway.store import InboundRecord, LearnerRecord, Store
 from gateway.urls import web_url
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,8 @@ def receive_whatsapp(
                                        processed=True)
         if verdict is not None and not verdict.allowed:
             if inbound.is_new:
-                _throttle(store, carrier, inbound, locale, verdict.limit, verdict.first_over)
+                answer_throttled(store, carrier, inbound, locale, verdict.limit,
+                                 verdict.first_over)
             return dataclasses.replace(inbound, throttled=True)
         if inbound.is_new:
             _process(store, carrier, inbound, locale, mark=False, tapped_on=tapped_on)
@@ -154,7 +155,7 @@ def _process(store: Store, carrier: Carrier, inbound: InboundRecord, locale: str
             return queued
     except Exception as exc:
         log.exception("inbound %d (carrier %s) failed in processing", inbound.id, carrier.id)
-        return _mark_failed(store, carrier, inbound, exc)
+        return answer_failure(store, carrier, inbound, exc)
 
 
 def _no_words(store: Store, carrier: Carrier, inbound: InboundRecord, engine: Engine,
@@ -169,33 +170,3 @@ def _no_words(store: Store, carrier: Carrier, inbound: InboundRecord, engine: En
         "Sorry, we can only read text. Please write your reply in a text message, or send "
         "%(help)s for help.") % {"help": command_words(learner.locale)["help"]}
     return _say(store, carrier, inbound.phone, notice, inbound.id)
-
-
-def _throttle(store: Store, carrier: Carrier, inbound: InboundRecord, locale: str,
-              limit: str, first_over: bool) -> None:
-    store.mark_inbound(inbound.id, "processed", error=f"throttled: over the {limit} limit")
-    log.warning("carrier %s: %s throttled (%s)", carrier.id, masked(inbound.phone), limit)
-    learner = store.learner(inbound.phone)
-    if learner is None and privacy.is_erased(store, inbound.phone):
-        privacy.silence_stray(store, inbound.id)
-        return
-    if not first_over or (learner is not None and learner.stopped):
-        return
-    notice = translations(learner.locale if learner else locale).gettext(
-        "You are sending messages faster than we can answer. Please wait a minute, then "
-        "send your reply again.")
-    _say(store, carrier, inbound.phone, notice, inbound.id)
-
-
-def _mark_failed(store: Store, carrier: Carrier, inbound: InboundRecord,
-                 exc: Exception) -> int:
-    PROCESSING_FAILURES.labels(carrier.id).inc()
-    with store.write():
-        store.mark_inbound(inbound.id, "failed", error=f"{type(exc).__name__}: {exc}"[:500])
-        learner = store.learner(inbound.phone)
-        if learner is not None and learner.stopped:
-            return 0
-        locale = learner.locale if learner else default_locale(inbound.phone, carrier)
-        apology = translations(locale).gettext(
-            "Sorry, something went wrong on our side. Please try again later.")
-        return _say(store, carrier, inbound.phone, apology, inbound.id)
