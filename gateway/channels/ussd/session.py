@@ -397,6 +397,9 @@ class _Menu:
         return view, self.words.invalid()
 
     def _on_main(self, view: dict, choice: str) -> dict | None:
+        page = view.get("page", 0)
+        if choice == MORE and page + 1 < len(self._main_pages()):
+            return {"v": "main", "page": page + 1}
         match choice:
             case "1":
                 return self.continue_view()
@@ -525,18 +528,9 @@ class _Menu:
         if kind == "goodbye":
             return self.fit(w.goodbye(self.service_code))
         if kind == "main":
-            head, options, nav = "Learnline", self._main_options(), ""
+            pages = self._main_pages()
+            head, options, nav = pages[min(view.get("page", 0), len(pages) - 1)]
             body = ""
-            if self.width(compose(head, body, options, nav)) > self.limit:
-                # A long course title in option 1: without the name first, then shorter.
-                head = ""
-                if self.width(compose(head, body, options, nav)) > self.limit:
-                    options[0] = w.option(1, w.continue_())
-                ask = w.option(self._ask_number(), w.ask_label())
-                if self.width(compose(head, body, options, nav)) > self.limit and ask in options:
-                    # A UCS-2 screen too short for every item: asking gives way (its number
-                    # still works, and ASK by SMS), the items that teach stay whole.
-                    options.remove(ask)
         elif kind == "courses":
             head, body = view.get("head") or w.courses(), ""
             nav = self._nav(more=False, back=True, home=not self.compact)
@@ -591,6 +585,37 @@ class _Menu:
                 body = ""
         return _fit(compose(self.fit(head), body, [self.fit(o) for o in options], nav),
                     self.alphabet)
+
+    def _main_pages(self) -> list[tuple[str, list[str], str]]:
+        """The main menu's screens as (head, options, navigation): one where every item
+        fits, with the "Learnline" line, else without it, else with option 1 shortened to
+        "Continue" (a long course title). On a screen too short even so (UCS-2 at its
+        smallest, or GSM-7 at 100 with the channel choice), the items run on over pages
+        each ending in "98 More", in order, none left out or cut."""
+        w = self.words
+        options = [self.fit(option) for option in self._main_options()]
+
+        def fits(head: str, shown: list[str], nav: str = "") -> bool:
+            return self.width(compose(head, "", shown, nav)) <= self.limit
+
+        if fits("Learnline", options):
+            return [("Learnline", options, "")]
+        if not fits("", options):
+            options[0] = self.fit(w.option(1, w.continue_()))
+        if fits("", options):
+            return [("", options, "")]
+        nav = self.fit(f"{MORE} {w.more()}")
+        pages: list[tuple[str, list[str], str]] = []
+        while options:
+            if fits("", options):
+                pages.append(("", options, ""))
+                break
+            taken = 1
+            while taken < len(options) and fits("", options[:taken + 1], nav):
+                taken += 1
+            pages.append(("", options[:taken], nav))
+            options = options[taken:]
+        return pages
 
     def _main_options(self) -> list[str]:
         w = self.words
