@@ -171,7 +171,6 @@ def test_an_arabic_question_spans_ucs2_screens_within_the_limit(tmp_path, db_pat
     phone.press("2")
     screen = phone.press(second)
     assert "أبدأ؟" in screen
-    assert "أسئلتك" not in screen
     received = phone.press("١")  # Arabic-Indic 1 on the keypad: send
     assert received.startswith("وصل سؤالك")  # the receipt, on pages of its own at 40
     with Store.open(db_path) as store:
