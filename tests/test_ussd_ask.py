@@ -81,7 +81,7 @@ class Hubtel:
 
     def __init__(self, client):
         self.client, self.session, self.sequence = client, f"hub{next(_ids)}", 0
-        self.send("Initiation", "*713#")
+        self.first = self.send("Initiation", "*713#")
 
     def send(self, kind: str, message: str) -> str:
         self.sequence += 1
@@ -155,6 +155,24 @@ def test_a_long_question_spans_hubtel_screens_and_nothing_typed_is_lost(tmp_path
     assert phone.press("1").startswith("Your question reached the tutors.")
     with Store.open(db_path) as store:
         assert asked(store, GHANA) == [("ussd", "Is it *fair* to ask for half before I start?")]
+
+
+def test_a_hubtel_session_that_times_out_keeps_the_question_for_the_next_dial(
+        tmp_path, db_path):
+    client = app_with(tmp_path, db_path).test_client()
+    phone = Hubtel(client)
+    phone.press("6")
+    phone.press("What should I charge")
+    phone.send("Timeout", "")  # the network gave up on the session
+    again = Hubtel(client)  # dialled again: a new session, back on the question so far
+    assert again.first.splitlines()[:2] == [f"Your question (20/{asking.MAX_CHARS}):",
+                                            "What should I charge"]
+    screen = again.press("2")
+    assert screen.startswith("Type the next part of your question.")
+    assert "What should I charge for a CV?" in again.press("for a CV?")
+    again.press("1")
+    with Store.open(db_path) as store:
+        assert asked(store, GHANA) == [("ussd", "What should I charge for a CV?")]
 
 
 @pytest.mark.parametrize("limit", [40, 80])

@@ -1,7 +1,8 @@
 """USSD sessions: one request in, one screen out, the session's place kept in SQLite.
 
 Each session stores a *view* (what the learner is looking at: the main menu, a
-page of a card, a question, a message, a menu) as plain JSON. A request is the
+page of a card, a question, a message, a menu, a question to the tutors being typed in
+parts) as plain JSON. A request is the
 learner's latest choice on that view; the channel turns choices into engine
 intents and engine replies into the next view. Conventions on every screen
 where they apply: numbered options, 0 back, 00 main menu, 98 more.
