@@ -300,9 +300,10 @@ def test_the_channel_item_fits_an_arabic_ucs2_menu_whole(tmp_path, store):
     carrier = dataclasses.replace(carriers["at"], locale="ar")
     menu = dial(store, carrier)
     assert len(menu.encode("utf-16-le")) // 2 <= carrier.ussd_ucs2_max_chars
-    assert "6. SMS أو واتساب" in menu.splitlines() and menu.splitlines()[-1] == "0. خروج"
-    # No room left for asking a tutor: the item gives way, its number still works.
+    assert "6. SMS أو واتساب" in menu.splitlines() and menu.splitlines()[-1] == "98 المزيد"
+    # No room left for asking a tutor and exit: they go on a second page, behind 98.
     assert not any(line.startswith("7.") for line in menu.splitlines())
+    assert dial(store, carrier, "98").splitlines()[:2] == ["7. اسأل", "0. خروج"]
     assert dial(store, carrier, "7").startswith("اكتب سؤالك للمعلمين وأرسله.")
     chosen = dial(store, carrier, "6", "2")
     assert chosen.startswith("تصلك دروسك اليومية وتذكيراتك عبر واتساب.")

@@ -120,7 +120,8 @@ def test_a_question_typed_on_ussd_reaches_the_tutors_with_where_the_learner_is(p
     assert not prompt.end
     assert phone.press("0").text.splitlines()[0] == "Learnline"  # back, nothing asked
     phone.press("6")
-    receipt = phone.press("How much for 3 dresses? *not* 1").text
+    assert "1. Send" in phone.press("How much for 3 dresses? *not* 1").text
+    receipt = phone.press("1").text
     assert receipt.startswith("Your question reached the tutors. Expect an answer ")
     [asked] = phone.store.db.execute(
         "SELECT channel, carrier_id, text, course_id, lesson_id, card FROM questions "

@@ -119,6 +119,17 @@ class Wording:
                        "%(n)d questions wait for a tutor, the first: \"%(start)s\"",
                        waiting.count, start=first_words(waiting.oldest))
 
+    def question_status(self, asked: r.AskedQuestion) -> str:
+        """When a question was asked and where it stands: waiting, answered (the answer
+        follows), or closed by the tutors without one."""
+        date = self.date(asked.asked_at)
+        if asked.status == "answered":
+            return self._("Asked on %(date)s, answered on %(answered)s:", date=date,
+                          answered=self.date(asked.answered_at or asked.asked_at))
+        if asked.status == "closed":
+            return self._("Asked on %(date)s, closed without an answer.", date=date)
+        return self._("Asked on %(date)s, waiting for a tutor.", date=date)
+
     def ask_limited(self, limit: int) -> str:
         """The one notice past the daily limit of questions."""
         return self._("You have asked %(limit)d questions today, the most a day. "

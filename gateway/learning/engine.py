@@ -323,6 +323,15 @@ class Engine:
         waiting = questions.of_learner(self.store, learner.phone, questions.OPEN)
         return r.QuestionsOpen(len(waiting), waiting[0].text) if waiting else None
 
+    def asked_questions(self, learner: LearnerRecord,
+                        limit: int = 20) -> tuple[r.AskedQuestion, ...]:
+        """The learner's latest `limit` questions, newest first, with their answers once
+        given (the one refused past the daily limit, which kept no text, left out)."""
+        kept = [asked for asked in questions.of_learner(self.store, learner.phone)
+                if asked.status != questions.REFUSED]
+        return tuple(r.AskedQuestion(asked.text, asked.asked_at, asked.status, asked.answer,
+                                     asked.answered_at) for asked in reversed(kept[-limit:]))
+
     def _ask(self, learner: LearnerRecord, text: str | None) -> tuple[r.Reply, ...]:
         """Keep a question for the tutors with where the learner is, and say when to
         expect an answer. Past the daily limit nothing is kept but one text-less mark, so

@@ -295,6 +295,19 @@ class QuestionsOpen:
 
 
 @dataclass(frozen=True)
+class AskedQuestion:
+    """One of the learner's questions as they see it (the web lists them): its text,
+    when it was asked, its status ('open', 'answered', 'closed') and, once a tutor
+    answered, the answer and when."""
+
+    text: str
+    asked_at: float
+    status: str
+    answer: str | None = None
+    answered_at: float | None = None
+
+
+@dataclass(frozen=True)
 class Notice:
     """A short situational message, named by `kind`, with its details.
 

@@ -83,3 +83,13 @@ def open_questions(store: Store, limit: int = 100) -> list[QuestionRecord]:
         f"SELECT {_COLUMNS} FROM questions WHERE status = 'open' ORDER BY asked_at, id "
         "LIMIT ?", [limit]).fetchall()
     return [QuestionRecord(*row) for row in rows]
+
+
+def record_answer(store: Store, question_id: int, text: str, staff_id: int | None) -> bool:
+    """Keep a tutor's answer to an open question: status 'answered', the text, now, and
+    the staff account. False (nothing changed) for a question that is not open."""
+    with store.write():
+        return store.db.execute(
+            "UPDATE questions SET status = 'answered', answer = ?, answered_at = ?, "
+            "answered_by = ? WHERE id = ? AND status = 'open'",
+            [text, store.clock(), staff_id, question_id]).rowcount == 1

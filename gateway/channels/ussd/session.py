@@ -1,7 +1,8 @@
 """USSD sessions: one request in, one screen out, the session's place kept in SQLite.
 
 Each session stores a *view* (what the learner is looking at: the main menu, a
-page of a card, a question, a message, a menu) as plain JSON. A request is the
+page of a card, a question, a message, a menu, a question to the tutors being typed in
+parts) as plain JSON. A request is the
 learner's latest choice on that view; the channel turns choices into engine
 intents and engine replies into the next view. Conventions on every screen
 where they apply: numbered options, 0 back, 00 main menu, 98 more.
@@ -30,7 +31,7 @@ from gateway.channels.visits import comes_back, learner_acted
 from gateway.config import USSD_RESUME_SECONDS, Carrier
 from gateway.content.model import SMS
 from gateway.i18n import default_locale, needs_ucs2
-from gateway.learning import Engine
+from gateway.learning import Engine, asking
 from gateway.learning import intents as i
 from gateway.learning import replies as r
 from gateway.sms_text import UCS2
@@ -140,6 +141,10 @@ def _open(store: Store, menu: _Menu, phone: str, now: float) -> dict:
     abandoned = store.abandoned_ussd_session(phone, since=now - USSD_RESUME_SECONDS)
     store.end_ussd_sessions(phone)
     store.purge_ussd_sessions(now - USSD_RESUME_SECONDS)
+    if abandoned is not None and abandoned.view.get("draft"):
+        # A question typed over several inputs takes time a session may not have: its
+        # draft waits on the screen that offers to send it.
+        return menu.draft_view(abandoned.view["draft"])
     if abandoned is not None and abandoned.view.get("v") in ("card", "question", "info"):
         return _at_same_place(abandoned.view, menu.continue_view(welcome_back=True))
     return menu.main_view()
@@ -378,8 +383,8 @@ class _Menu:
         kind = view.get("v")
         if choice == HOME:
             return self.main_view(), None
-        if kind == "ask":  # text, not a choice: kept as typed
-            found = self._on_ask(typed)
+        if kind in ("ask", "draft"):  # text, not only a choice: kept as typed
+            found = self._on_ask(view, typed) if kind == "ask" else self._on_draft(view, typed)
             return (found, None) if found is not None else (view, self.words.invalid())
         more_pages = "pages" in view and view["page"] + 1 < len(view["pages"])
         # '98' turns the page; so does '1' (next, continue) on cards and messages, and on a
@@ -397,6 +402,9 @@ class _Menu:
         return view, self.words.invalid()
 
     def _on_main(self, view: dict, choice: str) -> dict | None:
+        page = view.get("page", 0)
+        if choice == MORE and page + 1 < len(self._main_pages()):
+            return {"v": "main", "page": page + 1}
         match choice:
             case "1":
                 return self.continue_view()
@@ -422,14 +430,36 @@ class _Menu:
         """The main menu's number for asking a tutor: after the channel choice, if any."""
         return 7 if len(self.engine.pacing.channels) > 1 else 6
 
-    def _on_ask(self, typed: str) -> dict | None:
-        """A question typed on the ask screen, as one USSD input carries it (a network
-        takes up to about 160 characters and cuts the rest); 0 goes back unasked."""
+    def draft_view(self, draft: str) -> dict:
+        """The question typed so far, offering to send it, add more or cancel."""
+        return {"v": "draft", "draft": draft}
+
+    def _on_ask(self, view: dict, typed: str) -> dict | None:
+        """A piece of a question typed on the ask screen, as one USSD input carries it (a
+        network takes up to about 160 characters and cuts the rest), after any typed
+        before; 0 goes back (to the menu, or to the question so far)."""
+        draft = view.get("draft", "")
         if ascii_digits(typed) == BACK:
-            return self.main_view()
+            return self.draft_view(draft) if draft else self.main_view()
         if not typed:
             return None
-        return self.from_replies(self.ask(i.Ask(typed)))
+        return self.draft_view(_joined(draft, typed))
+
+    def _on_draft(self, view: dict, typed: str) -> dict | None:
+        """On the question so far: 1 sends it, 2 asks for more, 0 cancels it. Text typed
+        here rather than a number is more of the question (nothing typed is lost); a
+        number that is no choice is answered as one."""
+        draft, choice = view["draft"], ascii_digits(typed)
+        full = len(draft) >= asking.MAX_CHARS
+        if choice == "1":
+            return self.from_replies(self.ask(i.Ask(draft)))
+        if choice == "2" and not full:
+            return {"v": "ask", "draft": draft}
+        if choice == BACK:
+            return self.main_view()
+        if not typed or choice.isdigit() or full:
+            return None
+        return self.draft_view(_joined(draft, typed))
 
     def _on_courses(self, view: dict, choice: str) -> dict | None:
         if choice == BACK:
@@ -525,18 +555,9 @@ class _Menu:
         if kind == "goodbye":
             return self.fit(w.goodbye(self.service_code))
         if kind == "main":
-            head, options, nav = "Learnline", self._main_options(), ""
+            pages = self._main_pages()
+            head, options, nav = pages[min(view.get("page", 0), len(pages) - 1)]
             body = ""
-            if self.width(compose(head, body, options, nav)) > self.limit:
-                # A long course title in option 1: without the name first, then shorter.
-                head = ""
-                if self.width(compose(head, body, options, nav)) > self.limit:
-                    options[0] = w.option(1, w.continue_())
-                ask = w.option(self._ask_number(), w.ask_label())
-                if self.width(compose(head, body, options, nav)) > self.limit and ask in options:
-                    # A UCS-2 screen too short for every item: asking gives way (its number
-                    # still works, and ASK by SMS), the items that teach stay whole.
-                    options.remove(ask)
         elif kind == "courses":
             head, body = view.get("head") or w.courses(), ""
             nav = self._nav(more=False, back=True, home=not self.compact)
@@ -547,8 +568,11 @@ class _Menu:
             options = [w.option(n, w.channel_name(name)) for n, name in
                        enumerate(view["offered"], 1)]
         elif kind == "ask":
-            head, body, options = w.ask_prompt(), "", []
+            head = w.ask_more() if view.get("draft") else w.ask_prompt()
+            body, options = "", []
             nav = self._nav(more=False, back=True, home=not self.compact)
+        elif kind == "draft":
+            head, body, options, nav = self._draft_screen(view["draft"], notice)
         elif kind == "language":
             head, body, nav = w.language(), "", self._nav(more=False, back=True,
                                                          home=not self.compact)
@@ -592,6 +616,73 @@ class _Menu:
         return _fit(compose(self.fit(head), body, [self.fit(o) for o in options], nav),
                     self.alphabet)
 
+    def _draft_screen(self, draft: str, notice: str | None) -> tuple[str, str, list[str], str]:
+        """The question so far: how long it is, its end (as much as the screen holds) and
+        the choices; on a compact UCS-2 screen the choices share one line and the head
+        line gives way where it would leave the question little room."""
+        w = self.words
+        choices = [(1, w.send()), *([] if len(draft) >= asking.MAX_CHARS
+                                    else [(2, w.add_more())]), (0, w.cancel())]
+        head = notice or w.draft_head(len(draft), asking.MAX_CHARS)
+        if self.compact:
+            options, nav = [], self.fit(" ".join(f"{n} {label}" for n, label in choices))
+        else:
+            options, nav = [self.fit(w.option(n, label)) for n, label in choices], ""
+        room = body_width(self.limit, self.width(self.fit(head)), options, nav, self.width)
+        if self.compact and not notice and room < self.limit // 3:
+            head, room = "", body_width(self.limit, 0, options, nav, self.width)
+        return head, self._tail(draft, room), options, nav
+
+    def _tail(self, text: str, room: int) -> str:
+        """`text` whole if it fits in `room` units, else "..." and as much of its end as
+        fits, from a word's start where that keeps most of it."""
+        text = self.fit(" ".join(text.split()))
+        if self.width(text) <= room:
+            return text
+        room -= self.width("...")
+        if room < 4:
+            return ""
+        start = len(text)
+        while start > 0 and self.width(text[start - 1:]) <= room:
+            start -= 1
+        tail = text[start:]
+        if text[start - 1] != " " and " " in tail:
+            word = tail.index(" ") + 1
+            if word <= len(tail) // 3:
+                tail = tail[word:]
+        return "..." + tail
+
+    def _main_pages(self) -> list[tuple[str, list[str], str]]:
+        """The main menu's screens as (head, options, navigation): one where every item
+        fits, with the "Learnline" line, else without it, else with option 1 shortened to
+        "Continue" (a long course title). On a screen too short even so (UCS-2 at its
+        smallest, or GSM-7 at 100 with the channel choice), the items run on over pages
+        each ending in "98 More", in order, none left out or cut."""
+        w = self.words
+        options = [self.fit(option) for option in self._main_options()]
+
+        def fits(head: str, shown: list[str], nav: str = "") -> bool:
+            return self.width(compose(head, "", shown, nav)) <= self.limit
+
+        if fits("Learnline", options):
+            return [("Learnline", options, "")]
+        if not fits("", options):
+            options[0] = self.fit(w.option(1, w.continue_()))
+        if fits("", options):
+            return [("", options, "")]
+        nav = self.fit(f"{MORE} {w.more()}")
+        pages: list[tuple[str, list[str], str]] = []
+        while options:
+            if fits("", options):
+                pages.append(("", options, ""))
+                break
+            taken = 1
+            while taken < len(options) and fits("", options[:taken + 1], nav):
+                taken += 1
+            pages.append(("", options[:taken], nav))
+            options = options[taken:]
+        return pages
+
     def _main_options(self) -> list[str]:
         w = self.words
         progress = self.ask(i.Status())[0]
@@ -611,6 +702,12 @@ class _Menu:
         catalogue = self.ask(i.Courses())[0]
         assert isinstance(catalogue, r.CourseList)
         return [self.words.course_option(entry) for entry in catalogue.courses]
+
+
+def _joined(draft: str, piece: str) -> str:
+    """A question so far and the next piece typed, one space between, within the longest
+    question kept (`asking.MAX_CHARS`)."""
+    return " ".join(f"{draft} {piece}".split())[:asking.MAX_CHARS]
 
 
 def _failed_course(shown: list[r.Reply]) -> str | None:

@@ -79,8 +79,25 @@ class Wording(_Base):
 
     def ask_prompt(self) -> str:
         """The screen that takes a question as typed text."""
-        return self._("Type your question for the tutors and send it. A long question: "
-                      "text it by SMS.")
+        return self._("Type your question for the tutors and send it. You can add more "
+                      "after.")
+
+    def ask_more(self) -> str:
+        """The screen that takes the next piece of a question typed in several inputs."""
+        return self._("Type the next part of your question.")
+
+    def draft_head(self, count: int, most: int) -> str:
+        """The head of the screen showing the question typed so far: its length."""
+        return self._("Your question (%(count)d/%(most)d):", count=count, most=most)
+
+    def send(self) -> str:
+        return self._("Send")
+
+    def add_more(self) -> str:
+        return self._("Add more")
+
+    def cancel(self) -> str:
+        return self._("Cancel")
 
     @staticmethod
     def channel_name(name: str) -> str:

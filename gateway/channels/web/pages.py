@@ -353,18 +353,24 @@ def _paced_engine(learner: LearnerRecord) -> Engine:
 @blueprint.route("/ask", methods=["GET", "POST"])
 def ask():
     """A signed-in learner asks the tutors a question: a short form, its receipt (when to
-    expect an answer), and their open questions. A browser not signed in is sent to sign
-    in, and its post keeps nothing; an empty question is answered with how to ask (400)."""
+    expect an answer), how many of their questions are open, and their questions newest
+    first with where each stands and the answer once given. A browser not signed in is
+    sent to sign in, and its post keeps nothing; an empty question is answered with how
+    to ask (400)."""
     if current_learner() is None:
         return redirect(url_for("web.sign_in"))
     wording = Wording(g.locale)
     if request.method == "GET":
-        waiting = _paced_engine(current_learner()).open_questions(current_learner())
+        engine = _paced_engine(current_learner())
+        waiting = engine.open_questions(current_learner())
         return page("ask.html", said=None, refused=False,
-                    waiting=wording.questions_open(waiting) if waiting else None)
+                    waiting=wording.questions_open(waiting) if waiting else None,
+                    asked=_listed(engine, current_learner(), wording))
     text = request.form.get("question", "")[:asking.MAX_CHARS * 2]
     if not text.strip():
-        return page("ask.html", status=400, said=None, refused=True, waiting=None)
+        return page("ask.html", status=400, said=None, refused=True, waiting=None,
+                    asked=_listed(_paced_engine(current_learner()), current_learner(),
+                                  wording))
     with get_store().write():
         learner = _learner_now()
         if learner is None:
@@ -372,13 +378,20 @@ def ask():
         engine = _paced_engine(learner)
         replies = engine.handle(learner, intents.Ask(text), interactive=True).replies
         waiting = engine.open_questions(learner)
+        asked = _listed(engine, learner, wording)
     [reply] = replies
     if isinstance(reply, QuestionReceived):
         said, refused = wording.question_received(reply), False
     else:  # past the daily limit
         said, refused = wording.ask_limited(reply.details["limit"]), True
     return page("ask.html", status=429 if refused else 200, said=said, refused=refused,
-                waiting=wording.questions_open(waiting) if waiting else None)
+                waiting=wording.questions_open(waiting) if waiting else None, asked=asked)
+
+
+def _listed(engine: Engine, learner: LearnerRecord, wording: Wording) -> list[tuple]:
+    """The learner's questions for the ask page, newest first: (question, where it
+    stands)."""
+    return [(asked, wording.question_status(asked)) for asked in engine.asked_questions(learner)]
 
 
 _CHANNELS = ("sms", "whatsapp")
