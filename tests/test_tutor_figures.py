@@ -283,6 +283,13 @@ def test_durations_read_at_a_glance(seconds, shown):
     assert reports.duration(seconds) == shown
 
 
+@pytest.mark.parametrize(("count", "rank"), [(1, 1), (2, 2), (9, 9), (10, 9), (11, 10),
+                                             (20, 18), (70, 63), (100, 90), (101, 91)])
+def test_the_90th_percentile_is_by_nearest_rank(count, rank):
+    assert reports.percentile([float(n) for n in range(1, count + 1)], 0.9) == rank
+    assert reports.percentile([], 0.9) is None
+
+
 def test_the_labels_go_through_the_catalogs(db_path, week, store):
     """The tutors' tables speak the page's language where it has one (the dashboard
     is in English today); the CSV files keep English headers."""

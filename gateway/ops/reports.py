@@ -327,7 +327,8 @@ def percentile(ordered: list[float], share: float) -> float | None:
     at least `share` (0 to 1) of them do not exceed; None for no values."""
     if not ordered:
         return None
-    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+    # Rounded first: a share times a count may land a hair above a whole rank.
+    return ordered[max(0, math.ceil(round(share * len(ordered), 9)) - 1)]
 
 
 def tutor_service(store: Store, period: Period, at: float) -> TutorService:
