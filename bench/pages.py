@@ -5,7 +5,8 @@ the server sends (status line, headers and body), as a 2G learner would pay for 
 Budget: every page at most 14 KB compressed (one round trip), a lesson at most 6 KB (a
 lesson by link, its cards and its quiz on one page, too).
 The operator's dashboard (/admin) is measured too, on 14 days of seeded traffic for two
-carriers (`seed_dashboard`), against the same 14 KB.
+carriers (`seed_dashboard`) and a week of learners' questions to three tutors
+(`seed_questions`), against the same 14 KB.
 
     python bench/pages.py [--locale ar]   # the pages in another language (default en)
 """
@@ -212,7 +213,19 @@ def served_dashboard() -> Served:
     with Store.open(served.env["LEARNLINE_DB"], migrate=True) as store:
         import_courses(store)
     seed_dashboard(served.env["LEARNLINE_DB"])
+    seed_questions(served.env["LEARNLINE_DB"])
     return served
+
+
+def seed_questions(db_path: str | Path) -> None:
+    """The tutors' seeded week of bench/tutor_service.py (400 questions, 3 tutors),
+    ending yesterday: the dashboard's tutors' section full."""
+    import time
+
+    from bench import tutor_service
+
+    today = int(time.time() // 86400) * 86400
+    tutor_service.seed(Path(db_path), monday=today - 7 * 86400, fresh=False)
 
 
 def main() -> None:

@@ -834,7 +834,8 @@ def doctor(live: bool, full: bool) -> None:
 @click.option("--until", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="The last day (UTC, YYYY-MM-DD); default: today.")
 @click.option("--csv", "table", type=click.Choice(
-    ("activity", "funnel", "questions", "carriers", "costs", "lesson_costs")),
+    ("activity", "funnel", "questions", "carriers", "costs", "lesson_costs",
+     "tutor_service", "tutor_days", "tutors", "tutor_lessons")),
               help="Print only this table, as CSV (as the dashboard's CSV link gives it).")
 def stats(days: int, until: datetime | None, table: str | None) -> None:
     """Print the operator dashboard's figures (/admin) as tables.
@@ -844,7 +845,10 @@ def stats(days: int, until: datetime | None, table: str | None) -> None:
     and cost per carrier per day, the SMS cost per completed lesson, and
     the cost per completed lesson by delivery mode (full SMS, lesson by
     link, USSD, web), carrier, course and language, with the segments,
-    USSD sessions and megabytes behind it. Costs use each carrier's
+    USSD sessions and megabytes behind it; and learners' questions to
+    tutors: per day, time to first answer, the backlog and its age (now,
+    or at the end of a past --until), answers per tutor, and the lessons
+    asked about most. Costs use each carrier's
     price_per_segment, price_per_ussd_session and price_per_web_mb from
     LEARNLINE_CARRIERS, as they are now.
 

@@ -1,5 +1,6 @@
 """The operator's dashboard at /admin: daily active learners, course funnels, quiz
-questions, messages, delivery and cost per carrier, as SVG charts and tables, and each
+questions, messages, delivery and cost per carrier, the tutors' service to learners'
+questions, as SVG charts and tables, and each
 table as CSV (/admin/<table>.csv). The figures come from gateway/ops/reports.py, as do those
 of `learnline stats`.
 
@@ -13,7 +14,8 @@ it is also the password of the sign-in form, but only while no staff account exi
 password and sessions signed in with the token end. Off (every /admin path 404) while
 there is neither a token nor a staff account. Which pages need which role is ACCESS:
 a page not named there is for administrators only. Anything else gets 403. English
-only: the page is for operators.
+only: the page is for operators (the tutors' figures' labels go through the catalogs,
+in the page's language, `g.locale`).
 
 Failed credentials are limited per client address and overall (gateway/ops/staff.py;
 a staff account also by its own failures in a row). An address over its own
@@ -56,6 +58,7 @@ from gateway import environment
 from gateway.channels.web import http
 from gateway.config import ConfigError
 from gateway.hub.routes import _hub
+from gateway.i18n import translations
 from gateway.ops import charts, reports, staff, staff_web
 from gateway.server.health import sync_lines
 from gateway.store import staff as accounts
@@ -227,8 +230,9 @@ def dashboard():
     if not g.admin:
         return _page("admin_signin.html", status=403)
     report = _report()
+    gettext = translations(g.locale).gettext
     return _page("admin.html", report=report, tables={
-        name: reports.table(report, name) for name in reports.TABLES},
+        name: reports.table(report, name, gettext=gettext) for name in reports.TABLES},
         percent=reports.percent, money=reports.money, megabytes=reports.megabytes,
         mode_names=reports.MODE_NAMES,
         charts=_charts(report), generated=reports.generated_at(get_store().clock()),
@@ -377,7 +381,25 @@ def _charts(report: reports.Report) -> dict[str, list[Markup]]:
             f"carrier-{n}", f"{total.carrier_id}: SMS segments out per day",
             f"{total.segments_out} segments in {total.messages_out} messages, {span}.", bars))
     return {"activity": activity, "funnel": funnels, "questions": questions,
-            "carriers": carriers}
+            "carriers": carriers, "tutors": _tutor_charts(report, span)}
+
+
+def _tutor_charts(report: reports.Report, span: str) -> list[Markup]:
+    """Questions to tutors asked per day, when any was asked in the period (labels in
+    the page's language)."""
+    service = report.tutors
+    if service is None or not service.asked:
+        return []
+    catalog = translations(g.locale)
+    bars = [charts.Bar(day.day[5:], day.asked, catalog.ngettext(
+        "%(day)s: %(n)d question asked", "%(day)s: %(n)d questions asked", day.asked)
+        % {"day": day.day, "n": day.asked}) for day in service.days]
+    return [charts.column_chart(
+        "tutor-days", catalog.gettext("Questions to tutors asked per day"),
+        catalog.ngettext("%(n)d question asked, %(span)s; the tables below have every "
+                         "figure.", "%(n)d questions asked, %(span)s; the tables below have "
+                         "every figure.", service.asked) % {"n": service.asked, "span": span},
+        bars)]
 
 
 def _learners(count: int) -> str:

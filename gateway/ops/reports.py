@@ -1,8 +1,10 @@
 """The operator's figures, computed once for the dashboard (/admin), its CSV files and
 `learnline stats`: daily active learners per channel, each course's funnel, each quiz
 question's share of right first answers, messages, segments, delivery and cost per
-carrier per day, and the cost of a completed lesson: overall, and in money by delivery
-mode, carrier, course and language from what each lesson itself cost.
+carrier per day, the cost of a completed lesson: overall, and in money by delivery
+mode, carrier, course and language from what each lesson itself cost; and the tutors'
+service to learners' questions: questions per day, time to first answer, the backlog and
+its age, answers per tutor, questions per lesson.
 
 `build_report` reads the database (gateway/store/stats.py); `table` lays any part of a
 report out as rows of text, so every place shows the same numbers in the same words.
@@ -13,9 +15,11 @@ from __future__ import annotations
 
 import csv
 import io
+import math
+import statistics
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -26,7 +30,10 @@ CHANNELS = ("sms", "ussd", "web")
 CHANNEL_NAMES = {"sms": "SMS", "ussd": "USSD", "web": "Web"}
 DEFAULT_DAYS = 14
 MAX_DAYS = 366
-TABLES = ("activity", "funnel", "questions", "carriers", "costs", "lesson_costs")
+TABLES = ("activity", "funnel", "questions", "carriers", "costs", "lesson_costs",
+          "tutor_service", "tutor_days", "tutors", "tutor_lessons")
+# The lessons learners ask tutors about most, shown with their counts.
+TOP_LESSONS = 10
 # Delivery modes, as the figures name them (gateway/learning/delivery.py decides them).
 MODE_NAMES = {"sms": "full SMS", "link": "lesson by link", "ussd": "USSD", "web": "web",
               "whatsapp": "WhatsApp"}
@@ -191,6 +198,77 @@ class LessonCostRow:
 
 
 @dataclass(frozen=True)
+class TutorDay:
+    """Learners' questions asked on one day, and what had become of them at the report's
+    moment; the median wait of those answered (None: none was)."""
+
+    day: str
+    asked: int
+    answered: int
+    closed: int
+    still_open: int
+    refused: int  # learners past the daily limit that day: not questions asked
+    median_wait: float | None
+
+
+@dataclass(frozen=True)
+class TutorAnswers:
+    """One staff account's first answers in the period and their median wait. `username`
+    None: an account removed since; `staff_id` None: answers without an account."""
+
+    staff_id: int | None
+    username: str | None
+    name: str | None
+    answers: int
+    median_wait: float | None
+
+
+@dataclass(frozen=True)
+class LessonQuestions:
+    """Questions asked about one lesson in the period (course and lesson None: asked
+    outside a lesson), and how many of them are still open."""
+
+    course_id: str | None
+    lesson_id: str | None
+    course_title: str | None
+    lesson_title: str | None
+    questions: int
+    still_open: int
+
+
+@dataclass(frozen=True)
+class TutorService:
+    """The tutors' service in a period, as it stood at `at` (now, or the period's end
+    when that is past): the questions asked in it and what became of them, the time to
+    a first answer (median and 90th percentile, over the questions answered: one closed
+    without an answer has no time and is counted apart), the backlog at `at` (open
+    questions however old) and its age, answers per tutor, questions per lesson."""
+
+    at: float
+    days: tuple[TutorDay, ...]
+    median_wait: float | None
+    p90_wait: float | None
+    backlog_ages: tuple[float, ...]  # seconds, oldest first
+    tutors: tuple[TutorAnswers, ...]
+    lessons: tuple[LessonQuestions, ...]  # most asked first, at most TOP_LESSONS
+
+    @property
+    def asked(self) -> int:
+        """Questions asked in the period (the daily limit's refusals apart)."""
+        return sum(d.asked for d in self.days)
+
+    @property
+    def backlog(self) -> int:
+        """Questions open at `at`."""
+        return len(self.backlog_ages)
+
+    @property
+    def median_age(self) -> float | None:
+        """The median age of the open questions, None without any."""
+        return statistics.median(self.backlog_ages) if self.backlog_ages else None
+
+
+@dataclass(frozen=True)
 class Report:
     """Every figure of the dashboard for one period."""
 
@@ -202,6 +280,7 @@ class Report:
     carrier_totals: tuple[CarrierDay, ...]  # one per carrier, day ""
     costs: tuple[CostRow, ...]
     lesson_costs: tuple[LessonCostRow, ...] = ()  # by GROUPINGS, then value, currency
+    tutors: TutorService | None = None
 
 
 @dataclass(frozen=True)
@@ -224,7 +303,9 @@ def period_ending(now: float, days: int = DEFAULT_DAYS) -> Period:
 def build_report(store: Store, carriers: Iterable[Carrier],
                  days: int = DEFAULT_DAYS, now: float | None = None) -> Report:
     """Compute every figure for the last `days` UTC days up to `now` (default: the store's
-    clock). Reads only; `carriers` give each carrier's price per segment and currency."""
+    clock). Reads only; `carriers` give each carrier's price per segment and currency.
+    The tutors' backlog is the one at the store's clock, or at the period's end when
+    that is earlier."""
     period = period_ending(store.clock() if now is None else now, days)
     prices = {c.id: c for c in carriers}
     carrier_days = _carrier_days(store, period, prices)
@@ -237,7 +318,50 @@ def build_report(store: Store, carriers: Iterable[Carrier],
         carrier_totals=_carrier_totals(carrier_days),
         costs=_costs(store, period, carrier_days, prices),
         lesson_costs=_lesson_costs(store, period, prices),
+        tutors=tutor_service(store, period, min(store.clock(), period.until)),
     )
+
+
+def percentile(ordered: list[float], share: float) -> float | None:
+    """The nearest-rank percentile of values in ascending order: the smallest value that
+    at least `share` (0 to 1) of them do not exceed; None for no values."""
+    if not ordered:
+        return None
+    # Rounded first: a share times a count may land a hair above a whole rank.
+    return ordered[max(0, math.ceil(round(share * len(ordered), 9)) - 1)]
+
+
+def tutor_service(store: Store, period: Period, at: float) -> TutorService:
+    """The tutors' service figures for `period`, as they stood at `at`."""
+    since, until = period.since, period.until
+    by_day = {row.day: row for row in stats.questions_by_day(store, since, until, at)}
+    waits = stats.first_answer_waits(store, since, until, at)
+    day_waits: dict[int, list[float]] = defaultdict(list)
+    for day, wait in waits:
+        day_waits[day].append(wait)
+    days = []
+    for n, day in enumerate(period.days):
+        row = by_day.get(n)
+        median = statistics.median(day_waits[n]) if day_waits[n] else None
+        days.append(TutorDay(day, *(
+            (row.asked, row.answered, row.closed, row.still_open, row.refused) if row
+            else (0, 0, 0, 0, 0)), median))
+    ordered = [wait for _, wait in waits]
+    tutors = tuple(TutorAnswers(a.staff_id, a.username, a.name, len(a.waits),
+                                statistics.median(a.waits))
+                   for a in stats.answers_by_staff(store, since, until, at))
+    lessons = []
+    for course_id, lesson_id, count, still_open in stats.questions_by_lesson(
+            store, since, until, at, TOP_LESSONS):
+        course = store.course(course_id) if course_id else None
+        lesson = store.lesson(course_id, lesson_id, course.default_locale) \
+            if course and lesson_id else None
+        lessons.append(LessonQuestions(
+            course_id, lesson_id, course.title_in(course.default_locale) if course
+            else course_id, lesson.title if lesson else lesson_id, count, still_open))
+    return TutorService(at, tuple(days), statistics.median(ordered) if ordered else None,
+                        percentile(ordered, 0.9), tuple(stats.open_ages(store, at)), tutors,
+                        tuple(lessons))
 
 
 def _activity(store: Store, period: Period) -> tuple[ActivityRow, ...]:
@@ -432,9 +556,92 @@ def money(amount: float | None, *, blank: str = "-") -> str:
     return text + "0" * (2 - len(text.partition(".")[2]))
 
 
-def table(report: Report, name: str, *, blank: str = "-") -> Table:
+def N_(message: str) -> str:
+    """Mark a label for the catalogs (`learnline i18n extract`); translated where shown."""
+    return message
+
+
+def duration(seconds: float | None, *, blank: str = "-") -> str:
+    """A wait read at a glance, rounded half up: under a minute in seconds ('45 s'),
+    under an hour in minutes ('35 min'), under a day in hours and minutes ('2 h 05
+    min'), then in days and hours ('7 d 05 h'); None as `blank`."""
+    if seconds is None:
+        return blank
+    if math.floor(seconds + 0.5) < 60:
+        return f"{math.floor(seconds + 0.5)} s"
+    minutes = math.floor(seconds / 60 + 0.5)
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 24 * 60:
+        return f"{minutes // 60} h {minutes % 60:02d} min"
+    hours = math.floor(seconds / 3600 + 0.5)
+    return f"{hours // 24} d {hours % 24:02d} h"
+
+
+def _tutor_label(row: TutorAnswers, gettext: Callable[[str], str]) -> str:
+    if row.staff_id is None:
+        return gettext(N_("(no account)"))
+    if row.username is None:
+        return gettext(N_("removed account #%(id)d")) % {"id": row.staff_id}
+    return f"{row.name} ({row.username})"
+
+
+def _tutor_table(service: TutorService | None, name: str, blank: str,
+                 gettext: Callable[[str], str]) -> Table:
+    """One of the tutors' tables (its labels through `gettext`)."""
+    tr = gettext
+    if service is None:  # a report made without them: empty tables
+        service = TutorService(0.0, (), None, None, (), (), ())
+    if name == "tutor_service":
+        days = service.days
+        rows = (
+            (tr(N_("Questions asked")), str(service.asked)),
+            (tr(N_("Past the daily limit (not counted as asked)")),
+             str(sum(d.refused for d in days))),
+            (tr(N_("Answered")), str(sum(d.answered for d in days))),
+            (tr(N_("Closed without an answer")), str(sum(d.closed for d in days))),
+            (tr(N_("Still open")), str(sum(d.still_open for d in days))),
+            (tr(N_("Time to first answer, median")), duration(service.median_wait,
+                                                             blank=blank)),
+            (tr(N_("Time to first answer, 90th percentile")), duration(service.p90_wait,
+                                                                      blank=blank)),
+            (tr(N_("Backlog (open questions)")), str(service.backlog)),
+            (tr(N_("Oldest open question")), duration(
+                service.backlog_ages[0] if service.backlog_ages else None, blank=blank)),
+            (tr(N_("Median age of open questions")), duration(service.median_age,
+                                                             blank=blank)),
+        )
+        return Table(name, tr(N_("Questions to tutors, as at %(time)s")) % {
+            "time": generated_at(service.at)}, (tr(N_("figure")), tr(N_("value"))), rows)
+    if name == "tutor_days":
+        return Table(name, tr(N_("Questions to tutors per day (UTC days, by the day asked)")),
+                     (tr(N_("day")), tr(N_("asked")), tr(N_("answered")),
+                      tr(N_("closed unanswered")), tr(N_("open")), tr(N_("past daily limit")),
+                      tr(N_("median time to answer"))),
+                     tuple((d.day, str(d.asked), str(d.answered), str(d.closed),
+                            str(d.still_open), str(d.refused),
+                            duration(d.median_wait, blank=blank)) for d in service.days))
+    if name == "tutors":
+        return Table(name, tr(N_("Answers per tutor")),
+                     (tr(N_("tutor")), tr(N_("answers")), tr(N_("median time to answer"))),
+                     tuple((_tutor_label(t, gettext), str(t.answers),
+                            duration(t.median_wait, blank=blank)) for t in service.tutors))
+    if name == "tutor_lessons":
+        none = tr(N_("(none)"))
+        return Table(name, tr(N_("Questions to tutors per lesson (most asked first)")),
+                     (tr(N_("lesson")), tr(N_("course")), tr(N_("questions")), tr(N_("open"))),
+                     tuple((q.lesson_title or none, q.course_title or none, str(q.questions),
+                            str(q.still_open)) for q in service.lessons))
+    raise KeyError(name)
+
+
+def table(report: Report, name: str, *, blank: str = "-",
+          gettext: Callable[[str], str] | None = None) -> Table:
     """One of TABLES as text cells, with `blank` for a figure that does not exist (no
-    delivery report yet, no price). Raises KeyError for another name."""
+    delivery report yet, no price). The tutors' tables' labels go through `gettext`
+    (default: as written, English). Raises KeyError for another name."""
+    if name.startswith("tutor"):
+        return _tutor_table(report.tutors, name, blank, gettext or N_)
     if name == "activity":
         return Table(name, "Daily active learners (UTC days)",
                      ("day", "SMS", "USSD", "Web", "any channel"),

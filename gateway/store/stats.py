@@ -213,3 +213,108 @@ def completed_lesson_costs(store: Store, since: float,
            ORDER BY c.completed_at, c.phone, c.course_id, c.lesson_id, k.carrier_id""",
         [since, until])
     return [CompletedLessonCost(*row) for row in rows]
+
+
+# -- learners' questions to tutors (table `questions`, gateway/store/questions.py) ------------
+
+# What had become of a question at a moment `:at` (a named parameter): 'refused' (the
+# mark of a learner past the daily limit, not a question asked), 'answered' (a first
+# answer by then), 'closed' (closed without an answer; when is not kept, so a closed
+# question counts as closed whenever it was), else 'open'.
+_OUTCOME = """CASE WHEN status = 'refused' THEN 'refused'
+                   WHEN answered_at IS NOT NULL AND answered_at <= :at THEN 'answered'
+                   WHEN status = 'closed' AND answered_at IS NULL THEN 'closed'
+                   ELSE 'open' END"""
+_ASKED_IN = (f"asked_at >= :since AND asked_at < :until AND asked_at <= :at "
+             f"AND {_REAL_LEARNER}")
+
+
+@dataclass(frozen=True)
+class AskedDay:
+    """Questions asked on one day of a period, by what had become of them at the
+    period's moment: answered, closed without an answer, still open; and the marks of
+    learners past the daily limit that day (not questions asked)."""
+
+    day: int  # days since the period began
+    asked: int
+    answered: int
+    closed: int
+    still_open: int
+    refused: int
+
+
+def questions_by_day(store: Store, since: float, until: float, at: float) -> list[AskedDay]:
+    """Per day of [since, until) with any question asked by `at`: questions asked (the
+    refused marks apart), and their outcome at `at`. The questions table is read whole
+    (it has no index on asking time; it is small beside the outbox)."""
+    rows = store.db.conn.execute(
+        f"""SELECT CAST((asked_at - :since) / {DAY} AS INTEGER) AS day,
+                  sum(outcome != 'refused'), sum(outcome = 'answered'),
+                  sum(outcome = 'closed'), sum(outcome = 'open'), sum(outcome = 'refused')
+           FROM (SELECT asked_at, {_OUTCOME} AS outcome FROM questions WHERE {_ASKED_IN})
+           GROUP BY day ORDER BY day""", {"since": since, "until": until, "at": at})
+    return [AskedDay(*row) for row in rows]
+
+
+def first_answer_waits(store: Store, since: float, until: float,
+                       at: float) -> list[tuple[int, float]]:
+    """(day asked, seconds from asking to the first answer) of each question asked in
+    [since, until) and answered by `at`, shortest wait first."""
+    return [tuple(row) for row in store.db.conn.execute(
+        f"""SELECT CAST((asked_at - :since) / {DAY} AS INTEGER), answered_at - asked_at
+           FROM questions WHERE {_ASKED_IN} AND status != 'refused'
+           AND answered_at IS NOT NULL AND answered_at <= :at ORDER BY 2""",
+        {"since": since, "until": until, "at": at})]
+
+
+def open_ages(store: Store, at: float) -> list[float]:
+    """The age in seconds at `at` of every question open then (the backlog: asked by
+    `at`, neither answered by then nor closed unanswered), oldest first."""
+    return [row[0] for row in store.db.conn.execute(
+        f"""SELECT :at - asked_at FROM questions WHERE asked_at <= :at AND {_REAL_LEARNER}
+           AND {_OUTCOME} = 'open' ORDER BY asked_at""", {"at": at})]
+
+
+@dataclass(frozen=True)
+class StaffAnswers:
+    """The first answers one staff account gave in a period, and how long each question
+    had waited. `username` and `name` are None for an account removed since (its id
+    stays on its answers); `staff_id` None for answers recorded without an account."""
+
+    staff_id: int | None
+    username: str | None
+    name: str | None
+    waits: tuple[float, ...]  # seconds, shortest first
+
+
+def answers_by_staff(store: Store, since: float, until: float,
+                     at: float) -> list[StaffAnswers]:
+    """Per staff account, the first answers given in [since, until) by `at`, with their
+    waits; most answers first, then by username (removed accounts last, by id)."""
+    rows = store.db.conn.execute(
+        f"""SELECT q.answered_by, s.username, s.name, q.answered_at - q.asked_at
+           FROM questions q LEFT JOIN staff s ON s.id = q.answered_by
+           WHERE q.answered_at >= ? AND q.answered_at < ? AND q.answered_at <= ?
+           AND q.status != 'refused' AND q.{_REAL_LEARNER} ORDER BY q.answered_by, 4""",
+        [since, until, at])
+    found: dict[int | None, tuple[str | None, str | None, list[float]]] = {}
+    for staff_id, username, name, wait in rows:
+        found.setdefault(staff_id, (username, name, []))[2].append(wait)
+    every = [StaffAnswers(staff_id, username, name, tuple(waits))
+             for staff_id, (username, name, waits) in found.items()]
+    every.sort(key=lambda a: (-len(a.waits), a.username is None, a.username or "",
+                              a.staff_id or 0))
+    return every
+
+
+def questions_by_lesson(store: Store, since: float, until: float, at: float,
+                        limit: int) -> list[tuple[str | None, str | None, int, int]]:
+    """(course id, lesson id, questions asked, still open at `at`) for the `limit`
+    lessons asked about most in [since, until), most first; a question asked outside a
+    lesson (not enrolled, or the course finished) has no lesson (None)."""
+    return [tuple(row) for row in store.db.conn.execute(
+        f"""SELECT course_id, lesson_id, count(*), sum({_OUTCOME} = 'open') AS still_open
+           FROM questions WHERE {_ASKED_IN} AND status != 'refused'
+           GROUP BY course_id, lesson_id
+           ORDER BY 3 DESC, course_id IS NULL, course_id, lesson_id IS NULL, lesson_id
+           LIMIT :limit""", {"since": since, "until": until, "at": at, "limit": limit})]
