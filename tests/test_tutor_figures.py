@@ -302,3 +302,13 @@ def test_the_labels_go_through_the_catalogs(db_path, week, store):
     assert french.rows[-1] == ("compte supprimé n° 4", "1", "6 min")
     assert reports.table(report, "tutors").headers == ("tutor", "answers",
                                                        "median time to answer")
+
+
+def test_an_account_added_after_a_removal_does_not_inherit_its_answers(db_path, week, store,
+                                                                        monkeypatch):
+    """Ada's account (the newest) was removed; the next account gets an id of its own."""
+    staff.add_account(store, "kofi", "Kofi Mensah", "tutor", TUTOR_PASSWORD)
+
+    printed = stats(db_path, monkeypatch, "--days", "7", "--until", "2025-03-09")
+    assert printed[PER_TUTOR] == PER_TUTOR_ROWS
+    assert accounts.find(store, "kofi").id == 5

@@ -60,6 +60,9 @@ class AuditRow:
     address: str | None
 
 
+# The settings row holding the highest id of a removed account.
+_HIGHEST_REMOVED = "staff_highest_removed_id"
+
 _COLUMNS = ("id, username, name, password_hash, created_at, password_changed_at, "
             "last_signin_at, failures, locked_until")
 
@@ -104,9 +107,9 @@ def add(store: Store, username: str, name: str, role: str, password_hash: str,
         if find(store, username) is not None:
             raise AccountExists(username)
         staff_id = store.db.execute(
-            """INSERT INTO staff (username, name, password_hash, created_at,
-                                  password_changed_at) VALUES (?, ?, ?, ?, ?)""",
-            [username.lower(), name, password_hash, now, now]).lastrowid
+            """INSERT INTO staff (id, username, name, password_hash, created_at,
+                                  password_changed_at) VALUES (?, ?, ?, ?, ?, ?)""",
+            [_next_id(store), username.lower(), name, password_hash, now, now]).lastrowid
         store.db.execute("INSERT INTO staff_roles (staff_id, role, program) VALUES (?, ?, ?)",
                          [staff_id, role, program])
     return by_id(store, staff_id)
@@ -118,6 +121,20 @@ def remove(store: Store, staff_id: int) -> None:
         end_sessions(store, staff_id)
         store.db.execute("DELETE FROM staff_roles WHERE staff_id = ?", [staff_id])
         store.db.execute("DELETE FROM staff WHERE id = ?", [staff_id])
+        store.db.execute(
+            """INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name)
+               DO UPDATE SET value = max(CAST(value AS INTEGER), excluded.value)""",
+            [_HIGHEST_REMOVED, staff_id])
+
+
+def _next_id(store: Store) -> int:
+    """An id no account ever had: answers, figures and the audit name accounts by id, so a
+    removed account's id must never come back as someone else's."""
+    highest = store.db.execute(
+        "SELECT max(coalesce((SELECT max(id) FROM staff), 0), "
+        "coalesce((SELECT CAST(value AS INTEGER) FROM settings WHERE name = ?), 0))",
+        [_HIGHEST_REMOVED]).fetchone()[0]
+    return highest + 1
 
 
 def set_password(store: Store, staff_id: int, password_hash: str) -> None:
