@@ -44,12 +44,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.phones import region_of
+from gateway.store.events import HUB_EDGE as HUB_EDGE
+from gateway.store.events import QUESTION_KINDS
 
-HUB_EDGE = "hub"  # the edge id of events recorded on the hub itself
 DEFAULT_ROAM_LIMIT = 60  # learners roaming in, per edge, per ROAM_WINDOW_SECONDS
 ROAM_WINDOW_SECONDS = 3600.0
 COMPLIANCE_KINDS = ("erased", "opted_out")  # reach every edge that knows the learner
 COMPLIANCE_SQL = "(" + ", ".join(f"'{kind}'" for kind in COMPLIANCE_KINDS) + ")"
+# Kept on the hub, passed on to no other edge (the hub answers questions: Questions in
+# docs/sync.md); an answer reaches the edge that asked by a backfill entry of its own.
+PRIVATE_KINDS = QUESTION_KINDS
+PRIVATE_SQL = "(" + ", ".join(f"'{kind}'" for kind in PRIVATE_KINDS) + ")"
 PREFIX_RE = re.compile(r"\+[0-9]{0,14}")
 COUNTRY_RE = re.compile(r"[A-Z]{2}")
 
@@ -238,7 +243,8 @@ def share_held(sql: Sql, edge_id: str, learners: list[str], last: int) -> int:
     return last + sql.run(
         "UPDATE events SET seq = held.new_seq, shared = 1 FROM ("
         "SELECT seq AS old_seq, ? + row_number() OVER (ORDER BY seq) AS new_seq "
-        f"FROM events WHERE edge = ? AND shared = 0 AND {condition}) AS held "
+        f"FROM events WHERE edge = ? AND shared = 0 AND {condition} "
+        f"AND kind NOT IN {PRIVATE_SQL}) AS held "
         "WHERE events.seq = held.old_seq", (last, edge_id, values)).rowcount
 
 
