@@ -7,6 +7,7 @@ edge databases and the real sync client; every test on each hub backend."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from gateway.hub import routes as hub_routes
 from gateway.hub.confine import Region
 from gateway.hub.questions import catch_up, relay_answer
 from gateway.outbox.answers import answer_carrier, queue_answer
+from gateway.outbox.worker import OutboxWorker
 from gateway.store import Store, events, privacy, questions
 from gateway.sync.client import EdgeLink, sync_once
 from tests.conftest import AUTH_TOKEN, TwilioWebhooks, carriers_toml
@@ -238,6 +240,21 @@ def test_retention_blanks_settled_questions_texts_on_the_edge_and_the_hub(world:
         assert hub.forget_question_texts(later) >= 2
         assert hub.forget_question_texts(later) == 0
     assert "kept too long" not in _hub_dump(world)
+
+
+def test_the_worker_on_a_hub_blanks_old_question_texts_in_the_hubs_store(
+        world: World, hub_url: str, tmp_path: Path, monkeypatch):
+    world.a.ask(L1, "An old question on the hub")
+    world.a.sync()
+    monkeypatch.setenv("LEARNLINE_ROLE", "hub")
+    monkeypatch.setenv("LEARNLINE_HUB_DATABASE_URL", hub_url)
+    path = tmp_path / "hub-gateway.db"
+    worker = OutboxWorker(path, world.a.carriers, retention_days=1)
+    with Store.open(path, clock=lambda: time.time() + 2 * 86400) as later:
+        assert worker.apply_retention(later, force=True) >= 1
+    assert "An old question on the hub" not in _hub_dump(world)
+    # The copy, still open, keeps its text for the tutors.
+    assert questions.open_questions(world.inbox)[0].text == "An old question on the hub"
 
 
 def _hub_dump(world: World) -> str:
