@@ -87,11 +87,12 @@ def asked_data(*, text: str, **fields: Any) -> dict[str, Any]:
     character) so that the whole is within the hub's limit on an event's data (4,096
     bytes as compact UTF-8 JSON); the question here keeps its whole text."""
     data = {**fields, "text": text}
-    while len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()) \
-            > events.MAX_DATA_BYTES:
+    while data["text"]:
         over = len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()) \
             - events.MAX_DATA_BYTES
-        data["text"] = data["text"][:-max(1, over // 4)]
+        if over <= 0:
+            break
+        data["text"] = data["text"][:-max(1, over // 4)]  # 4 bytes a character at most
     return data
 
 

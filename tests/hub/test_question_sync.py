@@ -114,6 +114,17 @@ def test_a_question_asked_on_an_edge_reaches_the_hubs_inbox_with_its_context(wor
     assert len(questions.open_questions(world.inbox)) == 1
 
 
+def test_a_long_question_travels_within_the_hubs_limit_and_stays_whole_here(world: World):
+    long = "Pourquoi " + "\U0001F914" * 990  # 4 bytes each in UTF-8
+    asked = world.a.ask(L1, long)
+    assert asked.text == long[:1000]
+    report = world.a.sync()
+    assert report.rejected == 0
+    copy = world.copy(asked.uid)
+    assert copy is not None and 900 < len(copy.text) < len(asked.text)
+    assert asked.text.startswith(copy.text)
+
+
 def test_an_answer_on_the_hub_is_queued_once_on_the_edge_that_asked(world: World):
     asked = world.a.ask(L1, "How do I find clients?")
     world.a.sync()
