@@ -275,7 +275,8 @@ def erase(sql: Sql, edge_id: str, learner: str, trusted: bool, now: float,
     Trusted: every other event of the number takes a pseudonym and loses its data (the
     `erased` event keeps the number, to reach every edge that knows it), and so do the
     audit rows. Confined: only the edge's own events and audit rows of the number do,
-    the `erased` event included, so it reaches no one. Returns how many events took
+    the `erased` event included, so it reaches no one, and the hub's answers sent to that
+    edge alone. Returns how many events took
     the pseudonym."""
     alias = pseudonym()
     if trusted:
@@ -286,6 +287,11 @@ def erase(sql: Sql, edge_id: str, learner: str, trusted: bool, now: float,
     else:
         changed = sql.run("UPDATE events SET learner = ?, data = '{}' "
                           "WHERE learner = ? AND edge = ?", (alias, learner, edge_id)).rowcount
+        # And what the hub sent that edge alone of the learner (tutors' answers).
+        changed += sql.run("UPDATE events SET learner = ?, data = '{}' "
+                           f"WHERE learner = ? AND edge = ? AND kind IN {PRIVATE_SQL} "
+                           "AND seq IN (SELECT event_seq FROM backfill WHERE edge = ?)",
+                           (alias, learner, HUB_EDGE, edge_id)).rowcount
         sql.run("UPDATE audit SET learner = ? WHERE learner = ? AND edge = ?",
                 (alias, learner, edge_id))
         record(sql, now, edge_id, alias, "erasure_scoped", changed)

@@ -7,6 +7,7 @@ edge databases and the real sync client; every test on each hub backend."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -228,7 +229,25 @@ def test_erasing_a_learner_removes_the_hubs_copies_of_their_questions(world: Wor
     assert world.copy(kept.uid) is None
 
 
-def test_retention_blanks_settled_questions_texts_on_the_edge_and_the_hub(world: World):
+def test_a_learner_outside_the_edges_region_is_answered_and_erased_on_the_hub_too(
+        world: World, hub_url: str):
+    outsider = "+221771234567"  # Senegal: edge A is trusted for Nigeria only
+    asked = world.a.ask(outsider, "Can I ask from Dakar?")
+    world.a.sync()
+    with world.hub.store() as hub:
+        assert relay_answer(hub, world.inbox, world.copy(asked.uid).id, "Yes you can.", None)
+    world.a.sync()
+    assert questions.by_uid(world.a.store, asked.uid).status == "answered"
+    assert "Yes you can." in world.a.sent_to(outsider)
+    privacy.erase(world.a.store, outsider)
+    world.a.sync()
+    assert world.copy(asked.uid) is None
+    assert outsider not in _hub_everything(hub_url)
+    assert "Yes you can." not in _hub_everything(hub_url)
+
+
+def test_retention_blanks_settled_questions_texts_on_the_edge_and_the_hub(world: World,
+                                                                          hub_url: str):
     asked = world.a.ask(L1, "A question kept too long")
     waiting = world.a.ask(L2, "Still waiting for a tutor")
     world.a.sync()
@@ -250,7 +269,7 @@ def test_retention_blanks_settled_questions_texts_on_the_edge_and_the_hub(world:
     with world.hub.store() as hub:
         assert hub.forget_question_texts(later) >= 2
         assert hub.forget_question_texts(later) == 0
-    assert "kept too long" not in _hub_dump(world)
+    assert "kept too long" not in _hub_everything(hub_url)
 
 
 def test_the_worker_on_a_hub_blanks_old_question_texts_in_the_hubs_store(
@@ -272,3 +291,15 @@ def _hub_dump(world: World) -> str:
     with world.hub.store() as hub:
         page = hub.question_events(0, 1000)
     return json.dumps(page.events)
+
+
+def _hub_everything(hub_url: str) -> str:
+    """Every event the hub's store holds, every column, as one text."""
+    query = "SELECT id, edge, learner, kind, data FROM events ORDER BY seq"
+    if hub_url.startswith(("postgresql://", "postgres://")):
+        import psycopg
+
+        with psycopg.connect(hub_url) as conn:
+            return json.dumps([list(row) for row in conn.execute(query)], ensure_ascii=False)
+    with sqlite3.connect(hub_url) as conn:
+        return json.dumps([list(row) for row in conn.execute(query)], ensure_ascii=False)
