@@ -7,6 +7,7 @@ edge databases and the real sync client; every test on each hub backend."""
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -14,13 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from gateway import create_app
+from gateway.cli.main import main
 from gateway.config import Carriers, load_carriers
 from gateway.content.importer import import_courses
 from gateway.hub import routes as hub_routes
 from gateway.hub.confine import Region
-from gateway.hub.questions import catch_up, relay_answer
+from gateway.hub.questions import relay_answer
 from gateway.outbox.answers import answer_carrier, queue_answer
 from gateway.outbox.worker import OutboxWorker
 from gateway.store import Store, events, privacy, questions
@@ -126,7 +129,8 @@ def test_a_long_question_travels_within_the_hubs_limit_and_stays_whole_here(worl
     assert asked.text.startswith(copy.text)
 
 
-def test_an_answer_on_the_hub_is_queued_once_on_the_edge_that_asked(world: World):
+def test_an_answer_on_the_hub_is_queued_once_on_the_edge_that_asked(world: World, caplog):
+    caplog.set_level(logging.DEBUG)
     asked = world.a.ask(L1, "How do I find clients?")
     world.a.sync()
     before = world.a.sent_to(L1)
@@ -153,6 +157,10 @@ def test_an_answer_on_the_hub_is_queued_once_on_the_edge_that_asked(world: World
     world.b.sync()
     assert world.b.store.db.execute(
         "SELECT count(*) FROM events WHERE kind LIKE 'question%'").fetchone()[0] == 0
+    # Logged on every side, never in full: no text, no whole number.
+    assert "relayed to edge edge-a" in caplog.text
+    for secret in ("find clients", "already know your work", L1):
+        assert secret not in caplog.text
 
 
 def test_an_answer_given_on_the_edge_first_wins_and_the_hubs_copy_closes(world: World):
@@ -211,7 +219,8 @@ def test_an_edge_cannot_answer_close_or_take_another_edges_question(world: World
     ).fetchone()[0] == 0
 
 
-def test_erasing_a_learner_removes_the_hubs_copies_of_their_questions(world: World):
+def test_erasing_a_learner_removes_the_hubs_copies_of_their_questions(world: World,
+                                                                      hub_url: str):
     kept = world.a.ask(L2, "Where do I start?")
     erased = world.a.ask(L1, "My name is Ada, what next?")
     world.a.sync()
@@ -222,10 +231,10 @@ def test_erasing_a_learner_removes_the_hubs_copies_of_their_questions(world: Wor
     assert world.copy(kept.uid) is not None
     assert world.inbox.db.execute("SELECT count(*) FROM questions WHERE phone = ?",
                                   [L1]).fetchone()[0] == 0
-    # An erasure issued on the hub does the same.
-    with world.hub.store() as hub:
-        hub.erase(L2)
-        catch_up(hub, world.inbox)
+    # An erasure issued on the hub (`learnline hub erase`) does the same, at once.
+    done = CliRunner().invoke(main, ["hub", "erase", L2, "--yes"], env={
+        "LEARNLINE_DB": world.inbox.path, "LEARNLINE_HUB_DATABASE_URL": hub_url})
+    assert done.exit_code == 0, done.output
     assert world.copy(kept.uid) is None
 
 
