@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from gateway.hub.questions import relay_answer
 from gateway.outbox.answers import answer_carrier, queue_answer
 from gateway.outbox.worker import OutboxWorker
 from gateway.store import Store, events, privacy, questions
+from gateway.store.schema import migrations
 from gateway.sync.client import EdgeLink, sync_once
 from tests.conftest import AUTH_TOKEN, TwilioWebhooks, carriers_toml
 from tests.hub.test_sync_protocol import Hub
@@ -312,3 +314,21 @@ def _hub_everything(hub_url: str) -> str:
             return json.dumps([list(row) for row in conn.execute(query)], ensure_ascii=False)
     with sqlite3.connect(hub_url) as conn:
         return json.dumps([list(row) for row in conn.execute(query)], ensure_ascii=False)
+
+
+def test_questions_asked_before_the_upgrade_get_a_uid_each_and_stay_here(tmp_path: Path):
+    path = tmp_path / "old.db"
+    with Store.open(path) as old:
+        migrations.apply(old.db, stop_before="m028_question_sync")
+        with old.write():
+            for n in range(3):
+                old.db.execute("INSERT INTO questions (phone, channel, text, asked_at) "
+                               "VALUES (?, 'sms', ?, ?)", [L1, f"question {n}", 1000.0 + n])
+    with Store.open(path, migrate=True) as store:
+        kept = questions.of_learner(store, L1)
+        assert [q.text for q in kept] == ["question 0", "question 1", "question 2"]
+        assert all(q.edge == "" and re.fullmatch(r"[0-9a-f]{32}", q.uid) for q in kept)
+        assert len({q.uid for q in kept}) == 3
+        with pytest.raises(sqlite3.IntegrityError):
+            store.db.execute("UPDATE questions SET uid = ? WHERE id = ?", [kept[0].uid,
+                                                                          kept[1].id])
