@@ -31,7 +31,7 @@ def test_the_ask_page_lists_questions_newest_first_with_the_answers(client, stor
     ask(client, "Can I <b>refuse</b> a client?")
     questions.add(store, OTHER, "sms", "twilio", "Someone else's question")
     older, _ = questions.of_learner(store, PHONE)
-    questions.record_answer(store, older.id, "Half before you start is <i>common</i>.",
+    questions.mark_answered(store, older.id, "Half before you start is <i>common</i>.",
                             tutor(store))
     page = client.get("/ask").get_data(as_text=True)
     listed = page[page.index("Your questions"):]
@@ -62,19 +62,19 @@ def test_a_closed_question_says_so_and_the_refused_one_is_not_listed(client, sto
 def test_recording_an_answer_sets_it_answered_with_who_and_when(store: Store):
     asked = questions.add(store, PHONE, "ussd", "at", "How?")
     staff_id = tutor(store)
-    assert questions.record_answer(store, asked, "Like this.", staff_id) is True
+    assert questions.mark_answered(store, asked, "Like this.", staff_id) is True
     [answered] = questions.of_learner(store, PHONE)
     assert (answered.status, answered.answer, answered.answered_by) == (
         "answered", "Like this.", staff_id)
     assert answered.answered_at is not None and answered.answered_at >= answered.asked_at
     # Answered once: a second answer to the same question changes nothing.
-    assert questions.record_answer(store, asked, "Again.", staff_id) is False
+    assert questions.mark_answered(store, asked, "Again.", staff_id) is False
     assert questions.of_learner(store, PHONE)[0].answer == "Like this."
 
 
 def test_the_export_holds_the_answer(store: Store):
     asked = questions.add(store, PHONE, "web", "twilio", "What is a deposit?")
-    questions.record_answer(store, asked, "Money paid before the work.", tutor(store))
+    questions.mark_answered(store, asked, "Money paid before the work.", tutor(store))
     [exported] = privacy.learner_export(store, PHONE)["questions"]
     assert exported["text"] == "What is a deposit?"
     assert exported["status"] == "answered"

@@ -395,7 +395,8 @@ def worker(drain: bool, lease_seconds: float) -> None:
     if link is not None and not drain:
         from gateway.sync.loop import SyncLoop
 
-        SyncLoop(default_db_path(), link, interval=_sync_interval()).start()
+        SyncLoop(default_db_path(), link, interval=_sync_interval(),
+                 carriers=carriers).start()
     report = outbox.run(drain=drain)
     if drain:
         click.echo(

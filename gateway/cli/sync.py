@@ -179,9 +179,14 @@ def erase(phone: str, country: str | None, yes: bool) -> None:
     if not yes:
         click.confirm(f"Erase {number} on the hub and on every edge that knows it? This "
                       "cannot be undone", abort=True)
+    from gateway.hub.questions import catch_up
+
     hub = _hub()
     try:
         changed = hub.erase(number)
+        # The tutors' inbox here drops the copies of the number's questions now.
+        with Store.open(default_db_path(), migrate=True) as store:
+            catch_up(hub, store)
     finally:
         hub.close()
     if changed == 0:

@@ -44,12 +44,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.phones import region_of
+from gateway.store.events import HUB_EDGE as HUB_EDGE
+from gateway.store.events import QUESTION_KINDS
 
-HUB_EDGE = "hub"  # the edge id of events recorded on the hub itself
 DEFAULT_ROAM_LIMIT = 60  # learners roaming in, per edge, per ROAM_WINDOW_SECONDS
 ROAM_WINDOW_SECONDS = 3600.0
 COMPLIANCE_KINDS = ("erased", "opted_out")  # reach every edge that knows the learner
 COMPLIANCE_SQL = "(" + ", ".join(f"'{kind}'" for kind in COMPLIANCE_KINDS) + ")"
+# Kept on the hub, passed on to no other edge (the hub answers questions: Questions in
+# docs/sync.md); an answer reaches the edge that asked by a backfill entry of its own.
+PRIVATE_KINDS = QUESTION_KINDS
+PRIVATE_SQL = "(" + ", ".join(f"'{kind}'" for kind in PRIVATE_KINDS) + ")"
 PREFIX_RE = re.compile(r"\+[0-9]{0,14}")
 COUNTRY_RE = re.compile(r"[A-Z]{2}")
 
@@ -238,7 +243,8 @@ def share_held(sql: Sql, edge_id: str, learners: list[str], last: int) -> int:
     return last + sql.run(
         "UPDATE events SET seq = held.new_seq, shared = 1 FROM ("
         "SELECT seq AS old_seq, ? + row_number() OVER (ORDER BY seq) AS new_seq "
-        f"FROM events WHERE edge = ? AND shared = 0 AND {condition}) AS held "
+        f"FROM events WHERE edge = ? AND shared = 0 AND {condition} "
+        f"AND kind NOT IN {PRIVATE_SQL}) AS held "
         "WHERE events.seq = held.old_seq", (last, edge_id, values)).rowcount
 
 
@@ -269,7 +275,8 @@ def erase(sql: Sql, edge_id: str, learner: str, trusted: bool, now: float,
     Trusted: every other event of the number takes a pseudonym and loses its data (the
     `erased` event keeps the number, to reach every edge that knows it), and so do the
     audit rows. Confined: only the edge's own events and audit rows of the number do,
-    the `erased` event included, so it reaches no one. Returns how many events took
+    the `erased` event included, so it reaches no one, and the hub's answers sent to that
+    edge alone. Returns how many events took
     the pseudonym."""
     alias = pseudonym()
     if trusted:
@@ -280,6 +287,11 @@ def erase(sql: Sql, edge_id: str, learner: str, trusted: bool, now: float,
     else:
         changed = sql.run("UPDATE events SET learner = ?, data = '{}' "
                           "WHERE learner = ? AND edge = ?", (alias, learner, edge_id)).rowcount
+        # And what the hub sent that edge alone of the learner (tutors' answers).
+        changed += sql.run("UPDATE events SET learner = ?, data = '{}' "
+                           f"WHERE learner = ? AND edge = ? AND kind IN {PRIVATE_SQL} "
+                           "AND seq IN (SELECT event_seq FROM backfill WHERE edge = ?)",
+                           (alias, learner, HUB_EDGE, edge_id)).rowcount
         sql.run("UPDATE audit SET learner = ? WHERE learner = ? AND edge = ?",
                 (alias, learner, edge_id))
         record(sql, now, edge_id, alias, "erasure_scoped", changed)

@@ -327,7 +327,8 @@ class PostgresHubStore(HubStore):
                     "WITH ORDINALITY AS t (id, learner, kind, at, data, shared, n)",
                     (base, edge_id, now, [e.id for e in new], [e.learner for e in new],
                      [e.kind for e in new], [e.at for e in new], [e.data for e in new],
-                     [int(e.learner in plan.trusted) for e in new]))
+                     [int(e.learner in plan.trusted and e.kind not in confine.PRIVATE_KINDS)
+                      for e in new]))
             last = confine.apply_links(sql, edge_id, plan, base, base + len(new), now)
             conn.execute("UPDATE hub_sequence SET last_seq = %s WHERE id = 1", (last,))
             if new:
@@ -385,6 +386,54 @@ class PostgresHubStore(HubStore):
                 conn.execute("UPDATE hub_sequence SET last_seq = %s WHERE id = 1", (seq,))
             return confine.erase(self._sql(conn), event.edge, event.learner, True,
                                  event.at, pseudonym)
+
+    @_reconnecting
+    def _send_to_edge(self, edge_id: str, event: ValidEvent) -> None:
+        with self._transaction() as conn:
+            seq = conn.execute("SELECT last_seq FROM hub_sequence WHERE id = 1 FOR UPDATE"
+                               ).fetchone()[0] + 1
+            if conn.execute("SELECT 1 FROM edges WHERE id = %s AND revoked_at IS NULL",
+                            (edge_id,)).fetchone() is None:
+                raise UnknownEdge(edge_id)
+            # A repeat after a lost answer (_reconnecting) finds the event stored.
+            if conn.execute("INSERT INTO events (seq, id, edge, learner, kind, at, data, "
+                            "received_at, shared) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 0) "
+                            "ON CONFLICT (id) DO NOTHING",
+                            (seq, event.id, event.edge, event.learner, event.kind, event.at,
+                             event.data, event.at)).rowcount:
+                conn.execute("INSERT INTO backfill (seq, edge, event_seq) VALUES (%s, %s, %s)",
+                             (seq + 1, edge_id, seq))
+                conn.execute("UPDATE hub_sequence SET last_seq = %s WHERE id = 1", (seq + 1,))
+
+    @_reconnecting
+    def question_events(self, after: int, limit: int = 500) -> PullResult:
+        """Edges' question events and erasures after `after` (see HubStore)."""
+        after, limit = self._check_pull(after, limit)
+        with self._transaction(snapshot=True) as conn:
+            rows = conn.execute(
+                f"SELECT e.seq, {_EVENT_COLUMNS} FROM events e WHERE e.seq > %s "
+                f"AND (e.kind = 'erased' OR (e.kind IN {confine.PRIVATE_SQL} "
+                "AND e.edge <> %s)) ORDER BY e.seq LIMIT %s",
+                (after, confine.HUB_EDGE, limit + 1)).fetchall()
+            last_seq = conn.execute("SELECT last_seq FROM hub_sequence WHERE id = 1"
+                                    ).fetchone()[0]
+        return self._page(rows, after, limit, last_seq)
+
+    @_reconnecting
+    def pseudonymous(self, event_ids: list[str]) -> set[str]:
+        """Which of these events now name a pseudonym (see HubStore)."""
+        return {row[0] for row in self._conn().execute(
+            "SELECT id FROM events WHERE id = ANY(%b::text[]) AND learner LIKE 'erased:%%'",
+            (list(event_ids),))}
+
+    @_reconnecting
+    def forget_question_texts(self, older_than: float) -> int:
+        """Retention of question texts on the hub (see HubStore)."""
+        with self._transaction() as conn:
+            return conn.execute(
+                "UPDATE events SET data = (data::jsonb - 'text')::text "
+                f"WHERE kind IN {confine.PRIVATE_SQL} AND at < %s "
+                "AND data::jsonb ? 'text'", (older_than,)).rowcount
 
     @_reconnecting
     def audit(self, edge_id: str | None = None, limit: int = 1000) -> list[AuditEntry]:

@@ -10,7 +10,9 @@ import queue
 
 from flask import Blueprint, Flask, Response, abort, current_app, g, jsonify, request
 
+from gateway.hub.questions import catch_up
 from gateway.hub.store import UnknownEdge, open_hub_store
+from gateway.store.per_thread import get_store
 from gateway.sync.protocol import (
     EVENTS_PATH,
     PACK_PATH,
@@ -151,11 +153,23 @@ def push() -> Response:
         result = _hub().ingest(g.edge_id, events)
     except UnknownEdge:  # revoked since this request was authenticated
         return _error(403, "unknown or revoked edge")
+    if result.stored:
+        _copy_questions()
     # Counts, not ids: every valid event of the batch is acknowledged, and a list of
     # random ids (33 bytes each, incompressible) would double what a push costs.
     return _json({"acknowledged": len(result.acknowledged), "stored": result.stored,
                   "duplicates": result.duplicates,
                   "rejected": [[str(key), reason] for key, reason in result.rejected]})
+
+
+def _copy_questions() -> None:
+    """Bring the tutors' inbox here up to what edges pushed (gateway/hub/questions.py).
+    The events are stored whatever happens here: a failure waits for the next push, or
+    the next answer relayed, to catch up."""
+    try:
+        catch_up(_hub(), get_store())
+    except Exception:  # the push succeeded; the copies follow at the next catch-up
+        log.exception("hub: copying edges' questions to the inbox failed; next push retries")
 
 
 @blueprint.get(EVENTS_PATH)

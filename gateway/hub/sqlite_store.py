@@ -283,7 +283,8 @@ class SqliteHubStore(HubStore):
                 "INSERT INTO events (seq, id, edge, learner, kind, at, data, received_at, "
                 "shared) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(base + n, e.id, e.edge, e.learner, e.kind, e.at, e.data, now,
-                  int(e.learner in plan.trusted)) for n, e in enumerate(new, start=1)])
+                  int(e.learner in plan.trusted and e.kind not in confine.PRIVATE_KINDS))
+                 for n, e in enumerate(new, start=1)])
             last = confine.apply_links(sql, edge_id, plan, base, base + len(new), now)
             conn.execute("UPDATE hub_sequence SET last_seq = ? WHERE id = 1", (last,))
             if new:
@@ -332,6 +333,51 @@ class SqliteHubStore(HubStore):
             conn.execute("UPDATE hub_sequence SET last_seq = ? WHERE id = 1", (seq,))
             return confine.erase(self._sql(conn), event.edge, event.learner, True,
                                  event.at, pseudonym)
+
+    def _send_to_edge(self, edge_id: str, event: ValidEvent) -> None:
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM edges WHERE id = ? AND revoked_at IS NULL",
+                            (edge_id,)).fetchone() is None:
+                raise UnknownEdge(edge_id)
+            seq = conn.execute("SELECT last_seq FROM hub_sequence WHERE id = 1"
+                               ).fetchone()[0] + 1
+            conn.execute("INSERT INTO events (seq, id, edge, learner, kind, at, data, "
+                         "received_at, shared) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
+                         (seq, event.id, event.edge, event.learner, event.kind, event.at,
+                          event.data, event.at))
+            conn.execute("INSERT INTO backfill (seq, edge, event_seq) VALUES (?, ?, ?)",
+                         (seq + 1, edge_id, seq))
+            conn.execute("UPDATE hub_sequence SET last_seq = ? WHERE id = 1", (seq + 1,))
+
+    def question_events(self, after: int, limit: int = 500) -> PullResult:
+        """Edges' question events and erasures after `after` (see HubStore)."""
+        after, limit = self._check_pull(after, limit)
+        with self._snapshot() as conn:
+            rows = conn.execute(
+                f"SELECT e.seq, {_EVENT_COLUMNS} FROM events e WHERE e.seq > ? "
+                f"AND (e.kind = 'erased' OR (e.kind IN {confine.PRIVATE_SQL} "
+                "AND e.edge <> ?)) ORDER BY e.seq LIMIT ?",
+                (after, confine.HUB_EDGE, limit + 1)).fetchall()
+            last_seq = conn.execute("SELECT last_seq FROM hub_sequence WHERE id = 1"
+                                    ).fetchone()[0]
+        return self._page(rows, after, limit, last_seq)
+
+    def pseudonymous(self, event_ids: list[str]) -> set[str]:
+        """Which of these events now name a pseudonym (see HubStore)."""
+        found: set[str] = set()
+        for start in range(0, len(event_ids), 1000):
+            found.update(row[0] for row in self.conn.execute(
+                "SELECT id FROM events WHERE id IN (SELECT value FROM json_each(?)) "
+                "AND learner LIKE 'erased:%'", (json.dumps(event_ids[start:start + 1000]),)))
+        return found
+
+    def forget_question_texts(self, older_than: float) -> int:
+        """Retention of question texts on the hub (see HubStore)."""
+        with self._write() as conn:
+            return conn.execute(
+                "UPDATE events SET data = json_remove(data, '$.text') "
+                f"WHERE kind IN {confine.PRIVATE_SQL} AND at < ? "
+                "AND json_extract(data, '$.text') IS NOT NULL", (older_than,)).rowcount
 
     def audit(self, edge_id: str | None = None, limit: int = 1000) -> list[AuditEntry]:
         """The latest rows of the audit, oldest first (see HubStore.audit)."""

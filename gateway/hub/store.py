@@ -393,6 +393,43 @@ class HubStore(abc.ABC):
         """Store the hub's `erased` event (the next sequence number, shared) and apply
         it (gateway.hub.confine.erase), in one transaction."""
 
+    def send_to_edge(self, edge_id: str, learner: str, kind: str,
+                     data: dict[str, Any]) -> str:
+        """Record an event of the hub's own (edge "hub") for `learner` that reaches
+        `edge_id` alone: kept unshared, with a backfill entry for that edge, so its next
+        pull brings it whatever the edge's trust for the number (it carries the hub's
+        reply to what that edge sent). Returns the event's id. UnknownEdge when the edge
+        is unknown or revoked (nothing stored)."""
+        now = self.clock()
+        checked = check_event({"id": f"{int(now * 1000):012x}{secrets.token_hex(10)}",
+                               "edge": HUB_EDGE, "learner": learner, "kind": kind,
+                               "at": now, "data": data}, HUB_EDGE)
+        if isinstance(checked, str):
+            raise ValueError(checked)
+        self._send_to_edge(edge_id, checked)
+        return checked.id
+
+    @abc.abstractmethod
+    def _send_to_edge(self, edge_id: str, event: ValidEvent) -> None:
+        """Store the event unshared and a backfill entry of it for the edge (two numbers
+        of the sequence), in one transaction; UnknownEdge for an unknown or revoked edge."""
+
+    @abc.abstractmethod
+    def question_events(self, after: int, limit: int = 500) -> PullResult:
+        """For the hub's copies of edges' questions (gateway/hub/questions.py): the events
+        above `after`, in sequence order, that are edges' question events or erasures
+        (any learner, pseudonymous ones included), from one snapshot; the cursor and
+        `more` as pull() gives them."""
+
+    @abc.abstractmethod
+    def pseudonymous(self, event_ids: list[str]) -> set[str]:
+        """Those of `event_ids` whose event now has a pseudonym for its learner (erased)."""
+
+    @abc.abstractmethod
+    def forget_question_texts(self, older_than: float) -> int:
+        """Retention: question events recorded before `older_than` lose their texts (the
+        question's and the answer's); returns how many events changed."""
+
     @abc.abstractmethod
     def audit(self, edge_id: str | None = None, limit: int = 1000) -> list[AuditEntry]:
         """The latest `limit` rows of the hub's audit (of one edge, or all), oldest

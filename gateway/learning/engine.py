@@ -364,7 +364,7 @@ class Engine:
                 elif enrollment.card >= 0:
                     place["card"] = enrollment.card + 1
         asked_id = questions.add(self.store, learner.phone, channel, learner.carrier_id, text,
-                                 **place)
+                                 locale=learner.locale, **place)
         log.info("question %d asked by %s on %s", asked_id, masked(learner.phone), channel)
         zone = learner_zone(learner.phone, learner.timezone, self.pacing.timezone)
         when = asking.expected(local(now, zone), asking.tutor_hours())

@@ -28,6 +28,10 @@ shows the same progress, whatever order the events reached it in. The rule for e
   there they are a fresh learner, nothing before it counts.
 - `met`: an edge's first contact with the learner; it changes no progress (the learner
   exists there), and tells the hub to send that edge the learner's history.
+- `question_asked`, `question_answered`, `question_closed`: change no progress. The hub
+  passes on no edge's; a `question_answered` the hub recorded (edge "hub") for a
+  question asked here is listed in `MergeReport.answers` for the sync client to deliver
+  (gateway/sync/answers.py).
 - The learner's current course is the course of their latest `enrolled` or
   `card_reached`.
 
@@ -61,6 +65,8 @@ class MergeReport:
     erased: int = 0  # learners erased here because another edge erased them
     learners: int = 0  # learners whose progress was recomputed
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (id, why)
+    # New `question_answered` events of the hub's: tutors' answers relayed to this edge.
+    answers: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -197,6 +203,13 @@ def data_problem(kind: str, data: dict[str, Any]) -> str | None:
             return f"data.{name}: below {_LOWEST[name]}"
         if wanted is str and not 0 < len(value) <= _MAX_TEXT:
             return f"data.{name}: empty or over {_MAX_TEXT} characters"
+    if kind in events.QUESTION_KINDS:
+        uid = data.get("uid")
+        if not isinstance(uid, str) or not events.EVENT_ID_RE.fullmatch(uid):
+            return "data.uid: not a question's uid"
+        text = data.get("text", "")
+        if not isinstance(text, str):
+            return "data.text: not a string"
     if kind == "enrolled" and not isinstance(data.get("restart", False), bool):
         return "data.restart: not a bool"
     if kind == "card_reached":
@@ -273,6 +286,10 @@ def apply_remote_events(store: Store, received: list[dict[str, Any]]) -> MergeRe
                 report.unknown += 1
                 continue
             report.applied += 1
+            if kind in events.QUESTION_KINDS:
+                if kind == "question_answered" and event["edge"] == events.HUB_EDGE:
+                    report.answers.append(event)
+                continue
             answers = added.setdefault(learner, [])
             if kind == "answered":
                 answers.append(event)

@@ -367,6 +367,8 @@ class OutboxWorker:
         self._last_retention = self.clock()
         cutoff = store.clock() - self.retention_days * 86400.0
         forgotten = privacy.forget_bodies(store, cutoff, RETENTION_BATCH)
+        if environment.get("LEARNLINE_ROLE", "").strip().lower() == "hub":
+            forgotten += _forget_hub_question_texts(cutoff)
         self._tally("forgotten", forgotten)
         if forgotten:
             log.info("retention: blanked %d message bodies older than %d days", forgotten,
@@ -571,6 +573,22 @@ class _Sender(threading.Thread):
             self.worker._halt.set()
         finally:
             self.worker._sender_done.set()
+
+
+def _forget_hub_question_texts(cutoff: float) -> int:
+    """On a hub, retention of the texts edges' question events carried (and the answers
+    it relayed), in the hub's store; 0, logged, when the hub's database fails (the next
+    pass tries again)."""
+    from gateway.hub.store import open_hub_store
+
+    try:
+        with open_hub_store() as hub:
+            hub.migrate()
+            return hub.forget_question_texts(cutoff)
+    except Exception as exc:  # either backend's errors; sending must go on
+        log.warning("retention: the hub's question texts wait for the next pass: %s",
+                    type(exc).__name__)
+        return 0
 
 
 def _elapsed(now: float, last: float, interval: float) -> bool:

@@ -34,7 +34,12 @@ if TYPE_CHECKING:
 KINDS = frozenset({
     "enrolled", "card_reached", "answered", "lesson_completed", "course_completed",
     "language_set", "name_set", "opted_out", "opted_in", "erased", "readmitted", "met",
+    # Learners' questions to tutors (gateway/store/questions.py): they change no progress.
+    "question_asked", "question_answered", "question_closed",
 })
+QUESTION_KINDS = ("question_asked", "question_answered", "question_closed")
+HUB_EDGE = "hub"  # the edge id of events the hub itself records (no edge may take it)
+MAX_DATA_BYTES = 4096  # the most an event's data may take, as compact UTF-8 JSON, on the hub
 EDGE_ID_ENV = "LEARNLINE_EDGE_ID"
 EDGE_ID_SETTING = "edge_id"
 PUSH_CURSOR = "push_cursor"
@@ -109,13 +114,15 @@ def resolve_edge_id(conn: sqlite3.Connection) -> str:
 # -- recording ---------------------------------------------------------------------------------
 
 
-def record(store: Store, learner: str, kind: str, data: dict[str, Any]) -> str:
+def record(store: Store, learner: str, kind: str, data: dict[str, Any], *,
+           event_id: str | None = None) -> str:
     """Record one event of this edge (one INSERT, in the caller's transaction); return
-    its id. Raises ValueError for a kind that is not in KINDS."""
+    its id (`event_id` when given, made from its time like every id). Raises ValueError
+    for a kind that is not in KINDS."""
     if kind not in KINDS:
         raise ValueError(f"not an event kind: {kind!r}")
     at = store.clock()
-    event_id = new_event_id(at)
+    event_id = event_id or new_event_id(at)
     store.db.conn.execute(
         "INSERT INTO events (id, edge, learner, kind, at, data) VALUES (?, ?, ?, ?, ?, ?)",
         [event_id, store.edge_id(), learner, kind, at, _DATA_JSON(data)])

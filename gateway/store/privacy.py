@@ -75,6 +75,7 @@ BOOLEAN_COLUMNS = {"stopped", "schedule_paused", "schedule_offered", "link_offer
 # Message states after which nothing more happens to a message: retention may blank it.
 FINISHED_INBOUND = ("processed", "failed")
 FINISHED_OUTBOX = ("sent", "delivered", "undelivered", "failed", "cancelled")
+SETTLED_QUESTIONS = ("answered", "closed", "refused")  # no tutor needs their text any more
 _CHUNK = 500  # ids per statement (SQLite allows 32766 variables; keep statements small)
 
 
@@ -476,7 +477,10 @@ def _chunks(ids: list[int], size: int = _CHUNK) -> Iterator[list[int]]:
 def forget_bodies(store: Store, older_than: float, batch: int = 500) -> int:
     """Blank the text (and carrier metadata) of finished messages stored before
     `older_than` (Unix seconds): inbound processed or failed, outbox sent, delivered,
-    undelivered, failed or cancelled. Messages still in flight keep their bodies.
+    undelivered, failed or cancelled. Messages still in flight keep their bodies. So do
+    learners' questions asked before then once answered, closed or refused (the question
+    and the answer), and the texts question events carried (an open question keeps
+    its own).
 
     Candidates are found by reads (no lock held); each `batch` of them is blanked in its
     own short write transaction, re-checking its conditions. Returns how many messages
@@ -486,6 +490,8 @@ def forget_bodies(store: Store, older_than: float, batch: int = 500) -> int:
         ("inbound", "received_at", FINISHED_INBOUND, "text != '' OR meta IS NOT NULL",
          "text = '', meta = NULL"),
         ("outbox", "created_at", FINISHED_OUTBOX, "body != ''", "body = ''"),
+        ("questions", "asked_at", SETTLED_QUESTIONS, "text != '' OR answer != ''",
+         "text = '', answer = CASE WHEN answer IS NULL THEN NULL ELSE '' END"),
     )
     blanked = 0
     for table, at, finished, has_body, blank in plans:
@@ -508,4 +514,13 @@ def forget_bodies(store: Store, older_than: float, batch: int = 500) -> int:
             after = chunk[-1]
             if len(chunk) < batch:
                 break
+    with store.write():
+        # What question events carried (the question's text, a relayed answer's), once
+        # the question is no longer open: the hub has had them since.
+        blanked += store.db.conn.execute(
+            "UPDATE events SET data = json_remove(data, '$.text') "
+            "WHERE kind IN ('question_asked', 'question_answered', 'question_closed') "
+            "AND at < ? AND json_extract(data, '$.text') IS NOT NULL AND NOT EXISTS ("
+            "SELECT 1 FROM questions q WHERE q.uid = json_extract(events.data, '$.uid') "
+            "AND q.status = 'open')", [older_than]).rowcount
     return blanked

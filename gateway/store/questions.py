@@ -1,12 +1,21 @@
-"""Learners' questions to tutors (table `questions`, migration `m026_questions`): asked
-on any channel with where the learner was, open until a tutor answers or closes them.
-The rules (the daily limit, the receipt) are the engine's (gateway/learning/asking.py);
-this module only reads and writes."""
+"""Learners' questions to tutors (table `questions`, migrations `m026_questions`,
+`m028_question_sync`): asked on any channel with where the learner was, open until a
+tutor answers or closes them. The rules (the daily limit, the receipt) are the engine's
+(gateway/learning/asking.py); this module only reads and writes.
+
+Questions travel as events (docs/sync.md, Questions): asking records `question_asked`
+(its id is the question's `uid`), answering or closing one asked here records
+`question_answered` / `question_closed`, each in the transaction of the change. On the
+hub, edges' questions are copies (`edge` the edge's id) that gateway/hub/questions.py
+keeps; on an edge, an answer relayed from the hub settles the question it answers."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from gateway.store import events
 
 if TYPE_CHECKING:
     from gateway.store.store import Store
@@ -18,6 +27,7 @@ CLOSED = "closed"
 # then goes once.
 REFUSED = "refused"
 CHANNELS = ("sms", "ussd", "web", "whatsapp")
+ASKED, ANSWERED_EVENT, CLOSED_EVENT = "question_asked", "question_answered", "question_closed"
 
 
 @dataclass(frozen=True)
@@ -38,25 +48,161 @@ class QuestionRecord:
     answer: str | None
     answered_at: float | None
     answered_by: int | None
+    uid: str = ""  # globally unique: the id of its `question_asked` event
+    edge: str = ""  # '' asked here; on the hub, the edge whose learner asked
+    locale: str | None = None  # the language the learner read in when they asked
 
 
 _COLUMNS = ("id, phone, channel, carrier_id, text, course_id, lesson_id, card, quiz_question, "
-            "asked_at, status, answer, answered_at, answered_by")
+            "asked_at, status, answer, answered_at, answered_by, uid, edge, locale")
 
 
 def add(store: Store, phone: str, channel: str, carrier_id: str, text: str, *,
         course_id: str | None = None, lesson_id: str | None = None, card: int | None = None,
-        quiz_question: int | None = None, status: str = OPEN) -> int:
-    """Store a question asked now; returns its id."""
+        quiz_question: int | None = None, status: str = OPEN,
+        locale: str | None = None) -> int:
+    """Store a question asked now, with a new uid, and record its `question_asked` event in
+    the same transaction (a refused one, which has no text, stays here); returns its id."""
     if channel not in CHANNELS:
         raise ValueError(f"not a channel: {channel!r}")
+    now = store.clock()
+    uid = events.new_event_id(now)
     with store.write():
-        return store.db.execute(
+        question_id = store.db.execute(
             """INSERT INTO questions (phone, channel, carrier_id, text, course_id, lesson_id,
-                                      card, quiz_question, asked_at, status)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                                      card, quiz_question, asked_at, status, uid, locale)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [phone, channel, carrier_id or "", text, course_id, lesson_id, card,
-             quiz_question, store.clock(), status]).lastrowid
+             quiz_question, now, status, uid, locale]).lastrowid
+        if status == OPEN:
+            events.record(store, phone, ASKED, asked_data(
+                uid=uid, channel=channel, carrier_id=carrier_id or "", text=text,
+                course=course_id, lesson=lesson_id, card=card, quiz_question=quiz_question,
+                asked_at=now, locale=locale), event_id=uid)
+        return question_id
+
+
+def asked_data(*, text: str, **fields: Any) -> dict[str, Any]:
+    """A `question_asked` event's data: `fields` and the text, the text cut (at a
+    character) so that the whole is within the hub's limit on an event's data (4,096
+    bytes as compact UTF-8 JSON); the question here keeps its whole text."""
+    data = {**fields, "text": text}
+    while data["text"]:
+        over = len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()) \
+            - events.MAX_DATA_BYTES
+        if over <= 0:
+            break
+        data["text"] = data["text"][:-max(1, over // 4)]  # 4 bytes a character at most
+    return data
+
+
+def get(store: Store, question_id: int) -> QuestionRecord | None:
+    """One question by its id here, or None."""
+    row = store.db.execute(f"SELECT {_COLUMNS} FROM questions WHERE id = ?",
+                           [question_id]).fetchone()
+    return QuestionRecord(*row) if row else None
+
+
+def by_uid(store: Store, uid: str) -> QuestionRecord | None:
+    """One question by its uid, or None."""
+    row = store.db.execute(f"SELECT {_COLUMNS} FROM questions WHERE uid = ?",
+                           [uid]).fetchone()
+    return QuestionRecord(*row) if row else None
+
+
+def mark_answered(store: Store, question_id: int, answer: str, by: int | None) -> bool:
+    """Mark an open question answered now with `answer` by staff account `by`, inside the
+    caller's write transaction (or one of its own); for a question asked here, record
+    `question_answered` so that the hub's copy is no longer open. False (nothing
+    changed) when the question is not open."""
+    return _settle(store, question_id, ANSWERED, answer, by)
+
+
+def mark_closed(store: Store, question_id: int, by: int | None) -> bool:
+    """Close an open question without an answer (as mark_answered, recording
+    `question_closed`); False when it is not open."""
+    return _settle(store, question_id, CLOSED, None, by)
+
+
+def _settle(store: Store, question_id: int, status: str, answer: str | None,
+            by: int | None) -> bool:
+    now = store.clock()
+    with store.write():
+        row = store.db.execute(
+            "SELECT phone, uid, edge FROM questions WHERE id = ? AND status = 'open'",
+            [question_id]).fetchone()
+        if row is None:
+            return False
+        phone, uid, edge = row
+        store.db.execute(
+            "UPDATE questions SET status = ?, answer = ?, answered_at = ?, answered_by = ? "
+            "WHERE id = ?", [status, answer, now, by, question_id])
+        if not edge and uid:
+            kind = ANSWERED_EVENT if status == ANSWERED else CLOSED_EVENT
+            events.record(store, phone, kind, {"uid": uid, "at": now})
+    return True
+
+
+def answer_relayed(store: Store, question_id: int, answer: str, at: float) -> bool:
+    """Inside the caller's write transaction: an open question asked here is answered by
+    an answer the hub relayed (answered at `at` on the hub); no event (the hub has it).
+    False when the question is not open (answered or closed here first: that wins)."""
+    return store.db.execute(
+        "UPDATE questions SET status = 'answered', answer = ?, answered_at = ? "
+        "WHERE id = ? AND status = 'open'", [answer, at, question_id]).rowcount > 0
+
+
+# -- copies of edges' questions, on the hub --------------------------------------------------
+
+
+def add_copy(store: Store, edge: str, uid: str, phone: str, data: dict[str, Any],
+             asked_at: float) -> bool:
+    """Inside the caller's write transaction: keep a copy of a question asked on `edge`
+    (from its `question_asked` event's data), open; False when `uid` is already here."""
+    def text(name: str, limit: int = 200) -> str | None:
+        value = data.get(name)
+        return value[:limit] if isinstance(value, str) and value else None
+
+    def number(name: str) -> int | None:
+        value = data.get(name)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    channel = data.get("channel") if data.get("channel") in CHANNELS else "sms"
+    return store.db.execute(
+        """INSERT INTO questions (phone, channel, carrier_id, text, course_id, lesson_id,
+                                  card, quiz_question, asked_at, status, uid, edge, locale)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?)
+           ON CONFLICT (uid) DO NOTHING""",
+        [phone, channel, text("carrier_id") or "", text("text", 4096) or "", text("course"),
+         text("lesson"), number("card"), number("quiz_question"), asked_at, uid, edge,
+         text("locale", 20)]).rowcount > 0
+
+
+def settle_copy(store: Store, edge: str, uid: str, status: str, at: float) -> bool:
+    """Inside the caller's write transaction: the copy of `edge`'s question `uid` was
+    answered or closed there; False when there is no such open copy of that edge's."""
+    return store.db.execute(
+        "UPDATE questions SET status = ?, answered_at = ? "
+        "WHERE uid = ? AND edge = ? AND edge != '' AND status = 'open'",
+        [status, at, uid, edge]).rowcount > 0
+
+
+def copy_uids(store: Store) -> list[str]:
+    """The uids of every copy of an edge's question held here."""
+    return [row[0] for row in store.db.execute(
+        "SELECT uid FROM questions WHERE edge != ''")]
+
+
+def delete_copies(store: Store, uids: list[str]) -> int:
+    """Inside the caller's write transaction: delete these copies (their learner was
+    erased); returns how many."""
+    deleted = 0
+    for start in range(0, len(uids), 500):
+        chunk = uids[start:start + 500]
+        deleted += store.db.execute(
+            f"DELETE FROM questions WHERE edge != '' AND uid IN ({', '.join('?' * len(chunk))})",
+            chunk).rowcount
+    return deleted
 
 
 def asked_since(store: Store, phone: str, since: float) -> int:
@@ -83,13 +229,3 @@ def open_questions(store: Store, limit: int = 100) -> list[QuestionRecord]:
         f"SELECT {_COLUMNS} FROM questions WHERE status = 'open' ORDER BY asked_at, id "
         "LIMIT ?", [limit]).fetchall()
     return [QuestionRecord(*row) for row in rows]
-
-
-def record_answer(store: Store, question_id: int, text: str, staff_id: int | None) -> bool:
-    """Keep a tutor's answer to an open question: status 'answered', the text, now, and
-    the staff account. False (nothing changed) for a question that is not open."""
-    with store.write():
-        return store.db.execute(
-            "UPDATE questions SET status = 'answered', answer = ?, answered_at = ?, "
-            "answered_by = ? WHERE id = ? AND status = 'open'",
-            [text, store.clock(), staff_id, question_id]).rowcount == 1

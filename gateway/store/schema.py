@@ -602,3 +602,25 @@ def m026_questions(db: Database) -> None:
         "CREATE INDEX questions_by_learner ON questions (phone, asked_at)",
     ):
         db.execute(statement)
+
+
+@migrations()
+def m028_question_sync(db: Database) -> None:
+    """Questions travel between edges and the hub (docs/sync.md, Questions): each has a
+    globally unique `uid` (the id of the `question_asked` event that carried it; existing
+    questions are given one here), the `edge` it was asked on ('' here; on the hub, the
+    edge whose learner asked) and the `locale` the learner read in when they asked (a copy
+    on the hub has no learner row to read it from; NULL: the learner's)."""
+    from gateway.store import events
+
+    for statement in (
+        "ALTER TABLE questions ADD COLUMN uid TEXT",
+        "ALTER TABLE questions ADD COLUMN edge TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE questions ADD COLUMN locale TEXT",
+    ):
+        db.execute(statement)
+    for question_id, asked_at in db.execute(
+            "SELECT id, asked_at FROM questions ORDER BY id").fetchall():
+        db.execute("UPDATE questions SET uid = ? WHERE id = ?",
+                   [events.new_event_id(asked_at), question_id])
+    db.execute("CREATE UNIQUE INDEX questions_by_uid ON questions (uid)")

@@ -18,9 +18,11 @@ from pathlib import Path
 import requests
 
 from gateway import environment
+from gateway.config import Carriers, ConfigError, load_carriers
 from gateway.learning.merge import apply_remote_events
 from gateway.store import events
 from gateway.sync import packs
+from gateway.sync.answers import deliver_relayed
 from gateway.sync.protocol import (
     EVENTS_PATH,
     MAX_COMPRESSED_BODY,
@@ -75,6 +77,7 @@ class SyncReport:
     rejected: int = 0
     pulled: int = 0
     applied: int = 0
+    answers: int = 0  # tutors' answers relayed by the hub, queued to learners here
     pack: str = "none on the hub"
     bytes_sent: int = 0
     bytes_received: int = 0
@@ -84,22 +87,27 @@ class SyncReport:
         """One line for an operator."""
         return (f"pushed {self.pushed} events ({self.push_batches} batches"
                 + (f", {self.rejected} rejected" if self.rejected else "")
-                + f"), pulled {self.pulled} ({self.applied} new here), pack: {self.pack}; "
+                + f"), pulled {self.pulled} ({self.applied} new here"
+                + (f", {self.answers} answers from tutors queued" if self.answers else "")
+                + f"), pack: {self.pack}; "
                 f"{self.bytes_sent:,} bytes sent, {self.bytes_received:,} received "
                 f"in {self.seconds:.1f} s")
 
 
 def sync_once(store, link: EdgeLink, *, session: requests.Session | None = None,
-              trusted_keys: list[bytes] | None = None) -> SyncReport:
+              trusted_keys: list[bytes] | None = None,
+              carriers: Carriers | None = None) -> SyncReport:
     """One full round against the hub; SyncError when the link or the hub fails (what
-    was acknowledged or applied before that stays done, and the next round goes on)."""
+    was acknowledged or applied before that stays done, and the next round goes on).
+    Tutors' answers pulled are queued through `carriers` (None: read from
+    $LEARNLINE_CARRIERS when an answer comes)."""
     session = session or requests.Session()
     session.headers["Authorization"] = bearer(link.edge_id, link.token)
     report = SyncReport()
     started = time.monotonic()
     try:
         _push(store, link, session, report)
-        _pull(store, link, session, report)
+        _pull(store, link, session, report, carriers)
         _fetch_pack(store, link, session, report, trusted_keys)
     except requests.RequestException as exc:
         _note(store, "last_error", f"{type(exc).__name__}: {exc}")
@@ -169,7 +177,8 @@ def _push(store, link: EdgeLink, session: requests.Session, report: SyncReport) 
         report.push_batches += 1
 
 
-def _pull(store, link: EdgeLink, session: requests.Session, report: SyncReport) -> None:
+def _pull(store, link: EdgeLink, session: requests.Session, report: SyncReport,
+          carriers: Carriers | None) -> None:
 
     while True:
         after = int(events.sync_value(store, "pull_cursor") or 0)
@@ -182,11 +191,24 @@ def _pull(store, link: EdgeLink, session: requests.Session, report: SyncReport) 
             raise SyncError("pull: the hub's answer is not the protocol's (an older hub?)")
         with store.write():  # applied and the cursor moved together, or neither
             merged = apply_remote_events(store, pulled)
+            if merged.answers:
+                if carriers is None:
+                    carriers = _carriers()
+                report.answers += deliver_relayed(store, carriers, merged.answers)
             events.set_sync_value(store, "pull_cursor", str(int(answer.get("next", after))))
         report.pulled += len(pulled)
         report.applied += getattr(merged, "applied", 0)
         if not answer.get("more"):
             return
+
+
+def _carriers() -> Carriers:
+    """The carriers as configured, to send answers by; SyncError when the file is wrong
+    (the page is then applied at the next round, once it is fixed)."""
+    try:
+        return load_carriers()
+    except ConfigError as exc:
+        raise SyncError(f"answers from tutors wait: {exc}") from None
 
 
 def _wire_size(response: requests.Response) -> int:

@@ -7,9 +7,13 @@ import logging
 import random
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway.store import Store
 from gateway.sync.client import EdgeLink, SyncError, sync_once
+
+if TYPE_CHECKING:
+    from gateway.config import Carriers
 
 log = logging.getLogger(__name__)
 
@@ -18,9 +22,11 @@ class SyncLoop:
     """A daemon thread syncing one edge database with its hub."""
 
     def __init__(self, db_path: str | Path, link: EdgeLink, *, interval: float = 60.0,
-                 max_backoff: float = 3600.0, rng: random.Random | None = None):
+                 max_backoff: float = 3600.0, rng: random.Random | None = None,
+                 carriers: Carriers | None = None):
         self.db_path = db_path
         self.link = link
+        self.carriers = carriers  # tutors' answers pulled go out through these
         self.interval = interval
         self.max_backoff = max_backoff
         self.rng = rng or random.Random()
@@ -51,7 +57,7 @@ class SyncLoop:
         with Store.open(self.db_path) as store:
             while not self._stopped.is_set():
                 try:
-                    report = sync_once(store, self.link)
+                    report = sync_once(store, self.link, carriers=self.carriers)
                 except SyncError as exc:
                     self.failures += 1
                     log.warning("sync with %s failed (%d in a row): %s", self.link.hub_url,

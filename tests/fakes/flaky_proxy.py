@@ -20,6 +20,7 @@ class FlakyProxy:
         self.up = True
         self.cut_rate = 0.0  # share of connections cut mid-way
         self.cut_direction: str | None = None  # "up", "down", or None: either
+        self.cut_after: int | None = None  # bytes a cut connection carries; None: random
         self.max_delay = 0.0  # seconds, added before forwarding a connection
         self.connections = self.cuts = self.refused = 0
         self.bytes_up = self.bytes_down = 0  # what crossed the link, headers included
@@ -50,7 +51,8 @@ class FlakyProxy:
                 self.connections += 1
                 up = self.up
                 cut = self.rng.random() < self.cut_rate
-                budget = self.rng.randrange(1, 4000)
+                budget = self.rng.randrange(1, 4000) if self.cut_after is None \
+                    else self.cut_after
                 direction = self.cut_direction or self.rng.choice(("up", "down"))
                 delay = self.rng.uniform(0, self.max_delay)
             if not up:

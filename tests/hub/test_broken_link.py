@@ -23,7 +23,9 @@ import requests
 from click.testing import CliRunner
 
 from gateway.cli.main import main
-from gateway.store import Store
+from gateway.hub.questions import relay_answer
+from gateway.hub.store import open_hub_store
+from gateway.store import Store, questions
 from gateway.sync import packs
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, carriers_toml
 from tests.fakes.flaky_proxy import FlakyProxy
@@ -54,6 +56,7 @@ class Gateway:
         self.env = {**os.environ, "LEARNLINE_DB": str(self.db), "LEARNLINE_ACCESS_LOG": "",
                     "LEARNLINE_METRICS_DIR": str(folder / "metrics"), **env}
         self.process: subprocess.Popen | None = None
+        self.twilio: FakeTwilioApi | None = None  # the carrier API an edge sends through
 
     def learnline(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         done = subprocess.run([sys.executable, "-m", "gateway.cli", *args], env=self.env,
@@ -183,7 +186,7 @@ def network(tmp_path: Path, hub_url: str, monkeypatch):
         "LEARNLINE_ROLE": "hub", "LEARNLINE_HUB_DATABASE_URL": hub_url,
         "LEARNLINE_CARRIERS": str(tmp_path / "hub" / "carriers.toml"),
         "LEARNLINE_TRUSTED_PACK_KEYS": public}).start()
-    with FakeTwilioApi("AC" + "0" * 32, AUTH_TOKEN) as twilio, \
+    with FakeTwilioApi(ACCOUNT_SID, AUTH_TOKEN) as twilio, \
             FlakyProxy(hub.port, seed=9) as proxy:
         edges = []
         for name in ("edge-a", "edge-b"):
@@ -198,6 +201,7 @@ def network(tmp_path: Path, hub_url: str, monkeypatch):
                 "TEST_TWILIO_AUTH_TOKEN": AUTH_TOKEN, "LEARNLINE_HUB_URL": proxy.url,
                 "LEARNLINE_EDGE_ID": name, "LEARNLINE_EDGE_TOKEN": token,
                 "LEARNLINE_TRUSTED_PACK_KEYS": public}).start())
+            edges[-1].twilio = twilio
         try:
             yield hub, edges[0], edges[1], proxy, key
         finally:
@@ -279,3 +283,56 @@ def test_a_hub_and_two_edges_over_a_broken_link(network, hub_url, tmp_path):
     for edge in (a, b):
         with Store.open(edge.db) as store:
             assert packs.installed_pack(store)[1] == published
+
+
+def test_a_question_asked_on_an_edge_is_answered_on_the_hub_and_delivered_once(
+        network, hub_url):
+    """The Done-when of asking a tutor across edges: asked by SMS on edge A, answered by a
+    tutor on the hub, the link cut mid-pull and resumed, the learner gets the answer once
+    through `learnline worker --drain` to the carrier's API."""
+    hub, a, b, proxy, _key = network
+    a.sms(L1, "START")
+    a.sms(L1, "ASK How much should I charge for a logo?")
+    assert a.sync()
+
+    # A tutor signed in on the hub sees it in the hub's own inbox, and answers.
+    answer = "Start near what local designers ask, then raise it with each client. Tutor Ama"
+    with Store.open(hub.db) as inbox:
+        [copy] = questions.open_questions(inbox)
+        assert (copy.edge, copy.phone, copy.text) == (
+            "edge-a", L1, "How much should I charge for a logo?")
+        with open_hub_store(hub_url) as hub_store:
+            assert relay_answer(hub_store, inbox, copy.id, answer, by=None)
+
+    # The link breaks mid-pull: every answer from the hub is cut after 120 bytes.
+    proxy.cut_rate, proxy.cut_direction, proxy.cut_after = 1.0, "down", 120
+    cuts = proxy.cuts
+    for _ in range(3):
+        assert not a.sync()
+    assert proxy.cuts >= cuts + 3
+    with Store.open(a.db) as store:
+        assert questions.of_learner(store, L1)[0].status == "open"
+        assert answer not in [m.body for m in store.outbox(L1)]
+
+    # Then flaky; then healthy: the answer arrives, and pulling again sends nothing more.
+    proxy.cut_rate, proxy.cut_direction, proxy.cut_after, proxy.max_delay = \
+        0.5, None, None, 0.2
+    for _ in range(6):
+        a.sync()
+    proxy.cut_rate, proxy.max_delay = 0.0, 0.0
+    assert a.sync()
+    with sqlite3.connect(a.db) as conn:  # the same pages, pulled once more
+        conn.execute("UPDATE sync_state SET value = '0' WHERE name = 'pull_cursor'")
+    assert a.sync() and a.sync()
+    drained = a.learnline("worker", "--drain")
+    a.learnline("worker", "--drain")
+    assert a.twilio.messages, (drained.stdout, drained.stderr)
+    assert a.twilio.bodies_to(L1).count(answer) == 1
+    with Store.open(a.db) as store:
+        [asked] = questions.of_learner(store, L1)
+        assert (asked.status, asked.answer) == ("answered", answer)
+    # Nothing of the question or its answer reached the other edge.
+    b.sync()
+    with sqlite3.connect(b.db) as conn:
+        assert conn.execute("SELECT count(*) FROM events WHERE kind LIKE 'question%'"
+                            ).fetchone()[0] == 0

@@ -41,7 +41,7 @@ def test_the_ask_page_is_valid_and_accessible(browser, app, site, store):  # noq
     documents["ar-limited"] = over.data.decode()
     documents["ar-progress"] = client.get("/progress").data.decode()
     first, *_ = questions.of_learner(store, PHONE)
-    questions.record_answer(store, first.id, "Because a deposit shows the client is serious.",
+    questions.mark_answered(store, first.id, "Because a deposit shows the client is serious.",
                             None)
     closed = questions.of_learner(store, PHONE)[1]
     store.db.execute("UPDATE questions SET status = 'closed' WHERE id = ?", [closed.id])
@@ -69,7 +69,7 @@ def test_a_learner_reads_the_tutors_answer_at_240x320(browser, site, store):  # 
         assert page.get_by_text("Your question reached the tutors.").is_visible()
         assert page.get_by_text(re.compile(r"Asked on .+, waiting for a tutor\.")).is_visible()
         [asked] = questions.of_learner(store, PHONE)
-        questions.record_answer(store, asked.id, "Yes: half before you start is usual.", None)
+        questions.mark_answered(store, asked.id, "Yes: half before you start is usual.", None)
         page.goto(site + "/ask")
         answer = page.get_by_text("Yes: half before you start is usual.")
         answer.scroll_into_view_if_needed()
