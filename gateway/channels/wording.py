@@ -119,6 +119,10 @@ class Wording:
                        "%(n)d questions wait for a tutor, the first: \"%(start)s\"",
                        waiting.count, start=first_words(waiting.oldest))
 
+    def tutor_answer(self, answer: str) -> str:
+        """A tutor's answer as the learner receives it (gateway/ops/tutoring.py)."""
+        return self._("Your tutor answers: %(answer)s", answer=answer)
+
     def ask_limited(self, limit: int) -> str:
         """The one notice past the daily limit of questions."""
         return self._("You have asked %(limit)d questions today, the most a day. "

@@ -1,7 +1,8 @@
 """Learners' questions to tutors (table `questions`, migration `m026_questions`): asked
 on any channel with where the learner was, open until a tutor answers or closes them.
-The rules (the daily limit, the receipt) are the engine's (gateway/learning/asking.py);
-this module only reads and writes."""
+The rules (the daily limit, the receipt) are the engine's (gateway/learning/asking.py),
+those of the tutors' inbox (claiming, answering, closing) gateway/ops/tutoring.py's; this
+module only reads and writes."""
 
 from __future__ import annotations
 
@@ -38,10 +39,29 @@ class QuestionRecord:
     answer: str | None
     answered_at: float | None
     answered_by: int | None
+    claimed_by: int | None = None  # the tutor holding it (claimed or reassigned to)
+    claimed_at: float | None = None
+    closed_by: int | None = None  # who closed it without an answer
+    closed_at: float | None = None
 
 
 _COLUMNS = ("id, phone, channel, carrier_id, text, course_id, lesson_id, card, quiz_question, "
-            "asked_at, status, answer, answered_at, answered_by")
+            "asked_at, status, answer, answered_at, answered_by, claimed_by, claimed_at, "
+            "closed_by, closed_at")
+
+
+@dataclass(frozen=True)
+class QuizAnswer:
+    """One answer a learner gave in a quiz (table `answers`): 0-based question number,
+    0-based choice, whether it was right, and whether it was their first try."""
+
+    course_id: str
+    lesson_id: str
+    question: int
+    choice: int
+    correct: bool
+    first_try: bool
+    at: float
 
 
 def add(store: Store, phone: str, channel: str, carrier_id: str, text: str, *,
@@ -75,6 +95,51 @@ def of_learner(store: Store, phone: str, status: str | None = None) -> list[Ques
         params.append(status)
     rows = store.db.execute(sql + " ORDER BY asked_at, id", params).fetchall()
     return [QuestionRecord(*row) for row in rows]
+
+
+def get(store: Store, question_id: int) -> QuestionRecord | None:
+    """The question of that id, or None."""
+    row = store.db.execute(f"SELECT {_COLUMNS} FROM questions WHERE id = ?",
+                           [question_id]).fetchone()
+    return QuestionRecord(*row) if row else None
+
+
+def hold(store: Store, question_id: int, staff_id: int) -> bool:
+    """Give an open question to `staff_id` to hold (a claim, or a reassignment); whether
+    it was open."""
+    with store.write():
+        return store.db.execute(
+            "UPDATE questions SET claimed_by = ?, claimed_at = ? WHERE id = ? "
+            "AND status = 'open'", [staff_id, store.clock(), question_id]).rowcount == 1
+
+
+def mark_answered(store: Store, question_id: int, staff_id: int, answer: str) -> bool:
+    """Mark an open question answered by `staff_id` with `answer`, now; whether it was
+    still open (False: answered or closed meanwhile, nothing changed). Inside the
+    caller's write transaction, with the answer's queuing."""
+    with store.write():
+        return store.db.execute(
+            """UPDATE questions SET status = 'answered', answer = ?, answered_at = ?,
+                                    answered_by = ? WHERE id = ? AND status = 'open'""",
+            [answer, store.clock(), staff_id, question_id]).rowcount == 1
+
+
+def close(store: Store, question_id: int, staff_id: int) -> bool:
+    """Close an open question without an answer; whether it was open."""
+    with store.write():
+        return store.db.execute(
+            """UPDATE questions SET status = 'closed', closed_by = ?, closed_at = ?
+               WHERE id = ? AND status = 'open'""",
+            [staff_id, store.clock(), question_id]).rowcount == 1
+
+
+def last_quiz_answers(store: Store, phone: str, limit: int = 5) -> list[QuizAnswer]:
+    """The learner's latest `limit` quiz answers, newest first (a tutor's context)."""
+    rows = store.db.execute(
+        "SELECT course_id, lesson_id, question, choice, correct, first_try, at FROM answers "
+        "WHERE phone = ? ORDER BY at DESC, id DESC LIMIT ?", [phone, limit]).fetchall()
+    return [QuizAnswer(c, lesson, q, choice, bool(right), bool(first), at)
+            for c, lesson, q, choice, right, first, at in rows]
 
 
 def open_questions(store: Store, limit: int = 100) -> list[QuestionRecord]:

@@ -58,7 +58,7 @@ from gateway.learning.replies import CourseDone, QuestionReceived
 from gateway.learning.timing import Pacing
 from gateway.phones import InvalidPhoneNumber, masked, to_e164
 from gateway.server import forwarded
-from gateway.store import LearnerRecord, web_sessions
+from gateway.store import LearnerRecord, questions, web_sessions
 from gateway.store.per_thread import get_store
 
 log = logging.getLogger(__name__)
@@ -350,18 +350,23 @@ def _paced_engine(learner: LearnerRecord) -> Engine:
     return Engine(get_store(), carrier.pacing if carrier else Pacing(), channel="web")
 
 
+ANSWERS_SHOWN = 5  # answered questions on /ask
+
+
 @blueprint.route("/ask", methods=["GET", "POST"])
 def ask():
     """A signed-in learner asks the tutors a question: a short form, its receipt (when to
-    expect an answer), and their open questions. A browser not signed in is sent to sign
-    in, and its post keeps nothing; an empty question is answered with how to ask (400)."""
+    expect an answer), their open questions and the tutors' latest answers. A browser not
+    signed in is sent to sign in, and its post keeps nothing; an empty question is
+    answered with how to ask (400)."""
     if current_learner() is None:
         return redirect(url_for("web.sign_in"))
     wording = Wording(g.locale)
     if request.method == "GET":
         waiting = _paced_engine(current_learner()).open_questions(current_learner())
         return page("ask.html", said=None, refused=False,
-                    waiting=wording.questions_open(waiting) if waiting else None)
+                    waiting=wording.questions_open(waiting) if waiting else None,
+                    answered=_answered(current_learner(), wording))
     text = request.form.get("question", "")[:asking.MAX_CHARS * 2]
     if not text.strip():
         return page("ask.html", status=400, said=None, refused=True, waiting=None)
@@ -378,7 +383,16 @@ def ask():
     else:  # past the daily limit
         said, refused = wording.ask_limited(reply.details["limit"]), True
     return page("ask.html", status=429 if refused else 200, said=said, refused=refused,
-                waiting=wording.questions_open(waiting) if waiting else None)
+                waiting=wording.questions_open(waiting) if waiting else None,
+                answered=_answered(learner, wording))
+
+
+def _answered(learner: LearnerRecord, wording: Wording) -> list[tuple[str, str]]:
+    """The learner's latest answered questions (asked on any channel), newest first: each
+    question's text and its answer as the learner receives it by message."""
+    done = questions.of_learner(get_store(), learner.phone, questions.ANSWERED)
+    return [(q.text, wording.tutor_answer(q.answer or ""))
+            for q in reversed(done[-ANSWERS_SHOWN:])]
 
 
 _CHANNELS = ("sms", "whatsapp")
