@@ -397,3 +397,27 @@ def test_the_answer_goes_in_the_learners_language(app, store, people):
                                         "5 000 nairas.")
     assert sent.text == "Votre tuteur répond : 5 000 nairas."
     assert store.outbox(SMS_LEARNER)[-1].body == sent.text
+
+
+def test_a_learner_who_sent_stop_gets_no_answer_by_message(app, store, people):
+    ask_everywhere(app, store)
+    asked = ids(store)
+    twilio = TwilioWebhooks(app.test_client())
+    for phone in (SMS_LEARNER, WEB_LEARNER):
+        twilio.sms(phone, "STOP")
+    tutor = signed_in(app, "tunde", TUTOR_PASSWORD)
+    before = len(store.outbox())
+    path = f"/admin/inbox/{asked['sms']}"
+    refused = tutor.post(path + "/answer", data={"csrf": form_csrf(tutor, path),
+                                                 "answer": "Yes.", "send": "yes"})
+    assert refused.status_code == 409
+    assert "This learner sent STOP: no message reaches them." in refused.text
+    assert questions.get(store, asked["sms"]).status == "open"
+    path = f"/admin/inbox/{asked['web']}"  # asked on the web: shown there only
+    preview = tutor.post(path + "/answer", data={"csrf": form_csrf(tutor, path),
+                                                 "answer": "Yes."})
+    assert "the answer shows on their web page (Ask a tutor) only" in preview.text
+    assert tutor.post(path + "/answer", data={"csrf": form_csrf(tutor, path),
+                                              "answer": "Yes.", "send": "yes"}
+                      ).status_code == 303
+    assert len(store.outbox()) == before

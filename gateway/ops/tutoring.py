@@ -10,7 +10,9 @@ who holds it.
 
 `answer_question` is the one way an answer leaves: it checks the question is still open
 and the answer fits, marks the question answered, queues the answer in the outbox and
-records it, in one write transaction, so two tutors answering at once send it once.
+records it, in one write transaction, so two tutors answering at once send it once. It
+is the one place to change where an answer goes (a gateway relaying it to the edge the
+question came from rather than queuing it here).
 """
 
 from __future__ import annotations
@@ -151,7 +153,8 @@ def _sent(learner: LearnerRecord | None, answer: str) -> str:
 
 def preview(store: Store, carriers: Carriers, asked: QuestionRecord, answer: str) -> Preview:
     """How `answer` would reach the learner who asked: the whole text they receive, its
-    carrier and cost, and how many characters it must lose to fit one message.
+    carrier and cost (none for a learner who sent STOP), and how many characters it must
+    lose to fit one message.
     TutoringError for an empty or overlong answer."""
     answer = tidy(answer)
     if not answer:
@@ -159,7 +162,9 @@ def preview(store: Store, carriers: Carriers, asked: QuestionRecord, answer: str
     if len(answer) > MAX_ANSWER_CHARS:
         raise TutoringError(f"An answer is at most {MAX_ANSWER_CHARS} characters.")
     learner = store.learner(asked.phone)
-    carrier = answer_carrier(carriers, asked, learner)
+    # A learner who sent STOP gets no message (the worker would not send it either).
+    carrier = None if learner is not None and learner.stopped \
+        else answer_carrier(carriers, asked, learner)
     text = _sent(learner, answer)
     if carrier is None:
         return Preview(text, None, 0)
@@ -210,6 +215,10 @@ def answer_question(store: Store, carriers: Carriers, question_id: int, actor: S
                 f"This answer does not fit in one message: make it {sent.over_by} "
                 f"character{'s' if sent.over_by != 1 else ''} shorter.")
         if sent.cost is None and asked.channel != "web":
+            learner = store.learner(asked.phone)
+            if learner is not None and learner.stopped:
+                raise TutoringError("This learner sent STOP: no message reaches them. "
+                                    "Close the question instead.", 409)
             raise TutoringError(f"No configured carrier reaches this learner (question "
                                 f"{asked.id} came by {asked.channel} through "
                                 f"{asked.carrier_id!r}): nothing was sent.", 409)
