@@ -421,3 +421,38 @@ def test_a_learner_who_sent_stop_gets_no_answer_by_message(app, store, people):
                                               "answer": "Yes.", "send": "yes"}
                       ).status_code == 303
     assert len(store.outbox()) == before
+
+
+def test_two_answers_sent_at_the_same_moment_leave_one_message(app, store, people, db_path):
+    """Two tutors' sends racing in two threads, each on its own connection: one is
+    queued, the other refused, whichever wins."""
+    import threading
+
+    ask_everywhere(app, store)
+    question_id = ids(store)["sms"]
+    carriers = app.extensions["learnline.carriers"]
+    before = len(store.outbox(SMS_LEARNER))
+    start = threading.Barrier(2)
+    outcomes: dict[str, str] = {}
+
+    def send(username: str) -> None:
+        with Store.open(db_path) as own:
+            actor = accounts.find(own, username)
+            start.wait()
+            try:
+                tutoring.answer_question(own, carriers, question_id, actor, f"From {username}.")
+                outcomes[username] = "sent"
+            except tutoring.TutoringError as refused:
+                outcomes[username] = str(refused)
+
+    threads = [threading.Thread(target=send, args=(name,)) for name in ("tunde", "wanjiru")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert list(outcomes.values()).count("sent") == 1
+    refused = next(text for text in outcomes.values() if text != "sent")
+    assert "already answered by" in refused and "nothing was sent" in refused
+    [answer] = store.outbox(SMS_LEARNER)[before:]
+    winner = next(name for name, outcome in outcomes.items() if outcome == "sent")
+    assert answer.body == f"Your tutor answers: From {winner}."
