@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from flask import abort, current_app, g, redirect, request, url_for
 
-from gateway.ops import staff, staff_web, tutoring
+from gateway.ops import reports, staff, staff_web, tutoring
 from gateway.ops.dashboard import ACCESS, _page, blueprint
 from gateway.store import questions, saved_replies
 from gateway.store import staff as accounts
@@ -78,7 +78,8 @@ def _question_page(question_id: int, *, status: int = 200, answer: str = "",
               if account.has_role(staff.TUTOR) or account.has_role(staff.ADMIN)]
     return _page("admin_question.html", status=status, c=tutoring.context(store, asked),
                  replies=tutoring.replies_for(store, asked), tutors=tutors, answer=answer,
-                 error=error, preview=preview, said=said, when=_when, age=_age)
+                 error=error, preview=preview, said=said, when=_when, age=_age,
+                 money=reports.money)
 
 
 @blueprint.get("/inbox/<int:question_id>")

@@ -110,12 +110,12 @@ def test_a_tutor_answers_from_a_phone_and_the_learner_gets_it_by_sms(
         page.get_by_role("button", name="Deposits").click()  # insert the saved reply
         box = page.get_by_label("Your answer")
         assert box.input_value() == "Ask for half before you start."
-        box.fill("Yes. " + box.input_value() + " Write it down.")
+        box.fill("Yes.\n" + box.input_value() + " Write it down.")
         page.get_by_role("button", name="Check cost").click()
         receipt = page.locator("#sent").inner_text()
-        assert receipt == ("Your tutor answers: Yes. Ask for half before you start. "
+        assert receipt == ("Your tutor answers: Yes.\nAsk for half before you start. "
                            "Write it down.")
-        assert page.locator("#cost").inner_text() == "1 SMS segment through at: 0.8 KES."
+        assert page.locator("#cost").inner_text() == "1 SMS segment through at: 0.80 KES."
         documents["preview"] = page.content()
         fits(page)
         with Store.open(db_path) as store:
