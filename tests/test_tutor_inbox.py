@@ -463,3 +463,48 @@ def test_two_answers_sent_at_the_same_moment_leave_one_message(app, store, peopl
     [answer] = store.outbox(SMS_LEARNER)[before:]
     winner = next(name for name, outcome in outcomes.items() if outcome == "sent")
     assert answer.body == f"Your tutor answers: From {winner}."
+
+
+def test_the_fit_check_counts_the_whole_text_in_the_learners_language(app, store, people):
+    """An Arabic learner's answer starts with Arabic words, so the whole SMS is UCS-2:
+    two segments hold 134 characters, the 12 of "يجيب معلمك: " included, whatever the
+    tutor writes in."""
+    twilio = TwilioWebhooks(app.test_client())
+    for text in ("START", "LANGUAGE ar", "ASK kiasi gani?"):
+        twilio.sms(SMS_LEARNER, text)
+    assert store.learner(SMS_LEARNER).locale == "ar"
+    question_id = ids(store)["sms"]
+    carriers = app.extensions["learnline.carriers"]
+    asked = questions.get(store, question_id)
+    assert tutoring.preview(store, carriers, asked, "x" * 122).fits
+    too_long = tutoring.preview(store, carriers, asked, "x" * 123)
+    assert too_long.over_by == 1 and too_long.text.startswith("يجيب معلمك: ")
+    tutor = signed_in(app, "tunde", TUTOR_PASSWORD)
+    path = f"/admin/inbox/{question_id}"
+    refused = tutor.post(path + "/answer", data={"csrf": form_csrf(tutor, path),
+                                                 "answer": "x" * 123, "send": "yes"})
+    assert "make it 1 character shorter" in refused.text
+    sent = tutor.post(path + "/answer", data={"csrf": form_csrf(tutor, path),
+                                              "answer": "x" * 122})
+    assert "2 SMS segments through twilio: 0.04 USD." in sent.text
+
+
+def test_an_answer_is_logged_without_its_text_and_a_long_inbox_says_how_many_wait(
+        app, store, people, caplog, monkeypatch):
+    import logging
+
+    from gateway.ops import inbox
+
+    ask_everywhere(app, store)
+    question_id = ids(store)["sms"]
+    tutor = signed_in(app, "tunde", TUTOR_PASSWORD)
+    monkeypatch.setattr(inbox, "INBOX_ROWS", 2)
+    listed = tutor.get("/admin/inbox").text
+    assert "3 open questions, oldest first (the first 2 here)." in listed
+    assert "Where do I find clients?" not in listed
+    path = f"/admin/inbox/{question_id}"
+    with caplog.at_level(logging.INFO, logger="gateway.ops.tutoring"):
+        tutor.post(path + "/answer", data={"csrf": form_csrf(tutor, path),
+                                           "answer": "Secret advice.", "send": "yes"})
+    assert f"question {question_id} answered by tunde, through twilio" in caplog.text
+    assert "Secret advice" not in caplog.text and "charge for a dress" not in caplog.text

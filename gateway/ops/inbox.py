@@ -63,7 +63,7 @@ def inbox():
     shown = []
     for asked in questions.open_questions(store, INBOX_ROWS):
         shown.append(tutoring.context(store, asked))
-    return _page("admin_inbox.html", shown=shown, age=_age)
+    return _page("admin_inbox.html", shown=shown, total=questions.open_count(store), age=_age)
 
 
 def _question_page(question_id: int, *, status: int = 200, answer: str = "",

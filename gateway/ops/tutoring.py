@@ -17,6 +17,7 @@ question came from rather than queuing it here).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,8 @@ from gateway.store.staff import StaffAccount
 if TYPE_CHECKING:
     from gateway.config import Carriers
     from gateway.store import Store
+
+log = logging.getLogger(__name__)
 
 # What the staff audit says (subject: "question <id>").
 CLAIMED = "claimed"
@@ -231,6 +234,9 @@ def answer_question(store: Store, carriers: Carriers, question_id: int, actor: S
             queue_answer(store, carrier, asked.phone, sent.text)
         accounts.audit(store, ANSWERED, actor=actor.username, subject=f"question {asked.id}",
                        address=address)
+    # Never the question's or the answer's text: they are learner data.
+    log.info("question %d answered by %s, %s", asked.id, actor.username,
+             f"through {sent.cost.carrier_id}" if sent.cost else "on the web only")
     return sent
 
 

@@ -142,6 +142,12 @@ def last_quiz_answers(store: Store, phone: str, limit: int = 5) -> list[QuizAnsw
             for c, lesson, q, choice, right, first, at in rows]
 
 
+def open_count(store: Store) -> int:
+    """How many questions are open, every learner's."""
+    return store.db.execute("SELECT count(*) FROM questions WHERE status = 'open'"
+                            ).fetchone()[0]
+
+
 def open_questions(store: Store, limit: int = 100) -> list[QuestionRecord]:
     """Every learner's open questions, oldest first (what tutors answer next)."""
     rows = store.db.execute(
