@@ -6,9 +6,12 @@ Budget: every page at most 14 KB compressed (one round trip), a lesson at most 6
 lesson by link, its cards and its quiz on one page, too).
 The operator's dashboard (/admin) is measured too, on 14 days of seeded traffic for two
 carriers (`seed_dashboard`) and a week of learners' questions to three tutors
-(`seed_questions`), against the same 14 KB.
+(`seed_questions`), against the same 14 KB; and the tutors' inbox (/admin/inbox
+with INBOX_QUESTIONS open questions, and one question's page with its learner's context,
+`seed_inbox`), fetched signed in as a tutor.
 
     python bench/pages.py [--locale ar]   # the pages in another language (default en)
+    python bench/pages.py --inbox         # the tutors' inbox alone
 """
 
 from __future__ import annotations
@@ -226,21 +229,95 @@ def seed_questions(db_path: str | Path) -> None:
 
     today = int(time.time() // 86400) * 86400
     tutor_service.seed(Path(db_path), monday=today - 7 * 86400, fresh=False)
+INBOX_QUESTIONS = 20
+INBOX_PASSWORD = "bench tutor pass phrase"
+
+
+def seed_inbox(db_path: str | Path, count: int = INBOX_QUESTIONS) -> None:
+    """`count` learners, each a few quiz answers into the course, asking one question of
+    some 80 characters by SMS; a tutor account `tunde`; two saved replies for the lesson."""
+    from gateway.learning import Engine
+    from gateway.learning import intents as i
+    from gateway.ops import staff
+    from gateway.store import Store, saved_replies
+
+    rng = random.Random(7)
+    words = ["price", "dress", "client", "deposit", "market", "phone", "cloth", "hours",
+             "week", "pay", "fair", "ask", "much", "shop", "friend", "money"]
+    with Store.open(db_path) as store:
+        staff.add_account(store, "tunde", "Tunde Bello", "tutor", INBOX_PASSWORD)
+        for n in range(count):
+            with store.write():
+                engine = Engine(store, channel="sms")
+                learner = engine.learner(f"+22177{n:07d}", "console", "en")
+                engine.handle(learner, i.Start())
+                text = " ".join(rng.choice(words) for _ in range(14)).capitalize() + "?"
+                engine.handle(learner, i.Ask(text))
+        for title in ("Pricing", "Finding clients"):
+            saved_replies.add(store, "start-freelancing", "find-your-skill", title,
+                              "Count your hours and your materials, then add a fair margin.",
+                              None)
+
+
+def measure_inbox(port: int) -> list[tuple[str, str, dict[str, int]]]:
+    """The inbox and its oldest question's page, signed in as the tutor, bytes on the
+    wire per encoding (headers + body)."""
+    status, head, body = fetch(port, "/admin/signin")
+    token = re.search(rb'name="csrf" value="([^"]+)"', body).group(1).decode()
+    status, head, _ = fetch(port, "/admin/signin", cookie=_cookie(head), form={
+        "csrf": token, "username": "tunde", "password": INBOX_PASSWORD})
+    assert status == 303, status
+    cookie = "; ".join(c.decode() for c in re.findall(rb"Set-Cookie: ([^;]+)", head))
+    rows = []
+    for name, path in (("inbox", "/admin/inbox"), ("question", "/admin/inbox/1")):
+        sizes = {}
+        for label, encoding in ENCODINGS.items():
+            status, head, body = fetch(port, path, encoding=encoding, cookie=cookie)
+            assert status == 200, (path, status)
+            sizes[label] = len(head) + len(body)
+            sizes[label + " body"] = len(body)
+        rows.append((name, path, sizes))
+    return rows
+
+
+def served_inbox() -> Served:
+    """`learnline serve` with INBOX_QUESTIONS open questions (seed_inbox)."""
+    served = Served(DASHBOARD_CARRIERS)
+    from gateway.content.importer import import_courses
+    from gateway.store import Store
+
+    with Store.open(served.env["LEARNLINE_DB"], migrate=True) as store:
+        import_courses(store)
+    seed_inbox(served.env["LEARNLINE_DB"])
+    return served
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--locale", default="en",
                         help="the pages' language, as Accept-Language (default en)")
-    language = parser.parse_args().locale
+    parser.add_argument("--inbox", action="store_true",
+                        help="only the tutors' inbox (20 open questions) and a question")
+    arguments = parser.parse_args()
+    language = arguments.locale
+    if arguments.inbox:
+        with served_inbox() as served:
+            _report(measure_inbox(served.port), "en")
+        return
     with Served("[carriers.console]\nadapter = \"console\"\n",
                 env={"LEARNLINE_SIMULATOR": "1"}) as served:
         rows = measure(served.port, language,
                        lesson_link(served.env["LEARNLINE_DB"], language))
     with served_dashboard() as served:
         rows.append(("dashboard", "/admin", measure_dashboard(served.port)))
+    with served_inbox() as served:
+        rows += measure_inbox(served.port)
+    _report(rows, language)
+
+
+def _report(rows: list[tuple[str, str, dict[str, int]]], language: str) -> None:
     print(f"B3 lite pages: bytes on the wire (headers + body), {language}, "
-          "learnline serve (the dashboard is in English)")
+          "learnline serve (the dashboard and the tutors' inbox are in English)")
     print(f"{'page':<14} {'plain':>7} {'gzip':>7} {'brotli':>7}   budget (compressed)")
     worst = True
     for name, _, sizes in rows:

@@ -28,6 +28,13 @@ OPERATORS = {"/metrics", "/admin", "/admin/<table>.csv"}
 # /admin route is walked with each role, a wrong password, an expired session and without
 # CSRF in tests/test_staff_accounts.py.
 STAFF = {"/admin/account", "/admin/audit"}
+# The tutors' inbox and saved replies: a signed-in tutor or administrator (walked with
+# the rest in tests/test_staff_accounts.py).
+TUTORS = {"/admin/inbox", "/admin/inbox/<int:question_id>",
+          "/admin/inbox/<int:question_id>/claim", "/admin/inbox/<int:question_id>/answer",
+          "/admin/inbox/<int:question_id>/reassign", "/admin/inbox/<int:question_id>/close",
+          "/admin/replies", "/admin/replies/<int:reply_id>",
+          "/admin/replies/<int:reply_id>/delete"}
 ADMIN_TOKEN = "admin-token-for-access-tests-0123456789"
 SIMULATOR = {"/simulator"}  # pretend +999 numbers only; off unless asked for
 # A lesson by link: the token in the address is the credential (walked without, with a
@@ -58,8 +65,8 @@ def simulating_app(db_path, carriers_file):
 
 def test_every_route_is_known_to_be_public_a_carrier_route_or_protected(simulating_app):
     rules = {rule.rule for rule in every_rule(simulating_app)}
-    unknown = (rules - PUBLIC - CARRIER - OPERATORS - STAFF - SIMULATOR - LESSON_LINK
-               - SIGNED_IN)
+    unknown = (rules - PUBLIC - CARRIER - OPERATORS - STAFF - TUTORS - SIMULATOR
+               - LESSON_LINK - SIGNED_IN)
     assert unknown == set(), ("a new route: decide who may call it, protect it, and list it "
                               "here")
 
@@ -105,6 +112,27 @@ def test_operators_routes_refuse_the_outside_without_their_credential(simulating
             assert client.get(path, environ_base=source).status_code == 403, (path, source)
             assert client.get(path, environ_base=source, headers={
                 "Authorization": "Bearer wrong-" + ADMIN_TOKEN}).status_code == 403, path
+
+
+def test_the_tutors_routes_refuse_the_outside_without_an_account(simulating_app, store):
+    from gateway.store import questions
+
+    simulating_app.config["ADMIN_TOKEN"] = ADMIN_TOKEN
+    asked = questions.add(store, "+2348030000000", "sms", "twilio", "How much?")
+    client = simulating_app.test_client()
+    for rule in TUTORS:
+        path = rule.replace("<int:question_id>", str(asked)).replace("<int:reply_id>", "1")
+        for source in (OUTSIDE, {}):
+            if path.endswith(("claim", "answer", "reassign", "close", "delete", "/1")) \
+                    and not path.endswith(f"inbox/{asked}"):
+                posted = client.post(path, data={"answer": "x", "send": "yes", "to": "x"},
+                                     environ_base=source)
+                assert posted.status_code in (400, 403), (path, source)
+            else:
+                assert client.get(path, environ_base=source).status_code == 403, path
+                assert client.get(path, environ_base=source, headers={
+                    "Authorization": "Bearer wrong-" + ADMIN_TOKEN}).status_code == 403, path
+    assert questions.get(store, asked).status == "open"
 
 
 def test_the_dashboard_is_off_without_its_token(simulating_app):

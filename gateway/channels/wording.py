@@ -129,6 +129,9 @@ class Wording:
         if asked.status == "closed":
             return self._("Asked on %(date)s, closed without an answer.", date=date)
         return self._("Asked on %(date)s, waiting for a tutor.", date=date)
+    def tutor_answer(self, answer: str) -> str:
+        """A tutor's answer as the learner receives it (gateway/ops/tutoring.py)."""
+        return self._("Your tutor answers: %(answer)s", answer=answer)
 
     def ask_limited(self, limit: int) -> str:
         """The one notice past the daily limit of questions."""

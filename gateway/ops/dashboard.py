@@ -7,7 +7,8 @@ of `learnline stats`.
 Who may open it (docs/operations.md, Staff accounts): staff sign in with their own
 accounts (`learnline staff add`; gateway/ops/staff.py and staff_web.py), in a session kept
 on the server for staff.SESSION_SECONDS; administrators see every page, a tutor only
-their account's page (every other page answers them 403). `LEARNLINE_ADMIN_TOKEN`, if
+their account's page and the tutors' inbox (gateway/ops/inbox.py; every other page
+answers them 403). `LEARNLINE_ADMIN_TOKEN`, if
 set, is sent as `Authorization: Bearer <token>` by scripts (the CSV files, the page);
 it is also the password of the sign-in form, but only while no staff account exists
 (the first start-up after an upgrade): once one does, the form takes a username and
@@ -83,6 +84,9 @@ CSS = http.CSS + (
     "td.w{white-space:normal;min-width:14em}caption{text-align:left;font-weight:bold}"
     ".scroll{overflow-x:auto}svg{display:block;margin:.4em 0;max-width:24em}"
     "input[type=number]{font:inherit;width:5em}"
+    "textarea,select{font:inherit;max-width:100%;box-sizing:border-box}textarea{width:100%}"
+    "ol.q{padding-left:1.4em}ol.q li{margin:.5em 0}small{color:#444}"
+    "blockquote{margin:.4em 0;padding:.2em .5em;background:#f1f1f1;white-space:pre-wrap}"
 )
 CSS_HASH = base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
 CONTENT_SECURITY_POLICY = http.CONTENT_SECURITY_POLICY.replace(http.CSS_HASH, CSS_HASH)
@@ -93,6 +97,8 @@ def init_app(app: Flask) -> None:
     config already gives ADMIN_TOKEN (tests). No token: the dashboard is off (404)."""
     app.config.setdefault("ADMIN_TOKEN", environment.get("LEARNLINE_ADMIN_TOKEN", "").strip())
     check_token(app.config["ADMIN_TOKEN"])
+    from gateway.ops import inbox  # noqa: F401  (the tutors' pages join the blueprint)
+
     app.register_blueprint(blueprint)
 
 
@@ -301,7 +307,7 @@ def _staff_sign_in() -> Response | tuple[str, int]:
     web_sessions.end(get_store(), session.pop("admin", None))
     staff_web.start(attempt.account)
     admin = attempt.account.has_role(staff.ADMIN)
-    response = redirect(url_for("admin.dashboard" if admin else "admin.account"), 303)
+    response = redirect(url_for("admin.dashboard" if admin else "admin.inbox"), 303)
     staff_web.remember(response, attempt.account)
     return response
 

@@ -1,7 +1,8 @@
 """Learners' questions to tutors (table `questions`, migrations `m026_questions`,
-`m028_question_sync`): asked on any channel with where the learner was, open until a
-tutor answers or closes them. The rules (the daily limit, the receipt) are the engine's
-(gateway/learning/asking.py); this module only reads and writes.
+`m028_question_sync`, `m029_tutor_inbox`): asked on any channel with where the learner
+was, open until a tutor answers or closes them. The rules (the daily limit, the receipt)
+are the engine's (gateway/learning/asking.py), those of the tutors' inbox (claiming,
+answering, closing) gateway/ops/tutoring.py's; this module only reads and writes.
 
 Questions travel as events (docs/sync.md, Questions): asking records `question_asked`
 (its id is the question's `uid`), answering or closing one asked here records
@@ -51,10 +52,29 @@ class QuestionRecord:
     uid: str = ""  # globally unique: the id of its `question_asked` event
     edge: str = ""  # '' asked here; on the hub, the edge whose learner asked
     locale: str | None = None  # the language the learner read in when they asked
+    claimed_by: int | None = None  # the tutor holding it (claimed or reassigned to)
+    claimed_at: float | None = None
+    closed_by: int | None = None  # who closed it without an answer
+    closed_at: float | None = None
 
 
 _COLUMNS = ("id, phone, channel, carrier_id, text, course_id, lesson_id, card, quiz_question, "
-            "asked_at, status, answer, answered_at, answered_by, uid, edge, locale")
+            "asked_at, status, answer, answered_at, answered_by, uid, edge, locale, "
+            "claimed_by, claimed_at, closed_by, closed_at")
+
+
+@dataclass(frozen=True)
+class QuizAnswer:
+    """One answer a learner gave in a quiz (table `answers`): 0-based question number,
+    0-based choice, whether it was right, and whether it was their first try."""
+
+    course_id: str
+    lesson_id: str
+    question: int
+    choice: int
+    correct: bool
+    first_try: bool
+    at: float
 
 
 def add(store: Store, phone: str, channel: str, carrier_id: str, text: str, *,
@@ -134,9 +154,14 @@ def _settle(store: Store, question_id: int, status: str, answer: str | None,
         if row is None:
             return False
         phone, uid, edge = row
-        store.db.execute(
-            "UPDATE questions SET status = ?, answer = ?, answered_at = ?, answered_by = ? "
-            "WHERE id = ?", [status, answer, now, by, question_id])
+        if status == ANSWERED:
+            store.db.execute(
+                "UPDATE questions SET status = 'answered', answer = ?, answered_at = ?, "
+                "answered_by = ? WHERE id = ?", [answer, now, by, question_id])
+        else:
+            store.db.execute(
+                "UPDATE questions SET status = 'closed', closed_at = ?, closed_by = ? "
+                "WHERE id = ?", [now, by, question_id])
         if not edge and uid:
             kind = ANSWERED_EVENT if status == ANSWERED else CLOSED_EVENT
             events.record(store, phone, kind, {"uid": uid, "at": now})
@@ -181,8 +206,9 @@ def add_copy(store: Store, edge: str, uid: str, phone: str, data: dict[str, Any]
 def settle_copy(store: Store, edge: str, uid: str, status: str, at: float) -> bool:
     """Inside the caller's write transaction: the copy of `edge`'s question `uid` was
     answered or closed there; False when there is no such open copy of that edge's."""
+    when = "answered_at" if status == ANSWERED else "closed_at"
     return store.db.execute(
-        "UPDATE questions SET status = ?, answered_at = ? "
+        f"UPDATE questions SET status = ?, {when} = ? "
         "WHERE uid = ? AND edge = ? AND edge != '' AND status = 'open'",
         [status, at, uid, edge]).rowcount > 0
 
@@ -221,6 +247,30 @@ def of_learner(store: Store, phone: str, status: str | None = None) -> list[Ques
         params.append(status)
     rows = store.db.execute(sql + " ORDER BY asked_at, id", params).fetchall()
     return [QuestionRecord(*row) for row in rows]
+
+
+def hold(store: Store, question_id: int, staff_id: int) -> bool:
+    """Give an open question to `staff_id` to hold (a claim, or a reassignment); whether
+    it was open."""
+    with store.write():
+        return store.db.execute(
+            "UPDATE questions SET claimed_by = ?, claimed_at = ? WHERE id = ? "
+            "AND status = 'open'", [staff_id, store.clock(), question_id]).rowcount == 1
+
+
+def last_quiz_answers(store: Store, phone: str, limit: int = 5) -> list[QuizAnswer]:
+    """The learner's latest `limit` quiz answers, newest first (a tutor's context)."""
+    rows = store.db.execute(
+        "SELECT course_id, lesson_id, question, choice, correct, first_try, at FROM answers "
+        "WHERE phone = ? ORDER BY at DESC, id DESC LIMIT ?", [phone, limit]).fetchall()
+    return [QuizAnswer(c, lesson, q, choice, bool(right), bool(first), at)
+            for c, lesson, q, choice, right, first, at in rows]
+
+
+def open_count(store: Store) -> int:
+    """How many questions are open, every learner's."""
+    return store.db.execute("SELECT count(*) FROM questions WHERE status = 'open'"
+                            ).fetchone()[0]
 
 
 def open_questions(store: Store, limit: int = 100) -> list[QuestionRecord]:

@@ -624,3 +624,27 @@ def m028_question_sync(db: Database) -> None:
         db.execute("UPDATE questions SET uid = ? WHERE id = ?",
                    [events.new_event_id(asked_at), question_id])
     db.execute("CREATE UNIQUE INDEX questions_by_uid ON questions (uid)")
+
+
+@migrations()
+def m029_tutor_inbox(db: Database) -> None:
+    """The tutors' inbox: who holds a question (claimed, or reassigned to them) and since
+    when, who closed it without an answer and when, and saved replies per lesson that a
+    tutor inserts into an answer and edits."""
+    for statement in (
+        "ALTER TABLE questions ADD COLUMN claimed_by INTEGER",  # staff.id, as closed_by
+        "ALTER TABLE questions ADD COLUMN claimed_at REAL",
+        "ALTER TABLE questions ADD COLUMN closed_by INTEGER",
+        "ALTER TABLE questions ADD COLUMN closed_at REAL",
+        """CREATE TABLE saved_replies (
+            id INTEGER PRIMARY KEY,
+            course_id TEXT NOT NULL,
+            lesson_id TEXT NOT NULL,
+            title TEXT NOT NULL,
+            text TEXT NOT NULL,
+            updated_by INTEGER,    -- staff.id of the last tutor to write it
+            updated_at REAL NOT NULL
+        )""",
+        "CREATE INDEX saved_replies_by_lesson ON saved_replies (course_id, lesson_id)",
+    ):
+        db.execute(statement)

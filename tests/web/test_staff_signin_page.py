@@ -70,6 +70,8 @@ def test_a_tutor_is_told_what_they_may_do_and_refused_the_dashboard(browser, sit
     with opened_page(browser, 240, 320) as page:
         page.goto(site + "/admin/signin")
         _sign_in(page, "tunde", TUTOR_PASSWORD)
+        assert page.get_by_role("heading", name="Inbox", level=1).is_visible()
+        page.get_by_role("link", name="tunde").click()
         assert page.get_by_role("heading", name="Your account", level=1).is_visible()
         assert "As a tutor" in page.locator("main").inner_text()
         assert page.evaluate("document.documentElement.scrollWidth") <= 240

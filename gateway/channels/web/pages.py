@@ -350,6 +350,9 @@ def _paced_engine(learner: LearnerRecord) -> Engine:
     return Engine(get_store(), carrier.pacing if carrier else Pacing(), channel="web")
 
 
+ANSWERS_SHOWN = 5  # answered questions on /ask
+
+
 @blueprint.route("/ask", methods=["GET", "POST"])
 def ask():
     """A signed-in learner asks the tutors a question: a short form, its receipt (when to
