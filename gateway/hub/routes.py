@@ -11,7 +11,7 @@ import queue
 from flask import Blueprint, Flask, Response, abort, current_app, g, jsonify, request
 
 from gateway.hub.questions import catch_up
-from gateway.hub.store import UnknownEdge, open_hub_store
+from gateway.hub.store import HubStore, UnknownEdge, open_hub_store
 from gateway.store.per_thread import get_store
 from gateway.sync.protocol import (
     EVENTS_PATH,
@@ -67,8 +67,9 @@ def _warn_of_confined_edges(hub) -> None:
 POOL_SIZE = 8
 
 
-def _hub():
-
+def request_hub() -> HubStore:
+    """This request's hub store (one connection, from the pool kept between requests;
+    given back when the request ends)."""
     hub = g.get("hub")
     if hub is None:
         try:
@@ -122,7 +123,7 @@ def authenticate() -> Response | None:
     if credential is None:
         return _error(401, "missing credential: Authorization: Bearer <edge id>:<token>")
     edge_id, token = credential
-    if not _hub().authenticate(edge_id, token):
+    if not request_hub().authenticate(edge_id, token):
         log.warning("sync: refused edge %s from %s", edge_id, request.remote_addr)
         return _error(403, "unknown or revoked edge, or wrong token")
     g.edge_id = edge_id
@@ -150,7 +151,7 @@ def push() -> Response:
         return _error(413, f"at most {PUSH_BATCH * 5} events a batch")
 
     try:
-        result = _hub().ingest(g.edge_id, events)
+        result = request_hub().ingest(g.edge_id, events)
     except UnknownEdge:  # revoked since this request was authenticated
         return _error(403, "unknown or revoked edge")
     if result.stored:
@@ -167,7 +168,7 @@ def _copy_questions() -> None:
     The events are stored whatever happens here: a failure waits for the next push, or
     the next answer relayed, to catch up."""
     try:
-        catch_up(_hub(), get_store())
+        catch_up(request_hub(), get_store())
     except Exception:  # the push succeeded; the copies follow at the next catch-up
         log.exception("hub: copying edges' questions to the inbox failed; next push retries")
 
@@ -182,7 +183,7 @@ def pull() -> Response:
         return _error(400, "'after' and 'limit' are whole numbers")
 
     try:
-        result = _hub().pull(g.edge_id, after, limit)
+        result = request_hub().pull(g.edge_id, after, limit)
     except UnknownEdge:
         return _error(403, "unknown or revoked edge")
     return _json({"events": result.events, "next": result.next_cursor, "more": result.more})
@@ -191,7 +192,7 @@ def pull() -> Response:
 @blueprint.route(PACK_PATH, methods=["GET", "HEAD"])
 def pack() -> Response:
     """The latest course pack: its digest is its ETag; a Range resumes a cut download."""
-    hub = _hub()
+    hub = request_hub()
     info = hub.latest_pack()
     if info is None:
         abort(404)

@@ -58,7 +58,7 @@ from markupsafe import Markup
 from gateway import environment
 from gateway.channels.web import http
 from gateway.config import ConfigError
-from gateway.hub.routes import _hub
+from gateway.hub.routes import request_hub
 from gateway.i18n import translations
 from gateway.ops import charts, reports, staff, staff_web
 from gateway.server.health import sync_lines
@@ -251,7 +251,7 @@ def _hub_edges() -> list:
     if current_app.config.get("ROLE") != "hub":
         return []
 
-    return _hub().stats().edges
+    return request_hub().stats().edges
 
 
 @blueprint.get("/<table>.csv")

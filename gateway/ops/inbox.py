@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 
 from flask import abort, current_app, g, redirect, request, url_for
 
+from gateway.hub.questions import relay_answer
+from gateway.hub.routes import request_hub
 from gateway.ops import reports, staff, staff_web, tutoring
 from gateway.ops.dashboard import ACCESS, _page, blueprint
 from gateway.store import questions, saved_replies
@@ -126,7 +128,7 @@ def answer(question_id: int):
     try:
         if request.form.get("send") == "yes":
             tutoring.answer_question(store, _carriers(), question_id, actor, text,
-                                     address=staff_web.address())
+                                     address=staff_web.address(), relay=_relay())
             return _done(question_id, "sent")
         asked = tutoring.question(store, question_id)
         previewed = tutoring.preview(store, _carriers(), asked, text)
@@ -237,3 +239,13 @@ def delete_reply(reply_id: int):
     except tutoring.TutoringError as refused:
         return _replies_refused(refused)
     return _replies_done("deleted")
+
+
+def _relay() -> tutoring.Relay | None:
+    """On a hub, the way an answer to an edge's question goes: to the edge that asked
+    (docs/sync.md, Questions); elsewhere none."""
+    if current_app.config.get("ROLE") != "hub":
+        return None
+    store = get_store()
+    return lambda asked, text, actor: relay_answer(request_hub(), store, asked.id, text,
+                                                   actor.id)

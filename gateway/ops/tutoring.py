@@ -18,14 +18,17 @@ question came from rather than queuing it here).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gateway.channels.wording import Wording
+from gateway.config import Carrier
 from gateway.i18n import language_name
 from gateway.ops.staff import ADMIN, TUTOR
 from gateway.outbox.answers import AnswerCost, answer_carrier, answer_cost, queue_answer
 from gateway.phones import masked
+from gateway.sms_text import count, split_messages
 from gateway.store import questions, saved_replies
 from gateway.store import staff as accounts
 from gateway.store.questions import QuestionRecord, QuizAnswer
@@ -51,6 +54,11 @@ REPLY_DELETED = "saved reply deleted"
 MAX_ANSWER_CHARS = 2000  # what a form may post; whether it fits is the carrier's
 MAX_TITLE_CHARS = 60
 QUIZ_ANSWERS_SHOWN = 5
+
+
+# Relays the final text of an answer to an edge's question (a copy on the hub) to the edge
+# that asked, marking the copy answered by the actor; False when it was settled meanwhile.
+Relay = Callable[[QuestionRecord, str, StaffAccount], bool]
 
 
 class TutoringError(Exception):
@@ -150,8 +158,18 @@ def tidy(answer: str) -> str:
                      ).strip()
 
 
-def _sent(learner: LearnerRecord | None, answer: str) -> str:
-    return Wording(learner.locale if learner else "en").tutor_answer(answer)
+def _sent(learner: LearnerRecord | None, answer: str, locale: str | None = None) -> str:
+    return Wording(learner.locale if learner else locale or "en").tutor_answer(answer)
+
+
+def _edge_estimate(asked: QuestionRecord, text: str) -> AnswerCost:
+    """An edge's question whose carrier this hub does not have: the answer as SMS under
+    the defaults of a carrier (`max_segments`, `auto` encoding), unpriced: the edge
+    sends it through its own carrier."""
+    parts = split_messages(text, Carrier.max_segments, "auto")
+    segments = sum(count(part, "exact").segments for part in parts)
+    return AnswerCost(f"{asked.carrier_id or 'a carrier'} on edge {asked.edge}", "sms",
+                      len(parts), segments, 0.0, "", len(parts) == 1)
 
 
 def preview(store: Store, carriers: Carriers, asked: QuestionRecord, answer: str) -> Preview:
@@ -168,16 +186,21 @@ def preview(store: Store, carriers: Carriers, asked: QuestionRecord, answer: str
     # A learner who sent STOP gets no message (the worker would not send it either).
     carrier = None if learner is not None and learner.stopped \
         else answer_carrier(carriers, asked, learner)
-    text = _sent(learner, answer)
-    if carrier is None:
+    text = _sent(learner, answer, asked.locale)
+    if carrier is None and not asked.edge:
         return Preview(text, None, 0)
-    cost = answer_cost(carrier, text)
+
+    def priced(sent: str) -> AnswerCost:
+        return answer_cost(carrier, sent) if carrier is not None \
+            else _edge_estimate(asked, sent)
+
+    cost = priced(text)
     if cost.fits:
         return Preview(text, cost, 0)
     low, high = 0, len(answer)  # the longest start of the answer that fits
     while low < high:
         middle = (low + high + 1) // 2
-        if answer_cost(carrier, _sent(learner, answer[:middle])).fits:
+        if priced(_sent(learner, answer[:middle], asked.locale)).fits:
             low = middle
         else:
             high = middle - 1
@@ -201,14 +224,17 @@ def _may_act(store: Store, asked: QuestionRecord, actor: StaffAccount, doing: st
 
 
 def answer_question(store: Store, carriers: Carriers, question_id: int, actor: StaffAccount,
-                    answer: str, *, address: str | None = None) -> Preview:
+                    answer: str, *, address: str | None = None,
+                    relay: Relay | None = None) -> Preview:
     """Answer a learner's question: in one write transaction, check it is open and not
     held by another tutor, that the answer as the learner receives it fits one message
     within the carrier's `max_segments`, mark it answered (answer, by whom, when), queue
     the answer on the channel it was asked on (gateway/outbox/answers.py: a USSD question
     by SMS; a web question through the learner's carrier, if they have one, and on their
-    /ask page) and record it in the staff audit. Returns what was sent; TutoringError
-    (nothing sent, nothing changed) otherwise: an answer sent twice is refused."""
+    /ask page) and record it in the staff audit. A question asked on an edge (a copy on
+    the hub) is answered through `relay` instead (gateway/hub/questions.py relay_answer:
+    the edge that asked sends it). Returns what was sent; TutoringError (nothing sent,
+    nothing changed) otherwise: an answer sent twice is refused."""
     with store.write():
         asked = question(store, question_id)
         _may_act(store, asked, actor, "sent")
@@ -217,7 +243,9 @@ def answer_question(store: Store, carriers: Carriers, question_id: int, actor: S
             raise TutoringError(
                 f"This answer does not fit in one message: make it {sent.over_by} "
                 f"character{'s' if sent.over_by != 1 else ''} shorter.")
-        if sent.cost is None and asked.channel != "web":
+        if asked.edge:
+            _relay(asked, sent.text, actor, relay)
+        elif sent.cost is None and asked.channel != "web":
             learner = store.learner(asked.phone)
             if learner is not None and learner.stopped:
                 raise TutoringError("This learner sent STOP: no message reaches them. "
@@ -225,10 +253,11 @@ def answer_question(store: Store, carriers: Carriers, question_id: int, actor: S
             raise TutoringError(f"No configured carrier reaches this learner (question "
                                 f"{asked.id} came by {asked.channel} through "
                                 f"{asked.carrier_id!r}): nothing was sent.", 409)
-        if not questions.mark_answered(store, asked.id, tidy(answer), actor.id):
+        if not asked.edge and not questions.mark_answered(store, asked.id, tidy(answer),
+                                                          actor.id):
             raise TutoringError(f"Question {asked.id} was answered or closed meanwhile: "
                                 "nothing was sent.", 409)
-        if sent.cost is not None:
+        if sent.cost is not None and not asked.edge:
             carrier = carriers.get(sent.cost.carrier_id)
             assert carrier is not None
             queue_answer(store, carrier, asked.phone, sent.text)
@@ -238,6 +267,22 @@ def answer_question(store: Store, carriers: Carriers, question_id: int, actor: S
     log.info("question %d answered by %s, %s", asked.id, actor.username,
              f"through {sent.cost.carrier_id}" if sent.cost else "on the web only")
     return sent
+
+
+def _relay(asked: QuestionRecord, text: str, actor: StaffAccount,
+           relay: Relay | None) -> None:
+    """Hand the answer to an edge's question to the hub's relay, inside the caller's
+    transaction; TutoringError when there is no relay here or the copy was settled."""
+    if relay is None:
+        raise TutoringError(f"Question {asked.id} was asked on edge {asked.edge}: it is "
+                            "answered from the hub's inbox.", 409)
+    try:
+        relayed = relay(asked, text, actor)
+    except ValueError as refused:
+        raise TutoringError(f"The hub refused this answer: {refused}.") from None
+    if not relayed:
+        raise TutoringError(f"Question {asked.id} was answered or closed meanwhile: "
+                            "nothing was sent.", 409)
 
 
 def claim(store: Store, question_id: int, actor: StaffAccount, *,

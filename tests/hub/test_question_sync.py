@@ -332,3 +332,45 @@ def test_questions_asked_before_the_upgrade_get_a_uid_each_and_stay_here(tmp_pat
         with pytest.raises(sqlite3.IntegrityError):
             store.db.execute("UPDATE questions SET uid = ? WHERE id = ?", [kept[0].uid,
                                                                           kept[1].id])
+
+
+def test_a_tutor_answers_an_edges_question_from_the_hubs_inbox(world: World):
+    """Through the pages: the hub's inbox lists the edge's question, prices the answer
+    as SMS under a carrier's defaults (the edge sends it), relays it, and the edge that
+    asked sends it once; the hub's own outbox stays empty."""
+    from gateway.ops import staff
+    from tests.conftest import csrf
+
+    asked = world.a.ask(L1, "How much should a logo cost?")
+    world.a.sync()
+    staff.add_account(world.inbox, "amina", "Amina Diallo", "tutor", "tutor pass phrase 42")
+    tutor = world.hub.app.test_client()
+    signed = tutor.post("/admin/signin", data={
+        "csrf": csrf(tutor, "/admin/signin"), "username": "amina",
+        "password": "tutor pass phrase 42"})
+    assert signed.status_code == 303
+    copy = world.copy(asked.uid)
+    listed = tutor.get("/admin/inbox").text
+    assert "How much should a logo cost?" in listed
+
+    page = f"/admin/inbox/{copy.id}"
+    token = csrf(tutor, page)
+    answer = "Ask what similar logos sell for near you, then add your hours."
+    previewed = tutor.post(f"{page}/answer", data={"csrf": token, "answer": answer})
+    assert previewed.status_code == 200
+    assert "Your tutor answers: " + answer in previewed.text
+    assert "on edge edge-a" in previewed.text
+
+    sent = tutor.post(f"{page}/answer", data={"csrf": token, "answer": answer,
+                                               "send": "yes"})
+    assert sent.status_code == 303, sent.text
+    assert world.copy(asked.uid).status == "answered"
+    assert world.inbox.db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
+    again = tutor.post(f"{page}/answer", data={"csrf": token, "answer": answer,
+                                                "send": "yes"})
+    assert again.status_code == 409
+
+    before = world.a.sent_to(L1)
+    assert world.a.sync().answers == 1
+    assert world.a.sent_to(L1)[len(before):] == ["Your tutor answers: " + answer]
+    assert world.a.sync().answers == 0

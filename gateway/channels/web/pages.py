@@ -350,7 +350,6 @@ def _paced_engine(learner: LearnerRecord) -> Engine:
     return Engine(get_store(), carrier.pacing if carrier else Pacing(), channel="web")
 
 
-ANSWERS_SHOWN = 5  # answered questions on /ask
 
 
 @blueprint.route("/ask", methods=["GET", "POST"])
