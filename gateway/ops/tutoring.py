@@ -26,7 +26,13 @@ from gateway.channels.wording import Wording
 from gateway.config import Carrier
 from gateway.i18n import language_name
 from gateway.ops.staff import ADMIN, TUTOR
-from gateway.outbox.answers import AnswerCost, answer_carrier, answer_cost, queue_answer
+from gateway.outbox.answers import (
+    AnswerCost,
+    answer_carrier,
+    answer_cost,
+    queue_answer,
+    window_closed,
+)
 from gateway.phones import masked
 from gateway.sms_text import count, split_messages
 from gateway.store import questions, saved_replies
@@ -185,7 +191,7 @@ def preview(store: Store, carriers: Carriers, asked: QuestionRecord, answer: str
     learner = store.learner(asked.phone)
     # A learner who sent STOP gets no message (the worker would not send it either).
     carrier = None if learner is not None and learner.stopped \
-        else answer_carrier(carriers, asked, learner)
+        else answer_carrier(carriers, asked, learner, store=store)
     text = _sent(learner, answer, asked.locale)
     if carrier is None and not asked.edge:
         return Preview(text, None, 0)
@@ -250,6 +256,13 @@ def answer_question(store: Store, carriers: Carriers, question_id: int, actor: S
             if learner is not None and learner.stopped:
                 raise TutoringError("This learner sent STOP: no message reaches them. "
                                     "Close the question instead.", 409)
+            asked_through = carriers.get(asked.carrier_id)
+            if asked_through is not None and window_closed(store, asked_through, asked.phone):
+                raise TutoringError(
+                    "This learner last wrote on WhatsApp more than 24 hours ago, when "
+                    "WhatsApp takes no free-form message, and carrier "
+                    f"{asked.carrier_id!r} has no fallback_carrier for SMS: nothing was "
+                    "sent. Close the question, or answer once they write again.", 409)
             raise TutoringError(f"No configured carrier reaches this learner (question "
                                 f"{asked.id} came by {asked.channel} through "
                                 f"{asked.carrier_id!r}): nothing was sent.", 409)

@@ -47,7 +47,8 @@ def deliver_relayed(store: Store, carriers: Carriers, relayed: list[dict[str, An
             log.info("sync: question %s was %s here before the hub's answer came: the "
                      "hub's answer is not sent", uid[:12], question.status)
             continue
-        carrier = answer_carrier(carriers, question, store.learner(question.phone))
+        carrier = answer_carrier(carriers, question, store.learner(question.phone),
+                                 store=store)
         if carrier is None:
             log.warning("sync: question %s of %s answered on the hub, but no carrier here "
                         "sends to them: marked answered, not sent", uid[:12],

@@ -62,7 +62,8 @@ def ask(app) -> None:
     ussd(client, "b1", "1")
     ussd(client, "b1", "1*00")
     ussd(client, "b1", "1*00*6")
-    assert "reached the tutors" in ussd(client, "b1", "1*00*6*Should I take a deposit")
+    ussd(client, "b1", "1*00*6*Should I take a deposit")  # the question so far: 1 sends it
+    assert "reached the tutors" in ussd(client, "b1", "1*00*6*Should I take a deposit*1")
     twilio = TwilioWebhooks(client)
     for text in ("START", "ASK Where do I find clients?"):
         assert twilio.sms(SMS_LEARNER, text).status_code == 200
