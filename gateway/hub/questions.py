@@ -112,3 +112,25 @@ def relay_answer(hub: HubStore, store: Store, question_id: int, text: str,
     log.info("question %s of %s answered on the hub, relayed to edge %s",
              question.uid[:12], masked(question.phone), question.edge)
     return True
+
+
+def relay_close(hub: HubStore, store: Store, question_id: int, by: int | None) -> bool:
+    """Close the copy of an edge's question without an answer, by staff account `by`, and
+    record the hub's `question_closed` for the edge that asked (it closes its question
+    there: the learner's open questions no longer count it), in the copy's write
+    transaction. False when the copy is no longer open; ValueError for a question asked
+    here; hub.UnknownEdge when the edge is revoked."""
+    catch_up(hub, store)
+    with store.write():
+        question = questions.get(store, question_id)
+        if question is None:
+            raise ValueError(f"no question {question_id}")
+        if not question.edge:
+            raise ValueError(f"question {question_id} was asked here, not on an edge")
+        if not questions.mark_closed(store, question_id, by):
+            return False
+        hub.send_to_edge(question.edge, question.phone, questions.CLOSED_EVENT,
+                         {"uid": question.uid, "at": store.clock()})
+    log.info("question %s of %s closed on the hub, relayed to edge %s",
+             question.uid[:12], masked(question.phone), question.edge)
+    return True

@@ -30,7 +30,8 @@ shows the same progress, whatever order the events reached it in. The rule for e
   exists there), and tells the hub to send that edge the learner's history.
 - `question_asked`, `question_answered`, `question_closed`: change no progress. The hub
   passes on no edge's; a `question_answered` the hub recorded (edge "hub") for a
-  question asked here is listed in `MergeReport.answers` for the sync client to deliver
+  question asked here, or a `question_closed` (a tutor there closed it without an
+  answer), is listed in `MergeReport.answers` for the sync client to apply
   (gateway/sync/answers.py).
 - The learner's current course is the course of their latest `enrolled` or
   `card_reached`.
@@ -65,7 +66,8 @@ class MergeReport:
     erased: int = 0  # learners erased here because another edge erased them
     learners: int = 0  # learners whose progress was recomputed
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (id, why)
-    # New `question_answered` events of the hub's: tutors' answers relayed to this edge.
+    # New `question_answered` and `question_closed` events of the hub's: what tutors on
+    # the hub did with questions asked here.
     answers: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -287,7 +289,8 @@ def apply_remote_events(store: Store, received: list[dict[str, Any]]) -> MergeRe
                 continue
             report.applied += 1
             if kind in events.QUESTION_KINDS:
-                if kind == "question_answered" and event["edge"] == events.HUB_EDGE:
+                if kind in ("question_answered", "question_closed") \
+                        and event["edge"] == events.HUB_EDGE:
                     report.answers.append(event)
                 continue
             answers = added.setdefault(learner, [])

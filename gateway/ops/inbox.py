@@ -17,13 +17,15 @@ from datetime import UTC, datetime
 
 from flask import abort, current_app, g, redirect, request, url_for
 
-from gateway.hub.questions import relay_answer
+from gateway.hub.questions import relay_answer, relay_close
 from gateway.hub.routes import request_hub
 from gateway.ops import reports, staff, staff_web, tutoring
 from gateway.ops.dashboard import ACCESS, _page, blueprint
-from gateway.store import questions, saved_replies
+from gateway.store import Store, questions, saved_replies
 from gateway.store import staff as accounts
 from gateway.store.per_thread import get_store
+from gateway.store.questions import QuestionRecord
+from gateway.store.staff import StaffAccount
 
 INBOX_ROWS = 100  # open questions listed, oldest first
 ENDPOINTS = ("admin.inbox", "admin.question", "admin.claim", "admin.answer",
@@ -157,7 +159,8 @@ def reassign(question_id: int):
 def close(question_id: int):
     """Close the question without an answer (nothing is sent to the learner)."""
     try:
-        tutoring.close(get_store(), question_id, _actor(), address=staff_web.address())
+        tutoring.close(get_store(), question_id, _actor(), address=staff_web.address(),
+                       relay=_relay())
     except tutoring.TutoringError as refused:
         return _refused(question_id, refused)
     return _done(question_id, "closed")
@@ -242,10 +245,23 @@ def delete_reply(reply_id: int):
 
 
 def _relay() -> tutoring.Relay | None:
-    """On a hub, the way an answer to an edge's question goes: to the edge that asked
-    (docs/sync.md, Questions); elsewhere none."""
+    """On a hub, the way an answer to (or the close of) an edge's question goes: to the
+    edge that asked (docs/sync.md, Questions); elsewhere none."""
     if current_app.config.get("ROLE") != "hub":
         return None
-    store = get_store()
-    return lambda asked, text, actor: relay_answer(request_hub(), store, asked.id, text,
-                                                   actor.id)
+    return _HubRelay(get_store())
+
+
+class _HubRelay:
+    """tutoring.Relay on this request's hub store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def answer(self, asked: QuestionRecord, text: str, actor: StaffAccount) -> bool:
+        """Relay the answer to the edge that asked."""
+        return relay_answer(request_hub(), self.store, asked.id, text, actor.id)
+
+    def close(self, asked: QuestionRecord, actor: StaffAccount) -> bool:
+        """Relay the close to the edge that asked."""
+        return relay_close(request_hub(), self.store, asked.id, actor.id)

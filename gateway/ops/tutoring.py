@@ -18,9 +18,8 @@ question came from rather than queuing it here).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from gateway.channels.wording import Wording
 from gateway.config import Carrier
@@ -62,9 +61,16 @@ MAX_TITLE_CHARS = 60
 QUIZ_ANSWERS_SHOWN = 5
 
 
-# Relays the final text of an answer to an edge's question (a copy on the hub) to the edge
-# that asked, marking the copy answered by the actor; False when it was settled meanwhile.
-Relay = Callable[[QuestionRecord, str, StaffAccount], bool]
+class Relay(Protocol):
+    """On a hub, what happens to an edge's question (a copy) instead of acting here
+    (gateway/hub/questions.py): each marks the copy and tells the edge that asked, and is
+    False when the copy was settled meanwhile."""
+
+    def answer(self, asked: QuestionRecord, text: str, actor: StaffAccount) -> bool:
+        """Send `text`, the final message, to the edge that asked."""
+
+    def close(self, asked: QuestionRecord, actor: StaffAccount) -> bool:
+        """Close the question there without an answer."""
 
 
 class TutoringError(Exception):
@@ -290,7 +296,7 @@ def _relay(asked: QuestionRecord, text: str, actor: StaffAccount,
         raise TutoringError(f"Question {asked.id} was asked on edge {asked.edge}: it is "
                             "answered from the hub's inbox.", 409)
     try:
-        relayed = relay(asked, text, actor)
+        relayed = relay.answer(asked, text, actor)
     except ValueError as refused:
         raise TutoringError(f"The hub refused this answer: {refused}.") from None
     if not relayed:
@@ -333,13 +339,18 @@ def reassign(store: Store, question_id: int, actor: StaffAccount, to_username: s
 
 
 def close(store: Store, question_id: int, actor: StaffAccount, *,
-          address: str | None = None) -> None:
-    """Close an open question without an answer (nothing is sent); TutoringError (409)
-    if it is answered, closed or held by someone else."""
+          address: str | None = None, relay: Relay | None = None) -> None:
+    """Close an open question without an answer (nothing is sent; an edge's question
+    through `relay`, which closes it on the edge too); TutoringError (409) if it is
+    answered, closed or held by someone else."""
     with store.write():
         asked = question(store, question_id)
         _may_act(store, asked, actor, "closed")
-        if not questions.mark_closed(store, asked.id, actor.id):
+        if asked.edge and relay is None:
+            raise TutoringError(f"Question {asked.id} was asked on edge {asked.edge}: it "
+                                "is closed from the hub's inbox.", 409)
+        if not (relay.close(asked, actor) if asked.edge
+                else questions.mark_closed(store, asked.id, actor.id)):
             raise TutoringError(f"Question {asked.id} was answered or closed meanwhile.", 409)
         accounts.audit(store, CLOSED, actor=actor.username, subject=f"question {asked.id}",
                        address=address)

@@ -177,6 +177,15 @@ def answer_relayed(store: Store, question_id: int, answer: str, at: float) -> bo
         "WHERE id = ? AND status = 'open'", [answer, at, question_id]).rowcount > 0
 
 
+def close_relayed(store: Store, question_id: int, at: float) -> bool:
+    """Inside the caller's write transaction: an open question asked here was closed
+    without an answer by a tutor on the hub (at `at` there); no event (the hub has it).
+    False when it is not open."""
+    return store.db.execute(
+        "UPDATE questions SET status = 'closed', closed_at = ? "
+        "WHERE id = ? AND status = 'open'", [at, question_id]).rowcount > 0
+
+
 # -- copies of edges' questions, on the hub --------------------------------------------------
 
 

@@ -374,3 +374,23 @@ def test_a_tutor_answers_an_edges_question_from_the_hubs_inbox(world: World):
     assert world.a.sync().answers == 1
     assert world.a.sent_to(L1)[len(before):] == ["Your tutor answers: " + answer]
     assert world.a.sync().answers == 0
+
+    # A question closed on the hub without an answer closes on the edge that asked.
+    second = world.a.ask(L1, "Is this course free?")
+    world.a.sync()
+    page = f"/admin/inbox/{world.copy(second.uid).id}"
+    closed = tutor.post(f"{page}/close", data={"csrf": csrf(tutor, page)})
+    assert closed.status_code == 303, closed.text
+    assert world.copy(second.uid).status == "closed"
+    assert questions.by_uid(world.a.store, second.uid).status == "open"
+
+    def status() -> str:
+        world.a.twilio.sms(L1, "STATUS")
+        return world.a.sent_to(L1)[-1]
+
+    assert "1 question waits for a tutor" in status()
+    sent_before = world.a.sent_to(L1)
+    world.a.sync()
+    assert questions.by_uid(world.a.store, second.uid).status == "closed"
+    assert world.a.sent_to(L1) == sent_before
+    assert "waits for a tutor" not in status()
