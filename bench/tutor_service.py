@@ -120,22 +120,16 @@ def seed(db_path: Path, earlier_weeks: int = 0, monday: float = MONDAY,
             ask(monday + day * DAY + 15 * HOUR, asked.REFUSED)
         done = simulate(week, ids, rng, monday)
         with store.write():
-            # As the tutors' inbox records an answer and a close.
+            # What the tutors' inbox records, each at its time.
             for question_id, answered_at, staff_id in earlier:
-                store.db.execute(
-                    "UPDATE questions SET status = 'answered', answer = 'Answer.', "
-                    "answered_at = ?, answered_by = ? WHERE id = ?",
-                    [answered_at, staff_id, question_id])
+                now[0] = answered_at
+                asked.mark_answered(store, question_id, "Answer.", staff_id)
             for question_id, at, staff_id, closed in done:
+                now[0] = at
                 if closed:
-                    store.db.execute("UPDATE questions SET status = 'closed' WHERE id = ?",
-                                     [question_id])
+                    asked.mark_closed(store, question_id, staff_id)
                 else:
-                    store.db.execute(
-                        "UPDATE questions SET status = 'answered', answer = 'Answer.', "
-                        "answered_at = ?, answered_by = ? WHERE id = ?",
-                        [at, staff_id, question_id])
-
+                    asked.mark_answered(store, question_id, "Answer.", staff_id)
 
 def simulate(week: list[tuple[int, float]], ids: dict[str, int], rng: random.Random,
              monday: float = MONDAY) -> list[tuple[int, float, int, bool]]:

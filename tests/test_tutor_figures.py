@@ -83,18 +83,16 @@ def admin(store):
 
 
 def answer(store: Store, question_id: int, username: str, when: float) -> None:
-    """What the tutors' inbox records when a tutor answers (status, text, time, who)."""
-    account = accounts.find(store, username)
-    with store.write():
-        store.db.execute(
-            "UPDATE questions SET status = 'answered', answer = 'See card 2.', "
-            "answered_at = ?, answered_by = ? WHERE id = ?", [when, account.id, question_id])
+    """A tutor answers at `when`, as the tutors' inbox records it."""
+    clock = store.clock
+    clock.now = when
+    assert asked.mark_answered(store, question_id, "See card 2.",
+                               accounts.find(store, username).id)
 
 
 def close(store: Store, question_id: int) -> None:
-    """What the tutors' inbox records when a tutor closes a question unanswered."""
-    with store.write():
-        store.db.execute("UPDATE questions SET status = 'closed' WHERE id = ?", [question_id])
+    """A tutor closes a question unanswered, as the tutors' inbox records it."""
+    assert asked.mark_closed(store, question_id, None)
 
 
 @pytest.fixture
