@@ -416,6 +416,12 @@ def test_a_learner_who_sent_stop_gets_no_answer_by_message(app, store, people):
     tutor = signed_in(app, "tunde", TUTOR_PASSWORD)
     before = len(store.outbox())
     path = f"/admin/inbox/{asked['sms']}"
+    # Checking the cost says so at once, and offers no Send.
+    previewed = tutor.post(path + "/answer", data={"csrf": form_csrf(tutor, path),
+                                                   "answer": "Yes."})
+    assert previewed.status_code == 409
+    assert "This learner sent STOP: no message reaches them." in previewed.text
+    assert 'name="send"' not in previewed.text
     refused = tutor.post(path + "/answer", data={"csrf": form_csrf(tutor, path),
                                                  "answer": "Yes.", "send": "yes"})
     assert refused.status_code == 409
@@ -509,3 +515,25 @@ def test_an_answer_is_logged_without_its_text_and_a_long_inbox_says_how_many_wai
                                            "answer": "Secret advice.", "send": "yes"})
     assert f"question {question_id} answered by tunde, through twilio" in caplog.text
     assert "Secret advice" not in caplog.text and "charge for a dress" not in caplog.text
+
+
+def test_the_phone_simulators_pretend_learners_questions_stay_out_of_the_inbox(
+        app, store, people):
+    """An author trying ASK in the phone simulator: no carrier reaches that learner, so
+    tutors are not asked to answer."""
+    questions.add(store, "+99900000001", "sms", "simulator", "Is this the real thing?")
+    ask_everywhere(app, store)
+    page = signed_in(app, "tunde", TUTOR_PASSWORD).get("/admin/inbox").text
+    assert "Is this the real thing?" not in page
+    assert "Where do I find clients?" in page
+    assert questions.open_count(store) == 3
+
+
+def test_a_tutors_pages_link_only_where_a_tutor_may_go(app, store, people):
+    """The header's first link is the inbox for a tutor (the dashboard would refuse
+    them), the dashboard for an administrator."""
+    tutor_page = signed_in(app, "tunde", TUTOR_PASSWORD).get("/admin/inbox").text
+    assert 'href="/admin"' not in tutor_page and 'href="/admin/audit"' not in tutor_page
+    assert "<b>Learnline</b> inbox" in tutor_page
+    admin_page = signed_in(app, "amina", ADMIN_PASSWORD).get("/admin/inbox").text
+    assert 'href="/admin"' in admin_page and 'href="/admin/inbox"' in admin_page

@@ -131,7 +131,8 @@ def question(store: Store, question_id: int) -> QuestionRecord:
 def context(store: Store, asked: QuestionRecord) -> Context:
     """The learner's context of a question, as the inbox shows it."""
     learner = store.learner(asked.phone)
-    locale = learner.locale if learner else ""
+    # An edge's learner has no row on the hub: the language they asked in came along.
+    locale = learner.locale if learner else (asked.locale or "")
     course = store.course(asked.course_id) if asked.course_id else None
     lesson = None
     if course is not None and asked.lesson_id:
@@ -200,6 +201,8 @@ def preview(store: Store, carriers: Carriers, asked: QuestionRecord, answer: str
         else answer_carrier(carriers, asked, learner, store=store)
     text = _sent(learner, answer, asked.locale)
     if carrier is None and not asked.edge:
+        if asked.channel != "web":
+            raise TutoringError(_unreachable(store, carriers, asked, learner), 409)
         return Preview(text, None, 0)
 
     def priced(sent: str) -> AnswerCost:
@@ -217,6 +220,21 @@ def preview(store: Store, carriers: Carriers, asked: QuestionRecord, answer: str
         else:
             high = middle - 1
     return Preview(text, cost, len(answer) - low)
+
+
+def _unreachable(store: Store, carriers: Carriers, asked: QuestionRecord,
+                 learner: LearnerRecord | None) -> str:
+    """Why no message can carry an answer to `asked`: for the tutor, saying what to do."""
+    if learner is not None and learner.stopped:
+        return "This learner sent STOP: no message reaches them. Close the question instead."
+    asked_through = carriers.get(asked.carrier_id)
+    if asked_through is not None and window_closed(store, asked_through, asked.phone):
+        return ("This learner last wrote on WhatsApp more than 24 hours ago, when WhatsApp "
+                f"takes no free-form message, and carrier {asked.carrier_id!r} has no "
+                "fallback_carrier for SMS: nothing can be sent. Close the question, or "
+                "answer once they write again.")
+    return (f"No configured carrier reaches this learner (question {asked.id} came by "
+            f"{asked.channel} through {asked.carrier_id!r}): nothing can be sent.")
 
 
 def _may_act(store: Store, asked: QuestionRecord, actor: StaffAccount, doing: str) -> None:
@@ -257,29 +275,14 @@ def answer_question(store: Store, carriers: Carriers, question_id: int, actor: S
                 f"character{'s' if sent.over_by != 1 else ''} shorter.")
         if asked.edge:
             _relay(asked, sent.text, actor, relay)
-        elif sent.cost is None and asked.channel != "web":
-            learner = store.learner(asked.phone)
-            if learner is not None and learner.stopped:
-                raise TutoringError("This learner sent STOP: no message reaches them. "
-                                    "Close the question instead.", 409)
-            asked_through = carriers.get(asked.carrier_id)
-            if asked_through is not None and window_closed(store, asked_through, asked.phone):
-                raise TutoringError(
-                    "This learner last wrote on WhatsApp more than 24 hours ago, when "
-                    "WhatsApp takes no free-form message, and carrier "
-                    f"{asked.carrier_id!r} has no fallback_carrier for SMS: nothing was "
-                    "sent. Close the question, or answer once they write again.", 409)
-            raise TutoringError(f"No configured carrier reaches this learner (question "
-                                f"{asked.id} came by {asked.channel} through "
-                                f"{asked.carrier_id!r}): nothing was sent.", 409)
-        if not asked.edge and not questions.mark_answered(store, asked.id, tidy(answer),
-                                                          actor.id):
-            raise TutoringError(f"Question {asked.id} was answered or closed meanwhile: "
-                                "nothing was sent.", 409)
-        if sent.cost is not None and not asked.edge:
-            carrier = carriers.get(sent.cost.carrier_id)
-            assert carrier is not None
-            queue_answer(store, carrier, asked.phone, sent.text)
+        else:
+            if not questions.mark_answered(store, asked.id, tidy(answer), actor.id):
+                raise TutoringError(f"Question {asked.id} was answered or closed "
+                                    "meanwhile: nothing was sent.", 409)
+            if sent.cost is not None:
+                carrier = carriers.get(sent.cost.carrier_id)
+                assert carrier is not None
+                queue_answer(store, carrier, asked.phone, sent.text)
         accounts.audit(store, ANSWERED, actor=actor.username, subject=f"question {asked.id}",
                        address=address)
     # Never the question's or the answer's text: they are learner data.

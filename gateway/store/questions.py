@@ -276,15 +276,22 @@ def last_quiz_answers(store: Store, phone: str, limit: int = 5) -> list[QuizAnsw
             for c, lesson, q, choice, right, first, at in rows]
 
 
+# The questions tutors answer: not those of the phone simulator's pretend learners
+# (numbers in the unassigned +999 range), which no carrier reaches.
+_FOR_TUTORS = "status = 'open' AND phone NOT LIKE '+999%'"
+
+
 def open_count(store: Store) -> int:
-    """How many questions are open, every learner's."""
-    return store.db.execute("SELECT count(*) FROM questions WHERE status = 'open'"
+    """How many questions wait for tutors, every learner's (the phone simulator's pretend
+    learners' left out)."""
+    return store.db.execute(f"SELECT count(*) FROM questions WHERE {_FOR_TUTORS}"
                             ).fetchone()[0]
 
 
 def open_questions(store: Store, limit: int = 100) -> list[QuestionRecord]:
-    """Every learner's open questions, oldest first (what tutors answer next)."""
+    """The questions waiting for tutors, oldest first (what they answer next; the phone
+    simulator's pretend learners' left out)."""
     rows = store.db.execute(
-        f"SELECT {_COLUMNS} FROM questions WHERE status = 'open' ORDER BY asked_at, id "
+        f"SELECT {_COLUMNS} FROM questions WHERE {_FOR_TUTORS} ORDER BY asked_at, id "
         "LIMIT ?", [limit]).fetchall()
     return [QuestionRecord(*row) for row in rows]

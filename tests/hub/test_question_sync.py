@@ -352,6 +352,7 @@ def test_a_tutor_answers_an_edges_question_from_the_hubs_inbox(world: World):
     copy = world.copy(asked.uid)
     listed = tutor.get("/admin/inbox").text
     assert "How much should a logo cost?" in listed
+    assert "SMS on edge edge-a; +23480******01, English (en)" in listed
 
     page = f"/admin/inbox/{copy.id}"
     token = csrf(tutor, page)
