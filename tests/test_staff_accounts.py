@@ -558,6 +558,8 @@ def test_serve_says_staff_accounts_sign_in(tmp_path, carriers_file, monkeypatch)
     banner = (tmp_path / "serve.log").read_text()
     assert (f"  dashboard: {gateway.base}/admin (staff accounts sign in: 1; `learnline staff "
             "list` shows them)\n") in banner
+    assert (f"  tutors' inbox: {gateway.base}/admin/inbox (staff accounts with the tutor or "
+            "admin role)\n") in banner
 
 
 def test_guesses_sent_at_once_get_no_more_checks_than_the_limit(db_path, carriers_file):

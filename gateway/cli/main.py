@@ -328,6 +328,12 @@ def serve(host: str, port: int, no_worker: bool, workers: int | None,
         click.echo("  dashboard: off until an administrator exists: `learnline staff add "
                    f"USERNAME --name NAME --role admin` turns it on at {base}/admin, no "
                    "restart needed (or set LEARNLINE_ADMIN_TOKEN and restart)")
+    if staff_accounts or environment.get("LEARNLINE_ADMIN_TOKEN", "").strip():
+        click.echo(f"  tutors' inbox: {base}/admin/inbox (staff accounts with the tutor or "
+                   "admin role)")
+    if environment.get("LEARNLINE_ROLE", "").strip().lower() == "hub":
+        click.echo(f"  hub: edges sync at {base}/sync/v1/ (`learnline hub edges` lists them; "
+                   "their learners' questions reach the inbox)")
     click.echo(f"  health: {base}/healthz, readiness: {base}/readyz")
     click.echo(f"  metrics: {base}/metrics (from this machine; shared in {metrics_dir})")
     for carrier in carriers:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -23,8 +24,7 @@ import requests
 from click.testing import CliRunner
 
 from gateway.cli.main import main
-from gateway.hub.questions import relay_answer
-from gateway.hub.store import open_hub_store
+from gateway.ops import staff
 from gateway.store import Store, questions
 from gateway.sync import packs
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, carriers_toml
@@ -295,14 +295,32 @@ def test_a_question_asked_on_an_edge_is_answered_on_the_hub_and_delivered_once(
     a.sms(L1, "ASK How much should I charge for a logo?")
     assert a.sync()
 
-    # A tutor signed in on the hub sees it in the hub's own inbox, and answers.
-    answer = "Start near what local designers ask, then raise it with each client. Tutor Ama"
+    # A tutor signed in on the hub (its served process) sees it in the hub's own inbox,
+    # and answers.
+    assert "  hub: edges sync at " in (hub.folder / "serve.log").read_text()
     with Store.open(hub.db) as inbox:
         [copy] = questions.open_questions(inbox)
         assert (copy.edge, copy.phone, copy.text) == (
             "edge-a", L1, "How much should I charge for a logo?")
-        with open_hub_store(hub_url) as hub_store:
-            assert relay_answer(hub_store, inbox, copy.id, answer, by=None)
+        staff.add_account(inbox, "ama", "Ama Mensah", "tutor", "tutor pass phrase 42")
+    tutor = requests.Session()
+
+    def form_token(path: str) -> str:
+        page = tutor.get(hub.url + path, timeout=30).text
+        return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+    signed = tutor.post(hub.url + "/admin/signin", timeout=30, allow_redirects=False, data={
+        "csrf": form_token("/admin/signin"), "username": "ama",
+        "password": "tutor pass phrase 42"})
+    assert signed.status_code == 303, signed.text
+    page = f"/admin/inbox/{copy.id}"
+    assert "How much should I charge for a logo?" in tutor.get(hub.url + "/admin/inbox",
+                                                                timeout=30).text
+    written = "Start near what local designers ask, then raise it with each client."
+    sent = tutor.post(hub.url + page + "/answer", timeout=30, allow_redirects=False, data={
+        "csrf": form_token(page), "answer": written, "send": "yes"})
+    assert sent.status_code == 303, sent.text
+    answer = "Your tutor answers: " + written
 
     # The link breaks mid-pull: every answer from the hub is cut after 120 bytes.
     proxy.cut_rate, proxy.cut_direction, proxy.cut_after = 1.0, "down", 120
