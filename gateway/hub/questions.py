@@ -88,9 +88,10 @@ def _apply(store: Store, event: dict, done: CatchUp) -> None:
 
 
 def relay_answer(hub: HubStore, store: Store, question_id: int, text: str,
-                 by: int | None) -> bool:
+                 by: int | None, *, answer: str | None = None) -> bool:
     """Answer the copy of an edge's question (`questions.id` here, its `edge` not '')
-    with `text`, the final message the learner reads, by staff account `by`: the copy is
+    with `text`, the final message the learner reads (`answer`: the tutor's words in it,
+    kept as the question's answer; default `text`), by staff account `by`: the copy is
     marked answered and the hub records `question_answered` for the edge that asked, in
     the copy's write transaction (if the hub refuses, nothing changes). False when the
     copy is no longer open (answered or closed meanwhile: nothing is sent). ValueError for
@@ -105,10 +106,12 @@ def relay_answer(hub: HubStore, store: Store, question_id: int, text: str,
             raise ValueError(f"no question {question_id}")
         if not question.edge:
             raise ValueError(f"question {question_id} was asked here, not on an edge")
-        if not questions.mark_answered(store, question_id, text, by):
+        if not questions.mark_answered(store, question_id, answer or text, by):
             return False
-        hub.send_to_edge(question.edge, question.phone, questions.ANSWERED_EVENT,
-                         {"uid": question.uid, "text": text, "at": store.clock()})
+        data = {"uid": question.uid, "text": text, "at": store.clock()}
+        if answer and answer != text:
+            data["answer"] = answer
+        hub.send_to_edge(question.edge, question.phone, questions.ANSWERED_EVENT, data)
     log.info("question %s of %s answered on the hub, relayed to edge %s",
              question.uid[:12], masked(question.phone), question.edge)
     return True

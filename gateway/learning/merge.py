@@ -209,9 +209,9 @@ def data_problem(kind: str, data: dict[str, Any]) -> str | None:
         uid = data.get("uid")
         if not isinstance(uid, str) or not events.EVENT_ID_RE.fullmatch(uid):
             return "data.uid: not a question's uid"
-        text = data.get("text", "")
-        if not isinstance(text, str):
-            return "data.text: not a string"
+        for name in ("text", "answer"):
+            if not isinstance(data.get(name, ""), str):
+                return f"data.{name}: not a string"
     if kind == "enrolled" and not isinstance(data.get("restart", False), bool):
         return "data.restart: not a bool"
     if kind == "card_reached":

@@ -258,9 +258,11 @@ class _HubRelay:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def answer(self, asked: QuestionRecord, text: str, actor: StaffAccount) -> bool:
+    def answer(self, asked: QuestionRecord, text: str, answer: str,
+               actor: StaffAccount) -> bool:
         """Relay the answer to the edge that asked."""
-        return relay_answer(request_hub(), self.store, asked.id, text, actor.id)
+        return relay_answer(request_hub(), self.store, asked.id, text, actor.id,
+                            answer=answer)
 
     def close(self, asked: QuestionRecord, actor: StaffAccount) -> bool:
         """Relay the close to the edge that asked."""

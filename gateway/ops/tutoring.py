@@ -66,8 +66,10 @@ class Relay(Protocol):
     (gateway/hub/questions.py): each marks the copy and tells the edge that asked, and is
     False when the copy was settled meanwhile."""
 
-    def answer(self, asked: QuestionRecord, text: str, actor: StaffAccount) -> bool:
-        """Send `text`, the final message, to the edge that asked."""
+    def answer(self, asked: QuestionRecord, text: str, answer: str,
+               actor: StaffAccount) -> bool:
+        """Send `text`, the final message (`answer`: the tutor's words in it), to the edge
+        that asked."""
 
     def close(self, asked: QuestionRecord, actor: StaffAccount) -> bool:
         """Close the question there without an answer."""
@@ -274,7 +276,7 @@ def answer_question(store: Store, carriers: Carriers, question_id: int, actor: S
                 f"This answer does not fit in one message: make it {sent.over_by} "
                 f"character{'s' if sent.over_by != 1 else ''} shorter.")
         if asked.edge:
-            _relay(asked, sent.text, actor, relay)
+            _relay(asked, sent.text, tidy(answer), actor, relay)
         else:
             if not questions.mark_answered(store, asked.id, tidy(answer), actor.id):
                 raise TutoringError(f"Question {asked.id} was answered or closed "
@@ -291,7 +293,7 @@ def answer_question(store: Store, carriers: Carriers, question_id: int, actor: S
     return sent
 
 
-def _relay(asked: QuestionRecord, text: str, actor: StaffAccount,
+def _relay(asked: QuestionRecord, text: str, answer: str, actor: StaffAccount,
            relay: Relay | None) -> None:
     """Hand the answer to an edge's question to the hub's relay, inside the caller's
     transaction; TutoringError when there is no relay here or the copy was settled."""
@@ -299,7 +301,7 @@ def _relay(asked: QuestionRecord, text: str, actor: StaffAccount,
         raise TutoringError(f"Question {asked.id} was asked on edge {asked.edge}: it is "
                             "answered from the hub's inbox.", 409)
     try:
-        relayed = relay.answer(asked, text, actor)
+        relayed = relay.answer(asked, text, answer, actor)
     except ValueError as refused:
         raise TutoringError(f"The hub refused this answer: {refused}.") from None
     if not relayed:

@@ -51,7 +51,8 @@ def deliver_relayed(store: Store, carriers: Carriers, relayed: list[dict[str, An
             continue
         if not isinstance(text, str) or not text.strip():
             continue
-        if not questions.answer_relayed(store, question.id, text, at):
+        answer = data.get("answer") if isinstance(data.get("answer"), str) else None
+        if not questions.answer_relayed(store, question.id, answer or text, at):
             log.info("sync: question %s was %s here before the hub's answer came: the "
                      "hub's answer is not sent", uid[:12], question.status)
             continue

@@ -348,7 +348,7 @@ def test_a_question_asked_on_an_edge_is_answered_on_the_hub_and_delivered_once(
     assert a.twilio.bodies_to(L1).count(answer) == 1
     with Store.open(a.db) as store:
         [asked] = questions.of_learner(store, L1)
-        assert (asked.status, asked.answer) == ("answered", answer)
+        assert (asked.status, asked.answer) == ("answered", written)
     # Nothing of the question or its answer reached the other edge.
     b.sync()
     with sqlite3.connect(b.db) as conn:

@@ -375,6 +375,9 @@ def test_a_tutor_answers_an_edges_question_from_the_hubs_inbox(world: World):
     assert world.a.sync().answers == 1
     assert world.a.sent_to(L1)[len(before):] == ["Your tutor answers: " + answer]
     assert world.a.sync().answers == 0
+    # Both sides keep the tutor's words as the answer (the learner's /ask shows them).
+    assert world.copy(asked.uid).answer == answer
+    assert questions.by_uid(world.a.store, asked.uid).answer == answer
 
     # A question closed on the hub without an answer closes on the edge that asked.
     second = world.a.ask(L1, "Is this course free?")
