@@ -446,3 +446,19 @@ def test_a_learners_programs_are_exported_and_kept_under_the_pseudonym_on_erasur
     erasure = privacy.erase(store, LEARNER)
     assert members.programs_of(store, LEARNER) == set()
     assert members.members(store, "sun") == [erasure.pseudonym]
+
+
+def test_the_schedulers_messages_carry_the_program_of_their_course(app, store, carriers_file):
+    from gateway.channels.scheduled import run_scheduled
+
+    twilio = TwilioWebhooks(app.test_client())
+    twilio.sms(LEARNER, "JOIN ORANGE")
+    twilio.sms(OTHER, "START FREELANCE")
+    carriers = load_carriers(carriers_file)
+    later = store.clock()
+    for _ in range(6):  # days pass without a word from either: reminders come
+        later += 86_400
+        run_scheduled(store, carriers, now=later)
+    rows = store.db.execute("SELECT phone, program FROM outbox WHERE kind != 'reply' "
+                            "GROUP BY phone, program").fetchall()
+    assert sorted(rows) == [(LEARNER, "orange"), (OTHER, "")]
