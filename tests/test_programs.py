@@ -462,3 +462,19 @@ def test_the_schedulers_messages_carry_the_program_of_their_course(app, store, c
     rows = store.db.execute("SELECT phone, program FROM outbox WHERE kind != 'reply' "
                             "GROUP BY phone, program").fetchall()
     assert sorted(rows) == [(LEARNER, "orange"), (OTHER, "")]
+
+
+def test_doctor_tells_a_bad_programs_file_and_a_good_one(db_path, carriers_file, programs_file,
+                                                        tmp_path):
+    from gateway import environment
+    from gateway.ops.doctor import diagnose
+
+    env = {**environment.snapshot(), "LEARNLINE_CARRIERS": str(carriers_file)}
+    found = [str(f) for f in diagnose(db_path, env) if f.subject == "programs"]
+    assert found == [f"OK   programs: {programs_file}: 2 program(s), valid"]
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[programs.x]\nname = "X"\n', encoding="utf-8")
+    env["LEARNLINE_PROGRAMS"] = str(bad)
+    found = [str(f) for f in diagnose(db_path, env) if f.subject == "programs"]
+    assert found == [f"FAIL programs: {bad}: program 'x': key 'default_locale': missing; "
+                     "one of: en, ar, fr, pt, sw"]
