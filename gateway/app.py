@@ -17,6 +17,7 @@ from gateway.content.importer import ensure_bundled_courses
 from gateway.hub import routes as hub_routes
 from gateway.learning.asking import tutor_hours
 from gateway.ops import dashboard, simulator
+from gateway.programs import load_programs
 from gateway.ratelimit import InboundLimits
 from gateway.server import errors, forwarded, health, webhooks
 from gateway.server.request_guard import MAX_REQUEST_BYTES, RequestGuard
@@ -61,6 +62,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.wsgi_app = RequestGuard(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])
     carriers = load_carriers(app.config["CARRIERS_FILE"])
     app.extensions["learnline.carriers"] = carriers
+    # Programs (LEARNLINE_PROGRAMS) are read where they are used (gateway/programs.py,
+    # `current`); a bad file fails here, at start-up, naming file, program and key.
+    load_programs(carrier_ids=[carrier.id for carrier in carriers])
     app.extensions["learnline.adapters"] = {c.id: ADAPTERS[c.adapter](c.wire) for c in carriers}
 
     # One connection per server thread, kept across requests: opening SQLite and

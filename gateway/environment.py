@@ -16,6 +16,8 @@ SETTINGS: dict[str, str] = {
     "LEARNLINE_CARRIERS": "the carriers file (default: one console carrier)",
     "LEARNLINE_SECRET_KEY": "the key that signs the pages' cookies (default: one kept in "
                             "the database)",
+    "LEARNLINE_PROGRAMS": "the programs file: the partners this gateway hosts (default: "
+                          "none, docs/programs.md)",
     "LEARNLINE_ADMIN_TOKEN": "the dashboard's token; /admin is off without it",
     "LEARNLINE_METRICS_TOKEN": "the token /metrics asks of a client that is not this machine",
     "LEARNLINE_METRICS_DIR": "where the processes' metrics files live",

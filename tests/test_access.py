@@ -42,8 +42,9 @@ SIMULATOR = {"/simulator"}  # pretend +999 numbers only; off unless asked for
 LESSON_LINK = {"/l"}
 # A signed-in learner's own settings and questions to tutors: a browser not signed in is
 # sent to sign in, and its post changes nothing (walked without a sign-in, without and
-# with a wrong CSRF token in tests/test_channel_choice.py and tests/test_asking.py).
-SIGNED_IN = {"/settings", "/ask"}
+# with a wrong CSRF token in tests/test_channel_choice.py and tests/test_asking.py); a
+# program's join link likewise, and 404 for a program not configured (tests/test_programs.py).
+SIGNED_IN = {"/settings", "/ask", "/join/<program_id>"}
 
 OUTSIDE = {"REMOTE_ADDR": "203.0.113.9"}
 PAYLOAD = {"From": "+2348030000000", "To": "+15005550006", "Body": "START",

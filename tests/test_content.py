@@ -515,7 +515,7 @@ def test_a_course_file_error_is_said_once_not_for_every_lesson(tmp_path, broken,
                      "lessons lists the same lesson twice", id="lesson-twice"),
         pytest.param('author = "Awa"\n' + course_toml(), 1,
                      "unknown key 'author' (expected one of: code, default_locale, lessons, "
-                     "pass_mark, sms_budget, sms_budget_per_locale, summary, title)",
+                     "pass_mark, program, sms_budget, sms_budget_per_locale, summary, title)",
                      id="unknown-key"),
         pytest.param("sms_budget = 0\n" + course_toml(), 1,
                      "sms_budget must be a whole number of segments from 1 to 100",

@@ -12,6 +12,7 @@ import re
 import unicodedata
 from functools import cache, lru_cache
 
+from gateway import programs
 from gateway.channels.vocabulary import COMMANDS
 from gateway.i18n import available_locales, translations
 from gateway.learning import intents as i
@@ -204,11 +205,15 @@ _CHANNEL_NAMES = {"SMS": "sms", "WHATSAPP": "whatsapp", "WA": "whatsapp",
 
 
 def parse_command(text: str) -> i.Intent:
-    """The intent in one SMS: a command (with its argument), an answer, or Unknown.
+    """The intent in one SMS: a program's keyword, a command (with its argument), an
+    answer, or Unknown.
     NEXT, STATUS, HELP or COURSES texted alone may carry one slip (SUIT, NXET, HELO)."""
     folded = fold(text)
     if not folded:
         return i.Unknown(text)
+    program = programs.current().by_keyword(text)
+    if program is not None:  # a program's keyword, whole (docs/programs.md)
+        return i.Join(program.id, "keyword")
     answer = _answer(folded.replace(" ", "")) or _answer_in_words(folded)
     if answer is not None:
         return answer

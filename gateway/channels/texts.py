@@ -180,6 +180,10 @@ class TextRenderer(Wording):
                     "Languages: %(names)s. Reply %(lang)s and a code, e.g. %(lang)s %(code)s",
                     names=names, lang=w["lang"], code=locales[-1].upper(),
                 )
+            case r.Joined(program=program, already=True):
+                return self._("You are already in %(program)s.", program=program)
+            case r.Joined(program=program):
+                return self._("You have joined %(program)s.", program=program)
             case r.Stopped():
                 return self._(
                     "You will get no more messages. Reply %(start)s to come back.",

@@ -536,6 +536,29 @@ def _lessons_root(directory: str | None) -> Path:
     return Path(directory) if directory else lessons_dir()
 
 
+def _unknown_programs(root: Path, courses: list) -> list:
+    """A course naming a program the programs file lacks, when programs are configured
+    (`LEARNLINE_PROGRAMS`); without a programs file, a course's program is not checked."""
+    from gateway.content.parser import Problem, _line_of_key
+    from gateway.programs import load_programs
+
+    try:
+        configured = load_programs()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not configured:
+        return []
+    problems = []
+    for course in courses:
+        if course.program and configured.get(course.program) is None:
+            course_file = root / course.id / "course.toml"
+            problems.append(Problem(
+                str(course_file), _line_of_key(course_file, "program"),
+                f"program {course.program!r} is not in the programs file "
+                f"(have: {', '.join(sorted(configured.by_id))})"))
+    return problems
+
+
 @lessons.command("check")
 @click.argument("directory", required=False)
 @click.option("--strict", is_flag=True,
@@ -567,6 +590,7 @@ def lessons_check(directory: str | None, strict: bool, verbose: bool) -> None:
 
     root = _lessons_root(directory)
     courses, problems = load_courses(root, strict=False)
+    problems += _unknown_programs(root, courses)
     whatsapp = [problem for course in courses for problem in overflows(course)]
     problems += whatsapp
     for problem in problems:

@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 
 import click
 
+from gateway import programs
 from gateway.cli.db import existing_db_path
+from gateway.config import ConfigError
 from gateway.ops import staff
 from gateway.store import Store
 from gateway.store import staff as accounts
@@ -67,8 +69,11 @@ def staff_group() -> None:
 @click.option("--name", required=True, help="The person's name, as the pages show it.")
 @click.option("--role", required=True, type=click.Choice(staff.ROLES),
               help="admin: the dashboard and everything on it; tutor: the tutors' pages.")
+@click.option("--program", default="", metavar="ID",
+              help="Hold the role for this program alone (a program of LEARNLINE_PROGRAMS); "
+                   "default: the whole gateway.")
 @_PASSWORD_STDIN
-def add(username: str, name: str, role: str, password_stdin: bool) -> None:
+def add(username: str, name: str, role: str, program: str, password_stdin: bool) -> None:
     """Add an account USERNAME (2 to 64 of a-z 0-9 . _ @ + -; an e-mail address is fine).
 
     Asks for the password twice without showing it, or reads it with --password-stdin.
@@ -77,15 +82,25 @@ def add(username: str, name: str, role: str, password_stdin: bool) -> None:
     Examples:
       learnline staff add amina@example.org --name "Amina Diallo" --role admin
       learnline staff add tunde --name "Tunde Bello" --role tutor --password-stdin < pw.txt
+      learnline staff add wanjiru --name "Wanjiru K" --role tutor --program orange
     """
     with _open() as store:
         username = _run(staff.check_username, username)
         name = _run(staff.check_name, name)
         if accounts.find(store, username) is not None:
             raise click.ClickException(f"there is already a staff account {username!r}")
+        if program:  # before asking for the password
+            try:
+                configured = programs.current()
+            except ConfigError as exc:
+                raise click.ClickException(str(exc)) from None
+            if configured.get(program) is None:
+                raise click.ClickException(
+                    f"no program {program!r} is configured (programs: "
+                    f"{', '.join(sorted(configured.by_id)) or 'none: set LEARNLINE_PROGRAMS'})")
         account = _run(staff.add_account, store, username, name,
-                       role, _new_password(password_stdin))
-    click.echo(f"added {account.username} ({account.name}, {role})")
+                       role, _new_password(password_stdin), program=program)
+    click.echo(f"added {account.username} ({account.name}, {account.role_names})")
 
 
 @staff_group.command("remove")

@@ -149,6 +149,8 @@ class Course:
     # default, gateway.channels.sms.cost.budget). Read by `lessons check`, not stored.
     sms_budget: int | None = None
     sms_budget_per_locale: dict[str, int] = field(default_factory=dict)
+    # The program the course belongs to (course.toml `program`; '' none, docs/programs.md).
+    program: str = ""
 
     def locale_for(self, wanted: str) -> str:
         """The locale to teach in for a learner who reads `wanted`."""
@@ -173,6 +175,8 @@ class Course:
                 "titles": self.titles,
                 "summaries": self.summaries,
                 "locales": list(self.locales),
+                # only when set: a course without a program keeps the JSON it had before
+                **({"program": self.program} if self.program else {}),
             },
             ensure_ascii=False,
             sort_keys=True,

@@ -147,6 +147,11 @@ def _load_course(
     pass_mark = data.get("pass_mark", 70)
     if not isinstance(pass_mark, int) or not 0 <= pass_mark <= 100:
         problem("pass_mark", "pass_mark must be a whole number from 0 to 100")
+    program = data.get("program", "")
+    if not isinstance(program, str) or (program and not _PROGRAM_RE.fullmatch(program)):
+        problem("program", "program must be a program's id (lowercase letters, digits, "
+                "'-' and '_'), as the programs file names it")
+        program = ""
     sms_budget = data.get("sms_budget")
     if sms_budget is not None and not _is_budget(sms_budget):
         problem("sms_budget", f"sms_budget must be a whole number of segments from 1 to "
@@ -237,6 +242,7 @@ def _load_course(
         lessons=lessons,
         sms_budget=sms_budget,
         sms_budget_per_locale=budgets,
+        program=program,
     )
     return course, problems
 
@@ -275,7 +281,8 @@ def _is_locale(code: str) -> bool:
 
 # The keys of course.toml, outside its tables.
 _COURSE_KEYS = frozenset({"code", "default_locale", "pass_mark", "lessons", "title", "summary",
-                          "sms_budget", "sms_budget_per_locale"})
+                          "sms_budget", "sms_budget_per_locale", "program"})
+_PROGRAM_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")  # as gateway/programs.py
 
 
 def _locale_table(data: dict, key: str, problem, *, required: bool) -> dict[str, str]:

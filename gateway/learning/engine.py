@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from gateway import programs
 from gateway.content.model import FULL, Course, Lesson
 from gateway.i18n import available_locales, normalize_locale
 from gateway.learning import asking, certificates
@@ -28,6 +29,7 @@ from gateway.learning.timing import (
 )
 from gateway.phones import masked
 from gateway.store import EnrollmentRecord, LearnerRecord, Store, questions, web_sessions
+from gateway.store import programs as members
 from gateway.store.records import QuizState
 
 
@@ -126,7 +128,8 @@ class Engine:
         `interactive` is a session the learner opened themselves (USSD, web): an
         opt-out from messages does not silence it.
         """
-        if learner.stopped and not interactive and not isinstance(intent, i.Start | i.Help):
+        if learner.stopped and not interactive \
+                and not isinstance(intent, i.Start | i.Help | i.Join):
             return Outcome(())
         self._interactive = interactive
         match intent:
@@ -168,6 +171,8 @@ class Engine:
                 return Outcome((self._channel(learner, name),))
             case i.Ask(text=text):
                 return Outcome(self._ask(learner, text))
+            case i.Join(program=program, via=via):
+                return Outcome(self._join(learner, program, via, opt_in=not interactive))
             case i.Unknown():
                 return Outcome((self._not_understood(learner),))
         raise TypeError(f"not an intent: {intent!r}")
@@ -180,7 +185,7 @@ class Engine:
             learner.stopped = False
             self._save_learner(learner)
             self.store.record_event(learner.phone, "opted_in", {})
-        courses = self.store.courses()
+        courses = self.courses_for(learner)
         if not courses:
             return (r.Notice("no_courses"),)
         if ref is None:
@@ -209,9 +214,36 @@ class Engine:
         opening = enrollment.card < 0
         return (welcome, *self._current(learner, course, enrollment, advance_card=opening))
 
+    def courses_for(self, learner: LearnerRecord | None) -> list[Course]:
+        """The courses `learner` may see, in catalogue order: every course when no program
+        is configured; else the courses of no program and those of the programs they
+        belong to (None, a reader not signed in: the courses of no program). A course of
+        another program is unknown to them, as a course that does not exist."""
+        courses = self.store.courses()
+        if not programs.current():
+            return courses
+        mine = members.programs_of(self.store, learner.phone) if learner else set()
+        return [course for course in courses if not course.program or course.program in mine]
+
+    def _join(self, learner: LearnerRecord, program_id: str, via: str, *,
+              opt_in: bool) -> tuple[r.Reply, ...]:
+        program = programs.current().get(program_id)
+        if program is None:  # the file changed since the channel read it
+            return (self._not_understood(learner),)
+        if not members.join(self.store, program.id, learner.phone, via):
+            return (r.Joined(program.name, already=True),)
+        if learner.current_course is None:
+            # No course yet: the program's language is theirs until they choose one.
+            learner.locale = program.default_locale
+            self._save_learner(learner)
+        first = next((c for c in self.store.courses() if c.program == program.id), None)
+        if first is None:
+            return (r.Joined(program.name),)
+        return (r.Joined(program.name), *self._start(learner, first.id, opt_in=opt_in))
+
     def _catalogue(self, learner: LearnerRecord) -> r.CourseList:
         entries = []
-        for number, course in enumerate(self.store.courses(), 1):
+        for number, course in enumerate(self.courses_for(learner), 1):
             enrollment = self.places.get(learner.phone, course.id)
             entries.append(
                 r.CourseEntry(
@@ -651,7 +683,7 @@ class Engine:
     def _not_understood(self, learner: LearnerRecord) -> r.Reply:
         found = self._current_enrollment(learner)
         if found is None:
-            courses = self.store.courses()
+            courses = self.courses_for(learner)
             return r.Notice(
                 "not_understood",
                 {"expecting": "start", "course": courses[0].code if len(courses) == 1 else None},

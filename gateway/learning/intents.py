@@ -116,6 +116,15 @@ class Ask:
 
 
 @dataclass(frozen=True)
+class Join:
+    """Join the configured program `program` (docs/programs.md), having come `via` its
+    'keyword', 'short_code', 'ussd' code or 'web' link; then start its first course."""
+
+    program: str
+    via: str = "keyword"
+
+
+@dataclass(frozen=True)
 class Unknown:
     """Input the channel could not understand."""
 
@@ -124,5 +133,5 @@ class Unknown:
 
 Intent = (
     Start | Courses | Next | Back | Status | Help | Language | Stop | Answer | Schedule
-    | Pause | Resume | SetName | Verify | Delivery | Channel | Ask | Unknown
+    | Pause | Resume | SetName | Verify | Delivery | Channel | Ask | Join | Unknown
 )

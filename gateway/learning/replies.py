@@ -308,6 +308,15 @@ class AskedQuestion:
 
 
 @dataclass(frozen=True)
+class Joined:
+    """The learner joined the program named `program` (its name as configured), or was
+    in it already (`already`)."""
+
+    program: str
+    already: bool = False
+
+
+@dataclass(frozen=True)
 class Notice:
     """A short situational message, named by `kind`, with its details.
 
@@ -330,7 +339,7 @@ Reply = (
     | Progress | HelpShown | LanguageChanged | LanguageChoices | Stopped | ScheduleShown
     | ScheduleOffer | DailyLesson | Reminder | ReviewAsked | ReviewFeedback | NameShown
     | CertificateShown | LessonLinked | DeliveryChanged | ChannelShown | LinkOffer
-    | QuestionReceived | QuestionsOpen | Notice
+    | QuestionReceived | QuestionsOpen | Joined | Notice
 )
 
 

@@ -18,6 +18,7 @@ from gateway.outbox.queue import queue_text
 from gateway.outbox.window import is_whatsapp
 from gateway.sms_text import count, split_messages
 from gateway.store import Store
+from gateway.store.programs import program_of_course
 
 BATCH = 500  # learners per transaction: the web keeps answering while a big one queues
 
@@ -62,6 +63,7 @@ def announce(store: Store, carriers: Carriers, course_id: str, text: str,
     if not text.strip():
         raise ValueError("the announcement text is empty")
     texts = {locale: body for locale, body in (texts or {}).items() if body.strip()}
+    program = program_of_course(store, course_id)
     plan = AnnouncementPlan(course_id)
     plan.opted_out = store.course_opted_out(course_id)
     audience = store.course_audience(course_id)
@@ -89,7 +91,7 @@ def announce(store: Store, carriers: Carriers, course_id: str, text: str,
                         if is_whatsapp(carrier) else None
                     queue_text(store, carrier, phone, body, kind="announcement",
                                due_at=quiet_end(now, zone, carrier.quiet_hours),
-                               template=template)
+                               template=template, program=program)
                 if on_learner is not None:
                     on_learner()
     plan.queued = not dry_run

@@ -182,7 +182,10 @@ def gate() -> Response | None:
     http.check_csrf()
     need = ACCESS.get(request.endpoint or "", staff.ADMIN)
     if need == ANYONE or g.admin or (g.staff is not None and (
-            need == STAFF or g.staff.has_role(need))):
+            need == STAFF or g.staff.has_role(need)
+            # a tutor's pages scope themselves to the programs of a program's staff
+            or (need == staff.TUTOR and (g.staff.holds(staff.TUTOR)
+                                         or g.staff.holds(staff.ADMIN))))):
         return None
     return _refused()
 

@@ -19,6 +19,7 @@ from gateway.config import Carriers, ConfigError, literal_secrets, load_carriers
 from gateway.content.importer import bundled_courses_behind
 from gateway.learning.asking import tutor_hours
 from gateway.outbox.worker import retention_days_from_env
+from gateway.programs import load_programs
 from gateway.server.health import WORKER_STALE_SECONDS
 from gateway.store import Store
 from gateway.store import staff as staff_accounts
@@ -71,6 +72,15 @@ def _configuration(env: dict[str, str], findings: list[Finding]) -> Carriers | N
         tutor_hours(env)
     except ValueError as exc:
         findings.append(Finding("fail", "configuration", str(exc)))
+    try:
+        configured = load_programs(env=env, carrier_ids=None if carriers is None
+                                   else [carrier.id for carrier in carriers])
+    except ConfigError as exc:
+        findings.extend(Finding("fail", "programs", problem) for problem in exc.problems)
+    else:
+        if configured:
+            findings.append(Finding("ok", "programs", f"{configured.path}: "
+                                    f"{len(configured.by_id)} program(s), valid"))
     if carriers is None:
         return None
     where = str(carriers.path) if carriers.path else "no LEARNLINE_CARRIERS"

@@ -64,10 +64,32 @@ def inbox():
     """Every open question, oldest first, with who asked (masked), how, in which
     language and lesson, and who holds it."""
     store = get_store()
+    mine = _programs()
     shown = []
-    for asked in questions.open_questions(store, INBOX_ROWS):
+    for asked in questions.open_questions(store, INBOX_ROWS, mine):
         shown.append(tutoring.context(store, asked))
-    return _page("admin_inbox.html", shown=shown, total=questions.open_count(store), age=_age)
+    return _page("admin_inbox.html", shown=shown, total=questions.open_count(store, mine),
+                 age=_age)
+
+
+def _programs() -> set[str] | None:
+    """The programs whose questions the asker may see (None: every question)."""
+    return g.staff.programs() if g.staff is not None else None
+
+
+@blueprint.before_request
+def _only_programs_questions() -> None:
+    """After the dashboard's gate: 404, as for a question that does not exist, for a
+    question of a program the signed-in account does not serve (docs/programs.md)."""
+    values = request.view_args
+    if request.endpoint not in ENDPOINTS or not values or "question_id" not in values:
+        return
+    mine = _programs()
+    if mine is None:
+        return
+    asked = questions.get(get_store(), values["question_id"])
+    if asked is not None and asked.program not in mine:
+        abort(404)
 
 
 def _question_page(question_id: int, *, status: int = 200, answer: str = "",

@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from gateway import programs
 from gateway.ops import passwords
 from gateway.store import staff as accounts
 from gateway.store.staff import StaffAccount
@@ -98,20 +99,26 @@ def _password(password: str, username: str) -> str:
 
 
 def add_account(store: Store, username: str, name: str, role: str, password: str,
-                *, actor: str | None = None) -> StaffAccount:
-    """Add an account holding `role` for the whole gateway; StaffError for a bad or taken
-    username, an empty or long name, an unknown role or a weak password."""
+                *, actor: str | None = None, program: str = "") -> StaffAccount:
+    """Add an account holding `role` for the whole gateway, or for `program` alone (a
+    configured program, docs/programs.md); StaffError for a bad or taken username, an
+    empty or long name, an unknown role or program, or a weak password."""
     username = check_username(username)
     name = check_name(name)
     if role not in ROLES:
         raise StaffError(f"{role!r} is not a role: {' or '.join(ROLES)}")
+    if program and programs.current().get(program) is None:
+        known = ", ".join(sorted(programs.current().by_id)) or "none (set LEARNLINE_PROGRAMS)"
+        raise StaffError(f"no program {program!r} is configured (programs: {known})")
     if accounts.find(store, username) is not None:
         raise StaffError(f"there is already a staff account {username!r}")
     try:
-        account = accounts.add(store, username, name, role, _password(password, username))
+        account = accounts.add(store, username, name, role, _password(password, username),
+                               program=program)
     except accounts.AccountExists:
         raise StaffError(f"there is already a staff account {username!r}") from None
-    accounts.audit(store, ACCOUNT_ADDED, actor=actor, subject=f"{username} ({role})")
+    accounts.audit(store, ACCOUNT_ADDED, actor=actor,
+                   subject=f"{username} ({role}{f', program {program}' if program else ''})")
     return account
 
 

@@ -23,6 +23,7 @@ def queue_text(
     inbound_id: int | None = None, to_stopped_ok: bool = False, kind: str = "reply",
     due_at: float | None = None, lesson: tuple[str, str] | None = None,
     template: TemplateMessage | None = None, fallback_of: int | None = None,
+    program: str = "",
 ) -> int:
     """Queue a reply (or, with `kind`, an unsolicited message due at `due_at`), split into
     messages of at most the carrier's `max_segments`; for a carrier whose messages are not
@@ -31,7 +32,8 @@ def queue_text(
     or as that template alone when the window will be closed by `due_at`. With `lesson`
     (course id, lesson id), its segments (or messages) count toward that lesson's cost.
     `fallback_of`: the message the text stands for, which another carrier could not
-    deliver."""
+    deliver. `program`: the program whose course the text is about, kept with each
+    message (`outbox.program`, '' none; docs/programs.md)."""
     if not text:
         return 0
     whole = carrier.message_chars
@@ -46,7 +48,8 @@ def queue_text(
                 parts = [text]  # the template carries it; the text stays for operators
         return sum(queue_message(store, carrier, phone, part, inbound_id=inbound_id,
                                  to_stopped_ok=to_stopped_ok, kind=kind, due_at=due_at,
-                                 lesson=lesson, payload=first if n == 0 else None)
+                                 lesson=lesson, payload=first if n == 0 else None,
+                                 program=program)
                    for n, part in enumerate(parts))
     messages = split_messages(text, carrier.max_segments, carrier.encoding_policy)
     segments = 0
@@ -54,7 +57,7 @@ def queue_text(
         segments += (priced := _segments(body))
         store.enqueue(carrier.id, phone, body, inbound_id=inbound_id,
                       to_stopped_ok=to_stopped_ok, kind=kind, due_at=due_at,
-                      segments=priced, fallback_of=fallback_of)
+                      segments=priced, fallback_of=fallback_of, program=program)
     if lesson is not None:
         store.add_lesson_cost(phone, *lesson, carrier.id, segments=segments)
     return len(messages)
@@ -90,19 +93,20 @@ def queue_message(
     store: Store, carrier: Carrier, phone: str, body: str, *,
     payload: Mapping[str, Any] | None = None, inbound_id: int | None = None,
     to_stopped_ok: bool = False, kind: str = "reply", due_at: float | None = None,
-    lesson: tuple[str, str] | None = None,
+    lesson: tuple[str, str] | None = None, program: str = "",
 ) -> int:
     """Queue one message as written, not split (a channel whose messages carry a whole
     card: WhatsApp), with its structure (`payload`: reply buttons, a list, a template)
     kept beside its plain text for the adapters that take one. With `lesson` (course id,
     lesson id), the message counts toward that lesson's cost, in its pricing category
-    (`pricing_category`). Returns how many messages it queued."""
+    (`pricing_category`); `program` as queue_text's. Returns how many messages it
+    queued."""
     if not body:
         return 0
     store.enqueue(carrier.id, phone, body, inbound_id=inbound_id, to_stopped_ok=to_stopped_ok,
                   kind=kind, due_at=due_at, segments=1,
                   payload=json.dumps(payload, ensure_ascii=False, sort_keys=True)
-                  if payload else None)
+                  if payload else None, program=program)
     if lesson is not None:
         store.add_lesson_cost(phone, *lesson, carrier.id,
                               **{f"whatsapp_{pricing_category(payload)}": 1})

@@ -56,6 +56,7 @@ def _course_from_row(course_id: str, meta_json: str) -> Course:
         titles=meta["titles"],
         summaries=meta["summaries"],
         locales=tuple(meta["locales"]),
+        program=meta.get("program", ""),
     )
 
 

@@ -70,10 +70,11 @@ class MessagesStore:
             # insert a result table of its own).
             inserted = cursor.rowcount > 0
             if inserted:
-                row = {"id": cursor.lastrowid, "phone": phone, "text": text, "status": status}
+                row = {"id": cursor.lastrowid, "phone": phone, "text": text, "status": status,
+                       "recipient": recipient}
             else:
                 row = self._one(
-                    "SELECT id, phone, text, status FROM inbound "
+                    "SELECT id, phone, text, status, recipient FROM inbound "
                     "WHERE carrier_id = ? AND carrier_message_id = ?",
                     [carrier_id, carrier_message_id],
                 )
@@ -86,6 +87,7 @@ class MessagesStore:
             text=row["text"],
             status=row["status"],
             is_new=inserted,
+            recipient=row["recipient"],
         )
 
     def inbound_meta(self, inbound_id: int | None) -> dict[str, str]:
@@ -118,9 +120,10 @@ class MessagesStore:
         """Inbound messages stored but never processed (the process died in between)."""
         return [
             InboundRecord(row["id"], row["carrier_id"], row["carrier_message_id"], row["phone"],
-                          row["text"], row["status"], False)
+                          row["text"], row["status"], False, recipient=row["recipient"])
             for row in self._rows(
-                """SELECT id, carrier_id, carrier_message_id, phone, text, status FROM inbound
+                """SELECT id, carrier_id, carrier_message_id, phone, text, status, recipient
+                   FROM inbound
                    WHERE status = 'received' AND received_at <= ?
                    ORDER BY received_at, id LIMIT ?""",
                 [older_than, limit],
@@ -133,22 +136,24 @@ class MessagesStore:
         self, carrier_id: str, phone: str, body: str, *, inbound_id: int | None = None,
         to_stopped_ok: bool = False, due_at: float | None = None, kind: str = "reply",
         segments: int = 1, payload: str | None = None, fallback_of: int | None = None,
+        program: str = "",
     ) -> int:
         """Queue one outbound message; return its id. `kind` is 'reply' for an answer to
         the learner, else what the unsolicited message is ('lesson', 'reminder',
         'review', 'announcement'): quiet hours and the daily cap apply to those.
         `payload` is the message's structure as JSON (WhatsApp's buttons or list), for
         the adapters that take one. `fallback_of`: the id of the message this one stands
-        for, sent through another carrier (claim_fallback)."""
+        for, sent through another carrier (claim_fallback). `program`: the program whose
+        course the message is about ('' none; docs/programs.md)."""
         now = self.clock()
         cursor = self.db.execute(
             """INSERT INTO outbox (carrier_id, phone, body, inbound_id, to_stopped_ok, due_at,
                                    created_at, updated_at, kind, segments, payload,
-                                   fallback_of)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                                   fallback_of, program)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [carrier_id, phone, body, inbound_id, int(to_stopped_ok),
              now if due_at is None else due_at, now, now, kind, segments, payload,
-             fallback_of],
+             fallback_of, program],
         )
         return cursor.lastrowid
 

@@ -63,6 +63,7 @@ PHONE_TABLES: dict[str, str] = {
     "lesson_costs": "course_id, lesson_id, carrier_id",
     "lesson_completions": "completed_at, course_id, lesson_id",
     "questions": "asked_at, id",
+    "program_members": "joined_at, program",
 }
 # Tables keyed to a number some other way, exported too (rate_events: `key` ends ":<phone>").
 OTHER_TABLES = ("rate_events", "events")
@@ -405,7 +406,7 @@ def _erase_rows(store: Store, phone: str, pseudonym: str, ids: dict[str, list[in
                  stopped = 1, schedule = 'off', next_check_at = NULL, updated_at = ?
                WHERE phone = ?""", [now, pseudonym])
     for table in ("enrollments", "lesson_results", "answers", "lesson_costs",
-                  "lesson_completions"):
+                  "lesson_completions", "program_members"):
         counts[table] = run(f"UPDATE {table} SET phone = ? WHERE phone = ?", [pseudonym, phone])
     counts["reviews"] = run("DELETE FROM reviews WHERE phone = ?", [phone])
     counts["learners"] = run("DELETE FROM learners WHERE phone = ?", [phone])

@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from gateway.store import events
+from gateway.store import events, programs
 
 if TYPE_CHECKING:
     from gateway.store.store import Store
@@ -56,11 +56,12 @@ class QuestionRecord:
     claimed_at: float | None = None
     closed_by: int | None = None  # who closed it without an answer
     closed_at: float | None = None
+    program: str = ""  # the program of the course it was asked from ('' none)
 
 
 _COLUMNS = ("id, phone, channel, carrier_id, text, course_id, lesson_id, card, quiz_question, "
             "asked_at, status, answer, answered_at, answered_by, uid, edge, locale, "
-            "claimed_by, claimed_at, closed_by, closed_at")
+            "claimed_by, claimed_at, closed_by, closed_at, program")
 
 
 @dataclass(frozen=True)
@@ -90,10 +91,12 @@ def add(store: Store, phone: str, channel: str, carrier_id: str, text: str, *,
     with store.write():
         question_id = store.db.execute(
             """INSERT INTO questions (phone, channel, carrier_id, text, course_id, lesson_id,
-                                      card, quiz_question, asked_at, status, uid, locale)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                                      card, quiz_question, asked_at, status, uid, locale,
+                                      program)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [phone, channel, carrier_id or "", text, course_id, lesson_id, card,
-             quiz_question, now, status, uid, locale]).lastrowid
+             quiz_question, now, status, uid, locale,
+             programs.program_of_course(store, course_id)]).lastrowid
         if status == OPEN:
             events.record(store, phone, ASKED, asked_data(
                 uid=uid, channel=channel, carrier_id=carrier_id or "", text=text,
@@ -281,17 +284,28 @@ def last_quiz_answers(store: Store, phone: str, limit: int = 5) -> list[QuizAnsw
 _FOR_TUTORS = "status = 'open' AND phone NOT LIKE '+999%'"
 
 
-def open_count(store: Store) -> int:
+def _of_programs(programs: set[str] | None) -> tuple[str, list[str]]:
+    """The condition and values keeping the questions of `programs` (None: every one)."""
+    if programs is None:
+        return "", []
+    return f" AND program IN ({', '.join('?' * len(programs))})", sorted(programs)
+
+
+def open_count(store: Store, programs: set[str] | None = None) -> int:
     """How many questions wait for tutors, every learner's (the phone simulator's pretend
-    learners' left out)."""
-    return store.db.execute(f"SELECT count(*) FROM questions WHERE {_FOR_TUTORS}"
-                            ).fetchone()[0]
+    learners' left out); with `programs`, only those asked from those programs' courses."""
+    where, values = _of_programs(programs)
+    return store.db.execute(f"SELECT count(*) FROM questions WHERE {_FOR_TUTORS}{where}",
+                            values).fetchone()[0]
 
 
-def open_questions(store: Store, limit: int = 100) -> list[QuestionRecord]:
+def open_questions(store: Store, limit: int = 100,
+                   programs: set[str] | None = None) -> list[QuestionRecord]:
     """The questions waiting for tutors, oldest first (what they answer next; the phone
-    simulator's pretend learners' left out)."""
+    simulator's pretend learners' left out); with `programs`, only those asked from those
+    programs' courses (a tutor of those programs)."""
+    where, values = _of_programs(programs)
     rows = store.db.execute(
-        f"SELECT {_COLUMNS} FROM questions WHERE {_FOR_TUTORS} ORDER BY asked_at, id "
-        "LIMIT ?", [limit]).fetchall()
+        f"SELECT {_COLUMNS} FROM questions WHERE {_FOR_TUTORS}{where} ORDER BY asked_at, id "
+        "LIMIT ?", [*values, limit]).fetchall()
     return [QuestionRecord(*row) for row in rows]

@@ -92,6 +92,7 @@ class InboundRecord:
     status: str
     is_new: bool
     throttled: bool = False  # over the carrier's inbound limits: stored, not answered
+    recipient: str = ""  # the number or short code it was sent to, as the carrier said
 
 
 @dataclass

@@ -648,3 +648,26 @@ def m029_tutor_inbox(db: Database) -> None:
         "CREATE INDEX saved_replies_by_lesson ON saved_replies (course_id, lesson_id)",
     ):
         db.execute(statement)
+
+
+@migrations()
+def m030_programs(db: Database) -> None:
+    """Programs (docs/programs.md): who belongs to which program (`program_members`: how
+    they joined, `via` 'keyword', 'short_code', 'ussd', 'web' or later 'invitation', and
+    their cohort when one brought them), and what belongs to a program: a question asked
+    from a program's course (`questions.program`) and a message queued about one
+    (`outbox.program`); '' is none."""
+    for statement in (
+        """CREATE TABLE program_members (
+            program TEXT NOT NULL,
+            phone TEXT NOT NULL,
+            joined_at REAL NOT NULL,
+            via TEXT NOT NULL,
+            cohort_id INTEGER,
+            PRIMARY KEY (program, phone)
+        )""",
+        "CREATE INDEX program_members_by_phone ON program_members (phone)",
+        "ALTER TABLE questions ADD COLUMN program TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE outbox ADD COLUMN program TEXT NOT NULL DEFAULT ''",
+    ):
+        db.execute(statement)

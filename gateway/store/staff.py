@@ -42,6 +42,17 @@ class StaffAccount:
         holds for every program)."""
         return (role, WHOLE_GATEWAY) in self.roles or (role, program) in self.roles
 
+    def programs(self) -> set[str] | None:
+        """The programs the account may see: None for the whole gateway (any role held for
+        it), else the programs its roles are held for."""
+        if any(program == WHOLE_GATEWAY for _, program in self.roles):
+            return None
+        return {program for _, program in self.roles}
+
+    def holds(self, role: str) -> bool:
+        """Whether the account holds `role` for the whole gateway or for any program."""
+        return any(held == role for held, _ in self.roles)
+
     @property
     def role_names(self) -> str:
         """The roles as one line for people: "admin", "tutor (program x)"..."""

@@ -6,6 +6,7 @@ import dataclasses
 import logging
 import sqlite3
 
+from gateway import programs
 from gateway.channels.commands import parse_command
 from gateway.channels.lesson_costs import lesson_of
 from gateway.channels.sms.packing import pack
@@ -24,11 +25,12 @@ from gateway.i18n import default_locale, translations
 from gateway.learning import Engine
 from gateway.learning import replies as r
 from gateway.learning.engine import Outcome
-from gateway.learning.intents import Delivery, Intent
+from gateway.learning.intents import Delivery, Intent, Join
 from gateway.learning.timing import Pacing
 from gateway.outbox.queue import queue_text
 from gateway.ratelimit import InboundLimits
 from gateway.store import InboundRecord, LearnerRecord, Store, web_sessions
+from gateway.store import programs as members
 from gateway.urls import web_url
 
 log = logging.getLogger(__name__)
@@ -39,8 +41,9 @@ def _queue_outcome(
     inbound_id: int, lesson: tuple[str, str] | None = None,
 ) -> int:
     parts = render_parts(outcome.replies, learner.locale, web_url(carrier))
+    program = members.program_of_course(store, lesson[0] if lesson else learner.current_course)
     return sum(queue_text(store, carrier, learner.phone, text, inbound_id=inbound_id,
-                          to_stopped_ok=outcome.to_stopped_ok, lesson=lesson)
+                          to_stopped_ok=outcome.to_stopped_ok, lesson=lesson, program=program)
                for text in pack(parts, carrier.max_segments, carrier.encoding_policy))
 
 
@@ -129,6 +132,7 @@ def _process(store: Store, carrier: Carrier, inbound: InboundRecord,
                 learner = engine.learner(inbound.phone, carrier.id, locale, stored=learner)
             if not inbound.text.strip():
                 return _no_words(store, carrier, inbound, engine, learner, pacing, mark=mark)
+            intent = _entering(store, carrier, inbound, learner, intent)
             before = engine.current_lesson(learner)
             if intent == Delivery("link") and not web_url(carrier) and not learner.stopped:
                 # No address the carrier's learners can open: nothing to link to.
@@ -146,6 +150,18 @@ def _process(store: Store, carrier: Carrier, inbound: InboundRecord,
     except Exception as exc:
         log.exception("inbound %d (carrier %s) failed in processing", inbound.id, carrier.id)
         return answer_failure(store, carrier, inbound, exc)
+
+
+def _entering(store: Store, carrier: Carrier, inbound: InboundRecord,
+              learner: LearnerRecord, intent: Intent) -> Intent:
+    """A first message to a program's short code on this carrier joins the program,
+    whatever it says; from a member it is read as any message (docs/programs.md)."""
+    if isinstance(intent, Join) or not inbound.recipient:
+        return intent
+    program = programs.current().by_short_code(carrier.id, inbound.recipient)
+    if program is None or members.is_member(store, program.id, learner.phone):
+        return intent
+    return Join(program.id, "short_code")
 
 
 def _no_words(store: Store, carrier: Carrier, inbound: InboundRecord, engine: Engine,

@@ -13,6 +13,7 @@ from gateway.learning import replies as r
 from gateway.learning.timing import Pacing
 from gateway.outbox.queue import queue_text
 from gateway.store import LearnerRecord, Store
+from gateway.store.programs import program_of_course
 from gateway.urls import web_url
 
 
@@ -29,6 +30,7 @@ def queue_due(store: Store, carrier: Carrier, engine: Engine, learner: LearnerRe
     (`before`: the lesson the learner was in). Returns how many messages it queued."""
     parts = render_parts(replies, learner.locale, web_url(carrier))
     lesson = lesson_of(engine, learner, before, replies)
+    program = program_of_course(store, lesson[0] if lesson else learner.current_course)
     return sum(queue_text(store, carrier, learner.phone, text, kind=kind, due_at=due,
-                          lesson=lesson)
+                          lesson=lesson, program=program)
                for text in pack(parts, carrier.max_segments, carrier.encoding_policy))

@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass
 
 from carrier_adapters import UssdRequest
+from gateway import programs
 from gateway.channels.ussd.screens import (
     BACK,
     HOME,
@@ -36,6 +37,7 @@ from gateway.learning import intents as i
 from gateway.learning import replies as r
 from gateway.sms_text import UCS2
 from gateway.store import LearnerRecord, Store, UssdSessionRecord
+from gateway.store import programs as members
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,9 @@ def handle_ussd(
         live = session is not None and session.state == "open" and session.expires_at > now
         if not live:
             view = _open(store, menu, phone, now)
+            entered = programs.current().by_ussd_code(carrier.id, request.service_code)
+            if entered is not None and not members.is_member(store, entered.id, phone):
+                view = menu.joined_view(entered.id)  # dialling a program's code joins it
             session = UssdSessionRecord(
                 carrier_id=carrier.id, session_id=request.session_id, phone=phone,
                 service_code=request.service_code, started_at=now,
@@ -251,6 +256,16 @@ class _Menu:
 
     def main_view(self) -> dict:
         return {"v": "main"}
+
+    def joined_view(self, program_id: str) -> dict:
+        """Join the program and show it: its first course's first card, said joined."""
+        replies = self.ask(i.Join(program_id, "ussd"))
+        said = " ".join(self.words.reply(reply) for reply in replies
+                        if isinstance(reply, r.Joined))
+        rest = tuple(reply for reply in replies if not isinstance(reply, r.Joined))
+        if any(isinstance(reply, r.CardShown | r.QuestionAsked) for reply in rest):
+            return self.from_replies(rest, prefix=said)
+        return self.info_view(said)
 
     def continue_view(self, *, welcome_back: bool = False) -> dict:
         prefix = self.words.welcome_back() if welcome_back else ""
@@ -687,7 +702,7 @@ class _Menu:
         w = self.words
         progress = self.ask(i.Status())[0]
         return [
-            w.option(1, w.continue_label(progress, self.engine.store.courses())),
+            w.option(1, w.continue_label(progress, self.engine.courses_for(self.learner))),
             w.option(2, w.courses_label()),
             w.option(3, w.progress_label()),
             w.option(4, w.language()),

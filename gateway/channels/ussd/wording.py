@@ -226,6 +226,10 @@ class Wording(_Base):
             case r.ReviewFeedback() as f:
                 return self._("Not quite: it's %(letter)s) %(answer)s. %(why)s",
                               letter=f.right_option + 1, answer=f.right_text, why=f.explanation)
+            case r.Joined(program=program, already=True):
+                return self._("You are already in %(program)s.", program=program)
+            case r.Joined(program=program):
+                return self._("You have joined %(program)s.", program=program)
             case r.Stopped() | r.ScheduleShown() | r.ScheduleOffer() | r.DailyLesson() \
                     | r.Reminder() | r.ReviewAsked():
                 return ""  # SMS only: the USSD menu offers none of these

@@ -39,6 +39,7 @@ from flask.sessions import SecureCookieSessionInterface
 from markupsafe import Markup
 
 from carrier_adapters import ADAPTERS
+from gateway import programs
 from gateway.channels.visits import learner_acted
 from gateway.channels.vocabulary import command_words
 from gateway.channels.web import http, signin
@@ -54,11 +55,12 @@ from gateway.i18n import (
 )
 from gateway.learning import Engine, asking, intents
 from gateway.learning.certificates import format_code, normalize_code
-from gateway.learning.replies import CourseDone, QuestionReceived
+from gateway.learning.replies import CourseDone, Joined, QuestionReceived
 from gateway.learning.timing import Pacing
 from gateway.phones import InvalidPhoneNumber, masked, to_e164
 from gateway.server import forwarded
 from gateway.store import LearnerRecord, web_sessions
+from gateway.store import programs as members
 from gateway.store.per_thread import get_store
 
 log = logging.getLogger(__name__)
@@ -232,6 +234,13 @@ def _studied(engine: Engine, learner: LearnerRecord) -> None:
 # -- pages ---------------------------------------------------------------------------------------
 
 
+def _only_visible(engine: Engine, course_id: str) -> None:
+    """404, as for a course that does not exist, when the reader may not see the course:
+    one of a program they do not belong to (docs/programs.md)."""
+    if not any(course.id == course_id for course in engine.courses_for(current_learner())):
+        abort(404)
+
+
 @blueprint.get("/")
 def catalogue():
     """Every course, with the learner's progress in each."""
@@ -239,7 +248,7 @@ def catalogue():
     learner = current_learner()
     outlines = [
         engine.outline(course.id, g.locale, learner, _anonymous_results(course.id))
-        for course in engine.store.courses()
+        for course in engine.courses_for(learner)
     ]
     return page("catalogue.html", outlines=outlines)
 
@@ -247,8 +256,10 @@ def catalogue():
 @blueprint.get("/courses/<course_id>")
 def course(course_id: str):
     """A course's lessons and where the learner stands in each."""
-    outline = _engine().outline(course_id, g.locale, current_learner(),
-                                _anonymous_results(course_id))
+    engine = _engine()
+    _only_visible(engine, course_id)
+    outline = engine.outline(course_id, g.locale, current_learner(),
+                             _anonymous_results(course_id))
     if outline is None:
         abort(404)
     return page("course.html", outline=outline)
@@ -260,6 +271,7 @@ def lesson(course_id: str, lesson_id: str):
     posted (its quiz button), a signed-in learner has read it: on every channel, what
     comes next is its quiz; then on to the quiz."""
     engine = _engine()
+    _only_visible(engine, course_id)
     found = engine.lesson_at(course_id, lesson_id, g.locale)
     if found is None:
         abort(404)
@@ -281,6 +293,7 @@ def lesson(course_id: str, lesson_id: str):
 def quiz(course_id: str, lesson_id: str):
     """The quiz as a form; posted, each question's result and why."""
     engine = _engine()
+    _only_visible(engine, course_id)
     found = engine.lesson_at(course_id, lesson_id, g.locale)
     if found is None:
         abort(404)
@@ -330,7 +343,7 @@ def progress():
     engine = _engine()
     learner = current_learner()
     outlines = []
-    for course_ in engine.store.courses():
+    for course_ in engine.courses_for(learner):
         outline = engine.outline(course_.id, g.locale, learner,
                                  _anonymous_results(course_.id))
         if outline and (outline.total or any(lesson.done or (
@@ -430,6 +443,37 @@ def settings():
                                            interactive=True).replies[0]
     return page("settings.html", status=400 if shown.refused else 200, shown=shown,
                 said=Wording(g.locale).channel_shown(shown))
+
+
+@blueprint.route("/join/<program_id>", methods=["GET", "POST"])
+def join(program_id: str):
+    """A program's web link (docs/programs.md): a browser not signed in is sent to sign in
+    and comes back here; a signed-in learner confirms (a form with its CSRF token) and
+    joins, starting the program's first course. 404 for a program not configured."""
+    program = programs.current().get(program_id)
+    if program is None:
+        abort(404)
+    if current_learner() is None:
+        session["joining"] = program.id
+        return redirect(url_for("web.sign_in"))
+    store = get_store()
+    if request.method == "GET":
+        return page("join.html", program=program,
+                    member=members.is_member(store, program.id, current_learner().phone))
+    carriers = current_app.extensions["learnline.carriers"]
+    with store.write():
+        learner = _learner_now()
+        if learner is None:
+            return redirect(url_for("web.sign_in"))
+        carrier = carriers.get(learner.carrier_id)
+        engine = Engine(store, carrier.pacing if carrier else Pacing(), channel="web")
+        replies = engine.handle(learner, intents.Join(program.id, "web"),
+                                interactive=True).replies
+        g.locale = session.get("lang") or learner.locale
+    joined = next((reply for reply in replies if isinstance(reply, Joined)), None)
+    course_id = learner.current_course if joined and not joined.already else None
+    return page("join.html", program=program, member=True, joined=joined,
+                course_id=course_id)
 
 
 @blueprint.get("/help")
@@ -556,6 +600,9 @@ def enter_code():
                                         signin.SIGNED_IN_DAYS * 24 * signin.HOUR, phone=phone)
     session.permanent = True  # kept across browser restarts, for SIGNED_IN_DAYS
     session["csrf"] = secrets.token_urlsafe(24)  # a new session gets a new token
+    joining = session.pop("joining", None)  # signing in to join a program: back to it
+    if isinstance(joining, str) and programs.current().get(joining) is not None:
+        return redirect(url_for("web.join", program_id=joining))
     return redirect(url_for("web.progress"))
 
 

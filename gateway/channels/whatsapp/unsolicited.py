@@ -23,6 +23,7 @@ from gateway.message_templates import fill
 from gateway.outbox.queue import queue_message
 from gateway.outbox.window import unsolicited_payload
 from gateway.store import LearnerRecord, Store
+from gateway.store.programs import program_of_course
 from gateway.urls import web_url
 
 
@@ -47,9 +48,11 @@ def queue_due(store: Store, carrier: Carrier, engine: Engine, learner: LearnerRe
                     template_values(engine, learner, replies))
     payload = unsolicited_payload(store, carrier, learner.phone, due, message.payload,
                                   template)
+    lesson = lesson_of(engine, learner, before, replies)
     return queue_message(store, carrier, learner.phone, message.body, payload=payload,
-                         kind=kind, due_at=due,
-                         lesson=lesson_of(engine, learner, before, replies))
+                         kind=kind, due_at=due, lesson=lesson,
+                         program=program_of_course(store, lesson[0] if lesson
+                                                   else learner.current_course))
 
 
 def template_values(engine: Engine, learner: LearnerRecord, replies: tuple[r.Reply, ...]

@@ -1,0 +1,49 @@
+"""Programs in the store (docs/programs.md): who belongs to which program
+(`program_members`, migration `m030_programs`), and which program a course belongs to."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gateway.store.store import Store
+
+
+def join(store: Store, program: str, phone: str, via: str,
+         cohort_id: int | None = None) -> bool:
+    """Inside the caller's write transaction (or one of its own): `phone` belongs to
+    `program` from now, having joined `via` ('keyword', 'short_code', 'ussd', 'web',
+    'invitation'). False, changing nothing, when they belonged already."""
+    with store.write():
+        cursor = store.db.execute(
+            """INSERT INTO program_members (program, phone, joined_at, via, cohort_id)
+               VALUES (?, ?, ?, ?, ?) ON CONFLICT (program, phone) DO NOTHING""",
+            [program, phone, store.clock(), via, cohort_id])
+        return cursor.rowcount > 0
+
+
+def programs_of(store: Store, phone: str) -> set[str]:
+    """The programs `phone` belongs to."""
+    return {row[0] for row in store.db.execute(
+        "SELECT program FROM program_members WHERE phone = ?", [phone])}
+
+
+def is_member(store: Store, program: str, phone: str) -> bool:
+    """Whether `phone` belongs to `program`."""
+    return store.db.execute(
+        "SELECT 1 FROM program_members WHERE program = ? AND phone = ?",
+        [program, phone]).fetchone() is not None
+
+
+def members(store: Store, program: str) -> list[str]:
+    """The numbers that belong to `program`, in the order they joined."""
+    return [row[0] for row in store.db.execute(
+        "SELECT phone FROM program_members WHERE program = ? ORDER BY joined_at, phone",
+        [program])]
+
+
+def program_of_course(store: Store, course_id: str | None) -> str:
+    """The program course `course_id` names in its course file ('' none, or no such
+    course)."""
+    course = store.course(course_id) if course_id else None
+    return course.program if course is not None else ""
