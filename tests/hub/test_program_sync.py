@@ -1,0 +1,184 @@
+"""Programs travel between edges: a pack keeps a course's program; joining a program is a
+`program_joined` event, merged on every edge that knows the learner (union, the earliest
+joined_at wins), erased with the learner, kept from edges confined for the number; the
+hub counts each program's members per edge (`learnline hub programs`). A real hub app on
+loopback, real edge databases fed by signed webhooks, on each hub backend."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway.hub import routes as hub_routes
+from gateway.learning.merge import apply_remote_events
+from gateway.store import Store, events
+from gateway.store import programs as members
+from gateway.sync import packs
+from tests.hub.test_confinement import (
+    LEARNER,
+    OTHER,
+    Edge,
+    forged,
+    hub_cli,
+    pull_raw,
+    push_raw,
+    register,
+)
+from tests.hub.test_sync_protocol import Hub
+from tests.test_privacy import holding
+from tests.test_programs import course_copy
+
+
+@pytest.fixture
+def hub(tmp_path: Path, hub_url: str) -> Iterator[Hub]:
+    served = Hub(tmp_path, hub_url)
+    yield served
+    served.server.shutdown()
+    served.server.server_close()
+    hub_routes.close_pool(served.app)
+
+
+@pytest.fixture
+def edges(tmp_path: Path, carriers_file: Path, monkeypatch) -> tuple[Edge, Edge]:
+    monkeypatch.delenv("LEARNLINE_EDGE_ID", raising=False)
+    monkeypatch.delenv("LEARNLINE_HUB_URL", raising=False)
+    return (Edge(tmp_path / "a", "edge-a", carriers_file, monkeypatch),
+            Edge(tmp_path / "b", "edge-b", carriers_file, monkeypatch))
+
+
+def join(edge: Edge, phone: str, program: str = "orange", via: str = "keyword") -> None:
+    with Store.open(edge.db) as store:
+        assert members.join(store, program, phone, via)
+
+
+def membership(edge: Edge, phone: str) -> list[tuple]:
+    with Store.open(edge.db) as store:
+        return store.db.execute(
+            "SELECT program, joined_at FROM program_members WHERE phone = ? ORDER BY 1",
+            [phone]).fetchall()
+
+
+def test_a_pack_keeps_the_program_its_courses_name(tmp_path: Path):
+    root = tmp_path / "lessons"
+    root.mkdir()
+    course_copy(root, "orange-course", "ORANGE1", "orange")
+    key = packs.generate_key()
+    data = packs.build_pack(root, key, version=3)
+    with Store.open(tmp_path / "edge.db", migrate=True) as store:
+        packs.install_pack(store, data, [packs.public_key_bytes(key)])
+        assert store.course("orange-course").program == "orange"
+        assert members.program_of_course(store, "orange-course") == "orange"
+
+
+def test_a_learner_who_joined_on_one_edge_is_a_member_where_they_move(hub, edges):
+    a, b = edges
+    link_a = register(hub, "edge-a", "--country", "NG")
+    link_b = register(hub, "edge-b", "--country", "NG")
+    a.sms(LEARNER, "START")
+    join(a, LEARNER)
+    a.sync(link_a)
+
+    b.sms(LEARNER, "STATUS")  # the learner walks into edge B
+    b.sync(link_b)
+    assert membership(b, LEARNER) == membership(a, LEARNER)
+    assert [program for program, _ in membership(b, LEARNER)] == ["orange"]
+
+    # Joining again on B changes nothing and records nothing; a pull again neither.
+    with Store.open(b.db) as store:
+        assert not members.join(store, "orange", LEARNER, "web")
+    b.sync(link_b)
+    assert membership(b, LEARNER) == membership(a, LEARNER)
+
+
+def test_the_earliest_join_wins_whichever_edge_hears_first(tmp_path: Path, monkeypatch):
+    stores = []
+    for name in ("a", "b"):
+        monkeypatch.setenv("LEARNLINE_EDGE_ID", f"edge-{name}")
+        stores.append(Store.open(tmp_path / f"{name}.db", migrate=True))
+    a, b = stores
+    try:
+        a.clock = lambda: 1000.0
+        b.clock = lambda: 2000.0
+        assert members.join(a, "orange", LEARNER, "keyword")
+        assert members.join(b, "orange", LEARNER, "web")
+        from_a, _ = events.unpushed_events(a, 10)
+        from_b, _ = events.unpushed_events(b, 10)
+        assert [e["kind"] for e in from_a] == ["program_joined"]
+        assert from_a[0]["data"] == {"program": "orange", "via": "keyword"}
+        apply_remote_events(b, from_a)
+        apply_remote_events(a, from_b)
+        for store in (a, b):
+            assert store.db.execute(
+                "SELECT joined_at FROM program_members WHERE phone = ?",
+                [LEARNER]).fetchall() == [(1000.0,)]
+    finally:
+        for store in stores:
+            store.close()
+
+
+def test_an_erasure_removes_the_membership_on_every_edge_and_the_hub(hub, edges):
+    a, b = edges
+    link_a = register(hub, "edge-a", "--country", "NG")
+    link_b = register(hub, "edge-b", "--country", "NG")
+    a.sms(LEARNER, "START")
+    join(a, LEARNER)
+    a.sync(link_a)
+    b.sms(LEARNER, "STATUS")
+    b.sync(link_b)
+    assert membership(b, LEARNER)
+
+    assert "erased" in hub_cli(hub, "erase", LEARNER, "--yes")
+    a.sync(link_a)
+    b.sync(link_b)
+    for edge in (a, b):
+        assert membership(edge, LEARNER) == []
+        assert holding(edge.db, LEARNER) == []
+    with hub.store() as store:
+        assert store.program_figures() == []
+
+
+def test_an_edge_confined_for_a_number_gets_none_of_its_programs(hub, edges):
+    a, b = edges
+    link_a = register(hub, "edge-a", "--country", "NG")
+    link_b = register(hub, "edge-b", "--country", "GH")
+    a.sms(LEARNER, "START")
+    join(a, LEARNER)
+    a.sync(link_a)
+
+    push_raw(link_b, [forged("edge-b", LEARNER, "met")])
+    assert [e for e in pull_raw(link_b) if e["kind"] == "program_joined"] == []
+    b.sms(LEARNER, "STATUS")
+    b.sync(link_b)
+    assert membership(b, LEARNER) == []
+
+
+def test_the_hub_counts_each_programs_members_per_edge(hub, edges):
+    a, b = edges
+    link_a = register(hub, "edge-a", "--country", "NG")
+    link_b = register(hub, "edge-b", "--country", "NG")
+    assert hub_cli(hub, "programs").strip() == "no program members yet"
+    for phone in (LEARNER, OTHER):
+        a.sms(phone, "START")
+        join(a, phone)
+    join(a, LEARNER, "sun")
+    b.sms("+2348031110003", "START")
+    join(b, "+2348031110003")
+    a.sync(link_a)
+    b.sync(link_b)
+
+    with hub.store() as store:
+        figures = [(f.program, f.edge_id, f.members, f.joined_recently)
+                   for f in store.program_figures()]
+        assert figures == [("orange", "edge-a", 2, 2), ("orange", "edge-b", 1, 1),
+                           ("sun", "edge-a", 1, 1)]
+        assert [f.edge_id for f in store.program_figures("sun")] == ["edge-a"]
+        store.clock = lambda: 10**10  # long after: members still, none joined lately
+        assert [(f.members, f.joined_recently) for f in store.program_figures("sun")] \
+            == [(1, 0)]
+    lines = hub_cli(hub, "programs").strip().splitlines()
+    assert lines == ["orange\tedge-a\tmembers 2\tjoined in 7 days 2",
+                     "orange\tedge-b\tmembers 1\tjoined in 7 days 1",
+                     "sun\tedge-a\tmembers 1\tjoined in 7 days 1"]
+    assert hub_cli(hub, "programs", "--program", "sun").strip().splitlines() == lines[2:]
