@@ -182,3 +182,33 @@ def test_the_hub_counts_each_programs_members_per_edge(hub, edges):
                      "orange\tedge-b\tmembers 1\tjoined in 7 days 1",
                      "sun\tedge-a\tmembers 1\tjoined in 7 days 1"]
     assert hub_cli(hub, "programs", "--program", "sun").strip().splitlines() == lines[2:]
+
+
+def test_doctor_warns_of_a_programs_course_the_edge_has_no_program_for(tmp_path: Path,
+                                                                       monkeypatch):
+    from gateway import environment
+    from gateway.ops.doctor import diagnose
+
+    root = tmp_path / "lessons"
+    root.mkdir()
+    course_copy(root, "orange-course", "ORANGE1", "orange")
+    key = packs.generate_key()
+    db = tmp_path / "edge.db"
+    with Store.open(db, migrate=True) as store:
+        packs.install_pack(store, packs.build_pack(root, key, version=3),
+                           [packs.public_key_bytes(key)])
+    monkeypatch.delenv("LEARNLINE_PROGRAMS", raising=False)
+    found = [str(f) for f in diagnose(db, environment.snapshot()) if f.subject == "programs"]
+    assert found == ["WARN programs: course 'orange-course' names program 'orange' and "
+                     "LEARNLINE_PROGRAMS is not set: every learner here sees it; install "
+                     "the programs file the other edges have (docs/programs.md)"]
+
+    other = tmp_path / "programs.toml"
+    other.write_text('[programs.sun]\nname = "Sun"\ndefault_locale = "en"\n',
+                     encoding="utf-8")
+    found = [str(f) for f in diagnose(db, {**environment.snapshot(),
+                                           "LEARNLINE_PROGRAMS": str(other)})
+             if f.subject == "programs"]
+    assert found[1:] == [f"WARN programs: course 'orange-course' names program 'orange' "
+                         f"that {other} lacks: nobody can join it here, only its members "
+                         "from other edges see it (docs/programs.md)"]
