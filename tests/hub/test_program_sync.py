@@ -212,3 +212,20 @@ def test_doctor_warns_of_a_programs_course_the_edge_has_no_program_for(tmp_path:
     assert found[1:] == [f"WARN programs: course 'orange-course' names program 'orange' "
                          f"that {other} lacks: nobody can join it here, only its members "
                          "from other edges see it (docs/programs.md)"]
+
+
+def test_the_hubs_dashboard_shows_each_programs_members_per_edge(hub, edges):
+    a, _ = edges
+    link_a = register(hub, "edge-a", "--country", "NG")
+    hub.app.config["ADMIN_TOKEN"] = "hub-admin-token-0123456789"
+    client = hub.app.test_client()
+    assert client.get("/admin").status_code == 403
+    assert "orange" not in client.get("/admin", headers={
+        "Authorization": "Bearer wrong-token-0123456789012"}).get_data(as_text=True)
+    a.sms(LEARNER, "START")
+    join(a, LEARNER)
+    a.sync(link_a)
+    page = client.get("/admin", headers={"Authorization": "Bearer hub-admin-token-0123456789"})
+    assert page.status_code == 200
+    assert "orange on edge-a: 1 members, 1 joined in the last 7 days" in \
+        page.get_data(as_text=True)
