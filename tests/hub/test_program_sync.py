@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.content.importer import import_courses
 from gateway.hub import routes as hub_routes
 from gateway.learning.merge import apply_remote_events
 from gateway.store import Store, events
@@ -90,6 +91,42 @@ def test_a_learner_who_joined_on_one_edge_is_a_member_where_they_move(hub, edges
         assert not members.join(store, "orange", LEARNER, "web")
     b.sync(link_b)
     assert membership(b, LEARNER) == membership(a, LEARNER)
+
+
+def courses_listed(edge: Edge, phone: str) -> str:
+    """What `COURSES` answers `phone` on `edge`."""
+    with Store.open(edge.db) as store:
+        before = len(store.outbox(phone))
+    edge.sms(phone, "COURSES")
+    with Store.open(edge.db) as store:
+        return "\n".join(message.body for message in store.outbox(phone)[before:])
+
+
+def test_a_member_who_moves_sees_the_programs_courses_on_the_new_edge(hub, edges,
+                                                                      tmp_path, monkeypatch):
+    a, b = edges
+    programs = tmp_path / "programs.toml"
+    programs.write_text('[programs.orange]\nname = "Orange Academy"\n'
+                        'default_locale = "en"\nkeywords = ["JOIN ORANGE"]\n',
+                        encoding="utf-8")
+    monkeypatch.setenv("LEARNLINE_PROGRAMS", str(programs))
+    root = tmp_path / "lessons"
+    root.mkdir()
+    course_copy(root, "orange-course", "ORANGE1", "orange")
+    for edge in (a, b):
+        with Store.open(edge.db) as store:
+            import_courses(store, root)
+    link_a = register(hub, "edge-a", "--country", "NG")
+    link_b = register(hub, "edge-b", "--country", "NG")
+    a.sms(LEARNER, "JOIN ORANGE")
+    a.sync(link_a)
+
+    assert courses_listed(a, LEARNER).count(") ") == 2  # the program's and no program's
+    b.sms(LEARNER, "STATUS")  # the learner walks into edge B
+    assert courses_listed(b, LEARNER).count(") ") == 1
+    b.sync(link_b)
+    assert courses_listed(b, LEARNER).count(") ") == 2
+    assert courses_listed(b, OTHER).count(") ") == 1  # nobody else's
 
 
 def test_the_earliest_join_wins_whichever_edge_hears_first(tmp_path: Path, monkeypatch):
