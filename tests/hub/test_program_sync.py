@@ -266,3 +266,11 @@ def test_the_hubs_dashboard_shows_each_programs_members_per_edge(hub, edges):
     assert page.status_code == 200
     assert "orange on edge-a: 1 members, 1 joined in the last 7 days" in \
         page.get_data(as_text=True)
+
+
+def test_a_malformed_program_joined_is_refused_and_changes_nothing(tmp_path: Path):
+    with Store.open(tmp_path / "edge.db", migrate=True) as store:
+        bad = {**forged("edge-z", LEARNER, "program_joined"), "data": {"program": 5}}
+        report = apply_remote_events(store, [bad])
+        assert report.rejected == [(bad["id"], "data.program: not a str")]
+        assert members.programs_of(store, LEARNER) == set()
