@@ -269,6 +269,30 @@ def list_edges() -> None:
                    f"roam limit {edge.roam_limit}/h\t{edge.name}")
 
 
+@hub_group.command("programs")
+@click.option("--program", default=None, metavar="ID", help="This program alone.")
+@click.option("--days", type=click.IntRange(min=1), default=7, show_default=True,
+              help="Count who joined in this many last days.")
+def list_programs(program: str | None, days: int) -> None:
+    """Each program's members per edge where they joined, and those who joined in the
+    last days, from the events the edges pushed.
+
+    \b
+    Example:
+      learnline hub programs --program orange
+    """
+    hub = _hub()
+    try:
+        figures = hub.program_figures(program, days=days)
+    finally:
+        hub.close()
+    if not figures:
+        click.echo("no program members yet")
+    for row in figures:
+        click.echo(f"{row.program}\t{row.edge_id}\tmembers {row.members}\t"
+                   f"joined in {days} days {row.joined_recently}")
+
+
 def _ago(at: float | None) -> str:
     import time
 

@@ -505,6 +505,12 @@ class PostgresHubStore(HubStore):
         edges = self._edge_stats(now, rows)
         return HubStats(now, sum(e.events for e in edges), learners, several, edges)
 
+    @_reconnecting
+    def _program_joins(self) -> list[tuple[str, str, str, float]]:
+        with self._transaction(snapshot=True) as conn:
+            return conn.execute("SELECT edge, learner, data, at FROM events "
+                                "WHERE kind = 'program_joined'").fetchall()
+
     # -- lifetime --------------------------------------------------------------
 
     def close(self) -> None:

@@ -439,6 +439,11 @@ class SqliteHubStore(HubStore):
         edges = self._edge_stats(now, rows)
         return HubStats(now, sum(e.events for e in edges), learners, several, edges)
 
+    def _program_joins(self) -> list[tuple[str, str, str, float]]:
+        with self._snapshot() as conn:
+            return conn.execute("SELECT edge, learner, data, at FROM events "
+                                "WHERE kind = 'program_joined'").fetchall()
+
     # -- lifetime --------------------------------------------------------------
 
     def close(self) -> None:

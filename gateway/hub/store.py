@@ -165,6 +165,17 @@ class HubStats:
 
 
 @dataclass(frozen=True)
+class ProgramFigures:
+    """One program's members on one edge, from the `program_joined` events the hub holds:
+    the learners who joined it there, and those of them who joined in the last `days`."""
+
+    program: str
+    edge_id: str
+    members: int
+    joined_recently: int
+
+
+@dataclass(frozen=True)
 class ValidEvent:
     """An event that passed validation, its `data` serialized as stored."""
 
@@ -505,6 +516,38 @@ class HubStore(abc.ABC):
     def stats(self) -> HubStats:
         """Events and learners in all, learners known on several edges, and per edge its
         events, learners and lag (now - last push), edges by id."""
+
+    def program_figures(self, program: str | None = None, *,
+                        days: float = 7) -> list[ProgramFigures]:
+        """Each program's members per edge where they joined (`program` alone when
+        given), counted from the `program_joined` events the hub holds, and how many of
+        them joined in the last `days` days; by program, then edge. An erased learner's
+        events are pseudonymised and blanked on the hub, so they count nowhere. A
+        learner who joined on two edges counts on each."""
+        since = self.clock() - days * 86400
+        first: dict[tuple[str, str, str], float] = {}
+        for edge, learner, data, at in self._program_joins():
+            if learner.startswith("erased:"):
+                continue
+            try:
+                joined = json.loads(data).get("program")
+            except ValueError:
+                continue
+            if not isinstance(joined, str) or (program is not None and joined != program):
+                continue
+            key = (joined, edge, learner)
+            first[key] = min(at, first.get(key, at))
+        figures: dict[tuple[str, str], list[int]] = {}
+        for (joined, edge, _learner), at in first.items():
+            counts = figures.setdefault((joined, edge), [0, 0])
+            counts[0] += 1
+            counts[1] += int(at >= since)
+        return [ProgramFigures(joined, edge, members, recent)
+                for (joined, edge), (members, recent) in sorted(figures.items())]
+
+    @abc.abstractmethod
+    def _program_joins(self) -> list[tuple[str, str, str, float]]:
+        """(edge, learner, data, at) of every `program_joined` event held."""
 
     @staticmethod
     def _edge_stats(now: float, rows: list[tuple]) -> list[EdgeStats]:

@@ -33,6 +33,8 @@ shows the same progress, whatever order the events reached it in. The rule for e
   question asked here, or a `question_closed` (a tutor there closed it without an
   answer), is listed in `MergeReport.answers` for the sync client to apply
   (gateway/sync/answers.py).
+- `program_joined`: the learner belongs to the program here too (a union); the earliest
+  `joined_at` wins. It changes no progress.
 - The learner's current course is the course of their latest `enrolled` or
   `card_reached`.
 
@@ -48,7 +50,7 @@ from typing import Any
 
 from gateway.i18n import SOURCE_LOCALE, locale_for_country, normalize_locale
 from gateway.phones import region_of
-from gateway.store import Store, events, privacy
+from gateway.store import Store, events, privacy, programs
 from gateway.store.records import QuizState
 
 _MAX_TEXT = 200
@@ -188,6 +190,7 @@ _FIELDS: dict[str, dict[str, type]] = {
     "language_set": {"locale": str},
     "name_set": {"name": str},
     "opted_out": {}, "opted_in": {}, "erased": {}, "readmitted": {}, "met": {},
+    "program_joined": {"program": str, "via": str},
 }
 _LOWEST = {"position": 0, "card": -1, "question": 0, "choice": 0, "score": 0, "total": 0}
 
@@ -294,6 +297,9 @@ def apply_remote_events(store: Store, received: list[dict[str, Any]]) -> MergeRe
                     report.answers.append(event)
                 continue
             answers = added.setdefault(learner, [])
+            if kind == "program_joined":
+                programs.merge_joined(store, learner, event["data"]["program"],
+                                      event["data"]["via"], at)
             if kind == "answered":
                 answers.append(event)
         if added:

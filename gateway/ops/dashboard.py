@@ -246,7 +246,8 @@ def dashboard():
         mode_names=reports.MODE_NAMES,
         charts=_charts(report), generated=reports.generated_at(get_store().clock()),
         days=len(report.period.days), max_days=reports.MAX_DAYS,
-        sync_lines=sync_lines(get_store()), hub_edges=_hub_edges())
+        sync_lines=sync_lines(get_store()), hub_edges=_hub_edges(),
+        hub_programs=_hub_programs())
 
 
 def _hub_edges() -> list:
@@ -255,6 +256,13 @@ def _hub_edges() -> list:
         return []
 
     return request_hub().stats().edges
+
+
+def _hub_programs() -> list:
+    """On the hub, each program's members per edge (docs/programs.md); [] elsewhere."""
+    if current_app.config.get("ROLE") != "hub":
+        return []
+    return request_hub().program_figures()
 
 
 @blueprint.get("/<table>.csv")

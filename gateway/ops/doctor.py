@@ -175,12 +175,33 @@ def _database(db_path: Path, findings: list[Finding], *, full: bool,
             findings.append(Finding("ok", "courses", f"{store.course_count()} loaded"))
             for line in bundled_courses_behind(store):
                 findings.append(Finding("warn", "courses", line))
+            _program_courses(store, env, findings)
         _worker(store, findings)
         _refusals(store, findings)
         _held(store, findings)
         if not pending:
             _staff(store, env, findings)
     _files(db_path, findings)
+
+
+def _program_courses(store: Store, env: Mapping[str, str], findings: list[Finding]) -> None:
+    """A course naming a program this gateway's programs file lacks (a pack brought it)."""
+    try:
+        configured = load_programs(env=env)
+    except ConfigError:
+        return  # told by the configuration check
+    for course in store.courses():
+        if not course.program or configured.get(course.program) is not None:
+            continue
+        named = f"course '{course.id}' names program '{course.program}'"
+        if not configured:
+            findings.append(Finding("warn", "programs", f"{named} and LEARNLINE_PROGRAMS is "
+                                    "not set: every learner here sees it; install the "
+                                    "programs file the other edges have (docs/programs.md)"))
+        else:
+            findings.append(Finding("warn", "programs", f"{named} that {configured.path} "
+                                    "lacks: nobody can join it here, only its members from "
+                                    "other edges see it (docs/programs.md)"))
 
 
 def _schema(store: Store, findings: list[Finding]) -> None:

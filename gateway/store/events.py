@@ -36,6 +36,8 @@ KINDS = frozenset({
     "language_set", "name_set", "opted_out", "opted_in", "erased", "readmitted", "met",
     # Learners' questions to tutors (gateway/store/questions.py): they change no progress.
     "question_asked", "question_answered", "question_closed",
+    # A learner joined a program (gateway/store/programs.py): kept as a membership.
+    "program_joined",
 })
 QUESTION_KINDS = ("question_asked", "question_answered", "question_closed")
 HUB_EDGE = "hub"  # the edge id of events the hub itself records (no edge may take it)
@@ -115,13 +117,13 @@ def resolve_edge_id(conn: sqlite3.Connection) -> str:
 
 
 def record(store: Store, learner: str, kind: str, data: dict[str, Any], *,
-           event_id: str | None = None) -> str:
-    """Record one event of this edge (one INSERT, in the caller's transaction); return
-    its id (`event_id` when given, made from its time like every id). Raises ValueError
-    for a kind that is not in KINDS."""
+           event_id: str | None = None, at: float | None = None) -> str:
+    """Record one event of this edge (one INSERT, in the caller's transaction), at `at`
+    (default now); return its id (`event_id` when given, made from its time like every
+    id). Raises ValueError for a kind that is not in KINDS."""
     if kind not in KINDS:
         raise ValueError(f"not an event kind: {kind!r}")
-    at = store.clock()
+    at = store.clock() if at is None else at
     event_id = event_id or new_event_id(at)
     store.db.conn.execute(
         "INSERT INTO events (id, edge, learner, kind, at, data) VALUES (?, ?, ?, ?, ?, ?)",

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from gateway.store import events
+
 if TYPE_CHECKING:
     from gateway.store.store import Store
 
@@ -13,13 +15,34 @@ def join(store: Store, program: str, phone: str, via: str,
          cohort_id: int | None = None) -> bool:
     """Inside the caller's write transaction (or one of its own): `phone` belongs to
     `program` from now, having joined `via` ('keyword', 'short_code', 'ussd', 'web',
-    'invitation'). False, changing nothing, when they belonged already."""
+    'invitation'), and a `program_joined` event says so (docs/sync.md) in the same
+    transaction. False, changing nothing, when they belonged already."""
+    now = store.clock()
     with store.write():
         cursor = store.db.execute(
             """INSERT INTO program_members (program, phone, joined_at, via, cohort_id)
                VALUES (?, ?, ?, ?, ?) ON CONFLICT (program, phone) DO NOTHING""",
-            [program, phone, store.clock(), via, cohort_id])
-        return cursor.rowcount > 0
+            [program, phone, now, via, cohort_id])
+        if cursor.rowcount == 0:
+            return False
+        data: dict[str, object] = {"program": program, "via": via}
+        if cohort_id is not None:
+            data["cohort"] = cohort_id
+        events.record(store, phone, "program_joined", data, at=now)
+        return True
+
+
+def merge_joined(store: Store, phone: str, program: str, via: str, joined_at: float) -> None:
+    """Inside the caller's write transaction: a `program_joined` event of another edge
+    applied here. The membership is a union; the earliest `joined_at` wins, and a
+    membership made here keeps its own `via` and cohort (cohort ids are each edge's
+    own)."""
+    store.db.execute(
+        """INSERT INTO program_members (program, phone, joined_at, via, cohort_id)
+           VALUES (?, ?, ?, ?, NULL)
+           ON CONFLICT (program, phone) DO UPDATE
+           SET joined_at = min(joined_at, excluded.joined_at)""",
+        [program, phone, joined_at, via])
 
 
 def programs_of(store: Store, phone: str) -> set[str]:
