@@ -122,11 +122,11 @@ def table(report: ProgramReport, name: str, *, blank: str = "-",
                              percent(share, blank=blank)))
         return Table(name, tr(N_("Joined, then each course to completion (all time)")),
                      (tr(N_("course")), tr(N_("step")), tr(N_("learners")),
-                      tr(N_("% of enrolled"))), tuple(rows))
+                      tr(N_("enrolled (%)"))), tuple(rows))
     if name == "quiz":
         return Table(name, tr(N_("Quiz questions, right first answers (worst first)")),
                      (tr(N_("course")), tr(N_("lesson")), tr(N_("question")),
-                      tr(N_("first answers")), tr(N_("right")), tr(N_("% right")),
+                      tr(N_("first answers")), tr(N_("right")), tr(N_("right (%)")),
                       tr(N_("text"))),
                      tuple((c, lesson, str(n), str(answers), str(right),
                             percent(right / answers if answers else None, blank=blank), text)
