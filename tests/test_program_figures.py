@@ -124,6 +124,7 @@ def test_a_programs_administrator_sees_its_own_figures_alone(app, store, two_pro
     assert page.status_code == 200
     text = page.text
     assert "Orange Academy" in text and TITLES["orange"] in text
+    assert 'href="/admin/programs/orange"' in admin.get("/admin/inbox").text
     assert TITLES["sun"] not in text and "Sun School" not in text
     funnel = admin.get("/admin/programs/orange/funnel.csv").text.splitlines()
     # Two members; both enrolled in orange's course and started it; none half way.
@@ -220,6 +221,8 @@ def test_the_isolation_walk(app, store, two_programs, capsys):
                 else:
                     # Across CSRF: refused before anything is done.
                     assert client.post(url, data={}).status_code == 400, (who, url)
+                    assert client.post(url, data={"csrf": "x" * 32}).status_code == 400, (
+                        who, url)
                     if endpoint == "admin.sign_out":  # would sign the walker out
                         continue
                     answer = client.post(url, data={"csrf": token})
