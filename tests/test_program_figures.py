@@ -169,6 +169,10 @@ def test_learnline_stats_prints_one_programs_tables(app, store, two_programs):
         "/admin/programs/orange/funnel.csv").text.splitlines()
     unknown = runner.invoke(cli, ["stats", "--program", "moon"])
     assert unknown.exit_code != 0 and "no program 'moon'" in unknown.output
+    whole = runner.invoke(cli, ["stats", "--csv", "quiz"])
+    assert whole.exit_code == 1 and "add --program ID" in whole.output
+    other = runner.invoke(cli, ["stats", "--program", "orange", "--csv", "carriers"])
+    assert other.exit_code == 1 and "a program has no table 'carriers'" in other.output
 
 
 def _routes(app, ids: dict[str, str]) -> list[tuple[str, str, str, bool]]:

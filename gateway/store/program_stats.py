@@ -12,7 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gateway.store.stats import _ACCEPTED, _REAL_CARRIER, _REAL_LEARNER, CATEGORIES, CATEGORY
+from gateway.store.stats import (
+    _ACCEPTED,
+    _REAL_CARRIER,
+    _REAL_LEARNER,
+    CATEGORIES,
+    CATEGORY,
+    first_id_since,
+)
 from gateway.store.store import Store
 
 
@@ -76,11 +83,12 @@ def first_answers(store: Store, course_ids: Sequence[str], since: float,
     [since, until)."""
     if not course_ids:
         return []
+    start = first_id_since(store, "answers", "at", since)  # the period's rows alone
     return [tuple(row) for row in store.db.conn.execute(
         f"""SELECT course_id, lesson_id, question, count(*), sum(correct) FROM answers
-           WHERE course_id IN ({_marks(course_ids)}) AND at >= ? AND at < ?
+           WHERE id >= ? AND course_id IN ({_marks(course_ids)}) AND at >= ? AND at < ?
            AND first_try = 1 AND {_REAL_LEARNER}
-           GROUP BY course_id, lesson_id, question""", [*course_ids, since, until])]
+           GROUP BY course_id, lesson_id, question""", [start, *course_ids, since, until])]
 
 
 def lessons_completed(store: Store, course_ids: Sequence[str], since: float,
@@ -112,16 +120,17 @@ class ProgramMessages:
 
 def messages_by_carrier(store: Store, program: str, since: float,
                         until: float) -> list[ProgramMessages]:
-    """Per carrier, the outbox rows of `program` created in [since, until)."""
+    """Per carrier, the outbox rows of `program` created in [since, until), read by id
+    range as gateway/store/stats.py reads the period's rows."""
     delivered_by = ", ".join(f"sum(status = 'delivered' AND {CATEGORY} = '{category}')"
                              for category in CATEGORIES)
     return [ProgramMessages(*row) for row in store.db.conn.execute(
         f"""SELECT carrier_id, count(*), sum(segments),
                   sum(CASE WHEN {_ACCEPTED} THEN segments ELSE 0 END),
                   sum(status = 'delivered'), {delivered_by}
-           FROM outbox WHERE program = ? AND created_at >= ? AND created_at < ?
+           FROM outbox WHERE id >= ? AND program = ? AND created_at >= ? AND created_at < ?
            AND {_REAL_CARRIER} GROUP BY carrier_id ORDER BY carrier_id""",
-        [program, since, until])]
+        [first_id_since(store, "outbox", "created_at", since), program, since, until])]
 
 
 def questions_asked(store: Store, program: str, since: float,
