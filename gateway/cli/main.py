@@ -866,9 +866,13 @@ def doctor(live: bool, full: bool) -> None:
               help="The last day (UTC, YYYY-MM-DD); default: today.")
 @click.option("--csv", "table", type=click.Choice(
     ("activity", "funnel", "questions", "carriers", "costs", "lesson_costs",
-     "tutor_service", "tutor_days", "tutors", "tutor_lessons")),
+     "tutor_service", "tutor_days", "tutors", "tutor_lessons", "quiz", "asked")),
               help="Print only this table, as CSV (as the dashboard's CSV link gives it).")
-def stats(days: int, until: datetime | None, table: str | None) -> None:
+@click.option("--program", default=None, metavar="ID",
+              help="Only this program's figures, as its page /admin/programs/ID shows "
+                   "them (tables funnel, quiz, costs, asked).")
+def stats(days: int, until: datetime | None, table: str | None,
+          program: str | None) -> None:
     """Print the operator dashboard's figures (/admin) as tables.
 
     Daily active learners per channel, each course's funnel, quiz questions by
@@ -887,6 +891,7 @@ def stats(days: int, until: datetime | None, table: str | None) -> None:
     Examples:
       learnline stats --days 7
       learnline stats --days 31 --until 2025-01-31 --csv questions > questions.csv
+      learnline stats --program orange --csv funnel > orange-funnel.csv
     """
     import calendar
 
@@ -894,6 +899,11 @@ def stats(days: int, until: datetime | None, table: str | None) -> None:
     carriers = _carriers()
     # Noon of the last day: any time of that day names the same period.
     now = calendar.timegm(until.timetuple()) + 43200 if until else None
+    if program is not None:
+        _program_stats(carriers, program, days, now, table)
+        return
+    if table is not None and table not in reports.TABLES:
+        raise click.ClickException(f"'{table}' is a program's table: add --program ID")
     with Store.open(existing_db_path(), migrate=True) as store:
         report = reports.build_report(store, carriers, days, now=now)
     if table is not None:
@@ -904,6 +914,29 @@ def stats(days: int, until: datetime | None, table: str | None) -> None:
                f"{reports.generated_at(store.clock())}")
     for name in reports.TABLES:
         click.echo("\n" + reports.format_table(reports.table(report, name)))
+
+
+def _program_stats(carriers, program: str, days: int, now: float | None,
+                   table: str | None) -> None:
+    """`learnline stats --program`: one program's tables, as its page shows them."""
+    from gateway import programs as configured
+    from gateway.ops import program_reports, reports
+    found = configured.current().get(program)
+    if found is None:
+        raise click.ClickException(f"no program '{program}' in LEARNLINE_PROGRAMS")
+    if table is not None and table not in program_reports.TABLES:
+        raise click.ClickException(f"a program has no table '{table}': one of "
+                                   + ", ".join(program_reports.TABLES))
+    with Store.open(existing_db_path(), migrate=True) as store:
+        report = program_reports.build(store, carriers, program, days, now=now)
+    if table is not None:
+        click.echo(program_reports.to_csv(report, table), nl=False)
+        return
+    period = report.period
+    click.echo(f"{found.name} ({program}), {period.days[0]} to {period.days[-1]} (UTC), "
+               f"made {reports.generated_at(store.clock())}")
+    for name in program_reports.TABLES:
+        click.echo("\n" + reports.format_table(program_reports.table(report, name)))
 
 
 # -- sms ---------------------------------------------------------------------------------

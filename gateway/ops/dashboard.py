@@ -76,6 +76,8 @@ AUDIT_ROWS = 200  # lines of the record of who did what on its page
 # every page); a page not named here is for administrators only.
 ANYONE = "anyone"
 STAFF = "staff"
+# A program's page: whole-gateway administrators and the program's own administrators.
+PROGRAM_ADMIN = "program admin"
 ACCESS = {"admin.sign_in": ANYONE, "admin.sign_out": ANYONE, "admin.account": STAFF}
 CSS = http.CSS + (
     "table{border-collapse:collapse;font-size:.85em;margin:.3em 0}"
@@ -97,7 +99,7 @@ def init_app(app: Flask) -> None:
     config already gives ADMIN_TOKEN (tests). No token: the dashboard is off (404)."""
     app.config.setdefault("ADMIN_TOKEN", environment.get("LEARNLINE_ADMIN_TOKEN", "").strip())
     check_token(app.config["ADMIN_TOKEN"])
-    from gateway.ops import inbox  # noqa: F401  (the tutors' pages join the blueprint)
+    from gateway.ops import inbox, program_pages  # noqa: F401  (their pages join the blueprint)
 
     app.register_blueprint(blueprint)
 
@@ -185,15 +187,34 @@ def gate() -> Response | None:
             need == STAFF or g.staff.has_role(need)
             # a tutor's pages scope themselves to the programs of a program's staff
             or (need == staff.TUTOR and (g.staff.holds(staff.TUTOR)
-                                         or g.staff.holds(staff.ADMIN))))):
+                                         or g.staff.holds(staff.ADMIN)))
+            or (need == PROGRAM_ADMIN and _program_admin(g.staff)))):
         return None
     return _refused()
+
+
+def _program_admin(account: accounts.StaffAccount) -> bool:
+    """Whether `account` is an administrator of the program the URL names."""
+    program = (request.view_args or {}).get("program")
+    return bool(program) and account.has_role(staff.ADMIN, program)
+
+
+def landing(account: accounts.StaffAccount) -> str:
+    """Where `account` lands after signing in: the dashboard for a whole-gateway
+    administrator, the first of its programs' pages for a program's administrator, else
+    the tutors' inbox."""
+    if account.has_role(staff.ADMIN):
+        return url_for("admin.dashboard")
+    mine = sorted(p for role, p in account.roles if role == staff.ADMIN)
+    if mine:
+        return url_for("admin.program", program=mine[0])
+    return url_for("admin.inbox")
 
 
 def _refused() -> Response:
     """403: as text for a CSV file; for a page, the sign-in form, or for a signed-in
     tutor a page saying the page is for administrators."""
-    if request.endpoint == "admin.table_csv":
+    if request.endpoint in ("admin.table_csv", "admin.program_csv"):
         return _plain("403 Forbidden: sign in at /admin/signin, or send "
                       "Authorization: Bearer <token>\n", 403)
     if g.staff is not None:
@@ -317,8 +338,7 @@ def _staff_sign_in() -> Response | tuple[str, int]:
         return _signin_page(status=403, error="wrong")
     web_sessions.end(get_store(), session.pop("admin", None))
     staff_web.start(attempt.account)
-    admin = attempt.account.has_role(staff.ADMIN)
-    response = redirect(url_for("admin.dashboard" if admin else "admin.inbox"), 303)
+    response = redirect(landing(attempt.account), 303)
     staff_web.remember(response, attempt.account)
     return response
 

@@ -24,6 +24,7 @@ from gateway.ops.dashboard import ACCESS, _page, blueprint
 from gateway.store import Store, questions, saved_replies
 from gateway.store import staff as accounts
 from gateway.store.per_thread import get_store
+from gateway.store.programs import program_of_course
 from gateway.store.questions import QuestionRecord
 from gateway.store.staff import StaffAccount
 
@@ -82,14 +83,26 @@ def _only_programs_questions() -> None:
     """After the dashboard's gate: 404, as for a question that does not exist, for a
     question of a program the signed-in account does not serve (docs/programs.md)."""
     values = request.view_args
-    if request.endpoint not in ENDPOINTS or not values or "question_id" not in values:
+    if request.endpoint not in ENDPOINTS or not values:
         return
     mine = _programs()
     if mine is None:
         return
-    asked = questions.get(get_store(), values["question_id"])
-    if asked is not None and asked.program not in mine:
-        abort(404)
+    if "question_id" in values:
+        asked = questions.get(get_store(), values["question_id"])
+        if asked is not None and asked.program not in mine:
+            abort(404)
+    if "reply_id" in values:  # a saved reply belongs to its course's program
+        reply = saved_replies.get(get_store(), values["reply_id"])
+        if reply is not None and not _serves(reply.course_id):
+            abort(404)
+
+
+def _serves(course_id: str) -> bool:
+    """Whether the signed-in account serves the program of course `course_id` (every
+    course for an account of the whole gateway; none of no program for a program's)."""
+    mine = _programs()
+    return mine is None or program_of_course(get_store(), course_id) in mine
 
 
 def _question_page(question_id: int, *, status: int = 200, answer: str = "",
@@ -201,10 +214,12 @@ def _refused(question_id: int, refused: tutoring.TutoringError, answer: str = ""
 def _replies_page(status: int = 200, error: str = "", said: str = ""):
     store = get_store()
     lessons = [(course, lesson_id, _lesson_title(course, lesson_id))
-               for course in store.courses() for lesson_id in course.lesson_ids]
+               for course in store.courses() if _serves(course.id)
+               for lesson_id in course.lesson_ids]
     titles = {(course.id, lesson_id): f"{course.title_in(course.default_locale)}: {title}"
               for course, lesson_id, title in lessons}
-    return _page("admin_replies.html", status=status, replies=saved_replies.every(store),
+    return _page("admin_replies.html", status=status,
+                 replies=[r for r in saved_replies.every(store) if _serves(r.course_id)],
                  lessons=lessons, titles=titles, error=error, said=said)
 
 
@@ -235,6 +250,8 @@ def _replies_refused(refused: tutoring.TutoringError):
 def add_reply():
     """Add a saved reply for a lesson (`lesson`: "course/lesson")."""
     course_id, _, lesson_id = request.form.get("lesson", "").partition("/")
+    if course_id and not _serves(course_id):  # as a course that is not loaded
+        return _replies_page(status=422, error="Choose a lesson of a loaded course.")
     try:
         tutoring.save_reply(get_store(), course_id, lesson_id, request.form.get("title", ""),
                             request.form.get("text", ""), _actor(),

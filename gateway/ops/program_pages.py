@@ -1,0 +1,67 @@
+"""Each program's page on the dashboard (docs/programs.md, Scoped figures):
+/admin/programs lists the programs (whole-gateway administrators), /admin/programs/<id>
+shows one program's figures (gateway/ops/program_reports.py) and
+/admin/programs/<id>/<table>.csv each table as CSV. A program's page is for
+whole-gateway administrators and that program's administrators (ACCESS: PROGRAM_ADMIN);
+anyone else is refused by the dashboard's gate, and a program not configured is 404.
+"""
+
+from __future__ import annotations
+
+from flask import Response, abort, current_app, g
+
+from gateway import programs
+from gateway.i18n import translations
+from gateway.ops import program_reports, reports
+from gateway.ops.dashboard import ACCESS, PROGRAM_ADMIN, _days, _page, blueprint
+from gateway.store.per_thread import get_store
+
+ACCESS.update({"admin.program": PROGRAM_ADMIN, "admin.program_csv": PROGRAM_ADMIN})
+
+
+def _program(program: str) -> programs.Program:
+    found = programs.current().get(program)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _report(program: str) -> program_reports.ProgramReport:
+    return program_reports.build(get_store(), current_app.extensions["learnline.carriers"],
+                                 program, _days())
+
+
+@blueprint.get("/programs")
+def program_list():
+    """Every configured program, each with a link to its page (whole-gateway
+    administrators)."""
+    return _page("admin_programs.html", programs=list(programs.current()))
+
+
+@blueprint.get("/programs/<program>")
+def program(program: str):
+    """One program's figures for the last `days` days: its funnel, quiz questions,
+    messages and cost per completed lesson, questions to tutors; its rows alone."""
+    found = _program(program)
+    report = _report(program)
+    gettext = translations(g.locale).gettext
+    return _page("admin_program.html", program=found, report=report,
+                 tables={name: program_reports.table(report, name, gettext=gettext)
+                         for name in program_reports.TABLES},
+                 generated=reports.generated_at(get_store().clock()),
+                 days=len(report.period.days), max_days=reports.MAX_DAYS, _=gettext)
+
+
+@blueprint.get("/programs/<program>/<table>.csv")
+def program_csv(program: str, table: str):
+    """One table of a program's page as CSV, for the same `days`."""
+    _program(program)
+    if table not in program_reports.TABLES:
+        abort(404)
+    report = _report(program)
+    period = report.period
+    name = f"learnline-{program}-{table}-{period.days[0]}-to-{period.days[-1]}.csv"
+    return Response(program_reports.to_csv(report, table,
+                                           gettext=translations(g.locale).gettext),
+                    content_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
