@@ -35,6 +35,11 @@ TUTORS = {"/admin/inbox", "/admin/inbox/<int:question_id>",
           "/admin/inbox/<int:question_id>/reassign", "/admin/inbox/<int:question_id>/close",
           "/admin/replies", "/admin/replies/<int:reply_id>",
           "/admin/replies/<int:reply_id>/delete"}
+# Programs' own pages: whole-gateway administrators and the program's administrators (the
+# isolation walk, tests/test_program_figures.py, walks them with each role of another
+# program).
+PROGRAM_ADMINS = {"/admin/programs", "/admin/programs/<program>",
+                  "/admin/programs/<program>/<table>.csv"}
 ADMIN_TOKEN = "admin-token-for-access-tests-0123456789"
 SIMULATOR = {"/simulator"}  # pretend +999 numbers only; off unless asked for
 # A lesson by link: the token in the address is the credential (walked without, with a
@@ -66,8 +71,8 @@ def simulating_app(db_path, carriers_file):
 
 def test_every_route_is_known_to_be_public_a_carrier_route_or_protected(simulating_app):
     rules = {rule.rule for rule in every_rule(simulating_app)}
-    unknown = (rules - PUBLIC - CARRIER - OPERATORS - STAFF - TUTORS - SIMULATOR
-               - LESSON_LINK - SIGNED_IN)
+    unknown = (rules - PUBLIC - CARRIER - OPERATORS - STAFF - TUTORS - PROGRAM_ADMINS
+               - SIMULATOR - LESSON_LINK - SIGNED_IN)
     assert unknown == set(), ("a new route: decide who may call it, protect it, and list it "
                               "here")
 
@@ -134,6 +139,17 @@ def test_the_tutors_routes_refuse_the_outside_without_an_account(simulating_app,
                 assert client.get(path, environ_base=source, headers={
                     "Authorization": "Bearer wrong-" + ADMIN_TOKEN}).status_code == 403, path
     assert questions.get(store, asked).status == "open"
+
+
+def test_the_programs_pages_refuse_the_outside_without_an_account(simulating_app):
+    simulating_app.config["ADMIN_TOKEN"] = ADMIN_TOKEN
+    client = simulating_app.test_client()
+    for rule in PROGRAM_ADMINS:
+        path = rule.replace("<program>", "orange").replace("<table>", "funnel")
+        for source in (OUTSIDE, {}):
+            assert client.get(path, environ_base=source).status_code in (403, 404), path
+            assert client.get(path, environ_base=source, headers={
+                "Authorization": "Bearer wrong-" + ADMIN_TOKEN}).status_code in (403, 404)
 
 
 def test_the_dashboard_is_off_without_its_token(simulating_app):
