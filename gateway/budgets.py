@@ -160,17 +160,18 @@ def tell_administrators(store: Store, carriers: Carriers, spend: Spend) -> bool:
 
 def notice(program: Program, spend: Spend) -> str:
     """The few words a program's contacts are sent, in the program's language."""
-    tr = translations(program.default_locale).gettext
+    catalog = translations(program.default_locale)
     values = {"name": program.name, "spent": f"{spend.spent:.2f}",
               "budget": f"{spend.budget:.2f}", "currency": program.currency or "",
               "month": spend.month}
     if spend.reached:
-        return tr("%(name)s has reached its budget for %(month)s: %(spent)s of %(budget)s "
-                  "%(currency)s. Lessons, reminders and announcements stop until next "
-                  "month; replies to learners continue.") % values
-    return tr("%(name)s has spent %(spent)s of its %(budget)s %(currency)s budget for "
-              "%(month)s. At the budget, lessons, reminders and announcements stop until "
-              "next month.") % values
+        return catalog.gettext(
+            "%(name)s has reached its budget for %(month)s: %(spent)s of %(budget)s "
+            "%(currency)s. Lessons, reminders and announcements stop until next month; "
+            "replies to learners continue.") % values
+    return catalog.gettext(
+        "%(name)s has spent %(spent)s of its %(budget)s %(currency)s budget for %(month)s. "
+        "At the budget, lessons, reminders and announcements stop until next month.") % values
 
 
 def contact_carrier(program: Program, carriers: Carriers) -> Carrier | None:

@@ -150,7 +150,7 @@ def test_a_program_at_its_budget_stops_its_unsolicited_messages_while_replies_co
     assert [kind for kind, _, _ in unsolicited(store, SUN_LEARNER)] == ["reminder"]
     assert [kind for kind, _, _ in unsolicited(store, FREE_LEARNER)] == ["reminder"]
     # Announcements of the program are refused; another program's go.
-    with pytest.raises(ValueError, match="orange.*monthly budget"):
+    with pytest.raises(ValueError, match=r"orange.*monthly budget"):
         announce(store, carriers, "orange-course", "Bonjour !")
     assert announce(store, carriers, "sun-course", "Hello!").learners == 1
     # Replies to the same learner continue.

@@ -25,7 +25,12 @@ def programs_group() -> None:
 @programs_group.command("list")
 def list_programs() -> None:
     """Each program: its members, its spend this month (UTC) against its monthly budget,
-    and whether its unsolicited messages are stopped for the month."""
+    and whether its unsolicited messages are stopped for the month.
+
+    \b
+    Example:
+      learnline programs list
+    """
     # Imported here: the CLI must not load gateway.metrics before `serve` and `worker`
     # point prometheus-client at the shared metrics folder (gateway/cli/announce.py).
     from gateway import budgets
