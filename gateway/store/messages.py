@@ -168,7 +168,7 @@ class MessagesStore:
                  error = coalesce(error || '; ', '') || 'sent as SMS through ' || ?1
                WHERE id = ?3 AND fallback_to IS NULL AND fallback_of IS NULL
                RETURNING id, carrier_id, phone, body, status, attempts, to_stopped_ok,
-                         carrier_message_id, error, inbound_id, kind, payload""",
+                         carrier_message_id, error, inbound_id, kind, payload, program""",
             [carrier_id, self.clock(), outbox_id])
         return _outbox_record(row) if row else None
 
