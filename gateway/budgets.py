@@ -140,6 +140,8 @@ def tell_administrators(store: Store, carriers: Carriers, spend: Spend) -> bool:
         return False
     level = "100%" if spend.reached else "80%"
     program = spend.program
+    if members.budget_told(store, program.id, spend.month, level):  # most rounds: no write
+        return False
     with store.write():
         if members.budget_told(store, program.id, spend.month, level):
             return False

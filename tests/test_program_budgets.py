@@ -18,6 +18,7 @@ from gateway import budgets, create_app
 from gateway.cli.main import main as cli
 from gateway.config import load_carriers
 from gateway.content.importer import import_courses
+from gateway.ops import staff
 from gateway.ops.announcements import announce
 from gateway.outbox.queue import queue_text
 from gateway.outbox.worker import OutboxWorker
@@ -25,13 +26,14 @@ from gateway.paths import lessons_dir
 from gateway.store import Store
 from gateway.store import programs as members
 from gateway.store import staff as accounts
-from tests.conftest import AUTH_TOKEN, TwilioWebhooks, carriers_toml
+from tests.conftest import AUTH_TOKEN, TwilioWebhooks, carriers_toml, csrf
 
 ORANGE_LEARNER = "+2348030000001"
 SUN_LEARNER = "+2348030000002"
 FREE_LEARNER = "+2348030000003"  # in no program
 CONTACT = "+2348030000009"
 ADMIN_TOKEN = "budget-admin-token-0123456789abcdef"
+PASSWORD = "program admin phrase 42"
 
 PROGRAMS = """
 [programs.orange]
@@ -210,6 +212,41 @@ def test_the_dashboard_shows_the_budget_banner_to_the_programs_administrators(
     assert page.status_code == 200
     assert "Orange Academy (orange) has reached its monthly budget" in page.text
     assert "Sun School" not in page.text.split("<main>")[1].split("</p>")[0]
+    for username, program in (("ama", "orange"), ("sol", "sun")):
+        staff.add_account(store, username, username.title(), "admin", PASSWORD,
+                          program=program)
+    page = signed_in(app, "ama").get("/admin/account").text
+    assert "Orange Academy (orange) has reached its monthly budget" in page
+    page = signed_in(app, "sol").get("/admin/account").text
+    assert 'role="alert"' not in page  # another program's budget is not theirs
+
+
+def signed_in(app, username: str):
+    client = app.test_client()
+    answer = client.post("/admin/signin", data={
+        "csrf": csrf(client, "/admin/signin"), "username": username, "password": PASSWORD})
+    assert answer.status_code == 303, answer.text
+    return client
+
+
+def test_the_contacts_are_told_at_80_percent_once_and_nothing_stops(
+        app, store, db_path, carriers_file, programs_file):
+    twilio = TwilioWebhooks(app.test_client())
+    twilio.sms(ORANGE_LEARNER, "JOIN ORANGE")
+    drain(db_path, carriers_file)
+    spent = budgets.spends(store, load_carriers(carriers_file))["orange"].spent
+    programs_file.write_text(PROGRAMS.replace("monthly_budget = 2\n",
+                                              f"monthly_budget = {spent / 0.85}\n"))
+    later = programs_file.stat().st_mtime + 10
+    os.utime(programs_file, (later, later))
+    days_pass(store, ORANGE_LEARNER, now=store.clock())
+    drain(db_path, carriers_file)
+    drain(db_path, carriers_file)
+    told = store.db.execute("SELECT body FROM outbox WHERE phone = ? AND kind = 'report'",
+                            [CONTACT]).fetchall()
+    assert len(told) == 1 and "Orange Academy a dépensé" in told[0][0]
+    assert [kind for kind, status, _ in unsolicited(store, ORANGE_LEARNER)
+            if status != "cancelled"] == ["reminder"]
 
 
 # -- a programs file that turns bad ----------------------------------------------------------
