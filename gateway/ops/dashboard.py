@@ -232,7 +232,9 @@ def _page(template: str, status: int = 200, **context) -> tuple[str, int]:
 def _budget_notes() -> list[budgets.Spend]:
     """The programs this page's reader administers whose spend reached 80% of their
     monthly budget or more (the page's banner; docs/programs.md, Budget)."""
-    if not g.get("admin") and g.get("staff") is None:
+    if g.get("staff") is None and not g.get("admin"):
+        return []
+    if g.staff is not None and not g.staff.holds(staff.ADMIN):  # a tutor: no banner
         return []
 
     def administers(program_id: str) -> bool:  # the token's administrator: every program
