@@ -17,6 +17,7 @@ from gateway.content.importer import ensure_bundled_courses
 from gateway.hub import routes as hub_routes
 from gateway.learning.asking import tutor_hours
 from gateway.ops import dashboard, simulator
+from gateway.programs import current as current_programs
 from gateway.programs import load_programs
 from gateway.ratelimit import InboundLimits
 from gateway.server import errors, forwarded, health, webhooks
@@ -63,8 +64,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     carriers = load_carriers(app.config["CARRIERS_FILE"])
     app.extensions["learnline.carriers"] = carriers
     # Programs (LEARNLINE_PROGRAMS) are read where they are used (gateway/programs.py,
-    # `current`); a bad file fails here, at start-up, naming file, program and key.
+    # `current`); a bad file fails here, at start-up, naming file, program and key, and
+    # a good one is the reading kept should the file turn bad later.
     load_programs(carrier_ids=[carrier.id for carrier in carriers])
+    current_programs()
     app.extensions["learnline.adapters"] = {c.id: ADAPTERS[c.adapter](c.wire) for c in carriers}
 
     # One connection per server thread, kept across requests: opening SQLite and

@@ -10,6 +10,7 @@ behaves as it did without them. A bad file fails at start-up naming file, progra
 
 from __future__ import annotations
 
+import logging
 import re
 import tomllib
 from collections.abc import Iterable, Iterator
@@ -26,6 +27,8 @@ PROGRAM_ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 PROGRAM_KEYS = ("name", "default_locale", "country", "monthly_budget", "currency", "contacts",
                 "keywords", "carriers")
 CARRIER_KEYS = ("short_code", "ussd_code")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -269,11 +272,18 @@ def _clashes(path: Path, programs: Iterable[Program]) -> list[str]:
 
 
 _cache: dict[tuple[str, float], Programs] = {}
+_last_good: dict[str, Programs] = {}  # by path: the last valid reading of each file
+_problems: dict[str, str] = {}  # by path: why its latest reading was refused
 
 
 def current() -> Programs:
     """The programs configured for this process (`LEARNLINE_PROGRAMS`), read again when
-    the file changes. The file was checked at start-up (`load_programs`); no file: none."""
+    the file changes. The file was checked at start-up (`load_programs`); no file: none.
+    A file that became invalid since is logged once, naming file, program and key, and
+    the last valid reading stays in force (`problem()` tells it); ConfigError only when
+    this process never read it valid."""
+    from gateway.config import ConfigError
+
     path = environment.get("LEARNLINE_PROGRAMS") or None
     if path is None:
         return NO_PROGRAMS
@@ -283,6 +293,27 @@ def current() -> Programs:
         mtime = -1.0
     key = (path, mtime)
     if key not in _cache:
+        try:
+            read = load_programs(path)
+        except ConfigError as exc:
+            if path not in _last_good:
+                raise
+            if _problems.get(path) != str(exc):
+                log.error("programs file invalid; keeping its last valid reading: %s",
+                          "; ".join(exc.problems))
+            _problems[path] = str(exc)
+            read = _last_good[path]
+        else:
+            _problems.pop(path, None)
+            _last_good[path] = read
         _cache.clear()
-        _cache[key] = load_programs(path)
+        _cache[key] = read
     return _cache[key]
+
+
+def problem() -> str | None:
+    """Why the programs file, as `current()` last read it, is invalid (each problem
+    naming file, program and key; the last valid reading is in force); None when valid
+    or not set."""
+    path = environment.get("LEARNLINE_PROGRAMS") or None
+    return _problems.get(path) if path else None

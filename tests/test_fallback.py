@@ -220,3 +220,17 @@ def test_not_on_whatsapp_through_serve_and_the_worker_falls_back_once(
         assert (original["status"], original["fallback_to"]) == ("failed", "twilio")
         assert (copy["status"], copy["fallback_of"]) == ("sent", original["id"])
         assert store.learner(PHONE).carrier_id == "twilio"
+
+
+def test_the_sms_copy_is_about_the_program_its_message_was(
+        fb_client, store, db_path, fb_carriers, graph_api, twilio_api):
+    post_whatsapp(fb_client, notification(text_message("START")))
+    drain(db_path, fb_carriers)
+    with store.write():
+        queue_message(store, load_carriers(fb_carriers)["wa"], PHONE, "Your answer is right.",
+                      program="orange")
+    graph_api.fail_next(400, 131026, "Message undeliverable")
+    drain(db_path, fb_carriers)
+    copy = store.db.execute("SELECT carrier_id, status, program FROM outbox WHERE "
+                            "fallback_of IS NOT NULL").fetchone()
+    assert tuple(copy) == ("twilio", "sent", "orange")  # it counts toward the program's spend

@@ -17,6 +17,7 @@ from gateway.learning.timing import learner_zone, quiet_end
 from gateway.outbox.window import is_whatsapp
 from gateway.phones import masked
 from gateway.store import Store
+from gateway.store.programs import program_of_course
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +27,14 @@ RETRY_SECONDS = 3600.0
 
 
 def run_scheduled(store: Store, carriers: Carriers, now: float | None = None,
-                  limit: int = 200, *, phone: str | None = None) -> int:
+                  limit: int = 200, *, phone: str | None = None,
+                  stopped_programs: frozenset[str] = frozenset()) -> int:
     """Visit up to `limit` learners whose next check has come (only the learner of `phone`
     when given); queue what is due for each (one message at most a visit, by the channel
     of the carrier that reaches them) and plan their next check. Returns how many messages
-    were queued. Each learner is its own transaction."""
+    were queued. Each learner is its own transaction. A learner whose current course is
+    of a program in `stopped_programs` (its monthly budget reached: gateway/budgets.py)
+    is sent nothing and looked at again RETRY_SECONDS later, their progress unchanged."""
     now = store.clock() if now is None else now
     queued = 0
     for seen in store.learners_to_check(now, limit):
@@ -43,6 +47,11 @@ def run_scheduled(store: Store, carriers: Carriers, now: float | None = None,
             carrier = carrier_for(learner, carriers)  # their chosen channel's
             if carrier is None:
                 store.set_next_check(learner.phone, None)
+                continue
+            if stopped_programs and program_of_course(
+                    store, learner.current_course) in stopped_programs:
+                learner.next_check_at = now + RETRY_SECONDS
+                store.save_learner(learner)
                 continue
             pacing = carrier.pacing
             channel = _channel(carrier)

@@ -23,6 +23,7 @@ from gateway.cli.db import existing_db_path
 from gateway.cli.i18n import i18n
 from gateway.cli.learners import learners
 from gateway.cli.packs import packs
+from gateway.cli.programs import programs_group
 from gateway.cli.restore import outbox_group, restore_command
 from gateway.cli.staff import staff_group
 from gateway.cli.sync import hub_group, sync_command
@@ -988,4 +989,5 @@ main.add_command(i18n)
 main.add_command(restore_command)
 main.add_command(outbox_group)
 main.add_command(staff_group)
+main.add_command(programs_group)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from gateway import budgets
 from gateway.config import Carrier, Carriers
 from gateway.learning.timing import learner_zone, quiet_end
 from gateway.message_templates import TemplateMessage, fill
@@ -57,13 +58,17 @@ def announce(store: Store, carriers: Carriers, course_id: str, text: str,
     """Queue `text` (or `texts[locale]` for learners reading that language) to every
     learner of the course who has not opted out, or with `dry_run` only count them and
     the cost. `on_learner` is called once per learner (a progress bar). Raises LookupError
-    for an unknown course and ValueError for an empty text."""
+    for an unknown course and ValueError for an empty text, or for a course whose program
+    reached its monthly budget (gateway/budgets.py)."""
     if store.course(course_id) is None:
         raise LookupError(f"no course {course_id!r}")
     if not text.strip():
         raise ValueError("the announcement text is empty")
     texts = {locale: body for locale, body in (texts or {}).items() if body.strip()}
     program = program_of_course(store, course_id)
+    if budgets.is_stopped(store, carriers, program):
+        raise ValueError(f"program {program!r} has reached its monthly budget: "
+                         "its announcements wait for next month")
     plan = AnnouncementPlan(course_id)
     plan.opted_out = store.course_opted_out(course_id)
     audience = store.course_audience(course_id)

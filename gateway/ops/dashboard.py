@@ -55,7 +55,7 @@ from flask import (
 )
 from markupsafe import Markup
 
-from gateway import environment
+from gateway import budgets, environment
 from gateway.channels.web import http
 from gateway.config import ConfigError
 from gateway.hub.routes import request_hub
@@ -247,7 +247,26 @@ def _report() -> reports.Report:
 
 def _page(template: str, status: int = 200, **context) -> tuple[str, int]:
     return render_template(template, css=Markup(CSS), csrf=http.csrf_token,
-                           **context), status
+                           budget_notes=_budget_notes(), **context), status
+
+
+def _budget_notes() -> list[budgets.Spend]:
+    """The programs this page's reader administers whose spend reached 80% of their
+    monthly budget or more (the page's banner; docs/programs.md, Budget)."""
+    if g.get("staff") is None and not g.get("admin"):
+        return []
+    if g.staff is not None and not g.staff.holds(staff.ADMIN):  # a tutor: no banner
+        return []
+
+    def administers(program_id: str) -> bool:  # the token's administrator: every program
+        return g.staff.has_role(staff.ADMIN, program_id) if g.staff is not None else g.admin
+
+    try:
+        spends = budgets.spends(get_store(), current_app.extensions["learnline.carriers"])
+    except ConfigError:  # the programs file: /healthz and doctor say what is wrong
+        return []
+    return [spend for pid, spend in spends.items() if spend.share is not None
+            and spend.share >= budgets.WARN_SHARE and administers(pid)]
 
 
 # -- pages ---------------------------------------------------------------------------------

@@ -54,7 +54,7 @@ def send_instead(store: Store, carriers: Carriers, message: OutboxRecord, *,
         queued = queue_text(store, other, original.phone,
                             typed_choices(original.body, payload, locale),
                             to_stopped_ok=original.to_stopped_ok, kind=original.kind,
-                            fallback_of=original.id)
+                            fallback_of=original.id, program=original.program)
         if unreachable and learner is not None and learner.carrier_id == carrier.id:
             learner.carrier_id = other.id
             if learner.channel == "whatsapp":

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from carrier_adapters import ADAPTERS, CarrierAdapter, SendError
-from gateway import environment
+from gateway import budgets, environment, programs
 from gateway.channels.scheduled import run_scheduled
 from gateway.channels.sms.conversation import handle_inbound
 from gateway.channels.whatsapp.conversation import handle_whatsapp
@@ -170,6 +170,8 @@ class OutboxWorker:
             tutor_hours()
         except ValueError as problem:
             raise ConfigError(str(problem)) from None
+        # The programs file, checked at start-up: its reading is kept should it turn bad.
+        programs.current()
         self._last_retention = float("-inf")
         self._next_slot: dict[str, float] = {}
         self._stop = threading.Event()
@@ -180,6 +182,9 @@ class OutboxWorker:
         self._probe_at: dict[str, float] = {}  # when a refusing carrier is tried again
         self._tally_lock = threading.Lock()
         self._signalled = False  # SIGTERM or SIGINT came (install_signal_handlers)
+        # Programs whose monthly budget is reached, read once a scheduling round (the
+        # senders' hot path reads this set, never the database, for it).
+        self._stopped_programs: frozenset[str] = frozenset()
         self.report = DrainReport()
 
     def stop(self) -> None:
@@ -234,8 +239,10 @@ class OutboxWorker:
                         last_recovery = self.clock()
                         self.apply_retention(store)
                     if _elapsed(now, last_schedule, self.schedule_seconds):
-                        self._tally("scheduled", run_scheduled(store, self.carriers,
-                                                               phone=self.phone))
+                        self._stopped_programs = budgets.check(store, self.carriers)
+                        self._tally("scheduled", run_scheduled(
+                            store, self.carriers, phone=self.phone,
+                            stopped_programs=self._stopped_programs))
                         last_schedule = self.clock()
                     for sender in senders:
                         if sender.error is not None:
@@ -391,6 +398,10 @@ class OutboxWorker:
             return
         if learner is not None and learner.stopped and not message.to_stopped_ok:
             self._finish(store, message, "cancelled", detail="learner opted out")
+            self._tally("cancelled")
+            return
+        if budgets.held_back(message.kind, message.program, self._stopped_programs):
+            self._finish(store, message, "cancelled", detail=budgets.STOPPED_DETAIL)
             self._tally("cancelled")
             return
         if message.kind != "reply" and learner is not None:

@@ -1,7 +1,8 @@
 """Liveness and readiness for load balancers, systemd and operators.
 
 - `/healthz` (liveness): the process answers and can read its database; it names the
-  version running (gateway/version.py), so a monitor tells releases apart.
+  version running (gateway/version.py), so a monitor tells releases apart, and says
+  when the programs file became invalid (docs/programs.md).
 - `/readyz` (readiness): the database can take a write, its migrations are applied and
   its schema is what they make (tables, columns, indexes, triggers), and
   the outbox worker beat recently (without it, replies queue but nobody sends
@@ -17,7 +18,8 @@ import time
 
 from flask import Blueprint, Response
 
-from gateway import environment
+from gateway import environment, programs
+from gateway.config import ConfigError
 from gateway.store import Store, events
 from gateway.store.per_thread import get_store
 from gateway.version import VERSION
@@ -43,7 +45,21 @@ def health() -> Response:
 
     store = get_store()
     store.ping()
-    return _plain(["ok", f"version: {VERSION}", *sync_lines(store)], 200)
+    return _plain(["ok", f"version: {VERSION}", *sync_lines(store), *programs_lines()], 200)
+
+
+def programs_lines() -> list[str]:
+    """A line when the programs file became invalid since it was last read valid (the
+    gateway keeps that last valid reading; never a reason to fail); [] otherwise."""
+    try:
+        programs.current()
+    except ConfigError as exc:  # never read valid in this process
+        return [f"programs: INVALID: {line}" for line in exc.problems]
+    found = programs.problem()
+    if found is None:
+        return []
+    return [f"programs: INVALID, the last valid reading is in force: {line}"
+            for line in found.splitlines()]
 
 
 def sync_lines(store: Store, now: float | None = None) -> list[str]:

@@ -35,7 +35,7 @@ def _outbox_record(row: dict) -> OutboxRecord:
         status=row["status"], attempts=row["attempts"], to_stopped_ok=bool(row["to_stopped_ok"]),
         carrier_message_id=row.get("carrier_message_id"), error=row.get("error"),
         inbound_id=row.get("inbound_id"), kind=row.get("kind") or "reply",
-        payload=row.get("payload"),
+        payload=row.get("payload"), program=row.get("program") or "",
     )
 
 
@@ -168,7 +168,7 @@ class MessagesStore:
                  error = coalesce(error || '; ', '') || 'sent as SMS through ' || ?1
                WHERE id = ?3 AND fallback_to IS NULL AND fallback_of IS NULL
                RETURNING id, carrier_id, phone, body, status, attempts, to_stopped_ok,
-                         carrier_message_id, error, inbound_id, kind, payload""",
+                         carrier_message_id, error, inbound_id, kind, payload, program""",
             [carrier_id, self.clock(), outbox_id])
         return _outbox_record(row) if row else None
 
@@ -257,7 +257,7 @@ class MessagesStore:
                          ORDER BY due_at, id LIMIT 1))
                      ORDER BY due_at, id LIMIT 1)
                    RETURNING id, carrier_id, phone, body, status, attempts, to_stopped_ok,
-                             inbound_id, kind, payload""",
+                             inbound_id, kind, payload, program""",
                 # Two index lookups (queued and due; leased and expired) rather than one
                 # OR, which SQLite answers by reading every message the carrier ever had.
                 [now + lease_seconds, now, carrier_id, now, *params, carrier_id, now, *params],

@@ -70,3 +70,29 @@ def program_of_course(store: Store, course_id: str | None) -> str:
     course)."""
     course = store.course(course_id) if course_id else None
     return course.program if course is not None else ""
+
+
+def outbound_counts(store: Store, since: float, until: float) -> list[tuple]:
+    """What each program's messages created in [since, until) cost in the carrier's units,
+    per program and carrier: (program, carrier id, segments the carrier accepted, WhatsApp
+    messages delivered as service, utility, marketing). Messages of no program are left
+    out; replies count as any other message (the carrier bills them alike)."""
+    from gateway.store.stats import ACCEPTED, CATEGORY, first_id_since
+
+    start = first_id_since(store, "outbox", "created_at", since)
+    delivered_by = ", ".join(f"sum(status = 'delivered' AND {CATEGORY} = '{category}')"
+                             for category in ("service", "utility", "marketing"))
+    return [tuple(row) for row in store.db.execute(
+        f"""SELECT program, carrier_id, sum(CASE WHEN {ACCEPTED} THEN segments ELSE 0 END),
+                  {delivered_by}
+           FROM outbox WHERE id >= ? AND created_at >= ? AND created_at < ? AND program != ''
+           GROUP BY program, carrier_id ORDER BY program, carrier_id""",
+        [start, since, until])]
+
+
+def budget_told(store: Store, program: str, month: str, level: str) -> bool:
+    """Whether the program's administrators were told, in `month` ('YYYY-MM'), that its
+    spend reached `level` ('80%' or '100%') of its budget (a line of the staff audit)."""
+    return store.db.execute(
+        "SELECT 1 FROM staff_audit WHERE action = ? AND subject = ?",
+        [f"program budget {level}", f"{program} {month}"]).fetchone() is not None

@@ -130,6 +130,7 @@ class OutboxRecord:
     inbound_id: int | None = None
     kind: str = "reply"  # or what an unsolicited message is (Store.enqueue)
     payload: str | None = None  # its structure as JSON (WhatsApp's buttons, a list)
+    program: str = ""  # the program the message is about ('' none: docs/programs.md)
 
 
 @dataclass(frozen=True)

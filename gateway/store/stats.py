@@ -32,6 +32,7 @@ _REAL_CARRIER = "carrier_id NOT IN ('simulator', 'simulator-whatsapp')"
 # Outbox states in which the carrier took the message (and bills its segments).
 _ACCEPTED = ("(status IN ('sent', 'delivered', 'undelivered') "
              "OR (status = 'failed' AND carrier_message_id IS NOT NULL))")
+ACCEPTED = _ACCEPTED  # as gateway/store/programs.py counts a program's spend
 
 
 @dataclass(frozen=True)

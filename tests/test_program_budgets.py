@@ -1,0 +1,283 @@
+"""A program's monthly budget (docs/programs.md, Budget): once its learners' messages cost
+it, the program's unsolicited messages stop while replies continue, its contacts are told
+once, and a new month lifts the stop; and a programs file that turns bad keeps the last
+valid one in force."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from gateway import budgets, create_app
+from gateway.cli.main import main as cli
+from gateway.config import load_carriers
+from gateway.content.importer import import_courses
+from gateway.ops import staff
+from gateway.ops.announcements import announce
+from gateway.outbox.queue import queue_text
+from gateway.outbox.worker import OutboxWorker
+from gateway.paths import lessons_dir
+from gateway.store import Store
+from gateway.store import programs as members
+from gateway.store import staff as accounts
+from tests.conftest import AUTH_TOKEN, TwilioWebhooks, carriers_toml, csrf
+
+ORANGE_LEARNER = "+2348030000001"
+SUN_LEARNER = "+2348030000002"
+FREE_LEARNER = "+2348030000003"  # in no program
+CONTACT = "+2348030000009"
+ADMIN_TOKEN = "budget-admin-token-0123456789abcdef"
+PASSWORD = "program admin phrase 42"
+
+PROGRAMS = """
+[programs.orange]
+name = "Orange Academy"
+default_locale = "fr"
+country = "NG"
+monthly_budget = 2
+currency = "USD"
+contacts = ["0803 000 0009"]
+keywords = ["JOIN ORANGE"]
+
+[programs.sun]
+name = "Sun School"
+default_locale = "en"
+monthly_budget = 1000
+currency = "USD"
+keywords = ["JOIN SUN"]
+"""
+
+
+def course_copy(root: Path, folder: str, code: str, program: str) -> None:
+    shutil.copytree(lessons_dir() / "start-freelancing", root / folder)
+    toml = root / folder / "course.toml"
+    text = toml.read_text(encoding="utf-8").replace('code = "FREELANCE"', f'code = "{code}"')
+    toml.write_text(f'program = "{program}"\n' + text, encoding="utf-8")
+
+
+@pytest.fixture
+def programs_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "programs.toml"
+    path.write_text(PROGRAMS, encoding="utf-8")
+    monkeypatch.setenv("LEARNLINE_PROGRAMS", str(path))
+    return path
+
+
+@pytest.fixture
+def carriers_file(tmp_path: Path, twilio_api, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Twilio billing 1 USD a segment."""
+    monkeypatch.setenv("TEST_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    path = tmp_path / "carriers.toml"
+    path.write_text(carriers_toml(twilio_api.url).replace(
+        "tps = 200\n", 'tps = 200\nprice_per_segment = 1.0\ncurrency = "USD"\n'))
+    return path
+
+
+@pytest.fixture
+def app(db_path, carriers_file, programs_file, tmp_path, monkeypatch):
+    monkeypatch.setenv("LEARNLINE_ADMIN_TOKEN", ADMIN_TOKEN)
+    root = tmp_path / "lessons"
+    root.mkdir()
+    shutil.copytree(lessons_dir() / "start-freelancing", root / "start-freelancing")
+    course_copy(root, "orange-course", "ORANGE1", "orange")
+    course_copy(root, "sun-course", "SUN1", "sun")
+    with Store.open(db_path) as store:
+        import_courses(store, root)
+    return create_app({"DATABASE": str(db_path), "CARRIERS_FILE": str(carriers_file),
+                       "SECRET_KEY": "budget-tests-secret-0123456789", "TESTING": True})
+
+
+@pytest.fixture
+def store(db_path, app):
+    with Store.open(db_path) as opened:
+        yield opened
+
+
+def drain(db_path: Path, carriers_file: Path, now: float | None = None) -> None:
+    """One `learnline worker --drain`: its scheduling round, then every due message."""
+    clock = time.time if now is None else (lambda: now)
+    OutboxWorker(db_path, load_carriers(carriers_file), wall_clock=clock).run(
+        drain=True, poll_seconds=0.01)
+
+
+def days_pass(store: Store, *phones: str, now: float) -> None:
+    """Six days without a word from these learners: a reminder is due for each."""
+    for phone in phones:
+        learner = store.learner(phone)
+        learner.last_seen_at = now - 6 * 86_400
+        learner.next_check_at = now - 1
+        with store.write():
+            store.save_learner(learner)
+
+
+def unsolicited(store: Store, phone: str) -> list[tuple[str, str, str]]:
+    return store.db.execute(
+        "SELECT kind, status, coalesce(error, '') FROM outbox WHERE phone = ? AND kind "
+        "NOT IN ('reply', 'report') ORDER BY id", [phone]).fetchall()
+
+
+def sent_replies(store: Store, phone: str) -> int:
+    return store.db.execute("SELECT count(*) FROM outbox WHERE phone = ? AND kind = 'reply' "
+                            "AND status = 'sent'", [phone]).fetchone()[0]
+
+
+def test_a_program_at_its_budget_stops_its_unsolicited_messages_while_replies_continue(
+        app, store, db_path, carriers_file, twilio_api):
+    twilio = TwilioWebhooks(app.test_client())
+    twilio.sms(ORANGE_LEARNER, "JOIN ORANGE")
+    twilio.sms(SUN_LEARNER, "JOIN SUN")
+    twilio.sms(FREE_LEARNER, "START FREELANCE")
+    drain(db_path, carriers_file)  # the replies go: orange's cost it its 2 USD budget
+    carriers = load_carriers(carriers_file)
+    spends = budgets.spends(store, carriers)
+    assert spends["orange"].reached and spends["orange"].spent >= 2
+    assert not spends["sun"].reached and spends["sun"].spent > 0
+    # A lesson queued before the budget was reached is not sent.
+    with store.write():
+        queue_text(store, carriers["twilio"], ORANGE_LEARNER, "Leçon du jour",
+                   kind="lesson", program="orange")
+    queued = store.db.execute("SELECT max(id) FROM outbox").fetchone()[0]
+    now = store.clock()
+    days_pass(store, ORANGE_LEARNER, SUN_LEARNER, FREE_LEARNER, now=now)
+    drain(db_path, carriers_file)
+    row = store.db.execute("SELECT status, error FROM outbox WHERE id = ?", [queued]).fetchone()
+    assert tuple(row) == ("cancelled", "program budget reached")
+    assert [kind for kind, _, _ in unsolicited(store, ORANGE_LEARNER)] == ["lesson"]
+    assert [kind for kind, _, _ in unsolicited(store, SUN_LEARNER)] == ["reminder"]
+    assert [kind for kind, _, _ in unsolicited(store, FREE_LEARNER)] == ["reminder"]
+    # Announcements of the program are refused; another program's go.
+    with pytest.raises(ValueError, match=r"orange.*monthly budget"):
+        announce(store, carriers, "orange-course", "Bonjour !")
+    assert announce(store, carriers, "sun-course", "Hello!").learners == 1
+    # Replies to the same learner continue.
+    before = sent_replies(store, ORANGE_LEARNER)
+    twilio.sms(ORANGE_LEARNER, "AIDE")
+    drain(db_path, carriers_file)
+    assert sent_replies(store, ORANGE_LEARNER) > before
+
+
+def test_the_programs_contacts_are_told_once_and_a_new_month_resumes(
+        app, store, db_path, carriers_file, twilio_api):
+    twilio = TwilioWebhooks(app.test_client())
+    twilio.sms(ORANGE_LEARNER, "JOIN ORANGE")
+    drain(db_path, carriers_file)
+    drain(db_path, carriers_file)
+    drain(db_path, carriers_file)
+    told = store.db.execute("SELECT body, status FROM outbox WHERE phone = ? AND kind = "
+                            "'report'", [CONTACT]).fetchall()
+    assert len(told) == 1 and told[0][1] == "sent"
+    assert "Orange Academy" in told[0][0] and "2.00" in told[0][0]
+    assert [m["To"] for m in twilio_api.messages].count(CONTACT) == 1
+    audit = [(row.action, row.subject) for row in accounts.audit_rows(store)]
+    month = budgets.month_of(store.clock())[2]
+    assert audit.count(("program budget 100%", f"orange {month}")) == 1
+    # A new month: the stop lifts by itself, and a reminder is queued again.
+    next_month = budgets.month_of(store.clock())[1] + 86_400
+    days_pass(store, ORANGE_LEARNER, now=next_month)
+    drain(db_path, carriers_file, now=next_month)
+    assert [(kind, error) for kind, _, error in unsolicited(store, ORANGE_LEARNER)] \
+        == [("reminder", "")]
+    assert not budgets.spends(store, load_carriers(carriers_file), now=next_month)[
+        "orange"].reached
+
+
+def test_programs_list_tells_members_spend_and_stop(app, store, db_path, carriers_file,
+                                                    monkeypatch):
+    twilio = TwilioWebhooks(app.test_client())
+    twilio.sms(ORANGE_LEARNER, "JOIN ORANGE")
+    drain(db_path, carriers_file)
+    monkeypatch.setenv("LEARNLINE_DB", str(db_path))
+    monkeypatch.setenv("LEARNLINE_CARRIERS", str(carriers_file))
+    result = CliRunner().invoke(cli, ["programs", "list"])
+    assert result.exit_code == 0, result.output
+    orange, sun = result.output.splitlines()
+    assert orange.startswith("orange\tOrange Academy\t1 member(s)\t")
+    assert "/ 2.00 USD  STOPPED: budget reached" in orange
+    assert sun.endswith("0.00 / 1000.00 USD") and "\t0 member(s)\t" in sun
+
+
+def test_the_dashboard_shows_the_budget_banner_to_the_programs_administrators(
+        app, store, db_path, carriers_file):
+    twilio = TwilioWebhooks(app.test_client())
+    twilio.sms(ORANGE_LEARNER, "JOIN ORANGE")
+    drain(db_path, carriers_file)
+    client = app.test_client()
+    page = client.get("/admin", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert page.status_code == 200
+    assert "Orange Academy (orange) has reached its monthly budget" in page.text
+    assert "Sun School" not in page.text.split("<main>")[1].split("</p>")[0]
+    for username, program in (("ama", "orange"), ("sol", "sun")):
+        staff.add_account(store, username, username.title(), "admin", PASSWORD,
+                          program=program)
+    page = signed_in(app, "ama").get("/admin/account").text
+    assert "Orange Academy (orange) has reached its monthly budget" in page
+    page = signed_in(app, "sol").get("/admin/account").text
+    assert 'role="alert"' not in page  # another program's budget is not theirs
+
+
+def signed_in(app, username: str):
+    client = app.test_client()
+    answer = client.post("/admin/signin", data={
+        "csrf": csrf(client, "/admin/signin"), "username": username, "password": PASSWORD})
+    assert answer.status_code == 303, answer.text
+    return client
+
+
+def test_the_contacts_are_told_at_80_percent_once_and_nothing_stops(
+        app, store, db_path, carriers_file, programs_file):
+    twilio = TwilioWebhooks(app.test_client())
+    twilio.sms(ORANGE_LEARNER, "JOIN ORANGE")
+    drain(db_path, carriers_file)
+    spent = budgets.spends(store, load_carriers(carriers_file))["orange"].spent
+    programs_file.write_text(PROGRAMS.replace("monthly_budget = 2\n",
+                                              f"monthly_budget = {spent / 0.85}\n"))
+    later = programs_file.stat().st_mtime + 10
+    os.utime(programs_file, (later, later))
+    days_pass(store, ORANGE_LEARNER, now=store.clock())
+    drain(db_path, carriers_file)
+    drain(db_path, carriers_file)
+    told = store.db.execute("SELECT body FROM outbox WHERE phone = ? AND kind = 'report'",
+                            [CONTACT]).fetchall()
+    assert len(told) == 1 and "Orange Academy a dépensé" in told[0][0]
+    assert [kind for kind, status, _ in unsolicited(store, ORANGE_LEARNER)
+            if status != "cancelled"] == ["reminder"]
+
+
+# -- a programs file that turns bad ----------------------------------------------------------
+
+
+def test_a_programs_file_turned_invalid_keeps_the_last_valid_one_and_says_so(
+        app, store, db_path, carriers_file, programs_file, caplog):
+    twilio = TwilioWebhooks(app.test_client())
+    bad = PROGRAMS.replace('default_locale = "en"', 'default_locale = "xx"')
+    programs_file.write_text(bad, encoding="utf-8")
+    later = programs_file.stat().st_mtime + 10
+    os.utime(programs_file, (later, later))
+    with caplog.at_level(logging.ERROR, logger="gateway.programs"):
+        twilio.sms(ORANGE_LEARNER, "JOIN ORANGE")
+        twilio.sms(SUN_LEARNER, "JOIN SUN")
+    assert members.programs_of(store, ORANGE_LEARNER) == {"orange"}
+    assert members.programs_of(store, SUN_LEARNER) == {"sun"}
+    replies = [m.body for m in store.outbox(ORANGE_LEARNER)]
+    assert not any("went wrong" in body for body in replies)
+    told = [r.getMessage() for r in caplog.records if r.name == "gateway.programs"]
+    assert len(told) == 1
+    assert f"{programs_file}: program 'sun': key 'default_locale'" in told[0]
+    health = app.test_client().get("/healthz").text
+    assert f"programs: INVALID, the last valid reading is in force: {programs_file}: " \
+           "program 'sun': key 'default_locale'" in health
+    from gateway import environment
+    from gateway.ops.doctor import diagnose
+
+    env = {**environment.snapshot(), "LEARNLINE_CARRIERS": str(carriers_file)}
+    found = [str(f) for f in diagnose(db_path, env) if f.subject == "programs"]
+    assert found and found[0].startswith(f"FAIL programs: {programs_file}: program 'sun'")
+    programs_file.write_text(PROGRAMS, encoding="utf-8")  # put right: said no more
+    os.utime(programs_file, (later + 10, later + 10))
+    assert "programs:" not in app.test_client().get("/healthz").text
