@@ -35,6 +35,12 @@ TUTORS = {"/admin/inbox", "/admin/inbox/<int:question_id>",
           "/admin/inbox/<int:question_id>/reassign", "/admin/inbox/<int:question_id>/close",
           "/admin/replies", "/admin/replies/<int:reply_id>",
           "/admin/replies/<int:reply_id>/delete"}
+# A program's cohorts: an administrator of that program or of the whole gateway (walked
+# with the rest in tests/test_staff_accounts.py; another program's administrator in
+# tests/test_cohorts.py).
+PROGRAM_ADMINS = {"/admin/programs/<program_id>/cohorts",
+                  "/admin/programs/<program_id>/cohorts/<int:cohort_id>",
+                  "/admin/programs/<program_id>/cohorts/<int:cohort_id>.csv"}
 ADMIN_TOKEN = "admin-token-for-access-tests-0123456789"
 SIMULATOR = {"/simulator"}  # pretend +999 numbers only; off unless asked for
 # A lesson by link: the token in the address is the credential (walked without, with a
@@ -67,7 +73,7 @@ def simulating_app(db_path, carriers_file):
 def test_every_route_is_known_to_be_public_a_carrier_route_or_protected(simulating_app):
     rules = {rule.rule for rule in every_rule(simulating_app)}
     unknown = (rules - PUBLIC - CARRIER - OPERATORS - STAFF - TUTORS - SIMULATOR
-               - LESSON_LINK - SIGNED_IN)
+               - LESSON_LINK - SIGNED_IN - PROGRAM_ADMINS)
     assert unknown == set(), ("a new route: decide who may call it, protect it, and list it "
                               "here")
 
@@ -134,6 +140,20 @@ def test_the_tutors_routes_refuse_the_outside_without_an_account(simulating_app,
                 assert client.get(path, environ_base=source, headers={
                     "Authorization": "Bearer wrong-" + ADMIN_TOKEN}).status_code == 403, path
     assert questions.get(store, asked).status == "open"
+
+
+def test_the_cohorts_routes_refuse_the_outside_without_an_account(simulating_app, store):
+    simulating_app.config["ADMIN_TOKEN"] = ADMIN_TOKEN
+    client = simulating_app.test_client()
+    for rule in PROGRAM_ADMINS:
+        path = rule.replace("<program_id>", "orange").replace("<int:cohort_id>", "1")
+        for source in (OUTSIDE, {}):
+            assert client.get(path, environ_base=source).status_code == 403, path
+            assert client.get(path, environ_base=source, headers={
+                "Authorization": "Bearer wrong-" + ADMIN_TOKEN}).status_code == 403, path
+            assert client.post(path, data={"name": "x"},
+                               environ_base=source).status_code in (400, 403, 405), path
+    assert store.db.execute("SELECT count(*) FROM cohorts").fetchone()[0] == 0
 
 
 def test_the_dashboard_is_off_without_its_token(simulating_app):

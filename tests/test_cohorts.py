@@ -311,3 +311,100 @@ def test_the_weekly_report_goes_to_the_cohorts_contacts_once_a_week(
                     "Certificats : 0")
     clock[0] = at("2026-12-21T10:00:01")
     assert run_reports(store, carriers) == 1
+
+
+# -- the dashboard's cohort pages ------------------------------------------------------------
+
+
+PASSWORD = "cohort pass phrase 1234"
+
+
+@pytest.fixture
+def web(db_path, carriers_file, programs_file, store):
+    from gateway.ops import staff as people
+
+    people.add_account(store, "oa", "Orange Admin", "admin", PASSWORD, program="orange")
+    people.add_account(store, "sa", "Sun Admin", "admin", PASSWORD, program="sun")
+    people.add_account(store, "tt", "Tutor", "tutor", PASSWORD)
+    return create_app({"DATABASE": str(db_path), "CARRIERS_FILE": str(carriers_file),
+                       "SECRET_KEY": "cohorts-tests-secret-0123456789"})
+
+
+def token(client, path: str) -> str:
+    import re
+    return re.search(r'name="csrf" value="([^"]+)"', client.get(path).text).group(1)
+
+
+def signed_in(app, username: str):
+    client = app.test_client()
+    answer = client.post("/admin/signin", data={
+        "csrf": token(client, "/admin/signin"), "username": username, "password": PASSWORD})
+    assert answer.status_code == 303, answer.text
+    return client
+
+
+def upload(client, path: str, data: bytes, course: str, csrf: str | None = None, **extra):
+    import io
+    form = {"name": "Lagos intake", "course": course, "starts_on": "2026-12-07",
+            "numbers": (io.BytesIO(data), "numbers.csv")} | extra
+    if csrf is not None:
+        form["csrf"] = csrf
+    return client.post(path, data=form, content_type="multipart/form-data")
+
+
+def test_a_program_administrator_creates_a_cohort_by_upload_and_sees_its_funnel(
+        web, store):
+    client = signed_in(web, "oa")
+    path = "/admin/programs/orange/cohorts"
+    course = cohort_course(store)
+    refused = upload(client, path, b"phone\n0803 000 0001\nnope\n", course,
+                     token(client, path))
+    assert refused.status_code == 400
+    assert "line 3: &#39;nope&#39; is not a phone number" in refused.text
+    assert stored.of_program(store, "orange") == []
+    done = upload(client, path, b"phone,name\n0803 000 0001,Ada\n0803 000 0002,Bola\n",
+                  course, token(client, path), contacts="0803 000 0999")
+    assert done.status_code == 303
+    [cohort] = stored.of_program(store, "orange")
+    assert cohort.created_by == "oa" and cohort.contacts == ("+2348030000999",)
+    page = client.get(path).text
+    assert "Lagos intake" in page
+    funnel = client.get(f"{path}/{cohort.id}")
+    assert funnel.status_code == 200 and "Numbers imported</td><td>2" in funnel.text
+    assert client.get(f"{path}/{cohort.id}.csv").text.splitlines() == [
+        "program,cohort,stage,count", "orange,Lagos intake,members,2",
+        "orange,Lagos intake,invited,0", "orange,Lagos intake,joined,0",
+        "orange,Lagos intake,started,0", "orange,Lagos intake,half,0",
+        "orange,Lagos intake,certificate,0"]
+
+
+def test_another_programs_administrator_sees_and_creates_nothing_of_its_cohorts(
+        web, store, carriers):
+    cohort = new_cohort(store, carriers, b"phone\n+2348030000100\n")
+    base = "/admin/programs/orange/cohorts"
+    pages = (base, f"{base}/{cohort.id}", f"{base}/{cohort.id}.csv")
+    sun = signed_in(web, "sa")
+    for path in pages:
+        answer = sun.get(path)
+        assert answer.status_code == 404, path
+        assert "Lagos intake" not in answer.text and "+234" not in answer.text
+    # Sun's own pages do not show orange's cohort either, nor open it by its id.
+    assert "Lagos intake" not in sun.get("/admin/programs/sun/cohorts").text
+    assert sun.get(f"/admin/programs/sun/cohorts/{cohort.id}").status_code == 404
+    assert sun.get(f"/admin/programs/sun/cohorts/{cohort.id}.csv").status_code == 404
+    posted = upload(sun, base, b"phone\n+2348030000200\n", cohort.course_id,
+                    token(sun, "/admin/programs/sun/cohorts"))
+    assert posted.status_code == 404
+    tutor = signed_in(web, "tt")
+    for path in pages:
+        assert tutor.get(path).status_code == 403, path
+    nobody = web.test_client()
+    for path in pages:
+        assert nobody.get(path).status_code == 403, path
+    orange = signed_in(web, "oa")
+    assert upload(orange, base, b"phone\n+2348030000200\n", cohort.course_id).status_code == 400
+    assert upload(orange, base, b"phone\n+2348030000200\n", cohort.course_id,
+                  "x" * 32).status_code == 400  # a wrong CSRF token
+    assert [c.id for c in stored.all_cohorts(store)] == [cohort.id]
+    assert orange.get(f"{base}/{cohort.id}").status_code == 200
+    assert orange.get("/admin/programs/moon/cohorts").status_code == 404

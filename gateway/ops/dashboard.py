@@ -76,6 +76,9 @@ AUDIT_ROWS = 200  # lines of the record of who did what on its page
 # every page); a page not named here is for administrators only.
 ANYONE = "anyone"
 STAFF = "staff"
+# An administrator of any program: the page itself admits that program's administrators
+# only (404 for another program's; gateway/ops/cohorts_web.py).
+PROGRAM_ADMIN = "program admin"
 ACCESS = {"admin.sign_in": ANYONE, "admin.sign_out": ANYONE, "admin.account": STAFF}
 CSS = http.CSS + (
     "table{border-collapse:collapse;font-size:.85em;margin:.3em 0}"
@@ -97,7 +100,8 @@ def init_app(app: Flask) -> None:
     config already gives ADMIN_TOKEN (tests). No token: the dashboard is off (404)."""
     app.config.setdefault("ADMIN_TOKEN", environment.get("LEARNLINE_ADMIN_TOKEN", "").strip())
     check_token(app.config["ADMIN_TOKEN"])
-    from gateway.ops import inbox  # noqa: F401  (the tutors' pages join the blueprint)
+    # The tutors' pages and the cohorts' pages join the blueprint.
+    from gateway.ops import cohorts_web, inbox  # noqa: F401
 
     app.register_blueprint(blueprint)
 
@@ -185,7 +189,8 @@ def gate() -> Response | None:
             need == STAFF or g.staff.has_role(need)
             # a tutor's pages scope themselves to the programs of a program's staff
             or (need == staff.TUTOR and (g.staff.holds(staff.TUTOR)
-                                         or g.staff.holds(staff.ADMIN))))):
+                                         or g.staff.holds(staff.ADMIN)))
+            or (need == PROGRAM_ADMIN and g.staff.holds(staff.ADMIN)))):
         return None
     return _refused()
 
