@@ -408,3 +408,41 @@ def test_another_programs_administrator_sees_and_creates_nothing_of_its_cohorts(
     assert [c.id for c in stored.all_cohorts(store)] == [cohort.id]
     assert orange.get(f"{base}/{cohort.id}").status_code == 200
     assert orange.get("/admin/programs/moon/cohorts").status_code == 404
+
+
+def test_an_erased_member_keeps_counting_under_the_pseudonym_without_a_name(
+        store, carriers, twilio):
+    from gateway.store import privacy
+
+    cohort = new_cohort(store, carriers, b"phone,name\n+2348030000100,Ada Obi\n")
+    run_invitations(store, carriers)
+    twilio.sms("+2348030000100", "JOIN ORANGE")
+    exported = privacy.learner_export(store, "+2348030000100")
+    assert [row["name"] for row in exported["cohort_members"]] == ["Ada Obi"]
+    erasure = privacy.erase(store, "+2348030000100")
+    assert stored.member_rows(store, cohort.id)[0][:3] == (erasure.pseudonym, "", "joined")
+    assert stored.funnel(store, cohort, 4).joined == 1
+
+
+def test_a_bad_invitation_pace_is_refused_naming_file_program_and_key(tmp_path):
+    from gateway.config import ConfigError
+    from gateway.programs import load_programs
+
+    path = tmp_path / "programs.toml"
+    path.write_text('[programs.x]\nname = "X"\ndefault_locale = "en"\n'
+                    'invitations_per_minute = 0\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"{path}: program 'x': key "
+                                          r"'invitations_per_minute': a whole number"):
+        load_programs(path)
+
+
+def test_the_outbox_worker_queues_invitations_on_its_round(store, carriers, db_path,
+                                                            twilio_api, clock):
+    from gateway.outbox.worker import OutboxWorker
+
+    clock[0] = datetime.now(UTC).timestamp()  # the worker runs on the real time
+    new_cohort(store, carriers, FIVE, starts_on="2000-01-01")
+    worker = OutboxWorker(db_path, carriers)
+    worker.run(drain=True, poll_seconds=0.01)
+    assert worker.report.invited == 2  # orange's pace: 2 a minute
+    assert len(invitations(store)) == 2
