@@ -31,6 +31,7 @@ from gateway.urls import web_url
 log = logging.getLogger(__name__)
 
 WEEK = 7 * 86400.0
+BATCH = 500  # invitations a transaction: the webhooks keep answering while a cohort queues
 
 
 def _starts(cohort: stored.Cohort) -> float:
@@ -78,26 +79,36 @@ def run_invitations(store: Store, carriers: Carriers, now: float | None = None) 
             continue
         base = web_url(carrier)
         texts: dict[str, str] = {}
-        for invitee in stored.waiting(store, cohort.id, room):
+        due = stored.waiting(store, cohort.id, room)
+        for start in range(0, len(due), BATCH):
             with store.write():
-                learner = store.learner(invitee.phone)
-                if (learner is not None and learner.stopped) or (
-                        learner is None and privacy.is_erased(store, invitee.phone)):
-                    stored.mark_stopped(store, cohort.id, invitee.phone)
-                    continue
-                locale = (learner.locale if learner is not None and learner.locale
-                          else program.default_locale)
-                if locale not in texts:
-                    texts[locale] = invitation_text(program, locale, base)
-                zone = learner_zone(invitee.phone, learner.timezone if learner else None,
-                                    carrier.timezone)
-                queue_text(store, carrier, invitee.phone, texts[locale], kind="invitation",
-                           due_at=quiet_end(now, zone, carrier.quiet_hours),
-                           program=program.id)
-                stored.mark_invited(store, cohort.id, invitee.phone)
-                queued += 1
-            log.info("invited %s to cohort %d", masked(invitee.phone), cohort.id)
+                for invitee in due[start:start + BATCH]:
+                    queued += _invite(store, carrier, program, cohort, invitee, now, texts,
+                                      base)
     return queued
+
+
+def _invite(store: Store, carrier, program: Program, cohort: stored.Cohort,
+            invitee: stored.Invitee, now: float, texts: dict[str, str],
+            base: str | None) -> int:
+    """Inside the caller's write transaction: queue one number's invitation (1), or mark
+    it stopped when it sent STOP or was erased (0)."""
+    learner = store.learner(invitee.phone)
+    if (learner is not None and learner.stopped) or (
+            learner is None and privacy.is_erased(store, invitee.phone)):
+        stored.mark_stopped(store, cohort.id, invitee.phone)
+        return 0
+    if not stored.mark_invited(store, cohort.id, invitee.phone):
+        return 0  # invited meanwhile by another run of the step
+    locale = learner.locale if learner is not None and learner.locale else program.default_locale
+    if locale not in texts:
+        texts[locale] = invitation_text(program, locale, base)
+    zone = learner_zone(invitee.phone, learner.timezone if learner else None, carrier.timezone)
+    queue_text(store, carrier, invitee.phone, texts[locale], kind="invitation",
+               due_at=quiet_end(now, zone, carrier.quiet_hours), program=program.id)
+    stored.set_invitation(store, cohort.id, invitee.phone)
+    log.info("invited %s to cohort %d", masked(invitee.phone), cohort.id)
+    return 1
 
 
 def report_text(program: Program, cohort: stored.Cohort, figures: stored.Week,

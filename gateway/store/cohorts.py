@@ -94,16 +94,23 @@ def waiting(store: Store, cohort_id: int, limit: int) -> list[Invitee]:
 
 
 def mark_invited(store: Store, cohort_id: int, phone: str) -> bool:
-    """Inside the caller's transaction, just after queueing its invitation: the member was
-    invited, by the latest invitation queued for the number. False, changing nothing,
-    unless they were waiting (an invitation goes once)."""
+    """Inside the caller's write transaction, before queueing its invitation: the member
+    is invited now. False, changing nothing, unless they were waiting: an invitation goes
+    once, however many workers run the step."""
     cursor = store.db.execute(
-        """UPDATE cohort_members SET status = 'invited', invited_at = ?,
-                  outbox_id = (SELECT max(id) FROM outbox
-                               WHERE phone = ? AND kind = 'invitation')
-           WHERE cohort_id = ? AND phone = ? AND status = 'waiting'""",
-        [store.clock(), phone, cohort_id, phone])
+        "UPDATE cohort_members SET status = 'invited', invited_at = ? "
+        "WHERE cohort_id = ? AND phone = ? AND status = 'waiting'",
+        [store.clock(), cohort_id, phone])
     return cursor.rowcount > 0
+
+
+def set_invitation(store: Store, cohort_id: int, phone: str) -> None:
+    """Inside the caller's write transaction, just after queueing the member's invitation:
+    it is the message queued last (the transaction holds the write lock, so no other
+    message was queued since)."""
+    store.db.execute(
+        "UPDATE cohort_members SET outbox_id = (SELECT max(id) FROM outbox) "
+        "WHERE cohort_id = ? AND phone = ?", [cohort_id, phone])
 
 
 def with_waiting(store: Store) -> list[Cohort]:
