@@ -222,10 +222,9 @@ def test_the_invitation_names_the_program_and_how_to_join_in_its_language(store,
     new_cohort(store, carriers, b"phone\n+2348030000100\n")
     run_invitations(store, carriers)
     [(_phone, body, _, _)] = invitations(store)
-    assert "Orange Academy" in body and "JOIN ORANGE" in body
-    assert "/join/orange" in body
-    assert "STOP" in body
-    assert "rejoindre" in body  # the program's language: French
+    assert body == ("Orange Academy vous invite à apprendre par SMS. Pour rejoindre, "
+                    "répondez OUI, ou ouvrez https://learnline.example.org/join/orange. "
+                    "Répondez STOP pour ne plus recevoir de messages.")
 
 
 def test_invitations_wait_for_the_start_date(store, carriers, clock):
@@ -277,6 +276,24 @@ def test_a_reply_joins_the_program_and_enrols_in_the_cohorts_course(
                 stored.member_rows(store, cohort.id)}
     assert statuses == {invited: "joined", "+2348030000101": "invited"}
     assert stored.funnel(store, cohort, 4).joined == 1
+
+
+@pytest.mark.parametrize("answer", ["oui", "YES!", "Sim", "نعم"])
+def test_a_yes_in_any_language_accepts_the_invitation(store, carriers, twilio, answer):
+    cohort = new_cohort(store, carriers, b"phone\n+2348030000100\n")
+    run_invitations(store, carriers)
+    twilio.sms("+2348030000100", answer)
+    row = store.db.execute("SELECT via, cohort_id FROM program_members WHERE phone = ?",
+                           ["+2348030000100"]).fetchone()
+    assert tuple(row) == ("invitation", cohort.id)
+    assert store.places().get("+2348030000100", cohort.course_id) is not None
+
+
+def test_a_yes_from_a_number_not_invited_joins_nothing(store, carriers, twilio):
+    new_cohort(store, carriers, b"phone\n+2348030000100\n")  # not invited yet
+    twilio.sms("+2348030000100", "YES")
+    twilio.sms("+2348030000300", "YES")
+    assert members.members(store, "orange") == []
 
 
 def test_a_number_not_invited_joins_by_keyword_as_before(store, carriers, twilio):

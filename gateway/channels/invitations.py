@@ -18,6 +18,7 @@ import logging
 from datetime import UTC, date, datetime
 
 from gateway import programs
+from gateway.channels.commands import yes_word
 from gateway.config import Carriers
 from gateway.i18n import translations
 from gateway.learning.timing import learner_zone, quiet_end
@@ -41,11 +42,9 @@ def _starts(cohort: stored.Cohort) -> float:
 
 def invitation_text(program: Program, locale: str, base_url: str | None) -> str:
     """The invitation a number of `program`'s cohort gets, in `locale`: it names the
-    program and every way to join it (its keyword, its USSD codes, its web link)."""
+    program and the ways to join it (reply yes, its USSD code, its web link)."""
     gettext = translations(locale).gettext
-    ways = []
-    if program.keywords:
-        ways.append(gettext("reply %(keyword)s") % {"keyword": program.keywords[0]})
+    ways = [gettext("reply %(keyword)s") % {"keyword": yes_word(locale)}]
     for entry in program.carriers.values():
         if entry.ussd_code:
             ways.append(gettext("dial %(code)s") % {"code": entry.ussd_code})
@@ -53,9 +52,6 @@ def invitation_text(program: Program, locale: str, base_url: str | None) -> str:
     if base_url:
         ways.append(gettext("open %(link)s") % {"link": base_url.rstrip("/")
                                                  + program.join_path})
-    if not ways:
-        ways.append(gettext("open the link %(path)s on our web pages")
-                    % {"path": program.join_path})
     return gettext("%(program)s invites you to learn by SMS. To join, %(ways)s. "
                    "Reply STOP to receive no more messages.") % {
         "program": program.name, "ways": gettext(", or ").join(ways)}

@@ -146,6 +146,16 @@ def invitation_for(store: Store, program: str, phone: str) -> Cohort | None:
     return _cohort(row) if row else None
 
 
+def invited_program(store: Store, phone: str) -> str | None:
+    """The program of the latest cohort invitation `phone` has not answered yet, or
+    None."""
+    row = store.db.execute(
+        """SELECT c.program FROM cohort_members m JOIN cohorts c ON c.id = m.cohort_id
+           WHERE m.phone = ? AND m.status = 'invited'
+           ORDER BY m.invited_at DESC, c.id DESC LIMIT 1""", [phone]).fetchone()
+    return row[0] if row else None
+
+
 def mark_joined(store: Store, cohort_id: int, phone: str) -> None:
     """Inside the caller's transaction: the invited member consented and joined."""
     store.db.execute(
