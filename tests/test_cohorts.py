@@ -463,3 +463,38 @@ def test_the_outbox_worker_queues_invitations_on_its_round(store, carriers, db_p
     worker.run(drain=True, poll_seconds=0.01)
     assert worker.report.invited == 2  # orange's pace: 2 a minute
     assert len(invitations(store)) == 2
+
+
+def test_the_funnel_and_the_week_follow_a_member_through_the_course(
+        store, carriers, db_path, carriers_file, clock):
+    import re
+
+    from tests.conftest import csrf, right_answers
+
+    app = create_app({"DATABASE": str(db_path), "CARRIERS_FILE": str(carriers_file),
+                      "SECRET_KEY": "cohorts-tests-secret-0123456789", "TESTING": True})
+    learner = "+2348030000100"
+    cohort = new_cohort(store, carriers, b"phone\n+2348030000100\n+2348030000101\n",
+                        contacts=["0803 000 0999"])
+    run_invitations(store, carriers)
+    TwilioWebhooks(app.test_client()).sms(learner, "OUI")
+    lessons = store.course(cohort.course_id).lesson_ids
+    web = app.test_client()
+    assert web.post("/signin", data={"csrf": csrf(web), "phone": learner}).status_code == 302
+    code = re.search(r"\b(\d{6})\b", store.outbox(learner)[-1].body).group(1)
+    assert web.post("/signin/code", data={"csrf": csrf(web, "/signin/code"),
+                                          "code": code}).status_code == 302
+    figures = []
+    for lesson_id in lessons:
+        path = f"/courses/{cohort.course_id}/{lesson_id}/quiz"
+        answered = web.post(path, data={"csrf": csrf(web, path),
+                                        **right_answers(store, lesson_id)})
+        assert answered.status_code in (200, 303), answered.text
+        f = stored.funnel(store, cohort, len(lessons))
+        figures.append((f.started, f.half, f.certificate))
+    half = -(-len(lessons) // 2)
+    assert figures[0] == (1, int(half == 1), int(len(lessons) == 1))
+    assert figures[half - 1][1] == 1 and figures[-1] == (1, 1, 1)
+    week = stored.week(store, cohort, datetime.now(UTC).timestamp() - 3600)  # the app's time
+    assert (week.joined, week.active, week.lessons, week.certificates) == (
+        1, 1, len(lessons), 1)
