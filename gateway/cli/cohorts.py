@@ -59,6 +59,11 @@ def import_command(program_id: str, name: str, csv_file: Path, course_id: str,
     Every line is checked first; on any problem each is told as `line N: ...` and nothing
     is imported. The numbers are then invited, paced, from the start date: nobody joins
     before answering.
+
+    \b
+    Example:
+      learnline cohorts import orange "Dakar intake" numbers.csv --course orange-course \\
+        --starts-on 2026-01-05 --contact "77 000 00 01"
     """
     program = _program(program_id)
     try:
@@ -84,7 +89,12 @@ def import_command(program_id: str, name: str, csv_file: Path, course_id: str,
 @click.argument("program_id", metavar="PROGRAM")
 def list_command(program_id: str) -> None:
     """List PROGRAM's cohorts with their funnels: numbers, invited, joined, started,
-    half the course, certificates."""
+    half the course, certificates.
+
+    \b
+    Example:
+      learnline cohorts list orange
+    """
     program = _program(program_id)
     with Store.open(existing_db_path(), migrate=True) as store:
         for cohort in stored.of_program(store, program.id):
