@@ -386,6 +386,7 @@ def test_a_program_administrator_creates_a_cohort_by_upload_and_sees_its_funnel(
     assert cohort.created_by == "oa" and cohort.contacts == ("+2348030000999",)
     page = client.get(path).text
     assert "Lagos intake" in page
+    assert f'href="{path}">Orange Academy</a>' in client.get("/admin/account").text
     funnel = client.get(f"{path}/{cohort.id}")
     assert funnel.status_code == 200 and "Numbers imported</td><td>2" in funnel.text
     assert client.get(f"{path}/{cohort.id}.csv").text.splitlines() == [
@@ -412,6 +413,7 @@ def test_another_programs_administrator_sees_and_creates_nothing_of_its_cohorts(
     posted = upload(sun, base, b"phone\n+2348030000200\n", cohort.course_id,
                     token(sun, "/admin/programs/sun/cohorts"))
     assert posted.status_code == 404
+    assert "Orange Academy" not in sun.get("/admin/account").text
     tutor = signed_in(web, "tt")
     for path in pages:
         assert tutor.get(path).status_code == 403, path

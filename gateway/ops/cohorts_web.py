@@ -13,6 +13,7 @@ import io
 from flask import Response, abort, current_app, g, redirect, request, url_for
 
 from gateway import programs
+from gateway.config import ConfigError
 from gateway.ops import staff, staff_web
 from gateway.ops.cohorts import CohortError, create_cohort
 from gateway.ops.dashboard import ACCESS, PROGRAM_ADMIN, _page, blueprint
@@ -22,6 +23,21 @@ from gateway.store.per_thread import get_store
 
 ENDPOINTS = ("admin.cohorts", "admin.create_cohort", "admin.cohort", "admin.cohort_csv")
 ACCESS.update(dict.fromkeys(ENDPOINTS, PROGRAM_ADMIN))
+
+
+@blueprint.context_processor
+def _cohort_programs() -> dict:
+    """The programs whose cohorts the signed-in account administers, for its pages'
+    links (every program for a whole-gateway administrator)."""
+    account = g.get("staff")
+    try:
+        configured = list(programs.current())
+    except ConfigError:  # the file broke since start-up: the pages say nothing of it
+        return {"cohort_programs": []}
+    if g.get("admin"):
+        return {"cohort_programs": configured}
+    return {"cohort_programs": [p for p in configured if account is not None
+                                and account.has_role(staff.ADMIN, p.id)]}
 
 
 def _program(program_id: str) -> Program:
