@@ -25,7 +25,10 @@ from gateway.phones import to_e164
 
 PROGRAM_ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 PROGRAM_KEYS = ("name", "default_locale", "country", "monthly_budget", "currency", "contacts",
-                "keywords", "carriers")
+                "keywords", "carriers", "invitations_per_minute")
+# A cohort's invitations go at most this fast unless its program says otherwise: an
+# intake of thousands reaches a carrier's queue over minutes, not at once.
+DEFAULT_INVITATIONS_PER_MINUTE = 60
 CARRIER_KEYS = ("short_code", "ussd_code")
 
 log = logging.getLogger(__name__)
@@ -53,6 +56,7 @@ class Program:
     contacts: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
     carriers: dict[str, Entry] = field(default_factory=dict)
+    invitations_per_minute: int = DEFAULT_INVITATIONS_PER_MINUTE
 
     @property
     def join_path(self) -> str:
@@ -217,6 +221,10 @@ def _program(path: Path, program_id: str, table: object,
                                                  for k in keywords):
         fail("keywords", "a list of words such as [\"JOIN ORANGE\"]")
         keywords = []
+    pace = table.get("invitations_per_minute", DEFAULT_INVITATIONS_PER_MINUTE)
+    if isinstance(pace, bool) or not isinstance(pace, int) or not 1 <= pace <= 100_000:
+        fail("invitations_per_minute", "a whole number from 1 to 100000")
+        pace = DEFAULT_INVITATIONS_PER_MINUTE
     entries: dict[str, Entry] = {}
     carriers = table.get("carriers", {})
     if not isinstance(carriers, dict):
@@ -247,7 +255,7 @@ def _program(path: Path, program_id: str, table: object,
                    monthly_budget=float(budget) if budget is not None else None,
                    currency=currency.strip() if isinstance(currency, str) else None,
                    contacts=tuple(contacts), keywords=tuple(k.strip() for k in keywords),
-                   carriers=entries), []
+                   carriers=entries, invitations_per_minute=pace), []
 
 
 def _clashes(path: Path, programs: Iterable[Program]) -> list[str]:

@@ -35,11 +35,15 @@ TUTORS = {"/admin/inbox", "/admin/inbox/<int:question_id>",
           "/admin/inbox/<int:question_id>/reassign", "/admin/inbox/<int:question_id>/close",
           "/admin/replies", "/admin/replies/<int:reply_id>",
           "/admin/replies/<int:reply_id>/delete"}
-# Programs' own pages: whole-gateway administrators and the program's administrators (the
-# isolation walk, tests/test_program_figures.py, walks them with each role of another
-# program).
+# Programs' own pages and their cohorts: whole-gateway administrators and the program's
+# administrators (the isolation walk, tests/test_program_figures.py, walks them with each
+# role of another program; the cohorts' with the rest in tests/test_staff_accounts.py and
+# tests/test_cohorts.py).
 PROGRAM_ADMINS = {"/admin/programs", "/admin/programs/<program>",
-                  "/admin/programs/<program>/<table>.csv"}
+                  "/admin/programs/<program>/<table>.csv",
+                  "/admin/programs/<program_id>/cohorts",
+                  "/admin/programs/<program_id>/cohorts/<int:cohort_id>",
+                  "/admin/programs/<program_id>/cohorts/<int:cohort_id>.csv"}
 ADMIN_TOKEN = "admin-token-for-access-tests-0123456789"
 SIMULATOR = {"/simulator"}  # pretend +999 numbers only; off unless asked for
 # A lesson by link: the token in the address is the credential (walked without, with a
@@ -141,15 +145,19 @@ def test_the_tutors_routes_refuse_the_outside_without_an_account(simulating_app,
     assert questions.get(store, asked).status == "open"
 
 
-def test_the_programs_pages_refuse_the_outside_without_an_account(simulating_app):
+def test_the_programs_pages_refuse_the_outside_without_an_account(simulating_app, store):
     simulating_app.config["ADMIN_TOKEN"] = ADMIN_TOKEN
     client = simulating_app.test_client()
     for rule in PROGRAM_ADMINS:
-        path = rule.replace("<program>", "orange").replace("<table>", "funnel")
+        path = rule.replace("<program>", "orange").replace("<table>", "funnel").replace(
+            "<program_id>", "orange").replace("<int:cohort_id>", "1")
         for source in (OUTSIDE, {}):
             assert client.get(path, environ_base=source).status_code in (403, 404), path
             assert client.get(path, environ_base=source, headers={
                 "Authorization": "Bearer wrong-" + ADMIN_TOKEN}).status_code in (403, 404)
+            assert client.post(path, data={"name": "x"},
+                               environ_base=source).status_code in (400, 403, 404, 405), path
+    assert store.db.execute("SELECT count(*) FROM cohorts").fetchone()[0] == 0
 
 
 def test_the_dashboard_is_off_without_its_token(simulating_app):

@@ -1105,6 +1105,8 @@ def post_routes(app) -> list[tuple[str | None, str]]:
         path = path.replace("<lesson_id>", lesson).replace("<code>", "en")
         # A tutor's question and saved reply: none need exist for a body's size to count.
         path = path.replace("<int:question_id>", "1").replace("<int:reply_id>", "1")
+        # A program and its cohort: none need exist either.
+        path = path.replace("<program_id>", "orange").replace("<int:cohort_id>", "1")
         assert "<" not in path, f"a new URL variable to fill: {rule.rule}"
         found.append((None, path))
     return found

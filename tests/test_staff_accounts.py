@@ -17,7 +17,7 @@ from argon2 import PasswordHasher
 
 from gateway import create_app
 from gateway.ops import staff
-from gateway.store import Store, questions, saved_replies
+from gateway.store import Store, cohorts, questions, saved_replies
 from gateway.store import staff as accounts
 from tests.fakes.clock import SimulatedClock
 
@@ -30,7 +30,7 @@ STAFF_PREFIXES = ("/admin",)
 # Every URL argument of a staff route, with a value to walk it with. A new route with
 # an argument not named here fails the walk until it is added.
 SAMPLE_ARGUMENTS = {"table": "activity", "question_id": "1", "reply_id": "1",
-                    "program": "sun"}
+                    "program": "sun", "program_id": "orange", "cohort_id": "1"}
 # A program's pages: this gateway has no programs file, so an administrator finds no
 # program "sun" (404); the isolation walk (tests/test_program_figures.py) walks them
 # with programs.
@@ -50,7 +50,8 @@ FOR_TUTOR = {"admin.inbox", "admin.question", "admin.claim", "admin.answer",
 ACTION_STATUSES = {"admin.claim": {303, 409}, "admin.close": {303, 409},
                    "admin.answer": {422}, "admin.reassign": {409, 422},
                    "admin.add_reply": {422}, "admin.edit_reply": {422},
-                   "admin.delete_reply": {303, 404}}
+                   "admin.delete_reply": {303, 404},
+                   "admin.create_cohort": {400}}  # no file: refused, nothing created
 
 
 @pytest.fixture
@@ -121,7 +122,15 @@ def _get_expected(endpoint: str, who: str) -> int:
     return 403
 
 
-def test_every_admin_route_is_refused_as_it_should_be(app, people, clock, store):
+def test_every_admin_route_is_refused_as_it_should_be(app, people, clock, store, tmp_path,
+                                                      monkeypatch):
+    programs_file = tmp_path / "programs.toml"  # the walk's program and its cohort 1
+    programs_file.write_text('[programs.orange]\nname = "Orange"\ndefault_locale = "en"\n',
+                             encoding="utf-8")
+    monkeypatch.setenv("LEARNLINE_PROGRAMS", str(programs_file))
+    assert cohorts.create(store, program="orange", name="Intake", course_id="x",
+                          starts_on="2100-01-01", carrier_id="console", created_by="amina",
+                          members=[("+2348030000000", "")]).id == 1
     routes = _admin_routes(app)
     endpoints = {endpoint for endpoint, _, _ in routes}
     assert {"admin.dashboard", "admin.table_csv", "admin.sign_in", "admin.sign_out",

@@ -121,6 +121,24 @@ def _answer_words() -> frozenset[str]:
     return frozenset(words)
 
 
+@cache
+def _yes_words() -> frozenset[str]:
+    words = {"YES"}
+    for locale in available_locales():
+        words.update(fold(translations(locale).pgettext("command", "YES")).split())
+    return frozenset(words)
+
+
+def yes_word(locale: str) -> str:
+    """The word that accepts an invitation in `locale` (docs/programs.md, Cohorts)."""
+    return translations(locale).pgettext("command", "YES").split()[0]
+
+
+def is_yes(text: str) -> bool:
+    """Whether the whole text is a yes, in any language ("oui", "Sim!")."""
+    return fold(text).strip(_PUNCTUATION + " ") in _yes_words()
+
+
 def _is_off(argument: str) -> bool:
     return argument.split()[0] in _off_words()
 

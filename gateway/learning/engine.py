@@ -28,7 +28,7 @@ from gateway.learning.timing import (
     working_days,
 )
 from gateway.phones import masked
-from gateway.store import EnrollmentRecord, LearnerRecord, Store, questions, web_sessions
+from gateway.store import EnrollmentRecord, LearnerRecord, Store, cohorts, questions, web_sessions
 from gateway.store import programs as members
 from gateway.store.records import QuizState
 
@@ -230,13 +230,29 @@ class Engine:
         program = programs.current().get(program_id)
         if program is None:  # the file changed since the channel read it
             return (self._not_understood(learner),)
-        if not members.join(self.store, program.id, learner.phone, via):
+        # Answering a cohort's invitation is the consent it asked for: they join by it,
+        # and start the cohort's course (docs/programs.md, Cohorts).
+        invited = cohorts.invitation_for(self.store, program.id, learner.phone)
+        with self.store.write():
+            joined = members.join(self.store, program.id, learner.phone,
+                                  "invitation" if invited else via,
+                                  cohort_id=invited.id if invited else None)
+            if invited is not None:
+                cohorts.mark_joined(self.store, invited.id, learner.phone)
+        if not joined and invited is None:
             return (r.Joined(program.name, already=True),)
         if learner.current_course is None:
             # No course yet: the program's language is theirs until they choose one.
             learner.locale = program.default_locale
             self._save_learner(learner)
         first = next((c for c in self.store.courses() if c.program == program.id), None)
+        if invited is not None and self.store.course(invited.course_id) is not None:
+            first = self.store.course(invited.course_id)
+        if not joined:
+            if first is None:
+                return (r.Joined(program.name, already=True),)
+            return (r.Joined(program.name, already=True),
+                    *self._start(learner, first.id, opt_in=opt_in))
         if first is None:
             return (r.Joined(program.name),)
         return (r.Joined(program.name), *self._start(learner, first.id, opt_in=opt_in))

@@ -99,7 +99,8 @@ def init_app(app: Flask) -> None:
     config already gives ADMIN_TOKEN (tests). No token: the dashboard is off (404)."""
     app.config.setdefault("ADMIN_TOKEN", environment.get("LEARNLINE_ADMIN_TOKEN", "").strip())
     check_token(app.config["ADMIN_TOKEN"])
-    from gateway.ops import inbox, program_pages  # noqa: F401  (their pages join the blueprint)
+    # The tutors', programs' and cohorts' pages join the blueprint.
+    from gateway.ops import cohorts_web, inbox, program_pages  # noqa: F401
 
     app.register_blueprint(blueprint)
 
@@ -195,7 +196,8 @@ def gate() -> Response | None:
 
 def _program_admin(account: accounts.StaffAccount) -> bool:
     """Whether `account` is an administrator of the program the URL names."""
-    program = (request.view_args or {}).get("program")
+    args = request.view_args or {}
+    program = args.get("program") or args.get("program_id")
     return bool(program) and account.has_role(staff.ADMIN, program)
 
 

@@ -45,6 +45,7 @@ from pathlib import Path
 
 from carrier_adapters import ADAPTERS, CarrierAdapter, SendError
 from gateway import budgets, environment, programs
+from gateway.channels.invitations import run_invitations, run_reports
 from gateway.channels.scheduled import run_scheduled
 from gateway.channels.sms.conversation import handle_inbound
 from gateway.channels.whatsapp.conversation import handle_whatsapp
@@ -118,6 +119,8 @@ class DrainReport:
     forgotten: int = 0  # message bodies blanked by retention
     scheduled: int = 0
     deferred: int = 0
+    invited: int = 0  # cohorts' invitations queued
+    reported: int = 0  # cohorts' weekly reports queued
 
 
 class OutboxWorker:
@@ -243,6 +246,11 @@ class OutboxWorker:
                         self._tally("scheduled", run_scheduled(
                             store, self.carriers, phone=self.phone,
                             stopped_programs=self._stopped_programs))
+                        if self.phone is None:  # cohorts reach other learners
+                            self._tally("invited", run_invitations(
+                                store, self.carriers,
+                                stopped_programs=self._stopped_programs))
+                            self._tally("reported", run_reports(store, self.carriers))
                         last_schedule = self.clock()
                     for sender in senders:
                         if sender.error is not None:

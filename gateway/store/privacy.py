@@ -64,6 +64,7 @@ PHONE_TABLES: dict[str, str] = {
     "lesson_completions": "completed_at, course_id, lesson_id",
     "questions": "asked_at, id",
     "program_members": "joined_at, program",
+    "cohort_members": "cohort_id",
 }
 # Tables keyed to a number some other way, exported too (rate_events: `key` ends ":<phone>").
 OTHER_TABLES = ("rate_events", "events")
@@ -408,6 +409,10 @@ def _erase_rows(store: Store, phone: str, pseudonym: str, ids: dict[str, list[in
     for table in ("enrollments", "lesson_results", "answers", "lesson_costs",
                   "lesson_completions", "program_members"):
         counts[table] = run(f"UPDATE {table} SET phone = ? WHERE phone = ?", [pseudonym, phone])
+    # A cohort keeps counting them, under the pseudonym; nobody invites it.
+    counts["cohort_members"] = run(
+        "UPDATE cohort_members SET phone = ?, name = '', status = CASE status "
+        "WHEN 'waiting' THEN 'stopped' ELSE status END WHERE phone = ?", [pseudonym, phone])
     counts["reviews"] = run("DELETE FROM reviews WHERE phone = ?", [phone])
     counts["learners"] = run("DELETE FROM learners WHERE phone = ?", [phone])
     counts["certificates"] = run(

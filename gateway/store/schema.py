@@ -671,3 +671,41 @@ def m030_programs(db: Database) -> None:
         "ALTER TABLE outbox ADD COLUMN program TEXT NOT NULL DEFAULT ''",
     ):
         db.execute(statement)
+
+
+@migrations()
+def m031_cohorts(db: Database) -> None:
+    """Cohorts (docs/programs.md, Cohorts): a program's class or intake, with its course,
+    start date and the carrier its invitations go through (`cohorts`), and the numbers
+    imported into it (`cohort_members`): each invited once, by the message `outbox_id`,
+    and joined when they consent. `status` is 'waiting' (not yet invited), 'invited',
+    'joined' or 'stopped' (the number had sent STOP: never invited)."""
+    for statement in (
+        """CREATE TABLE cohorts (
+            id INTEGER PRIMARY KEY,
+            program TEXT NOT NULL,
+            name TEXT NOT NULL,
+            course_id TEXT NOT NULL,
+            starts_on TEXT NOT NULL,       -- YYYY-MM-DD, the first day invitations go
+            carrier_id TEXT NOT NULL,
+            contacts TEXT NOT NULL DEFAULT '[]',   -- JSON list of E.164 numbers
+            created_by TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            report_sent_at REAL
+        )""",
+        "CREATE INDEX cohorts_by_program ON cohorts (program)",
+        """CREATE TABLE cohort_members (
+            cohort_id INTEGER NOT NULL,
+            phone TEXT NOT NULL,
+            name TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL DEFAULT 'waiting',
+            invited_at REAL,
+            outbox_id INTEGER,
+            joined_at REAL,
+            UNIQUE (cohort_id, phone)
+        )""",
+        "CREATE INDEX cohort_members_by_status ON cohort_members (cohort_id, status)",
+        "CREATE INDEX cohort_members_by_invitation ON cohort_members (cohort_id, invited_at)",
+        "CREATE INDEX cohort_members_by_phone ON cohort_members (phone)",
+    ):
+        db.execute(statement)

@@ -7,7 +7,7 @@ import logging
 import sqlite3
 
 from gateway import programs
-from gateway.channels.commands import parse_command
+from gateway.channels.commands import is_yes, parse_command
 from gateway.channels.lesson_costs import lesson_of
 from gateway.channels.sms.packing import pack
 from gateway.channels.texts import render_parts
@@ -29,7 +29,7 @@ from gateway.learning.intents import Delivery, Intent, Join
 from gateway.learning.timing import Pacing
 from gateway.outbox.queue import queue_text
 from gateway.ratelimit import InboundLimits
-from gateway.store import InboundRecord, LearnerRecord, Store, web_sessions
+from gateway.store import InboundRecord, LearnerRecord, Store, cohorts, web_sessions
 from gateway.store import programs as members
 from gateway.urls import web_url
 
@@ -155,8 +155,15 @@ def _process(store: Store, carrier: Carrier, inbound: InboundRecord,
 def _entering(store: Store, carrier: Carrier, inbound: InboundRecord,
               learner: LearnerRecord, intent: Intent) -> Intent:
     """A first message to a program's short code on this carrier joins the program,
-    whatever it says; from a member it is read as any message (docs/programs.md)."""
-    if isinstance(intent, Join) or not inbound.recipient:
+    whatever it says; from a member it is read as any message; a yes from a number a
+    cohort invited accepts the invitation (docs/programs.md)."""
+    if isinstance(intent, Join):
+        return intent
+    if is_yes(inbound.text):
+        invited = cohorts.invited_program(store, learner.phone)
+        if invited is not None and programs.current().get(invited) is not None:
+            return Join(invited, "invitation")
+    if not inbound.recipient:
         return intent
     program = programs.current().by_short_code(carrier.id, inbound.recipient)
     if program is None or members.is_member(store, program.id, learner.phone):

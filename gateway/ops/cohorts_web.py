@@ -1,0 +1,122 @@
+"""The dashboard's cohort pages (docs/programs.md, Cohorts): a program's cohorts with
+their funnels, the form that creates one from an uploaded CSV file, one cohort's funnel
+and its members as CSV. The routes join the dashboard's blueprint, whose gate signs in
+and checks CSRF, and admits administrators (of the whole gateway or of a program; 403
+for anyone else); each page then answers 404 to an administrator of another program, as
+for a program that does not exist."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Response, abort, current_app, g, redirect, request, url_for
+
+from gateway import programs
+from gateway.config import ConfigError
+from gateway.ops import staff, staff_web
+from gateway.ops.cohorts import CohortError, create_cohort
+from gateway.ops.dashboard import ACCESS, PROGRAM_ADMIN, _page, blueprint
+from gateway.programs import Program
+from gateway.store import cohorts as stored
+from gateway.store.per_thread import get_store
+
+ENDPOINTS = ("admin.cohorts", "admin.create_cohort", "admin.cohort", "admin.cohort_csv")
+ACCESS.update(dict.fromkeys(ENDPOINTS, PROGRAM_ADMIN))
+
+
+@blueprint.context_processor
+def _cohort_programs() -> dict:
+    """The programs whose cohorts the signed-in account administers, for its pages'
+    links (every program for a whole-gateway administrator)."""
+    account = g.get("staff")
+    try:
+        configured = list(programs.current())
+    except ConfigError:  # the file broke since start-up: the pages say nothing of it
+        return {"cohort_programs": []}
+    if g.get("admin"):
+        return {"cohort_programs": configured}
+    return {"cohort_programs": [p for p in configured if account is not None
+                                and account.has_role(staff.ADMIN, p.id)]}
+
+
+def _program(program_id: str) -> Program:
+    """The program, if the asker administers it (or the whole gateway); else 404."""
+    program = programs.current().get(program_id)
+    if program is None:
+        abort(404)
+    if g.admin or (g.staff is not None and g.staff.has_role(staff.ADMIN, program.id)):
+        return program
+    abort(404)
+
+
+def _cohort(program: Program, cohort_id: int) -> stored.Cohort:
+    cohort = stored.get(get_store(), cohort_id)
+    if cohort is None or cohort.program != program.id:
+        abort(404)
+    return cohort
+
+
+def _funnel(cohort: stored.Cohort) -> stored.Funnel:
+    course = get_store().course(cohort.course_id)
+    return stored.funnel(get_store(), cohort, len(course.lesson_ids) if course else 0)
+
+
+def _list_page(program: Program, *, status: int = 200, problems: list[str] | None = None,
+               form: dict | None = None):
+    store = get_store()
+    shown = [(cohort, _funnel(cohort)) for cohort in stored.of_program(store, program.id)]
+    courses = [course for course in store.courses() if course.program == program.id]
+    return _page("admin_cohorts.html", status=status, program=program, shown=shown,
+                 courses=courses, problems=problems or [], form=form or {},
+                 created=request.args.get("created", ""))
+
+
+@blueprint.get("/programs/<program_id>/cohorts")
+def cohorts(program_id: str):
+    """A program's cohorts with their funnels, and the form that creates one."""
+    return _list_page(_program(program_id))
+
+
+@blueprint.post("/programs/<program_id>/cohorts", endpoint="create_cohort")
+def create_cohort_page(program_id: str):
+    """Create a cohort from the uploaded CSV file; on any problem, the form again with
+    every problem (`line N: ...`) and nothing imported."""
+    program = _program(program_id)
+    upload = request.files.get("numbers")
+    form = {key: request.form.get(key, "") for key in ("name", "course", "starts_on",
+                                                        "contacts")}
+    actor = g.staff.username if g.staff is not None else "dashboard token"
+    try:
+        cohort = create_cohort(
+            get_store(), current_app.extensions["learnline.carriers"], program,
+            name=form["name"], course_id=form["course"], starts_on=form["starts_on"],
+            data=upload.read() if upload is not None else b"", actor=actor,
+            contacts=[c for c in form["contacts"].replace(";", ",").split(",") if c.strip()],
+            address=staff_web.address())
+    except CohortError as refused:
+        return _list_page(program, status=400, problems=refused.problems, form=form)
+    return redirect(url_for("admin.cohorts", program_id=program.id, created=cohort.id), 303)
+
+
+@blueprint.get("/programs/<program_id>/cohorts/<int:cohort_id>")
+def cohort(program_id: str, cohort_id: int):
+    """One cohort: its funnel, from numbers imported to certificates."""
+    program = _program(program_id)
+    found = _cohort(program, cohort_id)
+    return _page("admin_cohort.html", program=program, cohort=found, funnel=_funnel(found))
+
+
+@blueprint.get("/programs/<program_id>/cohorts/<int:cohort_id>.csv")
+def cohort_csv(program_id: str, cohort_id: int):
+    """One cohort's funnel as CSV: one line per stage with its count."""
+    program = _program(program_id)
+    found = _cohort(program, cohort_id)
+    funnel = _funnel(found)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["program", "cohort", "stage", "count"])
+    for stage in ("members", "invited", "joined", "started", "half", "certificate"):
+        writer.writerow([program.id, found.name, stage, getattr(funnel, stage)])
+    return Response(out.getvalue(), content_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="cohort-{found.id}.csv"'})
