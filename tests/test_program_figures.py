@@ -20,7 +20,7 @@ from gateway.content.importer import import_courses
 from gateway.ops import staff
 from gateway.paths import lessons_dir
 from gateway.phones import masked
-from gateway.store import Store, questions, saved_replies
+from gateway.store import Store, cohorts, questions, saved_replies
 from tests.conftest import AUTH_TOKEN, TwilioWebhooks, carriers_toml
 
 ORANGE_LEARNER = "+2348030000001"
@@ -41,10 +41,12 @@ keywords = ["JOIN SUN"]
 TITLES = {"orange": "Tailoring for beginners", "sun": "Solar panel repairs"}
 NAMES = {"orange": "Orange Academy", "sun": "Sun School"}
 SAVED = {"orange": "Measure twice, cut once.", "sun": "Switch the panel off first."}
+COHORT_NAMES = {"orange": "Lagos drivers intake", "sun": "Kano solar class"}
+COHORT_MEMBERS = {"orange": "+2348037770001", "sun": "+2348037770002"}
 ASKED = {"orange": "How do I hem a skirt?", "sun": "Which fuse do I change?"}
 # Every URL variable of a staff route, by the program whose ids fill it in. A new route
 # with a variable not named here fails the walk until it is added.
-VARIABLES = ("program", "table", "question_id", "reply_id")
+VARIABLES = ("program", "program_id", "table", "question_id", "reply_id", "cohort_id")
 
 
 OPEN = {"admin.sign_in", "admin.sign_out"}  # the sign-in form and signing out: anyone
@@ -192,9 +194,10 @@ def _routes(app, ids: dict[str, str]) -> list[tuple[str, str, str, bool]]:
     return routes
 
 
-def _csv_urls(app, program: str) -> list[str]:
+def _csv_urls(app, program: str, cohort_id: str) -> list[str]:
     from gateway.ops import program_reports, reports
     return ([f"/admin/programs/{program}/{t}.csv" for t in program_reports.TABLES]
+            + [f"/admin/programs/{program}/cohorts/{cohort_id}.csv"]
             + [f"/admin/{t}.csv" for t in reports.TABLES])
 
 
@@ -203,13 +206,19 @@ def test_the_isolation_walk(app, store, two_programs, capsys):
     replies = {program: str(saved_replies.add(store, f"{program}-course", "find-your-skill",
                                               "Saved", SAVED[program], None))
                for program in ("orange", "sun")}
-    ids = {program: {"program": program, "table": "funnel", "question_id": str(asked[program]),
-                     "reply_id": replies[program]} for program in ("orange", "sun")}
+    cohort_ids = {program: str(cohorts.create(
+        store, program=program, name=COHORT_NAMES[program], course_id=f"{program}-course",
+        starts_on="2100-01-01", carrier_id="twilio", created_by="whole",
+        members=[(COHORT_MEMBERS[program], "Member")]).id) for program in ("orange", "sun")}
+    ids = {program: {"program": program, "program_id": program, "table": "funnel",
+                     "question_id": str(asked[program]), "reply_id": replies[program],
+                     "cohort_id": cohort_ids[program]} for program in ("orange", "sun")}
     walked = 0
     for mine, other in (("orange", "sun"), ("sun", "orange")):
         learner = ORANGE_LEARNER if other == "orange" else SUN_LEARNER
         secrets_of_other = (TITLES[other], ASKED[other], SAVED[other], NAMES[other], learner,
-                            masked(learner))
+                            masked(learner), COHORT_NAMES[other], COHORT_MEMBERS[other],
+                            masked(COHORT_MEMBERS[other]))
         routes = _routes(app, ids[other])
         clients = {"admin": signed_in(app, f"{mine}-admin"),
                    "tutor": signed_in(app, f"{mine}-tutor"), "nobody": app.test_client()}
@@ -238,7 +247,7 @@ def test_the_isolation_walk(app, store, two_programs, capsys):
             # Still signed in as they were: the walk was theirs to the end.
             assert client.get("/admin/account").status_code == (
                 403 if who == "nobody" else 200), who
-            for url in _csv_urls(app, other):
+            for url in _csv_urls(app, other, cohort_ids[other]):
                 answer = client.get(url)
                 assert answer.status_code in (403, 404), (who, url)
                 for secret in secrets_of_other:
@@ -251,4 +260,4 @@ def test_the_isolation_walk(app, store, two_programs, capsys):
     routes_per_walk = len(_routes(app, ids["sun"]))
     print(f"isolation walk: {routes_per_walk} staff routes, {walked} requests walked")
     assert routes_per_walk >= 20
-    assert walked == 2 * 3 * (routes_per_walk + len(_csv_urls(app, "sun")))
+    assert walked == 2 * 3 * (routes_per_walk + len(_csv_urls(app, "sun", "1")))
