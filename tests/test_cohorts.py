@@ -218,6 +218,17 @@ def test_invitations_are_paced_over_rounds_and_go_once(store, carriers, clock):
     assert len({row[0] for row in outbox_ids}) == 5 and None not in {r[0] for r in outbox_ids}
 
 
+def test_a_program_at_its_budget_keeps_its_numbers_waiting(store, carriers, clock):
+    """Invitations of a program the worker found at its monthly budget are not queued (the
+    senders would cancel them, and a number is invited once): they wait for the stop to
+    lift."""
+    cohort = new_cohort(store, carriers, FIVE)
+    assert run_invitations(store, carriers, stopped_programs=frozenset({"orange"})) == 0
+    assert invitations(store) == []
+    assert {row[2] for row in stored.member_rows(store, cohort.id)} == {"waiting"}
+    assert run_invitations(store, carriers) == 2  # a new month: they go at the pace
+
+
 def test_the_invitation_names_the_program_and_how_to_join_in_its_language(store, carriers):
     new_cohort(store, carriers, b"phone\n+2348030000100\n")
     run_invitations(store, carriers)
