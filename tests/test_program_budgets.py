@@ -281,3 +281,46 @@ def test_a_programs_file_turned_invalid_keeps_the_last_valid_one_and_says_so(
     programs_file.write_text(PROGRAMS, encoding="utf-8")  # put right: said no more
     os.utime(programs_file, (later + 10, later + 10))
     assert "programs:" not in app.test_client().get("/healthz").text
+
+
+# -- cohorts' invitations ---------------------------------------------------------------------
+
+
+def test_an_invitation_cancelled_at_the_budget_goes_once_the_stop_lifts(
+        app, db_path, carriers_file, twilio_api):
+    """An invitation queued in quiet hours, then due while its program is at its budget,
+    is cancelled unsent: its number waits, and is invited once the stop lifts (it never
+    had the invitation), rather than counting as invited for good."""
+    from datetime import UTC, datetime
+
+    from gateway.ops.cohorts import create_cohort
+    from gateway.programs import current
+    from gateway.store import cohorts
+    from tests.fakes.clock import SimulatedClock
+
+    def at(text: str) -> float:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
+
+    clock = SimulatedClock(at("2026-03-02T22:30:00"))  # 23:30 in Lagos: quiet until 08:00
+    invitee = "+2348030000500"
+    served = create_app({"DATABASE": str(db_path), "CARRIERS_FILE": str(carriers_file),
+                         "SECRET_KEY": "budget-tests-secret-0123456789", "TESTING": True,
+                         "CLOCK": clock})
+    carriers = load_carriers(carriers_file)
+    with Store.open(db_path, clock=clock) as store:
+        cohort = create_cohort(store, carriers, current().get("orange"), name="Intake",
+                               course_id="orange-course", starts_on="2026-03-01",
+                               data=f"phone\n{invitee}\n".encode(), actor="amina")
+        drain(db_path, carriers_file, now=clock.now)  # queued for 08:00 in Lagos
+        assert twilio_api.bodies_to(invitee) == []
+        TwilioWebhooks(served.test_client()).sms(ORANGE_LEARNER, "JOIN ORANGE")
+        drain(db_path, carriers_file, now=clock.now)  # the replies cost orange its budget
+        clock.now = at("2026-03-03T08:00:00")
+        drain(db_path, carriers_file, now=clock.now)
+        assert twilio_api.bodies_to(invitee) == []  # at its budget: not sent
+        assert cohorts.funnel(store, cohort, 0).invited == 0
+        clock.now = at("2026-04-01T09:00:00")  # a new month lifts the stop
+        drain(db_path, carriers_file, now=clock.now)
+        [invitation] = twilio_api.bodies_to(invitee)
+        assert invitation.startswith("Orange Academy vous invite")
+        assert cohorts.funnel(store, cohort, 0).invited == 1

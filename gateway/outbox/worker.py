@@ -57,7 +57,7 @@ from gateway.outbox import fallback
 from gateway.outbox.chats import active_chats
 from gateway.outbox.window import as_sendable
 from gateway.phones import masked
-from gateway.store import OutboxRecord, Store, privacy
+from gateway.store import OutboxRecord, Store, cohorts, privacy
 from gateway.urls import webhook_url
 
 log = logging.getLogger(__name__)
@@ -409,7 +409,10 @@ class OutboxWorker:
             self._tally("cancelled")
             return
         if budgets.held_back(message.kind, message.program, self._stopped_programs):
-            self._finish(store, message, "cancelled", detail=budgets.STOPPED_DETAIL)
+            with store.write():
+                self._finish(store, message, "cancelled", detail=budgets.STOPPED_DETAIL)
+                if message.kind == "invitation":  # never had it: invited once the stop lifts
+                    cohorts.invitation_cancelled(store, message.phone, message.id)
             self._tally("cancelled")
             return
         if message.kind != "reply" and learner is not None:

@@ -113,6 +113,15 @@ def set_invitation(store: Store, cohort_id: int, phone: str) -> None:
         "WHERE cohort_id = ? AND phone = ?", [cohort_id, phone])
 
 
+def invitation_cancelled(store: Store, phone: str, outbox_id: int) -> None:
+    """Inside the caller's write transaction: the invitation to `phone` queued as
+    `outbox_id` was cancelled unsent (its program at its budget); its member waits to be
+    invited again."""
+    store.db.execute(
+        "UPDATE cohort_members SET status = 'waiting', invited_at = NULL, outbox_id = NULL "
+        "WHERE phone = ? AND outbox_id = ? AND status = 'invited'", [phone, outbox_id])
+
+
 def with_waiting(store: Store) -> list[Cohort]:
     """The cohorts with numbers still waiting for their invitation, oldest first."""
     return [_cohort(row) for row in store.db.execute(

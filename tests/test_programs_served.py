@@ -1,0 +1,258 @@
+"""Two programs on one `learnline serve` (docs/programs.md), end to end with real
+processes: each program's administrator signs in over HTTP and uploads a cohort of 1,000
+numbers; `learnline worker --drain` invites them at each program's pace through the
+Twilio API on loopback; the numbers that answer join their own program; each
+administrator sees their own funnel and nothing of the other program; a program at its
+monthly budget stops its invitations and reminders while its learners' replies go on."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import requests
+
+from gateway.paths import lessons_dir
+from gateway.store import Store
+from tests.conftest import AUTH_TOKEN, PUBLIC_URL, TwilioWebhooks, carriers_toml
+from tests.fakes.signing import twilio_signature
+from tests.served import serve_gateway
+
+pytestmark = pytest.mark.slow
+
+PACE = 100  # invitations a minute, each program's cohort
+PASSWORD = "program admin pass phrase 77"
+SUN_CONTACT = "+2348039999999"
+
+PROGRAMS = f"""
+[programs.orange]
+name = "Orange Academy"
+default_locale = "fr"
+country = "NG"
+keywords = ["JOIN ORANGE"]
+invitations_per_minute = {PACE}
+
+[programs.sun]
+name = "Sun School"
+default_locale = "en"
+monthly_budget = {PACE}
+currency = "USD"
+contacts = ["{SUN_CONTACT}"]
+keywords = ["JOIN SUN"]
+invitations_per_minute = {PACE}
+"""
+
+# Orange's numbers as its administrator has them (national, read for NG); Sun's in E.164.
+ORANGE = [f"+23480310{n:05d}" for n in range(1000)]
+SUN = [f"+23480320{n:05d}" for n in range(1000)]
+
+
+def orange_csv() -> bytes:
+    return ("phone,name\n" + "".join(f"0803 10{n:05d},Learner {n}\n" for n in range(1000))
+            ).encode()
+
+
+def sun_csv() -> bytes:
+    return ("Name,Phone\n" + "".join(f"Sun {n},{phone}\n" for n, phone in enumerate(SUN))
+            ).encode()
+
+
+def course_copy(root: Path, folder: str, code: str, program: str) -> None:
+    shutil.copytree(lessons_dir() / "start-freelancing", root / folder)
+    toml = root / folder / "course.toml"
+    text = toml.read_text(encoding="utf-8").replace('code = "FREELANCE"', f'code = "{code}"')
+    toml.write_text(f'program = "{program}"\n' + text, encoding="utf-8")
+
+
+def learnline(env: dict[str, str], *args: str, stdin: str = "") -> str:
+    result = subprocess.run([sys.executable, "-m", "gateway.cli", *args], env=env,
+                            input=stdin, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout + result.stderr
+
+
+def sms(base: str, sender: str, body: str) -> None:
+    """One signed Twilio webhook of an inbound SMS to the served gateway."""
+    path = "/carriers/twilio/sms"
+    params = TwilioWebhooks(None).inbound_params(sender, body, TwilioWebhooks.new_sid())
+    answer = requests.post(base + path, data=params, timeout=30, headers={
+        "X-Twilio-Signature": twilio_signature(AUTH_TOKEN, PUBLIC_URL + path, params)})
+    assert answer.status_code == 200, answer.text
+
+
+def signed_in(base: str, username: str) -> requests.Session:
+    session = requests.Session()
+    form = session.get(base + "/admin/signin", timeout=30).text
+    token = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
+    answer = session.post(base + "/admin/signin", allow_redirects=False, timeout=60, data={
+        "csrf": token, "username": username, "password": PASSWORD})
+    assert answer.status_code == 303, answer.text
+    return session
+
+
+def upload(session: requests.Session, base: str, program: str, course: str,
+           data: bytes) -> int:
+    """Create a cohort starting today from the cohorts page's form; its id."""
+    path = f"{base}/admin/programs/{program}/cohorts"
+    token = re.search(r'name="csrf" value="([^"]+)"', session.get(path, timeout=30).text
+                      ).group(1)
+    answer = session.post(path, allow_redirects=False, timeout=60, data={
+        "csrf": token, "name": f"{program} intake", "course": course,
+        "starts_on": datetime.now(UTC).date().isoformat()},
+        files={"numbers": ("numbers.csv", data, "text/csv")})
+    assert answer.status_code == 303, answer.text
+    return int(re.search(r"created=(\d+)", answer.headers["Location"]).group(1))
+
+
+def funnel(session: requests.Session, base: str, program: str, cohort: int) -> dict:
+    answer = session.get(f"{base}/admin/programs/{program}/cohorts/{cohort}.csv", timeout=30)
+    assert answer.status_code == 200, answer.text
+    return {row["stage"]: int(row["count"]) for row in csv.DictReader(io.StringIO(answer.text))}
+
+
+def test_two_programs_invite_their_cohorts_at_their_pace_and_a_budget_stops_one(
+        tmp_path, twilio_api, monkeypatch):
+    monkeypatch.setenv("TEST_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    carriers_file = tmp_path / "carriers.toml"
+    carriers_file.write_text(carriers_toml(twilio_api.url).replace(
+        "tps = 200\n", 'tps = 200\nprice_per_segment = 1.0\ncurrency = "USD"\n'
+                       'quiet_hours = "0-0"\n'), encoding="utf-8")  # any hour of the test
+    programs_file = tmp_path / "programs.toml"
+    programs_file.write_text(PROGRAMS, encoding="utf-8")
+    monkeypatch.setenv("LEARNLINE_PROGRAMS", str(programs_file))
+    lessons = tmp_path / "lessons"
+    course_copy(lessons, "orange-course", "ORANGE1", "orange")
+    course_copy(lessons, "sun-course", "SUN1", "sun")
+
+    served = serve_gateway(tmp_path, carriers_file)
+    gateway = next(served)
+    try:
+        env, base = gateway.env, gateway.base
+        learnline(env, "lessons", "import", str(lessons))
+        for username, program in (("ada", "orange"), ("sol", "sun")):
+            learnline(env, "staff", "add", username, "--name", username.title(), "--role",
+                      "admin", "--program", program, "--password-stdin", stdin=PASSWORD + "\n")
+        ada, sol = signed_in(base, "ada"), signed_in(base, "sol")
+        orange_cohort = upload(ada, base, "orange", "orange-course", orange_csv())
+        sun_cohort = upload(sol, base, "sun", "sun-course", sun_csv())
+
+        def invited(numbers: list[str]) -> list[str]:
+            """The numbers the invitations reached on the wire, in order."""
+            wanted = set(numbers)
+            return [m["To"] for m in twilio_api.messages
+                    if m["To"] in wanted and "/join/" in m["Body"]]
+
+        # Paced: one round sends each cohort its minute's worth, in the file's order.
+        gateway.drain()
+        assert invited(ORANGE) == ORANGE[:PACE] and invited(SUN) == SUN[:PACE]
+        [first] = [m["Body"] for m in twilio_api.messages if m["To"] == ORANGE[0]]
+        assert first.startswith("Orange Academy vous invite") and "/join/orange" in first
+        [first] = [m["Body"] for m in twilio_api.messages if m["To"] == SUN[0]]
+        assert first.startswith("Sun School invites you") and "/join/sun" in first
+        # Within the same minute, no more; Sun's invitations cost it its budget: its
+        # contact is told.
+        gateway.drain()
+        assert len(invited(ORANGE)) == PACE and len(invited(SUN)) == PACE
+        told = [m["Body"] for m in twilio_api.messages if m["To"] == SUN_CONTACT]
+        assert told == ["Sun School has reached its budget for "
+                        f"{datetime.now(UTC):%Y-%m}: 100.00 of 100.00 USD. Lessons, reminders "
+                        "and announcements stop until next month; replies to learners "
+                        "continue."]
+        # A minute on (the pace counts invitations of the last minute): Orange's next
+        # hundred go; Sun's numbers wait for the budget.
+        with sqlite3.connect(env["LEARNLINE_DB"]) as db:
+            db.execute("UPDATE cohort_members SET invited_at = invited_at - 61 "
+                       "WHERE invited_at IS NOT NULL")
+        gateway.drain()
+        assert invited(ORANGE) == ORANGE[:2 * PACE] and invited(SUN) == SUN[:PACE]
+        assert len(twilio_api.messages) == 3 * PACE + len(told)
+
+        # Those who answer join their own program, and start the cohort's course.
+        for phone in ORANGE[:3]:
+            sms(base, phone, "OUI")
+        for phone in SUN[:2]:
+            sms(base, phone, "YES")
+        sms(base, ORANGE[500], "OUI")  # not invited yet: joins nothing
+        gateway.drain()
+        for phone in ORANGE[:3]:
+            assert any("Orange Academy" in b for b in twilio_api.bodies_to(phone)[1:]), phone
+        for phone in SUN[:2]:  # replies go though Sun is at its budget
+            welcome = twilio_api.bodies_to(phone)[1:]
+            assert any("Sun School" in b for b in welcome), welcome
+        with Store.open(env["LEARNLINE_DB"]) as store:
+            joined = store.db.execute(
+                "SELECT program, phone, via FROM program_members ORDER BY program, phone"
+            ).fetchall()
+            assert [tuple(row) for row in joined] == (
+                [("orange", phone, "invitation") for phone in ORANGE[:3]]
+                + [("sun", phone, "invitation") for phone in SUN[:2]])
+            assert store.learner(ORANGE[0]).current_course == "orange-course"
+            assert store.learner(SUN[0]).current_course == "sun-course"
+
+        # Each administrator sees their own funnel, and nothing of the other program.
+        assert funnel(ada, base, "orange", orange_cohort) == {
+            "members": 1000, "invited": 2 * PACE, "joined": 3, "started": 3, "half": 0,
+            "certificate": 0}
+        assert funnel(sol, base, "sun", sun_cohort) == {
+            "members": 1000, "invited": PACE, "joined": 2, "started": 2, "half": 0,
+            "certificate": 0}
+        for session, program, joiners in ((ada, "orange", 3), (sol, "sun", 2)):
+            table = session.get(f"{base}/admin/programs/{program}/funnel.csv", timeout=30)
+            assert table.status_code == 200
+            assert table.text.splitlines()[1:4] == [
+                f",Joined the program,{joiners},", f"Start freelancing,Enrolled,{joiners},100.0",
+                f"Start freelancing,Started lesson 1,{joiners},100.0"]
+        # Their messages, counted to each program: its invitations and its replies.
+        costs = sol.get(f"{base}/admin/programs/sun/costs.csv", timeout=30).text
+        assert costs.splitlines()[1].startswith(f"USD,{PACE + 2},")
+        costs = ada.get(f"{base}/admin/programs/orange/costs.csv", timeout=30).text
+        assert costs.splitlines()[1].startswith(f"USD,{2 * PACE + 3},")
+        page = ada.get(f"{base}/admin/programs/orange", timeout=30)
+        assert page.status_code == 200 and "Orange Academy" in page.text
+        assert "Sun School" not in page.text
+        assert "sun intake" not in ada.get(f"{base}/admin/programs/orange/cohorts",
+                                           timeout=30).text
+        for session, other, cohort, shown in (
+                (ada, "sun", sun_cohort, ("Sun School", "sun intake", SUN[0])),
+                (sol, "orange", orange_cohort, ("Orange Academy", "orange intake",
+                                                ORANGE[0]))):
+            for path in (f"/admin/programs/{other}", f"/admin/programs/{other}/funnel.csv",
+                         f"/admin/programs/{other}/cohorts",
+                         f"/admin/programs/{other}/cohorts/{cohort}",
+                         f"/admin/programs/{other}/cohorts/{cohort}.csv"):
+                answer = session.get(base + path, timeout=30, allow_redirects=False)
+                assert answer.status_code == 403, (path, answer.status_code)
+                assert not any(text in answer.text for text in shown), path
+
+        # Six quiet days: Orange's learner gets a reminder; Sun's, at its budget, none,
+        # while what they text is still answered.
+        with Store.open(env["LEARNLINE_DB"]) as store:
+            now = time.time()
+            for phone in (ORANGE[0], SUN[0]):
+                learner = store.learner(phone)
+                learner.last_seen_at = now - 6 * 86_400
+                learner.next_check_at = now - 1
+                with store.write():
+                    store.save_learner(learner)
+        orange_before = len(twilio_api.bodies_to(ORANGE[0]))
+        sun_before = len(twilio_api.bodies_to(SUN[0]))
+        gateway.drain()
+        assert len(twilio_api.bodies_to(ORANGE[0])) == orange_before + 1
+        assert "vous attend" in twilio_api.bodies_to(ORANGE[0])[-1]  # the reminder
+        assert len(twilio_api.bodies_to(SUN[0])) == sun_before
+        assert invited(SUN) == SUN[:PACE]
+        sms(base, SUN[0], "HELP")
+        gateway.drain()
+        assert len(twilio_api.bodies_to(SUN[0])) == sun_before + 1
+        assert "NEXT continue" in twilio_api.bodies_to(SUN[0])[-1]  # the help it asked for
+    finally:
+        served.close()
