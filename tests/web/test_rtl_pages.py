@@ -112,6 +112,8 @@ def _arabic_lessons(store: Store) -> bool:
 
 
 def _check(page, name: str, lang: str = "ar", direction: str = "rtl") -> None:
+    # A loaded machine can still be swapping the document in when goto returns.
+    page.wait_for_load_state("load")
     assert page.evaluate(CHECK, {"lang": lang, "dir": direction}) == [], name
 
 
