@@ -211,6 +211,15 @@ def test_lessons_check_refuses_a_course_of_a_program_not_configured(
     assert runner.invoke(cli, ["lessons", "check", str(courses_root)]).exit_code == 0
 
 
+def test_lessons_check_prices_a_programs_course(courses_root, programs_file):
+    """The check's simulated learner belongs to the course's program, so it walks it."""
+    checked = CliRunner().invoke(cli, ["lessons", "check", str(courses_root)])
+    assert checked.exit_code == 0, checked.output
+    assert "Traceback" not in checked.output
+    assert re.search(r"^  en find-your-skill: \d+ / \d+ / \d+ / \d+", checked.output, re.M)
+    assert checked.output.count("en total:") == 3  # the bundled course and both copies
+
+
 # -- joining ------------------------------------------------------------------------------
 
 

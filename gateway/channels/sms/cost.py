@@ -26,7 +26,7 @@ from gateway.content.model import SMS, Course, Lesson
 from gateway.i18n import needs_ucs2
 from gateway.learning import replies as r
 from gateway.sms_text import count, normalize, septets, ucs2_units
-from gateway.store import Store
+from gateway.store import Store, programs
 
 DEFAULT_BUDGET = 8  # segments a lesson may cost, answered right, where a course sets none
 KINDS = ("cards", "questions", "feedback", "navigation")
@@ -243,6 +243,8 @@ class CostWalker:
         course, store = self.course, self.store
         self._learners += 1
         phone = f"+23480{self._learners:08d}"
+        if course.program:  # the learner belongs to the course's program: they see it
+            programs.join(store, course.program, phone, "keyword")
         seen = 0
         replies: dict[str, list[list[tuple[str, int]]]] = {}
         text = "START"
