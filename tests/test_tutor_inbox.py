@@ -537,3 +537,14 @@ def test_a_tutors_pages_link_only_where_a_tutor_may_go(app, store, people):
     assert "<b>Learnline</b> inbox" in tutor_page
     admin_page = signed_in(app, "amina", ADMIN_PASSWORD).get("/admin/inbox").text
     assert 'href="/admin"' in admin_page and 'href="/admin/inbox"' in admin_page
+
+
+def test_a_missing_staff_page_is_compressed_once(app, store, people):
+    """The 404 page under /admin, signed in, reads as HTML once its one encoding is undone."""
+    import gzip
+
+    tutor = signed_in(app, "tunde", TUTOR_PASSWORD)
+    missing = tutor.get("/admin/inbox/99999", headers={"Accept-Encoding": "gzip"})
+    assert missing.status_code == 404
+    assert missing.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(missing.data).lstrip().startswith(b"<!DOCTYPE html>")

@@ -62,7 +62,10 @@ def finish(response: Response) -> Response:
     headers["Referrer-Policy"] = "same-origin"
     headers.setdefault("Cache-Control", "private, no-cache")
     response.vary.update(("Accept-Encoding", "Accept-Language", "Cookie"))
-    if response.direct_passthrough or not response.mimetype.startswith(_COMPRESSIBLE):
+    # A page finished already (an error page rendered by another blueprint's handler,
+    # then passed through this blueprint's hook) is not compressed twice.
+    if response.direct_passthrough or "Content-Encoding" in headers \
+            or not response.mimetype.startswith(_COMPRESSIBLE):
         return response
     body = response.get_data()
     encoding = _encoding()
