@@ -487,3 +487,26 @@ def test_doctor_tells_a_bad_programs_file_and_a_good_one(db_path, carriers_file,
     found = [str(f) for f in diagnose(db_path, env) if f.subject == "programs"]
     assert found == [f"FAIL programs: {bad}: program 'x': key 'default_locale': missing; "
                      "one of: en, ar, fr, pt, sw"]
+
+
+def test_serve_and_the_worker_refuse_a_bad_programs_file_naming_each_problem(
+        tmp_path, db_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.ports import free_port
+
+    bad = tmp_path / "bad-programs.toml"
+    bad.write_text('[programs.orange]\nname = "Orange"\ndefault_locale = "xx"\n',
+                   encoding="utf-8")
+    env = {**os.environ, "LEARNLINE_DB": str(db_path), "LEARNLINE_PROGRAMS": str(bad)}
+    env.pop("LEARNLINE_CARRIERS", None)
+    serve = ["serve", "--no-worker", "--host", "127.0.0.1", "--port", str(free_port())]
+    for command in (serve, ["worker", "--drain"]):
+        result = subprocess.run([sys.executable, "-m", "gateway.cli", *command], cwd=tmp_path,
+                                env=env, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 1, (command, result.stdout, result.stderr)
+        assert f"{bad}: program 'orange': key 'default_locale'" in result.stderr, command
+        assert "Traceback" not in result.stdout + result.stderr
+        assert "Listening at" not in result.stdout + result.stderr

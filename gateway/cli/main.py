@@ -91,6 +91,18 @@ def _check_tutor_hours() -> None:
         raise click.ClickException(str(exc)) from None
 
 
+def _check_programs(carriers) -> None:
+    """The programs file (LEARNLINE_PROGRAMS) checked before anything starts: every problem
+    on a line of its own, naming file, program and key."""
+    from gateway.config import ConfigError
+    from gateway.programs import load_programs
+
+    try:
+        load_programs(carrier_ids=[carrier.id for carrier in carriers])
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def _edge_link():
     """This edge's hub link from the environment (None: no hub), or a clear error."""
     from gateway.sync.client import EdgeLink, SyncError
@@ -298,6 +310,7 @@ def serve(host: str, port: int, no_worker: bool, workers: int | None,
     _web_settings()
     _retention_days()  # the worker's setting: refuse a bad one before starting anything
     _check_tutor_hours()
+    _check_programs(carriers)
     _port_free(host, port)
     with _open_store() as store:
         staff_accounts = accounts.count(store)
@@ -396,6 +409,7 @@ def worker(drain: bool, lease_seconds: float) -> None:
     with _open_store():
         pass
     _check_tutor_hours()
+    _check_programs(carriers)
     outbox = OutboxWorker(default_db_path(), carriers, lease_seconds=lease_seconds,
                           retention_days=_retention_days())
     outbox.install_signal_handlers()
