@@ -275,7 +275,7 @@ def _clashes(path: Path, programs: Iterable[Program]) -> list[str]:
             other = seen.setdefault(claim, program.id)
             if other != program.id:
                 problems.append(f"{path}: program '{program.id}': key '{key}': "
-                                f"{claim[-1]!r} is program '{other}''s already")
+                                f"{claim[-1]!r} already belongs to program '{other}'")
     return problems
 
 

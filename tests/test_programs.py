@@ -161,7 +161,7 @@ def ussd(client, session: str, text: str, code: str) -> str:
     ('[programs.X]\nname = "X"\ndefault_locale = "en"\n', "program 'X': program ids"),
     ('[programs.x]\nname = "X"\ndefault_locale = "en"\nkeywords = ["JOIN"]\n'
      '[programs.y]\nname = "Y"\ndefault_locale = "en"\nkeywords = ["join"]\n',
-     "program 'y': key 'keywords'"),
+     "program 'y': key 'keywords': 'join' already belongs to program 'x'"),
     ('[program.x]\nname = "X"\n', "unknown top-level key 'program'"),
 ])
 def test_a_bad_programs_file_is_refused_naming_file_program_and_key(tmp_path, table, names):
