@@ -169,11 +169,12 @@ def notice(program: Program, spend: Spend) -> str:
     if spend.reached:
         return catalog.gettext(
             "%(name)s has reached its budget for %(month)s: %(spent)s of %(budget)s "
-            "%(currency)s. Lessons, reminders and announcements stop until next month; "
-            "replies to learners continue.") % values
+            "%(currency)s. Lessons, reminders, announcements and invitations stop until next "
+            "month; replies to learners continue.") % values
     return catalog.gettext(
         "%(name)s has spent %(spent)s of its %(budget)s %(currency)s budget for %(month)s. "
-        "At the budget, lessons, reminders and announcements stop until next month.") % values
+        "At the budget, lessons, reminders, announcements and invitations stop until next "
+        "month.") % values
 
 
 def contact_carrier(program: Program, carriers: Carriers) -> Carrier | None:

@@ -164,9 +164,9 @@ def test_two_programs_invite_their_cohorts_at_their_pace_and_a_budget_stops_one(
         assert len(invited(ORANGE)) == PACE and len(invited(SUN)) == PACE
         told = [m["Body"] for m in twilio_api.messages if m["To"] == SUN_CONTACT]
         assert told == ["Sun School has reached its budget for "
-                        f"{datetime.now(UTC):%Y-%m}: 100.00 of 100.00 USD. Lessons, reminders "
-                        "and announcements stop until next month; replies to learners "
-                        "continue."]
+                        f"{datetime.now(UTC):%Y-%m}: 100.00 of 100.00 USD. Lessons, reminders, "
+                        "announcements and invitations stop until next month; replies to "
+                        "learners continue."]
         # A minute on (the pace counts invitations of the last minute): Orange's next
         # hundred go; Sun's numbers wait for the budget.
         with sqlite3.connect(env["LEARNLINE_DB"]) as db:
