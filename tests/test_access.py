@@ -43,7 +43,8 @@ PROGRAM_ADMINS = {"/admin/programs", "/admin/programs/<program>",
                   "/admin/programs/<program>/<table>.csv",
                   "/admin/programs/<program_id>/cohorts",
                   "/admin/programs/<program_id>/cohorts/<int:cohort_id>",
-                  "/admin/programs/<program_id>/cohorts/<int:cohort_id>.csv"}
+                  "/admin/programs/<program_id>/cohorts/<int:cohort_id>.csv",
+                  "/admin/programs/<program_id>/cohorts/<int:cohort_id>/<table>.csv"}
 ADMIN_TOKEN = "admin-token-for-access-tests-0123456789"
 SIMULATOR = {"/simulator"}  # pretend +999 numbers only; off unless asked for
 # A lesson by link: the token in the address is the credential (walked without, with a

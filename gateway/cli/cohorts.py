@@ -1,5 +1,6 @@
 """`learnline cohorts`: a program's cohorts from the terminal (docs/programs.md, Cohorts):
-import one from a CSV file of phone numbers, list them with their funnels."""
+import one from a CSV file of phone numbers, list them with their funnels, show one's
+completion, quiz and cost figures."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import click
 from gateway import programs
 from gateway.cli.db import existing_db_path
 from gateway.config import ConfigError, load_carriers
+from gateway.ops import cohort_reports
 from gateway.ops.cohorts import CohortError, create_cohort
+from gateway.ops.reports import format_table
 from gateway.store import Store
 from gateway.store import cohorts as stored
 
@@ -37,6 +40,7 @@ def cohorts_group() -> None:
     Examples:
       learnline cohorts import orange "Dakar intake" numbers.csv --course orange-course
       learnline cohorts list orange
+      learnline cohorts show orange 3
     """
 
 
@@ -103,3 +107,29 @@ def list_command(program_id: str) -> None:
             click.echo(f"{cohort.id}\t{cohort.name}\t{cohort.course_id}\t{cohort.starts_on}\t"
                        f"numbers {f.members}, invited {f.invited}, joined {f.joined}, "
                        f"started {f.started}, half {f.half}, certificates {f.certificate}")
+
+
+@cohorts_group.command("show")
+@click.argument("program_id", metavar="PROGRAM")
+@click.argument("cohort_id", metavar="COHORT", type=int)
+def show_command(program_id: str, cohort_id: int) -> None:
+    """Show one of PROGRAM's cohorts (its number, from `cohorts list`): lessons its
+    members completed, its quiz questions worst first, its cost per completed lesson.
+
+    \b
+    Example:
+      learnline cohorts show orange 3
+    """
+    program = _program(program_id)
+    try:
+        carriers = load_carriers()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    with Store.open(existing_db_path(), migrate=True) as store:
+        cohort = stored.get(store, cohort_id)
+        if cohort is None or cohort.program != program.id:
+            raise click.ClickException(f"{program.id} has no cohort {cohort_id}")
+        report = cohort_reports.build(store, carriers, cohort)
+    click.echo(f"{cohort.id}\t{cohort.name}\t{cohort.course_id}\t{cohort.starts_on}")
+    for name in cohort_reports.TABLES:
+        click.echo("\n" + format_table(cohort_reports.table(report, name)))

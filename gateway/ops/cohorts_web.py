@@ -14,14 +14,15 @@ from flask import Response, abort, current_app, g, redirect, request, url_for
 
 from gateway import programs
 from gateway.config import ConfigError
-from gateway.ops import staff, staff_web
+from gateway.ops import cohort_reports, staff, staff_web
 from gateway.ops.cohorts import CohortError, create_cohort
 from gateway.ops.dashboard import ACCESS, PROGRAM_ADMIN, _page, blueprint
 from gateway.programs import Program
 from gateway.store import cohorts as stored
 from gateway.store.per_thread import get_store
 
-ENDPOINTS = ("admin.cohorts", "admin.create_cohort", "admin.cohort", "admin.cohort_csv")
+ENDPOINTS = ("admin.cohorts", "admin.create_cohort", "admin.cohort", "admin.cohort_csv",
+             "admin.cohort_table_csv")
 ACCESS.update(dict.fromkeys(ENDPOINTS, PROGRAM_ADMIN))
 
 
@@ -101,10 +102,14 @@ def create_cohort_page(program_id: str):
 
 @blueprint.get("/programs/<program_id>/cohorts/<int:cohort_id>")
 def cohort(program_id: str, cohort_id: int):
-    """One cohort: its funnel, from numbers imported to certificates."""
+    """One cohort: its funnel, from numbers imported to certificates, then lessons
+    completed, its quiz questions worst first and its cost per completed lesson."""
     program = _program(program_id)
     found = _cohort(program, cohort_id)
-    return _page("admin_cohort.html", program=program, cohort=found, funnel=_funnel(found))
+    report = cohort_reports.build(get_store(), current_app.extensions["learnline.carriers"],
+                                  found)
+    return _page("admin_cohort.html", program=program, cohort=found, funnel=_funnel(found),
+                 tables=[cohort_reports.table(report, name) for name in cohort_reports.TABLES])
 
 
 @blueprint.get("/programs/<program_id>/cohorts/<int:cohort_id>.csv")
@@ -120,3 +125,18 @@ def cohort_csv(program_id: str, cohort_id: int):
         writer.writerow([program.id, found.name, stage, getattr(funnel, stage)])
     return Response(out.getvalue(), content_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="cohort-{found.id}.csv"'})
+
+
+@blueprint.get("/programs/<program_id>/cohorts/<int:cohort_id>/<table>.csv")
+def cohort_table_csv(program_id: str, cohort_id: int, table: str):
+    """One of a cohort's tables (cohort_reports.TABLES) as CSV; 404 for another name."""
+    program = _program(program_id)
+    found = _cohort(program, cohort_id)
+    if table not in cohort_reports.TABLES:
+        abort(404)
+    report = cohort_reports.build(get_store(), current_app.extensions["learnline.carriers"],
+                                  found)
+    return Response(cohort_reports.to_csv(report, table),
+                    content_type="text/csv; charset=utf-8", headers={
+                        "Content-Disposition":
+                            f'attachment; filename="cohort-{found.id}-{table}.csv"'})

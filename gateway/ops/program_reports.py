@@ -78,30 +78,40 @@ def build(store: Store, carriers: Iterable[Carrier], program: str,
         quiz.append((course_id, lesson_id, number + 1, text, answers, right))
     quiz.sort(key=lambda q: (q[5] / q[4] if q[4] else 0.0, q[0], q[1], q[2]))
     completed = program_stats.lessons_completed(store, ids, period.since, period.until)
+    costs = priced(carriers, program_stats.messages_by_carrier(
+        store, program, period.since, period.until), completed)
+    return ProgramReport(program, period, program_stats.members_joined(store, program),
+                         funnels, tuple(quiz), costs,
+                         program_stats.questions_asked(store, program, period.since,
+                                                       period.until))
+
+
+def priced(carriers: Iterable[Carrier], rows: Iterable[program_stats.ProgramMessages],
+           completed: int) -> tuple[tuple[str, int, int, float | None, int], ...]:
+    """(currency, messages, segments, cost or None, `completed`) per currency of `rows`
+    (messages per carrier), priced as the dashboard prices them: the segments a carrier
+    accepted at its `price_per_segment`, WhatsApp messages delivered at their category's
+    price; a carrier without prices gives messages but no cost. One row of zeros when
+    nothing was sent."""
     prices = {c.id: c for c in carriers}
     by_currency: dict[str, list] = defaultdict(lambda: [0, 0, None])
-    for sent in program_stats.messages_by_carrier(store, program, period.since,
-                                                  period.until):
+    for sent in rows:
         carrier = prices.get(sent.carrier_id)
-        priced = carrier is not None and (carrier.price_per_segment
-                                          or any(_whatsapp_prices(carrier)))
-        currency = carrier.currency if priced and carrier else ""
+        has_prices = carrier is not None and (carrier.price_per_segment
+                                              or any(_whatsapp_prices(carrier)))
+        currency = carrier.currency if has_prices and carrier else ""
         row = by_currency[currency]
         row[0] += sent.messages
         row[1] += sent.segments
-        if priced and carrier:
+        if has_prices and carrier:
             delivered = (sent.delivered_service, sent.delivered_utility,
                          sent.delivered_marketing)
             cost = sent.accepted_segments * carrier.price_per_segment + sum(
                 n * p for n, p in zip(delivered, _whatsapp_prices(carrier), strict=True))
             row[2] = (row[2] or 0.0) + cost
-    costs = tuple((currency, msgs, segs, cost, completed)
-                  for currency, (msgs, segs, cost) in sorted(by_currency.items())) or (
+    return tuple((currency, msgs, segs, cost, completed)
+                 for currency, (msgs, segs, cost) in sorted(by_currency.items())) or (
         ("", 0, 0, None, completed),)
-    return ProgramReport(program, period, program_stats.members_joined(store, program),
-                         funnels, tuple(quiz), costs,
-                         program_stats.questions_asked(store, program, period.since,
-                                                       period.until))
 
 
 def table(report: ProgramReport, name: str, *, blank: str = "-",
