@@ -273,19 +273,34 @@ def list_edges() -> None:
 @click.option("--program", default=None, metavar="ID", help="This program alone.")
 @click.option("--days", type=click.IntRange(min=1), default=7, show_default=True,
               help="Count who joined in this many last days.")
-def list_programs(program: str | None, days: int) -> None:
+@click.option("--cohorts", "per_cohort", is_flag=True,
+              help="Each cohort's members per edge and in all instead.")
+def list_programs(program: str | None, days: int, per_cohort: bool) -> None:
     """Each program's members per edge where they joined, and those who joined in the
-    last days, from the events the edges pushed.
+    last days, from the events the edges pushed; with --cohorts, each cohort's members
+    per edge where they joined, and in all.
 
     \b
     Example:
       learnline hub programs --program orange
+      learnline hub programs --cohorts
     """
     hub = _hub()
     try:
-        figures = hub.program_figures(program, days=days)
+        if per_cohort:
+            cohorts = hub.cohort_figures(program)
+        else:
+            figures = hub.program_figures(program, days=days)
     finally:
         hub.close()
+    if per_cohort:
+        if not cohorts:
+            click.echo("no cohort members yet")
+        for cohort in cohorts:
+            edges = ", ".join(f"{edge} {members}" for edge, members in cohort.edges)
+            click.echo(f"{cohort.program}\t{cohort.name} ({cohort.cohort})\t{edges}\t"
+                       f"total {cohort.members}")
+        return
     if not figures:
         click.echo("no program members yet")
     for row in figures:

@@ -176,6 +176,19 @@ class ProgramFigures:
 
 
 @dataclass(frozen=True)
+class CohortFigures:
+    """One cohort of a program across edges, from the `program_joined` events the hub
+    holds: its uid and name, the learners it brought in per edge where they joined
+    ((edge id, members), by edge), and in all (a learner counted once)."""
+
+    program: str
+    cohort: str
+    name: str
+    edges: tuple[tuple[str, int], ...]
+    members: int
+
+
+@dataclass(frozen=True)
 class ValidEvent:
     """An event that passed validation, its `data` serialized as stored."""
 
@@ -544,6 +557,37 @@ class HubStore(abc.ABC):
             counts[1] += int(at >= since)
         return [ProgramFigures(joined, edge, members, recent)
                 for (joined, edge), (members, recent) in sorted(figures.items())]
+
+    def cohort_figures(self, program: str | None = None) -> list[CohortFigures]:
+        """Each cohort's members across edges (`program`'s cohorts alone when given), by
+        program, then cohort name and uid: a cohort is its uid, the same on every edge;
+        its name is the latest event's. Joins without a cohort, or from an edge older
+        than cohort uids (a numeric cohort), are left out; erased learners count
+        nowhere."""
+        joined: dict[tuple[str, str], dict[str, set[str]]] = {}
+        names: dict[str, tuple[float, str]] = {}
+        for edge, learner, data, at in self._program_joins():
+            if learner.startswith("erased:"):
+                continue
+            try:
+                parsed = json.loads(data)
+            except ValueError:
+                continue
+            joined_program, cohort = parsed.get("program"), parsed.get("cohort")
+            if not isinstance(joined_program, str) or not isinstance(cohort, str) \
+                    or (program is not None and joined_program != program):
+                continue
+            name = parsed.get("cohort_name")
+            if isinstance(name, str) and at >= names.get(cohort, (at, ""))[0]:
+                names[cohort] = (at, name)
+            joined.setdefault((joined_program, cohort), {}).setdefault(edge, set()).add(
+                learner)
+        figures = [CohortFigures(
+            joined_program, cohort, names.get(cohort, (0.0, ""))[1],
+            tuple((edge, len(learners)) for edge, learners in sorted(per_edge.items())),
+            len(set().union(*per_edge.values())))
+            for (joined_program, cohort), per_edge in joined.items()]
+        return sorted(figures, key=lambda f: (f.program, f.name, f.cohort))
 
     @abc.abstractmethod
     def _program_joins(self) -> list[tuple[str, str, str, float]]:

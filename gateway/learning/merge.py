@@ -34,7 +34,9 @@ shows the same progress, whatever order the events reached it in. The rule for e
   answer), is listed in `MergeReport.answers` for the sync client to apply
   (gateway/sync/answers.py).
 - `program_joined`: the learner belongs to the program here too (a union); the earliest
-  `joined_at` wins. It changes no progress.
+  `joined_at` wins. The membership keeps the event's cohort uid (`cohort`, a str) when it
+  has none; an older event's numeric cohort id is another edge's own and is ignored. It
+  changes no progress.
 - The learner's current course is the course of their latest `enrolled` or
   `card_reached`.
 
@@ -215,6 +217,14 @@ def data_problem(kind: str, data: dict[str, Any]) -> str | None:
         for name in ("text", "answer"):
             if not isinstance(data.get(name, ""), str):
                 return f"data.{name}: not a string"
+    if kind == "program_joined":
+        cohort = data.get("cohort")
+        if cohort is not None and not isinstance(cohort, int) and not (
+                isinstance(cohort, str) and events.EVENT_ID_RE.fullmatch(cohort)):
+            return "data.cohort: not a cohort's uid"
+        name = data.get("cohort_name", "")
+        if not isinstance(name, str) or len(name) > _MAX_TEXT:
+            return f"data.cohort_name: not a string of at most {_MAX_TEXT} characters"
     if kind == "enrolled" and not isinstance(data.get("restart", False), bool):
         return "data.restart: not a bool"
     if kind == "card_reached":
@@ -298,8 +308,10 @@ def apply_remote_events(store: Store, received: list[dict[str, Any]]) -> MergeRe
                 continue
             answers = added.setdefault(learner, [])
             if kind == "program_joined":
+                cohort = event["data"].get("cohort")
                 programs.merge_joined(store, learner, event["data"]["program"],
-                                      event["data"]["via"], at)
+                                      event["data"]["via"], at,
+                                      cohort if isinstance(cohort, str) else None)
             if kind == "answered":
                 answers.append(event)
         if added:

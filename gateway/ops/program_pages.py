@@ -1,7 +1,8 @@
 """Each program's page on the dashboard (docs/programs.md, Scoped figures):
 /admin/programs lists the programs (whole-gateway administrators), /admin/programs/<id>
 shows one program's figures (gateway/ops/program_reports.py) and
-/admin/programs/<id>/<table>.csv each table as CSV. A program's page is for
+/admin/programs/<id>/<table>.csv each table as CSV; on a hub, the program's page also
+shows its members across edges, per edge and per cohort. A program's page is for
 whole-gateway administrators and that program's administrators (ACCESS: PROGRAM_ADMIN);
 anyone else is refused by the dashboard's gate, and a program not configured is 404.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 from flask import Response, abort, current_app, g
 
 from gateway import programs
+from gateway.hub.routes import request_hub
 from gateway.i18n import translations
 from gateway.ops import program_reports, reports
 from gateway.ops.dashboard import ACCESS, PROGRAM_ADMIN, _days, _page, blueprint
@@ -31,6 +33,15 @@ def _report(program: str) -> program_reports.ProgramReport:
                                  program, _days())
 
 
+def _across_edges(program: str) -> dict | None:
+    """On a hub, `program`'s members per edge where they joined and per cohort across
+    edges (docs/sync.md, Programs); None elsewhere."""
+    if current_app.config.get("ROLE") != "hub":
+        return None
+    hub = request_hub()
+    return {"edges": hub.program_figures(program), "cohorts": hub.cohort_figures(program)}
+
+
 @blueprint.get("/programs")
 def program_list():
     """Every configured program, each with a link to its page (whole-gateway
@@ -41,7 +52,8 @@ def program_list():
 @blueprint.get("/programs/<program>")
 def program(program: str):
     """One program's figures for the last `days` days: its funnel, quiz questions,
-    messages and cost per completed lesson, questions to tutors; its rows alone."""
+    messages and cost per completed lesson, questions to tutors; its rows alone. On a
+    hub, also its members across edges, per edge and per cohort."""
     found = _program(program)
     report = _report(program)
     gettext = translations(g.locale).gettext
@@ -49,7 +61,8 @@ def program(program: str):
                  tables={name: program_reports.table(report, name, gettext=gettext)
                          for name in program_reports.TABLES},
                  generated=reports.generated_at(get_store().clock()),
-                 days=len(report.period.days), max_days=reports.MAX_DAYS, _=gettext)
+                 days=len(report.period.days), max_days=reports.MAX_DAYS, _=gettext,
+                 across=_across_edges(program))
 
 
 @blueprint.get("/programs/<program>/<table>.csv")

@@ -5,6 +5,7 @@ who is waiting for an invitation, who was invited (once), who joined."""
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,7 @@ class Cohort:
     created_by: str
     created_at: float
     report_sent_at: float | None
+    uid: str = ""
 
 
 @dataclass(frozen=True)
@@ -39,25 +41,26 @@ class Invitee:
 
 
 _COLUMNS = ("id, program, name, course_id, starts_on, carrier_id, contacts, created_by, "
-            "created_at, report_sent_at")
+            "created_at, report_sent_at, uid")
 
 
 def _cohort(row) -> Cohort:
     return Cohort(row[0], row[1], row[2], row[3], row[4], row[5],
-                  tuple(json.loads(row[6] or "[]")), row[7], row[8], row[9])
+                  tuple(json.loads(row[6] or "[]")), row[7], row[8], row[9], row[10])
 
 
 def create(store: Store, *, program: str, name: str, course_id: str, starts_on: str,
            carrier_id: str, created_by: str, members: list[tuple[str, str]],
            contacts: tuple[str, ...] = ()) -> Cohort:
     """Create a cohort with its members ((E.164 phone, name) pairs, each once), all in one
-    transaction: every member is stored, or nothing is. Members start 'waiting'."""
+    transaction: every member is stored, or nothing is. Members start 'waiting'. The
+    cohort gets a globally unique `uid` that names it on every edge (docs/sync.md)."""
     with store.write():
         cursor = store.db.execute(
             f"""INSERT INTO cohorts ({_COLUMNS.replace('id, ', '', 1)})
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)""",
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)""",
             [program, name, course_id, starts_on, carrier_id, json.dumps(list(contacts)),
-             created_by, store.clock()])
+             created_by, store.clock(), uuid.uuid4().hex])
         cohort_id = cursor.lastrowid
         store.db.conn.executemany(
             "INSERT INTO cohort_members (cohort_id, phone, name) VALUES (?, ?, ?)",
@@ -65,6 +68,12 @@ def create(store: Store, *, program: str, name: str, course_id: str, starts_on: 
     found = get(store, cohort_id)
     assert found is not None
     return found
+
+
+def by_uid(store: Store, uid: str) -> Cohort | None:
+    """The cohort with this globally unique uid, or None (none made or known here)."""
+    row = store.db.execute(f"SELECT {_COLUMNS} FROM cohorts WHERE uid = ?", [uid]).fetchone()
+    return _cohort(row) if row else None
 
 
 def get(store: Store, cohort_id: int) -> Cohort | None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from gateway.store import events
+from gateway.store import cohorts, events
 
 if TYPE_CHECKING:
     from gateway.store.store import Store
+
+COHORT_NAME_CHARS = 200  # a cohort's name in a `program_joined` event, at most
 
 
 def join(store: Store, program: str, phone: str, via: str,
@@ -16,33 +18,45 @@ def join(store: Store, program: str, phone: str, via: str,
     """Inside the caller's write transaction (or one of its own): `phone` belongs to
     `program` from now, having joined `via` ('keyword', 'short_code', 'ussd', 'web',
     'invitation'), and a `program_joined` event says so (docs/sync.md) in the same
-    transaction. False, changing nothing, when they belonged already."""
+    transaction. False, changing nothing, when they belonged already. A cohort that
+    brought them is named in the event by its uid and name, the same on every edge."""
     now = store.clock()
+    cohort = cohorts.get(store, cohort_id) if cohort_id is not None else None
     with store.write():
         cursor = store.db.execute(
-            """INSERT INTO program_members (program, phone, joined_at, via, cohort_id)
-               VALUES (?, ?, ?, ?, ?) ON CONFLICT (program, phone) DO NOTHING""",
-            [program, phone, now, via, cohort_id])
+            """INSERT INTO program_members (program, phone, joined_at, via, cohort_id,
+                                          cohort_uid)
+               VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (program, phone) DO NOTHING""",
+            [program, phone, now, via, cohort_id, cohort.uid if cohort else None])
         if cursor.rowcount == 0:
             return False
         data: dict[str, object] = {"program": program, "via": via}
-        if cohort_id is not None:
-            data["cohort"] = cohort_id
+        if cohort is not None:
+            data["cohort"] = cohort.uid
+            data["cohort_name"] = cohort.name[:COHORT_NAME_CHARS]
         events.record(store, phone, "program_joined", data, at=now)
         return True
 
 
-def merge_joined(store: Store, phone: str, program: str, via: str, joined_at: float) -> None:
+def merge_joined(store: Store, phone: str, program: str, via: str, joined_at: float,
+                 cohort_uid: str | None = None) -> None:
     """Inside the caller's write transaction: a `program_joined` event of another edge
     applied here. The membership is a union; the earliest `joined_at` wins, and a
-    membership made here keeps its own `via` and cohort (cohort ids are each edge's
-    own)."""
+    membership made here keeps its own `via` and cohort. The event's cohort (its uid)
+    is kept when the membership has none: as `cohort_uid`, and as `cohort_id` too when
+    a cohort with that uid is stored here (docs/sync.md, Programs)."""
+    local = cohorts.by_uid(store, cohort_uid) if cohort_uid else None
     store.db.execute(
-        """INSERT INTO program_members (program, phone, joined_at, via, cohort_id)
-           VALUES (?, ?, ?, ?, NULL)
+        """INSERT INTO program_members (program, phone, joined_at, via, cohort_id,
+                                      cohort_uid)
+           VALUES (?, ?, ?, ?, ?, ?)
            ON CONFLICT (program, phone) DO UPDATE
-           SET joined_at = min(joined_at, excluded.joined_at)""",
-        [program, phone, joined_at, via])
+           SET joined_at = min(joined_at, excluded.joined_at),
+               cohort_id = CASE WHEN cohort_uid IS NULL AND cohort_id IS NULL
+                                THEN excluded.cohort_id ELSE cohort_id END,
+               cohort_uid = CASE WHEN cohort_uid IS NULL AND cohort_id IS NULL
+                                 THEN excluded.cohort_uid ELSE cohort_uid END""",
+        [program, phone, joined_at, via, local.id if local else None, cohort_uid])
 
 
 def programs_of(store: Store, phone: str) -> set[str]:

@@ -709,3 +709,21 @@ def m031_cohorts(db: Database) -> None:
         "CREATE INDEX cohort_members_by_phone ON cohort_members (phone)",
     ):
         db.execute(statement)
+
+
+@migrations()
+def m032_cohort_uid(db: Database) -> None:
+    """Cohorts known across edges (docs/sync.md, Programs): each cohort gets a globally
+    unique `uid` (32 hex digits; existing cohorts get one each), which a `program_joined`
+    event carries, and a membership keeps the uid of its cohort (`cohort_uid`), also when
+    the cohort was made on another edge and has no row here."""
+    for statement in (
+        "ALTER TABLE cohorts ADD COLUMN uid TEXT NOT NULL DEFAULT ''",
+        "UPDATE cohorts SET uid = lower(hex(randomblob(16)))",
+        "CREATE UNIQUE INDEX cohorts_by_uid ON cohorts (uid)",
+        "ALTER TABLE program_members ADD COLUMN cohort_uid TEXT",
+        """UPDATE program_members SET cohort_uid =
+               (SELECT uid FROM cohorts WHERE cohorts.id = program_members.cohort_id)
+           WHERE cohort_id IS NOT NULL""",
+    ):
+        db.execute(statement)
