@@ -31,6 +31,8 @@ STAFF_PREFIXES = ("/admin",)
 # an argument not named here fails the walk until it is added.
 SAMPLE_ARGUMENTS = {"table": "activity", "question_id": "1", "reply_id": "1",
                     "program": "sun", "program_id": "orange", "cohort_id": "1"}
+# Where a route's tables are other than the dashboard's: a cohort's.
+SAMPLE_OVERRIDES = {"admin.cohort_table_csv": {"table": "completion"}}
 # A program's pages: this gateway has no programs file, so an administrator finds no
 # program "sun" (404); the isolation walk (tests/test_program_figures.py) walks them
 # with programs.
@@ -105,8 +107,9 @@ def _admin_routes(app) -> list[tuple[str, str, str]]:
         unknown = set(rule.arguments) - set(SAMPLE_ARGUMENTS)
         assert not unknown, f"{rule.rule}: add a sample value for {unknown} to the walk"
         url = rule.rule
+        samples = {**SAMPLE_ARGUMENTS, **SAMPLE_OVERRIDES.get(rule.endpoint, {})}
         for name in rule.arguments:
-            url = re.sub(rf"<(?:[a-z]+:)?{name}>", SAMPLE_ARGUMENTS[name], url)
+            url = re.sub(rf"<(?:[a-z]+:)?{name}>", samples[name], url)
         for method in sorted(rule.methods & {"GET", "POST"}):
             routes.append((rule.endpoint, url, method))
     return routes
