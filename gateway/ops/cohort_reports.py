@@ -10,14 +10,12 @@ joined members in the cohort's course alone; messages are priced as the program'
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from gateway.config import Carrier
 from gateway.ops.program_reports import priced
-from gateway.ops.reports import Table, _inert, money, percent
+from gateway.ops.reports import Table, money, percent, table_csv
 from gateway.store import Store, cohort_stats
 from gateway.store import cohorts as stored
 
@@ -94,9 +92,4 @@ def table(report: CohortReport, name: str, *, blank: str = "-") -> Table:
 def to_csv(report: CohortReport, name: str) -> str:
     """One of TABLES as CSV (a header line, then rows; empty cells where no figure), as
     a program's tables are (program_reports.to_csv)."""
-    found = table(report, name, blank="")
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(found.headers)
-    writer.writerows(tuple(_inert(cell) for cell in row) for row in found.rows)
-    return out.getvalue()
+    return table_csv(table(report, name, blank=""))

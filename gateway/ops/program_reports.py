@@ -10,8 +10,6 @@ Every figure comes from gateway/store/program_stats.py, read for this program al
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -22,11 +20,11 @@ from gateway.ops.reports import (
     N_,
     Period,
     Table,
-    _inert,
     _whatsapp_prices,
     money,
     percent,
     period_ending,
+    table_csv,
 )
 from gateway.store import Store, program_stats
 
@@ -161,9 +159,4 @@ def table(report: ProgramReport, name: str, *, blank: str = "-",
 def to_csv(report: ProgramReport, name: str,
            gettext: Callable[[str], str] | None = None) -> str:
     """One of TABLES as CSV (a header line, then rows; empty cells where no figure)."""
-    found = table(report, name, blank="", gettext=gettext)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(found.headers)
-    writer.writerows(tuple(_inert(cell) for cell in row) for row in found.rows)
-    return out.getvalue()
+    return table_csv(table(report, name, blank="", gettext=gettext))

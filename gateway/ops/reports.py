@@ -700,7 +700,12 @@ def _carrier_cells(row: CarrierDay, blank: str, day: str | None = None) -> tuple
 
 def to_csv(report: Report, name: str) -> str:
     """One of TABLES as CSV (a header line, then rows; empty cells where no figure)."""
-    found = table(report, name, blank="")
+    return table_csv(table(report, name, blank=""))
+
+
+def table_csv(found: Table) -> str:
+    """A table as CSV: its header line, then its rows, CRLF line ends, no cell a
+    spreadsheet would run as a formula. The one CSV writer of every staff table."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(found.headers)
