@@ -407,6 +407,16 @@ def test_a_program_administrator_creates_a_cohort_by_upload_and_sees_its_funnel(
         "orange,Lagos intake,certificate,0"]
 
 
+def test_a_cohorts_funnel_csv_runs_no_formula_its_name_holds(web, store, carriers):
+    """A cohort's name is an administrator's text: a spreadsheet opening the funnel must
+    not run it, as no staff CSV runs a cell."""
+    cohort = new_cohort(store, carriers, b"phone\n+2348030000100\n",
+                        name='=HYPERLINK("http://x.example","open")')
+    rows = signed_in(web, "oa").get(
+        f"/admin/programs/orange/cohorts/{cohort.id}.csv").text.splitlines()
+    assert rows[1] == "orange,\"'=HYPERLINK(\"\"http://x.example\"\",\"\"open\"\")\",members,1"
+
+
 def test_another_programs_administrator_sees_and_creates_nothing_of_its_cohorts(
         web, store, carriers):
     cohort = new_cohort(store, carriers, b"phone\n+2348030000100\n")

@@ -7,9 +7,6 @@ for a program that does not exist."""
 
 from __future__ import annotations
 
-import csv
-import io
-
 from flask import Response, abort, current_app, g, redirect, request, url_for
 
 from gateway import programs
@@ -17,6 +14,7 @@ from gateway.config import ConfigError
 from gateway.ops import cohort_reports, staff, staff_web
 from gateway.ops.cohorts import CohortError, create_cohort
 from gateway.ops.dashboard import ACCESS, PROGRAM_ADMIN, _page, blueprint
+from gateway.ops.reports import Table, table_csv
 from gateway.programs import Program
 from gateway.store import cohorts as stored
 from gateway.store.per_thread import get_store
@@ -118,12 +116,11 @@ def cohort_csv(program_id: str, cohort_id: int):
     program = _program(program_id)
     found = _cohort(program, cohort_id)
     funnel = _funnel(found)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["program", "cohort", "stage", "count"])
-    for stage in ("members", "invited", "joined", "started", "half", "certificate"):
-        writer.writerow([program.id, found.name, stage, getattr(funnel, stage)])
-    return Response(out.getvalue(), content_type="text/csv; charset=utf-8", headers={
+    stages = ("members", "invited", "joined", "started", "half", "certificate")
+    found_table = Table("funnel", "funnel", ("program", "cohort", "stage", "count"),
+                        tuple((program.id, found.name, stage, str(getattr(funnel, stage)))
+                              for stage in stages))
+    return Response(table_csv(found_table), content_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="cohort-{found.id}.csv"'})
 
 
