@@ -87,6 +87,17 @@ def _apply(store: Store, event: dict, done: CatchUp) -> None:
     done.settled += questions.settle_copy(store, edge, uid, status, at)
 
 
+def _edge_copy(store: Store, question_id: int) -> questions.QuestionRecord:
+    """The copy of an edge's question of that id; ValueError for no question, or one
+    asked here."""
+    question = questions.get(store, question_id)
+    if question is None:
+        raise ValueError(f"no question {question_id}")
+    if not question.edge:
+        raise ValueError(f"question {question_id} was asked here, not on an edge")
+    return question
+
+
 def relay_answer(hub: HubStore, store: Store, question_id: int, text: str,
                  by: int | None, *, answer: str | None = None) -> bool:
     """Answer the copy of an edge's question (`questions.id` here, its `edge` not '')
@@ -101,11 +112,7 @@ def relay_answer(hub: HubStore, store: Store, question_id: int, text: str,
         raise ValueError("an empty answer")
     catch_up(hub, store)
     with store.write():
-        question = questions.get(store, question_id)
-        if question is None:
-            raise ValueError(f"no question {question_id}")
-        if not question.edge:
-            raise ValueError(f"question {question_id} was asked here, not on an edge")
+        question = _edge_copy(store, question_id)
         if not questions.mark_answered(store, question_id, answer or text, by):
             return False
         data = {"uid": question.uid, "text": text, "at": store.clock()}
@@ -125,11 +132,7 @@ def relay_close(hub: HubStore, store: Store, question_id: int, by: int | None) -
     here; hub.UnknownEdge when the edge is revoked."""
     catch_up(hub, store)
     with store.write():
-        question = questions.get(store, question_id)
-        if question is None:
-            raise ValueError(f"no question {question_id}")
-        if not question.edge:
-            raise ValueError(f"question {question_id} was asked here, not on an edge")
+        question = _edge_copy(store, question_id)
         if not questions.mark_closed(store, question_id, by):
             return False
         hub.send_to_edge(question.edge, question.phone, questions.CLOSED_EVENT,
