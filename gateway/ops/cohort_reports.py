@@ -55,9 +55,7 @@ def build(store: Store, carriers: Iterable[Carrier], cohort: stored.Cohort) -> C
                 if lesson and question < len(lesson.questions) else "-")
         quiz.append((lesson_id, question + 1, text, answers, right))
     quiz.sort(key=lambda q: (q[4] / q[3] if q[3] else 0.0, q[0], q[1]))
-    joined = store.db.execute(
-        "SELECT count(*) FROM cohort_members WHERE cohort_id = ? AND status = 'joined'",
-        [cohort.id]).fetchone()[0]
+    joined = cohort_stats.joined_count(store, cohort)
     costs = priced(carriers, cohort_stats.messages_by_carrier(store, cohort),
                    sum(done.values()))
     return CohortReport(cohort, joined, tuple(completion), tuple(quiz[:QUIZ_ROWS]), costs)

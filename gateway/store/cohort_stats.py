@@ -17,6 +17,11 @@ from gateway.store.store import Store
 _JOINED = "SELECT phone FROM cohort_members WHERE cohort_id = ? AND status = 'joined'"
 
 
+def joined_count(store: Store, cohort: Cohort) -> int:
+    """How many of the cohort's members joined."""
+    return store.db.execute(f"SELECT count(*) FROM ({_JOINED})", [cohort.id]).fetchone()[0]
+
+
 def lessons_completed(store: Store, cohort: Cohort) -> dict[str, int]:
     """Per lesson id of the cohort's course, how many of its joined members completed it
     (all time); lessons nobody completed are absent."""
