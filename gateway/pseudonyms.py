@@ -1,0 +1,51 @@
+"""Pseudonymous learner ids for what leaves the gateway: xAPI actors sent to a school's
+Learning Record Store and the rows of research exports (docs/integrations.md).
+
+A pseudonym is a keyed hash (HMAC-SHA256) of the learner's E.164 number: the same number
+always gives the same pseudonym under one key, and without the key nobody can go from a
+pseudonym back to a number, even by hashing every number of a country. The key stays on the
+gateway: `LEARNLINE_PSEUDONYM_KEY` (the same on every edge and the hub, so one learner is one
+pseudonym everywhere), else one random key made on first use and kept in the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import TYPE_CHECKING
+
+from gateway import environment
+
+if TYPE_CHECKING:
+    from gateway.store.store import Store
+
+KEY_ENV = "LEARNLINE_PSEUDONYM_KEY"
+KEY_SETTING = "pseudonym_key"
+MIN_KEY_LENGTH = 32
+PSEUDONYM_LENGTH = 32  # hex digits: 128 bits, no collision among any country's numbers
+
+
+def pseudonym(key: str, learner: str) -> str:
+    """The learner's pseudonym under `key`: 32 lower-case hex digits, the same for the same
+    number and key, telling nothing of the number without the key."""
+    digest = hmac.new(key.encode("utf-8"), learner.encode("utf-8"), hashlib.sha256)
+    return digest.hexdigest()[:PSEUDONYM_LENGTH]
+
+
+def configured_key() -> str | None:
+    """`$LEARNLINE_PSEUDONYM_KEY` if set; ValueError naming the variable if it is shorter
+    than 32 characters (a short key could be guessed, and every pseudonym with it)."""
+    value = environment.get(KEY_ENV, "") or ""
+    if not value:
+        return None
+    if len(value) < MIN_KEY_LENGTH:
+        raise ValueError(f"{KEY_ENV} has {len(value)} characters: use at least "
+                         f"{MIN_KEY_LENGTH} (for example `openssl rand -hex 32`)")
+    return value
+
+
+def gateway_key(store: Store) -> str:
+    """The key pseudonyms are made with on this gateway: `$LEARNLINE_PSEUDONYM_KEY`, else a
+    random key made once and kept in the database (shared by every process)."""
+    return configured_key() or store.setting(KEY_SETTING, lambda: secrets.token_hex(32))
