@@ -278,7 +278,7 @@ class SqliteHubStore(HubStore):
             new = [e for e in events if e.id not in existing]
             sql = self._sql(conn)
             plan = confine.plan_links(sql, edge_id, sorted({e.learner for e in events}),
-                                      base, now)
+                                      base, now, confine.invited_only(events))
             conn.executemany(
                 "INSERT INTO events (seq, id, edge, learner, kind, at, data, received_at, "
                 "shared) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -355,7 +355,7 @@ class SqliteHubStore(HubStore):
         with self._snapshot() as conn:
             rows = conn.execute(
                 f"SELECT e.seq, {_EVENT_COLUMNS} FROM events e WHERE e.seq > ? "
-                f"AND (e.kind = 'erased' OR (e.kind IN {confine.PRIVATE_SQL} "
+                f"AND (e.kind = 'erased' OR (e.kind IN {confine.QUESTION_SQL} "
                 "AND e.edge <> ?)) ORDER BY e.seq LIMIT ?",
                 (after, confine.HUB_EDGE, limit + 1)).fetchall()
             last_seq = conn.execute("SELECT last_seq FROM hub_sequence WHERE id = 1"
@@ -376,7 +376,7 @@ class SqliteHubStore(HubStore):
         with self._write() as conn:
             return conn.execute(
                 "UPDATE events SET data = json_remove(data, '$.text') "
-                f"WHERE kind IN {confine.PRIVATE_SQL} AND at < ? "
+                f"WHERE kind IN {confine.QUESTION_SQL} AND at < ? "
                 "AND json_extract(data, '$.text') IS NOT NULL", (older_than,)).rowcount
 
     def audit(self, edge_id: str | None = None, limit: int = 1000) -> list[AuditEntry]:
@@ -439,10 +439,54 @@ class SqliteHubStore(HubStore):
         edges = self._edge_stats(now, rows)
         return HubStats(now, sum(e.events for e in edges), learners, several, edges)
 
-    def _program_joins(self) -> list[tuple[str, str, str, float]]:
+    def _program_events(self, kind: str) -> list[tuple[str, str, str, float]]:
         with self._snapshot() as conn:
             return conn.execute("SELECT edge, learner, data, at FROM events "
-                                "WHERE kind = 'program_joined'").fetchall()
+                                "WHERE kind = ?", (kind,)).fetchall()
+
+    def course_progress(self, courses: list[str]) -> list[tuple[str, str, str, str]]:
+        """Learners' progress in `courses` (see HubStore.course_progress)."""
+        if not courses:
+            return []
+        with self._snapshot() as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT learner, kind, json_extract(data, '$.course'), "
+                "CASE WHEN kind = 'lesson_completed' AND json_type(data, '$.lesson') = 'text' "
+                "THEN json_extract(data, '$.lesson') ELSE '' END "
+                "FROM events WHERE kind IN "
+                "('enrolled', 'card_reached', 'lesson_completed', 'course_completed') "
+                "AND learner NOT LIKE 'erased:%' "
+                "AND json_extract(data, '$.course') IN (SELECT value FROM json_each(?)) "
+                "AND (kind <> 'card_reached' "
+                "OR json_type(data, '$.card') = 'integer' AND json_extract(data, '$.card') >= 0 "
+                "OR json_type(data, '$.position') = 'integer' "
+                "AND json_extract(data, '$.position') > 0)",
+                (json.dumps(courses),)).fetchall()
+        return [(learner, kind, course, str(lesson)) for learner, kind, course, lesson in rows]
+
+    def first_answers(self, courses: list[str], since: float, until: float,
+                      learners: list[str] | None = None
+                      ) -> list[tuple[str, str, int, int, int]]:
+        """First answers in `courses` (see HubStore.first_answers)."""
+        if not courses or learners == []:
+            return []
+        with self._snapshot() as conn:
+            rows = conn.execute(
+                "SELECT json_extract(data, '$.course'), json_extract(data, '$.lesson'), "
+                "json_extract(data, '$.question'), count(*), "
+                "coalesce(sum(json_type(data, '$.correct') = 'true'), 0) "
+                "FROM events WHERE kind = 'answered' AND learner NOT LIKE 'erased:%' "
+                "AND at >= ? AND at < ? AND json_type(data, '$.first_try') = 'true' "
+                "AND json_type(data, '$.lesson') = 'text' "
+                "AND json_type(data, '$.question') = 'integer' "
+                "AND json_extract(data, '$.question') >= 0 "
+                "AND json_extract(data, '$.course') IN (SELECT value FROM json_each(?)) "
+                "AND (? IS NULL OR learner IN (SELECT value FROM json_each(?))) "
+                "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+                (since, until, json.dumps(courses),
+                 None if learners is None else 1, json.dumps(learners or []))).fetchall()
+        return [(course, lesson, int(question), int(answers), int(right))
+                for course, lesson, question, answers, right in rows]
 
     # -- lifetime --------------------------------------------------------------
 

@@ -539,7 +539,7 @@ class HubStore(abc.ABC):
         learner who joined on two edges counts on each."""
         since = self.clock() - days * 86400
         first: dict[tuple[str, str, str], float] = {}
-        for edge, learner, data, at in self._program_joins():
+        for edge, learner, data, at in self._program_events("program_joined"):
             if learner.startswith("erased:"):
                 continue
             try:
@@ -566,7 +566,7 @@ class HubStore(abc.ABC):
         nowhere."""
         joined: dict[tuple[str, str], dict[str, set[str]]] = {}
         names: dict[str, tuple[float, str]] = {}
-        for edge, learner, data, at in self._program_joins():
+        for edge, learner, data, at in self._program_events("program_joined"):
             if learner.startswith("erased:"):
                 continue
             try:
@@ -589,9 +589,41 @@ class HubStore(abc.ABC):
             for (joined_program, cohort), per_edge in joined.items()]
         return sorted(figures, key=lambda f: (f.program, f.name, f.cohort))
 
+    def program_events(self, kind: str) -> list[tuple[str, str, dict[str, Any], float]]:
+        """(edge, learner, data, at) of every event of `kind` held (`program_joined`,
+        `program_invited`) whose data is a JSON object naming a program (a string);
+        erased learners' events (pseudonymised, blanked) are left out."""
+        found = []
+        for edge, learner, data, at in self._program_events(kind):
+            if learner.startswith("erased:"):
+                continue
+            try:
+                parsed = json.loads(data)
+            except ValueError:
+                continue
+            if isinstance(parsed, dict) and isinstance(parsed.get("program"), str):
+                found.append((edge, learner, parsed, at))
+        return found
+
     @abc.abstractmethod
-    def _program_joins(self) -> list[tuple[str, str, str, float]]:
-        """(edge, learner, data, at) of every `program_joined` event held."""
+    def _program_events(self, kind: str) -> list[tuple[str, str, str, float]]:
+        """(edge, learner, data, at) of every event of `kind` held."""
+
+    @abc.abstractmethod
+    def course_progress(self, courses: list[str]) -> list[tuple[str, str, str, str]]:
+        """Each distinct (learner, kind, course, lesson) of the events held that show a
+        learner's progress in one of `courses`: `enrolled`, `card_reached` past the
+        course's very start (a card shown, or a lesson after the first), and
+        `lesson_completed` (its lesson id; '' for the other kinds), `course_completed`;
+        whichever edge recorded them. Erased learners (pseudonyms) are left out."""
+
+    @abc.abstractmethod
+    def first_answers(self, courses: list[str], since: float, until: float,
+                      learners: list[str] | None = None
+                      ) -> list[tuple[str, str, int, int, int]]:
+        """(course, lesson, question from 0, first answers, right ones) of the
+        `answered` events held in `courses` at a first try, recorded in [since, until),
+        of `learners` alone when given; by course, lesson, question."""
 
     @staticmethod
     def _edge_stats(now: float, rows: list[tuple]) -> list[EdgeStats]:
