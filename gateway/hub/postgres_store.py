@@ -35,6 +35,7 @@ from gateway.hub.confine import DEFAULT_ROAM_LIMIT, Region
 from gateway.hub.store import (
     AuditEntry,
     Clock,
+    CohortDefinition,
     EdgeInfo,
     HubStats,
     HubStore,
@@ -124,6 +125,18 @@ MIGRATIONS: dict[int, list[str]] = {
     3: [
         "UPDATE edge_learners SET trusted = -1 WHERE trusted = 1 AND edge IN "
         "(SELECT id FROM edges WHERE countries = '' AND prefixes = '')",
+    ],
+    # Cohorts' definitions as edges push them; as the SQLite store's 4.
+    4: [
+        """CREATE TABLE cohorts (
+            uid text COLLATE "C" PRIMARY KEY,
+            edge text COLLATE "C" NOT NULL,
+            program text COLLATE "C" NOT NULL,
+            name text NOT NULL,
+            course text COLLATE "C" NOT NULL,
+            starts_on text NOT NULL,
+            received_at double precision NOT NULL)""",
+        "CREATE INDEX cohorts_program ON cohorts (program)",
     ],
 }
 
@@ -404,6 +417,31 @@ class PostgresHubStore(HubStore):
                 conn.execute("INSERT INTO backfill (seq, edge, event_seq) VALUES (%s, %s, %s)",
                              (seq + 1, edge_id, seq))
                 conn.execute("UPDATE hub_sequence SET last_seq = %s WHERE id = 1", (seq + 1,))
+
+    @_reconnecting
+    def _store_cohorts(self, edge_id: str, cohorts: list[CohortDefinition]) -> None:
+        now = self.clock()
+        with self._transaction() as conn:
+            if conn.execute("SELECT 1 FROM edges WHERE id = %s AND revoked_at IS NULL",
+                            (edge_id,)).fetchone() is None:
+                raise UnknownEdge(edge_id)
+            if cohorts:
+                conn.cursor().executemany(
+                    "INSERT INTO cohorts (uid, edge, program, name, course, starts_on, "
+                    "received_at) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+                    "ON CONFLICT (uid) DO NOTHING",
+                    [(c.uid, edge_id, c.program, c.name, c.course, c.starts_on, now)
+                     for c in cohorts])
+
+    @_reconnecting
+    def cohort_definitions(self, program: str | None = None) -> list[CohortDefinition]:
+        """The cohorts edges pushed (see HubStore.cohort_definitions)."""
+        with self._transaction(snapshot=True) as conn:
+            rows = conn.execute(
+                "SELECT uid, edge, program, name, course, starts_on, received_at "
+                "FROM cohorts WHERE %s::text IS NULL OR program = %s "
+                "ORDER BY program, name, uid", (program, program)).fetchall()
+        return [CohortDefinition(*row) for row in rows]
 
     @_reconnecting
     def question_events(self, after: int, limit: int = 500) -> PullResult:

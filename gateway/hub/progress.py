@@ -6,7 +6,9 @@ on the hub from the events every edge pushed.
 Which course is whose: the hub knows a course's program from the course packs it
 publishes (`program = "<id>"` in `course.toml`, carried by the pack): the latest pack's
 courses are the catalogue here. A course the latest pack lacks is nobody's on the hub.
-A cohort's course is the one its `program_invited` events name (the latest).
+A cohort is known by the definition its edge pushed (uid, name, course, start date), so
+it is listed before anyone joined; else (an edge from before cohorts were pushed) by its
+events: its name the latest event's, its course the latest `program_invited` event's.
 
 A learner counts once across edges, whichever edges recorded what they did; erased
 learners count nowhere (their events are pseudonymised on the hub). Messages and their
@@ -21,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from gateway.content.model import Course
-from gateway.hub.store import HubStore
+from gateway.hub.store import CohortDefinition, HubStore
 from gateway.sync import packs
 
 QUIZ_ROWS = 20  # a cohort's quiz table: its worst questions, as on an edge
@@ -56,8 +58,9 @@ class CourseFigures:
 class CohortFigures:
     """One cohort across edges (its uid): numbers invited, members joined, and of those
     in its course: started, half of it, certificate; each lesson's completions by
-    them, and their quiz questions (all time, worst first). `course_id` '' when no
-    invitation named its course (then no progress is counted)."""
+    them, and their quiz questions (all time, worst first). `course_id` '' when neither
+    its definition nor an invitation named its course (then no progress is counted);
+    `starts_on` and `edge_id` (where it was made) '' when the hub has no definition."""
 
     uid: str
     name: str
@@ -69,6 +72,8 @@ class CohortFigures:
     certificate: int
     lessons: tuple[tuple[str, str, int], ...]
     quiz: tuple[tuple[str, int, str, int, int], ...]  # lesson, question from 1, text, ...
+    starts_on: str = ""
+    edge_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -119,8 +124,10 @@ def build(hub: HubStore, program: str, since: float, until: float) -> ProgramPro
                    for course_id, lesson, number, answers, right in hub.first_answers(
                        [course.id for course in mine], since, until)),
                   key=lambda q: (q[5] / q[4] if q[4] else 0.0, q[0], q[1], q[2]))
-    cohorts = tuple(_cohort_figures(hub, uid, invited, joined, courses, program, progress)
-                    for uid in _cohort_uids(invited, joined))
+    defined = {cohort.uid: cohort for cohort in hub.cohort_definitions(program)}
+    cohorts = tuple(_cohort_figures(hub, uid, defined.get(uid), invited, joined, courses,
+                                    program, progress)
+                    for uid in _cohort_uids(invited, joined) | set(defined))
     return ProgramProgress(program, version, len(_learners(invited)),
                            len(_learners(joined)), figures, tuple(quiz),
                            tuple(sorted(cohorts, key=lambda c: (c.name, c.uid))))
@@ -232,20 +239,23 @@ def _question_text(courses: dict[str, Course], course_id: str, lesson_id: str,
     return "-"
 
 
-def _cohort_figures(hub: HubStore, uid: str, invited: list[_Mark], joined: list[_Mark],
-                    courses: dict[str, Course], program: str,
+def _cohort_figures(hub: HubStore, uid: str, defined: CohortDefinition | None,
+                    invited: list[_Mark],
+                    joined: list[_Mark], courses: dict[str, Course], program: str,
                     progress: dict[tuple[str, str], _Place]) -> CohortFigures:
     marks = [mark for mark in invited + joined if mark.cohort == uid]
-    name = _latest(marks, "name")
-    course_id = _latest([mark for mark in invited if mark.cohort == uid], "course")
+    name = defined.name if defined else _latest(marks, "name")
+    course_id = defined.course if defined else _latest(
+        [mark for mark in invited if mark.cohort == uid], "course")
+    starts_on, edge_id = (defined.starts_on, defined.edge_id) if defined else ("", "")
     members = _learners(joined, uid)
     reached = _learners(invited, uid) | members  # whoever joined through it was invited
     course = courses.get(course_id)
     if course is None or course.program != program:
         return CohortFigures(uid, name, course_id, len(reached), len(members), 0, 0, 0,
-                             (), ())
-    places = [place for (course_id, learner), place in progress.items()
-              if course_id == course.id and learner in members]
+                             (), (), starts_on, edge_id)
+    places = [place for (key, learner), place in progress.items()
+              if key == course.id and learner in members]
     steps = _steps(course, places)
     quiz = sorted(((lesson, number + 1, _question_text(courses, course.id, lesson, number),
                     answers, right)
@@ -253,4 +263,5 @@ def _cohort_figures(hub: HubStore, uid: str, invited: list[_Mark], joined: list[
                        [course.id], 0.0, float("inf"), sorted(members))),
                   key=lambda q: (q[4] / q[3] if q[3] else 0.0, q[0], q[1]))[:QUIZ_ROWS]
     return CohortFigures(uid, name, course.id, len(reached), len(members), steps.started,
-                         steps.half, steps.completed, _lessons(course, places), tuple(quiz))
+                         steps.half, steps.completed, _lessons(course, places), tuple(quiz),
+                         starts_on, edge_id)

@@ -19,6 +19,7 @@ from gateway.hub.confine import DEFAULT_ROAM_LIMIT, Region
 from gateway.hub.store import (
     AuditEntry,
     Clock,
+    CohortDefinition,
     EdgeInfo,
     HubStats,
     HubStore,
@@ -109,6 +110,19 @@ MIGRATIONS: dict[int, list[str]] = {
     3: [
         "UPDATE edge_learners SET trusted = -1 WHERE trusted = 1 AND edge IN "
         "(SELECT id FROM edges WHERE countries = '' AND prefixes = '')",
+    ],
+    # Cohorts' definitions as the edges that created them push them (docs/sync.md,
+    # Programs): the hub lists a program's cohorts before anyone joined.
+    4: [
+        """CREATE TABLE cohorts (
+            uid TEXT PRIMARY KEY,
+            edge TEXT NOT NULL,
+            program TEXT NOT NULL,
+            name TEXT NOT NULL,
+            course TEXT NOT NULL,
+            starts_on TEXT NOT NULL,
+            received_at REAL NOT NULL)""",
+        "CREATE INDEX cohorts_program ON cohorts (program)",
     ],
 }
 
@@ -348,6 +362,27 @@ class SqliteHubStore(HubStore):
             conn.execute("INSERT INTO backfill (seq, edge, event_seq) VALUES (?, ?, ?)",
                          (seq + 1, edge_id, seq))
             conn.execute("UPDATE hub_sequence SET last_seq = ? WHERE id = 1", (seq + 1,))
+
+    def _store_cohorts(self, edge_id: str, cohorts: list[CohortDefinition]) -> None:
+        now = self.clock()
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM edges WHERE id = ? AND revoked_at IS NULL",
+                            (edge_id,)).fetchone() is None:
+                raise UnknownEdge(edge_id)
+            conn.executemany(
+                "INSERT INTO cohorts (uid, edge, program, name, course, starts_on, "
+                "received_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uid) DO NOTHING",
+                [(c.uid, edge_id, c.program, c.name, c.course, c.starts_on, now)
+                 for c in cohorts])
+
+    def cohort_definitions(self, program: str | None = None) -> list[CohortDefinition]:
+        """The cohorts edges pushed (see HubStore.cohort_definitions)."""
+        with self._snapshot() as conn:
+            rows = conn.execute(
+                "SELECT uid, edge, program, name, course, starts_on, received_at "
+                "FROM cohorts WHERE ? IS NULL OR program = ? ORDER BY program, name, uid",
+                (program, program)).fetchall()
+        return [CohortDefinition(*row) for row in rows]
 
     def question_events(self, after: int, limit: int = 500) -> PullResult:
         """Edges' question events and erasures after `after` (see HubStore)."""

@@ -85,13 +85,14 @@ def table(report: HubProgramReport, name: str, *, blank: str = "-",
                            for c, lesson, n, text, answers, right in found.quiz))
     if name == "cohorts":
         return Table(name, tr(N_("Each cohort across edges (all time)")),
-                     (tr(N_("cohort")), tr(N_("course")), tr(N_("invited")),
-                      tr(N_("joined")), tr(N_("started lesson 1")),
+                     (tr(N_("cohort")), tr(N_("course")), tr(N_("starts on")),
+                      tr(N_("invited")), tr(N_("joined")), tr(N_("started lesson 1")),
                       tr(N_("half the course")), tr(N_("certificate")),
-                      tr(N_("joined (%)")), "uid"),
-                     tuple((c.name, c.course_id or blank, str(c.invited), str(c.joined),
-                            str(c.started), str(c.half), str(c.certificate),
-                            _share(c.joined, c.invited, blank), c.uid)
+                      tr(N_("joined (%)")), tr(N_("edge")), "uid"),
+                     tuple((c.name, c.course_id or blank, c.starts_on or blank,
+                            str(c.invited), str(c.joined), str(c.started), str(c.half),
+                            str(c.certificate), _share(c.joined, c.invited, blank),
+                            c.edge_id or blank, c.uid)
                            for c in found.cohorts))
     if name == "cohort_completion":
         return Table(name, tr(N_("Each cohort's lessons completed by its members "

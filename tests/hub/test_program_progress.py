@@ -259,7 +259,7 @@ def test_the_hubs_program_page_cli_and_csv_show_its_figures_across_edges(
     assert "Funnel across edges" in text
     assert "Invited by a cohort 3" in text and "Joined the program 2" in text
     assert f"{TITLES['orange']} Finished half the course 1 50.0" in text
-    assert f"{INTAKE} orange-course 3 2 2 1 0 66.7 {intake.uid}" in text
+    assert f"{INTAKE} orange-course 2026-01-05 3 2 2 1 0 66.7 edge-a {intake.uid}" in text
     assert "Messages and their cost are shown per edge" in text
     assert TITLES["sun"] not in text and SUN_COHORT not in text
     funnel = orange.get("/admin/programs/orange/edges/funnel.csv")
@@ -269,8 +269,8 @@ def test_the_hubs_program_page_cli_and_csv_show_its_figures_across_edges(
                          ",Joined the program,2,"]
     assert f"{TITLES['orange']},Enrolled,2,100.0" in lines
     cohorts_csv = orange.get("/admin/programs/orange/edges/cohorts.csv").text
-    assert cohorts_csv.splitlines()[1] == (f"{INTAKE},orange-course,3,2,2,1,0,66.7,"
-                                           f"{intake.uid}")
+    assert cohorts_csv.splitlines()[1] == (f"{INTAKE},orange-course,2026-01-05,3,2,2,1,0,"
+                                           f"66.7,edge-a,{intake.uid}")
     # The CLI gives the same CSV, and every table as text.
     assert hub_cli(hub, "programs", "--program", "orange", "--csv", "cohorts"
                    ).splitlines() == cohorts_csv.splitlines()
@@ -374,3 +374,57 @@ def test_no_event_an_edge_pushes_makes_the_figures_fail(hub, courses):
     # A lesson completed, whatever its id: started; no lesson of the course counts.
     assert (course.steps.enrolled, course.steps.started, course.steps.half) == (1, 1, 0)
     assert [count for _, _, count in course.lessons] == [0] * 6
+
+
+def test_a_cohort_is_known_to_the_hub_before_anyone_joined(hub, edges, courses):
+    from gateway.sync.client import sync_once
+    a, _b = edges
+    publish(hub, courses)
+    link_a = register(hub, "edge-a", "--country", "NG")
+    link_b = register(hub, "edge-b", "--country", "NG")
+    with Store.open(a.db) as store:
+        later = cohorts.create(store, program="orange", name=INTAKE,
+                               course_id="orange-course", starts_on="2100-01-01",
+                               carrier_id="twilio", created_by="amina",
+                               members=[(LEARNER, "Amina")])
+        assert sync_once(store, link_a).cohorts == 1
+        assert sync_once(store, link_a).cohorts == 0  # once is enough
+    with hub.store() as store:
+        assert [(c.uid, c.edge_id, c.program, c.name, c.course, c.starts_on)
+                for c in store.cohort_definitions()] == [
+            (later.uid, "edge-a", "orange", INTAKE, "orange-course", "2100-01-01")]
+        assert store.cohort_definitions("sun") == []
+        [listed] = hub_program(store, "orange").cohorts
+    assert (listed.name, listed.course_id, listed.starts_on, listed.edge_id,
+            listed.invited, listed.joined) == (INTAKE, "orange-course", "2100-01-01",
+                                               "edge-a", 0, 0)
+    # Another edge cannot rename it; a malformed cohort is refused with its reason.
+    answer = push_raw(link_b, [])
+    assert "cohorts" in answer
+    stolen = {"uid": later.uid, "program": "orange", "name": "Renamed",
+              "course": "orange-course", "starts_on": "2100-01-01"}
+    bad = dict(stolen, uid="0" * 32, starts_on="soon")
+    answer = push_cohorts(link_b, [stolen, bad])
+    assert answer["cohorts"] == 1
+    assert answer["cohorts_rejected"] == [["0" * 32, "starts_on: not a date (YYYY-MM-DD)"]]
+    with hub.store() as store:
+        assert [(c.name, c.edge_id) for c in store.cohort_definitions()] == [
+            (INTAKE, "edge-a")]
+    assert push_cohorts(link_b, "x", status=400)["error"] == "field 'cohorts' is not a list"
+    assert push_cohorts(link_b, [stolen] * 101, status=413)["error"] == (
+        "at most 100 cohorts a batch")
+    text = hub_cli(hub, "programs", "--program", "orange", "--csv", "cohorts")
+    assert text.splitlines()[1] == (f"{INTAKE},orange-course,2100-01-01,0,0,0,0,0,,edge-a,"
+                                    f"{later.uid}")
+
+
+def push_cohorts(link, cohorts_pushed, status: int = 200) -> dict:
+    import requests
+
+    from gateway.sync.protocol import EVENTS_PATH, bearer, encode
+    response = requests.post(link.hub_url + EVENTS_PATH,
+                             data=encode({"events": [], "cohorts": cohorts_pushed}),
+                             headers={"Authorization": bearer(link.edge_id, link.token),
+                                      "Content-Encoding": "gzip"}, timeout=30)
+    assert response.status_code == status, response.text
+    return response.json()
