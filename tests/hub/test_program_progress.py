@@ -428,3 +428,15 @@ def push_cohorts(link, cohorts_pushed, status: int = 200) -> dict:
                                       "Content-Encoding": "gzip"}, timeout=30)
     assert response.status_code == status, response.text
     return response.json()
+
+
+def test_the_figures_command_refuses_what_it_cannot_show(hub):
+    from click.testing import CliRunner
+
+    from gateway.cli.main import main
+    env = {"LEARNLINE_HUB_DATABASE_URL": hub.app.config["HUB_DATABASE_URL"]}
+    for args, said in ((["--figures"], "the figures are a program's: add --program ID"),
+                       (["--program", "orange", "--csv", "members"],
+                        "no table 'members' across edges: one of funnel, completion")):
+        result = CliRunner().invoke(main, ["hub", "programs", *args], env=env)
+        assert result.exit_code == 1 and said in result.output, result.output
