@@ -18,6 +18,7 @@ pushes learners' events only.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from gateway.content.model import Course
 from gateway.hub.store import CohortDefinition, HubStore
 from gateway.sync import packs
 
+log = logging.getLogger(__name__)
 QUIZ_ROWS = 20  # a cohort's quiz table: its worst questions, as on an edge
 
 _cache_lock = threading.Lock()
@@ -94,14 +96,20 @@ class ProgramProgress:
 
 def catalogue(hub: HubStore) -> tuple[int | None, dict[str, Course]]:
     """(version, courses by id) of the latest pack published on the hub; (None, {})
-    when none is. Parsed once per pack (kept by digest)."""
+    when none is. Parsed once per pack (kept by digest); a pack whose content this
+    version cannot read has no courses here (logged)."""
     latest = hub.latest_pack()
     if latest is None:
         return None, {}
     with _cache_lock:
         found = _cache.get(latest.digest)
     if found is None:
-        courses = packs.courses_of(packs.read_pack(hub.read_pack(latest.digest)))
+        try:
+            courses = packs.courses_of(packs.read_pack(hub.read_pack(latest.digest)))
+        except packs.PackError as exc:  # content this version cannot read: no courses
+            log.error("hub: pack %s: its courses cannot be read here: %s", latest.version,
+                      exc)
+            courses = []
         found = {course.id: course for course in courses}
         with _cache_lock:
             _cache.clear()

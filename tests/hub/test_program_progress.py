@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -440,3 +441,12 @@ def test_the_figures_command_refuses_what_it_cannot_show(hub):
                         "no table 'members' across edges: one of funnel, completion")):
         result = CliRunner().invoke(main, ["hub", "programs", *args], env=env)
         assert result.exit_code == 1 and said in result.output, result.output
+
+
+def test_a_pack_the_hub_cannot_read_leaves_the_figures_without_courses(hub, caplog):
+    with hub.store() as store:
+        # A digest of its own: the hub parses a pack once, kept by digest.
+        store.put_pack(b"not a pack at all", 1, os.urandom(8).hex())
+        orange = hub_program(store, "orange")
+    assert (orange.pack_version, orange.courses, orange.joined) == (1, (), 0)
+    assert "its courses cannot be read here" in caplog.text
