@@ -195,8 +195,10 @@ def _routes(app, ids: dict[str, str]) -> list[tuple[str, str, str, bool]]:
 
 
 def _csv_urls(app, program: str, cohort_id: str) -> list[str]:
-    from gateway.ops import cohort_reports, program_reports, reports
+    from gateway.ops import cohort_reports, hub_program_reports, program_reports, reports
     return ([f"/admin/programs/{program}/{t}.csv" for t in program_reports.TABLES]
+            + [f"/admin/programs/{program}/edges/{t}.csv"
+               for t in hub_program_reports.TABLES]
             + [f"/admin/programs/{program}/cohorts/{cohort_id}.csv"]
             + [f"/admin/programs/{program}/cohorts/{cohort_id}/{t}.csv"
                for t in cohort_reports.TABLES]

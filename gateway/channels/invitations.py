@@ -27,6 +27,7 @@ from gateway.phones import masked
 from gateway.programs import Program
 from gateway.store import Store, privacy
 from gateway.store import cohorts as stored
+from gateway.store.programs import COHORT_NAME_CHARS
 from gateway.urls import web_url
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,10 @@ def _invite(store: Store, carrier, program: Program, cohort: stored.Cohort,
     queue_text(store, carrier, invitee.phone, texts[locale], kind="invitation",
                due_at=quiet_end(now, zone, carrier.quiet_hours), program=program.id)
     stored.set_invitation(store, cohort.id, invitee.phone)
+    # For the hub's figures across edges: the invitation counts there (docs/sync.md).
+    store.record_event(invitee.phone, "program_invited", {
+        "program": program.id, "cohort": cohort.uid,
+        "cohort_name": cohort.name[:COHORT_NAME_CHARS], "course": cohort.course_id})
     log.info("invited %s to cohort %d", masked(invitee.phone), cohort.id)
     return 1
 

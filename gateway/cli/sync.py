@@ -275,16 +275,29 @@ def list_edges() -> None:
               help="Count who joined in this many last days.")
 @click.option("--cohorts", "per_cohort", is_flag=True,
               help="Each cohort's members per edge and in all instead.")
-def list_programs(program: str | None, days: int, per_cohort: bool) -> None:
+@click.option("--figures", is_flag=True,
+              help="The program's figures across edges instead (needs --program): "
+                   "funnel, lessons completed, quiz (the last --days), each cohort's.")
+@click.option("--csv", "table", default=None, metavar="TABLE",
+              help="One table of --figures, as CSV (as the hub's program page gives it).")
+def list_programs(program: str | None, days: int, per_cohort: bool, figures: bool,
+                  table: str | None) -> None:
     """Each program's members per edge where they joined, and those who joined in the
     last days, from the events the edges pushed; with --cohorts, each cohort's members
-    per edge where they joined, and in all.
+    per edge where they joined, and in all; with --program ID --figures, the program's
+    funnel, lessons completed and quiz questions across edges, and each cohort's, as
+    the hub's program page shows them (--csv TABLE: one of them as CSV).
 
     \b
     Example:
       learnline hub programs --program orange
       learnline hub programs --cohorts
+      learnline hub programs --program orange --figures
+      learnline hub programs --program orange --csv cohorts > orange-cohorts.csv
     """
+    if figures or table is not None:
+        _program_figures(program, days, table)
+        return
     hub = _hub()
     try:
         if per_cohort:
@@ -306,6 +319,33 @@ def list_programs(program: str | None, days: int, per_cohort: bool) -> None:
     for row in figures:
         click.echo(f"{row.program}\t{row.edge_id}\tmembers {row.members}\t"
                    f"joined in {days} days {row.joined_recently}")
+
+
+def _program_figures(program: str | None, days: int, table: str | None) -> None:
+    """`learnline hub programs --figures`: one program's tables across edges."""
+    from gateway.ops import hub_program_reports, reports
+    if program is None:
+        raise click.ClickException("the figures are a program's: add --program ID")
+    if table is not None and table not in hub_program_reports.TABLES:
+        raise click.ClickException(f"no table '{table}' across edges: one of "
+                                   + ", ".join(hub_program_reports.TABLES))
+    hub = _hub()
+    try:
+        report = hub_program_reports.build(hub, program, days)
+    finally:
+        hub.close()
+    if table is not None:
+        click.echo(hub_program_reports.to_csv(report, table), nl=False)
+        return
+    period = report.period
+    version = report.figures.pack_version
+    click.echo(f"{program} across edges, quiz {period.days[0]} to {period.days[-1]} (UTC); "
+               + (f"courses of pack version {version}" if version is not None
+                  else "no course pack published: no course's program is known"))
+    for name in hub_program_reports.TABLES:
+        click.echo("\n" + reports.format_table(hub_program_reports.table(report, name)))
+    click.echo("\nMessages and their cost are per edge (`learnline stats --program "
+               f"{program}` on each edge): edges push learners' events only.")
 
 
 def _ago(at: float | None) -> str:

@@ -27,6 +27,12 @@ ID --country NG --prefix +23480`), a rate, and a record:
   (`erasure_scoped`), as from an edge outside the region.
 - An erasure issued on the hub (`learnline hub erase`) reaches every edge that knows the
   number, trusted or not.
+- A cohort's invitation (`program_invited`) is the edge speaking of a number it has not
+  served yet: it links the edge to the number confined (so the number's erasure and
+  opt-out reach it) and gives it no history; the edge is decided as any other once it
+  pushes anything else of the learner. Invitations are kept on the hub (its figures
+  across edges) and passed on to nobody, and they do not make an edge one that served
+  the learner.
 
 A link's `trusted` is 1 (trusted), 0 (confined) or -1: made before the hub had regions
 and confined until the edge's region is set (`narrow`); then those in the region are
@@ -52,9 +58,12 @@ ROAM_WINDOW_SECONDS = 3600.0
 COMPLIANCE_KINDS = ("erased", "opted_out")  # reach every edge that knows the learner
 COMPLIANCE_SQL = "(" + ", ".join(f"'{kind}'" for kind in COMPLIANCE_KINDS) + ")"
 # Kept on the hub, passed on to no other edge (the hub answers questions: Questions in
-# docs/sync.md); an answer reaches the edge that asked by a backfill entry of its own.
-PRIVATE_KINDS = QUESTION_KINDS
+# docs/sync.md; an answer reaches the edge that asked by a backfill entry of its own; the
+# hub counts invitations: Programs in docs/sync.md).
+INVITED = "program_invited"
+PRIVATE_KINDS = (*QUESTION_KINDS, INVITED)
 PRIVATE_SQL = "(" + ", ".join(f"'{kind}'" for kind in PRIVATE_KINDS) + ")"
+QUESTION_SQL = "(" + ", ".join(f"'{kind}'" for kind in QUESTION_KINDS) + ")"
 PREFIX_RE = re.compile(r"\+[0-9]{0,14}")
 COUNTRY_RE = re.compile(r"[A-Z]{2}")
 
@@ -136,12 +145,21 @@ class LinkPlan:
     audit: list[tuple[str, str, int, str]] = field(default_factory=list)
 
 
+def invited_only(events: Iterable[Any]) -> set[str]:
+    """The learners of a batch (events with `learner` and `kind`) of whom it holds
+    nothing but cohort invitations."""
+    invited = {event.learner for event in events if event.kind == INVITED}
+    return invited - {event.learner for event in events if event.kind != INVITED}
+
+
 def plan_links(sql: Sql, edge_id: str, learners: list[str], base: int,
-               now: float) -> LinkPlan:
+               now: float, invited: set[str] | frozenset[str] = frozenset()) -> LinkPlan:
     """Decide, for each learner of a batch `edge_id` pushes, whether the edge is trusted
     for them from now on, whose history it is given, and what goes into the audit (the
     module's rules). `base` is the sequence before the batch: history is what is stored
-    up to it. Reads only; `apply_links` writes."""
+    up to it. Those of `invited` (the batch holds only invitations of theirs) the edge
+    does not know yet are linked confined, with no history and no audit. Reads only;
+    `apply_links` writes."""
     plan = LinkPlan()
     condition, values = sql.one_of("learner", learners)
     known = {row[0]: row[1] == 1 for row in sql.run(
@@ -166,6 +184,10 @@ def plan_links(sql: Sql, edge_id: str, learners: list[str], base: int,
     roams: int | None = None
     for learner in undecided:
         linked = learner in known
+        if learner in invited:
+            if not linked:
+                plan.insert.append((learner, 0))
+            continue
         covered = region.covers(learner)
         if not covered and linked:
             continue  # confined, and recorded so when the link was made
@@ -252,14 +274,14 @@ def served(sql: Sql, edge_id: str, plan: LinkPlan, learners: list[str], base: in
            ) -> set[str]:
     """Those of `learners` that `edge_id` had served before the batch (sequence up to
     `base`): it was trusted for them and had pushed events of theirs other than
-    erasures. Only such an edge's erasure applies on every edge."""
+    erasures and invitations. Only such an edge's erasure applies on every edge."""
     candidates = [learner for learner in learners if learner in plan.trusted_before]
     if not candidates:
         return set()
     condition, values = sql.one_of("learner", candidates)
     return {row[0] for row in sql.run(
         f"SELECT DISTINCT learner FROM events WHERE edge = ? AND {condition} "
-        "AND kind <> 'erased' AND seq <= ?", (edge_id, values, base))}
+        f"AND kind NOT IN ('erased', '{INVITED}') AND seq <= ?", (edge_id, values, base))}
 
 
 def record(sql: Sql, now: float, edge_id: str, learner: str, action: str, events: int = 0,

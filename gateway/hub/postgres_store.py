@@ -35,6 +35,7 @@ from gateway.hub.confine import DEFAULT_ROAM_LIMIT, Region
 from gateway.hub.store import (
     AuditEntry,
     Clock,
+    CohortDefinition,
     EdgeInfo,
     HubStats,
     HubStore,
@@ -124,6 +125,18 @@ MIGRATIONS: dict[int, list[str]] = {
     3: [
         "UPDATE edge_learners SET trusted = -1 WHERE trusted = 1 AND edge IN "
         "(SELECT id FROM edges WHERE countries = '' AND prefixes = '')",
+    ],
+    # Cohorts' definitions as edges push them; as the SQLite store's 4.
+    4: [
+        """CREATE TABLE cohorts (
+            uid text COLLATE "C" PRIMARY KEY,
+            edge text COLLATE "C" NOT NULL,
+            program text COLLATE "C" NOT NULL,
+            name text NOT NULL,
+            course text COLLATE "C" NOT NULL,
+            starts_on text NOT NULL,
+            received_at double precision NOT NULL)""",
+        "CREATE INDEX cohorts_program ON cohorts (program)",
     ],
 }
 
@@ -317,7 +330,7 @@ class PostgresHubStore(HubStore):
             new = [e for e in events if e.id not in existing]
             sql = self._sql(conn)
             plan = confine.plan_links(sql, edge_id, sorted({e.learner for e in events}),
-                                      base, now)
+                                      base, now, confine.invited_only(events))
             if new:
                 conn.execute(
                     "INSERT INTO events (seq, id, edge, learner, kind, at, data, received_at, "
@@ -406,13 +419,38 @@ class PostgresHubStore(HubStore):
                 conn.execute("UPDATE hub_sequence SET last_seq = %s WHERE id = 1", (seq + 1,))
 
     @_reconnecting
+    def _store_cohorts(self, edge_id: str, cohorts: list[CohortDefinition]) -> None:
+        now = self.clock()
+        with self._transaction() as conn:
+            if conn.execute("SELECT 1 FROM edges WHERE id = %s AND revoked_at IS NULL",
+                            (edge_id,)).fetchone() is None:
+                raise UnknownEdge(edge_id)
+            if cohorts:
+                conn.cursor().executemany(
+                    "INSERT INTO cohorts (uid, edge, program, name, course, starts_on, "
+                    "received_at) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+                    "ON CONFLICT (uid) DO NOTHING",
+                    [(c.uid, edge_id, c.program, c.name, c.course, c.starts_on, now)
+                     for c in cohorts])
+
+    @_reconnecting
+    def cohort_definitions(self, program: str | None = None) -> list[CohortDefinition]:
+        """The cohorts edges pushed (see HubStore.cohort_definitions)."""
+        with self._transaction(snapshot=True) as conn:
+            rows = conn.execute(
+                "SELECT uid, edge, program, name, course, starts_on, received_at "
+                "FROM cohorts WHERE %s::text IS NULL OR program = %s "
+                "ORDER BY program, name, uid", (program, program)).fetchall()
+        return [CohortDefinition(*row) for row in rows]
+
+    @_reconnecting
     def question_events(self, after: int, limit: int = 500) -> PullResult:
         """Edges' question events and erasures after `after` (see HubStore)."""
         after, limit = self._check_pull(after, limit)
         with self._transaction(snapshot=True) as conn:
             rows = conn.execute(
                 f"SELECT e.seq, {_EVENT_COLUMNS} FROM events e WHERE e.seq > %s "
-                f"AND (e.kind = 'erased' OR (e.kind IN {confine.PRIVATE_SQL} "
+                f"AND (e.kind = 'erased' OR (e.kind IN {confine.QUESTION_SQL} "
                 "AND e.edge <> %s)) ORDER BY e.seq LIMIT %s",
                 (after, confine.HUB_EDGE, limit + 1)).fetchall()
             last_seq = conn.execute("SELECT last_seq FROM hub_sequence WHERE id = 1"
@@ -432,7 +470,7 @@ class PostgresHubStore(HubStore):
         with self._transaction() as conn:
             return conn.execute(
                 "UPDATE events SET data = (data::jsonb - 'text')::text "
-                f"WHERE kind IN {confine.PRIVATE_SQL} AND at < %s "
+                f"WHERE kind IN {confine.QUESTION_SQL} AND at < %s "
                 "AND data::jsonb ? 'text'", (older_than,)).rowcount
 
     @_reconnecting
@@ -506,10 +544,68 @@ class PostgresHubStore(HubStore):
         return HubStats(now, sum(e.events for e in edges), learners, several, edges)
 
     @_reconnecting
-    def _program_joins(self) -> list[tuple[str, str, str, float]]:
+    def _program_events(self, kind: str) -> list[tuple[str, str, str, float]]:
         with self._transaction(snapshot=True) as conn:
             return conn.execute("SELECT edge, learner, data, at FROM events "
-                                "WHERE kind = 'program_joined'").fetchall()
+                                "WHERE kind = %s", (kind,)).fetchall()
+
+    # The events' data is text holding a JSON object (check_event made it), read as
+    # `json` with every value's type checked before a cast, so that no event an edge
+    # pushed can make a figure fail; one holding a NUL (`\u0000`, which PostgreSQL's
+    # text cannot take) is read as no data.
+    _DATA = "CASE WHEN strpos(data, '\\u0000') = 0 THEN data::json END AS d"
+
+    @_reconnecting
+    def course_progress(self, courses: list[str]) -> list[tuple[str, str, str, str]]:
+        """Learners' progress in `courses` (see HubStore.course_progress)."""
+        if not courses:
+            return []
+        with self._transaction(snapshot=True) as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT learner, kind, d ->> 'course', "
+                "CASE WHEN kind = 'lesson_completed' AND json_typeof(d -> 'lesson') = "
+                "'string' THEN d ->> 'lesson' ELSE '' END FROM ("
+                f"SELECT learner, kind, {self._DATA} FROM events WHERE kind IN "
+                "('enrolled', 'card_reached', 'lesson_completed', 'course_completed') "
+                "AND learner NOT LIKE 'erased:%%') AS progress "
+                "WHERE json_typeof(d -> 'course') = 'string' AND d ->> 'course' = ANY(%s) "
+                "AND (kind <> 'card_reached' "
+                "OR CASE WHEN json_typeof(d -> 'card') = 'number' "
+                "THEN (d ->> 'card')::numeric >= 0 ELSE false END "
+                "OR CASE WHEN json_typeof(d -> 'position') = 'number' "
+                "THEN (d ->> 'position')::numeric > 0 ELSE false END)",
+                (courses,)).fetchall()
+        return [tuple(row) for row in rows]
+
+    @_reconnecting
+    def first_answers(self, courses: list[str], since: float, until: float,
+                      learners: list[str] | None = None
+                      ) -> list[tuple[str, str, int, int, int]]:
+        """First answers in `courses` (see HubStore.first_answers)."""
+        if not courses or learners == []:
+            return []
+        with self._transaction(snapshot=True) as conn:
+            rows = conn.execute(
+                "SELECT course, lesson, question, count(*), "
+                "count(*) FILTER (WHERE correct) FROM ("
+                "SELECT d ->> 'course' AS course, d ->> 'lesson' AS lesson, "
+                "CASE WHEN json_typeof(d -> 'question') = 'number' "
+                "THEN (d ->> 'question')::numeric END AS question, "
+                "json_typeof(d -> 'correct') = 'boolean' AND d ->> 'correct' = 'true' "
+                "AS correct FROM ("
+                f"SELECT {self._DATA} FROM events "
+                "WHERE kind = 'answered' AND learner NOT LIKE 'erased:%%' "
+                "AND at >= %s AND at < %s "
+                "AND (%s::text[] IS NULL OR learner = ANY(%s::text[]))) AS answers "
+                "WHERE json_typeof(d -> 'first_try') = 'boolean' "
+                "AND d ->> 'first_try' = 'true' AND json_typeof(d -> 'lesson') = 'string' "
+                "AND json_typeof(d -> 'course') = 'string') AS first "
+                "WHERE course = ANY(%s) AND question = trunc(question) AND question >= 0 "
+                "AND question < 1000000 "
+                "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+                (since, until, learners, learners, courses)).fetchall()
+        return [(course, lesson, int(question), int(answers), int(right))
+                for course, lesson, question, answers, right in rows]
 
     # -- lifetime --------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from gateway.hub.questions import catch_up
 from gateway.hub.store import HubStore, UnknownEdge, open_hub_store
 from gateway.store.per_thread import get_store
 from gateway.sync.protocol import (
+    COHORT_BATCH,
     EVENTS_PATH,
     PACK_PATH,
     PULL_BATCH,
@@ -149,8 +150,16 @@ def push() -> Response:
         return _error(400, "field 'events' is missing or not a list")
     if len(events) > PUSH_BATCH * 5:
         return _error(413, f"at most {PUSH_BATCH * 5} events a batch")
+    # Cohorts the edge created (docs/sync.md, Programs): optional, as older edges push none.
+    cohorts = document.get("cohorts", [])
+    if not isinstance(cohorts, list):
+        return _error(400, "field 'cohorts' is not a list")
+    if len(cohorts) > COHORT_BATCH * 2:
+        return _error(413, f"at most {COHORT_BATCH * 2} cohorts a batch")
 
     try:
+        kept, refused = request_hub().put_cohorts(g.edge_id, cohorts) if cohorts \
+            else ([], [])
         result = request_hub().ingest(g.edge_id, events)
     except UnknownEdge:  # revoked since this request was authenticated
         return _error(403, "unknown or revoked edge")
@@ -160,7 +169,9 @@ def push() -> Response:
     # random ids (33 bytes each, incompressible) would double what a push costs.
     return _json({"acknowledged": len(result.acknowledged), "stored": result.stored,
                   "duplicates": result.duplicates,
-                  "rejected": [[str(key), reason] for key, reason in result.rejected]})
+                  "rejected": [[str(key), reason] for key, reason in result.rejected],
+                  "cohorts": len(kept),
+                  "cohorts_rejected": [[str(key), reason] for key, reason in refused]})
 
 
 def _copy_questions() -> None:

@@ -19,6 +19,7 @@ from gateway.hub.confine import DEFAULT_ROAM_LIMIT, Region
 from gateway.hub.store import (
     AuditEntry,
     Clock,
+    CohortDefinition,
     EdgeInfo,
     HubStats,
     HubStore,
@@ -109,6 +110,19 @@ MIGRATIONS: dict[int, list[str]] = {
     3: [
         "UPDATE edge_learners SET trusted = -1 WHERE trusted = 1 AND edge IN "
         "(SELECT id FROM edges WHERE countries = '' AND prefixes = '')",
+    ],
+    # Cohorts' definitions as the edges that created them push them (docs/sync.md,
+    # Programs): the hub lists a program's cohorts before anyone joined.
+    4: [
+        """CREATE TABLE cohorts (
+            uid TEXT PRIMARY KEY,
+            edge TEXT NOT NULL,
+            program TEXT NOT NULL,
+            name TEXT NOT NULL,
+            course TEXT NOT NULL,
+            starts_on TEXT NOT NULL,
+            received_at REAL NOT NULL)""",
+        "CREATE INDEX cohorts_program ON cohorts (program)",
     ],
 }
 
@@ -278,7 +292,7 @@ class SqliteHubStore(HubStore):
             new = [e for e in events if e.id not in existing]
             sql = self._sql(conn)
             plan = confine.plan_links(sql, edge_id, sorted({e.learner for e in events}),
-                                      base, now)
+                                      base, now, confine.invited_only(events))
             conn.executemany(
                 "INSERT INTO events (seq, id, edge, learner, kind, at, data, received_at, "
                 "shared) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -349,13 +363,34 @@ class SqliteHubStore(HubStore):
                          (seq + 1, edge_id, seq))
             conn.execute("UPDATE hub_sequence SET last_seq = ? WHERE id = 1", (seq + 1,))
 
+    def _store_cohorts(self, edge_id: str, cohorts: list[CohortDefinition]) -> None:
+        now = self.clock()
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM edges WHERE id = ? AND revoked_at IS NULL",
+                            (edge_id,)).fetchone() is None:
+                raise UnknownEdge(edge_id)
+            conn.executemany(
+                "INSERT INTO cohorts (uid, edge, program, name, course, starts_on, "
+                "received_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uid) DO NOTHING",
+                [(c.uid, edge_id, c.program, c.name, c.course, c.starts_on, now)
+                 for c in cohorts])
+
+    def cohort_definitions(self, program: str | None = None) -> list[CohortDefinition]:
+        """The cohorts edges pushed (see HubStore.cohort_definitions)."""
+        with self._snapshot() as conn:
+            rows = conn.execute(
+                "SELECT uid, edge, program, name, course, starts_on, received_at "
+                "FROM cohorts WHERE ? IS NULL OR program = ? ORDER BY program, name, uid",
+                (program, program)).fetchall()
+        return [CohortDefinition(*row) for row in rows]
+
     def question_events(self, after: int, limit: int = 500) -> PullResult:
         """Edges' question events and erasures after `after` (see HubStore)."""
         after, limit = self._check_pull(after, limit)
         with self._snapshot() as conn:
             rows = conn.execute(
                 f"SELECT e.seq, {_EVENT_COLUMNS} FROM events e WHERE e.seq > ? "
-                f"AND (e.kind = 'erased' OR (e.kind IN {confine.PRIVATE_SQL} "
+                f"AND (e.kind = 'erased' OR (e.kind IN {confine.QUESTION_SQL} "
                 "AND e.edge <> ?)) ORDER BY e.seq LIMIT ?",
                 (after, confine.HUB_EDGE, limit + 1)).fetchall()
             last_seq = conn.execute("SELECT last_seq FROM hub_sequence WHERE id = 1"
@@ -376,7 +411,7 @@ class SqliteHubStore(HubStore):
         with self._write() as conn:
             return conn.execute(
                 "UPDATE events SET data = json_remove(data, '$.text') "
-                f"WHERE kind IN {confine.PRIVATE_SQL} AND at < ? "
+                f"WHERE kind IN {confine.QUESTION_SQL} AND at < ? "
                 "AND json_extract(data, '$.text') IS NOT NULL", (older_than,)).rowcount
 
     def audit(self, edge_id: str | None = None, limit: int = 1000) -> list[AuditEntry]:
@@ -439,10 +474,54 @@ class SqliteHubStore(HubStore):
         edges = self._edge_stats(now, rows)
         return HubStats(now, sum(e.events for e in edges), learners, several, edges)
 
-    def _program_joins(self) -> list[tuple[str, str, str, float]]:
+    def _program_events(self, kind: str) -> list[tuple[str, str, str, float]]:
         with self._snapshot() as conn:
             return conn.execute("SELECT edge, learner, data, at FROM events "
-                                "WHERE kind = 'program_joined'").fetchall()
+                                "WHERE kind = ?", (kind,)).fetchall()
+
+    def course_progress(self, courses: list[str]) -> list[tuple[str, str, str, str]]:
+        """Learners' progress in `courses` (see HubStore.course_progress)."""
+        if not courses:
+            return []
+        with self._snapshot() as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT learner, kind, json_extract(data, '$.course'), "
+                "CASE WHEN kind = 'lesson_completed' AND json_type(data, '$.lesson') = 'text' "
+                "THEN json_extract(data, '$.lesson') ELSE '' END "
+                "FROM events WHERE kind IN "
+                "('enrolled', 'card_reached', 'lesson_completed', 'course_completed') "
+                "AND learner NOT LIKE 'erased:%' "
+                "AND json_extract(data, '$.course') IN (SELECT value FROM json_each(?)) "
+                "AND (kind <> 'card_reached' "
+                "OR json_type(data, '$.card') = 'integer' AND json_extract(data, '$.card') >= 0 "
+                "OR json_type(data, '$.position') = 'integer' "
+                "AND json_extract(data, '$.position') > 0)",
+                (json.dumps(courses),)).fetchall()
+        return [(learner, kind, course, str(lesson)) for learner, kind, course, lesson in rows]
+
+    def first_answers(self, courses: list[str], since: float, until: float,
+                      learners: list[str] | None = None
+                      ) -> list[tuple[str, str, int, int, int]]:
+        """First answers in `courses` (see HubStore.first_answers)."""
+        if not courses or learners == []:
+            return []
+        with self._snapshot() as conn:
+            rows = conn.execute(
+                "SELECT json_extract(data, '$.course'), json_extract(data, '$.lesson'), "
+                "json_extract(data, '$.question'), count(*), "
+                "coalesce(sum(json_type(data, '$.correct') = 'true'), 0) "
+                "FROM events WHERE kind = 'answered' AND learner NOT LIKE 'erased:%' "
+                "AND at >= ? AND at < ? AND json_type(data, '$.first_try') = 'true' "
+                "AND json_type(data, '$.lesson') = 'text' "
+                "AND json_type(data, '$.question') = 'integer' "
+                "AND json_extract(data, '$.question') >= 0 "
+                "AND json_extract(data, '$.course') IN (SELECT value FROM json_each(?)) "
+                "AND (? IS NULL OR learner IN (SELECT value FROM json_each(?))) "
+                "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+                (since, until, json.dumps(courses),
+                 None if learners is None else 1, json.dumps(learners or []))).fetchall()
+        return [(course, lesson, int(question), int(answers), int(right))
+                for course, lesson, question, answers, right in rows]
 
     # -- lifetime --------------------------------------------------------------
 

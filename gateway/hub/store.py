@@ -54,6 +54,12 @@ MAX_LEARNER_CHARS = 64
 MAX_DATA_BYTES = 4096
 MAX_PULL_LIMIT = 5000
 MAX_TOKEN_CHARS = 256
+# A cohort's definition as edges push it (docs/sync.md, Programs).
+COHORT_FIELDS = frozenset({"uid", "program", "name", "course", "starts_on"})
+PROGRAM_ID_RE = re.compile(r"[a-z0-9_-]{1,40}")
+COURSE_ID_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
+DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+MAX_COHORT_NAME = 200
 
 Clock = Callable[[], float]
 
@@ -186,6 +192,42 @@ class CohortFigures:
     name: str
     edges: tuple[tuple[str, int], ...]
     members: int
+
+
+@dataclass(frozen=True)
+class CohortDefinition:
+    """A cohort as the edge that created it pushed it: its uid (the same on every edge),
+    program, name, course and start date (YYYY-MM-DD), the edge, when the hub got it."""
+
+    uid: str
+    edge_id: str
+    program: str
+    name: str
+    course: str
+    starts_on: str
+    received_at: float
+
+
+def check_cohort(cohort: Any) -> CohortDefinition | str:
+    """A pushed cohort ready to store (edge and time to be set), or why it is not one."""
+    if not isinstance(cohort, dict):
+        return "not a JSON object"
+    if cohort.keys() != COHORT_FIELDS:
+        return f"fields: not {', '.join(sorted(COHORT_FIELDS))}"
+    uid, program, name = cohort["uid"], cohort["program"], cohort["name"]
+    course, starts_on = cohort["course"], cohort["starts_on"]
+    if not isinstance(uid, str) or not EVENT_ID_RE.fullmatch(uid):
+        return "uid: not 32 lowercase hex digits"
+    if not isinstance(program, str) or not PROGRAM_ID_RE.fullmatch(program):
+        return "program: not a program id"
+    if not isinstance(name, str) or not 0 < len(name) <= MAX_COHORT_NAME \
+            or not name.isprintable():
+        return f"name: not 1 to {MAX_COHORT_NAME} printable characters"
+    if not isinstance(course, str) or not COURSE_ID_RE.fullmatch(course):
+        return "course: not a course id"
+    if not isinstance(starts_on, str) or not DATE_RE.fullmatch(starts_on):
+        return "starts_on: not a date (YYYY-MM-DD)"
+    return CohortDefinition(uid, "", program, name, course, starts_on, 0.0)
 
 
 @dataclass(frozen=True)
@@ -433,6 +475,36 @@ class HubStore(abc.ABC):
         self._send_to_edge(edge_id, checked)
         return checked.id
 
+    def put_cohorts(self, edge_id: str, cohorts: list[Any]
+                    ) -> tuple[list[str], list[tuple[str | int, str]]]:
+        """Keep the definitions of cohorts `edge_id` created (docs/sync.md, Programs):
+        (uids acknowledged, (uid or index, reason) of those refused). A uid is the first
+        edge's to push it: another edge's definition of it is acknowledged and changes
+        nothing, as is the same edge's again. UnknownEdge for an unknown or revoked edge
+        (nothing kept)."""
+        valid: list[CohortDefinition] = []
+        refused: list[tuple[str | int, str]] = []
+        for index, cohort in enumerate(cohorts):
+            checked = check_cohort(cohort)
+            if isinstance(checked, str):
+                uid = cohort.get("uid") if isinstance(cohort, dict) else None
+                refused.append((uid if isinstance(uid, str) and EVENT_ID_RE.fullmatch(uid)
+                                else index, checked))
+                continue
+            valid.append(checked)
+        self._store_cohorts(edge_id, valid)
+        return [cohort.uid for cohort in valid], refused
+
+    @abc.abstractmethod
+    def _store_cohorts(self, edge_id: str, cohorts: list[CohortDefinition]) -> None:
+        """Insert the cohorts whose uid is not kept yet, as `edge_id`'s, in one
+        transaction; UnknownEdge for an unknown or revoked edge (nothing kept)."""
+
+    @abc.abstractmethod
+    def cohort_definitions(self, program: str | None = None) -> list[CohortDefinition]:
+        """The cohorts edges pushed (`program`'s alone when given), by program, name,
+        uid."""
+
     @abc.abstractmethod
     def _send_to_edge(self, edge_id: str, event: ValidEvent) -> None:
         """Store the event unshared and a backfill entry of it for the edge (two numbers
@@ -539,7 +611,7 @@ class HubStore(abc.ABC):
         learner who joined on two edges counts on each."""
         since = self.clock() - days * 86400
         first: dict[tuple[str, str, str], float] = {}
-        for edge, learner, data, at in self._program_joins():
+        for edge, learner, data, at in self._program_events("program_joined"):
             if learner.startswith("erased:"):
                 continue
             try:
@@ -566,7 +638,7 @@ class HubStore(abc.ABC):
         nowhere."""
         joined: dict[tuple[str, str], dict[str, set[str]]] = {}
         names: dict[str, tuple[float, str]] = {}
-        for edge, learner, data, at in self._program_joins():
+        for edge, learner, data, at in self._program_events("program_joined"):
             if learner.startswith("erased:"):
                 continue
             try:
@@ -589,9 +661,41 @@ class HubStore(abc.ABC):
             for (joined_program, cohort), per_edge in joined.items()]
         return sorted(figures, key=lambda f: (f.program, f.name, f.cohort))
 
+    def program_events(self, kind: str) -> list[tuple[str, str, dict[str, Any], float]]:
+        """(edge, learner, data, at) of every event of `kind` held (`program_joined`,
+        `program_invited`) whose data is a JSON object naming a program (a string);
+        erased learners' events (pseudonymised, blanked) are left out."""
+        found = []
+        for edge, learner, data, at in self._program_events(kind):
+            if learner.startswith("erased:"):
+                continue
+            try:
+                parsed = json.loads(data)
+            except ValueError:
+                continue
+            if isinstance(parsed, dict) and isinstance(parsed.get("program"), str):
+                found.append((edge, learner, parsed, at))
+        return found
+
     @abc.abstractmethod
-    def _program_joins(self) -> list[tuple[str, str, str, float]]:
-        """(edge, learner, data, at) of every `program_joined` event held."""
+    def _program_events(self, kind: str) -> list[tuple[str, str, str, float]]:
+        """(edge, learner, data, at) of every event of `kind` held."""
+
+    @abc.abstractmethod
+    def course_progress(self, courses: list[str]) -> list[tuple[str, str, str, str]]:
+        """Each distinct (learner, kind, course, lesson) of the events held that show a
+        learner's progress in one of `courses`: `enrolled`, `card_reached` past the
+        course's very start (a card shown, or a lesson after the first), and
+        `lesson_completed` (its lesson id; '' for the other kinds), `course_completed`;
+        whichever edge recorded them. Erased learners (pseudonyms) are left out."""
+
+    @abc.abstractmethod
+    def first_answers(self, courses: list[str], since: float, until: float,
+                      learners: list[str] | None = None
+                      ) -> list[tuple[str, str, int, int, int]]:
+        """(course, lesson, question from 0, first answers, right ones) of the
+        `answered` events held in `courses` at a first try, recorded in [since, until),
+        of `learners` alone when given; by course, lesson, question."""
 
     @staticmethod
     def _edge_stats(now: float, rows: list[tuple]) -> list[EdgeStats]:

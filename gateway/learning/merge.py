@@ -37,6 +37,8 @@ shows the same progress, whatever order the events reached it in. The rule for e
   `joined_at` wins. The membership keeps the event's cohort uid (`cohort`, a str) when it
   has none; an older event's numeric cohort id is another edge's own and is ignored. It
   changes no progress.
+- `program_invited`: a cohort of another edge invited the number; it changes nothing
+  here (the hub counts invitations and passes on none: a newer hub never sends one).
 - The learner's current course is the course of their latest `enrolled` or
   `card_reached`.
 
@@ -193,6 +195,7 @@ _FIELDS: dict[str, dict[str, type]] = {
     "name_set": {"name": str},
     "opted_out": {}, "opted_in": {}, "erased": {}, "readmitted": {}, "met": {},
     "program_joined": {"program": str, "via": str},
+    "program_invited": {"program": str, "cohort": str},
 }
 _LOWEST = {"position": 0, "card": -1, "question": 0, "choice": 0, "score": 0, "total": 0}
 
@@ -217,6 +220,8 @@ def data_problem(kind: str, data: dict[str, Any]) -> str | None:
         for name in ("text", "answer"):
             if not isinstance(data.get(name, ""), str):
                 return f"data.{name}: not a string"
+    if kind == "program_invited" and not events.EVENT_ID_RE.fullmatch(data["cohort"]):
+        return "data.cohort: not a cohort's uid"
     if kind == "program_joined":
         cohort = data.get("cohort")
         if cohort is not None and not isinstance(cohort, int) and not (
@@ -301,6 +306,8 @@ def apply_remote_events(store: Store, received: list[dict[str, Any]]) -> MergeRe
                 report.unknown += 1
                 continue
             report.applied += 1
+            if kind == "program_invited":
+                continue
             if kind in events.QUESTION_KINDS:
                 if kind in ("question_answered", "question_closed") \
                         and event["edge"] == events.HUB_EDGE:

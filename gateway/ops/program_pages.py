@@ -2,7 +2,9 @@
 /admin/programs lists the programs (whole-gateway administrators), /admin/programs/<id>
 shows one program's figures (gateway/ops/program_reports.py) and
 /admin/programs/<id>/<table>.csv each table as CSV; on a hub, the program's page also
-shows its members across edges, per edge and per cohort. A program's page is for
+shows its members across edges, per edge and per cohort, and its figures across edges
+(gateway/ops/hub_program_reports.py), each table as CSV at
+/admin/programs/<id>/edges/<table>.csv. A program's page is for
 whole-gateway administrators and that program's administrators (ACCESS: PROGRAM_ADMIN);
 anyone else is refused by the dashboard's gate, and a program not configured is 404.
 """
@@ -14,11 +16,12 @@ from flask import Response, abort, current_app, g
 from gateway import programs
 from gateway.hub.routes import request_hub
 from gateway.i18n import translations
-from gateway.ops import program_reports, reports
+from gateway.ops import hub_program_reports, program_reports, reports
 from gateway.ops.dashboard import ACCESS, PROGRAM_ADMIN, _days, _page, blueprint
 from gateway.store.per_thread import get_store
 
-ACCESS.update({"admin.program": PROGRAM_ADMIN, "admin.program_csv": PROGRAM_ADMIN})
+ACCESS.update({"admin.program": PROGRAM_ADMIN, "admin.program_csv": PROGRAM_ADMIN,
+               "admin.program_edges_csv": PROGRAM_ADMIN})
 
 
 def _program(program: str) -> programs.Program:
@@ -35,11 +38,17 @@ def _report(program: str) -> program_reports.ProgramReport:
 
 def _across_edges(program: str) -> dict | None:
     """On a hub, `program`'s members per edge where they joined and per cohort across
-    edges (docs/sync.md, Programs); None elsewhere."""
+    edges, and its figures across edges as tables (docs/sync.md, Programs); None
+    elsewhere."""
     if current_app.config.get("ROLE") != "hub":
         return None
     hub = request_hub()
-    return {"edges": hub.program_figures(program), "cohorts": hub.cohort_figures(program)}
+    report = hub_program_reports.build(hub, program, _days())
+    gettext = translations(g.locale).gettext
+    return {"edges": hub.program_figures(program), "cohorts": hub.cohort_figures(program),
+            "report": report,
+            "tables": {name: hub_program_reports.table(report, name, gettext=gettext)
+                       for name in hub_program_reports.TABLES}}
 
 
 @blueprint.get("/programs")
@@ -76,5 +85,22 @@ def program_csv(program: str, table: str):
     name = f"learnline-{program}-{table}-{period.days[0]}-to-{period.days[-1]}.csv"
     return Response(program_reports.to_csv(report, table,
                                            gettext=translations(g.locale).gettext),
+                    content_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@blueprint.get("/programs/<program>/edges/<table>.csv")
+def program_edges_csv(program: str, table: str):
+    """One table of a program's figures across edges as CSV, for the same `days`; on a
+    hub alone (404 elsewhere)."""
+    _program(program)
+    if current_app.config.get("ROLE") != "hub" or table not in hub_program_reports.TABLES:
+        abort(404)
+    report = hub_program_reports.build(request_hub(), program, _days())
+    period = report.period
+    name = (f"learnline-{program}-edges-{table}-{period.days[0]}-to-{period.days[-1]}"
+            ".csv")
+    return Response(hub_program_reports.to_csv(report, table,
+                                               gettext=translations(g.locale).gettext),
                     content_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

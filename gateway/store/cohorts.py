@@ -7,12 +7,16 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from gateway.store import events
 
 if TYPE_CHECKING:
     from gateway.store.store import Store
 
 STATUSES = ("waiting", "invited", "joined", "stopped")
+PUSH_CURSOR = "cohort_push_cursor"  # in sync_state: the last cohort id the hub has
+NAME_CHARS = 200  # a cohort's name as sync carries it, at most
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,28 @@ def all_cohorts(store: Store) -> list[Cohort]:
     """Every cohort, oldest first."""
     return [_cohort(row) for row in store.db.execute(
         f"SELECT {_COLUMNS} FROM cohorts ORDER BY id")]
+
+
+def unpushed(store: Store, limit: int) -> tuple[list[dict[str, Any]], int]:
+    """Up to `limit` cohorts created here that the hub does not have yet, oldest first,
+    as the sync protocol carries them ({uid, program, name, course, starts_on}: a cohort
+    is never edited, so once is enough); and the id of the last one (the cursor itself
+    when there is none) to hand to `mark_pushed`."""
+    cursor = int(events.sync_value(store, PUSH_CURSOR) or 0)
+    rows = store.db.execute(
+        "SELECT id, uid, program, name, course_id, starts_on FROM cohorts WHERE id > ? "
+        "ORDER BY id LIMIT ?", [cursor, limit]).fetchall()
+    return ([{"uid": uid, "program": program, "name": name[:NAME_CHARS],
+              "course": course, "starts_on": starts_on}
+             for _id, uid, program, name, course, starts_on in rows],
+            rows[-1][0] if rows else cursor)
+
+
+def mark_pushed(store: Store, through_id: int) -> None:
+    """The hub has the cohorts up to `through_id`: the cursor moves there (never back)."""
+    with store.write():
+        if through_id > int(events.sync_value(store, PUSH_CURSOR) or 0):
+            events.set_sync_value(store, PUSH_CURSOR, str(through_id))
 
 
 def waiting(store: Store, cohort_id: int, limit: int) -> list[Invitee]:

@@ -38,6 +38,9 @@ KINDS = frozenset({
     "question_asked", "question_answered", "question_closed",
     # A learner joined a program (gateway/store/programs.py): kept as a membership.
     "program_joined",
+    # A cohort's invitation was queued for a number (gateway/channels/invitations.py):
+    # counted on the hub, kept there and passed on to no edge; it changes nothing.
+    "program_invited",
 })
 QUESTION_KINDS = ("question_asked", "question_answered", "question_closed")
 HUB_EDGE = "hub"  # the edge id of events the hub itself records (no edge may take it)

@@ -20,10 +20,11 @@ import requests
 from gateway import environment
 from gateway.config import Carriers, ConfigError, load_carriers
 from gateway.learning.merge import apply_remote_events
-from gateway.store import events
+from gateway.store import cohorts, events
 from gateway.sync import packs
 from gateway.sync.answers import deliver_relayed
 from gateway.sync.protocol import (
+    COHORT_BATCH,
     EVENTS_PATH,
     MAX_COMPRESSED_BODY,
     PACK_PATH,
@@ -74,6 +75,7 @@ class SyncReport:
 
     pushed: int = 0  # bytes below: request and answer bodies as sent (compressed)
     push_batches: int = 0
+    cohorts: int = 0  # cohorts created here that the hub now has
     rejected: int = 0
     pulled: int = 0
     applied: int = 0
@@ -87,6 +89,7 @@ class SyncReport:
         """One line for an operator."""
         return (f"pushed {self.pushed} events ({self.push_batches} batches"
                 + (f", {self.rejected} rejected" if self.rejected else "")
+                + (f", {self.cohorts} cohorts" if self.cohorts else "")
                 + f"), pulled {self.pulled} ({self.applied} new here"
                 + (f", {self.answers} answers from tutors queued" if self.answers else "")
                 + f"), pack: {self.pack}; "
@@ -107,6 +110,7 @@ def sync_once(store, link: EdgeLink, *, session: requests.Session | None = None,
     started = time.monotonic()
     try:
         _push(store, link, session, report)
+        _push_cohorts(store, link, session, report)
         _pull(store, link, session, report, carriers)
         _fetch_pack(store, link, session, report, trusted_keys)
     except requests.RequestException as exc:
@@ -175,6 +179,31 @@ def _push(store, link: EdgeLink, session: requests.Session, report: SyncReport) 
         report.pushed += len(batch) - len(rejected)
         report.rejected += len(rejected)
         report.push_batches += 1
+
+
+def _push_cohorts(store, link: EdgeLink, session: requests.Session,
+                  report: SyncReport) -> None:
+    """The cohorts created here, to the hub, so that it lists them before anyone joined
+    (docs/sync.md, Programs). An older hub acknowledges none: they wait for a newer one."""
+    while True:
+        batch, last_id = cohorts.unpushed(store, COHORT_BATCH)
+        if not batch:
+            return
+        body = encode({"events": [], "cohorts": batch})
+        response = session.post(link.hub_url + EVENTS_PATH, data=body, timeout=TIMEOUT,
+                                headers={"Content-Type": "application/json",
+                                         "Content-Encoding": "gzip"})
+        report.bytes_sent += len(body)
+        report.bytes_received += _wire_size(response)
+        answer = _check(response, "push")
+        kept, refused = answer.get("cohorts"), answer.get("cohorts_rejected", [])
+        if not isinstance(kept, int) or not isinstance(refused, list):
+            log.info("sync: the hub keeps no cohorts (an older hub); they wait")
+            return
+        for item in refused:
+            log.error("sync: the hub refused cohort %s", item)
+        cohorts.mark_pushed(store, last_id)
+        report.cohorts += kept
 
 
 def _pull(store, link: EdgeLink, session: requests.Session, report: SyncReport,
