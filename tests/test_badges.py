@@ -302,3 +302,19 @@ def test_a_badge_setting_that_cannot_be_used_stops_start_up(db_path, carriers, s
                                                             named):
     with pytest.raises(ConfigError, match=named):
         _app(db_path, carriers, **settings)
+
+
+def test_doctor_names_a_badge_setting_that_cannot_be_used(db_path, carriers):
+    from gateway.ops.doctor import diagnose
+
+    def said(**env: str) -> list[str]:
+        return [str(f) for f in diagnose(db_path, {"LEARNLINE_CARRIERS": str(carriers),
+                                                   **env}) if f.subject == "open badges"]
+
+    [bad] = said(LEARNLINE_PUBLIC_URL=PUBLIC, LEARNLINE_BADGE_ISSUER="Learn Kano")
+    assert bad.startswith("FAIL") and "LEARNLINE_BADGE_ISSUER" in bad
+    [alone] = said(LEARNLINE_BADGE_ISSUER=ISSUER)
+    assert alone.startswith("WARN") and "LEARNLINE_PUBLIC_URL" in alone
+    [on] = said(LEARNLINE_PUBLIC_URL=PUBLIC, LEARNLINE_BADGE_ISSUER=ISSUER)
+    assert on.startswith("OK") and PUBLIC in on and "Learn Kano" in on
+    assert said() == [] and said(LEARNLINE_PUBLIC_URL=PUBLIC) == []

@@ -37,7 +37,7 @@ def certificates_group() -> None:
 
     \b
     Examples:
-      learnline certificates list --course intro-course
+      learnline certificates list --course start-freelancing
       learnline certificates revoke 7KQM-2XHD-9P --reason "Issued in error"
     """
 
@@ -49,7 +49,12 @@ def certificates_group() -> None:
 def list_command(course_id: str | None, revoked: bool) -> None:
     """List the certificates, oldest first: code, course, day issued, score, revoked or
     not, and the badge's address when badges are on (LEARNLINE_PUBLIC_URL and
-    LEARNLINE_BADGE_ISSUER). No numbers are shown."""
+    LEARNLINE_BADGE_ISSUER). No numbers are shown.
+
+    \b
+    Example:
+      learnline certificates list --course start-freelancing --revoked
+    """
     settings = _settings()
     with Store.open(existing_db_path(), migrate=True) as store:
         found = store.certificates(course_id, revoked=True if revoked else None)
