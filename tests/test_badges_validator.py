@@ -27,6 +27,8 @@ from tests.fakes.twilio_api import FakeTwilioApi
 from tests.ports import free_port
 from tests.served import PHONE, Gateway, serve_gateway
 
+pytestmark = pytest.mark.slow
+
 COURSE = "start-freelancing"
 TOOLS = Path(__file__).parent / "tools"
 VALIDATOR = TOOLS / "openbadges-venv" / "bin" / "python"
