@@ -159,6 +159,13 @@ def test_a_badge_class_exists_once_a_certificate_of_its_course_does(client, stor
     assert client.get("/badges/courses/no-such-course").status_code == 404
 
 
+def test_a_badge_image_is_well_formed_whatever_the_title():
+    from gateway.learning.badges import badge_image
+    for title in ("Tailoring & <Design>", "A \x01\x1b title", "\u062f\u0648\u0631\u0629 " * 9, ""):
+        svg = ET.fromstring(badge_image(title))
+        assert svg.tag == f"{SVG}svg" and len(list(svg.iter(f"{SVG}text"))) <= 3
+
+
 def test_each_certificate_has_its_own_badge_id_and_salt(client, store):
     ada = store.certificate(passed(client, store, ADA))
     obi = store.certificate(passed(client, store, OBI))
@@ -240,6 +247,11 @@ def test_a_signed_in_learner_downloads_their_badge_baked(client, store):
     # Not signed in: to the sign-in page, nothing given.
     response = client.get(path)
     assert response.status_code == 302 and response.location.endswith("/signin")
+    # A cookie not signed by the gateway is no sign-in either.
+    client.set_cookie("learnline", "eyJzaWQiOiJmb3JnZWQifQ.forged.signature")
+    response = client.get(path)
+    assert response.status_code == 302 and response.location.endswith("/signin")
+    client.delete_cookie("learnline")
 
     web_sign_in(client, store, ADA)
     progress = client.get("/progress").text

@@ -169,6 +169,8 @@ def _lines(title: str, width: int = 16, most: int = 3) -> list[str]:
 def badge_image(title: str) -> str:
     """A course's badge image: a small SVG (a ribbon and a medal with the course's title),
     no fonts to fetch, no scripts."""
+    # XML 1.0 allows no control characters but tab and line ends: none belong in a title.
+    title = "".join(c for c in title if c.isprintable() or c in " \t")
     lines = _lines(title)
     first = 118 - 11 * (len(lines) - 1)
     text = "".join(
