@@ -25,8 +25,7 @@ from gateway.store.records import CertificateRecord
 CONTEXT = "https://w3id.org/openbadges/v2"
 # The baking specification's namespace for the element that carries the assertion.
 BAKING_NAMESPACE = "http://openbadges.org"
-# What a revoked or erased learner's assertion gives as its reason when the certificate
-# holds none.
+# The reason an erased learner's assertion gives (their certificate was not revoked).
 ERASED_REASON = "The holder's record was erased at their request."
 
 _ISSUER = re.compile(r"^\s*(?P<name>[^<>]+?)\s*<(?P<email>[^<>@\s]+@[^<>@\s]+\.[^<>@\s]+)>\s*$")
