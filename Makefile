@@ -14,6 +14,8 @@ SEGMENTS_CALCULATOR = sms-segments-calculator@1.3.0
 # The Nu Html Checker (vnu.jar, needs Java 11+) for validating the lite pages.
 HTML_CHECKER = vnu-jar@26.9.27
 CALCULATOR_DIR = tests/tools/node
+# The Open Badges validator's own venv (tests/test_badges_validator.py runs it).
+OPENBADGES_VENV = tests/tools/openbadges-venv
 
 .PHONY: serve test coverage mutation install install-test chat clean
 
@@ -30,8 +32,12 @@ install-test: $(VENV)/bin/python
 # where writing bytecode is off (PYTHONDONTWRITEBYTECODE, as in many containers and CI
 # runners) every process the tests start (serve, its workers, each command) would compile
 # it again, a quarter of a command's start. Python recompiles any module changed since.
-	$(VENV)/bin/python -m compileall -q -x /node_modules/ gateway carrier_adapters tests
+	$(VENV)/bin/python -m compileall -q -x '/node_modules/|-venv/' gateway carrier_adapters tests
 	npm install --silent --no-audit --no-fund --prefix $(CALCULATOR_DIR) $(SEGMENTS_CALCULATOR) $(HTML_CHECKER)
+# The IMS Open Badges validator in a venv of its own (its pins clash with the project's;
+# tests/tools/openbadges-requirements.txt lists every package it needs, installed as is).
+	$(PYTHON) -m venv $(OPENBADGES_VENV)
+	$(OPENBADGES_VENV)/bin/python -m pip install --quiet --no-deps -r tests/tools/openbadges-requirements.txt
 
 serve: install
 	$(VENV)/bin/learnline serve
@@ -64,4 +70,4 @@ mutation: install-test
 	$(VENV)/bin/mutmut results
 
 clean:
-	rm -rf $(VENV) $(CALCULATOR_DIR)/node_modules .pytest_cache .ruff_cache .coverage .coverage.* htmlcov mutants
+	rm -rf $(VENV) $(CALCULATOR_DIR)/node_modules $(OPENBADGES_VENV) .pytest_cache .ruff_cache .coverage .coverage.* htmlcov mutants

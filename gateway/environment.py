@@ -22,6 +22,8 @@ SETTINGS: dict[str, str] = {
                                "exports (default: one kept in the database)",
     "LEARNLINE_PUBLIC_URL": "the gateway's public address, in the URLs it gives out that "
                             "others follow later (badges, xAPI activity ids)",
+    "LEARNLINE_BADGE_ISSUER": "who issues the certificates' Open Badges, as 'Name <email>' "
+                              "(badges are off without it or LEARNLINE_PUBLIC_URL)",
     "LEARNLINE_ADMIN_TOKEN": "the dashboard's token; /admin is off without it",
     "LEARNLINE_METRICS_TOKEN": "the token /metrics asks of a client that is not this machine",
     "LEARNLINE_METRICS_DIR": "where the processes' metrics files live",

@@ -82,11 +82,12 @@ def shared_gateway(folder: Path) -> Iterator[Gateway]:
 
 
 def serve_gateway(tmp_path: Path, carriers_file: Path, *, worker: bool = False,
-                  own_group: bool = False) -> Iterator[Gateway]:
+                  own_group: bool = False, port: int | None = None) -> Iterator[Gateway]:
     """`learnline serve` on loopback until the caller is done; `worker` runs the outbox
     worker beside it (else `--no-worker`); `own_group`: in a process group of its own,
-    as a command started at a terminal is."""
-    port = free_port()
+    as a command started at a terminal is; `port` when the caller must know it first
+    (else a free one)."""
+    port = port or free_port()
     env = {**os.environ, "LEARNLINE_DB": str(tmp_path / "served.db"),
            "LEARNLINE_CARRIERS": str(carriers_file)}
     log = (tmp_path / "serve.log").open("w")

@@ -16,6 +16,11 @@ PUBLIC = {
     "/signin", "/signin/code", "/signout", "/healthz", "/readyz", "/static/<path:filename>",
     "/verify", "/verify/<code>",  # anyone checks a certificate (rate-limited per address)
     "/favicon.ico",  # a tiny icon, so browsers find one
+    # Open Badges for verifiers, public by design (an employer, a wallet or a validator
+    # follows them without an account); 404 unless badges are on. An assertion's address
+    # is 128 random bits and names no number (tests/test_badges.py).
+    "/badges/issuer", "/badges/courses/<course_id>", "/badges/courses/<course_id>/image.svg",
+    "/badges/assertions/<badge_id>",
     # The operator's sign-in form and sign-out: 404 unless LEARNLINE_ADMIN_TOKEN is set.
     "/admin/signin", "/admin/signout",
 }
@@ -54,7 +59,9 @@ LESSON_LINK = {"/l"}
 # sent to sign in, and its post changes nothing (walked without a sign-in, without and
 # with a wrong CSRF token in tests/test_channel_choice.py and tests/test_asking.py); a
 # program's join link likewise, and 404 for a program not configured (tests/test_programs.py).
-SIGNED_IN = {"/settings", "/ask", "/join/<program_id>"}
+# A learner's badge to download: to sign in without a sign-in, 404 for another's
+# certificate (tests/test_badges.py).
+SIGNED_IN = {"/settings", "/ask", "/join/<program_id>", "/certificates/<code>/badge.svg"}
 
 OUTSIDE = {"REMOTE_ADDR": "203.0.113.9"}
 PAYLOAD = {"From": "+2348030000000", "To": "+15005550006", "Body": "START",

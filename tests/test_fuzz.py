@@ -166,9 +166,12 @@ def _build_app(folder: Path, carriers: str):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TEST_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
         # Production-like: not TESTING, so an unhandled error is the app's own 500.
+        # Open Badges on, so their routes are walked past the 404 that answers while off.
         return create_app({"DATABASE": str(db), "CARRIERS_FILE": str(path), "SIMULATOR": True,
                            "SECRET_KEY": "fuzz-secret-key",
-                           "ADMIN_TOKEN": "fuzz-admin-token-0123456789"})
+                           "ADMIN_TOKEN": "fuzz-admin-token-0123456789",
+                           "PUBLIC_URL": PUBLIC_URL,
+                           "BADGE_ISSUER": "Fuzz <badges@learnline.example.org>"})
 
 
 @pytest.fixture(scope="module")

@@ -248,6 +248,12 @@ class TextRenderer(Wording):
                 ) + " " + self._("It will come back in a few days.")
             case r.NameShown() as shown:
                 return self._name(shown)
+            case r.CertificateShown(revoked=True) as found:
+                return self._(
+                    "Certificate %(code)s (%(course)s) was revoked by its issuer: %(reason)s",
+                    code=format_code(found.code), course=found.course_title,
+                    reason=found.revocation_reason or "-",
+                )
             case r.CertificateShown() as found:
                 return self._(
                     "Certificate %(code)s is genuine: %(course)s, completed on %(date)s by "

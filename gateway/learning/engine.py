@@ -30,7 +30,7 @@ from gateway.learning.timing import (
 from gateway.phones import masked
 from gateway.store import EnrollmentRecord, LearnerRecord, Store, cohorts, questions, web_sessions
 from gateway.store import programs as members
-from gateway.store.records import QuizState
+from gateway.store.records import CertificateRecord, QuizState
 
 
 @dataclass(frozen=True)
@@ -729,8 +729,7 @@ class Engine:
     def certificates_of(self, learner: LearnerRecord) -> list[r.CertificateShown]:
         """The certificates the learner holds, oldest first, as anyone checking them sees
         them."""
-        return [r.CertificateShown(found.code, found.course_title, found.holder, found.score,
-                                   found.total, found.issued_at)
+        return [_certificate_shown(found)
                 for found in self.store.certificates_of(learner.phone)]
 
     def _verify(self, learner: LearnerRecord, asked: str | None) -> r.Reply:
@@ -752,10 +751,7 @@ class Engine:
         one asker may look (codes must not be enumerable)."""
         code = certificates.normalize_code(asked)
         found = self.store.certificate(code) if code else None
-        if found is None:
-            return None
-        return r.CertificateShown(found.code, found.course_title, found.holder, found.score,
-                                  found.total, found.issued_at)
+        return _certificate_shown(found) if found is not None else None
 
     def _certify(self, learner: LearnerRecord, course: Course, score: int, total: int) -> str:
         """The learner's certificate code for a course passed: issued now, in the caller's
@@ -1161,6 +1157,13 @@ def _standing(enrollment: EnrollmentRecord) -> str:
     if enrollment.quiz is None and enrollment.card < 0:
         return "start"
     return "middle"
+
+
+def _certificate_shown(found: CertificateRecord) -> r.CertificateShown:
+    return r.CertificateShown(found.code, found.course_title, found.holder, found.score,
+                              found.total, found.issued_at, revoked=found.revoked_at is not None,
+                              revocation_reason=found.revocation_reason,
+                              badge_id=found.badge_id)
 
 
 def _find_course(courses: list[Course], ref: str) -> Course | None:

@@ -264,7 +264,8 @@ class NameShown:
 @dataclass(frozen=True)
 class CertificateShown:
     """A certificate someone checked by its code: what it certifies. `code` is canonical;
-    `issued_at` Unix seconds."""
+    `issued_at` Unix seconds; `revoked` with the issuer's `revocation_reason` once it was
+    revoked (`learnline certificates revoke`); `badge_id` its Open Badge's id."""
 
     code: str
     course_title: str
@@ -272,6 +273,9 @@ class CertificateShown:
     score: int
     total: int
     issued_at: float
+    revoked: bool = False
+    revocation_reason: str | None = None
+    badge_id: str = ""
 
 
 @dataclass(frozen=True)

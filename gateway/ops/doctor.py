@@ -17,6 +17,7 @@ from gateway import environment
 from gateway.channels.web import signin
 from gateway.config import Carriers, ConfigError, literal_secrets, load_carriers
 from gateway.content.importer import bundled_courses_behind
+from gateway.learning import badges
 from gateway.learning.asking import tutor_hours
 from gateway.outbox.worker import retention_days_from_env
 from gateway.programs import load_programs
@@ -72,6 +73,7 @@ def _configuration(env: dict[str, str], findings: list[Finding]) -> Carriers | N
         tutor_hours(env)
     except ValueError as exc:
         findings.append(Finding("fail", "configuration", str(exc)))
+    _badges(env, findings)
     try:
         configured = load_programs(env=env, carrier_ids=None if carriers is None
                                    else [carrier.id for carrier in carriers])
@@ -95,6 +97,24 @@ def _configuration(env: dict[str, str], findings: list[Finding]) -> Carriers | N
         findings.append(Finding("warn", "web sign-in",
                                 signin.NO_COUNTRY_WARNING.format(where=where)))
     return carriers
+
+
+def _badges(env: dict[str, str], findings: list[Finding]) -> None:
+    """Open Badges' settings (docs/integrations.md): a value that cannot be used fails,
+    an issuer without a public address is told, badges on are told."""
+    public_url = env.get("LEARNLINE_PUBLIC_URL", "").strip()
+    issuer = env.get("LEARNLINE_BADGE_ISSUER", "").strip()
+    try:
+        found = badges.read_settings(public_url, issuer)
+    except ValueError as exc:
+        findings.append(Finding("fail", "open badges", str(exc)))
+        return
+    if found is not None:
+        findings.append(Finding("ok", "open badges", f"on: issued by {found.issuer_name} "
+                                f"<{found.issuer_email}> at {found.issuer_id}"))
+    elif issuer:
+        findings.append(Finding("warn", "open badges", "LEARNLINE_BADGE_ISSUER is set but "
+                                "not LEARNLINE_PUBLIC_URL: badges are off until it is"))
 
 
 # A session key shorter than this (in characters) can be guessed; docs/operations.md makes

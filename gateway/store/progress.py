@@ -48,7 +48,9 @@ def _certificate_record(row: dict) -> CertificateRecord:
     return CertificateRecord(
         code=row["code"], phone=row["phone"], course_id=row["course_id"],
         course_title=row["course_title"], holder=row["holder"], score=row["score"],
-        total=row["total"], issued_at=row["issued_at"],
+        total=row["total"], issued_at=row["issued_at"], badge_id=row["badge_id"],
+        badge_salt=row["badge_salt"], revoked_at=row["revoked_at"],
+        revocation_reason=row["revocation_reason"],
     )
 
 
@@ -342,21 +344,64 @@ class ProgressStore:
             now = self.clock()
             for _ in range(8):
                 code = new_code()
+                # The badge's id (its assertion's address) and its recipient's salt are
+                # drawn apart from the code: knowing one tells nothing of the others.
                 inserted = self.db.conn.execute(
                     """INSERT INTO certificates (code, phone, course_id, course_title, holder,
-                                                 score, total, issued_at)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
+                                                 score, total, issued_at, badge_id, badge_salt)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, lower(hex(randomblob(16))),
+                               lower(hex(randomblob(8))))
+                       ON CONFLICT DO NOTHING""",
                     [code, phone, course_id, course_title, holder, score, total, now],
                 ).rowcount
                 if inserted:
-                    return CertificateRecord(code, phone, course_id, course_title, holder,
-                                             score, total, now)
+                    return _certificate_record(self._one(
+                        "SELECT * FROM certificates WHERE code = ?", [code]))
         raise RuntimeError("no free certificate code after 8 draws: is new_code random?")
 
     def certificate(self, code: str) -> CertificateRecord | None:
         """The certificate with this canonical code, or None."""
         row = self._one("SELECT * FROM certificates WHERE code = ?", [code])
         return _certificate_record(row) if row else None
+
+    def certificate_by_badge(self, badge_id: str) -> CertificateRecord | None:
+        """The certificate whose Open Badge has this id (its assertion's address), or
+        None."""
+        if not badge_id:
+            return None
+        row = self._one("SELECT * FROM certificates WHERE badge_id = ?", [badge_id])
+        return _certificate_record(row) if row else None
+
+    def certificates(self, course_id: str | None = None, *,
+                     revoked: bool | None = None) -> list[CertificateRecord]:
+        """Every certificate (of `course_id`; only the revoked ones, or only the others,
+        when `revoked` says), oldest first."""
+        where, values = [], []
+        if course_id is not None:
+            where.append("course_id = ?")
+            values.append(course_id)
+        if revoked is not None:
+            where.append("revoked_at IS NOT NULL" if revoked else "revoked_at IS NULL")
+        clause = f"WHERE {' AND '.join(where)} " if where else ""
+        return [_certificate_record(row) for row in self.db.query(
+            f"SELECT * FROM certificates {clause}ORDER BY issued_at, code", values)]
+
+    def certificate_title(self, course_id: str) -> str | None:
+        """The title the first certificate of a course shows (for a course no longer
+        taught), or None when no certificate names it."""
+        row = self._one("SELECT course_title FROM certificates WHERE course_id = ? "
+                        "ORDER BY issued_at LIMIT 1", [course_id])
+        return row["course_title"] if row else None
+
+    def revoke_certificate(self, code: str, reason: str) -> CertificateRecord | None:
+        """Revoke the certificate with this canonical code, giving `reason` (a revoked
+        one keeps its first revocation); the certificate as it now is, or None when no
+        certificate has the code."""
+        with self.write():
+            self.db.conn.execute(
+                "UPDATE certificates SET revoked_at = ?, revocation_reason = ? "
+                "WHERE code = ? AND revoked_at IS NULL", [self.clock(), reason, code])
+            return self.certificate(code)
 
     def certificates_of(self, phone: str) -> list[CertificateRecord]:
         """The learner's certificates, oldest first."""

@@ -137,7 +137,10 @@ class OutboxRecord:
 class CertificateRecord:
     """A certificate: what a learner completed, as it was when they passed. `code` is
     canonical (gateway/learning/certificates.py); `holder` the learner's display name,
-    else their masked number; `phone` None once the learner was erased."""
+    else their masked number; `phone` None once the learner was erased. Its Open Badge
+    (gateway/learning/badges.py): `badge_id`, the assertion's address (random, not
+    derived from the code), and `badge_salt`, the salt of the hashed recipient;
+    `revoked_at` (Unix seconds) and `revocation_reason` once revoked."""
 
     code: str
     phone: str | None
@@ -147,3 +150,7 @@ class CertificateRecord:
     score: int
     total: int
     issued_at: float
+    badge_id: str = ""
+    badge_salt: str = ""
+    revoked_at: float | None = None
+    revocation_reason: str | None = None

@@ -727,3 +727,21 @@ def m032_cohort_uid(db: Database) -> None:
            WHERE cohort_id IS NOT NULL""",
     ):
         db.execute(statement)
+
+
+@migrations()
+def m034_certificate_badges(db: Database) -> None:
+    """Certificates as Open Badges (docs/integrations.md): each certificate gets the id
+    of its badge's assertion (`badge_id`, 32 hex digits, random, unique) and the salt of
+    its hashed recipient (`badge_salt`, 16 hex digits), existing certificates each their
+    own; and room for its revocation (`revoked_at`, `revocation_reason`)."""
+    for statement in (
+        "ALTER TABLE certificates ADD COLUMN badge_id TEXT NOT NULL DEFAULT ''",
+        "UPDATE certificates SET badge_id = lower(hex(randomblob(16)))",
+        "CREATE UNIQUE INDEX certificates_by_badge ON certificates (badge_id)",
+        "ALTER TABLE certificates ADD COLUMN badge_salt TEXT NOT NULL DEFAULT ''",
+        "UPDATE certificates SET badge_salt = lower(hex(randomblob(8)))",
+        "ALTER TABLE certificates ADD COLUMN revoked_at REAL",
+        "ALTER TABLE certificates ADD COLUMN revocation_reason TEXT",
+    ):
+        db.execute(statement)

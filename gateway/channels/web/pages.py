@@ -42,7 +42,7 @@ from carrier_adapters import ADAPTERS
 from gateway import programs
 from gateway.channels.visits import learner_acted
 from gateway.channels.vocabulary import command_words
-from gateway.channels.web import http, signin
+from gateway.channels.web import badges, http, signin
 from gateway.channels.web.bidi import isolate, isolate_phones, lang_attributes, left_to_right
 from gateway.channels.web.typography import keep_numbers_whole
 from gateway.channels.wording import Wording
@@ -54,6 +54,7 @@ from gateway.i18n import (
     translations,
 )
 from gateway.learning import Engine, asking, intents
+from gateway.learning import badges as open_badges
 from gateway.learning.certificates import format_code, normalize_code
 from gateway.learning.replies import CourseDone, Joined, QuestionReceived
 from gateway.learning.timing import Pacing
@@ -353,6 +354,7 @@ def progress():
     waiting = engine.open_questions(learner) if learner else None
     return page("progress.html", outlines=outlines,
                 certificates=[(format_code(c.code), c) for c in held],
+                badges_on=badges.settings() is not None,
                 waiting=Wording(g.locale).questions_open(waiting) if waiting else None)
 
 
@@ -652,11 +654,36 @@ def verify(code: str):
         return page("verify.html", status=404, words=words, asked=code[:24],
                     malformed=normalize_code(code) is None)
     wording = Wording(g.locale)
+    settings = badges.settings()
     return page("verify.html", words=words, certificate=found,
                 code=format_code(found.code), issued=wording.date(found.issued_at),
+                badge=settings.assertion_id(found.badge_id) if settings else None,
                 # Babel's own no-break spaces (20 %): a page wraps, an SMS does not.
                 percent=format_percent(found.score / found.total if found.total else 1.0,
                                        locale=g.locale))
+
+
+@blueprint.get("/certificates/<code>/badge.svg")
+def baked_badge(code: str):
+    """The signed-in learner's certificate as an Open Badge image with its assertion baked
+    in, to download (docs/web.md, Certificates). Not signed in: to the sign-in page;
+    another's certificate, a revoked one, or badges off: 404."""
+    learner = current_learner()
+    if learner is None:
+        return redirect(url_for("web.sign_in"))
+    settings = badges.settings()
+    canonical = normalize_code(code)
+    found = get_store().certificate(canonical) if canonical and settings else None
+    if found is None or found.phone != learner.phone or not open_badges.stands(found):
+        abort(404)
+    baked = open_badges.bake(open_badges.badge_image(found.course_title),
+                             open_badges.assertion(settings, found))
+    response = make_response(baked)
+    response.headers["Content-Type"] = "image/svg+xml"
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="badge-{format_code(found.code)}.svg"')
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 # -- errors --------------------------------------------------------------------------------

@@ -1,0 +1,132 @@
+"""Open Badges served for verifiers (docs/integrations.md, Open Badges): the issuer's
+profile, each course's badge class and image, each certificate's assertion, as JSON-LD
+at stable addresses under `LEARNLINE_PUBLIC_URL` (gateway/learning/badges.py builds them).
+
+These routes are public by design: an employer, a wallet or a validator follows a badge's
+addresses without any account. They reveal no number (the recipient is a salted hash) and
+an assertion's address is 128 random bits, so assertions cannot be listed. Without
+`LEARNLINE_PUBLIC_URL` and `LEARNLINE_BADGE_ISSUER` every route answers 404.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from flask import Blueprint, Flask, Response, abort, current_app
+
+from gateway import environment
+from gateway.config import ConfigError
+from gateway.i18n import translations
+from gateway.learning import badges
+from gateway.store.per_thread import get_store
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("badges", __name__)
+
+EXTENSION = "learnline.badges"
+_BADGE_ID = re.compile(r"^[0-9a-f]{32}$")
+# How long verifiers may keep what does not change with a revocation.
+STABLE_SECONDS = 3600
+
+
+def init_app(app: Flask) -> None:
+    """Read the badge settings (test_config `PUBLIC_URL`, `BADGE_ISSUER`, else the
+    environment; ConfigError naming the setting for a bad value) and register the
+    routes, which answer 404 while badges are off."""
+    public_url = app.config.get("PUBLIC_URL") or environment.get("LEARNLINE_PUBLIC_URL")
+    issuer = app.config.get("BADGE_ISSUER") or environment.get("LEARNLINE_BADGE_ISSUER")
+    try:
+        app.extensions[EXTENSION] = badges.read_settings(public_url, issuer)
+    except ValueError as problem:
+        raise ConfigError(str(problem)) from None
+    if app.extensions[EXTENSION] is None and (public_url or "").strip():
+        log.info("Open Badges are off: LEARNLINE_BADGE_ISSUER is not set "
+                 "(docs/integrations.md, Open Badges)")
+    app.register_blueprint(blueprint)
+
+
+def settings() -> badges.BadgeSettings | None:
+    """The app's badge settings, or None while badges are off."""
+    return current_app.extensions.get(EXTENSION)
+
+
+def _on() -> badges.BadgeSettings:
+    found = settings()
+    if found is None:
+        abort(404)
+    return found
+
+
+def _json(document: dict[str, Any], status: int = 200, *, stable: bool = False) -> Response:
+    response = Response(badges.as_json(document), status,
+                        content_type="application/ld+json; charset=utf-8")
+    response.headers["Access-Control-Allow-Origin"] = "*"  # wallets read from browsers
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    # An assertion is asked again each time (a revocation shows at once).
+    response.headers["Cache-Control"] = (f"public, max-age={STABLE_SECONDS}" if stable
+                                         else "no-cache")
+    return response
+
+
+def _course(course_id: str) -> tuple[str, str, str]:
+    """A certified course's name, description and criteria, in its default language
+    (404 for a course no certificate names: badge classes exist once earned)."""
+    store = get_store()
+    certified = store.certificate_title(course_id)
+    if certified is None:
+        abort(404)
+    course = store.course(course_id)
+    if course is None:  # no longer taught: what its certificates say of it
+        return certified, certified, translations("en").gettext(
+            "Complete every lesson of the course and pass its quizzes.")
+    locale = course.default_locale
+    name = course.title_in(locale)
+    criteria = translations(locale).gettext(
+        "Complete every lesson of the course %(course)s and get at least %(mark)d%% of "
+        "its quiz questions right.") % {"course": name, "mark": course.pass_mark}
+    return name, course.summary_in(locale), criteria
+
+
+@blueprint.get("/badges/issuer")
+def issuer():
+    """The issuer's profile."""
+    return _json(badges.issuer(_on()), stable=True)
+
+
+@blueprint.get("/badges/courses/<course_id>")
+def badge_class(course_id: str):
+    """A certified course's badge class; 404 for any other."""
+    found = _on()
+    name, description, criteria = _course(course_id)
+    return _json(badges.badge_class(found, course_id, name, description, criteria),
+                 stable=True)
+
+
+@blueprint.get("/badges/courses/<course_id>/image.svg")
+def badge_image(course_id: str):
+    """A certified course's badge image (SVG); 404 for any other."""
+    _on()
+    name, _, _ = _course(course_id)
+    response = Response(badges.badge_image(name), content_type="image/svg+xml")
+    response.headers["Cache-Control"] = f"public, max-age={STABLE_SECONDS}"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    # An SVG opened on its own runs nothing and loads nothing.
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response
+
+
+@blueprint.get("/badges/assertions/<badge_id>")
+def assertion(badge_id: str):
+    """A certificate's assertion; a revoked one (or an erased learner's) answers 410 with
+    `revoked` and the reason; 404 for an id no certificate has."""
+    found = _on()
+    certificate = (get_store().certificate_by_badge(badge_id)
+                   if _BADGE_ID.match(badge_id) else None)
+    if certificate is None:
+        abort(404)
+    if not badges.stands(certificate):
+        return _json(badges.revoked(found, certificate), 410)
+    return _json(badges.assertion(found, certificate))

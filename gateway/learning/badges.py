@@ -1,0 +1,206 @@
+"""Certificates as Open Badges 2.0 (hosted verification): the issuer's profile, a badge
+class per course, an assertion per certificate, the course's badge image and a badge
+image with its assertion baked in (docs/integrations.md, Open Badges).
+
+Every document is JSON-LD in the Open Badges 2.0 context, its `id` its own address under
+the gateway's public address (`LEARNLINE_PUBLIC_URL`). An assertion's address carries its
+certificate's `badge_id` (128 random bits), not the certificate's code: the address can
+be neither guessed nor used to look a code up. The recipient is a salted SHA-256 of the
+learner's number (type `telephone`, `hashed`), never the number itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+from xml.sax.saxutils import escape, quoteattr
+
+from gateway.store.records import CertificateRecord
+
+CONTEXT = "https://w3id.org/openbadges/v2"
+# The baking specification's namespace for the element that carries the assertion.
+BAKING_NAMESPACE = "http://openbadges.org"
+# The reason an erased learner's assertion gives (their certificate was not revoked).
+ERASED_REASON = "The holder's record was erased at their request."
+
+_ISSUER = re.compile(r"^\s*(?P<name>[^<>]+?)\s*<(?P<email>[^<>@\s]+@[^<>@\s]+\.[^<>@\s]+)>\s*$")
+
+
+@dataclass(frozen=True)
+class BadgeSettings:
+    """Where badges are served and who issues them: the gateway's public address (no
+    trailing slash) and the issuer's name and email (an Open Badges issuer must have
+    both)."""
+
+    public_url: str
+    issuer_name: str
+    issuer_email: str
+
+    def url(self, path: str) -> str:
+        """The public address of `path` (which starts with `/`)."""
+        return self.public_url + path
+
+    @property
+    def issuer_id(self) -> str:
+        """The issuer profile's address."""
+        return self.url("/badges/issuer")
+
+    def badge_class_id(self, course_id: str) -> str:
+        """A course's badge class's address."""
+        return self.url(f"/badges/courses/{quote(course_id, safe='')}")
+
+    def image_url(self, course_id: str) -> str:
+        """A course's badge image's address."""
+        return self.badge_class_id(course_id) + "/image.svg"
+
+    def assertion_id(self, badge_id: str) -> str:
+        """A certificate's assertion's address, by the certificate's `badge_id`."""
+        return self.url(f"/badges/assertions/{badge_id}")
+
+
+def read_settings(public_url: str | None, issuer: str | None) -> BadgeSettings | None:
+    """The badge settings from `LEARNLINE_PUBLIC_URL` and `LEARNLINE_BADGE_ISSUER`
+    (`Name <email>`), or None (badges off) when either is unset. ValueError naming the
+    setting for a value that cannot be used."""
+    public_url = (public_url or "").strip()
+    issuer = (issuer or "").strip()
+    if not public_url or not issuer:
+        return None
+    parts = urlsplit(public_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
+            or parts.fragment:
+        raise ValueError(f"LEARNLINE_PUBLIC_URL={public_url!r}: the gateway's address as "
+                         "http(s)://host[:port][/path], without a query")
+    found = _ISSUER.match(issuer)
+    if found is None:
+        raise ValueError(f"LEARNLINE_BADGE_ISSUER={issuer!r}: the badges' issuer as "
+                         "'Name <email>', e.g. 'Learn Kano <badges@learn.example.org>'")
+    return BadgeSettings(public_url.rstrip("/"), found["name"], found["email"])
+
+
+def recipient_identity(phone: str, salt: str) -> str:
+    """The hashed identity of the number `phone` (E.164) with `salt`, as Open Badges
+    writes it: `sha256$` and the hex digest of the number followed by the salt."""
+    return "sha256$" + hashlib.sha256((phone + salt).encode("utf-8")).hexdigest()
+
+
+def issuer(settings: BadgeSettings) -> dict[str, Any]:
+    """The issuer's profile."""
+    return {"@context": CONTEXT, "type": "Issuer", "id": settings.issuer_id,
+            "name": settings.issuer_name, "url": settings.url("/"),
+            "email": settings.issuer_email}
+
+
+def badge_class(settings: BadgeSettings, course_id: str, name: str, description: str,
+                criteria: str) -> dict[str, Any]:
+    """A course's badge class: its name and description, its image, and what earns it
+    (`criteria`, a sentence; the course's page is the criteria's address)."""
+    return {"@context": CONTEXT, "type": "BadgeClass",
+            "id": settings.badge_class_id(course_id), "name": name,
+            "description": description or name, "image": settings.image_url(course_id),
+            "criteria": {"id": settings.url(f"/courses/{quote(course_id, safe='')}"),
+                         "narrative": criteria},
+            "issuer": settings.issuer_id}
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
+
+
+def assertion(settings: BadgeSettings, certificate: CertificateRecord) -> dict[str, Any]:
+    """A certificate's assertion (hosted verification). The certificate must have a
+    holder's number (an erased learner's has none: see `revoked`)."""
+    if certificate.phone is None:
+        raise ValueError("an erased learner's certificate has no recipient")
+    return {"@context": CONTEXT, "type": "Assertion",
+            "id": settings.assertion_id(certificate.badge_id),
+            "recipient": {"type": "telephone", "hashed": True, "salt": certificate.badge_salt,
+                          "identity": recipient_identity(certificate.phone,
+                                                         certificate.badge_salt)},
+            "issuedOn": _iso(certificate.issued_at),
+            "badge": settings.badge_class_id(certificate.course_id),
+            "verification": {"type": "hosted"}}
+
+
+def stands(certificate: CertificateRecord) -> bool:
+    """Whether the certificate's assertion answers as issued: not revoked, and its holder
+    not erased."""
+    return certificate.revoked_at is None and certificate.phone is not None
+
+
+def revoked(settings: BadgeSettings, certificate: CertificateRecord) -> dict[str, Any]:
+    """What a revoked certificate's assertion answers (with HTTP 410, as Open Badges 2.0
+    asks of hosted assertions): its id, `revoked` and the reason. An erased learner's
+    certificate answers so too: an assertion without its recipient cannot stand."""
+    reason = certificate.revocation_reason if certificate.revoked_at is not None \
+        else ERASED_REASON
+    return {"@context": CONTEXT, "type": "Assertion",
+            "id": settings.assertion_id(certificate.badge_id),
+            "revoked": True, "revocationReason": reason or "Revoked by the issuer."}
+
+
+def as_json(document: dict[str, Any]) -> str:
+    """A document as compact JSON, with `<`, `>` and `&` escaped so that it can sit in
+    XML character data, CDATA or an HTML page unchanged."""
+    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+def _lines(title: str, width: int = 16, most: int = 3) -> list[str]:
+    """The title cut into at most `most` lines of about `width` characters, at spaces."""
+    lines: list[str] = []
+    for word in title.split():
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word[:width * 2])
+    if len(lines) > most:
+        lines = lines[:most]
+        lines[-1] = lines[-1][:width - 1] + "\u2026"
+    return lines or [""]
+
+
+def badge_image(title: str) -> str:
+    """A course's badge image: a small SVG (a ribbon and a medal with the course's title),
+    no fonts to fetch, no scripts."""
+    # XML 1.0 allows no control characters but tab and line ends: none belong in a title.
+    title = "".join(c for c in title if c.isprintable() or c in " \t")
+    lines = _lines(title)
+    first = 118 - 11 * (len(lines) - 1)
+    text = "".join(
+        f'<text x="100" y="{first + 22 * index}">{escape(line)}</text>'
+        for index, line in enumerate(lines))
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="200" height="200" '
+        'viewBox="0 0 200 200" role="img">'
+        f"<title>{escape(title)}</title>"
+        '<path d="M62 130 45 196l25-12 16 20 14-58zm76 0 17 66-25-12-16 20-14-58z" '
+        'fill="#c0392b"/>'
+        '<circle cx="100" cy="100" r="84" fill="#f4c542" stroke="#8a6d0b" '
+        'stroke-width="6"/>'
+        '<circle cx="100" cy="100" r="70" fill="#fff7d6"/>'
+        '<path d="M78 62l14 14 30-30" fill="none" stroke="#2e7d32" stroke-width="8" '
+        'stroke-linecap="round" stroke-linejoin="round"/>'
+        '<g font-family="sans-serif" font-size="17" font-weight="bold" fill="#3b2f05" '
+        f'text-anchor="middle">{text}</g>'
+        "</svg>")
+
+
+def bake(svg: str, document: dict[str, Any]) -> str:
+    """`svg` with the assertion `document` baked in, as the Open Badges baking
+    specification says for SVG: an `openbadges:assertion` element first in the `svg`
+    element (its namespace declared there), its `verify` attribute the assertion's
+    address, the assertion's JSON as CDATA."""
+    opening = re.match(r"<svg\b[^>]*>", svg)
+    if opening is None:
+        raise ValueError("not an SVG image")
+    tag = opening.group(0)
+    baked_tag = tag[:-1] + f' xmlns:openbadges="{BAKING_NAMESPACE}">'
+    element = (f"<openbadges:assertion verify={quoteattr(document['id'])}>"
+               f"<![CDATA[{as_json(document)}]]></openbadges:assertion>")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + baked_tag + element + svg[len(tag):]
