@@ -21,6 +21,7 @@ from gateway import environment
 from gateway.cli.announce import announce_command
 from gateway.cli.cohorts import cohorts_group
 from gateway.cli.db import existing_db_path
+from gateway.cli.export import export_command
 from gateway.cli.i18n import i18n
 from gateway.cli.learners import learners
 from gateway.cli.packs import packs
@@ -996,6 +997,7 @@ def sms_count(policy: str, as_json: bool, texts: tuple[str, ...]) -> None:
 
 
 main.add_command(learners)
+main.add_command(export_command)
 main.add_command(packs)
 main.add_command(cohorts_group)
 main.add_command(announce_command)

@@ -35,7 +35,7 @@ import math
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,8 @@ MAX_LEARNER_CHARS = 64
 MAX_DATA_BYTES = 4096
 MAX_PULL_LIMIT = 5000
 MAX_TOKEN_CHARS = 256
+# What `learnline export` leaves out (docs/integrations.md, Research exports).
+EXPORT_WHERE = ("e.learner NOT LIKE 'erased:%' AND e.kind NOT IN ('erased', 'readmitted')")
 
 Clock = Callable[[], float]
 
@@ -444,6 +446,23 @@ class HubStore(abc.ABC):
         above `after`, in sequence order, that are edges' question events or erasures
         (any learner, pseudonymous ones included), from one snapshot; the cursor and
         `more` as pull() gives them."""
+
+    def export_rows(self, since: float | None = None, until: float | None = None,
+                    page: int = 5000) -> Iterator[tuple[str, str, str, str, float, str]]:
+        """For `learnline export`: every edge's events (and the hub's own) recorded at or
+        after `since` and before `until` (epoch seconds; None: no bound), as (id, edge,
+        learner, kind, at, data as stored JSON), in sequence order, read `page` at a time
+        from one snapshot (an event renumbered meanwhile is not read twice). Events of
+        erased learners (a pseudonym, their data blanked) and the erasure and readmission
+        notices (an `erased` event may hold the number) are left out."""
+        low = float("-inf") if since is None else since
+        high = float("inf") if until is None else until
+        yield from self._export_rows(low, high, page)
+
+    @abc.abstractmethod
+    def _export_rows(self, low: float, high: float,
+                     page: int) -> Iterator[tuple[str, str, str, str, float, str]]:
+        """export_rows() with both bounds set (infinite where there is none)."""
 
     @abc.abstractmethod
     def pseudonymous(self, event_ids: list[str]) -> set[str]:
