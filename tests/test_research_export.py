@@ -279,7 +279,15 @@ def test_a_bad_option_is_one_line_naming_it_and_writes_nothing(store, tmp_path, 
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
 
 
-def test_an_earlier_export_stays_whole_when_one_fails(learned, store, tmp_path, monkeypatch):
+def test_an_output_that_cannot_be_written_is_one_line(store, tmp_path):
+    result = run("-o", str(tmp_path / "missing" / "events.csv"))
+    assert result.exit_code == 1
+    assert result.output == (f"Error: --output {tmp_path}/missing/events.csv: cannot write: "
+                             "No such file or directory\n")
+
+
+def test_a_failed_export_leaves_an_earlier_file_as_it_was(learned, store, tmp_path,
+                                                          monkeypatch):
     output = tmp_path / "events.csv"
     assert run("-o", str(output)).exit_code == 0
     before = output.read_bytes()
@@ -289,9 +297,18 @@ def test_an_earlier_export_stays_whole_when_one_fails(learned, store, tmp_path, 
     assert output.read_bytes() == before
 
 
-def test_parquet_holds_the_same_rows_typed(learned, store, tmp_path):
-    import pyarrow.parquet as pq
+@pytest.fixture
+def pq():
+    """pyarrow's Parquet module: the extra `parquet`, which `make test` installs."""
+    try:
+        import pyarrow.parquet
+    except ImportError:
+        pytest.fail("pyarrow is not installed: pip install -e '.[test,hub,parquet]'",
+                    pytrace=False)
+    return pyarrow.parquet
 
+
+def test_parquet_holds_the_same_rows_typed(learned, store, tmp_path, pq):
     assert run("-o", str(tmp_path / "events.csv")).exit_code == 0
     result = run("--format", "parquet", "-o", str(tmp_path / "events.parquet"))
     assert result.exit_code == 0, result.output
@@ -317,9 +334,7 @@ def test_parquet_holds_the_same_rows_typed(learned, store, tmp_path):
                       ORANGE, SUN, BOTH) == []
 
 
-def test_parquet_in_row_groups_of_a_batch(store):
-    import pyarrow.parquet as pq
-
+def test_parquet_in_row_groups_of_a_batch(store, pq):
     from gateway.ops.research_export import write_parquet
 
     rows = [(f"{n:032x}", MARCH_4 + n, "p" * 32, "answered", "c", "l", None, n % 3, 1, True,
