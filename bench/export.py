@@ -6,11 +6,13 @@ events of `--events / 50` learners, in the mix an SMS course records (a place fo
 step, an answer for most, a lesson completed every 8 events with its note in
 `lesson_completions`, an enrollment and a program join per learner), then runs
 `learnline export` as a subprocess, CSV and Parquet (when pyarrow is installed), and
-measures each run's wall time and the child's peak resident memory (its own rusage, from
-os.wait4; the database is seeded by another child, so that this process, whose pages a
-child counts until it execs, stays small). `--baseline` also measures `learnline export`
-on an empty database: what the interpreter and the command's imports take before any
-event. Prints every run and the medians. Not part of the test suite; not in `bench/run`.
+measures each run's wall time, the child's CPU time (user and system: on a shared
+machine, what the export costs whatever else runs) and its peak resident memory (its own
+rusage, from os.wait4; the database is seeded by another child, so that this process,
+whose pages a child counts until it execs, stays small). `--baseline` also measures
+`learnline export` on an empty database: what the interpreter and the command's imports
+take before any event. Prints every run and the medians. Not part of the test suite; not
+in `bench/run`.
 
     PYTHONPATH=. python bench/export.py [--events 1000000] [--runs 3] [--baseline]
 """
@@ -104,9 +106,9 @@ def _seed_here(db: Path, events: int) -> None:
     conn.close()
 
 
-def export_once(db: Path, kind: str, output: Path) -> tuple[float, float, str]:
-    """One `learnline export` in a child process: (seconds, its peak RSS in MiB, what it
-    printed on standard error)."""
+def export_once(db: Path, kind: str, output: Path) -> tuple[float, float, float, str]:
+    """One `learnline export` in a child process: (seconds, its CPU seconds, its peak RSS
+    in MiB, what it printed on standard error)."""
     env = {**os.environ, "LEARNLINE_DB": str(db), "PYTHONPATH": os.pathsep.join(
         filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     started = time.perf_counter()
@@ -119,7 +121,7 @@ def export_once(db: Path, kind: str, output: Path) -> tuple[float, float, str]:
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode != 0:
         raise SystemExit(f"learnline export --format {kind} failed: {said}")
-    return seconds, usage.ru_maxrss / 1024, said.strip()
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, said.strip()
 
 
 def main() -> None:
@@ -148,19 +150,21 @@ def main() -> None:
         if args.baseline:
             empty = folder_path / "empty.db"
             seed(empty, 0)
-            took, peak, _ = export_once(empty, "csv", folder_path / "empty.csv")
-            print(f"baseline (no event): {took:.2f} s, peak RSS {peak:.1f} MiB")
+            took, cpu, peak, _ = export_once(empty, "csv", folder_path / "empty.csv")
+            print(f"baseline (no event): {took:.2f} s ({cpu:.2f} s CPU), "
+                  f"peak RSS {peak:.1f} MiB")
         for kind in kinds:
             output = folder_path / f"events.{kind}"
             runs = []
             for run in range(args.runs):
-                took, peak, said = export_once(db, kind, output)
-                runs.append((took, peak))
-                print(f"{kind} run {run + 1}: {took:.2f} s, peak RSS {peak:.1f} MiB, "
-                      f"{output.stat().st_size / 2**20:.0f} MiB file ({said})")
-            print(f"{kind}: median {median(t for t, _ in runs):.2f} s "
-                  f"({args.events / median(t for t, _ in runs):,.0f} events/s), "
-                  f"peak RSS {median(p for _, p in runs):.1f} MiB")
+                took, cpu, peak, said = export_once(db, kind, output)
+                runs.append((took, cpu, peak))
+                print(f"{kind} run {run + 1}: {took:.2f} s ({cpu:.2f} s CPU), peak RSS "
+                      f"{peak:.1f} MiB, {output.stat().st_size / 2**20:.0f} MiB file ({said})")
+            took = median(t for t, _, _ in runs)
+            print(f"{kind}: median {took:.2f} s ({args.events / took:,.0f} events/s), "
+                  f"{median(c for _, c, _ in runs):.2f} s CPU, "
+                  f"peak RSS {median(p for _, _, p in runs):.1f} MiB")
 
 
 if __name__ == "__main__":
