@@ -245,6 +245,26 @@ def test_a_text_a_spreadsheet_would_run_is_inert_and_numbers_are_not(store, tmp_
     assert row["card"] == "-1" and row["edge"] == "lagos-2"
 
 
+def test_an_event_that_says_its_channel_and_language_gives_them(store, tmp_path):
+    # As an edge records a learning step it knows the channel and language of.
+    with store.write():
+        events.keep_event(store, {
+            "id": "0195618c5a40e3b0c4a1d2f7a9b8c6d6", "edge": "kano-1", "learner": SUN,
+            "kind": "answered", "at": MARCH_4,
+            "data": {"course": "sun-course", "lesson": "first-clients", "question": 2,
+                     "choice": 0, "correct": False, "first_try": True, "channel": "ussd",
+                     "language": "ha"}})
+        events.record(store, SUN, "language_set", {"locale": "fr"}, at=MARCH_4 + 1)
+    assert run("-o", str(tmp_path / "events.csv")).exit_code == 0
+    answered, chosen = read_csv(tmp_path / "events.csv")
+    assert (answered["channel"], answered["language"], answered["program"]) == (
+        "ussd", "ha", "sun")
+    assert (answered["question"], answered["choice"], answered["correct"]) == ("2", "0",
+                                                                              "false")
+    assert (chosen["kind"], chosen["channel"], chosen["language"]) == ("language_set", "",
+                                                                        "fr")
+
+
 def test_nothing_to_export_is_the_header_alone(store, tmp_path):
     result = run("-o", str(tmp_path / "events.csv"))
     assert result.exit_code == 0, result.output

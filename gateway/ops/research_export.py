@@ -68,8 +68,9 @@ def export_rows(source: Source, key: str, programs_of: dict[str, str],
     of a column) that `filters` keep: learners as their pseudonym under `key`, each
     event's program the one its course belongs to (`programs_of`: course id to program)
     or, for a join, the program joined. Channel and language are the event's own when it
-    says (`channel`, `locale`), else, for a completed lesson, how it was taken and the
-    language it was read in as the edge noted them."""
+    says (`channel`; `language`, or `locale` for a language chosen or a question), else,
+    for a completed lesson, how it was taken and the language it was read in as the edge
+    noted them."""
     for record in source:
         event_id, edge, learner, kind, at, stored = record[:6]
         noted_channel, noted_language = record[6:8] if len(record) > 6 else ("", "")
@@ -99,7 +100,8 @@ def export_rows(source: Source, key: str, programs_of: dict[str, str],
                _whole(data.get("score")), _whole(data.get("total")),
                _flag(data.get("passed")),
                _text(data.get("channel")) or noted_channel or None,
-               _text(data.get("locale")) or noted_language or None, program, edge)
+               _text(data.get("language")) or _text(data.get("locale")) or noted_language
+               or None, program, edge)
 
 
 def iso_time(at: float) -> str:
