@@ -997,10 +997,10 @@ def sms_count(policy: str, as_json: bool, texts: tuple[str, ...]) -> None:
 
 
 main.add_command(learners)
-main.add_command(export_command)
 main.add_command(packs)
 main.add_command(cohorts_group)
 main.add_command(announce_command)
+main.add_command(export_command)
 main.add_command(sync_command)
 main.add_command(hub_group)
 main.add_command(i18n)
