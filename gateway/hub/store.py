@@ -54,8 +54,6 @@ MAX_LEARNER_CHARS = 64
 MAX_DATA_BYTES = 4096
 MAX_PULL_LIMIT = 5000
 MAX_TOKEN_CHARS = 256
-# What `learnline export` leaves out (docs/integrations.md, Research exports).
-EXPORT_WHERE = ("e.learner NOT LIKE 'erased:%' AND e.kind NOT IN ('erased', 'readmitted')")
 
 Clock = Callable[[], float]
 
@@ -270,6 +268,8 @@ def token_hash(token: str) -> str:
 
 
 _NO_HASH = token_hash("no edge has this token")
+# What `learnline export` leaves out (docs/integrations.md, Research exports).
+EXPORT_WHERE = ("e.learner NOT LIKE 'erased:%' AND e.kind NOT IN ('erased', 'readmitted')")
 
 
 class HubStore(abc.ABC):
