@@ -228,6 +228,21 @@ def test_an_erased_learner_is_left_out(learned, store, tmp_path):
     assert "erased:" not in text
 
 
+def test_an_invitation_to_a_number_that_never_joined_is_left_out(learned, store, tmp_path):
+    invited = "+2348030000009"
+    with store.write():  # as an edge records a cohort's invitation queued for a number
+        events.keep_event(store, {
+            "id": "0195618c5a40e3b0c4a1d2f7a9b8c6d7", "edge": store.edge_id(),
+            "learner": invited, "kind": "program_invited", "at": MARCH_4,
+            "data": {"program": "sun", "cohort": "c" * 32, "cohort_name": "Kano solar class",
+                     "course": "sun-course"}})
+    assert run("-o", str(tmp_path / "events.csv")).exit_code == 0
+    rows = read_csv(tmp_path / "events.csv")
+    assert pseudonym(gateway_key(store), invited) not in {r["learner"] for r in rows}
+    assert "program_invited" not in {r["kind"] for r in rows}
+    assert len(rows) == len(stored_events(store)) - 1
+
+
 def test_a_text_a_spreadsheet_would_run_is_inert_and_numbers_are_not(store, tmp_path):
     # As another edge's events could hold them: course and lesson are any text there.
     with store.write():

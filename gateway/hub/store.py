@@ -268,8 +268,10 @@ def token_hash(token: str) -> str:
 
 
 _NO_HASH = token_hash("no edge has this token")
-# What `learnline export` leaves out (docs/integrations.md, Research exports).
-EXPORT_WHERE = ("e.learner NOT LIKE 'erased:%' AND e.kind NOT IN ('erased', 'readmitted')")
+# What `learnline export` leaves out (docs/integrations.md, Research exports): erased
+# learners, and the kinds that are no learning (gateway/store/event_export.py).
+EXPORT_WHERE = ("e.learner NOT LIKE 'erased:%' "
+                "AND e.kind NOT IN ('erased', 'readmitted', 'program_invited')")
 
 
 class HubStore(abc.ABC):
@@ -453,8 +455,9 @@ class HubStore(abc.ABC):
         after `since` and before `until` (epoch seconds; None: no bound), as (id, edge,
         learner, kind, at, data as stored JSON), in sequence order, read `page` at a time
         from one snapshot (an event renumbered meanwhile is not read twice). Events of
-        erased learners (a pseudonym, their data blanked) and the erasure and readmission
-        notices (an `erased` event may hold the number) are left out."""
+        erased learners (a pseudonym, their data blanked), the erasure and readmission
+        notices (an `erased` event may hold the number) and cohorts' invitations (to
+        numbers that may never join) are left out."""
         low = float("-inf") if since is None else since
         high = float("inf") if until is None else until
         yield from self._export_rows(low, high, page)

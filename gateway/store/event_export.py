@@ -16,9 +16,10 @@ if TYPE_CHECKING:
     from gateway.store.store import Store
 
 PAGE = 5000
-# Kinds that say who was erased and came back: compliance, not learning. An `erased`
-# event still holds the number until the hub has it (gateway/store/events.py).
-LEFT_OUT_KINDS = ("erased", "readmitted")
+# Kinds that are no learning: who was erased and came back (an `erased` event still holds
+# the number until the hub has it, gateway/store/events.py), and a cohort's invitation
+# queued for a number whose owner has not joined (and may never).
+LEFT_OUT_KINDS = ("erased", "readmitted", "program_invited")
 # How far apart an event and this edge's note of the same lesson's completion may be
 # (both written in one transaction, a few microseconds apart; nobody completes the same
 # lesson twice within a second).
@@ -32,11 +33,11 @@ ExportRow = tuple[str, str, str, str, float, str, str, str]
 def export_rows(store: Store, since: float | None = None, until: float | None = None,
                 page: int = PAGE) -> Iterator[ExportRow]:
     """Every event recorded at or after `since` and before `until` (epoch seconds; None:
-    no bound) of learners who are not erased, except the erasure and readmission notices,
-    in the order stored, read `page` events at a time. A `lesson_completed` event this
-    edge recorded comes with how the lesson was taken (`sms`, `ussd`, `web`, `whatsapp`,
-    `link`) and the language it was read in, from `lesson_completions`, when that note is
-    of the same completion (a lesson completed again keeps only its latest note)."""
+    no bound) of learners who are not erased, except LEFT_OUT_KINDS, in the order stored,
+    read `page` events at a time. A `lesson_completed` event this edge recorded comes with
+    how the lesson was taken (`sms`, `ussd`, `web`, `whatsapp`, `link`) and the language
+    it was read in, from `lesson_completions`, when that note is of the same completion (a
+    lesson completed again keeps only its latest note)."""
     low = float("-inf") if since is None else since
     high = float("inf") if until is None else until
     after = 0

@@ -1,7 +1,8 @@
 """Research exports on a hub (`learnline export --hub`, docs/integrations.md): every edge's
 events, from the hub's store on each backend, learners under the same pseudonyms as on the
-edges (one key everywhere), a learner erased on the hub left out. A real hub app on
-loopback, real edge databases fed by signed webhooks and synced with it."""
+edges (one key everywhere), a learner erased on the hub left out, and so is an invitation
+to a number that never joined. A real hub app on loopback, real edge databases fed by
+signed webhooks and synced with it."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from tests.hub.test_confinement import LEARNER, OTHER, Edge, hub_cli, register
 from tests.hub.test_sync_protocol import Hub
 
 GONE = "+2348031110003"
+INVITED = "+2348031110004"  # invited to a cohort, never joined
 KEY = "research-export-pseudonym-key-0123456789"
 
 
@@ -62,6 +64,11 @@ def test_the_hub_exports_every_edges_events_under_the_edges_pseudonyms(hub, edge
     b.sms(OTHER, "START", "NEXT")
     a.sync(link_a)
     b.sync(link_b)
+    invitation = {"id": "0195618c5a40e3b0c4a1d2f7a9b8c6d7", "edge": "edge-b",
+                  "learner": INVITED, "kind": "program_invited", "at": 1741082400.0,
+                  "data": {"program": "orange", "cohort": "c" * 32, "course": "orange-1"}}
+    with hub.store() as store:  # a cohort's invitation, as edge B pushes it
+        assert store.ingest("edge-b", [invitation]).stored == 1
     from_a = export(a.db)  # before the erasure reaches edge A
     hub_cli(hub, "erase", "--yes", GONE)
 
@@ -73,7 +80,8 @@ def test_the_hub_exports_every_edges_events_under_the_edges_pseudonyms(hub, edge
     assert {"met", "enrolled", "card_reached"} <= {r["kind"] for r in rows
                                                    if r["edge"] == "edge-b"}
     text = "\n".join(",".join(r.values()) for r in rows)
-    for phone in (LEARNER, OTHER, GONE):
+    assert "program_invited" not in {r["kind"] for r in rows}
+    for phone in (LEARNER, OTHER, GONE, INVITED):
         assert phone[1:] not in text
     with hub.store() as store:
         held = sum(1 for _ in store.export_rows())
