@@ -27,7 +27,7 @@ install: $(VENV)/bin/python
 	$(VENV)/bin/python -m pip install --quiet -e .
 
 install-test: $(VENV)/bin/python
-	$(VENV)/bin/python -m pip install --quiet -e '.[test,hub]'
+	$(VENV)/bin/python -m pip install --quiet -e '.[test,hub,parquet]'
 # pip compiles what it installs, but an editable install leaves the checkout as source:
 # where writing bytecode is off (PYTHONDONTWRITEBYTECODE, as in many containers and CI
 # runners) every process the tests start (serve, its workers, each command) would compile

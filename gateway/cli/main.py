@@ -22,6 +22,7 @@ from gateway.cli.announce import announce_command
 from gateway.cli.certificates import certificates_group
 from gateway.cli.cohorts import cohorts_group
 from gateway.cli.db import existing_db_path
+from gateway.cli.export import export_command
 from gateway.cli.i18n import i18n
 from gateway.cli.learners import learners
 from gateway.cli.packs import packs
@@ -1001,6 +1002,7 @@ main.add_command(certificates_group)
 main.add_command(packs)
 main.add_command(cohorts_group)
 main.add_command(announce_command)
+main.add_command(export_command)
 main.add_command(sync_command)
 main.add_command(hub_group)
 main.add_command(i18n)

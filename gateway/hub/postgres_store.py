@@ -33,6 +33,7 @@ import psycopg
 from gateway.hub import confine
 from gateway.hub.confine import DEFAULT_ROAM_LIMIT, Region
 from gateway.hub.store import (
+    EXPORT_WHERE,
     AuditEntry,
     Clock,
     CohortDefinition,
@@ -456,6 +457,22 @@ class PostgresHubStore(HubStore):
             last_seq = conn.execute("SELECT last_seq FROM hub_sequence WHERE id = 1"
                                     ).fetchone()[0]
         return self._page(rows, after, limit, last_seq)
+
+    def _export_rows(self, low: float, high: float,
+                     page: int) -> Iterator[tuple[str, str, str, str, float, str]]:
+        """Events for `learnline export`, a page at a time (see HubStore.export_rows)."""
+        after = 0
+        with self._transaction(snapshot=True) as conn:
+            while True:
+                rows = conn.execute(
+                    f"SELECT e.seq, {_EVENT_COLUMNS} FROM events e WHERE e.seq > %s "
+                    f"AND e.at >= %s AND e.at < %s AND {EXPORT_WHERE.replace('%', '%%')} "
+                    "ORDER BY e.seq LIMIT %s", (after, low, high, page)).fetchall()
+                for row in rows:
+                    yield row[1:]
+                if len(rows) < page:
+                    return
+                after = rows[-1][0]
 
     @_reconnecting
     def pseudonymous(self, event_ids: list[str]) -> set[str]:

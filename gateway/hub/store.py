@@ -35,7 +35,7 @@ import math
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -310,6 +310,10 @@ def token_hash(token: str) -> str:
 
 
 _NO_HASH = token_hash("no edge has this token")
+# What `learnline export` leaves out (docs/integrations.md, Research exports): erased
+# learners, and the kinds that are no learning (gateway/store/event_export.py).
+EXPORT_WHERE = ("e.learner NOT LIKE 'erased:%' "
+                "AND e.kind NOT IN ('erased', 'readmitted', 'program_invited')")
 
 
 class HubStore(abc.ABC):
@@ -516,6 +520,24 @@ class HubStore(abc.ABC):
         above `after`, in sequence order, that are edges' question events or erasures
         (any learner, pseudonymous ones included), from one snapshot; the cursor and
         `more` as pull() gives them."""
+
+    def export_rows(self, since: float | None = None, until: float | None = None,
+                    page: int = 5000) -> Iterator[tuple[str, str, str, str, float, str]]:
+        """For `learnline export`: every edge's events (and the hub's own) recorded at or
+        after `since` and before `until` (epoch seconds; None: no bound), as (id, edge,
+        learner, kind, at, data as stored JSON), in sequence order, read `page` at a time
+        from one snapshot (an event renumbered meanwhile is not read twice). Events of
+        erased learners (a pseudonym, their data blanked), the erasure and readmission
+        notices (an `erased` event may hold the number) and cohorts' invitations (to
+        numbers that may never join) are left out."""
+        low = float("-inf") if since is None else since
+        high = float("inf") if until is None else until
+        yield from self._export_rows(low, high, page)
+
+    @abc.abstractmethod
+    def _export_rows(self, low: float, high: float,
+                     page: int) -> Iterator[tuple[str, str, str, str, float, str]]:
+        """export_rows() with both bounds set (infinite where there is none)."""
 
     @abc.abstractmethod
     def pseudonymous(self, event_ids: list[str]) -> set[str]:
