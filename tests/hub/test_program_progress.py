@@ -552,7 +552,10 @@ def test_each_edge_pushes_what_it_sent_for_each_program_and_the_hub_shows_its_co
     assert f"all edges NGN {sent + 5} {segments + 6} {money} 2 " \
            f"{(spent + 20.0) / 2:.2f}" in text
     assert "costs are per edge" not in text and "shown per edge" not in text
-    lines = orange.get("/admin/programs/orange/edges/costs.csv").text.splitlines()
+    answer = orange.get("/admin/programs/orange/edges/costs.csv")
+    assert f'filename="learnline-orange-edges-costs-{today[:7]}.csv"' in answer.headers[
+        "Content-Disposition"]
+    lines = answer.text.splitlines()
     assert lines == ["edge,currency,messages,segments,cost,lessons completed,"
                      "cost per lesson",
                      f"edge-a,NGN,{sent},{segments},{spent:.2f},,",
