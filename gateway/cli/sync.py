@@ -277,7 +277,8 @@ def list_edges() -> None:
               help="Each cohort's members per edge and in all instead.")
 @click.option("--figures", is_flag=True,
               help="The program's figures across edges instead (needs --program): "
-                   "funnel, lessons completed, quiz (the last --days), each cohort's.")
+                   "funnel, lessons completed, quiz (the last --days), each cohort's, "
+                   "messages and their cost this month.")
 @click.option("--csv", "table", default=None, metavar="TABLE",
               help="One table of --figures, as CSV (as the hub's program page gives it).")
 def list_programs(program: str | None, days: int, per_cohort: bool, figures: bool,
@@ -285,8 +286,9 @@ def list_programs(program: str | None, days: int, per_cohort: bool, figures: boo
     """Each program's members per edge where they joined, and those who joined in the
     last days, from the events the edges pushed; with --cohorts, each cohort's members
     per edge where they joined, and in all; with --program ID --figures, the program's
-    funnel, lessons completed and quiz questions across edges, and each cohort's, as
-    the hub's program page shows them (--csv TABLE: one of them as CSV).
+    funnel, lessons completed and quiz questions across edges, each cohort's, and its
+    messages and their cost this month per edge and in total, as the hub's program page
+    shows them (--csv TABLE: one of them as CSV).
 
     \b
     Example:
@@ -294,6 +296,7 @@ def list_programs(program: str | None, days: int, per_cohort: bool, figures: boo
       learnline hub programs --cohorts
       learnline hub programs --program orange --figures
       learnline hub programs --program orange --csv cohorts > orange-cohorts.csv
+      learnline hub programs --program orange --csv costs > orange-costs.csv
     """
     if figures or table is not None:
         _program_figures(program, days, table)
@@ -344,8 +347,9 @@ def _program_figures(program: str | None, days: int, table: str | None) -> None:
                   else "no course pack published: no course's program is known"))
     for name in hub_program_reports.TABLES:
         click.echo("\n" + reports.format_table(hub_program_reports.table(report, name)))
-    click.echo("\nMessages and their cost are per edge (`learnline stats --program "
-               f"{program}` on each edge): edges push learners' events only.")
+    click.echo("\nEach edge prices its messages at its own carriers' prices and pushes what "
+               "it sent for the program each day; amounts in different currencies are "
+               "never added.")
 
 
 def _ago(at: float | None) -> str:

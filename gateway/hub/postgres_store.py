@@ -44,6 +44,7 @@ from gateway.hub.store import (
     PackInfo,
     PackNotFound,
     PullResult,
+    SpendDay,
     UnknownEdge,
     ValidEvent,
     erased_learners,
@@ -138,6 +139,19 @@ MIGRATIONS: dict[int, list[str]] = {
             starts_on text NOT NULL,
             received_at double precision NOT NULL)""",
         "CREATE INDEX cohorts_program ON cohorts (program)",
+    ],
+    # What each edge sent for each program each day; as the SQLite store's 5.
+    5: [
+        """CREATE TABLE spends (
+            program text COLLATE "C" NOT NULL,
+            day text COLLATE "C" NOT NULL,
+            edge text COLLATE "C" NOT NULL,
+            currency text COLLATE "C" NOT NULL,
+            messages bigint NOT NULL,
+            segments bigint NOT NULL,
+            cost double precision,
+            received_at double precision NOT NULL,
+            PRIMARY KEY (program, day, edge, currency))""",
     ],
 }
 
@@ -445,6 +459,39 @@ class PostgresHubStore(HubStore):
         return [CohortDefinition(*row) for row in rows]
 
     @_reconnecting
+    def put_spends(self, edge_id: str, spends: list[SpendDay]) -> int:
+        """Replace the edge's days of these programs (see HubStore.put_spends)."""
+        now = self.clock()
+        with self._transaction() as conn:
+            if conn.execute("SELECT 1 FROM edges WHERE id = %s AND revoked_at IS NULL",
+                            (edge_id,)).fetchone() is None:
+                raise UnknownEdge(edge_id)
+            cursor = conn.cursor()
+            days = sorted({(s.program, s.day) for s in spends})
+            if days:
+                cursor.executemany(
+                    "DELETE FROM spends WHERE program = %s AND day = %s AND edge = %s",
+                    [(program, day, edge_id) for program, day in days])
+                cursor.executemany(
+                    "INSERT INTO spends (program, day, edge, currency, messages, segments, "
+                    "cost, received_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                    [(s.program, s.day, edge_id, s.currency, s.messages, s.segments, s.cost,
+                      now) for s in spends])
+        return len(spends)
+
+    @_reconnecting
+    def program_spends(self, program: str, first_day: str, last_day: str
+                       ) -> list[SpendDay]:
+        """The days edges pushed for `program` (see HubStore.program_spends)."""
+        with self._transaction(snapshot=True) as conn:
+            rows = conn.execute(
+                "SELECT edge, program, day, currency, messages, segments, cost FROM spends "
+                "WHERE program = %s AND day >= %s AND day <= %s ORDER BY edge, day, currency",
+                (program, first_day, last_day)).fetchall()
+        return [SpendDay(edge, program, day, currency, int(messages), int(segments), cost)
+                for edge, program, day, currency, messages, segments, cost in rows]
+
+    @_reconnecting
     def question_events(self, after: int, limit: int = 500) -> PullResult:
         """Edges' question events and erasures after `after` (see HubStore)."""
         after, limit = self._check_pull(after, limit)
@@ -623,6 +670,25 @@ class PostgresHubStore(HubStore):
                 (since, until, learners, learners, courses)).fetchall()
         return [(course, lesson, int(question), int(answers), int(right))
                 for course, lesson, question, answers, right in rows]
+
+    @_reconnecting
+    def lesson_completions(self, courses: list[str], since: float, until: float
+                           ) -> list[tuple[str, str, int]]:
+        """Lessons completed in `courses` in a period (see HubStore.lesson_completions)."""
+        if not courses:
+            return []
+        with self._transaction(snapshot=True) as conn:
+            rows = conn.execute(
+                "SELECT course, lesson, count(DISTINCT learner) FROM ("
+                "SELECT learner, d ->> 'course' AS course, d ->> 'lesson' AS lesson FROM ("
+                f"SELECT learner, {self._DATA} FROM events "
+                "WHERE kind = 'lesson_completed' AND learner NOT LIKE 'erased:%%' "
+                "AND at >= %s AND at < %s) AS done "
+                "WHERE json_typeof(d -> 'course') = 'string' "
+                "AND json_typeof(d -> 'lesson') = 'string') AS completed "
+                "WHERE course = ANY(%s) GROUP BY 1, 2 ORDER BY 1, 2",
+                (since, until, courses)).fetchall()
+        return [(course, lesson, int(learners)) for course, lesson, learners in rows]
 
     # -- lifetime --------------------------------------------------------------
 

@@ -12,8 +12,8 @@ events: its name the latest event's, its course the latest `program_invited` eve
 
 A learner counts once across edges, whichever edges recorded what they did; erased
 learners count nowhere (their events are pseudonymised on the hub). Messages and their
-cost are not here: they stay on each edge (its outbox and its carriers' prices), which
-pushes learners' events only.
+cost are in gateway/hub/costs.py, from what each edge pushes of them; the lessons
+completed in a period that it divides them by are counted here (`lessons_completed`).
 """
 
 from __future__ import annotations
@@ -139,6 +139,17 @@ def build(hub: HubStore, program: str, since: float, until: float) -> ProgramPro
     return ProgramProgress(program, version, len(_learners(invited)),
                            len(_learners(joined)), figures, tuple(quiz),
                            tuple(sorted(cohorts, key=lambda c: (c.name, c.uid))))
+
+
+def lessons_completed(hub: HubStore, program: str, since: float, until: float) -> int:
+    """Lessons of `program`'s courses (the latest pack's) completed in [since, until)
+    across edges: each learner's lesson once, whichever edges recorded it; erased
+    learners nowhere."""
+    _version, courses = catalogue(hub)
+    mine = {course.id: set(course.lesson_ids) for course in courses.values()
+            if course.program == program}
+    return sum(learners for course, lesson, learners in hub.lesson_completions(
+        sorted(mine), since, until) if lesson in mine.get(course, ()))
 
 
 # -- the events, by program and cohort -------------------------------------------------

@@ -11,7 +11,7 @@ import queue
 from flask import Blueprint, Flask, Response, abort, current_app, g, jsonify, request
 
 from gateway.hub.questions import catch_up
-from gateway.hub.store import HubStore, UnknownEdge, open_hub_store
+from gateway.hub.store import HubStore, UnknownEdge, check_spends, open_hub_store
 from gateway.store.per_thread import get_store
 from gateway.sync.protocol import (
     COHORT_BATCH,
@@ -19,6 +19,7 @@ from gateway.sync.protocol import (
     PACK_PATH,
     PULL_BATCH,
     PUSH_BATCH,
+    SPEND_BATCH,
     BodyError,
     decode,
     encode,
@@ -156,10 +157,21 @@ def push() -> Response:
         return _error(400, "field 'cohorts' is not a list")
     if len(cohorts) > COHORT_BATCH * 2:
         return _error(413, f"at most {COHORT_BATCH * 2} cohorts a batch")
+    # What the edge sent for each program each day (docs/sync.md, Programs): optional;
+    # checked whole before anything of the push is stored.
+    spends = document.get("spends", [])
+    if not isinstance(spends, list):
+        return _error(400, "field 'spends' is not a list")
+    if len(spends) > SPEND_BATCH * 2:
+        return _error(413, f"at most {SPEND_BATCH * 2} spends a batch")
+    days = check_spends(spends)
+    if isinstance(days, str):
+        return _error(400, days)
 
     try:
         kept, refused = request_hub().put_cohorts(g.edge_id, cohorts) if cohorts \
             else ([], [])
+        spent = request_hub().put_spends(g.edge_id, days) if days else 0
         result = request_hub().ingest(g.edge_id, events)
     except UnknownEdge:  # revoked since this request was authenticated
         return _error(403, "unknown or revoked edge")
@@ -171,7 +183,8 @@ def push() -> Response:
                   "duplicates": result.duplicates,
                   "rejected": [[str(key), reason] for key, reason in result.rejected],
                   "cohorts": len(kept),
-                  "cohorts_rejected": [[str(key), reason] for key, reason in refused]})
+                  "cohorts_rejected": [[str(key), reason] for key, reason in refused],
+                  "spends": spent})
 
 
 def _copy_questions() -> None:

@@ -28,6 +28,7 @@ from gateway.hub.store import (
     PackInfo,
     PackNotFound,
     PullResult,
+    SpendDay,
     UnknownEdge,
     ValidEvent,
     erased_learners,
@@ -124,6 +125,20 @@ MIGRATIONS: dict[int, list[str]] = {
             starts_on TEXT NOT NULL,
             received_at REAL NOT NULL)""",
         "CREATE INDEX cohorts_program ON cohorts (program)",
+    ],
+    # What each edge sent for each program each day, as it priced it (docs/sync.md,
+    # Programs): the hub shows a program's cost across edges. cost NULL: not priced.
+    5: [
+        """CREATE TABLE spends (
+            program TEXT NOT NULL,
+            day TEXT NOT NULL,
+            edge TEXT NOT NULL,
+            currency TEXT NOT NULL,
+            messages INTEGER NOT NULL,
+            segments INTEGER NOT NULL,
+            cost REAL,
+            received_at REAL NOT NULL,
+            PRIMARY KEY (program, day, edge, currency))""",
     ],
 }
 
@@ -385,6 +400,34 @@ class SqliteHubStore(HubStore):
                 (program, program)).fetchall()
         return [CohortDefinition(*row) for row in rows]
 
+    def put_spends(self, edge_id: str, spends: list[SpendDay]) -> int:
+        """Replace the edge's days of these programs (see HubStore.put_spends)."""
+        now = self.clock()
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM edges WHERE id = ? AND revoked_at IS NULL",
+                            (edge_id,)).fetchone() is None:
+                raise UnknownEdge(edge_id)
+            conn.executemany("DELETE FROM spends WHERE program = ? AND day = ? AND edge = ?",
+                             [(program, day, edge_id)
+                              for program, day in sorted({(s.program, s.day)
+                                                          for s in spends})])
+            conn.executemany(
+                "INSERT INTO spends (program, day, edge, currency, messages, segments, cost, "
+                "received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(s.program, s.day, edge_id, s.currency, s.messages, s.segments, s.cost, now)
+                 for s in spends])
+        return len(spends)
+
+    def program_spends(self, program: str, first_day: str, last_day: str
+                       ) -> list[SpendDay]:
+        """The days edges pushed for `program` (see HubStore.program_spends)."""
+        with self._snapshot() as conn:
+            rows = conn.execute(
+                "SELECT edge, program, day, currency, messages, segments, cost FROM spends "
+                "WHERE program = ? AND day >= ? AND day <= ? ORDER BY edge, day, currency",
+                (program, first_day, last_day)).fetchall()
+        return [SpendDay(*row) for row in rows]
+
     def question_events(self, after: int, limit: int = 500) -> PullResult:
         """Edges' question events and erasures after `after` (see HubStore)."""
         after, limit = self._check_pull(after, limit)
@@ -539,6 +582,21 @@ class SqliteHubStore(HubStore):
                  None if learners is None else 1, json.dumps(learners or []))).fetchall()
         return [(course, lesson, int(question), int(answers), int(right))
                 for course, lesson, question, answers, right in rows]
+
+    def lesson_completions(self, courses: list[str], since: float, until: float
+                           ) -> list[tuple[str, str, int]]:
+        """Lessons completed in `courses` in a period (see HubStore.lesson_completions)."""
+        if not courses:
+            return []
+        with self._snapshot() as conn:
+            rows = conn.execute(
+                "SELECT json_extract(data, '$.course'), json_extract(data, '$.lesson'), "
+                "count(DISTINCT learner) FROM events WHERE kind = 'lesson_completed' "
+                "AND learner NOT LIKE 'erased:%' AND at >= ? AND at < ? "
+                "AND json_type(data, '$.lesson') = 'text' "
+                "AND json_extract(data, '$.course') IN (SELECT value FROM json_each(?)) "
+                "GROUP BY 1, 2 ORDER BY 1, 2", (since, until, json.dumps(courses))).fetchall()
+        return [(course, lesson, int(learners)) for course, lesson, learners in rows]
 
     # -- lifetime --------------------------------------------------------------
 

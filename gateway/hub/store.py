@@ -37,6 +37,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,11 @@ PROGRAM_ID_RE = re.compile(r"[a-z0-9_-]{1,40}")
 COURSE_ID_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
 DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 MAX_COHORT_NAME = 200
+# A day of what an edge sent for a program, as edges push it (docs/sync.md, Programs).
+SPEND_FIELDS = frozenset({"day", "program", "currency", "messages", "segments", "cost"})
+MAX_CURRENCY_CHARS = 8  # as the carriers file keeps a carrier's currency
+MAX_SPEND_COUNT = 10**12
+MAX_SPEND_COST = 1e15
 
 Clock = Callable[[], float]
 
@@ -228,6 +234,71 @@ def check_cohort(cohort: Any) -> CohortDefinition | str:
     if not isinstance(starts_on, str) or not DATE_RE.fullmatch(starts_on):
         return "starts_on: not a date (YYYY-MM-DD)"
     return CohortDefinition(uid, "", program, name, course, starts_on, 0.0)
+
+
+@dataclass(frozen=True)
+class SpendDay:
+    """What one edge sent for one program on one UTC day (YYYY-MM-DD), in one currency,
+    as the edge prices its messages: messages, SMS segments, and their cost (None: the
+    edge has no price for them). `edge_id` '' until the hub stores it."""
+
+    edge_id: str
+    program: str
+    day: str
+    currency: str
+    messages: int
+    segments: int
+    cost: float | None
+
+
+def _count(value: Any) -> bool:
+    return (isinstance(value, int) and not isinstance(value, bool)
+            and 0 <= value <= MAX_SPEND_COUNT)
+
+
+def check_spends(items: list[Any]) -> list[SpendDay] | str:
+    """The days an edge pushed, ready to store, or why the push is refused, naming the
+    row and its field (`spends[2].day: not a date (YYYY-MM-DD)`): one bad row refuses
+    them all."""
+    checked: list[SpendDay] = []
+    seen: dict[tuple[str, str, str], int] = {}
+    for index, item in enumerate(items):
+        where = f"spends[{index}]"
+        if not isinstance(item, dict):
+            return f"{where}: not a JSON object"
+        if item.keys() != SPEND_FIELDS:
+            return f"{where}: fields: not {', '.join(sorted(SPEND_FIELDS))}"
+        day, program, currency = item["day"], item["program"], item["currency"]
+        messages, segments, cost = item["messages"], item["segments"], item["cost"]
+        if not isinstance(day, str) or not DATE_RE.fullmatch(day) or not _is_date(day):
+            return f"{where}.day: not a date (YYYY-MM-DD)"
+        if not isinstance(program, str) or not PROGRAM_ID_RE.fullmatch(program):
+            return f"{where}.program: not a program id ([a-z0-9_-], 1 to 40)"
+        if not isinstance(currency, str) or len(currency) > MAX_CURRENCY_CHARS \
+                or not currency.isprintable() or currency != currency.strip():
+            return f"{where}.currency: not at most {MAX_CURRENCY_CHARS} printable characters"
+        if not _count(messages):
+            return f"{where}.messages: not a whole number, 0 or more"
+        if not _count(segments):
+            return f"{where}.segments: not a whole number, 0 or more"
+        if cost is not None and (isinstance(cost, bool) or not isinstance(cost, int | float)
+                                 or not math.isfinite(cost)
+                                 or not 0 <= cost <= MAX_SPEND_COST):
+            return f"{where}.cost: not a number, 0 or more, or null"
+        earlier = seen.setdefault((program, day, currency), index)
+        if earlier != index:
+            return f"{where}: the same day, program and currency as spends[{earlier}]"
+        checked.append(SpendDay("", program, day, currency, messages, segments,
+                                None if cost is None else float(cost)))
+    return checked
+
+
+def _is_date(day: str) -> bool:
+    try:
+        date.fromisoformat(day)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -510,6 +581,19 @@ class HubStore(abc.ABC):
         uid."""
 
     @abc.abstractmethod
+    def put_spends(self, edge_id: str, spends: list[SpendDay]) -> int:
+        """Keep what `edge_id` sent for each program each day (checked by check_spends):
+        for each (program, day) among them, the edge's rows of that day are replaced by
+        these, in one transaction; other edges' rows are never touched. Returns how many
+        rows were kept; UnknownEdge for an unknown or revoked edge (nothing kept)."""
+
+    @abc.abstractmethod
+    def program_spends(self, program: str, first_day: str, last_day: str
+                       ) -> list[SpendDay]:
+        """The days edges pushed for `program` from `first_day` to `last_day` (YYYY-MM-DD,
+        both included), by edge, day, currency."""
+
+    @abc.abstractmethod
     def _send_to_edge(self, edge_id: str, event: ValidEvent) -> None:
         """Store the event unshared and a backfill entry of it for the edge (two numbers
         of the sequence), in one transaction; UnknownEdge for an unknown or revoked edge."""
@@ -718,6 +802,13 @@ class HubStore(abc.ABC):
         """(course, lesson, question from 0, first answers, right ones) of the
         `answered` events held in `courses` at a first try, recorded in [since, until),
         of `learners` alone when given; by course, lesson, question."""
+
+    @abc.abstractmethod
+    def lesson_completions(self, courses: list[str], since: float, until: float
+                           ) -> list[tuple[str, str, int]]:
+        """(course, lesson, learners) of the `lesson_completed` events held in `courses`
+        recorded in [since, until), a learner counted once per lesson whichever edges
+        recorded it; erased learners left out; by course, lesson."""
 
     @staticmethod
     def _edge_stats(now: float, rows: list[tuple]) -> list[EdgeStats]:

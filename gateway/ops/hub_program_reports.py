@@ -1,8 +1,9 @@
 """One program's figures across edges, as tables (docs/sync.md, Programs): for the hub's
 program page (section "Across edges"), its CSV files
 (/admin/programs/<id>/edges/<table>.csv) and `learnline hub programs --program ID
---figures` (or `--csv TABLE`). The figures come from gateway/hub/progress.py; `table`
-lays them out as rows of text (labels through `gettext`), as program_reports.table does.
+--figures` (or `--csv TABLE`). The figures come from gateway/hub/progress.py, the
+messages and their cost this month from gateway/hub/costs.py; `table` lays them out
+as rows of text (labels through `gettext`), as program_reports.table does.
 """
 
 from __future__ import annotations
@@ -10,36 +11,43 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gateway.hub import progress
+from gateway.hub import costs, progress
 from gateway.hub.store import HubStore
 from gateway.ops.reports import (
     DEFAULT_DAYS,
     N_,
     Period,
     Table,
+    money,
     percent,
     period_ending,
     table_csv,
 )
 
-TABLES = ("funnel", "completion", "quiz", "cohorts", "cohort_completion", "cohort_quiz")
+TABLES = ("funnel", "completion", "quiz", "cohorts", "cohort_completion", "cohort_quiz",
+          "costs")
 
 
 @dataclass(frozen=True)
 class HubProgramReport:
-    """A program's figures across edges, and the period its quiz table covers."""
+    """A program's figures across edges, the period its quiz table covers, and its
+    messages and their cost this month."""
 
     period: Period
     figures: progress.ProgramProgress
+    costs: costs.ProgramCosts
 
 
 def build(hub: HubStore, program: str, days: int = DEFAULT_DAYS,
           now: float | None = None) -> HubProgramReport:
     """`program`'s figures across edges; its quiz questions for the last `days` UTC days
-    up to `now` (default: the hub's clock), the rest over all time."""
-    period = period_ending(hub.clock() if now is None else now, days)
+    up to `now` (default: the hub's clock), its messages and their cost in the UTC month
+    holding `now`, the rest over all time."""
+    now = hub.clock() if now is None else now
+    period = period_ending(now, days)
     return HubProgramReport(period, progress.build(hub, program, period.since,
-                                                   period.until))
+                                                   period.until),
+                            costs.build(hub, program, now))
 
 
 def _share(count: int, whole: int, blank: str) -> str:
@@ -112,6 +120,22 @@ def table(report: HubProgramReport, name: str, *, blank: str = "-",
                             _share(right, answers, blank), text)
                            for c in found.cohorts
                            for lesson, n, text, answers, right in c.quiz))
+    if name == "costs":
+        spent = report.costs
+        every = tr(N_("all edges"))
+        totals = spent.totals or (costs.Spent("", "", 0, 0, None),)
+        return Table(name, tr(N_("Messages and their cost across edges, %(month)s (UTC), "
+                                 "as each edge prices them")) % {"month": spent.month},
+                     (tr(N_("edge")), tr(N_("currency")), tr(N_("messages")),
+                      tr(N_("segments")), tr(N_("cost")), tr(N_("lessons completed")),
+                      tr(N_("cost per lesson"))),
+                     tuple((s.edge_id, s.currency or blank, str(s.messages), str(s.segments),
+                            money(s.cost, blank=blank), blank, blank)
+                           for s in spent.edges)
+                     + tuple((every, s.currency or blank, str(s.messages), str(s.segments),
+                              money(s.cost, blank=blank), str(spent.lessons_completed),
+                              money(spent.per_lesson(s), blank=blank))
+                             for s in totals))
     raise KeyError(name)
 
 

@@ -98,7 +98,8 @@ def program_edges_csv(program: str, table: str):
         abort(404)
     report = hub_program_reports.build(request_hub(), program, _days())
     period = report.period
-    name = (f"learnline-{program}-edges-{table}-{period.days[0]}-to-{period.days[-1]}"
+    name = (f"learnline-{program}-edges-costs-{report.costs.month}.csv" if table == "costs"
+            else f"learnline-{program}-edges-{table}-{period.days[0]}-to-{period.days[-1]}"
             ".csv")
     return Response(hub_program_reports.to_csv(report, table,
                                                gettext=translations(g.locale).gettext),

@@ -133,6 +133,23 @@ def messages_by_carrier(store: Store, program: str, since: float,
         [first_id_since(store, "outbox", "created_at", since), program, since, until])]
 
 
+def daily_messages(store: Store, since: float,
+                   until: float) -> list[tuple[str, str, ProgramMessages]]:
+    """(UTC day 'YYYY-MM-DD', program, one carrier's messages) for every program's outbox
+    rows created in [since, until), by day, program and carrier: what an edge pushes the
+    hub of its programs' messages (gateway/sync/spends.py)."""
+    delivered_by = ", ".join(f"sum(status = 'delivered' AND {CATEGORY} = '{category}')"
+                             for category in CATEGORIES)
+    return [(day, program, ProgramMessages(*counts)) for day, program, *counts in
+            store.db.conn.execute(
+        f"""SELECT date(created_at, 'unixepoch'), program, carrier_id, count(*),
+                  sum(segments), sum(CASE WHEN {_ACCEPTED} THEN segments ELSE 0 END),
+                  sum(status = 'delivered'), {delivered_by}
+           FROM outbox WHERE id >= ? AND program != '' AND created_at >= ? AND created_at < ?
+           AND {_REAL_CARRIER} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
+        [first_id_since(store, "outbox", "created_at", since), since, until])]
+
+
 def questions_asked(store: Store, program: str, since: float,
                     until: float) -> tuple[int, int, int, int]:
     """(asked, answered, closed unanswered, still open) of the questions asked from

@@ -21,7 +21,7 @@ from gateway import environment
 from gateway.config import Carriers, ConfigError, load_carriers
 from gateway.learning.merge import apply_remote_events
 from gateway.store import cohorts, events
-from gateway.sync import packs
+from gateway.sync import packs, spends
 from gateway.sync.answers import deliver_relayed
 from gateway.sync.protocol import (
     COHORT_BATCH,
@@ -76,6 +76,7 @@ class SyncReport:
     pushed: int = 0  # bytes below: request and answer bodies as sent (compressed)
     push_batches: int = 0
     cohorts: int = 0  # cohorts created here that the hub now has
+    spends: int = 0  # days of messages per program and currency the hub now has
     rejected: int = 0
     pulled: int = 0
     applied: int = 0
@@ -90,6 +91,7 @@ class SyncReport:
         return (f"pushed {self.pushed} events ({self.push_batches} batches"
                 + (f", {self.rejected} rejected" if self.rejected else "")
                 + (f", {self.cohorts} cohorts" if self.cohorts else "")
+                + (f", {self.spends} days of program messages" if self.spends else "")
                 + f"), pulled {self.pulled} ({self.applied} new here"
                 + (f", {self.answers} answers from tutors queued" if self.answers else "")
                 + f"), pack: {self.pack}; "
@@ -111,6 +113,7 @@ def sync_once(store, link: EdgeLink, *, session: requests.Session | None = None,
     try:
         _push(store, link, session, report)
         _push_cohorts(store, link, session, report)
+        _push_spends(store, link, session, report, carriers)
         _pull(store, link, session, report, carriers)
         _fetch_pack(store, link, session, report, trusted_keys)
     except requests.RequestException as exc:
@@ -204,6 +207,40 @@ def _push_cohorts(store, link: EdgeLink, session: requests.Session,
             log.error("sync: the hub refused cohort %s", item)
         cohorts.mark_pushed(store, last_id)
         report.cohorts += kept
+
+
+def _push_spends(store, link: EdgeLink, session: requests.Session, report: SyncReport,
+                 carriers: Carriers | None) -> None:
+    """What this edge sent for each program each day, priced here, to the hub, so that
+    it shows each program's cost across edges (docs/sync.md, Programs). An older hub
+    keeps none, and a hub refusing them (400) is logged: either way the round goes on,
+    and they are offered again next round."""
+    if carriers is None:
+        try:
+            carriers = load_carriers()
+        except ConfigError as exc:
+            log.error("sync: programs' messages not pushed: %s", exc)
+            return
+    for batch in spends.unpushed(store, carriers):
+        body = encode({"events": [], "spends": batch})
+        response = session.post(link.hub_url + EVENTS_PATH, data=body, timeout=TIMEOUT,
+                                 headers={"Content-Type": "application/json",
+                                          "Content-Encoding": "gzip"})
+        report.bytes_sent += len(body)
+        report.bytes_received += _wire_size(response)
+        if response.status_code == 400:
+            try:
+                reason = str(response.json().get("error", ""))
+            except (ValueError, AttributeError):
+                reason = response.text[:200]
+            log.error("sync: the hub refused this edge's programs' messages: %s", reason)
+            return
+        answer = _check(response, "push")
+        if not isinstance(answer.get("spends"), int):
+            log.info("sync: the hub keeps no programs' messages (an older hub); they wait")
+            return
+        spends.mark_pushed(store, batch)
+        report.spends += len(batch)
 
 
 def _pull(store, link: EdgeLink, session: requests.Session, report: SyncReport,

@@ -19,6 +19,7 @@ PACK_PATH = "/sync/v1/pack"
 PUSH_BATCH = 200  # events per push: a cut connection costs at most one batch again
 PULL_BATCH = 500
 COHORT_BATCH = 50  # cohorts' definitions per push (at most 200-character names each)
+SPEND_BATCH = 200  # an edge's days of messages per program and currency, per push
 MAX_COMPRESSED_BODY = 60 * 1024  # under the gateway's 64 KiB request limit
 MAX_BODY = 2 * 1024 * 1024  # decompressed: a zip bomb stops here
 EDGE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")

@@ -68,10 +68,10 @@ def ids(events: list[dict]) -> list[str]:
 def test_migrate_is_idempotent(open_hub):
     hub = open_hub()
     assert hub.schema_version() == 0
-    assert hub.migrate() == [1, 2, 3, 4]
+    assert hub.migrate() == [1, 2, 3, 4, 5]
     assert hub.migrate() == []
     assert open_hub().migrate() == []
-    assert hub.schema_version() == 4
+    assert hub.schema_version() == 5
 
 
 def test_concurrent_migrations_apply_once(open_hub):
@@ -93,8 +93,8 @@ def test_concurrent_migrations_apply_once(open_hub):
     for thread in threads:
         thread.join()
     assert errors == []
-    assert sorted(results) == [[], [], [], [1, 2, 3, 4]]
-    assert all(s.schema_version() == 4 for s in stores)
+    assert sorted(results) == [[], [], [], [1, 2, 3, 4, 5]]
+    assert all(s.schema_version() == 5 for s in stores)
 
 
 def test_open_hub_store_picks_the_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -230,7 +230,7 @@ def test_without_a_pack_the_hub_knows_no_courses_program(hub, edges, carriers_fi
     assert [(c.invited, c.joined, c.started) for c in orange.cohorts] == [(2, 1, 0)]
     text = hub_cli(hub, "programs", "--program", "orange", "--figures")
     assert "no course pack published" in text
-    assert "Messages and their cost are per edge" in text
+    assert "amounts in different currencies are never added" in text
 
 
 def signed_in(app, username: str):
@@ -261,7 +261,7 @@ def test_the_hubs_program_page_cli_and_csv_show_its_figures_across_edges(
     assert "Invited by a cohort 3" in text and "Joined the program 2" in text
     assert f"{TITLES['orange']} Finished half the course 1 50.0" in text
     assert f"{INTAKE} orange-course 2026-01-05 3 2 2 1 0 66.7 edge-a {intake.uid}" in text
-    assert "Messages and their cost are shown per edge" in text
+    assert "Messages and cost across edges" in text
     assert TITLES["sun"] not in text and SUN_COHORT not in text
     funnel = orange.get("/admin/programs/orange/edges/funnel.csv")
     assert funnel.status_code == 200
@@ -450,3 +450,185 @@ def test_a_pack_the_hub_cannot_read_leaves_the_figures_without_courses(hub, capl
         orange = hub_program(store, "orange")
     assert (orange.pack_version, orange.courses, orange.joined) == (1, (), 0)
     assert "its courses cannot be read here" in caplog.text
+
+
+def push_spends(link, rows, status: int = 200, events: list | None = None) -> dict:
+    import requests
+
+    from gateway.sync.protocol import EVENTS_PATH, bearer, encode
+    response = requests.post(link.hub_url + EVENTS_PATH,
+                             data=encode({"events": events or [], "spends": rows}),
+                             headers={"Authorization": bearer(link.edge_id, link.token),
+                                      "Content-Encoding": "gzip"}, timeout=30)
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def priced_carriers(carriers_file: Path, price: str = "2.5", currency: str = "NGN"):
+    """The edges' carriers with Twilio's SMS priced, in a file of their own."""
+    path = carriers_file.with_name(f"priced-{currency}.toml")
+    path.write_text(carriers_file.read_text(encoding="utf-8").replace(
+        "[carriers.twilio]\n",
+        f'[carriers.twilio]\nprice_per_segment = {price}\ncurrency = "{currency}"\n'),
+        encoding="utf-8")
+    return load_carriers(path)
+
+
+def spend(day: str, program: str = "orange", currency: str = "NGN", messages: int = 4,
+          segments: int = 6, cost: float | None = 15.0) -> dict:
+    return {"day": day, "program": program, "currency": currency, "messages": messages,
+            "segments": segments, "cost": cost}
+
+
+def today_and_last_month() -> tuple[str, str]:
+    from datetime import UTC, datetime, timedelta
+    now = datetime.now(UTC)
+    return (now.date().isoformat(),
+            (now.replace(day=1) - timedelta(days=1)).date().isoformat())
+
+
+def test_each_edge_pushes_what_it_sent_for_each_program_and_the_hub_shows_its_cost(
+        hub, edges, courses, carriers_file):
+    from gateway import budgets
+    from gateway.hub import costs
+    from gateway.outbox.worker import OutboxWorker
+    from gateway.sync.client import sync_once
+    a, _b = edges
+    publish(hub, courses)
+    link_a = register(hub, "edge-a", "--country", "NG")
+    link_b = register(hub, "edge-b", "--country", "NG")
+    priced = priced_carriers(carriers_file)
+    # Edge A invites two numbers to orange's cohort, one joins; everything is sent.
+    invite(a, carriers_file, INTAKE, [LEARNER, OTHER])
+    a.sms(LEARNER, "YES")
+    OutboxWorker(a.db, priced).run(drain=True, poll_seconds=0.01)
+    with Store.open(a.db) as store:
+        sent, segments = store.db.execute(
+            "SELECT count(*), sum(segments) FROM outbox WHERE program = 'orange'"
+            ).fetchone()
+        spent = budgets.spends(store, priced)["orange"].spent
+        assert sent >= 3 and spent == segments * 2.5  # every segment accepted
+        report = sync_once(store, link_a, carriers=priced)
+        assert report.spends == 1  # today, orange, NGN
+        assert sync_once(store, link_a, carriers=priced).spends == 0  # nothing changed
+    # Edge B pushes its own days: today in two currencies, sun's, and last month's.
+    today, last_month = today_and_last_month()
+    answer = push_spends(link_b, [spend(today), spend(today, currency="USD", messages=1,
+                                                      segments=1, cost=0.5),
+                                  spend(today, program="sun", messages=777, cost=9.0),
+                                  spend(last_month, messages=50, segments=50, cost=99.0)])
+    assert answer["spends"] == 4
+    # Lessons completed this month across edges: OTHER's two on B (one pushed twice).
+    done = [event("edge-b", OTHER, "lesson_completed", course="orange-course",
+                  lesson=lesson, score=3, total=3)
+            for lesson in (LESSONS[0], LESSONS[1], LESSONS[0])]
+    assert push_raw(link_b, done)["rejected"] == []
+    with hub.store() as store:
+        found = costs.build(store, "orange")
+    assert [(s.edge_id, s.currency, s.messages, s.segments, s.cost) for s in found.edges] == [
+        ("edge-a", "NGN", sent, segments, spent), ("edge-b", "NGN", 4, 6, 15.0),
+        ("edge-b", "USD", 1, 1, 0.5)]
+    assert [(s.currency, s.messages, s.cost) for s in found.totals] == [
+        ("NGN", sent + 4, spent + 15.0), ("USD", 1, 0.5)]
+    assert found.lessons_completed == 2
+    # B's newer figures for today replace its own rows of the day (USD gone), not A's.
+    assert push_spends(link_b, [spend(today, messages=5, cost=20.0)])["spends"] == 1
+    with hub.store() as store:
+        found = costs.build(store, "orange")
+    assert [(s.edge_id, s.currency, s.messages, s.cost) for s in found.edges] == [
+        ("edge-a", "NGN", sent, spent), ("edge-b", "NGN", 5, 20.0)]
+    [total] = found.totals
+    assert found.per_lesson(total) == (spent + 20.0) / 2
+    # The page, its CSV and the CLI show them to orange's administrator alone.
+    with Store.open(hub.app.config["DATABASE"]) as store:
+        for program in ("orange", "sun"):
+            staff.add_account(store, f"{program}-admin", "Admin", "admin", PASSWORD,
+                              program=program)
+    orange = signed_in(hub.app, "orange-admin")
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", orange.get(
+        "/admin/programs/orange").text))
+    money = f"{spent + 20.0:.2f}"
+    assert f"edge-a NGN {sent} {segments} {spent:.2f} - -" in text
+    assert f"all edges NGN {sent + 5} {segments + 6} {money} 2 " \
+           f"{(spent + 20.0) / 2:.2f}" in text
+    assert "costs are per edge" not in text and "shown per edge" not in text
+    answer = orange.get("/admin/programs/orange/edges/costs.csv")
+    assert f'filename="learnline-orange-edges-costs-{today[:7]}.csv"' in answer.headers[
+        "Content-Disposition"]
+    lines = answer.text.splitlines()
+    assert lines == ["edge,currency,messages,segments,cost,lessons completed,"
+                     "cost per lesson",
+                     f"edge-a,NGN,{sent},{segments},{spent:.2f},,",
+                     "edge-b,NGN,5,6,20.00,,",
+                     f"all edges,NGN,{sent + 5},{segments + 6},{money},2,"
+                     f"{(spent + 20.0) / 2:.2f}"]
+    assert hub_cli(hub, "programs", "--program", "orange", "--csv", "costs"
+                   ).splitlines() == lines
+    assert "Messages and their cost across edges" in hub_cli(
+        hub, "programs", "--program", "orange", "--figures")
+    sun = signed_in(hub.app, "sun-admin")
+    assert sun.get("/admin/programs/orange/edges/costs.csv").status_code == 403
+    sun_lines = sun.get("/admin/programs/sun/edges/costs.csv").text.splitlines()
+    assert sun_lines[1] == "edge-b,NGN,777,6,9.00,,"
+    assert not any("edge-a" in line for line in sun_lines)
+
+
+def test_the_hub_refuses_a_malformed_spend_naming_the_row_and_field(hub):
+    from gateway.hub import costs
+    link = register(hub, "edge-b", "--country", "NG")
+    today, _ = today_and_last_month()
+    good = spend(today)
+    for bad, error in [
+            ("x", "field 'spends' is not a list"),
+            ([good, "x"], "spends[1]: not a JSON object"),
+            ([dict(good, phone="+2348030000000")],
+             "spends[0]: fields: not cost, currency, day, messages, program, segments"),
+            ([dict(good, day="2026-02-30")], "spends[0].day: not a date (YYYY-MM-DD)"),
+            ([dict(good, day=20260105)], "spends[0].day: not a date (YYYY-MM-DD)"),
+            ([dict(good, program="Orange Academy")],
+             "spends[0].program: not a program id ([a-z0-9_-], 1 to 40)"),
+            ([dict(good, currency="NAIRA-NGN")],
+             "spends[0].currency: not at most 8 printable characters"),
+            ([dict(good, messages=-1)], "spends[0].messages: not a whole number, 0 or more"),
+            ([dict(good, segments=1.5)], "spends[0].segments: not a whole number, 0 or more"),
+            ([dict(good, messages=True)], "spends[0].messages: not a whole number, 0 or more"),
+            ([dict(good, cost=-2)], "spends[0].cost: not a number, 0 or more, or null"),
+            ([dict(good, cost="15")], "spends[0].cost: not a number, 0 or more, or null"),
+            ([good, dict(good, messages=9)],
+             "spends[1]: the same day, program and currency as spends[0]")]:
+        # Nothing of a refused push is kept, its events neither: the edge sends them again.
+        answer = push_spends(link, bad, status=400,
+                             events=[event("edge-b", OTHER, "met")])
+        assert answer["error"] == error
+    assert push_spends(link, [good] * 401, status=413)["error"] == (
+        "at most 400 spends a batch")
+    with hub.store() as store:
+        assert costs.build(store, "orange").edges == ()
+        assert store.stats().events == 0
+    # A cost the edge has no price for is null; a zero is a zero.
+    assert push_spends(link, [dict(good, cost=None, currency=""),
+                              dict(good, cost=0)])["spends"] == 2
+    with hub.store() as store:
+        found = costs.build(store, "orange")
+    assert [(s.currency, s.messages, s.cost) for s in found.totals] == [
+        ("", 4, None), ("NGN", 4, 0.0)]
+
+
+def test_an_edge_whose_days_the_hub_refuses_goes_on_with_its_round(
+        hub, edges, courses, carriers_file, caplog):
+    from gateway.sync.client import sync_once
+    a, _b = edges
+    publish(hub, courses)
+    link_a = register(hub, "edge-a", "--country", "NG")
+    odd = priced_carriers(carriers_file, currency="N\\u0007")  # a currency no one reads
+    invite(a, carriers_file, INTAKE, [LEARNER])
+    with Store.open(a.db) as store:
+        report = sync_once(store, link_a, carriers=odd)
+        assert report.spends == 0 and report.pushed > 0
+        assert report.pack.startswith("installed")  # the round went on to the pack
+    assert "the hub refused this edge's programs' messages: spends[0].currency" in caplog.text
+    with hub.store() as store:
+        assert store.program_spends("orange", "2000-01-01", "2999-12-31") == []
+    # Put right, the same days go at the next round.
+    with Store.open(a.db) as store:
+        assert sync_once(store, link_a, carriers=priced_carriers(carriers_file)).spends == 1

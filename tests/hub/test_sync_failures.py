@@ -354,3 +354,23 @@ def test_a_whole_pack_on_disk_that_was_not_installed_is_installed_next_round(
     assert packs.installed_pack(edge_store) == (4, packs.read_pack(data).digest)
     assert not partial.exists()
     assert report.bytes_received < len(data)  # nothing of the pack came over the link again
+
+
+def test_an_older_hub_keeps_no_programs_messages_and_the_round_goes_on(
+        scripted: ScriptedHub, edge_store: Store, caplog):
+    # Two messages of a program's course: the edge offers the hub today's figures. An
+    # older hub answers as it always did (no "spends" count): nothing is marked as kept,
+    # the round goes on to pull and pack, and the next round offers them again.
+    from gateway.config import load_carriers
+    with edge_store.write():
+        for text in ("Lesson 1", "Lesson 2"):
+            edge_store.enqueue("console", LEARNER, text, kind="lesson", program="orange")
+    edge = EdgeLink(scripted.url, "edge-a", "token")
+    with caplog.at_level(logging.INFO, logger="gateway.sync.client"):
+        report = sync_once(edge_store, edge, trusted_keys=[], carriers=load_carriers(env={}))
+    assert report.spends == 0 and report.pack == "none on the hub"
+    assert scripted.requests == [("POST", EVENTS_PATH), ("GET", f"{EVENTS_PATH}?after=0"
+                                                         "&limit=500"), ("GET", "/sync/v1/pack")]
+    assert "the hub keeps no programs' messages (an older hub)" in caplog.text
+    sync_once(edge_store, edge, trusted_keys=[], carriers=load_carriers(env={}))
+    assert [r for r in scripted.requests if r[0] == "POST"] == [("POST", EVENTS_PATH)] * 2
