@@ -46,6 +46,7 @@ TUTORS = {"/admin/inbox", "/admin/inbox/<int:question_id>",
 # tests/test_cohorts.py).
 PROGRAM_ADMINS = {"/admin/programs", "/admin/programs/<program>",
                   "/admin/programs/<program>/<table>.csv",
+                  "/admin/programs/<program>/edges/<table>.csv",
                   "/admin/programs/<program_id>/cohorts",
                   "/admin/programs/<program_id>/cohorts/<int:cohort_id>",
                   "/admin/programs/<program_id>/cohorts/<int:cohort_id>.csv",

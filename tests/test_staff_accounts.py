@@ -32,11 +32,12 @@ STAFF_PREFIXES = ("/admin",)
 SAMPLE_ARGUMENTS = {"table": "activity", "question_id": "1", "reply_id": "1",
                     "program": "sun", "program_id": "orange", "cohort_id": "1"}
 # Where a route's tables are other than the dashboard's: a cohort's.
-SAMPLE_OVERRIDES = {"admin.cohort_table_csv": {"table": "completion"}}
+SAMPLE_OVERRIDES = {"admin.cohort_table_csv": {"table": "completion"},
+                    "admin.program_edges_csv": {"table": "funnel"}}
 # A program's pages: this gateway has no programs file, so an administrator finds no
 # program "sun" (404); the isolation walk (tests/test_program_figures.py) walks them
-# with programs.
-PROGRAM_PAGES = {"admin.program", "admin.program_csv"}
+# with programs; the figures across edges are a hub's: an edge has none, 404.
+PROGRAM_PAGES = {"admin.program", "admin.program_csv", "admin.program_edges_csv"}
 # What each role may open, as the documentation says (docs/operations.md): the sign-in
 # form and signing out for anyone, the account page for any staff, the tutors' inbox for
 # tutors (and administrators), the rest for administrators only.
