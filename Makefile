@@ -14,6 +14,8 @@ SEGMENTS_CALCULATOR = sms-segments-calculator@1.3.0
 # The Nu Html Checker (vnu.jar, needs Java 11+) for validating the lite pages.
 HTML_CHECKER = vnu-jar@26.9.27
 CALCULATOR_DIR = tests/tools/node
+LRS_VENV = tests/tools/lrs-venv
+LRS_PACKAGES = "ralph-malph[cli,lrs]==5.1.0" "requests>=2.31"
 
 .PHONY: serve test coverage mutation install install-test chat clean
 
@@ -32,6 +34,11 @@ install-test: $(VENV)/bin/python
 # it again, a quarter of a command's start. Python recompiles any module changed since.
 	$(VENV)/bin/python -m compileall -q -x /node_modules/ gateway carrier_adapters tests
 	npm install --silent --no-audit --no-fund --prefix $(CALCULATOR_DIR) $(SEGMENTS_CALCULATOR) $(HTML_CHECKER)
+# The LRS the tests send xAPI statements to (tests/lrs_server.py): Ralph, in a venv of its own
+# (its pins clash with the gateway's). Its server's OIDC module imports requests, which
+# none of its extras installs.
+	test -x $(LRS_VENV)/bin/ralph || ($(PYTHON) -m venv $(LRS_VENV) && \
+	  $(LRS_VENV)/bin/python -m pip install --quiet $(LRS_PACKAGES))
 
 serve: install
 	$(VENV)/bin/learnline serve
@@ -64,4 +71,4 @@ mutation: install-test
 	$(VENV)/bin/mutmut results
 
 clean:
-	rm -rf $(VENV) $(CALCULATOR_DIR)/node_modules .pytest_cache .ruff_cache .coverage .coverage.* htmlcov mutants
+	rm -rf $(VENV) $(CALCULATOR_DIR)/node_modules $(LRS_VENV) .pytest_cache .ruff_cache .coverage .coverage.* htmlcov mutants

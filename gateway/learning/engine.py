@@ -1046,19 +1046,32 @@ class Engine:
             else None,
             "quiz": None if quiz is None else {
                 "queue": quiz.queue, "requeued": quiz.requeued, "right": quiz.right_first_try},
+            **self._where(learner, course),
         })
+
+    def _where(self, learner: LearnerRecord, course: Course | None) -> dict[str, str]:
+        """What a learning step's event says of how it was taken: the channel that ran
+        the engine and the language the course was read in (for the school's LRS,
+        docs/integrations.md); empty for a channel the engine was not told."""
+        if self.channel is None:
+            return {}
+        locale = self.reading_locale(learner)
+        return {"channel": self.channel,
+                "language": course.locale_for(locale) if course else locale}
 
     def _record_enrolled(self, learner: LearnerRecord, course: Course, *,
                          restart: bool) -> None:
         self.store.record_event(learner.phone, "enrolled",
-                                {"course": course.id, "restart": restart})
+                                {"course": course.id, "restart": restart,
+                                 **self._where(learner, course)})
 
     def _record_completed(self, learner: LearnerRecord, course: Course, score: int,
                           total: int) -> bool:
         """Record the course completed with this score; return whether it is passed."""
         passed = _passes(course, score, total)
         self.store.record_event(learner.phone, "course_completed", {
-            "course": course.id, "score": score, "total": total, "passed": passed})
+            "course": course.id, "score": score, "total": total, "passed": passed,
+            **self._where(learner, course)})
         return passed
 
     def _keep_answer(self, learner: LearnerRecord, course_id: str, lesson_id: str,
@@ -1067,7 +1080,8 @@ class Engine:
                                  correct, first_try)
         self.store.record_event(learner.phone, "answered", {
             "course": course_id, "lesson": lesson_id, "question": question,
-            "choice": choice, "correct": correct, "first_try": first_try})
+            "choice": choice, "correct": correct, "first_try": first_try,
+            **self._where(learner, self.store.course(course_id))})
 
     def _keep_result(self, learner: LearnerRecord, course_id: str, lesson_id: str,
                      score: int, total: int) -> None:
@@ -1076,6 +1090,7 @@ class Engine:
                                 "total": total}
         if learner.delivery == "link":  # the lesson came as a link (reports count by mode)
             data["delivery"] = "link"
+        data.update(self._where(learner, self.store.course(course_id)))
         self.store.record_event(learner.phone, "lesson_completed", data)
         if self.channel is not None:
             course = self.store.course(course_id)
