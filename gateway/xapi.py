@@ -10,7 +10,7 @@ drops the copy.
 | event | statement |
 |---|---|
 | enrolled | registered the course |
-| card_reached (a card, not the quiz) | experienced the card |
+| card_reached (a card shown; a lesson read on a page) | experienced the card (lesson) |
 | answered | answered the question: result success, response (A, B...) |
 | lesson_completed | completed the lesson: result score, completion |
 | course_completed | passed or failed the course: result score, success, completion |
@@ -71,9 +71,7 @@ def parts(event: dict[str, Any]) -> list[str]:
     kind, data = event["kind"], event["data"]
     if kind not in KINDS or not data.get("course"):
         return []
-    if kind == "card_reached" and (data.get("quiz") is not None or not data.get("lesson")
-                                   or not isinstance(data.get("card"), int)
-                                   or data["card"] < 0):
+    if kind == "card_reached" and not _read(data):
         return []
     if kind in ("answered", "lesson_completed") and not data.get("lesson"):
         return []
@@ -83,6 +81,21 @@ def parts(event: dict[str, Any]) -> list[str]:
     if kind == "course_completed" and data.get("passed") is True:
         return ["", CERTIFICATE_PART]
     return [""]
+
+
+def _read(data: dict[str, Any]) -> str | None:
+    """What a `card_reached` event gave the learner to read: "card", "lesson" (a whole
+    lesson on a page) or None (a step of a quiz, a place moved). Events recorded before
+    `shown` was (they have no `channel` either) count a place on a card outside a quiz."""
+    if not data.get("lesson"):
+        return None
+    shown = data.get("shown")
+    if shown is None and "channel" not in data and data.get("quiz") is None:
+        shown = "card"
+    if shown == "card" and (not isinstance(data.get("card"), int)
+                            or isinstance(data["card"], bool) or data["card"] < 0):
+        return None
+    return shown if shown in ("card", "lesson") else None
 
 
 def statement_ids(event: dict[str, Any]) -> list[str]:
@@ -161,6 +174,8 @@ def _around(kind: str, data: dict[str, Any], base: str, part: str) -> dict[str, 
     """The context activities of a statement: a card's or question's lesson as its
     parent, in its course (grouping); a lesson's or certificate's course as its parent."""
     course = _activity(course_iri(base, data["course"]), "course")
+    if part == "" and kind == "card_reached" and _read(data) == "lesson":
+        return {"contextActivities": {"parent": [course]}}
     if part == "" and kind in ("card_reached", "answered"):
         lesson = _activity(lesson_iri(base, data["course"], str(data["lesson"])), "lesson")
         return {"contextActivities": {"parent": [lesson], "grouping": [course]}}
@@ -178,6 +193,8 @@ def _what(kind: str, data: dict[str, Any], base: str, part: str,
     if kind == "enrolled":
         return "registered", _activity(course_iri(base, course), "course"), None
     lesson = lesson_iri(base, course, str(data.get("lesson")))
+    if kind == "card_reached" and _read(data) == "lesson":
+        return "experienced", _activity(lesson, "lesson"), None
     if kind == "card_reached":
         return "experienced", _activity(f"{lesson}/cards/{data['card']}", "card"), None
     if kind == "answered":

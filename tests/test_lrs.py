@@ -11,6 +11,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +24,7 @@ from gateway import create_app, xapi
 from gateway.cli import main
 from gateway.config import load_carriers
 from gateway.content.importer import import_courses
+from gateway.content.model import SMS
 from gateway.learning.merge import apply_remote_events
 from gateway.outbox.lrs import LrsSettings
 from gateway.outbox.worker import OutboxWorker
@@ -147,8 +150,16 @@ def event(kind: str, **data) -> dict:
 
 @pytest.mark.parametrize(("made", "verb", "object_id", "result"), [
     (event("enrolled", restart=False), "registered", f"{BASE}/courses/{COURSE}", None),
-    (event("card_reached", lesson="find-your-skill", position=0, card=2, quiz=None),
+    (event("card_reached", lesson="find-your-skill", position=0, card=2, quiz=None,
+           shown="card"),
      "experienced", f"{BASE}/courses/{COURSE}/lessons/find-your-skill/cards/2", None),
+    # By SMS a lesson's last card comes with its first question: the quiz is open.
+    (event("card_reached", lesson="find-your-skill", position=0, card=4, shown="card",
+           quiz={"queue": [0, 1, 2], "requeued": [], "right": []}),
+     "experienced", f"{BASE}/courses/{COURSE}/lessons/find-your-skill/cards/4", None),
+    (event("card_reached", lesson="find-your-skill", position=0, card=4, quiz=None,
+           shown="lesson"),  # a whole lesson read on a page
+     "experienced", f"{BASE}/courses/{COURSE}/lessons/find-your-skill", None),
     (event("answered", lesson="find-your-skill", question=1, choice=2, correct=False,
            first_try=True), "answered",
      f"{BASE}/courses/{COURSE}/lessons/find-your-skill/questions/1",
@@ -172,7 +183,7 @@ def test_each_learning_event_is_one_statement(made, verb, object_id, result):
     assert statement["actor"] == {"objectType": "Agent",
                                   "account": {"homePage": BASE, "name": "a" * 32}}
     assert statement["timestamp"] == "2025-03-04T10:00:00.250Z"
-    assert statement["context"]["language"] == "fr"
+    assert statement["context"]["language"] == "fr" and statement["version"] == "1.0.3"
     assert statement["context"]["extensions"] == {f"{BASE}/xapi/extensions/channel": "sms"}
     # Made again (a resend after a crash), it is the same statement under the same id.
     assert xapi.statements(made, base=BASE, learner="a" * 32) == [statement]
@@ -191,11 +202,15 @@ def test_a_passed_course_is_passed_and_earns_its_certificate():
 @pytest.mark.parametrize("made", [
     event("card_reached", lesson="find-your-skill", position=0, card=3,
           quiz={"queue": [0], "requeued": [], "right": []}),  # a step of the quiz
+    # NEXT from the last card into the quiz (USSD): the card was read before.
+    event("card_reached", lesson="find-your-skill", position=0, card=4,
+          quiz={"queue": [0, 1, 2], "requeued": [], "right": []}),
     event("card_reached", lesson="find-your-skill", position=0, card=-1, quiz=None),
     {"id": EVENT_ID, "kind": "language_set", "at": START, "data": {"locale": "fr"}},
     {"id": EVENT_ID, "kind": "answered", "at": START, "data": {}},  # an erased learner's
 ])
 def test_what_is_not_a_learning_step_makes_no_statement(made):
+    """(Not a card shown, a language set, an erased learner's blanked event.)"""
     assert xapi.statements(made, base=BASE, learner="c" * 32) == []
     assert xapi.statement_ids(made) == []
 
@@ -234,13 +249,18 @@ def test_a_course_taken_by_sms_reaches_the_lrs_once_valid_and_complete(
         [certificate] = store.certificates_of(ADA)
         ids = expected_ids(store, ADA)
         name = pseudonym(gateway_key(store), ADA)
-    drain(db_path, carriers, ralph)
+        cards = sum(len([card for card in store.lesson(COURSE, lesson, "en").edition(SMS).cards
+                         if card.text]) for lesson in store.course(COURSE).lesson_ids)
+    drained = drain(db_path, carriers, ralph)
+    assert f", statements to the LRS {len(ids)}" in drained.stdout
 
     assert held(ralph, ids) == Counter({sid: 1 for sid in ids})
     statements = [s for s in ralph.statements() if s["id"] in set(ids)]
     verbs = Counter(s["verb"]["display"]["en-US"] for s in statements)
     assert verbs["registered"] == 1 and verbs["passed"] == 1 and verbs["earned"] == 1
-    assert verbs["completed"] == 6 and verbs["answered"] >= 19 and verbs["experienced"] > 6
+    # Every card the SMS edition shows, once (answers all right: each question once).
+    assert verbs == {"registered": 1, "experienced": cards, "answered": 19, "completed": 6,
+                     "passed": 1, "earned": 1}
     for statement in statements:
         assert statement["actor"]["account"] == {"homePage": BASE, "name": name}
         assert ADA not in str(statement) and ADA.lstrip("+") not in str(statement)
@@ -407,3 +427,38 @@ def test_lrs_status_and_doctor_show_the_backlog_and_the_lrs_answering(
     assert "FAIL LRS: LEARNLINE_LRS_ENDPOINT='lrs'" in bad.output
     none = runner.invoke(main, ["lrs", "status"], env={"LEARNLINE_DB": str(db_path)})
     assert "LRS: none" in none.output
+
+
+def test_a_place_recorded_before_events_said_what_was_shown_is_a_card_read():
+    older = {"id": EVENT_ID, "kind": "card_reached", "at": START,
+             "data": {"course": COURSE, "lesson": "first-clients", "position": 1, "card": 0,
+                      "quiz": None}}
+    [statement] = xapi.statements(older, base=BASE, learner="d" * 32)
+    assert statement["object"]["id"].endswith("/lessons/first-clients/cards/0")
+    assert "language" not in statement["context"]
+
+
+def test_a_running_worker_sends_new_steps_within_seconds(
+        ralph: Ralph, twilio, db_path: Path, carriers: Path, clock: SimulatedClock):
+    learner = "+2348030000008"
+    worker = OutboxWorker(db_path, load_carriers(carriers), lrs=settings(ralph))
+    running = threading.Thread(target=worker.run, kwargs={"poll_seconds": 0.2})
+    running.start()
+    try:
+        with Store.open(db_path, clock=clock) as store:
+            say(twilio, store, learner, "START")
+            first = expected_ids(store, learner)
+            deadline = time.monotonic() + 30
+            while held(ralph, first) != Counter({sid: 1 for sid in first}):
+                assert time.monotonic() < deadline, "the running worker sent nothing"
+                time.sleep(0.5)
+            say(twilio, store, learner, "NEXT")
+            more = expected_ids(store, learner)
+            assert len(more) > len(first)
+            while held(ralph, more) != Counter({sid: 1 for sid in more}):
+                assert time.monotonic() < deadline + 15, "the next step never went"
+                time.sleep(0.5)
+    finally:
+        worker.stop()
+        running.join(timeout=60)
+    assert not running.is_alive()

@@ -30,6 +30,10 @@ def status(check: bool) -> None:
     """Where statements go, how many wait, the last success and error.
 
     Exits 1 when the settings are wrong or (with --check) the LRS does not answer.
+
+    \b
+    Example:
+      learnline lrs status --check
     """
     from gateway.outbox.lrs import LrsSettings, reachable
 

@@ -438,6 +438,7 @@ def worker(drain: bool, lease_seconds: float) -> None:
         click.echo(
             f"sent {report.sent}, retry later {report.retried}, failed {report.failed}, "
             f"cancelled {report.cancelled}, inbound recovered {report.recovered_inbound}"
+            + (f", statements to the LRS {report.statements}" if outbox.lrs else "")
         )
 
 

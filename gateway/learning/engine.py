@@ -834,7 +834,7 @@ class Engine:
         enrollment.position = position
         enrollment.card = len(lesson.cards) - 1
         enrollment.quiz = None
-        self._save_place(learner, course, enrollment)
+        self._save_place(learner, course, enrollment, shown="lesson")
 
     def submit_quiz(self, learner: LearnerRecord, course: Course, position: int,
                     answers: dict[int, int], *, first_try: bool = True,
@@ -944,9 +944,9 @@ class Engine:
         card_shown = self._card_shown(learner, course, enrollment, lesson, card)
         if self.quiz_with_last_card and card == shown[-1]:
             enrollment.quiz = QuizState(queue=list(range(len(lesson.questions))))
-            self._save_place(learner, course, enrollment)
+            self._save_place(learner, course, enrollment, shown="card")
             return (card_shown, self._question(lesson, enrollment, learner))
-        self._save_place(learner, course, enrollment)
+        self._save_place(learner, course, enrollment, shown="card")
         return (card_shown,)
 
     def _card_shown(self, learner: LearnerRecord, course: Course,
@@ -1030,13 +1030,15 @@ class Engine:
     # -- events: every change to a learner is also a fact (docs/sync.md) ---------------------
 
     def _save_place(self, learner: LearnerRecord, course: Course,
-                    enrollment: EnrollmentRecord) -> None:
-        """Save the learner's place in a course, and record it (`card_reached`)."""
+                    enrollment: EnrollmentRecord, *, shown: str | None = None) -> None:
+        """Save the learner's place in a course, and record it (`card_reached`); `shown`
+        says what the learner was given to read in this step: "card" (the card of the
+        place), "lesson" (the whole lesson, on a page)."""
         self.places.save(enrollment)
-        self._record_place(learner, course, enrollment)
+        self._record_place(learner, course, enrollment, shown=shown)
 
     def _record_place(self, learner: LearnerRecord, course: Course,
-                      enrollment: EnrollmentRecord) -> None:
+                      enrollment: EnrollmentRecord, *, shown: str | None = None) -> None:
         quiz = enrollment.quiz
         ids = course.lesson_ids
         self.store.record_event(learner.phone, "card_reached", {
@@ -1046,6 +1048,7 @@ class Engine:
             else None,
             "quiz": None if quiz is None else {
                 "queue": quiz.queue, "requeued": quiz.requeued, "right": quiz.right_first_try},
+            **({"shown": shown} if shown else {}),
             **self._where(learner, course),
         })
 

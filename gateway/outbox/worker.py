@@ -124,6 +124,7 @@ class DrainReport:
     deferred: int = 0
     invited: int = 0  # cohorts' invitations queued
     reported: int = 0  # cohorts' weekly reports queued
+    statements: int = 0  # xAPI statements the school's LRS took (docs/integrations.md)
 
 
 class OutboxWorker:
@@ -291,7 +292,9 @@ class OutboxWorker:
             if self.lrs is not None and drain and not self._stop.is_set():
                 # What the messages' drain left due (the learning events of the inbound
                 # messages it processed among them), once: a failure waits for next time.
+                before = self.lrs.total.statements
                 self.lrs.send_due(store)
+                self._tally("statements", self.lrs.total.statements - before)
         return self.report
 
     def _start_senders(self, drain: bool, poll_seconds: float) -> list[_Sender]:
