@@ -462,3 +462,46 @@ def test_a_running_worker_sends_new_steps_within_seconds(
         worker.stop()
         running.join(timeout=60)
     assert not running.is_alive()
+
+
+def test_statements_the_lrs_holds_differently_are_counted_and_the_rest_still_go(
+        ralph: Ralph, twilio, db_path: Path, carriers: Path, clock: SimulatedClock):
+    """The base IRI changed after the LRS took a batch whose cursor never moved: the LRS
+    answers the batch 409 (it holds different statements under those ids). Sent one at a
+    time, the new statement goes, the others are counted as refused, and nothing blocks."""
+    learner = "+2348030000009"
+    with Store.open(db_path, clock=clock) as store:
+        say(twilio, store, learner, "START")
+        first = expected_ids(store, learner)
+        OutboxWorker(db_path, load_carriers(carriers), lrs=settings(ralph)).run(drain=True)
+        assert held(ralph, first) == Counter({sid: 1 for sid in first})
+        events.set_sync_value(store, lrs_store.CURSOR, "0")  # as if the worker had crashed
+        say(twilio, store, learner, "NEXT")
+        both = expected_ids(store, learner)
+        moved = LrsSettings(ralph.endpoint, USERNAME, PASSWORD, "https://other.example.org")
+        OutboxWorker(db_path, load_carriers(carriers), lrs=moved).run(drain=True)
+        backlog = lrs_store.backlog(store)
+    assert held(ralph, both) == Counter({sid: 1 for sid in both})
+    assert backlog["events"] == 0 and backlog["refused"] == len(first)
+    renamed = [s for s in ralph.statements() if s["id"] in set(both) - set(first)]
+    assert renamed[0]["actor"]["account"]["homePage"] == "https://other.example.org"
+
+
+def test_an_erasure_from_another_edge_voids_what_this_edge_sent(
+        ralph: Ralph, twilio, db_path: Path, carriers: Path, clock: SimulatedClock):
+    learner = "+2348030000010"
+    with Store.open(db_path, clock=clock) as store:
+        say(twilio, store, learner, "START")
+        say(twilio, store, learner, "NEXT")
+        sent = expected_ids(store, learner)
+    drain(db_path, carriers, ralph)
+    clock.now += 60
+    with Store.open(db_path, clock=clock) as store:
+        erasure = {"id": events.new_event_id(clock.now), "edge": "abuja-1", "learner": learner,
+                   "kind": "erased", "at": clock.now, "data": {}}
+        apply_remote_events(store, [erasure])  # as sync pulls it from the hub
+        assert store.learner(learner) is None
+    drain(db_path, carriers, ralph)
+    voided = [s["object"]["id"] for s in ralph.statements()
+              if s["verb"]["id"] == xapi.VERBS["voided"] and s["object"]["id"] in set(sent)]
+    assert sorted(voided) == sorted(sent)
