@@ -505,3 +505,18 @@ def test_an_erasure_from_another_edge_voids_what_this_edge_sent(
     voided = [s["object"]["id"] for s in ralph.statements()
               if s["verb"]["id"] == xapi.VERBS["voided"] and s["object"]["id"] in set(sent)]
     assert sorted(voided) == sorted(sent)
+
+
+def test_a_learner_erased_while_a_batch_waits_for_the_lrs_answer_has_it_voided(
+        db_path: Path, clock: SimulatedClock):
+    """The batch went and its answer never came (the link broke): the LRS may hold it, so
+    an erasure meanwhile voids it, and the learner's events are not sent again."""
+    learner = "+2348030000011"
+    with Store.open(db_path, clock=clock) as store:
+        store.record_event(learner, "enrolled", {"course": COURSE, "restart": False})
+        found, through = lrs_store.unsent(store, 100)
+        [sid] = xapi.statement_ids(found[-1])
+        lrs_store.sending(store, through)
+        privacy.erase(store, learner)
+        assert [v for v, _ in lrs_store.due_voids(store, 10)] == [sid]
+        assert lrs_store.unsent(store, 100)[0] == []

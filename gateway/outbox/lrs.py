@@ -187,11 +187,13 @@ class LrsDelivery:
         """Whether the LRS may be tried now (not backing off)."""
         return self.clock() >= self.retry_at
 
-    def send_due(self, store: Store) -> bool:
-        """Send everything waiting, batch by batch; True when nothing is left, False when
-        the LRS could not take a batch (tried again after the backoff)."""
+    def send_due(self, store: Store, stop: threading.Event | None = None) -> bool:
+        """Send everything waiting, batch by batch, until `stop` is set; True when nothing
+        is left (or stopped), False when the LRS could not take a batch (tried again after
+        the backoff)."""
         try:
-            while self._void_batch(store) or self._event_batch(store):
+            while (stop is None or not stop.is_set()) and (
+                    self._void_batch(store) or self._event_batch(store)):
                 pass
         except LrsError as exc:
             self.failures += 1
@@ -237,6 +239,7 @@ class LrsDelivery:
             if made:
                 sent[event["seq"]] = [statement["id"] for statement in made]
         if statements:
+            queue.sending(store, through)
             self._send(store, statements)
         queue.mark_sent(store, through, sent)
         return True
@@ -284,7 +287,7 @@ class LrsSender(threading.Thread):
             with Store.open(self.db_path, clock=self.clock) as store:
                 while not self.halt.is_set():
                     if self.delivery.due():
-                        self.delivery.send_due(store)
+                        self.delivery.send_due(store, self.halt)
                     wait = IDLE_SECONDS
                     if not self.delivery.due():
                         wait = min(wait, max(0.1, self.delivery.retry_at

@@ -293,7 +293,7 @@ class OutboxWorker:
                 # What the messages' drain left due (the learning events of the inbound
                 # messages it processed among them), once: a failure waits for next time.
                 before = self.lrs.total.statements
-                self.lrs.send_due(store)
+                self.lrs.send_due(store, self._stop)
                 self._tally("statements", self.lrs.total.statements - before)
         return self.report
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from gateway.store.store import Store
 
 CURSOR = "lrs_cursor"
+SENDING = "lrs_sending"  # the `seq` up to which a batch may be at the LRS (sent, unanswered)
 LAST_SUCCESS = "lrs_last_success"
 LAST_ERROR = "lrs_last_error"
 REFUSED = "lrs_refused"  # statements the LRS refused for good (counted, logged)
@@ -52,6 +53,15 @@ def unsent(store: Store, limit: int) -> tuple[list[dict[str, Any]], int]:
     return found, (rows[-1][0] if rows else after)
 
 
+def sending(store: Store, through_seq: int) -> None:
+    """A batch of events up to `through_seq` is about to go: until the LRS answers, an
+    erasure voids what it holds of the learner's too (the LRS may take a batch whose
+    answer never comes back)."""
+    with store.write():
+        if through_seq > int(_value(store, SENDING) or 0):
+            _set(store, SENDING, str(through_seq))
+
+
 def mark_sent(store: Store, through_seq: int, sent: dict[int, list[str]]) -> None:
     """The LRS has this gateway's events up to `through_seq`: move the cursor there
     (never back). `sent` is the statement ids sent, by event `seq`: those of a learner
@@ -73,12 +83,14 @@ def mark_sent(store: Store, through_seq: int, sent: dict[int, list[str]]) -> Non
 
 def queue_voids(store: Store, learner: str, *, before: float | None = None) -> int:
     """In the caller's (erasure's) transaction, before the learner's events lose their
-    number: queue the voiding of every statement the LRS already has about `learner`
-    (recorded up to `before`, when given). Returns how many were queued."""
+    number: queue the voiding of every statement the LRS has, or may have, about
+    `learner` (recorded up to `before`, when given): those it accepted and those of a
+    batch sent and not yet answered. Returns how many were queued."""
+    sent = max(cursor(store), int(_value(store, SENDING) or 0))
     rows = store.db.conn.execute(
         f"SELECT id, kind, data FROM events WHERE learner = ? AND edge = ? AND seq <= ? "
         f"AND kind IN ({_KINDS}) AND at <= ?",
-        [learner, store.edge_id(), cursor(store),
+        [learner, store.edge_id(), sent,
          float("inf") if before is None else before]).fetchall()
     ids = [sid for event_id, kind, data in rows
            for sid in xapi.statement_ids({"id": event_id, "kind": kind,
