@@ -32,7 +32,7 @@ install-test: $(VENV)/bin/python
 # where writing bytecode is off (PYTHONDONTWRITEBYTECODE, as in many containers and CI
 # runners) every process the tests start (serve, its workers, each command) would compile
 # it again, a quarter of a command's start. Python recompiles any module changed since.
-	$(VENV)/bin/python -m compileall -q -x /node_modules/ gateway carrier_adapters tests
+	$(VENV)/bin/python -m compileall -q -x '/node_modules/|tests/tools/' gateway carrier_adapters tests
 	npm install --silent --no-audit --no-fund --prefix $(CALCULATOR_DIR) $(SEGMENTS_CALCULATOR) $(HTML_CHECKER)
 # The LRS the tests send xAPI statements to (tests/lrs_server.py): Ralph, in a venv of its own
 # (its pins clash with the gateway's). Its server's OIDC module imports requests, which

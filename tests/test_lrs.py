@@ -232,10 +232,11 @@ def test_a_bad_lrs_setting_stops_the_worker_at_start_up_naming_it(
         env, named, db_path: Path, carriers: Path):
     env = {"LEARNLINE_DB": str(db_path), "LEARNLINE_CARRIERS": str(carriers),
            "LEARNLINE_PUBLIC_URL": BASE, **env}
-    result = CliRunner().invoke(main, ["worker", "--drain"], env=env)
-    assert result.exit_code == 1, result.output
-    assert named in result.output and "Traceback" not in result.output
-    assert "secret-password" not in result.output
+    for command in (["worker", "--drain"], ["serve", "--no-worker", "--port", "1"]):
+        result = CliRunner().invoke(main, command, env=env)
+        assert result.exit_code == 1, result.output
+        assert named in result.output and "Traceback" not in result.output
+        assert "secret-password" not in result.output
 
 
 # -- a real LRS ---------------------------------------------------------------------------
