@@ -7,10 +7,10 @@ outbox worker's delivery of this gateway's learning events as xAPI statements.
 - Batches of statements (`POST statements`, a JSON array), oldest first; the cursor moves
   only once the LRS accepted a batch, so a crash or a broken link loses nothing and sends
   again only statements whose ids the LRS already holds (it drops identical copies).
-- The LRS answering 409 (it holds a different statement under one of the ids, or 400 (it
-  refuses one) for a batch: the batch goes again one statement at a time; a statement
-  refused alone is counted and logged, never retried, so one bad statement does not hold
-  every other back.
+- The LRS answering a batch 409 (it holds a different statement under one of the ids) or
+  400 (it refuses one): the batch goes again one statement at a time; a statement refused
+  alone is counted and logged, never retried, so one bad statement does not hold every
+  other back.
 - Failures are retried with exponential backoff and jitter, kept in the worker's memory:
   a worker started again tries at once.
 - Voiding statements for erased learners go first.

@@ -3,7 +3,8 @@ Learning records): the SQL of their delivery.
 
 A gateway sends the events it recorded itself (`edge` its own id), in the order it stored
 them: `lrs_cursor` in `sync_state` is the `seq` up to which the LRS has them, moved only
-after the LRS accepted a batch. Events are already written in the learning transaction,
+after the LRS accepted a batch (`lrs_sending`: how far a batch sent and not yet answered
+goes). Events are already written in the learning transaction,
 so nothing is queued beside them. Voiding statements are queued (`lrs_voids`) in the
 transaction that erases a learner, for the statements the LRS already has about them; an
 erased learner's events take a pseudonym (`erased:...`) in that same transaction and are
