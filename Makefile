@@ -16,6 +16,8 @@ HTML_CHECKER = vnu-jar@26.9.27
 CALCULATOR_DIR = tests/tools/node
 # The Open Badges validator's own venv (tests/test_badges_validator.py runs it).
 OPENBADGES_VENV = tests/tools/openbadges-venv
+LRS_VENV = tests/tools/lrs-venv
+LRS_PACKAGES = "ralph-malph[cli,lrs]==5.1.0" "requests>=2.31"
 
 .PHONY: serve test coverage mutation install install-test chat clean
 
@@ -32,12 +34,17 @@ install-test: $(VENV)/bin/python
 # where writing bytecode is off (PYTHONDONTWRITEBYTECODE, as in many containers and CI
 # runners) every process the tests start (serve, its workers, each command) would compile
 # it again, a quarter of a command's start. Python recompiles any module changed since.
-	$(VENV)/bin/python -m compileall -q -x '/node_modules/|-venv/' gateway carrier_adapters tests
+	$(VENV)/bin/python -m compileall -q -x '/node_modules/|tests/tools/' gateway carrier_adapters tests
 	npm install --silent --no-audit --no-fund --prefix $(CALCULATOR_DIR) $(SEGMENTS_CALCULATOR) $(HTML_CHECKER)
 # The IMS Open Badges validator in a venv of its own (its pins clash with the project's;
 # tests/tools/openbadges-requirements.txt lists every package it needs, installed as is).
 	$(PYTHON) -m venv $(OPENBADGES_VENV)
 	$(OPENBADGES_VENV)/bin/python -m pip install --quiet --no-deps -r tests/tools/openbadges-requirements.txt
+# The LRS the tests send xAPI statements to (tests/lrs_server.py): Ralph, in a venv of its own
+# (its pins clash with the gateway's). Its server's OIDC module imports requests, which
+# none of its extras installs.
+	test -x $(LRS_VENV)/bin/ralph || ($(PYTHON) -m venv $(LRS_VENV) && \
+	  $(LRS_VENV)/bin/python -m pip install --quiet $(LRS_PACKAGES))
 
 serve: install
 	$(VENV)/bin/learnline serve
@@ -70,4 +77,4 @@ mutation: install-test
 	$(VENV)/bin/mutmut results
 
 clean:
-	rm -rf $(VENV) $(CALCULATOR_DIR)/node_modules $(OPENBADGES_VENV) .pytest_cache .ruff_cache .coverage .coverage.* htmlcov mutants
+	rm -rf $(VENV) $(CALCULATOR_DIR)/node_modules $(OPENBADGES_VENV) $(LRS_VENV) .pytest_cache .ruff_cache .coverage .coverage.* htmlcov mutants

@@ -24,6 +24,12 @@ SETTINGS: dict[str, str] = {
                             "others follow later (badges, xAPI activity ids)",
     "LEARNLINE_BADGE_ISSUER": "who issues the certificates' Open Badges, as 'Name <email>' "
                               "(badges are off without it or LEARNLINE_PUBLIC_URL)",
+    "LEARNLINE_LRS_ENDPOINT": "the school's Learning Record Store, its xAPI base URL "
+                              "(default: none, no statements sent; docs/integrations.md)",
+    "LEARNLINE_LRS_USERNAME": "the user name the gateway signs in to the LRS with (Basic)",
+    "LEARNLINE_LRS_PASSWORD": "the password the gateway signs in to the LRS with (Basic)",
+    "LEARNLINE_XAPI_BASE_IRI": "the base of xAPI activity ids and the learners' account "
+                               "home page (default: LEARNLINE_PUBLIC_URL)",
     "LEARNLINE_ADMIN_TOKEN": "the dashboard's token; /admin is off without it",
     "LEARNLINE_METRICS_TOKEN": "the token /metrics asks of a client that is not this machine",
     "LEARNLINE_METRICS_DIR": "where the processes' metrics files live",

@@ -198,7 +198,10 @@ def test_a_course_taken_by_sms_is_recorded_as_events_of_this_edge(edge):
         "SELECT count(*) FROM answers WHERE phone = ?", [ADA]).fetchone()[0] == 19 + 6
     assert kinds[-6:] == ["language_set", "name_set", "opted_out", "opted_in", "enrolled",
                           "card_reached"]
-    assert recorded[-2]["data"] == {"course": COURSE, "restart": True}
+    # A learning step says the channel and the language it was taken in (the LRS's
+    # context, docs/integrations.md).
+    assert recorded[-2]["data"] == {"course": COURSE, "restart": True, "channel": "sms",
+                                    "language": "fr"}
     # Every move of the learner's place is a `card_reached`: every card SMS sends (the
     # lesson's SMS edition leaves web-only cards out), every question.
     course = a.store.course(COURSE)
@@ -207,11 +210,12 @@ def test_a_course_taken_by_sms_is_recorded_as_events_of_this_edge(edge):
                 for lesson in course.lesson_ids)
     assert kinds.count("card_reached") >= cards + 19
     done = next(e for e in recorded if e["kind"] == "course_completed")
-    assert done["data"] == {"course": COURSE, "score": 13, "total": 19, "passed": False}
+    assert done["data"] == {"course": COURSE, "score": 13, "total": 19, "passed": False,
+                            "channel": "sms", "language": "en"}
     wrong = next(e for e in recorded if e["kind"] == "answered")
     assert wrong["data"] == {"course": COURSE, "lesson": "find-your-skill", "question": 0,
                              "choice": wrong["data"]["choice"], "correct": False,
-                             "first_try": True}
+                             "first_try": True, "channel": "sms", "language": "en"}
     requeued = next(e for e in recorded if e["kind"] == "card_reached" and e["data"]["quiz"]
                     and e["data"]["quiz"]["requeued"])
     assert requeued["data"]["quiz"]["queue"][-1] == 0
@@ -613,7 +617,8 @@ def test_the_events_table_is_in_a_learners_export(edge):
     export = privacy.learner_export(a.store, ADA)
     assert [e["kind"] for e in export["events"]] == ["met", "enrolled", "card_reached",
                                                      "card_reached"]
-    assert export["events"][1]["data"] == {"course": COURSE, "restart": False}
+    assert export["events"][1]["data"] == {"course": COURSE, "restart": False,
+                                           "channel": "sms", "language": "en"}
     assert export["events"][0]["at"].endswith("Z")
 
 

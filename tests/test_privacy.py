@@ -214,7 +214,8 @@ def test_the_export_holds_the_learners_messages_and_progress_and_nobody_elses(
     # The learner's events (docs/sync.md) are theirs too: what they did, as facts.
     assert {"enrolled", "card_reached", "answered"} <= {e["kind"] for e in export["events"]}
     enrolled = next(e for e in export["events"] if e["kind"] == "enrolled")
-    assert enrolled["data"] == {"course": COURSE, "restart": False}
+    assert enrolled["data"] == {"course": COURSE, "restart": False, "channel": "sms",
+                                "language": "en"}
     # Times are ISO 8601 in UTC.
     for stamp in (learner["created_at"], export["inbound"][0]["received_at"],
                   delivered["send_attempts"][0]["at"], export["exported_at"]):

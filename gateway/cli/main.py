@@ -25,6 +25,7 @@ from gateway.cli.db import existing_db_path
 from gateway.cli.export import export_command
 from gateway.cli.i18n import i18n
 from gateway.cli.learners import learners
+from gateway.cli.lrs import lrs_group
 from gateway.cli.packs import packs
 from gateway.cli.programs import programs_group
 from gateway.cli.restore import outbox_group, restore_command
@@ -80,6 +81,17 @@ def _retention_days() -> int:
 
     try:
         return retention_days_from_env()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _lrs_settings():
+    """The school's LRS from the environment (None: none), or one line naming the
+    variable that is wrong (docs/integrations.md)."""
+    from gateway.outbox.lrs import LrsSettings
+
+    try:
+        return LrsSettings.from_env()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -313,6 +325,7 @@ def serve(host: str, port: int, no_worker: bool, workers: int | None,
     _retention_days()  # the worker's setting: refuse a bad one before starting anything
     _check_tutor_hours()
     _check_programs(carriers)
+    _lrs_settings()
     _port_free(host, port)
     with _open_store() as store:
         staff_accounts = accounts.count(store)
@@ -412,8 +425,9 @@ def worker(drain: bool, lease_seconds: float) -> None:
         pass
     _check_tutor_hours()
     _check_programs(carriers)
+    _lrs_settings()
     outbox = OutboxWorker(default_db_path(), carriers, lease_seconds=lease_seconds,
-                          retention_days=_retention_days())
+                          retention_days=_retention_days(), lrs=_lrs_settings())
     outbox.install_signal_handlers()
     link = _edge_link()
     if link is not None and not drain:
@@ -426,6 +440,7 @@ def worker(drain: bool, lease_seconds: float) -> None:
         click.echo(
             f"sent {report.sent}, retry later {report.retried}, failed {report.failed}, "
             f"cancelled {report.cancelled}, inbound recovered {report.recovered_inbound}"
+            + (f", statements to the LRS {report.statements}" if outbox.lrs else "")
         )
 
 
@@ -999,6 +1014,7 @@ def sms_count(policy: str, as_json: bool, texts: tuple[str, ...]) -> None:
 
 main.add_command(learners)
 main.add_command(certificates_group)
+main.add_command(lrs_group)
 main.add_command(packs)
 main.add_command(cohorts_group)
 main.add_command(announce_command)

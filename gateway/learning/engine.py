@@ -830,7 +830,7 @@ class Engine:
         enrollment.position = position
         enrollment.card = len(lesson.cards) - 1
         enrollment.quiz = None
-        self._save_place(learner, course, enrollment)
+        self._save_place(learner, course, enrollment, shown="lesson")
 
     def submit_quiz(self, learner: LearnerRecord, course: Course, position: int,
                     answers: dict[int, int], *, first_try: bool = True,
@@ -940,9 +940,9 @@ class Engine:
         card_shown = self._card_shown(learner, course, enrollment, lesson, card)
         if self.quiz_with_last_card and card == shown[-1]:
             enrollment.quiz = QuizState(queue=list(range(len(lesson.questions))))
-            self._save_place(learner, course, enrollment)
+            self._save_place(learner, course, enrollment, shown="card")
             return (card_shown, self._question(lesson, enrollment, learner))
-        self._save_place(learner, course, enrollment)
+        self._save_place(learner, course, enrollment, shown="card")
         return (card_shown,)
 
     def _card_shown(self, learner: LearnerRecord, course: Course,
@@ -1026,13 +1026,15 @@ class Engine:
     # -- events: every change to a learner is also a fact (docs/sync.md) ---------------------
 
     def _save_place(self, learner: LearnerRecord, course: Course,
-                    enrollment: EnrollmentRecord) -> None:
-        """Save the learner's place in a course, and record it (`card_reached`)."""
+                    enrollment: EnrollmentRecord, *, shown: str | None = None) -> None:
+        """Save the learner's place in a course, and record it (`card_reached`); `shown`
+        says what the learner was given to read in this step: "card" (the card of the
+        place), "lesson" (the whole lesson, on a page)."""
         self.places.save(enrollment)
-        self._record_place(learner, course, enrollment)
+        self._record_place(learner, course, enrollment, shown=shown)
 
     def _record_place(self, learner: LearnerRecord, course: Course,
-                      enrollment: EnrollmentRecord) -> None:
+                      enrollment: EnrollmentRecord, *, shown: str | None = None) -> None:
         quiz = enrollment.quiz
         ids = course.lesson_ids
         self.store.record_event(learner.phone, "card_reached", {
@@ -1042,19 +1044,33 @@ class Engine:
             else None,
             "quiz": None if quiz is None else {
                 "queue": quiz.queue, "requeued": quiz.requeued, "right": quiz.right_first_try},
+            **({"shown": shown} if shown else {}),
+            **self._where(learner, course),
         })
+
+    def _where(self, learner: LearnerRecord, course: Course | None) -> dict[str, str]:
+        """What a learning step's event says of how it was taken: the channel that ran
+        the engine and the language the course was read in (for the school's LRS,
+        docs/integrations.md); empty for a channel the engine was not told."""
+        if self.channel is None:
+            return {}
+        locale = self.reading_locale(learner)
+        return {"channel": self.channel,
+                "language": course.locale_for(locale) if course else locale}
 
     def _record_enrolled(self, learner: LearnerRecord, course: Course, *,
                          restart: bool) -> None:
         self.store.record_event(learner.phone, "enrolled",
-                                {"course": course.id, "restart": restart})
+                                {"course": course.id, "restart": restart,
+                                 **self._where(learner, course)})
 
     def _record_completed(self, learner: LearnerRecord, course: Course, score: int,
                           total: int) -> bool:
         """Record the course completed with this score; return whether it is passed."""
         passed = _passes(course, score, total)
         self.store.record_event(learner.phone, "course_completed", {
-            "course": course.id, "score": score, "total": total, "passed": passed})
+            "course": course.id, "score": score, "total": total, "passed": passed,
+            **self._where(learner, course)})
         return passed
 
     def _keep_answer(self, learner: LearnerRecord, course_id: str, lesson_id: str,
@@ -1063,7 +1079,8 @@ class Engine:
                                  correct, first_try)
         self.store.record_event(learner.phone, "answered", {
             "course": course_id, "lesson": lesson_id, "question": question,
-            "choice": choice, "correct": correct, "first_try": first_try})
+            "choice": choice, "correct": correct, "first_try": first_try,
+            **self._where(learner, self.store.course(course_id))})
 
     def _keep_result(self, learner: LearnerRecord, course_id: str, lesson_id: str,
                      score: int, total: int) -> None:
@@ -1072,6 +1089,7 @@ class Engine:
                                 "total": total}
         if learner.delivery == "link":  # the lesson came as a link (reports count by mode)
             data["delivery"] = "link"
+        data.update(self._where(learner, self.store.course(course_id)))
         self.store.record_event(learner.phone, "lesson_completed", data)
         if self.channel is not None:
             course = self.store.course(course_id)

@@ -19,16 +19,19 @@ from gateway.config import Carriers, ConfigError, literal_secrets, load_carriers
 from gateway.content.importer import bundled_courses_behind
 from gateway.learning import badges
 from gateway.learning.asking import tutor_hours
+from gateway.outbox.lrs import LrsSettings, reachable
 from gateway.outbox.worker import retention_days_from_env
 from gateway.programs import load_programs
 from gateway.server.health import WORKER_STALE_SECONDS
 from gateway.store import Store
+from gateway.store import lrs as lrs_queue
 from gateway.store import staff as staff_accounts
 from gateway.store.files import DatabaseFileError, refuse_to_remake
 from gateway.store.held import held_count
 
 WAL_WARN_BYTES = 256 * 1024 * 1024
 LATE_WARN_SECONDS = 300.0
+LRS_LATE_SECONDS = 3600.0  # a learning event waiting longer for the LRS is said
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,7 @@ def diagnose(db_path: Path, env: Mapping[str, str] | None = None, *, live: bool 
     findings: list[Finding] = []
     carriers = _configuration(env, findings)
     _secrets(env, findings)
-    _database(db_path, findings, full=full, env=env)
+    _database(db_path, findings, full=full, env=env, live=live)
     if carriers is not None:
         _carriers(carriers, findings, live=live)
     return findings
@@ -83,6 +86,7 @@ def _configuration(env: dict[str, str], findings: list[Finding]) -> Carriers | N
         if configured:
             findings.append(Finding("ok", "programs", f"{configured.path}: "
                                     f"{len(configured.by_id)} program(s), valid"))
+    _lrs_settings(env, findings)
     if carriers is None:
         return None
     where = str(carriers.path) if carriers.path else "no LEARNLINE_CARRIERS"
@@ -157,7 +161,7 @@ def _carriers_file_secrets(env: dict[str, str], findings: list[Finding]) -> None
 
 
 def _database(db_path: Path, findings: list[Finding], *, full: bool,
-              env: Mapping[str, str]) -> None:
+              env: Mapping[str, str], live: bool = False) -> None:
     if not db_path.exists():
         try:
             refuse_to_remake(db_path)
@@ -197,6 +201,7 @@ def _database(db_path: Path, findings: list[Finding], *, full: bool,
                 findings.append(Finding("warn", "courses", line))
             _program_courses(store, env, findings)
         _worker(store, findings)
+        _lrs_backlog(store, env, findings, live=live)
         _refusals(store, findings)
         _held(store, findings)
         if not pending:
@@ -268,6 +273,44 @@ def _worker(store: Store, findings: list[Finding]) -> None:
                                 "running, and is a carrier refusing sends? (its log says)"))
     else:
         findings.append(Finding("ok", "outbox", f"{depth} message(s) waiting, none late"))
+
+
+def _lrs_settings(env: dict[str, str], findings: list[Finding]) -> None:
+    try:
+        settings = LrsSettings.from_env(env)
+    except ConfigError as exc:
+        findings.append(Finding("fail", "LRS", str(exc)))
+        return
+    if settings is not None:
+        findings.append(Finding("ok", "LRS", f"statements go to {settings.endpoint}, "
+                                f"activity ids under {settings.base_iri}"))
+
+
+def _lrs_backlog(store: Store, env: Mapping[str, str], findings: list[Finding], *,
+                 live: bool) -> None:
+    """What waits for the school's LRS (docs/integrations.md), and with `live` whether it
+    answers the gateway's credentials."""
+    try:
+        settings = LrsSettings.from_env(env)
+    except ConfigError:
+        return  # said with the configuration
+    if settings is None:
+        return
+    backlog = lrs_queue.backlog(store)
+    waiting = f"{backlog['events']} learning event(s) and {backlog['voids']} voiding " \
+              "statement(s) waiting"
+    oldest = backlog["oldest_at"]
+    if oldest is not None and time.time() - oldest > LRS_LATE_SECONDS:
+        findings.append(Finding("warn", "LRS", f"{waiting}, the oldest for "
+                                f"{(time.time() - oldest) / 3600:.0f} h: is the worker "
+                                f"running, and does the LRS answer? (last error: "
+                                f"{backlog['last_error'] or 'none'})"))
+    else:
+        findings.append(Finding("ok", "LRS", waiting))
+    if live:
+        problem = reachable(settings)
+        findings.append(Finding("fail", "LRS", problem) if problem else
+                        Finding("ok", "LRS", "answers the gateway's credentials"))
 
 
 def _refusals(store: Store, findings: list[Finding]) -> None:

@@ -55,12 +55,15 @@ from gateway.learning.timing import day_start, learner_zone, next_day_start, qui
 from gateway.metrics import OUTBOUND
 from gateway.outbox import fallback
 from gateway.outbox.chats import active_chats
+from gateway.outbox.lrs import LrsDelivery, LrsSender, LrsSettings
 from gateway.outbox.window import as_sendable
 from gateway.phones import masked
 from gateway.store import OutboxRecord, Store, cohorts, privacy
 from gateway.urls import webhook_url
 
 log = logging.getLogger(__name__)
+
+FROM_ENV = object()  # OutboxWorker's `lrs` default: the settings in the environment
 
 DEFAULT_RETENTION_DAYS = 90
 RETENTION_EVERY_SECONDS = 3600.0  # how often the worker forgets old bodies
@@ -121,6 +124,7 @@ class DrainReport:
     deferred: int = 0
     invited: int = 0  # cohorts' invitations queued
     reported: int = 0  # cohorts' weekly reports queued
+    statements: int = 0  # xAPI statements the school's LRS took (docs/integrations.md)
 
 
 class OutboxWorker:
@@ -148,11 +152,14 @@ class OutboxWorker:
         schedule_seconds: float = 30.0,
         retention_days: int | None = None,
         phone: str | None = None,
+        lrs: LrsSettings | object | None = FROM_ENV,
     ):
         """`phone`: send only the messages to this number and schedule only its learner,
         with no recovery of inbound messages, retention or heartbeat (a `learnline chat`'s
         worker). Without it, console messages to a number a chat talks as are left to
-        that chat."""
+        that chat. `lrs`: the school's LRS the learning events go to (default: from the
+        environment, ConfigError when its settings are wrong; None: no LRS); a chat's
+        worker sends none."""
         self.db_path = db_path
         self.phone = phone
         self.carriers = carriers
@@ -175,6 +182,9 @@ class OutboxWorker:
             raise ConfigError(str(problem)) from None
         # The programs file, checked at start-up: its reading is kept should it turn bad.
         programs.current()
+        settings = LrsSettings.from_env() if lrs is FROM_ENV else lrs
+        self.lrs = (LrsDelivery(settings, rng=self.rng, clock=clock)
+                    if isinstance(settings, LrsSettings) and phone is None else None)
         self._last_retention = float("-inf")
         self._next_slot: dict[str, float] = {}
         self._stop = threading.Event()
@@ -224,6 +234,10 @@ class OutboxWorker:
             last_recovery = last_schedule = float("-inf")
             senders: list[_Sender] = []
             senders_started = False
+            lrs_sender = None
+            if self.lrs is not None and not drain:
+                lrs_sender = LrsSender(self.db_path, self.lrs, self._halt, self.wall_clock)
+                lrs_sender.start()
             try:
                 while not self._stop.is_set():
                     if self._signalled:
@@ -255,6 +269,8 @@ class OutboxWorker:
                     for sender in senders:
                         if sender.error is not None:
                             raise sender.error
+                    if lrs_sender is not None and lrs_sender.error is not None:
+                        raise lrs_sender.error
                     senders = [s for s in senders if s.is_alive()]
                     if not senders:
                         if drain and senders_started and self._due(store) == 0:
@@ -266,9 +282,19 @@ class OutboxWorker:
                 self._halt.set()
                 for sender in senders:
                     sender.join()
+                if lrs_sender is not None:
+                    lrs_sender.join()
             for sender in senders:
                 if sender.error is not None:
                     raise sender.error
+            if lrs_sender is not None and lrs_sender.error is not None:
+                raise lrs_sender.error
+            if self.lrs is not None and drain and not self._stop.is_set():
+                # What the messages' drain left due (the learning events of the inbound
+                # messages it processed among them), once: a failure waits for next time.
+                before = self.lrs.total.statements
+                self.lrs.send_due(store, self._stop)
+                self._tally("statements", self.lrs.total.statements - before)
         return self.report
 
     def _start_senders(self, drain: bool, poll_seconds: float) -> list[_Sender]:

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from gateway import environment
-from gateway.store import privacy
+from gateway.store import lrs, privacy
 
 if TYPE_CHECKING:
     from gateway.store.store import Store
@@ -290,6 +290,7 @@ def learner_events(store: Store, learner: str) -> list[dict[str, Any]]:
 def forget_events_before(store: Store, learner: str, at: float) -> int:
     """Pseudonymise and blank a learner's events recorded up to `at` (an erasure that
     reached this edge after the number had come back here); return how many."""
+    lrs.queue_voids(store, learner, before=at)
     return store.db.conn.execute(
         "UPDATE events SET learner = ?, data = '{}' WHERE learner = ? AND at <= ? "
         "AND kind NOT IN ('erased', 'readmitted')", [new_pseudonym(), learner, at]).rowcount

@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from gateway.store import lrs
+
 if TYPE_CHECKING:
     from gateway.store.store import Store
 
@@ -461,6 +463,8 @@ def _erase_rows(store: Store, phone: str, pseudonym: str, ids: dict[str, list[in
 
     # Earlier events take the pseudonym with their data blanked (a name, answers); an
     # `erased` event still holding the number waits to tell the hub (events.mark_pushed).
+    # What the school's LRS already has of them is voided (docs/integrations.md).
+    lrs.queue_voids(store, phone)
     counts["events"] = run("UPDATE events SET learner = ?, data = '{}' WHERE learner = ? "
                            "AND kind != 'erased'", [pseudonym, phone])
     counts["ussd_sessions"] = run("DELETE FROM ussd_sessions WHERE phone = ?", [phone])

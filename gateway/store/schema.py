@@ -745,3 +745,16 @@ def m034_certificate_badges(db: Database) -> None:
         "ALTER TABLE certificates ADD COLUMN revocation_reason TEXT",
     ):
         db.execute(statement)
+
+
+@migrations()
+def m035_lrs_voids(db: Database) -> None:
+    """Voiding statements waiting for the school's LRS (docs/integrations.md, Learning
+    records): when a learner is erased, the id of each statement already sent about them
+    is queued here, in the erasure's transaction, and removed once the LRS has the
+    statement that voids it. What is sent of the events themselves is a cursor in
+    `sync_state` (`lrs_cursor`), not a queue."""
+    db.execute("""CREATE TABLE lrs_voids (
+        statement_id TEXT PRIMARY KEY,
+        queued_at REAL NOT NULL
+    )""")
