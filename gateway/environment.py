@@ -24,6 +24,8 @@ SETTINGS: dict[str, str] = {
                             "others follow later (badges, xAPI activity ids)",
     "LEARNLINE_BADGE_ISSUER": "who issues the certificates' Open Badges, as 'Name <email>' "
                               "(badges are off without it or LEARNLINE_PUBLIC_URL)",
+    "LEARNLINE_BADGE_SIGNING_KEY": "the PEM file of the RSA key that signs Open Badges "
+                                   "(default: one made and kept in the database)",
     "LEARNLINE_ADMIN_TOKEN": "the dashboard's token; /admin is off without it",
     "LEARNLINE_METRICS_TOKEN": "the token /metrics asks of a client that is not this machine",
     "LEARNLINE_METRICS_DIR": "where the processes' metrics files live",

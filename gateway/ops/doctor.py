@@ -17,7 +17,7 @@ from gateway import environment
 from gateway.channels.web import signin
 from gateway.config import Carriers, ConfigError, literal_secrets, load_carriers
 from gateway.content.importer import bundled_courses_behind
-from gateway.learning import badges
+from gateway.learning import badge_signing, badges
 from gateway.learning.asking import tutor_hours
 from gateway.outbox.worker import retention_days_from_env
 from gateway.programs import load_programs
@@ -112,6 +112,11 @@ def _badges(env: dict[str, str], findings: list[Finding]) -> None:
     if found is not None:
         findings.append(Finding("ok", "open badges", f"on: issued by {found.issuer_name} "
                                 f"<{found.issuer_email}> at {found.issuer_id}"))
+        try:
+            findings.append(Finding("ok", "open badges", badge_signing.describe(
+                env.get(badge_signing.KEY_ENV, ""))))
+        except ValueError as exc:
+            findings.append(Finding("fail", "open badges", str(exc)))
     elif issuer:
         findings.append(Finding("warn", "open badges", "LEARNLINE_BADGE_ISSUER is set but "
                                 "not LEARNLINE_PUBLIC_URL: badges are off until it is"))
