@@ -357,6 +357,7 @@ def test_doctor_says_which_key_signs_badges_and_refuses_one_it_cannot_use(
     good.write_text(pem)
     bad = tmp_path / "bad.pem"
     bad.write_text("-----BEGIN PRIVATE KEY-----\nnonsense\n-----END PRIVATE KEY-----\n")
+    bad.chmod(0o600)
 
     def said(**env: str) -> list[str]:
         return [str(f) for f in diagnose(db_path, {
@@ -365,10 +366,14 @@ def test_doctor_says_which_key_signs_badges_and_refuses_one_it_cannot_use(
 
     [_, made] = said()
     assert made.startswith("OK") and "keeps in its database" in made
+    good.chmod(0o600)
     [_, configured] = said(LEARNLINE_BADGE_SIGNING_KEY=str(good))
     fingerprint = badge_signing.fingerprint(badge_signing.load_key_pem(pem.encode(), "t"))
     assert configured.startswith("OK") and str(good) in configured
     assert fingerprint in configured and "PRIVATE" not in configured
+    good.chmod(0o644)  # anyone on the machine could sign badges with it
+    [_, _, loose] = said(LEARNLINE_BADGE_SIGNING_KEY=str(good))
+    assert loose.startswith("WARN") and "chmod 600" in loose and str(good) in loose
     [_, refused] = said(LEARNLINE_BADGE_SIGNING_KEY=str(bad))
     assert refused.startswith("FAIL") and "LEARNLINE_BADGE_SIGNING_KEY" in refused
     assert "nonsense" not in refused

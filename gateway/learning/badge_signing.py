@@ -99,6 +99,16 @@ def fingerprint(key: rsa.RSAPrivateKey) -> str:
     return hashlib.sha256(der).hexdigest()[:16]
 
 
+def readable_by_others(path: str | None = None) -> bool:
+    """Whether the configured key file (`path`, else `$LEARNLINE_BADGE_SIGNING_KEY`) can
+    be read by users other than its owner (its mode is not 0600 or stricter)."""
+    path = (path if path is not None else environment.get(KEY_ENV, "") or "").strip()
+    try:
+        return bool(path) and bool(Path(path).stat().st_mode & 0o077)
+    except OSError:
+        return False
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 

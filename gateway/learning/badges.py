@@ -1,6 +1,8 @@
-"""Certificates as Open Badges 2.0 (hosted verification): the issuer's profile, a badge
-class per course, an assertion per certificate, the course's badge image and a badge
-image with its assertion baked in (docs/integrations.md, Open Badges).
+"""Certificates as Open Badges 2.0 (hosted and signed verification): the issuer's profile,
+its public key and revocation list, a badge class per course, an assertion per
+certificate (and the same to be signed, gateway/learning/badge_signing.py), the course's
+badge image and a badge image with its assertion baked in (docs/integrations.md, Open
+Badges).
 
 Every document is JSON-LD in the Open Badges 2.0 context, its `id` its own address under
 the gateway's public address (`LEARNLINE_PUBLIC_URL`). An assertion's address carries its
@@ -63,10 +65,6 @@ class BadgeSettings:
         """A certificate's assertion's address, by the certificate's `badge_id`."""
         return self.url(f"/badges/assertions/{badge_id}")
 
-    def signed_assertion_url(self, badge_id: str) -> str:
-        """Where a certificate's signed assertion (its JWS) is served."""
-        return self.assertion_id(badge_id) + ".jws"
-
     @property
     def key_id(self) -> str:
         """The address of the issuer's public key (a CryptographicKey)."""
@@ -121,9 +119,9 @@ def cryptographic_key(settings: BadgeSettings, public_pem: str) -> dict[str, Any
 
 def revocation_list(settings: BadgeSettings,
                     certificates: Iterable[CertificateRecord]) -> dict[str, Any]:
-    """The issuer's revocation list: the assertion of each certificate given whose badge
-    no longer stands (revoked, or its holder erased), with the reason, as its 410
-    answer gives it."""
+    """The issuer's revocation list: the assertion of each of `certificates` whose badge
+    no longer stands (revoked, or its holder erased), with the reason its 410 answer
+    gives."""
     entries: list[Any] = [{"id": settings.assertion_id(c.badge_id),
                            "revocationReason": revoked(settings, c)["revocationReason"]}
                           for c in certificates if not stands(c)]

@@ -24,6 +24,7 @@ from gateway.config import ConfigError
 from gateway.i18n import translations
 from gateway.learning import badge_signing, badges
 from gateway.store.per_thread import get_store
+from gateway.store.records import CertificateRecord
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("badges", __name__)
@@ -78,7 +79,7 @@ def signing_key() -> RSAPrivateKey:
     return key
 
 
-def signed(settings: badges.BadgeSettings, certificate) -> str:
+def signed(settings: badges.BadgeSettings, certificate: CertificateRecord) -> str:
     """The certificate's assertion signed, as a JWS (it must stand)."""
     return badge_signing.sign(badges.signed_assertion(settings, certificate), signing_key())
 
