@@ -30,6 +30,8 @@ SETTINGS: dict[str, str] = {
     "LEARNLINE_LRS_PASSWORD": "the password the gateway signs in to the LRS with (Basic)",
     "LEARNLINE_XAPI_BASE_IRI": "the base of xAPI activity ids and the learners' account "
                                "home page (default: LEARNLINE_PUBLIC_URL)",
+    "LEARNLINE_BADGE_SIGNING_KEY": "the PEM file of the RSA key that signs Open Badges "
+                                   "(default: one made and kept in the database)",
     "LEARNLINE_ADMIN_TOKEN": "the dashboard's token; /admin is off without it",
     "LEARNLINE_METRICS_TOKEN": "the token /metrics asks of a client that is not this machine",
     "LEARNLINE_METRICS_DIR": "where the processes' metrics files live",

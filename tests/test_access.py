@@ -21,6 +21,9 @@ PUBLIC = {
     # is 128 random bits and names no number (tests/test_badges.py).
     "/badges/issuer", "/badges/courses/<course_id>", "/badges/courses/<course_id>/image.svg",
     "/badges/assertions/<badge_id>",
+    # Signed badges: an assertion as a JWS (the same 128-bit address), the issuer's
+    # public key and its revocation list, which name no number (tests/test_badges.py).
+    "/badges/assertions/<badge_id>.jws", "/badges/key", "/badges/revocations",
     # The operator's sign-in form and sign-out: 404 unless LEARNLINE_ADMIN_TOKEN is set.
     "/admin/signin", "/admin/signout",
 }

@@ -7,6 +7,7 @@ validator against a served gateway."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -15,6 +16,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from gateway import create_app
 from gateway.cli.main import main
@@ -231,6 +235,150 @@ def test_an_erased_learners_badge_no_longer_stands(client, store, db_path):
     assert "recipient" not in gone
 
 
+# -- signed badges ---------------------------------------------------------------------------
+
+
+def claims(jws: str) -> dict:
+    """A JWS's payload, read without checking it."""
+    payload = jws.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def signature_holds(jws: str, public_pem: str) -> bool:
+    """Whether `jws` is signed RS256 by the key `public_pem`, checked with the
+    cryptography library alone."""
+    header, payload, signature = jws.split(".")
+    key = serialization.load_pem_public_key(public_pem.encode())
+    try:
+        key.verify(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)),
+                   f"{header}.{payload}".encode(), padding.PKCS1v15(), hashes.SHA256())
+    except InvalidSignature:
+        return False
+    return True
+
+
+def test_a_badge_is_signed_by_the_issuers_published_key(client, store):
+    badge = badge_of(store, passed(client, store))
+    response = client.get(f"/badges/assertions/{badge}.jws")
+    assert response.status_code == 200 and response.mimetype == "text/plain"
+    assert response.headers["Cache-Control"] == "no-cache"
+    jws = response.text
+    header = claims("." + jws.split(".")[0] + ".")  # the header, read as a payload
+    assert header == {"alg": "RS256"}
+
+    issuer = fetch_json(client, f"{PUBLIC}/badges/issuer")
+    assert issuer["publicKey"] == f"{PUBLIC}/badges/key"
+    assert issuer["revocationList"] == f"{PUBLIC}/badges/revocations"
+    key = fetch_json(client, issuer["publicKey"])
+    assert (key["type"], key["id"], key["owner"]) == (
+        "CryptographicKey", f"{PUBLIC}/badges/key", issuer["id"])
+    assert key["publicKeyPem"].startswith("-----BEGIN PUBLIC KEY-----")
+    assert "PRIVATE" not in json.dumps(key)
+    assert signature_holds(jws, key["publicKeyPem"])
+    assert claims(jws)["id"] == f"{PUBLIC}/badges/assertions/{badge}"
+
+    # One payload changed, the signature no longer holds.
+    head, _, signature = jws.split(".")
+    tampered = dict(claims(jws), issuedOn="2020-01-01T00:00:00+00:00")
+    forged_payload = base64.urlsafe_b64encode(json.dumps(tampered).encode()).rstrip(b"=")
+    assert not signature_holds(f"{head}.{forged_payload.decode()}.{signature}",
+                               key["publicKeyPem"])
+    # The key the gateway made is kept: the next request, and every process, signs alike.
+    assert client.get(f"/badges/assertions/{badge}.jws").text == jws
+    assert store.setting("badge_signing_key", lambda: "").startswith("-----BEGIN PRIVATE")
+
+    tampered = badge[:-1] + ("0" if badge[-1] != "0" else "1")
+    for path in (f"/badges/assertions/{tampered}.jws", f"/badges/assertions/{badge.upper()}.jws",
+                 "/badges/assertions/x.jws"):
+        assert client.get(path).status_code == 404, path
+
+
+def test_the_revocation_list_names_revoked_and_erased_badges_and_no_number(
+        client, store, db_path):
+    listed = fetch_json(client, f"{PUBLIC}/badges/revocations")
+    assert listed["type"] == "RevocationList" and listed["revokedAssertions"] == []
+    assert listed["issuer"] == f"{PUBLIC}/badges/issuer"
+    ada = passed(client, store, ADA)
+    obi = passed(client, store, OBI)
+    assert cli(db_path, "certificates", "revoke", ada, "--reason", "Cheating").exit_code == 0
+    assert client.get(f"/badges/assertions/{badge_of(store, ada)}.jws").status_code == 410
+
+    # One entry: also by its id alone, so that the list stays a list once compacted.
+    listed = fetch_json(client, f"{PUBLIC}/badges/revocations")
+    ada_id = f"{PUBLIC}/badges/assertions/{badge_of(store, ada)}"
+    assert listed["revokedAssertions"] == [{"id": ada_id, "revocationReason": "Cheating"},
+                                           ada_id]
+    obi_badge = badge_of(store, obi)
+    assert cli(db_path, "learners", "erase", OBI, "--yes").exit_code == 0
+    listed = fetch_json(client, f"{PUBLIC}/badges/revocations")
+    [first, second] = listed["revokedAssertions"]
+    assert first == {"id": ada_id, "revocationReason": "Cheating"}
+    assert second["id"] == f"{PUBLIC}/badges/assertions/{obi_badge}"
+    assert "erased" in second["revocationReason"]
+    key = client.get("/badges/key").text
+    for text in (json.dumps(listed), key):
+        for phone in (ADA, OBI):
+            assert phone[1:] not in text and phone[-7:] not in text
+
+
+def test_a_signing_key_file_is_used_and_one_that_cannot_be_stops_start_up(
+        db_path, carriers, tmp_path):
+    from gateway.learning import badge_signing
+    pem = badge_signing.generate_key_pem()
+    good = tmp_path / "badge-key.pem"
+    good.write_text(pem)
+    client = _app(db_path, carriers, PUBLIC_URL=PUBLIC, BADGE_ISSUER=ISSUER,
+                  BADGE_SIGNING_KEY=str(good)).test_client()
+    key = badge_signing.load_key_pem(pem.encode(), "test")
+    assert fetch_json(client, f"{PUBLIC}/badges/key")["publicKeyPem"] == \
+        badge_signing.public_key_pem(key)
+
+    small = tmp_path / "small.pem"
+    small.write_bytes(rsa.generate_private_key(public_exponent=65537, key_size=1024)
+                      .private_bytes(serialization.Encoding.PEM,
+                                     serialization.PrivateFormat.PKCS8,
+                                     serialization.NoEncryption()))
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a key\n")
+    for path, says in ((tmp_path / "missing.pem", "cannot read"), (garbage, "not an"),
+                       (small, "1024 bits")):
+        with pytest.raises(ConfigError, match="LEARNLINE_BADGE_SIGNING_KEY") as refused:
+            _app(db_path, carriers, PUBLIC_URL=PUBLIC, BADGE_ISSUER=ISSUER,
+                 BADGE_SIGNING_KEY=str(path))
+        assert says in str(refused.value) and "BEGIN" not in str(refused.value)
+
+
+def test_doctor_says_which_key_signs_badges_and_refuses_one_it_cannot_use(
+        db_path, carriers, tmp_path):
+    from gateway.learning import badge_signing
+    from gateway.ops.doctor import diagnose
+    pem = badge_signing.generate_key_pem()
+    good = tmp_path / "badge-key.pem"
+    good.write_text(pem)
+    bad = tmp_path / "bad.pem"
+    bad.write_text("-----BEGIN PRIVATE KEY-----\nnonsense\n-----END PRIVATE KEY-----\n")
+    bad.chmod(0o600)
+
+    def said(**env: str) -> list[str]:
+        return [str(f) for f in diagnose(db_path, {
+            "LEARNLINE_CARRIERS": str(carriers), "LEARNLINE_PUBLIC_URL": PUBLIC,
+            "LEARNLINE_BADGE_ISSUER": ISSUER, **env}) if f.subject == "open badges"]
+
+    [_, made] = said()
+    assert made.startswith("OK") and "keeps in its database" in made
+    good.chmod(0o600)
+    [_, configured] = said(LEARNLINE_BADGE_SIGNING_KEY=str(good))
+    fingerprint = badge_signing.fingerprint(badge_signing.load_key_pem(pem.encode(), "t"))
+    assert configured.startswith("OK") and str(good) in configured
+    assert fingerprint in configured and "PRIVATE" not in configured
+    good.chmod(0o644)  # anyone on the machine could sign badges with it
+    [_, _, loose] = said(LEARNLINE_BADGE_SIGNING_KEY=str(good))
+    assert loose.startswith("WARN") and "chmod 600" in loose and str(good) in loose
+    [_, refused] = said(LEARNLINE_BADGE_SIGNING_KEY=str(bad))
+    assert refused.startswith("FAIL") and "LEARNLINE_BADGE_SIGNING_KEY" in refused
+    assert "nonsense" not in refused
+
+
 # -- the verify page and the learner's download ------------------------------------------------
 
 
@@ -263,8 +411,14 @@ def test_a_signed_in_learner_downloads_their_badge_baked(client, store):
     [baked] = svg.findall("{http://openbadges.org}assertion")
     assert list(svg).index(baked) == 0  # first in the image, as the baking spec says
     badge = badge_of(store, code)
-    assert baked.get("verify") == f"{PUBLIC}/badges/assertions/{badge}"
-    assert json.loads(baked.text) == fetch_json(client, baked.get("verify"))
+    # The signed assertion (its JWS), as the verify attribute and the content, as the
+    # IMS bakery writes a signed badge: the hosted assertion, signed by the issuer's key.
+    jws = client.get(f"/badges/assertions/{badge}.jws").text
+    assert baked.get("verify") == jws and baked.text == jws
+    signed = claims(jws)
+    assert signed == {**fetch_json(client, f"{PUBLIC}/badges/assertions/{badge}"),
+                      "verification": {"type": "SignedBadge",
+                                       "creator": f"{PUBLIC}/badges/key"}}
     assert b"xmlns:openbadges=\"http://openbadges.org\"" in response.data
     assert b"<![CDATA[" in response.data
 
@@ -295,6 +449,7 @@ def test_without_the_settings_badges_are_off(db_path, carriers, settings):
         web_sign_in(client, store, ADA)
     for path in ("/badges/issuer", f"/badges/courses/{COURSE}",
                  f"/badges/courses/{COURSE}/image.svg", f"/badges/assertions/{badge}",
+                 f"/badges/assertions/{badge}.jws", "/badges/key", "/badges/revocations",
                  f"/certificates/{format_code(code)}/badge.svg"):
         assert client.get(path).status_code == 404, path
     assert "badge" not in client.get("/progress").text.lower()
@@ -327,6 +482,6 @@ def test_doctor_names_a_badge_setting_that_cannot_be_used(db_path, carriers):
     assert bad.startswith("FAIL") and "LEARNLINE_BADGE_ISSUER" in bad
     [alone] = said(LEARNLINE_BADGE_ISSUER=ISSUER)
     assert alone.startswith("WARN") and "LEARNLINE_PUBLIC_URL" in alone
-    [on] = said(LEARNLINE_PUBLIC_URL=PUBLIC, LEARNLINE_BADGE_ISSUER=ISSUER)
+    [on, _key] = said(LEARNLINE_PUBLIC_URL=PUBLIC, LEARNLINE_BADGE_ISSUER=ISSUER)
     assert on.startswith("OK") and PUBLIC in on and "Learn Kano" in on
     assert said() == [] and said(LEARNLINE_PUBLIC_URL=PUBLIC) == []

@@ -1,6 +1,8 @@
-"""Certificates as Open Badges 2.0 (hosted verification): the issuer's profile, a badge
-class per course, an assertion per certificate, the course's badge image and a badge
-image with its assertion baked in (docs/integrations.md, Open Badges).
+"""Certificates as Open Badges 2.0 (hosted and signed verification): the issuer's profile,
+its public key and revocation list, a badge class per course, an assertion per
+certificate (and the same to be signed, gateway/learning/badge_signing.py), the course's
+badge image and a badge image with its assertion baked in (docs/integrations.md, Open
+Badges).
 
 Every document is JSON-LD in the Open Badges 2.0 context, its `id` its own address under
 the gateway's public address (`LEARNLINE_PUBLIC_URL`). An assertion's address carries its
@@ -14,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -62,6 +65,16 @@ class BadgeSettings:
         """A certificate's assertion's address, by the certificate's `badge_id`."""
         return self.url(f"/badges/assertions/{badge_id}")
 
+    @property
+    def key_id(self) -> str:
+        """The address of the issuer's public key (a CryptographicKey)."""
+        return self.url("/badges/key")
+
+    @property
+    def revocation_list_id(self) -> str:
+        """The address of the issuer's revocation list."""
+        return self.url("/badges/revocations")
+
 
 def read_settings(public_url: str | None, issuer: str | None) -> BadgeSettings | None:
     """The badge settings from `LEARNLINE_PUBLIC_URL` and `LEARNLINE_BADGE_ISSUER`
@@ -93,7 +106,34 @@ def issuer(settings: BadgeSettings) -> dict[str, Any]:
     """The issuer's profile."""
     return {"@context": CONTEXT, "type": "Issuer", "id": settings.issuer_id,
             "name": settings.issuer_name, "url": settings.url("/"),
-            "email": settings.issuer_email}
+            "email": settings.issuer_email, "publicKey": settings.key_id,
+            "revocationList": settings.revocation_list_id}
+
+
+def cryptographic_key(settings: BadgeSettings, public_pem: str) -> dict[str, Any]:
+    """The issuer's public key, which signed badges name as their `creator`: its PEM,
+    owned by the issuer."""
+    return {"@context": CONTEXT, "type": "CryptographicKey", "id": settings.key_id,
+            "owner": settings.issuer_id, "publicKeyPem": public_pem}
+
+
+def revocation_list(settings: BadgeSettings,
+                    certificates: Iterable[CertificateRecord]) -> dict[str, Any]:
+    """The issuer's revocation list: the assertion of each of `certificates` whose badge
+    no longer stands (revoked, or its holder erased), with the reason its 410 answer
+    gives."""
+    entries: list[Any] = [{"id": settings.assertion_id(c.badge_id),
+                           "revocationReason": revoked(settings, c)["revocationReason"]}
+                          for c in certificates if not stands(c)]
+    if len(entries) == 1:
+        # JSON-LD compaction turns a list of one into that one entry, and the IMS
+        # validator (openbadges 1.1.2) then looks for the assertion among the entry's
+        # keys and misses it. The same assertion by its id alone (the spec allows both
+        # forms) keeps the list a list.
+        entries.append(entries[0]["id"])
+    return {"@context": CONTEXT, "type": "RevocationList",
+            "id": settings.revocation_list_id, "issuer": settings.issuer_id,
+            "revokedAssertions": entries}
 
 
 def badge_class(settings: BadgeSettings, course_id: str, name: str, description: str,
@@ -125,6 +165,14 @@ def assertion(settings: BadgeSettings, certificate: CertificateRecord) -> dict[s
             "issuedOn": _iso(certificate.issued_at),
             "badge": settings.badge_class_id(certificate.course_id),
             "verification": {"type": "hosted"}}
+
+
+def signed_assertion(settings: BadgeSettings, certificate: CertificateRecord) -> dict[str, Any]:
+    """The certificate's assertion to be signed (gateway/learning/badge_signing.py): the
+    hosted one, its verification `SignedBadge` by the issuer's key. Its `id` stays the
+    hosted assertion's address, so the two forms are one badge, revoked together."""
+    return {**assertion(settings, certificate),
+            "verification": {"type": "SignedBadge", "creator": settings.key_id}}
 
 
 def stands(certificate: CertificateRecord) -> bool:
@@ -191,16 +239,20 @@ def badge_image(title: str) -> str:
         "</svg>")
 
 
-def bake(svg: str, document: dict[str, Any]) -> str:
+def bake(svg: str, document: dict[str, Any] | str) -> str:
     """`svg` with the assertion `document` baked in, as the Open Badges baking
     specification says for SVG: an `openbadges:assertion` element first in the `svg`
-    element (its namespace declared there), its `verify` attribute the assertion's
-    address, the assertion's JSON as CDATA."""
+    element (its namespace declared there). A hosted assertion (a dict): its `verify`
+    attribute the assertion's address, the assertion's JSON as CDATA. A signed one (its
+    JWS, a str): the JWS as the `verify` attribute and as CDATA, as the IMS bakery
+    writes it."""
     opening = re.match(r"<svg\b[^>]*>", svg)
     if opening is None:
         raise ValueError("not an SVG image")
     tag = opening.group(0)
     baked_tag = tag[:-1] + f' xmlns:openbadges="{BAKING_NAMESPACE}">'
-    element = (f"<openbadges:assertion verify={quoteattr(document['id'])}>"
-               f"<![CDATA[{as_json(document)}]]></openbadges:assertion>")
+    verify, content = ((document, document) if isinstance(document, str)
+                       else (document["id"], as_json(document)))
+    element = (f"<openbadges:assertion verify={quoteattr(verify)}>"
+               f"<![CDATA[{content}]]></openbadges:assertion>")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + baked_tag + element + svg[len(tag):]

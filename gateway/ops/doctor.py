@@ -17,7 +17,7 @@ from gateway import environment
 from gateway.channels.web import signin
 from gateway.config import Carriers, ConfigError, literal_secrets, load_carriers
 from gateway.content.importer import bundled_courses_behind
-from gateway.learning import badges
+from gateway.learning import badge_signing, badges
 from gateway.learning.asking import tutor_hours
 from gateway.outbox.lrs import LrsSettings, reachable
 from gateway.outbox.worker import retention_days_from_env
@@ -116,6 +116,15 @@ def _badges(env: dict[str, str], findings: list[Finding]) -> None:
     if found is not None:
         findings.append(Finding("ok", "open badges", f"on: issued by {found.issuer_name} "
                                 f"<{found.issuer_email}> at {found.issuer_id}"))
+        key_path = env.get(badge_signing.KEY_ENV, "")
+        try:
+            findings.append(Finding("ok", "open badges", badge_signing.describe(key_path)))
+        except ValueError as exc:
+            findings.append(Finding("fail", "open badges", str(exc)))
+        if badge_signing.readable_by_others(key_path):
+            findings.append(Finding("warn", "open badges", f"{badge_signing.KEY_ENV}="
+                                    f"{key_path.strip()} can be read by other users: "
+                                    "chmod 600 it (whoever has it can sign badges)"))
     elif issuer:
         findings.append(Finding("warn", "open badges", "LEARNLINE_BADGE_ISSUER is set but "
                                 "not LEARNLINE_PUBLIC_URL: badges are off until it is"))

@@ -386,6 +386,13 @@ class ProgressStore:
         return [_certificate_record(row) for row in self.db.query(
             f"SELECT * FROM certificates {clause}ORDER BY issued_at, code", values)]
 
+    def certificates_withdrawn(self) -> list[CertificateRecord]:
+        """The certificates whose badge no longer stands, revoked or their holder erased,
+        oldest first (what the badges' revocation list names)."""
+        return [_certificate_record(row) for row in self.db.query(
+            "SELECT * FROM certificates WHERE revoked_at IS NOT NULL OR phone IS NULL "
+            "ORDER BY issued_at, code")]
+
     def certificate_title(self, course_id: str) -> str | None:
         """The title the first certificate of a course shows (for a course no longer
         taught), or None when no certificate names it."""

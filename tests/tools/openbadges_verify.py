@@ -2,9 +2,10 @@
 
 Run with the validator's own Python (tests/tools/openbadges-venv, built by `make
 install-test`), never the project's: `openbadges-venv/bin/python openbadges_verify.py INPUT`,
-where INPUT is an assertion's URL or a baked badge image's path (read with
-`openbadges_bakery.unbake`, as the validator reads an image it fetches). The report is printed as
-JSON on stdout.
+where INPUT is an assertion's URL, a baked badge image's path (read with
+`openbadges_bakery.unbake`, as the validator reads an image it fetches), or the path of a
+file holding a signed assertion (a JWS, as pasted into the validator). The report is printed
+as JSON on stdout.
 
 The validator reads the Open Badges 2.0 JSON-LD context from https://w3id.org/openbadges/v2
 over the network. Here it gets the copy the package itself bundles
@@ -52,14 +53,18 @@ def main(argv):
     target = argv[1]
     if target.startswith(("http://", "https://")):
         report = verify(target, use_cache=False)
-    else:
+    elif target.endswith(".svg"):
         # A baked image: what the validator does with an image it fetched (its
-        # process_baked_resource), on a file: the bakery reads the assertion out of it.
+        # process_baked_resource), on a file: the bakery reads the assertion out of it
+        # (a hosted assertion's address, or a signed assertion's JWS).
         with open(target, "rb") as image:
             baked = unbake(image)
         if isinstance(baked, bytes):
             baked = baked.decode("utf-8")
         report = verify(baked, use_cache=False)
+    else:
+        with open(target, encoding="ascii") as signed:
+            report = verify(signed.read().strip(), use_cache=False)
     json.dump(report, sys.stdout, indent=1, default=str)
     return 0
 

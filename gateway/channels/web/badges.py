@@ -1,6 +1,8 @@
 """Open Badges served for verifiers (docs/integrations.md, Open Badges): the issuer's
-profile, each course's badge class and image, each certificate's assertion, as JSON-LD
-at stable addresses under `LEARNLINE_PUBLIC_URL` (gateway/learning/badges.py builds them).
+profile, its public key and revocation list, each course's badge class and image, each
+certificate's assertion (hosted JSON-LD, and signed as a JWS), at stable addresses under
+`LEARNLINE_PUBLIC_URL` (gateway/learning/badges.py builds them,
+gateway/learning/badge_signing.py signs them).
 
 These routes are public by design: an employer, a wallet or a validator follows a badge's
 addresses without any account. They reveal no number (the recipient is a salted hash) and
@@ -14,18 +16,21 @@ import logging
 import re
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from flask import Blueprint, Flask, Response, abort, current_app
 
 from gateway import environment
 from gateway.config import ConfigError
 from gateway.i18n import translations
-from gateway.learning import badges
+from gateway.learning import badge_signing, badges
 from gateway.store.per_thread import get_store
+from gateway.store.records import CertificateRecord
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("badges", __name__)
 
 EXTENSION = "learnline.badges"
+KEY_EXTENSION = "learnline.badge_key"  # the signing key, once read
 _BADGE_ID = re.compile(r"^[0-9a-f]{32}$")
 # How long verifiers may keep what does not change with a revocation.
 STABLE_SECONDS = 3600
@@ -37,8 +42,14 @@ def init_app(app: Flask) -> None:
     routes, which answer 404 while badges are off."""
     public_url = app.config.get("PUBLIC_URL") or environment.get("LEARNLINE_PUBLIC_URL")
     issuer = app.config.get("BADGE_ISSUER") or environment.get("LEARNLINE_BADGE_ISSUER")
+    key_path = app.config.get("BADGE_SIGNING_KEY") or environment.get(
+        badge_signing.KEY_ENV, "")
+    app.config["BADGE_SIGNING_KEY"] = key_path
     try:
         app.extensions[EXTENSION] = badges.read_settings(public_url, issuer)
+        if app.extensions[EXTENSION] is not None:
+            # A key file that cannot be used stops start-up, not a verifier's request.
+            app.extensions[KEY_EXTENSION] = badge_signing.configured_key(key_path)
     except ValueError as problem:
         raise ConfigError(str(problem)) from None
     if app.extensions[EXTENSION] is None and (public_url or "").strip():
@@ -57,6 +68,20 @@ def _on() -> badges.BadgeSettings:
     if found is None:
         abort(404)
     return found
+
+
+def signing_key() -> RSAPrivateKey:
+    """The key badges are signed with (gateway/learning/badge_signing.py), read once."""
+    key = current_app.extensions.get(KEY_EXTENSION)
+    if key is None:
+        key = badge_signing.gateway_key(get_store(), current_app.config["BADGE_SIGNING_KEY"])
+        current_app.extensions[KEY_EXTENSION] = key
+    return key
+
+
+def signed(settings: badges.BadgeSettings, certificate: CertificateRecord) -> str:
+    """The certificate's assertion signed, as a JWS (it must stand)."""
+    return badge_signing.sign(badges.signed_assertion(settings, certificate), signing_key())
 
 
 def _json(document: dict[str, Any], status: int = 200, *, stable: bool = False) -> Response:
@@ -95,6 +120,21 @@ def issuer():
     return _json(badges.issuer(_on()), stable=True)
 
 
+@blueprint.get("/badges/key")
+def public_key():
+    """The issuer's public key, which signed assertions name as their creator."""
+    found = _on()
+    return _json(badges.cryptographic_key(found, badge_signing.public_key_pem(signing_key())),
+                 stable=True)
+
+
+@blueprint.get("/badges/revocations")
+def revocations():
+    """The issuer's revocation list: every assertion that no longer stands, and why."""
+    found = _on()
+    return _json(badges.revocation_list(found, get_store().certificates_withdrawn()))
+
+
 @blueprint.get("/badges/courses/<course_id>")
 def badge_class(course_id: str):
     """A certified course's badge class; 404 for any other."""
@@ -130,3 +170,22 @@ def assertion(badge_id: str):
     if not badges.stands(certificate):
         return _json(badges.revoked(found, certificate), 410)
     return _json(badges.assertion(found, certificate))
+
+
+@blueprint.get("/badges/assertions/<badge_id>.jws")
+def signed_assertion(badge_id: str):
+    """A certificate's assertion signed by the issuer's key, as a JWS (text); a revoked
+    one (or an erased learner's) answers 410 as its hosted form does, and is on the
+    revocation list; 404 for an id no certificate has."""
+    found = _on()
+    certificate = (get_store().certificate_by_badge(badge_id)
+                   if _BADGE_ID.match(badge_id) else None)
+    if certificate is None:
+        abort(404)
+    if not badges.stands(certificate):
+        return _json(badges.revoked(found, certificate), 410)
+    response = Response(signed(found, certificate), content_type="text/plain; charset=ascii")
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "no-cache"
+    return response

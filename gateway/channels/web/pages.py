@@ -676,8 +676,10 @@ def baked_badge(code: str):
     found = get_store().certificate(canonical) if canonical and settings else None
     if found is None or found.phone != learner.phone or not open_badges.stands(found):
         abort(404)
+    # The signed assertion: the image carries its own proof, checked against the
+    # issuer's published key, and fails once the certificate is on the revocation list.
     baked = open_badges.bake(open_badges.badge_image(found.course_title),
-                             open_badges.assertion(settings, found))
+                             badges.signed(settings, found))
     response = make_response(baked)
     response.headers["Content-Type"] = "image/svg+xml"
     response.headers["Content-Disposition"] = (
