@@ -256,3 +256,86 @@ def test_two_programs_invite_their_cohorts_at_their_pace_and_a_budget_stops_one(
         assert "NEXT continue" in twilio_api.bodies_to(SUN[0])[-1]  # the help it asked for
     finally:
         served.close()
+
+
+def _asked(base: str, session: requests.Session | None, size: int,
+           headers: dict[str, str] | None = None,
+           path: str = "/admin/programs/orange/cohorts") -> bytes:
+    """The served gateway's first answer to the head of a cohort upload (a POST to
+    `path`) of `size` bytes sent by `session` (its cookies), the body not sent: what came
+    within 10 s."""
+    import socket
+
+    port = int(base.rsplit(":", 1)[1])
+    cookies = "; ".join(f"{c.name}={c.value}" for c in session.cookies) if session else ""
+    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1",
+             "Content-Type: multipart/form-data; boundary=XyZ", f"Content-Length: {size}",
+             "Expect: 100-continue", *([f"Cookie: {cookies}"] if cookies else []),
+             *(f"{name}: {value}" for name, value in (headers or {}).items())]
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        data = b""
+        try:
+            while chunk := sock.recv(65536):
+                data += chunk
+                if data.startswith(b"HTTP/1.1 100 ") and data.endswith(b"\r\n\r\n"):
+                    break
+        except TimeoutError:
+            pass
+    return data
+
+
+def test_served_a_cohort_of_20000_numbers_uploads_and_a_larger_file_gets_a_page_unread(
+        tmp_path, twilio_api, monkeypatch):
+    """Through the real server: a program's administrator uploads 20,000 numbers (about
+    600 KB, ten times the gateway's 64 KiB) on the dashboard and they are imported; a file
+    over the upload's 8 MB gets a page naming its size, the limit and the command before
+    any of it is sent; without credentials, with a wrong bearer token, as a tutor or as
+    another program's administrator, a body over 64 KiB is refused before it is sent."""
+    monkeypatch.setenv("TEST_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    carriers_file = tmp_path / "carriers.toml"
+    carriers_file.write_text(carriers_toml(twilio_api.url), encoding="utf-8")
+    programs_file = tmp_path / "programs.toml"
+    programs_file.write_text(PROGRAMS, encoding="utf-8")
+    monkeypatch.setenv("LEARNLINE_PROGRAMS", str(programs_file))
+    lessons = tmp_path / "lessons"
+    course_copy(lessons, "orange-course", "ORANGE1", "orange")
+    served = serve_gateway(tmp_path, carriers_file)
+    gateway = next(served)
+    try:
+        env, base = gateway.env, gateway.base
+        learnline(env, "lessons", "import", str(lessons))
+        for username, role, program in (("ada", "admin", "orange"), ("sol", "admin", "sun"),
+                                        ("tim", "tutor", "orange")):
+            learnline(env, "staff", "add", username, "--name", username.title(), "--role",
+                      role, "--program", program, "--password-stdin", stdin=PASSWORD + "\n")
+        ada = signed_in(base, "ada")
+        data = ("phone,name\n" + "".join(f"0803 {n:07d},Learner number {n}\n"
+                                         for n in range(20_000))).encode()
+        assert len(data) > 9 * 64 * 1024
+        cohort = upload(ada, base, "orange", "orange-course", data)
+        assert funnel(ada, base, "orange", cohort)["members"] == 20_000
+
+        page = _asked(base, ada, 19 * 512 * 1024)  # 9.5 MB: answered before it is sent
+        assert page.startswith(b"HTTP/1.1 413 ") and b"\r\nConnection: close\r\n" in page
+        text = page.decode()
+        assert "This upload is 9.5 MB" in text and "up to 8 MB" in text
+        assert "learnline cohorts import orange" in text and "Orange Academy" in text
+        assert "<script" not in text
+
+        size = 5 * 1024 * 1024
+        refused = {"nobody": _asked(base, None, size),
+                   "wrong token": _asked(base, None, size,
+                                         {"Authorization": "Bearer " + "w" * 40}),
+                   "tutor": _asked(base, signed_in(base, "tim"), size),
+                   "sun's administrator": _asked(base, signed_in(base, "sol"), size)}
+        for who, answer in refused.items():
+            assert answer.startswith(b"HTTP/1.1 413 "), (who, answer[:200])
+        # Orange's administrator is asked for the body, and only then.
+        assert _asked(base, ada, size).startswith(b"HTTP/1.1 100 Continue\r\n")
+        # Every other route keeps the gateway's 64 KiB, signed in or not.
+        for path in ("/signin", "/admin/signin", f"/admin/programs/orange/cohorts/{cohort}"):
+            answer = _asked(base, ada, 65 * 1024, path=path)
+            assert answer.startswith(b"HTTP/1.1 413 Request Entity Too Large\r\n"), path
+    finally:
+        served.close()
