@@ -188,7 +188,11 @@ def test_the_cli_imports_a_cohort_or_tells_every_bad_line(
     [cohort] = stored.of_program(store, "orange")
     assert (cohort.name, cohort.course_id, cohort.created_by) == ("Intake", course, "terminal")
     listed = runner.invoke(cli, ["cohorts", "list", "orange"])
-    assert "numbers 2, invited 0, joined 0" in listed.output
+    header, row = listed.output.splitlines()
+    assert header == "cohort\tname\tcourse\tstarts on\tfunnel"
+    assert row.startswith(f"{cohort.id}\tIntake\t{course}\t2026-12-08\t")
+    assert "numbers 2, invited 0, joined 0" in row
+    assert runner.invoke(cli, ["cohorts", "list", "sun"]).output.splitlines() == [header]
     assert runner.invoke(cli, ["cohorts", "list", "moon"]).exit_code == 1
 
 

@@ -16,7 +16,7 @@ from flask import Response, abort, current_app, g, redirect, request, url_for
 from gateway import programs
 from gateway.config import ConfigError
 from gateway.ops import cohort_reports, staff, staff_web
-from gateway.ops.cohorts import CohortError, create_cohort
+from gateway.ops.cohorts import CohortError, budget_warning, create_cohort
 from gateway.ops.dashboard import ACCESS, LARGE_BODIES, PROGRAM_ADMIN, _page, blueprint
 from gateway.ops.reports import Table, table_csv
 from gateway.programs import Program
@@ -75,9 +75,12 @@ def _list_page(program: Program, *, status: int = 200, problems: list[str] | Non
     store = get_store()
     shown = [(cohort, _funnel(cohort)) for cohort in stored.of_program(store, program.id)]
     courses = [course for course in store.courses() if course.program == program.id]
+    created = request.args.get("created", "")
+    warning = budget_warning(store, current_app.extensions["learnline.carriers"],
+                             program) if created else None
     return _page("admin_cohorts.html", status=status, program=program, shown=shown,
                  courses=courses, problems=problems or [], form=form or {},
-                 created=request.args.get("created", ""), limit=_megabytes(UPLOAD_BYTES))
+                 created=created, warning=warning, limit=_megabytes(UPLOAD_BYTES))
 
 
 @blueprint.get("/programs/<program_id>/cohorts")
