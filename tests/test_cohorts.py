@@ -624,3 +624,31 @@ def test_only_the_programs_administrators_may_send_a_large_upload(web, store):
     assert stored.of_program(store, "orange") == []
     answer, read = post(signed_in(web, "oa"))  # no CSRF token in this form: read, then 400
     assert answer.status_code == 400 and read == len(form)
+
+
+def test_erasing_a_number_imported_but_never_seen_removes_it_from_its_cohort(
+        store, carriers, twilio, db_path, carriers_file, monkeypatch):
+    """A number only imported (and invited, never answering) leaves its cohort on
+    erasure: nothing of it stays, not even under a pseudonym; a member who joined keeps
+    counting under the pseudonym."""
+    cohort = new_cohort(store, carriers, b"phone,name\n+2348030000100,Ada Obi\n"
+                                         b"+2348030000101,Bola Ade\n+2348030000102,Chi\n")
+    run_invitations(store, carriers)  # two a minute: the first two are invited
+    twilio.sms("+2348030000100", "OUI")  # joins
+    monkeypatch.setenv("LEARNLINE_DB", str(db_path))
+    monkeypatch.setenv("LEARNLINE_CARRIERS", str(carriers_file))
+    runner = CliRunner()
+    for never_seen in ("+2348030000101", "+2348030000102"):  # invited; waiting
+        erased = runner.invoke(cli, ["learners", "erase", "--yes", never_seen])
+        assert erased.exit_code == 0, erased.output
+        assert "deleted: 0 reviews" in erased.output and ", 1 cohort_members\n" in erased.output
+    rows = stored.member_rows(store, cohort.id)
+    assert [row[:3] for row in rows] == [("+2348030000100", "Ada Obi", "joined")]
+    assert stored.funnel(store, cohort, 4).members == 1
+    joined = runner.invoke(cli, ["learners", "erase", "--yes", "+2348030000100"])
+    assert joined.exit_code == 0, joined.output
+    kept = joined.output.split("kept without the number: ")[1].splitlines()[0]
+    assert "1 cohort_members" in kept
+    [row] = stored.member_rows(store, cohort.id)
+    assert row[0].startswith("erased:") and row[1:3] == ("", "joined")
+    assert stored.funnel(store, cohort, 4).joined == 1
