@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -327,6 +327,33 @@ def _asked(port: int, session: requests.Session | None, size: int,
     return data
 
 
+def _sent_whole(port: int, session: requests.Session, size: int) -> bytes:
+    """The answer to a cohort upload of `size` bytes sent whole at once by `session`, as a
+    browser sends a form, read while it is sent; empty if the connection was reset."""
+    import socket
+    import threading
+
+    cookies = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
+    head = (f"POST /admin/programs/orange/cohorts HTTP/1.1\r\nHost: learn.example.org\r\n"
+            f"Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: {size}\r\n"
+            f"Cookie: {cookies}\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        def send() -> None:
+            with suppress(OSError):  # reset once the answer is out: read what came
+                sock.sendall(head + b"x" * size)
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        data = b""
+        try:
+            while chunk := sock.recv(65536):
+                data += chunk
+        except OSError:
+            data = b""
+        sender.join(60)
+    return data
+
+
 def test_served_a_cohort_of_20000_numbers_uploads_and_a_larger_file_gets_a_page_unread(
         tmp_path, twilio_api, monkeypatch):
     """Through the real server: a program's administrator uploads 20,000 numbers (about
@@ -357,6 +384,8 @@ def test_served_a_cohort_of_20000_numbers_uploads_and_a_larger_file_gets_a_page_
                    "sun's administrator": _asked(port, signed_in(base, "sol"), size)}
         for who, answer in refused.items():
             assert answer.startswith(b"HTTP/1.1 413 "), (who, answer[:200])
+        # A browser sends the whole file without waiting: it still reads the page whole.
+        assert b"This upload is 9.5 MB" in _sent_whole(port, ada, 19 * 512 * 1024)
         # Orange's administrator is asked for the body, and only then.
         assert _asked(port, ada, size).startswith(b"HTTP/1.1 100 Continue\r\n")
         # Every other route keeps the gateway's 64 KiB, signed in or not.
