@@ -188,7 +188,11 @@ def test_the_cli_imports_a_cohort_or_tells_every_bad_line(
     [cohort] = stored.of_program(store, "orange")
     assert (cohort.name, cohort.course_id, cohort.created_by) == ("Intake", course, "terminal")
     listed = runner.invoke(cli, ["cohorts", "list", "orange"])
-    assert "numbers 2, invited 0, joined 0" in listed.output
+    header, row = listed.output.splitlines()
+    assert header == "cohort\tname\tcourse\tstarts on\tfunnel"
+    assert row.startswith(f"{cohort.id}\tIntake\t{course}\t2026-12-08\t")
+    assert "numbers 2, invited 0, joined 0" in row
+    assert runner.invoke(cli, ["cohorts", "list", "sun"]).output.splitlines() == [header]
     assert runner.invoke(cli, ["cohorts", "list", "moon"]).exit_code == 1
 
 
@@ -521,3 +525,130 @@ def test_the_funnel_and_the_week_follow_a_member_through_the_course(
     week = stored.week(store, cohort, datetime.now(UTC).timestamp() - 3600)  # the app's time
     assert (week.joined, week.active, week.lessons, week.certificates) == (
         1, 1, len(lessons), 1)
+
+
+# -- large uploads on the dashboard ----------------------------------------------------------
+
+
+def numbers_csv(count: int) -> bytes:
+    """`count` national numbers of NG, each with a name: about 30 bytes a line."""
+    return ("phone,name\n" + "".join(f"0803 {n:07d},Learner {n}\n" for n in range(count))
+            ).encode()
+
+
+class CountedInput:
+    """A request body that counts the bytes the application reads of it."""
+
+    def __init__(self, data: bytes):
+        import io
+        self.stream, self.read_bytes = io.BytesIO(data), 0
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.stream.read(size)
+        self.read_bytes += len(chunk)
+        return chunk
+
+    def readline(self, size: int = -1) -> bytes:
+        chunk = self.stream.readline(size)
+        self.read_bytes += len(chunk)
+        return chunk
+
+
+def multipart(fields: dict[str, str], data: bytes) -> bytes:
+    """A cohort form as a browser sends it, boundary `XyZ`, the file `data` last."""
+    parts = b"".join(b'--XyZ\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n'
+                     % (name.encode(), value.encode()) for name, value in fields.items())
+    return (parts + b'--XyZ\r\nContent-Disposition: form-data; name="numbers"; '
+            b'filename="numbers.csv"\r\nContent-Type: text/csv\r\n\r\n' + data
+            + b"\r\n--XyZ--\r\n")
+
+
+def test_a_cohort_of_20000_numbers_uploads_on_the_dashboard(web, store):
+    client = signed_in(web, "oa")
+    path = "/admin/programs/orange/cohorts"
+    data = numbers_csv(20_000)
+    assert len(data) > 8 * 64 * 1024  # many times the limit of every other route
+    body = multipart({"csrf": token(client, path), "name": "Lagos intake",
+                      "course": cohort_course(store), "starts_on": "2026-12-07"}, data)
+    done = client.post(path, data=body, content_type="multipart/form-data; boundary=XyZ")
+    assert done.status_code == 303, done.text[:500]
+    [cohort] = stored.of_program(store, "orange")
+    assert stored.funnel(store, cohort, 4).members == 20_000
+    page = client.get(path).text  # the form says how large a file it takes
+    assert "Files of up to 8 MB here" in page and "learnline cohorts import orange" in page
+
+
+def test_a_file_over_the_upload_limit_gets_a_page_saying_its_size_the_limit_and_the_command(
+        web, store):
+    client = signed_in(web, "oa")
+    path = "/admin/programs/orange/cohorts"
+    csrf = token(client, path)
+    size = 19 * 512 * 1024  # 9.5 MB
+    counted = CountedInput(b"x" * size)
+    answer = client.post(path, data=b"", content_type="multipart/form-data; boundary=XyZ",
+                         environ_overrides={"wsgi.input": counted,
+                                            "CONTENT_LENGTH": str(size)})
+    assert answer.status_code == 413
+    page = answer.text
+    assert page.startswith("<!DOCTYPE html>") and "<script" not in page
+    assert "Learnline</b>" in page and "Orange Academy" in page  # the dashboard's layout
+    assert "This upload is 9.5 MB" in page and "up to 8 MB" in page
+    assert "learnline cohorts import orange" in page and csrf not in page
+    assert counted.read_bytes == 0  # refused from its declared length, unread
+    assert stored.of_program(store, "orange") == []
+
+
+def test_only_the_programs_administrators_may_send_a_large_upload(web, store):
+    """Walked without credentials, with a wrong bearer token, as a tutor and as another
+    program's administrator: a body over the gateway's 64 KiB is refused (413), read no
+    further than that, and nothing is created; the program's own administrator's goes."""
+    path = "/admin/programs/orange/cohorts"
+    form = multipart({}, numbers_csv(10_000))
+
+    def post(client, **headers):
+        counted = CountedInput(form)
+        answer = client.post(path, data=b"", headers=headers,
+                             content_type="multipart/form-data; boundary=XyZ",
+                             environ_overrides={"wsgi.input": counted,
+                                                "CONTENT_LENGTH": str(len(form))})
+        return answer, counted.read_bytes
+
+    askers = {"nobody": (web.test_client(), {}),
+              "wrong token": (web.test_client(), {"Authorization": "Bearer " + "w" * 40}),
+              "tutor": (signed_in(web, "tt"), {}),
+              "sun's administrator": (signed_in(web, "sa"), {})}
+    for who, (client, headers) in askers.items():
+        answer, read = post(client, **headers)
+        assert answer.status_code == 413, who
+        assert read <= 64 * 1024, (who, read)
+    assert stored.of_program(store, "orange") == []
+    answer, read = post(signed_in(web, "oa"))  # no CSRF token in this form: read, then 400
+    assert answer.status_code == 400 and read == len(form)
+
+
+def test_erasing_a_number_imported_but_never_seen_removes_it_from_its_cohort(
+        store, carriers, twilio, db_path, carriers_file, monkeypatch):
+    """A number only imported (and invited, never answering) leaves its cohort on
+    erasure: nothing of it stays, not even under a pseudonym; a member who joined keeps
+    counting under the pseudonym."""
+    cohort = new_cohort(store, carriers, b"phone,name\n+2348030000100,Ada Obi\n"
+                                         b"+2348030000101,Bola Ade\n+2348030000102,Chi\n")
+    run_invitations(store, carriers)  # two a minute: the first two are invited
+    twilio.sms("+2348030000100", "OUI")  # joins
+    monkeypatch.setenv("LEARNLINE_DB", str(db_path))
+    monkeypatch.setenv("LEARNLINE_CARRIERS", str(carriers_file))
+    runner = CliRunner()
+    for never_seen in ("+2348030000101", "+2348030000102"):  # invited; waiting
+        erased = runner.invoke(cli, ["learners", "erase", "--yes", never_seen])
+        assert erased.exit_code == 0, erased.output
+        assert "deleted: 0 reviews" in erased.output and ", 1 cohort_members\n" in erased.output
+    rows = stored.member_rows(store, cohort.id)
+    assert [row[:3] for row in rows] == [("+2348030000100", "Ada Obi", "joined")]
+    assert stored.funnel(store, cohort, 4).members == 1
+    joined = runner.invoke(cli, ["learners", "erase", "--yes", "+2348030000100"])
+    assert joined.exit_code == 0, joined.output
+    kept = joined.output.split("kept without the number: ")[1].splitlines()[0]
+    assert "1 cohort_members" in kept
+    [row] = stored.member_rows(store, cohort.id)
+    assert row[0].startswith("erased:") and row[1:3] == ("", "joined")
+    assert stored.funnel(store, cohort, 4).joined == 1

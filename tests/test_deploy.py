@@ -14,6 +14,7 @@ import click
 import pytest
 
 from gateway.cli.main import main
+from gateway.ops.cohorts_web import UPLOAD_BYTES
 from gateway.server.request_guard import MAX_REQUEST_BYTES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,6 +105,14 @@ def test_nginx_limits_bodies_like_the_gateway_and_keeps_metrics_local():
     nginx = (DEPLOY / "nginx" / "learnline.conf").read_text()
     assert re.search(r"client_max_body_size (\d+)k;", nginx).group(1) == str(
         MAX_REQUEST_BYTES // 1024)
+    # The cohort upload alone takes more, streamed on: more than Learnline takes there,
+    # so that Learnline's own page tells an administrator their file is too large.
+    upload = re.search(r"location ~ \^/admin/programs/\[\^/\]\+/cohorts\$ \{(.*?)\}", nginx,
+                       flags=re.DOTALL).group(1)
+    assert int(re.search(r"client_max_body_size (\d+)m;", upload).group(1)) * 1024 * 1024 \
+        > 2 * UPLOAD_BYTES
+    assert "proxy_request_buffering off;" in upload
+    assert re.findall(r"client_max_body_size", nginx) == ["client_max_body_size"] * 2
     metrics = re.search(r"location = /metrics \{(.*?)\}", nginx, flags=re.DOTALL).group(1)
     assert "deny all;" in metrics and "allow 127.0.0.1;" in metrics
     assert "proxy_set_header X-Forwarded-For $remote_addr;" in nginx

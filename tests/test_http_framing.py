@@ -119,3 +119,31 @@ def test_each_byte_is_scanned_once_however_the_request_is_cut():
         assert answers[-1] is Arrival.COMPLETE
         assert set(answers[:-1]) == {Arrival.INCOMPLETE}
         assert bytes(framer.data) == request
+
+
+def test_a_larger_body_to_a_route_that_may_allow_it_is_held_until_allowed():
+    asked = []
+
+    def may_allow(method: str, target: str) -> bool:
+        asked.append((method, target))
+        return target.startswith("/admin/programs/")
+
+    upload = b"POST /admin/programs/orange/cohorts?x=1 HTTP/1.1\r\nHost: x\r\n"
+    framer = RequestFramer(HEAD, BODY, may_allow=may_allow)
+    held = framer.feed(upload + b"Content-Length: 100000\r\nExpect: 100-continue\r\n\r\nab")
+    assert held.arrival is Arrival.HELD and held.head_done and held.expects_continue
+    assert asked == [("POST", "/admin/programs/orange/cohorts?x=1")]
+    assert framer.head.startswith(upload) and framer.head.endswith(b"\r\n\r\n")
+    assert framer.feed(b"c" * 99_998).arrival is Arrival.HELD  # kept, not judged
+    assert framer.allow(200_000).arrival is Arrival.COMPLETE
+    framer = RequestFramer(HEAD, BODY, may_allow=may_allow)
+    framer.feed(upload + b"Content-Length: 100000\r\n\r\n")
+    assert framer.allow(99_999).arrival is Arrival.BODY_TOO_LARGE
+    assert frame(POST + b"Content-Length: 100000\r\n\r\n", HEAD, BODY,
+                 ).arrival is Arrival.BODY_TOO_LARGE
+    refused = RequestFramer(HEAD, BODY, may_allow=may_allow).feed(
+        POST + b"Content-Length: 100000\r\n\r\n")
+    assert refused.arrival is Arrival.BODY_TOO_LARGE
+    small = RequestFramer(HEAD, BODY, may_allow=may_allow).feed(
+        upload + b"Content-Length: 3\r\n\r\nabc")
+    assert small.arrival is Arrival.COMPLETE

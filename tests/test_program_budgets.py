@@ -335,3 +335,40 @@ def test_an_invitation_cancelled_at_the_budget_goes_once_the_stop_lifts(
         [invitation] = twilio_api.bodies_to(invitee)
         assert invitation.startswith("Orange Academy vous invite")
         assert cohorts.funnel(store, cohort, 0).invited == 1
+
+
+def test_a_cohort_imported_at_the_budget_warns_its_invitations_wait(
+        app, store, db_path, carriers_file, tmp_path, monkeypatch):
+    """From the terminal and on the dashboard, a cohort imported while its program is
+    stopped by its budget is created, and the administrator is told its invitations
+    wait until the budget allows; another program's import says nothing of it."""
+    TwilioWebhooks(app.test_client()).sms(ORANGE_LEARNER, "JOIN ORANGE")
+    drain(db_path, carriers_file)  # the replies cost orange its budget
+    monkeypatch.setenv("LEARNLINE_DB", str(db_path))
+    monkeypatch.setenv("LEARNLINE_CARRIERS", str(carriers_file))
+    numbers = tmp_path / "numbers.csv"
+    numbers.write_text("phone\n+2348030000101\n+2348030000102\n", encoding="utf-8")
+    wait = ("Orange Academy has reached its monthly budget: this cohort's invitations "
+            "wait until the budget allows")
+    done = CliRunner().invoke(cli, ["cohorts", "import", "orange", "Intake", str(numbers),
+                                    "--course", "orange-course"])
+    assert done.exit_code == 0, done.output
+    assert "2 numbers imported" in done.output and wait in done.output
+    done = CliRunner().invoke(cli, ["cohorts", "import", "sun", "Intake", str(numbers),
+                                    "--course", "sun-course"])
+    assert done.exit_code == 0 and "budget" not in done.output, done.output
+    import html
+    import io
+    import re
+
+    staff.add_account(store, "ama", "Ama", "admin", PASSWORD, program="orange")
+    client = signed_in(app, "ama")
+    path = "/admin/programs/orange/cohorts"
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get(path).text).group(1)
+    posted = client.post(path, content_type="multipart/form-data", data={
+        "csrf": token, "name": "Second", "course": "orange-course", "starts_on": "2026-12-07",
+        "numbers": (io.BytesIO(b"phone\n0803 000 0103\n"), "numbers.csv")})
+    assert posted.status_code == 303
+    page = html.unescape(client.get(posted.headers["Location"]).text)
+    assert "created" in page and wait in page
+    assert wait not in html.unescape(client.get(path).text)  # told when importing

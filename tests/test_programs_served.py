@@ -15,6 +15,8 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -89,8 +91,10 @@ def sms(base: str, sender: str, body: str) -> None:
     assert answer.status_code == 200, answer.text
 
 
-def signed_in(base: str, username: str) -> requests.Session:
+def signed_in(base: str, username: str, *, verify: bool = True) -> requests.Session:
     session = requests.Session()
+    if not verify:  # nginx's self-signed certificate in a test (no CA bundle of the
+        session.verify, session.trust_env = False, False  # environment either)
     form = session.get(base + "/admin/signin", timeout=30).text
     token = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
     answer = session.post(base + "/admin/signin", allow_redirects=False, timeout=60, data={
@@ -256,3 +260,162 @@ def test_two_programs_invite_their_cohorts_at_their_pace_and_a_budget_stops_one(
         assert "NEXT continue" in twilio_api.bodies_to(SUN[0])[-1]  # the help it asked for
     finally:
         served.close()
+
+
+@contextmanager
+def _uploads_served(tmp_path: Path, twilio_api, monkeypatch) -> Iterator:
+    """`learnline serve` with the programs, Orange's course, and staff: ada (Orange's
+    administrator), sol (Sun's) and tim (a tutor of Orange)."""
+    monkeypatch.setenv("TEST_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    carriers_file = tmp_path / "carriers.toml"
+    carriers_file.write_text(carriers_toml(twilio_api.url), encoding="utf-8")
+    programs_file = tmp_path / "programs.toml"
+    programs_file.write_text(PROGRAMS, encoding="utf-8")
+    monkeypatch.setenv("LEARNLINE_PROGRAMS", str(programs_file))
+    lessons = tmp_path / "lessons"
+    course_copy(lessons, "orange-course", "ORANGE1", "orange")
+    served = serve_gateway(tmp_path, carriers_file)
+    gateway = next(served)
+    try:
+        learnline(gateway.env, "lessons", "import", str(lessons))
+        for username, role, program in (("ada", "admin", "orange"), ("sol", "admin", "sun"),
+                                        ("tim", "tutor", "orange")):
+            learnline(gateway.env, "staff", "add", username, "--name", username.title(),
+                      "--role", role, "--program", program, "--password-stdin",
+                      stdin=PASSWORD + "\n")
+        yield gateway
+    finally:
+        served.close()
+
+
+def numbers_csv(count: int) -> bytes:
+    return ("phone,name\n" + "".join(f"0803 {n:07d},Learner number {n}\n"
+                                     for n in range(count))).encode()
+
+
+def _asked(port: int, session: requests.Session | None, size: int,
+           headers: dict[str, str] | None = None,
+           path: str = "/admin/programs/orange/cohorts", tls: bool = False) -> bytes:
+    """The first answer (after any `100 Continue`) to the head of a cohort upload (a POST
+    to `path`) of `size` bytes sent by `session` (its cookies), the body not sent: what
+    came within 10 s. `tls`: through nginx's HTTPS port."""
+    import contextlib
+    import socket
+    import ssl
+
+    cookies = "; ".join(f"{c.name}={c.value}" for c in session.cookies) if session else ""
+    lines = [f"POST {path} HTTP/1.1", "Host: learn.example.org",
+             "Content-Type: multipart/form-data; boundary=XyZ", f"Content-Length: {size}",
+             "Expect: 100-continue", *([f"Cookie: {cookies}"] if cookies else []),
+             *(f"{name}: {value}" for name, value in (headers or {}).items())]
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, \
+            (context.wrap_socket(raw, server_hostname="learn.example.org") if tls
+             else contextlib.nullcontext(raw)) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        data = b""
+        try:
+            while chunk := sock.recv(65536):
+                data += chunk
+                if tls and data == b"HTTP/1.1 100 Continue\r\n\r\n":
+                    data = b""  # nginx's own, as it starts reading the body
+                elif data.startswith(b"HTTP/1.1 100 ") and data.endswith(b"\r\n\r\n"):
+                    break
+        except (TimeoutError, ssl.SSLError):
+            pass
+    return data
+
+
+def _sent_whole(port: int, session: requests.Session, size: int) -> bytes:
+    """The answer to a cohort upload of `size` bytes sent whole at once by `session`, as a
+    browser sends a form, read while it is sent; empty if the connection was reset."""
+    import socket
+    import threading
+
+    cookies = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
+    head = (f"POST /admin/programs/orange/cohorts HTTP/1.1\r\nHost: learn.example.org\r\n"
+            f"Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: {size}\r\n"
+            f"Cookie: {cookies}\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        def send() -> None:
+            with suppress(OSError):  # reset once the answer is out: read what came
+                sock.sendall(head + b"x" * size)
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        data = b""
+        try:
+            while chunk := sock.recv(65536):
+                data += chunk
+        except OSError:
+            data = b""
+        sender.join(60)
+    return data
+
+
+def test_served_a_cohort_of_20000_numbers_uploads_and_a_larger_file_gets_a_page_unread(
+        tmp_path, twilio_api, monkeypatch):
+    """Through the real server: a program's administrator uploads 20,000 numbers (about
+    600 KB, ten times the gateway's 64 KiB) on the dashboard and they are imported; a file
+    over the upload's 8 MB gets a page naming its size, the limit and the command before
+    any of it is sent; without credentials, with a wrong bearer token, as a tutor or as
+    another program's administrator, a body over 64 KiB is refused before it is sent."""
+    with _uploads_served(tmp_path, twilio_api, monkeypatch) as gateway:
+        base, port = gateway.base, gateway.port
+        ada = signed_in(base, "ada")
+        data = numbers_csv(20_000)
+        assert len(data) > 9 * 64 * 1024
+        cohort = upload(ada, base, "orange", "orange-course", data)
+        assert funnel(ada, base, "orange", cohort)["members"] == 20_000
+
+        page = _asked(port, ada, 19 * 512 * 1024)  # 9.5 MB: answered before it is sent
+        assert page.startswith(b"HTTP/1.1 413 ") and b"\r\nConnection: close\r\n" in page
+        text = page.decode()
+        assert "This upload is 9.5 MB" in text and "up to 8 MB" in text
+        assert "learnline cohorts import orange" in text and "Orange Academy" in text
+        assert "<script" not in text
+
+        size = 5 * 1024 * 1024
+        refused = {"nobody": _asked(port, None, size),
+                   "wrong token": _asked(port, None, size,
+                                         {"Authorization": "Bearer " + "w" * 40}),
+                   "tutor": _asked(port, signed_in(base, "tim"), size),
+                   "sun's administrator": _asked(port, signed_in(base, "sol"), size)}
+        for who, answer in refused.items():
+            assert answer.startswith(b"HTTP/1.1 413 "), (who, answer[:200])
+        # A browser sends the whole file without waiting: it still reads the page whole.
+        assert b"This upload is 9.5 MB" in _sent_whole(port, ada, 19 * 512 * 1024)
+        # Orange's administrator is asked for the body, and only then.
+        assert _asked(port, ada, size).startswith(b"HTTP/1.1 100 Continue\r\n")
+        # Every other route keeps the gateway's 64 KiB, signed in or not.
+        for path in ("/signin", "/admin/signin", f"/admin/programs/orange/cohorts/{cohort}"):
+            answer = _asked(port, ada, 65 * 1024, path=path)
+            assert answer.startswith(b"HTTP/1.1 413 Request Entity Too Large\r\n"), path
+
+
+def test_behind_the_shipped_nginx_the_upload_is_refused_or_taken_as_without_it(
+        tmp_path, twilio_api, monkeypatch):
+    """deploy/nginx in front: the administrator's 20,000 numbers go through, a file over
+    8 MB gets Learnline's page, and nobody else's large body is taken."""
+    import warnings
+
+    from urllib3.exceptions import InsecureRequestWarning
+
+    from tests.test_nginx import shipped_nginx
+
+    (tmp_path / "web").mkdir()
+    with _uploads_served(tmp_path / "web", twilio_api, monkeypatch) as gateway, \
+            shipped_nginx(tmp_path / "nginx", gateway.port) as (tls, _), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore", InsecureRequestWarning)
+        base = f"https://127.0.0.1:{tls}"
+        ada = signed_in(base, "ada", verify=False)
+        cohort = upload(ada, base, "orange", "orange-course", numbers_csv(20_000))
+        assert funnel(ada, base, "orange", cohort)["members"] == 20_000
+        page = _asked(tls, ada, 19 * 512 * 1024, tls=True)
+        assert page.startswith(b"HTTP/1.1 413 "), page[:300]
+        assert b"This upload is 9.5 MB" in page, page[:300]
+        for who, session in (("nobody", None), ("tutor", signed_in(base, "tim", verify=False))):
+            answer = _asked(tls, session, 5 * 1024 * 1024, tls=True)
+            assert answer.startswith(b"HTTP/1.1 413 "), (who, answer[:300])

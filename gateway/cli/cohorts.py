@@ -13,7 +13,7 @@ from gateway import programs
 from gateway.cli.db import existing_db_path
 from gateway.config import ConfigError, load_carriers
 from gateway.ops import cohort_reports
-from gateway.ops.cohorts import CohortError, create_cohort
+from gateway.ops.cohorts import CohortError, budget_warning, create_cohort
 from gateway.ops.reports import format_table
 from gateway.store import Store
 from gateway.store import cohorts as stored
@@ -85,15 +85,19 @@ def import_command(program_id: str, name: str, csv_file: Path, course_id: str,
                 click.echo(f"{csv_file}: {problem}", err=True)
             raise click.ClickException("nothing imported") from None
         count = stored.funnel(store, cohort, 0).members
+        warning = budget_warning(store, carriers, program)
     click.echo(f"cohort {cohort.id} ({cohort.name}) of {program.id}: {count} numbers "
                f"imported; invitations go from {cohort.starts_on}")
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
 
 
 @cohorts_group.command("list")
 @click.argument("program_id", metavar="PROGRAM")
 def list_command(program_id: str) -> None:
-    """List PROGRAM's cohorts with their funnels: numbers, invited, joined, started,
-    half the course, certificates.
+    """List PROGRAM's cohorts with their funnels, under a header line: each cohort's
+    number, name, course, start date, and its numbers, invited, joined, started, half
+    the course, certificates.
 
     \b
     Example:
@@ -101,6 +105,7 @@ def list_command(program_id: str) -> None:
     """
     program = _program(program_id)
     with Store.open(existing_db_path(), migrate=True) as store:
+        click.echo("cohort\tname\tcourse\tstarts on\tfunnel")
         for cohort in stored.of_program(store, program.id):
             course = store.course(cohort.course_id)
             f = stored.funnel(store, cohort, len(course.lesson_ids) if course else 0)

@@ -131,12 +131,15 @@ def erase(phone: str, country: str | None, yes: bool) -> None:
     log.info("erased learner %s", masked(number))
     counts = erasure.counts
     click.echo(f"erased {number}{' (again)' if erasure.already_erased else ''}:")
+    # Cohorts keep counting a learner; a number never a learner leaves them (privacy.erase).
+    cohorts = ("cohort_members",)
     kept = ("learners", "enrollments", "lesson_results", "answers", "activity", "inbound",
-            "outbox")
+            "outbox") + (cohorts if counts["learners"] else ())
     click.echo("  kept without the number: " + ", ".join(
         f"{counts[table]} {table}" for table in kept)
         + f" (message bodies blanked, {erasure.cancelled} queued message(s) cancelled)")
     click.echo(f"  certificates kept without a holder: {counts['certificates']}")
     click.echo("  deleted: " + ", ".join(
         f"{counts[table]} {table}" for table in ("reviews", "ussd_sessions", "signin_codes",
-                                                 "rate_events")))
+                                                 "rate_events")
+        + (() if counts["learners"] else cohorts)))

@@ -10,6 +10,7 @@ import io
 import re
 from datetime import date
 
+from gateway import budgets
 from gateway.config import Carriers
 from gateway.phones import to_e164
 from gateway.programs import Program
@@ -145,6 +146,16 @@ def create_cohort(store: Store, carriers: Carriers, program: Program, *, name: s
     accounts.audit(store, f"cohort imported {len(members)} numbers", actor=actor,
                    subject=f"{program.id}/{cohort.id}", address=address)
     return cohort
+
+
+def budget_warning(store: Store, carriers: Carriers, program: Program) -> str | None:
+    """What to tell whoever imports a cohort of `program` while its monthly budget stops
+    its invitations (budgets.is_stopped); None when they go as usual."""
+    if not budgets.is_stopped(store, carriers, program.id):
+        return None
+    return (f"{program.name} has reached its monthly budget: this cohort's invitations "
+            "wait until the budget allows (next month, or a larger monthly_budget in the "
+            "programs file)")
 
 
 def invitation_carrier(carriers: Carriers, program: Program) -> str | None:

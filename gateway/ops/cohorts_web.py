@@ -3,7 +3,11 @@ their funnels, the form that creates one from an uploaded CSV file, one cohort's
 and its members as CSV. The routes join the dashboard's blueprint, whose gate signs in
 and checks CSRF, and admits administrators (of the whole gateway or of a program; 403
 for anyone else); each page then answers 404 to an administrator of another program, as
-for a program that does not exist."""
+for a program that does not exist.
+
+The upload takes a file of up to UPLOAD_BYTES from the program's administrators (the
+gateway's other routes, and anyone else here, 64 KiB); a larger one is answered with a
+page saying its size, the limit and the command that imports any size, unread."""
 
 from __future__ import annotations
 
@@ -12,8 +16,8 @@ from flask import Response, abort, current_app, g, redirect, request, url_for
 from gateway import programs
 from gateway.config import ConfigError
 from gateway.ops import cohort_reports, staff, staff_web
-from gateway.ops.cohorts import CohortError, create_cohort
-from gateway.ops.dashboard import ACCESS, PROGRAM_ADMIN, _page, blueprint
+from gateway.ops.cohorts import CohortError, budget_warning, create_cohort
+from gateway.ops.dashboard import ACCESS, LARGE_BODIES, PROGRAM_ADMIN, _page, blueprint
 from gateway.ops.reports import Table, table_csv
 from gateway.programs import Program
 from gateway.store import cohorts as stored
@@ -22,6 +26,12 @@ from gateway.store.per_thread import get_store
 ENDPOINTS = ("admin.cohorts", "admin.create_cohort", "admin.cohort", "admin.cohort_csv",
              "admin.cohort_table_csv")
 ACCESS.update(dict.fromkeys(ENDPOINTS, PROGRAM_ADMIN))
+# The upload's limit: 100,000 numbers with names fit (80 bytes a line: a name of 60
+# letters; a file of `+234...,First Last` lines is 3-4 MB). A server process holds an
+# upload in memory while it arrives and is checked, a few times its size, so a few at
+# once cost tens of MB, not hundreds. The command (`learnline cohorts import`) reads
+# files up to gateway.ops.cohorts.MAX_BYTES.
+UPLOAD_BYTES = 8 * 1024 * 1024
 
 
 @blueprint.context_processor
@@ -66,9 +76,12 @@ def _list_page(program: Program, *, status: int = 200, problems: list[str] | Non
     store = get_store()
     shown = [(cohort, _funnel(cohort)) for cohort in stored.of_program(store, program.id)]
     courses = [course for course in store.courses() if course.program == program.id]
+    created = request.args.get("created", "")
+    warning = budget_warning(store, current_app.extensions["learnline.carriers"],
+                             program) if created else None
     return _page("admin_cohorts.html", status=status, program=program, shown=shown,
                  courses=courses, problems=problems or [], form=form or {},
-                 created=request.args.get("created", ""))
+                 created=created, warning=warning, limit=_megabytes(UPLOAD_BYTES))
 
 
 @blueprint.get("/programs/<program_id>/cohorts")
@@ -96,6 +109,22 @@ def create_cohort_page(program_id: str):
     except CohortError as refused:
         return _list_page(program, status=400, problems=refused.problems, form=form)
     return redirect(url_for("admin.cohorts", program_id=program.id, created=cohort.id), 303)
+
+
+def _too_large(size: int) -> tuple[str, int]:
+    """413: the upload of `size` bytes is over UPLOAD_BYTES; the page says to use the
+    command, which reads any file the checks allow."""
+    program = _program((request.view_args or {}).get("program_id", ""))
+    return _page("admin_upload_too_large.html", status=413, program=program,
+                 size=_megabytes(size), limit=_megabytes(UPLOAD_BYTES))
+
+
+def _megabytes(size: int) -> str:
+    value = size / (1024 * 1024)
+    return f"{value:.0f} MB" if value == int(value) else f"{value:.1f} MB"
+
+
+LARGE_BODIES["admin.create_cohort"] = (UPLOAD_BYTES, _too_large)
 
 
 @blueprint.get("/programs/<program_id>/cohorts/<int:cohort_id>")

@@ -38,6 +38,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from flask import (
@@ -61,6 +62,7 @@ from gateway.config import ConfigError
 from gateway.hub.routes import request_hub
 from gateway.i18n import translations
 from gateway.ops import charts, reports, staff, staff_web
+from gateway.server import body_limits
 from gateway.server.health import sync_lines
 from gateway.store import staff as accounts
 from gateway.store import web_sessions
@@ -79,6 +81,10 @@ STAFF = "staff"
 # A program's page: whole-gateway administrators and the program's own administrators.
 PROGRAM_ADMIN = "program admin"
 ACCESS = {"admin.sign_in": ANYONE, "admin.sign_out": ANYONE, "admin.account": STAFF}
+# Pages that take a body over the gateway's limit from those who may open them (ACCESS):
+# endpoint -> (its limit in bytes, the page answered to a body declared over it, given
+# the body's size). Anyone else keeps the gateway's limit; see gateway/server/body_limits.py.
+LARGE_BODIES: dict[str, tuple[int, Callable[[int], Response | tuple[str, int]]]] = {}
 CSS = http.CSS + (
     "table{border-collapse:collapse;font-size:.85em;margin:.3em 0}"
     "th,td{border-bottom:1px solid #ccc;padding:.15em .35em;text-align:right;"
@@ -103,6 +109,8 @@ def init_app(app: Flask) -> None:
     from gateway.ops import cohorts_web, inbox, program_pages  # noqa: F401
 
     app.register_blueprint(blueprint)
+    app.extensions[body_limits.EXTENSION] = {
+        endpoint: limit for endpoint, (limit, _) in LARGE_BODIES.items()}
 
 
 def check_token(token: str | None) -> None:
@@ -182,16 +190,34 @@ def gate() -> Response | None:
             g.admin = g.staff.has_role(staff.ADMIN)
         else:  # the token's form sign-in holds only while there is no account
             g.admin = not g.accounts and bool(token) and _signed_in(token)
-    http.check_csrf()
     need = ACCESS.get(request.endpoint or "", staff.ADMIN)
-    if need == ANYONE or g.admin or (g.staff is not None and (
+    allowed = need == ANYONE or g.admin or (g.staff is not None and (
             need == STAFF or g.staff.has_role(need)
             # a tutor's pages scope themselves to the programs of a program's staff
             or (need == staff.TUTOR and (g.staff.holds(staff.TUTOR)
                                          or g.staff.holds(staff.ADMIN)))
-            or (need == PROGRAM_ADMIN and _program_admin(g.staff)))):
-        return None
-    return _refused()
+            or (need == PROGRAM_ADMIN and _program_admin(g.staff))))
+    large = LARGE_BODIES.get(request.endpoint or "")
+    if allowed and large is not None and need != ANYONE:
+        answer = _larger_body(*large)
+        if answer is not None:
+            return answer
+    http.check_csrf()  # reads the form: over the request's limit, 413
+    return None if allowed else _refused()
+
+
+def _larger_body(limit: int, too_large: Callable[[int], Response | tuple[str, int]]
+                 ) -> Response | None:
+    """For one who may open a page taking a larger body: the page saying so when the
+    body is declared over `limit` (it is not read), else the request's limit raised to
+    `limit`, and the server's preflight answered (gateway/server/body_limits.py)."""
+    size = request.content_length or 0
+    if size > limit:
+        return current_app.make_response(too_large(size))
+    request.max_content_length = limit
+    if request.environ.get(body_limits.PREFLIGHT):
+        return Response(status=204, headers={body_limits.LIMIT_HEADER: str(limit)})
+    return None
 
 
 def _program_admin(account: accounts.StaffAccount) -> bool:

@@ -14,6 +14,7 @@ answers 400 itself, and no thread reads it).
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 
 # gunicorn's own defaults (gunicorn/http/body.py) when no limit is configured.
@@ -31,6 +32,7 @@ class Arrival(enum.Enum):
     BAD = "bad"  # a body that cannot be framed: 400
     HEAD_TOO_LARGE = "head too large"  # head or trailers over the limit: 431
     BODY_TOO_LARGE = "body too large"
+    HELD = "held"  # a body declared over the limit, to a route that may allow more: ask
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,11 @@ class RequestFramer:
     INCOMPLETE is given, it stays."""
 
     def __init__(self, max_head: int, max_body: int, *, max_line: int = DEFAULT_MAX_LINE,
-                 max_trailers: int | None = None):
+                 max_trailers: int | None = None,
+                 may_allow: Callable[[str, str], bool] | None = None):
         self.max_head, self.max_body, self.max_line = max_head, max_body, max_line
+        # (method, target) -> whether a body declared over max_body is HELD, not refused
+        self.may_allow = may_allow
         self.max_trailers = max_head if max_trailers is None else max_trailers
         self.data = bytearray()
         self._stage = _Stage.HEAD
@@ -80,10 +85,26 @@ class RequestFramer:
         """Add `piece` and say how far the request has arrived: COMPLETE once its head and
         whole body (by Content-Length, or chunked to its trailers' end) are here;
         HEAD_TOO_LARGE for a head or trailers over their limit; BODY_TOO_LARGE for a body
-        declared or sent over `max_body`; BAD for a chunked body that cannot be one."""
+        declared or sent over `max_body`; BAD for a chunked body that cannot be one;
+        HELD for a body declared over `max_body` to a request `may_allow` names, until
+        `allow` says how much may come (meanwhile its bytes are kept, not looked at)."""
         self.data += piece
         if self._result.arrival is Arrival.INCOMPLETE:
             self._result = self._advance()
+        return self._result
+
+    @property
+    def head(self) -> bytes:
+        """The request's head, once it is all here (else empty)."""
+        return bytes(self.data[self._start:self._body_start]) if self._body_start else b""
+
+    def allow(self, max_body: int) -> Framing:
+        """A HELD request's body may have up to `max_body` bytes: how far it has arrived."""
+        if self._result.arrival is Arrival.HELD:
+            self.max_body = max_body
+            declared = self._length - self._body_start
+            self._result = (Framing(Arrival.BODY_TOO_LARGE, head_done=True)
+                            if declared > max_body else self._advance())
         return self._result
 
     def _advance(self) -> Framing:
@@ -136,10 +157,14 @@ class RequestFramer:
             return Framing(Arrival.COMPLETE, head_done=True, expects_continue=self._expects)
         if len(lengths) != 1 or not lengths[0].isdigit():
             return Framing(Arrival.COMPLETE, head_done=True)  # refused by the parser
-        if int(lengths[0]) > self.max_body:
-            return Framing(Arrival.BODY_TOO_LARGE, head_done=True)
         self._length = end + int(lengths[0])
         self._stage = _Stage.LENGTH
+        if int(lengths[0]) > self.max_body:
+            if self.may_allow is not None and self.may_allow(*_request_line(
+                    bytes(data[self._start:end]))):
+                return Framing(Arrival.HELD, head_done=True, expects_continue=self._expects,
+                               length=self._length)
+            return Framing(Arrival.BODY_TOO_LARGE, head_done=True)
         return None
 
     def _chunked(self, data: bytearray) -> Arrival:
@@ -197,6 +222,12 @@ def frame(data: bytes, max_head: int, max_body: int, *, max_line: int = DEFAULT_
     all of `data` at once)."""
     return RequestFramer(max_head, max_body, max_line=max_line,
                          max_trailers=max_trailers).feed(data)
+
+
+def _request_line(head: bytes) -> tuple[str, str]:
+    """The head's method and target (as latin-1 text, as WSGI carries them)."""
+    method, _, rest = head.split(b"\n", 1)[0].rstrip(b"\r").partition(b" ")
+    return method.decode("latin-1"), rest.partition(b" ")[0].decode("latin-1")
 
 
 def _chunk_size(line: bytes) -> int | None:

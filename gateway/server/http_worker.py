@@ -14,9 +14,13 @@ Closing is the same: gthread waits, on its event loop's only thread, up to 2 s f
 closing client to close its end; here the loop goes on and drops the client's last bytes
 as they come (`LINGER_SECONDS`).
 A request must also be whole within `REQUEST_SECONDS` of its first wait, however it
-trickles; one client address may have `MAX_ARRIVING_PER_ADDRESS` requests arriving at
-once per process (a further one drops its oldest); and a process at its connection
-limit drops its oldest arriving connection to take a new one, rather than stop
+trickles (`LARGE_BODY_SECONDS` for a larger body the application allowed: a route may
+take more than the gateway's limit from those allowed to use it, and a body declared
+over the limit to such a route is held, unread, while a thread asks the application with
+the request's head alone; gateway/server/body_limits.py); one client address may have
+`MAX_ARRIVING_PER_ADDRESS` requests arriving at once per process (a further one drops
+its oldest); and a process at its connection limit drops its oldest arriving connection
+to take a new one, rather than stop
 accepting. A thread's socket has a timeout (`THREAD_SOCKET_SECONDS`), so no difference
 between this reader and gunicorn's parser can hold a thread for good. Out of file
 descriptors, the process stops accepting for a moment instead of dying (gthread's
@@ -35,6 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import resource
 import selectors
 import socket
@@ -44,8 +49,12 @@ from dataclasses import dataclass
 from functools import partial
 
 from gunicorn import http
+from gunicorn.http import wsgi
+from gunicorn.http.message import Request
+from gunicorn.http.unreader import IterUnreader
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
+from gateway.server import body_limits
 from gateway.server.http_framing import Arrival, RequestFramer
 from gateway.server.request_guard import MAX_REQUEST_BYTES
 
@@ -55,6 +64,9 @@ HEAD_SECONDS = 10.0
 BODY_SECONDS = 10.0
 # The longest a request may take to arrive whole, however it trickles.
 REQUEST_SECONDS = 30.0
+# The same for a body over the gateway's limit that the application allowed (a staff
+# upload: 8 MB in 120 s is about 0.6 Mbit/s).
+LARGE_BODY_SECONDS = 120.0
 # The largest request head read: request line (gunicorn's 8190) and headers.
 MAX_HEAD_BYTES = 64 * 1024
 # Requests arriving at once from one client address, per server process.
@@ -108,6 +120,7 @@ class _Lingering:
     conn: TConn
     deadline: float
     drained: int = 0
+    unsent: bytes = b""  # the answer's bytes still to send, before the close
 
 
 _REFUSALS = {Arrival.BAD: "400 Bad Request",
@@ -115,13 +128,17 @@ _REFUSALS = {Arrival.BAD: "400 Bad Request",
              Arrival.BODY_TOO_LARGE: "413 Request Entity Too Large"}
 
 
+def _plain_answer(status: str) -> bytes:
+    """One plain line as a whole HTTP answer, the connection closing after it."""
+    body = f"{status}\n".encode()
+    return (f"HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
+
+
 def _answer(conn: TConn, status: str) -> None:
     """Best effort, never blocking: one plain line and the connection closes."""
-    body = f"{status}\n".encode()
-    head = (f"HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
     with contextlib.suppress(OSError):
-        conn.sock.send(head + body)
+        conn.sock.send(_plain_answer(status))
 
 
 class BufferingWorker(ThreadWorker):
@@ -194,7 +211,8 @@ class BufferingWorker(ThreadWorker):
             return
         now = time.monotonic()
         framer = RequestFramer(MAX_HEAD_BYTES, self.max_body,
-                               max_line=self.cfg.limit_request_field_size or 8190)
+                               max_line=self.cfg.limit_request_field_size or 8190,
+                               may_allow=self._may_allow)
         address = conn.client[0] if isinstance(conn.client, tuple) else str(conn.client)
         arriving = _Arriving(conn, now + HEAD_SECONDS, framer, address,
                              last_chance=now + REQUEST_SECONDS)
@@ -226,6 +244,9 @@ class BufferingWorker(ThreadWorker):
         refused (a connection `waiting` on the event loop then leaves it first)."""
         conn = arriving.conn
         framing = arriving.framer.feed(chunk)
+        if framing.arrival is Arrival.HELD:
+            self._hold(arriving)
+            return True
         if framing.arrival is Arrival.INCOMPLETE:
             if framing.head_done:
                 arriving.deadline = min(time.monotonic() + BODY_SECONDS,
@@ -243,6 +264,114 @@ class BufferingWorker(ThreadWorker):
             _answer(conn, _REFUSALS[framing.arrival])
             self._linger(conn)
         return True
+
+    def _may_allow(self, method: str, target: str) -> bool:
+        return body_limits.larger_limit(self.wsgi, method, target) is not None
+
+    def _hold(self, arriving: _Arriving) -> None:
+        """Stop reading a body declared over the limit, to a route that may allow more, and
+        ask the application on a thread (`_preflight`) whether this asker may send it."""
+        conn = arriving.conn
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self.poller.unregister(conn.sock)
+        conn.sock.setblocking(False)
+        if conn not in self.arriving:  # held from bytes read with the last request
+            self.arriving[conn] = arriving
+            self.per_address[arriving.address] += 1
+        arriving.deadline = arriving.last_chance  # the request's time runs on
+        asked = self.tpool.submit(self._preflight, conn, arriving.framer.head)
+        asked.add_done_callback(
+            lambda done: self.method_queue.defer(self._preflighted, arriving, done))
+
+    def _preflight(self, conn: TConn, head: bytes) -> tuple[int | None, bytes]:
+        """(On a thread.) Run the application on the request's head with an empty body
+        (body_limits.PREFLIGHT): (the body limit it allows, b"") or (None, the whole HTTP
+        answer it gave instead, the connection to close after it)."""
+        try:
+            request = Request(self.cfg, IterUnreader([head]), conn.client)
+        except Exception:  # any head gunicorn cannot read: the parser's 400
+            return None, _plain_answer("400 Bad Request")
+        request._expected_100_continue = False  # sent once the body is allowed
+        _, environ = wsgi.create(request, None, conn.client, conn.server, self.cfg)
+        environ.update({"wsgi.input": io.BytesIO(b""), body_limits.PREFLIGHT: True})
+        answer: list = []
+
+        def start_response(status: str, headers: list, exc_info=None):
+            answer[:] = [status, headers]
+            return lambda data: None
+
+        try:
+            result = self.wsgi(environ, start_response)
+            try:
+                body = b"".join(result)
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+        except Exception:
+            self.log.exception("asking the application about a large body")
+            return None, _plain_answer("500 Internal Server Error")
+        status, headers = answer
+        allowed = body_limits.approved(status, headers)
+        if allowed is not None:
+            return allowed, b""
+        lines = [f"HTTP/1.1 {status}"] + [
+            f"{name}: {value}" for name, value in headers
+            if name.lower() not in ("connection", "content-length", "transfer-encoding")]
+        lines += [f"Content-Length: {len(body)}", "Connection: close"]
+        return None, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+    def _preflighted(self, arriving: _Arriving, done) -> None:
+        """(On the event loop.) The application's answer about a held body: read it, up to
+        the limit allowed, or send its answer and close."""
+        if self.arriving.get(arriving.conn) is not arriving:
+            return  # timed out or dropped while the application was asked
+        try:
+            allowed, answer = done.result()
+        except Exception:  # the pool shut down: the worker is stopping
+            allowed, answer = None, _plain_answer("503 Service Unavailable")
+        if allowed is None:
+            self._forget(arriving)
+            self._send(arriving.conn, answer)
+            return
+        arriving.last_chance = max(arriving.last_chance,
+                                   time.monotonic() + LARGE_BODY_SECONDS)
+        arriving.framer.allow(allowed)
+        self.poller.register(arriving.conn.sock, selectors.EVENT_READ,
+                             partial(self._readable, arriving))
+        self._judge(arriving, b"", waiting=True)
+
+    def _send(self, conn: TConn, data: bytes) -> None:
+        """Send a whole answer without waiting (the rest as the socket takes it), then
+        close gracefully."""
+        try:
+            sent = conn.sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            self._close(conn)
+            return
+        if sent >= len(data):
+            self._linger(conn)
+            return
+        sending = _Lingering(conn, time.monotonic() + BODY_SECONDS, unsent=data[sent:])
+        self.lingering[conn] = sending
+        self.poller.register(conn.sock, selectors.EVENT_WRITE, partial(self._write, sending))
+
+    def _write(self, sending: _Lingering, sock) -> None:
+        try:
+            sent = sock.send(sending.unsent)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self._end_linger(sending)
+            return
+        sending.unsent = sending.unsent[sent:]
+        if not sending.unsent:
+            self.lingering.pop(sending.conn, None)
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                self.poller.unregister(sock)
+            self._linger(sending.conn)
 
     def _run(self, conn: TConn, data: bytes) -> None:
         """Hand a whole request to a thread: the parser reads it from memory."""

@@ -89,7 +89,8 @@ class UnhandledTable(RuntimeError):
 
 @dataclass(frozen=True)
 class Erasure:
-    """What `erase` did: rows anonymised or deleted per table (`counts`), how many queued
+    """What `erase` did: rows anonymised or deleted per table (`counts`; `cohort_members`
+    anonymised for a learner, deleted for a number that never was one), how many queued
     messages it cancelled, and whether the number had been erased before."""
 
     phone: str
@@ -400,7 +401,8 @@ def _erase_rows(store: Store, phone: str, pseudonym: str, ids: dict[str, list[in
 
     # Learner: a pseudonymous copy takes the progress over, then the original goes.
     counts["learners"] = 0
-    if conn.execute("SELECT 1 FROM learners WHERE phone = ?", [phone]).fetchone():
+    seen = conn.execute("SELECT 1 FROM learners WHERE phone = ?", [phone]).fetchone()
+    if seen:
         columns = [column[1] for column in conn.execute("PRAGMA table_info(learners)")]
         selected = ", ".join("?" if c == "phone" else _quoted(c) for c in columns)
         run(f"INSERT INTO learners ({', '.join(map(_quoted, columns))}) "
@@ -411,10 +413,13 @@ def _erase_rows(store: Store, phone: str, pseudonym: str, ids: dict[str, list[in
     for table in ("enrollments", "lesson_results", "answers", "lesson_costs",
                   "lesson_completions", "program_members"):
         counts[table] = run(f"UPDATE {table} SET phone = ? WHERE phone = ?", [pseudonym, phone])
-    # A cohort keeps counting them, under the pseudonym; nobody invites it.
+    # A cohort keeps counting a learner, under the pseudonym; nobody invites it. A number
+    # that never became a learner (imported, perhaps invited, it never answered) leaves
+    # its cohorts: nothing of it was the person's doing.
     counts["cohort_members"] = run(
         "UPDATE cohort_members SET phone = ?, name = '', status = CASE status "
-        "WHEN 'waiting' THEN 'stopped' ELSE status END WHERE phone = ?", [pseudonym, phone])
+        "WHEN 'waiting' THEN 'stopped' ELSE status END WHERE phone = ?", [pseudonym, phone]
+    ) if seen else run("DELETE FROM cohort_members WHERE phone = ?", [phone])
     counts["reviews"] = run("DELETE FROM reviews WHERE phone = ?", [phone])
     counts["learners"] = run("DELETE FROM learners WHERE phone = ?", [phone])
     counts["certificates"] = run(
