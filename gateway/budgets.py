@@ -5,7 +5,10 @@ notice their administrators get.
 A program's spend is counted over the calendar month in UTC: the messages created this
 month that are attributed to it (`outbox.program`), replies included, priced as the
 dashboard prices them (segments the carrier accepted times its `price_per_segment`, each
-WhatsApp message delivered at its category's price). Once it reaches `monthly_budget`,
+WhatsApp message delivered at its category's price). Only what was sent counts: a message
+still queued has cost nothing yet and may never go (the worker cancels a stopped program's
+unsolicited ones), and a cancelled one never costs; the spend may pass the budget by what
+the senders accept within one round. Once it reaches `monthly_budget`,
 unsolicited messages of the program stop (the scheduler does not queue them, an
 announcement is refused, the outbox worker cancels those already queued); replies to
 learners and the notices of this module never stop. A new month lifts the stop by itself.

@@ -264,6 +264,22 @@ def test_lessons_check_shows_what_each_lesson_costs_right_and_wrong_once(tmp_pat
     assert lines[-1] == "ok: no problems"
 
 
+def test_the_readmes_commands_table_names_every_subcommand():
+    """Each command group's subcommands (`learnline hub programs`, `learnline outbox
+    failed`...) are named in the README's commands table, in a row of their group."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    rows = [line.split("` |")[0] for line in readme.splitlines()
+            if line.startswith("| `learnline ")]
+    missing = []
+    for name, group in sorted(main.commands.items()):
+        if not isinstance(group, click.Group):
+            continue
+        cells = " ".join(row for row in rows if row.startswith(f"| `learnline {name} "))
+        missing += [f"{name} {sub}" for sub in group.commands
+                    if not re.search(rf"(?<![\w-]){re.escape(sub)}(?![\w-])", cells)]
+    assert missing == []
+
+
 def _readme_carriers_example() -> str:
     """README.md section 2's carriers file, as a new user copies it."""
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")

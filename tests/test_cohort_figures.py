@@ -88,6 +88,14 @@ def sent(store: Store, phone: str, program: str, segments: int, *, accepted: boo
         store.finish_send(claimed.id, "cancelled")  # a reply to joining, before the cohorts
 
 
+def cancelled(store: Store, phone: str, program: str, kind: str = "invitation") -> None:
+    """A message cancelled unsent, as the worker cancels one at its program's budget."""
+    outbox_id = store.enqueue("twilio", phone, "A message", kind=kind, program=program)
+    claimed = store.claim_due("twilio", 60, phone=phone)
+    assert claimed.id == outbox_id
+    store.finish_send(outbox_id, "cancelled", detail="program budget reached")
+
+
 @pytest.fixture
 def seeded(app, store):
     """Two cohorts of orange in its course orange-b: Lagos (Ada and Bola joined, Chidi
@@ -127,10 +135,11 @@ def seeded(app, store):
                 (DAYO, "orange-b", 1, True, True)):
             store.record_answer(phone, course, lessons[0], question, 0, correct, first)
     sent(store, ADA, "orange", 2)
-    sent(store, ADA, "orange", 1, accepted=False)  # queued: a message, no cost yet
+    sent(store, ADA, "orange", 1, accepted=False)  # queued: not sent, no cost yet
     sent(store, BOLA, "orange", 1)
     sent(store, BOLA, "sun", 3)  # sun's message: not orange's cohort's
     sent(store, CHIDI, "orange", 1, kind="invitation")
+    cancelled(store, CHIDI, "orange")  # at the budget: not sent, no cost
     sent(store, DAYO, "orange", 1)  # the other cohort's
     return lagos, abuja
 
@@ -163,13 +172,15 @@ def test_a_cohorts_completion_quiz_and_cost_per_lesson_count_its_members_in_its_
     assert quiz == ["lesson,question,first answers,right,right (%),text",
                     f"{lessons[0]},2,2,0,0.0,{first.questions[1].text}",
                     f"{lessons[0]},1,2,1,50.0,{first.questions[0].text}"]
-    # Ada 2 segments and 1 queued, Bola 1, Chidi's invitation 1: 5 segments, 4 accepted
-    # at 0.5; 3 lessons completed.
+    # Sent: Ada's 2 segments, Bola's 1, Chidi's invitation 1: 3 messages, 4 segments at
+    # 0.5; apart, Ada's message queued and Chidi's second invitation cancelled unsent;
+    # 3 lessons completed.
     costs = admin.get(f"{base}/costs.csv").text.splitlines()
-    assert costs == ["currency,messages,segments,cost,lessons completed,cost per lesson",
-                     "USD,4,5,2.00,3,0.6667"]
+    assert costs == ["currency,messages,segments,cost,lessons completed,cost per lesson,"
+                     "queued,not sent",
+                     "USD,3,4,2.00,3,0.6667,1,1"]
     other = admin.get(f"/admin/programs/orange/cohorts/{abuja.id}/costs.csv").text
-    assert other.splitlines()[1] == "USD,1,1,0.50,3,0.1667"
+    assert other.splitlines()[1] == "USD,1,1,0.50,3,0.1667,0,0"
     page = admin.get(base).text
     assert "Lessons completed by the cohort&#39;s members" in page
     assert "<td>0.6667</td>" in page and first.questions[1].text in page

@@ -107,18 +107,33 @@ def test_a_malformed_csv_is_refused_naming_its_lines_and_nothing_is_imported(
     data = (b"phone,name\n"
             b"+2348030000001,Ada\n"
             b"not a number,Bola\n"
-            b"+2348030000002\n"
+            b"+2348030000002,Bola,Lagos\n"
             b"0803 000 0001,Ada again\n"
             b"+2348030000003,Chidi\n")
     with pytest.raises(CohortError) as refused:
         new_cohort(store, carriers, data)
     assert refused.value.problems == [
         "line 3: 'not a number' is not a phone number (read for NG)",
-        "line 4: 1 fields; the header names 2",
+        "line 4: 3 fields; the header names 2 columns",
         "line 5: +2348030000001 is already on line 2",
     ]
     assert stored.of_program(store, "orange") == []
     assert store.db.execute("SELECT count(*) FROM cohort_members").fetchone()[0] == 0
+
+
+def test_a_line_without_its_optional_name_is_read_with_no_name(store, carriers):
+    """The name is optional on each line: a number alone under `phone,name` has none; a
+    line lacking its number (`name,phone`, a name alone) is told in plain words."""
+    cohort = new_cohort(store, carriers, b"phone,name\n0803 000 0011,Ada\n0803 000 0012\n")
+    assert [(phone, name) for phone, name, *_ in stored.member_rows(store, cohort.id)] == [
+        ("+2348030000011", "Ada"), ("+2348030000012", "")]
+    with pytest.raises(CohortError) as refused:
+        read_csv(b"name,phone\nAda\nBola,0803 000 0012,x\n", "NG")
+    assert refused.value.problems == ["line 2: 1 field; the header names 2 columns",
+                                      "line 3: 3 fields; the header names 2 columns"]
+    with pytest.raises(CohortError) as refused:
+        read_csv(b"phone\n0803 000 0011,Ada\n", "NG")
+    assert refused.value.problems == ["line 2: 2 fields; the header names 1 column"]
 
 
 @pytest.mark.parametrize(("data", "problem"), [
@@ -180,18 +195,19 @@ def test_the_cli_imports_a_cohort_or_tells_every_bad_line(
     assert "nothing imported" in refused.output
     assert stored.of_program(store, "orange") == []
     good = tmp_path / "good.csv"
-    good.write_text("phone,name\n0803 000 0001,Ada\n0803 000 0002,Bola\n", encoding="utf-8")
+    good.write_text("phone,name\n0803 000 0001,Ada\n0803 000 0002,Bola\n0803 000 0003\n",
+                    encoding="utf-8")  # a number without its (optional) name
     done = runner.invoke(cli, ["cohorts", "import", "orange", "Intake", str(good),
                                "--course", course, "--starts-on", "2026-12-08"])
     assert done.exit_code == 0, done.output
-    assert "2 numbers imported; invitations go from 2026-12-08" in done.output
+    assert "3 numbers imported; invitations go from 2026-12-08" in done.output
     [cohort] = stored.of_program(store, "orange")
     assert (cohort.name, cohort.course_id, cohort.created_by) == ("Intake", course, "terminal")
     listed = runner.invoke(cli, ["cohorts", "list", "orange"])
     header, row = listed.output.splitlines()
     assert header == "cohort\tname\tcourse\tstarts on\tfunnel"
     assert row.startswith(f"{cohort.id}\tIntake\t{course}\t2026-12-08\t")
-    assert "numbers 2, invited 0, joined 0" in row
+    assert "numbers 3, invited 0, joined 0" in row
     assert runner.invoke(cli, ["cohorts", "list", "sun"]).output.splitlines() == [header]
     assert runner.invoke(cli, ["cohorts", "list", "moon"]).exit_code == 1
 
@@ -394,18 +410,20 @@ def test_a_program_administrator_creates_a_cohort_by_upload_and_sees_its_funnel(
     assert refused.status_code == 400
     assert "line 3: &#39;nope&#39; is not a phone number" in refused.text
     assert stored.of_program(store, "orange") == []
-    done = upload(client, path, b"phone,name\n0803 000 0001,Ada\n0803 000 0002,Bola\n",
-                  course, token(client, path), contacts="0803 000 0999")
-    assert done.status_code == 303
+    page = client.get(path).text
+    assert "<code>phone,name</code> (name optional)" in page
+    done = upload(client, path, b"phone,name\n0803 000 0001,Ada\n0803 000 0002,Bola\n"
+                  b"0803 000 0003\n", course, token(client, path), contacts="0803 000 0999")
+    assert done.status_code == 303, done.text  # the last number without its name
     [cohort] = stored.of_program(store, "orange")
     assert cohort.created_by == "oa" and cohort.contacts == ("+2348030000999",)
     page = client.get(path).text
     assert "Lagos intake" in page
     assert f'href="{path}">Orange Academy</a>' in client.get("/admin/account").text
     funnel = client.get(f"{path}/{cohort.id}")
-    assert funnel.status_code == 200 and "Numbers imported</td><td>2" in funnel.text
+    assert funnel.status_code == 200 and "Numbers imported</td><td>3" in funnel.text
     assert client.get(f"{path}/{cohort.id}.csv").text.splitlines() == [
-        "program,cohort,stage,count", "orange,Lagos intake,members,2",
+        "program,cohort,stage,count", "orange,Lagos intake,members,3",
         "orange,Lagos intake,invited,0", "orange,Lagos intake,joined,0",
         "orange,Lagos intake,started,0", "orange,Lagos intake,half,0",
         "orange,Lagos intake,certificate,0"]

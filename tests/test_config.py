@@ -416,6 +416,17 @@ def test_the_readme_names_every_adapter_that_needs_a_token_or_addresses():
     assert named == unsigned, sentence
 
 
+def test_the_readmes_carrier_keys_name_the_prices_that_costs_and_budgets_need():
+    """Without a carrier's prices, costs and programs' budgets count nothing: the README's
+    table of carrier keys names every price and the currency (docs/carriers.md says more)."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("The carriers file has one table per carrier"):]
+    section = section[:section.index("\n\n", section.index("| key |"))]
+    named = {key for row in _table_rows(section) for key in re.findall(r"`([a-z_]+)`", row[0])}
+    prices = {key for key in COMMON_KEYS if key.startswith("price_per_")} | {"currency"}
+    assert len(prices) == 7 and prices <= named, sorted(prices - named)
+
+
 def test_whatsapp_templates_are_read_per_kind_and_language(tmp_path):
     path = write(tmp_path, '[carriers."wa-ng"]\n' + CLOUD_API
                  + '[carriers."wa-ng".templates.' + TEMPLATE

@@ -17,12 +17,18 @@ from gateway.store import Store
 from tests.conftest import TwilioWebhooks
 
 
-def learnline(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+def learnline(*args: str, cwd: Path, stdin: str | None = None,
+              **env: str) -> subprocess.CompletedProcess:
     """The real CLI in a subprocess, with `env` over a clean LEARNLINE_* environment."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("LEARNLINE_")}
     environ.update(env)
     return subprocess.run([sys.executable, "-m", "gateway.cli", *args], cwd=cwd, env=environ,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, input=stdin)
+
+
+NO_DATABASE = ("Error: no database at {path} yet: start the gateway once (learnline serve) "
+               "or run learnline lessons import to make it, or set LEARNLINE_DB to the "
+               "gateway's database")
 
 
 def _numbers(n: int) -> list[str]:
@@ -134,8 +140,25 @@ def test_a_mistyped_database_path_is_said_and_no_empty_database_is_made(tmp_path
     typo = tmp_path / "learnlin.db"
     done = learnline(*command, cwd=tmp_path, LEARNLINE_DB=str(typo))
     assert done.returncode == 1, done.stdout
-    assert done.stderr.strip() == f"Error: no database at {typo} (set LEARNLINE_DB)"
+    assert done.stderr.strip() == NO_DATABASE.format(path=typo)
     assert not typo.exists() and not (tmp_path / "copy.db").exists()
+
+
+def test_a_staff_account_added_before_the_first_start_says_how_to_make_the_database(
+        tmp_path: Path):
+    """`learnline staff add` on a new server, LEARNLINE_DB set, before the gateway ever
+    started: the database does not exist yet. The answer says so and how to make it;
+    doing as it says, the account is added."""
+    db = tmp_path / "gw.db"
+    add = ("staff", "add", "amina", "--name", "Amina", "--role", "admin", "--password-stdin")
+    done = learnline(*add, cwd=tmp_path, stdin="a long pass phrase 42\n", LEARNLINE_DB=str(db))
+    assert done.returncode == 1, done.stdout
+    assert done.stderr.strip() == NO_DATABASE.format(path=db)
+    assert not db.exists()
+    made = learnline("lessons", "import", cwd=tmp_path, LEARNLINE_DB=str(db))
+    assert made.returncode == 0, made.stderr
+    done = learnline(*add, cwd=tmp_path, stdin="a long pass phrase 42\n", LEARNLINE_DB=str(db))
+    assert done.returncode == 0, done.stderr
 
 
 def test_a_backup_is_readable_by_its_owner_only(db_path: Path, tmp_path: Path):

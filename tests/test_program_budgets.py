@@ -372,3 +372,45 @@ def test_a_cohort_imported_at_the_budget_warns_its_invitations_wait(
     page = html.unescape(client.get(posted.headers["Location"]).text)
     assert "created" in page and wait in page
     assert wait not in html.unescape(client.get(path).text)  # told when importing
+
+
+def test_costs_the_budget_and_the_hubs_spends_count_only_what_was_sent(
+        app, store, db_path, carriers_file, twilio_api, monkeypatch):
+    """A program's messages, segments and cost agree: each counts what the carrier
+    accepted. A lesson cancelled at the budget and a reply still queued are shown apart
+    (queued, not sent), never as messages sent, on the program's costs table, in what
+    the edge pushes the hub and in the budget's spend."""
+    from datetime import UTC, datetime
+
+    from gateway.sync import spends as pushed
+
+    twilio = TwilioWebhooks(app.test_client())
+    twilio.sms(ORANGE_LEARNER, "JOIN ORANGE")
+    drain(db_path, carriers_file)  # the replies go: orange reaches its budget
+    carriers = load_carriers(carriers_file)
+    with store.write():
+        queue_text(store, carriers["twilio"], ORANGE_LEARNER, "Leçon du jour",
+                   kind="lesson", program="orange")
+    drain(db_path, carriers_file)  # cancelled: program budget reached
+    with store.write():
+        queue_text(store, carriers["twilio"], ORANGE_LEARNER, "Demain", kind="reply",
+                   program="orange", due_at=store.clock() + 86_400)
+    sent, segments = store.db.execute(
+        "SELECT count(*), sum(segments) FROM outbox WHERE program = 'orange' AND status = "
+        "'sent'").fetchone()
+    statuses = [s for (s,) in store.db.execute(
+        "SELECT status FROM outbox WHERE program = 'orange' AND status != 'sent'")]
+    assert sorted(statuses) == ["cancelled", "queued"]
+    spent = budgets.spends(store, carriers)["orange"].spent
+    assert sent >= 1 and spent == segments * 1.0
+    monkeypatch.setenv("LEARNLINE_DB", str(db_path))
+    monkeypatch.setenv("LEARNLINE_CARRIERS", str(carriers_file))
+    result = CliRunner().invoke(cli, ["stats", "--program", "orange", "--csv", "costs"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "currency,messages,segments,cost,lessons completed,cost per lesson,queued,not sent",
+        f"USD,{sent},{segments},{spent:.2f},0,,1,1"]
+    today = datetime.fromtimestamp(store.clock(), UTC).date().isoformat()
+    assert pushed.summary(store, carriers)[("orange", today)] == [
+        {"day": today, "program": "orange", "currency": "USD", "messages": sent,
+         "segments": segments, "cost": spent}]

@@ -12,8 +12,12 @@ from gateway.store import default_db_path
 def existing_db_path() -> Path:
     """The database file ($LEARNLINE_DB), which must exist. A command that reads what
     the gateway stored stops with one line at a mistyped path, rather than create an
-    empty database there and report nothing (zeros, a copy of nothing)."""
+    empty database there and report nothing (zeros, a copy of nothing). The line says how
+    the database is made, for a new server where nothing made it yet."""
     path = default_db_path()
     if not path.exists():
-        raise click.ClickException(f"no database at {path} (set LEARNLINE_DB)")
+        raise click.ClickException(
+            f"no database at {path} yet: start the gateway once (learnline serve) or run "
+            "learnline lessons import to make it, or set LEARNLINE_DB to the gateway's "
+            "database")
     return path

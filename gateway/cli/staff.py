@@ -20,7 +20,9 @@ _USERNAME = click.argument("username")
 _PASSWORD_STDIN = click.option(
     "--password-stdin", is_flag=True,
     help="Read the password from the first line of standard input instead of asking "
-         "for it twice (for scripts; it is never an argument, which `ps` would show).")
+         "for it twice (for scripts; it is never an argument, which `ps` would show). "
+         "A password has 12 to 256 characters, is not one character repeated and does "
+         "not contain the username.")
 
 
 def _open() -> Store:

@@ -33,8 +33,9 @@ class CohortReport:
     completion: tuple[tuple[int, str, str, int], ...]
     # (lesson id, question from 1, its text, first answers, right ones), worst first
     quiz: tuple[tuple[str, int, str, int, int], ...]
-    # (currency, messages, segments, cost or None, lessons completed)
-    costs: tuple[tuple[str, int, int, float | None, int], ...]
+    # (currency, messages sent, their segments, cost or None, lessons completed,
+    # messages queued, messages not sent)
+    costs: tuple[tuple[str, int, int, float | None, int, int, int], ...]
 
 
 def build(store: Store, carriers: Iterable[Carrier], cohort: stored.Cohort) -> CohortReport:
@@ -79,11 +80,13 @@ def table(report: CohortReport, name: str, *, blank: str = "-") -> Table:
     if name == "costs":
         return Table(name, "Messages to the cohort's numbers and cost per completed lesson",
                      ("currency", "messages", "segments", "cost", "lessons completed",
-                      "cost per lesson"),
+                      "cost per lesson", "queued", "not sent"),
                      tuple((currency or blank, str(msgs), str(segs), money(cost, blank=blank),
                             str(lessons), money(cost / lessons if cost is not None and lessons
-                                                else None, blank=blank))
-                           for currency, msgs, segs, cost, lessons in report.costs))
+                                                else None, blank=blank),
+                            str(queued), str(unsent))
+                           for currency, msgs, segs, cost, lessons, queued, unsent
+                           in report.costs))
     raise KeyError(name)
 
 

@@ -34,8 +34,9 @@ class CohortError(ValueError):
 
 def read_csv(data: bytes, country: str | None) -> list[tuple[str, str]]:
     """The (E.164 phone, name) pairs of a CSV file whose header names a `phone` column and
-    optionally a `name` column. Raises CohortError naming each bad line: a number that is
-    not one, a number twice, a line with the wrong number of fields, a missing or unknown
+    optionally a `name` column; a line without its trailing name field has the name ''.
+    Raises CohortError naming each bad line: a number that is not one, a number twice, a
+    line with more fields than the header or without its number, a missing or unknown
     header, an empty file, a file over MAX_BYTES or MAX_ROWS."""
     if len(data) > MAX_BYTES:
         raise CohortError([f"the file is over {MAX_BYTES // (1024 * 1024)} MB"])
@@ -68,9 +69,10 @@ def read_csv(data: bytes, country: str | None) -> list[tuple[str, str]]:
             if len(members) >= MAX_ROWS:
                 problems.append(f"line {line}: more than {MAX_ROWS} numbers in one file")
                 break
-            if len(row) != len(columns):
-                problems.append(f"line {line}: {len(row)} fields; the header names "
-                                f"{len(columns)}")
+            # A line may leave out its trailing optional field (the name), not its number.
+            if len(row) > len(columns) or len(row) <= phone_at:
+                problems.append(f"line {line}: {_counted(len(row), 'field')}; the header "
+                                f"names {_counted(len(columns), 'column')}")
                 continue
             raw = row[phone_at].strip()
             try:
@@ -83,7 +85,8 @@ def read_csv(data: bytes, country: str | None) -> list[tuple[str, str]]:
                 problems.append(f"line {line}: {phone} is already on line {seen[phone]}")
                 continue
             seen[phone] = line
-            name = " ".join(row[name_at].split()) if name_at is not None else ""
+            name = (" ".join(row[name_at].split())
+                    if name_at is not None and name_at < len(row) else "")
             if len(name) > NAME_CHARS:
                 problems.append(f"line {line}: the name is over {NAME_CHARS} characters")
                 continue
@@ -97,6 +100,11 @@ def read_csv(data: bytes, country: str | None) -> list[tuple[str, str]]:
     if not members:
         raise CohortError(["the file has no numbers; one number a line under the header"])
     return members
+
+
+def _counted(count: int, noun: str) -> str:
+    """'1 field', '2 fields'."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def create_cohort(store: Store, carriers: Carriers, program: Program, *, name: str,

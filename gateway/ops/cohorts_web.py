@@ -26,10 +26,11 @@ from gateway.store.per_thread import get_store
 ENDPOINTS = ("admin.cohorts", "admin.create_cohort", "admin.cohort", "admin.cohort_csv",
              "admin.cohort_table_csv")
 ACCESS.update(dict.fromkeys(ENDPOINTS, PROGRAM_ADMIN))
-# The upload's limit: 100,000 numbers with names fit (80 bytes a line: a name of 60
-# letters; a file of `+234...,First Last` lines is 3-4 MB). A server process holds an
-# upload in memory while it arrives and is checked, a few times its size, so a few at
-# once cost tens of MB, not hundreds. The command (`learnline cohorts import`) reads
+# The upload's limit: about 87,000 numbers with names at NAME_CHARS (96 bytes a line in
+# Latin letters), all 200,000 a file may hold with short names (200,000 lines of
+# `+234...,First Last` are 5-6 MB). A server process holds an upload in memory while it
+# arrives and is checked, a few times its size, so a few at once cost tens of MB, not
+# hundreds. The command (`learnline cohorts import`) reads
 # files up to gateway.ops.cohorts.MAX_BYTES.
 UPLOAD_BYTES = 8 * 1024 * 1024
 

@@ -50,8 +50,9 @@ class ProgramReport:
     funnels: tuple[Funnel, ...]
     # (course, lesson, question from 1, its text, first answers, right ones)
     quiz: tuple[tuple[str, str, int, str, int, int], ...]
-    # (currency, messages, segments, cost or None, lessons completed)
-    costs: tuple[tuple[str, int, int, float | None, int], ...]
+    # (currency, messages sent, their segments, cost or None, lessons completed,
+    # messages queued, messages not sent)
+    costs: tuple[tuple[str, int, int, float | None, int, int, int], ...]
     asked: tuple[int, int, int, int]  # asked, answered, closed, open
 
 
@@ -85,14 +86,16 @@ def build(store: Store, carriers: Iterable[Carrier], program: str,
 
 
 def priced(carriers: Iterable[Carrier], rows: Iterable[program_stats.ProgramMessages],
-           completed: int) -> tuple[tuple[str, int, int, float | None, int], ...]:
-    """(currency, messages, segments, cost or None, `completed`) per currency of `rows`
-    (messages per carrier), priced as the dashboard prices them: the segments a carrier
-    accepted at its `price_per_segment`, WhatsApp messages delivered at their category's
-    price; a carrier without prices gives messages but no cost. One row of zeros when
-    nothing was sent."""
+           completed: int) -> tuple[tuple[str, int, int, float | None, int, int, int], ...]:
+    """(currency, messages, segments, cost or None, `completed`, queued, not sent) per
+    currency of `rows` (messages per carrier), priced as the dashboard prices them: the
+    messages and segments a carrier accepted (sent), its segments at its
+    `price_per_segment`, WhatsApp messages delivered at their category's price; a carrier
+    without prices gives messages but no cost. Messages still queued and those never sent
+    (cancelled, failed unaccepted) are counted apart and cost nothing. One row of zeros
+    when there were no messages."""
     prices = {c.id: c for c in carriers}
-    by_currency: dict[str, list] = defaultdict(lambda: [0, 0, None])
+    by_currency: dict[str, list] = defaultdict(lambda: [0, 0, None, 0, 0])
     for sent in rows:
         carrier = prices.get(sent.carrier_id)
         has_prices = carrier is not None and (carrier.price_per_segment
@@ -101,15 +104,17 @@ def priced(carriers: Iterable[Carrier], rows: Iterable[program_stats.ProgramMess
         row = by_currency[currency]
         row[0] += sent.messages
         row[1] += sent.segments
+        row[3] += sent.queued
+        row[4] += sent.unsent
         if has_prices and carrier:
             delivered = (sent.delivered_service, sent.delivered_utility,
                          sent.delivered_marketing)
-            cost = sent.accepted_segments * carrier.price_per_segment + sum(
+            cost = sent.segments * carrier.price_per_segment + sum(
                 n * p for n, p in zip(delivered, _whatsapp_prices(carrier), strict=True))
             row[2] = (row[2] or 0.0) + cost
-    return tuple((currency, msgs, segs, cost, completed)
-                 for currency, (msgs, segs, cost) in sorted(by_currency.items())) or (
-        ("", 0, 0, None, completed),)
+    return tuple((currency, msgs, segs, cost, completed, queued, unsent)
+                 for currency, (msgs, segs, cost, queued, unsent)
+                 in sorted(by_currency.items())) or (("", 0, 0, None, completed, 0, 0),)
 
 
 def table(report: ProgramReport, name: str, *, blank: str = "-",
@@ -142,11 +147,14 @@ def table(report: ProgramReport, name: str, *, blank: str = "-",
     if name == "costs":
         return Table(name, tr(N_("Messages and cost per completed lesson")),
                      (tr(N_("currency")), tr(N_("messages")), tr(N_("segments")),
-                      tr(N_("cost")), tr(N_("lessons completed")), tr(N_("cost per lesson"))),
+                      tr(N_("cost")), tr(N_("lessons completed")), tr(N_("cost per lesson")),
+                      tr(N_("queued")), tr(N_("not sent"))),
                      tuple((currency or blank, str(msgs), str(segs), money(cost, blank=blank),
                             str(lessons), money(cost / lessons if cost is not None and lessons
-                                                else None, blank=blank))
-                           for currency, msgs, segs, cost, lessons in report.costs))
+                                                else None, blank=blank),
+                            str(queued), str(unsent))
+                           for currency, msgs, segs, cost, lessons, queued, unsent
+                           in report.costs))
     if name == "asked":
         asked, answered, closed, still_open = report.asked
         return Table(name, tr(N_("Questions to tutors")), (tr(N_("figure")), tr(N_("value"))),

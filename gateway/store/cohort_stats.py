@@ -10,8 +10,8 @@ courses) counts here only by what they did in this cohort's course.
 from __future__ import annotations
 
 from gateway.store.cohorts import Cohort
-from gateway.store.program_stats import ProgramMessages
-from gateway.store.stats import _ACCEPTED, _REAL_CARRIER, CATEGORIES, CATEGORY, first_id_since
+from gateway.store.program_stats import MESSAGE_COUNTS, ProgramMessages
+from gateway.store.stats import _REAL_CARRIER, first_id_since
 from gateway.store.store import Store
 
 _JOINED = "SELECT phone FROM cohort_members WHERE cohort_id = ? AND status = 'joined'"
@@ -43,12 +43,8 @@ def first_answers(store: Store, cohort: Cohort) -> list[tuple[str, int, int, int
 def messages_by_carrier(store: Store, cohort: Cohort) -> list[ProgramMessages]:
     """Per carrier, the outbox rows about the cohort's program (`outbox.program`) to any
     of its numbers (invitations included) created since the cohort was."""
-    delivered_by = ", ".join(f"sum(status = 'delivered' AND {CATEGORY} = '{category}')"
-                             for category in CATEGORIES)
     return [ProgramMessages(*row) for row in store.db.execute(
-        f"""SELECT carrier_id, count(*), sum(segments),
-                  sum(CASE WHEN {_ACCEPTED} THEN segments ELSE 0 END),
-                  sum(status = 'delivered'), {delivered_by}
+        f"""SELECT carrier_id, {MESSAGE_COUNTS}
            FROM outbox WHERE id >= ? AND program = ? AND created_at >= ?
            AND phone IN (SELECT phone FROM cohort_members WHERE cohort_id = ?)
            AND {_REAL_CARRIER} GROUP BY carrier_id ORDER BY carrier_id""",

@@ -104,30 +104,39 @@ def lessons_completed(store: Store, course_ids: Sequence[str], since: float,
 
 @dataclass(frozen=True)
 class ProgramMessages:
-    """One carrier's messages about a program's courses created in a period: messages,
-    segments, segments the carrier accepted, delivered, and WhatsApp messages delivered
-    by pricing category (service, utility, marketing)."""
+    """One carrier's messages about a program's courses created in a period: messages the
+    carrier accepted (sent: what it bills) and their segments, delivered, WhatsApp
+    messages delivered by pricing category (service, utility, marketing), and apart, the
+    messages still queued (or being sent) and those never sent (cancelled, or failed
+    before the carrier accepted them), which cost nothing."""
 
     carrier_id: str
     messages: int
     segments: int
-    accepted_segments: int
     delivered: int
     delivered_service: int
     delivered_utility: int
     delivered_marketing: int
+    queued: int = 0
+    unsent: int = 0
+
+
+# The columns of a ProgramMessages after `carrier_id`, read from outbox rows.
+MESSAGE_COUNTS = (
+    f"sum({_ACCEPTED}), sum(CASE WHEN {_ACCEPTED} THEN segments ELSE 0 END), "
+    "sum(status = 'delivered'), "
+    + ", ".join(f"sum(status = 'delivered' AND {CATEGORY} = '{category}')"
+                for category in CATEGORIES)
+    + f", sum(status IN ('queued', 'sending')), "
+    f"sum(status = 'cancelled' OR (status = 'failed' AND NOT {_ACCEPTED}))")
 
 
 def messages_by_carrier(store: Store, program: str, since: float,
                         until: float) -> list[ProgramMessages]:
     """Per carrier, the outbox rows of `program` created in [since, until), read by id
     range as gateway/store/stats.py reads the period's rows."""
-    delivered_by = ", ".join(f"sum(status = 'delivered' AND {CATEGORY} = '{category}')"
-                             for category in CATEGORIES)
     return [ProgramMessages(*row) for row in store.db.conn.execute(
-        f"""SELECT carrier_id, count(*), sum(segments),
-                  sum(CASE WHEN {_ACCEPTED} THEN segments ELSE 0 END),
-                  sum(status = 'delivered'), {delivered_by}
+        f"""SELECT carrier_id, {MESSAGE_COUNTS}
            FROM outbox WHERE id >= ? AND program = ? AND created_at >= ? AND created_at < ?
            AND {_REAL_CARRIER} GROUP BY carrier_id ORDER BY carrier_id""",
         [first_id_since(store, "outbox", "created_at", since), program, since, until])]
@@ -138,13 +147,9 @@ def daily_messages(store: Store, since: float,
     """(UTC day 'YYYY-MM-DD', program, one carrier's messages) for every program's outbox
     rows created in [since, until), by day, program and carrier: what an edge pushes the
     hub of its programs' messages (gateway/sync/spends.py)."""
-    delivered_by = ", ".join(f"sum(status = 'delivered' AND {CATEGORY} = '{category}')"
-                             for category in CATEGORIES)
     return [(day, program, ProgramMessages(*counts)) for day, program, *counts in
             store.db.conn.execute(
-        f"""SELECT date(created_at, 'unixepoch'), program, carrier_id, count(*),
-                  sum(segments), sum(CASE WHEN {_ACCEPTED} THEN segments ELSE 0 END),
-                  sum(status = 'delivered'), {delivered_by}
+        f"""SELECT date(created_at, 'unixepoch'), program, carrier_id, {MESSAGE_COUNTS}
            FROM outbox WHERE id >= ? AND program != '' AND created_at >= ? AND created_at < ?
            AND {_REAL_CARRIER} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
         [first_id_since(store, "outbox", "created_at", since), since, until])]

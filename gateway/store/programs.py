@@ -90,7 +90,8 @@ def outbound_counts(store: Store, since: float, until: float) -> list[tuple]:
     """What each program's messages created in [since, until) cost in the carrier's units,
     per program and carrier: (program, carrier id, segments the carrier accepted, WhatsApp
     messages delivered as service, utility, marketing). Messages of no program are left
-    out; replies count as any other message (the carrier bills them alike)."""
+    out; replies count as any other message (the carrier bills them alike); messages
+    queued, cancelled or failed before the carrier took them count nothing."""
     from gateway.store.stats import ACCEPTED, CATEGORY, first_id_since
 
     start = first_id_since(store, "outbox", "created_at", since)

@@ -44,8 +44,9 @@ def window(now: float) -> tuple[float, float, str]:
 def summary(store: Store, carriers: Iterable[Carrier], now: float | None = None
             ) -> dict[tuple[str, str], list[dict[str, Any]]]:
     """This edge's days in the window, by (program, day): each a list of rows as the sync
-    protocol carries them ({day, program, currency, messages, segments, cost}; cost None
-    when no carrier here prices them), one per currency."""
+    protocol carries them ({day, program, currency, messages, segments, cost}: the
+    messages the carriers accepted, their segments and cost, None when no carrier here
+    prices them; messages queued or never sent are not counted), one per currency."""
     since, until, _first = window(store.clock() if now is None else now)
     carriers = list(carriers)
     grouped: dict[tuple[str, str], list] = defaultdict(list)
@@ -58,7 +59,7 @@ def summary(store: Store, carriers: Iterable[Carrier], now: float | None = None
     return {(program, day): [
         {"day": day, "program": program, "currency": currency, "messages": messages,
          "segments": segments, "cost": None if cost is None else round(cost, 6)}
-        for currency, messages, segments, cost, _ in priced(carriers, rows, 0)]
+        for currency, messages, segments, cost, *_ in priced(carriers, rows, 0)]
         for (program, day), rows in sorted(grouped.items(), key=lambda item: (item[0][1],
                                                                               item[0][0]))}
 
