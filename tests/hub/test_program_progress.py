@@ -443,6 +443,45 @@ def test_the_figures_command_refuses_what_it_cannot_show(hub):
         assert result.exit_code == 1 and said in result.output, result.output
 
 
+def test_the_hub_command_refuses_a_program_it_knows_nothing_of(hub, courses, tmp_path):
+    """`learnline hub programs --program ID` names a program the hub knows: in its
+    programs file, or in anything the edges pushed or the hub published (an event, a
+    cohort, a day's messages, a course of its pack). Anything else is refused in one
+    line naming it, with no figures."""
+    from click.testing import CliRunner
+
+    from gateway.cli.main import main
+    env = {"LEARNLINE_HUB_DATABASE_URL": hub.app.config["HUB_DATABASE_URL"],
+           "LEARNLINE_PROGRAMS": ""}
+
+    def run(*args: str, **more: str):
+        return CliRunner().invoke(main, ["hub", "programs", *args], env=env | more)
+
+    for args in (["--figures"], ["--csv", "funnel"], ["--cohorts"], []):
+        result = run("--program", "nope", *args)
+        assert result.exit_code == 1, (args, result.output)
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and "no program 'nope'" in lines[0], result.output
+        assert "Joined the program" not in result.output
+    assert run("--program", "orange", "--figures").exit_code == 1  # nothing of it yet
+    publish(hub, courses)  # the pack's courses name orange and sun
+    assert run("--program", "orange", "--figures").exit_code == 0
+    link_b = register(hub, "edge-b", "--country", "NG")
+    push_raw(link_b, [event("edge-b", OTHER, "program_joined", program="moon",
+                            via="keyword")])
+    moon = run("--program", "moon")
+    assert moon.exit_code == 0 and "moon\tedge-b\tmembers 1" in moon.output
+    push_cohorts(link_b, [{"uid": "1" * 32, "program": "star", "name": "Star intake",
+                           "course": "star-course", "starts_on": "2026-01-05"}])
+    assert run("--program", "star", "--cohorts").exit_code == 0
+    configured = tmp_path / "hub-programs.toml"
+    configured.write_text(PROGRAMS + '\n[programs.planet]\nname = "Planet"\n'
+                          'default_locale = "en"\n', encoding="utf-8")
+    planet = run("--program", "planet", "--figures", LEARNLINE_PROGRAMS=str(configured))
+    assert planet.exit_code == 0, planet.output
+    assert run("--program", "nope", LEARNLINE_PROGRAMS=str(configured)).exit_code == 1
+
+
 def test_a_pack_the_hub_cannot_read_leaves_the_figures_without_courses(hub, caplog):
     with hub.store() as store:
         # A digest of its own: the hub parses a pack once, kept by digest.
