@@ -350,6 +350,24 @@ def test_an_edge_that_only_invited_a_number_gets_nothing_of_the_learners(
         assert privacy.is_erased(store, LEARNER)
 
 
+def test_the_hub_dashboard_counts_no_invited_number_as_a_learner(
+        hub, edges, carriers_file):
+    """An edge's cohort invites numbers; until one answers it is no learner: the hub's
+    dashboard counts each edge's learners without the numbers it only invited, and says
+    those apart."""
+    a, _b = edges
+    link_a = register(hub, "edge-a", "--country", "NG")
+    invite(a, carriers_file, INTAKE, [LEARNER, OTHER, THIRD])
+    a.sms(LEARNER, "YES")  # joins; the two others are only invited
+    a.sync(link_a)
+    with Store.open(hub.app.config["DATABASE"]) as store:
+        staff.add_account(store, "gateway-admin", "Admin", "admin", PASSWORD)
+    page = signed_in(hub.app, "gateway-admin").get("/admin")
+    assert page.status_code == 200
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.text))
+    assert re.search(r"edge-a: \d+ events, 1 learners, 2 numbers only invited", text), text
+
+
 def test_no_event_an_edge_pushes_makes_the_figures_fail(hub, courses):
     publish(hub, courses)
     link_b = register(hub, "edge-b", "--country", "NG")
