@@ -679,3 +679,23 @@ def test_a_programs_cohorts_page_is_linked_from_its_page_and_the_programs_list(
     assert {"/admin/programs/orange/cohorts", "/admin/programs/sun/cohorts"} <= set(listed)
     program_page = re.findall(r'href="([^"]+)"', admin.get("/admin/programs/sun").text)
     assert "/admin/programs/sun/cohorts" in program_page
+
+
+def test_a_hub_refuses_to_import_a_cohort_from_its_terminal(store, db_path, carriers_file,
+                                                          tmp_path, monkeypatch):
+    """A hub sends no cohort's invitations through the edges' carriers, and the edges
+    would never hear of a cohort made there: `learnline cohorts import` on a hub says
+    to import it on an edge, and imports nothing."""
+    numbers = tmp_path / "numbers.csv"
+    numbers.write_text("phone\n+2348030000100\n", encoding="utf-8")
+    monkeypatch.setenv("LEARNLINE_DB", str(db_path))
+    monkeypatch.setenv("LEARNLINE_CARRIERS", str(carriers_file))
+    result = CliRunner().invoke(cli, ["cohorts", "import", "orange", "Lagos intake",
+                                      str(numbers), "--course", cohort_course(store)])
+    assert result.exit_code == 0, result.output  # on an edge: imported
+    monkeypatch.setenv("LEARNLINE_ROLE", "hub")
+    result = CliRunner().invoke(cli, ["cohorts", "import", "orange", "Hub intake",
+                                      str(numbers), "--course", cohort_course(store)])
+    assert result.exit_code == 1, result.output
+    assert "on an edge" in result.output and "hub" in result.output
+    assert [c.name for c in stored.of_program(store, "orange")] == ["Lagos intake"]

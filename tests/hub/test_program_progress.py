@@ -10,6 +10,7 @@ the learner's. A real hub app on loopback, real edge databases, on each hub back
 from __future__ import annotations
 
 import base64
+import html
 import json
 import os
 import re
@@ -290,6 +291,77 @@ def test_the_hubs_program_page_cli_and_csv_show_its_figures_across_edges(
         assert who.get("/admin/programs/orange").status_code == 403
     sun = signed_in(hub.app, "sun-admin").get("/admin/programs/sun/edges/cohorts.csv")
     assert SUN_COHORT in sun.text and INTAKE not in sun.text
+
+
+def test_the_hubs_program_page_leads_with_the_figures_across_edges(
+        hub, edges, courses, carriers_file):
+    """On a hub the program's page opens with its figures across edges; the hub's own
+    figures (its own learners, usually none) are left out while empty, and shown after,
+    under their own heading, once it has some."""
+    from gateway.store import programs as members
+    a, b = edges
+    across(hub, courses, a, b, carriers_file)
+    with Store.open(hub.app.config["DATABASE"]) as store:
+        staff.add_account(store, "orange-admin", "Admin", "admin", PASSWORD,
+                          program="orange")
+    orange = signed_in(hub.app, "orange-admin")
+
+    def shown() -> str:
+        page = orange.get("/admin/programs/orange")
+        assert page.status_code == 200
+        return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.text)))
+
+    text = shown()
+    headings = re.findall(r"<h2[^>]*>([^<]+)</h2>", orange.get("/admin/programs/orange").text)
+    assert headings[0] == "Across edges", headings
+    assert "Joined the program 2" in text and "Joined the program 0" not in text
+    assert "This hub's own learners" not in text
+    assert "Joined, then each course to completion" not in text  # the local funnel
+    assert "Questions to tutors" not in text
+    with Store.open(hub.app.config["DATABASE"]) as store:
+        assert members.join(store, "orange", "+2348039990001", "keyword")
+    text = shown()
+    assert "This hub's own learners" in text
+    own = text.index("This hub's own learners")
+    assert text.index("Funnel across edges") < own
+    assert text.index("Joined the program 1", own) > own
+
+
+def test_the_hubs_cohorts_page_lists_the_cohorts_of_every_edge(
+        hub, edges, courses, carriers_file):
+    """On a hub the program's cohorts page lists the cohorts the edges made (their edge,
+    course, start date, numbers invited and members joined across edges) and says
+    cohorts are made and invited on an edge: it offers no upload, and refuses one."""
+    import io
+    a, b = edges
+    intake = across(hub, courses, a, b, carriers_file)
+    with Store.open(hub.app.config["DATABASE"]) as store:
+        for program in ("orange", "sun"):
+            staff.add_account(store, f"{program}-admin", "Admin", "admin", PASSWORD,
+                              program=program)
+    orange = signed_in(hub.app, "orange-admin")
+    page = orange.get("/admin/programs/orange/cohorts")
+    assert page.status_code == 200
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.text))
+    assert "No cohort yet." not in text
+    assert f"{INTAKE} orange-course 2026-01-05 3 2 2 1 0 66.7 edge-a {intake.uid}" in text
+    assert f"{INTAKE} edge-a 1 {INTAKE} edge-b 1 {INTAKE} Total 2" in text
+    assert "created, and their numbers invited, on an edge" in text
+    assert 'name="numbers"' not in page.text and "Create and invite" not in text
+    assert SUN_COHORT not in text
+    token = re.search(r'name="csrf" value="([^"]+)"', orange.get("/admin/account").text)
+    refused = orange.post("/admin/programs/orange/cohorts", data={
+        "csrf": token.group(1), "name": "Hub intake", "course": "orange-course",
+        "starts_on": "2026-12-07", "numbers": (io.BytesIO(b"phone\n+2348030000200\n"),
+                                               "numbers.csv")},
+        content_type="multipart/form-data")
+    assert refused.status_code == 409
+    assert "on an edge" in refused.text
+    with Store.open(hub.app.config["DATABASE"]) as store:
+        assert cohorts.all_cohorts(store) == []
+    sun = signed_in(hub.app, "sun-admin")
+    assert sun.get("/admin/programs/orange/cohorts").status_code == 403
+    assert INTAKE not in sun.get("/admin/programs/sun/cohorts").text
 
 
 def test_invitations_are_events_counted_on_the_hub_and_passed_on_to_no_edge(
