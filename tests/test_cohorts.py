@@ -670,3 +670,50 @@ def test_erasing_a_number_imported_but_never_seen_removes_it_from_its_cohort(
     [row] = stored.member_rows(store, cohort.id)
     assert row[0].startswith("erased:") and row[1:3] == ("", "joined")
     assert stored.funnel(store, cohort, 4).joined == 1
+
+
+def test_a_programs_cohorts_page_is_linked_from_its_page_and_the_programs_list(
+        web, store):
+    """A program's administrator lands on the program's page after signing in; its
+    cohorts page (the upload form, the list) is a link away, and so it is from the list
+    of programs a whole-gateway administrator reads."""
+    import re
+
+    from gateway.ops import staff as people
+
+    client = web.test_client()
+    landed = client.post("/admin/signin", data={
+        "csrf": token(client, "/admin/signin"), "username": "oa", "password": PASSWORD},
+        follow_redirects=True)
+    assert landed.request.path == "/admin/programs/orange"
+    links = re.findall(r'href="([^"]+)"', landed.text)
+    assert "/admin/programs/orange/cohorts" in links
+    assert "/admin/programs/sun/cohorts" not in links
+    cohorts_page = client.get("/admin/programs/orange/cohorts")
+    assert cohorts_page.status_code == 200 and 'name="numbers"' in cohorts_page.text
+    people.add_account(store, "ga", "Gateway Admin", "admin", PASSWORD)
+    admin = signed_in(web, "ga")
+    listed = re.findall(r'href="([^"]+)"', admin.get("/admin/programs").text)
+    assert {"/admin/programs/orange/cohorts", "/admin/programs/sun/cohorts"} <= set(listed)
+    program_page = re.findall(r'href="([^"]+)"', admin.get("/admin/programs/sun").text)
+    assert "/admin/programs/sun/cohorts" in program_page
+
+
+def test_a_hub_refuses_to_import_a_cohort_from_its_terminal(store, db_path, carriers_file,
+                                                          tmp_path, monkeypatch):
+    """A hub sends no cohort's invitations through the edges' carriers, and the edges
+    would never hear of a cohort made there: `learnline cohorts import` on a hub says
+    to import it on an edge, and imports nothing."""
+    numbers = tmp_path / "numbers.csv"
+    numbers.write_text("phone\n+2348030000100\n", encoding="utf-8")
+    monkeypatch.setenv("LEARNLINE_DB", str(db_path))
+    monkeypatch.setenv("LEARNLINE_CARRIERS", str(carriers_file))
+    result = CliRunner().invoke(cli, ["cohorts", "import", "orange", "Lagos intake",
+                                      str(numbers), "--course", cohort_course(store)])
+    assert result.exit_code == 0, result.output  # on an edge: imported
+    monkeypatch.setenv("LEARNLINE_ROLE", "hub")
+    result = CliRunner().invoke(cli, ["cohorts", "import", "orange", "Hub intake",
+                                      str(numbers), "--course", cohort_course(store)])
+    assert result.exit_code == 1, result.output
+    assert "on an edge" in result.output and "hub" in result.output
+    assert [c.name for c in stored.of_program(store, "orange")] == ["Lagos intake"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from gateway import programs
+from gateway import environment, programs
 from gateway.cli.db import existing_db_path
 from gateway.config import ConfigError, load_carriers
 from gateway.ops import cohort_reports
@@ -62,13 +62,17 @@ def import_command(program_id: str, name: str, csv_file: Path, course_id: str,
 
     Every line is checked first; on any problem each is told as `line N: ...` and nothing
     is imported. The numbers are then invited, paced, from the start date: nobody joins
-    before answering.
+    before answering. On an edge only: a hub refuses it.
 
     \b
     Example:
       learnline cohorts import orange "Dakar intake" numbers.csv --course orange-course \\
         --starts-on 2026-01-05 --contact "77 000 00 01"
     """
+    if environment.get("LEARNLINE_ROLE", "").strip().lower() == "hub":
+        raise click.ClickException(
+            "this is the hub (LEARNLINE_ROLE=hub): import the cohort on an edge, which "
+            "invites its numbers through its carriers and pushes the cohort to the hub")
     program = _program(program_id)
     try:
         carriers = load_carriers()

@@ -303,6 +303,8 @@ def list_programs(program: str | None, days: int, per_cohort: bool, figures: boo
         return
     hub = _hub()
     try:
+        if program is not None:
+            _check_program(hub, program)
         if per_cohort:
             cohorts = hub.cohort_figures(program)
         else:
@@ -334,6 +336,7 @@ def _program_figures(program: str | None, days: int, table: str | None) -> None:
                                    + ", ".join(hub_program_reports.TABLES))
     hub = _hub()
     try:
+        _check_program(hub, program)
         report = hub_program_reports.build(hub, program, days)
     finally:
         hub.close()
@@ -350,6 +353,24 @@ def _program_figures(program: str | None, days: int, table: str | None) -> None:
     click.echo("\nEach edge prices its messages at its own carriers' prices and pushes what "
                "it sent for the program each day; amounts in different currencies are "
                "never added.")
+
+
+def _check_program(hub, program: str) -> None:
+    """Refuse a program the hub knows nothing of: neither in its programs file
+    (LEARNLINE_PROGRAMS, when set) nor in anything the edges pushed or the hub published
+    (gateway.hub.progress.knows)."""
+    from gateway import programs
+    from gateway.config import ConfigError
+    from gateway.hub import progress
+    try:
+        configured = programs.current().get(program) is not None
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not configured and not progress.knows(hub, program):
+        raise click.ClickException(
+            f"no program '{program}' on this hub: not in its programs file "
+            "(LEARNLINE_PROGRAMS) nor in any course pack, cohort, message count or event "
+            "the edges pushed")
 
 
 def _ago(at: float | None) -> str:

@@ -64,6 +64,10 @@ INVITED = "program_invited"
 PRIVATE_KINDS = (*QUESTION_KINDS, INVITED)
 PRIVATE_SQL = "(" + ", ".join(f"'{kind}'" for kind in PRIVATE_KINDS) + ")"
 QUESTION_SQL = "(" + ", ".join(f"'{kind}'" for kind in QUESTION_KINDS) + ")"
+# A link `l` (edge_learners) to a learner of the edge: the edge pushed something of the
+# number other than invitations. A number it only invited is no learner there yet.
+LEARNER_LINK_SQL = ("EXISTS (SELECT 1 FROM events v WHERE v.learner = l.learner "
+                    f"AND v.edge = l.edge AND v.kind <> '{INVITED}')")
 PREFIX_RE = re.compile(r"\+[0-9]{0,14}")
 COUNTRY_RE = re.compile(r"[A-Z]{2}")
 

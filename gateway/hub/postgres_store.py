@@ -598,11 +598,15 @@ class PostgresHubStore(HubStore):
         with self._transaction(snapshot=True) as conn:
             rows = conn.execute(
                 "SELECT e.id, e.name, e.revoked_at, e.events_pushed, "
-                "(SELECT count(*) FROM edge_learners l WHERE l.edge = e.id), e.last_push_at "
+                "(SELECT count(*) FROM edge_learners l WHERE l.edge = e.id "
+                f"AND {confine.LEARNER_LINK_SQL}), e.last_push_at, "
+                "(SELECT count(*) FROM edge_learners l WHERE l.edge = e.id "
+                f"AND NOT {confine.LEARNER_LINK_SQL}) "
                 "FROM edges e ORDER BY e.id").fetchall()
             learners, several = conn.execute(
                 "SELECT count(*), count(*) FILTER (WHERE n > 1) FROM "
-                "(SELECT count(*) AS n FROM edge_learners GROUP BY learner) AS per_learner"
+                f"(SELECT count(*) AS n FROM edge_learners l WHERE {confine.LEARNER_LINK_SQL} "
+                "GROUP BY learner) AS per_learner"
             ).fetchone()
         edges = self._edge_stats(now, rows)
         return HubStats(now, sum(e.events for e in edges), learners, several, edges)

@@ -117,6 +117,19 @@ def catalogue(hub: HubStore) -> tuple[int | None, dict[str, Course]]:
     return latest.version, found
 
 
+def knows(hub: HubStore, program: str) -> bool:
+    """Whether the hub holds anything of `program`: a course of its latest pack, a
+    cohort or a day's messages an edge pushed, or a `program_joined` or
+    `program_invited` event naming it (an erased learner's, blanked, names nothing)."""
+    if hub.cohort_definitions(program) \
+            or hub.program_spends(program, "0000-01-01", "9999-12-31"):
+        return True
+    if any(course.program == program for course in catalogue(hub)[1].values()):
+        return True
+    return any(data["program"] == program for kind in ("program_joined", "program_invited")
+               for _edge, _learner, data, _at in hub.program_events(kind))
+
+
 def build(hub: HubStore, program: str, since: float, until: float) -> ProgramProgress:
     """`program`'s figures across edges: its quiz questions answered in [since, until),
     everything else over all time."""

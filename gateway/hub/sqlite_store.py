@@ -526,11 +526,15 @@ class SqliteHubStore(HubStore):
         with self._snapshot() as conn:
             rows = conn.execute(
                 "SELECT e.id, e.name, e.revoked_at, e.events_pushed, "
-                "(SELECT count(*) FROM edge_learners l WHERE l.edge = e.id), e.last_push_at "
+                "(SELECT count(*) FROM edge_learners l WHERE l.edge = e.id "
+                f"AND {confine.LEARNER_LINK_SQL}), e.last_push_at, "
+                "(SELECT count(*) FROM edge_learners l WHERE l.edge = e.id "
+                f"AND NOT {confine.LEARNER_LINK_SQL}) "
                 "FROM edges e ORDER BY e.id").fetchall()
             learners, several = conn.execute(
                 "SELECT count(*), coalesce(sum(n > 1), 0) FROM "
-                "(SELECT count(*) AS n FROM edge_learners GROUP BY learner)").fetchone()
+                f"(SELECT count(*) AS n FROM edge_learners l WHERE {confine.LEARNER_LINK_SQL} "
+                "GROUP BY learner)").fetchone()
         edges = self._edge_stats(now, rows)
         return HubStats(now, sum(e.events for e in edges), learners, several, edges)
 

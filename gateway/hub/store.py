@@ -153,7 +153,9 @@ class PackInfo:
 
 @dataclass(frozen=True)
 class EdgeStats:
-    """One edge's share of the hub's data; `lag_seconds` = now - last push (None: never)."""
+    """One edge's share of the hub's data; `lag_seconds` = now - last push (None: never).
+    `learners`: the numbers it pushed anything of but cohort invitations; `invited`: the
+    numbers it pushed nothing of but invitations (no learners there yet)."""
 
     edge_id: str
     name: str
@@ -162,12 +164,14 @@ class EdgeStats:
     learners: int
     last_push_at: float | None
     lag_seconds: float | None
+    invited: int = 0
 
 
 @dataclass(frozen=True)
 class HubStats:
     """Cross-edge figures: events and learners in all, learners known on more than one
-    edge (they moved or use several), and each edge's counts and lag."""
+    edge (they moved or use several), and each edge's counts and lag. A number an edge
+    only invited (cohort invitations) is no learner of that edge."""
 
     at: float
     events: int
@@ -706,7 +710,8 @@ class HubStore(abc.ABC):
     @abc.abstractmethod
     def stats(self) -> HubStats:
         """Events and learners in all, learners known on several edges, and per edge its
-        events, learners and lag (now - last push), edges by id."""
+        events, learners, numbers it only invited, and lag (now - last push), edges by
+        id. A learner of an edge is a number it pushed anything of but invitations."""
 
     def program_figures(self, program: str | None = None, *,
                         days: float = 7) -> list[ProgramFigures]:
@@ -812,10 +817,12 @@ class HubStore(abc.ABC):
 
     @staticmethod
     def _edge_stats(now: float, rows: list[tuple]) -> list[EdgeStats]:
-        """EdgeStats from (id, name, revoked_at, events_pushed, learners, last_push_at)."""
+        """EdgeStats from (id, name, revoked_at, events_pushed, learners, last_push_at,
+        invited)."""
         return [EdgeStats(edge_id, name, revoked_at is not None, int(events), int(learners),
-                          last_push, None if last_push is None else max(now - last_push, 0.0))
-                for edge_id, name, revoked_at, events, learners, last_push in rows]
+                          last_push, None if last_push is None else max(now - last_push, 0.0),
+                          int(invited))
+                for edge_id, name, revoked_at, events, learners, last_push, invited in rows]
 
     # -- lifetime --------------------------------------------------------------
 

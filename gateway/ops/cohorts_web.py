@@ -1,9 +1,10 @@
 """The dashboard's cohort pages (docs/programs.md, Cohorts): a program's cohorts with
 their funnels, the form that creates one from an uploaded CSV file, one cohort's funnel
-and its members as CSV. The routes join the dashboard's blueprint, whose gate signs in
-and checks CSRF, and admits administrators (of the whole gateway or of a program; 403
-for anyone else); each page then answers 404 to an administrator of another program, as
-for a program that does not exist.
+and its members as CSV; on a hub, the cohorts the edges made, across edges, and no
+upload (cohorts are made and invited on an edge). The routes join the dashboard's
+blueprint, whose gate signs in and checks CSRF, and admits administrators (of the whole
+gateway or of a program; 403 for anyone else); each page then answers 404 to an
+administrator of another program, as for a program that does not exist.
 
 The upload takes a file of up to UPLOAD_BYTES from the program's administrators (the
 gateway's other routes, and anyone else here, 64 KiB); a larger one is answered with a
@@ -15,7 +16,9 @@ from flask import Response, abort, current_app, g, redirect, request, url_for
 
 from gateway import programs
 from gateway.config import ConfigError
-from gateway.ops import cohort_reports, staff, staff_web
+from gateway.hub.routes import request_hub
+from gateway.i18n import translations
+from gateway.ops import cohort_reports, hub_program_reports, staff, staff_web
 from gateway.ops.cohorts import CohortError, budget_warning, create_cohort
 from gateway.ops.dashboard import ACCESS, LARGE_BODIES, PROGRAM_ADMIN, _page, blueprint
 from gateway.ops.reports import Table, table_csv
@@ -73,7 +76,7 @@ def _funnel(cohort: stored.Cohort) -> stored.Funnel:
 
 
 def _list_page(program: Program, *, status: int = 200, problems: list[str] | None = None,
-               form: dict | None = None):
+               form: dict | None = None, refused: bool = False):
     store = get_store()
     shown = [(cohort, _funnel(cohort)) for cohort in stored.of_program(store, program.id)]
     courses = [course for course in store.courses() if course.program == program.id]
@@ -82,20 +85,46 @@ def _list_page(program: Program, *, status: int = 200, problems: list[str] | Non
                              program) if created else None
     return _page("admin_cohorts.html", status=status, program=program, shown=shown,
                  courses=courses, problems=problems or [], form=form or {},
-                 created=created, warning=warning, limit=_megabytes(UPLOAD_BYTES))
+                 created=created, warning=warning, limit=_megabytes(UPLOAD_BYTES),
+                 across=_across_edges(program), refused=refused)
+
+
+def _on_hub() -> bool:
+    return current_app.config.get("ROLE") == "hub"
+
+
+def _across_edges(program: Program) -> dict | None:
+    """On a hub, the program's cohorts as the edges made them: each cohort's definition
+    (its edge, course, start date) with its funnel across edges (the table `cohorts` of
+    gateway/ops/hub_program_reports.py), and its members per edge where they joined;
+    None elsewhere."""
+    if not _on_hub():
+        return None
+    hub = request_hub()
+    report = hub_program_reports.build(hub, program.id)
+    return {"table": hub_program_reports.table(report, "cohorts",
+                                               gettext=translations(g.locale).gettext),
+            "members": hub.cohort_figures(program.id)}
 
 
 @blueprint.get("/programs/<program_id>/cohorts")
 def cohorts(program_id: str):
-    """A program's cohorts with their funnels, and the form that creates one."""
+    """A program's cohorts with their funnels, and the form that creates one. On a hub,
+    the cohorts the edges made, across edges, and no form: cohorts are made and invited
+    on an edge."""
     return _list_page(_program(program_id))
 
 
 @blueprint.post("/programs/<program_id>/cohorts", endpoint="create_cohort")
 def create_cohort_page(program_id: str):
     """Create a cohort from the uploaded CSV file; on any problem, the form again with
-    every problem (`line N: ...`) and nothing imported."""
+    every problem (`line N: ...`) and nothing imported. On a hub, nothing: 409 and the
+    page saying cohorts are made on an edge."""
     program = _program(program_id)
+    if _on_hub():
+        # A cohort made here would invite through the hub's own carriers, and the edges
+        # would never hear of it: cohorts are made on an edge, which pushes them here.
+        return _list_page(program, status=409, refused=True)
     upload = request.files.get("numbers")
     form = {key: request.form.get(key, "") for key in ("name", "course", "starts_on",
                                                         "contacts")}

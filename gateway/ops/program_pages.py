@@ -36,9 +36,10 @@ def _report(program: str) -> program_reports.ProgramReport:
                                  program, _days())
 
 
-def _across_edges(program: str) -> dict | None:
+def _across_edges(program: str, own: program_reports.ProgramReport) -> dict | None:
     """On a hub, `program`'s members per edge where they joined and per cohort across
-    edges, and its figures across edges as tables (docs/sync.md, Programs); None
+    edges, and its figures across edges as tables (docs/sync.md, Programs), and whether
+    the hub's own figures (`own`, its own learners') have anything to show; None
     elsewhere."""
     if current_app.config.get("ROLE") != "hub":
         return None
@@ -46,9 +47,17 @@ def _across_edges(program: str) -> dict | None:
     report = hub_program_reports.build(hub, program, _days())
     gettext = translations(g.locale).gettext
     return {"edges": hub.program_figures(program), "cohorts": hub.cohort_figures(program),
-            "report": report,
+            "report": report, "own": _has_figures(own),
             "tables": {name: hub_program_reports.table(report, name, gettext=gettext)
                        for name in hub_program_reports.TABLES}}
+
+
+def _has_figures(report: program_reports.ProgramReport) -> bool:
+    """Whether a program's report shows anything but zeros: a member, an enrolment, a
+    quiz answer, a message or a question."""
+    return bool(report.joined or report.quiz or any(report.asked)
+                or any(row[1] for row in report.costs)
+                or any(funnel.steps.enrolled for funnel in report.funnels))
 
 
 @blueprint.get("/programs")
@@ -62,7 +71,8 @@ def program_list():
 def program(program: str):
     """One program's figures for the last `days` days: its funnel, quiz questions,
     messages and cost per completed lesson, questions to tutors; its rows alone. On a
-    hub, also its members across edges, per edge and per cohort."""
+    hub, its figures across edges first (members per edge and per cohort, funnel,
+    lessons, quiz, cohorts, costs), then the hub's own figures only when it has any."""
     found = _program(program)
     report = _report(program)
     gettext = translations(g.locale).gettext
@@ -71,7 +81,7 @@ def program(program: str):
                          for name in program_reports.TABLES},
                  generated=reports.generated_at(get_store().clock()),
                  days=len(report.period.days), max_days=reports.MAX_DAYS, _=gettext,
-                 across=_across_edges(program))
+                 across=_across_edges(program, report))
 
 
 @blueprint.get("/programs/<program>/<table>.csv")

@@ -415,6 +415,33 @@ def test_stats_across_edges(open_hub):
     assert hub.stats().edges[2].revoked
 
 
+def test_numbers_an_edge_only_invited_are_not_its_learners(open_hub):
+    """A cohort's invitation links the edge to the number (confined), yet the number is
+    no learner there until the edge pushes something else of theirs: the edge's and the
+    hub's learners leave such numbers out, counted apart as invited."""
+    hub = open_hub()
+    hub.migrate()
+    for edge in ("a", "b"):
+        add_edge(hub, edge)
+
+    def invitation(edge: str, n: int) -> dict:
+        return event(edge, learner(n), "program_invited", program="orange",
+                     cohort="0" * 32, cohort_name="Lagos", course="orange-course")
+
+    hub.ingest("a", [event("a", learner(n)) for n in (1, 2)]
+               + [invitation("a", n) for n in (3, 4, 5, 6)])
+    hub.ingest("b", [invitation("b", 1), invitation("b", 7), event("b", learner(8))])
+    # Number 3 answered its invitation on edge A: a learner there from now on.
+    hub.ingest("a", [event("a", learner(3), "program_joined", program="orange",
+                           via="invitation")])
+    stats = hub.stats()
+    assert {e.edge_id: (e.events, e.learners) for e in stats.edges} == {
+        "a": (7, 3), "b": (3, 1)}
+    assert {e.edge_id: e.invited for e in stats.edges} == {"a": 3, "b": 2}
+    # Learners 1, 2, 3 on A and 8 on B; number 1 is a learner on A alone.
+    assert (stats.learners, stats.learners_on_several_edges) == (4, 0)
+
+
 # -- PostgreSQL only ---------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ the learner's. A real hub app on loopback, real edge databases, on each hub back
 from __future__ import annotations
 
 import base64
+import html
 import json
 import os
 import re
@@ -292,6 +293,77 @@ def test_the_hubs_program_page_cli_and_csv_show_its_figures_across_edges(
     assert SUN_COHORT in sun.text and INTAKE not in sun.text
 
 
+def test_the_hubs_program_page_leads_with_the_figures_across_edges(
+        hub, edges, courses, carriers_file):
+    """On a hub the program's page opens with its figures across edges; the hub's own
+    figures (its own learners, usually none) are left out while empty, and shown after,
+    under their own heading, once it has some."""
+    from gateway.store import programs as members
+    a, b = edges
+    across(hub, courses, a, b, carriers_file)
+    with Store.open(hub.app.config["DATABASE"]) as store:
+        staff.add_account(store, "orange-admin", "Admin", "admin", PASSWORD,
+                          program="orange")
+    orange = signed_in(hub.app, "orange-admin")
+
+    def shown() -> str:
+        page = orange.get("/admin/programs/orange")
+        assert page.status_code == 200
+        return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.text)))
+
+    text = shown()
+    headings = re.findall(r"<h2[^>]*>([^<]+)</h2>", orange.get("/admin/programs/orange").text)
+    assert headings[0] == "Across edges", headings
+    assert "Joined the program 2" in text and "Joined the program 0" not in text
+    assert "This hub's own learners" not in text
+    assert "Joined, then each course to completion" not in text  # the local funnel
+    assert "Questions to tutors" not in text
+    with Store.open(hub.app.config["DATABASE"]) as store:
+        assert members.join(store, "orange", "+2348039990001", "keyword")
+    text = shown()
+    assert "This hub's own learners" in text
+    own = text.index("This hub's own learners")
+    assert text.index("Funnel across edges") < own
+    assert text.index("Joined the program 1", own) > own
+
+
+def test_the_hubs_cohorts_page_lists_the_cohorts_of_every_edge(
+        hub, edges, courses, carriers_file):
+    """On a hub the program's cohorts page lists the cohorts the edges made (their edge,
+    course, start date, numbers invited and members joined across edges) and says
+    cohorts are made and invited on an edge: it offers no upload, and refuses one."""
+    import io
+    a, b = edges
+    intake = across(hub, courses, a, b, carriers_file)
+    with Store.open(hub.app.config["DATABASE"]) as store:
+        for program in ("orange", "sun"):
+            staff.add_account(store, f"{program}-admin", "Admin", "admin", PASSWORD,
+                              program=program)
+    orange = signed_in(hub.app, "orange-admin")
+    page = orange.get("/admin/programs/orange/cohorts")
+    assert page.status_code == 200
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.text))
+    assert "No cohort yet." not in text
+    assert f"{INTAKE} orange-course 2026-01-05 3 2 2 1 0 66.7 edge-a {intake.uid}" in text
+    assert f"{INTAKE} edge-a 1 {INTAKE} edge-b 1 {INTAKE} Total 2" in text
+    assert "created, and their numbers invited, on an edge" in text
+    assert 'name="numbers"' not in page.text and "Create and invite" not in text
+    assert SUN_COHORT not in text
+    token = re.search(r'name="csrf" value="([^"]+)"', orange.get("/admin/account").text)
+    refused = orange.post("/admin/programs/orange/cohorts", data={
+        "csrf": token.group(1), "name": "Hub intake", "course": "orange-course",
+        "starts_on": "2026-12-07", "numbers": (io.BytesIO(b"phone\n+2348030000200\n"),
+                                               "numbers.csv")},
+        content_type="multipart/form-data")
+    assert refused.status_code == 409
+    assert "on an edge" in refused.text
+    with Store.open(hub.app.config["DATABASE"]) as store:
+        assert cohorts.all_cohorts(store) == []
+    sun = signed_in(hub.app, "sun-admin")
+    assert sun.get("/admin/programs/orange/cohorts").status_code == 403
+    assert INTAKE not in sun.get("/admin/programs/sun/cohorts").text
+
+
 def test_invitations_are_events_counted_on_the_hub_and_passed_on_to_no_edge(
         hub, edges, courses, carriers_file):
     a, b = edges
@@ -348,6 +420,24 @@ def test_an_edge_that_only_invited_a_number_gets_nothing_of_the_learners(
     assert a.progress(LEARNER) == ()
     with Store.open(b.db) as store:
         assert privacy.is_erased(store, LEARNER)
+
+
+def test_the_hub_dashboard_counts_no_invited_number_as_a_learner(
+        hub, edges, carriers_file):
+    """An edge's cohort invites numbers; until one answers it is no learner: the hub's
+    dashboard counts each edge's learners without the numbers it only invited, and says
+    those apart."""
+    a, _b = edges
+    link_a = register(hub, "edge-a", "--country", "NG")
+    invite(a, carriers_file, INTAKE, [LEARNER, OTHER, THIRD])
+    a.sms(LEARNER, "YES")  # joins; the two others are only invited
+    a.sync(link_a)
+    with Store.open(hub.app.config["DATABASE"]) as store:
+        staff.add_account(store, "gateway-admin", "Admin", "admin", PASSWORD)
+    page = signed_in(hub.app, "gateway-admin").get("/admin")
+    assert page.status_code == 200
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.text))
+    assert re.search(r"edge-a: \d+ events, 1 learners, 2 numbers only invited", text), text
 
 
 def test_no_event_an_edge_pushes_makes_the_figures_fail(hub, courses):
@@ -441,6 +531,45 @@ def test_the_figures_command_refuses_what_it_cannot_show(hub):
                         "no table 'members' across edges: one of funnel, completion")):
         result = CliRunner().invoke(main, ["hub", "programs", *args], env=env)
         assert result.exit_code == 1 and said in result.output, result.output
+
+
+def test_the_hub_command_refuses_a_program_it_knows_nothing_of(hub, courses, tmp_path):
+    """`learnline hub programs --program ID` names a program the hub knows: in its
+    programs file, or in anything the edges pushed or the hub published (an event, a
+    cohort, a day's messages, a course of its pack). Anything else is refused in one
+    line naming it, with no figures."""
+    from click.testing import CliRunner
+
+    from gateway.cli.main import main
+    env = {"LEARNLINE_HUB_DATABASE_URL": hub.app.config["HUB_DATABASE_URL"],
+           "LEARNLINE_PROGRAMS": ""}
+
+    def run(*args: str, **more: str):
+        return CliRunner().invoke(main, ["hub", "programs", *args], env=env | more)
+
+    for args in (["--figures"], ["--csv", "funnel"], ["--cohorts"], []):
+        result = run("--program", "nope", *args)
+        assert result.exit_code == 1, (args, result.output)
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and "no program 'nope'" in lines[0], result.output
+        assert "Joined the program" not in result.output
+    assert run("--program", "orange", "--figures").exit_code == 1  # nothing of it yet
+    publish(hub, courses)  # the pack's courses name orange and sun
+    assert run("--program", "orange", "--figures").exit_code == 0
+    link_b = register(hub, "edge-b", "--country", "NG")
+    push_raw(link_b, [event("edge-b", OTHER, "program_joined", program="moon",
+                            via="keyword")])
+    moon = run("--program", "moon")
+    assert moon.exit_code == 0 and "moon\tedge-b\tmembers 1" in moon.output
+    push_cohorts(link_b, [{"uid": "1" * 32, "program": "star", "name": "Star intake",
+                           "course": "star-course", "starts_on": "2026-01-05"}])
+    assert run("--program", "star", "--cohorts").exit_code == 0
+    configured = tmp_path / "hub-programs.toml"
+    configured.write_text(PROGRAMS + '\n[programs.planet]\nname = "Planet"\n'
+                          'default_locale = "en"\n', encoding="utf-8")
+    planet = run("--program", "planet", "--figures", LEARNLINE_PROGRAMS=str(configured))
+    assert planet.exit_code == 0, planet.output
+    assert run("--program", "nope", LEARNLINE_PROGRAMS=str(configured)).exit_code == 1
 
 
 def test_a_pack_the_hub_cannot_read_leaves_the_figures_without_courses(hub, caplog):
