@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,8 @@ OBI = "+2348030000002"
 PUBLIC = "https://learn.example.org/gateway"
 ISSUER = "Learn Kano <badges@learn.example.org>"
 SVG = "{http://www.w3.org/2000/svg}"
+FRENCH_MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+                 "septembre", "octobre", "novembre", "décembre")
 
 
 def _carriers(tmp_path: Path, twilio_api) -> Path:
@@ -233,6 +236,57 @@ def test_an_erased_learners_badge_no_longer_stands(client, store, db_path):
     gone = fetch_json(client, f"{PUBLIC}/badges/assertions/{badge}", 410)
     assert gone["revoked"] is True and "erased" in gone["revocationReason"]
     assert "recipient" not in gone
+
+
+def test_an_erased_learners_certificate_verifies_but_its_badge_is_withdrawn(
+        client, store, db_path):
+    code = passed(client, store)
+    badge = badge_of(store, code)
+    shown = format_code(code)
+    assert cli(db_path, "learners", "erase", ADA, "--yes").exit_code == 0
+    fetch_json(client, f"{PUBLIC}/badges/assertions/{badge}", 410)
+
+    # The code still proves the course was passed, without a holder; the badge is gone,
+    # and the page says why rather than linking to a 410.
+    page = client.get(f"/verify/{shown}").text
+    assert "This certificate is genuine." in page
+    assert "/badges/assertions/" not in page
+    assert "Its Open Badge was withdrawn: the holder's record was erased." in page
+    assert ADA not in page and ADA[-7:] not in page
+
+    listed = cli(db_path, "certificates", "list",
+                 env={"LEARNLINE_PUBLIC_URL": PUBLIC, "LEARNLINE_BADGE_ISSUER": ISSUER})
+    assert listed.exit_code == 0, listed.output
+    [line] = [row for row in listed.output.splitlines() if row.startswith(shown)]
+    assert line.split("\t")[4] == "valid"
+    assert line.split("\t")[5] == \
+        f"withdrawn (erased holder): {PUBLIC}/badges/assertions/{badge}"
+
+
+def test_the_certificates_list_has_a_header_line(client, store, db_path):
+    code = passed(client, store)
+    listed = cli(db_path, "certificates", "list")
+    assert listed.exit_code == 0, listed.output
+    header, row = listed.output.splitlines()
+    assert header.split("\t") == ["code", "course", "issued", "score", "status", "badge"]
+    assert row.split("\t")[:2] == [format_code(code), COURSE]
+    assert cli(db_path, "certificates", "list", "--revoked").output == "no certificates\n"
+
+
+def test_a_revoked_certificates_page_gives_the_date_and_no_badge_link(client, store, db_path):
+    code = passed(client, store)
+    shown = format_code(code)
+    assert cli(db_path, "certificates", "revoke", shown, "--reason",
+               "Issued in error").exit_code == 0
+    revoked_at = store.certificate(code).revoked_at
+    day = datetime.fromtimestamp(revoked_at, UTC)
+    page = client.get(f"/verify/{shown}").text
+    assert "This certificate was revoked by its issuer." in page
+    assert "/badges/assertions/" not in page and "Open Badge" not in page
+    assert f"<dt>Revoked on</dt><dd>{day:%B} {day.day}, {day.year}</dd>" in page
+    french = client.get(f"/verify/{shown}", headers={"Accept-Language": "fr"}).text
+    assert "/badges/assertions/" not in french
+    assert f"{day.day} {FRENCH_MONTHS[day.month - 1]} {day.year}" in french
 
 
 # -- signed badges ---------------------------------------------------------------------------
