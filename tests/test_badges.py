@@ -147,6 +147,16 @@ def test_a_passed_course_is_a_hosted_assertion_that_names_no_number(client, stor
         assert ADA[1:] not in text and ADA[-7:] not in text
 
 
+def test_the_badge_criteria_say_the_pass_mark_counts_first_try_answers(client, store):
+    code = passed(client, store)
+    course = store.course(COURSE)
+    badge_class = fetch_json(client, f"{PUBLIC}/badges/courses/{COURSE}")
+    assert badge_class["criteria"]["narrative"] == (
+        f"Complete every lesson of the course {course.title_in('en')} and answer at least "
+        f"{course.pass_mark}% of its quiz questions right on the first try.")
+    assert store.certificate(code).course_id == COURSE
+
+
 def test_unknown_or_tampered_assertion_ids_are_not_found(client, store):
     badge = badge_of(store, passed(client, store))
     tampered = badge[:-1] + ("0" if badge[-1] != "0" else "1")
