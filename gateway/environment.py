@@ -21,7 +21,8 @@ SETTINGS: dict[str, str] = {
     "LEARNLINE_PSEUDONYM_KEY": "the key learners' pseudonyms are made with, for the LRS and "
                                "exports (default: one kept in the database)",
     "LEARNLINE_PUBLIC_URL": "the gateway's public address, in the URLs it gives out that "
-                            "others follow later (badges, xAPI activity ids)",
+                            "others follow later (badges, xAPI activity ids, a "
+                            "certificate's page when a carrier has no web_url)",
     "LEARNLINE_BADGE_ISSUER": "who issues the certificates' Open Badges, as 'Name <email>' "
                               "(badges are off without it or LEARNLINE_PUBLIC_URL)",
     "LEARNLINE_LRS_ENDPOINT": "the school's Learning Record Store, its xAPI base URL "

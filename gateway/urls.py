@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
+from gateway import environment
 from gateway.config import Carrier
 
 
@@ -28,6 +29,16 @@ def web_url(carrier: Carrier) -> str | None:
     else its `public_url` (the gateway's address the carrier calls, which serves the pages
     too); None when the gateway knows neither."""
     return carrier.web_url or carrier.public_url or None
+
+
+def gateway_url() -> str | None:
+    """The gateway's own public address, `LEARNLINE_PUBLIC_URL`, without a final slash;
+    None when it is unset or not an http(s) address."""
+    url = (environment.get("LEARNLINE_PUBLIC_URL") or "").strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return url
 
 
 def lesson_link_path(token: str) -> str:

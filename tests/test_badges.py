@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,8 @@ OBI = "+2348030000002"
 PUBLIC = "https://learn.example.org/gateway"
 ISSUER = "Learn Kano <badges@learn.example.org>"
 SVG = "{http://www.w3.org/2000/svg}"
+FRENCH_MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+                 "septembre", "octobre", "novembre", "décembre")
 
 
 def _carriers(tmp_path: Path, twilio_api) -> Path:
@@ -144,6 +147,16 @@ def test_a_passed_course_is_a_hosted_assertion_that_names_no_number(client, stor
         assert ADA[1:] not in text and ADA[-7:] not in text
 
 
+def test_the_badge_criteria_say_the_pass_mark_counts_first_try_answers(client, store):
+    code = passed(client, store)
+    course = store.course(COURSE)
+    badge_class = fetch_json(client, f"{PUBLIC}/badges/courses/{COURSE}")
+    assert badge_class["criteria"]["narrative"] == (
+        f"Complete every lesson of the course {course.title_in('en')} and answer at least "
+        f"{course.pass_mark}% of its quiz questions right on the first try.")
+    assert store.certificate(code).course_id == COURSE
+
+
 def test_unknown_or_tampered_assertion_ids_are_not_found(client, store):
     badge = badge_of(store, passed(client, store))
     tampered = badge[:-1] + ("0" if badge[-1] != "0" else "1")
@@ -233,6 +246,57 @@ def test_an_erased_learners_badge_no_longer_stands(client, store, db_path):
     gone = fetch_json(client, f"{PUBLIC}/badges/assertions/{badge}", 410)
     assert gone["revoked"] is True and "erased" in gone["revocationReason"]
     assert "recipient" not in gone
+
+
+def test_an_erased_learners_certificate_verifies_but_its_badge_is_withdrawn(
+        client, store, db_path):
+    code = passed(client, store)
+    badge = badge_of(store, code)
+    shown = format_code(code)
+    assert cli(db_path, "learners", "erase", ADA, "--yes").exit_code == 0
+    fetch_json(client, f"{PUBLIC}/badges/assertions/{badge}", 410)
+
+    # The code still proves the course was passed, without a holder; the badge is gone,
+    # and the page says why rather than linking to a 410.
+    page = client.get(f"/verify/{shown}").text
+    assert "This certificate is genuine." in page
+    assert "/badges/assertions/" not in page
+    assert "Its Open Badge was withdrawn: the holder's record was erased." in page
+    assert ADA not in page and ADA[-7:] not in page
+
+    listed = cli(db_path, "certificates", "list",
+                 env={"LEARNLINE_PUBLIC_URL": PUBLIC, "LEARNLINE_BADGE_ISSUER": ISSUER})
+    assert listed.exit_code == 0, listed.output
+    [line] = [row for row in listed.output.splitlines() if row.startswith(shown)]
+    assert line.split("\t")[4] == "valid"
+    assert line.split("\t")[5] == \
+        f"withdrawn (erased holder): {PUBLIC}/badges/assertions/{badge}"
+
+
+def test_the_certificates_list_has_a_header_line(client, store, db_path):
+    code = passed(client, store)
+    listed = cli(db_path, "certificates", "list")
+    assert listed.exit_code == 0, listed.output
+    header, row = listed.output.splitlines()
+    assert header.split("\t") == ["code", "course", "issued", "score", "status", "badge"]
+    assert row.split("\t")[:2] == [format_code(code), COURSE]
+    assert cli(db_path, "certificates", "list", "--revoked").output == "no certificates\n"
+
+
+def test_a_revoked_certificates_page_gives_the_date_and_no_badge_link(client, store, db_path):
+    code = passed(client, store)
+    shown = format_code(code)
+    assert cli(db_path, "certificates", "revoke", shown, "--reason",
+               "Issued in error").exit_code == 0
+    revoked_at = store.certificate(code).revoked_at
+    day = datetime.fromtimestamp(revoked_at, UTC)
+    page = client.get(f"/verify/{shown}").text
+    assert "This certificate was revoked by its issuer." in page
+    assert "/badges/assertions/" not in page and "Open Badge" not in page
+    assert f"<dt>Revoked on</dt><dd>{day:%B} {day.day}, {day.year}</dd>" in page
+    french = client.get(f"/verify/{shown}", headers={"Accept-Language": "fr"}).text
+    assert "/badges/assertions/" not in french
+    assert f"{day.day} {FRENCH_MONTHS[day.month - 1]} {day.year}" in french
 
 
 # -- signed badges ---------------------------------------------------------------------------
@@ -481,7 +545,12 @@ def test_doctor_names_a_badge_setting_that_cannot_be_used(db_path, carriers):
     [bad] = said(LEARNLINE_PUBLIC_URL=PUBLIC, LEARNLINE_BADGE_ISSUER="Learn Kano")
     assert bad.startswith("FAIL") and "LEARNLINE_BADGE_ISSUER" in bad
     [alone] = said(LEARNLINE_BADGE_ISSUER=ISSUER)
-    assert alone.startswith("WARN") and "LEARNLINE_PUBLIC_URL" in alone
+    assert alone.startswith("WARN") and "badges are off" in alone
+    assert "LEARNLINE_PUBLIC_URL is not set" in alone
     [on, _key] = said(LEARNLINE_PUBLIC_URL=PUBLIC, LEARNLINE_BADGE_ISSUER=ISSUER)
     assert on.startswith("OK") and PUBLIC in on and "Learn Kano" in on
-    assert said() == [] and said(LEARNLINE_PUBLIC_URL=PUBLIC) == []
+    assert said() == []
+    # The public address alone (for the LRS, say) is a choice: said, not warned.
+    [url_alone] = said(LEARNLINE_PUBLIC_URL=PUBLIC)
+    assert url_alone.startswith("OK") and "badges are off" in url_alone
+    assert "LEARNLINE_BADGE_ISSUER is not set" in url_alone

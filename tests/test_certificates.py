@@ -24,7 +24,7 @@ from gateway.learning.certificates import (
 )
 from gateway.phones import masked
 from gateway.store import Store
-from tests.conftest import TwilioWebhooks, carriers_toml
+from tests.conftest import CONSOLE_TOKEN, TwilioWebhooks, carriers_toml
 from tests.fakes.clock import SimulatedClock
 
 COURSE = "start-freelancing"
@@ -490,3 +490,33 @@ def test_without_web_url_the_certificate_sms_gives_the_public_address(
         last = take_course(TwilioWebhooks(app.test_client()), store, ADA, right=True)
     shown = code_in(last)
     assert f"open {PUBLIC_URL}/verify/{shown} on the" in last
+
+
+class ConsoleWebhooks:
+    """Inbound SMS through the console carrier's webhook (a carrier with neither
+    `web_url` nor `public_url`)."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def sms(self, phone: str, body: str):
+        return self.client.post(f"/carriers/console/sms?token={CONSOLE_TOKEN}",
+                                data={"from": phone, "text": body})
+
+
+def test_without_the_carriers_addresses_the_certificate_sms_gives_the_gateways(
+        tmp_path, db_path, twilio_api, carriers_file, clock, monkeypatch):
+    carriers = tmp_path / "console-only.toml"
+    carriers.write_text(carriers_toml(twilio_api.url).replace(
+        f'webhook_token = "{CONSOLE_TOKEN}"\n',
+        f'webhook_token = "{CONSOLE_TOKEN}"\ninbound_per_minute = 10000\n'
+        "inbound_per_hour = 10000\n"))
+    monkeypatch.setenv("LEARNLINE_PUBLIC_URL", "https://learn.example.net/learnline/")
+    app = create_app({"DATABASE": str(db_path), "CARRIERS_FILE": str(carriers),
+                      "TESTING": True, "CLOCK": clock,
+                      "SECRET_KEY": "certificates-secret-0123456789"})
+    with Store.open(db_path) as store:
+        last = take_course(ConsoleWebhooks(app.test_client()), store, AWA, right=True)
+    shown = code_in(last)
+    # A Senegalese number: worded in French, the address whole all the same.
+    assert f"https://learn.example.net/learnline/verify/{shown} sur le" in last

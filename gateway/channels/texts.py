@@ -15,7 +15,7 @@ from gateway.channels.wording import Wording
 from gateway.i18n import language_name
 from gateway.learning import replies as r
 from gateway.learning.certificates import format_code
-from gateway.urls import lesson_link_path
+from gateway.urls import gateway_url, lesson_link_path
 
 LETTERS = "ABCD"
 
@@ -28,7 +28,8 @@ def _clock(hour: int) -> str:
 def render(replies: tuple[r.Reply, ...] | list[r.Reply], locale: str,
            web_url: str | None = None) -> str:
     """All replies to one message as one text (the channel splits it if too long); a
-    page they point to is given under `web_url` (the carrier's), else as a path."""
+    page they point to is given under `web_url` (the carrier's); a certificate's page,
+    without it, under the gateway's `LEARNLINE_PUBLIC_URL`, else as a path."""
     return "\n".join(render_parts(replies, locale, web_url)).strip()
 
 
@@ -309,10 +310,13 @@ class TextRenderer(Wording):
 
     def _certificate_code(self, code: str) -> str:
         shown = format_code(code)
+        # Whoever checks it is anywhere: the carrier's address for its learners, else
+        # the gateway's own.
+        base = self.web_url or gateway_url() or ""
         return self._("Your certificate code: %(code)s.", code=shown) + " " + self._(
             "Anyone can check it: text %(verify)s %(code)s, or open %(path)s on the "
             "Learnline website.",
-            verify=self.word["verify"], code=shown, path=f"{self.web_url}/verify/{shown}",
+            verify=self.word["verify"], code=shown, path=f"{base}/verify/{shown}",
         )
 
     def _name(self, shown: r.NameShown) -> str:

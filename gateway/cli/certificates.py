@@ -47,9 +47,10 @@ def certificates_group() -> None:
               help="Only this course's certificates.")
 @click.option("--revoked", is_flag=True, help="Only the revoked certificates.")
 def list_command(course_id: str | None, revoked: bool) -> None:
-    """List the certificates, oldest first: code, course, day issued, score, revoked or
-    not, and the badge's address when badges are on (LEARNLINE_PUBLIC_URL and
-    LEARNLINE_BADGE_ISSUER). No numbers are shown.
+    """List the certificates, oldest first, under a header line: code, course, day
+    issued, score, valid or revoked (when, why), and the badge's address when badges are
+    on (LEARNLINE_PUBLIC_URL and LEARNLINE_BADGE_ISSUER), said withdrawn for an erased
+    holder's. No numbers are shown.
 
     \b
     Example:
@@ -58,10 +59,16 @@ def list_command(course_id: str | None, revoked: bool) -> None:
     settings = _settings()
     with Store.open(existing_db_path(), migrate=True) as store:
         found = store.certificates(course_id, revoked=True if revoked else None)
+    if found:
+        click.echo("code\tcourse\tissued\tscore\tstatus\tbadge")
     for certificate in found:
         status = (f"revoked {_day(certificate.revoked_at)}: {certificate.revocation_reason}"
                   if certificate.revoked_at is not None else "valid")
         badge = settings.assertion_id(certificate.badge_id) if settings else "-"
+        if settings and certificate.phone is None and certificate.revoked_at is None:
+            # The certificate still verifies by its code; its badge cannot stand without
+            # its recipient (docs/integrations.md, Open Badges).
+            badge = f"withdrawn (erased holder): {badge}"
         click.echo(f"{format_code(certificate.code)}\t{certificate.course_id}\t"
                    f"{_day(certificate.issued_at)}\t{certificate.score}/{certificate.total}\t"
                    f"{status}\t{badge}")

@@ -96,6 +96,22 @@ def _lrs_settings():
         raise click.ClickException(str(exc)) from None
 
 
+def _badge_settings():
+    """Open Badges' settings from the environment (None: badges off), the signing key file
+    read when one is named, or one line naming the setting that cannot be used
+    (docs/integrations.md, Open Badges), as the web processes would refuse it."""
+    from gateway.learning import badge_signing, badges
+
+    try:
+        found = badges.read_settings(environment.get("LEARNLINE_PUBLIC_URL"),
+                                     environment.get("LEARNLINE_BADGE_ISSUER"))
+        if found is not None:
+            badge_signing.configured_key()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    return found
+
+
 def _check_tutor_hours() -> None:
     from gateway.learning.asking import tutor_hours
 
@@ -325,7 +341,8 @@ def serve(host: str, port: int, no_worker: bool, workers: int | None,
     _retention_days()  # the worker's setting: refuse a bad one before starting anything
     _check_tutor_hours()
     _check_programs(carriers)
-    _lrs_settings()
+    lrs = _lrs_settings()
+    open_badges = _badge_settings()
     _port_free(host, port)
     with _open_store() as store:
         staff_accounts = accounts.count(store)
@@ -366,6 +383,11 @@ def serve(host: str, port: int, no_worker: bool, workers: int | None,
                    "their learners' questions reach the inbox)")
     click.echo(f"  health: {base}/healthz, readiness: {base}/readyz")
     click.echo(f"  metrics: {base}/metrics (from this machine; shared in {metrics_dir})")
+    if open_badges is not None:
+        click.echo(f"  open badges: issued by {open_badges.issuer_name} at "
+                   f"{open_badges.issuer_id}")
+    if lrs is not None:
+        click.echo(f"  LRS: learning statements go to {lrs.endpoint}")
     for carrier in carriers:
         click.echo(f"  carrier {carrier.id} ({carrier.adapter}):")
         if carrier.carries("sms"):
@@ -426,6 +448,7 @@ def worker(drain: bool, lease_seconds: float) -> None:
     _check_tutor_hours()
     _check_programs(carriers)
     _lrs_settings()
+    _badge_settings()
     outbox = OutboxWorker(default_db_path(), carriers, lease_seconds=lease_seconds,
                           retention_days=_retention_days(), lrs=_lrs_settings())
     outbox.install_signal_handlers()

@@ -1181,7 +1181,8 @@ def _certificate_shown(found: CertificateRecord) -> r.CertificateShown:
     return r.CertificateShown(found.code, found.course_title, found.holder, found.score,
                               found.total, found.issued_at, revoked=found.revoked_at is not None,
                               revocation_reason=found.revocation_reason,
-                              badge_id=found.badge_id)
+                              badge_id=found.badge_id, revoked_at=found.revoked_at,
+                              erased=found.phone is None)
 
 
 def _find_course(courses: list[Course], ref: str) -> Course | None:

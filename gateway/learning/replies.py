@@ -264,8 +264,10 @@ class NameShown:
 @dataclass(frozen=True)
 class CertificateShown:
     """A certificate someone checked by its code: what it certifies. `code` is canonical;
-    `issued_at` Unix seconds; `revoked` with the issuer's `revocation_reason` once it was
-    revoked (`learnline certificates revoke`); `badge_id` its Open Badge's id."""
+    `issued_at` Unix seconds; `revoked` with the issuer's `revocation_reason` and
+    `revoked_at` (Unix seconds) once it was revoked (`learnline certificates revoke`);
+    `erased` once its holder's record was erased (the certificate still verifies, without
+    a holder; its badge no longer stands); `badge_id` its Open Badge's id."""
 
     code: str
     course_title: str
@@ -276,6 +278,8 @@ class CertificateShown:
     revoked: bool = False
     revocation_reason: str | None = None
     badge_id: str = ""
+    revoked_at: float | None = None
+    erased: bool = False
 
 
 @dataclass(frozen=True)

@@ -104,8 +104,10 @@ def _configuration(env: dict[str, str], findings: list[Finding]) -> Carriers | N
 
 
 def _badges(env: dict[str, str], findings: list[Finding]) -> None:
-    """Open Badges' settings (docs/integrations.md): a value that cannot be used fails,
-    an issuer without a public address is told, badges on are told."""
+    """Open Badges' settings (docs/integrations.md): a value that cannot be used fails;
+    one of the two settings alone says badges are off and names the missing one (a warning
+    for an issuer without an address; an address alone serves the LRS too, so it is
+    only said); badges on are told."""
     public_url = env.get("LEARNLINE_PUBLIC_URL", "").strip()
     issuer = env.get("LEARNLINE_BADGE_ISSUER", "").strip()
     try:
@@ -126,8 +128,14 @@ def _badges(env: dict[str, str], findings: list[Finding]) -> None:
                                     f"{key_path.strip()} can be read by other users: "
                                     "chmod 600 it (whoever has it can sign badges)"))
     elif issuer:
-        findings.append(Finding("warn", "open badges", "LEARNLINE_BADGE_ISSUER is set but "
-                                "not LEARNLINE_PUBLIC_URL: badges are off until it is"))
+        findings.append(Finding("warn", "open badges", "badges are off: "
+                                "LEARNLINE_PUBLIC_URL is not set (LEARNLINE_BADGE_ISSUER "
+                                "is): set it to the gateway's public address to turn them on"))
+    elif public_url:
+        findings.append(Finding("ok", "open badges", "badges are off: "
+                                "LEARNLINE_BADGE_ISSUER is not set (LEARNLINE_PUBLIC_URL "
+                                "is): set it, as 'Name <email>', to issue certificates as "
+                                "Open Badges"))
 
 
 # A session key shorter than this (in characters) can be guessed; docs/operations.md makes

@@ -109,8 +109,9 @@ def _course(course_id: str) -> tuple[str, str, str]:
     locale = course.default_locale
     name = course.title_in(locale)
     criteria = translations(locale).gettext(
-        "Complete every lesson of the course %(course)s and get at least %(mark)d%% of "
-        "its quiz questions right.") % {"course": name, "mark": course.pass_mark}
+        "Complete every lesson of the course %(course)s and answer at least %(mark)d%% of "
+        "its quiz questions right on the first try.") % {"course": name,
+                                                         "mark": course.pass_mark}
     return name, course.summary_in(locale), criteria
 
 

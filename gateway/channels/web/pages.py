@@ -643,8 +643,10 @@ def verify_form():
 
 @blueprint.get("/verify/<code>")
 def verify(code: str):
-    """A certificate by its code: course, date, holder and score; 404 with the form when
-    no certificate has the code; 429 past the lookups allowed per client address."""
+    """A certificate by its code: course, date, holder and score, when it was revoked,
+    and its badge's address while the badge stands (badges on, not revoked, holder not
+    erased); 404 with the form when no certificate has the code; 429 past the lookups
+    allowed per client address."""
     address = forwarded.limit_key(request.remote_addr)
     if get_store().take_rate([(f"verify/web:{address}", *VERIFY_PER_ADDRESS)]) is not None:
         return page("limited.html", status=429, reason="verify")
@@ -655,9 +657,13 @@ def verify(code: str):
                     malformed=normalize_code(code) is None)
     wording = Wording(g.locale)
     settings = badges.settings()
+    stands = not found.revoked and not found.erased
     return page("verify.html", words=words, certificate=found,
                 code=format_code(found.code), issued=wording.date(found.issued_at),
-                badge=settings.assertion_id(found.badge_id) if settings else None,
+                revoked_on=(wording.date(found.revoked_at) if found.revoked_at is not None
+                            else None),
+                badge=settings.assertion_id(found.badge_id) if settings and stands else None,
+                withdrawn=settings is not None and found.erased and not found.revoked,
                 # Babel's own no-break spaces (20 %): a page wraps, an SMS does not.
                 percent=format_percent(found.score / found.total if found.total else 1.0,
                                        locale=g.locale))
