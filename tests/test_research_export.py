@@ -9,6 +9,7 @@ import csv
 import io
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -392,8 +393,10 @@ def test_parquet_without_pyarrow_says_what_to_install(store, tmp_path):
         env={**os.environ, "PYTHONPATH": os.pathsep.join(
             filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))})
     assert result.returncode == 1
+    # Installed into the interpreter learnline runs from, whatever `pip` is on the PATH.
     assert result.stderr == ("Error: --format parquet: Parquet needs pyarrow: "
-                             "pip install 'learnline[parquet]'\n")
+                             f"{shlex.quote(sys.executable)} -m pip install "
+                             "'learnline[parquet]'\n")
     assert not (tmp_path / "events.parquet").exists()
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import csv
 import json
+import shlex
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -30,7 +32,9 @@ COLUMNS = ("event_id", "time", "learner", "kind", "course", "lesson", "card", "q
 _TEXT = frozenset(COLUMNS.index(name) for name in
                   ("course", "lesson", "channel", "language", "program"))
 PARQUET_BATCH = 65_536  # rows a Parquet row group holds: the most kept in memory at once
-PARQUET_INSTALL = "pip install 'learnline[parquet]'"
+# Named by the interpreter learnline runs from: a bare `pip` on the PATH may install into
+# another Python (the system's, another virtual environment).
+PARQUET_INSTALL = f"{shlex.quote(sys.executable)} -m pip install 'learnline[parquet]'"
 
 Row = tuple[Any, ...]
 # (id, edge, learner, kind, at, data as stored JSON[, channel, language of the completion])
