@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -34,6 +35,7 @@ from gateway.store import lrs as lrs_store
 from tests.conftest import TwilioWebhooks, carriers_toml
 from tests.fakes.clock import SimulatedClock
 from tests.lrs_server import PASSWORD, USERNAME, WRONG_PASSWORD, Ralph
+from tests.ports import free_port
 
 COURSE = "start-freelancing"
 ADA = "+2348030000001"
@@ -119,11 +121,13 @@ def expected_ids(store: Store, phone: str | None = None) -> list[str]:
 
 
 def drain(db_path: Path, carriers: Path, ralph: Ralph, *,
-          password: str = PASSWORD) -> subprocess.CompletedProcess:
-    """`learnline worker --drain`, a process of its own, pointed at the LRS."""
+          password: str = PASSWORD, endpoint: str | None = None) -> subprocess.CompletedProcess:
+    """`learnline worker --drain`, a process of its own, pointed at the LRS (or at
+    `endpoint`)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEARNLINE_")}
     env.update(LEARNLINE_DB=str(db_path), LEARNLINE_CARRIERS=str(carriers),
-               LEARNLINE_LRS_ENDPOINT=ralph.endpoint, LEARNLINE_LRS_USERNAME=USERNAME,
+               LEARNLINE_LRS_ENDPOINT=endpoint or ralph.endpoint,
+               LEARNLINE_LRS_USERNAME=USERNAME,
                LEARNLINE_LRS_PASSWORD=password, LEARNLINE_PUBLIC_URL=BASE)
     done = subprocess.run([sys.executable, "-m", "gateway.cli", "worker", "--drain"],
                           env=env, capture_output=True, text=True, timeout=120)
@@ -428,6 +432,45 @@ def test_lrs_status_and_doctor_show_the_backlog_and_the_lrs_answering(
     assert "FAIL LRS: LEARNLINE_LRS_ENDPOINT='lrs'" in bad.output
     none = runner.invoke(main, ["lrs", "status"], env={"LEARNLINE_DB": str(db_path)})
     assert "LRS: none" in none.output
+
+
+def test_an_lrs_out_of_reach_is_said_by_the_drain_and_by_doctor_with_its_error_and_age(
+        ralph: Ralph, twilio, db_path: Path, carriers: Path, clock: SimulatedClock):
+    learner = "+2348030000010"
+    clock.now = time.time()  # steps taken just now: nothing waits long enough to be late
+    with Store.open(db_path, clock=clock) as store:
+        say(twilio, store, learner, "START")
+        say(twilio, store, learner, "NEXT")
+    nowhere = f"http://127.0.0.1:{free_port()}/xAPI/"  # an LRS stopped: nothing listens
+    down = drain(db_path, carriers, ralph, endpoint=nowhere)  # exits 0: the messages went
+    with Store.open(db_path) as store:
+        waiting = lrs_store.backlog(store)
+    assert waiting["events"] > 0 and waiting["voids"] == 0
+    summary = down.stdout.splitlines()
+    assert summary[0].startswith("sent ") and summary[0].endswith("statements to the LRS 0")
+    assert summary[1] == ("LRS: the LRS could not be reached: ConnectionError; "
+                          f"{waiting['events']} learning event(s) and 0 voiding statement(s) "
+                          "wait for the next try")
+
+    env = {"LEARNLINE_DB": str(db_path), "LEARNLINE_CARRIERS": str(carriers),
+           "LEARNLINE_LRS_ENDPOINT": nowhere, "LEARNLINE_LRS_USERNAME": USERNAME,
+           "LEARNLINE_LRS_PASSWORD": PASSWORD, "LEARNLINE_PUBLIC_URL": BASE}
+    doctor = CliRunner().invoke(main, ["doctor"], env=env)  # not --live: what it knows
+    [line] = [line for line in doctor.output.splitlines()
+              if line[5:].startswith("LRS: ") and "waiting" in line]
+    assert line.startswith(f"WARN LRS: {waiting['events']} learning event(s) and 0 voiding "
+                           "statement(s) waiting; the last try failed ")
+    assert re.search(r"failed \d+ s ago: the LRS could not be reached: ConnectionError", line)
+    status = CliRunner().invoke(main, ["lrs", "status"], env=env)
+    assert re.search(r"last error, \d{4}-\d\d-\d\d \d\d:\d\d UTC \(\d+ min ago\): the LRS "
+                     "could not be reached: ConnectionError", status.output), status.output
+
+    up = drain(db_path, carriers, ralph)  # the LRS answers again: all is said to be well
+    assert len(up.stdout.splitlines()) == 1 and "wait for the next try" not in up.stdout
+    doctor = CliRunner().invoke(main, ["doctor"], env={**env,
+                                                       "LEARNLINE_LRS_ENDPOINT": ralph.endpoint})
+    assert ("OK   LRS: 0 learning event(s) and 0 voiding statement(s) waiting"
+            in doctor.output.splitlines())
 
 
 def test_a_place_recorded_before_events_said_what_was_shown_is_a_card_read():

@@ -181,6 +181,7 @@ class LrsDelivery:
         self.failures = 0
         self.retry_at = float("-inf")
         self.total = Round()
+        self.error: str | None = None  # why the last round stopped short, None if it did not
         self._session = requests.Session()
 
     def due(self) -> bool:
@@ -200,7 +201,8 @@ class LrsDelivery:
             ceiling = min(MAX_DELAY, BASE_DELAY * 2 ** (self.failures - 1))
             delay = self.rng.uniform(ceiling / 2, ceiling)
             self.retry_at = self.clock() + delay
-            queue.note(store, error=str(exc))
+            self.error = str(exc)
+            queue.note(store, error=self.error)
             log.warning("LRS %s: %s; trying again in %.0f s", self.settings.endpoint, exc,
                         delay)
             return False
@@ -208,6 +210,7 @@ class LrsDelivery:
             log.info("LRS %s takes statements again", self.settings.endpoint)
         self.failures = 0
         self.retry_at = float("-inf")
+        self.error = None
         return True
 
     def _void_batch(self, store: Store) -> bool:
