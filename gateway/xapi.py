@@ -71,7 +71,7 @@ def parts(event: dict[str, Any]) -> list[str]:
     kind, data = event["kind"], event["data"]
     if kind not in KINDS or not data.get("course"):
         return []
-    if kind == "card_reached" and not _read(data):
+    if kind == "card_reached" and not shown(data):
         return []
     if kind in ("answered", "lesson_completed") and not data.get("lesson"):
         return []
@@ -83,19 +83,20 @@ def parts(event: dict[str, Any]) -> list[str]:
     return [""]
 
 
-def _read(data: dict[str, Any]) -> str | None:
-    """What a `card_reached` event gave the learner to read: "card", "lesson" (a whole
-    lesson on a page) or None (a step of a quiz, a place moved). Events recorded before
-    `shown` was (they have no `channel` either) count a place on a card outside a quiz."""
+def shown(data: dict[str, Any]) -> str | None:
+    """What a `card_reached` event's data says the learner was given to read: "card",
+    "lesson" (a whole lesson on a page) or None (a step of a quiz, a place moved). Events
+    recorded before `shown` was (they have no `channel` either) count a place on a card
+    outside a quiz. The research export's `shown` column says the same."""
     if not data.get("lesson"):
         return None
-    shown = data.get("shown")
-    if shown is None and "channel" not in data and data.get("quiz") is None:
-        shown = "card"
-    if shown == "card" and (not isinstance(data.get("card"), int)
-                            or isinstance(data["card"], bool) or data["card"] < 0):
+    what = data.get("shown")
+    if what is None and "channel" not in data and data.get("quiz") is None:
+        what = "card"
+    if what == "card" and (not isinstance(data.get("card"), int)
+                           or isinstance(data["card"], bool) or data["card"] < 0):
         return None
-    return shown if shown in ("card", "lesson") else None
+    return what if what in ("card", "lesson") else None
 
 
 def statement_ids(event: dict[str, Any]) -> list[str]:
@@ -174,7 +175,7 @@ def _around(kind: str, data: dict[str, Any], base: str, part: str) -> dict[str, 
     """The context activities of a statement: a card's or question's lesson as its
     parent, in its course (grouping); a lesson's or certificate's course as its parent."""
     course = _activity(course_iri(base, data["course"]), "course")
-    if part == "" and kind == "card_reached" and _read(data) == "lesson":
+    if part == "" and kind == "card_reached" and shown(data) == "lesson":
         return {"contextActivities": {"parent": [course]}}
     if part == "" and kind in ("card_reached", "answered"):
         lesson = _activity(lesson_iri(base, data["course"], str(data["lesson"])), "lesson")
@@ -193,7 +194,7 @@ def _what(kind: str, data: dict[str, Any], base: str, part: str,
     if kind == "enrolled":
         return "registered", _activity(course_iri(base, course), "course"), None
     lesson = lesson_iri(base, course, str(data.get("lesson")))
-    if kind == "card_reached" and _read(data) == "lesson":
+    if kind == "card_reached" and shown(data) == "lesson":
         return "experienced", _activity(lesson, "lesson"), None
     if kind == "card_reached":
         return "experienced", _activity(f"{lesson}/cards/{data['card']}", "card"), None
