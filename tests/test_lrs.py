@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from click.testing import CliRunner
 
 from gateway import create_app, xapi
@@ -351,6 +352,25 @@ def test_an_erased_learners_statements_are_voided_and_unsent_ones_never_sent(
     assert sorted(s["object"]["id"] for s in voiding) == sorted(sent)
     assert all(s["object"]["objectType"] == "StatementRef" for s in voiding)
     assert ralph.problems(voiding) == []
+    # Ralph 5.1.0 (file-system backend) still answers the voided statements to a query
+    # (docs/integrations.md, Erasure): an operator checking there finds them beside their
+    # voiding statements, which the query by the gateway's own account lists (its query
+    # by the verb `voided` finds nothing there).
+    assert held(ralph, sent) == Counter({sid: 1 for sid in sent})
+
+    def query(**params: str) -> list[dict]:
+        answer = requests.get(ralph.endpoint + "statements", params=params, timeout=30,
+                              auth=(USERNAME, PASSWORD),
+                              headers={"X-Experience-API-Version": "1.0.3"})
+        assert answer.status_code == 200, answer.text
+        return answer.json()["statements"]
+
+    gateway = json.dumps({"account": {"homePage": BASE, "name": "learnline"}})
+    listed = [s for s in query(agent=gateway, limit="500") if s["object"]["id"] in set(sent)]
+    assert sorted(s["id"] for s in listed) == sorted(s["id"] for s in voiding)
+    assert {s["verb"]["id"] for s in query(agent=gateway, limit="500")} == {
+        xapi.VERBS["voided"]}
+    assert query(verb=xapi.VERBS["voided"]) == []
     with Store.open(db_path) as store:
         assert lrs_store.backlog(store)["voids"] == 0
 
