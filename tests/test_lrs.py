@@ -28,7 +28,7 @@ from gateway.config import load_carriers
 from gateway.content.importer import import_courses
 from gateway.content.model import SMS
 from gateway.learning.merge import apply_remote_events
-from gateway.outbox.lrs import LrsSettings
+from gateway.outbox.lrs import CourseContent, LrsSettings, names
 from gateway.outbox.worker import OutboxWorker
 from gateway.pseudonyms import gateway_key, pseudonym
 from gateway.store import Store, events, privacy
@@ -194,6 +194,33 @@ def test_each_learning_event_is_one_statement(made, verb, object_id, result):
     assert xapi.statements(made, base=BASE, learner="a" * 32) == [statement]
 
 
+def test_activities_are_named_in_the_language_the_step_was_read_in(store: Store):
+    content = CourseContent(store)
+    french = names(content, event("answered", lesson="find-your-skill", question=0,
+                                  choice=1, correct=True, first_try=True))
+    assert french == xapi.Names(course={"fr": "Se lancer en freelance"},
+                                lesson={"fr": "Trouver un savoir-faire qui paie"},
+                                item={"fr": "Quel métier pour gagner vite ?"})
+    [statement] = xapi.statements(event("answered", lesson="find-your-skill", question=0,
+                                        choice=1, correct=True, first_try=True),
+                                  base=BASE, learner="a" * 32, names=french)
+    assert statement["object"]["definition"] == {
+        "type": "http://adlnet.gov/expapi/activities/cmi.interaction",
+        "name": {"fr": "Quel métier pour gagner vite ?"}, "interactionType": "choice"}
+    # A card: its lesson and its place there. A language the course is not in: its own.
+    card = event("card_reached", lesson="find-your-skill", position=0, card=2, quiz=None,
+                 shown="card", language="ha")
+    assert names(content, card) == xapi.Names(
+        course={"en": "Start freelancing"}, lesson={"en": "Find a skill people pay for"},
+        item={"en": "Find a skill people pay for (3/5)"})
+    # Recorded before events said their language: the course's; gone: no name.
+    older = {"id": EVENT_ID, "kind": "enrolled", "at": START, "data": {"course": COURSE}}
+    assert names(content, older).course == {"en": "Start freelancing"}
+    assert names(content, event("enrolled", course="gone")) == xapi.Names()
+    long = xapi.question_name("word " * 40)
+    assert len(long) == xapi.NAME_LENGTH and long.endswith("…")
+
+
 def test_a_passed_course_is_passed_and_earns_its_certificate():
     passed, earned = xapi.statements(event("course_completed", score=19, total=19,
                                            passed=True),
@@ -257,6 +284,9 @@ def test_a_course_taken_by_sms_reaches_the_lrs_once_valid_and_complete(
         name = pseudonym(gateway_key(store), ADA)
         cards = sum(len([card for card in store.lesson(COURSE, lesson, "en").edition(SMS).cards
                          if card.text]) for lesson in store.course(COURSE).lesson_ids)
+        lessons = [store.lesson(COURSE, lesson, "en") for lesson in store.course(COURSE).lesson_ids]
+        titles = [lesson.title for lesson in lessons]
+        questions = [q.in_sms().text for lesson in lessons for q in lesson.questions]
     drained = drain(db_path, carriers, ralph)
     assert f", statements to the LRS {len(ids)}" in drained.stdout
 
@@ -273,6 +303,19 @@ def test_a_course_taken_by_sms_reaches_the_lrs_once_valid_and_complete(
         assert statement["context"]["language"] == "en"
         assert statement["context"]["extensions"] == {f"{BASE}/xapi/extensions/channel":
                                                       "sms"}
+    # Every activity is named, in the course's language, as the LRS's reports show it.
+    by_verb = {verb: [s["object"]["definition"] for s in statements
+                      if s["verb"]["display"]["en-US"] == verb] for verb in verbs}
+    assert by_verb["registered"] == [{"type": xapi.ACTIVITY_TYPES["course"],
+                                      "name": {"en": "Start freelancing"}}]
+    assert by_verb["passed"] == by_verb["registered"]
+    assert [d["name"] for d in by_verb["completed"]] == [{"en": title} for title in titles]
+    assert {"en": "Find a skill people pay for (1/5)"} in [d["name"] for d in
+                                                           by_verb["experienced"]]
+    assert sorted(d["name"]["en"] for d in by_verb["answered"]) == sorted(questions)
+    assert {d["interactionType"] for d in by_verb["answered"]} == {"choice"}
+    assert all(set(s["object"]["definition"]) >= {"type", "name"} for s in statements)
+
     earned = next(s for s in statements if s["verb"]["display"]["en-US"] == "earned")
     code = certificate.code
     assert earned["object"]["id"] == f"{BASE}/verify/{code[:4]}-{code[4:8]}-{code[8:]}"
