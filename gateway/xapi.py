@@ -76,7 +76,7 @@ def card_name(lesson_title: str, card: int, cards: int) -> str:
 
 
 def question_name(text: str) -> str:
-    """A question's name: its text, cut to NAME_LENGTH characters."""
+    """A question's name: its text on one line, cut to at most NAME_LENGTH characters."""
     text = " ".join(text.split())
     return text if len(text) <= NAME_LENGTH else text[:NAME_LENGTH - 1].rstrip() + "…"
 
