@@ -2,7 +2,8 @@
 (docs/integrations.md, Learning records).
 
 Pure: an event document (gateway/store/events.py) and what the caller looked up (the
-learner's pseudonym, a certificate's code) in, statements out; no database, no network.
+learner's pseudonym, a certificate's code, the names of the course, lesson, card or
+question: `Names`) in, statements out; no database, no network.
 Each statement's id is a UUID made from its event's id, so an event is one statement
 under one id wherever and however often it is sent, and an LRS that already holds it
 drops the copy.
@@ -20,6 +21,7 @@ drops the copy.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,9 +52,33 @@ ACTIVITY_TYPES = {
 }
 KINDS = frozenset({"enrolled", "card_reached", "answered", "lesson_completed",
                    "course_completed"})
+NAME_LENGTH = 100  # characters of a question's text kept as its activity's name
 CERTIFICATE_PART = "certificate"
 VOIDED_PART = "voided"
 GATEWAY_ACCOUNT = "learnline"  # the actor of voiding statements: the gateway itself
+
+
+@dataclass(frozen=True)
+class Names:
+    """What the course calls an event's activities, each a language map in the language
+    the step was read in (`{"fr": "Se lancer en freelance"}`): the course, the lesson, and
+    the card or question (`item`). None where not known: the activity then goes with its
+    type alone."""
+
+    course: dict[str, str] | None = None
+    lesson: dict[str, str] | None = None
+    item: dict[str, str] | None = None
+
+
+def card_name(lesson_title: str, card: int, cards: int) -> str:
+    """A card's name: its lesson's title and its number in the lesson (from 1)."""
+    return f"{lesson_title} ({card + 1}/{cards})"
+
+
+def question_name(text: str) -> str:
+    """A question's name: its text on one line, cut to at most NAME_LENGTH characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= NAME_LENGTH else text[:NAME_LENGTH - 1].rstrip() + "…"
 
 
 def statement_id(event_id: str, part: str = "") -> str:
@@ -71,7 +97,7 @@ def parts(event: dict[str, Any]) -> list[str]:
     kind, data = event["kind"], event["data"]
     if kind not in KINDS or not data.get("course"):
         return []
-    if kind == "card_reached" and not _read(data):
+    if kind == "card_reached" and not shown(data):
         return []
     if kind in ("answered", "lesson_completed") and not data.get("lesson"):
         return []
@@ -83,19 +109,20 @@ def parts(event: dict[str, Any]) -> list[str]:
     return [""]
 
 
-def _read(data: dict[str, Any]) -> str | None:
-    """What a `card_reached` event gave the learner to read: "card", "lesson" (a whole
-    lesson on a page) or None (a step of a quiz, a place moved). Events recorded before
-    `shown` was (they have no `channel` either) count a place on a card outside a quiz."""
+def shown(data: dict[str, Any]) -> str | None:
+    """What a `card_reached` event's data says the learner was given to read: "card",
+    "lesson" (a whole lesson on a page) or None (a step of a quiz, a place moved). Events
+    recorded before `shown` was (they have no `channel` either) count a place on a card
+    outside a quiz. The research export's `shown` column says the same."""
     if not data.get("lesson"):
         return None
-    shown = data.get("shown")
-    if shown is None and "channel" not in data and data.get("quiz") is None:
-        shown = "card"
-    if shown == "card" and (not isinstance(data.get("card"), int)
-                            or isinstance(data["card"], bool) or data["card"] < 0):
+    what = data.get("shown")
+    if what is None and "channel" not in data and data.get("quiz") is None:
+        what = "card"
+    if what == "card" and (not isinstance(data.get("card"), int)
+                           or isinstance(data["card"], bool) or data["card"] < 0):
         return None
-    return shown if shown in ("card", "lesson") else None
+    return what if what in ("card", "lesson") else None
 
 
 def statement_ids(event: dict[str, Any]) -> list[str]:
@@ -124,9 +151,13 @@ def extension_iri(base: str, name: str) -> str:
     return f"{base}/xapi/extensions/{name}"
 
 
-def _activity(iri: str, kind: str) -> dict[str, Any]:
-    return {"objectType": "Activity", "id": iri,
-            "definition": {"type": ACTIVITY_TYPES[kind]}}
+def _activity(iri: str, kind: str, name: dict[str, str] | None = None) -> dict[str, Any]:
+    definition: dict[str, Any] = {"type": ACTIVITY_TYPES[kind]}
+    if name:
+        definition["name"] = name
+    if kind == "question":
+        definition["interactionType"] = "choice"  # one option of several, by its letter
+    return {"objectType": "Activity", "id": iri, "definition": definition}
 
 
 def _score(data: dict[str, Any]) -> dict[str, Any] | None:
@@ -138,16 +169,20 @@ def _score(data: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def statements(event: dict[str, Any], *, base: str, learner: str,
-               certificate: str | None = None) -> list[dict[str, Any]]:
+               certificate: str | None = None,
+               names: Names | None = None) -> list[dict[str, Any]]:
     """The statements `event` makes (as `parts` says, the certificate's only when its
     code `certificate` is given), each a JSON-ready dict: `learner` is the actor's
-    account name (their pseudonym) at `base`, the gateway's base IRI (no final slash)."""
+    account name (their pseudonym) at `base`, the gateway's base IRI (no final slash);
+    each statement's object is named by `names` (its context activities carry their
+    type alone: the LRS learns their names from the statements whose object they are)."""
     data = event["data"]
+    names = names or Names()
     made = []
     for part in parts(event):
         if part == CERTIFICATE_PART and not certificate:
             continue
-        verb, target, result = _what(event["kind"], data, base, part, certificate)
+        verb, target, result = _what(event["kind"], data, base, part, certificate, names)
         context: dict[str, Any] = {"platform": PLATFORM}
         if isinstance(data.get("language"), str) and data["language"]:
             context["language"] = data["language"]
@@ -174,7 +209,7 @@ def _around(kind: str, data: dict[str, Any], base: str, part: str) -> dict[str, 
     """The context activities of a statement: a card's or question's lesson as its
     parent, in its course (grouping); a lesson's or certificate's course as its parent."""
     course = _activity(course_iri(base, data["course"]), "course")
-    if part == "" and kind == "card_reached" and _read(data) == "lesson":
+    if part == "" and kind == "card_reached" and shown(data) == "lesson":
         return {"contextActivities": {"parent": [course]}}
     if part == "" and kind in ("card_reached", "answered"):
         lesson = _activity(lesson_iri(base, data["course"], str(data["lesson"])), "lesson")
@@ -184,19 +219,21 @@ def _around(kind: str, data: dict[str, Any], base: str, part: str) -> dict[str, 
     return {}
 
 
-def _what(kind: str, data: dict[str, Any], base: str, part: str,
-          certificate: str | None) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
+def _what(kind: str, data: dict[str, Any], base: str, part: str, certificate: str | None,
+          names: Names) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
     """The verb, the object and the result of one statement."""
     course = data["course"]
     if part == CERTIFICATE_PART:
-        return "earned", _activity(f"{base}/verify/{certificate}", "certificate"), None
+        return "earned", _activity(f"{base}/verify/{certificate}", "certificate",
+                                   names.course), None
     if kind == "enrolled":
-        return "registered", _activity(course_iri(base, course), "course"), None
+        return "registered", _activity(course_iri(base, course), "course", names.course), None
     lesson = lesson_iri(base, course, str(data.get("lesson")))
-    if kind == "card_reached" and _read(data) == "lesson":
-        return "experienced", _activity(lesson, "lesson"), None
+    if kind == "card_reached" and shown(data) == "lesson":
+        return "experienced", _activity(lesson, "lesson", names.lesson), None
     if kind == "card_reached":
-        return "experienced", _activity(f"{lesson}/cards/{data['card']}", "card"), None
+        return "experienced", _activity(f"{lesson}/cards/{data['card']}", "card",
+                                        names.item), None
     if kind == "answered":
         question = data.get("question")
         choice = data.get("choice")
@@ -205,17 +242,18 @@ def _what(kind: str, data: dict[str, Any], base: str, part: str,
             result["response"] = chr(ord("A") + choice)
         if isinstance(data.get("first_try"), bool):
             result["extensions"] = {extension_iri(base, "first-try"): data["first_try"]}
-        return "answered", _activity(f"{lesson}/questions/{question}", "question"), result
+        return "answered", _activity(f"{lesson}/questions/{question}", "question",
+                                     names.item), result
     score = _score(data)
     result = {"completion": True}
     if score is not None:
         result["score"] = score
     if kind == "lesson_completed":
-        return "completed", _activity(lesson, "lesson"), result
+        return "completed", _activity(lesson, "lesson", names.lesson), result
     passed = data.get("passed") is True
     result["success"] = passed
     return ("passed" if passed else "failed"), _activity(course_iri(base, course),
-                                                         "course"), result
+                                                         "course", names.course), result
 
 
 def voiding(voided: str, *, base: str, at: float) -> dict[str, Any]:

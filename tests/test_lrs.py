@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from click.testing import CliRunner
 
 from gateway import create_app, xapi
@@ -26,7 +28,7 @@ from gateway.config import load_carriers
 from gateway.content.importer import import_courses
 from gateway.content.model import SMS
 from gateway.learning.merge import apply_remote_events
-from gateway.outbox.lrs import LrsSettings
+from gateway.outbox.lrs import CourseContent, LrsSettings, names
 from gateway.outbox.worker import OutboxWorker
 from gateway.pseudonyms import gateway_key, pseudonym
 from gateway.store import Store, events, privacy
@@ -34,6 +36,7 @@ from gateway.store import lrs as lrs_store
 from tests.conftest import TwilioWebhooks, carriers_toml
 from tests.fakes.clock import SimulatedClock
 from tests.lrs_server import PASSWORD, USERNAME, WRONG_PASSWORD, Ralph
+from tests.ports import free_port
 
 COURSE = "start-freelancing"
 ADA = "+2348030000001"
@@ -119,11 +122,13 @@ def expected_ids(store: Store, phone: str | None = None) -> list[str]:
 
 
 def drain(db_path: Path, carriers: Path, ralph: Ralph, *,
-          password: str = PASSWORD) -> subprocess.CompletedProcess:
-    """`learnline worker --drain`, a process of its own, pointed at the LRS."""
+          password: str = PASSWORD, endpoint: str | None = None) -> subprocess.CompletedProcess:
+    """`learnline worker --drain`, a process of its own, pointed at the LRS (or at
+    `endpoint`)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEARNLINE_")}
     env.update(LEARNLINE_DB=str(db_path), LEARNLINE_CARRIERS=str(carriers),
-               LEARNLINE_LRS_ENDPOINT=ralph.endpoint, LEARNLINE_LRS_USERNAME=USERNAME,
+               LEARNLINE_LRS_ENDPOINT=endpoint or ralph.endpoint,
+               LEARNLINE_LRS_USERNAME=USERNAME,
                LEARNLINE_LRS_PASSWORD=password, LEARNLINE_PUBLIC_URL=BASE)
     done = subprocess.run([sys.executable, "-m", "gateway.cli", "worker", "--drain"],
                           env=env, capture_output=True, text=True, timeout=120)
@@ -189,6 +194,33 @@ def test_each_learning_event_is_one_statement(made, verb, object_id, result):
     assert xapi.statements(made, base=BASE, learner="a" * 32) == [statement]
 
 
+def test_activities_are_named_in_the_language_the_step_was_read_in(store: Store):
+    content = CourseContent(store)
+    french = names(content, event("answered", lesson="find-your-skill", question=0,
+                                  choice=1, correct=True, first_try=True))
+    assert french == xapi.Names(course={"fr": "Se lancer en freelance"},
+                                lesson={"fr": "Trouver un savoir-faire qui paie"},
+                                item={"fr": "Quel métier pour gagner vite ?"})
+    [statement] = xapi.statements(event("answered", lesson="find-your-skill", question=0,
+                                        choice=1, correct=True, first_try=True),
+                                  base=BASE, learner="a" * 32, names=french)
+    assert statement["object"]["definition"] == {
+        "type": "http://adlnet.gov/expapi/activities/cmi.interaction",
+        "name": {"fr": "Quel métier pour gagner vite ?"}, "interactionType": "choice"}
+    # A card: its lesson and its place there. A language the course is not in: its own.
+    card = event("card_reached", lesson="find-your-skill", position=0, card=2, quiz=None,
+                 shown="card", language="ha")
+    assert names(content, card) == xapi.Names(
+        course={"en": "Start freelancing"}, lesson={"en": "Find a skill people pay for"},
+        item={"en": "Find a skill people pay for (3/5)"})
+    # Recorded before events said their language: the course's; gone: no name.
+    older = {"id": EVENT_ID, "kind": "enrolled", "at": START, "data": {"course": COURSE}}
+    assert names(content, older).course == {"en": "Start freelancing"}
+    assert names(content, event("enrolled", course="gone")) == xapi.Names()
+    long = xapi.question_name("word " * 40)
+    assert len(long) == xapi.NAME_LENGTH and long.endswith("…")
+
+
 def test_a_passed_course_is_passed_and_earns_its_certificate():
     passed, earned = xapi.statements(event("course_completed", score=19, total=19,
                                            passed=True),
@@ -252,6 +284,9 @@ def test_a_course_taken_by_sms_reaches_the_lrs_once_valid_and_complete(
         name = pseudonym(gateway_key(store), ADA)
         cards = sum(len([card for card in store.lesson(COURSE, lesson, "en").edition(SMS).cards
                          if card.text]) for lesson in store.course(COURSE).lesson_ids)
+        lessons = [store.lesson(COURSE, lesson, "en") for lesson in store.course(COURSE).lesson_ids]
+        titles = [lesson.title for lesson in lessons]
+        questions = [q.in_sms().text for lesson in lessons for q in lesson.questions]
     drained = drain(db_path, carriers, ralph)
     assert f", statements to the LRS {len(ids)}" in drained.stdout
 
@@ -268,6 +303,19 @@ def test_a_course_taken_by_sms_reaches_the_lrs_once_valid_and_complete(
         assert statement["context"]["language"] == "en"
         assert statement["context"]["extensions"] == {f"{BASE}/xapi/extensions/channel":
                                                       "sms"}
+    # Every activity is named, in the course's language, as the LRS's reports show it.
+    by_verb = {verb: [s["object"]["definition"] for s in statements
+                      if s["verb"]["display"]["en-US"] == verb] for verb in verbs}
+    assert by_verb["registered"] == [{"type": xapi.ACTIVITY_TYPES["course"],
+                                      "name": {"en": "Start freelancing"}}]
+    assert by_verb["passed"] == by_verb["registered"]
+    assert [d["name"] for d in by_verb["completed"]] == [{"en": title} for title in titles]
+    assert {"en": "Find a skill people pay for (1/5)"} in [d["name"] for d in
+                                                           by_verb["experienced"]]
+    assert sorted(d["name"]["en"] for d in by_verb["answered"]) == sorted(questions)
+    assert {d["interactionType"] for d in by_verb["answered"]} == {"choice"}
+    assert all(set(s["object"]["definition"]) >= {"type", "name"} for s in statements)
+
     earned = next(s for s in statements if s["verb"]["display"]["en-US"] == "earned")
     code = certificate.code
     assert earned["object"]["id"] == f"{BASE}/verify/{code[:4]}-{code[4:8]}-{code[8:]}"
@@ -347,6 +395,25 @@ def test_an_erased_learners_statements_are_voided_and_unsent_ones_never_sent(
     assert sorted(s["object"]["id"] for s in voiding) == sorted(sent)
     assert all(s["object"]["objectType"] == "StatementRef" for s in voiding)
     assert ralph.problems(voiding) == []
+    # Ralph 5.1.0 (file-system backend) still answers the voided statements to a query
+    # (docs/integrations.md, Erasure): an operator checking there finds them beside their
+    # voiding statements, which the query by the gateway's own account lists (its query
+    # by the verb `voided` finds nothing there).
+    assert held(ralph, sent) == Counter({sid: 1 for sid in sent})
+
+    def query(**params: str) -> list[dict]:
+        answer = requests.get(ralph.endpoint + "statements", params=params, timeout=30,
+                              auth=(USERNAME, PASSWORD),
+                              headers={"X-Experience-API-Version": "1.0.3"})
+        assert answer.status_code == 200, answer.text
+        return answer.json()["statements"]
+
+    gateway = json.dumps({"account": {"homePage": BASE, "name": "learnline"}})
+    listed = [s for s in query(agent=gateway, limit="500") if s["object"]["id"] in set(sent)]
+    assert sorted(s["id"] for s in listed) == sorted(s["id"] for s in voiding)
+    assert {s["verb"]["id"] for s in query(agent=gateway, limit="500")} == {
+        xapi.VERBS["voided"]}
+    assert query(verb=xapi.VERBS["voided"]) == []
     with Store.open(db_path) as store:
         assert lrs_store.backlog(store)["voids"] == 0
 
@@ -428,6 +495,45 @@ def test_lrs_status_and_doctor_show_the_backlog_and_the_lrs_answering(
     assert "FAIL LRS: LEARNLINE_LRS_ENDPOINT='lrs'" in bad.output
     none = runner.invoke(main, ["lrs", "status"], env={"LEARNLINE_DB": str(db_path)})
     assert "LRS: none" in none.output
+
+
+def test_an_lrs_out_of_reach_is_said_by_the_drain_and_by_doctor_with_its_error_and_age(
+        ralph: Ralph, twilio, db_path: Path, carriers: Path, clock: SimulatedClock):
+    learner = "+2348030000010"
+    clock.now = time.time()  # steps taken just now: nothing waits long enough to be late
+    with Store.open(db_path, clock=clock) as store:
+        say(twilio, store, learner, "START")
+        say(twilio, store, learner, "NEXT")
+    nowhere = f"http://127.0.0.1:{free_port()}/xAPI/"  # an LRS stopped: nothing listens
+    down = drain(db_path, carriers, ralph, endpoint=nowhere)  # exits 0: the messages went
+    with Store.open(db_path) as store:
+        waiting = lrs_store.backlog(store)
+    assert waiting["events"] > 0 and waiting["voids"] == 0
+    summary = down.stdout.splitlines()
+    assert summary[0].startswith("sent ") and summary[0].endswith("statements to the LRS 0")
+    assert summary[1] == ("LRS: the LRS could not be reached: ConnectionError; "
+                          f"{waiting['events']} learning event(s) and 0 voiding statement(s) "
+                          "wait for the next try")
+
+    env = {"LEARNLINE_DB": str(db_path), "LEARNLINE_CARRIERS": str(carriers),
+           "LEARNLINE_LRS_ENDPOINT": nowhere, "LEARNLINE_LRS_USERNAME": USERNAME,
+           "LEARNLINE_LRS_PASSWORD": PASSWORD, "LEARNLINE_PUBLIC_URL": BASE}
+    doctor = CliRunner().invoke(main, ["doctor"], env=env)  # not --live: what it knows
+    [line] = [line for line in doctor.output.splitlines()
+              if line[5:].startswith("LRS: ") and "waiting" in line]
+    assert line.startswith(f"WARN LRS: {waiting['events']} learning event(s) and 0 voiding "
+                           "statement(s) waiting; the last try failed ")
+    assert re.search(r"failed \d+ s ago: the LRS could not be reached: ConnectionError", line)
+    status = CliRunner().invoke(main, ["lrs", "status"], env=env)
+    assert re.search(r"last error, \d{4}-\d\d-\d\d \d\d:\d\d UTC \(\d+ min ago\): the LRS "
+                     "could not be reached: ConnectionError", status.output), status.output
+
+    up = drain(db_path, carriers, ralph)  # the LRS answers again: all is said to be well
+    assert len(up.stdout.splitlines()) == 1 and "wait for the next try" not in up.stdout
+    doctor = CliRunner().invoke(main, ["doctor"], env={**env,
+                                                       "LEARNLINE_LRS_ENDPOINT": ralph.endpoint})
+    assert ("OK   LRS: 0 learning event(s) and 0 voiding statement(s) waiting"
+            in doctor.output.splitlines())
 
 
 def test_a_place_recorded_before_events_said_what_was_shown_is_a_card_read():

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -18,9 +20,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from gateway import create_app
+from gateway import create_app, xapi
 from gateway.cli.main import main as cli
 from gateway.content.importer import import_courses
+from gateway.content.model import SMS
 from gateway.ops.research_export import COLUMNS
 from gateway.paths import lessons_dir
 from gateway.pseudonyms import gateway_key, pseudonym
@@ -153,7 +156,7 @@ def test_every_event_is_a_row_its_learner_a_pseudonym_never_the_number(learned, 
     assert len(done) == 1 and done[0] | {"event_id": "", "time": ""} == {
         "event_id": "", "time": "", "learner": pseudonym(key, ORANGE),
         "kind": "lesson_completed", "course": "orange-course", "lesson": "find-your-skill",
-        "card": "", "question": "", "choice": "", "correct": "", "first_try": "",
+        "card": "", "shown": "", "question": "", "choice": "", "correct": "", "first_try": "",
         "score": "3", "total": "3", "passed": "", "channel": "sms", "language": "en",
         "program": "orange", "edge": store.edge_id()}
     answers = [r for r in orange if r["kind"] == "answered"]
@@ -167,6 +170,48 @@ def test_every_event_is_a_row_its_learner_a_pseudonym_never_the_number(learned, 
     wrong = [r for r in rows if r["learner"] == pseudonym(key, SUN) and r["kind"] == "answered"]
     assert [(r["course"], r["question"], r["choice"], r["program"]) for r in wrong] == [
         ("sun-course", "0", "1", "sun")]
+
+
+def test_card_views_are_told_from_places_moved_and_count_as_the_lrs_does(learned, store,
+                                                                         tmp_path):
+    """By SMS the last card comes with the first question, and each answer moves the
+    learner's place again with that same card: only the showing counts as a view."""
+    assert run("-o", str(tmp_path / "events.csv")).exit_code == 0
+    rows = read_csv(tmp_path / "events.csv")
+    key = gateway_key(store)
+    places = [r for r in rows if r["learner"] == pseudonym(key, ORANGE)
+              and r["kind"] == "card_reached"]
+    lesson = store.lesson("orange-course", "find-your-skill", "en").edition(SMS)
+    in_sms = [str(n) for n, card in enumerate(lesson.cards) if card.text]
+    last = in_sms[-1]
+    assert [r["card"] for r in places].count(last) > 1  # the moves within the quiz
+    # Each card the SMS edition has, shown once, in order; every other move is no view.
+    assert [r["card"] for r in places if r["shown"] == "card"] == in_sms
+    assert {r["shown"] for r in places} == {"card", ""}
+    assert {r["shown"] for r in rows if r["kind"] != "card_reached"} == {""}
+    # The same count as the LRS's `experienced` statements of these events.
+    recorded = {event_id: (kind, json.loads(data)) for event_id, kind, data in
+                store.db.conn.execute("SELECT id, kind, data FROM events")}
+    experienced = [r for r in rows if r["kind"] == "card_reached" and any(
+        xapi.statement_ids({"id": r["event_id"], "kind": "card_reached",
+                            "data": recorded[r["event_id"]][1]}))]
+    assert experienced == [r for r in rows if r["shown"]]
+
+
+def test_a_place_recorded_before_events_said_what_was_shown_counts_as_the_lrs_does(
+        store, tmp_path):
+    with store.write():  # as a version before `shown` and `channel` recorded them
+        for card, quiz in ((0, None), (1, None), (1, {"queue": [0], "requeued": [],
+                                                      "right": []})):
+            events.record(store, SUN, "card_reached", {
+                "course": "sun-course", "position": 0, "card": card,
+                "lesson": "find-your-skill", "quiz": quiz}, at=MARCH_4 + card)
+        events.record(store, SUN, "card_reached", {
+            "course": "sun-course", "position": 0, "card": 4, "lesson": "find-your-skill",
+            "quiz": None, "shown": "lesson", "channel": "web"}, at=MARCH_4 + 5)
+    assert run("-o", str(tmp_path / "events.csv")).exit_code == 0
+    assert [(r["card"], r["shown"]) for r in read_csv(tmp_path / "events.csv")] == [
+        ("0", "card"), ("1", "card"), ("1", ""), ("4", "lesson")]
 
 
 def test_filters_by_course_and_program(learned, store, tmp_path):
@@ -352,6 +397,7 @@ def test_parquet_holds_the_same_rows_typed(learned, store, tmp_path, pq):
     assert str(table.schema.field("time").type) == "timestamp[ms, tz=UTC]"
     assert str(table.schema.field("score").type) == "int64"
     assert str(table.schema.field("correct").type) == "bool"
+    assert str(table.schema.field("shown").type) == "string"
 
     def as_csv(value) -> str:
         if value is None:
@@ -372,8 +418,8 @@ def test_parquet_holds_the_same_rows_typed(learned, store, tmp_path, pq):
 def test_parquet_in_row_groups_of_a_batch(store, pq):
     from gateway.ops.research_export import write_parquet
 
-    rows = [(f"{n:032x}", MARCH_4 + n, "p" * 32, "answered", "c", "l", None, n % 3, 1, True,
-             False, None, None, None, "sms", "en", "", "edge-a") for n in range(10)]
+    rows = [(f"{n:032x}", MARCH_4 + n, "p" * 32, "answered", "c", "l", None, None, n % 3, 1,
+             True, False, None, None, None, "sms", "en", "", "edge-a") for n in range(10)]
     out = io.BytesIO()
     assert write_parquet(iter(rows), out, batch=4) == 10
     parquet = pq.ParquetFile(io.BytesIO(out.getvalue()))
@@ -392,8 +438,10 @@ def test_parquet_without_pyarrow_says_what_to_install(store, tmp_path):
         env={**os.environ, "PYTHONPATH": os.pathsep.join(
             filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))})
     assert result.returncode == 1
+    # Installed into the interpreter learnline runs from, whatever `pip` is on the PATH.
     assert result.stderr == ("Error: --format parquet: Parquet needs pyarrow: "
-                             "pip install 'learnline[parquet]'\n")
+                             f"{shlex.quote(sys.executable)} -m pip install "
+                             "'learnline[parquet]'\n")
     assert not (tmp_path / "events.parquet").exists()
 
 

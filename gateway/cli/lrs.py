@@ -55,7 +55,8 @@ def status(check: bool) -> None:
     if backlog["last_success"]:
         click.echo(f"last accepted: {_ago(float(backlog['last_success']))}")
     if backlog["last_error"]:
-        click.echo(f"last error: {backlog['last_error']}")
+        when = f", {_ago(backlog['last_error_at'])}" if backlog["last_error_at"] else ""
+        click.echo(f"last error{when}: {backlog['last_error']}")
     if backlog["refused"]:
         click.echo(f"refused for good: {backlog['refused']} statement(s) (the worker's log "
                    "names each)")

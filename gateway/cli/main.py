@@ -465,6 +465,12 @@ def worker(drain: bool, lease_seconds: float) -> None:
             f"cancelled {report.cancelled}, inbound recovered {report.recovered_inbound}"
             + (f", statements to the LRS {report.statements}" if outbox.lrs else "")
         )
+        if report.lrs_error:
+            # Still exit 0: the messages went, and the statements wait safely for the next
+            # drain or the running worker (docs/integrations.md, How they travel).
+            events, voids = report.lrs_waiting
+            click.echo(f"LRS: {report.lrs_error}; {events} learning event(s) and {voids} "
+                       "voiding statement(s) wait for the next try")
 
 
 # -- chat --------------------------------------------------------------------------------

@@ -317,7 +317,17 @@ def _lrs_backlog(store: Store, env: Mapping[str, str], findings: list[Finding], 
     waiting = f"{backlog['events']} learning event(s) and {backlog['voids']} voiding " \
               "statement(s) waiting"
     oldest = backlog["oldest_at"]
-    if oldest is not None and time.time() - oldest > LRS_LATE_SECONDS:
+    late = oldest is not None and time.time() - oldest > LRS_LATE_SECONDS
+    if backlog["last_error"]:
+        # The last try failed (a success clears the error): whatever waits is stuck until
+        # the LRS answers again, late or not yet.
+        at = backlog["last_error_at"]
+        when = f" {_age(time.time() - at)} ago" if at is not None else ""
+        since = f", the oldest for {(time.time() - oldest) / 3600:.0f} h" if late else ""
+        findings.append(Finding("warn", "LRS", f"{waiting}{since}; the last try failed"
+                                f"{when}: {backlog['last_error']} (`learnline lrs status "
+                                "--check` asks the LRS now)"))
+    elif late:
         findings.append(Finding("warn", "LRS", f"{waiting}, the oldest for "
                                 f"{(time.time() - oldest) / 3600:.0f} h: is the worker "
                                 f"running, and does the LRS answer? (last error: "
@@ -328,6 +338,18 @@ def _lrs_backlog(store: Store, env: Mapping[str, str], findings: list[Finding], 
         problem = reachable(settings)
         findings.append(Finding("fail", "LRS", problem) if problem else
                         Finding("ok", "LRS", "answers the gateway's credentials"))
+
+
+def _age(seconds: float) -> str:
+    """A duration as an operator reads it: 45 s, 12 min, 5 h, 3 d."""
+    seconds = max(0.0, seconds)
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.0f} d"
 
 
 def _refusals(store: Store, findings: list[Finding]) -> None:

@@ -13,16 +13,19 @@ from __future__ import annotations
 
 import csv
 import json
+import shlex
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
+from gateway import xapi
 from gateway.ops.reports import _inert as inert
 from gateway.pseudonyms import pseudonym
 
-COLUMNS = ("event_id", "time", "learner", "kind", "course", "lesson", "card", "question",
-           "choice", "correct", "first_try", "score", "total", "passed", "channel",
+COLUMNS = ("event_id", "time", "learner", "kind", "course", "lesson", "card", "shown",
+           "question", "choice", "correct", "first_try", "score", "total", "passed", "channel",
            "language", "program", "edge")
 # Where the text cells are in a row: what an edge or a course author wrote, guarded in CSV
 # against a spreadsheet running it as a formula. The others are made here (ids, times,
@@ -30,7 +33,9 @@ COLUMNS = ("event_id", "time", "learner", "kind", "course", "lesson", "card", "q
 _TEXT = frozenset(COLUMNS.index(name) for name in
                   ("course", "lesson", "channel", "language", "program"))
 PARQUET_BATCH = 65_536  # rows a Parquet row group holds: the most kept in memory at once
-PARQUET_INSTALL = "pip install 'learnline[parquet]'"
+# Named by the interpreter learnline runs from: a bare `pip` on the PATH may install into
+# another Python (the system's, another virtual environment).
+PARQUET_INSTALL = f"{shlex.quote(sys.executable)} -m pip install 'learnline[parquet]'"
 
 Row = tuple[Any, ...]
 # (id, edge, learner, kind, at, data as stored JSON[, channel, language of the completion])
@@ -94,8 +99,11 @@ def export_rows(source: Source, key: str, programs_of: dict[str, str],
             question = _whole(data.get("quiz_question"))
         else:
             question = None
+        # A card shown (or a lesson read on a page) is told from a place moved (each step
+        # of a quiz) as the LRS's statements tell them: one `experienced` each.
+        shown = xapi.shown(data) if kind == "card_reached" else None
         yield (event_id, at, pseudonym(key, learner), kind, course, _text(data.get("lesson")),
-               _whole(data.get("card")), question, _whole(data.get("choice")),
+               _whole(data.get("card")), shown, question, _whole(data.get("choice")),
                _flag(data.get("correct")), _flag(data.get("first_try")),
                _whole(data.get("score")), _whole(data.get("total")),
                _flag(data.get("passed")),
@@ -163,8 +171,8 @@ def write_parquet(rows: Iterable[Row], out: IO[bytes],
     ParquetMissing when pyarrow is not installed."""
     pa = _pyarrow()
     text, whole, flag = pa.string(), pa.int64(), pa.bool_()
-    types = (text, pa.timestamp("ms", tz="UTC"), text, text, text, text, whole, whole, whole,
-             flag, flag, whole, whole, flag, text, text, text, text)
+    types = (text, pa.timestamp("ms", tz="UTC"), text, text, text, text, whole, text, whole,
+             whole, flag, flag, whole, whole, flag, text, text, text, text)
     schema = pa.schema([pa.field(name, kind) for name, kind in zip(COLUMNS, types,
                                                                     strict=True)])
     count = 0

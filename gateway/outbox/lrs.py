@@ -14,6 +14,9 @@ outbox worker's delivery of this gateway's learning events as xAPI statements.
 - Failures are retried with exponential backoff and jitter, kept in the worker's memory:
   a worker started again tries at once.
 - Voiding statements for erased learners go first.
+- Each statement's activity is named (`definition.name`) from the course as stored now:
+  its title, its lesson's, a card's place, a question's text, in the language the step
+  was read in (`names`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import requests
 
 from gateway import environment, xapi
 from gateway.config import ConfigError
+from gateway.content.model import Course, Lesson
 from gateway.learning.certificates import format_code
 from gateway.pseudonyms import gateway_key, pseudonym
 from gateway.store import Store
@@ -181,6 +185,7 @@ class LrsDelivery:
         self.failures = 0
         self.retry_at = float("-inf")
         self.total = Round()
+        self.error: str | None = None  # why the last round stopped short, None if it did not
         self._session = requests.Session()
 
     def due(self) -> bool:
@@ -200,7 +205,8 @@ class LrsDelivery:
             ceiling = min(MAX_DELAY, BASE_DELAY * 2 ** (self.failures - 1))
             delay = self.rng.uniform(ceiling / 2, ceiling)
             self.retry_at = self.clock() + delay
-            queue.note(store, error=str(exc))
+            self.error = str(exc)
+            queue.note(store, error=self.error)
             log.warning("LRS %s: %s; trying again in %.0f s", self.settings.endpoint, exc,
                         delay)
             return False
@@ -208,6 +214,7 @@ class LrsDelivery:
             log.info("LRS %s takes statements again", self.settings.endpoint)
         self.failures = 0
         self.retry_at = float("-inf")
+        self.error = None
         return True
 
     def _void_batch(self, store: Store) -> bool:
@@ -227,6 +234,7 @@ class LrsDelivery:
         key = gateway_key(store)
         sent: dict[int, list[str]] = {}
         statements: list[dict[str, Any]] = []
+        content = CourseContent(store)
         for event in found:
             certificate = None
             if xapi.CERTIFICATE_PART in xapi.parts(event):
@@ -234,7 +242,8 @@ class LrsDelivery:
                                                      event["data"]["course"])
             made = xapi.statements(event, base=self.settings.base_iri,
                                    learner=pseudonym(key, event["learner"]),
-                                   certificate=format_code(certificate) if certificate else None)
+                                   certificate=format_code(certificate) if certificate else None,
+                                   names=names(content, event))
             statements += made
             if made:
                 sent[event["seq"]] = [statement["id"] for statement in made]
@@ -269,6 +278,60 @@ class LrsDelivery:
         self.total.statements += len(statements)
         self.total.bytes += size
         queue.note(store, success=store.clock())
+
+
+class CourseContent:
+    """Courses and lessons as stored, each read once for a batch."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.courses: dict[str, Course | None] = {}
+        self.lessons: dict[tuple[str, str, str], Lesson | None] = {}
+
+    def course(self, course_id: str) -> Course | None:
+        if course_id not in self.courses:
+            self.courses[course_id] = self.store.course(course_id)
+        return self.courses[course_id]
+
+    def lesson(self, course: Course, lesson_id: str, locale: str) -> Lesson | None:
+        key = (course.id, lesson_id, locale)
+        if key not in self.lessons:
+            self.lessons[key] = (self.store.lesson(course.id, lesson_id, locale)
+                                 or self.store.lesson(course.id, lesson_id,
+                                                      course.default_locale))
+        return self.lessons[key]
+
+
+def names(content: CourseContent, event: dict[str, Any]) -> xapi.Names:
+    """What the course calls the activities of `event`'s statements, in the language the
+    step was read in (the course's default for an event that does not say, or a
+    language the course is no longer in): its title, the lesson's, the card's place in
+    its lesson, the question's text (its short form, as by SMS). Nothing for a course or
+    lesson this gateway no longer has."""
+    data = event["data"]
+    course = content.course(data["course"]) if isinstance(data.get("course"), str) else None
+    if course is None:
+        return xapi.Names()
+    wanted = data.get("language")
+    locale = course.locale_for(wanted) if isinstance(wanted, str) and wanted \
+        else course.default_locale
+    title_locale = locale if course.titles.get(locale) else course.default_locale
+    title = course.titles.get(title_locale)
+    course_name = {title_locale: title} if title else None
+    lesson_id = data.get("lesson")
+    lesson = content.lesson(course, lesson_id, locale) if isinstance(lesson_id, str) \
+        and lesson_id else None
+    if lesson is None:
+        return xapi.Names(course=course_name)
+    item = None
+    number = data.get("question") if event["kind"] == "answered" else data.get("card")
+    if isinstance(number, int) and not isinstance(number, bool) and number >= 0:
+        if event["kind"] == "answered" and number < len(lesson.questions):
+            item = xapi.question_name(lesson.questions[number].in_sms().text)
+        elif event["kind"] == "card_reached" and number < len(lesson.cards):
+            item = xapi.card_name(lesson.title, number, len(lesson.cards))
+    return xapi.Names(course=course_name, lesson={lesson.locale: lesson.title},
+                      item={lesson.locale: item} if item else None)
 
 
 class LrsSender(threading.Thread):

@@ -59,6 +59,7 @@ from gateway.outbox.lrs import LrsDelivery, LrsSender, LrsSettings
 from gateway.outbox.window import as_sendable
 from gateway.phones import masked
 from gateway.store import OutboxRecord, Store, cohorts, privacy
+from gateway.store import lrs as lrs_queue
 from gateway.urls import webhook_url
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,10 @@ class DrainReport:
     invited: int = 0  # cohorts' invitations queued
     reported: int = 0  # cohorts' weekly reports queued
     statements: int = 0  # xAPI statements the school's LRS took (docs/integrations.md)
+    # Why the LRS did not take everything waiting (None: it did, or none is set), and
+    # then what still waits for it: learning events, voiding statements.
+    lrs_error: str | None = None
+    lrs_waiting: tuple[int, int] = (0, 0)
 
 
 class OutboxWorker:
@@ -293,7 +298,10 @@ class OutboxWorker:
                 # What the messages' drain left due (the learning events of the inbound
                 # messages it processed among them), once: a failure waits for next time.
                 before = self.lrs.total.statements
-                self.lrs.send_due(store, self._stop)
+                if not self.lrs.send_due(store, self._stop):
+                    left = lrs_queue.backlog(store)
+                    self.report.lrs_error = self.lrs.error
+                    self.report.lrs_waiting = (left["events"], left["voids"])
                 self._tally("statements", self.lrs.total.statements - before)
         return self.report
 

@@ -25,6 +25,7 @@ CURSOR = "lrs_cursor"
 SENDING = "lrs_sending"  # the `seq` up to which a batch may be at the LRS (sent, unanswered)
 LAST_SUCCESS = "lrs_last_success"
 LAST_ERROR = "lrs_last_error"
+LAST_ERROR_AT = "lrs_last_error_at"  # when that error was met (epoch seconds)
 REFUSED = "lrs_refused"  # statements the LRS refused for good (counted, logged)
 _KINDS = ", ".join(f"'{kind}'" for kind in sorted(xapi.KINDS))
 
@@ -124,15 +125,18 @@ def voids_sent(store: Store, statement_ids: list[str]) -> None:
 def backlog(store: Store) -> dict[str, Any]:
     """What waits for the LRS: `events` (this gateway's learning events not sent yet,
     erased learners' left out), `voids`, `oldest_at` (when the oldest waiting event was
-    recorded, or None), and the last success and error kept."""
+    recorded, or None), and the last success and error kept (`last_error_at`: when,
+    None when not known; the error is "" once a batch went through after it)."""
     conn = store.db.conn
     events, oldest = conn.execute(
         f"SELECT count(*), min(at) FROM events WHERE seq > ? AND edge = ? "
         f"AND kind IN ({_KINDS}) AND learner NOT LIKE 'erased:%'",
         [cursor(store), store.edge_id()]).fetchone()
     voids = conn.execute("SELECT count(*) FROM lrs_voids").fetchone()[0]
+    error_at = _value(store, LAST_ERROR_AT)
     return {"events": events, "voids": voids, "oldest_at": oldest,
             "last_success": _value(store, LAST_SUCCESS), "last_error": _value(store, LAST_ERROR),
+            "last_error_at": float(error_at) if error_at else None,
             "refused": int(_value(store, REFUSED) or 0)}
 
 
@@ -145,6 +149,7 @@ def note(store: Store, *, success: float | None = None, error: str | None = None
             _set(store, LAST_ERROR, "")
         if error is not None:
             _set(store, LAST_ERROR, error)
+            _set(store, LAST_ERROR_AT, str(store.clock()))
         if refused:
             _set(store, REFUSED, str(int(_value(store, REFUSED) or 0) + refused))
 
