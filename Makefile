@@ -55,7 +55,7 @@ chat: install
 test: install-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -n auto
 
 # Developer tooling, not part of `make test`: several times slower than the plain suite.
 # [tool.coverage.*] in pyproject.toml says what is measured and how subprocesses are.

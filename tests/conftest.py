@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -21,6 +22,19 @@ AUTH_TOKEN = "auth-token-for-tests-0123456789"
 PUBLIC_URL = "https://learnline.example.org"
 TWILIO_SENDER = "+15005550006"
 CONSOLE_TOKEN = "console-token-0123456789"
+
+
+@pytest.fixture(autouse=True)
+def _environment_as_the_session_had_it() -> Iterator[None]:
+    """Each test starts with the environment the session started with: a command run in
+    this process (click's runner) exports settings for the processes it starts
+    (`environment.export`: `PROMETHEUS_MULTIPROC_DIR`, `LEARNLINE_METRICS_DIR`...), which
+    would otherwise change what later tests in the same process see."""
+    saved = dict(os.environ)
+    yield
+    if os.environ != saved:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 @pytest.fixture(scope="session")
