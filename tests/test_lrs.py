@@ -682,3 +682,25 @@ def earned_ids(store: Store, phone: str) -> list[str]:
         "SELECT id FROM events WHERE edge = ? AND learner = ? AND kind = 'course_completed' "
         "AND json_extract(data, '$.passed') = 1", [store.edge_id(), phone]).fetchall()
     return [xapi.statement_id(event_id, xapi.CERTIFICATE_PART) for (event_id,) in rows]
+
+
+def test_a_certificate_revoked_while_its_earned_statement_is_on_its_way_is_voided(
+        twilio, db_path: Path, clock: SimulatedClock):
+    learner = "+2348030000007"
+    with Store.open(db_path, clock=clock) as store:
+        take_course(twilio, store, learner, clock=clock)
+        [earned] = earned_ids(store, learner)
+        # The worker made its batch while the certificate stood...
+        found, through = lrs_store.unsent(store, 1000)
+        mine = [e for e in found if e["learner"] == learner]
+        assert lrs_store.certified(store, learner, COURSE)
+        sent = {e["seq"]: xapi.statement_ids(e) for e in mine}
+        assert earned in {sid for ids in sent.values() for sid in ids}
+        # ...the certificate is revoked before the batch is marked as going...
+        [certificate] = store.certificates_of(learner)
+        store.revoke_certificate(certificate.code, "Issued in error")
+        assert lrs_store.backlog(store)["voids"] == 0
+        # ...and the LRS takes the batch: its earned statement is voided next.
+        lrs_store.sending(store, through)
+        lrs_store.mark_sent(store, through, sent)
+        assert [sid for sid, _ in lrs_store.due_voids(store, 100)] == [earned]
