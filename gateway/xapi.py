@@ -2,8 +2,11 @@
 (docs/integrations.md, Learning records).
 
 Pure: an event document (gateway/store/events.py) and what the caller looked up (the
-learner's pseudonym, a certificate's code, the names of the course, lesson, card or
-question: `Names`) in, statements out; no database, no network.
+learner's pseudonym, whether they hold the course's certificate, the names of the
+course, lesson, card or question: `Names`) in, statements out; no database, no network.
+No statement carries a certificate's code, a learner's name or number: the actor is the
+pseudonym, and the certificate earned is the course's one activity, the same for every
+learner (a code would lead to the certificate's page and its holder).
 Each statement's id is a UUID made from its event's id, so an event is one statement
 under one id wherever and however often it is sent, and an LRS that already holds it
 drops the copy.
@@ -15,7 +18,7 @@ drops the copy.
 | answered | answered the question: result success, response (A, B...) |
 | lesson_completed | completed the lesson: result score, completion |
 | course_completed | passed or failed the course: result score, success, completion |
-| course_completed, passed | also: earned the certificate (its /verify page) |
+| course_completed, passed | also: earned the course's certificate (while not revoked) |
 """
 
 from __future__ import annotations
@@ -146,6 +149,11 @@ def lesson_iri(base: str, course: str, lesson: str) -> str:
     return f"{course_iri(base, course)}/lessons/{lesson}"
 
 
+def certificate_iri(base: str, course: str) -> str:
+    """The activity id of a course's certificate: one for every learner of the course."""
+    return f"{course_iri(base, course)}/certificate"
+
+
 def extension_iri(base: str, name: str) -> str:
     """The IRI of one of Learnline's context or result extensions."""
     return f"{base}/xapi/extensions/{name}"
@@ -169,10 +177,10 @@ def _score(data: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def statements(event: dict[str, Any], *, base: str, learner: str,
-               certificate: str | None = None,
+               certified: bool = False,
                names: Names | None = None) -> list[dict[str, Any]]:
-    """The statements `event` makes (as `parts` says, the certificate's only when its
-    code `certificate` is given), each a JSON-ready dict: `learner` is the actor's
+    """The statements `event` makes (as `parts` says, the certificate's only when the
+    learner holds it, `certified`), each a JSON-ready dict: `learner` is the actor's
     account name (their pseudonym) at `base`, the gateway's base IRI (no final slash);
     each statement's object is named by `names` (its context activities carry their
     type alone: the LRS learns their names from the statements whose object they are)."""
@@ -180,9 +188,9 @@ def statements(event: dict[str, Any], *, base: str, learner: str,
     names = names or Names()
     made = []
     for part in parts(event):
-        if part == CERTIFICATE_PART and not certificate:
+        if part == CERTIFICATE_PART and not certified:
             continue
-        verb, target, result = _what(event["kind"], data, base, part, certificate, names)
+        verb, target, result = _what(event["kind"], data, base, part, names)
         context: dict[str, Any] = {"platform": PLATFORM}
         if isinstance(data.get("language"), str) and data["language"]:
             context["language"] = data["language"]
@@ -219,12 +227,12 @@ def _around(kind: str, data: dict[str, Any], base: str, part: str) -> dict[str, 
     return {}
 
 
-def _what(kind: str, data: dict[str, Any], base: str, part: str, certificate: str | None,
+def _what(kind: str, data: dict[str, Any], base: str, part: str,
           names: Names) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
     """The verb, the object and the result of one statement."""
     course = data["course"]
     if part == CERTIFICATE_PART:
-        return "earned", _activity(f"{base}/verify/{certificate}", "certificate",
+        return "earned", _activity(certificate_iri(base, course), "certificate",
                                    names.course), None
     if kind == "enrolled":
         return "registered", _activity(course_iri(base, course), "course", names.course), None
@@ -257,8 +265,8 @@ def _what(kind: str, data: dict[str, Any], base: str, part: str, certificate: st
 
 
 def voiding(voided: str, *, base: str, at: float) -> dict[str, Any]:
-    """The statement that voids statement `voided` (a learner erased), made by the
-    gateway's own account at `base`, at `at`."""
+    """The statement that voids statement `voided` (a learner erased, a certificate
+    revoked), made by the gateway's own account at `base`, at `at`."""
     return {
         "id": voiding_id(voided),
         "actor": {"objectType": "Agent",

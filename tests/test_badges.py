@@ -446,11 +446,28 @@ def test_doctor_says_which_key_signs_badges_and_refuses_one_it_cannot_use(
 # -- the verify page and the learner's download ------------------------------------------------
 
 
-def test_the_verify_page_links_to_the_badge(client, store):
+def test_the_verify_page_gives_no_badge_the_holders_own_page_does(client, store):
+    """The page anyone with the code opens shows the holder's masked number: were it to
+    hand out the badge too (its salt and hash), the few hidden digits would be found by
+    trying them all. The badge is the holder's to give, from their own page."""
     code = passed(client, store)
+    badge = f"{PUBLIC}/badges/assertions/{badge_of(store, code)}"
     page = client.get(f"/verify/{format_code(code)}").text
-    assert f'href="{PUBLIC}/badges/assertions/{badge_of(store, code)}"' in page
     assert "This certificate is genuine." in page
+    assert "+23480******01" in page  # the holder, as the certificate names them
+    assert "/badges/assertions/" not in page and badge_of(store, code) not in page
+    assert "The holder can give you its Open Badge from their Learnline page." in page
+    by_sms = texted(TwilioWebhooks(client), store, OBI, f"VERIFY {format_code(code)}")
+    assert "genuine" in by_sms and "/badges/" not in by_sms
+
+    assert client.get("/progress").status_code == 200
+    assert badge not in client.get("/progress").text  # not signed in: nothing
+    web_sign_in(client, store, OBI)
+    assert badge not in client.get("/progress").text  # another learner: nothing
+    web_sign_in(client, store, ADA)
+    own = client.get("/progress").text
+    assert f'href="{badge}"' in own
+    assert "give it only to people you would give your number to" in own
 
 
 def test_a_signed_in_learner_downloads_their_badge_baked(client, store):

@@ -224,11 +224,16 @@ def test_activities_are_named_in_the_language_the_step_was_read_in(store: Store)
 def test_a_passed_course_is_passed_and_earns_its_certificate():
     passed, earned = xapi.statements(event("course_completed", score=19, total=19,
                                            passed=True),
-                                     base=BASE, learner="b" * 32, certificate="7KQM-2XHD-9P")
+                                     base=BASE, learner="b" * 32, certified=True)
     assert passed["verb"]["id"].endswith("/passed") and passed["result"]["success"] is True
     assert earned["verb"]["id"] == "http://id.tincanapi.com/verb/earned"
-    assert earned["object"]["id"] == f"{BASE}/verify/7KQM-2XHD-9P"
+    # The course's certificate, the same activity for every learner: no code, which
+    # would lead to the certificate's page and its holder.
+    assert earned["object"]["id"] == f"{BASE}/courses/{COURSE}/certificate"
     assert earned["id"] == xapi.statement_id(EVENT_ID, "certificate") != passed["id"]
+    # A learner who does not hold it (revoked): no earned statement.
+    assert xapi.statements(event("course_completed", score=19, total=19, passed=True),
+                           base=BASE, learner="b" * 32) == [passed]
 
 
 @pytest.mark.parametrize("made", [
@@ -277,6 +282,7 @@ def test_a_bad_lrs_setting_stops_the_worker_at_start_up_naming_it(
 def test_a_course_taken_by_sms_reaches_the_lrs_once_valid_and_complete(
         ralph: Ralph, twilio, db_path: Path, carriers: Path, clock: SimulatedClock):
     with Store.open(db_path, clock=clock) as store:
+        say(twilio, store, ADA, "NAME Adaeze Okafor")
         take_course(twilio, store, ADA, clock=clock)
         assert store.enrollment(ADA, COURSE).completed
         [certificate] = store.certificates_of(ADA)
@@ -317,8 +323,13 @@ def test_a_course_taken_by_sms_reaches_the_lrs_once_valid_and_complete(
     assert all(set(s["object"]["definition"]) >= {"type", "name"} for s in statements)
 
     earned = next(s for s in statements if s["verb"]["display"]["en-US"] == "earned")
-    code = certificate.code
-    assert earned["object"]["id"] == f"{BASE}/verify/{code[:4]}-{code[4:8]}-{code[8:]}"
+    assert earned["object"]["id"] == f"{BASE}/courses/{COURSE}/certificate"
+    # Nothing leads the LRS to the holder: no certificate code (its page shows the
+    # holder), no name, anywhere in what was sent.
+    assert certificate.holder == "Adaeze Okafor"
+    sent = json.dumps(statements).upper()
+    assert certificate.code not in sent.replace("-", "") and "/VERIFY" not in sent
+    assert "ADAEZE" not in sent and "OKAFOR" not in sent
     # Ralph took them (its POST checks each), and its strict xAPI model finds nothing wrong.
     assert ralph.problems(statements) == []
     assert ralph.problems([{**statements[0], "version": "2.0"}])  # (it does find problems)
@@ -627,3 +638,69 @@ def test_a_learner_erased_while_a_batch_waits_for_the_lrs_answer_has_it_voided(
         privacy.erase(store, learner)
         assert [v for v, _ in lrs_store.due_voids(store, 10)] == [sid]
         assert lrs_store.unsent(store, 100)[0] == []
+
+
+def test_a_revoked_certificates_earned_statement_is_voided_or_never_sent(
+        ralph: Ralph, twilio, db_path: Path, carriers: Path, clock: SimulatedClock):
+    sent_then_revoked, revoked_first = "+2348030000005", "+2348030000006"
+    with Store.open(db_path, clock=clock) as store:
+        take_course(twilio, store, sent_then_revoked, clock=clock)
+        sent = expected_ids(store, sent_then_revoked)
+        [earned] = [sid for sid in sent if sid in earned_ids(store, sent_then_revoked)]
+    drain(db_path, carriers, ralph)
+    assert held(ralph, sent) == Counter({sid: 1 for sid in sent})
+
+    with Store.open(db_path, clock=clock) as store:
+        [first] = store.certificates_of(sent_then_revoked)
+        take_course(twilio, store, revoked_first, clock=clock)
+        [second] = store.certificates_of(revoked_first)
+        [never] = earned_ids(store, revoked_first)
+        others = [sid for sid in expected_ids(store, revoked_first) if sid != never]
+    env = {"LEARNLINE_DB": str(db_path)}
+    for certificate in (first, second):
+        revoked = CliRunner().invoke(main, ["certificates", "revoke", certificate.code,
+                                            "--reason", "Issued in error"], env=env)
+        assert revoked.exit_code == 0, revoked.output
+    drain(db_path, carriers, ralph)
+
+    statements = ralph.statements()
+    voiding = [s for s in statements if s["verb"]["id"] == xapi.VERBS["voided"]
+               and s["object"]["id"] in set(sent) | {never}]
+    # The earned statement the LRS had is voided, and only it: the course stays passed.
+    assert [s["object"]["id"] for s in voiding] == [earned]
+    assert ralph.problems(voiding) == []
+    # The one not sent yet never goes; the learner's other statements do.
+    assert never not in {s["id"] for s in statements}
+    assert held(ralph, others) == Counter({sid: 1 for sid in others})
+    with Store.open(db_path) as store:
+        assert lrs_store.backlog(store)["voids"] == 0
+
+
+def earned_ids(store: Store, phone: str) -> list[str]:
+    """The ids of the earned statements of the learner's passed courses."""
+    rows = store.db.execute(
+        "SELECT id FROM events WHERE edge = ? AND learner = ? AND kind = 'course_completed' "
+        "AND json_extract(data, '$.passed') = 1", [store.edge_id(), phone]).fetchall()
+    return [xapi.statement_id(event_id, xapi.CERTIFICATE_PART) for (event_id,) in rows]
+
+
+def test_a_certificate_revoked_while_its_earned_statement_is_on_its_way_is_voided(
+        twilio, db_path: Path, clock: SimulatedClock):
+    learner = "+2348030000007"
+    with Store.open(db_path, clock=clock) as store:
+        take_course(twilio, store, learner, clock=clock)
+        [earned] = earned_ids(store, learner)
+        # The worker made its batch while the certificate stood...
+        found, through = lrs_store.unsent(store, 1000)
+        mine = [e for e in found if e["learner"] == learner]
+        assert lrs_store.certified(store, learner, COURSE)
+        sent = {e["seq"]: xapi.statement_ids(e) for e in mine}
+        assert earned in {sid for ids in sent.values() for sid in ids}
+        # ...the certificate is revoked before the batch is marked as going...
+        [certificate] = store.certificates_of(learner)
+        store.revoke_certificate(certificate.code, "Issued in error")
+        assert lrs_store.backlog(store)["voids"] == 0
+        # ...and the LRS takes the batch: its earned statement is voided next.
+        lrs_store.sending(store, through)
+        lrs_store.mark_sent(store, through, sent)
+        assert [sid for sid, _ in lrs_store.due_voids(store, 100)] == [earned]

@@ -82,7 +82,8 @@ def list_command(course_id: str | None, revoked: bool) -> None:
               help="Why, as verifiers will read it (at most 200 characters).")
 def revoke_command(code: str, reason: str) -> None:
     """Revoke the certificate CODE: its page says so with the reason, `VERIFY` by SMS
-    too, and its Open Badge answers as revoked (HTTP 410). It cannot be undone.
+    too, its Open Badge answers as revoked (HTTP 410), and the school's LRS is sent the
+    voiding of its `earned` statement. It cannot be undone.
 
     \b
     Example:

@@ -8,7 +8,12 @@ Every document is JSON-LD in the Open Badges 2.0 context, its `id` its own addre
 the gateway's public address (`LEARNLINE_PUBLIC_URL`). An assertion's address carries its
 certificate's `badge_id` (128 random bits), not the certificate's code: the address can
 be neither guessed nor used to look a code up. The recipient is a salted SHA-256 of the
-learner's number (type `telephone`, `hashed`), never the number itself.
+learner's number (type `telephone`, `hashed`), the salt published beside it, as Open
+Badges defines it. That hides the number from a casual reader, not from a determined
+one: a whole country's numbers are 10^9 to 10^10 tries, and a number whose other digits
+are known (a masked `+23480******01`) is found in a second. So a badge is given by the
+learner, to whom they choose: only their own signed-in page hands it out, and no page
+that shows part of the number shows the badge too (docs/integrations.md, Open Badges).
 """
 
 from __future__ import annotations
@@ -98,7 +103,9 @@ def read_settings(public_url: str | None, issuer: str | None) -> BadgeSettings |
 
 def recipient_identity(phone: str, salt: str) -> str:
     """The hashed identity of the number `phone` (E.164) with `salt`, as Open Badges
-    writes it: `sha256$` and the hex digest of the number followed by the salt."""
+    writes it: `sha256$` and the hex digest of the number followed by the salt. Anyone
+    with the identity and the salt can find the number by trying numbers (see above):
+    it hides the number from sight, it does not keep it secret."""
     return "sha256$" + hashlib.sha256((phone + salt).encode("utf-8")).hexdigest()
 
 

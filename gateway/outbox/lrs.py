@@ -13,7 +13,10 @@ outbox worker's delivery of this gateway's learning events as xAPI statements.
   other back.
 - Failures are retried with exponential backoff and jitter, kept in the worker's memory:
   a worker started again tries at once.
-- Voiding statements for erased learners go first.
+- Voiding statements (erased learners, revoked certificates) go first.
+- No statement names a certificate's code or a learner's name or number: the LRS learns
+  who by the pseudonym alone (gateway/xapi.py); a revoked certificate's earned statement
+  is not sent, or voided when the LRS has it.
 - Each statement's activity is named (`definition.name`) from the course as stored now:
   its title, its lesson's, a card's place, a question's text, in the language the step
   was read in (`names`).
@@ -36,7 +39,6 @@ import requests
 from gateway import environment, xapi
 from gateway.config import ConfigError
 from gateway.content.model import Course, Lesson
-from gateway.learning.certificates import format_code
 from gateway.pseudonyms import gateway_key, pseudonym
 from gateway.store import Store
 from gateway.store import lrs as queue
@@ -236,14 +238,11 @@ class LrsDelivery:
         statements: list[dict[str, Any]] = []
         content = CourseContent(store)
         for event in found:
-            certificate = None
-            if xapi.CERTIFICATE_PART in xapi.parts(event):
-                certificate = queue.certificate_code(store, event["learner"],
-                                                     event["data"]["course"])
+            certified = xapi.CERTIFICATE_PART in xapi.parts(event) and queue.certified(
+                store, event["learner"], event["data"]["course"])
             made = xapi.statements(event, base=self.settings.base_iri,
                                    learner=pseudonym(key, event["learner"]),
-                                   certificate=format_code(certificate) if certificate else None,
-                                   names=names(content, event))
+                                   certified=certified, names=names(content, event))
             statements += made
             if made:
                 sent[event["seq"]] = [statement["id"] for statement in made]

@@ -8,7 +8,8 @@ goes). Events are already written in the learning transaction,
 so nothing is queued beside them. Voiding statements are queued (`lrs_voids`) in the
 transaction that erases a learner, for the statements the LRS already has about them; an
 erased learner's events take a pseudonym (`erased:...`) in that same transaction and are
-never sent.
+never sent. Revoking a certificate queues, in its transaction, the voiding of the earned
+statement the LRS has of it; one not sent yet never goes.
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ def sending(store: Store, through_seq: int) -> None:
 def mark_sent(store: Store, through_seq: int, sent: dict[int, list[str]]) -> None:
     """The LRS has this gateway's events up to `through_seq`: move the cursor there
     (never back). `sent` is the statement ids sent, by event `seq`: those of a learner
-    erased while they were on their way are queued for voiding now."""
+    erased while they were on their way are queued for voiding now, as is the earned
+    statement of a certificate revoked meanwhile."""
     conn = store.db.conn
     with store.write():
         old = cursor(store)
@@ -80,6 +82,15 @@ def mark_sent(store: Store, through_seq: int, sent: dict[int, list[str]]) -> Non
                 f"SELECT seq FROM events WHERE seq IN ({marks}) "
                 "AND learner LIKE 'erased:%'", seqs)]
             _queue(store, [sid for seq in erased for sid in sent[seq]])
+            # A certificate revoked while its earned statement was on its way.
+            revoked = conn.execute(
+                f"SELECT e.seq, e.id FROM events e JOIN certificates c "
+                f"ON c.phone = e.learner AND c.course_id = json_extract(e.data, '$.course') "
+                f"WHERE e.seq IN ({marks}) AND e.kind = 'course_completed' "
+                f"AND c.revoked_at IS NOT NULL", seqs).fetchall()
+            _queue(store, [sid for seq, event_id in revoked
+                           if (sid := xapi.statement_id(event_id, xapi.CERTIFICATE_PART))
+                           in sent[seq]])
         _set(store, CURSOR, str(through_seq))
 
 
@@ -154,12 +165,26 @@ def note(store: Store, *, success: float | None = None, error: str | None = None
             _set(store, REFUSED, str(int(_value(store, REFUSED) or 0) + refused))
 
 
-def certificate_code(store: Store, learner: str, course: str) -> str | None:
-    """The code of the learner's certificate for a course, or None."""
-    row = store.db.conn.execute(
-        "SELECT code FROM certificates WHERE phone = ? AND course_id = ?",
-        [learner, course]).fetchone()
-    return row[0] if row else None
+def certified(store: Store, learner: str, course: str) -> bool:
+    """Whether the learner holds a certificate for the course that is not revoked."""
+    return store.db.conn.execute(
+        "SELECT 1 FROM certificates WHERE phone = ? AND course_id = ? "
+        "AND revoked_at IS NULL", [learner, course]).fetchone() is not None
+
+
+def queue_certificate_voids(store: Store, learner: str, course: str) -> int:
+    """In the caller's (revocation's) transaction: queue the voiding of the earned
+    statements of `learner`'s passes of `course` that the LRS has, or may have (a batch
+    sent and not yet answered); those not sent yet never go (`certified`). Returns how
+    many were queued."""
+    sent = max(cursor(store), int(_value(store, SENDING) or 0))
+    rows = store.db.conn.execute(
+        "SELECT id FROM events WHERE learner = ? AND edge = ? AND seq <= ? "
+        "AND kind = 'course_completed' AND json_extract(data, '$.course') = ?",
+        [learner, store.edge_id(), sent, course]).fetchall()
+    ids = [xapi.statement_id(event_id, xapi.CERTIFICATE_PART) for (event_id,) in rows]
+    _queue(store, ids)
+    return len(ids)
 
 
 def _value(store: Store, name: str) -> str | None:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from gateway.store import lrs
 from gateway.store.records import (
     CertificateRecord,
     EnrollmentRecord,
@@ -403,12 +404,16 @@ class ProgressStore:
     def revoke_certificate(self, code: str, reason: str) -> CertificateRecord | None:
         """Revoke the certificate with this canonical code, giving `reason` (a revoked
         one keeps its first revocation); the certificate as it now is, or None when no
-        certificate has the code."""
+        certificate has the code. The school's LRS is told: the earned statement it has
+        of the certificate is queued for voiding in the same transaction."""
         with self.write():
-            self.db.conn.execute(
+            revoked = self.db.conn.execute(
                 "UPDATE certificates SET revoked_at = ?, revocation_reason = ? "
-                "WHERE code = ? AND revoked_at IS NULL", [self.clock(), reason, code])
-            return self.certificate(code)
+                "WHERE code = ? AND revoked_at IS NULL", [self.clock(), reason, code]).rowcount
+            found = self.certificate(code)
+            if revoked and found is not None and found.phone is not None:
+                lrs.queue_certificate_voids(self, found.phone, found.course_id)
+            return found
 
     def certificates_of(self, phone: str) -> list[CertificateRecord]:
         """The learner's certificates, oldest first."""

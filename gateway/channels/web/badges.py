@@ -5,8 +5,10 @@ certificate's assertion (hosted JSON-LD, and signed as a JWS), at stable address
 gateway/learning/badge_signing.py signs them).
 
 These routes are public by design: an employer, a wallet or a validator follows a badge's
-addresses without any account. They reveal no number (the recipient is a salted hash) and
-an assertion's address is 128 random bits, so assertions cannot be listed. Without
+addresses without any account. An assertion's recipient is a salted hash of the number,
+which whoever holds the assertion can brute-force (gateway/learning/badges.py): its
+address is 128 random bits, so assertions cannot be listed, and only the holder's own
+page gives it out. Without
 `LEARNLINE_PUBLIC_URL` and `LEARNLINE_BADGE_ISSUER` every route answers 404.
 """
 

@@ -352,9 +352,13 @@ def progress():
             outlines.append(outline)
     held = engine.certificates_of(learner) if learner else []
     waiting = engine.open_questions(learner) if learner else None
+    settings = badges.settings()
+    # The badge (its hashed number) is the holder's to give: here only, never on the
+    # certificate's public page (see `verify`).
     return page("progress.html", outlines=outlines,
-                certificates=[(format_code(c.code), c) for c in held],
-                badges_on=badges.settings() is not None,
+                certificates=[(format_code(c.code), c,
+                               settings.assertion_id(c.badge_id)
+                               if settings and not c.revoked else None) for c in held],
                 waiting=Wording(g.locale).questions_open(waiting) if waiting else None)
 
 
@@ -643,10 +647,12 @@ def verify_form():
 
 @blueprint.get("/verify/<code>")
 def verify(code: str):
-    """A certificate by its code: course, date, holder and score, when it was revoked,
-    and its badge's address while the badge stands (badges on, not revoked, holder not
-    erased); 404 with the form when no certificate has the code; 429 past the lookups
-    allowed per client address."""
+    """A certificate by its code: course, date, holder and score, when it was revoked;
+    404 with the form when no certificate has the code; 429 past the lookups allowed per
+    client address. Never the badge's address: the holder shown is their masked number
+    (or their name), and the badge's salted hash of the number would give the hidden
+    digits away to anyone who tries them all. The holder gives their badge from their
+    own page (`progress`); this page says so while the badge stands."""
     address = forwarded.limit_key(request.remote_addr)
     if get_store().take_rate([(f"verify/web:{address}", *VERIFY_PER_ADDRESS)]) is not None:
         return page("limited.html", status=429, reason="verify")
@@ -662,7 +668,7 @@ def verify(code: str):
                 code=format_code(found.code), issued=wording.date(found.issued_at),
                 revoked_on=(wording.date(found.revoked_at) if found.revoked_at is not None
                             else None),
-                badge=settings.assertion_id(found.badge_id) if settings and stands else None,
+                badge_stands=settings is not None and stands,
                 withdrawn=settings is not None and found.erased and not found.revoked,
                 # Babel's own no-break spaces (20 %): a page wraps, an SMS does not.
                 percent=format_percent(found.score / found.total if found.total else 1.0,
