@@ -12,12 +12,13 @@ an assertion's address is 128 random bits, so assertions cannot be listed. Witho
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
-from flask import Blueprint, Flask, Response, abort, current_app
+from flask import Blueprint, Flask, Response, abort, current_app, request
 
 from gateway import environment
 from gateway.config import ConfigError
@@ -34,6 +35,12 @@ KEY_EXTENSION = "learnline.badge_key"  # the signing key, once read
 _BADGE_ID = re.compile(r"^[0-9a-f]{32}$")
 # How long verifiers may keep what does not change with a revocation.
 STABLE_SECONDS = 3600
+# How long verifiers and proxies may keep the revocation list: a revocation reaches a
+# signed badge's verifier within this (the hosted assertion answers 410 at once).
+REVOCATIONS_SECONDS = 300
+# The revocation list as last served by this process: (badge settings, the store's change
+# marker), its ETag, its body. Rebuilt only when the marker moves.
+_REVOCATIONS = "learnline.badges.revocations"
 
 
 def init_app(app: Flask) -> None:
@@ -81,7 +88,8 @@ def signing_key() -> RSAPrivateKey:
 
 def signed(settings: badges.BadgeSettings, certificate: CertificateRecord) -> str:
     """The certificate's assertion signed, as a JWS (it must stand)."""
-    return badge_signing.sign(badges.signed_assertion(settings, certificate), signing_key())
+    return badge_signing.sign_once(badges.signed_assertion(settings, certificate),
+                                   signing_key())
 
 
 def _json(document: dict[str, Any], status: int = 200, *, stable: bool = False) -> Response:
@@ -129,11 +137,33 @@ def public_key():
                  stable=True)
 
 
+def _revocation_list(found: badges.BadgeSettings) -> tuple[str, str]:
+    """The revocation list's ETag and body, rebuilt only when the store's change marker
+    (one indexed query) has moved since this process last built it."""
+    store = get_store()
+    marker = (found, store.certificates_withdrawn_marker())
+    cached = current_app.extensions.get(_REVOCATIONS)
+    if cached is not None and cached[0] == marker:
+        return cached[1], cached[2]
+    body = badges.as_json(badges.revocation_list(found, store.certificates_withdrawn()))
+    # Of the body itself: every process (and a restarted one) gives the same list the
+    # same tag.
+    etag = hashlib.sha256(body.encode("utf-8")).hexdigest()[:32]
+    current_app.extensions[_REVOCATIONS] = (marker, etag, body)
+    return etag, body
+
+
 @blueprint.get("/badges/revocations")
 def revocations():
-    """The issuer's revocation list: every assertion that no longer stands, and why."""
-    found = _on()
-    return _json(badges.revocation_list(found, get_store().certificates_withdrawn()))
+    """The issuer's revocation list: every assertion that no longer stands, and why; with
+    a strong ETag (304 to a verifier that has it), kept up to `REVOCATIONS_SECONDS`."""
+    etag, body = _revocation_list(_on())
+    response = Response(body, content_type="application/ld+json; charset=utf-8")
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = f"public, max-age={REVOCATIONS_SECONDS}"
+    response.set_etag(etag)
+    return response.make_conditional(request)
 
 
 @blueprint.get("/badges/courses/<course_id>")
