@@ -137,18 +137,19 @@ def public_key():
                  stable=True)
 
 
-def _revocation_list(found: badges.BadgeSettings) -> tuple[str, str]:
-    """The revocation list's ETag and body, rebuilt only when the store's change marker
-    (one indexed query) has moved since this process last built it."""
+def _revocation_list(found: badges.BadgeSettings) -> tuple[str, bytes]:
+    """The revocation list's ETag and body (UTF-8), rebuilt only when the store's change
+    marker (one indexed query) has moved since this process last built it."""
     store = get_store()
     marker = (found, store.certificates_withdrawn_marker())
     cached = current_app.extensions.get(_REVOCATIONS)
     if cached is not None and cached[0] == marker:
         return cached[1], cached[2]
-    body = badges.as_json(badges.revocation_list(found, store.certificates_withdrawn()))
+    body = badges.as_json(badges.revocation_list(
+        found, store.certificates_withdrawn())).encode("utf-8")
     # Of the body itself: every process (and a restarted one) gives the same list the
     # same tag.
-    etag = hashlib.sha256(body.encode("utf-8")).hexdigest()[:32]
+    etag = hashlib.sha256(body).hexdigest()[:32]
     current_app.extensions[_REVOCATIONS] = (marker, etag, body)
     return etag, body
 
