@@ -7,7 +7,8 @@ then asks, as an anonymous verifier would, through Flask's test client in this p
 (the route's own cost, without HTTP):
 
 - `/badges/revocations`: the first request of the process, then the same again (plain,
-  and with the `If-None-Match` of the first answer, when it gave an ETag);
+  accepting gzip, and with the `If-None-Match` of the first answer, when it gave an
+  ETag);
 - `/badges/courses/<unknown>/image.svg` (a 404: a different unknown course each time);
 - `/badges/assertions/<id>.jws`: one badge asked for again and again, and a different
   badge each time (each signed once at least).
@@ -108,6 +109,11 @@ def main() -> None:
         repeat, again = _timed(client, ["/badges/revocations"] * runs)
         print(f"/badges/revocations repeat:  {repeat:8.1f} ms  {again.status_code}, "
               f"{len(again.data) / 1e6:.2f} MB")
+        zipped, answer = _timed(client, ["/badges/revocations"] * runs,
+                                {"Accept-Encoding": "gzip"})
+        print(f"/badges/revocations gzip:    {zipped:8.1f} ms  {answer.status_code}, "
+              f"{len(answer.data) / 1e6:.2f} MB, Content-Encoding: "
+              f"{answer.headers.get('Content-Encoding')}")
         if listed.headers.get("ETag"):
             held, answer = _timed(client, ["/badges/revocations"] * runs,
                                   {"If-None-Match": listed.headers["ETag"]})

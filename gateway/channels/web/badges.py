@@ -12,6 +12,7 @@ an assertion's address is 128 random bits, so assertions cannot be listed. Witho
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import logging
 import re
@@ -38,8 +39,8 @@ STABLE_SECONDS = 3600
 # How long verifiers and proxies may keep the revocation list: a revocation reaches a
 # signed badge's verifier within this (the hosted assertion answers 410 at once).
 REVOCATIONS_SECONDS = 300
-# The revocation list as last served by this process: (badge settings, the store's change
-# marker), its ETag, its body. Rebuilt only when the marker moves.
+# The revocation list as last built by this process: (badge settings, the store's change
+# marker), its ETag, its body, gzipped. Rebuilt only when the marker moves.
 _REVOCATIONS = "learnline.badges.revocations"
 
 
@@ -137,29 +138,39 @@ def public_key():
                  stable=True)
 
 
-def _revocation_list(found: badges.BadgeSettings) -> tuple[str, bytes]:
-    """The revocation list's ETag and body (UTF-8), rebuilt only when the store's change
-    marker (one indexed query) has moved since this process last built it."""
+def _revocation_list(found: badges.BadgeSettings) -> tuple[str, bytes, bytes]:
+    """The revocation list's ETag, body (UTF-8) and body gzipped, rebuilt only when the
+    store's change marker (one indexed query) has moved since this process last built
+    it."""
     store = get_store()
     marker = (found, store.certificates_withdrawn_marker())
     cached = current_app.extensions.get(_REVOCATIONS)
     if cached is not None and cached[0] == marker:
-        return cached[1], cached[2]
+        return cached[1], cached[2], cached[3]
     body = badges.as_json(badges.revocation_list(
         found, store.certificates_withdrawn())).encode("utf-8")
     # Of the body itself: every process (and a restarted one) gives the same list the
     # same tag.
     etag = hashlib.sha256(body).hexdigest()[:32]
-    current_app.extensions[_REVOCATIONS] = (marker, etag, body)
-    return etag, body
+    # Hex ids under one address compress about seven times.
+    gzipped = gzip.compress(body, compresslevel=6, mtime=0)
+    current_app.extensions[_REVOCATIONS] = (marker, etag, body, gzipped)
+    return etag, body, gzipped
 
 
 @blueprint.get("/badges/revocations")
 def revocations():
     """The issuer's revocation list: every assertion that no longer stands, and why; with
-    a strong ETag (304 to a verifier that has it), kept up to `REVOCATIONS_SECONDS`."""
-    etag, body = _revocation_list(_on())
-    response = Response(body, content_type="application/ld+json; charset=utf-8")
+    a strong ETag (304 to a verifier that has it), kept up to `REVOCATIONS_SECONDS`,
+    gzipped for a client that accepts it."""
+    etag, body, gzipped = _revocation_list(_on())
+    zipped = bool(request.accept_encodings["gzip"])
+    response = Response(gzipped if zipped else body,
+                        content_type="application/ld+json; charset=utf-8")
+    if zipped:
+        response.headers["Content-Encoding"] = "gzip"
+        etag += "-gzip"  # a strong tag names one representation
+    response.vary.add("Accept-Encoding")
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = f"public, max-age={REVOCATIONS_SECONDS}"
