@@ -16,6 +16,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +33,12 @@ KEY_ENV = "LEARNLINE_BADGE_SIGNING_KEY"
 KEY_SETTING = "badge_signing_key"
 KEY_BITS = 2048
 ALGORITHM = "RS256"
+# How many signed documents a process keeps (about 1 KB each): an RSA signature costs
+# milliseconds, and anyone holding a badge's address may ask for it again and again.
+SIGNED_KEPT = 2048
+
+_signed: OrderedDict[tuple[str, str], str] = OrderedDict()
+_signed_lock = threading.Lock()
 
 
 def generate_key_pem() -> str:
@@ -122,6 +130,24 @@ def sign(document: dict[str, Any], key: rsa.RSAPrivateKey) -> str:
     signature = key.sign(f"{header}.{payload}".encode("ascii"), padding.PKCS1v15(),
                          hashes.SHA256())
     return f"{header}.{payload}.{_b64(signature)}"
+
+
+def sign_once(document: dict[str, Any], key: rsa.RSAPrivateKey) -> str:
+    """As `sign`, but the same document signed by the same key (by its fingerprint) is
+    signed once per process: the JWS is kept (the last `SIGNED_KEPT`) and given again.
+    RS256 signatures are deterministic, so what is given is what `sign` would give."""
+    wanted = (fingerprint(key), json.dumps(document, ensure_ascii=False))
+    with _signed_lock:
+        found = _signed.get(wanted)
+        if found is not None:
+            _signed.move_to_end(wanted)
+            return found
+    made = sign(document, key)
+    with _signed_lock:
+        _signed[wanted] = made
+        while len(_signed) > SIGNED_KEPT:
+            _signed.popitem(last=False)
+    return made
 
 
 def describe(path: str | None = None) -> str:

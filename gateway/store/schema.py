@@ -758,3 +758,21 @@ def m035_lrs_voids(db: Database) -> None:
         statement_id TEXT PRIMARY KEY,
         queued_at REAL NOT NULL
     )""")
+
+
+@migrations()
+def m036_certificate_lookups(db: Database) -> None:
+    """Indexes for the badges anyone may ask for (docs/integrations.md, Open Badges):
+    a course's certificates by course (its badge class and image, and the 404 for a
+    course no certificate names, without reading the table), and the revoked and the
+    erased holders' certificates apart (the revocation list and its change marker read
+    those alone)."""
+    for statement in (
+        "CREATE INDEX certificates_by_course ON certificates "
+        "(course_id, issued_at, course_title)",
+        "CREATE INDEX certificates_revoked ON certificates (revoked_at) "
+        "WHERE revoked_at IS NOT NULL",
+        "CREATE INDEX certificates_erased ON certificates (phone, issued_at) "
+        "WHERE phone IS NULL",
+    ):
+        db.execute(statement)

@@ -14,12 +14,14 @@ page gives it out. Without
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import logging
 import re
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
-from flask import Blueprint, Flask, Response, abort, current_app
+from flask import Blueprint, Flask, Response, abort, current_app, request
 
 from gateway import environment
 from gateway.config import ConfigError
@@ -36,6 +38,12 @@ KEY_EXTENSION = "learnline.badge_key"  # the signing key, once read
 _BADGE_ID = re.compile(r"^[0-9a-f]{32}$")
 # How long verifiers may keep what does not change with a revocation.
 STABLE_SECONDS = 3600
+# How long verifiers and proxies may keep the revocation list: a revocation reaches a
+# signed badge's verifier within this (the hosted assertion answers 410 at once).
+REVOCATIONS_SECONDS = 300
+# The revocation list as last built by this process: (badge settings, the store's change
+# marker), its ETag, its body, gzipped. Rebuilt only when the marker moves.
+_REVOCATIONS = "learnline.badges.revocations"
 
 
 def init_app(app: Flask) -> None:
@@ -83,7 +91,8 @@ def signing_key() -> RSAPrivateKey:
 
 def signed(settings: badges.BadgeSettings, certificate: CertificateRecord) -> str:
     """The certificate's assertion signed, as a JWS (it must stand)."""
-    return badge_signing.sign(badges.signed_assertion(settings, certificate), signing_key())
+    return badge_signing.sign_once(badges.signed_assertion(settings, certificate),
+                                   signing_key())
 
 
 def _json(document: dict[str, Any], status: int = 200, *, stable: bool = False) -> Response:
@@ -131,11 +140,44 @@ def public_key():
                  stable=True)
 
 
+def _revocation_list(found: badges.BadgeSettings) -> tuple[str, bytes, bytes]:
+    """The revocation list's ETag, body (UTF-8) and body gzipped, rebuilt only when the
+    store's change marker (one indexed query) has moved since this process last built
+    it."""
+    store = get_store()
+    marker = (found, store.certificates_withdrawn_marker())
+    cached = current_app.extensions.get(_REVOCATIONS)
+    if cached is not None and cached[0] == marker:
+        return cached[1], cached[2], cached[3]
+    body = badges.as_json(badges.revocation_list(
+        found, store.certificates_withdrawn())).encode("utf-8")
+    # Of the body itself: every process (and a restarted one) gives the same list the
+    # same tag.
+    etag = hashlib.sha256(body).hexdigest()[:32]
+    # Hex ids under one address compress about seven times.
+    gzipped = gzip.compress(body, compresslevel=6, mtime=0)
+    current_app.extensions[_REVOCATIONS] = (marker, etag, body, gzipped)
+    return etag, body, gzipped
+
+
 @blueprint.get("/badges/revocations")
 def revocations():
-    """The issuer's revocation list: every assertion that no longer stands, and why."""
-    found = _on()
-    return _json(badges.revocation_list(found, get_store().certificates_withdrawn()))
+    """The issuer's revocation list: every assertion that no longer stands, and why; with
+    a strong ETag (304 to a verifier that has it), kept up to `REVOCATIONS_SECONDS`,
+    gzipped for a client that accepts it."""
+    etag, body, gzipped = _revocation_list(_on())
+    zipped = bool(request.accept_encodings["gzip"])
+    response = Response(gzipped if zipped else body,
+                        content_type="application/ld+json; charset=utf-8")
+    if zipped:
+        response.headers["Content-Encoding"] = "gzip"
+        etag += "-gzip"  # a strong tag names one representation
+    response.vary.add("Accept-Encoding")
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = f"public, max-age={REVOCATIONS_SECONDS}"
+    response.set_etag(etag)
+    return response.make_conditional(request)
 
 
 @blueprint.get("/badges/courses/<course_id>")
