@@ -238,14 +238,16 @@ def plan_links(sql: Sql, edge_id: str, learners: list[str], base: int,
 
 def _invited_unrecorded(sql: Sql, edge_id: str, learners: list[str], base: int
                         ) -> set[str]:
-    """Those of `learners` (linked to `edge_id`, confined) that the edge has pushed
-    nothing of but invitations (up to `base`) and that have no `confined` audit row of
-    the edge yet."""
+    """Those of `learners` (linked to `edge_id`) whose link an invitation made: confined,
+    the edge pushed invitations of them and nothing else (up to `base`), and no
+    `confined` audit row of the edge for them yet."""
     if not learners:
         return set()
     condition, values = sql.one_of("l.learner", learners)
     return {row[0] for row in sql.run(
         f"SELECT l.learner FROM edge_learners l WHERE l.edge = ? AND {condition} "
+        "AND l.trusted = 0 AND EXISTS (SELECT 1 FROM events v WHERE v.learner = l.learner "
+        f"AND v.edge = l.edge AND v.kind = '{INVITED}') "
         "AND NOT EXISTS (SELECT 1 FROM events v WHERE v.learner = l.learner "
         f"AND v.edge = l.edge AND v.kind <> '{INVITED}' AND v.seq <= ?) "
         "AND NOT EXISTS (SELECT 1 FROM audit a WHERE a.edge = l.edge "
