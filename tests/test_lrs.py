@@ -8,6 +8,7 @@ sent."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import subprocess
@@ -704,3 +705,30 @@ def test_a_certificate_revoked_while_its_earned_statement_is_on_its_way_is_voide
         lrs_store.sending(store, through)
         lrs_store.mark_sent(store, through, sent)
         assert [sid for sid, _ in lrs_store.due_voids(store, 100)] == [earned]
+@pytest.mark.parametrize("endpoint, warned", [
+    ("http://lrs.example.org/xAPI/", True),
+    ("http://10.0.0.5:8100/xAPI/", True),
+    ("http://127.0.0.1:8100/xAPI/", False),  # an LRS on this machine
+    ("http://localhost:8100/xAPI/", False),
+    ("http://[::1]:8100/xAPI/", False),
+    ("https://lrs.example.org/xAPI/", False),
+])
+def test_an_lrs_password_sent_in_clear_off_this_machine_is_warned_of(
+        endpoint, warned, db_path: Path, carriers: Path, monkeypatch, caplog):
+    env = {"LEARNLINE_DB": str(db_path), "LEARNLINE_CARRIERS": str(carriers),
+           "LEARNLINE_LRS_ENDPOINT": endpoint, "LEARNLINE_LRS_USERNAME": USERNAME,
+           "LEARNLINE_LRS_PASSWORD": PASSWORD, "LEARNLINE_PUBLIC_URL": BASE}
+    doctor = CliRunner().invoke(main, ["doctor"], env=env)
+    clear = [line for line in doctor.output.splitlines()
+             if line.startswith("WARN LRS:") and "http://" in line]
+    assert len(clear) == int(warned), doctor.output
+    if warned:
+        assert "password" in clear[0] and "https://" in clear[0]
+    assert PASSWORD not in doctor.output
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with caplog.at_level(logging.WARNING, logger="gateway"):
+        OutboxWorker(db_path, load_carriers(carriers))  # as `learnline worker` starts
+    said = [r.getMessage() for r in caplog.records if "http://" in r.getMessage()]
+    assert len(said) == int(warned), said
+    assert all(PASSWORD not in message for message in said)

@@ -30,7 +30,10 @@ ID --country NG --prefix +23480`), a rate, and a record:
 - A cohort's invitation (`program_invited`) is the edge speaking of a number it has not
   served yet: it links the edge to the number confined (so the number's erasure and
   opt-out reach it) and gives it no history; the edge is decided as any other once it
-  pushes anything else of the learner. Invitations are kept on the hub (its figures
+  pushes anything else of the learner. Outside the edge's region an invitation of a
+  learner held elsewhere is a `confined` audit row, as meeting them is (once per edge
+  and learner: at the invitation, or at the edge's next push of the learner if nobody
+  held them then). Invitations are kept on the hub (its figures
   across edges) and passed on to nobody, and they do not make an edge one that served
   the learner.
 
@@ -162,8 +165,10 @@ def plan_links(sql: Sql, edge_id: str, learners: list[str], base: int,
     for them from now on, whose history it is given, and what goes into the audit (the
     module's rules). `base` is the sequence before the batch: history is what is stored
     up to it. Those of `invited` (the batch holds only invitations of theirs) the edge
-    does not know yet are linked confined, with no history and no audit. Reads only;
-    `apply_links` writes."""
+    does not know yet are linked confined, with no history; outside the edge's region
+    they are audited as any confined learner (`confined` when held elsewhere), and a
+    link only invitations made is audited at the edge's next push of the learner when it
+    was not then. Reads only; `apply_links` writes."""
     plan = LinkPlan()
     condition, values = sql.one_of("learner", learners)
     known = {row[0]: row[1] == 1 for row in sql.run(
@@ -185,24 +190,29 @@ def plan_links(sql: Sql, edge_id: str, learners: list[str], base: int,
             "AND shared = 1 AND seq <= ? GROUP BY learner, edge",
             (values, edge_id, base)):
         history.setdefault(learner, {})[edge] = int(count)
+    unrecorded = _invited_unrecorded(sql, edge_id, [
+        learner for learner in undecided if learner in known and not region.covers(learner)],
+        base)
     roams: int | None = None
     for learner in undecided:
         linked = learner in known
-        if learner in invited:
-            if not linked:
-                plan.insert.append((learner, 0))
-            continue
         covered = region.covers(learner)
-        if not covered and linked:
-            continue  # confined, and recorded so when the link was made
         elsewhere = history.get(learner, {})
         events = sum(elsewhere.values())
         sources = ", ".join(sorted(elsewhere))
         if not covered:
-            plan.insert.append((learner, 0))
-            if events:
+            # Confined, whether the edge invites the number or serves it; on the audit
+            # when the learner is held elsewhere, once: when the link is made, or, for a
+            # link an invitation made before anyone held the number, later.
+            if not linked:
+                plan.insert.append((learner, 0))
+            if events and (not linked or learner in unrecorded):
                 plan.audit.append((learner, "confined", 0, f"outside the edge's region "
                                    f"({region.describe()}); held by {sources}"))
+            continue
+        if learner in invited:
+            if not linked:
+                plan.insert.append((learner, 0))
             continue
         if events:
             if roams is None:
@@ -224,6 +234,25 @@ def plan_links(sql: Sql, edge_id: str, learners: list[str], base: int,
             plan.insert.append((learner, 1))
         plan.trusted.add(learner)
     return plan
+
+
+def _invited_unrecorded(sql: Sql, edge_id: str, learners: list[str], base: int
+                        ) -> set[str]:
+    """Those of `learners` (linked to `edge_id`) whose link an invitation made: confined,
+    the edge pushed invitations of them and nothing else (up to `base`), and no
+    `confined` audit row of the edge for them yet."""
+    if not learners:
+        return set()
+    condition, values = sql.one_of("l.learner", learners)
+    return {row[0] for row in sql.run(
+        f"SELECT l.learner FROM edge_learners l WHERE l.edge = ? AND {condition} "
+        "AND l.trusted = 0 AND EXISTS (SELECT 1 FROM events v WHERE v.learner = l.learner "
+        f"AND v.edge = l.edge AND v.kind = '{INVITED}') "
+        "AND NOT EXISTS (SELECT 1 FROM events v WHERE v.learner = l.learner "
+        f"AND v.edge = l.edge AND v.kind <> '{INVITED}' AND v.seq <= ?) "
+        "AND NOT EXISTS (SELECT 1 FROM audit a WHERE a.edge = l.edge "
+        "AND a.learner = l.learner AND a.action = 'confined')",
+        (edge_id, values, base))}
 
 
 def apply_links(sql: Sql, edge_id: str, plan: LinkPlan, base: int, last: int,

@@ -10,8 +10,15 @@ import queue
 
 from flask import Blueprint, Flask, Response, abort, current_app, g, jsonify, request
 
+from gateway.hub.confine import INVITED
 from gateway.hub.questions import catch_up
-from gateway.hub.store import HubStore, UnknownEdge, check_spends, open_hub_store
+from gateway.hub.store import (
+    HubStore,
+    KnownPrograms,
+    UnknownEdge,
+    check_spends,
+    open_hub_store,
+)
 from gateway.store.per_thread import get_store
 from gateway.sync.protocol import (
     COHORT_BATCH,
@@ -164,15 +171,19 @@ def push() -> Response:
         return _error(400, "field 'spends' is not a list")
     if len(spends) > SPEND_BATCH * 2:
         return _error(413, f"at most {SPEND_BATCH * 2} spends a batch")
-    days = check_spends(spends)
+    # Figures of programs the hub knows only (docs/sync.md, Trust between edges).
+    known = _known_programs() if cohorts or spends or any(
+        isinstance(event, dict) and event.get("kind") == INVITED for event in events) \
+        else KnownPrograms()
+    days = check_spends(spends, known)
     if isinstance(days, str):
         return _error(400, days)
 
     try:
-        kept, refused = request_hub().put_cohorts(g.edge_id, cohorts) if cohorts \
+        kept, refused = request_hub().put_cohorts(g.edge_id, cohorts, known) if cohorts \
             else ([], [])
         spent = request_hub().put_spends(g.edge_id, days) if days else 0
-        result = request_hub().ingest(g.edge_id, events)
+        result = request_hub().ingest(g.edge_id, events, known)
     except UnknownEdge:  # revoked since this request was authenticated
         return _error(403, "unknown or revoked edge")
     if result.stored:
@@ -185,6 +196,22 @@ def push() -> Response:
                   "cohorts": len(kept),
                   "cohorts_rejected": [[str(key), reason] for key, reason in refused],
                   "spends": spent})
+
+
+def _known_programs() -> KnownPrograms:
+    """The programs of the hub's programs file (LEARNLINE_PROGRAMS; a file never read
+    valid names none) and of its latest pack's courses, with each course's program."""
+    from gateway import programs
+    from gateway.config import ConfigError
+    from gateway.hub import progress
+
+    try:
+        names = set(programs.current().by_id)
+    except ConfigError:  # logged, and said by /healthz and doctor
+        names = set()
+    courses = {course_id: course.program
+               for course_id, course in progress.catalogue(request_hub())[1].items()}
+    return KnownPrograms(frozenset(names | {p for p in courses.values() if p}), courses)
 
 
 def _copy_questions() -> None:

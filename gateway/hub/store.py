@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway import environment
-from gateway.hub.confine import DEFAULT_ROAM_LIMIT, HUB_EDGE, Region
+from gateway.hub.confine import DEFAULT_ROAM_LIMIT, HUB_EDGE, INVITED, Region
 from gateway.store import default_db_path
 
 # The event format every edge speaks (docs/sync.md).
@@ -241,6 +241,33 @@ def check_cohort(cohort: Any) -> CohortDefinition | str:
 
 
 @dataclass(frozen=True)
+class KnownPrograms:
+    """The programs the hub takes edges' program figures for (cohorts, days of messages,
+    invitations: docs/sync.md, Trust between edges): those of its programs file and of
+    its published pack's courses, and the program of each course of that pack ('' for a
+    course of none). No program known (no programs file, no pack naming one): nothing
+    to check against, and nothing is refused."""
+
+    programs: frozenset[str] = frozenset()
+    courses: dict[str, str] = field(default_factory=dict)  # course id -> its program
+
+    def refuse(self, program: Any, course: Any = None) -> tuple[str, str] | None:
+        """(field, reason) when `program` is not one the hub knows, or `course` is a
+        course of the pack of another program; None when the hub takes them."""
+        if not self.programs:
+            return None
+        if not isinstance(program, str) or program not in self.programs:
+            return "program", (f"{str(program)[:40]!r} is not a program of this hub "
+                               "(its programs file, its course pack)")
+        owner = self.courses.get(course) if isinstance(course, str) else None
+        if owner is not None and owner != program:
+            return "course", (f"{course!r} is a course of "
+                              + (f"program {owner!r}" if owner else "no program")
+                              + " in the hub's course pack")
+        return None
+
+
+@dataclass(frozen=True)
 class SpendDay:
     """What one edge sent for one program on one UTC day (YYYY-MM-DD), in one currency,
     as the edge prices its messages: messages, SMS segments, and their cost (None: the
@@ -260,10 +287,11 @@ def _count(value: Any) -> bool:
             and 0 <= value <= MAX_SPEND_COUNT)
 
 
-def check_spends(items: list[Any]) -> list[SpendDay] | str:
+def check_spends(items: list[Any], known: KnownPrograms = KnownPrograms()
+                 ) -> list[SpendDay] | str:
     """The days an edge pushed, ready to store, or why the push is refused, naming the
-    row and its field (`spends[2].day: not a date (YYYY-MM-DD)`): one bad row refuses
-    them all."""
+    row and its field (`spends[2].day: not a date (YYYY-MM-DD)`, or a program not among
+    `known`'s): one bad row refuses them all."""
     checked: list[SpendDay] = []
     seen: dict[tuple[str, str, str], int] = {}
     for index, item in enumerate(items):
@@ -278,6 +306,9 @@ def check_spends(items: list[Any]) -> list[SpendDay] | str:
             return f"{where}.day: not a date (YYYY-MM-DD)"
         if not isinstance(program, str) or not PROGRAM_ID_RE.fullmatch(program):
             return f"{where}.program: not a program id ([a-z0-9_-], 1 to 40)"
+        refused = known.refuse(program)
+        if refused:
+            return f"{where}.{refused[0]}: {refused[1]}"
         if not isinstance(currency, str) or len(currency) > MAX_CURRENCY_CHARS \
                 or not currency.isprintable() or currency != currency.strip():
             return f"{where}.currency: not at most {MAX_CURRENCY_CHARS} printable characters"
@@ -478,7 +509,8 @@ class HubStore(abc.ABC):
 
     # -- events ----------------------------------------------------------------
 
-    def ingest(self, edge_id: str, events: list[Any]) -> IngestResult:
+    def ingest(self, edge_id: str, events: list[Any],
+               known: KnownPrograms = KnownPrograms()) -> IngestResult:
         """Store a batch of `edge_id`'s events in one transaction, idempotently by event
         id: new events get the next sequence numbers (in batch order), events already
         stored (or repeated in the batch) count as duplicates, malformed ones are
@@ -487,14 +519,21 @@ class HubStore(abc.ABC):
         for the first time queues their earlier events from other edges for it, the
         module's backfill rule, within the edge's roam limit and audited), its events
         are passed on only for learners it is trusted for, an `erased` one applies as
-        far as it is trusted, and its last push time moves. UnknownEdge when the edge is
-        unknown or revoked (nothing stored)."""
+        far as it is trusted, and its last push time moves. A cohort's invitation
+        (`program_invited`) naming a program not among `known`'s, or a course of the
+        pack's of another program, is rejected as malformed is. UnknownEdge when the
+        edge is unknown or revoked (nothing stored)."""
         result = IngestResult()
         valid: list[ValidEvent] = []
         seen: set[str] = set()
         order: list[str] = []  # ids of valid events, batch order, first occurrence
         for index, event in enumerate(events):
             checked = check_event(event, edge_id)
+            if not isinstance(checked, str) and checked.kind == INVITED:
+                data = event["data"]
+                refused = known.refuse(data.get("program"), data.get("course"))
+                if refused:
+                    checked = f"data.{refused[0]}: {refused[1]}"
             if isinstance(checked, str):
                 key = event.get("id") if isinstance(event, dict) else None
                 result.rejected.append(
@@ -554,17 +593,23 @@ class HubStore(abc.ABC):
         self._send_to_edge(edge_id, checked)
         return checked.id
 
-    def put_cohorts(self, edge_id: str, cohorts: list[Any]
+    def put_cohorts(self, edge_id: str, cohorts: list[Any],
+                    known: KnownPrograms = KnownPrograms()
                     ) -> tuple[list[str], list[tuple[str | int, str]]]:
         """Keep the definitions of cohorts `edge_id` created (docs/sync.md, Programs):
-        (uids acknowledged, (uid or index, reason) of those refused). A uid is the first
-        edge's to push it: another edge's definition of it is acknowledged and changes
-        nothing, as is the same edge's again. UnknownEdge for an unknown or revoked edge
-        (nothing kept)."""
+        (uids acknowledged, (uid or index, reason) of those refused: malformed, of a
+        program not among `known`'s, or with a course of the pack's of another program).
+        A uid is the first edge's to push it: another edge's definition of it is
+        acknowledged and changes nothing, as is the same edge's again. UnknownEdge for an
+        unknown or revoked edge (nothing kept)."""
         valid: list[CohortDefinition] = []
         refused: list[tuple[str | int, str]] = []
         for index, cohort in enumerate(cohorts):
             checked = check_cohort(cohort)
+            if isinstance(checked, CohortDefinition):
+                wrong = known.refuse(checked.program, checked.course)
+                if wrong:
+                    checked = f"{wrong[0]}: {wrong[1]}"
             if isinstance(checked, str):
                 uid = cohort.get("uid") if isinstance(cohort, dict) else None
                 refused.append((uid if isinstance(uid, str) and EVENT_ID_RE.fullmatch(uid)

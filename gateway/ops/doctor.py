@@ -301,6 +301,9 @@ def _lrs_settings(env: dict[str, str], findings: list[Finding]) -> None:
     if settings is not None:
         findings.append(Finding("ok", "LRS", f"statements go to {settings.endpoint}, "
                                 f"activity ids under {settings.base_iri}"))
+        warning = settings.in_clear()
+        if warning:
+            findings.append(Finding("warn", "LRS", warning))
 
 
 def _lrs_backlog(store: Store, env: Mapping[str, str], findings: list[Finding], *,

@@ -24,6 +24,7 @@ outbox worker's delivery of this gateway's learning events as xAPI statements.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import random
@@ -107,6 +108,29 @@ class LrsSettings:
                               "of the statements' activity ids")
         return cls(endpoint.rstrip("/") + "/", username, password, base)
 
+    def in_clear(self) -> str | None:
+        """A warning when the endpoint is plain http:// to another machine: the password
+        (Basic authentication) and the statements would cross the network unencrypted.
+        None for https://, and for http:// on this machine's loopback (an LRS on the same
+        box), which never leaves it."""
+        parts = urlsplit(self.endpoint)
+        if parts.scheme != "http" or _loopback(parts.hostname or ""):
+            return None
+        what = "the LRS password and the learning records" if self.username \
+            else "the learning records"
+        return (f"{ENDPOINT_ENV} is http:// to another machine ({parts.hostname}): {what} "
+                "cross the network unencrypted; use https:// (http:// is for an LRS on "
+                "this machine)")
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
 
 class LrsError(Exception):
     """The LRS could not take a batch now (network, 5xx, credentials refused)."""
@@ -189,6 +213,9 @@ class LrsDelivery:
         self.total = Round()
         self.error: str | None = None  # why the last round stopped short, None if it did not
         self._session = requests.Session()
+        warning = settings.in_clear()
+        if warning:
+            log.warning("%s", warning)
 
     def due(self) -> bool:
         """Whether the LRS may be tried now (not backing off)."""

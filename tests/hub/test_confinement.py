@@ -331,3 +331,49 @@ def test_a_roam_granted_later_passes_on_what_the_edge_recorded_while_refused(hub
     assert audit(hub)[-1] == ("kano-1", LEARNER, "roamed")
     got, _ = pull_after(abuja, cursor)
     assert sorted(e["id"] for e in got) == sorted([refused["id"], later["id"]])
+
+
+def invitation(edge_id: str, learner: str) -> dict:
+    """A cohort's invitation of a number, as an edge's token can push it for any number."""
+    event = forged(edge_id, learner, "program_invited")
+    event["data"] = {"program": "orange", "cohort": "0" * 32, "cohort_name": "Intake",
+                     "course": "start-freelancing"}
+    return event
+
+
+def test_an_edge_inviting_a_learner_outside_its_region_is_on_the_audit(hub, edges):
+    """An invitation of a number held elsewhere, outside the edge's region, is the edge
+    reaching for another region's learner: on the audit once, whatever it pushes next."""
+    a, _ = edges
+    link_a = register(hub, "edge-a", "--country", "NG")
+    link_b = register(hub, "edge-b", "--country", "GH")
+    a_learner_of_edge_a(a, link_a)
+
+    push_raw(link_b, [invitation("edge-b", LEARNER)])
+    assert [row for row in audit(hub) if row[0] == "edge-b"] == \
+        [("edge-b", LEARNER, "confined")]
+    with hub.store() as store:
+        assert "held by edge-a" in store.audit("edge-b")[0].detail
+    push_raw(link_b, [forged("edge-b", LEARNER, "met")])
+    assert [row for row in audit(hub) if row[0] == "edge-b"] == \
+        [("edge-b", LEARNER, "confined")]
+    assert [e for e in pull_raw(link_b) if e["edge"] == "edge-a"] == []
+
+
+def test_an_edge_that_invited_a_number_before_its_learner_came_elsewhere_is_audited(
+        hub, edges):
+    """Invited while nobody held the number, then served on another edge: the inviting
+    edge's next event of the learner, outside its region, goes on the audit."""
+    a, _ = edges
+    link_a = register(hub, "edge-a", "--country", "NG")
+    link_b = register(hub, "edge-b", "--country", "GH")
+    push_raw(link_b, [invitation("edge-b", LEARNER)])
+    assert [row for row in audit(hub) if row[0] == "edge-b"] == []  # nobody held it
+    a_learner_of_edge_a(a, link_a)
+
+    push_raw(link_b, [forged("edge-b", LEARNER, "met")])
+    assert [row for row in audit(hub) if row[0] == "edge-b"] == \
+        [("edge-b", LEARNER, "confined")]
+    push_raw(link_b, [forged("edge-b", LEARNER, "met")])
+    assert len([row for row in audit(hub) if row[0] == "edge-b"]) == 1
+    assert [e for e in pull_raw(link_b) if e["edge"] == "edge-a"] == []

@@ -554,16 +554,17 @@ def test_the_hub_command_refuses_a_program_it_knows_nothing_of(hub, courses, tmp
         assert len(lines) == 1 and "no program 'nope'" in lines[0], result.output
         assert "Joined the program" not in result.output
     assert run("--program", "orange", "--figures").exit_code == 1  # nothing of it yet
+    # A hub that knows no program yet (no programs file, no pack) takes any edge's cohort.
+    link_b = register(hub, "edge-b", "--country", "NG")
+    push_cohorts(link_b, [{"uid": "1" * 32, "program": "star", "name": "Star intake",
+                           "course": "star-course", "starts_on": "2026-01-05"}])
+    assert run("--program", "star", "--cohorts").exit_code == 0
     publish(hub, courses)  # the pack's courses name orange and sun
     assert run("--program", "orange", "--figures").exit_code == 0
-    link_b = register(hub, "edge-b", "--country", "NG")
     push_raw(link_b, [event("edge-b", OTHER, "program_joined", program="moon",
                             via="keyword")])
     moon = run("--program", "moon")
     assert moon.exit_code == 0 and "moon\tedge-b\tmembers 1" in moon.output
-    push_cohorts(link_b, [{"uid": "1" * 32, "program": "star", "name": "Star intake",
-                           "course": "star-course", "starts_on": "2026-01-05"}])
-    assert run("--program", "star", "--cohorts").exit_code == 0
     configured = tmp_path / "hub-programs.toml"
     configured.write_text(PROGRAMS + '\n[programs.planet]\nname = "Planet"\n'
                           'default_locale = "en"\n', encoding="utf-8")
@@ -761,3 +762,59 @@ def test_an_edge_whose_days_the_hub_refuses_goes_on_with_its_round(
     # Put right, the same days go at the next round.
     with Store.open(a.db) as store:
         assert sync_once(store, link_a, carriers=priced_carriers(carriers_file)).spends == 1
+
+
+def test_an_edge_writes_figures_only_for_programs_the_hub_knows(
+        hub, courses, tmp_path, monkeypatch):
+    """Once the hub knows its programs (its programs file, the courses of its pack), an
+    edge's cohorts, days of messages and invitations name one of them, and a cohort's
+    course is of its program when the pack has the course: anything else is refused
+    naming the field, and none of it reaches the program's figures."""
+    monkeypatch.delenv("LEARNLINE_PROGRAMS", raising=False)
+    publish(hub, courses)  # orange-course of orange, sun-course of sun
+    link = register(hub, "edge-b", "--country", "NG")
+    today, _ = today_and_last_month()
+    unknown = "'moon' is not a program of this hub (its programs file, its course pack)"
+
+    def cohort(uid: str, program: str, course: str) -> dict:
+        return {"uid": uid * 32, "program": program, "name": "Intake", "course": course,
+                "starts_on": "2026-01-05"}
+
+    answer = push_cohorts(link, [cohort("1", "moon", "moon-course"),
+                                 cohort("2", "orange", "sun-course"),
+                                 cohort("3", "orange", "orange-course"),
+                                 cohort("4", "orange", "made-on-the-edge")])
+    assert answer["cohorts_rejected"] == [
+        ["1" * 32, f"program: {unknown}"],
+        ["2" * 32, "course: 'sun-course' is a course of program 'sun' in the hub's "
+                   "course pack"]]
+    assert answer["cohorts"] == 2
+    assert push_spends(link, [spend(today), spend(today, program="moon")],
+                       status=400)["error"] == f"spends[1].program: {unknown}"
+    assert push_spends(link, [spend(today)])["spends"] == 1
+
+    def invitation(program: str, course: str, learner: str = OTHER) -> dict:
+        return event("edge-b", learner, "program_invited", program=program,
+                     cohort="3" * 32, cohort_name="Intake", course=course)
+
+    pushed = [invitation("moon", "moon-course"), invitation("orange", "sun-course"),
+              invitation("orange", "orange-course")]
+    answer = push_raw(link, pushed)
+    assert answer["rejected"] == [[pushed[0]["id"], f"data.program: {unknown}"],
+                                  [pushed[1]["id"], "data.course: 'sun-course' is a course "
+                                                    "of program 'sun' in the hub's course pack"]]
+    assert (answer["acknowledged"], answer["stored"]) == (1, 1)
+    with hub.store() as store:
+        assert sorted(c.uid[0] for c in store.cohort_definitions()) == ["3", "4"]
+        assert store.program_spends("moon", "0000-01-01", "9999-12-31") == []
+        assert [data["program"] for _e, _l, data, _at
+                in store.program_events("program_invited")] == ["orange"]
+
+    # A program of the hub's programs file is known even with no course in the pack.
+    configured = tmp_path / "hub-programs.toml"
+    configured.write_text(PROGRAMS + '\n[programs.moon]\nname = "Moon"\n'
+                          'default_locale = "en"\n', encoding="utf-8")
+    monkeypatch.setenv("LEARNLINE_PROGRAMS", str(configured))
+    assert push_cohorts(link, [cohort("1", "moon", "moon-course")])["cohorts"] == 1
+    assert push_spends(link, [spend(today, program="moon")])["spends"] == 1
+    assert push_raw(link, [invitation("moon", "moon-course")])["stored"] == 1
