@@ -502,6 +502,18 @@ def test_verify_by_sms_with_badges_on_gives_no_digit_of_the_number(client, store
     assert digits_of_the_number(by_sms) == []
 
 
+def test_name_alone_with_badges_on_says_the_certificates_show_no_number(
+        client, store, monkeypatch):
+    """`NAME` alone tells the learner what those checking their code see: with badges on,
+    no number but "a Learnline learner" until they set a name."""
+    passed(client, store)
+    monkeypatch.setenv("LEARNLINE_PUBLIC_URL", PUBLIC)
+    monkeypatch.setenv("LEARNLINE_BADGE_ISSUER", ISSUER)
+    said = texted(TwilioWebhooks(client), store, ADA, "NAME")
+    assert said == ('Your certificates show "a Learnline learner", not your number. To show '
+                    "your name instead, reply NAME and your name.")
+
+
 def test_the_verify_page_names_a_holder_who_set_a_name(client, store, monkeypatch):
     code = passed(client, store)
     texted(TwilioWebhooks(client), store, ADA, "NAME Ada Obi")
