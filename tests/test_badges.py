@@ -25,6 +25,7 @@ from gateway import create_app
 from gateway.cli.main import main
 from gateway.config import ConfigError
 from gateway.learning.certificates import format_code
+from gateway.phones import masked
 from gateway.store import Store
 from gateway.store import staff as accounts
 from tests.conftest import TwilioWebhooks, carriers_toml, web_sign_in
@@ -262,7 +263,8 @@ def test_an_erased_learners_certificate_verifies_but_its_badge_is_withdrawn(
     assert "This certificate is genuine." in page
     assert "/badges/assertions/" not in page
     assert "Its Open Badge was withdrawn: the holder's record was erased." in page
-    assert ADA not in page and ADA[-7:] not in page
+    assert "<dt>Badge status</dt><dd>Withdrawn</dd>" in page
+    assert ADA not in page and ADA[-7:] not in page and digits_of_the_number(page) == []
 
     listed = cli(db_path, "certificates", "list",
                  env={"LEARNLINE_PUBLIC_URL": PUBLIC, "LEARNLINE_BADGE_ISSUER": ISSUER})
@@ -292,8 +294,12 @@ def test_a_revoked_certificates_page_gives_the_date_and_no_badge_link(client, st
     day = datetime.fromtimestamp(revoked_at, UTC)
     page = client.get(f"/verify/{shown}").text
     assert "This certificate was revoked by its issuer." in page
-    assert "/badges/assertions/" not in page and "Open Badge" not in page
+    assert "/badges/assertions/" not in page
     assert f"<dt>Revoked on</dt><dd>{day:%B} {day.day}, {day.year}</dd>" in page
+    # The badge is shown revoked, with the day and the reason, and linked to no more.
+    assert (f"<dt>Badge status</dt><dd>Revoked on {day:%B} {day.day}, {day.year}: "
+            "Issued in error</dd>") in page
+    assert digits_of_the_number(page) == []
     french = client.get(f"/verify/{shown}", headers={"Accept-Language": "fr"}).text
     assert "/badges/assertions/" not in french
     assert f"{day.day} {FRENCH_MONTHS[day.month - 1]} {day.year}" in french
@@ -446,19 +452,33 @@ def test_doctor_says_which_key_signs_badges_and_refuses_one_it_cannot_use(
 # -- the verify page and the learner's download ------------------------------------------------
 
 
-def test_the_verify_page_gives_no_badge_the_holders_own_page_does(client, store):
-    """The page anyone with the code opens shows the holder's masked number: were it to
-    hand out the badge too (its salt and hash), the few hidden digits would be found by
-    trying them all. The badge is the holder's to give, from their own page."""
+def digits_of_the_number(text: str, phone: str = ADA) -> list[str]:
+    """The forms of `phone` found in `text`: the whole number (E.164, without its +, as
+    dialled at home), its masked forms, and any masked run of digits."""
+    national = "0" + phone[4:]
+    forms = [phone, phone[1:], national, masked(phone), masked(phone)[:6],
+             masked(phone)[6:], phone[-7:], national[:5]]
+    found = [form for form in forms if form in text]
+    found += re.findall(r"\*{2,}\d+|\d+\*{2,}", text)
+    return found
+
+
+def test_the_verify_page_shows_and_links_the_badge_and_no_digit_of_the_number(client, store):
+    """The code leads to the badge (its address and what it says: course, issuer, date,
+    standing); the page names the holder by no digit of their number, which the badge's
+    salted hash would give away in a second beside a masked number. The employer ties the
+    badge to the person by the number the person gives them. The holder's own page still
+    gives the badge to download and its address."""
     code = passed(client, store)
     badge = f"{PUBLIC}/badges/assertions/{badge_of(store, code)}"
     page = client.get(f"/verify/{format_code(code)}").text
     assert "This certificate is genuine." in page
-    assert "+23480******01" in page  # the holder, as the certificate names them
-    assert "/badges/assertions/" not in page and badge_of(store, code) not in page
-    assert "The holder can give you its Open Badge from their Learnline page." in page
-    by_sms = texted(TwilioWebhooks(client), store, OBI, f"VERIFY {format_code(code)}")
-    assert "genuine" in by_sms and "/badges/" not in by_sms
+    assert f'href="{badge}"' in page
+    assert "Learn Kano" in page  # the issuer
+    assert "<dt>Badge status</dt><dd>Valid</dd>" in page
+    assert "ask them for their phone number" in page
+    assert "a Learnline learner" in page
+    assert digits_of_the_number(page) == []
 
     assert client.get("/progress").status_code == 200
     assert badge not in client.get("/progress").text  # not signed in: nothing
@@ -468,6 +488,42 @@ def test_the_verify_page_gives_no_badge_the_holders_own_page_does(client, store)
     own = client.get("/progress").text
     assert f'href="{badge}"' in own
     assert "give it only to people you would give your number to" in own
+
+
+def test_verify_by_sms_with_badges_on_gives_no_digit_of_the_number(client, store, monkeypatch):
+    """The code's page links to the badge: `VERIFY` by SMS, to anyone with the code, must
+    not give the masked number that the badge's hash completes. The gateway's processes
+    read badges on from the environment."""
+    code = passed(client, store)
+    monkeypatch.setenv("LEARNLINE_PUBLIC_URL", PUBLIC)
+    monkeypatch.setenv("LEARNLINE_BADGE_ISSUER", ISSUER)
+    by_sms = texted(TwilioWebhooks(client), store, OBI, f"VERIFY {format_code(code)}")
+    assert "genuine" in by_sms and "by a Learnline learner," in by_sms
+    assert digits_of_the_number(by_sms) == []
+
+
+def test_name_alone_with_badges_on_says_the_certificates_show_no_number(
+        client, store, monkeypatch):
+    """`NAME` alone tells the learner what those checking their code see: with badges on,
+    no number but "a Learnline learner" until they set a name."""
+    passed(client, store)
+    monkeypatch.setenv("LEARNLINE_PUBLIC_URL", PUBLIC)
+    monkeypatch.setenv("LEARNLINE_BADGE_ISSUER", ISSUER)
+    said = texted(TwilioWebhooks(client), store, ADA, "NAME")
+    assert said == ('Your certificates show "a Learnline learner", not your number. To show '
+                    "your name instead, reply NAME and your name.")
+
+
+def test_the_verify_page_names_a_holder_who_set_a_name(client, store, monkeypatch):
+    code = passed(client, store)
+    texted(TwilioWebhooks(client), store, ADA, "NAME Ada Obi")
+    page = client.get(f"/verify/{format_code(code)}").text
+    assert "<dd>Ada Obi</dd>" in page and "a Learnline learner" not in page
+    assert digits_of_the_number(page) == []
+    monkeypatch.setenv("LEARNLINE_PUBLIC_URL", PUBLIC)
+    monkeypatch.setenv("LEARNLINE_BADGE_ISSUER", ISSUER)
+    by_sms = texted(TwilioWebhooks(client), store, OBI, f"VERIFY {format_code(code)}")
+    assert "by Ada Obi" in by_sms and digits_of_the_number(by_sms) == []
 
 
 def test_a_signed_in_learner_downloads_their_badge_baked(client, store):
@@ -536,6 +592,11 @@ def test_without_the_settings_badges_are_off(db_path, carriers, settings):
     assert "badge" not in client.get("/progress").text.lower()
     page = client.get(f"/verify/{format_code(code)}").text
     assert "This certificate is genuine." in page and "/badges/" not in page
+    # Without badges the holder is shown as before: their masked number, by SMS too.
+    assert "<dd>+23480******01</dd>" in page and "Learnline learner" not in page
+    with Store.open(db_path) as store:
+        by_sms = texted(TwilioWebhooks(client), store, OBI, f"VERIFY {format_code(code)}")
+    assert "by +23480******01," in by_sms
 
 
 @pytest.mark.parametrize(("settings", "named"), [

@@ -13,6 +13,7 @@ from typing import Any
 from gateway.channels.vocabulary import command_words
 from gateway.channels.wording import Wording
 from gateway.i18n import language_name
+from gateway.learning import badges
 from gateway.learning import replies as r
 from gateway.learning.certificates import format_code
 from gateway.urls import gateway_url, lesson_link_path
@@ -256,11 +257,15 @@ class TextRenderer(Wording):
                     reason=found.revocation_reason or "-",
                 )
             case r.CertificateShown() as found:
+                # Badges on: no digit of the number (r.CertificateShown.public_holder).
+                holder = found.public_holder(badges.on_by_environment())
                 return self._(
                     "Certificate %(code)s is genuine: %(course)s, completed on %(date)s by "
                     "%(holder)s, score %(score)d/%(total)d (%(percent)s).",
                     code=format_code(found.code), course=found.course_title,
-                    date=self.date(found.issued_at), holder=found.holder, score=found.score,
+                    date=self.date(found.issued_at),
+                    holder=holder if holder is not None else self._("a Learnline learner"),
+                    score=found.score,
                     total=found.total, percent=self.percent(found.score, found.total),
                 )
             case r.QuestionReceived() as received:
@@ -331,6 +336,12 @@ class TextRenderer(Wording):
             return self._(
                 "Your certificates show the name %(name)s. To change it, reply %(word)s and "
                 "your name.", name=shown.name, word=w["name"])
+        if badges.on_by_environment():
+            # Those checking the code see no digit of it (r.CertificateShown.public_holder).
+            return self._(
+                'Your certificates show "%(learner)s", not your number. To show your name '
+                "instead, reply %(word)s and your name.",
+                learner=self._("a Learnline learner"), word=w["name"])
         return self._(
             "Your certificates show your number as %(number)s. To show your name instead, "
             "reply %(word)s and your name.", number=shown.number, word=w["name"])

@@ -12,8 +12,9 @@ learner's number (type `telephone`, `hashed`), the salt published beside it, as 
 Badges defines it. That hides the number from a casual reader, not from a determined
 one: a whole country's numbers are 10^9 to 10^10 tries, and a number whose other digits
 are known (a masked `+23480******01`) is found in a second. So a badge is given by the
-learner, to whom they choose: only their own signed-in page hands it out, and no page
-that shows part of the number shows the badge too (docs/integrations.md, Open Badges).
+learner, to whom they choose (their certificate code, or the badge from their own
+signed-in page), and no page or message that gives the badge shows any digit of the
+number (docs/integrations.md, Open Badges).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
+from gateway import environment
 from gateway.store.records import CertificateRecord
 
 CONTEXT = "https://w3id.org/openbadges/v2"
@@ -99,6 +101,14 @@ def read_settings(public_url: str | None, issuer: str | None) -> BadgeSettings |
         raise ValueError(f"LEARNLINE_BADGE_ISSUER={issuer!r}: the badges' issuer as "
                          "'Name <email>', e.g. 'Learn Kano <badges@learn.example.org>'")
     return BadgeSettings(public_url.rstrip("/"), found["name"], found["email"])
+
+
+def on_by_environment() -> bool:
+    """Whether badges are on as `learnline serve` and `learnline worker` read them: both
+    `LEARNLINE_PUBLIC_URL` and `LEARNLINE_BADGE_ISSUER` set (a value that cannot be used
+    stops start-up, so set is on). For what a message says outside a web request."""
+    return all((environment.get(name) or "").strip()
+               for name in ("LEARNLINE_PUBLIC_URL", "LEARNLINE_BADGE_ISSUER"))
 
 
 def recipient_identity(phone: str, salt: str) -> str:

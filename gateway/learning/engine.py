@@ -1182,7 +1182,9 @@ def _certificate_shown(found: CertificateRecord) -> r.CertificateShown:
                               found.total, found.issued_at, revoked=found.revoked_at is not None,
                               revocation_reason=found.revocation_reason,
                               badge_id=found.badge_id, revoked_at=found.revoked_at,
-                              erased=found.phone is None)
+                              erased=found.phone is None,
+                              holder_is_number=(found.phone is not None
+                                                and found.holder == masked(found.phone)))
 
 
 def _find_course(courses: list[Course], ref: str) -> Course | None:

@@ -267,7 +267,8 @@ class CertificateShown:
     `issued_at` Unix seconds; `revoked` with the issuer's `revocation_reason` and
     `revoked_at` (Unix seconds) once it was revoked (`learnline certificates revoke`);
     `erased` once its holder's record was erased (the certificate still verifies, without
-    a holder; its badge no longer stands); `badge_id` its Open Badge's id."""
+    a holder; its badge no longer stands); `badge_id` its Open Badge's id;
+    `holder_is_number` when `holder` is the learner's masked number (no name set)."""
 
     code: str
     course_title: str
@@ -280,6 +281,14 @@ class CertificateShown:
     badge_id: str = ""
     revoked_at: float | None = None
     erased: bool = False
+    holder_is_number: bool = False
+
+    def public_holder(self, badges_on: bool) -> str | None:
+        """The holder as anyone with the code is shown them: None (a learner, unnamed)
+        for a masked number while badges are on. A badge's recipient is a salted SHA-256
+        of the number, its salt published: beside a masked number it gives the hidden
+        digits away in a second (docs/integrations.md, Open Badges)."""
+        return None if badges_on and self.holder_is_number else self.holder
 
 
 @dataclass(frozen=True)

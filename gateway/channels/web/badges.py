@@ -7,8 +7,8 @@ gateway/learning/badge_signing.py signs them).
 These routes are public by design: an employer, a wallet or a validator follows a badge's
 addresses without any account. An assertion's recipient is a salted hash of the number,
 which whoever holds the assertion can brute-force (gateway/learning/badges.py): its
-address is 128 random bits, so assertions cannot be listed, and only the holder's own
-page gives it out. Without
+address is 128 random bits, so assertions cannot be listed, and it is reached through
+the holder (their certificate code's page, their own signed-in page). Without
 `LEARNLINE_PUBLIC_URL` and `LEARNLINE_BADGE_ISSUER` every route answers 404.
 """
 

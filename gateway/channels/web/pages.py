@@ -649,10 +649,10 @@ def verify_form():
 def verify(code: str):
     """A certificate by its code: course, date, holder and score, when it was revoked;
     404 with the form when no certificate has the code; 429 past the lookups allowed per
-    client address. Never the badge's address: the holder shown is their masked number
-    (or their name), and the badge's salted hash of the number would give the hidden
-    digits away to anyone who tries them all. The holder gives their badge from their
-    own page (`progress`); this page says so while the badge stands."""
+    client address. With badges on, its Open Badge too: what it says and whether it
+    stands, revoked or withdrawn, linked to its assertion while it stands; and then the
+    holder is their name or no one in particular, never digits of their number, which
+    the badge's salted hash beside them would give away (r.CertificateShown.public_holder)."""
     address = forwarded.limit_key(request.remote_addr)
     if get_store().take_rate([(f"verify/web:{address}", *VERIFY_PER_ADDRESS)]) is not None:
         return page("limited.html", status=429, reason="verify")
@@ -668,7 +668,10 @@ def verify(code: str):
                 code=format_code(found.code), issued=wording.date(found.issued_at),
                 revoked_on=(wording.date(found.revoked_at) if found.revoked_at is not None
                             else None),
-                badge_stands=settings is not None and stands,
+                holder=found.public_holder(settings is not None),
+                badge=settings, issuer=settings.issuer_name if settings else None,
+                assertion=settings.assertion_id(found.badge_id) if settings and stands
+                else None,
                 withdrawn=settings is not None and found.erased and not found.revoked,
                 # Babel's own no-break spaces (20 %): a page wraps, an SMS does not.
                 percent=format_percent(found.score / found.total if found.total else 1.0,
