@@ -28,7 +28,12 @@ BAD = [
     ({"LEARNLINE_PUBLIC_URL": PUBLIC, "LEARNLINE_BADGE_ISSUER": ISSUER,
       "LEARNLINE_BADGE_SIGNING_KEY": "/nonexistent/learnline-badge-key.pem"},
      "LEARNLINE_BADGE_SIGNING_KEY"),
+    # Set alone, a value that cannot be used is said all the same: badges would be off,
+    # but the operator meant something by it.
+    ({"LEARNLINE_BADGE_ISSUER": "Learn Kano"}, "LEARNLINE_BADGE_ISSUER"),
+    ({"LEARNLINE_PUBLIC_URL": "learn.example.org"}, "LEARNLINE_PUBLIC_URL"),
 ]
+IDS = ["issuer", "url", "key", "issuer-alone", "url-alone"]
 
 
 def _env(tmp_path: Path, settings: dict[str, str]) -> dict[str, str]:
@@ -42,7 +47,7 @@ def _run(tmp_path: Path, settings: dict[str, str], *command: str) -> subprocess.
                           text=True, timeout=120)
 
 
-@pytest.mark.parametrize(("settings", "named"), BAD, ids=["issuer", "url", "key"])
+@pytest.mark.parametrize(("settings", "named"), BAD, ids=IDS)
 def test_a_bad_badge_setting_stops_serve_with_one_line_before_the_banner(
         tmp_path, settings, named):
     done = _run(tmp_path, settings, "serve", "--no-worker", "--port", str(free_port()))
@@ -53,7 +58,7 @@ def test_a_bad_badge_setting_stops_serve_with_one_line_before_the_banner(
     assert line.startswith(f"Error: {named}="), line
 
 
-@pytest.mark.parametrize(("settings", "named"), BAD, ids=["issuer", "url", "key"])
+@pytest.mark.parametrize(("settings", "named"), BAD, ids=IDS)
 def test_a_bad_badge_setting_stops_the_worker_with_one_line(tmp_path, settings, named):
     done = _run(tmp_path, settings, "worker", "--drain")
     said = (done.stdout + done.stderr).strip()

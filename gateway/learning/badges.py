@@ -86,20 +86,21 @@ class BadgeSettings:
 def read_settings(public_url: str | None, issuer: str | None) -> BadgeSettings | None:
     """The badge settings from `LEARNLINE_PUBLIC_URL` and `LEARNLINE_BADGE_ISSUER`
     (`Name <email>`), or None (badges off) when either is unset. ValueError naming the
-    setting for a value that cannot be used."""
+    setting for a value that cannot be used, set alone or with the other."""
     public_url = (public_url or "").strip()
     issuer = (issuer or "").strip()
-    if not public_url or not issuer:
-        return None
-    parts = urlsplit(public_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
-            or parts.fragment:
-        raise ValueError(f"LEARNLINE_PUBLIC_URL={public_url!r}: the gateway's address as "
-                         "http(s)://host[:port][/path], without a query")
-    found = _ISSUER.match(issuer)
-    if found is None:
+    if public_url:
+        parts = urlsplit(public_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
+                or parts.fragment:
+            raise ValueError(f"LEARNLINE_PUBLIC_URL={public_url!r}: the gateway's address "
+                             "as http(s)://host[:port][/path], without a query")
+    found = _ISSUER.match(issuer) if issuer else None
+    if issuer and found is None:
         raise ValueError(f"LEARNLINE_BADGE_ISSUER={issuer!r}: the badges' issuer as "
                          "'Name <email>', e.g. 'Learn Kano <badges@learn.example.org>'")
+    if not public_url or found is None:
+        return None
     return BadgeSettings(public_url.rstrip("/"), found["name"], found["email"])
 
 
