@@ -199,9 +199,15 @@ def gate() -> Response | None:
             or (need == PROGRAM_ADMIN and _program_admin(g.staff))))
     large = LARGE_BODIES.get(request.endpoint or "")
     if allowed and large is not None and need != ANYONE:
-        answer = _larger_body(*large)
-        if answer is not None:
-            return answer
+        if current_app.config.get("ROLE") == "hub":
+            # A hub takes no cohort file (cohorts are made on an edge): it grants no
+            # larger body, and one declared over the request's limit is refused unread.
+            if (request.content_length or 0) > body_limits.MAX_REQUEST_BYTES:
+                abort(413)
+        else:
+            answer = _larger_body(*large)
+            if answer is not None:
+                return answer
     http.check_csrf()  # reads the form: over the request's limit, 413
     return None if allowed else _refused()
 

@@ -357,6 +357,15 @@ def test_the_hubs_cohorts_page_lists_the_cohorts_of_every_edge(
         content_type="multipart/form-data")
     assert refused.status_code == 409
     assert "on an edge" in refused.text
+    # A hub takes no cohort, so nobody may send it a cohort file over the gateway's
+    # request limit: refused on its size, unread, not read and then refused.
+    large = b"phone\n" + b"".join(b"+23480300%05d\n" % n for n in range(6000))
+    assert len(large) > 64 * 1024
+    too_large = orange.post("/admin/programs/orange/cohorts", data={
+        "csrf": token.group(1), "name": "Hub intake", "course": "orange-course",
+        "starts_on": "2026-12-07", "numbers": (io.BytesIO(large), "numbers.csv")},
+        content_type="multipart/form-data")
+    assert too_large.status_code == 413
     with Store.open(hub.app.config["DATABASE"]) as store:
         assert cohorts.all_cohorts(store) == []
     sun = signed_in(hub.app, "sun-admin")
