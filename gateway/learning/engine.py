@@ -328,7 +328,7 @@ class Engine:
             )
         correct = choice == question.answer
         first_try = number not in quiz.requeued
-        self._keep_answer(learner, course.id, lesson.id, number, choice, correct, first_try)
+        self._keep_answer(learner, course, lesson.id, number, choice, correct, first_try)
         quiz.queue.pop(0)
         will_return = False
         if correct and first_try:
@@ -842,7 +842,7 @@ class Engine:
         graded = self.grade(lesson, answers)
         for result in graded.results:
             if result.chosen is not None:
-                self._keep_answer(learner, course.id, lesson.id, result.number - 1,
+                self._keep_answer(learner, course, lesson.id, result.number - 1,
                                   result.chosen, result.correct, first_try)
                 if first_try and not result.correct:
                     self._schedule_review(learner, course.id, lesson.id, result.number - 1)
@@ -856,7 +856,7 @@ class Engine:
             self._record_enrolled(learner, course, restart=False)
             enrollment = EnrollmentRecord(phone=learner.phone, course_id=course.id)
         if enrollment.completed or enrollment.position > position:
-            self._keep_result(learner, course.id, lesson.id, graded.score,
+            self._keep_result(learner, course, lesson.id, graded.score,
                               len(lesson.questions))
             if moved_here:
                 self._record_place(learner, course, enrollment)
@@ -878,7 +878,7 @@ class Engine:
         for position, lesson_id in enumerate(course.lesson_ids):
             if lesson_id in results and lesson_id not in known:
                 score, total = results[lesson_id]
-                self._keep_result(learner, course.id, lesson_id, int(score), int(total))
+                self._keep_result(learner, course, lesson_id, int(score), int(total))
                 furthest = position
         if furthest < 0:
             return
@@ -969,7 +969,7 @@ class Engine:
         score = len(set(quiz.right_first_try))
         total = len(lesson.questions)
         familiar = self._familiar(learner, enrollment)  # before this lesson's result
-        self._keep_result(learner, course.id, lesson.id, score, total)
+        self._keep_result(learner, course, lesson.id, score, total)
         enrollment.position += 1
         enrollment.card = -1
         enrollment.quiz = None
@@ -1073,30 +1073,29 @@ class Engine:
             **self._where(learner, course)})
         return passed
 
-    def _keep_answer(self, learner: LearnerRecord, course_id: str, lesson_id: str,
+    def _keep_answer(self, learner: LearnerRecord, course: Course, lesson_id: str,
                      question: int, choice: int, correct: bool, first_try: bool) -> None:
-        self.store.record_answer(learner.phone, course_id, lesson_id, question, choice,
+        self.store.record_answer(learner.phone, course.id, lesson_id, question, choice,
                                  correct, first_try)
         self.store.record_event(learner.phone, "answered", {
-            "course": course_id, "lesson": lesson_id, "question": question,
+            "course": course.id, "lesson": lesson_id, "question": question,
             "choice": choice, "correct": correct, "first_try": first_try,
-            **self._where(learner, self.store.course(course_id))})
+            **self._where(learner, course)})
 
-    def _keep_result(self, learner: LearnerRecord, course_id: str, lesson_id: str,
+    def _keep_result(self, learner: LearnerRecord, course: Course, lesson_id: str,
                      score: int, total: int) -> None:
-        self.store.save_lesson_result(learner.phone, course_id, lesson_id, score, total)
-        data: dict[str, Any] = {"course": course_id, "lesson": lesson_id, "score": score,
+        self.store.save_lesson_result(learner.phone, course.id, lesson_id, score, total)
+        data: dict[str, Any] = {"course": course.id, "lesson": lesson_id, "score": score,
                                 "total": total}
         if learner.delivery == "link":  # the lesson came as a link (reports count by mode)
             data["delivery"] = "link"
-        data.update(self._where(learner, self.store.course(course_id)))
+        where = self._where(learner, course)
+        data.update(where)
         self.store.record_event(learner.phone, "lesson_completed", data)
         if self.channel is not None:
-            course = self.store.course(course_id)
-            locale = self.reading_locale(learner)
             self.store.record_lesson_completion(
-                learner.phone, course_id, lesson_id, completion_mode(self.channel, learner),
-                course.locale_for(locale) if course else locale)
+                learner.phone, course.id, lesson_id, completion_mode(self.channel, learner),
+                where["language"])
 
     # -- lookups ------------------------------------------------------------------------------
 
