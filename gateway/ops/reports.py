@@ -713,10 +713,14 @@ def table_csv(found: Table) -> str:
     return out.getvalue()
 
 
+# What a cell a spreadsheet would take for a formula starts with.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _inert(cell: str) -> str:
     """A text a spreadsheet would take for a formula ('=', '+', '-', '@' first), quoted
     with an apostrophe; numbers are never changed."""
-    if cell[:1] in ("=", "+", "-", "@", "\t", "\r") and not _numeric(cell):
+    if cell[:1] in FORMULA_STARTS and not _numeric(cell):
         return "'" + cell
     return cell
 
