@@ -36,9 +36,7 @@ def _epoch(day: date) -> float:
 
 
 def _programs_of(store: Store) -> dict[str, str]:
-    from gateway.store.programs import program_of_course
-
-    return {course.id: program_of_course(store, course.id) for course in store.courses()}
+    return {course.id: course.program for course in store.courses()}
 
 
 def _known_programs(programs_of: dict[str, str]) -> set[str]:

@@ -447,10 +447,10 @@ def worker(drain: bool, lease_seconds: float) -> None:
         pass
     _check_tutor_hours()
     _check_programs(carriers)
-    _lrs_settings()
+    lrs = _lrs_settings()
     _badge_settings()
     outbox = OutboxWorker(default_db_path(), carriers, lease_seconds=lease_seconds,
-                          retention_days=_retention_days(), lrs=_lrs_settings())
+                          retention_days=_retention_days(), lrs=lrs)
     outbox.install_signal_handlers()
     link = _edge_link()
     if link is not None and not drain:

@@ -45,13 +45,15 @@ def build(store: Store, carriers: Iterable[Carrier], cohort: stored.Cohort) -> C
     locale = course.default_locale if course else "en"
     done = cohort_stats.lessons_completed(store, cohort)
     completion = []
+    lessons = {}  # read once, for completion and quiz alike
     for number, lesson_id in enumerate(course.lesson_ids if course else (), start=1):
-        lesson = store.lesson(cohort.course_id, lesson_id, locale)
+        lesson = lessons[lesson_id] = store.lesson(cohort.course_id, lesson_id, locale)
         completion.append((number, lesson_id, lesson.title if lesson else "-",
                            done.get(lesson_id, 0)))
     quiz = []
     for lesson_id, question, answers, right in cohort_stats.first_answers(store, cohort):
-        lesson = store.lesson(cohort.course_id, lesson_id, locale) if course else None
+        lesson = lessons[lesson_id] if lesson_id in lessons else (
+            store.lesson(cohort.course_id, lesson_id, locale) if course else None)
         text = (lesson.questions[question].text
                 if lesson and question < len(lesson.questions) else "-")
         quiz.append((lesson_id, question + 1, text, answers, right))
