@@ -11,6 +11,11 @@
 - `--in-process N`: N webhooks through the real WSGI app in this process, one thread, a
   fresh database, with no HTTP server: the time per webhook; each stage's share of it
   (py-spy on this process); and, on a second app, each kind of SQL statement's time.
+- `--syscalls`: the gateway and the minimal webhook under B1's closed loop, alternated
+  twice, each counted by `perf stat`: context switches and system calls per message
+  (pages read and written, futex waits and wakes of threads and the GIL). Counts move
+  far less with other load on the machine than rates do. Needs perf and permission to
+  read syscall tracepoints (root, or a low `kernel.perf_event_paranoid`).
 
 The profiles need py-spy 0.4 or later (`pip install "py-spy>=0.4"`; Linux, permission to
 trace: root, or `kernel.yama.ptrace_scope = 0`). Not part of `bench/run`: it explains a
@@ -19,6 +24,7 @@ figure, it does not make one. Figures and their reading: bench/RESULTS.md.
     python bench/profile_b1.py [--seconds 10] [--rate 200]
     python bench/profile_b1.py --shapes 2x4,2x8,3x4,1x8 [--seconds 8] [--minimal]
     python bench/profile_b1.py --in-process 3000 [--learners 20000]
+    python bench/profile_b1.py --syscalls [--seconds 6]
 """
 
 from __future__ import annotations
@@ -68,7 +74,7 @@ THREAD_STATES = (
 STAGES = (
     ("whole webhook", "CarrierWebhooks.__call__"),
     ("signature check (twilio's RequestValidator)", "CarrierAdapter.authenticate"),
-    ("form parsing", "_form"),
+    ("form parsing", "read_form"),
     ("sender to E.164 (phonenumbers)", "_learner_number"),
     ("write transaction (store, engine, replies, commit)", "GroupCommit._commit"),
     ("  BEGIN IMMEDIATE .. COMMIT, file lock", "Store._immediate"),
@@ -206,6 +212,63 @@ def shapes(seconds: float, wanted: list[str], minimal: bool = False) -> None:
                               *_load(reference, run, seconds))
 
 
+# What `--syscalls` counts, per message: perf's name, and the name printed.
+SYSCALL_EVENTS = (
+    ("context-switches", "context switches"),
+    ("raw_syscalls:sys_enter", "system calls in all"),
+    ("syscalls:sys_enter_pread64", "pread (a page read from the database or its WAL)"),
+    ("syscalls:sys_enter_pwrite64", "pwrite (a WAL frame's header or page, a checkpoint)"),
+    ("syscalls:sys_enter_futex", "futex (a thread, or the GIL, waited for or woken)"),
+    ("syscalls:sys_enter_flock", "flock (the cross-process write lock)"),
+    ("syscalls:sys_enter_fcntl", "fcntl (SQLite's file locks)"),
+)
+
+
+def syscalls(seconds: float) -> None:
+    """B1's closed loop against the gateway and the minimal webhook (the shipped gunicorn
+    shape), alternated twice, each under `perf stat`: counts per message."""
+    perf = shutil.which("perf")
+    if perf is None:
+        sys.exit("--syscalls needs perf (linux-perf)")
+    for run in (1, 2):
+        for name, server in (("gateway", served_gateway), ("minimal webhook", minimal_server)):
+            with server() as reference:
+                _load(reference, 0, 3)
+                load, counts = _perf_counted(perf, reference, run, seconds)
+            print(f"{name} (round {run}): {load['rate']:.0f} webhooks/s; a message: " + ", ".join(
+                f"{counts.get(event, 0) / load['n']:.1f} {label}"
+                for event, label in SYSCALL_EVENTS))
+
+
+def _perf_counted(perf: str, server, run: int, seconds: float) -> tuple[dict, dict]:
+    """B1's closed loop for `seconds` with `perf stat` on the server's processes from the
+    moment the load starts sending: (the load's figures, {event: count})."""
+    pids = [server.process.pid, *children(server.process.pid)]
+    output = Path(tempfile.mkdtemp(prefix="learnline-perf-")) / "stat.csv"
+    counting: list[subprocess.Popen] = []
+
+    def started() -> None:
+        counting.append(subprocess.Popen(
+            [perf, "stat", "-x", ",", "-o", str(output),
+             "-e", ",".join(event for event, _label in SYSCALL_EVENTS),
+             "-p", ",".join(map(str, pids))],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+
+    load, _cores = _load(server, run, seconds, on_start=started)
+    counting[0].send_signal(signal.SIGINT)  # perf writes its counts on an interrupt
+    _, error = counting[0].communicate()
+    counts = {}
+    for line in output.read_text().splitlines() if output.exists() else ():
+        fields = line.split(",")
+        if len(fields) > 2 and fields[0].replace(".", "", 1).isdigit():
+            counts[fields[2]] = float(fields[0])
+    shutil.rmtree(output.parent, ignore_errors=True)
+    if not counts:
+        sys.exit(f"perf stat counted nothing (exit {counting[0].returncode}): "
+                 f"{error.decode()[-500:]}")
+    return load, counts
+
+
 class _TimedConnection(sqlite3.Connection):
     """A connection that adds up the time of each kind of statement (`--in-process`)."""
 
@@ -336,8 +399,13 @@ def main() -> None:
                         help="no profile: rate and CPU under these gunicorn shapes")
     parser.add_argument("--minimal", action="store_true",
                         help="--shapes: alternate each with the minimal webhook")
+    parser.add_argument("--syscalls", action="store_true",
+                        help="no profile: system calls and context switches a message, "
+                             "the gateway and the minimal webhook (perf stat)")
     args = parser.parse_args()
-    if args.in_process:
+    if args.syscalls:
+        syscalls(args.seconds)
+    elif args.in_process:
         in_process(args.in_process, args.rate, args.learners)
     elif args.shapes:
         shapes(args.seconds, args.shapes.split(","), args.minimal)

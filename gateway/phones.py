@@ -27,9 +27,11 @@ def _parsed(text: str, region: str | None) -> tuple[str, str | None]:
         raise InvalidPhoneNumber("is not a possible phone number")
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     # E.164 has at most 15 digits, and a number we store must read back as itself, or a
-    # reply would go to someone else.
-    if len(e164) > 16 or phonenumbers.format_number(
-            phonenumbers.parse(e164, None), phonenumbers.PhoneNumberFormat.E164) != e164:
+    # reply would go to someone else. A number written as its own E.164 form (what most
+    # carriers send) has just been read back, by the parse above.
+    read_back = e164 if (text, region) == (e164, None) else phonenumbers.format_number(
+        phonenumbers.parse(e164, None), phonenumbers.PhoneNumberFormat.E164)
+    if len(e164) > 16 or read_back != e164:
         raise InvalidPhoneNumber("is not a possible phone number")
     return e164, phonenumbers.region_code_for_number(number) or None
 

@@ -98,7 +98,7 @@ class Lesson:
             ),
         )
 
-    @property
+    @functools.cached_property  # kept on the lesson, which the content cache keeps
     def has_sms_edition(self) -> bool:
         """Whether any card or quiz line of the lesson has a short form or is web only."""
         return any(card.sms is not None for card in self.cards) or any(
@@ -114,22 +114,24 @@ class Lesson:
             return self
         if name != SMS:
             raise ValueError(f"unknown edition {name!r} (one of {', '.join(EDITIONS)})")
-        return _sms_edition(self)
+        return self._sms_edition
+
+    @functools.cached_property
+    def _sms_edition(self) -> Lesson:
+        # Kept on the lesson: a cache keyed by the lesson would hash every card and
+        # question of it at each look-up, several times a message.
+        return Lesson(
+            id=self.id, locale=self.locale, title=self.title,
+            cards=tuple(Card(card.text if card.sms is None else card.sms)
+                        for card in self.cards),
+            questions=tuple(question.in_sms() for question in self.questions),
+            path=self.path,
+        )
 
     @property
     def content_hash(self) -> str:
         """A short digest that changes whenever the lesson's text changes."""
         return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
-
-
-@functools.lru_cache(maxsize=1024)
-def _sms_edition(lesson: Lesson) -> Lesson:
-    return Lesson(
-        id=lesson.id, locale=lesson.locale, title=lesson.title,
-        cards=tuple(Card(card.text if card.sms is None else card.sms) for card in lesson.cards),
-        questions=tuple(question.in_sms() for question in lesson.questions),
-        path=lesson.path,
-    )
 
 
 @dataclass(frozen=True)

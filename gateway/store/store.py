@@ -315,8 +315,10 @@ class Store(ContentStore, ProgressStore, MessagesStore, SessionsStore, CostsStor
         if self._lock_path is None or self.db.conn.in_transaction:
             with self.write():
                 return work(self)
-        with _GROUPS_LOCK:
-            group = _GROUPS.setdefault(self._lock_path, GroupCommit())
+        group = _GROUPS.get(self._lock_path)
+        if group is None:
+            with _GROUPS_LOCK:
+                group = _GROUPS.setdefault(self._lock_path, GroupCommit())
         return group.run(self, work)
 
     def _rows(self, sql: str, params: Any = ()) -> Iterator[dict]:
