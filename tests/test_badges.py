@@ -125,7 +125,10 @@ def test_a_passed_course_is_a_hosted_assertion_that_names_no_number(client, stor
     # An employer given the number checks it against the hash: sha256(number + salt).
     assert recipient["identity"] == "sha256$" + hashlib.sha256(
         (ADA + recipient["salt"]).encode()).hexdigest()
-    assert assertion["issuedOn"].startswith("20")
+    # When the certificate was issued, to the second, in UTC.
+    issued = datetime.fromtimestamp(store.certificate(code).issued_at, UTC)
+    assert datetime.fromisoformat(assertion["issuedOn"]) == issued.replace(microsecond=0)
+    assert assertion["issuedOn"].endswith("+00:00")
 
     badge_class = fetch_json(client, assertion["badge"])
     assert badge_class["type"] == "BadgeClass"
