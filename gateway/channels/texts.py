@@ -318,10 +318,11 @@ class TextRenderer(Wording):
         # Whoever checks it is anywhere: the carrier's address for its learners, else
         # the gateway's own.
         base = self.web_url or gateway_url() or ""
+        path = f"{base}/verify/{shown}"  # outside the call: Babel reads its arguments
         return self._("Your certificate code: %(code)s.", code=shown) + " " + self._(
             "Anyone can check it: text %(verify)s %(code)s, or open %(path)s on the "
             "Learnline website.",
-            verify=self.word["verify"], code=shown, path=f"{base}/verify/{shown}",
+            verify=self.word["verify"], code=shown, path=path,
         )
 
     def _name(self, shown: r.NameShown) -> str:
