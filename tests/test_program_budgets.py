@@ -414,3 +414,34 @@ def test_costs_the_budget_and_the_hubs_spends_count_only_what_was_sent(
     assert pushed.summary(store, carriers)[("orange", today)] == [
         {"day": today, "program": "orange", "currency": "USD", "messages": sent,
          "segments": segments, "cost": spent}]
+
+
+# -- currencies ----------------------------------------------------------------------------------
+
+
+def test_doctor_warns_when_a_budget_and_a_carriers_prices_are_in_different_currencies(
+        db_path, carriers_file, programs_file):
+    """A budget adds up carriers' prices as if they were in its currency: a carrier priced
+    in another one is named, with the program, both files and both currencies."""
+    from gateway import environment
+    from gateway.ops.doctor import diagnose
+
+    Store.open(db_path, migrate=True).close()
+    env = {**environment.snapshot(), "LEARNLINE_CARRIERS": str(carriers_file)}
+
+    def warned() -> list[str]:
+        return [str(f) for f in diagnose(db_path, env)
+                if f.subject == "programs" and f.level == "warn"]
+
+    assert warned() == []  # the budgets and Twilio's prices are all in USD
+    programs_file.write_text(PROGRAMS.replace('monthly_budget = 2\ncurrency = "USD"',
+                                              'monthly_budget = 2\ncurrency = "XOF"'),
+                             encoding="utf-8")
+    assert warned() == [
+        f"WARN programs: {programs_file}: program 'orange' counts its monthly_budget in XOF, "
+        f"but {carriers_file}: carrier 'twilio' prices its messages in USD: its spend would "
+        "add USD to XOF. Give the carrier's prices in XOF, or the budget in USD"]
+    # A carrier without prices adds nothing to any budget, whatever its currency.
+    carriers_file.write_text(carriers_file.read_text().replace("price_per_segment = 1.0\n",
+                                                               ""))
+    assert warned() == []
