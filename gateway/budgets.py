@@ -86,6 +86,26 @@ def price(carrier: Carrier | None, segments: int, service: int, utility: int,
             + marketing * carrier.price_per_whatsapp_marketing)
 
 
+def currency_mismatches(programs: Programs, carriers: Carriers) -> list[str]:
+    """A budget adds its carriers' prices up as if they were in its own currency: one line
+    for each budgeted program and each carrier with a price a budget counts whose
+    currencies differ, naming both files, the program, the carrier and both currencies."""
+    lines = []
+    for program in programs:
+        if program.monthly_budget is None or not program.currency:
+            continue
+        for carrier in carriers:
+            if price(carrier, 1, 1, 1, 1) and carrier.currency \
+                    and carrier.currency.upper() != program.currency.upper():
+                lines.append(
+                    f"{programs.path}: program '{program.id}' counts its monthly_budget "
+                    f"in {program.currency}, but {carriers.path}: carrier '{carrier.id}' "
+                    f"prices its messages in {carrier.currency}: its spend would add "
+                    f"{carrier.currency} to {program.currency}. Give the carrier's prices "
+                    f"in {program.currency}, or the budget in {carrier.currency}")
+    return lines
+
+
 def spends(store: Store, carriers: Carriers, programs: Programs | None = None,
            now: float | None = None) -> dict[str, Spend]:
     """Every configured program's spend this month, by program id (one read of the

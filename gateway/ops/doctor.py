@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from carrier_adapters import ADAPTERS, SendError, Unsupported
-from gateway import environment
+from gateway import budgets, environment
 from gateway.channels.web import signin
 from gateway.config import Carriers, ConfigError, literal_secrets, load_carriers
 from gateway.content.importer import bundled_courses_behind
@@ -21,7 +21,7 @@ from gateway.learning import badge_signing, badges
 from gateway.learning.asking import tutor_hours
 from gateway.outbox.lrs import LrsSettings, reachable
 from gateway.outbox.worker import retention_days_from_env
-from gateway.programs import Programs, load_programs
+from gateway.programs import load_programs
 from gateway.server.health import WORKER_STALE_SECONDS
 from gateway.store import Store
 from gateway.store import lrs as lrs_queue
@@ -88,7 +88,7 @@ def _configuration(env: dict[str, str], findings: list[Finding]) -> Carriers | N
                                     f"{len(configured.by_id)} program(s), valid"))
         if carriers is not None:
             findings.extend(Finding("warn", "programs", line)
-                            for line in budget_currency_mismatches(configured, carriers))
+                            for line in budgets.currency_mismatches(configured, carriers))
     _lrs_settings(env, findings)
     if carriers is None:
         return None
@@ -104,30 +104,6 @@ def _configuration(env: dict[str, str], findings: list[Finding]) -> Carriers | N
         findings.append(Finding("warn", "web sign-in",
                                 signin.NO_COUNTRY_WARNING.format(where=where)))
     return carriers
-
-
-def budget_currency_mismatches(configured: Programs, carriers: Carriers) -> list[str]:
-    """A program's budget adds up its carriers' prices as if they were in the budget's
-    currency (docs/programs.md, Budget): one line for each budgeted program and priced
-    carrier whose currencies differ, naming both files, the program, the carrier and the
-    currencies."""
-    lines = []
-    for program in configured:
-        if program.monthly_budget is None or not program.currency:
-            continue
-        for carrier in carriers:
-            priced = any((carrier.price_per_segment, carrier.price_per_whatsapp_service,
-                          carrier.price_per_whatsapp_utility,
-                          carrier.price_per_whatsapp_marketing))
-            if priced and carrier.currency \
-                    and carrier.currency.upper() != program.currency.upper():
-                lines.append(
-                    f"{configured.path}: program '{program.id}' counts its monthly_budget "
-                    f"in {program.currency}, but {carriers.path}: carrier '{carrier.id}' "
-                    f"prices its messages in {carrier.currency}: its spend would add "
-                    f"{carrier.currency} to {program.currency}. Give the carrier's prices "
-                    f"in {program.currency}, or the budget in {carrier.currency}")
-    return lines
 
 
 def _badges(env: dict[str, str], findings: list[Finding]) -> None:
