@@ -139,6 +139,45 @@ def test_what_runs_for_every_message_reads_no_table_whole(store: Store):
     assert scans == {}
 
 
+
+def test_a_programs_and_a_cohorts_message_figures_read_only_their_periods_messages(
+        db_path: Path):
+    """The program and cohort pages count the period's messages by id range, whatever
+    the outbox's history (grouped by carrier, SQLite would walk outbox_due instead)."""
+    from gateway.store import cohort_stats, program_stats
+    from gateway.store import cohorts as cohort_store
+
+    clock = [1_780_000_000.0]
+    with Store.open(db_path, migrate=True, clock=lambda: clock[0]) as store:
+        with store.write():
+            store.save_learner(LearnerRecord("+2348030000001", "en", "twilio"))
+            store.enqueue("twilio", "+2348030000001", "last month", program="acme",
+                          kind="lesson")
+        clock[0] += 40 * 86400
+        cohort = cohort_store.create(
+            store, program="acme", name="Night class", course_id="intro", starts_on="",
+            carrier_id="twilio", created_by="admin", members=[("+2348030000001", "Ada")])
+        with store.write():
+            for body in ("one", "two"):
+                store.enqueue("twilio", "+2348030000001", body, program="acme",
+                              kind="lesson", segments=2)
+            store.enqueue("twilio", "+2348030000001", "other", program="other",
+                          kind="lesson")
+        statements: list[str] = []
+        store.db.conn.set_trace_callback(statements.append)
+        try:
+            [program] = program_stats.messages_by_carrier(
+                store, "acme", clock[0] - 86400, clock[0] + 1)
+            [of_cohort] = cohort_stats.messages_by_carrier(store, cohort)
+        finally:
+            store.db.conn.set_trace_callback(None)
+        assert (program.carrier_id, program.queued) == ("twilio", 2)
+        assert (of_cohort.carrier_id, of_cohort.queued) == ("twilio", 2)
+        scans = {sql: steps for sql in statements if "FROM outbox" in sql and (steps := [
+            row[3] for row in store.db.conn.execute("EXPLAIN QUERY PLAN " + sql)
+            if row[3].startswith("SCAN outbox")])}
+        assert scans == {}
+
 def _bundled_course():
     from gateway.content import load_courses
     from gateway.paths import lessons_dir

@@ -135,9 +135,12 @@ def messages_by_carrier(store: Store, program: str, since: float,
                         until: float) -> list[ProgramMessages]:
     """Per carrier, the outbox rows of `program` created in [since, until), read by id
     range as gateway/store/stats.py reads the period's rows."""
+    # NOT INDEXED: grouping by carrier_id, SQLite would otherwise walk outbox_due, the
+    # whole outbox's history, instead of the period's id range.
     return [ProgramMessages(*row) for row in store.db.conn.execute(
         f"""SELECT carrier_id, {MESSAGE_COUNTS}
-           FROM outbox WHERE id >= ? AND program = ? AND created_at >= ? AND created_at < ?
+           FROM outbox NOT INDEXED
+           WHERE id >= ? AND program = ? AND created_at >= ? AND created_at < ?
            AND {_REAL_CARRIER} GROUP BY carrier_id ORDER BY carrier_id""",
         [first_id_since(store, "outbox", "created_at", since), program, since, until])]
 
