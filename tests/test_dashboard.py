@@ -273,10 +273,10 @@ def test_the_figures_from_three_days_of_traffic(app, seeded, clock):
              for name in reports.TABLES}
 
     assert fetch["activity"] == [
-        ["day", "SMS", "USSD", "Web", "any channel"],
-        ["2025-03-03", "2", "0", "0", "2"],   # T1, C1 by SMS
-        ["2025-03-04", "2", "0", "1", "3"],   # T1, T2 by SMS; W1 on the web
-        ["2025-03-05", "1", "1", "1", "3"],   # C1 by SMS, U1 by USSD, W2 on the web
+        ["day", "SMS", "USSD", "Web", "WhatsApp", "any channel"],
+        ["2025-03-03", "2", "0", "0", "0", "2"],   # T1, C1 by SMS
+        ["2025-03-04", "2", "0", "1", "0", "3"],   # T1, T2 by SMS; W1 on the web
+        ["2025-03-05", "1", "1", "1", "0", "3"],   # C1 by SMS, U1 by USSD, W2 on the web
     ]
     # Lesson 1's first question: W1 right, W2 wrong; the others right twice.
     questions = fetch["questions"]
@@ -323,7 +323,7 @@ def test_the_page_draws_the_same_figures(app, seeded):
     assert page.status_code == 200
     html = page.text
     assert "<script" not in html and "style=" not in html
-    assert html.count('role="img"') == 3 + 1 + 1 + 2  # channels, course, questions, carriers
+    assert html.count('role="img"') == 4 + 1 + 1 + 2  # channels, course, questions, carriers
     for title in ("2025-03-04: 2 learners by SMS", "2025-03-05: 1 learner by USSD",
                   "2025-03-04: 1 learner by Web", "Finished 1. Find a skill people pay for: "
                   "2 learners", "find-your-skill question 1: 1 of 2 right first (50.0%)"):
@@ -332,7 +332,7 @@ def test_the_page_draws_the_same_figures(app, seeded):
         assert f'href="/admin/{name}.csv?days=3"' in html
     report_cells = re.findall(r"<td[^>]*>([^<]*)</td>", html)
     start = report_cells.index("2025-03-05")
-    assert report_cells[start:start + 5] == ["2025-03-05", "1", "1", "1", "3"]
+    assert report_cells[start:start + 6] == ["2025-03-05", "1", "1", "1", "0", "3"]
     assert page.headers["Cache-Control"] == "no-store"
     assert "style-src 'sha256-" in page.headers["Content-Security-Policy"]
 
@@ -473,7 +473,7 @@ def test_learnline_stats_prints_the_same_numbers(app, seeded, priced_carriers, m
             for cell_shown, cell in zip(shown, row, strict=True):
                 assert cell_shown == cell or (cell.startswith(cell_shown.rstrip("…"))
                                               and len(cell) > 60), (name, shown, row)
-    assert ["2025-03-04", "2", "0", "1", "3"] in printed["Daily active learners (UTC days)"]
+    assert ["2025-03-04", "2", "0", "1", "0", "3"] in printed["Daily active learners (UTC days)"]
 
 
 def test_learnline_stats_on_an_empty_database(db_path, monkeypatch):

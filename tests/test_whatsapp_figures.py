@@ -256,6 +256,19 @@ def test_a_lesson_completed_over_whatsapp_counts_as_whatsapp_with_its_messages(
         "3", reports.money(3 * PRICES["service"]), "USD")
 
 
+
+def test_a_learner_on_whatsapp_counts_in_the_daily_active_whatsapp_column(app, store):
+    client = app.test_client()
+    say(client, "START")
+    activity = csv_table(client, "activity")
+    assert activity[0] == ["day", "SMS", "USSD", "Web", "WhatsApp", "any channel"]
+    [today] = activity[1:]
+    assert dict(zip(activity[0][1:], today[1:], strict=True)) == {
+        "SMS": "0", "USSD": "0", "Web": "0", "WhatsApp": "1", "any channel": "1"}
+    page = client.get("/admin?days=1", headers=BEARER).text
+    assert "WhatsApp: active learners per day" in page
+    assert f"{today[0]}: 1 learner by WhatsApp" in page
+
 def test_templates_are_priced_by_their_category(app, store, db_path, carriers):
     """A template (queued with its category, as the 24-hour rule sends it) counts toward
     its lesson in its category, and costs that category's price once delivered."""

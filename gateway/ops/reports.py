@@ -26,8 +26,8 @@ from datetime import UTC, date, datetime, timedelta
 from gateway.config import Carrier
 from gateway.store import Store, stats
 
-CHANNELS = ("sms", "ussd", "web")
-CHANNEL_NAMES = {"sms": "SMS", "ussd": "USSD", "web": "Web"}
+CHANNELS = ("sms", "ussd", "web", "whatsapp")
+CHANNEL_NAMES = {"sms": "SMS", "ussd": "USSD", "web": "Web", "whatsapp": "WhatsApp"}
 DEFAULT_DAYS = 14
 MAX_DAYS = 366
 TABLES = ("activity", "funnel", "questions", "carriers", "costs", "lesson_costs",
@@ -75,6 +75,7 @@ class ActivityRow:
     sms: int
     ussd: int
     web: int
+    whatsapp: int
     learners: int
 
 
@@ -644,8 +645,8 @@ def table(report: Report, name: str, *, blank: str = "-",
         return _tutor_table(report.tutors, name, blank, gettext or N_)
     if name == "activity":
         return Table(name, "Daily active learners (UTC days)",
-                     ("day", "SMS", "USSD", "Web", "any channel"),
-                     tuple((r.day, str(r.sms), str(r.ussd), str(r.web), str(r.learners))
+                     ("day", *(CHANNEL_NAMES[c] for c in CHANNELS), "any channel"),
+                     tuple((r.day, *(str(getattr(r, c)) for c in CHANNELS), str(r.learners))
                            for r in report.activity))
     if name == "funnel":
         rows = []
