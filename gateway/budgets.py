@@ -148,7 +148,10 @@ def check(store: Store, carriers: Carriers) -> frozenset[str]:
     """The programs stopped by their budget now; tells each one's administrators, once a
     month, that it reached 80% and that it reached its budget (tell_administrators). The
     outbox worker runs it once a round."""
-    found = spends(store, carriers)
+    programs = configured.current()
+    if not any(program.monthly_budget is not None for program in programs):
+        return frozenset()  # nothing to reach: the month's messages need not be read
+    found = spends(store, carriers, programs)
     for spend in found.values():
         tell_administrators(store, carriers, spend)
     return frozenset(pid for pid, spend in found.items() if spend.reached)
