@@ -99,8 +99,9 @@ class ProgressStore:
         """Create or update a learner. `new`: the caller has just found no row for this
         number, so the row is inserted without trying an update first (it is still
         updated if one is there after all). A learner so created has no place in a
-        course and no review question (foreign keys: none can outlive a learner's
-        row), so until this write transaction saves one for them, neither is looked up."""
+        course, no review question and no lesson result (foreign keys: none can outlive
+        a learner's row), so until this write transaction saves one for them, none is
+        looked up."""
         now = self.clock()
         values = [learner.locale, learner.carrier_id, int(learner.stopped),
                   learner.current_course, learner.display_name, learner.timezone,
@@ -125,21 +126,28 @@ class ProgressStore:
         if transaction is None:
             return
         if self._created_in != transaction:
-            self._no_places, self._no_reviews, self._created_in = set(), set(), transaction
+            self._no_places, self._no_reviews, self._no_results = set(), set(), set()
+            self._created_in = transaction
         self._no_places.add(phone)
         self._no_reviews.add(phone)
+        self._no_results.add(phone)
 
     def _has_none_yet(self, phone: str, of: set[str]) -> bool:
         """Whether the learner was created in the write transaction in progress and has
-        had none of `of` (_no_places, _no_reviews) saved since (save_learner)."""
+        had none of `of` (_no_places, _no_reviews, _no_results) saved since
+        (save_learner)."""
         return phone in of and self._created_in == self.write_transaction()
 
-    def _saving_for(self, phone: str, *, places: bool = True, reviews: bool = True) -> None:
-        """Places and/or reviews are being saved for the learner (see _has_none_yet)."""
+    def _saving_for(self, phone: str, *, places: bool = True, reviews: bool = True,
+                    results: bool = True) -> None:
+        """Places, reviews and/or lesson results are being saved for the learner (see
+        _has_none_yet)."""
         if places:
             self._no_places.discard(phone)
         if reviews:
             self._no_reviews.discard(phone)
+        if results:
+            self._no_results.discard(phone)
 
     def set_stopped(self, phone: str, stopped: bool) -> None:
         """Mark a learner as opted out (or back in), recording it as an event when it
@@ -180,7 +188,7 @@ class ProgressStore:
 
     def save_enrollment(self, enrollment: EnrollmentRecord) -> None:
         """Create or update a learner's place in a course."""
-        self._saving_for(enrollment.phone, reviews=False)
+        self._saving_for(enrollment.phone, reviews=False, results=False)
         now = self.clock()
         quiz = enrollment.quiz.to_json() if enrollment.quiz else None
         self.db.execute(
@@ -232,6 +240,7 @@ class ProgressStore:
         self, phone: str, course_id: str, lesson_id: str, score: int, total: int
     ) -> None:
         """Record a finished lesson's score (the latest attempt counts)."""
+        self._saving_for(phone, places=False, reviews=False)
         self.db.execute(
             """INSERT INTO lesson_results (phone, course_id, lesson_id, score, total, completed_at)
                VALUES (?, ?, ?, ?, ?, ?)
@@ -242,6 +251,8 @@ class ProgressStore:
 
     def lesson_results(self, phone: str, course_id: str) -> dict[str, tuple[int, int]]:
         """Finished lessons of a course: lesson id to (score, total)."""
+        if self._has_none_yet(phone, self._no_results):
+            return {}
         return {
             row["lesson_id"]: (row["score"], row["total"])
             for row in self._rows(
@@ -253,6 +264,8 @@ class ProgressStore:
 
     def has_lesson_results(self, phone: str) -> bool:
         """Whether the learner has finished any lesson of any course."""
+        if self._has_none_yet(phone, self._no_results):
+            return False
         return self.db.execute("SELECT 1 FROM lesson_results WHERE phone = ? LIMIT 1",
                                [phone]).fetchone() is not None
 
@@ -273,7 +286,7 @@ class ProgressStore:
     def add_review(self, phone: str, course_id: str, lesson_id: str, question: int,
                    due_at: float) -> None:
         """Bring a question back for review at `due_at` (again from zero if it was due)."""
-        self._saving_for(phone, places=False)
+        self._saving_for(phone, places=False, results=False)
         self.db.execute(
             """INSERT INTO reviews (phone, course_id, lesson_id, question, due_at)
                VALUES (?, ?, ?, ?, ?)

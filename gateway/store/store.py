@@ -82,9 +82,10 @@ class Store(ContentStore, ProgressStore, MessagesStore, SessionsStore, CostsStor
         self._content_now: _ContentCache | None = None
         self._content_changed = False
         # Learners created in the write transaction numbered `_created_in` that have had
-        # no place, or no review, saved since (ProgressStore._has_none_yet).
+        # no place, no review or no lesson result saved since (ProgressStore._has_none_yet).
         self._no_places: set[str] = set()
         self._no_reviews: set[str] = set()
+        self._no_results: set[str] = set()
         self._created_in: int | None = None
 
     @contextmanager
