@@ -27,7 +27,6 @@ from gateway.phones import masked
 from gateway.programs import Program
 from gateway.store import Store, privacy
 from gateway.store import cohorts as stored
-from gateway.store.programs import COHORT_NAME_CHARS
 from gateway.urls import web_url
 
 log = logging.getLogger(__name__)
@@ -110,7 +109,7 @@ def _invite(store: Store, carrier, program: Program, cohort: stored.Cohort,
     # For the hub's figures across edges: the invitation counts there (docs/sync.md).
     store.record_event(invitee.phone, "program_invited", {
         "program": program.id, "cohort": cohort.uid,
-        "cohort_name": cohort.name[:COHORT_NAME_CHARS], "course": cohort.course_id})
+        "cohort_name": cohort.name[:stored.NAME_CHARS], "course": cohort.course_id})
     log.info("invited %s to cohort %d", masked(invitee.phone), cohort.id)
     return 1
 

@@ -44,6 +44,7 @@ from typing import Any
 from gateway import environment
 from gateway.hub.confine import DEFAULT_ROAM_LIMIT, HUB_EDGE, INVITED, Region
 from gateway.store import default_db_path
+from gateway.store.cohorts import NAME_CHARS as MAX_COHORT_NAME  # what edges send
 
 # The event format every edge speaks (docs/sync.md).
 EVENT_FIELDS = frozenset({"id", "edge", "learner", "kind", "at", "data"})
@@ -60,7 +61,6 @@ COHORT_FIELDS = frozenset({"uid", "program", "name", "course", "starts_on"})
 PROGRAM_ID_RE = re.compile(r"[a-z0-9_-]{1,40}")
 COURSE_ID_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
 DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-MAX_COHORT_NAME = 200
 # A day of what an edge sent for a program, as edges push it (docs/sync.md, Programs).
 SPEND_FIELDS = frozenset({"day", "program", "currency", "messages", "segments", "cost"})
 MAX_CURRENCY_CHARS = 8  # as the carriers file keeps a carrier's currency

@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 
 STATUSES = ("waiting", "invited", "joined", "stopped")
 PUSH_CURSOR = "cohort_push_cursor"  # in sync_state: the last cohort id the hub has
-NAME_CHARS = 200  # a cohort's name as sync carries it, at most
+# A cohort's name as sync carries it (the cohort pushed, a `program_joined` event), at
+# most; the hub refuses a longer one.
+NAME_CHARS = 200
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,6 @@ from gateway.store import cohorts, events
 if TYPE_CHECKING:
     from gateway.store.store import Store
 
-COHORT_NAME_CHARS = 200  # a cohort's name in a `program_joined` event, at most
-
 
 def join(store: Store, program: str, phone: str, via: str,
          cohort_id: int | None = None) -> bool:
@@ -33,7 +31,7 @@ def join(store: Store, program: str, phone: str, via: str,
         data: dict[str, object] = {"program": program, "via": via}
         if cohort is not None:
             data["cohort"] = cohort.uid
-            data["cohort_name"] = cohort.name[:COHORT_NAME_CHARS]
+            data["cohort_name"] = cohort.name[:cohorts.NAME_CHARS]
         events.record(store, phone, "program_joined", data, at=now)
         return True
 
