@@ -178,6 +178,40 @@ def test_a_programs_and_a_cohorts_message_figures_read_only_their_periods_messag
             if row[3].startswith("SCAN outbox")])}
         assert scans == {}
 
+
+def test_the_tutors_figures_of_a_period_read_only_that_periods_questions(db_path: Path):
+    """The dashboard's and a program's question figures find the period's questions by
+    their asking time (questions_by_time), whatever the history of questions kept."""
+    from gateway.store import program_stats, questions, stats
+
+    clock = [1_780_000_000.0]
+    with Store.open(db_path, migrate=True, clock=lambda: clock[0]) as store:
+        with store.write():
+            store.save_learner(LearnerRecord("+2348030000001", "en", "twilio"))
+        questions.add(store, "+2348030000001", "sms", "twilio", "Last month?")
+        clock[0] += 40 * 86400
+        asked = [questions.add(store, "+2348030000001", "sms", "twilio", text)
+                 for text in ("How do I price?", "Where are clients?")]
+        questions.mark_answered(store, asked[0], "Start low.", None)
+        since, until, at = clock[0] - 86400, clock[0] + 1, clock[0] + 1
+        statements: list[str] = []
+        store.db.conn.set_trace_callback(statements.append)
+        try:
+            [day] = stats.questions_by_day(store, since, until, at)
+            waits = stats.first_answer_waits(store, since, until, at)
+            [(_course, _lesson, about, _open)] = stats.questions_by_lesson(
+                store, since, until, at, 10)
+            asked_in_program = program_stats.questions_asked(store, "", since, until)
+        finally:
+            store.db.conn.set_trace_callback(None)
+        assert (day.asked, day.answered, day.still_open) == (2, 1, 1)
+        assert [wait for _day, wait in waits] == [0.0] and about == 2
+        assert asked_in_program == (2, 1, 0, 1)
+        scans = {sql: steps for sql in statements if "FROM questions" in sql and (steps := [
+            row[3] for row in store.db.conn.execute("EXPLAIN QUERY PLAN " + sql)
+            if row[3].startswith("SCAN questions")])}
+        assert scans == {}
+
 def _bundled_course():
     from gateway.content import load_courses
     from gateway.paths import lessons_dir

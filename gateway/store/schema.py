@@ -776,3 +776,11 @@ def m036_certificate_lookups(db: Database) -> None:
         "WHERE phone IS NULL",
     ):
         db.execute(statement)
+
+
+@migrations()
+def m037_questions_by_time(db: Database) -> None:
+    """Learners' questions by when they were asked: the tutors' figures of a period on
+    the dashboard, `learnline stats` and a program's page read that period's questions,
+    not every question ever asked."""
+    db.execute("CREATE INDEX questions_by_time ON questions (asked_at)")
