@@ -19,6 +19,7 @@ from gateway.cli.main import main
 from gateway.content import load_courses
 from gateway.content.model import SMS
 from gateway.learning.replies import CardShown
+from gateway.ops.reports import money
 from gateway.paths import lessons_dir
 from gateway.sms_text import POLICIES
 from tests.test_content import VALID, course_toml, lesson_with_cards, write_course
@@ -369,6 +370,7 @@ def test_lessons_check_prices_lessons_under_the_carriers_policy(tmp_path):
                   if m}
     paid = {(m.group(1), m.group(2)): int(m.group(3)) for m in map(LESSON_RE.match, lines) if m}
     assert paid[("fr", "first-clients")] == per_policy[("fr", "first-clients")]  # gsm7's
+    assert "  WhatsApp messages: no carrier in the carriers file carries WhatsApp" in lines
 
 
 WHATSAPP_CARRIERS = """
@@ -412,6 +414,42 @@ def test_lessons_check_prices_sms_by_the_carriers_that_send_sms_only(tmp_path):
     assert "  SMS: no carrier in the carriers file sends SMS (wa, twilio-wa: WhatsApp)" in lines
     assert not [line for line in lines if "policy" in line or LESSON_RE.match(line)
                 or COST_RE.match(line)]
+
+
+WHATSAPP_RE = re.compile(r"^  (\w+) ([a-z0-9-]+): (\d+) / (\d+)(?:  \((\S+) / (\S+) USD\))?$")
+
+
+def test_lessons_check_counts_and_prices_each_lessons_whatsapp_messages(tmp_path):
+    """With a WhatsApp carrier, each lesson's messages by WhatsApp in every language,
+    answered right and wrong once, at the carrier's price of a service message."""
+    carriers = tmp_path / "carriers.toml"
+    carriers.write_text(WHATSAPP_CARRIERS.replace(
+        'verify_token = "verify-token-0123"\n',
+        'verify_token = "verify-token-0123"\nprice_per_whatsapp_service = 0.004\n'
+        'currency = "USD"\n', 1), encoding="utf-8")
+
+    result = run("lessons", "check", cwd=tmp_path, LEARNLINE_CARRIERS=str(carriers))
+
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    assert ("WhatsApp messages a learner receives per lesson, right / wrong once (each a "
+            "reply inside the 24-hour window; carrier wa, at 0.004 USD a service message)"
+            ) in text
+    counts = {(m[1], m[2]): m.groups()[2:] for m in map(WHATSAPP_RE.match,
+                                                       result.stdout.splitlines()) if m}
+    course = load_courses(lessons_dir())[0][0]
+    for locale in BUNDLED_LOCALES:
+        right = wrong = 0
+        for lesson in course.lessons[locale]:
+            shown, again, shown_cost, again_cost = counts[(locale, lesson.id)]
+            # At least a message a card and one a question; each question wrong once is
+            # asked again.
+            assert int(shown) >= len(lesson.cards) + len(lesson.questions)
+            assert int(again) >= int(shown) + len(lesson.questions)
+            assert (shown_cost, again_cost) == (money(int(shown) * 0.004),
+                                                money(int(again) * 0.004))
+            right, wrong = right + int(shown), wrong + int(again)
+        assert counts[(locale, "total")][:2] == (str(right), str(wrong))
 
 
 def test_carriers_check_names_an_encoding_for_sms_carriers_only(tmp_path):

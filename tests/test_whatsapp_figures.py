@@ -269,6 +269,25 @@ def test_a_learner_on_whatsapp_counts_in_the_daily_active_whatsapp_column(app, s
     assert "WhatsApp: active learners per day" in page
     assert f"{today[0]}: 1 learner by WhatsApp" in page
 
+
+def test_lessons_check_counts_the_whatsapp_messages_a_learner_taking_the_lesson_gets(
+        app, store, carriers):
+    """`learnline lessons check` counts a lesson's WhatsApp messages as the served channel
+    sends them, and prices them at the carrier's service message."""
+    take_lesson(app.test_client(), store)
+    [(sent,)] = store.db.execute(
+        "SELECT count(*) FROM outbox WHERE phone = ? AND carrier_id = 'wa'", [PHONE]).fetchall()
+
+    result = CliRunner().invoke(main, ["lessons", "check"],
+                                env={"LEARNLINE_CARRIERS": str(carriers)})
+
+    assert result.exit_code == 0, result.output
+    [line] = [line for line in result.output.splitlines()
+              if line.startswith(f"  en {LESSON}: ") and " / " in line and "USD" in line]
+    right, _, rest = line.removeprefix(f"  en {LESSON}: ").partition(" / ")
+    assert int(right) == sent
+    assert rest.split("(")[1].startswith(f"{reports.money(sent * PRICES['service'])} / ")
+
 def test_templates_are_priced_by_their_category(app, store, db_path, carriers):
     """A template (queued with its category, as the 24-hour rule sends it) counts toward
     its lesson in its category, and costs that category's price once delivered."""

@@ -1,17 +1,22 @@
 """What `learnline lessons check` prints of a course's SMS cost, from the real path
 (gateway.channels.sms.cost): per lesson and language, what a learner pays answering right
-and answering wrong once, split by kind, against the course's budget; and which options
-WhatsApp's buttons show cut (gateway.channels.whatsapp.limits)."""
+and answering wrong once, split by kind, against the course's budget; the WhatsApp
+messages each lesson sends, priced at the WhatsApp carrier's service message
+(gateway.channels.whatsapp.cost); and which options WhatsApp's buttons show cut
+(gateway.channels.whatsapp.limits)."""
 
 from __future__ import annotations
 
 import dataclasses
 import textwrap
 
+from gateway.channels.course_walk import CourseWalker
 from gateway.channels.sms.cost import CostWalker, LessonCost
+from gateway.channels.whatsapp.cost import lesson_messages
 from gateway.channels.whatsapp.limits import cut_titles, option_count, overflows_in
 from gateway.config import Carrier, Carriers
 from gateway.content.model import Course
+from gateway.ops.reports import money
 from gateway.sms_text import POLICIES
 
 CHANNEL_NAMES = {"sms": "SMS", "ussd": "USSD", "whatsapp": "WhatsApp"}
@@ -113,6 +118,51 @@ def _lesson_lines(cost: LessonCost) -> list[str]:
 
 def _characters(n: int) -> str:
     return "1 character" if n == 1 else f"{n} characters"
+
+
+def whatsapp_carrier(carriers: Carriers) -> tuple[Carrier | None, str]:
+    """The carrier whose WhatsApp messages `lessons check` counts and prices: the carriers
+    file's first WhatsApp carrier; with no carriers file, a WhatsApp carrier of the
+    defaults (no price). None, with a line saying why, when the file has none."""
+    if carriers.path is None:
+        return Carrier.of(id="whatsapp", adapter="whatsapp"), "the default: no carriers file"
+    found = [carrier for carrier in carriers.by_id.values() if carrier.carries("whatsapp")]
+    if not found:
+        return None, "no carrier in the carriers file carries WhatsApp"
+    return found[0], f"carrier {found[0].id}"
+
+
+def whatsapp_cost_lines(course: Course, carrier: Carrier | None, whose: str) -> list[str]:
+    """Per language and lesson, the WhatsApp messages a learner receives answering right
+    and answering wrong once, and what they cost at `carrier`'s price of a service
+    message (each is a reply inside the 24-hour window); with no carrier, one line
+    saying why (`whose`)."""
+    if carrier is None:
+        return [f"  WhatsApp messages: {whose}"]
+    price = carrier.price_per_whatsapp_service
+    priced = (f"at {money(price)} {carrier.currency} a service message" if price
+              else "no price_per_whatsapp_service")
+    lines = textwrap.wrap(
+        "WhatsApp messages a learner receives per lesson, right / wrong once (each a "
+        f"reply inside the 24-hour window; {whose}, {priced})", width=80,
+        initial_indent="  ", subsequent_indent="  ")
+    with CourseWalker(course) as walker:
+        for locale in course.locales:
+            right = wrong = 0
+            for lesson in lesson_messages(walker, carrier, locale):
+                right, wrong = right + lesson.right, wrong + lesson.wrong_once
+                lines.append(_counts(f"{locale} {lesson.lesson_id}", lesson.right,
+                                     lesson.wrong_once, carrier))
+            lines.append(_counts(f"{locale} total", right, wrong, carrier))
+    return lines
+
+
+def _counts(what: str, right: int, wrong: int, carrier: Carrier) -> str:
+    """'en find-your-skill: 10 / 13', priced when the carrier has a price."""
+    price = carrier.price_per_whatsapp_service
+    cost = (f"  ({money(right * price)} / {money(wrong * price)} {carrier.currency})"
+            if price else "")
+    return f"  {what}: {right} / {wrong}{cost}"
 
 
 def whatsapp_title_lines(course: Course, verbose: bool = False) -> list[str]:

@@ -629,12 +629,14 @@ def _unknown_programs(root: Path, courses: list) -> list:
 @click.option("--verbose", "-v", is_flag=True,
               help="Also list, per lesson, the options WhatsApp's buttons show cut.")
 def lessons_check(directory: str | None, strict: bool, verbose: bool) -> None:
-    """Validate courses; print problems as path:line: message and SMS costs.
+    """Validate courses; print problems as path:line: message, SMS and WhatsApp costs.
 
     Prints what a learner pays per lesson and language in SMS segments, answering
     right and answering wrong once, under the carriers' encoding policy
     (LEARNLINE_CARRIERS, else the default), against the course's budget
-    (course.toml sms_budget). Warns, in every language, of each text WhatsApp cannot
+    (course.toml sms_budget); and the WhatsApp messages each lesson sends, right and
+    wrong once, priced at the first WhatsApp carrier's price_per_whatsapp_service.
+    Warns, in every language, of each text WhatsApp cannot
     show whole where it belongs, and counts per language the options WhatsApp's buttons
     show cut (--verbose lists them per lesson).
     Exits 1 on any error (warnings alone pass), and with --strict when a lesson is
@@ -647,7 +649,13 @@ def lessons_check(directory: str | None, strict: bool, verbose: bool) -> None:
       learnline lessons check --verbose lessons/
     """
     from gateway.channels.whatsapp.limits import overflows
-    from gateway.cli.costs import course_cost_lines, pricing_carriers, whatsapp_title_lines
+    from gateway.cli.costs import (
+        course_cost_lines,
+        pricing_carriers,
+        whatsapp_carrier,
+        whatsapp_cost_lines,
+        whatsapp_title_lines,
+    )
     from gateway.content import load_courses
 
     root = _lessons_root(directory)
@@ -657,7 +665,9 @@ def lessons_check(directory: str | None, strict: bool, verbose: bool) -> None:
     problems += whatsapp
     for problem in problems:
         click.echo(str(problem), err=True)
-    pricing, whose = pricing_carriers(_carriers()) if courses else ([], "")
+    carriers = _carriers() if courses else None
+    pricing, whose = pricing_carriers(carriers) if carriers else ([], "")
+    messaging, whose_whatsapp = whatsapp_carrier(carriers) if carriers else (None, "")
     over: list[str] = []
     for course in courses:
         count = len(course.lesson_ids)
@@ -667,6 +677,8 @@ def lessons_check(directory: str | None, strict: bool, verbose: bool) -> None:
         for line in lines:
             click.echo(line)
         over += [f"{course.id} {lesson}" for lesson in over_budget]
+        for line in whatsapp_cost_lines(course, messaging, whose_whatsapp):
+            click.echo(line)
         for line in _lesson_coverage(course):
             click.echo(line)
         for line in whatsapp_title_lines(course, verbose):

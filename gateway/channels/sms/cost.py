@@ -12,21 +12,17 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
+from gateway.channels.course_walk import CourseWalker, Walked
 from gateway.channels.sms.conversation import receive_inbound
 from gateway.channels.sms.packing import messages
-from gateway.channels.texts import LETTERS
 from gateway.config import Carrier
-from gateway.content.importer import save_courses
 from gateway.content.model import SMS, Course, Lesson
 from gateway.i18n import needs_ucs2
 from gateway.learning import replies as r
 from gateway.sms_text import count, normalize, septets, ucs2_units
-from gateway.store import Store, programs
 
 DEFAULT_BUDGET = 8  # segments a lesson may cost, answered right, where a course sets none
 KINDS = ("cards", "questions", "feedback", "navigation")
@@ -180,29 +176,10 @@ class LessonCost:
         return self.right.segments > self.budget
 
 
-class CostWalker:
+class CostWalker(CourseWalker):
     """Simulated learners going through a course by SMS on a scratch database: each walk
     is a new learner who texts START, then NEXT, or the letter of an answer when a
     question waits, until the course is complete. Use as a context manager."""
-
-    def __init__(self, course: Course):
-        self.course = course
-        self._dir = tempfile.TemporaryDirectory(prefix="learnline-cost-")
-        self.store = Store.open(Path(self._dir.name) / "cost.db", migrate=True)
-        save_courses(self.store, [course])
-        self._learners = 0
-        self._walks: dict[tuple, dict[str, list[list[tuple[str, int]]]]] = {}
-
-    def __enter__(self) -> CostWalker:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Remove the scratch database."""
-        self.store.close()
-        self._dir.cleanup()
 
     def lesson_cost(self, carrier: Carrier, locale: str) -> list[LessonCost]:
         """Each lesson the course has in `locale`, priced for `carrier` (its encoding
@@ -226,59 +203,11 @@ class CostWalker:
                                       for body, segments in reply), carrier.encoding_policy)
                 for lesson_id, replies in walked.items()}
 
-    def walk(self, carrier: Carrier, locale: str, *,
-             wrong_once: bool) -> dict[str, list[list[tuple[str, int]]]]:
-        """One learner reading `locale` through the whole course: per lesson id, the
+    def walk(self, carrier: Carrier, locale: str, *, wrong_once: bool) -> Walked:
+        """One learner texting `locale` through the whole course by SMS: per lesson id, the
         replies they get (each the messages queued for one of their texts, as (body,
         segments)). With `wrong_once`, each question is answered wrong the first time."""
-        key = (carrier.encoding_policy, carrier.max_segments, carrier.web_url, locale,
-               wrong_once)
-        if key not in self._walks:
-            self._walks[key] = self._walk(dataclasses.replace(carrier, locale=locale),
-                                          locale, wrong_once)
-        return self._walks[key]
-
-    def _walk(self, carrier: Carrier, locale: str,
-              wrong_once: bool) -> dict[str, list[list[tuple[str, int]]]]:
-        course, store = self.course, self.store
-        self._learners += 1
-        phone = f"+23480{self._learners:08d}"
-        if course.program:  # the learner belongs to the course's program: they see it
-            programs.join(store, course.program, phone, "keyword")
-        seen = 0
-        replies: dict[str, list[list[tuple[str, int]]]] = {}
-        text = "START"
-        for sent in range(1, 10_000):
-            enrollment = store.enrollment(phone, course.id)
-            position = enrollment.position if enrollment else 0
-            receive_inbound(store, carrier, f"cost-{self._learners}-{sent}", phone, text)
-            queued = store.priced_messages(phone, seen)
-            if queued:
-                seen = queued[-1][0]
-            replies.setdefault(course.lesson_ids[position], []).append(
-                [(body, segments) for _, body, segments in queued])
-            enrollment = store.enrollment(phone, course.id)
-            if enrollment is None or enrollment.completed:
-                return replies
-            text = "NEXT"
-            if enrollment.quiz is not None and enrollment.quiz.queue:
-                lesson = _lesson(course, locale, course.lesson_ids[enrollment.position])
-                number = enrollment.quiz.queue[0]
-                question = lesson.questions[number]
-                choice = question.answer
-                if wrong_once and number not in enrollment.quiz.requeued:
-                    choice = (choice + 1) % len(question.options)
-                text = LETTERS[choice]
-        raise RuntimeError(f"course {course.id}: no end after 10,000 messages")
-
-
-def _lesson(course: Course, locale: str, lesson_id: str) -> Lesson:
-    """The lesson as a learner reading `locale` gets it (else in the default language)."""
-    for reading in (course.locale_for(locale), course.default_locale):
-        for lesson in course.lessons.get(reading, ()):
-            if lesson.id == lesson_id:
-                return lesson
-    raise KeyError(lesson_id)
+        return self.walk_on(receive_inbound, carrier, locale, wrong_once=wrong_once)
 
 
 def _authored(lesson: Lesson, policy: str) -> list[tuple[str, str, int]]:
