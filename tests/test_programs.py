@@ -212,12 +212,16 @@ def test_lessons_check_refuses_a_course_of_a_program_not_configured(
 
 
 def test_lessons_check_prices_a_programs_course(courses_root, programs_file):
-    """The check's simulated learner belongs to the course's program, so it walks it."""
+    """The check's simulated learners belong to the course's program, so they walk it, by
+    SMS and on WhatsApp."""
     checked = CliRunner().invoke(cli, ["lessons", "check", str(courses_root)])
     assert checked.exit_code == 0, checked.output
     assert "Traceback" not in checked.output
     assert re.search(r"^  en find-your-skill: \d+ / \d+ / \d+ / \d+", checked.output, re.M)
-    assert checked.output.count("en total:") == 3  # the bundled course and both copies
+    # The bundled course and both copies: SMS segments under each policy, and WhatsApp
+    # messages right and wrong once.
+    assert len(re.findall(r"^  en total: \d+ / \d+ / \d+ / \d+$", checked.output, re.M)) == 3
+    assert len(re.findall(r"^  en total: [1-9]\d* / [1-9]\d*$", checked.output, re.M)) == 3
 
 
 # -- joining ------------------------------------------------------------------------------
