@@ -17,7 +17,7 @@ learners and the notices of this module never stop. A new month lifts the stop b
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -106,6 +106,15 @@ def currency_mismatches(programs: Programs, carriers: Carriers) -> list[str]:
     return lines
 
 
+def budgeted(programs: Programs | None = None,
+             of: Callable[[str], bool] | None = None) -> Programs:
+    """The programs (default: the configured ones) that have a monthly budget; with
+    `of`, only those whose id it accepts."""
+    programs = configured.current() if programs is None else programs
+    return Programs({p.id: p for p in programs if p.monthly_budget is not None
+                     and (of is None or of(p.id))}, programs.path)
+
+
 def spends(store: Store, carriers: Carriers, programs: Programs | None = None,
            now: float | None = None) -> dict[str, Spend]:
     """Every configured program's spend this month, by program id (one read of the
@@ -124,7 +133,7 @@ def spends(store: Store, carriers: Carriers, programs: Programs | None = None,
 
 def stopped(store: Store, carriers: Carriers, now: float | None = None) -> frozenset[str]:
     """The programs whose spend reached their budget this month."""
-    return frozenset(pid for pid, spend in spends(store, carriers, now=now).items()
+    return frozenset(pid for pid, spend in spends(store, carriers, budgeted(), now).items()
                      if spend.reached)
 
 
@@ -148,10 +157,7 @@ def check(store: Store, carriers: Carriers) -> frozenset[str]:
     """The programs stopped by their budget now; tells each one's administrators, once a
     month, that it reached 80% and that it reached its budget (tell_administrators). The
     outbox worker runs it once a round."""
-    programs = configured.current()
-    if not any(program.monthly_budget is not None for program in programs):
-        return frozenset()  # nothing to reach: the month's messages need not be read
-    found = spends(store, carriers, programs)
+    found = spends(store, carriers, budgeted())  # none: the month's messages are not read
     for spend in found.values():
         tell_administrators(store, carriers, spend)
     return frozenset(pid for pid, spend in found.items() if spend.reached)

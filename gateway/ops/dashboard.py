@@ -296,11 +296,13 @@ def _budget_notes() -> list[budgets.Spend]:
         return g.staff.has_role(staff.ADMIN, program_id) if g.staff is not None else g.admin
 
     try:
-        spends = budgets.spends(get_store(), current_app.extensions["learnline.carriers"])
+        # Only the reader's budgeted programs: with none, the month's messages are not read.
+        mine = budgets.budgeted(of=administers)
     except ConfigError:  # the programs file: /healthz and doctor say what is wrong
         return []
-    return [spend for pid, spend in spends.items() if spend.share is not None
-            and spend.share >= budgets.WARN_SHARE and administers(pid)]
+    spends = budgets.spends(get_store(), current_app.extensions["learnline.carriers"], mine)
+    return [spend for spend in spends.values() if spend.share is not None
+            and spend.share >= budgets.WARN_SHARE]
 
 
 # -- pages ---------------------------------------------------------------------------------
