@@ -16,7 +16,8 @@ Then runs `learnline stats --days 7 --until 2026-12-06` on it as a subprocess an
 the tutors' tables exactly as it shows them, and times the figures' queries
 (`reports.tutor_service`, in this process): the median of 5 runs.
 `--earlier-weeks N` adds N weeks of answered questions before, to show how the time grows
-with the questions table (it has no index on asking time: it is read whole).
+with the questions table (the period's questions are found by asking time; the backlog's
+ages read it whole).
 
     python bench/tutor_service.py [--earlier-weeks 52]
 """

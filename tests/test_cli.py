@@ -19,7 +19,6 @@ from gateway.cli.main import main
 from gateway.content import load_courses
 from gateway.content.model import SMS
 from gateway.learning.replies import CardShown
-from gateway.ops.reports import money
 from gateway.paths import lessons_dir
 from gateway.sms_text import POLICIES
 from tests.test_content import VALID, course_toml, lesson_with_cards, write_course
@@ -420,36 +419,43 @@ WHATSAPP_RE = re.compile(r"^  (\w+) ([a-z0-9-]+): (\d+) / (\d+)(?:  \((\S+) / (\
 
 
 def test_lessons_check_counts_and_prices_each_lessons_whatsapp_messages(tmp_path):
-    """With a WhatsApp carrier, each lesson's messages by WhatsApp in every language,
-    answered right and wrong once, at the carrier's price of a service message."""
+    """Each lesson's WhatsApp messages in every language, answered right and wrong once,
+    at each WhatsApp carrier's price of a service message (carriers that count and price
+    alike would share one table)."""
     carriers = tmp_path / "carriers.toml"
     carriers.write_text(WHATSAPP_CARRIERS.replace(
         'verify_token = "verify-token-0123"\n',
         'verify_token = "verify-token-0123"\nprice_per_whatsapp_service = 0.004\n'
+        'currency = "USD"\n', 1).replace(
+        'auth_token = "twilio-token-0123456789"\n',
+        'auth_token = "twilio-token-0123456789"\nprice_per_whatsapp_service = 0.005\n'
         'currency = "USD"\n', 1), encoding="utf-8")
 
     result = run("lessons", "check", cwd=tmp_path, LEARNLINE_CARRIERS=str(carriers))
 
     assert result.returncode == 0, result.stderr
-    text = " ".join(result.stdout.split())
-    assert ("WhatsApp messages a learner receives per lesson, right / wrong once (each a "
-            "reply inside the 24-hour window; carrier wa, at 0.004 USD a service message)"
-            ) in text
-    counts = {(m[1], m[2]): m.groups()[2:] for m in map(WHATSAPP_RE.match,
-                                                       result.stdout.splitlines()) if m}
+    heading = "  WhatsApp messages a learner receives per lesson"
+    _, *tables = result.stdout.split(heading)
+    assert len(tables) == 2
     course = load_courses(lessons_dir())[0][0]
-    for locale in BUNDLED_LOCALES:
-        right = wrong = 0
-        for lesson in course.lessons[locale]:
-            shown, again, shown_cost, again_cost = counts[(locale, lesson.id)]
-            # At least a message a card and one a question; each question wrong once is
-            # asked again.
-            assert int(shown) >= len(lesson.cards) + len(lesson.questions)
-            assert int(again) >= int(shown) + len(lesson.questions)
-            assert (shown_cost, again_cost) == (money(int(shown) * 0.004),
-                                                money(int(again) * 0.004))
-            right, wrong = right + int(shown), wrong + int(again)
-        assert counts[(locale, "total")][:2] == (str(right), str(wrong))
+    for table, carrier, price in zip(tables, ("wa", "twilio-wa"), (0.004, 0.005),
+                                     strict=True):
+        assert (f", right / wrong once (each a reply inside the 24-hour window; carrier "
+                f"{carrier}, at {price} USD a service message)") in " ".join(table.split())
+        counts = {(m[1], m[2]): m.groups()[2:]
+                  for m in map(WHATSAPP_RE.match, table.splitlines()) if m}
+        for locale in BUNDLED_LOCALES:
+            right = wrong = 0
+            for lesson in course.lessons[locale]:
+                shown, again, shown_cost, again_cost = counts[(locale, lesson.id)]
+                # At least a message a card and one a question; each question answered
+                # wrong is asked again, in one more message.
+                assert int(shown) >= len(lesson.cards) + len(lesson.questions)
+                assert int(again) == int(shown) + len(lesson.questions), lesson.id
+                assert float(shown_cost) == pytest.approx(int(shown) * price)
+                assert float(again_cost) == pytest.approx(int(again) * price)
+                right, wrong = right + int(shown), wrong + int(again)
+            assert counts[(locale, "total")][:2] == (str(right), str(wrong))
 
 
 def test_carriers_check_names_an_encoding_for_sms_carriers_only(tmp_path):

@@ -127,6 +127,36 @@ def sent_replies(store: Store, phone: str) -> int:
                             "AND status = 'sent'", [phone]).fetchone()[0]
 
 
+def test_programs_without_a_budget_cost_no_read_of_the_months_messages(
+        programs_file, carriers_file, db_path):
+    """The worker's round prices the month's messages only for programs with a budget:
+    with none, it reads no message, whatever the outbox holds; with one, that program's
+    spend is read and counted."""
+    programs_file.write_text(PROGRAMS.replace("monthly_budget = 2\n", "").replace(
+        "monthly_budget = 1000\n", ""), encoding="utf-8")
+    carriers = load_carriers(carriers_file)
+    with Store.open(db_path, migrate=True) as store:
+        with store.write():
+            message = store.enqueue("twilio", ORANGE_LEARNER, "A lesson", kind="lesson",
+                                    program="orange", segments=3)
+            store.db.execute("UPDATE outbox SET status = 'sent' WHERE id = ?", [message])
+
+        def outbox_reads(check) -> tuple[object, int]:
+            statements: list[str] = []
+            store.db.conn.set_trace_callback(statements.append)
+            try:
+                found = check()
+            finally:
+                store.db.conn.set_trace_callback(None)
+            return found, sum("FROM outbox" in sql for sql in statements)
+
+        assert outbox_reads(lambda: budgets.check(store, carriers)) == (frozenset(), 0)
+        assert outbox_reads(lambda: budgets.stopped(store, carriers)) == (frozenset(), 0)
+        programs_file.write_text(PROGRAMS, encoding="utf-8")  # orange: 2 USD
+        stopped, reads = outbox_reads(lambda: budgets.check(store, carriers))
+        assert stopped == {"orange"} and reads > 0  # 3 segments at 1 USD: over 2
+
+
 def test_a_program_at_its_budget_stops_its_unsolicited_messages_while_replies_continue(
         app, store, db_path, carriers_file, twilio_api):
     twilio = TwilioWebhooks(app.test_client())

@@ -396,10 +396,10 @@ def test_a_new_number_costs_no_statement_that_changes_nothing(store: Store):
     assert learner.last_seen_at is not None and learner.next_check_at is not None
 
 
-def test_a_new_number_reads_no_place_or_review_it_cannot_have_yet(store: Store):
-    """The learner a first message creates has no place in a course and no review
-    question: neither is looked up. The next message looks them up, and finds what
-    the first one saved."""
+def test_a_new_number_reads_no_place_review_or_result_it_cannot_have_yet(store: Store):
+    """The learner a first message creates has no place in a course, no review question
+    and no lesson result: none is looked up. The next message looks them up, and finds
+    what the first one saved."""
     def tables_read(text: str) -> set[str]:
         statements: list[str] = []
         store.db.conn.set_trace_callback(statements.append)
@@ -408,8 +408,9 @@ def test_a_new_number_reads_no_place_or_review_it_cannot_have_yet(store: Store):
         finally:
             store.db.conn.set_trace_callback(None)
         return {table for sql in statements if sql.lstrip().upper().startswith("SELECT")
-                for table in ("enrollments", "reviews") if f"FROM {table}" in sql}
+                for table in ("enrollments", "reviews", "lesson_results")
+                if f"FROM {table}" in sql}
 
     assert tables_read("START") == set()
-    assert tables_read("NEXT") == {"enrollments", "reviews"}
+    assert tables_read("NEXT") == {"enrollments", "reviews", "lesson_results"}
     assert "[2/" in store.outbox()[-1].body  # the place START saved, read back and moved on

@@ -139,7 +139,6 @@ def test_what_runs_for_every_message_reads_no_table_whole(store: Store):
     assert scans == {}
 
 
-
 def test_a_programs_and_a_cohorts_message_figures_read_only_their_periods_messages(
         db_path: Path):
     """The program and cohort pages count the period's messages by id range, whatever
@@ -211,6 +210,7 @@ def test_the_tutors_figures_of_a_period_read_only_that_periods_questions(db_path
             row[3] for row in store.db.conn.execute("EXPLAIN QUERY PLAN " + sql)
             if row[3].startswith("SCAN questions")])}
         assert scans == {}
+
 
 def _bundled_course():
     from gateway.content import load_courses

@@ -256,7 +256,6 @@ def test_a_lesson_completed_over_whatsapp_counts_as_whatsapp_with_its_messages(
         "3", reports.money(3 * PRICES["service"]), "USD")
 
 
-
 def test_a_learner_on_whatsapp_counts_in_the_daily_active_whatsapp_column(app, store):
     client = app.test_client()
     say(client, "START")
@@ -287,6 +286,7 @@ def test_lessons_check_counts_the_whatsapp_messages_a_learner_taking_the_lesson_
     right, _, rest = line.removeprefix(f"  en {LESSON}: ").partition(" / ")
     assert int(right) == sent
     assert rest.split("(")[1].startswith(f"{reports.money(sent * PRICES['service'])} / ")
+
 
 def test_templates_are_priced_by_their_category(app, store, db_path, carriers):
     """A template (queued with its category, as the 24-hour rule sends it) counts toward

@@ -120,40 +120,51 @@ def _characters(n: int) -> str:
     return "1 character" if n == 1 else f"{n} characters"
 
 
-def whatsapp_carrier(carriers: Carriers) -> tuple[Carrier | None, str]:
-    """The carrier whose WhatsApp messages `lessons check` counts and prices: the carriers
-    file's first WhatsApp carrier; with no carriers file, a WhatsApp carrier of the
-    defaults (no price). None, with a line saying why, when the file has none."""
+def whatsapp_carriers(carriers: Carriers) -> tuple[list[tuple[Carrier, str]], str]:
+    """One carrier for each way the WhatsApp carriers count and price a lesson's messages
+    (the longest message they carry, the price of a service message, its currency), each
+    with whose way it is ('carrier wa', 'carriers wa, twilio-wa'); with no carriers
+    file, a WhatsApp carrier of the defaults (no price). None, with a line saying why,
+    when the file has no WhatsApp carrier."""
     if carriers.path is None:
-        return Carrier.of(id="whatsapp", adapter="whatsapp"), "the default: no carriers file"
-    found = [carrier for carrier in carriers.by_id.values() if carrier.carries("whatsapp")]
-    if not found:
-        return None, "no carrier in the carriers file carries WhatsApp"
-    return found[0], f"carrier {found[0].id}"
+        return [(Carrier.of(id="whatsapp", adapter="whatsapp"),
+                 "the default: no carriers file")], ""
+    ways: dict[tuple[int, float, str], list[Carrier]] = {}
+    for carrier in carriers.by_id.values():
+        if carrier.carries("whatsapp"):
+            ways.setdefault((carrier.message_chars, carrier.price_per_whatsapp_service,
+                             carrier.currency), []).append(carrier)
+    if not ways:
+        return [], "no carrier in the carriers file carries WhatsApp"
+    return [(alike[0], f"carrier{'s' if len(alike) > 1 else ''} "
+                       f"{', '.join(c.id for c in alike)}") for alike in ways.values()], ""
 
 
-def whatsapp_cost_lines(course: Course, carrier: Carrier | None, whose: str) -> list[str]:
+def whatsapp_cost_lines(course: Course, ways: list[tuple[Carrier, str]],
+                        why: str) -> list[str]:
     """Per language and lesson, the WhatsApp messages a learner receives answering right
-    and answering wrong once, and what they cost at `carrier`'s price of a service
-    message (each is a reply inside the 24-hour window); with no carrier, one line
-    saying why (`whose`)."""
-    if carrier is None:
-        return [f"  WhatsApp messages: {whose}"]
-    price = carrier.price_per_whatsapp_service
-    priced = (f"at {money(price)} {carrier.currency} a service message" if price
-              else "no price_per_whatsapp_service")
-    lines = textwrap.wrap(
-        "WhatsApp messages a learner receives per lesson, right / wrong once (each a "
-        f"reply inside the 24-hour window; {whose}, {priced})", width=80,
-        initial_indent="  ", subsequent_indent="  ")
+    and answering wrong once, for each of `ways` (whatsapp_carriers), and what they cost
+    at its price of a service message (each is a reply inside the 24-hour window); with
+    none, one line saying `why`."""
+    if not ways:
+        return [f"  WhatsApp messages: {why}"]
+    lines: list[str] = []
     with CourseWalker(course) as walker:
-        for locale in course.locales:
-            right = wrong = 0
-            for lesson in lesson_messages(walker, carrier, locale):
-                right, wrong = right + lesson.right, wrong + lesson.wrong_once
-                lines.append(_counts(f"{locale} {lesson.lesson_id}", lesson.right,
-                                     lesson.wrong_once, carrier))
-            lines.append(_counts(f"{locale} total", right, wrong, carrier))
+        for carrier, whose in ways:
+            price = carrier.price_per_whatsapp_service
+            priced = (f"at {money(price)} {carrier.currency} a service message" if price
+                      else "no price_per_whatsapp_service")
+            lines += textwrap.wrap(
+                "WhatsApp messages a learner receives per lesson, right / wrong once (each "
+                f"a reply inside the 24-hour window; {whose}, {priced})", width=80,
+                initial_indent="  ", subsequent_indent="  ")
+            for locale in course.locales:
+                right = wrong = 0
+                for lesson in lesson_messages(walker, carrier, locale):
+                    right, wrong = right + lesson.right, wrong + lesson.wrong_once
+                    lines.append(_counts(f"{locale} {lesson.lesson_id}", lesson.right,
+                                         lesson.wrong_once, carrier))
+                lines.append(_counts(f"{locale} total", right, wrong, carrier))
     return lines
 
 

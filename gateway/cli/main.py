@@ -635,7 +635,7 @@ def lessons_check(directory: str | None, strict: bool, verbose: bool) -> None:
     right and answering wrong once, under the carriers' encoding policy
     (LEARNLINE_CARRIERS, else the default), against the course's budget
     (course.toml sms_budget); and the WhatsApp messages each lesson sends, right and
-    wrong once, priced at the first WhatsApp carrier's price_per_whatsapp_service.
+    wrong once, priced at each WhatsApp carrier's price_per_whatsapp_service.
     Warns, in every language, of each text WhatsApp cannot
     show whole where it belongs, and counts per language the options WhatsApp's buttons
     show cut (--verbose lists them per lesson).
@@ -652,7 +652,7 @@ def lessons_check(directory: str | None, strict: bool, verbose: bool) -> None:
     from gateway.cli.costs import (
         course_cost_lines,
         pricing_carriers,
-        whatsapp_carrier,
+        whatsapp_carriers,
         whatsapp_cost_lines,
         whatsapp_title_lines,
     )
@@ -667,7 +667,7 @@ def lessons_check(directory: str | None, strict: bool, verbose: bool) -> None:
         click.echo(str(problem), err=True)
     carriers = _carriers() if courses else None
     pricing, whose = pricing_carriers(carriers) if carriers else ([], "")
-    messaging, whose_whatsapp = whatsapp_carrier(carriers) if carriers else (None, "")
+    messaging, no_whatsapp = whatsapp_carriers(carriers) if carriers else ([], "")
     over: list[str] = []
     for course in courses:
         count = len(course.lesson_ids)
@@ -677,7 +677,7 @@ def lessons_check(directory: str | None, strict: bool, verbose: bool) -> None:
         for line in lines:
             click.echo(line)
         over += [f"{course.id} {lesson}" for lesson in over_budget]
-        for line in whatsapp_cost_lines(course, messaging, whose_whatsapp):
+        for line in whatsapp_cost_lines(course, messaging, no_whatsapp):
             click.echo(line)
         for line in _lesson_coverage(course):
             click.echo(line)

@@ -54,7 +54,7 @@ from typing import Any
 
 from gateway.i18n import SOURCE_LOCALE, locale_for_country, normalize_locale
 from gateway.phones import region_of
-from gateway.store import Store, events, privacy, programs
+from gateway.store import Store, cohorts, events, privacy, programs
 from gateway.store.records import QuizState
 
 _MAX_TEXT = 200
@@ -228,8 +228,8 @@ def data_problem(kind: str, data: dict[str, Any]) -> str | None:
                 isinstance(cohort, str) and events.EVENT_ID_RE.fullmatch(cohort)):
             return "data.cohort: not a cohort's uid"
         name = data.get("cohort_name", "")
-        if not isinstance(name, str) or len(name) > _MAX_TEXT:
-            return f"data.cohort_name: not a string of at most {_MAX_TEXT} characters"
+        if not isinstance(name, str) or len(name) > cohorts.NAME_CHARS:
+            return f"data.cohort_name: not a string of at most {cohorts.NAME_CHARS} characters"
     if kind == "enrolled" and not isinstance(data.get("restart", False), bool):
         return "data.restart: not a bool"
     if kind == "card_reached":

@@ -52,9 +52,10 @@ def test_the_dashboard_in_a_browser(browser, seeded_app, site, tmp_path):  # noq
         assert heading.is_visible()
 
         charts = page.locator("svg[role=img]")
-        assert charts.count() == 7
+        assert charts.count() == 8
         for name in ("SMS: active learners per day", "USSD: active learners per day",
-                     "Web: active learners per day", "twilio: SMS segments out per day",
+                     "Web: active learners per day", "WhatsApp: active learners per day",
+                     "twilio: SMS segments out per day",
                      "Right first answers, worst questions first"):
             assert page.get_by_role("img", name=name).is_visible(), name
         bars = page.locator("svg rect title").all_text_contents()
