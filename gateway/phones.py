@@ -33,13 +33,17 @@ def _parsed(text: str, region: str | None) -> tuple[str, str | None]:
         phonenumbers.parse(e164, None), phonenumbers.PhoneNumberFormat.E164)
     if len(e164) > 16 or read_back != e164:
         raise InvalidPhoneNumber("is not a possible phone number")
-    return e164, phonenumbers.region_code_for_number(number) or None
+    # The cache keeps one string, not two alike, for a number already in E.164.
+    return (text if text == e164 else e164), phonenumbers.region_code_for_number(number) or None
 
 
 def _key(raw: str, default_region: str | None) -> tuple[str, str | None]:
-    # Digits of any script (Arabic-Indic, fullwidth...) as ASCII, so "٠٠" is "00" too.
-    text = "".join(str(unicodedata.decimal(c)) if not c.isascii() and c.isdecimal() else c
-                   for c in (raw or "").strip())
+    # Digits of any script (Arabic-Indic, fullwidth...) as ASCII, so "٠٠" is "00" too. (An
+    # ASCII number is kept as given: the cache's key is then the caller's own string.)
+    text = (raw or "").strip()
+    if not text.isascii():
+        text = "".join(str(unicodedata.decimal(c)) if c.isdecimal() and not c.isascii()
+                       else c for c in text)
     if text.startswith("00"):
         text = "+" + text[2:]
     # An international number reads the same from any region: one cache entry.

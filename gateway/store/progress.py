@@ -7,6 +7,7 @@ connection, the clock and the write transaction."""
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -43,6 +44,13 @@ class _RecentKeys:
 # (database, day, channel, phone) this process has recorded as active: most messages come
 # from someone already counted today, and need no write for it.
 _ACTIVITY_NOTED = _RecentKeys(50_000)
+
+
+@functools.lru_cache(maxsize=4)
+def _utc_day(days: int) -> str:
+    """'YYYY-MM-DD' of a UTC day counted from 1970-01-01: one string a day, shared by
+    every key of _ACTIVITY_NOTED that names it."""
+    return time.strftime("%Y-%m-%d", time.gmtime(days * 86_400))
 
 
 def _certificate_record(row: dict) -> CertificateRecord:
@@ -227,13 +235,12 @@ class ProgressStore:
         """Count the learner active today (UTC, by the store's clock) on `channel` ('sms',
         'ussd' or 'web'): one row per learner, channel and day, for daily active learners.
         Cheap and idempotent; call it inside the write transaction of what they did."""
-        day = time.strftime("%Y-%m-%d", time.gmtime(self.clock()))
-        key = (self._lock_path, day, channel, phone)
+        key = (self._lock_path, _utc_day(int(self.clock() // 86_400)), channel, phone)
         if key in _ACTIVITY_NOTED:
             return  # this process noted it today already: skip the statement
         self.db.execute(
             "INSERT OR IGNORE INTO activity (day, channel, phone) VALUES (?, ?, ?)",
-            [day, channel, phone])
+            key[1:])
         _ACTIVITY_NOTED.add(key)
 
     def save_lesson_result(
