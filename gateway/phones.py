@@ -38,8 +38,8 @@ def _parsed(text: str, region: str | None) -> tuple[str, str | None]:
 
 
 def _key(raw: str, default_region: str | None) -> tuple[str, str | None]:
-    # Digits of any script (Arabic-Indic, fullwidth...) as ASCII, so "٠٠" is "00" too. (An
-    # ASCII number is kept as given: the cache's key is then the caller's own string.)
+    # Digits of any script (Arabic-Indic, fullwidth...) as ASCII, so "٠٠" is "00" too. An
+    # ASCII number (nearly every one) needs no rebuilding character by character.
     text = (raw or "").strip()
     if not text.isascii():
         text = "".join(str(unicodedata.decimal(c)) if c.isdecimal() and not c.isascii()

@@ -233,8 +233,9 @@ class ProgressStore:
 
     def note_activity(self, phone: str, channel: str) -> None:
         """Count the learner active today (UTC, by the store's clock) on `channel` ('sms',
-        'ussd' or 'web'): one row per learner, channel and day, for daily active learners.
-        Cheap and idempotent; call it inside the write transaction of what they did."""
+        'ussd', 'web' or 'whatsapp'): one row per learner, channel and day, for daily
+        active learners. Cheap and idempotent; call it inside the write transaction of
+        what they did."""
         key = (self._lock_path, _utc_day(int(self.clock() // 86_400)), channel, phone)
         if key in _ACTIVITY_NOTED:
             return  # this process noted it today already: skip the statement
