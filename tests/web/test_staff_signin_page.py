@@ -44,6 +44,13 @@ def site(app) -> Iterator[str]:
         yield base_url
 
 
+def _shown(locator) -> bool:
+    """Whether the element is on screen once the navigation a click started has landed
+    (a click waits for a navigation to start, not to load)."""
+    locator.wait_for()
+    return locator.is_visible()
+
+
 def _sign_in(page, username: str, password: str) -> None:
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
@@ -56,13 +63,13 @@ def test_an_administrator_signs_in_and_out(browser, site):  # noqa: F811
         _sign_in(page, "amina", "not the password at all")
         assert page.get_by_role("alert").inner_text() == "Wrong username or password."
         _sign_in(page, "amina", ADMIN_PASSWORD)
-        assert page.get_by_role("heading", name="Dashboard", level=1).is_visible()
+        assert _shown(page.get_by_role("heading", name="Dashboard", level=1))
         page.get_by_role("link", name="Who did what").click()
-        assert page.get_by_role("heading", name="Who did what", level=1).is_visible()
+        assert _shown(page.get_by_role("heading", name="Who did what", level=1))
         assert page.get_by_role("cell", name="sign-in failed").is_visible()
         assert page.evaluate("document.documentElement.scrollWidth") <= 240
         page.get_by_role("button", name="Sign out").click()
-        assert page.get_by_role("heading", name="Operator sign in").is_visible()
+        assert _shown(page.get_by_role("heading", name="Operator sign in"))
         assert page.goto(site + "/admin").status == 403
 
 
@@ -70,9 +77,9 @@ def test_a_tutor_is_told_what_they_may_do_and_refused_the_dashboard(browser, sit
     with opened_page(browser, 240, 320) as page:
         page.goto(site + "/admin/signin")
         _sign_in(page, "tunde", TUTOR_PASSWORD)
-        assert page.get_by_role("heading", name="Inbox", level=1).is_visible()
+        assert _shown(page.get_by_role("heading", name="Inbox", level=1))
         page.get_by_role("link", name="tunde").click()
-        assert page.get_by_role("heading", name="Your account", level=1).is_visible()
+        assert _shown(page.get_by_role("heading", name="Your account", level=1))
         assert "As a tutor" in page.locator("main").inner_text()
         assert page.evaluate("document.documentElement.scrollWidth") <= 240
         refused = page.goto(site + "/admin")
@@ -80,7 +87,7 @@ def test_a_tutor_is_told_what_they_may_do_and_refused_the_dashboard(browser, sit
         assert page.get_by_role("heading", name="Administrators only").is_visible()
         assert page.goto(site + "/admin/audit").status == 403
         page.get_by_role("button", name="Sign out").click()
-        assert page.get_by_role("heading", name="Operator sign in").is_visible()
+        assert _shown(page.get_by_role("heading", name="Operator sign in"))
 
 
 def test_the_staff_pages_are_valid_and_accessible(browser, app, site):  # noqa: F811
