@@ -43,7 +43,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page, Playwright
+    from playwright.sync_api import Browser, Locator, LocatorAssertions, Page, Playwright
 
 CHROMIUM = os.environ.get("LEARNLINE_CHROMIUM", "/usr/bin/chromium")
 # Headless as root on a machine whose only network is loopback (and the package registries):
@@ -162,6 +162,17 @@ def new_page(
     )
     context.set_default_timeout(10_000)
     return context.new_page()
+
+
+def expect(locator: Locator) -> LocatorAssertions:
+    """Playwright's assertions on ``locator``, which wait (up to five seconds) for it to hold.
+
+    Use them after a click that loads another page: a click returns once that page has
+    started to load, so ``is_visible()`` at once may still be asking the page before it.
+    """
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(locator)
 
 
 @contextmanager

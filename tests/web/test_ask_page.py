@@ -15,6 +15,7 @@ from tests.conftest import TwilioWebhooks, csrf, web_sign_in
 from tests.web.browser import (  # noqa: F401  (browser is a fixture)
     axe_violations_in_html,
     browser,
+    expect,
     opened_page,
     validate_html,
 )
@@ -66,16 +67,16 @@ def test_a_learner_reads_the_tutors_answer_at_240x320(browser, site, store):  # 
         page.goto(site + "/ask")
         page.get_by_label("Your question for the tutors").fill("Should I ask for a deposit?")
         page.get_by_role("button", name="Send").click()
-        assert page.get_by_text("Your question reached the tutors.").is_visible()
-        assert page.get_by_text(re.compile(r"Asked on .+, waiting for a tutor\.")).is_visible()
+        expect(page.get_by_text("Your question reached the tutors.")).to_be_visible()
+        expect(page.get_by_text(re.compile(r"Asked on .+, waiting for a tutor\."))).to_be_visible()
         [asked] = questions.of_learner(store, PHONE)
         questions.mark_answered(store, asked.id, "Yes: half before you start is usual.", None)
         page.goto(site + "/ask")
         answer = page.get_by_text("Yes: half before you start is usual.")
         answer.scroll_into_view_if_needed()
-        assert answer.is_visible()
-        assert page.get_by_text(re.compile(r"Asked on .+, answered on .+:")).is_visible()
-        assert page.get_by_text("Should I ask for a deposit?").is_visible()
+        expect(answer).to_be_visible()
+        expect(page.get_by_text(re.compile(r"Asked on .+, answered on .+:"))).to_be_visible()
+        expect(page.get_by_text("Should I ask for a deposit?")).to_be_visible()
         assert page.get_by_text("question waits for a tutor").count() == 0
         # Nothing wider than the phone's screen (the question's box included).
         assert page.evaluate("document.documentElement.scrollWidth") <= 240

@@ -13,6 +13,7 @@ from tests.web import browser as tools
 from tests.web.browser import (
     axe_violations,
     browser,  # noqa: F401  (a fixture)
+    expect,
     opened_page,
     screenshot,
     serve_app,
@@ -132,7 +133,7 @@ def test_pages_open_with_javascript_off(browser, base_url) -> None:  # noqa: F81
     with opened_page(browser, 240, 320) as page:
         page.goto(f"{base_url}/good")
         assert page.locator("#status").inner_text() == "Page loaded"
-        assert page.locator("#nojs").is_visible()
+        expect(page.locator("#nojs")).to_be_visible()
         assert page.viewport_size == {"width": 240, "height": 320}
 
 
@@ -140,7 +141,7 @@ def test_pages_can_open_with_javascript_on(browser, base_url) -> None:  # noqa: 
     with opened_page(browser, 240, 320, javascript=True) as page:
         page.goto(f"{base_url}/good")
         assert page.locator("#status").inner_text() == "Script ran"
-        assert not page.locator("#nojs").is_visible()
+        expect(page.locator("#nojs")).to_be_hidden()
 
 
 def test_screenshot_is_a_240x320_png(browser, base_url, tmp_path: Path) -> None:  # noqa: F811

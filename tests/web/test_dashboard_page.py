@@ -19,6 +19,7 @@ from tests.web.browser import (  # noqa: F401  (browser is a fixture)
     axe_violations,
     axe_violations_in_html,
     browser,
+    expect,
     opened_page,
     screenshot,
     serve_app,
@@ -49,7 +50,7 @@ def test_the_dashboard_in_a_browser(browser, seeded_app, site, tmp_path):  # noq
         page.get_by_role("button", name="Sign in").click()
         heading = page.get_by_role("heading", name="Dashboard", level=1)
         heading.wait_for()  # the sign-in's redirect has landed
-        assert heading.is_visible()
+        expect(heading).to_be_visible()
 
         charts = page.locator("svg[role=img]")
         assert charts.count() == 8
@@ -76,7 +77,7 @@ def test_the_dashboard_in_a_browser(browser, seeded_app, site, tmp_path):  # noq
         shot = screenshot(page, folder / "dashboard-240x320.png", full_page=True)
         print(f"\ndashboard screenshot: {shot}")
         assert shot.stat().st_size > 1000
-        page.get_by_role("link", name="activity.csv").is_visible()
+        expect(page.get_by_role("link", name="activity.csv")).to_be_visible()
 
 
 def test_the_dashboard_is_valid_accessible_and_small(browser, seeded_app, site):  # noqa: F811

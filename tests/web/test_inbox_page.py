@@ -29,6 +29,7 @@ from tests.test_tutor_inbox import carriers_file as carriers_file
 from tests.web.browser import (  # noqa: F401  (browser is a fixture)
     axe_violations_in_html,
     browser,
+    expect,
     opened_page,
     serve_app,
     validate_html,
@@ -90,7 +91,7 @@ def test_a_tutor_answers_from_a_phone_and_the_learner_gets_it_by_sms(
         page.get_by_label("Username").fill("tunde")
         page.get_by_label("Password").fill(TUTOR_PASSWORD)
         page.get_by_role("button", name="Sign in").click()
-        assert page.get_by_role("heading", name="Inbox", level=1).is_visible()
+        expect(page.get_by_role("heading", name="Inbox", level=1)).to_be_visible()
         listed = page.locator("main").inner_text()
         assert "2 open questions, oldest first." in listed
         assert "by USSD; +25471*****78, English (en); Find a skill people pay for" in listed
@@ -98,7 +99,7 @@ def test_a_tutor_answers_from_a_phone_and_the_learner_gets_it_by_sms(
         documents = {"inbox": page.content()}
 
         page.get_by_role("link", name="Should I take a deposit").click()
-        assert page.get_by_role("heading", name="Question 1", level=1).is_visible()
+        expect(page.get_by_role("heading", name="Question 1", level=1)).to_be_visible()
         shown = page.locator("main").inner_text()
         assert "Lesson: Find a skill people pay for, card 1." in shown
         assert "held by nobody" in shown

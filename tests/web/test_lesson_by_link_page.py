@@ -15,6 +15,7 @@ from tests.web.browser import (  # noqa: F401  (browser is a fixture)
     axe_violations,
     axe_violations_in_html,
     browser,
+    expect,
     opened_page,
     validate_html,
 )
@@ -61,7 +62,7 @@ def test_a_french_learner_takes_a_whole_lesson_by_link(browser, app, site, store
         assert cards.count() == len(lesson.cards)
         for number in range(cards.count()):
             cards.nth(number).scroll_into_view_if_needed()
-            assert cards.nth(number).is_visible()
+            expect(cards.nth(number)).to_be_visible()
         assert page.evaluate(OVERFLOW) == []
         html = page.content()
         for question in lesson.questions:
@@ -69,7 +70,7 @@ def test_a_french_learner_takes_a_whole_lesson_by_link(browser, app, site, store
                 .get_by_label(question.options[question.answer], exact=True).check()
         page.get_by_role("button", name="Vérifier mes réponses").click()
         count = len(lesson.questions)
-        assert page.get_by_text(f"{count} sur {count} justes.").is_visible()
+        expect(page.get_by_text(f"{count} sur {count} justes.")).to_be_visible()
         assert page.get_by_role("heading", level=1).inner_text().startswith("Résultats")
         assert page.evaluate(OVERFLOW) == []
         results = page.content()

@@ -15,6 +15,7 @@ from tests.web.browser import (  # noqa: F401  (browser is a fixture)
     axe_violations,
     axe_violations_in_html,
     browser,
+    expect,
     opened_page,
     serve_app,
     validate_html,
@@ -46,17 +47,17 @@ def answer_quiz(page, store: Store, lesson_id: str = "find-your-skill") -> None:
 def test_a_visitor_browses_reads_and_takes_a_quiz(browser, site, store):  # noqa: F811
     with opened_page(browser, 240, 320) as page:
         page.goto(site + "/")
-        assert page.get_by_role("heading", name="Courses").is_visible()
+        expect(page.get_by_role("heading", name="Courses")).to_be_visible()
         page.get_by_role("link", name="Start freelancing").click()
         page.get_by_role("link", name="Find a skill people pay for").click()
         assert page.get_by_role("heading", level=1).inner_text() == (
             "Lesson 1/6: Find a skill people pay for")
         page.get_by_role("button", name="Take the quiz").click()
         answer_quiz(page, store)
-        assert page.get_by_text("3 of 3 right.").is_visible()
+        expect(page.get_by_text("3 of 3 right.")).to_be_visible()
         page.get_by_role("link", name="My progress").click()
-        assert page.get_by_text("1/6 lessons done, 3/3 right.").is_visible()
-        assert page.get_by_text("kept in this browser only").is_visible()
+        expect(page.get_by_text("1/6 lessons done, 3/3 right.")).to_be_visible()
+        expect(page.get_by_text("kept in this browser only")).to_be_visible()
 
 
 def test_started_by_sms_signs_in_and_finishes_on_the_web(browser, site, store):  # noqa: F811
@@ -71,14 +72,14 @@ def test_started_by_sms_signs_in_and_finishes_on_the_web(browser, site, store): 
         code = re.search(r"code is (\d{6})", store.outbox(PHONE)[-1].body).group(1)
         page.get_by_label("Code").fill(code)
         page.get_by_role("button", name="Sign in").click()
-        assert page.get_by_role("heading", name="My progress").is_visible()
-        assert page.get_by_text("Next: Find a skill people pay for").is_visible()
+        expect(page.get_by_role("heading", name="My progress")).to_be_visible()
+        expect(page.get_by_text("Next: Find a skill people pay for")).to_be_visible()
         page.get_by_role("link", name="Start freelancing").click()
         assert page.get_by_text("You are here").is_visible()  # the lesson SMS is in
         page.get_by_role("link", name="Find a skill people pay for").click()
         page.get_by_role("button", name="Take the quiz").click()
         answer_quiz(page, store)
-        assert page.get_by_text("3 of 3 right.").is_visible()
+        expect(page.get_by_text("3 of 3 right.")).to_be_visible()
     status = sms(store, "STATUS")
     assert "Start freelancing: 1/6 lessons done, 3/3 right." in status
     assert "Find your first clients" in status
@@ -198,8 +199,8 @@ def test_a_certificate_is_checked_with_the_form_in_a_browser(browser, site, stor
         page.get_by_label("Certificate code").fill("7kqm 2xhd 9p")
         page.get_by_role("button", name="Check").click()
         assert page.url == f"{site}/verify/{CERTIFICATE}"
-        assert page.get_by_text("This certificate is genuine.").is_visible()
-        assert page.get_by_text("Chiamaka Adaeze Okonkwo-Balogun").is_visible()
+        expect(page.get_by_text("This certificate is genuine.")).to_be_visible()
+        expect(page.get_by_text("Chiamaka Adaeze Okonkwo-Balogun")).to_be_visible()
         assert page.evaluate(CLIPPED) == []
         page.get_by_role("link", name="Check another code").click()
         page.get_by_label("Certificate code").fill("7KQM-2XHD-9Q")

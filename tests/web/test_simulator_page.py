@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from gateway.content.importer import import_courses
 from gateway.store import Store
-from tests.web.browser import browser, opened_page  # noqa: F401  (browser is a fixture)
+from tests.web.browser import browser, expect, opened_page  # noqa: F401  (browser is a fixture)
 
 
 def _in_view(page, selector: str) -> bool:
@@ -81,6 +81,7 @@ Start with the one they named most.
 = They pay for it.
 """
 
+
 def _last_screen(page):
     return page.locator(".phone .screen >> nth=-1")
 
@@ -118,7 +119,6 @@ def test_the_whatsapp_mode_shows_bold_titles_buttons_and_lists(browser, site, st
         assert _last_screen(page).inner_text().startswith("Bravo !"), \
             _last_screen(page).inner_text()
 
-
     # A question of four options: a list, its rows behind its button, as in WhatsApp
     # (another browser: another pretend learner, who chooses that course).
     import_courses(store, tmp_path / "courses")
@@ -132,7 +132,7 @@ def test_the_whatsapp_mode_shows_bold_titles_buttons_and_lists(browser, site, st
         listed = page.locator(".phone details").last
         assert listed.locator("summary").inner_text() == "Répondez A-D"
         row = listed.locator("button[value=B]")
-        assert not row.is_visible()
+        expect(row).to_be_hidden()
         listed.locator("summary").click()
         assert row.inner_text().startswith("B) Phone repair")
         assert row.locator("small").inner_text() == "Phone repair with the tools you have"

@@ -16,6 +16,7 @@ from tests.web.browser import (  # noqa: F401  (browser is a fixture)
     axe_violations,
     axe_violations_in_html,
     browser,
+    expect,
     opened_page,
     serve_app,
     validate_html,
@@ -44,13 +45,6 @@ def site(app) -> Iterator[str]:
         yield base_url
 
 
-def _shown(locator) -> bool:
-    """Whether the element is on screen once the navigation a click started has landed
-    (a click waits for a navigation to start, not to load)."""
-    locator.wait_for()
-    return locator.is_visible()
-
-
 def _sign_in(page, username: str, password: str) -> None:
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
@@ -63,13 +57,13 @@ def test_an_administrator_signs_in_and_out(browser, site):  # noqa: F811
         _sign_in(page, "amina", "not the password at all")
         assert page.get_by_role("alert").inner_text() == "Wrong username or password."
         _sign_in(page, "amina", ADMIN_PASSWORD)
-        assert _shown(page.get_by_role("heading", name="Dashboard", level=1))
+        expect(page.get_by_role("heading", name="Dashboard", level=1)).to_be_visible()
         page.get_by_role("link", name="Who did what").click()
-        assert _shown(page.get_by_role("heading", name="Who did what", level=1))
-        assert page.get_by_role("cell", name="sign-in failed").is_visible()
+        expect(page.get_by_role("heading", name="Who did what", level=1)).to_be_visible()
+        expect(page.get_by_role("cell", name="sign-in failed")).to_be_visible()
         assert page.evaluate("document.documentElement.scrollWidth") <= 240
         page.get_by_role("button", name="Sign out").click()
-        assert _shown(page.get_by_role("heading", name="Operator sign in"))
+        expect(page.get_by_role("heading", name="Operator sign in")).to_be_visible()
         assert page.goto(site + "/admin").status == 403
 
 
@@ -77,17 +71,17 @@ def test_a_tutor_is_told_what_they_may_do_and_refused_the_dashboard(browser, sit
     with opened_page(browser, 240, 320) as page:
         page.goto(site + "/admin/signin")
         _sign_in(page, "tunde", TUTOR_PASSWORD)
-        assert _shown(page.get_by_role("heading", name="Inbox", level=1))
+        expect(page.get_by_role("heading", name="Inbox", level=1)).to_be_visible()
         page.get_by_role("link", name="tunde").click()
-        assert _shown(page.get_by_role("heading", name="Your account", level=1))
+        expect(page.get_by_role("heading", name="Your account", level=1)).to_be_visible()
         assert "As a tutor" in page.locator("main").inner_text()
         assert page.evaluate("document.documentElement.scrollWidth") <= 240
         refused = page.goto(site + "/admin")
         assert refused.status == 403
-        assert page.get_by_role("heading", name="Administrators only").is_visible()
+        expect(page.get_by_role("heading", name="Administrators only")).to_be_visible()
         assert page.goto(site + "/admin/audit").status == 403
         page.get_by_role("button", name="Sign out").click()
-        assert _shown(page.get_by_role("heading", name="Operator sign in"))
+        expect(page.get_by_role("heading", name="Operator sign in")).to_be_visible()
 
 
 def test_the_staff_pages_are_valid_and_accessible(browser, app, site):  # noqa: F811

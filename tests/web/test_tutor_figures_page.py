@@ -20,6 +20,7 @@ from tests.test_tutor_figures import week as week
 from tests.web.browser import (  # noqa: F401  (browser is a fixture)
     axe_violations_in_html,
     browser,
+    expect,
     opened_page,
     serve_app,
     validate_html,
@@ -42,11 +43,11 @@ def test_the_tutors_figures_in_a_browser(browser, site):  # noqa: F811
         page.get_by_role("button", name="Sign in").click()
         page.get_by_role("heading", name="Dashboard", level=1).wait_for()
         page.goto(site + "/admin?days=7")
-        assert page.get_by_role("heading", name="Questions to tutors", level=2).is_visible()
+        expect(page.get_by_role("heading", name="Questions to tutors", level=2)).to_be_visible()
         chart = page.get_by_role("img", name="Questions to tutors asked per day")
         assert chart.is_visible() and chart.bounding_box()["width"] <= 240
         assert page.get_by_role("cell", name="removed account #4").count() == 1
-        assert page.get_by_role("link", name="tutors.csv").is_visible()
+        expect(page.get_by_role("link", name="tutors.csv")).to_be_visible()
         assert page.evaluate("document.documentElement.scrollWidth") <= 240
 
 
