@@ -6,6 +6,7 @@ the cohort's course; a weekly report goes to the cohort's contacts."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +25,10 @@ from gateway.store import Store, staff
 from gateway.store import cohorts as stored
 from gateway.store import programs as members
 from tests.conftest import TwilioWebhooks
+from tests.fakes.graph_api import FakeGraphApi
+from tests.test_channel_choice import PHONE as WHATSAPP_PHONE
+from tests.test_channel_choice import whatsapp
+from tests.test_whatsapp_channel import ACCESS_TOKEN, PHONE_NUMBER_ID, whatsapp_carrier
 
 PROGRAMS = """
 [programs.orange]
@@ -74,6 +79,12 @@ def store(db_path, programs_file, tmp_path, clock):
     with Store.open(db_path, clock=lambda: clock[0]) as opened:
         import_courses(opened, root)
         yield opened
+
+
+@pytest.fixture
+def graph_api() -> Iterator[FakeGraphApi]:
+    with FakeGraphApi(PHONE_NUMBER_ID, ACCESS_TOKEN) as api:
+        yield api
 
 
 @pytest.fixture
@@ -318,6 +329,24 @@ def test_a_yes_in_any_language_accepts_the_invitation(store, carriers, twilio, a
                            ["+2348030000100"]).fetchone()
     assert tuple(row) == ("invitation", cohort.id)
     assert store.places().get("+2348030000100", cohort.course_id) is not None
+
+
+def test_a_yes_on_whatsapp_accepts_the_invitation_sent_by_sms(
+        store, db_path, carriers_file, graph_api):
+    """The invitation comes by SMS; the learner answers from WhatsApp on the same number."""
+    carriers_file.write_text(carriers_file.read_text() + whatsapp_carrier(graph_api.url))
+    carriers = load_carriers(carriers_file)
+    cohort = new_cohort(store, carriers, f"phone\n{WHATSAPP_PHONE}\n".encode())
+    run_invitations(store, carriers)
+    client = create_app({"DATABASE": str(db_path), "CARRIERS_FILE": str(carriers_file),
+                         "TESTING": True}).test_client()
+    whatsapp(client, "Oui !")
+    row = store.db.execute("SELECT via, cohort_id FROM program_members WHERE phone = ?",
+                           [WHATSAPP_PHONE]).fetchone()
+    assert tuple(row) == ("invitation", cohort.id)
+    assert store.learner(WHATSAPP_PHONE).current_course == cohort.course_id
+    [answered] = [m for m in store.outbox(WHATSAPP_PHONE) if m.carrier_id == "wa"]
+    assert answered.body.startswith("Vous avez rejoint Orange Academy.\n")
 
 
 def test_a_yes_from_a_number_not_invited_joins_nothing(store, carriers, twilio):

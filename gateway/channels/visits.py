@@ -7,9 +7,10 @@ or quiz on the web.
 - Acting: the learner is counted active on the channel today, and seen: reminders start
   again from now and the scheduler's next look at them is planned (docs/scheduling.md).
 - For the messaging channels (SMS, WhatsApp): a message from an erased number is kept but
-  not answered unless it is START, and the daily-lesson offer follows a learner's first
-  lesson done; a sender over the carrier's inbound limits gets one notice, and a message
-  the engine failed on gets an apology (`answer_throttled`, `answer_failure`).
+  not answered unless it is START, a yes from a number a cohort invited accepts the
+  invitation, and the daily-lesson offer follows a learner's first lesson done; a sender
+  over the carrier's inbound limits gets one notice, and a message the engine failed on
+  gets an apology (`answer_throttled`, `answer_failure`).
 """
 
 from __future__ import annotations
@@ -17,18 +18,20 @@ from __future__ import annotations
 import dataclasses
 import logging
 
+from gateway import programs
+from gateway.channels.commands import is_yes
 from gateway.config import Carrier
 from gateway.i18n import default_locale, translations
 from gateway.learning import Engine
 from gateway.learning import replies as r
 from gateway.learning.engine import Outcome
-from gateway.learning.intents import Intent, Start
+from gateway.learning.intents import Intent, Join, Start
 from gateway.learning.scheduling import note_seen
 from gateway.learning.timing import Pacing, hour_outside_quiet
 from gateway.metrics import PROCESSING_FAILURES
 from gateway.outbox.queue import queue_text
 from gateway.phones import masked
-from gateway.store import InboundRecord, LearnerRecord, Store, privacy
+from gateway.store import InboundRecord, LearnerRecord, Store, cohorts, privacy
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +65,18 @@ def stray_from_erased_number(store: Store, inbound: InboundRecord, intent: Inten
     privacy.silence_stray(store, inbound.id)
     log.info("inbound %d: from an erased number, not answered", inbound.id)
     return True
+
+
+def invitation_answered(store: Store, phone: str, text: str, intent: Intent) -> Intent:
+    """Inside the caller's write transaction: a yes, in any of the gateway's languages, from
+    a number a cohort invited is its consent, read as joining the cohort's program by the
+    invitation (docs/programs.md, Cohorts). Any other message keeps its `intent`."""
+    if isinstance(intent, Join) or not is_yes(text):
+        return intent
+    invited = cohorts.invited_program(store, phone)
+    if invited is not None and programs.current().get(invited) is not None:
+        return Join(invited, "invitation")
+    return intent
 
 
 def with_schedule_offer(learner: LearnerRecord, outcome: Outcome, pacing: Pacing) -> Outcome:

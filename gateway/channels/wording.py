@@ -30,7 +30,6 @@ def first_words(text: str, chars: int = 30) -> str:
     return cut.rstrip(" ,.;:") + "..."
 
 
-
 def _clock(hour: int) -> str:
     return f"{hour:02d}:00"
 
@@ -129,6 +128,7 @@ class Wording:
         if asked.status == "closed":
             return self._("Asked on %(date)s, closed without an answer.", date=date)
         return self._("Asked on %(date)s, waiting for a tutor.", date=date)
+
     def tutor_answer(self, answer: str) -> str:
         """A tutor's answer as the learner receives it (gateway/ops/tutoring.py)."""
         return self._("Your tutor answers: %(answer)s", answer=answer)

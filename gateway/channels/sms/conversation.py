@@ -7,13 +7,14 @@ import logging
 import sqlite3
 
 from gateway import programs
-from gateway.channels.commands import is_yes, parse_command
+from gateway.channels.commands import parse_command
 from gateway.channels.lesson_costs import lesson_of
 from gateway.channels.sms.packing import pack
 from gateway.channels.texts import render_parts
 from gateway.channels.visits import (
     answer_failure,
     answer_throttled,
+    invitation_answered,
     learner_acted,
     stray_from_erased_number,
     with_schedule_offer,
@@ -29,7 +30,7 @@ from gateway.learning.intents import Delivery, Intent, Join
 from gateway.learning.timing import Pacing
 from gateway.outbox.queue import queue_text
 from gateway.ratelimit import InboundLimits
-from gateway.store import InboundRecord, LearnerRecord, Store, cohorts, web_sessions
+from gateway.store import InboundRecord, LearnerRecord, Store, web_sessions
 from gateway.store import programs as members
 from gateway.urls import web_url
 
@@ -157,13 +158,8 @@ def _entering(store: Store, carrier: Carrier, inbound: InboundRecord,
     """A first message to a program's short code on this carrier joins the program,
     whatever it says; from a member it is read as any message; a yes from a number a
     cohort invited accepts the invitation (docs/programs.md)."""
-    if isinstance(intent, Join):
-        return intent
-    if is_yes(inbound.text):
-        invited = cohorts.invited_program(store, learner.phone)
-        if invited is not None and programs.current().get(invited) is not None:
-            return Join(invited, "invitation")
-    if not inbound.recipient:
+    intent = invitation_answered(store, learner.phone, inbound.text, intent)
+    if isinstance(intent, Join) or not inbound.recipient:
         return intent
     program = programs.current().by_short_code(carrier.id, inbound.recipient)
     if program is None or members.is_member(store, program.id, learner.phone):

@@ -41,6 +41,7 @@ from gateway.store import programs as members
 
 log = logging.getLogger(__name__)
 
+
 def screen_locale(locale: str, carrier: Carrier) -> str:
     """The language USSD screens are written in for a learner reading `locale`: theirs,
     unless its script needs UCS-2 and the carrier's USSD gateway cannot carry it

@@ -369,8 +369,6 @@ def _paced_engine(learner: LearnerRecord) -> Engine:
     return Engine(get_store(), carrier.pacing if carrier else Pacing(), channel="web")
 
 
-
-
 @blueprint.route("/ask", methods=["GET", "POST"])
 def ask():
     """A signed-in learner asks the tutors a question: a short form, its receipt (when to

@@ -27,6 +27,7 @@ from gateway.channels.lesson_costs import lesson_of
 from gateway.channels.visits import (
     answer_failure,
     answer_throttled,
+    invitation_answered,
     learner_acted,
     stray_from_erased_number,
     with_schedule_offer,
@@ -140,6 +141,7 @@ def _process(store: Store, carrier: Carrier, inbound: InboundRecord, locale: str
                 learner = engine.learner(inbound.phone, carrier.id, locale, stored=learner)
             if not inbound.text.strip():
                 return _no_words(store, carrier, inbound, engine, learner, mark=mark)
+            intent = invitation_answered(store, learner.phone, inbound.text, intent)
             before = engine.current_lesson(learner)
             if tapped_on and not learner.stopped \
                     and store.tapped_earlier(carrier.id, inbound.phone, tapped_on):
