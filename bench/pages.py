@@ -229,6 +229,8 @@ def seed_questions(db_path: str | Path) -> None:
 
     today = int(time.time() // 86400) * 86400
     tutor_service.seed(Path(db_path), monday=today - 7 * 86400, fresh=False)
+
+
 INBOX_QUESTIONS = 20
 INBOX_PASSWORD = "bench tutor pass phrase"
 

@@ -132,6 +132,7 @@ def seed(db_path: Path, earlier_weeks: int = 0, monday: float = MONDAY,
                 else:
                     asked.mark_answered(store, question_id, "Answer.", staff_id)
 
+
 def simulate(week: list[tuple[int, float]], ids: dict[str, int], rng: random.Random,
              monday: float = MONDAY) -> list[tuple[int, float, int, bool]]:
     """The tutors' week, minute by minute: each tutor on shift and free takes the oldest

@@ -94,6 +94,7 @@ def worker_children(pid: int) -> set[int]:
             found.add(child)
     return found
 
+
 class Gateway:
     """`learnline serve` (with its worker, or `--no-worker`) on a fresh database."""
 

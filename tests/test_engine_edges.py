@@ -118,7 +118,6 @@ def test_a_pending_review_whose_lesson_is_gone_is_answered_plainly(learner: Lear
     assert learner.store.learner(learner.phone).pending_review is None
 
 
-
 def here(learner: Learner) -> tuple:
     with learner.store.write():
         engine = Engine(learner.store)

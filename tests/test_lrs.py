@@ -707,6 +707,8 @@ def test_a_certificate_revoked_while_its_earned_statement_is_on_its_way_is_voide
         lrs_store.sending(store, through)
         lrs_store.mark_sent(store, through, sent)
         assert [sid for sid, _ in lrs_store.due_voids(store, 100)] == [earned]
+
+
 @pytest.mark.parametrize("endpoint, warned", [
     ("http://lrs.example.org/xAPI/", True),
     ("http://10.0.0.5:8100/xAPI/", True),

@@ -28,6 +28,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     on connections of its own; none changes how it is configured or reads its log."""
     yield from shared_gateway(tmp_path_factory.mktemp("served"))
 
+
 WAYS = shipped_ways()
 
 

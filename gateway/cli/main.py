@@ -309,8 +309,6 @@ def _port_free(host: str, port: int) -> None:
                                        f"{exc.strerror}") from None
 
 
-
-
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535),

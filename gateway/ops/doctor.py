@@ -367,6 +367,8 @@ def _refusals(store: Store, findings: list[Finding]) -> None:
                                 f"{max(now - seen['at'], 0) / 60:.0f} min ago: fix them in "
                                 "the environment (docs/operations.md, rotating a carrier "
                                 "secret) and restart the worker"))
+
+
 def _held(store: Store, findings: list[Finding]) -> None:
 
     held = held_count(store)

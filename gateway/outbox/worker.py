@@ -586,7 +586,6 @@ class OutboxWorker:
                   "messages kept, trying again every %.0f s", carrier_id, exc.detail,
                   REFUSED_PROBE_SECONDS)
 
-
     def _fell_back(self, store: Store, message: OutboxRecord, exc: SendError) -> bool:
         """A message its carrier cannot deliver, failed and its copy queued through the
         carrier's fallback_carrier in one transaction (gateway/outbox/fallback.py);

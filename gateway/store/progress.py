@@ -24,6 +24,7 @@ from gateway.store.records import (
 if TYPE_CHECKING:
     from gateway.store.store import Store
 
+
 class _RecentKeys:
     """A bounded set that forgets its oldest keys (thread-safe enough: a lost race only
     repeats an idempotent insert)."""

@@ -470,7 +470,6 @@ def test_a_stored_message_left_unprocessed_is_answered_by_its_carriers_channel(
         == {"+15005550006"}
 
 
-
 def test_a_long_announcement_goes_whole_in_messages_twilio_takes(client, store,
                                                                  carriers_file):
     """Text to a Twilio WhatsApp learner is not split into SMS segments nor folded: it goes
