@@ -118,14 +118,14 @@ def budgeted(programs: Programs | None = None,
 def spends(store: Store, carriers: Carriers, programs: Programs | None = None,
            now: float | None = None) -> dict[str, Spend]:
     """Every configured program's spend this month, by program id (one read of the
-    month's messages)."""
+    month's counts, a few rows however many messages the month holds)."""
     programs = configured.current() if programs is None else programs
     if not programs:
         return {}
     now = store.clock() if now is None else now
-    since, until, month = month_of(now)
+    _, _, month = month_of(now)
     spent = {program.id: 0.0 for program in programs}
-    for program_id, carrier_id, *counts in members.outbound_counts(store, since, until):
+    for program_id, carrier_id, *counts in members.month_counts(store, month):
         if program_id in spent:
             spent[program_id] += price(carriers.get(carrier_id), *counts)
     return {p.id: Spend(p, round(spent[p.id], 6), month) for p in programs}

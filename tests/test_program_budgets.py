@@ -127,11 +127,11 @@ def sent_replies(store: Store, phone: str) -> int:
                             "AND status = 'sent'", [phone]).fetchone()[0]
 
 
-def test_programs_without_a_budget_cost_no_read_of_the_months_messages(
+def test_programs_budgets_cost_no_read_of_the_months_messages(
         programs_file, carriers_file, db_path):
-    """The worker's round prices the month's messages only for programs with a budget:
-    with none, it reads no message, whatever the outbox holds; with one, that program's
-    spend is read and counted."""
+    """The worker's round prices the month only for programs with a budget, from the
+    month's counts the outbox's triggers keep: it reads no message, whatever the outbox
+    holds, with a budget or without; with one, that program's spend is counted."""
     programs_file.write_text(PROGRAMS.replace("monthly_budget = 2\n", "").replace(
         "monthly_budget = 1000\n", ""), encoding="utf-8")
     carriers = load_carriers(carriers_file)
@@ -153,8 +153,9 @@ def test_programs_without_a_budget_cost_no_read_of_the_months_messages(
         assert outbox_reads(lambda: budgets.check(store, carriers)) == (frozenset(), 0)
         assert outbox_reads(lambda: budgets.stopped(store, carriers)) == (frozenset(), 0)
         programs_file.write_text(PROGRAMS, encoding="utf-8")  # orange: 2 USD
+        # With a budget, the month's counts are read (a few rows), still not the messages.
         stopped, reads = outbox_reads(lambda: budgets.check(store, carriers))
-        assert stopped == {"orange"} and reads > 0  # 3 segments at 1 USD: over 2
+        assert stopped == {"orange"} and reads == 0  # 3 segments at 1 USD: over 2
 
 
 def test_a_program_at_its_budget_stops_its_unsolicited_messages_while_replies_continue(
@@ -444,6 +445,122 @@ def test_costs_the_budget_and_the_hubs_spends_count_only_what_was_sent(
     assert pushed.summary(store, carriers)[("orange", today)] == [
         {"day": today, "program": "orange", "currency": "USD", "messages": sent,
          "segments": segments, "cost": spent}]
+
+
+# -- the month's counts, kept by the outbox's triggers -------------------------------------
+
+# The budget's rule (docs/programs.md, Budget), read from the messages themselves: what the
+# outbox's triggers must always agree with. Each message's month is budgets.month_of's.
+EACH_MESSAGE = """
+    SELECT created_at, program, carrier_id,
+           CASE WHEN status IN ('sent', 'delivered', 'undelivered')
+                     OR (status = 'failed' AND carrier_message_id IS NOT NULL)
+                THEN segments ELSE 0 END,
+           status = 'delivered' AND category = 'service',
+           status = 'delivered' AND category = 'utility',
+           status = 'delivered' AND category = 'marketing'
+    FROM (SELECT *, coalesce(json_extract(payload, '$.template.category'), 'service')
+                    AS category FROM outbox)
+    WHERE program != ''"""
+
+
+def by_the_messages(store: Store) -> list[tuple]:
+    totals: dict[tuple[str, str, str], list[int]] = {}
+    for created_at, program, carrier_id, *counts in store.db.execute(EACH_MESSAGE):
+        key = (budgets.month_of(created_at)[2], program, carrier_id)
+        totals[key] = [a + b for a, b in zip(totals.get(key, [0] * 4), counts, strict=True)]
+    return sorted((*key, *counts) for key, counts in totals.items() if any(counts))
+
+
+def kept_counts(store: Store) -> list[tuple]:
+    return [tuple(row) for row in store.db.execute(
+        "SELECT month, program, carrier_id, segments, service, utility, marketing "
+        "FROM program_month_counts WHERE segments OR service OR utility OR marketing "
+        "ORDER BY 1, 2, 3")]
+
+
+def test_the_months_counts_follow_every_message_through_its_life(db_path):
+    """Messages of two programs, two carriers and two months, SMS and WhatsApp of each
+    category, taken through queued, sending, sent, delivered, undelivered, failed (before
+    and after the carrier took them), cancelled, moved to another carrier or program, and
+    deleted: after each step the kept counts are what the messages say, each counted in
+    the month budgets.month_of gives it, even in the month's last millisecond."""
+    import json
+    import random
+    from datetime import UTC, datetime
+
+    december = datetime(2026, 12, 7, 10, tzinfo=UTC).timestamp()
+    # November's last 0.3 ms: still November (strftime alone would round it to December).
+    november = datetime(2026, 12, 1, tzinfo=UTC).timestamp() - 0.0003
+    templates = [None, json.dumps({"template": {"name": "n", "category": "utility"}}),
+                 json.dumps({"template": {"name": "n", "category": "marketing"}}),
+                 json.dumps({"buttons": [{"id": "NEXT"}]})]
+    rng = random.Random(17)
+    with Store.open(db_path, migrate=True) as store:
+        ids = []
+        for n in range(60):
+            now = november if n % 4 == 0 else december
+            with store.write():
+                ids.append(store.enqueue(
+                    rng.choice(["twilio", "wa"]), f"+23480300{n:05d}", "Hello",
+                    kind=rng.choice(["lesson", "reply"]), segments=rng.randint(1, 3),
+                    payload=rng.choice(templates), program=rng.choice(["orange", "sun", ""]),
+                    due_at=now))
+                store.db.execute("UPDATE outbox SET created_at = ? WHERE id = ?",
+                                 [now, ids[-1]])
+        assert kept_counts(store) == []  # queued: nothing billed yet
+        steps = [
+            "UPDATE outbox SET status = 'sending' WHERE id = ?",
+            "UPDATE outbox SET status = 'sent', carrier_message_id = 'SM' || id WHERE id = ?",
+            "UPDATE outbox SET status = 'delivered' WHERE id = ?",
+            "UPDATE outbox SET status = 'undelivered' WHERE id = ?",
+            "UPDATE outbox SET status = 'failed' WHERE id = ?",
+            "UPDATE outbox SET status = 'failed', carrier_message_id = NULL WHERE id = ?",
+            "UPDATE outbox SET status = 'cancelled' WHERE id = ?",
+            "UPDATE outbox SET segments = segments + 1 WHERE id = ?",
+            "UPDATE outbox SET carrier_id = 'wa' WHERE id = ?",
+            "UPDATE outbox SET program = 'sun' WHERE id = ?",
+            "UPDATE outbox SET program = '' WHERE id = ?",
+            "UPDATE outbox SET created_at = created_at - 86400 * 10 WHERE id = ?",
+            "DELETE FROM outbox WHERE id = ?",
+        ]
+        seen_billed = False
+        for _ in range(400):
+            with store.write():
+                store.db.execute(rng.choice(steps), [rng.choice(ids)])
+            expected = by_the_messages(store)
+            assert kept_counts(store) == expected
+            seen_billed = seen_billed or any(row[3] and row[4:] != (0, 0, 0)
+                                             for row in expected)
+        assert seen_billed
+        assert {row[0] for row in kept_counts(store)} == {"2026-11", "2026-12"}
+
+
+def test_an_upgrade_counts_the_messages_already_stored(tmp_path):
+    """A database from before the counts (its schema as stored in tests/data/schemas)
+    holding a month of a program's messages gets them counted by the upgrade."""
+    import sqlite3
+
+    from tests.test_schema_history import SCHEMAS, load
+
+    path = load(SCHEMAS / "32-cf2aac7.sql", tmp_path / "old.db")
+    conn = sqlite3.connect(path, isolation_level=None)
+    for n, (status, segments, program) in enumerate([
+            ("sent", 2, "orange"), ("delivered", 3, "orange"), ("queued", 5, "orange"),
+            ("cancelled", 7, "orange"), ("sent", 11, "sun"), ("sent", 13, "")]):
+        conn.execute(
+            "INSERT INTO outbox (carrier_id, phone, body, status, due_at, created_at, "
+            "updated_at, segments, program, carrier_message_id) "
+            "VALUES ('twilio', ?, 'Hi', ?, 1796640000, 1796640000, 1796640000, ?, ?, ?)",
+            [f"+2348030000{n:03d}", status, segments, program, f"SM{n}"])
+    conn.close()
+    with Store.open(path, migrate=True) as store:
+        # Segments accepted: 2 + 3 of orange, 11 of sun; one delivered without a template
+        # (priced at the carrier's price_per_whatsapp_service, none for an SMS carrier).
+        assert kept_counts(store) == [("2026-12", "orange", "twilio", 5, 1, 0, 0),
+                                      ("2026-12", "sun", "twilio", 11, 0, 0, 0)]
+        assert members.month_counts(store, "2026-12") == [
+            ("orange", "twilio", 5, 1, 0, 0), ("sun", "twilio", 11, 0, 0, 0)]
 
 
 # -- currencies ----------------------------------------------------------------------------------

@@ -147,6 +147,8 @@ class MessagesStore:
         course the message is about ('' none; docs/programs.md)."""
         now = self.clock()
         cursor = self.db.execute(
+            # Stored queued (the column's default): programs' month counts start at the
+            # update that bills a message (schema.py, m038); an insert has no trigger.
             """INSERT INTO outbox (carrier_id, phone, body, inbound_id, to_stopped_ok, due_at,
                                    created_at, updated_at, kind, segments, payload,
                                    fallback_of, program)

@@ -784,3 +784,78 @@ def m037_questions_by_time(db: Database) -> None:
     the dashboard, `learnline stats` and a program's page read that period's questions,
     not every question ever asked."""
     db.execute("CREATE INDEX questions_by_time ON questions (asked_at)")
+
+
+@migrations()
+def m038_program_month_counts(db: Database) -> None:
+    """What each program's messages of each month cost in the carriers' units, kept up to
+    date by triggers on the outbox (docs/programs.md, Budget): per month (UTC, of the
+    message's creation), program and carrier, the segments the carrier accepted and the
+    WhatsApp messages delivered by category. A program's spend is then read from a few
+    rows instead of every message of the month. A message counts as the budget counted
+    it (gateway/store/stats.py, _ACCEPTED and CATEGORY); the triggers add a message's
+    counts when an update brings it to a counted state, move them when it changes, and
+    take them away when it is deleted. A message is stored queued (Store.enqueue), so an
+    insert has no trigger: no webhook pays for one. Filled from the messages already
+    stored."""
+    accepted = ("{r}.status IN ('sent', 'delivered', 'undelivered') "
+                "OR ({r}.status = 'failed' AND {r}.carrier_message_id IS NOT NULL)")
+    category = ("CASE WHEN json_valid({r}.payload) AND json_extract({r}.payload, "
+                "'$.template.category') IN ('utility', 'marketing') THEN "
+                "json_extract({r}.payload, '$.template.category') ELSE 'service' END")
+    counted = "{r}.status IN ('sent', 'delivered', 'undelivered', 'failed')"
+
+    columns = ("month", "program", "carrier_id", "segments", "service", "utility",
+               "marketing")
+
+    def counts(row: str, sign: str = "") -> list[str]:
+        """A message's month, program, carrier and counts (`columns`), `row` naming it
+        (NEW, OLD, outbox); `sign` '-' to take them away."""
+        r = row
+        delivered = f"{r}.status = 'delivered' AND ({category.format(r=r)})"
+        # Whole seconds: strftime would round the last half millisecond of a month into
+        # the next one; months begin at whole seconds, so the floor keeps it in its own.
+        return [f"strftime('%Y-%m', CAST({r}.created_at AS INTEGER), 'unixepoch')",
+                f"{r}.program",
+                f"{r}.carrier_id",
+                f"{sign}(CASE WHEN {accepted.format(r=r)} THEN {r}.segments ELSE 0 END)",
+                *(f"{sign}({delivered} = '{kind}')"
+                  for kind in ("service", "utility", "marketing"))]
+
+    add = ("INSERT INTO program_month_counts "
+           "(month, program, carrier_id, segments, service, utility, marketing) "
+           "SELECT {values} WHERE {where} "
+           "ON CONFLICT (month, program, carrier_id) DO UPDATE SET "
+           "segments = segments + excluded.segments, service = service + excluded.service, "
+           "utility = utility + excluded.utility, marketing = marketing + excluded.marketing;")
+
+    def change(row: str, sign: str) -> str:
+        return add.format(values=", ".join(counts(row, sign)),
+                          where=f"{row}.program != '' AND {counted.format(r=row)}")
+
+    db.execute("""CREATE TABLE program_month_counts (
+        month TEXT NOT NULL,       -- 'YYYY-MM', UTC, of the messages' creation
+        program TEXT NOT NULL,
+        carrier_id TEXT NOT NULL,
+        segments INTEGER NOT NULL DEFAULT 0,    -- SMS segments the carrier accepted
+        service INTEGER NOT NULL DEFAULT 0,     -- WhatsApp messages delivered, by category
+        utility INTEGER NOT NULL DEFAULT 0,
+        marketing INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (month, program, carrier_id)
+    ) WITHOUT ROWID""")
+    named = ", ".join(f"{value} AS {name}"
+                      for value, name in zip(counts("outbox"), columns, strict=True))
+    db.execute(f"""INSERT INTO program_month_counts
+        SELECT month, program, carrier_id, sum(segments), sum(service), sum(utility),
+               sum(marketing)
+        FROM (SELECT {named} FROM outbox
+              WHERE outbox.program != '' AND {counted.format(r='outbox')})
+        GROUP BY month, program, carrier_id""")
+    watched = "status, segments, payload, carrier_message_id, program, carrier_id, created_at"
+    db.execute(f"""CREATE TRIGGER outbox_counted_on_update AFTER UPDATE OF {watched} ON outbox
+        WHEN (OLD.program != '' AND {counted.format(r='OLD')})
+          OR (NEW.program != '' AND {counted.format(r='NEW')})
+        BEGIN {change('OLD', '-')} {change('NEW', '')} END""")
+    db.execute(f"""CREATE TRIGGER outbox_counted_on_delete AFTER DELETE ON outbox
+        WHEN OLD.program != '' AND {counted.format(r='OLD')}
+        BEGIN {change('OLD', '-')} END""")

@@ -29,10 +29,10 @@ SLACK_SECONDS = 3600.0
 _REAL_LEARNER = "phone NOT LIKE '+999%'"
 _REAL_CARRIER = "carrier_id NOT IN ('simulator', 'simulator-whatsapp')"
 
-# Outbox states in which the carrier took the message (and bills its segments).
+# Outbox states in which the carrier took the message (and bills its segments). Programs'
+# spends count by the same rule, in the outbox's triggers (schema.py, m038): change both.
 _ACCEPTED = ("(status IN ('sent', 'delivered', 'undelivered') "
              "OR (status = 'failed' AND carrier_message_id IS NOT NULL))")
-ACCEPTED = _ACCEPTED  # as gateway/store/programs.py counts a program's spend
 
 
 @dataclass(frozen=True)
