@@ -34,6 +34,7 @@ from gateway.hub import confine
 from gateway.hub.confine import DEFAULT_ROAM_LIMIT, Region
 from gateway.hub.store import (
     EXPORT_WHERE,
+    STATS_SQL,
     AuditEntry,
     Clock,
     CohortDefinition,
@@ -48,6 +49,7 @@ from gateway.hub.store import (
     UnknownEdge,
     ValidEvent,
     erased_learners,
+    mentioning_pattern,
     pseudonym,
 )
 
@@ -596,26 +598,19 @@ class PostgresHubStore(HubStore):
         """Cross-edge figures (see HubStore.stats)."""
         now = self.clock()
         with self._transaction(snapshot=True) as conn:
-            rows = conn.execute(
-                "SELECT e.id, e.name, e.revoked_at, e.events_pushed, "
-                "(SELECT count(*) FROM edge_learners l WHERE l.edge = e.id "
-                f"AND {confine.LEARNER_LINK_SQL}), e.last_push_at, "
-                "(SELECT count(*) FROM edge_learners l WHERE l.edge = e.id "
-                f"AND NOT {confine.LEARNER_LINK_SQL}) "
-                "FROM edges e ORDER BY e.id").fetchall()
-            learners, several = conn.execute(
-                "SELECT count(*), count(*) FILTER (WHERE n > 1) FROM "
-                f"(SELECT count(*) AS n FROM edge_learners l WHERE {confine.LEARNER_LINK_SQL} "
-                "GROUP BY learner) AS per_learner"
-            ).fetchone()
-        edges = self._edge_stats(now, rows)
-        return HubStats(now, sum(e.events for e in edges), learners, several, edges)
+            rows = conn.execute(STATS_SQL).fetchall()
+        return self._stats(now, rows)
 
     @_reconnecting
-    def _program_events(self, kind: str) -> list[tuple[str, str, str, float]]:
+    def _program_events(self, kind: str, mentioning: str | None = None
+                        ) -> list[tuple[str, str, str, float]]:
         with self._transaction(snapshot=True) as conn:
+            if mentioning is None:
+                return conn.execute("SELECT edge, learner, data, at FROM events "
+                                    "WHERE kind = %s", (kind,)).fetchall()
             return conn.execute("SELECT edge, learner, data, at FROM events "
-                                "WHERE kind = %s", (kind,)).fetchall()
+                                "WHERE kind = %s AND data LIKE %s ESCAPE '\\'",
+                                (kind, mentioning_pattern(mentioning))).fetchall()
 
     # The events' data is text holding a JSON object (check_event made it), read as
     # `json` with every value's type checked before a cast, so that no event an edge

@@ -126,8 +126,8 @@ def knows(hub: HubStore, program: str) -> bool:
         return True
     if any(course.program == program for course in catalogue(hub)[1].values()):
         return True
-    return any(data["program"] == program for kind in ("program_joined", "program_invited")
-               for _edge, _learner, data, _at in hub.program_events(kind))
+    return any(hub.program_events(kind, program)
+               for kind in ("program_joined", "program_invited"))
 
 
 def build(hub: HubStore, program: str, since: float, until: float) -> ProgramProgress:
@@ -135,8 +135,8 @@ def build(hub: HubStore, program: str, since: float, until: float) -> ProgramPro
     everything else over all time."""
     version, courses = catalogue(hub)
     mine = [course for course in courses.values() if course.program == program]
-    invited = _members(hub.program_events("program_invited"), program)
-    joined = _members(hub.program_events("program_joined"), program)
+    invited = _members(hub.program_events("program_invited", program), program)
+    joined = _members(hub.program_events("program_joined", program), program)
     progress = _progress(hub.course_progress([course.id for course in mine]))
     figures = tuple(_course_figures(course, progress) for course in mine)
     quiz = sorted(((course_id, lesson, number + 1, _question_text(courses, course_id,

@@ -18,6 +18,7 @@ from gateway.hub import confine
 from gateway.hub.confine import DEFAULT_ROAM_LIMIT, Region
 from gateway.hub.store import (
     EXPORT_WHERE,
+    STATS_SQL,
     AuditEntry,
     Clock,
     CohortDefinition,
@@ -32,6 +33,7 @@ from gateway.hub.store import (
     UnknownEdge,
     ValidEvent,
     erased_learners,
+    mentioning_pattern,
     pseudonym,
 )
 from gateway.store.files import create_private
@@ -524,24 +526,18 @@ class SqliteHubStore(HubStore):
         """Cross-edge figures (see HubStore.stats)."""
         now = self.clock()
         with self._snapshot() as conn:
-            rows = conn.execute(
-                "SELECT e.id, e.name, e.revoked_at, e.events_pushed, "
-                "(SELECT count(*) FROM edge_learners l WHERE l.edge = e.id "
-                f"AND {confine.LEARNER_LINK_SQL}), e.last_push_at, "
-                "(SELECT count(*) FROM edge_learners l WHERE l.edge = e.id "
-                f"AND NOT {confine.LEARNER_LINK_SQL}) "
-                "FROM edges e ORDER BY e.id").fetchall()
-            learners, several = conn.execute(
-                "SELECT count(*), coalesce(sum(n > 1), 0) FROM "
-                f"(SELECT count(*) AS n FROM edge_learners l WHERE {confine.LEARNER_LINK_SQL} "
-                "GROUP BY learner)").fetchone()
-        edges = self._edge_stats(now, rows)
-        return HubStats(now, sum(e.events for e in edges), learners, several, edges)
+            rows = conn.execute(STATS_SQL).fetchall()
+        return self._stats(now, rows)
 
-    def _program_events(self, kind: str) -> list[tuple[str, str, str, float]]:
+    def _program_events(self, kind: str, mentioning: str | None = None
+                        ) -> list[tuple[str, str, str, float]]:
         with self._snapshot() as conn:
+            if mentioning is None:
+                return conn.execute("SELECT edge, learner, data, at FROM events "
+                                    "WHERE kind = ?", (kind,)).fetchall()
             return conn.execute("SELECT edge, learner, data, at FROM events "
-                                "WHERE kind = ?", (kind,)).fetchall()
+                                "WHERE kind = ? AND data LIKE ? ESCAPE '\\'",
+                                (kind, mentioning_pattern(mentioning))).fetchall()
 
     def course_progress(self, courses: list[str]) -> list[tuple[str, str, str, str]]:
         """Learners' progress in `courses` (see HubStore.course_progress)."""

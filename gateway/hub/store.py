@@ -42,7 +42,13 @@ from pathlib import Path
 from typing import Any
 
 from gateway import environment
-from gateway.hub.confine import DEFAULT_ROAM_LIMIT, HUB_EDGE, INVITED, Region
+from gateway.hub.confine import (
+    DEFAULT_ROAM_LIMIT,
+    HUB_EDGE,
+    INVITED,
+    LEARNER_LINK_SQL,
+    Region,
+)
 from gateway.store import default_db_path
 from gateway.store.cohorts import NAME_CHARS as MAX_COHORT_NAME  # what edges send
 
@@ -166,6 +172,25 @@ class EdgeStats:
     lag_seconds: float | None
     invited: int = 0
 
+
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_-]+")
+
+# HubStore.stats in one statement for both databases: each edge's figures, with the
+# learners in all and those on several edges repeated on every row. Whether a link is a
+# learner's (LEARNER_LINK_SQL reads their events) is asked once a link.
+STATS_SQL = f"""
+    WITH served AS MATERIALIZED (
+        SELECT l.edge, l.learner FROM edge_learners l WHERE {LEARNER_LINK_SQL}),
+    per_learner AS (SELECT learner, count(*) AS edges FROM served GROUP BY learner),
+    served_by_edge AS (SELECT edge, count(*) AS n FROM served GROUP BY edge),
+    links_by_edge AS (SELECT edge, count(*) AS n FROM edge_learners GROUP BY edge)
+    SELECT e.id, e.name, e.revoked_at, e.events_pushed, coalesce(s.n, 0), e.last_push_at,
+           coalesce(k.n, 0) - coalesce(s.n, 0),
+           (SELECT count(*) FROM per_learner),
+           (SELECT count(*) FROM per_learner WHERE edges > 1)
+    FROM edges e LEFT JOIN served_by_edge s ON s.edge = e.id
+         LEFT JOIN links_by_edge k ON k.edge = e.id
+    ORDER BY e.id"""
 
 @dataclass(frozen=True)
 class HubStats:
@@ -767,7 +792,8 @@ class HubStore(abc.ABC):
         learner who joined on two edges counts on each."""
         since = self.clock() - days * 86400
         first: dict[tuple[str, str, str], float] = {}
-        for edge, learner, data, at in self._program_events("program_joined"):
+        for edge, learner, data, at in self._program_events("program_joined",
+                                                            _mentioning(program)):
             if learner.startswith("erased:"):
                 continue
             try:
@@ -794,7 +820,8 @@ class HubStore(abc.ABC):
         nowhere."""
         joined: dict[tuple[str, str], dict[str, set[str]]] = {}
         names: dict[str, tuple[float, str]] = {}
-        for edge, learner, data, at in self._program_events("program_joined"):
+        for edge, learner, data, at in self._program_events("program_joined",
+                                                            _mentioning(program)):
             if learner.startswith("erased:"):
                 continue
             try:
@@ -817,25 +844,31 @@ class HubStore(abc.ABC):
             for (joined_program, cohort), per_edge in joined.items()]
         return sorted(figures, key=lambda f: (f.program, f.name, f.cohort))
 
-    def program_events(self, kind: str) -> list[tuple[str, str, dict[str, Any], float]]:
+    def program_events(self, kind: str, program: str | None = None
+                       ) -> list[tuple[str, str, dict[str, Any], float]]:
         """(edge, learner, data, at) of every event of `kind` held (`program_joined`,
-        `program_invited`) whose data is a JSON object naming a program (a string);
-        erased learners' events (pseudonymised, blanked) are left out."""
+        `program_invited`) whose data is a JSON object naming a program (a string),
+        `program` alone when given; erased learners' events (pseudonymised, blanked) are
+        left out."""
         found = []
-        for edge, learner, data, at in self._program_events(kind):
+        for edge, learner, data, at in self._program_events(kind, _mentioning(program)):
             if learner.startswith("erased:"):
                 continue
             try:
                 parsed = json.loads(data)
             except ValueError:
                 continue
-            if isinstance(parsed, dict) and isinstance(parsed.get("program"), str):
+            if isinstance(parsed, dict) and isinstance(parsed.get("program"), str) \
+                    and (program is None or parsed["program"] == program):
                 found.append((edge, learner, parsed, at))
         return found
 
     @abc.abstractmethod
-    def _program_events(self, kind: str) -> list[tuple[str, str, str, float]]:
-        """(edge, learner, data, at) of every event of `kind` held."""
+    def _program_events(self, kind: str, mentioning: str | None = None
+                        ) -> list[tuple[str, str, str, float]]:
+        """(edge, learner, data, at) of every event of `kind` held; with `mentioning`,
+        only those whose data holds that text (the database reads the rest, not Python;
+        callers still check what the data says)."""
 
     @abc.abstractmethod
     def course_progress(self, courses: list[str]) -> list[tuple[str, str, str, str]]:
@@ -861,13 +894,15 @@ class HubStore(abc.ABC):
         recorded it; erased learners left out; by course, lesson."""
 
     @staticmethod
-    def _edge_stats(now: float, rows: list[tuple]) -> list[EdgeStats]:
-        """EdgeStats from (id, name, revoked_at, events_pushed, learners, last_push_at,
-        invited)."""
-        return [EdgeStats(edge_id, name, revoked_at is not None, int(events), int(learners),
-                          last_push, None if last_push is None else max(now - last_push, 0.0),
-                          int(invited))
-                for edge_id, name, revoked_at, events, learners, last_push, invited in rows]
+    def _stats(now: float, rows: list[tuple]) -> HubStats:
+        """HubStats from STATS_SQL's rows."""
+        edges = [EdgeStats(edge_id, name, revoked_at is not None, int(events), int(learners),
+                           last_push, None if last_push is None else max(now - last_push, 0.0),
+                           int(invited))
+                 for edge_id, name, revoked_at, events, learners, last_push, invited, *_
+                 in rows]
+        learners, several = (int(rows[0][7]), int(rows[0][8])) if rows else (0, 0)
+        return HubStats(now, sum(e.events for e in edges), learners, several, edges)
 
     # -- lifetime --------------------------------------------------------------
 
@@ -880,6 +915,19 @@ class HubStore(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+
+def _mentioning(program: str | None) -> str | None:
+    """The text an event naming `program` holds in its data, for the database to look for
+    (a program's id as it stands in the JSON); None to read every event: no program, or
+    an id that JSON might write otherwise."""
+    return program if program and _PLAIN_ID.fullmatch(program) else None
+
+
+def mentioning_pattern(text: str) -> str:
+    """A LIKE pattern (ESCAPE '\\') matching any value that holds `text`."""
+    return "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
 
 
 def default_hub_db_path() -> Path:

@@ -442,6 +442,39 @@ def test_numbers_an_edge_only_invited_are_not_its_learners(open_hub):
     assert (stats.learners, stats.learners_on_several_edges) == (4, 0)
 
 
+def test_a_programs_events_are_its_own_whatever_its_id_holds(open_hub):
+    """A program's joins and invitations are read by the database for its id alone: an id
+    holding a LIKE wildcard (`_`), a program whose id another's contains, an id in another
+    case and a cohort named like the program are not its own."""
+    from gateway.hub import progress
+
+    hub = open_hub()
+    hub.migrate()
+    add_edge(hub, "a")
+    hub.ingest("a", [
+        event("a", learner(1), "program_joined", program="or_ange", via="keyword"),
+        event("a", learner(2), "program_joined", program="orXange", via="keyword"),
+        event("a", learner(3), "program_joined", program="or_ange-2", via="keyword"),
+        event("a", learner(4), "program_joined", program="OR_ANGE", via="keyword"),
+        event("a", learner(5), "program_joined", program="sun", via="invitation",
+              cohort="0" * 32, cohort_name="or_ange", course="sun-course"),
+        event("a", learner(6), "program_invited", program="or_ange", cohort="1" * 32,
+              cohort_name="Lagos", course="orange-course"),
+    ])
+    joined = hub.program_events("program_joined", "or_ange")
+    assert [(learner_, data["program"]) for _, learner_, data, _ in joined] == [
+        (learner(1), "or_ange")]
+    assert [data["program"] for _, _, data, _ in hub.program_events("program_joined")] == [
+        "or_ange", "orXange", "or_ange-2", "OR_ANGE", "sun"]
+    assert [f.program for f in hub.program_figures("or_ange")] == ["or_ange"]
+    assert hub.program_figures("or_ange")[0].members == 1
+    assert progress.knows(hub, "or_ange") and progress.knows(hub, "orXange")
+    assert not progress.knows(hub, "or%") and not progress.knows(hub, "orange")
+    assert not progress.knows(hub, "or_ange-")
+    assert [learner_ for _, learner_, _, _ in hub.program_events(
+        "program_invited", "or_ange")] == [learner(6)]
+
+
 # -- PostgreSQL only ---------------------------------------------------------------------
 
 
