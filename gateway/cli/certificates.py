@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 import click
 
-from gateway import environment
 from gateway.cli.db import existing_db_path
 from gateway.learning import badges
 from gateway.learning.certificates import format_code, normalize_code
@@ -25,8 +24,7 @@ def _day(seconds: float) -> str:
 
 def _settings() -> badges.BadgeSettings | None:
     try:
-        return badges.read_settings(environment.get("LEARNLINE_PUBLIC_URL"),
-                                    environment.get("LEARNLINE_BADGE_ISSUER"))
+        return badges.environment_settings()
     except ValueError as problem:
         raise click.ClickException(str(problem)) from None
 

@@ -103,8 +103,7 @@ def _badge_settings():
     from gateway.learning import badge_signing, badges
 
     try:
-        found = badges.read_settings(environment.get("LEARNLINE_PUBLIC_URL"),
-                                     environment.get("LEARNLINE_BADGE_ISSUER"))
+        found = badges.environment_settings()
         if found is not None:
             badge_signing.configured_key()
     except ValueError as exc:

@@ -83,6 +83,13 @@ class BadgeSettings:
         return self.url("/badges/revocations")
 
 
+def environment_settings() -> BadgeSettings | None:
+    """`read_settings` of this process's `$LEARNLINE_PUBLIC_URL` and
+    `$LEARNLINE_BADGE_ISSUER` (the commands'; the web reads its app's config first)."""
+    return read_settings(environment.get("LEARNLINE_PUBLIC_URL"),
+                         environment.get("LEARNLINE_BADGE_ISSUER"))
+
+
 def read_settings(public_url: str | None, issuer: str | None) -> BadgeSettings | None:
     """The badge settings from `LEARNLINE_PUBLIC_URL` and `LEARNLINE_BADGE_ISSUER`
     (`Name <email>`), or None (badges off) when either is unset. ValueError naming the
