@@ -75,7 +75,7 @@ def test_started_by_sms_signs_in_and_finishes_on_the_web(browser, site, store): 
         expect(page.get_by_role("heading", name="My progress")).to_be_visible()
         expect(page.get_by_text("Next: Find a skill people pay for")).to_be_visible()
         page.get_by_role("link", name="Start freelancing").click()
-        assert page.get_by_text("You are here").is_visible()  # the lesson SMS is in
+        expect(page.get_by_text("You are here")).to_be_visible()  # the lesson SMS is in
         page.get_by_role("link", name="Find a skill people pay for").click()
         page.get_by_role("button", name="Take the quiz").click()
         answer_quiz(page, store)
