@@ -42,9 +42,11 @@ def hub(tmp_path: Path, hub_url: str) -> Iterator[Hub]:
 
 
 def hub_cli(hub: Hub, *args: str) -> str:
-    """`learnline hub ...` on the hub's database, as an operator runs it there."""
+    """`learnline hub ...` on the hub's databases, as an operator runs it there: its store
+    and its own gateway's (the tutors' inbox), never a `learnline.db` where the tests run."""
     result = CliRunner().invoke(main, ["hub", *args], env={
-        "LEARNLINE_HUB_DATABASE_URL": hub.app.config["HUB_DATABASE_URL"]})
+        "LEARNLINE_HUB_DATABASE_URL": hub.app.config["HUB_DATABASE_URL"],
+        "LEARNLINE_DB": hub.app.config["DATABASE"]})
     assert result.exit_code == 0, result.output
     return result.output
 
