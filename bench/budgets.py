@@ -62,26 +62,25 @@ def seed(store: Store, messages: int, now: float) -> None:
     """`messages` of the three programs' messages, created over the month so far."""
     start, _, _ = budgets.month_of(now)
     rng = random.Random(7)
-    rows = []
+    stored, billed = [], []  # each message as queued, then its status and carrier's id
     for n in range(messages):
         created = start + (now - start) * n / messages
         whatsapp = n % 3 == 0
         payload = json.dumps({"template": {"name": "lesson", "category": "utility"}}) \
             if whatsapp and n % 2 else None
+        stored.append(("wa" if whatsapp else "twilio", f"+23480{n % 200_000:08d}", "",
+                       created, created, created, 1 if whatsapp else 2, payload,
+                       ("orange", "sun", "sky")[n // 3 % 3]))
         status = rng.choice(STATUSES)
-        rows.append(("wa" if whatsapp else "twilio", f"+23480{n % 200_000:08d}", "",
-                     status, created, created, created, 1 if whatsapp else 2, payload,
-                     ("orange", "sun", "sky")[n // 3 % 3],
-                     f"SM{n:032x}" if status in ("sent", "delivered") else None))
+        billed.append((status, f"SM{n:032x}" if status in ("sent", "delivered") else None))
     with store.write():  # stored queued, then billed by an update, as the worker does
         first = store.db.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM outbox").fetchone()[0]
         store.db.conn.executemany(
             "INSERT INTO outbox (carrier_id, phone, body, due_at, created_at, updated_at, "
-            "segments, payload, program) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [row[:3] + row[4:10] for row in rows])
+            "segments, payload, program) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", stored)
         store.db.conn.executemany(
             "UPDATE outbox SET status = ?, carrier_message_id = ? WHERE id = ?",
-            [(row[3], row[10], first + n) for n, row in enumerate(rows)])
+            [(*bill, first + n) for n, bill in enumerate(billed)])
 
 
 def spend_seconds(store: Store, carriers, runs: int) -> tuple[float, dict]:
