@@ -4,6 +4,8 @@
   (``/usr/bin/chromium``; Playwright's own browser download does not work here).
 - ``new_page(browser, width, height)``: a page in a fresh context with JavaScript OFF, as on
   the phones our pages must work on; ``opened_page`` is the same as a context manager.
+- ``follow(locator)``: click a link or a form's button and wait for the page it loads;
+  ``expect(locator)``: Playwright's waiting assertions.
 - ``axe_violations(url, width, height)``: an axe-core audit at WCAG 2.0/2.1 A and AA, in a
   separate JavaScript-enabled context (axe is JavaScript); readable lines, ``[]`` when clean.
 - ``validate_html({"name": html, ...})``: the Nu Html Checker (vnu.jar), one JVM for all the
@@ -173,6 +175,17 @@ def expect(locator: Locator) -> LocatorAssertions:
     from playwright.sync_api import expect as playwright_expect
 
     return playwright_expect(locator)
+
+
+def follow(target: Locator) -> None:
+    """Click ``target`` (a link, or a form's button) and return once the page it leads to,
+    after any redirects, has loaded.
+
+    A bare ``click()`` can return before the next page has replaced this one: what the test
+    reads next may then be the old page, or the new one half parsed.
+    """
+    with target.page.expect_navigation():
+        target.click()
 
 
 @contextmanager

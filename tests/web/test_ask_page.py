@@ -16,6 +16,7 @@ from tests.web.browser import (  # noqa: F401  (browser is a fixture)
     axe_violations_in_html,
     browser,
     expect,
+    follow,
     opened_page,
     validate_html,
 )
@@ -60,13 +61,13 @@ def test_a_learner_reads_the_tutors_answer_at_240x320(browser, site, store):  # 
     with opened_page(browser, 240, 320) as page:
         page.goto(site + "/signin")
         page.get_by_label("Your phone number").fill("0803 000 0000")
-        page.get_by_role("button", name="Send me a code").click()
+        follow(page.get_by_role("button", name="Send me a code"))
         code = re.search(r"code is (\d{6})", store.outbox(PHONE)[-1].body).group(1)
         page.get_by_label("Code").fill(code)
-        page.get_by_role("button", name="Sign in").click()
+        follow(page.get_by_role("button", name="Sign in"))
         page.goto(site + "/ask")
         page.get_by_label("Your question for the tutors").fill("Should I ask for a deposit?")
-        page.get_by_role("button", name="Send").click()
+        follow(page.get_by_role("button", name="Send"))
         expect(page.get_by_text("Your question reached the tutors.")).to_be_visible()
         expect(page.get_by_text(re.compile(r"Asked on .+, waiting for a tutor\."))).to_be_visible()
         [asked] = questions.of_learner(store, PHONE)

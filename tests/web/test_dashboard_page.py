@@ -20,6 +20,7 @@ from tests.web.browser import (  # noqa: F401  (browser is a fixture)
     axe_violations_in_html,
     browser,
     expect,
+    follow,
     opened_page,
     screenshot,
     serve_app,
@@ -47,7 +48,7 @@ def test_the_dashboard_in_a_browser(browser, seeded_app, site, tmp_path):  # noq
         response = page.goto(site + "/admin?days=3")
         assert response.status == 403  # the sign-in form
         page.get_by_label("Token").fill(TOKEN)
-        page.get_by_role("button", name="Sign in").click()
+        follow(page.get_by_role("button", name="Sign in"))
         heading = page.get_by_role("heading", name="Dashboard", level=1)
         heading.wait_for()  # the sign-in's redirect has landed
         expect(heading).to_be_visible()

@@ -30,6 +30,7 @@ from tests.web.browser import (  # noqa: F401  (browser is a fixture)
     axe_violations_in_html,
     browser,
     expect,
+    follow,
     opened_page,
     serve_app,
     validate_html,
@@ -90,7 +91,7 @@ def test_a_tutor_answers_from_a_phone_and_the_learner_gets_it_by_sms(
         page.goto(site + "/admin/signin")
         page.get_by_label("Username").fill("tunde")
         page.get_by_label("Password").fill(TUTOR_PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        follow(page.get_by_role("button", name="Sign in"))
         expect(page.get_by_role("heading", name="Inbox", level=1)).to_be_visible()
         listed = page.locator("main").inner_text()
         assert "2 open questions, oldest first." in listed
@@ -98,22 +99,22 @@ def test_a_tutor_answers_from_a_phone_and_the_learner_gets_it_by_sms(
         fits(page)
         documents = {"inbox": page.content()}
 
-        page.get_by_role("link", name="Should I take a deposit").click()
+        follow(page.get_by_role("link", name="Should I take a deposit"))
         expect(page.get_by_role("heading", name="Question 1", level=1)).to_be_visible()
         shown = page.locator("main").inner_text()
         assert "Lesson: Find a skill people pay for, card 1." in shown
         assert "held by nobody" in shown
-        page.get_by_role("button", name="Claim").click()
+        follow(page.get_by_role("button", name="Claim"))
         assert page.get_by_role("status").inner_text() == "You hold this question."
         assert "held by Tunde Bello (tunde)" in page.locator("main").inner_text()
         documents["question"] = page.content()
         fits(page)
 
-        page.get_by_role("button", name="Deposits").click()  # insert the saved reply
+        follow(page.get_by_role("button", name="Deposits"))  # insert the saved reply
         box = page.get_by_label("Your answer")
         assert box.input_value() == "Ask for half before you start."
         box.fill("Yes.\n" + box.input_value() + " Write it down.")
-        page.get_by_role("button", name="Check cost").click()
+        follow(page.get_by_role("button", name="Check cost"))
         receipt = page.locator("#sent").inner_text()
         assert receipt == ("Your tutor answers: Yes.\nAsk for half before you start. "
                            "Write it down.")
@@ -122,20 +123,20 @@ def test_a_tutor_answers_from_a_phone_and_the_learner_gets_it_by_sms(
         fits(page)
         with Store.open(db_path) as store:
             assert questions.get(store, 1).status == "open"  # nothing sent before Send
-        page.get_by_role("button", name="Send", exact=True).click()
+        follow(page.get_by_role("button", name="Send", exact=True))
         assert page.get_by_role("status").inner_text() == "Answer sent."
         assert "Answered" in page.locator("main").inner_text()
 
-        page.get_by_role("link", name="Inbox").first.click()
-        page.get_by_role("link", name="Where do I find clients?").click()
+        follow(page.get_by_role("link", name="Inbox").first)
+        follow(page.get_by_role("link", name="Where do I find clients?"))
         page.get_by_label("Your answer").fill("At the market, on Saturdays.")
-        page.get_by_role("button", name="Check cost").click()
+        follow(page.get_by_role("button", name="Check cost"))
         assert page.locator("#cost").inner_text() == "1 SMS segment through twilio: 0.02 USD."
-        page.get_by_role("button", name="Send", exact=True).click()
+        follow(page.get_by_role("button", name="Send", exact=True))
         assert page.get_by_role("status").inner_text() == "Answer sent."
-        page.get_by_role("link", name="Inbox").first.click()
+        follow(page.get_by_role("link", name="Inbox").first)
         assert "No question waits for a tutor." in page.locator("main").inner_text()
-        page.get_by_role("link", name="Saved replies").click()
+        follow(page.get_by_role("link", name="Saved replies"))
         assert page.get_by_label("Title").first.input_value() == "Deposits"
         documents["saved replies"] = page.content()
         fits(page)

@@ -16,6 +16,7 @@ from tests.web.browser import (  # noqa: F401  (browser is a fixture)
     axe_violations_in_html,
     browser,
     expect,
+    follow,
     opened_page,
     serve_app,
     validate_html,
@@ -41,21 +42,21 @@ def answer_quiz(page, store: Store, lesson_id: str = "find-your-skill") -> None:
     for question in lesson.questions:
         page.get_by_role("group", name=re.compile(re.escape(question.text))).get_by_label(
             question.options[question.answer]).check()
-    page.get_by_role("button", name="Check my answers").click()
+    follow(page.get_by_role("button", name="Check my answers"))
 
 
 def test_a_visitor_browses_reads_and_takes_a_quiz(browser, site, store):  # noqa: F811
     with opened_page(browser, 240, 320) as page:
         page.goto(site + "/")
         expect(page.get_by_role("heading", name="Courses")).to_be_visible()
-        page.get_by_role("link", name="Start freelancing").click()
-        page.get_by_role("link", name="Find a skill people pay for").click()
+        follow(page.get_by_role("link", name="Start freelancing"))
+        follow(page.get_by_role("link", name="Find a skill people pay for"))
         assert page.get_by_role("heading", level=1).inner_text() == (
             "Lesson 1/6: Find a skill people pay for")
-        page.get_by_role("button", name="Take the quiz").click()
+        follow(page.get_by_role("button", name="Take the quiz"))
         answer_quiz(page, store)
         expect(page.get_by_text("3 of 3 right.")).to_be_visible()
-        page.get_by_role("link", name="My progress").click()
+        follow(page.get_by_role("link", name="My progress"))
         expect(page.get_by_text("1/6 lessons done, 3/3 right.")).to_be_visible()
         expect(page.get_by_text("kept in this browser only")).to_be_visible()
 
@@ -66,18 +67,18 @@ def test_started_by_sms_signs_in_and_finishes_on_the_web(browser, site, store): 
     sms(store, "NEXT")
     with opened_page(browser, 360, 640) as page:
         page.goto(site + "/")
-        page.get_by_role("link", name="Sign in").first.click()
+        follow(page.get_by_role("link", name="Sign in").first)
         page.get_by_label("Your phone number").fill("0803 000 0000")
-        page.get_by_role("button", name="Send me a code").click()
+        follow(page.get_by_role("button", name="Send me a code"))
         code = re.search(r"code is (\d{6})", store.outbox(PHONE)[-1].body).group(1)
         page.get_by_label("Code").fill(code)
-        page.get_by_role("button", name="Sign in").click()
+        follow(page.get_by_role("button", name="Sign in"))
         expect(page.get_by_role("heading", name="My progress")).to_be_visible()
         expect(page.get_by_text("Next: Find a skill people pay for")).to_be_visible()
-        page.get_by_role("link", name="Start freelancing").click()
+        follow(page.get_by_role("link", name="Start freelancing"))
         expect(page.get_by_text("You are here")).to_be_visible()  # the lesson SMS is in
-        page.get_by_role("link", name="Find a skill people pay for").click()
-        page.get_by_role("button", name="Take the quiz").click()
+        follow(page.get_by_role("link", name="Find a skill people pay for"))
+        follow(page.get_by_role("button", name="Take the quiz"))
         answer_quiz(page, store)
         expect(page.get_by_text("3 of 3 right.")).to_be_visible()
     status = sms(store, "STATUS")
@@ -195,16 +196,16 @@ def test_a_certificate_is_checked_with_the_form_in_a_browser(browser, site, stor
     _issue_certificate(store)
     with opened_page(browser, 240, 320) as page:
         page.goto(site + "/help")
-        page.get_by_role("link", name="Check a certificate").click()
+        follow(page.get_by_role("link", name="Check a certificate"))
         page.get_by_label("Certificate code").fill("7kqm 2xhd 9p")
-        page.get_by_role("button", name="Check").click()
+        follow(page.get_by_role("button", name="Check"))
         assert page.url == f"{site}/verify/{CERTIFICATE}"
         expect(page.get_by_text("This certificate is genuine.")).to_be_visible()
         expect(page.get_by_text("Chiamaka Adaeze Okonkwo-Balogun")).to_be_visible()
         assert page.evaluate(CLIPPED) == []
-        page.get_by_role("link", name="Check another code").click()
+        follow(page.get_by_role("link", name="Check another code"))
         page.get_by_label("Certificate code").fill("7KQM-2XHD-9Q")
-        page.get_by_role("button", name="Check").click()
+        follow(page.get_by_role("button", name="Check"))
         assert page.get_by_role("alert").inner_text() == (
             "No certificate has the code 7KQM-2XHD-9Q. Please check it and try again.")
         assert page.evaluate(CLIPPED) == []

@@ -25,6 +25,7 @@ from tests.web.browser import (  # noqa: F401  (browser is a fixture)
     axe_violations,
     axe_violations_in_html,
     browser,
+    follow,
     opened_page,
     serve_app,
 )
@@ -173,15 +174,15 @@ def test_every_learner_page_in_arabic_is_right_to_left_and_unclipped(browser, si
         for number, question in enumerate(lesson.questions):
             wrong = (question.answer + 1) % len(question.options)
             page.locator(f"input[name=q{number}][value='{wrong}']").check()
-        page.locator("form button[type=submit]").click()
+        follow(page.locator("form button[type=submit]"))
         assert page.locator("main h2").count() == len(lesson.questions) + 1
         _check(page, "results")
         page.locator("fieldset input[type=radio]").first.check()
-        page.locator("form button[type=submit]").click()
+        follow(page.locator("form button[type=submit]"))
         _check(page, "results-retried")
         page.goto(site + LESSON + "/quiz")
         page.locator("fieldset input[type=radio]").first.check()
-        page.locator("form button[type=submit]").click()
+        follow(page.locator("form button[type=submit]"))
         _check(page, "quiz-incomplete")
 
         # The simulator's pretend number and USSD code (*384#, not #384*) read left to right.
@@ -200,7 +201,7 @@ def test_every_learner_page_in_arabic_is_right_to_left_and_unclipped(browser, si
 def _submit(page, field: str, value: str) -> None:
     """Type `value` into the form's `field` and send the form."""
     page.locator(field).fill(value)
-    page.locator("form button[type=submit]").click()
+    follow(page.locator("form button[type=submit]"))
 
 
 def test_phone_numbers_keep_their_order_in_arabic(browser, site, store):  # noqa: F811
@@ -208,7 +209,7 @@ def test_phone_numbers_keep_their_order_in_arabic(browser, site, store):  # noqa
     error), the code page (the masked number), then signed in (the footer's number)."""
     with opened_page(browser, 240, 320) as page:
         page.goto(site + "/signin")
-        page.locator(f"footer button[lang=ar]:text-is('{language_name('ar')}')").click()
+        follow(page.locator(f"footer button[lang=ar]:text-is('{language_name('ar')}')"))
         assert page.url == site + "/signin"
         _check(page, "signin")
         _submit(page, "#phone", "not a number")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from gateway.content.importer import import_courses
 from gateway.store import Store
-from tests.web.browser import browser, expect, opened_page  # noqa: F401  (browser is a fixture)
+from tests.web.browser import browser, expect, follow, opened_page  # noqa: F401  (browser is a fixture)
 
 
 def _in_view(page, selector: str) -> bool:
@@ -25,7 +25,7 @@ def test_the_simulator_speaks_the_pages_language_whole_and_in_view(browser, site
         assert page.locator("html").get_attribute("lang") == "fr"
         for word in ("DEBUT", "SUITE"):
             page.fill("#sms-text", word)
-            page.click("button[type=submit]")
+            follow(page.locator("button[type=submit]"))
             screens = page.locator(".phone .screen").all_inner_texts()
             sent = _outbound(store)
             # Each message as the handset shows it: whole, in one piece, in French.
@@ -36,10 +36,10 @@ def test_the_simulator_speaks_the_pages_language_whole_and_in_view(browser, site
         assert "Répondez SUITE" in sent[-1]
 
         # The page's language changed: the pretend learner's follows.
-        page.locator("footer").get_by_text("Português").click()
+        follow(page.locator("footer").get_by_text("Português"))
         assert page.locator("html").get_attribute("lang") == "pt"
         page.fill("#sms-text", "STATUS")
-        page.click("button[type=submit]")
+        follow(page.locator("button[type=submit]"))
         # as the carriers' default policy sends Portuguese: GSM-7, ó and ç folded
         assert _outbound(store)[-1].startswith("Trabalhar por conta propria: 0/6 licoes"), \
             _outbound(store)[-1]
@@ -49,11 +49,11 @@ def test_the_simulator_speaks_the_pages_language_whole_and_in_view(browser, site
 def test_the_ussd_screen_stays_in_view_after_each_answer(browser, site):  # noqa: F811
     with opened_page(browser, 240, 320, locale="fr-FR") as page:
         page.goto(site + "/simulator?mode=ussd")
-        page.click("button[value=dial]")
+        follow(page.locator("button[value=dial]"))
         assert _in_view(page, ".phone .screen")
         assert "1. Commencer" in page.locator(".phone .screen").inner_text()
         page.fill("#ussd-text", "1")
-        page.click("button[value=send]")
+        follow(page.locator("button[value=send]"))
         assert _in_view(page, ".phone .screen")
         assert _in_view(page, "#ussd-text")
 
@@ -99,15 +99,15 @@ def test_the_whatsapp_mode_shows_bold_titles_buttons_and_lists(browser, site, st
     with opened_page(browser, 240, 320, locale="fr-FR") as page:
         page.goto(site + "/simulator?mode=whatsapp")
         page.fill("#wa-text", "DEBUT")
-        page.click("#wa-text ~ button")
+        follow(page.locator("#wa-text ~ button"))
         title = _last_screen(page).locator("b")
         assert title.inner_text().startswith("Leçon 1/6 : "), title.inner_text()
         assert "*" not in _last_screen(page).inner_text()
         assert _in_view(page, ".phone .screen >> nth=-1")
         for number in range(2, 6):  # a tap on the card's Next button
-            page.locator("button[value=NEXT] >> nth=-1").click()
+            follow(page.locator("button[value=NEXT] >> nth=-1"))
             assert f"[{number}/5]" in _last_screen(page).inner_text()
-        page.locator("button[value=NEXT] >> nth=-1").click()
+        follow(page.locator("button[value=NEXT] >> nth=-1"))
         assert _last_screen(page).inner_text().startswith("Q1/3")
         buttons = page.locator("form").filter(has=page.locator("button[value=A]")).last
         assert [b.get_attribute("value") for b in buttons.locator("button").all()] == \
@@ -115,7 +115,7 @@ def test_the_whatsapp_mode_shows_bold_titles_buttons_and_lists(browser, site, st
         assert page.evaluate("document.documentElement.scrollWidth") <= 240
         lesson = store.lesson("start-freelancing", "find-your-skill", "fr")
         right = "ABC"[lesson.questions[0].answer]
-        buttons.locator(f"button[value={right}]").click()
+        follow(buttons.locator(f"button[value={right}]"))
         assert _last_screen(page).inner_text().startswith("Bravo !"), \
             _last_screen(page).inner_text()
 
@@ -126,18 +126,18 @@ def test_the_whatsapp_mode_shows_bold_titles_buttons_and_lists(browser, site, st
         page.goto(site + "/simulator?mode=whatsapp")
         for text in ("DEBUT", "DEBUT 2"):  # the second course of the list
             page.fill("#wa-text", text)
-            page.click("#wa-text ~ button")
+            follow(page.locator("#wa-text ~ button"))
         for _ in range(3):
-            page.locator("button[value=NEXT] >> nth=-1").click()
+            follow(page.locator("button[value=NEXT] >> nth=-1"))
         listed = page.locator(".phone details").last
         assert listed.locator("summary").inner_text() == "Répondez A-D"
         row = listed.locator("button[value=B]")
         expect(row).to_be_hidden()
-        listed.locator("summary").click()
+        listed.locator("summary").click()  # opens the list in place: no page loads
         assert row.inner_text().startswith("B) Phone repair")
         assert row.locator("small").inner_text() == "Phone repair with the tools you have"
         assert page.evaluate("document.documentElement.scrollWidth") <= 240
-        row.click()
+        follow(row)
         # The chat shows the tapped row by its title, as WhatsApp does.
         assert page.locator("#last").inner_text().endswith("B) Phone repair with…")
         assert "You already have the tools." in _last_screen(page).inner_text()

@@ -17,6 +17,7 @@ from tests.web.browser import (  # noqa: F401  (browser is a fixture)
     axe_violations_in_html,
     browser,
     expect,
+    follow,
     opened_page,
     serve_app,
     validate_html,
@@ -48,7 +49,7 @@ def site(app) -> Iterator[str]:
 def _sign_in(page, username: str, password: str) -> None:
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    follow(page.get_by_role("button", name="Sign in"))
 
 
 def test_an_administrator_signs_in_and_out(browser, site):  # noqa: F811
@@ -58,11 +59,11 @@ def test_an_administrator_signs_in_and_out(browser, site):  # noqa: F811
         assert page.get_by_role("alert").inner_text() == "Wrong username or password."
         _sign_in(page, "amina", ADMIN_PASSWORD)
         expect(page.get_by_role("heading", name="Dashboard", level=1)).to_be_visible()
-        page.get_by_role("link", name="Who did what").click()
+        follow(page.get_by_role("link", name="Who did what"))
         expect(page.get_by_role("heading", name="Who did what", level=1)).to_be_visible()
         expect(page.get_by_role("cell", name="sign-in failed")).to_be_visible()
         assert page.evaluate("document.documentElement.scrollWidth") <= 240
-        page.get_by_role("button", name="Sign out").click()
+        follow(page.get_by_role("button", name="Sign out"))
         expect(page.get_by_role("heading", name="Operator sign in")).to_be_visible()
         assert page.goto(site + "/admin").status == 403
 
@@ -72,7 +73,7 @@ def test_a_tutor_is_told_what_they_may_do_and_refused_the_dashboard(browser, sit
         page.goto(site + "/admin/signin")
         _sign_in(page, "tunde", TUTOR_PASSWORD)
         expect(page.get_by_role("heading", name="Inbox", level=1)).to_be_visible()
-        page.get_by_role("link", name="tunde").click()
+        follow(page.get_by_role("link", name="tunde"))
         expect(page.get_by_role("heading", name="Your account", level=1)).to_be_visible()
         assert "As a tutor" in page.locator("main").inner_text()
         assert page.evaluate("document.documentElement.scrollWidth") <= 240
@@ -80,7 +81,7 @@ def test_a_tutor_is_told_what_they_may_do_and_refused_the_dashboard(browser, sit
         assert refused.status == 403
         expect(page.get_by_role("heading", name="Administrators only")).to_be_visible()
         assert page.goto(site + "/admin/audit").status == 403
-        page.get_by_role("button", name="Sign out").click()
+        follow(page.get_by_role("button", name="Sign out"))
         expect(page.get_by_role("heading", name="Operator sign in")).to_be_visible()
 
 

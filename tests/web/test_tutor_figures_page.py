@@ -21,6 +21,7 @@ from tests.web.browser import (  # noqa: F401  (browser is a fixture)
     axe_violations_in_html,
     browser,
     expect,
+    follow,
     opened_page,
     serve_app,
     validate_html,
@@ -40,7 +41,7 @@ def test_the_tutors_figures_in_a_browser(browser, site):  # noqa: F811
         page.goto(site + "/admin/signin")
         page.get_by_label("Username").fill("amina@example.org")
         page.get_by_label("Password").fill(ADMIN_PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        follow(page.get_by_role("button", name="Sign in"))
         page.get_by_role("heading", name="Dashboard", level=1).wait_for()
         page.goto(site + "/admin?days=7")
         expect(page.get_by_role("heading", name="Questions to tutors", level=2)).to_be_visible()
