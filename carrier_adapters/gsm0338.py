@@ -31,4 +31,4 @@ def sendable(text: str) -> str:
 def encoding_for(text: str) -> str:
     """Return GSM7 if every character of (already normalized) ``text`` is in the GSM-7 default
     or extension table, else UCS2. The empty string is GSM-7."""
-    return GSM7 if all(c in GSM7_CHARS for c in text) else UCS2
+    return GSM7 if GSM7_CHARS.issuperset(text) else UCS2

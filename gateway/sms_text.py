@@ -15,6 +15,7 @@ carrier_adapters/gsm0338.py, which the adapters read too.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
@@ -211,6 +212,20 @@ def _parse_ranges() -> tuple[list[int], list[int], list[int]]:
 _GCB_STARTS, _GCB_ENDS, _GCB_PROPS = _parse_ranges()
 
 
+def _joiners() -> frozenset[str]:
+    """Every code point whose property can join it to a neighbour (all but Other, Control,
+    CR and LF), Hangul syllables aside (_HANGUL_SYLLABLE): a text with none of either is one
+    character a code point (CR LF too, as the reference counts it)."""
+    return frozenset(chr(cp) for first, last, prop in zip(_GCB_STARTS, _GCB_ENDS, _GCB_PROPS,
+                                                           strict=True)
+                     if prop not in (_OTHER, _CR, _LF, _CONTROL)
+                     for cp in range(first, last + 1))
+
+
+_JOINERS = _joiners()  # 2,781 code points
+_HANGUL_SYLLABLE = re.compile("[\uac00-\ud7a3]")
+
+
 def _gcb(cp: int) -> int:
     if 0xAC00 <= cp <= 0xD7A3:
         return _LV if (cp - 0xAC00) % 28 == 0 else _LVT
@@ -258,8 +273,16 @@ def _should_break(start: int, mid: list[int], end: int) -> bool:
     return not (previous == _RI and end == _RI)
 
 
+def _code_point_characters(text: str) -> bool:
+    """Whether every character of ``text``, as the reference sees them, is one code point
+    (true of most texts: no rule of _should_break joins anything in them)."""
+    return _JOINERS.isdisjoint(text) and not _HANGUL_SYLLABLE.search(text)
+
+
 def _characters(text: str) -> list[str]:
     """The reference's characters: grapheme-splitter clusters, with CR LF taken as two."""
+    if _code_point_characters(text):
+        return list(text)
     props = [_gcb(ord(c)) for c in text]
     chars: list[str] = []
     start = 0
@@ -285,8 +308,17 @@ def _utf16_units(s: str) -> int:
 
 def _segment(text: str) -> tuple[str, tuple[str, ...]]:
     """Encoding and part texts of already-normalized text, built the way the reference does."""
-    chars = _characters(text)
     encoding = encoding_for(text)
+    # every character 7 bits, or one UTF-16 unit
+    alike = _GSM7_EXTENSION.isdisjoint(text) if encoding == GSM7 else max(text) <= "\uffff"
+    if alike and _code_point_characters(text):
+        # What the loop below makes of characters of one size: a single SMS if they fit,
+        # else parts of 153 septets or 67 units (a part's header takes the rest).
+        single, per_part = (160, 153) if encoding == GSM7 else (70, 67)
+        if len(text) <= single:
+            return encoding, (text,)
+        return encoding, tuple(text[i : i + per_part] for i in range(0, len(text), per_part))
+    chars = _characters(text)
     if encoding == UCS2:
         sizes = [16 * _utf16_units(c) for c in chars]
     else:
@@ -349,10 +381,15 @@ def normalize(text: str, policy: str = "exact") -> str:
     if policy == "exact":
         return text
     smart = unicodedata.normalize("NFC", text.translate(_SMART))
+    if policy in ("gsm7", "auto") and encoding_for(smart) == GSM7:
+        return smart  # nothing to fold
+    # A cluster of one GSM-7 character needs no folding (most of them): not looked at.
     if policy == "gsm7":
-        return "".join(_fold_cluster(c) for c in _CLUSTER.findall(smart))
+        return "".join(c if c in _GSM7_CHARS else _fold_cluster(c)
+                       for c in _CLUSTER.findall(smart))
     if policy == "auto":
-        folded = "".join(_fold_cluster(c, accents_only=True) for c in _CLUSTER.findall(smart))
+        folded = "".join(c if c in _GSM7_CHARS else _fold_cluster(c, accents_only=True)
+                         for c in _CLUSTER.findall(smart))
         return folded if encoding_for(folded) == GSM7 else text
     return smart
 
