@@ -7,7 +7,9 @@
 - ``follow(locator)``: click a link or a form's button and wait for the page it loads;
   ``expect(locator)``: Playwright's waiting assertions.
 - ``axe_violations(url, width, height)``: an axe-core audit at WCAG 2.0/2.1 A and AA, in a
-  separate JavaScript-enabled context (axe is JavaScript); readable lines, ``[]`` when clean.
+  JavaScript-enabled context of its own (axe is JavaScript), kept for the session's audits at
+  that size; readable lines, ``[]`` when clean. ``axe_violations_in_html`` audits a document
+  given as HTML.
 - ``validate_html({"name": html, ...})``: the Nu Html Checker (vnu.jar), one JVM for all the
   documents; ``"name:line: message"`` lines, ``[]`` when all are valid.
 - ``screenshot(page, path)``: a PNG of the viewport (or the whole page).
@@ -30,6 +32,7 @@ with the command that installs it. Everything a missing tool needs comes from Py
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import os
 import shutil
@@ -217,12 +220,61 @@ def screenshot(page: Page, path: str | os.PathLike[str], *, full_page: bool = Fa
 # --- axe-core -------------------------------------------------------------------------------
 
 
+@functools.cache
 def _axe_script() -> str:
     try:
         from axe_playwright_python import base
     except ImportError as error:
         _missing("axe-core (axe-playwright-python)", INSTALL_AXE, str(error))
     return base.AXE_FILE_PATH.read_text(encoding="utf-8")
+
+
+_audit_pages: dict[tuple[int, int, int, str], Page] = {}
+
+
+@contextmanager
+def _audit_page(browser: Browser | None, width: int, height: int, locale: str) -> Iterator[Page]:
+    """A JavaScript-enabled page for axe audits at this size and locale, kept for the session:
+    a context of its own for each audit cost three times the audit. Its cookies are cleared
+    before each audit; a failed audit closes it, so the next starts afresh."""
+    browser = browser or shared_browser()
+    key = (id(browser), width, height, locale)
+    page = _audit_pages.get(key)
+    if page is None or page.is_closed():
+        # axe is JavaScript: it needs a context with JavaScript on (in a JS-off context
+        # axe.run never settles).
+        context = browser.new_context(
+            viewport={"width": width, "height": height},
+            device_scale_factor=1,
+            is_mobile=True,
+            java_script_enabled=True,
+            locale=locale,
+            service_workers="block",
+        )
+        context.set_default_timeout(10_000)
+        page = _audit_pages[key] = context.new_page()
+    page.context.clear_cookies()
+    try:
+        yield page
+    except BaseException:
+        _audit_pages.pop(key, None)
+        page.context.close()
+        raise
+
+
+def _run_axe(page: Page, tags: tuple[str, ...]) -> list[dict[str, Any]]:
+    """axe-core's violations in the page's document, injecting axe into its window first
+    unless it is there (a document set by ``set_content`` keeps the window's axe)."""
+    if page.evaluate("typeof axe") == "undefined":
+        page.evaluate(_axe_script())
+    results = page.evaluate(
+        """options => Promise.race([
+            axe.run(document, options),
+            new Promise((_, fail) => setTimeout(() => fail(new Error("axe timed out")), 20000)),
+        ])""",
+        {"runOnly": {"type": "tag", "values": list(tags)}, "resultTypes": ["violations"]},
+    )
+    return results["violations"]
 
 
 def axe_raw_violations(
@@ -235,37 +287,15 @@ def axe_raw_violations(
     tags: tuple[str, ...] = AXE_TAGS,
 ) -> list[dict[str, Any]]:
     """axe-core's violation objects for the page, as axe returns them."""
-    script = _axe_script()
-    # axe is JavaScript: it needs a context with JavaScript on (in a JS-off context axe.run
-    # never settles). So the audit sees the page as a JS-capable browser shows it: the page's
-    # own scripts run and <noscript> content is not shown, nor audited. The page's
-    # Content-Security-Policy stays in force (axe, injected through the DevTools protocol, runs
-    # under `default-src 'none'`), so styles the policy blocks are not audited either.
-    context = (browser or shared_browser()).new_context(
-        viewport={"width": width, "height": height},
-        device_scale_factor=1,
-        is_mobile=True,
-        java_script_enabled=True,
-        locale=locale,
-        service_workers="block",
-    )
-    try:
-        context.set_default_timeout(10_000)
-        page = context.new_page()
+    # The audit sees the page as a JS-capable browser shows it: the page's own scripts run
+    # and <noscript> content is not shown, nor audited. The page's Content-Security-Policy
+    # stays in force (axe, injected through the DevTools protocol, runs under
+    # `default-src 'none'`), so styles the policy blocks are not audited either.
+    with _audit_page(browser, width, height, locale) as page:
         response = page.goto(page_url, wait_until="load")
         if response is not None and not response.ok:
             pytest.fail(f"axe: {page_url} answered {response.status}", pytrace=False)
-        page.evaluate(script)
-        results = page.evaluate(
-            """options => Promise.race([
-                axe.run(document, options),
-                new Promise((_, fail) => setTimeout(() => fail(new Error("axe timed out")), 20000)),
-            ])""",
-            {"runOnly": {"type": "tag", "values": list(tags)}, "resultTypes": ["violations"]},
-        )
-    finally:
-        context.close()
-    return results["violations"]
+        return _run_axe(page, tags)
 
 
 def format_violation(violation: dict[str, Any]) -> str:
@@ -404,22 +434,10 @@ def axe_violations_in_html(
 ) -> list[str]:
     """``axe_violations`` for a document given as HTML (a page answering a POST, say),
     loaded at `base_url` (if given) so that its links resolve as on the site."""
-    script = _axe_script()
-    context = (browser or shared_browser()).new_context(
-        viewport={"width": width, "height": height}, device_scale_factor=1, is_mobile=True,
-        java_script_enabled=True, service_workers="block")
-    try:
-        context.set_default_timeout(10_000)
-        page = context.new_page()
-        if base_url:
-            page.goto(base_url, wait_until="load")
+    with _audit_page(browser, width, height, "en-US") as page:
+        where = base_url or "about:blank"
+        if page.url != where:
+            page.goto(where, wait_until="load")
         page.set_content(html, wait_until="load")
-        page.evaluate(script)
-        results = page.evaluate(
-            "options => axe.run(document, options)",
-            {"runOnly": {"type": "tag", "values": list(AXE_TAGS)},
-             "resultTypes": ["violations"]},
-        )
-    finally:
-        context.close()
-    return [format_violation(violation) for violation in results["violations"]]
+        violations = _run_axe(page, AXE_TAGS)
+    return [format_violation(violation) for violation in violations]

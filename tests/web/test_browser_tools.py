@@ -12,6 +12,7 @@ from flask import Flask
 from tests.web import browser as tools
 from tests.web.browser import (
     axe_violations,
+    axe_violations_in_html,
     browser,  # noqa: F401  (a fixture)
     expect,
     opened_page,
@@ -126,6 +127,23 @@ def test_axe_runs_under_a_policy_that_allows_no_script(browser, base_url) -> Non
 
 
 def test_axe_finds_nothing_on_a_clean_page(browser, base_url) -> None:  # noqa: F811
+    assert axe_violations(f"{base_url}/good", 240, 320, browser=browser) == []
+
+
+def test_audits_one_after_another_each_see_their_own_page(browser, base_url) -> None:  # noqa: F811
+    """Audits share a page for speed: what one finds must not carry into the next, by URL
+    or by HTML, nor a clean audit hide the next one's violations."""
+    unlabelled = ('<!doctype html><html lang="en"><head><title>Quiz</title></head><body>'
+                  '<main><h1>Quiz</h1><input name="answer"></main></body></html>')
+    clean = unlabelled.replace('<input name="answer">', "<p>Done.</p>")
+    assert axe_violations_in_html(clean, 240, 320, browser=browser) == []
+    [label] = axe_violations_in_html(unlabelled, 240, 320, browser=browser,
+                                     base_url=f"{base_url}/good")
+    assert label.startswith("label (critical)")
+    assert axe_violations_in_html(clean, 240, 320, browser=browser,
+                                  base_url=f"{base_url}/good") == []
+    assert "label" in {v.split(" ", 1)[0] for v in
+                       axe_violations(f"{base_url}/bad", 240, 320, browser=browser)}
     assert axe_violations(f"{base_url}/good", 240, 320, browser=browser) == []
 
 
