@@ -243,16 +243,8 @@ def _audit_page(browser: Browser | None, width: int, height: int, locale: str) -
     if page is None or page.is_closed():
         # axe is JavaScript: it needs a context with JavaScript on (in a JS-off context
         # axe.run never settles).
-        context = browser.new_context(
-            viewport={"width": width, "height": height},
-            device_scale_factor=1,
-            is_mobile=True,
-            java_script_enabled=True,
-            locale=locale,
-            service_workers="block",
-        )
-        context.set_default_timeout(10_000)
-        page = _audit_pages[key] = context.new_page()
+        page = _audit_pages[key] = new_page(browser, width, height, javascript=True,
+                                            locale=locale)
     page.context.clear_cookies()
     try:
         yield page
