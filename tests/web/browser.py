@@ -245,8 +245,8 @@ def _audit_page(browser: Browser | None, width: int, height: int, locale: str) -
         # axe.run never settles).
         page = _audit_pages[key] = new_page(browser, width, height, javascript=True,
                                             locale=locale)
-    page.context.clear_cookies()
     try:
+        page.context.clear_cookies()
         yield page
     except BaseException:
         _audit_pages.pop(key, None)
