@@ -192,6 +192,7 @@ STATS_SQL = f"""
          LEFT JOIN links_by_edge k ON k.edge = e.id
     ORDER BY e.id"""
 
+
 @dataclass(frozen=True)
 class HubStats:
     """Cross-edge figures: events and learners in all, learners known on more than one
@@ -915,7 +916,6 @@ class HubStore(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
 
 
 def _mentioning(program: str | None) -> str | None:
