@@ -15,7 +15,6 @@ carrier_adapters/gsm0338.py, which the adapters read too.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
@@ -214,8 +213,8 @@ _GCB_STARTS, _GCB_ENDS, _GCB_PROPS = _parse_ranges()
 
 def _joiners() -> frozenset[str]:
     """Every code point whose property can join it to a neighbour (all but Other, Control,
-    CR and LF), Hangul syllables aside (_HANGUL_SYLLABLE): a text with none of either is one
-    character a code point (CR LF too, as the reference counts it)."""
+    CR and LF, and the Hangul syllables, which join only to jamo, all of them here): a text
+    with none is one character a code point (CR LF too, as the reference counts it)."""
     return frozenset(chr(cp) for first, last, prop in zip(_GCB_STARTS, _GCB_ENDS, _GCB_PROPS,
                                                            strict=True)
                      if prop not in (_OTHER, _CR, _LF, _CONTROL)
@@ -223,7 +222,6 @@ def _joiners() -> frozenset[str]:
 
 
 _JOINERS = _joiners()  # 2,781 code points
-_HANGUL_SYLLABLE = re.compile("[\uac00-\ud7a3]")
 
 
 def _gcb(cp: int) -> int:
@@ -276,7 +274,7 @@ def _should_break(start: int, mid: list[int], end: int) -> bool:
 def _code_point_characters(text: str) -> bool:
     """Whether every character of ``text``, as the reference sees them, is one code point
     (true of most texts: no rule of _should_break joins anything in them)."""
-    return _JOINERS.isdisjoint(text) and not _HANGUL_SYLLABLE.search(text)
+    return _JOINERS.isdisjoint(text)
 
 
 def _characters(text: str) -> list[str]:
