@@ -7,7 +7,8 @@ loopback Graph API, on a clock the test turns."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -33,7 +34,10 @@ ACCESS_TOKEN = "EAAG-whatsapp-access-token-0123456789"
 APP_SECRET = "0123456789abcdef0123456789abcdef"
 AWA = "+221770000555"  # Dakar (UTC+0), in French
 DAKAR = ZoneInfo("Africa/Dakar")
-MONDAY = datetime(2026, 12, 7, tzinfo=ZoneInfo("UTC")).timestamp()
+# The Monday that began this week (UTC): `learnline outbox failed` counts its days back from
+# the real time, so the simulated week must be the real one, whenever the suite runs.
+_TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+MONDAY = (_TODAY - timedelta(days=_TODAY.weekday())).timestamp()
 HOUR = 3600.0
 COURSE = "start-freelancing"
 
@@ -98,7 +102,7 @@ class Days:
 
     def at(self, day: int, hour: int, minute: int = 0) -> float:
         start = datetime.fromtimestamp(MONDAY, DAKAR)
-        return start.replace(day=start.day + day, hour=hour, minute=minute).timestamp()
+        return (start + timedelta(days=day)).replace(hour=hour, minute=minute).timestamp()
 
     def post(self, message: dict) -> None:
         raw = json.dumps({"object": "whatsapp_business_account", "entry": [{
@@ -266,13 +270,14 @@ def test_without_a_template_the_lesson_is_not_sent_free_form_and_says_why(
             "outbox WHERE kind = 'lesson')")
         assert attempt["outcome"] == "failed" and "24-hour window" in attempt["detail"]
         # What the operator reads of it.
-        listed = learnline("outbox", "failed", "--days", "3", cwd=tmp_path,
+        listed = learnline("outbox", "failed", "--days", "7", cwd=tmp_path,
                            LEARNLINE_DB=str(db_path), LEARNLINE_CARRIERS=str(days.carriers))
         assert listed.returncode == 0, listed.stderr
         [line] = [line for line in listed.stdout.splitlines() if " lesson " in line]
         assert line.endswith("  outside WhatsApp's 24-hour window and no template "
                              "'daily_lesson' for fr"), line
-        assert " wa  +22177*****55  lesson  failed 2026-12-08 16:01 UTC  " in line
+        failed_at = time.strftime("%Y-%m-%d %H:%M", time.gmtime(days.at(1, 16, 1)))
+        assert f" wa  +22177*****55  lesson  failed {failed_at} UTC  " in line
         assert AWA not in listed.stdout
     finally:
         days.store.close()
