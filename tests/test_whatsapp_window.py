@@ -7,7 +7,6 @@ loopback Graph API, on a clock the test turns."""
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -276,7 +275,7 @@ def test_without_a_template_the_lesson_is_not_sent_free_form_and_says_why(
         [line] = [line for line in listed.stdout.splitlines() if " lesson " in line]
         assert line.endswith("  outside WhatsApp's 24-hour window and no template "
                              "'daily_lesson' for fr"), line
-        failed_at = time.strftime("%Y-%m-%d %H:%M", time.gmtime(days.at(1, 16, 1)))
+        failed_at = f"{datetime.fromtimestamp(days.at(1, 16, 1), UTC):%Y-%m-%d %H:%M}"
         assert f" wa  +22177*****55  lesson  failed {failed_at} UTC  " in line
         assert AWA not in listed.stdout
     finally:
