@@ -22,6 +22,7 @@ from gateway.programs import load_programs
 from gateway.ratelimit import InboundLimits
 from gateway.server import errors, forwarded, health, webhooks
 from gateway.server.request_guard import MAX_REQUEST_BYTES, RequestGuard
+from gateway.server.whole_numbers import StoredIntegerConverter
 from gateway.store import Store, default_db_path
 from gateway.store.held import hold_if_backup
 from gateway.store.per_thread import make_slot
@@ -90,6 +91,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
                                                      lambda: secrets.token_hex(32))
 
     errors.init_app(app)
+    # Before any route: an id in a path bigger than SQLite holds is a 404, not a 500.
+    app.url_map.converters["int"] = StoredIntegerConverter
     app.register_blueprint(health.blueprint)
     app.register_blueprint(metrics.blueprint)
     web.init_app(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
 
 import phonenumbers
@@ -97,3 +98,16 @@ def masked(e164: str) -> str:
     if len(e164) <= 6:
         return "*" * len(e164)
     return e164[:6] + "*" * (len(e164) - 8) + e164[-2:]
+
+
+# A phone number as another party may write one into its own text (a carrier's error,
+# "The 'To' number +2348031234567 is not valid", "tel:+221...", "2348031234567"): a run
+# of 8 to 15 digits, perhaps after a "+", standing alone (not part of a word or of a
+# decimal number such as a time).
+_WRITTEN_NUMBER = re.compile(r"(?<![\w+.])\+?\d{8,15}(?!\w|\.\d)")
+
+
+def masked_in(text: str) -> str:
+    """`text` with every number that may be a phone number masked as `masked` does, for
+    logging a text the gateway did not write (a carrier's error message)."""
+    return _WRITTEN_NUMBER.sub(lambda found: masked(found.group()), text)

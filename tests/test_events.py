@@ -573,6 +573,7 @@ def test_malformed_events_are_rejected_and_nothing_of_them_is_kept(edge):
         {**good, "learner": "08030000001"},
         {**good, "at": "yesterday"},
         {**good, "at": True},
+        {**good, "at": 1e300},
         {**good, "data": []},
         {k: v for k, v in good.items() if k != "kind"},
         {**good, "kind": "card_reached", "data": {"course": COURSE, "position": -1,

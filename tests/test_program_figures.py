@@ -206,6 +206,46 @@ def _csv_urls(app, program: str, cohort_id: str) -> list[str]:
             + [f"/admin/{t}.csv" for t in reports.TABLES])
 
 
+def test_a_tutor_sees_nothing_of_another_programs_questions_of_a_learner_in_both(
+        app, store, two_programs):
+    """A learner in both programs asks in each: a tutor of one program, on their own
+    program's question, sees neither the other program's question and its answer nor the
+    learner's quiz answers in the other program's course; nor can they insert the other
+    program's saved reply."""
+    twilio = TwilioWebhooks(app.test_client())
+    for text in ("START SUN1", "NEXT", "NEXT", "A", "ASK Which fuse for the roof panel?"):
+        twilio.sms(BOTH, text)  # a quiz answer and a question, in sun's course
+    twilio.sms(BOTH, "START ORANGE1")
+    twilio.sms(BOTH, "ASK Which needle for denim?")
+    asked = {q.program: q.id for q in questions.of_learner(store, BOTH)}
+    sun_tutor = signed_in(app, "sun-tutor")
+    page = sun_tutor.get(f"/admin/inbox/{asked['sun']}").text
+    assert "Latest quiz answers" in page  # the sun tutor sees their course's answer
+    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    assert sun_tutor.post(f"/admin/inbox/{asked['sun']}/answer", data={
+        "csrf": token, "answer": "Sun-only answer: the blue fuse.", "send": "yes"}
+    ).status_code == 303
+    sun_reply = saved_replies.add(store, "sun-course", "find-your-skill", "Sun secret",
+                                  "Sun-only saved reply text", None)
+
+    orange_tutor = signed_in(app, "orange-tutor")
+    page = orange_tutor.get(f"/admin/inbox/{asked['orange']}").text
+    assert "Which needle for denim?" in page
+    for secret in ("Which fuse for the roof panel?", "Sun-only answer", "Latest quiz answers"):
+        assert secret not in page, secret
+    assert "No quiz answers yet." in page
+    assert "Which fuse for the roof panel?" not in orange_tutor.get("/admin/inbox").text
+    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    inserted = orange_tutor.post(f"/admin/inbox/{asked['orange']}/answer", data={
+        "csrf": token, "answer": "", "insert": str(sun_reply)})
+    assert inserted.status_code == 422
+    assert "Sun-only saved reply text" not in inserted.text
+    assert "That saved reply is gone" in inserted.text
+    # An administrator of the whole gateway still sees the learner whole.
+    page = signed_in(app, "whole").get(f"/admin/inbox/{asked['orange']}").text
+    assert "Which fuse for the roof panel?" in page and "Sun-only answer" in page
+
+
 def test_the_isolation_walk(app, store, two_programs, capsys):
     asked = two_programs
     replies = {program: str(saved_replies.add(store, f"{program}-course", "find-your-skill",

@@ -222,6 +222,19 @@ def test_signing_out_ends_the_session_in_every_copy_of_the_cookie(app, people):
     assert copy.get("/admin").status_code == 403
 
 
+def test_the_learner_pages_sign_out_ends_a_staff_session_in_the_same_cookie(app, people):
+    """docs/web.md: "Sign out" on the lite pages ends every session the cookie carried,
+    a staff account's included, for every copy of the cookie."""
+    client = _signed_in(app, "tunde", TUTOR_PASSWORD)
+    copy = app.test_client()
+    for cookie in client._cookies.values():
+        copy.set_cookie(cookie.key, cookie.value, domain=cookie.domain, path=cookie.path)
+    assert copy.get("/admin/inbox").status_code == 200
+    assert client.post("/signout", data={"csrf": _csrf(client, "/")}).status_code == 302
+    assert client.get("/admin/inbox").status_code == 403
+    assert copy.get("/admin/inbox").status_code == 403
+
+
 def test_while_no_account_exists_the_token_signs_in_and_then_no_more(app, store):
     """The way from the shared token to accounts: the token's form sign-in works until
     the first account is added, and its sessions end then."""

@@ -213,6 +213,19 @@ def test_invalid_choices_reshow_the_screen_with_a_notice(phone: Phone):
         assert again.split("\n", 1)[1] == card.split("\n", 1)[1]
 
 
+def test_a_number_too_big_to_be_an_option_is_an_invalid_choice(phone: Phone):
+    lesson = phone.store.lesson("start-freelancing", "find-your-skill", "en").edition(SMS)
+    phone.dial()
+    phone.press("1")
+    for _ in [card for card in lesson.cards if card.text]:
+        question = phone.next_card().text
+    assert question.startswith("Q1/3")
+    for junk in ("9" * 4301, "9" * 20):  # 4,301 digits: more than Python reads
+        again = phone.press(junk).text
+        assert again.startswith("Invalid choice. Try again.\n")
+        assert again.split("\n", 1)[1] == question
+
+
 def test_exit_ends_the_session(phone: Phone):
     phone.dial()
     screen = phone.press("0")

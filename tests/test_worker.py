@@ -15,6 +15,7 @@ import pytest
 
 from gateway.config import load_carriers
 from gateway.outbox.worker import OutboxWorker, RetryPolicy
+from gateway.phones import masked
 from gateway.store import Store
 from tests.fakes.twilio_api import FakeTwilioApi
 
@@ -102,6 +103,25 @@ def test_permanent_errors_fail_at_once(db_path, store, carriers, twilio_api, cod
     assert message.status == "failed" and str(code) in message.error
     assert len(store.send_attempts(message_id)) == 1
     assert not store.learner(PHONE).stopped
+
+
+@pytest.mark.parametrize("status, code", [(400, 21211), (503, 20503)])
+def test_a_carrier_error_naming_the_number_is_logged_with_the_number_masked(
+        db_path, store, carriers, twilio_api, caplog, status, code):
+    """docs/privacy.md: logs never carry a full number, not even inside the words of a
+    carrier's own error (Twilio's 21211 names the number it refused)."""
+    queue(store, "hello")
+    twilio_api.fail_next(status, code, f"The 'To' number {PHONE} is not a valid phone "
+                                       f"number (tel:{PHONE}, {PHONE[1:]}).")
+    caplog.set_level("WARNING", logger="gateway.outbox")
+    drain(db_path, carriers, retry=RetryPolicy(base_delay=30))
+    logged = [r.getMessage() for r in caplog.records if str(code) in r.getMessage()]
+    assert logged, caplog.text
+    for line in logged:
+        assert PHONE[1:] not in line, line
+        assert masked(PHONE) in line
+    # The outbox keeps the carrier's words for the operator, as before.
+    assert PHONE in store.db.execute("SELECT error FROM outbox").fetchone()[0]
 
 
 def test_carrier_opt_out_stops_the_learner_and_cancels_the_rest(

@@ -81,8 +81,7 @@ def _apply(store: Store, event: dict, done: CatchUp) -> None:
                                               float(event["at"]))
         return
     at = data.get("at")
-    at = float(at) if isinstance(at, int | float) and not isinstance(at, bool) \
-        else float(event["at"])
+    at = float(at) if events.is_moment(at) else float(event["at"])
     status = questions.ANSWERED if kind == questions.ANSWERED_EVENT else questions.CLOSED
     done.settled += questions.settle_copy(store, edge, uid, status, at)
 

@@ -19,6 +19,7 @@ from gateway.hub.store import (
     check_spends,
     open_hub_store,
 )
+from gateway.server.whole_numbers import whole_number
 from gateway.store.per_thread import get_store
 from gateway.sync.protocol import (
     COHORT_BATCH,
@@ -227,11 +228,11 @@ def _copy_questions() -> None:
 @blueprint.get(EVENTS_PATH)
 def pull() -> Response:
     """Events of this edge's learners recorded on other edges, after a cursor."""
-    try:
-        after = int(request.args.get("after", "0"))
-        limit = min(max(int(request.args.get("limit", str(PULL_BATCH))), 1), PULL_BATCH)
-    except ValueError:
+    after = whole_number(request.args.get("after", "0"))
+    limit = whole_number(request.args.get("limit", str(PULL_BATCH)))
+    if after is None or limit is None:
         return _error(400, "'after' and 'limit' are whole numbers")
+    limit = min(max(limit, 1), PULL_BATCH)
 
     try:
         result = request_hub().pull(g.edge_id, after, limit)

@@ -51,6 +51,7 @@ from gateway.hub.confine import (
 )
 from gateway.store import default_db_path
 from gateway.store.cohorts import NAME_CHARS as MAX_COHORT_NAME  # what edges send
+from gateway.store.events import is_moment
 
 # The event format every edge speaks (docs/sync.md).
 EVENT_FIELDS = frozenset({"id", "edge", "learner", "kind", "at", "data"})
@@ -403,8 +404,8 @@ def check_event(event: Any, edge_id: str) -> ValidEvent | str:
     if not isinstance(kind, str) or not KIND_RE.fullmatch(kind):
         return "kind: not [a-z_], 1 to 32"
     at = event["at"]
-    if isinstance(at, bool) or not isinstance(at, int | float) or not math.isfinite(at):
-        return "at: not a finite number of epoch seconds"
+    if not is_moment(at):
+        return "at: not epoch seconds from 1970 to 9999"
     data = event["data"]
     if not isinstance(data, dict):
         return "data: not a JSON object"

@@ -64,6 +64,7 @@ from gateway.i18n import translations
 from gateway.ops import charts, reports, staff, staff_web
 from gateway.server import body_limits
 from gateway.server.health import sync_lines
+from gateway.server.whole_numbers import whole_number
 from gateway.store import staff as accounts
 from gateway.store import web_sessions
 from gateway.store.per_thread import get_store
@@ -270,8 +271,8 @@ def _plain(text: str, status: int) -> Response:
 
 
 def _days() -> int:
-    raw = request.args.get("days", "")
-    return int(raw) if raw.isascii() and raw.isdigit() else reports.DEFAULT_DAYS
+    days = whole_number(request.args.get("days", ""))
+    return reports.DEFAULT_DAYS if days is None else min(days, reports.MAX_DAYS)
 
 
 def _report() -> reports.Report:

@@ -21,6 +21,7 @@ from gateway.hub.questions import relay_answer, relay_close
 from gateway.hub.routes import request_hub
 from gateway.ops import reports, staff, staff_web, tutoring
 from gateway.ops.dashboard import ACCESS, _page, blueprint
+from gateway.server.whole_numbers import whole_number
 from gateway.store import Store, questions, saved_replies
 from gateway.store import staff as accounts
 from gateway.store.per_thread import get_store
@@ -48,7 +49,12 @@ def _actor():
 
 
 def _when(at: float | None) -> str:
-    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC") if at else ""
+    if not at:
+        return ""
+    try:
+        return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    except (OverflowError, OSError, ValueError):  # a moment an edge's bad clock gave
+        return "(unknown date)"
 
 
 def _age(at: float) -> str:
@@ -68,7 +74,7 @@ def inbox():
     mine = _programs()
     shown = []
     for asked in questions.open_questions(store, INBOX_ROWS, mine):
-        shown.append(tutoring.context(store, asked))
+        shown.append(tutoring.context(store, asked, mine))
     return _page("admin_inbox.html", shown=shown, total=questions.open_count(store, mine),
                  age=_age)
 
@@ -115,7 +121,8 @@ def _question_page(question_id: int, *, status: int = 200, answer: str = "",
         abort(404)
     tutors = [account for account in accounts.every(store)
               if account.has_role(staff.TUTOR) or account.has_role(staff.ADMIN)]
-    return _page("admin_question.html", status=status, c=tutoring.context(store, asked),
+    return _page("admin_question.html", status=status,
+                 c=tutoring.context(store, asked, _programs()),
                  replies=tutoring.replies_for(store, asked), tutors=tutors, answer=answer,
                  error=error, preview=preview, said=said, when=_when, age=_age,
                  money=reports.money)
@@ -155,8 +162,9 @@ def answer(question_id: int):
     actor = _actor()
     insert = request.form.get("insert", "")
     if insert:
-        reply = saved_replies.get(store, int(insert)) if insert.isdigit() else None
-        if reply is None:
+        reply_id = whole_number(insert)
+        reply = saved_replies.get(store, reply_id) if reply_id is not None else None
+        if reply is None or not _serves(reply.course_id):  # another program's: as gone
             return _question_page(question_id, status=422, answer=text,
                                   error="That saved reply is gone; choose another.")
         text = tutoring.tidy(text)

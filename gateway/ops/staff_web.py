@@ -17,6 +17,7 @@ from flask import Response, current_app, request, session
 
 from gateway.ops import staff
 from gateway.server import forwarded
+from gateway.server.whole_numbers import whole_number
 from gateway.store import staff as accounts
 from gateway.store import web_sessions
 from gateway.store.per_thread import get_store
@@ -74,9 +75,10 @@ def known() -> frozenset[int]:
     ids = set()
     for item in request.cookies.get(KNOWN_COOKIE, "").split("_")[:KNOWN_MAX]:
         number, _, signature = item.partition(".")
-        if number.isdigit() and hmac.compare_digest(signature.encode(),
-                                                    _signature(int(number)).encode()):
-            ids.add(int(number))
+        staff_id = whole_number(number)
+        if staff_id is not None and hmac.compare_digest(signature.encode(),
+                                                        _signature(staff_id).encode()):
+            ids.add(staff_id)
     return frozenset(ids)
 
 

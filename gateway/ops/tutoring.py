@@ -130,8 +130,12 @@ def question(store: Store, question_id: int) -> QuestionRecord:
     return found
 
 
-def context(store: Store, asked: QuestionRecord) -> Context:
-    """The learner's context of a question, as the inbox shows it."""
+def context(store: Store, asked: QuestionRecord,
+            programs: set[str] | None = None) -> Context:
+    """The learner's context of a question, as the inbox shows it. With `programs` (a
+    program's staff: the programs they serve), the learner's earlier questions and quiz
+    answers are only those of these programs' courses: a learner in two programs has
+    questions and answers a tutor of one must not read (docs/programs.md)."""
     learner = store.learner(asked.phone)
     # An edge's learner has no row on the hub: the language they asked in came along.
     locale = learner.locale if learner else (asked.locale or "")
@@ -149,7 +153,10 @@ def context(store: Store, asked: QuestionRecord) -> Context:
         if lesson is not None and asked.card <= len(lesson.cards):
             card_text = lesson.cards[asked.card - 1].text
     earlier = tuple(q for q in questions.of_learner(store, asked.phone)
-                    if q.id != asked.id and q.status != questions.REFUSED)
+                    if q.id != asked.id and q.status != questions.REFUSED
+                    and (programs is None or q.program in programs))
+    courses = None if programs is None else {
+        c.id for c in store.courses() if c.program and c.program in programs}
     return Context(
         question=asked, number=masked(asked.phone),
         language=f"{language_name(locale)} ({locale})" if locale else "unknown",
@@ -157,7 +164,7 @@ def context(store: Store, asked: QuestionRecord) -> Context:
         lesson_title=lesson.title if lesson else (asked.lesson_id or ""),
         place=place, card_text=card_text,
         quiz_answers=tuple(questions.last_quiz_answers(store, asked.phone,
-                                                       QUIZ_ANSWERS_SHOWN)),
+                                                       QUIZ_ANSWERS_SHOWN, courses)),
         earlier=earlier, held_by=_account(store, asked.claimed_by),
         answered_by=_account(store, asked.answered_by),
         closed_by=_account(store, asked.closed_by))

@@ -57,7 +57,7 @@ from gateway.outbox import fallback
 from gateway.outbox.chats import active_chats
 from gateway.outbox.lrs import LrsDelivery, LrsSender, LrsSettings
 from gateway.outbox.window import as_sendable
-from gateway.phones import masked
+from gateway.phones import masked, masked_in
 from gateway.store import OutboxRecord, Store, cohorts, privacy
 from gateway.store import lrs as lrs_queue
 from gateway.urls import webhook_url
@@ -559,11 +559,12 @@ class OutboxWorker:
             self._finish(store, message, "retry", detail=exc.detail,
                          retry_at=store.clock() + delay)
             self._tally("retried")
-            log.warning("message %d: %s; retry in %.0fs", message.id, exc.detail, delay)
+            log.warning("message %d: %s; retry in %.0fs", message.id, masked_in(exc.detail),
+                        delay)
             return
         self._finish(store, message, "failed", detail=exc.detail)
         self._tally("failed")
-        log.error("message %d failed: %s", message.id, exc.detail)
+        log.error("message %d failed: %s", message.id, masked_in(exc.detail))
 
     def _refusal(self, store: Store, message: OutboxRecord, exc: SendError) -> None:
         """The carrier's API refused the gateway's credentials (a key expired or revoked)
@@ -583,8 +584,8 @@ class OutboxWorker:
             return
         self._told_refused.add(carrier_id)
         log.error("carrier %s refuses the gateway's credentials: %s; sending paused, its "
-                  "messages kept, trying again every %.0f s", carrier_id, exc.detail,
-                  REFUSED_PROBE_SECONDS)
+                  "messages kept, trying again every %.0f s", carrier_id,
+                  masked_in(exc.detail), REFUSED_PROBE_SECONDS)
 
     def _fell_back(self, store: Store, message: OutboxRecord, exc: SendError) -> bool:
         """A message its carrier cannot deliver, failed and its copy queued through the
@@ -601,7 +602,7 @@ class OutboxWorker:
                 f"{exc.detail}; sent as SMS through {carrier.fallback_carrier}"
             self._finish(store, message, "failed", detail=detail)
         self._tally("failed")
-        log.warning("message %d: %s", message.id, detail)
+        log.warning("message %d: %s", message.id, masked_in(detail))
         return True
 
 

@@ -16,7 +16,6 @@ gateway/learning/merge.py; the SQL they need is here, as everywhere, in the stor
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
 import re
@@ -53,6 +52,8 @@ EVENT_ID_RE = re.compile(r"[0-9a-f]{32}")
 KIND_RE = re.compile(r"[a-z_]{1,32}")
 LEARNER_RE = re.compile(r"\+[1-9][0-9]{1,14}|erased:[0-9a-f]{16}")
 _MAX_MILLIS = 0xFFFFFFFFFFFF
+# The latest moment an event may name: the end of year 9999, the last a date can show.
+LATEST_MOMENT = 253_402_300_800.0
 # What json.dumps(data, separators=(",", ":"), ensure_ascii=False) makes, without building
 # an encoder for every event.
 _DATA_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
@@ -134,6 +135,14 @@ def record(store: Store, learner: str, kind: str, data: dict[str, Any], *,
     return event_id
 
 
+def is_moment(value: object) -> bool:
+    """Whether `value` is epoch seconds a date can show (from 1970 to the end of year
+    9999): what an event's `at`, and a moment in its data, may be. An edge whose clock
+    was reset still writes moments after 1970; 1e300 is no moment."""
+    return isinstance(value, int | float) and not isinstance(value, bool) \
+        and 0 <= value < LATEST_MOMENT
+
+
 def event_problem(event: object) -> str | None:
     """Why a received event is not one (None when its shape is right): the six fields,
     each of its type and format. What `data` must hold, by kind, is merge.py's."""
@@ -149,9 +158,8 @@ def event_problem(event: object) -> str | None:
         value = event[name]
         if not isinstance(value, str) or not pattern.fullmatch(value):
             return f"{name}: not a valid {name}"
-    at = event["at"]
-    if isinstance(at, bool) or not isinstance(at, int | float) or not math.isfinite(at):
-        return "at: not a number of seconds"
+    if not is_moment(event["at"]):
+        return "at: not epoch seconds from 1970 to 9999"
     if not isinstance(event["data"], dict):
         return "data: not a JSON object"
     return None

@@ -13,6 +13,7 @@ keeps; on an edge, an answer relayed from the hub settles the question it answer
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -270,11 +271,18 @@ def hold(store: Store, question_id: int, staff_id: int) -> bool:
             "AND status = 'open'", [staff_id, store.clock(), question_id]).rowcount == 1
 
 
-def last_quiz_answers(store: Store, phone: str, limit: int = 5) -> list[QuizAnswer]:
-    """The learner's latest `limit` quiz answers, newest first (a tutor's context)."""
+def last_quiz_answers(store: Store, phone: str, limit: int = 5,
+                      courses: Collection[str] | None = None) -> list[QuizAnswer]:
+    """The learner's latest `limit` quiz answers, newest first (a tutor's context); with
+    `courses`, only answers in those courses."""
+    where, values = "", []
+    if courses is not None:
+        values = sorted(courses)
+        where = f" AND course_id IN ({', '.join('?' * len(values))})"
     rows = store.db.execute(
         "SELECT course_id, lesson_id, question, choice, correct, first_try, at FROM answers "
-        "WHERE phone = ? ORDER BY at DESC, id DESC LIMIT ?", [phone, limit]).fetchall()
+        f"WHERE phone = ?{where} ORDER BY at DESC, id DESC LIMIT ?",
+        [phone, *values, limit]).fetchall()
     return [QuizAnswer(c, lesson, q, choice, bool(right), bool(first), at)
             for c, lesson, q, choice, right, first, at in rows]
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.outbox.answers import answer_carrier, queue_answer
 from gateway.phones import masked
-from gateway.store import questions
+from gateway.store import events, questions
 
 if TYPE_CHECKING:
     from gateway.config import Carriers
@@ -42,8 +42,7 @@ def deliver_relayed(store: Store, carriers: Carriers, relayed: list[dict[str, An
                         masked(event["learner"]))
             continue
         at = data.get("at")
-        at = float(at) if isinstance(at, int | float) and not isinstance(at, bool) \
-            else float(event["at"])
+        at = float(at) if events.is_moment(at) else float(event["at"])
         if event["kind"] == questions.CLOSED_EVENT:
             if questions.close_relayed(store, question.id, at):
                 log.info("sync: question %s of %s closed on the hub", uid[:12],

@@ -219,9 +219,16 @@ def test_the_hub_refuses_a_push_it_cannot_read_and_stores_nothing(hub: Hub, body
     assert hub_events(hub) == 0
 
 
-def test_the_hub_refuses_a_pull_with_a_cursor_that_is_no_number(hub: Hub):
+@pytest.mark.parametrize("params", [
+    {"after": "yesterday"},
+    {"after": "99999999999999999999"},  # more than a stored cursor can be
+    {"after": "9" * 4301},  # more digits than Python reads
+    {"limit": "9" * 4301},
+    {"after": "-1"},
+])
+def test_the_hub_refuses_a_pull_with_a_cursor_that_is_no_number(hub: Hub, params):
     edge = link(hub)
-    answer = requests.get(hub.url + EVENTS_PATH, params={"after": "yesterday"},
+    answer = requests.get(hub.url + EVENTS_PATH, params=params,
                           headers={"Authorization": bearer("edge-a", edge.token)}, timeout=10)
     assert answer.status_code == 400
     assert answer.json() == {"error": "'after' and 'limit' are whole numbers"}

@@ -35,6 +35,7 @@ from gateway.i18n import default_locale, needs_ucs2
 from gateway.learning import Engine, asking
 from gateway.learning import intents as i
 from gateway.learning import replies as r
+from gateway.server.whole_numbers import whole_number
 from gateway.sms_text import UCS2
 from gateway.store import LearnerRecord, Store, UssdSessionRecord
 from gateway.store import programs as members
@@ -480,7 +481,7 @@ class _Menu:
     def _on_courses(self, view: dict, choice: str) -> dict | None:
         if choice == BACK:
             return self.main_view()
-        if choice.isascii() and choice.isdigit() and 1 <= int(choice) <= view["count"]:
+        if _picked(choice, view["count"]) is not None:
             return self.from_replies(self.ask(i.Start(choice)))
         return None
 
@@ -498,8 +499,9 @@ class _Menu:
     def _on_question(self, view: dict, choice: str) -> dict | None:
         if choice == BACK:
             return self.main_view()
-        if choice.isascii() and choice.isdigit() and 1 <= int(choice) <= len(view["options"]):
-            return self.from_replies(self.ask(i.Answer(int(choice) - 1)))
+        picked = _picked(choice, len(view["options"]))
+        if picked is not None:
+            return self.from_replies(self.ask(i.Answer(picked - 1)))
         return None
 
     def _on_info(self, view: dict, choice: str) -> dict | None:
@@ -513,16 +515,18 @@ class _Menu:
         if choice == BACK:
             return self.main_view()
         offered = view["offered"]
-        if choice.isascii() and choice.isdigit() and 1 <= int(choice) <= len(offered):
-            return self.from_replies(self.ask(i.Channel(offered[int(choice) - 1])))
+        picked = _picked(choice, len(offered))
+        if picked is not None:
+            return self.from_replies(self.ask(i.Channel(offered[picked - 1])))
         return None
 
     def _on_language(self, view: dict, choice: str) -> dict | None:
         if choice == BACK:
             return self.main_view()
         locales = view["locales"]
-        if choice.isascii() and choice.isdigit() and 1 <= int(choice) <= len(locales):
-            return self.from_replies(self.ask(i.Language(locales[int(choice) - 1])))
+        picked = _picked(choice, len(locales))
+        if picked is not None:
+            return self.from_replies(self.ask(i.Language(locales[picked - 1])))
         return None
 
     # -- screens ------------------------------------------------------------------------------
@@ -718,6 +722,12 @@ class _Menu:
         catalogue = self.ask(i.Courses())[0]
         assert isinstance(catalogue, r.CourseList)
         return [self.words.course_option(entry) for entry in catalogue.courses]
+
+
+def _picked(choice: str, count: int) -> int | None:
+    """The option numbered `choice` (from 1), if the screen offered `count` of them."""
+    number = whole_number(choice)
+    return number if number is not None and 1 <= number <= count else None
 
 
 def _joined(draft: str, piece: str) -> str:

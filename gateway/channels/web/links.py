@@ -32,6 +32,7 @@ from gateway.learning import Engine
 from gateway.learning.certificates import format_code
 from gateway.learning.replies import CourseDone
 from gateway.learning.timing import Pacing
+from gateway.server.whole_numbers import whole_number
 from gateway.store import LearnerRecord, Store, web_sessions
 from gateway.store.per_thread import get_store
 from gateway.urls import lesson_link_path
@@ -104,9 +105,9 @@ def _answers(lesson: Lesson) -> dict[int, int]:
     """The options chosen in the posted form, question number to option number."""
     answers = {}
     for number, question in enumerate(lesson.questions):
-        chosen = request.form.get(f"q{number}", "")
-        if chosen.isascii() and chosen.isdigit() and int(chosen) < len(question.options):
-            answers[number] = int(chosen)
+        chosen = whole_number(request.form.get(f"q{number}", ""))
+        if chosen is not None and chosen < len(question.options):
+            answers[number] = chosen
     return answers
 
 

@@ -60,6 +60,7 @@ from gateway.learning.replies import CourseDone, Joined, QuestionReceived
 from gateway.learning.timing import Pacing
 from gateway.phones import InvalidPhoneNumber, masked, to_e164
 from gateway.server import forwarded
+from gateway.server.whole_numbers import whole_number
 from gateway.store import LearnerRecord, web_sessions
 from gateway.store import programs as members
 from gateway.store.per_thread import get_store
@@ -306,9 +307,9 @@ def quiz(course_id: str, lesson_id: str):
     retry = request.form.get("retry") == "1"
     answers = {}
     for number, question in enumerate(lesson_.questions):
-        chosen = request.form.get(f"q{number}", "")
-        if chosen.isascii() and chosen.isdigit() and int(chosen) < len(question.options):
-            answers[number] = int(chosen)
+        chosen = whole_number(request.form.get(f"q{number}", ""))
+        if chosen is not None and chosen < len(question.options):
+            answers[number] = chosen
     if not retry and len(answers) < len(lesson_.questions):
         missing = [n + 1 for n in range(len(lesson_.questions)) if n not in answers]
         return page("quiz.html", status=400, missing=missing, answers=answers, **context)
@@ -613,10 +614,13 @@ def enter_code():
 @blueprint.post("/signout")
 def sign_out():
     """End this browser's sign-in on the server, so no copy of its cookie signs in any
-    more (progress stays with the learner); an administrator's session in the same
-    cookie ends with it, as the cookie that carried it is cleared."""
+    more (progress stays with the learner); a dashboard session in the same cookie
+    (the token's, or a staff account's) ends with it, as the cookie that carried it is
+    cleared."""
     lang = session.get("lang")
-    for key in ("sid", "signin", "admin"):
+    # "admin": the dashboard token's session; "staff": a staff account's
+    # (gateway/ops/staff_web.py, SESSION_KEY).
+    for key in ("sid", "signin", "admin", "staff"):
         web_sessions.end(get_store(), session.get(key))
     session.clear()
     if lang:
