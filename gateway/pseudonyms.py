@@ -33,16 +33,23 @@ def pseudonym(key: str, learner: str) -> str:
     return digest.hexdigest()[:PSEUDONYM_LENGTH]
 
 
+def key_problem(value: str) -> str | None:
+    """What is wrong with `value` as `$LEARNLINE_PSEUDONYM_KEY` (None: nothing, or unset):
+    shorter than 32 characters, a key could be guessed, and every pseudonym with it."""
+    if value and len(value) < MIN_KEY_LENGTH:
+        return (f"{KEY_ENV} has {len(value)} characters: use at least {MIN_KEY_LENGTH} (for "
+                "example `openssl rand -hex 32`)")
+    return None
+
+
 def configured_key() -> str | None:
     """`$LEARNLINE_PSEUDONYM_KEY` if set; ValueError naming the variable if it is shorter
-    than 32 characters (a short key could be guessed, and every pseudonym with it)."""
+    than 32 characters (key_problem)."""
     value = environment.get(KEY_ENV, "") or ""
-    if not value:
-        return None
-    if len(value) < MIN_KEY_LENGTH:
-        raise ValueError(f"{KEY_ENV} has {len(value)} characters: use at least "
-                         f"{MIN_KEY_LENGTH} (for example `openssl rand -hex 32`)")
-    return value
+    problem = key_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value or None
 
 
 def gateway_key(store: Store) -> str:

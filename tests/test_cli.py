@@ -582,6 +582,14 @@ def test_lessons_check_on_a_missing_folder(tmp_path):
     result = run("lessons", "check", str(lesson), cwd=tmp_path)
     assert result.returncode == 1
     assert f"{lesson}:1: a file, not a folder of courses" in result.stderr
+    course = tmp_path / "courses" / "sewing"  # one course's folder given for its parent
+    course.mkdir(parents=True)
+    (course / "course.toml").write_text('code = "SEW"\n')
+    result = run("lessons", "check", str(course), cwd=tmp_path)
+    assert result.returncode == 1
+    assert (f"{course / 'course.toml'}:1: this is one course's folder: give the folder that "
+            f"holds the course folders ({tmp_path / 'courses'})") in result.stderr
+    assert "missing course.toml" not in result.stderr
 
 
 @pytest.mark.parametrize(("args", "expected"), [

@@ -46,3 +46,27 @@ def test_replies_waiting_for_long_are_a_warning(db_path: Path):
     assert outbox.level == "warn"
     assert outbox.message == ("2 message(s) waiting, the oldest for 20 min: is the worker "
                               "running, and is a carrier refusing sends? (its log says)")
+
+
+def test_secrets_too_short_for_serve_or_export_are_failures(db_path: Path):
+    """A dashboard token `serve` refuses and a pseudonym key exports refuse fail here
+    first, with the same words; the right lengths pass."""
+    Store.open(db_path, migrate=True).close()
+    found = [f for f in diagnose(db_path, env={"LEARNLINE_ADMIN_TOKEN": "short",
+                                               "LEARNLINE_PSEUDONYM_KEY": "short"})
+             if f.level == "fail"]
+    assert [f.subject for f in found] == ["secrets", "secrets"]
+    assert found[0].message.startswith("LEARNLINE_ADMIN_TOKEN has 5 characters: at least 24 "
+                                       "are needed")
+    assert found[1].message.startswith("LEARNLINE_PSEUDONYM_KEY has 5 characters: use at "
+                                       "least 32")
+    right = diagnose(db_path, env={"LEARNLINE_ADMIN_TOKEN": "t" * 24,
+                                   "LEARNLINE_PSEUDONYM_KEY": "k" * 32})
+    assert not [f for f in right if f.subject == "secrets" and f.level == "fail"]
+
+
+def test_without_a_carriers_file_the_sign_in_warning_says_so(db_path: Path):
+    Store.open(db_path, migrate=True).close()
+    [warning] = findings(db_path, "web sign-in")
+    assert warning.message.startswith("no SMS carrier names its country (`country` in the "
+                                      "carriers file, which is not set (LEARNLINE_CARRIERS))")

@@ -25,6 +25,7 @@ from tests.conftest import (
     right_answers,
     web_sign_in,
 )
+from tests.test_certificates import ConsoleWebhooks
 from tests.test_schedule import LAGOS, Week, week  # noqa: F401  (week is a fixture)
 
 PHONE = "+2348030000000"  # an English-speaking learner (Nigeria)
@@ -368,3 +369,24 @@ def test_next_after_a_lesson_link_brings_the_quiz_by_sms(client, text, store):
     lesson = store.lesson("start-freelancing", FIRST, "en")
     text("ABCD"[lesson.questions[0].answer])
     assert text("NEXT").startswith("Answer this question first:")
+
+
+def test_where_no_web_address_is_known_no_reply_offers_lessons_by_link(client, text, store):
+    """The console carrier gives its learners no web address: LINK says it is not
+    available, and TEXT (lessons in full by SMS) offers no LINK; where the carrier has an
+    address (Twilio's here), the same TEXT offers it."""
+    console = ConsoleWebhooks(client)
+    senegal = "+221770000009"  # French
+
+    def send(body: str) -> str:
+        before = len(store.outbox(senegal))
+        assert console.sms(senegal, body).status_code == 200
+        return "\n".join(m.body for m in store.outbox(senegal)[before:])
+
+    send("START")
+    assert send("LINK") == "Les cours par lien ne sont pas encore disponibles ici."
+    reply = send("TEXT")
+    assert reply.splitlines()[0] == "Vos cours arrivent maintenant en entier par SMS.", reply
+    assert "LIEN" not in reply
+    text("START")
+    assert "Reply LINK to get each as a link instead." in text("TEXT")

@@ -206,6 +206,15 @@ SMS_BROKEN = [
     pytest.param(EN_ONE.replace("[web only]", "[web only] but keep this"), 8,
                  "'[web only]' stands alone on its line: the card above it is left out of SMS "
                  "whole", id="text-beside-web-only"),
+    pytest.param(EN_ONE.replace("[web only]", "[web onyl]"), 8,
+                 "'[web onyl]' is no marker: did you mean '[web only]'? (as written, learners "
+                 "would read it)", id="web-only-misspelt"),
+    pytest.param(EN_ONE.replace("[sms] Short one:", "[smss] Short one:"), 5,
+                 "'[smss]' is no marker: did you mean '[sms]'? (as written, learners would "
+                 "read it)", id="sms-misspelt"),
+    pytest.param(EN_ONE.replace("[sms] All costs", "[SNS] All costs"), 19,
+                 "'[SNS]' is no marker: did you mean '[sms]'? (as written, learners would "
+                 "read it)", id="option-sms-misspelt"),
     pytest.param(EN_ONE.replace("[web only]", "[web only]\nmore text"), 9,
                  "'[web only]' ends its card: start the next card after a blank line",
                  id="text-after-web-only"),

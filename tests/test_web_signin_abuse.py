@@ -41,7 +41,6 @@ def codes(store) -> list[str]:
     "+448001234567",  # UK toll free
     "+97912345678",  # international premium rate
     "+881612345678",  # satellite (a mobile type, but no country)
-    "+37477123456",  # a mobile number of a country no carrier serves
     "+221800123456",  # Senegal is served, but this is no mobile or fixed line
 ])
 def test_no_code_goes_to_premium_satellite_or_unserved_numbers(web, store, phone):
@@ -50,6 +49,26 @@ def test_no_code_goes_to_premium_satellite_or_unserved_numbers(web, store, phone
     assert "not a phone number we can reach" in response.data.decode()
     assert codes(store) == []
     assert store.db.execute("SELECT count(*) FROM rate_events").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("phone, lang, said", [
+    # Kenya and Armenia: mobile numbers, of countries no carrier here serves (the test
+    # carriers serve Nigeria and Senegal). The page names the countries that are served.
+    ("+254 712 345 678", "en",
+     "We send codes only to phone numbers of these countries: Nigeria and Senegal."),
+    ("+37477123456", "fr", "Nous n'envoyons de codes qu'aux numéros de ces pays"),
+])
+def test_a_number_of_a_country_no_carrier_serves_is_told_which_are(web, store, phone, lang,
+                                                                    said):
+    web.post("/lang", data={"csrf": csrf(web), "lang": lang, "next": "/signin"})
+    response = web.post("/signin", data={"csrf": csrf(web), "phone": phone})
+    assert response.status_code == 400
+    text = html.unescape(response.data.decode())
+    assert said in text, text
+    assert "not a phone number we can reach" not in text
+    if lang == "fr":
+        assert "Nigeria" in text and "Sénégal" in text
+    assert codes(store) == []
 
 
 @pytest.mark.parametrize("phone", ["+2348030000001", "+221771234567", "0803 000 0002"])

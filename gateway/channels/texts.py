@@ -210,6 +210,8 @@ class TextRenderer(Wording):
             case r.DeliveryChanged(mode="link"):
                 return self._("Lessons now come as a link, one SMS each. Reply %(text)s for "
                               "full SMS lessons.", text=w["text"])
+            case r.DeliveryChanged(links=False):
+                return self._("Lessons now come in full by SMS.")
             case r.DeliveryChanged():
                 return self._("Lessons now come in full by SMS. Reply %(link)s to get each "
                               "as a link instead.", link=w["link"])

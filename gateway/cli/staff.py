@@ -54,8 +54,9 @@ def staff_group() -> None:
     """Staff accounts: who signs in to the dashboard, and with which role.
 
     An administrator sees the dashboard, its CSV files and the record of who did what;
-    a tutor signs in but may open none of the dashboard's pages (the tutors' pages
-    come later). Passwords have at least 12 characters.
+    a tutor signs in to the tutors' inbox (/admin/inbox: learners' questions, answers,
+    saved replies) and none of the dashboard's other pages. Passwords have at least 12
+    characters.
 
     \b
     Examples:

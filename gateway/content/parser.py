@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import regex
 from babel import Locale, UnknownLocaleError
 
 from gateway.content.model import Card, Course, Lesson, Question
@@ -67,6 +68,10 @@ def load_courses(
                                 "folder that holds the course folders"))
     elif not root.is_dir():
         problems.append(Problem(str(root), 1, "no such folder of courses"))
+    elif (root / "course.toml").is_file():
+        problems.append(Problem(str(root / "course.toml"), 1, "this is one course's folder: "
+                                "give the folder that holds the course folders "
+                                f"({root.parent if root.name else root.resolve().parent})"))
     else:
         folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
         for folder in folders:
@@ -532,6 +537,12 @@ def parse_lesson(path: Path, locale: str) -> tuple[Lesson | None, list[Problem]]
             continue
         sms_form = _SMS_RE.match(line)
         marked = _WEB_ONLY_RE.match(line)
+        if not (sms_form or marked):
+            meant = _misspelled_marker(line)
+            if meant:
+                problem(number, f"'{line[:line.index(']') + 1]}' is no marker: did you mean "
+                        f"'{meant}'? (as written, learners would read it)")
+                continue
         web_only = marked is not None
         if marked and marked.group(1).strip():
             problem(number, "'[web only]' stands alone on its line: the card above it is "
@@ -686,6 +697,24 @@ def parse_lesson(path: Path, locale: str) -> tuple[Lesson | None, list[Problem]]
 # '[web only]' under a card.
 _SMS_RE = re.compile(r"\[\s*sms\s*\](.*)", re.IGNORECASE)
 _WEB_ONLY_RE = re.compile(r"\[\s*web[\s-]*only\s*\](.*)", re.IGNORECASE)
+# A bracket at a line's start that is one slip from '[sms]' or two from '[web only]'.
+_BRACKETED = re.compile(r"\[([^\]]{1,20})\]")
+_NEAR_MARKERS = ((regex.compile(r"(?:sms){e<=1}"), "[sms]"),
+                 (regex.compile(r"(?:webonly){e<=2}"), "[web only]"))
+
+
+def _misspelled_marker(line: str) -> str | None:
+    """The marker a line's leading bracket was likely meant to be ('[smss]', '[web onyl]'),
+    or None: a slip would otherwise reach learners as text."""
+    found = _BRACKETED.match(line)
+    if found is None:
+        return None
+    word = re.sub(r"[\s\-_]+", "", found.group(1)).lower()
+    if len(word) < 2:
+        return None
+    return next((marker for near, marker in _NEAR_MARKERS if near.fullmatch(word)), None)
+
+
 _NOT_UNDER = ("'[sms]' gives the SMS form of the card or quiz line just above it: put it on "
               "the line right under it, with no blank line between")
 _SMS_LIMITS = {"option": MAX_OPTION, "explanation": MAX_EXPLANATION,

@@ -190,9 +190,12 @@ class LessonLinked:
 
 @dataclass(frozen=True)
 class DeliveryChanged:
-    """The learner chose how lessons come: 'link' or 'sms' (in full)."""
+    """The learner chose how lessons come: 'link' or 'sms' (in full). `links`: whether
+    lessons by link can be had here (a channel with no web address for its learners says
+    False, and the reply then offers no LINK)."""
 
     mode: str
+    links: bool = True
 
 
 @dataclass(frozen=True)

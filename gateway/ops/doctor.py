@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from carrier_adapters import ADAPTERS, SendError, Unsupported
-from gateway import budgets, environment
+from gateway import budgets, environment, pseudonyms
 from gateway.channels.web import signin
 from gateway.config import Carriers, ConfigError, literal_secrets, load_carriers
 from gateway.content.importer import bundled_courses_behind
 from gateway.learning import badge_signing, badges
 from gateway.learning.asking import tutor_hours
+from gateway.ops.dashboard import check_token
 from gateway.outbox.lrs import LrsSettings, reachable
 from gateway.outbox.worker import retention_days_from_env
 from gateway.programs import load_programs
@@ -102,7 +103,9 @@ def _configuration(env: dict[str, str], findings: list[Finding]) -> Carriers | N
 
     if not signin.available(carriers):
         findings.append(Finding("warn", "web sign-in",
-                                signin.NO_COUNTRY_WARNING.format(where=where)))
+                                signin.NO_COUNTRY_WARNING.format(
+                                    where=carriers.path or "the carriers file, which is not "
+                                    "set (LEARNLINE_CARRIERS)")))
     return carriers
 
 
@@ -148,6 +151,15 @@ MIN_SECRET_KEY_LENGTH = 32
 
 def _secrets(env: dict[str, str], findings: list[Finding]) -> None:
     _carriers_file_secrets(env, findings)
+    # Settings that stop `serve` (the dashboard's token) or the commands that use them
+    # (the pseudonym key: exports, the LRS) when too short: said here, before they do.
+    try:
+        check_token(env.get("LEARNLINE_ADMIN_TOKEN", ""))
+    except ConfigError as exc:
+        findings.append(Finding("fail", "secrets", str(exc)))
+    problem = pseudonyms.key_problem(env.get(pseudonyms.KEY_ENV, ""))
+    if problem:
+        findings.append(Finding("fail", "secrets", problem))
     key = env.get("LEARNLINE_SECRET_KEY", "")
     if len(key) >= MIN_SECRET_KEY_LENGTH:
         findings.append(Finding("ok", "secrets", "LEARNLINE_SECRET_KEY is set"))
@@ -381,15 +393,16 @@ def _held(store: Store, findings: list[Finding]) -> None:
 def _staff(store: Store, env: Mapping[str, str], findings: list[Finding]) -> None:
     every = staff_accounts.every(store)
     admins = sum(account.has_role("admin") for account in every)
+    token = (env.get("LEARNLINE_ADMIN_TOKEN") or "").strip()
     if every and admins:
         findings.append(Finding("ok", "staff", f"{len(every)} account(s), {admins} "
-                                "administrator(s); the dashboard's token no longer signs "
-                                "in by form"))
+                                "administrator(s)" + ("; the dashboard's token no longer "
+                                                      "signs in by form" if token else "")))
     elif every:
         findings.append(Finding("warn", "staff", "no administrator account: nobody can sign "
                                 "in to the dashboard: add one with `learnline staff add "
                                 "USERNAME --name NAME --role admin`"))
-    elif (env.get("LEARNLINE_ADMIN_TOKEN") or "").strip():
+    elif token:
         findings.append(Finding("warn", "staff", "no staff account: the dashboard's shared "
                                 "token signs in: add an administrator with `learnline staff "
                                 "add USERNAME --name NAME --role admin` (docs/operations.md, "

@@ -114,7 +114,12 @@ def whatsapp_markup(text: str) -> Markup:
 
 
 def _follow_page_language(store, phone: str) -> None:
-    """The pretend learner answers in the page's language, also after it changed."""
+    """The pretend learner answers in the page's language, and again each time the
+    page's language changes; a LANG sent from the pretend phone holds until then (the
+    learner's choice, as on a real phone)."""
+    if session.get("sim_page_lang") == g.locale:
+        return
+    session["sim_page_lang"] = g.locale
     learner = store.learner(phone)
     if learner is None or learner.locale == g.locale:
         return

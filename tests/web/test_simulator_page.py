@@ -45,6 +45,19 @@ def test_the_simulator_speaks_the_pages_language_whole_and_in_view(browser, site
             _outbound(store)[-1]
         assert _in_view(page, ".phone .screen >> nth=-1")
 
+        # LANG on the pretend phone is the learner's choice: it holds, the page unchanged,
+        # until the page's language changes again.
+        for word in ("LANG fr", "STATUS"):
+            page.fill("#sms-text", word)
+            follow(page.locator("button[type=submit]"))
+        assert page.locator("html").get_attribute("lang") == "pt"
+        assert _outbound(store)[-1].startswith("Se lancer en freelance : 0/6"), \
+            _outbound(store)[-1]
+        follow(page.locator("footer").get_by_text("English"))
+        page.fill("#sms-text", "STATUS")
+        follow(page.locator("button[type=submit]"))
+        assert _outbound(store)[-1].startswith("Start freelancing: 0/6"), _outbound(store)[-1]
+
 
 def test_the_ussd_screen_stays_in_view_after_each_answer(browser, site):  # noqa: F811
     with opened_page(browser, 240, 320, locale="fr-FR") as page:

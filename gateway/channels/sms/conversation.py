@@ -139,7 +139,7 @@ def _process(store: Store, carrier: Carrier, inbound: InboundRecord,
                 # No address the carrier's learners can open: nothing to link to.
                 outcome = Outcome((r.Notice("link_unavailable"),))
             else:
-                outcome = engine.handle(learner, intent)
+                outcome = _without_links(carrier, engine.handle(learner, intent))
             outcome = with_schedule_offer(learner, outcome, pacing)
             outcome = _with_link_offer(store, carrier, learner, outcome)
             learner_acted(engine, learner, "sms", pacing)
@@ -180,6 +180,17 @@ def _no_words(store: Store, carrier: Carrier, inbound: InboundRecord, engine: En
         "Sorry, we can only read text. Please write your reply in a text message, or send "
         "%(help)s for help.") % {"help": command_words(learner.locale)["help"]}
     return queue_text(store, carrier, inbound.phone, notice, inbound_id=inbound.id)
+
+
+def _without_links(carrier: Carrier, outcome: Outcome) -> Outcome:
+    """The outcome as a carrier without a web address for its learners gives it: a
+    change of delivery offers no LINK there (nothing to link to)."""
+    if not any(isinstance(reply, r.DeliveryChanged) for reply in outcome.replies) \
+            or web_url(carrier):
+        return outcome
+    return dataclasses.replace(outcome, replies=tuple(
+        dataclasses.replace(reply, links=False) if isinstance(reply, r.DeliveryChanged)
+        else reply for reply in outcome.replies))
 
 
 def _with_link_offer(store: Store, carrier: Carrier, learner: LearnerRecord,

@@ -16,11 +16,13 @@ import logging
 import re
 import secrets
 import sqlite3
+from collections.abc import Collection
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from babel import Locale
+from babel.lists import format_list
 from babel.numbers import format_percent
 from flask import (
     Blueprint,
@@ -58,7 +60,7 @@ from gateway.learning import badges as open_badges
 from gateway.learning.certificates import format_code, normalize_code
 from gateway.learning.replies import CourseDone, Joined, QuestionReceived
 from gateway.learning.timing import Pacing
-from gateway.phones import InvalidPhoneNumber, masked, to_e164
+from gateway.phones import InvalidPhoneNumber, is_personal_line, masked, region_of, to_e164
 from gateway.server import forwarded
 from gateway.server.whole_numbers import whole_number
 from gateway.store import LearnerRecord, web_sessions
@@ -496,6 +498,13 @@ def help_page():
 _NUMBER_RE = re.compile(r"\+?[0-9]{3,15}")  # a number or short code, not a sender name
 
 
+def _country_names(countries: Collection[str]) -> str:
+    """The countries (ISO 3166 codes) named in the reader's language, as one list."""
+    territories = Locale.parse(g.locale).territories
+    return format_list(sorted(territories.get(code, code) for code in countries),
+                       locale=g.locale)
+
+
 def _where_to_reach(carriers) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(country in the reader's language or "", number) for each carrier that takes SMS
     at a number, and (country, code) for each that gives its USSD code; the local console
@@ -567,6 +576,11 @@ def sign_in():
     outcome = signin.request_code(get_store(), carriers, _secret(), phone,
                                   forwarded.limit_key(request.remote_addr), g.locale)
     if outcome == signin.UNREACHABLE:
+        served = signin.served_countries(carriers)
+        if is_personal_line(phone) and region_of(phone) not in served:
+            # A number all right, of a country no carrier here serves: say which they are.
+            return page("signin.html", status=400, error="country", entered=raw[:30],
+                        countries=_country_names(served))
         return page("signin.html", status=400, error="number", entered=raw[:30])
     if outcome == signin.LIMITED:
         return page("limited.html", status=429)
