@@ -228,3 +228,17 @@ def test_a_second_chat_as_the_same_number_says_so_at_once(tmp_path: Path):
     assert second.returncode == 1
     assert second.stderr.strip().splitlines() == [
         f"Error: already chatting as {CHATTER} on this database (another learnline chat)"]
+
+
+def test_a_national_number_without_a_country_to_read_it_in_says_how_to_write_it(
+        tmp_path: Path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEARNLINE_")}
+    env["LEARNLINE_DB"] = str(tmp_path / "learnline.db")
+    answer = subprocess.run([sys.executable, "-m", "gateway.cli", "chat", "08030000000"],
+                            env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                            text=True, timeout=20)
+    assert answer.returncode == 2
+    assert answer.stderr.strip().splitlines()[-1] == (
+        "Error: Invalid value for PHONE: '08030000000' is not a phone number: write it with "
+        "its country code, e.g. +2348030000000 (the console carrier names no `country` to "
+        "read national numbers in)")

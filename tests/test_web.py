@@ -267,6 +267,14 @@ def test_signing_in_keeps_anonymous_progress(web, store):
     assert "kept in this browser only" not in web.get("/progress").data.decode()
 
 
+def test_a_course_begun_with_no_answer_yet_shows_no_zero_of_zero_right(web, store):
+    sms(store, "START")
+    sign_in(web, store)
+    progress = web.get("/progress").data.decode()
+    assert "0/6 lessons done." in progress
+    assert "0/0 right" not in progress
+
+
 def test_sms_progress_shows_on_the_web_and_web_progress_by_sms(web, store):
     """The issue's story: started by SMS, signs in, same progress, finishes the quiz on the
     web, STATUS by SMS shows it."""

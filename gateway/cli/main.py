@@ -496,7 +496,10 @@ def chat(phone: str, ussd: bool) -> None:
     try:
         number = to_e164(phone, console.country)
     except InvalidPhoneNumber as exc:
-        raise click.BadParameter(str(exc), param_hint="PHONE") from None
+        hint = "" if phone.strip().startswith(("+", "00")) or console.country else \
+            ": write it with its country code, e.g. +2348030000000 (the console carrier " \
+            "names no `country` to read national numbers in)"
+        raise click.BadParameter(f"{exc}{hint}", param_hint="PHONE") from None
     logging.getLogger().setLevel(logging.WARNING)
     with _open_store() as store:
         if ussd:
