@@ -217,6 +217,17 @@ def test_without_a_carrier_naming_its_country_web_sign_in_sends_no_code(
     assert codes(store) == []
     french = app.test_client().get("/signin", headers={"Accept-Language": "fr"})
     assert "La connexion par code SMS n'est pas disponible ici." in html.unescape(french.text)
+    # No page invites to sign in where it cannot be done.
+    reader = app.test_client()
+    path = "/courses/start-freelancing/find-your-skill/quiz"
+    reader.post(path, data={"csrf": csrf(reader, path), "q0": "0", "q1": "0", "q2": "0"})
+    for path in ("/", "/progress", "/courses/start-freelancing"):
+        assert 'href="/signin"' not in reader.get(path).text, path
+
+
+def test_where_codes_can_be_sent_the_pages_invite_to_sign_in(web):
+    for path in ("/", "/progress"):
+        assert 'href="/signin"' in web.get(path).text, path
 
 
 def test_the_addresses_of_one_ipv6_64_share_one_limit(web, store):

@@ -202,6 +202,8 @@ def page(template: str, status: int = 200, **context: Any):
         lang_attributes=lang_attributes,
         learner=learner,
         masked_phone=masked(learner.phone) if learner else None,
+        # No SMS carrier to send a code through: no page invites to sign in.
+        signin_on=signin.available(current_app.extensions["learnline.carriers"]),
         csrf=http.csrf_token,
         here=request.full_path.rstrip("?"),
         **context,
