@@ -46,7 +46,7 @@ from gateway.channels.visits import learner_acted
 from gateway.channels.vocabulary import command_words
 from gateway.channels.web import badges, http, signin
 from gateway.channels.web.bidi import isolate, isolate_phones, lang_attributes, left_to_right
-from gateway.channels.web.typography import keep_numbers_whole
+from gateway.channels.web.typography import keep_numbers_whole, whole
 from gateway.channels.wording import Wording
 from gateway.i18n import (
     available_locales,
@@ -82,7 +82,7 @@ def init_app(app: Flask) -> None:
         newstyle=True,
     )
     app.jinja_env.filters.update(bdi=isolate, ltr=left_to_right, phones=isolate_phones,
-                                 numbers=keep_numbers_whole)
+                                 numbers=keep_numbers_whole, whole=whole)
     app.config["SESSION_COOKIE_NAME"] = "learnline"  # Flask's own default is "session"
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
