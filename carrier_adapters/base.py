@@ -480,15 +480,23 @@ class CarrierAdapter:
         except requests.RequestException as exc:
             self._record_attempt(what, method, url, f"no answer ({type(exc).__name__})",
                                  started)
-            raise self.network_error(exc, what) from exc
+            raise self.network_error(exc, what, url) from exc
         self._record_attempt(what, method, url, f"HTTP {response.status_code}", started)
         return response
 
-    def network_error(self, exc: requests.RequestException, what: str = "") -> SendError:
+    def network_error(self, exc: requests.RequestException, what: str = "",
+                      url: str = "") -> SendError:
         """The SendError for a request that got no answer: always worth trying again.
-        It names the error's type only (its text holds the URL, which may hold a key)."""
+        It names the error's type and the host it tried (scheme, host and port of `url`),
+        never the error's text (it holds the whole URL, whose path or query may hold a
+        key)."""
         prefix = f"{what}: " if what else ""
-        return SendError(f"{prefix}network: {type(exc).__name__}", retry=True)
+        parts = urlsplit(url)
+        where = ""
+        if parts.hostname:
+            port = f":{parts.port}" if parts.port else ""
+            where = f" reaching {parts.scheme}://{parts.hostname}{port}"
+        return SendError(f"{prefix}network: {type(exc).__name__}{where}", retry=True)
 
     def retry_later(self, status: int, answer: str = "") -> bool:
         """Whether a request the carrier's API refused with HTTP `status` (its answer's

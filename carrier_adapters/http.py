@@ -541,7 +541,8 @@ class HttpAdapter(CarrierAdapter):
         """The outbound table's `timeout`, else the shared one."""
         return self.spec.outbound.timeout or super().api_timeout()
 
-    def network_error(self, exc: requests.RequestException, what: str = "") -> SendError:
+    def network_error(self, exc: requests.RequestException, what: str = "",
+                      url: str = "") -> SendError:
         """No answer: named by the aggregator's scheme and host only (never str(exc): it
         holds the URL, which may carry a key)."""
         host = self.spec.outbound.host

@@ -55,13 +55,14 @@ def column_chart(chart_id: str, title: str, desc: str, bars: Sequence[Bar], *,
     description)."""
     top, bottom, left = 16, 14, 2
     plot = height - top - bottom
-    largest = max((b.value for b in bars), default=0) or 1
+    peak = max((b.value for b in bars), default=0)
+    largest = peak or 1  # the scale: all zero still draws (flat) bars
     slot = (WIDTH - 2 * left) / max(len(bars), 1)
     parts = [_open(chart_id, title, desc, height),
              f'<text x="{left}" y="10" fill="{INK}" font-weight="bold">'
              f'{escape(_clip(title, 36))}</text>',
              f'<text x="{WIDTH - left}" y="10" text-anchor="end" fill="{INK}">max '
-             f'{escape(_count(largest))}</text>',
+             f'{escape(_count(max(peak, 0)))}</text>',
              f'<line x1="0" y1="{top + plot}" x2="{WIDTH}" y2="{top + plot}" '
              f'stroke="{AXIS}"/>']
     for i, bar in enumerate(bars):

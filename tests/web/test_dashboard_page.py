@@ -65,6 +65,13 @@ def test_the_dashboard_in_a_browser(browser, seeded_app, site, tmp_path):  # noq
                          "Finished 1. Find a skill people pay for: 2 learners",
                          "find-your-skill question 1: 1 of 2 right first (50.0%)"):
             assert expected in bars, expected
+        # A chart's scale says its largest value: 2 learners by SMS; none on WhatsApp
+        # (not "max 1", a learner nobody was).
+        scales = {name: page.get_by_role("img", name=name).locator("text").nth(1).text_content()
+                  for name in ("SMS: active learners per day",
+                               "WhatsApp: active learners per day")}
+        assert scales == {"SMS: active learners per day": "max 2",
+                          "WhatsApp: active learners per day": "max 0"}, scales
         # Drawn, not just present: a bar with learners has height, and fits the phone.
         sms_bar = charts.nth(0).locator("rect").nth(13)  # today, 14 days shown
         box = sms_bar.bounding_box()
