@@ -492,10 +492,8 @@ class CarrierAdapter:
         key)."""
         prefix = f"{what}: " if what else ""
         parts = urlsplit(url)
-        where = ""
-        if parts.hostname:
-            port = f":{parts.port}" if parts.port else ""
-            where = f" reaching {parts.scheme}://{parts.hostname}{port}"
+        host = parts.netloc.rpartition("@")[2]  # never a user and password
+        where = f" reaching {parts.scheme}://{host}" if host else ""
         return SendError(f"{prefix}network: {type(exc).__name__}{where}", retry=True)
 
     def retry_later(self, status: int, answer: str = "") -> bool:

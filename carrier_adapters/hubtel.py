@@ -84,10 +84,17 @@ class HubtelAdapter(CarrierAdapter):
                            "application/json; charset=utf-8")
 
 
+_LARGEST_SEQUENCE = 2**63 - 1  # what a database integer holds
+
+
 def _sequence(value: object) -> int | None:
-    """Hubtel's request counter, when it is a whole number."""
-    if isinstance(value, int) and not isinstance(value, bool):
+    """Hubtel's request counter, when it is a whole number a database can hold."""
+    if isinstance(value, str):
+        digits = value.strip()
+        if not (digits.isascii() and digits.isdigit() and len(digits) <= 19):
+            return None  # more digits than any counter (Python reads at most 4,300)
+        value = int(digits)
+    if isinstance(value, int) and not isinstance(value, bool) \
+            and -_LARGEST_SEQUENCE <= value <= _LARGEST_SEQUENCE:
         return value
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        return int(value)
     return None

@@ -330,7 +330,7 @@ class TwilioAdapter(CarrierAdapter):
         sender, recipient = self.require(request, "From", "To")
         body = request.field("Body")
         if body is None:
-            if int(request.field("NumMedia") or "0") == 0:
+            if not (request.field("NumMedia") or "0").lstrip("0"):  # no picture either
                 raise PayloadError("Body")
             body = ""
         return InboundMessage(sid, sender, recipient, body)

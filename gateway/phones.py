@@ -101,13 +101,23 @@ def masked(e164: str) -> str:
 
 
 # A phone number as another party may write one into its own text (a carrier's error,
-# "The 'To' number +2348031234567 is not valid", "tel:+221...", "2348031234567"): a run
-# of 8 to 15 digits, perhaps after a "+", standing alone (not part of a word or of a
-# decimal number such as a time).
-_WRITTEN_NUMBER = re.compile(r"(?<![\w+.])\+?\d{8,15}(?!\w|\.\d)")
+# "The 'To' number +2348031234567 is not valid", "tel:+221...", "2348031234567", a URL's
+# "%2B234..."): 8 to 15 digits after a "+" (or its %-escape), or standing alone (not in a
+# word such as a message id, nor part of a decimal number such as a time).
+_WRITTEN_NUMBER = re.compile(
+    r"(?:(?<![\d+])\+|%2[Bb]|(?<![\w.+]))(\d{8,15})(?!\w|\.\d)")
+
+
+def _hidden(found: re.Match) -> str:
+    """A written number with at most its first third and its last two digits shown."""
+    digits = found.group(1)
+    shown = min(5, len(digits) // 3)
+    return found.group()[:-len(digits)] + digits[:shown] + "*" * (len(digits) - shown - 2) \
+        + digits[-2:]
 
 
 def masked_in(text: str) -> str:
-    """`text` with every number that may be a phone number masked as `masked` does, for
-    logging a text the gateway did not write (a carrier's error message)."""
-    return _WRITTEN_NUMBER.sub(lambda found: masked(found.group()), text)
+    """`text` with every number that may be a phone number mostly hidden (at most its
+    first third and last two digits shown), for logging a text the gateway did not
+    write (a carrier's error message)."""
+    return _WRITTEN_NUMBER.sub(_hidden, text)

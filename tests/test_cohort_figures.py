@@ -191,6 +191,9 @@ def test_a_cohorts_completion_quiz_and_cost_per_lesson_count_its_members_in_its_
     assert "Lagos intake" in shown.output and "0.6667" in shown.output
     assert re.search(rf"1\s+{lessons[0]}\s.*\s2\s+100\.0", shown.output)
     assert CliRunner().invoke(cli, ["cohorts", "show", "sun", str(lagos.id)]).exit_code != 0
+    huge = CliRunner().invoke(cli, ["cohorts", "show", "orange", "99999999999999999999"])
+    assert huge.exit_code == 2, huge.output  # a usage error in one line, no traceback
+    assert "is not in the range" in huge.output
 
 
 def test_another_programs_administrator_gets_none_of_a_cohorts_tables(app, store, seeded):

@@ -61,6 +61,11 @@ def test_sizes_over_the_limits_are_refused_without_waiting_for_them():
     assert arrival(b"GET / HTTP/1.1\r\nX: " + b"a" * HEAD) is Arrival.HEAD_TOO_LARGE
     assert arrival(POST + b"Content-Length: %d\r\n\r\n" % (BODY + 1)) is Arrival.BODY_TOO_LARGE
     assert arrival(POST + b"Content-Length: %d\r\n\r\n" % BODY) is Arrival.INCOMPLETE
+    # More digits than Python reads as a number (4,301): too large, not an error.
+    assert arrival(POST + b"Content-Length: " + b"9" * 4301 + b"\r\n\r\n") \
+        is Arrival.BODY_TOO_LARGE
+    assert arrival(POST + b"Content-Length: " + b"0" * 30 + b"10\r\n\r\n1234567890") \
+        is Arrival.COMPLETE  # leading zeros are no size
     chunked = POST + b"Transfer-Encoding: chunked\r\n\r\n"
     assert arrival(chunked + b"%x\r\n" % (BODY + 1)) is Arrival.BODY_TOO_LARGE
     assert arrival(chunked + b"1\r\na\r\n" * (BODY + 1)) is Arrival.BODY_TOO_LARGE

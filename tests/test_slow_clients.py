@@ -124,6 +124,19 @@ def test_a_body_declared_over_the_limit_is_refused_before_it_is_sent(gateway):
         assert _answers(sock, 1) == [b"HTTP/1.1 413 Request Entity Too Large"]
 
 
+def test_a_declared_length_of_more_digits_than_python_reads_is_refused(gateway):
+    """4,301 digits: too large, answered 413 (before, the length's conversion ended the
+    worker's event loop and the worker with it, and every connection it held)."""
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=15) as held, \
+            socket.create_connection(("127.0.0.1", gateway.port), timeout=15) as sock:
+        held.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # half a request, kept
+        sock.sendall(b"POST /carriers/twilio/sms HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Length: " + b"9" * 4301 + b"\r\n\r\n")
+        assert _answers(sock, 1) == [b"HTTP/1.1 413 Request Entity Too Large"]
+        held.sendall(b"\r\n")  # the other connection was not dropped with a worker
+        assert _answers(held, 1) == [b"HTTP/1.1 200 OK"]
+
+
 def test_a_head_over_64_kib_is_refused(gateway):
     with socket.create_connection(("127.0.0.1", gateway.port), timeout=15) as sock:
         head = b"GET / HTTP/1.1\r\nHost: x\r\n" + b"".join(

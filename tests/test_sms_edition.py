@@ -206,15 +206,6 @@ SMS_BROKEN = [
     pytest.param(EN_ONE.replace("[web only]", "[web only] but keep this"), 8,
                  "'[web only]' stands alone on its line: the card above it is left out of SMS "
                  "whole", id="text-beside-web-only"),
-    pytest.param(EN_ONE.replace("[web only]", "[web onyl]"), 8,
-                 "'[web onyl]' is no marker: did you mean '[web only]'? (as written, learners "
-                 "would read it)", id="web-only-misspelt"),
-    pytest.param(EN_ONE.replace("[sms] Short one:", "[smss] Short one:"), 5,
-                 "'[smss]' is no marker: did you mean '[sms]'? (as written, learners would "
-                 "read it)", id="sms-misspelt"),
-    pytest.param(EN_ONE.replace("[sms] All costs", "[SNS] All costs"), 19,
-                 "'[SNS]' is no marker: did you mean '[sms]'? (as written, learners would "
-                 "read it)", id="option-sms-misspelt"),
     pytest.param(EN_ONE.replace("[web only]", "[web only]\nmore text"), 9,
                  "'[web only]' ends its card: start the next card after a blank line",
                  id="text-after-web-only"),
@@ -261,6 +252,31 @@ def test_a_broken_sms_edition_is_reported_at_its_line(tmp_path, text, line, mess
     path = folder / "en" / "one.txt"
     assert f"{path}:{line}: {message}" in problem_lines(tmp_path)
     assert load_courses(tmp_path, strict=False)[0] == []
+
+
+@pytest.mark.parametrize(("old", "new", "line", "meant"), [
+    ("[web only]", "[web onyl]", 8, "[web only]"),
+    ("[sms] Short one:", "[smss] Short one:", 5, "[sms]"),
+    ("[sms] All costs", "[sm] All costs", 19, "[sms]"),
+])
+def test_a_misspelt_marker_is_a_warning_naming_the_marker_meant(tmp_path, old, new, line,
+                                                               meant):
+    folder = write_course(tmp_path, toml=course_toml(locales=("en",)),
+                          files={"en/one.txt": EN_ONE.replace(old, new)})
+    written = new.split("]")[0] + "]"
+    assert (f"{folder / 'en' / 'one.txt'}:{line}: warning: '{written}' is no marker: did you "
+            f"mean '{meant}'? As written, learners read it as text") \
+        in problem_lines(tmp_path)
+
+
+@pytest.mark.parametrize("bracket", ["[MMS] Send a picture.", "[SOS] Call for help.",
+                                     "[SMS tip] Keep it short."])
+def test_a_bracket_that_is_a_word_of_its_own_is_text(tmp_path, bracket):
+    text = EN_ONE.replace("Full card two: a long story", f"{bracket} A long story")
+    write_course(tmp_path, toml=course_toml(locales=("en",)), files={"en/one.txt": text})
+    assert not [line for line in problem_lines(tmp_path) if "no marker" in line]
+    [course], _ = load_courses(tmp_path, strict=False)
+    assert course is not None
 
 
 def test_a_short_form_no_shorter_than_the_card_is_a_warning(tmp_path):

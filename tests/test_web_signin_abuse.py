@@ -220,14 +220,21 @@ def test_without_a_carrier_naming_its_country_web_sign_in_sends_no_code(
     # No page invites to sign in where it cannot be done.
     reader = app.test_client()
     path = "/courses/start-freelancing/find-your-skill/quiz"
-    reader.post(path, data={"csrf": csrf(reader, path), "q0": "0", "q1": "0", "q2": "0"})
-    for path in ("/", "/progress", "/courses/start-freelancing"):
-        assert 'href="/signin"' not in reader.get(path).text, path
+    results = reader.post(path, data={"csrf": csrf(reader, path), "q0": "0", "q1": "0",
+                                      "q2": "0"})
+    assert "of 3 right" in results.text and 'href="/signin"' not in results.text
+    for path in ("/", "/progress", "/courses/start-freelancing", "/help"):
+        page = reader.get(path).text
+        assert 'href="/signin"' not in page and "Sign in with your phone" not in page, path
 
 
 def test_where_codes_can_be_sent_the_pages_invite_to_sign_in(web):
+    path = "/courses/start-freelancing/find-your-skill/quiz"
+    results = web.post(path, data={"csrf": csrf(web, path), "q0": "0", "q1": "0", "q2": "0"})
+    assert 'href="/signin"' in results.text
     for path in ("/", "/progress"):
         assert 'href="/signin"' in web.get(path).text, path
+    assert "Sign in with your phone number to keep your progress." in web.get("/help").text
 
 
 def test_the_addresses_of_one_ipv6_64_share_one_limit(web, store):

@@ -15,7 +15,6 @@ import pytest
 
 from gateway.config import load_carriers
 from gateway.outbox.worker import OutboxWorker, RetryPolicy
-from gateway.phones import masked
 from gateway.store import Store
 from tests.fakes.twilio_api import FakeTwilioApi
 
@@ -119,7 +118,7 @@ def test_a_carrier_error_naming_the_number_is_logged_with_the_number_masked(
     assert logged, caplog.text
     for line in logged:
         assert PHONE[1:] not in line, line
-        assert masked(PHONE) in line
+        assert "+2348*******00" in line and "2348*******00," in line, line
     # The outbox keeps the carrier's words for the operator, as before.
     assert PHONE in store.db.execute("SELECT error FROM outbox").fetchone()[0]
 

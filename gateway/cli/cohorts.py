@@ -15,6 +15,7 @@ from gateway.config import ConfigError, load_carriers
 from gateway.ops import cohort_reports
 from gateway.ops.cohorts import CohortError, budget_warning, create_cohort
 from gateway.ops.reports import format_table
+from gateway.server.whole_numbers import LARGEST
 from gateway.store import Store
 from gateway.store import cohorts as stored
 
@@ -120,7 +121,7 @@ def list_command(program_id: str) -> None:
 
 @cohorts_group.command("show")
 @click.argument("program_id", metavar="PROGRAM")
-@click.argument("cohort_id", metavar="COHORT", type=int)
+@click.argument("cohort_id", metavar="COHORT", type=click.IntRange(1, LARGEST))
 def show_command(program_id: str, cohort_id: int) -> None:
     """Show one of PROGRAM's cohorts (its number, from `cohorts list`): lessons its
     members completed, its quiz questions worst first, its cost per completed lesson.

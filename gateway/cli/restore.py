@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import click
 
 from gateway.cli.db import existing_db_path
+from gateway.server.whole_numbers import LARGEST
 from gateway.store import Store, default_db_path
 
 
@@ -122,7 +123,7 @@ def _decided(verb: str, done: int, unknown: list[int]) -> None:
 
 
 @outbox_group.command("release")
-@click.argument("ids", nargs=-1, type=int)
+@click.argument("ids", nargs=-1, type=click.IntRange(1, LARGEST))
 @click.option("--all", "every", is_flag=True, help="Every held message.")
 def outbox_release(ids: tuple[int, ...], every: bool) -> None:
     """Send held messages (by id, or --all): queued again, due now.
@@ -140,7 +141,7 @@ def outbox_release(ids: tuple[int, ...], every: bool) -> None:
 
 
 @outbox_group.command("drop")
-@click.argument("ids", nargs=-1, type=int)
+@click.argument("ids", nargs=-1, type=click.IntRange(1, LARGEST))
 @click.option("--all", "every", is_flag=True, help="Every held message.")
 def outbox_drop(ids: tuple[int, ...], every: bool) -> None:
     """Drop held messages (by id, or --all): never sent, kept as cancelled.

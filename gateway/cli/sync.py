@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from gateway.server.whole_numbers import LARGEST
 from gateway.store import Store, default_db_path
 
 
@@ -58,7 +59,7 @@ def _hub():
 
 def _region_options(command):
     """--country, --prefix and --roam-limit: the numbers an edge is trusted for."""
-    command = click.option("--roam-limit", type=click.IntRange(min=0), default=None,
+    command = click.option("--roam-limit", type=click.IntRange(0, LARGEST), default=None,
                            help="Learners with history on other edges who may roam into "
                            "this edge an hour (default 60 for a new edge).")(command)
     command = click.option("--prefix", "prefixes", multiple=True, metavar="+DIGITS",
@@ -199,7 +200,7 @@ def erase(phone: str, country: str | None, yes: bool) -> None:
 
 @hub_group.command("audit")
 @click.option("--edge", "edge_id", default=None, help="Only this edge's rows.")
-@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--limit", type=click.IntRange(1, LARGEST), default=100, show_default=True)
 def audit(edge_id: str | None, limit: int) -> None:
     """Learners' histories given to edges they roamed into (`roamed`) or to edges that
     knew them before the hub had regions, once a region was set (`trusted_again`),
@@ -271,7 +272,7 @@ def list_edges() -> None:
 
 @hub_group.command("programs")
 @click.option("--program", default=None, metavar="ID", help="This program alone.")
-@click.option("--days", type=click.IntRange(min=1), default=7, show_default=True,
+@click.option("--days", type=click.IntRange(1, 36_500), default=7, show_default=True,
               help="Count who joined in this many last days.")
 @click.option("--cohorts", "per_cohort", is_flag=True,
               help="Each cohort's members per edge and in all instead.")

@@ -539,10 +539,10 @@ def parse_lesson(path: Path, locale: str) -> tuple[Lesson | None, list[Problem]]
         marked = _WEB_ONLY_RE.match(line)
         if not (sms_form or marked):
             meant = _misspelled_marker(line)
-            if meant:
-                problem(number, f"'{line[:line.index(']') + 1]}' is no marker: did you mean "
-                        f"'{meant}'? (as written, learners would read it)")
-                continue
+            if meant:  # a warning: '[MS] Word' may be meant as written
+                problems.append(Problem(
+                    where, number, f"'{line[:line.index(']') + 1]}' is no marker: did you "
+                    f"mean '{meant}'? As written, learners read it as text", warning=True))
         web_only = marked is not None
         if marked and marked.group(1).strip():
             problem(number, "'[web only]' stands alone on its line: the card above it is "
@@ -697,9 +697,10 @@ def parse_lesson(path: Path, locale: str) -> tuple[Lesson | None, list[Problem]]
 # '[web only]' under a card.
 _SMS_RE = re.compile(r"\[\s*sms\s*\](.*)", re.IGNORECASE)
 _WEB_ONLY_RE = re.compile(r"\[\s*web[\s-]*only\s*\](.*)", re.IGNORECASE)
-# A bracket at a line's start that is one slip from '[sms]' or two from '[web only]'.
+# A bracket at a line's start a letter added to or dropped from '[sms]' ('[smss]', not
+# '[MMS]' or '[SOS]', words of their own), or two slips from '[web only]'.
 _BRACKETED = re.compile(r"\[([^\]]{1,20})\]")
-_NEAR_MARKERS = ((regex.compile(r"(?:sms){e<=1}"), "[sms]"),
+_NEAR_MARKERS = ((regex.compile(r"(?:sms){i<=1,d<=1,e<=1}"), "[sms]"),
                  (regex.compile(r"(?:webonly){e<=2}"), "[web only]"))
 
 

@@ -64,7 +64,6 @@ from gateway.i18n import translations
 from gateway.ops import charts, reports, staff, staff_web
 from gateway.server import body_limits
 from gateway.server.health import sync_lines
-from gateway.server.whole_numbers import whole_number
 from gateway.store import staff as accounts
 from gateway.store import web_sessions
 from gateway.store.per_thread import get_store
@@ -271,8 +270,13 @@ def _plain(text: str, status: int) -> Response:
 
 
 def _days() -> int:
-    days = whole_number(request.args.get("days", ""))
-    return reports.DEFAULT_DAYS if days is None else min(days, reports.MAX_DAYS)
+    """`?days=`: a whole number up to MAX_DAYS (more, however many digits, is MAX_DAYS);
+    DEFAULT_DAYS when absent or not a whole number."""
+    raw = request.args.get("days", "")
+    if not (raw.isascii() and raw.isdigit()):
+        return reports.DEFAULT_DAYS
+    digits = raw.lstrip("0") or "0"
+    return reports.MAX_DAYS if len(digits) > 4 else min(int(digits), reports.MAX_DAYS)
 
 
 def _report() -> reports.Report:

@@ -22,6 +22,7 @@ DEFAULT_MAX_LINE = 8190
 # Bytes a chunked body may spend on chunk-size lines and line ends beyond its data.
 CHUNK_SLACK = 16 * 1024
 _HEX = frozenset(b"0123456789abcdefABCDEF")
+_MOST_LENGTH_DIGITS = 18  # a Content-Length of more digits is more than any body allowed
 
 
 class Arrival(enum.Enum):
@@ -157,9 +158,15 @@ class RequestFramer:
             return Framing(Arrival.COMPLETE, head_done=True, expects_continue=self._expects)
         if len(lengths) != 1 or not lengths[0].isdigit():
             return Framing(Arrival.COMPLETE, head_done=True)  # refused by the parser
-        self._length = end + int(lengths[0])
+        declared = lengths[0].lstrip(b"0")
+        if len(declared) > _MOST_LENGTH_DIGITS:
+            # Larger than any body: not read as a number (Python refuses to read one of
+            # over 4,300 digits, and that error would end the worker's event loop).
+            return Framing(Arrival.BODY_TOO_LARGE, head_done=True)
+        length = int(declared or b"0")
+        self._length = end + length
         self._stage = _Stage.LENGTH
-        if int(lengths[0]) > self.max_body:
+        if length > self.max_body:
             if self.may_allow is not None and self.may_allow(*_request_line(
                     bytes(data[self._start:end]))):
                 return Framing(Arrival.HELD, head_done=True, expects_continue=self._expects,

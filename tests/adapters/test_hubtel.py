@@ -210,6 +210,16 @@ webhook_token = "{TOKEN}"
         assert post("Response", "1", 2) == first
         assert post("Response", "1", 3) != first
 
+    @pytest.mark.parametrize("sequence", ["9" * 4301, 2**70, -(2**70)])
+    def test_a_counter_no_database_holds_is_no_counter(self, client, sequence):
+        """4,301 digits (more than Python reads) or over 2**63: answered as a request
+        without a counter, never a 500."""
+        self.post(client, self.carrier_id, self.first_request(SESSION, MOBILE))
+        answer = self.post(client, self.carrier_id,
+                           hubtel_request(SESSION, MOBILE, "Response", "1", sequence))
+        assert answer.status_code == 200
+        assert "card 1/3" in answer.get_json()["Message"]
+
     def test_a_repeated_initiation_shows_the_same_screen(self, client):
         first = self.post(client, self.carrier_id, self.first_request(SESSION, MOBILE))
         again = self.post(client, self.carrier_id, self.first_request(SESSION, MOBILE))

@@ -335,6 +335,13 @@ class TestKannel(AdapterContract, SendContract):
         assert caught.value.detail == (
             f"network: ConnectionError reaching http://127.0.0.1:{port}")
 
+    def test_an_address_with_an_impossible_port_is_a_network_error_naming_it(self):
+        adapter = KannelAdapter(settings("http://127.0.0.1:99999"))
+        with pytest.raises(SendError) as caught:
+            adapter.send(LEARNER, "Hi")
+        assert caught.value.retry is True
+        assert caught.value.detail == "network: InvalidURL reaching http://127.0.0.1:99999"
+
     def test_timeout_is_retried(self, sendsms, monkeypatch):
         monkeypatch.setattr(carrier_adapters.base, "API_TIMEOUT_SECONDS", 0.2)
         sendsms.delay = 1.0

@@ -612,13 +612,23 @@ def test_a_photo_without_words_is_stored_and_answered_politely(client, store, se
     assert store.db["inbound"].count == 1 and len(store.outbox(sender)) == 1
 
 
-def test_a_message_without_body_or_media_is_still_refused(client, store):
+@pytest.mark.parametrize("media", ["0", "000"])
+def test_a_message_without_body_or_media_is_still_refused(client, store, media):
     path = "/carriers/twilio/sms"
     params = media_only(LEARNER, "nothing-1", body=None)
-    params["NumMedia"] = "0"
+    params["NumMedia"] = media
     response = client.post(path, data=params, headers=signed_headers(PUBLIC_URL + path, params))
     assert response.status_code == 400 and "'Body'" in response.get_data(as_text=True)
     assert store.db["inbound"].count == 0
+
+
+def test_a_media_count_of_more_digits_than_python_reads_is_still_media(client, store):
+    """Signed, so only Twilio (or its key's holder) sends it: answered as media, not 500."""
+    path = "/carriers/twilio/sms"
+    params = {**media_only(LEARNER, "many-1", body=None), "NumMedia": "9" * 4301}
+    response = client.post(path, data=params, headers=signed_headers(PUBLIC_URL + path, params))
+    assert response.status_code == 200
+    assert store.outbox(LEARNER)[0].body.startswith("Sorry, we can only read text.")
 
 
 def test_a_rotated_signing_key_accepts_the_previous_one_until_removed(tmp_path, db_path,

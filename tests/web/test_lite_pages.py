@@ -204,11 +204,8 @@ def test_a_certificate_is_checked_with_the_form_in_a_browser(browser, site, stor
         expect(page.get_by_text("Chiamaka Adaeze Okonkwo-Balogun")).to_be_visible()
         assert page.evaluate(CLIPPED) == []
         # At 240 px the code is read and copied whole: one line, not broken at a hyphen.
-        lines = page.evaluate("[...document.querySelector('h1').getClientRects()].length")
-        code_lines = page.evaluate(
-            "document.querySelector('h1 .whole').getClientRects().length")
         assert page.locator("h1 .whole").inner_text() == CERTIFICATE
-        assert code_lines == 1, lines
+        assert page.evaluate("document.querySelector('h1 .whole').getClientRects().length") == 1
         follow(page.get_by_role("link", name="Check another code"))
         page.get_by_label("Certificate code").fill("7KQM-2XHD-9Q")
         follow(page.get_by_role("button", name="Check"))
