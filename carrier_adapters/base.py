@@ -235,9 +235,15 @@ def _not_json(constant: str) -> Any:
     raise ValueError(f"{constant} is not JSON")
 
 
+def without_lone_surrogates(text: str) -> str:
+    """`text` with each lone surrogate (half of a UTF-16 pair: no character at all, which
+    no database or carrier could store or send back) as U+FFFD, so the message is kept."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
+
+
 def _mend_surrogates(value: Any) -> Any:
     if isinstance(value, str):
-        return _LONE_SURROGATE.sub("\ufffd", value)
+        return without_lone_surrogates(value)
     if isinstance(value, list):
         return [_mend_surrogates(item) for item in value]
     if isinstance(value, dict):

@@ -47,6 +47,7 @@ from carrier_adapters.base import (
     SendResult,
     StatusUpdate,
     WebRequest,
+    without_lone_surrogates,
 )
 from carrier_adapters.gsm0338 import GSM7, encoding_for, sendable
 
@@ -242,11 +243,13 @@ def _text(request: WebRequest) -> str:
     if not charset:
         charset = "UTF-16BE" if _field(request, "coding") == "2" else "UTF-8"
     try:
-        return raw.decode(_codec(charset), errors="replace")
+        text = raw.decode(_codec(charset), errors="replace")
     except (LookupError, UnicodeError, ValueError, TypeError):
         # A charset that is no text encoding (or none Python knows): read the bytes as
         # UTF-8 rather than lose the learner's message.
-        return raw.decode("utf-8", errors="replace")
+        text = raw.decode("utf-8", errors="replace")
+    # Some charsets (UTF-7, unicode_escape) can give half of a UTF-16 pair.
+    return without_lone_surrogates(text)
 
 
 def _codec(charset: str) -> str:

@@ -226,6 +226,22 @@ def test_a_number_too_big_to_be_an_option_is_an_invalid_choice(phone: Phone):
         assert again.split("\n", 1)[1] == question
 
 
+def test_another_number_naming_a_session_gets_none_of_it(store: Store):
+    """A session id is one dial's: a request from another number naming it (a carrier's
+    fault, or forged) is told goodbye and sees and changes nothing of it; its owner goes
+    on where they were."""
+    owner, other = Phone(store), Phone(store, phone="+254712000042")
+    owner.dial()
+    card = owner.press("1").text
+    other.session = owner.session
+    intruded = other.press("1")
+    assert intruded.end and intruded.text.startswith("Goodbye!")
+    assert card.split("\n", 1)[1] not in intruded.text
+    assert store.ussd_session(CARRIER.id, owner.session).phone == PHONE
+    assert owner.press("1").text != card  # the owner's session went on, one card further
+    assert store.learner("+254712000042") is None  # nothing made for the other number
+
+
 def test_exit_ends_the_session(phone: Phone):
     phone.dial()
     screen = phone.press("0")

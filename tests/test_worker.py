@@ -123,6 +123,26 @@ def test_a_carrier_error_naming_the_number_is_logged_with_the_number_masked(
     assert PHONE in store.db.execute("SELECT error FROM outbox").fetchone()[0]
 
 
+def test_a_carriers_error_text_cannot_write_to_the_operators_terminal(
+        db_path, store, carriers, twilio_api):
+    """`learnline outbox failed` prints the carrier's reason with its control characters
+    as escapes: an escape sequence or a carriage return in it cannot retitle the window,
+    clear the screen or forge a line."""
+    from click.testing import CliRunner
+
+    from gateway.cli.main import main as cli
+
+    queue(store, "hello")
+    twilio_api.fail_next(400, 21211, "\x1b]0;owned\x07\x1b[2JRED\r\nfake line")
+    drain(db_path, carriers)
+    listed = CliRunner().invoke(cli, ["outbox", "failed"], env={"LEARNLINE_DB": str(db_path)})
+    assert listed.exit_code == 0, listed.output
+    [line, total] = listed.output.splitlines()
+    assert "\x1b" not in listed.output and "\r" not in listed.output and "\x07" not in line
+    assert line.endswith("\\x1b]0;owned\\x07\\x1b[2JRED\\r\\nfake line"), line
+    assert total == "1 failed in the last 7 day(s)"
+
+
 def test_carrier_opt_out_stops_the_learner_and_cancels_the_rest(
         db_path, store, carriers, twilio_api):
     queue(store, "first", "second", "third")

@@ -99,13 +99,14 @@ def outbox_failed(days: int, limit: int) -> None:
       learnline outbox failed --days 1
     """
     from gateway.phones import masked
+    from gateway.terminal import shown
 
     with Store.open(existing_db_path(), migrate=True) as store:
         failed = store.failed_messages(store.clock() - days * 86400.0, limit)
     for message in failed:
         click.echo(f"{message['id']}  {message['carrier_id']}  {masked(message['phone'])}  "
                    f"{message['kind']}  failed {_when(message['at'])}  "
-                   f"{message['error'] or '(no reason recorded)'}")
+                   f"{shown(message['error'] or '(no reason recorded)')}")
     click.echo(f"{len(failed)} failed in the last {days} day(s)"
                + (f" (the newest {limit})" if len(failed) == limit else ""))
 

@@ -9,6 +9,7 @@ import click
 
 from gateway.server.whole_numbers import LARGEST
 from gateway.store import Store, default_db_path
+from gateway.terminal import shown
 
 
 @click.command("sync")
@@ -317,13 +318,13 @@ def list_programs(program: str | None, days: int, per_cohort: bool, figures: boo
             click.echo("no cohort members yet")
         for cohort in cohorts:
             edges = ", ".join(f"{edge} {members}" for edge, members in cohort.edges)
-            click.echo(f"{cohort.program}\t{cohort.name} ({cohort.cohort})\t{edges}\t"
-                       f"total {cohort.members}")
+            click.echo(f"{shown(cohort.program)}\t{shown(cohort.name)} "
+                       f"({shown(cohort.cohort)})\t{edges}\ttotal {cohort.members}")
         return
     if not figures:
         click.echo("no program members yet")
     for row in figures:
-        click.echo(f"{row.program}\t{row.edge_id}\tmembers {row.members}\t"
+        click.echo(f"{shown(row.program)}\t{row.edge_id}\tmembers {row.members}\t"
                    f"joined in {days} days {row.joined_recently}")
 
 

@@ -262,7 +262,8 @@ def check_cohort(cohort: Any) -> CohortDefinition | str:
         return f"name: not 1 to {MAX_COHORT_NAME} printable characters"
     if not isinstance(course, str) or not COURSE_ID_RE.fullmatch(course):
         return "course: not a course id"
-    if not isinstance(starts_on, str) or not DATE_RE.fullmatch(starts_on):
+    if not isinstance(starts_on, str) or not DATE_RE.fullmatch(starts_on) \
+            or not _is_date(starts_on):
         return "starts_on: not a date (YYYY-MM-DD)"
     return CohortDefinition(uid, "", program, name, course, starts_on, 0.0)
 

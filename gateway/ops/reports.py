@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from gateway.config import Carrier
 from gateway.store import Store, stats
+from gateway.terminal import shown
 
 CHANNELS = ("sms", "ussd", "web", "whatsapp")
 CHANNEL_NAMES = {"sms": "SMS", "ussd": "USSD", "web": "Web", "whatsapp": "WhatsApp"}
@@ -728,9 +729,10 @@ def _inert(cell: str) -> str:
 
 def format_table(found: Table, max_cell: int = 60) -> str:
     """A table for a terminal: a title line, then aligned columns (numbers to the right);
-    a text longer than `max_cell` is cut short with an ellipsis, never a number."""
-    rows = [tuple(c if len(c) <= max_cell else c[:max_cell - 1] + "…" for c in row)
-            for row in found.rows]
+    a text longer than `max_cell` is cut short with an ellipsis, never a number. A cell's
+    control characters (text from carriers and edges) are shown as escapes."""
+    rows = [tuple(c if len(c) <= max_cell else c[:max_cell - 1] + "…"
+                  for c in map(shown, row)) for row in found.rows]
     widths = [len(h) for h in found.headers]
     for row in rows:
         widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]

@@ -189,6 +189,23 @@ class TestKannel(AdapterContract, SendContract):
         [row] = store.db["inbound"].rows
         assert row["text"] == text
 
+    @pytest.mark.parametrize(("raw", "charset", "text"), [
+        (b"\\ud800 ok", "unicode_escape", "\ufffd ok"),  # half a UTF-16 pair
+        (b"+2AA- ok", "utf-7", "\ufffd ok"),
+    ])
+    def test_a_charset_giving_half_a_character_keeps_the_message(self, client, store, raw,
+                                                                 charset, text):
+        """No database could store it: U+FFFD in its place, the message stored and
+        answered (before: a 500 at every retry, the message never stored)."""
+        query = "&".join([
+            urlencode({"token": TOKEN, "from": LEARNER, "to": SHORTCODE}),
+            "text=" + quote(raw, safe=""),
+            urlencode({"coding": "0", "charset": charset, "id": "half-1", "time": "1"}),
+        ])
+        assert client.get(f"{self.path('sms')}?{query}").status_code == 200
+        [row] = store.db["inbound"].rows
+        assert row["text"] == text
+
     # -- delivery reports ------------------------------------------------------------------------
 
     def test_dlr_table(self):

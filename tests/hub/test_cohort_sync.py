@@ -221,6 +221,19 @@ def test_the_hub_counts_each_cohorts_members_per_edge_and_in_all(hub, edges):
     assert hub_cli(hub, "programs", "--cohorts", "--program", "sun").strip() == lines[1]
 
 
+def test_an_edges_cohort_name_cannot_write_to_the_operators_terminal(hub, edges):
+    """A name with a window-title sequence, a screen clear and a forged line, pushed by an
+    edge inside an event: `hub programs --cohorts` shows its control characters as
+    escapes, on one line."""
+    link_b = register(hub, "edge-b", "--country", "NG")
+    hostile = "\x1b]0;owned\x07\x1b[2JEVIL\r\nfake line\u202e"
+    push_raw(link_b, [joined_event("a" * 32, hostile)])
+    lines = hub_cli(hub, "programs", "--cohorts").strip().splitlines()
+    assert lines == [f"orange\t{hostile.encode('unicode_escape').decode()} ({'a' * 32})\t"
+                     "edge-b 1\ttotal 1"]
+    assert "\x1b" not in "".join(lines) and "\r" not in "".join(lines)
+
+
 def signed_in(app, username: str):
     client = app.test_client()
     token = re.search(r'name="csrf" value="([^"]+)"', client.get("/admin/signin").text).group(1)

@@ -504,9 +504,11 @@ def test_a_cohort_is_known_to_the_hub_before_anyone_joined(hub, edges, courses):
     stolen = {"uid": later.uid, "program": "orange", "name": "Renamed",
               "course": "orange-course", "starts_on": "2100-01-01"}
     bad = dict(stolen, uid="0" * 32, starts_on="soon")
-    answer = push_cohorts(link_b, [stolen, bad])
+    impossible = dict(stolen, uid="1" * 32, starts_on="9999-99-99")  # the shape, no date
+    answer = push_cohorts(link_b, [stolen, bad, impossible])
     assert answer["cohorts"] == 1
-    assert answer["cohorts_rejected"] == [["0" * 32, "starts_on: not a date (YYYY-MM-DD)"]]
+    assert answer["cohorts_rejected"] == [["0" * 32, "starts_on: not a date (YYYY-MM-DD)"],
+                                          ["1" * 32, "starts_on: not a date (YYYY-MM-DD)"]]
     with hub.store() as store:
         assert [(c.name, c.edge_id) for c in store.cohort_definitions()] == [
             (INTAKE, "edge-a")]

@@ -203,6 +203,9 @@ def test_a_link_that_is_down_is_named_without_its_details(edge_store: Store):
     (gzip.compress(b" " * (MAX_BODY + 10), mtime=0), "gzip", 400,
      f"the body inflates past {MAX_BODY} bytes"),
     (b"{not json", None, 400, "the body is not JSON"),
+    (b'{"events": [' + b"1" * 5000 + b"]}", None, 400, "the body is not JSON"),  # 5,000 digits
+    (gzip.compress(b"[" * 100_000 + b"]" * 100_000, mtime=0), "gzip", 400,
+     "the body is not JSON"),  # nested past Python's recursion limit
     (b'{"events": "all of them"}', None, 400, "field 'events' is missing or not a list"),
     (gzip.compress(b'{"events": [' + b",".join([b"{}"] * 1001) + b"]}", mtime=0), "gzip", 413,
      "at most 1000 events a batch"),

@@ -11,7 +11,7 @@ where they apply: numbered options, 0 back, 00 main menu, 98 more.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from carrier_adapters import UssdRequest
 from gateway import programs
@@ -35,6 +35,7 @@ from gateway.i18n import default_locale, needs_ucs2
 from gateway.learning import Engine, asking
 from gateway.learning import intents as i
 from gateway.learning import replies as r
+from gateway.phones import masked
 from gateway.server.whole_numbers import whole_number
 from gateway.sms_text import UCS2
 from gateway.store import LearnerRecord, Store, UssdSessionRecord
@@ -76,6 +77,15 @@ def handle_ussd(
     now = store.clock() if now is None else now
     with store.write():
         session = store.ussd_session(carrier.id, request.session_id)
+        if session is not None and session.phone != phone:
+            # A session id is one dial's, by one number. Another number naming it (a
+            # carrier's fault, or a forged request) is shown none of it and changes none
+            # of it: it is told goodbye, to dial again.
+            log.warning("carrier %s: USSD session %s is %s's, not %s's: ended for the "
+                        "latter", carrier.id, request.session_id[:8], masked(session.phone),
+                        masked(phone))
+            request = replace(request, ended=True)
+            session = None
         if request.ended:
             if session is not None:
                 # Dropped or timed out by the network: resumable on the next dial.

@@ -1,6 +1,8 @@
-"""Numbers inside texts the gateway did not write (a carrier's error message), masked
-before they are logged (docs/privacy.md): at most the first third and the last two
-digits shown, however the number is written; ids and times left alone."""
+"""Text the gateway did not write (a carrier's error message, an edge's cohort name),
+before it is logged or printed: phone numbers in it masked in the log (docs/privacy.md:
+at most the first third and the last two digits shown, however the number is written;
+ids and times left alone), and its control characters shown as escapes on an
+operator's terminal."""
 
 from __future__ import annotations
 
@@ -25,3 +27,14 @@ from gateway.phones import masked_in
 ])
 def test_every_written_number_is_mostly_hidden(text, logged):
     assert masked_in(text) == logged
+
+
+def test_a_report_table_shows_control_characters_as_escapes():
+    """`learnline stats` and the hub's figures print names that came from outside."""
+    from gateway.ops.reports import Table, format_table
+
+    printed = format_table(Table("t", "Cohorts", ("name", "members"),
+                                 (("Lagos\x1b[2J\rforged", "3"), ("Kano — été", "1"))))
+    assert "\x1b" not in printed and "\r" not in printed
+    assert printed.splitlines()[3:] == ["Lagos\\x1b[2J\\rforged        3",
+                                        "Kano — été                  1"]  # any script, as is
