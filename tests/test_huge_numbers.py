@@ -128,3 +128,12 @@ def test_a_question_stored_with_a_moment_no_date_shows_still_opens(app, asked, d
     page = signed_in(app, "tunde").get(f"/admin/inbox/{asked['question']}")
     assert page.status_code == 200
     assert "Asked (unknown date)" in page.text
+
+
+def test_a_webhooks_declared_length_of_more_digits_than_python_reads_is_too_large(
+        app, no_errors_logged):
+    """Under any WSGI server (the gateway's own refuses it before): 413, not a 500."""
+    answer = app.test_client().post(
+        "/carriers/twilio/sms", data=b"x", content_type="application/x-www-form-urlencoded",
+        environ_overrides={"CONTENT_LENGTH": HUGE[0]})
+    assert answer.status_code == 413

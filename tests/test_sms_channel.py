@@ -223,6 +223,16 @@ def say(store: Store, text: str, phone: str = "+2348030000000",
     return [m.body for m in store.outbox()[before:]]
 
 
+def test_a_language_not_offered_is_said_to_be_none_of_ours(store: Store):
+    say(store, "START")
+    [reply] = say(store, "LANG xx")
+    assert reply.startswith("xx is not one of our languages. Languages: EN English, ")
+    [french] = say(store, "LANG klingon", phone="+221770000001")  # a French-speaking number
+    assert french.startswith("klingon ne fait pas partie de nos langues. Langues : ")
+    [listed] = say(store, "LANG")  # nothing asked: the list alone
+    assert listed.startswith("Languages: EN English, ")
+
+
 def test_one_inbound_one_commit_and_a_repeat_does_nothing(store: Store):
     assert say(store, "START", sid="abc")[0].startswith("Welcome to Start freelancing")
     assert say(store, "START", sid="abc") == []

@@ -19,6 +19,8 @@ from gateway.learning.certificates import format_code
 from gateway.urls import gateway_url, lesson_link_path
 
 LETTERS = "ABCD"
+# The longest language a learner asked for that a reply quotes back ("LANG xx"): a word.
+MAX_ASKED_LANGUAGE = 20
 
 
 def _clock(hour: int) -> str:
@@ -176,12 +178,17 @@ class TextRenderer(Wording):
                 return self._("Language: %(language)s.", language=language_name(locale))
             case r.ChannelShown() as shown:
                 return self._channel(shown)
-            case r.LanguageChoices(locales=locales):
+            case r.LanguageChoices(locales=locales, asked=asked):
                 names = ", ".join(f"{loc.upper()} {language_name(loc)}" for loc in locales)
-                return self._(
+                listed = self._(
                     "Languages: %(names)s. Reply %(lang)s and a code, e.g. %(lang)s %(code)s",
                     names=names, lang=w["lang"], code=locales[-1].upper(),
                 )
+                asked = (asked or "").strip()
+                if not asked or len(asked) > MAX_ASKED_LANGUAGE or not asked.isprintable():
+                    return listed  # nothing asked, or no word to quote back
+                return self._("%(asked)s is not one of our languages.", asked=asked) + " " \
+                    + listed
             case r.Joined(program=program, already=True):
                 return self._("You are already in %(program)s.", program=program)
             case r.Joined(program=program):

@@ -180,7 +180,10 @@ class CarrierWebhooks:
 
 def _content_length(environ: dict) -> int:
     raw = environ.get("CONTENT_LENGTH", "")
-    return int(raw) if raw.isascii() and raw.isdigit() else 0
+    if not (raw.isascii() and raw.isdigit()):
+        return 0
+    # More digits than any body: past every limit, never read as a number.
+    return int(raw) if len(raw.lstrip("0")) <= 18 else 2**63
 
 
 # Werkzeug's error handler: a %-escape invalid in the charset stays as written.
