@@ -40,6 +40,14 @@ def event(kind: str, data: dict, learner: str = ADA, at: float = AT) -> dict:
                   "choice": 1, "correct": "true", "first_try": True},
      "data.correct: not a bool"),
     ("language_set", {"locale": 7}, "data.locale: not a str"),
+    # A program's id and a cohort's name are shown on pages and terminals.
+    ("program_joined", {"program": "orange\x1b[5m", "via": "keyword"},
+     "data.program: not a program id"),
+    ("program_invited", {"program": "Orange Academy", "cohort": "c" * 32},
+     "data.program: not a program id"),
+    ("program_joined", {"program": "orange", "via": "invitation", "cohort": "c" * 32,
+                        "cohort_name": "Lagos\x1b]0;owned\x07"},
+     "data.cohort_name: not a printable string of at most 200 characters"),
 ])
 def test_an_event_whose_data_is_not_its_kinds_is_left_out_with_its_reason(
         store: Store, kind, data, problem):

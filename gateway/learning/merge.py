@@ -54,6 +54,7 @@ from typing import Any
 
 from gateway.i18n import SOURCE_LOCALE, locale_for_country, normalize_locale
 from gateway.phones import region_of
+from gateway.programs import PROGRAM_ID_RE
 from gateway.store import Store, cohorts, events, privacy, programs
 from gateway.store.records import QuizState
 
@@ -220,6 +221,9 @@ def data_problem(kind: str, data: dict[str, Any]) -> str | None:
         for name in ("text", "answer"):
             if not isinstance(data.get(name, ""), str):
                 return f"data.{name}: not a string"
+    if kind in ("program_joined", "program_invited") \
+            and not PROGRAM_ID_RE.fullmatch(data["program"]):
+        return "data.program: not a program id"
     if kind == "program_invited" and not events.EVENT_ID_RE.fullmatch(data["cohort"]):
         return "data.cohort: not a cohort's uid"
     if kind == "program_joined":
@@ -228,8 +232,10 @@ def data_problem(kind: str, data: dict[str, Any]) -> str | None:
                 isinstance(cohort, str) and events.EVENT_ID_RE.fullmatch(cohort)):
             return "data.cohort: not a cohort's uid"
         name = data.get("cohort_name", "")
-        if not isinstance(name, str) or len(name) > cohorts.NAME_CHARS:
-            return f"data.cohort_name: not a string of at most {cohorts.NAME_CHARS} characters"
+        if not isinstance(name, str) or len(name) > cohorts.NAME_CHARS \
+                or not name.isprintable():
+            return (f"data.cohort_name: not a printable string of at most "
+                    f"{cohorts.NAME_CHARS} characters")
     if kind == "enrolled" and not isinstance(data.get("restart", False), bool):
         return "data.restart: not a bool"
     if kind == "card_reached":
