@@ -48,6 +48,7 @@ from gateway.metrics import DELIVERY_REPORTS, INBOUND, USSD_SCREENS, observe_web
 from gateway.outbox import fallback
 from gateway.phones import InvalidPhoneNumber, masked, to_e164
 from gateway.server import forwarded
+from gateway.server.whole_numbers import LARGEST, whole_number
 from gateway.store import Store
 from gateway.store.per_thread import thread_store
 
@@ -182,8 +183,8 @@ def _content_length(environ: dict) -> int:
     raw = environ.get("CONTENT_LENGTH", "")
     if not (raw.isascii() and raw.isdigit()):
         return 0
-    # More digits than any body: past every limit, never read as a number.
-    return int(raw) if len(raw.lstrip("0")) <= 18 else 2**63
+    length = whole_number(raw.lstrip("0") or "0")
+    return LARGEST if length is None else length  # past every limit, not read as a number
 
 
 # Werkzeug's error handler: a %-escape invalid in the charset stays as written.

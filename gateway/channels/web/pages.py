@@ -60,7 +60,7 @@ from gateway.learning import badges as open_badges
 from gateway.learning.certificates import format_code, normalize_code
 from gateway.learning.replies import CourseDone, Joined, QuestionReceived
 from gateway.learning.timing import Pacing
-from gateway.phones import InvalidPhoneNumber, is_personal_line, masked, region_of, to_e164
+from gateway.phones import InvalidPhoneNumber, masked, to_e164
 from gateway.server import forwarded
 from gateway.server.whole_numbers import whole_number
 from gateway.store import LearnerRecord, web_sessions
@@ -577,12 +577,10 @@ def sign_in():
         return page("signin.html", status=400, error="number", entered=raw[:30])
     outcome = signin.request_code(get_store(), carriers, _secret(), phone,
                                   forwarded.limit_key(request.remote_addr), g.locale)
+    if outcome == signin.UNSERVED:  # a number all right: say which countries are served
+        return page("signin.html", status=400, error="country", entered=raw[:30],
+                    countries=_country_names(signin.served_countries(carriers)))
     if outcome == signin.UNREACHABLE:
-        served = signin.served_countries(carriers)
-        if is_personal_line(phone) and region_of(phone) not in served:
-            # A number all right, of a country no carrier here serves: say which they are.
-            return page("signin.html", status=400, error="country", entered=raw[:30],
-                        countries=_country_names(served))
         return page("signin.html", status=400, error="number", entered=raw[:30])
     if outcome == signin.LIMITED:
         return page("limited.html", status=429)

@@ -46,6 +46,7 @@ LIMIT_LEARNERS = (2000, HOUR)  # codes to learners' numbers, overall
 SENT = "sent"
 LIMITED = "limited"  # over the number's or the address's limit: say so
 UNREACHABLE = "unreachable"  # no code goes to such a number
+UNSERVED = "unserved"  # a mobile or fixed line, of a country no carrier here serves
 # A browser stays signed in this long after entering its code, across browser restarts:
 # each sign-in is an SMS the operator pays for, and a learner reads on and off for weeks.
 SIGNED_IN_DAYS = 90
@@ -98,22 +99,25 @@ def available(carriers: Carriers) -> bool:
     return bool(served_countries(carriers))
 
 
-def may_receive_code(carriers: Carriers, phone: str) -> bool:
-    """Whether a sign-in code may go to `phone` at all: a mobile or fixed line
-    (phones.is_personal_line) of a country the carriers serve (none when no carrier
-    names one)."""
-    return is_personal_line(phone) and region_of(phone) in served_countries(carriers)
+def why_no_code(carriers: Carriers, phone: str) -> str | None:
+    """Why no sign-in code may go to `phone` (None: one may): UNREACHABLE for no mobile or
+    fixed line (phones.is_personal_line), UNSERVED for one of a country the carriers do
+    not serve (none when no carrier names one)."""
+    if not is_personal_line(phone):
+        return UNREACHABLE
+    return None if region_of(phone) in served_countries(carriers) else UNSERVED
 
 
 def request_code(store: Store, carriers: Carriers, secret: bytes, phone: str,
                  address: str, locale: str) -> str:
     """Send a sign-in code to `phone` if it may receive one and the limits allow it.
     Returns SENT (also when a limit on new numbers held the code back: the page must
-    not tell learners apart), LIMITED or UNREACHABLE."""
-    if not may_receive_code(carriers, phone):
+    not tell learners apart), LIMITED, UNREACHABLE or UNSERVED (why_no_code)."""
+    refused = why_no_code(carriers, phone)
+    if refused is not None:
         log.warning("sign-in code refused for %s: not a mobile or fixed line of a served "
                     "country", masked(phone))
-        return UNREACHABLE
+        return refused
     limits = [(f"number/{window:.0f}s:{phone}", count, window)
               for count, window in LIMITS_PER_NUMBER]
     limits.append((f"address:{address}", *LIMIT_PER_ADDRESS))
