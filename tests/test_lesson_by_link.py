@@ -390,3 +390,24 @@ def test_where_no_web_address_is_known_no_reply_offers_lessons_by_link(client, t
     assert "LIEN" not in reply
     text("START")
     assert "Reply LINK to get each as a link instead." in text("TEXT")
+
+
+def test_a_links_quiz_posted_again_keeps_its_first_score_and_makes_no_new_link(
+        client, text, store):
+    """The first try is the score: posting the same link's quiz again, without asking for a
+    retry, changes nothing but the answers kept, and gives no further link to keep."""
+    text("START")
+    path = link_in(text("LINK"))
+    right = right_answers(store, FIRST)
+    wrong = {name: str((int(value) + 1) % 3) for name, value in right.items()}
+    first = client.post(path, data={**right, "q0": wrong["q0"]}).data.decode()
+    assert "2 of 3 right." in first and "Next lesson" in first
+    links_before = store.db.conn.execute("SELECT count(*) FROM web_sessions").fetchone()[0]
+    for answers in (right, wrong):
+        again = client.post(path, data=answers).data.decode()
+        assert "Your first try is this lesson's score" in again
+        assert "Try the ones you missed once more" not in again
+    assert store.lesson_results(PHONE, "start-freelancing") == {FIRST: (2, 3)}
+    assert "1/6 lessons done, 2/3 right." in text("STATUS")
+    links_after = store.db.conn.execute("SELECT count(*) FROM web_sessions").fetchone()[0]
+    assert links_after == links_before

@@ -629,3 +629,35 @@ def test_the_settings_are_documented():
     for words in ("LEARNLINE-PACK 1", "learnline packs build", "learnline packs import",
                   "learnline packs keygen", "learnline packs show"):
         assert words in docs["docs/sync.md"]
+
+
+def test_show_and_import_print_no_control_character_an_unsigned_pack_carries(tmp_path: Path):
+    """`packs show` is how an operator inspects a pack before trusting it: a forged one's
+    key id, course id, code and locale names cannot clear the screen, retitle the window
+    or forge a "valid" line, and a course of another shape is said to be damaged."""
+    forged = "\x1b]0;title\x07\x1b[2J\x1b[H\r  signature: valid, by a trusted key\x1b[8m"
+    document = {"format": 1, "courses": [
+        {"id": "x" + forged, "sms": {},
+         "files": {"course.toml": 'code = "A\\u001b[31mRED"\nlessons = ["a"]\n',
+                   "en\u202e/a.txt": ""}},
+        "not a course"]}
+    raw = packs._canonical(document)
+    payload = packs._compress(raw, "gzip")
+    header = {"format": 1, "version": 5, "created_at": 1, "compression": "gzip",
+              "raw_size": len(raw), "digest": packs.hashlib.sha256(payload).hexdigest(),
+              "key_id": "k" + forged, "signature": base64.b64encode(b"x" * 64).decode()}
+    (tmp_path / "forged.llpack").write_bytes(
+        packs.MAGICS[1] + packs._header_line(header) + payload)
+    show = learnline("packs", "show", "forged.llpack", cwd=tmp_path)
+    imported = learnline("packs", "import", "forged.llpack", cwd=tmp_path,
+                         LEARNLINE_DB=str(tmp_path / "edge.db"))
+    for run in (show, imported):
+        printed = run.stdout + run.stderr
+        assert not any(c in printed for c in "\x1b\x07\r\u202e"), repr(printed)
+    assert show.returncode == 0, show.stderr
+    assert "signed by key: k\\x1b]0;title\\x07\\x1b[2J" in show.stdout
+    assert not any(line.startswith("  signature: valid") for line in show.stdout.splitlines())
+    assert "(A\\x1b[31mRED)" in show.stdout
+    assert "en\\u202e" in show.stdout
+    assert "(a course in a shape Learnline does not read: the pack is damaged)" in show.stdout
+    assert imported.returncode == 1

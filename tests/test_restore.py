@@ -167,3 +167,18 @@ def test_a_backup_put_in_place_by_hand_holds_what_it_had_waiting_at_start_up(
     assert "backup taken at" not in again.stderr  # said once: the marker is gone
     with Store.open(backup) as untouched:  # the backup file itself is never changed by it
         assert {m.status for m in untouched.outbox()} == {"queued"}
+
+
+def test_held_messages_are_listed_without_the_control_characters_they_carry(
+        db_path: Path, carriers_file: Path, tmp_path: Path):
+    """A reply may carry what a learner typed (WhatsApp keeps escape characters): listed on
+    the operator's terminal, it cannot clear the screen or retitle the window."""
+    with Store.open(db_path) as store, store.write():
+        store.enqueue("twilio", PHONES[0], "\x1b]0;title\x07\x1b[2J\x1b[H is not a code\u202e")
+    backup = tmp_path / "b.db"
+    assert _run("backup", str(backup), db=db_path, carriers_file=carriers_file).returncode == 0
+    assert _run("restore", str(backup), db=db_path, carriers_file=carriers_file).returncode == 0
+    listed = _run("outbox", "held", db=db_path, carriers_file=carriers_file)
+    assert listed.returncode == 0, listed.stderr
+    assert not any(c in listed.stdout for c in "\x1b\x07\u202e"), repr(listed.stdout)
+    assert "\\x1b]0;title\\x07\\x1b[2J\\x1b[H is not a code\\u202e" in listed.stdout

@@ -151,6 +151,55 @@ def test_anonymous_quiz_with_results_explanations_and_a_retry(web, store):
     assert "2/3 right." in web.get("/progress").data.decode()  # the first try counts
 
 
+def quiz_path(lesson_id: str) -> str:
+    return f"{COURSE}/{lesson_id}/quiz"
+
+
+def test_the_last_lessons_quiz_alone_completes_no_course(web, store):
+    """A signed-in learner may answer any lesson's quiz, but the course is complete, and
+    its certificate earned, only when every lesson has its score: answering the last one
+    first sends them back to the first lesson they skipped."""
+    sign_in(web, store)
+    lessons = store.course("start-freelancing").lesson_ids
+    last = lessons[-1]
+    token = csrf(web, quiz_path(last))
+    page = web.post(quiz_path(last), data={"csrf": token, **right_answers(store, last)})
+    html = page.data.decode()
+    assert "3 of 3 right." in html and "Course complete" not in html
+    assert "To complete the course, take the lessons you skipped, starting with lesson 1." \
+        in html
+    assert f'href="{COURSE}/{lessons[0]}"' in html  # the next lesson: the first skipped
+    assert store.certificates_of(NIGERIAN) == []
+    assert "1/6 lessons done, 3/3 right." in web.get("/progress").data.decode()
+    assert "Lesson 1/6" in sms(store, "NEXT")  # by SMS too, the place is the first skipped
+    for lesson_id in lessons[:-1]:
+        web.post(quiz_path(lesson_id), data={"csrf": token, **right_answers(store, lesson_id)})
+    assert store.certificates_of(NIGERIAN) == []  # the last lesson comes again in turn
+    done = web.post(quiz_path(last), data={"csrf": token, **right_answers(store, last)})
+    assert "Course complete: Start freelancing. Score 19/19." in done.data.decode()
+    [certificate] = store.certificates_of(NIGERIAN)
+    assert (certificate.score, certificate.total) == (19, 19)
+
+
+def test_a_quiz_posted_again_keeps_its_first_try_as_the_score(web, store):
+    """Posting a quiz again, without asking for a retry, neither raises nor lowers the
+    lesson's score (signed in or not), and offers no second retry."""
+    right = right_answers(store)
+    wrong = dict(right, q0=str((int(right["q0"]) + 1) % 3))
+    token = csrf(web, LESSON + "/quiz")
+    for signed_in in (False, True):
+        if signed_in:
+            sign_in(web, store)
+            token = csrf(web, LESSON + "/quiz")
+        web.post(LESSON + "/quiz", data={"csrf": token, **wrong})
+        again = web.post(LESSON + "/quiz", data={"csrf": token, **right}).data.decode()
+        assert "3 of 3 right." in again
+        assert "Your first try is this lesson's score: this one does not change it." in again
+        assert "Try the ones you missed once more" not in again
+        assert "1/6 lessons done, 2/3 right." in web.get("/progress").data.decode()
+    assert store.lesson_results(NIGERIAN, "start-freelancing") == {"find-your-skill": (2, 3)}
+
+
 def test_a_quiz_with_unanswered_questions_is_shown_again(web):
     token = csrf(web, LESSON + "/quiz")
     response = web.post(LESSON + "/quiz", data={"csrf": token, "q0": "1"})

@@ -11,16 +11,18 @@ from pathlib import Path
 import click
 
 from gateway import environment
+from gateway.terminal import shown
 
 # gateway.sync.packs (cryptography, brotli) and the store are imported inside each command:
 # `learnline --help` and the other commands do not pay for them.
 
 
 def _fail(exc: Exception, prefix: str = "") -> click.ClickException:
-    """One line for the error; content problems (path:line: message) above it."""
+    """One line for the error; content problems (path:line: message) above it. What came
+    from the pack (its key id, its names) is shown escaped: a pack is not trusted yet."""
     for problem in getattr(exc, "problems", ()):
-        click.echo(str(problem), err=True)
-    return click.ClickException(f"{prefix}{exc}")
+        click.echo(shown(str(problem)), err=True)
+    return click.ClickException(f"{prefix}{shown(str(exc))}")
 
 
 @click.group()
@@ -176,50 +178,61 @@ def show(file: Path) -> None:
     Example:
       learnline packs show 3f2a9c0d1e4b5a67.llpack
     """
-    import tomllib
-
     from gateway.sync import packs as p
     data = file.read_bytes()
     try:
         pack = p.read_pack(data)
     except p.PackError as exc:
-        raise click.ClickException(f"{file}: {exc}") from None
+        raise _fail(exc, f"{file}: ") from None
     created = datetime.fromtimestamp(pack.created_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    click.echo(f"{file}: Learnline pack, format {pack.header['format']}")
+    click.echo(f"{file}: Learnline pack, format {shown(str(pack.header['format']))}")
     click.echo(f"  version: {pack.version}")
     click.echo(f"  created: {created}")
     click.echo(f"  digest: {pack.digest}")
     click.echo(f"  size: {pack.size:,} bytes ({pack.raw_size:,} bytes of JSON, "
                f"{pack.compression})")
-    click.echo(f"  signed by key: {pack.key_id}")
+    click.echo(f"  signed by key: {shown(str(pack.key_id))}")
     try:
         p.verify_pack(data, p.trusted_keys_from_env())
         verdict = "valid, by a trusted key"
     except p.PackError as exc:
-        verdict = str(exc)
+        verdict = shown(str(exc))
     click.echo(f"  signature: {verdict}")
     try:
         courses = pack.document()["courses"]
     except p.PackError as exc:
-        raise click.ClickException(f"{file}: {exc}") from None
+        raise _fail(exc, f"{file}: ") from None
     click.echo(f"  courses: {len(courses)}")
     for course in courses:
-        files = course.get("files", {})
         try:
-            meta = tomllib.loads(files.get("course.toml", ""))
-        except tomllib.TOMLDecodeError:
-            meta = {}
-        default = meta.get("default_locale")
-        # The course's default language first, then the others, as `lessons check` lists them.
-        locales = sorted({name.split("/")[0] for name in files if "/" in name},
-                         key=lambda locale: (locale != default, locale))
-        segments = {locale: sum(m["segments"]["smart"] for lesson in lessons.values()
-                                for m in lesson)
-                    for locale, lessons in course.get("sms", {}).items()}
-        click.echo(f"    {course.get('id')} ({meta.get('code', '?')}): "
-                   f"{_lessons(len(meta.get('lessons', [])))}, locales {', '.join(locales)}; "
-                   "SMS segments (smart): "
-                   + ", ".join(f"{loc} {segments[loc]}" for loc in locales if loc in segments))
+            line = _course_line(course)
+        except (AttributeError, TypeError, KeyError, ValueError):
+            line = "(a course in a shape Learnline does not read: the pack is damaged)"
+        click.echo(f"    {line}")
+
+
+def _course_line(course: dict) -> str:
+    """A pack's course in one line: id, code, lessons, locales, SMS segments. Raises
+    AttributeError, TypeError, KeyError or ValueError on a course of another shape (an
+    unsigned pack may hold anything)."""
+    import tomllib
+
+    files = course.get("files", {})
+    try:
+        meta = tomllib.loads(files.get("course.toml", ""))
+    except tomllib.TOMLDecodeError:
+        meta = {}
+    default = meta.get("default_locale")
+    # The course's default language first, then the others, as `lessons check` lists them.
+    locales = sorted({name.split("/")[0] for name in files if "/" in name},
+                     key=lambda locale: (locale != default, locale))
+    segments = {locale: sum(int(m["segments"]["smart"]) for lesson in lessons.values()
+                            for m in lesson)
+                for locale, lessons in course.get("sms", {}).items()}
+    return shown(f"{course.get('id')} ({meta.get('code', '?')}): "
+                 f"{_lessons(len(meta.get('lessons', [])))}, locales {', '.join(locales)}; "
+                 "SMS segments (smart): "
+                 + ", ".join(f"{loc} {segments[loc]}" for loc in locales if loc in segments))
 
 
 def _lessons(count: int) -> str:

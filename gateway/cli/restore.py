@@ -70,6 +70,7 @@ def outbox_held() -> None:
     """
     from gateway.phones import masked
     from gateway.store.held import held_messages
+    from gateway.terminal import shown
 
     with Store.open(existing_db_path(), migrate=True) as store:
         held = held_messages(store)
@@ -77,7 +78,7 @@ def outbox_held() -> None:
         text = " ".join(message.body.split())
         click.echo(f"{message.id}  {message.carrier_id}  {masked(message.phone)}  "
                    f"queued {_when(message.created_at)}  "
-                   f"{text[:50] + '...' if len(text) > 50 else text}")
+                   f"{shown(text[:50] + '...' if len(text) > 50 else text)}")
     click.echo(f"{len(held)} held" + (": `learnline outbox release ID... | --all` sends, "
                                       "`learnline outbox drop ID... | --all` drops"
                                       if held else ""))

@@ -252,5 +252,15 @@ def pack() -> Response:
     response.set_etag(info.digest)
     response.headers["X-Learnline-Pack-Version"] = str(info.version)
     response.headers["Cache-Control"] = "no-cache"
-    return response.make_conditional(request, accept_ranges=True,
-                                     complete_length=info.size)
+    return response.make_conditional(_whole_for_a_longer_suffix(info.size),
+                                     accept_ranges=True, complete_length=info.size)
+
+
+def _whole_for_a_longer_suffix(size: int) -> dict:
+    """The request's environ, with a suffix range longer than `size` read as the whole
+    pack (RFC 9110, 14.1.2), which werkzeug would refuse as unsatisfiable."""
+    asked = request.range
+    if (asked is not None and asked.units == "bytes" and len(asked.ranges) == 1
+            and asked.ranges[0][1] is None and -asked.ranges[0][0] > size > 0):
+        return {**request.environ, "HTTP_RANGE": "bytes=0-"}
+    return request.environ

@@ -34,6 +34,16 @@ from gateway.store.records import CertificateRecord, QuizState
 
 
 @dataclass(frozen=True)
+class QuizSubmitted:
+    """A quiz answered on a page: its grading, what to tell the learner (a lesson or the
+    course done), and whether this try scored the lesson (Engine.submit_quiz)."""
+
+    graded: r.QuizGraded
+    replies: tuple[r.Reply, ...]
+    scored: bool
+
+
+@dataclass(frozen=True)
 class Outcome:
     """The engine's answer to one input.
 
@@ -833,38 +843,45 @@ class Engine:
         self._save_place(learner, course, enrollment, shown="lesson")
 
     def submit_quiz(self, learner: LearnerRecord, course: Course, position: int,
-                    answers: dict[int, int], *, first_try: bool = True,
-                    ) -> tuple[r.QuizGraded, tuple[r.Reply, ...]]:
-        """Grade a quiz answered on a page and keep it. A first try scores the lesson and,
-        if the learner was not further on, moves them to the next lesson (with the
-        LessonDone/CourseDone replies); a second try only records its answers."""
+                    answers: dict[int, int], *, first_try: bool = True) -> QuizSubmitted:
+        """Grade a quiz answered on a page and keep it. The first try scores the lesson:
+        a try the learner does not call a retry, of a lesson at or after their place in
+        the course, or of one before it that has no score yet (skipped ahead of). Scored
+        at or after their place, the lesson is finished there (with the LessonDone and
+        CourseDone replies, see `_finish_lesson`). Any other try only records its answers
+        (`scored` False): a lesson's score, once earned, is not earned again by answering
+        once more, until the course is taken again."""
         lesson = self._lesson(course, position, self.reading_locale(learner))
         graded = self.grade(lesson, answers)
+        enrollment = self.places.get(learner.phone, course.id)
+        at_or_ahead = enrollment is None or (
+            not enrollment.completed and enrollment.position <= position)
+        scored = first_try and (at_or_ahead or lesson.id not in self._results(learner, course))
         for result in graded.results:
             if result.chosen is not None:
                 self._keep_answer(learner, course, lesson.id, result.number - 1,
-                                  result.chosen, result.correct, first_try)
-                if first_try and not result.correct:
+                                  result.chosen, result.correct, scored)
+                if scored and not result.correct:
                     self._schedule_review(learner, course.id, lesson.id, result.number - 1)
-        if not first_try:
-            return graded, ()
+        if not scored:
+            return QuizSubmitted(graded, (), scored=False)
         moved_here = learner.current_course != course.id
         learner.current_course = course.id
         self._save_learner(learner)
-        enrollment = self.places.get(learner.phone, course.id)
         if enrollment is None:
             self._record_enrolled(learner, course, restart=False)
             enrollment = EnrollmentRecord(phone=learner.phone, course_id=course.id)
-        if enrollment.completed or enrollment.position > position:
+        if not at_or_ahead:
             self._keep_result(learner, course, lesson.id, graded.score,
                               len(lesson.questions))
             if moved_here:
                 self._record_place(learner, course, enrollment)
-            return graded, ()
+            return QuizSubmitted(graded, (), scored=True)
         enrollment.position = position
         enrollment.quiz = QuizState(queue=[], right_first_try=[
             result.number - 1 for result in graded.results if result.correct])
-        return graded, self._finish_lesson(learner, course, enrollment, lesson)
+        return QuizSubmitted(graded, self._finish_lesson(learner, course, enrollment, lesson),
+                             scored=True)
 
     def merge_results(self, learner: LearnerRecord, course_id: str,
                       results: dict[str, tuple[int, int]]) -> None:
@@ -970,22 +987,29 @@ class Engine:
         total = len(lesson.questions)
         familiar = self._familiar(learner, enrollment)  # before this lesson's result
         self._keep_result(learner, course, lesson.id, score, total)
-        enrollment.position += 1
         enrollment.card = -1
         enrollment.quiz = None
-        is_last = enrollment.position >= len(course.lesson_ids)
-        next_title = None
-        if is_last:
+        following: int | None = enrollment.position + 1
+        results: dict[str, tuple[int, int]] = {}
+        if following >= len(course.lesson_ids):
+            # The course is complete once every lesson has its score: a learner who
+            # skipped ahead (a page lets them) goes back to the first lesson they skipped.
+            results = self._results(learner, course)
+            following = next((n for n, lesson_id in enumerate(course.lesson_ids)
+                              if lesson_id not in results), None)
+        next_title = next_id = None
+        if following is None:
             enrollment.position = len(course.lesson_ids) - 1
             enrollment.completed = True
         else:
-            next_title = self._lesson(course, enrollment.position,
-                                      self.reading_locale(learner)).title
+            enrollment.position = following
+            next_id = course.lesson_ids[following]
+            next_title = self._lesson(course, following, self.reading_locale(learner)).title
         self._save_place(learner, course, enrollment)
         done: tuple[r.Reply, ...] = (
-            r.LessonDone(lesson.title, score, total, next_title, familiar=familiar),)
-        if is_last:
-            results = self._results(learner, course)
+            r.LessonDone(lesson.title, score, total, next_title, familiar=familiar,
+                         next_lesson_id=next_id),)
+        if following is None:
             course_score, course_total = _totals(results)
             passed = self._record_completed(learner, course, course_score, course_total)
             done += (

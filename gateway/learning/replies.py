@@ -77,13 +77,15 @@ class Feedback:
 @dataclass(frozen=True)
 class LessonDone:
     """A lesson's quiz is over; `familiar` when the learner had finished a lesson before
-    this one."""
+    this one. The next lesson is the one after it, or, after a course's last lesson, the
+    first the learner skipped (None: the course is done)."""
 
     lesson_title: str
     score: int
     total: int
     next_lesson_title: str | None
     familiar: bool = False
+    next_lesson_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -162,7 +162,8 @@ def _bearer() -> str | None:
 
 
 def _signed_in(token: str) -> bool:
-    signed = web_sessions.find(get_store(), session.get("admin"), web_sessions.ADMIN)
+    signed = web_sessions.find(get_store(), session.get(web_sessions.ADMIN_COOKIE_KEY),
+                               web_sessions.ADMIN)
     return signed is not None and _same(signed.mark or "", _session_mark(token))
 
 
@@ -378,8 +379,8 @@ def sign_in():
         return _signin_page(status=429, error="limited")
     if not right:
         return _signin_page(status=403, error="wrong")
-    web_sessions.end(get_store(), session.get("admin"))
-    session["admin"] = web_sessions.start(get_store(), web_sessions.ADMIN,
+    web_sessions.end(get_store(), session.get(web_sessions.ADMIN_COOKIE_KEY))
+    session[web_sessions.ADMIN_COOKIE_KEY] = web_sessions.start(get_store(), web_sessions.ADMIN,
                                           ADMIN_SESSION_SECONDS, mark=_session_mark(_token()))
     session["csrf"] = secrets.token_urlsafe(24)  # signed in: a new token
     return redirect(url_for("admin.dashboard"), 303)
@@ -396,7 +397,7 @@ def _staff_sign_in() -> Response | tuple[str, int]:
                             minutes=max(1, round(attempt.wait / 60)))
     if attempt.outcome != "ok" or attempt.account is None:
         return _signin_page(status=403, error="wrong")
-    web_sessions.end(get_store(), session.pop("admin", None))
+    web_sessions.end(get_store(), session.pop(web_sessions.ADMIN_COOKIE_KEY, None))
     staff_web.start(attempt.account)
     response = redirect(landing(attempt.account), 303)
     staff_web.remember(response, attempt.account)
@@ -406,7 +407,7 @@ def _staff_sign_in() -> Response | tuple[str, int]:
 @blueprint.post("/signout")
 def sign_out():
     """Sign this browser out of the dashboard: its session ends on the server."""
-    web_sessions.end(get_store(), session.pop("admin", None))
+    web_sessions.end(get_store(), session.pop(web_sessions.ADMIN_COOKIE_KEY, None))
     staff_web.end()
     return redirect(url_for("admin.sign_in"), 303)
 

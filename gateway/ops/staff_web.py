@@ -23,7 +23,7 @@ from gateway.store import web_sessions
 from gateway.store.per_thread import get_store
 from gateway.store.staff import StaffAccount
 
-SESSION_KEY = "staff"
+SESSION_KEY = web_sessions.STAFF_COOKIE_KEY
 KNOWN_COOKIE = "learnline_staff_known"
 KNOWN_DAYS = 180
 KNOWN_MAX = 8  # accounts remembered per browser

@@ -22,6 +22,11 @@ LEARNER = "learner"
 SIGNIN = "signin"  # a code was asked for and not yet entered
 ADMIN = "admin"
 LESSON = "lesson"  # a lesson link sent by SMS: opens that lesson's page for that learner
+# The key of the browser's signed cookie under which a dashboard session's id is kept:
+# the dashboard token's (gateway/ops/dashboard.py) and a staff account's
+# (gateway/ops/staff_web.py). Signing out of the lite pages ends both.
+ADMIN_COOKIE_KEY = "admin"
+STAFF_COOKIE_KEY = "staff"
 # How long a lesson link opens its lesson: a week, so a lesson read days later still opens.
 LESSON_LINK_DAYS = 7
 LESSON_LINK_BYTES = 16  # 128 random bits, 22 characters in the link (each costs in an SMS)

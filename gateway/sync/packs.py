@@ -481,10 +481,7 @@ def _decompress(payload: bytes, compression: str, raw_size: int) -> bytes:
 
 
 def _unbrotli(payload: bytes, limit: int) -> bytes:
-    """Decompress, stopping past `limit` bytes where the brotli binding can (>= 1.2);
-    older bindings inflate fully, bounded by MAX_DOCUMENT's check on the signed size."""
-    inflater = brotli.Decompressor()
-    try:
-        return inflater.process(payload, output_buffer_limit=limit)
-    except TypeError:
-        return inflater.process(payload)
+    """Decompress, stopping past `limit` bytes (the binding's output limit, brotli >= 1.2:
+    a pack is read before its signature is trusted, so a small one must not inflate to
+    gigabytes)."""
+    return brotli.Decompressor().process(payload, output_buffer_limit=limit)

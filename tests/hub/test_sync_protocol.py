@@ -126,6 +126,23 @@ def test_a_pack_download_cut_mid_way_resumes_with_range(hub: Hub, edge_store: St
         assert again.pack == "current (version 7)"  # If-None-Match: 304, nothing sent
 
 
+def test_a_pack_asked_for_by_a_suffix_longer_than_it_comes_whole(hub: Hub):
+    data = hub.publish(version=4)
+    token = link(hub).token
+    auth = {"Authorization": bearer("edge-a", token)}
+    tail = requests.get(hub.url + PACK_PATH, timeout=10,
+                        headers={**auth, "Range": "bytes=-100"})
+    assert tail.status_code == 206 and tail.content == data[-100:]
+    longer = requests.get(hub.url + PACK_PATH, timeout=10,
+                          headers={**auth, "Range": f"bytes=-{len(data) + 500}"})
+    assert longer.status_code == 206  # RFC 9110 14.1.2: the whole representation
+    assert longer.content == data
+    assert longer.headers["Content-Range"] == f"bytes 0-{len(data) - 1}/{len(data)}"
+    beyond = requests.get(hub.url + PACK_PATH, timeout=10,
+                          headers={**auth, "Range": f"bytes={len(data) + 5}-"})
+    assert beyond.status_code == 416
+
+
 def test_a_tampered_pack_is_refused_and_the_download_starts_over(hub: Hub, edge_store: Store):
     data = bytearray(packs.build_pack(ROOT / "lessons", hub.key, version=3))
     data[-10] ^= 0xFF

@@ -58,7 +58,7 @@ from gateway.i18n import (
 from gateway.learning import Engine, asking, intents
 from gateway.learning import badges as open_badges
 from gateway.learning.certificates import format_code, normalize_code
-from gateway.learning.replies import CourseDone, Joined, QuestionReceived
+from gateway.learning.replies import CourseDone, Joined, LessonDone, QuestionReceived
 from gateway.learning.timing import Pacing
 from gateway.phones import InvalidPhoneNumber, masked, to_e164
 from gateway.server import forwarded
@@ -318,26 +318,39 @@ def quiz(course_id: str, lesson_id: str):
         missing = [n + 1 for n in range(len(lesson_.questions)) if n not in answers]
         return page("quiz.html", status=400, missing=missing, answers=answers, **context)
     learner = current_learner()
+    following = (course_.lesson_ids[position + 1]
+                 if position + 1 < len(course_.lesson_ids) else None)
+    skipped = None  # a signed-in learner's first lesson skipped, after the course's last
+    repeated = False
     if learner is not None:
         engine = Engine(engine.store, caller_saves_learner=True, channel="web")
         with engine.store.write():
             learner = _learner_now()
             if learner is not None:
-                graded, replies = engine.submit_quiz(learner, course_, position, answers,
-                                                     first_try=not retry)
+                submitted = engine.submit_quiz(learner, course_, position, answers,
+                                               first_try=not retry)
+                graded, replies = submitted.graded, submitted.replies
+                # A lesson scored already is not scored again: this try was a retry.
+                repeated, retry = not retry and not submitted.scored, not submitted.scored
                 _studied(engine, learner)
+                done = next((r for r in replies if isinstance(r, LessonDone)), None)
+                if done is not None and done.next_lesson_id is not None:
+                    following = done.next_lesson_id
+                    if course_.lesson_ids.index(following) < position:  # went back
+                        skipped = course_.lesson_ids.index(following) + 1
     if learner is None:
         graded, replies = engine.grade(lesson_, answers), ()
+        kept = session.get("results", {}).get(course_.id, {})
+        if not retry and isinstance(kept, dict) and lesson_.id in kept:
+            repeated = retry = True  # this browser's first try stands, as a learner's
         if not retry:
             results = session.setdefault("results", {})
             results.setdefault(course_.id, {})[lesson_.id] = [graded.score,
                                                               len(lesson_.questions)]
             session.modified = True
-    following = (course_.lesson_ids[position + 1]
-                 if position + 1 < len(course_.lesson_ids) else None)
     course_done = next((r for r in replies if isinstance(r, CourseDone)), None)
     return page("results.html", graded=graded, retry=retry, following=following,
-                course_done=course_done,
+                skipped=skipped, repeated=repeated, course_done=course_done,
                 certificate=format_code(course_done.certificate)
                 if course_done and course_done.certificate else None,
                 **context)
@@ -632,9 +645,8 @@ def sign_out():
     (the token's, or a staff account's) ends with it, as the cookie that carried it is
     cleared."""
     lang = session.get("lang")
-    # "admin": the dashboard token's session; "staff": a staff account's
-    # (gateway/ops/staff_web.py, SESSION_KEY).
-    for key in ("sid", "signin", "admin", "staff"):
+    for key in ("sid", "signin", web_sessions.ADMIN_COOKIE_KEY,
+                web_sessions.STAFF_COOKIE_KEY):
         web_sessions.end(get_store(), session.get(key))
     session.clear()
     if lang:
