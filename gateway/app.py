@@ -64,6 +64,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.wsgi_app = RequestGuard(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])
     carriers = load_carriers(app.config["CARRIERS_FILE"])
     app.extensions["learnline.carriers"] = carriers
+    metrics.count_from_zero(carrier.id for carrier in carriers)
     # Programs (LEARNLINE_PROGRAMS) are read where they are used (gateway/programs.py,
     # `current`); a bad file fails here, at start-up, naming file, program and key, and
     # a good one is the reading kept should the file turn bad later.

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import hmac
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -57,18 +57,31 @@ WEBHOOK_SECONDS = Histogram(
 blueprint = Blueprint("metrics", __name__)
 
 
-class WaitingCollector(Collector):
-    """Gauges read from the database at scrape time."""
+def count_from_zero(carrier_ids: Iterable[str]) -> None:
+    """Start, at 0, the series of each configured carrier that alerts watch for a rise
+    (docs/operations.md, Metrics): Prometheus' `increase()` sees no first failure in a
+    series that begins with it."""
+    for carrier in carrier_ids:
+        PROCESSING_FAILURES.labels(carrier)
+        INBOUND.labels(carrier, "unauthenticated")
+        OUTBOUND.labels(carrier, "failed")
 
-    def __init__(self, store: Callable[[], Store]):
+
+class WaitingCollector(Collector):
+    """Gauges read from the database at scrape time; each configured carrier has its
+    series, 0 when nothing of it waits."""
+
+    def __init__(self, store: Callable[[], Store], carrier_ids: Iterable[str] = ()):
         self.store = store
+        self.carrier_ids = tuple(carrier_ids)
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         store = self.store()
         now = time.time()
         depth = GaugeMetricFamily("learnline_outbox_depth",
                                   "Messages queued or being sent, by carrier", labels=["carrier"])
-        for carrier, count in sorted(store.outbox_depth().items()):
+        counts = dict.fromkeys(self.carrier_ids, 0) | store.outbox_depth()
+        for carrier, count in sorted(counts.items()):
             depth.add_metric([carrier], count)
         yield depth
         oldest = store.oldest_waiting_since(now)
@@ -80,8 +93,9 @@ class WaitingCollector(Collector):
             "learnline_carrier_credentials_refused",
             "1 for a carrier whose API refused the gateway's credentials at its last send",
             labels=["carrier"])
-        for carrier in store.refusals():
-            refused.add_metric([carrier], 1.0)
+        refusals = store.refusals()
+        for carrier in sorted(set(self.carrier_ids) | set(refusals)):
+            refused.add_metric([carrier], 1.0 if carrier in refusals else 0.0)
         yield refused
         beat = store.last_beat("worker")
         yield GaugeMetricFamily(
@@ -111,7 +125,8 @@ def metrics() -> Response:
         registry = REGISTRY
     output = generate_latest(registry)
     waiting = CollectorRegistry()
-    waiting.register(WaitingCollector(get_store))
+    carriers = current_app.extensions.get("learnline.carriers", ())
+    waiting.register(WaitingCollector(get_store, [carrier.id for carrier in carriers]))
     output += generate_latest(waiting)
     return Response(output, content_type=CONTENT_TYPE_LATEST,
                     headers={"Cache-Control": "no-store"})

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,22 @@ def test_a_database_deleted_under_the_gateway_is_noticed(running, db_path: Path)
         f"database: NOT writable ({db_path} was deleted or replaced after this process "
         "opened it: put the database back (docs/operations.md, Backup and restore) and "
         "restart)")
+
+
+def test_a_thread_that_opens_the_database_after_it_was_deleted_says_why_on_readyz(
+        running, db_path: Path):
+    """A server thread that had not yet opened the database (gunicorn has several) finds
+    it gone: /readyz names the cause, as the threads that had it open do."""
+    db_path.unlink()
+    answers = []
+    thread = threading.Thread(target=lambda: answers.append(running.get("/readyz")))
+    thread.start()
+    thread.join()
+    [ready] = answers
+    assert ready.status_code == 503
+    assert ready.text.splitlines()[0].startswith(
+        f"database: NOT writable (no database at {db_path}, but one was made there")
+    assert "restore it from a backup" in ready.text
 
 
 def test_a_database_replaced_under_the_gateway_is_noticed(running, db_path: Path,

@@ -4,6 +4,8 @@ file agree with the code and with docs/operations.md."""
 from __future__ import annotations
 
 import configparser
+import json
+import os
 import re
 import shlex
 import subprocess
@@ -144,3 +146,38 @@ def test_the_container_installs_with_the_documented_command():
         assert shell.stdout.strip() == expected
     assert re.search(r'^CMD \["learnline", "serve", "--no-worker"', containerfile,
                      flags=re.MULTILINE)
+
+
+def test_the_documented_way_to_run_commands_reads_the_environment_file_whole(tmp_path: Path):
+    """docs/operations.md's `as_learnline` and backup cron line give a command the
+    environment file's values as the units get them: quoted values with spaces, `$` and
+    `<>` kept, comments skipped (a value cut at its space failed every command, and every
+    night's backup)."""
+    docs = (ROOT / "docs" / "operations.md").read_text()
+    [helper] = re.findall(r"^as_learnline\(\) \{ (.*) \}$", docs, flags=re.MULTILINE)
+    [cron] = re.findall(r"^15 3 \* \* \* learnline cd /var/lib/learnline && (.*)$", docs,
+                        flags=re.MULTILINE)
+    env_file = tmp_path / "learnline.env"
+    env_file.write_text(
+        "# a comment\nLEARNLINE_TUTOR_HOURS=\"Mon-Fri 08-17\"\n"
+        "LEARNLINE_BADGE_ISSUER=\"Learn Kano <badges@learn.example.org>\"\n"
+        "LEARNLINE_ADMIN_TOKEN='a$b`c\\d'\nLEARNLINE_DB=/var/lib/learnline/learnline.db\n")
+    printed = tmp_path / "env.json"
+    script = tmp_path / "dump.py"
+    script.write_text("import json, os\n"
+                      f"json.dump(dict(os.environ), open({str(printed)!r}, 'w'))\n")
+    dump = f"{sys.executable} {script}"
+    helper = helper.replace("runuser -u learnline -- ", "").replace(
+        "/etc/learnline/learnline.env", str(env_file))
+    cron = cron.replace("/etc/learnline/learnline.env", str(env_file)).replace(
+        "/opt/learnline/venv/bin/learnline backup /var/lib/learnline/backup-$(date +\\%a).db",
+        dump)
+    for command in (f"as_learnline() {{ {helper} }}; as_learnline {dump}", cron):
+        printed.unlink(missing_ok=True)
+        subprocess.run(["sh", "-c", command], check=True, env={"PATH": os.environ["PATH"]})
+        environ = json.loads(printed.read_text())
+        assert environ["LEARNLINE_TUTOR_HOURS"] == "Mon-Fri 08-17"
+        assert environ["LEARNLINE_BADGE_ISSUER"] == "Learn Kano <badges@learn.example.org>"
+        assert environ["LEARNLINE_ADMIN_TOKEN"] == "a$b`c\\d"
+        assert environ["LEARNLINE_DB"] == "/var/lib/learnline/learnline.db"
+    assert "xargs" not in docs

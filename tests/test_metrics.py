@@ -56,6 +56,23 @@ def test_what_waits_is_read_from_the_database(client, store: Store):
                        "learnline_worker_heartbeat_age_seconds") < 5
 
 
+def test_every_carrier_has_its_watched_series_from_the_start_at_zero(client):
+    """Alerts on a rise (`increase(...failures_total[1h]) > 0`) see the first failure only
+    in a series that was there at 0 before it; gauges of what waits read 0, not nothing."""
+    samples = _samples(client.get("/metrics").text)
+    for carrier in ("twilio", "console"):
+        label = (("carrier", carrier),)
+        # Counters live in this test process, which other tests' apps count in too: the
+        # series is there (at 0 for the served gateway: the test below).
+        assert ("learnline_processing_failures_total", label) in samples
+        assert ("learnline_inbound_messages_total",
+                (("carrier", carrier), ("outcome", "unauthenticated"))) in samples
+        assert ("learnline_outbound_messages_total",
+                (("carrier", carrier), ("outcome", "failed"))) in samples
+        assert samples[("learnline_outbox_depth", label)] == 0
+        assert samples[("learnline_carrier_credentials_refused", label)] == 0
+
+
 def test_metrics_are_for_this_machine_or_the_token_holder(client, monkeypatch):
     outside = {"REMOTE_ADDR": "203.0.113.9"}
     assert client.get("/metrics", environ_base=outside).status_code == 403
@@ -81,7 +98,9 @@ def test_served_metrics_add_up_every_web_process_and_the_worker(gateway, twilio_
     sent = len(twilio_api.messages)
     assert sent > 0 and _value(text, "learnline_outbound_messages_total", carrier="twilio",
                                outcome="accepted") == sent
-    assert _value(text, "learnline_outbox_depth", carrier="twilio") == 0
+    assert _samples(text)[("learnline_outbox_depth", (("carrier", "twilio"),))] == 0
+    assert _samples(text)[("learnline_processing_failures_total", (("carrier", "twilio"),))] \
+        == 0
     pids = set(re.findall(r'pid="(\d+)"', text))
     assert not pids  # summed across processes, not one series per process
 

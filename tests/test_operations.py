@@ -144,6 +144,22 @@ def test_a_mistyped_database_path_is_said_and_no_empty_database_is_made(tmp_path
     assert not typo.exists() and not (tmp_path / "copy.db").exists()
 
 
+@pytest.mark.parametrize("command", [("backup", "copy.db"), ("stats",), ("staff", "list"),
+                                     ("outbox", "held")])
+def test_a_database_gone_from_where_it_was_made_is_said_to_be_restored(db_path: Path,
+                                                                       tmp_path: Path, command):
+    """The database moved away or deleted while its marker stays: every command that reads
+    it says to restore it, as start-up and `doctor` do, not to make a new one (which
+    start-up would then refuse)."""
+    Store.open(db_path).close()
+    db_path.rename(tmp_path / "aside.db")
+    done = learnline(*command, cwd=tmp_path, LEARNLINE_DB=str(db_path))
+    assert done.returncode == 1, done.stdout
+    assert done.stderr.startswith(f"Error: no database at {db_path}, but one was made there")
+    assert "restore it from a backup" in done.stderr and "learnline serve" not in done.stderr
+    assert not db_path.exists()
+
+
 def test_a_staff_account_added_before_the_first_start_says_how_to_make_the_database(
         tmp_path: Path):
     """`learnline staff add` on a new server, LEARNLINE_DB set, before the gateway ever

@@ -891,8 +891,8 @@ def backup(target: str) -> None:
     """Copy the database to TARGET while the gateway keeps running.
 
     The copy is one consistent snapshot, integrity-checked before it replaces
-    TARGET. Restore by stopping the gateway and putting the file in place of
-    the database (docs/operations.md).
+    TARGET. Restore it with `learnline restore TARGET`, the gateway stopped:
+    it holds the messages that were waiting to be sent (docs/operations.md).
 
     \b
     Example:

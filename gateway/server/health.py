@@ -21,6 +21,7 @@ from flask import Blueprint, Response
 from gateway import environment, programs
 from gateway.config import ConfigError
 from gateway.store import Store, events
+from gateway.store.files import DatabaseFileError
 from gateway.store.per_thread import get_store
 from gateway.version import VERSION
 
@@ -132,7 +133,12 @@ def refusal_lines(store: Store, now: float) -> list[str]:
 def ready() -> Response:
     """Ready to take traffic and answer it: 200, else 503, with what was checked."""
 
-    ok, lines = readiness(get_store())
+    try:
+        store = get_store()
+    except DatabaseFileError as exc:  # this thread opened it after it was gone
+        ok, lines = False, [f"database: NOT writable ({exc})"]
+    else:
+        ok, lines = readiness(store)
     if not ok:
         log.warning("not ready: %s", "; ".join(lines))
     return _plain(lines, 200 if ok else 503)
