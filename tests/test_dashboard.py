@@ -574,3 +574,18 @@ def test_serve_lists_the_dashboard_when_it_is_on(tmp_path, carriers_file, monkey
                 "USERNAME --name NAME --role admin` turns it on at "
                 f"{gateway.base}/admin, no restart needed (or set LEARNLINE_ADMIN_TOKEN "
                 "and restart)\n") in banner
+
+
+@pytest.mark.parametrize("days", ["0", "367", "abc", "-3", "7.5", "٣", "0" * 400])
+def test_a_period_outside_1_to_366_days_is_refused_not_changed(app, days):
+    """docs/operations.md, The period: a script asking for a period gets it or a 400
+    saying what is taken, never another period (0 gave 1 day, 367 gave 366, abc 14)."""
+    client = app.test_client()
+    for path in ("/admin", "/admin/activity.csv"):
+        response = client.get(path, query_string={"days": days}, headers=BEARER)
+        assert response.status_code == 400, (path, days)
+        assert response.text == ("days: a whole number from 1 to 366 (the last N days, "
+                                 "today included; docs/operations.md, The period)\n")
+    assert client.get("/admin/activity.csv", query_string={"days": "007"},
+                      headers=BEARER).status_code == 200
+    assert client.get("/admin/activity.csv?days=", headers=BEARER).status_code == 200

@@ -593,3 +593,27 @@ def test_learners_commands_need_an_existing_database(tmp_path: Path):
                                 env={"LEARNLINE_DB": str(missing)})
     assert result.exit_code == 1 and "no database" in result.output
     assert not missing.exists()
+
+
+def test_an_erased_learners_question_ids_are_never_given_again(store: Store):
+    """The staff audit and the tutors' figures name questions by id: after an erasure
+    deletes the newest questions, the next question (asked here or copied from an edge)
+    gets a new id, not the id of a question that audit rows already name."""
+    from gateway.store import questions
+
+    first = questions.add(store, "+2348030000001", "sms", "twilio", "Who pays first?")
+    kept = questions.add(store, "+2348030000002", "sms", "twilio", "How much?")
+    erased = [questions.add(store, "+2348030000003", "sms", "twilio", f"Q{n}?")
+              for n in range(2)]
+    privacy.erase(store, "+2348030000003")
+    later = questions.add(store, "+2348030000004", "sms", "twilio", "When?")
+    assert later > max(erased) > kept > first
+    privacy.erase(store, "+2348030000004")
+    privacy.erase(store, "+2348030000001")  # a lower id erased later lowers nothing
+    with store.write():
+        assert questions.add_copy(store, "edge-b", "0" * 26, "+2348030000005",
+                                  {"text": "From the edge?"}, time.time())
+    [copied] = [row[0] for row in store.db.execute(
+        "SELECT id FROM questions WHERE uid = ?", ["0" * 26])]
+    assert copied > later
+    assert questions.add(store, "+2348030000006", "sms", "twilio", "And now?") > copied

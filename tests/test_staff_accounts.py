@@ -626,3 +626,13 @@ def test_guesses_sent_at_once_get_no_more_checks_than_the_limit(db_path, carrier
     with Store.open(db_path) as store:
         checked = [r for r in accounts.audit_rows(store) if r.action == "sign-in failed"]
     assert len(checked) == 20
+
+
+def test_a_removed_accounts_id_never_comes_back_whatever_the_order_of_removals(store):
+    """Answers, figures and the audit name accounts by id: removing a newer account, then
+    an older one, must not let the next account take the newer one's id."""
+    made = [accounts.add(store, f"person{n}", f"Person {n}", staff.TUTOR, "x").id
+            for n in range(3)]
+    accounts.remove(store, made[2])
+    accounts.remove(store, made[0])  # a lower id: the highest removed stays the higher one
+    assert accounts.add(store, "newcomer", "Newcomer", staff.TUTOR, "x").id > made[2]

@@ -271,13 +271,17 @@ def _plain(text: str, status: int) -> Response:
 
 
 def _days() -> int:
-    """`?days=`: a whole number up to MAX_DAYS (more, however many digits, is MAX_DAYS);
-    DEFAULT_DAYS when absent or not a whole number."""
+    """`?days=`: a whole number from 1 to MAX_DAYS; DEFAULT_DAYS when absent or empty.
+    Anything else is answered 400 saying what is taken: a script asking for a period
+    must not get another one without knowing (the page's own form cannot send one)."""
     raw = request.args.get("days", "")
-    if not (raw.isascii() and raw.isdigit()):
+    if not raw:
         return reports.DEFAULT_DAYS
-    digits = raw.lstrip("0") or "0"
-    return reports.MAX_DAYS if len(digits) > 4 else min(int(digits), reports.MAX_DAYS)
+    digits = raw.lstrip("0") if raw.isascii() and raw.isdigit() else ""
+    if not digits or len(digits) > 3 or int(digits) > reports.MAX_DAYS:
+        abort(_plain(f"days: a whole number from 1 to {reports.MAX_DAYS} (the last N days, "
+                     "today included; docs/operations.md, The period)\n", 400))
+    return int(digits)
 
 
 def _report() -> reports.Report:

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from gateway.store import lrs
+from gateway.store import lrs, questions
 
 if TYPE_CHECKING:
     from gateway.store.store import Store
@@ -473,7 +473,7 @@ def _erase_rows(store: Store, phone: str, pseudonym: str, ids: dict[str, list[in
     counts["events"] = run("UPDATE events SET learner = ?, data = '{}' WHERE learner = ? "
                            "AND kind != 'erased'", [pseudonym, phone])
     counts["ussd_sessions"] = run("DELETE FROM ussd_sessions WHERE phone = ?", [phone])
-    counts["questions"] = run("DELETE FROM questions WHERE phone = ?", [phone])
+    counts["questions"] = questions.delete_of(store, phone)
     counts["signin_codes"] = run("DELETE FROM signin_codes WHERE phone = ?", [phone])
     counts["web_sessions"] = run("DELETE FROM web_sessions WHERE phone = ?", [phone])
     counts["rate_events"] = run("DELETE FROM rate_events WHERE substr(key, -?) = ?",

@@ -29,6 +29,12 @@ CLOSED = "closed"
 # then goes once.
 REFUSED = "refused"
 CHANNELS = ("sms", "ussd", "web", "whatsapp")
+# The settings row holding the highest id of a question erased with its learner
+# (store/privacy.py): the staff audit and the tutors' figures name questions by id, so
+# an erased question's id must never come back as another's.
+_HIGHEST_REMOVED = "questions_highest_removed_id"
+_NEXT_ID = ("(SELECT max(coalesce((SELECT max(id) FROM questions), 0), coalesce((SELECT "
+            f"CAST(value AS INTEGER) FROM settings WHERE name = '{_HIGHEST_REMOVED}'), 0)) + 1)")
 ASKED, ANSWERED_EVENT, CLOSED_EVENT = "question_asked", "question_answered", "question_closed"
 
 
@@ -91,10 +97,10 @@ def add(store: Store, phone: str, channel: str, carrier_id: str, text: str, *,
     uid = events.new_event_id(now)
     with store.write():
         question_id = store.db.execute(
-            """INSERT INTO questions (phone, channel, carrier_id, text, course_id, lesson_id,
-                                      card, quiz_question, asked_at, status, uid, locale,
-                                      program)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            f"""INSERT INTO questions (id, phone, channel, carrier_id, text, course_id,
+                                       lesson_id, card, quiz_question, asked_at, status, uid,
+                                       locale, program)
+               VALUES ({_NEXT_ID}, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [phone, channel, carrier_id or "", text, course_id, lesson_id, card,
              quiz_question, now, status, uid, locale,
              programs.program_of_course(store, course_id)]).lastrowid
@@ -207,9 +213,9 @@ def add_copy(store: Store, edge: str, uid: str, phone: str, data: dict[str, Any]
 
     channel = data.get("channel") if data.get("channel") in CHANNELS else "sms"
     return store.db.execute(
-        """INSERT INTO questions (phone, channel, carrier_id, text, course_id, lesson_id,
-                                  card, quiz_question, asked_at, status, uid, edge, locale)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?)
+        f"""INSERT INTO questions (id, phone, channel, carrier_id, text, course_id, lesson_id,
+                                   card, quiz_question, asked_at, status, uid, edge, locale)
+           VALUES ({_NEXT_ID}, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?)
            ON CONFLICT (uid) DO NOTHING""",
         [phone, channel, text("carrier_id") or "", text("text", 4096) or "", text("course"),
          text("lesson"), number("card"), number("quiz_question"), asked_at, uid, edge,
@@ -317,3 +323,16 @@ def open_questions(store: Store, limit: int = 100,
         f"SELECT {_COLUMNS} FROM questions WHERE {_FOR_TUTORS}{where} ORDER BY asked_at, id "
         "LIMIT ?", [*values, limit]).fetchall()
     return [QuestionRecord(*row) for row in rows]
+
+
+def delete_of(store: Store, phone: str) -> int:
+    """Inside the caller's write transaction: delete the questions `phone` asked, keeping
+    the highest of their ids so that no later question takes it; how many were deleted."""
+    store.db.execute(
+        f"""INSERT INTO settings (name, value)
+            SELECT '{_HIGHEST_REMOVED}', max(id) FROM questions WHERE phone = ?
+            HAVING max(id) IS NOT NULL
+            ON CONFLICT (name) DO UPDATE SET value = max(CAST(value AS INTEGER),
+                                                        CAST(excluded.value AS INTEGER))""",
+        [phone])
+    return store.db.execute("DELETE FROM questions WHERE phone = ?", [phone]).rowcount

@@ -133,8 +133,10 @@ def remove(store: Store, staff_id: int) -> None:
         store.db.execute("DELETE FROM staff_roles WHERE staff_id = ?", [staff_id])
         store.db.execute("DELETE FROM staff WHERE id = ?", [staff_id])
         store.db.execute(
+            # settings.value is TEXT, which compares above any number: both as integers.
             """INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name)
-               DO UPDATE SET value = max(CAST(value AS INTEGER), excluded.value)""",
+               DO UPDATE SET value = max(CAST(value AS INTEGER),
+                                         CAST(excluded.value AS INTEGER))""",
             [_HIGHEST_REMOVED, staff_id])
 
 
