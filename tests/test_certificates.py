@@ -153,6 +153,22 @@ def test_a_display_name_is_trimmed_cleaned_and_short():
     assert clean_display_name("\x07 \x08") is None and clean_display_name(None) is None
 
 
+def test_a_display_name_hides_nothing_invisible_and_stacks_no_tall_marks():
+    """What a name shows is what it is: no bidirectional marks, zero-width spaces, BOM or
+    tag characters to hide behind, no tower of combining marks to overprint the line;
+    the joiners Persian and emoji need stay where they join."""
+    hidden = "A\u200fd\u200ba\u061c \ufeffO\u200eb\U000e0041i\u2060"
+    assert clean_display_name(hidden) == "Ada Obi"
+    tower = "Z" + "\u0301\u0300\u0302\u0303\u0304" * 4  # Z with acute composes (NFC)
+    assert clean_display_name(tower + " Obi") == "\u0179\u0300\u0302\u0303 Obi"
+    assert clean_display_name("\u0645\u064e\u0651\u062f") == "\u0645\u064e\u0651\u062f"
+    assert clean_display_name("\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645") == \
+        "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"  # Persian's ZWNJ, between letters
+    assert clean_display_name("\U0001f469\u200d\U0001f4bb Ada") == "\U0001f469\u200d\U0001f4bb Ada"
+    assert clean_display_name("\u200dAda\u200d\u200d Obi\u200c") == "Ada Obi"
+    assert clean_display_name("\ue000\U000f0000Ada") == "Ada"  # private use
+
+
 # -- the commands --------------------------------------------------------------------------
 
 

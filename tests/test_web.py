@@ -454,8 +454,24 @@ def test_compression_validators_and_a_cheap_revisit(web):
                                                  .split(","))
 
 
+def test_a_signed_in_learners_pages_are_kept_by_no_cache(web, store):
+    """Every page of a signed-in learner names them (their masked number, their progress,
+    their questions): on a phone shared in a family or a kiosk, the browser keeps no copy
+    for Back to show after sign-out. Pages for nobody in particular stay revalidated."""
+    assert web.get(COURSE).headers["Cache-Control"] == "private, no-cache"
+    sign_in(web, store)
+    for path in ("/", "/progress", COURSE, LESSON, LESSON + "/quiz", "/ask", "/settings",
+                 "/help"):
+        response = web.get(path)
+        assert response.status_code == 200, path
+        assert response.headers["Cache-Control"] == "private, no-store", path
+    web.post("/signout", data={"csrf": csrf(web, "/progress")})
+    assert web.get(COURSE).headers["Cache-Control"] == "private, no-cache"
+
+
 def test_security_headers_and_cookies(web):
     response = web.get("/signin")
+    assert response.headers["X-Frame-Options"] == "DENY"  # browsers that ignore CSP's
     csp = response.headers["Content-Security-Policy"]
     assert "default-src 'none'" in csp and "script-src" not in csp
     assert "unsafe-inline" not in csp and "style-src 'sha256-" in csp

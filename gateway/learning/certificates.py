@@ -21,8 +21,14 @@ NAME_MAX = 40  # characters of a display name
 _CONFUSABLES = str.maketrans({"O": "0", "I": "1", "L": "1"})
 # What people put between groups: spaces, hyphens and the dashes phones substitute.
 _SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212_.]+")
-# Bidirectional overrides and isolates could make a name read as something else.
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Invisible characters a name could hide behind (bidirectional overrides, isolates and
+# marks, zero-width spaces, the BOM, tag characters: Unicode's "format" category) are
+# dropped, but the joiners some scripts and emoji need (ZWNJ, ZWJ) between two
+# characters. Combining marks stack at most this deep on one character (Arabic's shadda
+# with a vowel is two; a taller stack only overprints the text around it).
+_JOINERS = frozenset("\u200c\u200d")
+_MARKS_MAX = 3
+_INVISIBLE = frozenset(("Cc", "Cf", "Cn", "Co", "Cs"))
 
 
 def new_code() -> str:
@@ -47,14 +53,31 @@ def normalize_code(text: str | None) -> str | None:
 
 
 def clean_display_name(text: str | None) -> str | None:
-    """A name as a learner may show it on certificates: NFC, control and bidirectional
-    override characters removed, runs of spaces made one, trimmed, at most NAME_MAX
-    characters. None when nothing is left."""
+    """A name as a learner may show it on certificates: NFC; control, format (invisible:
+    bidirectional overrides and marks, zero-width spaces, tags), unassigned and private
+    characters removed but a joiner between two letters; at most three combining marks
+    on a character; runs of spaces made one, trimmed, at most NAME_MAX characters. None
+    when nothing is left."""
     if not text:
         return None
-    text = unicodedata.normalize("NFC", text)
-    text = "".join(" " if c.isspace() else c for c in text
-                   if c.isspace() or (unicodedata.category(c) != "Cc"
-                                      and c not in _BIDI_CONTROLS))
-    name = " ".join(text.split())[:NAME_MAX].strip()
+    kept: list[str] = []
+    marks = 0
+    for c in unicodedata.normalize("NFC", text):
+        category = unicodedata.category(c)
+        if c.isspace():
+            while kept and kept[-1] in _JOINERS:  # a joiner joins nothing before a space
+                kept.pop()
+            kept.append(" ")
+            marks = 0
+        elif category in ("Mn", "Me"):
+            marks += 1
+            if marks <= _MARKS_MAX and kept and kept[-1] != " ":
+                kept.append(c)
+        elif category not in _INVISIBLE or (c in _JOINERS and kept and kept[-1] != " "
+                                            and kept[-1] not in _JOINERS):
+            kept.append(c)
+            marks = 0
+    while kept and kept[-1] in _JOINERS:
+        kept.pop()
+    name = " ".join("".join(kept).split())[:NAME_MAX].rstrip("".join(_JOINERS)).strip()
     return name or None

@@ -16,7 +16,7 @@ import secrets
 from pathlib import Path
 
 import brotli
-from flask import Blueprint, Response, abort, request, session
+from flask import Blueprint, Response, abort, g, request, session
 
 CSS = (Path(__file__).with_name("lite.css")).read_text(encoding="utf-8").strip()
 CSS_HASH = base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
@@ -60,6 +60,12 @@ def finish(response: Response) -> Response:
     headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     headers["X-Content-Type-Options"] = "nosniff"
     headers["Referrer-Policy"] = "same-origin"
+    # frame-ancestors' older form, for the browsers of low-end phones that ignore CSP.
+    headers["X-Frame-Options"] = "DENY"
+    if g.get("learner") is not None and "Cache-Control" not in headers:
+        # A signed-in learner's page (pages.current_learner keeps them in g) names them:
+        # on a shared phone, no copy stays for Back to show after sign-out.
+        headers["Cache-Control"] = "private, no-store"
     headers.setdefault("Cache-Control", "private, no-cache")
     response.vary.update(("Accept-Encoding", "Accept-Language", "Cookie"))
     # A page finished already (an error page rendered by another blueprint's handler,
