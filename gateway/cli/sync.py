@@ -271,6 +271,41 @@ def list_edges() -> None:
                    f"roam limit {edge.roam_limit}/h\t{edge.name}")
 
 
+@hub_group.command("backup")
+@click.argument("target", type=click.Path(dir_okay=False))
+def backup_hub(target: str) -> None:
+    """Copy the hub's SQLite store to TARGET while the hub keeps running.
+
+    It holds what the gateway's `learnline backup` does not: the edges, their tokens,
+    their events and the published packs. One consistent snapshot, integrity-checked
+    before it replaces TARGET. Restore it by stopping the hub and putting it in place of
+    the hub's file; a hub on PostgreSQL is backed up with pg_dump (docs/sync.md).
+
+    \b
+    Example:
+      learnline hub backup /var/lib/learnline/hub-backup.db
+    """
+    from gateway.hub.store import hub_sqlite_path
+    from gateway.ops.backup import BackupError
+    from gateway.ops.backup import backup_hub as take_backup
+
+    try:
+        path = hub_sqlite_path()
+    except ValueError as exc:
+        raise click.ClickException(f"LEARNLINE_HUB_DATABASE_URL: {exc}") from None
+    if path is None:
+        raise click.ClickException(
+            "the hub's store is on PostgreSQL (LEARNLINE_HUB_DATABASE_URL): back it up with "
+            "pg_dump (docs/sync.md, The hub's storage)")
+    try:
+        report = take_backup(path, target)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    counts = ", ".join(f"{n:,} {table}" for table, n in report.counts.items())
+    click.echo(f"hub backup: {report.path} ({report.size_bytes / 1e6:,.1f} MB: {counts}) "
+               f"in {report.seconds:.1f} s; integrity ok")
+
+
 @hub_group.command("programs")
 @click.option("--program", default=None, metavar="ID", help="This program alone.")
 @click.option("--days", type=click.IntRange(1, 36_500), default=7, show_default=True,

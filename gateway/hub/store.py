@@ -947,30 +947,39 @@ def open_hub_store(url: str | None = None, *, clock: Clock = time.time) -> HubSt
     another scheme (the message never repeats the URL, which may hold a password)."""
     if url is None:
         url = environment.get("LEARNLINE_HUB_DATABASE_URL", "").strip() or None
-    if url is None:
+    path = hub_sqlite_path(url)
+    if path is not None:
         from gateway.hub.sqlite_store import SqliteHubStore
 
-        return SqliteHubStore.open(default_hub_db_path(), clock=clock)
+        return SqliteHubStore.open(path, clock=clock)
+    assert url is not None
+    try:
+        from gateway.hub.postgres_store import PostgresHubStore
+    except ImportError as exc:
+        if not (exc.name or "").startswith("psycopg"):
+            raise
+        raise HubError("a hub on PostgreSQL needs psycopg: "
+                       "pip install 'learnline[hub]'") from None
+    return PostgresHubStore.connect(url, clock=clock)
+
+
+def hub_sqlite_path(url: str | None = None) -> Path | None:
+    """The SQLite file of the hub's store at `url`, read as `open_hub_store` reads it
+    (`url` None: `$LEARNLINE_HUB_DATABASE_URL`, else `default_hub_db_path()`); None for a
+    store on PostgreSQL. Opens nothing. ValueError for another scheme."""
+    if url is None:
+        url = environment.get("LEARNLINE_HUB_DATABASE_URL", "").strip() or None
+    if url is None:
+        return default_hub_db_path()
     scheme, sep, rest = url.partition("://")
     if not sep:
-        from gateway.hub.sqlite_store import SqliteHubStore
-
-        return SqliteHubStore.open(url, clock=clock)
+        return Path(url)
     scheme = scheme.lower()
     if scheme in ("postgresql", "postgres"):
-        try:
-            from gateway.hub.postgres_store import PostgresHubStore
-        except ImportError as exc:
-            if not (exc.name or "").startswith("psycopg"):
-                raise
-            raise HubError("a hub on PostgreSQL needs psycopg: "
-                           "pip install 'learnline[hub]'") from None
-        return PostgresHubStore.connect(url, clock=clock)
+        return None
     if scheme == "sqlite":
         if not rest.startswith("/") or rest == "/":
             raise ValueError("a SQLite URL is sqlite:///relative/path or sqlite:////abs/path")
-        from gateway.hub.sqlite_store import SqliteHubStore
-
-        return SqliteHubStore.open(rest[1:], clock=clock)
+        return Path(rest[1:])
     raise ValueError(f"hub database URL scheme {scheme!r}: use postgresql://, sqlite:/// "
                      "or a file path")

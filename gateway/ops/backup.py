@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,12 +38,87 @@ def backup(db_path: str | Path, target: str | Path) -> BackupReport:
     target, integrity-checked, flushed to disk, then renamed into place, so
     `target` is either the complete checked backup or untouched.
     """
-    target = Path(target)
-    if not Path(db_path).is_file():
+    def copy(partial: Path) -> None:
+        try:
+            live = Store.open(db_path)
+        except sqlite3.DatabaseError as exc:
+            # Damage where SQLite reads first (the header, the schema) stops it here;
+            # damage elsewhere is copied and caught by the check below.
+            raise BackupError(f"{db_path}: cannot read the live database: {exc}") from None
+        with live:
+            _copying(lambda: live.backup_to(partial), partial)
+
+    def check(partial: Path) -> dict[str, int]:
+        with Store.open(partial) as copy:
+            _refuse_damage(copy.integrity_problems())
+            # Put in place by hand, it holds what it had waiting at its first start.
+            mark_as_backup(copy, time.time())
+            copy.db.conn.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
+            return copy.row_counts()
+
+    return _snapshot(Path(db_path), Path(target), copy, check)
+
+
+def backup_hub(db_path: str | Path, target: str | Path) -> BackupReport:
+    """Copy a hub's SQLite store (hub.db: edges, their tokens, events, packs) to `target`
+    while the hub keeps running, as `backup` copies the gateway's database: one
+    snapshot, checked, then renamed into place. Its counts are the rows of each table."""
+    def copy(partial: Path) -> None:
+        try:
+            live = sqlite3.connect(f"{Path(db_path).resolve().as_uri()}?mode=ro", uri=True)
+            live.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise BackupError(f"{db_path}: cannot read the hub's database: {exc}") from None
+        written = sqlite3.connect(partial)
+        try:
+            _copying(lambda: live.backup(written), partial)
+        finally:
+            written.close()
+            live.close()
+
+    def check(partial: Path) -> dict[str, int]:
+        copy = sqlite3.connect(partial, isolation_level=None)
+        try:
+            _refuse_damage([row[0] for row in copy.execute("PRAGMA quick_check")
+                            if row[0] != "ok"])
+            copy.execute("PRAGMA journal_mode = DELETE")
+            tables = [row[0] for row in copy.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE "
+                "'sqlite_%' ORDER BY name")]
+            return {table: copy.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+                    for table in tables}
+        finally:
+            copy.close()
+
+    return _snapshot(Path(db_path), Path(target), copy, check)
+
+
+def _copying(copy: Callable[[], object], partial: Path) -> None:
+    """Run SQLite's backup into `partial`, its failures said as BackupError."""
+    try:
+        copy()
+    except sqlite3.DatabaseError as exc:
+        code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+        if code in _CANNOT_WRITE:
+            raise BackupError(f"{partial}: cannot write the copy: {exc}") from None
+        raise BackupError(f"the copy failed: {exc}") from None
+
+
+def _refuse_damage(problems: list[str]) -> None:
+    if problems:
+        shown = "; ".join(" ".join(problem.split()) for problem in problems[:3])
+        raise BackupError(f"the copy failed its integrity check: {shown}")
+
+
+def _snapshot(db_path: Path, target: Path, copy: Callable[[Path], None],
+              check: Callable[[Path], dict[str, int]]) -> BackupReport:
+    """`copy` the database into a file beside `target`, `check` it (its row counts), make
+    it durable and rename it into place; nothing is left at the target on a failure."""
+    if not db_path.is_file():
         raise BackupError(f"{db_path}: no such database")
     partial = target.with_name(target.name + ".partial")
     for written in (target, partial, *sidecars(partial)):
-        if is_live_file(written, Path(db_path)):
+        if is_live_file(written, db_path):
             raise BackupError(f"{target}: that is one of the live database's files; back up "
                               "to another file, outside them")
     if not target.parent.is_dir():
@@ -56,29 +132,8 @@ def backup(db_path: str | Path, target: str | Path) -> BackupReport:
             os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         except OSError as exc:
             raise BackupError(f"{partial}: cannot write the copy: {exc.strerror}") from None
-        try:
-            live = Store.open(db_path)
-        except sqlite3.DatabaseError as exc:
-            # Damage where SQLite reads first (the header, the schema) stops it here;
-            # damage elsewhere is copied and caught by the check below.
-            raise BackupError(f"{db_path}: cannot read the live database: {exc}") from None
-        with live:
-            try:
-                live.backup_to(partial)
-            except sqlite3.DatabaseError as exc:
-                code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
-                if code in _CANNOT_WRITE:
-                    raise BackupError(f"{partial}: cannot write the copy: {exc}") from None
-                raise BackupError(f"the copy failed: {exc}") from None
-        with Store.open(partial) as copy:
-            problems = copy.integrity_problems()
-            if problems:
-                shown = "; ".join(" ".join(problem.split()) for problem in problems[:3])
-                raise BackupError(f"the copy failed its integrity check: {shown}")
-            # Put in place by hand, it holds what it had waiting at its first start.
-            mark_as_backup(copy, time.time())
-            copy.db.conn.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
-            counts = copy.row_counts()
+        copy(partial)
+        counts = check(partial)
         with partial.open("rb+") as written:
             os.fsync(written.fileno())
         os.replace(partial, target)

@@ -89,3 +89,35 @@ def test_sync_without_a_hub_says_what_to_set(env):
                                                     "LEARNLINE_EDGE_TOKEN": ""})
     assert half.exit_code == 1
     assert "LEARNLINE_HUB_URL is set but LEARNLINE_EDGE_TOKEN is not" in half.output
+
+
+def test_hub_backup_copies_the_edges_and_their_tokens_and_refuses_what_it_cannot(
+        env, tmp_path: Path):
+    """The gateway's `backup` leaves the hub's store out: `hub backup` copies it whole (an
+    edge's token still works against the copy), owner-only, and never over the live
+    files; a hub on PostgreSQL is told to use pg_dump."""
+    assert hub(env, "add-edge", "lagos-1", "--country", "NG").exit_code == 0
+    with open_hub_store(env["LEARNLINE_HUB_DATABASE_URL"]) as live:
+        live.migrate()
+        token = live.add_edge("abuja-2")
+    target = tmp_path / "hub-backup.db"
+    done = hub(env, "backup", str(target))
+    assert done.exit_code == 0, done.output
+    assert done.output.startswith(f"hub backup: {target} (") and "integrity ok" in done.output
+    assert "2 edges" in done.output
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert not list(tmp_path.glob("hub-backup.db.partial*"))
+    with open_hub_store(str(target)) as copy:
+        assert {edge.edge_id for edge in copy.edges()} == {"lagos-1", "abuja-2"}
+        assert copy.authenticate("abuja-2", token)
+    for live_file in ("hub.db", "hub.db-wal"):
+        refused = hub(env, "backup", str(tmp_path / live_file))
+        assert refused.exit_code == 1 and "one of the live database's files" in refused.output
+    missing = hub({**env, "LEARNLINE_HUB_DATABASE_URL": str(tmp_path / "nope.db")},
+                  "backup", str(tmp_path / "b.db"))
+    assert missing.exit_code == 1 and "nope.db: no such database" in missing.output
+    assert not (tmp_path / "nope.db").exists()
+    postgres = hub({**env, "LEARNLINE_HUB_DATABASE_URL": "postgresql://u:secret@db/hub"},
+                   "backup", str(tmp_path / "b.db"))
+    assert postgres.exit_code == 1 and "pg_dump" in postgres.output
+    assert "secret" not in postgres.output
