@@ -31,10 +31,11 @@ max_requests_jitter = 10000
 limit_request_line = 8190
 limit_request_fields = 60
 limit_request_field_size = 8190
-# Access log without query strings: webhook tokens travel in the query. An empty
+# Access log without query strings: webhook tokens travel in the query; with its time, as
+# the gateway's own lines have it (a container's log has no journald stamps). An empty
 # LEARNLINE_ACCESS_LOG turns it off (benchmarks).
 accesslog = os.environ.get("LEARNLINE_ACCESS_LOG", "-") or None
-access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+access_log_format = '%(t)s %(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 errorlog = "-"
 loglevel = os.environ.get("LEARNLINE_LOG_LEVEL", "info")
 # Trust X-Forwarded-* only from a reverse proxy on this machine.

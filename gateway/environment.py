@@ -14,6 +14,8 @@ import os
 SETTINGS: dict[str, str] = {
     "LEARNLINE_DB": "the database file (default: learnline.db in the working folder)",
     "LEARNLINE_CARRIERS": "the carriers file (default: one console carrier)",
+    "LEARNLINE_LOG_LEVEL": "how much the gateway's and gunicorn's logs say: debug, info, "
+                           "warning or error (default: info)",
     "LEARNLINE_SECRET_KEY": "the key that signs the pages' cookies (default: one kept in "
                             "the database)",
     "LEARNLINE_PROGRAMS": "the programs file: the partners this gateway hosts (default: "

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from gateway import create_app
-from gateway.store import Store
+from gateway.store import LearnerRecord, Store
 from tests.conftest import TwilioWebhooks
 
 
@@ -214,6 +214,27 @@ def test_doctor_on_a_healthy_gateway(db_path: Path, carriers_file: Path, tmp_pat
     assert not any(line.startswith("FAIL") for line in lines)
 
 
+def test_doctor_reminds_that_a_rotated_secret_is_still_accepted(db_path: Path,
+                                                                  carriers_file: Path,
+                                                                  tmp_path: Path):
+    """docs/operations.md, Rotate a carrier secret, step 5: a previous_<key> left in place
+    keeps a retired secret working; doctor says so until it is removed."""
+    rotating = tmp_path / "rotating.toml"
+    rotating.write_text(carriers_file.read_text().replace(
+        'auth_token = "${TEST_TWILIO_AUTH_TOKEN}"\n',
+        'auth_token = "${TEST_TWILIO_AUTH_TOKEN}"\n'
+        'previous_auth_token = "${TEST_TWILIO_AUTH_TOKEN_BEFORE}"\n', 1))
+    assert "previous_auth_token" in rotating.read_text()
+    env = {"LEARNLINE_SECRET_KEY": "k" * 40, "TEST_TWILIO_AUTH_TOKEN": "token",
+           "TEST_TWILIO_AUTH_TOKEN_BEFORE": "the-token-before"}
+    result = _doctor(tmp_path, db_path, rotating, **env)
+    assert ("WARN carrier twilio: previous_auth_token is still set: requests signed with the "
+            "retired secret are accepted") in result.stdout
+    assert "the-token-before" not in result.stdout + result.stderr
+    done = _doctor(tmp_path, db_path, carriers_file, **env)
+    assert "previous_" not in done.stdout
+
+
 def test_doctor_says_what_to_fix(db_path: Path, carriers_file: Path, tmp_path: Path):
     with Store.open(db_path) as store:
         store.db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm006_partial_indexes'")
@@ -349,3 +370,23 @@ def test_doctor_warns_when_web_sign_in_can_send_no_code(db_path: Path, tmp_path:
     carriers.write_text(carriers.read_text() + 'country = "DZ"\n')
     result = _doctor(tmp_path, db_path, carriers, TW_TOKEN="tw-token-0123456789abcdef")
     assert "web sign-in" not in result.stdout
+
+
+def test_the_log_level_setting_is_the_gateways_as_well_as_gunicorns(db_path: Path,
+                                                                    tmp_path: Path):
+    """docs/operations.md, Logs: LEARNLINE_LOG_LEVEL sets how much the gateway's own lines
+    say (it was read by gunicorn alone); a value that is no level is said, and info kept."""
+    said = {}
+    for number, level in enumerate(("", "warning", "loud")):
+        phone = f"+23480300000{number:02d}"
+        with Store.open(db_path) as store, store.write():
+            store.save_learner(LearnerRecord(phone, "en", "twilio"), new=True)
+        done = learnline("learners", "erase", "--yes", phone, cwd=tmp_path,
+                         LEARNLINE_DB=str(db_path), LEARNLINE_LOG_LEVEL=level)
+        assert done.returncode == 0, done.stderr
+        said[level] = done.stderr
+    assert "INFO gateway.cli.learners: erased learner" in said[""]
+    assert "erased learner" not in said["warning"]
+    assert "erased learner" in said["loud"]
+    assert "LEARNLINE_LOG_LEVEL=loud is no log level (debug, info, warning, error): info" \
+        in said["loud"]

@@ -280,9 +280,16 @@ def main() -> None:
       learnline chat +221770000000     (try a course in the terminal)
       learnline serve --port 8000      (run the gateway with the bundled course)
     """
+    wanted = environment.get("LEARNLINE_LOG_LEVEL", "").strip().upper() or "INFO"
+    level = logging.getLevelName(wanted)  # a number for a level's name, else a string
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=level if isinstance(level, int) else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if not isinstance(level, int):
+        logging.getLogger(__name__).warning(
+            "LEARNLINE_LOG_LEVEL=%s is no log level (debug, info, warning, error): info",
+            wanted.lower())
 
 
 # -- serve -------------------------------------------------------------------------------

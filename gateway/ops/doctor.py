@@ -15,7 +15,7 @@ from pathlib import Path
 from carrier_adapters import ADAPTERS, SendError, Unsupported
 from gateway import budgets, environment, pseudonyms
 from gateway.channels.web import signin
-from gateway.config import Carriers, ConfigError, literal_secrets, load_carriers
+from gateway.config import Carrier, Carriers, ConfigError, literal_secrets, load_carriers
 from gateway.content.importer import bundled_courses_behind
 from gateway.learning import badge_signing, badges
 from gateway.learning.asking import tutor_hours
@@ -437,6 +437,11 @@ def _carriers(carriers: Carriers, findings: list[Finding], *, live: bool) -> Non
                                     "(no signature, webhook_token or allow_ips)"))
         else:
             findings.append(Finding("ok", subject, f"{carrier.adapter}, webhooks authenticated"))
+        for key in _previous_secrets(carrier):
+            findings.append(Finding(
+                "warn", subject, f"{key} is still set: requests signed with the retired "
+                "secret are accepted. Remove it (and its variable) and restart once the carrier "
+                "uses the new one (docs/operations.md, Rotate a carrier secret)"))
         if not live:
             continue
         try:
@@ -462,3 +467,12 @@ def _says_nothing_of_credentials(detail: str) -> bool:
     not be reached, or it answered with a server error (5xx)."""
     status = re.search(r"\bHTTP (\d{3})\b", detail)
     return "network:" in detail or (status is not None and status.group(1).startswith("5"))
+
+
+def _previous_secrets(carrier: Carrier) -> list[str]:
+    """The `previous_<key>` settings a rotation left in the carrier's table."""
+    keys = [f"previous_{key}" for key in ADAPTERS[carrier.adapter].webhook_secrets
+            if carrier.wire.credentials.get(f"previous_{key}")]
+    if carrier.wire.previous_webhook_token:
+        keys.append("previous_webhook_token")
+    return keys
