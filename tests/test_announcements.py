@@ -66,6 +66,19 @@ def test_dry_run_counts_and_prices_without_queueing(enrolled, priced_carriers):
     assert announcements(enrolled) == []
 
 
+def test_one_learner_is_counted_as_one(db_path: Path, priced_carriers: Path):
+    """'1 learner', '1 message', '1 segment': not '1 messages'."""
+    hooks = TwilioWebhooks(create_app({"DATABASE": str(db_path),
+                                       "CARRIERS_FILE": str(priced_carriers),
+                                       "TESTING": True}).test_client())
+    assert hooks.sms(LEARNERS[0], "START").status_code == 200
+    done = learnline(db_path, priced_carriers, "announce", "FREELANCE", "--dry-run",
+                     "--text", "Lesson 7 is out.")
+    assert done.returncode == 0, done.stderr
+    assert "FREELANCE (start-freelancing): 1 learner\n" in done.stdout
+    assert "twilio: 1 message, 1 segment, NGN 4.50" in done.stdout
+
+
 def test_announcement_reaches_every_learner_but_the_opted_out(enrolled, priced_carriers,
                                                               twilio_api):
     with Store.open(enrolled) as store:  # one learner reads French

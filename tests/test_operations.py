@@ -390,3 +390,13 @@ def test_the_log_level_setting_is_the_gateways_as_well_as_gunicorns(db_path: Pat
     assert "erased learner" in said["loud"]
     assert "LEARNLINE_LOG_LEVEL=loud is no log level (debug, info, warning, error): info" \
         in said["loud"]
+
+
+def test_stats_for_a_program_without_a_programs_file_says_there_is_none(db_path: Path,
+                                                                          tmp_path: Path):
+    Store.open(db_path).close()
+    done = learnline("stats", "--program", "orange", cwd=tmp_path, LEARNLINE_DB=str(db_path))
+    assert done.returncode == 1
+    assert done.stderr.strip() == ("Error: no program 'orange': LEARNLINE_PROGRAMS names no "
+                                   "programs file, so this gateway has no programs "
+                                   "(docs/programs.md)")

@@ -116,9 +116,13 @@ def test_restore_refuses_while_a_process_has_the_database_open_and_what_is_no_ba
         running = _run("restore", str(backup), db=db_path, carriers_file=carriers_file)
     assert running.returncode == 1
     [line] = running.stderr.strip().splitlines()
-    assert re.match(rf"Error: the database is open in process {os.getpid()} \(.*\): stop "
-                    r"the gateway and the worker first \(systemctl stop learnline-web "
-                    r"learnline-worker\)$", line), line
+    found = re.match(rf"Error: the database is open in process {os.getpid()} \((.*)\): stop "
+                     r"the gateway and the worker first \(systemctl stop learnline-web "
+                     r"learnline-worker\)$", line)
+    assert found, line
+    # The program by its name, as a person knows it, not cut inside its folder's path.
+    program = Path(f"/proc/{os.getpid()}/cmdline").read_bytes().split(b"\0")[0].decode()
+    assert found.group(1).split(" ")[0] == Path(program).name, line
     with Store.open(db_path) as store:  # a recent heartbeat alone is no reason to refuse
         store.beat("worker")
     assert _run("restore", str(backup), db=db_path, carriers_file=carriers_file
@@ -182,3 +186,20 @@ def test_held_messages_are_listed_without_the_control_characters_they_carry(
     assert listed.returncode == 0, listed.stderr
     assert not any(c in listed.stdout for c in "\x1b\x07\u202e"), repr(listed.stdout)
     assert "\\x1b]0;title\\x07\\x1b[2J\\x1b[H is not a code\\u202e" in listed.stdout
+
+
+def test_held_messages_are_listed_in_columns(db_path: Path, carriers_file: Path,
+                                             tmp_path: Path):
+    """Carriers with ids of different lengths, ids of different widths: each column
+    starts where the one above it does."""
+    with Store.open(db_path) as store, store.write():
+        for n in range(11):
+            store.enqueue("twilio" if n % 2 else "console", PHONES[n % 5], f"Reply {n}")
+    backup = tmp_path / "b.db"
+    assert _run("backup", str(backup), db=db_path, carriers_file=carriers_file).returncode == 0
+    assert _run("restore", str(backup), db=db_path, carriers_file=carriers_file).returncode == 0
+    listed = _run("outbox", "held", db=db_path, carriers_file=carriers_file)
+    rows = [line for line in listed.stdout.splitlines() if "queued" in line]
+    assert len(rows) == 11
+    assert len({row.index("queued") for row in rows}) == 1, rows
+    assert len({row.index("Reply") for row in rows}) == 1, rows

@@ -13,15 +13,21 @@ from gateway.store import Store
 
 
 def _describe(plan, course: str) -> None:
-    click.echo(f"{course}: {plan.learners:,} learners"
+    click.echo(f"{course}: {_count(plan.learners, 'learner')}"
                + (f" ({plan.opted_out:,} opted out, left out)" if plan.opted_out else ""))
     if plan.no_carrier:
-        click.echo(f"  {plan.no_carrier:,} learners on carriers no longer configured, left out")
+        click.echo(f"  {_count(plan.no_carrier, 'learner')} on carriers no longer configured, "
+                   "left out")
     for carrier_id, share in sorted(plan.by_carrier.items()):
         cost = (f", {share.currency + ' ' if share.currency else ''}{share.cost:,.2f}"
                 if share.cost else "")
-        click.echo(f"  {carrier_id}: {share.messages:,} messages, {share.segments:,} "
-                   f"segments{cost}")
+        click.echo(f"  {carrier_id}: {_count(share.messages, 'message')}, "
+                   f"{_count(share.segments, 'segment')}{cost}")
+
+
+def _count(number: int, noun: str) -> str:
+    """'1 message', '2,000 messages'."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 @click.command("announce")
@@ -72,8 +78,8 @@ def announce_command(course: str, text: str, texts: tuple[tuple[str, str], ...],
                                file=sys.stderr) as bar:
             plan = announce(store, carriers, found.id, text, by_locale,
                             on_learner=lambda: bar.update(1))
-    click.echo(f"queued for {plan.learners:,} learners ({plan.segments:,} segments); "
-               "the worker sends them")
+    click.echo(f"queued for {_count(plan.learners, 'learner')} "
+               f"({_count(plan.segments, 'segment')}); the worker sends them")
 
 
 def _texts_by_locale(texts: tuple[tuple[str, str], ...]) -> dict[str, str]:

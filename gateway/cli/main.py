@@ -1004,6 +1004,10 @@ def _program_stats(carriers, program: str, days: int, now: float | None,
     from gateway.ops import program_reports, reports
     found = configured.current().get(program)
     if found is None:
+        if not environment.get("LEARNLINE_PROGRAMS", "").strip():
+            raise click.ClickException(
+                f"no program '{program}': LEARNLINE_PROGRAMS names no programs file, so this "
+                "gateway has no programs (docs/programs.md)")
         raise click.ClickException(f"no program '{program}' in LEARNLINE_PROGRAMS")
     if table is not None and table not in program_reports.TABLES:
         raise click.ClickException(f"a program has no table '{table}': one of "

@@ -74,10 +74,12 @@ def outbox_held() -> None:
 
     with Store.open(existing_db_path(), migrate=True) as store:
         held = held_messages(store)
+    widths = [max((len(str(value)) for value in column), default=0) for column in (
+        [m.id for m in held], [m.carrier_id for m in held], [masked(m.phone) for m in held])]
     for message in held:
         text = " ".join(message.body.split())
-        click.echo(f"{message.id}  {message.carrier_id}  {masked(message.phone)}  "
-                   f"queued {_when(message.created_at)}  "
+        click.echo(f"{message.id:<{widths[0]}}  {message.carrier_id:<{widths[1]}}  "
+                   f"{masked(message.phone):<{widths[2]}}  queued {_when(message.created_at)}  "
                    f"{shown(text[:50] + '...' if len(text) > 50 else text)}")
     click.echo(f"{len(held)} held" + (": `learnline outbox release ID... | --all` sends, "
                                       "`learnline outbox drop ID... | --all` drops"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from gateway import environment
 from gateway.server.whole_numbers import LARGEST
 from gateway.store import Store, default_db_path
 from gateway.terminal import shown
@@ -51,8 +52,18 @@ def hub_group() -> None:
 
 
 def _hub():
-    from gateway.hub.store import open_hub_store
+    """The hub's store, its schema current. On a gateway that is no hub (no LEARNLINE_ROLE
+    =hub, no hub store configured or made), a hub command stops with one line rather than
+    make an empty hub.db beside an edge's database."""
+    from gateway.hub.store import default_hub_db_path, open_hub_store
 
+    configured = any(environment.get(name, "").strip()
+                     for name in ("LEARNLINE_HUB_DATABASE_URL", "LEARNLINE_HUB_DB"))
+    if environment.get("LEARNLINE_ROLE", "").strip().lower() != "hub" and not configured \
+            and not default_hub_db_path().exists():
+        raise click.ClickException(
+            "this gateway is not a hub: hub commands run on the hub, whose environment "
+            "has LEARNLINE_ROLE=hub (docs/sync.md)")
     hub = open_hub_store()
     hub.migrate()
     return hub

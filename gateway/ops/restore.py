@@ -101,12 +101,22 @@ def open_by(db_path: Path) -> list[tuple[int, str]]:
         if not files.intersection(_link(fd) for fd in fds):
             continue
         try:
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(
-                errors="replace").strip()
+            command = _command((entry / "cmdline").read_bytes())
         except OSError:
             command = "?"
-        found.append((int(entry.name), command[:80]))
+        found.append((int(entry.name), command))
     return found
+
+
+def _command(cmdline: bytes) -> str:
+    """A process's command line as a person recognises it: the program and the script it
+    runs by their names, not their folders (`python3.11 learnline serve --port 8000`),
+    at most 100 characters."""
+    words = cmdline.decode(errors="replace").rstrip("\0").split("\0")
+    words = [os.path.basename(word) if n < 2 and "/" in word else word
+             for n, word in enumerate(words)]
+    text = " ".join(words).strip() or "?"
+    return text if len(text) <= 100 else text[:99] + "…"
 
 
 def _link(fd: Path) -> str:

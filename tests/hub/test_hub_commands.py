@@ -121,3 +121,17 @@ def test_hub_backup_copies_the_edges_and_their_tokens_and_refuses_what_it_cannot
                    "backup", str(tmp_path / "b.db"))
     assert postgres.exit_code == 1 and "pg_dump" in postgres.output
     assert "secret" not in postgres.output
+
+
+def test_a_hub_command_on_a_gateway_that_is_no_hub_makes_no_hub_store(tmp_path: Path):
+    """Run on an edge by mistake, `hub edges` says this is no hub instead of making an
+    empty hub.db beside the edge's database; on the hub (LEARNLINE_ROLE=hub) it works."""
+    edge = {"LEARNLINE_DB": str(tmp_path / "gateway.db"), "LEARNLINE_ROLE": "edge"}
+    done = hub(edge, "edges")
+    assert done.exit_code == 1
+    assert "this gateway is not a hub" in done.output and "LEARNLINE_ROLE=hub" in done.output
+    assert not (tmp_path / "hub.db").exists()
+    on_hub = hub({**edge, "LEARNLINE_ROLE": "hub"}, "edges")
+    assert on_hub.exit_code == 0 and "no edges" in on_hub.output
+    assert (tmp_path / "hub.db").exists()
+    assert hub(edge, "edges").exit_code == 0  # a hub store made here is this gateway's
