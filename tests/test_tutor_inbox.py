@@ -187,7 +187,19 @@ def test_the_learners_last_quiz_answers_and_earlier_questions_show(app, store, p
     second = ids(store)["sms"]
     page = tutor.get(f"/admin/inbox/{second}").text
     assert "find-your-skill question 2: C, wrong" in page
-    assert "first question?<br>Answer: Ask clients." in page
+    assert "<bdi>first question?</bdi><br>Answer: <bdi>Ask clients.</bdi>" in page
+
+
+def test_a_question_cannot_turn_the_inbox_text_around_it(app, store, people):
+    """A right-to-left override in a learner's question (or any text of theirs) stays
+    inside that text on the tutors' pages: isolated, it cannot reverse the lines after it."""
+    TwilioWebhooks(app.test_client()).sms(SMS_LEARNER, "ASK \u202eevil question")
+    asked = ids(store)["sms"]
+    tutor = signed_in(app, "tunde", TUTOR_PASSWORD)
+    inbox = tutor.get("/admin/inbox").text
+    assert re.search(r"<bdi>\u202eevil question</bdi></a>", inbox), inbox
+    page = tutor.get(f"/admin/inbox/{asked}").text
+    assert '<blockquote dir="auto">\u202eevil question</blockquote>' in page
 
 
 def test_a_tutor_answers_after_seeing_the_cost_and_the_learner_gets_it_by_sms(
