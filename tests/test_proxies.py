@@ -16,6 +16,7 @@ import pytest
 
 from gateway import create_app
 from gateway.config import ConfigError
+from gateway.ops.doctor import diagnose
 from tests.conftest import csrf
 from tests.ports import free_port
 from tests.served import serve_gateway
@@ -136,6 +137,18 @@ def test_start_up_says_when_the_proxy_setting_looks_wrong(db_path, monkeypatch, 
     with caplog.at_level(logging.WARNING, logger="gateway"):
         create_app({"DATABASE": str(db_path)})
     assert any(re.search(warning, record.getMessage()) for record in caplog.records)
+    # doctor says it too: start-up's log is read less often than doctor's verdict.
+    said = [f"{finding}" for finding in diagnose(db_path) if finding.subject == "proxies"]
+    assert any(re.search(warning, line) and line.startswith("WARN") for line in said), said
+
+
+def test_doctor_fails_a_trusted_proxies_setting_that_is_no_address(db_path, monkeypatch):
+    monkeypatch.setenv("LEARNLINE_TRUSTED_PROXIES", "nginx.local")
+    [finding] = [f for f in diagnose(db_path) if f.subject == "proxies"]
+    assert str(finding) == ("FAIL proxies: LEARNLINE_TRUSTED_PROXIES: 'nginx.local' is not an "
+                            "IP address or network (e.g. 127.0.0.1,::1 or 10.0.0.0/24)")
+    monkeypatch.setenv("LEARNLINE_TRUSTED_PROXIES", "127.0.0.1,10.0.0.0/8")
+    assert [f for f in diagnose(db_path) if f.subject == "proxies"] == []
 
 
 def test_a_proxy_left_out_of_the_list_is_named_once(db_path, carriers_file, monkeypatch,

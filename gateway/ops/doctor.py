@@ -23,6 +23,7 @@ from gateway.ops.dashboard import check_token
 from gateway.outbox.lrs import LrsSettings, reachable
 from gateway.outbox.worker import retention_days_from_env
 from gateway.programs import load_programs
+from gateway.server import forwarded
 from gateway.server.health import WORKER_STALE_SECONDS
 from gateway.store import Store
 from gateway.store import lrs as lrs_queue
@@ -56,6 +57,7 @@ def diagnose(db_path: Path, env: Mapping[str, str] | None = None, *, live: bool 
     findings: list[Finding] = []
     carriers = _configuration(env, findings)
     _secrets(env, findings)
+    _proxies(env, findings)
     _database(db_path, findings, full=full, env=env, live=live)
     if carriers is not None:
         _carriers(carriers, findings, live=live)
@@ -476,3 +478,15 @@ def _previous_secrets(carrier: Carrier) -> list[str]:
     if carrier.wire.previous_webhook_token:
         keys.append("previous_webhook_token")
     return keys
+
+
+def _proxies(env: Mapping[str, str], findings: list[Finding]) -> None:
+    """The reverse proxies trusted for clients' addresses, as the web server reads them."""
+    try:
+        networks = forwarded.trusted_proxies(
+            env.get("LEARNLINE_TRUSTED_PROXIES", forwarded.DEFAULT_TRUSTED))
+    except ConfigError as exc:
+        findings.append(Finding("fail", "proxies", str(exc)))
+        return
+    for doubt in forwarded.doubts(networks, env.get("LEARNLINE_PROXY_HOPS", "")):
+        findings.append(Finding("warn", "proxies", doubt))

@@ -52,17 +52,26 @@ def trusted_proxies(raw: str | None = None) -> tuple[Network, ...]:
 
 
 def warn_if_doubtful(networks: tuple[Network, ...]) -> None:
-    """Log at start-up what looks wrong in the proxy settings."""
-    if environment.get("LEARNLINE_PROXY_HOPS", "").strip():
-        log.warning("LEARNLINE_PROXY_HOPS is no longer read: forwarded headers are trusted "
-                    "from the proxies in LEARNLINE_TRUSTED_PROXIES (now %s); remove it",
-                    ",".join(map(str, networks)) or "none")
+    """Log at start-up what looks wrong in the proxy settings (`doubts`)."""
+    for doubt in doubts(networks, environment.get("LEARNLINE_PROXY_HOPS", "")):
+        log.warning("%s", doubt)
+
+
+def doubts(networks: tuple[Network, ...], proxy_hops: str = "") -> list[str]:
+    """What looks wrong in the proxy settings: trusted `networks` that are public, and a
+    LEARNLINE_PROXY_HOPS (`proxy_hops`) still set, which nothing reads any more. Said at
+    start-up and by `learnline doctor`."""
+    found = []
+    if proxy_hops.strip():
+        found.append("LEARNLINE_PROXY_HOPS is no longer read: forwarded headers are trusted "
+                      "from the proxies in LEARNLINE_TRUSTED_PROXIES (now "
+                      f"{','.join(map(str, networks)) or 'none'}); remove it")
     public = [str(n) for n in networks if not (n.is_private or n.is_loopback)
               or n.prefixlen == 0]
     if public:
-        log.warning("LEARNLINE_TRUSTED_PROXIES trusts public addresses (%s): anyone there "
-                    "can claim to be any client; name only your own proxies",
-                    ",".join(public))
+        found.append(f"LEARNLINE_TRUSTED_PROXIES trusts public addresses ({','.join(public)}): "
+                     "anyone there can claim to be any client; name only your own proxies")
+    return found
 
 
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
