@@ -137,3 +137,17 @@ def test_health_checks_never_wait_on_the_write_lock(
     first = response.text.splitlines()[0]
     assert first.startswith("database: NOT writable (the write lock has been held for ")
     assert f"by process {held_by_learnline.pid}" in first
+
+
+def test_a_lookup_past_its_limit_is_refused_without_waiting_for_the_lock(app, db_path: Path):
+    """A flood of certificate lookups past their limit must not queue behind the writers
+    (each refused one took the write lock, and failed with 503 while it was held): the
+    limit is read first, and a request already over it is answered 429 at once."""
+    client = app.test_client()
+    for n in range(30):
+        assert client.get(f"/verify/7KQM-2XHD-{n % 10}P").status_code == 404
+    with _holding(HOLDER, db_path):
+        refused = client.get("/verify/7KQM-2XHD-0P")
+        assert refused.status_code == 429, refused.status_code
+        other = client.get("/verify/7KQM-2XHD-0P", environ_base={"REMOTE_ADDR": "198.51.100.7"})
+        assert other.status_code == 503  # a lookup within its limit waits, as a writer

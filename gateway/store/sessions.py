@@ -123,8 +123,14 @@ class SessionsStore:
         """Count one event against each (key, limit, window seconds), all or nothing.
 
         Returns the first key already at its limit (nothing is counted then), else None.
+        A key found at its limit by a plain read is answered without the write lock: a
+        flood past its limit must not queue behind the writers (nor fail when they hold
+        it); under the lock, the limits are read again before anything is counted.
         """
         now = self.clock()
+        for key, limit, window in limits:
+            if self.rate_used(key, window, now=now) >= limit:
+                return key
         with self.write():
             for key, limit, window in limits:
                 used = self.db.execute(
@@ -138,8 +144,9 @@ class SessionsStore:
             self.db.execute("DELETE FROM rate_events WHERE at < ?", [now - 86400])
         return None
 
-    def rate_used(self, key: str, window: float) -> int:
+    def rate_used(self, key: str, window: float, *, now: float | None = None) -> int:
         """How many events `key` counted in the last `window` seconds (see take_rate);
         inside the caller's write transaction, a figure nobody else changes meanwhile."""
+        since = (self.clock() if now is None else now) - window
         return self.db.execute("SELECT count(*) FROM rate_events WHERE key = ? AND at > ?",
-                               [key, self.clock() - window]).fetchone()[0]
+                               [key, since]).fetchone()[0]
