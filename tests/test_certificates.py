@@ -537,3 +537,90 @@ def test_without_the_carriers_addresses_the_certificate_sms_gives_the_gateways(
     shown = code_in(last)
     # A Senegalese number: worded in French, the address whole all the same.
     assert f"https://learn.example.net/learnline/verify/{shown} sur le" in last
+
+
+# -- results a learner earns only by answering ---------------------------------------------
+
+
+def _signed_in(client, store: Store, phone: str) -> str:
+    """Sign `client` in as `phone`; its CSRF token."""
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/signin").text).group(1)
+    client.post("/signin", data={"csrf": token, "phone": phone})
+    code = re.search(r"code is (\d{6})", store.outbox(phone)[-1].body).group(1)
+    assert client.post("/signin/code", data={"csrf": token, "code": code}).status_code == 302
+    # Signed in, the session has a new token.
+    return re.search(r'name="csrf" value="([^"]+)"', client.get("/progress").text).group(1)
+
+
+def _right(store: Store, lesson_id: str) -> dict[str, str]:
+    lesson = store.lesson(COURSE, lesson_id, "en")
+    return {f"q{n}": str(q.answer) for n, q in enumerate(lesson.questions)}
+
+
+def test_a_course_taken_again_completes_on_that_attempts_scores_alone(twilio, store, client):
+    """A failed course taken again (START): the earlier attempt's lesson scores do not count
+    towards it, so answering two lessons' quizzes earns nothing; STATUS counts this
+    attempt's lessons."""
+    assert "certificate" not in take_course(twilio, store, ADA, right=False).lower()
+    assert store.certificates_of(ADA) == []
+    say(twilio, store, ADA, "START")  # taken again
+    assert "0/6 lessons done" in say(twilio, store, ADA, "STATUS")
+    token = _signed_in(client, store, ADA)
+    lessons = store.course(COURSE).lesson_ids
+    for lesson_id in lessons[-2:]:
+        page = client.post(f"/courses/{COURSE}/{lesson_id}/quiz",
+                           data={"csrf": token, **_right(store, lesson_id)}).text
+    assert "Course complete" not in page
+    assert "starting with lesson 1" in page
+    assert store.certificates_of(ADA) == []
+    assert "2/6 lessons done, 7/7 right" in say(twilio, store, ADA, "STATUS")
+
+
+def test_a_quiz_half_answered_by_sms_keeps_its_first_tries_on_the_web(twilio, store, client):
+    """Answered wrong by SMS (the feedback tells the right answer), a question cannot get
+    a fresh first try by posting the same lesson's quiz on the web."""
+    say(twilio, store, ADA, "START")
+    course = store.course(COURSE)
+    lesson = store.lesson(COURSE, course.lesson_ids[0], "en")
+    while store.enrollment(ADA, COURSE).quiz is None:
+        say(twilio, store, ADA, "NEXT")
+    first = lesson.questions[store.enrollment(ADA, COURSE).quiz.queue[0]]
+    say(twilio, store, ADA, "ABCD"[(first.answer + 1) % len(first.options)])  # wrong
+    token = _signed_in(client, store, ADA)
+    client.post(f"/courses/{COURSE}/{lesson.id}/quiz",
+                data={"csrf": token, **_right(store, lesson.id)})
+    assert store.lesson_results(ADA, COURSE) == {lesson.id: (len(lesson.questions) - 1,
+                                                             len(lesson.questions))}
+    first_tries = [row["correct"] for row in store.db.query(
+        "SELECT correct FROM answers WHERE phone = ? AND question = 0 AND first_try = 1",
+        [ADA])]
+    assert first_tries == [0]  # one first try for the question, the wrong one
+
+
+def test_results_kept_at_sign_in_complete_the_course_with_its_certificate(store, client):
+    """Every lesson's quiz taken in a browser before signing in: signing in completes the
+    course with its certificate, where it used to be complete without one (no way to
+    get it but taking the whole course again)."""
+    lessons = store.course(COURSE).lesson_ids
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/signin").text).group(1)
+    for lesson_id in lessons:
+        client.post(f"/courses/{COURSE}/{lesson_id}/quiz",
+                    data={"csrf": token, **_right(store, lesson_id)})
+    _signed_in(client, store, ADA)
+    assert store.enrollment(ADA, COURSE).completed
+    [certificate] = store.certificates_of(ADA)
+    assert (certificate.score, certificate.total) == (19, 19)
+
+
+def test_a_last_lesson_kept_at_sign_in_is_not_asked_again(twilio, store, client):
+    """Only the last lesson taken before signing in: the learner's place is the first
+    lesson without a score, not the last one again (whose score a second try by SMS
+    would have replaced)."""
+    lessons = store.course(COURSE).lesson_ids
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/signin").text).group(1)
+    wrong = {name: str((int(value) + 1) % 3) for name, value in
+             _right(store, lessons[-1]).items()}
+    client.post(f"/courses/{COURSE}/{lessons[-1]}/quiz", data={"csrf": token, **wrong})
+    _signed_in(client, store, ADA)
+    assert store.enrollment(ADA, COURSE).position == 0
+    assert "Lesson 1/6" in say(twilio, store, ADA, "NEXT")

@@ -267,6 +267,22 @@ def test_rebuilding_from_events_gives_the_progress_every_channel_shows(edge):
     assert a.store.enrollment(BOLA, COURSE).position == 2
 
 
+def test_a_course_taken_again_starts_with_no_scores_here_and_when_rebuilt(edge):
+    """START after completing a course: its lesson scores are forgotten (each is earned
+    anew), live and as every edge rebuilds the learner from the events."""
+    a = edge("a")
+    learn(a, ADA, 6)
+    assert len(a.store.lesson_results(ADA, COURSE)) == 6
+    a.say(ADA, "START")
+    assert a.store.lesson_results(ADA, COURSE) == {}
+    live = progress(a.store, ADA)
+    with a.store.write():
+        for table in ("enrollments", "lesson_results", "answers"):
+            a.store.db.execute(f"DELETE FROM {table}")
+    assert rebuild_projection(a.store, ADA)
+    assert progress(a.store, ADA) == live and a.store.lesson_results(ADA, COURSE) == {}
+
+
 def test_whole_lessons_on_pages_are_recorded_too(edge):
     a = edge("a")
     engine = Engine(a.store)

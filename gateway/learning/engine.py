@@ -214,6 +214,10 @@ class Engine:
         resumed = enrollment is not None
         if enrollment is None or enrollment.completed:
             self._record_enrolled(learner, course, restart=enrollment is not None)
+            if enrollment is not None:
+                # Taken again: each lesson is scored anew, and the course completes on
+                # this attempt's scores alone (its certificate, if any, stays).
+                self.store.clear_lesson_results(learner.phone, course.id)
             enrollment = EnrollmentRecord(phone=learner.phone, course_id=course.id)
         learner.current_course = course.id
         self._save_learner(learner)
@@ -857,11 +861,17 @@ class Engine:
         at_or_ahead = enrollment is None or (
             not enrollment.completed and enrollment.position <= position)
         scored = first_try and (at_or_ahead or lesson.id not in self._results(learner, course))
+        # The quiz open at this lesson on another channel (SMS, USSD, WhatsApp): the
+        # questions answered there had their first try, which stands.
+        open_quiz = enrollment.quiz if enrollment is not None and \
+            enrollment.position == position and not enrollment.completed else None
+        tried = _first_tried(open_quiz, len(lesson.questions))
         for result in graded.results:
             if result.chosen is not None:
+                first = scored and result.number - 1 not in tried
                 self._keep_answer(learner, course, lesson.id, result.number - 1,
-                                  result.chosen, result.correct, scored)
-                if scored and not result.correct:
+                                  result.chosen, result.correct, first)
+                if first and not result.correct:
                     self._schedule_review(learner, course.id, lesson.id, result.number - 1)
         if not scored:
             return QuizSubmitted(graded, (), scored=False)
@@ -877,42 +887,58 @@ class Engine:
             if moved_here:
                 self._record_place(learner, course, enrollment)
             return QuizSubmitted(graded, (), scored=True)
+        right = {result.number - 1 for result in graded.results
+                 if result.correct and result.number - 1 not in tried}
+        if open_quiz is not None:
+            right |= set(open_quiz.right_first_try)
         enrollment.position = position
-        enrollment.quiz = QuizState(queue=[], right_first_try=[
-            result.number - 1 for result in graded.results if result.correct])
+        enrollment.quiz = QuizState(queue=[], right_first_try=sorted(right))
         return QuizSubmitted(graded, self._finish_lesson(learner, course, enrollment, lesson),
                              scored=True)
 
     def merge_results(self, learner: LearnerRecord, course_id: str,
                       results: dict[str, tuple[int, int]]) -> None:
         """Keep lesson results earned before the learner was known (anonymously on the
-        web): lessons they had not finished, and their place after the furthest one."""
+        web): lessons they had not finished, but the one whose quiz they are answering on
+        another channel (its first tries stand); their place moves on to the first lesson
+        after the furthest kept that has no score yet, and the course completes, with its
+        certificate if passed, when every lesson has one."""
         course = self.store.course(course_id)
         if course is None:
             return
         known = self.store.lesson_results(learner.phone, course.id)
+        enrollment = self.places.get(learner.phone, course.id)
+        answering = (course.lesson_ids[enrollment.position]
+                     if enrollment is not None and enrollment.quiz is not None
+                     and not enrollment.completed
+                     and enrollment.position < len(course.lesson_ids) else None)
         furthest = -1
         for position, lesson_id in enumerate(course.lesson_ids):
-            if lesson_id in results and lesson_id not in known:
+            if lesson_id in results and lesson_id not in known and lesson_id != answering:
                 score, total = results[lesson_id]
                 self._keep_result(learner, course, lesson_id, int(score), int(total))
                 furthest = position
         if furthest < 0:
             return
-        enrollment = self.places.get(learner.phone, course.id)
         if enrollment is None:
             self._record_enrolled(learner, course, restart=False)
             enrollment = EnrollmentRecord(phone=learner.phone, course_id=course.id)
         moved = False
         if enrollment.position <= furthest and not enrollment.completed:
-            enrollment.position = min(furthest + 1, len(course.lesson_ids) - 1)
+            done = self._results(learner, course)
+            following = _unscored(course, done, after=furthest)
             enrollment.card = -1
             enrollment.quiz = None
-            done = self._results(learner, course)
-            enrollment.completed = len(done) == len(course.lesson_ids)
+            if following is None:
+                enrollment.position = len(course.lesson_ids) - 1
+                enrollment.completed = True
+            else:
+                enrollment.position = following
             self._save_place(learner, course, enrollment)
             if enrollment.completed:
-                self._record_completed(learner, course, *_totals(done))
+                score, total = _totals(done)
+                if self._record_completed(learner, course, score, total):
+                    self._certify(learner, course, score, total)
             moved = True
         if learner.current_course is None:
             learner.current_course = course.id
@@ -995,8 +1021,7 @@ class Engine:
             # The course is complete once every lesson has its score: a learner who
             # skipped ahead (a page lets them) goes back to the first lesson they skipped.
             results = self._results(learner, course)
-            following = next((n for n, lesson_id in enumerate(course.lesson_ids)
-                              if lesson_id not in results), None)
+            following = _unscored(course, results, after=len(course.lesson_ids))
         next_title = next_id = None
         if following is None:
             enrollment.position = len(course.lesson_ids) - 1
@@ -1233,6 +1258,22 @@ def _shown(lesson: Lesson) -> list[int]:
 def _asks(enrollment: EnrollmentRecord) -> bool:
     """Whether a quiz question waits for the learner's answer in this enrollment."""
     return enrollment.quiz is not None and bool(enrollment.quiz.queue)
+
+
+def _first_tried(quiz: QuizState | None, count: int) -> set[int]:
+    """The questions (of `count`) of an open quiz answered at a first try already: those
+    no longer in its queue, and those back in it after a wrong first answer."""
+    if quiz is None:
+        return set()
+    return {n for n in range(count) if n not in quiz.queue or n in quiz.requeued}
+
+
+def _unscored(course: Course, results: dict[str, tuple[int, int]], *,
+              after: int) -> int | None:
+    """The first lesson after position `after` with no score in `results`, else the first
+    one before it (a lesson skipped), else None: every lesson is scored."""
+    missing = [n for n, lesson_id in enumerate(course.lesson_ids) if lesson_id not in results]
+    return next((n for n in missing if n > after), missing[0] if missing else None)
 
 
 def _totals(results: dict[str, tuple[int, int]]) -> tuple[int, int]:

@@ -8,7 +8,8 @@ shows the same progress, whatever order the events reached it in. The rule for e
 
 - `enrolled`: the enrollment exists from the first one (a union). With `restart` (the
   learner started a course again after completing it) it resets a *completed* place to
-  the start of the course; it leaves a course in progress alone.
+  the start of the course, and forgets the course's lesson scores (each is earned anew);
+  it leaves a course in progress alone.
 - `card_reached`: the learner's place in a course. The furthest place wins, comparing
   (completed, lesson, cards then quiz, card or answers given in the quiz); an equal place
   changes nothing. A move recorded by the edge that made the current place is taken even
@@ -139,6 +140,8 @@ def project(history: Iterable[dict[str, Any]],
             elif data.get("restart") and place.completed:
                 found.places[course] = Place(mover=edge, started_at=place.started_at,
                                              updated_at=at)
+                found.results = {key: value for key, value in found.results.items()
+                                 if key[0] != course}
             if course in lessons:
                 found.current_course = course
         elif kind == "card_reached":

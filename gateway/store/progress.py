@@ -258,6 +258,12 @@ class ProgressStore:
             [phone, course_id, lesson_id, score, total, self.clock()],
         )
 
+    def clear_lesson_results(self, phone: str, course_id: str) -> None:
+        """Forget a course's lesson scores, as the learner takes it again (their events
+        and answers stay: the history; docs/sync.md, `enrolled` with `restart`)."""
+        self.db.execute("DELETE FROM lesson_results WHERE phone = ? AND course_id = ?",
+                        [phone, course_id])
+
     def lesson_results(self, phone: str, course_id: str) -> dict[str, tuple[int, int]]:
         """Finished lessons of a course: lesson id to (score, total)."""
         if self._has_none_yet(phone, self._no_results):
@@ -272,11 +278,14 @@ class ProgressStore:
         }
 
     def has_lesson_results(self, phone: str) -> bool:
-        """Whether the learner has finished any lesson of any course."""
+        """Whether the learner has finished any lesson of any course: one with its score
+        now, or one finished here before they took its course again."""
         if self._has_none_yet(phone, self._no_results):
             return False
-        return self.db.execute("SELECT 1 FROM lesson_results WHERE phone = ? LIMIT 1",
-                               [phone]).fetchone() is not None
+        return self.db.execute(
+            "SELECT EXISTS (SELECT 1 FROM lesson_results WHERE phone = ?) "
+            "OR EXISTS (SELECT 1 FROM lesson_completions WHERE phone = ?)",
+            [phone, phone]).fetchone()[0] == 1
 
     # -- learning over time: the scheduler's queue and spaced review -------------------------
 
