@@ -204,6 +204,25 @@ def test_a_quiz_with_feedback_and_the_result(phone: Phone):
     assert nxt.startswith("Lesson 2/6, card 1/3\nFind your first clients")
 
 
+def test_a_question_answered_by_sms_meanwhile_is_not_answered_again_on_ussd(phone: Phone):
+    """The USSD screen shows Q1; the learner answers Q1 by SMS; a choice on the stale
+    screen is not taken as an answer to Q2, which they never saw: the screen moves on to
+    what waits now."""
+    lesson = phone.store.lesson("start-freelancing", "find-your-skill", "en").edition(SMS)
+    phone.dial()
+    phone.press("1")
+    for _ in [card for card in lesson.cards if card.text]:
+        screen = phone.next_card()
+    assert screen.text.startswith("Q1/3")
+    assert sms(phone.store, "ABC"[lesson.questions[0].answer]).startswith("Right!")
+    stale = phone.press(str((lesson.questions[1].answer + 1) % 3 + 1)).text
+    assert stale.startswith(f"Q2/3: {lesson.questions[1].text}"), stale
+    assert not phone.store.db.execute(
+        "SELECT 1 FROM answers WHERE question = 1").fetchall()  # Q2 not answered
+    right = phone.press(str(lesson.questions[1].answer + 1)).text
+    assert right.startswith("Right!"), right
+
+
 def test_invalid_choices_reshow_the_screen_with_a_notice(phone: Phone):
     phone.dial()
     card = phone.press("1").text

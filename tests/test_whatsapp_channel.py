@@ -23,8 +23,9 @@ from werkzeug.serving import make_server
 from carrier_adapters import WebRequest
 from carrier_adapters.whatsapp import utf16_length
 from gateway import create_app
+from gateway.channels.sms import handle_inbound
 from gateway.channels.whatsapp.render import render
-from gateway.config import ConfigError, load_carriers
+from gateway.config import Carrier, ConfigError, load_carriers
 from gateway.learning import replies as r
 from gateway.outbox.worker import OutboxWorker
 from gateway.store import Store
@@ -279,6 +280,27 @@ def test_a_tap_on_an_earlier_message_does_not_answer_the_current_question(
     send(wa_client, typed)
     assert queued(store)[count]["body"].startswith("Right! ")
     assert store.db.execute("SELECT count(*) FROM answers").fetchone()[0] == 3
+
+
+def test_a_tap_on_a_question_answered_by_sms_since_is_on_an_earlier_message(
+        wa_client, store, db_path, wa_carriers, graph_api):
+    """The WhatsApp message shows Q1; the learner answers Q1 by SMS; a tap on that message
+    is not taken as an answer to Q2, which they have not seen there."""
+    send(wa_client, text_message("START"))
+    lesson = store.lesson("start-freelancing", "find-your-skill", "en")
+    for _ in lesson.cards:
+        send(wa_client, button_reply("NEXT"))
+    drain(db_path, wa_carriers)
+    first_question = graph_api.ids[-1]
+    sms_carrier = Carrier.of(id="console", adapter="console", country="NG")
+    inbound = store.record_inbound("console", "sms-1", PHONE,
+                                   "ABCD"[lesson.questions[0].answer])
+    handle_inbound(store, sms_carrier, inbound)
+    assert store.outbox(PHONE)[-1].body.startswith("Right! ")
+    send(wa_client, tap("ABCD"[(lesson.questions[1].answer + 1) % 3], first_question))
+    assert queued(store)[-1]["body"].startswith("That button belongs to an earlier message.\n"
+                                                f"Q2/{len(lesson.questions)}: ")
+    assert store.db.execute("SELECT count(*) FROM answers").fetchone()[0] == 1
 
 
 def test_a_tap_is_on_an_earlier_message_once_a_later_one_offers_choices(store):

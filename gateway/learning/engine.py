@@ -658,6 +658,19 @@ class Engine:
         question = lesson.questions[number]
         return (r.ReviewAsked(lesson.title, question.text, question.options),)
 
+    def question_waiting(self, learner: LearnerRecord) -> list | None:
+        """The quiz question waiting for the learner's answer, as [course id, lesson
+        position, question number, questions left], or None: what a screen that showed a
+        question checks a choice against, since the learner may have answered it on
+        another channel meanwhile (a USSD menu stays on screen while they text)."""
+        found = self._current_enrollment(learner)
+        if found is None or not _asks(found[1]):
+            return None
+        course, enrollment = found
+        assert enrollment.quiz is not None
+        return [course.id, enrollment.position, enrollment.quiz.queue[0],
+                len(enrollment.quiz.queue)]
+
     def in_quiz(self, learner: LearnerRecord) -> bool:
         """Whether a quiz question waits for the learner's answer."""
         return self.place(learner)[1]

@@ -188,12 +188,22 @@ class MessagesStore:
         of a message sent to them) is on an earlier message: one with choices (buttons, a
         list, a template's quick replies) was queued for them on that carrier after it, sent
         yet or not. False for a message not known as one sent to them here (sent before
-        ids were kept, or by another edge): the tap is then read as it comes."""
+        ids were kept, or by another edge): the tap is then read as it comes. A tap is
+        on an earlier message too when the learner has moved in their course since it was
+        queued (on another channel: SMS, USSD, a page): what it offered is gone."""
         row = self._one(
-            "SELECT id FROM outbox WHERE carrier_id = ? AND carrier_message_id = ? "
+            "SELECT id, created_at FROM outbox WHERE carrier_id = ? AND carrier_message_id = ? "
             "AND phone = ?", [carrier_id, carrier_message_id, phone])
         if row is None:
             return False
+        # The place a message shows is saved before the message is queued, in the same
+        # transaction: a later save is a later move.
+        if self.db.execute(
+                """SELECT 1 FROM enrollments JOIN learners USING (phone)
+                   WHERE phone = ? AND course_id = learners.current_course
+                     AND enrollments.updated_at > ?""",
+                [phone, row["created_at"]]).fetchone() is not None:
+            return True
         # The rows after it by id (the unary + keeps SQLite off the carrier's index, which
         # would read the carrier's whole history): a few, however long the outbox.
         return self.db.execute(

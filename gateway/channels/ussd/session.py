@@ -313,7 +313,8 @@ class _Menu:
                 return {**self._card_view(card, head), **greeting}
             case r.QuestionAsked() as question if not any(
                     isinstance(reply, r.Feedback) for reply in shown):
-                return {**self._question_view(question, head), **greeting}
+                return {**self._question_view(question, head), **greeting,
+                        "asked": self.engine.question_waiting(self.learner)}
             case r.CourseList() as catalogue:
                 return {"v": "courses", "head": self.fit(head), "count": len(catalogue.courses)}
             case r.LanguageChoices() as choices:
@@ -510,9 +511,12 @@ class _Menu:
         if choice == BACK:
             return self.main_view()
         picked = _picked(choice, len(view["options"]))
-        if picked is not None:
-            return self.from_replies(self.ask(i.Answer(picked - 1)))
-        return None
+        if picked is None:
+            return None
+        if "asked" in view and view["asked"] != self.engine.question_waiting(self.learner):
+            # Answered on another channel while this screen showed it: what waits now.
+            return self.continue_view()
+        return self.from_replies(self.ask(i.Answer(picked - 1)))
 
     def _on_info(self, view: dict, choice: str) -> dict | None:
         if choice == "1" and view["then"] in ("continue", "retake"):
