@@ -164,7 +164,11 @@ def test_a_display_name_hides_nothing_invisible_and_stacks_no_tall_marks():
     assert clean_display_name("\u0645\u064e\u0651\u062f") == "\u0645\u064e\u0651\u062f"
     assert clean_display_name("\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645") == \
         "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"  # Persian's ZWNJ, between letters
-    assert clean_display_name("\U0001f469\u200d\U0001f4bb Ada") == "\U0001f469\u200d\U0001f4bb Ada"
+    assert clean_display_name("\U0001f469\u200d\U0001f4bb Ada") == "Ada"  # no emoji
+    # Nothing a VERIFY reply could read as a score or a sentence of its own.
+    assert clean_display_name("Ada Obi, score 19/19 (100%). Top") == "Ada Obi score . Top"
+    assert clean_display_name("Zoé N'Diaye-Sow Jr.") == "Zoé N'Diaye-Sow Jr."
+    assert clean_display_name("देवनागरी नाम") == "देवनागरी नाम"  # spacing marks (Mc) kept
     assert clean_display_name("\u200dAda\u200d\u200d Obi\u200c") == "Ada Obi"
     assert clean_display_name("\ue000\U000f0000Ada") == "Ada"  # private use
 
