@@ -643,8 +643,8 @@ def test_show_and_import_print_no_control_character_an_unsigned_pack_carries(tmp
         "not a course"]}
     raw = packs._canonical(document)
     payload = packs._compress(raw, "gzip")
-    header = {"format": 1, "version": 5, "created_at": 1, "compression": "gzip",
-              "raw_size": len(raw), "digest": packs.hashlib.sha256(payload).hexdigest(),
+    header = {"format": 1, "version": 5, "created_at": 10**20, "compression": "gzip",
+              "raw_size": len(raw), "digest": "d" + forged,
               "key_id": "k" + forged, "signature": base64.b64encode(b"x" * 64).decode()}
     (tmp_path / "forged.llpack").write_bytes(
         packs.MAGICS[1] + packs._header_line(header) + payload)
@@ -656,6 +656,8 @@ def test_show_and_import_print_no_control_character_an_unsigned_pack_carries(tmp
         assert not any(c in printed for c in "\x1b\x07\r\u202e"), repr(printed)
     assert show.returncode == 0, show.stderr
     assert "signed by key: k\\x1b]0;title\\x07\\x1b[2J" in show.stdout
+    assert "digest: d\\x1b]0;title" in show.stdout
+    assert "created: 100000000000000000000 (no date)" in show.stdout
     assert not any(line.startswith("  signature: valid") for line in show.stdout.splitlines())
     assert "(A\\x1b[31mRED)" in show.stdout
     assert "en\\u202e" in show.stdout

@@ -617,3 +617,11 @@ def test_an_erased_learners_question_ids_are_never_given_again(store: Store):
         "SELECT id FROM questions WHERE uid = ?", ["0" * 26])]
     assert copied > later
     assert questions.add(store, "+2348030000006", "sms", "twilio", "And now?") > copied
+    # On the hub, an edge's copies deleted with their learner keep their ids too.
+    with store.write():
+        assert questions.add_copy(store, "edge-b", "1" * 26, "+2348030000007",
+                                  {"text": "Newest?"}, time.time())
+        [newest] = [row[0] for row in store.db.execute(
+            "SELECT id FROM questions WHERE uid = ?", ["1" * 26])]
+        assert questions.delete_copies(store, ["1" * 26]) == 1
+    assert questions.add(store, "+2348030000008", "sms", "twilio", "Then?") > newest

@@ -445,3 +445,32 @@ def test_pages_break_at_lines_then_words_and_never_lose_text():
     assert " ".join(pages) == words  # split at spaces only
     assert paginate("x" * 25 + " end", 10) == ["x" * 10, "x" * 10, "xxxxx end"]
     assert paginate("{[]}" * 5, 10) == ["{[]}{", "[]}{[", "]}{[]", "}{[]}"]  # 2 septets each
+
+
+def test_a_dial_after_a_session_dropped_on_the_finished_course_does_not_start_it_over(
+        phone: Phone):
+    """The last answer given on USSD finishes the course; the call drops on the result;
+    the next dial shows the menu, and the course stays finished with its scores."""
+    store = phone.store
+    course = store.course("start-freelancing")
+    sms(store, "START")
+    for _ in range(300):  # by SMS up to the last question of the last lesson
+        place = store.enrollment(PHONE, course.id)
+        if place.quiz is not None and place.quiz.queue:
+            lesson = store.lesson(course.id, course.lesson_ids[place.position], "en")
+            if place.position == len(course.lesson_ids) - 1 and len(place.quiz.queue) == 1:
+                break
+            sms(store, "ABCD"[lesson.questions[place.quiz.queue[0]].answer])
+        else:
+            sms(store, "NEXT")
+    question = phone.dial()
+    if not question.text.startswith("Q"):
+        question = phone.press("1")
+    assert question.text.startswith(f"Q{len(lesson.questions)}/"), question.text
+    phone.press(str(lesson.questions[place.quiz.queue[0]].answer + 1))
+    assert store.enrollment(PHONE, course.id).completed
+    phone.drop()
+    menu = phone.dial().text
+    assert menu.startswith("Learnline\n"), menu
+    assert store.enrollment(PHONE, course.id).completed
+    assert len(store.lesson_results(PHONE, course.id)) == len(course.lesson_ids)

@@ -184,11 +184,15 @@ def show(file: Path) -> None:
         pack = p.read_pack(data)
     except p.PackError as exc:
         raise _fail(exc, f"{file}: ") from None
-    created = datetime.fromtimestamp(pack.created_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    try:
+        created = datetime.fromtimestamp(pack.created_at, UTC).strftime(
+            "%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, ValueError, OSError, TypeError):  # a forged header's time
+        created = shown(f"{pack.created_at!r} (no date)")
     click.echo(f"{file}: Learnline pack, format {shown(str(pack.header['format']))}")
     click.echo(f"  version: {pack.version}")
     click.echo(f"  created: {created}")
-    click.echo(f"  digest: {pack.digest}")
+    click.echo(f"  digest: {shown(str(pack.digest))}")
     click.echo(f"  size: {pack.size:,} bytes ({pack.raw_size:,} bytes of JSON, "
                f"{pack.compression})")
     click.echo(f"  signed by key: {shown(str(pack.key_id))}")

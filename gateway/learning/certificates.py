@@ -28,6 +28,9 @@ _SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212_.]+")
 # the text around it).
 _JOINERS = frozenset("\u200c\u200d")
 _MARKS_MAX = 3
+# Characters Unicode calls letters or marks that show nothing: Hangul fillers, the
+# combining grapheme joiner (a name of them alone would be blank).
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u034f")
 # What a name may hold beside letters and their marks.
 _NAME_PUNCTUATION = frozenset("'\u2019\u02bc-\u2010.")
 
@@ -72,10 +75,12 @@ def clean_display_name(text: str | None) -> str | None:
                 kept.pop()
             kept.append(" ")
             marks = 0
-        elif category in ("Mn", "Me"):
+        elif category in ("Mn", "Me") and c not in _BLANK_LETTERS:
             marks += 1
             if marks <= _MARKS_MAX and kept and kept[-1] != " ":
                 kept.append(c)
+        elif c in _BLANK_LETTERS:
+            continue  # letters by their category, blank on screen
         elif category[0] == "L" or category == "Mc" or c in _NAME_PUNCTUATION:
             kept.append(c)
             marks = 0

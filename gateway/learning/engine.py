@@ -217,7 +217,7 @@ class Engine:
             if enrollment is not None:
                 # Taken again: each lesson is scored anew, and the course completes on
                 # this attempt's scores alone (its certificate, if any, stays).
-                self.store.clear_lesson_results(learner.phone, course.id)
+                self.store.start_attempt(learner.phone, course.id)
             enrollment = EnrollmentRecord(phone=learner.phone, course_id=course.id)
         learner.current_course = course.id
         self._save_learner(learner)
@@ -862,8 +862,8 @@ class Engine:
     def submit_quiz(self, learner: LearnerRecord, course: Course, position: int,
                     answers: dict[int, int], *, first_try: bool = True) -> QuizSubmitted:
         """Grade a quiz answered on a page and keep it. The first try scores the lesson:
-        a try the learner does not call a retry, of a lesson at or after their place in
-        the course, or of one before it that has no score yet (skipped ahead of). Scored
+        a try the learner does not call a retry, of a lesson with no score yet in their
+        current attempt at the course, wherever it is (pages let them skip ahead). Scored
         at or after their place, the lesson is finished there (with the LessonDone and
         CourseDone replies, see `_finish_lesson`). Any other try only records its answers
         (`scored` False): a lesson's score, once earned, is not earned again by answering
@@ -873,7 +873,7 @@ class Engine:
         enrollment = self.places.get(learner.phone, course.id)
         at_or_ahead = enrollment is None or (
             not enrollment.completed and enrollment.position <= position)
-        scored = first_try and (at_or_ahead or lesson.id not in self._results(learner, course))
+        scored = first_try and lesson.id not in self._results(learner, course)
         # The quiz open at this lesson on another channel (SMS, USSD, WhatsApp): the
         # questions answered there had their first try, which stands.
         open_quiz = enrollment.quiz if enrollment is not None and \
@@ -937,7 +937,9 @@ class Engine:
             self._record_enrolled(learner, course, restart=False)
             enrollment = EnrollmentRecord(phone=learner.phone, course_id=course.id)
         moved = False
-        if enrollment.position <= furthest and not enrollment.completed:
+        # A quiz open on another channel keeps the learner where they are: its first
+        # tries stand, and the lesson finishes there.
+        if enrollment.position <= furthest and not enrollment.completed and answering is None:
             done = self._results(learner, course)
             following = _unscored(course, done, after=furthest)
             enrollment.card = -1
@@ -1028,13 +1030,11 @@ class Engine:
         self._keep_result(learner, course, lesson.id, score, total)
         enrollment.card = -1
         enrollment.quiz = None
-        following: int | None = enrollment.position + 1
-        results: dict[str, tuple[int, int]] = {}
-        if following >= len(course.lesson_ids):
-            # The course is complete once every lesson has its score: a learner who
-            # skipped ahead (a page lets them) goes back to the first lesson they skipped.
-            results = self._results(learner, course)
-            following = _unscored(course, results, after=len(course.lesson_ids))
+        # On to the next lesson without a score in this attempt; the course is complete
+        # once every lesson has one: a learner who skipped ahead (a page lets them) goes
+        # back to the first lesson they skipped.
+        results = self._results(learner, course)
+        following = _unscored(course, results, after=enrollment.position)
         next_title = next_id = None
         if following is None:
             enrollment.position = len(course.lesson_ids) - 1

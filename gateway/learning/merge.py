@@ -8,16 +8,17 @@ shows the same progress, whatever order the events reached it in. The rule for e
 
 - `enrolled`: the enrollment exists from the first one (a union). With `restart` (the
   learner started a course again after completing it) it resets a *completed* place to
-  the start of the course, and forgets the course's lesson scores (each is earned anew);
-  it leaves a course in progress alone.
+  the start of the course, from which a new attempt starts (the lessons finished before
+  it count no more towards it, each is scored anew); it leaves a course in progress
+  alone.
 - `card_reached`: the learner's place in a course. The furthest place wins, comparing
   (completed, lesson, cards then quiz, card or answers given in the quiz); an equal place
   changes nothing. A move recorded by the edge that made the current place is taken even
   when it goes back (that edge's learner sent BACK): one edge's moves are one learner's
   steps in order. The lesson is found by its id when the course here still has it.
 - `answered`: every answer is kept (a union).
-- `lesson_completed`: every completion counts; the score shown is the latest one's, as
-  locally "the latest attempt counts".
+- `lesson_completed`: every completion counts; the score kept is the latest one's (a
+  lesson is scored once an attempt, and again only in a later attempt at the course).
 - `course_completed`: completed stays completed (until a `restart`).
 - `language_set`, `name_set`: the latest wins (a language without a catalog here is
   left out).
@@ -91,6 +92,7 @@ class Place:
     started_at: float = 0.0
     updated_at: float = 0.0
     completed_at: float | None = None
+    attempt_started_at: float | None = None  # a course taken again: when (else None)
 
     def progress(self) -> tuple[int, int, int, int]:
         """How far along this place is; a larger tuple is further."""
@@ -138,10 +140,9 @@ def project(history: Iterable[dict[str, Any]],
             if place is None:
                 found.places[course] = Place(mover=edge, started_at=at, updated_at=at)
             elif data.get("restart") and place.completed:
+                # A new attempt: the lessons finished before it count no more for it.
                 found.places[course] = Place(mover=edge, started_at=place.started_at,
-                                             updated_at=at)
-                found.results = {key: value for key, value in found.results.items()
-                                 if key[0] != course}
+                                             updated_at=at, attempt_started_at=at)
             if course in lessons:
                 found.current_course = course
         elif kind == "card_reached":
@@ -149,7 +150,8 @@ def project(history: Iterable[dict[str, Any]],
                           quiz=data.get("quiz"), mover=edge, updated_at=at,
                           completed=place.completed if place else False,
                           started_at=place.started_at if place else at,
-                          completed_at=place.completed_at if place else None)
+                          completed_at=place.completed_at if place else None,
+                          attempt_started_at=place.attempt_started_at if place else None)
             if place is None or place.mover == edge or moved.progress() > place.progress():
                 found.places[course] = moved
             if course in lessons:
@@ -401,6 +403,7 @@ def _project_into(store: Store, learner: str, lessons: dict[str, tuple[str, ...]
                           list(place.quiz["right"])).to_json() if place.quiz else None,
         "started_at": place.started_at, "updated_at": place.updated_at,
         "completed_at": place.completed_at if place.completed else None,
+        "attempt_started_at": place.attempt_started_at,
     } for course, place in found.places.items() if course in lessons]
     results = [{"course_id": course, "lesson_id": lesson, "score": score, "total": total,
                 "completed_at": at}

@@ -329,10 +329,11 @@ def write_projection(
     conn.execute("DELETE FROM enrollments WHERE phone = ?", [phone])
     conn.executemany(
         """INSERT INTO enrollments (phone, course_id, position, card, quiz, started_at,
-                                    completed_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                                    completed_at, updated_at, attempt_started_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [(phone, row["course_id"], row["position"], row["card"], row["quiz"],
-          row["started_at"], row["completed_at"], row["updated_at"]) for row in enrollments])
+          row["started_at"], row["completed_at"], row["updated_at"],
+          row.get("attempt_started_at")) for row in enrollments])
     conn.execute("DELETE FROM lesson_results WHERE phone = ?", [phone])
     conn.executemany(
         """INSERT INTO lesson_results (phone, course_id, lesson_id, score, total, completed_at)

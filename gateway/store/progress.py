@@ -248,7 +248,8 @@ class ProgressStore:
     def save_lesson_result(
         self, phone: str, course_id: str, lesson_id: str, score: int, total: int
     ) -> None:
-        """Record a finished lesson's score (the latest attempt counts)."""
+        """Record a finished lesson's score: a lesson finished again in a later attempt at
+        the course (taken again after completing it) replaces the earlier one's."""
         self._saving_for(phone, places=False, reviews=False)
         self.db.execute(
             """INSERT INTO lesson_results (phone, course_id, lesson_id, score, total, completed_at)
@@ -258,34 +259,38 @@ class ProgressStore:
             [phone, course_id, lesson_id, score, total, self.clock()],
         )
 
-    def clear_lesson_results(self, phone: str, course_id: str) -> None:
-        """Forget a course's lesson scores, as the learner takes it again (their events
-        and answers stay: the history; docs/sync.md, `enrolled` with `restart`)."""
-        self.db.execute("DELETE FROM lesson_results WHERE phone = ? AND course_id = ?",
-                        [phone, course_id])
+    def start_attempt(self, phone: str, course_id: str) -> None:
+        """The learner takes a course again from now (after completing it): its lessons
+        are scored anew, and `lesson_results` gives only what this attempt scored. The
+        earlier attempt's rows stay, as the reports count them, until a lesson is
+        finished again."""
+        self.db.execute("UPDATE enrollments SET attempt_started_at = ? WHERE phone = ? AND "
+                        "course_id = ?", [self.clock(), phone, course_id])
 
     def lesson_results(self, phone: str, course_id: str) -> dict[str, tuple[int, int]]:
-        """Finished lessons of a course: lesson id to (score, total)."""
+        """The lessons of a course finished in the learner's current attempt at it (all
+        of them in a first attempt; since it began, in a course taken again): lesson id
+        to (score, total)."""
         if self._has_none_yet(phone, self._no_results):
             return {}
         return {
             row["lesson_id"]: (row["score"], row["total"])
             for row in self._rows(
                 "SELECT lesson_id, score, total FROM lesson_results "
-                "WHERE phone = ? AND course_id = ?",
+                "WHERE phone = ? AND course_id = ? AND completed_at >= coalesce((SELECT "
+                "attempt_started_at FROM enrollments WHERE enrollments.phone = "
+                "lesson_results.phone AND enrollments.course_id = lesson_results.course_id), "
+                "0)",
                 [phone, course_id],
             )
         }
 
     def has_lesson_results(self, phone: str) -> bool:
-        """Whether the learner has finished any lesson of any course: one with its score
-        now, or one finished here before they took its course again."""
+        """Whether the learner has finished any lesson of any course (in any attempt)."""
         if self._has_none_yet(phone, self._no_results):
             return False
-        return self.db.execute(
-            "SELECT EXISTS (SELECT 1 FROM lesson_results WHERE phone = ?) "
-            "OR EXISTS (SELECT 1 FROM lesson_completions WHERE phone = ?)",
-            [phone, phone]).fetchone()[0] == 1
+        return self.db.execute("SELECT 1 FROM lesson_results WHERE phone = ? LIMIT 1",
+                               [phone]).fetchone() is not None
 
     # -- learning over time: the scheduler's queue and spaced review -------------------------
 

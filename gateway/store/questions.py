@@ -244,6 +244,14 @@ def delete_copies(store: Store, uids: list[str]) -> int:
     deleted = 0
     for start in range(0, len(uids), 500):
         chunk = uids[start:start + 500]
+        marks = ', '.join('?' * len(chunk))
+        store.db.execute(  # their ids are never given again (delete_of)
+            f"""INSERT INTO settings (name, value)
+                SELECT '{_HIGHEST_REMOVED}', max(id) FROM questions
+                WHERE edge != '' AND uid IN ({marks}) HAVING max(id) IS NOT NULL
+                ON CONFLICT (name) DO UPDATE SET value = max(CAST(value AS INTEGER),
+                                                            CAST(excluded.value AS INTEGER))""",
+            chunk)
         deleted += store.db.execute(
             f"DELETE FROM questions WHERE edge != '' AND uid IN ({', '.join('?' * len(chunk))})",
             chunk).rowcount

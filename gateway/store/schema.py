@@ -859,3 +859,11 @@ def m038_program_month_counts(db: Database) -> None:
     db.execute(f"""CREATE TRIGGER outbox_counted_on_delete AFTER DELETE ON outbox
         WHEN OLD.program != '' AND {counted.format(r='OLD')}
         BEGIN {change('OLD', '-')} END""")
+
+
+@migrations()
+def m039_enrollment_attempts(db: Database) -> None:
+    """When the learner's current attempt at a course began, if they took it again after
+    completing it (NULL: their first attempt): the lesson results counted towards the
+    course are those finished since (gateway/store/progress.py, lesson_results)."""
+    db.execute("ALTER TABLE enrollments ADD COLUMN attempt_started_at REAL")

@@ -162,7 +162,10 @@ def _open(store: Store, menu: _Menu, phone: str, now: float) -> dict:
         # A question typed over several inputs takes time a session may not have: its
         # draft waits on the screen that offers to send it.
         return menu.draft_view(abandoned.view["draft"])
-    if abandoned is not None and abandoned.view.get("v") in ("card", "question", "info"):
+    if abandoned is not None and abandoned.view.get("v") in ("card", "question", "info") \
+            and menu.engine.place(menu.learner)[0] != "completed":
+        # Resumed where it was; a course finished in the dropped session is not taken
+        # again by the dial (continuing a completed course starts it over).
         return _at_same_place(abandoned.view, menu.continue_view(welcome_back=True))
     return menu.main_view()
 
@@ -514,8 +517,11 @@ class _Menu:
         if picked is None:
             return None
         if "asked" in view and view["asked"] != self.engine.question_waiting(self.learner):
-            # Answered on another channel while this screen showed it: what waits now.
-            return self.continue_view()
+            # Answered on another channel while this screen showed it: what waits now,
+            # moving nothing (never a course started over).
+            locale = self.locale
+            self.engine.read_in = locale if locale != self.learner.locale else None
+            return self.from_replies(self.engine.here(self.learner))
         return self.from_replies(self.ask(i.Answer(picked - 1)))
 
     def _on_info(self, view: dict, choice: str) -> dict | None:
