@@ -42,6 +42,17 @@ class QuizSubmitted:
     replies: tuple[r.Reply, ...]
     scored: bool
 
+    def going_on(self, course: Course, position: int) -> tuple[str | None, int | None]:
+        """(the lesson to take next, when this try finished its lesson; the number, from
+        1, of that lesson when it comes before the one at `position`: the first one the
+        learner skipped, to go back to)."""
+        done = next((reply for reply in self.replies if isinstance(reply, r.LessonDone)),
+                    None)
+        if done is None or done.next_lesson_id is None:
+            return None, None
+        number = course.lesson_ids.index(done.next_lesson_id)
+        return done.next_lesson_id, number + 1 if number < position else None
+
 
 @dataclass(frozen=True)
 class Outcome:

@@ -244,17 +244,8 @@ def delete_copies(store: Store, uids: list[str]) -> int:
     deleted = 0
     for start in range(0, len(uids), 500):
         chunk = uids[start:start + 500]
-        marks = ', '.join('?' * len(chunk))
-        store.db.execute(  # their ids are never given again (delete_of)
-            f"""INSERT INTO settings (name, value)
-                SELECT '{_HIGHEST_REMOVED}', max(id) FROM questions
-                WHERE edge != '' AND uid IN ({marks}) HAVING max(id) IS NOT NULL
-                ON CONFLICT (name) DO UPDATE SET value = max(CAST(value AS INTEGER),
-                                                            CAST(excluded.value AS INTEGER))""",
-            chunk)
-        deleted += store.db.execute(
-            f"DELETE FROM questions WHERE edge != '' AND uid IN ({', '.join('?' * len(chunk))})",
-            chunk).rowcount
+        deleted += _delete_keeping_ids(
+            store, f"edge != '' AND uid IN ({', '.join('?' * len(chunk))})", chunk)
     return deleted
 
 
@@ -336,11 +327,18 @@ def open_questions(store: Store, limit: int = 100,
 def delete_of(store: Store, phone: str) -> int:
     """Inside the caller's write transaction: delete the questions `phone` asked, keeping
     the highest of their ids so that no later question takes it; how many were deleted."""
+    return _delete_keeping_ids(store, "phone = ?", [phone])
+
+
+def _delete_keeping_ids(store: Store, where: str, params: list[Any]) -> int:
+    """Delete the questions `where` says, first keeping the highest of their ids in
+    settings (`_NEXT_ID` stays above it); how many were deleted."""
     store.db.execute(
+        # settings.value is TEXT, which compares above any number: both as integers.
         f"""INSERT INTO settings (name, value)
-            SELECT '{_HIGHEST_REMOVED}', max(id) FROM questions WHERE phone = ?
+            SELECT '{_HIGHEST_REMOVED}', max(id) FROM questions WHERE {where}
             HAVING max(id) IS NOT NULL
             ON CONFLICT (name) DO UPDATE SET value = max(CAST(value AS INTEGER),
                                                         CAST(excluded.value AS INTEGER))""",
-        [phone])
-    return store.db.execute("DELETE FROM questions WHERE phone = ?", [phone]).rowcount
+        params)
+    return store.db.execute(f"DELETE FROM questions WHERE {where}", params).rowcount

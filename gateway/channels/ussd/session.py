@@ -263,9 +263,17 @@ class _Menu:
         return self.alphabet.encoding == UCS2
 
     def ask(self, intent: i.Intent) -> tuple[r.Reply, ...]:
+        self._read_in_screen_language()
+        return self.engine.handle(self.learner, intent, interactive=True).replies
+
+    def here(self) -> tuple[r.Reply, ...]:
+        """What the learner has before them, moving nothing (Engine.here)."""
+        self._read_in_screen_language()
+        return self.engine.here(self.learner)
+
+    def _read_in_screen_language(self) -> None:
         locale = self.locale
         self.engine.read_in = locale if locale != self.learner.locale else None
-        return self.engine.handle(self.learner, intent, interactive=True).replies
 
     # -- views --------------------------------------------------------------------------
 
@@ -519,9 +527,7 @@ class _Menu:
         if "asked" in view and view["asked"] != self.engine.question_waiting(self.learner):
             # Answered on another channel while this screen showed it: what waits now,
             # moving nothing (never a course started over).
-            locale = self.locale
-            self.engine.read_in = locale if locale != self.learner.locale else None
-            return self.from_replies(self.engine.here(self.learner))
+            return self.from_replies(self.here())
         return self.from_replies(self.ask(i.Answer(picked - 1)))
 
     def _on_info(self, view: dict, choice: str) -> dict | None:

@@ -30,7 +30,7 @@ from gateway.content.model import Course, Lesson
 from gateway.i18n import available_locales, text_direction
 from gateway.learning import Engine
 from gateway.learning.certificates import format_code
-from gateway.learning.replies import CourseDone, LessonDone
+from gateway.learning.replies import CourseDone
 from gateway.learning.timing import Pacing
 from gateway.server.whole_numbers import whole_number
 from gateway.store import LearnerRecord, Store, web_sessions
@@ -134,7 +134,7 @@ def lesson_link():
         missing = [n + 1 for n in range(len(lesson.questions)) if n not in answers]
         return _page("linked.html", status=400, missing=missing, answers=answers, **context)
     engine = Engine(store, caller_saves_learner=True, channel="web")
-    following = skipped = None
+    following = None
     with store.write():
         link = _open(store, token)  # again, inside the transaction: a STOP may be in
         if isinstance(link, str):
@@ -148,12 +148,10 @@ def lesson_link():
         repeated, retry = not retry and not submitted.scored, not submitted.scored
         carrier = current_app.extensions["learnline.carriers"].get(learner.carrier_id)
         learner_acted(engine, learner, "web", carrier.pacing if carrier else Pacing())
-        done = next((r for r in replies if isinstance(r, LessonDone)), None)
-        if done is not None and done.next_lesson_id is not None:
+        next_lesson, skipped = submitted.going_on(course, position)
+        if next_lesson is not None:
             following = lesson_link_path(web_sessions.start_lesson_link(
-                store, learner.phone, course.id, done.next_lesson_id))
-            if course.lesson_ids.index(done.next_lesson_id) < position:  # went back
-                skipped = course.lesson_ids.index(done.next_lesson_id) + 1
+                store, learner.phone, course.id, next_lesson))
     course_done = next((r for r in replies if isinstance(r, CourseDone)), None)
     return _page("linked_results.html", graded=graded, retry=retry, following=following,
                  repeated=repeated, skipped=skipped, course_done=course_done,

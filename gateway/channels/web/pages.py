@@ -58,7 +58,7 @@ from gateway.i18n import (
 from gateway.learning import Engine, asking, intents
 from gateway.learning import badges as open_badges
 from gateway.learning.certificates import format_code, normalize_code
-from gateway.learning.replies import CourseDone, Joined, LessonDone, QuestionReceived
+from gateway.learning.replies import CourseDone, Joined, QuestionReceived
 from gateway.learning.timing import Pacing
 from gateway.phones import InvalidPhoneNumber, masked, to_e164
 from gateway.server import forwarded
@@ -333,11 +333,8 @@ def quiz(course_id: str, lesson_id: str):
                 # A lesson scored already is not scored again: this try was a retry.
                 repeated, retry = not retry and not submitted.scored, not submitted.scored
                 _studied(engine, learner)
-                done = next((r for r in replies if isinstance(r, LessonDone)), None)
-                if done is not None and done.next_lesson_id is not None:
-                    following = done.next_lesson_id
-                    if course_.lesson_ids.index(following) < position:  # went back
-                        skipped = course_.lesson_ids.index(following) + 1
+                next_lesson, skipped = submitted.going_on(course_, position)
+                following = next_lesson or following
     if learner is None:
         graded, replies = engine.grade(lesson_, answers), ()
         kept = session.get("results", {}).get(course_.id, {})
