@@ -133,11 +133,7 @@ class SessionsStore:
                 return key
         with self.write():
             for key, limit, window in limits:
-                used = self.db.execute(
-                    "SELECT count(*) FROM rate_events WHERE key = ? AND at > ?",
-                    [key, now - window],
-                ).fetchone()[0]
-                if used >= limit:
+                if self.rate_used(key, window, now=now) >= limit:
                     return key
             for key, _, _ in limits:
                 self.db.execute("INSERT INTO rate_events (key, at) VALUES (?, ?)", [key, now])
