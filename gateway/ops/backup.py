@@ -8,9 +8,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
-from gateway.store import Store
+from gateway.store import Store, files
 from gateway.store.held import mark_as_backup
+
+T = TypeVar("T")
 
 # SQLite's primary codes for a copy that could not be written where it was asked to go.
 _CANNOT_WRITE = (sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY,
@@ -65,38 +68,19 @@ def backup_hub(db_path: str | Path, target: str | Path) -> BackupReport:
     snapshot, checked, then renamed into place. Its counts are the rows of each table."""
     def copy(partial: Path) -> None:
         try:
-            live = sqlite3.connect(f"{Path(db_path).resolve().as_uri()}?mode=ro", uri=True)
-            live.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            files.table_names(db_path)  # a SQLite database at all
         except sqlite3.DatabaseError as exc:
             raise BackupError(f"{db_path}: cannot read the hub's database: {exc}") from None
-        written = sqlite3.connect(partial)
-        try:
-            _copying(lambda: live.backup(written), partial)
-        finally:
-            written.close()
-            live.close()
+        problems = _copying(lambda: files.copy_checked(db_path, partial), partial)
+        _refuse_damage([problem for problem in problems if problem != "ok"])
 
-    def check(partial: Path) -> dict[str, int]:
-        copy = sqlite3.connect(partial, isolation_level=None)
-        try:
-            _refuse_damage([row[0] for row in copy.execute("PRAGMA quick_check")
-                            if row[0] != "ok"])
-            copy.execute("PRAGMA journal_mode = DELETE")
-            tables = [row[0] for row in copy.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE "
-                "'sqlite_%' ORDER BY name")]
-            return {table: copy.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
-                    for table in tables}
-        finally:
-            copy.close()
-
-    return _snapshot(Path(db_path), Path(target), copy, check)
+    return _snapshot(Path(db_path), Path(target), copy, files.standalone_counts)
 
 
-def _copying(copy: Callable[[], object], partial: Path) -> None:
+def _copying(copy: Callable[[], T], partial: Path) -> T:
     """Run SQLite's backup into `partial`, its failures said as BackupError."""
     try:
-        copy()
+        return copy()
     except sqlite3.DatabaseError as exc:
         code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
         if code in _CANNOT_WRITE:

@@ -127,6 +127,21 @@ def copy_checked(source: str | Path, target: str | Path) -> list[str]:
         writing.close()
 
 
+def standalone_counts(path: str | Path) -> dict[str, int]:
+    """Make the database at `path` one self-contained file (no write-ahead log) and count
+    the rows of each of its tables, by name."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = DELETE")
+        tables = [row[0] for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+            "ORDER BY name")]
+        return {table: conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+                for table in tables}
+    finally:
+        conn.close()
+
+
 def fold_wal(path: str | Path) -> None:
     """Copy the write-ahead log of the database at `path` into it and empty the log, so
     the database file stands alone (sqlite3.DatabaseError when it is damaged)."""
